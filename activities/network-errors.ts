@@ -1,0 +1,26 @@
+/** A short, stack-free description of a network error, for health reports and messages to people. */
+export function describeNetworkError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException } };
+  const code = e.code ?? e.cause?.code ?? e.cause?.cause?.code;
+  switch (code) {
+    case 'ECONNREFUSED': return 'connection refused';
+    case 'ECONNRESET': return 'connection reset';
+    case 'ETIMEDOUT': return 'timed out';
+    case 'ENOTFOUND': return 'host not found';
+    case 'EHOSTUNREACH': return 'host unreachable';
+    default: return code ? `${code}: ${e.message}` : (e.message ?? String(err)).split('\n')[0]!;
+  }
+}
+
+/** Rejects with `no answer within N s` when `work` takes longer than `ms`. */
+export async function withDeadline<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,36 @@
+// The `lifeboat` command: the one entry point for people.
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../worker/config.js';
+import { registerClusterCommands } from './cluster.js';
+import { registerLabCommands } from './lab.js';
+import { CliError, exitCodes } from './output.js';
+
+const program = new Command('lifeboat')
+  .description('Disaster-recovery runbooks for Kubernetes, on Temporal')
+  .showHelpAfterError()
+  .exitOverride();
+
+program.command('worker')
+  .description('run a worker: polls the configured task queue until SIGTERM')
+  .action(async () => {
+    const { runWorkerProcess } = await import('../worker/main.js');
+    process.exitCode = await runWorkerProcess();
+  });
+registerLabCommands(program);
+registerClusterCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? exitCodes.ok : exitCodes.badInput;
+  } else if (err instanceof ConfigError) {
+    process.stderr.write(`lifeboat: ${err.message}\n`);
+    process.exitCode = exitCodes.badInput;
+  } else if (err instanceof CliError) {
+    process.stderr.write(`lifeboat: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+  } else {
+    throw err;
+  }
+}

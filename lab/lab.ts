@@ -1,0 +1,249 @@
+// `lifeboat lab up | status | env | down`: the local lab of real components.
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { stringify } from 'yaml';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { labComponents, type LabComponent } from './components.js';
+import { ensureClusterPki } from './pki.js';
+import { logFile, logTail, runningPid, startDaemon, stopDaemon } from './processes.js';
+import { awsCredentialsFile, bin, clusterPaths, host, labClusters, labConfigFile, labDir, minioPorts, objectStore, temporalPorts, type LabClusterSpec } from './topology.js';
+import { workerComponent } from './worker-component.js';
+
+const say = (msg: string) => process.stderr.write(`[lab] ${msg}\n`);
+
+export interface ComponentStatus {
+  name: string;
+  healthy: boolean;
+  address: string;
+  detail: string;
+}
+
+async function componentStatus(c: LabComponent): Promise<ComponentStatus> {
+  const pid = await runningPid(c.daemon.name);
+  const probe = await c.probe();
+  const detail = probe.ok ? (pid ? `${probe.detail} (pid ${pid})` : `${probe.detail} (not started by this lab)`) : pid ? probe.detail : `not running: ${probe.detail}`;
+  return { name: c.name, healthy: probe.ok, address: c.address, detail };
+}
+
+/** Every lab component with its health; never throws for an unhealthy one. */
+export async function labStatus(): Promise<ComponentStatus[]> {
+  const components = [...labComponents];
+  if (await runningPid(workerComponent.daemon.name)) components.push(workerComponent);
+  return Promise.all(components.map(componentStatus));
+}
+
+async function waitHealthy(c: LabComponent, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const probe = await c.probe();
+    if (probe.ok) return;
+    last = probe.detail;
+    if (!(await runningPid(c.daemon.name))) {
+      throw new Error(`${c.name} exited during start-up; last lines of ${logFile(c.daemon.name)}:\n${await logTail(c.daemon.name)}`);
+    }
+    await sleep(250);
+  }
+  throw new Error(`${c.name} at ${c.address} not healthy after ${timeoutMs / 1000}s (${last}); see ${logFile(c.daemon.name)}`);
+}
+
+async function startAll(components: LabComponent[]): Promise<void> {
+  await Promise.all(components.map(async (c) => {
+    if ((await c.probe()).ok) return;
+    const t0 = Date.now();
+    await startDaemon(c.daemon);
+    await waitHealthy(c, 120_000);
+    say(`${c.name} healthy at ${c.address} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+  }));
+}
+
+const byName = (name: string) => {
+  const c = labComponents.find((x) => x.name === name);
+  if (!c) throw new Error(`no lab component ${name}`);
+  return c;
+};
+
+async function kubectl(cluster: string, args: string[], input?: string): Promise<string> {
+  const { stdout } = await execa(bin.kubectl, ['--kubeconfig', clusterPaths(cluster).kubeconfig('admin'), ...args], { input });
+  return stdout;
+}
+
+const apply = (cluster: string, manifests: object[]) =>
+  kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '--field-manager', 'lifeboat-lab', '-f', '-'], manifests.map((m) => stringify(m)).join('---\n'));
+
+function kwokNodes(c: LabClusterSpec): object[] {
+  const capacity = { cpu: '32', memory: '128Gi', pods: '110' };
+  return Array.from({ length: c.nodeCount }, (_, i) => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: `${c.name}-node-${i}`,
+      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      labels: { type: 'kwok', 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'kubernetes.io/hostname': `${c.name}-node-${i}`, 'topology.kubernetes.io/zone': `zone-${'abc'[i % 3]}` },
+    },
+    spec: {},
+    status: { allocatable: capacity, capacity, phase: 'Running' },
+  }));
+}
+
+function backupStorageLocation(c: LabClusterSpec): object {
+  return {
+    apiVersion: 'velero.io/v1',
+    kind: 'BackupStorageLocation',
+    metadata: { name: 'default', namespace: 'velero' },
+    spec: {
+      provider: 'aws',
+      default: true,
+      objectStorage: { bucket: objectStore.bucket, prefix: `velero/${c.name}` },
+      config: { region: objectStore.region, s3ForcePathStyle: 'true', s3Url: `http://${host}:${minioPorts.api}`, checksumAlgorithm: '' },
+    },
+  };
+}
+
+/** Objects every lab cluster needs before its controllers start: kwok Nodes, Velero's CRDs, namespace and storage location. */
+async function bootstrapCluster(c: LabClusterSpec): Promise<void> {
+  await apply(c.name, kwokNodes(c));
+  const { stdout: crds } = await execa(bin.velero, ['install', '--crds-only', '--dry-run', '-o', 'yaml']);
+  await kubectl(c.name, ['apply', '--server-side', '--force-conflicts', '--field-manager', 'lifeboat-lab', '-f', '-'], crds);
+  await kubectl(c.name, ['wait', '--for', 'condition=Established', '--timeout', '60s', 'crd/backupstoragelocations.velero.io', 'crd/backups.velero.io', 'crd/restores.velero.io']);
+  await apply(c.name, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'velero' } }, backupStorageLocation(c)]);
+}
+
+async function ensureBucket(): Promise<void> {
+  const s3 = new S3Client({
+    endpoint: `http://${host}:${minioPorts.api}`, region: objectStore.region, forcePathStyle: true,
+    credentials: { accessKeyId: objectStore.accessKeyId, secretAccessKey: objectStore.secretAccessKey },
+  });
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: objectStore.bucket }));
+  } catch (err) {
+    if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes((err as Error).name)) throw err;
+  } finally {
+    s3.destroy();
+  }
+}
+
+async function waitFor(label: string, timeoutMs: number, check: () => Promise<string | undefined>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const problem = await check().catch((err: Error) => err.message);
+    if (problem === undefined) return;
+    last = problem;
+    await sleep(500);
+  }
+  throw new Error(`${label}: not ready after ${timeoutMs / 1000}s: ${last}`);
+}
+
+async function bslPhase(cluster: string): Promise<string | undefined> {
+  const phase = await kubectl(cluster, ['get', 'backupstoragelocation', 'default', '-n', 'velero', '-o', 'jsonpath={.status.phase}']);
+  return phase === 'Available' ? undefined : `BackupStorageLocation velero/default phase is '${phase || 'unset'}'`;
+}
+
+async function nodesReady(c: LabClusterSpec): Promise<string | undefined> {
+  const out = await kubectl(c.name, ['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']);
+  const ready = out.split('\n').filter((s) => s === 'True').length;
+  return ready >= c.nodeCount ? undefined : `${ready}/${c.nodeCount} Nodes Ready`;
+}
+
+export function labConfig(): object {
+  return {
+    temporal: { address: `${host}:${temporalPorts.frontend}`, namespace: 'default', taskQueue: 'lifeboat' },
+    objectStore: {
+      endpoint: `http://${host}:${minioPorts.api}`, region: objectStore.region, bucket: objectStore.bucket,
+      forcePathStyle: true, credentialsFile: awsCredentialsFile,
+    },
+    clusters: labClusters.map((c) => {
+      const p = clusterPaths(c.name);
+      return {
+        name: c.name,
+        kubeconfig: p.kubeconfig('admin'),
+        etcd: { endpoints: [`https://${host}:${c.etcdClientPort}`], caFile: p.caCert, certFile: p.lifeboatEtcdClientCert, keyFile: p.lifeboatEtcdClientKey },
+        velero: { namespace: 'velero', storageLocation: 'default' },
+      };
+    }),
+    tools: { etcdctl: bin.etcdctl, etcdutl: bin.etcdutl, velero: bin.velero },
+    metrics: { port: 9464 },
+  };
+}
+
+/** The variables the worker and the tests read, as `[name, value]` pairs. */
+export function labEnv(): [string, string][] {
+  const env: [string, string][] = [
+    ['LIFEBOAT_CONFIG', labConfigFile],
+    ['LIFEBOAT_TEMPORAL_ADDRESS', `${host}:${temporalPorts.frontend}`],
+    ['LIFEBOAT_TEMPORAL_NAMESPACE', 'default'],
+    ['LIFEBOAT_TEMPORAL_UI', `http://${host}:${temporalPorts.ui}`],
+    ['LIFEBOAT_S3_ENDPOINT', `http://${host}:${minioPorts.api}`],
+    ['LIFEBOAT_S3_REGION', objectStore.region],
+    ['LIFEBOAT_S3_BUCKET', objectStore.bucket],
+    ['AWS_ACCESS_KEY_ID', objectStore.accessKeyId],
+    ['AWS_SECRET_ACCESS_KEY', objectStore.secretAccessKey],
+    ['LIFEBOAT_CLUSTERS', labClusters.map((c) => c.name).join(',')],
+  ];
+  for (const c of labClusters) {
+    const p = clusterPaths(c.name);
+    const prefix = `LIFEBOAT_CLUSTER_${c.name.toUpperCase()}`;
+    env.push(
+      [`${prefix}_KUBECONFIG`, p.kubeconfig('admin')],
+      [`${prefix}_ETCD_ENDPOINTS`, `https://${host}:${c.etcdClientPort}`],
+      [`${prefix}_ETCD_CA_FILE`, p.caCert],
+      [`${prefix}_ETCD_CERT_FILE`, p.lifeboatEtcdClientCert],
+      [`${prefix}_ETCD_KEY_FILE`, p.lifeboatEtcdClientKey],
+    );
+  }
+  env.push(['LIFEBOAT_ETCDCTL', bin.etcdctl], ['LIFEBOAT_ETCDUTL', bin.etcdutl], ['LIFEBOAT_VELERO', bin.velero], ['LIFEBOAT_KUBECTL', bin.kubectl],
+    ['LIFEBOAT_TEMPORAL_CLI', bin.temporal], ['LIFEBOAT_LAB_DIR', labDir]);
+  return env;
+}
+
+export const installScript = fileURLToPath(new URL('../../lab/install-tools.sh', import.meta.url));
+
+export interface UpOptions {
+  /** Also start a Lifeboat worker as a lab process. Default: false. */
+  withWorker?: boolean;
+}
+
+export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]> {
+  const t0 = Date.now();
+  await execa('bash', [installScript], { stdout: 'inherit', stderr: 'inherit' });
+  await mkdir(labDir, { recursive: true });
+  await mkdir(join(labDir, 'minio'), { recursive: true });
+  await writeFile(awsCredentialsFile, `[default]\naws_access_key_id = ${objectStore.accessKeyId}\naws_secret_access_key = ${objectStore.secretAccessKey}\n`, { mode: 0o600 });
+  for (const c of labClusters) await ensureClusterPki(c.name, c.apiserverPort, c.encryptSecrets);
+  await writeFile(labConfigFile, `# Written by \`lifeboat lab up\`: the lab's Lifeboat configuration.\n${stringify(labConfig())}`);
+
+  const clusterNames = labClusters.map((c) => c.name);
+  await startAll(['temporal', 'minio', ...clusterNames.map((n) => `etcd/${n}`)].map(byName));
+  await ensureBucket();
+  await startAll(clusterNames.map((n) => byName(`kube-apiserver/${n}`)));
+  await Promise.all(labClusters.map(bootstrapCluster));
+  await startAll(clusterNames.flatMap((n) => ['kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].map((k) => byName(`${k}/${n}`))));
+  await Promise.all(labClusters.map(async (c) => {
+    await waitFor(`${c.name} Nodes`, 60_000, () => nodesReady(c));
+    await waitFor(`${c.name} Velero BackupStorageLocation`, 120_000, () => bslPhase(c.name));
+    say(`${c.name}: ${c.nodeCount} Nodes Ready, BackupStorageLocation Available`);
+  }));
+  if (options.withWorker) await startAll([workerComponent]);
+  say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)}s; state in ${labDir}`);
+  return labStatus();
+}
+
+export interface DownOptions {
+  /** Also delete the lab's data, certificates and logs. Default: false (data is kept). */
+  wipe?: boolean;
+}
+
+export async function labDown(options: DownOptions = {}): Promise<string[]> {
+  // Reverse start order: clients of a server stop before it.
+  const stopped: string[] = [];
+  for (const c of [workerComponent, ...labComponents].reverse()) {
+    if (await stopDaemon(c.daemon.name)) stopped.push(c.name);
+  }
+  if (options.wipe && existsSync(labDir)) await rm(labDir, { recursive: true, force: true });
+  return stopped;
+}

@@ -1,0 +1,90 @@
+// Starts the lab's daemons detached, records each by PID file, and stops only what it started:
+// a PID is trusted only while /proc/PID/cmdline still names the executable recorded for it.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { logDir, runDir } from './topology.js';
+
+export interface DaemonSpec {
+  /** Unique component name, e.g. `kube-apiserver/primary`. */
+  name: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+interface PidRecord {
+  pid: number;
+  command: string;
+  startedAt: string;
+}
+
+const fileSafe = (name: string) => name.replace(/\//g, '-');
+export const pidFile = (name: string) => join(runDir, `${fileSafe(name)}.pid`);
+export const logFile = (name: string) => join(logDir, `${fileSafe(name)}.log`);
+
+function commandLineOf(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The PID of a running daemon the lab started, or undefined. */
+export async function runningPid(name: string): Promise<number | undefined> {
+  if (!existsSync(pidFile(name))) return undefined;
+  const record = JSON.parse(await readFile(pidFile(name), 'utf8')) as PidRecord;
+  const argv = commandLineOf(record.pid);
+  return argv?.some((arg) => arg === record.command) ? record.pid : undefined;
+}
+
+export async function startDaemon(spec: DaemonSpec): Promise<number> {
+  const existing = await runningPid(spec.name);
+  if (existing) return existing;
+  await mkdir(runDir, { recursive: true });
+  await mkdir(logDir, { recursive: true });
+  const log = openSync(logFile(spec.name), 'a');
+  const child = spawn(spec.command, spec.args, {
+    cwd: spec.cwd,
+    env: { ...process.env, ...spec.env },
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('spawn', () => resolve(child.pid!));
+  });
+  child.unref();
+  const record: PidRecord = { pid, command: spec.command, startedAt: new Date().toISOString() };
+  await writeFile(pidFile(spec.name), JSON.stringify(record));
+  return pid;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`. Returns whether a process was stopped. */
+export async function stopDaemon(name: string, graceMs = 15_000): Promise<boolean> {
+  const pid = await runningPid(name);
+  await rm(pidFile(name), { force: true });
+  if (!pid) return false;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!commandLineOf(pid)) return true;
+    await sleep(100);
+  }
+  process.kill(pid, 'SIGKILL');
+  return true;
+}
+
+/** The last lines of a daemon's log, to explain a failed start. */
+export async function logTail(name: string, lines = 15): Promise<string> {
+  try {
+    return (await readFile(logFile(name), 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

@@ -1,0 +1,97 @@
+// The lab's fixed layout: every address and path it uses, in one place.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** Where built tools are cached (shared with lab/install-tools.sh). */
+export const cacheDir = process.env.LIFEBOAT_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lifeboat');
+/** Where the lab keeps its state: certificates, data, PID files, logs. Survives `lab down`; `--wipe` removes it. */
+export const labDir = process.env.LIFEBOAT_LAB_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'lifeboat', 'lab');
+
+export const host = '127.0.0.1';
+
+export interface LabClusterSpec {
+  name: 'primary' | 'standby';
+  etcdClientPort: number;
+  etcdPeerPort: number;
+  apiserverPort: number;
+  controllerManagerPort: number;
+  schedulerPort: number;
+  kwokPort: number;
+  veleroMetricsPort: number;
+  veleroProfilerPort: number;
+  /** Encrypt Secrets at rest with aescbc, as a production cluster should. */
+  encryptSecrets: boolean;
+  nodeCount: number;
+}
+
+export const labClusters: readonly LabClusterSpec[] = [
+  { name: 'primary', etcdClientPort: 12379, etcdPeerPort: 12380, apiserverPort: 16443, controllerManagerPort: 10257, schedulerPort: 10259, kwokPort: 10247, veleroMetricsPort: 18085, veleroProfilerPort: 16060, encryptSecrets: true, nodeCount: 3 },
+  { name: 'standby', etcdClientPort: 22379, etcdPeerPort: 22380, apiserverPort: 26443, controllerManagerPort: 20257, schedulerPort: 20259, kwokPort: 20247, veleroMetricsPort: 28085, veleroProfilerPort: 26060, encryptSecrets: false, nodeCount: 3 },
+];
+
+export const temporalPorts = { frontend: 7233, ui: 8233, metrics: 7235 } as const;
+export const minioPorts = { api: 9000, console: 9001 } as const;
+
+/** The lab's MinIO account and bucket. Lab-only credentials; a real store's come from its own secret. */
+export const objectStore = { bucket: 'lifeboat', region: 'minio', accessKeyId: 'lifeboat', secretAccessKey: 'lifeboat-lab-secret' } as const;
+
+export const versions = {
+  temporal: '1.9.1',
+  kubernetes: '1.33.4',
+  etcd: '3.5.21',
+  kwok: '0.7.0',
+  minio: 'v0.0.0-20260212201848-7aac2a2c5b7c',
+  velero: '1.17.2',
+  veleroAwsPlugin: '1.13.2',
+} as const;
+
+const tool = (name: string, version: string) => join(cacheDir, 'tools', `${name}-${version}`);
+
+export const bin = {
+  temporal: join(tool('temporal', versions.temporal), 'bin', 'temporal'),
+  etcd: join(tool('etcd', versions.etcd), 'bin', 'etcd'),
+  etcdctl: join(tool('etcd', versions.etcd), 'bin', 'etcdctl'),
+  etcdutl: join(tool('etcd', versions.etcd), 'bin', 'etcdutl'),
+  kubeApiserver: join(tool('kubernetes', versions.kubernetes), 'bin', 'kube-apiserver'),
+  kubeControllerManager: join(tool('kubernetes', versions.kubernetes), 'bin', 'kube-controller-manager'),
+  kubeScheduler: join(tool('kubernetes', versions.kubernetes), 'bin', 'kube-scheduler'),
+  kubectl: join(tool('kubernetes', versions.kubernetes), 'bin', 'kubectl'),
+  kwok: join(tool('kwok', versions.kwok), 'bin', 'kwok'),
+  minio: join(tool('minio', versions.minio), 'bin', 'minio'),
+  velero: join(tool('velero', `${versions.velero}-aws-${versions.veleroAwsPlugin}`), 'bin', 'velero'),
+  veleroPluginDir: join(tool('velero', `${versions.velero}-aws-${versions.veleroAwsPlugin}`), 'plugins'),
+} as const;
+
+/** Paths of one cluster's files inside the lab directory. */
+export const clusterPaths = (cluster: string) => {
+  const dir = join(labDir, 'clusters', cluster);
+  const pki = join(dir, 'pki');
+  return {
+    dir,
+    pki,
+    etcdData: join(dir, 'etcd-data'),
+    caCert: join(pki, 'ca.crt'),
+    caKey: join(pki, 'ca.key'),
+    etcdServerCert: join(pki, 'etcd-server.crt'),
+    etcdServerKey: join(pki, 'etcd-server.key'),
+    apiserverEtcdClientCert: join(pki, 'apiserver-etcd-client.crt'),
+    apiserverEtcdClientKey: join(pki, 'apiserver-etcd-client.key'),
+    lifeboatEtcdClientCert: join(pki, 'lifeboat-etcd-client.crt'),
+    lifeboatEtcdClientKey: join(pki, 'lifeboat-etcd-client.key'),
+    apiserverCert: join(pki, 'apiserver.crt'),
+    apiserverKey: join(pki, 'apiserver.key'),
+    serviceAccountKey: join(pki, 'sa.key'),
+    serviceAccountPub: join(pki, 'sa.pub'),
+    encryptionConfig: join(pki, 'encryption-config.yaml'),
+    kubeconfig: (user: string) => join(dir, `${user}.kubeconfig`),
+    veleroCredentials: join(dir, 'velero-credentials'),
+  };
+};
+
+export const runDir = join(labDir, 'run');
+export const logDir = join(labDir, 'logs');
+export const temporalDb = join(labDir, 'temporal', 'temporal.db');
+export const minioData = join(labDir, 'minio', 'data');
+/** The worker/CLI config the lab writes for itself. */
+export const labConfigFile = join(labDir, 'lifeboat.yaml');
+export const awsCredentialsFile = join(labDir, 'minio', 'credentials');

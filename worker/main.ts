@@ -1,0 +1,24 @@
+// `lifeboat worker`: load config (or refuse to start), then poll until SIGTERM.
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger, installTemporalLogger } from './logging.js';
+import { createWorker } from './worker.js';
+
+export async function runWorkerProcess(): Promise<number> {
+  const logger = createLogger();
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`lifeboat worker: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  installTemporalLogger(logger);
+  // The SDK shuts the worker down gracefully on SIGTERM/SIGINT (shutdownSignals default): in-flight
+  // activities get their grace period, then run() resolves.
+  const handle = await createWorker(config, logger);
+  await handle.run();
+  return 0;
+}

@@ -1,0 +1,70 @@
+// The Lifeboat worker: registers every workflow and activity on the configured task queue.
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { createActivities } from '../activities/index.js';
+import { createClients } from './clients.js';
+import type { LifeboatConfig } from './config.js';
+import { temporalConnectionOptions } from './temporal.js';
+
+/** The prebuilt workflow bundle (`npm run build` writes it); without it the worker bundles at start. */
+export const workflowBundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+
+export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  return existsSync(workflowBundlePath) && process.env.LIFEBOAT_DEV_WORKFLOWS !== '1'
+    ? { workflowBundle: { codePath: workflowBundlePath } }
+    : { workflowsPath };
+}
+
+export interface WorkerHandle {
+  worker: Worker;
+  connection: NativeConnection;
+  /** Runs until shutdown (SIGTERM/SIGINT or worker.shutdown()), then closes everything. */
+  run(): Promise<void>;
+}
+
+function serveMetrics(port: number, registry: Registry, logger: Logger): Server | undefined {
+  if (port === 0) return undefined;
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') { res.writeHead(404).end(); return; }
+    registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text), () => res.writeHead(500).end());
+  });
+  server.listen(port, '127.0.0.1', () => logger.info({ port }, 'metrics listening'));
+  return server;
+}
+
+export async function createWorker(config: LifeboatConfig, logger: Logger, overrides: Partial<WorkerOptions> = {}): Promise<WorkerHandle> {
+  const clients = createClients(config);
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    activities: createActivities(clients),
+    ...workflowSource(),
+    ...overrides,
+  });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'lifeboat_worker_' });
+  new Gauge({ name: 'lifeboat_worker_clusters', help: 'Clusters this worker is configured for', registers: [registry] }).set(config.clusters.length);
+  return {
+    worker,
+    connection,
+    async run() {
+      const metrics = serveMetrics(config.metrics.port, registry, logger);
+      try {
+        logger.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, clusters: config.clusters.map((c) => c.name) }, 'worker polling');
+        await worker.run();
+      } finally {
+        metrics?.close();
+        await connection.close();
+        clients.s3.destroy();
+        logger.info('worker stopped');
+      }
+    },
+  };
+}

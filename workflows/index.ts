@@ -1,0 +1,2 @@
+// Every workflow the worker runs: one entry point for the bundle.
+export { clusterHealth } from './clusterHealth.js';
