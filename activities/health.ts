@@ -64,13 +64,17 @@ export async function etcdMemberStatus(clients: LifeboatClients, cluster: string
   }));
 }
 
-/** etcdctl's own last line of error, without its usage text. */
-const etcdctlError = (err: unknown) => {
-  const e = err as { stderr?: string; timedOut?: boolean; message?: string };
+/** What etcdctl said went wrong, without its retry chatter: the TLS reason when there is one. */
+export function etcdctlError(err: unknown): string {
+  const e = err as { stderr?: string; timedOut?: boolean };
   if (e.timedOut) return `no answer within ${checkDeadlineMs / 1000} s`;
-  const line = (e.stderr ?? '').split('\n').map((l) => l.trim()).filter(Boolean).pop();
-  return line ?? describeNetworkError(err);
-};
+  const stderr = e.stderr ?? '';
+  const tls = /(tls: [^"\\]+|x509: [^"\\]+|certificate (?:signed|required|has expired)[^"\\]*)/.exec(stderr)?.[1];
+  const last = stderr.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+  if (tls) return `TLS: ${tls.trim()}${last ? ` (${last})` : ''}`;
+  if (/connection refused/.test(stderr)) return 'connection refused';
+  return last ?? describeNetworkError(err);
+}
 
 export const createHealthActivities = (clients: LifeboatClients) => ({
   async checkNodes({ cluster }: { cluster: string }): Promise<ComponentHealth> {

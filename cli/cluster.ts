@@ -1,6 +1,6 @@
 // `lifeboat cluster health`
 import type { Command } from 'commander';
-import type { ClusterHealthReport } from '../workflows/clusterHealth.js';
+import type { clusterHealth } from '../workflows/clusterHealth.js';
 import { clusterByName, loadConfig } from '../worker/config.js';
 import { connectClient, requireWorker } from './temporal.js';
 import { exitCodes, printJson, table } from './output.js';
@@ -17,7 +17,7 @@ export function registerClusterCommands(program: Command): void {
       const client = await connectClient(config);
       await requireWorker(client, config);
       const workflowId = `cluster-health/${clusters.join('+')}/${new Date().toISOString()}`;
-      const report: ClusterHealthReport = await client.workflow.execute('clusterHealth', {
+      const report = await client.workflow.execute<typeof clusterHealth>('clusterHealth', {
         taskQueue: config.temporal.taskQueue, workflowId, args: [{ clusters }], workflowExecutionTimeout: '2 minutes',
       });
       await client.connection.close();

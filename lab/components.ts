@@ -126,7 +126,7 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
     daemon: {
       name: `kwok/${c.name}`,
       command: bin.kwok,
-      args: ['--kubeconfig', p.kubeconfig('kwok'), '--manage-all-nodes=true', '--server-address', `${host}:${c.kwokPort}`],
+      args: ['--kubeconfig', p.kubeconfig('kwok'), '--manage-all-nodes=true', '--server-address', `${host}:${c.kwokPort}`, '--node-lease-duration-seconds', '40'],
     },
     probe: () => httpProbe(`http://${host}:${c.kwokPort}/healthz`),
   };

@@ -1,7 +1,7 @@
 // `lifeboat lab up | status | env | down`: the local lab of real components.
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -10,7 +10,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { labComponents, type LabComponent } from './components.js';
 import { ensureClusterPki } from './pki.js';
 import { logFile, logTail, runningPid, startDaemon, stopDaemon } from './processes.js';
-import { awsCredentialsFile, bin, clusterPaths, host, labClusters, labConfigFile, labDir, minioPorts, objectStore, temporalPorts, type LabClusterSpec } from './topology.js';
+import { awsCredentialsFile, bin, clusterPaths, host, labClusters, labConfigFile, labDir, minioData, minioPorts, objectStore, temporalDb, temporalPorts, type LabClusterSpec } from './topology.js';
 import { workerComponent } from './worker-component.js';
 
 const say = (msg: string) => process.stderr.write(`[lab] ${msg}\n`);
@@ -212,7 +212,7 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   const t0 = Date.now();
   await execa('bash', [installScript], { stdout: 'inherit', stderr: 'inherit' });
   await mkdir(labDir, { recursive: true });
-  await mkdir(join(labDir, 'minio'), { recursive: true });
+  for (const dir of [dirname(temporalDb), minioData]) await mkdir(dir, { recursive: true });
   await writeFile(awsCredentialsFile, `[default]\naws_access_key_id = ${objectStore.accessKeyId}\naws_secret_access_key = ${objectStore.secretAccessKey}\n`, { mode: 0o600 });
   for (const c of labClusters) await ensureClusterPki(c.name, c.apiserverPort, c.encryptSecrets);
   await writeFile(labConfigFile, `# Written by \`lifeboat lab up\`: the lab's Lifeboat configuration.\n${stringify(labConfig())}`);

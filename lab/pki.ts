@@ -2,7 +2,7 @@
 // the API server's serving certificate, client certificates for each control-plane user, and the
 // service-account signing key. Existing files are kept, so a restarted lab keeps its identity.
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -29,6 +29,7 @@ async function issue(cluster: string, spec: LeafSpec): Promise<void> {
   if (spec.altNames) ext.push('-addext', `subjectAltName=${spec.altNames.join(',')}`);
   await execa('openssl', ['req', '-new', ...ecKey, '-keyout', key, '-out', csr, '-subj', spec.subject, ...ext]);
   await execa('openssl', ['x509', '-req', '-in', csr, '-CA', p.caCert, '-CAkey', p.caKey, '-CAcreateserial', '-days', days, '-copy_extensions', 'copyall', '-out', cert]);
+  await rm(csr);
 }
 
 /** The control-plane users that get a client certificate and a kubeconfig. */

@@ -108,7 +108,7 @@ function readYaml(filePath: string): { raw: Raw; locate(path: Path): string | un
   if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError([`${filePath}: expected a mapping at the top level`]);
   return {
     raw: value as Raw,
-    locate(path) {
+    locate: (path) => {
       // The deepest node that exists along the path: a missing key is reported at its parent.
       for (let n = path.length; n >= 0; n--) {
         const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;

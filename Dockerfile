@@ -1,0 +1,26 @@
+# The Lifeboat worker image. The CLIs it drives (etcdctl, etcdutl, velero) are built by the same
+# pinned script the lab uses.
+FROM golang:1.24-bookworm AS tools
+COPY lab/install-tools.sh /src/lab/install-tools.sh
+RUN LIFEBOAT_CACHE=/opt/lifeboat bash /src/lab/install-tools.sh etcd velero \
+ && mkdir -p /out && cp /opt/lifeboat/tools/etcd-*/bin/etcdctl /opt/lifeboat/tools/etcd-*/bin/etcdutl /opt/lifeboat/tools/velero-*/bin/velero /out/
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=tools /out/ /usr/local/bin/
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
+USER node
+EXPOSE 9464
+ENTRYPOINT ["node", "bin/lifeboat.js"]
+CMD ["worker"]

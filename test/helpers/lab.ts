@@ -1,0 +1,48 @@
+// Helpers for integration tests: the lab's configuration, its CLI, and an in-process worker on a
+// task queue of the test's own, so tests never race the lab's worker for tasks.
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { execa, type Result } from 'execa';
+import { pino } from 'pino';
+import { labConfigFile } from '../../lab/topology.js';
+import { loadConfig, type LifeboatConfig } from '../../worker/config.js';
+import { createWorker, type WorkerHandle } from '../../worker/worker.js';
+import { temporalConnectionOptions } from '../../worker/temporal.js';
+
+export const cliPath = fileURLToPath(new URL('../../../bin/lifeboat.js', import.meta.url));
+
+export function labConfig(overrides: Partial<LifeboatConfig['temporal']> = {}): LifeboatConfig {
+  const config = loadConfig({ file: labConfigFile, env: {} });
+  return { ...config, temporal: { ...config.temporal, ...overrides }, metrics: { port: 0 } };
+}
+
+/** Runs the `lifeboat` CLI as a person would, against the lab; never throws on a non-zero exit. */
+export function lifeboat(args: string[], env: Record<string, string> = {}): Promise<Result<{ reject: false; env: Record<string, string>; timeout: number }>> {
+  return execa(process.execPath, [cliPath, ...args], { reject: false, env: { LIFEBOAT_CONFIG: labConfigFile, ...env }, timeout: 180_000 });
+}
+
+export interface TestWorker {
+  config: LifeboatConfig;
+  client: Client;
+  handle: WorkerHandle;
+  running: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A worker on a fresh task queue, with a client for the same namespace. */
+export async function startTestWorker(): Promise<TestWorker> {
+  const config = labConfig({ taskQueue: `test-${randomUUID()}` });
+  const handle = await createWorker(config, pino({ level: 'warn' }));
+  const running = handle.run();
+  const connection = await Connection.connect(temporalConnectionOptions(config));
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  return {
+    config, client, handle, running,
+    async stop() {
+      handle.worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,104 @@
+// Integration (the whole lab): status, env, encryption at rest, and what people see when a component
+// is down. Ends with the lab restored.
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execa } from 'execa';
+import { labUp } from '../../lab/lab.js';
+import { runningPid } from '../../lab/processes.js';
+import { bin, labClusters } from '../../lab/topology.js';
+import { lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
+
+interface StatusJson { components: { name: string; healthy: boolean; address: string; detail: string }[] }
+
+const expectedComponents = ['temporal', 'minio', ...labClusters.flatMap((c) =>
+  ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].map((k) => `${k}/${c.name}`))];
+
+describe('lab status and env', () => {
+  it('lab status --json shows every component healthy with its address', async () => {
+    const result = await lifeboat(['lab', 'status', '--json']);
+    expect(result.exitCode).toBe(0);
+    const status = JSON.parse(result.stdout) as StatusJson;
+    expect(status.components.map((c) => c.name)).toEqual(expect.arrayContaining(expectedComponents));
+    for (const c of status.components) {
+      expect(c).toEqual({ name: c.name, healthy: true, address: expect.stringMatching(/127\.0\.0\.1:\d+/), detail: expect.any(String) });
+    }
+  });
+
+  it('lab env names the variables the worker and tests read, and their files exist', async () => {
+    const result = await lifeboat(['lab', 'env', '--json']);
+    const env = JSON.parse(result.stdout) as Record<string, string>;
+    expect(env).toMatchObject({ LIFEBOAT_TEMPORAL_ADDRESS: '127.0.0.1:7233', LIFEBOAT_S3_ENDPOINT: 'http://127.0.0.1:9000', LIFEBOAT_S3_BUCKET: 'lifeboat', LIFEBOAT_CLUSTERS: 'primary,standby' });
+    for (const key of ['LIFEBOAT_CONFIG', 'LIFEBOAT_CLUSTER_PRIMARY_KUBECONFIG', 'LIFEBOAT_CLUSTER_STANDBY_ETCD_CA_FILE', 'LIFEBOAT_CLUSTER_PRIMARY_ETCD_CERT_FILE', 'LIFEBOAT_ETCDCTL']) {
+      expect(existsSync(env[key]!)).toBe(true);
+    }
+    const shell = await lifeboat(['lab', 'env']);
+    expect(shell.stdout).toMatch(/^export LIFEBOAT_TEMPORAL_ADDRESS='127\.0\.0\.1:7233'$/m);
+  });
+
+  it('the primary encrypts Secrets at rest and the standby does not', async () => {
+    const env = JSON.parse((await lifeboat(['lab', 'env', '--json'])).stdout) as Record<string, string>;
+    const name = `encryption-probe-${Date.now()}`;
+    const raw: Record<string, string> = {};
+    for (const cluster of ['primary', 'standby']) {
+      const up = cluster.toUpperCase();
+      await execa(bin.kubectl, ['--kubeconfig', env[`LIFEBOAT_CLUSTER_${up}_KUBECONFIG`]!, 'create', 'secret', 'generic', name, '--from-literal=password=hunter2']);
+      const { stdout } = await execa(bin.etcdctl, [`--endpoints=${env[`LIFEBOAT_CLUSTER_${up}_ETCD_ENDPOINTS`]}`, `--cacert=${env[`LIFEBOAT_CLUSTER_${up}_ETCD_CA_FILE`]}`,
+        `--cert=${env[`LIFEBOAT_CLUSTER_${up}_ETCD_CERT_FILE`]}`, `--key=${env[`LIFEBOAT_CLUSTER_${up}_ETCD_KEY_FILE`]}`, 'get', `/registry/secrets/default/${name}`, '--print-value-only'], { encoding: 'latin1' });
+      raw[cluster] = stdout;
+      await execa(bin.kubectl, ['--kubeconfig', env[`LIFEBOAT_CLUSTER_${up}_KUBECONFIG`]!, 'delete', 'secret', name]);
+    }
+    expect(raw.primary).toMatch(/^k8s:enc:aescbc:v1:key1:/);
+    expect(raw.primary).not.toContain('hunter2');
+    expect(raw.standby).toContain('hunter2');
+  });
+
+  it('etcd refuses a client without a certificate', async () => {
+    const result = await execa(bin.etcdctl, ['--endpoints=https://127.0.0.1:12379', '--command-timeout=3s', '--dial-timeout=2s', 'endpoint', 'health'], { reject: false });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(/certificate/);
+  });
+});
+
+describe('with the primary kube-apiserver killed', () => {
+  let w: TestWorker;
+  beforeAll(async () => {
+    w = await startTestWorker();
+    const pid = await runningPid('kube-apiserver/primary');
+    expect(pid).toBeDefined();
+    process.kill(pid!, 'SIGKILL');
+    while (await runningPid('kube-apiserver/primary')) await new Promise((r) => setTimeout(r, 100));
+  });
+  afterAll(async () => {
+    await w?.stop();
+    await labUp();
+  }, 300_000);
+
+  it('lab status names it with its address and still reports the rest', async () => {
+    const result = await lifeboat(['lab', 'status', '--json']);
+    expect(result.exitCode).toBe(1);
+    const { components } = JSON.parse(result.stdout) as StatusJson;
+    expect(components.find((c) => c.name === 'kube-apiserver/primary')).toEqual({
+      name: 'kube-apiserver/primary', healthy: false, address: 'https://127.0.0.1:16443', detail: 'not running: connection refused',
+    });
+    for (const name of ['temporal', 'minio', 'etcd/primary', 'kube-apiserver/standby', 'etcd/standby', 'velero/standby']) {
+      expect(components.find((c) => c.name === name)?.healthy).toBe(true);
+    }
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('cluster health names it precisely, exits 1, and reports the healthy rest', async () => {
+    const result = await lifeboat(['cluster', 'health', '--json'], { LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue });
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(1);
+    const report = JSON.parse(result.stdout) as { healthy: boolean; components: { component: string; healthy: boolean; address: string; detail: string }[] };
+    expect(report.healthy).toBe(false);
+    const byName = Object.fromEntries(report.components.map((c) => [c.component, c]));
+    expect(byName['nodes/primary']).toEqual({ component: 'nodes/primary', healthy: false, address: 'https://127.0.0.1:16443', detail: 'kube-apiserver: connection refused' });
+    expect(byName['velero/primary']).toMatchObject({ healthy: false, detail: 'kube-apiserver: connection refused' });
+    for (const name of ['etcd/primary', 'nodes/standby', 'etcd/standby', 'velero/standby', 'object-store']) expect(byName[name]!.healthy).toBe(true);
+
+    const table = await lifeboat(['cluster', 'health'], { LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue });
+    expect(table.stdout).toMatch(/^nodes\/primary\s+NO\s+https:\/\/127\.0\.0\.1:16443\s+kube-apiserver: connection refused$/m);
+    expect(table.stdout).toMatch(/^UNHEALTHY/m);
+  });
+});
