@@ -97,7 +97,7 @@ interface Source {
 const pathText = (path: PropertyKey[]) => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '(top level)';
 
 /** Reads the YAML file, reporting syntax errors with their line and column. */
-function readYaml(filePath: string): { raw: Raw; locate(path: Path): string | undefined } {
+function readYaml(filePath: string): { raw: Raw; locate: (path: Path) => string | undefined } {
   const text = readFileSync(filePath, 'utf8');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true });
