@@ -1,6 +1,6 @@
 # The Lifeboat worker image. The CLIs it drives (etcdctl, etcdutl, velero) are built by the same
 # pinned script the lab uses.
-FROM golang:1.24-bookworm AS tools
+FROM golang:1.26-bookworm AS tools
 COPY lab/install-tools.sh /src/lab/install-tools.sh
 RUN LIFEBOAT_CACHE=/opt/lifeboat bash /src/lab/install-tools.sh etcd velero \
  && mkdir -p /out && cp /opt/lifeboat/tools/etcd-*/bin/etcdctl /opt/lifeboat/tools/etcd-*/bin/etcdutl /opt/lifeboat/tools/velero-*/bin/velero /out/

@@ -15,9 +15,8 @@ K8S_VERSION=1.33.4                  # 1.33.5+ staging modules lack checksum-data
 ETCD_VERSION=3.5.21
 KWOK_VERSION=0.7.0
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # archived repository's final commit
-VELERO_VERSION=1.17.2
-VELERO_AWS_PLUGIN_VERSION=1.13.2    # the plugin's compatibility table pairs 1.13.x with Velero 1.17.x
-KOPIA_FORK=github.com/project-velero/kopia@v0.0.0-20250722052735-3ea24d208777  # Velero's go.mod replace
+VELERO_VERSION=1.18.0                # 1.18.1+ need k8s.io/cli-runtime patch releases this mirror does not serve
+VELERO_AWS_PLUGIN_VERSION=1.14.3    # the plugin's compatibility table pairs 1.14.x with Velero 1.18.x; 1.13.x is not served here
 
 export GOFLAGS="-mod=mod -buildvcs=false"
 export CGO_ENABLED=0
@@ -130,22 +129,30 @@ install_minio() {
 
 install_velero() {
   local dir; if dir=$(component velero "$VELERO_VERSION-aws-$VELERO_AWS_PLUGIN_VERSION"); then say "velero $VELERO_VERSION + aws plugin $VELERO_AWS_PLUGIN_VERSION: cached"; return; fi
-  say "velero $VELERO_VERSION: building from a wrapper module (kopia fork replace), then velero-plugin-for-aws $VELERO_AWS_PLUGIN_VERSION"
+  say "velero $VELERO_VERSION: building from a wrapper module, then velero-plugin-for-aws $VELERO_AWS_PLUGIN_VERSION"
   local b="$BUILD/velero-$VELERO_VERSION"; rm -rf "$b"; mkdir -p "$b" "$dir/bin" "$dir/plugins"
-  cat >"$b/go.mod" <<MOD
-module lifeboat.local/build/velero
-go 1.24.0
-require github.com/vmware-tanzu/velero v$VELERO_VERSION
-replace github.com/kopia/kopia => ${KOPIA_FORK/@/ }
-MOD
-  # Velero's own go.sum vouches for its kopia fork, which the checksum database does not list.
-  cp "$(go mod download -json "github.com/vmware-tanzu/velero@v$VELERO_VERSION" | python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')/go.sum" "$b/go.sum"
-  chmod u+w "$b/go.sum"
+  # Velero's go.mod replaces kopia with its fork; the wrapper repeats that replace, and starts from
+  # Velero's own go.sum, which vouches for the fork (the checksum database does not list it).
+  local upstream; upstream=$(go mod download -json "github.com/vmware-tanzu/velero@v$VELERO_VERSION" | python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
+  {
+    echo "module lifeboat.local/build/velero"
+    grep -E '^go ' "$upstream/go.mod"
+    echo "require github.com/vmware-tanzu/velero v$VELERO_VERSION"
+    grep -E '^replace github.com/kopia/kopia =>' "$upstream/go.mod"
+  } >"$b/go.mod"
+  cp "$upstream/go.sum" "$b/go.sum"; chmod u+w "$b/go.sum"
   (cd "$b" && go_get "github.com/vmware-tanzu/velero@v$VELERO_VERSION" \
     && go_build velero -trimpath -ldflags "-s -w -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=v$VELERO_VERSION" \
       -o "$dir/bin/velero" github.com/vmware-tanzu/velero/cmd/velero)
-  GOBIN="$dir/plugins" go install -v -trimpath -ldflags "-s -w" \
-    "github.com/vmware-tanzu/velero-plugin-for-aws/velero-plugin-for-aws@v$VELERO_AWS_PLUGIN_VERSION" 2>&1 | progress velero-plugin-for-aws
+  # The plugin's main package sits below its module root, which `go install pkg@version` cannot
+  # resolve through this proxy (it answers 403 for the sub-path), so it gets a wrapper module too.
+  local pb="$BUILD/velero-plugin-for-aws-$VELERO_AWS_PLUGIN_VERSION" plugin=github.com/vmware-tanzu/velero-plugin-for-aws
+  rm -rf "$pb"; mkdir -p "$pb"
+  local pluginSrc; pluginSrc=$(go mod download -json "$plugin@v$VELERO_AWS_PLUGIN_VERSION" | python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
+  { echo "module lifeboat.local/build/velero-plugin-for-aws"; grep -E '^go ' "$pluginSrc/go.mod"; echo "require $plugin v$VELERO_AWS_PLUGIN_VERSION"; } >"$pb/go.mod"
+  cp "$pluginSrc/go.sum" "$pb/go.sum"
+  chmod u+w "$pb/go.sum"
+  (cd "$pb" && go_build velero-plugin-for-aws -trimpath -ldflags "-s -w" -o "$dir/plugins/velero-plugin-for-aws" "$plugin/velero-plugin-for-aws")
   "$dir/bin/velero" version --client-only | head -2
   touch "$dir/.complete"
 }

@@ -41,8 +41,8 @@ export const versions = {
   etcd: '3.5.21',
   kwok: '0.7.0',
   minio: 'v0.0.0-20260212201848-7aac2a2c5b7c',
-  velero: '1.17.2',
-  veleroAwsPlugin: '1.13.2',
+  velero: '1.18.0',
+  veleroAwsPlugin: '1.14.3',
 } as const;
 
 const tool = (name: string, version: string) => join(cacheDir, 'tools', `${name}-${version}`);

@@ -45,6 +45,8 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities: createActivities(clients),
+    // On SIGTERM, running activities get this long to finish before they are cancelled.
+    shutdownGraceTime: '30 seconds',
     ...workflowSource(),
     ...overrides,
   });
