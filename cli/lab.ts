@@ -5,7 +5,11 @@ import { exitCodes, printJson, table } from './output.js';
 
 function printStatus(components: ComponentStatus[], json: boolean | undefined): void {
   if (json) printJson({ components });
-  else process.stdout.write(table(['component', 'healthy', 'address', 'detail'], components.map((c) => [c.name, c.healthy ? 'yes' : 'NO', c.address, c.detail])));
+  else {
+    process.stdout.write(table(['component', 'healthy', 'rss', 'address', 'detail'],
+      components.map((c) => [c.name, c.healthy ? 'yes' : 'NO', c.rssMiB === undefined ? '-' : `${c.rssMiB} MiB`, c.address, c.detail])));
+    process.stdout.write(`total RSS of lab processes: ${components.reduce((sum, c) => sum + (c.rssMiB ?? 0), 0)} MiB\n`);
+  }
   process.exitCode = components.every((c) => c.healthy) ? exitCodes.ok : exitCodes.failed;
 }
 

@@ -31,6 +31,9 @@ try {
     process.stderr.write(`lifeboat: ${err.message}\n`);
     process.exitCode = err.exitCode;
   } else {
-    throw err;
+    // Expected failures (a component down, a start-up that timed out) read as one message; the stack
+    // is for developers who ask for it.
+    process.stderr.write(`lifeboat: ${process.env.LIFEBOAT_DEBUG ? (err as Error).stack : (err as Error).message}\n`);
+    process.exitCode = exitCodes.failed;
   }
 }

@@ -142,9 +142,17 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
         '--metrics-address', `${host}:${c.veleroMetricsPort}`, '--profiler-address', `${host}:${c.veleroProfilerPort}`,
         '--log-format', 'json',
       ],
-      env: { AWS_SHARED_CREDENTIALS_FILE: awsCredentialsFile },
+      env: { AWS_SHARED_CREDENTIALS_FILE: awsCredentialsFile, VELERO_CONTROLLER_RUNTIME_METRICS_ADDRESS: '0' },
     },
-    probe: () => httpProbe(`http://${host}:${c.veleroMetricsPort}/metrics`).then((r) => (r.ok ? { ok: true, detail: 'serving' } : r)),
+    // Serving is not enough: its BackupStorageLocation must be Available (Velero validates it each minute).
+    probe: async () => {
+      const metrics = await httpProbe(`http://${host}:${c.veleroMetricsPort}/metrics`);
+      if (!metrics.ok) return metrics;
+      const bsl = await httpProbe(`${apiserverUrl}/apis/velero.io/v1/namespaces/velero/backupstoragelocations/default`, adminTls);
+      if (!bsl.ok) return { ok: false, detail: `serving; BackupStorageLocation: ${bsl.detail}` };
+      const phase = (JSON.parse(bsl.body) as { status?: { phase?: string } }).status?.phase ?? 'not yet validated';
+      return { ok: phase === 'Available', detail: `serving; BackupStorageLocation ${phase}` };
+    },
   };
   return [etcd, apiserver, controllerManager, scheduler, kwok, velero];
 }

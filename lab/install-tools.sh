@@ -128,7 +128,7 @@ install_minio() {
 }
 
 install_velero() {
-  local dir; if dir=$(component velero "$VELERO_VERSION-aws-$VELERO_AWS_PLUGIN_VERSION"); then say "velero $VELERO_VERSION + aws plugin $VELERO_AWS_PLUGIN_VERSION: cached"; return; fi
+  local dir; if dir=$(component velero "$VELERO_VERSION-aws-$VELERO_AWS_PLUGIN_VERSION-lb1"); then say "velero $VELERO_VERSION + aws plugin $VELERO_AWS_PLUGIN_VERSION: cached"; return; fi
   say "velero $VELERO_VERSION: building from a wrapper module, then velero-plugin-for-aws $VELERO_AWS_PLUGIN_VERSION"
   local b="$BUILD/velero-$VELERO_VERSION"; rm -rf "$b"; mkdir -p "$b" "$dir/bin" "$dir/plugins"
   # Velero's go.mod replaces kopia with its fork; the wrapper repeats that replace, and starts from
@@ -141,9 +141,11 @@ install_velero() {
     grep -E '^replace github.com/kopia/kopia =>' "$upstream/go.mod"
   } >"$b/go.mod"
   cp "$upstream/go.sum" "$b/go.sum"; chmod u+w "$b/go.sum"
+  # lab/velero/main.go is Velero's own main plus one setting (see that file).
+  cp "$(dirname "${BASH_SOURCE[0]}")/velero/main.go" "$b/main.go"
   (cd "$b" && go_get "github.com/vmware-tanzu/velero@v$VELERO_VERSION" \
     && go_build velero -trimpath -ldflags "-s -w -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=v$VELERO_VERSION" \
-      -o "$dir/bin/velero" github.com/vmware-tanzu/velero/cmd/velero)
+      -o "$dir/bin/velero" .)
   # The plugin's main package sits below its module root, which `go install pkg@version` cannot
   # resolve through this proxy (it answers 403 for the sub-path), so it gets a wrapper module too.
   local pb="$BUILD/velero-plugin-for-aws-$VELERO_AWS_PLUGIN_VERSION" plugin=github.com/vmware-tanzu/velero-plugin-for-aws

@@ -33,7 +33,7 @@ export function httpProbe(url: string, tls: TlsFiles = {}, timeoutMs = 3_000): P
     const req = (secure ? httpsRequest : httpRequest)(url, options, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk.length < 4096 ? chunk : ''));
+      res.on('data', (chunk: string) => (body += body.length < 65_536 ? chunk : ''));
       res.on('end', () => {
         const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
         resolve({ ok, body, detail: ok ? 'ok' : `HTTP ${res.statusCode}: ${body.trim().slice(0, 200)}` });

@@ -1,9 +1,10 @@
 // Starts the lab's daemons detached, records each by PID file, and stops only what it started:
 // a PID is trusted only while /proc/PID/cmdline still names the executable recorded for it.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { logDir, runDir } from './topology.js';
 
@@ -19,8 +20,12 @@ export interface DaemonSpec {
 interface PidRecord {
   pid: number;
   command: string;
+  /** Digest of command, arguments and environment: a changed spec means a restart. */
+  spec: string;
   startedAt: string;
 }
+
+export const specDigest = (spec: DaemonSpec) => createHash('sha256').update(JSON.stringify([spec.command, spec.args, spec.env ?? {}])).digest('hex');
 
 const fileSafe = (name: string) => name.replace(/\//g, '-');
 export const pidFile = (name: string) => join(runDir, `${fileSafe(name)}.pid`);
@@ -34,17 +39,28 @@ function commandLineOf(pid: number): string[] | undefined {
   }
 }
 
-/** The PID of a running daemon the lab started, or undefined. */
-export async function runningPid(name: string): Promise<number | undefined> {
+async function runningRecord(name: string): Promise<PidRecord | undefined> {
   if (!existsSync(pidFile(name))) return undefined;
   const record = JSON.parse(await readFile(pidFile(name), 'utf8')) as PidRecord;
   const argv = commandLineOf(record.pid);
-  return argv?.some((arg) => arg === record.command) ? record.pid : undefined;
+  return argv?.some((arg) => arg === record.command) ? record : undefined;
 }
 
+/** The PID of a running daemon the lab started, or undefined. */
+export async function runningPid(name: string): Promise<number | undefined> {
+  return (await runningRecord(name))?.pid;
+}
+
+/** The spec digest of a running daemon the lab started, or undefined. */
+export async function runningSpec(name: string): Promise<string | undefined> {
+  return (await runningRecord(name))?.spec;
+}
+
+/** Starts the daemon unless it already runs as specified; one running with another spec is restarted. */
 export async function startDaemon(spec: DaemonSpec): Promise<number> {
-  const existing = await runningPid(spec.name);
-  if (existing) return existing;
+  const existing = await runningRecord(spec.name);
+  if (existing?.spec === specDigest(spec)) return existing.pid;
+  if (existing) await stopDaemon(spec.name);
   await mkdir(runDir, { recursive: true });
   await mkdir(logDir, { recursive: true });
   const log = openSync(logFile(spec.name), 'a');
@@ -60,9 +76,24 @@ export async function startDaemon(spec: DaemonSpec): Promise<number> {
     child.once('spawn', () => resolve(child.pid!));
   });
   child.unref();
-  const record: PidRecord = { pid, command: spec.command, startedAt: new Date().toISOString() };
+  const record: PidRecord = { pid, command: spec.command, spec: specDigest(spec), startedAt: new Date().toISOString() };
   await writeFile(pidFile(spec.name), JSON.stringify(record));
   return pid;
+}
+
+/** Resident memory of a process and all its descendants (Velero's plugins, Temporal's UI), in bytes. */
+export function treeRssBytes(pid: number): number {
+  let total = 0;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    total += Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean)) total += treeRssBytes(Number(child));
+    }
+  } catch {
+    // The process exited while being measured.
+  }
+  return total;
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`. Returns whether a process was stopped. */

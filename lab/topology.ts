@@ -58,8 +58,8 @@ export const bin = {
   kubectl: join(tool('kubernetes', versions.kubernetes), 'bin', 'kubectl'),
   kwok: join(tool('kwok', versions.kwok), 'bin', 'kwok'),
   minio: join(tool('minio', versions.minio), 'bin', 'minio'),
-  velero: join(tool('velero', `${versions.velero}-aws-${versions.veleroAwsPlugin}`), 'bin', 'velero'),
-  veleroPluginDir: join(tool('velero', `${versions.velero}-aws-${versions.veleroAwsPlugin}`), 'plugins'),
+  velero: join(tool('velero', `${versions.velero}-aws-${versions.veleroAwsPlugin}-lb1`), 'bin', 'velero'),
+  veleroPluginDir: join(tool('velero', `${versions.velero}-aws-${versions.veleroAwsPlugin}-lb1`), 'plugins'),
 } as const;
 
 /** Paths of one cluster's files inside the lab directory. */

@@ -27,7 +27,7 @@ describe('lifeboat CLI bad input', () => {
   it('a malformed config file stops the worker before it starts, naming file and key', async () => {
     const result = await lifeboat(['worker'], { LIFEBOAT_CONFIG: '/nonexistent/lifeboat.yaml' });
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toBe('lifeboat worker: invalid Lifeboat configuration:\n  - /nonexistent/lifeboat.yaml: configuration file not found (named by LIFEBOAT_CONFIG)\n');
+    expect(result.stderr).toBe('lifeboat worker: invalid Lifeboat configuration:\n  - /nonexistent/lifeboat.yaml: configuration file not found (named by LIFEBOAT_CONFIG)');
   });
 
   it('no worker polling: the CLI says so instead of waiting forever', async () => {

@@ -20,7 +20,7 @@ describe('lab status and env', () => {
     const status = JSON.parse(result.stdout) as StatusJson;
     expect(status.components.map((c) => c.name)).toEqual(expect.arrayContaining(expectedComponents));
     for (const c of status.components) {
-      expect(c).toEqual({ name: c.name, healthy: true, address: expect.stringMatching(/127\.0\.0\.1:\d+/), detail: expect.any(String) });
+      expect(c).toMatchObject({ name: c.name, healthy: true, address: expect.stringMatching(/127\.0\.0\.1:\d+/), detail: expect.any(String) });
     }
   });
 

@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowFailedError } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { clusterHealth } from '../../workflows/clusterHealth.js';
 import type { EtcdHealth } from '../../activities/health.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
@@ -35,7 +36,7 @@ describe('clusterHealth workflow', () => {
 
     if (process.env.LIFEBOAT_RECORD_HISTORIES === '1') {
       const history = await w.client.workflow.getHandle(workflowId).fetchHistory();
-      await writeFile(fileURLToPath(new URL('../../../test/histories/clusterHealth.json', import.meta.url)), JSON.stringify(history, null, 1));
+      await writeFile(fileURLToPath(new URL('../../../test/histories/clusterHealth.json', import.meta.url)), historyToJSON(history));
     }
   });
 
