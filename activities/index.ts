@@ -1,9 +1,12 @@
 // Every activity factory, registered by the worker with its injected clients.
 import type { LifeboatClients } from '../worker/clients.js';
+import type { KeyRing } from '../worker/keys.js';
+import { createEtcdSnapshotActivities } from './etcd-snapshot.js';
 import { createHealthActivities } from './health.js';
 
-export const createActivities = (clients: LifeboatClients) => ({
+export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined) => ({
   ...createHealthActivities(clients),
+  ...createEtcdSnapshotActivities(clients, keyRing),
 });
 
 export type LifeboatActivities = ReturnType<typeof createActivities>;

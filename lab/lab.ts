@@ -1,5 +1,6 @@
 // `lifeboat lab up | status | env | down`: the local lab of real components.
 import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +11,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { labComponents, type LabComponent } from './components.js';
 import { ensureClusterPki } from './pki.js';
 import { logFile, logTail, runningPid, runningSpec, specDigest, startDaemon, stopDaemon, treeRssBytes } from './processes.js';
-import { awsCredentialsFile, bin, clusterPaths, host, labClusters, labConfigFile, labDir, minioData, minioPorts, objectStore, temporalDb, temporalPorts, type LabClusterSpec } from './topology.js';
+import { awsCredentialsFile, bin, clusterPaths, host, labClusters, labConfigFile, labDir, labKeyFile, labKeyId, minioData, minioPorts, objectStore, temporalDb, temporalPorts, type LabClusterSpec } from './topology.js';
 import { workerComponent } from './worker-component.js';
 
 const say = (msg: string) => process.stderr.write(`[lab] ${msg}\n`);
@@ -168,8 +169,14 @@ export function labConfig(): object {
         kubeconfig: p.kubeconfig('admin'),
         etcd: { endpoints: [`https://${host}:${c.etcdClientPort}`], caFile: p.caCert, certFile: p.lifeboatEtcdClientCert, keyFile: p.lifeboatEtcdClientKey },
         velero: { namespace: 'velero', storageLocation: 'default' },
+        etcdSnapshots: {
+          schedule: { cron: c.name === 'primary' ? '0 */6 * * *' : '30 */12 * * *', catchupWindow: '1h' },
+          retention: { keepLast: 3, daily: 7, weekly: 4, monthly: 6, maxAgeDays: 400 },
+          incompleteUploadMaxAgeHours: 24,
+        },
       };
     }),
+    encryption: { currentKeyId: labKeyId, keys: [{ id: labKeyId, file: labKeyFile }] },
     tools: { etcdctl: bin.etcdctl, etcdutl: bin.etcdutl, velero: bin.velero },
     metrics: { port: 9464 },
   };
@@ -219,6 +226,10 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   for (const dir of [dirname(temporalDb), minioData]) await mkdir(dir, { recursive: true });
   await writeFile(awsCredentialsFile, `[default]\naws_access_key_id = ${objectStore.accessKeyId}\naws_secret_access_key = ${objectStore.secretAccessKey}\n`, { mode: 0o600 });
   for (const c of labClusters) await ensureClusterPki(c.name, c.apiserverPort, c.encryptSecrets);
+  if (!existsSync(labKeyFile)) {
+    await mkdir(dirname(labKeyFile), { recursive: true, mode: 0o700 });
+    await writeFile(labKeyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  }
   await writeFile(labConfigFile, `# Written by \`lifeboat lab up\`: the lab's Lifeboat configuration.\n${stringify(labConfig())}`);
 
   const clusterNames = labClusters.map((c) => c.name);

@@ -95,3 +95,6 @@ export const minioData = join(labDir, 'minio', 'data');
 /** The worker/CLI config the lab writes for itself. */
 export const labConfigFile = join(labDir, 'lifeboat.yaml');
 export const awsCredentialsFile = join(labDir, 'minio', 'credentials');
+/** The lab's snapshot encryption key (generated once; a real deployment brings its own). */
+export const labKeyId = 'lab-1';
+export const labKeyFile = join(labDir, 'keys', `${labKeyId}.key`);

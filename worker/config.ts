@@ -8,6 +8,34 @@ import { z } from 'zod';
 const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS label: lower-case letters, digits and dashes');
 const file = z.string().min(1, 'a file path');
 
+const count = (fallback: number) => z.number().int().min(0).default(fallback);
+
+export const retentionSchema = z.object({
+  /** Keep the newest N snapshots. Default: 3. */
+  keepLast: count(3),
+  /** Keep the newest snapshot of each of the last N days that have one. Default: 7. */
+  daily: count(7),
+  /** ... of each of the last N ISO weeks. Default: 4. */
+  weekly: count(4),
+  /** ... of each of the last N months. Default: 6. */
+  monthly: count(6),
+  /** Delete snapshots older than this many days, whatever the counts say. Default: none. */
+  maxAgeDays: z.number().int().min(1).optional(),
+}).strict();
+
+const etcdSnapshotsSchema = z.object({
+  /** A Temporal Schedule for this cluster's snapshots; absent: on demand only. */
+  schedule: z.object({
+    /** Cron expression (UTC), e.g. "0 *\/6 * * *". */
+    cron: z.string().regex(/^(\S+\s+){4}\S+$/, 'a five-field cron expression'),
+    /** Runs missed while Temporal was unavailable are caught up within this window. Default: 1h. */
+    catchupWindow: z.string().regex(/^\d+[smhd]$/, 'a duration like 30m or 1h').default('1h'),
+  }).strict().optional(),
+  retention: retentionSchema.default({ keepLast: 3, daily: 7, weekly: 4, monthly: 6 }),
+  /** Incomplete multipart uploads under this cluster's prefix older than this are aborted. Default: 24. */
+  incompleteUploadMaxAgeHours: z.number().positive().default(24),
+}).strict();
+
 export const clusterSchema = z.object({
   /** The name runbooks and the CLI use for this cluster. */
   name,
@@ -28,7 +56,25 @@ export const clusterSchema = z.object({
     /** BackupStorageLocation to use. Default: default. */
     storageLocation: z.string().default('default'),
   }).strict().default({ namespace: 'velero', storageLocation: 'default' }),
+  etcdSnapshots: etcdSnapshotsSchema.default({ retention: { keepLast: 3, daily: 7, weekly: 4, monthly: 6 }, incompleteUploadMaxAgeHours: 24 }),
 }).strict();
+
+const keyId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a key id of letters, digits, dot, dash or underscore');
+
+/** Snapshot encryption keys. Each key's material (32 bytes, base64 or hex) is read from a file or an environment variable, never written in the configuration itself. */
+export const encryptionSchema = z.object({
+  /** Id of the key new snapshots are encrypted with; older ids stay configured to read old snapshots. */
+  currentKeyId: keyId,
+  keys: z.array(z.object({
+    id: keyId,
+    /** File holding the key. */
+    file: file.optional(),
+    /** Environment variable holding the key. */
+    env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name').optional(),
+  }).strict().refine((k) => (k.file === undefined) !== (k.env === undefined), 'exactly one of file or env')).min(1),
+}).strict()
+  .refine((e) => e.keys.some((k) => k.id === e.currentKeyId), { message: 'currentKeyId must be one of the configured keys', path: ['currentKeyId'] })
+  .refine((e) => new Set(e.keys.map((k) => k.id)).size === e.keys.length, { message: 'key ids must be unique', path: ['keys'] });
 
 export const configSchema = z.object({
   temporal: z.object({
@@ -59,6 +105,8 @@ export const configSchema = z.object({
     /** An AWS shared-credentials file; absent: the SDK's default chain (environment, profile, instance role). */
     credentialsFile: file.optional(),
   }).strict(),
+  /** Required by runbooks that store snapshots; a worker without it refuses those runbooks. */
+  encryption: encryptionSchema.optional(),
   clusters: z.array(clusterSchema).min(1, 'at least one cluster')
     .refine((cs) => new Set(cs.map((c) => c.name)).size === cs.length, 'cluster names must be unique'),
   tools: z.object({
@@ -77,6 +125,8 @@ export const configSchema = z.object({
 
 export type LifeboatConfig = z.infer<typeof configSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
+export type EncryptionConfig = z.infer<typeof encryptionSchema>;
+export type RetentionConfig = z.infer<typeof retentionSchema>;
 
 /** A configuration that cannot be used: the message names each source, location and expectation. */
 export class ConfigError extends Error {

@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
 import { createClients } from './clients.js';
+import { loadKeyRing } from './keys.js';
 import type { LifeboatConfig } from './config.js';
 import { temporalConnectionOptions } from './temporal.js';
 
@@ -44,7 +45,7 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    activities: createActivities(clients),
+    activities: createActivities(clients, config.encryption ? loadKeyRing(config.encryption) : undefined),
     // On SIGTERM, running activities get this long to finish before they are cancelled.
     shutdownGraceTime: '30 seconds',
     ...workflowSource(),

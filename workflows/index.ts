@@ -1,2 +1,3 @@
 // Every workflow the worker runs: one entry point for the bundle.
 export { clusterHealth } from './clusterHealth.js';
+export { etcdSnapshot, pruneEtcdSnapshots } from './etcdSnapshot.js';

@@ -1,0 +1,21 @@
+// A short-lived etcd client for one cluster, over mutual TLS. Retries belong to Temporal, so the
+// client's own retry and circuit-breaker policies are off.
+import { readFileSync } from 'node:fs';
+import { noop } from 'cockatiel';
+import { Etcd3 } from 'etcd3';
+import type { ClusterConfig } from '../worker/config.js';
+
+export async function withEtcdClient<T>(cluster: ClusterConfig, use: (client: Etcd3) => Promise<T>): Promise<T> {
+  const { etcd } = cluster;
+  const client = new Etcd3({
+    hosts: etcd.endpoints,
+    credentials: { rootCertificate: readFileSync(etcd.caFile), certChain: readFileSync(etcd.certFile), privateKey: readFileSync(etcd.keyFile) },
+    dialTimeout: 5_000,
+    faultHandling: { host: () => noop, global: noop },
+  });
+  try {
+    return await use(client);
+  } finally {
+    client.close();
+  }
+}

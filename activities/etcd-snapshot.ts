@@ -1,0 +1,210 @@
+// Activities of the etcdSnapshot runbook: stream a snapshot into the object store, take the inventory,
+// check what was stored, write the manifest, apply retention.
+import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
+import { AbortMultipartUploadCommand, DeleteObjectsCommand, HeadObjectCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { LifeboatClients } from '../worker/clients.js';
+import type { KeyRing } from '../worker/keys.js';
+import { clusterClients } from './cluster.js';
+import { withEtcdClient } from './etcd-client.js';
+import { envelopeDefaults } from './envelope.js';
+import { etcdMemberStatus, etcdctlError } from './health.js';
+import { planRetention, type RetentionPlan, type SnapshotRecord } from './retention.js';
+import { SnapshotChecksumError, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
+import { snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from './snapshot-layout.js';
+import { listManifests, writeManifest } from './snapshot-store.js';
+
+/** Failure types runbooks match on. Retrying cannot fix any of these except where noted. */
+export const snapshotFailureTypes = {
+  noEncryption: 'EncryptionNotConfigured',
+  etcdTls: 'EtcdTlsError',
+  etcdAuth: 'EtcdAuthError',
+  objectStoreAccess: 'ObjectStoreAccessDenied',
+  objectStoreConfig: 'ObjectStoreMisconfigured',
+  /** Retryable: a fresh stream may well be intact. */
+  checksum: 'SnapshotChecksumMismatch',
+  storedObjectMismatch: 'StoredObjectMismatch',
+} as const;
+
+const nonRetryableS3 = new Map<string, string>([
+  ['AccessDenied', snapshotFailureTypes.objectStoreAccess],
+  ['InvalidAccessKeyId', snapshotFailureTypes.objectStoreAccess],
+  ['SignatureDoesNotMatch', snapshotFailureTypes.objectStoreAccess],
+  ['NoSuchBucket', snapshotFailureTypes.objectStoreConfig],
+  ['InvalidBucketName', snapshotFailureTypes.objectStoreConfig],
+]);
+
+/** Turns what went wrong into a retryable error, or a typed non-retryable one with a clear message. */
+export function classifySnapshotError(err: unknown, where: { cluster: string; endpoints: string; bucket: string }): Error {
+  if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
+  const e = err as Error & { code?: number | string; details?: string; $metadata?: unknown };
+  const text = `${e.message ?? ''} ${e.details ?? ''}`;
+  if (err instanceof SnapshotChecksumError) return ApplicationFailure.retryable(err.message, snapshotFailureTypes.checksum);
+  if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+    return ApplicationFailure.nonRetryable(`etcd client certificate files for cluster '${where.cluster}': ${e.message}`, snapshotFailureTypes.etcdTls);
+  }
+  if (/certificate|handshake|tls|ssl|x509|self.signed|PEM|key values mismatch/i.test(text) && !e.$metadata) {
+    return ApplicationFailure.nonRetryable(`TLS to etcd of cluster '${where.cluster}' at ${where.endpoints} failed: ${text.trim()}`, snapshotFailureTypes.etcdTls);
+  }
+  if (/PERMISSION_DENIED|UNAUTHENTICATED|permission denied|authentication/i.test(text) && !e.$metadata) {
+    return ApplicationFailure.nonRetryable(`etcd of cluster '${where.cluster}' refused the client: ${text.trim()}`, snapshotFailureTypes.etcdAuth);
+  }
+  const s3Type = nonRetryableS3.get(e.name);
+  if (s3Type) return ApplicationFailure.nonRetryable(`object store bucket '${where.bucket}': ${e.name}: ${e.message}`, s3Type);
+  return err as Error;
+}
+
+/** Aborts multipart uploads left under `prefix` (a crashed earlier attempt), optionally only older ones. */
+export async function abortIncompleteUploads(s3: S3Client, bucket: string, prefix: string, olderThan?: Date): Promise<string[]> {
+  const aborted: string[] = [];
+  let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
+  for (;;) {
+    const page = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, ...markers }));
+    for (const u of page.Uploads ?? []) {
+      if (olderThan && u.Initiated && u.Initiated > olderThan) continue;
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key!, UploadId: u.UploadId! }));
+      aborted.push(`${u.Key} (${u.UploadId})`);
+    }
+    if (!page.IsTruncated) return aborted;
+    markers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
+  }
+}
+
+/** Resource prefix of an etcd key: `/registry/pods/ns/x` -> `pods`, `/registry/velero.io/backups/ns/x` -> `velero.io/backups`. */
+export function resourcePrefix(key: string): string | undefined {
+  const parts = key.split('/');
+  if (parts[1] !== 'registry' || !parts[2]) return undefined;
+  return parts[2].includes('.') && parts[3] ? `${parts[2]}/${parts[3]}` : parts[2];
+}
+
+export interface RetentionResult {
+  plan: RetentionPlan;
+  dryRun: boolean;
+  deletedObjects: string[];
+  abortedUploads: string[];
+}
+
+export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined) => {
+  const bucket = clients.config.objectStore.bucket;
+  const requireKeys = (): KeyRing => {
+    if (!keyRing) throw ApplicationFailure.nonRetryable('this worker has no snapshot encryption keys configured (encryption in its configuration)', snapshotFailureTypes.noEncryption);
+    return keyRing;
+  };
+
+  return {
+    /**
+     * Streams a fresh snapshot of the cluster's etcd into `etcd/<cluster>/<snapshotId>/`. A retry
+     * first aborts the multipart uploads an earlier attempt left, then starts a new stream.
+     */
+    async streamEtcdSnapshot({ cluster, snapshotId }: { cluster: string; snapshotId: string }): Promise<SnapshotUpload> {
+      const { config } = clusterClients(clients, cluster);
+      const keys = requireKeys();
+      const ctx = Context.current();
+      const objectKey = snapshotObjectKey(cluster, snapshotId);
+      const where = { cluster, endpoints: config.etcd.endpoints.join(','), bucket };
+      try {
+        const leftovers = await abortIncompleteUploads(clients.s3, bucket, objectKey);
+        if (leftovers.length) ctx.log.info('aborted uploads left by an earlier attempt', { uploads: leftovers });
+        const [member] = await etcdMemberStatus(clients, cluster).catch((err: unknown) => { throw new Error(etcdctlError(err)); });
+        if (!member) throw new Error(`etcd of cluster '${cluster}' reported no member status`);
+        const streamStartedAt = new Date().toISOString();
+        let lastBeat = 0;
+        const result = await withEtcdClient(config, (etcd) => streamSnapshotToStore({
+          etcd, s3: clients.s3, bucket, objectKey, key: keys.lookup(keys.currentKeyId)!, keyId: keys.currentKeyId,
+          signal: ctx.cancellationSignal,
+          onProgress: (p: StreamProgress) => {
+            if (Date.now() - lastBeat < 1_000) return;
+            lastBeat = Date.now();
+            ctx.heartbeat(p);
+          },
+        }));
+        return {
+          objectKey, keyId: keys.currentKeyId, chunkSize: envelopeDefaults.chunkSize, ...result, etcdTrailerVerified: true,
+          etcd: { endpoint: member.endpoint, memberId: member.memberId, version: member.version, revisionAtStart: member.revision, dbSizeBytes: member.dbSizeBytes },
+          streamStartedAt, streamFinishedAt: new Date().toISOString(),
+        };
+      } catch (err) {
+        // Whatever happened, no parts of this attempt stay behind.
+        await abortIncompleteUploads(clients.s3, bucket, objectKey).catch(() => undefined);
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('snapshot upload cancelled; multipart upload aborted');
+        throw classifySnapshotError(err, where);
+      }
+    },
+
+    /** Object count per resource prefix at `revision`, read keys-only in pages. */
+    async etcdInventory({ cluster, revision }: { cluster: string; revision: number }): Promise<Inventory> {
+      const { config } = clusterClients(clients, cluster);
+      const prefixes: Record<string, number> = {};
+      let totalKeys = 0;
+      await withEtcdClient(config, async (etcd) => {
+        const end = Buffer.from('/registry0'); // '0' follows '/': the end of the /registry/ range
+        let from = Buffer.from('/registry/');
+        for (;;) {
+          const page = await etcd.kv.range({ key: from, range_end: end, keys_only: true, revision, limit: 5_000 });
+          for (const kv of page.kvs) {
+            totalKeys++;
+            const prefix = resourcePrefix(kv.key.toString());
+            if (prefix) prefixes[prefix] = (prefixes[prefix] ?? 0) + 1;
+          }
+          if (!page.more || page.kvs.length === 0) break;
+          from = Buffer.concat([page.kvs[page.kvs.length - 1]!.key, Buffer.from([0])]);
+          Context.current().heartbeat({ totalKeys });
+        }
+      }).catch((err: unknown) => { throw classifySnapshotError(err, { cluster, endpoints: config.etcd.endpoints.join(','), bucket }); });
+      return { revision, totalKeys, prefixes };
+    },
+
+    /** The stored object is there and has the size the stream produced. */
+    async verifyStoredSnapshot({ objectKey, storedBytes }: { objectKey: string; storedBytes: number }): Promise<{ storedBytes: number }> {
+      const head = await clients.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey }));
+      if (head.ContentLength !== storedBytes) {
+        throw ApplicationFailure.nonRetryable(`s3://${bucket}/${objectKey} is ${head.ContentLength} bytes, the upload produced ${storedBytes}`, snapshotFailureTypes.storedObjectMismatch);
+      }
+      return { storedBytes: head.ContentLength };
+    },
+
+    /** Writes the manifest, the last step: only now does the snapshot become visible. */
+    async writeSnapshotManifest(manifest: SnapshotManifest): Promise<void> {
+      await writeManifest(clients.s3, bucket, manifest);
+    },
+
+    /**
+     * Applies the cluster's retention policy: deletes manifest and object of each snapshot the plan
+     * drops (manifest first, so a half-done delete leaves an invisible object, never a dangling
+     * manifest), removes objects without a manifest older than the upload threshold, and aborts
+     * incomplete multipart uploads older than it. Does nothing when the listing is incomplete.
+     */
+    async applyEtcdRetention({ cluster, dryRun, now }: { cluster: string; dryRun: boolean; now: string }): Promise<RetentionResult> {
+      const { config } = clusterClients(clients, cluster);
+      const policy = config.etcdSnapshots.retention;
+      const listing = await listManifests(clients.s3, bucket, cluster);
+      const records: SnapshotRecord[] = listing.manifests.map((m) => ({ id: m.snapshotId, startedAt: m.startedAt, status: m.status, sizeBytes: m.object.storedBytes }));
+      const plan = planRetention({ snapshots: records, complete: listing.complete, problem: listing.problem }, policy, new Date(now));
+      const result: RetentionResult = { plan, dryRun, deletedObjects: [], abortedUploads: [] };
+      if (plan.refused || dryRun) return result;
+      const threshold = new Date(Date.parse(now) - config.etcdSnapshots.incompleteUploadMaxAgeHours * 3_600_000);
+      const known = new Set(listing.manifests.map((m) => m.snapshotId));
+      const orphans = listing.keys.filter((k) => {
+        const id = k.key.slice(snapshotPrefix(cluster).length).split('/')[0]!;
+        return !known.has(id) && k.lastModified !== undefined && k.lastModified < threshold;
+      }).map((k) => k.key);
+      for (const { id } of plan.delete) {
+        const manifestKey = `${snapshotPrefix(cluster)}${id}/manifest.json`;
+        const others = listing.keys.map((k) => k.key).filter((k) => k.startsWith(`${snapshotPrefix(cluster)}${id}/`) && k !== manifestKey);
+        for (const batch of [[manifestKey], others]) {
+          if (!batch.length) continue;
+          const out = await clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })) } }));
+          if (out.Errors?.length) throw new Error(`deleting snapshot ${id}: ${out.Errors.map((e) => `${e.Key}: ${e.Code}`).join(', ')}`);
+          result.deletedObjects.push(...batch);
+        }
+      }
+      if (orphans.length) {
+        await clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: orphans.map((Key) => ({ Key })) } }));
+        result.deletedObjects.push(...orphans);
+      }
+      result.abortedUploads = await abortIncompleteUploads(clients.s3, bucket, snapshotPrefix(cluster), threshold);
+      return result;
+    },
+  };
+};
+
+export type EtcdSnapshotActivities = ReturnType<typeof createEtcdSnapshotActivities>;

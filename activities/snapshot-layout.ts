@@ -1,0 +1,55 @@
+// Where etcd snapshots live in the object store and what their manifest says. Pure: workflows import
+// these types and key builders too.
+
+/** Object-store layout: `etcd/<cluster>/<snapshotId>/{snapshot.db.lbenc,manifest.json}`. */
+export const snapshotPrefix = (cluster: string) => `etcd/${cluster}/`;
+export const snapshotObjectKey = (cluster: string, snapshotId: string) => `${snapshotPrefix(cluster)}${snapshotId}/snapshot.db.lbenc`;
+export const snapshotManifestKey = (cluster: string, snapshotId: string) => `${snapshotPrefix(cluster)}${snapshotId}/manifest.json`;
+
+/** `20261121T193600Z-1a2b3c4d`: the run's start time (sorts by age) and the start of its run ID. */
+export function snapshotIdFor(startTime: Date, runId: string): string {
+  return `${startTime.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${runId.replace(/-/g, '').slice(0, 8)}`;
+}
+
+export type SnapshotStatus = 'uploaded' | 'verified' | 'failed';
+
+/** Object count per resource prefix (`pods`, `deployments`, `velero.io/backups`) at a revision. */
+export interface Inventory {
+  revision: number;
+  totalKeys: number;
+  prefixes: Record<string, number>;
+}
+
+/** What the streaming activity uploaded. No key material: hashes, sizes and the key's id. */
+export interface SnapshotUpload {
+  objectKey: string;
+  keyId: string;
+  chunkSize: number;
+  plaintextBytes: number;
+  plaintextSha256: string;
+  storedBytes: number;
+  storedSha256: string;
+  /** etcd's own sha256 trailer matched the bytes before it. */
+  etcdTrailerVerified: true;
+  etcd: { endpoint: string; memberId: string; version: string; revisionAtStart: number; dbSizeBytes: number };
+  streamStartedAt: string;
+  streamFinishedAt: string;
+}
+
+export interface SnapshotManifest {
+  kind: 'lifeboat.etcd-snapshot';
+  formatVersion: 1;
+  cluster: string;
+  snapshotId: string;
+  status: SnapshotStatus;
+  etcd: SnapshotUpload['etcd'];
+  object: Pick<SnapshotUpload, 'objectKey' | 'plaintextBytes' | 'plaintextSha256' | 'storedBytes' | 'storedSha256' | 'etcdTrailerVerified'>;
+  encryption: { algorithm: 'AES-256-GCM-STREAM'; keyId: string; chunkSize: number };
+  inventory: Inventory;
+  startedAt: string;
+  finishedAt: string;
+  workflowId: string;
+  runId: string;
+  /** Set by restore verification. */
+  verification?: { at: string; result: string; workflowId: string };
+}

@@ -1,0 +1,55 @@
+// Reading and writing snapshot manifests in the object store. A snapshot is visible only through its
+// manifest: an object without one is an incomplete snapshot and is never listed or restored.
+import { GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { snapshotManifestKey, snapshotPrefix, type SnapshotManifest } from './snapshot-layout.js';
+
+export async function writeManifest(s3: S3Client, bucket: string, manifest: SnapshotManifest): Promise<void> {
+  await s3.send(new PutObjectCommand({
+    Bucket: bucket, Key: snapshotManifestKey(manifest.cluster, manifest.snapshotId),
+    Body: `${JSON.stringify(manifest, null, 2)}\n`, ContentType: 'application/json',
+  }));
+}
+
+export async function readManifest(s3: S3Client, bucket: string, cluster: string, snapshotId: string): Promise<SnapshotManifest> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: snapshotManifestKey(cluster, snapshotId) }));
+  return JSON.parse(await got.Body!.transformToString()) as SnapshotManifest;
+}
+
+export interface ManifestListing {
+  manifests: SnapshotManifest[];
+  /** Every key under the prefix, manifests or not (for sweeping objects without a manifest). */
+  keys: { key: string; size: number; lastModified?: Date }[];
+  /** False when any page or manifest could not be read: nothing may be deleted on such a listing. */
+  complete: boolean;
+  problem?: string;
+}
+
+/** Every manifest of a cluster, newest first. Never throws: a failure is reported as an incomplete listing. */
+export async function listManifests(s3: S3Client, bucket: string, cluster: string): Promise<ManifestListing> {
+  const keys: ManifestListing['keys'] = [];
+  try {
+    for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: snapshotPrefix(cluster) })) {
+      for (const o of page.Contents ?? []) keys.push({ key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified });
+    }
+  } catch (err) {
+    return { manifests: [], keys, complete: false, problem: `listing s3://${bucket}/${snapshotPrefix(cluster)} failed: ${(err as Error).name}: ${(err as Error).message}` };
+  }
+  const manifestKeys = keys.filter((k) => k.key.endsWith('/manifest.json'));
+  const manifests: SnapshotManifest[] = [];
+  const failures: string[] = [];
+  // A few at a time: a listing of hundreds of snapshots should not open hundreds of connections.
+  for (let i = 0; i < manifestKeys.length; i += 8) {
+    await Promise.all(manifestKeys.slice(i, i + 8).map(async ({ key }) => {
+      try {
+        const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        manifests.push(JSON.parse(await got.Body!.transformToString()) as SnapshotManifest);
+      } catch (err) {
+        failures.push(`${key}: ${(err as Error).message}`);
+      }
+    }));
+  }
+  manifests.sort((a, b) => b.snapshotId.localeCompare(a.snapshotId));
+  return failures.length
+    ? { manifests, keys, complete: false, problem: `could not read ${failures.length} manifest(s): ${failures.slice(0, 3).join('; ')}` }
+    : { manifests, keys, complete: true };
+}

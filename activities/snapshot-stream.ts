@@ -1,0 +1,150 @@
+// The snapshot pipeline: etcd's Maintenance/Snapshot stream -> trailer check and plaintext sha256 ->
+// client-side encryption -> stored sha256 -> S3 multipart upload. Nothing touches local disk; memory is
+// bounded by the upload's part size x queue size plus a few encryption chunks. Independent of Temporal
+// so the benchmark can run exactly this code.
+import { createHash, type Hash } from 'node:crypto';
+import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Etcd3 } from 'etcd3';
+import { createEncryptStream, envelopeDefaults } from './envelope.js';
+
+/** Bytes in etcd's sha256 trailer. */
+const trailerBytes = 32;
+
+export class SnapshotChecksumError extends Error {
+  override readonly name = 'SnapshotChecksumError';
+}
+
+interface SnapshotMessage { blob: Buffer; remaining_bytes: string }
+
+/**
+ * Passes the snapshot bytes through (trailer included: etcdutl checks it on restore) while hashing
+ * them, and on end checks etcd's trailer: the last 32 bytes are the sha256 of everything before.
+ */
+class EtcdSnapshotVerifier extends Transform {
+  private readonly etcdHash: Hash = createHash('sha256');
+  private readonly plaintextHash: Hash = createHash('sha256');
+  private tail = Buffer.alloc(0);
+  bytes = 0;
+  /** Bytes etcd said were still to come after the latest message, for progress. */
+  remaining = 0;
+  plaintextSha256 = '';
+
+  constructor() {
+    super({ writableObjectMode: true });
+  }
+
+  override _transform(message: SnapshotMessage, _enc: BufferEncoding, done: TransformCallback): void {
+    const blob = message.blob;
+    this.bytes += blob.length;
+    this.remaining = Number(message.remaining_bytes);
+    this.plaintextHash.update(blob);
+    // Everything but the newest 32 bytes is known not to be the trailer.
+    const combined = this.tail.length ? Buffer.concat([this.tail, blob]) : blob;
+    const cut = Math.max(0, combined.length - trailerBytes);
+    this.etcdHash.update(combined.subarray(0, cut));
+    this.tail = Buffer.from(combined.subarray(cut));
+    done(null, blob);
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.plaintextSha256 = this.plaintextHash.digest('hex');
+    if (this.tail.length !== trailerBytes) {
+      done(new SnapshotChecksumError(`snapshot stream ended after ${this.bytes} bytes, too short to hold etcd's sha256 trailer`));
+      return;
+    }
+    const expected = this.etcdHash.digest();
+    if (!expected.equals(this.tail)) {
+      done(new SnapshotChecksumError(`etcd's sha256 trailer ${this.tail.toString('hex')} does not match the ${this.bytes - trailerBytes} bytes received (${expected.toString('hex')})`));
+      return;
+    }
+    done();
+  }
+}
+
+/** Counts and hashes what is stored. */
+class StoredDigest extends Transform {
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+  sha256 = '';
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    this.hash.update(chunk);
+    done(null, chunk);
+  }
+  override _flush(done: TransformCallback): void {
+    this.sha256 = this.hash.digest('hex');
+    done();
+  }
+}
+
+export interface StreamProgress {
+  /** Snapshot bytes read from etcd. */
+  bytesRead: number;
+  /** Encrypted bytes acknowledged by the object store. */
+  bytesUploaded: number;
+  /** Snapshot bytes etcd still has to send. */
+  bytesRemaining: number;
+}
+
+export interface StreamSnapshotOptions {
+  etcd: Etcd3;
+  s3: S3Client;
+  bucket: string;
+  objectKey: string;
+  key: Buffer;
+  keyId: string;
+  /** Multipart part size. Default: 16 MiB. Memory in flight is about partSize x queueSize. */
+  partSize?: number;
+  /** Parts uploaded concurrently. Default: 2. */
+  queueSize?: number;
+  /** Encryption chunk size. Default: 64 KiB. */
+  chunkSize?: number;
+  onProgress?: (progress: StreamProgress) => void;
+  /** Aborting it aborts the multipart upload and the etcd stream. */
+  signal?: AbortSignal;
+}
+
+export interface StreamSnapshotResult {
+  plaintextBytes: number;
+  plaintextSha256: string;
+  storedBytes: number;
+  storedSha256: string;
+}
+
+export const streamDefaults = { partSize: 16 * 1024 * 1024, queueSize: 2 } as const;
+
+export async function streamSnapshotToStore(options: StreamSnapshotOptions): Promise<StreamSnapshotResult> {
+  const partSize = options.partSize ?? streamDefaults.partSize;
+  const snapshot = (await options.etcd.maintenance.snapshot()) as unknown as Readable;
+  const verifier = new EtcdSnapshotVerifier();
+  const encrypt = createEncryptStream({ key: options.key, keyId: options.keyId, chunkSize: options.chunkSize ?? envelopeDefaults.chunkSize });
+  const stored = new StoredDigest();
+  const body = new PassThrough({ highWaterMark: partSize });
+  const upload = new Upload({
+    client: options.s3,
+    params: { Bucket: options.bucket, Key: options.objectKey, Body: body, ContentType: 'application/vnd.lifeboat.snapshot' },
+    partSize,
+    queueSize: options.queueSize ?? streamDefaults.queueSize,
+    leavePartsOnError: false,
+  });
+  let bytesUploaded = 0;
+  const report = () => options.onProgress?.({ bytesRead: verifier.bytes, bytesUploaded, bytesRemaining: verifier.remaining });
+  upload.on('httpUploadProgress', (p) => { bytesUploaded = p.loaded ?? bytesUploaded; report(); });
+  const abort = () => { void upload.abort(); snapshot.destroy(new Error('snapshot cancelled')); };
+  options.signal?.addEventListener('abort', abort, { once: true });
+  const streaming = pipeline(snapshot, verifier, encrypt, stored, body, { signal: options.signal });
+  try {
+    // A failure on either side stops the other: a broken stream must never complete the upload.
+    await Promise.all([
+      streaming.catch(async (err: unknown) => { await upload.abort(); throw err; }),
+      upload.done(),
+    ]);
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+  }
+  report();
+  return { plaintextBytes: verifier.bytes, plaintextSha256: verifier.plaintextSha256, storedBytes: stored.bytes, storedSha256: stored.sha256 };
+}

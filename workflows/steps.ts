@@ -1,0 +1,57 @@
+// Step bookkeeping shared by runbooks: each step's state and timestamps, exposed by the `progress` query.
+import { defineQuery, setHandler } from '@temporalio/workflow';
+
+export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+
+export interface Step {
+  name: string;
+  state: StepState;
+  startedAt?: string;
+  finishedAt?: string;
+  detail?: string;
+}
+
+export const progressQuery = defineQuery<Step[]>('progress');
+
+export class Steps {
+  private readonly steps: Step[];
+
+  /** Declares the runbook's steps in order and answers the `progress` query. */
+  constructor(names: readonly string[]) {
+    this.steps = names.map((name) => ({ name, state: 'pending' }));
+    setHandler(progressQuery, () => this.steps);
+  }
+
+  private find(name: string): Step {
+    const step = this.steps.find((s) => s.name === name);
+    if (!step) throw new Error(`undeclared step ${name}`);
+    return step;
+  }
+
+  /** Runs `work` as step `name`, recording when it started and finished and how it ended. */
+  async run<T>(name: string, work: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
+    const step = this.find(name);
+    step.state = 'running';
+    step.startedAt = new Date().toISOString();
+    try {
+      const result = await work();
+      step.state = 'done';
+      if (describe) step.detail = describe(result);
+      return result;
+    } catch (err) {
+      step.state = 'failed';
+      step.detail = (err as Error).message;
+      throw err;
+    } finally {
+      step.finishedAt = new Date().toISOString();
+    }
+  }
+
+  skip(name: string, why: string): void {
+    Object.assign(this.find(name), { state: 'skipped', detail: why });
+  }
+
+  get all(): Step[] {
+    return this.steps;
+  }
+}
