@@ -140,7 +140,8 @@ export function encryptedSize(plaintextBytes: number, keyId: string, chunkSize: 
 export function parseKey(material: string, source: string): Buffer {
   const text = material.trim();
   const expected = `expected a ${keyLength}-byte AES-256 key as base64 (44 characters) or hex (64 characters)`;
-  if (/^[0-9a-fA-F]*$/.test(text) && text.length % 2 === 0 && text.length > 0) {
+  if (text.length === 0) throw new Error(`${source}: ${expected}; found nothing (empty)`);
+  if (/^[0-9a-fA-F]+$/.test(text) && text.length % 2 === 0) {
     if (text.length === keyLength * 2) return Buffer.from(text, 'hex');
     throw new Error(`${source}: ${expected}; found ${text.length} hex characters (${text.length / 2} bytes)`);
   }

@@ -20,7 +20,7 @@
 //    far. Reasons `daily 2026-11-21`, `weekly 2026-W47`, `monthly 2026-11`. A count of 0 disables the rule.
 //    Rules 3 and 4 are independent: a snapshot may be selected by several, and has every reason.
 // 5. maxAgeDays: a snapshot older than maxAgeDays (now - startedAt > maxAgeDays × 86 400 000 ms) is not
-//    kept by rules 3-4 even if selected; it still used up its period in rule 4's count.
+//    kept by rules 3-4 even if selected.
 // 6. Protection, overriding 2 and 5: the newest 'verified' snapshot is always kept (reason
 //    `newest verified`); with no verified snapshot, the newest 'uploaded' one is (reason
 //    `newest uploaded (no verified snapshot)`). Retention never deletes the last good backup.

@@ -3,6 +3,9 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../worker/config.js';
 import { registerClusterCommands } from './cluster.js';
 import { registerLabCommands } from './lab.js';
+import { registerBackupCommands } from './backup.js';
+import { registerScheduleCommands } from './schedule.js';
+import { registerSnapshotCommands } from './snapshots.js';
 import { CliError, exitCodes } from './output.js';
 
 const program = new Command('lifeboat')
@@ -18,6 +21,9 @@ program.command('worker')
   });
 registerLabCommands(program);
 registerClusterCommands(program);
+registerBackupCommands(program);
+registerSnapshotCommands(program);
+registerScheduleCommands(program);
 
 try {
   await program.parseAsync(process.argv);

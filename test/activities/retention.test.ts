@@ -273,16 +273,19 @@ const start = Date.UTC(2025, 0, 1);
 const statuses: SnapshotStatus[] = ['uploaded', 'verified', 'failed'];
 
 /** A listing's snapshots: 0..60, spread over 3 days to 2 years (dense sets contest days, sparse ones months),
- * some sharing an instant; per listing a subset of statuses, so "no verified" and "all failed" happen. */
-const snapshotsArb = fc.record({ allowed: fc.subarray(statuses, { minLength: 1 }), spanDays: fc.constantFrom(3, 60, 730) })
-  .chain(({ allowed, spanDays }) => fc.uniqueArray(
-    fc.record({
-      id: fc.stringMatching(/^[a-z0-9]{1,4}$/),
-      offset: fc.oneof(fc.integer({ min: 0, max: spanDays * dayMs }), fc.integer({ min: 0, max: spanDays * 4 }).map((q) => q * dayMs / 4)),
-      status: fc.constantFrom(...allowed),
-    }).map(({ id, offset, status }): SnapshotRecord => ({ id, startedAt: new Date(start + offset).toISOString(), status })),
-    { maxLength: 60, selector: (s) => s.id },
-  ));
+ * half of them on a 6-hour grid so some share an instant; per listing a subset of statuses, so "no verified"
+ * and "all failed" happen. */
+const snapshotsArb = fc.record({
+  allowed: fc.subarray(statuses, { minLength: 1 }),
+  spanDays: fc.constantFrom(3, 60, 730),
+  raw: fc.uniqueArray(
+    fc.record({ id: fc.stringMatching(/^[a-z0-9]{1,4}$/), at: fc.integer({ min: 0, max: 730 * dayMs }), onGrid: fc.boolean(), pick: fc.nat() }),
+    { maxLength: 60, size: 'max', selector: (s) => s.id },
+  ),
+}).map(({ allowed, spanDays, raw }) => raw.map(({ id, at, onGrid, pick }): SnapshotRecord => {
+  const offset = onGrid ? Math.floor((at * spanDays * 4) / (730 * dayMs)) * (dayMs / 4) : Math.floor((at * spanDays) / 730);
+  return { id, startedAt: new Date(start + offset).toISOString(), status: allowed[pick % allowed.length]! };
+}));
 const count = fc.integer({ min: 0, max: 10 });
 const policyArb: fc.Arbitrary<RetentionPolicy> = fc.record(
   { keepLast: count, daily: count, weekly: count, monthly: count, maxAgeDays: fc.integer({ min: 1, max: 400 }) },
@@ -290,17 +293,25 @@ const policyArb: fc.Arbitrary<RetentionPolicy> = fc.record(
 );
 /** From a month before the first possible snapshot (all in the future) to two months after the last. */
 const nowArb = fc.integer({ min: -30 * dayMs, max: 790 * dayMs }).map((offset) => new Date(start + offset));
+/** Snapshots, policy and now; with maxAgeDays, now is half the time exactly maxAgeDays after one snapshot. */
+const scenarioArb = fc.tuple(snapshotsArb, policyArb).chain(([snapshots, policy]) => {
+  const { maxAgeDays } = policy;
+  const now = snapshots.length === 0 || maxAgeDays === undefined ? nowArb : fc.oneof(
+    nowArb, fc.constantFrom(...snapshots).map((s) => new Date(Date.parse(s.startedAt) + maxAgeDays * dayMs)),
+  );
+  return fc.tuple(fc.constant(snapshots), fc.constant(policy), now);
+});
 const runs = { numRuns: 500 };
 
 describe('planRetention properties', () => {
   it('matches the oracle exactly: same kept and deleted ids, same reasons, same order', () => {
-    fc.assert(fc.property(snapshotsArb, policyArb, nowArb, (snapshots, policy, now) => {
+    fc.assert(fc.property(scenarioArb, ([snapshots, policy, now]) => {
       expect(planRetention(complete(snapshots), policy, now)).toEqual(oraclePlan(snapshots, policy, now));
     }), runs);
   });
 
   it('accounts for every snapshot exactly once, newest first in both lists', () => {
-    fc.assert(fc.property(snapshotsArb, policyArb, nowArb, (snapshots, policy, now) => {
+    fc.assert(fc.property(scenarioArb, ([snapshots, policy, now]) => {
       const plan = planRetention(complete(snapshots), policy, now);
       const planned = [...plan.keep.map((k) => k.id), ...plan.delete.map((d) => d.id)];
       expect([...planned].sort()).toEqual(snapshots.map((s) => s.id).sort());
@@ -313,7 +324,7 @@ describe('planRetention properties', () => {
   });
 
   it('always keeps the newest verified snapshot, else the newest uploaded one', () => {
-    fc.assert(fc.property(snapshotsArb, policyArb, nowArb, (snapshots, policy, now) => {
+    fc.assert(fc.property(scenarioArb, ([snapshots, policy, now]) => {
       const plan = planRetention(complete(snapshots), policy, now);
       const newest = (status: SnapshotStatus) => snapshots.filter((s) => s.status === status)
         .reduce<SnapshotRecord | undefined>((best, s) => (!best || s.startedAt > best.startedAt || (s.startedAt === best.startedAt && s.id > best.id) ? s : best), undefined);
@@ -324,7 +335,7 @@ describe('planRetention properties', () => {
   });
 
   it('keeps at most keepLast + daily + weekly + monthly + 1, never a failed snapshot, and every kept one has a reason', () => {
-    fc.assert(fc.property(snapshotsArb, policyArb, nowArb, (snapshots, policy, now) => {
+    fc.assert(fc.property(scenarioArb, ([snapshots, policy, now]) => {
       const plan = planRetention(complete(snapshots), policy, now);
       expect(plan.keep.length).toBeLessThanOrEqual(policy.keepLast + policy.daily + policy.weekly + policy.monthly + 1);
       const failed = new Set(snapshots.filter((s) => s.status === 'failed').map((s) => s.id));

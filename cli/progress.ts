@@ -1,0 +1,59 @@
+// Live progress of a running workflow: its `progress` query (steps) and the heartbeat details of its
+// pending activities (bytes), redrawn on a terminal and printed as step changes elsewhere.
+import type { WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { Step } from '../workflows/steps.js';
+
+const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+interface Observed {
+  /** The first pending activity's latest heartbeat details, decoded. */
+  heartbeat?: Record<string, number>;
+  /** Attempts of a workflow task that keeps failing (e.g. a worker running an older Lifeboat). */
+  workflowTaskAttempt: number;
+}
+
+async function observe(handle: WorkflowHandle): Promise<Observed> {
+  const { raw } = await handle.describe();
+  const payload = raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
+  return {
+    heartbeat: payload ? defaultPayloadConverter.fromPayload<Record<string, number>>(payload) : undefined,
+    workflowTaskAttempt: raw.pendingWorkflowTask?.attempt ?? 0,
+  };
+}
+
+export async function followProgress(handle: WorkflowHandle, until: Promise<unknown>): Promise<void> {
+  const tty = process.stderr.isTTY;
+  let done = false;
+  void until.finally(() => { done = true; }).catch(() => undefined);
+  let lastLine = '';
+  while (!done) {
+    try {
+      const seen = await observe(handle);
+      if (seen.workflowTaskAttempt >= 3) {
+        const line = `workflow task failing (attempt ${seen.workflowTaskAttempt}): is every worker on task queue running this version of Lifeboat? See the workflow in the Temporal UI.`;
+        if (line !== lastLine) process.stderr.write(`${tty ? '\r\x1b[2K' : ''}${line}\n`);
+        lastLine = line;
+        await Promise.race([until.catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
+        continue;
+      }
+      const steps = await handle.query<Step[]>('progress');
+      const running = steps.find((s) => s.state === 'running');
+      const beat = running ? seen.heartbeat : undefined;
+      let line = running ? `${running.name}` : steps.every((s) => s.state !== 'pending') ? 'finishing' : 'starting';
+      if (beat?.bytesRead !== undefined) {
+        const total = beat.bytesRead + (beat.bytesRemaining ?? 0);
+        const pct = total ? Math.floor((100 * beat.bytesRead) / total) : 0;
+        const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
+        line += ` [${bar}] ${pct}% read ${mib(beat.bytesRead)} of ${mib(total)}, uploaded ${mib(beat.bytesUploaded ?? 0)}`;
+      }
+      if (tty) process.stderr.write(`\r\x1b[2K${line}`);
+      else if (line.split(' [')[0] !== lastLine.split(' [')[0]) process.stderr.write(`${line}\n`);
+      lastLine = line;
+    } catch {
+      // The query can fail while the workflow is between tasks; the next poll answers.
+    }
+    await Promise.race([until.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
+  }
+  if (tty) process.stderr.write('\r\x1b[2K');
+}
