@@ -30,9 +30,9 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
-/** A worker on a fresh task queue, with a client for the same namespace. */
-export async function startTestWorker(): Promise<TestWorker> {
-  const config = labConfig({ taskQueue: `test-${randomUUID()}` });
+/** A worker on a fresh task queue, with a client for the same namespace; `adjust` edits its configuration (a broken cluster, say). */
+export async function startTestWorker(adjust: (config: LifeboatConfig) => LifeboatConfig = (c) => c): Promise<TestWorker> {
+  const config = adjust(labConfig({ taskQueue: `test-${randomUUID()}` }));
   const handle = await createWorker(config, pino({ level: 'warn' }));
   const running = handle.run();
   const connection = await Connection.connect(temporalConnectionOptions(config));

@@ -1,0 +1,179 @@
+// Integration (lab: Temporal, primary and standby etcd and kube-apiserver, MinIO; etcdutl): the
+// etcdSnapshot runbook end to end, its secrecy, integrity checks and classified failures.
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { WorkflowFailedError } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { execa } from 'execa';
+import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
+import { fetchSnapshot, SnapshotIntegrityError } from '../../activities/snapshot-fetch.js';
+import { EnvelopeError } from '../../activities/envelope.js';
+import { createEtcdSnapshotActivities, type RetentionResult } from '../../activities/etcd-snapshot.js';
+import { readManifest } from '../../activities/snapshot-store.js';
+import type { SnapshotManifest } from '../../activities/snapshot-layout.js';
+import { createClients } from '../../worker/clients.js';
+import { loadKeyRing, type KeyRing } from '../../worker/keys.js';
+import { bin } from '../../lab/topology.js';
+import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+
+const config = labConfig();
+const clients = createClients(config);
+const keyRing = loadKeyRing(config.encryption!);
+const bucket = config.objectStore.bucket;
+const scratch = mkdtempSync(join(tmpdir(), 'lifeboat-snapshot-test-'));
+const discard = () => new Writable({ write(_chunk, _enc, done) { done(); } });
+
+let w: TestWorker;
+beforeAll(async () => { w = await startTestWorker(); });
+afterAll(async () => {
+  await w?.stop();
+  clients.s3.destroy();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const snapshot = (cluster: string, extra: Partial<Parameters<typeof etcdSnapshot>[0]> = {}, worker = w) =>
+  worker.client.workflow.execute<typeof etcdSnapshot>('etcdSnapshot', {
+    taskQueue: worker.config.temporal.taskQueue, workflowId: `etcd-snapshot/${cluster}/test-${Date.now()}-${randomBytes(3).toString('hex')}`,
+    args: [{ cluster, skipRetention: true, ...extra }], workflowExecutionTimeout: '5 minutes',
+  });
+
+const failureOf = async (run: Promise<unknown>) => {
+  const err = await run.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  let cause: unknown = (err as WorkflowFailedError).cause;
+  while ((cause as { cause?: unknown }).cause) cause = (cause as { cause?: unknown }).cause;
+  return cause as { type?: string; message: string };
+};
+
+describe('etcdSnapshot round trip', () => {
+  const marker = `lifeboat-marker-${randomBytes(12).toString('hex')}`;
+  let manifest: SnapshotManifest;
+  let workflowId: string;
+
+  beforeAll(async () => {
+    const core = clients.clusters.get('primary')!.kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'snapshot-marker' }, data: { marker } } })
+      .catch(() => core.replaceNamespacedConfigMap({ name: 'snapshot-marker', namespace: 'default', body: { metadata: { name: 'snapshot-marker' }, data: { marker } } }));
+    const result = await snapshot('primary');
+    manifest = result.manifest;
+    workflowId = manifest.workflowId;
+  });
+
+  it('writes a manifest that describes the stored object', async () => {
+    expect(manifest).toMatchObject({ kind: 'lifeboat.etcd-snapshot', cluster: 'primary', status: 'uploaded', encryption: { keyId: 'lab-1', algorithm: 'AES-256-GCM-STREAM' } });
+    expect(manifest.object.etcdTrailerVerified).toBe(true);
+    expect(manifest.etcd.version).toBe('3.5.21');
+    expect(await readManifest(clients.s3, bucket, 'primary', manifest.snapshotId)).toEqual(manifest);
+    // The inventory counts what the test created.
+    expect(manifest.inventory.prefixes.configmaps).toBeGreaterThanOrEqual(1);
+    expect(manifest.inventory.prefixes.namespaces).toBeGreaterThanOrEqual(4);
+    expect(manifest.inventory.prefixes.minions).toBe(3);
+  });
+
+  it('downloads, decrypts to the manifest sha256, and etcdutl accepts the snapshot', async () => {
+    const file = join(scratch, 'snapshot.db');
+    const fetched = await fetchSnapshot({ s3: clients.s3, bucket, manifest, keyRing, destination: createWriteStream(file) });
+    expect(fetched.plaintextSha256).toBe(manifest.object.plaintextSha256);
+    const { stdout } = await execa(bin.etcdutl, ['snapshot', 'status', file, '-w', 'json']);
+    const status = JSON.parse(stdout) as { revision: number; totalKey: number };
+    expect(status.revision).toBeGreaterThanOrEqual(manifest.etcd.revisionAtStart);
+    expect(status.totalKey).toBeGreaterThan(manifest.inventory.totalKeys);
+    // The marker is in the snapshot in clear (the next test relies on that to mean something).
+    const { stdout: dump } = await execa('grep', ['-c', marker, file], { reject: false });
+    expect(Number(dump)).toBeGreaterThan(0);
+  });
+
+  it('keeps key material and snapshot bytes out of the workflow history', async () => {
+    const json = historyToJSON(await w.client.workflow.getHandle(workflowId).fetchHistory());
+    // Payloads are base64 in the history: search them decoded, too.
+    const decoded = [...json.matchAll(/"data": "([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'));
+    const history = [json, ...decoded].join('\n');
+    const key = keyRing.lookup('lab-1')!;
+    for (const secret of [key.toString('base64'), key.toString('hex'), marker, Buffer.from(marker).toString('base64')]) {
+      expect(history).not.toContain(secret);
+    }
+    // The search does see inside payloads: the key id and the manifest's hashes are there.
+    expect(history).toContain('"keyId":"lab-1"');
+    expect(history).toContain(manifest.object.plaintextSha256);
+    expect(history.length).toBeLessThan(64 * 1024);
+  });
+
+  it('refuses a stored object with one flipped byte, saying so', async () => {
+    const got = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifest.object.objectKey }));
+    const bytes = Buffer.from(await got.Body!.transformToByteArray());
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+    const key = `test/flipped-${Date.now()}.lbenc`;
+    await clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
+    const run = fetchSnapshot({ s3: clients.s3, bucket, manifest: { ...manifest, object: { ...manifest.object, objectKey: key } }, keyRing, destination: discard() });
+    const err = await run.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(EnvelopeError);
+    expect((err as EnvelopeError).reason).toBe('authentication-failed');
+    expect((err as Error).message).toMatch(/^authentication failed on chunk \d+ \(bytes \d+ to \d+\): the key is right \(earlier chunks authenticated\), so the data was modified/);
+    await clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  });
+
+  it('refuses the wrong key, and an unknown key id, saying so', async () => {
+    const wrong: KeyRing = { currentKeyId: 'lab-1', ids: ['lab-1'], lookup: (id) => (id === 'lab-1' ? randomBytes(32) : undefined) };
+    const err = await fetchSnapshot({ s3: clients.s3, bucket, manifest, keyRing: wrong, destination: discard() }).then(() => undefined, (e: unknown) => e);
+    expect((err as EnvelopeError).reason).toBe('authentication-failed');
+    const other: KeyRing = { currentKeyId: 'k9', ids: ['k9'], lookup: () => undefined };
+    const unknown = await fetchSnapshot({ s3: clients.s3, bucket, manifest, keyRing: other, destination: discard() }).then(() => undefined, (e: unknown) => e);
+    expect((unknown as EnvelopeError).reason).toBe('unknown-key');
+    expect((unknown as Error).message).toContain('"lab-1", which is not configured (configured: k9)');
+  });
+
+  it('refuses a manifest whose sha256 does not match what is stored', async () => {
+    const forged = { ...manifest, object: { ...manifest.object, plaintextSha256: createHash('sha256').update('x').digest('hex') } };
+    const err = await fetchSnapshot({ s3: clients.s3, bucket, manifest: forged, keyRing, destination: discard() }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(SnapshotIntegrityError);
+    expect((err as Error).message).toMatch(/^decrypted snapshot has sha256 [0-9a-f]{64} \(\d+ bytes\), the manifest says /);
+  });
+});
+
+describe('etcdSnapshot bad input and classified failures', () => {
+  it('an unknown cluster fails without retrying', async () => {
+    const cause = await failureOf(snapshot('nowhere'));
+    expect(cause).toMatchObject({ type: 'UnknownCluster', message: "unknown cluster 'nowhere'; this worker knows primary, standby" });
+  });
+
+  it('an unreachable etcd stops at preflight, naming the address', async () => {
+    const broken = await startTestWorker((c) => ({ ...c, clusters: c.clusters.map((cl) => (cl.name === 'standby' ? { ...cl, etcd: { ...cl.etcd, endpoints: ['https://127.0.0.1:1'] } } : cl)) }));
+    try {
+      const cause = await failureOf(snapshot('standby', {}, broken));
+      expect(cause.type).toBe('PreflightFailed');
+      expect(cause.message).toMatch(/^preflight: etcd of cluster 'standby' at https:\/\/127\.0\.0\.1:1 is unhealthy: connection refused/);
+    } finally {
+      await broken.stop();
+    }
+  });
+
+  it("bad certificates (the other cluster's CA) are a non-retryable TLS error", async () => {
+    const primary = config.clusters.find((c) => c.name === 'primary')!;
+    const acts = createEtcdSnapshotActivities(createClients({
+      ...config, clusters: config.clusters.map((c) => (c.name === 'standby' ? { ...c, etcd: { ...c.etcd, caFile: primary.etcd.caFile } } : c)),
+    }), keyRing);
+    const env = new MockActivityEnvironment({ attempt: 1 });
+    const err = await env.run(acts.streamEtcdSnapshot, { cluster: 'standby', snapshotId: `tls-test-${Date.now()}` }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ type: 'EtcdTlsError', nonRetryable: true });
+    expect((err as Error).message).toMatch(/certificate|TLS/);
+  });
+
+  it('retention does nothing when the listing fails', async () => {
+    const unreachable = { ...clients, s3: new S3Client({ endpoint: 'http://127.0.0.1:1', region: 'minio', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }) };
+    const acts = createEtcdSnapshotActivities(unreachable, keyRing);
+    const result = await new MockActivityEnvironment().run(acts.applyEtcdRetention, { cluster: 'primary', dryRun: false, now: new Date().toISOString() }) as RetentionResult;
+    expect(result.plan.refused).toMatch(/^listing incomplete: listing s3:\/\/lifeboat\/etcd\/primary\/ failed/);
+    expect(result.plan.delete).toEqual([]);
+    expect(result.deletedObjects).toEqual([]);
+    const still = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'etcd/primary/' }));
+    expect(still.KeyCount).toBeGreaterThan(0);
+    unreachable.s3.destroy();
+  });
+});
