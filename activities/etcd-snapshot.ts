@@ -53,20 +53,26 @@ export function classifySnapshotError(err: unknown, where: { cluster: string; en
   return err as Error;
 }
 
-/** Aborts multipart uploads left under `prefix` (a crashed earlier attempt), optionally only older ones. */
-export async function abortIncompleteUploads(s3: S3Client, bucket: string, prefix: string, olderThan?: Date): Promise<string[]> {
-  const aborted: string[] = [];
-  let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
-  for (;;) {
-    const page = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, ...markers }));
-    for (const u of page.Uploads ?? []) {
-      if (olderThan && u.Initiated && u.Initiated > olderThan) continue;
-      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key!, UploadId: u.UploadId! }));
-      aborted.push(`${u.Key} (${u.UploadId})`);
+/**
+ * Aborts multipart uploads left by crashed attempts, optionally only those started before `olderThan`.
+ * S3 lists uploads by prefix; MinIO only by exact object key, so callers also name every key they know.
+ */
+export async function abortIncompleteUploads(s3: S3Client, bucket: string, where: { prefix?: string; keys?: string[] }, olderThan?: Date): Promise<string[]> {
+  const aborted = new Map<string, string>();
+  for (const prefix of [...(where.prefix ? [where.prefix] : []), ...(where.keys ?? [])]) {
+    let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
+    for (;;) {
+      const page = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, ...markers }));
+      for (const u of page.Uploads ?? []) {
+        if (aborted.has(u.UploadId!) || (olderThan && u.Initiated && u.Initiated > olderThan)) continue;
+        await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key!, UploadId: u.UploadId! }));
+        aborted.set(u.UploadId!, `${u.Key} (${u.UploadId})`);
+      }
+      if (!page.IsTruncated) break;
+      markers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
     }
-    if (!page.IsTruncated) return aborted;
-    markers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
   }
+  return [...aborted.values()];
 }
 
 /** Resource prefix of an etcd key: `/registry/pods/ns/x` -> `pods`, `/registry/velero.io/backups/ns/x` -> `velero.io/backups`. */
@@ -102,7 +108,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
       const objectKey = snapshotObjectKey(cluster, snapshotId);
       const where = { cluster, endpoints: config.etcd.endpoints.join(','), bucket };
       try {
-        const leftovers = await abortIncompleteUploads(clients.s3, bucket, objectKey);
+        const leftovers = await abortIncompleteUploads(clients.s3, bucket, { keys: [objectKey] });
         if (leftovers.length) ctx.log.info('aborted uploads left by an earlier attempt', { uploads: leftovers });
         const [member] = await etcdMemberStatus(clients, cluster).catch((err: unknown) => { throw new Error(etcdctlError(err)); });
         if (!member) throw new Error(`etcd of cluster '${cluster}' reported no member status`);
@@ -124,7 +130,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
         };
       } catch (err) {
         // Whatever happened, no parts of this attempt stay behind.
-        await abortIncompleteUploads(clients.s3, bucket, objectKey).catch(() => undefined);
+        await abortIncompleteUploads(clients.s3, bucket, { keys: [objectKey] }).catch(() => undefined);
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('snapshot upload cancelled; multipart upload aborted');
         throw classifySnapshotError(err, where);
       }
@@ -201,7 +207,9 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
         await clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: orphans.map((Key) => ({ Key })) } }));
         result.deletedObjects.push(...orphans);
       }
-      result.abortedUploads = await abortIncompleteUploads(clients.s3, bucket, snapshotPrefix(cluster), threshold);
+      const knownIds = new Set(listing.keys.map((k) => k.key.slice(snapshotPrefix(cluster).length).split('/')[0]!));
+      result.abortedUploads = await abortIncompleteUploads(clients.s3, bucket,
+        { prefix: snapshotPrefix(cluster), keys: [...knownIds].map((id) => snapshotObjectKey(cluster, id)) }, threshold);
       return result;
     },
   };

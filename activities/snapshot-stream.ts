@@ -118,7 +118,10 @@ export const streamDefaults = { partSize: 16 * 1024 * 1024, queueSize: 2 } as co
 
 export async function streamSnapshotToStore(options: StreamSnapshotOptions): Promise<StreamSnapshotResult> {
   const partSize = options.partSize ?? streamDefaults.partSize;
-  const snapshot = (await options.etcd.maintenance.snapshot()) as unknown as Readable;
+  // The response stream is a gRPC call: destroying the stream does not end it, and an unfinished call
+  // keeps etcd's bbolt read transaction open (blocking defragmentation, and writes that grow the
+  // database). Every way out but success cancels it.
+  const snapshot = (await options.etcd.maintenance.snapshot()) as unknown as Readable & { cancel(): void };
   const verifier = new EtcdSnapshotVerifier();
   const encrypt = createEncryptStream({ key: options.key, keyId: options.keyId, chunkSize: options.chunkSize ?? envelopeDefaults.chunkSize });
   const stored = new StoredDigest();
@@ -133,15 +136,18 @@ export async function streamSnapshotToStore(options: StreamSnapshotOptions): Pro
   let bytesUploaded = 0;
   const report = () => options.onProgress?.({ bytesRead: verifier.bytes, bytesUploaded, bytesRemaining: verifier.remaining });
   upload.on('httpUploadProgress', (p) => { bytesUploaded = p.loaded ?? bytesUploaded; report(); });
-  const abort = () => { void upload.abort(); snapshot.destroy(new Error('snapshot cancelled')); };
+  const abort = () => { void upload.abort(); snapshot.cancel(); };
   options.signal?.addEventListener('abort', abort, { once: true });
   const streaming = pipeline(snapshot, verifier, encrypt, stored, body, { signal: options.signal });
   try {
     // A failure on either side stops the other: a broken stream must never complete the upload.
     await Promise.all([
       streaming.catch(async (err: unknown) => { await upload.abort(); throw err; }),
-      upload.done(),
+      upload.done().catch((err: unknown) => { body.destroy(err as Error); throw err; }),
     ]);
+  } catch (err) {
+    snapshot.cancel();
+    throw err;
   } finally {
     options.signal?.removeEventListener('abort', abort);
   }

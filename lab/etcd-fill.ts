@@ -33,5 +33,5 @@ export async function clearEtcdScratch(cluster: ClusterConfig): Promise<void> {
     await etcd.kv.compact({ revision: header.revision, physical: true });
   });
   const { etcd } = cluster;
-  await execa(bin.etcdctl, [`--endpoints=${etcd.endpoints.join(',')}`, `--cacert=${etcd.caFile}`, `--cert=${etcd.certFile}`, `--key=${etcd.keyFile}`, '--command-timeout=120s', 'defrag']);
+  await execa(bin.etcdctl, [`--endpoints=${etcd.endpoints.join(',')}`, `--cacert=${etcd.caFile}`, `--cert=${etcd.certFile}`, `--key=${etcd.keyFile}`, '--command-timeout=300s', 'defrag']);
 }

@@ -1,0 +1,130 @@
+// Fault tests (lab: Temporal, standby etcd, MinIO; a worker process of its own): kill -9 of the worker
+// mid-upload, and MinIO gone for 30 s mid-run. The standby etcd is filled with scratch data first, so
+// the upload lasts long enough to be interrupted; the data is removed afterwards.
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { execa, type ResultPromise } from 'execa';
+import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
+import type { Step } from '../../workflows/steps.js';
+import { fetchSnapshot } from '../../activities/snapshot-fetch.js';
+import { snapshotIdFor, snapshotObjectKey } from '../../activities/snapshot-layout.js';
+import { clearEtcdScratch, fillEtcd } from '../../lab/etcd-fill.js';
+import { labComponents } from '../../lab/components.js';
+import { runningPid, startDaemon, stopDaemon } from '../../lab/processes.js';
+import { labConfigFile } from '../../lab/topology.js';
+import { createClients } from '../../worker/clients.js';
+import { loadKeyRing } from '../../worker/keys.js';
+import { cliPath, labConfig, startTestWorker } from '../helpers/lab.js';
+
+const config = labConfig();
+const clients = createClients(config);
+const keyRing = loadKeyRing(config.encryption!);
+const bucket = config.objectStore.bucket;
+const standby = config.clusters.find((c) => c.name === 'standby')!;
+const scratchMiB = 384;
+
+let connection: Connection;
+let client: Client;
+beforeAll(async () => {
+  await fillEtcd(standby, scratchMiB);
+  connection = await Connection.connect({ address: config.temporal.address });
+  client = new Client({ connection, namespace: config.temporal.namespace });
+}, 300_000);
+afterAll(async () => {
+  await connection?.close();
+  clients.s3.destroy();
+  await clearEtcdScratch(standby);
+}, 300_000);
+
+/** Resolves once the stream step is running and the object store has acknowledged a part. */
+async function untilStreaming(handle: WorkflowHandle): Promise<number> {
+  for (;;) {
+    const steps = await handle.query<Step[]>('progress').catch(() => [] as Step[]);
+    if (steps.find((s) => s.name === 'stream')?.state === 'running') {
+      const { raw } = await handle.describe();
+      const payload = raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
+      const beat = payload ? defaultPayloadConverter.fromPayload<{ bytesRead: number; bytesUploaded: number }>(payload) : undefined;
+      if (beat && beat.bytesUploaded > 0) return beat.bytesRead;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function snapshotObjects(snapshotId: string): Promise<string[]> {
+  const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `etcd/standby/${snapshotId}/` }));
+  return (listed.Contents ?? []).map((o) => o.Key!.split('/').pop()!).sort();
+}
+
+/** Incomplete multipart uploads of the run's snapshot object (MinIO lists them by exact key only). */
+async function incompleteUploads(handle: WorkflowHandle): Promise<number> {
+  const { startTime, runId } = await handle.describe();
+  const Prefix = snapshotObjectKey('standby', snapshotIdFor(startTime, runId));
+  return (await clients.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix }))).Uploads?.length ?? 0;
+}
+
+async function streamAttempts(handle: WorkflowHandle): Promise<number> {
+  const history = await handle.fetchHistory();
+  return Math.max(0, ...(history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 0));
+}
+
+const decryptsToManifest = async (manifest: Awaited<ReturnType<typeof etcdSnapshot>>['manifest']) =>
+  (await fetchSnapshot({ s3: clients.s3, bucket, manifest, keyRing, destination: new Writable({ write(_c, _e, done) { done(); } }) })).plaintextSha256;
+
+describe('etcdSnapshot under faults', () => {
+  it('kill -9 of the worker mid-upload: a restarted worker completes it, one manifest, no incomplete uploads', async () => {
+    const taskQueue = `test-kill-${randomUUID()}`;
+    const startWorker = (): ResultPromise => execa(process.execPath, [cliPath, 'worker'], {
+      env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0' }, reject: false,
+    });
+    let worker = startWorker();
+    const handle = await client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
+      taskQueue, workflowId: `etcd-snapshot/standby/test-kill-${Date.now()}`, args: [{ cluster: 'standby', skipRetention: true }], workflowExecutionTimeout: '10 minutes',
+    });
+    const bytesAtKill = await untilStreaming(handle);
+    worker.kill('SIGKILL');
+    await worker;
+    // Killed mid-upload: parts are there, the object is not.
+    expect(await incompleteUploads(handle)).toBe(1);
+
+    worker = startWorker();
+    try {
+      const { manifest } = await handle.result();
+      expect(bytesAtKill).toBeLessThan(manifest.object.plaintextBytes);
+      expect(await streamAttempts(handle)).toBeGreaterThanOrEqual(2);
+      expect(await snapshotObjects(manifest.snapshotId)).toEqual(['manifest.json', 'snapshot.db.lbenc']);
+      expect(await incompleteUploads(handle)).toBe(0);
+      expect(manifest.object.plaintextBytes).toBeGreaterThan(scratchMiB * 1024 * 1024);
+      expect(await decryptsToManifest(manifest)).toBe(manifest.object.plaintextSha256);
+    } finally {
+      worker.kill('SIGTERM');
+      await worker;
+    }
+  }, 300_000);
+
+  it('MinIO stopped for 30 s mid-run: the run completes after it returns', async () => {
+    const w = await startTestWorker();
+    const minio = labComponents.find((c) => c.name === 'minio')!;
+    try {
+      const handle = await w.client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
+        taskQueue: w.config.temporal.taskQueue, workflowId: `etcd-snapshot/standby/test-minio-${Date.now()}`, args: [{ cluster: 'standby', skipRetention: true }], workflowExecutionTimeout: '10 minutes',
+      });
+      await untilStreaming(handle);
+      expect(await stopDaemon('minio')).toBe(true);
+      await new Promise((r) => setTimeout(r, 30_000));
+      await startDaemon(minio.daemon);
+      expect(await runningPid('minio')).toBeDefined();
+      const { manifest } = await handle.result();
+      expect(await streamAttempts(handle)).toBeGreaterThanOrEqual(2);
+      expect(await snapshotObjects(manifest.snapshotId)).toEqual(['manifest.json', 'snapshot.db.lbenc']);
+      expect(await incompleteUploads(handle)).toBe(0);
+      expect(await decryptsToManifest(manifest)).toBe(manifest.object.plaintextSha256);
+    } finally {
+      await w.stop();
+      if (!(await runningPid('minio'))) await startDaemon(minio.daemon);
+    }
+  }, 300_000);
+});
