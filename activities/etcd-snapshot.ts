@@ -6,10 +6,9 @@ import type { LifeboatClients } from '../worker/clients.js';
 import type { KeyRing } from '../worker/keys.js';
 import { clusterClients } from './cluster.js';
 import { withEtcdClient } from './etcd-client.js';
-import { envelopeDefaults } from './envelope.js';
 import { etcdMemberStatus, etcdctlError } from './health.js';
 import { planRetention, type RetentionPlan, type SnapshotRecord } from './retention.js';
-import { SnapshotChecksumError, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
+import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
 import { snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from './snapshot-layout.js';
 import { listManifests, writeManifest } from './snapshot-store.js';
 
@@ -124,7 +123,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
           },
         }));
         return {
-          objectKey, keyId: keys.currentKeyId, chunkSize: envelopeDefaults.chunkSize, ...result, etcdTrailerVerified: true,
+          objectKey, keyId: keys.currentKeyId, chunkSize: streamDefaults.chunkSize, ...result, etcdTrailerVerified: true,
           etcd: { endpoint: member.endpoint, memberId: member.memberId, version: member.version, revisionAtStart: member.revision, dbSizeBytes: member.dbSizeBytes },
           streamStartedAt, streamFinishedAt: new Date().toISOString(),
         };

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { pruneEtcdSnapshots } from '../workflows/etcdSnapshot.js';
 import { listManifests } from '../activities/snapshot-store.js';
 import { clusterByName, loadConfig } from '../worker/config.js';
-import { createS3Client } from '../worker/clients.js';
+import { createS3Client } from '../worker/s3.js';
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
 

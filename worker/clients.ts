@@ -1,7 +1,10 @@
 // The clients activities use, built once per worker: one KubeConfig per cluster (never a shared one
 // with switched contexts) and one S3 client.
 import { KubeConfig } from '@kubernetes/client-node';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createS3Client } from './s3.js';
+
+export { createS3Client };
 import type { ClusterConfig, LifeboatConfig } from './config.js';
 
 export interface ClusterClients {
@@ -23,19 +26,6 @@ export function loadKubeConfig(cluster: ClusterConfig): KubeConfig {
   if (cluster.context) kc.setCurrentContext(cluster.context);
   if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${cluster.kubeconfig} has no cluster for context '${kc.getCurrentContext()}'`);
   return kc;
-}
-
-export function createS3Client(config: LifeboatConfig): S3Client {
-  const store = config.objectStore;
-  // The SDK's default chain reads the shared-credentials file at call time.
-  if (store.credentialsFile) process.env.AWS_SHARED_CREDENTIALS_FILE = store.credentialsFile;
-  return new S3Client({
-    endpoint: store.endpoint,
-    region: store.region,
-    forcePathStyle: store.forcePathStyle,
-    // MinIO validates the SDK's default CRC32 checksums; ours stay on (tested against the lab's MinIO).
-    maxAttempts: 3,
-  });
 }
 
 export function createClients(config: LifeboatConfig): LifeboatClients {

@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { clearEtcdScratch, fillEtcd } from '../../lab/etcd-fill.js';
 import { bin, labConfigFile } from '../../lab/topology.js';
 import { clusterByName, loadConfig } from '../../worker/config.js';
-import { createS3Client } from '../../worker/clients.js';
+import { createS3Client } from '../../worker/s3.js';
 
 const config = loadConfig({ file: labConfigFile, env: {} });
 const cluster = clusterByName(config, process.env.BENCH_CLUSTER ?? 'primary');

@@ -1,6 +1,6 @@
 // Variant L: Lifeboat's pipeline (the code the streamEtcdSnapshot activity runs), in a process of its own.
 import { clusterByName, loadConfig } from '../../worker/config.js';
-import { createS3Client } from '../../worker/clients.js';
+import { createS3Client } from '../../worker/s3.js';
 import { loadKeyRing } from '../../worker/keys.js';
 import { withEtcdClient } from '../../activities/etcd-client.js';
 import { streamSnapshotToStore } from '../../activities/snapshot-stream.js';

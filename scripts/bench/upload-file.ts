@@ -1,7 +1,7 @@
 // Baseline B's second half: upload a local snapshot file to the object store with lib-storage.
 import { createReadStream } from 'node:fs';
 import { Upload } from '@aws-sdk/lib-storage';
-import { createS3Client } from '../../worker/clients.js';
+import { createS3Client } from '../../worker/s3.js';
 import { loadConfig } from '../../worker/config.js';
 import { streamDefaults } from '../../activities/snapshot-stream.js';
 

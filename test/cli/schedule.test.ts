@@ -1,0 +1,49 @@
+// Integration (lab: Temporal): `lifeboat schedule apply | list` make Temporal Schedules from config.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
+import { stringify } from 'yaml';
+import { labConfig as labConfigText } from '../../lab/lab.js';
+import { labConfigFile } from '../../lab/topology.js';
+import { lifeboat } from '../helpers/lab.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lifeboat-schedule-'));
+const connection = await Connection.connect({ address: '127.0.0.1:7233' });
+const client = new Client({ connection });
+afterAll(async () => {
+  await lifeboat(['schedule', 'apply'], { LIFEBOAT_CONFIG: labConfigFile });
+  await connection.close();
+});
+
+describe('lifeboat schedule', () => {
+  it('apply creates a schedule per configured cluster with overlap skip and the catch-up window', async () => {
+    const result = await lifeboat(['schedule', 'apply', '--json'], { LIFEBOAT_CONFIG: labConfigFile });
+    expect(result.exitCode).toBe(0);
+    const applied = JSON.parse(result.stdout) as { created: string[]; updated: string[]; deleted: string[] };
+    expect([...applied.created, ...applied.updated].sort()).toEqual(['etcd-snapshot/primary', 'etcd-snapshot/standby']);
+    const d = await client.schedule.getHandle('etcd-snapshot/primary').describe();
+    expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+    expect(d.policies.catchupWindow).toBe(3_600_000);
+    expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'etcdSnapshot', args: [{ cluster: 'primary' }] });
+    for (const t of d.info.nextActionTimes) expect(t.getUTCHours() % 6 === 0 && t.getUTCMinutes() === 0).toBe(true);
+
+    const list = JSON.parse((await lifeboat(['schedule', 'list', '--json'], { LIFEBOAT_CONFIG: labConfigFile })).stdout) as { schedules: { id: string; cron: string; nextRuns: string[] }[] };
+    expect(list.schedules.find((s) => s.id === 'etcd-snapshot/primary')).toMatchObject({ cron: '0 */6 * * *', nextRuns: expect.arrayContaining([expect.stringMatching(/T(00|06|12|18):00:00/)]) });
+  });
+
+  it('apply follows the config: a changed cron updates, a cluster without a schedule loses it', async () => {
+    const config = labConfigText() as { clusters: { name: string; etcdSnapshots: { schedule?: unknown } }[] };
+    config.clusters[0]!.etcdSnapshots.schedule = { cron: '15 3 * * *', catchupWindow: '30m' };
+    delete config.clusters[1]!.etcdSnapshots.schedule;
+    const file = join(dir, 'lifeboat.yaml');
+    writeFileSync(file, stringify(config));
+    const applied = JSON.parse((await lifeboat(['schedule', 'apply', '--json'], { LIFEBOAT_CONFIG: file })).stdout) as { updated: string[]; deleted: string[] };
+    expect(applied).toMatchObject({ updated: ['etcd-snapshot/primary'], deleted: ['etcd-snapshot/standby'] });
+    const d = await client.schedule.getHandle('etcd-snapshot/primary').describe();
+    expect(d.policies.catchupWindow).toBe(1_800_000);
+    expect(d.info.nextActionTimes[0]!.getUTCHours()).toBe(3);
+    expect(d.info.nextActionTimes[0]!.getUTCMinutes()).toBe(15);
+  });
+});

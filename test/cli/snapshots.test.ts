@@ -1,0 +1,71 @@
+// Integration (lab: Temporal, standby etcd, MinIO): `lifeboat backup etcd`, `snapshots list`,
+// `snapshots prune [--dry-run]` as an SRE runs them.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { SnapshotManifest } from '../../activities/snapshot-layout.js';
+import type { RetentionResult } from '../../activities/etcd-snapshot.js';
+import { createClients } from '../../worker/clients.js';
+import { labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
+
+const clients = createClients(labConfig());
+let w: TestWorker;
+let env: Record<string, string>;
+beforeAll(async () => {
+  w = await startTestWorker();
+  env = { LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue };
+});
+afterAll(async () => {
+  await w?.stop();
+  clients.s3.destroy();
+});
+
+const listSnapshots = async () => JSON.parse((await lifeboat(['snapshots', 'list', '--cluster', 'standby', '--json'])).stdout) as { complete: boolean; snapshots: SnapshotManifest[] };
+const objectsOf = async (id: string) =>
+  (await clients.s3.send(new ListObjectsV2Command({ Bucket: 'lifeboat', Prefix: `etcd/standby/${id}/` }))).KeyCount ?? 0;
+
+describe('lifeboat backup etcd / snapshots', () => {
+  it('backup etcd --wait --json prints the manifest and steps; snapshots list shows it', async () => {
+    const result = await lifeboat(['backup', 'etcd', '--cluster', 'standby', '--wait', '--json', '--skip-retention'], env);
+    expect(result.exitCode).toBe(0);
+    const out = JSON.parse(result.stdout) as { workflowId: string; manifest: SnapshotManifest; steps: { name: string; state: string }[] };
+    expect(out.workflowId).toMatch(/^etcd-snapshot\/standby\//);
+    expect(out.steps.map((s) => `${s.name}:${s.state}`)).toEqual(['preflight:done', 'stream:done', 'inventory:done', 'verify-upload:done', 'manifest:done', 'retention:skipped']);
+    const listed = await listSnapshots();
+    expect(listed.complete).toBe(true);
+    expect(listed.snapshots[0]).toEqual(out.manifest);
+    const table = await lifeboat(['snapshots', 'list', '--cluster', 'standby']);
+    expect(table.stdout).toMatch(new RegExp(`^${out.manifest.snapshotId}\\s+\\d+m\\s+[\\d.]+ MiB\\s+\\d+\\s+uploaded\\s+lab-1$`, 'm'));
+  });
+
+  it('prune --dry-run says what it would delete and why, and deletes nothing; prune deletes manifest and object together', async () => {
+    // Four more of today: keepLast 3 and daily 7 keep three, the rest are not selected.
+    for (let i = 0; i < 4; i++) expect((await lifeboat(['backup', 'etcd', '--cluster', 'standby', '--wait', '--json', '--skip-retention'], env)).exitCode).toBe(0);
+    const before = await listSnapshots();
+    expect(before.snapshots.length).toBeGreaterThanOrEqual(5);
+
+    const dry = JSON.parse((await lifeboat(['snapshots', 'prune', '--cluster', 'standby', '--dry-run', '--json'], env)).stdout) as RetentionResult;
+    expect(dry.dryRun).toBe(true);
+    expect(dry.deletedObjects).toEqual([]);
+    expect(dry.plan.keep.map((k) => k.id)).toEqual(before.snapshots.slice(0, 3).map((m) => m.snapshotId));
+    expect(dry.plan.delete.map((d) => d.id)).toEqual(before.snapshots.slice(3).map((m) => m.snapshotId));
+    expect(new Set(dry.plan.delete.map((d) => d.reason))).toEqual(new Set(['not selected by policy']));
+    expect((await listSnapshots()).snapshots).toHaveLength(before.snapshots.length);
+    const human = await lifeboat(['snapshots', 'prune', '--cluster', 'standby', '--dry-run'], env);
+    expect(human.stdout).toMatch(new RegExp(`^${dry.plan.delete[0]!.id}\\s+would delete\\s+not selected by policy$`, 'm'));
+
+    const real = JSON.parse((await lifeboat(['snapshots', 'prune', '--cluster', 'standby', '--json'], env)).stdout) as RetentionResult;
+    expect(real.plan.delete.map((d) => d.id)).toEqual(dry.plan.delete.map((d) => d.id));
+    for (const { id } of real.plan.delete) expect(await objectsOf(id)).toBe(0);
+    for (const { id } of real.plan.keep) expect(await objectsOf(id)).toBe(2);
+    expect((await listSnapshots()).snapshots.map((m) => m.snapshotId)).toEqual(real.plan.keep.map((k) => k.id));
+  });
+
+  it('bad input: an unknown cluster is refused, nothing started', async () => {
+    const result = await lifeboat(['backup', 'etcd', '--cluster', 'nowhere', '--wait'], env);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/unknown cluster 'nowhere'; configured clusters: primary, standby/);
+    const missing = await lifeboat(['backup', 'etcd'], env);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toMatch(/required option '--cluster <name>' not specified/);
+  });
+});
