@@ -11,6 +11,9 @@ const keys = loadKeyRing(config.encryption!);
 const s3 = createS3Client(config);
 const result = await withEtcdClient(clusterByName(config, clusterName!), (etcd) => streamSnapshotToStore({
   etcd, s3, bucket: config.objectStore.bucket, objectKey: key!, key: keys.lookup(keys.currentKeyId)!, keyId: keys.currentKeyId,
+  // For tuning experiments only; the benchmark measures the defaults the activity uses.
+  partSize: process.env.BENCH_PART_MIB ? Number(process.env.BENCH_PART_MIB) * 1024 * 1024 : undefined,
+  queueSize: process.env.BENCH_QUEUE ? Number(process.env.BENCH_QUEUE) : undefined,
 }));
 s3.destroy();
 process.stdout.write(`${JSON.stringify(result)}\n`);
