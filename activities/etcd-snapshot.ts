@@ -140,11 +140,19 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
       const { config } = clusterClients(clients, cluster);
       const prefixes: Record<string, number> = {};
       let totalKeys = 0;
+      let counted = revision;
       await withEtcdClient(config, async (etcd) => {
         const end = Buffer.from('/registry0'); // '0' follows '/': the end of the /registry/ range
         let from = Buffer.from('/registry/');
         for (;;) {
-          const page = await etcd.kv.range({ key: from, range_end: end, keys_only: true, revision, limit: 5_000 });
+          const page = await etcd.kv.range({ key: from, range_end: end, keys_only: true, revision: counted, limit: 5_000 }).catch(async (err: Error) => {
+            // kube-apiserver compacts old revisions every few minutes; after a long upload the
+            // snapshot's may be gone. Count at the current one instead, and record which was counted.
+            if (!/compacted/.test(err.message) || totalKeys > 0) throw err;
+            const latest = await etcd.kv.range({ key: from, range_end: end, keys_only: true, limit: 5_000 });
+            counted = Number(latest.header.revision);
+            return latest;
+          });
           for (const kv of page.kvs) {
             totalKeys++;
             const prefix = resourcePrefix(kv.key.toString());
@@ -155,7 +163,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
           Context.current().heartbeat({ totalKeys });
         }
       }).catch((err: unknown) => { throw classifySnapshotError(err, { cluster, endpoints: config.etcd.endpoints.join(','), bucket }); });
-      return { revision, totalKeys, prefixes };
+      return { revision: counted, totalKeys, prefixes };
     },
 
     /** The stored object is there and has the size the stream produced. */

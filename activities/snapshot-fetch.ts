@@ -1,32 +1,17 @@
 // Streams a stored snapshot back: download, check the stored sha256, decrypt (authenticating every
 // chunk), check the plaintext sha256 against the manifest. The destination gets plaintext; the caller
 // decides where that may live (restore verification writes it to a scratch directory only).
-import { createHash } from 'node:crypto';
-import { Transform, type Writable, type TransformCallback } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { createDecryptStream } from './envelope.js';
+import { Sha256Tap } from './snapshot-stream.js';
 import type { SnapshotManifest } from './snapshot-layout.js';
 import type { KeyRing } from '../worker/keys.js';
 
 export class SnapshotIntegrityError extends Error {
   override readonly name = 'SnapshotIntegrityError';
-}
-
-class Sha256Tap extends Transform {
-  private readonly hash = createHash('sha256');
-  bytes = 0;
-  digest = '';
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.bytes += chunk.length;
-    this.hash.update(chunk);
-    done(null, chunk);
-  }
-  override _flush(done: TransformCallback): void {
-    this.digest = this.hash.digest('hex');
-    done();
-  }
 }
 
 export interface FetchedSnapshot {

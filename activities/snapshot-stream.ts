@@ -68,18 +68,19 @@ class EtcdSnapshotVerifier extends Transform {
   }
 }
 
-/** Counts and hashes what is stored. */
-class StoredDigest extends Transform {
+/** Passes bytes through, counting and hashing them (sha256). */
+export class Sha256Tap extends Transform {
   private readonly hash = createHash('sha256');
   bytes = 0;
-  sha256 = '';
+  /** Hex digest, set when the stream ends. */
+  digest = '';
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     this.hash.update(chunk);
     done(null, chunk);
   }
   override _flush(done: TransformCallback): void {
-    this.sha256 = this.hash.digest('hex');
+    this.digest = this.hash.digest('hex');
     done();
   }
 }
@@ -128,7 +129,7 @@ export async function streamSnapshotToStore(options: StreamSnapshotOptions): Pro
   const snapshot = (await options.etcd.maintenance.snapshot()) as unknown as Readable & { cancel(): void };
   const verifier = new EtcdSnapshotVerifier();
   const encrypt = createEncryptStream({ key: options.key, keyId: options.keyId, chunkSize: options.chunkSize ?? streamDefaults.chunkSize });
-  const stored = new StoredDigest();
+  const stored = new Sha256Tap();
   const body = new PassThrough();
   const upload = new Upload({
     client: options.s3,
@@ -156,5 +157,5 @@ export async function streamSnapshotToStore(options: StreamSnapshotOptions): Pro
     options.signal?.removeEventListener('abort', abort);
   }
   report();
-  return { plaintextBytes: verifier.bytes, plaintextSha256: verifier.plaintextSha256, storedBytes: stored.bytes, storedSha256: stored.sha256 };
+  return { plaintextBytes: verifier.bytes, plaintextSha256: verifier.plaintextSha256, storedBytes: stored.bytes, storedSha256: stored.digest };
 }
