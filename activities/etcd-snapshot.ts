@@ -9,7 +9,7 @@ import { withEtcdClient } from './etcd-client.js';
 import { etcdMemberStatus, etcdctlError } from './health.js';
 import { planRetention, type RetentionPlan, type SnapshotRecord } from './retention.js';
 import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
-import { snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from './snapshot-layout.js';
+import { snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from '../workflows/snapshot-layout.js';
 import { listManifests, writeManifest } from './snapshot-store.js';
 
 /** Failure types runbooks match on. Retrying cannot fix any of these except where noted. */

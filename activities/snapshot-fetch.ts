@@ -7,7 +7,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { createDecryptStream } from './envelope.js';
 import { Sha256Tap } from './snapshot-stream.js';
-import type { SnapshotManifest } from './snapshot-layout.js';
+import type { SnapshotManifest } from '../workflows/snapshot-layout.js';
 import type { KeyRing } from '../worker/keys.js';
 
 export class SnapshotIntegrityError extends Error {

@@ -94,7 +94,7 @@ export function registerScheduleCommands(program: Command): void {
           lastResult = `${status} (${last.takenAt.toISOString()})`;
         }
         rows.push({
-          id, cron: String(d.memo?.cron ?? ''), paused: d.state.paused,
+          id, cron: typeof d.memo?.cron === 'string' ? d.memo.cron : '', paused: d.state.paused,
           nextRuns: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()), lastResult,
         });
       }

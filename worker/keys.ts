@@ -7,7 +7,7 @@ import { ConfigError, type EncryptionConfig } from './config.js';
 export interface KeyRing {
   currentKeyId: string;
   /** Key material by id. */
-  lookup(keyId: string): Buffer | undefined;
+  lookup: (keyId: string) => Buffer | undefined;
   ids: string[];
 }
 

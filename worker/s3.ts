@@ -12,6 +12,9 @@ export function createS3Client(config: LifeboatConfig): S3Client {
     region: store.region,
     forcePathStyle: store.forcePathStyle,
     maxAttempts: 3,
+    // A store that accepts connections but stops answering fails the request (and the activity
+    // attempt, which Temporal retries) instead of hanging until the heartbeat timeout.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
     // Lifeboat checks integrity itself (sha256 of what is stored, an authentication tag per chunk);
     // the SDK's own CRC32, computed in JavaScript, would cost a second pass over every byte uploaded.
     requestChecksumCalculation: 'WHEN_REQUIRED',

@@ -1,7 +1,7 @@
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { HealthActivities } from '../activities/health.js';
 import type { EtcdSnapshotActivities, RetentionResult } from '../activities/etcd-snapshot.js';
-import { snapshotIdFor, type SnapshotManifest } from '../activities/snapshot-layout.js';
+import { snapshotIdFor, type SnapshotManifest } from './snapshot-layout.js';
 import { Steps, type Step } from './steps.js';
 
 export interface EtcdSnapshotInput {

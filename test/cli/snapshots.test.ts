@@ -2,7 +2,7 @@
 // `snapshots prune [--dry-run]` as an SRE runs them.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { SnapshotManifest } from '../../activities/snapshot-layout.js';
+import type { SnapshotManifest } from '../../workflows/snapshot-layout.js';
 import type { RetentionResult } from '../../activities/etcd-snapshot.js';
 import { createClients } from '../../worker/clients.js';
 import { labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';

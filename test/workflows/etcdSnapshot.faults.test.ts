@@ -11,7 +11,7 @@ import { execa, type ResultPromise } from 'execa';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { Step } from '../../workflows/steps.js';
 import { fetchSnapshot } from '../../activities/snapshot-fetch.js';
-import { snapshotIdFor, snapshotObjectKey } from '../../activities/snapshot-layout.js';
+import { snapshotIdFor, snapshotObjectKey } from '../../workflows/snapshot-layout.js';
 import { clearEtcdScratch, fillEtcd } from '../../lab/etcd-fill.js';
 import { labComponents } from '../../lab/components.js';
 import { runningPid, startDaemon, stopDaemon } from '../../lab/processes.js';

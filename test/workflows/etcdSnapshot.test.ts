@@ -17,7 +17,7 @@ import { fetchSnapshot, SnapshotIntegrityError } from '../../activities/snapshot
 import { EnvelopeError } from '../../activities/envelope.js';
 import { createEtcdSnapshotActivities, type RetentionResult } from '../../activities/etcd-snapshot.js';
 import { readManifest } from '../../activities/snapshot-store.js';
-import type { Inventory, SnapshotManifest } from '../../activities/snapshot-layout.js';
+import type { Inventory, SnapshotManifest } from '../../workflows/snapshot-layout.js';
 import { withEtcdClient } from '../../activities/etcd-client.js';
 import { createClients } from '../../worker/clients.js';
 import { loadKeyRing, type KeyRing } from '../../worker/keys.js';
@@ -162,7 +162,7 @@ describe('etcdSnapshot bad input and classified failures', () => {
       ...config, clusters: config.clusters.map((c) => (c.name === 'standby' ? { ...c, etcd: { ...c.etcd, caFile: primary.etcd.caFile } } : c)),
     }), keyRing);
     const env = new MockActivityEnvironment({ attempt: 1 });
-    const err = await env.run(acts.streamEtcdSnapshot, { cluster: 'standby', snapshotId: `tls-test-${Date.now()}` }).then(() => undefined, (e: unknown) => e);
+    const err = await env.run(() => acts.streamEtcdSnapshot({ cluster: 'standby', snapshotId: `tls-test-${Date.now()}` })).then(() => undefined, (e: unknown) => e);
     expect(err).toMatchObject({ type: 'EtcdTlsError', nonRetryable: true });
     expect((err as Error).message).toMatch(/certificate|TLS/);
   });
@@ -178,7 +178,7 @@ describe('etcdSnapshot bad input and classified failures', () => {
       return before;
     });
     const acts = createEtcdSnapshotActivities(clients, keyRing);
-    const inventory = await new MockActivityEnvironment().run(acts.etcdInventory, { cluster: 'primary', revision: old }) as Inventory;
+    const inventory: Inventory = await new MockActivityEnvironment().run(() => acts.etcdInventory({ cluster: 'primary', revision: old }));
     expect(inventory.revision).toBeGreaterThan(old);
     expect(inventory.prefixes.minions).toBe(3);
   });
@@ -186,7 +186,7 @@ describe('etcdSnapshot bad input and classified failures', () => {
   it('retention does nothing when the listing fails', async () => {
     const unreachable = { ...clients, s3: new S3Client({ endpoint: 'http://127.0.0.1:1', region: 'minio', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }) };
     const acts = createEtcdSnapshotActivities(unreachable, keyRing);
-    const result = await new MockActivityEnvironment().run(acts.applyEtcdRetention, { cluster: 'primary', dryRun: false, now: new Date().toISOString() }) as RetentionResult;
+    const result: RetentionResult = await new MockActivityEnvironment().run(() => acts.applyEtcdRetention({ cluster: 'primary', dryRun: false, now: new Date().toISOString() }));
     expect(result.plan.refused).toMatch(/^listing incomplete: listing s3:\/\/lifeboat\/etcd\/primary\/ failed/);
     expect(result.plan.delete).toEqual([]);
     expect(result.deletedObjects).toEqual([]);
