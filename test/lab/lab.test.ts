@@ -13,6 +13,9 @@ interface StatusJson { components: { name: string; healthy: boolean; address: st
 const expectedComponents = ['temporal', 'minio', ...labClusters.flatMap((c) =>
   ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].map((k) => `${k}/${c.name}`))];
 
+// Other suites disturb the lab on purpose (MinIO stopped, workers killed); start from a healthy one.
+beforeAll(() => labUp().then(() => undefined), 300_000);
+
 describe('lab status and env', () => {
   it('lab status --json shows every component healthy with its address', async () => {
     const result = await lifeboat(['lab', 'status', '--json']);

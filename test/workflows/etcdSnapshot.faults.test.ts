@@ -14,6 +14,7 @@ import { fetchSnapshot } from '../../activities/snapshot-fetch.js';
 import { snapshotIdFor, snapshotObjectKey } from '../../workflows/snapshot-layout.js';
 import { clearEtcdScratch, fillEtcd } from '../../lab/etcd-fill.js';
 import { labComponents } from '../../lab/components.js';
+import { labUp } from '../../lab/lab.js';
 import { runningPid, startDaemon, stopDaemon } from '../../lab/processes.js';
 import { labConfigFile } from '../../lab/topology.js';
 import { createClients } from '../../worker/clients.js';
@@ -124,7 +125,8 @@ describe('etcdSnapshot under faults', () => {
       expect(await decryptsToManifest(manifest)).toBe(manifest.object.plaintextSha256);
     } finally {
       await w.stop();
-      if (!(await runningPid('minio'))) await startDaemon(minio.daemon);
+      // Back to a healthy lab: MinIO up, and both Velero servers' storage locations revalidated.
+      await labUp();
     }
   }, 300_000);
 });
