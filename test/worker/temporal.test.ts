@@ -1,0 +1,44 @@
+// Unit: the worker and CLI reach a self-hosted Temporal with mTLS, Temporal Cloud with an API key,
+// or the lab's dev server in plain text, from configuration alone. No lab needed.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { loadConfig } from '../../worker/config.js';
+import { temporalConnectionOptions } from '../../worker/temporal.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lifeboat-temporal-'));
+const base = `objectStore: { bucket: backups }
+clusters:
+  - name: primary
+    kubeconfig: /k
+    etcd: { endpoints: [https://e:2379], caFile: /ca, certFile: /crt, keyFile: /key }
+`;
+const load = (temporal: string, env: Record<string, string> = {}) => {
+  const file = join(dir, `${Math.random()}.yaml`);
+  writeFileSync(file, `${temporal}\n${base}`);
+  return temporalConnectionOptions(loadConfig({ file, env }));
+};
+
+describe('temporalConnectionOptions', () => {
+  it('plain text to a dev server by default', () => {
+    expect(load('')).toEqual({ address: '127.0.0.1:7233' });
+  });
+
+  it('Temporal Cloud: an API key from the environment turns TLS on', () => {
+    expect(load('temporal: { address: ns.acct.tmprl.cloud:7233, namespace: ns.acct }', { LIFEBOAT_TEMPORAL_API_KEY: 'secret-key' }))
+      .toEqual({ address: 'ns.acct.tmprl.cloud:7233', apiKey: 'secret-key', tls: true });
+  });
+
+  it('mTLS to a self-hosted cluster reads the certificate files', () => {
+    for (const [name, text] of [['ca.pem', 'CA'], ['client.pem', 'CRT'], ['client.key', 'KEY']] as const) writeFileSync(join(dir, name), text);
+    const options = load(`temporal:
+  address: temporal.internal:7233
+  tls: { serverName: temporal.internal, serverRootCaFile: ${join(dir, 'ca.pem')}, clientCertFile: ${join(dir, 'client.pem')}, clientKeyFile: ${join(dir, 'client.key')} }`);
+    expect(options.address).toBe('temporal.internal:7233');
+    expect(options.tls).toEqual({
+      serverNameOverride: 'temporal.internal', serverRootCACertificate: Buffer.from('CA'),
+      clientCertPair: { crt: Buffer.from('CRT'), key: Buffer.from('KEY') },
+    });
+  });
+});
