@@ -3,6 +3,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -103,6 +105,9 @@ describe('etcdSnapshot round trip', () => {
     // The search does see inside payloads: the key id and the manifest's hashes are there.
     expect(history).toContain('"keyId":"lab-1"');
     expect(history).toContain(manifest.object.plaintextSha256);
+    if (process.env.LIFEBOAT_RECORD_HISTORIES === '1') {
+      await writeFile(fileURLToPath(new URL('../../../test/histories/etcdSnapshot.json', import.meta.url)), json);
+    }
     expect(history.length).toBeLessThan(64 * 1024);
   });
 
