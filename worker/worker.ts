@@ -48,6 +48,9 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
     activities: createActivities(clients, config.encryption ? loadKeyRing(config.encryption) : undefined),
     // On SIGTERM, running activities get this long to finish before they are cancelled.
     shutdownGraceTime: '30 seconds',
+    // Heartbeats reach the server at least every 2 s (the SDK's default is 0.8 x heartbeatTimeout),
+    // so `--wait` shows live bytes, at one server write per 2 s per long-running activity.
+    maxHeartbeatThrottleInterval: '2 seconds',
     ...workflowSource(),
     ...overrides,
   });
