@@ -33,6 +33,24 @@ describe('lifeboat schedule', () => {
     expect(list.schedules.find((s) => s.id === 'etcd-snapshot/primary')).toMatchObject({ cron: '0 */6 * * *', nextRuns: expect.arrayContaining([expect.stringMatching(/T(00|06|12|18):00:00/)]) });
   });
 
+  it('list shows the last run of a schedule with its status', async () => {
+    await lifeboat(['schedule', 'apply'], { LIFEBOAT_CONFIG: labConfigFile });
+    const handle = client.schedule.getHandle('etcd-snapshot/standby');
+    await handle.trigger();
+    let actions = 0;
+    for (let i = 0; i < 50 && actions === 0; i++) {
+      actions = (await handle.describe()).info.recentActions.length;
+      if (!actions) await new Promise((r) => setTimeout(r, 200));
+    }
+    const list = JSON.parse((await lifeboat(['schedule', 'list', '--json'], { LIFEBOAT_CONFIG: labConfigFile })).stdout) as { schedules: { id: string; lastResult: string }[] };
+    expect(list.schedules.find((s) => s.id === 'etcd-snapshot/standby')!.lastResult).toMatch(/^(RUNNING|COMPLETED) \(\d{4}-\d\d-\d\dT/);
+    // No worker polls the lab's task queue during tests: end the run rather than leave it waiting.
+    const last = (await handle.describe()).info.recentActions.at(-1)!;
+    if ('workflow' in last.action) {
+      await client.workflow.getHandle(last.action.workflow.workflowId).terminate('test cleanup').catch(() => undefined);
+    }
+  });
+
   it('apply follows the config: a changed cron updates, a cluster without a schedule loses it', async () => {
     const config = labConfigText() as { clusters: { name: string; etcdSnapshots: { schedule?: unknown } }[] };
     config.clusters[0]!.etcdSnapshots.schedule = { cron: '15 3 * * *', catchupWindow: '30m' };
