@@ -81,6 +81,9 @@ export function resourcePrefix(key: string): string | undefined {
   return parts[2].includes('.') && parts[3] ? `${parts[2]}/${parts[3]}` : parts[2];
 }
 
+/** The stream activity's maximumAttempts in the etcdSnapshot workflow; bounds the attempt keys to check. */
+export const maxStreamAttempts = 8;
+
 export interface RetentionResult {
   plan: RetentionPlan;
   dryRun: boolean;
@@ -104,10 +107,13 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
       const { config } = clusterClients(clients, cluster);
       const keys = requireKeys();
       const ctx = Context.current();
-      const objectKey = snapshotObjectKey(cluster, snapshotId);
+      const attempt = ctx.info.attempt;
+      const objectKey = snapshotObjectKey(cluster, snapshotId, attempt);
+      // This attempt's key and every earlier attempt's: their uploads are stale now.
+      const attemptKeys = Array.from({ length: attempt }, (_, i) => snapshotObjectKey(cluster, snapshotId, i + 1));
       const where = { cluster, endpoints: config.etcd.endpoints.join(','), bucket };
       try {
-        const leftovers = await abortIncompleteUploads(clients.s3, bucket, { keys: [objectKey] });
+        const leftovers = await abortIncompleteUploads(clients.s3, bucket, { keys: attemptKeys });
         if (leftovers.length) ctx.log.info('aborted uploads left by an earlier attempt', { uploads: leftovers });
         const [member] = await etcdMemberStatus(clients, cluster).catch((err: unknown) => { throw new Error(etcdctlError(err)); });
         if (!member) throw new Error(`etcd of cluster '${cluster}' reported no member status`);
@@ -195,10 +201,12 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
       const result: RetentionResult = { plan, dryRun, deletedObjects: [], abortedUploads: [] };
       if (plan.refused || dryRun) return result;
       const threshold = new Date(Date.parse(now) - config.etcdSnapshots.incompleteUploadMaxAgeHours * 3_600_000);
-      const known = new Set(listing.manifests.map((m) => m.snapshotId));
+      // Objects no manifest names: snapshots that never completed, and earlier attempts' objects.
+      const referenced = new Map(listing.manifests.map((m) => [m.snapshotId, m.object.objectKey]));
       const orphans = listing.keys.filter((k) => {
         const id = k.key.slice(snapshotPrefix(cluster).length).split('/')[0]!;
-        return !known.has(id) && k.lastModified !== undefined && k.lastModified < threshold;
+        const named = k.key.endsWith('/manifest.json') || referenced.get(id) === k.key;
+        return !named && k.lastModified !== undefined && k.lastModified < threshold;
       }).map((k) => k.key);
       for (const { id } of plan.delete) {
         const manifestKey = `${snapshotPrefix(cluster)}${id}/manifest.json`;
@@ -214,9 +222,13 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
         await clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: orphans.map((Key) => ({ Key })) } }));
         result.deletedObjects.push(...orphans);
       }
-      const knownIds = new Set(listing.keys.map((k) => k.key.slice(snapshotPrefix(cluster).length).split('/')[0]!));
-      result.abortedUploads = await abortIncompleteUploads(clients.s3, bucket,
-        { prefix: snapshotPrefix(cluster), keys: [...knownIds].map((id) => snapshotObjectKey(cluster, id)) }, threshold);
+      // S3 lists uploads by prefix; MinIO only by exact key, so also name the attempt keys of
+      // snapshots that have objects but no manifest (the ones an upload may have been left for).
+      const unfinished = new Set(listing.keys.map((k) => k.key.slice(snapshotPrefix(cluster).length).split('/')[0]!).filter((id) => !referenced.has(id)));
+      result.abortedUploads = await abortIncompleteUploads(clients.s3, bucket, {
+        prefix: snapshotPrefix(cluster),
+        keys: [...unfinished].flatMap((id) => Array.from({ length: maxStreamAttempts }, (_, i) => snapshotObjectKey(cluster, id, i + 1))),
+      }, threshold);
       return result;
     },
   };

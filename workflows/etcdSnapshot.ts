@@ -26,6 +26,7 @@ const stream = proxyActivities<EtcdSnapshotActivities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '30 seconds',
   retry: {
+    // Keep in step with maxStreamAttempts in activities/etcd-snapshot.ts (which attempt keys to sweep).
     initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8,
     nonRetryableErrorTypes: ['EncryptionNotConfigured', 'EtcdTlsError', 'EtcdAuthError', 'ObjectStoreAccessDenied', 'ObjectStoreMisconfigured', 'UnknownCluster'],
   },

@@ -1,9 +1,13 @@
 // Where etcd snapshots live in the object store and what their manifest says. Pure: workflows import
 // these types and key builders too.
 
-/** Object-store layout: `etcd/<cluster>/<snapshotId>/{snapshot.db.lbenc,manifest.json}`. */
+/**
+ * Object-store layout: `etcd/<cluster>/<snapshotId>/{snapshot.a<attempt>.db.lbenc,manifest.json}`.
+ * Each activity attempt writes its own object: an attempt Temporal has given up on but whose process
+ * still runs can only ever complete its own key, never the one the manifest names.
+ */
 export const snapshotPrefix = (cluster: string) => `etcd/${cluster}/`;
-export const snapshotObjectKey = (cluster: string, snapshotId: string) => `${snapshotPrefix(cluster)}${snapshotId}/snapshot.db.lbenc`;
+export const snapshotObjectKey = (cluster: string, snapshotId: string, attempt: number) => `${snapshotPrefix(cluster)}${snapshotId}/snapshot.a${attempt}.db.lbenc`;
 export const snapshotManifestKey = (cluster: string, snapshotId: string) => `${snapshotPrefix(cluster)}${snapshotId}/manifest.json`;
 
 /** `20261121T193600Z-1a2b3c4d`: the run's start time (sorts by age) and the start of its run ID. */

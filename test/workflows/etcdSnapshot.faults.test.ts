@@ -60,11 +60,15 @@ async function snapshotObjects(snapshotId: string): Promise<string[]> {
   return (listed.Contents ?? []).map((o) => o.Key!.split('/').pop()!).sort();
 }
 
-/** Incomplete multipart uploads of the run's snapshot object (MinIO lists them by exact key only). */
+/** Incomplete multipart uploads of the run's snapshot objects, every attempt's (MinIO lists them by exact key only). */
 async function incompleteUploads(handle: WorkflowHandle): Promise<number> {
   const { startTime, runId } = await handle.describe();
-  const Prefix = snapshotObjectKey('standby', snapshotIdFor(startTime, runId));
-  return (await clients.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix }))).Uploads?.length ?? 0;
+  let count = 0;
+  for (let attempt = 1; attempt <= 8; attempt++) {
+    const Prefix = snapshotObjectKey('standby', snapshotIdFor(startTime, runId), attempt);
+    count += (await clients.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix }))).Uploads?.length ?? 0;
+  }
+  return count;
 }
 
 async function streamAttempts(handle: WorkflowHandle): Promise<number> {
@@ -96,7 +100,9 @@ describe('etcdSnapshot under faults', () => {
       const { manifest } = await handle.result();
       expect(bytesAtKill).toBeLessThan(manifest.object.plaintextBytes);
       expect(await streamAttempts(handle)).toBeGreaterThanOrEqual(2);
-      expect(await snapshotObjects(manifest.snapshotId)).toEqual(['manifest.json', 'snapshot.db.lbenc']);
+      // The manifest names the attempt that completed; the killed attempt left no object.
+      expect(manifest.object.objectKey).toMatch(/\/snapshot\.a([2-8])\.db\.lbenc$/);
+      expect(await snapshotObjects(manifest.snapshotId)).toEqual(['manifest.json', manifest.object.objectKey.split('/').pop()]);
       expect(await incompleteUploads(handle)).toBe(0);
       expect(manifest.object.plaintextBytes).toBeGreaterThan(scratchMiB * 1024 * 1024);
       expect(await decryptsToManifest(manifest)).toBe(manifest.object.plaintextSha256);
@@ -120,7 +126,7 @@ describe('etcdSnapshot under faults', () => {
       expect(await runningPid('minio')).toBeDefined();
       const { manifest } = await handle.result();
       expect(await streamAttempts(handle)).toBeGreaterThanOrEqual(2);
-      expect(await snapshotObjects(manifest.snapshotId)).toEqual(['manifest.json', 'snapshot.db.lbenc']);
+      expect(await snapshotObjects(manifest.snapshotId)).toEqual(['manifest.json', manifest.object.objectKey.split('/').pop()]);
       expect(await incompleteUploads(handle)).toBe(0);
       expect(await decryptsToManifest(manifest)).toBe(manifest.object.plaintextSha256);
     } finally {

@@ -136,6 +136,20 @@ describe('etcdSnapshot round trip', () => {
     expect((unknown as Error).message).toContain('"lab-1", which is not configured (configured: k9)');
   });
 
+  it('retention sweeps an object no manifest names (a stale attempt) and keeps the named one', async () => {
+    const stale = manifest.object.objectKey.replace(/snapshot\.a\d+\.db\.lbenc$/, 'snapshot.a7.db.lbenc');
+    await clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: stale, Body: 'an attempt Temporal gave up on' }));
+    const acts = createEtcdSnapshotActivities(clients, keyRing);
+    // A day and more later, past the 24 h threshold for unreferenced objects.
+    const later = new Date(Date.now() + 25 * 3_600_000).toISOString();
+    const result: RetentionResult = await new MockActivityEnvironment().run(() => acts.applyEtcdRetention({ cluster: 'primary', dryRun: false, now: later }));
+    expect(result.deletedObjects).toContain(stale);
+    expect(result.deletedObjects).not.toContain(manifest.object.objectKey);
+    expect(result.plan.keep.map((k) => k.id)).toContain(manifest.snapshotId);
+    const left = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `etcd/primary/${manifest.snapshotId}/` }));
+    expect((left.Contents ?? []).map((o) => o.Key).sort()).toEqual([manifest.object.objectKey, `etcd/primary/${manifest.snapshotId}/manifest.json`].sort());
+  });
+
   it('refuses a manifest whose sha256 does not match what is stored', async () => {
     const forged = { ...manifest, object: { ...manifest.object, plaintextSha256: createHash('sha256').update('x').digest('hex') } };
     const err = await fetchSnapshot({ s3: clients.s3, bucket, manifest: forged, keyRing, destination: discard() }).then(() => undefined, (e: unknown) => e);
