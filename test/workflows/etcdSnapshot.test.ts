@@ -150,6 +150,24 @@ describe('etcdSnapshot round trip', () => {
     expect((left.Contents ?? []).map((o) => o.Key).sort()).toEqual([manifest.object.objectKey, `etcd/primary/${manifest.snapshotId}/manifest.json`].sort());
   });
 
+  it('key rotation: new snapshots use the current key, old ones stay readable', async () => {
+    process.env.LIFEBOAT_TEST_KEY_K2 = randomBytes(32).toString('base64');
+    const encryption = { currentKeyId: 'k2', keys: [...config.encryption!.keys, { id: 'k2', env: 'LIFEBOAT_TEST_KEY_K2' }] };
+    const rotated = await startTestWorker((c) => ({ ...c, encryption }));
+    try {
+      const { manifest: fresh } = await snapshot('primary', {}, rotated);
+      expect(fresh.encryption.keyId).toBe('k2');
+      const both = loadKeyRing(encryption);
+      expect((await fetchSnapshot({ s3: clients.s3, bucket, manifest: fresh, keyRing: both, destination: discard() })).keyId).toBe('k2');
+      expect((await fetchSnapshot({ s3: clients.s3, bucket, manifest, keyRing: both, destination: discard() })).keyId).toBe('lab-1');
+      const oldOnly = await fetchSnapshot({ s3: clients.s3, bucket, manifest: fresh, keyRing, destination: discard() }).then(() => undefined, (e: unknown) => e);
+      expect((oldOnly as EnvelopeError).reason).toBe('unknown-key');
+    } finally {
+      await rotated.stop();
+      delete process.env.LIFEBOAT_TEST_KEY_K2;
+    }
+  });
+
   it('refuses a manifest whose sha256 does not match what is stored', async () => {
     const forged = { ...manifest, object: { ...manifest.object, plaintextSha256: createHash('sha256').update('x').digest('hex') } };
     const err = await fetchSnapshot({ s3: clients.s3, bucket, manifest: forged, keyRing, destination: discard() }).then(() => undefined, (e: unknown) => e);
