@@ -10,7 +10,7 @@ import { etcdMemberStatus, etcdctlError } from './health.js';
 import { planRetention, type RetentionPlan, type SnapshotRecord } from './retention.js';
 import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
 import { snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from '../workflows/snapshot-layout.js';
-import { listManifests, writeManifest } from './snapshot-store.js';
+import { listManifests, ManifestCollisionError, writeManifest } from './snapshot-store.js';
 
 /** Failure types runbooks match on. Retrying cannot fix any of these except where noted. */
 export const snapshotFailureTypes = {
@@ -22,6 +22,7 @@ export const snapshotFailureTypes = {
   /** Retryable: a fresh stream may well be intact. */
   checksum: 'SnapshotChecksumMismatch',
   storedObjectMismatch: 'StoredObjectMismatch',
+  idCollision: 'SnapshotIdCollision',
 } as const;
 
 const nonRetryableS3 = new Map<string, string>([
@@ -183,7 +184,9 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
 
     /** Writes the manifest, the last step: only now does the snapshot become visible. */
     async writeSnapshotManifest(manifest: SnapshotManifest): Promise<void> {
-      await writeManifest(clients.s3, bucket, manifest);
+      await writeManifest(clients.s3, bucket, manifest).catch((err: unknown) => {
+        throw err instanceof ManifestCollisionError ? ApplicationFailure.nonRetryable(err.message, snapshotFailureTypes.idCollision) : err;
+      });
     },
 
     /**

@@ -3,11 +3,25 @@
 import { GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { snapshotManifestKey, snapshotPrefix, type SnapshotManifest } from '../workflows/snapshot-layout.js';
 
+export class ManifestCollisionError extends Error {
+  override readonly name = 'ManifestCollisionError';
+}
+
+/**
+ * Writes a manifest only where none exists (If-None-Match), so one run can never replace another's.
+ * The same run writing again (a retried activity whose first reply was lost) is accepted.
+ */
 export async function writeManifest(s3: S3Client, bucket: string, manifest: SnapshotManifest): Promise<void> {
-  await s3.send(new PutObjectCommand({
-    Bucket: bucket, Key: snapshotManifestKey(manifest.cluster, manifest.snapshotId),
-    Body: `${JSON.stringify(manifest, null, 2)}\n`, ContentType: 'application/json',
-  }));
+  const Key = snapshotManifestKey(manifest.cluster, manifest.snapshotId);
+  try {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `${JSON.stringify(manifest, null, 2)}\n`, ContentType: 'application/json', IfNoneMatch: '*' }));
+  } catch (err) {
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 412) throw err;
+    const existing = await readManifest(s3, bucket, manifest.cluster, manifest.snapshotId);
+    if (existing.runId !== manifest.runId) {
+      throw new ManifestCollisionError(`s3://${bucket}/${Key} already belongs to run ${existing.workflowId}/${existing.runId}; refusing to replace it with ${manifest.workflowId}/${manifest.runId}`);
+    }
+  }
 }
 
 export async function readManifest(s3: S3Client, bucket: string, cluster: string, snapshotId: string): Promise<SnapshotManifest> {

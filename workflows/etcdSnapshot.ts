@@ -1,7 +1,7 @@
-import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { HealthActivities } from '../activities/health.js';
 import type { EtcdSnapshotActivities, RetentionResult } from '../activities/etcd-snapshot.js';
-import { snapshotIdFor, type SnapshotManifest } from './snapshot-layout.js';
+import { legacySnapshotIdFor, snapshotIdFor, type SnapshotManifest } from './snapshot-layout.js';
 import { Steps, type Step } from './steps.js';
 
 export interface EtcdSnapshotInput {
@@ -35,7 +35,7 @@ const stream = proxyActivities<EtcdSnapshotActivities>({
 const store = proxyActivities<EtcdSnapshotActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: ['StoredObjectMismatch', 'ObjectStoreAccessDenied', 'ObjectStoreMisconfigured', 'UnknownCluster'] },
+  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: ['StoredObjectMismatch', 'SnapshotIdCollision', 'ObjectStoreAccessDenied', 'ObjectStoreMisconfigured', 'UnknownCluster'] },
 });
 
 export const etcdSnapshotSteps = ['preflight', 'stream', 'inventory', 'verify-upload', 'manifest', 'retention'] as const;
@@ -44,7 +44,7 @@ export const etcdSnapshotSteps = ['preflight', 'stream', 'inventory', 'verify-up
 export async function etcdSnapshot(input: EtcdSnapshotInput): Promise<EtcdSnapshotResult> {
   const info = workflowInfo();
   const steps = new Steps(etcdSnapshotSteps);
-  const snapshotId = snapshotIdFor(info.startTime, info.runId);
+  const snapshotId = patched('snapshot-id-from-run-id-tail') ? snapshotIdFor(info.startTime, info.runId) : legacySnapshotIdFor(info.startTime, info.runId);
   const startedAt = new Date().toISOString();
 
   await steps.run('preflight', async () => {

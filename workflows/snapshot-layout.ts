@@ -10,9 +10,20 @@ export const snapshotPrefix = (cluster: string) => `etcd/${cluster}/`;
 export const snapshotObjectKey = (cluster: string, snapshotId: string, attempt: number) => `${snapshotPrefix(cluster)}${snapshotId}/snapshot.a${attempt}.db.lbenc`;
 export const snapshotManifestKey = (cluster: string, snapshotId: string) => `${snapshotPrefix(cluster)}${snapshotId}/manifest.json`;
 
-/** `20261121T193600Z-1a2b3c4d`: the run's start time (sorts by age) and the start of its run ID. */
+const compactTime = (t: Date) => t.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+
+/**
+ * `20261121T193600Z-9f8e7d6c5b4a`: the run's start time (sorts by age) and the random tail of its run
+ * ID. Run IDs are UUIDv7, whose leading digits are a timestamp, so only the tail tells apart two runs
+ * started in the same second.
+ */
 export function snapshotIdFor(startTime: Date, runId: string): string {
-  return `${startTime.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${runId.replace(/-/g, '').slice(0, 8)}`;
+  return `${compactTime(startTime)}-${runId.replace(/-/g, '').slice(-12)}`;
+}
+
+/** The first form, from the run ID's leading (time) digits: kept for runs that began before the fix. */
+export function legacySnapshotIdFor(startTime: Date, runId: string): string {
+  return `${compactTime(startTime)}-${runId.replace(/-/g, '').slice(0, 8)}`;
 }
 
 export type SnapshotStatus = 'uploaded' | 'verified' | 'failed';

@@ -18,7 +18,7 @@ import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import { fetchSnapshot, SnapshotIntegrityError } from '../../activities/snapshot-fetch.js';
 import { EnvelopeError } from '../../activities/envelope.js';
 import { createEtcdSnapshotActivities, type RetentionResult } from '../../activities/etcd-snapshot.js';
-import { readManifest } from '../../activities/snapshot-store.js';
+import { ManifestCollisionError, readManifest, writeManifest } from '../../activities/snapshot-store.js';
 import type { Inventory, SnapshotManifest } from '../../workflows/snapshot-layout.js';
 import { withEtcdClient } from '../../activities/etcd-client.js';
 import { createClients } from '../../worker/clients.js';
@@ -166,6 +166,24 @@ describe('etcdSnapshot round trip', () => {
       await rotated.stop();
       delete process.env.LIFEBOAT_TEST_KEY_K2;
     }
+  });
+
+  it('two snapshots started at the same moment get their own ids, objects and manifests', async () => {
+    const [a, b] = await Promise.all([snapshot('standby'), snapshot('standby')]);
+    expect(a.manifest.snapshotId).not.toBe(b.manifest.snapshotId);
+    for (const m of [a.manifest, b.manifest]) {
+      expect(await readManifest(clients.s3, bucket, 'standby', m.snapshotId)).toEqual(m);
+      expect((await fetchSnapshot({ s3: clients.s3, bucket, manifest: m, keyRing, destination: discard() })).plaintextSha256).toBe(m.object.plaintextSha256);
+    }
+  });
+
+  it("a manifest never replaces another run's, but the same run may write it again", async () => {
+    await writeManifest(clients.s3, bucket, manifest);
+    const other = { ...manifest, runId: 'another-run', workflowId: 'etcd-snapshot/primary/other' };
+    const err = await writeManifest(clients.s3, bucket, other).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ManifestCollisionError);
+    expect((err as Error).message).toMatch(new RegExp(`already belongs to run ${manifest.workflowId}/${manifest.runId}; refusing to replace it`));
+    expect(await readManifest(clients.s3, bucket, 'primary', manifest.snapshotId)).toEqual(manifest);
   });
 
   it('refuses a manifest whose sha256 does not match what is stored', async () => {
