@@ -62,7 +62,8 @@ export async function listManifests(s3: S3Client, bucket: string, cluster: strin
       }
     }));
   }
-  manifests.sort((a, b) => b.snapshotId.localeCompare(a.snapshotId));
+  // Newest first by start time, ties by id: the order the retention planner uses.
+  manifests.sort((a, b) => (a.startedAt === b.startedAt ? (a.snapshotId < b.snapshotId ? 1 : -1) : a.startedAt < b.startedAt ? 1 : -1));
   return failures.length
     ? { manifests, keys, complete: false, problem: `could not read ${failures.length} manifest(s): ${failures.slice(0, 3).join('; ')}` }
     : { manifests, keys, complete: true };
