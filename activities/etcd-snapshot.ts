@@ -9,7 +9,7 @@ import { withEtcdClient } from './etcd-client.js';
 import { etcdMemberStatus, etcdctlError } from './health.js';
 import { planRetention, type RetentionPlan, type SnapshotRecord } from './retention.js';
 import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
-import { snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from '../workflows/snapshot-layout.js';
+import { maxStreamAttempts, snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from '../workflows/snapshot-layout.js';
 import { listManifests, ManifestCollisionError, writeManifest } from './snapshot-store.js';
 
 /** Failure types runbooks match on. Retrying cannot fix any of these except where noted. */
@@ -82,9 +82,6 @@ export function resourcePrefix(key: string): string | undefined {
   return parts[2].includes('.') && parts[3] ? `${parts[2]}/${parts[3]}` : parts[2];
 }
 
-/** The stream activity's maximumAttempts in the etcdSnapshot workflow; bounds the attempt keys to check. */
-export const maxStreamAttempts = 8;
-
 export interface RetentionResult {
   plan: RetentionPlan;
   dryRun: boolean;
@@ -94,6 +91,7 @@ export interface RetentionResult {
 
 export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined) => {
   const bucket = clients.config.objectStore.bucket;
+  const etcdWhere = (cluster: string, endpoints: string[]) => ({ cluster, endpoints: endpoints.join(','), bucket });
   const requireKeys = (): KeyRing => {
     if (!keyRing) throw ApplicationFailure.nonRetryable('this worker has no snapshot encryption keys configured (encryption in its configuration)', snapshotFailureTypes.noEncryption);
     return keyRing;
@@ -112,22 +110,18 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
       const objectKey = snapshotObjectKey(cluster, snapshotId, attempt);
       // This attempt's key and every earlier attempt's: their uploads are stale now.
       const attemptKeys = Array.from({ length: attempt }, (_, i) => snapshotObjectKey(cluster, snapshotId, i + 1));
-      const where = { cluster, endpoints: config.etcd.endpoints.join(','), bucket };
+      const where = etcdWhere(cluster, config.etcd.endpoints);
       try {
         const leftovers = await abortIncompleteUploads(clients.s3, bucket, { keys: attemptKeys });
         if (leftovers.length) ctx.log.info('aborted uploads left by an earlier attempt', { uploads: leftovers });
         const [member] = await etcdMemberStatus(clients, cluster).catch((err: unknown) => { throw new Error(etcdctlError(err)); });
         if (!member) throw new Error(`etcd of cluster '${cluster}' reported no member status`);
         const streamStartedAt = new Date().toISOString();
-        let lastBeat = 0;
+        // The SDK throttles what reaches the server (the worker's maxHeartbeatThrottleInterval).
         const result = await withEtcdClient(config, (etcd) => streamSnapshotToStore({
           etcd, s3: clients.s3, bucket, objectKey, key: keys.lookup(keys.currentKeyId)!, keyId: keys.currentKeyId,
           signal: ctx.cancellationSignal,
-          onProgress: (p: StreamProgress) => {
-            if (Date.now() - lastBeat < 1_000) return;
-            lastBeat = Date.now();
-            ctx.heartbeat(p);
-          },
+          onProgress: (p: StreamProgress) => ctx.heartbeat(p),
         }));
         return {
           objectKey, keyId: keys.currentKeyId, chunkSize: streamDefaults.chunkSize, ...result, etcdTrailerVerified: true,
@@ -169,7 +163,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
           from = Buffer.concat([page.kvs[page.kvs.length - 1]!.key, Buffer.from([0])]);
           Context.current().heartbeat({ totalKeys });
         }
-      }).catch((err: unknown) => { throw classifySnapshotError(err, { cluster, endpoints: config.etcd.endpoints.join(','), bucket }); });
+      }).catch((err: unknown) => { throw classifySnapshotError(err, etcdWhere(cluster, config.etcd.endpoints)); });
       return { revision: counted, totalKeys, prefixes };
     },
 

@@ -1,7 +1,7 @@
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { HealthActivities } from '../activities/health.js';
 import type { EtcdSnapshotActivities, RetentionResult } from '../activities/etcd-snapshot.js';
-import { legacySnapshotIdFor, snapshotIdFor, type SnapshotManifest } from './snapshot-layout.js';
+import { legacySnapshotIdFor, maxStreamAttempts, snapshotIdFor, type SnapshotManifest } from './snapshot-layout.js';
 import { Steps, type Step } from './steps.js';
 
 export interface EtcdSnapshotInput {
@@ -26,8 +26,7 @@ const stream = proxyActivities<EtcdSnapshotActivities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '30 seconds',
   retry: {
-    // Keep in step with maxStreamAttempts in activities/etcd-snapshot.ts (which attempt keys to sweep).
-    initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8,
+    initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: maxStreamAttempts,
     nonRetryableErrorTypes: ['EncryptionNotConfigured', 'EtcdTlsError', 'EtcdAuthError', 'ObjectStoreAccessDenied', 'ObjectStoreMisconfigured', 'UnknownCluster'],
   },
 });

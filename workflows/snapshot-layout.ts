@@ -7,6 +7,8 @@
  * still runs can only ever complete its own key, never the one the manifest names.
  */
 export const snapshotPrefix = (cluster: string) => `etcd/${cluster}/`;
+/** Attempts the etcdSnapshot workflow gives its stream activity; bounds the attempt keys a sweep checks. */
+export const maxStreamAttempts = 8;
 export const snapshotObjectKey = (cluster: string, snapshotId: string, attempt: number) => `${snapshotPrefix(cluster)}${snapshotId}/snapshot.a${attempt}.db.lbenc`;
 export const snapshotManifestKey = (cluster: string, snapshotId: string) => `${snapshotPrefix(cluster)}${snapshotId}/manifest.json`;
 

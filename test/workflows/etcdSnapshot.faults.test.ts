@@ -11,7 +11,7 @@ import { execa, type ResultPromise } from 'execa';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { Step } from '../../workflows/steps.js';
 import { fetchSnapshot } from '../../activities/snapshot-fetch.js';
-import { snapshotIdFor, snapshotObjectKey } from '../../workflows/snapshot-layout.js';
+import { maxStreamAttempts, snapshotIdFor, snapshotObjectKey } from '../../workflows/snapshot-layout.js';
 import { clearEtcdScratch, fillEtcd } from '../../lab/etcd-fill.js';
 import { labComponents } from '../../lab/components.js';
 import { labUp } from '../../lab/lab.js';
@@ -64,7 +64,7 @@ async function snapshotObjects(snapshotId: string): Promise<string[]> {
 async function incompleteUploads(handle: WorkflowHandle): Promise<number> {
   const { startTime, runId } = await handle.describe();
   let count = 0;
-  for (let attempt = 1; attempt <= 8; attempt++) {
+  for (let attempt = 1; attempt <= maxStreamAttempts; attempt++) {
     const Prefix = snapshotObjectKey('standby', snapshotIdFor(startTime, runId), attempt);
     count += (await clients.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix }))).Uploads?.length ?? 0;
   }
