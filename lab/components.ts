@@ -144,6 +144,9 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
         'server', '--kubeconfig', p.kubeconfig('velero'), '--namespace', 'velero', '--plugin-dir', bin.veleroPluginDir,
         '--metrics-address', `${host}:${c.veleroMetricsPort}`, '--profiler-address', `${host}:${c.veleroProfilerPort}`,
         '--log-format', 'json',
+        // Backups another cluster wrote appear here (through its ReadOnly location) within seconds,
+        // not Velero's default minute.
+        '--backup-sync-period', '10s',
       ],
       env: { AWS_SHARED_CREDENTIALS_FILE: awsCredentialsFile, VELERO_CONTROLLER_RUNTIME_METRICS_ADDRESS: '0' },
     },

@@ -13,6 +13,9 @@ import { ensureClusterPki } from './pki.js';
 import { logFile, logTail, runningPid, runningSpec, specDigest, startDaemon, stopDaemon, treeRssBytes } from './processes.js';
 import { awsCredentialsFile, bin, clusterPaths, host, labClusters, labConfigFile, labDir, labKeyFile, labKeyId, minioData, minioPorts, objectStore, temporalDb, temporalPorts, type LabClusterSpec } from './topology.js';
 import { workerComponent } from './worker-component.js';
+import { peerLocation, shopApp, shopManifests } from './shop.js';
+
+const peerClusters = (c: LabClusterSpec) => labClusters.filter((x) => x.name !== c.name);
 
 const say = (msg: string) => process.stderr.write(`[lab] ${msg}\n`);
 
@@ -122,7 +125,11 @@ async function bootstrapCluster(c: LabClusterSpec): Promise<void> {
   const { stdout: crds } = await execa(bin.velero, ['install', '--crds-only', '--dry-run', '-o', 'yaml']);
   await kubectl(c.name, ['apply', '--server-side', '--force-conflicts', '--field-manager', 'lifeboat-lab', '-f', '-'], crds);
   await kubectl(c.name, ['wait', '--for', 'condition=Established', '--timeout', '60s', 'crd/backupstoragelocations.velero.io', 'crd/backups.velero.io', 'crd/restores.velero.io']);
-  await apply(c.name, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'velero' } }, backupStorageLocation(c)]);
+  await apply(c.name, [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'velero' } },
+    backupStorageLocation(c),
+    ...peerClusters(c).map((peer) => peerLocation(c, peer, backupStorageLocation)),
+  ]);
 }
 
 async function ensureBucket(): Promise<void> {
@@ -170,7 +177,18 @@ export function labConfig(): object {
         name: c.name,
         kubeconfig: p.kubeconfig('admin'),
         etcd: { endpoints: [`https://${host}:${c.etcdClientPort}`], caFile: p.caCert, certFile: p.lifeboatEtcdClientCert, keyFile: p.lifeboatEtcdClientKey },
-        velero: { namespace: 'velero', storageLocation: 'default' },
+        velero: { namespace: 'velero', storageLocation: 'default', restoreFrom: Object.fromEntries(peerClusters(c).map((peer) => [peer.name, peer.name])), timeout: '30m' },
+        restoreVerification: {
+          ...(c.encryptSecrets ? { encryptionConfigFile: p.encryptionConfig } : {}),
+          objects: [
+            { resource: 'namespaces', name: 'kube-system' },
+            { resource: 'namespaces', name: shopApp.namespace },
+            { resource: 'deployments', namespace: shopApp.namespace, name: 'frontend' },
+            { resource: 'secrets', namespace: shopApp.namespace, name: 'shop-payment' },
+            { resource: 'configmaps', namespace: shopApp.namespace, name: 'shop-config' },
+          ].filter((o) => c.name === shopApp.cluster || o.resource === 'namespaces' && o.name === 'kube-system'),
+          objectives: { rto: '10m', rpo: '6h' },
+        },
         etcdSnapshots: {
           schedule: { cron: c.name === 'primary' ? '0 */6 * * *' : '30 */12 * * *', catchupWindow: '1h' },
           retention: { keepLast: 3, daily: 7, weekly: 4, monthly: 6, maxAgeDays: 400 },
@@ -179,7 +197,21 @@ export function labConfig(): object {
       };
     }),
     encryption: { currentKeyId: labKeyId, keys: [{ id: labKeyId, file: labKeyFile }] },
-    tools: { etcdctl: bin.etcdctl, etcdutl: bin.etcdutl, velero: bin.velero },
+    apps: [{
+      name: shopApp.name, cluster: shopApp.cluster, namespaces: [shopApp.namespace],
+      backup: { ttl: '720h' },
+      verify: {
+        cluster: shopApp.verifyCluster,
+        checks: [
+          { kind: 'readyReplicas', namespace: shopApp.namespace, deployment: 'frontend' },
+          { kind: 'configMapHash', namespace: shopApp.namespace, name: 'shop-config' },
+        ],
+        availableTimeout: '3m',
+      },
+      objectives: { rto: '10m', rpo: '24h' },
+    }],
+    gameDay: { schedule: { cron: '0 9 1 1,4,7,10 *', catchupWindow: '1d' }, freshBackups: true },
+    tools: { etcdctl: bin.etcdctl, etcdutl: bin.etcdutl, velero: bin.velero, etcd: bin.etcd, kubeApiserver: bin.kubeApiserver },
     metrics: { port: 9464 },
   };
 }
@@ -209,7 +241,7 @@ export function labEnv(): [string, string][] {
       [`${prefix}_ETCD_KEY_FILE`, p.lifeboatEtcdClientKey],
     );
   }
-  env.push(['LIFEBOAT_ETCDCTL', bin.etcdctl], ['LIFEBOAT_ETCDUTL', bin.etcdutl], ['LIFEBOAT_VELERO', bin.velero], ['LIFEBOAT_KUBECTL', bin.kubectl],
+  env.push(['LIFEBOAT_ETCD', bin.etcd], ['LIFEBOAT_KUBE_APISERVER', bin.kubeApiserver], ['LIFEBOAT_ETCDCTL', bin.etcdctl], ['LIFEBOAT_ETCDUTL', bin.etcdutl], ['LIFEBOAT_VELERO', bin.velero], ['LIFEBOAT_KUBECTL', bin.kubectl],
     ['LIFEBOAT_TEMPORAL_CLI', bin.temporal], ['LIFEBOAT_LAB_DIR', labDir]);
   return env;
 }
@@ -244,6 +276,7 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
     await waitFor(`${c.name} Nodes`, 60_000, () => nodesReady(c));
     say(`${c.name}: ${c.nodeCount} Nodes Ready, Velero BackupStorageLocation Available`);
   }));
+  await apply(shopApp.cluster, shopManifests());
   if (options.withWorker) await startAll([workerComponent]);
   say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)}s; state in ${labDir}`);
   return labStatus();

@@ -10,6 +10,27 @@ const file = z.string().min(1, 'a file path');
 
 const count = (fallback: number) => z.number().int().min(0).default(fallback);
 
+const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+/** A duration like 90s, 15m, 4h or 30d, read as seconds. */
+const duration = z.string().regex(/^\d+[smhd]$/, 'a duration like 90s, 15m, 4h or 30d')
+  .transform((v) => Number(v.slice(0, -1)) * durationUnits[v.slice(-1)]!);
+
+/** Recovery objectives a game day measures against: RTO (start to verified) and RPO (age of the backup used). */
+export const objectivesSchema = z.object({
+  /** Recovery time objective. Default: 30m. */
+  rto: duration.default(1800),
+  /** Recovery point objective. Default: 24h. */
+  rpo: duration.default(86400),
+}).strict();
+
+/** An object restore verification must find. Secrets and ConfigMaps are also compared by data hash. */
+export const objectRefSchema = z.object({
+  resource: z.enum(['namespaces', 'deployments', 'secrets', 'configmaps', 'services', 'serviceaccounts']),
+  /** Absent for namespaces. */
+  namespace: name.optional(),
+  name: z.string().min(1),
+}).strict().refine((o) => (o.resource === 'namespaces') === (o.namespace === undefined), 'namespace is required for namespaced resources and absent for namespaces');
+
 export const retentionSchema = z.object({
   /** Keep the newest N snapshots. Default: 3. */
   keepLast: count(3),
@@ -55,8 +76,66 @@ export const clusterSchema = z.object({
     namespace: z.string().default('velero'),
     /** BackupStorageLocation to use. Default: default. */
     storageLocation: z.string().default('default'),
-  }).strict().default({ namespace: 'velero', storageLocation: 'default' }),
+    /**
+     * BackupStorageLocations on this cluster (ReadOnly) that hold other clusters' backups, by source
+     * cluster name: what lets a backup of `primary` be restored here. Default: none.
+     */
+    restoreFrom: z.record(name, z.string().min(1)).default({}),
+    /** How long a Backup or Restore may take before the runbook fails it. Default: 30m. */
+    timeout: duration.default(1800),
+  }).strict().default({ namespace: 'velero', storageLocation: 'default', restoreFrom: {}, timeout: 1800 }),
   etcdSnapshots: etcdSnapshotsSchema.default({ retention: { keepLast: 3, daily: 7, weekly: 4, monthly: 6 }, incompleteUploadMaxAgeHours: 24 }),
+  restoreVerification: z.object({
+    /**
+     * The EncryptionConfiguration this cluster's kube-apiserver uses, given to the scratch API server so
+     * that Secrets encrypted at rest read back. Absent: the cluster stores Secrets in clear.
+     */
+    encryptionConfigFile: file.optional(),
+    /** Objects a restored snapshot must hold. Default: the kube-system namespace. */
+    objects: z.array(objectRefSchema).default([{ resource: 'namespaces', name: 'kube-system' }]),
+    objectives: objectivesSchema.default({ rto: 1800, rpo: 86400 }),
+  }).strict().default({ objects: [{ resource: 'namespaces', name: 'kube-system' }], objectives: { rto: 1800, rpo: 86400 } }),
+}).strict();
+
+/** A check run against an app restored into a scratch namespace, beyond its Deployments becoming Available. */
+export const appCheckSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('readyReplicas'),
+    /** Namespace in the source cluster (mapped to the scratch one). */
+    namespace: name,
+    deployment: name,
+    /** Default: the Deployment's spec.replicas. */
+    min: z.number().int().min(0).optional(),
+  }).strict(),
+  z.object({
+    kind: z.literal('configMapHash'),
+    namespace: name,
+    name,
+  }).strict(),
+]);
+
+/** An application: what a Velero backup of it holds and how a restore of it is proven. */
+export const appSchema = z.object({
+  name,
+  /** Cluster the app runs on (the source of its backups). */
+  cluster: name,
+  namespaces: z.array(name).min(1),
+  backup: z.object({
+    includeResources: z.array(z.string().min(1)).optional(),
+    excludeResources: z.array(z.string().min(1)).optional(),
+    /** Only objects with these labels. */
+    labelSelector: z.record(z.string(), z.string()).optional(),
+    /** How long Velero keeps the backup. Default: 720h. */
+    ttl: z.string().regex(/^\d+h(\d+m)?(\d+s)?$/, 'a Go duration in hours, like 720h').default('720h'),
+  }).strict().default({ ttl: '720h' }),
+  verify: z.object({
+    /** Cluster a test restore goes into (never the source). */
+    cluster: name,
+    checks: z.array(appCheckSchema).default([]),
+    /** How long the restored Deployments may take to become Available. Default: 5m. */
+    availableTimeout: duration.default(300),
+  }).strict(),
+  objectives: objectivesSchema.default({ rto: 1800, rpo: 86400 }),
 }).strict();
 
 const keyId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a key id of letters, digits, dot, dash or underscore');
@@ -109,6 +188,29 @@ export const configSchema = z.object({
   encryption: encryptionSchema.optional(),
   clusters: z.array(clusterSchema).min(1, 'at least one cluster')
     .refine((cs) => new Set(cs.map((c) => c.name)).size === cs.length, 'cluster names must be unique'),
+  apps: z.array(appSchema).default([])
+    .refine((as) => new Set(as.map((a) => a.name)).size === as.length, 'app names must be unique'),
+  /** The quarterly game day: which clusters and apps it proves, and how. */
+  gameDay: z.object({
+    /** A Temporal Schedule for game days; absent: on demand only. */
+    schedule: z.object({
+      cron: z.string().regex(/^(\S+\s+){4}\S+$/, 'a five-field cron expression'),
+      catchupWindow: z.string().regex(/^\d+[smhd]$/, 'a duration like 30m or 1h').default('1d'),
+    }).strict().optional(),
+    /** Clusters whose etcd snapshots are verified. Default: all. */
+    clusters: z.array(name).optional(),
+    /** Apps whose Velero backups are verified. Default: all. */
+    apps: z.array(name).optional(),
+    /** Take a new backup of each first (true), or prove the newest existing one (false; its age is the RPO). Default: false. */
+    freshBackups: z.boolean().default(false),
+  }).strict().default({ freshBackups: false }),
+  /** Restore verification's scratch processes and files. */
+  verification: z.object({
+    /** Where restored data lives while it is checked (0700, removed in every outcome). Default: the system temp directory. */
+    scratchDir: file.optional(),
+    /** How long the scratch etcd and kube-apiserver may take to serve. Default: 2m. */
+    startTimeout: duration.default(120),
+  }).strict().default({ startTimeout: 120 }),
   tools: z.object({
     /** Default: etcdctl on PATH. */
     etcdctl: z.string().default('etcdctl'),
@@ -116,14 +218,39 @@ export const configSchema = z.object({
     etcdutl: z.string().default('etcdutl'),
     /** Default: velero on PATH. */
     velero: z.string().default('velero'),
-  }).strict().default({ etcdctl: 'etcdctl', etcdutl: 'etcdutl', velero: 'velero' }),
+    /** The etcd server, for scratch restores. Default: etcd on PATH. */
+    etcd: z.string().default('etcd'),
+    /** The kube-apiserver, for scratch restores; use the version the cluster runs. Default: kube-apiserver on PATH. */
+    kubeApiserver: z.string().default('kube-apiserver'),
+  }).strict().default({ etcdctl: 'etcdctl', etcdutl: 'etcdutl', velero: 'velero', etcd: 'etcd', kubeApiserver: 'kube-apiserver' }),
   metrics: z.object({
     /** Port of the worker's Prometheus endpoint on 127.0.0.1; 0 turns it off. Default: 9464. */
     port: z.number().int().min(0).max(65535).default(9464),
   }).strict().default({ port: 9464 }),
-}).strict();
+}).strict().superRefine((c, ctx) => {
+  const clusters = new Set(c.clusters.map((x) => x.name));
+  const apps = new Set(c.apps.map((a) => a.name));
+  const known = (value: string, set: Set<string>, path: (string | number)[], what: string) => {
+    if (!set.has(value)) ctx.addIssue({ code: 'custom', path, message: `unknown ${what} '${value}'; configured: ${[...set].join(', ') || 'none'}` });
+  };
+  c.apps.forEach((a, i) => {
+    known(a.cluster, clusters, ['apps', i, 'cluster'], 'cluster');
+    known(a.verify.cluster, clusters, ['apps', i, 'verify', 'cluster'], 'cluster');
+    if (a.verify.cluster === a.cluster) ctx.addIssue({ code: 'custom', path: ['apps', i, 'verify', 'cluster'], message: 'a test restore must go to another cluster than the app\'s own' });
+    a.verify.checks.forEach((check, j) => {
+      if (!a.namespaces.includes(check.namespace)) ctx.addIssue({ code: 'custom', path: ['apps', i, 'verify', 'checks', j, 'namespace'], message: `not one of the app's namespaces (${a.namespaces.join(', ')})` });
+    });
+  });
+  c.clusters.forEach((cl, i) => Object.keys(cl.velero.restoreFrom).forEach((source) => known(source, clusters, ['clusters', i, 'velero', 'restoreFrom', source], 'cluster')));
+  c.gameDay.clusters?.forEach((n, i) => known(n, clusters, ['gameDay', 'clusters', i], 'cluster'));
+  c.gameDay.apps?.forEach((n, i) => known(n, apps, ['gameDay', 'apps', i], 'app'));
+});
 
 export type LifeboatConfig = z.infer<typeof configSchema>;
+export type AppConfig = z.infer<typeof appSchema>;
+export type AppCheck = z.infer<typeof appCheckSchema>;
+export type ObjectRef = z.infer<typeof objectRefSchema>;
+export type Objectives = z.infer<typeof objectivesSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type EncryptionConfig = z.infer<typeof encryptionSchema>;
 export type RetentionConfig = z.infer<typeof retentionSchema>;
@@ -192,6 +319,8 @@ const scalarEnv: [string, string[], (v: string) => unknown][] = [
   ['LIFEBOAT_ETCDCTL', ['tools', 'etcdctl'], String],
   ['LIFEBOAT_ETCDUTL', ['tools', 'etcdutl'], String],
   ['LIFEBOAT_VELERO', ['tools', 'velero'], String],
+  ['LIFEBOAT_ETCD', ['tools', 'etcd'], String],
+  ['LIFEBOAT_KUBE_APISERVER', ['tools', 'kubeApiserver'], String],
   ['LIFEBOAT_METRICS_PORT', ['metrics', 'port'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
 ];
 
@@ -266,6 +395,13 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; cw
     }));
   }
   return parsed.data;
+}
+
+/** The named app, or a ConfigError listing the configured ones. */
+export function appByName(config: LifeboatConfig, appName: string): AppConfig {
+  const app = config.apps.find((a) => a.name === appName);
+  if (!app) throw new ConfigError([`unknown app '${appName}'; configured apps: ${config.apps.map((a) => a.name).join(', ') || 'none'}`]);
+  return app;
 }
 
 /** The named cluster, or a ConfigError listing the configured ones. */

@@ -1,0 +1,75 @@
+// What restore verifications and game days return: plain, versionable data (no secrets, no bytes).
+import type { Step } from './steps.js';
+
+/** One check of a restored backup: an object found, a hash compared, a Deployment Available. */
+export interface VerificationCheck {
+  name: string;
+  passed: boolean;
+  detail: string;
+}
+
+export interface VerificationResult {
+  kind: 'etcd' | 'velero';
+  /** etcd: the cluster whose snapshot was restored; velero: the app. */
+  subject: string;
+  /** Cluster the backup was taken of. */
+  sourceCluster: string;
+  /** Where it was restored: a cluster name, or `scratch` for an etcd restore on the worker. */
+  restoredTo: string;
+  backup: {
+    /** Snapshot id or Velero Backup name. */
+    id: string;
+    /** When the backup was taken (its data's point in time). */
+    createdAt: string;
+    /** Where it is stored, e.g. s3://bucket/key or velero/<location>. */
+    location: string;
+    sizeBytes?: number;
+    items?: number;
+  };
+  passed: boolean;
+  /** Why it did not pass: the first failed step or check, precisely. */
+  failureReason?: string;
+  checks: VerificationCheck[];
+  /** Every step with its timestamps, in order. */
+  steps: Step[];
+  /** Start of the verification to the moment it was verified (or failed). */
+  rtoSeconds: number;
+  /** Age of the backup when the verification started. */
+  rpoSeconds: number;
+  objectives: { rtoSeconds: number; rpoSeconds: number };
+  workflowId: string;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** The failure type of a verification that ran and did not pass; its details hold the VerificationResult. */
+export const verificationFailedType = 'VerificationFailed';
+
+export interface GameDayEntry {
+  /** e.g. `etcd/primary` or `velero/shop`. */
+  name: string;
+  kind: 'etcd' | 'velero';
+  /** The fresh backup taken first, when the game day takes one. */
+  backup?: { workflowId: string; id?: string; passed: boolean; detail: string; steps: Step[] };
+  verification?: VerificationResult;
+  /** A failure before a verification result existed (the backup failed, a child could not start). */
+  error?: string;
+  passed: boolean;
+  rtoMet: boolean;
+  rpoMet: boolean;
+}
+
+export interface GameDayReport {
+  kind: 'lifeboat.gameday-report';
+  formatVersion: 1;
+  /** The game day's id: its workflow ID's last segment, e.g. 2026-11-21T09-00-00Z. */
+  id: string;
+  workflowId: string;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  /** Every entry passed and met its objectives. */
+  passed: boolean;
+  entries: GameDayEntry[];
+}
