@@ -6,6 +6,7 @@ import type { LifeboatClients } from '../worker/clients.js';
 import type { KeyRing } from '../worker/keys.js';
 import { clusterClients } from './cluster.js';
 import { withEtcdClient } from './etcd-client.js';
+import { countRegistry } from './etcd-inventory.js';
 import { etcdMemberStatus, etcdctlError } from './health.js';
 import { planRetention, type RetentionPlan, type SnapshotRecord } from './retention.js';
 import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
@@ -76,11 +77,6 @@ export async function abortIncompleteUploads(s3: S3Client, bucket: string, where
 }
 
 /** Resource prefix of an etcd key: `/registry/pods/ns/x` -> `pods`, `/registry/velero.io/backups/ns/x` -> `velero.io/backups`. */
-export function resourcePrefix(key: string): string | undefined {
-  const parts = key.split('/');
-  if (parts[1] !== 'registry' || !parts[2]) return undefined;
-  return parts[2].includes('.') && parts[3] ? `${parts[2]}/${parts[3]}` : parts[2];
-}
 
 export interface RetentionResult {
   plan: RetentionPlan;
@@ -139,32 +135,12 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
     /** Object count per resource prefix at `revision`, read keys-only in pages. */
     async etcdInventory({ cluster, revision }: { cluster: string; revision: number }): Promise<Inventory> {
       const { config } = clusterClients(clients, cluster);
-      const prefixes: Record<string, number> = {};
-      let totalKeys = 0;
-      let counted = revision;
-      await withEtcdClient(config, async (etcd) => {
-        const end = Buffer.from('/registry0'); // '0' follows '/': the end of the /registry/ range
-        let from = Buffer.from('/registry/');
-        for (;;) {
-          const page = await etcd.kv.range({ key: from, range_end: end, keys_only: true, revision: counted, limit: 5_000 }).catch(async (err: Error) => {
-            // kube-apiserver compacts old revisions every few minutes; after a long upload the
-            // snapshot's may be gone. Count at the current one instead, and record which was counted.
-            if (!/compacted/.test(err.message) || totalKeys > 0) throw err;
-            const latest = await etcd.kv.range({ key: from, range_end: end, keys_only: true, limit: 5_000 });
-            counted = Number(latest.header.revision);
-            return latest;
-          });
-          for (const kv of page.kvs) {
-            totalKeys++;
-            const prefix = resourcePrefix(kv.key.toString());
-            if (prefix) prefixes[prefix] = (prefixes[prefix] ?? 0) + 1;
-          }
-          if (!page.more || page.kvs.length === 0) break;
-          from = Buffer.concat([page.kvs[page.kvs.length - 1]!.key, Buffer.from([0])]);
-          Context.current().heartbeat({ totalKeys });
-        }
-      }).catch((err: unknown) => { throw classifySnapshotError(err, etcdWhere(cluster, config.etcd.endpoints)); });
-      return { revision: counted, totalKeys, prefixes };
+      // kube-apiserver compacts old revisions every few minutes; after a long upload the snapshot's may
+      // be gone. Count at the current one instead; the inventory records which revision was counted.
+      return withEtcdClient(config, (etcd) => countRegistry(etcd, revision, {
+        onPage: (totalKeys) => Context.current().heartbeat({ totalKeys }),
+        onCompacted: (from, end) => etcd.kv.range({ key: from, range_end: end, keys_only: true, limit: 5_000 }),
+      })).catch((err: unknown) => { throw classifySnapshotError(err, etcdWhere(cluster, config.etcd.endpoints)); });
     },
 
     /** The stored object is there and has the size the stream produced. */

@@ -2,11 +2,13 @@
 import type { LifeboatClients } from '../worker/clients.js';
 import type { KeyRing } from '../worker/keys.js';
 import { createEtcdSnapshotActivities } from './etcd-snapshot.js';
+import { createEtcdRestoreActivities } from './etcd-restore.js';
 import { createHealthActivities } from './health.js';
 
 export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined) => ({
   ...createHealthActivities(clients),
   ...createEtcdSnapshotActivities(clients, keyRing),
+  ...createEtcdRestoreActivities(clients, keyRing),
 });
 
 export type LifeboatActivities = ReturnType<typeof createActivities>;

@@ -24,6 +24,26 @@ export async function writeManifest(s3: S3Client, bucket: string, manifest: Snap
   }
 }
 
+/**
+ * Rewrites a manifest's status and verification record, conditional on the version read (If-Match):
+ * a concurrent writer makes the write fail and it is retried from a fresh read, never lost.
+ */
+export async function updateManifestVerification(s3: S3Client, bucket: string, cluster: string, snapshotId: string,
+  status: SnapshotManifest['status'], verification: NonNullable<SnapshotManifest['verification']>): Promise<SnapshotManifest> {
+  const Key = snapshotManifestKey(cluster, snapshotId);
+  for (let attempt = 1; ; attempt++) {
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key }));
+    const manifest = JSON.parse(await got.Body!.transformToString()) as SnapshotManifest;
+    const updated: SnapshotManifest = { ...manifest, status, verification };
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `${JSON.stringify(updated, null, 2)}\n`, ContentType: 'application/json', IfMatch: got.ETag }));
+      return updated;
+    } catch (err) {
+      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 412 || attempt >= 5) throw err;
+    }
+  }
+}
+
 export async function readManifest(s3: S3Client, bucket: string, cluster: string, snapshotId: string): Promise<SnapshotManifest> {
   const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: snapshotManifestKey(cluster, snapshotId) }));
   return JSON.parse(await got.Body!.transformToString()) as SnapshotManifest;

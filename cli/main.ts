@@ -6,6 +6,7 @@ import { registerLabCommands } from './lab.js';
 import { registerBackupCommands } from './backup.js';
 import { registerScheduleCommands } from './schedule.js';
 import { registerSnapshotCommands } from './snapshots.js';
+import { registerVerifyCommands } from './verify.js';
 import { CliError, exitCodes } from './output.js';
 
 const program = new Command('lifeboat')
@@ -24,6 +25,7 @@ registerClusterCommands(program);
 registerBackupCommands(program);
 registerSnapshotCommands(program);
 registerScheduleCommands(program);
+registerVerifyCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -8,7 +8,7 @@ const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 interface Observed {
   /** The first pending activity's latest heartbeat details, decoded. */
-  heartbeat?: Record<string, number>;
+  heartbeat?: Record<string, number | string>;
   /** Attempts of a workflow task that keeps failing (e.g. a worker running an older Lifeboat). */
   workflowTaskAttempt: number;
 }
@@ -17,7 +17,7 @@ async function observe(handle: WorkflowHandle): Promise<Observed> {
   const { raw } = await handle.describe();
   const payload = raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
   return {
-    heartbeat: payload ? defaultPayloadConverter.fromPayload<Record<string, number>>(payload) : undefined,
+    heartbeat: payload ? defaultPayloadConverter.fromPayload<Record<string, number | string>>(payload) : undefined,
     workflowTaskAttempt: raw.pendingWorkflowTask?.attempt ?? 0,
   };
 }
@@ -41,11 +41,15 @@ export async function followProgress(handle: WorkflowHandle, until: Promise<unkn
       const running = steps.find((s) => s.state === 'running');
       const beat = running ? seen.heartbeat : undefined;
       let line = running ? `${running.name}` : steps.every((s) => s.state !== 'pending') ? 'finishing' : 'starting';
-      if (beat?.bytesRead !== undefined) {
-        const total = beat.bytesRead + (beat.bytesRemaining ?? 0);
+      // An activity that runs several steps itself names the one it is in.
+      if (typeof beat?.step === 'string' && beat.step !== running?.name) line += ` › ${beat.step}`;
+      if (typeof beat?.bytesRead === 'number') {
+        const total = beat.bytesRead + Number(beat.bytesRemaining ?? 0);
         const pct = total ? Math.floor((100 * beat.bytesRead) / total) : 0;
         const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
-        line += ` [${bar}] ${pct}% read ${mib(beat.bytesRead)} of ${mib(total)}, uploaded ${mib(beat.bytesUploaded ?? 0)}`;
+        line += ` [${bar}] ${pct}% read ${mib(beat.bytesRead)} of ${mib(total)}, uploaded ${mib(Number(beat.bytesUploaded ?? 0))}`;
+      } else if (typeof beat?.bytes === 'number') {
+        line += ` ${mib(beat.bytes)}`;
       }
       if (tty) process.stderr.write(`\r\x1b[2K${line}`);
       else if (line.split(' [')[0] !== lastLine.split(' [')[0]) process.stderr.write(`${line}\n`);

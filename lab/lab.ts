@@ -11,7 +11,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { labComponents, type LabComponent } from './components.js';
 import { ensureClusterPki } from './pki.js';
 import { logFile, logTail, runningPid, runningSpec, specDigest, startDaemon, stopDaemon, treeRssBytes } from './processes.js';
-import { awsCredentialsFile, bin, clusterPaths, host, labClusters, labConfigFile, labDir, labKeyFile, labKeyId, minioData, minioPorts, objectStore, temporalDb, temporalPorts, type LabClusterSpec } from './topology.js';
+import { awsCredentialsFile, bin, clusterPaths, host, labClusters, labConfigFile, labDir, labKeyFile, labKeyId, minioData, minioPorts, objectStore, temporalDb, temporalPorts, versions, type LabClusterSpec } from './topology.js';
 import { workerComponent } from './worker-component.js';
 import { peerLocation, shopApp, shopManifests } from './shop.js';
 
@@ -119,6 +119,19 @@ function backupStorageLocation(c: LabClusterSpec): object {
   };
 }
 
+/**
+ * Velero runs outside the lab's clusters, but every restore instantiates its pod-volume restore action,
+ * which reads the `velero` Deployment (for the restore helper's image) and fails the whole restore
+ * without one. A scaled-to-zero Deployment stands in for the one `velero install` creates.
+ */
+const veleroDeploymentStandIn = {
+  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'velero', namespace: 'velero', labels: { component: 'velero' } },
+  spec: {
+    replicas: 0, selector: { matchLabels: { component: 'velero' } },
+    template: { metadata: { labels: { component: 'velero' } }, spec: { containers: [{ name: 'velero', image: `velero/velero:v${versions.velero}` }] } },
+  },
+};
+
 /** Objects every lab cluster needs before its controllers start: kwok Nodes, Velero's CRDs, namespace and storage location. */
 async function bootstrapCluster(c: LabClusterSpec): Promise<void> {
   await apply(c.name, kwokNodes(c));
@@ -129,6 +142,7 @@ async function bootstrapCluster(c: LabClusterSpec): Promise<void> {
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'velero' } },
     backupStorageLocation(c),
     ...peerClusters(c).map((peer) => peerLocation(c, peer, backupStorageLocation)),
+    veleroDeploymentStandIn,
   ]);
 }
 
@@ -180,6 +194,7 @@ export function labConfig(): object {
         velero: { namespace: 'velero', storageLocation: 'default', restoreFrom: Object.fromEntries(peerClusters(c).map((peer) => [peer.name, peer.name])), timeout: '30m' },
         restoreVerification: {
           ...(c.encryptSecrets ? { encryptionConfigFile: p.encryptionConfig } : {}),
+          serviceClusterIPRange: '10.96.0.0/16',
           objects: [
             { resource: 'namespaces', name: 'kube-system' },
             { resource: 'namespaces', name: shopApp.namespace },

@@ -91,10 +91,12 @@ export const clusterSchema = z.object({
      * that Secrets encrypted at rest read back. Absent: the cluster stores Secrets in clear.
      */
     encryptionConfigFile: file.optional(),
+    /** The cluster's Service IP range, given to the scratch API server. Default: 10.96.0.0/12 (kubeadm's). */
+    serviceClusterIPRange: z.string().regex(/^[0-9a-f.:]+\/\d+$/, 'a CIDR like 10.96.0.0/12').default('10.96.0.0/12'),
     /** Objects a restored snapshot must hold. Default: the kube-system namespace. */
     objects: z.array(objectRefSchema).default([{ resource: 'namespaces', name: 'kube-system' }]),
     objectives: objectivesSchema.default({ rto: 1800, rpo: 86400 }),
-  }).strict().default({ objects: [{ resource: 'namespaces', name: 'kube-system' }], objectives: { rto: 1800, rpo: 86400 } }),
+  }).strict().default({ serviceClusterIPRange: '10.96.0.0/12', objects: [{ resource: 'namespaces', name: 'kube-system' }], objectives: { rto: 1800, rpo: 86400 } }),
 }).strict();
 
 /** A check run against an app restored into a scratch namespace, beyond its Deployments becoming Available. */

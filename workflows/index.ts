@@ -1,3 +1,4 @@
 // Every workflow the worker runs: one entry point for the bundle.
 export { clusterHealth } from './clusterHealth.js';
 export { etcdSnapshot, pruneEtcdSnapshots } from './etcdSnapshot.js';
+export { restoreVerification } from './restoreVerification.js';

@@ -67,6 +67,15 @@ export interface SnapshotManifest {
   finishedAt: string;
   workflowId: string;
   runId: string;
-  /** Set by restore verification. */
-  verification?: { at: string; result: string; workflowId: string };
+  /** Set by restore verification: the latest one's outcome. */
+  verification?: {
+    at: string;
+    /** `verified`, or `failed: <reason>`. */
+    result: string;
+    workflowId: string;
+    runId?: string;
+    rtoSeconds?: number;
+    /** Checks passed of those run. */
+    checks?: { passed: number; total: number };
+  };
 }

@@ -47,6 +47,16 @@ export class Steps {
     }
   }
 
+  /** Marks a step running without running it here (an activity runs it and reports back through `absorb`). */
+  begin(name: string): void {
+    Object.assign(this.find(name), { state: 'running', startedAt: new Date().toISOString() });
+  }
+
+  /** Takes over steps an activity ran and timed itself, by name. */
+  absorb(reported: Step[]): void {
+    for (const r of reported) Object.assign(this.find(r.name), r);
+  }
+
   skip(name: string, why: string): void {
     Object.assign(this.find(name), { state: 'skipped', detail: why });
   }

@@ -1,0 +1,404 @@
+// Activities of etcd restore verification: pick a snapshot, restore it into a scratch etcd and a scratch
+// kube-apiserver on the worker, check through both that the cluster is there, tear everything down,
+// and record the outcome in the snapshot's manifest.
+//
+// The scratch processes live on the worker that started them, so the restore and its checks are one
+// activity: a retry (say, after the worker was killed) starts over on whichever worker takes it, and
+// first stops whatever an earlier attempt left in the same scratch directory.
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { execa } from 'execa';
+import type { LifeboatClients } from '../worker/clients.js';
+import type { KeyRing } from '../worker/keys.js';
+import type { ObjectRef } from '../worker/config.js';
+import type { Step } from '../workflows/steps.js';
+import type { VerificationCheck } from '../workflows/verification-types.js';
+import type { Inventory, SnapshotManifest } from '../workflows/snapshot-layout.js';
+import { clusterClients } from './cluster.js';
+import { withEtcdEndpoints } from './etcd-client.js';
+import { countRegistry } from './etcd-inventory.js';
+import { EnvelopeError } from './envelope.js';
+import { fetchSnapshot, SnapshotIntegrityError } from './snapshot-fetch.js';
+import { listManifests, readManifest, updateManifestVerification } from './snapshot-store.js';
+import { freePort, removeScratch, ScratchStartError, ScratchToolError, startScratchProcess, waitServing, type ScratchProcess } from './scratch.js';
+
+export const verificationFailureTypes = {
+  noSnapshot: 'NoSnapshotToVerify',
+  snapshotNotFound: 'SnapshotNotFound',
+  scratchToolMissing: 'ScratchToolMissing',
+  noEncryption: 'EncryptionNotConfigured',
+} as const;
+
+export interface EtcdVerificationPlan {
+  cluster: string;
+  snapshot: {
+    snapshotId: string;
+    status: SnapshotManifest['status'];
+    /** When the snapshot was taken: its point in time. */
+    startedAt: string;
+    objectKey: string;
+    storedBytes: number;
+    plaintextBytes: number;
+    revision: number;
+    inventoryKeys: number;
+  };
+  objects: ObjectRef[];
+  objectives: { rtoSeconds: number; rpoSeconds: number };
+}
+
+export interface ScratchRestoreInput {
+  cluster: string;
+  snapshotId: string;
+  /** Names the scratch directory; derived from the workflow ID, so a retry finds its predecessor's. */
+  scratchId: string;
+  objects: ObjectRef[];
+}
+
+export interface ScratchRestoreResult {
+  passed: boolean;
+  failureReason?: string;
+  checks: VerificationCheck[];
+  /** fetch, restore-db, start-etcd, check-inventory, start-apiserver, check-objects, teardown. */
+  steps: Step[];
+  restoredRevision?: number;
+}
+
+/** A finding that the backup does not restore: reported, not retried. */
+class NotRestorable extends Error {
+  override readonly name = 'NotRestorable';
+}
+
+/** Sub-steps of the scratch restore, with timestamps, reported back to the workflow's step list. */
+class StepLog {
+  readonly steps: Step[] = [];
+
+  async run<T>(name: string, work: () => Promise<T>, describe?: (r: T) => string): Promise<T> {
+    const step: Step = { name, state: 'running', startedAt: new Date().toISOString() };
+    this.steps.push(step);
+    const ctx = Context.current();
+    ctx.heartbeat({ step: name });
+    // Some steps are one long call (etcdutl restoring gigabytes): keep the worker's liveness visible.
+    const beat = setInterval(() => ctx.heartbeat({ step: name }), 5_000);
+    try {
+      const result = await work();
+      step.state = 'done';
+      if (describe) step.detail = describe(result);
+      return result;
+    } catch (err) {
+      step.state = 'failed';
+      step.detail = (err as Error).message;
+      throw err;
+    } finally {
+      clearInterval(beat);
+      step.finishedAt = new Date().toISOString();
+    }
+  }
+}
+
+const sortedEntries = (o: Record<string, string> | undefined) => Object.entries(o ?? {}).sort(([a], [b]) => a.localeCompare(b));
+
+/** sha256 of an object's data, independent of key order. */
+export function dataSha256(o: { data?: Record<string, string>; binaryData?: Record<string, string> }): string {
+  return createHash('sha256').update(JSON.stringify([sortedEntries(o.data), sortedEntries(o.binaryData)])).digest('hex');
+}
+
+/** Resources whose object count the scratch API server must report as the manifest's inventory did. */
+const countedResources = ['namespaces', 'secrets', 'configmaps', 'deployments', 'serviceaccounts'] as const;
+
+interface KubeObject { metadata?: { resourceVersion?: string }; data?: Record<string, string>; binaryData?: Record<string, string>; spec?: object }
+
+function readObject(kc: KubeConfig, ref: ObjectRef): Promise<KubeObject> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const ns = ref.namespace ?? '';
+  switch (ref.resource) {
+    case 'namespaces': return core.readNamespace({ name: ref.name });
+    case 'secrets': return core.readNamespacedSecret({ name: ref.name, namespace: ns });
+    case 'configmaps': return core.readNamespacedConfigMap({ name: ref.name, namespace: ns });
+    case 'services': return core.readNamespacedService({ name: ref.name, namespace: ns });
+    case 'serviceaccounts': return core.readNamespacedServiceAccount({ name: ref.name, namespace: ns });
+    case 'deployments': return kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: ref.name, namespace: ns });
+  }
+}
+
+async function countThroughApi(kc: KubeConfig, resource: (typeof countedResources)[number]): Promise<number> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  let total = 0;
+  let cont: string | undefined;
+  do {
+    const page: { items: unknown[]; metadata?: { _continue?: string } } = await (
+      resource === 'namespaces' ? core.listNamespace({ limit: 500, _continue: cont })
+        : resource === 'secrets' ? core.listSecretForAllNamespaces({ limit: 500, _continue: cont })
+          : resource === 'configmaps' ? core.listConfigMapForAllNamespaces({ limit: 500, _continue: cont })
+            : resource === 'serviceaccounts' ? core.listServiceAccountForAllNamespaces({ limit: 500, _continue: cont })
+              : apps.listDeploymentForAllNamespaces({ limit: 500, _continue: cont }));
+    total += page.items.length;
+    cont = page.metadata?._continue || undefined;
+  } while (cont);
+  return total;
+}
+
+const refText = (ref: ObjectRef) => `${ref.resource}/${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
+const apiError = (err: unknown) => {
+  const e = err as { code?: number; body?: string; message?: string };
+  let message = e.message ?? String(err);
+  try {
+    message = (JSON.parse(e.body ?? '') as { message?: string }).message ?? message;
+  } catch { /* not a Status body */ }
+  return { code: e.code, message };
+};
+
+function compareInventory(expected: Inventory, restored: Inventory): VerificationCheck {
+  const names = [...new Set([...Object.keys(expected.prefixes), ...Object.keys(restored.prefixes)])].sort();
+  const differing = names.filter((n) => (expected.prefixes[n] ?? 0) !== (restored.prefixes[n] ?? 0));
+  return {
+    name: 'inventory',
+    passed: differing.length === 0 && expected.totalKeys === restored.totalKeys,
+    detail: differing.length === 0 && expected.totalKeys === restored.totalKeys
+      ? `${restored.totalKeys} keys in ${names.length} resource prefixes at revision ${restored.revision}, as the manifest says`
+      : `at revision ${restored.revision}: ${restored.totalKeys} keys, manifest ${expected.totalKeys}; differing: ${differing.slice(0, 8).map((n) => `${n} ${restored.prefixes[n] ?? 0} (manifest ${expected.prefixes[n] ?? 0})`).join(', ')}`,
+  };
+}
+
+export function createEtcdRestoreActivities(clients: LifeboatClients, keyRing: KeyRing | undefined) {
+  const { config, s3 } = clients;
+  const bucket = config.objectStore.bucket;
+  const scratchRoot = config.verification.scratchDir ?? join(tmpdir(), 'lifeboat-scratch');
+  const scratchDir = (scratchId: string) => join(scratchRoot, scratchId.replace(/[^A-Za-z0-9._-]/g, '_'));
+
+  /** Reads the source's copy of an object to compare data hashes; undefined if it cannot be read. */
+  async function sourceObject(cluster: string, ref: ObjectRef): Promise<KubeObject | string> {
+    try {
+      return await readObject(clusterClients(clients, cluster).kubeConfig, ref);
+    } catch (err) {
+      const { code, message } = apiError(err);
+      return code === 404 ? 'deleted from the source since the snapshot' : `source unreadable (${message})`;
+    }
+  }
+
+  async function checkObject(scratch: KubeConfig, cluster: string, ref: ObjectRef): Promise<VerificationCheck> {
+    const name = refText(ref);
+    let restored: KubeObject;
+    try {
+      restored = await readObject(scratch, ref);
+    } catch (err) {
+      const { code, message } = apiError(err);
+      return { name, passed: false, detail: code === 404 ? 'not found in the restored cluster' : `could not be read from the restored cluster: ${message}` };
+    }
+    if (ref.resource !== 'secrets' && ref.resource !== 'configmaps') {
+      const replicas = ref.resource === 'deployments' ? (restored.spec as { replicas?: number } | undefined)?.replicas : undefined;
+      return { name, passed: true, detail: `found at resourceVersion ${restored.metadata?.resourceVersion}${replicas === undefined ? '' : `, ${replicas} replicas`}` };
+    }
+    const hash = dataSha256(restored);
+    const source = await sourceObject(cluster, ref);
+    if (typeof source === 'string') return { name, passed: true, detail: `found, data sha256 ${hash.slice(0, 12)}; ${source}, so not compared` };
+    if (source.metadata?.resourceVersion !== restored.metadata?.resourceVersion) {
+      return { name, passed: true, detail: `found, data sha256 ${hash.slice(0, 12)}; changed in the source since the snapshot (resourceVersion ${restored.metadata?.resourceVersion} → ${source.metadata?.resourceVersion}), so not compared` };
+    }
+    const expected = dataSha256(source);
+    return expected === hash
+      ? { name, passed: true, detail: `data sha256 ${hash.slice(0, 12)} equals the source's at resourceVersion ${restored.metadata?.resourceVersion}` }
+      : { name, passed: false, detail: `data sha256 ${hash.slice(0, 12)} differs from the source's ${expected.slice(0, 12)} at the same resourceVersion ${restored.metadata?.resourceVersion}` };
+  }
+
+  return {
+    /** The snapshot to verify (the given one, or the newest uploaded or verified) and what to check. */
+    async planEtcdVerification({ cluster, snapshotId }: { cluster: string; snapshotId?: string }): Promise<EtcdVerificationPlan> {
+      const { config: clusterConfig } = clusterClients(clients, cluster);
+      let manifest: SnapshotManifest;
+      if (snapshotId) {
+        try {
+          manifest = await readManifest(s3, bucket, cluster, snapshotId);
+        } catch (err) {
+          if ((err as Error).name === 'NoSuchKey') throw ApplicationFailure.nonRetryable(`no snapshot ${snapshotId} of cluster '${cluster}' (no manifest in s3://${bucket})`, verificationFailureTypes.snapshotNotFound);
+          throw err;
+        }
+      } else {
+        const listing = await listManifests(s3, bucket, cluster);
+        if (!listing.complete) throw new Error(listing.problem);
+        const newest = listing.manifests.find((m) => m.status !== 'failed'); // newest first
+        if (!newest) throw ApplicationFailure.nonRetryable(`cluster '${cluster}' has no snapshot to verify (${listing.manifests.length} manifests, none uploaded or verified); take one with \`lifeboat backup etcd --cluster ${cluster}\``, verificationFailureTypes.noSnapshot);
+        manifest = newest;
+      }
+      const { objects, objectives } = clusterConfig.restoreVerification;
+      return {
+        cluster,
+        snapshot: {
+          snapshotId: manifest.snapshotId, status: manifest.status, startedAt: manifest.startedAt, objectKey: manifest.object.objectKey,
+          storedBytes: manifest.object.storedBytes, plaintextBytes: manifest.object.plaintextBytes,
+          revision: manifest.etcd.revisionAtStart, inventoryKeys: manifest.inventory.totalKeys,
+        },
+        objects,
+        objectives: { rtoSeconds: objectives.rto, rpoSeconds: objectives.rpo },
+      };
+    },
+
+    /**
+     * Download, decrypt and check the snapshot, `etcdutl snapshot restore` it, start a scratch etcd and
+     * kube-apiserver on it, check the inventory and the named objects, and tear it all down. A backup
+     * that does not restore is a result (passed: false, with the reason), not an error; errors are
+     * what a retry may fix (the object store unreachable, the worker gone).
+     */
+    async restoreSnapshotInScratch(input: ScratchRestoreInput): Promise<ScratchRestoreResult> {
+      if (!keyRing) throw ApplicationFailure.nonRetryable('this worker has no encryption keys configured (encryption in its config); it cannot decrypt snapshots', verificationFailureTypes.noEncryption);
+      const ctx = Context.current();
+      const { config: clusterConfig } = clusterClients(clients, input.cluster);
+      const dir = scratchDir(input.scratchId);
+      const log = new StepLog();
+      const checks: VerificationCheck[] = [];
+      const processes: ScratchProcess[] = [];
+      const startTimeoutMs = config.verification.startTimeout * 1000;
+      let restoredRevision: number | undefined;
+      // What the restored etcd holds at its latest revision: what the API server must then serve.
+      let restoredLatest: Inventory | undefined;
+      let failureReason: string | undefined;
+
+      // An earlier attempt of this verification may have left processes and files behind.
+      await removeScratch(dir);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      try {
+        const manifest = await readManifest(s3, bucket, input.cluster, input.snapshotId);
+        const dbFile = join(dir, 'snapshot.db');
+        await log.run('fetch', async () => {
+          const destination = createWriteStream(dbFile, { mode: 0o600 });
+          destination.on('drain', () => ctx.heartbeat({ step: 'fetch', bytes: destination.bytesWritten }));
+          try {
+            return await fetchSnapshot({ s3, bucket, manifest, keyRing, destination, signal: ctx.cancellationSignal });
+          } catch (err) {
+            if (err instanceof SnapshotIntegrityError || err instanceof EnvelopeError) throw new NotRestorable(`snapshot ${input.snapshotId} is corrupt: ${err.message}`);
+            if ((err as Error).name === 'NoSuchKey') throw new NotRestorable(`snapshot object s3://${bucket}/${manifest.object.objectKey} is missing`);
+            throw err;
+          }
+        }, (f) => `${f.plaintextBytes} bytes decrypted with key ${f.keyId}; sha256 ${f.plaintextSha256.slice(0, 12)} matches the manifest`);
+
+        const [clientPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+        const clientUrl = `http://127.0.0.1:${clientPort}`;
+        const peerUrl = `http://127.0.0.1:${peerPort}`;
+        const dataDir = join(dir, 'etcd-data');
+        await log.run('restore-db', async () => {
+          const r = await execa(config.tools.etcdutl, ['snapshot', 'restore', dbFile, '--data-dir', dataDir, '--name', 'scratch',
+            '--initial-cluster', `scratch=${peerUrl}`, '--initial-advertise-peer-urls', peerUrl], { reject: false, all: true, cancelSignal: ctx.cancellationSignal });
+          if ((r as { code?: string }).code === 'ENOENT') throw ApplicationFailure.nonRetryable(`etcdutl not found at '${config.tools.etcdutl}' (tools.etcdutl)`, verificationFailureTypes.scratchToolMissing);
+          if (r.exitCode !== 0) throw new NotRestorable(`etcdutl snapshot restore refused the snapshot: ${(r.all ?? '').trim().split('\n').slice(-3).join(' ')}`);
+          // The plaintext copy is not needed once etcd's data directory exists.
+          await rm(dbFile, { force: true });
+        }, () => 'etcdutl snapshot restore accepted the snapshot (its sha256 trailer included)');
+
+        const start = async (name: string, command: string, args: string[], tool: string) => {
+          try {
+            const p = await startScratchProcess(dir, name, command, args);
+            processes.push(p);
+            return p;
+          } catch (err) {
+            if (err instanceof ScratchToolError) throw ApplicationFailure.nonRetryable(`${err.message}; check ${tool} in the worker's configuration`, verificationFailureTypes.scratchToolMissing);
+            throw err;
+          }
+        };
+        const beat = (step: string) => () => {
+          if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled');
+          ctx.heartbeat({ step });
+        };
+
+        await withEtcdEndpoints([clientUrl], undefined, async (etcd) => {
+          await log.run('start-etcd', async () => {
+            const proc = await start('etcd', config.tools.etcd, ['--name', 'scratch', '--data-dir', dataDir,
+              '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl, '--listen-peer-urls', peerUrl,
+              '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `scratch=${peerUrl}`, '--log-level', 'warn',
+              '--quota-backend-bytes', String(8 * 1024 ** 3)], 'tools.etcd');
+            await waitServing(proc, startTimeoutMs, async () => { await etcd.maintenance.status(); return true; }, beat('start-etcd'))
+              .catch((err: Error) => { throw err instanceof ScratchStartError ? new NotRestorable(err.message) : err; });
+            restoredRevision = Number((await etcd.maintenance.status()).header.revision);
+          }, () => `serving at ${clientUrl}, revision ${restoredRevision}`);
+
+          await log.run('check-inventory', async () => {
+            restoredLatest = await countRegistry(etcd, restoredRevision!);
+            if (manifest.inventory.revision > restoredRevision!) {
+              return `not compared: the manifest's inventory was counted at revision ${manifest.inventory.revision} (the snapshot's had been compacted), after the ${restoredRevision} this snapshot holds`;
+            }
+            const restored = await countRegistry(etcd, manifest.inventory.revision, { onPage: (totalKeys) => ctx.heartbeat({ step: 'check-inventory', totalKeys }) });
+            const check = compareInventory(manifest.inventory, restored);
+            checks.push(check);
+            return check.detail;
+          }, (d) => d);
+        });
+
+        const certDir = join(dir, 'certs');
+        const token = randomBytes(24).toString('hex');
+        const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+        await writeFile(join(dir, 'tokens.csv'), `${token},lifeboat-verifier,lifeboat-verifier,"system:masters"\n`, { mode: 0o600 });
+        await writeFile(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o600 });
+        await writeFile(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+        const rv = clusterConfig.restoreVerification;
+        let scratchKube: KubeConfig | undefined;
+        await log.run('start-apiserver', async () => {
+          const proc = await start('kube-apiserver', config.tools.kubeApiserver, [
+            '--etcd-servers', clientUrl, '--bind-address', '127.0.0.1', '--secure-port', String(apiPort), '--advertise-address', '127.0.0.1',
+            '--cert-dir', certDir, '--token-auth-file', join(dir, 'tokens.csv'), '--authorization-mode', 'RBAC',
+            '--service-account-issuer', 'https://lifeboat-scratch.invalid', '--service-account-key-file', join(dir, 'sa.pub'),
+            '--service-account-signing-key-file', join(dir, 'sa.key'), '--service-cluster-ip-range', rv.serviceClusterIPRange,
+            // A scratch server answers a handful of reads: no watch cache to fill from a large store first.
+            '--endpoint-reconciler-type', 'none', '--watch-cache=false', '--profiling=false', '--v', '0',
+            ...(rv.encryptionConfigFile ? ['--encryption-provider-config', rv.encryptionConfigFile] : []),
+          ], 'tools.kubeApiserver');
+          await waitServing(proc, startTimeoutMs, async () => {
+            const ca = await readFile(join(certDir, 'apiserver.crt')).catch(() => undefined);
+            if (!ca) return false;
+            const kc = new KubeConfig();
+            kc.loadFromOptions({
+              clusters: [{ name: 'scratch', server: `https://127.0.0.1:${apiPort}`, caData: ca.toString('base64'), skipTLSVerify: false }],
+              users: [{ name: 'lifeboat-verifier', token }],
+              contexts: [{ name: 'scratch', cluster: 'scratch', user: 'lifeboat-verifier' }],
+              currentContext: 'scratch',
+            });
+            await kc.makeApiClient(CoreV1Api).listNamespace({ limit: 1 });
+            scratchKube = kc;
+            return true;
+          }, beat('start-apiserver')).catch((err: Error) => { throw err instanceof ScratchStartError ? new NotRestorable(err.message) : err; });
+        }, () => `serving at https://127.0.0.1:${apiPort}${rv.encryptionConfigFile ? ' with the cluster\'s EncryptionConfiguration' : ''}`);
+
+        await log.run('check-objects', async () => {
+          for (const resource of countedResources) {
+            const expected = restoredLatest!.prefixes[resource] ?? 0;
+            const seen = await countThroughApi(scratchKube!, resource);
+            checks.push({ name: `count ${resource}`, passed: seen === expected, detail: `${seen} through the restored API server, ${expected} in the restored etcd at revision ${restoredLatest!.revision}` });
+          }
+          for (const ref of input.objects) {
+            ctx.heartbeat({ step: 'check-objects', object: refText(ref) });
+            checks.push(await checkObject(scratchKube!, input.cluster, ref));
+          }
+          const failed = checks.filter((c) => !c.passed);
+          return `${checks.length - failed.length}/${checks.length} checks passed`;
+        }, (d) => d);
+        const failed = checks.find((c) => !c.passed);
+        if (failed) failureReason = `check ${failed.name} failed: ${failed.detail}`;
+      } catch (err) {
+        if (!(err instanceof NotRestorable)) throw err;
+        failureReason = err.message;
+      } finally {
+        // In every outcome, also on cancellation and on errors a retry will see again.
+        await log.run('teardown', async () => {
+          await Promise.all(processes.map((p) => p.stop()));
+          return removeScratch(dir);
+        }, (r) => `stopped ${processes.length} scratch processes, removed ${dir}${r.stoppedPids.length ? ` (${r.stoppedPids.length} needed a second stop)` : ''}`).catch(() => undefined);
+      }
+      return { passed: failureReason === undefined, failureReason, checks, steps: log.steps, restoredRevision };
+    },
+
+    /** Final cleanup of a verification's scratch directory and processes on this worker: idempotent. */
+    async removeVerificationScratch({ scratchId }: { scratchId: string }): Promise<{ stoppedPids: number[]; removed: boolean }> {
+      return removeScratch(scratchDir(scratchId));
+    },
+
+    /** Records the outcome in the snapshot's manifest: `verified` only on success, `failed` otherwise. */
+    async recordSnapshotVerification(input: { cluster: string; snapshotId: string; passed: boolean; verification: NonNullable<SnapshotManifest['verification']> }): Promise<void> {
+      await updateManifestVerification(s3, bucket, input.cluster, input.snapshotId, input.passed ? 'verified' : 'failed', input.verification);
+    },
+  };
+}
+
+export type EtcdRestoreActivities = ReturnType<typeof createEtcdRestoreActivities>;

@@ -1,0 +1,122 @@
+// Scratch processes for restore verification: a restored etcd and a kube-apiserver on free loopback
+// ports, each with a pid file in its scratch directory, so that a later attempt (after the worker
+// was killed) finds and stops what an earlier one left, and so that teardown happens in every outcome.
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+
+/** A scratch process started but did not come to serve. */
+export class ScratchStartError extends Error {
+  override readonly name = 'ScratchStartError';
+}
+
+/** A scratch process could not be started at all (no such binary, not executable). */
+export class ScratchToolError extends Error {
+  override readonly name = 'ScratchToolError';
+}
+
+/** A port the kernel just handed out on 127.0.0.1 (free now; the process binds it right after). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const pidFile = (dir: string, name: string) => join(dir, `${name}.pid`);
+export const scratchLog = (dir: string, name: string) => join(dir, `${name}.log`);
+
+async function alive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Is `pid` still the process we started for `dir` (and not an unrelated one that reused the number)? */
+async function ownedBy(pid: number, dir: string): Promise<boolean> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.includes(dir);
+}
+
+async function stopPid(pid: number, graceMs: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!(await alive(pid))) return;
+    await sleep(100);
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch { /* gone */ }
+}
+
+/**
+ * Stops every process a pid file in `dir` names (if it is still ours) and removes the directory.
+ * Idempotent: the start of every attempt and the runbook's final cleanup both call it.
+ */
+export async function removeScratch(dir: string): Promise<{ stoppedPids: number[]; removed: boolean }> {
+  const stoppedPids: number[] = [];
+  if (!existsSync(dir)) return { stoppedPids, removed: false };
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.pid'))) {
+    const pid = Number((await readFile(join(dir, file), 'utf8')).trim());
+    if (pid > 0 && await alive(pid) && await ownedBy(pid, dir)) {
+      await stopPid(pid, 5_000);
+      stoppedPids.push(pid);
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+  return { stoppedPids, removed: true };
+}
+
+export interface ScratchProcess {
+  name: string;
+  pid: number;
+  /** The last lines of its log, for error messages. */
+  logTail(): Promise<string>;
+  /** Resolves (never rejects) when the process exits. */
+  exited: Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Starts `command` with its output in `<dir>/<name>.log` and its pid in `<dir>/<name>.pid`. */
+export async function startScratchProcess(dir: string, name: string, command: string, args: string[]): Promise<ScratchProcess> {
+  const log = { file: scratchLog(dir, name), append: true } as const;
+  const child = execa(command, args, { stdin: 'ignore', stdout: log, stderr: log, reject: false, cleanup: true });
+  const pid = child.pid;
+  if (pid === undefined) {
+    const result = await child;
+    throw new ScratchToolError(`could not start ${name} (${command}): ${result.shortMessage ?? 'no process'}`);
+  }
+  await writeFile(pidFile(dir, name), `${pid}\n`, { mode: 0o600 });
+  const logTail = async () => (await readFile(scratchLog(dir, name), 'utf8').catch(() => '')).trim().split('\n').slice(-8).join('\n');
+  const exited = child.then((r) => r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`);
+  return { name, pid, logTail, exited, stop: () => stopPid(pid, 10_000) };
+}
+
+/**
+ * Polls `ready` until it returns true, failing early if the process exits and after `timeoutMs`.
+ * `beat` runs on every poll (heartbeats).
+ */
+export async function waitServing(proc: ScratchProcess, timeoutMs: number, ready: () => Promise<boolean>, beat: () => void): Promise<void> {
+  let exit: string | undefined;
+  void proc.exited.then((why) => { exit = why; });
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exit) throw new ScratchStartError(`scratch ${proc.name} ${exit} before serving; last lines of its log:\n${await proc.logTail()}`);
+    if (await ready().catch(() => false)) return;
+    beat();
+    await sleep(250);
+  }
+  throw new ScratchStartError(`scratch ${proc.name} not serving after ${timeoutMs / 1000}s; last lines of its log:\n${await proc.logTail()}`);
+}

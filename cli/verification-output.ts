@@ -1,0 +1,31 @@
+// How a verification result reads on a terminal, for `verify` and `gameday`.
+import { WorkflowFailedError } from '@temporalio/client';
+import { verificationFailedType, type VerificationResult } from '../workflows/verification-types.js';
+import { table } from './output.js';
+
+const duration = (s: number) => (s < 120 ? `${s.toFixed(1)}s` : s < 7200 ? `${(s / 60).toFixed(1)}m` : `${(s / 3600).toFixed(1)}h`);
+const stepSeconds = (a?: string, b?: string) => (a && b ? duration((Date.parse(b) - Date.parse(a)) / 1000) : '');
+
+/** The VerificationResult a failed verification carries in its failure's details, if it got that far. */
+export function failedVerification(err: unknown): VerificationResult | undefined {
+  let cause: unknown = err instanceof WorkflowFailedError ? err.cause : err;
+  while (cause) {
+    const c = cause as { type?: string; details?: unknown[]; cause?: unknown };
+    if (c.type === verificationFailedType && c.details?.[0]) return c.details[0] as VerificationResult;
+    cause = c.cause;
+  }
+  return undefined;
+}
+
+export function formatVerification(r: VerificationResult): string {
+  const met = (value: number, objective: number) => `${duration(value)} (objective ${duration(objective)}: ${value <= objective ? 'met' : 'MISSED'})`;
+  return [
+    table(['step', 'state', 'took', 'detail'], r.steps.map((s) => [s.name, s.state, stepSeconds(s.startedAt, s.finishedAt), (s.detail ?? '').split('\n')[0]!])),
+    '',
+    table(['check', 'result', 'detail'], r.checks.map((c) => [c.name, c.passed ? 'pass' : 'FAIL', c.detail])),
+    '',
+    `${r.kind} backup ${r.backup.id} of ${r.sourceCluster} restored to ${r.restoredTo}: ${r.passed ? 'VERIFIED' : `FAILED: ${r.failureReason}`}`,
+    `RTO ${met(r.rtoSeconds, r.objectives.rtoSeconds)}, RPO ${met(r.rpoSeconds, r.objectives.rpoSeconds)}`,
+    '',
+  ].join('\n');
+}
