@@ -323,6 +323,7 @@ const scalarEnv: [string, string[], (v: string) => unknown][] = [
   ['LIFEBOAT_VELERO', ['tools', 'velero'], String],
   ['LIFEBOAT_ETCD', ['tools', 'etcd'], String],
   ['LIFEBOAT_KUBE_APISERVER', ['tools', 'kubeApiserver'], String],
+  ['LIFEBOAT_SCRATCH_DIR', ['verification', 'scratchDir'], String],
   ['LIFEBOAT_METRICS_PORT', ['metrics', 'port'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
 ];
 

@@ -1,0 +1,88 @@
+// restoreVerification under a fault (lab: Temporal, MinIO, primary etcd and kube-apiserver; a worker
+// process of its own): kill -9 of the worker while its scratch etcd runs. The restarted worker's retry
+// stops what the killed attempt left, verifies, and leaves no process or directory behind.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, Connection } from '@temporalio/client';
+import { execa, type ResultPromise } from 'execa';
+import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
+import type { restoreVerification } from '../../workflows/restoreVerification.js';
+import { labConfigFile } from '../../lab/topology.js';
+import { cliPath, labConfig } from '../helpers/lab.js';
+
+const config = labConfig();
+const scratchDir = mkdtempSync(join(tmpdir(), 'lifeboat-verify-fault-'));
+let connection: Connection;
+let client: Client;
+beforeAll(async () => {
+  connection = await Connection.connect({ address: config.temporal.address });
+  client = new Client({ connection, namespace: config.temporal.namespace });
+});
+afterAll(async () => {
+  await connection?.close();
+  rmSync(scratchDir, { recursive: true, force: true });
+});
+
+/** Pids of processes whose command line names the scratch directory, with their program. */
+const scratchProcesses = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((pid) => {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.some((a) => a.includes(scratchDir)) ? [{ pid: Number(pid), program: argv[0]!.split('/').pop()! }] : [];
+  } catch {
+    return [];
+  }
+});
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('restoreVerification under faults', () => {
+  it('kill -9 of the worker mid-verification: a restarted worker completes it and nothing is left behind', async () => {
+    const taskQueue = `test-verify-kill-${randomUUID()}`;
+    const startWorker = (): ResultPromise => execa(process.execPath, [cliPath, 'worker'], {
+      env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0', LIFEBOAT_SCRATCH_DIR: scratchDir }, reject: false,
+    });
+    let worker = startWorker();
+    try {
+      const { manifest } = await client.workflow.execute<typeof etcdSnapshot>('etcdSnapshot', {
+        taskQueue, workflowId: `etcd-snapshot/primary/test-verify-kill-${Date.now()}`, args: [{ cluster: 'primary', skipRetention: true }],
+      });
+      const handle = await client.workflow.start<typeof restoreVerification>('restoreVerification', {
+        taskQueue, workflowId: `verify-etcd/primary/test-kill-${Date.now()}`, args: [{ kind: 'etcd', cluster: 'primary', snapshotId: manifest.snapshotId }], workflowExecutionTimeout: '10 minutes',
+      });
+      // Kill the worker as soon as its scratch etcd runs.
+      let orphans: { pid: number; program: string }[] = [];
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline && !orphans.some((p) => p.program === 'etcd'); await new Promise((r) => setTimeout(r, 10))) {
+        orphans = scratchProcesses();
+      }
+      worker.kill('SIGKILL');
+      await worker;
+      orphans = scratchProcesses();
+      // The scenario under test: the killed worker left a scratch etcd running and its directory in place.
+      expect(orphans.map((p) => p.program)).toContain('etcd');
+      expect(readdirSync(scratchDir)).toHaveLength(1);
+
+      worker = startWorker();
+      const r = await handle.result();
+      expect(r.passed).toBe(true);
+      const history = await handle.fetchHistory();
+      const attempts = (history.events ?? []).map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);
+      expect(Math.max(...attempts)).toBeGreaterThanOrEqual(2);
+      expect(orphans.filter((p) => alive(p.pid))).toEqual([]);
+      expect(scratchProcesses()).toEqual([]);
+      expect(readdirSync(scratchDir)).toEqual([]);
+    } finally {
+      worker.kill('SIGTERM');
+      await worker;
+    }
+  }, 300_000);
+});

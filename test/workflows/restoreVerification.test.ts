@@ -1,0 +1,145 @@
+// restoreVerification, kind etcd (lab: Temporal, MinIO, both clusters' etcd and kube-apiserver; the
+// worker starts scratch etcd and kube-apiserver processes from the lab's binaries).
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { WorkflowFailedError } from '@temporalio/client';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
+import type { restoreVerification } from '../../workflows/restoreVerification.js';
+import type { VerificationResult } from '../../workflows/verification-types.js';
+import { readManifest } from '../../activities/snapshot-store.js';
+import { dataSha256 } from '../../activities/etcd-restore.js';
+import { failedVerification } from '../../cli/verification-output.js';
+import { createClients } from '../../worker/clients.js';
+import { startTestWorker, type TestWorker } from '../helpers/lab.js';
+
+const scratchDir = mkdtempSync(join(tmpdir(), 'lifeboat-verify-test-'));
+let w: TestWorker;
+let clients: ReturnType<typeof createClients>;
+beforeAll(async () => {
+  w = await startTestWorker((c) => ({ ...c, verification: { ...c.verification, scratchDir } }));
+  clients = createClients(w.config);
+});
+afterAll(async () => {
+  await w?.stop();
+  clients?.s3.destroy();
+  rmSync(scratchDir, { recursive: true, force: true });
+});
+
+const bucket = () => w.config.objectStore.bucket;
+
+async function snapshot(cluster: string) {
+  const handle = await w.client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
+    taskQueue: w.config.temporal.taskQueue, workflowId: `etcd-snapshot/${cluster}/test-verify-${Date.now()}`, args: [{ cluster, skipRetention: true }],
+  });
+  return (await handle.result()).manifest;
+}
+
+function verify(input: Parameters<typeof restoreVerification>[0]) {
+  return w.client.workflow.execute<typeof restoreVerification>('restoreVerification', {
+    taskQueue: w.config.temporal.taskQueue, workflowId: `verify-etcd/${input.cluster}/test-${Date.now()}-${randomBytes(3).toString('hex')}`, args: [input],
+  });
+}
+
+/** Processes whose command line names the test's scratch directory (a leftover scratch etcd or apiserver). */
+const scratchProcesses = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((pid) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(scratchDir);
+  } catch {
+    return false;
+  }
+});
+
+const expectNothingLeft = () => {
+  expect(readdirSync(scratchDir)).toEqual([]);
+  expect(scratchProcesses()).toEqual([]);
+};
+
+describe('restoreVerification (etcd)', () => {
+  it('restores a snapshot in which the test created known objects, and finds them', async () => {
+    const kc = clients.clusters.get('primary')!.kubeConfig;
+    const core = kc.makeApiClient(CoreV1Api);
+    const ns = `verify-${randomBytes(4).toString('hex')}`;
+    const token = randomBytes(16).toString('base64');
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    try {
+      const secret = await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'db-credentials' }, data: { token } } });
+      await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
+        namespace: ns,
+        body: {
+          metadata: { name: 'api' },
+          spec: { replicas: 3, selector: { matchLabels: { app: 'api' } }, template: { metadata: { labels: { app: 'api' } }, spec: { containers: [{ name: 'api', image: 'registry.example/api:1' }] } } },
+        },
+      });
+      const manifest = await snapshot('primary');
+      const r = await verify({
+        kind: 'etcd', cluster: 'primary', snapshotId: manifest.snapshotId,
+        objects: [{ resource: 'namespaces', name: ns }, { resource: 'deployments', namespace: ns, name: 'api' }, { resource: 'secrets', namespace: ns, name: 'db-credentials' }],
+      });
+      expect(r.passed).toBe(true);
+      expect(r.backup.id).toBe(manifest.snapshotId);
+      const check = (name: string) => r.checks.find((c) => c.name === name)!;
+      expect(check(`namespaces/${ns}`).passed).toBe(true);
+      expect(check(`deployments/${ns}/api`).detail).toMatch(/3 replicas/);
+      // The Secret is encrypted at rest in the primary's etcd: reading it back proves the scratch API
+      // server got the EncryptionConfiguration, and the hash proves the data.
+      expect(check(`secrets/${ns}/db-credentials`)).toEqual({
+        name: `secrets/${ns}/db-credentials`, passed: true,
+        detail: `data sha256 ${dataSha256({ data: { token } }).slice(0, 12)} equals the source's at resourceVersion ${secret.metadata!.resourceVersion}`,
+      });
+      expect(check('inventory')).toMatchObject({ passed: true });
+      expect(check('inventory').detail).toContain(`${manifest.inventory.totalKeys} keys`);
+      expect(check('count secrets').passed).toBe(true);
+      expect(r.steps.map((s) => [s.name, s.state])).toEqual(
+        ['select', 'fetch', 'restore-db', 'start-etcd', 'check-inventory', 'start-apiserver', 'check-objects', 'teardown', 'record'].map((n) => [n, 'done']));
+      expect(r.rtoSeconds).toBeGreaterThan(0);
+      expect(r.rpoSeconds).toBeGreaterThanOrEqual(0);
+      const stored = await readManifest(clients.s3, bucket(), 'primary', manifest.snapshotId);
+      expect(stored.status).toBe('verified');
+      expect(stored.verification).toMatchObject({ result: 'verified', checks: { passed: r.checks.length, total: r.checks.length } });
+      expectNothingLeft();
+    } finally {
+      await core.deleteNamespace({ name: ns });
+    }
+  }, 240_000);
+
+  it('a corrupted stored snapshot fails with a precise reason, and the manifest says failed', async () => {
+    const manifest = await snapshot('standby');
+    const Key = manifest.object.objectKey;
+    const stored = Buffer.from(await (await clients.s3.send(new GetObjectCommand({ Bucket: bucket(), Key }))).Body!.transformToByteArray());
+    stored[Math.floor(stored.length / 2)]! ^= 0x01;
+    await clients.s3.send(new PutObjectCommand({ Bucket: bucket(), Key, Body: stored }));
+
+    const err = await verify({ kind: 'etcd', cluster: 'standby', snapshotId: manifest.snapshotId }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const r = failedVerification(err) as VerificationResult;
+    expect(r.passed).toBe(false);
+    expect(r.failureReason).toMatch(new RegExp(`^snapshot ${manifest.snapshotId} is corrupt: authentication failed on chunk \\d+ .*the data was modified`));
+    const state = Object.fromEntries(r.steps.map((s) => [s.name, s.state]));
+    expect(state).toMatchObject({ fetch: 'failed', 'restore-db': 'skipped', 'start-apiserver': 'skipped', teardown: 'done', record: 'done' });
+    const after = await readManifest(clients.s3, bucket(), 'standby', manifest.snapshotId);
+    expect(after.status).toBe('failed');
+    expect(after.verification!.result).toBe(`failed: ${r.failureReason}`);
+    expectNothingLeft();
+  }, 240_000);
+
+  it('an object the snapshot does not hold fails its check by name', async () => {
+    const err = await verify({ kind: 'etcd', cluster: 'standby', objects: [{ resource: 'secrets', namespace: 'default', name: 'never-created' }] }).catch((e: unknown) => e);
+    const r = failedVerification(err) as VerificationResult;
+    expect(r.failureReason).toBe('check secrets/default/never-created failed: not found in the restored cluster');
+    expect(r.checks.filter((c) => !c.passed).map((c) => c.name)).toEqual(['secrets/default/never-created']);
+    expectNothingLeft();
+  }, 240_000);
+
+  it('an unknown snapshot id is a SnapshotNotFound failure, and nothing is started', async () => {
+    const err = await verify({ kind: 'etcd', cluster: 'standby', snapshotId: '20200101T000000Z-000000000000' }).catch((e: unknown) => e) as WorkflowFailedError;
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err.cause?.cause as { type?: string }).type).toBe('SnapshotNotFound');
+    expect(existsSync(scratchDir)).toBe(true);
+    expectNothingLeft();
+  }, 60_000);
+});
