@@ -1,14 +1,80 @@
-// `lifeboat backup etcd`
+// `lifeboat backup etcd | velero`
 import type { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { etcdSnapshot } from '../workflows/etcdSnapshot.js';
-import { clusterByName, loadConfig } from '../worker/config.js';
+import type { veleroBackup, VeleroBackupInput } from '../workflows/veleroBackup.js';
+import { appByName, clusterByName, loadConfig } from '../worker/config.js';
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, printJson, table } from './output.js';
 import { followProgress } from './progress.js';
 import { failureSummary } from './failures.js';
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+const badInput = (flag: string, expected: string, got: string) => new CliError(`${flag}: expected ${expected}, got '${got}'`, 2);
+
+/** A comma-separated list whose every element matches `pattern`. */
+function listOption(flag: string, value: string | undefined, pattern: RegExp, expected: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value.split(',').map((s) => s.trim());
+  const bad = items.find((i) => !pattern.test(i));
+  if (bad !== undefined) throw badInput(flag, `a comma-separated list of ${expected}`, bad || value);
+  return items;
+}
+
+const dnsLabel = /^(\*|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)$/;
+const resourceName = /^(\*|[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?)$/;
+const labelKey = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+const labelValue = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
+const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+interface VeleroBackupOptions {
+  cluster?: string; app?: string; includeNamespaces?: string; excludeNamespaces?: string; includeResources?: string; excludeResources?: string;
+  selector?: string; ttl?: string; storageLocation?: string; timeout?: string; wait?: boolean; json?: boolean;
+}
+
+/** The workflow input the flags describe; bad input is a CliError with exit code 2, before anything starts. */
+export function veleroBackupInput(opts: VeleroBackupOptions): VeleroBackupInput {
+  if ((opts.cluster === undefined) === (opts.app === undefined)) {
+    throw new CliError(`--cluster or --app: expected exactly one of them, got ${opts.cluster === undefined ? 'neither' : 'both'}`, 2);
+  }
+  const input: VeleroBackupInput = {};
+  if (opts.cluster !== undefined) input.cluster = opts.cluster;
+  if (opts.app !== undefined) input.app = opts.app;
+  const lists: [keyof VeleroBackupInput, string, string | undefined, RegExp, string][] = [
+    ['includeNamespaces', '--include-namespaces', opts.includeNamespaces, dnsLabel, 'namespace names'],
+    ['excludeNamespaces', '--exclude-namespaces', opts.excludeNamespaces, dnsLabel, 'namespace names'],
+    ['includeResources', '--include-resources', opts.includeResources, resourceName, 'resources like deployments or certificates.cert-manager.io'],
+    ['excludeResources', '--exclude-resources', opts.excludeResources, resourceName, 'resources like deployments or certificates.cert-manager.io'],
+  ];
+  for (const [key, flag, value, pattern, expected] of lists) {
+    const items = listOption(flag, value, pattern, expected);
+    if (items) (input as Record<string, unknown>)[key] = items;
+  }
+  if (opts.selector !== undefined) {
+    input.labelSelector = {};
+    for (const pair of opts.selector.split(',')) {
+      const [key, value, extra] = pair.trim().split('=');
+      if (key === undefined || value === undefined || extra !== undefined || !labelKey.test(key) || !labelValue.test(value)) {
+        throw badInput('--selector', 'label pairs like app=shop,tier=web', pair);
+      }
+      input.labelSelector[key] = value;
+    }
+  }
+  if (opts.ttl !== undefined) {
+    if (!/^(?=\d)(\d+h)?(\d+m)?(\d+s)?$/.test(opts.ttl)) throw badInput('--ttl', 'a Go duration like 720h or 1h30m', opts.ttl);
+    input.ttl = opts.ttl;
+  }
+  if (opts.storageLocation !== undefined) {
+    if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(opts.storageLocation)) throw badInput('--storage-location', 'a BackupStorageLocation name', opts.storageLocation);
+    input.storageLocation = opts.storageLocation;
+  }
+  if (opts.timeout !== undefined) {
+    if (!/^[1-9]\d*[smhd]$/.test(opts.timeout)) throw badInput('--timeout', 'a duration like 90s, 10m or 2h', opts.timeout);
+    input.timeoutSeconds = Number(opts.timeout.slice(0, -1)) * durationUnits[opts.timeout.slice(-1)]!;
+  }
+  return input;
+}
 
 export function registerBackupCommands(program: Command): void {
   const backup = program.command('backup').description('take a backup now');
@@ -45,6 +111,62 @@ export function registerBackupCommands(program: Command): void {
         }
       } catch (err) {
         if (err instanceof WorkflowFailedError) throw new CliError(`etcd snapshot of ${cluster} failed (${workflowId}): ${failureSummary(err)}`);
+        throw err;
+      } finally {
+        await client.connection.close();
+      }
+    });
+
+  backup.command('velero')
+    .description('take a Velero backup of a cluster or of an app\'s namespaces, and report how it ended')
+    .option('--cluster <name>', 'cluster to back up (or --app)')
+    .option('--app <name>', 'app whose namespaces and backup settings to use (or --cluster)')
+    .option('--include-namespaces <list>', 'comma-separated namespaces (default: the app\'s, else all)')
+    .option('--exclude-namespaces <list>', 'comma-separated namespaces to leave out')
+    .option('--include-resources <list>', 'comma-separated resources, e.g. deployments,configmaps (default: all)')
+    .option('--exclude-resources <list>', 'comma-separated resources to leave out')
+    .option('--selector <k=v,...>', 'only objects with all these labels')
+    .option('--ttl <duration>', 'how long Velero keeps the backup, e.g. 720h (default: the app\'s, else 720h)')
+    .option('--storage-location <name>', 'BackupStorageLocation (default: the cluster\'s velero.storageLocation)')
+    .option('--timeout <duration>', 'fail if Velero has not finished after this long, e.g. 10m (default: the cluster\'s velero.timeout)')
+    .option('--wait', 'wait for it to finish, showing progress')
+    .option('--json', 'print the result (or the started workflow) as JSON')
+    .action(async (opts: VeleroBackupOptions) => {
+      const input = veleroBackupInput(opts);
+      const config = loadConfig();
+      const subject = input.app !== undefined ? appByName(config, input.app).name : clusterByName(config, input.cluster!).name;
+      if (input.app !== undefined && input.cluster !== undefined) clusterByName(config, input.cluster);
+      const client = await connectClient(config);
+      await requireWorker(client, config);
+      const workflowId = `velero-backup/${subject}/${new Date().toISOString()}`;
+      const handle = await client.workflow.start<typeof veleroBackup>('veleroBackup', {
+        taskQueue: config.temporal.taskQueue, workflowId, args: [input],
+      });
+      if (!opts.wait) {
+        if (opts.json) printJson({ workflowId, runId: handle.firstExecutionRunId });
+        else process.stdout.write(`started ${workflowId}\nfollow it with: lifeboat backup velero ... --wait, or in the Temporal UI\n`);
+        await client.connection.close();
+        return;
+      }
+      const result = handle.result();
+      if (!opts.json) await followProgress(handle, result);
+      try {
+        const r = await result;
+        if (opts.json) printJson({ workflowId, ...r });
+        else {
+          process.stdout.write(table(['step', 'state', 'started', 'finished', 'detail'], r.steps.map((s) => [s.name, s.state, s.startedAt ?? '', s.finishedAt ?? '', s.detail ?? ''])));
+          process.stdout.write(`\nVelero backup ${r.veleroNamespace}/${r.name} of ${r.cluster}: ${r.phase}, ${r.itemsBackedUp}/${r.totalItems} items, ${r.warnings} warnings, ${r.errors} errors, location ${r.storageLocation}${r.expiration ? `, expires ${r.expiration}` : ''}\n`);
+          const p = r.problems;
+          if (p) {
+            for (const line of [p.failureReason && `failure reason: ${p.failureReason}`, ...(p.validationErrors ?? []).map((v) => `validation error: ${v}`),
+              ...p.errors.map((e) => `error: ${e}`), ...p.warnings.map((w) => `warning: ${w}`), ...p.logErrors.map((l) => `log: ${l}`), ...(p.unreadable ?? [])]) {
+              if (line) process.stdout.write(`  ${line}\n`);
+            }
+          }
+        }
+        if (r.phase !== 'Completed') throw new CliError(`Velero backup ${r.name} of ${r.cluster} ended ${r.phase} (${workflowId})`);
+      } catch (err) {
+        if (err instanceof WorkflowFailedError) throw new CliError(`Velero backup of ${subject} failed (${workflowId}): ${failureSummary(err)}`);
         throw err;
       } finally {
         await client.connection.close();
