@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
+bash lab/install-chromium.sh   # the game day report test renders pages in headless chromium
 echo "[test] linting"
 npx --no-install eslint .
 echo "[test] starting or reusing the lab"
