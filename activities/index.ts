@@ -4,9 +4,13 @@ import type { KeyRing } from '../worker/keys.js';
 import { createEtcdSnapshotActivities } from './etcd-snapshot.js';
 import { createEtcdRestoreActivities } from './etcd-restore.js';
 import { createHealthActivities } from './health.js';
+import { createVeleroActivities } from './velero.js';
+import { createVeleroVerificationActivities } from './velero-verification.js';
 
 export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined) => ({
   ...createHealthActivities(clients),
+  ...createVeleroActivities(clients),
+  ...createVeleroVerificationActivities(clients),
   ...createEtcdSnapshotActivities(clients, keyRing),
   ...createEtcdRestoreActivities(clients, keyRing),
 });

@@ -1,0 +1,364 @@
+// Activities of Velero restore verification: find the backup, wait for the target cluster to see it,
+// restore it into scratch namespaces there, check what came back, and delete the scratch namespaces.
+import { createHash } from 'node:crypto';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { AppsV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { LifeboatClients } from '../worker/clients.js';
+import type { AppCheck } from '../worker/config.js';
+import type { VerificationCheck } from '../workflows/verification-types.js';
+import { clusterClients } from './cluster.js';
+import {
+  backupStatusOf, classifyKubernetesError, createOwnVeleroObject, getVeleroObject, logErrorLines, ownerWorkflowId, pollWithHeartbeat, readVeleroFile,
+  resultLines, storageLocationOf, veleroApi, veleroFailureTypes,
+} from './velero.js';
+import {
+  backupFileKey, managedByLabel, restoreFileKey, scratchLabel, terminalPhases, workflowIdAnnotation,
+  type VeleroBackupStatus, type VeleroProblems,
+} from '../workflows/velero-layout.js';
+
+export const verificationFailureTypes = {
+  noBackup: 'NoVeleroBackup',
+  backupNotUsable: 'VeleroBackupNotUsable',
+  notSynced: 'VeleroBackupNotSynced',
+  restoreNotConfigured: 'VeleroRestoreNotConfigured',
+  restoreTimedOut: 'VeleroRestoreTimedOut',
+  scratchTaken: 'ScratchNamespaceTaken',
+  cleanupTimedOut: 'ScratchCleanupTimedOut',
+} as const;
+
+/** Everything a verification run needs from the worker's configuration (no secrets). */
+export interface VeleroVerificationPlan {
+  app: string;
+  namespaces: string[];
+  checks: AppCheck[];
+  availableTimeoutSeconds: number;
+  objectives: { rtoSeconds: number; rpoSeconds: number };
+  source: { cluster: string; veleroNamespace: string; storageLocation: string };
+  /** `location` is the target's (ReadOnly) BackupStorageLocation for the source's backups. */
+  target: { cluster: string; veleroNamespace: string; location: string; timeoutSeconds: number };
+}
+
+/**
+ * Objects controllers derive from the declared ones; a verification restore leaves them out, so the
+ * target's own controllers, scheduler and Nodes must bring the app up from its Deployments. (Velero
+ * already skips Events.) Pods come back only when the backup holds pod volume data, which Velero
+ * restores through them.
+ */
+export const derivedResources = [
+  { resource: 'pods', listed: 'v1/Pod' },
+  { resource: 'replicasets.apps', listed: 'apps/v1/ReplicaSet' },
+  { resource: 'endpoints', listed: 'v1/Endpoints' },
+  { resource: 'endpointslices.discovery.k8s.io', listed: 'discovery.k8s.io/v1/EndpointSlice' },
+] as const;
+/** Kinds Velero never restores. */
+const neverRestored = new Set(['v1/Event', 'events.k8s.io/v1/Event']);
+
+const secondsBetween = (a: string, b: string) => Math.max(0, (Date.parse(b) - Date.parse(a)) / 1000);
+
+/** sha256 of a ConfigMap's data and binaryData, keys sorted: equal content, equal hash. */
+export function configMapHash(cm: V1ConfigMap): string {
+  const sorted = (o: Record<string, string> | undefined) => Object.fromEntries(Object.entries(o ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return createHash('sha256').update(JSON.stringify({ data: sorted(cm.data), binaryData: sorted(cm.binaryData) })).digest('hex');
+}
+
+const covers = (spec: { includedNamespaces?: string[]; excludedNamespaces?: string[] } | undefined, namespaces: string[]) => {
+  const included = spec?.includedNamespaces ?? [];
+  const all = included.length === 0 || included.includes('*');
+  return namespaces.every((ns) => (all || included.includes(ns)) && !(spec?.excludedNamespaces ?? []).includes(ns));
+};
+
+async function ownNamespace(core: CoreV1Api, name: string, workflowId: string): Promise<'ours' | 'absent' | 'foreign'> {
+  try {
+    const ns = await core.readNamespace({ name });
+    return ns.metadata?.annotations?.[workflowIdAnnotation] === workflowId ? 'ours' : 'foreign';
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return 'absent';
+    throw err;
+  }
+}
+
+export const createVeleroVerificationActivities = (clients: LifeboatClients) => {
+  const kubeOf = (cluster: string): KubeConfig => clusterClients(clients, cluster).kubeConfig;
+
+  return {
+    /** The app's verification settings from the worker's configuration. */
+    // eslint-disable-next-line @typescript-eslint/require-await -- reads configuration only; activities return promises
+    async veleroVerificationPlan({ app: appName }: { app: string }): Promise<VeleroVerificationPlan> {
+      const app = clients.config.apps.find((a) => a.name === appName);
+      if (!app) throw ApplicationFailure.nonRetryable(`unknown app '${appName}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, veleroFailureTypes.unknownApp);
+      const source = clusterClients(clients, app.cluster).config;
+      const target = clusterClients(clients, app.verify.cluster).config;
+      const location = target.velero.restoreFrom[app.cluster];
+      if (!location) {
+        throw ApplicationFailure.nonRetryable(
+          `cluster '${target.name}' has no BackupStorageLocation for backups of '${app.cluster}' (clusters[${target.name}].velero.restoreFrom.${app.cluster} in the configuration)`,
+          verificationFailureTypes.restoreNotConfigured);
+      }
+      return {
+        app: app.name, namespaces: app.namespaces, checks: app.verify.checks, availableTimeoutSeconds: app.verify.availableTimeout,
+        objectives: { rtoSeconds: app.objectives.rto, rpoSeconds: app.objectives.rpo },
+        source: { cluster: app.cluster, veleroNamespace: source.velero.namespace, storageLocation: source.velero.storageLocation },
+        target: { cluster: target.name, veleroNamespace: target.velero.namespace, location, timeoutSeconds: target.velero.timeout },
+      };
+    },
+
+    /** The named backup, or the newest Completed one in the location that covers every namespace given. */
+    async findVeleroBackup({ cluster, veleroNamespace, storageLocation, namespaces, backupName }: { cluster: string; veleroNamespace: string; storageLocation: string; namespaces: string[]; backupName?: string }): Promise<VeleroBackupStatus & { storageLocation: string }> {
+      const kubeConfig = kubeOf(cluster);
+      type Listed = { metadata?: { name?: string }; spec?: { storageLocation?: string; includedNamespaces?: string[]; excludedNamespaces?: string[] }; status?: Record<string, unknown> };
+      if (backupName) {
+        const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', backupName).catch((err: unknown) => { throw classifyKubernetesError(err, `reading Backup ${backupName}`); });
+        if (!backup) throw ApplicationFailure.nonRetryable(`Backup ${veleroNamespace}/${backupName} does not exist on cluster '${cluster}'`, verificationFailureTypes.noBackup);
+        const status = backupStatusOf(backupName, backup);
+        if (status.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Backup ${backupName} on cluster '${cluster}' is ${status.phase}, not Completed`, verificationFailureTypes.backupNotUsable);
+        if (!covers(backup.spec, namespaces)) throw ApplicationFailure.nonRetryable(`Backup ${backupName} does not cover namespaces ${namespaces.join(', ')}`, verificationFailureTypes.backupNotUsable);
+        return { ...status, storageLocation: backup.spec?.storageLocation ?? storageLocation };
+      }
+      const list = (await veleroApi(kubeConfig).listNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: veleroNamespace, plural: 'backups' })
+        .catch((err: unknown) => { throw classifyKubernetesError(err, `listing Backups on cluster '${cluster}'`); })) as { items: Listed[] };
+      const candidates = list.items
+        .filter((b) => b.spec?.storageLocation === storageLocation && covers(b.spec, namespaces))
+        .map((b) => backupStatusOf(b.metadata!.name!, b))
+        .filter((s) => s.phase === 'Completed' && s.startTimestamp)
+        .sort((a, b) => Date.parse(b.startTimestamp!) - Date.parse(a.startTimestamp!));
+      if (!candidates[0]) {
+        throw ApplicationFailure.nonRetryable(`no Completed Velero backup of namespaces ${namespaces.join(', ')} in location '${storageLocation}' on cluster '${cluster}'`, verificationFailureTypes.noBackup);
+      }
+      return { ...candidates[0], storageLocation };
+    },
+
+    /** Waits, heartbeating, until the target cluster's Velero has synced the backup from its location for the source. */
+    async waitForVeleroBackupSync({ cluster, veleroNamespace, name, location, deadline }: { cluster: string; veleroNamespace: string; name: string; location: string; deadline: string }): Promise<{ syncedAfterSeconds: number }> {
+      const kubeConfig = kubeOf(cluster);
+      const t0 = Date.now();
+      let seen = 'not there yet';
+      const done = await pollWithHeartbeat(new Date(deadline), 1_000, async () => {
+        const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', name).catch((err: unknown) => {
+          const e = classifyKubernetesError(err, `reading Backup ${name} on cluster '${cluster}'`);
+          if (e instanceof ApplicationFailure) throw e;
+          seen = e.message;
+          return undefined;
+        });
+        if (backup && backup.spec?.storageLocation !== location) {
+          throw ApplicationFailure.nonRetryable(`cluster '${cluster}' has a Backup named ${name} from location '${backup.spec?.storageLocation}', not '${location}'`, veleroFailureTypes.nameTaken);
+        }
+        if (backup) seen = `there, phase ${backup.status?.phase ?? 'none'}`;
+        return { done: backup?.status?.phase === 'Completed' ? { syncedAfterSeconds: (Date.now() - t0) / 1000 } : undefined, beat: { step: 'sync', seen } };
+      });
+      if (done) return done;
+      throw ApplicationFailure.nonRetryable(
+        `Backup ${name} did not appear Completed on cluster '${cluster}' (${seen}); is the Velero server in namespace '${veleroNamespace}' of '${cluster}' running, and its BackupStorageLocation '${location}' Available?`,
+        verificationFailureTypes.notSynced);
+    },
+
+    /** Size, item count and pod volume data of a backup, from its files in the object store. */
+    async describeVeleroBackupFiles({ cluster, veleroNamespace, location, name }: { cluster: string; veleroNamespace: string; location: string; name: string }): Promise<{ url: string; sizeBytes: number; files: number; podVolumeBackups: number }> {
+      const { bucket, prefix } = await storageLocationOf(kubeOf(cluster), cluster, veleroNamespace, location);
+      const dir = backupFileKey(prefix, name, '').replace(new RegExp(`${name}$`), '');
+      let sizeBytes = 0;
+      let files = 0;
+      let token: string | undefined;
+      do {
+        const page = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: dir, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) { sizeBytes += o.Size ?? 0; files++; }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      if (files === 0) throw ApplicationFailure.nonRetryable(`no files of backup ${name} under s3://${bucket}/${dir}`, verificationFailureTypes.backupNotUsable);
+      const pvbs = await readVeleroFile(clients.s3, bucket, backupFileKey(prefix, name, '-podvolumebackups.json.gz'));
+      const podVolumeBackups = pvbs ? ((JSON.parse(pvbs) as unknown[] | null) ?? []).length : 0;
+      return { url: `s3://${bucket}/${dir}`, sizeBytes, files, podVolumeBackups };
+    },
+
+    /** Creates the scratch namespaces, marked as this run's; one that exists and is not this run's is never used. */
+    async createScratchNamespaces({ cluster, namespaces }: { cluster: string; namespaces: string[] }): Promise<void> {
+      const core = kubeOf(cluster).makeApiClient(CoreV1Api);
+      const workflowId = ownerWorkflowId();
+      for (const name of namespaces) {
+        const state = await ownNamespace(core, name, workflowId).catch((err: unknown) => { throw classifyKubernetesError(err, `reading namespace ${name}`); });
+        if (state === 'foreign') throw ApplicationFailure.nonRetryable(`namespace ${name} on cluster '${cluster}' exists and is not this run's scratch namespace`, verificationFailureTypes.scratchTaken);
+        if (state === 'ours') continue;
+        await core.createNamespace({ body: { metadata: { name, labels: { ...managedByLabel, [scratchLabel]: 'scratch' }, annotations: { [workflowIdAnnotation]: workflowId } } } })
+          .catch((err: unknown) => { throw classifyKubernetesError(err, `creating namespace ${name} on cluster '${cluster}'`); });
+      }
+    },
+
+    /** Creates the Restore named after the run, or finds the one an earlier attempt created. */
+    async createVeleroRestore({ cluster, veleroNamespace, name, backupName, namespaceMapping, excludedResources }: { cluster: string; veleroNamespace: string; name: string; backupName: string; namespaceMapping: Record<string, string>; excludedResources: string[] }): Promise<{ name: string; created: boolean }> {
+      const made = await createOwnVeleroObject(kubeOf(cluster), cluster, veleroNamespace, 'restores', 'Restore', name, {
+        backupName, includedNamespaces: Object.keys(namespaceMapping), namespaceMapping, excludedResources, restorePVs: true,
+      });
+      return { name, created: made.created };
+    },
+
+    /** Waits, heartbeating, until Velero finishes the Restore; reads Velero's reasons when it did not complete cleanly. */
+    async waitForVeleroRestore({ cluster, veleroNamespace, name, deadline, timeoutSeconds }: { cluster: string; veleroNamespace: string; name: string; deadline: string; timeoutSeconds: number }): Promise<{ phase: string; itemsRestored: number; totalItems: number; warnings: number; errors: number; problems?: VeleroProblems }> {
+      const kubeConfig = kubeOf(cluster);
+      let phase = 'New';
+      const restore = await pollWithHeartbeat(new Date(deadline), 1_000, async () => {
+        const r = await getVeleroObject(kubeConfig, veleroNamespace, 'restores', name).catch((err: unknown) => {
+          const e = classifyKubernetesError(err, `reading Restore ${name}`);
+          if (e instanceof ApplicationFailure) throw e;
+          return undefined;
+        });
+        phase = r?.status?.phase || phase;
+        return { done: (terminalPhases as readonly string[]).includes(phase) ? r : undefined, beat: { step: 'restore', phase, itemsRestored: r?.status?.progress?.itemsRestored ?? 0 } };
+      });
+      if (!restore) {
+        throw ApplicationFailure.nonRetryable(
+          `Restore ${veleroNamespace}/${name} on cluster '${cluster}' was still ${phase} after ${timeoutSeconds} s; the Velero server in namespace '${veleroNamespace}' of cluster '${cluster}' may not be running`,
+          verificationFailureTypes.restoreTimedOut);
+      }
+      const s = restore.status ?? {};
+      const result = { phase, itemsRestored: s.progress?.itemsRestored ?? 0, totalItems: s.progress?.totalItems ?? 0, warnings: s.warnings ?? 0, errors: s.errors ?? 0 };
+      if (phase === 'Completed' && !result.warnings && !result.errors) return result;
+      const problems: VeleroProblems = { errors: [], warnings: [], logErrors: [] };
+      if (s.failureReason) problems.failureReason = s.failureReason;
+      if (s.validationErrors?.length) problems.validationErrors = s.validationErrors;
+      // Velero writes a restore's files into its backup's location.
+      const backup = restore.spec?.backupName ? await getVeleroObject(kubeConfig, veleroNamespace, 'backups', restore.spec.backupName) : undefined;
+      if (backup?.spec?.storageLocation) {
+        const { bucket, prefix } = await storageLocationOf(kubeConfig, cluster, veleroNamespace, backup.spec.storageLocation);
+        const [results, logs] = await Promise.all([
+          readVeleroFile(clients.s3, bucket, restoreFileKey(prefix, name, '-results.gz')),
+          readVeleroFile(clients.s3, bucket, restoreFileKey(prefix, name, '-logs.gz')),
+        ]);
+        Object.assign(problems, resultLines(results));
+        problems.logErrors = logErrorLines(logs);
+      }
+      return { ...result, problems };
+    },
+
+    /**
+     * Every object the backup's resource list names in the restored namespaces (mapped to the scratch
+     * ones) exists on the target, except the kinds the restore left out and those Velero never restores.
+     */
+    async checkRestoredObjects({ cluster, veleroNamespace, location, backupName, namespaceMapping, excludedResources }: { cluster: string; veleroNamespace: string; location: string; backupName: string; namespaceMapping: Record<string, string>; excludedResources: string[] }): Promise<VerificationCheck> {
+      const kubeConfig = kubeOf(cluster);
+      const { bucket, prefix } = await storageLocationOf(kubeConfig, cluster, veleroNamespace, location);
+      const key = backupFileKey(prefix, backupName, '-resource-list.json.gz');
+      const text = await readVeleroFile(clients.s3, bucket, key);
+      if (text === undefined) return { name: 'restored-objects', passed: false, detail: `the backup's resource list s3://${bucket}/${key} is missing` };
+      const listed = JSON.parse(text) as Record<string, string[]>;
+      const skipped = new Set<string>([...neverRestored, ...derivedResources.filter((d) => excludedResources.includes(d.resource)).map((d) => d.listed)]);
+      const objects = kubeConfig.makeApiClient(KubernetesObjectApi);
+      const missing: string[] = [];
+      let expected = 0;
+      for (const [gvk, items] of Object.entries(listed)) {
+        if (skipped.has(gvk)) continue;
+        const slash = gvk.lastIndexOf('/');
+        const apiVersion = gvk.slice(0, slash);
+        const kind = gvk.slice(slash + 1);
+        const byNamespace = new Map<string, string[]>();
+        for (const item of items) {
+          const [ns, name] = item.includes('/') ? item.split('/', 2) as [string, string] : ['', item];
+          if (kind === 'Namespace' && apiVersion === 'v1') {
+            if (namespaceMapping[name]) (byNamespace.get('') ?? byNamespace.set('', []).get('')!).push(namespaceMapping[name]);
+          } else if (ns && namespaceMapping[ns]) {
+            (byNamespace.get(namespaceMapping[ns]) ?? byNamespace.set(namespaceMapping[ns], []).get(namespaceMapping[ns])!).push(name);
+          }
+        }
+        for (const [ns, names] of byNamespace) {
+          expected += names.length;
+          const present = new Set<string>();
+          let cont: string | undefined;
+          do {
+            const page = await objects.list(apiVersion, kind, ns || undefined, undefined, undefined, undefined, undefined, undefined, 500, cont)
+              .catch((err: unknown) => { throw classifyKubernetesError(err, `listing ${kind} in ${ns || 'the cluster'} on '${cluster}'`); });
+            for (const o of page.items) present.add(o.metadata?.name ?? '');
+            cont = page.metadata?._continue || undefined;
+          } while (cont);
+          for (const n of names) if (!present.has(n)) missing.push(`${kind} ${ns ? `${ns}/` : ''}${n}`);
+        }
+        Context.current().heartbeat({ step: 'resources', expected });
+      }
+      const note = `(not expected: ${[...skipped].join(', ')})`;
+      return missing.length
+        ? { name: 'restored-objects', passed: false, detail: `${missing.length} of ${expected} objects missing: ${missing.slice(0, 15).join(', ')}${missing.length > 15 ? ', ...' : ''} ${note}` }
+        : { name: 'restored-objects', passed: true, detail: `all ${expected} objects of the backup's resource list exist ${note}` };
+    },
+
+    /** Waits, heartbeating, until every Deployment in the namespaces is Available, or the deadline; one check per Deployment. */
+    async waitForDeploymentsAvailable({ cluster, namespaces, deadline, timeoutSeconds }: { cluster: string; namespaces: string[]; deadline: string; timeoutSeconds: number }): Promise<VerificationCheck[]> {
+      const apps = kubeOf(cluster).makeApiClient(AppsV1Api);
+      const t0 = Date.now();
+      let checks: VerificationCheck[] = [];
+      const done = await pollWithHeartbeat(new Date(deadline), 1_000, async () => {
+        const lists = await Promise.all(namespaces.map((namespace) => apps.listNamespacedDeployment({ namespace })))
+          .catch((err: unknown) => { throw classifyKubernetesError(err, `listing Deployments on cluster '${cluster}'`); });
+        checks = lists.flatMap((l) => l.items).map((d) => {
+          const available = d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') ?? false;
+          const want = d.spec?.replicas ?? 1;
+          const ready = d.status?.readyReplicas ?? 0;
+          const passed = available && (d.status?.availableReplicas ?? 0) >= want;
+          return { name: `available:${d.metadata?.namespace}/${d.metadata?.name}`, passed, detail: `${passed ? 'Available' : 'not Available'}, ${ready}/${want} ready` };
+        });
+        const ok = checks.every((c) => c.passed);
+        return { done: ok ? checks : undefined, beat: { step: 'available', available: checks.filter((c) => c.passed).length, deployments: checks.length } };
+      });
+      if (done) {
+        const after = ((Date.now() - t0) / 1000).toFixed(1);
+        return done.length ? done.map((c) => ({ ...c, detail: `${c.detail} after ${after} s` })) : [{ name: 'available', passed: true, detail: 'no Deployments restored' }];
+      }
+      return checks.map((c) => (c.passed ? c : { ...c, detail: `${c.detail} after ${timeoutSeconds} s` }));
+    },
+
+    /** The app's configured checks against the restored copy (namespaces mapped) and, for hashes, the live source. */
+    async runVeleroAppChecks({ sourceCluster, targetCluster, checks, namespaceMapping }: { sourceCluster: string; targetCluster: string; checks: AppCheck[]; namespaceMapping: Record<string, string> }): Promise<VerificationCheck[]> {
+      const target = kubeOf(targetCluster);
+      const out: VerificationCheck[] = [];
+      for (const check of checks) {
+        const ns = namespaceMapping[check.namespace]!;
+        if (check.kind === 'readyReplicas') {
+          const name = `readyReplicas:${check.namespace}/${check.deployment}`;
+          try {
+            const d = await target.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: check.deployment, namespace: ns });
+            const min = check.min ?? d.spec?.replicas ?? 1;
+            const ready = d.status?.readyReplicas ?? 0;
+            out.push({ name, passed: ready >= min, detail: `${ready} ready replicas in ${ns}, ${ready >= min ? 'at least' : 'fewer than'} the ${min} required` });
+          } catch (err) {
+            out.push({ name, passed: false, detail: (err as { code?: number }).code === 404 ? `Deployment ${ns}/${check.deployment} was not restored` : classifyKubernetesError(err, 'reading the Deployment').message });
+          }
+        } else {
+          const name = `configMapHash:${check.namespace}/${check.name}`;
+          const read = (kc: KubeConfig, namespace: string) => kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: check.name, namespace }).then(configMapHash, (err: unknown) => {
+            if ((err as { code?: number }).code === 404) return undefined;
+            throw classifyKubernetesError(err, `reading ConfigMap ${namespace}/${check.name}`);
+          });
+          const [source, restored] = await Promise.all([read(kubeOf(sourceCluster), check.namespace), read(target, ns)]);
+          if (!restored) out.push({ name, passed: false, detail: `ConfigMap ${ns}/${check.name} was not restored` });
+          else if (!source) out.push({ name, passed: false, detail: `source ConfigMap ${check.namespace}/${check.name} on '${sourceCluster}' no longer exists to compare with` });
+          else if (source === restored) out.push({ name, passed: true, detail: `restored data sha256 ${restored.slice(0, 16)}… equals the source's` });
+          else out.push({ name, passed: false, detail: `restored ConfigMap ${ns}/${check.name} has data sha256 ${restored.slice(0, 16)}…, the source ${check.namespace}/${check.name} on '${sourceCluster}' has ${source.slice(0, 16)}… (changed since the backup?)` });
+        }
+      }
+      return out;
+    },
+
+    /** Deletes this run's scratch namespaces and waits, heartbeating, until they are gone. Never deletes one that is not this run's. */
+    async deleteScratchNamespaces({ cluster, namespaces, deadline }: { cluster: string; namespaces: string[]; deadline: string }): Promise<{ deleted: string[]; seconds: number }> {
+      const core = kubeOf(cluster).makeApiClient(CoreV1Api);
+      const workflowId = ownerWorkflowId();
+      const t0 = Date.now();
+      const deleted: string[] = [];
+      for (const name of namespaces) {
+        const state = await ownNamespace(core, name, workflowId).catch((err: unknown) => { throw classifyKubernetesError(err, `reading namespace ${name}`); });
+        if (state !== 'ours') continue;
+        await core.deleteNamespace({ name }).catch((err: unknown) => {
+          if ((err as { code?: number }).code !== 404) throw classifyKubernetesError(err, `deleting namespace ${name} on cluster '${cluster}'`);
+        });
+        deleted.push(name);
+      }
+      let left: string[] = [];
+      const gone = await pollWithHeartbeat(new Date(deadline), 1_000, async () => {
+        left = [];
+        for (const name of deleted) if ((await ownNamespace(core, name, workflowId)) === 'ours') left.push(name);
+        return { done: left.length === 0 ? true : undefined, beat: { step: 'cleanup', left: left.length } };
+      });
+      if (!gone) throw ApplicationFailure.nonRetryable(`scratch namespaces ${left.join(', ')} on cluster '${cluster}' still exist (Terminating) after ${secondsBetween(new Date(t0).toISOString(), new Date().toISOString()).toFixed(0)} s`, verificationFailureTypes.cleanupTimedOut);
+      return { deleted, seconds: (Date.now() - t0) / 1000 };
+    },
+  };
+};
+
+export type VeleroVerificationActivities = ReturnType<typeof createVeleroVerificationActivities>;
