@@ -3,6 +3,7 @@ import type { LifeboatClients } from '../worker/clients.js';
 import type { KeyRing } from '../worker/keys.js';
 import { createEtcdSnapshotActivities } from './etcd-snapshot.js';
 import { createEtcdRestoreActivities } from './etcd-restore.js';
+import { createGameDayActivities } from './gameday.js';
 import { createHealthActivities } from './health.js';
 import { createVeleroActivities } from './velero.js';
 import { createVeleroVerificationActivities } from './velero-verification.js';
@@ -13,6 +14,7 @@ export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | un
   ...createVeleroVerificationActivities(clients),
   ...createEtcdSnapshotActivities(clients, keyRing),
   ...createEtcdRestoreActivities(clients, keyRing),
+  ...createGameDayActivities(clients),
 });
 
 export type LifeboatActivities = ReturnType<typeof createActivities>;

@@ -30,7 +30,7 @@ export async function freePort(): Promise<number> {
 const pidFile = (dir: string, name: string) => join(dir, `${name}.pid`);
 export const scratchLog = (dir: string, name: string) => join(dir, `${name}.log`);
 
-async function alive(pid: number): Promise<boolean> {
+function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -53,7 +53,7 @@ async function stopPid(pid: number, graceMs: number): Promise<void> {
   }
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (!(await alive(pid))) return;
+    if (!alive(pid)) return;
     await sleep(100);
   }
   try {
@@ -70,7 +70,7 @@ export async function removeScratch(dir: string): Promise<{ stoppedPids: number[
   if (!existsSync(dir)) return { stoppedPids, removed: false };
   for (const file of (await readdir(dir)).filter((f) => f.endsWith('.pid'))) {
     const pid = Number((await readFile(join(dir, file), 'utf8')).trim());
-    if (pid > 0 && await alive(pid) && await ownedBy(pid, dir)) {
+    if (pid > 0 && alive(pid) && await ownedBy(pid, dir)) {
       await stopPid(pid, 5_000);
       stoppedPids.push(pid);
     }

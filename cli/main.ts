@@ -7,6 +7,7 @@ import { registerBackupCommands } from './backup.js';
 import { registerScheduleCommands } from './schedule.js';
 import { registerSnapshotCommands } from './snapshots.js';
 import { registerVerifyCommands } from './verify.js';
+import { registerGameDayCommands } from './gameday.js';
 import { CliError, exitCodes } from './output.js';
 
 const program = new Command('lifeboat')
@@ -26,6 +27,7 @@ registerBackupCommands(program);
 registerSnapshotCommands(program);
 registerScheduleCommands(program);
 registerVerifyCommands(program);
+registerGameDayCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -7,10 +7,20 @@ import { printJson, table } from './output.js';
 
 const managedBy = 'lifeboat schedule apply';
 const scheduleIdPrefix = 'etcd-snapshot/';
+/** The quarterly game day's schedule. */
+export const gameDayScheduleId = 'gameday';
 
 /** The schedules the configuration asks for, by id. */
 export function desiredSchedules(config: LifeboatConfig): ScheduleOptions[] {
-  return config.clusters.flatMap((c) => {
+  const gameDay = config.gameDay.schedule;
+  const gameDays: ScheduleOptions[] = gameDay ? [{
+    scheduleId: gameDayScheduleId,
+    spec: { cronExpressions: [gameDay.cron] },
+    action: { type: 'startWorkflow' as const, workflowType: 'gameDay', taskQueue: config.temporal.taskQueue, workflowId: 'gameday/scheduled', args: [{}] },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: gameDay.catchupWindow },
+    memo: { managedBy, cron: gameDay.cron },
+  }] : [];
+  return [...gameDays, ...config.clusters.flatMap((c) => {
     const schedule = c.etcdSnapshots.schedule;
     if (!schedule) return [];
     return [{
@@ -22,7 +32,7 @@ export function desiredSchedules(config: LifeboatConfig): ScheduleOptions[] {
       // The server turns cron into calendar specs; the memo keeps the expression people wrote.
       memo: { managedBy, cron: schedule.cron },
     }];
-  });
+  })];
 }
 
 async function managedScheduleIds(client: Client): Promise<string[]> {
@@ -66,7 +76,7 @@ export async function applySchedules(client: Client, config: LifeboatConfig): Pr
 }
 
 export function registerScheduleCommands(program: Command): void {
-  const schedule = program.command('schedule').description('Temporal Schedules for backups, from configuration');
+  const schedule = program.command('schedule').description('Temporal Schedules for backups and game days, from configuration');
   schedule.command('apply')
     .description('create or update the schedules the configuration describes, and delete ones it no longer does')
     .option('--json', 'print what changed as JSON')

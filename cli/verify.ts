@@ -1,8 +1,8 @@
-// `lifeboat verify etcd`: prove, now, that a backup restores.
+// `lifeboat verify etcd | velero`: prove, now, that a backup restores.
 import type { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { restoreVerification, RestoreVerificationInput } from '../workflows/restoreVerification.js';
-import { clusterByName, loadConfig, objectRefSchema, type LifeboatConfig, type ObjectRef } from '../worker/config.js';
+import { appByName, clusterByName, loadConfig, objectRefSchema, type LifeboatConfig, type ObjectRef } from '../worker/config.js';
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, exitCodes, printJson } from './output.js';
 import { followProgress } from './progress.js';
@@ -67,5 +67,19 @@ export function registerVerifyCommands(program: Command): void {
         throw new CliError(`--snapshot '${opts.snapshot}': expected a snapshot id like 20261121T093000Z-0123456789ab (see \`lifeboat snapshots list --cluster ${cluster}\`)`, exitCodes.badInput);
       }
       await runVerification(config, `verify-etcd/${cluster}/${new Date().toISOString()}`, { kind: 'etcd', cluster, snapshotId: opts.snapshot, objects }, opts);
+    });
+  verify.command('velero')
+    .description("restore an app's Velero backup into its verify cluster, in a scratch namespace, and check it")
+    .requiredOption('--app <name>', 'app whose backup to verify')
+    .option('--backup <name>', 'Velero Backup name (default: the newest Completed one of the app\'s namespaces)')
+    .option('--wait', 'wait for the result, showing progress')
+    .option('--json', 'print the result (or the started workflow) as JSON')
+    .action(async (opts: { app: string; backup?: string; wait?: boolean; json?: boolean }) => {
+      const config = loadConfig();
+      const app = appByName(config, opts.app).name;
+      if (opts.backup !== undefined && !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(opts.backup)) {
+        throw new CliError(`--backup '${opts.backup}': expected a Velero Backup name (lower-case letters, digits, '-' and '.')`, exitCodes.badInput);
+      }
+      await runVerification(config, `verify-velero/${app}/${new Date().toISOString()}`, { kind: 'velero', app, backupName: opts.backup }, opts);
     });
 }

@@ -180,7 +180,7 @@ async function nodesReady(c: LabClusterSpec): Promise<string | undefined> {
 
 export function labConfig(): object {
   return {
-    temporal: { address: `${host}:${temporalPorts.frontend}`, namespace: 'default', taskQueue: 'lifeboat' },
+    temporal: { address: `${host}:${temporalPorts.frontend}`, ui: `http://${host}:${temporalPorts.ui}`, namespace: 'default', taskQueue: 'lifeboat' },
     objectStore: {
       endpoint: `http://${host}:${minioPorts.api}`, region: objectStore.region, bucket: objectStore.bucket,
       forcePathStyle: true, credentialsFile: awsCredentialsFile,

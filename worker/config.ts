@@ -163,6 +163,8 @@ export const configSchema = z.object({
     address: z.string().regex(/^[^:\s]+:\d+$/, 'host:port').default('127.0.0.1:7233'),
     /** Default: default. */
     namespace: z.string().min(1).default('default'),
+    /** The Temporal Web UI's URL, for links the CLI prints. Default: none. */
+    ui: z.url({ protocol: /^https?$/ }).optional(),
     /** Task queue the worker polls and the CLI starts runbooks on. Default: lifeboat. */
     taskQueue: z.string().min(1).default('lifeboat'),
     /** Temporal Cloud API key. Prefer LIFEBOAT_TEMPORAL_API_KEY to keep it out of files. */
@@ -205,6 +207,8 @@ export const configSchema = z.object({
     apps: z.array(name).optional(),
     /** Take a new backup of each first (true), or prove the newest existing one (false; its age is the RPO). Default: false. */
     freshBackups: z.boolean().default(false),
+    /** Where reports are written on the worker and saved by the CLI. Default: ~/.local/state/lifeboat/gamedays. */
+    reportDir: file.optional(),
   }).strict().default({ freshBackups: false }),
   /** Restore verification's scratch processes and files. */
   verification: z.object({

@@ -4,3 +4,4 @@ export { etcdSnapshot, pruneEtcdSnapshots } from './etcdSnapshot.js';
 export { veleroBackup } from './veleroBackup.js';
 export { veleroRestoreVerification } from './velero-verification.js';
 export { restoreVerification } from './restoreVerification.js';
+export { gameDay } from './gameDay.js';

@@ -4,6 +4,7 @@ import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } 
 import type { EtcdRestoreActivities, ScratchRestoreResult } from '../activities/etcd-restore.js';
 import type { ObjectRef } from '../worker/config.js';
 import { Steps } from './steps.js';
+import { veleroRestoreVerification, type VeleroRestoreVerificationInput } from './velero-verification.js';
 import { verificationFailedType, type VerificationResult } from './verification-types.js';
 
 export interface EtcdVerificationInput {
@@ -15,7 +16,7 @@ export interface EtcdVerificationInput {
   objects?: ObjectRef[];
 }
 
-export type RestoreVerificationInput = EtcdVerificationInput;
+export type RestoreVerificationInput = EtcdVerificationInput | ({ kind: 'velero' } & VeleroRestoreVerificationInput);
 
 const plan = proxyActivities<EtcdRestoreActivities>({
   startToCloseTimeout: '2 minutes',
@@ -87,5 +88,5 @@ async function etcdRestoreVerification(input: EtcdVerificationInput): Promise<Ve
 
 /** Proves a backup restores; fails with type VerificationFailed (details: the result) when it does not. */
 export async function restoreVerification(input: RestoreVerificationInput): Promise<VerificationResult> {
-  return etcdRestoreVerification(input);
+  return input.kind === 'velero' ? veleroRestoreVerification({ app: input.app, backupName: input.backupName }) : etcdRestoreVerification(input);
 }

@@ -22,7 +22,7 @@ describe('lifeboat schedule', () => {
     const result = await lifeboat(['schedule', 'apply', '--json'], { LIFEBOAT_CONFIG: labConfigFile });
     expect(result.exitCode).toBe(0);
     const applied = JSON.parse(result.stdout) as { created: string[]; updated: string[]; deleted: string[] };
-    expect([...applied.created, ...applied.updated].sort()).toEqual(['etcd-snapshot/primary', 'etcd-snapshot/standby']);
+    expect([...applied.created, ...applied.updated].sort()).toEqual(['etcd-snapshot/primary', 'etcd-snapshot/standby', 'gameday']);
     const d = await client.schedule.getHandle('etcd-snapshot/primary').describe();
     expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
     expect(d.policies.catchupWindow).toBe(3_600_000);
@@ -31,6 +31,18 @@ describe('lifeboat schedule', () => {
 
     const list = JSON.parse((await lifeboat(['schedule', 'list', '--json'], { LIFEBOAT_CONFIG: labConfigFile })).stdout) as { schedules: { id: string; cron: string; nextRuns: string[] }[] };
     expect(list.schedules.find((s) => s.id === 'etcd-snapshot/primary')).toMatchObject({ cron: '0 */6 * * *', nextRuns: expect.arrayContaining([expect.stringMatching(/T(00|06|12|18):00:00/)]) });
+  });
+
+  it('apply creates the quarterly game day schedule', async () => {
+    await lifeboat(['schedule', 'apply'], { LIFEBOAT_CONFIG: labConfigFile });
+    const d = await client.schedule.getHandle('gameday').describe();
+    expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'gameDay', args: [{}] });
+    expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+    // '0 9 1 1,4,7,10 *': 09:00 UTC on the first day of each quarter.
+    expect(d.info.nextActionTimes.length).toBeGreaterThan(0);
+    for (const t of d.info.nextActionTimes) {
+      expect([t.getUTCMonth() % 3, t.getUTCDate(), t.getUTCHours(), t.getUTCMinutes()]).toEqual([0, 1, 9, 0]);
+    }
   });
 
   it('list shows the last run of a schedule with its status', async () => {

@@ -9,7 +9,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
-import type { restoreVerification } from '../../workflows/restoreVerification.js';
+import type { EtcdVerificationInput, restoreVerification } from '../../workflows/restoreVerification.js';
 import type { VerificationResult } from '../../workflows/verification-types.js';
 import { readManifest } from '../../activities/snapshot-store.js';
 import { dataSha256 } from '../../activities/etcd-restore.js';
@@ -39,7 +39,7 @@ async function snapshot(cluster: string) {
   return (await handle.result()).manifest;
 }
 
-function verify(input: Parameters<typeof restoreVerification>[0]) {
+function verify(input: EtcdVerificationInput) {
   return w.client.workflow.execute<typeof restoreVerification>('restoreVerification', {
     taskQueue: w.config.temporal.taskQueue, workflowId: `verify-etcd/${input.cluster}/test-${Date.now()}-${randomBytes(3).toString('hex')}`, args: [input],
   });

@@ -1,0 +1,96 @@
+// gameDay (lab: everything: Temporal, MinIO, both clusters with Velero, the shop app; the worker runs
+// scratch etcd and kube-apiserver processes): a whole game day, and one whose objective is missed.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
+import type { gameDay } from '../../workflows/gameDay.js';
+import { scratchNamespaceFor } from '../../workflows/velero-layout.js';
+import { createClients } from '../../worker/clients.js';
+import { startTestWorker, type TestWorker } from '../helpers/lab.js';
+
+const reportDir = mkdtempSync(join(tmpdir(), 'lifeboat-gameday-test-'));
+let w: TestWorker;
+let clients: ReturnType<typeof createClients>;
+beforeAll(async () => {
+  w = await startTestWorker((c) => ({ ...c, gameDay: { ...c.gameDay, reportDir } }));
+  clients = createClients(w.config);
+});
+afterAll(async () => {
+  await w?.stop();
+  clients?.s3.destroy();
+  rmSync(reportDir, { recursive: true, force: true });
+});
+
+const run = (input: Parameters<typeof gameDay>[0], tag: string) => w.client.workflow.execute<typeof gameDay>('gameDay', {
+  taskQueue: w.config.temporal.taskQueue, workflowId: `gameday/test-${tag}-${Date.now()}`, args: [input],
+});
+
+describe('gameDay', () => {
+  it('proves both clusters\' etcd snapshots and the shop app\'s Velero backup with fresh backups, and stores the report', async () => {
+    const { report, stored } = await run({ freshBackups: true }, 'all');
+    expect(report.entries.map((e) => [e.name, e.passed, e.error])).toEqual([
+      ['etcd/primary', true, undefined], ['etcd/standby', true, undefined], ['velero/shop', true, undefined],
+    ]);
+    expect(report.passed).toBe(true);
+    for (const e of report.entries) {
+      expect(e.backup?.passed).toBe(true);
+      // Fresh backups: the verification restored the very backup this game day took.
+      expect(e.verification!.backup.id).toBe(e.backup!.id);
+      expect(e.verification!.rtoSeconds).toBeGreaterThan(0);
+      expect(e.verification!.steps.every((s) => s.startedAt && s.finishedAt)).toBe(true);
+      expect([e.rtoMet, e.rpoMet]).toEqual([true, true]);
+    }
+    const velero = report.entries.find((e) => e.kind === 'velero')!.verification!;
+    expect(velero.checks.filter((c) => !c.passed)).toEqual([]);
+    expect(velero.restoredTo).toBe('standby');
+    // The Velero verification's scratch namespace is gone.
+    const scratch = scratchNamespaceFor(velero.workflowId, 'shop');
+    expect(velero.workflowId).toBe(`${report.workflowId}/verify-velero/shop`);
+    const standbyNamespaces = await clients.clusters.get('standby')!.kubeConfig.makeApiClient(CoreV1Api).listNamespace();
+    expect(standbyNamespaces.items.map((n) => n.metadata!.name)).not.toContain(scratch);
+
+    for (const key of Object.values(stored.keys)) {
+      expect((await clients.s3.send(new HeadObjectCommand({ Bucket: stored.bucket, Key: key }))).ContentLength).toBeGreaterThan(0);
+    }
+    expect(stored.localDir).toBe(join(reportDir, report.id));
+    const html = readFileSync(join(stored.localDir, 'report.html'), 'utf8');
+    for (const e of report.entries) expect(html).toContain(e.name);
+    expect(JSON.parse(readFileSync(join(stored.localDir, 'report.json'), 'utf8'))).toEqual(report);
+    expect(existsSync(join(stored.localDir, 'report.md'))).toBe(true);
+  }, 300_000);
+
+  it('a verification that passes but misses its RPO objective fails the game day, and the report says which', async () => {
+    await w.client.workflow.execute<typeof etcdSnapshot>('etcdSnapshot', {
+      taskQueue: w.config.temporal.taskQueue, workflowId: `etcd-snapshot/standby/test-gameday-${Date.now()}`, args: [{ cluster: 'standby', skipRetention: true }],
+    });
+    await new Promise((r) => setTimeout(r, 2_000));
+    const strict = await startTestWorker((c) => ({
+      ...c,
+      gameDay: { ...c.gameDay, reportDir },
+      clusters: c.clusters.map((cl) => (cl.name === 'standby' ? { ...cl, restoreVerification: { ...cl.restoreVerification, objectives: { rto: 600, rpo: 1 } } } : cl)),
+    }));
+    try {
+      const { report } = await strict.client.workflow.execute<typeof gameDay>('gameDay', {
+        taskQueue: strict.config.temporal.taskQueue, workflowId: `gameday/test-rpo-${Date.now()}`, args: [{ clusters: ['standby'], apps: [], freshBackups: false }],
+      });
+      expect(report.passed).toBe(false);
+      expect(report.entries).toHaveLength(1);
+      const [entry] = report.entries;
+      expect(entry).toMatchObject({ name: 'etcd/standby', passed: false, rtoMet: true, rpoMet: false });
+      expect(entry!.backup).toBeUndefined();
+      expect(entry!.verification!.passed).toBe(true);
+      expect(entry!.verification!.rpoSeconds).toBeGreaterThan(1);
+    } finally {
+      await strict.stop();
+    }
+  }, 300_000);
+
+  it('an unknown app is refused before anything runs', async () => {
+    const err = await run({ apps: ['nope'] }, 'unknown').catch((e: unknown) => e) as { cause?: { cause?: { type?: string; message?: string } } };
+    expect(err.cause?.cause).toMatchObject({ type: 'UnknownGameDayTarget', message: expect.stringContaining("app 'nope' (configured: shop)") });
+  }, 60_000);
+});

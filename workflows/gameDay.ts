@@ -1,0 +1,112 @@
+// The quarterly game day: prove, in parallel, that every configured cluster's etcd snapshots and every
+// app's Velero backups restore; compare RTO and RPO with their objectives; write a report people read.
+import { ParentClosePolicy, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { GameDayActivities, GameDayPlan, GameDayPlanInput } from '../activities/gameday.js';
+import type { etcdSnapshot } from './etcdSnapshot.js';
+import type { veleroBackup } from './veleroBackup.js';
+import type { restoreVerification, RestoreVerificationInput } from './restoreVerification.js';
+import { gameDayIdFor } from './gameday-layout.js';
+import { Steps } from './steps.js';
+import { verificationFailedType, type GameDayEntry, type GameDayReport, type VerificationResult } from './verification-types.js';
+
+export type GameDayInput = GameDayPlanInput;
+
+export interface GameDayResult {
+  report: GameDayReport;
+  /** Where the report is: the object store keys, and the directory on the worker that wrote it. */
+  stored: { bucket: string; keys: { json: string; markdown: string; html: string }; localDir: string };
+}
+
+const acts = proxyActivities<GameDayActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: ['UnknownGameDayTarget', 'EmptyGameDay'] },
+});
+
+export const gameDaySteps = ['plan', 'prove', 'report'] as const;
+
+interface FailureChain { message?: string; type?: string; details?: unknown[]; cause?: FailureChain }
+
+/** The VerificationResult a failed verification carries, if it ran far enough to have one. */
+function verificationOf(err: unknown): VerificationResult | undefined {
+  for (let f = err as FailureChain | undefined; f; f = f.cause) {
+    if (f.type === verificationFailedType && f.details?.[0]) return f.details[0] as VerificationResult;
+  }
+  return undefined;
+}
+
+/** The innermost cause's message and type: what went wrong, not which layer passed it on. */
+function rootCause(err: unknown): string {
+  let f = err as FailureChain;
+  while (f.cause) f = f.cause;
+  return `${f.type ? `[${f.type}] ` : ''}${f.message ?? String(err)}`;
+}
+
+function judged(entry: GameDayEntry, v: VerificationResult): GameDayEntry {
+  const rtoMet = v.rtoSeconds <= v.objectives.rtoSeconds;
+  const rpoMet = v.rpoSeconds <= v.objectives.rpoSeconds;
+  return { ...entry, verification: v, rtoMet, rpoMet, passed: v.passed && rtoMet && rpoMet };
+}
+
+/** Runs every verification of the plan as child workflows, in parallel, and reports. */
+export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> {
+  const info = workflowInfo();
+  const base = info.workflowId;
+  const startedAt = new Date().toISOString();
+  const steps = new Steps(gameDaySteps);
+  // Cancelling the game day cancels its children, which then tear down their scratch restores.
+  const child = { parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL };
+
+  async function verify(entry: GameDayEntry, input: RestoreVerificationInput, workflowId: string): Promise<GameDayEntry> {
+    try {
+      return judged(entry, await executeChild<typeof restoreVerification>('restoreVerification', { ...child, workflowId, args: [input] }));
+    } catch (err) {
+      const v = verificationOf(err);
+      return v ? judged(entry, v) : { ...entry, error: `verification ${workflowId} failed: ${rootCause(err)}` };
+    }
+  }
+
+  async function proveEtcd(cluster: string, plan: GameDayPlan): Promise<GameDayEntry> {
+    const entry: GameDayEntry = { name: `etcd/${cluster}`, kind: 'etcd', passed: false, rtoMet: false, rpoMet: false };
+    let snapshotId: string | undefined;
+    if (plan.freshBackups) {
+      const workflowId = `${base}/etcd-snapshot/${cluster}`;
+      try {
+        const r = await executeChild<typeof etcdSnapshot>('etcdSnapshot', { ...child, workflowId, args: [{ cluster }] });
+        snapshotId = r.manifest.snapshotId;
+        entry.backup = { workflowId, id: snapshotId, passed: true, detail: `snapshot ${snapshotId}: ${r.manifest.object.plaintextBytes} bytes at revision ${r.manifest.etcd.revisionAtStart}`, steps: r.steps };
+      } catch (err) {
+        return { ...entry, backup: { workflowId, passed: false, detail: rootCause(err), steps: [] }, error: `etcd snapshot failed: ${rootCause(err)}` };
+      }
+    }
+    return verify(entry, { kind: 'etcd', cluster, snapshotId }, `${base}/verify-etcd/${cluster}`);
+  }
+
+  async function proveVelero(app: GameDayPlan['apps'][number], plan: GameDayPlan): Promise<GameDayEntry> {
+    const entry: GameDayEntry = { name: `velero/${app.name}`, kind: 'velero', passed: false, rtoMet: false, rpoMet: false };
+    let backupName: string | undefined;
+    if (plan.freshBackups) {
+      const workflowId = `${base}/velero-backup/${app.name}`;
+      try {
+        const r = await executeChild<typeof veleroBackup>('veleroBackup', { ...child, workflowId, args: [{ app: app.name }] });
+        const passed = r.phase === 'Completed';
+        entry.backup = { workflowId, id: r.name, passed, detail: `Backup ${r.name} ${r.phase}: ${r.itemsBackedUp}/${r.totalItems} items, ${r.warnings} warnings, ${r.errors} errors`, steps: r.steps };
+        if (!passed) return { ...entry, error: `Velero backup ${r.name} of ${app.name} ended ${r.phase}: ${r.problems?.failureReason ?? r.problems?.errors[0] ?? r.problems?.logErrors[0] ?? 'see its logs'}` };
+        backupName = r.name;
+      } catch (err) {
+        return { ...entry, backup: { workflowId, passed: false, detail: rootCause(err), steps: [] }, error: `Velero backup failed: ${rootCause(err)}` };
+      }
+    }
+    return verify(entry, { kind: 'velero', app: app.name, backupName }, `${base}/verify-velero/${app.name}`);
+  }
+
+  const plan = await steps.run('plan', () => acts.planGameDay(input),
+    (p) => `clusters ${p.clusters.join(', ') || '-'}; apps ${p.apps.map((a) => a.name).join(', ') || '-'}; ${p.freshBackups ? 'fresh backups' : 'newest existing backups'}`);
+  const entries = await steps.run('prove', () => Promise.all([...plan.clusters.map((c) => proveEtcd(c, plan)), ...plan.apps.map((a) => proveVelero(a, plan))]),
+    (es) => `${es.filter((e) => e.passed).length}/${es.length} passed`);
+  const report: GameDayReport = {
+    kind: 'lifeboat.gameday-report', formatVersion: 1, id: gameDayIdFor(base), workflowId: base, runId: info.runId,
+    startedAt, finishedAt: new Date().toISOString(), passed: entries.every((e) => e.passed), entries,
+  };
+  const stored = await steps.run('report', () => acts.storeGameDayReport(report), (s) => `s3://${s.bucket}/${s.keys.html} and ${s.localDir}`);
+  return { report, stored };
+}
