@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's main command: the lab, a worker, and the main job run on it.
+# The README's main command: the lab, a worker, and a whole game day run on it: a fresh etcd snapshot
+# of each cluster and a Velero backup of the shop app, each restored and checked, with a report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
@@ -9,5 +10,10 @@ echo
 echo "== lifeboat cluster health"
 node bin/lifeboat.js cluster health
 echo
+echo "== lifeboat gameday run --fresh --wait"
+status=0
+node bin/lifeboat.js gameday run --fresh --wait || status=$?
+echo
 echo "Temporal UI: $LIFEBOAT_TEMPORAL_UI    worker logs: $LIFEBOAT_LAB_DIR/logs/worker.log"
 echo "Stop the lab with: npx lifeboat lab down"
+exit "$status"
