@@ -10,7 +10,6 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { execa, type ResultPromise } from 'execa';
 import type { veleroBackup } from '../../workflows/veleroBackup.js';
 import type { veleroRestoreVerification } from '../../workflows/velero-verification.js';
-import type { Step } from '../../workflows/steps.js';
 import { verificationFailedType, type VerificationResult } from '../../workflows/verification-types.js';
 import { restoreNameFor, scratchLabel, scratchNamespaceFor, workflowIdAnnotation } from '../../workflows/velero-layout.js';
 import { veleroApi } from '../../activities/velero.js';
@@ -154,13 +153,15 @@ describe('veleroRestoreVerification under faults', () => {
   });
   afterAll(async () => { await connection?.close(); });
 
-  /** Resolves with the step that was running once the restore has begun (the scratch namespace exists). */
+  /** Resolves with the activity that was running (started on a worker) once the restore has begun: the scratch namespace exists then. */
   async function untilRestoring(handle: WorkflowHandle): Promise<string> {
+    const started = 2; // PENDING_ACTIVITY_STATE_STARTED
+    const restoring = ['waitForVeleroRestore', 'checkRestoredObjects', 'waitForDeploymentsAvailable'];
     for (;;) {
-      const steps = await handle.query<Step[]>('progress').catch(() => [] as Step[]);
-      const running = steps.find((s) => s.state === 'running')?.name;
-      if (running && ['restore', 'restored-objects', 'available'].includes(running)) return running;
-      if (steps.find((s) => s.name === 'cleanup')?.state !== 'pending' && steps.length) throw new Error(`the verification got past the restore before the kill: ${JSON.stringify(steps)}`);
+      const { raw, status } = await handle.describe();
+      if (status.name !== 'RUNNING') throw new Error(`the verification ended (${status.name}) before the kill`);
+      const running = raw.pendingActivities?.find((a) => Number(a.state) === started && restoring.includes(a.activityType?.name ?? ''));
+      if (running) return running.activityType!.name!;
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -184,7 +185,7 @@ describe('veleroRestoreVerification under faults', () => {
     worker = startWorker();
     try {
       const result = await handle.result();
-      process.stderr.write(`[figures] killed in step ${killedIn}; verification completed after restart, rto ${result.rtoSeconds.toFixed(1)} s\n`);
+      process.stderr.write(`[figures] killed in activity ${killedIn}; verification completed after restart, rto ${result.rtoSeconds.toFixed(1)} s\n`);
       expect(result.passed).toBe(true);
       expect(result.checks.every((c) => c.passed)).toBe(true);
       expect(result.steps.every((s) => s.state === 'done')).toBe(true);
