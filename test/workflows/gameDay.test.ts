@@ -10,6 +10,7 @@ import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { gameDay } from '../../workflows/gameDay.js';
 import { scratchNamespaceFor } from '../../workflows/velero-layout.js';
 import { createClients } from '../../worker/clients.js';
+import { fetchHistory } from '../helpers/histories.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
 
 const reportDir = mkdtempSync(join(tmpdir(), 'lifeboat-gameday-test-'));
@@ -61,6 +62,11 @@ describe('gameDay', () => {
     for (const e of report.entries) expect(html).toContain(e.name);
     expect(JSON.parse(readFileSync(join(stored.localDir, 'report.json'), 'utf8'))).toEqual(report);
     expect(existsSync(join(stored.localDir, 'report.md'))).toBe(true);
+
+    // Histories for the replay test: the game day and the children it ran.
+    await fetchHistory(w.client, report.workflowId, 'gameDay');
+    await fetchHistory(w.client, velero.workflowId, 'restoreVerification-velero');
+    await fetchHistory(w.client, report.entries.find((e) => e.kind === 'velero')!.backup!.workflowId, 'veleroBackup');
   }, 300_000);
 
   it('a verification that passes but misses its RPO objective fails the game day, and the report says which', async () => {

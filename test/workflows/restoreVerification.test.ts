@@ -15,6 +15,8 @@ import { readManifest } from '../../activities/snapshot-store.js';
 import { dataSha256 } from '../../activities/etcd-restore.js';
 import { failedVerification } from '../../cli/verification-output.js';
 import { createClients } from '../../worker/clients.js';
+import { loadKeyRing } from '../../worker/keys.js';
+import { fetchHistory } from '../helpers/histories.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
 
 const scratchDir = mkdtempSync(join(tmpdir(), 'lifeboat-verify-test-'));
@@ -39,10 +41,8 @@ async function snapshot(cluster: string) {
   return (await handle.result()).manifest;
 }
 
-function verify(input: EtcdVerificationInput) {
-  return w.client.workflow.execute<typeof restoreVerification>('restoreVerification', {
-    taskQueue: w.config.temporal.taskQueue, workflowId: `verify-etcd/${input.cluster}/test-${Date.now()}-${randomBytes(3).toString('hex')}`, args: [input],
-  });
+function verify(input: EtcdVerificationInput, workflowId = `verify-etcd/${input.cluster}/test-${Date.now()}-${randomBytes(3).toString('hex')}`) {
+  return w.client.workflow.execute<typeof restoreVerification>('restoreVerification', { taskQueue: w.config.temporal.taskQueue, workflowId, args: [input] });
 }
 
 /** Processes whose command line names the test's scratch directory (a leftover scratch etcd or apiserver). */
@@ -76,10 +76,11 @@ describe('restoreVerification (etcd)', () => {
         },
       });
       const manifest = await snapshot('primary');
+      const workflowId = `verify-etcd/primary/test-known-${Date.now()}`;
       const r = await verify({
         kind: 'etcd', cluster: 'primary', snapshotId: manifest.snapshotId,
         objects: [{ resource: 'namespaces', name: ns }, { resource: 'deployments', namespace: ns, name: 'api' }, { resource: 'secrets', namespace: ns, name: 'db-credentials' }],
-      });
+      }, workflowId);
       expect(r.passed).toBe(true);
       expect(r.backup.id).toBe(manifest.snapshotId);
       const check = (name: string) => r.checks.find((c) => c.name === name)!;
@@ -102,6 +103,13 @@ describe('restoreVerification (etcd)', () => {
       expect(stored.status).toBe('verified');
       expect(stored.verification).toMatchObject({ result: 'verified', checks: { passed: r.checks.length, total: r.checks.length } });
       expectNothingLeft();
+      // The Secret's data and the snapshot key never enter the history; the hash of the data does.
+      const history = await fetchHistory(w.client, workflowId, 'restoreVerification-etcd');
+      const key = loadKeyRing(w.config.encryption!).lookup('lab-1')!;
+      for (const secretText of [token, Buffer.from(token, 'base64').toString('hex'), key.toString('base64'), key.toString('hex')]) {
+        expect(history.searchable).not.toContain(secretText);
+      }
+      expect(history.searchable).toContain(dataSha256({ data: { token } }).slice(0, 12));
     } finally {
       await core.deleteNamespace({ name: ns });
     }
