@@ -286,7 +286,13 @@ export const createVeleroActivities = (clients: LifeboatClients) => ({
     if (backup.status?.validationErrors?.length) problems.validationErrors = backup.status.validationErrors;
     const location = backup.spec?.storageLocation;
     if (!location) return { ...problems, unreadable: ['the Backup names no storage location'] };
-    const { bucket, prefix } = await storageLocationOf(kubeConfig, cluster, veleroNamespace, location);
+    // A Backup that failed validation may name a location that does not exist: then there are no files to read.
+    const store = await storageLocationOf(kubeConfig, cluster, veleroNamespace, location).catch((err: unknown) => {
+      if (err instanceof ApplicationFailure && err.type === veleroFailureTypes.locationMissing) return err.message;
+      throw err;
+    });
+    if (typeof store === 'string') return { ...problems, unreadable: [store] };
+    const { bucket, prefix } = store;
     const resultsKey = backupFileKey(prefix, name, '-results.gz');
     const logsKey = backupFileKey(prefix, name, '-logs.gz');
     const [results, logs] = await Promise.all([readVeleroFile(clients.s3, bucket, resultsKey), readVeleroFile(clients.s3, bucket, logsKey)]);

@@ -125,6 +125,16 @@ describe('veleroBackup bad input', () => {
   });
 });
 
+describe('veleroBackup that Velero refuses', () => {
+  it('a storage location that does not exist: FailedValidation, with Velero\'s validation errors in the output', async () => {
+    const result = await backup({ cluster: 'primary', includeNamespaces: ['shop'], storageLocation: 'nowhere', timeoutSeconds: 60 });
+    expect(result).toMatchObject({ phase: 'FailedValidation', storageLocation: 'nowhere', itemsBackedUp: 0 });
+    expect(result.steps.find((s) => s.name === 'report')!.state).toBe('done');
+    expect(result.problems!.validationErrors!.join('\n')).toMatch(/nowhere/);
+    expect(result.problems!.unreadable).toEqual(["BackupStorageLocation velero/nowhere on cluster 'primary' does not exist"]);
+  });
+});
+
 describe('veleroBackup with the Velero server stopped', () => {
   afterAll(async () => {
     // Back to a healthy lab: Velero restarted and its storage location Available again.
