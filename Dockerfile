@@ -1,9 +1,11 @@
-# The Lifeboat worker image. The CLIs it drives (etcdctl, etcdutl, velero) are built by the same
-# pinned script the lab uses.
+# The Lifeboat worker image. The programs it drives (etcdctl, etcdutl, velero) and runs for scratch
+# restores (etcd, kube-apiserver: match the versions your clusters run) are built by the same pinned
+# script the lab uses.
 FROM golang:1.26-bookworm AS tools
 COPY lab/install-tools.sh /src/lab/install-tools.sh
-RUN LIFEBOAT_CACHE=/opt/lifeboat bash /src/lab/install-tools.sh etcd velero \
- && mkdir -p /out && cp /opt/lifeboat/tools/etcd-*/bin/etcdctl /opt/lifeboat/tools/etcd-*/bin/etcdutl /opt/lifeboat/tools/velero-*/bin/velero /out/
+RUN LIFEBOAT_CACHE=/opt/lifeboat bash /src/lab/install-tools.sh etcd velero kubernetes \
+ && mkdir -p /out && cp /opt/lifeboat/tools/etcd-*/bin/etcd /opt/lifeboat/tools/etcd-*/bin/etcdctl /opt/lifeboat/tools/etcd-*/bin/etcdutl \
+    /opt/lifeboat/tools/velero-*/bin/velero /opt/lifeboat/tools/kubernetes-*/bin/kube-apiserver /out/
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
