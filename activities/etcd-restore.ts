@@ -15,7 +15,7 @@ import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import type { LifeboatClients } from '../worker/clients.js';
 import type { KeyRing } from '../worker/keys.js';
-import type { ObjectRef } from '../worker/config.js';
+import type { LifeboatConfig, ObjectRef } from '../worker/config.js';
 import type { Step } from '../workflows/steps.js';
 import type { VerificationCheck } from '../workflows/verification-types.js';
 import type { Inventory, SnapshotManifest } from '../workflows/snapshot-layout.js';
@@ -165,10 +165,16 @@ function compareInventory(expected: Inventory, restored: Inventory): Verificatio
   };
 }
 
+/** Where restore verification keeps scratch restores: verification.scratchDir, else the system temp directory. */
+export const scratchRootOf = (config: LifeboatConfig) => config.verification.scratchDir ?? join(tmpdir(), 'lifeboat-scratch');
+
+/** No scratch restore lives longer than its activity's start-to-close timeout (2 h in the workflow). */
+export const staleScratchAgeMs = 3 * 60 * 60 * 1000;
+
 export function createEtcdRestoreActivities(clients: LifeboatClients, keyRing: KeyRing | undefined) {
   const { config, s3 } = clients;
   const bucket = config.objectStore.bucket;
-  const scratchRoot = config.verification.scratchDir ?? join(tmpdir(), 'lifeboat-scratch');
+  const scratchRoot = scratchRootOf(config);
   const scratchDir = (scratchId: string) => join(scratchRoot, scratchId.replace(/[^A-Za-z0-9._-]/g, '_'));
 
   /** Reads the source's copy of an object to compare data hashes; undefined if it cannot be read. */

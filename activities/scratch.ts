@@ -2,7 +2,7 @@
 // ports, each with a pid file in its scratch directory, so that a later attempt (after the worker
 // was killed) finds and stops what an earlier one left, and so that teardown happens in every outcome.
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -119,4 +119,23 @@ export async function waitServing(proc: ScratchProcess, timeoutMs: number, ready
     await sleep(250);
   }
   throw new ScratchStartError(`scratch ${proc.name} not serving after ${timeoutMs / 1000}s; last lines of its log:\n${await proc.logTail()}`);
+}
+
+/**
+ * Removes scratch directories (and stops their processes) older than `maxAgeMs`: left by a worker that
+ * was killed while its verification was then terminated, so no retry came to clean up. Younger ones
+ * may belong to a verification another worker on this host is running.
+ */
+export async function sweepStaleScratch(root: string, maxAgeMs: number): Promise<string[]> {
+  if (!existsSync(root)) return [];
+  const swept: string[] = [];
+  for (const entry of await readdir(root, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const dir = join(root, entry.name);
+    const { mtimeMs } = await stat(dir);
+    if (Date.now() - mtimeMs < maxAgeMs) continue;
+    await removeScratch(dir);
+    swept.push(dir);
+  }
+  return swept;
 }

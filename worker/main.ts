@@ -2,6 +2,8 @@
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger, installTemporalLogger } from './logging.js';
 import { createWorker } from './worker.js';
+import { scratchRootOf, staleScratchAgeMs } from '../activities/etcd-restore.js';
+import { sweepStaleScratch } from '../activities/scratch.js';
 
 export async function runWorkerProcess(): Promise<number> {
   const logger = createLogger();
@@ -16,6 +18,8 @@ export async function runWorkerProcess(): Promise<number> {
     throw err;
   }
   installTemporalLogger(logger);
+  const swept = await sweepStaleScratch(scratchRootOf(config), staleScratchAgeMs);
+  if (swept.length) logger.warn({ swept }, 'removed stale restore-verification scratch directories and stopped their processes');
   // The SDK shuts the worker down gracefully on SIGTERM/SIGINT (shutdownSignals default): in-flight
   // activities get their grace period, then run() resolves.
   const handle = await createWorker(config, logger);
