@@ -5,6 +5,7 @@ import { createEtcdSnapshotActivities } from './etcd-snapshot.js';
 import { createEtcdRestoreActivities } from './etcd-restore.js';
 import { createGameDayActivities } from './gameday.js';
 import { createHealthActivities } from './health.js';
+import { createTrafficActivities } from './traffic.js';
 import { createVeleroActivities } from './velero.js';
 import { createVeleroVerificationActivities } from './velero-verification.js';
 
@@ -15,6 +16,7 @@ export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | un
   ...createEtcdSnapshotActivities(clients, keyRing),
   ...createEtcdRestoreActivities(clients, keyRing),
   ...createGameDayActivities(clients),
+  ...createTrafficActivities(clients),
 });
 
 export type LifeboatActivities = ReturnType<typeof createActivities>;

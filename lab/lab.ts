@@ -13,6 +13,7 @@ import { ensureClusterPki } from './pki.js';
 import { logFile, logTail, runningPid, runningSpec, specDigest, startDaemon, stopDaemon, treeRssBytes } from './processes.js';
 import { awsCredentialsFile, bin, clusterPaths, host, labClusters, labConfigFile, labDir, labKeyFile, labKeyId, minioData, minioPorts, objectStore, temporalDb, temporalPorts, versions, type LabClusterSpec } from './topology.js';
 import { workerComponent } from './worker-component.js';
+import { ensureTrafficRecords, installDnsEndpointCrd } from './externaldns.js';
 import { peerLocation, shopApp, shopManifests } from './shop.js';
 
 const peerClusters = (c: LabClusterSpec) => labClusters.filter((x) => x.name !== c.name);
@@ -132,12 +133,13 @@ const veleroDeploymentStandIn = {
   },
 };
 
-/** Objects every lab cluster needs before its controllers start: kwok Nodes, Velero's CRDs, namespace and storage location. */
+/** Objects every lab cluster needs before its controllers start: kwok Nodes, Velero's CRDs, namespace and storage location, ExternalDNS's DNSEndpoint CRD. */
 async function bootstrapCluster(c: LabClusterSpec): Promise<void> {
   await apply(c.name, kwokNodes(c));
   const { stdout: crds } = await execa(bin.velero, ['install', '--crds-only', '--dry-run', '-o', 'yaml']);
   await kubectl(c.name, ['apply', '--server-side', '--force-conflicts', '--field-manager', 'lifeboat-lab', '-f', '-'], crds);
   await kubectl(c.name, ['wait', '--for', 'condition=Established', '--timeout', '60s', 'crd/backupstoragelocations.velero.io', 'crd/backups.velero.io', 'crd/restores.velero.io']);
+  await installDnsEndpointCrd(kubectl, c.name);
   await apply(c.name, [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'velero' } },
     backupStorageLocation(c),
@@ -292,6 +294,7 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
     say(`${c.name}: ${c.nodeCount} Nodes Ready, Velero BackupStorageLocation Available`);
   }));
   await apply(shopApp.cluster, shopManifests());
+  for (const line of await ensureTrafficRecords(kubectl, labConfig())) say(line);
   if (options.withWorker) await startAll([workerComponent]);
   say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)}s; state in ${labDir}`);
   return labStatus();

@@ -43,6 +43,7 @@ export const versions = {
   minio: 'v0.0.0-20260212201848-7aac2a2c5b7c',
   velero: '1.18.0',
   veleroAwsPlugin: '1.14.3',
+  externalDns: '0.23.0',
 } as const;
 
 const tool = (name: string, version: string) => join(cacheDir, 'tools', `${name}-${version}`);
@@ -60,6 +61,11 @@ export const bin = {
   minio: join(tool('minio', versions.minio), 'bin', 'minio'),
   velero: join(tool('velero', `${versions.velero}-aws-${versions.veleroAwsPlugin}-lb1`), 'bin', 'velero'),
   veleroPluginDir: join(tool('velero', `${versions.velero}-aws-${versions.veleroAwsPlugin}-lb1`), 'plugins'),
+} as const;
+
+/** CustomResourceDefinitions the lab applies to every cluster, taken from their projects' modules. */
+export const crdFiles = {
+  dnsEndpoint: join(tool('external-dns', versions.externalDns), 'crds', 'dnsendpoints.externaldns.k8s.io.yaml'),
 } as const;
 
 /** Paths of one cluster's files inside the lab directory. */
