@@ -4,6 +4,7 @@ import type { KeyRing } from '../worker/keys.js';
 import { createEtcdSnapshotActivities } from './etcd-snapshot.js';
 import { createEtcdRestoreActivities } from './etcd-restore.js';
 import { createGameDayActivities } from './gameday.js';
+import { createFailoverActivities } from './failover.js';
 import { createHealthActivities } from './health.js';
 import { createTrafficActivities } from './traffic.js';
 import { createVeleroActivities } from './velero.js';
@@ -16,6 +17,7 @@ export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | un
   ...createEtcdSnapshotActivities(clients, keyRing),
   ...createEtcdRestoreActivities(clients, keyRing),
   ...createGameDayActivities(clients),
+  ...createFailoverActivities(clients),
   ...createTrafficActivities(clients),
 });
 

@@ -184,9 +184,16 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
     },
 
     /** Creates the Restore named after the run, or finds the one an earlier attempt created. */
-    async createVeleroRestore({ cluster, veleroNamespace, name, backupName, namespaceMapping, excludedResources }: { cluster: string; veleroNamespace: string; name: string; backupName: string; namespaceMapping: Record<string, string>; excludedResources: string[] }): Promise<{ name: string; created: boolean }> {
+    async createVeleroRestore({ cluster, veleroNamespace, name, backupName, namespaceMapping, excludedResources, includedNamespaces, existingResourcePolicy }: {
+      cluster: string; veleroNamespace: string; name: string; backupName: string; namespaceMapping: Record<string, string>; excludedResources: string[];
+      /** Default: the mapping's source namespaces. */
+      includedNamespaces?: string[];
+      /** `update` overwrites objects that exist on the target (a failback carrying state home). Default: Velero's (skip them). */
+      existingResourcePolicy?: 'none' | 'update';
+    }): Promise<{ name: string; created: boolean }> {
       const made = await createOwnVeleroObject(kubeOf(cluster), cluster, veleroNamespace, 'restores', 'Restore', name, {
-        backupName, includedNamespaces: Object.keys(namespaceMapping), namespaceMapping, excludedResources, restorePVs: true,
+        backupName, includedNamespaces: includedNamespaces ?? Object.keys(namespaceMapping), namespaceMapping, excludedResources, restorePVs: true,
+        ...(existingResourcePolicy ? { existingResourcePolicy } : {}),
       });
       return { name, created: made.created };
     },

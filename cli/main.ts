@@ -8,6 +8,7 @@ import { registerScheduleCommands } from './schedule.js';
 import { registerSnapshotCommands } from './snapshots.js';
 import { registerVerifyCommands } from './verify.js';
 import { registerGameDayCommands } from './gameday.js';
+import { registerFailoverCommands } from './failover.js';
 import { CliError, exitCodes } from './output.js';
 
 const program = new Command('lifeboat')
@@ -28,6 +29,7 @@ registerSnapshotCommands(program);
 registerScheduleCommands(program);
 registerVerifyCommands(program);
 registerGameDayCommands(program);
+registerFailoverCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -14,7 +14,7 @@ import { logFile, logTail, runningPid, runningSpec, specDigest, startDaemon, sto
 import { awsCredentialsFile, bin, clusterPaths, host, labClusters, labConfigFile, labDir, labKeyFile, labKeyId, minioData, minioPorts, objectStore, temporalDb, temporalPorts, versions, type LabClusterSpec } from './topology.js';
 import { workerComponent } from './worker-component.js';
 import { ensureTrafficRecords, installDnsEndpointCrd } from './externaldns.js';
-import { peerLocation, shopApp, shopManifests } from './shop.js';
+import { peerLocation, shopApp, shopManifests, shopTraffic } from './shop.js';
 
 const peerClusters = (c: LabClusterSpec) => labClusters.filter((x) => x.name !== c.name);
 
@@ -226,6 +226,16 @@ export function labConfig(): object {
         availableTimeout: '3m',
       },
       objectives: { rto: '10m', rpo: '24h' },
+      failover: {
+        standby: shopApp.verifyCluster,
+        mode: 'warm-standby',
+        traffic: {
+          provider: 'externalDNS', cluster: shopTraffic.cluster, namespace: shopTraffic.namespace, name: shopTraffic.name,
+          dnsName: shopTraffic.dnsName, recordType: 'A', recordTTL: 30, targets: shopTraffic.targets,
+        },
+        approvalTimeout: '30m',
+        availableTimeout: '5m',
+      },
     }],
     gameDay: { schedule: { cron: '0 9 1 1,4,7,10 *', catchupWindow: '1d' }, freshBackups: true },
     tools: { etcdctl: bin.etcdctl, etcdutl: bin.etcdutl, velero: bin.velero, etcd: bin.etcd, kubeApiserver: bin.kubeApiserver },
@@ -293,7 +303,11 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
     await waitFor(`${c.name} Nodes`, 60_000, () => nodesReady(c));
     say(`${c.name}: ${c.nodeCount} Nodes Ready, Velero BackupStorageLocation Available`);
   }));
-  await apply(shopApp.cluster, shopManifests());
+  // Created once: later `lab up`s leave the app where a failover moved it.
+  await Promise.all([shopApp.cluster, shopApp.verifyCluster].map(async (cluster) => {
+    const exists = await kubectl(cluster, ['get', 'namespace', shopApp.namespace, '--ignore-not-found', '-o', 'name']);
+    if (!exists.trim()) await apply(cluster, shopManifests(cluster !== shopApp.cluster));
+  }));
   for (const line of await ensureTrafficRecords(kubectl, labConfig())) say(line);
   if (options.withWorker) await startAll([workerComponent]);
   say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)}s; state in ${labDir}`);

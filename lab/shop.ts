@@ -4,6 +4,15 @@ import type { LabClusterSpec } from './topology.js';
 
 export const shopApp = { name: 'shop', namespace: 'shop', cluster: 'primary', verifyCluster: 'standby' } as const;
 
+/**
+ * The shop's DNS record: an ExternalDNS DNSEndpoint kept on the standby (the lab has no third,
+ * management cluster), pointing at each site's load balancer address.
+ */
+export const shopTraffic = {
+  cluster: 'standby', namespace: 'lifeboat-traffic', name: 'shop', dnsName: 'shop.lab.example',
+  targets: { primary: ['192.0.2.10'], standby: ['198.51.100.10'] },
+} as const;
+
 const deployments: { name: string; replicas: number; cpu: string; memory: string }[] = [
   { name: 'frontend', replicas: 2, cpu: '250m', memory: '256Mi' },
   { name: 'catalog', replicas: 2, cpu: '500m', memory: '512Mi' },
@@ -12,13 +21,14 @@ const deployments: { name: string; replicas: number; cpu: string; memory: string
 
 const labels = (component: string) => ({ 'app.kubernetes.io/name': component, 'app.kubernetes.io/part-of': shopApp.name });
 
-function deployment(d: (typeof deployments)[number]): object {
+function deployment(d: (typeof deployments)[number], standby: boolean): object {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: d.name, namespace: shopApp.namespace, labels: labels(d.name) },
+    // A warm standby runs nothing until it takes over, and says with how many replicas it then runs.
+    metadata: { name: d.name, namespace: shopApp.namespace, labels: labels(d.name), ...(standby ? { annotations: { 'lifeboat.io/failover-replicas': String(d.replicas) } } : {}) },
     spec: {
-      replicas: d.replicas,
+      replicas: standby ? 0 : d.replicas,
       selector: { matchLabels: labels(d.name) },
       template: {
         metadata: { labels: labels(d.name) },
@@ -38,8 +48,8 @@ function deployment(d: (typeof deployments)[number]): object {
   };
 }
 
-/** The app's objects, applied to its cluster by `lab up`. */
-export function shopManifests(): object[] {
+/** The app's objects: running on its cluster, and as a warm standby (zero replicas) on the other. */
+export function shopManifests(standby: boolean): object[] {
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: shopApp.namespace, labels: labels('shop') } },
     {
@@ -50,7 +60,7 @@ export function shopManifests(): object[] {
       apiVersion: 'v1', kind: 'Secret', metadata: { name: 'shop-payment', namespace: shopApp.namespace, labels: labels('shop') },
       type: 'Opaque', stringData: { PAYMENT_API_KEY: 'lab-not-a-real-key', WEBHOOK_SECRET: 'lab-webhook-secret' },
     },
-    ...deployments.map(deployment),
+    ...deployments.map((d) => deployment(d, standby)),
     ...deployments.map((d) => ({
       apiVersion: 'v1', kind: 'Service', metadata: { name: d.name, namespace: shopApp.namespace, labels: labels(d.name) },
       spec: { selector: labels(d.name), ports: [{ port: 8080, targetPort: 8080 }] },

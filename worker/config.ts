@@ -116,6 +116,57 @@ export const appCheckSchema = z.discriminatedUnion('kind', [
   }).strict(),
 ]);
 
+/** How traffic reaches an app: where a failover points it. */
+export const trafficSchema = z.discriminatedUnion('provider', [
+  z.object({
+    /** An ExternalDNS DNSEndpoint (externaldns.k8s.io/v1alpha1) that ExternalDNS publishes. */
+    provider: z.literal('externalDNS'),
+    /** Cluster holding the DNSEndpoint: one that outlives either site (a management cluster). */
+    cluster: name,
+    namespace: name,
+    name,
+    /** The record's name, e.g. shop.example.com. */
+    dnsName: z.string().regex(/^[a-z0-9*]([a-z0-9.-]*[a-z0-9])?$/, 'a DNS name'),
+    /** Default: A. */
+    recordType: z.enum(['A', 'AAAA', 'CNAME']).default('A'),
+    /** Default: 60. */
+    recordTTL: z.number().int().positive().default(60),
+    /** The record's targets when each cluster serves, by cluster name. */
+    targets: z.record(name, z.array(z.string().min(1)).min(1)),
+  }).strict(),
+  z.object({
+    /** A generic webhook: POST of the decision (JSON) with an Idempotency-Key header, retried. */
+    provider: z.literal('webhook'),
+    url: z.url({ protocol: /^https?$/ }),
+    /** Environment variable holding a bearer token for the webhook; never in this file. */
+    tokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name').optional(),
+    /** Where GET returns {"cluster": "<name>"}: what verification reads. Absent: the POST's acknowledgement is trusted. */
+    statusUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** Per request. Default: 10s. */
+    timeout: duration.default(10),
+    /** Attempts before the switch counts as failed. Default: 5. */
+    attempts: z.number().int().min(1).max(20).default(5),
+  }).strict(),
+]);
+
+/** How an app fails over from its cluster to a standby and back. */
+export const failoverSchema = z.object({
+  /** The cluster that takes over. */
+  standby: name,
+  /**
+   * warm-standby: the app's manifests are already on the standby at zero replicas and are scaled up;
+   * restore: the newest Velero backup of the app's namespaces is restored into the standby.
+   */
+  mode: z.enum(['warm-standby', 'restore']),
+  /** The Deployments that matter. Default: every Deployment in the app's namespaces. */
+  workloads: z.array(z.object({ namespace: name, name }).strict()).optional(),
+  traffic: trafficSchema,
+  /** How long a failover waits for its approval. Default: 30m. */
+  approvalTimeout: duration.default(1800),
+  /** How long the app may take to become Available on the target. Default: 10m. */
+  availableTimeout: duration.default(600),
+}).strict();
+
 /** An application: what a Velero backup of it holds and how a restore of it is proven. */
 export const appSchema = z.object({
   name,
@@ -138,6 +189,8 @@ export const appSchema = z.object({
     availableTimeout: duration.default(300),
   }).strict(),
   objectives: objectivesSchema.default({ rto: 1800, rpo: 86400 }),
+  /** Absent: the app cannot be failed over. */
+  failover: failoverSchema.optional(),
 }).strict();
 
 const keyId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a key id of letters, digits, dot, dash or underscore');
@@ -243,6 +296,20 @@ export const configSchema = z.object({
     known(a.cluster, clusters, ['apps', i, 'cluster'], 'cluster');
     known(a.verify.cluster, clusters, ['apps', i, 'verify', 'cluster'], 'cluster');
     if (a.verify.cluster === a.cluster) ctx.addIssue({ code: 'custom', path: ['apps', i, 'verify', 'cluster'], message: 'a test restore must go to another cluster than the app\'s own' });
+    if (a.failover) {
+      const f = a.failover;
+      known(f.standby, clusters, ['apps', i, 'failover', 'standby'], 'cluster');
+      if (f.standby === a.cluster) ctx.addIssue({ code: 'custom', path: ['apps', i, 'failover', 'standby'], message: 'the standby must be another cluster than the app\'s own' });
+      if (f.traffic.provider === 'externalDNS') {
+        known(f.traffic.cluster, clusters, ['apps', i, 'failover', 'traffic', 'cluster'], 'cluster');
+        for (const site of [a.cluster, f.standby]) {
+          if (!f.traffic.targets[site]) ctx.addIssue({ code: 'custom', path: ['apps', i, 'failover', 'traffic', 'targets'], message: `needs the targets for cluster '${site}'` });
+        }
+      }
+      f.workloads?.forEach((wl, j) => {
+        if (!a.namespaces.includes(wl.namespace)) ctx.addIssue({ code: 'custom', path: ['apps', i, 'failover', 'workloads', j, 'namespace'], message: `not one of the app's namespaces (${a.namespaces.join(', ')})` });
+      });
+    }
     a.verify.checks.forEach((check, j) => {
       if (!a.namespaces.includes(check.namespace)) ctx.addIssue({ code: 'custom', path: ['apps', i, 'verify', 'checks', j, 'namespace'], message: `not one of the app's namespaces (${a.namespaces.join(', ')})` });
     });
@@ -255,6 +322,8 @@ export const configSchema = z.object({
 export type LifeboatConfig = z.infer<typeof configSchema>;
 export type AppConfig = z.infer<typeof appSchema>;
 export type AppCheck = z.infer<typeof appCheckSchema>;
+export type TrafficConfig = z.infer<typeof trafficSchema>;
+export type FailoverConfig = z.infer<typeof failoverSchema>;
 export type ObjectRef = z.infer<typeof objectRefSchema>;
 export type Objectives = z.infer<typeof objectivesSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;

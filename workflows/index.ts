@@ -5,3 +5,4 @@ export { veleroBackup } from './veleroBackup.js';
 export { veleroRestoreVerification } from './velero-verification.js';
 export { restoreVerification } from './restoreVerification.js';
 export { gameDay } from './gameDay.js';
+export { failover, failback } from './failover.js';

@@ -1,0 +1,396 @@
+// Activities of failover and failback: preflight of both sites, fencing (scale to zero, annotated with
+// what to restore), bringing the app up on the target, waiting for it to be Available. Every change is
+// recorded in annotations named after the workflow, so a retry finds its own earlier work and a
+// compensation undoes exactly what its run did.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import type { LifeboatClients } from '../worker/clients.js';
+import type { AppConfig, FailoverConfig } from '../worker/config.js';
+import { clusterClients } from './cluster.js';
+import { describeNetworkError } from './network-errors.js';
+
+export const failoverFailureTypes = {
+  unknownApp: 'UnknownApp',
+  notFailoverable: 'AppHasNoFailover',
+  invalid: 'InvalidFailoverRequest',
+  unreachable: 'ClusterUnreachable',
+  forbidden: 'KubernetesForbidden',
+  workloadMissing: 'WorkloadMissing',
+  notAvailable: 'AppNotAvailable',
+} as const;
+
+/** Annotations Lifeboat sets on the Deployments it scales. */
+export const annotations = {
+  /** The workflow that scaled this Deployment to zero (fenced it). */
+  fencedBy: 'lifeboat.io/fenced-by',
+  /** Its replicas before: what unfencing, or a later bring-up, restores. */
+  fencedReplicas: 'lifeboat.io/fenced-replicas',
+  fencedAt: 'lifeboat.io/fenced-at',
+  /** The workflow that scaled this Deployment up on the target, and the replicas it had before. */
+  activatedBy: 'lifeboat.io/activated-by',
+  preActivationReplicas: 'lifeboat.io/pre-activation-replicas',
+  /** On a warm standby's Deployment: the replicas it runs with when it takes over. */
+  failoverReplicas: 'lifeboat.io/failover-replicas',
+} as const;
+
+export interface Workload { namespace: string; name: string }
+
+export interface WorkloadPlan extends Workload {
+  /** Replicas the app runs with on the target after the switch. */
+  replicas: number;
+  /** Where that number came from. */
+  replicasFrom: string;
+  /** Per-Pod requests (from the Pod template). */
+  cpuMilli: number;
+  memoryBytes: number;
+}
+
+export interface SitePreflight {
+  cluster: string;
+  reachable: boolean;
+  healthy: boolean;
+  detail: string;
+}
+
+export interface FailoverPreflight {
+  app: string;
+  from: SitePreflight;
+  to: SitePreflight;
+  mode: FailoverConfig['mode'];
+  workloads: WorkloadPlan[];
+  capacity: { neededCpuMilli: number; neededMemoryBytes: number; freeCpuMilli: number; freeMemoryBytes: number; ok: boolean; detail: string };
+  /** Problems that stop the failover before anything is touched. */
+  blockers: string[];
+  warnings: string[];
+  objectives: { rtoSeconds: number; rpoSeconds: number };
+  traffic: { provider: string; description: string; attempts: number };
+  approvalTimeoutSeconds: number;
+  availableTimeoutSeconds: number;
+}
+
+const httpCode = (err: unknown): number | undefined => {
+  const e = err as { code?: unknown; statusCode?: unknown; response?: { statusCode?: unknown } };
+  for (const c of [e.code, e.statusCode, e.response?.statusCode]) if (typeof c === 'number') return c;
+  return undefined;
+};
+
+/** A Kubernetes API failure as a retryable error, or a typed non-retryable one. */
+export function kubeError(err: unknown, what: string): Error {
+  if (err instanceof ApplicationFailure) return err;
+  const code = httpCode(err);
+  if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${what}: the Kubernetes API refused Lifeboat's credentials (HTTP ${code})`, failoverFailureTypes.forbidden);
+  if (code === 404) return ApplicationFailure.nonRetryable(`${what}: not found`, failoverFailureTypes.workloadMissing);
+  return new Error(`${what}: ${typeof code === 'number' ? `HTTP ${code}` : describeNetworkError(err)}`);
+}
+
+/** `250m` → 250, `2` → 2000; `512Mi` → bytes. */
+export function cpuMilli(q: string | undefined): number {
+  if (!q) return 0;
+  return q.endsWith('m') ? Number(q.slice(0, -1)) : Math.round(Number(q) * 1000);
+}
+const memoryUnits: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+export function memoryBytes(q: string | undefined): number {
+  if (!q) return 0;
+  const m = /^([\d.]+)([A-Za-z]*)$/.exec(q);
+  if (!m) return 0;
+  return Math.round(Number(m[1]) * (m[2] ? memoryUnits[m[2]] ?? 1 : 1));
+}
+
+const podRequests = (d: V1Deployment) => (d.spec?.template.spec?.containers ?? []).reduce((acc, c) => ({
+  cpu: acc.cpu + cpuMilli(c.resources?.requests?.cpu),
+  mem: acc.mem + memoryBytes(c.resources?.requests?.memory),
+}), { cpu: 0, mem: 0 });
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+function isAvailable(d: V1Deployment): boolean {
+  const want = d.spec?.replicas ?? 1;
+  const available = d.status?.conditions?.find((c) => c.type === 'Available')?.status === 'True';
+  return available && (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0)
+    && (d.status?.updatedReplicas ?? 0) === want && (d.status?.readyReplicas ?? 0) === want && (d.status?.availableReplicas ?? 0) === want;
+}
+
+export function createFailoverActivities(clients: LifeboatClients) {
+  const appConfig = (name: string): AppConfig & { failover: FailoverConfig } => {
+    const app = clients.config.apps.find((a) => a.name === name);
+    if (!app) throw ApplicationFailure.nonRetryable(`unknown app '${name}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, failoverFailureTypes.unknownApp);
+    if (!app.failover) throw ApplicationFailure.nonRetryable(`app '${name}' has no failover configuration (apps[].failover)`, failoverFailureTypes.notFailoverable);
+    return app as AppConfig & { failover: FailoverConfig };
+  };
+  const apps = (cluster: string) => clusterClients(clients, cluster).kubeConfig.makeApiClient(AppsV1Api);
+
+  /** The Deployments that matter: configured, else every Deployment in the app's namespaces on `cluster`. */
+  async function workloadsOf(app: AppConfig & { failover: FailoverConfig }, cluster: string): Promise<V1Deployment[]> {
+    const api = apps(cluster);
+    if (app.failover.workloads) {
+      return Promise.all(app.failover.workloads.map((w) => api.readNamespacedDeployment(w)));
+    }
+    const lists = await Promise.all(app.namespaces.map((namespace) => api.listNamespacedDeployment({ namespace })));
+    return lists.flatMap((l) => l.items);
+  }
+
+  async function site(cluster: string): Promise<SitePreflight & { kubeConfig: KubeConfig }> {
+    const { kubeConfig } = clusterClients(clients, cluster);
+    try {
+      const nodes = await kubeConfig.makeApiClient(CoreV1Api).listNode();
+      const ready = nodes.items.filter((n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      const healthy = ready.length > 0;
+      return { cluster, kubeConfig, reachable: true, healthy, detail: `${ready.length}/${nodes.items.length} Nodes Ready and schedulable` };
+    } catch (err) {
+      const e = kubeError(err, `cluster '${cluster}' API`);
+      if (e instanceof ApplicationFailure) throw e;
+      return { cluster, kubeConfig, reachable: false, healthy: false, detail: e.message };
+    }
+  }
+
+  /** Free allocatable CPU and memory on the target's Ready Nodes, after the requests of the Pods already there. */
+  async function freeCapacity(kubeConfig: KubeConfig): Promise<{ cpu: number; mem: number }> {
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const [nodes, pods] = await Promise.all([core.listNode(), core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' })]);
+    const ready = new Set(nodes.items.filter((n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata!.name));
+    let cpu = 0; let mem = 0;
+    for (const n of nodes.items) {
+      if (!ready.has(n.metadata!.name)) continue;
+      cpu += cpuMilli(n.status?.allocatable?.cpu);
+      mem += memoryBytes(n.status?.allocatable?.memory);
+    }
+    for (const p of pods.items) {
+      if (!p.spec?.nodeName || !ready.has(p.spec.nodeName)) continue;
+      for (const c of p.spec.containers) {
+        cpu -= cpuMilli(c.resources?.requests?.cpu);
+        mem -= memoryBytes(c.resources?.requests?.memory);
+      }
+    }
+    return { cpu, mem };
+  }
+
+  return {
+    /**
+     * Both sites' health, the workloads and the replicas each gets on the target, the target's free
+     * capacity for them: everything the plan and the approver need, and the blockers that stop a
+     * failover before it touches anything.
+     */
+    async preflightFailover({ app: appName, from, to }: { app: string; from: string; to: string }): Promise<FailoverPreflight> {
+      const app = appConfig(appName);
+      const f = app.failover;
+      if (from === to) throw ApplicationFailure.nonRetryable(`from and to are the same cluster '${from}'`, failoverFailureTypes.invalid);
+      const sites = [app.cluster, f.standby];
+      if (!sites.includes(from) || !sites.includes(to)) {
+        throw ApplicationFailure.nonRetryable(`app '${appName}' fails over between '${app.cluster}' and '${f.standby}', not from '${from}' to '${to}'`, failoverFailureTypes.invalid);
+      }
+      const [source, target] = await Promise.all([site(from), site(to)]);
+      const blockers: string[] = [];
+      const warnings: string[] = [];
+      if (!target.reachable) blockers.push(`target cluster '${to}' is unreachable: ${target.detail}`);
+      else if (!target.healthy) blockers.push(`target cluster '${to}' is unhealthy: ${target.detail}`);
+      if (!source.reachable) warnings.push(`source cluster '${from}' is unreachable (${source.detail}): it cannot be fenced; the approval must say force`);
+
+      const sourceDeployments = source.reachable ? await workloadsOf(app, from).catch((err: unknown) => {
+        warnings.push(`source workloads unreadable: ${(err as Error).message}`);
+        return [];
+      }) : [];
+      const targetDeployments = target.reachable ? await workloadsOf(app, to).catch((err: unknown) => {
+        if (f.mode === 'warm-standby') blockers.push(`warm standby workloads unreadable on '${to}': ${kubeError(err, 'reading them').message}`);
+        return [];
+      }) : [];
+      const key = (d: V1Deployment) => `${d.metadata!.namespace}/${d.metadata!.name}`;
+      const names = [...new Set([...sourceDeployments, ...targetDeployments].map(key))].sort();
+      const workloads: WorkloadPlan[] = names.map((k) => {
+        const [namespace, name] = k.split('/') as [string, string];
+        const src = sourceDeployments.find((d) => key(d) === k);
+        const tgt = targetDeployments.find((d) => key(d) === k);
+        const template = tgt ?? src!;
+        const requests = podRequests(template);
+        const annotated = (d: V1Deployment | undefined, a: string) => (d?.metadata?.annotations?.[a] !== undefined ? Number(d.metadata.annotations[a]) : undefined);
+        // The live count on the source wins; a fenced source (failback) remembers its count; a warm
+        // standby's annotation says what it runs with when the source is gone.
+        const candidates: [number | undefined, string][] = [
+          [src && !src.metadata?.annotations?.[annotations.fencedBy] ? src.spec?.replicas : undefined, `${from}'s spec.replicas`],
+          [annotated(tgt, annotations.fencedReplicas), `${to}'s ${annotations.fencedReplicas}`],
+          [annotated(tgt, annotations.failoverReplicas), `${to}'s ${annotations.failoverReplicas}`],
+          [annotated(src, annotations.fencedReplicas), `${from}'s ${annotations.fencedReplicas}`],
+        ];
+        const chosen = candidates.find(([n]) => n !== undefined && n > 0);
+        if (!chosen) warnings.push(`${k}: no replica count known (source unreachable and no ${annotations.failoverReplicas} annotation); using 1`);
+        if (f.mode === 'warm-standby' && !tgt && target.reachable) blockers.push(`${k} is not on the warm standby '${to}'`);
+        return { namespace, name, replicas: chosen?.[0] ?? 1, replicasFrom: chosen?.[1] ?? 'default', cpuMilli: requests.cpu, memoryBytes: requests.mem };
+      });
+      if (!workloads.length && target.reachable) blockers.push(`no Deployments found for app '${appName}' in ${app.namespaces.join(', ')}`);
+
+      let capacity: FailoverPreflight['capacity'] = { neededCpuMilli: 0, neededMemoryBytes: 0, freeCpuMilli: 0, freeMemoryBytes: 0, ok: false, detail: 'not measured: target unreachable' };
+      if (target.reachable) {
+        const free = await freeCapacity(target.kubeConfig);
+        // What the target already runs of this app (a warm standby's Pods, if any) is already counted as used.
+        const running = targetDeployments.reduce((acc, d) => {
+          const r = podRequests(d);
+          const n = d.status?.readyReplicas ?? 0;
+          return { cpu: acc.cpu + n * r.cpu, mem: acc.mem + n * r.mem };
+        }, { cpu: 0, mem: 0 });
+        const needCpu = workloads.reduce((s, w) => s + w.replicas * w.cpuMilli, 0) - running.cpu;
+        const needMem = workloads.reduce((s, w) => s + w.replicas * w.memoryBytes, 0) - running.mem;
+        const ok = needCpu <= free.cpu && needMem <= free.mem;
+        capacity = {
+          neededCpuMilli: needCpu, neededMemoryBytes: needMem, freeCpuMilli: free.cpu, freeMemoryBytes: free.mem, ok,
+          detail: `needs ${needCpu}m CPU and ${(needMem / 1024 ** 3).toFixed(2)} GiB; ${to} has ${free.cpu}m and ${(free.mem / 1024 ** 3).toFixed(2)} GiB free`,
+        };
+        if (!ok) blockers.push(`target '${to}' lacks capacity: ${capacity.detail}`);
+      }
+      const t = f.traffic;
+      return {
+        app: appName, from: { cluster: from, reachable: source.reachable, healthy: source.healthy, detail: source.detail },
+        to: { cluster: to, reachable: target.reachable, healthy: target.healthy, detail: target.detail },
+        mode: f.mode, workloads, capacity, blockers, warnings,
+        objectives: { rtoSeconds: app.objectives.rto, rpoSeconds: app.objectives.rpo },
+        traffic: {
+          provider: t.provider,
+          description: t.provider === 'externalDNS' ? `DNSEndpoint ${t.namespace}/${t.name} on '${t.cluster}': ${t.dnsName} ${t.recordType} → ${(t.targets[to] ?? []).join(', ')}` : `POST ${t.url}`,
+          attempts: t.provider === 'webhook' ? t.attempts : 5,
+        },
+        approvalTimeoutSeconds: f.approvalTimeout, availableTimeoutSeconds: f.availableTimeout,
+      };
+    },
+
+    /**
+     * Fences the source: scales each workload to zero, recording its replicas in an annotation named
+     * after the run. Idempotent: a workload this run already fenced keeps its recorded count.
+     */
+    async fenceWorkloads({ cluster, workloads, workflowId }: { cluster: string; workloads: Workload[]; workflowId: string }): Promise<{ fenced: (Workload & { previousReplicas: number })[] }> {
+      const api = apps(cluster);
+      const fenced = [];
+      for (const w of workloads) {
+        const d = await api.readNamespacedDeployment(w).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        const a = d.metadata?.annotations ?? {};
+        if (a[annotations.fencedBy] === workflowId) {
+          fenced.push({ ...w, previousReplicas: Number(a[annotations.fencedReplicas]) });
+          continue;
+        }
+        const previousReplicas = d.spec?.replicas ?? 1;
+        await api.patchNamespacedDeployment({
+          ...w,
+          body: {
+            metadata: { resourceVersion: d.metadata!.resourceVersion, annotations: { [annotations.fencedBy]: workflowId, [annotations.fencedReplicas]: String(previousReplicas), [annotations.fencedAt]: new Date().toISOString() } },
+            spec: { replicas: 0 },
+          },
+        }, mergePatch).catch((err: unknown) => { throw kubeError(err, `fencing Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        fenced.push({ ...w, previousReplicas });
+        Context.current().heartbeat({ fenced: fenced.length });
+      }
+      return { fenced };
+    },
+
+    /** Undoes this run's fencing: the recorded replicas back, the annotations gone. Idempotent. */
+    async unfenceWorkloads({ cluster, workloads, workflowId }: { cluster: string; workloads: Workload[]; workflowId: string }): Promise<{ unfenced: Workload[] }> {
+      const api = apps(cluster);
+      const unfenced: Workload[] = [];
+      for (const w of workloads) {
+        const d = await api.readNamespacedDeployment(w).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        const a = d.metadata?.annotations ?? {};
+        if (a[annotations.fencedBy] !== workflowId) continue;
+        await api.patchNamespacedDeployment({
+          ...w,
+          body: {
+            metadata: { resourceVersion: d.metadata!.resourceVersion, annotations: { [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null } },
+            spec: { replicas: Number(a[annotations.fencedReplicas]) },
+          },
+        }, mergePatch).catch((err: unknown) => { throw kubeError(err, `unfencing Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        unfenced.push(w);
+      }
+      return { unfenced };
+    },
+
+    /**
+     * Scales the app up on the target and clears fencing annotations a previous switch left there,
+     * recording the replicas it had so a compensation can put them back. Idempotent.
+     */
+    async activateWorkloads({ cluster, workloads, workflowId }: { cluster: string; workloads: (Workload & { replicas: number })[]; workflowId: string }): Promise<{ activated: Workload[] }> {
+      const api = apps(cluster);
+      const activated: Workload[] = [];
+      for (const w of workloads) {
+        const d = await api.readNamespacedDeployment(w).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        const a = d.metadata?.annotations ?? {};
+        activated.push({ namespace: w.namespace, name: w.name });
+        if (a[annotations.activatedBy] === workflowId && d.spec?.replicas === w.replicas) continue;
+        await api.patchNamespacedDeployment({
+          namespace: w.namespace, name: w.name,
+          body: {
+            metadata: {
+              resourceVersion: d.metadata!.resourceVersion,
+              annotations: {
+                [annotations.activatedBy]: workflowId,
+                [annotations.preActivationReplicas]: a[annotations.activatedBy] === workflowId ? a[annotations.preActivationReplicas] : String(d.spec?.replicas ?? 0),
+                [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null,
+              },
+            },
+            spec: { replicas: w.replicas },
+          },
+        }, mergePatch).catch((err: unknown) => { throw kubeError(err, `scaling up Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        Context.current().heartbeat({ activated: activated.length });
+      }
+      return { activated };
+    },
+
+    /** Undoes this run's activation: the target back to the replicas it had (a warm standby: zero). */
+    async deactivateWorkloads({ cluster, workloads, workflowId }: { cluster: string; workloads: Workload[]; workflowId: string }): Promise<{ deactivated: Workload[] }> {
+      const api = apps(cluster);
+      const deactivated: Workload[] = [];
+      for (const w of workloads) {
+        const d = await api.readNamespacedDeployment(w).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        const a = d.metadata?.annotations ?? {};
+        if (a[annotations.activatedBy] !== workflowId) continue;
+        await api.patchNamespacedDeployment({
+          ...w,
+          body: {
+            metadata: { resourceVersion: d.metadata!.resourceVersion, annotations: { [annotations.activatedBy]: null, [annotations.preActivationReplicas]: null } },
+            spec: { replicas: Number(a[annotations.preActivationReplicas] ?? 0) },
+          },
+        }, mergePatch).catch((err: unknown) => { throw kubeError(err, `scaling down Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        deactivated.push(w);
+      }
+      return { deactivated };
+    },
+
+    /**
+     * Waits until every workload is Available with all replicas ready on `cluster`, heartbeating.
+     * Returns when each became so (by this poll) and how long the slowest took since `since`.
+     */
+    async waitWorkloadsAvailable({ cluster, workloads, deadline, since }: { cluster: string; workloads: Workload[]; deadline: string; since: string }): Promise<{ availableAt: string; secondsSinceStart: number; workloads: (Workload & { readyReplicas: number })[] }> {
+      const api = apps(cluster);
+      const ctx = Context.current();
+      const namespaces = [...new Set(workloads.map((w) => w.namespace))];
+      let last = '';
+      for (;;) {
+        try {
+          const lists = await Promise.all(namespaces.map((namespace) => api.listNamespacedDeployment({ namespace })));
+          const byKey = new Map(lists.flatMap((l) => l.items).map((d) => [`${d.metadata!.namespace}/${d.metadata!.name}`, d]));
+          const pending = workloads.filter((w) => {
+            const d = byKey.get(`${w.namespace}/${w.name}`);
+            return !d || !isAvailable(d);
+          });
+          if (!pending.length) {
+            const now = new Date();
+            return {
+              availableAt: now.toISOString(), secondsSinceStart: (now.getTime() - Date.parse(since)) / 1000,
+              workloads: workloads.map((w) => ({ ...w, readyReplicas: byKey.get(`${w.namespace}/${w.name}`)!.status?.readyReplicas ?? 0 })),
+            };
+          }
+          last = `${pending.length}/${workloads.length} not yet Available: ${pending.slice(0, 5).map((w) => {
+            const d = byKey.get(`${w.namespace}/${w.name}`);
+            return d ? `${w.namespace}/${w.name} ${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0} ready` : `${w.namespace}/${w.name} missing`;
+          }).join(', ')}`;
+          ctx.heartbeat({ pending: pending.length, total: workloads.length });
+        } catch (err) {
+          const e = kubeError(err, `listing Deployments on '${cluster}'`);
+          if (e instanceof ApplicationFailure) throw e;
+          last = e.message;
+          ctx.heartbeat({ problem: last });
+        }
+        if (Date.now() >= Date.parse(deadline)) {
+          throw ApplicationFailure.nonRetryable(`app not Available on '${cluster}' by ${deadline}: ${last}`, failoverFailureTypes.notAvailable);
+        }
+        await ctx.sleep(250);
+      }
+    },
+  };
+}
+
+export type FailoverActivities = ReturnType<typeof createFailoverActivities>;

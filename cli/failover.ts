@@ -1,0 +1,218 @@
+// `lifeboat failover plan | start | approve | status | abort` and `lifeboat failback`.
+import type { Command } from 'commander';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { approveUpdate, reportQuery, type failback, type failover, type FailoverInput, type FailoverReport } from '../workflows/failover.js';
+import { appByName, clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';
+import { connectClient, requireWorker } from './temporal.js';
+import { CliError, exitCodes, printJson, table } from './output.js';
+import { followProgress } from './progress.js';
+import { failureSummary } from './failures.js';
+
+type Kind = 'failover' | 'failback';
+
+/** One failover or failback per app at a time: the workflow ID is the lock. */
+export const failoverWorkflowId = (app: string) => `failover/${app}`;
+
+interface SwitchOptions { app: string; from?: string; to?: string; reason?: string; autoApprove?: boolean; approver?: string; force?: boolean; wait?: boolean; json?: boolean }
+
+/** The app and both sites, checked against configuration before anything starts. */
+function resolve(config: LifeboatConfig, kind: Kind, opts: SwitchOptions): { app: string; from: string; to: string } {
+  const app = appByName(config, opts.app);
+  if (!app.failover) throw new CliError(`--app '${app.name}': the app has no failover configuration (apps[].failover in the configuration)`, exitCodes.badInput);
+  const [home, standby] = [app.cluster, app.failover.standby];
+  const from = opts.from ?? (kind === 'failover' ? home : standby);
+  const to = opts.to ?? (kind === 'failover' ? standby : home);
+  clusterByName(config, from);
+  clusterByName(config, to);
+  if (from === to) throw new CliError(`--from and --to are both '${from}': a ${kind} needs two different clusters`, exitCodes.badInput);
+  if (![home, standby].includes(from) || ![home, standby].includes(to)) {
+    throw new CliError(`app '${app.name}' fails over between '${home}' and '${standby}'; --from '${from}' --to '${to}' is not one of those directions`, exitCodes.badInput);
+  }
+  return { app: app.name, from, to };
+}
+
+const secs = (a?: string, b?: string) => (a && b ? `${((Date.parse(b) - Date.parse(a)) / 1000).toFixed(1)}s` : '');
+
+export function formatReport(r: FailoverReport): string {
+  const lines = [
+    `${r.kind} of ${r.app} from ${r.from} to ${r.to}: ${r.status.toUpperCase()}${r.failure ? `: ${r.failure}` : ''}`,
+    `reason: ${r.reason}${r.approval ? `; ${r.approval.auto ? 'auto-approved' : 'approved'} by ${r.approval.approver}${r.approval.force ? ' (force)' : ''}` : ''}`,
+  ];
+  if (r.preflight) {
+    lines.push(`preflight: ${r.to}: ${r.preflight.to.detail}; ${r.from}: ${r.preflight.from.reachable ? r.preflight.from.detail : `UNREACHABLE (${r.preflight.from.detail})`}; capacity: ${r.preflight.capacity.detail}`);
+    for (const b of r.preflight.blockers) lines.push(`  BLOCKER: ${b}`);
+    for (const wn of r.preflight.warnings) lines.push(`  warning: ${wn}`);
+  }
+  if (r.plan.length) lines.push('', 'plan:', table(['step', 'cluster', 'change'], r.plan.map((p) => [p.step, p.cluster, p.change])).trimEnd());
+  lines.push('', table(['step', 'state', 'took', 'detail'], r.steps.map((s) => [s.name, s.state, secs(s.startedAt, s.finishedAt), (s.detail ?? '').split('\n')[0]!])).trimEnd());
+  if (r.rolledBack.length) lines.push('', `rolled back: ${r.rolledBack.join('; ')}`);
+  if (r.rtoSeconds !== undefined) {
+    const o = r.preflight!.objectives;
+    lines.push('', `RTO ${r.rtoSeconds}s (objective ${o.rtoSeconds}s: ${r.rtoSeconds <= o.rtoSeconds ? 'met' : 'MISSED'}), RPO ${r.rpoSeconds ?? '-'}s (objective ${o.rpoSeconds}s), Pods Ready ${r.podsReadySeconds}s after scale-up`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The report a failed run carries in its failure's details. */
+function failedReport(err: unknown): FailoverReport | undefined {
+  for (let c = (err as { cause?: unknown }).cause as { details?: unknown[]; cause?: unknown } | undefined; c; c = c.cause as typeof c) {
+    const d = c.details?.[0] as FailoverReport | undefined;
+    if (d?.steps && d.app) return d;
+  }
+  return undefined;
+}
+
+async function finish(handle: WorkflowHandle, opts: { json?: boolean }): Promise<void> {
+  const result = handle.result() as Promise<FailoverReport>;
+  if (!opts.json) await followProgress(handle, result);
+  try {
+    const r = await result;
+    process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatReport(r));
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    const r = failedReport(err);
+    if (!r) throw new CliError(`${handle.workflowId} failed: ${failureSummary(err)}`);
+    process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatReport(r));
+    process.exitCode = exitCodes.failed;
+  }
+}
+
+async function start(client: Client, config: LifeboatConfig, kind: Kind, input: FailoverInput, workflowId: string): Promise<WorkflowHandleWithFirstExecutionRunId> {
+  try {
+    return await client.workflow.start<typeof failover | typeof failback>(kind, { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const running = await client.workflow.getHandle(workflowId).describe();
+    throw new CliError(`refused: ${running.type} ${workflowId} of app '${input.app}' is already running (run ${running.runId}, started ${running.startTime.toISOString()}); see \`lifeboat failover status --app ${input.app}\``);
+  }
+}
+
+async function withClient<T>(work: (client: Client, config: LifeboatConfig) => Promise<T>, needWorker = true): Promise<T> {
+  const config = loadConfig();
+  const client = await connectClient(config);
+  try {
+    if (needWorker) await requireWorker(client, config);
+    return await work(client, config);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+function switchCommand(cmd: Command, kind: Kind): Command {
+  return cmd
+    .requiredOption('--app <name>', 'app to move')
+    .option('--from <cluster>', `cluster it moves from (default: ${kind === 'failover' ? "the app's cluster" : 'its standby'})`)
+    .option('--to <cluster>', `cluster it moves to (default: ${kind === 'failover' ? 'its standby' : "the app's cluster"})`)
+    .requiredOption('--reason <text>', 'why: recorded in the plan, the traffic decision and the report')
+    .option('--auto-approve', 'approve at once (game days, tests); needs --approver')
+    .option('--approver <name>', 'who approves, with --auto-approve')
+    .option('--force', 'with --auto-approve: proceed even if the source cannot be fenced (its API is unreachable)')
+    .option('--wait', 'follow it to the end, showing progress')
+    .option('--json', 'print the report (or the started workflow) as JSON')
+    .action(async (opts: SwitchOptions) => {
+      const config = loadConfig();
+      const sites = resolve(config, kind, opts);
+      if (!opts.reason?.trim()) throw new CliError('--reason: expected a non-empty reason', exitCodes.badInput);
+      if (opts.autoApprove && !opts.approver?.trim()) throw new CliError('--auto-approve needs --approver NAME (who approves)', exitCodes.badInput);
+      if (opts.force && !opts.autoApprove) throw new CliError('--force goes with --auto-approve; otherwise approve with `lifeboat failover approve --force`', exitCodes.badInput);
+      await withClient(async (client) => {
+        const input: FailoverInput = { ...sites, reason: opts.reason!, autoApprove: opts.autoApprove ? { approver: opts.approver!, force: opts.force } : undefined };
+        const handle = await start(client, config, kind, input, failoverWorkflowId(sites.app));
+        if (!opts.json) {
+          process.stderr.write(`started ${kind} ${handle.workflowId}${opts.autoApprove ? '' : `\nit waits for approval: lifeboat failover approve --app ${sites.app} --approver NAME`}\n`);
+        }
+        if (!opts.wait) {
+          if (opts.json) printJson({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
+          return;
+        }
+        await finish(handle, opts);
+      });
+    });
+}
+
+export function registerFailoverCommands(program: Command): void {
+  const fo = program.command('failover').description('move an app to its standby cluster: preflight, plan, approval, fence, bring up, switch traffic, verify');
+  fo.command('plan')
+    .description('preflight both clusters and print every change a failover would make; changes nothing')
+    .requiredOption('--app <name>', 'app')
+    .option('--from <cluster>', "default: the app's cluster")
+    .option('--to <cluster>', 'default: its standby')
+    .option('--reason <text>', 'why', 'plan')
+    .option('--failback', 'plan the failback instead')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: SwitchOptions & { failback?: boolean }) => {
+      const kind: Kind = opts.failback ? 'failback' : 'failover';
+      const config = loadConfig();
+      const sites = resolve(config, kind, opts);
+      await withClient(async (client) => {
+        const handle = await client.workflow.start<typeof failover>(kind, {
+          taskQueue: config.temporal.taskQueue, workflowId: `failover-plan/${sites.app}/${new Date().toISOString()}`, args: [{ ...sites, reason: opts.reason ?? 'plan', dryRun: true }],
+        });
+        await finish(handle, { json: opts.json });
+      });
+    });
+  switchCommand(fo.command('start').description('start a failover; it waits for `failover approve` unless --auto-approve'), 'failover');
+  fo.command('approve')
+    .description('approve the failover (or failback) of an app that is waiting for it')
+    .requiredOption('--app <name>', 'app')
+    .requiredOption('--approver <name>', 'who approves')
+    .option('--force', 'proceed although the source cannot be fenced (its API is unreachable)')
+    .option('--comment <text>', 'recorded with the approval')
+    .option('--json', 'print the approval as JSON')
+    .action(async (opts: { app: string; approver: string; force?: boolean; comment?: string; json?: boolean }) => {
+      const app = appByName(loadConfig(), opts.app).name;
+      if (!opts.approver.trim()) throw new CliError('--approver: expected a name', exitCodes.badInput);
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(failoverWorkflowId(app));
+        try {
+          const approval = await handle.executeUpdate(approveUpdate, { args: [{ approver: opts.approver, force: opts.force, comment: opts.comment }] });
+          if (opts.json) printJson(approval);
+          else process.stdout.write(`approved ${failoverWorkflowId(app)} as ${approval.approver}${approval.force ? ' (force)' : ''}\n`);
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) throw new CliError(`no failover of app '${app}' is running`);
+          throw new CliError(`approval refused: ${(err as Error).message}`);
+        }
+      }, false);
+    });
+  fo.command('status')
+    .description('the running (or last) failover or failback of an app: plan, approval, steps')
+    .requiredOption('--app <name>', 'app')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { app: string; json?: boolean }) => {
+      const app = appByName(loadConfig(), opts.app).name;
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(failoverWorkflowId(app));
+        let report: FailoverReport;
+        try {
+          report = await handle.query(reportQuery);
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) throw new CliError(`app '${app}' has never been failed over`);
+          throw err;
+        }
+        if (opts.json) printJson(report);
+        else process.stdout.write(formatReport(report));
+      }, false);
+    });
+  fo.command('abort')
+    .description('cancel the running failover or failback: before fencing nothing changes; after, it rolls back')
+    .requiredOption('--app <name>', 'app')
+    .option('--json', 'print the final report as JSON')
+    .action(async (opts: { app: string; json?: boolean }) => {
+      const app = appByName(loadConfig(), opts.app).name;
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(failoverWorkflowId(app));
+        const { status } = await handle.describe().catch((err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) throw new CliError(`no failover of app '${app}' is running`);
+          throw err;
+        });
+        if (status.name !== 'RUNNING') throw new CliError(`no failover of app '${app}' is running (the last one is ${status.name})`);
+        const before = await handle.query(reportQuery);
+        await handle.cancel();
+        await handle.result().catch(() => undefined);
+        const after = await handle.query(reportQuery).catch(() => before);
+        if (opts.json) printJson(after);
+        else process.stdout.write(`aborted ${failoverWorkflowId(app)}\n${formatReport(after)}`);
+      }, false);
+    });
+  switchCommand(program.command('failback').description("move an app back to its own cluster, carrying state home; same steps as failover"), 'failback');
+}

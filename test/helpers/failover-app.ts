@@ -1,0 +1,81 @@
+// A throwaway app for failover tests: its own namespace with Deployments running on primary and a warm
+// standby copy (zero replicas) on standby, a DNSEndpoint pointing at primary, and the configuration
+// entry that names them. Tests never move the lab's own shop app.
+import { randomBytes } from 'node:crypto';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { AppConfig, LifeboatConfig, TrafficConfig } from '../../worker/config.js';
+import { loadKubeConfig } from '../../worker/clients.js';
+
+export interface TestApp {
+  name: string;
+  namespace: string;
+  deployments: string[];
+  config: AppConfig;
+  kube: { primary: KubeConfig; standby: KubeConfig };
+  /** Adds the app to a configuration (for startTestWorker's adjust). */
+  addTo(config: LifeboatConfig): LifeboatConfig;
+  replicas(cluster: 'primary' | 'standby'): Promise<Record<string, number>>;
+  deployment(cluster: 'primary' | 'standby', name: string): ReturnType<AppsV1Api['readNamespacedDeployment']>;
+  dnsEndpoint(): Promise<{ metadata: { generation?: number; annotations?: Record<string, string> }; spec: { endpoints: { targets: string[] }[] } }>;
+  remove(): Promise<void>;
+}
+
+export const targets = { primary: ['192.0.2.77'], standby: ['198.51.100.77'] };
+
+export async function createTestApp(config: LifeboatConfig, options: { deployments?: number; replicas?: number; traffic?: TrafficConfig } = {}): Promise<TestApp> {
+  const namespace = `fo-${randomBytes(4).toString('hex')}`;
+  const count = options.deployments ?? 2;
+  const replicas = options.replicas ?? 2;
+  const kube = {
+    primary: loadKubeConfig(config.clusters.find((c) => c.name === 'primary')!),
+    standby: loadKubeConfig(config.clusters.find((c) => c.name === 'standby')!),
+  };
+  const deployments = Array.from({ length: count }, (_, i) => `svc-${i}`);
+  for (const cluster of ['primary', 'standby'] as const) {
+    const kc = kube[cluster];
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+    const apps = kc.makeApiClient(AppsV1Api);
+    await Promise.all(deployments.map((name) => apps.createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name, ...(cluster === 'standby' ? { annotations: { 'lifeboat.io/failover-replicas': String(replicas) } } : {}) },
+        spec: {
+          replicas: cluster === 'primary' ? replicas : 0,
+          selector: { matchLabels: { app: name } },
+          template: {
+            metadata: { labels: { app: name } },
+            spec: { nodeSelector: { type: 'kwok' }, containers: [{ name, image: `registry.example/${name}:1`, resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
+          },
+        },
+      },
+    })));
+  }
+  const traffic: TrafficConfig = options.traffic ?? {
+    provider: 'externalDNS', cluster: 'standby', namespace, name: namespace, dnsName: `${namespace}.lab.example`, recordType: 'A', recordTTL: 30, targets,
+  };
+  if (traffic.provider === 'externalDNS') {
+    await kube.standby.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: 'externaldns.k8s.io', version: 'v1alpha1', namespace, plural: 'dnsendpoints',
+      body: { apiVersion: 'externaldns.k8s.io/v1alpha1', kind: 'DNSEndpoint', metadata: { name: namespace }, spec: { endpoints: [{ dnsName: traffic.dnsName, recordType: 'A', recordTTL: 30, targets: targets.primary }] } },
+    });
+  }
+  const app: AppConfig = {
+    name: namespace, cluster: 'primary', namespaces: [namespace], backup: { ttl: '720h' },
+    verify: { cluster: 'standby', checks: [], availableTimeout: 120 }, objectives: { rto: 600, rpo: 86400 },
+    failover: { standby: 'standby', mode: 'warm-standby', traffic, approvalTimeout: 600, availableTimeout: 120 },
+  };
+  const readReplicas = async (cluster: 'primary' | 'standby') => {
+    const list = await kube[cluster].makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace });
+    return Object.fromEntries(list.items.map((d) => [d.metadata!.name!, d.spec!.replicas!]));
+  };
+  return {
+    name: namespace, namespace, deployments, config: app, kube,
+    addTo: (c) => ({ ...c, apps: [...c.apps, app] }),
+    replicas: readReplicas,
+    deployment: (cluster, name) => kube[cluster].makeApiClient(AppsV1Api).readNamespacedDeployment({ name, namespace }),
+    dnsEndpoint: async () => await kube.standby.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'externaldns.k8s.io', version: 'v1alpha1', namespace, plural: 'dnsendpoints', name: namespace }) as never,
+    async remove() {
+      await Promise.all((['primary', 'standby'] as const).map((c) => kube[c].makeApiClient(CoreV1Api).deleteNamespace({ name: namespace }).catch(() => undefined)));
+    },
+  };
+}
