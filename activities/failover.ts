@@ -63,7 +63,7 @@ export interface FailoverPreflight {
   blockers: string[];
   warnings: string[];
   objectives: { rtoSeconds: number; rpoSeconds: number };
-  traffic: { provider: string; description: string; attempts: number };
+  traffic: { provider: string; description: string; attempts: number; timeoutSeconds: number };
   approvalTimeoutSeconds: number;
   availableTimeoutSeconds: number;
 }
@@ -245,6 +245,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
           provider: t.provider,
           description: t.provider === 'externalDNS' ? `DNSEndpoint ${t.namespace}/${t.name} on '${t.cluster}': ${t.dnsName} ${t.recordType} → ${(t.targets[to] ?? []).join(', ')}` : `POST ${t.url}`,
           attempts: t.provider === 'webhook' ? t.attempts : 5,
+          timeoutSeconds: t.provider === 'webhook' ? t.timeout : 20,
         },
         approvalTimeoutSeconds: f.approvalTimeout, availableTimeoutSeconds: f.availableTimeout,
       };

@@ -17,12 +17,16 @@ export interface GameDayPlanInput {
   apps?: string[];
   /** Override gameDay.freshBackups. */
   freshBackups?: boolean;
+  /** Override gameDay.failover. */
+  failover?: boolean;
 }
 
 export interface GameDayPlan {
   clusters: string[];
   apps: { name: string; cluster: string; verifyCluster: string }[];
   freshBackups: boolean;
+  /** Apps failed over to their standby and back, auto-approved. */
+  failovers: { name: string; from: string; to: string }[];
 }
 
 /** Where reports are kept on the machine that writes them: gameDay.reportDir, else the user's state directory. */
@@ -51,6 +55,12 @@ export function createGameDayActivities(clients: LifeboatClients) {
           return { name, cluster: app.cluster, verifyCluster: app.verify.cluster };
         }),
         freshBackups: input.freshBackups ?? config.gameDay.freshBackups,
+        failovers: (input.failover ?? config.gameDay.failover)
+          ? apps.flatMap((name) => {
+            const app = config.apps.find((a) => a.name === name)!;
+            return app.failover ? [{ name, from: app.cluster, to: app.failover.standby }] : [];
+          })
+          : [],
       });
     },
 

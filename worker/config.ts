@@ -260,9 +260,11 @@ export const configSchema = z.object({
     apps: z.array(name).optional(),
     /** Take a new backup of each first (true), or prove the newest existing one (false; its age is the RPO). Default: false. */
     freshBackups: z.boolean().default(false),
+    /** Also fail each app that has a failover configuration over to its standby and back, auto-approved. Default: false. */
+    failover: z.boolean().default(false),
     /** Where reports are written on the worker and saved by the CLI. Default: ~/.local/state/lifeboat/gamedays. */
     reportDir: file.optional(),
-  }).strict().default({ freshBackups: false }),
+  }).strict().default({ freshBackups: false, failover: false }),
   /** Restore verification's scratch processes and files. */
   verification: z.object({
     /** Where restored data lives while it is checked (0700, removed in every outcome). Default: the system temp directory. */

@@ -76,15 +76,16 @@ export const reportQuery = defineQuery<FailoverReport>('report');
 export const failoverSteps = ['preflight', 'plan', 'approval', 'fence', 'bring-up', 'available', 'traffic', 'verify', 'report'] as const;
 
 const read = proxyActivities<FailoverActivities & VeleroVerificationActivities & TrafficActivities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['UnknownApp', 'AppHasNoFailover', 'InvalidFailoverRequest', 'KubernetesForbidden', 'UnknownCluster', 'NoVeleroBackup'] },
 });
 
 // Changes to the clusters: retried until the API answers (a flaky API never loses the step), each
 // attempt idempotent through its annotations.
+// They heartbeat per object and per poll: 10 s of silence means the worker is gone.
 const change = proxyActivities<FailoverActivities & VeleroVerificationActivities>({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '30 seconds',
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '15 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['KubernetesForbidden', 'WorkloadMissing', 'UnknownCluster', 'VeleroNameTaken'] },
 });
 
@@ -221,7 +222,7 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     report.podsReadySeconds = available.secondsSinceStart;
 
     const traffic = proxyActivities<TrafficActivities>({
-      startToCloseTimeout: '1 minute',
+      startToCloseTimeout: `${preflight.traffic.timeoutSeconds + 5} seconds`,
       retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: preflight.traffic.attempts, nonRetryableErrorTypes: ['TrafficSwitchRejected', 'KubernetesForbidden', 'UnknownApp', 'AppHasNoFailover', 'UnknownCluster'] },
     });
     const decision = (to: string, from: string, why: string) => ({ app: input.app, from, to, reason: why, idempotencyKey: `${info.workflowId}/${info.runId}/${to}`, workflowId: info.workflowId });

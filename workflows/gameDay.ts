@@ -1,10 +1,11 @@
 // The quarterly game day: prove, in parallel, that every configured cluster's etcd snapshots and every
 // app's Velero backups restore; compare RTO and RPO with their objectives; write a report people read.
-import { ParentClosePolicy, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ParentClosePolicy, executeChild, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { GameDayActivities, GameDayPlan, GameDayPlanInput } from '../activities/gameday.js';
 import type { etcdSnapshot } from './etcdSnapshot.js';
 import type { veleroBackup } from './veleroBackup.js';
 import type { restoreVerification, RestoreVerificationInput } from './restoreVerification.js';
+import type { failback, failover, FailoverReport } from './failover.js';
 import { gameDayIdFor } from './gameday-layout.js';
 import { Steps } from './steps.js';
 import { verificationFailedType, type GameDayEntry, type GameDayReport, type VerificationResult } from './verification-types.js';
@@ -99,10 +100,52 @@ export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> 
     return verify(entry, { kind: 'velero', app: app.name, backupName }, `${base}/verify-velero/${app.name}`);
   }
 
+  /** Fails the app over to its standby and back, auto-approved: RTO measured against its objective. */
+  async function proveFailover(app: GameDayPlan['failovers'][number]): Promise<GameDayEntry> {
+    const entry: GameDayEntry = { name: `failover/${app.name}`, kind: 'failover', passed: false, rtoMet: false, rpoMet: false };
+    const reason = `game day ${gameDayIdFor(base)}`;
+    const autoApprove = { approver: `gameday ${gameDayIdFor(base)}` };
+    // The app's own failover lock: a game day never moves an app someone is moving by hand.
+    const workflowId = `failover/${app.name}`;
+    const reportOf = (err: unknown) => {
+      for (let f = err as FailureChain & { details?: unknown[] } | undefined; f; f = f.cause) if ((f.details?.[0] as FailoverReport | undefined)?.steps) return f.details![0] as FailoverReport;
+      return undefined;
+    };
+    const phases: { name: string; report?: FailoverReport; error?: string }[] = [];
+    for (const [kind, from, to] of [['failover', app.from, app.to], ['failback', app.to, app.from]] as const) {
+      try {
+        const r = await executeChild<typeof failover | typeof failback>(kind, { ...child, workflowId, args: [{ app: app.name, from, to, reason, autoApprove }] });
+        phases.push({ name: kind, report: r });
+      } catch (err) {
+        phases.push({ name: kind, report: reportOf(err), error: rootCause(err) });
+        break;
+      }
+    }
+    const over = phases[0]!.report;
+    const passed = phases.length === 2 && phases.every((p) => !p.error);
+    const steps = phases.flatMap((p) => (p.report?.steps ?? []).map((s) => ({ ...s, name: `${p.name} ${s.name}` })));
+    const objectives = over?.preflight?.objectives ?? { rtoSeconds: 0, rpoSeconds: 0 };
+    const v: VerificationResult = {
+      kind: 'failover', subject: app.name, sourceCluster: app.from, restoredTo: app.to,
+      backup: { id: over?.backup?.name ?? 'live state (warm standby)', createdAt: over?.backup?.startedAt ?? over?.requestedAt ?? startedAt, location: over?.preflight?.traffic.description ?? '' },
+      passed,
+      failureReason: phases.find((p) => p.error)?.error,
+      checks: phases.map((p) => ({ name: p.name, passed: !p.error, detail: p.error ?? `${p.report!.status}: RTO ${p.report!.rtoSeconds} s, Pods Ready ${p.report!.podsReadySeconds} s after scale-up` })),
+      steps, rtoSeconds: over?.rtoSeconds ?? 0, rpoSeconds: over?.rpoSeconds ?? 0, objectives,
+      workflowId, runId: over?.runId ?? '', startedAt: over?.requestedAt ?? startedAt, finishedAt: new Date().toISOString(),
+    };
+    if (!over) return { ...entry, error: phases[0]!.error };
+    return judged(entry, v);
+  }
+
   const plan = await steps.run('plan', () => acts.planGameDay(input),
-    (p) => `clusters ${p.clusters.join(', ') || '-'}; apps ${p.apps.map((a) => a.name).join(', ') || '-'}; ${p.freshBackups ? 'fresh backups' : 'newest existing backups'}`);
-  const entries = await steps.run('prove', () => Promise.all([...plan.clusters.map((c) => proveEtcd(c, plan)), ...plan.apps.map((a) => proveVelero(a, plan))]),
-    (es) => `${es.filter((e) => e.passed).length}/${es.length} passed`);
+    (p) => `clusters ${p.clusters.join(', ') || '-'}; apps ${p.apps.map((a) => a.name).join(', ') || '-'}; ${p.freshBackups ? 'fresh backups' : 'newest existing backups'}; failovers ${p.failovers.map((f) => f.name).join(', ') || '-'}`);
+  const entries = await steps.run('prove', async () => {
+    const proven = await Promise.all([...plan.clusters.map((c) => proveEtcd(c, plan)), ...plan.apps.map((a) => proveVelero(a, plan))]);
+    // After the backups and restores: a failover fences the app whose backup is being taken.
+    if (patched('gameday-failover')) for (const f of plan.failovers ?? []) proven.push(await proveFailover(f));
+    return proven;
+  }, (es) => `${es.filter((e) => e.passed).length}/${es.length} passed`);
   const report: GameDayReport = {
     kind: 'lifeboat.gameday-report', formatVersion: 1, id: gameDayIdFor(base), workflowId: base, runId: info.runId,
     startedAt, finishedAt: new Date().toISOString(), passed: entries.every((e) => e.passed), entries,

@@ -9,7 +9,8 @@ export interface VerificationCheck {
 }
 
 export interface VerificationResult {
-  kind: 'etcd' | 'velero';
+  /** failover: a game day's failover and failback of an app, in this shape for the report. */
+  kind: 'etcd' | 'velero' | 'failover';
   /** etcd: the cluster whose snapshot was restored; velero: the app. */
   subject: string;
   /** Cluster the backup was taken of. */
@@ -47,9 +48,9 @@ export interface VerificationResult {
 export const verificationFailedType = 'VerificationFailed';
 
 export interface GameDayEntry {
-  /** e.g. `etcd/primary` or `velero/shop`. */
+  /** e.g. `etcd/primary`, `velero/shop` or `failover/shop`. */
   name: string;
-  kind: 'etcd' | 'velero';
+  kind: 'etcd' | 'velero' | 'failover';
   /** The fresh backup taken first, when the game day takes one. */
   backup?: { workflowId: string; id?: string; passed: boolean; detail: string; steps: Step[] };
   verification?: VerificationResult;
