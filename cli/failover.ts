@@ -170,7 +170,8 @@ export function registerFailoverCommands(program: Command): void {
           else process.stdout.write(`approved ${failoverWorkflowId(app)} as ${approval.approver}${approval.force ? ' (force)' : ''}\n`);
         } catch (err) {
           if (err instanceof WorkflowNotFoundError) throw new CliError(`no failover of app '${app}' is running`);
-          throw new CliError(`approval refused: ${(err as Error).message}`);
+          const cause = (err as { cause?: { message?: string } }).cause;
+          throw new CliError(`approval refused: ${cause?.message ?? (err as Error).message}`);
         }
       }, false);
     });

@@ -89,6 +89,13 @@ const change = proxyActivities<FailoverActivities & VeleroVerificationActivities
   retry: { initialInterval: '1 second', maximumInterval: '15 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['KubernetesForbidden', 'WorkloadMissing', 'UnknownCluster', 'VeleroNameTaken'] },
 });
 
+/** The innermost cause's message: what went wrong, not which layer passed it on. */
+function rootCause(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown };
+  while (e.cause) e = e.cause as typeof e;
+  return e.message ?? String(err);
+}
+
 const seconds = (from: string, to: string) => Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10;
 const w = (x: Workload) => `${x.namespace}/${x.name}`;
 
@@ -163,6 +170,8 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
   await steps.run('approval', async () => {
     if (input.autoApprove) {
       if (!preflight.from.reachable && !input.autoApprove.force) {
+        report.status = 'failed';
+        report.failure = `'${input.from}' is unreachable and cannot be fenced; auto-approval did not say force`;
         throw ApplicationFailure.nonRetryable(`'${input.from}' is unreachable and cannot be fenced; auto-approval did not say force`, 'ForceRequired', report);
       }
       report.approval = { approver: input.autoApprove.approver, force: input.autoApprove.force ?? false, at: new Date().toISOString(), auto: true };
@@ -174,6 +183,7 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     awaiting = false;
     if (!approved) {
       report.status = 'failed';
+      report.failure = `no approval within ${preflight.approvalTimeoutSeconds} s`;
       throw ApplicationFailure.nonRetryable(`no approval within ${preflight.approvalTimeoutSeconds} s; nothing was changed`, 'ApprovalTimedOut', report);
     }
     report.status = 'in-progress';
@@ -241,7 +251,7 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
       return status;
     }, (s) => `Deployments Available on '${input.to}'; traffic ${s.activeCluster ? `points at '${s.activeCluster}'` : `acknowledged (${s.detail})`}`);
   } catch (err) {
-    report.failure = (err as Error).message;
+    report.failure = rootCause(err);
     report.status = compensations.length ? 'rolled-back' : 'failed';
     // Compensate in reverse, even when the run itself is being cancelled.
     await CancellationScope.nonCancellable(async () => {
@@ -250,7 +260,7 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
           await c.run();
           report.rolledBack.push(c.what);
         } catch (undo) {
-          report.rolledBack.push(`FAILED to undo (${c.what}): ${(undo as Error).message}`);
+          report.rolledBack.push(`FAILED to undo (${c.what}): ${rootCause(undo)}`);
           report.status = 'failed';
         }
       }

@@ -58,7 +58,7 @@ describe('lifeboat failover', () => {
     expect(text.stdout).toMatch(/^fence +primary +scale Deployment /m);
 
     const approved = await lifeboat(['failover', 'approve', '--app', app.name, '--approver', 'carol'], env);
-    expect(approved.stdout).toBe(`approved failover/${app.name} as carol\n`);
+    expect({ code: approved.exitCode, out: approved.stdout, err: approved.stderr }).toEqual({ code: 0, out: `approved failover/${app.name} as carol`, err: '' });
     for (let i = 0; i < 300 && report.status !== 'completed'; i++) {
       await new Promise((r) => setTimeout(r, 200));
       report = await status();
@@ -77,6 +77,8 @@ describe('lifeboat failover', () => {
   it('plan prints every change and changes nothing', async () => {
     const plan = await lifeboat(['failover', 'plan', '--app', app.name], env);
     expect(plan.exitCode).toBe(0);
+    // Progress goes to stderr; the plan to stdout.
+    expect(plan.stderr).toMatch(/^preflight/);
     expect(plan.stdout).toMatch(/^failover of .* from primary to standby: PLANNED/);
     expect(plan.stdout).toMatch(/^bring-up +standby +scale Deployment .*svc-0 to 2/m);
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });

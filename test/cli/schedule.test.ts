@@ -70,7 +70,7 @@ describe('lifeboat schedule', () => {
     const file = join(dir, 'lifeboat.yaml');
     writeFileSync(file, stringify(config));
     const applied = JSON.parse((await lifeboat(['schedule', 'apply', '--json'], { LIFEBOAT_CONFIG: file })).stdout) as { updated: string[]; deleted: string[] };
-    expect(applied).toMatchObject({ updated: ['etcd-snapshot/primary'], deleted: ['etcd-snapshot/standby'] });
+    expect(applied).toMatchObject({ updated: ['gameday', 'etcd-snapshot/primary'], deleted: ['etcd-snapshot/standby'] });
     const d = await client.schedule.getHandle('etcd-snapshot/primary').describe();
     expect(d.policies.catchupWindow).toBe(1_800_000);
     expect(d.info.nextActionTimes[0]!.getUTCHours()).toBe(3);

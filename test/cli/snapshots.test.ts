@@ -46,12 +46,18 @@ describe('lifeboat backup etcd / snapshots', () => {
     const dry = JSON.parse((await lifeboat(['snapshots', 'prune', '--cluster', 'standby', '--dry-run', '--json'], env)).stdout) as RetentionResult;
     expect(dry.dryRun).toBe(true);
     expect(dry.deletedObjects).toEqual([]);
-    expect(dry.plan.keep.map((k) => k.id)).toEqual(before.snapshots.slice(0, 3).map((m) => m.snapshotId));
-    expect(dry.plan.delete.map((d) => d.id)).toEqual(before.snapshots.slice(3).map((m) => m.snapshotId));
-    expect(new Set(dry.plan.delete.map((d) => d.reason))).toEqual(new Set(['not selected by policy']));
+    // keepLast 3 of the snapshots that did not fail verification, and the newest verified one whatever its age.
+    const newestThree = before.snapshots.filter((m) => m.status !== 'failed').slice(0, 3).map((m) => m.snapshotId);
+    const newestVerified = before.snapshots.find((m) => m.status === 'verified')?.snapshotId;
+    const kept = before.snapshots.map((m) => m.snapshotId).filter((id) => newestThree.includes(id) || id === newestVerified);
+    expect(dry.plan.keep.map((k) => k.id)).toEqual(kept);
+    expect(dry.plan.delete.map((d) => d.id)).toEqual(before.snapshots.map((m) => m.snapshotId).filter((id) => !kept.includes(id)));
+    for (const d of dry.plan.delete) {
+      expect(d.reason).toBe(before.snapshots.find((m) => m.snapshotId === d.id)!.status === 'failed' ? 'failed verification' : 'not selected by policy');
+    }
     expect((await listSnapshots()).snapshots).toHaveLength(before.snapshots.length);
     const human = await lifeboat(['snapshots', 'prune', '--cluster', 'standby', '--dry-run'], env);
-    expect(human.stdout).toMatch(new RegExp(`^${dry.plan.delete[0]!.id}\\s+would delete\\s+not selected by policy$`, 'm'));
+    expect(human.stdout).toMatch(new RegExp(`^${dry.plan.delete[0]!.id}\\s+would delete\\s+${dry.plan.delete[0]!.reason}$`, 'm'));
 
     const real = JSON.parse((await lifeboat(['snapshots', 'prune', '--cluster', 'standby', '--json'], env)).stdout) as RetentionResult;
     expect(real.plan.delete.map((d) => d.id)).toEqual(dry.plan.delete.map((d) => d.id));

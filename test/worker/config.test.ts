@@ -44,7 +44,10 @@ describe('loadConfig', () => {
     const config = loadConfig({ file: writeConfig('valid.yaml', valid), env: {} });
     expect(config.temporal).toEqual({ address: 'temporal.example:7233', namespace: 'default', taskQueue: 'lifeboat' });
     expect(config.objectStore.region).toBe('us-east-1');
-    expect(config.clusters[0]!.velero).toEqual({ namespace: 'velero', storageLocation: 'default' });
+    expect(config.clusters[0]!.velero).toEqual({ namespace: 'velero', storageLocation: 'default', restoreFrom: {}, timeout: 1800 });
+    expect(config.clusters[0]!.restoreVerification).toEqual({ serviceClusterIPRange: '10.96.0.0/12', objects: [{ resource: 'namespaces', name: 'kube-system' }], objectives: { rto: 1800, rpo: 86400 } });
+    expect(config.apps).toEqual([]);
+    expect(config.gameDay).toEqual({ freshBackups: false, failover: false });
     expect(config.tools.etcdctl).toBe('etcdctl');
     expect(config.metrics.port).toBe(9464);
   });

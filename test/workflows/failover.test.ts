@@ -78,7 +78,7 @@ describe('failover (warm standby)', () => {
     const second = await run(w, 'failover', input(app)).catch((e: unknown) => e);
     expect(second).toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
 
-    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: ' ' }] })).rejects.toThrow(/approve needs the approver's name/);
+    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: ' ' }] })).rejects.toMatchObject({ cause: { message: "approve needs the approver's name" } });
     const approval = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', comment: 'go' }] });
     expect(approval).toMatchObject({ approver: 'alice', force: false, auto: false });
     const done = await handle.result();
@@ -145,7 +145,7 @@ describe('failover (warm standby)', () => {
       const err = await (await run(w, 'failover', input(app))).result().catch((e: unknown) => e);
       const r = reportOf(err);
       expect(r.status).toBe('rolled-back');
-      expect(r.failure).toMatch(/500/);
+      expect(r.failure).toMatch(/^POST http:\/\/127\.0\.0\.1:\d+\/switch answered 500: load balancer API down$/);
       expect(r.rolledBack).toEqual([
         "traffic switched back to 'primary'",
         "scaled 2 Deployments on 'standby' back down",
@@ -187,7 +187,7 @@ describe('failover when the primary is down (the disaster)', () => {
     while ((await handle.query(reportQuery)).status !== 'awaiting-approval') await new Promise((r) => setTimeout(r, 100));
     const plan = await handle.query(reportQuery);
     expect(plan.plan[0]).toMatchObject({ step: 'fence', cluster: 'primary', change: expect.stringMatching(/^cannot fence: the API of 'primary' is unreachable/) });
-    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob' }] })).rejects.toThrow(/approve with force/);
+    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/approve with force to proceed anyway$/) } });
     await handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob', force: true }] });
     const r = await handle.result() as FailoverReport;
     expect(r.status).toBe('completed');
