@@ -25,8 +25,8 @@ export interface GameDayPlan {
   clusters: string[];
   apps: { name: string; cluster: string; verifyCluster: string }[];
   freshBackups: boolean;
-  /** Apps failed over to their standby and back, auto-approved. */
-  failovers: { name: string; from: string; to: string }[];
+  /** Apps failed over to their standby and back, auto-approved. Absent in plans made before game days did failovers. */
+  failovers?: { name: string; from: string; to: string }[];
 }
 
 /** Where reports are kept on the machine that writes them: gameDay.reportDir, else the user's state directory. */

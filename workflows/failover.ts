@@ -90,9 +90,10 @@ const change = proxyActivities<FailoverActivities & VeleroVerificationActivities
 });
 
 /** The innermost cause's message: what went wrong, not which layer passed it on. */
+interface Chain { message?: string; cause?: Chain }
 function rootCause(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown };
-  while (e.cause) e = e.cause as typeof e;
+  let e = err as Chain;
+  while (e.cause) e = e.cause;
   return e.message ?? String(err);
 }
 
@@ -130,7 +131,7 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     report.approval = { ...request, force: request.force ?? false, at: new Date().toISOString(), auto: false };
     return report.approval;
   }, {
-    validator: (request) => {
+    validator: (request: ApproveRequest | undefined) => {
       if (typeof request?.approver !== 'string' || !request.approver.trim()) throw new Error('approve needs the approver\'s name');
       if (!awaiting) throw new Error(report.approval ? `already approved by ${report.approval.approver}` : `not waiting for an approval (status ${report.status})`);
       if (report.preflight && !report.preflight.from.reachable && !request.force) {

@@ -101,7 +101,7 @@ export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> 
   }
 
   /** Fails the app over to its standby and back, auto-approved: RTO measured against its objective. */
-  async function proveFailover(app: GameDayPlan['failovers'][number]): Promise<GameDayEntry> {
+  async function proveFailover(app: NonNullable<GameDayPlan['failovers']>[number]): Promise<GameDayEntry> {
     const entry: GameDayEntry = { name: `failover/${app.name}`, kind: 'failover', passed: false, rtoMet: false, rpoMet: false };
     const reason = `game day ${gameDayIdFor(base)}`;
     const autoApprove = { approver: `gameday ${gameDayIdFor(base)}` };
@@ -139,7 +139,7 @@ export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> 
   }
 
   const plan = await steps.run('plan', () => acts.planGameDay(input),
-    (p) => `clusters ${p.clusters.join(', ') || '-'}; apps ${p.apps.map((a) => a.name).join(', ') || '-'}; ${p.freshBackups ? 'fresh backups' : 'newest existing backups'}; failovers ${p.failovers.map((f) => f.name).join(', ') || '-'}`);
+    (p) => `clusters ${p.clusters.join(', ') || '-'}; apps ${p.apps.map((a) => a.name).join(', ') || '-'}; ${p.freshBackups ? 'fresh backups' : 'newest existing backups'}; failovers ${(p.failovers ?? []).map((f) => f.name).join(', ') || '-'}`);
   const entries = await steps.run('prove', async () => {
     const proven = await Promise.all([...plan.clusters.map((c) => proveEtcd(c, plan)), ...plan.apps.map((a) => proveVelero(a, plan))]);
     // After the backups and restores: a failover fences the app whose backup is being taken.

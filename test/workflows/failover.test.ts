@@ -10,6 +10,7 @@ import { labUp } from '../../lab/lab.js';
 import { stopDaemon } from '../../lab/processes.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { createTestApp, targets, type TestApp } from '../helpers/failover-app.js';
+import { fetchHistory } from '../helpers/histories.js';
 
 const apps: TestApp[] = [];
 const workers: TestWorker[] = [];
@@ -37,8 +38,10 @@ const dnsTargets = async (app: TestApp) => (await app.dnsEndpoint()).spec.endpoi
 describe('failover (warm standby)', () => {
   it('moves the app to the standby and back: fenced, Available, record switched; failback restores it', async () => {
     const { app, w } = await setup();
-    const r = await (await run(w, 'failover', input(app))).result();
+    const handle = await run(w, 'failover', input(app));
+    const r = await handle.result();
     expect(r.status).toBe('completed');
+    await fetchHistory(w.client, handle.workflowId, 'failover');
     expect(r.steps.map((s) => [s.name, s.state])).toEqual(['preflight', 'plan', 'approval', 'fence', 'bring-up', 'available', 'traffic', 'verify', 'report'].map((n) => [n, 'done']));
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });

@@ -31,13 +31,18 @@ const run = (input: Parameters<typeof gameDay>[0], tag: string) => w.client.work
 });
 
 describe('gameDay', () => {
-  it('proves both clusters\' etcd snapshots and the shop app\'s Velero backup with fresh backups, and stores the report', async () => {
+  it('proves both clusters\' etcd snapshots, the shop app\'s Velero backup (fresh backups) and its failover and failback, and stores the report', async () => {
     const { report, stored } = await run({ freshBackups: true }, 'all');
     expect(report.entries.map((e) => [e.name, e.passed, e.error])).toEqual([
-      ['etcd/primary', true, undefined], ['etcd/standby', true, undefined], ['velero/shop', true, undefined],
+      ['etcd/primary', true, undefined], ['etcd/standby', true, undefined], ['velero/shop', true, undefined], ['failover/shop', true, undefined],
     ]);
     expect(report.passed).toBe(true);
-    for (const e of report.entries) {
+    // The lab's shop fails over and back, auto-approved: both runs complete, RTO within its objective.
+    const fo = report.entries.find((e) => e.kind === 'failover')!.verification!;
+    expect(fo.checks.map((c) => [c.name, c.passed])).toEqual([['failover', true], ['failback', true]]);
+    expect(fo.steps.map((s) => s.name)).toContain('failover traffic');
+    expect(fo.steps.map((s) => s.name)).toContain('failback traffic');
+    for (const e of report.entries.filter((x) => x.kind !== 'failover')) {
       expect(e.backup?.passed).toBe(true);
       // Fresh backups: the verification restored the very backup this game day took.
       expect(e.verification!.backup.id).toBe(e.backup!.id);
