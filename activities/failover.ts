@@ -57,6 +57,7 @@ export interface FailoverPreflight {
   from: SitePreflight;
   to: SitePreflight;
   mode: FailoverConfig['mode'];
+  namespaces: string[];
   workloads: WorkloadPlan[];
   capacity: { neededCpuMilli: number; neededMemoryBytes: number; freeCpuMilli: number; freeMemoryBytes: number; ok: boolean; detail: string };
   /** Problems that stop the failover before anything is touched. */
@@ -66,6 +67,8 @@ export interface FailoverPreflight {
   traffic: { provider: string; description: string; attempts: number; timeoutSeconds: number };
   approvalTimeoutSeconds: number;
   availableTimeoutSeconds: number;
+  /** The target's Velero: its namespace, and its (ReadOnly) location holding the source's backups. */
+  velero: { namespace: string; sourceLocation?: string; timeoutSeconds: number };
 }
 
 const httpCode = (err: unknown): number | undefined => {
@@ -236,10 +239,14 @@ export function createFailoverActivities(clients: LifeboatClients) {
         if (!ok) blockers.push(`target '${to}' lacks capacity: ${capacity.detail}`);
       }
       const t = f.traffic;
+      const targetVelero = clusterClients(clients, to).config.velero;
+      const sourceLocation = targetVelero.restoreFrom[from];
+      if (f.mode === 'restore' && !sourceLocation) blockers.push(`restore mode needs a Velero location on '${to}' for '${from}''s backups (clusters[].velero.restoreFrom.${from})`);
       return {
+        velero: { namespace: targetVelero.namespace, sourceLocation, timeoutSeconds: targetVelero.timeout },
         app: appName, from: { cluster: from, reachable: source.reachable, healthy: source.healthy, detail: source.detail },
         to: { cluster: to, reachable: target.reachable, healthy: target.healthy, detail: target.detail },
-        mode: f.mode, workloads, capacity, blockers, warnings,
+        mode: f.mode, namespaces: app.namespaces, workloads, capacity, blockers, warnings,
         objectives: { rtoSeconds: app.objectives.rto, rpoSeconds: app.objectives.rpo },
         traffic: {
           provider: t.provider,

@@ -144,12 +144,10 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     (p) => `${input.to}: ${p.to.detail}; ${input.from}: ${p.from.reachable ? p.from.detail : 'unreachable'}; capacity ${p.capacity.ok ? 'ok' : 'short'}`);
   report.preflight = preflight;
   let backup: { name: string; startTimestamp?: string } | undefined;
-  const veleroTarget = preflight.mode === 'restore' ? await read.veleroVerificationPlan({ app: input.app }) : undefined;
-  if (preflight.mode === 'restore' && kind === 'failover') {
+  const velero = preflight.velero;
+  if (preflight.mode === 'restore' && kind === 'failover' && velero.sourceLocation) {
     // The newest backup of the app, as the target sees it through its location for the source.
-    const found = await read.findVeleroBackup({
-      cluster: input.to, veleroNamespace: veleroTarget!.target.veleroNamespace, storageLocation: veleroTarget!.target.location, namespaces: veleroTarget!.namespaces,
-    });
+    const found = await read.findVeleroBackup({ cluster: input.to, veleroNamespace: velero.namespace, storageLocation: velero.sourceLocation, namespaces: preflight.namespaces });
     backup = { name: found.name, startTimestamp: found.startTimestamp };
     const age = seconds(found.startTimestamp!, report.requestedAt);
     report.backup = { name: found.name, startedAt: found.startTimestamp!, ageSeconds: age };
@@ -207,20 +205,19 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
         let backupName = backup?.name;
         if (kind === 'failback') {
           // Carry the state home: a fresh backup of the app where it ran, restored over the fenced originals.
-          const taken = await executeChild<typeof veleroBackup>('veleroBackup', { workflowId: `${info.workflowId}/velero-backup`, args: [{ app: input.app, cluster: input.from }] });
+          const taken = await executeChild<typeof veleroBackup>('veleroBackup', { workflowId: `${info.workflowId}/velero-backup`, args: [{ cluster: input.from, includeNamespaces: preflight.namespaces }] });
           if (taken.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Velero backup ${taken.name} of '${input.from}' ended ${taken.phase}`, 'FailbackBackupFailed');
           backupName = taken.name;
           report.backup = { name: taken.name, startedAt: taken.startTimestamp ?? report.requestedAt, ageSeconds: 0 };
-          const sync = await read.veleroVerificationPlan({ app: input.app });
-          await change.waitForVeleroBackupSync({ cluster: input.to, veleroNamespace: sync.source.veleroNamespace, name: taken.name, location: input.from, deadline: new Date(Date.now() + 300_000).toISOString() });
+          await change.waitForVeleroBackupSync({ cluster: input.to, veleroNamespace: velero.namespace, name: taken.name, location: velero.sourceLocation!, deadline: new Date(Date.now() + 300_000).toISOString() });
         }
         const restoreName = restoreNameFor(info.workflowId);
         await change.createVeleroRestore({
-          cluster: input.to, veleroNamespace: veleroTarget!.target.veleroNamespace, name: restoreName, backupName: backupName!, namespaceMapping: {},
-          includedNamespaces: veleroTarget!.namespaces, excludedResources: ['pods', 'replicasets.apps', 'endpoints', 'endpointslices.discovery.k8s.io'],
+          cluster: input.to, veleroNamespace: velero.namespace, name: restoreName, backupName: backupName!, namespaceMapping: {},
+          includedNamespaces: preflight.namespaces, excludedResources: ['pods', 'replicasets.apps', 'endpoints', 'endpointslices.discovery.k8s.io'],
           existingResourcePolicy: kind === 'failback' ? 'update' : undefined,
         });
-        const restored = await change.waitForVeleroRestore({ cluster: input.to, veleroNamespace: veleroTarget!.target.veleroNamespace, name: restoreName, deadline: new Date(Date.now() + preflight.availableTimeoutSeconds * 1000).toISOString(), timeoutSeconds: preflight.availableTimeoutSeconds });
+        const restored = await change.waitForVeleroRestore({ cluster: input.to, veleroNamespace: velero.namespace, name: restoreName, deadline: new Date(Date.now() + velero.timeoutSeconds * 1000).toISOString(), timeoutSeconds: velero.timeoutSeconds });
         if (restored.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Velero restore ${restoreName} ended ${restored.phase}: ${restored.problems?.failureReason ?? restored.problems?.errors[0] ?? ''}`, 'RestoreFailed');
       }
       compensations.push({ what: `scaled ${workloads.length} Deployments on '${input.to}' back down`, run: () => change.deactivateWorkloads({ cluster: input.to, workloads, workflowId: info.workflowId }) });

@@ -22,7 +22,7 @@ export interface TestApp {
 
 export const targets = { primary: ['192.0.2.77'], standby: ['198.51.100.77'] };
 
-export async function createTestApp(config: LifeboatConfig, options: { deployments?: number; replicas?: number; traffic?: TrafficConfig } = {}): Promise<TestApp> {
+export async function createTestApp(config: LifeboatConfig, options: { deployments?: number; replicas?: number; traffic?: TrafficConfig; mode?: 'warm-standby' | 'restore' } = {}): Promise<TestApp> {
   const namespace = `fo-${randomBytes(4).toString('hex')}`;
   const count = options.deployments ?? 2;
   const replicas = options.replicas ?? 2;
@@ -31,8 +31,14 @@ export async function createTestApp(config: LifeboatConfig, options: { deploymen
     standby: loadKubeConfig(config.clusters.find((c) => c.name === 'standby')!),
   };
   const deployments = Array.from({ length: count }, (_, i) => `svc-${i}`);
+  const mode = options.mode ?? 'warm-standby';
+  // A restore-mode app exists only on primary; the standby holds just the traffic record's namespace.
   for (const cluster of ['primary', 'standby'] as const) {
     const kc = kube[cluster];
+    if (cluster === 'standby' && mode === 'restore') {
+      await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: `${namespace}-dns` } } });
+      continue;
+    }
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
     const apps = kc.makeApiClient(AppsV1Api);
     await Promise.all(deployments.map((name) => apps.createNamespacedDeployment({
@@ -50,19 +56,20 @@ export async function createTestApp(config: LifeboatConfig, options: { deploymen
       },
     })));
   }
+  const dnsNamespace = mode === 'restore' ? `${namespace}-dns` : namespace;
   const traffic: TrafficConfig = options.traffic ?? {
-    provider: 'externalDNS', cluster: 'standby', namespace, name: namespace, dnsName: `${namespace}.lab.example`, recordType: 'A', recordTTL: 30, targets,
+    provider: 'externalDNS', cluster: 'standby', namespace: dnsNamespace, name: namespace, dnsName: `${namespace}.lab.example`, recordType: 'A', recordTTL: 30, targets,
   };
   if (traffic.provider === 'externalDNS') {
     await kube.standby.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: 'externaldns.k8s.io', version: 'v1alpha1', namespace, plural: 'dnsendpoints',
+      group: 'externaldns.k8s.io', version: 'v1alpha1', namespace: dnsNamespace, plural: 'dnsendpoints',
       body: { apiVersion: 'externaldns.k8s.io/v1alpha1', kind: 'DNSEndpoint', metadata: { name: namespace }, spec: { endpoints: [{ dnsName: traffic.dnsName, recordType: 'A', recordTTL: 30, targets: targets.primary }] } },
     });
   }
   const app: AppConfig = {
     name: namespace, cluster: 'primary', namespaces: [namespace], backup: { ttl: '720h' },
     verify: { cluster: 'standby', checks: [], availableTimeout: 120 }, objectives: { rto: 600, rpo: 86400 },
-    failover: { standby: 'standby', mode: 'warm-standby', traffic, approvalTimeout: 600, availableTimeout: 120 },
+    failover: { standby: 'standby', mode, traffic, approvalTimeout: 600, availableTimeout: 120 },
   };
   const readReplicas = async (cluster: 'primary' | 'standby') => {
     const list = await kube[cluster].makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace });
@@ -73,9 +80,10 @@ export async function createTestApp(config: LifeboatConfig, options: { deploymen
     addTo: (c) => ({ ...c, apps: [...c.apps, app] }),
     replicas: readReplicas,
     deployment: (cluster, name) => kube[cluster].makeApiClient(AppsV1Api).readNamespacedDeployment({ name, namespace }),
-    dnsEndpoint: async () => await kube.standby.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'externaldns.k8s.io', version: 'v1alpha1', namespace, plural: 'dnsendpoints', name: namespace }) as never,
+    dnsEndpoint: async () => await kube.standby.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'externaldns.k8s.io', version: 'v1alpha1', namespace: dnsNamespace, plural: 'dnsendpoints', name: namespace }) as never,
     async remove() {
-      await Promise.all((['primary', 'standby'] as const).map((c) => kube[c].makeApiClient(CoreV1Api).deleteNamespace({ name: namespace }).catch(() => undefined)));
+      const gone = [['primary', namespace], ['standby', namespace], ['standby', dnsNamespace]] as const;
+      await Promise.all(gone.map(([c, name]) => kube[c].makeApiClient(CoreV1Api).deleteNamespace({ name }).catch(() => undefined)));
     },
   };
 }

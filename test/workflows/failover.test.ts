@@ -3,8 +3,9 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { failback, failover, FailoverInput, FailoverReport } from '../../workflows/failover.js';
+import type { veleroBackup } from '../../workflows/veleroBackup.js';
 import { approveUpdate, reportQuery } from '../../workflows/failover.js';
 import { labUp } from '../../lab/lab.js';
 import { stopDaemon } from '../../lab/processes.js';
@@ -164,6 +165,47 @@ describe('failover (warm standby)', () => {
       server.close();
     }
   }, 240_000);
+});
+
+describe('failover (restore mode)', () => {
+  it('restores the newest Velero backup into the standby, brings it up, switches the record; failback carries state home', async () => {
+    const { app, w } = await setup({ mode: 'restore' });
+    // The backup a restore-mode failover restores: taken on primary, seen by standby through its location for primary.
+    const backup = await w.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
+      taskQueue: w.config.temporal.taskQueue, workflowId: `velero-backup/${app.name}/test`, args: [{ app: app.name }],
+    });
+    expect(backup.phase).toBe('Completed');
+    const standbyVelero = app.kube.standby.makeApiClient(CustomObjectsApi);
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
+      const got = await standbyVelero.getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'backups', name: backup.name }).catch(() => undefined);
+      if (got) break;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    expect(await app.replicas('standby')).toEqual({});
+
+    const r = await (await run(w, 'failover', input(app))).result();
+    expect(r.status).toBe('completed');
+    expect(r.backup).toMatchObject({ name: backup.name });
+    expect(r.rpoSeconds).toBeGreaterThan(0);
+    expect(r.rpoSeconds).toBe(r.backup!.ageSeconds);
+    expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
+    expect((await app.deployment('standby', 'svc-0')).status!.readyReplicas).toBe(2);
+    expect(await app.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
+    expect(await dnsTargets(app)).toEqual(targets.standby);
+    // One Restore, named after the run.
+    const restores = await standbyVelero.listNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'restores' }) as { items: { spec: { backupName: string } }[] };
+    expect(restores.items.filter((x) => x.spec.backupName === backup.name)).toHaveLength(1);
+
+    // State written on the standby while it served goes home with the failback.
+    await app.kube.standby.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: app.namespace, body: { metadata: { name: 'orders' }, data: { last: '4711' } } });
+    const back = await (await run(w, 'failback', input(app, { from: 'standby', to: 'primary', reason: 'primary repaired' }))).result();
+    expect(back.status).toBe('completed');
+    expect(back.steps.find((s) => s.name === 'bring-up')!.state).toBe('done');
+    expect((await app.kube.primary.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: app.namespace, name: 'orders' })).data).toEqual({ last: '4711' });
+    expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
+    expect(await app.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
+    expect(await dnsTargets(app)).toEqual(targets.primary);
+  }, 300_000);
 });
 
 describe('failover when the primary is down (the disaster)', () => {
