@@ -177,8 +177,8 @@ describe('failover (restore mode)', () => {
     expect(backup.phase).toBe('Completed');
     const standbyVelero = app.kube.standby.makeApiClient(CustomObjectsApi);
     for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
-      const got = await standbyVelero.getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'backups', name: backup.name }).catch(() => undefined);
-      if (got) break;
+      const synced = await standbyVelero.getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'backups', name: backup.name }).then(() => true, () => false);
+      if (synced) break;
       await new Promise((r) => setTimeout(r, 1_000));
     }
     expect(await app.replicas('standby')).toEqual({});
