@@ -106,6 +106,17 @@ const podRequests = (d: V1Deployment) => (d.spec?.template.spec?.containers ?? [
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
+/** Deployments changed at once: a few requests in flight, not hundreds against one API server. */
+const concurrentChanges = 10;
+
+/** Runs `work` on every item, at most `limit` at a time. */
+async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  }));
+}
+
 function isAvailable(d: V1Deployment): boolean {
   const want = d.spec?.replicas ?? 1;
   const available = d.status?.conditions?.find((c) => c.type === 'Available')?.status === 'True';
@@ -264,13 +275,13 @@ export function createFailoverActivities(clients: LifeboatClients) {
      */
     async fenceWorkloads({ cluster, workloads, workflowId }: { cluster: string; workloads: Workload[]; workflowId: string }): Promise<{ fenced: (Workload & { previousReplicas: number })[] }> {
       const api = apps(cluster);
-      const fenced = [];
-      for (const w of workloads) {
+      const fenced: (Workload & { previousReplicas: number })[] = [];
+      await eachLimited(workloads, concurrentChanges, async (w) => {
         const d = await api.readNamespacedDeployment(w).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
         const a = d.metadata?.annotations ?? {};
         if (a[annotations.fencedBy] === workflowId) {
           fenced.push({ ...w, previousReplicas: Number(a[annotations.fencedReplicas]) });
-          continue;
+          return;
         }
         const previousReplicas = d.spec?.replicas ?? 1;
         await api.patchNamespacedDeployment({
@@ -282,7 +293,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
         }, mergePatch).catch((err: unknown) => { throw kubeError(err, `fencing Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
         fenced.push({ ...w, previousReplicas });
         Context.current().heartbeat({ fenced: fenced.length });
-      }
+      });
       return { fenced };
     },
 
@@ -290,10 +301,10 @@ export function createFailoverActivities(clients: LifeboatClients) {
     async unfenceWorkloads({ cluster, workloads, workflowId }: { cluster: string; workloads: Workload[]; workflowId: string }): Promise<{ unfenced: Workload[] }> {
       const api = apps(cluster);
       const unfenced: Workload[] = [];
-      for (const w of workloads) {
+      await eachLimited(workloads, concurrentChanges, async (w) => {
         const d = await api.readNamespacedDeployment(w).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
         const a = d.metadata?.annotations ?? {};
-        if (a[annotations.fencedBy] !== workflowId) continue;
+        if (a[annotations.fencedBy] !== workflowId) return;
         await api.patchNamespacedDeployment({
           ...w,
           body: {
@@ -302,7 +313,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
           },
         }, mergePatch).catch((err: unknown) => { throw kubeError(err, `unfencing Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
         unfenced.push(w);
-      }
+      });
       return { unfenced };
     },
 
@@ -313,11 +324,11 @@ export function createFailoverActivities(clients: LifeboatClients) {
     async activateWorkloads({ cluster, workloads, workflowId }: { cluster: string; workloads: (Workload & { replicas: number })[]; workflowId: string }): Promise<{ activated: Workload[] }> {
       const api = apps(cluster);
       const activated: Workload[] = [];
-      for (const w of workloads) {
+      await eachLimited(workloads, concurrentChanges, async (w) => {
         const d = await api.readNamespacedDeployment(w).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
         const a = d.metadata?.annotations ?? {};
         activated.push({ namespace: w.namespace, name: w.name });
-        if (a[annotations.activatedBy] === workflowId && d.spec?.replicas === w.replicas) continue;
+        if (a[annotations.activatedBy] === workflowId && d.spec?.replicas === w.replicas) return;
         await api.patchNamespacedDeployment({
           namespace: w.namespace, name: w.name,
           body: {
@@ -333,7 +344,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
           },
         }, mergePatch).catch((err: unknown) => { throw kubeError(err, `scaling up Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
         Context.current().heartbeat({ activated: activated.length });
-      }
+      });
       return { activated };
     },
 
@@ -341,10 +352,10 @@ export function createFailoverActivities(clients: LifeboatClients) {
     async deactivateWorkloads({ cluster, workloads, workflowId }: { cluster: string; workloads: Workload[]; workflowId: string }): Promise<{ deactivated: Workload[] }> {
       const api = apps(cluster);
       const deactivated: Workload[] = [];
-      for (const w of workloads) {
+      await eachLimited(workloads, concurrentChanges, async (w) => {
         const d = await api.readNamespacedDeployment(w).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
         const a = d.metadata?.annotations ?? {};
-        if (a[annotations.activatedBy] !== workflowId) continue;
+        if (a[annotations.activatedBy] !== workflowId) return;
         await api.patchNamespacedDeployment({
           ...w,
           body: {
@@ -353,7 +364,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
           },
         }, mergePatch).catch((err: unknown) => { throw kubeError(err, `scaling down Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
         deactivated.push(w);
-      }
+      });
       return { deactivated };
     },
 

@@ -62,7 +62,7 @@ export interface FailoverReport {
   rtoSeconds?: number;
   /** restore mode: age of the backup restored. warm-standby: 0 (state is live). */
   rpoSeconds?: number;
-  /** Time the target spent getting Pods Ready (scale-up to Available). */
+  /** Time the target spent getting Pods Ready: from every scale-up accepted to all Available. */
   podsReadySeconds?: number;
   rolledBack: string[];
   failure?: string;
@@ -199,7 +199,6 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
       steps.skip('fence', `'${input.from}' unreachable; proceeding on the forced approval of ${report.approval!.approver}`);
     }
 
-    const bringUpStarted = new Date().toISOString();
     await steps.run('bring-up', async () => {
       if (preflight.mode === 'restore') {
         let backupName = backup?.name;
@@ -224,8 +223,10 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
       return change.activateWorkloads({ cluster: input.to, workloads: preflight.workloads.map((x) => ({ namespace: x.namespace, name: x.name, replicas: x.replicas })), workflowId: info.workflowId });
     }, (r) => `${r.activated.length} Deployments on '${input.to}' scaled up`);
 
+    // The clusters' own time starts once every scale-up has been accepted.
+    const scaledUp = new Date().toISOString();
     const available = await steps.run('available', () => change.waitWorkloadsAvailable({
-      cluster: input.to, workloads, since: bringUpStarted, deadline: new Date(Date.now() + preflight.availableTimeoutSeconds * 1000).toISOString(),
+      cluster: input.to, workloads, since: scaledUp, deadline: new Date(Date.now() + preflight.availableTimeoutSeconds * 1000).toISOString(),
     }), (a) => `all Available ${a.secondsSinceStart} s after scale-up`);
     report.podsReadySeconds = available.secondsSinceStart;
 
@@ -241,7 +242,7 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     await steps.run('traffic', () => traffic.switchTraffic(decision(input.to, input.from, input.reason)), (t) => `${t.changed ? 'switched' : 'already'} to '${t.activeCluster}': ${t.detail}`);
 
     await steps.run('verify', async () => {
-      await change.waitWorkloadsAvailable({ cluster: input.to, workloads, since: bringUpStarted, deadline: new Date(Date.now() + 60_000).toISOString() });
+      await change.waitWorkloadsAvailable({ cluster: input.to, workloads, since: scaledUp, deadline: new Date(Date.now() + 60_000).toISOString() });
       const status = await read.trafficStatus({ app: input.app });
       if (status.activeCluster !== undefined && status.activeCluster !== input.to) {
         throw ApplicationFailure.nonRetryable(`traffic record points at '${status.activeCluster}', not '${input.to}': ${status.detail}`, 'TrafficNotSwitched');
