@@ -59,16 +59,17 @@ describe('restoreVerification under faults', () => {
       const handle = await client.workflow.start<typeof restoreVerification>('restoreVerification', {
         taskQueue, workflowId: `verify-etcd/primary/test-kill-${Date.now()}`, args: [{ kind: 'etcd', cluster: 'primary', snapshotId: manifest.snapshotId }], workflowExecutionTimeout: '10 minutes',
       });
-      // Kill the worker as soon as its scratch etcd runs.
+      // Kill the worker as soon as its scratch kube-apiserver is started: the scratch etcd runs, and
+      // the checks and the teardown are still a second or more away.
       let orphans: { pid: number; program: string }[] = [];
-      for (const deadline = Date.now() + 60_000; Date.now() < deadline && !orphans.some((p) => p.program === 'etcd'); await new Promise((r) => setTimeout(r, 10))) {
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline && !orphans.some((p) => p.program === 'kube-apiserver'); await new Promise((r) => setTimeout(r, 10))) {
         orphans = scratchProcesses();
       }
       worker.kill('SIGKILL');
       await worker;
       orphans = scratchProcesses();
       // The scenario under test: the killed worker left a scratch etcd running and its directory in place.
-      expect(orphans.map((p) => p.program)).toContain('etcd');
+      expect(orphans.map((p) => p.program).sort()).toEqual(['etcd', 'kube-apiserver']);
       expect(readdirSync(scratchDir)).toHaveLength(1);
 
       worker = startWorker();
