@@ -17,6 +17,7 @@ import type { LifeboatClients } from '../worker/clients.js';
 import type { KeyRing } from '../worker/keys.js';
 import type { LifeboatConfig, ObjectRef } from '../worker/config.js';
 import type { Step } from '../workflows/steps.js';
+import { timeStep } from '../workflows/step-timing.js';
 import type { VerificationCheck } from '../workflows/verification-types.js';
 import type { Inventory, SnapshotManifest } from '../workflows/snapshot-layout.js';
 import { clusterClients } from './cluster.js';
@@ -78,24 +79,16 @@ class StepLog {
   readonly steps: Step[] = [];
 
   async run<T>(name: string, work: () => Promise<T>, describe?: (r: T) => string): Promise<T> {
-    const step: Step = { name, state: 'running', startedAt: new Date().toISOString() };
+    const step: Step = { name, state: 'pending' };
     this.steps.push(step);
     const ctx = Context.current();
     ctx.heartbeat({ step: name });
     // Some steps are one long call (etcdutl restoring gigabytes): keep the worker's liveness visible.
     const beat = setInterval(() => ctx.heartbeat({ step: name }), 5_000);
     try {
-      const result = await work();
-      step.state = 'done';
-      if (describe) step.detail = describe(result);
-      return result;
-    } catch (err) {
-      step.state = 'failed';
-      step.detail = (err as Error).message;
-      throw err;
+      return await timeStep(step, work, describe);
     } finally {
       clearInterval(beat);
-      step.finishedAt = new Date().toISOString();
     }
   }
 }

@@ -3,11 +3,11 @@ import type { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { etcdSnapshot } from '../workflows/etcdSnapshot.js';
 import type { veleroBackup, VeleroBackupInput } from '../workflows/veleroBackup.js';
-import { appByName, clusterByName, loadConfig } from '../worker/config.js';
+import { appByName, clusterByName, durationSeconds, loadConfig } from '../worker/config.js';
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, printJson, table } from './output.js';
 import { followProgress } from './progress.js';
-import { failureSummary } from './failures.js';
+import { describeRootFailure } from '../workflows/failure-chain.js';
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
@@ -26,7 +26,6 @@ const dnsLabel = /^(\*|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)$/;
 const resourceName = /^(\*|[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?)$/;
 const labelKey = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 const labelValue = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
-const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
 interface VeleroBackupOptions {
   cluster?: string; app?: string; includeNamespaces?: string; excludeNamespaces?: string; includeResources?: string; excludeResources?: string;
@@ -71,7 +70,7 @@ export function veleroBackupInput(opts: VeleroBackupOptions): VeleroBackupInput 
   }
   if (opts.timeout !== undefined) {
     if (!/^[1-9]\d*[smhd]$/.test(opts.timeout)) throw badInput('--timeout', 'a duration like 90s, 10m or 2h', opts.timeout);
-    input.timeoutSeconds = Number(opts.timeout.slice(0, -1)) * durationUnits[opts.timeout.slice(-1)]!;
+    input.timeoutSeconds = durationSeconds(opts.timeout);
   }
   return input;
 }
@@ -110,7 +109,7 @@ export function registerBackupCommands(program: Command): void {
           if (r.retentionError) process.stdout.write(`retention failed (the snapshot is good): ${r.retentionError}\n`);
         }
       } catch (err) {
-        if (err instanceof WorkflowFailedError) throw new CliError(`etcd snapshot of ${cluster} failed (${workflowId}): ${failureSummary(err)}`);
+        if (err instanceof WorkflowFailedError) throw new CliError(`etcd snapshot of ${cluster} failed (${workflowId}): ${describeRootFailure(err)}`);
         throw err;
       } finally {
         await client.connection.close();
@@ -166,7 +165,7 @@ export function registerBackupCommands(program: Command): void {
         }
         if (r.phase !== 'Completed') throw new CliError(`Velero backup ${r.name} of ${r.cluster} ended ${r.phase} (${workflowId})`);
       } catch (err) {
-        if (err instanceof WorkflowFailedError) throw new CliError(`Velero backup of ${subject} failed (${workflowId}): ${failureSummary(err)}`);
+        if (err instanceof WorkflowFailedError) throw new CliError(`Velero backup of ${subject} failed (${workflowId}): ${describeRootFailure(err)}`);
         throw err;
       } finally {
         await client.connection.close();

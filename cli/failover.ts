@@ -1,12 +1,12 @@
 // `lifeboat failover plan | start | approve | status | abort` and `lifeboat failback`.
 import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { approveUpdate, reportQuery, type failback, type failover, type FailoverInput, type FailoverReport } from '../workflows/failover.js';
+import { carriedDetails, describeRootFailure } from '../workflows/failure-chain.js';
+import { approveUpdate, isFailoverReport, reportQuery, type failback, type failover, type FailoverInput, type FailoverReport } from '../workflows/failover.js';
 import { appByName, clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
 import { followProgress } from './progress.js';
-import { failureSummary } from './failures.js';
 
 type Kind = 'failover' | 'failback';
 
@@ -54,13 +54,7 @@ export function formatReport(r: FailoverReport): string {
 }
 
 /** The report a failed run carries in its failure's details. */
-function failedReport(err: unknown): FailoverReport | undefined {
-  for (let c = (err as { cause?: unknown }).cause as { details?: unknown[]; cause?: unknown } | undefined; c; c = c.cause as typeof c) {
-    const d = c.details?.[0] as FailoverReport | undefined;
-    if (d?.steps && d.app) return d;
-  }
-  return undefined;
-}
+const failedReport = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail));
 
 async function finish(handle: WorkflowHandle, opts: { json?: boolean }): Promise<void> {
   const result = handle.result() as Promise<FailoverReport>;
@@ -71,7 +65,7 @@ async function finish(handle: WorkflowHandle, opts: { json?: boolean }): Promise
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;
     const r = failedReport(err);
-    if (!r) throw new CliError(`${handle.workflowId} failed: ${failureSummary(err)}`);
+    if (!r) throw new CliError(`${handle.workflowId} failed: ${describeRootFailure(err)}`);
     process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatReport(r));
     process.exitCode = exitCodes.failed;
   }

@@ -14,7 +14,7 @@ import { createS3Client } from '../worker/s3.js';
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
 import { followProgress } from './progress.js';
-import { failureSummary } from './failures.js';
+import { describeRootFailure } from '../workflows/failure-chain.js';
 
 export interface SavedReport { dir: string; html: string; markdown: string; json: string; report: GameDayReport }
 
@@ -83,7 +83,7 @@ export function registerGameDayCommands(program: Command): void {
         const result = handle.result();
         if (!opts.json) await followProgress(handle, result);
         const { report, stored } = await result.catch((err: unknown) => {
-          if (err instanceof WorkflowFailedError) throw new CliError(`game day ${workflowId} failed: ${failureSummary(err)}`);
+          if (err instanceof WorkflowFailedError) throw new CliError(`game day ${workflowId} failed: ${describeRootFailure(err)}`);
           throw err;
         });
         const saved = await saveReport(config, report.id, opts.dir ?? localReportDir(config));

@@ -1,5 +1,5 @@
 // How a verification result reads on a terminal, for `verify` and `gameday`.
-import { WorkflowFailedError } from '@temporalio/client';
+import { carriedDetails } from '../workflows/failure-chain.js';
 import { verificationFailedType, type VerificationResult } from '../workflows/verification-types.js';
 import { table } from './output.js';
 
@@ -7,15 +7,7 @@ const duration = (s: number) => (s < 120 ? `${s.toFixed(1)}s` : s < 7200 ? `${(s
 const stepSeconds = (a?: string, b?: string) => (a && b ? duration((Date.parse(b) - Date.parse(a)) / 1000) : '');
 
 /** The VerificationResult a failed verification carries in its failure's details, if it got that far. */
-export function failedVerification(err: unknown): VerificationResult | undefined {
-  let cause: unknown = err instanceof WorkflowFailedError ? err.cause : err;
-  while (cause) {
-    const c = cause as { type?: string; details?: unknown[]; cause?: unknown };
-    if (c.type === verificationFailedType && c.details?.[0]) return c.details[0] as VerificationResult;
-    cause = c.cause;
-  }
-  return undefined;
-}
+export const failedVerification = (err: unknown) => carriedDetails<VerificationResult>(err, ({ type }) => type === verificationFailedType);
 
 export function formatVerification(r: VerificationResult): string {
   const met = (value: number, objective: number) => `${duration(value)} (objective ${duration(objective)}: ${value <= objective ? 'met' : 'MISSED'})`;

@@ -6,7 +6,7 @@ import { appByName, clusterByName, loadConfig, objectRefSchema, type LifeboatCon
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, exitCodes, printJson } from './output.js';
 import { followProgress } from './progress.js';
-import { failureSummary } from './failures.js';
+import { describeRootFailure } from '../workflows/failure-chain.js';
 import { failedVerification, formatVerification } from './verification-output.js';
 
 /** `secrets/shop/shop-payment` or `namespaces/shop` → an ObjectRef; bad input names the flag. */
@@ -40,7 +40,7 @@ async function runVerification(config: LifeboatConfig, workflowId: string, input
     } catch (err) {
       if (!(err instanceof WorkflowFailedError)) throw err;
       const r = failedVerification(err);
-      if (!r) throw new CliError(`verification ${workflowId} failed before it had a result: ${failureSummary(err)}`);
+      if (!r) throw new CliError(`verification ${workflowId} failed before it had a result: ${describeRootFailure(err)}`);
       if (opts.json) printJson(r);
       else process.stdout.write(formatVerification(r));
       process.exitCode = exitCodes.failed;

@@ -11,9 +11,10 @@ const file = z.string().min(1, 'a file path');
 const count = (fallback: number) => z.number().int().min(0).default(fallback);
 
 const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+/** Seconds in a duration like 90s, 15m, 4h or 30d (already checked against /^\d+[smhd]$/). */
+export const durationSeconds = (v: string) => Number(v.slice(0, -1)) * durationUnits[v.slice(-1)]!;
 /** A duration like 90s, 15m, 4h or 30d, read as seconds. */
-const duration = z.string().regex(/^\d+[smhd]$/, 'a duration like 90s, 15m, 4h or 30d')
-  .transform((v) => Number(v.slice(0, -1)) * durationUnits[v.slice(-1)]!);
+const duration = z.string().regex(/^\d+[smhd]$/, 'a duration like 90s, 15m, 4h or 30d').transform(durationSeconds);
 
 /** Recovery objectives a game day measures against: RTO (start to verified) and RPO (age of the backup used). */
 export const objectivesSchema = z.object({

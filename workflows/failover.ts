@@ -11,6 +11,7 @@ import type { VeleroVerificationActivities } from '../activities/velero-verifica
 import type { veleroBackup } from './veleroBackup.js';
 import { restoreNameFor } from './velero-layout.js';
 import { Steps, type Step } from './steps.js';
+import { rootFailure } from './failure-chain.js';
 
 type TrafficActivities = ReturnType<typeof createTrafficActivities>;
 
@@ -70,6 +71,9 @@ export interface FailoverReport {
   runId: string;
 }
 
+/** A failed run carries its report as its failure's details. */
+export const isFailoverReport = (d: unknown): d is FailoverReport => Boolean((d as FailoverReport | undefined)?.steps && (d as FailoverReport).app);
+
 export const approveUpdate = defineUpdate<Approval, [ApproveRequest]>('approve');
 export const reportQuery = defineQuery<FailoverReport>('report');
 
@@ -89,13 +93,7 @@ const change = proxyActivities<FailoverActivities & VeleroVerificationActivities
   retry: { initialInterval: '1 second', maximumInterval: '15 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['KubernetesForbidden', 'WorkloadMissing', 'UnknownCluster', 'VeleroNameTaken'] },
 });
 
-/** The innermost cause's message: what went wrong, not which layer passed it on. */
-interface Chain { message?: string; cause?: Chain }
-function rootCause(err: unknown): string {
-  let e = err as Chain;
-  while (e.cause) e = e.cause;
-  return e.message ?? String(err);
-}
+const rootCause = (err: unknown) => rootFailure(err).message;
 
 const seconds = (from: string, to: string) => Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10;
 const w = (x: Workload) => `${x.namespace}/${x.name}`;
@@ -157,12 +155,12 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
   if (preflight.blockers.length) {
     report.status = 'failed';
     report.failure = `preflight: ${preflight.blockers.join('; ')}`;
-    for (const s of ['approval', 'fence', 'bring-up', 'available', 'traffic', 'verify', 'report']) steps.skip(s, 'preflight blocked the run');
+    steps.skipPending('preflight blocked the run');
     throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} from ${input.from} to ${input.to} stopped at preflight, nothing was changed: ${preflight.blockers.join('; ')}`, 'PreflightFailed', report);
   }
   if (input.dryRun) {
     report.status = 'planned';
-    for (const s of ['approval', 'fence', 'bring-up', 'available', 'traffic', 'verify', 'report']) steps.skip(s, 'dry run');
+    steps.skipPending('dry run');
     return report;
   }
 
@@ -264,7 +262,7 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
         }
       }
     });
-    for (const s of steps.all) if (s.state === 'pending') s.state = 'skipped';
+    steps.skipPending();
     if (isCancellation(err)) throw err;
     const rolled = report.rolledBack.length ? `; rolled back: ${report.rolledBack.join('; ')}` : '';
     throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} from ${input.from} to ${input.to} failed: ${report.failure}${rolled}`, 'FailoverFailed', report);

@@ -5,7 +5,8 @@ import type { GameDayActivities, GameDayPlan, GameDayPlanInput } from '../activi
 import type { etcdSnapshot } from './etcdSnapshot.js';
 import type { veleroBackup } from './veleroBackup.js';
 import type { restoreVerification, RestoreVerificationInput } from './restoreVerification.js';
-import type { failback, failover, FailoverReport } from './failover.js';
+import { isFailoverReport, type failback, type failover, type FailoverReport } from './failover.js';
+import { carriedDetails, describeRootFailure } from './failure-chain.js';
 import { gameDayIdFor } from './gameday-layout.js';
 import { Steps } from './steps.js';
 import { verificationFailedType, type GameDayEntry, type GameDayReport, type VerificationResult } from './verification-types.js';
@@ -25,22 +26,9 @@ const acts = proxyActivities<GameDayActivities>({
 
 export const gameDaySteps = ['plan', 'prove', 'report'] as const;
 
-interface FailureChain { message?: string; type?: string; details?: unknown[]; cause?: FailureChain }
-
 /** The VerificationResult a failed verification carries, if it ran far enough to have one. */
-function verificationOf(err: unknown): VerificationResult | undefined {
-  for (let f = err as FailureChain | undefined; f; f = f.cause) {
-    if (f.type === verificationFailedType && f.details?.[0]) return f.details[0] as VerificationResult;
-  }
-  return undefined;
-}
-
-/** The innermost cause's message and type: what went wrong, not which layer passed it on. */
-function rootCause(err: unknown): string {
-  let f = err as FailureChain;
-  while (f.cause) f = f.cause;
-  return `${f.type ? `[${f.type}] ` : ''}${f.message ?? String(err)}`;
-}
+const verificationOf = (err: unknown) => carriedDetails<VerificationResult>(err, ({ type }) => type === verificationFailedType);
+const rootCause = describeRootFailure;
 
 function judged(entry: GameDayEntry, v: VerificationResult): GameDayEntry {
   const rtoMet = v.rtoSeconds <= v.objectives.rtoSeconds;
@@ -107,10 +95,7 @@ export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> 
     const autoApprove = { approver: `gameday ${gameDayIdFor(base)}` };
     // The app's own failover lock: a game day never moves an app someone is moving by hand.
     const workflowId = `failover/${app.name}`;
-    const reportOf = (err: unknown) => {
-      for (let f = err as FailureChain & { details?: unknown[] } | undefined; f; f = f.cause) if ((f.details?.[0] as FailoverReport | undefined)?.steps) return f.details![0] as FailoverReport;
-      return undefined;
-    };
+    const reportOf = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail));
     const phases: { name: string; report?: FailoverReport; error?: string }[] = [];
     for (const [kind, from, to] of [['failover', app.from, app.to], ['failback', app.to, app.from]] as const) {
       try {

@@ -64,7 +64,7 @@ async function etcdRestoreVerification(input: EtcdVerificationInput): Promise<Ve
     await CancellationScope.nonCancellable(() => scratch.removeVerificationScratch({ scratchId }));
   }
   steps.absorb(restore.steps);
-  for (const s of steps.all) if (s.state === 'pending' && s.name !== 'record') s.state = 'skipped';
+  steps.skipPending(undefined, ['record']);
 
   const verifiedAt = restore.steps.find((s) => s.name === 'check-objects')?.finishedAt ?? restore.steps.find((s) => s.state === 'failed')?.finishedAt ?? new Date().toISOString();
   const result: VerificationResult = {

@@ -1,5 +1,6 @@
 // Step bookkeeping shared by runbooks: each step's state and timestamps, exposed by the `progress` query.
 import { defineQuery, setHandler } from '@temporalio/workflow';
+import { timeStep } from './step-timing.js';
 
 export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
@@ -29,22 +30,8 @@ export class Steps {
   }
 
   /** Runs `work` as step `name`, recording when it started and finished and how it ended. */
-  async run<T>(name: string, work: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
-    const step = this.find(name);
-    step.state = 'running';
-    step.startedAt = new Date().toISOString();
-    try {
-      const result = await work();
-      step.state = 'done';
-      if (describe) step.detail = describe(result);
-      return result;
-    } catch (err) {
-      step.state = 'failed';
-      step.detail = (err as Error).message;
-      throw err;
-    } finally {
-      step.finishedAt = new Date().toISOString();
-    }
+  run<T>(name: string, work: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
+    return timeStep(this.find(name), work, describe);
   }
 
   /** Marks a step running without running it here (an activity runs it and reports back through `absorb`). */
@@ -55,6 +42,15 @@ export class Steps {
   /** Takes over steps an activity ran and timed itself, by name. */
   absorb(reported: Step[]): void {
     for (const r of reported) Object.assign(this.find(r.name), r);
+  }
+
+  /** Marks every step still pending (but those in `except`) skipped, with `why` when given. */
+  skipPending(why?: string, except: readonly string[] = []): void {
+    for (const s of this.steps) {
+      if (s.state !== 'pending' || except.includes(s.name)) continue;
+      s.state = 'skipped';
+      if (why !== undefined) s.detail = why;
+    }
   }
 
   skip(name: string, why: string): void {

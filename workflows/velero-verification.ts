@@ -116,7 +116,7 @@ export async function veleroRestoreVerification(input: VeleroRestoreVerification
     while (cause.cause instanceof Error) cause = cause.cause;
     if (failed) failed.detail = cause.message;
     stepFailure = `step ${failed?.name ?? 'unknown'} failed: ${cause.message}`;
-    for (const s of steps.all) if (s.state === 'pending' && s.name !== 'cleanup') steps.skip(s.name, 'an earlier step failed');
+    steps.skipPending('an earlier step failed', ['cleanup']);
   } finally {
     result.rtoSeconds = secondsSince(startedAt);
     // Scratch namespaces go in every outcome, also when the run is cancelled.

@@ -1,25 +1,15 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { VeleroActivities, VeleroBackupInput } from '../activities/velero.js';
-import { backupNameFor, type VeleroProblems } from './velero-layout.js';
+import { backupNameFor, type VeleroBackupStatus, type VeleroProblems } from './velero-layout.js';
 import { Steps, type Step } from './steps.js';
 
 export type { VeleroBackupInput };
 
-export interface VeleroBackupResult {
-  /** The Backup's name (derived from the workflow ID) and where it ran. */
-  name: string;
+/** The Backup's final status (name derived from the workflow ID; phase Completed, PartiallyFailed, Failed or FailedValidation) and where it ran. */
+export interface VeleroBackupResult extends VeleroBackupStatus {
   cluster: string;
   veleroNamespace: string;
   storageLocation: string;
-  /** Velero's final phase: Completed, PartiallyFailed, Failed or FailedValidation. */
-  phase: string;
-  itemsBackedUp: number;
-  totalItems: number;
-  warnings: number;
-  errors: number;
-  startTimestamp?: string;
-  completionTimestamp?: string;
-  expiration?: string;
   /** False when a retry found the Backup an earlier attempt (or run with this workflow ID) created. */
   created: boolean;
   /** Velero's reasons, when the Backup did not complete or completed with warnings. */

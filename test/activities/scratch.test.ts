@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { execa, type ResultPromise } from 'execa';
 import { removeScratch, startScratchProcess, sweepStaleScratch } from '../../activities/scratch.js';
+import { alive } from '../helpers/processes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'lifeboat-scratch-test-'));
 const children: ResultPromise[] = [];
@@ -14,15 +15,6 @@ afterAll(async () => {
   await Promise.all(children);
   rmSync(root, { recursive: true, force: true });
 });
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** A long-running process whose command line names `dir`, with its pid file there, as a scratch etcd would be. */
 async function scratchProcess(dir: string) {

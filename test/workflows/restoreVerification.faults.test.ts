@@ -12,6 +12,7 @@ import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { restoreVerification } from '../../workflows/restoreVerification.js';
 import { labConfigFile } from '../../lab/topology.js';
 import { cliPath, labConfig } from '../helpers/lab.js';
+import { alive } from '../helpers/processes.js';
 
 const config = labConfig();
 const scratchDir = mkdtempSync(join(tmpdir(), 'lifeboat-verify-fault-'));
@@ -35,15 +36,6 @@ const scratchProcesses = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p
     return [];
   }
 });
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('restoreVerification under faults', () => {
   it('kill -9 of the worker mid-verification: a restarted worker completes it and nothing is left behind', async () => {
