@@ -73,7 +73,8 @@ describe('object-store client', () => {
     const key = newKey('damaged');
     const upload = new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: randomBytes(2 * partSize + 1) }, partSize, queueSize: 1, leavePartsOnError: false });
 
-    await expect(upload.done()).rejects.toMatchObject({ name: expect.stringMatching(/BadDigest|XAmzContentChecksumMismatch|InvalidDigest/) });
+    const refused = await upload.done().then(() => undefined, (err: unknown) => err as Error);
+    expect(refused?.name).toMatch(/BadDigest|XAmzContentChecksumMismatch|InvalidDigest/);
     expect(await incompleteUploads(s3, key)).toBe(0);
   });
 });
