@@ -38,7 +38,7 @@ describe('lifeboat backup etcd / snapshots', () => {
   });
 
   it('prune --dry-run says what it would delete and why, and deletes nothing; prune deletes manifest and object together', async () => {
-    // Four more of today: keepLast 3 and daily 7 keep three, the rest are not selected.
+    // Four more of today: with the first test's, at least five.
     for (let i = 0; i < 4; i++) expect((await lifeboat(['backup', 'etcd', '--cluster', 'standby', '--wait', '--json', '--skip-retention'], env)).exitCode).toBe(0);
     const before = await listSnapshots();
     expect(before.snapshots.length).toBeGreaterThanOrEqual(5);
@@ -46,14 +46,31 @@ describe('lifeboat backup etcd / snapshots', () => {
     const dry = JSON.parse((await lifeboat(['snapshots', 'prune', '--cluster', 'standby', '--dry-run', '--json'], env)).stdout) as RetentionResult;
     expect(dry.dryRun).toBe(true);
     expect(dry.deletedObjects).toEqual([]);
-    // keepLast 3 of the snapshots that did not fail verification, and the newest verified one whatever its age.
+    // Every listed snapshot is either kept or deleted, newest first.
+    expect([...dry.plan.keep.map((k) => k.id), ...dry.plan.delete.map((d) => d.id)].sort()).toEqual(before.snapshots.map((m) => m.snapshotId).sort());
+    // Today's snapshots (this test's, at least four): keepLast 3 keeps the three newest that did not fail
+    // verification (daily, weekly and monthly pick the newest, one of them), the newest verified one is
+    // kept whatever it is, and every other one of today goes.
+    const day = (m: SnapshotManifest) => m.startedAt.slice(0, 10);
+    const today = before.snapshots.filter((m) => day(m) === day(before.snapshots[0]!));
+    expect(today.length).toBeGreaterThanOrEqual(4);
     const newestThree = before.snapshots.filter((m) => m.status !== 'failed').slice(0, 3).map((m) => m.snapshotId);
     const newestVerified = before.snapshots.find((m) => m.status === 'verified')?.snapshotId;
-    const kept = before.snapshots.map((m) => m.snapshotId).filter((id) => newestThree.includes(id) || id === newestVerified);
-    expect(dry.plan.keep.map((k) => k.id)).toEqual(kept);
-    expect(dry.plan.delete.map((d) => d.id)).toEqual(before.snapshots.map((m) => m.snapshotId).filter((id) => !kept.includes(id)));
+    const keptToday = today.map((m) => m.snapshotId).filter((id) => newestThree.includes(id) || id === newestVerified);
+    const keptIds = dry.plan.keep.map((k) => k.id);
+    expect(keptIds.filter((id) => today.some((m) => m.snapshotId === id))).toEqual(keptToday);
+    expect(dry.plan.delete.map((d) => d.id).filter((id) => today.some((m) => m.snapshotId === id))).toEqual(today.map((m) => m.snapshotId).filter((id) => !keptToday.includes(id)));
     for (const d of dry.plan.delete) {
       expect(d.reason).toBe(before.snapshots.find((m) => m.snapshotId === d.id)!.status === 'failed' ? 'failed verification' : 'not selected by policy');
+    }
+    // Earlier days' snapshots (left by earlier runs) are kept only as the newest good one of their day,
+    // week or month, or as the newest verified.
+    for (const k of dry.plan.keep.filter((k) => !today.some((m) => m.snapshotId === k.id))) {
+      expect(k.reasons.every((r) => /^(daily|weekly|monthly) /.test(r) || r === 'newest verified')).toBe(true);
+      const m = before.snapshots.find((s) => s.snapshotId === k.id)!;
+      if (k.reasons.some((r) => r.startsWith('daily '))) {
+        expect(before.snapshots.find((s) => day(s) === day(m) && s.status !== 'failed')!.snapshotId).toBe(k.id);
+      }
     }
     expect((await listSnapshots()).snapshots).toHaveLength(before.snapshots.length);
     const human = await lifeboat(['snapshots', 'prune', '--cluster', 'standby', '--dry-run'], env);
