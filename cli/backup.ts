@@ -6,7 +6,7 @@ import type { veleroBackup, VeleroBackupInput } from '../workflows/veleroBackup.
 import { appByName, clusterByName, durationSeconds, loadConfig } from '../worker/config.js';
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, printJson, table } from './output.js';
-import { followProgress } from './progress.js';
+import { followProgress, startedMessage } from './progress.js';
 import { describeRootFailure } from '../workflows/failure-chain.js';
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
@@ -94,7 +94,8 @@ export function registerBackupCommands(program: Command): void {
       });
       if (!opts.wait) {
         if (opts.json) printJson({ workflowId, runId: handle.firstExecutionRunId });
-        else process.stdout.write(`started ${workflowId}\nfollow it with: lifeboat backup etcd ... --wait, or in the Temporal UI\n`);
+        else process.stdout.write(startedMessage(config, workflowId));
+        await client.connection.close();
         return;
       }
       const result = handle.result();
@@ -143,7 +144,7 @@ export function registerBackupCommands(program: Command): void {
       });
       if (!opts.wait) {
         if (opts.json) printJson({ workflowId, runId: handle.firstExecutionRunId });
-        else process.stdout.write(`started ${workflowId}\nfollow it with: lifeboat backup velero ... --wait, or in the Temporal UI\n`);
+        else process.stdout.write(startedMessage(config, workflowId));
         await client.connection.close();
         return;
       }

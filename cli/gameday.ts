@@ -13,7 +13,7 @@ import { appByName, clusterByName, loadConfig, type LifeboatConfig } from '../wo
 import { createS3Client } from '../worker/s3.js';
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
-import { followProgress } from './progress.js';
+import { followProgress, startedMessage, temporalUiLink } from './progress.js';
 import { describeRootFailure } from '../workflows/failure-chain.js';
 
 export interface SavedReport { dir: string; html: string; markdown: string; json: string; report: GameDayReport }
@@ -74,10 +74,10 @@ export function registerGameDayCommands(program: Command): void {
         await requireWorker(client, config);
         const workflowId = `gameday/${new Date().toISOString()}`;
         const handle = await client.workflow.start<typeof gameDay>('gameDay', { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
-        const ui = config.temporal.ui ? `${config.temporal.ui}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}` : undefined;
+        const ui = temporalUiLink(config, workflowId);
         if (!opts.wait) {
           if (opts.json) printJson({ workflowId, runId: handle.firstExecutionRunId, temporalUi: ui });
-          else process.stdout.write(`started ${workflowId}${ui ? `\nwatch it at ${ui}` : ''}\n`);
+          else process.stdout.write(startedMessage(config, workflowId));
           return;
         }
         const result = handle.result();

@@ -5,7 +5,7 @@ import type { restoreVerification, RestoreVerificationInput } from '../workflows
 import { appByName, clusterByName, loadConfig, objectRefSchema, type LifeboatConfig, type ObjectRef } from '../worker/config.js';
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, exitCodes, printJson } from './output.js';
-import { followProgress } from './progress.js';
+import { followProgress, startedMessage } from './progress.js';
 import { describeRootFailure } from '../workflows/failure-chain.js';
 import { failedVerification, formatVerification } from './verification-output.js';
 
@@ -28,7 +28,7 @@ async function runVerification(config: LifeboatConfig, workflowId: string, input
     const handle = await client.workflow.start<typeof restoreVerification>('restoreVerification', { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
     if (!opts.wait) {
       if (opts.json) printJson({ workflowId, runId: handle.firstExecutionRunId });
-      else process.stdout.write(`started ${workflowId}\n`);
+      else process.stdout.write(startedMessage(config, workflowId));
       return;
     }
     const result = handle.result();
