@@ -106,6 +106,22 @@ const podRequests = (d: V1Deployment) => (d.spec?.template.spec?.containers ?? [
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
+/** Reads a workload's Deployment; a failure names the workload and the cluster. */
+function readDeployment(api: AppsV1Api, cluster: string, w: Workload): Promise<V1Deployment> {
+  return api.readNamespacedDeployment({ namespace: w.namespace, name: w.name }).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+}
+
+/**
+ * Sets a Deployment's replicas and annotations (null removes one) in one merge patch, conditional on the
+ * resourceVersion `read` had: an edit made since fails the patch instead of being overwritten.
+ */
+function patchDeployment(api: AppsV1Api, cluster: string, w: Workload, doing: string, read: V1Deployment, replicas: number, changes: Record<string, string | null | undefined>): Promise<V1Deployment> {
+  return api.patchNamespacedDeployment({
+    namespace: w.namespace, name: w.name,
+    body: { metadata: { resourceVersion: read.metadata!.resourceVersion, annotations: changes }, spec: { replicas } },
+  }, mergePatch).catch((err: unknown) => { throw kubeError(err, `${doing} Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+}
+
 /** Deployments changed at once: a few requests in flight, not hundreds against one API server. */
 const concurrentChanges = 10;
 
@@ -277,20 +293,16 @@ export function createFailoverActivities(clients: LifeboatClients) {
       const api = apps(cluster);
       const fenced: (Workload & { previousReplicas: number })[] = [];
       await eachLimited(workloads, concurrentChanges, async (w) => {
-        const d = await api.readNamespacedDeployment(w).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        const d = await readDeployment(api, cluster, w);
         const a = d.metadata?.annotations ?? {};
         if (a[annotations.fencedBy] === workflowId) {
           fenced.push({ ...w, previousReplicas: Number(a[annotations.fencedReplicas]) });
           return;
         }
         const previousReplicas = d.spec?.replicas ?? 1;
-        await api.patchNamespacedDeployment({
-          ...w,
-          body: {
-            metadata: { resourceVersion: d.metadata!.resourceVersion, annotations: { [annotations.fencedBy]: workflowId, [annotations.fencedReplicas]: String(previousReplicas), [annotations.fencedAt]: new Date().toISOString() } },
-            spec: { replicas: 0 },
-          },
-        }, mergePatch).catch((err: unknown) => { throw kubeError(err, `fencing Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        await patchDeployment(api, cluster, w, 'fencing', d, 0, {
+          [annotations.fencedBy]: workflowId, [annotations.fencedReplicas]: String(previousReplicas), [annotations.fencedAt]: new Date().toISOString(),
+        });
         fenced.push({ ...w, previousReplicas });
         Context.current().heartbeat({ fenced: fenced.length });
       });
@@ -302,16 +314,12 @@ export function createFailoverActivities(clients: LifeboatClients) {
       const api = apps(cluster);
       const unfenced: Workload[] = [];
       await eachLimited(workloads, concurrentChanges, async (w) => {
-        const d = await api.readNamespacedDeployment(w).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        const d = await readDeployment(api, cluster, w);
         const a = d.metadata?.annotations ?? {};
         if (a[annotations.fencedBy] !== workflowId) return;
-        await api.patchNamespacedDeployment({
-          ...w,
-          body: {
-            metadata: { resourceVersion: d.metadata!.resourceVersion, annotations: { [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null } },
-            spec: { replicas: Number(a[annotations.fencedReplicas]) },
-          },
-        }, mergePatch).catch((err: unknown) => { throw kubeError(err, `unfencing Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        await patchDeployment(api, cluster, w, 'unfencing', d, Number(a[annotations.fencedReplicas]), {
+          [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null,
+        });
         unfenced.push(w);
       });
       return { unfenced };
@@ -325,24 +333,15 @@ export function createFailoverActivities(clients: LifeboatClients) {
       const api = apps(cluster);
       const activated: Workload[] = [];
       await eachLimited(workloads, concurrentChanges, async (w) => {
-        const d = await api.readNamespacedDeployment(w).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        const d = await readDeployment(api, cluster, w);
         const a = d.metadata?.annotations ?? {};
         activated.push({ namespace: w.namespace, name: w.name });
         if (a[annotations.activatedBy] === workflowId && d.spec?.replicas === w.replicas) return;
-        await api.patchNamespacedDeployment({
-          namespace: w.namespace, name: w.name,
-          body: {
-            metadata: {
-              resourceVersion: d.metadata!.resourceVersion,
-              annotations: {
-                [annotations.activatedBy]: workflowId,
-                [annotations.preActivationReplicas]: a[annotations.activatedBy] === workflowId ? a[annotations.preActivationReplicas] : String(d.spec?.replicas ?? 0),
-                [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null,
-              },
-            },
-            spec: { replicas: w.replicas },
-          },
-        }, mergePatch).catch((err: unknown) => { throw kubeError(err, `scaling up Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        await patchDeployment(api, cluster, w, 'scaling up', d, w.replicas, {
+          [annotations.activatedBy]: workflowId,
+          [annotations.preActivationReplicas]: a[annotations.activatedBy] === workflowId ? a[annotations.preActivationReplicas] : String(d.spec?.replicas ?? 0),
+          [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null,
+        });
         Context.current().heartbeat({ activated: activated.length });
       });
       return { activated };
@@ -353,16 +352,12 @@ export function createFailoverActivities(clients: LifeboatClients) {
       const api = apps(cluster);
       const deactivated: Workload[] = [];
       await eachLimited(workloads, concurrentChanges, async (w) => {
-        const d = await api.readNamespacedDeployment(w).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        const d = await readDeployment(api, cluster, w);
         const a = d.metadata?.annotations ?? {};
         if (a[annotations.activatedBy] !== workflowId) return;
-        await api.patchNamespacedDeployment({
-          ...w,
-          body: {
-            metadata: { resourceVersion: d.metadata!.resourceVersion, annotations: { [annotations.activatedBy]: null, [annotations.preActivationReplicas]: null } },
-            spec: { replicas: Number(a[annotations.preActivationReplicas] ?? 0) },
-          },
-        }, mergePatch).catch((err: unknown) => { throw kubeError(err, `scaling down Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+        await patchDeployment(api, cluster, w, 'scaling down', d, Number(a[annotations.preActivationReplicas] ?? 0), {
+          [annotations.activatedBy]: null, [annotations.preActivationReplicas]: null,
+        });
         deactivated.push(w);
       });
       return { deactivated };

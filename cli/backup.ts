@@ -4,10 +4,10 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { etcdSnapshot } from '../workflows/etcdSnapshot.js';
 import type { veleroBackup, VeleroBackupInput } from '../workflows/veleroBackup.js';
 import { appByName, clusterByName, durationSeconds, loadConfig } from '../worker/config.js';
-import { connectClient, requireWorker } from './temporal.js';
 import { CliError, printJson, table } from './output.js';
-import { followProgress, startedMessage } from './progress.js';
+import { runRunbook } from './runbook.js';
 import { describeRootFailure } from '../workflows/failure-chain.js';
+import type { Step } from '../workflows/steps.js';
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
@@ -75,6 +75,9 @@ export function veleroBackupInput(opts: VeleroBackupOptions): VeleroBackupInput 
   return input;
 }
 
+/** A backup's steps, with when each started and finished. */
+const stepsTable = (steps: Step[]) => table(['step', 'state', 'started', 'finished', 'detail'], steps.map((s) => [s.name, s.state, s.startedAt ?? '', s.finishedAt ?? '', s.detail ?? '']));
+
 export function registerBackupCommands(program: Command): void {
   const backup = program.command('backup').description('take a backup now');
   backup.command('etcd')
@@ -86,35 +89,20 @@ export function registerBackupCommands(program: Command): void {
     .action(async (opts: { cluster: string; wait?: boolean; json?: boolean; skipRetention?: boolean }) => {
       const config = loadConfig();
       const cluster = clusterByName(config, opts.cluster).name;
-      const client = await connectClient(config);
-      await requireWorker(client, config);
       const workflowId = `etcd-snapshot/${cluster}/${new Date().toISOString()}`;
-      const handle = await client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
-        taskQueue: config.temporal.taskQueue, workflowId, args: [{ cluster, skipRetention: opts.skipRetention }],
-      });
-      if (!opts.wait) {
-        if (opts.json) printJson({ workflowId, runId: handle.firstExecutionRunId });
-        else process.stdout.write(startedMessage(config, workflowId));
-        await client.connection.close();
-        return;
-      }
-      const result = handle.result();
-      if (!opts.json) await followProgress(handle, result);
-      try {
-        const r = await result;
+      await runRunbook<typeof etcdSnapshot>(config, { type: 'etcdSnapshot', workflowId, args: [{ cluster, skipRetention: opts.skipRetention }] }, opts, async (result) => {
+        const r = await result.catch((err: unknown) => {
+          if (err instanceof WorkflowFailedError) throw new CliError(`etcd snapshot of ${cluster} failed (${workflowId}): ${describeRootFailure(err)}`);
+          throw err;
+        });
         if (opts.json) printJson({ workflowId, ...r });
         else {
           const m = r.manifest;
-          process.stdout.write(table(['step', 'state', 'started', 'finished', 'detail'], r.steps.map((s) => [s.name, s.state, s.startedAt ?? '', s.finishedAt ?? '', s.detail ?? ''])));
+          process.stdout.write(stepsTable(r.steps));
           process.stdout.write(`\nsnapshot ${m.snapshotId} of ${m.cluster}: ${mib(m.object.plaintextBytes)} at revision ${m.etcd.revisionAtStart}, stored s3://${config.objectStore.bucket}/${m.object.objectKey} (${mib(m.object.storedBytes)}, key ${m.encryption.keyId})\n`);
           if (r.retentionError) process.stdout.write(`retention failed (the snapshot is good): ${r.retentionError}\n`);
         }
-      } catch (err) {
-        if (err instanceof WorkflowFailedError) throw new CliError(`etcd snapshot of ${cluster} failed (${workflowId}): ${describeRootFailure(err)}`);
-        throw err;
-      } finally {
-        await client.connection.close();
-      }
+      });
     });
 
   backup.command('velero')
@@ -136,25 +124,15 @@ export function registerBackupCommands(program: Command): void {
       const config = loadConfig();
       const subject = input.app !== undefined ? appByName(config, input.app).name : clusterByName(config, input.cluster!).name;
       if (input.app !== undefined && input.cluster !== undefined) clusterByName(config, input.cluster);
-      const client = await connectClient(config);
-      await requireWorker(client, config);
       const workflowId = `velero-backup/${subject}/${new Date().toISOString()}`;
-      const handle = await client.workflow.start<typeof veleroBackup>('veleroBackup', {
-        taskQueue: config.temporal.taskQueue, workflowId, args: [input],
-      });
-      if (!opts.wait) {
-        if (opts.json) printJson({ workflowId, runId: handle.firstExecutionRunId });
-        else process.stdout.write(startedMessage(config, workflowId));
-        await client.connection.close();
-        return;
-      }
-      const result = handle.result();
-      if (!opts.json) await followProgress(handle, result);
-      try {
-        const r = await result;
+      await runRunbook<typeof veleroBackup>(config, { type: 'veleroBackup', workflowId, args: [input] }, opts, async (result) => {
+        const r = await result.catch((err: unknown) => {
+          if (err instanceof WorkflowFailedError) throw new CliError(`Velero backup of ${subject} failed (${workflowId}): ${describeRootFailure(err)}`);
+          throw err;
+        });
         if (opts.json) printJson({ workflowId, ...r });
         else {
-          process.stdout.write(table(['step', 'state', 'started', 'finished', 'detail'], r.steps.map((s) => [s.name, s.state, s.startedAt ?? '', s.finishedAt ?? '', s.detail ?? ''])));
+          process.stdout.write(stepsTable(r.steps));
           process.stdout.write(`\nVelero backup ${r.veleroNamespace}/${r.name} of ${r.cluster}: ${r.phase}, ${r.itemsBackedUp}/${r.totalItems} items, ${r.warnings} warnings, ${r.errors} errors, location ${r.storageLocation}${r.expiration ? `, expires ${r.expiration}` : ''}\n`);
           const p = r.problems;
           if (p) {
@@ -165,11 +143,6 @@ export function registerBackupCommands(program: Command): void {
           }
         }
         if (r.phase !== 'Completed') throw new CliError(`Velero backup ${r.name} of ${r.cluster} ended ${r.phase} (${workflowId})`);
-      } catch (err) {
-        if (err instanceof WorkflowFailedError) throw new CliError(`Velero backup of ${subject} failed (${workflowId}): ${describeRootFailure(err)}`);
-        throw err;
-      } finally {
-        await client.connection.close();
-      }
+      });
     });
 }

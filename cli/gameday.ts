@@ -11,9 +11,8 @@ import { gameDayReportKeys, gameDayReportPrefix } from '../workflows/gameday-lay
 import { localReportDir } from '../activities/gameday.js';
 import { appByName, clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';
 import { createS3Client } from '../worker/s3.js';
-import { connectClient, requireWorker } from './temporal.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
-import { followProgress, startedMessage, temporalUiLink } from './progress.js';
+import { runRunbook, temporalUiLink } from './runbook.js';
 import { describeRootFailure } from '../workflows/failure-chain.js';
 
 export interface SavedReport { dir: string; html: string; markdown: string; json: string; report: GameDayReport }
@@ -69,19 +68,9 @@ export function registerGameDayCommands(program: Command): void {
       opts.cluster?.forEach((c) => clusterByName(config, c));
       opts.app?.forEach((a) => appByName(config, a));
       const input: GameDayInput = { clusters: opts.cluster, apps: opts.app, freshBackups: opts.fresh };
-      const client = await connectClient(config);
-      try {
-        await requireWorker(client, config);
-        const workflowId = `gameday/${new Date().toISOString()}`;
-        const handle = await client.workflow.start<typeof gameDay>('gameDay', { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
-        const ui = temporalUiLink(config, workflowId);
-        if (!opts.wait) {
-          if (opts.json) printJson({ workflowId, runId: handle.firstExecutionRunId, temporalUi: ui });
-          else process.stdout.write(startedMessage(config, workflowId));
-          return;
-        }
-        const result = handle.result();
-        if (!opts.json) await followProgress(handle, result);
+      const workflowId = `gameday/${new Date().toISOString()}`;
+      const ui = temporalUiLink(config, workflowId);
+      await runRunbook<typeof gameDay>(config, { type: 'gameDay', workflowId, args: [input], startedJson: { temporalUi: ui } }, opts, async (result) => {
         const { report, stored } = await result.catch((err: unknown) => {
           if (err instanceof WorkflowFailedError) throw new CliError(`game day ${workflowId} failed: ${describeRootFailure(err)}`);
           throw err;
@@ -98,9 +87,7 @@ export function registerGameDayCommands(program: Command): void {
           process.stdout.write(`${formatReportSummary(report)}\ngame day ${report.id}: ${report.passed ? 'PASSED' : 'FAILED'}\nreport: ${saved.html}\n        ${saved.markdown}\n        s3://${stored.bucket}/${stored.keys.html}\n${ui ? `Temporal UI: ${ui}\n` : ''}`);
         }
         if (!report.passed) process.exitCode = exitCodes.failed;
-      } finally {
-        await client.connection.close();
-      }
+      });
     });
 
   gameday.command('report')

@@ -3,7 +3,6 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Step } from '../workflows/steps.js';
-import type { LifeboatConfig } from '../worker/config.js';
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
@@ -21,17 +20,6 @@ async function observe(handle: WorkflowHandle): Promise<Observed> {
     heartbeat: payload ? defaultPayloadConverter.fromPayload<Record<string, number | string>>(payload) : undefined,
     workflowTaskAttempt: raw.pendingWorkflowTask?.attempt ?? 0,
   };
-}
-
-/** The run's page in the Temporal UI, when the configuration names the UI. */
-export function temporalUiLink(config: LifeboatConfig, workflowId: string): string | undefined {
-  return config.temporal.ui ? `${config.temporal.ui}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}` : undefined;
-}
-
-/** What `lifeboat <command>` without --wait prints once the run has started. */
-export function startedMessage(config: LifeboatConfig, workflowId: string): string {
-  const ui = temporalUiLink(config, workflowId);
-  return `started ${workflowId}\n${ui ? `watch it at ${ui}` : 'its progress is in the Temporal UI'}\n`;
 }
 
 export async function followProgress(handle: WorkflowHandle, until: Promise<unknown>): Promise<void> {

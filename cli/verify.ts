@@ -3,9 +3,8 @@ import type { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { restoreVerification, RestoreVerificationInput } from '../workflows/restoreVerification.js';
 import { appByName, clusterByName, loadConfig, objectRefSchema, type LifeboatConfig, type ObjectRef } from '../worker/config.js';
-import { connectClient, requireWorker } from './temporal.js';
 import { CliError, exitCodes, printJson } from './output.js';
-import { followProgress, startedMessage } from './progress.js';
+import { runRunbook } from './runbook.js';
 import { describeRootFailure } from '../workflows/failure-chain.js';
 import { failedVerification, formatVerification } from './verification-output.js';
 
@@ -22,17 +21,7 @@ export function parseObjectRef(text: string): ObjectRef {
 }
 
 async function runVerification(config: LifeboatConfig, workflowId: string, input: RestoreVerificationInput, opts: { wait?: boolean; json?: boolean }): Promise<void> {
-  const client = await connectClient(config);
-  try {
-    await requireWorker(client, config);
-    const handle = await client.workflow.start<typeof restoreVerification>('restoreVerification', { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
-    if (!opts.wait) {
-      if (opts.json) printJson({ workflowId, runId: handle.firstExecutionRunId });
-      else process.stdout.write(startedMessage(config, workflowId));
-      return;
-    }
-    const result = handle.result();
-    if (!opts.json) await followProgress(handle, result);
+  await runRunbook<typeof restoreVerification>(config, { type: 'restoreVerification', workflowId, args: [input] }, opts, async (result) => {
     try {
       const r = await result;
       if (opts.json) printJson(r);
@@ -45,9 +34,7 @@ async function runVerification(config: LifeboatConfig, workflowId: string, input
       else process.stdout.write(formatVerification(r));
       process.exitCode = exitCodes.failed;
     }
-  } finally {
-    await client.connection.close();
-  }
+  });
 }
 
 export function registerVerifyCommands(program: Command): void {

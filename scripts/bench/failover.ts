@@ -14,6 +14,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { bin, clusterPaths, labConfigFile } from '../../lab/topology.js';
+import { warmStandbyDeployment } from '../../lab/warm-standby.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import { clusterByName, loadConfig, type AppConfig, type TrafficConfig } from '../../worker/config.js';
 import { createWorker } from '../../worker/worker.js';
@@ -72,20 +73,7 @@ function allReplicasAvailable(d: V1Deployment): boolean {
 async function createBenchApp(): Promise<void> {
   for (const site of sites) {
     await kube[site].makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
-    await Promise.all(deployments.map(({ name, replicas }) => appsApi(site).createNamespacedDeployment({
-      namespace,
-      body: {
-        metadata: { name, ...(site === 'standby' ? { annotations: { 'lifeboat.io/failover-replicas': String(replicas) } } : {}) },
-        spec: {
-          replicas: site === 'primary' ? replicas : 0,
-          selector: { matchLabels: { app: name } },
-          template: {
-            metadata: { labels: { app: name } },
-            spec: { nodeSelector: { type: 'kwok' }, containers: [{ name, image: `registry.example/${name}:1`, resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
-          },
-        },
-      },
-    })));
+    await Promise.all(deployments.map(({ name, replicas }) => appsApi(site).createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, replicas, site) })));
   }
   await kube.standby.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
     ...dnsEndpointApi,

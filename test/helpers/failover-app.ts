@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { AppConfig, LifeboatConfig, TrafficConfig } from '../../worker/config.js';
 import { loadKubeConfig } from '../../worker/clients.js';
+import { warmStandbyDeployment } from '../../lab/warm-standby.js';
 
 export interface TestApp {
   name: string;
@@ -41,20 +42,7 @@ export async function createTestApp(config: LifeboatConfig, options: { deploymen
     }
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
     const apps = kc.makeApiClient(AppsV1Api);
-    await Promise.all(deployments.map((name) => apps.createNamespacedDeployment({
-      namespace,
-      body: {
-        metadata: { name, ...(cluster === 'standby' ? { annotations: { 'lifeboat.io/failover-replicas': String(replicas) } } : {}) },
-        spec: {
-          replicas: cluster === 'primary' ? replicas : 0,
-          selector: { matchLabels: { app: name } },
-          template: {
-            metadata: { labels: { app: name } },
-            spec: { nodeSelector: { type: 'kwok' }, containers: [{ name, image: `registry.example/${name}:1`, resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
-          },
-        },
-      },
-    })));
+    await Promise.all(deployments.map((name) => apps.createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, replicas, cluster) })));
   }
   const dnsNamespace = mode === 'restore' ? `${namespace}-dns` : namespace;
   const traffic: TrafficConfig = options.traffic ?? {
