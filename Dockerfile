@@ -7,7 +7,7 @@ RUN LIFEBOAT_CACHE=/opt/lifeboat bash /src/lab/install-tools.sh etcd velero kube
  && mkdir -p /out && cp /opt/lifeboat/tools/etcd-*/bin/etcd /opt/lifeboat/tools/etcd-*/bin/etcdctl /opt/lifeboat/tools/etcd-*/bin/etcdutl \
     /opt/lifeboat/tools/velero-*/bin/velero /opt/lifeboat/tools/kubernetes-*/bin/kube-apiserver /out/
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # The lock lists only the optional packages of the platform it was made on (see scripts/ensure-deps.sh).
@@ -15,7 +15,7 @@ RUN npm install --no-audit --no-fund --no-save
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=tools /out/ /usr/local/bin/

@@ -3,14 +3,13 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-// The AWS SDK announces, on every start under Node 20, that releases after January 2027 will need
-// Node 22. Lifeboat pins its SDK version exactly, so the notice says nothing about this install and
-// would only bury real messages; every other warning still prints.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = (warning, ...rest) => {
-  if (String(warning).startsWith('NodeVersionSupportWarning')) return;
-  emitWarning(warning, ...rest);
-};
+// The project's own Node.js (the npm devDependency `node`, first on PATH under npm and npx) is the one
+// it is tested on; an older one on PATH fails later with less clear errors.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  process.stderr.write(`lifeboat: needs Node.js 24 or later, this is ${process.version} (${process.execPath}); run it as \`npx lifeboat\` or through npm, which use the project's Node.js 24.\n`);
+  process.exit(2);
+}
 
 const entry = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 if (!existsSync(entry)) {
