@@ -1,8 +1,9 @@
 // Lifeboat's configuration: a YAML file (optional) overlaid by environment variables, validated once
 // at the edge (worker and CLI start). Errors name the file and line, or the variable, and what was expected.
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { Cron } from 'croner';
+import { isMap, isScalar, LineCounter, parse as parseYaml, parseDocument } from 'yaml';
 import { z } from 'zod';
 
 const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS label: lower-case letters, digits and dashes');
@@ -15,6 +16,52 @@ const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
 export const durationSeconds = (v: string) => Number(v.slice(0, -1)) * durationUnits[v.slice(-1)]!;
 /** A duration like 90s, 15m, 4h or 30d, read as seconds. */
 const duration = z.string().regex(/^\d+[smhd]$/, 'a duration like 90s, 15m, 4h or 30d').transform(durationSeconds);
+
+const cronNicknames = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
+const cronFields = ['minute', 'hour', 'day-of-month', 'month', 'day-of-week'];
+const cronNames: Record<number, string[]> = {
+  3: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
+  4: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
+};
+
+/**
+ * Why Temporal would refuse `expression`, or run it otherwise than it reads, or never run it; undefined
+ * when it is fine. Temporal's cron: five fields (a sixth and seventh, year and seconds, are not taken
+ * here), each `*`, a value, `a-b`, `a/n`, `*\/n`, `a-b/n` or a list of those; day-of-month AND
+ * day-of-week must both match; days of week 0-7 (0 and 7 are Sunday); lower-case nicknames. croner,
+ * in 5-part mode with day-of-month AND day-of-week, reads the same; what croner knows beyond that
+ * (`L`, `W`, `#`, `?`, upper-case nicknames) Temporal refuses or ignores, so it is refused first.
+ */
+function cronProblem(expression: string): string | undefined {
+  const text = expression.trim();
+  if (text.startsWith('@')) {
+    if (!cronNicknames.includes(text)) return `'${text}' is not one of ${cronNicknames.join(', ')}`;
+  } else {
+    const fields = text.split(/\s+/);
+    if (fields.length !== 5) return `has ${fields.length} field${fields.length === 1 ? '' : 's'}, not 5`;
+    for (const [i, field] of fields.entries()) {
+      const names = cronNames[i] ?? [];
+      const bad = field.match(/[^0-9*,/-]+/g)?.find((token) => !names.includes(token.toLowerCase()));
+      if (bad !== undefined) return `${cronFields[i]} '${field}': '${bad}' is not a number${names.length ? ` or a name (${names[0]}-${names.at(-1)})` : ''}`;
+    }
+  }
+  let cron: Cron;
+  try {
+    cron = new Cron(text, { mode: '5-part', domAndDow: true, sloppyRanges: true, timezone: 'UTC' });
+  } catch (err) {
+    const message = (err as Error).message.replace(/^CronPattern: /, '');
+    return `${message[0]!.toLowerCase()}${message.slice(1).replace(/\.$/, '')}`;
+  }
+  return cron.nextRun() ? undefined : 'never fires: no date matches every field';
+}
+
+/** A cron expression as Temporal Schedules read it, in UTC. */
+const cronExpression = z.string().superRefine((value, ctx) => {
+  const problem = cronProblem(value);
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: `'${value}': ${problem}; expected five fields (minute hour day-of-month month day-of-week, in UTC) like '0 */6 * * *', or one of @hourly, @daily, @weekly, @monthly, @yearly` });
+  }
+});
 
 /** Recovery objectives a game day measures against: RTO (start to verified) and RPO (age of the backup used). */
 export const objectivesSchema = z.object({
@@ -48,8 +95,12 @@ export const retentionSchema = z.object({
 const etcdSnapshotsSchema = z.object({
   /** A Temporal Schedule for this cluster's snapshots; absent: on demand only. */
   schedule: z.object({
-    /** Cron expression (UTC), e.g. "0 *\/6 * * *". */
-    cron: z.string().regex(/^(\S+\s+){4}\S+$/, 'a five-field cron expression'),
+    /**
+     * Cron expression in UTC, as Temporal reads it: five fields (minute hour day-of-month month
+     * day-of-week; names like jan or mon; a day matches when day-of-month AND day-of-week do), e.g.
+     * "0 *\/6 * * *", or @hourly, @daily, @weekly, @monthly, @yearly.
+     */
+    cron: cronExpression,
     /** Runs missed while Temporal was unavailable are caught up within this window. Default: 1h. */
     catchupWindow: z.string().regex(/^\d+[smhd]$/, 'a duration like 30m or 1h').default('1h'),
   }).strict().optional(),
@@ -166,6 +217,11 @@ export const failoverSchema = z.object({
   approvalTimeout: duration.default(1800),
   /** How long the app may take to become Available on the target. Default: 10m. */
   availableTimeout: duration.default(600),
+  /**
+   * After a forced failover (the source's API unreachable, so never fenced): how long the run keeps
+   * watching the source, to fence it as soon as its API answers. Default: 24h.
+   */
+  returnWatch: duration.default(86400),
 }).strict();
 
 /** An application: what a Velero backup of it holds and how a restore of it is proven. */
@@ -252,7 +308,8 @@ export const configSchema = z.object({
   gameDay: z.object({
     /** A Temporal Schedule for game days; absent: on demand only. */
     schedule: z.object({
-      cron: z.string().regex(/^(\S+\s+){4}\S+$/, 'a five-field cron expression'),
+      /** Cron expression in UTC, read as etcdSnapshots.schedule.cron is. */
+      cron: cronExpression,
       catchupWindow: z.string().regex(/^\d+[smhd]$/, 'a duration like 30m or 1h').default('1d'),
     }).strict().optional(),
     /** Clusters whose etcd snapshots are verified. Default: all. */
@@ -320,6 +377,17 @@ export const configSchema = z.object({
   c.clusters.forEach((cl, i) => Object.keys(cl.velero.restoreFrom).forEach((source) => known(source, clusters, ['clusters', i, 'velero', 'restoreFrom', source], 'cluster')));
   c.gameDay.clusters?.forEach((n, i) => known(n, clusters, ['gameDay', 'clusters', i], 'cluster'));
   c.gameDay.apps?.forEach((n, i) => known(n, apps, ['gameDay', 'apps', i], 'app'));
+  if (!c.encryption) {
+    // What runs by itself must be able to run: a scheduled snapshot is encrypted, a game day decrypts.
+    const noKeys = 'and the configuration has no encryption block; expected encryption.currentKeyId and encryption.keys';
+    c.clusters.forEach((cl, i) => {
+      if (cl.etcdSnapshots.schedule) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'etcdSnapshots', 'schedule'], message: `snapshots are encrypted ${noKeys}` });
+    });
+    const verified = c.gameDay.clusters ?? c.clusters.map((x) => x.name);
+    if (c.gameDay.schedule && verified.length) {
+      ctx.addIssue({ code: 'custom', path: ['gameDay', 'schedule'], message: `a game day decrypts the etcd snapshots of ${verified.join(', ')} to restore them ${noKeys}` });
+    }
+  }
 });
 
 export type LifeboatConfig = z.infer<typeof configSchema>;
@@ -351,8 +419,16 @@ interface Source {
 
 const pathText = (path: PropertyKey[]) => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '(top level)';
 
+interface YamlFile {
+  raw: Raw;
+  /** file:line:col of the value at `path` (or of the deepest part of it that exists). */
+  locate: (path: Path) => string | undefined;
+  /** file:line:col of the key `key` in the mapping at `path`. */
+  locateKey: (path: Path, key: string) => string | undefined;
+}
+
 /** Reads the YAML file, reporting syntax errors with their line and column. */
-function readYaml(filePath: string): { raw: Raw; locate: (path: Path) => string | undefined } {
+function readYaml(filePath: string): YamlFile {
   const text = readFileSync(filePath, 'utf8');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true });
@@ -361,6 +437,10 @@ function readYaml(filePath: string): { raw: Raw; locate: (path: Path) => string 
   }
   const value: unknown = doc.toJS() ?? {};
   if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError([`${filePath}: expected a mapping at the top level`]);
+  const at = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `${filePath}:${line}:${col}`;
+  };
   return {
     raw: value as Raw,
     locate: (path) => {
@@ -368,12 +448,16 @@ function readYaml(filePath: string): { raw: Raw; locate: (path: Path) => string 
       for (let n = path.length; n >= 0; n--) {
         const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
         const offset = node?.range?.[0] ?? (n === 0 ? 0 : undefined);
-        if (offset !== undefined && node) {
-          const { line, col } = lineCounter.linePos(offset);
-          return `${filePath}:${line}:${col}`;
-        }
+        if (offset !== undefined && node) return at(offset);
       }
       return undefined;
+    },
+    locateKey: (path, key) => {
+      const parent = path.length ? doc.getIn(path, true) : doc.contents;
+      if (!isMap(parent)) return undefined;
+      const pair = parent.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
+      const offset = isScalar(pair?.key) ? pair.key.range?.[0] : undefined;
+      return offset === undefined ? undefined : at(offset);
     },
   };
 }
@@ -428,12 +512,13 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; cw
   const env = options.env ?? process.env;
   const filePath = options.file ?? configFilePath(env, options.cwd);
   let raw: Raw = {};
-  let locate: (path: Path) => string | undefined = () => undefined;
+  let locate: YamlFile['locate'] = () => undefined;
+  let locateKey: YamlFile['locateKey'] = () => undefined;
   if (filePath) {
     if (!existsSync(filePath)) {
       throw new ConfigError([`${filePath}: configuration file not found${env.LIFEBOAT_CONFIG ? ' (named by LIFEBOAT_CONFIG)' : ''}`]);
     }
-    ({ raw, locate } = readYaml(filePath));
+    ({ raw, locate, locateKey } = readYaml(filePath));
   }
   const fromEnv = new Map<string, string>();
   for (const [variable, path, parse] of scalarEnv) {
@@ -468,24 +553,126 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; cw
   };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => {
+    throw new ConfigError(parsed.error.issues.flatMap((issue) => {
       const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-      return `${source.describe(path)}: ${pathText(issue.path)}: ${issue.message}`;
+      if (issue.code === 'unrecognized_keys') {
+        // Each unknown key at its own line, with what is allowed there: a typo is found at a glance.
+        const allowed = allowedKeys(configSchema, path, raw);
+        return issue.keys.map((key) => `${locateKey(path, key) ?? source.describe(path)}: ${pathText([...path, key])}: unknown key; expected one of ${allowed.join(', ')}`);
+      }
+      return [`${source.describe(path)}: ${pathText(issue.path)}: ${issue.message}`];
     }));
   }
+  const unusable = unusableFiles(parsed.data);
+  if (unusable.length) throw new ConfigError(unusable.map(({ path, message }) => `${source.describe(path)}: ${pathText(path)}: ${message}`));
   return parsed.data;
 }
 
-/** The named app, or a ConfigError listing the configured ones. */
-export function appByName(config: LifeboatConfig, appName: string): AppConfig {
+/** The keys the object schema at `path` allows; a discriminated union is read by the raw value's discriminator. */
+function allowedKeys(schema: z.ZodType, path: Path, raw: unknown): string[] {
+  let node: z.ZodType | undefined = schema;
+  let value = raw;
+  for (let i = 0; node; i++) {
+    for (;;) {
+      if (node instanceof z.ZodDefault || node instanceof z.ZodOptional) node = node.unwrap() as z.ZodType;
+      else if (node instanceof z.ZodPipe) node = node.in as z.ZodType;
+      else if (node instanceof z.ZodDiscriminatedUnion) {
+        const discriminator: string = (node.def as { discriminator: string }).discriminator;
+        const chosen = (value as Raw | undefined)?.[discriminator];
+        node = (node.options as z.ZodType[]).find((o) => o instanceof z.ZodObject && (o.shape[discriminator] as z.ZodLiteral | undefined)?.values.has(chosen as z.core.util.Literal));
+      } else break;
+    }
+    if (i === path.length || !node) break;
+    const key = path[i]!;
+    value = (value as Record<string | number, unknown> | undefined)?.[key];
+    if (node instanceof z.ZodObject) node = node.shape[key] as z.ZodType | undefined;
+    else if (node instanceof z.ZodArray) node = node.element as z.ZodType;
+    else if (node instanceof z.ZodRecord) node = node.valueType as z.ZodType;
+    else node = undefined;
+  }
+  return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
+}
+
+/** Why `file` cannot be read by this process, or undefined. */
+function unreadable(file: string): string | undefined {
+  try {
+    if (statSync(file).isDirectory()) return 'a directory';
+    accessSync(file, constants.R_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'no such file';
+    if (code === 'EACCES') return `not readable by this user (uid ${process.getuid?.() ?? '?'})`;
+    return (err as Error).message;
+  }
+}
+
+/** Why a cluster's kubeconfig cannot give the context it is used through, or undefined. */
+function kubeconfigProblem(cluster: ClusterConfig, i: number): { path: Path; message: string } | undefined {
+  let kc: { contexts?: { name?: unknown }[]; 'current-context'?: unknown } | undefined;
+  try {
+    kc = parseYaml(readFileSync(cluster.kubeconfig, 'utf8')) as typeof kc;
+  } catch (err) {
+    return { path: ['clusters', i, 'kubeconfig'], message: `'${cluster.kubeconfig}': not a kubeconfig (${(err as Error).message.split('\n')[0]}); expected a kubeconfig file` };
+  }
+  const names = (Array.isArray(kc?.contexts) ? kc.contexts : []).map((c) => c?.name).filter((n): n is string => typeof n === 'string');
+  if (!names.length) return { path: ['clusters', i, 'kubeconfig'], message: `'${cluster.kubeconfig}': not a kubeconfig (it has no contexts); expected a kubeconfig file` };
+  if (cluster.context !== undefined) {
+    return names.includes(cluster.context) ? undefined : { path: ['clusters', i, 'context'], message: `no context '${cluster.context}' in '${cluster.kubeconfig}'; expected one of ${names.join(', ')}` };
+  }
+  const current = kc?.['current-context'];
+  if (typeof current !== 'string' || current === '') return { path: ['clusters', i, 'kubeconfig'], message: `'${cluster.kubeconfig}' has no current-context; expected clusters[].context set to one of ${names.join(', ')}` };
+  if (!names.includes(current)) return { path: ['clusters', i, 'kubeconfig'], message: `'${cluster.kubeconfig}': its current-context '${current}' is not one of its contexts; expected clusters[].context set to one of ${names.join(', ')}` };
+  return undefined;
+}
+
+/**
+ * Files the configuration names that a later command would fail on: each must be a readable file, and a
+ * kubeconfig must hold the context it is used through. Checked at load, so that a typo in a path is
+ * found by `lifeboat worker` or any command, not by the first backup that needs the file.
+ */
+function unusableFiles(config: LifeboatConfig): { path: Path; message: string }[] {
+  const named: [Path, string | undefined][] = [];
+  const tls = config.temporal.tls;
+  named.push([['temporal', 'tls', 'serverRootCaFile'], tls?.serverRootCaFile], [['temporal', 'tls', 'clientCertFile'], tls?.clientCertFile], [['temporal', 'tls', 'clientKeyFile'], tls?.clientKeyFile]);
+  named.push([['objectStore', 'credentialsFile'], config.objectStore.credentialsFile]);
+  config.clusters.forEach((c, i) => named.push(
+    [['clusters', i, 'kubeconfig'], c.kubeconfig],
+    [['clusters', i, 'etcd', 'caFile'], c.etcd.caFile], [['clusters', i, 'etcd', 'certFile'], c.etcd.certFile], [['clusters', i, 'etcd', 'keyFile'], c.etcd.keyFile],
+    [['clusters', i, 'restoreVerification', 'encryptionConfigFile'], c.restoreVerification.encryptionConfigFile],
+  ));
+  config.encryption?.keys.forEach((k, i) => named.push([['encryption', 'keys', i, 'file'], k.file]));
+  const problems: { path: Path; message: string }[] = [];
+  for (const [path, file] of named) {
+    const why = file === undefined ? undefined : unreadable(file);
+    if (why) problems.push({ path, message: `'${file}': ${why}; expected a readable file` });
+  }
+  config.clusters.forEach((c, i) => {
+    if (problems.some((p) => p.path.join('.') === `clusters.${i}.kubeconfig`)) return;
+    const problem = kubeconfigProblem(c, i);
+    if (problem) problems.push(problem);
+  });
+  return problems;
+}
+
+/** A cluster or app name given on the command line (or by a caller) that the configuration does not have. */
+export class UnknownNameError extends Error {
+  override readonly name = 'UnknownNameError';
+  constructor(readonly argument: string, readonly kind: 'cluster' | 'app', readonly value: string, readonly configured: string[]) {
+    super(`${argument}: unknown ${kind} '${value}'; configured ${kind}s: ${configured.join(', ') || 'none'}`);
+  }
+}
+
+/** The named app, or an UnknownNameError naming `argument` (the option it came from) and the configured apps. */
+export function appByName(config: LifeboatConfig, appName: string, argument = '--app'): AppConfig {
   const app = config.apps.find((a) => a.name === appName);
-  if (!app) throw new ConfigError([`unknown app '${appName}'; configured apps: ${config.apps.map((a) => a.name).join(', ') || 'none'}`]);
+  if (!app) throw new UnknownNameError(argument, 'app', appName, config.apps.map((a) => a.name));
   return app;
 }
 
-/** The named cluster, or a ConfigError listing the configured ones. */
-export function clusterByName(config: LifeboatConfig, clusterName: string): ClusterConfig {
+/** The named cluster, or an UnknownNameError naming `argument` (the option it came from) and the configured clusters. */
+export function clusterByName(config: LifeboatConfig, clusterName: string, argument = '--cluster'): ClusterConfig {
   const cluster = config.clusters.find((c) => c.name === clusterName);
-  if (!cluster) throw new ConfigError([`unknown cluster '${clusterName}'; configured clusters: ${config.clusters.map((c) => c.name).join(', ')}`]);
+  if (!cluster) throw new UnknownNameError(argument, 'cluster', clusterName, config.clusters.map((c) => c.name));
   return cluster;
 }

@@ -8,11 +8,14 @@ import { loadConfig } from '../../worker/config.js';
 import { temporalConnectionOptions } from '../../worker/temporal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-temporal-'));
+// The files a configuration names must exist when it is loaded.
+writeFileSync(join(dir, 'k'), 'contexts: [{ name: c, context: {} }]\ncurrent-context: c\n');
+for (const name of ['ca', 'crt', 'key']) writeFileSync(join(dir, name), 'PEM\n');
 const base = `objectStore: { bucket: backups }
 clusters:
   - name: primary
-    kubeconfig: /k
-    etcd: { endpoints: [https://e:2379], caFile: /ca, certFile: /crt, keyFile: /key }
+    kubeconfig: ${join(dir, 'k')}
+    etcd: { endpoints: [https://e:2379], caFile: ${join(dir, 'ca')}, certFile: ${join(dir, 'crt')}, keyFile: ${join(dir, 'key')} }
 `;
 const load = (temporal: string, env: Record<string, string> = {}) => {
   const file = join(dir, `${Math.random()}.yaml`);
