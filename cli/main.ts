@@ -1,6 +1,6 @@
 // The `lifeboat` command: the one entry point for people.
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../worker/config.js';
+import { ConfigError, UnknownNameError } from '../worker/config.js';
 import { registerClusterCommands } from './cluster.js';
 import { registerLabCommands } from './lab.js';
 import { registerBackupCommands } from './backup.js';
@@ -36,7 +36,8 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? exitCodes.ok : exitCodes.badInput;
-  } else if (err instanceof ConfigError) {
+  } else if (err instanceof ConfigError || err instanceof UnknownNameError) {
+    // A configuration that cannot be used, or a name on the command line it does not have: bad input.
     process.stderr.write(`lifeboat: ${err.message}\n`);
     process.exitCode = exitCodes.badInput;
   } else if (err instanceof CliError) {
