@@ -5,6 +5,7 @@ import { createEtcdSnapshotActivities } from './etcd-snapshot.js';
 import { createEtcdRestoreActivities } from './etcd-restore.js';
 import { createGameDayActivities } from './gameday.js';
 import { createFailoverActivities } from './failover.js';
+import { createFailoverWatchActivities } from './failover-watch.js';
 import { createHealthActivities } from './health.js';
 import { createTrafficActivities } from './traffic.js';
 import { createVeleroActivities } from './velero.js';
@@ -18,6 +19,7 @@ export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | un
   ...createEtcdRestoreActivities(clients, keyRing),
   ...createGameDayActivities(clients),
   ...createFailoverActivities(clients),
+  ...createFailoverWatchActivities(clients),
   ...createTrafficActivities(clients),
 });
 

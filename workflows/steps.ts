@@ -53,6 +53,11 @@ export class Steps {
     }
   }
 
+  /** Declares one more step after the others: one only some runs take. */
+  append(name: string): void {
+    this.steps.push({ name, state: 'pending' });
+  }
+
   skip(name: string, why: string): void {
     Object.assign(this.find(name), { state: 'skipped', detail: why });
   }

@@ -57,7 +57,7 @@ export async function createTestApp(config: LifeboatConfig, options: { deploymen
   const app: AppConfig = {
     name: namespace, cluster: 'primary', namespaces: [namespace], backup: { ttl: '720h' },
     verify: { cluster: 'standby', checks: [], availableTimeout: 120 }, objectives: { rto: 600, rpo: 86400 },
-    failover: { standby: 'standby', mode, traffic, approvalTimeout: 600, availableTimeout: 120 },
+    failover: { standby: 'standby', mode, traffic, approvalTimeout: 600, availableTimeout: 120, returnWatch: 86400 },
   };
   const readReplicas = async (cluster: 'primary' | 'standby') => {
     const list = await kube[cluster].makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace });
