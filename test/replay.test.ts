@@ -9,9 +9,18 @@ import { workflowSource } from '../worker/worker.js';
 const dir = fileURLToPath(new URL('../../test/histories/', import.meta.url));
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
+const workflowTypeOf = (file: string) =>
+  (JSON.parse(readFileSync(`${dir}${file}`, 'utf8')) as { events: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[] })
+    .events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
+
 describe('replay of committed histories', () => {
-  it('has histories to replay', () => {
-    expect(files.length).toBeGreaterThan(0);
+  it('has every history committed so far (more may be added), each of a workflow the worker registers', async () => {
+    expect(files).toEqual(expect.arrayContaining([
+      'clusterHealth.json', 'etcdSnapshot.json', 'failover.json', 'gameDay-before-failover.json', 'gameDay.json',
+      'restoreVerification-etcd.json', 'restoreVerification-velero.json', 'veleroBackup.json',
+    ]));
+    const registered = Object.keys(await import('../workflows/index.js'));
+    expect(files.map((f) => [f, workflowTypeOf(f)]).filter(([, type]) => !registered.includes(type!))).toEqual([]);
   });
 
   it.each(files)('%s replays without nondeterminism', async (file) => {
