@@ -1,9 +1,22 @@
-// `npm run bench:etcd`: Lifeboat's streamed, encrypted, verified snapshot pipeline (L) against
+// `npm run bench:etcd`: Lifeboat's streamed, encrypted, verified snapshot pipeline against
 // `etcdctl snapshot save` to local disk (A) and A followed by a lib-storage upload of the file (B),
-// at 1 GiB and 256 MiB of etcd data, in one run on the lab's primary etcd. Each variant runs as its own
-// process under /usr/bin/time, which reports its wall time, CPU time and peak RSS. The two Node
-// variants (B's upload and L) also time themselves from after Node's start-up and imports, as the
-// worker runs them; the ratios use those times, and the whole-process ones are printed beside them.
+// at 1 GiB and 256 MiB of etcd data, in one run on the lab's primary etcd. Lifeboat is measured twice:
+// L, the pipeline alone in a process of its own, and W, the whole `streamEtcdSnapshot` activity in a
+// real worker (this process, on a task queue of its own) running the real `etcdSnapshot` workflow
+// (retention skipped), timed from the workflow's history: ActivityTaskStarted (and Scheduled) to
+// ActivityTaskCompleted. W includes what the activity does besides the stream (etcd member status,
+// the sweep of an earlier attempt's uploads) and Temporal's dispatch of the task.
+//
+// A, B and L each run as their own process under /usr/bin/time, which reports wall time, CPU time and
+// peak RSS. The two Node processes (B's upload and L) also time themselves from after Node's start-up
+// and imports, as the worker runs them; the ratios use those times, and the whole-process ones are
+// printed beside them. W's CPU bill and peak RSS are sampled every 100 ms from /proc during its run.
+//
+// The variants run in a balanced Latin square (Williams design): over 4 repetitions each variant runs
+// once in each position and follows each other variant once, so neither a warm or cold start nor the
+// previous variant's leftovers (etcd's page cache, MinIO's, V8's heap) favour one of them. The order of
+// each repetition is printed. Every variant writes to a bucket of the bench's own, removed at the end,
+// so the workflow's snapshot and manifest never show up among the cluster's real snapshots.
 //
 // It also measures, in the same run, what the machine makes unavoidable: the CPU time etcd spends
 // sending the snapshot (during A), the CPU time MinIO spends storing it (during B's upload), and
@@ -11,29 +24,43 @@
 // on the machine's cores alongside each other, so (their sum / cores) is a floor no implementation of
 // L can beat on this machine; the floor's ratios show how far the targets are within reach.
 //
-// Prints a table, then one JSON line. Figures, not assertions: machines are shared and noisy.
-import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+// BENCH_SIZES_MIB (default 256,1024), BENCH_REPEATS (default 4: one whole square), BENCH_CLUSTER
+// (default primary). Prints a table, then one JSON line. Figures, not assertions: machines are shared
+// and noisy.
+import { createCipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
+import { pino } from 'pino';
 import { clearEtcdScratch, fillEtcd } from '../../lab/etcd-fill.js';
 import { runningPid } from '../../lab/processes.js';
 import { bin, labConfigFile } from '../../lab/topology.js';
 import { clusterByName, loadConfig } from '../../worker/config.js';
 import { createS3Client } from '../../worker/s3.js';
+import { temporalConnectionOptions } from '../../worker/temporal.js';
+import { createWorker } from '../../worker/worker.js';
+import type { SnapshotUpload } from '../../workflows/snapshot-layout.js';
+import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
+import { historyTimings, median as medianOf } from './history.js';
 
-const config = loadConfig({ file: labConfigFile, env: {} });
+const base = loadConfig({ file: labConfigFile, env: {} });
+const bucket = `lifeboat-bench-${randomBytes(4).toString('hex')}`;
+const config = {
+  ...base, objectStore: { ...base.objectStore, bucket },
+  temporal: { ...base.temporal, taskQueue: `bench-etcd-${randomUUID()}` }, metrics: { port: 0 },
+};
 const cluster = clusterByName(config, process.env.BENCH_CLUSTER ?? 'primary');
 const sizes = (process.env.BENCH_SIZES_MIB ?? '256,1024').split(',').map(Number);
-const repeats = Number(process.env.BENCH_REPEATS ?? 3);
+const repeats = Number(process.env.BENCH_REPEATS ?? 4);
 const scratch = mkdtempSync(join(tmpdir(), 'lifeboat-bench-'));
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
-const env = { LIFEBOAT_CONFIG: labConfigFile };
-const benchPrefix = 'bench/';
+const env = { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_S3_BUCKET: bucket };
 const cores = availableParallelism();
+const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
 const etcdPid = await runningPid(`etcd/${cluster.name}`);
 const minioPid = await runningPid('minio');
@@ -47,11 +74,40 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+type Variant = 'A' | 'B' | 'L' | 'W';
+const variants: readonly Variant[] = ['A', 'B', 'L', 'W'];
+const labels: Record<Variant, string> = {
+  A: 'etcdctl snapshot save', B: 'save + lib-storage upload', L: 'Lifeboat pipeline, own process', W: 'Lifeboat activity in a worker',
+};
+
 /**
- * `seconds` is what the ratios use; `processSeconds` includes the process's start-up. `cpu` is the CPU
- * time of the variant's own process, and of etcd and MinIO while it ran.
+ * Repetition `rep`'s order: row `rep` of a Williams square (first row 0, 1, n-1, 2, n-2, ..., each
+ * next row shifted by one), for an even number of variants.
+ */
+function balancedOrder(rep: number): Variant[] {
+  const n = variants.length;
+  const first = [0];
+  for (let k = 1; first.length < n; k++) {
+    first.push(k);
+    if (first.length < n) first.push(n - k);
+  }
+  return first.map((j) => variants[(j + rep) % n]!);
+}
+
+/**
+ * `seconds` is what the ratios use; `processSeconds` includes the process's start-up (for W: from the
+ * activity's scheduling, Temporal's dispatch included). `cpu` is the CPU time of the variant's own
+ * process, and of etcd and MinIO while it ran.
  */
 interface Run { seconds: number; processSeconds: number; rssMB: number; cpu: { own: number; etcd: number; minio: number } }
+interface WorkerRun extends Run {
+  /** The pipeline inside the activity (its streamStartedAt to streamFinishedAt). */
+  streamSeconds: number;
+  /** ActivityTaskScheduled to ActivityTaskStarted: the worker picking the task up. */
+  scheduleToStartSeconds: number;
+  /** The whole workflow, start to result (preflight, inventory, HEAD check and manifest included). */
+  workflowSeconds: number;
+}
 
 /** Runs a command under /usr/bin/time: its wall and CPU seconds, peak RSS in MB, and last stdout line. */
 async function timed(cmd: string, args: string[]): Promise<Run & { stdout: string }> {
@@ -78,7 +134,65 @@ const etcdctlSave = (file: string) => timed(bin.etcdctl, [
   '--command-timeout=600s', 'snapshot', 'save', file,
 ]);
 
-const medianOf = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+// ---------------------------------------------------------------------------------------------------
+// W: the real worker
+
+const worker = await createWorker(config, pino({ level: 'warn' }));
+const workerRunning = worker.run();
+const connection = await Connection.connect(temporalConnectionOptions(config));
+const client = new Client({ connection, namespace: config.temporal.namespace });
+
+interface Sample { at: number; own: number; etcd: number; minio: number; rssMB: number }
+
+/** Samples this process's (the worker's) CPU and RSS and etcd's and MinIO's CPU every 100 ms until stopped. */
+function sampler(): { stop(): Sample[] } {
+  const samples: Sample[] = [];
+  const take = () => {
+    const own = process.cpuUsage();
+    samples.push({ at: Date.now(), own: (own.user + own.system) / 1e6, etcd: cpuSeconds(etcdPid!), minio: cpuSeconds(minioPid!), rssMB: process.memoryUsage.rss() / 1024 / 1024 });
+  };
+  take();
+  const timer = setInterval(take, 100);
+  return { stop: () => { clearInterval(timer); take(); return samples; } };
+}
+
+/** A sampled counter's value at time `at`, interpolated between the samples around it. */
+function valueAt(samples: Sample[], at: number, field: 'own' | 'etcd' | 'minio'): number {
+  const after = samples.findIndex((s) => s.at >= at);
+  if (after <= 0) return samples[after === 0 ? 0 : samples.length - 1]![field];
+  const [p, q] = [samples[after - 1]!, samples[after]!];
+  return p[field] + ((q[field] - p[field]) * (at - p.at)) / Math.max(1, q.at - p.at);
+}
+
+async function workerRun(): Promise<WorkerRun> {
+  const sampling = sampler();
+  const t0 = performance.now();
+  const handle = await client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
+    taskQueue: config.temporal.taskQueue, workflowId: `bench-etcd/${cluster.name}/${randomUUID()}`, args: [{ cluster: cluster.name, skipRetention: true }],
+  });
+  await handle.result();
+  const workflowSeconds = (performance.now() - t0) / 1000;
+  const samples = sampling.stop();
+  const history = await historyTimings(handle);
+  const stream = history.activities.find((a) => a.name === 'streamEtcdSnapshot' && a.status === 'completed');
+  if (!stream) throw new Error(`workflow ${handle.workflowId} has no completed streamEtcdSnapshot activity`);
+  if (stream.attempt !== 1) say(`    note: streamEtcdSnapshot completed on attempt ${stream.attempt}; its time counts from that attempt's start`);
+  const upload = stream.result as SnapshotUpload;
+  const window = samples.filter((s) => s.at >= stream.startedMs && s.at <= stream.closedMs);
+  const delta = (field: 'own' | 'etcd' | 'minio') => valueAt(samples, stream.closedMs, field) - valueAt(samples, stream.startedMs, field);
+  return {
+    seconds: (stream.closedMs - stream.startedMs) / 1000,
+    processSeconds: (stream.closedMs - stream.scheduledMs) / 1000,
+    scheduleToStartSeconds: (stream.startedMs - stream.scheduledMs) / 1000,
+    streamSeconds: (Date.parse(upload.streamFinishedAt) - Date.parse(upload.streamStartedAt)) / 1000,
+    workflowSeconds,
+    rssMB: Math.max(...(window.length ? window : samples).map((s) => s.rssMB)),
+    cpu: { own: delta('own'), etcd: delta('etcd'), minio: delta('minio') },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
 const median = (runs: Run[]): Run => ({
   seconds: medianOf(runs.map((r) => r.seconds)),
   processSeconds: medianOf(runs.map((r) => r.processSeconds)),
@@ -110,88 +224,140 @@ function cryptoSpeed(): { sha256: number; aes256gcm: number } {
 }
 
 const crypto = cryptoSpeed();
+const round = (x: number) => Number(x.toFixed(2));
+const ratio = (x: number, y: number) => Number((x / y).toFixed(3));
 
 async function measure(sizeMiB: number) {
-  process.stderr.write(`[bench] filling etcd of ${cluster.name} to ${sizeMiB} MiB of scratch data\n`);
+  say(`filling etcd of ${cluster.name} to ${sizeMiB} MiB of scratch data`);
   await clearEtcdScratch(cluster);
-  await fillEtcd(cluster, sizeMiB, (done) => { if (done % 128 === 0) process.stderr.write(`[bench]   ${done} MiB\n`); });
-  const a: Run[] = []; const b: Run[] = []; const l: Run[] = []; const uploads: Run[] = [];
+  await fillEtcd(cluster, sizeMiB, (done) => { if (done % 128 === 0) say(`  ${done} MiB`); });
+  const a: Run[] = []; const b: Run[] = []; const l: Run[] = []; const uploads: Run[] = []; const w: WorkerRun[] = [];
+  const orders: string[] = [];
   let snapshotBytes = 0;
   for (let i = 0; i < repeats; i++) {
-    const file = join(scratch, `a-${i}.db`);
-    const runA = await etcdctlSave(file);
-    snapshotBytes = statSync(file).size;
-    a.push(runA);
-    rmSync(file);
-    const fileB = join(scratch, `b-${i}.db`);
-    const saveB = await etcdctlSave(fileB);
-    const upload = await timedNode('./upload-file.js', [fileB, `${benchPrefix}b-${sizeMiB}-${i}.db`]);
-    rmSync(fileB);
-    uploads.push(upload);
-    b.push({
-      seconds: saveB.seconds + upload.seconds, processSeconds: saveB.seconds + upload.processSeconds, rssMB: Math.max(saveB.rssMB, upload.rssMB),
-      cpu: { own: saveB.cpu.own + upload.cpu.own, etcd: saveB.cpu.etcd + upload.cpu.etcd, minio: saveB.cpu.minio + upload.cpu.minio },
-    });
-    l.push(await timedNode('./lifeboat-stream.js', [cluster.name, `${benchPrefix}l-${sizeMiB}-${i}.lbenc`]));
-    const [lastB, lastL] = [b.at(-1)!, l.at(-1)!];
-    process.stderr.write(`[bench]   run ${i + 1}/${repeats}: A ${runA.seconds}s  B ${lastB.seconds.toFixed(2)}s (process ${lastB.processSeconds.toFixed(2)}s)  L ${lastL.seconds.toFixed(2)}s (process ${lastL.processSeconds}s, rss ${lastL.rssMB.toFixed(0)} MB)\n`);
+    const order = balancedOrder(i);
+    orders.push(order.join(''));
+    const line: string[] = [];
+    for (const variant of order) {
+      if (variant === 'A') {
+        const file = join(scratch, `a-${i}.db`);
+        const runA = await etcdctlSave(file);
+        snapshotBytes = statSync(file).size;
+        rmSync(file);
+        a.push(runA);
+        line.push(`A ${runA.seconds.toFixed(2)}s`);
+      } else if (variant === 'B') {
+        const fileB = join(scratch, `b-${i}.db`);
+        const saveB = await etcdctlSave(fileB);
+        const upload = await timedNode('./upload-file.js', [fileB, `b-${sizeMiB}-${i}.db`]);
+        rmSync(fileB);
+        uploads.push(upload);
+        const runB = {
+          seconds: saveB.seconds + upload.seconds, processSeconds: saveB.seconds + upload.processSeconds, rssMB: Math.max(saveB.rssMB, upload.rssMB),
+          cpu: { own: saveB.cpu.own + upload.cpu.own, etcd: saveB.cpu.etcd + upload.cpu.etcd, minio: saveB.cpu.minio + upload.cpu.minio },
+        };
+        b.push(runB);
+        line.push(`B ${runB.seconds.toFixed(2)}s (process ${runB.processSeconds.toFixed(2)}s)`);
+      } else if (variant === 'L') {
+        const runL = await timedNode('./lifeboat-stream.js', [cluster.name, `l-${sizeMiB}-${i}.lbenc`]);
+        l.push(runL);
+        line.push(`L ${runL.seconds.toFixed(2)}s (process ${runL.processSeconds.toFixed(2)}s, rss ${runL.rssMB.toFixed(0)} MB)`);
+      } else {
+        const runW = await workerRun();
+        w.push(runW);
+        line.push(`W ${runW.seconds.toFixed(2)}s (scheduled→completed ${runW.processSeconds.toFixed(2)}s, stream ${runW.streamSeconds.toFixed(2)}s, workflow ${runW.workflowSeconds.toFixed(2)}s)`);
+      }
+      await clearBenchObjects();
+    }
+    say(`  run ${i + 1}/${repeats}, order ${order.join(' ')}: ${line.join('  ')}`);
   }
-  const [A, B, L, U] = [median(a), median(b), median(l), median(uploads)];
+  const [A, B, L, U, W] = [median(a), median(b), median(l), median(uploads), median(w)];
   const mbps = (r: Run) => Number((snapshotBytes / 1e6 / r.seconds).toFixed(1));
-  const round = (x: number) => Number(x.toFixed(2));
   const figures = (r: Run) => ({
     seconds: round(r.seconds), MBps: mbps(r), processSeconds: round(r.processSeconds), rssMB: Number(r.rssMB.toFixed(1)),
     cpuSeconds: { own: round(r.cpu.own), etcd: round(r.cpu.etcd), minio: round(r.cpu.minio) },
   });
-  const ratio = (x: number, y: number) => Number((x / y).toFixed(3));
   // What L cannot avoid: etcd sending (as in A), MinIO storing (as in B's upload), and its own two
   // sha256 passes and one AES-256-GCM pass. Everything else L does (TLS, gRPC, HTTP) only adds to it.
   const floorCpu = A.cpu.etcd + U.cpu.minio + snapshotBytes * (2 / crypto.sha256 + 1 / crypto.aes256gcm);
   const floorSeconds = floorCpu / cores;
+  const m = (xs: number[]) => round(medianOf(xs));
   return {
-    sizeMiB, snapshotMiB: Number((snapshotBytes / 1024 / 1024).toFixed(1)), repeats,
+    sizeMiB, snapshotMiB: Number((snapshotBytes / 1024 / 1024).toFixed(1)), repeats, orders,
     A: figures(A), B: figures(B), L: figures(L),
+    W: {
+      ...figures(W), scheduledToCompletedSeconds: round(W.processSeconds), scheduleToStartSeconds: m(w.map((r) => r.scheduleToStartSeconds)),
+      streamSeconds: m(w.map((r) => r.streamSeconds)), workflowSeconds: m(w.map((r) => r.workflowSeconds)),
+    },
     LoverA: ratio(L.seconds, A.seconds),
     LoverB: ratio(L.seconds, B.seconds),
     // The same ratios with every variant's process start-up counted.
     LoverAProcess: ratio(L.processSeconds, A.processSeconds),
     LoverBProcess: ratio(L.processSeconds, B.processSeconds),
+    // The activity in the worker, started→completed (and scheduled→completed).
+    WoverA: ratio(W.seconds, A.seconds),
+    WoverB: ratio(W.seconds, B.seconds),
+    WoverAScheduled: ratio(W.processSeconds, A.processSeconds),
+    WoverBScheduled: ratio(W.processSeconds, B.processSeconds),
+    WoverL: ratio(W.seconds, L.seconds),
     rssMB: Number(L.rssMB.toFixed(1)),
     // L's whole CPU bill (its process, etcd, MinIO) spread over the cores: L can be no faster.
     LcpuBoundSeconds: round((L.cpu.own + L.cpu.etcd + L.cpu.minio) / cores),
+    WcpuBoundSeconds: round((W.cpu.own + W.cpu.etcd + W.cpu.minio) / cores),
     floor: { cores, cpuSeconds: round(floorCpu), seconds: round(floorSeconds), LoverA: ratio(floorSeconds, A.seconds), LoverB: ratio(floorSeconds, B.seconds) },
+    runs: {
+      A: a.map((r) => round(r.seconds)), B: b.map((r) => round(r.seconds)), BProcess: b.map((r) => round(r.processSeconds)),
+      L: l.map((r) => round(r.seconds)), LProcess: l.map((r) => round(r.processSeconds)),
+      W: w.map((r) => round(r.seconds)), WScheduled: w.map((r) => round(r.processSeconds)), WStream: w.map((r) => round(r.streamSeconds)),
+      WScheduleToStart: w.map((r) => Number(r.scheduleToStartSeconds.toFixed(3))), WWorkflow: w.map((r) => round(r.workflowSeconds)),
+    },
   };
 }
 
 async function clearBenchObjects(): Promise<void> {
   const s3 = createS3Client(config);
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: config.objectStore.bucket, Prefix: benchPrefix }));
-  if (listed.Contents?.length) await s3.send(new DeleteObjectsCommand({ Bucket: config.objectStore.bucket, Delete: { Objects: listed.Contents.map((o) => ({ Key: o.Key! })) } }));
-  s3.destroy();
+  try {
+    for (;;) {
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+      if (!listed.Contents?.length) return;
+      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: listed.Contents.map((o) => ({ Key: o.Key! })) } }));
+    }
+  } finally {
+    s3.destroy();
+  }
 }
 
 const results = [];
+const s3 = createS3Client(config);
+await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 try {
-  for (const size of sizes) {
-    results.push(await measure(size));
-    await clearBenchObjects();
-  }
+  for (const size of sizes) results.push(await measure(size));
 } finally {
   await clearEtcdScratch(cluster);
   await clearBenchObjects();
+  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+  s3.destroy();
   rmSync(scratch, { recursive: true, force: true });
+  worker.worker.shutdown();
+  await workerRunning;
+  await connection.close();
 }
 const out = (line: string) => process.stdout.write(`${line}\n`);
-out(`OpenSSL here: sha256 ${(crypto.sha256 / 1e6).toFixed(0)} MB/s, AES-256-GCM ${(crypto.aes256gcm / 1e6).toFixed(0)} MB/s per core; ${cores} cores`);
-out('size  variant                                 seconds   MB/s   with start-up   peak RSS MB   CPU s: own  etcd  MinIO');
+out(`Node.js ${process.version}; OpenSSL here: sha256 ${(crypto.sha256 / 1e6).toFixed(0)} MB/s, AES-256-GCM ${(crypto.aes256gcm / 1e6).toFixed(0)} MB/s per core; ${cores} cores`);
+out('size  variant                                 seconds   MB/s   with start-up   peak RSS MB   CPU s: own  etcd  MinIO   runs');
 for (const r of results) {
-  for (const [name, label] of [['A', 'etcdctl snapshot save'], ['B', 'save + lib-storage upload'], ['L', 'Lifeboat stream+encrypt+verify+upload']] as const) {
+  out(`      orders: ${r.orders.join(', ')}`);
+  for (const name of variants) {
     const f = r[name];
-    out(`${String(r.sizeMiB).padStart(4)}  ${name} ${label.padEnd(38)} ${String(f.seconds).padStart(7)} ${String(f.MBps).padStart(6)} ${String(f.processSeconds).padStart(15)} ${String(f.rssMB).padStart(13)} ${String(f.cpuSeconds.own).padStart(11)} ${String(f.cpuSeconds.etcd).padStart(5)} ${String(f.cpuSeconds.minio).padStart(6)}`);
+    const runs = r.runs[name].join(' ');
+    out(`${String(r.sizeMiB).padStart(4)}  ${name} ${labels[name].padEnd(38)} ${String(f.seconds).padStart(7)} ${String(f.MBps).padStart(6)} ${String(f.processSeconds).padStart(15)} ${String(f.rssMB).padStart(13)} ${String(f.cpuSeconds.own).padStart(11)} ${String(f.cpuSeconds.etcd).padStart(5)} ${String(f.cpuSeconds.minio).padStart(6)}   ${runs}`);
   }
+  out(`      W is ActivityTaskStarted→Completed; "with start-up" for W is Scheduled→Completed (runs ${r.runs.WScheduled.join(' ')}); schedule-to-start ${r.W.scheduleToStartSeconds} s;`
+    + ` the stream inside it ${r.W.streamSeconds} s (runs ${r.runs.WStream.join(' ')}); whole workflow ${r.W.workflowSeconds} s`);
   out(`      L/A = ${r.LoverA} (target <= 1.15)   L/B = ${r.LoverB} (target <= 0.7)   L peak RSS ${r.rssMB} MB (target <= 150)`);
   out(`      with start-up counted: L/A = ${r.LoverAProcess}   L/B = ${r.LoverBProcess}`);
-  out(`      L's CPU bill over ${r.floor.cores} cores: ${r.LcpuBoundSeconds} s (L took ${r.L.seconds} s)`);
+  out(`      worker activity: W/A = ${r.WoverA}   W/B = ${r.WoverB}   (scheduled→completed: W/A = ${r.WoverAScheduled}   W/B = ${r.WoverBScheduled})   W/L = ${r.WoverL}`);
+  out(`      CPU bill over ${r.floor.cores} cores: L ${r.LcpuBoundSeconds} s (L took ${r.L.seconds} s), W ${r.WcpuBoundSeconds} s (W took ${r.W.seconds} s)`);
   out(`      floor: etcd sending + MinIO storing + 2 x sha256 + AES-GCM = ${r.floor.cpuSeconds} CPU s = ${r.floor.seconds} s on ${r.floor.cores} cores: best possible L/A ${r.floor.LoverA}, L/B ${r.floor.LoverB}`);
 }
-out(JSON.stringify(results));
+out(JSON.stringify({ node: process.version, results }));

@@ -1,160 +1,76 @@
 // `npm run bench:failover`: a warm-standby failover of an app of 50 Deployments from the lab's primary to
 // its standby. Lifeboat's `failover` workflow (L, auto-approved, in-process worker on its own task queue)
 // against a kubectl script doing the same steps (read the replicas, scale to zero on primary, scale up on
-// standby, wait until every replica is available, patch the DNSEndpoint): straight-line (H, the
-// baseline the issue names) and with its commands split within kubectl's client-side rate limit and run
-// at once (P, the clusters' own pace). Alternated in one run; before every run the app is put back to
-// its starting state through the API, so each run starts the same. BENCH_REPEATS (default 3),
-// BENCH_DEPLOYMENTS (default 50). Prints a table, then one JSON line. Figures, not assertions: machines
-// are shared and noisy.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+// standby, wait until every replica is available, patch the DNSEndpoint): with its commands split within
+// kubectl's client-side rate limit and run at once (P, the clusters' own pace: the headline baseline),
+// and straight-line (H, the baseline the first issue named). The three alternate in a rotating order
+// (printed per run); before every run the app is put back to its starting state through the API, so
+// each run starts the same.
+//
+// Where Lifeboat's orchestration overhead goes, without touching the activities: the worker runs in
+// this process, so every Kubernetes request it makes is seen on undici's diagnostics channels
+// (requests per method, connections and TLS handshakes opened, HTTP version, requests in flight, the
+// wait for a connection and the server's time); the workflow's history gives each activity's
+// schedule-to-start and start-to-close and each workflow task's time; and each API server's own
+// request histograms (read before and after each Lifeboat run) give the server-side time of its GETs
+// and PATCHes of Deployments.
+//
+// BENCH_REPEATS (default 3), BENCH_DEPLOYMENTS (default 50). Prints a table, then one JSON line.
+// Figures, not assertions: machines are shared and noisy.
+import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { bin, clusterPaths, labConfigFile } from '../../lab/topology.js';
-import { warmStandbyDeployment } from '../../lab/warm-standby.js';
-import { loadKubeConfig } from '../../worker/clients.js';
-import { clusterByName, loadConfig, type AppConfig, type TrafficConfig } from '../../worker/config.js';
+import { appSchema, loadConfig, type AppConfig } from '../../worker/config.js';
 import { createWorker } from '../../worker/worker.js';
 import { temporalConnectionOptions } from '../../worker/temporal.js';
 import type { failover, FailoverReport } from '../../workflows/failover.js';
+import { readHistograms, served } from './apiserver-metrics.js';
+import { benchApp, say, sites, type Site } from './bench-app.js';
+import { historyTimings, median, type HistoryTimings } from './history.js';
+import { traceHttp, windowStats, type WindowStats } from './http-trace.js';
 
 const deploymentCount = Number(process.env.BENCH_DEPLOYMENTS ?? 50);
 const repeats = Number(process.env.BENCH_REPEATS ?? 3);
 /** How long the app may take to become Available (both variants) or to settle after a reset. */
 const availableTimeoutSeconds = 300;
-const target = { ratio: 1.2, overheadSeconds: 5 } as const;
-
-type Site = 'primary' | 'standby';
-const sites: readonly Site[] = ['primary', 'standby'];
-const namespace = `bench-fo-${randomBytes(4).toString('hex')}`;
-/** 1 or 2 replicas each, alternating: 50 Deployments run 75 Pods. */
-const deployments = Array.from({ length: deploymentCount }, (_, i) => ({ name: `svc-${i}`, replicas: i % 2 === 0 ? 2 : 1 }));
-const pods = deployments.reduce((n, d) => n + d.replicas, 0);
-const targets: Record<Site, string[]> = { primary: ['192.0.2.80'], standby: ['198.51.100.80'] };
-const dnsName = `${namespace}.lab.example`;
-const record = (site: Site) => ({ dnsName, recordType: 'A', recordTTL: 30, targets: targets[site] });
+const target = { ratio: 1.2, overheadSeconds: 1 } as const;
 
 const base = loadConfig({ file: labConfigFile, env: {} });
-const traffic: TrafficConfig = { provider: 'externalDNS', cluster: 'standby', namespace, name: namespace, dnsName, recordType: 'A', recordTTL: 30, targets };
-const app: AppConfig = {
+const bench = benchApp(base, { prefix: 'bench-fo', deploymentCount, availableTimeoutSeconds });
+const { namespace, targets, dnsName, record } = bench;
+// Through the schema, so every default a later field gets is filled in as the worker's own loader does.
+const app: AppConfig = appSchema.parse({
   name: namespace, cluster: 'primary', namespaces: [namespace], backup: { ttl: '720h' },
-  verify: { cluster: 'standby', checks: [], availableTimeout: availableTimeoutSeconds }, objectives: { rto: 600, rpo: 86400 },
-  failover: { standby: 'standby', mode: 'warm-standby', traffic, approvalTimeout: 600, availableTimeout: availableTimeoutSeconds },
-};
+  verify: { cluster: 'standby', checks: [], availableTimeout: `${availableTimeoutSeconds}s` }, objectives: { rto: '600s', rpo: '86400s' },
+  failover: {
+    standby: 'standby', mode: 'warm-standby', approvalTimeout: '600s', availableTimeout: `${availableTimeoutSeconds}s`,
+    traffic: { provider: 'externalDNS', cluster: 'standby', namespace, name: namespace, dnsName, recordType: 'A', recordTTL: 30, targets },
+  },
+});
 const config = { ...base, temporal: { ...base.temporal, taskQueue: `bench-failover-${randomUUID()}` }, metrics: { port: 0 }, apps: [...base.apps, app] };
-const kube: Record<Site, KubeConfig> = { primary: loadKubeConfig(clusterByName(config, 'primary')), standby: loadKubeConfig(clusterByName(config, 'standby')) };
-const appsApi = (site: Site) => kube[site].makeApiClient(AppsV1Api);
-const dnsEndpointApi = { group: 'externaldns.k8s.io', version: 'v1alpha1', plural: 'dnsendpoints', namespace, name: namespace } as const;
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const origins: Record<Site, string> = {
+  primary: new URL(bench.kube.primary.getCurrentCluster()!.server).origin, standby: new URL(bench.kube.standby.getCurrentCluster()!.server).origin,
+};
 
-const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round2 = (x: number) => Number(x.toFixed(2));
 const since = (t0: number) => (performance.now() - t0) / 1000;
 
 /** kubectl as the baseline script runs it: the lab's admin kubeconfig of the site; throws on a non-zero exit. */
 const kubectl = (site: Site, args: string[]) => execa(bin.kubectl, ['--kubeconfig', clusterPaths(site).kubeconfig('admin'), ...args]);
 
-/** Ready as Lifeboat's waitWorkloadsAvailable counts it: Available, every replica updated, ready and available. */
-function allReplicasAvailable(d: V1Deployment): boolean {
-  const want = d.spec?.replicas ?? 1;
-  return d.status?.conditions?.find((c) => c.type === 'Available')?.status === 'True'
-    && (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0)
-    && (d.status?.updatedReplicas ?? 0) === want && (d.status?.readyReplicas ?? 0) === want && (d.status?.availableReplicas ?? 0) === want;
-}
-
 // ---------------------------------------------------------------------------------------------------
-// The bench app and its starting state
+// The three variants
 
-/** Namespace with the Deployments running on primary, the warm standby copy at zero on standby, the DNSEndpoint on standby pointing at primary. */
-async function createBenchApp(): Promise<void> {
-  for (const site of sites) {
-    await kube[site].makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
-    await Promise.all(deployments.map(({ name, replicas }) => appsApi(site).createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, replicas, site) })));
-  }
-  await kube.standby.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    ...dnsEndpointApi,
-    body: { apiVersion: 'externaldns.k8s.io/v1alpha1', kind: 'DNSEndpoint', metadata: { name: namespace }, spec: { endpoints: [record('primary')] } },
-  });
+/** One activity of a run, from its history and the requests it made. */
+interface ActivityRecord {
+  name: string;
+  scheduleToStartMs: number;
+  startToCloseMs: number;
+  /** Its Kubernetes traffic, to the cluster it changes (fence: source; bring-up: target), or to both. */
+  wire: WindowStats;
 }
-
-/** Deletes the namespace on both sites, retrying for a minute while an API server is away (other lab users restart them). */
-async function removeBenchApp(): Promise<void> {
-  await Promise.all(sites.map(async (site) => {
-    const core = kube[site].makeApiClient(CoreV1Api);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await core.deleteNamespace({ name: namespace });
-        return;
-      } catch (err) {
-        if ((err as { code?: unknown }).code === 404) return;
-        if (attempt >= 60) {
-          say(`could not delete namespace ${namespace} on ${site}: ${(err as Error).message}; delete it by hand`);
-          return;
-        }
-        await sleep(1000);
-      }
-    }
-  }));
-}
-
-/** Annotations a failover leaves on Deployments (fencing on the source, activation on the target) and on the DNSEndpoint. */
-const failoverAnnotations = [
-  'lifeboat.io/fenced-by', 'lifeboat.io/fenced-replicas', 'lifeboat.io/fenced-at', 'lifeboat.io/activated-by', 'lifeboat.io/pre-activation-replicas',
-  'lifeboat.io/active-cluster', 'lifeboat.io/switched-by', 'lifeboat.io/switch-reason', 'lifeboat.io/workflow-id',
-];
-const clearedAnnotations = Object.fromEntries(failoverAnnotations.map((a) => [a, null]));
-
-/** Back to the starting state: primary at its replicas and Available, standby at zero with no Pods left, the record on primary, no failover annotations. */
-async function resetApp(): Promise<void> {
-  await Promise.all(sites.flatMap((site) => deployments.map(({ name, replicas }) => appsApi(site).patchNamespacedDeployment({
-    namespace, name, body: { metadata: { annotations: clearedAnnotations }, spec: { replicas: site === 'primary' ? replicas : 0 } },
-  }, mergePatch))));
-  await kube.standby.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject({
-    ...dnsEndpointApi, body: { metadata: { annotations: clearedAnnotations }, spec: { endpoints: [record('primary')] } },
-  }, mergePatch);
-  const deadline = Date.now() + availableTimeoutSeconds * 1000;
-  let last = '';
-  for (;;) {
-    try {
-      const [primary, standby, standbyPods, primaryPods] = await Promise.all([
-        appsApi('primary').listNamespacedDeployment({ namespace }), appsApi('standby').listNamespacedDeployment({ namespace }),
-        kube.standby.makeApiClient(CoreV1Api).listNamespacedPod({ namespace }), kube.primary.makeApiClient(CoreV1Api).listNamespacedPod({ namespace }),
-      ]);
-      const settled = primary.items.length === deployments.length && primary.items.every(allReplicasAvailable) && primaryPods.items.length === pods
-        && standby.items.every((d) => (d.status?.replicas ?? 0) === 0) && standbyPods.items.length === 0;
-      if (settled) break;
-      last = `primary ${primary.items.filter(allReplicasAvailable).length}/${deployments.length} Available, ${primaryPods.items.length}/${pods} Pods; standby ${standbyPods.items.length} Pods left`;
-    } catch (err) {
-      // Other lab users restart API servers; the app settles once they are back.
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`the bench app did not settle into its starting state within ${availableTimeoutSeconds} s: ${last}`);
-    await sleep(250);
-  }
-  // Let the controllers' last status writes land before the next run starts.
-  await sleep(1000);
-}
-
-/** Checks, outside the timed part, that a run really failed the app over. */
-async function checkFailedOver(variant: string): Promise<void> {
-  const [primary, standby, dns] = await Promise.all([
-    appsApi('primary').listNamespacedDeployment({ namespace }), appsApi('standby').listNamespacedDeployment({ namespace }),
-    kube.standby.makeApiClient(CustomObjectsApi).getNamespacedCustomObject(dnsEndpointApi) as Promise<{ spec: { endpoints: { targets: string[] }[] } }>,
-  ]);
-  const problems = [
-    ...primary.items.filter((d) => d.spec?.replicas !== 0).map((d) => `primary ${d.metadata!.name} at ${d.spec?.replicas}`),
-    ...deployments.filter(({ name, replicas }) => standby.items.find((d) => d.metadata!.name === name)?.status?.readyReplicas !== replicas).map(({ name }) => `standby ${name} not ready`),
-    ...(JSON.stringify(dns.spec.endpoints[0]?.targets) === JSON.stringify(targets.standby) ? [] : [`record points at ${dns.spec.endpoints[0]?.targets.join(',')}`]),
-  ];
-  if (problems.length) throw new Error(`${variant} run left the app not failed over: ${problems.slice(0, 5).join('; ')}`);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The two variants
 
 interface LifeboatRun {
   seconds: number;
@@ -165,21 +81,38 @@ interface LifeboatRun {
   steps: Record<string, number>;
   /** Request to the first step, plus any time between steps (workflow tasks). */
   betweenStepsSeconds: number;
+  activities: ActivityRecord[];
+  /** Workflow tasks: how many, their summed schedule-to-start and start-to-complete. */
+  workflowTasks: { count: number; scheduleToStartMs: number; startToCompleteMs: number };
+  /** Server-side Deployment GETs and PATCHes during the run, per site, from the API server's histograms. */
+  server: Record<Site, { get: { count: number; meanMs: number }; patch: { count: number; meanMs: number }; list: { count: number; meanMs: number } }>;
 }
 
 const stepSeconds = (s: FailoverReport['steps'][number]) => (s.startedAt && s.finishedAt ? (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000 : 0);
+/** Which cluster's traffic counts for an activity: the one it changes, or both. */
+const activitySite: Record<string, Site | undefined> = { fenceWorkloads: 'primary', activateWorkloads: 'standby', waitWorkloadsAvailable: 'standby' };
+const histogram = 'apiserver_request_duration_seconds';
 
 let running: WorkflowHandle<typeof failover> | undefined;
 
 async function lifeboatRun(client: Client): Promise<LifeboatRun> {
+  const before = await Promise.all(sites.map((s) => readHistograms(s, [histogram])));
+  const trace = traceHttp();
   const t0 = performance.now();
-  running = await client.workflow.start<typeof failover>('failover', {
-    taskQueue: config.temporal.taskQueue, workflowId: `failover/${app.name}`,
-    args: [{ app: app.name, from: 'primary', to: 'standby', reason: 'bench:failover', autoApprove: { approver: 'bench' } }],
-  });
-  const report = await running.result();
+  let report: FailoverReport;
+  try {
+    running = await client.workflow.start<typeof failover>('failover', {
+      taskQueue: config.temporal.taskQueue, workflowId: `failover/${app.name}`,
+      args: [{ app: app.name, from: 'primary', to: 'standby', reason: 'bench:failover', autoApprove: { approver: 'bench' } }],
+    });
+    report = await running.result();
+  } finally {
+    trace.stop();
+  }
   const seconds = since(t0);
+  const history: HistoryTimings = await historyTimings(running);
   running = undefined;
+  const after = await Promise.all(sites.map((s) => readHistograms(s, [histogram])));
   if (report.status !== 'completed' || report.rtoSeconds === undefined || report.podsReadySeconds === undefined) {
     throw new Error(`failover ended ${report.status}: ${report.failure ?? 'no RTO in its report'}`);
   }
@@ -190,9 +123,24 @@ async function lifeboatRun(client: Client): Promise<LifeboatRun> {
     between += (Date.parse(s.startedAt) - Date.parse(previous)) / 1000;
     previous = s.finishedAt ?? s.startedAt;
   }
+  const serverOf = (i: number) => {
+    const [b, a] = [before[i]!, after[i]!];
+    const of = (verb: string, scope: string) => served(b, a, histogram, { resource: 'deployments', verb, scope, subresource: '' });
+    return { get: of('GET', 'resource'), patch: of('PATCH', 'resource'), list: of('LIST', 'namespace') };
+  };
   return {
     seconds, rtoSeconds: report.rtoSeconds, podsReadySeconds: report.podsReadySeconds, overheadSeconds: report.rtoSeconds - report.podsReadySeconds,
     steps: Object.fromEntries(report.steps.map((s) => [s.name, stepSeconds(s)])), betweenStepsSeconds: between,
+    activities: history.activities.map((a) => ({
+      name: a.name, scheduleToStartMs: a.startedMs - a.scheduledMs, startToCloseMs: a.closedMs - a.startedMs,
+      wire: windowStats(trace, a.startedMs, a.closedMs, activitySite[a.name] ? origins[activitySite[a.name]!] : undefined),
+    })),
+    workflowTasks: {
+      count: history.workflowTasks.length,
+      scheduleToStartMs: history.workflowTasks.reduce((s, t) => s + t.startedMs - t.scheduledMs, 0),
+      startToCompleteMs: history.workflowTasks.reduce((s, t) => s + t.completedMs - t.startedMs, 0),
+    },
+    server: { primary: serverOf(0), standby: serverOf(1) },
   };
 }
 
@@ -264,7 +212,7 @@ const client = new Client({ connection, namespace: config.temporal.namespace });
 
 async function tearDown(): Promise<void> {
   if (running) await running.terminate('bench:failover stopped').catch(() => undefined);
-  await removeBenchApp();
+  await bench.remove();
   worker.worker.shutdown();
   await workerRunning;
   await connection.close();
@@ -276,23 +224,45 @@ const onSignal = (signal: NodeJS.Signals) => {
 process.once('SIGINT', onSignal);
 process.once('SIGTERM', onSignal);
 
+type Variant = 'L' | 'P' | 'H';
+const variants: readonly Variant[] = ['L', 'P', 'H'];
+/** Run `rep`'s order: the variants rotated by one each run, so each runs first, in the middle and last equally often. */
+const orderOf = (rep: number): Variant[] => variants.map((_, i) => variants[(i + rep) % variants.length]!);
+
+/** Activities by name, numbered when one runs twice (waitWorkloadsAvailable: the available step, then verify). */
+function activityKeys(run: LifeboatRun): string[] {
+  const seen = new Map<string, number>();
+  return run.activities.map((a) => {
+    const n = (seen.get(a.name) ?? 0) + 1;
+    seen.set(a.name, n);
+    return n === 1 ? a.name : `${a.name}#${n}`;
+  });
+}
+
 try {
-  say(`creating ${deploymentCount} Deployments (${pods} Pods) in namespace ${namespace} on primary, the warm standby on standby`);
-  await createBenchApp();
+  say(`creating ${deploymentCount} Deployments (${bench.pods} Pods) in namespace ${namespace} on primary, the warm standby on standby`);
+  await bench.create();
   const l: LifeboatRun[] = []; const h: BaselineRun[] = []; const p: BaselineRun[] = [];
+  const orders: string[] = [];
   for (let i = 0; i < repeats; i++) {
-    await resetApp();
-    l.push(await lifeboatRun(client));
-    await checkFailedOver('Lifeboat');
-    await resetApp();
-    h.push(await baselineRun('straight'));
-    await checkFailedOver('baseline');
-    await resetApp();
-    p.push(await baselineRun('parallel'));
-    await checkFailedOver('parallel baseline');
+    const order = orderOf(i);
+    orders.push(order.join(''));
+    for (const variant of order) {
+      await bench.reset();
+      if (variant === 'L') {
+        l.push(await lifeboatRun(client));
+        await bench.checkFailedOver('Lifeboat');
+      } else if (variant === 'H') {
+        h.push(await baselineRun('straight'));
+        await bench.checkFailedOver('baseline');
+      } else {
+        p.push(await baselineRun('parallel'));
+        await bench.checkFailedOver('parallel baseline');
+      }
+    }
     const x = l.at(-1)!; const y = h.at(-1)!; const z = p.at(-1)!;
-    say(`run ${i + 1}/${repeats}: Lifeboat ${x.seconds.toFixed(2)} s (RTO ${x.rtoSeconds} s, Pods Ready ${x.podsReadySeconds.toFixed(2)} s, overhead ${x.overheadSeconds.toFixed(2)} s)`
-      + `  baseline ${y.seconds.toFixed(2)} s (Pods Ready ${y.podsReadySeconds.toFixed(2)} s)  parallel baseline ${z.seconds.toFixed(2)} s (Pods Ready ${z.podsReadySeconds.toFixed(2)} s)`);
+    say(`run ${i + 1}/${repeats}, order ${order.join(' ')}: Lifeboat ${x.seconds.toFixed(2)} s (RTO ${x.rtoSeconds} s, Pods Ready ${x.podsReadySeconds.toFixed(2)} s, overhead ${x.overheadSeconds.toFixed(2)} s)`
+      + `  parallel kubectl ${z.seconds.toFixed(2)} s (Pods Ready ${z.podsReadySeconds.toFixed(2)} s)  straight kubectl ${y.seconds.toFixed(2)} s (Pods Ready ${y.podsReadySeconds.toFixed(2)} s)`);
   }
   const stepNames = Object.keys(l[0]!.steps);
   const commandNames = Object.keys(h[0]!.commands);
@@ -300,31 +270,62 @@ try {
   const L = median(l.map((r) => r.seconds)); const H = median(h.map((r) => r.seconds)); const P = median(p.map((r) => r.seconds));
   const overhead = median(l.map((r) => r.overheadSeconds));
   const commandsOf = (runs: BaselineRun[]) => Object.fromEntries(commandNames.map((n) => [n, m(runs.map((r) => r.commands[n]!))]));
+
+  // Per activity, medians over the runs (activities matched by name and order).
+  const keys = activityKeys(l[0]!);
+  const byKey = (run: LifeboatRun, key: string) => run.activities[activityKeys(run).indexOf(key)];
+  const activityTable = keys.map((key) => {
+    const rows = l.map((run) => byKey(run, key)).filter((a): a is ActivityRecord => a !== undefined);
+    const w = (f: (s: WindowStats) => number) => Number(median(rows.map((a) => f(a.wire))).toFixed(1));
+    return {
+      activity: key, site: activitySite[key.split('#')[0]!] ?? 'both',
+      scheduleToStartMs: Number(median(rows.map((a) => a.scheduleToStartMs)).toFixed(1)),
+      startToCloseMs: Number(median(rows.map((a) => a.startToCloseMs)).toFixed(1)),
+      requests: w((s) => s.requests), get: w((s) => s.byMethod.GET ?? 0), patch: w((s) => s.byMethod.PATCH ?? 0),
+      connections: w((s) => s.connections), protocols: rows[0]!.wire.protocols,
+      maxInFlight: w((s) => s.maxInFlight), meanInFlight: w((s) => s.meanInFlight),
+      busyMs: w((s) => s.busyMs), requestMs: w((s) => s.requestMs), waitForConnectionMs: w((s) => s.waitForConnectionMs), serverMs: w((s) => s.serverMs), connectMs: w((s) => s.connectMs),
+    };
+  });
+  const serverSide = Object.fromEntries(sites.map((s) => [s, Object.fromEntries((['get', 'patch', 'list'] as const).map((v) => [v, {
+    count: median(l.map((r) => r.server[s][v].count)), meanMs: m(l.map((r) => r.server[s][v].meanMs)),
+  }]))]));
+  const temporal = {
+    activities: l[0]!.activities.length,
+    scheduleToStartMsTotal: m(l.map((r) => r.activities.reduce((s, a) => s + a.scheduleToStartMs, 0))),
+    workflowTasks: l[0]!.workflowTasks.count,
+    workflowTaskScheduleToStartMsTotal: m(l.map((r) => r.workflowTasks.scheduleToStartMs)),
+    workflowTaskStartToCompleteMsTotal: m(l.map((r) => r.workflowTasks.startToCompleteMs)),
+  };
   const result = {
-    deployments: deploymentCount, pods, repeats,
-    lifeboatSeconds: round2(L), baselineSeconds: round2(H), ratio: Number((L / H).toFixed(3)),
+    node: process.version, deployments: deploymentCount, pods: bench.pods, repeats, orders,
+    lifeboatSeconds: round2(L),
+    parallelBaselineSeconds: round2(P), ratioVsParallel: Number((L / P).toFixed(3)),
+    baselineSeconds: round2(H), ratio: Number((L / H).toFixed(3)),
     rtoSeconds: median(l.map((r) => r.rtoSeconds)), podsReadySeconds: m(l.map((r) => r.podsReadySeconds)), overheadSeconds: round2(overhead),
     /** RTO minus the available step alone: everything Lifeboat did besides waiting for Pods (its bring-up patches included). */
     notWaitingSeconds: m(l.map((r) => r.rtoSeconds - r.steps.available!)),
     stepSeconds: Object.fromEntries(stepNames.map((n) => [n, m(l.map((r) => r.steps[n]!))])),
     betweenStepsSeconds: m(l.map((r) => r.betweenStepsSeconds)),
-    baselinePodsReadySeconds: m(h.map((r) => r.podsReadySeconds)), baselineCommandSeconds: commandsOf(h),
-    parallelBaselineSeconds: round2(P), ratioVsParallel: Number((L / P).toFixed(3)),
+    activities: activityTable, serverSide, temporal,
     parallelBaselinePodsReadySeconds: m(p.map((r) => r.podsReadySeconds)), parallelBaselineCommandSeconds: commandsOf(p),
-    target, met: { ratio: L / H <= target.ratio, ratioVsParallel: L / P <= target.ratio, overhead: overhead <= target.overheadSeconds },
+    baselinePodsReadySeconds: m(h.map((r) => r.podsReadySeconds)), baselineCommandSeconds: commandsOf(h),
+    target, met: { ratioVsParallel: L / P <= target.ratio, ratio: L / H <= target.ratio, overhead: overhead <= target.overheadSeconds },
     runs: l.map((x, i) => ({
       lifeboatSeconds: round2(x.seconds), rtoSeconds: x.rtoSeconds, podsReadySeconds: round2(x.podsReadySeconds), overheadSeconds: round2(x.overheadSeconds),
       steps: Object.fromEntries(Object.entries(x.steps).map(([n, s]) => [n, round2(s)])),
-      baselineSeconds: round2(h[i]!.seconds), baselinePodsReadySeconds: round2(h[i]!.podsReadySeconds),
-      baselineCommands: Object.fromEntries(Object.entries(h[i]!.commands).map(([n, s]) => [n, round2(s)])),
       parallelBaselineSeconds: round2(p[i]!.seconds), parallelBaselinePodsReadySeconds: round2(p[i]!.podsReadySeconds),
       parallelBaselineCommands: Object.fromEntries(Object.entries(p[i]!.commands).map(([n, s]) => [n, round2(s)])),
+      baselineSeconds: round2(h[i]!.seconds), baselinePodsReadySeconds: round2(h[i]!.podsReadySeconds),
+      baselineCommands: Object.fromEntries(Object.entries(h[i]!.commands).map(([n, s]) => [n, round2(s)])),
     })),
-    lifeboatRuns: l.map((x) => round2(x.seconds)), baselineRuns: h.map((x) => round2(x.seconds)), parallelBaselineRuns: p.map((x) => round2(x.seconds)),
+    lifeboatRuns: l.map((x) => round2(x.seconds)), parallelBaselineRuns: p.map((x) => round2(x.seconds)), baselineRuns: h.map((x) => round2(x.seconds)),
   };
   const row = (label: string, value: number, runs: number[]) => `${label.padEnd(60)} ${value.toFixed(2).padStart(8)}   ${runs.map((x) => x.toFixed(2)).join(' ')}\n`;
   const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
-  let out = `${deploymentCount} Deployments, ${pods} Pods, primary → standby, ${repeats} runs each\n`;
+  let out = `${deploymentCount} Deployments, ${bench.pods} Pods, primary → standby, ${repeats} runs each, Node.js ${process.version}; orders ${orders.join(', ')}\n`;
+  out += `L/P = ${result.ratioVsParallel} (Lifeboat against kubectl in parallel chunks; target <= ${target.ratio}: ${verdict(result.met.ratioVsParallel)})\n`;
+  out += `L/H = ${result.ratio} (against straight-line kubectl: ${verdict(result.met.ratio)}); overhead ${result.overheadSeconds} s (target <= ${target.overheadSeconds} s: ${verdict(result.met.overhead)})\n`;
   out += `${'figure'.padEnd(60)} ${'median s'.padStart(8)}   runs\n`;
   out += row('L  Lifeboat failover workflow (start to result)', result.lifeboatSeconds, l.map((x) => x.seconds));
   out += row('   RTO (request to verified, from its report)', result.rtoSeconds, l.map((x) => x.rtoSeconds));
@@ -334,15 +335,26 @@ try {
   for (const n of stepNames) out += row(`     step ${n}`, result.stepSeconds[n]!, l.map((x) => x.steps[n]!));
   out += row('     between steps (workflow tasks)', result.betweenStepsSeconds, l.map((x) => x.betweenStepsSeconds));
   for (const [label, runs, total, ready] of [
-    ['H  kubectl, straight-line (get, scale, scale, wait, patch)', h, result.baselineSeconds, result.baselinePodsReadySeconds],
     ['P  kubectl, chunks within its burst run at once', p, result.parallelBaselineSeconds, result.parallelBaselinePodsReadySeconds],
+    ['H  kubectl, straight-line (get, scale, scale, wait, patch)', h, result.baselineSeconds, result.baselinePodsReadySeconds],
   ] as const) {
     out += row(label, total, runs.map((x) => x.seconds));
     out += row('   Pods Ready (first scale-up to wait returning)', ready, runs.map((x) => x.podsReadySeconds));
     for (const n of commandNames) out += row(`     kubectl ${n}`, median(runs.map((x) => x.commands[n]!)), runs.map((x) => x.commands[n]!));
   }
-  out += `L/H = ${result.ratio} (target <= ${target.ratio}: ${verdict(result.met.ratio)}); L/P = ${result.ratioVsParallel} (${verdict(result.met.ratioVsParallel)}); `
-    + `overhead ${result.overheadSeconds} s (target <= ${target.overheadSeconds} s: ${verdict(result.met.overhead)})\n`;
+  out += '\nWhere L\'s time goes, per activity (medians; ms; wire = the activity\'s own Kubernetes requests, to the cluster it changes;'
+    + ' busy = time with a request in flight; req = created to body read; wait conn = created to headers sent; server = sent to response headers)\n';
+  out += `${'activity'.padEnd(26)} ${'sched→start'.padStart(11)} ${'start→close'.padStart(11)} ${'reqs'.padStart(5)} ${'GET'.padStart(4)} ${'PATCH'.padStart(5)} ${'conns'.padStart(5)} ${'proto'.padStart(10)} ${'max∥'.padStart(5)} ${'mean∥'.padStart(6)} ${'busy'.padStart(7)} ${'req'.padStart(6)} ${'wait conn'.padStart(9)} ${'server'.padStart(7)} ${'connect'.padStart(7)}\n`;
+  for (const a of activityTable) {
+    const proto = Object.entries(a.protocols).map(([k, v]) => `${k}×${v}`).join(',') || '-';
+    out += `${a.activity.padEnd(26)} ${a.scheduleToStartMs.toFixed(1).padStart(11)} ${a.startToCloseMs.toFixed(1).padStart(11)} ${String(a.requests).padStart(5)} ${String(a.get).padStart(4)} ${String(a.patch).padStart(5)} ${String(a.connections).padStart(5)} ${proto.padStart(10)} ${String(a.maxInFlight).padStart(5)} ${String(a.meanInFlight).padStart(6)} ${String(a.busyMs).padStart(7)} ${String(a.requestMs).padStart(6)} ${String(a.waitForConnectionMs).padStart(9)} ${String(a.serverMs).padStart(7)} ${String(a.connectMs).padStart(7)}\n`;
+  }
+  out += `Temporal: ${temporal.activities} activities, schedule-to-start ${temporal.scheduleToStartMsTotal} ms in all; ${temporal.workflowTasks} workflow tasks, `
+    + `schedule-to-start ${temporal.workflowTaskScheduleToStartMsTotal} ms and start-to-complete ${temporal.workflowTaskStartToCompleteMsTotal} ms in all\n`;
+  for (const s of sites) {
+    const v = serverSide[s]!;
+    out += `API server ${s}, server side during L (medians per run): Deployment GET ${v.get!.count} × ${v.get!.meanMs} ms, PATCH ${v.patch!.count} × ${v.patch!.meanMs} ms, LIST ${v.list!.count} × ${v.list!.meanMs} ms\n`;
+  }
   process.stdout.write(out);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
