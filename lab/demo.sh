@@ -3,6 +3,8 @@
 # of each cluster and a Velero backup of the shop app, each restored and checked, with a report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The project's Node.js 24 (devDependency `node`) first, also when this script is run without npm.
+export PATH="$PWD/node_modules/.bin:$PATH"
 bash scripts/ensure-deps.sh
 node bin/lifeboat.js lab up --with-worker
 eval "$(node bin/lifeboat.js lab env)"

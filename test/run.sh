@@ -3,6 +3,8 @@
 # runs the whole suite against it, and prints a closing `N passed, N failed` line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The project's Node.js 24 (devDependency `node`) first, also when this script is run without npm.
+export PATH="$PWD/node_modules/.bin:$PATH"
 bash scripts/ensure-deps.sh
 bash lab/install-chromium.sh   # the game day report test renders pages in headless chromium
 echo "[test] linting"
