@@ -1,7 +1,7 @@
 // Activities of the etcdSnapshot runbook: stream a snapshot into the object store, take the inventory,
 // check what was stored, write the manifest, apply retention.
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
-import { AbortMultipartUploadCommand, DeleteObjectsCommand, HeadObjectCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { LifeboatClients } from '../worker/clients.js';
 import type { KeyRing } from '../worker/keys.js';
 import { clusterClients } from './cluster.js';
@@ -10,8 +10,8 @@ import { countRegistry } from './etcd-inventory.js';
 import { etcdMemberStatus, etcdctlError } from './health.js';
 import { planRetention, type RetentionPlan, type SnapshotRecord } from './retention.js';
 import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
-import { maxStreamAttempts, snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from '../workflows/snapshot-layout.js';
-import { listManifests, ManifestCollisionError, writeManifest } from './snapshot-store.js';
+import { maxStreamAttempts, snapshotManifestKey, snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from '../workflows/snapshot-layout.js';
+import { deleteObjects, listManifests, ManifestCollisionError, writeManifest, type DeleteOutcome } from './snapshot-store.js';
 
 /** Failure types runbooks match on. Retrying cannot fix any of these except where noted. */
 export const snapshotFailureTypes = {
@@ -24,6 +24,11 @@ export const snapshotFailureTypes = {
   checksum: 'SnapshotChecksumMismatch',
   storedObjectMismatch: 'StoredObjectMismatch',
   idCollision: 'SnapshotIdCollision',
+  /**
+   * Retention could not delete every object it meant to (the store refused some keys). Retryable only
+   * when every refusal says the store was busy; its details carry the RetentionResult of what was done.
+   */
+  retentionDelete: 'RetentionDeleteFailed',
 } as const;
 
 const nonRetryableS3 = new Map<string, string>([
@@ -76,13 +81,32 @@ export async function abortIncompleteUploads(s3: S3Client, bucket: string, where
   return [...aborted.values()];
 }
 
-/** Resource prefix of an etcd key: `/registry/pods/ns/x` -> `pods`, `/registry/velero.io/backups/ns/x` -> `velero.io/backups`. */
-
 export interface RetentionResult {
   plan: RetentionPlan;
   dryRun: boolean;
+  /** Keys the store reports deleted, in the order they were deleted. */
   deletedObjects: string[];
   abortedUploads: string[];
+}
+
+/** Per-object delete errors that a later attempt may not meet: the store was busy or timed out. */
+const transientDeleteCodes = new Set(['InternalError', 'ServiceUnavailable', 'SlowDown', 'RequestTimeout', 'OperationAborted', 'NoAnswer']);
+
+/**
+ * The failure of a retention that the store refused some deletes: it names the refused keys (the
+ * first five) and carries the result, so what was deleted is still reported. Not retryable when any
+ * refusal is one retrying cannot change (AccessDenied, an object lock); a retry lists afresh, so it
+ * only ever deletes what is still planned.
+ */
+export function retentionDeleteFailure(cluster: string, result: RetentionResult, failed: DeleteOutcome['failed']): ApplicationFailure {
+  const shown = failed.slice(0, 5).map((f) => `${f.key}: ${f.code}${f.message ? ` (${f.message})` : ''}`).join('; ');
+  const more = failed.length > 5 ? `; and ${failed.length - 5} more` : '';
+  return ApplicationFailure.create({
+    message: `retention of cluster '${cluster}' deleted ${result.deletedObjects.length} of ${result.deletedObjects.length + failed.length} objects; the store refused ${failed.length}: ${shown}${more}`,
+    type: snapshotFailureTypes.retentionDelete,
+    nonRetryable: failed.some((f) => !transientDeleteCodes.has(f.code)),
+    details: [result],
+  });
 }
 
 export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined) => {
@@ -164,6 +188,8 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
      * drops (manifest first, so a half-done delete leaves an invisible object, never a dangling
      * manifest), removes objects without a manifest older than the upload threshold, and aborts
      * incomplete multipart uploads older than it. Does nothing when the listing is incomplete.
+     * Reports only what the store says it deleted; when it refused any key, everything else is still
+     * done, then the activity fails with RetentionDeleteFailed (see retentionDeleteFailure).
      */
     async applyEtcdRetention({ cluster, dryRun, now }: { cluster: string; dryRun: boolean; now: string }): Promise<RetentionResult> {
       const { config } = clusterClients(clients, cluster);
@@ -181,20 +207,22 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
         const named = k.key.endsWith('/manifest.json') || referenced.get(id) === k.key;
         return !named && k.lastModified !== undefined && k.lastModified < threshold;
       }).map((k) => k.key);
+      const failed: DeleteOutcome['failed'] = [];
+      /** Deletes `keys`, recording what went and what the store refused; true when all went. */
+      const remove = async (keys: string[]): Promise<boolean> => {
+        if (!keys.length) return true;
+        const outcome = await deleteObjects(clients.s3, bucket, keys);
+        result.deletedObjects.push(...outcome.deleted);
+        failed.push(...outcome.failed);
+        return outcome.failed.length === 0;
+      };
       for (const { id } of plan.delete) {
-        const manifestKey = `${snapshotPrefix(cluster)}${id}/manifest.json`;
+        const manifestKey = snapshotManifestKey(cluster, id);
         const others = listing.keys.map((k) => k.key).filter((k) => k.startsWith(`${snapshotPrefix(cluster)}${id}/`) && k !== manifestKey);
-        for (const batch of [[manifestKey], others]) {
-          if (!batch.length) continue;
-          const out = await clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })) } }));
-          if (out.Errors?.length) throw new Error(`deleting snapshot ${id}: ${out.Errors.map((e) => `${e.Key}: ${e.Code}`).join(', ')}`);
-          result.deletedObjects.push(...batch);
-        }
+        // While the manifest stays, the snapshot stays whole: its object is deleted only after it.
+        if (await remove([manifestKey])) await remove(others);
       }
-      if (orphans.length) {
-        await clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: orphans.map((Key) => ({ Key })) } }));
-        result.deletedObjects.push(...orphans);
-      }
+      await remove(orphans);
       // S3 lists uploads by prefix; MinIO only by exact key, so also name the attempt keys of
       // snapshots that have objects but no manifest (the ones an upload may have been left for).
       const unfinished = new Set(listing.keys.map((k) => k.key.slice(snapshotPrefix(cluster).length).split('/')[0]!).filter((id) => !referenced.has(id)));
@@ -202,6 +230,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
         prefix: snapshotPrefix(cluster),
         keys: [...unfinished].flatMap((id) => Array.from({ length: maxStreamAttempts }, (_, i) => snapshotObjectKey(cluster, id, i + 1))),
       }, threshold);
+      if (failed.length) throw retentionDeleteFailure(cluster, result, failed);
       return result;
     },
   };

@@ -1,6 +1,6 @@
 // Reading and writing snapshot manifests in the object store. A snapshot is visible only through its
 // manifest: an object without one is an incomplete snapshot and is never listed or restored.
-import { GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { snapshotManifestKey, snapshotPrefix, type SnapshotManifest } from '../workflows/snapshot-layout.js';
 
 export class ManifestCollisionError extends Error {
@@ -87,4 +87,37 @@ export async function listManifests(s3: S3Client, bucket: string, cluster: strin
   return failures.length
     ? { manifests, keys, complete: false, problem: `could not read ${failures.length} manifest(s): ${failures.slice(0, 3).join('; ')}` }
     : { manifests, keys, complete: true };
+}
+
+/** What a delete of many keys did, key by key, as the store answered. */
+export interface DeleteOutcome {
+  /** Keys the store reports deleted (S3 reports a key that was already gone as deleted, too). */
+  deleted: string[];
+  /** Keys the store did not delete, with its error code and message. */
+  failed: { key: string; code: string; message: string }[];
+}
+
+/** DeleteObjects takes at most 1000 keys a request. */
+const deleteBatch = 1000;
+
+/**
+ * Deletes `keys`, 1000 a request, and reads the store's answer for each key: a key counts as deleted
+ * only when the store lists it as deleted. A refusal of one key (DeleteObjects answers 200 with the key
+ * in its Errors, e.g. AccessDenied) is returned in `failed`; only a request that fails as a whole throws.
+ */
+export async function deleteObjects(s3: S3Client, bucket: string, keys: string[]): Promise<DeleteOutcome> {
+  const outcome: DeleteOutcome = { deleted: [], failed: [] };
+  for (let i = 0; i < keys.length; i += deleteBatch) {
+    const batch = keys.slice(i, i + deleteBatch);
+    const out = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })) } }));
+    const deleted = new Set((out.Deleted ?? []).map((d) => d.Key));
+    const errors = new Map((out.Errors ?? []).map((e) => [e.Key, e]));
+    for (const key of batch) {
+      const error = errors.get(key);
+      if (error) outcome.failed.push({ key, code: error.Code ?? 'UnknownError', message: error.Message ?? '' });
+      else if (deleted.has(key)) outcome.deleted.push(key);
+      else outcome.failed.push({ key, code: 'NoAnswer', message: 'the store listed the key neither as deleted nor as failed' });
+    }
+  }
+  return outcome;
 }

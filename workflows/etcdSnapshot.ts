@@ -1,6 +1,7 @@
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { HealthActivities } from '../activities/health.js';
 import type { EtcdSnapshotActivities, RetentionResult } from '../activities/etcd-snapshot.js';
+import { describeRootFailure } from './failure-chain.js';
 import { legacySnapshotIdFor, maxStreamAttempts, snapshotIdFor, type SnapshotManifest } from './snapshot-layout.js';
 import { Steps, type Step } from './steps.js';
 
@@ -79,8 +80,8 @@ export async function etcdSnapshot(input: EtcdSnapshotInput): Promise<EtcdSnapsh
     result.retention = await steps.run('retention', () => store.applyEtcdRetention({ cluster: input.cluster, dryRun: false, now: new Date().toISOString() }),
       (r) => r.plan.refused ?? `kept ${r.plan.keep.length}, deleted ${r.plan.delete.length}`);
   } catch (err) {
-    // A retention failure never fails the backup that succeeded.
-    result.retentionError = (err as Error).message;
+    // A retention failure never fails the backup that succeeded; its root cause says what went wrong.
+    result.retentionError = describeRootFailure(err);
   }
   return result;
 }

@@ -1,7 +1,7 @@
 // Integration (lab: Temporal, primary and standby etcd and kube-apiserver, MinIO; etcdutl): the
 // etcdSnapshot runbook end to end, its secrecy, integrity checks and classified failures.
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -12,19 +12,22 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { ApplicationFailure } from '@temporalio/common';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import { fetchSnapshot, SnapshotIntegrityError } from '../../activities/snapshot-fetch.js';
 import { EnvelopeError } from '../../activities/envelope.js';
 import { createEtcdSnapshotActivities, type RetentionResult } from '../../activities/etcd-snapshot.js';
 import { ManifestCollisionError, readManifest, writeManifest } from '../../activities/snapshot-store.js';
-import type { Inventory, SnapshotManifest } from '../../workflows/snapshot-layout.js';
+import { snapshotManifestKey, snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest } from '../../workflows/snapshot-layout.js';
 import { withEtcdClient } from '../../activities/etcd-client.js';
-import { createClients } from '../../worker/clients.js';
+import { createClients, type LifeboatClients } from '../../worker/clients.js';
 import { loadKeyRing, type KeyRing } from '../../worker/keys.js';
 import { bin } from '../../lab/topology.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { s3ClientDenyingDelete } from '../helpers/minio.js';
+import { deleteSnapshotsOf, snapshotKeysOf, testClusterName, withTestClusters } from '../helpers/test-cluster.js';
 
 const config = labConfig();
 const clients = createClients(config);
@@ -74,9 +77,18 @@ describe('etcdSnapshot round trip', () => {
     expect(manifest.object.etcdTrailerVerified).toBe(true);
     expect(manifest.etcd.version).toBe('3.5.21');
     expect(await readManifest(clients.s3, bucket, 'primary', manifest.snapshotId)).toEqual(manifest);
-    // The inventory counts what the test created.
-    expect(manifest.inventory.prefixes.configmaps).toBeGreaterThanOrEqual(1);
-    expect(manifest.inventory.prefixes.namespaces).toBeGreaterThanOrEqual(4);
+    // The inventory counts exactly what etcd itself holds at the revision it names, the test's marker among it.
+    const primary = config.clusters.find((c) => c.name === 'primary')!;
+    const counted = await withEtcdClient(primary, async (etcd) => {
+      const count = async (key: string, rangeEnd?: string) => Number((await etcd.kv.range({
+        key: Buffer.from(key), ...(rangeEnd ? { range_end: Buffer.from(rangeEnd) } : {}), revision: manifest.inventory.revision, count_only: true,
+      })).count);
+      return {
+        configmaps: await count('/registry/configmaps/', '/registry/configmaps0'), namespaces: await count('/registry/namespaces/', '/registry/namespaces0'),
+        marker: await count('/registry/configmaps/default/snapshot-marker'),
+      };
+    });
+    expect({ configmaps: manifest.inventory.prefixes.configmaps, namespaces: manifest.inventory.prefixes.namespaces, marker: 1 }).toEqual(counted);
     expect(manifest.inventory.prefixes.minions).toBe(3);
   });
 
@@ -89,8 +101,7 @@ describe('etcdSnapshot round trip', () => {
     expect(status.revision).toBeGreaterThanOrEqual(manifest.etcd.revisionAtStart);
     expect(status.totalKey).toBeGreaterThan(manifest.inventory.totalKeys);
     // The marker is in the snapshot in clear (the next test relies on that to mean something).
-    const { stdout: dump } = await execa('grep', ['-c', marker, file], { reject: false });
-    expect(Number(dump)).toBeGreaterThan(0);
+    expect(readFileSync(file).includes(marker)).toBe(true);
   });
 
   it('keeps key material and snapshot bytes out of the workflow history', async () => {
@@ -134,20 +145,6 @@ describe('etcdSnapshot round trip', () => {
     const unknown = await fetchSnapshot({ s3: clients.s3, bucket, manifest, keyRing: other, destination: discard() }).then(() => undefined, (e: unknown) => e);
     expect((unknown as EnvelopeError).reason).toBe('unknown-key');
     expect((unknown as Error).message).toContain('"lab-1", which is not configured (configured: k9)');
-  });
-
-  it('retention sweeps an object no manifest names (a stale attempt) and keeps the named one', async () => {
-    const stale = manifest.object.objectKey.replace(/snapshot\.a\d+\.db\.lbenc$/, 'snapshot.a7.db.lbenc');
-    await clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: stale, Body: 'an attempt Temporal gave up on' }));
-    const acts = createEtcdSnapshotActivities(clients, keyRing);
-    // A day and more later, past the 24 h threshold for unreferenced objects.
-    const later = new Date(Date.now() + 25 * 3_600_000).toISOString();
-    const result: RetentionResult = await new MockActivityEnvironment().run(() => acts.applyEtcdRetention({ cluster: 'primary', dryRun: false, now: later }));
-    expect(result.deletedObjects).toContain(stale);
-    expect(result.deletedObjects).not.toContain(manifest.object.objectKey);
-    expect(result.plan.keep.map((k) => k.id)).toContain(manifest.snapshotId);
-    const left = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `etcd/primary/${manifest.snapshotId}/` }));
-    expect((left.Contents ?? []).map((o) => o.Key).sort()).toEqual([manifest.object.objectKey, `etcd/primary/${manifest.snapshotId}/manifest.json`].sort());
   });
 
   it('key rotation: new snapshots use the current key, old ones stay readable', async () => {
@@ -219,7 +216,9 @@ describe('etcdSnapshot bad input and classified failures', () => {
     const env = new MockActivityEnvironment({ attempt: 1 });
     const err = await env.run(() => acts.streamEtcdSnapshot({ cluster: 'standby', snapshotId: `tls-test-${Date.now()}` })).then(() => undefined, (e: unknown) => e);
     expect(err).toMatchObject({ type: 'EtcdTlsError', nonRetryable: true });
-    expect((err as Error).message).toMatch(/certificate|TLS/);
+    const endpoint = config.clusters.find((c) => c.name === 'standby')!.etcd.endpoints[0]!;
+    expect((err as Error).message).toBe(`TLS to etcd of cluster 'standby' at ${endpoint} failed: TLS: tls: failed to verify certificate: x509: certificate signed by unknown authority `
+      + `(Failed to get the status of endpoint ${endpoint} (context deadline exceeded))`);
   });
 
   it('the inventory falls back to the current revision when the snapshot revision was compacted', async () => {
@@ -238,15 +237,99 @@ describe('etcdSnapshot bad input and classified failures', () => {
     expect(inventory.prefixes.minions).toBe(3);
   });
 
-  it('retention does nothing when the listing fails', async () => {
-    const unreachable = { ...clients, s3: new S3Client({ endpoint: 'http://127.0.0.1:1', region: 'minio', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }) };
-    const acts = createEtcdSnapshotActivities(unreachable, keyRing);
-    const result: RetentionResult = await new MockActivityEnvironment().run(() => acts.applyEtcdRetention({ cluster: 'primary', dryRun: false, now: new Date().toISOString() }));
-    expect(result.plan.refused).toMatch(/^listing incomplete: listing s3:\/\/lifeboat\/etcd\/primary\/ failed/);
-    expect(result.plan.delete).toEqual([]);
-    expect(result.deletedObjects).toEqual([]);
-    const still = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'etcd/primary/' }));
-    expect(still.KeyCount).toBeGreaterThan(0);
-    unreachable.s3.destroy();
+});
+
+describe('etcd retention, on clusters of its own', () => {
+  // Each test has a cluster of its own: the primary's real etcd under a name no other test uses, so
+  // retention (with `now` a day ahead) lists, deletes and aborts only under etcd/<its cluster>/, what
+  // that test made. keepLast 1 and nothing else: of two snapshots, the older goes.
+  const retention = { keepLast: 1, daily: 0, weekly: 0, monthly: 0 };
+  const [sweep, refusedOrphan, refusedManifest, unreachable] = ['ret-sweep', 'ret-orphan', 'ret-manifest', 'ret-unreachable'].map(testClusterName) as [string, string, string, string];
+  const testClusters = [sweep, refusedOrphan, refusedManifest, unreachable];
+  let rw: TestWorker;
+  let rclients: LifeboatClients;
+  beforeAll(async () => {
+    rw = await startTestWorker((c) => withTestClusters(c, testClusters, 'primary', { retention }));
+    rclients = createClients(rw.config);
+  });
+  afterAll(async () => {
+    await rw?.stop();
+    for (const cluster of testClusters) await deleteSnapshotsOf(clients.s3, bucket, cluster);
+    rclients?.s3.destroy();
+  });
+
+  /** Two snapshots of the cluster through the real workflow, the older first; and an attempt object the store holds for the newer one that no manifest names. */
+  async function olderNewerAndStale(cluster: string, attempts: number[]) {
+    const { manifest: older } = await snapshot(cluster, {}, rw);
+    const { manifest: newer } = await snapshot(cluster, {}, rw);
+    const stale = attempts.map((a) => snapshotObjectKey(cluster, newer.snapshotId, a));
+    for (const Key of stale) await clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: 'an attempt Temporal gave up on' }));
+    return { older, newer, stale };
+  }
+  const keysOf = (m: SnapshotManifest) => [m.object.objectKey, snapshotManifestKey(m.cluster, m.snapshotId)];
+  // A day and more later, past the 24 h threshold for unreferenced objects.
+  const aDayLater = () => new Date(Date.now() + 25 * 3_600_000).toISOString();
+  const applyRetention = (c: LifeboatClients, cluster: string): Promise<RetentionResult> =>
+    new MockActivityEnvironment().run(() => createEtcdSnapshotActivities(c, keyRing).applyEtcdRetention({ cluster, dryRun: false, now: aDayLater() }));
+
+  it('deletes the snapshot the policy drops (manifest and object) and an object no manifest names, keeps the newest, and reports exactly that', async () => {
+    const { older, newer, stale } = await olderNewerAndStale(sweep, [7]);
+    const result: RetentionResult = await applyRetention(rclients, sweep);
+    expect(result).toEqual({
+      plan: { keep: [{ id: newer.snapshotId, reasons: ['last 1', 'newest uploaded (no verified snapshot)'] }], delete: [{ id: older.snapshotId, reason: 'not selected by policy' }] },
+      dryRun: false, deletedObjects: [snapshotManifestKey(sweep, older.snapshotId), older.object.objectKey, ...stale], abortedUploads: [],
+    });
+    expect(await snapshotKeysOf(clients.s3, bucket, sweep)).toEqual(keysOf(newer).sort());
+  }, 180_000);
+
+  /** Retention through a client whose deletes of `denied` the store refuses; returns the failure. */
+  async function retentionRefusing(cluster: string, denied: string[]): Promise<ApplicationFailure> {
+    const denying = await s3ClientDenyingDelete(config, denied);
+    try {
+      const err = await applyRetention({ ...rclients, s3: denying }, cluster).then((result) => result, (e: unknown) => e);
+      // Matched by name and type, not instanceof (which breaks across module copies under Jest).
+      expect(err).toMatchObject({ name: 'ApplicationFailure', type: 'RetentionDeleteFailed', nonRetryable: true });
+      return err as ApplicationFailure;
+    } finally {
+      denying.destroy();
+    }
+  }
+
+  it('a store that refuses to delete an object no manifest names: the rest goes, the report names only what went, and retention fails as RetentionDeleteFailed', async () => {
+    const { older, newer, stale: [deletable, refusedKey] } = await olderNewerAndStale(refusedOrphan, [7, 8]);
+    const failure = await retentionRefusing(refusedOrphan, [refusedKey!]);
+    expect(failure.message).toBe(`retention of cluster '${refusedOrphan}' deleted 3 of 4 objects; the store refused 1: ${refusedKey}: AccessDenied (Access Denied.)`);
+    expect(failure.details).toEqual([{
+      plan: { keep: [{ id: newer.snapshotId, reasons: ['last 1', 'newest uploaded (no verified snapshot)'] }], delete: [{ id: older.snapshotId, reason: 'not selected by policy' }] },
+      dryRun: false, deletedObjects: [snapshotManifestKey(refusedOrphan, older.snapshotId), older.object.objectKey, deletable], abortedUploads: [],
+    }]);
+    expect(await snapshotKeysOf(clients.s3, bucket, refusedOrphan)).toEqual([...keysOf(newer), refusedKey!].sort());
+  }, 180_000);
+
+  it("a store that refuses to delete a dropped snapshot's manifest: its object stays too, the rest goes, and retention fails as RetentionDeleteFailed", async () => {
+    const { older, newer, stale: [deletable] } = await olderNewerAndStale(refusedManifest, [7]);
+    const manifestKey = snapshotManifestKey(refusedManifest, older.snapshotId);
+    const failure = await retentionRefusing(refusedManifest, [manifestKey]);
+    // The object is not even asked for: a snapshot never loses its object while its manifest shows it.
+    expect(failure.message).toBe(`retention of cluster '${refusedManifest}' deleted 1 of 2 objects; the store refused 1: ${manifestKey}: AccessDenied (Access Denied.)`);
+    expect(failure.details).toEqual([{
+      plan: { keep: [{ id: newer.snapshotId, reasons: ['last 1', 'newest uploaded (no verified snapshot)'] }], delete: [{ id: older.snapshotId, reason: 'not selected by policy' }] },
+      dryRun: false, deletedObjects: [deletable], abortedUploads: [],
+    }]);
+    expect(await snapshotKeysOf(clients.s3, bucket, refusedManifest)).toEqual([...keysOf(older), ...keysOf(newer)].sort());
+  }, 180_000);
+
+  it('does nothing when the listing fails', async () => {
+    const Key = `${snapshotPrefix(unreachable)}20200101T000000Z-000000000000/snapshot.a1.db.lbenc`;
+    await clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: 'an object retention never saw' }));
+    const s3 = new S3Client({ endpoint: 'http://127.0.0.1:1', region: 'minio', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    try {
+      const result: RetentionResult = await applyRetention({ ...rclients, s3 }, unreachable);
+      expect(result.plan.refused).toMatch(new RegExp(`^listing incomplete: listing s3://lifeboat/etcd/${unreachable}/ failed: `));
+      expect(result).toEqual({ plan: { keep: [], delete: [], refused: result.plan.refused }, dryRun: false, deletedObjects: [], abortedUploads: [] });
+      expect(await snapshotKeysOf(clients.s3, bucket, unreachable)).toEqual([Key]);
+    } finally {
+      s3.destroy();
+    }
   });
 });
