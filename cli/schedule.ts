@@ -1,24 +1,28 @@
 // `lifeboat schedule apply | list`: Temporal Schedules from configuration.
 import type { Command } from 'commander';
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
 import { loadConfig, type LifeboatConfig } from '../worker/config.js';
 import { connectClient } from './temporal.js';
-import { printJson, table } from './output.js';
+import { CliError, printJson, table } from './output.js';
 
 const managedBy = 'lifeboat schedule apply';
 const scheduleIdPrefix = 'etcd-snapshot/';
 /** The quarterly game day's schedule. */
 export const gameDayScheduleId = 'gameday';
 
-/** The schedules the configuration asks for, by id. */
+/**
+ * The schedules the configuration asks for, by id. The schedule's memo marks it as made here (a memo is
+ * set at creation and cannot be updated); the cron expression people wrote goes with the action, which
+ * an update replaces (the server keeps only the calendar it compiles the expression into).
+ */
 export function desiredSchedules(config: LifeboatConfig): ScheduleOptions[] {
   const gameDay = config.gameDay.schedule;
   const gameDays: ScheduleOptions[] = gameDay ? [{
     scheduleId: gameDayScheduleId,
     spec: { cronExpressions: [gameDay.cron] },
-    action: { type: 'startWorkflow' as const, workflowType: 'gameDay', taskQueue: config.temporal.taskQueue, workflowId: 'gameday/scheduled', args: [{}] },
+    action: { type: 'startWorkflow' as const, workflowType: 'gameDay', taskQueue: config.temporal.taskQueue, workflowId: 'gameday/scheduled', args: [{}], memo: { cron: gameDay.cron } },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: gameDay.catchupWindow },
-    memo: { managedBy, cron: gameDay.cron },
+    memo: { managedBy },
   }] : [];
   return [...gameDays, ...config.clusters.flatMap((c) => {
     const schedule = c.etcdSnapshots.schedule;
@@ -26,13 +30,18 @@ export function desiredSchedules(config: LifeboatConfig): ScheduleOptions[] {
     return [{
       scheduleId: `${scheduleIdPrefix}${c.name}`,
       spec: { cronExpressions: [schedule.cron] },
-      action: { type: 'startWorkflow' as const, workflowType: 'etcdSnapshot', taskQueue: config.temporal.taskQueue, workflowId: `etcd-snapshot/${c.name}`, args: [{ cluster: c.name }] },
+      action: { type: 'startWorkflow' as const, workflowType: 'etcdSnapshot', taskQueue: config.temporal.taskQueue, workflowId: `etcd-snapshot/${c.name}`, args: [{ cluster: c.name }], memo: { cron: schedule.cron } },
       // A snapshot still running when the next is due is not doubled up.
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: schedule.catchupWindow },
-      // The server turns cron into calendar specs; the memo keeps the expression people wrote.
-      memo: { managedBy, cron: schedule.cron },
+      memo: { managedBy },
     }];
   })];
+}
+
+/** The cron expression a schedule was made from: its action's memo, or (made before that) its own. */
+export function scheduleCron(d: ScheduleDescription): string {
+  const cron = d.action.memo?.cron ?? d.memo?.cron;
+  return typeof cron === 'string' ? cron : '';
 }
 
 async function managedScheduleIds(client: Client): Promise<string[]> {
@@ -41,28 +50,47 @@ async function managedScheduleIds(client: Client): Promise<string[]> {
   return ids;
 }
 
+/** The configuration field a schedule comes from. */
+const scheduleField = (config: LifeboatConfig, id: string) => (id === gameDayScheduleId
+  ? 'gameDay.schedule'
+  : `clusters[${config.clusters.findIndex((c) => `${scheduleIdPrefix}${c.name}` === id)}].etcdSnapshots.schedule`);
+
 export interface ApplyResult { created: string[]; updated: string[]; deleted: string[] }
 
+/**
+ * Makes the namespace's schedules what the configuration (already validated at load) describes. It
+ * reads every schedule it will touch before it changes any; an existing schedule is updated in place
+ * (same ID, history, recent actions and pause state; an update the server refuses leaves it as it was),
+ * a missing one is created, and schedules this command made that the configuration no longer names
+ * are deleted last, once everything else has been applied.
+ */
 export async function applySchedules(client: Client, config: LifeboatConfig): Promise<ApplyResult> {
   const result: ApplyResult = { created: [], updated: [], deleted: [] };
   const desired = desiredSchedules(config);
-  for (const options of desired) {
-    const handle = client.schedule.getHandle(options.scheduleId);
-    const existing = await handle.describe().catch((err: unknown) => {
-      if (err instanceof ScheduleNotFoundError) return undefined;
-      throw err;
-    });
-    if (!existing) {
-      await client.schedule.create(options);
-      result.created.push(options.scheduleId);
-    } else if (existing.memo?.cron !== options.memo?.cron) {
-      // A memo cannot be updated, and it holds the cron expression people read: recreate.
-      await handle.delete();
-      await client.schedule.create(options);
-      result.updated.push(options.scheduleId);
-    } else {
-      await handle.update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: { ...previous.policies, ...options.policies } }));
-      result.updated.push(options.scheduleId);
+  const existing = await Promise.all(desired.map((options) => client.schedule.getHandle(options.scheduleId).describe().then(() => true, (err: unknown) => {
+    if (err instanceof ScheduleNotFoundError) return false;
+    throw err;
+  })));
+  for (const [i, options] of desired.entries()) {
+    const id = options.scheduleId;
+    try {
+      if (!existing[i]) {
+        await client.schedule.create(options);
+        result.created.push(id);
+        continue;
+      }
+      await client.schedule.getHandle(id).update((previous) => ({
+        spec: options.spec,
+        action: options.action,
+        policies: { ...previous.policies, ...options.policies },
+        state: { paused: previous.state.paused, note: previous.state.note, remainingActions: previous.state.remainingActions },
+      }));
+      result.updated.push(id);
+    } catch (err) {
+      // The client reads the server's "Invalid schedule spec" into a TypeError; an update it refuses changes nothing.
+      if (!(err instanceof TypeError)) throw err;
+      const done = [...result.created.map((x) => `created ${x}`), ...result.updated.map((x) => `updated ${x}`)].join(', ') || 'nothing';
+      throw new CliError(`schedule ${id} (${scheduleField(config, id)}): Temporal refused it: ${err.message}; it is ${existing[i] ? 'unchanged' : 'not created'}, nothing was deleted (applied before it: ${done})`);
     }
   }
   // Schedules this command made for clusters no longer configured go away.
@@ -96,7 +124,12 @@ export function registerScheduleCommands(program: Command): void {
       const client = await connectClient(config);
       const rows = [];
       for (const id of await managedScheduleIds(client)) {
-        const d = await client.schedule.getHandle(id).describe();
+        // The listing is eventually consistent: a schedule deleted a moment ago may still be in it.
+        const d = await client.schedule.getHandle(id).describe().catch((err: unknown) => {
+          if (err instanceof ScheduleNotFoundError) return undefined;
+          throw err;
+        });
+        if (!d) continue;
         const last = d.info.recentActions.at(-1);
         let lastResult = '-';
         if (last && 'workflow' in last.action) {
@@ -104,7 +137,7 @@ export function registerScheduleCommands(program: Command): void {
           lastResult = `${status} (${last.takenAt.toISOString()})`;
         }
         rows.push({
-          id, cron: typeof d.memo?.cron === 'string' ? d.memo.cron : '', paused: d.state.paused,
+          id, cron: scheduleCron(d), paused: d.state.paused,
           nextRuns: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()), lastResult,
         });
       }
