@@ -18,16 +18,22 @@ import { createClients } from '../../worker/clients.js';
 import { loadKeyRing } from '../../worker/keys.js';
 import { fetchHistory } from '../helpers/histories.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { deleteSnapshotsOf, testClusterName, withTestClusters } from '../helpers/test-cluster.js';
 
 const scratchDir = mkdtempSync(join(tmpdir(), 'lifeboat-verify-test-'));
+// Clusters of the tests' own (the standby's etcd under names no other test uses): the snapshots a test
+// verifies, corrupts or lets the runbook pick as the newest are only the ones it took itself.
+const newestCluster = testClusterName('verify-newest');
+const corruptCluster = testClusterName('verify-corrupt');
 let w: TestWorker;
 let clients: ReturnType<typeof createClients>;
 beforeAll(async () => {
-  w = await startTestWorker((c) => ({ ...c, verification: { ...c.verification, scratchDir } }));
+  w = await startTestWorker((c) => withTestClusters({ ...c, verification: { ...c.verification, scratchDir } }, [newestCluster, corruptCluster], 'standby'));
   clients = createClients(w.config);
 });
 afterAll(async () => {
   await w?.stop();
+  for (const cluster of [newestCluster, corruptCluster]) await deleteSnapshotsOf(clients.s3, bucket(), cluster);
   clients?.s3.destroy();
   rmSync(scratchDir, { recursive: true, force: true });
 });
@@ -36,10 +42,19 @@ const bucket = () => w.config.objectStore.bucket;
 
 async function snapshot(cluster: string) {
   const handle = await w.client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
-    taskQueue: w.config.temporal.taskQueue, workflowId: `etcd-snapshot/${cluster}/test-verify-${Date.now()}`, args: [{ cluster, skipRetention: true }],
+    taskQueue: w.config.temporal.taskQueue, workflowId: `etcd-snapshot/${cluster}/test-verify-${Date.now()}-${randomBytes(3).toString('hex')}`, args: [{ cluster, skipRetention: true }],
   });
   return (await handle.result()).manifest;
 }
+
+/** The workflow's own definitions of RTO (start to the objects checked) and RPO (the backup's age at the start), from the result. */
+const seconds = (from: string, to: string) => Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10);
+const expectObjectivesMeasured = (r: VerificationResult, snapshotStartedAt: string) => {
+  expect(r.backup.createdAt).toBe(snapshotStartedAt);
+  expect(r.rpoSeconds).toBe(seconds(snapshotStartedAt, r.startedAt));
+  const end = r.steps.find((s) => s.name === 'check-objects')?.finishedAt ?? r.steps.find((s) => s.state === 'failed')!.finishedAt!;
+  expect(r.rtoSeconds).toBe(seconds(r.startedAt, end));
+};
 
 function verify(input: EtcdVerificationInput, workflowId = `verify-etcd/${input.cluster}/test-${Date.now()}-${randomBytes(3).toString('hex')}`) {
   return w.client.workflow.execute<typeof restoreVerification>('restoreVerification', { taskQueue: w.config.temporal.taskQueue, workflowId, args: [input] });
@@ -85,20 +100,22 @@ describe('restoreVerification (etcd)', () => {
       expect(r.backup.id).toBe(manifest.snapshotId);
       const check = (name: string) => r.checks.find((c) => c.name === name)!;
       expect(check(`namespaces/${ns}`).passed).toBe(true);
-      expect(check(`deployments/${ns}/api`).detail).toMatch(/3 replicas/);
+      expect(check(`deployments/${ns}/api`)).toEqual({ name: `deployments/${ns}/api`, passed: true, detail: expect.stringMatching(/^found at resourceVersion \d+, 3 replicas$/) });
       // The Secret is encrypted at rest in the primary's etcd: reading it back proves the scratch API
       // server got the EncryptionConfiguration, and the hash proves the data.
       expect(check(`secrets/${ns}/db-credentials`)).toEqual({
         name: `secrets/${ns}/db-credentials`, passed: true,
         detail: `data sha256 ${dataSha256({ data: { token } }).slice(0, 12)} equals the source's at resourceVersion ${secret.metadata!.resourceVersion}`,
       });
-      expect(check('inventory')).toMatchObject({ passed: true });
-      expect(check('inventory').detail).toContain(`${manifest.inventory.totalKeys} keys`);
+      const prefixes = Object.keys(manifest.inventory.prefixes).length;
+      expect(check('inventory')).toEqual({
+        name: 'inventory', passed: true,
+        detail: expect.stringMatching(new RegExp(`^${manifest.inventory.totalKeys} keys in ${prefixes} resource prefixes at revision \\d+, as the manifest says$`)),
+      });
       expect(check('count secrets').passed).toBe(true);
       expect(r.steps.map((s) => [s.name, s.state])).toEqual(
         ['select', 'fetch', 'restore-db', 'start-etcd', 'check-inventory', 'start-apiserver', 'check-objects', 'teardown', 'record'].map((n) => [n, 'done']));
-      expect(r.rtoSeconds).toBeGreaterThan(0);
-      expect(r.rpoSeconds).toBeGreaterThanOrEqual(0);
+      expectObjectivesMeasured(r, manifest.startedAt);
       const stored = await readManifest(clients.s3, bucket(), 'primary', manifest.snapshotId);
       expect(stored.status).toBe('verified');
       expect(stored.verification).toMatchObject({ result: 'verified', checks: { passed: r.checks.length, total: r.checks.length } });
@@ -116,28 +133,33 @@ describe('restoreVerification (etcd)', () => {
   }, 240_000);
 
   it('a corrupted stored snapshot fails with a precise reason, and the manifest says failed', async () => {
-    const manifest = await snapshot('standby');
+    const manifest = await snapshot(corruptCluster);
     const Key = manifest.object.objectKey;
     const stored = Buffer.from(await (await clients.s3.send(new GetObjectCommand({ Bucket: bucket(), Key }))).Body!.transformToByteArray());
     stored[Math.floor(stored.length / 2)]! ^= 0x01;
     await clients.s3.send(new PutObjectCommand({ Bucket: bucket(), Key, Body: stored }));
 
-    const err = await verify({ kind: 'etcd', cluster: 'standby', snapshotId: manifest.snapshotId }).catch((e: unknown) => e);
+    const err = await verify({ kind: 'etcd', cluster: corruptCluster, snapshotId: manifest.snapshotId }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const r = failedVerification(err) as VerificationResult;
     expect(r.passed).toBe(false);
     expect(r.failureReason).toMatch(new RegExp(`^snapshot ${manifest.snapshotId} is corrupt: authentication failed on chunk \\d+ .*the data was modified`));
-    const state = Object.fromEntries(r.steps.map((s) => [s.name, s.state]));
-    expect(state).toMatchObject({ fetch: 'failed', 'restore-db': 'skipped', 'start-apiserver': 'skipped', teardown: 'done', record: 'done' });
-    const after = await readManifest(clients.s3, bucket(), 'standby', manifest.snapshotId);
+    expect(r.steps.map((s) => [s.name, s.state])).toEqual([
+      ['select', 'done'], ['fetch', 'failed'], ['restore-db', 'skipped'], ['start-etcd', 'skipped'], ['check-inventory', 'skipped'],
+      ['start-apiserver', 'skipped'], ['check-objects', 'skipped'], ['teardown', 'done'], ['record', 'done'],
+    ]);
+    expectObjectivesMeasured(r, manifest.startedAt);
+    const after = await readManifest(clients.s3, bucket(), corruptCluster, manifest.snapshotId);
     expect(after.status).toBe('failed');
     expect(after.verification!.result).toBe(`failed: ${r.failureReason}`);
     expectNothingLeft();
   }, 240_000);
 
-  it('an object the snapshot does not hold fails its check by name', async () => {
-    const err = await verify({ kind: 'etcd', cluster: 'standby', objects: [{ resource: 'secrets', namespace: 'default', name: 'never-created' }] }).catch((e: unknown) => e);
+  it('an object the snapshot does not hold fails its check by name (on the newest snapshot, when none is named)', async () => {
+    const manifest = await snapshot(newestCluster);
+    const err = await verify({ kind: 'etcd', cluster: newestCluster, objects: [{ resource: 'secrets', namespace: 'default', name: 'never-created' }] }).catch((e: unknown) => e);
     const r = failedVerification(err) as VerificationResult;
+    expect(r.backup.id).toBe(manifest.snapshotId);
     expect(r.failureReason).toBe('check secrets/default/never-created failed: not found in the restored cluster');
     expect(r.checks.filter((c) => !c.passed).map((c) => c.name)).toEqual(['secrets/default/never-created']);
     expectNothingLeft();

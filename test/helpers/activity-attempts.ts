@@ -1,0 +1,20 @@
+// What a run's history says about retries: each activity it ran, with the attempt that finished it.
+import type { WorkflowHandle } from '@temporalio/client';
+
+type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+
+/**
+ * `[activity type, attempt]` for each activity of the run, in the order they were scheduled. The
+ * server writes an activity's started event when the activity finishes, with the last attempt's number:
+ * an activity a killed worker had running, retried once and completed, shows attempt 2.
+ */
+export function activityAttempts(history: History): [string, number][] {
+  const events = history.events ?? [];
+  const typeOf = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes)
+    .map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!]));
+  return events.filter((e) => e.activityTaskStartedEventAttributes)
+    .map((e) => [typeOf.get(String(e.activityTaskStartedEventAttributes!.scheduledEventId)) ?? '?', e.activityTaskStartedEventAttributes!.attempt ?? 0]);
+}
+
+/** The activities that needed more than one attempt, with the attempt that finished each. */
+export const retriedActivities = (history: History) => activityAttempts(history).filter(([, attempt]) => attempt !== 1);
