@@ -1,93 +1,99 @@
 // Integration (lab: Temporal, standby etcd, MinIO): `lifeboat backup etcd`, `snapshots list`,
-// `snapshots prune [--dry-run]` as an SRE runs them.
+// `snapshots prune [--dry-run]` as an SRE runs them. Each test runs on a cluster of its own (the
+// standby's etcd under a name no other test uses, added to a copy of the lab's configuration), so what
+// it lists and prunes is exactly the snapshots it took: no other test's, none the lab's schedule took.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { SnapshotManifest } from '../../workflows/snapshot-layout.js';
-import type { RetentionResult } from '../../activities/etcd-snapshot.js';
+import { snapshotManifestKey, type SnapshotManifest } from '../../workflows/snapshot-layout.js';
 import { createClients } from '../../worker/clients.js';
 import { labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { deleteSnapshotsOf, snapshotKeysOf, testClusterName, withTestClusters, writeConfigWithTestCluster } from '../helpers/test-cluster.js';
 
 const clients = createClients(labConfig());
+const bucket = 'lifeboat';
+const dir = mkdtempSync(join(tmpdir(), 'lifeboat-snapshots-cli-'));
+// keepLast 3 and nothing else: of five snapshots, the two oldest go, whatever the day or week.
+const retention = { keepLast: 3, daily: 0, weekly: 0, monthly: 0 };
+const listed = testClusterName('cli-list');
+const pruned = testClusterName('cli-prune');
 let w: TestWorker;
+/** The CLI's environment: the configuration with the test clusters, and the test worker's task queue. */
 let env: Record<string, string>;
 beforeAll(async () => {
-  w = await startTestWorker();
-  env = { LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue };
+  w = await startTestWorker((c) => withTestClusters(c, [listed, pruned], 'standby', { retention }));
+  const configFile = writeConfigWithTestCluster(dir, [listed, pruned], 'standby', retention);
+  env = { LIFEBOAT_CONFIG: configFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue };
 });
 afterAll(async () => {
   await w?.stop();
+  for (const cluster of [listed, pruned]) await deleteSnapshotsOf(clients.s3, bucket, cluster);
   clients.s3.destroy();
+  rmSync(dir, { recursive: true, force: true });
 });
 
-const listSnapshots = async () => JSON.parse((await lifeboat(['snapshots', 'list', '--cluster', 'standby', '--json'])).stdout) as { complete: boolean; snapshots: SnapshotManifest[] };
-const objectsOf = async (id: string) =>
-  (await clients.s3.send(new ListObjectsV2Command({ Bucket: 'lifeboat', Prefix: `etcd/standby/${id}/` }))).KeyCount ?? 0;
+const listSnapshots = async (cluster: string) =>
+  JSON.parse((await lifeboat(['snapshots', 'list', '--cluster', cluster, '--json'], env)).stdout) as { cluster: string; complete: boolean; snapshots: SnapshotManifest[] };
+const backup = async (cluster: string) => {
+  const result = await lifeboat(['backup', 'etcd', '--cluster', cluster, '--wait', '--json', '--skip-retention'], env);
+  expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: '' });
+  return JSON.parse(result.stdout) as { workflowId: string; manifest: SnapshotManifest; steps: { name: string; state: string }[] };
+};
 
 describe('lifeboat backup etcd / snapshots', () => {
   it('backup etcd --wait --json prints the manifest and steps; snapshots list shows it', async () => {
-    const result = await lifeboat(['backup', 'etcd', '--cluster', 'standby', '--wait', '--json', '--skip-retention'], env);
-    expect(result.exitCode).toBe(0);
-    const out = JSON.parse(result.stdout) as { workflowId: string; manifest: SnapshotManifest; steps: { name: string; state: string }[] };
-    expect(out.workflowId).toMatch(/^etcd-snapshot\/standby\//);
+    const out = await backup(listed);
+    expect(out.workflowId).toMatch(new RegExp(`^etcd-snapshot/${listed}/`));
     expect(out.steps.map((s) => `${s.name}:${s.state}`)).toEqual(['preflight:done', 'stream:done', 'inventory:done', 'verify-upload:done', 'manifest:done', 'retention:skipped']);
-    const listed = await listSnapshots();
-    expect(listed.complete).toBe(true);
-    expect(listed.snapshots[0]).toEqual(out.manifest);
-    const table = await lifeboat(['snapshots', 'list', '--cluster', 'standby']);
-    expect(table.stdout).toMatch(new RegExp(`^${out.manifest.snapshotId}\\s+\\d+m\\s+[\\d.]+ MiB\\s+\\d+\\s+uploaded\\s+lab-1$`, 'm'));
-  });
+    expect(await listSnapshots(listed)).toEqual({ cluster: listed, complete: true, snapshots: [out.manifest] });
+    const table = await lifeboat(['snapshots', 'list', '--cluster', listed], env);
+    expect(table.stdout).toMatch(new RegExp(`^${out.manifest.snapshotId}\\s+\\d+m\\s+[\\d.]+ MiB\\s+${out.manifest.etcd.revisionAtStart}\\s+uploaded\\s+lab-1$`, 'm'));
+    expect(table.stdout.trim().split('\n')).toHaveLength(2);
+  }, 180_000);
 
   it('prune --dry-run says what it would delete and why, and deletes nothing; prune deletes manifest and object together', async () => {
-    // Four more of today: with the first test's, at least five.
-    for (let i = 0; i < 4; i++) expect((await lifeboat(['backup', 'etcd', '--cluster', 'standby', '--wait', '--json', '--skip-retention'], env)).exitCode).toBe(0);
-    const before = await listSnapshots();
-    expect(before.snapshots.length).toBeGreaterThanOrEqual(5);
+    const taken: SnapshotManifest[] = [];
+    for (let i = 0; i < 5; i++) taken.push((await backup(pruned)).manifest);
+    const ids = taken.map((m) => m.snapshotId).reverse(); // newest first
+    const before = await listSnapshots(pruned);
+    expect(before.snapshots.map((m) => m.snapshotId)).toEqual(ids);
+    const keysBefore = await snapshotKeysOf(clients.s3, bucket, pruned);
+    expect(keysBefore).toHaveLength(10);
 
-    const dry = JSON.parse((await lifeboat(['snapshots', 'prune', '--cluster', 'standby', '--dry-run', '--json'], env)).stdout) as RetentionResult;
-    expect(dry.dryRun).toBe(true);
-    expect(dry.deletedObjects).toEqual([]);
-    // Every listed snapshot is either kept or deleted, newest first.
-    expect([...dry.plan.keep.map((k) => k.id), ...dry.plan.delete.map((d) => d.id)].sort()).toEqual(before.snapshots.map((m) => m.snapshotId).sort());
-    // Today's snapshots (this test's, at least four): keepLast 3 keeps the three newest that did not fail
-    // verification (daily, weekly and monthly pick the newest, one of them), the newest verified one is
-    // kept whatever it is, and every other one of today goes.
-    const day = (m: SnapshotManifest) => m.startedAt.slice(0, 10);
-    const today = before.snapshots.filter((m) => day(m) === day(before.snapshots[0]!));
-    expect(today.length).toBeGreaterThanOrEqual(4);
-    const newestThree = before.snapshots.filter((m) => m.status !== 'failed').slice(0, 3).map((m) => m.snapshotId);
-    const newestVerified = before.snapshots.find((m) => m.status === 'verified')?.snapshotId;
-    const keptToday = today.map((m) => m.snapshotId).filter((id) => newestThree.includes(id) || id === newestVerified);
-    const keptIds = dry.plan.keep.map((k) => k.id);
-    expect(keptIds.filter((id) => today.some((m) => m.snapshotId === id))).toEqual(keptToday);
-    expect(dry.plan.delete.map((d) => d.id).filter((id) => today.some((m) => m.snapshotId === id))).toEqual(today.map((m) => m.snapshotId).filter((id) => !keptToday.includes(id)));
-    for (const d of dry.plan.delete) {
-      expect(d.reason).toBe(before.snapshots.find((m) => m.snapshotId === d.id)!.status === 'failed' ? 'failed verification' : 'not selected by policy');
-    }
-    // Earlier days' snapshots (left by earlier runs) are kept only as the newest good one of their day,
-    // week or month, or as the newest verified.
-    for (const k of dry.plan.keep.filter((k) => !today.some((m) => m.snapshotId === k.id))) {
-      expect(k.reasons.every((r) => /^(daily|weekly|monthly) /.test(r) || r === 'newest verified')).toBe(true);
-      const m = before.snapshots.find((s) => s.snapshotId === k.id)!;
-      if (k.reasons.some((r) => r.startsWith('daily '))) {
-        expect(before.snapshots.find((s) => day(s) === day(m) && s.status !== 'failed')!.snapshotId).toBe(k.id);
-      }
-    }
-    expect((await listSnapshots()).snapshots).toHaveLength(before.snapshots.length);
-    const human = await lifeboat(['snapshots', 'prune', '--cluster', 'standby', '--dry-run'], env);
-    expect(human.stdout).toMatch(new RegExp(`^${dry.plan.delete[0]!.id}\\s+would delete\\s+${dry.plan.delete[0]!.reason}$`, 'm'));
+    const plan = {
+      keep: [
+        { id: ids[0], reasons: ['last 3', 'newest uploaded (no verified snapshot)'] },
+        { id: ids[1], reasons: ['last 3'] },
+        { id: ids[2], reasons: ['last 3'] },
+      ],
+      delete: [{ id: ids[3], reason: 'not selected by policy' }, { id: ids[4], reason: 'not selected by policy' }],
+    };
+    const dry = await lifeboat(['snapshots', 'prune', '--cluster', pruned, '--dry-run', '--json'], env);
+    expect(dry.exitCode).toBe(0);
+    expect(JSON.parse(dry.stdout)).toEqual({ workflowId: expect.stringMatching(new RegExp(`^etcd-snapshot-prune/${pruned}/`)), plan, dryRun: true, deletedObjects: [], abortedUploads: [] });
+    expect(await snapshotKeysOf(clients.s3, bucket, pruned)).toEqual(keysBefore);
+    const human = await lifeboat(['snapshots', 'prune', '--cluster', pruned, '--dry-run'], env);
+    expect(human.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s{2,}/))).toEqual([
+      [ids[0], 'keep', 'last 3, newest uploaded (no verified snapshot)'], [ids[1], 'keep', 'last 3'], [ids[2], 'keep', 'last 3'],
+      [ids[3], 'would delete', 'not selected by policy'], [ids[4], 'would delete', 'not selected by policy'],
+    ]);
 
-    const real = JSON.parse((await lifeboat(['snapshots', 'prune', '--cluster', 'standby', '--json'], env)).stdout) as RetentionResult;
-    expect(real.plan.delete.map((d) => d.id)).toEqual(dry.plan.delete.map((d) => d.id));
-    for (const { id } of real.plan.delete) expect(await objectsOf(id)).toBe(0);
-    for (const { id } of real.plan.keep) expect(await objectsOf(id)).toBe(2);
-    expect((await listSnapshots()).snapshots.map((m) => m.snapshotId)).toEqual(real.plan.keep.map((k) => k.id));
-  });
+    const real = await lifeboat(['snapshots', 'prune', '--cluster', pruned, '--json'], env);
+    expect(real.exitCode).toBe(0);
+    // Manifest first, then the object: a half-done delete leaves an invisible object, never a dangling manifest.
+    const gone = [taken[1]!, taken[0]!].flatMap((m) => [snapshotManifestKey(pruned, m.snapshotId), m.object.objectKey]);
+    expect(JSON.parse(real.stdout)).toEqual({ workflowId: expect.stringMatching(new RegExp(`^etcd-snapshot-prune/${pruned}/`)), plan, dryRun: false, deletedObjects: gone, abortedUploads: [] });
+    expect(await snapshotKeysOf(clients.s3, bucket, pruned)).toEqual(keysBefore.filter((k) => !gone.includes(k)));
+    expect((await listSnapshots(pruned)).snapshots.map((m) => m.snapshotId)).toEqual(ids.slice(0, 3));
+  }, 300_000);
 
   it('bad input: an unknown cluster is refused, nothing started', async () => {
-    const result = await lifeboat(['backup', 'etcd', '--cluster', 'nowhere', '--wait'], env);
+    const lab = { LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue };
+    const result = await lifeboat(['backup', 'etcd', '--cluster', 'nowhere', '--wait'], lab);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/unknown cluster 'nowhere'; configured clusters: primary, standby/);
-    const missing = await lifeboat(['backup', 'etcd'], env);
+    const missing = await lifeboat(['backup', 'etcd'], lab);
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toMatch(/required option '--cluster <name>' not specified/);
   });
