@@ -3,6 +3,9 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { readVeleroFile } from '../../activities/velero.js';
+import { backupFileKey } from '../../workflows/velero-layout.js';
+import { veleroBackupFiles } from '../helpers/velero-files.js';
 import { createClients } from '../../worker/clients.js';
 import { labConfig } from '../helpers/lab.js';
 
@@ -14,6 +17,7 @@ const stamp = Date.now();
 const namespace = `velero-probe-${stamp}`;
 const backupName = `lab-probe-${stamp}`;
 
+
 afterAll(async () => {
   await core.deleteNamespace({ name: namespace }).catch(() => undefined);
   clients.s3.destroy();
@@ -23,6 +27,12 @@ describe('Velero in the lab', () => {
   it('backs up a namespace to Completed, and the backup files appear in MinIO', async () => {
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'settings' }, data: { mode: 'probe' } } });
+    // kube-controller-manager adds the default ServiceAccount and the root CA ConfigMap to a new
+    // namespace; wait for both, so that what the backup holds is known exactly.
+    const exists = (read: () => Promise<unknown>) => read().then(() => true, () => false);
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      if (await exists(() => core.readNamespacedServiceAccount({ namespace, name: 'default' })) && await exists(() => core.readNamespacedConfigMap({ namespace, name: 'kube-root-ca.crt' }))) break;
+    }
     await custom.createNamespacedCustomObject({
       group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'backups',
       body: {
@@ -37,10 +47,15 @@ describe('Velero in the lab', () => {
       status = ((await custom.getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'backups', name: backupName })) as { status?: typeof status }).status ?? {};
     }
     expect(status.phase).toBe('Completed');
-    expect(status.progress?.itemsBackedUp).toBeGreaterThanOrEqual(2);
+    // The namespace, its two ConfigMaps and its ServiceAccount: in the count and in the resource list.
+    expect(status.progress?.itemsBackedUp).toBe(4);
+    const resources = JSON.parse((await readVeleroFile(clients.s3, 'lifeboat', backupFileKey('velero/primary', backupName, '-resource-list.json.gz')))!) as Record<string, string[]>;
+    expect(Object.fromEntries(Object.entries(resources).map(([kind, items]) => [kind, [...items].sort()]))).toEqual({
+      'v1/ConfigMap': [`${namespace}/kube-root-ca.crt`, `${namespace}/settings`], 'v1/Namespace': [namespace], 'v1/ServiceAccount': [`${namespace}/default`],
+    });
 
     const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: 'lifeboat', Prefix: `velero/primary/backups/${backupName}/` }));
-    const keys = (listed.Contents ?? []).map((o) => o.Key!.split('/').pop());
-    expect(keys).toEqual(expect.arrayContaining([`${backupName}.tar.gz`, `${backupName}-logs.gz`, 'velero-backup.json']));
+    const keys = (listed.Contents ?? []).map((o) => o.Key!.split('/').pop()).sort();
+    expect(keys).toEqual(veleroBackupFiles(backupName));
   });
 });
