@@ -246,6 +246,10 @@ export function createFailoverActivities(clients: LifeboatClients) {
         return { namespace, name, replicas: chosen?.[0] ?? 1, replicasFrom: chosen?.[1] ?? 'default', cpuMilli: requests.cpu, memoryBytes: requests.mem };
       });
       if (!workloads.length && target.reachable) blockers.push(`no Deployments found for app '${appName}' in ${app.namespaces.join(', ')}`);
+      // A target that serves already: a source a forced failover never fenced, back with its old replicas.
+      for (const d of targetDeployments) {
+        if ((d.status?.readyReplicas ?? 0) > 0) warnings.push(`${key(d)} already serves on '${to}' (${d.status!.readyReplicas} ready, never fenced): both sites may be serving now`);
+      }
 
       let capacity: FailoverPreflight['capacity'] = { neededCpuMilli: 0, neededMemoryBytes: 0, freeCpuMilli: 0, freeMemoryBytes: 0, ok: false, detail: 'not measured: target unreachable' };
       if (target.reachable) {

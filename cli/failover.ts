@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { carriedDetails, describeRootFailure } from '../workflows/failure-chain.js';
-import { approveUpdate, isFailoverReport, reportQuery, type failback, type failover, type FailoverInput, type FailoverReport } from '../workflows/failover.js';
+import { userInfo } from 'node:os';
+import { abortUpdate, approveUpdate, endedStatuses, isFailoverReport, reportQuery, type failback, type failover, type FailoverInput, type FailoverReport, type SourceWatch } from '../workflows/failover.js';
 import { appByName, clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
@@ -33,16 +34,43 @@ function resolve(config: LifeboatConfig, kind: Kind, opts: SwitchOptions): { app
 
 const secs = (a?: string, b?: string) => (a && b ? `${((Date.parse(b) - Date.parse(a)) / 1000).toFixed(1)}s` : '');
 
+/** `42 s`, `12 min`, `5 h`, `3 d`: how long ago, for a person. */
+export function elapsed(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 90) return `${s} s`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
+  if (s < 48 * 3600) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} d`;
+}
+
+/** The source watch of a forced run: what it does now, or how it ended and what is left to do. */
+export function formatSourceWatch(w: SourceWatch): string[] {
+  switch (w.state) {
+    case 'watching':
+      return [`source watch: '${w.cluster}' was unreachable and is NOT fenced; watching its API since ${w.since}, until ${w.until} (limit ${elapsed(w.limitSeconds * 1000)}), to fence its ${w.workloads} Deployments as soon as it answers`,
+        `  should it serve before then, fence it by hand: ${w.fenceCommand}`];
+    case 'fenced':
+      return [`source watch: '${w.cluster}' answered at ${w.answeredAt}; its ${w.workloads} Deployments were fenced by this run (no Pod serving at ${w.fencedAt})`];
+    case 'aborted':
+      return [`DANGER: '${w.cluster}' was never fenced (the watch was aborted): both sites may serve`, `  fence it as soon as its API answers: ${w.fenceCommand}`];
+    default:
+      return [`DANGER: '${w.cluster}' was never fenced: ${w.detail}. Both sites may serve`, `  fence it as soon as its API answers: ${w.fenceCommand}`];
+  }
+}
+
 export function formatReport(r: FailoverReport): string {
   const lines = [
     `${r.kind} of ${r.app} from ${r.from} to ${r.to}: ${r.status.toUpperCase()}${r.failure ? `: ${r.failure}` : ''}`,
     `reason: ${r.reason}${r.approval ? `; ${r.approval.auto ? 'auto-approved' : 'approved'} by ${r.approval.approver}${r.approval.force ? ' (force)' : ''}` : ''}`,
   ];
+  if (r.abort) lines.push(`aborted by ${r.abort.by} at ${r.abort.at}${r.abort.reason ? `: ${r.abort.reason}` : ''}`);
   if (r.preflight) {
-    lines.push(`preflight: ${r.to}: ${r.preflight.to.detail}; ${r.from}: ${r.preflight.from.reachable ? r.preflight.from.detail : `UNREACHABLE (${r.preflight.from.detail})`}; capacity: ${r.preflight.capacity.detail}`);
+    const at = r.steps.find((s) => s.name === 'preflight')?.finishedAt;
+    lines.push(`preflight at start (${at ?? 'time unknown'}): ${r.to}: ${r.preflight.to.detail}; ${r.from}: ${r.preflight.from.reachable ? r.preflight.from.detail : `UNREACHABLE (${r.preflight.from.detail})`}; capacity: ${r.preflight.capacity.detail}`);
     for (const b of r.preflight.blockers) lines.push(`  BLOCKER: ${b}`);
     for (const wn of r.preflight.warnings) lines.push(`  warning: ${wn}`);
   }
+  if (r.sourceWatch) lines.push(...formatSourceWatch(r.sourceWatch));
   if (r.plan.length) lines.push('', 'plan:', table(['step', 'cluster', 'change'], r.plan.map((p) => [p.step, p.cluster, p.change])).trimEnd());
   lines.push('', table(['step', 'state', 'took', 'detail'], r.steps.map((s) => [s.name, s.state, secs(s.startedAt, s.finishedAt), (s.detail ?? '').split('\n')[0]!])).trimEnd());
   if (r.rolledBack.length) lines.push('', `rolled back: ${r.rolledBack.join('; ')}`);
@@ -55,6 +83,63 @@ export function formatReport(r: FailoverReport): string {
 
 /** The report a failed run carries in its failure's details. */
 const failedReport = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail));
+
+/** Who runs the CLI, for `abort --by`; "unknown" where the OS has no name for the user. */
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+/** The app's last run, running or not, with its report. */
+export interface RunRecord {
+  workflowId: string;
+  runId: string;
+  /** Temporal's status of the run: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, ... */
+  status: string;
+  startTime: Date;
+  closeTime?: Date;
+  report: FailoverReport;
+}
+
+/**
+ * The last run of the app's failover lock. A finished run's report comes from its result or its
+ * failure's details (no worker needed); a running one's (or one ended without a report: cancelled by
+ * an older Lifeboat, terminated) from the `report` query.
+ */
+async function lastRun(client: Client, app: string): Promise<RunRecord> {
+  const workflowId = failoverWorkflowId(app);
+  const d = await client.workflow.getHandle(workflowId).describe().catch((err: unknown) => {
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`app '${app}' has never been failed over`);
+    throw err;
+  });
+  const handle = client.workflow.getHandle(workflowId, d.runId);
+  let report: FailoverReport | undefined;
+  if (d.status.name === 'COMPLETED') report = await handle.result() as FailoverReport;
+  else if (d.status.name !== 'RUNNING') report = await handle.result().then(() => undefined, failedReport);
+  report ??= await handle.query(reportQuery);
+  return { workflowId, runId: d.runId, status: d.status.name, startTime: d.startTime, closeTime: d.closeTime, report };
+}
+
+/**
+ * `failover status`: a running run as such; a finished one as the record it is, with when it ended and
+ * how. Its preflight and plan were true at its start: what is true now is what `failover plan` (and,
+ * while it runs, the source watch) says.
+ */
+export function formatStatus(run: RunRecord, now: Date): string {
+  const r = run.report;
+  const ended = endedStatuses.includes(r.status);
+  const outcome = run.status === 'RUNNING' || ended ? r.status.toUpperCase() : `${run.status} (its report last said ${r.status.toUpperCase()})`;
+  const head = run.closeTime
+    ? `${run.workflowId} (run ${run.runId}) finished ${run.closeTime.toISOString()} (${elapsed(now.getTime() - run.closeTime.getTime())} ago): ${outcome}`
+    : `${run.workflowId} (run ${run.runId}) running since ${run.startTime.toISOString()} (${elapsed(now.getTime() - run.startTime.getTime())}): ${outcome}`;
+  const truth = run.closeTime
+    ? `This is the run's record. What is true now: \`lifeboat failover plan --app ${r.app}\``
+    : `Preflight and plan are as of the run's start. What is true now: \`lifeboat failover plan --app ${r.app}\`${r.sourceWatch?.state === 'watching' ? ' and the source watch below' : ''}`;
+  return `${head}\n${truth}\n\n${formatReport(r)}`;
+}
 
 async function finish(handle: WorkflowHandle, opts: { json?: boolean }): Promise<void> {
   const result = handle.result() as Promise<FailoverReport>;
@@ -170,43 +255,48 @@ export function registerFailoverCommands(program: Command): void {
       }, false);
     });
   fo.command('status')
-    .description('the running (or last) failover or failback of an app: plan, approval, steps')
+    .description('the running (or last) failover or failback of an app: plan, approval, steps; a finished one as the record it is')
     .requiredOption('--app <name>', 'app')
     .option('--json', 'print the report as JSON')
     .action(async (opts: { app: string; json?: boolean }) => {
       const app = appByName(loadConfig(), opts.app).name;
       await withClient(async (client) => {
-        const handle = client.workflow.getHandle(failoverWorkflowId(app));
-        let report: FailoverReport;
-        try {
-          report = await handle.query(reportQuery);
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError) throw new CliError(`app '${app}' has never been failed over`);
-          throw err;
-        }
-        if (opts.json) printJson(report);
-        else process.stdout.write(formatReport(report));
+        const run = await lastRun(client, app);
+        if (opts.json) printJson(run.report);
+        else process.stdout.write(formatStatus(run, new Date()));
       }, false);
     });
   fo.command('abort')
-    .description('cancel the running failover or failback: before fencing nothing changes; after, it rolls back')
+    .description('abort the running failover or failback: before fencing nothing changes; after, it rolls back; while it watches an unfenced source, the watch stops')
     .requiredOption('--app <name>', 'app')
+    .option('--by <name>', 'who aborts (default: the OS user)')
+    .option('--reason <text>', 'why: recorded with the abort')
     .option('--json', 'print the final report as JSON')
-    .action(async (opts: { app: string; json?: boolean }) => {
+    .action(async (opts: { app: string; by?: string; reason?: string; json?: boolean }) => {
       const app = appByName(loadConfig(), opts.app).name;
+      const by = opts.by ?? osUser();
+      if (!by.trim()) throw new CliError('--by: expected a name', exitCodes.badInput);
       await withClient(async (client) => {
-        const handle = client.workflow.getHandle(failoverWorkflowId(app));
-        const { status } = await handle.describe().catch((err: unknown) => {
+        const { runId, status } = await client.workflow.getHandle(failoverWorkflowId(app)).describe().catch((err: unknown) => {
           if (err instanceof WorkflowNotFoundError) throw new CliError(`no failover of app '${app}' is running`);
           throw err;
         });
-        if (status.name !== 'RUNNING') throw new CliError(`no failover of app '${app}' is running (the last one is ${status.name})`);
-        const before = await handle.query(reportQuery);
-        await handle.cancel();
-        await handle.result().catch(() => undefined);
-        const after = await handle.query(reportQuery).catch(() => before);
-        if (opts.json) printJson(after);
-        else process.stdout.write(`aborted ${failoverWorkflowId(app)}\n${formatReport(after)}`);
+        if (status.name !== 'RUNNING') throw new CliError(`no failover of app '${app}' is running (the last one, run ${runId}, is ${status.name}); see \`lifeboat failover status --app ${app}\``);
+        const handle = client.workflow.getHandle(failoverWorkflowId(app), runId);
+        try {
+          await handle.executeUpdate(abortUpdate, { args: [{ by, reason: opts.reason }] });
+        } catch (err) {
+          const cause = (err as { cause?: { message?: string } }).cause;
+          throw new CliError(`abort refused: ${cause?.message ?? (err as Error).message}`);
+        }
+        const report = await handle.result().then((r) => r as FailoverReport, (err: unknown) => {
+          const r = failedReport(err);
+          if (!r) throw new CliError(`${failoverWorkflowId(app)} ended without a report: ${describeRootFailure(err)}`);
+          return r;
+        });
+        if (opts.json) printJson(report);
+        else process.stdout.write(formatReport(report));
+        if (report.status !== 'aborted') process.exitCode = exitCodes.failed;
       }, false);
     });
   switchCommand(program.command('failback').description("move an app back to its own cluster, carrying state home; same steps as failover"), 'failback');

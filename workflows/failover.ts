@@ -3,9 +3,10 @@
 // switched, verified, reported; a failure after fencing compensates in reverse (a saga), unless the
 // source was unreachable to begin with.
 import {
-  ApplicationFailure, CancellationScope, condition, defineQuery, defineUpdate, executeChild, isCancellation, proxyActivities, setHandler, workflowInfo,
+  ApplicationFailure, CancellationScope, condition, defineQuery, defineUpdate, executeChild, isCancellation, patched, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import type { FailoverActivities, FailoverPreflight, Workload } from '../activities/failover.js';
+import type { FailoverWatchActivities } from '../activities/failover-watch.js';
 import type { createTrafficActivities } from '../activities/traffic.js';
 import type { VeleroVerificationActivities } from '../activities/velero-verification.js';
 import type { veleroBackup } from './veleroBackup.js';
@@ -45,13 +46,57 @@ export interface PlannedChange {
   change: string;
 }
 
+export interface AbortRequest {
+  /** Who aborts (the CLI's `--by`, by default the OS user). */
+  by: string;
+  reason?: string;
+}
+
+/** Who aborted a run, when, and why: from `failover abort`, or by "unknown" for a bare cancel of the workflow. */
+export interface Abort extends AbortRequest {
+  at: string;
+}
+
+/**
+ * After a forced failover (the source unreachable, so never fenced): the watch for the source's API,
+ * which fences it as soon as it answers.
+ */
+export interface SourceWatch {
+  cluster: string;
+  /**
+   * watching: waiting for its API; fenced: it answered and this run fenced it; limit-passed: no answer
+   * within `limitSeconds`; fence-failed: it answered but fencing failed; aborted: the run was aborted
+   * while watching. All but fenced leave the source able to serve beside the target.
+   */
+  state: 'watching' | 'fenced' | 'limit-passed' | 'fence-failed' | 'aborted';
+  since: string;
+  until: string;
+  /** `apps[].failover.returnWatch`. */
+  limitSeconds: number;
+  /** Deployments it fences. */
+  workloads: number;
+  /** Fences them by hand (kubectl with the worker's kubeconfig for the source), should the watch not. */
+  fenceCommand: string;
+  /** When its API first answered. */
+  answeredAt?: string;
+  /** When this run had fenced it (no Pod serving). */
+  fencedAt?: string;
+  /** Why the source is not fenced (limit-passed, fence-failed). */
+  detail?: string;
+}
+
 export interface FailoverReport {
   kind: 'failover' | 'failback';
   app: string;
   from: string;
   to: string;
   reason: string;
-  status: 'planned' | 'awaiting-approval' | 'in-progress' | 'completed' | 'rolled-back' | 'failed';
+  /**
+   * watching-source: switched, and watching the unfenced source (forced runs); source-unfenced: switched,
+   * but the source was never fenced, so both sites may serve; aborted: `failover abort` (or a cancel)
+   * ended it, rolled back where it had changed anything.
+   */
+  status: 'planned' | 'awaiting-approval' | 'in-progress' | 'watching-source' | 'completed' | 'source-unfenced' | 'rolled-back' | 'aborted' | 'failed';
   requestedAt: string;
   preflight?: FailoverPreflight;
   plan: PlannedChange[];
@@ -67,6 +112,8 @@ export interface FailoverReport {
   podsReadySeconds?: number;
   rolledBack: string[];
   failure?: string;
+  abort?: Abort;
+  sourceWatch?: SourceWatch;
   workflowId: string;
   runId: string;
 }
@@ -75,11 +122,13 @@ export interface FailoverReport {
 export const isFailoverReport = (d: unknown): d is FailoverReport => Boolean((d as FailoverReport | undefined)?.steps && (d as FailoverReport).app);
 
 export const approveUpdate = defineUpdate<Approval, [ApproveRequest]>('approve');
+/** Ends the run: before fencing nothing has changed; after, it rolls back; while watching the source, the watch stops. */
+export const abortUpdate = defineUpdate<Abort, [AbortRequest]>('abort');
 export const reportQuery = defineQuery<FailoverReport>('report');
 
 export const failoverSteps = ['preflight', 'plan', 'approval', 'fence', 'bring-up', 'available', 'traffic', 'verify', 'report'] as const;
 
-const read = proxyActivities<FailoverActivities & VeleroVerificationActivities & TrafficActivities>({
+const read = proxyActivities<FailoverActivities & VeleroVerificationActivities & TrafficActivities & FailoverWatchActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['UnknownApp', 'AppHasNoFailover', 'InvalidFailoverRequest', 'KubernetesForbidden', 'UnknownCluster', 'NoVeleroBackup'] },
 });
@@ -115,7 +164,14 @@ function planOf(kind: FailoverReport['kind'], input: FailoverInput, p: FailoverP
   return plan;
 }
 
-/** Shared by failover and failback: the same run in either direction. */
+/** Statuses of a run that has ended (or is rolling back): nothing is left to approve or abort. */
+export const endedStatuses: readonly FailoverReport['status'][] = ['planned', 'completed', 'source-unfenced', 'rolled-back', 'aborted', 'failed'];
+
+/**
+ * Shared by failover and failback: the same run in either direction. Answers the `report` query and
+ * the `approve` and `abort` updates; an abort (or a cancel of the workflow) cancels the steps, which
+ * roll back what they changed, and the run fails as `FailoverAborted` carrying its report.
+ */
 async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): Promise<FailoverReport> {
   const info = workflowInfo();
   const steps = new Steps(failoverSteps);
@@ -124,20 +180,57 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     plan: [], steps: steps.all, rolledBack: [], workflowId: info.workflowId, runId: info.runId,
   };
   setHandler(reportQuery, () => report);
-  let awaiting = false;
+  const waiting = { approval: false };
   setHandler(approveUpdate, (request) => {
     report.approval = { ...request, force: request.force ?? false, at: new Date().toISOString(), auto: false };
     return report.approval;
   }, {
     validator: (request: ApproveRequest | undefined) => {
       if (typeof request?.approver !== 'string' || !request.approver.trim()) throw new Error('approve needs the approver\'s name');
-      if (!awaiting) throw new Error(report.approval ? `already approved by ${report.approval.approver}` : `not waiting for an approval (status ${report.status})`);
+      if (report.abort) throw new Error(`aborted by ${report.abort.by} at ${report.abort.at}`);
+      if (!waiting.approval) throw new Error(report.approval ? `already approved by ${report.approval.approver}` : `not waiting for an approval (status ${report.status})`);
       if (report.preflight && !report.preflight.from.reachable && !request.force) {
         throw new Error(`'${input.from}' is unreachable and cannot be fenced: approve with force to proceed anyway`);
       }
     },
   });
+  // The steps run in a scope of their own, so that `abort` cancels them as a cancel of the workflow would.
+  const work = new CancellationScope();
+  setHandler(abortUpdate, (request) => {
+    const reason = request.reason?.trim();
+    report.abort = { by: request.by.trim(), at: new Date().toISOString(), ...(reason ? { reason } : {}) };
+    work.cancel();
+    return report.abort;
+  }, {
+    validator: (request: AbortRequest | undefined) => {
+      if (typeof request?.by !== 'string' || !request.by.trim()) throw new Error('abort needs the name of who aborts');
+      if (report.abort) throw new Error(`already aborted by ${report.abort.by} at ${report.abort.at}`);
+      if (endedStatuses.includes(report.status)) throw new Error(`the ${kind} has already ended: ${report.status}`);
+    },
+  });
 
+  try {
+    return await work.run(() => switchSitesSteps(kind, input, report, steps, waiting));
+  } catch (err) {
+    // Runs from before `abort` ended as cancelled: they replay so.
+    if (!isCancellation(err) || !patched('failover-abort-report')) throw err;
+    waiting.approval = false;
+    const abort = report.abort ??= { by: 'unknown', at: new Date().toISOString() };
+    const by = `aborted by ${abort.by}${abort.reason ? ` (${abort.reason})` : ''}`;
+    // A compensation that failed leaves the run failed: something is left to undo by hand.
+    if (report.status !== 'failed') report.status = 'aborted';
+    if (report.sourceWatch?.state === 'watching') report.sourceWatch.state = 'aborted';
+    for (const s of steps.all) if (s.state === 'failed') s.detail = `interrupted: ${by}`;
+    steps.skipPending(by);
+    const rolled = report.rolledBack.length ? `; rolled back: ${report.rolledBack.join('; ')}` : '; nothing had been changed';
+    const unfenced = report.sourceWatch?.state === 'aborted' ? `; '${input.from}' was never fenced and may serve beside '${input.to}': ${report.sourceWatch.fenceCommand}` : '';
+    throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} from ${input.from} to ${input.to} ${by}${report.sourceWatch ? unfenced : rolled}`, 'FailoverAborted', report);
+  }
+}
+
+/** The steps of a switch, from preflight to report (and, after a forced one, the watch of the source). */
+async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInput, report: FailoverReport, steps: Steps, waiting: { approval: boolean }): Promise<FailoverReport> {
+  const info = workflowInfo();
   const preflight = await steps.run('preflight', () => read.preflightFailover({ app: input.app, from: input.from, to: input.to }),
     (p) => `${input.to}: ${p.to.detail}; ${input.from}: ${p.from.reachable ? p.from.detail : 'unreachable'}; capacity ${p.capacity.ok ? 'ok' : 'short'}`);
   report.preflight = preflight;
@@ -163,6 +256,10 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     steps.skipPending('dry run');
     return report;
   }
+  // A source that cannot be fenced now serves again, with its old replicas, as soon as it is back: a
+  // forced run watches for it after the switch.
+  const watchesSource = !preflight.from.reachable && patched('failover-source-watch');
+  if (watchesSource) steps.append('watch');
 
   await steps.run('approval', async () => {
     if (input.autoApprove) {
@@ -175,9 +272,9 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
       return;
     }
     report.status = 'awaiting-approval';
-    awaiting = true;
+    waiting.approval = true;
     const approved = await condition(() => report.approval !== undefined, preflight.approvalTimeoutSeconds * 1000);
-    awaiting = false;
+    waiting.approval = false;
     if (!approved) {
       report.status = 'failed';
       report.failure = `no approval within ${preflight.approvalTimeoutSeconds} s`;
@@ -248,8 +345,10 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
       return status;
     }, (s) => `Deployments Available on '${input.to}'; traffic ${s.activeCluster ? `points at '${s.activeCluster}'` : `acknowledged (${s.detail})`}`);
   } catch (err) {
-    report.failure = rootCause(err);
-    report.status = compensations.length ? 'rolled-back' : 'failed';
+    // An abort is no failure: switchSites reports who aborted.
+    const aborting = isCancellation(err);
+    if (!aborting) report.failure = rootCause(err);
+    report.status = aborting ? 'aborted' : compensations.length ? 'rolled-back' : 'failed';
     // Compensate in reverse, even when the run itself is being cancelled.
     await CancellationScope.nonCancellable(async () => {
       for (const c of compensations.reverse()) {
@@ -275,7 +374,66 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     report.status = 'completed';
     return Promise.resolve();
   }, () => `RTO ${report.rtoSeconds} s (objective ${preflight.objectives.rtoSeconds} s)`);
+
+  if (watchesSource) {
+    report.status = 'watching-source';
+    const watch = await steps.run('watch', () => watchReturningSource(input, workloads, { workflowId: info.workflowId }, report), describeWatch);
+    if (watch.state !== 'fenced') {
+      report.status = 'source-unfenced';
+      throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} switched to ${input.to}, but '${input.from}' was never fenced: ${watch.detail}. Both sites may serve. `
+        + `Fence it as soon as its API answers: ${watch.fenceCommand}`, 'SourceNotFenced', report);
+    }
+    report.status = 'completed';
+  }
   return report;
+}
+
+const describeWatch = (w: SourceWatch) => (w.state === 'fenced'
+  ? `'${w.cluster}' answered at ${w.answeredAt}; its ${w.workloads} Deployments fenced by this run, no Pod serving`
+  : `'${w.cluster}' NOT fenced: ${w.detail}`);
+
+/**
+ * The watch of a source a forced run could not fence: waits (a heartbeating activity, at most
+ * `apps[].failover.returnWatch`) until its API answers, then fences it as a normal run does, with
+ * this run's annotations. Its state is in the report (`sourceWatch`) throughout.
+ */
+async function watchReturningSource(input: FailoverInput, workloads: Workload[], thisRun: { workflowId: string }, report: FailoverReport): Promise<SourceWatch> {
+  const plan = await read.sourceWatchPlan({ app: input.app, cluster: input.from, workloads });
+  const since = Date.now();
+  const w: SourceWatch = report.sourceWatch = {
+    cluster: input.from, state: 'watching', since: new Date(since).toISOString(), until: new Date(since + plan.limitSeconds * 1000).toISOString(),
+    limitSeconds: plan.limitSeconds, workloads: workloads.length, fenceCommand: plan.fenceCommand,
+  };
+  // Retried across worker crashes for as long as the watch may last; each attempt resumes from the last heartbeat.
+  const watcher = proxyActivities<FailoverWatchActivities>({
+    scheduleToCloseTimeout: `${plan.limitSeconds + 300} seconds`,
+    heartbeatTimeout: '10 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['UnknownCluster', 'InvalidFailoverRequest'] },
+  });
+  try {
+    const seen = await watcher.watchForSourceApi({ cluster: input.from, workloads, deadline: w.until });
+    if (!seen.answered) {
+      w.state = 'limit-passed';
+      w.detail = `its API did not answer within ${plan.limitSeconds} s (${seen.checks} checks since ${w.since}; last: ${seen.lastProblem ?? 'no answer'})`;
+      return w;
+    }
+    w.answeredAt = seen.at;
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    w.state = 'limit-passed';
+    w.detail = `the watch of its API ended: ${rootCause(err)}`;
+    return w;
+  }
+  try {
+    await change.fenceWorkloads({ cluster: input.from, workloads, ...thisRun });
+    w.state = 'fenced';
+    w.fencedAt = new Date().toISOString();
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    w.state = 'fence-failed';
+    w.detail = `its API answered at ${w.answeredAt}, but fencing failed: ${rootCause(err)}`;
+  }
+  return w;
 }
 
 /** Moves an app from its cluster to the standby (or between any two sites it is configured for). */

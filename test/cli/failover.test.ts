@@ -1,70 +1,104 @@
 // Integration (lab: Temporal, both clusters, the DNSEndpoint CRD): `lifeboat failover` and `failback`
-// as an SRE runs them, on a throwaway app added to a copy of the lab's configuration; and bad input.
+// as an SRE runs them, on throwaway apps added to a copy of the lab's configuration; `failover abort`
+// before and after fencing, and a bare cancel; `failover status` of running and finished runs; bad input.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { AppsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { WorkflowFailedError } from '@temporalio/client';
 import { parse, stringify } from 'yaml';
 import type { FailoverReport } from '../../workflows/failover.js';
 import { labConfigFile } from '../../lab/topology.js';
 import { labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { createTestApp, targets, type TestApp } from '../helpers/failover-app.js';
+import { fetchHistory } from '../helpers/histories.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-failover-cli-'));
 const configFile = join(dir, 'lifeboat.yaml');
 let app: TestApp;
+/** Aborted in every way; never moved for good. */
+let aborted: TestApp;
 let w: TestWorker;
 let env: Record<string, string>;
 beforeAll(async () => {
   app = await createTestApp(labConfig());
+  aborted = await createTestApp(labConfig());
   const raw = parse(readFileSync(labConfigFile, 'utf8')) as { apps: object[] };
-  raw.apps.push({
-    name: app.name, cluster: 'primary', namespaces: [app.namespace], verify: { cluster: 'standby' },
-    failover: { standby: 'standby', mode: 'warm-standby', traffic: app.config.failover!.traffic, approvalTimeout: '10m', availableTimeout: '2m' },
-  });
+  for (const a of [app, aborted]) {
+    raw.apps.push({
+      name: a.name, cluster: 'primary', namespaces: [a.namespace], verify: { cluster: 'standby' },
+      failover: { standby: 'standby', mode: 'warm-standby', traffic: a.config.failover!.traffic, approvalTimeout: '10m', availableTimeout: '2m' },
+    });
+  }
   writeFileSync(configFile, stringify(raw));
-  w = await startTestWorker((c) => app.addTo(c));
+  w = await startTestWorker((c) => aborted.addTo(app.addTo(c)));
   env = { LIFEBOAT_CONFIG: configFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue };
 }, 60_000);
 afterAll(async () => {
   await w?.stop();
-  await app?.remove();
+  await Promise.all([app, aborted].map((a) => a?.remove()));
   rmSync(dir, { recursive: true, force: true });
 });
 
-const status = async () => JSON.parse((await lifeboat(['failover', 'status', '--app', app.name, '--json'], env)).stdout) as FailoverReport;
+const status = async (a: TestApp) => JSON.parse((await lifeboat(['failover', 'status', '--app', a.name, '--json'], env)).stdout) as FailoverReport;
+const statusText = async (a: TestApp) => (await lifeboat(['failover', 'status', '--app', a.name], env)).stdout.split('\n');
+/** Polls `failover status --json` until `done` says so (or a minute passes); the last report seen. */
+async function statusWhen(a: TestApp, done: (r: FailoverReport) => boolean): Promise<FailoverReport> {
+  let r = await status(a);
+  for (const deadline = Date.now() + 60_000; !done(r) && Date.now() < deadline; r = await status(a)) await new Promise((res) => setTimeout(res, 200));
+  return r;
+}
+/** The cells of a table row (columns are two or more spaces apart). */
+const cells = (line: string) => line.split(/ {2,}/);
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The record line `failover status` heads a finished run with; the seconds ago vary. */
+const finishedLine = (workflowId: string, runId: string, closeTime: Date, outcome: string) =>
+  new RegExp(`^${escape(workflowId)} \\(run ${runId}\\) finished ${escape(closeTime.toISOString())} \\(\\d+ (s|min) ago\\): ${outcome}$`);
+const recordNote = (a: TestApp) => `This is the run's record. What is true now: \`lifeboat failover plan --app ${a.name}\``;
+const lastRun = (a: TestApp) => w.client.workflow.getHandle(`failover/${a.name}`).describe();
 
 describe('lifeboat failover', () => {
-  it('start waits for approve; a second start is refused naming the running one; status shows the plan; failback brings it home', async () => {
+  it('start waits for approve; a second start is refused naming the running one; status shows the run, then its record; failback brings it home', async () => {
     const started = await lifeboat(['failover', 'start', '--app', app.name, '--reason', 'primary region outage', '--json'], env);
     expect(started.exitCode).toBe(0);
-    const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+    const { workflowId, runId } = JSON.parse(started.stdout) as { workflowId: string; runId: string };
     expect(workflowId).toBe(`failover/${app.name}`);
 
-    let report = await status();
-    for (let i = 0; i < 100 && report.status !== 'awaiting-approval'; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      report = await status();
-    }
+    const report = await statusWhen(app, (r) => r.status === 'awaiting-approval');
     expect(report.status).toBe('awaiting-approval');
-    expect(report.plan.map((p) => `${p.step}@${p.cluster}`)).toContain('traffic@standby');
+    expect(report.plan.map((p) => `${p.step}@${p.cluster}`)).toEqual(['fence@primary', 'fence@primary', 'bring-up@standby', 'bring-up@standby', 'available@standby', 'traffic@standby', 'verify@standby']);
 
     const second = await lifeboat(['failover', 'start', '--app', app.name, '--reason', 'again'], env);
     expect(second.exitCode).toBe(1);
-    expect(second.stderr).toMatch(new RegExp(`refused: failover failover/${app.name} of app '${app.name}' is already running \\(run [0-9a-f-]+, started `));
+    const { startTime } = await lastRun(app);
+    expect(second.stderr).toBe(`lifeboat: refused: failover failover/${app.name} of app '${app.name}' is already running (run ${runId}, started ${startTime.toISOString()}); see \`lifeboat failover status --app ${app.name}\``);
 
-    const text = await lifeboat(['failover', 'status', '--app', app.name], env);
-    expect(text.stdout).toMatch(/AWAITING-APPROVAL/);
-    expect(text.stdout).toMatch(/^fence +primary +scale Deployment /m);
+    const text = await statusText(app);
+    expect(text[0]).toMatch(new RegExp(`^failover/${app.name} \\(run ${runId}\\) running since ${escape(startTime.toISOString())} \\(\\d+ (s|min)\\): AWAITING-APPROVAL$`));
+    expect(text.slice(1, 5)).toEqual([
+      `Preflight and plan are as of the run's start. What is true now: \`lifeboat failover plan --app ${app.name}\``,
+      '',
+      `failover of ${app.name} from primary to standby: AWAITING-APPROVAL`,
+      'reason: primary region outage',
+    ]);
+    expect(text[5]).toBe(`preflight at start (${report.steps[0]!.finishedAt}): standby: ${report.preflight!.to.detail}; primary: ${report.preflight!.from.detail}; capacity: ${report.preflight!.capacity.detail}`);
+    const plan = text.slice(text.indexOf('plan:') + 2, text.indexOf('plan:') + 4).map(cells);
+    expect(plan).toEqual(['svc-0', 'svc-1'].map((d) => ['fence', 'primary', `scale Deployment ${app.namespace}/${d} to 0 (annotated lifeboat.io/fenced-by, replicas recorded)`]));
 
     const approved = await lifeboat(['failover', 'approve', '--app', app.name, '--approver', 'carol'], env);
     expect({ code: approved.exitCode, out: approved.stdout, err: approved.stderr }).toEqual({ code: 0, out: `approved failover/${app.name} as carol`, err: '' });
-    for (let i = 0; i < 300 && report.status !== 'completed'; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      report = await status();
-    }
-    expect(report.status).toBe('completed');
+    const done = await w.client.workflow.getHandle(workflowId, runId).result() as FailoverReport;
+    expect(done.status).toBe('completed');
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
+
+    // Finished: shown as the record it is, with when it ended.
+    const record = await statusText(app);
+    expect(record[0]).toMatch(finishedLine(workflowId, runId, (await lastRun(app)).closeTime!, 'COMPLETED'));
+    expect(record.slice(1, 5)).toEqual([recordNote(app), '', `failover of ${app.name} from primary to standby: COMPLETED`, 'reason: primary region outage; approved by carol']);
+    expect(record[5]).toBe(`preflight at start (${done.steps[0]!.finishedAt}): standby: ${done.preflight!.to.detail}; primary: ${done.preflight!.from.detail}; capacity: ${done.preflight!.capacity.detail}`);
+    const table = record.findIndex((l) => /^STEP +STATE +TOOK +DETAIL$/.test(l));
+    expect(record.slice(table + 1, table + 1 + done.steps.length).map((l) => cells(l).slice(0, 2))).toEqual(done.steps.map((s) => [s.name, 'done']));
 
     const back = await lifeboat(['failback', '--app', app.name, '--reason', 'primary back', '--auto-approve', '--approver', 'carol', '--wait', '--json'], env);
     expect(back.exitCode).toBe(0);
@@ -72,17 +106,101 @@ describe('lifeboat failover', () => {
     expect(r).toMatchObject({ kind: 'failback', from: 'standby', to: 'primary', status: 'completed' });
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect((await app.dnsEndpoint()).spec.endpoints[0]!.targets).toEqual(targets.primary);
+    const home = await statusText(app);
+    expect(home[0]).toMatch(finishedLine(workflowId, r.runId, (await lastRun(app)).closeTime!, 'COMPLETED'));
+    expect(home[3]).toBe(`failback of ${app.name} from standby to primary: COMPLETED`);
   }, 240_000);
 
   it('plan prints every change and changes nothing', async () => {
     const plan = await lifeboat(['failover', 'plan', '--app', app.name], env);
     expect(plan.exitCode).toBe(0);
     // Progress goes to stderr; the plan to stdout.
-    expect(plan.stderr).toMatch(/^preflight/);
-    expect(plan.stdout).toMatch(/^failover of .* from primary to standby: PLANNED/);
-    expect(plan.stdout).toMatch(/^bring-up +standby +scale Deployment .*svc-0 to 2/m);
+    expect(plan.stderr).toMatch(/^preflight$/m);
+    const out = plan.stdout.split('\n');
+    expect(out[0]).toBe(`failover of ${app.name} from primary to standby: PLANNED`);
+    const planned = out.slice(out.indexOf('plan:') + 2);
+    const rows = planned.slice(0, planned.indexOf('')).map(cells).filter((c) => c[0] === 'bring-up');
+    expect(rows).toEqual(['svc-0', 'svc-1'].map((d) => ['bring-up', 'standby', `scale Deployment ${app.namespace}/${d} to 2 (from primary's spec.replicas)`]));
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
   }, 120_000);
+
+  it('abort of a run waiting for approval (by the OS user): it ends aborted, and status says so, who and when; nothing changed', async () => {
+    const me = userInfo().username;
+    const started = JSON.parse((await lifeboat(['failover', 'start', '--app', aborted.name, '--reason', 'drill', '--json'], env)).stdout) as { runId: string };
+    expect((await statusWhen(aborted, (r) => r.status === 'awaiting-approval')).status).toBe('awaiting-approval');
+
+    const abort = await lifeboat(['failover', 'abort', '--app', aborted.name], env);
+    const r = await status(aborted);
+    expect(r.status).toBe('aborted');
+    expect(r.abort).toEqual({ by: me, at: r.abort!.at });
+    expect(abort.exitCode).toBe(0);
+    expect(abort.stdout.split('\n').slice(0, 3)).toEqual([`failover of ${aborted.name} from primary to standby: ABORTED`, 'reason: drill', `aborted by ${me} at ${r.abort!.at}`]);
+    expect(r.steps.map((s) => [s.name, s.state, s.detail])).toEqual([
+      ['preflight', 'done', r.steps[0]!.detail], ['plan', 'done', '7 changes'], ['approval', 'failed', `interrupted: aborted by ${me}`],
+      ...['fence', 'bring-up', 'available', 'traffic', 'verify', 'report'].map((n) => [n, 'skipped', `aborted by ${me}`]),
+    ]);
+
+    const record = await statusText(aborted);
+    expect(record[0]).toMatch(finishedLine(`failover/${aborted.name}`, started.runId, (await lastRun(aborted)).closeTime!, 'ABORTED'));
+    expect(record.slice(1, 6)).toEqual([recordNote(aborted), '', `failover of ${aborted.name} from primary to standby: ABORTED`, 'reason: drill', `aborted by ${me} at ${r.abort!.at}`]);
+
+    const again = await lifeboat(['failover', 'abort', '--app', aborted.name], env);
+    expect({ code: again.exitCode, err: again.stderr }).toEqual({
+      code: 1, err: `lifeboat: no failover of app '${aborted.name}' is running (the last one, run ${started.runId}, is FAILED); see \`lifeboat failover status --app ${aborted.name}\``,
+    });
+    expect(await aborted.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
+    expect(await aborted.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
+  }, 120_000);
+
+  it('a bare cancel of the workflow still reports aborted, by unknown', async () => {
+    await lifeboat(['failover', 'start', '--app', aborted.name, '--reason', 'drill'], env);
+    expect((await statusWhen(aborted, (r) => r.status === 'awaiting-approval')).status).toBe('awaiting-approval');
+    const handle = w.client.workflow.getHandle(`failover/${aborted.name}`);
+    await handle.cancel();
+    const err: unknown = await handle.result().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause as { type?: string; message: string; details?: unknown[] };
+    expect({ type: cause.type, message: cause.message }).toEqual({ type: 'FailoverAborted', message: `failover of ${aborted.name} from primary to standby aborted by unknown; nothing had been changed` });
+    const r = cause.details![0] as FailoverReport;
+    expect({ status: r.status, by: r.abort!.by }).toEqual({ status: 'aborted', by: 'unknown' });
+    expect((await status(aborted)).abort).toEqual(r.abort);
+  }, 120_000);
+
+  it('abort after fencing (by --by, with --reason) rolls back through the saga and says aborted and rolled back', async () => {
+    // The standby's Pods can never be scheduled: the run waits in `available`, fenced and scaled up.
+    const standby = aborted.kube.standby.makeApiClient(AppsV1Api);
+    await Promise.all(aborted.deployments.map((name) => standby.patchNamespacedDeployment({
+      namespace: aborted.namespace, name, body: { spec: { template: { spec: { nodeSelector: { type: 'kwok', 'lifeboat.io/test': 'no-such-node' } } } } },
+    }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))));
+    const started = await lifeboat(['failover', 'start', '--app', aborted.name, '--reason', 'drill', '--auto-approve', '--approver', 'carol', '--json'], env);
+    const { runId } = JSON.parse(started.stdout) as { runId: string };
+    const waiting = await statusWhen(aborted, (r) => r.steps.find((s) => s.name === 'available')?.state === 'running');
+    expect(waiting.steps.find((s) => s.name === 'available')!.state).toBe('running');
+    expect(await aborted.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
+
+    const abort = await lifeboat(['failover', 'abort', '--app', aborted.name, '--by', 'dave', '--reason', 'standby Pods do not schedule'], env);
+    expect(abort.exitCode).toBe(0);
+    const r = await status(aborted);
+    expect({ status: r.status, abort: r.abort, rolledBack: r.rolledBack, failure: r.failure }).toEqual({
+      status: 'aborted', abort: { by: 'dave', reason: 'standby Pods do not schedule', at: r.abort!.at },
+      rolledBack: [`scaled 2 Deployments on 'standby' back down`, `unfenced 2 Deployments on 'primary'`], failure: undefined,
+    });
+    expect(r.steps.map((s) => [s.name, s.state])).toEqual([
+      ['preflight', 'done'], ['plan', 'done'], ['approval', 'done'], ['fence', 'done'], ['bring-up', 'done'], ['available', 'failed'],
+      ['traffic', 'skipped'], ['verify', 'skipped'], ['report', 'skipped'],
+    ]);
+    expect(r.steps.find((s) => s.name === 'available')!.detail).toBe('interrupted: aborted by dave (standby Pods do not schedule)');
+    const out = abort.stdout.split('\n');
+    expect(out.slice(0, 3)).toEqual([`failover of ${aborted.name} from primary to standby: ABORTED`, 'reason: drill; auto-approved by carol', `aborted by dave at ${r.abort!.at}: standby Pods do not schedule`]);
+    expect(out).toContain(`rolled back: scaled 2 Deployments on 'standby' back down; unfenced 2 Deployments on 'primary'`);
+    expect((await statusText(aborted))[0]).toMatch(finishedLine(`failover/${aborted.name}`, runId, (await lastRun(aborted)).closeTime!, 'ABORTED'));
+    await fetchHistory(w.client, `failover/${aborted.name}`, 'failover-aborted');
+
+    expect(await aborted.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
+    expect(await aborted.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
+    expect((await aborted.deployment('primary', 'svc-0')).metadata!.annotations?.['lifeboat.io/fenced-by']).toBeUndefined();
+    expect((await aborted.dnsEndpoint()).spec.endpoints[0]!.targets).toEqual(targets.primary);
+  }, 180_000);
 
   it.each([
     [['failover', 'start', '--app', 'nope', '--reason', 'x'], /unknown app 'nope'; configured apps: shop/],
@@ -91,6 +209,7 @@ describe('lifeboat failover', () => {
     [['failover', 'start', '--app', 'shop'], /required option '--reason <text>' not specified/],
     [['failover', 'start', '--app', 'shop', '--reason', 'x', '--auto-approve'], /--auto-approve needs --approver NAME/],
     [['failback', '--app', 'shop', '--reason', 'x', '--force'], /--force goes with --auto-approve/],
+    [['failover', 'abort', '--app', 'shop', '--by', ' '], /--by: expected a name/],
   ])('bad input %j exits 2 and starts nothing', async (args, message) => {
     const result = await lifeboat(args, { LIFEBOAT_TEMPORAL_TASK_QUEUE: 'nobody-polls-this' });
     expect(result.exitCode).toBe(2);
