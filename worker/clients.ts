@@ -1,11 +1,50 @@
 // The clients activities use, built once per worker: one KubeConfig per cluster (never a shared one
-// with switched contexts) and one S3 client.
-import { KubeConfig } from '@kubernetes/client-node';
+// with switched contexts), each with one HTTP connection pool, and one S3 client.
+import { createHash } from 'node:crypto';
+import { bufferFromFileOrString, KubeConfig, type RequestContext } from '@kubernetes/client-node';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from './s3.js';
 
 export { createS3Client };
 import type { ClusterConfig, LifeboatConfig } from './config.js';
+
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
+/**
+ * A KubeConfig whose requests share one connection pool. @kubernetes/client-node 2.x builds a new
+ * undici Agent for every request, so each request paid a TCP and TLS handshake of its own and left an
+ * idle connection behind (bench:kube-api, bench:failover). This keeps the first Agent it builds and
+ * sends every later request through it (keep-alive; HTTP/2 when the API server offers it). A changed
+ * server, CA, client certificate or key (a rotated certificate) gets a fresh Agent; the old one is
+ * closed once its requests are done.
+ */
+export class PooledKubeConfig extends KubeConfig {
+  #pool?: { identity: string; dispatcher: Dispatcher };
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const built = context.getDispatcher();
+    if (!built) return;
+    const identity = this.#identity();
+    if (this.#pool?.identity !== identity) {
+      const old = this.#pool?.dispatcher;
+      this.#pool = { identity, dispatcher: built };
+      void old?.close().catch(() => undefined);
+    }
+    context.setDispatcher(this.#pool.dispatcher);
+  }
+
+  /** What the Agent's connections depend on: where they go and the TLS material they present and trust. */
+  #identity(): string {
+    const cluster = this.getCurrentCluster();
+    const user = this.getCurrentUser();
+    const hash = createHash('sha256').update(JSON.stringify([cluster?.server, cluster?.skipTLSVerify, cluster?.tlsServerName, cluster?.proxyUrl]));
+    for (const material of [bufferFromFileOrString(cluster?.caFile, cluster?.caData), bufferFromFileOrString(user?.certFile, user?.certData), bufferFromFileOrString(user?.keyFile, user?.keyData)]) {
+      hash.update(material ?? '-');
+    }
+    return hash.digest('hex');
+  }
+}
 
 export interface ClusterClients {
   config: ClusterConfig;
@@ -21,7 +60,7 @@ export interface LifeboatClients {
 }
 
 export function loadKubeConfig(cluster: ClusterConfig): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   if (cluster.context) kc.setCurrentContext(cluster.context);
   if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${cluster.kubeconfig} has no cluster for context '${kc.getCurrentContext()}'`);

@@ -132,3 +132,19 @@ export function benchApp(config: LifeboatConfig, options: BenchAppOptions) {
 }
 
 export type BenchApp = ReturnType<typeof benchApp>;
+
+/**
+ * Runs one measured run, again (after `reset`) when it fails, at most three times: other lab users
+ * stop and restart API servers, which fails a kubectl command or a run outright. Says why it retried.
+ */
+export async function withRetries<T>(what: string, reset: () => Promise<void>, run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    await reset();
+    try {
+      return await run();
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      say(`${what} failed (${(err as Error).message.split('\n')[0]}); measuring it again`);
+    }
+  }
+}

@@ -27,7 +27,7 @@ import { createWorker } from '../../worker/worker.js';
 import { temporalConnectionOptions } from '../../worker/temporal.js';
 import type { failover, FailoverReport } from '../../workflows/failover.js';
 import { readHistograms, served } from './apiserver-metrics.js';
-import { benchApp, say, sites, type Site } from './bench-app.js';
+import { benchApp, say, sites, withRetries, type Site } from './bench-app.js';
 import { historyTimings, median, type HistoryTimings } from './history.js';
 import { traceHttp, windowStats, type WindowStats } from './http-trace.js';
 
@@ -83,7 +83,7 @@ interface LifeboatRun {
   betweenStepsSeconds: number;
   activities: ActivityRecord[];
   /** Workflow tasks: how many, their summed schedule-to-start and start-to-complete. */
-  workflowTasks: { count: number; scheduleToStartMs: number; startToCompleteMs: number };
+  workflowTasks: { count: number; scheduleToStartMs: number; startToCompleteMs: number; each: { after: string; scheduleToStartMs: number; startToCompleteMs: number }[] };
   /** Server-side Deployment GETs and PATCHes during the run, per site, from the API server's histograms. */
   server: Record<Site, { get: { count: number; meanMs: number }; patch: { count: number; meanMs: number }; list: { count: number; meanMs: number } }>;
 }
@@ -139,6 +139,11 @@ async function lifeboatRun(client: Client): Promise<LifeboatRun> {
       count: history.workflowTasks.length,
       scheduleToStartMs: history.workflowTasks.reduce((s, t) => s + t.startedMs - t.scheduledMs, 0),
       startToCompleteMs: history.workflowTasks.reduce((s, t) => s + t.completedMs - t.startedMs, 0),
+      // Each task by what woke it: the activity that closed last before it was scheduled.
+      each: history.workflowTasks.map((t) => ({
+        after: history.activities.filter((a) => a.closedMs && a.closedMs <= t.scheduledMs).sort((a, b) => b.closedMs - a.closedMs)[0]?.name ?? 'workflow start',
+        scheduleToStartMs: t.startedMs - t.scheduledMs, startToCompleteMs: t.completedMs - t.startedMs,
+      })),
     },
     server: { primary: serverOf(0), standby: serverOf(1) },
   };
@@ -242,23 +247,27 @@ function activityKeys(run: LifeboatRun): string[] {
 try {
   say(`creating ${deploymentCount} Deployments (${bench.pods} Pods) in namespace ${namespace} on primary, the warm standby on standby`);
   await bench.create();
+  // A long-running worker has its workflow sandbox and activity code warm; this one is new. One dry run
+  // (preflight and plan, nothing changed), not measured, warms it.
+  const warmUp = await client.workflow.start<typeof failover>('failover', {
+    taskQueue: config.temporal.taskQueue, workflowId: `failover/${app.name}`,
+    args: [{ app: app.name, from: 'primary', to: 'standby', reason: 'bench:failover warm-up', dryRun: true }],
+  });
+  await warmUp.result();
   const l: LifeboatRun[] = []; const h: BaselineRun[] = []; const p: BaselineRun[] = [];
   const orders: string[] = [];
   for (let i = 0; i < repeats; i++) {
     const order = orderOf(i);
     orders.push(order.join(''));
     for (const variant of order) {
-      await bench.reset();
-      if (variant === 'L') {
-        l.push(await lifeboatRun(client));
-        await bench.checkFailedOver('Lifeboat');
-      } else if (variant === 'H') {
-        h.push(await baselineRun('straight'));
-        await bench.checkFailedOver('baseline');
-      } else {
-        p.push(await baselineRun('parallel'));
-        await bench.checkFailedOver('parallel baseline');
-      }
+      const checked = async <T>(name: string, run: () => Promise<T>) => {
+        const r = await run();
+        await bench.checkFailedOver(name);
+        return r;
+      };
+      if (variant === 'L') l.push(await withRetries('Lifeboat', () => bench.reset(), () => checked('Lifeboat', () => lifeboatRun(client))));
+      else if (variant === 'H') h.push(await withRetries('baseline', () => bench.reset(), () => checked('baseline', () => baselineRun('straight'))));
+      else p.push(await withRetries('parallel baseline', () => bench.reset(), () => checked('parallel baseline', () => baselineRun('parallel'))));
     }
     const x = l.at(-1)!; const y = h.at(-1)!; const z = p.at(-1)!;
     say(`run ${i + 1}/${repeats}, order ${order.join(' ')}: Lifeboat ${x.seconds.toFixed(2)} s (RTO ${x.rtoSeconds} s, Pods Ready ${x.podsReadySeconds.toFixed(2)} s, overhead ${x.overheadSeconds.toFixed(2)} s)`
@@ -296,6 +305,11 @@ try {
     workflowTasks: l[0]!.workflowTasks.count,
     workflowTaskScheduleToStartMsTotal: m(l.map((r) => r.workflowTasks.scheduleToStartMs)),
     workflowTaskStartToCompleteMsTotal: m(l.map((r) => r.workflowTasks.startToCompleteMs)),
+    workflowTaskEach: l[0]!.workflowTasks.each.map((t, i) => ({
+      after: t.after,
+      scheduleToStartMs: Number(median(l.map((r) => r.workflowTasks.each[i]?.scheduleToStartMs ?? 0)).toFixed(1)),
+      startToCompleteMs: Number(median(l.map((r) => r.workflowTasks.each[i]?.startToCompleteMs ?? 0)).toFixed(1)),
+    })),
   };
   const result = {
     node: process.version, deployments: deploymentCount, pods: bench.pods, repeats, orders,
@@ -350,7 +364,8 @@ try {
     out += `${a.activity.padEnd(26)} ${a.scheduleToStartMs.toFixed(1).padStart(11)} ${a.startToCloseMs.toFixed(1).padStart(11)} ${String(a.requests).padStart(5)} ${String(a.get).padStart(4)} ${String(a.patch).padStart(5)} ${String(a.connections).padStart(5)} ${proto.padStart(10)} ${String(a.maxInFlight).padStart(5)} ${String(a.meanInFlight).padStart(6)} ${String(a.busyMs).padStart(7)} ${String(a.requestMs).padStart(6)} ${String(a.waitForConnectionMs).padStart(9)} ${String(a.serverMs).padStart(7)} ${String(a.connectMs).padStart(7)}\n`;
   }
   out += `Temporal: ${temporal.activities} activities, schedule-to-start ${temporal.scheduleToStartMsTotal} ms in all; ${temporal.workflowTasks} workflow tasks, `
-    + `schedule-to-start ${temporal.workflowTaskScheduleToStartMsTotal} ms and start-to-complete ${temporal.workflowTaskStartToCompleteMsTotal} ms in all\n`;
+    + `schedule-to-start ${temporal.workflowTaskScheduleToStartMsTotal} ms and start-to-complete ${temporal.workflowTaskStartToCompleteMsTotal} ms in all\n`
+    + `  workflow tasks (after → sched→start / start→complete ms): ${temporal.workflowTaskEach.map((t) => `${t.after} ${t.scheduleToStartMs}/${t.startToCompleteMs}`).join('; ')}\n`;
   for (const s of sites) {
     const v = serverSide[s]!;
     out += `API server ${s}, server side during L (medians per run): Deployment GET ${v.get!.count} × ${v.get!.meanMs} ms, PATCH ${v.patch!.count} × ${v.patch!.meanMs} ms, LIST ${v.list!.count} × ${v.list!.meanMs} ms\n`;

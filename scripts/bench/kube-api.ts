@@ -17,6 +17,7 @@
 //
 // BENCH_REPEATS (default 3), BENCH_DEPLOYMENTS (default 50), BENCH_ROUND_TRIPS (default 30). Prints
 // tables, then one JSON line. Figures, not assertions: machines are shared and noisy.
+import { readdirSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppsV1Api, bufferFromFileOrString, KubeConfig, type RequestContext, type V1Deployment } from '@kubernetes/client-node';
 import { execa } from 'execa';
@@ -25,8 +26,8 @@ import { Agent } from 'undici';
 import { bin, clusterPaths, labConfigFile } from '../../lab/topology.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import { clusterByName, loadConfig } from '../../worker/config.js';
-import { readHistograms, served } from './apiserver-metrics.js';
-import { allReplicasAvailable, benchApp, mergePatch, say, type Site } from './bench-app.js';
+import { readHistograms, served, servedBy } from './apiserver-metrics.js';
+import { allReplicasAvailable, benchApp, mergePatch, say, withRetries, type Site } from './bench-app.js';
 import { median } from './history.js';
 import { nowMs, traceHttp, windowStats, type HttpTrace, type WindowStats } from './http-trace.js';
 
@@ -39,6 +40,9 @@ const bench = benchApp(config, { prefix: 'bench-kapi', deploymentCount, availabl
 const { namespace, deployments } = bench;
 const owner = 'bench-kube-api@run';
 const histogram = 'apiserver_request_duration_seconds';
+const etcdHistogram = 'etcd_request_duration_seconds';
+const flowControlWait = 'apiserver_flowcontrol_request_wait_duration_seconds';
+const histograms = [histogram, etcdHistogram, flowControlWait] as const;
 const ms1 = (x: number) => Number(x.toFixed(1));
 const percentile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
@@ -83,13 +87,27 @@ function kubeConfigFor(kind: ClientKind, site: Site): KubeConfig {
 const appsFor = (kind: ClientKind, site: Site) => kubeConfigFor(kind, site).makeApiClient(AppsV1Api);
 const originOf = (site: Site) => new URL(bench.kube[site].getCurrentCluster()!.server).origin;
 
+/** Sockets this process holds open now (idle keep-alive connections included). */
+function openSockets(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try { if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) n++; } catch { /* closed meanwhile */ }
+  }
+  return n;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // 1. Round trips
 
-interface RoundTrips { client: string; verb: string; medianMs: number; p90Ms: number; connectionsPerRequest: number; protocols: Record<string, number> }
+interface RoundTrips {
+  client: string; verb: string; medianMs: number; p90Ms: number; connectionsPerRequest: number; protocols: Record<string, number>;
+  /** Sockets this process held open right after the requests, over those before: connections left idle behind. */
+  socketsLeftOpen: number;
+}
 
 async function roundTripsOf(kind: ClientKind | 'kubectl', verb: 'GET' | 'PATCH', trace: HttpTrace): Promise<RoundTrips> {
   const times: number[] = [];
+  const socketsBefore = openSockets();
   const from = nowMs();
   const n = kind === 'kubectl' ? Math.min(10, roundTrips) : roundTrips;
   const api = kind === 'kubectl' ? undefined : appsFor(kind, 'primary');
@@ -108,7 +126,13 @@ async function roundTripsOf(kind: ClientKind | 'kubectl', verb: 'GET' | 'PATCH',
     times.push(performance.now() - t);
   }
   const w = windowStats(trace, from, nowMs(), originOf('primary'));
-  return { client: kind, verb, medianMs: ms1(median(times)), p90Ms: ms1(percentile(times, 0.9)), connectionsPerRequest: Number((w.connections / n).toFixed(2)), protocols: w.protocols };
+  const socketsLeftOpen = openSockets() - socketsBefore;
+  // Let idle connections time out before the next client is measured.
+  await sleep(5000);
+  return {
+    client: kind, verb, medianMs: ms1(median(times)), p90Ms: ms1(percentile(times, 0.9)), connectionsPerRequest: Number((w.connections / n).toFixed(2)),
+    protocols: w.protocols, socketsLeftOpen,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -201,10 +225,13 @@ interface StrategyRun {
   fenceWire: WindowStats;
   bringUpWire: WindowStats;
   serverPatchMs: Record<Site, number>;
+  /** The API server's etcd calls for Deployments during the run, by operation, and its flow-control queueing, per site. */
+  etcd: Record<Site, Record<string, { count: number; meanMs: number }>>;
+  flowControlWait: Record<Site, Record<string, { count: number; meanMs: number }>>;
 }
 
 async function strategyRun(s: Strategy, trace: HttpTrace): Promise<StrategyRun> {
-  const before = await Promise.all([readHistograms('primary', [histogram]), readHistograms('standby', [histogram])]);
+  const before = await Promise.all([readHistograms('primary', histograms), readHistograms('standby', histograms)]);
   const f0 = nowMs();
   const fence = await changeAll(s, 'primary', fenceBody);
   const f1 = nowMs();
@@ -213,12 +240,14 @@ async function strategyRun(s: Strategy, trace: HttpTrace): Promise<StrategyRun> 
   const up = await changeAll(s, 'standby', bringUpBody);
   const b1 = nowMs();
   const availableSeconds = await until(targetAvailable);
-  const after = await Promise.all([readHistograms('primary', [histogram]), readHistograms('standby', [histogram])]);
+  const after = await Promise.all([readHistograms('primary', histograms), readHistograms('standby', histograms)]);
   const patchMs = (i: number) => served(before[i]!, after[i]!, histogram, { resource: 'deployments', verb: 'PATCH', scope: 'resource', subresource: '' }).meanMs;
   return {
     fenceSeconds: (f1 - f0) / 1000, stoppedSeconds, bringUpSeconds: (b1 - b0) / 1000, availableSeconds, conflicts: fence.conflicts + up.conflicts,
     fenceWire: windowStats(trace, f0, f1, originOf('primary')), bringUpWire: windowStats(trace, b0, b1, originOf('standby')),
     serverPatchMs: { primary: patchMs(0), standby: patchMs(1) },
+    etcd: { primary: servedBy(before[0], after[0], etcdHistogram, { type: 'deployments.apps' }, 'operation'), standby: servedBy(before[1], after[1], etcdHistogram, { type: 'deployments.apps' }, 'operation') },
+    flowControlWait: { primary: servedBy(before[0], after[0], flowControlWait, {}, 'priority_level'), standby: servedBy(before[1], after[1], flowControlWait, {}, 'priority_level') },
   };
 }
 
@@ -238,15 +267,18 @@ try {
 
   const trips: RoundTrips[] = [];
   for (const verb of ['GET', 'PATCH'] as const) {
-    for (const kind of ['per-request', 'lifeboat', 'pool-h1', 'kubectl'] as const) trips.push(await roundTripsOf(kind, verb, trace));
+    for (const kind of ['per-request', 'lifeboat', 'pool-h1', 'kubectl'] as const) {
+      const t = await withRetries(`${kind} ${verb}`, () => Promise.resolve(), () => roundTripsOf(kind, verb, trace));
+      trips.push(t);
+      say(`round trips ${kind} ${verb}: median ${t.medianMs} ms, p90 ${t.p90Ms} ms, ${t.connectionsPerRequest} connections per request, ${t.socketsLeftOpen} sockets left open`);
+    }
   }
 
   const runs = new Map<string, StrategyRun[]>(strategies.map((s) => [s.name, []]));
   for (let i = 0; i < repeats; i++) {
     for (let j = 0; j < strategies.length; j++) {
       const s = strategies[(i + j) % strategies.length]!;
-      await bench.reset();
-      const r = await strategyRun(s, trace);
+      const r = await withRetries(s.name, () => bench.reset(), () => strategyRun(s, trace));
       runs.get(s.name)!.push(r);
       say(`run ${i + 1}/${repeats} ${s.name}: fence ${r.fenceSeconds.toFixed(2)} s (${r.fenceWire.requests} requests, ${r.fenceWire.connections} connections), stopped +${r.stoppedSeconds.toFixed(2)} s, `
         + `bring-up ${r.bringUpSeconds.toFixed(2)} s, Available +${r.availableSeconds.toFixed(2)} s, server PATCH ${r.serverPatchMs.primary}/${r.serverPatchMs.standby} ms`);
@@ -268,19 +300,25 @@ try {
       waitForConnectionMs: wire((r) => r.bringUpWire, (w) => w.waitForConnectionMs), serverAndNetworkMs: wire((r) => r.bringUpWire, (w) => w.serverMs),
       serverPatchMs: { primary: m(rs.map((r) => r.serverPatchMs.primary)), standby: m(rs.map((r) => r.serverPatchMs.standby)) },
       conflicts: rs.reduce((n, r) => n + r.conflicts, 0),
+      etcd: rs.at(-1)!.etcd, flowControlWait: rs.at(-1)!.flowControlWait,
       runs: rs.map((r) => ({ fence: Number(r.fenceSeconds.toFixed(2)), stopped: Number(r.stoppedSeconds.toFixed(2)), bringUp: Number(r.bringUpSeconds.toFixed(2)), available: Number(r.availableSeconds.toFixed(2)) })),
     };
   });
 
   let out = `Node.js ${process.version}; ${deploymentCount} Deployments (${bench.pods} Pods); ${repeats} runs per strategy, rotating order\n`;
-  out += `\nRound trips to primary's API server, one after the other (ms)\n${'client'.padEnd(14)} ${'verb'.padEnd(6)} ${'median'.padStart(7)} ${'p90'.padStart(7)} ${'conns/req'.padStart(9)}  protocols\n`;
-  for (const t of trips) out += `${t.client.padEnd(14)} ${t.verb.padEnd(6)} ${String(t.medianMs).padStart(7)} ${String(t.p90Ms).padStart(7)} ${String(t.connectionsPerRequest).padStart(9)}  ${JSON.stringify(t.protocols)}\n`;
+  out += `\nRound trips to primary's API server, one after the other (ms)\n${'client'.padEnd(14)} ${'verb'.padEnd(6)} ${'median'.padStart(7)} ${'p90'.padStart(7)} ${'conns/req'.padStart(9)} ${'left open'.padStart(9)}  protocols\n`;
+  for (const t of trips) out += `${t.client.padEnd(14)} ${t.verb.padEnd(6)} ${String(t.medianMs).padStart(7)} ${String(t.p90Ms).padStart(7)} ${String(t.connectionsPerRequest).padStart(9)} ${String(t.socketsLeftOpen).padStart(9)}  ${JSON.stringify(t.protocols)}\n`;
   out += `\nFence (primary) and bring-up (standby) of ${deploymentCount} Deployments, medians (s; ms where named)\n`;
   out += `${'strategy'.padEnd(58)} ${'fence'.padStart(6)} ${'+stopped'.padStart(8)} ${'bring-up'.padStart(8)} ${'+Avail.'.padStart(8)} ${'reqs'.padStart(5)} ${'conns'.padStart(5)} ${'max∥'.padStart(5)} ${'mean∥'.padStart(6)} ${'req ms'.padStart(7)} ${'srv PATCH ms'.padStart(12)}\n`;
   for (const r of table) {
     out += `${r.strategy.padEnd(58)} ${r.fenceSeconds.toFixed(2).padStart(6)} ${r.stoppedSeconds.toFixed(2).padStart(8)} ${r.bringUpSeconds.toFixed(2).padStart(8)} ${r.availableSeconds.toFixed(2).padStart(8)} `
       + `${String(r.fenceRequests + r.bringUpRequests).padStart(5)} ${String(r.fenceConnections + r.bringUpConnections).padStart(5)} ${String(r.maxInFlight).padStart(5)} ${String(r.meanInFlight).padStart(6)} `
       + `${String(r.bringUpRequestMs).padStart(7)} ${`${r.serverPatchMs.primary}/${r.serverPatchMs.standby}`.padStart(12)}\n`;
+  }
+  out += '\nThe API servers\' etcd calls for Deployments (last run of each strategy; count × mean ms) and flow-control queueing:\n';
+  for (const r of table) {
+    const fmt = (x: Record<string, { count: number; meanMs: number }>) => Object.entries(x).map(([k, v]) => `${k} ${v.count}×${v.meanMs}`).join(', ') || 'none';
+    out += `${r.strategy.padEnd(58)} primary: ${fmt(r.etcd.primary)}; standby: ${fmt(r.etcd.standby)}; queueing: ${fmt(r.flowControlWait.primary)} / ${fmt(r.flowControlWait.standby)}; conflicts ${r.conflicts}\n`;
   }
   process.stdout.write(out);
   process.stdout.write(`${JSON.stringify({ node: process.version, deployments: deploymentCount, repeats, roundTrips: trips, strategies: table })}\n`);
