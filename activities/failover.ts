@@ -3,7 +3,7 @@
 // recorded in annotations named after the workflow, so a retry finds its own earlier work and a
 // compensation undoes exactly what its run did.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1LabelSelector, type V1Pod } from '@kubernetes/client-node';
 import type { LifeboatClients } from '../worker/clients.js';
 import type { AppConfig, FailoverConfig } from '../worker/config.js';
 import { clusterClients } from './cluster.js';
@@ -17,16 +17,18 @@ export const failoverFailureTypes = {
   forbidden: 'KubernetesForbidden',
   workloadMissing: 'WorkloadMissing',
   notAvailable: 'AppNotAvailable',
+  /** Fenced, yet the source's Deployments still had Ready Pods when the fence's time was up. */
+  stillServing: 'SourceStillServing',
 } as const;
 
 /** Annotations Lifeboat sets on the Deployments it scales. */
 export const annotations = {
-  /** The workflow that scaled this Deployment to zero (fenced it). */
+  /** The run that scaled this Deployment to zero (fenced it): its {@link runOwner}. */
   fencedBy: 'lifeboat.io/fenced-by',
   /** Its replicas before: what unfencing, or a later bring-up, restores. */
   fencedReplicas: 'lifeboat.io/fenced-replicas',
   fencedAt: 'lifeboat.io/fenced-at',
-  /** The workflow that scaled this Deployment up on the target, and the replicas it had before. */
+  /** The run that scaled this Deployment up on the target (its {@link runOwner}), and the replicas it had before. */
   activatedBy: 'lifeboat.io/activated-by',
   preActivationReplicas: 'lifeboat.io/pre-activation-replicas',
   /** On a warm standby's Deployment: the replicas it runs with when it takes over. */
@@ -34,6 +36,20 @@ export const annotations = {
 } as const;
 
 export interface Workload { namespace: string; name: string }
+
+/**
+ * Who owns a fence or an activation: the workflow ID (the app's lock, the same for every run) and the
+ * run ID, so only this run's own earlier attempts count as its work and a leftover of another run never
+ * does. Without a run ID (runs started before run-scoped ownership) it is the workflow ID alone.
+ */
+export const runOwner = (workflowId: string, runId?: string): string => (runId ? `${workflowId}@${runId}` : workflowId);
+
+/** Which run's work the fencing and activation activities do. */
+export interface RunRef {
+  workflowId: string;
+  /** Absent only in runs from before run-scoped ownership. */
+  runId?: string;
+}
 
 export interface WorkloadPlan extends Workload {
   /** Replicas the app runs with on the target after the switch. */
@@ -111,15 +127,34 @@ function readDeployment(api: AppsV1Api, cluster: string, w: Workload): Promise<V
   return api.readNamespacedDeployment({ namespace: w.namespace, name: w.name }).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
 }
 
+/** A change of a Deployment's replicas and annotations (null removes one). */
+interface DeploymentChange { replicas: number; annotations: Record<string, string | null | undefined> }
+
+/** Conditional patches that lose to another write (a controller's status update, mostly) start again from a fresh read; this many times. */
+const maxWriteRounds = 5;
+
 /**
- * Sets a Deployment's replicas and annotations (null removes one) in one merge patch, conditional on the
- * resourceVersion `read` had: an edit made since fails the patch instead of being overwritten.
+ * Reads a workload's Deployment, asks `decide` what to change (undefined: nothing), and makes the change
+ * in one merge patch conditional on the resourceVersion read: an edit made since is never overwritten.
+ * A conflict (the controllers write status all the time) reads again and decides again from what is
+ * true then. Returns whether it patched.
  */
-function patchDeployment(api: AppsV1Api, cluster: string, w: Workload, doing: string, read: V1Deployment, replicas: number, changes: Record<string, string | null | undefined>): Promise<V1Deployment> {
-  return api.patchNamespacedDeployment({
-    namespace: w.namespace, name: w.name,
-    body: { metadata: { resourceVersion: read.metadata!.resourceVersion, annotations: changes }, spec: { replicas } },
-  }, mergePatch).catch((err: unknown) => { throw kubeError(err, `${doing} Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
+async function changeDeployment(api: AppsV1Api, cluster: string, w: Workload, doing: string, decide: (d: V1Deployment) => DeploymentChange | undefined): Promise<boolean> {
+  for (let round = 1; ; round++) {
+    const read = await readDeployment(api, cluster, w);
+    const change = decide(read);
+    if (!change) return false;
+    try {
+      await api.patchNamespacedDeployment({
+        namespace: w.namespace, name: w.name,
+        body: { metadata: { resourceVersion: read.metadata!.resourceVersion, annotations: change.annotations }, spec: { replicas: change.replicas } },
+      }, mergePatch);
+      return true;
+    } catch (err) {
+      if (httpCode(err) === 409 && round < maxWriteRounds) continue;
+      throw kubeError(err, `${doing} Deployment ${w.namespace}/${w.name} on '${cluster}'`);
+    }
+  }
 }
 
 /** Deployments changed at once: a few requests in flight, not hundreds against one API server. */
@@ -139,6 +174,27 @@ function isAvailable(d: V1Deployment): boolean {
   return available && (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0)
     && (d.status?.updatedReplicas ?? 0) === want && (d.status?.readyReplicas ?? 0) === want && (d.status?.availableReplicas ?? 0) === want;
 }
+
+/** Whether `selector` (a Deployment's spec.selector) selects a Pod with `labels`. */
+export function selects(selector: V1LabelSelector | undefined, labels: Record<string, string> = {}): boolean {
+  if (!selector) return false;
+  return Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v) && (selector.matchExpressions ?? []).every((e) => {
+    const has = Object.hasOwn(labels, e.key);
+    switch (e.operator) {
+      case 'In': return has && (e.values ?? []).includes(labels[e.key]!);
+      case 'NotIn': return !has || !(e.values ?? []).includes(labels[e.key]!);
+      case 'Exists': return has;
+      case 'DoesNotExist': return !has;
+      default: return false;
+    }
+  });
+}
+
+/** A Pod that takes traffic: Ready and not terminating (Services route only to these). */
+const serving = (p: V1Pod) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+/** How long a fence waits for the source's Pods to stop serving when the caller fixes no deadline. */
+const defaultFenceWaitMs = 120_000;
 
 export function createFailoverActivities(clients: LifeboatClients) {
   const appConfig = (name: string): AppConfig & { failover: FailoverConfig } => {
@@ -194,6 +250,47 @@ export function createFailoverActivities(clients: LifeboatClients) {
     return { cpu, mem };
   }
 
+  /**
+   * Waits, heartbeating, until no workload on `cluster` serves: each Deployment has observed its
+   * latest spec and reports no ready replica, and no Pod its selector picks is Ready and not
+   * terminating. One list of Deployments and one of Pods per namespace and poll.
+   */
+  async function waitStopped(cluster: string, workloads: Workload[], deadline: Date): Promise<void> {
+    const api = apps(cluster);
+    const core = clusterClients(clients, cluster).kubeConfig.makeApiClient(CoreV1Api);
+    const ctx = Context.current();
+    const namespaces = [...new Set(workloads.map((w) => w.namespace))];
+    let last = '';
+    for (;;) {
+      try {
+        const [deployments, pods] = await Promise.all([
+          Promise.all(namespaces.map((namespace) => api.listNamespacedDeployment({ namespace }))).then((ls) => ls.flatMap((l) => l.items)),
+          Promise.all(namespaces.map((namespace) => core.listNamespacedPod({ namespace }))).then((ls) => ls.flatMap((l) => l.items)),
+        ]);
+        const byKey = new Map(deployments.map((d) => [`${d.metadata!.namespace}/${d.metadata!.name}`, d]));
+        const still = workloads.flatMap((w) => {
+          const d = byKey.get(`${w.namespace}/${w.name}`);
+          if (!d) return [];
+          const ready = pods.filter((p) => p.metadata?.namespace === w.namespace && serving(p) && selects(d.spec?.selector, p.metadata?.labels)).length;
+          const observed = (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
+          return observed && (d.status?.readyReplicas ?? 0) === 0 && ready === 0 ? [] : [`${w.namespace}/${w.name} ${Math.max(ready, d.status?.readyReplicas ?? 0)} ready${observed ? '' : ' (scale-down not yet observed)'}`];
+        });
+        if (!still.length) return;
+        last = `${still.length}/${workloads.length} still serving: ${still.slice(0, 5).join(', ')}`;
+        ctx.heartbeat({ serving: still.length, total: workloads.length });
+      } catch (err) {
+        const e = kubeError(err, `listing Deployments and Pods on '${cluster}'`);
+        if (e instanceof ApplicationFailure) throw e;
+        last = e.message;
+        ctx.heartbeat({ problem: last });
+      }
+      if (Date.now() >= deadline.getTime()) {
+        throw ApplicationFailure.nonRetryable(`fenced, but the app still serves on '${cluster}' when the fence's time ran out: ${last}`, failoverFailureTypes.stillServing);
+      }
+      await ctx.sleep(250);
+    }
+  }
+
   return {
     /**
      * Both sites' health, the workloads and the replicas each gets on the target, the target's free
@@ -232,10 +329,11 @@ export function createFailoverActivities(clients: LifeboatClients) {
         const template = tgt ?? src!;
         const requests = podRequests(template);
         const annotated = (d: V1Deployment | undefined, a: string) => (d?.metadata?.annotations?.[a] !== undefined ? Number(d.metadata.annotations[a]) : undefined);
-        // The live count on the source wins; a fenced source (failback) remembers its count; a warm
+        // The live count on the source wins (a source at zero, fenced, does not count; one scaled up
+        // despite a leftover fence does); a fenced source (failback) remembers its count; a warm
         // standby's annotation says what it runs with when the source is gone.
         const candidates: [number | undefined, string][] = [
-          [src && !src.metadata?.annotations?.[annotations.fencedBy] ? src.spec?.replicas : undefined, `${from}'s spec.replicas`],
+          [src?.spec?.replicas, `${from}'s spec.replicas`],
           [annotated(tgt, annotations.fencedReplicas), `${to}'s ${annotations.fencedReplicas}`],
           [annotated(tgt, annotations.failoverReplicas), `${to}'s ${annotations.failoverReplicas}`],
           [annotated(src, annotations.fencedReplicas), `${from}'s ${annotations.fencedReplicas}`],
@@ -290,79 +388,105 @@ export function createFailoverActivities(clients: LifeboatClients) {
     },
 
     /**
-     * Fences the source: scales each workload to zero, recording its replicas in an annotation named
-     * after the run. Idempotent: a workload this run already fenced keeps its recorded count.
+     * Fences the source: scales each workload to zero, recording its replicas in annotations owned by
+     * this run, then waits (heartbeating, until `deadline`) until none of them has a Pod that serves.
+     * Trusts only what is true now: a Deployment counts as already fenced only when this run's own
+     * annotation is on it AND it is at zero replicas; anything else (a leftover of another run, a
+     * manual scale-up since) is fenced anew, recording the replicas it runs now (or, already at zero,
+     * the count a leftover fence recorded). A retry after a worker crash finds its own work and patches
+     * nothing twice.
      */
-    async fenceWorkloads({ cluster, workloads, workflowId }: { cluster: string; workloads: Workload[]; workflowId: string }): Promise<{ fenced: (Workload & { previousReplicas: number })[] }> {
+    async fenceWorkloads({ cluster, workloads, workflowId, runId, deadline }: { cluster: string; workloads: Workload[]; deadline?: string } & RunRef): Promise<{ fenced: (Workload & { previousReplicas: number })[] }> {
       const api = apps(cluster);
+      const ctx = Context.current();
+      const owner = runOwner(workflowId, runId);
+      const started = Date.now();
       const fenced: (Workload & { previousReplicas: number })[] = [];
       await eachLimited(workloads, concurrentChanges, async (w) => {
-        const d = await readDeployment(api, cluster, w);
-        const a = d.metadata?.annotations ?? {};
-        if (a[annotations.fencedBy] === workflowId) {
-          fenced.push({ ...w, previousReplicas: Number(a[annotations.fencedReplicas]) });
-          return;
-        }
-        const previousReplicas = d.spec?.replicas ?? 1;
-        await patchDeployment(api, cluster, w, 'fencing', d, 0, {
-          [annotations.fencedBy]: workflowId, [annotations.fencedReplicas]: String(previousReplicas), [annotations.fencedAt]: new Date().toISOString(),
+        let previousReplicas = 0;
+        const patched = await changeDeployment(api, cluster, w, 'fencing', (d) => {
+          const a = d.metadata?.annotations ?? {};
+          const live = d.spec?.replicas ?? 1;
+          if (a[annotations.fencedBy] === owner && live === 0) {
+            previousReplicas = Number(a[annotations.fencedReplicas]);
+            return undefined;
+          }
+          const recorded = Number(a[annotations.fencedReplicas]);
+          previousReplicas = live > 0 || !Number.isInteger(recorded) ? live : recorded;
+          // A fenced Deployment carries only its fence: an activation an earlier run left is over.
+          return {
+            replicas: 0,
+            annotations: {
+              [annotations.fencedBy]: owner, [annotations.fencedReplicas]: String(previousReplicas), [annotations.fencedAt]: new Date().toISOString(),
+              [annotations.activatedBy]: null, [annotations.preActivationReplicas]: null,
+            },
+          };
         });
         fenced.push({ ...w, previousReplicas });
-        Context.current().heartbeat({ fenced: fenced.length });
+        if (patched) ctx.heartbeat({ fenced: fenced.length });
       });
+      await waitStopped(cluster, workloads, new Date(deadline ?? started + defaultFenceWaitMs));
       return { fenced };
     },
 
     /** Undoes this run's fencing: the recorded replicas back, the annotations gone. Idempotent. */
-    async unfenceWorkloads({ cluster, workloads, workflowId }: { cluster: string; workloads: Workload[]; workflowId: string }): Promise<{ unfenced: Workload[] }> {
+    async unfenceWorkloads({ cluster, workloads, workflowId, runId }: { cluster: string; workloads: Workload[] } & RunRef): Promise<{ unfenced: Workload[] }> {
       const api = apps(cluster);
+      const owner = runOwner(workflowId, runId);
       const unfenced: Workload[] = [];
       await eachLimited(workloads, concurrentChanges, async (w) => {
-        const d = await readDeployment(api, cluster, w);
-        const a = d.metadata?.annotations ?? {};
-        if (a[annotations.fencedBy] !== workflowId) return;
-        await patchDeployment(api, cluster, w, 'unfencing', d, Number(a[annotations.fencedReplicas]), {
-          [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null,
+        const patched = await changeDeployment(api, cluster, w, 'unfencing', (d) => {
+          const a = d.metadata?.annotations ?? {};
+          if (a[annotations.fencedBy] !== owner) return undefined;
+          return { replicas: Number(a[annotations.fencedReplicas]), annotations: { [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null } };
         });
-        unfenced.push(w);
+        if (patched) unfenced.push(w);
       });
       return { unfenced };
     },
 
     /**
      * Scales the app up on the target and clears fencing annotations a previous switch left there,
-     * recording the replicas it had so a compensation can put them back. Idempotent.
+     * recording the replicas it had so a compensation can put them back. The same trust rule as
+     * fencing: a Deployment counts as done only when this run's own annotation is on it AND it runs the
+     * replicas wanted now; a leftover of another run is activated anew. Idempotent.
      */
-    async activateWorkloads({ cluster, workloads, workflowId }: { cluster: string; workloads: (Workload & { replicas: number })[]; workflowId: string }): Promise<{ activated: Workload[] }> {
+    async activateWorkloads({ cluster, workloads, workflowId, runId }: { cluster: string; workloads: (Workload & { replicas: number })[] } & RunRef): Promise<{ activated: Workload[] }> {
       const api = apps(cluster);
+      const owner = runOwner(workflowId, runId);
       const activated: Workload[] = [];
       await eachLimited(workloads, concurrentChanges, async (w) => {
-        const d = await readDeployment(api, cluster, w);
-        const a = d.metadata?.annotations ?? {};
-        activated.push({ namespace: w.namespace, name: w.name });
-        if (a[annotations.activatedBy] === workflowId && d.spec?.replicas === w.replicas) return;
-        await patchDeployment(api, cluster, w, 'scaling up', d, w.replicas, {
-          [annotations.activatedBy]: workflowId,
-          [annotations.preActivationReplicas]: a[annotations.activatedBy] === workflowId ? a[annotations.preActivationReplicas] : String(d.spec?.replicas ?? 0),
-          [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null,
+        const patched = await changeDeployment(api, cluster, w, 'scaling up', (d) => {
+          const a = d.metadata?.annotations ?? {};
+          const ours = a[annotations.activatedBy] === owner;
+          if (ours && d.spec?.replicas === w.replicas) return undefined;
+          return {
+            replicas: w.replicas,
+            annotations: {
+              [annotations.activatedBy]: owner,
+              [annotations.preActivationReplicas]: ours ? a[annotations.preActivationReplicas] : String(d.spec?.replicas ?? 0),
+              [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null,
+            },
+          };
         });
-        Context.current().heartbeat({ activated: activated.length });
+        activated.push({ namespace: w.namespace, name: w.name });
+        if (patched) Context.current().heartbeat({ activated: activated.length });
       });
       return { activated };
     },
 
     /** Undoes this run's activation: the target back to the replicas it had (a warm standby: zero). */
-    async deactivateWorkloads({ cluster, workloads, workflowId }: { cluster: string; workloads: Workload[]; workflowId: string }): Promise<{ deactivated: Workload[] }> {
+    async deactivateWorkloads({ cluster, workloads, workflowId, runId }: { cluster: string; workloads: Workload[] } & RunRef): Promise<{ deactivated: Workload[] }> {
       const api = apps(cluster);
+      const owner = runOwner(workflowId, runId);
       const deactivated: Workload[] = [];
       await eachLimited(workloads, concurrentChanges, async (w) => {
-        const d = await readDeployment(api, cluster, w);
-        const a = d.metadata?.annotations ?? {};
-        if (a[annotations.activatedBy] !== workflowId) return;
-        await patchDeployment(api, cluster, w, 'scaling down', d, Number(a[annotations.preActivationReplicas] ?? 0), {
-          [annotations.activatedBy]: null, [annotations.preActivationReplicas]: null,
+        const patched = await changeDeployment(api, cluster, w, 'scaling down', (d) => {
+          const a = d.metadata?.annotations ?? {};
+          if (a[annotations.activatedBy] !== owner) return undefined;
+          return { replicas: Number(a[annotations.preActivationReplicas] ?? 0), annotations: { [annotations.activatedBy]: null, [annotations.preActivationReplicas]: null } };
         });
-        deactivated.push(w);
+        if (patched) deactivated.push(w);
       });
       return { deactivated };
     },

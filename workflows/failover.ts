@@ -10,7 +10,7 @@ import type { FailoverWatchActivities } from '../activities/failover-watch.js';
 import type { createTrafficActivities } from '../activities/traffic.js';
 import type { VeleroVerificationActivities } from '../activities/velero-verification.js';
 import type { veleroBackup } from './veleroBackup.js';
-import { restoreNameFor } from './velero-layout.js';
+import { failbackBackupWorkflowIdFor, restoreNameFor, runRestoreNameFor, veleroAgeSeconds } from './velero-layout.js';
 import { Steps, type Step } from './steps.js';
 import { rootFailure } from './failure-chain.js';
 
@@ -285,11 +285,20 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
 
   const compensations: { what: string; run: () => Promise<unknown> }[] = [];
   const workloads = preflight.workloads.map((x) => ({ namespace: x.namespace, name: x.name }));
+  // Everything this run creates or marks is named from the run (its run ID), the lock stays the
+  // workflow ID; runs from before keep their names, so their histories replay.
+  const runScoped = patched('failover-run-scoped');
+  const thisRun = { workflowId: info.workflowId, runId: runScoped ? info.runId : undefined };
   try {
     if (preflight.from.reachable) {
-      await steps.run('fence', () => change.fenceWorkloads({ cluster: input.from, workloads, workflowId: info.workflowId }),
-        (r) => `${r.fenced.length} Deployments on '${input.from}' scaled to 0`);
-      compensations.push({ what: `unfenced ${workloads.length} Deployments on '${input.from}'`, run: () => change.unfenceWorkloads({ cluster: input.from, workloads, workflowId: info.workflowId }) });
+      const unfence = { what: `unfenced ${workloads.length} Deployments on '${input.from}'`, run: () => change.unfenceWorkloads({ cluster: input.from, workloads, ...thisRun }) };
+      // Pushed before fencing: a fence that failed part-way has still scaled some Deployments down.
+      if (runScoped) compensations.push(unfence);
+      // Fixed here, so an attempt retried after a worker crash still ends on time.
+      const stoppedBy = new Date(Date.now() + preflight.availableTimeoutSeconds * 1000).toISOString();
+      await steps.run('fence', () => change.fenceWorkloads({ cluster: input.from, workloads, ...thisRun, deadline: stoppedBy }),
+        (r) => `${r.fenced.length} Deployments on '${input.from}' scaled to 0, no Pod serving`);
+      if (!runScoped) compensations.push(unfence);
     } else {
       steps.skip('fence', `'${input.from}' unreachable; proceeding on the forced approval of ${report.approval!.approver}`);
     }
@@ -299,23 +308,26 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
         let backupName = backup?.name;
         if (kind === 'failback') {
           // Carry the state home: a fresh backup of the app where it ran, restored over the fenced originals.
-          const taken = await executeChild<typeof veleroBackup>('veleroBackup', { workflowId: `${info.workflowId}/velero-backup`, args: [{ cluster: input.from, includeNamespaces: preflight.namespaces }] });
+          const childId = runScoped ? failbackBackupWorkflowIdFor(info.workflowId, info.runId) : `${info.workflowId}/velero-backup`;
+          const taken = await executeChild<typeof veleroBackup>('veleroBackup', { workflowId: childId, args: [{ cluster: input.from, includeNamespaces: preflight.namespaces }] });
           if (taken.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Velero backup ${taken.name} of '${input.from}' ended ${taken.phase}`, 'FailbackBackupFailed');
           backupName = taken.name;
-          report.backup = { name: taken.name, startedAt: taken.startTimestamp ?? report.requestedAt, ageSeconds: 0 };
+          const startedAt = taken.startTimestamp ?? report.requestedAt;
+          report.backup = { name: taken.name, startedAt, ageSeconds: runScoped ? veleroAgeSeconds(startedAt, report.requestedAt) : 0 };
           await change.waitForVeleroBackupSync({ cluster: input.to, veleroNamespace: velero.namespace, name: taken.name, location: velero.sourceLocation!, deadline: new Date(Date.now() + 300_000).toISOString() });
         }
-        const restoreName = restoreNameFor(info.workflowId);
+        const restoreName = runScoped ? runRestoreNameFor(info.workflowId, info.runId) : restoreNameFor(info.workflowId);
         await change.createVeleroRestore({
           cluster: input.to, veleroNamespace: velero.namespace, name: restoreName, backupName: backupName!, namespaceMapping: {},
           includedNamespaces: preflight.namespaces, excludedResources: ['pods', 'replicasets.apps', 'endpoints', 'endpointslices.discovery.k8s.io'],
-          existingResourcePolicy: kind === 'failback' ? 'update' : undefined,
+          // What an earlier failover left on the target is older than the backup: overwrite it.
+          existingResourcePolicy: kind === 'failback' || runScoped ? 'update' : undefined,
         });
         const restored = await change.waitForVeleroRestore({ cluster: input.to, veleroNamespace: velero.namespace, name: restoreName, deadline: new Date(Date.now() + velero.timeoutSeconds * 1000).toISOString(), timeoutSeconds: velero.timeoutSeconds });
         if (restored.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Velero restore ${restoreName} ended ${restored.phase}: ${restored.problems?.failureReason ?? restored.problems?.errors[0] ?? ''}`, 'RestoreFailed');
       }
-      compensations.push({ what: `scaled ${workloads.length} Deployments on '${input.to}' back down`, run: () => change.deactivateWorkloads({ cluster: input.to, workloads, workflowId: info.workflowId }) });
-      return change.activateWorkloads({ cluster: input.to, workloads: preflight.workloads.map((x) => ({ namespace: x.namespace, name: x.name, replicas: x.replicas })), workflowId: info.workflowId });
+      compensations.push({ what: `scaled ${workloads.length} Deployments on '${input.to}' back down`, run: () => change.deactivateWorkloads({ cluster: input.to, workloads, ...thisRun }) });
+      return change.activateWorkloads({ cluster: input.to, workloads: preflight.workloads.map((x) => ({ namespace: x.namespace, name: x.name, replicas: x.replicas })), ...thisRun });
     }, (r) => `${r.activated.length} Deployments on '${input.to}' scaled up`);
 
     // The clusters' own time starts once every scale-up has been accepted.
@@ -377,7 +389,7 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
 
   if (watchesSource) {
     report.status = 'watching-source';
-    const watch = await steps.run('watch', () => watchReturningSource(input, workloads, { workflowId: info.workflowId }, report), describeWatch);
+    const watch = await steps.run('watch', () => watchReturningSource(input, workloads, thisRun, preflight.availableTimeoutSeconds, report), describeWatch);
     if (watch.state !== 'fenced') {
       report.status = 'source-unfenced';
       throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} switched to ${input.to}, but '${input.from}' was never fenced: ${watch.detail}. Both sites may serve. `
@@ -397,7 +409,7 @@ const describeWatch = (w: SourceWatch) => (w.state === 'fenced'
  * `apps[].failover.returnWatch`) until its API answers, then fences it as a normal run does, with
  * this run's annotations. Its state is in the report (`sourceWatch`) throughout.
  */
-async function watchReturningSource(input: FailoverInput, workloads: Workload[], thisRun: { workflowId: string }, report: FailoverReport): Promise<SourceWatch> {
+async function watchReturningSource(input: FailoverInput, workloads: Workload[], thisRun: { workflowId: string; runId?: string }, stopSeconds: number, report: FailoverReport): Promise<SourceWatch> {
   const plan = await read.sourceWatchPlan({ app: input.app, cluster: input.from, workloads });
   const since = Date.now();
   const w: SourceWatch = report.sourceWatch = {
@@ -425,7 +437,7 @@ async function watchReturningSource(input: FailoverInput, workloads: Workload[],
     return w;
   }
   try {
-    await change.fenceWorkloads({ cluster: input.from, workloads, ...thisRun });
+    await change.fenceWorkloads({ cluster: input.from, workloads, ...thisRun, deadline: new Date(Date.now() + stopSeconds * 1000).toISOString() });
     w.state = 'fenced';
     w.fencedAt = new Date().toISOString();
   } catch (err) {

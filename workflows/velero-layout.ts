@@ -39,6 +39,15 @@ export function runScopedName(prefix: string, workflowId: string): string {
 export const backupNameFor = (workflowId: string) => runScopedName('lb', workflowId);
 /** The Restore a verification run creates. */
 export const restoreNameFor = (workflowId: string) => runScopedName('lb-restore', workflowId);
+/** The Restore a failover or failback run creates: named from the run, so each run restores its own backup. */
+export const runRestoreNameFor = (workflowId: string, runId: string) => restoreNameFor(`${workflowId}/${runId}`);
+/** The child veleroBackup a failback runs (its Backup is named from it): one per run, never an earlier run's. */
+export const failbackBackupWorkflowIdFor = (workflowId: string, runId: string) => `${workflowId}/velero-backup/${runId}`;
+/**
+ * A backup's age at `at`, in whole seconds, never below zero: Velero records a Backup's start to the
+ * second, so a backup started after `at` (in the same second) is 0 s old, not -0.4 s or +0.6 s.
+ */
+export const veleroAgeSeconds = (startTimestamp: string, at: string) => Math.max(0, Math.floor(Date.parse(at) / 1000) - Math.floor(Date.parse(startTimestamp) / 1000));
 /** The scratch namespace a verification run restores `sourceNamespace` into. */
 export const scratchNamespaceFor = (workflowId: string, sourceNamespace: string) => runScopedName(`lb-verify-${sourceNamespace}`, workflowId);
 

@@ -1,26 +1,34 @@
 // The kube-apiserver's own account of the requests it served: its Prometheus histograms, read before
 // and after a run through `kubectl get --raw /metrics`, give the server-side time of each verb on a
-// resource (admission, storage, and etcd's write) apart from what the client adds.
+// resource (admission, storage, and etcd's write) apart from what the client adds. The
+// kube-controller-manager's account of how long its own requests waited for its rate limiter tells
+// how much of the clusters' own time (Pods stopping, Pods Ready) is its client-side pacing.
+import { readFileSync } from 'node:fs';
+import { get } from 'node:https';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { bin, clusterPaths } from '../../lab/topology.js';
+import { bin, clusterPaths, host, labClusters } from '../../lab/topology.js';
 
 /** Sum and count of every histogram series, by its name and labels as printed. */
 export type HistogramTotals = Map<string, { sum: number; count: number }>;
 
-/** Reads them, retrying for two minutes while the API server is away (other lab users stop and restart them). */
-export async function readHistograms(site: string, names: readonly string[]): Promise<HistogramTotals> {
-  const read = () => execa(bin.kubectl, ['--kubeconfig', clusterPaths(site).kubeconfig('admin'), 'get', '--raw', '/metrics'], { maxBuffer: 256 * 1024 * 1024 });
+/** Retries `read` for two minutes while the server is away (other lab users stop and restart them). */
+async function retried(read: () => Promise<string>): Promise<string> {
   const deadline = Date.now() + 120_000;
-  let result = await read().catch((err: unknown) => err as Error);
-  while (result instanceof Error && Date.now() < deadline) {
-    await sleep(1000);
-    result = await read().catch((err: unknown) => err as Error);
+  for (;;) {
+    try {
+      return await read();
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      await sleep(1000);
+    }
   }
-  if (result instanceof Error) throw result;
-  const { stdout } = result;
+}
+
+function parseHistograms(text: string, names: readonly string[]): HistogramTotals {
   const totals: HistogramTotals = new Map();
-  for (const line of stdout.split('\n')) {
+  for (const line of text.split('\n')) {
     const m = /^([a-z_:]+)_(sum|count)(\{[^}]*\})? ([\d.eE+-]+|NaN)$/.exec(line);
     if (!m || !names.includes(m[1]!)) continue;
     const key = `${m[1]}${m[3] ?? ''}`;
@@ -29,6 +37,32 @@ export async function readHistograms(site: string, names: readonly string[]): Pr
     totals.set(key, t);
   }
   return totals;
+}
+
+/** The kube-apiserver's histograms `names`, read through kubectl. */
+export async function readHistograms(site: string, names: readonly string[]): Promise<HistogramTotals> {
+  const text = await retried(async () => (await execa(bin.kubectl, ['--kubeconfig', clusterPaths(site).kubeconfig('admin'), 'get', '--raw', '/metrics'], { maxBuffer: 256 * 1024 * 1024 })).stdout);
+  return parseHistograms(text, names);
+}
+
+/**
+ * The kube-controller-manager's own client: how long its requests to the API server waited for its
+ * client-side rate limiter (--kube-api-qps, --kube-api-burst), from its histogram
+ * rest_client_rate_limiter_duration_seconds, read from its metrics endpoint with the lab's admin
+ * certificate. Its serving certificate is self-signed, so it is not verified (a local bench read).
+ */
+export async function readControllerManagerLimiter(site: string): Promise<HistogramTotals> {
+  const port = labClusters.find((c) => c.name === site)!.controllerManagerPort;
+  const p = clusterPaths(site);
+  const text = await retried(() => new Promise<string>((resolve, reject) => {
+    get({ host, port, path: '/metrics', cert: readFileSync(join(p.pki, 'user-admin.crt')), key: readFileSync(join(p.pki, 'user-admin.key')), rejectUnauthorized: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { body += chunk; });
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`kube-controller-manager/${site} metrics: HTTP ${res.statusCode}`))));
+    }).on('error', reject);
+  }));
+  return parseHistograms(text, ['rest_client_rate_limiter_duration_seconds']);
 }
 
 /** Requests and mean server-side ms, between two readings, of the series whose labels include every `want` pair. */

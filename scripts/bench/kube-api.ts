@@ -26,7 +26,7 @@ import { Agent } from 'undici';
 import { bin, clusterPaths, labConfigFile } from '../../lab/topology.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import { clusterByName, loadConfig } from '../../worker/config.js';
-import { readHistograms, served, servedBy } from './apiserver-metrics.js';
+import { readControllerManagerLimiter, readHistograms, served, servedBy, type HistogramTotals } from './apiserver-metrics.js';
 import { allReplicasAvailable, benchApp, mergePatch, say, withRetries, type Site } from './bench-app.js';
 import { median } from './history.js';
 import { nowMs, traceHttp, windowStats, type HttpTrace, type WindowStats } from './http-trace.js';
@@ -228,21 +228,37 @@ interface StrategyRun {
   /** The API server's etcd calls for Deployments during the run, by operation, and its flow-control queueing, per site. */
   etcd: Record<Site, Record<string, { count: number; meanMs: number }>>;
   flowControlWait: Record<Site, Record<string, { count: number; meanMs: number }>>;
+  /**
+   * The kube-controller-manager's requests while the source's Pods stopped (primary) and while the
+   * target's came up (standby), and the seconds they spent, summed, waiting for its rate limiter.
+   */
+  controllerManager: Record<'stopping' | 'bringingUp', { requests: number; waitedSeconds: number }>;
 }
 
 async function strategyRun(s: Strategy, trace: HttpTrace): Promise<StrategyRun> {
   const before = await Promise.all([readHistograms('primary', histograms), readHistograms('standby', histograms)]);
+  const limiter = (site: Site) => readControllerManagerLimiter(site);
+  const limiterWait = (b: HistogramTotals, a: HistogramTotals) => {
+    const all = servedBy(b, a, 'rest_client_rate_limiter_duration_seconds', {}, 'verb');
+    const count = Object.values(all).reduce((n, v) => n + v.count, 0);
+    return { requests: count, waitedSeconds: Number((Object.values(all).reduce((n, v) => n + v.count * v.meanMs, 0) / 1000).toFixed(2)) };
+  };
   const f0 = nowMs();
   const fence = await changeAll(s, 'primary', fenceBody);
   const f1 = nowMs();
+  const primaryLimiter0 = await limiter('primary');
   const stoppedSeconds = await until(sourceStopped);
+  const primaryLimiter1 = await limiter('primary');
   const b0 = nowMs();
   const up = await changeAll(s, 'standby', bringUpBody);
   const b1 = nowMs();
+  const standbyLimiter0 = await limiter('standby');
   const availableSeconds = await until(targetAvailable);
+  const standbyLimiter1 = await limiter('standby');
   const after = await Promise.all([readHistograms('primary', histograms), readHistograms('standby', histograms)]);
   const patchMs = (i: number) => served(before[i]!, after[i]!, histogram, { resource: 'deployments', verb: 'PATCH', scope: 'resource', subresource: '' }).meanMs;
   return {
+    controllerManager: { stopping: limiterWait(primaryLimiter0, primaryLimiter1), bringingUp: limiterWait(standbyLimiter0, standbyLimiter1) },
     fenceSeconds: (f1 - f0) / 1000, stoppedSeconds, bringUpSeconds: (b1 - b0) / 1000, availableSeconds, conflicts: fence.conflicts + up.conflicts,
     fenceWire: windowStats(trace, f0, f1, originOf('primary')), bringUpWire: windowStats(trace, b0, b1, originOf('standby')),
     serverPatchMs: { primary: patchMs(0), standby: patchMs(1) },
@@ -301,6 +317,10 @@ try {
       serverPatchMs: { primary: m(rs.map((r) => r.serverPatchMs.primary)), standby: m(rs.map((r) => r.serverPatchMs.standby)) },
       conflicts: rs.reduce((n, r) => n + r.conflicts, 0),
       etcd: rs.at(-1)!.etcd, flowControlWait: rs.at(-1)!.flowControlWait,
+      controllerManager: {
+        stopping: { requests: m(rs.map((r) => r.controllerManager.stopping.requests)), waitedSeconds: m(rs.map((r) => r.controllerManager.stopping.waitedSeconds)) },
+        bringingUp: { requests: m(rs.map((r) => r.controllerManager.bringingUp.requests)), waitedSeconds: m(rs.map((r) => r.controllerManager.bringingUp.waitedSeconds)) },
+      },
       runs: rs.map((r) => ({ fence: Number(r.fenceSeconds.toFixed(2)), stopped: Number(r.stoppedSeconds.toFixed(2)), bringUp: Number(r.bringUpSeconds.toFixed(2)), available: Number(r.availableSeconds.toFixed(2)) })),
     };
   });
@@ -319,6 +339,11 @@ try {
   for (const r of table) {
     const fmt = (x: Record<string, { count: number; meanMs: number }>) => Object.entries(x).map(([k, v]) => `${k} ${v.count}×${v.meanMs}`).join(', ') || 'none';
     out += `${r.strategy.padEnd(58)} primary: ${fmt(r.etcd.primary)}; standby: ${fmt(r.etcd.standby)}; queueing: ${fmt(r.flowControlWait.primary)} / ${fmt(r.flowControlWait.standby)}; conflicts ${r.conflicts}\n`;
+  }
+  out += '\nThe kube-controller-manager while the source\'s Pods stopped and the target\'s came up (medians): its requests, and their summed wait for its client-side rate limiter\n';
+  for (const r of table) {
+    const c = r.controllerManager;
+    out += `${r.strategy.padEnd(58)} stopping: ${c.stopping.requests} requests, ${c.stopping.waitedSeconds} s waited (in ${r.stoppedSeconds} s); coming up: ${c.bringingUp.requests} requests, ${c.bringingUp.waitedSeconds} s waited (in ${r.availableSeconds} s)\n`;
   }
   process.stdout.write(out);
   process.stdout.write(`${JSON.stringify({ node: process.version, deployments: deploymentCount, repeats, roundTrips: trips, strategies: table })}\n`);

@@ -174,10 +174,13 @@ describe('input and permission errors', () => {
     // The standby's kube-scheduler identity: real credentials without rights on DNSEndpoints.
     const kubeConfig = loadKubeConfig({ ...standby.config, kubeconfig: clusterPaths('standby').kubeconfig('kube-scheduler') });
     const restricted = createTrafficActivities({ ...clients, clusters: new Map([...clients.clusters, ['standby', { ...standby, kubeConfig }]]) });
+    const before = (await readDnsEndpoint(at))!;
     const err = await failureOf(inActivity(() => restricted.switchTraffic(switchInput('primary', 'standby'))));
     expect(err).toMatchObject({ type: 'KubernetesForbidden', nonRetryable: true });
     expect(err.message).toContain('HTTP 403');
-    expect(record(await readDnsEndpoint(at))?.targets).toBeDefined();
+    // The record is untouched: same version, same targets.
+    const after = (await readDnsEndpoint(at))!;
+    expect({ resourceVersion: after.metadata.resourceVersion, endpoints: after.spec?.endpoints }).toEqual({ resourceVersion: before.metadata.resourceVersion, endpoints: before.spec?.endpoints });
   });
 });
 

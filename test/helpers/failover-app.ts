@@ -23,7 +23,7 @@ export interface TestApp {
 
 export const targets = { primary: ['192.0.2.77'], standby: ['198.51.100.77'] };
 
-export async function createTestApp(config: LifeboatConfig, options: { deployments?: number; replicas?: number; traffic?: TrafficConfig; mode?: 'warm-standby' | 'restore' } = {}): Promise<TestApp> {
+export async function createTestApp(config: LifeboatConfig, options: { deployments?: number; replicas?: number; traffic?: TrafficConfig; mode?: 'warm-standby' | 'restore'; availableTimeout?: number } = {}): Promise<TestApp> {
   const namespace = `fo-${randomBytes(4).toString('hex')}`;
   const count = options.deployments ?? 2;
   const replicas = options.replicas ?? 2;
@@ -57,7 +57,7 @@ export async function createTestApp(config: LifeboatConfig, options: { deploymen
   const app: AppConfig = {
     name: namespace, cluster: 'primary', namespaces: [namespace], backup: { ttl: '720h' },
     verify: { cluster: 'standby', checks: [], availableTimeout: 120 }, objectives: { rto: 600, rpo: 86400 },
-    failover: { standby: 'standby', mode, traffic, approvalTimeout: 600, availableTimeout: 120, returnWatch: 86400 },
+    failover: { standby: 'standby', mode, traffic, approvalTimeout: 600, availableTimeout: options.availableTimeout ?? 120, returnWatch: 86400 },
   };
   const readReplicas = async (cluster: 'primary' | 'standby') => {
     const list = await kube[cluster].makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace });

@@ -3,10 +3,12 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
 import type { failback, failover, FailoverInput, FailoverReport } from '../../workflows/failover.js';
 import type { veleroBackup } from '../../workflows/veleroBackup.js';
 import { approveUpdate, reportQuery } from '../../workflows/failover.js';
+import { backupNameFor, failbackBackupWorkflowIdFor, runRestoreNameFor, veleroAgeSeconds } from '../../workflows/velero-layout.js';
+import { firstWatched, watchFor } from '../helpers/kube-watch.js';
 import { labUp } from '../../lab/lab.js';
 import { stopDaemon } from '../../lab/processes.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
@@ -35,6 +37,22 @@ const run = (w: TestWorker, kind: 'failover' | 'failback', i: FailoverInput) =>
   w.client.workflow.start<typeof failover | typeof failback>(kind, { taskQueue: w.config.temporal.taskQueue, workflowId: `failover/${i.app}`, args: [i] });
 const reportOf = (err: unknown) => ((err as WorkflowFailedError).cause as { details?: unknown[] }).details![0] as FailoverReport;
 const dnsTargets = async (app: TestApp) => (await app.dnsEndpoint()).spec.endpoints[0]!.targets;
+/** Seconds from `from` to `to`, to a tenth: how the report counts RTO and a failover's backup age. */
+const tenths = (from: string, to: string) => Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10;
+const stepOf = (r: FailoverReport, name: string) => r.steps.find((s) => s.name === name)!;
+/** Who a run's fence and activation annotations name. */
+const owner = (r: FailoverReport) => `${r.workflowId}@${r.runId}`;
+/** Lifeboat's annotations on a Deployment, but a warm standby copy's failover-replicas. */
+const lifeboatAnnotations = (d: V1Deployment) => Object.fromEntries(Object.entries(d.metadata?.annotations ?? {})
+  .filter(([k]) => k.startsWith('lifeboat.io/') && k !== 'lifeboat.io/failover-replicas'));
+/** The fence annotations `r` leaves, its fenced-at within its fence step. */
+function expectFencedBy(d: V1Deployment, r: FailoverReport, replicas: string): void {
+  const a = lifeboatAnnotations(d);
+  expect(a).toEqual({ 'lifeboat.io/fenced-by': owner(r), 'lifeboat.io/fenced-replicas': replicas, 'lifeboat.io/fenced-at': a['lifeboat.io/fenced-at'] });
+  const at = Date.parse(a['lifeboat.io/fenced-at']!);
+  expect([at >= Date.parse(stepOf(r, 'fence').startedAt!), at <= Date.parse(stepOf(r, 'fence').finishedAt!)]).toEqual([true, true]);
+}
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 describe('failover (warm standby)', () => {
   it('moves the app to the standby and back: fenced, Available, record switched; failback restores it', async () => {
@@ -46,12 +64,16 @@ describe('failover (warm standby)', () => {
     expect(r.steps.map((s) => [s.name, s.state])).toEqual(['preflight', 'plan', 'approval', 'fence', 'bring-up', 'available', 'traffic', 'verify', 'report'].map((n) => [n, 'done']));
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
-    const fenced = await app.deployment('primary', 'svc-0');
-    expect(fenced.metadata!.annotations).toMatchObject({ 'lifeboat.io/fenced-by': `failover/${app.name}`, 'lifeboat.io/fenced-replicas': '2' });
-    const standby = await app.deployment('standby', 'svc-0');
-    expect(standby.status!.readyReplicas).toBe(2);
+    for (const name of app.deployments) {
+      const fenced = await app.deployment('primary', name);
+      expectFencedBy(fenced, r, '2');
+      expect(fenced.status!.readyReplicas).toBeUndefined();
+      const standby = await app.deployment('standby', name);
+      expect(standby.status!.readyReplicas).toBe(2);
+      expect(lifeboatAnnotations(standby)).toEqual({ 'lifeboat.io/activated-by': owner(r), 'lifeboat.io/pre-activation-replicas': '0' });
+    }
     expect(await dnsTargets(app)).toEqual(targets.standby);
-    expect(r.rtoSeconds).toBeGreaterThan(0);
+    expect(r.rtoSeconds).toBe(tenths(r.requestedAt, stepOf(r, 'verify').finishedAt!));
     expect(r.rpoSeconds).toBe(0);
     expect(r.plan.filter((p) => p.step === 'fence').map((p) => p.cluster)).toEqual(['primary', 'primary']);
 
@@ -60,9 +82,88 @@ describe('failover (warm standby)', () => {
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
     expect(await dnsTargets(app)).toEqual(targets.primary);
-    // The primary carries no fencing left over; the standby is fenced, ready for the next failover.
-    expect((await app.deployment('primary', 'svc-0')).metadata!.annotations?.['lifeboat.io/fenced-by']).toBeUndefined();
-    expect((await app.deployment('standby', 'svc-0')).metadata!.annotations).toMatchObject({ 'lifeboat.io/fenced-by': `failover/${app.name}`, 'lifeboat.io/fenced-replicas': '2' });
+    // The primary carries no fencing left over, only the failback's activation; the standby is fenced by the failback.
+    for (const name of app.deployments) {
+      expect(lifeboatAnnotations(await app.deployment('primary', name))).toEqual({ 'lifeboat.io/activated-by': owner(back), 'lifeboat.io/pre-activation-replicas': '0' });
+      expectFencedBy(await app.deployment('standby', name), back, '2');
+    }
+  }, 240_000);
+
+  it('a leftover fence of other runs on a source scaled up by hand is not trusted: the source is fenced (0 replicas, none ready) before the standby comes up', async () => {
+    const { app, w } = await setup();
+    // What failed compensations leave: fence marks of earlier runs (one from before run-scoped ownership,
+    // named by the bare workflow ID; one of another run), and a standby activation mark; then the
+    // source scaled back up by hand, so it serves.
+    const leftoverRun = `failover/${app.name}@00000000-0000-4000-8000-000000000000`;
+    const leftovers = { 'svc-0': `failover/${app.name}`, 'svc-1': leftoverRun };
+    const leftoverAt = '2026-01-01T00:00:00.000Z';
+    const primaryApps = app.kube.primary.makeApiClient(AppsV1Api);
+    for (const [name, by] of Object.entries(leftovers)) {
+      await primaryApps.patchNamespacedDeployment({
+        namespace: app.namespace, name,
+        body: { metadata: { annotations: { 'lifeboat.io/fenced-by': by, 'lifeboat.io/fenced-replicas': '2', 'lifeboat.io/fenced-at': leftoverAt } }, spec: { replicas: 2 } },
+      }, mergePatch);
+    }
+    await app.kube.standby.makeApiClient(AppsV1Api).patchNamespacedDeployment({
+      namespace: app.namespace, name: 'svc-1', body: { metadata: { annotations: { 'lifeboat.io/activated-by': leftoverRun, 'lifeboat.io/pre-activation-replicas': '0' } } },
+    }, mergePatch);
+    // The source serves: both Deployments have all their replicas ready under the leftover marks.
+    for (const name of app.deployments) {
+      await firstWatched<V1Deployment>(app.kube.primary, `/apis/apps/v1/namespaces/${app.namespace}/deployments?fieldSelector=metadata.name%3D${name}`,
+        (d) => (d.status?.observedGeneration ?? 0) >= d.metadata!.generation! && d.status?.readyReplicas === 2);
+    }
+
+    // The moment the first standby Deployment is scaled up: what the primary runs then.
+    const standbyUp = await watchFor<V1Deployment>(app.kube.standby, `/apis/apps/v1/namespaces/${app.namespace}/deployments`, (d) => (d.spec?.replicas ?? 0) > 0);
+    const primaryAtBringUp = standbyUp.match
+      .then(async () => {
+        const [deployments, pods] = await Promise.all([
+          primaryApps.listNamespacedDeployment({ namespace: app.namespace }), app.kube.primary.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: app.namespace }),
+        ]);
+        return {
+          deployments: Object.fromEntries(deployments.items.map((d) => [d.metadata!.name!, { replicas: d.spec!.replicas, ready: d.status?.readyReplicas ?? 0 }])),
+          servingPods: pods.items.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((p) => p.metadata!.name),
+        };
+      });
+    const r = await (await run(w, 'failover', input(app))).result();
+    expect(r.status).toBe('completed');
+    expect(await primaryAtBringUp).toEqual({ deployments: { 'svc-0': { replicas: 0, ready: 0 }, 'svc-1': { replicas: 0, ready: 0 } }, servingPods: [] });
+    // Fenced anew by this run, recording the replicas the source ran; activated by this run.
+    for (const name of app.deployments) {
+      expectFencedBy(await app.deployment('primary', name), r, '2');
+      expect(lifeboatAnnotations(await app.deployment('standby', name))).toEqual({ 'lifeboat.io/activated-by': owner(r), 'lifeboat.io/pre-activation-replicas': '0' });
+    }
+    expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
+    expect(await dnsTargets(app)).toEqual(targets.standby);
+  }, 240_000);
+
+  it('a source Pod still serving after the scale-down (one no ReplicaSet owns): the fence waits until its time runs out, then rolls back; the standby never comes up', async () => {
+    const { app, w } = await setup({ availableTimeout: 15 });
+    const core = app.kube.primary.makeApiClient(CoreV1Api);
+    // Picked by svc-0's selector, but not by its ReplicaSet's (no pod-template-hash): scaling to zero leaves it Ready.
+    await core.createNamespacedPod({
+      namespace: app.namespace,
+      body: { metadata: { name: 'svc-0-by-hand', labels: { app: 'svc-0' } }, spec: { nodeSelector: { type: 'kwok' }, containers: [{ name: 'svc-0', image: 'registry.example/svc-0:1' }] } },
+    });
+    await firstWatched<{ status?: { conditions?: { type: string; status: string }[] } }>(app.kube.primary, `/api/v1/namespaces/${app.namespace}/pods?fieldSelector=metadata.name%3Dsvc-0-by-hand`,
+      (p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true);
+    const err = await (await run(w, 'failover', input(app))).result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const r = reportOf(err);
+    expect(r.status).toBe('rolled-back');
+    expect(r.failure).toBe(`fenced, but the app still serves on 'primary' when the fence's time ran out: 1/2 still serving: ${app.namespace}/svc-0 1 ready`);
+    expect(r.rolledBack).toEqual(["unfenced 2 Deployments on 'primary'"]);
+    expect(r.steps.map((s) => [s.name, s.state])).toEqual([
+      ['preflight', 'done'], ['plan', 'done'], ['approval', 'done'], ['fence', 'failed'], ['bring-up', 'skipped'], ['available', 'skipped'], ['traffic', 'skipped'], ['verify', 'skipped'], ['report', 'skipped'],
+    ]);
+    expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
+    for (const name of app.deployments) {
+      expect(lifeboatAnnotations(await app.deployment('primary', name))).toEqual({});
+      const standby = await app.deployment('standby', name);
+      expect([standby.spec!.replicas, standby.metadata!.generation]).toEqual([0, 1]);
+    }
+    expect(await dnsTargets(app)).toEqual(targets.primary);
+    expect((await app.dnsEndpoint()).metadata.generation).toBe(1);
   }, 240_000);
 
   it('waits for an approval it can see the plan for, validates it, and refuses a second failover of the same app', async () => {
@@ -84,9 +185,10 @@ describe('failover (warm standby)', () => {
 
     await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: ' ' }] })).rejects.toMatchObject({ cause: { message: "approve needs the approver's name" } });
     const approval = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', comment: 'go' }] });
-    expect(approval).toMatchObject({ approver: 'alice', force: false, auto: false });
+    expect(approval).toEqual({ approver: 'alice', comment: 'go', force: false, auto: false, at: approval.at });
+    expect(Number.isNaN(Date.parse(approval.at))).toBe(false);
     const done = await handle.result();
-    expect(done.approval).toMatchObject({ approver: 'alice', comment: 'go' });
+    expect(done.approval).toEqual(approval);
     expect(done.status).toBe('completed');
   }, 240_000);
 
@@ -95,7 +197,10 @@ describe('failover (warm standby)', () => {
     const handle = await run(w, 'failover', input(app, { autoApprove: undefined }));
     while ((await handle.query(reportQuery)).status !== 'awaiting-approval') await new Promise((r) => setTimeout(r, 100));
     await handle.cancel();
-    await expect(handle.result()).rejects.toThrow();
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'FailoverAborted' });
+    expect(reportOf(err).status).toBe('aborted');
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
     expect(await dnsTargets(app)).toEqual(targets.primary);
@@ -105,7 +210,10 @@ describe('failover (warm standby)', () => {
     const { app, w } = await setup();
     const r = await w.client.workflow.execute<typeof failover>('failover', { taskQueue: w.config.temporal.taskQueue, workflowId: `failover-plan/${app.name}`, args: [input(app, { dryRun: true })] });
     expect(r.status).toBe('planned');
-    expect(r.plan.length).toBeGreaterThan(0);
+    expect(r.plan.map((p) => [p.step, p.cluster])).toEqual([
+      ['fence', 'primary'], ['fence', 'primary'], ['bring-up', 'standby'], ['bring-up', 'standby'], ['available', 'standby'], ['traffic', 'standby'], ['verify', 'standby'],
+    ]);
+    expect(r.steps.filter((s) => s.state !== 'skipped').map((s) => s.name)).toEqual(['preflight', 'plan']);
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
   }, 120_000);
 
@@ -120,13 +228,14 @@ describe('failover (warm standby)', () => {
       expect(err).toBeInstanceOf(WorkflowFailedError);
       const r = reportOf(err);
       expect(r.status).toBe('failed');
-      expect(r.failure).toMatch(/^preflight: target cluster 'standby' is unhealthy: 0\/\d+ Nodes Ready and schedulable/);
+      // 2 Deployments of 2 replicas, each asking 10m CPU and 16Mi.
+      expect(r.failure).toBe(`preflight: target cluster 'standby' is unhealthy: 0/${nodes.length} Nodes Ready and schedulable; target 'standby' lacks capacity: needs 40m CPU and 0.06 GiB; standby has 0m and 0.00 GiB free`);
       expect(r.steps.find((s) => s.name === 'fence')!.state).toBe('skipped');
     } finally {
       await cordon(false);
     }
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
-    expect((await app.deployment('primary', 'svc-0')).metadata!.annotations?.['lifeboat.io/fenced-by']).toBeUndefined();
+    expect(lifeboatAnnotations(await app.deployment('primary', 'svc-0'))).toEqual({});
     expect(await dnsTargets(app)).toEqual(targets.primary);
   }, 120_000);
 
@@ -149,7 +258,7 @@ describe('failover (warm standby)', () => {
       const err = await (await run(w, 'failover', input(app))).result().catch((e: unknown) => e);
       const r = reportOf(err);
       expect(r.status).toBe('rolled-back');
-      expect(r.failure).toMatch(/^POST http:\/\/127\.0\.0\.1:\d+\/switch answered 500: load balancer API down$/);
+      expect(r.failure).toBe(`POST ${url} answered 500: load balancer API down`);
       expect(r.rolledBack).toEqual([
         "traffic switched back to 'primary'",
         "scaled 2 Deployments on 'standby' back down",
@@ -157,10 +266,13 @@ describe('failover (warm standby)', () => {
       ]);
       // Three attempts at the switch, with one idempotency key, then the switch back.
       expect(decisions.map((d) => d.to)).toEqual(['standby', 'standby', 'standby', 'primary']);
-      expect(new Set(decisions.slice(0, 3).map((d) => d.key)).size).toBe(1);
+      expect(decisions.map((d) => d.key)).toEqual([...Array<string>(3).fill(`${r.workflowId}/${r.runId}/standby`), `${r.workflowId}/${r.runId}/primary`]);
       expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
       expect(await app.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
-      expect((await app.deployment('primary', 'svc-0')).metadata!.annotations?.['lifeboat.io/fenced-by']).toBeUndefined();
+      for (const name of app.deployments) {
+        expect(lifeboatAnnotations(await app.deployment('primary', name))).toEqual({});
+        expect(lifeboatAnnotations(await app.deployment('standby', name))).toEqual({});
+      }
     } finally {
       server.close();
     }
@@ -168,44 +280,79 @@ describe('failover (warm standby)', () => {
 });
 
 describe('failover (restore mode)', () => {
-  it('restores the newest Velero backup into the standby, brings it up, switches the record; failback carries state home', async () => {
+  it('two failovers and failbacks: each run restores a backup of its own with a Restore of its own, carries the newest state, reports its RPO', async () => {
     const { app, w } = await setup({ mode: 'restore' });
-    // The backup a restore-mode failover restores: taken on primary, seen by standby through its location for primary.
-    const backup = await w.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
-      taskQueue: w.config.temporal.taskQueue, workflowId: `velero-backup/${app.name}/test`, args: [{ app: app.name }],
-    });
-    expect(backup.phase).toBe('Completed');
-    const standbyVelero = app.kube.standby.makeApiClient(CustomObjectsApi);
-    for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
-      const synced = await standbyVelero.getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'backups', name: backup.name }).then(() => true, () => false);
-      if (synced) break;
-      await new Promise((r) => setTimeout(r, 1_000));
+    const velero = { group: 'velero.io', version: 'v1', namespace: 'velero' } as const;
+    type VeleroObject = {
+      metadata: { name: string; creationTimestamp: string; annotations?: Record<string, string> };
+      spec: { backupName?: string; includedNamespaces?: string[] }; status?: { phase?: string; startTimestamp?: string };
+    };
+    const veleroApi = (c: 'primary' | 'standby') => app.kube[c].makeApiClient(CustomObjectsApi);
+    const core = (c: 'primary' | 'standby') => app.kube[c].makeApiClient(CoreV1Api);
+    // The app's state: one ConfigMap, written where the app serves.
+    const write = async (c: 'primary' | 'standby', value: string) => {
+      const body = { metadata: { name: 'orders' }, data: { last: value } };
+      await core(c).replaceNamespacedConfigMap({ namespace: app.namespace, name: 'orders', body }).catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 404) throw err;
+        return core(c).createNamespacedConfigMap({ namespace: app.namespace, body });
+      });
+    };
+    const state = async (c: 'primary' | 'standby') => (await core(c).readNamespacedConfigMap({ namespace: app.namespace, name: 'orders' })).data;
+    const restoresOf = async (c: 'primary' | 'standby') => ((await veleroApi(c).listNamespacedCustomObject({ ...velero, plural: 'restores' })) as { items: VeleroObject[] }).items
+      .filter((x) => x.spec.includedNamespaces?.includes(app.namespace))
+      .sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp))
+      .map((x) => ({ name: x.metadata.name, backupName: x.spec.backupName, phase: x.status?.phase }));
+
+    const seen: unknown[] = [];
+    const expected: unknown[] = [];
+    const runs: FailoverReport[] = [];
+    for (const cycle of [1, 2]) {
+      await write('primary', `primary-${cycle}`);
+      // The backup a restore-mode failover restores: taken on primary, seen by standby through its location for primary.
+      const backup = await w.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
+        taskQueue: w.config.temporal.taskQueue, workflowId: `velero-backup/${app.name}/${cycle}`, args: [{ app: app.name }],
+      });
+      expect(backup.phase).toBe('Completed');
+      for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
+        if (await veleroApi('standby').getNamespacedCustomObject({ ...velero, plural: 'backups', name: backup.name }).then(() => true, () => false)) break;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+
+      const over = await (await run(w, 'failover', input(app))).result();
+      runs.push(over);
+      seen.push({ kind: over.kind, status: over.status, state: await state('standby'), backup: over.backup, rpoSeconds: over.rpoSeconds });
+      const age = tenths(backup.startTimestamp!, over.requestedAt);
+      expected.push({ kind: 'failover', status: 'completed', state: { last: `primary-${cycle}` }, backup: { name: backup.name, startedAt: backup.startTimestamp, ageSeconds: age }, rpoSeconds: age });
+
+      await write('standby', `standby-${cycle}`);
+      const back = await (await run(w, 'failback', input(app, { from: 'standby', to: 'primary', reason: 'primary repaired' }))).result();
+      runs.push(back);
+      // The failback's backup: taken on standby by this run's own child, after this run fenced the standby.
+      const taken = (await veleroApi('standby').getNamespacedCustomObject({ ...velero, plural: 'backups', name: back.backup!.name })) as VeleroObject;
+      seen.push({ kind: back.kind, status: back.status, state: await state('primary'), backup: back.backup, backupBy: taken.metadata.annotations?.['lifeboat.io/workflow-id'], rpoSeconds: back.rpoSeconds });
+      const child = failbackBackupWorkflowIdFor(back.workflowId, back.runId);
+      // Its age when the failback was asked for, to Velero's second.
+      const backAge = veleroAgeSeconds(taken.status!.startTimestamp!, back.requestedAt);
+      expected.push({
+        kind: 'failback', status: 'completed', state: { last: `standby-${cycle}` },
+        backup: { name: backupNameFor(child), startedAt: taken.status!.startTimestamp, ageSeconds: backAge }, backupBy: child, rpoSeconds: backAge,
+      });
     }
-    expect(await app.replicas('standby')).toEqual({});
+    expect(seen).toEqual(expected);
+    // A failback's own backup starts after it fenced the standby: nothing written there is lost.
+    expect(runs.filter((r) => r.kind === 'failback').map((r) => r.rpoSeconds)).toEqual([0, 0]);
+    // Each run restored with a Restore of its own, named from the run: the failovers' on standby, the failbacks' on primary.
+    const restoresBy = (kind: FailoverReport['kind']) => runs.filter((r) => r.kind === kind).map((r) => ({ name: runRestoreNameFor(r.workflowId, r.runId), backupName: r.backup!.name, phase: 'Completed' }));
+    expect(await restoresOf('standby')).toEqual(restoresBy('failover'));
+    expect(await restoresOf('primary')).toEqual(restoresBy('failback'));
+    expect(new Set(runs.map((r) => r.backup!.name)).size).toBe(4);
 
-    const r = await (await run(w, 'failover', input(app))).result();
-    expect(r.status).toBe('completed');
-    expect(r.backup).toMatchObject({ name: backup.name });
-    expect(r.rpoSeconds).toBeGreaterThan(0);
-    expect(r.rpoSeconds).toBe(r.backup!.ageSeconds);
-    expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
-    expect((await app.deployment('standby', 'svc-0')).status!.readyReplicas).toBe(2);
-    expect(await app.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
-    expect(await dnsTargets(app)).toEqual(targets.standby);
-    // One Restore, named after the run.
-    const restores = await standbyVelero.listNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'restores' }) as { items: { spec: { backupName: string } }[] };
-    expect(restores.items.filter((x) => x.spec.backupName === backup.name)).toHaveLength(1);
-
-    // State written on the standby while it served goes home with the failback.
-    await app.kube.standby.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: app.namespace, body: { metadata: { name: 'orders' }, data: { last: '4711' } } });
-    const back = await (await run(w, 'failback', input(app, { from: 'standby', to: 'primary', reason: 'primary repaired' }))).result();
-    expect(back.status).toBe('completed');
-    expect(back.steps.find((s) => s.name === 'bring-up')!.state).toBe('done');
-    expect((await app.kube.primary.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: app.namespace, name: 'orders' })).data).toEqual({ last: '4711' });
+    expect(runs.map((r) => r.steps.find((s) => s.name === 'bring-up')!.state)).toEqual(['done', 'done', 'done', 'done']);
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
+    expect((await app.deployment('primary', 'svc-0')).status!.readyReplicas).toBe(2);
     expect(await dnsTargets(app)).toEqual(targets.primary);
-  }, 300_000);
+  }, 900_000);
 });
 
 describe('failover when the primary is down (the disaster)', () => {
@@ -225,18 +372,18 @@ describe('failover when the primary is down (the disaster)', () => {
     workers.push(w);
     expect(await stopDaemon('kube-apiserver/primary')).toBe(true);
     const unforced = await (await run(w, 'failover', input(app))).result().catch((e: unknown) => e);
-    expect(reportOf(unforced)).toMatchObject({ status: 'failed' });
+    expect(reportOf(unforced).status).toBe('failed');
     expect((unforced as WorkflowFailedError).cause).toMatchObject({ type: 'ForceRequired' });
 
     handle = await run(w, 'failover', input(app, { autoApprove: undefined }));
     while ((await handle.query(reportQuery)).status !== 'awaiting-approval') await new Promise((r) => setTimeout(r, 100));
     const plan = await handle.query(reportQuery);
-    expect(plan.plan[0]).toMatchObject({ step: 'fence', cluster: 'primary', change: expect.stringMatching(/^cannot fence: the API of 'primary' is unreachable/) });
-    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/approve with force to proceed anyway$/) } });
+    expect(plan.plan[0]).toEqual({ step: 'fence', cluster: 'primary', change: `cannot fence: the API of 'primary' is unreachable (${plan.preflight!.from.detail}); proceeds only with a forced approval` });
+    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob' }] })).rejects.toMatchObject({ cause: { message: "'primary' is unreachable and cannot be fenced: approve with force to proceed anyway" } });
     await handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob', force: true }] });
     const r = await handle.result() as FailoverReport;
     expect(r.status).toBe('completed');
-    expect(r.steps.find((s) => s.name === 'fence')).toMatchObject({ state: 'skipped', detail: expect.stringMatching(/'primary' unreachable; proceeding on the forced approval of bob/) });
+    expect(r.steps.find((s) => s.name === 'fence')).toEqual({ name: 'fence', state: 'skipped', detail: "'primary' unreachable; proceeding on the forced approval of bob" });
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect(await dnsTargets(app)).toEqual(targets.standby);
   }, 300_000);

@@ -4,14 +4,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { gameDay } from '../../workflows/gameDay.js';
+import { gameDayReportKeys } from '../../workflows/gameday-layout.js';
 import { scratchNamespaceFor } from '../../workflows/velero-layout.js';
 import { createClients } from '../../worker/clients.js';
 import { fetchHistory } from '../helpers/histories.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { deleteSnapshotsOf, testClusterName, withTestClusters } from '../helpers/test-cluster.js';
 
 const reportDir = mkdtempSync(join(tmpdir(), 'lifeboat-gameday-test-'));
 let w: TestWorker;
@@ -59,10 +61,14 @@ describe('gameDay', () => {
     const standbyNamespaces = await clients.clusters.get('standby')!.kubeConfig.makeApiClient(CoreV1Api).listNamespace();
     expect(standbyNamespaces.items.map((n) => n.metadata!.name)).not.toContain(scratch);
 
-    for (const key of Object.values(stored.keys)) {
-      expect((await clients.s3.send(new HeadObjectCommand({ Bucket: stored.bucket, Key: key }))).ContentLength).toBeGreaterThan(0);
-    }
+    // The stored report is the local one, byte for byte, in each of its three forms.
+    expect(stored.keys).toEqual(gameDayReportKeys(report.id));
     expect(stored.localDir).toBe(join(reportDir, report.id));
+    const files = { json: 'report.json', markdown: 'report.md', html: 'report.html' } as const;
+    for (const form of ['json', 'markdown', 'html'] as const) {
+      const got = await clients.s3.send(new GetObjectCommand({ Bucket: stored.bucket, Key: stored.keys[form] }));
+      expect({ form, bytes: Buffer.from(await got.Body!.transformToByteArray()).equals(readFileSync(join(stored.localDir, files[form]))) }).toEqual({ form, bytes: true });
+    }
     const html = readFileSync(join(stored.localDir, 'report.html'), 'utf8');
     for (const e of report.entries) expect(html).toContain(e.name);
     expect(JSON.parse(readFileSync(join(stored.localDir, 'report.json'), 'utf8'))).toEqual(report);
@@ -75,28 +81,31 @@ describe('gameDay', () => {
   }, 300_000);
 
   it('a verification that passes but misses its RPO objective fails the game day, and the report says which', async () => {
-    await w.client.workflow.execute<typeof etcdSnapshot>('etcdSnapshot', {
-      taskQueue: w.config.temporal.taskQueue, workflowId: `etcd-snapshot/standby/test-gameday-${Date.now()}`, args: [{ cluster: 'standby', skipRetention: true }],
-    });
-    await new Promise((r) => setTimeout(r, 2_000));
-    const strict = await startTestWorker((c) => ({
-      ...c,
-      gameDay: { ...c.gameDay, reportDir },
-      clusters: c.clusters.map((cl) => (cl.name === 'standby' ? { ...cl, restoreVerification: { ...cl.restoreVerification, objectives: { rto: 600, rpo: 1 } } } : cl)),
-    }));
+    // A cluster of the test's own (the standby's etcd, RPO objective 1 s): its newest snapshot is the
+    // one taken here, 2 s before the game day starts.
+    const cluster = testClusterName('gameday-rpo');
+    const strict = await startTestWorker((c) => withTestClusters({ ...c, gameDay: { ...c.gameDay, reportDir } }, [cluster], 'standby', { objectives: { rto: 600, rpo: 1 } }));
     try {
+      const { manifest } = await strict.client.workflow.execute<typeof etcdSnapshot>('etcdSnapshot', {
+        taskQueue: strict.config.temporal.taskQueue, workflowId: `etcd-snapshot/${cluster}/test-gameday-${Date.now()}`, args: [{ cluster, skipRetention: true }],
+      });
+      await new Promise((r) => setTimeout(r, 2_000));
       const { report } = await strict.client.workflow.execute<typeof gameDay>('gameDay', {
-        taskQueue: strict.config.temporal.taskQueue, workflowId: `gameday/test-rpo-${Date.now()}`, args: [{ clusters: ['standby'], apps: [], freshBackups: false }],
+        taskQueue: strict.config.temporal.taskQueue, workflowId: `gameday/test-rpo-${Date.now()}`, args: [{ clusters: [cluster], apps: [], freshBackups: false }],
       });
       expect(report.passed).toBe(false);
       expect(report.entries).toHaveLength(1);
       const [entry] = report.entries;
-      expect(entry).toMatchObject({ name: 'etcd/standby', passed: false, rtoMet: true, rpoMet: false });
+      expect(entry).toMatchObject({ name: `etcd/${cluster}`, passed: false, rtoMet: true, rpoMet: false });
       expect(entry!.backup).toBeUndefined();
-      expect(entry!.verification!.passed).toBe(true);
-      expect(entry!.verification!.rpoSeconds).toBeGreaterThan(1);
+      const v = entry!.verification!;
+      expect({ passed: v.passed, backup: v.backup.id, objectives: v.objectives }).toEqual({ passed: true, backup: manifest.snapshotId, objectives: { rtoSeconds: 600, rpoSeconds: 1 } });
+      // RPO: the snapshot's age when the verification started, at least the 2 s waited.
+      expect(v.rpoSeconds).toBe(Math.round((Date.parse(v.startedAt) - Date.parse(manifest.startedAt)) / 100) / 10);
+      expect(v.rpoSeconds).toBeGreaterThanOrEqual(2);
     } finally {
       await strict.stop();
+      await deleteSnapshotsOf(clients.s3, w.config.objectStore.bucket, cluster);
     }
   }, 300_000);
 

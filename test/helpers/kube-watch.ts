@@ -1,0 +1,47 @@
+// Watches for tests that must act the moment the lab's API shows a change (kill a worker when the
+// first of several Deployments has been patched), or once a run is inside an activity.
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { WorkflowHandle } from '@temporalio/client';
+
+/**
+ * Starts a watch of `path` (a list URL, e.g. /apis/apps/v1/namespaces/NS/deployments) and resolves once
+ * the API has accepted it, with `match`: the first object, as the watch delivers it (the current ones
+ * first), for which `matches` is true; the watch then stops. `match` rejects when the watch fails or
+ * ends before.
+ */
+export async function watchFor<T>(kubeConfig: KubeConfig, path: string, matches: (obj: T) => boolean): Promise<{ match: Promise<T> }> {
+  let settled = false;
+  let resolveMatch!: (obj: T) => void;
+  let rejectMatch!: (err: Error) => void;
+  const match = new Promise<T>((resolve, reject) => { resolveMatch = resolve; rejectMatch = reject; });
+  // Handled by whoever awaits it; never an unhandled rejection when nobody does.
+  match.catch(() => undefined);
+  const ref: { controller?: AbortController } = {};
+  ref.controller = await new Watch(kubeConfig).watch(path, {}, (_phase, obj: T) => {
+    if (settled || !matches(obj)) return;
+    settled = true;
+    resolveMatch(obj);
+    ref.controller?.abort();
+  }, (err: unknown) => {
+    if (settled) return;
+    settled = true;
+    rejectMatch(err instanceof Error ? err : new Error(`watch of ${path} ended before a match`));
+  });
+  if (settled) ref.controller.abort();
+  return { match };
+}
+
+/** The first object under `path` for which `matches` is true (see {@link watchFor}). */
+export async function firstWatched<T>(kubeConfig: KubeConfig, path: string, matches: (obj: T) => boolean): Promise<T> {
+  return (await watchFor(kubeConfig, path, matches)).match;
+}
+
+/** Resolves once the run has an activity of `type` started and not yet finished (a worker is inside it). */
+export async function activityRunning(handle: WorkflowHandle, type: string): Promise<void> {
+  for (;;) {
+    const { raw } = await handle.describe();
+    // PENDING_ACTIVITY_STATE_STARTED
+    if (raw.pendingActivities?.some((a) => a.activityType?.name === type && Number(a.state) === 2)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
