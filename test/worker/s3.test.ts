@@ -74,7 +74,8 @@ describe('object-store client', () => {
     const upload = new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: randomBytes(2 * partSize + 1) }, partSize, queueSize: 1, leavePartsOnError: false });
 
     const refused = await upload.done().then(() => undefined, (err: unknown) => err as Error);
-    expect(refused?.name).toMatch(/BadDigest|XAmzContentChecksumMismatch|InvalidDigest/);
+    // MinIO's answer to a part whose CRC32 does not match its bytes.
+    expect(refused?.name).toBe('XAmzContentChecksumMismatch');
     expect(await incompleteUploads(s3, key)).toBe(0);
   });
 });

@@ -32,7 +32,7 @@ describe('clusterHealth workflow', () => {
     expect(etcd.members[0]).toMatchObject({ version: '3.5.21', isLeader: true, endpoint: 'https://127.0.0.1:22379' });
     expect(etcd.members[0]!.revision).toBeGreaterThan(1);
     expect(etcd.members[0]!.memberId).toMatch(/^\d{10,}$/);
-    expect(report.components.find((c) => c.component === 'velero/primary')!.detail).toMatch(/^BackupStorageLocation Available/);
+    expect(report.components.find((c) => c.component === 'velero/primary')!.detail).toMatch(/^BackupStorageLocation Available, validated \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
 
     if (process.env.LIFEBOAT_RECORD_HISTORIES === '1') {
       const history = await w.client.workflow.getHandle(workflowId).fetchHistory();
