@@ -381,10 +381,16 @@ describe('failover when the primary is down (the disaster)', () => {
     expect(plan.plan[0]).toEqual({ step: 'fence', cluster: 'primary', change: `cannot fence: the API of 'primary' is unreachable (${plan.preflight!.from.detail}); proceeds only with a forced approval` });
     await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob' }] })).rejects.toMatchObject({ cause: { message: "'primary' is unreachable and cannot be fenced: approve with force to proceed anyway" } });
     await handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob', force: true }] });
-    const r = await handle.result() as FailoverReport;
-    expect(r.status).toBe('completed');
+    // Switched: the run then watches the unfenced primary until its API answers (failover.forced.test.ts).
+    let r = await handle.query(reportQuery);
+    while (r.status !== 'watching-source' && r.status !== 'completed') r = await new Promise((res) => setTimeout(res, 100)).then(() => handle!.query(reportQuery));
+    expect(r.status).toBe('watching-source');
     expect(r.steps.find((s) => s.name === 'fence')).toEqual({ name: 'fence', state: 'skipped', detail: "'primary' unreachable; proceeding on the forced approval of bob" });
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect(await dnsTargets(app)).toEqual(targets.standby);
+    // The primary back: the watch fences it and the run completes.
+    await labUp();
+    expect((await handle.result() as FailoverReport).sourceWatch!.state).toBe('fenced');
+    expect(await app.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
   }, 300_000);
 });
