@@ -1,10 +1,11 @@
-// Unit and property tests of the retention planner (pure: no lab needed).
+// Unit and property tests of the retention planner, and of how a refused delete fails (pure: no lab needed).
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
   planRetention, validateRetentionPolicy,
   type ListingResult, type RetentionPlan, type RetentionPolicy, type SnapshotRecord, type SnapshotStatus,
 } from '../../activities/retention.js';
+import { retentionDeleteFailure } from '../../activities/etcd-snapshot.js';
 
 const dayMs = 86_400_000;
 const complete = (snapshots: SnapshotRecord[]): ListingResult => ({ snapshots, complete: true });
@@ -361,5 +362,24 @@ describe('planRetention properties', () => {
     fc.assert(fc.property(shuffled, policyArb, nowArb, ([snapshots, reordered], policy, now) => {
       expect(planRetention(complete(reordered), policy, now)).toEqual(planRetention(complete(snapshots), policy, now));
     }), runs);
+  });
+});
+
+describe('retentionDeleteFailure', () => {
+  const result = { plan: { keep: [], delete: [] }, dryRun: false, deletedObjects: ['etcd/c/a/manifest.json'], abortedUploads: [] };
+  const refusal = (key: string, code: string) => ({ key, code, message: `${code} message` });
+
+  it('is retryable only when every refusal is the store being busy, and carries what was deleted', () => {
+    const busy = retentionDeleteFailure('c', result, [refusal('etcd/c/b/manifest.json', 'SlowDown'), refusal('etcd/c/x', 'InternalError')]);
+    expect({ type: busy.type, nonRetryable: busy.nonRetryable, details: busy.details }).toEqual({ type: 'RetentionDeleteFailed', nonRetryable: false, details: [result] });
+    expect(busy.message).toBe("retention of cluster 'c' deleted 1 of 3 objects; the store refused 2: etcd/c/b/manifest.json: SlowDown (SlowDown message); etcd/c/x: InternalError (InternalError message)");
+    const denied = retentionDeleteFailure('c', result, [refusal('etcd/c/b/manifest.json', 'SlowDown'), refusal('etcd/c/x', 'AccessDenied')]);
+    expect({ type: denied.type, nonRetryable: denied.nonRetryable }).toEqual({ type: 'RetentionDeleteFailed', nonRetryable: true });
+  });
+
+  it('names the first five refusals and counts the rest', () => {
+    const failed = Array.from({ length: 7 }, (_, i) => ({ key: `k${i}`, code: 'AccessDenied', message: '' }));
+    expect(retentionDeleteFailure('c', { ...result, deletedObjects: [] }, failed).message)
+      .toBe("retention of cluster 'c' deleted 0 of 7 objects; the store refused 7: k0: AccessDenied; k1: AccessDenied; k2: AccessDenied; k3: AccessDenied; k4: AccessDenied; and 2 more");
   });
 });
