@@ -1,7 +1,7 @@
-// Integration (lab: kube-apiserver/standby with ExternalDNS's DNSEndpoint CRD and the shop's record
-// lifeboat-traffic/shop, both made by `lab up`). No Temporal server: the activities run in
-// MockActivityEnvironment. The webhook is a real HTTP server this test starts on 127.0.0.1.
-// Leaves the shop's record pointing at the primary, as `lab up` made it.
+// Integration (lab: kube-apiserver/standby with ExternalDNS's DNSEndpoint CRD, made by `lab up`). No
+// Temporal server: the activities run in MockActivityEnvironment. The webhook is a real HTTP server this
+// test starts on 127.0.0.1. The record switched is the test's own, beside the lab's shop record (which
+// failover tests and game days switch): created pointing at the primary, deleted afterwards.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import {
-  createTrafficActivities, pointDnsEndpoint, readDnsEndpoint, trafficAnnotations,
+  createTrafficActivities, dnsEndpointFor, pointDnsEndpoint, readDnsEndpoint, trafficAnnotations,
   type DnsEndpoint, type DnsEndpointLocation, type ExternalDnsTraffic, type SwitchTrafficInput, type WebhookTraffic,
 } from '../../activities/traffic.js';
 import { clusterPaths } from '../../lab/topology.js';
@@ -19,9 +19,10 @@ import type { AppConfig, LifeboatConfig } from '../../worker/config.js';
 import { labConfig } from '../helpers/lab.js';
 
 const config = labConfig();
-const clients = createClients(config);
-const shop = config.apps.find((a) => a.name === 'shop')!;
-const traffic = shop.failover!.traffic as ExternalDnsTraffic;
+const labShop = config.apps.find((a) => a.name === 'shop')!;
+const traffic: ExternalDnsTraffic = { ...(labShop.failover!.traffic as ExternalDnsTraffic), name: `shop-traffic-test-${randomBytes(3).toString('hex')}` };
+const shop: AppConfig = { ...labShop, failover: { ...labShop.failover!, traffic } };
+const clients: LifeboatClients = { ...createClients(config), config: { ...config, apps: [shop] } };
 const standby = clients.clusters.get(traffic.cluster)!;
 const at: DnsEndpointLocation = { kubeConfig: standby.kubeConfig, cluster: traffic.cluster, traffic };
 const acts = createTrafficActivities(clients);
@@ -50,15 +51,14 @@ async function editAsSomeoneElse(change: (obj: DnsEndpoint) => void): Promise<Dn
 const record = (obj: DnsEndpoint | undefined) => obj?.spec?.endpoints?.[0];
 
 afterAll(async () => {
-  await inActivity(() => acts.switchTraffic(switchInput('standby', 'primary', 'lab-restore')));
-  await editAsSomeoneElse((obj) => { delete (obj.metadata.labels as Record<string, string> | undefined)?.['lifeboat.io/test']; });
+  await api.deleteNamespacedCustomObject(ref).catch((err: { code?: number }) => { if (err.code !== 404) throw err; });
   clients.s3.destroy();
 });
 
 describe('ExternalDNS DNSEndpoint', () => {
   beforeAll(async () => {
-    // Whatever an earlier, interrupted run left: start from the primary.
-    await inActivity(() => acts.switchTraffic(switchInput('standby', 'primary')));
+    // The test's record, as `lab up` makes the shop's: pointing at the primary.
+    await api.createNamespacedCustomObject({ ...ref, body: dnsEndpointFor(traffic, 'primary') });
   });
 
   it('switches primary → standby: the real object gets the standby targets and the annotations; a second identical switch changes nothing', async () => {
