@@ -3,9 +3,11 @@
 // against a kubectl script doing the same steps (read the replicas, scale to zero on primary, scale up on
 // standby, wait until every replica is available, patch the DNSEndpoint): with its commands split within
 // kubectl's client-side rate limit and run at once (P, the clusters' own pace: the headline baseline),
-// and straight-line (H, the baseline the first issue named). The three alternate in a rotating order
-// (printed per run); before every run the app is put back to its starting state through the API, so
-// each run starts the same.
+// P again but waiting, after the scale-down, until the source's Pods are gone (S: what Lifeboat's fence
+// now makes sure of before the standby comes up), and straight-line (H, the baseline the first issue
+// named). They alternate in a rotating order (printed); before every run the app is put back to its
+// starting state through the API, so each run starts the same. The worker gets one unmeasured dry run
+// first, as a long-running worker is warm.
 //
 // Where Lifeboat's orchestration overhead goes, without touching the activities: the worker runs in
 // this process, so every Kubernetes request it makes is seen on undici's diagnostics channels
@@ -70,6 +72,8 @@ interface ActivityRecord {
   startToCloseMs: number;
   /** Its Kubernetes traffic, to the cluster it changes (fence: source; bring-up: target), or to both. */
   wire: WindowStats;
+  /** From its last PATCH answered to its close: for the fence, the wait for the source's Pods to stop serving. */
+  afterLastPatchMs: number;
 }
 
 interface LifeboatRun {
@@ -134,6 +138,10 @@ async function lifeboatRun(client: Client): Promise<LifeboatRun> {
     activities: history.activities.map((a) => ({
       name: a.name, scheduleToStartMs: a.startedMs - a.scheduledMs, startToCloseMs: a.closedMs - a.startedMs,
       wire: windowStats(trace, a.startedMs, a.closedMs, activitySite[a.name] ? origins[activitySite[a.name]!] : undefined),
+      afterLastPatchMs: (() => {
+        const ends = trace.requests.filter((r) => r.method === 'PATCH' && r.createdMs >= a.startedMs && r.createdMs <= a.closedMs && r.endMs).map((r) => r.endMs!);
+        return ends.length ? a.closedMs - Math.max(...ends) : 0;
+      })(),
     })),
     workflowTasks: {
       count: history.workflowTasks.length,
@@ -177,7 +185,7 @@ const inChunks = (names: string[], size: number) => Array.from({ length: Math.ce
  * Pods) implies every replica updated and ready and the Available condition: what Lifeboat's
  * waitWorkloadsAvailable waits for.
  */
-async function baselineRun(mode: 'straight' | 'parallel'): Promise<BaselineRun> {
+async function baselineRun(mode: 'straight' | 'parallel', waitSourceStopped = false): Promise<BaselineRun> {
   const commands: Record<string, number> = {};
   const step = async (name: string, site: Site, argsList: string[][]) => {
     const t = performance.now();
@@ -198,6 +206,8 @@ async function baselineRun(mode: 'straight' | 'parallel'): Promise<BaselineRun> 
   await step('scale down', 'primary', mode === 'parallel'
     ? split(groups.flatMap(([, names]) => names), 'scale').map((names) => ['scale', 'deployment', ...names, '--replicas=0', '-n', namespace])
     : [['scale', 'deployment', '--all', '--replicas=0', '-n', namespace]]);
+  // What Lifeboat's fence now makes sure of before the standby comes up: the source serves no more.
+  if (waitSourceStopped) await step('wait source stopped', 'primary', [['wait', 'pod', '--all', '--for=delete', '-n', namespace, `--timeout=${availableTimeoutSeconds}s`]]);
   const up = performance.now();
   await step('scale up', 'standby', groups.flatMap(([replicas, names]) => split(names, 'scale').map((chunk) => ['scale', 'deployment', ...chunk, `--replicas=${replicas}`, '-n', namespace])));
   await step('wait', 'standby', groups.flatMap(([replicas, names]) => split(names, 'wait').map((chunk) => [
@@ -229,8 +239,8 @@ const onSignal = (signal: NodeJS.Signals) => {
 process.once('SIGINT', onSignal);
 process.once('SIGTERM', onSignal);
 
-type Variant = 'L' | 'P' | 'H';
-const variants: readonly Variant[] = ['L', 'P', 'H'];
+type Variant = 'L' | 'P' | 'S' | 'H';
+const variants: readonly Variant[] = ['L', 'P', 'S', 'H'];
 /** Run `rep`'s order: the variants rotated by one each run, so each runs first, in the middle and last equally often. */
 const orderOf = (rep: number): Variant[] => variants.map((_, i) => variants[(i + rep) % variants.length]!);
 
@@ -254,7 +264,7 @@ try {
     args: [{ app: app.name, from: 'primary', to: 'standby', reason: 'bench:failover warm-up', dryRun: true }],
   });
   await warmUp.result();
-  const l: LifeboatRun[] = []; const h: BaselineRun[] = []; const p: BaselineRun[] = [];
+  const l: LifeboatRun[] = []; const h: BaselineRun[] = []; const p: BaselineRun[] = []; const ps: BaselineRun[] = [];
   const orders: string[] = [];
   for (let i = 0; i < repeats; i++) {
     const order = orderOf(i);
@@ -267,18 +277,19 @@ try {
       };
       if (variant === 'L') l.push(await withRetries('Lifeboat', () => bench.reset(), () => checked('Lifeboat', () => lifeboatRun(client))));
       else if (variant === 'H') h.push(await withRetries('baseline', () => bench.reset(), () => checked('baseline', () => baselineRun('straight'))));
-      else p.push(await withRetries('parallel baseline', () => bench.reset(), () => checked('parallel baseline', () => baselineRun('parallel'))));
+      else if (variant === 'P') p.push(await withRetries('parallel baseline', () => bench.reset(), () => checked('parallel baseline', () => baselineRun('parallel'))));
+      else ps.push(await withRetries('parallel baseline waiting for the source', () => bench.reset(), () => checked('parallel baseline waiting for the source', () => baselineRun('parallel', true))));
     }
-    const x = l.at(-1)!; const y = h.at(-1)!; const z = p.at(-1)!;
+    const x = l.at(-1)!; const y = h.at(-1)!; const z = p.at(-1)!; const zs = ps.at(-1)!;
     say(`run ${i + 1}/${repeats}, order ${order.join(' ')}: Lifeboat ${x.seconds.toFixed(2)} s (RTO ${x.rtoSeconds} s, Pods Ready ${x.podsReadySeconds.toFixed(2)} s, overhead ${x.overheadSeconds.toFixed(2)} s)`
-      + `  parallel kubectl ${z.seconds.toFixed(2)} s (Pods Ready ${z.podsReadySeconds.toFixed(2)} s)  straight kubectl ${y.seconds.toFixed(2)} s (Pods Ready ${y.podsReadySeconds.toFixed(2)} s)`);
+      + `  parallel kubectl ${z.seconds.toFixed(2)} s (Pods Ready ${z.podsReadySeconds.toFixed(2)} s)  parallel kubectl waiting for the source ${zs.seconds.toFixed(2)} s  straight kubectl ${y.seconds.toFixed(2)} s (Pods Ready ${y.podsReadySeconds.toFixed(2)} s)`);
   }
   const stepNames = Object.keys(l[0]!.steps);
-  const commandNames = Object.keys(h[0]!.commands);
   const m = (xs: number[]) => round2(median(xs));
-  const L = median(l.map((r) => r.seconds)); const H = median(h.map((r) => r.seconds)); const P = median(p.map((r) => r.seconds));
+  const L = median(l.map((r) => r.seconds)); const H = median(h.map((r) => r.seconds)); const P = median(p.map((r) => r.seconds)); const PS = median(ps.map((r) => r.seconds));
   const overhead = median(l.map((r) => r.overheadSeconds));
-  const commandsOf = (runs: BaselineRun[]) => Object.fromEntries(commandNames.map((n) => [n, m(runs.map((r) => r.commands[n]!))]));
+  const stopWait = (r: LifeboatRun) => (r.activities.find((a) => a.name === 'fenceWorkloads')?.afterLastPatchMs ?? 0) / 1000;
+  const commandsOf = (runs: BaselineRun[]) => Object.fromEntries(Object.keys(runs[0]!.commands).map((n) => [n, m(runs.map((r) => r.commands[n]!))]));
 
   // Per activity, medians over the runs (activities matched by name and order).
   const keys = activityKeys(l[0]!);
@@ -316,7 +327,14 @@ try {
     lifeboatSeconds: round2(L),
     parallelBaselineSeconds: round2(P), ratioVsParallel: Number((L / P).toFixed(3)),
     baselineSeconds: round2(H), ratio: Number((L / H).toFixed(3)),
+    /** P that also waits, after scaling the source down, until its Pods are gone, as Lifeboat's fence makes sure they no longer serve. */
+    parallelWaitingBaselineSeconds: round2(PS), ratioVsParallelWaiting: Number((L / PS).toFixed(3)),
+    parallelWaitingBaselineCommandSeconds: commandsOf(ps),
     rtoSeconds: median(l.map((r) => r.rtoSeconds)), podsReadySeconds: m(l.map((r) => r.podsReadySeconds)), overheadSeconds: round2(overhead),
+    /** The fence's wait, after its last patch, until the source's Pods stopped serving: the source's controllers' time. */
+    sourceStopWaitSeconds: m(l.map(stopWait)),
+    /** The overhead without that wait: Lifeboat's own requests, activities and workflow tasks. */
+    ownOverheadSeconds: m(l.map((r) => r.overheadSeconds - stopWait(r))),
     /** RTO minus the available step alone: everything Lifeboat did besides waiting for Pods (its bring-up patches included). */
     notWaitingSeconds: m(l.map((r) => r.rtoSeconds - r.steps.available!)),
     stepSeconds: Object.fromEntries(stepNames.map((n) => [n, m(l.map((r) => r.steps[n]!))])),
@@ -324,7 +342,7 @@ try {
     activities: activityTable, serverSide, temporal,
     parallelBaselinePodsReadySeconds: m(p.map((r) => r.podsReadySeconds)), parallelBaselineCommandSeconds: commandsOf(p),
     baselinePodsReadySeconds: m(h.map((r) => r.podsReadySeconds)), baselineCommandSeconds: commandsOf(h),
-    target, met: { ratioVsParallel: L / P <= target.ratio, ratio: L / H <= target.ratio, overhead: overhead <= target.overheadSeconds },
+    target, met: { ratioVsParallel: L / P <= target.ratio, ratioVsParallelWaiting: L / PS <= target.ratio, ratio: L / H <= target.ratio, overhead: overhead <= target.overheadSeconds },
     runs: l.map((x, i) => ({
       lifeboatSeconds: round2(x.seconds), rtoSeconds: x.rtoSeconds, podsReadySeconds: round2(x.podsReadySeconds), overheadSeconds: round2(x.overheadSeconds),
       steps: Object.fromEntries(Object.entries(x.steps).map(([n, s]) => [n, round2(s)])),
@@ -333,28 +351,33 @@ try {
       baselineSeconds: round2(h[i]!.seconds), baselinePodsReadySeconds: round2(h[i]!.podsReadySeconds),
       baselineCommands: Object.fromEntries(Object.entries(h[i]!.commands).map(([n, s]) => [n, round2(s)])),
     })),
-    lifeboatRuns: l.map((x) => round2(x.seconds)), parallelBaselineRuns: p.map((x) => round2(x.seconds)), baselineRuns: h.map((x) => round2(x.seconds)),
+    lifeboatRuns: l.map((x) => round2(x.seconds)), parallelBaselineRuns: p.map((x) => round2(x.seconds)),
+    parallelWaitingBaselineRuns: ps.map((x) => round2(x.seconds)), baselineRuns: h.map((x) => round2(x.seconds)),
   };
   const row = (label: string, value: number, runs: number[]) => `${label.padEnd(60)} ${value.toFixed(2).padStart(8)}   ${runs.map((x) => x.toFixed(2)).join(' ')}\n`;
   const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
   let out = `${deploymentCount} Deployments, ${bench.pods} Pods, primary → standby, ${repeats} runs each, Node.js ${process.version}; orders ${orders.join(', ')}\n`;
   out += `L/P = ${result.ratioVsParallel} (Lifeboat against kubectl in parallel chunks; target <= ${target.ratio}: ${verdict(result.met.ratioVsParallel)})\n`;
+  out += `L/S = ${result.ratioVsParallelWaiting} (against kubectl in parallel chunks that also waits for the source's Pods to go, as Lifeboat's fence does: ${verdict(result.met.ratioVsParallelWaiting)})\n`;
   out += `L/H = ${result.ratio} (against straight-line kubectl: ${verdict(result.met.ratio)}); overhead ${result.overheadSeconds} s (target <= ${target.overheadSeconds} s: ${verdict(result.met.overhead)})\n`;
   out += `${'figure'.padEnd(60)} ${'median s'.padStart(8)}   runs\n`;
   out += row('L  Lifeboat failover workflow (start to result)', result.lifeboatSeconds, l.map((x) => x.seconds));
   out += row('   RTO (request to verified, from its report)', result.rtoSeconds, l.map((x) => x.rtoSeconds));
   out += row('   Pods Ready (bring-up start to all Available, report)', result.podsReadySeconds, l.map((x) => x.podsReadySeconds));
   out += row('   orchestration overhead (RTO - Pods Ready)', result.overheadSeconds, l.map((x) => x.overheadSeconds));
+  out += row('     of which the source\'s Pods stopping (fence, after its last patch)', result.sourceStopWaitSeconds, l.map(stopWait));
+  out += row('     Lifeboat\'s own (overhead - the source stopping)', result.ownOverheadSeconds, l.map((x) => x.overheadSeconds - stopWait(x)));
   out += row('   not waiting for Pods (RTO - available step)', result.notWaitingSeconds, l.map((x) => x.rtoSeconds - x.steps.available!));
   for (const n of stepNames) out += row(`     step ${n}`, result.stepSeconds[n]!, l.map((x) => x.steps[n]!));
   out += row('     between steps (workflow tasks)', result.betweenStepsSeconds, l.map((x) => x.betweenStepsSeconds));
   for (const [label, runs, total, ready] of [
     ['P  kubectl, chunks within its burst run at once', p, result.parallelBaselineSeconds, result.parallelBaselinePodsReadySeconds],
+    ['S  P, waiting for the source\'s Pods to go before the scale-up', ps, result.parallelWaitingBaselineSeconds, m(ps.map((r) => r.podsReadySeconds))],
     ['H  kubectl, straight-line (get, scale, scale, wait, patch)', h, result.baselineSeconds, result.baselinePodsReadySeconds],
   ] as const) {
     out += row(label, total, runs.map((x) => x.seconds));
     out += row('   Pods Ready (first scale-up to wait returning)', ready, runs.map((x) => x.podsReadySeconds));
-    for (const n of commandNames) out += row(`     kubectl ${n}`, median(runs.map((x) => x.commands[n]!)), runs.map((x) => x.commands[n]!));
+    for (const n of Object.keys(runs[0]!.commands)) out += row(`     kubectl ${n}`, median(runs.map((x) => x.commands[n]!)), runs.map((x) => x.commands[n]!));
   }
   out += '\nWhere L\'s time goes, per activity (medians; ms; wire = the activity\'s own Kubernetes requests, to the cluster it changes;'
     + ' busy = time with a request in flight; req = created to body read; wait conn = created to headers sent; server = sent to response headers)\n';

@@ -343,7 +343,9 @@ try {
   out += '\nThe kube-controller-manager while the source\'s Pods stopped and the target\'s came up (medians): its requests, and their summed wait for its client-side rate limiter\n';
   for (const r of table) {
     const c = r.controllerManager;
-    out += `${r.strategy.padEnd(58)} stopping: ${c.stopping.requests} requests, ${c.stopping.waitedSeconds} s waited (in ${r.stoppedSeconds} s); coming up: ${c.bringingUp.requests} requests, ${c.bringingUp.waitedSeconds} s waited (in ${r.availableSeconds} s)\n`;
+    const rate = (n: number, secs: number) => (n / Math.max(secs, 0.01)).toFixed(1);
+    out += `${r.strategy.padEnd(58)} stopping: ${c.stopping.requests} requests in ${r.stoppedSeconds} s (${rate(c.stopping.requests, r.stoppedSeconds)}/s), ${c.stopping.waitedSeconds} s waited in all; `
+      + `coming up: ${c.bringingUp.requests} in ${r.availableSeconds} s (${rate(c.bringingUp.requests, r.availableSeconds)}/s), ${c.bringingUp.waitedSeconds} s waited\n`;
   }
   process.stdout.write(out);
   process.stdout.write(`${JSON.stringify({ node: process.version, deployments: deploymentCount, repeats, roundTrips: trips, strategies: table })}\n`);
