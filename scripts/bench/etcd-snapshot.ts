@@ -62,9 +62,43 @@ const env = { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_S3_BUCKET: bucket };
 const cores = availableParallelism();
 const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
-const etcdPid = await runningPid(`etcd/${cluster.name}`);
-const minioPid = await runningPid('minio');
-if (!etcdPid || !minioPid) throw new Error(`the lab is not running (etcd/${cluster.name}: ${etcdPid ?? 'down'}, minio: ${minioPid ?? 'down'}): run \`npx lifeboat lab up\``);
+/** etcd's and MinIO's pids, whose CPU time each run is billed; read again before each attempt. */
+let etcdPid = 0;
+let minioPid = 0;
+/** Waits up to two minutes for both (other lab users stop and restart them). */
+async function labPids(): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const [e, m] = [await runningPid(`etcd/${cluster.name}`), await runningPid('minio')];
+    if (e && m) { [etcdPid, minioPid] = [e, m]; return; }
+    if (Date.now() > deadline) throw new Error(`the lab is not running (etcd/${cluster.name}: ${e ?? 'down'}, minio: ${m ?? 'down'}): run \`npx lifeboat lab up\``);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+await labPids();
+
+/**
+ * Runs one variant, again when etcd or MinIO was restarted under it (other lab users' fault tests do
+ * that: its CPU bill and time would mean nothing), at most three times. Says why it retried.
+ */
+async function undisturbed<T>(variant: string, run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    await labPids();
+    const pids = [etcdPid, minioPid];
+    let result: T | Error;
+    try {
+      result = await run();
+    } catch (err) {
+      result = err as Error;
+    }
+    await labPids();
+    const restarted = pids[0] !== etcdPid || pids[1] !== minioPid;
+    if (!restarted && !(result instanceof Error)) return result;
+    if (attempt >= 3) throw result instanceof Error ? result : new Error(`${variant}: etcd or MinIO restarted during each of 3 attempts`);
+    say(`  ${variant} disturbed (${restarted ? 'etcd or MinIO restarted meanwhile' : (result as Error).message.split('\n')[0]}); measuring it again`);
+    await clearBenchObjects();
+  }
+}
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
 function cpuSeconds(pid: number): number {
@@ -111,9 +145,9 @@ interface WorkerRun extends Run {
 
 /** Runs a command under /usr/bin/time: its wall and CPU seconds, peak RSS in MB, and last stdout line. */
 async function timed(cmd: string, args: string[]): Promise<Run & { stdout: string }> {
-  const [etcd0, minio0] = [cpuSeconds(etcdPid!), cpuSeconds(minioPid!)];
+  const [etcd0, minio0] = [cpuSeconds(etcdPid), cpuSeconds(minioPid)];
   const { stderr, stdout } = await execa('/usr/bin/time', ['-f', 'BENCH %e %M %U %S', cmd, ...args], { env });
-  const [etcd1, minio1] = [cpuSeconds(etcdPid!), cpuSeconds(minioPid!)];
+  const [etcd1, minio1] = [cpuSeconds(etcdPid), cpuSeconds(minioPid)];
   const [, seconds, kb, user, system] = /BENCH ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(stderr)!;
   return {
     seconds: Number(seconds), processSeconds: Number(seconds), rssMB: Number(kb) / 1024,
@@ -149,7 +183,10 @@ function sampler(): { stop(): Sample[] } {
   const samples: Sample[] = [];
   const take = () => {
     const own = process.cpuUsage();
-    samples.push({ at: Date.now(), own: (own.user + own.system) / 1e6, etcd: cpuSeconds(etcdPid!), minio: cpuSeconds(minioPid!), rssMB: process.memoryUsage.rss() / 1024 / 1024 });
+    // A process gone (restarted by another lab user) ends the sampling; the run is measured again.
+    try {
+      samples.push({ at: Date.now(), own: (own.user + own.system) / 1e6, etcd: cpuSeconds(etcdPid), minio: cpuSeconds(minioPid), rssMB: process.memoryUsage.rss() / 1024 / 1024 });
+    } catch { /* undisturbed() sees the new pid */ }
   };
   take();
   const timer = setInterval(take, 100);
@@ -176,7 +213,7 @@ async function workerRun(): Promise<WorkerRun> {
   const history = await historyTimings(handle);
   const stream = history.activities.find((a) => a.name === 'streamEtcdSnapshot' && a.status === 'completed');
   if (!stream) throw new Error(`workflow ${handle.workflowId} has no completed streamEtcdSnapshot activity`);
-  if (stream.attempt !== 1) say(`    note: streamEtcdSnapshot completed on attempt ${stream.attempt}; its time counts from that attempt's start`);
+  if (stream.attempt !== 1) throw new Error(`streamEtcdSnapshot completed only on attempt ${stream.attempt}`);
   const upload = stream.result as SnapshotUpload;
   const window = samples.filter((s) => s.at >= stream.startedMs && s.at <= stream.closedMs);
   const delta = (field: 'own' | 'etcd' | 'minio') => valueAt(samples, stream.closedMs, field) - valueAt(samples, stream.startedMs, field);
@@ -234,7 +271,7 @@ async function measure(sizeMiB: number, warmUp: boolean) {
   if (warmUp) {
     // A long-running worker has its workflow sandbox and the pipeline's code warm; this one is new.
     // One run, not measured, warms it.
-    const w = await workerRun();
+    const w = await undisturbed('warm-up W', workerRun);
     say(`  warm-up W (not counted): ${w.seconds.toFixed(2)}s`);
     await clearBenchObjects();
   }
@@ -248,16 +285,22 @@ async function measure(sizeMiB: number, warmUp: boolean) {
     for (const variant of order) {
       if (variant === 'A') {
         const file = join(scratch, `a-${i}.db`);
-        const runA = await etcdctlSave(file);
-        snapshotBytes = statSync(file).size;
-        rmSync(file);
+        const runA = await undisturbed('A', async () => {
+          const r = await etcdctlSave(file);
+          snapshotBytes = statSync(file).size;
+          rmSync(file);
+          return r;
+        });
         a.push(runA);
         line.push(`A ${runA.seconds.toFixed(2)}s`);
       } else if (variant === 'B') {
         const fileB = join(scratch, `b-${i}.db`);
-        const saveB = await etcdctlSave(fileB);
-        const upload = await timedNode('./upload-file.js', [fileB, `b-${sizeMiB}-${i}.db`]);
-        rmSync(fileB);
+        const [saveB, upload] = await undisturbed('B', async () => {
+          const save = await etcdctlSave(fileB);
+          const up = await timedNode('./upload-file.js', [fileB, `b-${sizeMiB}-${i}.db`]);
+          rmSync(fileB);
+          return [save, up] as const;
+        });
         uploads.push(upload);
         const runB = {
           seconds: saveB.seconds + upload.seconds, processSeconds: saveB.seconds + upload.processSeconds, rssMB: Math.max(saveB.rssMB, upload.rssMB),
@@ -266,11 +309,11 @@ async function measure(sizeMiB: number, warmUp: boolean) {
         b.push(runB);
         line.push(`B ${runB.seconds.toFixed(2)}s (process ${runB.processSeconds.toFixed(2)}s)`);
       } else if (variant === 'L') {
-        const runL = await timedNode('./lifeboat-stream.js', [cluster.name, `l-${sizeMiB}-${i}.lbenc`]);
+        const runL = await undisturbed('L', () => timedNode('./lifeboat-stream.js', [cluster.name, `l-${sizeMiB}-${i}.lbenc`]));
         l.push(runL);
         line.push(`L ${runL.seconds.toFixed(2)}s (process ${runL.processSeconds.toFixed(2)}s, rss ${runL.rssMB.toFixed(0)} MB)`);
       } else {
-        const runW = await workerRun();
+        const runW = await undisturbed('W', workerRun);
         w.push(runW);
         line.push(`W ${runW.seconds.toFixed(2)}s (scheduled→completed ${runW.processSeconds.toFixed(2)}s, stream ${runW.streamSeconds.toFixed(2)}s, workflow ${runW.workflowSeconds.toFixed(2)}s)`);
       }
