@@ -48,7 +48,7 @@ export async function etcdctl(clients: LifeboatClients, cluster: string, args: s
   return execa(clients.config.tools.etcdctl, [
     `--endpoints=${etcd.endpoints.join(',')}`, `--cacert=${etcd.caFile}`, `--cert=${etcd.certFile}`, `--key=${etcd.keyFile}`,
     `--command-timeout=${Math.ceil(timeoutMs / 1000)}s`, `--dial-timeout=${Math.min(5, Math.ceil(timeoutMs / 1000))}s`, ...args,
-  ], { timeout: timeoutMs + 2_000 });
+  ], { timeout: timeoutMs + 8_000 }); // etcdctl's own deadline ends it first, and says why; the margin covers a loaded host
 }
 
 export async function etcdMemberStatus(clients: LifeboatClients, cluster: string): Promise<EtcdMemberStatus[]> {
@@ -67,12 +67,14 @@ export async function etcdMemberStatus(clients: LifeboatClients, cluster: string
 /** What etcdctl said went wrong, without its retry chatter: the TLS reason when there is one. */
 export function etcdctlError(err: unknown): string {
   const e = err as { stderr?: string; timedOut?: boolean };
-  if (e.timedOut) return `no answer within ${checkDeadlineMs / 1000} s`;
+  // What etcdctl saw (TLS refused, connection refused) wins over our own kill: on a loaded host the
+  // process can outlive its deadline by a few seconds after it has already logged the reason.
   const stderr = e.stderr ?? '';
   const tls = /(tls: [^"\\]+|x509: [^"\\]+|certificate (?:signed|required|has expired)[^"\\]*)/.exec(stderr)?.[1];
   const last = stderr.split('\n').map((l) => l.trim()).filter(Boolean).pop();
   if (tls) return `TLS: ${tls.trim()}${last ? ` (${last})` : ''}`;
   if (/connection refused/.test(stderr)) return 'connection refused';
+  if (e.timedOut) return `no answer within ${checkDeadlineMs / 1000} s`;
   return last ?? describeNetworkError(err);
 }
 

@@ -23,8 +23,8 @@ function resolve(config: LifeboatConfig, kind: Kind, opts: SwitchOptions): { app
   const [home, standby] = [app.cluster, app.failover.standby];
   const from = opts.from ?? (kind === 'failover' ? home : standby);
   const to = opts.to ?? (kind === 'failover' ? standby : home);
-  clusterByName(config, from);
-  clusterByName(config, to);
+  clusterByName(config, from, '--from');
+  clusterByName(config, to, '--to');
   if (from === to) throw new CliError(`--from and --to are both '${from}': a ${kind} needs two different clusters`, exitCodes.badInput);
   if (![home, standby].includes(from) || ![home, standby].includes(to)) {
     throw new CliError(`app '${app.name}' fails over between '${home}' and '${standby}'; --from '${from}' --to '${to}' is not one of those directions`, exitCodes.badInput);

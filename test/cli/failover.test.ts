@@ -205,7 +205,8 @@ describe('lifeboat failover', () => {
   it.each([
     [['failover', 'start', '--app', 'nope', '--reason', 'x'], /unknown app 'nope'; configured apps: shop/],
     [['failover', 'start', '--app', 'shop', '--reason', 'x', '--to', 'primary'], /--from and --to are both 'primary'/],
-    [['failover', 'start', '--app', 'shop', '--reason', 'x', '--to', 'mars'], /unknown cluster 'mars'; configured clusters: primary, standby/],
+    [['failover', 'start', '--app', 'shop', '--reason', 'x', '--to', 'mars'], /^lifeboat: --to: unknown cluster 'mars'; configured clusters: primary, standby/m],
+    [['failover', 'start', '--app', 'shop', '--reason', 'x', '--from', 'venus', '--to', 'standby'], /^lifeboat: --from: unknown cluster 'venus'; configured clusters: primary, standby/m],
     [['failover', 'start', '--app', 'shop'], /required option '--reason <text>' not specified/],
     [['failover', 'start', '--app', 'shop', '--reason', 'x', '--auto-approve'], /--auto-approve needs --approver NAME/],
     [['failback', '--app', 'shop', '--reason', 'x', '--force'], /--force goes with --auto-approve/],
