@@ -6,7 +6,7 @@ import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
 import type { LifeboatClients } from '../worker/clients.js';
-import { clusterClients } from './cluster.js';
+import { clusterClients } from './kubernetes/cluster.js';
 import { describeNetworkError, withDeadline } from './network-errors.js';
 
 export interface ComponentHealth {

@@ -1,15 +1,15 @@
 // Every activity factory, registered by the worker with its injected clients.
 import type { LifeboatClients } from '../worker/clients.js';
 import type { KeyRing } from '../worker/keys.js';
-import { createEtcdSnapshotActivities } from './etcd-snapshot.js';
-import { createEtcdRestoreActivities } from './etcd-restore.js';
-import { createGameDayActivities } from './gameday.js';
-import { createFailoverActivities } from './failover.js';
-import { createFailoverWatchActivities } from './failover-watch.js';
+import { createEtcdSnapshotActivities } from './etcd/snapshot.js';
+import { createEtcdRestoreActivities } from './scratch/etcd-restore.js';
+import { createGameDayActivities } from './object-store/gameday-reports.js';
+import { createFailoverActivities } from './kubernetes/workloads.js';
+import { createFailoverWatchActivities } from './kubernetes/api-watch.js';
 import { createHealthActivities } from './health.js';
-import { createTrafficActivities } from './traffic.js';
-import { createVeleroActivities } from './velero.js';
-import { createVeleroVerificationActivities } from './velero-verification.js';
+import { createTrafficActivities } from './traffic/switch.js';
+import { createVeleroActivities } from './velero/backup.js';
+import { createVeleroVerificationActivities } from './velero/restore-verification.js';
 
 export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined) => ({
   ...createHealthActivities(clients),

@@ -6,8 +6,8 @@ import type { veleroBackup, VeleroBackupInput } from '../workflows/veleroBackup.
 import { appByName, clusterByName, durationSeconds, loadConfig } from '../worker/config.js';
 import { CliError, printJson, table } from './output.js';
 import { runRunbook } from './runbook.js';
-import { describeRootFailure } from '../workflows/failure-chain.js';
-import type { Step } from '../workflows/steps.js';
+import { describeRootFailure } from '../model/failure-chain.js';
+import type { Step } from '../model/steps.js';
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 

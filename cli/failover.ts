@@ -1,7 +1,7 @@
 // `lifeboat failover plan | start | approve | status | abort` and `lifeboat failback`.
 import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { carriedDetails, describeRootFailure } from '../workflows/failure-chain.js';
+import { carriedDetails, describeRootFailure } from '../model/failure-chain.js';
 import { userInfo } from 'node:os';
 import { abortUpdate, approveUpdate, endedStatuses, isFailoverReport, reportQuery, type failback, type failover, type FailoverInput, type FailoverReport, type SourceWatch } from '../workflows/failover.js';
 import { appByName, clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';

@@ -6,14 +6,14 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
 import type { gameDay, GameDayInput } from '../workflows/gameDay.js';
-import type { GameDayReport } from '../workflows/verification-types.js';
-import { gameDayReportKeys, gameDayReportPrefix } from '../workflows/gameday-layout.js';
-import { localReportDir } from '../activities/gameday.js';
+import type { GameDayReport } from '../model/verification.js';
+import { gameDayReportKeys, gameDayReportPrefix } from '../model/gameday-layout.js';
+import { localReportDir } from '../activities/object-store/gameday-reports.js';
 import { appByName, clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';
 import { createS3Client } from '../worker/s3.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
 import { runRunbook, temporalUiLink } from './runbook.js';
-import { describeRootFailure } from '../workflows/failure-chain.js';
+import { describeRootFailure } from '../model/failure-chain.js';
 
 export interface SavedReport { dir: string; html: string; markdown: string; json: string; report: GameDayReport }
 

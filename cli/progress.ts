@@ -2,7 +2,7 @@
 // pending activities (bytes), redrawn on a terminal and printed as step changes elsewhere.
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { Step } from '../workflows/steps.js';
+import type { Step } from '../model/steps.js';
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 

@@ -1,7 +1,7 @@
 // `lifeboat snapshots list | prune`
 import type { Command } from 'commander';
 import type { pruneEtcdSnapshots } from '../workflows/etcdSnapshot.js';
-import { listManifests } from '../activities/snapshot-store.js';
+import { listManifests } from '../activities/object-store/manifests.js';
 import { clusterByName, loadConfig } from '../worker/config.js';
 import { createS3Client } from '../worker/s3.js';
 import { connectClient, requireWorker } from './temporal.js';

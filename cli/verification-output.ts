@@ -1,6 +1,6 @@
 // How a verification result reads on a terminal, for `verify` and `gameday`.
-import { carriedDetails } from '../workflows/failure-chain.js';
-import { verificationFailedType, type VerificationResult } from '../workflows/verification-types.js';
+import { carriedDetails } from '../model/failure-chain.js';
+import { verificationFailedType, type VerificationResult } from '../model/verification.js';
 import { table } from './output.js';
 
 const duration = (s: number) => (s < 120 ? `${s.toFixed(1)}s` : s < 7200 ? `${(s / 60).toFixed(1)}m` : `${(s / 3600).toFixed(1)}h`);

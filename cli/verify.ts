@@ -5,7 +5,7 @@ import type { restoreVerification, RestoreVerificationInput } from '../workflows
 import { appByName, clusterByName, loadConfig, objectRefSchema, type LifeboatConfig, type ObjectRef } from '../worker/config.js';
 import { CliError, exitCodes, printJson } from './output.js';
 import { runRunbook } from './runbook.js';
-import { describeRootFailure } from '../workflows/failure-chain.js';
+import { describeRootFailure } from '../model/failure-chain.js';
 import { failedVerification, formatVerification } from './verification-output.js';
 
 /** `secrets/shop/shop-payment` or `namespaces/shop` → an ObjectRef; bad input names the flag. */

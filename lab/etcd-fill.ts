@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import type { ClusterConfig } from '../worker/config.js';
-import { withEtcdClient } from '../activities/etcd-client.js';
+import { withEtcdClient } from '../activities/etcd/client.js';
 import { bin } from './topology.js';
 
 export const scratchPrefix = '/lifeboat-scratch/';

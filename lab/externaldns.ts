@@ -2,7 +2,7 @@
 // itself does not run (nothing publishes the records to a DNS server): Lifeboat writes the records, and
 // the tests read them back through the API.
 import { stringify } from 'yaml';
-import { dnsEndpointFor } from '../activities/traffic.js';
+import { dnsEndpointFor } from '../activities/traffic/switch.js';
 import { configSchema } from '../worker/config.js';
 import { crdFiles } from './topology.js';
 

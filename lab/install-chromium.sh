@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium, which test/activities/gameday-report.test.ts uses to render game day
+# Installs Debian's chromium, which test/reports/gameday-report.test.ts uses to render game day
 # reports headless (DOM dump and screenshot). Idempotent: returns at once when /usr/bin/chromium is
 # there. Runs apt-get update only when the package lists do not offer chromium, or when an install from
 # them fails (stale lists name versions the mirror no longer serves).

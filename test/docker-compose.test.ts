@@ -14,7 +14,7 @@ import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import { parse } from 'yaml';
 import { desiredSchedules } from '../cli/schedule.js';
-import { localReportDir } from '../activities/gameday.js';
+import { localReportDir } from '../activities/object-store/gameday-reports.js';
 import { bin, clusterPaths, host, labClusters, minioPorts, objectStore, temporalPorts } from '../lab/topology.js';
 import { ConfigError, loadConfig, type LifeboatConfig } from '../worker/config.js';
 import { loadKeyRing } from '../worker/keys.js';

@@ -1,7 +1,7 @@
 // Snapshot encryption keys, read once at worker start from files or environment variables. Only key
 // ids ever leave the worker process (into manifests and workflow history); key material never does.
 import { readFileSync } from 'node:fs';
-import { parseKey } from '../activities/envelope.js';
+import { parseKey } from '../activities/object-store/envelope.js';
 import { ConfigError, type EncryptionConfig } from './config.js';
 
 export interface KeyRing {

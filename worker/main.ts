@@ -2,8 +2,8 @@
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger, installTemporalLogger } from './logging.js';
 import { createWorker } from './worker.js';
-import { scratchRootOf, staleScratchAgeMs } from '../activities/etcd-restore.js';
-import { sweepStaleScratch } from '../activities/scratch.js';
+import { scratchRootOf, staleScratchAgeMs } from '../activities/scratch/etcd-restore.js';
+import { sweepStaleScratch } from '../activities/scratch/processes.js';
 
 export async function runWorkerProcess(): Promise<number> {
   const logger = createLogger();

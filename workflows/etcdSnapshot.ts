@@ -1,9 +1,10 @@
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { HealthActivities } from '../activities/health.js';
-import type { EtcdSnapshotActivities, RetentionResult } from '../activities/etcd-snapshot.js';
-import { describeRootFailure } from './failure-chain.js';
-import { legacySnapshotIdFor, maxStreamAttempts, snapshotIdFor, type SnapshotManifest } from './snapshot-layout.js';
-import { Steps, type Step } from './steps.js';
+import type { EtcdSnapshotActivities, RetentionResult } from '../activities/etcd/snapshot.js';
+import { describeRootFailure } from '../model/failure-chain.js';
+import { legacySnapshotIdFor, maxStreamAttempts, snapshotIdFor, type SnapshotManifest } from '../model/snapshot-layout.js';
+import type { Step } from '../model/steps.js';
+import { Steps } from './steps.js';
 
 export interface EtcdSnapshotInput {
   cluster: string;

@@ -5,14 +5,15 @@
 import {
   ApplicationFailure, CancellationScope, condition, defineQuery, defineUpdate, executeChild, isCancellation, patched, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
-import type { FailoverActivities, FailoverPreflight, Workload } from '../activities/failover.js';
-import type { FailoverWatchActivities } from '../activities/failover-watch.js';
-import type { createTrafficActivities } from '../activities/traffic.js';
-import type { VeleroVerificationActivities } from '../activities/velero-verification.js';
+import type { FailoverActivities, FailoverPreflight, Workload } from '../activities/kubernetes/workloads.js';
+import type { FailoverWatchActivities } from '../activities/kubernetes/api-watch.js';
+import type { createTrafficActivities } from '../activities/traffic/switch.js';
+import type { VeleroVerificationActivities } from '../activities/velero/restore-verification.js';
 import type { veleroBackup } from './veleroBackup.js';
-import { failbackBackupWorkflowIdFor, restoreNameFor, runRestoreNameFor, veleroAgeSeconds } from './velero-layout.js';
-import { Steps, type Step } from './steps.js';
-import { rootFailure } from './failure-chain.js';
+import { failbackBackupWorkflowIdFor, restoreNameFor, runRestoreNameFor, veleroAgeSeconds } from '../model/velero-layout.js';
+import type { Step } from '../model/steps.js';
+import { Steps } from './steps.js';
+import { rootFailure } from '../model/failure-chain.js';
 
 type TrafficActivities = ReturnType<typeof createTrafficActivities>;
 

@@ -1,15 +1,15 @@
 // The quarterly game day: prove, in parallel, that every configured cluster's etcd snapshots and every
 // app's Velero backups restore; compare RTO and RPO with their objectives; write a report people read.
 import { ParentClosePolicy, executeChild, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { GameDayActivities, GameDayPlan, GameDayPlanInput } from '../activities/gameday.js';
+import type { GameDayActivities, GameDayPlan, GameDayPlanInput } from '../activities/object-store/gameday-reports.js';
 import type { etcdSnapshot } from './etcdSnapshot.js';
 import type { veleroBackup } from './veleroBackup.js';
 import type { restoreVerification, RestoreVerificationInput } from './restoreVerification.js';
 import { isFailoverReport, type failback, type failover, type FailoverReport } from './failover.js';
-import { carriedDetails, describeRootFailure } from './failure-chain.js';
-import { gameDayIdFor } from './gameday-layout.js';
+import { carriedDetails, describeRootFailure } from '../model/failure-chain.js';
+import { gameDayIdFor } from '../model/gameday-layout.js';
 import { Steps } from './steps.js';
-import { verificationFailedType, type GameDayEntry, type GameDayReport, type VerificationResult } from './verification-types.js';
+import { verificationFailedType, type GameDayEntry, type GameDayReport, type VerificationResult } from '../model/verification.js';
 
 export type GameDayInput = GameDayPlanInput;
 

@@ -1,11 +1,11 @@
 // Restore verification: proof that a backup restores. Two kinds: an etcd snapshot restored into a
 // scratch etcd and kube-apiserver on the worker, and a Velero backup restored into another cluster.
 import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { EtcdRestoreActivities, ScratchRestoreResult } from '../activities/etcd-restore.js';
+import type { EtcdRestoreActivities, ScratchRestoreResult } from '../activities/scratch/etcd-restore.js';
 import type { ObjectRef } from '../worker/config.js';
 import { Steps } from './steps.js';
 import { veleroRestoreVerification, type VeleroRestoreVerificationInput } from './velero-verification.js';
-import { verificationFailedType, type VerificationResult } from './verification-types.js';
+import { verificationFailedType, type VerificationResult } from '../model/verification.js';
 
 export interface EtcdVerificationInput {
   kind: 'etcd';

@@ -1,16 +1,6 @@
 // Step bookkeeping shared by runbooks: each step's state and timestamps, exposed by the `progress` query.
 import { defineQuery, setHandler } from '@temporalio/workflow';
-import { timeStep } from './step-timing.js';
-
-export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
-
-export interface Step {
-  name: string;
-  state: StepState;
-  startedAt?: string;
-  finishedAt?: string;
-  detail?: string;
-}
+import { timeStep, type Step } from '../model/steps.js';
 
 export const progressQuery = defineQuery<Step[]>('progress');
 

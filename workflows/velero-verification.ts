@@ -1,8 +1,8 @@
 import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { VeleroVerificationActivities } from '../activities/velero-verification.js';
-import { restoreNameFor, scratchNamespaceFor } from './velero-layout.js';
+import type { VeleroVerificationActivities } from '../activities/velero/restore-verification.js';
+import { restoreNameFor, scratchNamespaceFor } from '../model/velero-layout.js';
 import { Steps } from './steps.js';
-import { verificationFailedType, type VerificationCheck, type VerificationResult } from './verification-types.js';
+import { verificationFailedType, type VerificationCheck, type VerificationResult } from '../model/verification.js';
 
 export interface VeleroRestoreVerificationInput {
   app: string;

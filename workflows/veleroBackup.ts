@@ -1,7 +1,8 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { VeleroActivities, VeleroBackupInput } from '../activities/velero.js';
-import { backupNameFor, type VeleroBackupStatus, type VeleroProblems } from './velero-layout.js';
-import { Steps, type Step } from './steps.js';
+import type { VeleroActivities, VeleroBackupInput } from '../activities/velero/backup.js';
+import { backupNameFor, type VeleroBackupStatus, type VeleroProblems } from '../model/velero-layout.js';
+import type { Step } from '../model/steps.js';
+import { Steps } from './steps.js';
 
 export type { VeleroBackupInput };
 

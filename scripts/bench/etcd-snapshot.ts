@@ -43,7 +43,7 @@ import { clusterByName, loadConfig } from '../../worker/config.js';
 import { createS3Client } from '../../worker/s3.js';
 import { temporalConnectionOptions } from '../../worker/temporal.js';
 import { createWorker } from '../../worker/worker.js';
-import type { SnapshotUpload } from '../../workflows/snapshot-layout.js';
+import type { SnapshotUpload } from '../../model/snapshot-layout.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import { historyTimings, median as medianOf } from './history.js';
 

@@ -2,8 +2,8 @@
 import { clusterByName, loadConfig } from '../../worker/config.js';
 import { createS3Client } from '../../worker/s3.js';
 import { loadKeyRing } from '../../worker/keys.js';
-import { withEtcdClient } from '../../activities/etcd-client.js';
-import { streamSnapshotToStore } from '../../activities/snapshot-stream.js';
+import { withEtcdClient } from '../../activities/etcd/client.js';
+import { streamSnapshotToStore } from '../../activities/etcd/snapshot-stream.js';
 
 const [clusterName, key] = process.argv.slice(2);
 const config = loadConfig();

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createS3Client } from '../../worker/s3.js';
 import { loadConfig } from '../../worker/config.js';
-import { streamDefaults } from '../../activities/snapshot-stream.js';
+import { streamDefaults } from '../../activities/etcd/snapshot-stream.js';
 
 const [file, key] = process.argv.slice(2);
 const config = loadConfig();

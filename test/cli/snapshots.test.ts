@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { snapshotManifestKey, type SnapshotManifest } from '../../workflows/snapshot-layout.js';
+import { snapshotManifestKey, type SnapshotManifest } from '../../model/snapshot-layout.js';
 import { createClients } from '../../worker/clients.js';
 import { labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { deleteSnapshotsOf, snapshotKeysOf, testClusterName, withTestClusters, writeConfigWithTestCluster } from '../helpers/test-cluster.js';

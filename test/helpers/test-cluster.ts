@@ -9,7 +9,7 @@ import { DeleteObjectsCommand, paginateListObjectsV2, type S3Client } from '@aws
 import { parse, stringify } from 'yaml';
 import { labConfigFile } from '../../lab/topology.js';
 import type { ClusterConfig, LifeboatConfig, RetentionConfig } from '../../worker/config.js';
-import { snapshotPrefix } from '../../workflows/snapshot-layout.js';
+import { snapshotPrefix } from '../../model/snapshot-layout.js';
 
 /** A cluster name no other test uses, e.g. `t-retention-3fa9c1`. */
 export const testClusterName = (tag: string) => `t-${tag}-${randomBytes(3).toString('hex')}`;

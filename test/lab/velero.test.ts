@@ -3,8 +3,8 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { readVeleroFile } from '../../activities/velero.js';
-import { backupFileKey } from '../../workflows/velero-layout.js';
+import { readVeleroFile } from '../../activities/velero/backup.js';
+import { backupFileKey } from '../../model/velero-layout.js';
 import { veleroBackupFiles } from '../helpers/velero-files.js';
 import { createClients } from '../../worker/clients.js';
 import { labConfig } from '../helpers/lab.js';

@@ -21,7 +21,7 @@ import { execa, type ResultPromise } from 'execa';
 import { parse, stringify } from 'yaml';
 import type { failback, failover, FailoverReport } from '../../workflows/failover.js';
 import { endedStatuses, reportQuery } from '../../workflows/failover.js';
-import { runOwner } from '../../activities/failover.js';
+import { runOwner } from '../../activities/kubernetes/workloads.js';
 import { labConfigFile } from '../../lab/topology.js';
 import { labComponents } from '../../lab/components.js';
 import { startDaemon, stopDaemon, type DaemonSpec } from '../../lab/processes.js';

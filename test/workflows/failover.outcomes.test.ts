@@ -10,10 +10,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { FailoverPreflight, Workload } from '../../activities/failover.js';
-import type { SwitchTrafficInput } from '../../activities/traffic.js';
+import type { FailoverPreflight, Workload } from '../../activities/kubernetes/workloads.js';
+import type { SwitchTrafficInput } from '../../activities/traffic/switch.js';
 import { isFailoverReport, type failover, type FailoverInput, type FailoverReport } from '../../workflows/failover.js';
-import { carriedDetails, rootFailure } from '../../workflows/failure-chain.js';
+import { carriedDetails, rootFailure } from '../../model/failure-chain.js';
 import { createTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
 
 let env: TestWorkflowEnvironment;

@@ -7,7 +7,7 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions
 import type { failback, failover, FailoverInput, FailoverReport } from '../../workflows/failover.js';
 import type { veleroBackup } from '../../workflows/veleroBackup.js';
 import { approveUpdate, reportQuery } from '../../workflows/failover.js';
-import { backupNameFor, failbackBackupWorkflowIdFor, runRestoreNameFor, veleroAgeSeconds } from '../../workflows/velero-layout.js';
+import { backupNameFor, failbackBackupWorkflowIdFor, runRestoreNameFor, veleroAgeSeconds } from '../../model/velero-layout.js';
 import { firstWatched, watchFor } from '../helpers/kube-watch.js';
 import { labUp } from '../../lab/lab.js';
 import { stopDaemon } from '../../lab/processes.js';

@@ -4,11 +4,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { LifeboatClients } from '../worker/clients.js';
-import type { LifeboatConfig } from '../worker/config.js';
-import type { GameDayReport } from '../workflows/verification-types.js';
-import { gameDayReportKeys } from '../workflows/gameday-layout.js';
-import { renderGameDayReport } from './gameday-report.js';
+import type { LifeboatClients } from '../../worker/clients.js';
+import type { LifeboatConfig } from '../../worker/config.js';
+import type { GameDayReport } from '../../model/verification.js';
+import { gameDayReportKeys } from '../../model/gameday-layout.js';
+import { renderGameDayReport } from '../../reports/gameday-report.js';
 
 export interface GameDayPlanInput {
   /** Override the configured clusters (gameDay.clusters, default all). */

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { execa, type ResultPromise } from 'execa';
-import { removeScratch, startScratchProcess, sweepStaleScratch } from '../../activities/scratch.js';
-import { alive } from '../helpers/processes.js';
+import { removeScratch, startScratchProcess, sweepStaleScratch } from '../../../activities/scratch/processes.js';
+import { alive } from '../../helpers/processes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'lifeboat-scratch-test-'));
 const children: ResultPromise[] = [];

@@ -13,20 +13,20 @@ import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
-import type { LifeboatClients } from '../worker/clients.js';
-import type { KeyRing } from '../worker/keys.js';
-import type { LifeboatConfig, ObjectRef } from '../worker/config.js';
-import type { Step } from '../workflows/steps.js';
-import { timeStep } from '../workflows/step-timing.js';
-import type { VerificationCheck } from '../workflows/verification-types.js';
-import type { Inventory, SnapshotManifest } from '../workflows/snapshot-layout.js';
-import { clusterClients } from './cluster.js';
-import { withEtcdEndpoints } from './etcd-client.js';
-import { countRegistry } from './etcd-inventory.js';
-import { EnvelopeError } from './envelope.js';
-import { fetchSnapshot, SnapshotIntegrityError } from './snapshot-fetch.js';
-import { listManifests, readManifest, updateManifestVerification } from './snapshot-store.js';
-import { freePort, removeScratch, ScratchStartError, ScratchToolError, startScratchProcess, waitServing, type ScratchProcess } from './scratch.js';
+import type { LifeboatClients } from '../../worker/clients.js';
+import type { KeyRing } from '../../worker/keys.js';
+import type { LifeboatConfig, ObjectRef } from '../../worker/config.js';
+import type { Step } from '../../model/steps.js';
+import { timeStep } from '../../model/steps.js';
+import type { VerificationCheck } from '../../model/verification.js';
+import type { Inventory, SnapshotManifest } from '../../model/snapshot-layout.js';
+import { clusterClients } from '../kubernetes/cluster.js';
+import { withEtcdEndpoints } from '../etcd/client.js';
+import { countRegistry } from '../etcd/inventory.js';
+import { EnvelopeError } from '../object-store/envelope.js';
+import { fetchSnapshot, SnapshotIntegrityError } from '../object-store/snapshot-fetch.js';
+import { listManifests, readManifest, updateManifestVerification } from '../object-store/manifests.js';
+import { freePort, removeScratch, ScratchStartError, ScratchToolError, startScratchProcess, waitServing, type ScratchProcess } from './processes.js';
 
 export const verificationFailureTypes = {
   noSnapshot: 'NoSnapshotToVerify',

@@ -4,10 +4,10 @@
 // compensation undoes exactly what its run did.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1LabelSelector, type V1Pod } from '@kubernetes/client-node';
-import type { LifeboatClients } from '../worker/clients.js';
-import type { AppConfig, FailoverConfig } from '../worker/config.js';
+import type { LifeboatClients } from '../../worker/clients.js';
+import type { AppConfig, FailoverConfig } from '../../worker/config.js';
 import { clusterClients } from './cluster.js';
-import { describeNetworkError } from './network-errors.js';
+import { describeNetworkError } from '../network-errors.js';
 
 export const failoverFailureTypes = {
   unknownApp: 'UnknownApp',

@@ -6,9 +6,9 @@ import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { createDecryptStream } from './envelope.js';
-import { Sha256Tap } from './snapshot-stream.js';
-import type { SnapshotManifest } from '../workflows/snapshot-layout.js';
-import type { KeyRing } from '../worker/keys.js';
+import { Sha256Tap } from '../etcd/snapshot-stream.js';
+import type { SnapshotManifest } from '../../model/snapshot-layout.js';
+import type { KeyRing } from '../../worker/keys.js';
 
 export class SnapshotIntegrityError extends Error {
   override readonly name = 'SnapshotIntegrityError';

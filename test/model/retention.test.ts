@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import {
   planRetention, validateRetentionPolicy,
   type ListingResult, type RetentionPlan, type RetentionPolicy, type SnapshotRecord, type SnapshotStatus,
-} from '../../activities/retention.js';
-import { retentionDeleteFailure } from '../../activities/etcd-snapshot.js';
+} from '../../model/retention.js';
+import { retentionDeleteFailure } from '../../activities/etcd/snapshot.js';
 
 const dayMs = 86_400_000;
 const complete = (snapshots: SnapshotRecord[]): ListingResult => ({ snapshots, complete: true });

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inflateSync } from 'node:zlib';
-import { renderGameDayReport } from '../../activities/gameday-report.js';
-import type { Step } from '../../workflows/steps.js';
-import type { GameDayReport } from '../../workflows/verification-types.js';
+import { renderGameDayReport } from '../../reports/gameday-report.js';
+import type { Step } from '../../model/steps.js';
+import type { GameDayReport } from '../../model/verification.js';
 
 const at = (clock: string) => `2026-11-21T${clock}Z`;
 const step = (name: string, state: Step['state'], startedAt?: string, finishedAt?: string, detail?: string): Step => ({

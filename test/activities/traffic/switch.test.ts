@@ -12,11 +12,11 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import {
   createTrafficActivities, dnsEndpointFor, pointDnsEndpoint, readDnsEndpoint, trafficAnnotations,
   type DnsEndpoint, type DnsEndpointLocation, type ExternalDnsTraffic, type SwitchTrafficInput, type WebhookTraffic,
-} from '../../activities/traffic.js';
-import { clusterPaths } from '../../lab/topology.js';
-import { createClients, loadKubeConfig, type LifeboatClients } from '../../worker/clients.js';
-import type { AppConfig, LifeboatConfig } from '../../worker/config.js';
-import { labConfig } from '../helpers/lab.js';
+} from '../../../activities/traffic/switch.js';
+import { clusterPaths } from '../../../lab/topology.js';
+import { createClients, loadKubeConfig, type LifeboatClients } from '../../../worker/clients.js';
+import type { AppConfig, LifeboatConfig } from '../../../worker/config.js';
+import { labConfig } from '../../helpers/lab.js';
 
 const config = labConfig();
 const labShop = config.apps.find((a) => a.name === 'shop')!;

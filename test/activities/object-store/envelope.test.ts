@@ -12,7 +12,7 @@ import {
   EnvelopeError,
   type EnvelopeErrorReason,
   parseKey,
-} from '../../activities/envelope.js';
+} from '../../../activities/object-store/envelope.js';
 
 const k1 = randomBytes(32);
 const k2 = randomBytes(32);

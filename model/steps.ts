@@ -1,6 +1,16 @@
-// Timing one step: shared by the workflow's step list (steps.ts) and activities that run several
-// steps themselves and report them back. Pure: no workflow APIs, so activities may use it too.
-import type { Step } from './steps.js';
+// A runbook's steps as the `progress` query shows them, and timing one step: shared by the workflow's
+// step list (workflows/steps.ts) and activities that run several steps themselves and report them back.
+// Pure: no workflow APIs, so activities may use it too.
+
+export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+
+export interface Step {
+  name: string;
+  state: StepState;
+  startedAt?: string;
+  finishedAt?: string;
+  detail?: string;
+}
 
 /** Runs `work` as `step`, recording when it started and finished and how it ended. */
 export async function timeStep<T>(step: Step, work: () => Promise<T>, describe?: (result: T) => string): Promise<T> {

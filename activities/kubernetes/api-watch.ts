@@ -4,10 +4,10 @@
 // workflow then fences it with the same fence activity a normal failover uses.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppsV1Api } from '@kubernetes/client-node';
-import type { LifeboatClients } from '../worker/clients.js';
+import type { LifeboatClients } from '../../worker/clients.js';
 import { clusterClients } from './cluster.js';
-import { failoverFailureTypes, kubeError, type Workload } from './failover.js';
-import { withDeadline } from './network-errors.js';
+import { failoverFailureTypes, kubeError, type Workload } from './workloads.js';
+import { withDeadline } from '../network-errors.js';
 
 /** How often the watch asks the source's API, and how long one question may take. */
 const pollMs = 2_000;

@@ -5,13 +5,13 @@ import { gunzipSync } from 'node:zlib';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { LifeboatClients } from '../worker/clients.js';
-import { clusterClients } from './cluster.js';
-import { describeNetworkError } from './network-errors.js';
+import type { LifeboatClients } from '../../worker/clients.js';
+import { clusterClients } from '../kubernetes/cluster.js';
+import { describeNetworkError } from '../network-errors.js';
 import {
   backupFileKey, managedByLabel, terminalPhases, workflowIdAnnotation,
   type VeleroBackupSpec, type VeleroBackupStatus, type VeleroProblems,
-} from '../workflows/velero-layout.js';
+} from '../../model/velero-layout.js';
 
 /** Failure types runbooks match on. Retrying cannot fix any of these. */
 export const veleroFailureTypes = {

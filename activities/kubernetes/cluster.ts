@@ -1,6 +1,6 @@
 // Lookup of a configured cluster's clients inside an activity.
 import { ApplicationFailure } from '@temporalio/activity';
-import type { ClusterClients, LifeboatClients } from '../worker/clients.js';
+import type { ClusterClients, LifeboatClients } from '../../worker/clients.js';
 
 export const failureTypes = {
   unknownCluster: 'UnknownCluster',

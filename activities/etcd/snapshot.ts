@@ -2,16 +2,16 @@
 // check what was stored, write the manifest, apply retention.
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import { AbortMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { LifeboatClients } from '../worker/clients.js';
-import type { KeyRing } from '../worker/keys.js';
-import { clusterClients } from './cluster.js';
-import { withEtcdClient } from './etcd-client.js';
-import { countRegistry } from './etcd-inventory.js';
-import { etcdMemberStatus, etcdctlError } from './health.js';
-import { planRetention, type RetentionPlan, type SnapshotRecord } from './retention.js';
+import type { LifeboatClients } from '../../worker/clients.js';
+import type { KeyRing } from '../../worker/keys.js';
+import { clusterClients } from '../kubernetes/cluster.js';
+import { withEtcdClient } from './client.js';
+import { countRegistry } from './inventory.js';
+import { etcdMemberStatus, etcdctlError } from '../health.js';
+import { planRetention, type RetentionPlan, type SnapshotRecord } from '../../model/retention.js';
 import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
-import { maxStreamAttempts, snapshotManifestKey, snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from '../workflows/snapshot-layout.js';
-import { deleteObjects, listManifests, ManifestCollisionError, writeManifest, type DeleteOutcome } from './snapshot-store.js';
+import { maxStreamAttempts, snapshotManifestKey, snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from '../../model/snapshot-layout.js';
+import { deleteObjects, listManifests, ManifestCollisionError, writeManifest, type DeleteOutcome } from '../object-store/manifests.js';
 
 /** Failure types runbooks match on. Retrying cannot fix any of these except where noted. */
 export const snapshotFailureTypes = {

@@ -1,7 +1,7 @@
 // Reading and writing snapshot manifests in the object store. A snapshot is visible only through its
 // manifest: an object without one is an incomplete snapshot and is never listed or restored.
 import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
-import { snapshotManifestKey, snapshotPrefix, type SnapshotManifest } from '../workflows/snapshot-layout.js';
+import { snapshotManifestKey, snapshotPrefix, type SnapshotManifest } from '../../model/snapshot-layout.js';
 
 export class ManifestCollisionError extends Error {
   override readonly name = 'ManifestCollisionError';

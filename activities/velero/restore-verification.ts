@@ -4,18 +4,18 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { LifeboatClients } from '../worker/clients.js';
-import type { AppCheck } from '../worker/config.js';
-import type { VerificationCheck } from '../workflows/verification-types.js';
-import { clusterClients } from './cluster.js';
+import type { LifeboatClients } from '../../worker/clients.js';
+import type { AppCheck } from '../../worker/config.js';
+import type { VerificationCheck } from '../../model/verification.js';
+import { clusterClients } from '../kubernetes/cluster.js';
 import {
   backupStatusOf, classifyKubernetesError, createOwnVeleroObject, getVeleroObject, logErrorLines, ownerWorkflowId, pollWithHeartbeat, readVeleroFile,
   resultLines, storageLocationOf, veleroApi, veleroFailureTypes,
-} from './velero.js';
+} from './backup.js';
 import {
   backupFileKey, managedByLabel, restoreFileKey, scratchLabel, terminalPhases, workflowIdAnnotation,
   type VeleroBackupStatus, type VeleroProblems,
-} from '../workflows/velero-layout.js';
+} from '../../model/velero-layout.js';
 
 export const verificationFailureTypes = {
   noBackup: 'NoVeleroBackup',

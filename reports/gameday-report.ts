@@ -2,8 +2,8 @@
 // and one self-contained HTML page with a timeline an SRE can read from file:// (inline CSS and SVG, no
 // scripts, fonts or images). Pure: no I/O and no clock, so one report always renders to the same bytes.
 // Every string from the report is treated as hostile: error messages carry whatever a cluster said.
-import type { GameDayEntry, GameDayReport, VerificationResult } from '../workflows/verification-types.js';
-import type { Step, StepState } from '../workflows/steps.js';
+import type { GameDayEntry, GameDayReport, VerificationResult } from '../model/verification.js';
+import type { Step, StepState } from '../model/steps.js';
 
 export interface RenderedGameDayReport {
   /** The report itself, pretty-printed (two spaces), ending in a newline. */

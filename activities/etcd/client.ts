@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
-import type { ClusterConfig } from '../worker/config.js';
+import type { ClusterConfig } from '../../worker/config.js';
 
 export async function withEtcdEndpoints<T>(hosts: string[], credentials: IOptions['credentials'], use: (client: Etcd3) => Promise<T>): Promise<T> {
   const client = new Etcd3({

@@ -10,11 +10,11 @@
 // with the types in `retryableTrafficFailureTypes`, so a workflow can report what the last attempt met.
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { LifeboatClients } from '../worker/clients.js';
-import type { AppConfig, TrafficConfig } from '../worker/config.js';
-import { clusterClients, failureTypes as clusterFailureTypes } from './cluster.js';
-import { describeNetworkError } from './network-errors.js';
-import { classifyKubernetesError, veleroFailureTypes } from './velero.js';
+import type { LifeboatClients } from '../../worker/clients.js';
+import type { AppConfig, TrafficConfig } from '../../worker/config.js';
+import { clusterClients, failureTypes as clusterFailureTypes } from '../kubernetes/cluster.js';
+import { describeNetworkError } from '../network-errors.js';
+import { classifyKubernetesError, veleroFailureTypes } from '../velero/backup.js';
 
 /** Failure types retrying cannot fix. */
 export const trafficFailureTypes = {

@@ -1,7 +1,7 @@
 // The inventory of a cluster's etcd: how many objects each resource prefix holds at a revision. The
 // snapshot manifest records it; restore verification counts the restored copy and compares.
 import type { Etcd3 } from 'etcd3';
-import type { Inventory } from '../workflows/snapshot-layout.js';
+import type { Inventory } from '../../model/snapshot-layout.js';
 
 /** `/registry/pods/ns/name` → `pods`; `/registry/velero.io/backups/ns/name` → `velero.io/backups`. */
 export function resourcePrefix(key: string): string | undefined {

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Etcd3 } from 'etcd3';
-import { createEncryptStream } from './envelope.js';
+import { createEncryptStream } from '../object-store/envelope.js';
 
 /** Bytes in etcd's sha256 trailer. */
 const trailerBytes = 32;
