@@ -1,13 +1,14 @@
 // How a verification result reads on a terminal, for `verify` and `gameday`.
 import { carriedDetails } from '../model/failure-chain.js';
-import { verificationFailedType, type VerificationResult } from '../model/verification.js';
+import type { VerificationResult } from '../model/verification.js';
 import { table } from './output.js';
+import { failureTypes } from '../model/failures.js';
 
 const duration = (s: number) => (s < 120 ? `${s.toFixed(1)}s` : s < 7200 ? `${(s / 60).toFixed(1)}m` : `${(s / 3600).toFixed(1)}h`);
 const stepSeconds = (a?: string, b?: string) => (a && b ? duration((Date.parse(b) - Date.parse(a)) / 1000) : '');
 
 /** The VerificationResult a failed verification carries in its failure's details, if it got that far. */
-export const failedVerification = (err: unknown) => carriedDetails<VerificationResult>(err, ({ type }) => type === verificationFailedType);
+export const failedVerification = (err: unknown) => carriedDetails<VerificationResult>(err, ({ type }) => type === failureTypes.VerificationFailed);
 
 export function formatVerification(r: VerificationResult): string {
   const met = (value: number, objective: number) => `${duration(value)} (objective ${duration(objective)}: ${value <= objective ? 'met' : 'MISSED'})`;

@@ -44,9 +44,6 @@ export interface VerificationResult {
   finishedAt: string;
 }
 
-/** The failure type of a verification that ran and did not pass; its details hold the VerificationResult. */
-export const verificationFailedType = 'VerificationFailed';
-
 export interface GameDayEntry {
   /** e.g. `etcd/primary`, `velero/shop` or `failover/shop`. */
   name: string;

@@ -1,5 +1,6 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { HealthActivities, ComponentHealth } from '../activities/health.js';
+import { failureTypes } from '../model/failures.js';
 
 export interface ClusterHealthInput {
   /** Clusters to check, by configured name. */
@@ -15,7 +16,7 @@ export interface ClusterHealthReport {
 // Checks report unhealthy components instead of throwing; retries cover a worker lost mid-check.
 const checks = proxyActivities<HealthActivities>({
   startToCloseTimeout: '45 seconds',
-  retry: { maximumAttempts: 3, initialInterval: '1 second', nonRetryableErrorTypes: ['UnknownCluster'] },
+  retry: { maximumAttempts: 3, initialInterval: '1 second', nonRetryableErrorTypes: [failureTypes.UnknownCluster] },
 });
 
 /** Reaches every component runbooks depend on; the preflight of later runbooks. */

@@ -5,6 +5,7 @@ import { describeRootFailure } from '../model/failure-chain.js';
 import { legacySnapshotIdFor, maxStreamAttempts, snapshotIdFor, type SnapshotManifest } from '../model/snapshot-layout.js';
 import type { Step } from '../model/steps.js';
 import { Steps } from './steps.js';
+import { failureTypes } from '../model/failures.js';
 
 export interface EtcdSnapshotInput {
   cluster: string;
@@ -29,14 +30,14 @@ const stream = proxyActivities<EtcdSnapshotActivities>({
   heartbeatTimeout: '30 seconds',
   retry: {
     initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: maxStreamAttempts,
-    nonRetryableErrorTypes: ['EncryptionNotConfigured', 'EtcdTlsError', 'EtcdAuthError', 'ObjectStoreAccessDenied', 'ObjectStoreMisconfigured', 'UnknownCluster'],
+    nonRetryableErrorTypes: [failureTypes.EncryptionNotConfigured, failureTypes.EtcdTlsError, failureTypes.EtcdAuthError, failureTypes.ObjectStoreAccessDenied, failureTypes.ObjectStoreMisconfigured, failureTypes.UnknownCluster],
   },
 });
 
 const store = proxyActivities<EtcdSnapshotActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: ['StoredObjectMismatch', 'SnapshotIdCollision', 'ObjectStoreAccessDenied', 'ObjectStoreMisconfigured', 'UnknownCluster'] },
+  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [failureTypes.StoredObjectMismatch, failureTypes.SnapshotIdCollision, failureTypes.ObjectStoreAccessDenied, failureTypes.ObjectStoreMisconfigured, failureTypes.UnknownCluster] },
 });
 
 export const etcdSnapshotSteps = ['preflight', 'stream', 'inventory', 'verify-upload', 'manifest', 'retention'] as const;
@@ -50,7 +51,7 @@ export async function etcdSnapshot(input: EtcdSnapshotInput): Promise<EtcdSnapsh
 
   await steps.run('preflight', async () => {
     const etcd = await preflight.checkEtcd({ cluster: input.cluster });
-    if (!etcd.healthy) throw ApplicationFailure.nonRetryable(`preflight: etcd of cluster '${input.cluster}' at ${etcd.address} is unhealthy: ${etcd.detail}`, 'PreflightFailed');
+    if (!etcd.healthy) throw ApplicationFailure.nonRetryable(`preflight: etcd of cluster '${input.cluster}' at ${etcd.address} is unhealthy: ${etcd.detail}`, failureTypes.PreflightFailed);
     return etcd;
   }, (etcd) => etcd.detail);
 

@@ -14,6 +14,7 @@ import { failbackBackupWorkflowIdFor, restoreNameFor, runRestoreNameFor, veleroA
 import type { Step } from '../model/steps.js';
 import { Steps } from './steps.js';
 import { rootFailure } from '../model/failure-chain.js';
+import { failureTypes } from '../model/failures.js';
 
 type TrafficActivities = ReturnType<typeof createTrafficActivities>;
 
@@ -131,7 +132,7 @@ export const failoverSteps = ['preflight', 'plan', 'approval', 'fence', 'bring-u
 
 const read = proxyActivities<FailoverActivities & VeleroVerificationActivities & TrafficActivities & FailoverWatchActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['UnknownApp', 'AppHasNoFailover', 'InvalidFailoverRequest', 'KubernetesForbidden', 'UnknownCluster', 'NoVeleroBackup'] },
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [failureTypes.UnknownApp, failureTypes.AppHasNoFailover, failureTypes.InvalidFailoverRequest, failureTypes.KubernetesForbidden, failureTypes.UnknownCluster, failureTypes.NoVeleroBackup] },
 });
 
 // Changes to the clusters: retried until the API answers (a flaky API never loses the step), each
@@ -140,7 +141,7 @@ const read = proxyActivities<FailoverActivities & VeleroVerificationActivities &
 const change = proxyActivities<FailoverActivities & VeleroVerificationActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '15 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['KubernetesForbidden', 'WorkloadMissing', 'UnknownCluster', 'VeleroNameTaken'] },
+  retry: { initialInterval: '1 second', maximumInterval: '15 seconds', maximumAttempts: 20, nonRetryableErrorTypes: [failureTypes.KubernetesForbidden, failureTypes.WorkloadMissing, failureTypes.UnknownCluster, failureTypes.VeleroNameTaken] },
 });
 
 const rootCause = (err: unknown) => rootFailure(err).message;
@@ -225,7 +226,7 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     steps.skipPending(by);
     const rolled = report.rolledBack.length ? `; rolled back: ${report.rolledBack.join('; ')}` : '; nothing had been changed';
     const unfenced = report.sourceWatch?.state === 'aborted' ? `; '${input.from}' was never fenced and may serve beside '${input.to}': ${report.sourceWatch.fenceCommand}` : '';
-    throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} from ${input.from} to ${input.to} ${by}${report.sourceWatch ? unfenced : rolled}`, 'FailoverAborted', report);
+    throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} from ${input.from} to ${input.to} ${by}${report.sourceWatch ? unfenced : rolled}`, failureTypes.FailoverAborted, report);
   }
 }
 
@@ -250,7 +251,7 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
     report.status = 'failed';
     report.failure = `preflight: ${preflight.blockers.join('; ')}`;
     steps.skipPending('preflight blocked the run');
-    throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} from ${input.from} to ${input.to} stopped at preflight, nothing was changed: ${preflight.blockers.join('; ')}`, 'PreflightFailed', report);
+    throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} from ${input.from} to ${input.to} stopped at preflight, nothing was changed: ${preflight.blockers.join('; ')}`, failureTypes.PreflightFailed, report);
   }
   if (input.dryRun) {
     report.status = 'planned';
@@ -267,7 +268,7 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
       if (!preflight.from.reachable && !input.autoApprove.force) {
         report.status = 'failed';
         report.failure = `'${input.from}' is unreachable and cannot be fenced; auto-approval did not say force`;
-        throw ApplicationFailure.nonRetryable(`'${input.from}' is unreachable and cannot be fenced; auto-approval did not say force`, 'ForceRequired', report);
+        throw ApplicationFailure.nonRetryable(`'${input.from}' is unreachable and cannot be fenced; auto-approval did not say force`, failureTypes.ForceRequired, report);
       }
       report.approval = { approver: input.autoApprove.approver, force: input.autoApprove.force ?? false, at: new Date().toISOString(), auto: true };
       return;
@@ -279,7 +280,7 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
     if (!approved) {
       report.status = 'failed';
       report.failure = `no approval within ${preflight.approvalTimeoutSeconds} s`;
-      throw ApplicationFailure.nonRetryable(`no approval within ${preflight.approvalTimeoutSeconds} s; nothing was changed`, 'ApprovalTimedOut', report);
+      throw ApplicationFailure.nonRetryable(`no approval within ${preflight.approvalTimeoutSeconds} s; nothing was changed`, failureTypes.ApprovalTimedOut, report);
     }
     report.status = 'in-progress';
   }, () => `${report.approval!.auto ? 'auto-approved' : 'approved'} by ${report.approval!.approver}${report.approval!.force ? ' (force)' : ''}`);
@@ -311,7 +312,7 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
           // Carry the state home: a fresh backup of the app where it ran, restored over the fenced originals.
           const childId = runScoped ? failbackBackupWorkflowIdFor(info.workflowId, info.runId) : `${info.workflowId}/velero-backup`;
           const taken = await executeChild<typeof veleroBackup>('veleroBackup', { workflowId: childId, args: [{ cluster: input.from, includeNamespaces: preflight.namespaces }] });
-          if (taken.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Velero backup ${taken.name} of '${input.from}' ended ${taken.phase}`, 'FailbackBackupFailed');
+          if (taken.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Velero backup ${taken.name} of '${input.from}' ended ${taken.phase}`, failureTypes.FailbackBackupFailed);
           backupName = taken.name;
           const startedAt = taken.startTimestamp ?? report.requestedAt;
           report.backup = { name: taken.name, startedAt, ageSeconds: runScoped ? veleroAgeSeconds(startedAt, report.requestedAt) : 0 };
@@ -325,7 +326,7 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
           existingResourcePolicy: kind === 'failback' || runScoped ? 'update' : undefined,
         });
         const restored = await change.waitForVeleroRestore({ cluster: input.to, veleroNamespace: velero.namespace, name: restoreName, deadline: new Date(Date.now() + velero.timeoutSeconds * 1000).toISOString(), timeoutSeconds: velero.timeoutSeconds });
-        if (restored.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Velero restore ${restoreName} ended ${restored.phase}: ${restored.problems?.failureReason ?? restored.problems?.errors[0] ?? ''}`, 'RestoreFailed');
+        if (restored.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Velero restore ${restoreName} ended ${restored.phase}: ${restored.problems?.failureReason ?? restored.problems?.errors[0] ?? ''}`, failureTypes.RestoreFailed);
       }
       compensations.push({ what: `scaled ${workloads.length} Deployments on '${input.to}' back down`, run: () => change.deactivateWorkloads({ cluster: input.to, workloads, ...thisRun }) });
       return change.activateWorkloads({ cluster: input.to, workloads: preflight.workloads.map((x) => ({ namespace: x.namespace, name: x.name, replicas: x.replicas })), ...thisRun });
@@ -340,7 +341,7 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
 
     const traffic = proxyActivities<TrafficActivities>({
       startToCloseTimeout: `${preflight.traffic.timeoutSeconds + 5} seconds`,
-      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: preflight.traffic.attempts, nonRetryableErrorTypes: ['TrafficSwitchRejected', 'KubernetesForbidden', 'UnknownApp', 'AppHasNoFailover', 'UnknownCluster'] },
+      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: preflight.traffic.attempts, nonRetryableErrorTypes: [failureTypes.TrafficSwitchRejected, failureTypes.KubernetesForbidden, failureTypes.UnknownApp, failureTypes.AppHasNoFailover, failureTypes.UnknownCluster] },
     });
     const decision = (to: string, from: string, why: string) => ({ app: input.app, from, to, reason: why, idempotencyKey: `${info.workflowId}/${info.runId}/${to}`, workflowId: info.workflowId });
     if (preflight.from.reachable) {
@@ -353,7 +354,7 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
       await change.waitWorkloadsAvailable({ cluster: input.to, workloads, since: scaledUp, deadline: new Date(Date.now() + 60_000).toISOString() });
       const status = await read.trafficStatus({ app: input.app });
       if (status.activeCluster !== undefined && status.activeCluster !== input.to) {
-        throw ApplicationFailure.nonRetryable(`traffic record points at '${status.activeCluster}', not '${input.to}': ${status.detail}`, 'TrafficNotSwitched');
+        throw ApplicationFailure.nonRetryable(`traffic record points at '${status.activeCluster}', not '${input.to}': ${status.detail}`, failureTypes.TrafficNotSwitched);
       }
       return status;
     }, (s) => `Deployments Available on '${input.to}'; traffic ${s.activeCluster ? `points at '${s.activeCluster}'` : `acknowledged (${s.detail})`}`);
@@ -377,7 +378,7 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
     steps.skipPending();
     if (isCancellation(err)) throw err;
     const rolled = report.rolledBack.length ? `; rolled back: ${report.rolledBack.join('; ')}` : '';
-    throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} from ${input.from} to ${input.to} failed: ${report.failure}${rolled}`, 'FailoverFailed', report);
+    throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} from ${input.from} to ${input.to} failed: ${report.failure}${rolled}`, failureTypes.FailoverFailed, report);
   }
 
   await steps.run('report', () => {
@@ -394,7 +395,7 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
     if (watch.state !== 'fenced') {
       report.status = 'source-unfenced';
       throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} switched to ${input.to}, but '${input.from}' was never fenced: ${watch.detail}. Both sites may serve. `
-        + `Fence it as soon as its API answers: ${watch.fenceCommand}`, 'SourceNotFenced', report);
+        + `Fence it as soon as its API answers: ${watch.fenceCommand}`, failureTypes.SourceNotFenced, report);
     }
     report.status = 'completed';
   }
@@ -421,7 +422,7 @@ async function watchReturningSource(input: FailoverInput, workloads: Workload[],
   const watcher = proxyActivities<FailoverWatchActivities>({
     scheduleToCloseTimeout: `${plan.limitSeconds + 300} seconds`,
     heartbeatTimeout: '10 seconds',
-    retry: { initialInterval: '1 second', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['UnknownCluster', 'InvalidFailoverRequest'] },
+    retry: { initialInterval: '1 second', maximumInterval: '10 seconds', nonRetryableErrorTypes: [failureTypes.UnknownCluster, failureTypes.InvalidFailoverRequest] },
   });
   try {
     const seen = await watcher.watchForSourceApi({ cluster: input.from, workloads, deadline: w.until });

@@ -9,7 +9,8 @@ import { isFailoverReport, type failback, type failover, type FailoverReport } f
 import { carriedDetails, describeRootFailure } from '../model/failure-chain.js';
 import { gameDayIdFor } from '../model/gameday-layout.js';
 import { Steps } from './steps.js';
-import { verificationFailedType, type GameDayEntry, type GameDayReport, type VerificationResult } from '../model/verification.js';
+import { type GameDayEntry, type GameDayReport, type VerificationResult } from '../model/verification.js';
+import { failureTypes } from '../model/failures.js';
 
 export type GameDayInput = GameDayPlanInput;
 
@@ -21,13 +22,13 @@ export interface GameDayResult {
 
 const acts = proxyActivities<GameDayActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: ['UnknownGameDayTarget', 'EmptyGameDay'] },
+  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [failureTypes.UnknownGameDayTarget, failureTypes.EmptyGameDay] },
 });
 
 export const gameDaySteps = ['plan', 'prove', 'report'] as const;
 
 /** The VerificationResult a failed verification carries, if it ran far enough to have one. */
-const verificationOf = (err: unknown) => carriedDetails<VerificationResult>(err, ({ type }) => type === verificationFailedType);
+const verificationOf = (err: unknown) => carriedDetails<VerificationResult>(err, ({ type }) => type === failureTypes.VerificationFailed);
 const rootCause = describeRootFailure;
 
 function judged(entry: GameDayEntry, v: VerificationResult): GameDayEntry {

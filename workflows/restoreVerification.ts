@@ -5,7 +5,8 @@ import type { EtcdRestoreActivities, ScratchRestoreResult } from '../activities/
 import type { ObjectRef } from '../worker/config.js';
 import { Steps } from './steps.js';
 import { veleroRestoreVerification, type VeleroRestoreVerificationInput } from './velero-verification.js';
-import { verificationFailedType, type VerificationResult } from '../model/verification.js';
+import type { VerificationResult } from '../model/verification.js';
+import { failureTypes } from '../model/failures.js';
 
 export interface EtcdVerificationInput {
   kind: 'etcd';
@@ -20,7 +21,7 @@ export type RestoreVerificationInput = EtcdVerificationInput | ({ kind: 'velero'
 
 const plan = proxyActivities<EtcdRestoreActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['NoSnapshotToVerify', 'SnapshotNotFound', 'UnknownCluster'] },
+  retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [failureTypes.NoSnapshotToVerify, failureTypes.SnapshotNotFound, failureTypes.UnknownCluster] },
 });
 
 // The restore heartbeats at least every 5 s; 30 s of silence means its worker is gone, and the next
@@ -28,7 +29,7 @@ const plan = proxyActivities<EtcdRestoreActivities>({
 const scratch = proxyActivities<EtcdRestoreActivities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 4, nonRetryableErrorTypes: ['ScratchToolMissing', 'EncryptionNotConfigured', 'UnknownCluster'] },
+  retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 4, nonRetryableErrorTypes: [failureTypes.ScratchToolMissing, failureTypes.EncryptionNotConfigured, failureTypes.UnknownCluster] },
 });
 
 const record = proxyActivities<EtcdRestoreActivities>({
@@ -82,7 +83,7 @@ async function etcdRestoreVerification(input: EtcdVerificationInput): Promise<Ve
     },
   }), () => `manifest marked ${restore.passed ? 'verified' : 'failed'}`);
   result.finishedAt = new Date().toISOString();
-  if (!result.passed) throw ApplicationFailure.nonRetryable(`etcd snapshot ${p.snapshot.snapshotId} of ${input.cluster} did not verify: ${result.failureReason}`, verificationFailedType, result);
+  if (!result.passed) throw ApplicationFailure.nonRetryable(`etcd snapshot ${p.snapshot.snapshotId} of ${input.cluster} did not verify: ${result.failureReason}`, failureTypes.VerificationFailed, result);
   return result;
 }
 

@@ -2,7 +2,8 @@ import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities,
 import type { VeleroVerificationActivities } from '../activities/velero/restore-verification.js';
 import { restoreNameFor, scratchNamespaceFor } from '../model/velero-layout.js';
 import { Steps } from './steps.js';
-import { verificationFailedType, type VerificationCheck, type VerificationResult } from '../model/verification.js';
+import { type VerificationCheck, type VerificationResult } from '../model/verification.js';
+import { failureTypes } from '../model/failures.js';
 
 export interface VeleroRestoreVerificationInput {
   app: string;
@@ -23,9 +24,9 @@ const syncTimeoutSeconds = 300;
 const cleanupTimeoutSeconds = 300;
 
 const nonRetryableErrorTypes = [
-  'UnknownApp', 'UnknownCluster', 'KubernetesForbidden', 'VeleroNameTaken', 'VeleroNotInstalled', 'VeleroLocationNotFound',
-  'NoVeleroBackup', 'VeleroBackupNotUsable', 'VeleroBackupNotSynced', 'VeleroRestoreNotConfigured', 'VeleroRestoreTimedOut',
-  'ScratchNamespaceTaken', 'ScratchCleanupTimedOut',
+  failureTypes.UnknownApp, failureTypes.UnknownCluster, failureTypes.KubernetesForbidden, failureTypes.VeleroNameTaken, failureTypes.VeleroNotInstalled, failureTypes.VeleroLocationNotFound,
+  failureTypes.NoVeleroBackup, failureTypes.VeleroBackupNotUsable, failureTypes.VeleroBackupNotSynced, failureTypes.VeleroRestoreNotConfigured, failureTypes.VeleroRestoreTimedOut,
+  failureTypes.ScratchNamespaceTaken, failureTypes.ScratchCleanupTimedOut,
 ];
 
 const config = proxyActivities<VeleroVerificationActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 3 } });
@@ -131,7 +132,7 @@ export async function veleroRestoreVerification(input: VeleroRestoreVerification
   result.passed = !stepFailure && !failedCheck;
   if (!result.passed) {
     result.failureReason = stepFailure ?? `${failedCheck!.name}: ${failedCheck!.detail}`;
-    throw ApplicationFailure.nonRetryable(result.failureReason, verificationFailedType, result);
+    throw ApplicationFailure.nonRetryable(result.failureReason, failureTypes.VerificationFailed, result);
   }
   return result;
 }

@@ -3,6 +3,7 @@ import type { VeleroActivities, VeleroBackupInput } from '../activities/velero/b
 import { backupNameFor, type VeleroBackupStatus, type VeleroProblems } from '../model/velero-layout.js';
 import type { Step } from '../model/steps.js';
 import { Steps } from './steps.js';
+import { failureTypes } from '../model/failures.js';
 
 export type { VeleroBackupInput };
 
@@ -24,7 +25,7 @@ const kube = proxyActivities<VeleroActivities>({
   startToCloseTimeout: '2 minutes',
   retry: {
     initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 10,
-    nonRetryableErrorTypes: ['VeleroNameTaken', 'VeleroNotInstalled', 'KubernetesForbidden', 'VeleroBackupGone', 'VeleroLocationNotFound', 'UnknownCluster'],
+    nonRetryableErrorTypes: [failureTypes.VeleroNameTaken, failureTypes.VeleroNotInstalled, failureTypes.KubernetesForbidden, failureTypes.VeleroBackupGone, failureTypes.VeleroLocationNotFound, failureTypes.UnknownCluster],
   },
 });
 
@@ -45,7 +46,7 @@ export async function veleroBackup(input: VeleroBackupInput): Promise<VeleroBack
   const wait = proxyActivities<VeleroActivities>({
     startToCloseTimeout: `${plan.timeoutSeconds + 120} seconds`,
     heartbeatTimeout: '30 seconds',
-    retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: ['VeleroBackupTimedOut', 'VeleroBackupGone', 'KubernetesForbidden', 'UnknownCluster'] },
+    retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [failureTypes.VeleroBackupTimedOut, failureTypes.VeleroBackupGone, failureTypes.KubernetesForbidden, failureTypes.UnknownCluster] },
   });
   const status = await steps.run('wait', () => wait.waitForVeleroBackup({ ...where, deadline, timeoutSeconds: plan.timeoutSeconds }),
     (s) => `${s.phase}: ${s.itemsBackedUp}/${s.totalItems} items, ${s.warnings} warnings, ${s.errors} errors`);

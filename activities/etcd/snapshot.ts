@@ -12,31 +12,14 @@ import { planRetention, type RetentionPlan, type SnapshotRecord } from '../../mo
 import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
 import { maxStreamAttempts, snapshotManifestKey, snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from '../../model/snapshot-layout.js';
 import { deleteObjects, listManifests, ManifestCollisionError, writeManifest, type DeleteOutcome } from '../object-store/manifests.js';
-
-/** Failure types runbooks match on. Retrying cannot fix any of these except where noted. */
-export const snapshotFailureTypes = {
-  noEncryption: 'EncryptionNotConfigured',
-  etcdTls: 'EtcdTlsError',
-  etcdAuth: 'EtcdAuthError',
-  objectStoreAccess: 'ObjectStoreAccessDenied',
-  objectStoreConfig: 'ObjectStoreMisconfigured',
-  /** Retryable: a fresh stream may well be intact. */
-  checksum: 'SnapshotChecksumMismatch',
-  storedObjectMismatch: 'StoredObjectMismatch',
-  idCollision: 'SnapshotIdCollision',
-  /**
-   * Retention could not delete every object it meant to (the store refused some keys). Retryable only
-   * when every refusal says the store was busy; its details carry the RetentionResult of what was done.
-   */
-  retentionDelete: 'RetentionDeleteFailed',
-} as const;
+import { failureTypes } from '../../model/failures.js';
 
 const nonRetryableS3 = new Map<string, string>([
-  ['AccessDenied', snapshotFailureTypes.objectStoreAccess],
-  ['InvalidAccessKeyId', snapshotFailureTypes.objectStoreAccess],
-  ['SignatureDoesNotMatch', snapshotFailureTypes.objectStoreAccess],
-  ['NoSuchBucket', snapshotFailureTypes.objectStoreConfig],
-  ['InvalidBucketName', snapshotFailureTypes.objectStoreConfig],
+  ['AccessDenied', failureTypes.ObjectStoreAccessDenied],
+  ['InvalidAccessKeyId', failureTypes.ObjectStoreAccessDenied],
+  ['SignatureDoesNotMatch', failureTypes.ObjectStoreAccessDenied],
+  ['NoSuchBucket', failureTypes.ObjectStoreMisconfigured],
+  ['InvalidBucketName', failureTypes.ObjectStoreMisconfigured],
 ]);
 
 /** Turns what went wrong into a retryable error, or a typed non-retryable one with a clear message. */
@@ -44,15 +27,15 @@ export function classifySnapshotError(err: unknown, where: { cluster: string; en
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   const e = err as Error & { code?: number | string; details?: string; $metadata?: unknown };
   const text = `${e.message ?? ''} ${e.details ?? ''}`;
-  if (err instanceof SnapshotChecksumError) return ApplicationFailure.retryable(err.message, snapshotFailureTypes.checksum);
+  if (err instanceof SnapshotChecksumError) return ApplicationFailure.retryable(err.message, failureTypes.SnapshotChecksumMismatch);
   if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-    return ApplicationFailure.nonRetryable(`etcd client certificate files for cluster '${where.cluster}': ${e.message}`, snapshotFailureTypes.etcdTls);
+    return ApplicationFailure.nonRetryable(`etcd client certificate files for cluster '${where.cluster}': ${e.message}`, failureTypes.EtcdTlsError);
   }
   if (/certificate|handshake|tls|ssl|x509|self.signed|PEM|key values mismatch/i.test(text) && !e.$metadata) {
-    return ApplicationFailure.nonRetryable(`TLS to etcd of cluster '${where.cluster}' at ${where.endpoints} failed: ${text.trim()}`, snapshotFailureTypes.etcdTls);
+    return ApplicationFailure.nonRetryable(`TLS to etcd of cluster '${where.cluster}' at ${where.endpoints} failed: ${text.trim()}`, failureTypes.EtcdTlsError);
   }
   if (/PERMISSION_DENIED|UNAUTHENTICATED|permission denied|authentication/i.test(text) && !e.$metadata) {
-    return ApplicationFailure.nonRetryable(`etcd of cluster '${where.cluster}' refused the client: ${text.trim()}`, snapshotFailureTypes.etcdAuth);
+    return ApplicationFailure.nonRetryable(`etcd of cluster '${where.cluster}' refused the client: ${text.trim()}`, failureTypes.EtcdAuthError);
   }
   const s3Type = nonRetryableS3.get(e.name);
   if (s3Type) return ApplicationFailure.nonRetryable(`object store bucket '${where.bucket}': ${e.name}: ${e.message}`, s3Type);
@@ -103,7 +86,7 @@ export function retentionDeleteFailure(cluster: string, result: RetentionResult,
   const more = failed.length > 5 ? `; and ${failed.length - 5} more` : '';
   return ApplicationFailure.create({
     message: `retention of cluster '${cluster}' deleted ${result.deletedObjects.length} of ${result.deletedObjects.length + failed.length} objects; the store refused ${failed.length}: ${shown}${more}`,
-    type: snapshotFailureTypes.retentionDelete,
+    type: failureTypes.RetentionDeleteFailed,
     nonRetryable: failed.some((f) => !transientDeleteCodes.has(f.code)),
     details: [result],
   });
@@ -113,7 +96,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
   const bucket = clients.config.objectStore.bucket;
   const etcdWhere = (cluster: string, endpoints: string[]) => ({ cluster, endpoints: endpoints.join(','), bucket });
   const requireKeys = (): KeyRing => {
-    if (!keyRing) throw ApplicationFailure.nonRetryable('this worker has no snapshot encryption keys configured (encryption in its configuration)', snapshotFailureTypes.noEncryption);
+    if (!keyRing) throw ApplicationFailure.nonRetryable('this worker has no snapshot encryption keys configured (encryption in its configuration)', failureTypes.EncryptionNotConfigured);
     return keyRing;
   };
 
@@ -171,7 +154,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
     async verifyStoredSnapshot({ objectKey, storedBytes }: { objectKey: string; storedBytes: number }): Promise<{ storedBytes: number }> {
       const head = await clients.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey }));
       if (head.ContentLength !== storedBytes) {
-        throw ApplicationFailure.nonRetryable(`s3://${bucket}/${objectKey} is ${head.ContentLength} bytes, the upload produced ${storedBytes}`, snapshotFailureTypes.storedObjectMismatch);
+        throw ApplicationFailure.nonRetryable(`s3://${bucket}/${objectKey} is ${head.ContentLength} bytes, the upload produced ${storedBytes}`, failureTypes.StoredObjectMismatch);
       }
       return { storedBytes: head.ContentLength };
     },
@@ -179,7 +162,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
     /** Writes the manifest, the last step: only now does the snapshot become visible. */
     async writeSnapshotManifest(manifest: SnapshotManifest): Promise<void> {
       await writeManifest(clients.s3, bucket, manifest).catch((err: unknown) => {
-        throw err instanceof ManifestCollisionError ? ApplicationFailure.nonRetryable(err.message, snapshotFailureTypes.idCollision) : err;
+        throw err instanceof ManifestCollisionError ? ApplicationFailure.nonRetryable(err.message, failureTypes.SnapshotIdCollision) : err;
       });
     },
 

@@ -6,8 +6,9 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppsV1Api } from '@kubernetes/client-node';
 import type { LifeboatClients } from '../../worker/clients.js';
 import { clusterClients } from './cluster.js';
-import { failoverFailureTypes, kubeError, type Workload } from './workloads.js';
+import { kubeError, type Workload } from './workloads.js';
 import { withDeadline } from '../network-errors.js';
+import { failureTypes } from '../../model/failures.js';
 
 /** How often the watch asks the source's API, and how long one question may take. */
 const pollMs = 2_000;
@@ -45,7 +46,7 @@ export function createFailoverWatchActivities(clients: LifeboatClients) {
      */
     sourceWatchPlan({ app, cluster, workloads }: { app: string; cluster: string; workloads: Workload[] }): Promise<{ limitSeconds: number; fenceCommand: string }> {
       const config = clients.config.apps.find((a) => a.name === app)?.failover;
-      if (!config) throw ApplicationFailure.nonRetryable(`app '${app}' has no failover configuration on this worker`, failoverFailureTypes.notFailoverable);
+      if (!config) throw ApplicationFailure.nonRetryable(`app '${app}' has no failover configuration on this worker`, failureTypes.AppHasNoFailover);
       const c = clusterClients(clients, cluster).config;
       const namespaces = [...new Set(workloads.map((w) => w.namespace))];
       const fenceCommand = namespaces.map((ns) => ['kubectl', '--kubeconfig', c.kubeconfig, ...(c.context ? ['--context', c.context] : []), '--namespace', ns,
@@ -63,7 +64,7 @@ export function createFailoverWatchActivities(clients: LifeboatClients) {
       const ctx = Context.current();
       const api = clusterClients(clients, cluster).kubeConfig.makeApiClient(AppsV1Api);
       const [first] = workloads;
-      if (!first) throw ApplicationFailure.nonRetryable(`nothing to watch on '${cluster}': no workloads`, failoverFailureTypes.invalid);
+      if (!first) throw ApplicationFailure.nonRetryable(`nothing to watch on '${cluster}': no workloads`, failureTypes.InvalidFailoverRequest);
       const resumed = ctx.info.heartbeatDetails as Partial<WatchProgress> | undefined;
       const progress: WatchProgress = { checks: resumed?.checks ?? 0, lastProblem: resumed?.lastProblem };
       const outcome = (answered: boolean): SourceApiWatch => ({ answered, at: new Date().toISOString(), ...progress, attempt: ctx.info.attempt });

@@ -8,18 +8,7 @@ import type { LifeboatClients } from '../../worker/clients.js';
 import type { AppConfig, FailoverConfig } from '../../worker/config.js';
 import { clusterClients } from './cluster.js';
 import { describeNetworkError } from '../network-errors.js';
-
-export const failoverFailureTypes = {
-  unknownApp: 'UnknownApp',
-  notFailoverable: 'AppHasNoFailover',
-  invalid: 'InvalidFailoverRequest',
-  unreachable: 'ClusterUnreachable',
-  forbidden: 'KubernetesForbidden',
-  workloadMissing: 'WorkloadMissing',
-  notAvailable: 'AppNotAvailable',
-  /** Fenced, yet the source's Deployments still had Ready Pods when the fence's time was up. */
-  stillServing: 'SourceStillServing',
-} as const;
+import { failureTypes } from '../../model/failures.js';
 
 /** Annotations Lifeboat sets on the Deployments it scales. */
 export const annotations = {
@@ -97,8 +86,8 @@ const httpCode = (err: unknown): number | undefined => {
 export function kubeError(err: unknown, what: string): Error {
   if (err instanceof ApplicationFailure) return err;
   const code = httpCode(err);
-  if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${what}: the Kubernetes API refused Lifeboat's credentials (HTTP ${code})`, failoverFailureTypes.forbidden);
-  if (code === 404) return ApplicationFailure.nonRetryable(`${what}: not found`, failoverFailureTypes.workloadMissing);
+  if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${what}: the Kubernetes API refused Lifeboat's credentials (HTTP ${code})`, failureTypes.KubernetesForbidden);
+  if (code === 404) return ApplicationFailure.nonRetryable(`${what}: not found`, failureTypes.WorkloadMissing);
   return new Error(`${what}: ${typeof code === 'number' ? `HTTP ${code}` : describeNetworkError(err)}`);
 }
 
@@ -199,8 +188,8 @@ const defaultFenceWaitMs = 120_000;
 export function createFailoverActivities(clients: LifeboatClients) {
   const appConfig = (name: string): AppConfig & { failover: FailoverConfig } => {
     const app = clients.config.apps.find((a) => a.name === name);
-    if (!app) throw ApplicationFailure.nonRetryable(`unknown app '${name}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, failoverFailureTypes.unknownApp);
-    if (!app.failover) throw ApplicationFailure.nonRetryable(`app '${name}' has no failover configuration (apps[].failover)`, failoverFailureTypes.notFailoverable);
+    if (!app) throw ApplicationFailure.nonRetryable(`unknown app '${name}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, failureTypes.UnknownApp);
+    if (!app.failover) throw ApplicationFailure.nonRetryable(`app '${name}' has no failover configuration (apps[].failover)`, failureTypes.AppHasNoFailover);
     return app as AppConfig & { failover: FailoverConfig };
   };
   const apps = (cluster: string) => clusterClients(clients, cluster).kubeConfig.makeApiClient(AppsV1Api);
@@ -285,7 +274,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
         ctx.heartbeat({ problem: last });
       }
       if (Date.now() >= deadline.getTime()) {
-        throw ApplicationFailure.nonRetryable(`fenced, but the app still serves on '${cluster}' when the fence's time ran out: ${last}`, failoverFailureTypes.stillServing);
+        throw ApplicationFailure.nonRetryable(`fenced, but the app still serves on '${cluster}' when the fence's time ran out: ${last}`, failureTypes.SourceStillServing);
       }
       await ctx.sleep(250);
     }
@@ -300,10 +289,10 @@ export function createFailoverActivities(clients: LifeboatClients) {
     async preflightFailover({ app: appName, from, to }: { app: string; from: string; to: string }): Promise<FailoverPreflight> {
       const app = appConfig(appName);
       const f = app.failover;
-      if (from === to) throw ApplicationFailure.nonRetryable(`from and to are the same cluster '${from}'`, failoverFailureTypes.invalid);
+      if (from === to) throw ApplicationFailure.nonRetryable(`from and to are the same cluster '${from}'`, failureTypes.InvalidFailoverRequest);
       const sites = [app.cluster, f.standby];
       if (!sites.includes(from) || !sites.includes(to)) {
-        throw ApplicationFailure.nonRetryable(`app '${appName}' fails over between '${app.cluster}' and '${f.standby}', not from '${from}' to '${to}'`, failoverFailureTypes.invalid);
+        throw ApplicationFailure.nonRetryable(`app '${appName}' fails over between '${app.cluster}' and '${f.standby}', not from '${from}' to '${to}'`, failureTypes.InvalidFailoverRequest);
       }
       const [source, target] = await Promise.all([site(from), site(to)]);
       const blockers: string[] = [];
@@ -527,7 +516,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
           ctx.heartbeat({ problem: last });
         }
         if (Date.now() >= Date.parse(deadline)) {
-          throw ApplicationFailure.nonRetryable(`app not Available on '${cluster}' by ${deadline}: ${last}`, failoverFailureTypes.notAvailable);
+          throw ApplicationFailure.nonRetryable(`app not Available on '${cluster}' by ${deadline}: ${last}`, failureTypes.AppNotAvailable);
         }
         await ctx.sleep(250);
       }

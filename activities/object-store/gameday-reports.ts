@@ -9,6 +9,7 @@ import type { LifeboatConfig } from '../../worker/config.js';
 import type { GameDayReport } from '../../model/verification.js';
 import { gameDayReportKeys } from '../../model/gameday-layout.js';
 import { renderGameDayReport } from '../../reports/gameday-report.js';
+import { failureTypes } from '../../model/failures.js';
 
 export interface GameDayPlanInput {
   /** Override the configured clusters (gameDay.clusters, default all). */
@@ -46,8 +47,8 @@ export function createGameDayActivities(clients: LifeboatClients) {
         ...clusters.filter((c) => !clusterNames.includes(c)).map((c) => `cluster '${c}' (configured: ${clusterNames.join(', ')})`),
         ...apps.filter((a) => !appNames.includes(a)).map((a) => `app '${a}' (configured: ${appNames.join(', ') || 'none'})`),
       ];
-      if (unknown.length) throw ApplicationFailure.nonRetryable(`game day names unknown ${unknown.join('; ')}`, 'UnknownGameDayTarget');
-      if (!clusters.length && !apps.length) throw ApplicationFailure.nonRetryable('game day has nothing to prove: no clusters and no apps', 'EmptyGameDay');
+      if (unknown.length) throw ApplicationFailure.nonRetryable(`game day names unknown ${unknown.join('; ')}`, failureTypes.UnknownGameDayTarget);
+      if (!clusters.length && !apps.length) throw ApplicationFailure.nonRetryable('game day has nothing to prove: no clusters and no apps', failureTypes.EmptyGameDay);
       return Promise.resolve({
         clusters,
         apps: apps.map((name) => {

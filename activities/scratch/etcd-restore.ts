@@ -27,13 +27,7 @@ import { EnvelopeError } from '../object-store/envelope.js';
 import { fetchSnapshot, SnapshotIntegrityError } from '../object-store/snapshot-fetch.js';
 import { listManifests, readManifest, updateManifestVerification } from '../object-store/manifests.js';
 import { freePort, removeScratch, ScratchStartError, ScratchToolError, startScratchProcess, waitServing, type ScratchProcess } from './processes.js';
-
-export const verificationFailureTypes = {
-  noSnapshot: 'NoSnapshotToVerify',
-  snapshotNotFound: 'SnapshotNotFound',
-  scratchToolMissing: 'ScratchToolMissing',
-  noEncryption: 'EncryptionNotConfigured',
-} as const;
+import { failureTypes } from '../../model/failures.js';
 
 export interface EtcdVerificationPlan {
   cluster: string;
@@ -214,14 +208,14 @@ export function createEtcdRestoreActivities(clients: LifeboatClients, keyRing: K
         try {
           manifest = await readManifest(s3, bucket, cluster, snapshotId);
         } catch (err) {
-          if ((err as Error).name === 'NoSuchKey') throw ApplicationFailure.nonRetryable(`no snapshot ${snapshotId} of cluster '${cluster}' (no manifest in s3://${bucket})`, verificationFailureTypes.snapshotNotFound);
+          if ((err as Error).name === 'NoSuchKey') throw ApplicationFailure.nonRetryable(`no snapshot ${snapshotId} of cluster '${cluster}' (no manifest in s3://${bucket})`, failureTypes.SnapshotNotFound);
           throw err;
         }
       } else {
         const listing = await listManifests(s3, bucket, cluster);
         if (!listing.complete) throw new Error(listing.problem);
         const newest = listing.manifests.find((m) => m.status !== 'failed'); // newest first
-        if (!newest) throw ApplicationFailure.nonRetryable(`cluster '${cluster}' has no snapshot to verify (${listing.manifests.length} manifests, none uploaded or verified); take one with \`lifeboat backup etcd --cluster ${cluster}\``, verificationFailureTypes.noSnapshot);
+        if (!newest) throw ApplicationFailure.nonRetryable(`cluster '${cluster}' has no snapshot to verify (${listing.manifests.length} manifests, none uploaded or verified); take one with \`lifeboat backup etcd --cluster ${cluster}\``, failureTypes.NoSnapshotToVerify);
         manifest = newest;
       }
       const { objects, objectives } = clusterConfig.restoreVerification;
@@ -244,7 +238,7 @@ export function createEtcdRestoreActivities(clients: LifeboatClients, keyRing: K
      * what a retry may fix (the object store unreachable, the worker gone).
      */
     async restoreSnapshotInScratch(input: ScratchRestoreInput): Promise<ScratchRestoreResult> {
-      if (!keyRing) throw ApplicationFailure.nonRetryable('this worker has no encryption keys configured (encryption in its config); it cannot decrypt snapshots', verificationFailureTypes.noEncryption);
+      if (!keyRing) throw ApplicationFailure.nonRetryable('this worker has no encryption keys configured (encryption in its config); it cannot decrypt snapshots', failureTypes.EncryptionNotConfigured);
       const ctx = Context.current();
       const { config: clusterConfig } = clusterClients(clients, input.cluster);
       const dir = scratchDir(input.scratchId);
@@ -282,7 +276,7 @@ export function createEtcdRestoreActivities(clients: LifeboatClients, keyRing: K
         await log.run('restore-db', async () => {
           const r = await execa(config.tools.etcdutl, ['snapshot', 'restore', dbFile, '--data-dir', dataDir, '--name', 'scratch',
             '--initial-cluster', `scratch=${peerUrl}`, '--initial-advertise-peer-urls', peerUrl], { reject: false, all: true, cancelSignal: ctx.cancellationSignal });
-          if ((r as { code?: string }).code === 'ENOENT') throw ApplicationFailure.nonRetryable(`etcdutl not found at '${config.tools.etcdutl}' (tools.etcdutl)`, verificationFailureTypes.scratchToolMissing);
+          if ((r as { code?: string }).code === 'ENOENT') throw ApplicationFailure.nonRetryable(`etcdutl not found at '${config.tools.etcdutl}' (tools.etcdutl)`, failureTypes.ScratchToolMissing);
           if (r.exitCode !== 0) throw new NotRestorable(`etcdutl snapshot restore refused the snapshot: ${(r.all ?? '').trim().split('\n').slice(-3).join(' ')}`);
           // The plaintext copy is not needed once etcd's data directory exists.
           await rm(dbFile, { force: true });
@@ -294,7 +288,7 @@ export function createEtcdRestoreActivities(clients: LifeboatClients, keyRing: K
             processes.push(p);
             return p;
           } catch (err) {
-            if (err instanceof ScratchToolError) throw ApplicationFailure.nonRetryable(`${err.message}; check ${tool} in the worker's configuration`, verificationFailureTypes.scratchToolMissing);
+            if (err instanceof ScratchToolError) throw ApplicationFailure.nonRetryable(`${err.message}; check ${tool} in the worker's configuration`, failureTypes.ScratchToolMissing);
             throw err;
           }
         };

@@ -12,39 +12,10 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { LifeboatClients } from '../../worker/clients.js';
 import type { AppConfig, TrafficConfig } from '../../worker/config.js';
-import { clusterClients, failureTypes as clusterFailureTypes } from '../kubernetes/cluster.js';
+import { clusterClients } from '../kubernetes/cluster.js';
 import { describeNetworkError } from '../network-errors.js';
-import { classifyKubernetesError, veleroFailureTypes } from '../velero/backup.js';
-
-/** Failure types retrying cannot fix. */
-export const trafficFailureTypes = {
-  unknownApp: 'UnknownApp',
-  noFailover: 'AppHasNoFailover',
-  unknownCluster: clusterFailureTypes.unknownCluster,
-  invalidInput: 'InvalidTrafficSwitchInput',
-  noTargets: 'NoTrafficTargets',
-  forbidden: veleroFailureTypes.forbidden,
-  /** The DNSEndpoint's namespace or ExternalDNS's CRD is missing in the configured cluster. */
-  recordUnavailable: 'DNSEndpointUnavailable',
-  /** Someone else changed the DNSEndpoint's spec between Lifeboat's read and its write. */
-  recordConflict: 'TrafficRecordConflict',
-  /** The webhook answered a 4xx other than 408 and 429, or a redirect. */
-  rejected: 'TrafficSwitchRejected',
-  /** The status URL answered a 4xx other than 408 and 429, or a redirect. */
-  statusRejected: 'TrafficStatusRejected',
-  /** `tokenEnv` names a variable the worker's environment lacks. */
-  tokenMissing: 'TrafficWebhookTokenMissing',
-} as const;
-
-/** Transient webhook failures, thrown as retryable ApplicationFailures. */
-export const retryableTrafficFailureTypes = {
-  /** 5xx, 408 or 429. */
-  unavailable: 'TrafficWebhookUnavailable',
-  /** No answer within `timeout`. */
-  timeout: 'TrafficWebhookTimeout',
-  /** Connection refused, reset, DNS failure. */
-  unreachable: 'TrafficWebhookUnreachable',
-} as const;
+import { classifyKubernetesError } from '../velero/backup.js';
+import { failureTypes } from '../../model/failures.js';
 
 /** Annotations Lifeboat writes on a DNSEndpoint it switches. */
 export const trafficAnnotations = {
@@ -121,15 +92,15 @@ const sameTargets = (a: readonly string[] | undefined, b: readonly string[]) =>
 function failoverTraffic(clients: LifeboatClients, appName: string): { app: AppConfig; traffic: TrafficConfig } {
   const app = clients.config.apps.find((a) => a.name === appName);
   if (!app) {
-    throw ApplicationFailure.nonRetryable(`unknown app '${appName}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, trafficFailureTypes.unknownApp);
+    throw ApplicationFailure.nonRetryable(`unknown app '${appName}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, failureTypes.UnknownApp);
   }
-  if (!app.failover) throw ApplicationFailure.nonRetryable(`app '${appName}' has no failover configuration (apps[].failover)`, trafficFailureTypes.noFailover);
+  if (!app.failover) throw ApplicationFailure.nonRetryable(`app '${appName}' has no failover configuration (apps[].failover)`, failureTypes.AppHasNoFailover);
   return { app, traffic: app.failover.traffic };
 }
 
 function knownCluster(clients: LifeboatClients, cluster: string, role: string): void {
   if (!clients.clusters.has(cluster)) {
-    throw ApplicationFailure.nonRetryable(`unknown ${role} cluster '${cluster}'; this worker knows ${[...clients.clusters.keys()].join(', ')}`, trafficFailureTypes.unknownCluster);
+    throw ApplicationFailure.nonRetryable(`unknown ${role} cluster '${cluster}'; this worker knows ${[...clients.clusters.keys()].join(', ')}`, failureTypes.UnknownCluster);
   }
 }
 
@@ -140,7 +111,7 @@ function knownCluster(clients: LifeboatClients, cluster: string, role: string): 
 export function dnsEndpointRecord(traffic: ExternalDnsTraffic, cluster: string): DnsEndpointRecord {
   const targets = traffic.targets[cluster];
   if (!targets) {
-    throw ApplicationFailure.nonRetryable(`the traffic of '${traffic.dnsName}' has no targets for cluster '${cluster}'; configured: ${Object.keys(traffic.targets).join(', ')}`, trafficFailureTypes.noTargets);
+    throw ApplicationFailure.nonRetryable(`the traffic of '${traffic.dnsName}' has no targets for cluster '${cluster}'; configured: ${Object.keys(traffic.targets).join(', ')}`, failureTypes.NoTrafficTargets);
   }
   return { dnsName: traffic.dnsName, recordType: traffic.recordType, recordTTL: traffic.recordTTL, targets: [...targets] };
 }
@@ -213,7 +184,7 @@ export async function pointDnsEndpoint(at: DnsEndpointLocation, seen: DnsEndpoin
     const by = now?.metadata.annotations?.[trafficAnnotations.switchedBy];
     return ApplicationFailure.nonRetryable(
       `${where} was ${what} by someone else while Lifeboat switched it to ${pointsAtTo}: it now points at ${describeRecord(traffic, now)}`
-      + `${by ? ` (last switched by ${by})` : ''}; not overwriting it`, trafficFailureTypes.recordConflict);
+      + `${by ? ` (last switched by ${by})` : ''}; not overwriting it`, failureTypes.TrafficRecordConflict);
   };
   let current = seen;
   for (let round = 1; ; round++) {
@@ -235,7 +206,7 @@ export async function pointDnsEndpoint(at: DnsEndpointLocation, seen: DnsEndpoin
     } catch (err) {
       const code = httpCode(err);
       if (code === 404 && !current) {
-        throw ApplicationFailure.nonRetryable(`creating ${where}: the API has no ${dnsEndpointApi.plural}.${dnsEndpointApi.group} in namespace '${traffic.namespace}' (is ExternalDNS's CRD installed, and does the namespace exist?)`, trafficFailureTypes.recordUnavailable);
+        throw ApplicationFailure.nonRetryable(`creating ${where}: the API has no ${dnsEndpointApi.plural}.${dnsEndpointApi.group} in namespace '${traffic.namespace}' (is ExternalDNS's CRD installed, and does the namespace exist?)`, failureTypes.DNSEndpointUnavailable);
       }
       if (code !== 409 && code !== 404) throw classifyKubernetesError(err, `${current ? 'updating' : 'creating'} ${where}`);
       const now = await readDnsEndpoint(at);
@@ -263,7 +234,7 @@ const safeUrl = (url: string) => {
 function bearerToken(traffic: WebhookTraffic): string | undefined {
   if (!traffic.tokenEnv) return undefined;
   const token = process.env[traffic.tokenEnv];
-  if (!token) throw ApplicationFailure.nonRetryable(`the webhook's token variable ${traffic.tokenEnv} is not set in the worker's environment`, trafficFailureTypes.tokenMissing);
+  if (!token) throw ApplicationFailure.nonRetryable(`the webhook's token variable ${traffic.tokenEnv} is not set in the worker's environment`, failureTypes.TrafficWebhookTokenMissing);
   return token;
 }
 
@@ -298,16 +269,16 @@ async function callWebhook(traffic: WebhookTraffic, url: string, init: { method:
   } catch (err) {
     if (cancellation.aborted) throw cancellation.reason instanceof CancelledFailure ? cancellation.reason : new CancelledFailure(`${what}: cancelled`);
     if ((err as Error).name === 'TimeoutError') {
-      throw ApplicationFailure.retryable(`${what}: no answer within ${traffic.timeout} s`, retryableTrafficFailureTypes.timeout);
+      throw ApplicationFailure.retryable(`${what}: no answer within ${traffic.timeout} s`, failureTypes.TrafficWebhookTimeout);
     }
-    throw ApplicationFailure.retryable(`${what}: ${describeNetworkError(err)}`, retryableTrafficFailureTypes.unreachable);
+    throw ApplicationFailure.retryable(`${what}: ${describeNetworkError(err)}`, failureTypes.TrafficWebhookUnreachable);
   }
   if (status >= 200 && status < 300) return { status, text };
   const answer = `${what} answered ${status}${text.trim() ? `: ${redact(text.trim())}` : ''}`;
   if (status >= 500 || status === 408 || status === 429) {
     const delay = retryAfterSeconds(retryAfter);
     throw ApplicationFailure.create({
-      message: answer, type: retryableTrafficFailureTypes.unavailable, nonRetryable: false,
+      message: answer, type: failureTypes.TrafficWebhookUnavailable, nonRetryable: false,
       ...(delay === undefined ? {} : { nextRetryDelay: `${delay}s` }),
     });
   }
@@ -345,7 +316,7 @@ export const createTrafficActivities = (clients: LifeboatClients) => {
         };
       }
       if (!traffic.statusUrl) return { provider: traffic.provider, detail: 'webhook without statusUrl' };
-      const { text } = await callWebhook(traffic, traffic.statusUrl, { method: 'GET' }, trafficFailureTypes.statusRejected);
+      const { text } = await callWebhook(traffic, traffic.statusUrl, { method: 'GET' }, failureTypes.TrafficStatusRejected);
       const cluster = (parseJson(text) as { cluster?: unknown } | undefined)?.cluster;
       const where = `GET ${safeUrl(traffic.statusUrl)}`;
       if (typeof cluster !== 'string') return { provider: traffic.provider, detail: `${where} answered without a "cluster" string` };
@@ -364,7 +335,7 @@ export const createTrafficActivities = (clients: LifeboatClients) => {
       const { traffic } = failoverTraffic(clients, input.app);
       knownCluster(clients, input.from, 'source');
       knownCluster(clients, input.to, 'target');
-      if (!input.idempotencyKey) throw ApplicationFailure.nonRetryable('a traffic switch needs an idempotency key', trafficFailureTypes.invalidInput);
+      if (!input.idempotencyKey) throw ApplicationFailure.nonRetryable('a traffic switch needs an idempotency key', failureTypes.InvalidTrafficSwitchInput);
       if (traffic.provider === 'externalDNS') {
         dnsEndpointRecord(traffic, input.to);
         const at = locate(traffic);
@@ -380,7 +351,7 @@ export const createTrafficActivities = (clients: LifeboatClients) => {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
         body: JSON.stringify({ app, from, to, reason, workflowId, idempotencyKey }),
-      }, trafficFailureTypes.rejected);
+      }, failureTypes.TrafficSwitchRejected);
       const changed = (parseJson(text) as { changed?: unknown } | undefined)?.changed !== false;
       return { changed, activeCluster: to, detail: `POST ${safeUrl(traffic.url)} answered ${status}${changed ? '' : ' (already switched)'}` };
     },

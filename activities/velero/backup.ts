@@ -12,18 +12,7 @@ import {
   backupFileKey, managedByLabel, terminalPhases, workflowIdAnnotation,
   type VeleroBackupSpec, type VeleroBackupStatus, type VeleroProblems,
 } from '../../model/velero-layout.js';
-
-/** Failure types runbooks match on. Retrying cannot fix any of these. */
-export const veleroFailureTypes = {
-  invalidInput: 'InvalidVeleroBackupInput',
-  unknownApp: 'UnknownApp',
-  notInstalled: 'VeleroNotInstalled',
-  forbidden: 'KubernetesForbidden',
-  nameTaken: 'VeleroNameTaken',
-  backupTimedOut: 'VeleroBackupTimedOut',
-  backupGone: 'VeleroBackupGone',
-  locationMissing: 'VeleroLocationNotFound',
-} as const;
+import { failureTypes } from '../../model/failures.js';
 
 /** What a veleroBackup run is asked for: a cluster, or an app whose configuration says what to back up. */
 export interface VeleroBackupInput {
@@ -74,7 +63,7 @@ export const veleroApi = (kubeConfig: KubeConfig) => kubeConfig.makeApiClient(Cu
 export function classifyKubernetesError(err: unknown, what: string): Error {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   const code = httpCode(err);
-  if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${what}: the Kubernetes API refused Lifeboat's credentials (HTTP ${code})`, veleroFailureTypes.forbidden);
+  if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${what}: the Kubernetes API refused Lifeboat's credentials (HTTP ${code})`, failureTypes.KubernetesForbidden);
   return new Error(`${what}: ${typeof code === 'number' ? `HTTP ${code}` : describeNetworkError(err)}`);
 }
 
@@ -111,13 +100,13 @@ export async function createOwnVeleroObject(kubeConfig: KubeConfig, cluster: str
     return { name, uid: created.metadata?.uid ?? '', created: true };
   } catch (err) {
     if (httpCode(err) === 404) {
-      throw ApplicationFailure.nonRetryable(`${where}: the API has no ${plural}.velero.io in namespace '${namespace}' (is Velero installed there?)`, veleroFailureTypes.notInstalled);
+      throw ApplicationFailure.nonRetryable(`${where}: the API has no ${plural}.velero.io in namespace '${namespace}' (is Velero installed there?)`, failureTypes.VeleroNotInstalled);
     }
     if (httpCode(err) !== 409) throw classifyKubernetesError(err, `creating ${where}`);
     const existing = await getVeleroObject(kubeConfig, namespace, plural, name);
     const owner = existing?.metadata?.annotations?.[workflowIdAnnotation];
     if (existing && owner === workflowId) return { name, uid: existing.metadata?.uid ?? '', created: false };
-    throw ApplicationFailure.nonRetryable(`${where} already exists and belongs to ${owner ? `workflow ${owner}` : 'something other than Lifeboat'}; refusing to use it`, veleroFailureTypes.nameTaken);
+    throw ApplicationFailure.nonRetryable(`${where} already exists and belongs to ${owner ? `workflow ${owner}` : 'something other than Lifeboat'}; refusing to use it`, failureTypes.VeleroNameTaken);
   }
 }
 
@@ -140,7 +129,7 @@ export async function storageLocationOf(kubeConfig: KubeConfig, cluster: string,
   const bsl = (await getVeleroObject(kubeConfig, namespace, 'backupstoragelocations', location)) as
     { spec?: { objectStorage?: { bucket?: string; prefix?: string } } } | undefined;
   const bucket = bsl?.spec?.objectStorage?.bucket;
-  if (!bucket) throw ApplicationFailure.nonRetryable(`BackupStorageLocation ${namespace}/${location} on cluster '${cluster}' ${bsl ? 'names no bucket' : 'does not exist'}`, veleroFailureTypes.locationMissing);
+  if (!bucket) throw ApplicationFailure.nonRetryable(`BackupStorageLocation ${namespace}/${location} on cluster '${cluster}' ${bsl ? 'names no bucket' : 'does not exist'}`, failureTypes.VeleroLocationNotFound);
   return { bucket, prefix: bsl.spec?.objectStorage?.prefix ?? '' };
 }
 
@@ -211,16 +200,16 @@ export const createVeleroActivities = (clients: LifeboatClients) => ({
   async resolveVeleroBackup(input: VeleroBackupInput): Promise<ResolvedVeleroBackup> {
     const app = input.app === undefined ? undefined : clients.config.apps.find((a) => a.name === input.app);
     if (input.app !== undefined && !app) {
-      throw ApplicationFailure.nonRetryable(`unknown app '${input.app}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, veleroFailureTypes.unknownApp);
+      throw ApplicationFailure.nonRetryable(`unknown app '${input.app}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, failureTypes.UnknownApp);
     }
-    if (!app && input.cluster === undefined) throw ApplicationFailure.nonRetryable('a Velero backup needs a cluster or an app', veleroFailureTypes.invalidInput);
+    if (!app && input.cluster === undefined) throw ApplicationFailure.nonRetryable('a Velero backup needs a cluster or an app', failureTypes.InvalidVeleroBackupInput);
     if (app && input.cluster !== undefined && input.cluster !== app.cluster) {
-      throw ApplicationFailure.nonRetryable(`app '${app.name}' runs on cluster '${app.cluster}', not '${input.cluster}'`, veleroFailureTypes.invalidInput);
+      throw ApplicationFailure.nonRetryable(`app '${app.name}' runs on cluster '${app.cluster}', not '${input.cluster}'`, failureTypes.InvalidVeleroBackupInput);
     }
     const cluster = input.cluster ?? app!.cluster;
     const { velero } = clusterClients(clients, cluster).config;
     if (input.timeoutSeconds !== undefined && !(input.timeoutSeconds > 0)) {
-      throw ApplicationFailure.nonRetryable(`timeoutSeconds must be positive, got ${input.timeoutSeconds}`, veleroFailureTypes.invalidInput);
+      throw ApplicationFailure.nonRetryable(`timeoutSeconds must be positive, got ${input.timeoutSeconds}`, failureTypes.InvalidVeleroBackupInput);
     }
     const pick = <T>(given: T | undefined, fromApp: T | undefined) => given ?? fromApp;
     const spec: VeleroBackupSpec = { ttl: pick(input.ttl, app?.backup.ttl) ?? '720h', storageLocation: input.storageLocation ?? velero.storageLocation };
@@ -257,7 +246,7 @@ export const createVeleroActivities = (clients: LifeboatClients) => ({
     const final = await pollWithHeartbeat(new Date(deadline), 1_000, async () => {
       try {
         const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', name);
-        if (!backup) throw ApplicationFailure.nonRetryable(`Backup ${veleroNamespace}/${name} on cluster '${cluster}' disappeared while Lifeboat waited for it`, veleroFailureTypes.backupGone);
+        if (!backup) throw ApplicationFailure.nonRetryable(`Backup ${veleroNamespace}/${name} on cluster '${cluster}' disappeared while Lifeboat waited for it`, failureTypes.VeleroBackupGone);
         last = backupStatusOf(name, backup);
         apiProblem = undefined;
       } catch (err) {
@@ -273,14 +262,14 @@ export const createVeleroActivities = (clients: LifeboatClients) => ({
     const state = last.phase === 'New' ? "still New: no Velero server has picked it up" : `still ${last.phase} (${last.itemsBackedUp}/${last.totalItems} items)`;
     throw ApplicationFailure.nonRetryable(
       `Backup ${veleroNamespace}/${name} on cluster '${cluster}' was ${state} after ${timeoutSeconds} s; the Velero server in namespace '${veleroNamespace}' of cluster '${cluster}' may not be running${apiProblem ? ` (last API error: ${apiProblem})` : ''}`,
-      veleroFailureTypes.backupTimedOut, last);
+      failureTypes.VeleroBackupTimedOut, last);
   },
 
   /** Why a Backup did not complete cleanly: its status, Velero's results file and its log's error lines. */
   async veleroBackupProblems({ cluster, veleroNamespace, name }: { cluster: string; veleroNamespace: string; name: string }): Promise<VeleroProblems> {
     const { kubeConfig } = clusterClients(clients, cluster);
     const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', name).catch((err: unknown) => { throw classifyKubernetesError(err, `reading Backup ${name}`); });
-    if (!backup) throw ApplicationFailure.nonRetryable(`Backup ${veleroNamespace}/${name} on cluster '${cluster}' does not exist`, veleroFailureTypes.backupGone);
+    if (!backup) throw ApplicationFailure.nonRetryable(`Backup ${veleroNamespace}/${name} on cluster '${cluster}' does not exist`, failureTypes.VeleroBackupGone);
     const problems: VeleroProblems = { errors: [], warnings: [], logErrors: [] };
     if (backup.status?.failureReason) problems.failureReason = backup.status.failureReason;
     if (backup.status?.validationErrors?.length) problems.validationErrors = backup.status.validationErrors;
@@ -288,7 +277,7 @@ export const createVeleroActivities = (clients: LifeboatClients) => ({
     if (!location) return { ...problems, unreadable: ['the Backup names no storage location'] };
     // A Backup that failed validation may name a location that does not exist: then there are no files to read.
     const store = await storageLocationOf(kubeConfig, cluster, veleroNamespace, location).catch((err: unknown) => {
-      if (err instanceof ApplicationFailure && err.type === veleroFailureTypes.locationMissing) return err.message;
+      if (err instanceof ApplicationFailure && err.type === failureTypes.VeleroLocationNotFound) return err.message;
       throw err;
     });
     if (typeof store === 'string') return { ...problems, unreadable: [store] };

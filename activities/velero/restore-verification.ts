@@ -10,22 +10,12 @@ import type { VerificationCheck } from '../../model/verification.js';
 import { clusterClients } from '../kubernetes/cluster.js';
 import {
   backupStatusOf, classifyKubernetesError, createOwnVeleroObject, getVeleroObject, logErrorLines, ownerWorkflowId, pollWithHeartbeat, readVeleroFile,
-  resultLines, storageLocationOf, veleroApi, veleroFailureTypes,
-} from './backup.js';
+  resultLines, storageLocationOf, veleroApi, } from './backup.js';
 import {
   backupFileKey, managedByLabel, restoreFileKey, scratchLabel, terminalPhases, workflowIdAnnotation,
   type VeleroBackupStatus, type VeleroProblems,
 } from '../../model/velero-layout.js';
-
-export const verificationFailureTypes = {
-  noBackup: 'NoVeleroBackup',
-  backupNotUsable: 'VeleroBackupNotUsable',
-  notSynced: 'VeleroBackupNotSynced',
-  restoreNotConfigured: 'VeleroRestoreNotConfigured',
-  restoreTimedOut: 'VeleroRestoreTimedOut',
-  scratchTaken: 'ScratchNamespaceTaken',
-  cleanupTimedOut: 'ScratchCleanupTimedOut',
-} as const;
+import { failureTypes } from '../../model/failures.js';
 
 /** Everything a verification run needs from the worker's configuration (no secrets). */
 export interface VeleroVerificationPlan {
@@ -86,14 +76,14 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
     // eslint-disable-next-line @typescript-eslint/require-await -- reads configuration only; activities return promises
     async veleroVerificationPlan({ app: appName }: { app: string }): Promise<VeleroVerificationPlan> {
       const app = clients.config.apps.find((a) => a.name === appName);
-      if (!app) throw ApplicationFailure.nonRetryable(`unknown app '${appName}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, veleroFailureTypes.unknownApp);
+      if (!app) throw ApplicationFailure.nonRetryable(`unknown app '${appName}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, failureTypes.UnknownApp);
       const source = clusterClients(clients, app.cluster).config;
       const target = clusterClients(clients, app.verify.cluster).config;
       const location = target.velero.restoreFrom[app.cluster];
       if (!location) {
         throw ApplicationFailure.nonRetryable(
           `cluster '${target.name}' has no BackupStorageLocation for backups of '${app.cluster}' (clusters[${target.name}].velero.restoreFrom.${app.cluster} in the configuration)`,
-          verificationFailureTypes.restoreNotConfigured);
+          failureTypes.VeleroRestoreNotConfigured);
       }
       return {
         app: app.name, namespaces: app.namespaces, checks: app.verify.checks, availableTimeoutSeconds: app.verify.availableTimeout,
@@ -109,10 +99,10 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
       type Listed = { metadata?: { name?: string }; spec?: { storageLocation?: string; includedNamespaces?: string[]; excludedNamespaces?: string[] }; status?: Record<string, unknown> };
       if (backupName) {
         const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', backupName).catch((err: unknown) => { throw classifyKubernetesError(err, `reading Backup ${backupName}`); });
-        if (!backup) throw ApplicationFailure.nonRetryable(`Backup ${veleroNamespace}/${backupName} does not exist on cluster '${cluster}'`, verificationFailureTypes.noBackup);
+        if (!backup) throw ApplicationFailure.nonRetryable(`Backup ${veleroNamespace}/${backupName} does not exist on cluster '${cluster}'`, failureTypes.NoVeleroBackup);
         const status = backupStatusOf(backupName, backup);
-        if (status.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Backup ${backupName} on cluster '${cluster}' is ${status.phase}, not Completed`, verificationFailureTypes.backupNotUsable);
-        if (!covers(backup.spec, namespaces)) throw ApplicationFailure.nonRetryable(`Backup ${backupName} does not cover namespaces ${namespaces.join(', ')}`, verificationFailureTypes.backupNotUsable);
+        if (status.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Backup ${backupName} on cluster '${cluster}' is ${status.phase}, not Completed`, failureTypes.VeleroBackupNotUsable);
+        if (!covers(backup.spec, namespaces)) throw ApplicationFailure.nonRetryable(`Backup ${backupName} does not cover namespaces ${namespaces.join(', ')}`, failureTypes.VeleroBackupNotUsable);
         return { ...status, storageLocation: backup.spec?.storageLocation ?? storageLocation };
       }
       const list = (await veleroApi(kubeConfig).listNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: veleroNamespace, plural: 'backups' })
@@ -123,7 +113,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
         .filter((s) => s.phase === 'Completed' && s.startTimestamp)
         .sort((a, b) => Date.parse(b.startTimestamp!) - Date.parse(a.startTimestamp!));
       if (!candidates[0]) {
-        throw ApplicationFailure.nonRetryable(`no Completed Velero backup of namespaces ${namespaces.join(', ')} in location '${storageLocation}' on cluster '${cluster}'`, verificationFailureTypes.noBackup);
+        throw ApplicationFailure.nonRetryable(`no Completed Velero backup of namespaces ${namespaces.join(', ')} in location '${storageLocation}' on cluster '${cluster}'`, failureTypes.NoVeleroBackup);
       }
       return { ...candidates[0], storageLocation };
     },
@@ -141,7 +131,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
           return undefined;
         });
         if (backup && backup.spec?.storageLocation !== location) {
-          throw ApplicationFailure.nonRetryable(`cluster '${cluster}' has a Backup named ${name} from location '${backup.spec?.storageLocation}', not '${location}'`, veleroFailureTypes.nameTaken);
+          throw ApplicationFailure.nonRetryable(`cluster '${cluster}' has a Backup named ${name} from location '${backup.spec?.storageLocation}', not '${location}'`, failureTypes.VeleroNameTaken);
         }
         if (backup) seen = `there, phase ${backup.status?.phase ?? 'none'}`;
         return { done: backup?.status?.phase === 'Completed' ? { syncedAfterSeconds: (Date.now() - t0) / 1000 } : undefined, beat: { step: 'sync', seen } };
@@ -149,7 +139,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
       if (done) return done;
       throw ApplicationFailure.nonRetryable(
         `Backup ${name} did not appear Completed on cluster '${cluster}' (${seen}); is the Velero server in namespace '${veleroNamespace}' of '${cluster}' running, and its BackupStorageLocation '${location}' Available?`,
-        verificationFailureTypes.notSynced);
+        failureTypes.VeleroBackupNotSynced);
     },
 
     /** Size, item count and pod volume data of a backup, from its files in the object store. */
@@ -164,7 +154,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
         for (const o of page.Contents ?? []) { sizeBytes += o.Size ?? 0; files++; }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
-      if (files === 0) throw ApplicationFailure.nonRetryable(`no files of backup ${name} under s3://${bucket}/${dir}`, verificationFailureTypes.backupNotUsable);
+      if (files === 0) throw ApplicationFailure.nonRetryable(`no files of backup ${name} under s3://${bucket}/${dir}`, failureTypes.VeleroBackupNotUsable);
       const pvbs = await readVeleroFile(clients.s3, bucket, backupFileKey(prefix, name, '-podvolumebackups.json.gz'));
       const podVolumeBackups = pvbs ? ((JSON.parse(pvbs) as unknown[] | null) ?? []).length : 0;
       return { url: `s3://${bucket}/${dir}`, sizeBytes, files, podVolumeBackups };
@@ -176,7 +166,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
       const workflowId = ownerWorkflowId();
       for (const name of namespaces) {
         const state = await ownNamespace(core, name, workflowId).catch((err: unknown) => { throw classifyKubernetesError(err, `reading namespace ${name}`); });
-        if (state === 'foreign') throw ApplicationFailure.nonRetryable(`namespace ${name} on cluster '${cluster}' exists and is not this run's scratch namespace`, verificationFailureTypes.scratchTaken);
+        if (state === 'foreign') throw ApplicationFailure.nonRetryable(`namespace ${name} on cluster '${cluster}' exists and is not this run's scratch namespace`, failureTypes.ScratchNamespaceTaken);
         if (state === 'ours') continue;
         await core.createNamespace({ body: { metadata: { name, labels: { ...managedByLabel, [scratchLabel]: 'scratch' }, annotations: { [workflowIdAnnotation]: workflowId } } } })
           .catch((err: unknown) => { throw classifyKubernetesError(err, `creating namespace ${name} on cluster '${cluster}'`); });
@@ -214,7 +204,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
       if (!restore) {
         throw ApplicationFailure.nonRetryable(
           `Restore ${veleroNamespace}/${name} on cluster '${cluster}' was still ${phase} after ${timeoutSeconds} s; the Velero server in namespace '${veleroNamespace}' of cluster '${cluster}' may not be running`,
-          verificationFailureTypes.restoreTimedOut);
+          failureTypes.VeleroRestoreTimedOut);
       }
       const s = restore.status ?? {};
       const result = { phase, itemsRestored: s.progress?.itemsRestored ?? 0, totalItems: s.progress?.totalItems ?? 0, warnings: s.warnings ?? 0, errors: s.errors ?? 0 };
@@ -362,7 +352,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
         for (const name of deleted) if ((await ownNamespace(core, name, workflowId)) === 'ours') left.push(name);
         return { done: left.length === 0 ? true : undefined, beat: { step: 'cleanup', left: left.length } };
       });
-      if (!gone) throw ApplicationFailure.nonRetryable(`scratch namespaces ${left.join(', ')} on cluster '${cluster}' still exist (Terminating) after ${secondsBetween(new Date(t0).toISOString(), new Date().toISOString()).toFixed(0)} s`, verificationFailureTypes.cleanupTimedOut);
+      if (!gone) throw ApplicationFailure.nonRetryable(`scratch namespaces ${left.join(', ')} on cluster '${cluster}' still exist (Terminating) after ${secondsBetween(new Date(t0).toISOString(), new Date().toISOString()).toFixed(0)} s`, failureTypes.ScratchCleanupTimedOut);
       return { deleted, seconds: (Date.now() - t0) / 1000 };
     },
   };

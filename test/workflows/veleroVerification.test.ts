@@ -10,7 +10,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { execa, type ResultPromise } from 'execa';
 import type { veleroBackup } from '../../workflows/veleroBackup.js';
 import type { veleroRestoreVerification } from '../../workflows/velero-verification.js';
-import { verificationFailedType, type VerificationResult } from '../../model/verification.js';
+import type { VerificationResult } from '../../model/verification.js';
 import { restoreNameFor, scratchLabel, scratchNamespaceFor, workflowIdAnnotation } from '../../model/velero-layout.js';
 import { veleroApi } from '../../activities/velero/backup.js';
 import type { AppConfig } from '../../worker/config.js';
@@ -18,6 +18,7 @@ import { labConfigFile } from '../../lab/topology.js';
 import { createClients } from '../../worker/clients.js';
 import { retriedActivities } from '../helpers/activity-attempts.js';
 import { cliPath, labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { failureTypes } from '../../model/failures.js';
 
 const config = labConfig();
 const clients = createClients(config);
@@ -132,7 +133,7 @@ describe('veleroRestoreVerification with a failing check', () => {
     }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
-    expect(cause.type).toBe(verificationFailedType);
+    expect(cause.type).toBe(failureTypes.VerificationFailed);
     const scratch = scratchNamespaceFor(workflowId, cmNamespace);
     expect(cause.message).toMatch(new RegExp(`^configMapHash:${cmNamespace}/settings: restored ConfigMap ${scratch}/settings has data sha256 [0-9a-f]{16}…, the source ${cmNamespace}/settings on 'primary' has [0-9a-f]{16}… \\(changed since the backup\\?\\)$`));
     const result = cause.details![0] as VerificationResult;

@@ -1,0 +1,98 @@
+// The one registry of failure types. Activities throw `ApplicationFailure`s with these types; workflows
+// list them in `nonRetryableErrorTypes` and match failures by them; the CLI reads them. A type written
+// as a string anywhere else could drift from this list and silently make an error retryable.
+
+/** Every failure type Lifeboat raises, by name: the key is the type. */
+export const failureTypes = {
+  // Configuration and input
+  /** A cluster name this worker has no configuration for. */
+  UnknownCluster: 'UnknownCluster',
+  /** An app name this worker has no configuration for. */
+  UnknownApp: 'UnknownApp',
+  /** The app has no `failover:` configuration. */
+  AppHasNoFailover: 'AppHasNoFailover',
+  InvalidFailoverRequest: 'InvalidFailoverRequest',
+  InvalidVeleroBackupInput: 'InvalidVeleroBackupInput',
+  InvalidTrafficSwitchInput: 'InvalidTrafficSwitchInput',
+  EncryptionNotConfigured: 'EncryptionNotConfigured',
+  UnknownGameDayTarget: 'UnknownGameDayTarget',
+  EmptyGameDay: 'EmptyGameDay',
+
+  // Kubernetes
+  ClusterUnreachable: 'ClusterUnreachable',
+  KubernetesForbidden: 'KubernetesForbidden',
+  WorkloadMissing: 'WorkloadMissing',
+  AppNotAvailable: 'AppNotAvailable',
+  /** Fenced, yet the source's Deployments still had Ready Pods when the fence's time was up. */
+  SourceStillServing: 'SourceStillServing',
+
+  // etcd and the object store
+  EtcdTlsError: 'EtcdTlsError',
+  EtcdAuthError: 'EtcdAuthError',
+  ObjectStoreAccessDenied: 'ObjectStoreAccessDenied',
+  ObjectStoreMisconfigured: 'ObjectStoreMisconfigured',
+  /** Retryable: a fresh stream may well be intact. */
+  SnapshotChecksumMismatch: 'SnapshotChecksumMismatch',
+  StoredObjectMismatch: 'StoredObjectMismatch',
+  SnapshotIdCollision: 'SnapshotIdCollision',
+  /**
+   * Retention could not delete every object it meant to (the store refused some keys). Retryable only
+   * when every refusal says the store was busy; its details carry the RetentionResult of what was done.
+   */
+  RetentionDeleteFailed: 'RetentionDeleteFailed',
+
+  // Restore verification
+  NoSnapshotToVerify: 'NoSnapshotToVerify',
+  SnapshotNotFound: 'SnapshotNotFound',
+  ScratchToolMissing: 'ScratchToolMissing',
+  NoVeleroBackup: 'NoVeleroBackup',
+  VeleroBackupNotUsable: 'VeleroBackupNotUsable',
+  VeleroBackupNotSynced: 'VeleroBackupNotSynced',
+  VeleroRestoreNotConfigured: 'VeleroRestoreNotConfigured',
+  VeleroRestoreTimedOut: 'VeleroRestoreTimedOut',
+  ScratchNamespaceTaken: 'ScratchNamespaceTaken',
+  ScratchCleanupTimedOut: 'ScratchCleanupTimedOut',
+  /** A verification ran and a check failed; its details carry the VerificationResult. */
+  VerificationFailed: 'VerificationFailed',
+
+  // Velero
+  VeleroNotInstalled: 'VeleroNotInstalled',
+  VeleroNameTaken: 'VeleroNameTaken',
+  VeleroBackupTimedOut: 'VeleroBackupTimedOut',
+  VeleroBackupGone: 'VeleroBackupGone',
+  VeleroLocationNotFound: 'VeleroLocationNotFound',
+
+  // Traffic
+  NoTrafficTargets: 'NoTrafficTargets',
+  /** The DNSEndpoint's namespace or ExternalDNS's CRD is missing in the configured cluster. */
+  DNSEndpointUnavailable: 'DNSEndpointUnavailable',
+  /** Someone else changed the DNSEndpoint's spec between Lifeboat's read and its write. */
+  TrafficRecordConflict: 'TrafficRecordConflict',
+  /** The webhook answered a 4xx other than 408 and 429, or a redirect. */
+  TrafficSwitchRejected: 'TrafficSwitchRejected',
+  /** The status URL answered a 4xx other than 408 and 429, or a redirect. */
+  TrafficStatusRejected: 'TrafficStatusRejected',
+  /** `tokenEnv` names a variable the worker's environment lacks. */
+  TrafficWebhookTokenMissing: 'TrafficWebhookTokenMissing',
+  /** Retryable: 5xx, 408 or 429. */
+  TrafficWebhookUnavailable: 'TrafficWebhookUnavailable',
+  /** Retryable: no answer within `timeout`. */
+  TrafficWebhookTimeout: 'TrafficWebhookTimeout',
+  /** Retryable: connection refused, reset, DNS failure. */
+  TrafficWebhookUnreachable: 'TrafficWebhookUnreachable',
+
+  // Runbook outcomes (raised by workflows)
+  PreflightFailed: 'PreflightFailed',
+  ApprovalTimedOut: 'ApprovalTimedOut',
+  /** The source is unreachable and cannot be fenced, and the approval did not say `force`. */
+  ForceRequired: 'ForceRequired',
+  FailbackBackupFailed: 'FailbackBackupFailed',
+  RestoreFailed: 'RestoreFailed',
+  TrafficNotSwitched: 'TrafficNotSwitched',
+  FailoverFailed: 'FailoverFailed',
+  FailoverAborted: 'FailoverAborted',
+  /** A forced failover's source was never fenced: both sites may serve. */
+  SourceNotFenced: 'SourceNotFenced',
+} as const;
+
+export type FailureType = (typeof failureTypes)[keyof typeof failureTypes];
