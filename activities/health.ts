@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import type { LifeboatClients } from '../worker/clients.js';
 import { clusterClients } from './kubernetes/cluster.js';
 import { describeNetworkError, withDeadline } from './network-errors.js';
+import { isNotFound } from './kubernetes/api.js';
 
 export interface ComponentHealth {
   /** e.g. `nodes/primary`, `etcd/primary`, `object-store`. */
@@ -131,8 +132,7 @@ export const createHealthActivities = (clients: LifeboatClients) => ({
         detail: `BackupStorageLocation ${phase}${bsl.status?.lastValidationTime ? `, validated ${bsl.status.lastValidationTime}` : ''}${bsl.status?.message ? `: ${bsl.status.message}` : ''}`,
       };
     } catch (err) {
-      const status = (err as { code?: number }).code;
-      return { component, address, healthy: false, detail: status === 404 ? 'BackupStorageLocation not found' : `kube-apiserver: ${describeNetworkError(err)}` };
+      return { component, address, healthy: false, detail: isNotFound(err) ? 'BackupStorageLocation not found' : `kube-apiserver: ${describeNetworkError(err)}` };
     }
   },
 

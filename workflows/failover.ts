@@ -5,7 +5,8 @@
 import {
   ApplicationFailure, CancellationScope, condition, defineQuery, defineUpdate, executeChild, isCancellation, patched, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
-import type { FailoverActivities, FailoverPreflight, Workload } from '../activities/kubernetes/workloads.js';
+import type { FailoverActivities, FailoverPreflight } from '../activities/kubernetes/workloads.js';
+import type { Workload } from '../activities/kubernetes/deployments.js';
 import type { FailoverWatchActivities } from '../activities/kubernetes/api-watch.js';
 import type { createTrafficActivities } from '../activities/traffic/switch.js';
 import type { VeleroVerificationActivities } from '../activities/velero/restore-verification.js';

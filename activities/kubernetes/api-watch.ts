@@ -6,7 +6,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppsV1Api } from '@kubernetes/client-node';
 import type { LifeboatClients } from '../../worker/clients.js';
 import { clusterClients } from './cluster.js';
-import { kubeError, type Workload } from './workloads.js';
+import { kubernetesError } from './api.js';
+import type { Workload } from './deployments.js';
 import { withDeadline } from '../network-errors.js';
 import { failureTypes } from '../../model/failures.js';
 
@@ -74,7 +75,7 @@ export function createFailoverWatchActivities(clients: LifeboatClients) {
           await withDeadline(probeTimeoutMs, api.readNamespacedDeployment({ namespace: first.namespace, name: first.name }));
           return outcome(true);
         } catch (err) {
-          const e = kubeError(err, `cluster '${cluster}' API`);
+          const e = kubernetesError(err, `cluster '${cluster}' API`, { notFound: failureTypes.WorkloadMissing });
           if (e instanceof ApplicationFailure) return outcome(true);
           progress.lastProblem = e.message;
         }

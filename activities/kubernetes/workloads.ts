@@ -3,11 +3,15 @@
 // recorded in annotations named after the workflow, so a retry finds its own earlier work and a
 // compensation undoes exactly what its run did.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1LabelSelector, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import type { LifeboatClients } from '../../worker/clients.js';
 import type { AppConfig, FailoverConfig } from '../../worker/config.js';
 import { clusterClients } from './cluster.js';
-import { describeNetworkError } from '../network-errors.js';
+import { kubernetesError } from './api.js';
+import {
+  changeDeployment, concurrentChanges, cpuMilli, eachLimited, isDeploymentAvailable, isServing, memoryBytes, podRequests, selects,
+  type Workload,
+} from './deployments.js';
 import { failureTypes } from '../../model/failures.js';
 
 /** Annotations Lifeboat sets on the Deployments it scales. */
@@ -24,7 +28,6 @@ export const annotations = {
   failoverReplicas: 'lifeboat.io/failover-replicas',
 } as const;
 
-export interface Workload { namespace: string; name: string }
 
 /**
  * Who owns a fence or an activation: the workflow ID (the app's lock, the same for every run) and the
@@ -76,112 +79,6 @@ export interface FailoverPreflight {
   velero: { namespace: string; sourceLocation?: string; timeoutSeconds: number };
 }
 
-const httpCode = (err: unknown): number | undefined => {
-  const e = err as { code?: unknown; statusCode?: unknown; response?: { statusCode?: unknown } };
-  for (const c of [e.code, e.statusCode, e.response?.statusCode]) if (typeof c === 'number') return c;
-  return undefined;
-};
-
-/** A Kubernetes API failure as a retryable error, or a typed non-retryable one. */
-export function kubeError(err: unknown, what: string): Error {
-  if (err instanceof ApplicationFailure) return err;
-  const code = httpCode(err);
-  if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${what}: the Kubernetes API refused Lifeboat's credentials (HTTP ${code})`, failureTypes.KubernetesForbidden);
-  if (code === 404) return ApplicationFailure.nonRetryable(`${what}: not found`, failureTypes.WorkloadMissing);
-  return new Error(`${what}: ${typeof code === 'number' ? `HTTP ${code}` : describeNetworkError(err)}`);
-}
-
-/** `250m` → 250, `2` → 2000; `512Mi` → bytes. */
-export function cpuMilli(q: string | undefined): number {
-  if (!q) return 0;
-  return q.endsWith('m') ? Number(q.slice(0, -1)) : Math.round(Number(q) * 1000);
-}
-const memoryUnits: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
-export function memoryBytes(q: string | undefined): number {
-  if (!q) return 0;
-  const m = /^([\d.]+)([A-Za-z]*)$/.exec(q);
-  if (!m) return 0;
-  return Math.round(Number(m[1]) * (m[2] ? memoryUnits[m[2]] ?? 1 : 1));
-}
-
-const podRequests = (d: V1Deployment) => (d.spec?.template.spec?.containers ?? []).reduce((acc, c) => ({
-  cpu: acc.cpu + cpuMilli(c.resources?.requests?.cpu),
-  mem: acc.mem + memoryBytes(c.resources?.requests?.memory),
-}), { cpu: 0, mem: 0 });
-
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-/** Reads a workload's Deployment; a failure names the workload and the cluster. */
-function readDeployment(api: AppsV1Api, cluster: string, w: Workload): Promise<V1Deployment> {
-  return api.readNamespacedDeployment({ namespace: w.namespace, name: w.name }).catch((err: unknown) => { throw kubeError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`); });
-}
-
-/** A change of a Deployment's replicas and annotations (null removes one). */
-interface DeploymentChange { replicas: number; annotations: Record<string, string | null | undefined> }
-
-/** Conditional patches that lose to another write (a controller's status update, mostly) start again from a fresh read; this many times. */
-const maxWriteRounds = 5;
-
-/**
- * Reads a workload's Deployment, asks `decide` what to change (undefined: nothing), and makes the change
- * in one merge patch conditional on the resourceVersion read: an edit made since is never overwritten.
- * A conflict (the controllers write status all the time) reads again and decides again from what is
- * true then. Returns whether it patched.
- */
-async function changeDeployment(api: AppsV1Api, cluster: string, w: Workload, doing: string, decide: (d: V1Deployment) => DeploymentChange | undefined): Promise<boolean> {
-  for (let round = 1; ; round++) {
-    const read = await readDeployment(api, cluster, w);
-    const change = decide(read);
-    if (!change) return false;
-    try {
-      await api.patchNamespacedDeployment({
-        namespace: w.namespace, name: w.name,
-        body: { metadata: { resourceVersion: read.metadata!.resourceVersion, annotations: change.annotations }, spec: { replicas: change.replicas } },
-      }, mergePatch);
-      return true;
-    } catch (err) {
-      if (httpCode(err) === 409 && round < maxWriteRounds) continue;
-      throw kubeError(err, `${doing} Deployment ${w.namespace}/${w.name} on '${cluster}'`);
-    }
-  }
-}
-
-/** Deployments changed at once: a few requests in flight, not hundreds against one API server. */
-const concurrentChanges = 10;
-
-/** Runs `work` on every item, at most `limit` at a time. */
-async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  }));
-}
-
-function isAvailable(d: V1Deployment): boolean {
-  const want = d.spec?.replicas ?? 1;
-  const available = d.status?.conditions?.find((c) => c.type === 'Available')?.status === 'True';
-  return available && (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0)
-    && (d.status?.updatedReplicas ?? 0) === want && (d.status?.readyReplicas ?? 0) === want && (d.status?.availableReplicas ?? 0) === want;
-}
-
-/** Whether `selector` (a Deployment's spec.selector) selects a Pod with `labels`. */
-export function selects(selector: V1LabelSelector | undefined, labels: Record<string, string> = {}): boolean {
-  if (!selector) return false;
-  return Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v) && (selector.matchExpressions ?? []).every((e) => {
-    const has = Object.hasOwn(labels, e.key);
-    switch (e.operator) {
-      case 'In': return has && (e.values ?? []).includes(labels[e.key]!);
-      case 'NotIn': return !has || !(e.values ?? []).includes(labels[e.key]!);
-      case 'Exists': return has;
-      case 'DoesNotExist': return !has;
-      default: return false;
-    }
-  });
-}
-
-/** A Pod that takes traffic: Ready and not terminating (Services route only to these). */
-const serving = (p: V1Pod) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
-
 /** How long a fence waits for the source's Pods to stop serving when the caller fixes no deadline. */
 const defaultFenceWaitMs = 120_000;
 
@@ -212,7 +109,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
       const healthy = ready.length > 0;
       return { cluster, kubeConfig, reachable: true, healthy, detail: `${ready.length}/${nodes.items.length} Nodes Ready and schedulable` };
     } catch (err) {
-      const e = kubeError(err, `cluster '${cluster}' API`);
+      const e = kubernetesError(err, `cluster '${cluster}' API`);
       if (e instanceof ApplicationFailure) throw e;
       return { cluster, kubeConfig, reachable: false, healthy: false, detail: e.message };
     }
@@ -260,7 +157,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
         const still = workloads.flatMap((w) => {
           const d = byKey.get(`${w.namespace}/${w.name}`);
           if (!d) return [];
-          const ready = pods.filter((p) => p.metadata?.namespace === w.namespace && serving(p) && selects(d.spec?.selector, p.metadata?.labels)).length;
+          const ready = pods.filter((p) => p.metadata?.namespace === w.namespace && isServing(p) && selects(d.spec?.selector, p.metadata?.labels)).length;
           const observed = (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
           return observed && (d.status?.readyReplicas ?? 0) === 0 && ready === 0 ? [] : [`${w.namespace}/${w.name} ${Math.max(ready, d.status?.readyReplicas ?? 0)} ready${observed ? '' : ' (scale-down not yet observed)'}`];
         });
@@ -268,7 +165,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
         last = `${still.length}/${workloads.length} still serving: ${still.slice(0, 5).join(', ')}`;
         ctx.heartbeat({ serving: still.length, total: workloads.length });
       } catch (err) {
-        const e = kubeError(err, `listing Deployments and Pods on '${cluster}'`);
+        const e = kubernetesError(err, `listing Deployments and Pods on '${cluster}'`);
         if (e instanceof ApplicationFailure) throw e;
         last = e.message;
         ctx.heartbeat({ problem: last });
@@ -306,7 +203,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
         return [];
       }) : [];
       const targetDeployments = target.reachable ? await workloadsOf(app, to).catch((err: unknown) => {
-        if (f.mode === 'warm-standby') blockers.push(`warm standby workloads unreadable on '${to}': ${kubeError(err, 'reading them').message}`);
+        if (f.mode === 'warm-standby') blockers.push(`warm standby workloads unreadable on '${to}': ${kubernetesError(err, 'reading them').message}`);
         return [];
       }) : [];
       const key = (d: V1Deployment) => `${d.metadata!.namespace}/${d.metadata!.name}`;
@@ -495,7 +392,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
           const byKey = new Map(lists.flatMap((l) => l.items).map((d) => [`${d.metadata!.namespace}/${d.metadata!.name}`, d]));
           const pending = workloads.filter((w) => {
             const d = byKey.get(`${w.namespace}/${w.name}`);
-            return !d || !isAvailable(d);
+            return !d || !isDeploymentAvailable(d);
           });
           if (!pending.length) {
             const now = new Date();
@@ -510,7 +407,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
           }).join(', ')}`;
           ctx.heartbeat({ pending: pending.length, total: workloads.length });
         } catch (err) {
-          const e = kubeError(err, `listing Deployments on '${cluster}'`);
+          const e = kubernetesError(err, `listing Deployments on '${cluster}'`);
           if (e instanceof ApplicationFailure) throw e;
           last = e.message;
           ctx.heartbeat({ problem: last });

@@ -28,6 +28,7 @@ import { fetchSnapshot, SnapshotIntegrityError } from '../object-store/snapshot-
 import { listManifests, readManifest, updateManifestVerification } from '../object-store/manifests.js';
 import { freePort, removeScratch, ScratchStartError, ScratchToolError, startScratchProcess, waitServing, type ScratchProcess } from './processes.js';
 import { failureTypes } from '../../model/failures.js';
+import { apiMessageOf, httpStatusOf } from '../kubernetes/api.js';
 
 export interface EtcdVerificationPlan {
   cluster: string;
@@ -131,14 +132,7 @@ async function countThroughApi(kc: KubeConfig, resource: (typeof countedResource
 }
 
 const refText = (ref: ObjectRef) => `${ref.resource}/${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
-const apiError = (err: unknown) => {
-  const e = err as { code?: number; body?: string; message?: string };
-  let message = e.message ?? String(err);
-  try {
-    message = (JSON.parse(e.body ?? '') as { message?: string }).message ?? message;
-  } catch { /* not a Status body */ }
-  return { code: e.code, message };
-};
+const apiError = (err: unknown) => ({ code: httpStatusOf(err), message: apiMessageOf(err) });
 
 function compareInventory(expected: Inventory, restored: Inventory): VerificationCheck {
   const names = [...new Set([...Object.keys(expected.prefixes), ...Object.keys(restored.prefixes)])].sort();

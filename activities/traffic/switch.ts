@@ -14,8 +14,8 @@ import type { LifeboatClients } from '../../worker/clients.js';
 import type { AppConfig, TrafficConfig } from '../../worker/config.js';
 import { clusterClients } from '../kubernetes/cluster.js';
 import { describeNetworkError } from '../network-errors.js';
-import { classifyKubernetesError } from '../velero/backup.js';
 import { failureTypes } from '../../model/failures.js';
+import { httpStatusOf, kubernetesError } from '../kubernetes/api.js';
 
 /** Annotations Lifeboat writes on a DNSEndpoint it switches. */
 export const trafficAnnotations = {
@@ -85,7 +85,6 @@ const maxReasonLength = 1024;
 /** How much of a webhook's answer goes into a message. */
 const maxAnswerLength = 300;
 
-const httpCode = (err: unknown): number | undefined => (err as { code?: unknown }).code as number | undefined;
 const sameTargets = (a: readonly string[] | undefined, b: readonly string[]) =>
   a !== undefined && a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 
@@ -160,8 +159,8 @@ export async function readDnsEndpoint(at: DnsEndpointLocation): Promise<DnsEndpo
     })) as DnsEndpoint;
   } catch (err) {
     // Also what the API answers when ExternalDNS's CRD is not installed; creating it then says so.
-    if (httpCode(err) === 404) return undefined;
-    throw classifyKubernetesError(err, `reading ${whereIs(at)}`);
+    if (httpStatusOf(err) === 404) return undefined;
+    throw kubernetesError(err, `reading ${whereIs(at)}`);
   }
 }
 
@@ -204,11 +203,11 @@ export async function pointDnsEndpoint(at: DnsEndpointLocation, seen: DnsEndpoin
       await api.replaceNamespacedCustomObject({ ...dnsEndpointApi, namespace: traffic.namespace, name: traffic.name, body });
       return { changed: true, activeCluster: to, detail: `${where} now points at ${pointsAtTo}; it pointed at ${describeRecord(traffic, current)}` };
     } catch (err) {
-      const code = httpCode(err);
+      const code = httpStatusOf(err);
       if (code === 404 && !current) {
         throw ApplicationFailure.nonRetryable(`creating ${where}: the API has no ${dnsEndpointApi.plural}.${dnsEndpointApi.group} in namespace '${traffic.namespace}' (is ExternalDNS's CRD installed, and does the namespace exist?)`, failureTypes.DNSEndpointUnavailable);
       }
-      if (code !== 409 && code !== 404) throw classifyKubernetesError(err, `${current ? 'updating' : 'creating'} ${where}`);
+      if (code !== 409 && code !== 404) throw kubernetesError(err, `${current ? 'updating' : 'creating'} ${where}`);
       const now = await readDnsEndpoint(at);
       if (now && clusterOfDnsEndpoint(traffic, now) === to) {
         return { changed: false, activeCluster: to, detail: `${where} was switched to ${pointsAtTo} by someone else meanwhile (${now.metadata.annotations?.[trafficAnnotations.switchedBy] ?? 'not by Lifeboat'})` };

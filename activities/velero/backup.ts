@@ -2,17 +2,17 @@
 // run, wait through Velero's phases, and gather Velero's reasons when it did not complete. Also the
 // Velero helpers restore verification shares: Backup status, storage locations, Velero's files.
 import { gunzipSync } from 'node:zlib';
-import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { LifeboatClients } from '../../worker/clients.js';
 import { clusterClients } from '../kubernetes/cluster.js';
-import { describeNetworkError } from '../network-errors.js';
 import {
   backupFileKey, managedByLabel, terminalPhases, workflowIdAnnotation,
   type VeleroBackupSpec, type VeleroBackupStatus, type VeleroProblems,
 } from '../../model/velero-layout.js';
 import { failureTypes } from '../../model/failures.js';
+import { httpStatusOf, isNotFound, kubernetesError } from '../kubernetes/api.js';
 
 /** What a veleroBackup run is asked for: a cluster, or an app whose configuration says what to back up. */
 export interface VeleroBackupInput {
@@ -54,18 +54,7 @@ interface VeleroObject {
   };
 }
 
-const httpCode = (err: unknown): number | undefined => (err as { code?: unknown }).code as number | undefined;
-const isNotFound = (err: unknown) => httpCode(err) === 404;
-
 export const veleroApi = (kubeConfig: KubeConfig) => kubeConfig.makeApiClient(CustomObjectsApi);
-
-/** Errors from the Kubernetes API that retrying cannot fix become typed non-retryable failures. */
-export function classifyKubernetesError(err: unknown, what: string): Error {
-  if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
-  const code = httpCode(err);
-  if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${what}: the Kubernetes API refused Lifeboat's credentials (HTTP ${code})`, failureTypes.KubernetesForbidden);
-  return new Error(`${what}: ${typeof code === 'number' ? `HTTP ${code}` : describeNetworkError(err)}`);
-}
 
 export async function getVeleroObject(kubeConfig: KubeConfig, namespace: string, plural: 'backups' | 'restores' | 'backupstoragelocations', name: string): Promise<VeleroObject | undefined> {
   try {
@@ -99,10 +88,10 @@ export async function createOwnVeleroObject(kubeConfig: KubeConfig, cluster: str
     const created = (await veleroApi(kubeConfig).createNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace, plural, body })) as VeleroObject;
     return { name, uid: created.metadata?.uid ?? '', created: true };
   } catch (err) {
-    if (httpCode(err) === 404) {
+    if (httpStatusOf(err) === 404) {
       throw ApplicationFailure.nonRetryable(`${where}: the API has no ${plural}.velero.io in namespace '${namespace}' (is Velero installed there?)`, failureTypes.VeleroNotInstalled);
     }
-    if (httpCode(err) !== 409) throw classifyKubernetesError(err, `creating ${where}`);
+    if (httpStatusOf(err) !== 409) throw kubernetesError(err, `creating ${where}`);
     const existing = await getVeleroObject(kubeConfig, namespace, plural, name);
     const owner = existing?.metadata?.annotations?.[workflowIdAnnotation];
     if (existing && owner === workflowId) return { name, uid: existing.metadata?.uid ?? '', created: false };
@@ -250,7 +239,7 @@ export const createVeleroActivities = (clients: LifeboatClients) => ({
         last = backupStatusOf(name, backup);
         apiProblem = undefined;
       } catch (err) {
-        const classified = classifyKubernetesError(err, `reading Backup ${veleroNamespace}/${name} on cluster '${cluster}'`);
+        const classified = kubernetesError(err, `reading Backup ${veleroNamespace}/${name} on cluster '${cluster}'`);
         if (classified instanceof ApplicationFailure) throw classified;
         // The API server may be briefly away; keep waiting until the deadline.
         apiProblem = classified.message;
@@ -268,7 +257,7 @@ export const createVeleroActivities = (clients: LifeboatClients) => ({
   /** Why a Backup did not complete cleanly: its status, Velero's results file and its log's error lines. */
   async veleroBackupProblems({ cluster, veleroNamespace, name }: { cluster: string; veleroNamespace: string; name: string }): Promise<VeleroProblems> {
     const { kubeConfig } = clusterClients(clients, cluster);
-    const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', name).catch((err: unknown) => { throw classifyKubernetesError(err, `reading Backup ${name}`); });
+    const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', name).catch((err: unknown) => { throw kubernetesError(err, `reading Backup ${name}`); });
     if (!backup) throw ApplicationFailure.nonRetryable(`Backup ${veleroNamespace}/${name} on cluster '${cluster}' does not exist`, failureTypes.VeleroBackupGone);
     const problems: VeleroProblems = { errors: [], warnings: [], logErrors: [] };
     if (backup.status?.failureReason) problems.failureReason = backup.status.failureReason;

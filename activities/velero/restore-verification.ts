@@ -9,13 +9,16 @@ import type { AppCheck } from '../../worker/config.js';
 import type { VerificationCheck } from '../../model/verification.js';
 import { clusterClients } from '../kubernetes/cluster.js';
 import {
-  backupStatusOf, classifyKubernetesError, createOwnVeleroObject, getVeleroObject, logErrorLines, ownerWorkflowId, pollWithHeartbeat, readVeleroFile,
-  resultLines, storageLocationOf, veleroApi, } from './backup.js';
+  backupStatusOf, createOwnVeleroObject, getVeleroObject, logErrorLines, ownerWorkflowId, pollWithHeartbeat, readVeleroFile,
+  resultLines, storageLocationOf, veleroApi,
+} from './backup.js';
 import {
   backupFileKey, managedByLabel, restoreFileKey, scratchLabel, terminalPhases, workflowIdAnnotation,
   type VeleroBackupStatus, type VeleroProblems,
 } from '../../model/velero-layout.js';
 import { failureTypes } from '../../model/failures.js';
+import { isNotFound, kubernetesError } from '../kubernetes/api.js';
+import { isDeploymentAvailable } from '../kubernetes/deployments.js';
 
 /** Everything a verification run needs from the worker's configuration (no secrets). */
 export interface VeleroVerificationPlan {
@@ -63,7 +66,7 @@ async function ownNamespace(core: CoreV1Api, name: string, workflowId: string): 
     const ns = await core.readNamespace({ name });
     return ns.metadata?.annotations?.[workflowIdAnnotation] === workflowId ? 'ours' : 'foreign';
   } catch (err) {
-    if ((err as { code?: number }).code === 404) return 'absent';
+    if (isNotFound(err)) return 'absent';
     throw err;
   }
 }
@@ -98,7 +101,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
       const kubeConfig = kubeOf(cluster);
       type Listed = { metadata?: { name?: string }; spec?: { storageLocation?: string; includedNamespaces?: string[]; excludedNamespaces?: string[] }; status?: Record<string, unknown> };
       if (backupName) {
-        const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', backupName).catch((err: unknown) => { throw classifyKubernetesError(err, `reading Backup ${backupName}`); });
+        const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', backupName).catch((err: unknown) => { throw kubernetesError(err, `reading Backup ${backupName}`); });
         if (!backup) throw ApplicationFailure.nonRetryable(`Backup ${veleroNamespace}/${backupName} does not exist on cluster '${cluster}'`, failureTypes.NoVeleroBackup);
         const status = backupStatusOf(backupName, backup);
         if (status.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Backup ${backupName} on cluster '${cluster}' is ${status.phase}, not Completed`, failureTypes.VeleroBackupNotUsable);
@@ -106,7 +109,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
         return { ...status, storageLocation: backup.spec?.storageLocation ?? storageLocation };
       }
       const list = (await veleroApi(kubeConfig).listNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: veleroNamespace, plural: 'backups' })
-        .catch((err: unknown) => { throw classifyKubernetesError(err, `listing Backups on cluster '${cluster}'`); })) as { items: Listed[] };
+        .catch((err: unknown) => { throw kubernetesError(err, `listing Backups on cluster '${cluster}'`); })) as { items: Listed[] };
       const candidates = list.items
         .filter((b) => b.spec?.storageLocation === storageLocation && covers(b.spec, namespaces))
         .map((b) => backupStatusOf(b.metadata!.name!, b))
@@ -125,7 +128,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
       let seen = 'not there yet';
       const done = await pollWithHeartbeat(new Date(deadline), 1_000, async () => {
         const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', name).catch((err: unknown) => {
-          const e = classifyKubernetesError(err, `reading Backup ${name} on cluster '${cluster}'`);
+          const e = kubernetesError(err, `reading Backup ${name} on cluster '${cluster}'`);
           if (e instanceof ApplicationFailure) throw e;
           seen = e.message;
           return undefined;
@@ -165,11 +168,11 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
       const core = kubeOf(cluster).makeApiClient(CoreV1Api);
       const workflowId = ownerWorkflowId();
       for (const name of namespaces) {
-        const state = await ownNamespace(core, name, workflowId).catch((err: unknown) => { throw classifyKubernetesError(err, `reading namespace ${name}`); });
+        const state = await ownNamespace(core, name, workflowId).catch((err: unknown) => { throw kubernetesError(err, `reading namespace ${name}`); });
         if (state === 'foreign') throw ApplicationFailure.nonRetryable(`namespace ${name} on cluster '${cluster}' exists and is not this run's scratch namespace`, failureTypes.ScratchNamespaceTaken);
         if (state === 'ours') continue;
         await core.createNamespace({ body: { metadata: { name, labels: { ...managedByLabel, [scratchLabel]: 'scratch' }, annotations: { [workflowIdAnnotation]: workflowId } } } })
-          .catch((err: unknown) => { throw classifyKubernetesError(err, `creating namespace ${name} on cluster '${cluster}'`); });
+          .catch((err: unknown) => { throw kubernetesError(err, `creating namespace ${name} on cluster '${cluster}'`); });
       }
     },
 
@@ -194,7 +197,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
       let phase = 'New';
       const restore = await pollWithHeartbeat(new Date(deadline), 1_000, async () => {
         const r = await getVeleroObject(kubeConfig, veleroNamespace, 'restores', name).catch((err: unknown) => {
-          const e = classifyKubernetesError(err, `reading Restore ${name}`);
+          const e = kubernetesError(err, `reading Restore ${name}`);
           if (e instanceof ApplicationFailure) throw e;
           return undefined;
         });
@@ -261,7 +264,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
           let cont: string | undefined;
           do {
             const page = await objects.list(apiVersion, kind, ns || undefined, undefined, undefined, undefined, undefined, undefined, 500, cont)
-              .catch((err: unknown) => { throw classifyKubernetesError(err, `listing ${kind} in ${ns || 'the cluster'} on '${cluster}'`); });
+              .catch((err: unknown) => { throw kubernetesError(err, `listing ${kind} in ${ns || 'the cluster'} on '${cluster}'`); });
             for (const o of page.items) present.add(o.metadata?.name ?? '');
             cont = page.metadata?._continue || undefined;
           } while (cont);
@@ -282,12 +285,11 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
       let checks: VerificationCheck[] = [];
       const done = await pollWithHeartbeat(new Date(deadline), 1_000, async () => {
         const lists = await Promise.all(namespaces.map((namespace) => apps.listNamespacedDeployment({ namespace })))
-          .catch((err: unknown) => { throw classifyKubernetesError(err, `listing Deployments on cluster '${cluster}'`); });
+          .catch((err: unknown) => { throw kubernetesError(err, `listing Deployments on cluster '${cluster}'`); });
         checks = lists.flatMap((l) => l.items).map((d) => {
-          const available = d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') ?? false;
           const want = d.spec?.replicas ?? 1;
           const ready = d.status?.readyReplicas ?? 0;
-          const passed = available && (d.status?.availableReplicas ?? 0) >= want;
+          const passed = isDeploymentAvailable(d);
           return { name: `available:${d.metadata?.namespace}/${d.metadata?.name}`, passed, detail: `${passed ? 'Available' : 'not Available'}, ${ready}/${want} ready` };
         });
         const ok = checks.every((c) => c.passed);
@@ -314,13 +316,13 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
             const ready = d.status?.readyReplicas ?? 0;
             out.push({ name, passed: ready >= min, detail: `${ready} ready replicas in ${ns}, ${ready >= min ? 'at least' : 'fewer than'} the ${min} required` });
           } catch (err) {
-            out.push({ name, passed: false, detail: (err as { code?: number }).code === 404 ? `Deployment ${ns}/${check.deployment} was not restored` : classifyKubernetesError(err, 'reading the Deployment').message });
+            out.push({ name, passed: false, detail: isNotFound(err) ? `Deployment ${ns}/${check.deployment} was not restored` : kubernetesError(err, 'reading the Deployment').message });
           }
         } else {
           const name = `configMapHash:${check.namespace}/${check.name}`;
           const read = (kc: KubeConfig, namespace: string) => kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: check.name, namespace }).then(configMapHash, (err: unknown) => {
-            if ((err as { code?: number }).code === 404) return undefined;
-            throw classifyKubernetesError(err, `reading ConfigMap ${namespace}/${check.name}`);
+            if (isNotFound(err)) return undefined;
+            throw kubernetesError(err, `reading ConfigMap ${namespace}/${check.name}`);
           });
           const [source, restored] = await Promise.all([read(kubeOf(sourceCluster), check.namespace), read(target, ns)]);
           if (!restored) out.push({ name, passed: false, detail: `ConfigMap ${ns}/${check.name} was not restored` });
@@ -339,10 +341,10 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
       const t0 = Date.now();
       const deleted: string[] = [];
       for (const name of namespaces) {
-        const state = await ownNamespace(core, name, workflowId).catch((err: unknown) => { throw classifyKubernetesError(err, `reading namespace ${name}`); });
+        const state = await ownNamespace(core, name, workflowId).catch((err: unknown) => { throw kubernetesError(err, `reading namespace ${name}`); });
         if (state !== 'ours') continue;
         await core.deleteNamespace({ name }).catch((err: unknown) => {
-          if ((err as { code?: number }).code !== 404) throw classifyKubernetesError(err, `deleting namespace ${name} on cluster '${cluster}'`);
+          if (!isNotFound(err)) throw kubernetesError(err, `deleting namespace ${name} on cluster '${cluster}'`);
         });
         deleted.push(name);
       }

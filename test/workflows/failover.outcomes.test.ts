@@ -10,7 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { FailoverPreflight, Workload } from '../../activities/kubernetes/workloads.js';
+import type { FailoverPreflight } from '../../activities/kubernetes/workloads.js';
+import type { Workload } from '../../activities/kubernetes/deployments.js';
 import type { SwitchTrafficInput } from '../../activities/traffic/switch.js';
 import { isFailoverReport, type failover, type FailoverInput, type FailoverReport } from '../../workflows/failover.js';
 import { carriedDetails, rootFailure } from '../../model/failure-chain.js';
