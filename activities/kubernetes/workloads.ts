@@ -13,6 +13,7 @@ import {
   type Workload,
 } from './deployments.js';
 import { failureTypes } from '../../model/failures.js';
+import { failoverAppOf } from '../configuration.js';
 
 /** Annotations Lifeboat sets on the Deployments it scales. */
 export const annotations = {
@@ -83,12 +84,7 @@ export interface FailoverPreflight {
 const defaultFenceWaitMs = 120_000;
 
 export function createFailoverActivities(clients: LifeboatClients) {
-  const appConfig = (name: string): AppConfig & { failover: FailoverConfig } => {
-    const app = clients.config.apps.find((a) => a.name === name);
-    if (!app) throw ApplicationFailure.nonRetryable(`unknown app '${name}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, failureTypes.UnknownApp);
-    if (!app.failover) throw ApplicationFailure.nonRetryable(`app '${name}' has no failover configuration (apps[].failover)`, failureTypes.AppHasNoFailover);
-    return app as AppConfig & { failover: FailoverConfig };
-  };
+  const appConfig = (name: string) => failoverAppOf(clients.config, name);
   const apps = (cluster: string) => clusterClients(clients, cluster).kubeConfig.makeApiClient(AppsV1Api);
 
   /** The Deployments that matter: configured, else every Deployment in the app's namespaces on `cluster`. */

@@ -16,6 +16,7 @@ import { clusterClients } from '../kubernetes/cluster.js';
 import { describeNetworkError } from '../network-errors.js';
 import { failureTypes } from '../../model/failures.js';
 import { httpStatusOf, kubernetesError } from '../kubernetes/api.js';
+import { failoverAppOf } from '../configuration.js';
 
 /** Annotations Lifeboat writes on a DNSEndpoint it switches. */
 export const trafficAnnotations = {
@@ -89,11 +90,7 @@ const sameTargets = (a: readonly string[] | undefined, b: readonly string[]) =>
   a !== undefined && a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 
 function failoverTraffic(clients: LifeboatClients, appName: string): { app: AppConfig; traffic: TrafficConfig } {
-  const app = clients.config.apps.find((a) => a.name === appName);
-  if (!app) {
-    throw ApplicationFailure.nonRetryable(`unknown app '${appName}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, failureTypes.UnknownApp);
-  }
-  if (!app.failover) throw ApplicationFailure.nonRetryable(`app '${appName}' has no failover configuration (apps[].failover)`, failureTypes.AppHasNoFailover);
+  const app = failoverAppOf(clients.config, appName);
   return { app, traffic: app.failover.traffic };
 }
 

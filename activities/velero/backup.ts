@@ -13,6 +13,7 @@ import {
 } from '../../model/velero-layout.js';
 import { failureTypes } from '../../model/failures.js';
 import { httpStatusOf, isNotFound, kubernetesError } from '../kubernetes/api.js';
+import { appOf } from '../configuration.js';
 
 /** What a veleroBackup run is asked for: a cluster, or an app whose configuration says what to back up. */
 export interface VeleroBackupInput {
@@ -187,10 +188,7 @@ export const createVeleroActivities = (clients: LifeboatClients) => ({
   /** Decides the Backup from the run's input, the app's configuration and the cluster's Velero settings. */
   // eslint-disable-next-line @typescript-eslint/require-await -- reads configuration only; activities return promises
   async resolveVeleroBackup(input: VeleroBackupInput): Promise<ResolvedVeleroBackup> {
-    const app = input.app === undefined ? undefined : clients.config.apps.find((a) => a.name === input.app);
-    if (input.app !== undefined && !app) {
-      throw ApplicationFailure.nonRetryable(`unknown app '${input.app}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, failureTypes.UnknownApp);
-    }
+    const app = input.app === undefined ? undefined : appOf(clients.config, input.app);
     if (!app && input.cluster === undefined) throw ApplicationFailure.nonRetryable('a Velero backup needs a cluster or an app', failureTypes.InvalidVeleroBackupInput);
     if (app && input.cluster !== undefined && input.cluster !== app.cluster) {
       throw ApplicationFailure.nonRetryable(`app '${app.name}' runs on cluster '${app.cluster}', not '${input.cluster}'`, failureTypes.InvalidVeleroBackupInput);

@@ -19,6 +19,7 @@ import {
 import { failureTypes } from '../../model/failures.js';
 import { isNotFound, kubernetesError } from '../kubernetes/api.js';
 import { isDeploymentAvailable } from '../kubernetes/deployments.js';
+import { appOf } from '../configuration.js';
 
 /** Everything a verification run needs from the worker's configuration (no secrets). */
 export interface VeleroVerificationPlan {
@@ -78,8 +79,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
     /** The app's verification settings from the worker's configuration. */
     // eslint-disable-next-line @typescript-eslint/require-await -- reads configuration only; activities return promises
     async veleroVerificationPlan({ app: appName }: { app: string }): Promise<VeleroVerificationPlan> {
-      const app = clients.config.apps.find((a) => a.name === appName);
-      if (!app) throw ApplicationFailure.nonRetryable(`unknown app '${appName}'; this worker knows ${clients.config.apps.map((a) => a.name).join(', ') || 'none'}`, failureTypes.UnknownApp);
+      const app = appOf(clients.config, appName);
       const source = clusterClients(clients, app.cluster).config;
       const target = clusterClients(clients, app.verify.cluster).config;
       const location = target.velero.restoreFrom[app.cluster];
