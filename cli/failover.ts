@@ -8,11 +8,12 @@ import { appByName, clusterByName, loadConfig, type LifeboatConfig } from '../wo
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
 import { followProgress } from './progress.js';
+import { formatAge, formatStepTime } from '../model/durations.js';
+import { failoverWorkflowId } from '../model/workflow-ids.js';
 
 type Kind = 'failover' | 'failback';
 
 /** One failover or failback per app at a time: the workflow ID is the lock. */
-export const failoverWorkflowId = (app: string) => `failover/${app}`;
 
 interface SwitchOptions { app: string; from?: string; to?: string; reason?: string; autoApprove?: boolean; approver?: string; force?: boolean; wait?: boolean; json?: boolean }
 
@@ -32,22 +33,11 @@ function resolve(config: LifeboatConfig, kind: Kind, opts: SwitchOptions): { app
   return { app: app.name, from, to };
 }
 
-const secs = (a?: string, b?: string) => (a && b ? `${((Date.parse(b) - Date.parse(a)) / 1000).toFixed(1)}s` : '');
-
-/** `42 s`, `12 min`, `5 h`, `3 d`: how long ago, for a person. */
-export function elapsed(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 90) return `${s} s`;
-  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
-  if (s < 48 * 3600) return `${Math.round(s / 3600)} h`;
-  return `${Math.round(s / 86400)} d`;
-}
-
 /** The source watch of a forced run: what it does now, or how it ended and what is left to do. */
 export function formatSourceWatch(w: SourceWatch): string[] {
   switch (w.state) {
     case 'watching':
-      return [`source watch: '${w.cluster}' was unreachable and is NOT fenced; watching its API since ${w.since}, until ${w.until} (limit ${elapsed(w.limitSeconds * 1000)}), to fence its ${w.workloads} Deployments as soon as it answers`,
+      return [`source watch: '${w.cluster}' was unreachable and is NOT fenced; watching its API since ${w.since}, until ${w.until} (limit ${formatAge(w.limitSeconds * 1000)}), to fence its ${w.workloads} Deployments as soon as it answers`,
         `  should it serve before then, fence it by hand: ${w.fenceCommand}`];
     case 'fenced':
       return [`source watch: '${w.cluster}' answered at ${w.answeredAt}; its ${w.workloads} Deployments were fenced by this run (no Pod serving at ${w.fencedAt})`];
@@ -72,7 +62,7 @@ export function formatReport(r: FailoverReport): string {
   }
   if (r.sourceWatch) lines.push(...formatSourceWatch(r.sourceWatch));
   if (r.plan.length) lines.push('', 'plan:', table(['step', 'cluster', 'change'], r.plan.map((p) => [p.step, p.cluster, p.change])).trimEnd());
-  lines.push('', table(['step', 'state', 'took', 'detail'], r.steps.map((s) => [s.name, s.state, secs(s.startedAt, s.finishedAt), (s.detail ?? '').split('\n')[0]!])).trimEnd());
+  lines.push('', table(['step', 'state', 'took', 'detail'], r.steps.map((s) => [s.name, s.state, formatStepTime(s.startedAt, s.finishedAt), (s.detail ?? '').split('\n')[0]!])).trimEnd());
   if (r.rolledBack.length) lines.push('', `rolled back: ${r.rolledBack.join('; ')}`);
   if (r.rtoSeconds !== undefined) {
     const o = r.preflight!.objectives;
@@ -133,8 +123,8 @@ export function formatStatus(run: RunRecord, now: Date): string {
   const ended = endedStatuses.includes(r.status);
   const outcome = run.status === 'RUNNING' || ended ? r.status.toUpperCase() : `${run.status} (its report last said ${r.status.toUpperCase()})`;
   const head = run.closeTime
-    ? `${run.workflowId} (run ${run.runId}) finished ${run.closeTime.toISOString()} (${elapsed(now.getTime() - run.closeTime.getTime())} ago): ${outcome}`
-    : `${run.workflowId} (run ${run.runId}) running since ${run.startTime.toISOString()} (${elapsed(now.getTime() - run.startTime.getTime())}): ${outcome}`;
+    ? `${run.workflowId} (run ${run.runId}) finished ${run.closeTime.toISOString()} (${formatAge(now.getTime() - run.closeTime.getTime())} ago): ${outcome}`
+    : `${run.workflowId} (run ${run.runId}) running since ${run.startTime.toISOString()} (${formatAge(now.getTime() - run.startTime.getTime())}): ${outcome}`;
   const truth = run.closeTime
     ? `This is the run's record. What is true now: \`lifeboat failover plan --app ${r.app}\``
     : `Preflight and plan are as of the run's start. What is true now: \`lifeboat failover plan --app ${r.app}\`${r.sourceWatch?.state === 'watching' ? ' and the source watch below' : ''}`;

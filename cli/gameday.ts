@@ -14,6 +14,7 @@ import { createS3Client } from '../worker/s3.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
 import { runRunbook, temporalUiLink } from './runbook.js';
 import { describeRootFailure } from '../model/failure-chain.js';
+import { formatDuration } from '../model/durations.js';
 
 export interface SavedReport { dir: string; html: string; markdown: string; json: string; report: GameDayReport }
 
@@ -38,15 +39,14 @@ export async function saveReport(config: LifeboatConfig, id: string, dir: string
 }
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
-const secs = (s: number) => (s < 120 ? `${s.toFixed(1)}s` : `${(s / 60).toFixed(1)}m`);
 
 export function formatReportSummary(report: GameDayReport): string {
   return table(['entry', 'backup', 'result', 'RTO (objective)', 'RPO (objective)', 'reason'], report.entries.map((e) => {
     const v = e.verification;
     return [
       e.name, v?.backup.id ?? e.backup?.id ?? '-', e.passed ? 'PASS' : 'FAIL',
-      v ? `${secs(v.rtoSeconds)} (${secs(v.objectives.rtoSeconds)})${e.rtoMet ? '' : ' MISSED'}` : '-',
-      v ? `${secs(v.rpoSeconds)} (${secs(v.objectives.rpoSeconds)})${e.rpoMet ? '' : ' MISSED'}` : '-',
+      v ? `${formatDuration(v.rtoSeconds)} (${formatDuration(v.objectives.rtoSeconds)})${e.rtoMet ? '' : ' MISSED'}` : '-',
+      v ? `${formatDuration(v.rpoSeconds)} (${formatDuration(v.objectives.rpoSeconds)})${e.rpoMet ? '' : ' MISSED'}` : '-',
       e.error ?? v?.failureReason ?? '',
     ];
   }));

@@ -3,17 +3,16 @@ import { carriedDetails } from '../model/failure-chain.js';
 import type { VerificationResult } from '../model/verification.js';
 import { table } from './output.js';
 import { failureTypes } from '../model/failures.js';
+import { formatDuration, formatStepTime } from '../model/durations.js';
 
-const duration = (s: number) => (s < 120 ? `${s.toFixed(1)}s` : s < 7200 ? `${(s / 60).toFixed(1)}m` : `${(s / 3600).toFixed(1)}h`);
-const stepSeconds = (a?: string, b?: string) => (a && b ? duration((Date.parse(b) - Date.parse(a)) / 1000) : '');
 
 /** The VerificationResult a failed verification carries in its failure's details, if it got that far. */
 export const failedVerification = (err: unknown) => carriedDetails<VerificationResult>(err, ({ type }) => type === failureTypes.VerificationFailed);
 
 export function formatVerification(r: VerificationResult): string {
-  const met = (value: number, objective: number) => `${duration(value)} (objective ${duration(objective)}: ${value <= objective ? 'met' : 'MISSED'})`;
+  const met = (value: number, objective: number) => `${formatDuration(value)} (objective ${formatDuration(objective)}: ${value <= objective ? 'met' : 'MISSED'})`;
   return [
-    table(['step', 'state', 'took', 'detail'], r.steps.map((s) => [s.name, s.state, stepSeconds(s.startedAt, s.finishedAt), (s.detail ?? '').split('\n')[0]!])),
+    table(['step', 'state', 'took', 'detail'], r.steps.map((s) => [s.name, s.state, formatStepTime(s.startedAt, s.finishedAt), (s.detail ?? '').split('\n')[0]!])),
     '',
     table(['check', 'result', 'detail'], r.checks.map((c) => [c.name, c.passed ? 'pass' : 'FAIL', c.detail])),
     '',

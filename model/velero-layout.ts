@@ -104,3 +104,20 @@ export interface VeleroBackupStatus {
   failureReason?: string;
   validationErrors?: string[];
 }
+
+/**
+ * Objects controllers derive from the declared ones; a verification restore leaves them out, so the
+ * target's own controllers, scheduler and Nodes must bring the app up from its Deployments. (Velero
+ * already skips Events.) Pods come back only when the backup holds pod volume data, which Velero
+ * restores through them.
+ */
+export const derivedResources = [
+  { resource: 'pods', listed: 'v1/Pod' },
+  { resource: 'replicasets.apps', listed: 'apps/v1/ReplicaSet' },
+  { resource: 'endpoints', listed: 'v1/Endpoints' },
+  { resource: 'endpointslices.discovery.k8s.io', listed: 'discovery.k8s.io/v1/EndpointSlice' },
+] as const;
+
+/** The `excludedResources` of a restore that leaves derived objects to the target's controllers. */
+export const derivedResourceNames: string[] = derivedResources.map((d) => d.resource);
+

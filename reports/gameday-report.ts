@@ -4,6 +4,7 @@
 // Every string from the report is treated as hostile: error messages carry whatever a cluster said.
 import type { GameDayEntry, GameDayReport, VerificationResult } from '../model/verification.js';
 import type { Step, StepState } from '../model/steps.js';
+import { formatDuration } from '../model/durations.js';
 
 export interface RenderedGameDayReport {
   /** The report itself, pretty-printed (two spaces), ending in a newline. */
@@ -47,23 +48,6 @@ function stepSeconds(step: Step): number | undefined {
   const start = parseTime(step.startedAt);
   const end = parseTime(step.finishedAt);
   return start !== undefined && end !== undefined ? (end - start) / 1000 : undefined;
-}
-
-const pad2 = (n: number) => String(n).padStart(2, '0');
-
-/** `850 ms`, `4.2 s`, `42 s`, `3 min 05 s`, `10 min`, `1 h 02 min`. */
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return 'unknown';
-  if (seconds < 0) return `-${formatDuration(-seconds)}`;
-  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  if (seconds < 10) return `${seconds.toFixed(1)} s`;
-  const total = Math.round(seconds);
-  if (total < 60) return `${total} s`;
-  const hours = Math.floor(total / 3600);
-  const minutes = Math.floor((total % 3600) / 60);
-  const secs = total % 60;
-  if (hours > 0) return minutes === 0 ? `${hours} h` : `${hours} h ${pad2(minutes)} min`;
-  return secs === 0 ? `${minutes} min` : `${minutes} min ${pad2(secs)} s`;
 }
 
 /** Binary units, one decimal: `12.3 MiB`. */

@@ -11,11 +11,12 @@ import type { FailoverWatchActivities } from '../activities/kubernetes/api-watch
 import type { createTrafficActivities } from '../activities/traffic/switch.js';
 import type { VeleroVerificationActivities } from '../activities/velero/restore-verification.js';
 import type { veleroBackup } from './veleroBackup.js';
-import { failbackBackupWorkflowIdFor, restoreNameFor, runRestoreNameFor, veleroAgeSeconds } from '../model/velero-layout.js';
+import { derivedResourceNames, failbackBackupWorkflowIdFor, restoreNameFor, runRestoreNameFor, veleroAgeSeconds } from '../model/velero-layout.js';
 import type { Step } from '../model/steps.js';
 import { Steps } from './steps.js';
 import { rootFailure } from '../model/failure-chain.js';
 import { failureTypes } from '../model/failures.js';
+import { secondsBetween } from '../model/durations.js';
 
 type TrafficActivities = ReturnType<typeof createTrafficActivities>;
 
@@ -147,7 +148,6 @@ const change = proxyActivities<FailoverActivities & VeleroVerificationActivities
 
 const rootCause = (err: unknown) => rootFailure(err).message;
 
-const seconds = (from: string, to: string) => Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10;
 const w = (x: Workload) => `${x.namespace}/${x.name}`;
 
 function planOf(kind: FailoverReport['kind'], input: FailoverInput, p: FailoverPreflight, backupName?: string): PlannedChange[] {
@@ -243,7 +243,7 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
     // The newest backup of the app, as the target sees it through its location for the source.
     const found = await read.findVeleroBackup({ cluster: input.to, veleroNamespace: velero.namespace, storageLocation: velero.sourceLocation, namespaces: preflight.namespaces });
     backup = { name: found.name, startTimestamp: found.startTimestamp };
-    const age = seconds(found.startTimestamp!, report.requestedAt);
+    const age = secondsBetween(found.startTimestamp!, report.requestedAt);
     report.backup = { name: found.name, startedAt: found.startTimestamp!, ageSeconds: age };
     if (age > preflight.objectives.rpoSeconds) preflight.warnings.push(`the newest backup ${found.name} is ${age} s old: the RPO objective of ${preflight.objectives.rpoSeconds} s will be missed`);
   }
@@ -322,7 +322,7 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
         const restoreName = runScoped ? runRestoreNameFor(info.workflowId, info.runId) : restoreNameFor(info.workflowId);
         await change.createVeleroRestore({
           cluster: input.to, veleroNamespace: velero.namespace, name: restoreName, backupName: backupName!, namespaceMapping: {},
-          includedNamespaces: preflight.namespaces, excludedResources: ['pods', 'replicasets.apps', 'endpoints', 'endpointslices.discovery.k8s.io'],
+          includedNamespaces: preflight.namespaces, excludedResources: derivedResourceNames,
           // What an earlier failover left on the target is older than the backup: overwrite it.
           existingResourcePolicy: kind === 'failback' || runScoped ? 'update' : undefined,
         });
@@ -384,7 +384,7 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
 
   await steps.run('report', () => {
     const verified = steps.all.find((s) => s.name === 'verify')!.finishedAt!;
-    report.rtoSeconds = seconds(report.requestedAt, verified);
+    report.rtoSeconds = secondsBetween(report.requestedAt, verified);
     report.rpoSeconds = preflight.mode === 'restore' ? report.backup?.ageSeconds : 0;
     report.status = 'completed';
     return Promise.resolve();

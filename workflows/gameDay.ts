@@ -11,6 +11,7 @@ import { gameDayIdFor } from '../model/gameday-layout.js';
 import { Steps } from './steps.js';
 import { type GameDayEntry, type GameDayReport, type VerificationResult } from '../model/verification.js';
 import { failureTypes } from '../model/failures.js';
+import { failoverWorkflowId } from '../model/workflow-ids.js';
 
 export type GameDayInput = GameDayPlanInput;
 
@@ -91,11 +92,11 @@ export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> 
 
   /** Fails the app over to its standby and back, auto-approved: RTO measured against its objective. */
   async function proveFailover(app: NonNullable<GameDayPlan['failovers']>[number]): Promise<GameDayEntry> {
-    const entry: GameDayEntry = { name: `failover/${app.name}`, kind: 'failover', passed: false, rtoMet: false, rpoMet: false };
+    const entry: GameDayEntry = { name: failoverWorkflowId(app.name), kind: 'failover', passed: false, rtoMet: false, rpoMet: false };
     const reason = `game day ${gameDayIdFor(base)}`;
     const autoApprove = { approver: `gameday ${gameDayIdFor(base)}` };
     // The app's own failover lock: a game day never moves an app someone is moving by hand.
-    const workflowId = `failover/${app.name}`;
+    const workflowId = failoverWorkflowId(app.name);
     const reportOf = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail));
     const phases: { name: string; report?: FailoverReport; error?: string }[] = [];
     for (const [kind, from, to] of [['failover', app.from, app.to], ['failback', app.to, app.from]] as const) {

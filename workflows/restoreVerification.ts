@@ -7,6 +7,7 @@ import { Steps } from './steps.js';
 import { veleroRestoreVerification, type VeleroRestoreVerificationInput } from './velero-verification.js';
 import type { VerificationResult } from '../model/verification.js';
 import { failureTypes } from '../model/failures.js';
+import { secondsBetween } from '../model/durations.js';
 
 export interface EtcdVerificationInput {
   kind: 'etcd';
@@ -42,7 +43,6 @@ export const etcdVerificationSteps = ['select', 'fetch', 'restore-db', 'start-et
 /** The scratch directory's name: from the workflow ID (a retry finds it) and the run (a re-run does not). */
 export const scratchIdFor = (workflowId: string, runId: string) => `${workflowId.replace(/[^A-Za-z0-9-]/g, '_').slice(0, 80)}-${runId.replace(/-/g, '').slice(-12)}`;
 
-const seconds = (from: string, to: string) => Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10);
 
 async function etcdRestoreVerification(input: EtcdVerificationInput): Promise<VerificationResult> {
   const info = workflowInfo();
@@ -72,7 +72,7 @@ async function etcdRestoreVerification(input: EtcdVerificationInput): Promise<Ve
     kind: 'etcd', subject: input.cluster, sourceCluster: input.cluster, restoredTo: 'scratch',
     backup: { id: p.snapshot.snapshotId, createdAt: p.snapshot.startedAt, location: `s3:${p.snapshot.objectKey}`, sizeBytes: p.snapshot.plaintextBytes, items: p.snapshot.inventoryKeys },
     passed: restore.passed, failureReason: restore.failureReason, checks: restore.checks, steps: steps.all,
-    rtoSeconds: seconds(startedAt, verifiedAt), rpoSeconds: seconds(p.snapshot.startedAt, startedAt),
+    rtoSeconds: secondsBetween(startedAt, verifiedAt), rpoSeconds: secondsBetween(p.snapshot.startedAt, startedAt),
     objectives: p.objectives, workflowId: info.workflowId, runId: info.runId, startedAt, finishedAt: startedAt,
   };
   await steps.run('record', () => record.recordSnapshotVerification({

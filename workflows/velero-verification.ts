@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { VeleroVerificationActivities } from '../activities/velero/restore-verification.js';
-import { restoreNameFor, scratchNamespaceFor } from '../model/velero-layout.js';
+import { derivedResourceNames, restoreNameFor, scratchNamespaceFor } from '../model/velero-layout.js';
 import { Steps } from './steps.js';
 import { type VerificationCheck, type VerificationResult } from '../model/verification.js';
 import { failureTypes } from '../model/failures.js';
@@ -11,12 +11,6 @@ export interface VeleroRestoreVerificationInput {
   backupName?: string;
 }
 
-/**
- * Derived objects a verification restore leaves out (see activities/velero-verification.ts
- * `derivedResources`): the target's controllers must recreate them. Pods are restored when the backup
- * holds pod volume data, which Velero restores through them.
- */
-const derivedResources = ['pods', 'replicasets.apps', 'endpoints', 'endpointslices.discovery.k8s.io'];
 
 /** How long the target cluster's Velero may take to sync a backup from the source's location (sync period 1 min by default). */
 const syncTimeoutSeconds = 300;
@@ -83,7 +77,7 @@ export async function veleroRestoreVerification(input: VeleroRestoreVerification
     const files = await steps.run('backup-files', () => kube.describeVeleroBackupFiles({ ...target, location: plan.target.location, name: backup.name }),
       (f) => `${f.files} files, ${f.sizeBytes} bytes at ${f.url}${f.podVolumeBackups ? `, ${f.podVolumeBackups} pod volume backups` : ''}`);
     Object.assign(result.backup, { location: files.url, sizeBytes: files.sizeBytes });
-    const excludedResources = derivedResources.filter((r) => !(r === 'pods' && files.podVolumeBackups > 0));
+    const excludedResources = derivedResourceNames.filter((r) => !(r === 'pods' && files.podVolumeBackups > 0));
 
     await steps.run('scratch', () => kube.createScratchNamespaces({ cluster: target.cluster, namespaces: scratch }), () => scratch.join(', '));
     const restoreName = restoreNameFor(info.workflowId);

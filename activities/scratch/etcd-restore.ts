@@ -5,7 +5,7 @@
 // The scratch processes live on the worker that started them, so the restore and its checks are one
 // activity: a retry (say, after the worker was killed) starts over on whichever worker takes it, and
 // first stops whatever an earlier attempt left in the same scratch directory.
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,7 @@ import { listManifests, readManifest, updateManifestVerification } from '../obje
 import { freePort, removeScratch, ScratchStartError, ScratchToolError, startScratchProcess, waitServing, type ScratchProcess } from './processes.js';
 import { failureTypes } from '../../model/failures.js';
 import { apiMessageOf, httpStatusOf } from '../kubernetes/api.js';
+import { dataHash } from '../kubernetes/objects.js';
 
 export interface EtcdVerificationPlan {
   cluster: string;
@@ -86,13 +87,6 @@ class StepLog {
       clearInterval(beat);
     }
   }
-}
-
-const sortedEntries = (o: Record<string, string> | undefined) => Object.entries(o ?? {}).sort(([a], [b]) => a.localeCompare(b));
-
-/** sha256 of an object's data, independent of key order. */
-export function dataSha256(o: { data?: Record<string, string>; binaryData?: Record<string, string> }): string {
-  return createHash('sha256').update(JSON.stringify([sortedEntries(o.data), sortedEntries(o.binaryData)])).digest('hex');
 }
 
 /** Resources whose object count the scratch API server must report as the manifest's inventory did. */
@@ -181,13 +175,13 @@ export function createEtcdRestoreActivities(clients: LifeboatClients, keyRing: K
       const replicas = ref.resource === 'deployments' ? (restored.spec as { replicas?: number } | undefined)?.replicas : undefined;
       return { name, passed: true, detail: `found at resourceVersion ${restored.metadata?.resourceVersion}${replicas === undefined ? '' : `, ${replicas} replicas`}` };
     }
-    const hash = dataSha256(restored);
+    const hash = dataHash(restored);
     const source = await sourceObject(cluster, ref);
     if (typeof source === 'string') return { name, passed: true, detail: `found, data sha256 ${hash.slice(0, 12)}; ${source}, so not compared` };
     if (source.metadata?.resourceVersion !== restored.metadata?.resourceVersion) {
       return { name, passed: true, detail: `found, data sha256 ${hash.slice(0, 12)}; changed in the source since the snapshot (resourceVersion ${restored.metadata?.resourceVersion} → ${source.metadata?.resourceVersion}), so not compared` };
     }
-    const expected = dataSha256(source);
+    const expected = dataHash(source);
     return expected === hash
       ? { name, passed: true, detail: `data sha256 ${hash.slice(0, 12)} equals the source's at resourceVersion ${restored.metadata?.resourceVersion}` }
       : { name, passed: false, detail: `data sha256 ${hash.slice(0, 12)} differs from the source's ${expected.slice(0, 12)} at the same resourceVersion ${restored.metadata?.resourceVersion}` };

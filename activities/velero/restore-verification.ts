@@ -1,8 +1,7 @@
 // Activities of Velero restore verification: find the backup, wait for the target cluster to see it,
 // restore it into scratch namespaces there, check what came back, and delete the scratch namespaces.
-import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { AppsV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { LifeboatClients } from '../../worker/clients.js';
 import type { AppCheck } from '../../worker/config.js';
@@ -14,12 +13,14 @@ import {
 } from './backup.js';
 import {
   backupFileKey, managedByLabel, restoreFileKey, scratchLabel, terminalPhases, workflowIdAnnotation,
-  type VeleroBackupStatus, type VeleroProblems,
+  derivedResources, type VeleroBackupStatus, type VeleroProblems,
 } from '../../model/velero-layout.js';
 import { failureTypes } from '../../model/failures.js';
 import { isNotFound, kubernetesError } from '../kubernetes/api.js';
 import { isDeploymentAvailable } from '../kubernetes/deployments.js';
 import { appOf } from '../configuration.js';
+import { secondsBetween } from '../../model/durations.js';
+import { dataHash } from '../kubernetes/objects.js';
 
 /** Everything a verification run needs from the worker's configuration (no secrets). */
 export interface VeleroVerificationPlan {
@@ -33,28 +34,9 @@ export interface VeleroVerificationPlan {
   target: { cluster: string; veleroNamespace: string; location: string; timeoutSeconds: number };
 }
 
-/**
- * Objects controllers derive from the declared ones; a verification restore leaves them out, so the
- * target's own controllers, scheduler and Nodes must bring the app up from its Deployments. (Velero
- * already skips Events.) Pods come back only when the backup holds pod volume data, which Velero
- * restores through them.
- */
-export const derivedResources = [
-  { resource: 'pods', listed: 'v1/Pod' },
-  { resource: 'replicasets.apps', listed: 'apps/v1/ReplicaSet' },
-  { resource: 'endpoints', listed: 'v1/Endpoints' },
-  { resource: 'endpointslices.discovery.k8s.io', listed: 'discovery.k8s.io/v1/EndpointSlice' },
-] as const;
 /** Kinds Velero never restores. */
 const neverRestored = new Set(['v1/Event', 'events.k8s.io/v1/Event']);
 
-const secondsBetween = (a: string, b: string) => Math.max(0, (Date.parse(b) - Date.parse(a)) / 1000);
-
-/** sha256 of a ConfigMap's data and binaryData, keys sorted: equal content, equal hash. */
-export function configMapHash(cm: V1ConfigMap): string {
-  const sorted = (o: Record<string, string> | undefined) => Object.fromEntries(Object.entries(o ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return createHash('sha256').update(JSON.stringify({ data: sorted(cm.data), binaryData: sorted(cm.binaryData) })).digest('hex');
-}
 
 const covers = (spec: { includedNamespaces?: string[]; excludedNamespaces?: string[] } | undefined, namespaces: string[]) => {
   const included = spec?.includedNamespaces ?? [];
@@ -320,7 +302,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
           }
         } else {
           const name = `configMapHash:${check.namespace}/${check.name}`;
-          const read = (kc: KubeConfig, namespace: string) => kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: check.name, namespace }).then(configMapHash, (err: unknown) => {
+          const read = (kc: KubeConfig, namespace: string) => kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: check.name, namespace }).then(dataHash, (err: unknown) => {
             if (isNotFound(err)) return undefined;
             throw kubernetesError(err, `reading ConfigMap ${namespace}/${check.name}`);
           });

@@ -12,7 +12,7 @@ import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { EtcdVerificationInput, restoreVerification } from '../../workflows/restoreVerification.js';
 import type { VerificationResult } from '../../model/verification.js';
 import { readManifest } from '../../activities/object-store/manifests.js';
-import { dataSha256 } from '../../activities/scratch/etcd-restore.js';
+import { dataHash } from '../../activities/kubernetes/objects.js';
 import { failedVerification } from '../../cli/verification-output.js';
 import { createClients } from '../../worker/clients.js';
 import { loadKeyRing } from '../../worker/keys.js';
@@ -105,7 +105,7 @@ describe('restoreVerification (etcd)', () => {
       // server got the EncryptionConfiguration, and the hash proves the data.
       expect(check(`secrets/${ns}/db-credentials`)).toEqual({
         name: `secrets/${ns}/db-credentials`, passed: true,
-        detail: `data sha256 ${dataSha256({ data: { token } }).slice(0, 12)} equals the source's at resourceVersion ${secret.metadata!.resourceVersion}`,
+        detail: `data sha256 ${dataHash({ data: { token } }).slice(0, 12)} equals the source's at resourceVersion ${secret.metadata!.resourceVersion}`,
       });
       const prefixes = Object.keys(manifest.inventory.prefixes).length;
       expect(check('inventory')).toEqual({
@@ -126,7 +126,7 @@ describe('restoreVerification (etcd)', () => {
       for (const secretText of [token, Buffer.from(token, 'base64').toString('hex'), key.toString('base64'), key.toString('hex')]) {
         expect(history.searchable).not.toContain(secretText);
       }
-      expect(history.searchable).toContain(dataSha256({ data: { token } }).slice(0, 12));
+      expect(history.searchable).toContain(dataHash({ data: { token } }).slice(0, 12));
     } finally {
       await core.deleteNamespace({ name: ns });
     }
