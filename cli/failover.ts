@@ -1,7 +1,7 @@
 // `lifeboat failover plan | start | approve | status | abort` and `lifeboat failback`.
 import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { carriedDetails, describeRootFailure } from '../model/failure-chain.js';
+import { carriedDetails, describeRootFailure, rootFailure } from '../model/failure-chain.js';
 import { userInfo } from 'node:os';
 import { abortUpdate, approveUpdate, endedStatuses, isFailoverReport, reportQuery, type failback, type failover, type FailoverInput, type FailoverReport, type SourceWatch } from '../workflows/failover.js';
 import { appByName, clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';
@@ -239,8 +239,7 @@ export function registerFailoverCommands(program: Command): void {
           else process.stdout.write(`approved ${failoverWorkflowId(app)} as ${approval.approver}${approval.force ? ' (force)' : ''}\n`);
         } catch (err) {
           if (err instanceof WorkflowNotFoundError) throw new CliError(`no failover of app '${app}' is running`);
-          const cause = (err as { cause?: { message?: string } }).cause;
-          throw new CliError(`approval refused: ${cause?.message ?? (err as Error).message}`);
+          throw new CliError(`approval refused: ${rootFailure(err).message}`);
         }
       }, false);
     });
@@ -276,8 +275,7 @@ export function registerFailoverCommands(program: Command): void {
         try {
           await handle.executeUpdate(abortUpdate, { args: [{ by, reason: opts.reason }] });
         } catch (err) {
-          const cause = (err as { cause?: { message?: string } }).cause;
-          throw new CliError(`abort refused: ${cause?.message ?? (err as Error).message}`);
+          throw new CliError(`abort refused: ${rootFailure(err).message}`);
         }
         const report = await handle.result().then((r) => r as FailoverReport, (err: unknown) => {
           const r = failedReport(err);

@@ -2,6 +2,8 @@
 // step list (workflows/steps.ts) and activities that run several steps themselves and report them back.
 // Pure: no workflow APIs, so activities may use it too.
 
+import { rootFailure } from './failure-chain.js';
+
 export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
 export interface Step {
@@ -23,7 +25,8 @@ export async function timeStep<T>(step: Step, work: () => Promise<T>, describe?:
     return result;
   } catch (err) {
     step.state = 'failed';
-    step.detail = (err as Error).message;
+    // In workflow code an activity's error says "Activity task failed"; the root cause says why.
+    step.detail = rootFailure(err).message;
     throw err;
   } finally {
     step.finishedAt = new Date().toISOString();

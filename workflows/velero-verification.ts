@@ -4,6 +4,7 @@ import { derivedResourceNames, restoreNameFor, scratchNamespaceFor } from '../mo
 import { Steps } from './steps.js';
 import { type VerificationCheck, type VerificationResult } from '../model/verification.js';
 import { failureTypes } from '../model/failures.js';
+import { rootFailure } from '../model/failure-chain.js';
 
 export interface VeleroRestoreVerificationInput {
   app: string;
@@ -107,8 +108,7 @@ export async function veleroRestoreVerification(input: VeleroRestoreVerification
     if (isCancellation(err)) throw err;
     const failed = steps.all.find((s) => s.state === 'failed');
     // An activity's failure wraps the reason it gave; the innermost cause says what went wrong.
-    let cause = err as Error & { cause?: unknown };
-    while (cause.cause instanceof Error) cause = cause.cause;
+    const cause = rootFailure(err);
     if (failed) failed.detail = cause.message;
     stepFailure = `step ${failed?.name ?? 'unknown'} failed: ${cause.message}`;
     steps.skipPending('an earlier step failed', ['cleanup']);
