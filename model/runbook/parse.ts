@@ -1,6 +1,6 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { runbookSchema, type RunbookDocument } from './schema.js';
-import { findingsFromZod, validateRunbook, type DocumentPath, type Finding, type ValidationOptions } from './validate.js';
+import { documentErrorMap, findingsFromZod, validateRunbook, type DocumentPath, type Finding, type ValidationOptions } from './validate.js';
 
 /** One thing wrong with a document, where an editor can jump to it. */
 export interface Problem {
@@ -31,14 +31,15 @@ export function parseRunbook(fileName: string, text: string, options: Validation
     return { file: fileName, line, col, path: formatPath(path), message };
   };
   if (yaml.errors.length > 0) {
-    return {
-      ok: false,
-      problems: yaml.errors.map((error) =>
-        problemAt(error.pos[0], pathAt(yaml.contents, error.pos[0]), error.code === 'DUPLICATE_KEY' ? `duplicate key ${text.slice(error.pos[0], error.pos[1])}` : firstLine(error.message)),
-      ),
-    };
+    const problems = yaml.errors.map((error) => {
+      const path = pathAt(yaml.contents, error.pos[0]);
+      const message = error.code === 'DUPLICATE_KEY' ? `duplicate key "${String(path.at(-1))}"; a key may appear once in a mapping` : firstLine(error.message);
+      return problemAt(error.pos[0], path, message);
+    });
+    return { ok: false, problems };
   }
-  const parsed = runbookSchema.safeParse(yaml.toJS());
+  if (yaml.contents === null) return { ok: false, problems: [problemAt(0, [], 'the document is empty; expected apiVersion, kind, metadata and steps')] };
+  const parsed = runbookSchema.safeParse(yaml.toJS(), { error: documentErrorMap });
   const findings = parsed.success ? validateRunbook(parsed.data, options) : findingsFromZod(parsed.error);
   if (parsed.success && findings.length === 0) return { ok: true, document: parsed.data };
   const problems = findings.map((finding) => problemAt(offsetOf(yaml.contents, finding), finding.path, finding.message));

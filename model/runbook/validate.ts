@@ -24,11 +24,16 @@ export interface ValidationOptions {
   readonly knownApprovers?: readonly string[];
 }
 
+/** Pass to `safeParse` so a missing key reads as such, not as "expected string, received undefined". */
+export const documentErrorMap: z.core.$ZodErrorMap = (issue) =>
+  issue.code === 'invalid_type' && issue.input === undefined ? `missing required key (expected ${issue.expected})` : undefined;
+
 /** Zod issues as findings; one per unknown key, at the key. */
 export function findingsFromZod(error: z.ZodError, base: DocumentPath = []): Finding[] {
   return error.issues.flatMap((issue): Finding[] => {
     const path = [...base, ...issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part))];
     if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: [...path, key], message: `unknown key "${key}"`, atKey: true }));
+    if (issue.code === 'invalid_key') return [{ path, message: `invalid key: ${issue.issues[0]?.message ?? issue.message}`, atKey: true }];
     return [{ path, message: issue.message }];
   });
 }
@@ -123,7 +128,7 @@ export function validateRunbook(document: RunbookDocument, options: ValidationOp
     if (block.kind !== expectedKind) return report([...path, kind], `"${name}" is ${block.kind === 'workflow' ? 'a workflow; write run:' : 'an activity; write action:'}`);
     const input = step.with ?? {};
     checkTemplates(input, [...path, 'with'], scope);
-    const result = block.input.safeParse(input);
+    const result = block.input.safeParse(input, { error: documentErrorMap });
     if (result.success) return;
     // A `${{ }}` value's type is known only at run time; issues at or inside one are not findings.
     const literal = findingsFromZod(result.error, [...path, 'with']).filter((finding) => !insideExpression(input, finding.path.slice(path.length + 1)));
