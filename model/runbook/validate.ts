@@ -58,6 +58,8 @@ export function validateRunbook(document: RunbookDocument, options: ValidationOp
   };
   const groups = options.approverGroups ?? {};
   const declared = Object.keys(document.parameters);
+  const unknownParameter = (name: string) =>
+    `unknown parameter "${name}"; ${declared.length ? `declared: ${declared.join(', ')}` : 'the runbook declares no parameters'}`;
   const allSteps = new Map<string, Step>();
   const loopOwners = new Map<string, string>();
 
@@ -77,8 +79,7 @@ export function validateRunbook(document: RunbookDocument, options: ValidationOp
     const [first, second, third] = reference.fields;
     const name = [reference.root, ...reference.fields].join('.');
     if (reference.root === 'params') {
-      if (first !== undefined && !declared.includes(first))
-        report(path, `unknown parameter "${first}"; ${declared.length ? `declared: ${declared.join(', ')}` : 'the runbook declares no parameters'}`);
+      if (first !== undefined && !declared.includes(first)) report(path, unknownParameter(first));
     } else if (reference.root === 'run') {
       if (first !== undefined && !runFields.includes(first)) report(path, `unknown field in ${name}; run has ${runFields.join(' and ')}`);
     } else if (reference.root === 'steps') {
@@ -208,7 +209,7 @@ export function validateRunbook(document: RunbookDocument, options: ValidationOp
     const given = document.schedule.parameters;
     for (const [name, value] of Object.entries(given)) {
       const parameter = document.parameters[name];
-      const problem = parameter ? parameterValueProblem(parameter, value) : `unknown parameter "${name}"; ${declared.length ? `declared: ${declared.join(', ')}` : 'the runbook declares no parameters'}`;
+      const problem = parameter ? parameterValueProblem(parameter, value) : unknownParameter(name);
       if (problem) report(['schedule', 'parameters', name], problem, !parameter);
     }
     for (const [name, parameter] of Object.entries(document.parameters))
