@@ -93,6 +93,20 @@ export const failureTypes = {
   FailoverAborted: 'FailoverAborted',
   /** A forced failover's source was never fenced: both sites may serve. */
   SourceNotFenced: 'SourceNotFenced',
+
+  // Runbooks
+  /** A runbook step's input that the block cannot take (found at run time, after `${{ }}` was evaluated). */
+  InvalidRunbookInput: 'InvalidRunbookInput',
+  /** A `waitForCondition` whose condition did not reach the wanted status in time. */
+  ConditionNotMet: 'ConditionNotMet',
+  /** An `httpCheck` that got another status or body than expected. */
+  HttpCheckFailed: 'HttpCheckFailed',
+  /** A runbook step failed (its root cause is in the message; the report is in the details). */
+  RunbookStepFailed: 'RunbookStepFailed',
+  /** Nobody approved a runbook's approval step in time. */
+  RunbookApprovalTimedOut: 'RunbookApprovalTimedOut',
+  /** Someone aborted the runbook. */
+  RunbookAborted: 'RunbookAborted',
 } as const;
 
 export type FailureType = (typeof failureTypes)[keyof typeof failureTypes];

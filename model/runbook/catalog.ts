@@ -1,0 +1,83 @@
+// The building blocks a runbook step may name, as the interpreter runs them: which workflow type or
+// activity, under which workflow ID, with which timeouts and which failures retrying cannot fix. Pure
+// and free of zod, so the interpreter imports it in the workflow sandbox; the input schemas the
+// validator checks `with:` against live beside it in registry.ts.
+import { failureTypes, type FailureType } from '../failures.js';
+import { failoverWorkflowId } from '../workflow-ids.js';
+import type { RetryProfileName } from './retry-profiles.js';
+
+export interface WorkflowBlock {
+  kind: 'workflow';
+  /** The registered workflow type the step starts as a child. */
+  workflowType: string;
+  description: string;
+  /**
+   * The child's workflow ID. Default: `<runbook run's workflow ID>/<step path>`. Blocks that are locks
+   * (a failover of an app) take the one shared lock ID instead, so a runbook and a person never move
+   * the same app at once.
+   */
+  workflowId?: (input: Record<string, unknown>) => string;
+  /** Whether a plan (dry run) may start it: it changes nothing. Default: false. */
+  readOnly?: boolean;
+  /** How a plan asks the block for its own read-only plan (failover has one), if it can. */
+  planInput?: (input: Record<string, unknown>) => Record<string, unknown>;
+}
+
+export interface ActivityBlock {
+  kind: 'activity';
+  /** The registered activity it calls. */
+  activity: string;
+  description: string;
+  /** Attempt timeout unless the step sets `timeout:`. */
+  startToCloseTimeout: string;
+  /** Long waits heartbeat; a lost worker is noticed within this. */
+  heartbeatTimeout?: string;
+  defaultRetry: RetryProfileName;
+  nonRetryable: FailureType[];
+  readOnly?: boolean;
+}
+
+export type CatalogBlock = WorkflowBlock | ActivityBlock;
+
+const kubernetesNonRetryable: FailureType[] = [failureTypes.UnknownCluster, failureTypes.KubernetesForbidden, failureTypes.WorkloadMissing, failureTypes.InvalidRunbookInput];
+
+export const blockCatalog = {
+  clusterHealth: { kind: 'workflow', workflowType: 'clusterHealth', description: 'Reach every component of the clusters (API, Nodes, etcd, Velero, object store)', readOnly: true },
+  etcdSnapshot: { kind: 'workflow', workflowType: 'etcdSnapshot', description: "Stream an encrypted etcd snapshot of a cluster to the object store, then apply retention" },
+  veleroBackup: { kind: 'workflow', workflowType: 'veleroBackup', description: 'Take a Velero backup of a cluster or an app and wait for it' },
+  restoreVerification: { kind: 'workflow', workflowType: 'restoreVerification', description: 'Prove a backup restores: an etcd snapshot in a scratch control plane, or a Velero backup in another cluster' },
+  failover: {
+    kind: 'workflow', workflowType: 'failover', description: "Move an app to its standby: preflight, plan, approval, fence, bring up, switch traffic, verify",
+    workflowId: (input) => failoverWorkflowId(String(input.app)), planInput: (input) => ({ ...input, dryRun: true }),
+  },
+  failback: {
+    kind: 'workflow', workflowType: 'failback', description: 'Move an app back home, in restore mode with a fresh backup of where it ran',
+    workflowId: (input) => failoverWorkflowId(String(input.app)), planInput: (input) => ({ ...input, dryRun: true }),
+  },
+  gameDay: { kind: 'workflow', workflowType: 'gameDay', description: 'Every verification (and failovers) of a game day, with RTO and RPO against objectives and a report' },
+  scaleDeployment: {
+    kind: 'activity', activity: 'scaleDeployment', description: 'Set the replicas of a Deployment (conditional on what was read; no-op when already there)',
+    startToCloseTimeout: '1 minute', defaultRetry: 'standard', nonRetryable: kubernetesNonRetryable,
+  },
+  cordonNode: {
+    kind: 'activity', activity: 'cordonNode', description: 'Mark a Node unschedulable (no-op when it already is)',
+    startToCloseTimeout: '1 minute', defaultRetry: 'standard', nonRetryable: kubernetesNonRetryable,
+  },
+  uncordonNode: {
+    kind: 'activity', activity: 'uncordonNode', description: 'Mark a Node schedulable again (no-op when it already is)',
+    startToCloseTimeout: '1 minute', defaultRetry: 'standard', nonRetryable: kubernetesNonRetryable,
+  },
+  waitForCondition: {
+    kind: 'activity', activity: 'waitForCondition', description: "Wait until a named object's status condition has the wanted status, heartbeating",
+    startToCloseTimeout: '30 minutes', heartbeatTimeout: '30 seconds', defaultRetry: 'quick', nonRetryable: [...kubernetesNonRetryable, failureTypes.ConditionNotMet], readOnly: true,
+  },
+  httpCheck: {
+    kind: 'activity', activity: 'httpCheck', description: 'GET a URL and expect a status (and optionally a text in the body)',
+    startToCloseTimeout: '1 minute', defaultRetry: 'quick', nonRetryable: [failureTypes.InvalidRunbookInput], readOnly: true,
+  },
+} as const satisfies Record<string, CatalogBlock>;
+
+export type BlockName = keyof typeof blockCatalog;
+
+export const catalogBlock = (name: string): CatalogBlock | undefined =>
+  (Object.hasOwn(blockCatalog, name) ? (blockCatalog as Record<string, CatalogBlock>)[name] : undefined);
