@@ -75,7 +75,7 @@ export function formatReport(r: FailoverReport): string {
 const failedReport = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail));
 
 /** Who runs the CLI, for `abort --by`; "unknown" where the OS has no name for the user. */
-function osUser(): string {
+export function osUser(): string {
   try {
     return userInfo().username;
   } catch {

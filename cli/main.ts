@@ -9,6 +9,7 @@ import { registerSnapshotCommands } from './snapshots.js';
 import { registerVerifyCommands } from './verify.js';
 import { registerGameDayCommands } from './gameday.js';
 import { registerFailoverCommands } from './failover.js';
+import { registerRunbookCommands } from './runbook-commands.js';
 import { CliError, exitCodes } from './output.js';
 
 const program = new Command('lifeboat')
@@ -30,6 +31,7 @@ registerScheduleCommands(program);
 registerVerifyCommands(program);
 registerGameDayCommands(program);
 registerFailoverCommands(program);
+registerRunbookCommands(program);
 
 try {
   await program.parseAsync(process.argv);

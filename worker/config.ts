@@ -32,7 +32,7 @@ const cronNames: Record<number, string[]> = {
  * in 5-part mode with day-of-month AND day-of-week, reads the same; what croner knows beyond that
  * (`L`, `W`, `#`, `?`, upper-case nicknames) Temporal refuses or ignores, so it is refused first.
  */
-function cronProblem(expression: string): string | undefined {
+export function cronProblem(expression: string): string | undefined {
   const text = expression.trim();
   if (text.startsWith('@')) {
     if (!cronNicknames.includes(text)) return `'${text}' is not one of ${cronNicknames.join(', ')}`;
@@ -346,6 +346,16 @@ export const configSchema = z.object({
     /** Port of the worker's Prometheus endpoint on 127.0.0.1; 0 turns it off. Default: 9464. */
     port: z.number().int().min(0).max(65535).default(9464),
   }).strict().default({ port: 9464 }),
+  /** Runbook documents (`lifeboat runbook`, `schedule apply`) and who may approve their approval steps. */
+  runbooks: z.object({
+    /**
+     * Folder of runbook documents (`*.yaml`); a relative path is read from the configuration file's
+     * folder. Default: `runbooks/` next to the configuration file (the working directory without one).
+     */
+    dir: file.optional(),
+    /** Groups an approval step names as `group:<name>`, each a list of people by name. Default: none. */
+    approverGroups: z.record(name, z.array(z.string().min(1, 'a name')).min(1, 'at least one person')).default({}),
+  }).strict().default({ approverGroups: {} }),
 }).strict().superRefine((c, ctx) => {
   const clusters = new Set(c.clusters.map((x) => x.name));
   const apps = new Set(c.apps.map((a) => a.name));
@@ -484,6 +494,7 @@ const scalarEnv: [string, string[], (v: string) => unknown][] = [
   ['LIFEBOAT_ETCD', ['tools', 'etcd'], String],
   ['LIFEBOAT_KUBE_APISERVER', ['tools', 'kubeApiserver'], String],
   ['LIFEBOAT_SCRATCH_DIR', ['verification', 'scratchDir'], String],
+  ['LIFEBOAT_RUNBOOKS_DIR', ['runbooks', 'dir'], String],
   ['LIFEBOAT_METRICS_PORT', ['metrics', 'port'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
 ];
 

@@ -1,0 +1,124 @@
+// The input schema of every building block in the catalogue: what the validator checks a step's
+// `with:` against before anything starts. Names, kinds, descriptions, read-only flags and default retry
+// profiles come from catalog.ts (what the interpreter runs), so the two cannot disagree; each schema's
+// output is checked at compile time against the input type of the workflow or activity it feeds.
+import { z } from 'zod';
+import type { ClusterHealthInput } from '../../workflows/clusterHealth.js';
+import type { EtcdSnapshotInput } from '../../workflows/etcdSnapshot.js';
+import type { VeleroBackupInput } from '../../activities/velero/backup.js';
+import type { RestoreVerificationInput } from '../../workflows/restoreVerification.js';
+import type { FailoverInput } from '../../workflows/failover.js';
+import type { GameDayInput } from '../../workflows/gameDay.js';
+import type { ObjectRef } from '../../worker/config.js';
+import type { NodeInput, ScaleDeploymentInput, WaitForConditionInput } from '../../activities/kubernetes/actions.js';
+import type { HttpCheckInput } from '../../activities/traffic/http-check.js';
+import { defineBlocks, type BlockRegistry, type BuildingBlock } from './blocks.js';
+import { blockCatalog, type BlockName } from './catalog.js';
+
+const text = (what: string) => z.string().min(1, { error: `expected ${what}` });
+const cluster = text('a configured cluster name').describe('A cluster, by its configured name');
+const app = text('a configured app name').describe('An app, by its configured name');
+const names = (what: string) => z.array(text(what));
+const seconds = z.int().min(1, { error: 'expected a whole number of seconds, at least 1' });
+
+/** An object restore verification must find (clusters[].restoreVerification.objects reads the same). */
+const objectRef = z
+  .strictObject({
+    resource: z.enum(['namespaces', 'deployments', 'secrets', 'configmaps', 'services', 'serviceaccounts']),
+    namespace: text('a namespace').optional(),
+    name: text('a name'),
+  })
+  .refine((o) => (o.resource === 'namespaces') === (o.namespace === undefined), {
+    error: 'namespace is required for namespaced resources and absent for namespaces',
+  }) satisfies z.ZodType<ObjectRef>;
+
+const failoverInput = z.strictObject({
+  app,
+  from: cluster.describe('The cluster the app moves from'),
+  to: cluster.describe('The cluster the app moves to'),
+  reason: text('a reason').describe('Why: recorded in the plan, the traffic decision and the report'),
+  /**
+   * Approve at once, naming who approved. A runbook that has its own `approval:` step before the
+   * failover passes its approver here so nobody is asked twice; without it the failover waits for
+   * `lifeboat failover approve` after its preflight and plan, as a hand-started one does.
+   */
+  autoApprove: z.strictObject({ approver: text('who approved'), force: z.boolean().optional() }).optional(),
+}) satisfies z.ZodType<FailoverInput>;
+
+const inputs: Record<BlockName, z.ZodType> = {
+  clusterHealth: z.strictObject({
+    clusters: names('a configured cluster name').min(1, { error: 'expected at least one cluster' }),
+  }) satisfies z.ZodType<ClusterHealthInput>,
+  etcdSnapshot: z.strictObject({
+    cluster,
+    skipRetention: z.boolean().optional().describe('Skip the retention step. Default: false'),
+  }) satisfies z.ZodType<EtcdSnapshotInput>,
+  veleroBackup: z
+    .strictObject({
+      cluster: cluster.optional().describe("Cluster to back up. Default: the app's cluster"),
+      app: app.optional().describe("App whose namespaces, resources, selector and TTL are the defaults"),
+      includeNamespaces: names('a namespace').optional(),
+      excludeNamespaces: names('a namespace').optional(),
+      includeResources: names('a resource as Velero names it').optional(),
+      excludeResources: names('a resource as Velero names it').optional(),
+      labelSelector: z.record(z.string(), z.string()).optional(),
+      ttl: z.string().regex(/^(?=\d)(\d+h)?(\d+m)?(\d+s)?$/, { error: 'expected a Go duration like 720h or 24h30m' }).optional(),
+      storageLocation: text('a BackupStorageLocation name').optional(),
+      timeoutSeconds: seconds.optional(),
+    })
+    .refine((input) => input.cluster !== undefined || input.app !== undefined, { error: 'expected cluster or app (or both)' }) satisfies z.ZodType<VeleroBackupInput>,
+  restoreVerification: z.discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('etcd'),
+      cluster,
+      snapshotId: text('a snapshot id').optional().describe('Default: the newest uploaded or verified snapshot'),
+      objects: z.array(objectRef).optional().describe("Checked in addition to the cluster's configured objects"),
+    }),
+    z.strictObject({
+      kind: z.literal('velero'),
+      app,
+      backupName: text('a Velero Backup name').optional().describe("Default: the newest Completed backup of the app's namespaces"),
+    }),
+  ]) satisfies z.ZodType<RestoreVerificationInput>,
+  failover: failoverInput,
+  failback: failoverInput,
+  gameDay: z.strictObject({
+    clusters: names('a configured cluster name').optional(),
+    apps: names('a configured app name').optional(),
+    freshBackups: z.boolean().optional(),
+    failover: z.boolean().optional(),
+  }) satisfies z.ZodType<GameDayInput>,
+  scaleDeployment: z.strictObject({
+    cluster,
+    namespace: text('a namespace'),
+    name: text('a Deployment name'),
+    replicas: z.int().min(0, { error: 'expected a whole number of replicas, 0 or more' }),
+  }) satisfies z.ZodType<ScaleDeploymentInput>,
+  cordonNode: z.strictObject({ cluster, node: text('a Node name') }) satisfies z.ZodType<NodeInput>,
+  uncordonNode: z.strictObject({ cluster, node: text('a Node name') }) satisfies z.ZodType<NodeInput>,
+  waitForCondition: z.strictObject({
+    cluster,
+    apiVersion: text('an apiVersion, e.g. apps/v1'),
+    kind: text('a kind, e.g. Deployment'),
+    namespace: text('a namespace').optional().describe('Absent for cluster-scoped objects'),
+    name: text('a name'),
+    condition: text('a condition type, e.g. Available').describe('The status condition type'),
+    status: z.enum(['True', 'False', 'Unknown']).default('True'),
+    timeoutSeconds: seconds.optional().describe('Default: 300'),
+  }) satisfies z.ZodType<WaitForConditionInput>,
+  httpCheck: z.strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'expected an http or https URL' }),
+    expectStatus: z.int().min(100).max(599).default(200),
+    bodyContains: z.string().optional(),
+    timeoutSeconds: seconds.default(10),
+  }) satisfies z.ZodType<HttpCheckInput>,
+};
+
+function buildingBlock(name: BlockName): BuildingBlock {
+  const entry = blockCatalog[name];
+  const common = { name, description: entry.description, input: inputs[name], readOnly: 'readOnly' in entry ? entry.readOnly : false };
+  return entry.kind === 'activity' ? { ...common, kind: 'activity', defaultRetry: entry.defaultRetry } : { ...common, kind: 'workflow' };
+}
+
+/** Every block a runbook step may name, with its input schema: what `parseRunbook` is given. */
+export const runbookBlocks: BlockRegistry = defineBlocks((Object.keys(blockCatalog) as BlockName[]).map(buildingBlock));
