@@ -2,13 +2,46 @@
 import type { Command } from 'commander';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
 import { loadConfig, type LifeboatConfig } from '../worker/config.js';
+import { parseDuration } from '../model/runbook/duration.js';
+import type { overlapPolicies } from '../model/runbook/schema.js';
 import { connectClient } from './temporal.js';
 import { CliError, printJson, table } from './output.js';
+import { loadAllRunbooks, runbookInput, runParameters, type LoadedRunbook } from './runbook-documents.js';
 
 const managedBy = 'lifeboat schedule apply';
 const scheduleIdPrefix = 'etcd-snapshot/';
 /** The quarterly game day's schedule. */
 export const gameDayScheduleId = 'gameday';
+/** A runbook document's schedule is `runbook/<name>`; its runs are `runbook/<name>-<time>` (Temporal appends the time). */
+export const runbookScheduleId = (name: string) => `runbook/${name}`;
+
+const overlapPolicy: Record<(typeof overlapPolicies)[number], ScheduleOverlapPolicy> = {
+  skip: ScheduleOverlapPolicy.SKIP, bufferOne: ScheduleOverlapPolicy.BUFFER_ONE, bufferAll: ScheduleOverlapPolicy.BUFFER_ALL,
+  cancelOther: ScheduleOverlapPolicy.CANCEL_OTHER, terminateOther: ScheduleOverlapPolicy.TERMINATE_OTHER, allowAll: ScheduleOverlapPolicy.ALLOW_ALL,
+};
+
+/**
+ * The schedules of runbook documents that declare `schedule:` (already validated): each run starts the
+ * interpreter with the document as it was applied, its hash, and the schedule's parameter values.
+ */
+export function runbookSchedules(config: LifeboatConfig, runbooks: readonly LoadedRunbook[]): ScheduleOptions[] {
+  return runbooks.flatMap((loaded) => {
+    const { schedule, metadata } = loaded.document;
+    if (!schedule) return [];
+    const id = runbookScheduleId(metadata.name);
+    const input = runbookInput(config, loaded, runParameters(config, loaded, schedule.parameters), `schedule ${id}`);
+    return [{
+      scheduleId: id,
+      spec: { cronExpressions: [schedule.cron] },
+      action: {
+        type: 'startWorkflow' as const, workflowType: 'runbook', taskQueue: config.temporal.taskQueue, workflowId: id, args: [input],
+        memo: { cron: schedule.cron, source: loaded.file, contentHash: loaded.contentHash },
+      },
+      policies: { overlap: overlapPolicy[schedule.overlap], catchupWindow: parseDuration(schedule.catchupWindow)! },
+      memo: { managedBy },
+    }];
+  });
+}
 
 /**
  * The schedules the configuration asks for, by id. The schedule's memo marks it as made here (a memo is
@@ -51,22 +84,25 @@ async function managedScheduleIds(client: Client): Promise<string[]> {
 }
 
 /** The configuration field a schedule comes from. */
-const scheduleField = (config: LifeboatConfig, id: string) => (id === gameDayScheduleId
+const scheduleField = (config: LifeboatConfig, id: string, runbooks: readonly LoadedRunbook[]) => (id === gameDayScheduleId
   ? 'gameDay.schedule'
-  : `clusters[${config.clusters.findIndex((c) => `${scheduleIdPrefix}${c.name}` === id)}].etcdSnapshots.schedule`);
+  : id.startsWith(runbookScheduleId(''))
+    ? `${runbooks.find((r) => runbookScheduleId(r.document.metadata.name) === id)?.file ?? 'runbook'}: schedule`
+    : `clusters[${config.clusters.findIndex((c) => `${scheduleIdPrefix}${c.name}` === id)}].etcdSnapshots.schedule`);
 
 export interface ApplyResult { created: string[]; updated: string[]; deleted: string[] }
 
 /**
- * Makes the namespace's schedules what the configuration (already validated at load) describes. It
+ * Makes the namespace's schedules what the configuration (already validated at load) and the runbook
+ * documents (all validated first; default: those in runbooks.dir) describe. It
  * reads every schedule it will touch before it changes any; an existing schedule is updated in place
  * (same ID, history, recent actions and pause state; an update the server refuses leaves it as it was),
  * a missing one is created, and schedules this command made that the configuration no longer names
  * are deleted last, once everything else has been applied.
  */
-export async function applySchedules(client: Client, config: LifeboatConfig): Promise<ApplyResult> {
+export async function applySchedules(client: Client, config: LifeboatConfig, runbooks: readonly LoadedRunbook[] = loadAllRunbooks(config)): Promise<ApplyResult> {
   const result: ApplyResult = { created: [], updated: [], deleted: [] };
-  const desired = desiredSchedules(config);
+  const desired = [...desiredSchedules(config), ...runbookSchedules(config, runbooks)];
   const existing = await Promise.all(desired.map((options) => client.schedule.getHandle(options.scheduleId).describe().then(() => true, (err: unknown) => {
     if (err instanceof ScheduleNotFoundError) return false;
     throw err;
@@ -90,10 +126,10 @@ export async function applySchedules(client: Client, config: LifeboatConfig): Pr
       // The client reads the server's "Invalid schedule spec" into a TypeError; an update it refuses changes nothing.
       if (!(err instanceof TypeError)) throw err;
       const done = [...result.created.map((x) => `created ${x}`), ...result.updated.map((x) => `updated ${x}`)].join(', ') || 'nothing';
-      throw new CliError(`schedule ${id} (${scheduleField(config, id)}): Temporal refused it: ${err.message}; it is ${existing[i] ? 'unchanged' : 'not created'}, nothing was deleted (applied before it: ${done})`);
+      throw new CliError(`schedule ${id} (${scheduleField(config, id, runbooks)}): Temporal refused it: ${err.message}; it is ${existing[i] ? 'unchanged' : 'not created'}, nothing was deleted (applied before it: ${done})`);
     }
   }
-  // Schedules this command made for clusters no longer configured go away.
+  // Schedules this command made for clusters no longer configured, or runbook documents removed or no longer scheduled, go away.
   for (const id of await managedScheduleIds(client)) {
     if (!desired.some((d) => d.scheduleId === id)) {
       await client.schedule.getHandle(id).delete();
@@ -104,14 +140,16 @@ export async function applySchedules(client: Client, config: LifeboatConfig): Pr
 }
 
 export function registerScheduleCommands(program: Command): void {
-  const schedule = program.command('schedule').description('Temporal Schedules for backups and game days, from configuration');
+  const schedule = program.command('schedule').description('Temporal Schedules for backups, game days and runbooks, from configuration and runbook documents');
   schedule.command('apply')
-    .description('create or update the schedules the configuration describes, and delete ones it no longer does')
+    .description('create or update the schedules the configuration and the runbook documents describe, and delete ones they no longer do')
     .option('--json', 'print what changed as JSON')
     .action(async (opts: { json?: boolean }) => {
       const config = loadConfig();
+      // Every document is validated before Temporal is reached: a bad one changes no schedule.
+      const runbooks = loadAllRunbooks(config);
       const client = await connectClient(config);
-      const result = await applySchedules(client, config);
+      const result = await applySchedules(client, config, runbooks);
       await client.connection.close();
       if (opts.json) printJson(result);
       else process.stdout.write(`created: ${result.created.join(', ') || '-'}\nupdated: ${result.updated.join(', ') || '-'}\ndeleted: ${result.deleted.join(', ') || '-'}\n`);
