@@ -10,6 +10,8 @@ import { createHealthActivities } from './health.js';
 import { createTrafficActivities } from './traffic/switch.js';
 import { createVeleroActivities } from './velero/backup.js';
 import { createVeleroVerificationActivities } from './velero/restore-verification.js';
+import { createKubernetesActions } from './kubernetes/actions.js';
+import { createHttpCheckActivities } from './traffic/http-check.js';
 
 export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined) => ({
   ...createHealthActivities(clients),
@@ -21,6 +23,8 @@ export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | un
   ...createFailoverActivities(clients),
   ...createFailoverWatchActivities(clients),
   ...createTrafficActivities(clients),
+  ...createKubernetesActions({ clusters: clients.clusters }),
+  ...createHttpCheckActivities(),
 });
 
 export type LifeboatActivities = ReturnType<typeof createActivities>;

@@ -6,3 +6,4 @@ export { veleroRestoreVerification } from './velero-verification.js';
 export { restoreVerification } from './restoreVerification.js';
 export { gameDay } from './gameDay.js';
 export { failover, failback } from './failover.js';
+export { runbook } from './runbook.js';

@@ -1,9 +1,9 @@
 // Lookup of a configured cluster's clients inside an activity.
 import { ApplicationFailure } from '@temporalio/activity';
-import type { ClusterClients, LifeboatClients } from '../../worker/clients.js';
+import type { ClusterClients } from '../../worker/clients.js';
 import { failureTypes } from '../../model/failures.js';
 
-export function clusterClients(clients: LifeboatClients, cluster: string): ClusterClients {
+export function clusterClients(clients: { clusters: ReadonlyMap<string, ClusterClients> }, cluster: string): ClusterClients {
   const found = clients.clusters.get(cluster);
   if (!found) {
     throw ApplicationFailure.nonRetryable(
