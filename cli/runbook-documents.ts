@@ -110,7 +110,7 @@ export function findRunbook(config: LifeboatConfig, nameOrPath: string): LoadedR
   const byFile = files.find((file) => resolve(file) === join(dir, `${nameOrPath}.yaml`));
   const file = byFile ?? files.find((f) => declaredName(f) === nameOrPath);
   if (!file) {
-    const known = files.map((f) => declaredName(f)).filter((n): n is string => n !== undefined);
+    const known = files.map((f) => declaredName(f)).filter((n): n is string => n !== undefined).sort();
     throw new CliError(`unknown runbook '${nameOrPath}'; runbooks in ${displayPath(dir)}: ${known.join(', ') || 'none'}`, exitCodes.badInput);
   }
   return loadRunbook(config, file);
