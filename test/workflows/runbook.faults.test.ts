@@ -1,0 +1,125 @@
+// The runbook interpreter under kill -9 (lab: Temporal, the primary cluster with its etcd, Velero and the
+// object store for the clusterHealth child; a `lifeboat worker` process of the test's own on its own task
+// queue). A runbook scales a Deployment, runs a clusterHealth child, waits for an approval and scales a
+// second Deployment. The worker is killed while the child's checks are in flight and again while the
+// approval waits; a new worker takes over and the approval is given to it. The run completes once, the
+// child ran once (each of its checks completed once), and each Deployment was changed exactly once.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { execa, type ResultPromise } from 'execa';
+import { labConfigFile } from '../../lab/topology.js';
+import { warmStandbyDeployment } from '../../lab/warm-standby.js';
+import { formatProblems, parseRunbook } from '../../model/runbook/parse.js';
+import { runbookBlocks } from '../../model/runbook/registry.js';
+import type { RunbookApproval, RunbookApproveRequest, RunbookInput, RunbookReport } from '../../model/runbook/run.js';
+import { loadKubeConfig } from '../../worker/clients.js';
+import type { runbook } from '../../workflows/runbook.js';
+import { cliPath, labConfig } from '../helpers/lab.js';
+
+const namespace = `rb-${randomBytes(4).toString('hex')}`;
+let kube: KubeConfig;
+let connection: Connection;
+let client: Client;
+
+beforeAll(async () => {
+  const config = labConfig();
+  kube = loadKubeConfig(config.clusters.find((c) => c.name === 'primary')!);
+  await kube.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  const apps = kube.makeApiClient(AppsV1Api);
+  await Promise.all(['first', 'second'].map((name) => apps.createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, 2, 'primary') })));
+  connection = await Connection.connect({ address: config.temporal.address });
+  client = new Client({ connection, namespace: config.temporal.namespace });
+}, 60_000);
+afterAll(async () => {
+  await connection?.close();
+  await kube?.makeApiClient(CoreV1Api).deleteNamespace({ name: namespace }).catch(() => undefined);
+});
+
+/** A worker process of the lab's CLI on the test's own task queue. */
+const startWorker = (taskQueue: string): ResultPromise => execa(process.execPath, [cliPath, 'worker'], {
+  env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0' }, reject: false,
+});
+
+const text = `apiVersion: lifeboat.io/v1
+kind: Runbook
+metadata:
+  name: kill-test
+steps:
+  - id: scale-first
+    action: scaleDeployment
+    with: { cluster: primary, namespace: ${namespace}, name: first, replicas: 0 }
+  - id: health
+    run: clusterHealth
+    with: { clusters: [primary] }
+  - id: approve
+    approval: { approvers: [alice], timeout: 10m }
+  - id: scale-second
+    action: scaleDeployment
+    with: { cluster: primary, namespace: ${namespace}, name: second, replicas: 0 }
+`;
+
+type Events = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>;
+const count = (events: Events, has: (e: Events[number]) => unknown) => events.filter(has).length;
+const completedActivities = (events: Events) => {
+  const types = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!]));
+  return events.filter((e) => e.activityTaskCompletedEventAttributes).map((e) => types.get(String(e.activityTaskCompletedEventAttributes!.scheduledEventId))!).sort();
+};
+
+describe('runbook interpreter under faults', () => {
+  it('kill -9 of the worker while the child runs and while the approval waits: completes once, each change once, one child run', async () => {
+    const parsed = parseRunbook('kill-test.yaml', text, { blocks: runbookBlocks });
+    if (!parsed.ok) throw new Error(formatProblems(parsed.problems).join('\n'));
+    const input: RunbookInput = { document: parsed.document, contentHash: 'kill-test', source: 'kill-test.yaml', parameters: {}, startedBy: 'jest', approverGroups: {} };
+    const taskQueue = `test-runbook-kill-${randomUUID()}`;
+    const workflowId = `runbook/kill-test/${randomUUID().slice(0, 8)}`;
+    let worker = startWorker(taskQueue);
+    const restart = async () => {
+      worker.kill('SIGKILL');
+      await worker;
+      worker = startWorker(taskQueue);
+    };
+    try {
+      const handle = await client.workflow.start<typeof runbook>('runbook', { taskQueue, workflowId, args: [input] });
+      const child = client.workflow.getHandle(`${workflowId}/health`);
+      // Killed with one of the child's checks started on this worker and not finished: the child is mid-run.
+      for (;;) {
+        const { raw, status } = await child.describe().catch(() => ({ raw: undefined, status: undefined }));
+        if (raw?.pendingActivities?.some((a) => Number(a.state) === 2 /* PENDING_ACTIVITY_STATE_STARTED */)) break;
+        if (status && status.name !== 'RUNNING') throw new Error(`the child ended (${status.name}) before the worker could be killed inside it`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await restart();
+
+      for (;;) {
+        const r = await handle.query<RunbookReport>('report').catch(() => undefined);
+        if (r?.status === 'waiting-approval') break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await restart();
+      const approval = await handle.executeUpdate<RunbookApproval, [RunbookApproveRequest]>('approve', { args: [{ approver: 'alice' }] });
+      expect([approval.step, approval.approver]).toEqual(['approve', 'alice']);
+      const report = await handle.result();
+
+      expect(report.status).toBe('succeeded');
+      expect(report.steps.map((s) => `${s.path} ${s.state}`)).toEqual(['scale-first succeeded', 'health succeeded', 'approve succeeded', 'scale-second succeeded']);
+      expect(report.approvals.map((a) => a.approver)).toEqual(['alice']);
+      const events = (await handle.fetchHistory()).events ?? [];
+      expect(count(events, (e) => e.workflowExecutionCompletedEventAttributes)).toBe(1);
+      expect(count(events, (e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toBe(1);
+      expect(completedActivities(events)).toEqual(['scaleDeployment', 'scaleDeployment']);
+      const childEvents = (await child.fetchHistory()).events ?? [];
+      expect(count(childEvents, (e) => e.workflowExecutionStartedEventAttributes)).toBe(1);
+      expect(count(childEvents, (e) => e.workflowExecutionCompletedEventAttributes)).toBe(1);
+      expect(completedActivities(childEvents)).toEqual(['checkEtcd', 'checkNodes', 'checkObjectStore', 'checkVeleroLocation']);
+      // Created at generation 1; one scale each.
+      const apps = kube.makeApiClient(AppsV1Api);
+      const deployments = await Promise.all(['first', 'second'].map((name) => apps.readNamespacedDeployment({ namespace, name })));
+      expect(deployments.map((d) => [d.metadata!.name, d.metadata!.generation, d.spec!.replicas])).toEqual([['first', 2, 0], ['second', 2, 0]]);
+    } finally {
+      worker.kill('SIGTERM');
+      await worker;
+    }
+  }, 240_000);
+});
