@@ -13,7 +13,7 @@ import { osUser } from './failover.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
 import { followProgress } from './progress.js';
 import { runRunbook } from './runbook.js';
-import { checkRunbook, documentFiles, findRunbook, runbookInput, runParameters } from './runbook-documents.js';
+import { checkRunbook, displayPath, documentFiles, findRunbook, runbookInput, runbooksDir, runParameters } from './runbook-documents.js';
 import { connectClient, requireWorker } from './temporal.js';
 
 /** The interpreter's workflow type. */
@@ -88,12 +88,25 @@ const notFound = (workflowId: string) => new CliError(`no runbook run '${workflo
 /** A run as it is: running (the `report` query) or finished (its result, or the report its failure carries). */
 interface RunRecord { workflowId: string; runId: string; status: string; startTime: Date; closeTime?: Date; report: RunbookReport }
 
-async function readRun(client: Client, workflowId: string): Promise<RunRecord> {
+/** The latest run under `workflowId`, refused unless it is a runbook's (`approve` and `abort` are also failover's updates). */
+async function describeRun(client: Client, workflowId: string) {
   const d = await client.workflow.getHandle(workflowId).describe().catch((err: unknown) => {
     if (err instanceof WorkflowNotFoundError) throw notFound(workflowId);
     throw err;
   });
   if (d.type !== workflowType) throw new CliError(`'${workflowId}' is a ${d.type} run, not a runbook run`);
+  return d;
+}
+
+/** The run's latest execution, refused when it is not running. */
+async function runningRun(client: Client, workflowId: string): Promise<WorkflowHandle> {
+  const d = await describeRun(client, workflowId);
+  if (d.status.name !== 'RUNNING') throw new CliError(`${workflowId} is not running (run ${d.runId} is ${d.status.name}); see \`lifeboat runbook status ${workflowId}\``);
+  return client.workflow.getHandle(workflowId, d.runId);
+}
+
+async function readRun(client: Client, workflowId: string): Promise<RunRecord> {
+  const d = await describeRun(client, workflowId);
   const handle = client.workflow.getHandle(workflowId, d.runId);
   let report: RunbookReport | undefined;
   if (d.status.name === 'COMPLETED') report = (await handle.result()) as RunbookReport;
@@ -125,6 +138,7 @@ export function registerRunbookCommands(program: Command): void {
         return { name: metadata.name, description: metadata.description ?? null, owner: metadata.owner ?? null, schedule: schedule?.cron ?? null, file, valid: true, problems: 0 };
       });
       if (opts.json) printJson({ runbooks: rows });
+      else if (!rows.length) process.stderr.write(`no runbook documents (*.yaml) in ${displayPath(runbooksDir(config).dir)}; runbooks.dir in the configuration names the folder\n`);
       else process.stdout.write(table(['name', 'description', 'owner', 'schedule', 'file'], rows.map((r) => (r.valid
         ? [r.name ?? '', r.description ?? '', r.owner ?? '', r.schedule ?? '-', r.file]
         : ['(invalid)', `${r.problems} problem${r.problems === 1 ? '' : 's'}: lifeboat runbook validate ${r.file}`, '', '-', r.file]))));
@@ -200,13 +214,12 @@ export function registerRunbookCommands(program: Command): void {
       const config = loadConfig();
       if (!opts.approver.trim()) throw new CliError('--approver: expected a name', exitCodes.badInput);
       await withClient(config, async (client) => {
-        const handle = client.workflow.getHandle(workflowId);
+        const handle = await runningRun(client, workflowId);
         try {
           const approval = await handle.executeUpdate(runbookApproveUpdate, { args: [{ approver: opts.approver, step: opts.step, comment: opts.comment }] });
           if (opts.json) printJson(approval);
           else process.stdout.write(`approved ${approval.step} of ${workflowId} as ${approval.approver}\n`);
         } catch (err) {
-          if (err instanceof WorkflowNotFoundError) throw notFound(workflowId);
           throw new CliError(`approval refused: ${rootFailure(err).message}`);
         }
       });
@@ -222,12 +235,7 @@ export function registerRunbookCommands(program: Command): void {
       const by = opts.by ?? osUser();
       if (!by.trim()) throw new CliError('--by: expected a name', exitCodes.badInput);
       await withClient(config, async (client) => {
-        const d = await client.workflow.getHandle(workflowId).describe().catch((err: unknown) => {
-          if (err instanceof WorkflowNotFoundError) throw notFound(workflowId);
-          throw err;
-        });
-        if (d.status.name !== 'RUNNING') throw new CliError(`${workflowId} is not running (run ${d.runId} is ${d.status.name}); see \`lifeboat runbook status ${workflowId}\``);
-        const handle: WorkflowHandle = client.workflow.getHandle(workflowId, d.runId);
+        const handle = await runningRun(client, workflowId);
         try {
           await handle.executeUpdate(runbookAbortUpdate, { args: [{ by, reason: opts.reason }] });
         } catch (err) {
