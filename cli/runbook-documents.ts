@@ -76,17 +76,17 @@ export function loadRunbook(config: LifeboatConfig, file: string): LoadedRunbook
   return checked;
 }
 
-/** Exit 2 with every problem of every document, one `file:line:col: path: message` a line. */
-export function invalidRunbooks(invalid: ReadonlyArray<{ file: string; problems: Problem[] }>): CliError {
+/** Exit 2 with every problem of every document, one `file:line:col: path: message` a line; `consequence` says what did not happen. */
+export function invalidRunbooks(invalid: ReadonlyArray<{ file: string; problems: Problem[] }>, consequence = 'nothing was started'): CliError {
   const files = invalid.map((c) => c.file).join(', ');
-  return new CliError(`invalid runbook ${files}; nothing was started:\n${invalid.flatMap((c) => formatProblems(c.problems)).join('\n')}`, exitCodes.badInput);
+  return new CliError(`invalid runbook ${files}; ${consequence}:\n${invalid.flatMap((c) => formatProblems(c.problems)).join('\n')}`, exitCodes.badInput);
 }
 
 /** Every document in the runbooks folder, all valid, or a CliError (exit 2) listing every problem. */
-export function loadAllRunbooks(config: LifeboatConfig): LoadedRunbook[] {
+export function loadAllRunbooks(config: LifeboatConfig, consequence?: string): LoadedRunbook[] {
   const checked = documentFiles(config).map((file) => checkRunbook(config, file));
   const invalid = checked.filter((c) => !c.ok);
-  if (invalid.length) throw invalidRunbooks(invalid);
+  if (invalid.length) throw invalidRunbooks(invalid, consequence);
   const loaded = checked.filter((c) => c.ok);
   const seen = new Map<string, string>();
   const duplicates: { file: string; problems: Problem[] }[] = [];
@@ -95,7 +95,7 @@ export function loadAllRunbooks(config: LifeboatConfig): LoadedRunbook[] {
     if (first) duplicates.push({ file: r.file, problems: [{ file: r.file, line: 1, col: 1, path: 'metadata.name', message: `runbook "${r.document.metadata.name}" is also defined in ${first}; names are unique` }] });
     else seen.set(r.document.metadata.name, r.file);
   }
-  if (duplicates.length) throw invalidRunbooks(duplicates);
+  if (duplicates.length) throw invalidRunbooks(duplicates, consequence);
   return loaded;
 }
 

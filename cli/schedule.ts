@@ -14,6 +14,7 @@ const scheduleIdPrefix = 'etcd-snapshot/';
 export const gameDayScheduleId = 'gameday';
 /** A runbook document's schedule is `runbook/<name>`; its runs are `runbook/<name>-<time>` (Temporal appends the time). */
 export const runbookScheduleId = (name: string) => `runbook/${name}`;
+const noScheduleChanged = 'no schedule was changed';
 
 const overlapPolicy: Record<(typeof overlapPolicies)[number], ScheduleOverlapPolicy> = {
   skip: ScheduleOverlapPolicy.SKIP, bufferOne: ScheduleOverlapPolicy.BUFFER_ONE, bufferAll: ScheduleOverlapPolicy.BUFFER_ALL,
@@ -100,7 +101,7 @@ export interface ApplyResult { created: string[]; updated: string[]; deleted: st
  * a missing one is created, and schedules this command made that the configuration no longer names
  * are deleted last, once everything else has been applied.
  */
-export async function applySchedules(client: Client, config: LifeboatConfig, runbooks: readonly LoadedRunbook[] = loadAllRunbooks(config)): Promise<ApplyResult> {
+export async function applySchedules(client: Client, config: LifeboatConfig, runbooks: readonly LoadedRunbook[] = loadAllRunbooks(config, noScheduleChanged)): Promise<ApplyResult> {
   const result: ApplyResult = { created: [], updated: [], deleted: [] };
   const desired = [...desiredSchedules(config), ...runbookSchedules(config, runbooks)];
   const existing = await Promise.all(desired.map((options) => client.schedule.getHandle(options.scheduleId).describe().then(() => true, (err: unknown) => {
@@ -147,7 +148,7 @@ export function registerScheduleCommands(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       const config = loadConfig();
       // Every document is validated before Temporal is reached: a bad one changes no schedule.
-      const runbooks = loadAllRunbooks(config);
+      const runbooks = loadAllRunbooks(config, noScheduleChanged);
       const client = await connectClient(config);
       const result = await applySchedules(client, config, runbooks);
       await client.connection.close();

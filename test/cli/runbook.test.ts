@@ -403,7 +403,7 @@ steps:
     const refused = await lifeboat(['schedule', 'apply'], schedEnv);
     expect({ exitCode: refused.exitCode, stdout: refused.stdout, stderr: refused.stderr.split('\n') }).toEqual({
       exitCode: 2, stdout: '',
-      stderr: [`lifeboat: invalid runbook ${broken}; nothing was started:`, `${broken}:8:19: steps[0].approval.approvers[0]: unknown approver group "oncall"; configured groups: sre`],
+      stderr: [`lifeboat: invalid runbook ${broken}; no schedule was changed:`, `${broken}:8:19: steps[0].approval.approvers[0]: unknown approver group "oncall"; configured groups: sre`],
     });
     expect((await handle.describe()).action.memo).toEqual({ cron: '30 5 * * *', source: nightly, contentHash: sha256(nightly) });
 
