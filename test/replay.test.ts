@@ -18,6 +18,7 @@ describe('replay of committed histories', () => {
     expect(files).toEqual(expect.arrayContaining([
       'clusterHealth.json', 'etcdSnapshot.json', 'failover.json', 'gameDay-before-failover.json', 'gameDay.json',
       'restoreVerification-etcd.json', 'restoreVerification-velero.json', 'veleroBackup.json',
+      'runbook-plain.json', 'runbook-approval.json', 'runbook-compensated.json',
     ]));
     const registered = Object.keys(await import('../workflows/index.js'));
     expect(files.map((f) => [f, workflowTypeOf(f)]).filter(([, type]) => !registered.includes(type!))).toEqual([]);

@@ -313,7 +313,7 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
     report.status = aborted ? 'aborted' : compensating && !undoFailed.length ? 'compensated' : 'failed';
     report.finishedAt = new Date().toISOString();
     const undone = compensating ? (undoFailed.length ? `; FAILED to undo: ${undoFailed.join('; ')}` : saga.length ? `; compensated ${saga.length} step${saga.length === 1 ? '' : 's'}` : '') : '';
-    throw ApplicationFailure.nonRetryable(`runbook ${doc.metadata.name}: ${report.failure}${undone}`, aborted ? failureTypes.RunbookAborted : failureTypes.RunbookStepFailed, report);
+    throw ApplicationFailure.nonRetryable(`runbook ${doc.metadata.name}: ${report.failure}${undone}`, aborted ? failureTypes.RunbookAborted : err instanceof StepFailed && rootFailure(err.reason).type === failureTypes.RunbookApprovalTimedOut ? failureTypes.RunbookApprovalTimedOut : failureTypes.RunbookStepFailed, report);
   }
 }
 
