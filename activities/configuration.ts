@@ -2,19 +2,19 @@
 // refuses unknown names before a run starts (worker/config.ts appByName); this is the worker's side,
 // for a run started elsewhere or a configuration changed since.
 import { ApplicationFailure } from '@temporalio/activity';
-import type { AppConfig, FailoverConfig, LifeboatConfig } from '../worker/config.js';
+import type { AppConfig, FailoverConfig } from '../worker/config.js';
 import { failureTypes } from '../model/failures.js';
 
 /** The configured app, or a non-retryable `UnknownApp` naming the apps this worker knows. */
-export function appOf(config: LifeboatConfig, name: string): AppConfig {
-  const app = config.apps.find((a) => a.name === name);
-  if (!app) throw ApplicationFailure.nonRetryable(`unknown app '${name}'; this worker knows ${config.apps.map((a) => a.name).join(', ') || 'none'}`, failureTypes.UnknownApp);
+export function appOf(apps: readonly AppConfig[], name: string): AppConfig {
+  const app = apps.find((a) => a.name === name);
+  if (!app) throw ApplicationFailure.nonRetryable(`unknown app '${name}'; this worker knows ${apps.map((a) => a.name).join(', ') || 'none'}`, failureTypes.UnknownApp);
   return app;
 }
 
 /** The configured app with its failover settings, or `UnknownApp` / `AppHasNoFailover`. */
-export function failoverAppOf(config: LifeboatConfig, name: string): AppConfig & { failover: FailoverConfig } {
-  const app = appOf(config, name);
+export function failoverAppOf(apps: readonly AppConfig[], name: string): AppConfig & { failover: FailoverConfig } {
+  const app = appOf(apps, name);
   if (!app.failover) throw ApplicationFailure.nonRetryable(`app '${name}' has no failover configuration (apps[].failover)`, failureTypes.AppHasNoFailover);
   return app as AppConfig & { failover: FailoverConfig };
 }

@@ -1,30 +1,27 @@
-// Every activity factory, registered by the worker with its injected clients.
+// Every activity, by the system it touches, registered by the worker with the clients it built once.
 import type { LifeboatClients } from '../worker/clients.js';
 import type { KeyRing } from '../worker/keys.js';
-import { createEtcdSnapshotActivities } from './etcd/snapshot.js';
-import { createEtcdRestoreActivities } from './scratch/etcd-restore.js';
-import { createGameDayActivities } from './object-store/gameday-reports.js';
-import { createFailoverActivities } from './kubernetes/workloads.js';
-import { createFailoverWatchActivities } from './kubernetes/api-watch.js';
-import { createHealthActivities } from './health.js';
-import { createTrafficActivities } from './traffic/switch.js';
-import { createVeleroActivities } from './velero/backup.js';
-import { createVeleroVerificationActivities } from './velero/restore-verification.js';
-import { createKubernetesActions } from './kubernetes/actions.js';
-import { createHttpCheckActivities } from './traffic/http-check.js';
+import { activityDeps } from './deps.js';
+import { createEtcdActivities } from './etcd/index.js';
+import { createKubernetesActivities } from './kubernetes/index.js';
+import { createObjectStoreActivities } from './object-store/index.js';
+import { createScratchActivities } from './scratch/index.js';
+import { createTrafficActivities } from './traffic/index.js';
+import { createVeleroActivities } from './velero/index.js';
 
-export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined) => ({
-  ...createHealthActivities(clients),
-  ...createVeleroActivities(clients),
-  ...createVeleroVerificationActivities(clients),
-  ...createEtcdSnapshotActivities(clients, keyRing),
-  ...createEtcdRestoreActivities(clients, keyRing),
-  ...createGameDayActivities(clients),
-  ...createFailoverActivities(clients),
-  ...createFailoverWatchActivities(clients),
-  ...createTrafficActivities(clients),
-  ...createKubernetesActions({ clusters: clients.clusters }),
-  ...createHttpCheckActivities(),
-});
+export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined) => {
+  const deps = activityDeps(clients, keyRing);
+  return {
+    ...createKubernetesActivities(deps),
+    ...createEtcdActivities(deps),
+    ...createVeleroActivities(deps),
+    ...createObjectStoreActivities(deps),
+    ...createScratchActivities(deps),
+    ...createTrafficActivities(deps),
+  };
+};
 
 export type LifeboatActivities = ReturnType<typeof createActivities>;
+
+/** What a health check calls: one component of each system. */
+export type HealthActivities = Pick<LifeboatActivities, 'checkNodes' | 'checkEtcd' | 'checkVeleroLocation' | 'checkObjectStore'>;

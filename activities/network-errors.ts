@@ -12,6 +12,9 @@ export function describeNetworkError(err: unknown): string {
   }
 }
 
+/** How long a health check waits for its component. */
+export const healthCheckDeadlineMs = 10_000;
+
 /** Rejects with `no answer within N s` when `work` takes longer than `ms`. */
 export async function withDeadline<T>(ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

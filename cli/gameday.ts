@@ -75,7 +75,7 @@ export function registerGameDayCommands(program: Command): void {
           if (err instanceof WorkflowFailedError) throw new CliError(`game day ${workflowId} failed: ${describeRootFailure(err)}`);
           throw err;
         });
-        const saved = await saveReport(config, report.id, opts.dir ?? localReportDir(config));
+        const saved = await saveReport(config, report.id, opts.dir ?? localReportDir(config.gameDay));
         if (opts.json) {
           printJson({
             passed: report.passed, id: report.id, workflowId, temporalUi: ui,
@@ -99,7 +99,7 @@ export function registerGameDayCommands(program: Command): void {
     .action(async (id: string, opts: { dir?: string; open?: boolean; json?: boolean }) => {
       if (!/^[A-Za-z0-9._-]+$/.test(id)) throw new CliError(`game day id '${id}': expected letters, digits, '.', '_' or '-' (see \`lifeboat gameday list\`)`, exitCodes.badInput);
       const config = loadConfig();
-      const saved = await saveReport(config, id, opts.dir ?? localReportDir(config));
+      const saved = await saveReport(config, id, opts.dir ?? localReportDir(config.gameDay));
       if (opts.json) printJson(saved.report);
       else process.stdout.write(`${formatReportSummary(saved.report)}\ngame day ${id}: ${saved.report.passed ? 'PASSED' : 'FAILED'}\nreport: ${saved.html}\n`);
       if (opts.open) {

@@ -242,7 +242,7 @@ describe('the example configuration, run', () => {
     const { manifest } = await run<EtcdSnapshotResult>('etcd-snapshot/primary');
     expect([manifest.cluster, manifest.status, manifest.encryption.keyId]).toEqual(['primary', 'uploaded', 'snapshot-key-1']);
     const { report, stored } = await run<GameDayResult>('gameday');
-    cleanups.push(() => rmSync(join(localReportDir(config), report.id), { recursive: true, force: true }));
+    cleanups.push(() => rmSync(join(localReportDir(config.gameDay), report.id), { recursive: true, force: true }));
     expect(report.entries.map((e) => ({ name: e.name, passed: e.passed, error: e.error, snapshot: e.verification?.backup.id, rto: e.rtoMet, rpo: e.rpoMet })))
       .toEqual([{ name: 'etcd/primary', passed: true, error: undefined, snapshot: manifest.snapshotId, rto: true, rpo: true }]);
     expect(report.passed).toBe(true);

@@ -18,7 +18,7 @@ export async function runWorkerProcess(): Promise<number> {
     throw err;
   }
   installTemporalLogger(logger);
-  const swept = await sweepStaleScratch(scratchRootOf(config), staleScratchAgeMs);
+  const swept = await sweepStaleScratch(scratchRootOf(config.verification), staleScratchAgeMs);
   if (swept.length) logger.warn({ swept }, 'removed stale restore-verification scratch directories and stopped their processes');
   // The SDK shuts the worker down gracefully on SIGTERM/SIGINT (shutdownSignals default): in-flight
   // activities get their grace period, then run() resolves.

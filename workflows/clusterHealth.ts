@@ -1,5 +1,6 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { HealthActivities, ComponentHealth } from '../activities/health.js';
+import type { HealthActivities } from '../activities/index.js';
+import type { ComponentHealth } from '../model/health.js';
 import { failureTypes } from '../model/failures.js';
 
 export interface ClusterHealthInput {

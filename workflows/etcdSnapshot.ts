@@ -1,5 +1,5 @@
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { HealthActivities } from '../activities/health.js';
+import type { HealthActivities } from '../activities/index.js';
 import type { EtcdSnapshotActivities, RetentionResult } from '../activities/etcd/snapshot.js';
 import { describeRootFailure } from '../model/failure-chain.js';
 import { legacySnapshotIdFor, maxStreamAttempts, snapshotIdFor, type SnapshotManifest } from '../model/snapshot-layout.js';

@@ -8,7 +8,7 @@ import {
 import type { FailoverActivities, FailoverPreflight } from '../activities/kubernetes/workloads.js';
 import type { Workload } from '../activities/kubernetes/deployments.js';
 import type { FailoverWatchActivities } from '../activities/kubernetes/api-watch.js';
-import type { createTrafficActivities } from '../activities/traffic/switch.js';
+import type { createTrafficSwitchActivities } from '../activities/traffic/switch.js';
 import type { VeleroVerificationActivities } from '../activities/velero/restore-verification.js';
 import type { veleroBackup } from './veleroBackup.js';
 import { derivedResourceNames, failbackBackupWorkflowIdFor, restoreNameFor, runRestoreNameFor, veleroAgeSeconds } from '../model/velero-layout.js';
@@ -18,7 +18,7 @@ import { rootFailure } from '../model/failure-chain.js';
 import { failureTypes } from '../model/failures.js';
 import { secondsBetween } from '../model/durations.js';
 
-type TrafficActivities = ReturnType<typeof createTrafficActivities>;
+type TrafficActivities = ReturnType<typeof createTrafficSwitchActivities>;
 
 export interface FailoverInput {
   app: string;

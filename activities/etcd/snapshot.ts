@@ -2,12 +2,12 @@
 // check what was stored, write the manifest, apply retention.
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import { AbortMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { LifeboatClients } from '../../worker/clients.js';
+import type { ActivityDeps } from '../deps.js';
 import type { KeyRing } from '../../worker/keys.js';
 import { clusterClients } from '../kubernetes/cluster.js';
 import { withEtcdClient } from './client.js';
 import { countRegistry } from './inventory.js';
-import { etcdMemberStatus, etcdctlError } from '../health.js';
+import { etcdMemberStatus, etcdctlError } from './health.js';
 import { planRetention, type RetentionPlan, type SnapshotRecord } from '../../model/retention.js';
 import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
 import { maxStreamAttempts, snapshotManifestKey, snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from '../../model/snapshot-layout.js';
@@ -92,8 +92,8 @@ export function retentionDeleteFailure(cluster: string, result: RetentionResult,
   });
 }
 
-export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined) => {
-  const bucket = clients.config.objectStore.bucket;
+export const createEtcdSnapshotActivities = (deps: Pick<ActivityDeps, 'clusters' | 'tools' | 's3' | 'bucket' | 'keyRing'>) => {
+  const { bucket, keyRing } = deps;
   const etcdWhere = (cluster: string, endpoints: string[]) => ({ cluster, endpoints: endpoints.join(','), bucket });
   const requireKeys = (): KeyRing => {
     if (!keyRing) throw ApplicationFailure.nonRetryable('this worker has no snapshot encryption keys configured (encryption in its configuration)', failureTypes.EncryptionNotConfigured);
@@ -106,7 +106,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
      * first aborts the multipart uploads an earlier attempt left, then starts a new stream.
      */
     async streamEtcdSnapshot({ cluster, snapshotId }: { cluster: string; snapshotId: string }): Promise<SnapshotUpload> {
-      const { config } = clusterClients(clients, cluster);
+      const { config } = clusterClients(deps, cluster);
       const keys = requireKeys();
       const ctx = Context.current();
       const attempt = ctx.info.attempt;
@@ -115,14 +115,14 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
       const attemptKeys = Array.from({ length: attempt }, (_, i) => snapshotObjectKey(cluster, snapshotId, i + 1));
       const where = etcdWhere(cluster, config.etcd.endpoints);
       try {
-        const leftovers = await abortIncompleteUploads(clients.s3, bucket, { keys: attemptKeys });
+        const leftovers = await abortIncompleteUploads(deps.s3, bucket, { keys: attemptKeys });
         if (leftovers.length) ctx.log.info('aborted uploads left by an earlier attempt', { uploads: leftovers });
-        const [member] = await etcdMemberStatus(clients, cluster).catch((err: unknown) => { throw new Error(etcdctlError(err)); });
+        const [member] = await etcdMemberStatus(deps, cluster).catch((err: unknown) => { throw new Error(etcdctlError(err)); });
         if (!member) throw new Error(`etcd of cluster '${cluster}' reported no member status`);
         const streamStartedAt = new Date().toISOString();
         // The SDK throttles what reaches the server (the worker's maxHeartbeatThrottleInterval).
         const result = await withEtcdClient(config, (etcd) => streamSnapshotToStore({
-          etcd, s3: clients.s3, bucket, objectKey, key: keys.lookup(keys.currentKeyId)!, keyId: keys.currentKeyId,
+          etcd, s3: deps.s3, bucket, objectKey, key: keys.lookup(keys.currentKeyId)!, keyId: keys.currentKeyId,
           signal: ctx.cancellationSignal,
           onProgress: (p: StreamProgress) => ctx.heartbeat(p),
         }));
@@ -133,7 +133,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
         };
       } catch (err) {
         // Whatever happened, no parts of this attempt stay behind.
-        await abortIncompleteUploads(clients.s3, bucket, { keys: [objectKey] }).catch(() => undefined);
+        await abortIncompleteUploads(deps.s3, bucket, { keys: [objectKey] }).catch(() => undefined);
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('snapshot upload cancelled; multipart upload aborted');
         throw classifySnapshotError(err, where);
       }
@@ -141,7 +141,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
 
     /** Object count per resource prefix at `revision`, read keys-only in pages. */
     async etcdInventory({ cluster, revision }: { cluster: string; revision: number }): Promise<Inventory> {
-      const { config } = clusterClients(clients, cluster);
+      const { config } = clusterClients(deps, cluster);
       // kube-apiserver compacts old revisions every few minutes; after a long upload the snapshot's may
       // be gone. Count at the current one instead; the inventory records which revision was counted.
       return withEtcdClient(config, (etcd) => countRegistry(etcd, revision, {
@@ -152,7 +152,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
 
     /** The stored object is there and has the size the stream produced. */
     async verifyStoredSnapshot({ objectKey, storedBytes }: { objectKey: string; storedBytes: number }): Promise<{ storedBytes: number }> {
-      const head = await clients.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey }));
+      const head = await deps.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey }));
       if (head.ContentLength !== storedBytes) {
         throw ApplicationFailure.nonRetryable(`s3://${bucket}/${objectKey} is ${head.ContentLength} bytes, the upload produced ${storedBytes}`, failureTypes.StoredObjectMismatch);
       }
@@ -161,7 +161,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
 
     /** Writes the manifest, the last step: only now does the snapshot become visible. */
     async writeSnapshotManifest(manifest: SnapshotManifest): Promise<void> {
-      await writeManifest(clients.s3, bucket, manifest).catch((err: unknown) => {
+      await writeManifest(deps.s3, bucket, manifest).catch((err: unknown) => {
         throw err instanceof ManifestCollisionError ? ApplicationFailure.nonRetryable(err.message, failureTypes.SnapshotIdCollision) : err;
       });
     },
@@ -175,9 +175,9 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
      * done, then the activity fails with RetentionDeleteFailed (see retentionDeleteFailure).
      */
     async applyEtcdRetention({ cluster, dryRun, now }: { cluster: string; dryRun: boolean; now: string }): Promise<RetentionResult> {
-      const { config } = clusterClients(clients, cluster);
+      const { config } = clusterClients(deps, cluster);
       const policy = config.etcdSnapshots.retention;
-      const listing = await listManifests(clients.s3, bucket, cluster);
+      const listing = await listManifests(deps.s3, bucket, cluster);
       const records: SnapshotRecord[] = listing.manifests.map((m) => ({ id: m.snapshotId, startedAt: m.startedAt, status: m.status, sizeBytes: m.object.storedBytes }));
       const plan = planRetention({ snapshots: records, complete: listing.complete, problem: listing.problem }, policy, new Date(now));
       const result: RetentionResult = { plan, dryRun, deletedObjects: [], abortedUploads: [] };
@@ -194,7 +194,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
       /** Deletes `keys`, recording what went and what the store refused; true when all went. */
       const remove = async (keys: string[]): Promise<boolean> => {
         if (!keys.length) return true;
-        const outcome = await deleteObjects(clients.s3, bucket, keys);
+        const outcome = await deleteObjects(deps.s3, bucket, keys);
         result.deletedObjects.push(...outcome.deleted);
         failed.push(...outcome.failed);
         return outcome.failed.length === 0;
@@ -209,7 +209,7 @@ export const createEtcdSnapshotActivities = (clients: LifeboatClients, keyRing: 
       // S3 lists uploads by prefix; MinIO only by exact key, so also name the attempt keys of
       // snapshots that have objects but no manifest (the ones an upload may have been left for).
       const unfinished = new Set(listing.keys.map((k) => k.key.slice(snapshotPrefix(cluster).length).split('/')[0]!).filter((id) => !referenced.has(id)));
-      result.abortedUploads = await abortIncompleteUploads(clients.s3, bucket, {
+      result.abortedUploads = await abortIncompleteUploads(deps.s3, bucket, {
         prefix: snapshotPrefix(cluster),
         keys: [...unfinished].flatMap((id) => Array.from({ length: maxStreamAttempts }, (_, i) => snapshotObjectKey(cluster, id, i + 1))),
       }, threshold);

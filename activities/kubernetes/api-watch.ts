@@ -4,7 +4,7 @@
 // workflow then fences it with the same fence activity a normal failover uses.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppsV1Api } from '@kubernetes/client-node';
-import type { LifeboatClients } from '../../worker/clients.js';
+import type { ActivityDeps } from '../deps.js';
 import { clusterClients } from './cluster.js';
 import { kubernetesError } from './api.js';
 import type { Workload } from './deployments.js';
@@ -38,7 +38,7 @@ export interface SourceApiWatch {
 /** A shell word, quoted only when it needs to be. */
 const shellWord = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
 
-export function createFailoverWatchActivities(clients: LifeboatClients) {
+export function createFailoverWatchActivities(deps: Pick<ActivityDeps, 'clusters' | 'apps'>) {
   return {
     /**
      * What a watch of the unreachable `cluster` needs: its limit (`apps[].failover.returnWatch`) and the
@@ -46,9 +46,9 @@ export function createFailoverWatchActivities(clients: LifeboatClients) {
      * uses for the cluster (one command per namespace).
      */
     sourceWatchPlan({ app, cluster, workloads }: { app: string; cluster: string; workloads: Workload[] }): Promise<{ limitSeconds: number; fenceCommand: string }> {
-      const config = clients.config.apps.find((a) => a.name === app)?.failover;
+      const config = deps.apps.find((a) => a.name === app)?.failover;
       if (!config) throw ApplicationFailure.nonRetryable(`app '${app}' has no failover configuration on this worker`, failureTypes.AppHasNoFailover);
-      const c = clusterClients(clients, cluster).config;
+      const c = clusterClients(deps, cluster).config;
       const namespaces = [...new Set(workloads.map((w) => w.namespace))];
       const fenceCommand = namespaces.map((ns) => ['kubectl', '--kubeconfig', c.kubeconfig, ...(c.context ? ['--context', c.context] : []), '--namespace', ns,
         'scale', 'deployment', ...workloads.filter((w) => w.namespace === ns).map((w) => w.name), '--replicas=0'].map(shellWord).join(' ')).join(' && ');
@@ -63,7 +63,7 @@ export function createFailoverWatchActivities(clients: LifeboatClients) {
      */
     async watchForSourceApi({ cluster, workloads, deadline }: { cluster: string; workloads: Workload[]; deadline: string }): Promise<SourceApiWatch> {
       const ctx = Context.current();
-      const api = clusterClients(clients, cluster).kubeConfig.makeApiClient(AppsV1Api);
+      const api = clusterClients(deps, cluster).kubeConfig.makeApiClient(AppsV1Api);
       const [first] = workloads;
       if (!first) throw ApplicationFailure.nonRetryable(`nothing to watch on '${cluster}': no workloads`, failureTypes.InvalidFailoverRequest);
       const resumed = ctx.info.heartbeatDetails as Partial<WatchProgress> | undefined;

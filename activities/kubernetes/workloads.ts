@@ -4,7 +4,7 @@
 // compensation undoes exactly what its run did.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
-import type { LifeboatClients } from '../../worker/clients.js';
+import type { ActivityDeps } from '../deps.js';
 import type { AppConfig, FailoverConfig } from '../../worker/config.js';
 import { clusterClients } from './cluster.js';
 import { kubernetesError } from './api.js';
@@ -83,9 +83,9 @@ export interface FailoverPreflight {
 /** How long a fence waits for the source's Pods to stop serving when the caller fixes no deadline. */
 const defaultFenceWaitMs = 120_000;
 
-export function createFailoverActivities(clients: LifeboatClients) {
-  const appConfig = (name: string) => failoverAppOf(clients.config, name);
-  const apps = (cluster: string) => clusterClients(clients, cluster).kubeConfig.makeApiClient(AppsV1Api);
+export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | 'apps'>) {
+  const appConfig = (name: string) => failoverAppOf(deps.apps, name);
+  const apps = (cluster: string) => clusterClients(deps, cluster).kubeConfig.makeApiClient(AppsV1Api);
 
   /** The Deployments that matter: configured, else every Deployment in the app's namespaces on `cluster`. */
   async function workloadsOf(app: AppConfig & { failover: FailoverConfig }, cluster: string): Promise<V1Deployment[]> {
@@ -98,7 +98,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
   }
 
   async function site(cluster: string): Promise<SitePreflight & { kubeConfig: KubeConfig }> {
-    const { kubeConfig } = clusterClients(clients, cluster);
+    const { kubeConfig } = clusterClients(deps, cluster);
     try {
       const nodes = await kubeConfig.makeApiClient(CoreV1Api).listNode();
       const ready = nodes.items.filter((n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
@@ -139,7 +139,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
    */
   async function waitStopped(cluster: string, workloads: Workload[], deadline: Date): Promise<void> {
     const api = apps(cluster);
-    const core = clusterClients(clients, cluster).kubeConfig.makeApiClient(CoreV1Api);
+    const core = clusterClients(deps, cluster).kubeConfig.makeApiClient(CoreV1Api);
     const ctx = Context.current();
     const namespaces = [...new Set(workloads.map((w) => w.namespace))];
     let last = '';
@@ -250,7 +250,7 @@ export function createFailoverActivities(clients: LifeboatClients) {
         if (!ok) blockers.push(`target '${to}' lacks capacity: ${capacity.detail}`);
       }
       const t = f.traffic;
-      const targetVelero = clusterClients(clients, to).config.velero;
+      const targetVelero = clusterClients(deps, to).config.velero;
       const sourceLocation = targetVelero.restoreFrom[from];
       if (f.mode === 'restore' && !sourceLocation) blockers.push(`restore mode needs a Velero location on '${to}' for '${from}''s backups (clusters[].velero.restoreFrom.${from})`);
       return {

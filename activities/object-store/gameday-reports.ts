@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { LifeboatClients } from '../../worker/clients.js';
+import type { ActivityDeps } from '../deps.js';
 import type { LifeboatConfig } from '../../worker/config.js';
 import type { GameDayReport } from '../../model/verification.js';
 import { gameDayReportKeys } from '../../model/gameday-layout.js';
@@ -31,18 +31,18 @@ export interface GameDayPlan {
 }
 
 /** Where reports are kept on the machine that writes them: gameDay.reportDir, else the user's state directory. */
-export const localReportDir = (config: LifeboatConfig) =>
-  config.gameDay.reportDir ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'lifeboat', 'gamedays');
+export const localReportDir = (gameDay: LifeboatConfig['gameDay']) =>
+  gameDay.reportDir ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'lifeboat', 'gamedays');
 
-export function createGameDayActivities(clients: LifeboatClients) {
-  const { config, s3 } = clients;
+export function createGameDayActivities(deps: Pick<ActivityDeps, 'clusters' | 'apps' | 'gameDay' | 's3' | 'bucket'>) {
+  const { apps: configuredApps, gameDay, s3, bucket } = deps;
   return {
     /** The clusters and apps this game day proves; unknown names are refused before anything runs. */
     planGameDay(input: GameDayPlanInput): Promise<GameDayPlan> {
-      const clusterNames = config.clusters.map((c) => c.name);
-      const appNames = config.apps.map((a) => a.name);
-      const clusters = input.clusters ?? config.gameDay.clusters ?? clusterNames;
-      const apps = input.apps ?? config.gameDay.apps ?? appNames;
+      const clusterNames = [...deps.clusters.keys()];
+      const appNames = configuredApps.map((a) => a.name);
+      const clusters = input.clusters ?? gameDay.clusters ?? clusterNames;
+      const apps = input.apps ?? gameDay.apps ?? appNames;
       const unknown = [
         ...clusters.filter((c) => !clusterNames.includes(c)).map((c) => `cluster '${c}' (configured: ${clusterNames.join(', ')})`),
         ...apps.filter((a) => !appNames.includes(a)).map((a) => `app '${a}' (configured: ${appNames.join(', ') || 'none'})`),
@@ -52,13 +52,13 @@ export function createGameDayActivities(clients: LifeboatClients) {
       return Promise.resolve({
         clusters,
         apps: apps.map((name) => {
-          const app = config.apps.find((a) => a.name === name)!;
+          const app = configuredApps.find((a) => a.name === name)!;
           return { name, cluster: app.cluster, verifyCluster: app.verify.cluster };
         }),
-        freshBackups: input.freshBackups ?? config.gameDay.freshBackups,
-        failovers: (input.failover ?? config.gameDay.failover)
+        freshBackups: input.freshBackups ?? gameDay.freshBackups,
+        failovers: (input.failover ?? gameDay.failover)
           ? apps.flatMap((name) => {
-            const app = config.apps.find((a) => a.name === name)!;
+            const app = configuredApps.find((a) => a.name === name)!;
             return app.failover ? [{ name, from: app.cluster, to: app.failover.standby }] : [];
           })
           : [],
@@ -69,13 +69,12 @@ export function createGameDayActivities(clients: LifeboatClients) {
     async storeGameDayReport(report: GameDayReport): Promise<{ bucket: string; keys: { json: string; markdown: string; html: string }; localDir: string }> {
       const rendered = renderGameDayReport(report);
       const keys = gameDayReportKeys(report.id);
-      const bucket = config.objectStore.bucket;
       await Promise.all([
         s3.send(new PutObjectCommand({ Bucket: bucket, Key: keys.json, Body: rendered.json, ContentType: 'application/json' })),
         s3.send(new PutObjectCommand({ Bucket: bucket, Key: keys.markdown, Body: rendered.markdown, ContentType: 'text/markdown; charset=utf-8' })),
         s3.send(new PutObjectCommand({ Bucket: bucket, Key: keys.html, Body: rendered.html, ContentType: 'text/html; charset=utf-8' })),
       ]);
-      const localDir = join(localReportDir(config), report.id);
+      const localDir = join(localReportDir(gameDay), report.id);
       await mkdir(localDir, { recursive: true });
       await Promise.all([
         writeFile(join(localDir, 'report.json'), rendered.json),

@@ -13,8 +13,7 @@ import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
-import type { LifeboatClients } from '../../worker/clients.js';
-import type { KeyRing } from '../../worker/keys.js';
+import type { ActivityDeps } from '../deps.js';
 import type { LifeboatConfig, ObjectRef } from '../../worker/config.js';
 import type { Step } from '../../model/steps.js';
 import { timeStep } from '../../model/steps.js';
@@ -141,21 +140,20 @@ function compareInventory(expected: Inventory, restored: Inventory): Verificatio
 }
 
 /** Where restore verification keeps scratch restores: verification.scratchDir, else the system temp directory. */
-export const scratchRootOf = (config: LifeboatConfig) => config.verification.scratchDir ?? join(tmpdir(), 'lifeboat-scratch');
+export const scratchRootOf = (verification: LifeboatConfig['verification']) => verification.scratchDir ?? join(tmpdir(), 'lifeboat-scratch');
 
 /** No scratch restore lives longer than its activity's start-to-close timeout (2 h in the workflow). */
 export const staleScratchAgeMs = 3 * 60 * 60 * 1000;
 
-export function createEtcdRestoreActivities(clients: LifeboatClients, keyRing: KeyRing | undefined) {
-  const { config, s3 } = clients;
-  const bucket = config.objectStore.bucket;
-  const scratchRoot = scratchRootOf(config);
+export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' | 'tools' | 'verification' | 's3' | 'bucket' | 'keyRing'>) {
+  const { s3, bucket, keyRing, tools, verification } = deps;
+  const scratchRoot = scratchRootOf(verification);
   const scratchDir = (scratchId: string) => join(scratchRoot, scratchId.replace(/[^A-Za-z0-9._-]/g, '_'));
 
   /** Reads the source's copy of an object to compare data hashes; undefined if it cannot be read. */
   async function sourceObject(cluster: string, ref: ObjectRef): Promise<KubeObject | string> {
     try {
-      return await readObject(clusterClients(clients, cluster).kubeConfig, ref);
+      return await readObject(clusterClients(deps, cluster).kubeConfig, ref);
     } catch (err) {
       const { code, message } = apiError(err);
       return code === 404 ? 'deleted from the source since the snapshot' : `source unreadable (${message})`;
@@ -190,7 +188,7 @@ export function createEtcdRestoreActivities(clients: LifeboatClients, keyRing: K
   return {
     /** The snapshot to verify (the given one, or the newest uploaded or verified) and what to check. */
     async planEtcdVerification({ cluster, snapshotId }: { cluster: string; snapshotId?: string }): Promise<EtcdVerificationPlan> {
-      const { config: clusterConfig } = clusterClients(clients, cluster);
+      const { config: clusterConfig } = clusterClients(deps, cluster);
       let manifest: SnapshotManifest;
       if (snapshotId) {
         try {
@@ -228,12 +226,12 @@ export function createEtcdRestoreActivities(clients: LifeboatClients, keyRing: K
     async restoreSnapshotInScratch(input: ScratchRestoreInput): Promise<ScratchRestoreResult> {
       if (!keyRing) throw ApplicationFailure.nonRetryable('this worker has no encryption keys configured (encryption in its config); it cannot decrypt snapshots', failureTypes.EncryptionNotConfigured);
       const ctx = Context.current();
-      const { config: clusterConfig } = clusterClients(clients, input.cluster);
+      const { config: clusterConfig } = clusterClients(deps, input.cluster);
       const dir = scratchDir(input.scratchId);
       const log = new StepLog();
       const checks: VerificationCheck[] = [];
       const processes: ScratchProcess[] = [];
-      const startTimeoutMs = config.verification.startTimeout * 1000;
+      const startTimeoutMs = verification.startTimeout * 1000;
       let restoredRevision: number | undefined;
       // What the restored etcd holds at its latest revision: what the API server must then serve.
       let restoredLatest: Inventory | undefined;
@@ -262,9 +260,9 @@ export function createEtcdRestoreActivities(clients: LifeboatClients, keyRing: K
         const peerUrl = `http://127.0.0.1:${peerPort}`;
         const dataDir = join(dir, 'etcd-data');
         await log.run('restore-db', async () => {
-          const r = await execa(config.tools.etcdutl, ['snapshot', 'restore', dbFile, '--data-dir', dataDir, '--name', 'scratch',
+          const r = await execa(tools.etcdutl, ['snapshot', 'restore', dbFile, '--data-dir', dataDir, '--name', 'scratch',
             '--initial-cluster', `scratch=${peerUrl}`, '--initial-advertise-peer-urls', peerUrl], { reject: false, all: true, cancelSignal: ctx.cancellationSignal });
-          if ((r as { code?: string }).code === 'ENOENT') throw ApplicationFailure.nonRetryable(`etcdutl not found at '${config.tools.etcdutl}' (tools.etcdutl)`, failureTypes.ScratchToolMissing);
+          if ((r as { code?: string }).code === 'ENOENT') throw ApplicationFailure.nonRetryable(`etcdutl not found at '${tools.etcdutl}' (tools.etcdutl)`, failureTypes.ScratchToolMissing);
           if (r.exitCode !== 0) throw new NotRestorable(`etcdutl snapshot restore refused the snapshot: ${(r.all ?? '').trim().split('\n').slice(-3).join(' ')}`);
           // The plaintext copy is not needed once etcd's data directory exists.
           await rm(dbFile, { force: true });
@@ -287,7 +285,7 @@ export function createEtcdRestoreActivities(clients: LifeboatClients, keyRing: K
 
         await withEtcdEndpoints([clientUrl], undefined, async (etcd) => {
           await log.run('start-etcd', async () => {
-            const proc = await start('etcd', config.tools.etcd, ['--name', 'scratch', '--data-dir', dataDir,
+            const proc = await start('etcd', tools.etcd, ['--name', 'scratch', '--data-dir', dataDir,
               '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl, '--listen-peer-urls', peerUrl,
               '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `scratch=${peerUrl}`, '--log-level', 'warn',
               '--quota-backend-bytes', String(8 * 1024 ** 3)], 'tools.etcd');
@@ -317,7 +315,7 @@ export function createEtcdRestoreActivities(clients: LifeboatClients, keyRing: K
         const rv = clusterConfig.restoreVerification;
         let scratchKube: KubeConfig | undefined;
         await log.run('start-apiserver', async () => {
-          const proc = await start('kube-apiserver', config.tools.kubeApiserver, [
+          const proc = await start('kube-apiserver', tools.kubeApiserver, [
             '--etcd-servers', clientUrl, '--bind-address', '127.0.0.1', '--secure-port', String(apiPort), '--advertise-address', '127.0.0.1',
             '--cert-dir', certDir, '--token-auth-file', join(dir, 'tokens.csv'), '--authorization-mode', 'RBAC',
             '--service-account-issuer', 'https://lifeboat-scratch.invalid', '--service-account-key-file', join(dir, 'sa.pub'),

@@ -10,7 +10,7 @@
 // with the types in `retryableTrafficFailureTypes`, so a workflow can report what the last attempt met.
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { LifeboatClients } from '../../worker/clients.js';
+import type { ActivityDeps } from '../deps.js';
 import type { AppConfig, TrafficConfig } from '../../worker/config.js';
 import { clusterClients } from '../kubernetes/cluster.js';
 import { describeNetworkError } from '../network-errors.js';
@@ -89,14 +89,14 @@ const maxAnswerLength = 300;
 const sameTargets = (a: readonly string[] | undefined, b: readonly string[]) =>
   a !== undefined && a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 
-function failoverTraffic(clients: LifeboatClients, appName: string): { app: AppConfig; traffic: TrafficConfig } {
-  const app = failoverAppOf(clients.config, appName);
+function failoverTraffic(deps: Pick<ActivityDeps, 'apps'>, appName: string): { app: AppConfig; traffic: TrafficConfig } {
+  const app = failoverAppOf(deps.apps, appName);
   return { app, traffic: app.failover.traffic };
 }
 
-function knownCluster(clients: LifeboatClients, cluster: string, role: string): void {
-  if (!clients.clusters.has(cluster)) {
-    throw ApplicationFailure.nonRetryable(`unknown ${role} cluster '${cluster}'; this worker knows ${[...clients.clusters.keys()].join(', ')}`, failureTypes.UnknownCluster);
+function knownCluster(deps: Pick<ActivityDeps, 'clusters'>, cluster: string, role: string): void {
+  if (!deps.clusters.has(cluster)) {
+    throw ApplicationFailure.nonRetryable(`unknown ${role} cluster '${cluster}'; this worker knows ${[...deps.clusters.keys()].join(', ')}`, failureTypes.UnknownCluster);
   }
 }
 
@@ -292,14 +292,14 @@ function parseJson(text: string): unknown {
 
 // ---------------------------------------------------------------------------------------------------
 
-export const createTrafficActivities = (clients: LifeboatClients) => {
+export const createTrafficSwitchActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps'>) => {
   const locate = (traffic: ExternalDnsTraffic): DnsEndpointLocation =>
-    ({ kubeConfig: clusterClients(clients, traffic.cluster).kubeConfig, cluster: traffic.cluster, traffic });
+    ({ kubeConfig: clusterClients(deps, traffic.cluster).kubeConfig, cluster: traffic.cluster, traffic });
 
   return {
     /** Where the app's traffic goes now, as its provider tells. */
     async trafficStatus({ app: appName }: TrafficStatusInput): Promise<TrafficStatus> {
-      const { traffic } = failoverTraffic(clients, appName);
+      const { traffic } = failoverTraffic(deps, appName);
       if (traffic.provider === 'externalDNS') {
         const at = locate(traffic);
         const obj = await readDnsEndpoint(at);
@@ -316,7 +316,7 @@ export const createTrafficActivities = (clients: LifeboatClients) => {
       const cluster = (parseJson(text) as { cluster?: unknown } | undefined)?.cluster;
       const where = `GET ${safeUrl(traffic.statusUrl)}`;
       if (typeof cluster !== 'string') return { provider: traffic.provider, detail: `${where} answered without a "cluster" string` };
-      if (!clients.clusters.has(cluster)) return { provider: traffic.provider, detail: `${where} names cluster '${cluster}', which this worker does not know` };
+      if (!deps.clusters.has(cluster)) return { provider: traffic.provider, detail: `${where} names cluster '${cluster}', which this worker does not know` };
       return { provider: traffic.provider, activeCluster: cluster, detail: `${where} says '${cluster}'` };
     },
 
@@ -328,9 +328,9 @@ export const createTrafficActivities = (clients: LifeboatClients) => {
      * success (`{"changed": false}` in its answer reports a switch already done).
      */
     async switchTraffic(input: SwitchTrafficInput): Promise<SwitchTrafficResult> {
-      const { traffic } = failoverTraffic(clients, input.app);
-      knownCluster(clients, input.from, 'source');
-      knownCluster(clients, input.to, 'target');
+      const { traffic } = failoverTraffic(deps, input.app);
+      knownCluster(deps, input.from, 'source');
+      knownCluster(deps, input.to, 'target');
       if (!input.idempotencyKey) throw ApplicationFailure.nonRetryable('a traffic switch needs an idempotency key', failureTypes.InvalidTrafficSwitchInput);
       if (traffic.provider === 'externalDNS') {
         dnsEndpointRecord(traffic, input.to);

@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { LifeboatClients } from '../../worker/clients.js';
+import type { ActivityDeps } from '../deps.js';
 import { clusterClients } from '../kubernetes/cluster.js';
 import {
   backupFileKey, managedByLabel, terminalPhases, workflowIdAnnotation,
@@ -184,17 +184,17 @@ export async function pollWithHeartbeat<T>(deadline: Date, intervalMs: number, s
   }
 }
 
-export const createVeleroActivities = (clients: LifeboatClients) => ({
+export const createVeleroBackupActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps' | 's3'>) => ({
   /** Decides the Backup from the run's input, the app's configuration and the cluster's Velero settings. */
   // eslint-disable-next-line @typescript-eslint/require-await -- reads configuration only; activities return promises
   async resolveVeleroBackup(input: VeleroBackupInput): Promise<ResolvedVeleroBackup> {
-    const app = input.app === undefined ? undefined : appOf(clients.config, input.app);
+    const app = input.app === undefined ? undefined : appOf(deps.apps, input.app);
     if (!app && input.cluster === undefined) throw ApplicationFailure.nonRetryable('a Velero backup needs a cluster or an app', failureTypes.InvalidVeleroBackupInput);
     if (app && input.cluster !== undefined && input.cluster !== app.cluster) {
       throw ApplicationFailure.nonRetryable(`app '${app.name}' runs on cluster '${app.cluster}', not '${input.cluster}'`, failureTypes.InvalidVeleroBackupInput);
     }
     const cluster = input.cluster ?? app!.cluster;
-    const { velero } = clusterClients(clients, cluster).config;
+    const { velero } = clusterClients(deps, cluster).config;
     if (input.timeoutSeconds !== undefined && !(input.timeoutSeconds > 0)) {
       throw ApplicationFailure.nonRetryable(`timeoutSeconds must be positive, got ${input.timeoutSeconds}`, failureTypes.InvalidVeleroBackupInput);
     }
@@ -214,7 +214,7 @@ export const createVeleroActivities = (clients: LifeboatClients) => ({
 
   /** Creates the Backup named after this run, or finds the one an earlier attempt created. */
   async createVeleroBackup({ cluster, veleroNamespace, name, spec }: { cluster: string; veleroNamespace: string; name: string; spec: VeleroBackupSpec }): Promise<{ name: string; uid: string; created: boolean }> {
-    const { kubeConfig } = clusterClients(clients, cluster);
+    const { kubeConfig } = clusterClients(deps, cluster);
     const { labelSelector, ...rest } = spec;
     return createOwnVeleroObject(kubeConfig, cluster, veleroNamespace, 'backups', 'Backup', name, {
       ...rest, ...(labelSelector ? { labelSelector: { matchLabels: labelSelector } } : {}),
@@ -227,7 +227,7 @@ export const createVeleroActivities = (clients: LifeboatClients) => ({
    * stays `New`, which means no Velero server is watching.
    */
   async waitForVeleroBackup({ cluster, veleroNamespace, name, deadline, timeoutSeconds }: { cluster: string; veleroNamespace: string; name: string; deadline: string; timeoutSeconds: number }): Promise<VeleroBackupStatus> {
-    const { kubeConfig } = clusterClients(clients, cluster);
+    const { kubeConfig } = clusterClients(deps, cluster);
     let last: VeleroBackupStatus = { name, phase: 'New', itemsBackedUp: 0, totalItems: 0, warnings: 0, errors: 0 };
     let apiProblem: string | undefined;
     const final = await pollWithHeartbeat(new Date(deadline), 1_000, async () => {
@@ -254,7 +254,7 @@ export const createVeleroActivities = (clients: LifeboatClients) => ({
 
   /** Why a Backup did not complete cleanly: its status, Velero's results file and its log's error lines. */
   async veleroBackupProblems({ cluster, veleroNamespace, name }: { cluster: string; veleroNamespace: string; name: string }): Promise<VeleroProblems> {
-    const { kubeConfig } = clusterClients(clients, cluster);
+    const { kubeConfig } = clusterClients(deps, cluster);
     const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', name).catch((err: unknown) => { throw kubernetesError(err, `reading Backup ${name}`); });
     if (!backup) throw ApplicationFailure.nonRetryable(`Backup ${veleroNamespace}/${name} on cluster '${cluster}' does not exist`, failureTypes.VeleroBackupGone);
     const problems: VeleroProblems = { errors: [], warnings: [], logErrors: [] };
@@ -271,7 +271,7 @@ export const createVeleroActivities = (clients: LifeboatClients) => ({
     const { bucket, prefix } = store;
     const resultsKey = backupFileKey(prefix, name, '-results.gz');
     const logsKey = backupFileKey(prefix, name, '-logs.gz');
-    const [results, logs] = await Promise.all([readVeleroFile(clients.s3, bucket, resultsKey), readVeleroFile(clients.s3, bucket, logsKey)]);
+    const [results, logs] = await Promise.all([readVeleroFile(deps.s3, bucket, resultsKey), readVeleroFile(deps.s3, bucket, logsKey)]);
     Object.assign(problems, resultLines(results));
     problems.logErrors = logErrorLines(logs);
     const unreadable = [...(results === undefined ? [`s3://${bucket}/${resultsKey}`] : []), ...(logs === undefined ? [`s3://${bucket}/${logsKey}`] : [])];
@@ -280,4 +280,4 @@ export const createVeleroActivities = (clients: LifeboatClients) => ({
   },
 });
 
-export type VeleroActivities = ReturnType<typeof createVeleroActivities>;
+export type VeleroActivities = ReturnType<typeof createVeleroBackupActivities>;

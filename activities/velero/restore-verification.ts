@@ -3,7 +3,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { LifeboatClients } from '../../worker/clients.js';
+import type { ActivityDeps } from '../deps.js';
 import type { AppCheck } from '../../worker/config.js';
 import type { VerificationCheck } from '../../model/verification.js';
 import { clusterClients } from '../kubernetes/cluster.js';
@@ -54,16 +54,16 @@ async function ownNamespace(core: CoreV1Api, name: string, workflowId: string): 
   }
 }
 
-export const createVeleroVerificationActivities = (clients: LifeboatClients) => {
-  const kubeOf = (cluster: string): KubeConfig => clusterClients(clients, cluster).kubeConfig;
+export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps' | 's3'>) => {
+  const kubeOf = (cluster: string): KubeConfig => clusterClients(deps, cluster).kubeConfig;
 
   return {
     /** The app's verification settings from the worker's configuration. */
     // eslint-disable-next-line @typescript-eslint/require-await -- reads configuration only; activities return promises
     async veleroVerificationPlan({ app: appName }: { app: string }): Promise<VeleroVerificationPlan> {
-      const app = appOf(clients.config, appName);
-      const source = clusterClients(clients, app.cluster).config;
-      const target = clusterClients(clients, app.verify.cluster).config;
+      const app = appOf(deps.apps, appName);
+      const source = clusterClients(deps, app.cluster).config;
+      const target = clusterClients(deps, app.verify.cluster).config;
       const location = target.velero.restoreFrom[app.cluster];
       if (!location) {
         throw ApplicationFailure.nonRetryable(
@@ -135,12 +135,12 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
       let files = 0;
       let token: string | undefined;
       do {
-        const page = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: dir, ContinuationToken: token }));
+        const page = await deps.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: dir, ContinuationToken: token }));
         for (const o of page.Contents ?? []) { sizeBytes += o.Size ?? 0; files++; }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
       if (files === 0) throw ApplicationFailure.nonRetryable(`no files of backup ${name} under s3://${bucket}/${dir}`, failureTypes.VeleroBackupNotUsable);
-      const pvbs = await readVeleroFile(clients.s3, bucket, backupFileKey(prefix, name, '-podvolumebackups.json.gz'));
+      const pvbs = await readVeleroFile(deps.s3, bucket, backupFileKey(prefix, name, '-podvolumebackups.json.gz'));
       const podVolumeBackups = pvbs ? ((JSON.parse(pvbs) as unknown[] | null) ?? []).length : 0;
       return { url: `s3://${bucket}/${dir}`, sizeBytes, files, podVolumeBackups };
     },
@@ -202,8 +202,8 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
       if (backup?.spec?.storageLocation) {
         const { bucket, prefix } = await storageLocationOf(kubeConfig, cluster, veleroNamespace, backup.spec.storageLocation);
         const [results, logs] = await Promise.all([
-          readVeleroFile(clients.s3, bucket, restoreFileKey(prefix, name, '-results.gz')),
-          readVeleroFile(clients.s3, bucket, restoreFileKey(prefix, name, '-logs.gz')),
+          readVeleroFile(deps.s3, bucket, restoreFileKey(prefix, name, '-results.gz')),
+          readVeleroFile(deps.s3, bucket, restoreFileKey(prefix, name, '-logs.gz')),
         ]);
         Object.assign(problems, resultLines(results));
         problems.logErrors = logErrorLines(logs);
@@ -219,7 +219,7 @@ export const createVeleroVerificationActivities = (clients: LifeboatClients) => 
       const kubeConfig = kubeOf(cluster);
       const { bucket, prefix } = await storageLocationOf(kubeConfig, cluster, veleroNamespace, location);
       const key = backupFileKey(prefix, backupName, '-resource-list.json.gz');
-      const text = await readVeleroFile(clients.s3, bucket, key);
+      const text = await readVeleroFile(deps.s3, bucket, key);
       if (text === undefined) return { name: 'restored-objects', passed: false, detail: `the backup's resource list s3://${bucket}/${key} is missing` };
       const listed = JSON.parse(text) as Record<string, string[]>;
       const skipped = new Set<string>([...neverRestored, ...derivedResources.filter((d) => excludedResources.includes(d.resource)).map((d) => d.listed)]);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowFailedError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { clusterHealth } from '../../workflows/clusterHealth.js';
-import type { EtcdHealth } from '../../activities/health.js';
+import type { EtcdHealth } from '../../model/health.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
 
 let w: TestWorker;

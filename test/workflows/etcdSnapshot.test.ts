@@ -19,6 +19,7 @@ import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import { fetchSnapshot, SnapshotIntegrityError } from '../../activities/object-store/snapshot-fetch.js';
 import { EnvelopeError } from '../../activities/object-store/envelope.js';
 import { createEtcdSnapshotActivities, type RetentionResult } from '../../activities/etcd/snapshot.js';
+import { activityDeps } from '../../activities/deps.js';
 import { ManifestCollisionError, readManifest, writeManifest } from '../../activities/object-store/manifests.js';
 import { snapshotManifestKey, snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest } from '../../model/snapshot-layout.js';
 import { withEtcdClient } from '../../activities/etcd/client.js';
@@ -210,9 +211,9 @@ describe('etcdSnapshot bad input and classified failures', () => {
 
   it("bad certificates (the other cluster's CA) are a non-retryable TLS error", async () => {
     const primary = config.clusters.find((c) => c.name === 'primary')!;
-    const acts = createEtcdSnapshotActivities(createClients({
+    const acts = createEtcdSnapshotActivities(activityDeps(createClients({
       ...config, clusters: config.clusters.map((c) => (c.name === 'standby' ? { ...c, etcd: { ...c.etcd, caFile: primary.etcd.caFile } } : c)),
-    }), keyRing);
+    }), keyRing));
     const env = new MockActivityEnvironment({ attempt: 1 });
     const err = await env.run(() => acts.streamEtcdSnapshot({ cluster: 'standby', snapshotId: `tls-test-${Date.now()}` })).then(() => undefined, (e: unknown) => e);
     expect(err).toMatchObject({ type: 'EtcdTlsError', nonRetryable: true });
@@ -231,7 +232,7 @@ describe('etcdSnapshot bad input and classified failures', () => {
       await etcd.delete().key('/lifeboat-scratch/compaction-probe');
       return before;
     });
-    const acts = createEtcdSnapshotActivities(clients, keyRing);
+    const acts = createEtcdSnapshotActivities(activityDeps(clients, keyRing));
     const inventory: Inventory = await new MockActivityEnvironment().run(() => acts.etcdInventory({ cluster: 'primary', revision: old }));
     expect(inventory.revision).toBeGreaterThan(old);
     expect(inventory.prefixes.minions).toBe(3);
@@ -270,7 +271,7 @@ describe('etcd retention, on clusters of its own', () => {
   // A day and more later, past the 24 h threshold for unreferenced objects.
   const aDayLater = () => new Date(Date.now() + 25 * 3_600_000).toISOString();
   const applyRetention = (c: LifeboatClients, cluster: string): Promise<RetentionResult> =>
-    new MockActivityEnvironment().run(() => createEtcdSnapshotActivities(c, keyRing).applyEtcdRetention({ cluster, dryRun: false, now: aDayLater() }));
+    new MockActivityEnvironment().run(() => createEtcdSnapshotActivities(activityDeps(c, keyRing)).applyEtcdRetention({ cluster, dryRun: false, now: aDayLater() }));
 
   it('deletes the snapshot the policy drops (manifest and object) and an object no manifest names, keeps the newest, and reports exactly that', async () => {
     const { older, newer, stale } = await olderNewerAndStale(sweep, [7]);

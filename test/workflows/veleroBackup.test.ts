@@ -8,7 +8,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { veleroBackup } from '../../workflows/veleroBackup.js';
-import { createVeleroActivities, readVeleroFile } from '../../activities/velero/backup.js';
+import { createVeleroBackupActivities, readVeleroFile } from '../../activities/velero/backup.js';
+import { activityDeps } from '../../activities/deps.js';
 import { backupFileKey, backupNameFor, maxVeleroNameLength, workflowIdAnnotation } from '../../model/velero-layout.js';
 import { veleroApi } from '../../activities/velero/backup.js';
 import { labUp } from '../../lab/lab.js';
@@ -102,7 +103,7 @@ describe('veleroBackup of the shop app', () => {
 });
 
 describe('createVeleroBackup is idempotent', () => {
-  const acts = createVeleroActivities(clients);
+  const acts = createVeleroBackupActivities(activityDeps(clients, undefined));
   const spec = { includedNamespaces: ['shop'], includedResources: ['configmaps'], ttl: '1h', storageLocation: 'default' };
 
   it('a retried attempt returns the Backup it created; a different run is refused that name', async () => {

@@ -10,13 +10,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import {
-  createTrafficActivities, dnsEndpointFor, pointDnsEndpoint, readDnsEndpoint, trafficAnnotations,
+  createTrafficSwitchActivities, dnsEndpointFor, pointDnsEndpoint, readDnsEndpoint, trafficAnnotations,
   type DnsEndpoint, type DnsEndpointLocation, type ExternalDnsTraffic, type SwitchTrafficInput, type WebhookTraffic,
 } from '../../../activities/traffic/switch.js';
 import { clusterPaths } from '../../../lab/topology.js';
 import { createClients, loadKubeConfig, type LifeboatClients } from '../../../worker/clients.js';
 import type { AppConfig, LifeboatConfig } from '../../../worker/config.js';
 import { labConfig } from '../../helpers/lab.js';
+import { activityDeps } from '../../../activities/deps.js';
 
 const config = labConfig();
 const labShop = config.apps.find((a) => a.name === 'shop')!;
@@ -25,7 +26,9 @@ const shop: AppConfig = { ...labShop, failover: { ...labShop.failover!, traffic 
 const clients: LifeboatClients = { ...createClients(config), config: { ...config, apps: [shop] } };
 const standby = clients.clusters.get(traffic.cluster)!;
 const at: DnsEndpointLocation = { kubeConfig: standby.kubeConfig, cluster: traffic.cluster, traffic };
-const acts = createTrafficActivities(clients);
+/** The traffic activities as the worker builds them, from these clients and their configuration. */
+const trafficActivities = (c: LifeboatClients) => createTrafficSwitchActivities(activityDeps(c, undefined));
+const acts = trafficActivities(clients);
 const api = standby.kubeConfig.makeApiClient(CustomObjectsApi);
 const ref = { group: 'externaldns.k8s.io', version: 'v1alpha1', plural: 'dnsendpoints', namespace: traffic.namespace, name: traffic.name };
 
@@ -142,7 +145,7 @@ describe('ExternalDNS DNSEndpoint', () => {
 
   it('creates the record when there is none', async () => {
     const other: ExternalDnsTraffic = { ...traffic, name: `shop-test-${tag()}` };
-    const acts2 = createTrafficActivities(withApps([shopWithTraffic(other)]));
+    const acts2 = trafficActivities(withApps([shopWithTraffic(other)]));
     expect(await inActivity(() => acts2.trafficStatus({ app: 'shop' }))).toEqual({
       provider: 'externalDNS', detail: `DNSEndpoint ${other.namespace}/${other.name} on cluster 'standby' does not exist`,
     });
@@ -159,12 +162,12 @@ describe('input and permission errors', () => {
   it('fails without retries on an unknown app, an app without failover, an unknown cluster, a cluster without targets', async () => {
     expect(await failureOf(inActivity(() => acts.switchTraffic({ ...switchInput('primary', 'standby'), app: 'nope' }))))
       .toMatchObject({ type: 'UnknownApp', nonRetryable: true });
-    const plain = createTrafficActivities(withApps([{ ...shop, failover: undefined }]));
+    const plain = trafficActivities(withApps([{ ...shop, failover: undefined }]));
     expect(await failureOf(inActivity(() => plain.trafficStatus({ app: 'shop' })))).toMatchObject({ type: 'AppHasNoFailover', nonRetryable: true });
     const unknown = await failureOf(inActivity(() => acts.switchTraffic(switchInput('primary', 'elsewhere'))));
     expect(unknown).toMatchObject({ type: 'UnknownCluster', nonRetryable: true });
     expect(unknown.message).toContain("unknown target cluster 'elsewhere'");
-    const primaryOnly = createTrafficActivities(withApps([shopWithTraffic({ ...traffic, targets: { primary: ['192.0.2.10'] } })]));
+    const primaryOnly = trafficActivities(withApps([shopWithTraffic({ ...traffic, targets: { primary: ['192.0.2.10'] } })]));
     const noTargets = await failureOf(inActivity(() => primaryOnly.switchTraffic(switchInput('primary', 'standby'))));
     expect(noTargets).toMatchObject({ type: 'NoTrafficTargets', nonRetryable: true });
     expect(noTargets.message).toContain("no targets for cluster 'standby'");
@@ -173,7 +176,7 @@ describe('input and permission errors', () => {
   it('a 403 from the Kubernetes API is KubernetesForbidden, not retried', async () => {
     // The standby's kube-scheduler identity: real credentials without rights on DNSEndpoints.
     const kubeConfig = loadKubeConfig({ ...standby.config, kubeconfig: clusterPaths('standby').kubeconfig('kube-scheduler') });
-    const restricted = createTrafficActivities({ ...clients, clusters: new Map([...clients.clusters, ['standby', { ...standby, kubeConfig }]]) });
+    const restricted = trafficActivities({ ...clients, clusters: new Map([...clients.clusters, ['standby', { ...standby, kubeConfig }]]) });
     const before = (await readDnsEndpoint(at))!;
     const err = await failureOf(inActivity(() => restricted.switchTraffic(switchInput('primary', 'standby'))));
     expect(err).toMatchObject({ type: 'KubernetesForbidden', nonRetryable: true });
@@ -200,14 +203,14 @@ describe('webhook', () => {
   const tokenEnv = 'LIFEBOAT_TEST_TRAFFIC_TOKEN';
   const token = `tok-${randomBytes(12).toString('hex')}`;
   let hook: WebhookTraffic;
-  let webhookActs: ReturnType<typeof createTrafficActivities>;
+  let webhookActs: ReturnType<typeof createTrafficSwitchActivities>;
 
   beforeAll(async () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     hook = { provider: 'webhook', url: `${base}/switch`, statusUrl: `${base}/status`, tokenEnv, timeout: 1, attempts: 3 };
-    webhookActs = createTrafficActivities(withApps([shopWithTraffic(hook)]));
+    webhookActs = trafficActivities(withApps([shopWithTraffic(hook)]));
     process.env[tokenEnv] = token;
   });
   afterAll(async () => {
@@ -282,14 +285,14 @@ describe('webhook', () => {
     const port = (idle.address() as AddressInfo).port;
     idle.close();
     await once(idle, 'close');
-    const gone = createTrafficActivities(withApps([shopWithTraffic({ ...hook, url: `http://127.0.0.1:${port}/switch` })]));
+    const gone = trafficActivities(withApps([shopWithTraffic({ ...hook, url: `http://127.0.0.1:${port}/switch` })]));
     const err = await failureOf(inActivity(() => gone.switchTraffic(switchInput('primary', 'standby'))));
     expect(err).toMatchObject({ type: 'TrafficWebhookUnreachable', nonRetryable: false });
     expect(err.message).toContain('connection refused');
   });
 
   it('a token variable missing from the environment fails without a request', async () => {
-    const noToken = createTrafficActivities(withApps([shopWithTraffic({ ...hook, tokenEnv: 'LIFEBOAT_TEST_TRAFFIC_TOKEN_UNSET' })]));
+    const noToken = trafficActivities(withApps([shopWithTraffic({ ...hook, tokenEnv: 'LIFEBOAT_TEST_TRAFFIC_TOKEN_UNSET' })]));
     expect(await failureOf(inActivity(() => noToken.switchTraffic(switchInput('primary', 'standby')))))
       .toMatchObject({ type: 'TrafficWebhookTokenMissing', nonRetryable: true });
     expect(received).toHaveLength(0);
@@ -305,7 +308,7 @@ describe('webhook', () => {
     expect(unknown.activeCluster).toBeUndefined();
     expect(unknown.detail).toContain("names cluster 'mars'");
 
-    const blind = createTrafficActivities(withApps([shopWithTraffic({ ...hook, statusUrl: undefined })]));
+    const blind = trafficActivities(withApps([shopWithTraffic({ ...hook, statusUrl: undefined })]));
     expect(await inActivity(() => blind.trafficStatus({ app: 'shop' }))).toEqual({ provider: 'webhook', detail: 'webhook without statusUrl' });
   });
 });

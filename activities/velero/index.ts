@@ -1,0 +1,12 @@
+// Activities that drive Velero: its storage location's health, backups, and restores (verification
+// and failover's restore mode call the same ones).
+import type { ActivityDeps } from '../deps.js';
+import { createVeleroBackupActivities } from './backup.js';
+import { createVeleroLocationActivities } from './location.js';
+import { createVeleroVerificationActivities } from './restore-verification.js';
+
+export const createVeleroActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps' | 's3'>) => ({
+  ...createVeleroLocationActivities(deps),
+  ...createVeleroBackupActivities(deps),
+  ...createVeleroVerificationActivities(deps),
+});
