@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createHttpCheckActivities, type HttpCheckInput } from '../../activities/traffic/http-check.js';
 import { labConfigFile } from '../../lab/topology.js';
 import { formatProblems, parseRunbook } from '../../model/runbook/parse.js';
@@ -55,6 +55,8 @@ const parsed = parseRunbook('bench-three-checks.yaml', text, { blocks: runbookBl
 if (!parsed.ok) throw new Error(formatProblems(parsed.problems).join('\n'));
 const input: RunbookInput = { document: parsed.document, contentHash: 'bench', source: 'bench', parameters: {}, startedBy: 'bench', approverGroups: {} };
 
+// The worker's state changes at INFO would drown the figures.
+Runtime.install({ logger: new DefaultLogger('WARN') });
 const config = loadConfig({ file: labConfigFile, env: {} });
 const taskQueue = `bench-runbook-${randomUUID()}`;
 say(`bundling the workflows with the baseline; Temporal at ${config.temporal.address}, task queue ${taskQueue}`);
@@ -119,7 +121,7 @@ const figures = {
   warmup,
   steps,
   wallMs: { interpreter: stats(interpreter.map((r) => r.wallMs)), baseline: stats(baseline.map((r) => r.wallMs)) },
-  overheadMsPerStep: { ...stats(overheads), target: target.overheadMsPerStep },
+  overheadMsPerStep: { ...stats(overheads), ofMedians: round1((percentile(interpreter.map((r) => r.wallMs), 0.5) - percentile(baseline.map((r) => r.wallMs), 0.5)) / steps), target: target.overheadMsPerStep },
   activityMs: {
     interpreter: stats(interpreter.flatMap((r) => r.activityMs)),
     baseline: stats(baseline.flatMap((r) => r.activityMs)),
@@ -130,7 +132,7 @@ const figures = {
 const verdict = (ok: boolean) => (ok ? 'meets target' : 'MISSES target');
 console.log('');
 console.log(`wall time per run        interpreter p50 ${figures.wallMs.interpreter.p50} ms, p99 ${figures.wallMs.interpreter.p99} ms; baseline p50 ${figures.wallMs.baseline.p50} ms, p99 ${figures.wallMs.baseline.p99} ms`);
-console.log(`interpreter overhead     per step p50 ${figures.overheadMsPerStep.p50} ms, p99 ${figures.overheadMsPerStep.p99} ms   (target ≤ ${target.overheadMsPerStep} ms: ${verdict(figures.overheadMsPerStep.p50 <= target.overheadMsPerStep)})`);
+console.log(`interpreter overhead     per step p50 ${figures.overheadMsPerStep.p50} ms, p99 ${figures.overheadMsPerStep.p99} ms of the pairs; ${figures.overheadMsPerStep.ofMedians} ms of the medians   (target ≤ ${target.overheadMsPerStep} ms: ${verdict(figures.overheadMsPerStep.p50 <= target.overheadMsPerStep)})`);
 for (const variant of ['interpreter', 'baseline'] as const) {
   const a = figures.activityMs[variant];
   console.log(`activity latency ${variant.padEnd(11)} scheduled→completed p50 ${a.p50} ms, p99 ${a.p99} ms   (target p50 ≤ ${target.activityP50Ms} ms, anchor ${target.anchorMsPerActivity} ms: ${verdict(a.p50 <= target.activityP50Ms)})`);

@@ -16,6 +16,7 @@ import { runbookBlocks } from '../../model/runbook/registry.js';
 import type { RunbookApproval, RunbookApproveRequest, RunbookInput, RunbookReport } from '../../model/runbook/run.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import type { runbook } from '../../workflows/runbook.js';
+import { activityAttempts } from '../helpers/activity-attempts.js';
 import { cliPath, labConfig } from '../helpers/lab.js';
 
 const namespace = `rb-${randomBytes(4).toString('hex')}`;
@@ -83,13 +84,20 @@ describe('runbook interpreter under faults', () => {
     try {
       const handle = await client.workflow.start<typeof runbook>('runbook', { taskQueue, workflowId, args: [input] });
       const child = client.workflow.getHandle(`${workflowId}/health`);
-      // Killed with one of the child's checks started on this worker and not finished: the child is mid-run.
+      // Killed once the child's checks that are still pending have all been started on this worker
+      // (PENDING_ACTIVITY_STATE_STARTED) and not finished: the child is mid-run, and exactly those are retried.
+      let killedInside: string[] = [];
       for (;;) {
         const { raw, status } = await child.describe().catch(() => ({ raw: undefined, status: undefined }));
-        if (raw?.pendingActivities?.some((a) => Number(a.state) === 2 /* PENDING_ACTIVITY_STATE_STARTED */)) break;
+        const pending = raw?.pendingActivities ?? [];
+        if (pending.length && pending.every((a) => Number(a.state) === 2)) {
+          killedInside = pending.map((a) => a.activityType!.name!);
+          break;
+        }
         if (status && status.name !== 'RUNNING') throw new Error(`the child ended (${status.name}) before the worker could be killed inside it`);
         await new Promise((r) => setTimeout(r, 10));
       }
+      process.stderr.write(`[runbook kill] worker killed inside the child's ${killedInside.join(', ')}\n`);
       await restart();
 
       for (;;) {
@@ -113,6 +121,11 @@ describe('runbook interpreter under faults', () => {
       expect(count(childEvents, (e) => e.workflowExecutionStartedEventAttributes)).toBe(1);
       expect(count(childEvents, (e) => e.workflowExecutionCompletedEventAttributes)).toBe(1);
       expect(completedActivities(childEvents)).toEqual(['checkEtcd', 'checkNodes', 'checkObjectStore', 'checkVeleroLocation']);
+      // The checks the killed worker had running were retried once on the new one; the others ran once.
+      const checks = ['checkEtcd', 'checkNodes', 'checkObjectStore', 'checkVeleroLocation'];
+      expect(Object.fromEntries(activityAttempts({ events: childEvents }).sort())).toEqual(Object.fromEntries(checks.map((c) => [c, killedInside.includes(c) ? 2 : 1])));
+      // The parent's own activities each ran once: neither kill landed inside one.
+      expect(activityAttempts({ events })).toEqual([['scaleDeployment', 1], ['scaleDeployment', 1]]);
       // Created at generation 1; one scale each.
       const apps = kube.makeApiClient(AppsV1Api);
       const deployments = await Promise.all(['first', 'second'].map((name) => apps.readNamespacedDeployment({ namespace, name })));
