@@ -10,4 +10,6 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm install --no-audit --no-fund --no-save --loglevel=error
 fi
 echo "[setup] compiling TypeScript and bundling workflows"
+# Output of a source file that was moved or deleted would still run as a test: start from nothing.
+rm -rf dist
 npm run --silent build
