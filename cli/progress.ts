@@ -1,6 +1,6 @@
 // Live progress of a running workflow: its `progress` query (steps) and the heartbeat details of its
 // pending activities (bytes), redrawn on a terminal and printed as step changes elsewhere.
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowClient, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Step } from '../model/steps.js';
 
@@ -11,6 +11,8 @@ interface Observed {
   heartbeat?: Record<string, number | string>;
   /** Attempts of a workflow task that keeps failing (e.g. a worker running an older Lifeboat). */
   workflowTaskAttempt: number;
+  /** Workflow IDs of the child runs in progress (a game day's verifications, a runbook's `run:` step). */
+  children: string[];
 }
 
 async function observe(handle: WorkflowHandle): Promise<Observed> {
@@ -19,7 +21,32 @@ async function observe(handle: WorkflowHandle): Promise<Observed> {
   return {
     heartbeat: payload ? defaultPayloadConverter.fromPayload<Record<string, number | string>>(payload) : undefined,
     workflowTaskAttempt: raw.pendingWorkflowTask?.attempt ?? 0,
+    children: (raw.pendingChildren ?? []).map((c) => c.workflowId).filter((id): id is string => typeof id === 'string'),
   };
+}
+
+/** Children shown beside the parent's step: enough to see a game day's parallel proofs, not a wall of text. */
+const maxChildrenShown = 3;
+
+/** What a run is doing now, `step › child step` deep, with the innermost activity's heartbeat. */
+async function describeRun(handle: WorkflowHandle, client: WorkflowClient, depth: number): Promise<{ line: string; beat?: Record<string, number | string> }> {
+  const seen = await observe(handle);
+  const steps = await handle.query<Step[]>('progress');
+  const running = steps.find((s) => s.state === 'running');
+  let line = running ? running.name : steps.every((s) => s.state !== 'pending') ? 'finishing' : 'starting';
+  let beat = running ? seen.heartbeat : undefined;
+  if (running && depth < 3 && seen.children.length) {
+    const inner = await Promise.all(seen.children.slice(0, maxChildrenShown).map((id) =>
+      describeRun(client.getHandle(id), client, depth + 1).then((d) => ({ id, ...d }), () => undefined)));
+    const shown = inner.filter((c) => c !== undefined);
+    if (shown.length === 1) {
+      line += ` › ${shown[0]!.line}`;
+      beat = beat ?? shown[0]!.beat;
+    } else if (shown.length > 1) {
+      line += ` › ${shown.map((c) => `${c.id.split('/').slice(-2).join('/')}: ${c.line}`).join(', ')}${seen.children.length > maxChildrenShown ? ` (+${seen.children.length - maxChildrenShown})` : ''}`;
+    }
+  }
+  return { line, beat };
 }
 
 export async function followProgress(handle: WorkflowHandle, until: Promise<unknown>): Promise<void> {
@@ -37,12 +64,10 @@ export async function followProgress(handle: WorkflowHandle, until: Promise<unkn
         await Promise.race([until.catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
         continue;
       }
-      const steps = await handle.query<Step[]>('progress');
-      const running = steps.find((s) => s.state === 'running');
-      const beat = running ? seen.heartbeat : undefined;
-      let line = running ? `${running.name}` : steps.every((s) => s.state !== 'pending') ? 'finishing' : 'starting';
+      const { line: described, beat } = await describeRun(handle, handle.client, 0);
+      let line = described;
       // An activity that runs several steps itself names the one it is in.
-      if (typeof beat?.step === 'string' && beat.step !== running?.name) line += ` › ${beat.step}`;
+      if (typeof beat?.step === 'string' && !line.endsWith(beat.step)) line += ` › ${beat.step}`;
       if (typeof beat?.bytesRead === 'number') {
         const total = beat.bytesRead + Number(beat.bytesRemaining ?? 0);
         const pct = total ? Math.floor((100 * beat.bytesRead) / total) : 0;
