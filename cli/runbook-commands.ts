@@ -138,7 +138,7 @@ export function registerRunbookCommands(program: Command): void {
         return { name: metadata.name, description: metadata.description ?? null, owner: metadata.owner ?? null, schedule: schedule?.cron ?? null, file, valid: true, problems: 0 };
       });
       if (opts.json) printJson({ runbooks: rows });
-      else if (!rows.length) process.stderr.write(`no runbook documents (*.yaml) in ${displayPath(runbooksDir(config).dir)}; runbooks.dir in the configuration names the folder\n`);
+      else if (!rows.length) process.stderr.write(`no runbook documents (*.yaml) in ${displayPath(runbooksDir(config))}; runbooks.dir in the configuration names the folder\n`);
       else process.stdout.write(table(['name', 'description', 'owner', 'schedule', 'file'], rows.map((r) => (r.valid
         ? [r.name ?? '', r.description ?? '', r.owner ?? '', r.schedule ?? '-', r.file]
         : ['(invalid)', `${r.problems} problem${r.problems === 1 ? '' : 's'}: lifeboat runbook validate ${r.file}`, '', '-', r.file]))));

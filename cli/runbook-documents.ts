@@ -4,14 +4,14 @@
 // with every problem as file:line:col: path: message, before anything starts.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { LineCounter, parse as parseYaml, parseDocument, type Node } from 'yaml';
 import { formatPath, formatProblems, parseRunbook, type Problem } from '../model/runbook/parse.js';
 import { runbookBlocks } from '../model/runbook/registry.js';
 import type { RunbookDocument, Step } from '../model/runbook/schema.js';
 import { resolveParameters } from '../model/runbook/validate.js';
 import type { ParameterValue, RunbookInput } from '../model/runbook/run.js';
-import { appByName, clusterByName, configFilePath, cronProblem, UnknownNameError, type LifeboatConfig } from '../worker/config.js';
+import { appByName, clusterByName, cronProblem, UnknownNameError, type LifeboatConfig } from '../worker/config.js';
 import { CliError, exitCodes } from './output.js';
 
 /** A document as read and validated: what a run records and a schedule carries. */
@@ -25,13 +25,8 @@ export interface LoadedRunbook {
 
 export type CheckedRunbook = ({ ok: true } & LoadedRunbook) | { ok: false; file: string; problems: Problem[] };
 
-/** The folder of runbook documents and whether the configuration names it (then it must exist). */
-export function runbooksDir(config: LifeboatConfig, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): { dir: string; configured: boolean } {
-  const configFile = configFilePath(env, cwd);
-  const base = configFile ? dirname(configFile) : cwd;
-  const configured = config.runbooks.dir;
-  return { dir: configured === undefined ? join(base, 'runbooks') : resolve(base, configured), configured: configured !== undefined };
-}
+/** The folder of runbook documents: runbooks.dir as loaded (absolute, checked to exist when named). */
+export const runbooksDir = (config: LifeboatConfig) => resolve(config.runbooks.dir ?? 'runbooks');
 
 /** A path for messages: relative to the working directory when under it, else absolute. */
 export function displayPath(file: string, cwd = process.cwd()): string {
@@ -42,11 +37,8 @@ export function displayPath(file: string, cwd = process.cwd()): string {
 
 /** Every `*.yaml` in the runbooks folder, sorted; none when the default folder does not exist. */
 export function documentFiles(config: LifeboatConfig): string[] {
-  const { dir, configured } = runbooksDir(config);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    if (!configured) return [];
-    throw new CliError(`runbooks.dir: '${dir}' is not a directory; expected the folder of runbook documents`, exitCodes.badInput);
-  }
+  const dir = runbooksDir(config);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
   return readdirSync(dir).filter((name) => name.endsWith('.yaml')).sort().map((name) => displayPath(join(dir, name)));
 }
 
@@ -105,7 +97,7 @@ export function loadAllRunbooks(config: LifeboatConfig, consequence?: string): L
  */
 export function findRunbook(config: LifeboatConfig, nameOrPath: string): LoadedRunbook {
   if (nameOrPath.includes('/') || /\.ya?ml$/.test(nameOrPath)) return loadRunbook(config, nameOrPath);
-  const { dir } = runbooksDir(config);
+  const dir = runbooksDir(config);
   const files = documentFiles(config);
   const byFile = files.find((file) => resolve(file) === join(dir, `${nameOrPath}.yaml`));
   const file = byFile ?? files.find((f) => declaredName(f) === nameOrPath);
@@ -158,7 +150,8 @@ function configurationProblems(config: LifeboatConfig, file: string, text: strin
     problems.push({ file, line, col, path: formatPath(path), message });
   };
   const check = (kind: ConfigKind, value: unknown, path: Array<string | number>) => {
-    if (typeof value !== 'string' || value.includes('${{')) return;
+    // An empty value is no name (an optional second cluster left out); a `${{ }}` one is known at run time.
+    if (typeof value !== 'string' || value === '' || value.includes('${{')) return;
     const problem = unknownName(config, kind, value);
     if (problem) report(path, problem);
   };
@@ -199,7 +192,7 @@ export function runParameters(config: LifeboatConfig, loaded: LoadedRunbook, giv
   }
   for (const [name, parameter] of Object.entries(loaded.document.parameters)) {
     const value = resolved.values[name];
-    if (typeof value !== 'string') continue;
+    if (typeof value !== 'string' || value === '') continue;
     if (parameter.type === 'cluster') clusterByName(config, value, `--param ${name}`);
     if (parameter.type === 'app') appByName(config, value, `--param ${name}`);
   }

@@ -1,7 +1,7 @@
 // Lifeboat's configuration: a YAML file (optional) overlaid by environment variables, validated once
 // at the edge (worker and CLI start). Errors name the file and line, or the variable, and what was expected.
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { Cron } from 'croner';
 import { isMap, isScalar, LineCounter, parse as parseYaml, parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -350,7 +350,9 @@ export const configSchema = z.object({
   runbooks: z.object({
     /**
      * Folder of runbook documents (`*.yaml`); a relative path is read from the configuration file's
-     * folder. Default: `runbooks/` next to the configuration file (the working directory without one).
+     * folder (from the working directory when LIFEBOAT_RUNBOOKS_DIR names it), and the loaded
+     * configuration holds it absolute. A folder named here must exist. Default: `runbooks/` next to
+     * the configuration file (in the working directory without one); none there means no documents.
      */
     dir: file.optional(),
     /** Groups an approval step names as `group:<name>`, each a list of people by name. Default: none. */
@@ -575,9 +577,25 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; cw
     }));
   }
   const unusable = unusableFiles(parsed.data);
+  // runbooks.dir, read from the configuration file's folder (from the working directory when a variable names it), becomes absolute.
+  const cwd = options.cwd ?? process.cwd();
+  const runbooksBase = filePath && !fromEnv.has('runbooks.dir') ? dirname(filePath) : cwd;
+  const runbooksDir = resolve(runbooksBase, parsed.data.runbooks.dir ?? 'runbooks');
+  if (parsed.data.runbooks.dir !== undefined && !isDirectory(runbooksDir)) {
+    unusable.push({ path: ['runbooks', 'dir'], message: `'${runbooksDir}': no such directory; expected the folder of runbook documents` });
+  }
   if (unusable.length) throw new ConfigError(unusable.map(({ path, message }) => `${source.describe(path)}: ${pathText(path)}: ${message}`));
+  parsed.data.runbooks.dir = runbooksDir;
   return parsed.data;
 }
+
+const isDirectory = (path: string) => {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+};
 
 /** The keys the object schema at `path` allows; a discriminated union is read by the raw value's discriminator. */
 function allowedKeys(schema: z.ZodType, path: Path, raw: unknown): string[] {

@@ -204,6 +204,31 @@ describe('lifeboat runbook validate', () => {
   });
 });
 
+describe('the runbooks: configuration', () => {
+  it('a runbooks.dir that is no folder and an empty approver group are refused at load, at their lines (exit 2)', async () => {
+    const broken = join(dir, 'broken-runbooks.yaml');
+    writeConfig(broken, { dir: 'missing', approverGroups: { sre: ['alice'], dba: [] } });
+    const lines = readFileSync(broken, 'utf8').split('\n');
+    const dba = lines.findIndex((l) => l.includes('dba: []'));
+    const result = await lifeboat(['runbook', 'list'], { ...env, LIFEBOAT_CONFIG: broken });
+    expect({ exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr.split('\n') }).toEqual({
+      exitCode: 2, stdout: '',
+      stderr: [
+        'lifeboat: invalid Lifeboat configuration:',
+        `  - ${broken}:${dba + 1}:${lines[dba]!.indexOf('[]') + 1}: runbooks.approverGroups.dba: at least one person`,
+      ],
+    });
+    writeConfig(broken, { dir: 'missing', approverGroups: { sre: ['alice'] } });
+    const missing = await lifeboat(['runbook', 'list'], { ...env, LIFEBOAT_CONFIG: broken });
+    const text = readFileSync(broken, 'utf8').split('\n');
+    const line = text.findIndex((l) => l.includes('dir: missing'));
+    expect({ exitCode: missing.exitCode, stdout: missing.stdout, stderr: missing.stderr }).toEqual({
+      exitCode: 2, stdout: '',
+      stderr: `lifeboat: invalid Lifeboat configuration:\n  - ${broken}:${line + 1}:${text[line]!.indexOf('missing') + 1}: runbooks.dir: '${join(dir, 'missing')}': no such directory; expected the folder of runbook documents`,
+    });
+  });
+});
+
 describe('lifeboat runbook list', () => {
   it('lists the documents of runbooks/ next to the configuration, with name, description, owner, schedule and file', async () => {
     const result = await lifeboat(['runbook', 'list', '--json'], env);
