@@ -11,7 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bin } from '../../lab/topology.js';
 import { carriedDetails, rootFailure } from '../../model/failure-chain.js';
 import { formatProblems, parseRunbook } from '../../model/runbook/parse.js';
 import { runbookBlocks } from '../../model/runbook/registry.js';
@@ -27,6 +28,21 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.teardown();
 });
+
+/**
+ * Runs `body` with `env` on a test server of its own. A run that ends while an activity it cancelled is
+ * still running on the worker leaves the server's time locked: later runs on it no longer skip time.
+ */
+async function onOwnServer<T>(body: () => Promise<T>): Promise<T> {
+  const shared = env;
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: bin.temporalTestServer } } });
+  try {
+    return await body();
+  } finally {
+    await env.teardown();
+    env = shared;
+  }
+}
 
 const approverGroups = { sre: ['bob', 'carol'] };
 
@@ -331,13 +347,13 @@ steps:
         throw ApplicationFailure.nonRetryable(`Node ${i.node} not found on 'primary'`, 'WorkloadMissing');
       },
     });
-    const { report, err, events } = await withStubbedWorker(env, activities, async (taskQueue) => {
+    const { report, err, events } = await onOwnServer(() => withStubbedWorker(env, activities, async (taskQueue) => {
       try {
         return await runOf(taskQueue, inputOf('foreach-cancel', forEachDocument));
       } finally {
         release();
       }
-    });
+    }));
     expect(rootFailure(err)).toEqual({ type: 'RunbookStepFailed', message: "runbook foreach-cancel: step drain[1].cordon failed: Node n2 not found on 'primary'" });
     expect(report.status).toBe('failed');
     expect(stepsOf(report)).toEqual([
@@ -378,17 +394,44 @@ steps:
   - id: after
     ${scale('web', 1)}
 `;
-    const { report, err, events } = await withStubbedWorker(env, activities, async (taskQueue) => {
+    const { report, err, events } = await onOwnServer(() => withStubbedWorker(env, activities, async (taskQueue) => {
       try {
         return await runOf(taskQueue, inputOf('parallel', document));
       } finally {
         release();
       }
-    });
+    }));
     expect(rootFailure(err)).toEqual({ type: 'RunbookStepFailed', message: 'runbook parallel: step both.cordon failed: nodes "n9" is forbidden' });
     expect(stepsOf(report)).toEqual(['both failed: both.cordon failed', 'both.probe failed: cancelled', 'both.cordon failed: nodes "n9" is forbidden', 'after skipped: an earlier step failed']);
     expect(trace(calls).sort()).toEqual(['cordonNode n9 #1', 'httpCheck http://shop.lab.example/slow #1']);
     expect(cancelRequested(events)).toEqual(['httpCheck']);
+  });
+
+  it('parallel with a timeout that runs out and onFailure: continue: the branch still waiting is cancelled, the step fails, the run goes on', async () => {
+    const { activities, calls } = recorded(healthy());
+    // The branch that outlasts the step's 5 minutes is an approval nobody gives (its own timeout is 1 h):
+    // a timer, so the test server skips the time (it does not while an activity runs).
+    const document = `steps:
+  - id: both
+    timeout: 5m
+    onFailure: continue
+    parallel:
+      - id: approve
+        approval: { approvers: [alice], timeout: 1h }
+      - id: cordon
+        action: cordonNode
+        with: { cluster: primary, node: n9 }
+  - id: after
+    ${scale('web', 1)}
+`;
+    const { report, err, events } = await withStubbedWorker(env, activities, (taskQueue) => runOf(taskQueue, inputOf('parallel-timeout', document)));
+    expect(events.filter((e) => e.timerStartedEventAttributes).map((e) => Number(e.timerStartedEventAttributes!.startToFireTimeout!.seconds)).sort()).toEqual([300, 3600]);
+    expect(events.filter((e) => e.timerFiredEventAttributes)).toHaveLength(1);
+    expect(err === undefined ? 'no failure' : rootFailure(err)).toBe('no failure');
+    expect(report.status).toBe('succeeded');
+    expect(report.steps.map((s) => [s.path, s.state])).toEqual([['both', 'failed'], ['both.approve', 'failed'], ['both.cordon', 'succeeded'], ['after', 'succeeded']]);
+    expect(report.steps[1]!.detail).toBe('cancelled');
+    expect(trace(calls)).toEqual(['cordonNode n9 #1', 'scaleDeployment web→1 #1']);
   });
 
   it('retry profiles (quick: 3 attempts, none: 1) and onFailure: continue, read by a later when', async () => {
