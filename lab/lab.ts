@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -238,6 +239,8 @@ export function labConfig(): object {
       },
     }],
     gameDay: { schedule: { cron: '0 9 1 1,4,7,10 *', catchupWindow: '1d' }, freshBackups: true, failover: true },
+    // The shipped runbooks; whoever runs the lab is on call for it, beside a named colleague.
+    runbooks: { dir: fileURLToPath(new URL('../../runbooks/', import.meta.url)), approverGroups: { sre: [...new Set([userInfo().username, 'alice'])] } },
     tools: { etcdctl: bin.etcdctl, etcdutl: bin.etcdutl, velero: bin.velero, etcd: bin.etcd, kubeApiserver: bin.kubeApiserver },
     metrics: { port: 9464 },
   };

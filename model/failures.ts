@@ -103,6 +103,8 @@ export const failureTypes = {
   HttpCheckFailed: 'HttpCheckFailed',
   /** A runbook step failed (its root cause is in the message; the report is in the details). */
   RunbookStepFailed: 'RunbookStepFailed',
+  /** A `parallel` or `forEach` step did not finish within its `timeout`; its branches were cancelled. */
+  RunbookStepTimedOut: 'RunbookStepTimedOut',
   /** Nobody approved a runbook's approval step in time. */
   RunbookApprovalTimedOut: 'RunbookApprovalTimedOut',
   /** Someone aborted the runbook. */

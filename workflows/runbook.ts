@@ -7,7 +7,7 @@
 // compensates too. The input carries the whole document, so editing the file never changes a run.
 import {
   ApplicationFailure, CancellationScope, ChildWorkflowCancellationType, condition, defineQuery, defineUpdate, executeChild,
-  isCancellation, ParentClosePolicy, proxyActivities, setHandler, workflowInfo, type ActivityOptions,
+  isCancellation, ParentClosePolicy, proxyActivities, setHandler, sleep, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
 import type { KubernetesActions } from '../activities/kubernetes/actions.js';
 import type { HttpCheckActivities } from '../activities/traffic/http-check.js';
@@ -223,6 +223,28 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
     return { items: items.length };
   }
 
+  /**
+   * Runs a step's branches within its `timeout`: when it runs out, the branches are cancelled, awaited,
+   * and the step fails as `RunbookStepTimedOut`, which its `onFailure` then handles like any failure
+   * (an abort or a cancel of the run stays a cancellation).
+   */
+  async function withStepTimeout<T>(path: string, timeout: string | undefined, work: () => Promise<T>): Promise<T> {
+    if (!timeout) return work();
+    const branches = new CancellationScope();
+    const clock = new CancellationScope();
+    let timedOut = false;
+    const timer = clock.run(() => sleep(parseDuration(timeout)!)).then(() => { timedOut = true; branches.cancel(); }, () => undefined);
+    try {
+      return await branches.run(work);
+    } catch (err) {
+      if (timedOut) throw ApplicationFailure.nonRetryable(`step ${path} did not finish within ${timeout}`, failureTypes.RunbookStepTimedOut);
+      throw err;
+    } finally {
+      clock.cancel();
+      await timer;
+    }
+  }
+
   async function runStep(step: RunbookStep, path: string, scope: Scope): Promise<void> {
     const r = record(path, step);
     const view: StepView = { status: 'pending', outputs: {} };
@@ -251,8 +273,8 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
       else if (step.parallel) {
         const inner: Scope = { vars: scope.vars, steps: scope.steps };
         const work = () => allOrCancel(step.parallel!.map((b) => () => runStep(b, `${path}.${b.id}`, inner)));
-        await (step.timeout ? CancellationScope.withTimeout(parseDuration(step.timeout)!, work) : work());
-      } else result = await runForEach(step, r, scope);
+        await withStepTimeout(path, step.timeout, work);
+      } else result = await withStepTimeout(path, step.timeout, () => runForEach(step, r, scope));
       view.result = result;
       const planned = planning && r.plan !== undefined && !(step.run || step.action ? catalogBlock((step.run ?? step.action)!)!.readOnly : false);
       view.status = planned ? 'planned' : 'succeeded';

@@ -431,7 +431,33 @@ steps:
     expect(report.status).toBe('succeeded');
     expect(report.steps.map((s) => [s.path, s.state])).toEqual([['both', 'failed'], ['both.approve', 'failed'], ['both.cordon', 'succeeded'], ['after', 'succeeded']]);
     expect(report.steps[1]!.detail).toBe('cancelled');
+    expect(report.steps[0]!.detail).toBe('step both did not finish within 5m');
     expect(trace(calls)).toEqual(['cordonNode n9 #1', 'scaleDeployment web→1 #1']);
+  });
+
+  it('forEach with a timeout that runs out fails the step (RunbookStepTimedOut), cancelling the item still waiting, and the run fails (onFailure: fail)', async () => {
+    const { activities, calls } = recorded(healthy());
+    const document = `steps:
+  - id: each
+    timeout: 10m
+    forEach:
+      items: '["n1", "n2"]'
+      as: node
+      steps:
+        - id: cordon
+          action: cordonNode
+          with: { cluster: primary, node: "\${{ node }}" }
+        - id: approve
+          approval: { approvers: [alice], timeout: 1h }
+  - id: after
+    ${scale('web', 1)}
+`;
+    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) => runOf(taskQueue, inputOf('foreach-timeout', document)));
+    expect(rootFailure(err)).toEqual({ type: 'RunbookStepFailed', message: 'runbook foreach-timeout: step each failed: step each did not finish within 10m' });
+    expect(report.steps[0]!.detail).toBe('step each did not finish within 10m');
+    expect(report.status).toBe('failed');
+    expect(report.steps.map((s) => [s.path, s.state])).toEqual([['each', 'failed'], ['after', 'skipped'], ['each[0].cordon', 'succeeded'], ['each[0].approve', 'failed']]);
+    expect(trace(calls)).toEqual(['cordonNode n1 #1']);
   });
 
   it('retry profiles (quick: 3 attempts, none: 1) and onFailure: continue, read by a later when', async () => {
