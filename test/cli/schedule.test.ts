@@ -108,7 +108,8 @@ async function trigger(s: Sandbox, id: string): Promise<{ takenAt: Date; workflo
 describe('lifeboat schedule', () => {
   it('apply creates a schedule per configured cluster and the game day, with overlap skip and the catch-up window; list shows them', async () => {
     const s = await sandbox();
-    expect(await apply(s)).toEqual({ created: ['gameday', 'etcd-snapshot/primary', 'etcd-snapshot/standby'], updated: [], deleted: [] });
+    // The lab's configuration also names the shipped runbooks; etcd-backup declares a nightly schedule.
+    expect(await apply(s)).toEqual({ created: ['gameday', 'etcd-snapshot/primary', 'etcd-snapshot/standby', 'runbook/etcd-backup'], updated: [], deleted: [] });
     const d = await describeSchedule(s, 'etcd-snapshot/primary');
     expect(d.policies).toEqual({ overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 3_600_000, pauseOnFailure: false });
     expect(picked(d)).toEqual({ type: 'startWorkflow', workflowType: 'etcdSnapshot', taskQueue: s.taskQueue, workflowId: 'etcd-snapshot/primary', args: [{ cluster: 'primary' }], memo: { cron: '0 */6 * * *' } });
@@ -121,10 +122,12 @@ describe('lifeboat schedule', () => {
 
     const standby = await describeSchedule(s, 'etcd-snapshot/standby');
     const game = await describeSchedule(s, 'gameday');
-    expect(await listSchedules(s, 3)).toEqual([
+    const nightly = await describeSchedule(s, 'runbook/etcd-backup');
+    expect(await listSchedules(s, 4)).toEqual([
       { id: 'etcd-snapshot/primary', cron: '0 */6 * * *', paused: false, nextRuns: times.slice(0, 3).map((t) => t.toISOString()), lastResult: '-' },
       { id: 'etcd-snapshot/standby', cron: '30 */12 * * *', paused: false, nextRuns: standby.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()), lastResult: '-' },
       { id: 'gameday', cron: '0 9 1 1,4,7,10 *', paused: false, nextRuns: game.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()), lastResult: '-' },
+      { id: 'runbook/etcd-backup', cron: '17 3 * * *', paused: false, nextRuns: nightly.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()), lastResult: '-' },
     ]);
   });
 
@@ -146,7 +149,7 @@ describe('lifeboat schedule', () => {
     const run = await trigger(s, 'etcd-snapshot/standby');
     const described = await s.client.workflow.getHandle(run.workflowId).describe();
     expect({ taskQueue: described.taskQueue, status: described.status.name }).toEqual({ taskQueue: s.taskQueue, status: 'RUNNING' });
-    const standby = (await listSchedules(s, 3)).find((l) => l.id === 'etcd-snapshot/standby');
+    const standby = (await listSchedules(s, 4)).find((l) => l.id === 'etcd-snapshot/standby');
     expect(standby!.lastResult).toBe(`RUNNING (${run.takenAt.toISOString()})`);
     await s.client.workflow.getHandle(run.workflowId).terminate('test cleanup');
   });
@@ -162,7 +165,7 @@ describe('lifeboat schedule', () => {
       c.clusters.find((x) => x.name === 'primary')!.etcdSnapshots.schedule = { cron: '15 3 * * *', catchupWindow: '30m' };
       delete c.clusters.find((x) => x.name === 'standby')!.etcdSnapshots.schedule;
     });
-    expect(await apply(s, file)).toEqual({ created: [], updated: ['gameday', 'etcd-snapshot/primary'], deleted: ['etcd-snapshot/standby'] });
+    expect(await apply(s, file)).toEqual({ created: [], updated: ['gameday', 'etcd-snapshot/primary', 'runbook/etcd-backup'], deleted: ['etcd-snapshot/standby'] });
     const d = await describeSchedule(s, 'etcd-snapshot/primary');
     expect({ id: d.scheduleId, createdAt: d.info.createdAt, recent: d.info.recentActions.map((a) => a.takenAt) })
       .toEqual({ id: 'etcd-snapshot/primary', createdAt: before.info.createdAt, recent: [run.takenAt] });
@@ -173,7 +176,7 @@ describe('lifeboat schedule', () => {
     expect(times.map((t) => [t.getUTCHours(), t.getUTCMinutes()])).toEqual(times.map(() => [3, 15]));
     expect(gaps(times)).toEqual(gaps(times).map(() => 24 * 3_600_000));
     await expect(describeSchedule(s, 'etcd-snapshot/standby')).rejects.toBeInstanceOf(ScheduleNotFoundError);
-    expect((await listSchedules(s, 2)).map((l) => [l.id, l.cron])).toEqual([['etcd-snapshot/primary', '15 3 * * *'], ['gameday', '0 9 1 1,4,7,10 *']]);
+    expect((await listSchedules(s, 3)).map((l) => [l.id, l.cron])).toEqual([['etcd-snapshot/primary', '15 3 * * *'], ['gameday', '0 9 1 1,4,7,10 *'], ['runbook/etcd-backup', '17 3 * * *']]);
   });
 
   it.each(['61 25 32 13 8', 'a b c d e'])('a bad cron (%s) exits 2 naming file, line and field, and leaves the existing schedules as they were', async (cron) => {
