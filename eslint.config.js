@@ -3,9 +3,13 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
+import prettier from 'eslint-config-prettier/flat';
 
 const failureTypeLiterals = [
-  { selector: "CallExpression[callee.property.name=/^(nonRetryable|retryable|create)$/] > Literal[value=/^[A-Z][A-Za-z]+$/]", message: 'Use a failure type from model/failures.ts.' },
+  {
+    selector: 'CallExpression[callee.property.name=/^(nonRetryable|retryable|create)$/] > Literal[value=/^[A-Z][A-Za-z]+$/]',
+    message: 'Use a failure type from model/failures.ts.',
+  },
   { selector: "Property[key.name='nonRetryableErrorTypes'] Literal", message: 'Use failure types from model/failures.ts.' },
 ];
 
@@ -28,12 +32,21 @@ export default tseslint.config(
         'error',
         {
           paths: [
-            ...builtinModules.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'Workflow code is deterministic: no Node built-ins.' })),
+            ...builtinModules
+              .flatMap((m) => [m, `node:${m}`])
+              .map((name) => ({ name, message: 'Workflow code is deterministic: no Node built-ins.' })),
           ],
           patterns: [
-            { group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'], message: 'Workflows import only @temporalio/workflow.' },
+            {
+              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'],
+              message: 'Workflows import only @temporalio/workflow.',
+            },
             { group: ['@kubernetes/*', '@aws-sdk/*', 'execa', 'pino', 'prom-client', 'yaml'], message: 'Clients belong in activities.' },
-            { group: ['../activities/*', '../worker/*', '../cli/*', '../lab/*'], allowTypeImports: true, message: 'Workflows may only `import type` from activities.' },
+            {
+              group: ['../activities/*', '../worker/*', '../cli/*', '../lab/*'],
+              allowTypeImports: true,
+              message: 'Workflows may only `import type` from activities.',
+            },
           ],
         },
       ],
@@ -50,8 +63,12 @@ export default tseslint.config(
     files: ['workflows/**/*.ts', 'cli/**/*.ts'],
     rules: {
       'no-restricted-syntax': [
-        'error', ...failureTypeLiterals,
-        { selector: "BinaryExpression[operator=/^[!=]==$/][left.property.name='type'] > Literal[value=/^[A-Z][A-Za-z]+$/]", message: 'Match failures by a type from model/failures.ts.' },
+        'error',
+        ...failureTypeLiterals,
+        {
+          selector: "BinaryExpression[operator=/^[!=]==$/][left.property.name='type'] > Literal[value=/^[A-Z][A-Za-z]+$/]",
+          message: 'Match failures by a type from model/failures.ts.',
+        },
       ],
     },
   },
@@ -62,11 +79,25 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: builtinModules.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'model/ is pure: no Node built-ins.', allowTypeImports: true })),
+          paths: builtinModules
+            .flatMap((m) => [m, `node:${m}`])
+            .map((name) => ({ name, message: 'model/ is pure: no Node built-ins.', allowTypeImports: true })),
           patterns: [
-            { group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing', '@temporalio/workflow'], allowTypeImports: true, message: 'model/ is pure: no Temporal runtime.' },
-            { group: ['@kubernetes/*', '@aws-sdk/*', 'execa', 'pino', 'prom-client', 'etcd3'], allowTypeImports: true, message: 'Clients belong in activities.' },
-            { group: ['../workflows/*', '../activities/*', '../worker/*', '../cli/*', '../lab/*'], allowTypeImports: true, message: 'model/ imports nothing but other pure code (types excepted).' },
+            {
+              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing', '@temporalio/workflow'],
+              allowTypeImports: true,
+              message: 'model/ is pure: no Temporal runtime.',
+            },
+            {
+              group: ['@kubernetes/*', '@aws-sdk/*', 'execa', 'pino', 'prom-client', 'etcd3'],
+              allowTypeImports: true,
+              message: 'Clients belong in activities.',
+            },
+            {
+              group: ['../workflows/*', '../activities/*', '../worker/*', '../cli/*', '../lab/*'],
+              allowTypeImports: true,
+              message: 'model/ imports nothing but other pure code (types excepted).',
+            },
           ],
         },
       ],
@@ -76,8 +107,13 @@ export default tseslint.config(
     // Activities never import values from workflows/: what both need lives in model/.
     files: ['activities/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group: ['**/workflows/*'], allowTypeImports: true, message: 'Shared pure code lives in model/.' }] }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/workflows/*'], allowTypeImports: true, message: 'Shared pure code lives in model/.' }] },
+      ],
     },
   },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  // Layout is Prettier's (.prettierrc.json, checked by `npm run lint`): no style rule may disagree with it.
+  prettier,
 );

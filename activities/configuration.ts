@@ -8,13 +8,18 @@ import { failureTypes } from '../model/failures.js';
 /** The configured app, or a non-retryable `UnknownApp` naming the apps this worker knows. */
 export function appOf(apps: readonly AppConfig[], name: string): AppConfig {
   const app = apps.find((a) => a.name === name);
-  if (!app) throw ApplicationFailure.nonRetryable(`unknown app '${name}'; this worker knows ${apps.map((a) => a.name).join(', ') || 'none'}`, failureTypes.UnknownApp);
+  if (!app)
+    throw ApplicationFailure.nonRetryable(
+      `unknown app '${name}'; this worker knows ${apps.map((a) => a.name).join(', ') || 'none'}`,
+      failureTypes.UnknownApp,
+    );
   return app;
 }
 
 /** The configured app with its failover settings, or `UnknownApp` / `AppHasNoFailover`. */
 export function failoverAppOf(apps: readonly AppConfig[], name: string): AppConfig & { failover: FailoverConfig } {
   const app = appOf(apps, name);
-  if (!app.failover) throw ApplicationFailure.nonRetryable(`app '${name}' has no failover configuration (apps[].failover)`, failureTypes.AppHasNoFailover);
+  if (!app.failover)
+    throw ApplicationFailure.nonRetryable(`app '${name}' has no failover configuration (apps[].failover)`, failureTypes.AppHasNoFailover);
   return app as AppConfig & { failover: FailoverConfig };
 }

@@ -26,7 +26,14 @@ export interface ActivityDeps {
 export function activityDeps(clients: LifeboatClients, keyRing: KeyRing | undefined): ActivityDeps {
   const { config } = clients;
   return {
-    clusters: clients.clusters, s3: clients.s3, bucket: config.objectStore.bucket, objectStoreEndpoint: config.objectStore.endpoint,
-    apps: config.apps, tools: config.tools, verification: config.verification, gameDay: config.gameDay, keyRing,
+    clusters: clients.clusters,
+    s3: clients.s3,
+    bucket: config.objectStore.bucket,
+    objectStoreEndpoint: config.objectStore.endpoint,
+    apps: config.apps,
+    tools: config.tools,
+    verification: config.verification,
+    gameDay: config.gameDay,
+    keyRing,
   };
 }

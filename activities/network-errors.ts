@@ -3,12 +3,18 @@ export function describeNetworkError(err: unknown): string {
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException } };
   const code = e.code ?? e.cause?.code ?? e.cause?.cause?.code;
   switch (code) {
-    case 'ECONNREFUSED': return 'connection refused';
-    case 'ECONNRESET': return 'connection reset';
-    case 'ETIMEDOUT': return 'timed out';
-    case 'ENOTFOUND': return 'host not found';
-    case 'EHOSTUNREACH': return 'host unreachable';
-    default: return code ? `${code}: ${e.message}` : (e.message ?? String(err)).split('\n')[0]!;
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+      return 'connection reset';
+    case 'ETIMEDOUT':
+      return 'timed out';
+    case 'ENOTFOUND':
+      return 'host not found';
+    case 'EHOSTUNREACH':
+      return 'host unreachable';
+    default:
+      return code ? `${code}: ${e.message}` : (e.message ?? String(err)).split('\n')[0]!;
   }
 }
 

@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 // it is tested on; an older one on PATH fails later with less clear errors.
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
-  process.stderr.write(`lifeboat: needs Node.js 24 or later, this is ${process.version} (${process.execPath}); run it as \`npx lifeboat\` or through npm, which use the project's Node.js 24.\n`);
+  process.stderr.write(
+    `lifeboat: needs Node.js 24 or later, this is ${process.version} (${process.execPath}); run it as \`npx lifeboat\` or through npm, which use the project's Node.js 24.\n`,
+  );
   process.exit(2);
 }
 

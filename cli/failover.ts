@@ -1,9 +1,27 @@
 // `lifeboat failover plan | start | approve | status | abort` and `lifeboat failback`.
 import type { Command } from 'commander';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { carriedDetails, describeRootFailure, rootFailure } from '../model/failure-chain.js';
 import { userInfo } from 'node:os';
-import { abortUpdate, approveUpdate, endedStatuses, isFailoverReport, reportQuery, type failback, type failover, type FailoverInput, type FailoverReport, type SourceWatch } from '../workflows/failover.js';
+import {
+  abortUpdate,
+  approveUpdate,
+  endedStatuses,
+  isFailoverReport,
+  reportQuery,
+  type failback,
+  type failover,
+  type FailoverInput,
+  type FailoverReport,
+  type SourceWatch,
+} from '../workflows/failover.js';
 import { appByName, clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
@@ -15,12 +33,26 @@ type Kind = 'failover' | 'failback';
 
 /** One failover or failback per app at a time: the workflow ID is the lock. */
 
-interface SwitchOptions { app: string; from?: string; to?: string; reason?: string; autoApprove?: boolean; approver?: string; force?: boolean; wait?: boolean; json?: boolean }
+interface SwitchOptions {
+  app: string;
+  from?: string;
+  to?: string;
+  reason?: string;
+  autoApprove?: boolean;
+  approver?: string;
+  force?: boolean;
+  wait?: boolean;
+  json?: boolean;
+}
 
 /** The app and both sites, checked against configuration before anything starts. */
 function resolve(config: LifeboatConfig, kind: Kind, opts: SwitchOptions): { app: string; from: string; to: string } {
   const app = appByName(config, opts.app);
-  if (!app.failover) throw new CliError(`--app '${app.name}': the app has no failover configuration (apps[].failover in the configuration)`, exitCodes.badInput);
+  if (!app.failover)
+    throw new CliError(
+      `--app '${app.name}': the app has no failover configuration (apps[].failover in the configuration)`,
+      exitCodes.badInput,
+    );
   const [home, standby] = [app.cluster, app.failover.standby];
   const from = opts.from ?? (kind === 'failover' ? home : standby);
   const to = opts.to ?? (kind === 'failover' ? standby : home);
@@ -28,7 +60,10 @@ function resolve(config: LifeboatConfig, kind: Kind, opts: SwitchOptions): { app
   clusterByName(config, to, '--to');
   if (from === to) throw new CliError(`--from and --to are both '${from}': a ${kind} needs two different clusters`, exitCodes.badInput);
   if (![home, standby].includes(from) || ![home, standby].includes(to)) {
-    throw new CliError(`app '${app.name}' fails over between '${home}' and '${standby}'; --from '${from}' --to '${to}' is not one of those directions`, exitCodes.badInput);
+    throw new CliError(
+      `app '${app.name}' fails over between '${home}' and '${standby}'; --from '${from}' --to '${to}' is not one of those directions`,
+      exitCodes.badInput,
+    );
   }
   return { app: app.name, from, to };
 }
@@ -37,14 +72,24 @@ function resolve(config: LifeboatConfig, kind: Kind, opts: SwitchOptions): { app
 export function formatSourceWatch(w: SourceWatch): string[] {
   switch (w.state) {
     case 'watching':
-      return [`source watch: '${w.cluster}' was unreachable and is NOT fenced; watching its API since ${w.since}, until ${w.until} (limit ${formatAge(w.limitSeconds * 1000)}), to fence its ${w.workloads} Deployments as soon as it answers`,
-        `  should it serve before then, fence it by hand: ${w.fenceCommand}`];
+      return [
+        `source watch: '${w.cluster}' was unreachable and is NOT fenced; watching its API since ${w.since}, until ${w.until} (limit ${formatAge(w.limitSeconds * 1000)}), to fence its ${w.workloads} Deployments as soon as it answers`,
+        `  should it serve before then, fence it by hand: ${w.fenceCommand}`,
+      ];
     case 'fenced':
-      return [`source watch: '${w.cluster}' answered at ${w.answeredAt}; its ${w.workloads} Deployments were fenced by this run (no Pod serving at ${w.fencedAt})`];
+      return [
+        `source watch: '${w.cluster}' answered at ${w.answeredAt}; its ${w.workloads} Deployments were fenced by this run (no Pod serving at ${w.fencedAt})`,
+      ];
     case 'aborted':
-      return [`DANGER: '${w.cluster}' was never fenced (the watch was aborted): both sites may serve`, `  fence it as soon as its API answers: ${w.fenceCommand}`];
+      return [
+        `DANGER: '${w.cluster}' was never fenced (the watch was aborted): both sites may serve`,
+        `  fence it as soon as its API answers: ${w.fenceCommand}`,
+      ];
     default:
-      return [`DANGER: '${w.cluster}' was never fenced: ${w.detail}. Both sites may serve`, `  fence it as soon as its API answers: ${w.fenceCommand}`];
+      return [
+        `DANGER: '${w.cluster}' was never fenced: ${w.detail}. Both sites may serve`,
+        `  fence it as soon as its API answers: ${w.fenceCommand}`,
+      ];
   }
 }
 
@@ -56,17 +101,36 @@ export function formatReport(r: FailoverReport): string {
   if (r.abort) lines.push(`aborted by ${r.abort.by} at ${r.abort.at}${r.abort.reason ? `: ${r.abort.reason}` : ''}`);
   if (r.preflight) {
     const at = r.steps.find((s) => s.name === 'preflight')?.finishedAt;
-    lines.push(`preflight at start (${at ?? 'time unknown'}): ${r.to}: ${r.preflight.to.detail}; ${r.from}: ${r.preflight.from.reachable ? r.preflight.from.detail : `UNREACHABLE (${r.preflight.from.detail})`}; capacity: ${r.preflight.capacity.detail}`);
+    lines.push(
+      `preflight at start (${at ?? 'time unknown'}): ${r.to}: ${r.preflight.to.detail}; ${r.from}: ${r.preflight.from.reachable ? r.preflight.from.detail : `UNREACHABLE (${r.preflight.from.detail})`}; capacity: ${r.preflight.capacity.detail}`,
+    );
     for (const b of r.preflight.blockers) lines.push(`  BLOCKER: ${b}`);
     for (const wn of r.preflight.warnings) lines.push(`  warning: ${wn}`);
   }
   if (r.sourceWatch) lines.push(...formatSourceWatch(r.sourceWatch));
-  if (r.plan.length) lines.push('', 'plan:', table(['step', 'cluster', 'change'], r.plan.map((p) => [p.step, p.cluster, p.change])).trimEnd());
-  lines.push('', table(['step', 'state', 'took', 'detail'], r.steps.map((s) => [s.name, s.state, formatStepTime(s.startedAt, s.finishedAt), (s.detail ?? '').split('\n')[0]!])).trimEnd());
+  if (r.plan.length)
+    lines.push(
+      '',
+      'plan:',
+      table(
+        ['step', 'cluster', 'change'],
+        r.plan.map((p) => [p.step, p.cluster, p.change]),
+      ).trimEnd(),
+    );
+  lines.push(
+    '',
+    table(
+      ['step', 'state', 'took', 'detail'],
+      r.steps.map((s) => [s.name, s.state, formatStepTime(s.startedAt, s.finishedAt), (s.detail ?? '').split('\n')[0]!]),
+    ).trimEnd(),
+  );
   if (r.rolledBack.length) lines.push('', `rolled back: ${r.rolledBack.join('; ')}`);
   if (r.rtoSeconds !== undefined) {
     const o = r.preflight!.objectives;
-    lines.push('', `RTO ${r.rtoSeconds}s (objective ${o.rtoSeconds}s: ${r.rtoSeconds <= o.rtoSeconds ? 'met' : 'MISSED'}), RPO ${r.rpoSeconds ?? '-'}s (objective ${o.rpoSeconds}s), Pods Ready ${r.podsReadySeconds}s after scale-up`);
+    lines.push(
+      '',
+      `RTO ${r.rtoSeconds}s (objective ${o.rtoSeconds}s: ${r.rtoSeconds <= o.rtoSeconds ? 'met' : 'MISSED'}), RPO ${r.rpoSeconds ?? '-'}s (objective ${o.rpoSeconds}s), Pods Ready ${r.podsReadySeconds}s after scale-up`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -101,13 +165,16 @@ export interface RunRecord {
  */
 async function lastRun(client: Client, app: string): Promise<RunRecord> {
   const workflowId = failoverWorkflowId(app);
-  const d = await client.workflow.getHandle(workflowId).describe().catch((err: unknown) => {
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`app '${app}' has never been failed over`);
-    throw err;
-  });
+  const d = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) throw new CliError(`app '${app}' has never been failed over`);
+      throw err;
+    });
   const handle = client.workflow.getHandle(workflowId, d.runId);
   let report: FailoverReport | undefined;
-  if (d.status.name === 'COMPLETED') report = await handle.result() as FailoverReport;
+  if (d.status.name === 'COMPLETED') report = (await handle.result()) as FailoverReport;
   else if (d.status.name !== 'RUNNING') report = await handle.result().then(() => undefined, failedReport);
   report ??= await handle.query(reportQuery);
   return { workflowId, runId: d.runId, status: d.status.name, startTime: d.startTime, closeTime: d.closeTime, report };
@@ -121,7 +188,8 @@ async function lastRun(client: Client, app: string): Promise<RunRecord> {
 export function formatStatus(run: RunRecord, now: Date): string {
   const r = run.report;
   const ended = endedStatuses.includes(r.status);
-  const outcome = run.status === 'RUNNING' || ended ? r.status.toUpperCase() : `${run.status} (its report last said ${r.status.toUpperCase()})`;
+  const outcome =
+    run.status === 'RUNNING' || ended ? r.status.toUpperCase() : `${run.status} (its report last said ${r.status.toUpperCase()})`;
   const head = run.closeTime
     ? `${run.workflowId} (run ${run.runId}) finished ${run.closeTime.toISOString()} (${formatAge(now.getTime() - run.closeTime.getTime())} ago): ${outcome}`
     : `${run.workflowId} (run ${run.runId}) running since ${run.startTime.toISOString()} (${formatAge(now.getTime() - run.startTime.getTime())}): ${outcome}`;
@@ -146,13 +214,25 @@ async function finish(handle: WorkflowHandle, opts: { json?: boolean }): Promise
   }
 }
 
-async function start(client: Client, config: LifeboatConfig, kind: Kind, input: FailoverInput, workflowId: string): Promise<WorkflowHandleWithFirstExecutionRunId> {
+async function start(
+  client: Client,
+  config: LifeboatConfig,
+  kind: Kind,
+  input: FailoverInput,
+  workflowId: string,
+): Promise<WorkflowHandleWithFirstExecutionRunId> {
   try {
-    return await client.workflow.start<typeof failover | typeof failback>(kind, { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
+    return await client.workflow.start<typeof failover | typeof failback>(kind, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId,
+      args: [input],
+    });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     const running = await client.workflow.getHandle(workflowId).describe();
-    throw new CliError(`refused: ${running.type} ${workflowId} of app '${input.app}' is already running (run ${running.runId}, started ${running.startTime.toISOString()}); see \`lifeboat failover status --app ${input.app}\``);
+    throw new CliError(
+      `refused: ${running.type} ${workflowId} of app '${input.app}' is already running (run ${running.runId}, started ${running.startTime.toISOString()}); see \`lifeboat failover status --app ${input.app}\``,
+    );
   }
 }
 
@@ -182,13 +262,24 @@ function switchCommand(cmd: Command, kind: Kind): Command {
       const config = loadConfig();
       const sites = resolve(config, kind, opts);
       if (!opts.reason?.trim()) throw new CliError('--reason: expected a non-empty reason', exitCodes.badInput);
-      if (opts.autoApprove && !opts.approver?.trim()) throw new CliError('--auto-approve needs --approver NAME (who approves)', exitCodes.badInput);
-      if (opts.force && !opts.autoApprove) throw new CliError('--force goes with --auto-approve; otherwise approve with `lifeboat failover approve --force`', exitCodes.badInput);
+      if (opts.autoApprove && !opts.approver?.trim())
+        throw new CliError('--auto-approve needs --approver NAME (who approves)', exitCodes.badInput);
+      if (opts.force && !opts.autoApprove)
+        throw new CliError(
+          '--force goes with --auto-approve; otherwise approve with `lifeboat failover approve --force`',
+          exitCodes.badInput,
+        );
       await withClient(async (client) => {
-        const input: FailoverInput = { ...sites, reason: opts.reason!, autoApprove: opts.autoApprove ? { approver: opts.approver!, force: opts.force } : undefined };
+        const input: FailoverInput = {
+          ...sites,
+          reason: opts.reason!,
+          autoApprove: opts.autoApprove ? { approver: opts.approver!, force: opts.force } : undefined,
+        };
         const handle = await start(client, config, kind, input, failoverWorkflowId(sites.app));
         if (!opts.json) {
-          process.stderr.write(`started ${kind} ${handle.workflowId}${opts.autoApprove ? '' : `\nit waits for approval: lifeboat failover approve --app ${sites.app} --approver NAME`}\n`);
+          process.stderr.write(
+            `started ${kind} ${handle.workflowId}${opts.autoApprove ? '' : `\nit waits for approval: lifeboat failover approve --app ${sites.app} --approver NAME`}\n`,
+          );
         }
         if (!opts.wait) {
           if (opts.json) printJson({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
@@ -200,7 +291,9 @@ function switchCommand(cmd: Command, kind: Kind): Command {
 }
 
 export function registerFailoverCommands(program: Command): void {
-  const fo = program.command('failover').description('move an app to its standby cluster: preflight, plan, approval, fence, bring up, switch traffic, verify');
+  const fo = program
+    .command('failover')
+    .description('move an app to its standby cluster: preflight, plan, approval, fence, bring up, switch traffic, verify');
   fo.command('plan')
     .description('preflight both clusters and print every change a failover would make; changes nothing')
     .requiredOption('--app <name>', 'app')
@@ -215,7 +308,9 @@ export function registerFailoverCommands(program: Command): void {
       const sites = resolve(config, kind, opts);
       await withClient(async (client) => {
         const handle = await client.workflow.start<typeof failover>(kind, {
-          taskQueue: config.temporal.taskQueue, workflowId: `failover-plan/${sites.app}/${new Date().toISOString()}`, args: [{ ...sites, reason: opts.reason ?? 'plan', dryRun: true }],
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `failover-plan/${sites.app}/${new Date().toISOString()}`,
+          args: [{ ...sites, reason: opts.reason ?? 'plan', dryRun: true }],
         });
         await finish(handle, { json: opts.json });
       });
@@ -234,7 +329,9 @@ export function registerFailoverCommands(program: Command): void {
       await withClient(async (client) => {
         const handle = client.workflow.getHandle(failoverWorkflowId(app));
         try {
-          const approval = await handle.executeUpdate(approveUpdate, { args: [{ approver: opts.approver, force: opts.force, comment: opts.comment }] });
+          const approval = await handle.executeUpdate(approveUpdate, {
+            args: [{ approver: opts.approver, force: opts.force, comment: opts.comment }],
+          });
           if (opts.json) printJson(approval);
           else process.stdout.write(`approved ${failoverWorkflowId(app)} as ${approval.approver}${approval.force ? ' (force)' : ''}\n`);
         } catch (err) {
@@ -256,7 +353,9 @@ export function registerFailoverCommands(program: Command): void {
       }, false);
     });
   fo.command('abort')
-    .description('abort the running failover or failback: before fencing nothing changes; after, it rolls back; while it watches an unfenced source, the watch stops')
+    .description(
+      'abort the running failover or failback: before fencing nothing changes; after, it rolls back; while it watches an unfenced source, the watch stops',
+    )
     .requiredOption('--app <name>', 'app')
     .option('--by <name>', 'who aborts (default: the OS user)')
     .option('--reason <text>', 'why: recorded with the abort')
@@ -266,26 +365,38 @@ export function registerFailoverCommands(program: Command): void {
       const by = opts.by ?? osUser();
       if (!by.trim()) throw new CliError('--by: expected a name', exitCodes.badInput);
       await withClient(async (client) => {
-        const { runId, status } = await client.workflow.getHandle(failoverWorkflowId(app)).describe().catch((err: unknown) => {
-          if (err instanceof WorkflowNotFoundError) throw new CliError(`no failover of app '${app}' is running`);
-          throw err;
-        });
-        if (status.name !== 'RUNNING') throw new CliError(`no failover of app '${app}' is running (the last one, run ${runId}, is ${status.name}); see \`lifeboat failover status --app ${app}\``);
+        const { runId, status } = await client.workflow
+          .getHandle(failoverWorkflowId(app))
+          .describe()
+          .catch((err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) throw new CliError(`no failover of app '${app}' is running`);
+            throw err;
+          });
+        if (status.name !== 'RUNNING')
+          throw new CliError(
+            `no failover of app '${app}' is running (the last one, run ${runId}, is ${status.name}); see \`lifeboat failover status --app ${app}\``,
+          );
         const handle = client.workflow.getHandle(failoverWorkflowId(app), runId);
         try {
           await handle.executeUpdate(abortUpdate, { args: [{ by, reason: opts.reason }] });
         } catch (err) {
           throw new CliError(`abort refused: ${rootFailure(err).message}`);
         }
-        const report = await handle.result().then((r) => r as FailoverReport, (err: unknown) => {
-          const r = failedReport(err);
-          if (!r) throw new CliError(`${failoverWorkflowId(app)} ended without a report: ${describeRootFailure(err)}`);
-          return r;
-        });
+        const report = await handle.result().then(
+          (r) => r as FailoverReport,
+          (err: unknown) => {
+            const r = failedReport(err);
+            if (!r) throw new CliError(`${failoverWorkflowId(app)} ended without a report: ${describeRootFailure(err)}`);
+            return r;
+          },
+        );
         if (opts.json) printJson(report);
         else process.stdout.write(formatReport(report));
         if (report.status !== 'aborted') process.exitCode = exitCodes.failed;
       }, false);
     });
-  switchCommand(program.command('failback').description("move an app back to its own cluster, carrying state home; same steps as failover"), 'failback');
+  switchCommand(
+    program.command('failback').description('move an app back to its own cluster, carrying state home; same steps as failover'),
+    'failback',
+  );
 }

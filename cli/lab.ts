@@ -6,8 +6,12 @@ import { exitCodes, printJson, table } from './output.js';
 function printStatus(components: ComponentStatus[], json: boolean | undefined): void {
   if (json) printJson({ components });
   else {
-    process.stdout.write(table(['component', 'healthy', 'rss', 'address', 'detail'],
-      components.map((c) => [c.name, c.healthy ? 'yes' : 'NO', c.rssMiB === undefined ? '-' : `${c.rssMiB} MiB`, c.address, c.detail])));
+    process.stdout.write(
+      table(
+        ['component', 'healthy', 'rss', 'address', 'detail'],
+        components.map((c) => [c.name, c.healthy ? 'yes' : 'NO', c.rssMiB === undefined ? '-' : `${c.rssMiB} MiB`, c.address, c.detail]),
+      ),
+    );
     process.stdout.write(`total RSS of lab processes: ${components.reduce((sum, c) => sum + (c.rssMiB ?? 0), 0)} MiB\n`);
   }
   process.exitCode = components.every((c) => c.healthy) ? exitCodes.ok : exitCodes.failed;
@@ -15,16 +19,19 @@ function printStatus(components: ComponentStatus[], json: boolean | undefined): 
 
 export function registerLabCommands(program: Command): void {
   const lab = program.command('lab').description('the local lab of real components: Temporal, two Kubernetes clusters, MinIO, Velero');
-  lab.command('up')
+  lab
+    .command('up')
     .description('install (cached) and start every lab component; does nothing on a running lab')
     .option('--with-worker', 'also run a Lifeboat worker as a lab process')
     .option('--json', 'print the resulting status as JSON')
     .action(async (opts: { withWorker?: boolean; json?: boolean }) => printStatus(await labUp({ withWorker: opts.withWorker }), opts.json));
-  lab.command('status')
+  lab
+    .command('status')
     .description('each component, its address and health; exit 1 if any is unhealthy')
     .option('--json', 'print {"components":[{name,healthy,address,detail}]}')
     .action(async (opts: { json?: boolean }) => printStatus(await labStatus(), opts.json));
-  lab.command('env')
+  lab
+    .command('env')
     .description('the variables the worker and tests read (eval "$(lifeboat lab env)")')
     .option('--json', 'print them as one JSON object')
     .action((opts: { json?: boolean }) => {
@@ -32,11 +39,14 @@ export function registerLabCommands(program: Command): void {
       if (opts.json) printJson(Object.fromEntries(env));
       else process.stdout.write(env.map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'`).join('\n') + '\n');
     });
-  lab.command('down')
+  lab
+    .command('down')
     .description('stop the processes the lab started (by PID); data is kept')
     .option('--wipe', 'also delete the lab data, certificates and logs')
     .action(async (opts: { wipe?: boolean }) => {
       const stopped = await labDown({ wipe: opts.wipe });
-      process.stderr.write(`[lab] stopped ${stopped.length ? stopped.join(', ') : 'nothing (no lab process was running)'}${opts.wipe ? '; data wiped' : ''}\n`);
+      process.stderr.write(
+        `[lab] stopped ${stopped.length ? stopped.join(', ') : 'nothing (no lab process was running)'}${opts.wipe ? '; data wiped' : ''}\n`,
+      );
     });
 }

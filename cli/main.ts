@@ -17,7 +17,8 @@ const program = new Command('lifeboat')
   .showHelpAfterError()
   .exitOverride();
 
-program.command('worker')
+program
+  .command('worker')
   .description('run a worker: polls the configured task queue until SIGTERM')
   .action(async () => {
     const { runWorkerProcess } = await import('../worker/main.js');

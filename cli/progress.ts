@@ -29,15 +29,25 @@ async function observe(handle: WorkflowHandle): Promise<Observed> {
 const maxChildrenShown = 3;
 
 /** What a run is doing now, `step › child step` deep, with the innermost activity's heartbeat. */
-async function describeRun(handle: WorkflowHandle, client: WorkflowClient, depth: number): Promise<{ line: string; beat?: Record<string, number | string> }> {
+async function describeRun(
+  handle: WorkflowHandle,
+  client: WorkflowClient,
+  depth: number,
+): Promise<{ line: string; beat?: Record<string, number | string> }> {
   const seen = await observe(handle);
   const steps = await handle.query<Step[]>('progress');
   const running = steps.find((s) => s.state === 'running');
   let line = running ? running.name : steps.every((s) => s.state !== 'pending') ? 'finishing' : 'starting';
   let beat = running ? seen.heartbeat : undefined;
   if (running && depth < 3 && seen.children.length) {
-    const inner = await Promise.all(seen.children.slice(0, maxChildrenShown).map((id) =>
-      describeRun(client.getHandle(id), client, depth + 1).then((d) => ({ id, ...d }), () => undefined)));
+    const inner = await Promise.all(
+      seen.children.slice(0, maxChildrenShown).map((id) =>
+        describeRun(client.getHandle(id), client, depth + 1).then(
+          (d) => ({ id, ...d }),
+          () => undefined,
+        ),
+      ),
+    );
     const shown = inner.filter((c) => c !== undefined);
     if (shown.length === 1) {
       line += ` › ${shown[0]!.line}`;
@@ -52,7 +62,11 @@ async function describeRun(handle: WorkflowHandle, client: WorkflowClient, depth
 export async function followProgress(handle: WorkflowHandle, until: Promise<unknown>): Promise<void> {
   const tty = process.stderr.isTTY;
   let done = false;
-  void until.finally(() => { done = true; }).catch(() => undefined);
+  void until
+    .finally(() => {
+      done = true;
+    })
+    .catch(() => undefined);
   let lastLine = '';
   while (!done) {
     try {

@@ -31,7 +31,11 @@ function collectParam(value: string, previous: Record<string, string>): Record<s
 }
 
 const isRunbookReport = (value: unknown): value is RunbookReport =>
-  typeof value === 'object' && value !== null && typeof (value as RunbookReport).runbook === 'string' && typeof (value as RunbookReport).contentHash === 'string' && Array.isArray((value as RunbookReport).steps);
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as RunbookReport).runbook === 'string' &&
+  typeof (value as RunbookReport).contentHash === 'string' &&
+  Array.isArray((value as RunbookReport).steps);
 
 /** The report a failed (compensated, aborted) run carries in its failure's details. */
 const failedReport = (err: unknown) => carriedDetails<RunbookReport>(err, ({ detail }) => isRunbookReport(detail));
@@ -47,7 +51,19 @@ export function formatRunbookReport(r: RunbookReport): string {
   if (parameters.length) lines.push(`parameters: ${parameters.map(([k, v]) => `${k}=${String(v)}`).join(', ')}`);
   for (const a of r.approvals) lines.push(`approved ${a.step} by ${a.approver} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`);
   if (r.abort) lines.push(`aborted by ${r.abort.by} at ${r.abort.at}${r.abort.reason ? `: ${r.abort.reason}` : ''}`);
-  lines.push('', table(['step', 'kind', 'state', 'took', 'detail'], r.steps.map((s) => [s.path, s.block ? `${s.kind} ${s.block}` : s.kind, s.state, formatStepTime(s.startedAt, s.finishedAt), oneLine(s.detail)])).trimEnd());
+  lines.push(
+    '',
+    table(
+      ['step', 'kind', 'state', 'took', 'detail'],
+      r.steps.map((s) => [
+        s.path,
+        s.block ? `${s.kind} ${s.block}` : s.kind,
+        s.state,
+        formatStepTime(s.startedAt, s.finishedAt),
+        oneLine(s.detail),
+      ]),
+    ).trimEnd(),
+  );
   const planned = r.steps.filter((s) => s.plan !== undefined);
   if (planned.length) lines.push('', 'plan:', ...planned.map((s) => `  ${s.path}: ${JSON.stringify(s.plan)}`));
   return `${lines.join('\n')}\n`;
@@ -65,7 +81,8 @@ async function finalReport(workflowId: string, result: Promise<unknown>): Promis
   }
 }
 
-const printReport = (report: RunbookReport, json?: boolean) => (json ? printJson(report) : process.stdout.write(formatRunbookReport(report)));
+const printReport = (report: RunbookReport, json?: boolean) =>
+  json ? printJson(report) : process.stdout.write(formatRunbookReport(report));
 
 /** Prints the final report; exit 1 when the run failed, compensated or was aborted. */
 async function finish(workflowId: string, result: Promise<unknown>, json?: boolean): Promise<void> {
@@ -83,17 +100,28 @@ async function withClient<T>(config: LifeboatConfig, work: (client: Client) => P
   }
 }
 
-const notFound = (workflowId: string) => new CliError(`no runbook run '${workflowId}'; \`lifeboat runbook run NAME\` prints the ID of the run it starts`);
+const notFound = (workflowId: string) =>
+  new CliError(`no runbook run '${workflowId}'; \`lifeboat runbook run NAME\` prints the ID of the run it starts`);
 
 /** A run as it is: running (the `report` query) or finished (its result, or the report its failure carries). */
-interface RunRecord { workflowId: string; runId: string; status: string; startTime: Date; closeTime?: Date; report: RunbookReport }
+interface RunRecord {
+  workflowId: string;
+  runId: string;
+  status: string;
+  startTime: Date;
+  closeTime?: Date;
+  report: RunbookReport;
+}
 
 /** The latest run under `workflowId`, refused unless it is a runbook's (`approve` and `abort` are also failover's updates). */
 async function describeRun(client: Client, workflowId: string) {
-  const d = await client.workflow.getHandle(workflowId).describe().catch((err: unknown) => {
-    if (err instanceof WorkflowNotFoundError) throw notFound(workflowId);
-    throw err;
-  });
+  const d = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) throw notFound(workflowId);
+      throw err;
+    });
   if (d.type !== workflowType) throw new CliError(`'${workflowId}' is a ${d.type} run, not a runbook run`);
   return d;
 }
@@ -101,7 +129,8 @@ async function describeRun(client: Client, workflowId: string) {
 /** The run's latest execution, refused when it is not running. */
 async function runningRun(client: Client, workflowId: string): Promise<WorkflowHandle> {
   const d = await describeRun(client, workflowId);
-  if (d.status.name !== 'RUNNING') throw new CliError(`${workflowId} is not running (run ${d.runId} is ${d.status.name}); see \`lifeboat runbook status ${workflowId}\``);
+  if (d.status.name !== 'RUNNING')
+    throw new CliError(`${workflowId} is not running (run ${d.runId} is ${d.status.name}); see \`lifeboat runbook status ${workflowId}\``);
   return client.workflow.getHandle(workflowId, d.runId);
 }
 
@@ -122,7 +151,12 @@ export function formatRunStatus(run: RunRecord, now: Date): string {
   return `${head}\n${formatRunbookReport(run.report)}`;
 }
 
-interface StartOptions { param: Record<string, string>; by?: string; wait?: boolean; json?: boolean }
+interface StartOptions {
+  param: Record<string, string>;
+  by?: string;
+  wait?: boolean;
+  json?: boolean;
+}
 
 export function registerRunbookCommands(program: Command): void {
   const rb = program.command('runbook').description('runbook documents (runbooks/*.yaml): list, validate, plan, run, and act on runs');
@@ -133,15 +167,41 @@ export function registerRunbookCommands(program: Command): void {
       const config = loadConfig();
       const rows = documentFiles(config).map((file) => {
         const checked = checkRunbook(config, file);
-        if (!checked.ok) return { name: null, description: null, owner: null, schedule: null, file, valid: false, problems: checked.problems.length };
+        if (!checked.ok)
+          return { name: null, description: null, owner: null, schedule: null, file, valid: false, problems: checked.problems.length };
         const { metadata, schedule } = checked.document;
-        return { name: metadata.name, description: metadata.description ?? null, owner: metadata.owner ?? null, schedule: schedule?.cron ?? null, file, valid: true, problems: 0 };
+        return {
+          name: metadata.name,
+          description: metadata.description ?? null,
+          owner: metadata.owner ?? null,
+          schedule: schedule?.cron ?? null,
+          file,
+          valid: true,
+          problems: 0,
+        };
       });
       if (opts.json) printJson({ runbooks: rows });
-      else if (!rows.length) process.stderr.write(`no runbook documents (*.yaml) in ${displayPath(runbooksDir(config))}; runbooks.dir in the configuration names the folder\n`);
-      else process.stdout.write(table(['name', 'description', 'owner', 'schedule', 'file'], rows.map((r) => (r.valid
-        ? [r.name ?? '', r.description ?? '', r.owner ?? '', r.schedule ?? '-', r.file]
-        : ['(invalid)', `${r.problems} problem${r.problems === 1 ? '' : 's'}: lifeboat runbook validate ${r.file}`, '', '-', r.file]))));
+      else if (!rows.length)
+        process.stderr.write(
+          `no runbook documents (*.yaml) in ${displayPath(runbooksDir(config))}; runbooks.dir in the configuration names the folder\n`,
+        );
+      else
+        process.stdout.write(
+          table(
+            ['name', 'description', 'owner', 'schedule', 'file'],
+            rows.map((r) =>
+              r.valid
+                ? [r.name ?? '', r.description ?? '', r.owner ?? '', r.schedule ?? '-', r.file]
+                : [
+                    '(invalid)',
+                    `${r.problems} problem${r.problems === 1 ? '' : 's'}: lifeboat runbook validate ${r.file}`,
+                    '',
+                    '-',
+                    r.file,
+                  ],
+            ),
+          ),
+        );
     });
   rb.command('validate')
     .description('check runbook documents against the building blocks and the configuration; exit 2 naming every problem')
@@ -151,14 +211,25 @@ export function registerRunbookCommands(program: Command): void {
       const config = loadConfig();
       const checked = files.map((file) => checkRunbook(config, file));
       if (opts.json) {
-        printJson({ files: checked.map((c) => (c.ok ? { file: c.file, valid: true, name: c.document.metadata.name, contentHash: c.contentHash, problems: [] } : { file: c.file, valid: false, problems: c.problems })) });
+        printJson({
+          files: checked.map((c) =>
+            c.ok
+              ? { file: c.file, valid: true, name: c.document.metadata.name, contentHash: c.contentHash, problems: [] }
+              : { file: c.file, valid: false, problems: c.problems },
+          ),
+        });
       } else {
-        for (const c of checked) process.stdout.write(c.ok ? `${c.file}: ok (runbook ${c.document.metadata.name}, sha256 ${c.contentHash.slice(0, 12)})\n` : `${formatProblems(c.problems).join('\n')}\n`);
+        for (const c of checked)
+          process.stdout.write(
+            c.ok
+              ? `${c.file}: ok (runbook ${c.document.metadata.name}, sha256 ${c.contentHash.slice(0, 12)})\n`
+              : `${formatProblems(c.problems).join('\n')}\n`,
+          );
       }
       if (checked.some((c) => !c.ok)) process.exitCode = exitCodes.badInput;
     });
   rb.command('plan')
-    .description('a dry run: parameters resolved, conditions evaluated where they can be, each block\'s read-only plan; changes nothing')
+    .description("a dry run: parameters resolved, conditions evaluated where they can be, each block's read-only plan; changes nothing")
     .argument('<name>', 'runbook name (or a document path)')
     .option('--param <name=value>', 'a parameter value (repeatable)', collectParam, {})
     .option('--by <name>', 'who asks (default: the OS user)')
@@ -170,7 +241,11 @@ export function registerRunbookCommands(program: Command): void {
       const workflowId = runbookWorkflowId(loaded.document.metadata.name, new Date(), `plan-${randomBytes(3).toString('hex')}`);
       await withClient(config, async (client) => {
         await requireWorker(client, config);
-        const handle = await client.workflow.start<typeof runbook>(workflowType, { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
+        const handle = await client.workflow.start<typeof runbook>(workflowType, {
+          taskQueue: config.temporal.taskQueue,
+          workflowId,
+          args: [input],
+        });
         await finish(workflowId, handle.result(), opts.json);
       });
     });
@@ -188,8 +263,17 @@ export function registerRunbookCommands(program: Command): void {
       if (!by.trim()) throw new CliError('--by: expected a name', exitCodes.badInput);
       const input = runbookInput(config, loaded, runParameters(config, loaded, opts.param), by);
       const workflowId = runbookWorkflowId(loaded.document.metadata.name, new Date(), randomBytes(3).toString('hex'));
-      await runRunbook<typeof runbook>(config, { type: workflowType, workflowId, args: [input], startedJson: { runbook: loaded.document.metadata.name, contentHash: loaded.contentHash } }, opts,
-        (result) => finish(workflowId, result, opts.json));
+      await runRunbook<typeof runbook>(
+        config,
+        {
+          type: workflowType,
+          workflowId,
+          args: [input],
+          startedJson: { runbook: loaded.document.metadata.name, contentHash: loaded.contentHash },
+        },
+        opts,
+        (result) => finish(workflowId, result, opts.json),
+      );
     });
   rb.command('status')
     .description('a run of a runbook: its steps, approvals and outcome; a finished one as the record it is')
@@ -216,7 +300,9 @@ export function registerRunbookCommands(program: Command): void {
       await withClient(config, async (client) => {
         const handle = await runningRun(client, workflowId);
         try {
-          const approval = await handle.executeUpdate(runbookApproveUpdate, { args: [{ approver: opts.approver, step: opts.step, comment: opts.comment }] });
+          const approval = await handle.executeUpdate(runbookApproveUpdate, {
+            args: [{ approver: opts.approver, step: opts.step, comment: opts.comment }],
+          });
           if (opts.json) printJson(approval);
           else process.stdout.write(`approved ${approval.step} of ${workflowId} as ${approval.approver}\n`);
         } catch (err) {

@@ -39,7 +39,10 @@ export function displayPath(file: string, cwd = process.cwd()): string {
 export function documentFiles(config: LifeboatConfig): string[] {
   const dir = runbooksDir(config);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
-  return readdirSync(dir).filter((name) => name.endsWith('.yaml')).sort().map((name) => displayPath(join(dir, name)));
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.yaml'))
+    .sort()
+    .map((name) => displayPath(join(dir, name)));
 }
 
 export const contentHash = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -69,9 +72,15 @@ export function loadRunbook(config: LifeboatConfig, file: string): LoadedRunbook
 }
 
 /** Exit 2 with every problem of every document, one `file:line:col: path: message` a line; `consequence` says what did not happen. */
-export function invalidRunbooks(invalid: ReadonlyArray<{ file: string; problems: Problem[] }>, consequence = 'nothing was started'): CliError {
+export function invalidRunbooks(
+  invalid: ReadonlyArray<{ file: string; problems: Problem[] }>,
+  consequence = 'nothing was started',
+): CliError {
   const files = invalid.map((c) => c.file).join(', ');
-  return new CliError(`invalid runbook ${files}; ${consequence}:\n${invalid.flatMap((c) => formatProblems(c.problems)).join('\n')}`, exitCodes.badInput);
+  return new CliError(
+    `invalid runbook ${files}; ${consequence}:\n${invalid.flatMap((c) => formatProblems(c.problems)).join('\n')}`,
+    exitCodes.badInput,
+  );
 }
 
 /** Every document in the runbooks folder, all valid, or a CliError (exit 2) listing every problem. */
@@ -84,7 +93,19 @@ export function loadAllRunbooks(config: LifeboatConfig, consequence?: string): L
   const duplicates: { file: string; problems: Problem[] }[] = [];
   for (const r of loaded) {
     const first = seen.get(r.document.metadata.name);
-    if (first) duplicates.push({ file: r.file, problems: [{ file: r.file, line: 1, col: 1, path: 'metadata.name', message: `runbook "${r.document.metadata.name}" is also defined in ${first}; names are unique` }] });
+    if (first)
+      duplicates.push({
+        file: r.file,
+        problems: [
+          {
+            file: r.file,
+            line: 1,
+            col: 1,
+            path: 'metadata.name',
+            message: `runbook "${r.document.metadata.name}" is also defined in ${first}; names are unique`,
+          },
+        ],
+      });
     else seen.set(r.document.metadata.name, r.file);
   }
   if (duplicates.length) throw invalidRunbooks(duplicates, consequence);
@@ -102,8 +123,14 @@ export function findRunbook(config: LifeboatConfig, nameOrPath: string): LoadedR
   const byFile = files.find((file) => resolve(file) === join(dir, `${nameOrPath}.yaml`));
   const file = byFile ?? files.find((f) => declaredName(f) === nameOrPath);
   if (!file) {
-    const known = files.map((f) => declaredName(f)).filter((n): n is string => n !== undefined).sort();
-    throw new CliError(`unknown runbook '${nameOrPath}'; runbooks in ${displayPath(dir)}: ${known.join(', ') || 'none'}`, exitCodes.badInput);
+    const known = files
+      .map((f) => declaredName(f))
+      .filter((n): n is string => n !== undefined)
+      .sort();
+    throw new CliError(
+      `unknown runbook '${nameOrPath}'; runbooks in ${displayPath(dir)}: ${known.join(', ') || 'none'}`,
+      exitCodes.badInput,
+    );
   }
   return loadRunbook(config, file);
 }
@@ -133,7 +160,14 @@ function unknownName(config: LifeboatConfig, kind: ConfigKind, value: string): s
 }
 
 /** Input keys of the building blocks that name a configured cluster or app (or a list of them). */
-const namedInputs: Record<string, ConfigKind> = { cluster: 'cluster', from: 'cluster', to: 'cluster', clusters: 'cluster', app: 'app', apps: 'app' };
+const namedInputs: Record<string, ConfigKind> = {
+  cluster: 'cluster',
+  from: 'cluster',
+  to: 'cluster',
+  clusters: 'cluster',
+  app: 'app',
+  apps: 'app',
+};
 
 /**
  * What only the configuration can tell: parameters of type cluster or app (enum, default, the
@@ -185,10 +219,17 @@ function configurationProblems(config: LifeboatConfig, file: string, text: strin
 }
 
 /** `--param k=v` values converted to the declared types; unknown, missing and bad ones exit 2. */
-export function runParameters(config: LifeboatConfig, loaded: LoadedRunbook, given: Readonly<Record<string, string | ParameterValue>>): Record<string, ParameterValue> {
+export function runParameters(
+  config: LifeboatConfig,
+  loaded: LoadedRunbook,
+  given: Readonly<Record<string, string | ParameterValue>>,
+): Record<string, ParameterValue> {
   const resolved = resolveParameters(loaded.document.parameters, given);
   if (!resolved.ok) {
-    throw new CliError(`runbook ${loaded.document.metadata.name} (${loaded.file}): bad parameters; nothing was started:\n${resolved.problems.map((p) => `  - ${p}`).join('\n')}`, exitCodes.badInput);
+    throw new CliError(
+      `runbook ${loaded.document.metadata.name} (${loaded.file}): bad parameters; nothing was started:\n${resolved.problems.map((p) => `  - ${p}`).join('\n')}`,
+      exitCodes.badInput,
+    );
   }
   for (const [name, parameter] of Object.entries(loaded.document.parameters)) {
     const value = resolved.values[name];
@@ -200,9 +241,20 @@ export function runParameters(config: LifeboatConfig, loaded: LoadedRunbook, giv
 }
 
 /** What the interpreter is started with. */
-export function runbookInput(config: LifeboatConfig, loaded: LoadedRunbook, parameters: Record<string, ParameterValue>, startedBy: string, plan = false): RunbookInput {
+export function runbookInput(
+  config: LifeboatConfig,
+  loaded: LoadedRunbook,
+  parameters: Record<string, ParameterValue>,
+  startedBy: string,
+  plan = false,
+): RunbookInput {
   return {
-    document: loaded.document, contentHash: loaded.contentHash, source: loaded.file, parameters, startedBy,
-    approverGroups: config.runbooks.approverGroups, ...(plan ? { plan: true } : {}),
+    document: loaded.document,
+    contentHash: loaded.contentHash,
+    source: loaded.file,
+    parameters,
+    startedBy,
+    approverGroups: config.runbooks.approverGroups,
+    ...(plan ? { plan: true } : {}),
   };
 }

@@ -9,7 +9,9 @@ import { followProgress } from './progress.js';
 
 /** The run's page in the Temporal UI, when the configuration names the UI. */
 export function temporalUiLink(config: LifeboatConfig, workflowId: string): string | undefined {
-  return config.temporal.ui ? `${config.temporal.ui}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}` : undefined;
+  return config.temporal.ui
+    ? `${config.temporal.ui}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`
+    : undefined;
 }
 
 export interface Runbook<W extends Workflow> {

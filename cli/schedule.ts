@@ -1,6 +1,12 @@
 // `lifeboat schedule apply | list`: Temporal Schedules from configuration.
 import type { Command } from 'commander';
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
+import {
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleDescription,
+  type ScheduleOptions,
+} from '@temporalio/client';
 import { loadConfig, type LifeboatConfig } from '../worker/config.js';
 import { parseDuration } from '../model/runbook/duration.js';
 import type { overlapPolicies } from '../model/runbook/schema.js';
@@ -17,8 +23,12 @@ export const runbookScheduleId = (name: string) => `runbook/${name}`;
 const noScheduleChanged = 'no schedule was changed';
 
 const overlapPolicy: Record<(typeof overlapPolicies)[number], ScheduleOverlapPolicy> = {
-  skip: ScheduleOverlapPolicy.SKIP, bufferOne: ScheduleOverlapPolicy.BUFFER_ONE, bufferAll: ScheduleOverlapPolicy.BUFFER_ALL,
-  cancelOther: ScheduleOverlapPolicy.CANCEL_OTHER, terminateOther: ScheduleOverlapPolicy.TERMINATE_OTHER, allowAll: ScheduleOverlapPolicy.ALLOW_ALL,
+  skip: ScheduleOverlapPolicy.SKIP,
+  bufferOne: ScheduleOverlapPolicy.BUFFER_ONE,
+  bufferAll: ScheduleOverlapPolicy.BUFFER_ALL,
+  cancelOther: ScheduleOverlapPolicy.CANCEL_OTHER,
+  terminateOther: ScheduleOverlapPolicy.TERMINATE_OTHER,
+  allowAll: ScheduleOverlapPolicy.ALLOW_ALL,
 };
 
 /**
@@ -31,16 +41,22 @@ export function runbookSchedules(config: LifeboatConfig, runbooks: readonly Load
     if (!schedule) return [];
     const id = runbookScheduleId(metadata.name);
     const input = runbookInput(config, loaded, runParameters(config, loaded, schedule.parameters), `schedule ${id}`);
-    return [{
-      scheduleId: id,
-      spec: { cronExpressions: [schedule.cron] },
-      action: {
-        type: 'startWorkflow' as const, workflowType: 'runbook', taskQueue: config.temporal.taskQueue, workflowId: id, args: [input],
-        memo: { cron: schedule.cron, source: loaded.file, contentHash: loaded.contentHash },
+    return [
+      {
+        scheduleId: id,
+        spec: { cronExpressions: [schedule.cron] },
+        action: {
+          type: 'startWorkflow' as const,
+          workflowType: 'runbook',
+          taskQueue: config.temporal.taskQueue,
+          workflowId: id,
+          args: [input],
+          memo: { cron: schedule.cron, source: loaded.file, contentHash: loaded.contentHash },
+        },
+        policies: { overlap: overlapPolicy[schedule.overlap], catchupWindow: parseDuration(schedule.catchupWindow)! },
+        memo: { managedBy },
       },
-      policies: { overlap: overlapPolicy[schedule.overlap], catchupWindow: parseDuration(schedule.catchupWindow)! },
-      memo: { managedBy },
-    }];
+    ];
   });
 }
 
@@ -51,25 +67,48 @@ export function runbookSchedules(config: LifeboatConfig, runbooks: readonly Load
  */
 export function desiredSchedules(config: LifeboatConfig): ScheduleOptions[] {
   const gameDay = config.gameDay.schedule;
-  const gameDays: ScheduleOptions[] = gameDay ? [{
-    scheduleId: gameDayScheduleId,
-    spec: { cronExpressions: [gameDay.cron] },
-    action: { type: 'startWorkflow' as const, workflowType: 'gameDay', taskQueue: config.temporal.taskQueue, workflowId: 'gameday/scheduled', args: [{}], memo: { cron: gameDay.cron } },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: gameDay.catchupWindow },
-    memo: { managedBy },
-  }] : [];
-  return [...gameDays, ...config.clusters.flatMap((c) => {
-    const schedule = c.etcdSnapshots.schedule;
-    if (!schedule) return [];
-    return [{
-      scheduleId: `${scheduleIdPrefix}${c.name}`,
-      spec: { cronExpressions: [schedule.cron] },
-      action: { type: 'startWorkflow' as const, workflowType: 'etcdSnapshot', taskQueue: config.temporal.taskQueue, workflowId: `etcd-snapshot/${c.name}`, args: [{ cluster: c.name }], memo: { cron: schedule.cron } },
-      // A snapshot still running when the next is due is not doubled up.
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: schedule.catchupWindow },
-      memo: { managedBy },
-    }];
-  })];
+  const gameDays: ScheduleOptions[] = gameDay
+    ? [
+        {
+          scheduleId: gameDayScheduleId,
+          spec: { cronExpressions: [gameDay.cron] },
+          action: {
+            type: 'startWorkflow' as const,
+            workflowType: 'gameDay',
+            taskQueue: config.temporal.taskQueue,
+            workflowId: 'gameday/scheduled',
+            args: [{}],
+            memo: { cron: gameDay.cron },
+          },
+          policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: gameDay.catchupWindow },
+          memo: { managedBy },
+        },
+      ]
+    : [];
+  return [
+    ...gameDays,
+    ...config.clusters.flatMap((c) => {
+      const schedule = c.etcdSnapshots.schedule;
+      if (!schedule) return [];
+      return [
+        {
+          scheduleId: `${scheduleIdPrefix}${c.name}`,
+          spec: { cronExpressions: [schedule.cron] },
+          action: {
+            type: 'startWorkflow' as const,
+            workflowType: 'etcdSnapshot',
+            taskQueue: config.temporal.taskQueue,
+            workflowId: `etcd-snapshot/${c.name}`,
+            args: [{ cluster: c.name }],
+            memo: { cron: schedule.cron },
+          },
+          // A snapshot still running when the next is due is not doubled up.
+          policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: schedule.catchupWindow },
+          memo: { managedBy },
+        },
+      ];
+    }),
+  ];
 }
 
 /** The cron expression a schedule was made from: its action's memo, or (made before that) its own. */
@@ -85,13 +124,18 @@ async function managedScheduleIds(client: Client): Promise<string[]> {
 }
 
 /** The configuration field a schedule comes from. */
-const scheduleField = (config: LifeboatConfig, id: string, runbooks: readonly LoadedRunbook[]) => (id === gameDayScheduleId
-  ? 'gameDay.schedule'
-  : id.startsWith(runbookScheduleId(''))
-    ? `${runbooks.find((r) => runbookScheduleId(r.document.metadata.name) === id)?.file ?? 'runbook'}: schedule`
-    : `clusters[${config.clusters.findIndex((c) => `${scheduleIdPrefix}${c.name}` === id)}].etcdSnapshots.schedule`);
+const scheduleField = (config: LifeboatConfig, id: string, runbooks: readonly LoadedRunbook[]) =>
+  id === gameDayScheduleId
+    ? 'gameDay.schedule'
+    : id.startsWith(runbookScheduleId(''))
+      ? `${runbooks.find((r) => runbookScheduleId(r.document.metadata.name) === id)?.file ?? 'runbook'}: schedule`
+      : `clusters[${config.clusters.findIndex((c) => `${scheduleIdPrefix}${c.name}` === id)}].etcdSnapshots.schedule`;
 
-export interface ApplyResult { created: string[]; updated: string[]; deleted: string[] }
+export interface ApplyResult {
+  created: string[];
+  updated: string[];
+  deleted: string[];
+}
 
 /**
  * Makes the namespace's schedules what the configuration (already validated at load) and the runbook
@@ -101,13 +145,27 @@ export interface ApplyResult { created: string[]; updated: string[]; deleted: st
  * a missing one is created, and schedules this command made that the configuration no longer names
  * are deleted last, once everything else has been applied.
  */
-export async function applySchedules(client: Client, config: LifeboatConfig, runbooks: readonly LoadedRunbook[] = loadAllRunbooks(config, noScheduleChanged)): Promise<ApplyResult> {
+export async function applySchedules(
+  client: Client,
+  config: LifeboatConfig,
+  runbooks: readonly LoadedRunbook[] = loadAllRunbooks(config, noScheduleChanged),
+): Promise<ApplyResult> {
   const result: ApplyResult = { created: [], updated: [], deleted: [] };
   const desired = [...desiredSchedules(config), ...runbookSchedules(config, runbooks)];
-  const existing = await Promise.all(desired.map((options) => client.schedule.getHandle(options.scheduleId).describe().then(() => true, (err: unknown) => {
-    if (err instanceof ScheduleNotFoundError) return false;
-    throw err;
-  })));
+  const existing = await Promise.all(
+    desired.map((options) =>
+      client.schedule
+        .getHandle(options.scheduleId)
+        .describe()
+        .then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof ScheduleNotFoundError) return false;
+            throw err;
+          },
+        ),
+    ),
+  );
   for (const [i, options] of desired.entries()) {
     const id = options.scheduleId;
     try {
@@ -127,7 +185,9 @@ export async function applySchedules(client: Client, config: LifeboatConfig, run
       // The client reads the server's "Invalid schedule spec" into a TypeError; an update it refuses changes nothing.
       if (!(err instanceof TypeError)) throw err;
       const done = [...result.created.map((x) => `created ${x}`), ...result.updated.map((x) => `updated ${x}`)].join(', ') || 'nothing';
-      throw new CliError(`schedule ${id} (${scheduleField(config, id, runbooks)}): Temporal refused it: ${err.message}; it is ${existing[i] ? 'unchanged' : 'not created'}, nothing was deleted (applied before it: ${done})`);
+      throw new CliError(
+        `schedule ${id} (${scheduleField(config, id, runbooks)}): Temporal refused it: ${err.message}; it is ${existing[i] ? 'unchanged' : 'not created'}, nothing was deleted (applied before it: ${done})`,
+      );
     }
   }
   // Schedules this command made for clusters no longer configured, or runbook documents removed or no longer scheduled, go away.
@@ -141,8 +201,11 @@ export async function applySchedules(client: Client, config: LifeboatConfig, run
 }
 
 export function registerScheduleCommands(program: Command): void {
-  const schedule = program.command('schedule').description('Temporal Schedules for backups, game days and runbooks, from configuration and runbook documents');
-  schedule.command('apply')
+  const schedule = program
+    .command('schedule')
+    .description('Temporal Schedules for backups, game days and runbooks, from configuration and runbook documents');
+  schedule
+    .command('apply')
     .description('create or update the schedules the configuration and the runbook documents describe, and delete ones they no longer do')
     .option('--json', 'print what changed as JSON')
     .action(async (opts: { json?: boolean }) => {
@@ -153,9 +216,13 @@ export function registerScheduleCommands(program: Command): void {
       const result = await applySchedules(client, config, runbooks);
       await client.connection.close();
       if (opts.json) printJson(result);
-      else process.stdout.write(`created: ${result.created.join(', ') || '-'}\nupdated: ${result.updated.join(', ') || '-'}\ndeleted: ${result.deleted.join(', ') || '-'}\n`);
+      else
+        process.stdout.write(
+          `created: ${result.created.join(', ') || '-'}\nupdated: ${result.updated.join(', ') || '-'}\ndeleted: ${result.deleted.join(', ') || '-'}\n`,
+        );
     });
-  schedule.command('list')
+  schedule
+    .command('list')
     .description('the schedules with their next runs and last results')
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }) => {
@@ -164,24 +231,38 @@ export function registerScheduleCommands(program: Command): void {
       const rows = [];
       for (const id of await managedScheduleIds(client)) {
         // The listing is eventually consistent: a schedule deleted a moment ago may still be in it.
-        const d = await client.schedule.getHandle(id).describe().catch((err: unknown) => {
-          if (err instanceof ScheduleNotFoundError) return undefined;
-          throw err;
-        });
+        const d = await client.schedule
+          .getHandle(id)
+          .describe()
+          .catch((err: unknown) => {
+            if (err instanceof ScheduleNotFoundError) return undefined;
+            throw err;
+          });
         if (!d) continue;
         const last = d.info.recentActions.at(-1);
         let lastResult = '-';
         if (last && 'workflow' in last.action) {
-          const status = (await client.workflow.getHandle(last.action.workflow.workflowId, last.action.workflow.firstExecutionRunId).describe()).status.name;
+          const status = (
+            await client.workflow.getHandle(last.action.workflow.workflowId, last.action.workflow.firstExecutionRunId).describe()
+          ).status.name;
           lastResult = `${status} (${last.takenAt.toISOString()})`;
         }
         rows.push({
-          id, cron: scheduleCron(d), paused: d.state.paused,
-          nextRuns: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()), lastResult,
+          id,
+          cron: scheduleCron(d),
+          paused: d.state.paused,
+          nextRuns: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
+          lastResult,
         });
       }
       await client.connection.close();
       if (opts.json) printJson({ schedules: rows });
-      else process.stdout.write(table(['schedule', 'cron', 'next runs', 'last result'], rows.map((r) => [r.id + (r.paused ? ' (paused)' : ''), r.cron, r.nextRuns.join(', '), r.lastResult])));
+      else
+        process.stdout.write(
+          table(
+            ['schedule', 'cron', 'next runs', 'last result'],
+            rows.map((r) => [r.id + (r.paused ? ' (paused)' : ''), r.cron, r.nextRuns.join(', '), r.lastResult]),
+          ),
+        );
     });
 }

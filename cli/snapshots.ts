@@ -14,7 +14,8 @@ const age = (iso: string, now: number) => {
 
 export function registerSnapshotCommands(program: Command): void {
   const snapshots = program.command('snapshots').description('etcd snapshots in the object store');
-  snapshots.command('list')
+  snapshots
+    .command('list')
     .description('snapshots of a cluster, newest first, from their manifests')
     .requiredOption('--cluster <name>', 'cluster')
     .option('--json', 'print the manifests as JSON')
@@ -28,15 +29,26 @@ export function registerSnapshotCommands(program: Command): void {
       const now = Date.now();
       if (opts.json) printJson({ cluster, complete: listing.complete, problem: listing.problem, snapshots: listing.manifests });
       else {
-        process.stdout.write(table(['snapshot', 'age', 'size', 'revision', 'status', 'key'], listing.manifests.map((m) => [
-          m.snapshotId, age(m.startedAt, now), `${(m.object.plaintextBytes / 1024 / 1024).toFixed(1)} MiB`, String(m.etcd.revisionAtStart), m.status, m.encryption.keyId,
-        ])));
+        process.stdout.write(
+          table(
+            ['snapshot', 'age', 'size', 'revision', 'status', 'key'],
+            listing.manifests.map((m) => [
+              m.snapshotId,
+              age(m.startedAt, now),
+              `${(m.object.plaintextBytes / 1024 / 1024).toFixed(1)} MiB`,
+              String(m.etcd.revisionAtStart),
+              m.status,
+              m.encryption.keyId,
+            ]),
+          ),
+        );
         if (!listing.complete) process.stdout.write(`warning: listing incomplete: ${listing.problem}\n`);
       }
       if (!listing.complete) process.exitCode = exitCodes.failed;
     });
 
-  snapshots.command('prune')
+  snapshots
+    .command('prune')
     .description("apply the cluster's retention policy now")
     .requiredOption('--cluster <name>', 'cluster')
     .option('--dry-run', 'print what would be deleted and why; delete nothing')
@@ -48,10 +60,15 @@ export function registerSnapshotCommands(program: Command): void {
       await requireWorker(client, config);
       const workflowId = `etcd-snapshot-prune/${cluster}/${new Date().toISOString()}`;
       const result = await client.workflow.execute<typeof pruneEtcdSnapshots>('pruneEtcdSnapshots', {
-        taskQueue: config.temporal.taskQueue, workflowId, args: [{ cluster, dryRun: Boolean(opts.dryRun) }],
+        taskQueue: config.temporal.taskQueue,
+        workflowId,
+        args: [{ cluster, dryRun: Boolean(opts.dryRun) }],
       });
       await client.connection.close();
-      if (opts.json) { printJson({ workflowId, ...result }); return; }
+      if (opts.json) {
+        printJson({ workflowId, ...result });
+        return;
+      }
       const { plan } = result;
       if (plan.refused) throw new CliError(`nothing deleted: ${plan.refused}`);
       const rows = [

@@ -21,6 +21,8 @@ export async function requireWorker(client: Client, config: LifeboatConfig): Pro
     taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
   });
   if (!pollers?.length) {
-    throw new CliError(`no worker is polling task queue '${config.temporal.taskQueue}' at ${config.temporal.address}; start one with \`lifeboat worker\` (or \`lifeboat lab up --with-worker\`)`);
+    throw new CliError(
+      `no worker is polling task queue '${config.temporal.taskQueue}' at ${config.temporal.address}; start one with \`lifeboat worker\` (or \`lifeboat lab up --with-worker\`)`,
+    );
   }
 }

@@ -15,11 +15,13 @@ export async function fillEtcd(cluster: ClusterConfig, mib: number, onProgress?:
     const existing = Number(await etcd.getAll().prefix(scratchPrefix).count());
     const value = randomBytes(valueBytes);
     for (let i = existing; i < mib; i += 8) {
-      await Promise.all(Array.from({ length: Math.min(8, mib - i) }, (_, j) => {
-        // Each value differs, so neither etcd nor anything downstream can deduplicate it.
-        value.writeUInt32BE(i + j, 0);
-        return etcd.put(`${scratchPrefix}${String(i + j).padStart(6, '0')}`).value(Buffer.from(value));
-      }));
+      await Promise.all(
+        Array.from({ length: Math.min(8, mib - i) }, (_, j) => {
+          // Each value differs, so neither etcd nor anything downstream can deduplicate it.
+          value.writeUInt32BE(i + j, 0);
+          return etcd.put(`${scratchPrefix}${String(i + j).padStart(6, '0')}`).value(Buffer.from(value));
+        }),
+      );
       onProgress?.(Math.min(mib, i + 8));
     }
   });
@@ -40,5 +42,12 @@ export async function clearEtcdScratch(cluster: ClusterConfig): Promise<void> {
     await etcd.kv.compact({ revision: header.revision, physical: true });
   });
   const { etcd } = cluster;
-  await execa(bin.etcdctl, [`--endpoints=${etcd.endpoints.join(',')}`, `--cacert=${etcd.caFile}`, `--cert=${etcd.certFile}`, `--key=${etcd.keyFile}`, '--command-timeout=300s', 'defrag']);
+  await execa(bin.etcdctl, [
+    `--endpoints=${etcd.endpoints.join(',')}`,
+    `--cacert=${etcd.caFile}`,
+    `--cert=${etcd.certFile}`,
+    `--key=${etcd.keyFile}`,
+    '--command-timeout=300s',
+    'defrag',
+  ]);
 }

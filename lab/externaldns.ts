@@ -25,8 +25,11 @@ export async function ensureTrafficRecords(kubectl: Kubectl, labConfig: object):
     const traffic = app.failover?.traffic;
     if (traffic?.provider !== 'externalDNS') continue;
     const where = `${app.name}: DNSEndpoint ${traffic.namespace}/${traffic.name} on ${traffic.cluster}`;
-    await kubectl(traffic.cluster, ['apply', '--server-side', '--field-manager', 'lifeboat-lab', '-f', '-'],
-      stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: traffic.namespace } }));
+    await kubectl(
+      traffic.cluster,
+      ['apply', '--server-side', '--field-manager', 'lifeboat-lab', '-f', '-'],
+      stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: traffic.namespace } }),
+    );
     try {
       await kubectl(traffic.cluster, ['create', '-f', '-'], stringify(dnsEndpointFor(traffic, app.cluster)));
       done.push(`${where} created, pointing at ${app.cluster}`);

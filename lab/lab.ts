@@ -12,7 +12,24 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { labComponents, type LabComponent } from './components.js';
 import { ensureClusterPki } from './pki.js';
 import { logFile, logTail, runningPid, runningSpec, specDigest, startDaemon, stopDaemon, treeRssBytes } from './processes.js';
-import { awsCredentialsFile, bin, clusterPaths, host, labClusters, labConfigFile, labDir, labKeyFile, labKeyId, minioData, minioPorts, objectStore, temporalDb, temporalPorts, versions, type LabClusterSpec } from './topology.js';
+import {
+  awsCredentialsFile,
+  bin,
+  clusterPaths,
+  host,
+  labClusters,
+  labConfigFile,
+  labDir,
+  labKeyFile,
+  labKeyId,
+  minioData,
+  minioPorts,
+  objectStore,
+  temporalDb,
+  temporalPorts,
+  versions,
+  type LabClusterSpec,
+} from './topology.js';
 import { workerComponent } from './worker-component.js';
 import { ensureTrafficRecords, installDnsEndpointCrd } from './externaldns.js';
 import { peerLocation, shopApp, shopManifests, shopTraffic } from './shop.js';
@@ -33,7 +50,13 @@ export interface ComponentStatus {
 async function componentStatus(c: LabComponent): Promise<ComponentStatus> {
   const pid = await runningPid(c.daemon.name);
   const probe = await c.probe();
-  const detail = probe.ok ? (pid ? `${probe.detail} (pid ${pid})` : `${probe.detail} (not started by this lab)`) : pid ? probe.detail : `not running: ${probe.detail}`;
+  const detail = probe.ok
+    ? pid
+      ? `${probe.detail} (pid ${pid})`
+      : `${probe.detail} (not started by this lab)`
+    : pid
+      ? probe.detail
+      : `not running: ${probe.detail}`;
   const status: ComponentStatus = { name: c.name, healthy: probe.ok, address: c.address, detail };
   if (pid) status.rssMiB = Math.round(treeRssBytes(pid) / 1024 / 1024);
   return status;
@@ -62,13 +85,15 @@ async function waitHealthy(c: LabComponent, timeoutMs: number): Promise<void> {
 }
 
 async function startAll(components: LabComponent[]): Promise<void> {
-  await Promise.all(components.map(async (c) => {
-    if ((await c.probe()).ok && await isCurrent(c)) return;
-    const t0 = Date.now();
-    await startDaemon(c.daemon);
-    await waitHealthy(c, 120_000);
-    say(`${c.name} healthy at ${c.address} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
-  }));
+  await Promise.all(
+    components.map(async (c) => {
+      if ((await c.probe()).ok && (await isCurrent(c))) return;
+      const t0 = Date.now();
+      await startDaemon(c.daemon);
+      await waitHealthy(c, 120_000);
+      say(`${c.name} healthy at ${c.address} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+    }),
+  );
 }
 
 /** Running as `lab up` would start it now (not an older version's command line)? */
@@ -88,7 +113,11 @@ async function kubectl(cluster: string, args: string[], input?: string): Promise
 }
 
 const apply = (cluster: string, manifests: object[]) =>
-  kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '--field-manager', 'lifeboat-lab', '-f', '-'], manifests.map((m) => stringify(m)).join('---\n'));
+  kubectl(
+    cluster,
+    ['apply', '--server-side', '--force-conflicts', '--field-manager', 'lifeboat-lab', '-f', '-'],
+    manifests.map((m) => stringify(m)).join('---\n'),
+  );
 
 function kwokNodes(c: LabClusterSpec): object[] {
   const capacity = { cpu: '32', memory: '128Gi', pods: '110' };
@@ -98,7 +127,13 @@ function kwokNodes(c: LabClusterSpec): object[] {
     metadata: {
       name: `${c.name}-node-${i}`,
       annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-      labels: { type: 'kwok', 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'kubernetes.io/hostname': `${c.name}-node-${i}`, 'topology.kubernetes.io/zone': `zone-${'abc'[i % 3]}` },
+      labels: {
+        type: 'kwok',
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'kubernetes.io/hostname': `${c.name}-node-${i}`,
+        'topology.kubernetes.io/zone': `zone-${'abc'[i % 3]}`,
+      },
     },
     spec: {},
     status: { allocatable: capacity, capacity, phase: 'Running' },
@@ -127,10 +162,16 @@ function backupStorageLocation(c: LabClusterSpec): object {
  * without one. A scaled-to-zero Deployment stands in for the one `velero install` creates.
  */
 const veleroDeploymentStandIn = {
-  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'velero', namespace: 'velero', labels: { component: 'velero' } },
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'velero', namespace: 'velero', labels: { component: 'velero' } },
   spec: {
-    replicas: 0, selector: { matchLabels: { component: 'velero' } },
-    template: { metadata: { labels: { component: 'velero' } }, spec: { containers: [{ name: 'velero', image: `velero/velero:v${versions.velero}` }] } },
+    replicas: 0,
+    selector: { matchLabels: { component: 'velero' } },
+    template: {
+      metadata: { labels: { component: 'velero' } },
+      spec: { containers: [{ name: 'velero', image: `velero/velero:v${versions.velero}` }] },
+    },
   },
 };
 
@@ -139,7 +180,16 @@ async function bootstrapCluster(c: LabClusterSpec): Promise<void> {
   await apply(c.name, kwokNodes(c));
   const { stdout: crds } = await execa(bin.velero, ['install', '--crds-only', '--dry-run', '-o', 'yaml']);
   await kubectl(c.name, ['apply', '--server-side', '--force-conflicts', '--field-manager', 'lifeboat-lab', '-f', '-'], crds);
-  await kubectl(c.name, ['wait', '--for', 'condition=Established', '--timeout', '60s', 'crd/backupstoragelocations.velero.io', 'crd/backups.velero.io', 'crd/restores.velero.io']);
+  await kubectl(c.name, [
+    'wait',
+    '--for',
+    'condition=Established',
+    '--timeout',
+    '60s',
+    'crd/backupstoragelocations.velero.io',
+    'crd/backups.velero.io',
+    'crd/restores.velero.io',
+  ]);
   await installDnsEndpointCrd(kubectl, c.name);
   await apply(c.name, [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'velero' } },
@@ -151,7 +201,9 @@ async function bootstrapCluster(c: LabClusterSpec): Promise<void> {
 
 async function ensureBucket(): Promise<void> {
   const s3 = new S3Client({
-    endpoint: `http://${host}:${minioPorts.api}`, region: objectStore.region, forcePathStyle: true,
+    endpoint: `http://${host}:${minioPorts.api}`,
+    region: objectStore.region,
+    forcePathStyle: true,
     credentials: { accessKeyId: objectStore.accessKeyId, secretAccessKey: objectStore.secretAccessKey },
   });
   try {
@@ -176,25 +228,48 @@ async function waitFor(label: string, timeoutMs: number, check: () => Promise<st
 }
 
 async function nodesReady(c: LabClusterSpec): Promise<string | undefined> {
-  const out = await kubectl(c.name, ['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']);
+  const out = await kubectl(c.name, [
+    'get',
+    'nodes',
+    '-o',
+    'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+  ]);
   const ready = out.split('\n').filter((s) => s === 'True').length;
   return ready >= c.nodeCount ? undefined : `${ready}/${c.nodeCount} Nodes Ready`;
 }
 
 export function labConfig(): object {
   return {
-    temporal: { address: `${host}:${temporalPorts.frontend}`, ui: `http://${host}:${temporalPorts.ui}`, namespace: 'default', taskQueue: 'lifeboat' },
+    temporal: {
+      address: `${host}:${temporalPorts.frontend}`,
+      ui: `http://${host}:${temporalPorts.ui}`,
+      namespace: 'default',
+      taskQueue: 'lifeboat',
+    },
     objectStore: {
-      endpoint: `http://${host}:${minioPorts.api}`, region: objectStore.region, bucket: objectStore.bucket,
-      forcePathStyle: true, credentialsFile: awsCredentialsFile,
+      endpoint: `http://${host}:${minioPorts.api}`,
+      region: objectStore.region,
+      bucket: objectStore.bucket,
+      forcePathStyle: true,
+      credentialsFile: awsCredentialsFile,
     },
     clusters: labClusters.map((c) => {
       const p = clusterPaths(c.name);
       return {
         name: c.name,
         kubeconfig: p.kubeconfig('admin'),
-        etcd: { endpoints: [`https://${host}:${c.etcdClientPort}`], caFile: p.caCert, certFile: p.lifeboatEtcdClientCert, keyFile: p.lifeboatEtcdClientKey },
-        velero: { namespace: 'velero', storageLocation: 'default', restoreFrom: Object.fromEntries(peerClusters(c).map((peer) => [peer.name, peer.name])), timeout: '30m' },
+        etcd: {
+          endpoints: [`https://${host}:${c.etcdClientPort}`],
+          caFile: p.caCert,
+          certFile: p.lifeboatEtcdClientCert,
+          keyFile: p.lifeboatEtcdClientKey,
+        },
+        velero: {
+          namespace: 'velero',
+          storageLocation: 'default',
+          restoreFrom: Object.fromEntries(peerClusters(c).map((peer) => [peer.name, peer.name])),
+          timeout: '30m',
+        },
         restoreVerification: {
           ...(c.encryptSecrets ? { encryptionConfigFile: p.encryptionConfig } : {}),
           serviceClusterIPRange: '10.96.0.0/16',
@@ -204,7 +279,7 @@ export function labConfig(): object {
             { resource: 'deployments', namespace: shopApp.namespace, name: 'frontend' },
             { resource: 'secrets', namespace: shopApp.namespace, name: 'shop-payment' },
             { resource: 'configmaps', namespace: shopApp.namespace, name: 'shop-config' },
-          ].filter((o) => c.name === shopApp.cluster || o.resource === 'namespaces' && o.name === 'kube-system'),
+          ].filter((o) => c.name === shopApp.cluster || (o.resource === 'namespaces' && o.name === 'kube-system')),
           objectives: { rto: '10m', rpo: '6h' },
         },
         etcdSnapshots: {
@@ -215,32 +290,45 @@ export function labConfig(): object {
       };
     }),
     encryption: { currentKeyId: labKeyId, keys: [{ id: labKeyId, file: labKeyFile }] },
-    apps: [{
-      name: shopApp.name, cluster: shopApp.cluster, namespaces: [shopApp.namespace],
-      backup: { ttl: '720h' },
-      verify: {
-        cluster: shopApp.verifyCluster,
-        checks: [
-          { kind: 'readyReplicas', namespace: shopApp.namespace, deployment: 'frontend' },
-          { kind: 'configMapHash', namespace: shopApp.namespace, name: 'shop-config' },
-        ],
-        availableTimeout: '3m',
-      },
-      objectives: { rto: '10m', rpo: '24h' },
-      failover: {
-        standby: shopApp.verifyCluster,
-        mode: 'warm-standby',
-        traffic: {
-          provider: 'externalDNS', cluster: shopTraffic.cluster, namespace: shopTraffic.namespace, name: shopTraffic.name,
-          dnsName: shopTraffic.dnsName, recordType: 'A', recordTTL: 30, targets: shopTraffic.targets,
+    apps: [
+      {
+        name: shopApp.name,
+        cluster: shopApp.cluster,
+        namespaces: [shopApp.namespace],
+        backup: { ttl: '720h' },
+        verify: {
+          cluster: shopApp.verifyCluster,
+          checks: [
+            { kind: 'readyReplicas', namespace: shopApp.namespace, deployment: 'frontend' },
+            { kind: 'configMapHash', namespace: shopApp.namespace, name: 'shop-config' },
+          ],
+          availableTimeout: '3m',
         },
-        approvalTimeout: '30m',
-        availableTimeout: '5m',
+        objectives: { rto: '10m', rpo: '24h' },
+        failover: {
+          standby: shopApp.verifyCluster,
+          mode: 'warm-standby',
+          traffic: {
+            provider: 'externalDNS',
+            cluster: shopTraffic.cluster,
+            namespace: shopTraffic.namespace,
+            name: shopTraffic.name,
+            dnsName: shopTraffic.dnsName,
+            recordType: 'A',
+            recordTTL: 30,
+            targets: shopTraffic.targets,
+          },
+          approvalTimeout: '30m',
+          availableTimeout: '5m',
+        },
       },
-    }],
+    ],
     gameDay: { schedule: { cron: '0 9 1 1,4,7,10 *', catchupWindow: '1d' }, freshBackups: true, failover: true },
     // The shipped runbooks; whoever runs the lab is on call for it, beside a named colleague.
-    runbooks: { dir: fileURLToPath(new URL('../../runbooks/', import.meta.url)), approverGroups: { sre: [...new Set([userInfo().username, 'alice'])] } },
+    runbooks: {
+      dir: fileURLToPath(new URL('../../runbooks/', import.meta.url)),
+      approverGroups: { sre: [...new Set([userInfo().username, 'alice'])] },
+    },
     tools: { etcdctl: bin.etcdctl, etcdutl: bin.etcdutl, velero: bin.velero, etcd: bin.etcd, kubeApiserver: bin.kubeApiserver },
     metrics: { port: 9464 },
   };
@@ -271,8 +359,16 @@ export function labEnv(): [string, string][] {
       [`${prefix}_ETCD_KEY_FILE`, p.lifeboatEtcdClientKey],
     );
   }
-  env.push(['LIFEBOAT_ETCD', bin.etcd], ['LIFEBOAT_KUBE_APISERVER', bin.kubeApiserver], ['LIFEBOAT_ETCDCTL', bin.etcdctl], ['LIFEBOAT_ETCDUTL', bin.etcdutl], ['LIFEBOAT_VELERO', bin.velero], ['LIFEBOAT_KUBECTL', bin.kubectl],
-    ['LIFEBOAT_TEMPORAL_CLI', bin.temporal], ['LIFEBOAT_LAB_DIR', labDir]);
+  env.push(
+    ['LIFEBOAT_ETCD', bin.etcd],
+    ['LIFEBOAT_KUBE_APISERVER', bin.kubeApiserver],
+    ['LIFEBOAT_ETCDCTL', bin.etcdctl],
+    ['LIFEBOAT_ETCDUTL', bin.etcdutl],
+    ['LIFEBOAT_VELERO', bin.velero],
+    ['LIFEBOAT_KUBECTL', bin.kubectl],
+    ['LIFEBOAT_TEMPORAL_CLI', bin.temporal],
+    ['LIFEBOAT_LAB_DIR', labDir],
+  );
   return env;
 }
 
@@ -288,7 +384,11 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   await execa('bash', [installScript], { stdout: 'inherit', stderr: 'inherit' });
   await mkdir(labDir, { recursive: true });
   for (const dir of [dirname(temporalDb), minioData]) await mkdir(dir, { recursive: true });
-  await writeFile(awsCredentialsFile, `[default]\naws_access_key_id = ${objectStore.accessKeyId}\naws_secret_access_key = ${objectStore.secretAccessKey}\n`, { mode: 0o600 });
+  await writeFile(
+    awsCredentialsFile,
+    `[default]\naws_access_key_id = ${objectStore.accessKeyId}\naws_secret_access_key = ${objectStore.secretAccessKey}\n`,
+    { mode: 0o600 },
+  );
   for (const c of labClusters) await ensureClusterPki(c.name, c.apiserverPort, c.encryptSecrets);
   if (!existsSync(labKeyFile)) {
     await mkdir(dirname(labKeyFile), { recursive: true, mode: 0o700 });
@@ -301,16 +401,22 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   await ensureBucket();
   await startAll(clusterNames.map((n) => byName(`kube-apiserver/${n}`)));
   await Promise.all(labClusters.map(bootstrapCluster));
-  await startAll(clusterNames.flatMap((n) => ['kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].map((k) => byName(`${k}/${n}`))));
-  await Promise.all(labClusters.map(async (c) => {
-    await waitFor(`${c.name} Nodes`, 60_000, () => nodesReady(c));
-    say(`${c.name}: ${c.nodeCount} Nodes Ready, Velero BackupStorageLocation Available`);
-  }));
+  await startAll(
+    clusterNames.flatMap((n) => ['kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].map((k) => byName(`${k}/${n}`))),
+  );
+  await Promise.all(
+    labClusters.map(async (c) => {
+      await waitFor(`${c.name} Nodes`, 60_000, () => nodesReady(c));
+      say(`${c.name}: ${c.nodeCount} Nodes Ready, Velero BackupStorageLocation Available`);
+    }),
+  );
   // Created once: later `lab up`s leave the app where a failover moved it.
-  await Promise.all([shopApp.cluster, shopApp.verifyCluster].map(async (cluster) => {
-    const exists = await kubectl(cluster, ['get', 'namespace', shopApp.namespace, '--ignore-not-found', '-o', 'name']);
-    if (!exists.trim()) await apply(cluster, shopManifests(cluster !== shopApp.cluster));
-  }));
+  await Promise.all(
+    [shopApp.cluster, shopApp.verifyCluster].map(async (cluster) => {
+      const exists = await kubectl(cluster, ['get', 'namespace', shopApp.namespace, '--ignore-not-found', '-o', 'name']);
+      if (!exists.trim()) await apply(cluster, shopManifests(cluster !== shopApp.cluster));
+    }),
+  );
   for (const line of await ensureTrafficRecords(kubectl, labConfig())) say(line);
   if (options.withWorker) await startAll([workerComponent]);
   say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)}s; state in ${labDir}`);

@@ -28,7 +28,23 @@ async function issue(cluster: string, spec: LeafSpec): Promise<void> {
   const ext = ['-addext', `extendedKeyUsage=${spec.usage}`, '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment'];
   if (spec.altNames) ext.push('-addext', `subjectAltName=${spec.altNames.join(',')}`);
   await execa('openssl', ['req', '-new', ...ecKey, '-keyout', key, '-out', csr, '-subj', spec.subject, ...ext]);
-  await execa('openssl', ['x509', '-req', '-in', csr, '-CA', p.caCert, '-CAkey', p.caKey, '-CAcreateserial', '-days', days, '-copy_extensions', 'copyall', '-out', cert]);
+  await execa('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    p.caCert,
+    '-CAkey',
+    p.caKey,
+    '-CAcreateserial',
+    '-days',
+    days,
+    '-copy_extensions',
+    'copyall',
+    '-out',
+    cert,
+  ]);
   await rm(csr);
 }
 
@@ -46,16 +62,41 @@ export async function ensureClusterPki(cluster: string, apiserverPort: number, e
   const p = clusterPaths(cluster);
   await mkdir(p.pki, { recursive: true, mode: 0o700 });
   if (!existsSync(p.caCert)) {
-    await execa('openssl', ['req', '-x509', '-new', ...ecKey, '-keyout', p.caKey, '-out', p.caCert, '-days', days, '-subj', `/CN=lifeboat-lab-${cluster}-ca`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature']);
+    await execa('openssl', [
+      'req',
+      '-x509',
+      '-new',
+      ...ecKey,
+      '-keyout',
+      p.caKey,
+      '-out',
+      p.caCert,
+      '-days',
+      days,
+      '-subj',
+      `/CN=lifeboat-lab-${cluster}-ca`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    ]);
   }
   const loopback = [`IP:${host}`, 'DNS:localhost'];
   await issue(cluster, { file: 'etcd-server', subject: `/CN=etcd-${cluster}`, usage: 'serverAuth,clientAuth', altNames: loopback });
   await issue(cluster, { file: 'apiserver-etcd-client', subject: '/CN=kube-apiserver-etcd-client', usage: 'clientAuth' });
   await issue(cluster, { file: 'lifeboat-etcd-client', subject: '/CN=lifeboat', usage: 'clientAuth' });
   await issue(cluster, {
-    file: 'apiserver', subject: '/CN=kube-apiserver', usage: 'serverAuth',
-    altNames: [...loopback, 'IP:10.96.0.1', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local'],
+    file: 'apiserver',
+    subject: '/CN=kube-apiserver',
+    usage: 'serverAuth',
+    altNames: [
+      ...loopback,
+      'IP:10.96.0.1',
+      'DNS:kubernetes',
+      'DNS:kubernetes.default',
+      'DNS:kubernetes.default.svc',
+      'DNS:kubernetes.default.svc.cluster.local',
+    ],
   });
   for (const [user, subject] of Object.entries(kubeUsers)) {
     await issue(cluster, { file: `user-${user}`, subject, usage: 'clientAuth' });
@@ -69,7 +110,12 @@ export async function ensureClusterPki(cluster: string, apiserverPort: number, e
     const config = {
       apiVersion: 'apiserver.config.k8s.io/v1',
       kind: 'EncryptionConfiguration',
-      resources: [{ resources: ['secrets'], providers: [{ aescbc: { keys: [{ name: 'key1', secret: randomBytes(32).toString('base64') }] } }, { identity: {} }] }],
+      resources: [
+        {
+          resources: ['secrets'],
+          providers: [{ aescbc: { keys: [{ name: 'key1', secret: randomBytes(32).toString('base64') }] } }, { identity: {} }],
+        },
+      ],
     };
     await writeFile(p.encryptionConfig, stringify(config), { mode: 0o600 });
   }

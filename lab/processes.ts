@@ -25,7 +25,10 @@ interface PidRecord {
   startedAt: string;
 }
 
-export const specDigest = (spec: DaemonSpec) => createHash('sha256').update(JSON.stringify([spec.command, spec.args, spec.env ?? {}])).digest('hex');
+export const specDigest = (spec: DaemonSpec) =>
+  createHash('sha256')
+    .update(JSON.stringify([spec.command, spec.args, spec.env ?? {}]))
+    .digest('hex');
 
 const fileSafe = (name: string) => name.replace(/\//g, '-');
 export const pidFile = (name: string) => join(runDir, `${fileSafe(name)}.pid`);
@@ -88,7 +91,8 @@ export function treeRssBytes(pid: number): number {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     total += Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean)) total += treeRssBytes(Number(child));
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean))
+        total += treeRssBytes(Number(child));
     }
   } catch {
     // The process exited while being measured.

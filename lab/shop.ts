@@ -9,7 +9,10 @@ export const shopApp = { name: 'shop', namespace: 'shop', cluster: 'primary', ve
  * management cluster), pointing at each site's load balancer address.
  */
 export const shopTraffic = {
-  cluster: 'standby', namespace: 'lifeboat-traffic', name: 'shop', dnsName: 'shop.lab.example',
+  cluster: 'standby',
+  namespace: 'lifeboat-traffic',
+  name: 'shop',
+  dnsName: 'shop.lab.example',
   targets: { primary: ['192.0.2.10'], standby: ['198.51.100.10'] },
 } as const;
 
@@ -26,7 +29,12 @@ function deployment(d: (typeof deployments)[number], standby: boolean): object {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     // A warm standby runs nothing until it takes over, and says with how many replicas it then runs.
-    metadata: { name: d.name, namespace: shopApp.namespace, labels: labels(d.name), ...(standby ? { annotations: { 'lifeboat.io/failover-replicas': String(d.replicas) } } : {}) },
+    metadata: {
+      name: d.name,
+      namespace: shopApp.namespace,
+      labels: labels(d.name),
+      ...(standby ? { annotations: { 'lifeboat.io/failover-replicas': String(d.replicas) } } : {}),
+    },
     spec: {
       replicas: standby ? 0 : d.replicas,
       selector: { matchLabels: labels(d.name) },
@@ -36,12 +44,14 @@ function deployment(d: (typeof deployments)[number], standby: boolean): object {
           // kwok's fake Nodes run these Pods; nothing pulls the image.
           nodeSelector: { type: 'kwok' },
           tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
-          containers: [{
-            name: d.name,
-            image: `registry.example/shop/${d.name}:1.4.2`,
-            envFrom: [{ configMapRef: { name: 'shop-config' } }],
-            resources: { requests: { cpu: d.cpu, memory: d.memory } },
-          }],
+          containers: [
+            {
+              name: d.name,
+              image: `registry.example/shop/${d.name}:1.4.2`,
+              envFrom: [{ configMapRef: { name: 'shop-config' } }],
+              resources: { requests: { cpu: d.cpu, memory: d.memory } },
+            },
+          ],
         },
       },
     },
@@ -53,16 +63,23 @@ export function shopManifests(standby: boolean): object[] {
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: shopApp.namespace, labels: labels('shop') } },
     {
-      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'shop-config', namespace: shopApp.namespace, labels: labels('shop') },
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'shop-config', namespace: shopApp.namespace, labels: labels('shop') },
       data: { CURRENCY: 'EUR', CATALOG_URL: 'http://catalog.shop.svc:8080', FEATURE_FLAGS: 'checkout-v2,recommendations' },
     },
     {
-      apiVersion: 'v1', kind: 'Secret', metadata: { name: 'shop-payment', namespace: shopApp.namespace, labels: labels('shop') },
-      type: 'Opaque', stringData: { PAYMENT_API_KEY: 'lab-not-a-real-key', WEBHOOK_SECRET: 'lab-webhook-secret' },
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'shop-payment', namespace: shopApp.namespace, labels: labels('shop') },
+      type: 'Opaque',
+      stringData: { PAYMENT_API_KEY: 'lab-not-a-real-key', WEBHOOK_SECRET: 'lab-webhook-secret' },
     },
     ...deployments.map((d) => deployment(d, standby)),
     ...deployments.map((d) => ({
-      apiVersion: 'v1', kind: 'Service', metadata: { name: d.name, namespace: shopApp.namespace, labels: labels(d.name) },
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: d.name, namespace: shopApp.namespace, labels: labels(d.name) },
       spec: { selector: labels(d.name), ports: [{ port: 8080, targetPort: 8080 }] },
     })),
   ];

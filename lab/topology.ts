@@ -5,7 +5,8 @@ import { join } from 'node:path';
 /** Where built tools are cached (shared with lab/install-tools.sh). */
 export const cacheDir = process.env.LIFEBOAT_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lifeboat');
 /** Where the lab keeps its state: certificates, data, PID files, logs. Survives `lab down`; `--wipe` removes it. */
-export const labDir = process.env.LIFEBOAT_LAB_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'lifeboat', 'lab');
+export const labDir =
+  process.env.LIFEBOAT_LAB_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'lifeboat', 'lab');
 
 export const host = '127.0.0.1';
 
@@ -25,15 +26,44 @@ export interface LabClusterSpec {
 }
 
 export const labClusters: readonly LabClusterSpec[] = [
-  { name: 'primary', etcdClientPort: 12379, etcdPeerPort: 12380, apiserverPort: 16443, controllerManagerPort: 10257, schedulerPort: 10259, kwokPort: 10247, veleroMetricsPort: 18085, veleroProfilerPort: 16060, encryptSecrets: true, nodeCount: 3 },
-  { name: 'standby', etcdClientPort: 22379, etcdPeerPort: 22380, apiserverPort: 26443, controllerManagerPort: 20257, schedulerPort: 20259, kwokPort: 20247, veleroMetricsPort: 28085, veleroProfilerPort: 26060, encryptSecrets: false, nodeCount: 3 },
+  {
+    name: 'primary',
+    etcdClientPort: 12379,
+    etcdPeerPort: 12380,
+    apiserverPort: 16443,
+    controllerManagerPort: 10257,
+    schedulerPort: 10259,
+    kwokPort: 10247,
+    veleroMetricsPort: 18085,
+    veleroProfilerPort: 16060,
+    encryptSecrets: true,
+    nodeCount: 3,
+  },
+  {
+    name: 'standby',
+    etcdClientPort: 22379,
+    etcdPeerPort: 22380,
+    apiserverPort: 26443,
+    controllerManagerPort: 20257,
+    schedulerPort: 20259,
+    kwokPort: 20247,
+    veleroMetricsPort: 28085,
+    veleroProfilerPort: 26060,
+    encryptSecrets: false,
+    nodeCount: 3,
+  },
 ];
 
 export const temporalPorts = { frontend: 7233, ui: 8233, metrics: 7235 } as const;
 export const minioPorts = { api: 9000, console: 9001 } as const;
 
 /** The lab's MinIO account and bucket. Lab-only credentials; a real store's come from its own secret. */
-export const objectStore = { bucket: 'lifeboat', region: 'minio', accessKeyId: 'lifeboat', secretAccessKey: 'lifeboat-lab-secret' } as const;
+export const objectStore = {
+  bucket: 'lifeboat',
+  region: 'minio',
+  accessKeyId: 'lifeboat',
+  secretAccessKey: 'lifeboat-lab-secret',
+} as const;
 
 export const versions = {
   temporal: '1.9.1',

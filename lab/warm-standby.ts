@@ -11,7 +11,10 @@ export function warmStandbyDeployment(name: string, replicas: number, site: 'pri
       selector: { matchLabels: { app: name } },
       template: {
         metadata: { labels: { app: name } },
-        spec: { nodeSelector: { type: 'kwok' }, containers: [{ name, image: `registry.example/${name}:1`, resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
+        spec: {
+          nodeSelector: { type: 'kwok' },
+          containers: [{ name, image: `registry.example/${name}:1`, resources: { requests: { cpu: '10m', memory: '16Mi' } } }],
+        },
       },
     },
   };

@@ -23,6 +23,11 @@ export const workerComponent: LabComponent = {
   name: 'worker',
   address: `http://${host}:${metricsPort}/metrics`,
   after: ['temporal'],
-  daemon: { name: 'worker', command: process.execPath, args: [cli, 'worker'], env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_BUILD_ID: buildId() } },
+  daemon: {
+    name: 'worker',
+    command: process.execPath,
+    args: [cli, 'worker'],
+    env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_BUILD_ID: buildId() },
+  },
   probe: () => httpProbe(`http://${host}:${metricsPort}/metrics`).then((r) => (r.ok ? { ok: true, detail: 'polling' } : r)),
 };

@@ -27,7 +27,7 @@ export function formatDuration(seconds: number): string {
 
 /** How long a step took, formatted; empty while it has not both started and finished. */
 export const formatStepTime = (startedAt?: string, finishedAt?: string) =>
-  (startedAt && finishedAt ? formatDuration((Date.parse(finishedAt) - Date.parse(startedAt)) / 1000) : '');
+  startedAt && finishedAt ? formatDuration((Date.parse(finishedAt) - Date.parse(startedAt)) / 1000) : '';
 
 /** `42 s`, `12 min`, `5 h`, `3 d`: how long ago, coarse, for a person reading a status line. */
 export function formatAge(ms: number): string {

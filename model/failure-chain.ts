@@ -1,7 +1,12 @@
 // Reading a Temporal failure chain (workflow failure → child or activity failure → application
 // failure). Pure: workflow code and the CLI both use it.
 
-interface FailureLink { message?: string; type?: string; details?: unknown[]; cause?: FailureLink }
+interface FailureLink {
+  message?: string;
+  type?: string;
+  details?: unknown[];
+  cause?: FailureLink;
+}
 
 /** The innermost cause: what went wrong, not which layer passed it on. */
 export function rootFailure(err: unknown): { message: string; type?: string } {

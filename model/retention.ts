@@ -115,7 +115,8 @@ function refusalOf(listing: ListingResult, policy: RetentionPolicy, now: Date, s
   if (policyProblems.length > 0) return `invalid policy: ${policyProblems.join('; ')}`;
   if (Number.isNaN(now.getTime())) return 'invalid now: not a date';
   const unparseable = snapshots.find((s) => Number.isNaN(s.time));
-  if (unparseable) return `snapshot ${unparseable.id}: startedAt ${JSON.stringify(unparseable.startedAt)} is not an ISO-8601 date-time with a zone`;
+  if (unparseable)
+    return `snapshot ${unparseable.id}: startedAt ${JSON.stringify(unparseable.startedAt)} is not an ISO-8601 date-time with a zone`;
   const duplicate = snapshots.find((s, i) => snapshots.findIndex((t) => t.id === s.id) !== i);
   if (duplicate) return `duplicate snapshot id ${duplicate.id}: a delete could not say which one it means`;
   return undefined;

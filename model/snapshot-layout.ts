@@ -9,10 +9,15 @@
 export const snapshotPrefix = (cluster: string) => `etcd/${cluster}/`;
 /** Attempts the etcdSnapshot workflow gives its stream activity; bounds the attempt keys a sweep checks. */
 export const maxStreamAttempts = 8;
-export const snapshotObjectKey = (cluster: string, snapshotId: string, attempt: number) => `${snapshotPrefix(cluster)}${snapshotId}/snapshot.a${attempt}.db.lbenc`;
+export const snapshotObjectKey = (cluster: string, snapshotId: string, attempt: number) =>
+  `${snapshotPrefix(cluster)}${snapshotId}/snapshot.a${attempt}.db.lbenc`;
 export const snapshotManifestKey = (cluster: string, snapshotId: string) => `${snapshotPrefix(cluster)}${snapshotId}/manifest.json`;
 
-const compactTime = (t: Date) => t.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const compactTime = (t: Date) =>
+  t
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 
 /**
  * `20261121T193600Z-9f8e7d6c5b4a`: the run's start time (sorts by age) and the random tail of its run

@@ -30,7 +30,11 @@ export const maxVeleroNameLength = 63;
  */
 export function runScopedName(prefix: string, workflowId: string): string {
   const hash = nameHash(`${prefix}\u0000${workflowId}`);
-  const slug = `${prefix}-${workflowId}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '');
+  const slug = `${prefix}-${workflowId}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '');
   const room = maxVeleroNameLength - hash.length - 1;
   return `${slug.slice(0, room).replace(/-+$/, '')}-${hash}`;
 }
@@ -47,9 +51,11 @@ export const failbackBackupWorkflowIdFor = (workflowId: string, runId: string) =
  * A backup's age at `at`, in whole seconds, never below zero: Velero records a Backup's start to the
  * second, so a backup started after `at` (in the same second) is 0 s old, not -0.4 s or +0.6 s.
  */
-export const veleroAgeSeconds = (startTimestamp: string, at: string) => Math.max(0, Math.floor(Date.parse(at) / 1000) - Math.floor(Date.parse(startTimestamp) / 1000));
+export const veleroAgeSeconds = (startTimestamp: string, at: string) =>
+  Math.max(0, Math.floor(Date.parse(at) / 1000) - Math.floor(Date.parse(startTimestamp) / 1000));
 /** The scratch namespace a verification run restores `sourceNamespace` into. */
-export const scratchNamespaceFor = (workflowId: string, sourceNamespace: string) => runScopedName(`lb-verify-${sourceNamespace}`, workflowId);
+export const scratchNamespaceFor = (workflowId: string, sourceNamespace: string) =>
+  runScopedName(`lb-verify-${sourceNamespace}`, workflowId);
 
 /** Labels and annotations that mark what Lifeboat created, and for which run. */
 export const managedByLabel = { 'app.kubernetes.io/managed-by': 'lifeboat' } as const;
@@ -57,9 +63,11 @@ export const scratchLabel = 'lifeboat.io/restore-verification';
 export const workflowIdAnnotation = 'lifeboat.io/workflow-id';
 
 /** Velero's files for a backup: `<prefix>/backups/<name>/<name><suffix>` in the location's bucket. */
-export const backupFileKey = (prefix: string, name: string, suffix: string) => `${prefix ? `${prefix.replace(/\/+$/, '')}/` : ''}backups/${name}/${name}${suffix}`;
+export const backupFileKey = (prefix: string, name: string, suffix: string) =>
+  `${prefix ? `${prefix.replace(/\/+$/, '')}/` : ''}backups/${name}/${name}${suffix}`;
 /** Velero's files for a restore: `<prefix>/restores/<name>/restore-<name><suffix>` in the backup's location. */
-export const restoreFileKey = (prefix: string, name: string, suffix: string) => `${prefix ? `${prefix.replace(/\/+$/, '')}/` : ''}restores/${name}/restore-${name}${suffix}`;
+export const restoreFileKey = (prefix: string, name: string, suffix: string) =>
+  `${prefix ? `${prefix.replace(/\/+$/, '')}/` : ''}restores/${name}/restore-${name}${suffix}`;
 
 /** Phases after which Velero does no more work on a Backup or Restore. */
 export const terminalPhases = ['Completed', 'PartiallyFailed', 'Failed', 'FailedValidation'] as const;
@@ -120,4 +128,3 @@ export const derivedResources = [
 
 /** The `excludedResources` of a restore that leaves derived objects to the target's controllers. */
 export const derivedResourceNames: string[] = derivedResources.map((d) => d.resource);
-

@@ -77,7 +77,10 @@ const clockOf = (iso: string | undefined) => {
 function sizeAndItems(verification: VerificationResult | undefined): string {
   if (!verification) return '—';
   const { sizeBytes, items } = verification.backup;
-  const parts = [sizeBytes === undefined ? undefined : formatBytes(sizeBytes), items === undefined ? undefined : `${formatCount(items)} items`];
+  const parts = [
+    sizeBytes === undefined ? undefined : formatBytes(sizeBytes),
+    items === undefined ? undefined : `${formatCount(items)} items`,
+  ];
   const known = parts.filter((p): p is string => p !== undefined);
   return known.length > 0 ? known.join(', ') : 'unknown';
 }
@@ -154,10 +157,18 @@ function renderMarkdown(report: GameDayReport): string {
     '',
     '| Entry | Kind | Backup id | Passed | RTO vs objective | RPO vs objective | Size / items |',
     '| --- | --- | --- | --- | --- | --- | --- |',
-    ...report.entries.map((entry) => `| ${[
-      md(entry.name), md(entry.kind), md(backupIdOf(entry) ?? '—'), mdVerdict(entry.passed),
-      mdObjective(rtoOf(entry)), mdObjective(rpoOf(entry)), md(sizeAndItems(entry.verification)),
-    ].join(' | ')} |`),
+    ...report.entries.map(
+      (entry) =>
+        `| ${[
+          md(entry.name),
+          md(entry.kind),
+          md(backupIdOf(entry) ?? '—'),
+          mdVerdict(entry.passed),
+          mdObjective(rtoOf(entry)),
+          mdObjective(rpoOf(entry)),
+          md(sizeAndItems(entry.verification)),
+        ].join(' | ')} |`,
+    ),
   ];
   for (const entry of report.entries) lines.push('', ...markdownEntry(entry));
   return `${lines.join('\n')}\n`;
@@ -166,8 +177,11 @@ function renderMarkdown(report: GameDayReport): string {
 function markdownEntry(entry: GameDayEntry): string[] {
   const lines = [`## ${md(entry.name)} (${md(entry.kind)}): ${entry.passed ? 'PASSED' : 'FAILED'}`, ''];
   if (entry.backup) {
-    lines.push(`Fresh backup ${md(entry.backup.id ?? '(no id)')}: ${entry.backup.passed ? 'taken' : 'failed'}; ` +
-      `${md(entry.backup.detail)} (workflow ${md(entry.backup.workflowId)}).`, '');
+    lines.push(
+      `Fresh backup ${md(entry.backup.id ?? '(no id)')}: ${entry.backup.passed ? 'taken' : 'failed'}; ` +
+        `${md(entry.backup.detail)} (workflow ${md(entry.backup.workflowId)}).`,
+      '',
+    );
   }
   const v = entry.verification;
   if (v) {
@@ -185,8 +199,12 @@ function markdownEntry(entry: GameDayEntry): string[] {
     lines.push('### Checks', '');
     if (v.checks.length === 0) lines.push('No checks ran.', '');
     else {
-      lines.push('| Check | Result | Detail |', '| --- | --- | --- |',
-        ...v.checks.map((c) => `| ${md(c.name)} | ${c.passed ? '✅ passed' : '❌ failed'} | ${md(c.detail)} |`), '');
+      lines.push(
+        '| Check | Result | Detail |',
+        '| --- | --- | --- |',
+        ...v.checks.map((c) => `| ${md(c.name)} | ${c.passed ? '✅ passed' : '❌ failed'} | ${md(c.detail)} |`),
+        '',
+      );
     }
   }
   const phases = phasesOf(entry);
@@ -196,7 +214,9 @@ function markdownEntry(entry: GameDayEntry): string[] {
     lines.push('| Phase | Step | State | Started | Duration | Detail |', '| --- | --- | --- | --- | --- | --- |');
     for (const { phase, steps } of phases) {
       for (const step of steps) {
-        lines.push(`| ${phase} | ${md(step.name)} | ${step.state} | ${clockOf(step.startedAt)} | ${stepTiming(step)} | ${md(step.detail ?? '')} |`);
+        lines.push(
+          `| ${phase} | ${md(step.name)} | ${step.state} | ${clockOf(step.startedAt)} | ${stepTiming(step)} | ${md(step.detail ?? '')} |`,
+        );
       }
     }
   }
@@ -310,7 +330,8 @@ ${report.entries.map((entry, i) => htmlEntry(entry, i)).join('\n')}
 }
 
 function htmlSummary(report: GameDayReport): string {
-  const rows = report.entries.map((entry, i) => `<tr data-entry="${esc(entry.name)}">
+  const rows = report.entries.map(
+    (entry, i) => `<tr data-entry="${esc(entry.name)}">
 <td><a href="#entry-${i}">${esc(entry.name)}</a></td>
 <td>${esc(entry.kind)}</td>
 <td><code>${esc(backupIdOf(entry) ?? '—')}</code></td>
@@ -318,7 +339,8 @@ function htmlSummary(report: GameDayReport): string {
 <td class="figures">${htmlObjective(rtoOf(entry))}</td>
 <td class="figures">${htmlObjective(rpoOf(entry))}</td>
 <td>${esc(sizeAndItems(entry.verification))}</td>
-</tr>`);
+</tr>`,
+  );
   return `<table class="summary">
 <thead><tr><th>Entry</th><th>Kind</th><th>Backup id</th><th>Result</th><th>RTO</th><th>RPO</th><th>Size / items</th></tr></thead>
 <tbody>
@@ -331,8 +353,10 @@ function htmlEntry(entry: GameDayEntry, index: number): string {
   const v = entry.verification;
   const facts: [string, string][] = [['kind', entry.kind]];
   if (entry.backup) {
-    facts.push(['fresh backup', `${entry.backup.id ?? '(no id)'}: ${entry.backup.passed ? 'taken' : 'failed'}; ${entry.backup.detail}`],
-      ['backup workflow', entry.backup.workflowId]);
+    facts.push(
+      ['fresh backup', `${entry.backup.id ?? '(no id)'}: ${entry.backup.passed ? 'taken' : 'failed'}; ${entry.backup.detail}`],
+      ['backup workflow', entry.backup.workflowId],
+    );
   }
   if (v) {
     facts.push(
@@ -351,22 +375,38 @@ function htmlEntry(entry: GameDayEntry, index: number): string {
   if (v?.failureReason !== undefined) parts.push('<h3>Failure reason</h3>', `<pre class="failure">${esc(v.failureReason)}</pre>`);
   if (entry.error !== undefined) parts.push('<h3>Error</h3>', `<pre class="failure">${esc(entry.error)}</pre>`);
   if (v) {
-    parts.push('<h3>Checks</h3>', v.checks.length === 0 ? '<p class="meta">No checks ran.</p>' : `<table class="checks">
+    parts.push(
+      '<h3>Checks</h3>',
+      v.checks.length === 0
+        ? '<p class="meta">No checks ran.</p>'
+        : `<table class="checks">
 <thead><tr><th>Check</th><th>Result</th><th>Detail</th></tr></thead>
 <tbody>
 ${v.checks.map((c) => `<tr class="${c.passed ? 'passed' : 'failed'}"><td>${esc(c.name)}</td><td>${badge(c.passed, 'passed', 'failed')}</td><td>${esc(c.detail)}</td></tr>`).join('\n')}
 </tbody>
-</table>`);
+</table>`,
+    );
   }
-  const stepRows = phasesOf(entry).flatMap(({ phase, steps }) => steps.map((s) => `<tr class="${s.state}"><td>${phase}</td><td>${esc(s.name)}</td>` +
-    `<td>${s.state === 'done' ? '✓ ' : s.state === 'failed' ? '✗ ' : ''}${s.state}</td><td>${clockOf(s.startedAt)}</td>` +
-    `<td>${stepTiming(s)}</td><td>${esc(s.detail ?? '')}</td></tr>`));
-  parts.push('<h3>Steps</h3>', stepRows.length === 0 ? '<p class="meta">No steps recorded.</p>' : `<table class="steps">
+  const stepRows = phasesOf(entry).flatMap(({ phase, steps }) =>
+    steps.map(
+      (s) =>
+        `<tr class="${s.state}"><td>${phase}</td><td>${esc(s.name)}</td>` +
+        `<td>${s.state === 'done' ? '✓ ' : s.state === 'failed' ? '✗ ' : ''}${s.state}</td><td>${clockOf(s.startedAt)}</td>` +
+        `<td>${stepTiming(s)}</td><td>${esc(s.detail ?? '')}</td></tr>`,
+    ),
+  );
+  parts.push(
+    '<h3>Steps</h3>',
+    stepRows.length === 0
+      ? '<p class="meta">No steps recorded.</p>'
+      : `<table class="steps">
 <thead><tr><th>Phase</th><th>Step</th><th>State</th><th>Started</th><th>Duration</th><th>Detail</th></tr></thead>
 <tbody>
 ${stepRows.join('\n')}
 </tbody>
-</table>`, '</section>');
+</table>`,
+    '</section>',
+  );
   return parts.join('\n');
 }
 
@@ -389,7 +429,8 @@ const plotRight = layout.width - layout.statusWidth;
 
 /** The x axis: the report's window, widened to any step outside it (clock skew between workers). */
 function timeDomain(report: GameDayReport): { start: number; end: number } {
-  const stepTimes = report.entries.flatMap((e) => phasesOf(e).flatMap((p) => p.steps.flatMap((s) => [parseTime(s.startedAt), parseTime(s.finishedAt)])))
+  const stepTimes = report.entries
+    .flatMap((e) => phasesOf(e).flatMap((p) => p.steps.flatMap((s) => [parseTime(s.startedAt), parseTime(s.finishedAt)])))
     .filter((t): t is number => t !== undefined);
   const reportStart = parseTime(report.startedAt);
   const reportEnd = parseTime(report.finishedAt);
@@ -442,9 +483,11 @@ function timelineSvg(report: GameDayReport): string {
   report.entries.forEach((entry) => {
     const verdict = entry.passed ? 'passed' : 'failed';
     y += layout.entryHeight;
-    body.push(`<g class="entry" data-entry="${esc(entry.name)}" data-result="${verdict}">`,
+    body.push(
+      `<g class="entry" data-entry="${esc(entry.name)}" data-result="${verdict}">`,
       `<line x1="0" x2="${layout.width}" y1="${y - layout.entryHeight + 4}" y2="${y - layout.entryHeight + 4}" stroke="#d1d9e0"/>`,
-      `<text class="entry-label ${verdict}" x="4" y="${y - 9}">${esc(entry.name)} · ${entry.passed ? '✓ PASSED' : '✗ FAILED'}</text>`);
+      `<text class="entry-label ${verdict}" x="4" y="${y - 9}">${esc(entry.name)} · ${entry.passed ? '✓ PASSED' : '✗ FAILED'}</text>`,
+    );
     const phases = phasesOf(entry);
     if (phases.every((p) => p.steps.length === 0)) {
       y += layout.rowHeight;
@@ -481,11 +524,13 @@ function timelineSvg(report: GameDayReport): string {
           mark = `<path class="step-marker" data-state="${step.state}" d="M${px(cx)} ${px(mid - 6)}l6 6l-6 6l-6 -6z" fill="${colour}" stroke="#1f2328" stroke-width="1">${title}</path>`;
         }
         if (i % 2 === 1) stripes.push(`<rect x="0" y="${top}" width="${layout.width}" height="${layout.rowHeight}" fill="#f6f8fa"/>`);
-        body.push(`<g class="step-row" data-phase="${phase}" data-state="${step.state}">`,
+        body.push(
+          `<g class="step-row" data-phase="${phase}" data-state="${step.state}">`,
           `<text class="step-label" x="28" y="${px(mid + 4)}">${esc(cut(step.name, layout.labelChars))}<title>${esc(step.name)}</title></text>`,
           mark,
           `<text class="step-status ${step.state}" x="${plotRight + 12}" y="${px(mid + 4)}">${step.state === 'failed' ? '✗ ' : step.state === 'done' ? '✓ ' : ''}${step.state} · ${stepTiming(step)}</text>`,
-          '</g>');
+          '</g>',
+        );
       });
     }
     body.push('</g>');
@@ -493,9 +538,16 @@ function timelineSvg(report: GameDayReport): string {
 
   const height = y + 8 + layout.axisHeight;
   const ticks = ticksOf(start, end);
-  const grid = ticks.map((t) => `<line x1="${px(x(t.time))}" x2="${px(x(t.time))}" y1="${layout.axisHeight - 4}" y2="${height - layout.axisHeight + 4}" stroke="#e6eaef"/>`);
-  const tickLabels = (ly: number) => ticks.map((t) => `<text class="tick-label" x="${px(x(t.time))}" y="${ly}" text-anchor="middle">${t.label}</text>`);
-  const bounds = [start, end].map((t) => `<line x1="${px(x(t))}" x2="${px(x(t))}" y1="${layout.axisHeight - 4}" y2="${height - layout.axisHeight + 4}" stroke="#8c959f" stroke-dasharray="3 3"/>`);
+  const grid = ticks.map(
+    (t) =>
+      `<line x1="${px(x(t.time))}" x2="${px(x(t.time))}" y1="${layout.axisHeight - 4}" y2="${height - layout.axisHeight + 4}" stroke="#e6eaef"/>`,
+  );
+  const tickLabels = (ly: number) =>
+    ticks.map((t) => `<text class="tick-label" x="${px(x(t.time))}" y="${ly}" text-anchor="middle">${t.label}</text>`);
+  const bounds = [start, end].map(
+    (t) =>
+      `<line x1="${px(x(t))}" x2="${px(x(t))}" y1="${layout.axisHeight - 4}" y2="${height - layout.axisHeight + 4}" stroke="#8c959f" stroke-dasharray="3 3"/>`,
+  );
   return `<svg class="timeline-chart" xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${height}" viewBox="0 0 ${layout.width} ${height}" role="img" aria-label="Timeline of every step of every entry, ${esc(utcClock(start))} to ${esc(utcClock(end))} UTC">
 <title>Game day ${esc(report.id)} timeline, ${esc(utcClock(start))} to ${esc(utcClock(end))} UTC</title>
 ${stripes.join('\n')}

@@ -49,7 +49,8 @@ function interpolate(value: string, env: Record<string, string>): string {
     return v ?? '';
   });
 }
-const environmentOf = (service: string, env: Record<string, string>) => Object.fromEntries(Object.entries(services[service]!.environment!).map(([k, v]) => [k, interpolate(v, env)]));
+const environmentOf = (service: string, env: Record<string, string>) =>
+  Object.fromEntries(Object.entries(services[service]!.environment!).map(([k, v]) => [k, interpolate(v, env)]));
 
 /** The worker's mount of the example's directory: host directory and where the worker sees it. */
 const mount = (() => {
@@ -62,7 +63,10 @@ const mount = (() => {
  * A directory standing for the mounted one: the example, with every path under the mount's target
  * pointing here instead, and the files `provide` writes for each path the example names there.
  */
-function mountedExample(provide: (path: string, file: string) => void): { dir: string; env: (overrides?: Record<string, string>) => Record<string, string> } {
+function mountedExample(provide: (path: string, file: string) => void): {
+  dir: string;
+  env: (overrides?: Record<string, string>) => Record<string, string>;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-deploy-'));
   const text = readFileSync(join(mount.hostDir, 'lifeboat.yaml'), 'utf8');
   writeFileSync(join(dir, 'lifeboat.yaml'), text.replaceAll(`${mount.target}/`, `${dir}/`));
@@ -70,9 +74,13 @@ function mountedExample(provide: (path: string, file: string) => void): { dir: s
     if (name !== 'lifeboat.yaml') provide(name!, join(dir, name!));
   }
   const workerEnv = environmentOf('worker', { MINIO_ROOT_PASSWORD: randomUUID() });
-  return { dir, env: (overrides = {}) => ({ ...workerEnv, LIFEBOAT_CONFIG: workerEnv.LIFEBOAT_CONFIG!.replace(mount.target, dir), ...overrides }) };
+  return {
+    dir,
+    env: (overrides = {}) => ({ ...workerEnv, LIFEBOAT_CONFIG: workerEnv.LIFEBOAT_CONFIG!.replace(mount.target, dir), ...overrides }),
+  };
 }
-const kubeconfigText = 'apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: "https://primary.example:6443" } }]\nusers: [{ name: u, user: {} }]\ncontexts: [{ name: primary, context: { cluster: c, user: u } }]\ncurrent-context: primary\n';
+const kubeconfigText =
+  'apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: "https://primary.example:6443" } }]\nusers: [{ name: u, user: {} }]\ncontexts: [{ name: primary, context: { cluster: c, user: u } }]\ncurrent-context: primary\n';
 const keyText = () => `${randomBytes(32).toString('base64')}\n`;
 
 describe('docker-compose.yml', () => {
@@ -87,18 +95,33 @@ describe('docker-compose.yml', () => {
   });
 
   it('will not start without the MinIO password, and gives the worker the credentials MinIO starts with', () => {
-    expect(() => environmentOf('minio', {})).toThrow(new Error('required variable MINIO_ROOT_PASSWORD is missing a value: set MINIO_ROOT_PASSWORD'));
-    expect(() => environmentOf('worker', {})).toThrow(new Error('required variable MINIO_ROOT_PASSWORD is missing a value: set MINIO_ROOT_PASSWORD'));
+    expect(() => environmentOf('minio', {})).toThrow(
+      new Error('required variable MINIO_ROOT_PASSWORD is missing a value: set MINIO_ROOT_PASSWORD'),
+    );
+    expect(() => environmentOf('worker', {})).toThrow(
+      new Error('required variable MINIO_ROOT_PASSWORD is missing a value: set MINIO_ROOT_PASSWORD'),
+    );
     const user = { MINIO_ROOT_USER: `u-${randomUUID()}`, MINIO_ROOT_PASSWORD: randomUUID() };
     const minio = environmentOf('minio', user);
     const worker = environmentOf('worker', user);
-    expect(environmentOf('minio-init', user)).toEqual({ MINIO_ROOT_USER: user.MINIO_ROOT_USER, MINIO_ROOT_PASSWORD: user.MINIO_ROOT_PASSWORD });
-    expect({ key: worker.AWS_ACCESS_KEY_ID, secret: worker.AWS_SECRET_ACCESS_KEY }).toEqual({ key: minio.MINIO_ROOT_USER, secret: minio.MINIO_ROOT_PASSWORD });
-    expect({ key: worker.AWS_ACCESS_KEY_ID, secret: worker.AWS_SECRET_ACCESS_KEY }).toEqual({ key: user.MINIO_ROOT_USER, secret: user.MINIO_ROOT_PASSWORD });
+    expect(environmentOf('minio-init', user)).toEqual({
+      MINIO_ROOT_USER: user.MINIO_ROOT_USER,
+      MINIO_ROOT_PASSWORD: user.MINIO_ROOT_PASSWORD,
+    });
+    expect({ key: worker.AWS_ACCESS_KEY_ID, secret: worker.AWS_SECRET_ACCESS_KEY }).toEqual({
+      key: minio.MINIO_ROOT_USER,
+      secret: minio.MINIO_ROOT_PASSWORD,
+    });
+    expect({ key: worker.AWS_ACCESS_KEY_ID, secret: worker.AWS_SECRET_ACCESS_KEY }).toEqual({
+      key: user.MINIO_ROOT_USER,
+      secret: user.MINIO_ROOT_PASSWORD,
+    });
   });
 
   it('wires the worker to Temporal and MinIO through the configuration its loader reads', () => {
-    const example = mountedExample((name, file) => writeFileSync(file, name.endsWith('.kubeconfig') ? kubeconfigText : name.startsWith('snapshot-key') ? keyText() : 'PEM\n'));
+    const example = mountedExample((name, file) =>
+      writeFileSync(file, name.endsWith('.kubeconfig') ? kubeconfigText : name.startsWith('snapshot-key') ? keyText() : 'PEM\n'),
+    );
     try {
       const config = loadConfig({ env: example.env() });
       const [temporalHost, temporalPort] = config.temporal.address.split(':');
@@ -107,7 +130,9 @@ describe('docker-compose.yml', () => {
       expect(services[s3.hostname]!.ports).toContain(`${s3.port}:${s3.port}`);
       expect(config.objectStore).toEqual({ endpoint: 'http://minio:9000', region: 'us-east-1', bucket: 'lifeboat', forcePathStyle: true });
       // The bucket the worker uses is the one minio-init creates.
-      expect(services['minio-init']!.entrypoint![2]!.split(' && ').at(-1)).toBe(`mc mb --ignore-existing store/${config.objectStore.bucket}`);
+      expect(services['minio-init']!.entrypoint![2]!.split(' && ').at(-1)).toBe(
+        `mc mb --ignore-existing store/${config.objectStore.bucket}`,
+      );
     } finally {
       rmSync(example.dir, { recursive: true, force: true });
     }
@@ -136,26 +161,46 @@ describe('docker-compose.yml', () => {
       ]);
       // Its header lists the same files for the person who deploys it.
       const header = readFileSync(join(mount.hostDir, 'lifeboat.yaml'), 'utf8').split('\nclusters:')[0]!;
-      for (const name of ['primary.kubeconfig', 'primary-etcd-ca.crt', 'primary-etcd-client.crt/.key', 'primary-encryption-config.yaml', 'snapshot-key-1']) expect([name, header.includes(`#   ${name} `)]).toEqual([name, true]);
+      for (const name of [
+        'primary.kubeconfig',
+        'primary-etcd-ca.crt',
+        'primary-etcd-client.crt/.key',
+        'primary-encryption-config.yaml',
+        'snapshot-key-1',
+      ])
+        expect([name, header.includes(`#   ${name} `)]).toEqual([name, true]);
     } finally {
       rmSync(example.dir, { recursive: true, force: true });
     }
   });
 
   it('the example has what each runbook it configures needs: snapshot keys, the tools the image installs, schedules of registered runbooks', () => {
-    const example = mountedExample((name, file) => writeFileSync(file, name.endsWith('.kubeconfig') ? kubeconfigText : name.startsWith('snapshot-key') ? keyText() : 'PEM\n'));
+    const example = mountedExample((name, file) =>
+      writeFileSync(file, name.endsWith('.kubeconfig') ? kubeconfigText : name.startsWith('snapshot-key') ? keyText() : 'PEM\n'),
+    );
     try {
       const config = loadConfig({ env: example.env() });
       // Snapshots (scheduled and on demand) are encrypted, and game days decrypt them: the worker's own key loader reads the key.
       const ring = loadKeyRing(config.encryption!);
-      expect({ current: ring.currentKeyId, ids: ring.ids, bytes: ring.lookup(ring.currentKeyId)!.length }).toEqual({ current: 'snapshot-key-1', ids: ['snapshot-key-1'], bytes: 32 });
+      expect({ current: ring.currentKeyId, ids: ring.ids, bytes: ring.lookup(ring.currentKeyId)!.length }).toEqual({
+        current: 'snapshot-key-1',
+        ids: ['snapshot-key-1'],
+        bytes: 32,
+      });
       // Every tool is one the image's tools stage copies to /usr/local/bin.
       const dockerfile = readFileSync(root('Dockerfile'), 'utf8');
-      const copied = dockerfile.match(/&& mkdir -p \/out && cp ([^]*?) \/out\//)![1]!.split(/\s+/).filter((p) => p.startsWith('/')).map((p) => p.split('/').at(-1)).sort();
+      const copied = dockerfile
+        .match(/&& mkdir -p \/out && cp ([^]*?) \/out\//)![1]!
+        .split(/\s+/)
+        .filter((p) => p.startsWith('/'))
+        .map((p) => p.split('/').at(-1))
+        .sort();
       expect(dockerfile).toMatch(/^COPY --from=tools \/out\/ \/usr\/local\/bin\/$/m);
       expect(Object.values(config.tools).sort()).toEqual(copied.map((name) => `/usr/local/bin/${name}`));
       // Restore verification of the cluster: the cluster's own encryption configuration, so Secrets read back.
-      expect(config.clusters.map((c) => [c.name, c.restoreVerification.encryptionConfigFile])).toEqual([['primary', join(example.dir, 'primary-encryption-config.yaml')]]);
+      expect(config.clusters.map((c) => [c.name, c.restoreVerification.encryptionConfigFile])).toEqual([
+        ['primary', join(example.dir, 'primary-encryption-config.yaml')],
+      ]);
       // What `schedule apply` makes of it: a snapshot every 6 hours and the quarterly game day.
       expect(desiredSchedules(config).map((s) => [s.scheduleId, s.spec.cronExpressions, s.action.workflowType])).toEqual([
         ['gameday', ['0 9 1 1,4,7,10 *'], 'gameDay'],
@@ -186,26 +231,42 @@ describe('the example configuration, run', () => {
     // etcd client certificate and encryption configuration, and a new snapshot key.
     const lab = clusterPaths('primary');
     const sources: Record<string, string> = {
-      'primary.kubeconfig': lab.kubeconfig('admin'), 'primary-etcd-ca.crt': lab.caCert, 'primary-etcd-client.crt': lab.lifeboatEtcdClientCert,
-      'primary-etcd-client.key': lab.lifeboatEtcdClientKey, 'primary-encryption-config.yaml': lab.encryptionConfig,
+      'primary.kubeconfig': lab.kubeconfig('admin'),
+      'primary-etcd-ca.crt': lab.caCert,
+      'primary-etcd-client.crt': lab.lifeboatEtcdClientCert,
+      'primary-etcd-client.key': lab.lifeboatEtcdClientKey,
+      'primary-encryption-config.yaml': lab.encryptionConfig,
     };
-    const example = mountedExample((name, file) => (name === 'snapshot-key-1' ? writeFileSync(file, keyText()) : copyFileSync(sources[name]!, file)));
+    const example = mountedExample((name, file) =>
+      name === 'snapshot-key-1' ? writeFileSync(file, keyText()) : copyFileSync(sources[name]!, file),
+    );
     cleanups.push(() => rmSync(example.dir, { recursive: true, force: true }));
     // What compose's network and the image provide, the lab provides: its Temporal, its MinIO (a bucket
     // of the test's own), the primary's etcd address, the tools; and a task queue of the test's own.
     const bucket = `lifeboat-compose-${randomUUID().slice(0, 8)}`;
     const env = example.env({
-      LIFEBOAT_TEMPORAL_ADDRESS: `${host}:${temporalPorts.frontend}`, LIFEBOAT_TEMPORAL_TASK_QUEUE: `test-compose-${randomUUID()}`,
-      LIFEBOAT_S3_ENDPOINT: `http://${host}:${minioPorts.api}`, LIFEBOAT_S3_BUCKET: bucket, LIFEBOAT_S3_REGION: objectStore.region,
+      LIFEBOAT_TEMPORAL_ADDRESS: `${host}:${temporalPorts.frontend}`,
+      LIFEBOAT_TEMPORAL_TASK_QUEUE: `test-compose-${randomUUID()}`,
+      LIFEBOAT_S3_ENDPOINT: `http://${host}:${minioPorts.api}`,
+      LIFEBOAT_S3_BUCKET: bucket,
+      LIFEBOAT_S3_REGION: objectStore.region,
       LIFEBOAT_METRICS_PORT: '0',
-      LIFEBOAT_CLUSTERS: 'primary', LIFEBOAT_CLUSTER_PRIMARY_ETCD_ENDPOINTS: `https://${host}:${labClusters.find((c) => c.name === 'primary')!.etcdClientPort}`,
-      LIFEBOAT_ETCDCTL: bin.etcdctl, LIFEBOAT_ETCDUTL: bin.etcdutl, LIFEBOAT_VELERO: bin.velero, LIFEBOAT_ETCD: bin.etcd, LIFEBOAT_KUBE_APISERVER: bin.kubeApiserver,
+      LIFEBOAT_CLUSTERS: 'primary',
+      LIFEBOAT_CLUSTER_PRIMARY_ETCD_ENDPOINTS: `https://${host}:${labClusters.find((c) => c.name === 'primary')!.etcdClientPort}`,
+      LIFEBOAT_ETCDCTL: bin.etcdctl,
+      LIFEBOAT_ETCDUTL: bin.etcdutl,
+      LIFEBOAT_VELERO: bin.velero,
+      LIFEBOAT_ETCD: bin.etcd,
+      LIFEBOAT_KUBE_APISERVER: bin.kubeApiserver,
     });
     const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
     process.env.AWS_ACCESS_KEY_ID = objectStore.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = objectStore.secretAccessKey;
     cleanups.push(() => {
-      for (const [k, v] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
+      for (const [k, v] of [
+        ['AWS_ACCESS_KEY_ID', saved.id],
+        ['AWS_SECRET_ACCESS_KEY', saved.secret],
+      ] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }
@@ -237,14 +298,26 @@ describe('the example configuration, run', () => {
     const actions = Object.fromEntries(desiredSchedules(config).map((s) => [s.scheduleId, s.action]));
     const run = <R>(id: string) => {
       const a = actions[id]!;
-      return client.workflow.execute(a.workflowType as string, { taskQueue: a.taskQueue, workflowId: `${a.workflowId}/test-compose-${Date.now()}`, args: a.args! }) as Promise<R>;
+      return client.workflow.execute(a.workflowType as string, {
+        taskQueue: a.taskQueue,
+        workflowId: `${a.workflowId}/test-compose-${Date.now()}`,
+        args: a.args!,
+      }) as Promise<R>;
     };
     const { manifest } = await run<EtcdSnapshotResult>('etcd-snapshot/primary');
     expect([manifest.cluster, manifest.status, manifest.encryption.keyId]).toEqual(['primary', 'uploaded', 'snapshot-key-1']);
     const { report, stored } = await run<GameDayResult>('gameday');
     cleanups.push(() => rmSync(join(localReportDir(config.gameDay), report.id), { recursive: true, force: true }));
-    expect(report.entries.map((e) => ({ name: e.name, passed: e.passed, error: e.error, snapshot: e.verification?.backup.id, rto: e.rtoMet, rpo: e.rpoMet })))
-      .toEqual([{ name: 'etcd/primary', passed: true, error: undefined, snapshot: manifest.snapshotId, rto: true, rpo: true }]);
+    expect(
+      report.entries.map((e) => ({
+        name: e.name,
+        passed: e.passed,
+        error: e.error,
+        snapshot: e.verification?.backup.id,
+        rto: e.rtoMet,
+        rpo: e.rpoMet,
+      })),
+    ).toEqual([{ name: 'etcd/primary', passed: true, error: undefined, snapshot: manifest.snapshotId, rto: true, rpo: true }]);
     expect(report.passed).toBe(true);
     expect(stored.bucket).toBe(bucket);
   }, 600_000);

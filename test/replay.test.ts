@@ -10,16 +10,29 @@ const dir = fileURLToPath(new URL('../../test/histories/', import.meta.url));
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 const workflowTypeOf = (file: string) =>
-  (JSON.parse(readFileSync(`${dir}${file}`, 'utf8')) as { events: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[] })
-    .events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
+  (
+    JSON.parse(readFileSync(`${dir}${file}`, 'utf8')) as {
+      events: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[];
+    }
+  ).events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
 
 describe('replay of committed histories', () => {
   it('has every history committed so far (more may be added), each of a workflow the worker registers', async () => {
-    expect(files).toEqual(expect.arrayContaining([
-      'clusterHealth.json', 'etcdSnapshot.json', 'failover.json', 'gameDay-before-failover.json', 'gameDay.json',
-      'restoreVerification-etcd.json', 'restoreVerification-velero.json', 'veleroBackup.json',
-      'runbook-plain.json', 'runbook-approval.json', 'runbook-compensated.json',
-    ]));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'clusterHealth.json',
+        'etcdSnapshot.json',
+        'failover.json',
+        'gameDay-before-failover.json',
+        'gameDay.json',
+        'restoreVerification-etcd.json',
+        'restoreVerification-velero.json',
+        'veleroBackup.json',
+        'runbook-plain.json',
+        'runbook-approval.json',
+        'runbook-compensated.json',
+      ]),
+    );
     const registered = Object.keys(await import('../workflows/index.js'));
     expect(files.map((f) => [f, workflowTypeOf(f)]).filter(([, type]) => !registered.includes(type!))).toEqual([]);
   });

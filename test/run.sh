@@ -9,6 +9,7 @@ bash scripts/ensure-deps.sh
 bash lab/install-chromium.sh   # the game day report test renders pages in headless chromium
 echo "[test] linting"
 npx --no-install eslint .
+npx --no-install prettier --check . >/dev/null || { echo "[test] code not formatted: run npm run format" >&2; exit 1; }
 echo "[test] starting or reusing the lab"
 node bin/lifeboat.js lab up
 # Suites that stop or kill the lab's shared processes (an API server, MinIO) run alone, one after the

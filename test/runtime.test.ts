@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from '@jest/globals';
 
 const root = new URL('../../', import.meta.url);
-const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { engines: { node: string }; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
+  engines: { node: string };
+  devDependencies: Record<string, string>;
+};
 const pinned = pkg.devDependencies.node!;
 const major = (version: string) => Number(version.replace(/^v/, '').split('.')[0]);
 

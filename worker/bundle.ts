@@ -3,6 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { workflowBundlePath, workflowsPath } from './worker.js';
 
-const { code } = await bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } });
+const { code } = await bundleWorkflowCode({
+  workflowsPath,
+  logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
+});
 await writeFile(workflowBundlePath, code);
 process.stderr.write(`workflow bundle: ${workflowBundlePath} (${(code.length / 1024).toFixed(0)} KiB)\n`);

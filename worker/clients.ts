@@ -38,8 +38,14 @@ export class PooledKubeConfig extends KubeConfig {
   #identity(): string {
     const cluster = this.getCurrentCluster();
     const user = this.getCurrentUser();
-    const hash = createHash('sha256').update(JSON.stringify([cluster?.server, cluster?.skipTLSVerify, cluster?.tlsServerName, cluster?.proxyUrl]));
-    for (const material of [bufferFromFileOrString(cluster?.caFile, cluster?.caData), bufferFromFileOrString(user?.certFile, user?.certData), bufferFromFileOrString(user?.keyFile, user?.keyData)]) {
+    const hash = createHash('sha256').update(
+      JSON.stringify([cluster?.server, cluster?.skipTLSVerify, cluster?.tlsServerName, cluster?.proxyUrl]),
+    );
+    for (const material of [
+      bufferFromFileOrString(cluster?.caFile, cluster?.caData),
+      bufferFromFileOrString(user?.certFile, user?.certData),
+      bufferFromFileOrString(user?.keyFile, user?.keyData),
+    ]) {
       hash.update(material ?? '-');
     }
     return hash.digest('hex');

@@ -4,7 +4,16 @@ import { DefaultLogger, type LogEntry, Runtime } from '@temporalio/worker';
 
 /** Keys whose values never reach a log line. */
 export const redactedPaths = [
-  '*.apiKey', '*.secretAccessKey', '*.accessKeyId', '*.password', '*.token', '*.key', '*.keyMaterial', 'apiKey', 'secretAccessKey', 'token',
+  '*.apiKey',
+  '*.secretAccessKey',
+  '*.accessKeyId',
+  '*.password',
+  '*.token',
+  '*.key',
+  '*.keyMaterial',
+  'apiKey',
+  'secretAccessKey',
+  'token',
 ];
 
 export function createLogger(level = process.env.LIFEBOAT_LOG_LEVEL ?? 'info'): PinoLogger {

@@ -26,11 +26,13 @@ export function createS3Client(config: LifeboatConfig): S3Client {
   // store, and adds nothing Lifeboat lacks: the part's CRC32 catches damage on the way, and a snapshot's
   // bytes are authenticated by their GCM tags and the stored sha256 in its manifest. Everything else
   // (headers, part number, upload id) stays signed.
-  client.middlewareStack.add((next, context) => async (args) => {
-    const request = args.request as { headers?: Record<string, string> };
-    if (context.commandName === 'UploadPartCommand' && request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-    return next(args);
-  }, { step: 'build', name: 'lifeboatUnsignedPartPayload' });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (context.commandName === 'UploadPartCommand' && request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    { step: 'build', name: 'lifeboatUnsignedPartPayload' },
+  );
   return client;
 }
-

@@ -19,9 +19,10 @@ export function temporalConnectionOptions(config: LifeboatConfig): TemporalConne
     options.tls = {
       serverNameOverride: tls.serverName,
       serverRootCACertificate: tls.serverRootCaFile ? readFileSync(tls.serverRootCaFile) : undefined,
-      clientCertPair: tls.clientCertFile && tls.clientKeyFile
-        ? { crt: readFileSync(tls.clientCertFile), key: readFileSync(tls.clientKeyFile) }
-        : undefined,
+      clientCertPair:
+        tls.clientCertFile && tls.clientKeyFile
+          ? { crt: readFileSync(tls.clientCertFile), key: readFileSync(tls.clientKeyFile) }
+          : undefined,
     };
   } else if (apiKey) {
     options.tls = true;

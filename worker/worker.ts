@@ -31,8 +31,14 @@ export interface WorkerHandle {
 function serveMetrics(port: number, registry: Registry, logger: Logger): Server | undefined {
   if (port === 0) return undefined;
   const server = createServer((req, res) => {
-    if (req.url !== '/metrics') { res.writeHead(404).end(); return; }
-    registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text), () => res.writeHead(500).end());
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
   });
   server.listen(port, '127.0.0.1', () => logger.info({ port }, 'metrics listening'));
   return server;
@@ -56,14 +62,19 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
   });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'lifeboat_worker_' });
-  new Gauge({ name: 'lifeboat_worker_clusters', help: 'Clusters this worker is configured for', registers: [registry] }).set(config.clusters.length);
+  new Gauge({ name: 'lifeboat_worker_clusters', help: 'Clusters this worker is configured for', registers: [registry] }).set(
+    config.clusters.length,
+  );
   return {
     worker,
     connection,
     async run() {
       const metrics = serveMetrics(config.metrics.port, registry, logger);
       try {
-        logger.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, clusters: config.clusters.map((c) => c.name) }, 'worker polling');
+        logger.info(
+          { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, clusters: config.clusters.map((c) => c.name) },
+          'worker polling',
+        );
         await worker.run();
       } finally {
         metrics?.close();

@@ -29,15 +29,36 @@ const stream = proxyActivities<EtcdSnapshotActivities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '30 seconds',
   retry: {
-    initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: maxStreamAttempts,
-    nonRetryableErrorTypes: [failureTypes.EncryptionNotConfigured, failureTypes.EtcdTlsError, failureTypes.EtcdAuthError, failureTypes.ObjectStoreAccessDenied, failureTypes.ObjectStoreMisconfigured, failureTypes.UnknownCluster],
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: maxStreamAttempts,
+    nonRetryableErrorTypes: [
+      failureTypes.EncryptionNotConfigured,
+      failureTypes.EtcdTlsError,
+      failureTypes.EtcdAuthError,
+      failureTypes.ObjectStoreAccessDenied,
+      failureTypes.ObjectStoreMisconfigured,
+      failureTypes.UnknownCluster,
+    ],
   },
 });
 
 const store = proxyActivities<EtcdSnapshotActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [failureTypes.StoredObjectMismatch, failureTypes.SnapshotIdCollision, failureTypes.ObjectStoreAccessDenied, failureTypes.ObjectStoreMisconfigured, failureTypes.UnknownCluster] },
+  retry: {
+    initialInterval: '2 seconds',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [
+      failureTypes.StoredObjectMismatch,
+      failureTypes.SnapshotIdCollision,
+      failureTypes.ObjectStoreAccessDenied,
+      failureTypes.ObjectStoreMisconfigured,
+      failureTypes.UnknownCluster,
+    ],
+  },
 });
 
 export const etcdSnapshotSteps = ['preflight', 'stream', 'inventory', 'verify-upload', 'manifest', 'retention'] as const;
@@ -46,30 +67,58 @@ export const etcdSnapshotSteps = ['preflight', 'stream', 'inventory', 'verify-up
 export async function etcdSnapshot(input: EtcdSnapshotInput): Promise<EtcdSnapshotResult> {
   const info = workflowInfo();
   const steps = new Steps(etcdSnapshotSteps);
-  const snapshotId = patched('snapshot-id-from-run-id-tail') ? snapshotIdFor(info.startTime, info.runId) : legacySnapshotIdFor(info.startTime, info.runId);
+  const snapshotId = patched('snapshot-id-from-run-id-tail')
+    ? snapshotIdFor(info.startTime, info.runId)
+    : legacySnapshotIdFor(info.startTime, info.runId);
   const startedAt = new Date().toISOString();
 
-  await steps.run('preflight', async () => {
-    const etcd = await preflight.checkEtcd({ cluster: input.cluster });
-    if (!etcd.healthy) throw ApplicationFailure.nonRetryable(`preflight: etcd of cluster '${input.cluster}' at ${etcd.address} is unhealthy: ${etcd.detail}`, failureTypes.PreflightFailed);
-    return etcd;
-  }, (etcd) => etcd.detail);
+  await steps.run(
+    'preflight',
+    async () => {
+      const etcd = await preflight.checkEtcd({ cluster: input.cluster });
+      if (!etcd.healthy)
+        throw ApplicationFailure.nonRetryable(
+          `preflight: etcd of cluster '${input.cluster}' at ${etcd.address} is unhealthy: ${etcd.detail}`,
+          failureTypes.PreflightFailed,
+        );
+      return etcd;
+    },
+    (etcd) => etcd.detail,
+  );
 
-  const upload = await steps.run('stream', () => stream.streamEtcdSnapshot({ cluster: input.cluster, snapshotId }),
-    (u) => `${u.plaintextBytes} bytes, stored ${u.storedBytes} encrypted with key ${u.keyId}`);
-  const inventory = await steps.run('inventory', () => store.etcdInventory({ cluster: input.cluster, revision: upload.etcd.revisionAtStart }),
-    (inv) => `${inv.totalKeys} keys at revision ${inv.revision}`);
+  const upload = await steps.run(
+    'stream',
+    () => stream.streamEtcdSnapshot({ cluster: input.cluster, snapshotId }),
+    (u) => `${u.plaintextBytes} bytes, stored ${u.storedBytes} encrypted with key ${u.keyId}`,
+  );
+  const inventory = await steps.run(
+    'inventory',
+    () => store.etcdInventory({ cluster: input.cluster, revision: upload.etcd.revisionAtStart }),
+    (inv) => `${inv.totalKeys} keys at revision ${inv.revision}`,
+  );
   await steps.run('verify-upload', () => store.verifyStoredSnapshot({ objectKey: upload.objectKey, storedBytes: upload.storedBytes }));
 
   const manifest: SnapshotManifest = {
-    kind: 'lifeboat.etcd-snapshot', formatVersion: 1, cluster: input.cluster, snapshotId, status: 'uploaded',
+    kind: 'lifeboat.etcd-snapshot',
+    formatVersion: 1,
+    cluster: input.cluster,
+    snapshotId,
+    status: 'uploaded',
     etcd: upload.etcd,
     object: {
-      objectKey: upload.objectKey, plaintextBytes: upload.plaintextBytes, plaintextSha256: upload.plaintextSha256,
-      storedBytes: upload.storedBytes, storedSha256: upload.storedSha256, etcdTrailerVerified: upload.etcdTrailerVerified,
+      objectKey: upload.objectKey,
+      plaintextBytes: upload.plaintextBytes,
+      plaintextSha256: upload.plaintextSha256,
+      storedBytes: upload.storedBytes,
+      storedSha256: upload.storedSha256,
+      etcdTrailerVerified: upload.etcdTrailerVerified,
     },
     encryption: { algorithm: 'AES-256-GCM-STREAM', keyId: upload.keyId, chunkSize: upload.chunkSize },
-    inventory, startedAt, finishedAt: new Date().toISOString(), workflowId: info.workflowId, runId: info.runId,
+    inventory,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    workflowId: info.workflowId,
+    runId: info.runId,
   };
   await steps.run('manifest', () => store.writeSnapshotManifest(manifest));
 
@@ -79,8 +128,11 @@ export async function etcdSnapshot(input: EtcdSnapshotInput): Promise<EtcdSnapsh
     return result;
   }
   try {
-    result.retention = await steps.run('retention', () => store.applyEtcdRetention({ cluster: input.cluster, dryRun: false, now: new Date().toISOString() }),
-      (r) => r.plan.refused ?? `kept ${r.plan.keep.length}, deleted ${r.plan.delete.length}`);
+    result.retention = await steps.run(
+      'retention',
+      () => store.applyEtcdRetention({ cluster: input.cluster, dryRun: false, now: new Date().toISOString() }),
+      (r) => r.plan.refused ?? `kept ${r.plan.keep.length}, deleted ${r.plan.delete.length}`,
+    );
   } catch (err) {
     // A retention failure never fails the backup that succeeded; its root cause says what went wrong.
     result.retentionError = describeRootFailure(err);

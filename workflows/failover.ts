@@ -3,7 +3,17 @@
 // switched, verified, reported; a failure after fencing compensates in reverse (a saga), unless the
 // source was unreachable to begin with.
 import {
-  ApplicationFailure, CancellationScope, condition, defineQuery, defineUpdate, executeChild, isCancellation, patched, proxyActivities, setHandler, workflowInfo,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineUpdate,
+  executeChild,
+  isCancellation,
+  patched,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { FailoverActivities, FailoverPreflight } from '../activities/kubernetes/workloads.js';
 import type { Workload } from '../activities/kubernetes/deployments.js';
@@ -11,7 +21,13 @@ import type { FailoverWatchActivities } from '../activities/kubernetes/api-watch
 import type { createTrafficSwitchActivities } from '../activities/traffic/switch.js';
 import type { VeleroVerificationActivities } from '../activities/velero/restore-verification.js';
 import type { veleroBackup } from './veleroBackup.js';
-import { derivedResourceNames, failbackBackupWorkflowIdFor, restoreNameFor, runRestoreNameFor, veleroAgeSeconds } from '../model/velero-layout.js';
+import {
+  derivedResourceNames,
+  failbackBackupWorkflowIdFor,
+  restoreNameFor,
+  runRestoreNameFor,
+  veleroAgeSeconds,
+} from '../model/velero-layout.js';
 import type { Step } from '../model/steps.js';
 import { Steps } from './steps.js';
 import { rootFailure } from '../model/failure-chain.js';
@@ -100,7 +116,16 @@ export interface FailoverReport {
    * but the source was never fenced, so both sites may serve; aborted: `failover abort` (or a cancel)
    * ended it, rolled back where it had changed anything.
    */
-  status: 'planned' | 'awaiting-approval' | 'in-progress' | 'watching-source' | 'completed' | 'source-unfenced' | 'rolled-back' | 'aborted' | 'failed';
+  status:
+    | 'planned'
+    | 'awaiting-approval'
+    | 'in-progress'
+    | 'watching-source'
+    | 'completed'
+    | 'source-unfenced'
+    | 'rolled-back'
+    | 'aborted'
+    | 'failed';
   requestedAt: string;
   preflight?: FailoverPreflight;
   plan: PlannedChange[];
@@ -123,7 +148,8 @@ export interface FailoverReport {
 }
 
 /** A failed run carries its report as its failure's details. */
-export const isFailoverReport = (d: unknown): d is FailoverReport => Boolean((d as FailoverReport | undefined)?.steps && (d as FailoverReport).app);
+export const isFailoverReport = (d: unknown): d is FailoverReport =>
+  Boolean((d as FailoverReport | undefined)?.steps && (d as FailoverReport).app);
 
 export const approveUpdate = defineUpdate<Approval, [ApproveRequest]>('approve');
 /** Ends the run: before fencing nothing has changed; after, it rolls back; while watching the source, the watch stops. */
@@ -134,7 +160,19 @@ export const failoverSteps = ['preflight', 'plan', 'approval', 'fence', 'bring-u
 
 const read = proxyActivities<FailoverActivities & VeleroVerificationActivities & TrafficActivities & FailoverWatchActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [failureTypes.UnknownApp, failureTypes.AppHasNoFailover, failureTypes.InvalidFailoverRequest, failureTypes.KubernetesForbidden, failureTypes.UnknownCluster, failureTypes.NoVeleroBackup] },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '10 seconds',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [
+      failureTypes.UnknownApp,
+      failureTypes.AppHasNoFailover,
+      failureTypes.InvalidFailoverRequest,
+      failureTypes.KubernetesForbidden,
+      failureTypes.UnknownCluster,
+      failureTypes.NoVeleroBackup,
+    ],
+  },
 });
 
 // Changes to the clusters: retried until the API answers (a flaky API never loses the step), each
@@ -143,7 +181,17 @@ const read = proxyActivities<FailoverActivities & VeleroVerificationActivities &
 const change = proxyActivities<FailoverActivities & VeleroVerificationActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '15 seconds', maximumAttempts: 20, nonRetryableErrorTypes: [failureTypes.KubernetesForbidden, failureTypes.WorkloadMissing, failureTypes.UnknownCluster, failureTypes.VeleroNameTaken] },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '15 seconds',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: [
+      failureTypes.KubernetesForbidden,
+      failureTypes.WorkloadMissing,
+      failureTypes.UnknownCluster,
+      failureTypes.VeleroNameTaken,
+    ],
+  },
 });
 
 const rootCause = (err: unknown) => rootFailure(err).message;
@@ -153,22 +201,47 @@ const w = (x: Workload) => `${x.namespace}/${x.name}`;
 function planOf(kind: FailoverReport['kind'], input: FailoverInput, p: FailoverPreflight, backupName?: string): PlannedChange[] {
   const plan: PlannedChange[] = [];
   if (p.from.reachable) {
-    for (const x of p.workloads) plan.push({ step: 'fence', cluster: input.from, change: `scale Deployment ${w(x)} to 0 (annotated ${'lifeboat.io/fenced-by'}, replicas recorded)` });
+    for (const x of p.workloads)
+      plan.push({
+        step: 'fence',
+        cluster: input.from,
+        change: `scale Deployment ${w(x)} to 0 (annotated ${'lifeboat.io/fenced-by'}, replicas recorded)`,
+      });
   } else {
-    plan.push({ step: 'fence', cluster: input.from, change: `cannot fence: the API of '${input.from}' is unreachable (${p.from.detail}); proceeds only with a forced approval` });
+    plan.push({
+      step: 'fence',
+      cluster: input.from,
+      change: `cannot fence: the API of '${input.from}' is unreachable (${p.from.detail}); proceeds only with a forced approval`,
+    });
   }
   if (p.mode === 'restore') {
-    plan.push({ step: 'bring-up', cluster: input.to, change: `${kind === 'failback' ? `take a Velero backup of ${input.app} on '${input.from}', then ` : ''}restore Velero backup ${backupName ?? '(newest Completed)'} of the app's namespaces` });
+    plan.push({
+      step: 'bring-up',
+      cluster: input.to,
+      change: `${kind === 'failback' ? `take a Velero backup of ${input.app} on '${input.from}', then ` : ''}restore Velero backup ${backupName ?? '(newest Completed)'} of the app's namespaces`,
+    });
   }
-  for (const x of p.workloads) plan.push({ step: 'bring-up', cluster: input.to, change: `scale Deployment ${w(x)} to ${x.replicas} (from ${x.replicasFrom})` });
-  plan.push({ step: 'available', cluster: input.to, change: `wait until ${p.workloads.length} Deployments are Available (at most ${p.availableTimeoutSeconds} s)` });
+  for (const x of p.workloads)
+    plan.push({ step: 'bring-up', cluster: input.to, change: `scale Deployment ${w(x)} to ${x.replicas} (from ${x.replicasFrom})` });
+  plan.push({
+    step: 'available',
+    cluster: input.to,
+    change: `wait until ${p.workloads.length} Deployments are Available (at most ${p.availableTimeoutSeconds} s)`,
+  });
   plan.push({ step: 'traffic', cluster: input.to, change: p.traffic.description });
   plan.push({ step: 'verify', cluster: input.to, change: 'Deployments Available and the traffic record pointing here' });
   return plan;
 }
 
 /** Statuses of a run that has ended (or is rolling back): nothing is left to approve or abort. */
-export const endedStatuses: readonly FailoverReport['status'][] = ['planned', 'completed', 'source-unfenced', 'rolled-back', 'aborted', 'failed'];
+export const endedStatuses: readonly FailoverReport['status'][] = [
+  'planned',
+  'completed',
+  'source-unfenced',
+  'rolled-back',
+  'aborted',
+  'failed',
+];
 
 /**
  * Shared by failover and failback: the same run in either direction. Answers the `report` query and
@@ -179,38 +252,59 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
   const info = workflowInfo();
   const steps = new Steps(failoverSteps);
   const report: FailoverReport = {
-    kind, app: input.app, from: input.from, to: input.to, reason: input.reason, status: 'in-progress', requestedAt: new Date().toISOString(),
-    plan: [], steps: steps.all, rolledBack: [], workflowId: info.workflowId, runId: info.runId,
+    kind,
+    app: input.app,
+    from: input.from,
+    to: input.to,
+    reason: input.reason,
+    status: 'in-progress',
+    requestedAt: new Date().toISOString(),
+    plan: [],
+    steps: steps.all,
+    rolledBack: [],
+    workflowId: info.workflowId,
+    runId: info.runId,
   };
   setHandler(reportQuery, () => report);
   const waiting = { approval: false };
-  setHandler(approveUpdate, (request) => {
-    report.approval = { ...request, force: request.force ?? false, at: new Date().toISOString(), auto: false };
-    return report.approval;
-  }, {
-    validator: (request: ApproveRequest | undefined) => {
-      if (typeof request?.approver !== 'string' || !request.approver.trim()) throw new Error('approve needs the approver\'s name');
-      if (report.abort) throw new Error(`aborted by ${report.abort.by} at ${report.abort.at}`);
-      if (!waiting.approval) throw new Error(report.approval ? `already approved by ${report.approval.approver}` : `not waiting for an approval (status ${report.status})`);
-      if (report.preflight && !report.preflight.from.reachable && !request.force) {
-        throw new Error(`'${input.from}' is unreachable and cannot be fenced: approve with force to proceed anyway`);
-      }
+  setHandler(
+    approveUpdate,
+    (request) => {
+      report.approval = { ...request, force: request.force ?? false, at: new Date().toISOString(), auto: false };
+      return report.approval;
     },
-  });
+    {
+      validator: (request: ApproveRequest | undefined) => {
+        if (typeof request?.approver !== 'string' || !request.approver.trim()) throw new Error("approve needs the approver's name");
+        if (report.abort) throw new Error(`aborted by ${report.abort.by} at ${report.abort.at}`);
+        if (!waiting.approval)
+          throw new Error(
+            report.approval ? `already approved by ${report.approval.approver}` : `not waiting for an approval (status ${report.status})`,
+          );
+        if (report.preflight && !report.preflight.from.reachable && !request.force) {
+          throw new Error(`'${input.from}' is unreachable and cannot be fenced: approve with force to proceed anyway`);
+        }
+      },
+    },
+  );
   // The steps run in a scope of their own, so that `abort` cancels them as a cancel of the workflow would.
   const work = new CancellationScope();
-  setHandler(abortUpdate, (request) => {
-    const reason = request.reason?.trim();
-    report.abort = { by: request.by.trim(), at: new Date().toISOString(), ...(reason ? { reason } : {}) };
-    work.cancel();
-    return report.abort;
-  }, {
-    validator: (request: AbortRequest | undefined) => {
-      if (typeof request?.by !== 'string' || !request.by.trim()) throw new Error('abort needs the name of who aborts');
-      if (report.abort) throw new Error(`already aborted by ${report.abort.by} at ${report.abort.at}`);
-      if (endedStatuses.includes(report.status)) throw new Error(`the ${kind} has already ended: ${report.status}`);
+  setHandler(
+    abortUpdate,
+    (request) => {
+      const reason = request.reason?.trim();
+      report.abort = { by: request.by.trim(), at: new Date().toISOString(), ...(reason ? { reason } : {}) };
+      work.cancel();
+      return report.abort;
     },
-  });
+    {
+      validator: (request: AbortRequest | undefined) => {
+        if (typeof request?.by !== 'string' || !request.by.trim()) throw new Error('abort needs the name of who aborts');
+        if (report.abort) throw new Error(`already aborted by ${report.abort.by} at ${report.abort.at}`);
+        if (endedStatuses.includes(report.status)) throw new Error(`the ${kind} has already ended: ${report.status}`);
+      },
+    },
+  );
 
   try {
     return await work.run(() => switchSitesSteps(kind, input, report, steps, waiting));
@@ -218,7 +312,7 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     // Runs from before `abort` ended as cancelled: they replay so.
     if (!isCancellation(err) || !patched('failover-abort-report')) throw err;
     waiting.approval = false;
-    const abort = report.abort ??= { by: 'unknown', at: new Date().toISOString() };
+    const abort = (report.abort ??= { by: 'unknown', at: new Date().toISOString() });
     const by = `aborted by ${abort.by}${abort.reason ? ` (${abort.reason})` : ''}`;
     // A compensation that failed leaves the run failed: something is left to undo by hand.
     if (report.status !== 'failed') report.status = 'aborted';
@@ -226,33 +320,66 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     for (const s of steps.all) if (s.state === 'failed') s.detail = `interrupted: ${by}`;
     steps.skipPending(by);
     const rolled = report.rolledBack.length ? `; rolled back: ${report.rolledBack.join('; ')}` : '; nothing had been changed';
-    const unfenced = report.sourceWatch?.state === 'aborted' ? `; '${input.from}' was never fenced and may serve beside '${input.to}': ${report.sourceWatch.fenceCommand}` : '';
-    throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} from ${input.from} to ${input.to} ${by}${report.sourceWatch ? unfenced : rolled}`, failureTypes.FailoverAborted, report);
+    const unfenced =
+      report.sourceWatch?.state === 'aborted'
+        ? `; '${input.from}' was never fenced and may serve beside '${input.to}': ${report.sourceWatch.fenceCommand}`
+        : '';
+    throw ApplicationFailure.nonRetryable(
+      `${kind} of ${input.app} from ${input.from} to ${input.to} ${by}${report.sourceWatch ? unfenced : rolled}`,
+      failureTypes.FailoverAborted,
+      report,
+    );
   }
 }
 
 /** The steps of a switch, from preflight to report (and, after a forced one, the watch of the source). */
-async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInput, report: FailoverReport, steps: Steps, waiting: { approval: boolean }): Promise<FailoverReport> {
+async function switchSitesSteps(
+  kind: FailoverReport['kind'],
+  input: FailoverInput,
+  report: FailoverReport,
+  steps: Steps,
+  waiting: { approval: boolean },
+): Promise<FailoverReport> {
   const info = workflowInfo();
-  const preflight = await steps.run('preflight', () => read.preflightFailover({ app: input.app, from: input.from, to: input.to }),
-    (p) => `${input.to}: ${p.to.detail}; ${input.from}: ${p.from.reachable ? p.from.detail : 'unreachable'}; capacity ${p.capacity.ok ? 'ok' : 'short'}`);
+  const preflight = await steps.run(
+    'preflight',
+    () => read.preflightFailover({ app: input.app, from: input.from, to: input.to }),
+    (p) =>
+      `${input.to}: ${p.to.detail}; ${input.from}: ${p.from.reachable ? p.from.detail : 'unreachable'}; capacity ${p.capacity.ok ? 'ok' : 'short'}`,
+  );
   report.preflight = preflight;
   let backup: { name: string; startTimestamp?: string } | undefined;
   const velero = preflight.velero;
   if (preflight.mode === 'restore' && kind === 'failover' && velero.sourceLocation) {
     // The newest backup of the app, as the target sees it through its location for the source.
-    const found = await read.findVeleroBackup({ cluster: input.to, veleroNamespace: velero.namespace, storageLocation: velero.sourceLocation, namespaces: preflight.namespaces });
+    const found = await read.findVeleroBackup({
+      cluster: input.to,
+      veleroNamespace: velero.namespace,
+      storageLocation: velero.sourceLocation,
+      namespaces: preflight.namespaces,
+    });
     backup = { name: found.name, startTimestamp: found.startTimestamp };
     const age = secondsBetween(found.startTimestamp!, report.requestedAt);
     report.backup = { name: found.name, startedAt: found.startTimestamp!, ageSeconds: age };
-    if (age > preflight.objectives.rpoSeconds) preflight.warnings.push(`the newest backup ${found.name} is ${age} s old: the RPO objective of ${preflight.objectives.rpoSeconds} s will be missed`);
+    if (age > preflight.objectives.rpoSeconds)
+      preflight.warnings.push(
+        `the newest backup ${found.name} is ${age} s old: the RPO objective of ${preflight.objectives.rpoSeconds} s will be missed`,
+      );
   }
-  report.plan = await steps.run('plan', () => Promise.resolve(planOf(kind, input, preflight, backup?.name)), (p) => `${p.length} changes`);
+  report.plan = await steps.run(
+    'plan',
+    () => Promise.resolve(planOf(kind, input, preflight, backup?.name)),
+    (p) => `${p.length} changes`,
+  );
   if (preflight.blockers.length) {
     report.status = 'failed';
     report.failure = `preflight: ${preflight.blockers.join('; ')}`;
     steps.skipPending('preflight blocked the run');
-    throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} from ${input.from} to ${input.to} stopped at preflight, nothing was changed: ${preflight.blockers.join('; ')}`, failureTypes.PreflightFailed, report);
+    throw ApplicationFailure.nonRetryable(
+      `${kind} of ${input.app} from ${input.from} to ${input.to} stopped at preflight, nothing was changed: ${preflight.blockers.join('; ')}`,
+      failureTypes.PreflightFailed,
+      report,
+    );
   }
   if (input.dryRun) {
     report.status = 'planned';
@@ -264,27 +391,45 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
   const watchesSource = !preflight.from.reachable && patched('failover-source-watch');
   if (watchesSource) steps.append('watch');
 
-  await steps.run('approval', async () => {
-    if (input.autoApprove) {
-      if (!preflight.from.reachable && !input.autoApprove.force) {
-        report.status = 'failed';
-        report.failure = `'${input.from}' is unreachable and cannot be fenced; auto-approval did not say force`;
-        throw ApplicationFailure.nonRetryable(`'${input.from}' is unreachable and cannot be fenced; auto-approval did not say force`, failureTypes.ForceRequired, report);
+  await steps.run(
+    'approval',
+    async () => {
+      if (input.autoApprove) {
+        if (!preflight.from.reachable && !input.autoApprove.force) {
+          report.status = 'failed';
+          report.failure = `'${input.from}' is unreachable and cannot be fenced; auto-approval did not say force`;
+          throw ApplicationFailure.nonRetryable(
+            `'${input.from}' is unreachable and cannot be fenced; auto-approval did not say force`,
+            failureTypes.ForceRequired,
+            report,
+          );
+        }
+        report.approval = {
+          approver: input.autoApprove.approver,
+          force: input.autoApprove.force ?? false,
+          at: new Date().toISOString(),
+          auto: true,
+        };
+        return;
       }
-      report.approval = { approver: input.autoApprove.approver, force: input.autoApprove.force ?? false, at: new Date().toISOString(), auto: true };
-      return;
-    }
-    report.status = 'awaiting-approval';
-    waiting.approval = true;
-    const approved = await condition(() => report.approval !== undefined, preflight.approvalTimeoutSeconds * 1000);
-    waiting.approval = false;
-    if (!approved) {
-      report.status = 'failed';
-      report.failure = `no approval within ${preflight.approvalTimeoutSeconds} s`;
-      throw ApplicationFailure.nonRetryable(`no approval within ${preflight.approvalTimeoutSeconds} s; nothing was changed`, failureTypes.ApprovalTimedOut, report);
-    }
-    report.status = 'in-progress';
-  }, () => `${report.approval!.auto ? 'auto-approved' : 'approved'} by ${report.approval!.approver}${report.approval!.force ? ' (force)' : ''}`);
+      report.status = 'awaiting-approval';
+      waiting.approval = true;
+      const approved = await condition(() => report.approval !== undefined, preflight.approvalTimeoutSeconds * 1000);
+      waiting.approval = false;
+      if (!approved) {
+        report.status = 'failed';
+        report.failure = `no approval within ${preflight.approvalTimeoutSeconds} s`;
+        throw ApplicationFailure.nonRetryable(
+          `no approval within ${preflight.approvalTimeoutSeconds} s; nothing was changed`,
+          failureTypes.ApprovalTimedOut,
+          report,
+        );
+      }
+      report.status = 'in-progress';
+    },
+    () =>
+      `${report.approval!.auto ? 'auto-approved' : 'approved'} by ${report.approval!.approver}${report.approval!.force ? ' (force)' : ''}`,
+  );
 
   const compensations: { what: string; run: () => Promise<unknown> }[] = [];
   const workloads = preflight.workloads.map((x) => ({ namespace: x.namespace, name: x.name }));
@@ -294,71 +439,163 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
   const thisRun = { workflowId: info.workflowId, runId: runScoped ? info.runId : undefined };
   try {
     if (preflight.from.reachable) {
-      const unfence = { what: `unfenced ${workloads.length} Deployments on '${input.from}'`, run: () => change.unfenceWorkloads({ cluster: input.from, workloads, ...thisRun }) };
+      const unfence = {
+        what: `unfenced ${workloads.length} Deployments on '${input.from}'`,
+        run: () => change.unfenceWorkloads({ cluster: input.from, workloads, ...thisRun }),
+      };
       // Pushed before fencing: a fence that failed part-way has still scaled some Deployments down.
       if (runScoped) compensations.push(unfence);
       // Fixed here, so an attempt retried after a worker crash still ends on time.
       const stoppedBy = new Date(Date.now() + preflight.availableTimeoutSeconds * 1000).toISOString();
-      await steps.run('fence', () => change.fenceWorkloads({ cluster: input.from, workloads, ...thisRun, deadline: stoppedBy }),
-        (r) => `${r.fenced.length} Deployments on '${input.from}' scaled to 0, no Pod serving`);
+      await steps.run(
+        'fence',
+        () => change.fenceWorkloads({ cluster: input.from, workloads, ...thisRun, deadline: stoppedBy }),
+        (r) => `${r.fenced.length} Deployments on '${input.from}' scaled to 0, no Pod serving`,
+      );
       if (!runScoped) compensations.push(unfence);
     } else {
       steps.skip('fence', `'${input.from}' unreachable; proceeding on the forced approval of ${report.approval!.approver}`);
     }
 
-    await steps.run('bring-up', async () => {
-      if (preflight.mode === 'restore') {
-        let backupName = backup?.name;
-        if (kind === 'failback') {
-          // Carry the state home: a fresh backup of the app where it ran, restored over the fenced originals.
-          const childId = runScoped ? failbackBackupWorkflowIdFor(info.workflowId, info.runId) : `${info.workflowId}/velero-backup`;
-          const taken = await executeChild<typeof veleroBackup>('veleroBackup', { workflowId: childId, args: [{ cluster: input.from, includeNamespaces: preflight.namespaces }] });
-          if (taken.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Velero backup ${taken.name} of '${input.from}' ended ${taken.phase}`, failureTypes.FailbackBackupFailed);
-          backupName = taken.name;
-          const startedAt = taken.startTimestamp ?? report.requestedAt;
-          report.backup = { name: taken.name, startedAt, ageSeconds: runScoped ? veleroAgeSeconds(startedAt, report.requestedAt) : 0 };
-          await change.waitForVeleroBackupSync({ cluster: input.to, veleroNamespace: velero.namespace, name: taken.name, location: velero.sourceLocation!, deadline: new Date(Date.now() + 300_000).toISOString() });
+    await steps.run(
+      'bring-up',
+      async () => {
+        if (preflight.mode === 'restore') {
+          let backupName = backup?.name;
+          if (kind === 'failback') {
+            // Carry the state home: a fresh backup of the app where it ran, restored over the fenced originals.
+            const childId = runScoped ? failbackBackupWorkflowIdFor(info.workflowId, info.runId) : `${info.workflowId}/velero-backup`;
+            const taken = await executeChild<typeof veleroBackup>('veleroBackup', {
+              workflowId: childId,
+              args: [{ cluster: input.from, includeNamespaces: preflight.namespaces }],
+            });
+            if (taken.phase !== 'Completed')
+              throw ApplicationFailure.nonRetryable(
+                `Velero backup ${taken.name} of '${input.from}' ended ${taken.phase}`,
+                failureTypes.FailbackBackupFailed,
+              );
+            backupName = taken.name;
+            const startedAt = taken.startTimestamp ?? report.requestedAt;
+            report.backup = { name: taken.name, startedAt, ageSeconds: runScoped ? veleroAgeSeconds(startedAt, report.requestedAt) : 0 };
+            await change.waitForVeleroBackupSync({
+              cluster: input.to,
+              veleroNamespace: velero.namespace,
+              name: taken.name,
+              location: velero.sourceLocation!,
+              deadline: new Date(Date.now() + 300_000).toISOString(),
+            });
+          }
+          const restoreName = runScoped ? runRestoreNameFor(info.workflowId, info.runId) : restoreNameFor(info.workflowId);
+          await change.createVeleroRestore({
+            cluster: input.to,
+            veleroNamespace: velero.namespace,
+            name: restoreName,
+            backupName: backupName!,
+            namespaceMapping: {},
+            includedNamespaces: preflight.namespaces,
+            excludedResources: derivedResourceNames,
+            // What an earlier failover left on the target is older than the backup: overwrite it.
+            existingResourcePolicy: kind === 'failback' || runScoped ? 'update' : undefined,
+          });
+          const restored = await change.waitForVeleroRestore({
+            cluster: input.to,
+            veleroNamespace: velero.namespace,
+            name: restoreName,
+            deadline: new Date(Date.now() + velero.timeoutSeconds * 1000).toISOString(),
+            timeoutSeconds: velero.timeoutSeconds,
+          });
+          if (restored.phase !== 'Completed')
+            throw ApplicationFailure.nonRetryable(
+              `Velero restore ${restoreName} ended ${restored.phase}: ${restored.problems?.failureReason ?? restored.problems?.errors[0] ?? ''}`,
+              failureTypes.RestoreFailed,
+            );
         }
-        const restoreName = runScoped ? runRestoreNameFor(info.workflowId, info.runId) : restoreNameFor(info.workflowId);
-        await change.createVeleroRestore({
-          cluster: input.to, veleroNamespace: velero.namespace, name: restoreName, backupName: backupName!, namespaceMapping: {},
-          includedNamespaces: preflight.namespaces, excludedResources: derivedResourceNames,
-          // What an earlier failover left on the target is older than the backup: overwrite it.
-          existingResourcePolicy: kind === 'failback' || runScoped ? 'update' : undefined,
+        compensations.push({
+          what: `scaled ${workloads.length} Deployments on '${input.to}' back down`,
+          run: () => change.deactivateWorkloads({ cluster: input.to, workloads, ...thisRun }),
         });
-        const restored = await change.waitForVeleroRestore({ cluster: input.to, veleroNamespace: velero.namespace, name: restoreName, deadline: new Date(Date.now() + velero.timeoutSeconds * 1000).toISOString(), timeoutSeconds: velero.timeoutSeconds });
-        if (restored.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Velero restore ${restoreName} ended ${restored.phase}: ${restored.problems?.failureReason ?? restored.problems?.errors[0] ?? ''}`, failureTypes.RestoreFailed);
-      }
-      compensations.push({ what: `scaled ${workloads.length} Deployments on '${input.to}' back down`, run: () => change.deactivateWorkloads({ cluster: input.to, workloads, ...thisRun }) });
-      return change.activateWorkloads({ cluster: input.to, workloads: preflight.workloads.map((x) => ({ namespace: x.namespace, name: x.name, replicas: x.replicas })), ...thisRun });
-    }, (r) => `${r.activated.length} Deployments on '${input.to}' scaled up`);
+        return change.activateWorkloads({
+          cluster: input.to,
+          workloads: preflight.workloads.map((x) => ({ namespace: x.namespace, name: x.name, replicas: x.replicas })),
+          ...thisRun,
+        });
+      },
+      (r) => `${r.activated.length} Deployments on '${input.to}' scaled up`,
+    );
 
     // The clusters' own time starts once every scale-up has been accepted.
     const scaledUp = new Date().toISOString();
-    const available = await steps.run('available', () => change.waitWorkloadsAvailable({
-      cluster: input.to, workloads, since: scaledUp, deadline: new Date(Date.now() + preflight.availableTimeoutSeconds * 1000).toISOString(),
-    }), (a) => `all Available ${a.secondsSinceStart} s after scale-up`);
+    const available = await steps.run(
+      'available',
+      () =>
+        change.waitWorkloadsAvailable({
+          cluster: input.to,
+          workloads,
+          since: scaledUp,
+          deadline: new Date(Date.now() + preflight.availableTimeoutSeconds * 1000).toISOString(),
+        }),
+      (a) => `all Available ${a.secondsSinceStart} s after scale-up`,
+    );
     report.podsReadySeconds = available.secondsSinceStart;
 
     const traffic = proxyActivities<TrafficActivities>({
       startToCloseTimeout: `${preflight.traffic.timeoutSeconds + 5} seconds`,
-      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: preflight.traffic.attempts, nonRetryableErrorTypes: [failureTypes.TrafficSwitchRejected, failureTypes.KubernetesForbidden, failureTypes.UnknownApp, failureTypes.AppHasNoFailover, failureTypes.UnknownCluster] },
+      retry: {
+        initialInterval: '1 second',
+        backoffCoefficient: 2,
+        maximumInterval: '10 seconds',
+        maximumAttempts: preflight.traffic.attempts,
+        nonRetryableErrorTypes: [
+          failureTypes.TrafficSwitchRejected,
+          failureTypes.KubernetesForbidden,
+          failureTypes.UnknownApp,
+          failureTypes.AppHasNoFailover,
+          failureTypes.UnknownCluster,
+        ],
+      },
     });
-    const decision = (to: string, from: string, why: string) => ({ app: input.app, from, to, reason: why, idempotencyKey: `${info.workflowId}/${info.runId}/${to}`, workflowId: info.workflowId });
+    const decision = (to: string, from: string, why: string) => ({
+      app: input.app,
+      from,
+      to,
+      reason: why,
+      idempotencyKey: `${info.workflowId}/${info.runId}/${to}`,
+      workflowId: info.workflowId,
+    });
     if (preflight.from.reachable) {
       // Pushed before the switch: a switch that failed may still have half-happened.
-      compensations.push({ what: `traffic switched back to '${input.from}'`, run: () => traffic.switchTraffic(decision(input.from, input.to, `rollback of ${kind}: ${input.reason}`)) });
+      compensations.push({
+        what: `traffic switched back to '${input.from}'`,
+        run: () => traffic.switchTraffic(decision(input.from, input.to, `rollback of ${kind}: ${input.reason}`)),
+      });
     }
-    await steps.run('traffic', () => traffic.switchTraffic(decision(input.to, input.from, input.reason)), (t) => `${t.changed ? 'switched' : 'already'} to '${t.activeCluster}': ${t.detail}`);
+    await steps.run(
+      'traffic',
+      () => traffic.switchTraffic(decision(input.to, input.from, input.reason)),
+      (t) => `${t.changed ? 'switched' : 'already'} to '${t.activeCluster}': ${t.detail}`,
+    );
 
-    await steps.run('verify', async () => {
-      await change.waitWorkloadsAvailable({ cluster: input.to, workloads, since: scaledUp, deadline: new Date(Date.now() + 60_000).toISOString() });
-      const status = await read.trafficStatus({ app: input.app });
-      if (status.activeCluster !== undefined && status.activeCluster !== input.to) {
-        throw ApplicationFailure.nonRetryable(`traffic record points at '${status.activeCluster}', not '${input.to}': ${status.detail}`, failureTypes.TrafficNotSwitched);
-      }
-      return status;
-    }, (s) => `Deployments Available on '${input.to}'; traffic ${s.activeCluster ? `points at '${s.activeCluster}'` : `acknowledged (${s.detail})`}`);
+    await steps.run(
+      'verify',
+      async () => {
+        await change.waitWorkloadsAvailable({
+          cluster: input.to,
+          workloads,
+          since: scaledUp,
+          deadline: new Date(Date.now() + 60_000).toISOString(),
+        });
+        const status = await read.trafficStatus({ app: input.app });
+        if (status.activeCluster !== undefined && status.activeCluster !== input.to) {
+          throw ApplicationFailure.nonRetryable(
+            `traffic record points at '${status.activeCluster}', not '${input.to}': ${status.detail}`,
+            failureTypes.TrafficNotSwitched,
+          );
+        }
+        return status;
+      },
+      (s) =>
+        `Deployments Available on '${input.to}'; traffic ${s.activeCluster ? `points at '${s.activeCluster}'` : `acknowledged (${s.detail})`}`,
+    );
   } catch (err) {
     // An abort is no failure: switchSites reports who aborted.
     const aborting = isCancellation(err);
@@ -379,51 +616,83 @@ async function switchSitesSteps(kind: FailoverReport['kind'], input: FailoverInp
     steps.skipPending();
     if (isCancellation(err)) throw err;
     const rolled = report.rolledBack.length ? `; rolled back: ${report.rolledBack.join('; ')}` : '';
-    throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} from ${input.from} to ${input.to} failed: ${report.failure}${rolled}`, failureTypes.FailoverFailed, report);
+    throw ApplicationFailure.nonRetryable(
+      `${kind} of ${input.app} from ${input.from} to ${input.to} failed: ${report.failure}${rolled}`,
+      failureTypes.FailoverFailed,
+      report,
+    );
   }
 
-  await steps.run('report', () => {
-    const verified = steps.all.find((s) => s.name === 'verify')!.finishedAt!;
-    report.rtoSeconds = secondsBetween(report.requestedAt, verified);
-    report.rpoSeconds = preflight.mode === 'restore' ? report.backup?.ageSeconds : 0;
-    report.status = 'completed';
-    return Promise.resolve();
-  }, () => `RTO ${report.rtoSeconds} s (objective ${preflight.objectives.rtoSeconds} s)`);
+  await steps.run(
+    'report',
+    () => {
+      const verified = steps.all.find((s) => s.name === 'verify')!.finishedAt!;
+      report.rtoSeconds = secondsBetween(report.requestedAt, verified);
+      report.rpoSeconds = preflight.mode === 'restore' ? report.backup?.ageSeconds : 0;
+      report.status = 'completed';
+      return Promise.resolve();
+    },
+    () => `RTO ${report.rtoSeconds} s (objective ${preflight.objectives.rtoSeconds} s)`,
+  );
 
   if (watchesSource) {
     report.status = 'watching-source';
-    const watch = await steps.run('watch', () => watchReturningSource(input, workloads, thisRun, preflight.availableTimeoutSeconds, report), describeWatch);
+    const watch = await steps.run(
+      'watch',
+      () => watchReturningSource(input, workloads, thisRun, preflight.availableTimeoutSeconds, report),
+      describeWatch,
+    );
     if (watch.state !== 'fenced') {
       report.status = 'source-unfenced';
-      throw ApplicationFailure.nonRetryable(`${kind} of ${input.app} switched to ${input.to}, but '${input.from}' was never fenced: ${watch.detail}. Both sites may serve. `
-        + `Fence it as soon as its API answers: ${watch.fenceCommand}`, failureTypes.SourceNotFenced, report);
+      throw ApplicationFailure.nonRetryable(
+        `${kind} of ${input.app} switched to ${input.to}, but '${input.from}' was never fenced: ${watch.detail}. Both sites may serve. ` +
+          `Fence it as soon as its API answers: ${watch.fenceCommand}`,
+        failureTypes.SourceNotFenced,
+        report,
+      );
     }
     report.status = 'completed';
   }
   return report;
 }
 
-const describeWatch = (w: SourceWatch) => (w.state === 'fenced'
-  ? `'${w.cluster}' answered at ${w.answeredAt}; its ${w.workloads} Deployments fenced by this run, no Pod serving`
-  : `'${w.cluster}' NOT fenced: ${w.detail}`);
+const describeWatch = (w: SourceWatch) =>
+  w.state === 'fenced'
+    ? `'${w.cluster}' answered at ${w.answeredAt}; its ${w.workloads} Deployments fenced by this run, no Pod serving`
+    : `'${w.cluster}' NOT fenced: ${w.detail}`;
 
 /**
  * The watch of a source a forced run could not fence: waits (a heartbeating activity, at most
  * `apps[].failover.returnWatch`) until its API answers, then fences it as a normal run does, with
  * this run's annotations. Its state is in the report (`sourceWatch`) throughout.
  */
-async function watchReturningSource(input: FailoverInput, workloads: Workload[], thisRun: { workflowId: string; runId?: string }, stopSeconds: number, report: FailoverReport): Promise<SourceWatch> {
+async function watchReturningSource(
+  input: FailoverInput,
+  workloads: Workload[],
+  thisRun: { workflowId: string; runId?: string },
+  stopSeconds: number,
+  report: FailoverReport,
+): Promise<SourceWatch> {
   const plan = await read.sourceWatchPlan({ app: input.app, cluster: input.from, workloads });
   const since = Date.now();
-  const w: SourceWatch = report.sourceWatch = {
-    cluster: input.from, state: 'watching', since: new Date(since).toISOString(), until: new Date(since + plan.limitSeconds * 1000).toISOString(),
-    limitSeconds: plan.limitSeconds, workloads: workloads.length, fenceCommand: plan.fenceCommand,
-  };
+  const w: SourceWatch = (report.sourceWatch = {
+    cluster: input.from,
+    state: 'watching',
+    since: new Date(since).toISOString(),
+    until: new Date(since + plan.limitSeconds * 1000).toISOString(),
+    limitSeconds: plan.limitSeconds,
+    workloads: workloads.length,
+    fenceCommand: plan.fenceCommand,
+  });
   // Retried across worker crashes for as long as the watch may last; each attempt resumes from the last heartbeat.
   const watcher = proxyActivities<FailoverWatchActivities>({
     scheduleToCloseTimeout: `${plan.limitSeconds + 300} seconds`,
     heartbeatTimeout: '10 seconds',
-    retry: { initialInterval: '1 second', maximumInterval: '10 seconds', nonRetryableErrorTypes: [failureTypes.UnknownCluster, failureTypes.InvalidFailoverRequest] },
+    retry: {
+      initialInterval: '1 second',
+      maximumInterval: '10 seconds',
+      nonRetryableErrorTypes: [failureTypes.UnknownCluster, failureTypes.InvalidFailoverRequest],
+    },
   });
   try {
     const seen = await watcher.watchForSourceApi({ cluster: input.from, workloads, deadline: w.until });
@@ -440,7 +709,12 @@ async function watchReturningSource(input: FailoverInput, workloads: Workload[],
     return w;
   }
   try {
-    await change.fenceWorkloads({ cluster: input.from, workloads, ...thisRun, deadline: new Date(Date.now() + stopSeconds * 1000).toISOString() });
+    await change.fenceWorkloads({
+      cluster: input.from,
+      workloads,
+      ...thisRun,
+      deadline: new Date(Date.now() + stopSeconds * 1000).toISOString(),
+    });
     w.state = 'fenced';
     w.fencedAt = new Date().toISOString();
   } catch (err) {

@@ -23,7 +23,12 @@ export interface GameDayResult {
 
 const acts = proxyActivities<GameDayActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [failureTypes.UnknownGameDayTarget, failureTypes.EmptyGameDay] },
+  retry: {
+    initialInterval: '2 seconds',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [failureTypes.UnknownGameDayTarget, failureTypes.EmptyGameDay],
+  },
 });
 
 export const gameDaySteps = ['plan', 'prove', 'report'] as const;
@@ -64,9 +69,19 @@ export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> 
       try {
         const r = await executeChild<typeof etcdSnapshot>('etcdSnapshot', { ...child, workflowId, args: [{ cluster }] });
         snapshotId = r.manifest.snapshotId;
-        entry.backup = { workflowId, id: snapshotId, passed: true, detail: `snapshot ${snapshotId}: ${r.manifest.object.plaintextBytes} bytes at revision ${r.manifest.etcd.revisionAtStart}`, steps: r.steps };
+        entry.backup = {
+          workflowId,
+          id: snapshotId,
+          passed: true,
+          detail: `snapshot ${snapshotId}: ${r.manifest.object.plaintextBytes} bytes at revision ${r.manifest.etcd.revisionAtStart}`,
+          steps: r.steps,
+        };
       } catch (err) {
-        return { ...entry, backup: { workflowId, passed: false, detail: rootCause(err), steps: [] }, error: `etcd snapshot failed: ${rootCause(err)}` };
+        return {
+          ...entry,
+          backup: { workflowId, passed: false, detail: rootCause(err), steps: [] },
+          error: `etcd snapshot failed: ${rootCause(err)}`,
+        };
       }
     }
     return verify(entry, { kind: 'etcd', cluster, snapshotId }, `${base}/verify-etcd/${cluster}`);
@@ -80,11 +95,25 @@ export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> 
       try {
         const r = await executeChild<typeof veleroBackup>('veleroBackup', { ...child, workflowId, args: [{ app: app.name }] });
         const passed = r.phase === 'Completed';
-        entry.backup = { workflowId, id: r.name, passed, detail: `Backup ${r.name} ${r.phase}: ${r.itemsBackedUp}/${r.totalItems} items, ${r.warnings} warnings, ${r.errors} errors`, steps: r.steps };
-        if (!passed) return { ...entry, error: `Velero backup ${r.name} of ${app.name} ended ${r.phase}: ${r.problems?.failureReason ?? r.problems?.errors[0] ?? r.problems?.logErrors[0] ?? 'see its logs'}` };
+        entry.backup = {
+          workflowId,
+          id: r.name,
+          passed,
+          detail: `Backup ${r.name} ${r.phase}: ${r.itemsBackedUp}/${r.totalItems} items, ${r.warnings} warnings, ${r.errors} errors`,
+          steps: r.steps,
+        };
+        if (!passed)
+          return {
+            ...entry,
+            error: `Velero backup ${r.name} of ${app.name} ended ${r.phase}: ${r.problems?.failureReason ?? r.problems?.errors[0] ?? r.problems?.logErrors[0] ?? 'see its logs'}`,
+          };
         backupName = r.name;
       } catch (err) {
-        return { ...entry, backup: { workflowId, passed: false, detail: rootCause(err), steps: [] }, error: `Velero backup failed: ${rootCause(err)}` };
+        return {
+          ...entry,
+          backup: { workflowId, passed: false, detail: rootCause(err), steps: [] },
+          error: `Velero backup failed: ${rootCause(err)}`,
+        };
       }
     }
     return verify(entry, { kind: 'velero', app: app.name, backupName }, `${base}/verify-velero/${app.name}`);
@@ -99,9 +128,16 @@ export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> 
     const workflowId = failoverWorkflowId(app.name);
     const reportOf = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail));
     const phases: { name: string; report?: FailoverReport; error?: string }[] = [];
-    for (const [kind, from, to] of [['failover', app.from, app.to], ['failback', app.to, app.from]] as const) {
+    for (const [kind, from, to] of [
+      ['failover', app.from, app.to],
+      ['failback', app.to, app.from],
+    ] as const) {
       try {
-        const r = await executeChild<typeof failover | typeof failback>(kind, { ...child, workflowId, args: [{ app: app.name, from, to, reason, autoApprove }] });
+        const r = await executeChild<typeof failover | typeof failback>(kind, {
+          ...child,
+          workflowId,
+          args: [{ app: app.name, from, to, reason, autoApprove }],
+        });
         phases.push({ name: kind, report: r });
       } catch (err) {
         phases.push({ name: kind, report: reportOf(err), error: rootCause(err) });
@@ -113,30 +149,66 @@ export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> 
     const steps = phases.flatMap((p) => (p.report?.steps ?? []).map((s) => ({ ...s, name: `${p.name} ${s.name}` })));
     const objectives = over?.preflight?.objectives ?? { rtoSeconds: 0, rpoSeconds: 0 };
     const v: VerificationResult = {
-      kind: 'failover', subject: app.name, sourceCluster: app.from, restoredTo: app.to,
-      backup: { id: over?.backup?.name ?? 'live state (warm standby)', createdAt: over?.backup?.startedAt ?? over?.requestedAt ?? startedAt, location: over?.preflight?.traffic.description ?? '' },
+      kind: 'failover',
+      subject: app.name,
+      sourceCluster: app.from,
+      restoredTo: app.to,
+      backup: {
+        id: over?.backup?.name ?? 'live state (warm standby)',
+        createdAt: over?.backup?.startedAt ?? over?.requestedAt ?? startedAt,
+        location: over?.preflight?.traffic.description ?? '',
+      },
       passed,
       failureReason: phases.find((p) => p.error)?.error,
-      checks: phases.map((p) => ({ name: p.name, passed: !p.error, detail: p.error ?? `${p.report!.status}: RTO ${p.report!.rtoSeconds} s, Pods Ready ${p.report!.podsReadySeconds} s after scale-up` })),
-      steps, rtoSeconds: over?.rtoSeconds ?? 0, rpoSeconds: over?.rpoSeconds ?? 0, objectives,
-      workflowId, runId: over?.runId ?? '', startedAt: over?.requestedAt ?? startedAt, finishedAt: new Date().toISOString(),
+      checks: phases.map((p) => ({
+        name: p.name,
+        passed: !p.error,
+        detail: p.error ?? `${p.report!.status}: RTO ${p.report!.rtoSeconds} s, Pods Ready ${p.report!.podsReadySeconds} s after scale-up`,
+      })),
+      steps,
+      rtoSeconds: over?.rtoSeconds ?? 0,
+      rpoSeconds: over?.rpoSeconds ?? 0,
+      objectives,
+      workflowId,
+      runId: over?.runId ?? '',
+      startedAt: over?.requestedAt ?? startedAt,
+      finishedAt: new Date().toISOString(),
     };
     if (!over) return { ...entry, error: phases[0]!.error };
     return judged(entry, v);
   }
 
-  const plan = await steps.run('plan', () => acts.planGameDay(input),
-    (p) => `clusters ${p.clusters.join(', ') || '-'}; apps ${p.apps.map((a) => a.name).join(', ') || '-'}; ${p.freshBackups ? 'fresh backups' : 'newest existing backups'}; failovers ${(p.failovers ?? []).map((f) => f.name).join(', ') || '-'}`);
-  const entries = await steps.run('prove', async () => {
-    const proven = await Promise.all([...plan.clusters.map((c) => proveEtcd(c, plan)), ...plan.apps.map((a) => proveVelero(a, plan))]);
-    // After the backups and restores: a failover fences the app whose backup is being taken.
-    if (patched('gameday-failover')) for (const f of plan.failovers ?? []) proven.push(await proveFailover(f));
-    return proven;
-  }, (es) => `${es.filter((e) => e.passed).length}/${es.length} passed`);
+  const plan = await steps.run(
+    'plan',
+    () => acts.planGameDay(input),
+    (p) =>
+      `clusters ${p.clusters.join(', ') || '-'}; apps ${p.apps.map((a) => a.name).join(', ') || '-'}; ${p.freshBackups ? 'fresh backups' : 'newest existing backups'}; failovers ${(p.failovers ?? []).map((f) => f.name).join(', ') || '-'}`,
+  );
+  const entries = await steps.run(
+    'prove',
+    async () => {
+      const proven = await Promise.all([...plan.clusters.map((c) => proveEtcd(c, plan)), ...plan.apps.map((a) => proveVelero(a, plan))]);
+      // After the backups and restores: a failover fences the app whose backup is being taken.
+      if (patched('gameday-failover')) for (const f of plan.failovers ?? []) proven.push(await proveFailover(f));
+      return proven;
+    },
+    (es) => `${es.filter((e) => e.passed).length}/${es.length} passed`,
+  );
   const report: GameDayReport = {
-    kind: 'lifeboat.gameday-report', formatVersion: 1, id: gameDayIdFor(base), workflowId: base, runId: info.runId,
-    startedAt, finishedAt: new Date().toISOString(), passed: entries.every((e) => e.passed), entries,
+    kind: 'lifeboat.gameday-report',
+    formatVersion: 1,
+    id: gameDayIdFor(base),
+    workflowId: base,
+    runId: info.runId,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    passed: entries.every((e) => e.passed),
+    entries,
   };
-  const stored = await steps.run('report', () => acts.storeGameDayReport(report), (s) => `s3://${s.bucket}/${s.keys.html} and ${s.localDir}`);
+  const stored = await steps.run(
+    'report',
+    () => acts.storeGameDayReport(report),
+    (s) => `s3://${s.bucket}/${s.keys.html} and ${s.localDir}`,
+  );
   return { report, stored };
 }

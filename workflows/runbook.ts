@@ -6,8 +6,20 @@
 // the compensation of every step done so far, newest first (`compensate`, a saga). An abort
 // compensates too. The input carries the whole document, so editing the file never changes a run.
 import {
-  ApplicationFailure, CancellationScope, ChildWorkflowCancellationType, condition, defineQuery, defineUpdate, executeChild,
-  isCancellation, ParentClosePolicy, proxyActivities, setHandler, sleep, workflowInfo, type ActivityOptions,
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowCancellationType,
+  condition,
+  defineQuery,
+  defineUpdate,
+  executeChild,
+  isCancellation,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+  type ActivityOptions,
 } from '@temporalio/workflow';
 import type { KubernetesActions } from '../activities/kubernetes/actions.js';
 import type { HttpCheckActivities } from '../activities/traffic/http-check.js';
@@ -16,7 +28,14 @@ import { compileExpression, evaluate, interpolate, type CompiledExpression } fro
 import { parseDuration } from '../model/runbook/duration.js';
 import { defaultRetryProfile, isRetryProfileName, retryPolicyFor } from '../model/runbook/retry-profiles.js';
 import type {
-  RunbookAbort, RunbookAbortRequest, RunbookApproval, RunbookApproveRequest, RunbookInput, RunbookReport, RunbookStepRecord, RunbookStepState,
+  RunbookAbort,
+  RunbookAbortRequest,
+  RunbookApproval,
+  RunbookApproveRequest,
+  RunbookInput,
+  RunbookReport,
+  RunbookStepRecord,
+  RunbookStepState,
 } from '../model/runbook/run.js';
 import type { Step as RunbookStep } from '../model/runbook/schema.js';
 import { rootFailure } from '../model/failure-chain.js';
@@ -29,14 +48,25 @@ export const runbookApproveUpdate = defineUpdate<RunbookApproval, [RunbookApprov
 export const runbookAbortUpdate = defineUpdate<RunbookAbort, [RunbookAbortRequest]>('abort');
 
 /** What CEL sees of one finished step. */
-interface StepView { status: RunbookStepState; outputs: Record<string, unknown>; result?: unknown }
+interface StepView {
+  status: RunbookStepState;
+  outputs: Record<string, unknown>;
+  result?: unknown;
+}
 
 /** The CEL context of a list of steps: what is visible there (earlier siblings, ancestors' earlier siblings). */
-interface Scope { vars: Record<string, unknown>; steps: Record<string, StepView> }
+interface Scope {
+  vars: Record<string, unknown>;
+  steps: Record<string, StepView>;
+}
 
 /** A step that stopped the run, and whether the run compensates for it. */
 class StepFailed extends Error {
-  constructor(readonly path: string, readonly reason: unknown, readonly compensate: boolean) {
+  constructor(
+    readonly path: string,
+    readonly reason: unknown,
+    readonly compensate: boolean,
+  ) {
     super(`step ${path} failed: ${rootFailure(reason).message}`);
   }
 }
@@ -47,7 +77,11 @@ function expression(text: string): CompiledExpression {
   if (!c) {
     const result = compileExpression(text);
     // Documents are validated before they run; a failure here is a defect in the validator.
-    if (!result.ok) throw ApplicationFailure.nonRetryable(`expression ${JSON.stringify(text)} does not compile: ${result.message}`, failureTypes.InvalidRunbookInput);
+    if (!result.ok)
+      throw ApplicationFailure.nonRetryable(
+        `expression ${JSON.stringify(text)} does not compile: ${result.message}`,
+        failureTypes.InvalidRunbookInput,
+      );
     c = result.expression;
     compiled.set(text, c);
   }
@@ -55,10 +89,17 @@ function expression(text: string): CompiledExpression {
 }
 
 const kindOf = (s: RunbookStep): RunbookStepRecord['kind'] =>
-  (s.run ? 'run' : s.action ? 'action' : s.approval ? 'approval' : s.parallel ? 'parallel' : 'forEach');
+  s.run ? 'run' : s.action ? 'action' : s.approval ? 'approval' : s.parallel ? 'parallel' : 'forEach';
 
 const progressState: Record<RunbookStepState, Step['state']> = {
-  pending: 'pending', running: 'running', waiting: 'running', succeeded: 'done', failed: 'failed', skipped: 'skipped', compensated: 'done', planned: 'done',
+  pending: 'pending',
+  running: 'running',
+  waiting: 'running',
+  succeeded: 'done',
+  failed: 'failed',
+  skipped: 'skipped',
+  compensated: 'done',
+  planned: 'done',
 };
 
 export async function runbook(input: RunbookInput): Promise<RunbookReport> {
@@ -66,8 +107,16 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
   const doc = input.document;
   const planning = input.plan === true;
   const report: RunbookReport = {
-    runbook: doc.metadata.name, contentHash: input.contentHash, source: input.source, mode: planning ? 'plan' : 'run', status: 'running',
-    startedBy: input.startedBy, startedAt: new Date().toISOString(), parameters: input.parameters, steps: [], approvals: [],
+    runbook: doc.metadata.name,
+    contentHash: input.contentHash,
+    source: input.source,
+    mode: planning ? 'plan' : 'run',
+    status: 'running',
+    startedBy: input.startedBy,
+    startedAt: new Date().toISOString(),
+    parameters: input.parameters,
+    steps: [],
+    approvals: [],
   };
   const records = new Map<string, RunbookStepRecord>();
   /** Compensations of steps done, in the order they were done: run newest first. */
@@ -96,38 +145,74 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
   declare(doc.steps, '');
 
   setHandler(runbookReportQuery, () => report);
-  setHandler(progressQuery, () => report.steps.map((r) => ({ name: r.path, state: progressState[r.state], startedAt: r.startedAt, finishedAt: r.finishedAt, detail: r.detail })));
+  setHandler(progressQuery, () =>
+    report.steps.map((r) => ({
+      name: r.path,
+      state: progressState[r.state],
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt,
+      detail: r.detail,
+    })),
+  );
 
   const approvable = (request: RunbookApproveRequest) => {
     const candidates = request.step ? waiting.filter((w) => w.path === request.step || w.step.id === request.step) : waiting;
-    if (!candidates.length) throw new Error(request.step ? `step '${request.step}' is not waiting for an approval` : 'no step is waiting for an approval');
-    if (candidates.length > 1) throw new Error(`several steps wait for an approval (${candidates.map((c) => c.path).join(', ')}): name one with --step`);
+    if (!candidates.length)
+      throw new Error(request.step ? `step '${request.step}' is not waiting for an approval` : 'no step is waiting for an approval');
+    if (candidates.length > 1)
+      throw new Error(`several steps wait for an approval (${candidates.map((c) => c.path).join(', ')}): name one with --step`);
     const target = candidates[0]!;
-    const allowed = target.step.approval!.approvers.flatMap((a) => (a.startsWith('group:') ? input.approverGroups[a.slice(6)] ?? [] : [a]));
-    if (!allowed.includes(request.approver)) throw new Error(`'${request.approver}' may not approve step ${target.path}; approvers: ${allowed.join(', ') || 'nobody'}`);
-    if (report.approvals.some((a) => a.step === target.path && a.approver === request.approver)) throw new Error(`'${request.approver}' has already approved step ${target.path}`);
+    const allowed = target.step.approval!.approvers.flatMap((a) =>
+      a.startsWith('group:') ? (input.approverGroups[a.slice(6)] ?? []) : [a],
+    );
+    if (!allowed.includes(request.approver))
+      throw new Error(`'${request.approver}' may not approve step ${target.path}; approvers: ${allowed.join(', ') || 'nobody'}`);
+    if (report.approvals.some((a) => a.step === target.path && a.approver === request.approver))
+      throw new Error(`'${request.approver}' has already approved step ${target.path}`);
     return target;
   };
-  setHandler(runbookApproveUpdate, (request) => {
-    const target = approvable(request);
-    const approval: RunbookApproval = { step: target.path, approver: request.approver, at: new Date().toISOString(), ...(request.comment ? { comment: request.comment } : {}) };
-    report.approvals.push(approval);
-    return approval;
-  }, { validator: (request: RunbookApproveRequest) => { approvable(request); } });
-  setHandler(runbookAbortUpdate, (request) => {
-    abort = { by: request.by, at: new Date().toISOString(), ...(request.reason ? { reason: request.reason } : {}) };
-    report.abort = abort;
-    main.cancel();
-    return abort;
-  }, {
-    validator: (request: RunbookAbortRequest) => {
-      if (!request.by.trim()) throw new Error('an abort needs --by: who aborts');
-      if (abort) throw new Error(`already aborted by ${abort.by} at ${abort.at}`);
-      if (report.status !== 'running' && report.status !== 'waiting-approval') throw new Error(`the run has ended (${report.status})`);
+  setHandler(
+    runbookApproveUpdate,
+    (request) => {
+      const target = approvable(request);
+      const approval: RunbookApproval = {
+        step: target.path,
+        approver: request.approver,
+        at: new Date().toISOString(),
+        ...(request.comment ? { comment: request.comment } : {}),
+      };
+      report.approvals.push(approval);
+      return approval;
     },
-  });
+    {
+      validator: (request: RunbookApproveRequest) => {
+        approvable(request);
+      },
+    },
+  );
+  setHandler(
+    runbookAbortUpdate,
+    (request) => {
+      abort = { by: request.by, at: new Date().toISOString(), ...(request.reason ? { reason: request.reason } : {}) };
+      report.abort = abort;
+      main.cancel();
+      return abort;
+    },
+    {
+      validator: (request: RunbookAbortRequest) => {
+        if (!request.by.trim()) throw new Error('an abort needs --by: who aborts');
+        if (abort) throw new Error(`already aborted by ${abort.by} at ${abort.at}`);
+        if (report.status !== 'running' && report.status !== 'waiting-approval') throw new Error(`the run has ended (${report.status})`);
+      },
+    },
+  );
 
-  const context = (scope: Scope) => ({ params: input.parameters, steps: scope.steps, run: { id: info.workflowId, startedBy: input.startedBy }, ...scope.vars });
+  const context = (scope: Scope) => ({
+    params: input.parameters,
+    steps: scope.steps,
+    run: { id: info.workflowId, startedBy: input.startedBy },
+    ...scope.vars,
+  });
 
   function finish(r: RunbookStepRecord, state: RunbookStepState, detail?: string) {
     r.state = state;
@@ -139,7 +224,11 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
     const with_ = interpolate(step.with ?? {}, context(scope)) as Record<string, unknown>;
     if (planning && !block.readOnly) {
       if (block.kind === 'workflow' && block.planInput) {
-        r.plan = await executeChild(block.workflowType, { args: [block.planInput(with_)], workflowId: `${info.workflowId}/${r.path}`, taskQueue: info.taskQueue });
+        r.plan = await executeChild(block.workflowType, {
+          args: [block.planInput(with_)],
+          workflowId: `${info.workflowId}/${r.path}`,
+          taskQueue: info.taskQueue,
+        });
       } else {
         r.plan = with_;
       }
@@ -150,9 +239,12 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
       r.childWorkflowId = workflowId;
       const timeout = step.timeout ? parseDuration(step.timeout) : undefined;
       return executeChild(block.workflowType, {
-        args: [with_], workflowId, taskQueue: info.taskQueue,
+        args: [with_],
+        workflowId,
+        taskQueue: info.taskQueue,
         // An aborted runbook asks its child to stop and waits for it: a failover's own saga runs.
-        cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED, parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         ...(timeout ? { workflowExecutionTimeout: timeout } : {}),
         ...(step.retry && isRetryProfileName(step.retry) ? { retry: retryPolicyFor(step.retry) } : {}),
       });
@@ -161,13 +253,16 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
   }
 
   async function runAction(step: RunbookStep, block: ActivityBlock, with_: Record<string, unknown>): Promise<unknown> {
-    const profile = step.retry && isRetryProfileName(step.retry) ? step.retry : block.defaultRetry ?? defaultRetryProfile;
+    const profile = step.retry && isRetryProfileName(step.retry) ? step.retry : (block.defaultRetry ?? defaultRetryProfile);
     const options: ActivityOptions = {
       startToCloseTimeout: step.timeout ? parseDuration(step.timeout)! : block.startToCloseTimeout,
       retry: retryPolicyFor(profile, block.nonRetryable),
       ...(block.heartbeatTimeout ? { heartbeatTimeout: block.heartbeatTimeout } : {}),
     };
-    const activities = proxyActivities<KubernetesActions & HttpCheckActivities>(options) as unknown as Record<string, (arg: Record<string, unknown>) => Promise<unknown>>;
+    const activities = proxyActivities<KubernetesActions & HttpCheckActivities>(options) as unknown as Record<
+      string,
+      (arg: Record<string, unknown>) => Promise<unknown>
+    >;
     return activities[block.activity]!(with_);
   }
 
@@ -187,7 +282,10 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
     try {
       const approved = await condition(() => given().length >= approval.count, parseDuration(approval.timeout)!);
       if (!approved) {
-        throw ApplicationFailure.nonRetryable(`no approval of step ${r.path} within ${approval.timeout} (${given().length} of ${approval.count})`, failureTypes.RunbookApprovalTimedOut);
+        throw ApplicationFailure.nonRetryable(
+          `no approval of step ${r.path} within ${approval.timeout} (${given().length} of ${approval.count})`,
+          failureTypes.RunbookApprovalTimedOut,
+        );
       }
       return { approvers: given().map((a) => a.approver) };
     } finally {
@@ -200,17 +298,30 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
   async function allOrCancel(branches: (() => Promise<void>)[]): Promise<void> {
     const scope = new CancellationScope();
     let first: unknown;
-    await scope.run(() => Promise.allSettled(branches.map((b) => b().catch((err: unknown) => {
-      if (first === undefined) { first = err; scope.cancel(); }
-      throw err;
-    }))));
+    await scope.run(() =>
+      Promise.allSettled(
+        branches.map((b) =>
+          b().catch((err: unknown) => {
+            if (first === undefined) {
+              first = err;
+              scope.cancel();
+            }
+            throw err;
+          }),
+        ),
+      ),
+    );
     if (first !== undefined) throw first as Error;
   }
 
   async function runForEach(step: RunbookStep, r: RunbookStepRecord, scope: Scope): Promise<unknown> {
     const each = step.forEach!;
     const items: unknown = evaluate(expression(each.items), context(scope));
-    if (!Array.isArray(items)) throw ApplicationFailure.nonRetryable(`forEach.items of ${r.path} is not a list: ${JSON.stringify(items)}`, failureTypes.InvalidRunbookInput);
+    if (!Array.isArray(items))
+      throw ApplicationFailure.nonRetryable(
+        `forEach.items of ${r.path} is not a list: ${JSON.stringify(items)}`,
+        failureTypes.InvalidRunbookInput,
+      );
     let next = 0;
     const iteration = async (i: number) => {
       const inner: Scope = { vars: { ...scope.vars, [each.as]: (items as unknown[])[i] }, steps: { ...scope.steps } };
@@ -233,11 +344,20 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
     const branches = new CancellationScope();
     const clock = new CancellationScope();
     let timedOut = false;
-    const timer = clock.run(() => sleep(parseDuration(timeout)!)).then(() => { timedOut = true; branches.cancel(); }, () => undefined);
+    const timer = clock
+      .run(() => sleep(parseDuration(timeout)!))
+      .then(
+        () => {
+          timedOut = true;
+          branches.cancel();
+        },
+        () => undefined,
+      );
     try {
       return await branches.run(work);
     } catch (err) {
-      if (timedOut) throw ApplicationFailure.nonRetryable(`step ${path} did not finish within ${timeout}`, failureTypes.RunbookStepTimedOut);
+      if (timedOut)
+        throw ApplicationFailure.nonRetryable(`step ${path} did not finish within ${timeout}`, failureTypes.RunbookStepTimedOut);
       throw err;
     } finally {
       clock.cancel();
@@ -276,7 +396,8 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
         await withStepTimeout(path, step.timeout, work);
       } else result = await withStepTimeout(path, step.timeout, () => runForEach(step, r, scope));
       view.result = result;
-      const planned = planning && r.plan !== undefined && !(step.run || step.action ? catalogBlock((step.run ?? step.action)!)!.readOnly : false);
+      const planned =
+        planning && r.plan !== undefined && !(step.run || step.action ? catalogBlock((step.run ?? step.action)!)!.readOnly : false);
       view.status = planned ? 'planned' : 'succeeded';
       if (step.outputs && !planned) {
         for (const [name, text] of Object.entries(step.outputs)) view.outputs[name] = evaluate(expression(text), context(scope));
@@ -290,7 +411,10 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
         finish(r, 'failed', abort ? `aborted by ${abort.by}` : 'cancelled');
         throw err;
       }
-      if (err instanceof StepFailed) { finish(r, 'failed', `${err.path} failed`); throw err; }
+      if (err instanceof StepFailed) {
+        finish(r, 'failed', `${err.path} failed`);
+        throw err;
+      }
       finish(r, 'failed', rootFailure(err).message);
       if (step.onFailure === 'continue') return;
       throw new StepFailed(path, err, step.onFailure === 'compensate');
@@ -329,13 +453,32 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
   } catch (err) {
     const aborted = abort !== undefined || isCancellation(err);
     const compensating = aborted || (err instanceof StepFailed && err.compensate);
-    for (const r of report.steps) if (r.state === 'pending') finish(r, 'skipped', aborted ? 'the run was aborted' : 'an earlier step failed');
-    report.failure = aborted ? `aborted by ${abort?.by ?? 'a cancellation'}${abort?.reason ? `: ${abort.reason}` : ''}` : err instanceof StepFailed ? err.message : rootFailure(err).message;
+    for (const r of report.steps)
+      if (r.state === 'pending') finish(r, 'skipped', aborted ? 'the run was aborted' : 'an earlier step failed');
+    report.failure = aborted
+      ? `aborted by ${abort?.by ?? 'a cancellation'}${abort?.reason ? `: ${abort.reason}` : ''}`
+      : err instanceof StepFailed
+        ? err.message
+        : rootFailure(err).message;
     const undoFailed = compensating ? await compensate() : [];
     report.status = aborted ? 'aborted' : compensating && !undoFailed.length ? 'compensated' : 'failed';
     report.finishedAt = new Date().toISOString();
-    const undone = compensating ? (undoFailed.length ? `; FAILED to undo: ${undoFailed.join('; ')}` : saga.length ? `; compensated ${saga.length} step${saga.length === 1 ? '' : 's'}` : '') : '';
-    throw ApplicationFailure.nonRetryable(`runbook ${doc.metadata.name}: ${report.failure}${undone}`, aborted ? failureTypes.RunbookAborted : err instanceof StepFailed && rootFailure(err.reason).type === failureTypes.RunbookApprovalTimedOut ? failureTypes.RunbookApprovalTimedOut : failureTypes.RunbookStepFailed, report);
+    const undone = compensating
+      ? undoFailed.length
+        ? `; FAILED to undo: ${undoFailed.join('; ')}`
+        : saga.length
+          ? `; compensated ${saga.length} step${saga.length === 1 ? '' : 's'}`
+          : ''
+      : '';
+    throw ApplicationFailure.nonRetryable(
+      `runbook ${doc.metadata.name}: ${report.failure}${undone}`,
+      aborted
+        ? failureTypes.RunbookAborted
+        : err instanceof StepFailed && rootFailure(err.reason).type === failureTypes.RunbookApprovalTimedOut
+          ? failureTypes.RunbookApprovalTimedOut
+          : failureTypes.RunbookStepFailed,
+      report,
+    );
   }
 }
 

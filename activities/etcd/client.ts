@@ -5,7 +5,11 @@ import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { ClusterConfig } from '../../worker/config.js';
 
-export async function withEtcdEndpoints<T>(hosts: string[], credentials: IOptions['credentials'], use: (client: Etcd3) => Promise<T>): Promise<T> {
+export async function withEtcdEndpoints<T>(
+  hosts: string[],
+  credentials: IOptions['credentials'],
+  use: (client: Etcd3) => Promise<T>,
+): Promise<T> {
   const client = new Etcd3({
     hosts,
     credentials,
@@ -23,5 +27,9 @@ export async function withEtcdEndpoints<T>(hosts: string[], credentials: IOption
 
 export function withEtcdClient<T>(cluster: ClusterConfig, use: (client: Etcd3) => Promise<T>): Promise<T> {
   const { etcd } = cluster;
-  return withEtcdEndpoints(etcd.endpoints, { rootCertificate: readFileSync(etcd.caFile), certChain: readFileSync(etcd.certFile), privateKey: readFileSync(etcd.keyFile) }, use);
+  return withEtcdEndpoints(
+    etcd.endpoints,
+    { rootCertificate: readFileSync(etcd.caFile), certChain: readFileSync(etcd.certFile), privateKey: readFileSync(etcd.keyFile) },
+    use,
+  );
 }

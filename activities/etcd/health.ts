@@ -14,12 +14,26 @@ interface EtcdctlEndpointStatus {
 const parseEtcdJson = (text: string): unknown => JSON.parse(text.replace(/([:[,]\s*)(\d{16,})/g, '$1"$2"'));
 
 /** Runs etcdctl against a cluster's etcd with its client certificates. */
-export async function etcdctl(deps: Pick<ActivityDeps, 'clusters' | 'tools'>, cluster: string, args: string[], timeoutMs = healthCheckDeadlineMs) {
+export async function etcdctl(
+  deps: Pick<ActivityDeps, 'clusters' | 'tools'>,
+  cluster: string,
+  args: string[],
+  timeoutMs = healthCheckDeadlineMs,
+) {
   const { etcd } = clusterClients(deps, cluster).config;
-  return execa(deps.tools.etcdctl, [
-    `--endpoints=${etcd.endpoints.join(',')}`, `--cacert=${etcd.caFile}`, `--cert=${etcd.certFile}`, `--key=${etcd.keyFile}`,
-    `--command-timeout=${Math.ceil(timeoutMs / 1000)}s`, `--dial-timeout=${Math.min(5, Math.ceil(timeoutMs / 1000))}s`, ...args,
-  ], { timeout: timeoutMs + 8_000 }); // etcdctl's own deadline ends it first, and says why; the margin covers a loaded host
+  return execa(
+    deps.tools.etcdctl,
+    [
+      `--endpoints=${etcd.endpoints.join(',')}`,
+      `--cacert=${etcd.caFile}`,
+      `--cert=${etcd.certFile}`,
+      `--key=${etcd.keyFile}`,
+      `--command-timeout=${Math.ceil(timeoutMs / 1000)}s`,
+      `--dial-timeout=${Math.min(5, Math.ceil(timeoutMs / 1000))}s`,
+      ...args,
+    ],
+    { timeout: timeoutMs + 8_000 },
+  ); // etcdctl's own deadline ends it first, and says why; the margin covers a loaded host
 }
 
 export async function etcdMemberStatus(deps: Pick<ActivityDeps, 'clusters' | 'tools'>, cluster: string): Promise<EtcdMemberStatus[]> {
@@ -42,7 +56,11 @@ export function etcdctlError(err: unknown): string {
   // process can outlive its deadline by a few seconds after it has already logged the reason.
   const stderr = e.stderr ?? '';
   const tls = /(tls: [^"\\]+|x509: [^"\\]+|certificate (?:signed|required|has expired)[^"\\]*)/.exec(stderr)?.[1];
-  const last = stderr.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+  const last = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .pop();
   if (tls) return `TLS: ${tls.trim()}${last ? ` (${last})` : ''}`;
   if (/connection refused/.test(stderr)) return 'connection refused';
   if (e.timedOut) return `no answer within ${healthCheckDeadlineMs / 1000} s`;
@@ -60,7 +78,10 @@ export const createEtcdHealthActivities = (deps: Pick<ActivityDeps, 'clusters' |
       const healthy = members.length === etcd.endpoints.length && members.every((m) => m.leaderId !== '0');
       const first = members[0];
       return {
-        component, address, healthy, members,
+        component,
+        address,
+        healthy,
+        members,
         detail: first
           ? `v${first.version}, revision ${first.revision}, db ${(first.dbSizeBytes / 1024 / 1024).toFixed(1)} MiB, leader ${leader ? leader.leaderId : 'none'}`
           : 'no member answered',

@@ -14,22 +14,32 @@ export function resourcePrefix(key: string): string | undefined {
  * Counts the keys under /registry/ at `revision`, a page at a time. `onCompacted` may supply another
  * page when the revision is gone (it is called only before anything was counted).
  */
-export async function countRegistry(etcd: Etcd3, revision: number, options: {
-  onPage?: (totalKeys: number) => void;
-  onCompacted?: (from: Buffer, end: Buffer, err: Error) => Promise<{ kvs: { key: Buffer }[]; more: boolean; header: { revision: string } }>;
-} = {}): Promise<Inventory> {
+export async function countRegistry(
+  etcd: Etcd3,
+  revision: number,
+  options: {
+    onPage?: (totalKeys: number) => void;
+    onCompacted?: (
+      from: Buffer,
+      end: Buffer,
+      err: Error,
+    ) => Promise<{ kvs: { key: Buffer }[]; more: boolean; header: { revision: string } }>;
+  } = {},
+): Promise<Inventory> {
   const prefixes: Record<string, number> = {};
   let totalKeys = 0;
   let counted = revision;
   const end = Buffer.from('/registry0'); // '0' follows '/': the end of the /registry/ range
   let from = Buffer.from('/registry/');
   for (;;) {
-    const page = await etcd.kv.range({ key: from, range_end: end, keys_only: true, revision: counted, limit: 5_000 }).catch(async (err: Error) => {
-      if (!options.onCompacted || !/compacted/.test(err.message) || totalKeys > 0) throw err;
-      const latest = await options.onCompacted(from, end, err);
-      counted = Number(latest.header.revision);
-      return latest;
-    });
+    const page = await etcd.kv
+      .range({ key: from, range_end: end, keys_only: true, revision: counted, limit: 5_000 })
+      .catch(async (err: Error) => {
+        if (!options.onCompacted || !/compacted/.test(err.message) || totalKeys > 0) throw err;
+        const latest = await options.onCompacted(from, end, err);
+        counted = Number(latest.header.revision);
+        return latest;
+      });
     for (const kv of page.kvs) {
       totalKeys++;
       const prefix = resourcePrefix(kv.key.toString());

@@ -17,7 +17,10 @@ export class SnapshotChecksumError extends Error {
   override readonly name = 'SnapshotChecksumError';
 }
 
-interface SnapshotMessage { blob: Buffer; remaining_bytes: string }
+interface SnapshotMessage {
+  blob: Buffer;
+  remaining_bytes: string;
+}
 
 /**
  * Passes the snapshot bytes through (trailer included: etcdutl checks it on restore) while hashing
@@ -61,7 +64,11 @@ class EtcdSnapshotVerifier extends Transform {
     const expected = this.hash.copy().digest();
     this.plaintextSha256 = this.hash.update(this.tail).digest('hex');
     if (!expected.equals(this.tail)) {
-      done(new SnapshotChecksumError(`etcd's sha256 trailer ${this.tail.toString('hex')} does not match the ${this.bytes - trailerBytes} bytes received (${expected.toString('hex')})`));
+      done(
+        new SnapshotChecksumError(
+          `etcd's sha256 trailer ${this.tail.toString('hex')} does not match the ${this.bytes - trailerBytes} bytes received (${expected.toString('hex')})`,
+        ),
+      );
       return;
     }
     done();
@@ -140,15 +147,27 @@ export async function streamSnapshotToStore(options: StreamSnapshotOptions): Pro
   });
   let bytesUploaded = 0;
   const report = () => options.onProgress?.({ bytesRead: verifier.bytes, bytesUploaded, bytesRemaining: verifier.remaining });
-  upload.on('httpUploadProgress', (p) => { bytesUploaded = p.loaded ?? bytesUploaded; report(); });
-  const abort = () => { void upload.abort(); snapshot.cancel(); };
+  upload.on('httpUploadProgress', (p) => {
+    bytesUploaded = p.loaded ?? bytesUploaded;
+    report();
+  });
+  const abort = () => {
+    void upload.abort();
+    snapshot.cancel();
+  };
   options.signal?.addEventListener('abort', abort, { once: true });
   const streaming = pipeline(snapshot, verifier, encrypt, stored, body, { signal: options.signal });
   try {
     // A failure on either side stops the other: a broken stream must never complete the upload.
     await Promise.all([
-      streaming.catch(async (err: unknown) => { await upload.abort(); throw err; }),
-      upload.done().catch((err: unknown) => { body.destroy(err as Error); throw err; }),
+      streaming.catch(async (err: unknown) => {
+        await upload.abort();
+        throw err;
+      }),
+      upload.done().catch((err: unknown) => {
+        body.destroy(err as Error);
+        throw err;
+      }),
     ]);
   } catch (err) {
     snapshot.cancel();
@@ -157,5 +176,10 @@ export async function streamSnapshotToStore(options: StreamSnapshotOptions): Pro
     options.signal?.removeEventListener('abort', abort);
   }
   report();
-  return { plaintextBytes: verifier.bytes, plaintextSha256: verifier.plaintextSha256, storedBytes: stored.bytes, storedSha256: stored.digest };
+  return {
+    plaintextBytes: verifier.bytes,
+    plaintextSha256: verifier.plaintextSha256,
+    storedBytes: stored.bytes,
+    storedSha256: stored.digest,
+  };
 }

@@ -10,7 +10,15 @@ import { countRegistry } from './inventory.js';
 import { etcdMemberStatus, etcdctlError } from './health.js';
 import { planRetention, type RetentionPlan, type SnapshotRecord } from '../../model/retention.js';
 import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
-import { maxStreamAttempts, snapshotManifestKey, snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest, type SnapshotUpload } from '../../model/snapshot-layout.js';
+import {
+  maxStreamAttempts,
+  snapshotManifestKey,
+  snapshotObjectKey,
+  snapshotPrefix,
+  type Inventory,
+  type SnapshotManifest,
+  type SnapshotUpload,
+} from '../../model/snapshot-layout.js';
 import { deleteObjects, listManifests, ManifestCollisionError, writeManifest, type DeleteOutcome } from '../object-store/manifests.js';
 import { failureTypes } from '../../model/failures.js';
 
@@ -29,13 +37,22 @@ export function classifySnapshotError(err: unknown, where: { cluster: string; en
   const text = `${e.message ?? ''} ${e.details ?? ''}`;
   if (err instanceof SnapshotChecksumError) return ApplicationFailure.retryable(err.message, failureTypes.SnapshotChecksumMismatch);
   if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-    return ApplicationFailure.nonRetryable(`etcd client certificate files for cluster '${where.cluster}': ${e.message}`, failureTypes.EtcdTlsError);
+    return ApplicationFailure.nonRetryable(
+      `etcd client certificate files for cluster '${where.cluster}': ${e.message}`,
+      failureTypes.EtcdTlsError,
+    );
   }
   if (/certificate|handshake|tls|ssl|x509|self.signed|PEM|key values mismatch/i.test(text) && !e.$metadata) {
-    return ApplicationFailure.nonRetryable(`TLS to etcd of cluster '${where.cluster}' at ${where.endpoints} failed: ${text.trim()}`, failureTypes.EtcdTlsError);
+    return ApplicationFailure.nonRetryable(
+      `TLS to etcd of cluster '${where.cluster}' at ${where.endpoints} failed: ${text.trim()}`,
+      failureTypes.EtcdTlsError,
+    );
   }
   if (/PERMISSION_DENIED|UNAUTHENTICATED|permission denied|authentication/i.test(text) && !e.$metadata) {
-    return ApplicationFailure.nonRetryable(`etcd of cluster '${where.cluster}' refused the client: ${text.trim()}`, failureTypes.EtcdAuthError);
+    return ApplicationFailure.nonRetryable(
+      `etcd of cluster '${where.cluster}' refused the client: ${text.trim()}`,
+      failureTypes.EtcdAuthError,
+    );
   }
   const s3Type = nonRetryableS3.get(e.name);
   if (s3Type) return ApplicationFailure.nonRetryable(`object store bucket '${where.bucket}': ${e.name}: ${e.message}`, s3Type);
@@ -46,7 +63,12 @@ export function classifySnapshotError(err: unknown, where: { cluster: string; en
  * Aborts multipart uploads left by crashed attempts, optionally only those started before `olderThan`.
  * S3 lists uploads by prefix; MinIO only by exact object key, so callers also name every key they know.
  */
-export async function abortIncompleteUploads(s3: S3Client, bucket: string, where: { prefix?: string; keys?: string[] }, olderThan?: Date): Promise<string[]> {
+export async function abortIncompleteUploads(
+  s3: S3Client,
+  bucket: string,
+  where: { prefix?: string; keys?: string[] },
+  olderThan?: Date,
+): Promise<string[]> {
   const aborted = new Map<string, string>();
   for (const prefix of [...(where.prefix ? [where.prefix] : []), ...(where.keys ?? [])]) {
     let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
@@ -82,7 +104,10 @@ const transientDeleteCodes = new Set(['InternalError', 'ServiceUnavailable', 'Sl
  * only ever deletes what is still planned.
  */
 export function retentionDeleteFailure(cluster: string, result: RetentionResult, failed: DeleteOutcome['failed']): ApplicationFailure {
-  const shown = failed.slice(0, 5).map((f) => `${f.key}: ${f.code}${f.message ? ` (${f.message})` : ''}`).join('; ');
+  const shown = failed
+    .slice(0, 5)
+    .map((f) => `${f.key}: ${f.code}${f.message ? ` (${f.message})` : ''}`)
+    .join('; ');
   const more = failed.length > 5 ? `; and ${failed.length - 5} more` : '';
   return ApplicationFailure.create({
     message: `retention of cluster '${cluster}' deleted ${result.deletedObjects.length} of ${result.deletedObjects.length + failed.length} objects; the store refused ${failed.length}: ${shown}${more}`,
@@ -96,7 +121,11 @@ export const createEtcdSnapshotActivities = (deps: Pick<ActivityDeps, 'clusters'
   const { bucket, keyRing } = deps;
   const etcdWhere = (cluster: string, endpoints: string[]) => ({ cluster, endpoints: endpoints.join(','), bucket });
   const requireKeys = (): KeyRing => {
-    if (!keyRing) throw ApplicationFailure.nonRetryable('this worker has no snapshot encryption keys configured (encryption in its configuration)', failureTypes.EncryptionNotConfigured);
+    if (!keyRing)
+      throw ApplicationFailure.nonRetryable(
+        'this worker has no snapshot encryption keys configured (encryption in its configuration)',
+        failureTypes.EncryptionNotConfigured,
+      );
     return keyRing;
   };
 
@@ -117,19 +146,39 @@ export const createEtcdSnapshotActivities = (deps: Pick<ActivityDeps, 'clusters'
       try {
         const leftovers = await abortIncompleteUploads(deps.s3, bucket, { keys: attemptKeys });
         if (leftovers.length) ctx.log.info('aborted uploads left by an earlier attempt', { uploads: leftovers });
-        const [member] = await etcdMemberStatus(deps, cluster).catch((err: unknown) => { throw new Error(etcdctlError(err)); });
+        const [member] = await etcdMemberStatus(deps, cluster).catch((err: unknown) => {
+          throw new Error(etcdctlError(err));
+        });
         if (!member) throw new Error(`etcd of cluster '${cluster}' reported no member status`);
         const streamStartedAt = new Date().toISOString();
         // The SDK throttles what reaches the server (the worker's maxHeartbeatThrottleInterval).
-        const result = await withEtcdClient(config, (etcd) => streamSnapshotToStore({
-          etcd, s3: deps.s3, bucket, objectKey, key: keys.lookup(keys.currentKeyId)!, keyId: keys.currentKeyId,
-          signal: ctx.cancellationSignal,
-          onProgress: (p: StreamProgress) => ctx.heartbeat(p),
-        }));
+        const result = await withEtcdClient(config, (etcd) =>
+          streamSnapshotToStore({
+            etcd,
+            s3: deps.s3,
+            bucket,
+            objectKey,
+            key: keys.lookup(keys.currentKeyId)!,
+            keyId: keys.currentKeyId,
+            signal: ctx.cancellationSignal,
+            onProgress: (p: StreamProgress) => ctx.heartbeat(p),
+          }),
+        );
         return {
-          objectKey, keyId: keys.currentKeyId, chunkSize: streamDefaults.chunkSize, ...result, etcdTrailerVerified: true,
-          etcd: { endpoint: member.endpoint, memberId: member.memberId, version: member.version, revisionAtStart: member.revision, dbSizeBytes: member.dbSizeBytes },
-          streamStartedAt, streamFinishedAt: new Date().toISOString(),
+          objectKey,
+          keyId: keys.currentKeyId,
+          chunkSize: streamDefaults.chunkSize,
+          ...result,
+          etcdTrailerVerified: true,
+          etcd: {
+            endpoint: member.endpoint,
+            memberId: member.memberId,
+            version: member.version,
+            revisionAtStart: member.revision,
+            dbSizeBytes: member.dbSizeBytes,
+          },
+          streamStartedAt,
+          streamFinishedAt: new Date().toISOString(),
         };
       } catch (err) {
         // Whatever happened, no parts of this attempt stay behind.
@@ -144,17 +193,24 @@ export const createEtcdSnapshotActivities = (deps: Pick<ActivityDeps, 'clusters'
       const { config } = clusterClients(deps, cluster);
       // kube-apiserver compacts old revisions every few minutes; after a long upload the snapshot's may
       // be gone. Count at the current one instead; the inventory records which revision was counted.
-      return withEtcdClient(config, (etcd) => countRegistry(etcd, revision, {
-        onPage: (totalKeys) => Context.current().heartbeat({ totalKeys }),
-        onCompacted: (from, end) => etcd.kv.range({ key: from, range_end: end, keys_only: true, limit: 5_000 }),
-      })).catch((err: unknown) => { throw classifySnapshotError(err, etcdWhere(cluster, config.etcd.endpoints)); });
+      return withEtcdClient(config, (etcd) =>
+        countRegistry(etcd, revision, {
+          onPage: (totalKeys) => Context.current().heartbeat({ totalKeys }),
+          onCompacted: (from, end) => etcd.kv.range({ key: from, range_end: end, keys_only: true, limit: 5_000 }),
+        }),
+      ).catch((err: unknown) => {
+        throw classifySnapshotError(err, etcdWhere(cluster, config.etcd.endpoints));
+      });
     },
 
     /** The stored object is there and has the size the stream produced. */
     async verifyStoredSnapshot({ objectKey, storedBytes }: { objectKey: string; storedBytes: number }): Promise<{ storedBytes: number }> {
       const head = await deps.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey }));
       if (head.ContentLength !== storedBytes) {
-        throw ApplicationFailure.nonRetryable(`s3://${bucket}/${objectKey} is ${head.ContentLength} bytes, the upload produced ${storedBytes}`, failureTypes.StoredObjectMismatch);
+        throw ApplicationFailure.nonRetryable(
+          `s3://${bucket}/${objectKey} is ${head.ContentLength} bytes, the upload produced ${storedBytes}`,
+          failureTypes.StoredObjectMismatch,
+        );
       }
       return { storedBytes: head.ContentLength };
     },
@@ -178,18 +234,25 @@ export const createEtcdSnapshotActivities = (deps: Pick<ActivityDeps, 'clusters'
       const { config } = clusterClients(deps, cluster);
       const policy = config.etcdSnapshots.retention;
       const listing = await listManifests(deps.s3, bucket, cluster);
-      const records: SnapshotRecord[] = listing.manifests.map((m) => ({ id: m.snapshotId, startedAt: m.startedAt, status: m.status, sizeBytes: m.object.storedBytes }));
+      const records: SnapshotRecord[] = listing.manifests.map((m) => ({
+        id: m.snapshotId,
+        startedAt: m.startedAt,
+        status: m.status,
+        sizeBytes: m.object.storedBytes,
+      }));
       const plan = planRetention({ snapshots: records, complete: listing.complete, problem: listing.problem }, policy, new Date(now));
       const result: RetentionResult = { plan, dryRun, deletedObjects: [], abortedUploads: [] };
       if (plan.refused || dryRun) return result;
       const threshold = new Date(Date.parse(now) - config.etcdSnapshots.incompleteUploadMaxAgeHours * 3_600_000);
       // Objects no manifest names: snapshots that never completed, and earlier attempts' objects.
       const referenced = new Map(listing.manifests.map((m) => [m.snapshotId, m.object.objectKey]));
-      const orphans = listing.keys.filter((k) => {
-        const id = k.key.slice(snapshotPrefix(cluster).length).split('/')[0]!;
-        const named = k.key.endsWith('/manifest.json') || referenced.get(id) === k.key;
-        return !named && k.lastModified !== undefined && k.lastModified < threshold;
-      }).map((k) => k.key);
+      const orphans = listing.keys
+        .filter((k) => {
+          const id = k.key.slice(snapshotPrefix(cluster).length).split('/')[0]!;
+          const named = k.key.endsWith('/manifest.json') || referenced.get(id) === k.key;
+          return !named && k.lastModified !== undefined && k.lastModified < threshold;
+        })
+        .map((k) => k.key);
       const failed: DeleteOutcome['failed'] = [];
       /** Deletes `keys`, recording what went and what the store refused; true when all went. */
       const remove = async (keys: string[]): Promise<boolean> => {
@@ -208,11 +271,18 @@ export const createEtcdSnapshotActivities = (deps: Pick<ActivityDeps, 'clusters'
       await remove(orphans);
       // S3 lists uploads by prefix; MinIO only by exact key, so also name the attempt keys of
       // snapshots that have objects but no manifest (the ones an upload may have been left for).
-      const unfinished = new Set(listing.keys.map((k) => k.key.slice(snapshotPrefix(cluster).length).split('/')[0]!).filter((id) => !referenced.has(id)));
-      result.abortedUploads = await abortIncompleteUploads(deps.s3, bucket, {
-        prefix: snapshotPrefix(cluster),
-        keys: [...unfinished].flatMap((id) => Array.from({ length: maxStreamAttempts }, (_, i) => snapshotObjectKey(cluster, id, i + 1))),
-      }, threshold);
+      const unfinished = new Set(
+        listing.keys.map((k) => k.key.slice(snapshotPrefix(cluster).length).split('/')[0]!).filter((id) => !referenced.has(id)),
+      );
+      result.abortedUploads = await abortIncompleteUploads(
+        deps.s3,
+        bucket,
+        {
+          prefix: snapshotPrefix(cluster),
+          keys: [...unfinished].flatMap((id) => Array.from({ length: maxStreamAttempts }, (_, i) => snapshotObjectKey(cluster, id, i + 1))),
+        },
+        threshold,
+      );
       if (failed.length) throw retentionDeleteFailure(cluster, result, failed);
       return result;
     },

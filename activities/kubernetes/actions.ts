@@ -10,8 +10,16 @@ import { clusterClients } from './cluster.js';
 import { kubernetesError } from './api.js';
 import { changeDeployment } from './deployments.js';
 
-export interface ScaleDeploymentInput { cluster: string; namespace: string; name: string; replicas: number }
-export interface NodeInput { cluster: string; node: string }
+export interface ScaleDeploymentInput {
+  cluster: string;
+  namespace: string;
+  name: string;
+  replicas: number;
+}
+export interface NodeInput {
+  cluster: string;
+  node: string;
+}
 export interface WaitForConditionInput {
   cluster: string;
   apiVersion: string;
@@ -26,7 +34,9 @@ export interface WaitForConditionInput {
   timeoutSeconds?: number;
 }
 
-interface Conditioned extends KubernetesObject { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }
+interface Conditioned extends KubernetesObject {
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
 
 const pollMs = 2_000;
 
@@ -36,10 +46,13 @@ export function createKubernetesActions(deps: { clusters: ReadonlyMap<string, Cl
   async function setUnschedulable({ cluster, node }: NodeInput, unschedulable: boolean): Promise<{ node: string; changed: boolean }> {
     const api = kube(cluster).makeApiClient(CoreV1Api);
     const what = `${unschedulable ? 'cordoning' : 'uncordoning'} Node ${node} on '${cluster}'`;
-    const current = await api.readNode({ name: node }).catch((err: unknown) => { throw kubernetesError(err, what, { notFound: failureTypes.WorkloadMissing }); });
+    const current = await api.readNode({ name: node }).catch((err: unknown) => {
+      throw kubernetesError(err, what, { notFound: failureTypes.WorkloadMissing });
+    });
     if ((current.spec?.unschedulable ?? false) === unschedulable) return { node, changed: false };
-    await api.patchNode({ name: node, body: [{ op: 'add', path: '/spec/unschedulable', value: unschedulable }] })
-      .catch((err: unknown) => { throw kubernetesError(err, what, { notFound: failureTypes.WorkloadMissing }); });
+    await api.patchNode({ name: node, body: [{ op: 'add', path: '/spec/unschedulable', value: unschedulable }] }).catch((err: unknown) => {
+      throw kubernetesError(err, what, { notFound: failureTypes.WorkloadMissing });
+    });
     return { node, changed: true };
   }
 
@@ -47,10 +60,15 @@ export function createKubernetesActions(deps: { clusters: ReadonlyMap<string, Cl
     /** Sets a Deployment's replicas, conditional on what was read; nothing when it already has them. */
     async scaleDeployment(input: ScaleDeploymentInput): Promise<{ deployment: string; replicas: number; changed: boolean }> {
       if (!Number.isInteger(input.replicas) || input.replicas < 0) {
-        throw ApplicationFailure.nonRetryable(`replicas must be a whole number ≥ 0, got ${JSON.stringify(input.replicas)}`, failureTypes.InvalidRunbookInput);
+        throw ApplicationFailure.nonRetryable(
+          `replicas must be a whole number ≥ 0, got ${JSON.stringify(input.replicas)}`,
+          failureTypes.InvalidRunbookInput,
+        );
       }
       const api = kube(input.cluster).makeApiClient(AppsV1Api);
-      const changed = await changeDeployment(api, input.cluster, input, 'scaling', (d) => ((d.spec?.replicas ?? 1) === input.replicas ? undefined : { replicas: input.replicas, annotations: {} }));
+      const changed = await changeDeployment(api, input.cluster, input, 'scaling', (d) =>
+        (d.spec?.replicas ?? 1) === input.replicas ? undefined : { replicas: input.replicas, annotations: {} },
+      );
       return { deployment: `${input.namespace}/${input.name}`, replicas: input.replicas, changed };
     },
 
@@ -68,10 +86,15 @@ export function createKubernetesActions(deps: { clusters: ReadonlyMap<string, Cl
       let seen = 'not read yet';
       for (;;) {
         try {
-          const o = await objects.read<Conditioned>({ apiVersion: input.apiVersion, kind: input.kind, metadata: { name: input.name, ...(input.namespace ? { namespace: input.namespace } : {}) } });
+          const o = await objects.read<Conditioned>({
+            apiVersion: input.apiVersion,
+            kind: input.kind,
+            metadata: { name: input.name, ...(input.namespace ? { namespace: input.namespace } : {}) },
+          });
           const c = o.status?.conditions?.find((x) => x.type === input.condition);
           seen = c ? `${c.status}${c.reason ? ` (${c.reason}${c.message ? `: ${c.message}` : ''})` : ''}` : 'absent';
-          if (c?.status === want) return { object, condition: input.condition, status: want, seconds: Math.round((Date.now() - started) / 100) / 10 };
+          if (c?.status === want)
+            return { object, condition: input.condition, status: want, seconds: Math.round((Date.now() - started) / 100) / 10 };
         } catch (err) {
           const e = kubernetesError(err, `reading ${object}`);
           if (e instanceof ApplicationFailure) throw e;
@@ -79,7 +102,10 @@ export function createKubernetesActions(deps: { clusters: ReadonlyMap<string, Cl
         }
         ctx.heartbeat({ condition: input.condition, seen });
         if (Date.now() - started >= timeoutMs) {
-          throw ApplicationFailure.nonRetryable(`${object}: condition ${input.condition} is ${seen}, not ${want}, after ${timeoutMs / 1000} s`, failureTypes.ConditionNotMet);
+          throw ApplicationFailure.nonRetryable(
+            `${object}: condition ${input.condition} is ${seen}, not ${want}, after ${timeoutMs / 1000} s`,
+            failureTypes.ConditionNotMet,
+          );
         }
         await ctx.sleep(pollMs);
       }

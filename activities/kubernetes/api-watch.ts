@@ -45,13 +45,38 @@ export function createFailoverWatchActivities(deps: Pick<ActivityDeps, 'clusters
      * kubectl command that fences the workloads by hand, with the kubeconfig and context this worker
      * uses for the cluster (one command per namespace).
      */
-    sourceWatchPlan({ app, cluster, workloads }: { app: string; cluster: string; workloads: Workload[] }): Promise<{ limitSeconds: number; fenceCommand: string }> {
+    sourceWatchPlan({
+      app,
+      cluster,
+      workloads,
+    }: {
+      app: string;
+      cluster: string;
+      workloads: Workload[];
+    }): Promise<{ limitSeconds: number; fenceCommand: string }> {
       const config = deps.apps.find((a) => a.name === app)?.failover;
-      if (!config) throw ApplicationFailure.nonRetryable(`app '${app}' has no failover configuration on this worker`, failureTypes.AppHasNoFailover);
+      if (!config)
+        throw ApplicationFailure.nonRetryable(`app '${app}' has no failover configuration on this worker`, failureTypes.AppHasNoFailover);
       const c = clusterClients(deps, cluster).config;
       const namespaces = [...new Set(workloads.map((w) => w.namespace))];
-      const fenceCommand = namespaces.map((ns) => ['kubectl', '--kubeconfig', c.kubeconfig, ...(c.context ? ['--context', c.context] : []), '--namespace', ns,
-        'scale', 'deployment', ...workloads.filter((w) => w.namespace === ns).map((w) => w.name), '--replicas=0'].map(shellWord).join(' ')).join(' && ');
+      const fenceCommand = namespaces
+        .map((ns) =>
+          [
+            'kubectl',
+            '--kubeconfig',
+            c.kubeconfig,
+            ...(c.context ? ['--context', c.context] : []),
+            '--namespace',
+            ns,
+            'scale',
+            'deployment',
+            ...workloads.filter((w) => w.namespace === ns).map((w) => w.name),
+            '--replicas=0',
+          ]
+            .map(shellWord)
+            .join(' '),
+        )
+        .join(' && ');
       return Promise.resolve({ limitSeconds: config.returnWatch, fenceCommand });
     },
 
@@ -61,14 +86,28 @@ export function createFailoverWatchActivities(deps: Pick<ActivityDeps, 'clusters
      * last heartbeat (its count of questions and the last problem). Any answer counts, even a refusal
      * (401/403/404): the fence that follows reports it. Cancellable at each poll.
      */
-    async watchForSourceApi({ cluster, workloads, deadline }: { cluster: string; workloads: Workload[]; deadline: string }): Promise<SourceApiWatch> {
+    async watchForSourceApi({
+      cluster,
+      workloads,
+      deadline,
+    }: {
+      cluster: string;
+      workloads: Workload[];
+      deadline: string;
+    }): Promise<SourceApiWatch> {
       const ctx = Context.current();
       const api = clusterClients(deps, cluster).kubeConfig.makeApiClient(AppsV1Api);
       const [first] = workloads;
-      if (!first) throw ApplicationFailure.nonRetryable(`nothing to watch on '${cluster}': no workloads`, failureTypes.InvalidFailoverRequest);
+      if (!first)
+        throw ApplicationFailure.nonRetryable(`nothing to watch on '${cluster}': no workloads`, failureTypes.InvalidFailoverRequest);
       const resumed = ctx.info.heartbeatDetails as Partial<WatchProgress> | undefined;
       const progress: WatchProgress = { checks: resumed?.checks ?? 0, lastProblem: resumed?.lastProblem };
-      const outcome = (answered: boolean): SourceApiWatch => ({ answered, at: new Date().toISOString(), ...progress, attempt: ctx.info.attempt });
+      const outcome = (answered: boolean): SourceApiWatch => ({
+        answered,
+        at: new Date().toISOString(),
+        ...progress,
+        attempt: ctx.info.attempt,
+      });
       for (;;) {
         progress.checks++;
         try {

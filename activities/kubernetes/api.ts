@@ -17,9 +17,11 @@ export const isNotFound = (err: unknown) => httpStatusOf(err) === 404;
 export function apiMessageOf(err: unknown): string {
   const e = err as { body?: unknown; message?: string };
   try {
-    const body = typeof e.body === 'string' ? JSON.parse(e.body) as { message?: string } : e.body as { message?: string } | undefined;
+    const body = typeof e.body === 'string' ? (JSON.parse(e.body) as { message?: string }) : (e.body as { message?: string } | undefined);
     if (body?.message) return body.message;
-  } catch { /* not a Status body */ }
+  } catch {
+    /* not a Status body */
+  }
   return e.message ?? String(err);
 }
 
@@ -30,7 +32,11 @@ export function apiMessageOf(err: unknown): string {
 export function kubernetesError(err: unknown, what: string, options: { notFound?: FailureType } = {}): Error {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   const code = httpStatusOf(err);
-  if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${what}: the Kubernetes API refused Lifeboat's credentials (HTTP ${code})`, failureTypes.KubernetesForbidden);
+  if (code === 401 || code === 403)
+    return ApplicationFailure.nonRetryable(
+      `${what}: the Kubernetes API refused Lifeboat's credentials (HTTP ${code})`,
+      failureTypes.KubernetesForbidden,
+    );
   if (code === 404 && options.notFound) return ApplicationFailure.nonRetryable(`${what}: not found`, options.notFound);
   return new Error(`${what}: ${typeof code === 'number' ? `HTTP ${code}` : describeNetworkError(err)}`);
 }

@@ -7,7 +7,9 @@ export function clusterClients(clients: { clusters: ReadonlyMap<string, ClusterC
   const found = clients.clusters.get(cluster);
   if (!found) {
     throw ApplicationFailure.nonRetryable(
-      `unknown cluster '${cluster}'; this worker knows ${[...clients.clusters.keys()].join(', ')}`, failureTypes.UnknownCluster);
+      `unknown cluster '${cluster}'; this worker knows ${[...clients.clusters.keys()].join(', ')}`,
+      failureTypes.UnknownCluster,
+    );
   }
   return found;
 }

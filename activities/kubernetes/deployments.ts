@@ -1,12 +1,22 @@
 // Deployments and Pods as Lifeboat reads and changes them: one definition of "Available", of a Pod
 // that serves, of a selector match and of resource quantities, and the conditional patch every scale
 // goes through.
-import { PatchStrategy, setHeaderOptions, type AppsV1Api, type V1Deployment, type V1LabelSelector, type V1Pod } from '@kubernetes/client-node';
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type AppsV1Api,
+  type V1Deployment,
+  type V1LabelSelector,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { failureTypes } from '../../model/failures.js';
 import { httpStatusOf, kubernetesError } from './api.js';
 
 /** A Deployment by namespace and name. */
-export interface Workload { namespace: string; name: string }
+export interface Workload {
+  namespace: string;
+  name: string;
+}
 
 /** `250m` → 250, `2` → 2000; `512Mi` → bytes. */
 export function cpuMilli(q: string | undefined): number {
@@ -18,24 +28,33 @@ export function memoryBytes(q: string | undefined): number {
   if (!q) return 0;
   const m = /^([\d.]+)([A-Za-z]*)$/.exec(q);
   if (!m) return 0;
-  return Math.round(Number(m[1]) * (m[2] ? memoryUnits[m[2]] ?? 1 : 1));
+  return Math.round(Number(m[1]) * (m[2] ? (memoryUnits[m[2]] ?? 1) : 1));
 }
 
 /** What one Pod of the Deployment requests: CPU in millicores, memory in bytes. */
-export const podRequests = (d: V1Deployment) => (d.spec?.template.spec?.containers ?? []).reduce((acc, c) => ({
-  cpu: acc.cpu + cpuMilli(c.resources?.requests?.cpu),
-  mem: acc.mem + memoryBytes(c.resources?.requests?.memory),
-}), { cpu: 0, mem: 0 });
+export const podRequests = (d: V1Deployment) =>
+  (d.spec?.template.spec?.containers ?? []).reduce(
+    (acc, c) => ({
+      cpu: acc.cpu + cpuMilli(c.resources?.requests?.cpu),
+      mem: acc.mem + memoryBytes(c.resources?.requests?.memory),
+    }),
+    { cpu: 0, mem: 0 },
+  );
 
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** Reads a workload's Deployment; a failure names the workload and the cluster. */
 export function readDeployment(api: AppsV1Api, cluster: string, w: Workload): Promise<V1Deployment> {
-  return api.readNamespacedDeployment({ namespace: w.namespace, name: w.name }).catch((err: unknown) => { throw kubernetesError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`, { notFound: failureTypes.WorkloadMissing }); });
+  return api.readNamespacedDeployment({ namespace: w.namespace, name: w.name }).catch((err: unknown) => {
+    throw kubernetesError(err, `reading Deployment ${w.namespace}/${w.name} on '${cluster}'`, { notFound: failureTypes.WorkloadMissing });
+  });
 }
 
 /** A change of a Deployment's replicas and annotations (null removes one). */
-export interface DeploymentChange { replicas: number; annotations: Record<string, string | null | undefined> }
+export interface DeploymentChange {
+  replicas: number;
+  annotations: Record<string, string | null | undefined>;
+}
 
 /** Conditional patches that lose to another write (a controller's status update, mostly) start again from a fresh read; this many times. */
 export const maxWriteRounds = 5;
@@ -46,20 +65,35 @@ export const maxWriteRounds = 5;
  * A conflict (the controllers write status all the time) reads again and decides again from what is
  * true then. Returns whether it patched.
  */
-export async function changeDeployment(api: AppsV1Api, cluster: string, w: Workload, doing: string, decide: (d: V1Deployment) => DeploymentChange | undefined): Promise<boolean> {
+export async function changeDeployment(
+  api: AppsV1Api,
+  cluster: string,
+  w: Workload,
+  doing: string,
+  decide: (d: V1Deployment) => DeploymentChange | undefined,
+): Promise<boolean> {
   for (let round = 1; ; round++) {
     const read = await readDeployment(api, cluster, w);
     const change = decide(read);
     if (!change) return false;
     try {
-      await api.patchNamespacedDeployment({
-        namespace: w.namespace, name: w.name,
-        body: { metadata: { resourceVersion: read.metadata!.resourceVersion, annotations: change.annotations }, spec: { replicas: change.replicas } },
-      }, mergePatch);
+      await api.patchNamespacedDeployment(
+        {
+          namespace: w.namespace,
+          name: w.name,
+          body: {
+            metadata: { resourceVersion: read.metadata!.resourceVersion, annotations: change.annotations },
+            spec: { replicas: change.replicas },
+          },
+        },
+        mergePatch,
+      );
       return true;
     } catch (err) {
       if (httpStatusOf(err) === 409 && round < maxWriteRounds) continue;
-      throw kubernetesError(err, `${doing} Deployment ${w.namespace}/${w.name} on '${cluster}'`, { notFound: failureTypes.WorkloadMissing });
+      throw kubernetesError(err, `${doing} Deployment ${w.namespace}/${w.name} on '${cluster}'`, {
+        notFound: failureTypes.WorkloadMissing,
+      });
     }
   }
 }
@@ -70,9 +104,11 @@ export const concurrentChanges = 10;
 /** Runs `work` on every item, at most `limit` at a time. */
 export async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
 }
 
 /**
@@ -83,24 +119,38 @@ export async function eachLimited<T>(items: T[], limit: number, work: (item: T) 
 export function isDeploymentAvailable(d: V1Deployment): boolean {
   const want = d.spec?.replicas ?? 1;
   const available = d.status?.conditions?.find((c) => c.type === 'Available')?.status === 'True';
-  return available && (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0)
-    && (d.status?.updatedReplicas ?? 0) === want && (d.status?.readyReplicas ?? 0) === want && (d.status?.availableReplicas ?? 0) === want;
+  return (
+    available &&
+    (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+    (d.status?.updatedReplicas ?? 0) === want &&
+    (d.status?.readyReplicas ?? 0) === want &&
+    (d.status?.availableReplicas ?? 0) === want
+  );
 }
 
 /** Whether `selector` (a Deployment's spec.selector) selects a Pod with `labels`. */
 export function selects(selector: V1LabelSelector | undefined, labels: Record<string, string> = {}): boolean {
   if (!selector) return false;
-  return Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v) && (selector.matchExpressions ?? []).every((e) => {
-    const has = Object.hasOwn(labels, e.key);
-    switch (e.operator) {
-      case 'In': return has && (e.values ?? []).includes(labels[e.key]!);
-      case 'NotIn': return !has || !(e.values ?? []).includes(labels[e.key]!);
-      case 'Exists': return has;
-      case 'DoesNotExist': return !has;
-      default: return false;
-    }
-  });
+  return (
+    Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v) &&
+    (selector.matchExpressions ?? []).every((e) => {
+      const has = Object.hasOwn(labels, e.key);
+      switch (e.operator) {
+        case 'In':
+          return has && (e.values ?? []).includes(labels[e.key]!);
+        case 'NotIn':
+          return !has || !(e.values ?? []).includes(labels[e.key]!);
+        case 'Exists':
+          return has;
+        case 'DoesNotExist':
+          return !has;
+        default:
+          return false;
+      }
+    })
+  );
 }
 
 /** A Pod that takes traffic: Ready and not terminating (Services route only to these). */
-export const isServing = (p: V1Pod) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+export const isServing = (p: V1Pod) =>
+  !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;

@@ -14,7 +14,8 @@ export const createNodeHealthActivities = (deps: Pick<ActivityDeps, 'clusters'>)
       const ready = nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
       const notReady = nodes.items.filter((n) => !ready.includes(n)).map((n) => n.metadata?.name);
       return {
-        component, address: server,
+        component,
+        address: server,
         healthy: nodes.items.length > 0 && notReady.length === 0,
         detail: `${ready.length}/${nodes.items.length} Nodes Ready${notReady.length ? `; not Ready: ${notReady.join(', ')}` : ''}`,
       };

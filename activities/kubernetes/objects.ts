@@ -8,5 +8,7 @@ const byKey = (o: Record<string, string> | undefined) => Object.entries(o ?? {})
  * content, equal hash. What restore verification compares between the source and the restored copy.
  */
 export function dataHash(o: { data?: Record<string, string>; binaryData?: Record<string, string> }): string {
-  return createHash('sha256').update(JSON.stringify([byKey(o.data), byKey(o.binaryData)])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([byKey(o.data), byKey(o.binaryData)]))
+    .digest('hex');
 }

@@ -9,7 +9,15 @@ import type { AppConfig, FailoverConfig } from '../../worker/config.js';
 import { clusterClients } from './cluster.js';
 import { kubernetesError } from './api.js';
 import {
-  changeDeployment, concurrentChanges, cpuMilli, eachLimited, isDeploymentAvailable, isServing, memoryBytes, podRequests, selects,
+  changeDeployment,
+  concurrentChanges,
+  cpuMilli,
+  eachLimited,
+  isDeploymentAvailable,
+  isServing,
+  memoryBytes,
+  podRequests,
+  selects,
   type Workload,
 } from './deployments.js';
 import { failureTypes } from '../../model/failures.js';
@@ -28,7 +36,6 @@ export const annotations = {
   /** On a warm standby's Deployment: the replicas it runs with when it takes over. */
   failoverReplicas: 'lifeboat.io/failover-replicas',
 } as const;
-
 
 /**
  * Who owns a fence or an activation: the workflow ID (the app's lock, the same for every run) and the
@@ -68,7 +75,14 @@ export interface FailoverPreflight {
   mode: FailoverConfig['mode'];
   namespaces: string[];
   workloads: WorkloadPlan[];
-  capacity: { neededCpuMilli: number; neededMemoryBytes: number; freeCpuMilli: number; freeMemoryBytes: number; ok: boolean; detail: string };
+  capacity: {
+    neededCpuMilli: number;
+    neededMemoryBytes: number;
+    freeCpuMilli: number;
+    freeMemoryBytes: number;
+    ok: boolean;
+    detail: string;
+  };
   /** Problems that stop the failover before anything is touched. */
   blockers: string[];
   warnings: string[];
@@ -101,7 +115,9 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
     const { kubeConfig } = clusterClients(deps, cluster);
     try {
       const nodes = await kubeConfig.makeApiClient(CoreV1Api).listNode();
-      const ready = nodes.items.filter((n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      const ready = nodes.items.filter(
+        (n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
       const healthy = ready.length > 0;
       return { cluster, kubeConfig, reachable: true, healthy, detail: `${ready.length}/${nodes.items.length} Nodes Ready and schedulable` };
     } catch (err) {
@@ -114,9 +130,17 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
   /** Free allocatable CPU and memory on the target's Ready Nodes, after the requests of the Pods already there. */
   async function freeCapacity(kubeConfig: KubeConfig): Promise<{ cpu: number; mem: number }> {
     const core = kubeConfig.makeApiClient(CoreV1Api);
-    const [nodes, pods] = await Promise.all([core.listNode(), core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' })]);
-    const ready = new Set(nodes.items.filter((n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata!.name));
-    let cpu = 0; let mem = 0;
+    const [nodes, pods] = await Promise.all([
+      core.listNode(),
+      core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
+    ]);
+    const ready = new Set(
+      nodes.items
+        .filter((n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+        .map((n) => n.metadata!.name),
+    );
+    let cpu = 0;
+    let mem = 0;
     for (const n of nodes.items) {
       if (!ready.has(n.metadata!.name)) continue;
       cpu += cpuMilli(n.status?.allocatable?.cpu);
@@ -153,9 +177,15 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
         const still = workloads.flatMap((w) => {
           const d = byKey.get(`${w.namespace}/${w.name}`);
           if (!d) return [];
-          const ready = pods.filter((p) => p.metadata?.namespace === w.namespace && isServing(p) && selects(d.spec?.selector, p.metadata?.labels)).length;
+          const ready = pods.filter(
+            (p) => p.metadata?.namespace === w.namespace && isServing(p) && selects(d.spec?.selector, p.metadata?.labels),
+          ).length;
           const observed = (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
-          return observed && (d.status?.readyReplicas ?? 0) === 0 && ready === 0 ? [] : [`${w.namespace}/${w.name} ${Math.max(ready, d.status?.readyReplicas ?? 0)} ready${observed ? '' : ' (scale-down not yet observed)'}`];
+          return observed && (d.status?.readyReplicas ?? 0) === 0 && ready === 0
+            ? []
+            : [
+                `${w.namespace}/${w.name} ${Math.max(ready, d.status?.readyReplicas ?? 0)} ready${observed ? '' : ' (scale-down not yet observed)'}`,
+              ];
         });
         if (!still.length) return;
         last = `${still.length}/${workloads.length} still serving: ${still.slice(0, 5).join(', ')}`;
@@ -167,7 +197,10 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
         ctx.heartbeat({ problem: last });
       }
       if (Date.now() >= deadline.getTime()) {
-        throw ApplicationFailure.nonRetryable(`fenced, but the app still serves on '${cluster}' when the fence's time ran out: ${last}`, failureTypes.SourceStillServing);
+        throw ApplicationFailure.nonRetryable(
+          `fenced, but the app still serves on '${cluster}' when the fence's time ran out: ${last}`,
+          failureTypes.SourceStillServing,
+        );
       }
       await ctx.sleep(250);
     }
@@ -182,26 +215,36 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
     async preflightFailover({ app: appName, from, to }: { app: string; from: string; to: string }): Promise<FailoverPreflight> {
       const app = appConfig(appName);
       const f = app.failover;
-      if (from === to) throw ApplicationFailure.nonRetryable(`from and to are the same cluster '${from}'`, failureTypes.InvalidFailoverRequest);
+      if (from === to)
+        throw ApplicationFailure.nonRetryable(`from and to are the same cluster '${from}'`, failureTypes.InvalidFailoverRequest);
       const sites = [app.cluster, f.standby];
       if (!sites.includes(from) || !sites.includes(to)) {
-        throw ApplicationFailure.nonRetryable(`app '${appName}' fails over between '${app.cluster}' and '${f.standby}', not from '${from}' to '${to}'`, failureTypes.InvalidFailoverRequest);
+        throw ApplicationFailure.nonRetryable(
+          `app '${appName}' fails over between '${app.cluster}' and '${f.standby}', not from '${from}' to '${to}'`,
+          failureTypes.InvalidFailoverRequest,
+        );
       }
       const [source, target] = await Promise.all([site(from), site(to)]);
       const blockers: string[] = [];
       const warnings: string[] = [];
       if (!target.reachable) blockers.push(`target cluster '${to}' is unreachable: ${target.detail}`);
       else if (!target.healthy) blockers.push(`target cluster '${to}' is unhealthy: ${target.detail}`);
-      if (!source.reachable) warnings.push(`source cluster '${from}' is unreachable (${source.detail}): it cannot be fenced; the approval must say force`);
+      if (!source.reachable)
+        warnings.push(`source cluster '${from}' is unreachable (${source.detail}): it cannot be fenced; the approval must say force`);
 
-      const sourceDeployments = source.reachable ? await workloadsOf(app, from).catch((err: unknown) => {
-        warnings.push(`source workloads unreadable: ${(err as Error).message}`);
-        return [];
-      }) : [];
-      const targetDeployments = target.reachable ? await workloadsOf(app, to).catch((err: unknown) => {
-        if (f.mode === 'warm-standby') blockers.push(`warm standby workloads unreadable on '${to}': ${kubernetesError(err, 'reading them').message}`);
-        return [];
-      }) : [];
+      const sourceDeployments = source.reachable
+        ? await workloadsOf(app, from).catch((err: unknown) => {
+            warnings.push(`source workloads unreadable: ${(err as Error).message}`);
+            return [];
+          })
+        : [];
+      const targetDeployments = target.reachable
+        ? await workloadsOf(app, to).catch((err: unknown) => {
+            if (f.mode === 'warm-standby')
+              blockers.push(`warm standby workloads unreadable on '${to}': ${kubernetesError(err, 'reading them').message}`);
+            return [];
+          })
+        : [];
       const key = (d: V1Deployment) => `${d.metadata!.namespace}/${d.metadata!.name}`;
       const names = [...new Set([...sourceDeployments, ...targetDeployments].map(key))].sort();
       const workloads: WorkloadPlan[] = names.map((k) => {
@@ -210,7 +253,8 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
         const tgt = targetDeployments.find((d) => key(d) === k);
         const template = tgt ?? src!;
         const requests = podRequests(template);
-        const annotated = (d: V1Deployment | undefined, a: string) => (d?.metadata?.annotations?.[a] !== undefined ? Number(d.metadata.annotations[a]) : undefined);
+        const annotated = (d: V1Deployment | undefined, a: string) =>
+          d?.metadata?.annotations?.[a] !== undefined ? Number(d.metadata.annotations[a]) : undefined;
         // The live count on the source wins (a source at zero, fenced, does not count; one scaled up
         // despite a leftover fence does); a fenced source (failback) remembers its count; a warm
         // standby's annotation says what it runs with when the source is gone.
@@ -221,30 +265,55 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
           [annotated(src, annotations.fencedReplicas), `${from}'s ${annotations.fencedReplicas}`],
         ];
         const chosen = candidates.find(([n]) => n !== undefined && n > 0);
-        if (!chosen) warnings.push(`${k}: no replica count known (source unreachable and no ${annotations.failoverReplicas} annotation); using 1`);
+        if (!chosen)
+          warnings.push(`${k}: no replica count known (source unreachable and no ${annotations.failoverReplicas} annotation); using 1`);
         if (f.mode === 'warm-standby' && !tgt && target.reachable) blockers.push(`${k} is not on the warm standby '${to}'`);
-        return { namespace, name, replicas: chosen?.[0] ?? 1, replicasFrom: chosen?.[1] ?? 'default', cpuMilli: requests.cpu, memoryBytes: requests.mem };
+        return {
+          namespace,
+          name,
+          replicas: chosen?.[0] ?? 1,
+          replicasFrom: chosen?.[1] ?? 'default',
+          cpuMilli: requests.cpu,
+          memoryBytes: requests.mem,
+        };
       });
       if (!workloads.length && target.reachable) blockers.push(`no Deployments found for app '${appName}' in ${app.namespaces.join(', ')}`);
       // A target that serves already: a source a forced failover never fenced, back with its old replicas.
       for (const d of targetDeployments) {
-        if ((d.status?.readyReplicas ?? 0) > 0) warnings.push(`${key(d)} already serves on '${to}' (${d.status!.readyReplicas} ready, never fenced): both sites may be serving now`);
+        if ((d.status?.readyReplicas ?? 0) > 0)
+          warnings.push(
+            `${key(d)} already serves on '${to}' (${d.status!.readyReplicas} ready, never fenced): both sites may be serving now`,
+          );
       }
 
-      let capacity: FailoverPreflight['capacity'] = { neededCpuMilli: 0, neededMemoryBytes: 0, freeCpuMilli: 0, freeMemoryBytes: 0, ok: false, detail: 'not measured: target unreachable' };
+      let capacity: FailoverPreflight['capacity'] = {
+        neededCpuMilli: 0,
+        neededMemoryBytes: 0,
+        freeCpuMilli: 0,
+        freeMemoryBytes: 0,
+        ok: false,
+        detail: 'not measured: target unreachable',
+      };
       if (target.reachable) {
         const free = await freeCapacity(target.kubeConfig);
         // What the target already runs of this app (a warm standby's Pods, if any) is already counted as used.
-        const running = targetDeployments.reduce((acc, d) => {
-          const r = podRequests(d);
-          const n = d.status?.readyReplicas ?? 0;
-          return { cpu: acc.cpu + n * r.cpu, mem: acc.mem + n * r.mem };
-        }, { cpu: 0, mem: 0 });
+        const running = targetDeployments.reduce(
+          (acc, d) => {
+            const r = podRequests(d);
+            const n = d.status?.readyReplicas ?? 0;
+            return { cpu: acc.cpu + n * r.cpu, mem: acc.mem + n * r.mem };
+          },
+          { cpu: 0, mem: 0 },
+        );
         const needCpu = workloads.reduce((s, w) => s + w.replicas * w.cpuMilli, 0) - running.cpu;
         const needMem = workloads.reduce((s, w) => s + w.replicas * w.memoryBytes, 0) - running.mem;
         const ok = needCpu <= free.cpu && needMem <= free.mem;
         capacity = {
-          neededCpuMilli: needCpu, neededMemoryBytes: needMem, freeCpuMilli: free.cpu, freeMemoryBytes: free.mem, ok,
+          neededCpuMilli: needCpu,
+          neededMemoryBytes: needMem,
+          freeCpuMilli: free.cpu,
+          freeMemoryBytes: free.mem,
+          ok,
           detail: `needs ${needCpu}m CPU and ${(needMem / 1024 ** 3).toFixed(2)} GiB; ${to} has ${free.cpu}m and ${(free.mem / 1024 ** 3).toFixed(2)} GiB free`,
         };
         if (!ok) blockers.push(`target '${to}' lacks capacity: ${capacity.detail}`);
@@ -252,20 +321,31 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
       const t = f.traffic;
       const targetVelero = clusterClients(deps, to).config.velero;
       const sourceLocation = targetVelero.restoreFrom[from];
-      if (f.mode === 'restore' && !sourceLocation) blockers.push(`restore mode needs a Velero location on '${to}' for '${from}''s backups (clusters[].velero.restoreFrom.${from})`);
+      if (f.mode === 'restore' && !sourceLocation)
+        blockers.push(`restore mode needs a Velero location on '${to}' for '${from}''s backups (clusters[].velero.restoreFrom.${from})`);
       return {
         velero: { namespace: targetVelero.namespace, sourceLocation, timeoutSeconds: targetVelero.timeout },
-        app: appName, from: { cluster: from, reachable: source.reachable, healthy: source.healthy, detail: source.detail },
+        app: appName,
+        from: { cluster: from, reachable: source.reachable, healthy: source.healthy, detail: source.detail },
         to: { cluster: to, reachable: target.reachable, healthy: target.healthy, detail: target.detail },
-        mode: f.mode, namespaces: app.namespaces, workloads, capacity, blockers, warnings,
+        mode: f.mode,
+        namespaces: app.namespaces,
+        workloads,
+        capacity,
+        blockers,
+        warnings,
         objectives: { rtoSeconds: app.objectives.rto, rpoSeconds: app.objectives.rpo },
         traffic: {
           provider: t.provider,
-          description: t.provider === 'externalDNS' ? `DNSEndpoint ${t.namespace}/${t.name} on '${t.cluster}': ${t.dnsName} ${t.recordType} → ${(t.targets[to] ?? []).join(', ')}` : `POST ${t.url}`,
+          description:
+            t.provider === 'externalDNS'
+              ? `DNSEndpoint ${t.namespace}/${t.name} on '${t.cluster}': ${t.dnsName} ${t.recordType} → ${(t.targets[to] ?? []).join(', ')}`
+              : `POST ${t.url}`,
           attempts: t.provider === 'webhook' ? t.attempts : 5,
           timeoutSeconds: t.provider === 'webhook' ? t.timeout : 20,
         },
-        approvalTimeoutSeconds: f.approvalTimeout, availableTimeoutSeconds: f.availableTimeout,
+        approvalTimeoutSeconds: f.approvalTimeout,
+        availableTimeoutSeconds: f.availableTimeout,
       };
     },
 
@@ -278,7 +358,15 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
      * the count a leftover fence recorded). A retry after a worker crash finds its own work and patches
      * nothing twice.
      */
-    async fenceWorkloads({ cluster, workloads, workflowId, runId, deadline }: { cluster: string; workloads: Workload[]; deadline?: string } & RunRef): Promise<{ fenced: (Workload & { previousReplicas: number })[] }> {
+    async fenceWorkloads({
+      cluster,
+      workloads,
+      workflowId,
+      runId,
+      deadline,
+    }: { cluster: string; workloads: Workload[]; deadline?: string } & RunRef): Promise<{
+      fenced: (Workload & { previousReplicas: number })[];
+    }> {
       const api = apps(cluster);
       const ctx = Context.current();
       const owner = runOwner(workflowId, runId);
@@ -299,8 +387,11 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
           return {
             replicas: 0,
             annotations: {
-              [annotations.fencedBy]: owner, [annotations.fencedReplicas]: String(previousReplicas), [annotations.fencedAt]: new Date().toISOString(),
-              [annotations.activatedBy]: null, [annotations.preActivationReplicas]: null,
+              [annotations.fencedBy]: owner,
+              [annotations.fencedReplicas]: String(previousReplicas),
+              [annotations.fencedAt]: new Date().toISOString(),
+              [annotations.activatedBy]: null,
+              [annotations.preActivationReplicas]: null,
             },
           };
         });
@@ -312,7 +403,12 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
     },
 
     /** Undoes this run's fencing: the recorded replicas back, the annotations gone. Idempotent. */
-    async unfenceWorkloads({ cluster, workloads, workflowId, runId }: { cluster: string; workloads: Workload[] } & RunRef): Promise<{ unfenced: Workload[] }> {
+    async unfenceWorkloads({
+      cluster,
+      workloads,
+      workflowId,
+      runId,
+    }: { cluster: string; workloads: Workload[] } & RunRef): Promise<{ unfenced: Workload[] }> {
       const api = apps(cluster);
       const owner = runOwner(workflowId, runId);
       const unfenced: Workload[] = [];
@@ -320,7 +416,10 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
         const patched = await changeDeployment(api, cluster, w, 'unfencing', (d) => {
           const a = d.metadata?.annotations ?? {};
           if (a[annotations.fencedBy] !== owner) return undefined;
-          return { replicas: Number(a[annotations.fencedReplicas]), annotations: { [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null } };
+          return {
+            replicas: Number(a[annotations.fencedReplicas]),
+            annotations: { [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null },
+          };
         });
         if (patched) unfenced.push(w);
       });
@@ -333,7 +432,12 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
      * fencing: a Deployment counts as done only when this run's own annotation is on it AND it runs the
      * replicas wanted now; a leftover of another run is activated anew. Idempotent.
      */
-    async activateWorkloads({ cluster, workloads, workflowId, runId }: { cluster: string; workloads: (Workload & { replicas: number })[] } & RunRef): Promise<{ activated: Workload[] }> {
+    async activateWorkloads({
+      cluster,
+      workloads,
+      workflowId,
+      runId,
+    }: { cluster: string; workloads: (Workload & { replicas: number })[] } & RunRef): Promise<{ activated: Workload[] }> {
       const api = apps(cluster);
       const owner = runOwner(workflowId, runId);
       const activated: Workload[] = [];
@@ -347,7 +451,9 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
             annotations: {
               [annotations.activatedBy]: owner,
               [annotations.preActivationReplicas]: ours ? a[annotations.preActivationReplicas] : String(d.spec?.replicas ?? 0),
-              [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null,
+              [annotations.fencedBy]: null,
+              [annotations.fencedReplicas]: null,
+              [annotations.fencedAt]: null,
             },
           };
         });
@@ -358,7 +464,12 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
     },
 
     /** Undoes this run's activation: the target back to the replicas it had (a warm standby: zero). */
-    async deactivateWorkloads({ cluster, workloads, workflowId, runId }: { cluster: string; workloads: Workload[] } & RunRef): Promise<{ deactivated: Workload[] }> {
+    async deactivateWorkloads({
+      cluster,
+      workloads,
+      workflowId,
+      runId,
+    }: { cluster: string; workloads: Workload[] } & RunRef): Promise<{ deactivated: Workload[] }> {
       const api = apps(cluster);
       const owner = runOwner(workflowId, runId);
       const deactivated: Workload[] = [];
@@ -366,7 +477,10 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
         const patched = await changeDeployment(api, cluster, w, 'scaling down', (d) => {
           const a = d.metadata?.annotations ?? {};
           if (a[annotations.activatedBy] !== owner) return undefined;
-          return { replicas: Number(a[annotations.preActivationReplicas] ?? 0), annotations: { [annotations.activatedBy]: null, [annotations.preActivationReplicas]: null } };
+          return {
+            replicas: Number(a[annotations.preActivationReplicas] ?? 0),
+            annotations: { [annotations.activatedBy]: null, [annotations.preActivationReplicas]: null },
+          };
         });
         if (patched) deactivated.push(w);
       });
@@ -377,7 +491,17 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
      * Waits until every workload is Available with all replicas ready on `cluster`, heartbeating.
      * Returns when each became so (by this poll) and how long the slowest took since `since`.
      */
-    async waitWorkloadsAvailable({ cluster, workloads, deadline, since }: { cluster: string; workloads: Workload[]; deadline: string; since: string }): Promise<{ availableAt: string; secondsSinceStart: number; workloads: (Workload & { readyReplicas: number })[] }> {
+    async waitWorkloadsAvailable({
+      cluster,
+      workloads,
+      deadline,
+      since,
+    }: {
+      cluster: string;
+      workloads: Workload[];
+      deadline: string;
+      since: string;
+    }): Promise<{ availableAt: string; secondsSinceStart: number; workloads: (Workload & { readyReplicas: number })[] }> {
       const api = apps(cluster);
       const ctx = Context.current();
       const namespaces = [...new Set(workloads.map((w) => w.namespace))];
@@ -393,14 +517,20 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
           if (!pending.length) {
             const now = new Date();
             return {
-              availableAt: now.toISOString(), secondsSinceStart: (now.getTime() - Date.parse(since)) / 1000,
+              availableAt: now.toISOString(),
+              secondsSinceStart: (now.getTime() - Date.parse(since)) / 1000,
               workloads: workloads.map((w) => ({ ...w, readyReplicas: byKey.get(`${w.namespace}/${w.name}`)!.status?.readyReplicas ?? 0 })),
             };
           }
-          last = `${pending.length}/${workloads.length} not yet Available: ${pending.slice(0, 5).map((w) => {
-            const d = byKey.get(`${w.namespace}/${w.name}`);
-            return d ? `${w.namespace}/${w.name} ${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0} ready` : `${w.namespace}/${w.name} missing`;
-          }).join(', ')}`;
+          last = `${pending.length}/${workloads.length} not yet Available: ${pending
+            .slice(0, 5)
+            .map((w) => {
+              const d = byKey.get(`${w.namespace}/${w.name}`);
+              return d
+                ? `${w.namespace}/${w.name} ${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0} ready`
+                : `${w.namespace}/${w.name} missing`;
+            })
+            .join(', ')}`;
           ctx.heartbeat({ pending: pending.length, total: workloads.length });
         } catch (err) {
           const e = kubernetesError(err, `listing Deployments on '${cluster}'`);

@@ -387,7 +387,10 @@ class SnapshotDecryptStream extends Transform {
     const key = this.#lookupKey(keyId);
     if (!key) {
       const configured = this.#configuredKeyIds ? ` (configured: ${this.#configuredKeyIds.join(', ') || 'none'})` : '';
-      throw new EnvelopeError('unknown-key', `snapshot was encrypted with key id ${JSON.stringify(keyId)}, which is not configured${configured}`);
+      throw new EnvelopeError(
+        'unknown-key',
+        `snapshot was encrypted with key id ${JSON.stringify(keyId)}, which is not configured${configured}`,
+      );
     }
     if (key.length !== keyLength) {
       throw new Error(`key configured for key id ${JSON.stringify(keyId)} is ${key.length} bytes; AES-256 needs ${keyLength}`);
@@ -463,7 +466,10 @@ class SnapshotDecryptStream extends Transform {
 
   #checkChunkCount(): void {
     if (this.#chunkIndex >= maxChunks) {
-      throw new EnvelopeError('trailing-data', `snapshot has more than ${maxChunks} chunks, the most the format allows; the rest is not part of it`);
+      throw new EnvelopeError(
+        'trailing-data',
+        `snapshot has more than ${maxChunks} chunks, the most the format allows; the rest is not part of it`,
+      );
     }
   }
 

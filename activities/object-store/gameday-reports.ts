@@ -47,8 +47,10 @@ export function createGameDayActivities(deps: Pick<ActivityDeps, 'clusters' | 'a
         ...clusters.filter((c) => !clusterNames.includes(c)).map((c) => `cluster '${c}' (configured: ${clusterNames.join(', ')})`),
         ...apps.filter((a) => !appNames.includes(a)).map((a) => `app '${a}' (configured: ${appNames.join(', ') || 'none'})`),
       ];
-      if (unknown.length) throw ApplicationFailure.nonRetryable(`game day names unknown ${unknown.join('; ')}`, failureTypes.UnknownGameDayTarget);
-      if (!clusters.length && !apps.length) throw ApplicationFailure.nonRetryable('game day has nothing to prove: no clusters and no apps', failureTypes.EmptyGameDay);
+      if (unknown.length)
+        throw ApplicationFailure.nonRetryable(`game day names unknown ${unknown.join('; ')}`, failureTypes.UnknownGameDayTarget);
+      if (!clusters.length && !apps.length)
+        throw ApplicationFailure.nonRetryable('game day has nothing to prove: no clusters and no apps', failureTypes.EmptyGameDay);
       return Promise.resolve({
         clusters,
         apps: apps.map((name) => {
@@ -56,22 +58,32 @@ export function createGameDayActivities(deps: Pick<ActivityDeps, 'clusters' | 'a
           return { name, cluster: app.cluster, verifyCluster: app.verify.cluster };
         }),
         freshBackups: input.freshBackups ?? gameDay.freshBackups,
-        failovers: (input.failover ?? gameDay.failover)
-          ? apps.flatMap((name) => {
-            const app = configuredApps.find((a) => a.name === name)!;
-            return app.failover ? [{ name, from: app.cluster, to: app.failover.standby }] : [];
-          })
-          : [],
+        failovers:
+          (input.failover ?? gameDay.failover)
+            ? apps.flatMap((name) => {
+                const app = configuredApps.find((a) => a.name === name)!;
+                return app.failover ? [{ name, from: app.cluster, to: app.failover.standby }] : [];
+              })
+            : [],
       });
     },
 
     /** Renders the report (JSON, Markdown, HTML) and stores it in the object store and in the worker's report directory. */
-    async storeGameDayReport(report: GameDayReport): Promise<{ bucket: string; keys: { json: string; markdown: string; html: string }; localDir: string }> {
+    async storeGameDayReport(
+      report: GameDayReport,
+    ): Promise<{ bucket: string; keys: { json: string; markdown: string; html: string }; localDir: string }> {
       const rendered = renderGameDayReport(report);
       const keys = gameDayReportKeys(report.id);
       await Promise.all([
         s3.send(new PutObjectCommand({ Bucket: bucket, Key: keys.json, Body: rendered.json, ContentType: 'application/json' })),
-        s3.send(new PutObjectCommand({ Bucket: bucket, Key: keys.markdown, Body: rendered.markdown, ContentType: 'text/markdown; charset=utf-8' })),
+        s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: keys.markdown,
+            Body: rendered.markdown,
+            ContentType: 'text/markdown; charset=utf-8',
+          }),
+        ),
         s3.send(new PutObjectCommand({ Bucket: bucket, Key: keys.html, Body: rendered.html, ContentType: 'text/html; charset=utf-8' })),
       ]);
       const localDir = join(localReportDir(gameDay), report.id);

@@ -24,7 +24,12 @@ export const createObjectStoreHealthActivities = (deps: Pick<ActivityDeps, 's3' 
         : { component: 'object-store', address, healthy: false, detail: 'object read back differs from what was written' };
     } catch (err) {
       const name = (err as Error).name;
-      return { component: 'object-store', address, healthy: false, detail: name && name !== 'Error' && name !== 'TypeError' ? `${name}: ${(err as Error).message}` : describeNetworkError(err) };
+      return {
+        component: 'object-store',
+        address,
+        healthy: false,
+        detail: name && name !== 'Error' && name !== 'TypeError' ? `${name}: ${(err as Error).message}` : describeNetworkError(err),
+      };
     }
   },
 });

@@ -3,7 +3,9 @@ import type { ActivityDeps } from '../deps.js';
 import { createGameDayActivities } from './gameday-reports.js';
 import { createObjectStoreHealthActivities } from './health.js';
 
-export const createObjectStoreActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps' | 'gameDay' | 's3' | 'bucket' | 'objectStoreEndpoint'>) => ({
+export const createObjectStoreActivities = (
+  deps: Pick<ActivityDeps, 'clusters' | 'apps' | 'gameDay' | 's3' | 'bucket' | 'objectStoreEndpoint'>,
+) => ({
   ...createObjectStoreHealthActivities(deps),
   ...createGameDayActivities(deps),
 });

@@ -14,12 +14,22 @@ export class ManifestCollisionError extends Error {
 export async function writeManifest(s3: S3Client, bucket: string, manifest: SnapshotManifest): Promise<void> {
   const Key = snapshotManifestKey(manifest.cluster, manifest.snapshotId);
   try {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `${JSON.stringify(manifest, null, 2)}\n`, ContentType: 'application/json', IfNoneMatch: '*' }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key,
+        Body: `${JSON.stringify(manifest, null, 2)}\n`,
+        ContentType: 'application/json',
+        IfNoneMatch: '*',
+      }),
+    );
   } catch (err) {
     if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 412) throw err;
     const existing = await readManifest(s3, bucket, manifest.cluster, manifest.snapshotId);
     if (existing.runId !== manifest.runId) {
-      throw new ManifestCollisionError(`s3://${bucket}/${Key} already belongs to run ${existing.workflowId}/${existing.runId}; refusing to replace it with ${manifest.workflowId}/${manifest.runId}`);
+      throw new ManifestCollisionError(
+        `s3://${bucket}/${Key} already belongs to run ${existing.workflowId}/${existing.runId}; refusing to replace it with ${manifest.workflowId}/${manifest.runId}`,
+      );
     }
   }
 }
@@ -28,15 +38,29 @@ export async function writeManifest(s3: S3Client, bucket: string, manifest: Snap
  * Rewrites a manifest's status and verification record, conditional on the version read (If-Match):
  * a concurrent writer makes the write fail and it is retried from a fresh read, never lost.
  */
-export async function updateManifestVerification(s3: S3Client, bucket: string, cluster: string, snapshotId: string,
-  status: SnapshotManifest['status'], verification: NonNullable<SnapshotManifest['verification']>): Promise<SnapshotManifest> {
+export async function updateManifestVerification(
+  s3: S3Client,
+  bucket: string,
+  cluster: string,
+  snapshotId: string,
+  status: SnapshotManifest['status'],
+  verification: NonNullable<SnapshotManifest['verification']>,
+): Promise<SnapshotManifest> {
   const Key = snapshotManifestKey(cluster, snapshotId);
   for (let attempt = 1; ; attempt++) {
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key }));
     const manifest = JSON.parse(await got.Body!.transformToString()) as SnapshotManifest;
     const updated: SnapshotManifest = { ...manifest, status, verification };
     try {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: `${JSON.stringify(updated, null, 2)}\n`, ContentType: 'application/json', IfMatch: got.ETag }));
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key,
+          Body: `${JSON.stringify(updated, null, 2)}\n`,
+          ContentType: 'application/json',
+          IfMatch: got.ETag,
+        }),
+      );
       return updated;
     } catch (err) {
       if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 412 || attempt >= 5) throw err;
@@ -66,21 +90,28 @@ export async function listManifests(s3: S3Client, bucket: string, cluster: strin
       for (const o of page.Contents ?? []) keys.push({ key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified });
     }
   } catch (err) {
-    return { manifests: [], keys, complete: false, problem: `listing s3://${bucket}/${snapshotPrefix(cluster)} failed: ${(err as Error).name}: ${(err as Error).message}` };
+    return {
+      manifests: [],
+      keys,
+      complete: false,
+      problem: `listing s3://${bucket}/${snapshotPrefix(cluster)} failed: ${(err as Error).name}: ${(err as Error).message}`,
+    };
   }
   const manifestKeys = keys.filter((k) => k.key.endsWith('/manifest.json'));
   const manifests: SnapshotManifest[] = [];
   const failures: string[] = [];
   // A few at a time: a listing of hundreds of snapshots should not open hundreds of connections.
   for (let i = 0; i < manifestKeys.length; i += 8) {
-    await Promise.all(manifestKeys.slice(i, i + 8).map(async ({ key }) => {
-      try {
-        const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        manifests.push(JSON.parse(await got.Body!.transformToString()) as SnapshotManifest);
-      } catch (err) {
-        failures.push(`${key}: ${(err as Error).message}`);
-      }
-    }));
+    await Promise.all(
+      manifestKeys.slice(i, i + 8).map(async ({ key }) => {
+        try {
+          const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+          manifests.push(JSON.parse(await got.Body!.transformToString()) as SnapshotManifest);
+        } catch (err) {
+          failures.push(`${key}: ${(err as Error).message}`);
+        }
+      }),
+    );
   }
   // Newest first by start time, ties by id: the order the retention planner uses.
   manifests.sort((a, b) => (a.startedAt === b.startedAt ? (a.snapshotId < b.snapshotId ? 1 : -1) : a.startedAt < b.startedAt ? 1 : -1));

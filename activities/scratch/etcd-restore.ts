@@ -25,7 +25,15 @@ import { countRegistry } from '../etcd/inventory.js';
 import { EnvelopeError } from '../object-store/envelope.js';
 import { fetchSnapshot, SnapshotIntegrityError } from '../object-store/snapshot-fetch.js';
 import { listManifests, readManifest, updateManifestVerification } from '../object-store/manifests.js';
-import { freePort, removeScratch, ScratchStartError, ScratchToolError, startScratchProcess, waitServing, type ScratchProcess } from './processes.js';
+import {
+  freePort,
+  removeScratch,
+  ScratchStartError,
+  ScratchToolError,
+  startScratchProcess,
+  waitServing,
+  type ScratchProcess,
+} from './processes.js';
 import { failureTypes } from '../../model/failures.js';
 import { apiMessageOf, httpStatusOf } from '../kubernetes/api.js';
 import { dataHash } from '../kubernetes/objects.js';
@@ -91,18 +99,29 @@ class StepLog {
 /** Resources whose object count the scratch API server must report as the manifest's inventory did. */
 const countedResources = ['namespaces', 'secrets', 'configmaps', 'deployments', 'serviceaccounts'] as const;
 
-interface KubeObject { metadata?: { resourceVersion?: string }; data?: Record<string, string>; binaryData?: Record<string, string>; spec?: object }
+interface KubeObject {
+  metadata?: { resourceVersion?: string };
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+  spec?: object;
+}
 
 function readObject(kc: KubeConfig, ref: ObjectRef): Promise<KubeObject> {
   const core = kc.makeApiClient(CoreV1Api);
   const ns = ref.namespace ?? '';
   switch (ref.resource) {
-    case 'namespaces': return core.readNamespace({ name: ref.name });
-    case 'secrets': return core.readNamespacedSecret({ name: ref.name, namespace: ns });
-    case 'configmaps': return core.readNamespacedConfigMap({ name: ref.name, namespace: ns });
-    case 'services': return core.readNamespacedService({ name: ref.name, namespace: ns });
-    case 'serviceaccounts': return core.readNamespacedServiceAccount({ name: ref.name, namespace: ns });
-    case 'deployments': return kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: ref.name, namespace: ns });
+    case 'namespaces':
+      return core.readNamespace({ name: ref.name });
+    case 'secrets':
+      return core.readNamespacedSecret({ name: ref.name, namespace: ns });
+    case 'configmaps':
+      return core.readNamespacedConfigMap({ name: ref.name, namespace: ns });
+    case 'services':
+      return core.readNamespacedService({ name: ref.name, namespace: ns });
+    case 'serviceaccounts':
+      return core.readNamespacedServiceAccount({ name: ref.name, namespace: ns });
+    case 'deployments':
+      return kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: ref.name, namespace: ns });
   }
 }
 
@@ -112,12 +131,15 @@ async function countThroughApi(kc: KubeConfig, resource: (typeof countedResource
   let total = 0;
   let cont: string | undefined;
   do {
-    const page: { items: unknown[]; metadata?: { _continue?: string } } = await (
-      resource === 'namespaces' ? core.listNamespace({ limit: 500, _continue: cont })
-        : resource === 'secrets' ? core.listSecretForAllNamespaces({ limit: 500, _continue: cont })
-          : resource === 'configmaps' ? core.listConfigMapForAllNamespaces({ limit: 500, _continue: cont })
-            : resource === 'serviceaccounts' ? core.listServiceAccountForAllNamespaces({ limit: 500, _continue: cont })
-              : apps.listDeploymentForAllNamespaces({ limit: 500, _continue: cont }));
+    const page: { items: unknown[]; metadata?: { _continue?: string } } = await (resource === 'namespaces'
+      ? core.listNamespace({ limit: 500, _continue: cont })
+      : resource === 'secrets'
+        ? core.listSecretForAllNamespaces({ limit: 500, _continue: cont })
+        : resource === 'configmaps'
+          ? core.listConfigMapForAllNamespaces({ limit: 500, _continue: cont })
+          : resource === 'serviceaccounts'
+            ? core.listServiceAccountForAllNamespaces({ limit: 500, _continue: cont })
+            : apps.listDeploymentForAllNamespaces({ limit: 500, _continue: cont }));
     total += page.items.length;
     cont = page.metadata?._continue || undefined;
   } while (cont);
@@ -133,14 +155,19 @@ function compareInventory(expected: Inventory, restored: Inventory): Verificatio
   return {
     name: 'inventory',
     passed: differing.length === 0 && expected.totalKeys === restored.totalKeys,
-    detail: differing.length === 0 && expected.totalKeys === restored.totalKeys
-      ? `${restored.totalKeys} keys in ${names.length} resource prefixes at revision ${restored.revision}, as the manifest says`
-      : `at revision ${restored.revision}: ${restored.totalKeys} keys, manifest ${expected.totalKeys}; differing: ${differing.slice(0, 8).map((n) => `${n} ${restored.prefixes[n] ?? 0} (manifest ${expected.prefixes[n] ?? 0})`).join(', ')}`,
+    detail:
+      differing.length === 0 && expected.totalKeys === restored.totalKeys
+        ? `${restored.totalKeys} keys in ${names.length} resource prefixes at revision ${restored.revision}, as the manifest says`
+        : `at revision ${restored.revision}: ${restored.totalKeys} keys, manifest ${expected.totalKeys}; differing: ${differing
+            .slice(0, 8)
+            .map((n) => `${n} ${restored.prefixes[n] ?? 0} (manifest ${expected.prefixes[n] ?? 0})`)
+            .join(', ')}`,
   };
 }
 
 /** Where restore verification keeps scratch restores: verification.scratchDir, else the system temp directory. */
-export const scratchRootOf = (verification: LifeboatConfig['verification']) => verification.scratchDir ?? join(tmpdir(), 'lifeboat-scratch');
+export const scratchRootOf = (verification: LifeboatConfig['verification']) =>
+  verification.scratchDir ?? join(tmpdir(), 'lifeboat-scratch');
 
 /** No scratch restore lives longer than its activity's start-to-close timeout (2 h in the workflow). */
 export const staleScratchAgeMs = 3 * 60 * 60 * 1000;
@@ -167,22 +194,43 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
       restored = await readObject(scratch, ref);
     } catch (err) {
       const { code, message } = apiError(err);
-      return { name, passed: false, detail: code === 404 ? 'not found in the restored cluster' : `could not be read from the restored cluster: ${message}` };
+      return {
+        name,
+        passed: false,
+        detail: code === 404 ? 'not found in the restored cluster' : `could not be read from the restored cluster: ${message}`,
+      };
     }
     if (ref.resource !== 'secrets' && ref.resource !== 'configmaps') {
       const replicas = ref.resource === 'deployments' ? (restored.spec as { replicas?: number } | undefined)?.replicas : undefined;
-      return { name, passed: true, detail: `found at resourceVersion ${restored.metadata?.resourceVersion}${replicas === undefined ? '' : `, ${replicas} replicas`}` };
+      return {
+        name,
+        passed: true,
+        detail: `found at resourceVersion ${restored.metadata?.resourceVersion}${replicas === undefined ? '' : `, ${replicas} replicas`}`,
+      };
     }
     const hash = dataHash(restored);
     const source = await sourceObject(cluster, ref);
-    if (typeof source === 'string') return { name, passed: true, detail: `found, data sha256 ${hash.slice(0, 12)}; ${source}, so not compared` };
+    if (typeof source === 'string')
+      return { name, passed: true, detail: `found, data sha256 ${hash.slice(0, 12)}; ${source}, so not compared` };
     if (source.metadata?.resourceVersion !== restored.metadata?.resourceVersion) {
-      return { name, passed: true, detail: `found, data sha256 ${hash.slice(0, 12)}; changed in the source since the snapshot (resourceVersion ${restored.metadata?.resourceVersion} → ${source.metadata?.resourceVersion}), so not compared` };
+      return {
+        name,
+        passed: true,
+        detail: `found, data sha256 ${hash.slice(0, 12)}; changed in the source since the snapshot (resourceVersion ${restored.metadata?.resourceVersion} → ${source.metadata?.resourceVersion}), so not compared`,
+      };
     }
     const expected = dataHash(source);
     return expected === hash
-      ? { name, passed: true, detail: `data sha256 ${hash.slice(0, 12)} equals the source's at resourceVersion ${restored.metadata?.resourceVersion}` }
-      : { name, passed: false, detail: `data sha256 ${hash.slice(0, 12)} differs from the source's ${expected.slice(0, 12)} at the same resourceVersion ${restored.metadata?.resourceVersion}` };
+      ? {
+          name,
+          passed: true,
+          detail: `data sha256 ${hash.slice(0, 12)} equals the source's at resourceVersion ${restored.metadata?.resourceVersion}`,
+        }
+      : {
+          name,
+          passed: false,
+          detail: `data sha256 ${hash.slice(0, 12)} differs from the source's ${expected.slice(0, 12)} at the same resourceVersion ${restored.metadata?.resourceVersion}`,
+        };
   }
 
   return {
@@ -194,23 +242,36 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
         try {
           manifest = await readManifest(s3, bucket, cluster, snapshotId);
         } catch (err) {
-          if ((err as Error).name === 'NoSuchKey') throw ApplicationFailure.nonRetryable(`no snapshot ${snapshotId} of cluster '${cluster}' (no manifest in s3://${bucket})`, failureTypes.SnapshotNotFound);
+          if ((err as Error).name === 'NoSuchKey')
+            throw ApplicationFailure.nonRetryable(
+              `no snapshot ${snapshotId} of cluster '${cluster}' (no manifest in s3://${bucket})`,
+              failureTypes.SnapshotNotFound,
+            );
           throw err;
         }
       } else {
         const listing = await listManifests(s3, bucket, cluster);
         if (!listing.complete) throw new Error(listing.problem);
         const newest = listing.manifests.find((m) => m.status !== 'failed'); // newest first
-        if (!newest) throw ApplicationFailure.nonRetryable(`cluster '${cluster}' has no snapshot to verify (${listing.manifests.length} manifests, none uploaded or verified); take one with \`lifeboat backup etcd --cluster ${cluster}\``, failureTypes.NoSnapshotToVerify);
+        if (!newest)
+          throw ApplicationFailure.nonRetryable(
+            `cluster '${cluster}' has no snapshot to verify (${listing.manifests.length} manifests, none uploaded or verified); take one with \`lifeboat backup etcd --cluster ${cluster}\``,
+            failureTypes.NoSnapshotToVerify,
+          );
         manifest = newest;
       }
       const { objects, objectives } = clusterConfig.restoreVerification;
       return {
         cluster,
         snapshot: {
-          snapshotId: manifest.snapshotId, status: manifest.status, startedAt: manifest.startedAt, objectKey: manifest.object.objectKey,
-          storedBytes: manifest.object.storedBytes, plaintextBytes: manifest.object.plaintextBytes,
-          revision: manifest.etcd.revisionAtStart, inventoryKeys: manifest.inventory.totalKeys,
+          snapshotId: manifest.snapshotId,
+          status: manifest.status,
+          startedAt: manifest.startedAt,
+          objectKey: manifest.object.objectKey,
+          storedBytes: manifest.object.storedBytes,
+          plaintextBytes: manifest.object.plaintextBytes,
+          revision: manifest.etcd.revisionAtStart,
+          inventoryKeys: manifest.inventory.totalKeys,
         },
         objects,
         objectives: { rtoSeconds: objectives.rto, rpoSeconds: objectives.rpo },
@@ -224,7 +285,11 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
      * what a retry may fix (the object store unreachable, the worker gone).
      */
     async restoreSnapshotInScratch(input: ScratchRestoreInput): Promise<ScratchRestoreResult> {
-      if (!keyRing) throw ApplicationFailure.nonRetryable('this worker has no encryption keys configured (encryption in its config); it cannot decrypt snapshots', failureTypes.EncryptionNotConfigured);
+      if (!keyRing)
+        throw ApplicationFailure.nonRetryable(
+          'this worker has no encryption keys configured (encryption in its config); it cannot decrypt snapshots',
+          failureTypes.EncryptionNotConfigured,
+        );
       const ctx = Context.current();
       const { config: clusterConfig } = clusterClients(deps, input.cluster);
       const dir = scratchDir(input.scratchId);
@@ -243,30 +308,62 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
       try {
         const manifest = await readManifest(s3, bucket, input.cluster, input.snapshotId);
         const dbFile = join(dir, 'snapshot.db');
-        await log.run('fetch', async () => {
-          const destination = createWriteStream(dbFile, { mode: 0o600 });
-          destination.on('drain', () => ctx.heartbeat({ step: 'fetch', bytes: destination.bytesWritten }));
-          try {
-            return await fetchSnapshot({ s3, bucket, manifest, keyRing, destination, signal: ctx.cancellationSignal });
-          } catch (err) {
-            if (err instanceof SnapshotIntegrityError || err instanceof EnvelopeError) throw new NotRestorable(`snapshot ${input.snapshotId} is corrupt: ${err.message}`);
-            if ((err as Error).name === 'NoSuchKey') throw new NotRestorable(`snapshot object s3://${bucket}/${manifest.object.objectKey} is missing`);
-            throw err;
-          }
-        }, (f) => `${f.plaintextBytes} bytes decrypted with key ${f.keyId}; sha256 ${f.plaintextSha256.slice(0, 12)} matches the manifest`);
+        await log.run(
+          'fetch',
+          async () => {
+            const destination = createWriteStream(dbFile, { mode: 0o600 });
+            destination.on('drain', () => ctx.heartbeat({ step: 'fetch', bytes: destination.bytesWritten }));
+            try {
+              return await fetchSnapshot({ s3, bucket, manifest, keyRing, destination, signal: ctx.cancellationSignal });
+            } catch (err) {
+              if (err instanceof SnapshotIntegrityError || err instanceof EnvelopeError)
+                throw new NotRestorable(`snapshot ${input.snapshotId} is corrupt: ${err.message}`);
+              if ((err as Error).name === 'NoSuchKey')
+                throw new NotRestorable(`snapshot object s3://${bucket}/${manifest.object.objectKey} is missing`);
+              throw err;
+            }
+          },
+          (f) => `${f.plaintextBytes} bytes decrypted with key ${f.keyId}; sha256 ${f.plaintextSha256.slice(0, 12)} matches the manifest`,
+        );
 
         const [clientPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
         const clientUrl = `http://127.0.0.1:${clientPort}`;
         const peerUrl = `http://127.0.0.1:${peerPort}`;
         const dataDir = join(dir, 'etcd-data');
-        await log.run('restore-db', async () => {
-          const r = await execa(tools.etcdutl, ['snapshot', 'restore', dbFile, '--data-dir', dataDir, '--name', 'scratch',
-            '--initial-cluster', `scratch=${peerUrl}`, '--initial-advertise-peer-urls', peerUrl], { reject: false, all: true, cancelSignal: ctx.cancellationSignal });
-          if ((r as { code?: string }).code === 'ENOENT') throw ApplicationFailure.nonRetryable(`etcdutl not found at '${tools.etcdutl}' (tools.etcdutl)`, failureTypes.ScratchToolMissing);
-          if (r.exitCode !== 0) throw new NotRestorable(`etcdutl snapshot restore refused the snapshot: ${(r.all ?? '').trim().split('\n').slice(-3).join(' ')}`);
-          // The plaintext copy is not needed once etcd's data directory exists.
-          await rm(dbFile, { force: true });
-        }, () => 'etcdutl snapshot restore accepted the snapshot (its sha256 trailer included)');
+        await log.run(
+          'restore-db',
+          async () => {
+            const r = await execa(
+              tools.etcdutl,
+              [
+                'snapshot',
+                'restore',
+                dbFile,
+                '--data-dir',
+                dataDir,
+                '--name',
+                'scratch',
+                '--initial-cluster',
+                `scratch=${peerUrl}`,
+                '--initial-advertise-peer-urls',
+                peerUrl,
+              ],
+              { reject: false, all: true, cancelSignal: ctx.cancellationSignal },
+            );
+            if ((r as { code?: string }).code === 'ENOENT')
+              throw ApplicationFailure.nonRetryable(
+                `etcdutl not found at '${tools.etcdutl}' (tools.etcdutl)`,
+                failureTypes.ScratchToolMissing,
+              );
+            if (r.exitCode !== 0)
+              throw new NotRestorable(
+                `etcdutl snapshot restore refused the snapshot: ${(r.all ?? '').trim().split('\n').slice(-3).join(' ')}`,
+              );
+            // The plaintext copy is not needed once etcd's data directory exists.
+            await rm(dbFile, { force: true });
+          },
+          () => 'etcdutl snapshot restore accepted the snapshot (its sha256 trailer included)',
+        );
 
         const start = async (name: string, command: string, args: string[], tool: string) => {
           try {
@@ -274,7 +371,11 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
             processes.push(p);
             return p;
           } catch (err) {
-            if (err instanceof ScratchToolError) throw ApplicationFailure.nonRetryable(`${err.message}; check ${tool} in the worker's configuration`, failureTypes.ScratchToolMissing);
+            if (err instanceof ScratchToolError)
+              throw ApplicationFailure.nonRetryable(
+                `${err.message}; check ${tool} in the worker's configuration`,
+                failureTypes.ScratchToolMissing,
+              );
             throw err;
           }
         };
@@ -284,26 +385,66 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
         };
 
         await withEtcdEndpoints([clientUrl], undefined, async (etcd) => {
-          await log.run('start-etcd', async () => {
-            const proc = await start('etcd', tools.etcd, ['--name', 'scratch', '--data-dir', dataDir,
-              '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl, '--listen-peer-urls', peerUrl,
-              '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `scratch=${peerUrl}`, '--log-level', 'warn',
-              '--quota-backend-bytes', String(8 * 1024 ** 3)], 'tools.etcd');
-            await waitServing(proc, startTimeoutMs, async () => { await etcd.maintenance.status(); return true; }, beat('start-etcd'))
-              .catch((err: Error) => { throw err instanceof ScratchStartError ? new NotRestorable(err.message) : err; });
-            restoredRevision = Number((await etcd.maintenance.status()).header.revision);
-          }, () => `serving at ${clientUrl}, revision ${restoredRevision}`);
+          await log.run(
+            'start-etcd',
+            async () => {
+              const proc = await start(
+                'etcd',
+                tools.etcd,
+                [
+                  '--name',
+                  'scratch',
+                  '--data-dir',
+                  dataDir,
+                  '--listen-client-urls',
+                  clientUrl,
+                  '--advertise-client-urls',
+                  clientUrl,
+                  '--listen-peer-urls',
+                  peerUrl,
+                  '--initial-advertise-peer-urls',
+                  peerUrl,
+                  '--initial-cluster',
+                  `scratch=${peerUrl}`,
+                  '--log-level',
+                  'warn',
+                  '--quota-backend-bytes',
+                  String(8 * 1024 ** 3),
+                ],
+                'tools.etcd',
+              );
+              await waitServing(
+                proc,
+                startTimeoutMs,
+                async () => {
+                  await etcd.maintenance.status();
+                  return true;
+                },
+                beat('start-etcd'),
+              ).catch((err: Error) => {
+                throw err instanceof ScratchStartError ? new NotRestorable(err.message) : err;
+              });
+              restoredRevision = Number((await etcd.maintenance.status()).header.revision);
+            },
+            () => `serving at ${clientUrl}, revision ${restoredRevision}`,
+          );
 
-          await log.run('check-inventory', async () => {
-            restoredLatest = await countRegistry(etcd, restoredRevision!);
-            if (manifest.inventory.revision > restoredRevision!) {
-              return `not compared: the manifest's inventory was counted at revision ${manifest.inventory.revision} (the snapshot's had been compacted), after the ${restoredRevision} this snapshot holds`;
-            }
-            const restored = await countRegistry(etcd, manifest.inventory.revision, { onPage: (totalKeys) => ctx.heartbeat({ step: 'check-inventory', totalKeys }) });
-            const check = compareInventory(manifest.inventory, restored);
-            checks.push(check);
-            return check.detail;
-          }, (d) => d);
+          await log.run(
+            'check-inventory',
+            async () => {
+              restoredLatest = await countRegistry(etcd, restoredRevision!);
+              if (manifest.inventory.revision > restoredRevision!) {
+                return `not compared: the manifest's inventory was counted at revision ${manifest.inventory.revision} (the snapshot's had been compacted), after the ${restoredRevision} this snapshot holds`;
+              }
+              const restored = await countRegistry(etcd, manifest.inventory.revision, {
+                onPage: (totalKeys) => ctx.heartbeat({ step: 'check-inventory', totalKeys }),
+              });
+              const check = compareInventory(manifest.inventory, restored);
+              checks.push(check);
+              return check.detail;
+            },
+            (d) => d,
+          );
         });
 
         const certDir = join(dir, 'certs');
@@ -314,45 +455,94 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
         await writeFile(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
         const rv = clusterConfig.restoreVerification;
         let scratchKube: KubeConfig | undefined;
-        await log.run('start-apiserver', async () => {
-          const proc = await start('kube-apiserver', tools.kubeApiserver, [
-            '--etcd-servers', clientUrl, '--bind-address', '127.0.0.1', '--secure-port', String(apiPort), '--advertise-address', '127.0.0.1',
-            '--cert-dir', certDir, '--token-auth-file', join(dir, 'tokens.csv'), '--authorization-mode', 'RBAC',
-            '--service-account-issuer', 'https://lifeboat-scratch.invalid', '--service-account-key-file', join(dir, 'sa.pub'),
-            '--service-account-signing-key-file', join(dir, 'sa.key'), '--service-cluster-ip-range', rv.serviceClusterIPRange,
-            // A scratch server answers a handful of reads: no watch cache to fill from a large store first.
-            '--endpoint-reconciler-type', 'none', '--watch-cache=false', '--profiling=false', '--v', '0',
-            ...(rv.encryptionConfigFile ? ['--encryption-provider-config', rv.encryptionConfigFile] : []),
-          ], 'tools.kubeApiserver');
-          await waitServing(proc, startTimeoutMs, async () => {
-            const ca = await readFile(join(certDir, 'apiserver.crt')).catch(() => undefined);
-            if (!ca) return false;
-            const kc = new KubeConfig();
-            kc.loadFromOptions({
-              clusters: [{ name: 'scratch', server: `https://127.0.0.1:${apiPort}`, caData: ca.toString('base64'), skipTLSVerify: false }],
-              users: [{ name: 'lifeboat-verifier', token }],
-              contexts: [{ name: 'scratch', cluster: 'scratch', user: 'lifeboat-verifier' }],
-              currentContext: 'scratch',
+        await log.run(
+          'start-apiserver',
+          async () => {
+            const proc = await start(
+              'kube-apiserver',
+              tools.kubeApiserver,
+              [
+                '--etcd-servers',
+                clientUrl,
+                '--bind-address',
+                '127.0.0.1',
+                '--secure-port',
+                String(apiPort),
+                '--advertise-address',
+                '127.0.0.1',
+                '--cert-dir',
+                certDir,
+                '--token-auth-file',
+                join(dir, 'tokens.csv'),
+                '--authorization-mode',
+                'RBAC',
+                '--service-account-issuer',
+                'https://lifeboat-scratch.invalid',
+                '--service-account-key-file',
+                join(dir, 'sa.pub'),
+                '--service-account-signing-key-file',
+                join(dir, 'sa.key'),
+                '--service-cluster-ip-range',
+                rv.serviceClusterIPRange,
+                // A scratch server answers a handful of reads: no watch cache to fill from a large store first.
+                '--endpoint-reconciler-type',
+                'none',
+                '--watch-cache=false',
+                '--profiling=false',
+                '--v',
+                '0',
+                ...(rv.encryptionConfigFile ? ['--encryption-provider-config', rv.encryptionConfigFile] : []),
+              ],
+              'tools.kubeApiserver',
+            );
+            await waitServing(
+              proc,
+              startTimeoutMs,
+              async () => {
+                const ca = await readFile(join(certDir, 'apiserver.crt')).catch(() => undefined);
+                if (!ca) return false;
+                const kc = new KubeConfig();
+                kc.loadFromOptions({
+                  clusters: [
+                    { name: 'scratch', server: `https://127.0.0.1:${apiPort}`, caData: ca.toString('base64'), skipTLSVerify: false },
+                  ],
+                  users: [{ name: 'lifeboat-verifier', token }],
+                  contexts: [{ name: 'scratch', cluster: 'scratch', user: 'lifeboat-verifier' }],
+                  currentContext: 'scratch',
+                });
+                await kc.makeApiClient(CoreV1Api).listNamespace({ limit: 1 });
+                scratchKube = kc;
+                return true;
+              },
+              beat('start-apiserver'),
+            ).catch((err: Error) => {
+              throw err instanceof ScratchStartError ? new NotRestorable(err.message) : err;
             });
-            await kc.makeApiClient(CoreV1Api).listNamespace({ limit: 1 });
-            scratchKube = kc;
-            return true;
-          }, beat('start-apiserver')).catch((err: Error) => { throw err instanceof ScratchStartError ? new NotRestorable(err.message) : err; });
-        }, () => `serving at https://127.0.0.1:${apiPort}${rv.encryptionConfigFile ? ' with the cluster\'s EncryptionConfiguration' : ''}`);
+          },
+          () => `serving at https://127.0.0.1:${apiPort}${rv.encryptionConfigFile ? " with the cluster's EncryptionConfiguration" : ''}`,
+        );
 
-        await log.run('check-objects', async () => {
-          for (const resource of countedResources) {
-            const expected = restoredLatest!.prefixes[resource] ?? 0;
-            const seen = await countThroughApi(scratchKube!, resource);
-            checks.push({ name: `count ${resource}`, passed: seen === expected, detail: `${seen} through the restored API server, ${expected} in the restored etcd at revision ${restoredLatest!.revision}` });
-          }
-          for (const ref of input.objects) {
-            ctx.heartbeat({ step: 'check-objects', object: refText(ref) });
-            checks.push(await checkObject(scratchKube!, input.cluster, ref));
-          }
-          const failed = checks.filter((c) => !c.passed);
-          return `${checks.length - failed.length}/${checks.length} checks passed`;
-        }, (d) => d);
+        await log.run(
+          'check-objects',
+          async () => {
+            for (const resource of countedResources) {
+              const expected = restoredLatest!.prefixes[resource] ?? 0;
+              const seen = await countThroughApi(scratchKube!, resource);
+              checks.push({
+                name: `count ${resource}`,
+                passed: seen === expected,
+                detail: `${seen} through the restored API server, ${expected} in the restored etcd at revision ${restoredLatest!.revision}`,
+              });
+            }
+            for (const ref of input.objects) {
+              ctx.heartbeat({ step: 'check-objects', object: refText(ref) });
+              checks.push(await checkObject(scratchKube!, input.cluster, ref));
+            }
+            const failed = checks.filter((c) => !c.passed);
+            return `${checks.length - failed.length}/${checks.length} checks passed`;
+          },
+          (d) => d,
+        );
         const failed = checks.find((c) => !c.passed);
         if (failed) failureReason = `check ${failed.name} failed: ${failed.detail}`;
       } catch (err) {
@@ -360,10 +550,17 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
         failureReason = err.message;
       } finally {
         // In every outcome, also on cancellation and on errors a retry will see again.
-        await log.run('teardown', async () => {
-          await Promise.all(processes.map((p) => p.stop()));
-          return removeScratch(dir);
-        }, (r) => `stopped ${processes.length} scratch processes, removed ${dir}${r.stoppedPids.length ? ` (${r.stoppedPids.length} needed a second stop)` : ''}`).catch(() => undefined);
+        await log
+          .run(
+            'teardown',
+            async () => {
+              await Promise.all(processes.map((p) => p.stop()));
+              return removeScratch(dir);
+            },
+            (r) =>
+              `stopped ${processes.length} scratch processes, removed ${dir}${r.stoppedPids.length ? ` (${r.stoppedPids.length} needed a second stop)` : ''}`,
+          )
+          .catch(() => undefined);
       }
       return { passed: failureReason === undefined, failureReason, checks, steps: log.steps, restoredRevision };
     },
@@ -374,8 +571,20 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
     },
 
     /** Records the outcome in the snapshot's manifest: `verified` only on success, `failed` otherwise. */
-    async recordSnapshotVerification(input: { cluster: string; snapshotId: string; passed: boolean; verification: NonNullable<SnapshotManifest['verification']> }): Promise<void> {
-      await updateManifestVerification(s3, bucket, input.cluster, input.snapshotId, input.passed ? 'verified' : 'failed', input.verification);
+    async recordSnapshotVerification(input: {
+      cluster: string;
+      snapshotId: string;
+      passed: boolean;
+      verification: NonNullable<SnapshotManifest['verification']>;
+    }): Promise<void> {
+      await updateManifestVerification(
+        s3,
+        bucket,
+        input.cluster,
+        input.snapshotId,
+        input.passed ? 'verified' : 'failed',
+        input.verification,
+      );
     },
   };
 }

@@ -58,7 +58,9 @@ async function stopPid(pid: number, graceMs: number): Promise<void> {
   }
   try {
     process.kill(pid, 'SIGKILL');
-  } catch { /* gone */ }
+  } catch {
+    /* gone */
+  }
 }
 
 /**
@@ -70,7 +72,7 @@ export async function removeScratch(dir: string): Promise<{ stoppedPids: number[
   if (!existsSync(dir)) return { stoppedPids, removed: false };
   for (const file of (await readdir(dir)).filter((f) => f.endsWith('.pid'))) {
     const pid = Number((await readFile(join(dir, file), 'utf8')).trim());
-    if (pid > 0 && alive(pid) && await ownedBy(pid, dir)) {
+    if (pid > 0 && alive(pid) && (await ownedBy(pid, dir))) {
       await stopPid(pid, 5_000);
       stoppedPids.push(pid);
     }
@@ -100,7 +102,7 @@ export async function startScratchProcess(dir: string, name: string, command: st
   }
   await writeFile(pidFile(dir, name), `${pid}\n`, { mode: 0o600 });
   const logTail = async () => (await readFile(scratchLog(dir, name), 'utf8').catch(() => '')).trim().split('\n').slice(-8).join('\n');
-  const exited = child.then((r) => r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`);
+  const exited = child.then((r) => (r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`));
   return { name, pid, logTail, exited, stop: () => stopPid(pid, 10_000) };
 }
 
@@ -110,7 +112,9 @@ export async function startScratchProcess(dir: string, name: string, command: st
  */
 export async function waitServing(proc: ScratchProcess, timeoutMs: number, ready: () => Promise<boolean>, beat: () => void): Promise<void> {
   let exit: string | undefined;
-  void proc.exited.then((why) => { exit = why; });
+  void proc.exited.then((why) => {
+    exit = why;
+  });
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (exit) throw new ScratchStartError(`scratch ${proc.name} ${exit} before serving; last lines of its log:\n${await proc.logTail()}`);
@@ -118,7 +122,9 @@ export async function waitServing(proc: ScratchProcess, timeoutMs: number, ready
     beat();
     await sleep(250);
   }
-  throw new ScratchStartError(`scratch ${proc.name} not serving after ${timeoutMs / 1000}s; last lines of its log:\n${await proc.logTail()}`);
+  throw new ScratchStartError(
+    `scratch ${proc.name} not serving after ${timeoutMs / 1000}s; last lines of its log:\n${await proc.logTail()}`,
+  );
 }
 
 /**

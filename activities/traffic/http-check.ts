@@ -32,15 +32,23 @@ export function createHttpCheckActivities() {
         response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout((input.timeoutSeconds ?? 10) * 1000) });
       } catch (err) {
         // Retryable: the next attempt may reach it.
-        throw new Error(`GET ${url.href}: ${(err as Error).name === 'TimeoutError' ? `no answer within ${input.timeoutSeconds ?? 10} s` : describeNetworkError((err as { cause?: unknown }).cause ?? err)}`);
+        throw new Error(
+          `GET ${url.href}: ${(err as Error).name === 'TimeoutError' ? `no answer within ${input.timeoutSeconds ?? 10} s` : describeNetworkError((err as { cause?: unknown }).cause ?? err)}`,
+        );
       }
       const body = await response.text();
       const milliseconds = Math.round(performance.now() - started);
       if (response.status !== expect) {
-        throw ApplicationFailure.retryable(`GET ${url.href} answered ${response.status}, expected ${expect}: ${body.slice(0, maxAnswerLength)}`, failureTypes.HttpCheckFailed);
+        throw ApplicationFailure.retryable(
+          `GET ${url.href} answered ${response.status}, expected ${expect}: ${body.slice(0, maxAnswerLength)}`,
+          failureTypes.HttpCheckFailed,
+        );
       }
       if (input.bodyContains !== undefined && !body.includes(input.bodyContains)) {
-        throw ApplicationFailure.retryable(`GET ${url.href} answered ${response.status} without ${JSON.stringify(input.bodyContains)}: ${body.slice(0, maxAnswerLength)}`, failureTypes.HttpCheckFailed);
+        throw ApplicationFailure.retryable(
+          `GET ${url.href} answered ${response.status} without ${JSON.stringify(input.bodyContains)}: ${body.slice(0, maxAnswerLength)}`,
+          failureTypes.HttpCheckFailed,
+        );
       }
       return { url: url.href, status: response.status, milliseconds };
     },

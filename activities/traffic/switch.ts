@@ -96,7 +96,10 @@ function failoverTraffic(deps: Pick<ActivityDeps, 'apps'>, appName: string): { a
 
 function knownCluster(deps: Pick<ActivityDeps, 'clusters'>, cluster: string, role: string): void {
   if (!deps.clusters.has(cluster)) {
-    throw ApplicationFailure.nonRetryable(`unknown ${role} cluster '${cluster}'; this worker knows ${[...deps.clusters.keys()].join(', ')}`, failureTypes.UnknownCluster);
+    throw ApplicationFailure.nonRetryable(
+      `unknown ${role} cluster '${cluster}'; this worker knows ${[...deps.clusters.keys()].join(', ')}`,
+      failureTypes.UnknownCluster,
+    );
   }
 }
 
@@ -107,7 +110,10 @@ function knownCluster(deps: Pick<ActivityDeps, 'clusters'>, cluster: string, rol
 export function dnsEndpointRecord(traffic: ExternalDnsTraffic, cluster: string): DnsEndpointRecord {
   const targets = traffic.targets[cluster];
   if (!targets) {
-    throw ApplicationFailure.nonRetryable(`the traffic of '${traffic.dnsName}' has no targets for cluster '${cluster}'; configured: ${Object.keys(traffic.targets).join(', ')}`, failureTypes.NoTrafficTargets);
+    throw ApplicationFailure.nonRetryable(
+      `the traffic of '${traffic.dnsName}' has no targets for cluster '${cluster}'; configured: ${Object.keys(traffic.targets).join(', ')}`,
+      failureTypes.NoTrafficTargets,
+    );
   }
   return { dnsName: traffic.dnsName, recordType: traffic.recordType, recordTTL: traffic.recordTTL, targets: [...targets] };
 }
@@ -115,8 +121,13 @@ export function dnsEndpointRecord(traffic: ExternalDnsTraffic, cluster: string):
 /** A new DNSEndpoint pointing at `cluster` (what `lab up` creates, and a switch creates when there is none). */
 export function dnsEndpointFor(traffic: ExternalDnsTraffic, cluster: string, annotations: Record<string, string> = {}): DnsEndpoint {
   return {
-    apiVersion: 'externaldns.k8s.io/v1alpha1', kind: 'DNSEndpoint',
-    metadata: { name: traffic.name, namespace: traffic.namespace, annotations: { [trafficAnnotations.activeCluster]: cluster, ...annotations } },
+    apiVersion: 'externaldns.k8s.io/v1alpha1',
+    kind: 'DNSEndpoint',
+    metadata: {
+      name: traffic.name,
+      namespace: traffic.namespace,
+      annotations: { [trafficAnnotations.activeCluster]: cluster, ...annotations },
+    },
     spec: { endpoints: [dnsEndpointRecord(traffic, cluster)] },
   };
 }
@@ -152,7 +163,9 @@ const whereIs = ({ cluster, traffic }: DnsEndpointLocation) => `DNSEndpoint ${tr
 export async function readDnsEndpoint(at: DnsEndpointLocation): Promise<DnsEndpoint | undefined> {
   try {
     return (await at.kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-      ...dnsEndpointApi, namespace: at.traffic.namespace, name: at.traffic.name,
+      ...dnsEndpointApi,
+      namespace: at.traffic.namespace,
+      name: at.traffic.name,
     })) as DnsEndpoint;
   } catch (err) {
     // Also what the API answers when ExternalDNS's CRD is not installed; creating it then says so.
@@ -170,7 +183,12 @@ export async function readDnsEndpoint(at: DnsEndpointLocation): Promise<DnsEndpo
  * created or deleted meanwhile, it is left as the other writer made it and the switch fails with
  * TrafficRecordConflict, naming what the record holds now.
  */
-export async function pointDnsEndpoint(at: DnsEndpointLocation, seen: DnsEndpoint | undefined, to: string, annotations: Record<string, string>): Promise<SwitchTrafficResult> {
+export async function pointDnsEndpoint(
+  at: DnsEndpointLocation,
+  seen: DnsEndpoint | undefined,
+  to: string,
+  annotations: Record<string, string>,
+): Promise<SwitchTrafficResult> {
   const api = at.kubeConfig.makeApiClient(CustomObjectsApi);
   const { traffic } = at;
   const where = whereIs(at);
@@ -179,8 +197,10 @@ export async function pointDnsEndpoint(at: DnsEndpointLocation, seen: DnsEndpoin
   const conflict = (now: DnsEndpoint | undefined, what: string) => {
     const by = now?.metadata.annotations?.[trafficAnnotations.switchedBy];
     return ApplicationFailure.nonRetryable(
-      `${where} was ${what} by someone else while Lifeboat switched it to ${pointsAtTo}: it now points at ${describeRecord(traffic, now)}`
-      + `${by ? ` (last switched by ${by})` : ''}; not overwriting it`, failureTypes.TrafficRecordConflict);
+      `${where} was ${what} by someone else while Lifeboat switched it to ${pointsAtTo}: it now points at ${describeRecord(traffic, now)}` +
+        `${by ? ` (last switched by ${by})` : ''}; not overwriting it`,
+      failureTypes.TrafficRecordConflict,
+    );
   };
   let current = seen;
   for (let round = 1; ; round++) {
@@ -189,7 +209,11 @@ export async function pointDnsEndpoint(at: DnsEndpointLocation, seen: DnsEndpoin
     }
     try {
       if (!current) {
-        await api.createNamespacedCustomObject({ ...dnsEndpointApi, namespace: traffic.namespace, body: dnsEndpointFor(traffic, to, annotations) });
+        await api.createNamespacedCustomObject({
+          ...dnsEndpointApi,
+          namespace: traffic.namespace,
+          body: dnsEndpointFor(traffic, to, annotations),
+        });
         return { changed: true, activeCluster: to, detail: `created ${where} pointing at ${pointsAtTo}` };
       }
       const body: DnsEndpoint = {
@@ -198,21 +222,33 @@ export async function pointDnsEndpoint(at: DnsEndpointLocation, seen: DnsEndpoin
         spec: { ...current.spec, endpoints: [record] },
       };
       await api.replaceNamespacedCustomObject({ ...dnsEndpointApi, namespace: traffic.namespace, name: traffic.name, body });
-      return { changed: true, activeCluster: to, detail: `${where} now points at ${pointsAtTo}; it pointed at ${describeRecord(traffic, current)}` };
+      return {
+        changed: true,
+        activeCluster: to,
+        detail: `${where} now points at ${pointsAtTo}; it pointed at ${describeRecord(traffic, current)}`,
+      };
     } catch (err) {
       const code = httpStatusOf(err);
       if (code === 404 && !current) {
-        throw ApplicationFailure.nonRetryable(`creating ${where}: the API has no ${dnsEndpointApi.plural}.${dnsEndpointApi.group} in namespace '${traffic.namespace}' (is ExternalDNS's CRD installed, and does the namespace exist?)`, failureTypes.DNSEndpointUnavailable);
+        throw ApplicationFailure.nonRetryable(
+          `creating ${where}: the API has no ${dnsEndpointApi.plural}.${dnsEndpointApi.group} in namespace '${traffic.namespace}' (is ExternalDNS's CRD installed, and does the namespace exist?)`,
+          failureTypes.DNSEndpointUnavailable,
+        );
       }
       if (code !== 409 && code !== 404) throw kubernetesError(err, `${current ? 'updating' : 'creating'} ${where}`);
       const now = await readDnsEndpoint(at);
       if (now && clusterOfDnsEndpoint(traffic, now) === to) {
-        return { changed: false, activeCluster: to, detail: `${where} was switched to ${pointsAtTo} by someone else meanwhile (${now.metadata.annotations?.[trafficAnnotations.switchedBy] ?? 'not by Lifeboat'})` };
+        return {
+          changed: false,
+          activeCluster: to,
+          detail: `${where} was switched to ${pointsAtTo} by someone else meanwhile (${now.metadata.annotations?.[trafficAnnotations.switchedBy] ?? 'not by Lifeboat'})`,
+        };
       }
       if (!current) throw conflict(now, 'created');
       if (!now) throw conflict(now, 'deleted');
       if (JSON.stringify(now.spec) !== JSON.stringify(current.spec)) throw conflict(now, 'changed');
-      if (round >= maxWriteRounds) throw new Error(`${where}: ${round} conditional updates in a row lost to changes of its metadata or status`);
+      if (round >= maxWriteRounds)
+        throw new Error(`${where}: ${round} conditional updates in a row lost to changes of its metadata or status`);
       current = now;
     }
   }
@@ -230,19 +266,29 @@ const safeUrl = (url: string) => {
 function bearerToken(traffic: WebhookTraffic): string | undefined {
   if (!traffic.tokenEnv) return undefined;
   const token = process.env[traffic.tokenEnv];
-  if (!token) throw ApplicationFailure.nonRetryable(`the webhook's token variable ${traffic.tokenEnv} is not set in the worker's environment`, failureTypes.TrafficWebhookTokenMissing);
+  if (!token)
+    throw ApplicationFailure.nonRetryable(
+      `the webhook's token variable ${traffic.tokenEnv} is not set in the worker's environment`,
+      failureTypes.TrafficWebhookTokenMissing,
+    );
   return token;
 }
 
 /** Seconds of a Retry-After header (delta-seconds form), capped at 5 minutes. */
-const retryAfterSeconds = (header: string | null) => (header && /^\d+$/.test(header.trim()) ? Math.min(Number(header.trim()), 300) : undefined);
+const retryAfterSeconds = (header: string | null) =>
+  header && /^\d+$/.test(header.trim()) ? Math.min(Number(header.trim()), 300) : undefined;
 
 /**
  * One request to the webhook within `traffic.timeout`, cancelled with the activity. A 2xx answer is
  * returned with its body; anything else is thrown, classified (see the module comment). The token is
  * never part of a message: answers quoted in messages have it replaced.
  */
-async function callWebhook(traffic: WebhookTraffic, url: string, init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string }, rejectedType: string): Promise<{ status: number; text: string }> {
+async function callWebhook(
+  traffic: WebhookTraffic,
+  url: string,
+  init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string },
+  rejectedType: string,
+): Promise<{ status: number; text: string }> {
   const token = bearerToken(traffic);
   const what = `${init.method} ${safeUrl(url)}`;
   const redact = (text: string) => (token ? text.replaceAll(token, '[token]') : text).slice(0, maxAnswerLength);
@@ -263,7 +309,8 @@ async function callWebhook(traffic: WebhookTraffic, url: string, init: { method:
     retryAfter = response.headers.get('retry-after');
     text = await response.text();
   } catch (err) {
-    if (cancellation.aborted) throw cancellation.reason instanceof CancelledFailure ? cancellation.reason : new CancelledFailure(`${what}: cancelled`);
+    if (cancellation.aborted)
+      throw cancellation.reason instanceof CancelledFailure ? cancellation.reason : new CancelledFailure(`${what}: cancelled`);
     if ((err as Error).name === 'TimeoutError') {
       throw ApplicationFailure.retryable(`${what}: no answer within ${traffic.timeout} s`, failureTypes.TrafficWebhookTimeout);
     }
@@ -274,7 +321,9 @@ async function callWebhook(traffic: WebhookTraffic, url: string, init: { method:
   if (status >= 500 || status === 408 || status === 429) {
     const delay = retryAfterSeconds(retryAfter);
     throw ApplicationFailure.create({
-      message: answer, type: failureTypes.TrafficWebhookUnavailable, nonRetryable: false,
+      message: answer,
+      type: failureTypes.TrafficWebhookUnavailable,
+      nonRetryable: false,
       ...(delay === undefined ? {} : { nextRetryDelay: `${delay}s` }),
     });
   }
@@ -293,8 +342,11 @@ function parseJson(text: string): unknown {
 // ---------------------------------------------------------------------------------------------------
 
 export const createTrafficSwitchActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps'>) => {
-  const locate = (traffic: ExternalDnsTraffic): DnsEndpointLocation =>
-    ({ kubeConfig: clusterClients(deps, traffic.cluster).kubeConfig, cluster: traffic.cluster, traffic });
+  const locate = (traffic: ExternalDnsTraffic): DnsEndpointLocation => ({
+    kubeConfig: clusterClients(deps, traffic.cluster).kubeConfig,
+    cluster: traffic.cluster,
+    traffic,
+  });
 
   return {
     /** Where the app's traffic goes now, as its provider tells. */
@@ -307,7 +359,9 @@ export const createTrafficSwitchActivities = (deps: Pick<ActivityDeps, 'clusters
         const activeCluster = clusterOfDnsEndpoint(traffic, obj);
         const targets = managedRecord(traffic, obj)?.targets ?? [];
         return {
-          provider: traffic.provider, ...(activeCluster ? { activeCluster } : {}), targets,
+          provider: traffic.provider,
+          ...(activeCluster ? { activeCluster } : {}),
+          targets,
           detail: `${whereIs(at)}: ${traffic.dnsName} ${traffic.recordType} → ${describeRecord(traffic, obj)}`,
         };
       }
@@ -316,7 +370,8 @@ export const createTrafficSwitchActivities = (deps: Pick<ActivityDeps, 'clusters
       const cluster = (parseJson(text) as { cluster?: unknown } | undefined)?.cluster;
       const where = `GET ${safeUrl(traffic.statusUrl)}`;
       if (typeof cluster !== 'string') return { provider: traffic.provider, detail: `${where} answered without a "cluster" string` };
-      if (!deps.clusters.has(cluster)) return { provider: traffic.provider, detail: `${where} names cluster '${cluster}', which this worker does not know` };
+      if (!deps.clusters.has(cluster))
+        return { provider: traffic.provider, detail: `${where} names cluster '${cluster}', which this worker does not know` };
       return { provider: traffic.provider, activeCluster: cluster, detail: `${where} says '${cluster}'` };
     },
 
@@ -331,7 +386,8 @@ export const createTrafficSwitchActivities = (deps: Pick<ActivityDeps, 'clusters
       const { traffic } = failoverTraffic(deps, input.app);
       knownCluster(deps, input.from, 'source');
       knownCluster(deps, input.to, 'target');
-      if (!input.idempotencyKey) throw ApplicationFailure.nonRetryable('a traffic switch needs an idempotency key', failureTypes.InvalidTrafficSwitchInput);
+      if (!input.idempotencyKey)
+        throw ApplicationFailure.nonRetryable('a traffic switch needs an idempotency key', failureTypes.InvalidTrafficSwitchInput);
       if (traffic.provider === 'externalDNS') {
         dnsEndpointRecord(traffic, input.to);
         const at = locate(traffic);
@@ -343,13 +399,22 @@ export const createTrafficSwitchActivities = (deps: Pick<ActivityDeps, 'clusters
         });
       }
       const { app, from, to, reason, workflowId, idempotencyKey } = input;
-      const { status, text } = await callWebhook(traffic, traffic.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
-        body: JSON.stringify({ app, from, to, reason, workflowId, idempotencyKey }),
-      }, failureTypes.TrafficSwitchRejected);
+      const { status, text } = await callWebhook(
+        traffic,
+        traffic.url,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+          body: JSON.stringify({ app, from, to, reason, workflowId, idempotencyKey }),
+        },
+        failureTypes.TrafficSwitchRejected,
+      );
       const changed = (parseJson(text) as { changed?: unknown } | undefined)?.changed !== false;
-      return { changed, activeCluster: to, detail: `POST ${safeUrl(traffic.url)} answered ${status}${changed ? '' : ' (already switched)'}` };
+      return {
+        changed,
+        activeCluster: to,
+        detail: `POST ${safeUrl(traffic.url)} answered ${status}${changed ? '' : ' (already switched)'}`,
+      };
     },
   };
 };

@@ -8,8 +8,13 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ActivityDeps } from '../deps.js';
 import { clusterClients } from '../kubernetes/cluster.js';
 import {
-  backupFileKey, managedByLabel, terminalPhases, workflowIdAnnotation,
-  type VeleroBackupSpec, type VeleroBackupStatus, type VeleroProblems,
+  backupFileKey,
+  managedByLabel,
+  terminalPhases,
+  workflowIdAnnotation,
+  type VeleroBackupSpec,
+  type VeleroBackupStatus,
+  type VeleroProblems,
 } from '../../model/velero-layout.js';
 import { failureTypes } from '../../model/failures.js';
 import { httpStatusOf, isNotFound, kubernetesError } from '../kubernetes/api.js';
@@ -47,19 +52,41 @@ export interface ResolvedVeleroBackup {
 
 interface VeleroObject {
   metadata?: { name?: string; uid?: string; annotations?: Record<string, string>; creationTimestamp?: string };
-  spec?: Record<string, unknown> & { storageLocation?: string; backupName?: string; includedNamespaces?: string[]; excludedNamespaces?: string[] };
+  spec?: Record<string, unknown> & {
+    storageLocation?: string;
+    backupName?: string;
+    includedNamespaces?: string[];
+    excludedNamespaces?: string[];
+  };
   status?: {
-    phase?: string; startTimestamp?: string; completionTimestamp?: string; expiration?: string;
-    failureReason?: string; validationErrors?: string[]; warnings?: number; errors?: number;
+    phase?: string;
+    startTimestamp?: string;
+    completionTimestamp?: string;
+    expiration?: string;
+    failureReason?: string;
+    validationErrors?: string[];
+    warnings?: number;
+    errors?: number;
     progress?: { itemsBackedUp?: number; itemsRestored?: number; totalItems?: number };
   };
 }
 
 export const veleroApi = (kubeConfig: KubeConfig) => kubeConfig.makeApiClient(CustomObjectsApi);
 
-export async function getVeleroObject(kubeConfig: KubeConfig, namespace: string, plural: 'backups' | 'restores' | 'backupstoragelocations', name: string): Promise<VeleroObject | undefined> {
+export async function getVeleroObject(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  plural: 'backups' | 'restores' | 'backupstoragelocations',
+  name: string,
+): Promise<VeleroObject | undefined> {
   try {
-    return (await veleroApi(kubeConfig).getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace, plural, name })) as VeleroObject;
+    return (await veleroApi(kubeConfig).getNamespacedCustomObject({
+      group: 'velero.io',
+      version: 'v1',
+      namespace,
+      plural,
+      name,
+    })) as VeleroObject;
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -77,35 +104,59 @@ export function ownerWorkflowId(): string {
  * the same workflow ID) returns the existing one when its annotation names this workflow; any other
  * object of that name is not ours and is never touched.
  */
-export async function createOwnVeleroObject(kubeConfig: KubeConfig, cluster: string, namespace: string, plural: 'backups' | 'restores', kind: string, name: string, spec: object): Promise<{ name: string; uid: string; created: boolean }> {
+export async function createOwnVeleroObject(
+  kubeConfig: KubeConfig,
+  cluster: string,
+  namespace: string,
+  plural: 'backups' | 'restores',
+  kind: string,
+  name: string,
+  spec: object,
+): Promise<{ name: string; uid: string; created: boolean }> {
   const workflowId = ownerWorkflowId();
   const body = {
-    apiVersion: 'velero.io/v1', kind,
+    apiVersion: 'velero.io/v1',
+    kind,
     metadata: { name, namespace, labels: { ...managedByLabel }, annotations: { [workflowIdAnnotation]: workflowId } },
     spec,
   };
   const where = `${kind} ${namespace}/${name} on cluster '${cluster}'`;
   try {
-    const created = (await veleroApi(kubeConfig).createNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace, plural, body })) as VeleroObject;
+    const created = (await veleroApi(kubeConfig).createNamespacedCustomObject({
+      group: 'velero.io',
+      version: 'v1',
+      namespace,
+      plural,
+      body,
+    })) as VeleroObject;
     return { name, uid: created.metadata?.uid ?? '', created: true };
   } catch (err) {
     if (httpStatusOf(err) === 404) {
-      throw ApplicationFailure.nonRetryable(`${where}: the API has no ${plural}.velero.io in namespace '${namespace}' (is Velero installed there?)`, failureTypes.VeleroNotInstalled);
+      throw ApplicationFailure.nonRetryable(
+        `${where}: the API has no ${plural}.velero.io in namespace '${namespace}' (is Velero installed there?)`,
+        failureTypes.VeleroNotInstalled,
+      );
     }
     if (httpStatusOf(err) !== 409) throw kubernetesError(err, `creating ${where}`);
     const existing = await getVeleroObject(kubeConfig, namespace, plural, name);
     const owner = existing?.metadata?.annotations?.[workflowIdAnnotation];
     if (existing && owner === workflowId) return { name, uid: existing.metadata?.uid ?? '', created: false };
-    throw ApplicationFailure.nonRetryable(`${where} already exists and belongs to ${owner ? `workflow ${owner}` : 'something other than Lifeboat'}; refusing to use it`, failureTypes.VeleroNameTaken);
+    throw ApplicationFailure.nonRetryable(
+      `${where} already exists and belongs to ${owner ? `workflow ${owner}` : 'something other than Lifeboat'}; refusing to use it`,
+      failureTypes.VeleroNameTaken,
+    );
   }
 }
 
 export function backupStatusOf(name: string, backup: VeleroObject): VeleroBackupStatus {
   const s = backup.status ?? {};
   return {
-    name, phase: s.phase || 'New',
-    itemsBackedUp: s.progress?.itemsBackedUp ?? 0, totalItems: s.progress?.totalItems ?? 0,
-    warnings: s.warnings ?? 0, errors: s.errors ?? 0,
+    name,
+    phase: s.phase || 'New',
+    itemsBackedUp: s.progress?.itemsBackedUp ?? 0,
+    totalItems: s.progress?.totalItems ?? 0,
+    warnings: s.warnings ?? 0,
+    errors: s.errors ?? 0,
     ...(s.startTimestamp ? { startTimestamp: s.startTimestamp } : {}),
     ...(s.completionTimestamp ? { completionTimestamp: s.completionTimestamp } : {}),
     ...(s.expiration ? { expiration: s.expiration } : {}),
@@ -115,11 +166,20 @@ export function backupStatusOf(name: string, backup: VeleroObject): VeleroBackup
 }
 
 /** Where a BackupStorageLocation keeps its files: read from its spec through the Kubernetes API. */
-export async function storageLocationOf(kubeConfig: KubeConfig, cluster: string, namespace: string, location: string): Promise<{ bucket: string; prefix: string }> {
+export async function storageLocationOf(
+  kubeConfig: KubeConfig,
+  cluster: string,
+  namespace: string,
+  location: string,
+): Promise<{ bucket: string; prefix: string }> {
   const bsl = (await getVeleroObject(kubeConfig, namespace, 'backupstoragelocations', location)) as
     { spec?: { objectStorage?: { bucket?: string; prefix?: string } } } | undefined;
   const bucket = bsl?.spec?.objectStorage?.bucket;
-  if (!bucket) throw ApplicationFailure.nonRetryable(`BackupStorageLocation ${namespace}/${location} on cluster '${cluster}' ${bsl ? 'names no bucket' : 'does not exist'}`, failureTypes.VeleroLocationNotFound);
+  if (!bucket)
+    throw ApplicationFailure.nonRetryable(
+      `BackupStorageLocation ${namespace}/${location} on cluster '${cluster}' ${bsl ? 'names no bucket' : 'does not exist'}`,
+      failureTypes.VeleroLocationNotFound,
+    );
   return { bucket, prefix: bsl.spec?.objectStorage?.prefix ?? '' };
 }
 
@@ -156,7 +216,14 @@ export function logErrorLines(log: string | undefined, max = 20): string[] {
     if (found.length >= max) break;
     if (line.startsWith('{')) {
       try {
-        const entry = JSON.parse(line) as { level?: string; msg?: string; error?: string; 'error.message'?: string; resource?: string; name?: string };
+        const entry = JSON.parse(line) as {
+          level?: string;
+          msg?: string;
+          error?: string;
+          'error.message'?: string;
+          resource?: string;
+          name?: string;
+        };
         if (entry.level !== 'error' && entry.level !== 'fatal') continue;
         const subject = entry.resource ? ` (${entry.resource}${entry.name ? ` ${entry.name}` : ''})` : '';
         const error = entry['error.message'] ?? entry.error;
@@ -172,7 +239,11 @@ export function logErrorLines(log: string | undefined, max = 20): string[] {
 }
 
 /** Polls until `done` returns a value, heartbeating what it saw, or the deadline passes (then returns undefined). */
-export async function pollWithHeartbeat<T>(deadline: Date, intervalMs: number, step: () => Promise<{ done?: T; beat: Record<string, unknown> }>): Promise<T | undefined> {
+export async function pollWithHeartbeat<T>(
+  deadline: Date,
+  intervalMs: number,
+  step: () => Promise<{ done?: T; beat: Record<string, unknown> }>,
+): Promise<T | undefined> {
   const ctx = Context.current();
   for (;;) {
     const { done, beat } = await step();
@@ -189,17 +260,27 @@ export const createVeleroBackupActivities = (deps: Pick<ActivityDeps, 'clusters'
   // eslint-disable-next-line @typescript-eslint/require-await -- reads configuration only; activities return promises
   async resolveVeleroBackup(input: VeleroBackupInput): Promise<ResolvedVeleroBackup> {
     const app = input.app === undefined ? undefined : appOf(deps.apps, input.app);
-    if (!app && input.cluster === undefined) throw ApplicationFailure.nonRetryable('a Velero backup needs a cluster or an app', failureTypes.InvalidVeleroBackupInput);
+    if (!app && input.cluster === undefined)
+      throw ApplicationFailure.nonRetryable('a Velero backup needs a cluster or an app', failureTypes.InvalidVeleroBackupInput);
     if (app && input.cluster !== undefined && input.cluster !== app.cluster) {
-      throw ApplicationFailure.nonRetryable(`app '${app.name}' runs on cluster '${app.cluster}', not '${input.cluster}'`, failureTypes.InvalidVeleroBackupInput);
+      throw ApplicationFailure.nonRetryable(
+        `app '${app.name}' runs on cluster '${app.cluster}', not '${input.cluster}'`,
+        failureTypes.InvalidVeleroBackupInput,
+      );
     }
     const cluster = input.cluster ?? app!.cluster;
     const { velero } = clusterClients(deps, cluster).config;
     if (input.timeoutSeconds !== undefined && !(input.timeoutSeconds > 0)) {
-      throw ApplicationFailure.nonRetryable(`timeoutSeconds must be positive, got ${input.timeoutSeconds}`, failureTypes.InvalidVeleroBackupInput);
+      throw ApplicationFailure.nonRetryable(
+        `timeoutSeconds must be positive, got ${input.timeoutSeconds}`,
+        failureTypes.InvalidVeleroBackupInput,
+      );
     }
     const pick = <T>(given: T | undefined, fromApp: T | undefined) => given ?? fromApp;
-    const spec: VeleroBackupSpec = { ttl: pick(input.ttl, app?.backup.ttl) ?? '720h', storageLocation: input.storageLocation ?? velero.storageLocation };
+    const spec: VeleroBackupSpec = {
+      ttl: pick(input.ttl, app?.backup.ttl) ?? '720h',
+      storageLocation: input.storageLocation ?? velero.storageLocation,
+    };
     const includedNamespaces = pick(input.includeNamespaces, app?.namespaces);
     const includedResources = pick(input.includeResources, app?.backup.includeResources);
     const excludedResources = pick(input.excludeResources, app?.backup.excludeResources);
@@ -213,11 +294,22 @@ export const createVeleroBackupActivities = (deps: Pick<ActivityDeps, 'clusters'
   },
 
   /** Creates the Backup named after this run, or finds the one an earlier attempt created. */
-  async createVeleroBackup({ cluster, veleroNamespace, name, spec }: { cluster: string; veleroNamespace: string; name: string; spec: VeleroBackupSpec }): Promise<{ name: string; uid: string; created: boolean }> {
+  async createVeleroBackup({
+    cluster,
+    veleroNamespace,
+    name,
+    spec,
+  }: {
+    cluster: string;
+    veleroNamespace: string;
+    name: string;
+    spec: VeleroBackupSpec;
+  }): Promise<{ name: string; uid: string; created: boolean }> {
     const { kubeConfig } = clusterClients(deps, cluster);
     const { labelSelector, ...rest } = spec;
     return createOwnVeleroObject(kubeConfig, cluster, veleroNamespace, 'backups', 'Backup', name, {
-      ...rest, ...(labelSelector ? { labelSelector: { matchLabels: labelSelector } } : {}),
+      ...rest,
+      ...(labelSelector ? { labelSelector: { matchLabels: labelSelector } } : {}),
     });
   },
 
@@ -226,14 +318,30 @@ export const createVeleroBackupActivities = (deps: Pick<ActivityDeps, 'clusters'
    * retried attempt keeps it) it fails, saying the phase it was in: a Backup Velero never picked up
    * stays `New`, which means no Velero server is watching.
    */
-  async waitForVeleroBackup({ cluster, veleroNamespace, name, deadline, timeoutSeconds }: { cluster: string; veleroNamespace: string; name: string; deadline: string; timeoutSeconds: number }): Promise<VeleroBackupStatus> {
+  async waitForVeleroBackup({
+    cluster,
+    veleroNamespace,
+    name,
+    deadline,
+    timeoutSeconds,
+  }: {
+    cluster: string;
+    veleroNamespace: string;
+    name: string;
+    deadline: string;
+    timeoutSeconds: number;
+  }): Promise<VeleroBackupStatus> {
     const { kubeConfig } = clusterClients(deps, cluster);
     let last: VeleroBackupStatus = { name, phase: 'New', itemsBackedUp: 0, totalItems: 0, warnings: 0, errors: 0 };
     let apiProblem: string | undefined;
     const final = await pollWithHeartbeat(new Date(deadline), 1_000, async () => {
       try {
         const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', name);
-        if (!backup) throw ApplicationFailure.nonRetryable(`Backup ${veleroNamespace}/${name} on cluster '${cluster}' disappeared while Lifeboat waited for it`, failureTypes.VeleroBackupGone);
+        if (!backup)
+          throw ApplicationFailure.nonRetryable(
+            `Backup ${veleroNamespace}/${name} on cluster '${cluster}' disappeared while Lifeboat waited for it`,
+            failureTypes.VeleroBackupGone,
+          );
         last = backupStatusOf(name, backup);
         apiProblem = undefined;
       } catch (err) {
@@ -246,17 +354,36 @@ export const createVeleroBackupActivities = (deps: Pick<ActivityDeps, 'clusters'
       return { done, beat: { phase: last.phase, itemsBackedUp: last.itemsBackedUp, totalItems: last.totalItems } };
     });
     if (final) return final;
-    const state = last.phase === 'New' ? "still New: no Velero server has picked it up" : `still ${last.phase} (${last.itemsBackedUp}/${last.totalItems} items)`;
+    const state =
+      last.phase === 'New'
+        ? 'still New: no Velero server has picked it up'
+        : `still ${last.phase} (${last.itemsBackedUp}/${last.totalItems} items)`;
     throw ApplicationFailure.nonRetryable(
       `Backup ${veleroNamespace}/${name} on cluster '${cluster}' was ${state} after ${timeoutSeconds} s; the Velero server in namespace '${veleroNamespace}' of cluster '${cluster}' may not be running${apiProblem ? ` (last API error: ${apiProblem})` : ''}`,
-      failureTypes.VeleroBackupTimedOut, last);
+      failureTypes.VeleroBackupTimedOut,
+      last,
+    );
   },
 
   /** Why a Backup did not complete cleanly: its status, Velero's results file and its log's error lines. */
-  async veleroBackupProblems({ cluster, veleroNamespace, name }: { cluster: string; veleroNamespace: string; name: string }): Promise<VeleroProblems> {
+  async veleroBackupProblems({
+    cluster,
+    veleroNamespace,
+    name,
+  }: {
+    cluster: string;
+    veleroNamespace: string;
+    name: string;
+  }): Promise<VeleroProblems> {
     const { kubeConfig } = clusterClients(deps, cluster);
-    const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', name).catch((err: unknown) => { throw kubernetesError(err, `reading Backup ${name}`); });
-    if (!backup) throw ApplicationFailure.nonRetryable(`Backup ${veleroNamespace}/${name} on cluster '${cluster}' does not exist`, failureTypes.VeleroBackupGone);
+    const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', name).catch((err: unknown) => {
+      throw kubernetesError(err, `reading Backup ${name}`);
+    });
+    if (!backup)
+      throw ApplicationFailure.nonRetryable(
+        `Backup ${veleroNamespace}/${name} on cluster '${cluster}' does not exist`,
+        failureTypes.VeleroBackupGone,
+      );
     const problems: VeleroProblems = { errors: [], warnings: [], logErrors: [] };
     if (backup.status?.failureReason) problems.failureReason = backup.status.failureReason;
     if (backup.status?.validationErrors?.length) problems.validationErrors = backup.status.validationErrors;
@@ -274,7 +401,10 @@ export const createVeleroBackupActivities = (deps: Pick<ActivityDeps, 'clusters'
     const [results, logs] = await Promise.all([readVeleroFile(deps.s3, bucket, resultsKey), readVeleroFile(deps.s3, bucket, logsKey)]);
     Object.assign(problems, resultLines(results));
     problems.logErrors = logErrorLines(logs);
-    const unreadable = [...(results === undefined ? [`s3://${bucket}/${resultsKey}`] : []), ...(logs === undefined ? [`s3://${bucket}/${logsKey}`] : [])];
+    const unreadable = [
+      ...(results === undefined ? [`s3://${bucket}/${resultsKey}`] : []),
+      ...(logs === undefined ? [`s3://${bucket}/${logsKey}`] : []),
+    ];
     if (unreadable.length) problems.unreadable = unreadable.map((u) => `${u} not found`);
     return problems;
   },

@@ -13,16 +13,30 @@ export const createVeleroLocationActivities = (deps: Pick<ActivityDeps, 'cluster
     const component = `velero/${cluster}`;
     const address = `${server} backupstoragelocations/${namespace}/${storageLocation}`;
     try {
-      const bsl = (await withDeadline(healthCheckDeadlineMs, kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-        group: 'velero.io', version: 'v1', namespace, plural: 'backupstoragelocations', name: storageLocation,
-      }))) as { status?: { phase?: string; message?: string; lastValidationTime?: string } };
+      const bsl = (await withDeadline(
+        healthCheckDeadlineMs,
+        kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+          group: 'velero.io',
+          version: 'v1',
+          namespace,
+          plural: 'backupstoragelocations',
+          name: storageLocation,
+        }),
+      )) as { status?: { phase?: string; message?: string; lastValidationTime?: string } };
       const phase = bsl.status?.phase ?? 'Unknown';
       return {
-        component, address, healthy: phase === 'Available',
+        component,
+        address,
+        healthy: phase === 'Available',
         detail: `BackupStorageLocation ${phase}${bsl.status?.lastValidationTime ? `, validated ${bsl.status.lastValidationTime}` : ''}${bsl.status?.message ? `: ${bsl.status.message}` : ''}`,
       };
     } catch (err) {
-      return { component, address, healthy: false, detail: isNotFound(err) ? 'BackupStorageLocation not found' : `kube-apiserver: ${describeNetworkError(err)}` };
+      return {
+        component,
+        address,
+        healthy: false,
+        detail: isNotFound(err) ? 'BackupStorageLocation not found' : `kube-apiserver: ${describeNetworkError(err)}`,
+      };
     }
   },
 });

@@ -8,12 +8,27 @@ import type { AppCheck } from '../../worker/config.js';
 import type { VerificationCheck } from '../../model/verification.js';
 import { clusterClients } from '../kubernetes/cluster.js';
 import {
-  backupStatusOf, createOwnVeleroObject, getVeleroObject, logErrorLines, ownerWorkflowId, pollWithHeartbeat, readVeleroFile,
-  resultLines, storageLocationOf, veleroApi,
+  backupStatusOf,
+  createOwnVeleroObject,
+  getVeleroObject,
+  logErrorLines,
+  ownerWorkflowId,
+  pollWithHeartbeat,
+  readVeleroFile,
+  resultLines,
+  storageLocationOf,
+  veleroApi,
 } from './backup.js';
 import {
-  backupFileKey, managedByLabel, restoreFileKey, scratchLabel, terminalPhases, workflowIdAnnotation,
-  derivedResources, type VeleroBackupStatus, type VeleroProblems,
+  backupFileKey,
+  managedByLabel,
+  restoreFileKey,
+  scratchLabel,
+  terminalPhases,
+  workflowIdAnnotation,
+  derivedResources,
+  type VeleroBackupStatus,
+  type VeleroProblems,
 } from '../../model/velero-layout.js';
 import { failureTypes } from '../../model/failures.js';
 import { isNotFound, kubernetesError } from '../kubernetes/api.js';
@@ -36,7 +51,6 @@ export interface VeleroVerificationPlan {
 
 /** Kinds Velero never restores. */
 const neverRestored = new Set(['v1/Event', 'events.k8s.io/v1/Event']);
-
 
 const covers = (spec: { includedNamespaces?: string[]; excludedNamespaces?: string[] } | undefined, namespaces: string[]) => {
   const included = spec?.includedNamespaces ?? [];
@@ -68,10 +82,14 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
       if (!location) {
         throw ApplicationFailure.nonRetryable(
           `cluster '${target.name}' has no BackupStorageLocation for backups of '${app.cluster}' (clusters[${target.name}].velero.restoreFrom.${app.cluster} in the configuration)`,
-          failureTypes.VeleroRestoreNotConfigured);
+          failureTypes.VeleroRestoreNotConfigured,
+        );
       }
       return {
-        app: app.name, namespaces: app.namespaces, checks: app.verify.checks, availableTimeoutSeconds: app.verify.availableTimeout,
+        app: app.name,
+        namespaces: app.namespaces,
+        checks: app.verify.checks,
+        availableTimeoutSeconds: app.verify.availableTimeout,
         objectives: { rtoSeconds: app.objectives.rto, rpoSeconds: app.objectives.rpo },
         source: { cluster: app.cluster, veleroNamespace: source.velero.namespace, storageLocation: source.velero.storageLocation },
         target: { cluster: target.name, veleroNamespace: target.velero.namespace, location, timeoutSeconds: target.velero.timeout },
@@ -79,32 +97,80 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
     },
 
     /** The named backup, or the newest Completed one in the location that covers every namespace given. */
-    async findVeleroBackup({ cluster, veleroNamespace, storageLocation, namespaces, backupName }: { cluster: string; veleroNamespace: string; storageLocation: string; namespaces: string[]; backupName?: string }): Promise<VeleroBackupStatus & { storageLocation: string }> {
+    async findVeleroBackup({
+      cluster,
+      veleroNamespace,
+      storageLocation,
+      namespaces,
+      backupName,
+    }: {
+      cluster: string;
+      veleroNamespace: string;
+      storageLocation: string;
+      namespaces: string[];
+      backupName?: string;
+    }): Promise<VeleroBackupStatus & { storageLocation: string }> {
       const kubeConfig = kubeOf(cluster);
-      type Listed = { metadata?: { name?: string }; spec?: { storageLocation?: string; includedNamespaces?: string[]; excludedNamespaces?: string[] }; status?: Record<string, unknown> };
+      type Listed = {
+        metadata?: { name?: string };
+        spec?: { storageLocation?: string; includedNamespaces?: string[]; excludedNamespaces?: string[] };
+        status?: Record<string, unknown>;
+      };
       if (backupName) {
-        const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', backupName).catch((err: unknown) => { throw kubernetesError(err, `reading Backup ${backupName}`); });
-        if (!backup) throw ApplicationFailure.nonRetryable(`Backup ${veleroNamespace}/${backupName} does not exist on cluster '${cluster}'`, failureTypes.NoVeleroBackup);
+        const backup = await getVeleroObject(kubeConfig, veleroNamespace, 'backups', backupName).catch((err: unknown) => {
+          throw kubernetesError(err, `reading Backup ${backupName}`);
+        });
+        if (!backup)
+          throw ApplicationFailure.nonRetryable(
+            `Backup ${veleroNamespace}/${backupName} does not exist on cluster '${cluster}'`,
+            failureTypes.NoVeleroBackup,
+          );
         const status = backupStatusOf(backupName, backup);
-        if (status.phase !== 'Completed') throw ApplicationFailure.nonRetryable(`Backup ${backupName} on cluster '${cluster}' is ${status.phase}, not Completed`, failureTypes.VeleroBackupNotUsable);
-        if (!covers(backup.spec, namespaces)) throw ApplicationFailure.nonRetryable(`Backup ${backupName} does not cover namespaces ${namespaces.join(', ')}`, failureTypes.VeleroBackupNotUsable);
+        if (status.phase !== 'Completed')
+          throw ApplicationFailure.nonRetryable(
+            `Backup ${backupName} on cluster '${cluster}' is ${status.phase}, not Completed`,
+            failureTypes.VeleroBackupNotUsable,
+          );
+        if (!covers(backup.spec, namespaces))
+          throw ApplicationFailure.nonRetryable(
+            `Backup ${backupName} does not cover namespaces ${namespaces.join(', ')}`,
+            failureTypes.VeleroBackupNotUsable,
+          );
         return { ...status, storageLocation: backup.spec?.storageLocation ?? storageLocation };
       }
-      const list = (await veleroApi(kubeConfig).listNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: veleroNamespace, plural: 'backups' })
-        .catch((err: unknown) => { throw kubernetesError(err, `listing Backups on cluster '${cluster}'`); })) as { items: Listed[] };
+      const list = (await veleroApi(kubeConfig)
+        .listNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: veleroNamespace, plural: 'backups' })
+        .catch((err: unknown) => {
+          throw kubernetesError(err, `listing Backups on cluster '${cluster}'`);
+        })) as { items: Listed[] };
       const candidates = list.items
         .filter((b) => b.spec?.storageLocation === storageLocation && covers(b.spec, namespaces))
         .map((b) => backupStatusOf(b.metadata!.name!, b))
         .filter((s) => s.phase === 'Completed' && s.startTimestamp)
         .sort((a, b) => Date.parse(b.startTimestamp!) - Date.parse(a.startTimestamp!));
       if (!candidates[0]) {
-        throw ApplicationFailure.nonRetryable(`no Completed Velero backup of namespaces ${namespaces.join(', ')} in location '${storageLocation}' on cluster '${cluster}'`, failureTypes.NoVeleroBackup);
+        throw ApplicationFailure.nonRetryable(
+          `no Completed Velero backup of namespaces ${namespaces.join(', ')} in location '${storageLocation}' on cluster '${cluster}'`,
+          failureTypes.NoVeleroBackup,
+        );
       }
       return { ...candidates[0], storageLocation };
     },
 
     /** Waits, heartbeating, until the target cluster's Velero has synced the backup from its location for the source. */
-    async waitForVeleroBackupSync({ cluster, veleroNamespace, name, location, deadline }: { cluster: string; veleroNamespace: string; name: string; location: string; deadline: string }): Promise<{ syncedAfterSeconds: number }> {
+    async waitForVeleroBackupSync({
+      cluster,
+      veleroNamespace,
+      name,
+      location,
+      deadline,
+    }: {
+      cluster: string;
+      veleroNamespace: string;
+      name: string;
+      location: string;
+      deadline: string;
+    }): Promise<{ syncedAfterSeconds: number }> {
       const kubeConfig = kubeOf(cluster);
       const t0 = Date.now();
       let seen = 'not there yet';
@@ -116,19 +182,36 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
           return undefined;
         });
         if (backup && backup.spec?.storageLocation !== location) {
-          throw ApplicationFailure.nonRetryable(`cluster '${cluster}' has a Backup named ${name} from location '${backup.spec?.storageLocation}', not '${location}'`, failureTypes.VeleroNameTaken);
+          throw ApplicationFailure.nonRetryable(
+            `cluster '${cluster}' has a Backup named ${name} from location '${backup.spec?.storageLocation}', not '${location}'`,
+            failureTypes.VeleroNameTaken,
+          );
         }
         if (backup) seen = `there, phase ${backup.status?.phase ?? 'none'}`;
-        return { done: backup?.status?.phase === 'Completed' ? { syncedAfterSeconds: (Date.now() - t0) / 1000 } : undefined, beat: { step: 'sync', seen } };
+        return {
+          done: backup?.status?.phase === 'Completed' ? { syncedAfterSeconds: (Date.now() - t0) / 1000 } : undefined,
+          beat: { step: 'sync', seen },
+        };
       });
       if (done) return done;
       throw ApplicationFailure.nonRetryable(
         `Backup ${name} did not appear Completed on cluster '${cluster}' (${seen}); is the Velero server in namespace '${veleroNamespace}' of '${cluster}' running, and its BackupStorageLocation '${location}' Available?`,
-        failureTypes.VeleroBackupNotSynced);
+        failureTypes.VeleroBackupNotSynced,
+      );
     },
 
     /** Size, item count and pod volume data of a backup, from its files in the object store. */
-    async describeVeleroBackupFiles({ cluster, veleroNamespace, location, name }: { cluster: string; veleroNamespace: string; location: string; name: string }): Promise<{ url: string; sizeBytes: number; files: number; podVolumeBackups: number }> {
+    async describeVeleroBackupFiles({
+      cluster,
+      veleroNamespace,
+      location,
+      name,
+    }: {
+      cluster: string;
+      veleroNamespace: string;
+      location: string;
+      name: string;
+    }): Promise<{ url: string; sizeBytes: number; files: number; podVolumeBackups: number }> {
       const { bucket, prefix } = await storageLocationOf(kubeOf(cluster), cluster, veleroNamespace, location);
       const dir = backupFileKey(prefix, name, '').replace(new RegExp(`${name}$`), '');
       let sizeBytes = 0;
@@ -136,10 +219,14 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
       let token: string | undefined;
       do {
         const page = await deps.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: dir, ContinuationToken: token }));
-        for (const o of page.Contents ?? []) { sizeBytes += o.Size ?? 0; files++; }
+        for (const o of page.Contents ?? []) {
+          sizeBytes += o.Size ?? 0;
+          files++;
+        }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
-      if (files === 0) throw ApplicationFailure.nonRetryable(`no files of backup ${name} under s3://${bucket}/${dir}`, failureTypes.VeleroBackupNotUsable);
+      if (files === 0)
+        throw ApplicationFailure.nonRetryable(`no files of backup ${name} under s3://${bucket}/${dir}`, failureTypes.VeleroBackupNotUsable);
       const pvbs = await readVeleroFile(deps.s3, bucket, backupFileKey(prefix, name, '-podvolumebackups.json.gz'));
       const podVolumeBackups = pvbs ? ((JSON.parse(pvbs) as unknown[] | null) ?? []).length : 0;
       return { url: `s3://${bucket}/${dir}`, sizeBytes, files, podVolumeBackups };
@@ -150,31 +237,78 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
       const core = kubeOf(cluster).makeApiClient(CoreV1Api);
       const workflowId = ownerWorkflowId();
       for (const name of namespaces) {
-        const state = await ownNamespace(core, name, workflowId).catch((err: unknown) => { throw kubernetesError(err, `reading namespace ${name}`); });
-        if (state === 'foreign') throw ApplicationFailure.nonRetryable(`namespace ${name} on cluster '${cluster}' exists and is not this run's scratch namespace`, failureTypes.ScratchNamespaceTaken);
+        const state = await ownNamespace(core, name, workflowId).catch((err: unknown) => {
+          throw kubernetesError(err, `reading namespace ${name}`);
+        });
+        if (state === 'foreign')
+          throw ApplicationFailure.nonRetryable(
+            `namespace ${name} on cluster '${cluster}' exists and is not this run's scratch namespace`,
+            failureTypes.ScratchNamespaceTaken,
+          );
         if (state === 'ours') continue;
-        await core.createNamespace({ body: { metadata: { name, labels: { ...managedByLabel, [scratchLabel]: 'scratch' }, annotations: { [workflowIdAnnotation]: workflowId } } } })
-          .catch((err: unknown) => { throw kubernetesError(err, `creating namespace ${name} on cluster '${cluster}'`); });
+        await core
+          .createNamespace({
+            body: {
+              metadata: {
+                name,
+                labels: { ...managedByLabel, [scratchLabel]: 'scratch' },
+                annotations: { [workflowIdAnnotation]: workflowId },
+              },
+            },
+          })
+          .catch((err: unknown) => {
+            throw kubernetesError(err, `creating namespace ${name} on cluster '${cluster}'`);
+          });
       }
     },
 
     /** Creates the Restore named after the run, or finds the one an earlier attempt created. */
-    async createVeleroRestore({ cluster, veleroNamespace, name, backupName, namespaceMapping, excludedResources, includedNamespaces, existingResourcePolicy }: {
-      cluster: string; veleroNamespace: string; name: string; backupName: string; namespaceMapping: Record<string, string>; excludedResources: string[];
+    async createVeleroRestore({
+      cluster,
+      veleroNamespace,
+      name,
+      backupName,
+      namespaceMapping,
+      excludedResources,
+      includedNamespaces,
+      existingResourcePolicy,
+    }: {
+      cluster: string;
+      veleroNamespace: string;
+      name: string;
+      backupName: string;
+      namespaceMapping: Record<string, string>;
+      excludedResources: string[];
       /** Default: the mapping's source namespaces. */
       includedNamespaces?: string[];
       /** `update` overwrites objects that exist on the target (a failback carrying state home). Default: Velero's (skip them). */
       existingResourcePolicy?: 'none' | 'update';
     }): Promise<{ name: string; created: boolean }> {
       const made = await createOwnVeleroObject(kubeOf(cluster), cluster, veleroNamespace, 'restores', 'Restore', name, {
-        backupName, includedNamespaces: includedNamespaces ?? Object.keys(namespaceMapping), namespaceMapping, excludedResources, restorePVs: true,
+        backupName,
+        includedNamespaces: includedNamespaces ?? Object.keys(namespaceMapping),
+        namespaceMapping,
+        excludedResources,
+        restorePVs: true,
         ...(existingResourcePolicy ? { existingResourcePolicy } : {}),
       });
       return { name, created: made.created };
     },
 
     /** Waits, heartbeating, until Velero finishes the Restore; reads Velero's reasons when it did not complete cleanly. */
-    async waitForVeleroRestore({ cluster, veleroNamespace, name, deadline, timeoutSeconds }: { cluster: string; veleroNamespace: string; name: string; deadline: string; timeoutSeconds: number }): Promise<{ phase: string; itemsRestored: number; totalItems: number; warnings: number; errors: number; problems?: VeleroProblems }> {
+    async waitForVeleroRestore({
+      cluster,
+      veleroNamespace,
+      name,
+      deadline,
+      timeoutSeconds,
+    }: {
+      cluster: string;
+      veleroNamespace: string;
+      name: string;
+      deadline: string;
+      timeoutSeconds: number;
+    }): Promise<{ phase: string; itemsRestored: number; totalItems: number; warnings: number; errors: number; problems?: VeleroProblems }> {
       const kubeConfig = kubeOf(cluster);
       let phase = 'New';
       const restore = await pollWithHeartbeat(new Date(deadline), 1_000, async () => {
@@ -184,21 +318,33 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
           return undefined;
         });
         phase = r?.status?.phase || phase;
-        return { done: (terminalPhases as readonly string[]).includes(phase) ? r : undefined, beat: { step: 'restore', phase, itemsRestored: r?.status?.progress?.itemsRestored ?? 0 } };
+        return {
+          done: (terminalPhases as readonly string[]).includes(phase) ? r : undefined,
+          beat: { step: 'restore', phase, itemsRestored: r?.status?.progress?.itemsRestored ?? 0 },
+        };
       });
       if (!restore) {
         throw ApplicationFailure.nonRetryable(
           `Restore ${veleroNamespace}/${name} on cluster '${cluster}' was still ${phase} after ${timeoutSeconds} s; the Velero server in namespace '${veleroNamespace}' of cluster '${cluster}' may not be running`,
-          failureTypes.VeleroRestoreTimedOut);
+          failureTypes.VeleroRestoreTimedOut,
+        );
       }
       const s = restore.status ?? {};
-      const result = { phase, itemsRestored: s.progress?.itemsRestored ?? 0, totalItems: s.progress?.totalItems ?? 0, warnings: s.warnings ?? 0, errors: s.errors ?? 0 };
+      const result = {
+        phase,
+        itemsRestored: s.progress?.itemsRestored ?? 0,
+        totalItems: s.progress?.totalItems ?? 0,
+        warnings: s.warnings ?? 0,
+        errors: s.errors ?? 0,
+      };
       if (phase === 'Completed' && !result.warnings && !result.errors) return result;
       const problems: VeleroProblems = { errors: [], warnings: [], logErrors: [] };
       if (s.failureReason) problems.failureReason = s.failureReason;
       if (s.validationErrors?.length) problems.validationErrors = s.validationErrors;
       // Velero writes a restore's files into its backup's location.
-      const backup = restore.spec?.backupName ? await getVeleroObject(kubeConfig, veleroNamespace, 'backups', restore.spec.backupName) : undefined;
+      const backup = restore.spec?.backupName
+        ? await getVeleroObject(kubeConfig, veleroNamespace, 'backups', restore.spec.backupName)
+        : undefined;
       if (backup?.spec?.storageLocation) {
         const { bucket, prefix } = await storageLocationOf(kubeConfig, cluster, veleroNamespace, backup.spec.storageLocation);
         const [results, logs] = await Promise.all([
@@ -215,14 +361,32 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
      * Every object the backup's resource list names in the restored namespaces (mapped to the scratch
      * ones) exists on the target, except the kinds the restore left out and those Velero never restores.
      */
-    async checkRestoredObjects({ cluster, veleroNamespace, location, backupName, namespaceMapping, excludedResources }: { cluster: string; veleroNamespace: string; location: string; backupName: string; namespaceMapping: Record<string, string>; excludedResources: string[] }): Promise<VerificationCheck> {
+    async checkRestoredObjects({
+      cluster,
+      veleroNamespace,
+      location,
+      backupName,
+      namespaceMapping,
+      excludedResources,
+    }: {
+      cluster: string;
+      veleroNamespace: string;
+      location: string;
+      backupName: string;
+      namespaceMapping: Record<string, string>;
+      excludedResources: string[];
+    }): Promise<VerificationCheck> {
       const kubeConfig = kubeOf(cluster);
       const { bucket, prefix } = await storageLocationOf(kubeConfig, cluster, veleroNamespace, location);
       const key = backupFileKey(prefix, backupName, '-resource-list.json.gz');
       const text = await readVeleroFile(deps.s3, bucket, key);
-      if (text === undefined) return { name: 'restored-objects', passed: false, detail: `the backup's resource list s3://${bucket}/${key} is missing` };
+      if (text === undefined)
+        return { name: 'restored-objects', passed: false, detail: `the backup's resource list s3://${bucket}/${key} is missing` };
       const listed = JSON.parse(text) as Record<string, string[]>;
-      const skipped = new Set<string>([...neverRestored, ...derivedResources.filter((d) => excludedResources.includes(d.resource)).map((d) => d.listed)]);
+      const skipped = new Set<string>([
+        ...neverRestored,
+        ...derivedResources.filter((d) => excludedResources.includes(d.resource)).map((d) => d.listed),
+      ]);
       const objects = kubeConfig.makeApiClient(KubernetesObjectApi);
       const missing: string[] = [];
       let expected = 0;
@@ -233,7 +397,7 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
         const kind = gvk.slice(slash + 1);
         const byNamespace = new Map<string, string[]>();
         for (const item of items) {
-          const [ns, name] = item.includes('/') ? item.split('/', 2) as [string, string] : ['', item];
+          const [ns, name] = item.includes('/') ? (item.split('/', 2) as [string, string]) : ['', item];
           if (kind === 'Namespace' && apiVersion === 'v1') {
             if (namespaceMapping[name]) (byNamespace.get('') ?? byNamespace.set('', []).get('')!).push(namespaceMapping[name]);
           } else if (ns && namespaceMapping[ns]) {
@@ -245,8 +409,11 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
           const present = new Set<string>();
           let cont: string | undefined;
           do {
-            const page = await objects.list(apiVersion, kind, ns || undefined, undefined, undefined, undefined, undefined, undefined, 500, cont)
-              .catch((err: unknown) => { throw kubernetesError(err, `listing ${kind} in ${ns || 'the cluster'} on '${cluster}'`); });
+            const page = await objects
+              .list(apiVersion, kind, ns || undefined, undefined, undefined, undefined, undefined, undefined, 500, cont)
+              .catch((err: unknown) => {
+                throw kubernetesError(err, `listing ${kind} in ${ns || 'the cluster'} on '${cluster}'`);
+              });
             for (const o of page.items) present.add(o.metadata?.name ?? '');
             cont = page.metadata?._continue || undefined;
           } while (cont);
@@ -256,36 +423,74 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
       }
       const note = `(not expected: ${[...skipped].join(', ')})`;
       return missing.length
-        ? { name: 'restored-objects', passed: false, detail: `${missing.length} of ${expected} objects missing: ${missing.slice(0, 15).join(', ')}${missing.length > 15 ? ', ...' : ''} ${note}` }
+        ? {
+            name: 'restored-objects',
+            passed: false,
+            detail: `${missing.length} of ${expected} objects missing: ${missing.slice(0, 15).join(', ')}${missing.length > 15 ? ', ...' : ''} ${note}`,
+          }
         : { name: 'restored-objects', passed: true, detail: `all ${expected} objects of the backup's resource list exist ${note}` };
     },
 
     /** Waits, heartbeating, until every Deployment in the namespaces is Available, or the deadline; one check per Deployment. */
-    async waitForDeploymentsAvailable({ cluster, namespaces, deadline, timeoutSeconds }: { cluster: string; namespaces: string[]; deadline: string; timeoutSeconds: number }): Promise<VerificationCheck[]> {
+    async waitForDeploymentsAvailable({
+      cluster,
+      namespaces,
+      deadline,
+      timeoutSeconds,
+    }: {
+      cluster: string;
+      namespaces: string[];
+      deadline: string;
+      timeoutSeconds: number;
+    }): Promise<VerificationCheck[]> {
       const apps = kubeOf(cluster).makeApiClient(AppsV1Api);
       const t0 = Date.now();
       let checks: VerificationCheck[] = [];
       const done = await pollWithHeartbeat(new Date(deadline), 1_000, async () => {
-        const lists = await Promise.all(namespaces.map((namespace) => apps.listNamespacedDeployment({ namespace })))
-          .catch((err: unknown) => { throw kubernetesError(err, `listing Deployments on cluster '${cluster}'`); });
-        checks = lists.flatMap((l) => l.items).map((d) => {
-          const want = d.spec?.replicas ?? 1;
-          const ready = d.status?.readyReplicas ?? 0;
-          const passed = isDeploymentAvailable(d);
-          return { name: `available:${d.metadata?.namespace}/${d.metadata?.name}`, passed, detail: `${passed ? 'Available' : 'not Available'}, ${ready}/${want} ready` };
-        });
+        const lists = await Promise.all(namespaces.map((namespace) => apps.listNamespacedDeployment({ namespace }))).catch(
+          (err: unknown) => {
+            throw kubernetesError(err, `listing Deployments on cluster '${cluster}'`);
+          },
+        );
+        checks = lists
+          .flatMap((l) => l.items)
+          .map((d) => {
+            const want = d.spec?.replicas ?? 1;
+            const ready = d.status?.readyReplicas ?? 0;
+            const passed = isDeploymentAvailable(d);
+            return {
+              name: `available:${d.metadata?.namespace}/${d.metadata?.name}`,
+              passed,
+              detail: `${passed ? 'Available' : 'not Available'}, ${ready}/${want} ready`,
+            };
+          });
         const ok = checks.every((c) => c.passed);
-        return { done: ok ? checks : undefined, beat: { step: 'available', available: checks.filter((c) => c.passed).length, deployments: checks.length } };
+        return {
+          done: ok ? checks : undefined,
+          beat: { step: 'available', available: checks.filter((c) => c.passed).length, deployments: checks.length },
+        };
       });
       if (done) {
         const after = ((Date.now() - t0) / 1000).toFixed(1);
-        return done.length ? done.map((c) => ({ ...c, detail: `${c.detail} after ${after} s` })) : [{ name: 'available', passed: true, detail: 'no Deployments restored' }];
+        return done.length
+          ? done.map((c) => ({ ...c, detail: `${c.detail} after ${after} s` }))
+          : [{ name: 'available', passed: true, detail: 'no Deployments restored' }];
       }
       return checks.map((c) => (c.passed ? c : { ...c, detail: `${c.detail} after ${timeoutSeconds} s` }));
     },
 
     /** The app's configured checks against the restored copy (namespaces mapped) and, for hashes, the live source. */
-    async runVeleroAppChecks({ sourceCluster, targetCluster, checks, namespaceMapping }: { sourceCluster: string; targetCluster: string; checks: AppCheck[]; namespaceMapping: Record<string, string> }): Promise<VerificationCheck[]> {
+    async runVeleroAppChecks({
+      sourceCluster,
+      targetCluster,
+      checks,
+      namespaceMapping,
+    }: {
+      sourceCluster: string;
+      targetCluster: string;
+      checks: AppCheck[];
+      namespaceMapping: Record<string, string>;
+    }): Promise<VerificationCheck[]> {
       const target = kubeOf(targetCluster);
       const out: VerificationCheck[] = [];
       for (const check of checks) {
@@ -296,34 +501,69 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
             const d = await target.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: check.deployment, namespace: ns });
             const min = check.min ?? d.spec?.replicas ?? 1;
             const ready = d.status?.readyReplicas ?? 0;
-            out.push({ name, passed: ready >= min, detail: `${ready} ready replicas in ${ns}, ${ready >= min ? 'at least' : 'fewer than'} the ${min} required` });
+            out.push({
+              name,
+              passed: ready >= min,
+              detail: `${ready} ready replicas in ${ns}, ${ready >= min ? 'at least' : 'fewer than'} the ${min} required`,
+            });
           } catch (err) {
-            out.push({ name, passed: false, detail: isNotFound(err) ? `Deployment ${ns}/${check.deployment} was not restored` : kubernetesError(err, 'reading the Deployment').message });
+            out.push({
+              name,
+              passed: false,
+              detail: isNotFound(err)
+                ? `Deployment ${ns}/${check.deployment} was not restored`
+                : kubernetesError(err, 'reading the Deployment').message,
+            });
           }
         } else {
           const name = `configMapHash:${check.namespace}/${check.name}`;
-          const read = (kc: KubeConfig, namespace: string) => kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: check.name, namespace }).then(dataHash, (err: unknown) => {
-            if (isNotFound(err)) return undefined;
-            throw kubernetesError(err, `reading ConfigMap ${namespace}/${check.name}`);
-          });
+          const read = (kc: KubeConfig, namespace: string) =>
+            kc
+              .makeApiClient(CoreV1Api)
+              .readNamespacedConfigMap({ name: check.name, namespace })
+              .then(dataHash, (err: unknown) => {
+                if (isNotFound(err)) return undefined;
+                throw kubernetesError(err, `reading ConfigMap ${namespace}/${check.name}`);
+              });
           const [source, restored] = await Promise.all([read(kubeOf(sourceCluster), check.namespace), read(target, ns)]);
           if (!restored) out.push({ name, passed: false, detail: `ConfigMap ${ns}/${check.name} was not restored` });
-          else if (!source) out.push({ name, passed: false, detail: `source ConfigMap ${check.namespace}/${check.name} on '${sourceCluster}' no longer exists to compare with` });
-          else if (source === restored) out.push({ name, passed: true, detail: `restored data sha256 ${restored.slice(0, 16)}… equals the source's` });
-          else out.push({ name, passed: false, detail: `restored ConfigMap ${ns}/${check.name} has data sha256 ${restored.slice(0, 16)}…, the source ${check.namespace}/${check.name} on '${sourceCluster}' has ${source.slice(0, 16)}… (changed since the backup?)` });
+          else if (!source)
+            out.push({
+              name,
+              passed: false,
+              detail: `source ConfigMap ${check.namespace}/${check.name} on '${sourceCluster}' no longer exists to compare with`,
+            });
+          else if (source === restored)
+            out.push({ name, passed: true, detail: `restored data sha256 ${restored.slice(0, 16)}… equals the source's` });
+          else
+            out.push({
+              name,
+              passed: false,
+              detail: `restored ConfigMap ${ns}/${check.name} has data sha256 ${restored.slice(0, 16)}…, the source ${check.namespace}/${check.name} on '${sourceCluster}' has ${source.slice(0, 16)}… (changed since the backup?)`,
+            });
         }
       }
       return out;
     },
 
     /** Deletes this run's scratch namespaces and waits, heartbeating, until they are gone. Never deletes one that is not this run's. */
-    async deleteScratchNamespaces({ cluster, namespaces, deadline }: { cluster: string; namespaces: string[]; deadline: string }): Promise<{ deleted: string[]; seconds: number }> {
+    async deleteScratchNamespaces({
+      cluster,
+      namespaces,
+      deadline,
+    }: {
+      cluster: string;
+      namespaces: string[];
+      deadline: string;
+    }): Promise<{ deleted: string[]; seconds: number }> {
       const core = kubeOf(cluster).makeApiClient(CoreV1Api);
       const workflowId = ownerWorkflowId();
       const t0 = Date.now();
       const deleted: string[] = [];
       for (const name of namespaces) {
-        const state = await ownNamespace(core, name, workflowId).catch((err: unknown) => { throw kubernetesError(err, `reading namespace ${name}`); });
+        const state = await ownNamespace(core, name, workflowId).catch((err: unknown) => {
+          throw kubernetesError(err, `reading namespace ${name}`);
+        });
         if (state !== 'ours') continue;
         await core.deleteNamespace({ name }).catch((err: unknown) => {
           if (!isNotFound(err)) throw kubernetesError(err, `deleting namespace ${name} on cluster '${cluster}'`);
@@ -336,7 +576,11 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
         for (const name of deleted) if ((await ownNamespace(core, name, workflowId)) === 'ours') left.push(name);
         return { done: left.length === 0 ? true : undefined, beat: { step: 'cleanup', left: left.length } };
       });
-      if (!gone) throw ApplicationFailure.nonRetryable(`scratch namespaces ${left.join(', ')} on cluster '${cluster}' still exist (Terminating) after ${secondsBetween(new Date(t0).toISOString(), new Date().toISOString()).toFixed(0)} s`, failureTypes.ScratchCleanupTimedOut);
+      if (!gone)
+        throw ApplicationFailure.nonRetryable(
+          `scratch namespaces ${left.join(', ')} on cluster '${cluster}' still exist (Terminating) after ${secondsBetween(new Date(t0).toISOString(), new Date().toISOString()).toFixed(0)} s`,
+          failureTypes.ScratchCleanupTimedOut,
+        );
       return { deleted, seconds: (Date.now() - t0) / 1000 };
     },
   };

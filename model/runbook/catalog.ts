@@ -39,45 +39,100 @@ export interface ActivityBlock {
 
 export type CatalogBlock = WorkflowBlock | ActivityBlock;
 
-const kubernetesNonRetryable: FailureType[] = [failureTypes.UnknownCluster, failureTypes.KubernetesForbidden, failureTypes.WorkloadMissing, failureTypes.InvalidRunbookInput];
+const kubernetesNonRetryable: FailureType[] = [
+  failureTypes.UnknownCluster,
+  failureTypes.KubernetesForbidden,
+  failureTypes.WorkloadMissing,
+  failureTypes.InvalidRunbookInput,
+];
 
 export const blockCatalog = {
-  clusterHealth: { kind: 'workflow', workflowType: 'clusterHealth', description: 'Reach every component of the clusters (API, Nodes, etcd, Velero, object store)', readOnly: true },
-  etcdSnapshot: { kind: 'workflow', workflowType: 'etcdSnapshot', description: "Stream an encrypted etcd snapshot of a cluster to the object store, then apply retention" },
-  veleroBackup: { kind: 'workflow', workflowType: 'veleroBackup', description: 'Take a Velero backup of a cluster or an app and wait for it' },
-  restoreVerification: { kind: 'workflow', workflowType: 'restoreVerification', description: 'Prove a backup restores: an etcd snapshot in a scratch control plane, or a Velero backup in another cluster' },
+  clusterHealth: {
+    kind: 'workflow',
+    workflowType: 'clusterHealth',
+    description: 'Reach every component of the clusters (API, Nodes, etcd, Velero, object store)',
+    readOnly: true,
+  },
+  etcdSnapshot: {
+    kind: 'workflow',
+    workflowType: 'etcdSnapshot',
+    description: 'Stream an encrypted etcd snapshot of a cluster to the object store, then apply retention',
+  },
+  veleroBackup: {
+    kind: 'workflow',
+    workflowType: 'veleroBackup',
+    description: 'Take a Velero backup of a cluster or an app and wait for it',
+  },
+  restoreVerification: {
+    kind: 'workflow',
+    workflowType: 'restoreVerification',
+    description: 'Prove a backup restores: an etcd snapshot in a scratch control plane, or a Velero backup in another cluster',
+  },
   failover: {
-    kind: 'workflow', workflowType: 'failover', description: "Move an app to its standby: preflight, plan, approval, fence, bring up, switch traffic, verify",
-    workflowId: (input) => failoverWorkflowId(String(input.app)), planInput: (input) => ({ ...input, dryRun: true }),
+    kind: 'workflow',
+    workflowType: 'failover',
+    description: 'Move an app to its standby: preflight, plan, approval, fence, bring up, switch traffic, verify',
+    workflowId: (input) => failoverWorkflowId(String(input.app)),
+    planInput: (input) => ({ ...input, dryRun: true }),
   },
   failback: {
-    kind: 'workflow', workflowType: 'failback', description: 'Move an app back home, in restore mode with a fresh backup of where it ran',
-    workflowId: (input) => failoverWorkflowId(String(input.app)), planInput: (input) => ({ ...input, dryRun: true }),
+    kind: 'workflow',
+    workflowType: 'failback',
+    description: 'Move an app back home, in restore mode with a fresh backup of where it ran',
+    workflowId: (input) => failoverWorkflowId(String(input.app)),
+    planInput: (input) => ({ ...input, dryRun: true }),
   },
-  gameDay: { kind: 'workflow', workflowType: 'gameDay', description: 'Every verification (and failovers) of a game day, with RTO and RPO against objectives and a report' },
+  gameDay: {
+    kind: 'workflow',
+    workflowType: 'gameDay',
+    description: 'Every verification (and failovers) of a game day, with RTO and RPO against objectives and a report',
+  },
   scaleDeployment: {
-    kind: 'activity', activity: 'scaleDeployment', description: 'Set the replicas of a Deployment (conditional on what was read; no-op when already there)',
-    startToCloseTimeout: '1 minute', defaultRetry: 'standard', nonRetryable: kubernetesNonRetryable,
+    kind: 'activity',
+    activity: 'scaleDeployment',
+    description: 'Set the replicas of a Deployment (conditional on what was read; no-op when already there)',
+    startToCloseTimeout: '1 minute',
+    defaultRetry: 'standard',
+    nonRetryable: kubernetesNonRetryable,
   },
   cordonNode: {
-    kind: 'activity', activity: 'cordonNode', description: 'Mark a Node unschedulable (no-op when it already is)',
-    startToCloseTimeout: '1 minute', defaultRetry: 'standard', nonRetryable: kubernetesNonRetryable,
+    kind: 'activity',
+    activity: 'cordonNode',
+    description: 'Mark a Node unschedulable (no-op when it already is)',
+    startToCloseTimeout: '1 minute',
+    defaultRetry: 'standard',
+    nonRetryable: kubernetesNonRetryable,
   },
   uncordonNode: {
-    kind: 'activity', activity: 'uncordonNode', description: 'Mark a Node schedulable again (no-op when it already is)',
-    startToCloseTimeout: '1 minute', defaultRetry: 'standard', nonRetryable: kubernetesNonRetryable,
+    kind: 'activity',
+    activity: 'uncordonNode',
+    description: 'Mark a Node schedulable again (no-op when it already is)',
+    startToCloseTimeout: '1 minute',
+    defaultRetry: 'standard',
+    nonRetryable: kubernetesNonRetryable,
   },
   waitForCondition: {
-    kind: 'activity', activity: 'waitForCondition', description: "Wait until a named object's status condition has the wanted status, heartbeating",
-    startToCloseTimeout: '30 minutes', heartbeatTimeout: '30 seconds', defaultRetry: 'quick', nonRetryable: [...kubernetesNonRetryable, failureTypes.ConditionNotMet], readOnly: true,
+    kind: 'activity',
+    activity: 'waitForCondition',
+    description: "Wait until a named object's status condition has the wanted status, heartbeating",
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '30 seconds',
+    defaultRetry: 'quick',
+    nonRetryable: [...kubernetesNonRetryable, failureTypes.ConditionNotMet],
+    readOnly: true,
   },
   httpCheck: {
-    kind: 'activity', activity: 'httpCheck', description: 'GET a URL and expect a status (and optionally a text in the body)',
-    startToCloseTimeout: '1 minute', defaultRetry: 'quick', nonRetryable: [failureTypes.InvalidRunbookInput], readOnly: true,
+    kind: 'activity',
+    activity: 'httpCheck',
+    description: 'GET a URL and expect a status (and optionally a text in the body)',
+    startToCloseTimeout: '1 minute',
+    defaultRetry: 'quick',
+    nonRetryable: [failureTypes.InvalidRunbookInput],
+    readOnly: true,
   },
 } as const satisfies Record<string, CatalogBlock>;
 
 export type BlockName = keyof typeof blockCatalog;
 
 export const catalogBlock = (name: string): CatalogBlock | undefined =>
-  (Object.hasOwn(blockCatalog, name) ? (blockCatalog as Record<string, CatalogBlock>)[name] : undefined);
+  Object.hasOwn(blockCatalog, name) ? (blockCatalog as Record<string, CatalogBlock>)[name] : undefined;

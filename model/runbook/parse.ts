@@ -33,12 +33,16 @@ export function parseRunbook(fileName: string, text: string, options: Validation
   if (yaml.errors.length > 0) {
     const problems = yaml.errors.map((error) => {
       const path = pathAt(yaml.contents, error.pos[0]);
-      const message = error.code === 'DUPLICATE_KEY' ? `duplicate key "${String(path.at(-1))}"; a key may appear once in a mapping` : firstLine(error.message);
+      const message =
+        error.code === 'DUPLICATE_KEY'
+          ? `duplicate key "${String(path.at(-1))}"; a key may appear once in a mapping`
+          : firstLine(error.message);
       return problemAt(error.pos[0], path, message);
     });
     return { ok: false, problems };
   }
-  if (yaml.contents === null) return { ok: false, problems: [problemAt(0, [], 'the document is empty; expected apiVersion, kind, metadata and steps')] };
+  if (yaml.contents === null)
+    return { ok: false, problems: [problemAt(0, [], 'the document is empty; expected apiVersion, kind, metadata and steps')] };
   const parsed = runbookSchema.safeParse(yaml.toJS(), { error: documentErrorMap });
   const findings = parsed.success ? validateRunbook(parsed.data, options) : findingsFromZod(parsed.error);
   if (parsed.success && findings.length === 0) return { ok: true, document: parsed.data };
@@ -54,7 +58,11 @@ export function formatProblems(problems: readonly Problem[]): string[] {
 export function formatPath(path: DocumentPath): string {
   return path
     .map((part, index) =>
-      typeof part === 'number' ? `[${part}]` : /^[A-Za-z_$][\w$-]*$/.test(part) ? `${index ? '.' : ''}${part}` : `[${JSON.stringify(part)}]`,
+      typeof part === 'number'
+        ? `[${part}]`
+        : /^[A-Za-z_$][\w$-]*$/.test(part)
+          ? `${index ? '.' : ''}${part}`
+          : `[${JSON.stringify(part)}]`,
     )
     .join('');
 }

@@ -56,17 +56,22 @@ const inputs: Record<BlockName, z.ZodType> = {
   veleroBackup: z
     .strictObject({
       cluster: cluster.optional().describe("Cluster to back up. Default: the app's cluster"),
-      app: app.optional().describe("App whose namespaces, resources, selector and TTL are the defaults"),
+      app: app.optional().describe('App whose namespaces, resources, selector and TTL are the defaults'),
       includeNamespaces: names('a namespace').optional(),
       excludeNamespaces: names('a namespace').optional(),
       includeResources: names('a resource as Velero names it').optional(),
       excludeResources: names('a resource as Velero names it').optional(),
       labelSelector: z.record(z.string(), z.string()).optional(),
-      ttl: z.string().regex(/^(?=\d)(\d+h)?(\d+m)?(\d+s)?$/, { error: 'expected a Go duration like 720h or 24h30m' }).optional(),
+      ttl: z
+        .string()
+        .regex(/^(?=\d)(\d+h)?(\d+m)?(\d+s)?$/, { error: 'expected a Go duration like 720h or 24h30m' })
+        .optional(),
       storageLocation: text('a BackupStorageLocation name').optional(),
       timeoutSeconds: seconds.optional(),
     })
-    .refine((input) => input.cluster !== undefined || input.app !== undefined, { error: 'expected cluster or app (or both)' }) satisfies z.ZodType<VeleroBackupInput>,
+    .refine((input) => input.cluster !== undefined || input.app !== undefined, {
+      error: 'expected cluster or app (or both)',
+    }) satisfies z.ZodType<VeleroBackupInput>,
   restoreVerification: z.discriminatedUnion('kind', [
     z.strictObject({
       kind: z.literal('etcd'),

@@ -89,4 +89,7 @@ export interface RunbookAbortRequest {
 
 /** The workflow ID of a run of `name` started by hand at `at` (a schedule's runs get Temporal's own suffix). */
 export const runbookWorkflowId = (name: string, at: Date, suffix: string) =>
-  `runbook/${name}/${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${suffix}`;
+  `runbook/${name}/${at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${suffix}`;

@@ -14,10 +14,14 @@ const dnsLabel = z
 /** Step ids are also CEL names: `steps.scale_down` reads with a dot, `steps["scale-down"]` with an index. */
 const stepId = z
   .string()
-  .regex(/^[a-z][a-z0-9_-]{0,62}$/, { error: 'expected a step id: a lowercase letter, then lowercase letters, digits, "-" or "_", at most 63' });
+  .regex(/^[a-z][a-z0-9_-]{0,62}$/, {
+    error: 'expected a step id: a lowercase letter, then lowercase letters, digits, "-" or "_", at most 63',
+  });
 
 /** Names used inside CEL (`params.<name>`, `outputs`, a forEach variable) must be CEL identifiers. */
-const celName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected a name of letters, digits and "_", not starting with a digit' });
+const celName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected a name of letters, digits and "_", not starting with a digit' });
 
 const duration = z.string().regex(durationPattern, { error: `expected ${durationExpectation}` });
 
@@ -35,7 +39,10 @@ export const parameterSchema = z.strictObject({
   /** A required parameter without a default must be given at run time. Default: false. */
   required: z.boolean().default(false),
   default: scalar.optional(),
-  enum: z.array(z.union([z.string(), z.number()])).min(1).optional(),
+  enum: z
+    .array(z.union([z.string(), z.number()]))
+    .min(1)
+    .optional(),
 });
 
 export const overlapPolicies = ['skip', 'bufferOne', 'bufferAll', 'cancelOther', 'terminateOther', 'allowAll'] as const;

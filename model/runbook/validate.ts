@@ -32,7 +32,8 @@ export const documentErrorMap: z.core.$ZodErrorMap = (issue) =>
 export function findingsFromZod(error: z.ZodError, base: DocumentPath = []): Finding[] {
   return error.issues.flatMap((issue): Finding[] => {
     const path = [...base, ...issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part))];
-    if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: [...path, key], message: `unknown key "${key}"`, atKey: true }));
+    if (issue.code === 'unrecognized_keys')
+      return issue.keys.map((key) => ({ path: [...path, key], message: `unknown key "${key}"`, atKey: true }));
     if (issue.code === 'invalid_key') return [{ path, message: `invalid key: ${issue.issues[0]?.message ?? issue.message}`, atKey: true }];
     return [{ path, message: issue.message }];
   });
@@ -86,14 +87,24 @@ export function validateRunbook(document: RunbookDocument, options: ValidationOp
       if (first === undefined) return;
       const target = allSteps.get(first);
       if (!target) return report(path, `unknown step "${first}" in ${name}`);
-      if (!scope.visible.has(first)) return report(path, `step "${first}" has not finished at this point; only earlier steps can be referenced`);
-      if (second !== undefined && !stepFields.includes(second)) return report(path, `unknown field in ${name}; expected steps.${first}.${stepFields.join(`, steps.${first}.`)}`);
+      if (!scope.visible.has(first))
+        return report(path, `step "${first}" has not finished at this point; only earlier steps can be referenced`);
+      if (second !== undefined && !stepFields.includes(second))
+        return report(path, `unknown field in ${name}; expected steps.${first}.${stepFields.join(`, steps.${first}.`)}`);
       const outputs = Object.keys(target.outputs ?? {});
       if (second === 'outputs' && third !== undefined && !outputs.includes(third))
-        report(path, `step "${first}" has no output "${third}"; ${outputs.length ? `its outputs: ${outputs.join(', ')}` : 'it declares no outputs'}`);
+        report(
+          path,
+          `step "${first}" has no output "${third}"; ${outputs.length ? `its outputs: ${outputs.join(', ')}` : 'it declares no outputs'}`,
+        );
     } else if (!scope.loopVariables.has(reference.root)) {
       const owner = loopOwners.get(reference.root);
-      report(path, owner ? `"${reference.root}" is defined only inside the steps of forEach "${owner}"` : `unknown name "${reference.root}"; expected params, steps, run or a forEach variable`);
+      report(
+        path,
+        owner
+          ? `"${reference.root}" is defined only inside the steps of forEach "${owner}"`
+          : `unknown name "${reference.root}"; expected params, steps, run or a forEach variable`,
+      );
     }
   };
 
@@ -106,14 +117,16 @@ export function validateRunbook(document: RunbookDocument, options: ValidationOp
 
   const checkCompiled = (expression: CompiledExpression, path: DocumentPath, scope: Scope, expected?: 'bool' | 'list') => {
     const { type } = expression;
-    if (expected && type !== 'dyn' && !type.startsWith(expected)) report(path, `expected an expression that yields ${expected}; this one yields ${type}`);
+    if (expected && type !== 'dyn' && !type.startsWith(expected))
+      report(path, `expected an expression that yields ${expected}; this one yields ${type}`);
     for (const reference of expression.references) checkReference(reference, path, scope);
   };
 
   /** `${{ }}` in strings anywhere inside a value. */
   const checkTemplates = (value: unknown, path: DocumentPath, scope: Scope): void => {
     if (Array.isArray(value)) return value.forEach((item, index) => checkTemplates(item, [...path, index], scope));
-    if (value && typeof value === 'object') return Object.entries(value).forEach(([key, item]) => checkTemplates(item, [...path, key], scope));
+    if (value && typeof value === 'object')
+      return Object.entries(value).forEach(([key, item]) => checkTemplates(item, [...path, key], scope));
     if (typeof value !== 'string') return;
     const parsed = parseTemplate(value);
     if (!parsed.ok) return report(path, parsed.message);
@@ -124,15 +137,22 @@ export function validateRunbook(document: RunbookDocument, options: ValidationOp
     const kind = step.run !== undefined ? 'run' : 'action';
     const name = step.run ?? step.action ?? '';
     const block = options.blocks.get(name);
-    if (!block) return report([...path, kind], `unknown building block "${name}"; registered ${kind === 'run' ? 'workflows' : 'activities'}: ${blockNames(options.blocks, kind).join(', ')}`);
+    if (!block)
+      return report(
+        [...path, kind],
+        `unknown building block "${name}"; registered ${kind === 'run' ? 'workflows' : 'activities'}: ${blockNames(options.blocks, kind).join(', ')}`,
+      );
     const expectedKind = kind === 'run' ? 'workflow' : 'activity';
-    if (block.kind !== expectedKind) return report([...path, kind], `"${name}" is ${block.kind === 'workflow' ? 'a workflow; write run:' : 'an activity; write action:'}`);
+    if (block.kind !== expectedKind)
+      return report([...path, kind], `"${name}" is ${block.kind === 'workflow' ? 'a workflow; write run:' : 'an activity; write action:'}`);
     const input = step.with ?? {};
     checkTemplates(input, [...path, 'with'], scope);
     const result = block.input.safeParse(input, { error: documentErrorMap });
     if (result.success) return;
     // A `${{ }}` value's type is known only at run time; issues at or inside one are not findings.
-    const literal = findingsFromZod(result.error, [...path, 'with']).filter((finding) => !insideExpression(input, finding.path.slice(path.length + 1)));
+    const literal = findingsFromZod(result.error, [...path, 'with']).filter(
+      (finding) => !insideExpression(input, finding.path.slice(path.length + 1)),
+    );
     findings.push(...literal);
   };
 
@@ -149,7 +169,10 @@ export function validateRunbook(document: RunbookDocument, options: ValidationOp
         else {
           unknown = true;
           const configured = Object.keys(groups);
-          report(at, `unknown approver group "${approver.slice(6)}"; ${configured.length ? `configured groups: ${configured.join(', ')}` : 'no approver groups are configured'}`);
+          report(
+            at,
+            `unknown approver group "${approver.slice(6)}"; ${configured.length ? `configured groups: ${configured.join(', ')}` : 'no approver groups are configured'}`,
+          );
         }
       } else if (options.knownApprovers && !options.knownApprovers.includes(approver)) {
         unknown = true;
@@ -157,14 +180,21 @@ export function validateRunbook(document: RunbookDocument, options: ValidationOp
       } else people.add(approver);
     });
     if (!unknown && approval.count > people.size)
-      report([...path, 'approval', 'count'], `${approval.count} approvals are required but only ${people.size} distinct approver${people.size === 1 ? ' is' : 's are'} named`);
+      report(
+        [...path, 'approval', 'count'],
+        `${approval.count} approvals are required but only ${people.size} distinct approver${people.size === 1 ? ' is' : 's are'} named`,
+      );
     if (approval.show !== undefined) checkTemplates(approval.show, [...path, 'approval', 'show'], scope);
   };
 
   const checkStep = (step: Step, path: DocumentPath, scope: Scope) => {
     const kinds = stepKinds.filter((kind) => step[kind] !== undefined);
     if (kinds.length !== 1)
-      report(kinds.length ? [...path, kinds[1] ?? ''] : path, `expected exactly one of ${stepKinds.join(', ')}${kinds.length ? `; this step has ${kinds.join(' and ')}` : ''}`, kinds.length > 1);
+      report(
+        kinds.length ? [...path, kinds[1] ?? ''] : path,
+        `expected exactly one of ${stepKinds.join(', ')}${kinds.length ? `; this step has ${kinds.join(' and ')}` : ''}`,
+        kinds.length > 1,
+      );
     const isBlock = step.run !== undefined || step.action !== undefined;
     if (step.with !== undefined && !isBlock) report([...path, 'with'], 'with applies only to run and action steps', true);
     if (step.retry !== undefined && !isBlock) report([...path, 'retry'], 'retry applies only to run and action steps', true);
@@ -177,7 +207,8 @@ export function validateRunbook(document: RunbookDocument, options: ValidationOp
     if (step.forEach) {
       const { as, items, steps } = step.forEach;
       checkExpression(items, [...path, 'forEach', 'items'], scope, 'list');
-      if (reservedNames.has(as) || scope.loopVariables.has(as)) report([...path, 'forEach', 'as'], `"${as}" is already a name in CEL here; choose another`);
+      if (reservedNames.has(as) || scope.loopVariables.has(as))
+        report([...path, 'forEach', 'as'], `"${as}" is already a name in CEL here; choose another`);
       checkList(steps, [...path, 'forEach', 'steps'], { ...scope, loopVariables: new Map(scope.loopVariables).set(as, step.id) });
     }
     // Compensation and outputs run after the step, so they may read it and its parallel branches.
@@ -251,8 +282,10 @@ export function parameterValueProblem(parameter: Pick<Parameter, 'type' | 'enum'
   if (type === 'number' && (typeof value !== 'number' || !Number.isFinite(value))) return 'expected a number';
   if (type === 'boolean' && typeof value !== 'boolean') return 'expected true or false';
   if (type === 'duration' && (typeof value !== 'string' || !durationPattern.test(value))) return `expected ${durationExpectation}`;
-  if (!['number', 'boolean', 'duration'].includes(type) && typeof value !== 'string') return `expected a string (${type === 'string' ? 'text' : `a ${type} name`})`;
-  if (parameter.enum && !parameter.enum.includes(value as string | number)) return `expected one of ${parameter.enum.map((option) => JSON.stringify(option)).join(', ')}`;
+  if (!['number', 'boolean', 'duration'].includes(type) && typeof value !== 'string')
+    return `expected a string (${type === 'string' ? 'text' : `a ${type} name`})`;
+  if (parameter.enum && !parameter.enum.includes(value as string | number))
+    return `expected one of ${parameter.enum.map((option) => JSON.stringify(option)).join(', ')}`;
   return undefined;
 }
 

@@ -33,7 +33,8 @@ function parseHistograms(text: string, names: readonly string[]): HistogramTotal
     if (!m || !names.includes(m[1]!)) continue;
     const key = `${m[1]}${m[3] ?? ''}`;
     const t = totals.get(key) ?? { sum: 0, count: 0 };
-    if (m[2] === 'sum') t.sum = Number(m[4]); else t.count = Number(m[4]);
+    if (m[2] === 'sum') t.sum = Number(m[4]);
+    else t.count = Number(m[4]);
     totals.set(key, t);
   }
   return totals;
@@ -41,7 +42,14 @@ function parseHistograms(text: string, names: readonly string[]): HistogramTotal
 
 /** The kube-apiserver's histograms `names`, read through kubectl. */
 export async function readHistograms(site: string, names: readonly string[]): Promise<HistogramTotals> {
-  const text = await retried(async () => (await execa(bin.kubectl, ['--kubeconfig', clusterPaths(site).kubeconfig('admin'), 'get', '--raw', '/metrics'], { maxBuffer: 256 * 1024 * 1024 })).stdout);
+  const text = await retried(
+    async () =>
+      (
+        await execa(bin.kubectl, ['--kubeconfig', clusterPaths(site).kubeconfig('admin'), 'get', '--raw', '/metrics'], {
+          maxBuffer: 256 * 1024 * 1024,
+        })
+      ).stdout,
+  );
   return parseHistograms(text, names);
 }
 
@@ -54,20 +62,43 @@ export async function readHistograms(site: string, names: readonly string[]): Pr
 export async function readControllerManagerLimiter(site: string): Promise<HistogramTotals> {
   const port = labClusters.find((c) => c.name === site)!.controllerManagerPort;
   const p = clusterPaths(site);
-  const text = await retried(() => new Promise<string>((resolve, reject) => {
-    get({ host, port, path: '/metrics', cert: readFileSync(join(p.pki, 'user-admin.crt')), key: readFileSync(join(p.pki, 'user-admin.key')), rejectUnauthorized: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { body += chunk; });
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`kube-controller-manager/${site} metrics: HTTP ${res.statusCode}`))));
-    }).on('error', reject);
-  }));
+  const text = await retried(
+    () =>
+      new Promise<string>((resolve, reject) => {
+        get(
+          {
+            host,
+            port,
+            path: '/metrics',
+            cert: readFileSync(join(p.pki, 'user-admin.crt')),
+            key: readFileSync(join(p.pki, 'user-admin.key')),
+            rejectUnauthorized: false,
+          },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              body += chunk;
+            });
+            res.on('end', () =>
+              res.statusCode === 200 ? resolve(body) : reject(new Error(`kube-controller-manager/${site} metrics: HTTP ${res.statusCode}`)),
+            );
+          },
+        ).on('error', reject);
+      }),
+  );
   return parseHistograms(text, ['rest_client_rate_limiter_duration_seconds']);
 }
 
 /** Requests and mean server-side ms, between two readings, of the series whose labels include every `want` pair. */
-export function served(before: HistogramTotals, after: HistogramTotals, name: string, want: Record<string, string>): { count: number; meanMs: number } {
-  let sum = 0; let count = 0;
+export function served(
+  before: HistogramTotals,
+  after: HistogramTotals,
+  name: string,
+  want: Record<string, string>,
+): { count: number; meanMs: number } {
+  let sum = 0;
+  let count = 0;
   for (const [key, t] of after) {
     if (!key.startsWith(`${name}{`)) continue;
     if (!Object.entries(want).every(([k, v]) => key.includes(`${k}="${v}"`))) continue;
@@ -79,7 +110,13 @@ export function served(before: HistogramTotals, after: HistogramTotals, name: st
 }
 
 /** As {@link served}, split by the value of one more label (etcd's operation, a priority level). */
-export function servedBy(before: HistogramTotals, after: HistogramTotals, name: string, want: Record<string, string>, label: string): Record<string, { count: number; meanMs: number }> {
+export function servedBy(
+  before: HistogramTotals,
+  after: HistogramTotals,
+  name: string,
+  want: Record<string, string>,
+  label: string,
+): Record<string, { count: number; meanMs: number }> {
   const values = new Set<string>();
   for (const key of after.keys()) {
     if (!key.startsWith(`${name}{`)) continue;

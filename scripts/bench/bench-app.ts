@@ -4,7 +4,15 @@
 // run starts the same.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Deployment,
+} from '@kubernetes/client-node';
 import { warmStandbyDeployment } from '../../lab/warm-standby.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import { clusterByName, type LifeboatConfig } from '../../worker/config.js';
@@ -17,15 +25,26 @@ export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePa
 /** Ready as Lifeboat's waitWorkloadsAvailable counts it: Available, every replica updated, ready and available. */
 export function allReplicasAvailable(d: V1Deployment): boolean {
   const want = d.spec?.replicas ?? 1;
-  return d.status?.conditions?.find((c) => c.type === 'Available')?.status === 'True'
-    && (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0)
-    && (d.status?.updatedReplicas ?? 0) === want && (d.status?.readyReplicas ?? 0) === want && (d.status?.availableReplicas ?? 0) === want;
+  return (
+    d.status?.conditions?.find((c) => c.type === 'Available')?.status === 'True' &&
+    (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+    (d.status?.updatedReplicas ?? 0) === want &&
+    (d.status?.readyReplicas ?? 0) === want &&
+    (d.status?.availableReplicas ?? 0) === want
+  );
 }
 
 /** Annotations a failover leaves on Deployments (fencing on the source, activation on the target) and on the DNSEndpoint. */
 const failoverAnnotations = [
-  'lifeboat.io/fenced-by', 'lifeboat.io/fenced-replicas', 'lifeboat.io/fenced-at', 'lifeboat.io/activated-by', 'lifeboat.io/pre-activation-replicas',
-  'lifeboat.io/active-cluster', 'lifeboat.io/switched-by', 'lifeboat.io/switch-reason', 'lifeboat.io/workflow-id',
+  'lifeboat.io/fenced-by',
+  'lifeboat.io/fenced-replicas',
+  'lifeboat.io/fenced-at',
+  'lifeboat.io/activated-by',
+  'lifeboat.io/pre-activation-replicas',
+  'lifeboat.io/active-cluster',
+  'lifeboat.io/switched-by',
+  'lifeboat.io/switch-reason',
+  'lifeboat.io/workflow-id',
 ];
 const clearedAnnotations = Object.fromEntries(failoverAnnotations.map((a) => [a, null]));
 
@@ -45,70 +64,115 @@ export function benchApp(config: LifeboatConfig, options: BenchAppOptions) {
   const targets: Record<Site, string[]> = { primary: ['192.0.2.80'], standby: ['198.51.100.80'] };
   const dnsName = `${namespace}.lab.example`;
   const record = (site: Site) => ({ dnsName, recordType: 'A', recordTTL: 30, targets: targets[site] });
-  const kube: Record<Site, KubeConfig> = { primary: loadKubeConfig(clusterByName(config, 'primary')), standby: loadKubeConfig(clusterByName(config, 'standby')) };
+  const kube: Record<Site, KubeConfig> = {
+    primary: loadKubeConfig(clusterByName(config, 'primary')),
+    standby: loadKubeConfig(clusterByName(config, 'standby')),
+  };
   const appsApi = (site: Site) => kube[site].makeApiClient(AppsV1Api);
   const coreApi = (site: Site) => kube[site].makeApiClient(CoreV1Api);
   const dnsEndpointApi = { group: 'externaldns.k8s.io', version: 'v1alpha1', plural: 'dnsendpoints', namespace, name: namespace } as const;
 
   return {
-    namespace, deployments, pods, targets, dnsName, record, kube, appsApi, coreApi, dnsEndpointApi,
+    namespace,
+    deployments,
+    pods,
+    targets,
+    dnsName,
+    record,
+    kube,
+    appsApi,
+    coreApi,
+    dnsEndpointApi,
 
     /** Namespace with the Deployments running on primary, the warm standby copy at zero on standby, the DNSEndpoint on standby pointing at primary. */
     async create(): Promise<void> {
       for (const site of sites) {
         await coreApi(site).createNamespace({ body: { metadata: { name: namespace } } });
-        await Promise.all(deployments.map(({ name, replicas }) => appsApi(site).createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, replicas, site) })));
+        await Promise.all(
+          deployments.map(({ name, replicas }) =>
+            appsApi(site).createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, replicas, site) }),
+          ),
+        );
       }
       await kube.standby.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
         ...dnsEndpointApi,
-        body: { apiVersion: 'externaldns.k8s.io/v1alpha1', kind: 'DNSEndpoint', metadata: { name: namespace }, spec: { endpoints: [record('primary')] } },
+        body: {
+          apiVersion: 'externaldns.k8s.io/v1alpha1',
+          kind: 'DNSEndpoint',
+          metadata: { name: namespace },
+          spec: { endpoints: [record('primary')] },
+        },
       });
     },
 
     /** Deletes the namespace on both sites, retrying for a minute while an API server is away (other lab users restart them). */
     async remove(): Promise<void> {
-      await Promise.all(sites.map(async (site) => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await coreApi(site).deleteNamespace({ name: namespace });
-            return;
-          } catch (err) {
-            if ((err as { code?: unknown }).code === 404) return;
-            if (attempt >= 60) {
-              say(`could not delete namespace ${namespace} on ${site}: ${(err as Error).message}; delete it by hand`);
+      await Promise.all(
+        sites.map(async (site) => {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await coreApi(site).deleteNamespace({ name: namespace });
               return;
+            } catch (err) {
+              if ((err as { code?: unknown }).code === 404) return;
+              if (attempt >= 60) {
+                say(`could not delete namespace ${namespace} on ${site}: ${(err as Error).message}; delete it by hand`);
+                return;
+              }
+              await sleep(1000);
             }
-            await sleep(1000);
           }
-        }
-      }));
+        }),
+      );
     },
 
     /** Back to the starting state: primary at its replicas and Available, standby at zero with no Pods left, the record on primary, no failover annotations. */
     async reset(): Promise<void> {
-      await Promise.all(sites.flatMap((site) => deployments.map(({ name, replicas }) => appsApi(site).patchNamespacedDeployment({
-        namespace, name, body: { metadata: { annotations: clearedAnnotations }, spec: { replicas: site === 'primary' ? replicas : 0 } },
-      }, mergePatch))));
-      await kube.standby.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject({
-        ...dnsEndpointApi, body: { metadata: { annotations: clearedAnnotations }, spec: { endpoints: [record('primary')] } },
-      }, mergePatch);
+      await Promise.all(
+        sites.flatMap((site) =>
+          deployments.map(({ name, replicas }) =>
+            appsApi(site).patchNamespacedDeployment(
+              {
+                namespace,
+                name,
+                body: { metadata: { annotations: clearedAnnotations }, spec: { replicas: site === 'primary' ? replicas : 0 } },
+              },
+              mergePatch,
+            ),
+          ),
+        ),
+      );
+      await kube.standby.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(
+        {
+          ...dnsEndpointApi,
+          body: { metadata: { annotations: clearedAnnotations }, spec: { endpoints: [record('primary')] } },
+        },
+        mergePatch,
+      );
       const deadline = Date.now() + options.availableTimeoutSeconds * 1000;
       let last = '';
       for (;;) {
         try {
           const [primary, standby, standbyPods, primaryPods] = await Promise.all([
-            appsApi('primary').listNamespacedDeployment({ namespace }), appsApi('standby').listNamespacedDeployment({ namespace }),
-            coreApi('standby').listNamespacedPod({ namespace }), coreApi('primary').listNamespacedPod({ namespace }),
+            appsApi('primary').listNamespacedDeployment({ namespace }),
+            appsApi('standby').listNamespacedDeployment({ namespace }),
+            coreApi('standby').listNamespacedPod({ namespace }),
+            coreApi('primary').listNamespacedPod({ namespace }),
           ]);
-          const settled = primary.items.length === deployments.length && primary.items.every(allReplicasAvailable) && primaryPods.items.length === pods
-            && standby.items.every((d) => (d.status?.replicas ?? 0) === 0) && standbyPods.items.length === 0;
+          const settled =
+            primary.items.length === deployments.length &&
+            primary.items.every(allReplicasAvailable) &&
+            primaryPods.items.length === pods &&
+            standby.items.every((d) => (d.status?.replicas ?? 0) === 0) &&
+            standbyPods.items.length === 0;
           if (settled) break;
           last = `primary ${primary.items.filter(allReplicasAvailable).length}/${deployments.length} Available, ${primaryPods.items.length}/${pods} Pods; standby ${standbyPods.items.length} Pods left`;
         } catch (err) {
           // Other lab users restart API servers; the app settles once they are back.
           last = (err as Error).message;
         }
-        if (Date.now() > deadline) throw new Error(`the bench app did not settle into its starting state within ${options.availableTimeoutSeconds} s: ${last}`);
+        if (Date.now() > deadline)
+          throw new Error(`the bench app did not settle into its starting state within ${options.availableTimeoutSeconds} s: ${last}`);
         await sleep(250);
       }
       // Let the controllers' last status writes land before the next run starts.
@@ -118,13 +182,20 @@ export function benchApp(config: LifeboatConfig, options: BenchAppOptions) {
     /** Checks, outside the timed part, that a run really failed the app over. */
     async checkFailedOver(variant: string): Promise<void> {
       const [primary, standby, dns] = await Promise.all([
-        appsApi('primary').listNamespacedDeployment({ namespace }), appsApi('standby').listNamespacedDeployment({ namespace }),
-        kube.standby.makeApiClient(CustomObjectsApi).getNamespacedCustomObject(dnsEndpointApi) as Promise<{ spec: { endpoints: { targets: string[] }[] } }>,
+        appsApi('primary').listNamespacedDeployment({ namespace }),
+        appsApi('standby').listNamespacedDeployment({ namespace }),
+        kube.standby.makeApiClient(CustomObjectsApi).getNamespacedCustomObject(dnsEndpointApi) as Promise<{
+          spec: { endpoints: { targets: string[] }[] };
+        }>,
       ]);
       const problems = [
         ...primary.items.filter((d) => d.spec?.replicas !== 0).map((d) => `primary ${d.metadata!.name} at ${d.spec?.replicas}`),
-        ...deployments.filter(({ name, replicas }) => standby.items.find((d) => d.metadata!.name === name)?.status?.readyReplicas !== replicas).map(({ name }) => `standby ${name} not ready`),
-        ...(JSON.stringify(dns.spec.endpoints[0]?.targets) === JSON.stringify(targets.standby) ? [] : [`record points at ${dns.spec.endpoints[0]?.targets.join(',')}`]),
+        ...deployments
+          .filter(({ name, replicas }) => standby.items.find((d) => d.metadata!.name === name)?.status?.readyReplicas !== replicas)
+          .map(({ name }) => `standby ${name} not ready`),
+        ...(JSON.stringify(dns.spec.endpoints[0]?.targets) === JSON.stringify(targets.standby)
+          ? []
+          : [`record points at ${dns.spec.endpoints[0]?.targets.join(',')}`]),
       ];
       if (problems.length) throw new Error(`${variant} run left the app not failed over: ${problems.slice(0, 5).join('; ')}`);
     },

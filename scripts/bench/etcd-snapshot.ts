@@ -50,8 +50,10 @@ import { historyTimings, median as medianOf } from './history.js';
 const base = loadConfig({ file: labConfigFile, env: {} });
 const bucket = `lifeboat-bench-${randomBytes(4).toString('hex')}`;
 const config = {
-  ...base, objectStore: { ...base.objectStore, bucket },
-  temporal: { ...base.temporal, taskQueue: `bench-etcd-${randomUUID()}` }, metrics: { port: 0 },
+  ...base,
+  objectStore: { ...base.objectStore, bucket },
+  temporal: { ...base.temporal, taskQueue: `bench-etcd-${randomUUID()}` },
+  metrics: { port: 0 },
 };
 const cluster = clusterByName(config, process.env.BENCH_CLUSTER ?? 'primary');
 const sizes = (process.env.BENCH_SIZES_MIB ?? '256,1024').split(',').map(Number);
@@ -70,8 +72,12 @@ async function labPids(): Promise<void> {
   const deadline = Date.now() + 120_000;
   for (;;) {
     const [e, m] = [await runningPid(`etcd/${cluster.name}`), await runningPid('minio')];
-    if (e && m) { [etcdPid, minioPid] = [e, m]; return; }
-    if (Date.now() > deadline) throw new Error(`the lab is not running (etcd/${cluster.name}: ${e ?? 'down'}, minio: ${m ?? 'down'}): run \`npx lifeboat lab up\``);
+    if (e && m) {
+      [etcdPid, minioPid] = [e, m];
+      return;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`the lab is not running (etcd/${cluster.name}: ${e ?? 'down'}, minio: ${m ?? 'down'}): run \`npx lifeboat lab up\``);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
@@ -95,7 +101,9 @@ async function undisturbed<T>(variant: string, run: () => Promise<T>): Promise<T
     const restarted = pids[0] !== etcdPid || pids[1] !== minioPid;
     if (!restarted && !(result instanceof Error)) return result;
     if (attempt >= 3) throw result instanceof Error ? result : new Error(`${variant}: etcd or MinIO restarted during each of 3 attempts`);
-    say(`  ${variant} disturbed (${restarted ? 'etcd or MinIO restarted meanwhile' : (result as Error).message.split('\n')[0]}); measuring it again`);
+    say(
+      `  ${variant} disturbed (${restarted ? 'etcd or MinIO restarted meanwhile' : (result as Error).message.split('\n')[0]}); measuring it again`,
+    );
     await clearBenchObjects();
   }
 }
@@ -111,7 +119,10 @@ function cpuSeconds(pid: number): number {
 type Variant = 'A' | 'B' | 'L' | 'W';
 const variants: readonly Variant[] = ['A', 'B', 'L', 'W'];
 const labels: Record<Variant, string> = {
-  A: 'etcdctl snapshot save', B: 'save + lib-storage upload', L: 'Lifeboat pipeline, own process', W: 'Lifeboat activity in a worker',
+  A: 'etcdctl snapshot save',
+  B: 'save + lib-storage upload',
+  L: 'Lifeboat pipeline, own process',
+  W: 'Lifeboat activity in a worker',
 };
 
 /**
@@ -133,7 +144,12 @@ function balancedOrder(rep: number): Variant[] {
  * activity's scheduling, Temporal's dispatch included). `cpu` is the CPU time of the variant's own
  * process, and of etcd and MinIO while it ran.
  */
-interface Run { seconds: number; processSeconds: number; rssMB: number; cpu: { own: number; etcd: number; minio: number } }
+interface Run {
+  seconds: number;
+  processSeconds: number;
+  rssMB: number;
+  cpu: { own: number; etcd: number; minio: number };
+}
 interface WorkerRun extends Run {
   /** The pipeline inside the activity (its streamStartedAt to streamFinishedAt). */
   streamSeconds: number;
@@ -150,7 +166,9 @@ async function timed(cmd: string, args: string[]): Promise<Run & { stdout: strin
   const [etcd1, minio1] = [cpuSeconds(etcdPid), cpuSeconds(minioPid)];
   const [, seconds, kb, user, system] = /BENCH ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(stderr)!;
   return {
-    seconds: Number(seconds), processSeconds: Number(seconds), rssMB: Number(kb) / 1024,
+    seconds: Number(seconds),
+    processSeconds: Number(seconds),
+    rssMB: Number(kb) / 1024,
     cpu: { own: Number(user) + Number(system), etcd: etcd1 - etcd0, minio: minio1 - minio0 },
     stdout: stdout.split('\n').at(-1) ?? '',
   };
@@ -163,10 +181,17 @@ async function timedNode(script: string, args: string[]): Promise<Run> {
   return { ...run, seconds: (pipelineSeconds ?? seconds)! };
 }
 
-const etcdctlSave = (file: string) => timed(bin.etcdctl, [
-  `--endpoints=${cluster.etcd.endpoints[0]}`, `--cacert=${cluster.etcd.caFile}`, `--cert=${cluster.etcd.certFile}`, `--key=${cluster.etcd.keyFile}`,
-  '--command-timeout=600s', 'snapshot', 'save', file,
-]);
+const etcdctlSave = (file: string) =>
+  timed(bin.etcdctl, [
+    `--endpoints=${cluster.etcd.endpoints[0]}`,
+    `--cacert=${cluster.etcd.caFile}`,
+    `--cert=${cluster.etcd.certFile}`,
+    `--key=${cluster.etcd.keyFile}`,
+    '--command-timeout=600s',
+    'snapshot',
+    'save',
+    file,
+  ]);
 
 // ---------------------------------------------------------------------------------------------------
 // W: the real worker
@@ -176,7 +201,13 @@ const workerRunning = worker.run();
 const connection = await Connection.connect(temporalConnectionOptions(config));
 const client = new Client({ connection, namespace: config.temporal.namespace });
 
-interface Sample { at: number; own: number; etcd: number; minio: number; rssMB: number }
+interface Sample {
+  at: number;
+  own: number;
+  etcd: number;
+  minio: number;
+  rssMB: number;
+}
 
 /** Samples this process's (the worker's) CPU and RSS and etcd's and MinIO's CPU every 100 ms until stopped. */
 function sampler(): { stop(): Sample[] } {
@@ -185,12 +216,26 @@ function sampler(): { stop(): Sample[] } {
     const own = process.cpuUsage();
     // A process gone (restarted by another lab user) ends the sampling; the run is measured again.
     try {
-      samples.push({ at: Date.now(), own: (own.user + own.system) / 1e6, etcd: cpuSeconds(etcdPid), minio: cpuSeconds(minioPid), rssMB: process.memoryUsage.rss() / 1024 / 1024 });
-    } catch { /* undisturbed() sees the new pid */ }
+      samples.push({
+        at: Date.now(),
+        own: (own.user + own.system) / 1e6,
+        etcd: cpuSeconds(etcdPid),
+        minio: cpuSeconds(minioPid),
+        rssMB: process.memoryUsage.rss() / 1024 / 1024,
+      });
+    } catch {
+      /* undisturbed() sees the new pid */
+    }
   };
   take();
   const timer = setInterval(take, 100);
-  return { stop: () => { clearInterval(timer); take(); return samples; } };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      take();
+      return samples;
+    },
+  };
 }
 
 /** A sampled counter's value at time `at`, interpolated between the samples around it. */
@@ -205,7 +250,9 @@ async function workerRun(): Promise<WorkerRun> {
   const sampling = sampler();
   const t0 = performance.now();
   const handle = await client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
-    taskQueue: config.temporal.taskQueue, workflowId: `bench-etcd/${cluster.name}/${randomUUID()}`, args: [{ cluster: cluster.name, skipRetention: true }],
+    taskQueue: config.temporal.taskQueue,
+    workflowId: `bench-etcd/${cluster.name}/${randomUUID()}`,
+    args: [{ cluster: cluster.name, skipRetention: true }],
   });
   await handle.result();
   const workflowSeconds = (performance.now() - t0) / 1000;
@@ -234,7 +281,11 @@ const median = (runs: Run[]): Run => ({
   seconds: medianOf(runs.map((r) => r.seconds)),
   processSeconds: medianOf(runs.map((r) => r.processSeconds)),
   rssMB: Math.max(...runs.map((r) => r.rssMB)),
-  cpu: { own: medianOf(runs.map((r) => r.cpu.own)), etcd: medianOf(runs.map((r) => r.cpu.etcd)), minio: medianOf(runs.map((r) => r.cpu.minio)) },
+  cpu: {
+    own: medianOf(runs.map((r) => r.cpu.own)),
+    etcd: medianOf(runs.map((r) => r.cpu.etcd)),
+    minio: medianOf(runs.map((r) => r.cpu.minio)),
+  },
 });
 
 /** OpenSSL's throughput here, in bytes per CPU second, for the two things L must do to every byte. */
@@ -267,7 +318,9 @@ const ratio = (x: number, y: number) => Number((x / y).toFixed(3));
 async function measure(sizeMiB: number, warmUp: boolean) {
   say(`filling etcd of ${cluster.name} to ${sizeMiB} MiB of scratch data`);
   await clearEtcdScratch(cluster);
-  await fillEtcd(cluster, sizeMiB, (done) => { if (done % 128 === 0) say(`  ${done} MiB`); });
+  await fillEtcd(cluster, sizeMiB, (done) => {
+    if (done % 128 === 0) say(`  ${done} MiB`);
+  });
   if (warmUp) {
     // A long-running worker has its workflow sandbox and the pipeline's code warm; this one is new.
     // One run, not measured, warms it.
@@ -275,7 +328,11 @@ async function measure(sizeMiB: number, warmUp: boolean) {
     say(`  warm-up W (not counted): ${w.seconds.toFixed(2)}s`);
     await clearBenchObjects();
   }
-  const a: Run[] = []; const b: Run[] = []; const l: Run[] = []; const uploads: Run[] = []; const w: WorkerRun[] = [];
+  const a: Run[] = [];
+  const b: Run[] = [];
+  const l: Run[] = [];
+  const uploads: Run[] = [];
+  const w: WorkerRun[] = [];
   const orders: string[] = [];
   let snapshotBytes = 0;
   for (let i = 0; i < repeats; i++) {
@@ -303,7 +360,9 @@ async function measure(sizeMiB: number, warmUp: boolean) {
         });
         uploads.push(upload);
         const runB = {
-          seconds: saveB.seconds + upload.seconds, processSeconds: saveB.seconds + upload.processSeconds, rssMB: Math.max(saveB.rssMB, upload.rssMB),
+          seconds: saveB.seconds + upload.seconds,
+          processSeconds: saveB.seconds + upload.processSeconds,
+          rssMB: Math.max(saveB.rssMB, upload.rssMB),
           cpu: { own: saveB.cpu.own + upload.cpu.own, etcd: saveB.cpu.etcd + upload.cpu.etcd, minio: saveB.cpu.minio + upload.cpu.minio },
         };
         b.push(runB);
@@ -315,7 +374,9 @@ async function measure(sizeMiB: number, warmUp: boolean) {
       } else {
         const runW = await undisturbed('W', workerRun);
         w.push(runW);
-        line.push(`W ${runW.seconds.toFixed(2)}s (scheduled→completed ${runW.processSeconds.toFixed(2)}s, stream ${runW.streamSeconds.toFixed(2)}s, workflow ${runW.workflowSeconds.toFixed(2)}s)`);
+        line.push(
+          `W ${runW.seconds.toFixed(2)}s (scheduled→completed ${runW.processSeconds.toFixed(2)}s, stream ${runW.streamSeconds.toFixed(2)}s, workflow ${runW.workflowSeconds.toFixed(2)}s)`,
+        );
       }
       await clearBenchObjects();
     }
@@ -324,7 +385,10 @@ async function measure(sizeMiB: number, warmUp: boolean) {
   const [A, B, L, U, W] = [median(a), median(b), median(l), median(uploads), median(w)];
   const mbps = (r: Run) => Number((snapshotBytes / 1e6 / r.seconds).toFixed(1));
   const figures = (r: Run) => ({
-    seconds: round(r.seconds), MBps: mbps(r), processSeconds: round(r.processSeconds), rssMB: Number(r.rssMB.toFixed(1)),
+    seconds: round(r.seconds),
+    MBps: mbps(r),
+    processSeconds: round(r.processSeconds),
+    rssMB: Number(r.rssMB.toFixed(1)),
     cpuSeconds: { own: round(r.cpu.own), etcd: round(r.cpu.etcd), minio: round(r.cpu.minio) },
   });
   // What L cannot avoid: etcd sending (as in A), MinIO storing (as in B's upload), and its own two
@@ -333,11 +397,19 @@ async function measure(sizeMiB: number, warmUp: boolean) {
   const floorSeconds = floorCpu / cores;
   const m = (xs: number[]) => round(medianOf(xs));
   return {
-    sizeMiB, snapshotMiB: Number((snapshotBytes / 1024 / 1024).toFixed(1)), repeats, orders,
-    A: figures(A), B: figures(B), L: figures(L),
+    sizeMiB,
+    snapshotMiB: Number((snapshotBytes / 1024 / 1024).toFixed(1)),
+    repeats,
+    orders,
+    A: figures(A),
+    B: figures(B),
+    L: figures(L),
     W: {
-      ...figures(W), scheduledToCompletedSeconds: round(W.processSeconds), scheduleToStartSeconds: m(w.map((r) => r.scheduleToStartSeconds)),
-      streamSeconds: m(w.map((r) => r.streamSeconds)), workflowSeconds: m(w.map((r) => r.workflowSeconds)),
+      ...figures(W),
+      scheduledToCompletedSeconds: round(W.processSeconds),
+      scheduleToStartSeconds: m(w.map((r) => r.scheduleToStartSeconds)),
+      streamSeconds: m(w.map((r) => r.streamSeconds)),
+      workflowSeconds: m(w.map((r) => r.workflowSeconds)),
     },
     LoverA: ratio(L.seconds, A.seconds),
     LoverB: ratio(L.seconds, B.seconds),
@@ -354,12 +426,24 @@ async function measure(sizeMiB: number, warmUp: boolean) {
     // L's whole CPU bill (its process, etcd, MinIO) spread over the cores: L can be no faster.
     LcpuBoundSeconds: round((L.cpu.own + L.cpu.etcd + L.cpu.minio) / cores),
     WcpuBoundSeconds: round((W.cpu.own + W.cpu.etcd + W.cpu.minio) / cores),
-    floor: { cores, cpuSeconds: round(floorCpu), seconds: round(floorSeconds), LoverA: ratio(floorSeconds, A.seconds), LoverB: ratio(floorSeconds, B.seconds) },
+    floor: {
+      cores,
+      cpuSeconds: round(floorCpu),
+      seconds: round(floorSeconds),
+      LoverA: ratio(floorSeconds, A.seconds),
+      LoverB: ratio(floorSeconds, B.seconds),
+    },
     runs: {
-      A: a.map((r) => round(r.seconds)), B: b.map((r) => round(r.seconds)), BProcess: b.map((r) => round(r.processSeconds)),
-      L: l.map((r) => round(r.seconds)), LProcess: l.map((r) => round(r.processSeconds)),
-      W: w.map((r) => round(r.seconds)), WScheduled: w.map((r) => round(r.processSeconds)), WStream: w.map((r) => round(r.streamSeconds)),
-      WScheduleToStart: w.map((r) => Number(r.scheduleToStartSeconds.toFixed(3))), WWorkflow: w.map((r) => round(r.workflowSeconds)),
+      A: a.map((r) => round(r.seconds)),
+      B: b.map((r) => round(r.seconds)),
+      BProcess: b.map((r) => round(r.processSeconds)),
+      L: l.map((r) => round(r.seconds)),
+      LProcess: l.map((r) => round(r.processSeconds)),
+      W: w.map((r) => round(r.seconds)),
+      WScheduled: w.map((r) => round(r.processSeconds)),
+      WStream: w.map((r) => round(r.streamSeconds)),
+      WScheduleToStart: w.map((r) => Number(r.scheduleToStartSeconds.toFixed(3))),
+      WWorkflow: w.map((r) => round(r.workflowSeconds)),
     },
   };
 }
@@ -393,21 +477,33 @@ try {
   await connection.close();
 }
 const out = (line: string) => process.stdout.write(`${line}\n`);
-out(`Node.js ${process.version}; OpenSSL here: sha256 ${(crypto.sha256 / 1e6).toFixed(0)} MB/s, AES-256-GCM ${(crypto.aes256gcm / 1e6).toFixed(0)} MB/s per core; ${cores} cores`);
+out(
+  `Node.js ${process.version}; OpenSSL here: sha256 ${(crypto.sha256 / 1e6).toFixed(0)} MB/s, AES-256-GCM ${(crypto.aes256gcm / 1e6).toFixed(0)} MB/s per core; ${cores} cores`,
+);
 out('size  variant                                 seconds   MB/s   with start-up   peak RSS MB   CPU s: own  etcd  MinIO   runs');
 for (const r of results) {
   out(`      orders: ${r.orders.join(', ')}`);
   for (const name of variants) {
     const f = r[name];
     const runs = r.runs[name].join(' ');
-    out(`${String(r.sizeMiB).padStart(4)}  ${name} ${labels[name].padEnd(38)} ${String(f.seconds).padStart(7)} ${String(f.MBps).padStart(6)} ${String(f.processSeconds).padStart(15)} ${String(f.rssMB).padStart(13)} ${String(f.cpuSeconds.own).padStart(11)} ${String(f.cpuSeconds.etcd).padStart(5)} ${String(f.cpuSeconds.minio).padStart(6)}   ${runs}`);
+    out(
+      `${String(r.sizeMiB).padStart(4)}  ${name} ${labels[name].padEnd(38)} ${String(f.seconds).padStart(7)} ${String(f.MBps).padStart(6)} ${String(f.processSeconds).padStart(15)} ${String(f.rssMB).padStart(13)} ${String(f.cpuSeconds.own).padStart(11)} ${String(f.cpuSeconds.etcd).padStart(5)} ${String(f.cpuSeconds.minio).padStart(6)}   ${runs}`,
+    );
   }
-  out(`      W is ActivityTaskStarted→Completed; "with start-up" for W is Scheduled→Completed (runs ${r.runs.WScheduled.join(' ')}); schedule-to-start ${r.W.scheduleToStartSeconds} s;`
-    + ` the stream inside it ${r.W.streamSeconds} s (runs ${r.runs.WStream.join(' ')}); whole workflow ${r.W.workflowSeconds} s`);
+  out(
+    `      W is ActivityTaskStarted→Completed; "with start-up" for W is Scheduled→Completed (runs ${r.runs.WScheduled.join(' ')}); schedule-to-start ${r.W.scheduleToStartSeconds} s;` +
+      ` the stream inside it ${r.W.streamSeconds} s (runs ${r.runs.WStream.join(' ')}); whole workflow ${r.W.workflowSeconds} s`,
+  );
   out(`      L/A = ${r.LoverA} (target <= 1.15)   L/B = ${r.LoverB} (target <= 0.7)   L peak RSS ${r.rssMB} MB (target <= 150)`);
   out(`      with start-up counted: L/A = ${r.LoverAProcess}   L/B = ${r.LoverBProcess}`);
-  out(`      worker activity: W/A = ${r.WoverA}   W/B = ${r.WoverB}   (scheduled→completed: W/A = ${r.WoverAScheduled}   W/B = ${r.WoverBScheduled})   W/L = ${r.WoverL}`);
-  out(`      CPU bill over ${r.floor.cores} cores: L ${r.LcpuBoundSeconds} s (L took ${r.L.seconds} s), W ${r.WcpuBoundSeconds} s (W took ${r.W.seconds} s)`);
-  out(`      floor: etcd sending + MinIO storing + 2 x sha256 + AES-GCM = ${r.floor.cpuSeconds} CPU s = ${r.floor.seconds} s on ${r.floor.cores} cores: best possible L/A ${r.floor.LoverA}, L/B ${r.floor.LoverB}`);
+  out(
+    `      worker activity: W/A = ${r.WoverA}   W/B = ${r.WoverB}   (scheduled→completed: W/A = ${r.WoverAScheduled}   W/B = ${r.WoverBScheduled})   W/L = ${r.WoverL}`,
+  );
+  out(
+    `      CPU bill over ${r.floor.cores} cores: L ${r.LcpuBoundSeconds} s (L took ${r.L.seconds} s), W ${r.WcpuBoundSeconds} s (W took ${r.W.seconds} s)`,
+  );
+  out(
+    `      floor: etcd sending + MinIO storing + 2 x sha256 + AES-GCM = ${r.floor.cpuSeconds} CPU s = ${r.floor.seconds} s on ${r.floor.cores} cores: best possible L/A ${r.floor.LoverA}, L/B ${r.floor.LoverB}`,
+  );
 }
 out(JSON.stringify({ node: process.version, results }));

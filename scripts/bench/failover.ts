@@ -44,16 +44,29 @@ const bench = benchApp(base, { prefix: 'bench-fo', deploymentCount, availableTim
 const { namespace, targets, dnsName, record } = bench;
 // Through the schema, so every default a later field gets is filled in as the worker's own loader does.
 const app: AppConfig = appSchema.parse({
-  name: namespace, cluster: 'primary', namespaces: [namespace], backup: { ttl: '720h' },
-  verify: { cluster: 'standby', checks: [], availableTimeout: `${availableTimeoutSeconds}s` }, objectives: { rto: '600s', rpo: '86400s' },
+  name: namespace,
+  cluster: 'primary',
+  namespaces: [namespace],
+  backup: { ttl: '720h' },
+  verify: { cluster: 'standby', checks: [], availableTimeout: `${availableTimeoutSeconds}s` },
+  objectives: { rto: '600s', rpo: '86400s' },
   failover: {
-    standby: 'standby', mode: 'warm-standby', approvalTimeout: '600s', availableTimeout: `${availableTimeoutSeconds}s`,
+    standby: 'standby',
+    mode: 'warm-standby',
+    approvalTimeout: '600s',
+    availableTimeout: `${availableTimeoutSeconds}s`,
     traffic: { provider: 'externalDNS', cluster: 'standby', namespace, name: namespace, dnsName, recordType: 'A', recordTTL: 30, targets },
   },
 });
-const config = { ...base, temporal: { ...base.temporal, taskQueue: `bench-failover-${randomUUID()}` }, metrics: { port: 0 }, apps: [...base.apps, app] };
+const config = {
+  ...base,
+  temporal: { ...base.temporal, taskQueue: `bench-failover-${randomUUID()}` },
+  metrics: { port: 0 },
+  apps: [...base.apps, app],
+};
 const origins: Record<Site, string> = {
-  primary: new URL(bench.kube.primary.getCurrentCluster()!.server).origin, standby: new URL(bench.kube.standby.getCurrentCluster()!.server).origin,
+  primary: new URL(bench.kube.primary.getCurrentCluster()!.server).origin,
+  standby: new URL(bench.kube.standby.getCurrentCluster()!.server).origin,
 };
 
 const round2 = (x: number) => Number(x.toFixed(2));
@@ -87,14 +100,27 @@ interface LifeboatRun {
   betweenStepsSeconds: number;
   activities: ActivityRecord[];
   /** Workflow tasks: how many, their summed schedule-to-start and start-to-complete. */
-  workflowTasks: { count: number; scheduleToStartMs: number; startToCompleteMs: number; each: { after: string; scheduleToStartMs: number; startToCompleteMs: number }[] };
+  workflowTasks: {
+    count: number;
+    scheduleToStartMs: number;
+    startToCompleteMs: number;
+    each: { after: string; scheduleToStartMs: number; startToCompleteMs: number }[];
+  };
   /** Server-side Deployment GETs and PATCHes during the run, per site, from the API server's histograms. */
-  server: Record<Site, { get: { count: number; meanMs: number }; patch: { count: number; meanMs: number }; list: { count: number; meanMs: number } }>;
+  server: Record<
+    Site,
+    { get: { count: number; meanMs: number }; patch: { count: number; meanMs: number }; list: { count: number; meanMs: number } }
+  >;
 }
 
-const stepSeconds = (s: FailoverReport['steps'][number]) => (s.startedAt && s.finishedAt ? (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000 : 0);
+const stepSeconds = (s: FailoverReport['steps'][number]) =>
+  s.startedAt && s.finishedAt ? (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000 : 0;
 /** Which cluster's traffic counts for an activity: the one it changes, or both. */
-const activitySite: Record<string, Site | undefined> = { fenceWorkloads: 'primary', activateWorkloads: 'standby', waitWorkloadsAvailable: 'standby' };
+const activitySite: Record<string, Site | undefined> = {
+  fenceWorkloads: 'primary',
+  activateWorkloads: 'standby',
+  waitWorkloadsAvailable: 'standby',
+};
 const histogram = 'apiserver_request_duration_seconds';
 
 let running: WorkflowHandle<typeof failover> | undefined;
@@ -106,7 +132,8 @@ async function lifeboatRun(client: Client): Promise<LifeboatRun> {
   let report: FailoverReport;
   try {
     running = await client.workflow.start<typeof failover>('failover', {
-      taskQueue: config.temporal.taskQueue, workflowId: `failover/${app.name}`,
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `failover/${app.name}`,
       args: [{ app: app.name, from: 'primary', to: 'standby', reason: 'bench:failover', autoApprove: { approver: 'bench' } }],
     });
     report = await running.result();
@@ -133,13 +160,21 @@ async function lifeboatRun(client: Client): Promise<LifeboatRun> {
     return { get: of('GET', 'resource'), patch: of('PATCH', 'resource'), list: of('LIST', 'namespace') };
   };
   return {
-    seconds, rtoSeconds: report.rtoSeconds, podsReadySeconds: report.podsReadySeconds, overheadSeconds: report.rtoSeconds - report.podsReadySeconds,
-    steps: Object.fromEntries(report.steps.map((s) => [s.name, stepSeconds(s)])), betweenStepsSeconds: between,
+    seconds,
+    rtoSeconds: report.rtoSeconds,
+    podsReadySeconds: report.podsReadySeconds,
+    overheadSeconds: report.rtoSeconds - report.podsReadySeconds,
+    steps: Object.fromEntries(report.steps.map((s) => [s.name, stepSeconds(s)])),
+    betweenStepsSeconds: between,
     activities: history.activities.map((a) => ({
-      name: a.name, scheduleToStartMs: a.startedMs - a.scheduledMs, startToCloseMs: a.closedMs - a.startedMs,
+      name: a.name,
+      scheduleToStartMs: a.startedMs - a.scheduledMs,
+      startToCloseMs: a.closedMs - a.startedMs,
       wire: windowStats(trace, a.startedMs, a.closedMs, activitySite[a.name] ? origins[activitySite[a.name]!] : undefined),
       afterLastPatchMs: (() => {
-        const ends = trace.requests.filter((r) => r.method === 'PATCH' && r.createdMs >= a.startedMs && r.createdMs <= a.closedMs && r.endMs).map((r) => r.endMs!);
+        const ends = trace.requests
+          .filter((r) => r.method === 'PATCH' && r.createdMs >= a.startedMs && r.createdMs <= a.closedMs && r.endMs)
+          .map((r) => r.endMs!);
         return ends.length ? a.closedMs - Math.max(...ends) : 0;
       })(),
     })),
@@ -149,8 +184,11 @@ async function lifeboatRun(client: Client): Promise<LifeboatRun> {
       startToCompleteMs: history.workflowTasks.reduce((s, t) => s + t.completedMs - t.startedMs, 0),
       // Each task by what woke it: the activity that closed last before it was scheduled.
       each: history.workflowTasks.map((t) => ({
-        after: history.activities.filter((a) => a.closedMs && a.closedMs <= t.scheduledMs).sort((a, b) => b.closedMs - a.closedMs)[0]?.name ?? 'workflow start',
-        scheduleToStartMs: t.startedMs - t.scheduledMs, startToCompleteMs: t.completedMs - t.startedMs,
+        after:
+          history.activities.filter((a) => a.closedMs && a.closedMs <= t.scheduledMs).sort((a, b) => b.closedMs - a.closedMs)[0]?.name ??
+          'workflow start',
+        scheduleToStartMs: t.startedMs - t.scheduledMs,
+        startToCompleteMs: t.completedMs - t.startedMs,
       })),
     },
     server: { primary: serverOf(0), standby: serverOf(1) },
@@ -171,7 +209,8 @@ interface BaselineRun {
  * wait: a GET, a list and a watch per name.
  */
 const namesPerCommand = { scale: 5, wait: 3 } as const;
-const inChunks = (names: string[], size: number) => Array.from({ length: Math.ceil(names.length / size) }, (_, i) => names.slice(i * size, (i + 1) * size));
+const inChunks = (names: string[], size: number) =>
+  Array.from({ length: Math.ceil(names.length / size) }, (_, i) => names.slice(i * size, (i + 1) * size));
 
 /**
  * What an SRE would script without Lifeboat: read the replicas on primary, scale it to zero, scale the
@@ -193,28 +232,76 @@ async function baselineRun(mode: 'straight' | 'parallel', waitSourceStopped = fa
     else for (const args of argsList) await kubectl(site, args);
     commands[name] = since(t);
   };
-  const split = (names: string[], kind: keyof typeof namesPerCommand) => (mode === 'parallel' ? inChunks(names, namesPerCommand[kind]) : [names]);
+  const split = (names: string[], kind: keyof typeof namesPerCommand) =>
+    mode === 'parallel' ? inChunks(names, namesPerCommand[kind]) : [names];
   const t0 = performance.now();
-  const listed = await kubectl('primary', ['get', 'deployments', '-n', namespace, '-o', 'jsonpath={range .items[*]}{.metadata.name}={.spec.replicas}{"\\n"}{end}']);
+  const listed = await kubectl('primary', [
+    'get',
+    'deployments',
+    '-n',
+    namespace,
+    '-o',
+    'jsonpath={range .items[*]}{.metadata.name}={.spec.replicas}{"\\n"}{end}',
+  ]);
   commands['get replicas'] = since(t0);
   const byReplicas = new Map<number, string[]>();
   for (const line of listed.stdout.split('\n').filter(Boolean)) {
     const [name, replicas] = line.split('=') as [string, string];
-    byReplicas.set(Number(replicas), [...byReplicas.get(Number(replicas)) ?? [], name]);
+    byReplicas.set(Number(replicas), [...(byReplicas.get(Number(replicas)) ?? []), name]);
   }
   const groups = [...byReplicas];
-  await step('scale down', 'primary', mode === 'parallel'
-    ? split(groups.flatMap(([, names]) => names), 'scale').map((names) => ['scale', 'deployment', ...names, '--replicas=0', '-n', namespace])
-    : [['scale', 'deployment', '--all', '--replicas=0', '-n', namespace]]);
+  await step(
+    'scale down',
+    'primary',
+    mode === 'parallel'
+      ? split(
+          groups.flatMap(([, names]) => names),
+          'scale',
+        ).map((names) => ['scale', 'deployment', ...names, '--replicas=0', '-n', namespace])
+      : [['scale', 'deployment', '--all', '--replicas=0', '-n', namespace]],
+  );
   // What Lifeboat's fence now makes sure of before the standby comes up: the source serves no more.
-  if (waitSourceStopped) await step('wait source stopped', 'primary', [['wait', 'pod', '--all', '--for=delete', '-n', namespace, `--timeout=${availableTimeoutSeconds}s`]]);
+  if (waitSourceStopped)
+    await step('wait source stopped', 'primary', [
+      ['wait', 'pod', '--all', '--for=delete', '-n', namespace, `--timeout=${availableTimeoutSeconds}s`],
+    ]);
   const up = performance.now();
-  await step('scale up', 'standby', groups.flatMap(([replicas, names]) => split(names, 'scale').map((chunk) => ['scale', 'deployment', ...chunk, `--replicas=${replicas}`, '-n', namespace])));
-  await step('wait', 'standby', groups.flatMap(([replicas, names]) => split(names, 'wait').map((chunk) => [
-    'wait', 'deployment', ...chunk, `--for=jsonpath={.status.availableReplicas}=${replicas}`, '-n', namespace, `--timeout=${availableTimeoutSeconds}s`,
-  ])));
+  await step(
+    'scale up',
+    'standby',
+    groups.flatMap(([replicas, names]) =>
+      split(names, 'scale').map((chunk) => ['scale', 'deployment', ...chunk, `--replicas=${replicas}`, '-n', namespace]),
+    ),
+  );
+  await step(
+    'wait',
+    'standby',
+    groups.flatMap(([replicas, names]) =>
+      split(names, 'wait').map((chunk) => [
+        'wait',
+        'deployment',
+        ...chunk,
+        `--for=jsonpath={.status.availableReplicas}=${replicas}`,
+        '-n',
+        namespace,
+        `--timeout=${availableTimeoutSeconds}s`,
+      ]),
+    ),
+  );
   const podsReadySeconds = since(up);
-  await step('patch record', 'standby', [['patch', 'dnsendpoint', namespace, '-n', namespace, '--type', 'merge', '-p', JSON.stringify({ spec: { endpoints: [record('standby')] } })]]);
+  await step('patch record', 'standby', [
+    [
+      'patch',
+      'dnsendpoint',
+      namespace,
+      '-n',
+      namespace,
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec: { endpoints: [record('standby')] } }),
+    ],
+  ]);
   return { seconds: since(t0), podsReadySeconds, commands };
 }
 
@@ -260,11 +347,15 @@ try {
   // A long-running worker has its workflow sandbox and activity code warm; this one is new. One dry run
   // (preflight and plan, nothing changed), not measured, warms it.
   const warmUp = await client.workflow.start<typeof failover>('failover', {
-    taskQueue: config.temporal.taskQueue, workflowId: `failover/${app.name}`,
+    taskQueue: config.temporal.taskQueue,
+    workflowId: `failover/${app.name}`,
     args: [{ app: app.name, from: 'primary', to: 'standby', reason: 'bench:failover warm-up', dryRun: true }],
   });
   await warmUp.result();
-  const l: LifeboatRun[] = []; const h: BaselineRun[] = []; const p: BaselineRun[] = []; const ps: BaselineRun[] = [];
+  const l: LifeboatRun[] = [];
+  const h: BaselineRun[] = [];
+  const p: BaselineRun[] = [];
+  const ps: BaselineRun[] = [];
   const orders: string[] = [];
   for (let i = 0; i < repeats; i++) {
     const order = orderOf(i);
@@ -275,21 +366,58 @@ try {
         await bench.checkFailedOver(name);
         return r;
       };
-      if (variant === 'L') l.push(await withRetries('Lifeboat', () => bench.reset(), () => checked('Lifeboat', () => lifeboatRun(client))));
-      else if (variant === 'H') h.push(await withRetries('baseline', () => bench.reset(), () => checked('baseline', () => baselineRun('straight'))));
-      else if (variant === 'P') p.push(await withRetries('parallel baseline', () => bench.reset(), () => checked('parallel baseline', () => baselineRun('parallel'))));
-      else ps.push(await withRetries('parallel baseline waiting for the source', () => bench.reset(), () => checked('parallel baseline waiting for the source', () => baselineRun('parallel', true))));
+      if (variant === 'L')
+        l.push(
+          await withRetries(
+            'Lifeboat',
+            () => bench.reset(),
+            () => checked('Lifeboat', () => lifeboatRun(client)),
+          ),
+        );
+      else if (variant === 'H')
+        h.push(
+          await withRetries(
+            'baseline',
+            () => bench.reset(),
+            () => checked('baseline', () => baselineRun('straight')),
+          ),
+        );
+      else if (variant === 'P')
+        p.push(
+          await withRetries(
+            'parallel baseline',
+            () => bench.reset(),
+            () => checked('parallel baseline', () => baselineRun('parallel')),
+          ),
+        );
+      else
+        ps.push(
+          await withRetries(
+            'parallel baseline waiting for the source',
+            () => bench.reset(),
+            () => checked('parallel baseline waiting for the source', () => baselineRun('parallel', true)),
+          ),
+        );
     }
-    const x = l.at(-1)!; const y = h.at(-1)!; const z = p.at(-1)!; const zs = ps.at(-1)!;
-    say(`run ${i + 1}/${repeats}, order ${order.join(' ')}: Lifeboat ${x.seconds.toFixed(2)} s (RTO ${x.rtoSeconds} s, Pods Ready ${x.podsReadySeconds.toFixed(2)} s, overhead ${x.overheadSeconds.toFixed(2)} s)`
-      + `  parallel kubectl ${z.seconds.toFixed(2)} s (Pods Ready ${z.podsReadySeconds.toFixed(2)} s)  parallel kubectl waiting for the source ${zs.seconds.toFixed(2)} s  straight kubectl ${y.seconds.toFixed(2)} s (Pods Ready ${y.podsReadySeconds.toFixed(2)} s)`);
+    const x = l.at(-1)!;
+    const y = h.at(-1)!;
+    const z = p.at(-1)!;
+    const zs = ps.at(-1)!;
+    say(
+      `run ${i + 1}/${repeats}, order ${order.join(' ')}: Lifeboat ${x.seconds.toFixed(2)} s (RTO ${x.rtoSeconds} s, Pods Ready ${x.podsReadySeconds.toFixed(2)} s, overhead ${x.overheadSeconds.toFixed(2)} s)` +
+        `  parallel kubectl ${z.seconds.toFixed(2)} s (Pods Ready ${z.podsReadySeconds.toFixed(2)} s)  parallel kubectl waiting for the source ${zs.seconds.toFixed(2)} s  straight kubectl ${y.seconds.toFixed(2)} s (Pods Ready ${y.podsReadySeconds.toFixed(2)} s)`,
+    );
   }
   const stepNames = Object.keys(l[0]!.steps);
   const m = (xs: number[]) => round2(median(xs));
-  const L = median(l.map((r) => r.seconds)); const H = median(h.map((r) => r.seconds)); const P = median(p.map((r) => r.seconds)); const PS = median(ps.map((r) => r.seconds));
+  const L = median(l.map((r) => r.seconds));
+  const H = median(h.map((r) => r.seconds));
+  const P = median(p.map((r) => r.seconds));
+  const PS = median(ps.map((r) => r.seconds));
   const overhead = median(l.map((r) => r.overheadSeconds));
   const stopWait = (r: LifeboatRun) => (r.activities.find((a) => a.name === 'fenceWorkloads')?.afterLastPatchMs ?? 0) / 1000;
-  const commandsOf = (runs: BaselineRun[]) => Object.fromEntries(Object.keys(runs[0]!.commands).map((n) => [n, m(runs.map((r) => r.commands[n]!))]));
+  const commandsOf = (runs: BaselineRun[]) =>
+    Object.fromEntries(Object.keys(runs[0]!.commands).map((n) => [n, m(runs.map((r) => r.commands[n]!))]));
 
   // Per activity, medians over the runs (activities matched by name and order).
   const keys = activityKeys(l[0]!);
@@ -298,18 +426,38 @@ try {
     const rows = l.map((run) => byKey(run, key)).filter((a): a is ActivityRecord => a !== undefined);
     const w = (f: (s: WindowStats) => number) => Number(median(rows.map((a) => f(a.wire))).toFixed(1));
     return {
-      activity: key, site: activitySite[key.split('#')[0]!] ?? 'both',
+      activity: key,
+      site: activitySite[key.split('#')[0]!] ?? 'both',
       scheduleToStartMs: Number(median(rows.map((a) => a.scheduleToStartMs)).toFixed(1)),
       startToCloseMs: Number(median(rows.map((a) => a.startToCloseMs)).toFixed(1)),
-      requests: w((s) => s.requests), get: w((s) => s.byMethod.GET ?? 0), patch: w((s) => s.byMethod.PATCH ?? 0),
-      connections: w((s) => s.connections), protocols: rows[0]!.wire.protocols,
-      maxInFlight: w((s) => s.maxInFlight), meanInFlight: w((s) => s.meanInFlight),
-      busyMs: w((s) => s.busyMs), requestMs: w((s) => s.requestMs), waitForConnectionMs: w((s) => s.waitForConnectionMs), serverMs: w((s) => s.serverMs), connectMs: w((s) => s.connectMs),
+      requests: w((s) => s.requests),
+      get: w((s) => s.byMethod.GET ?? 0),
+      patch: w((s) => s.byMethod.PATCH ?? 0),
+      connections: w((s) => s.connections),
+      protocols: rows[0]!.wire.protocols,
+      maxInFlight: w((s) => s.maxInFlight),
+      meanInFlight: w((s) => s.meanInFlight),
+      busyMs: w((s) => s.busyMs),
+      requestMs: w((s) => s.requestMs),
+      waitForConnectionMs: w((s) => s.waitForConnectionMs),
+      serverMs: w((s) => s.serverMs),
+      connectMs: w((s) => s.connectMs),
     };
   });
-  const serverSide = Object.fromEntries(sites.map((s) => [s, Object.fromEntries((['get', 'patch', 'list'] as const).map((v) => [v, {
-    count: median(l.map((r) => r.server[s][v].count)), meanMs: m(l.map((r) => r.server[s][v].meanMs)),
-  }]))]));
+  const serverSide = Object.fromEntries(
+    sites.map((s) => [
+      s,
+      Object.fromEntries(
+        (['get', 'patch', 'list'] as const).map((v) => [
+          v,
+          {
+            count: median(l.map((r) => r.server[s][v].count)),
+            meanMs: m(l.map((r) => r.server[s][v].meanMs)),
+          },
+        ]),
+      ),
+    ]),
+  );
   const temporal = {
     activities: l[0]!.activities.length,
     scheduleToStartMsTotal: m(l.map((r) => r.activities.reduce((s, a) => s + a.scheduleToStartMs, 0))),
@@ -323,14 +471,23 @@ try {
     })),
   };
   const result = {
-    node: process.version, deployments: deploymentCount, pods: bench.pods, repeats, orders,
+    node: process.version,
+    deployments: deploymentCount,
+    pods: bench.pods,
+    repeats,
+    orders,
     lifeboatSeconds: round2(L),
-    parallelBaselineSeconds: round2(P), ratioVsParallel: Number((L / P).toFixed(3)),
-    baselineSeconds: round2(H), ratio: Number((L / H).toFixed(3)),
+    parallelBaselineSeconds: round2(P),
+    ratioVsParallel: Number((L / P).toFixed(3)),
+    baselineSeconds: round2(H),
+    ratio: Number((L / H).toFixed(3)),
     /** P that also waits, after scaling the source down, until its Pods are gone, as Lifeboat's fence makes sure they no longer serve. */
-    parallelWaitingBaselineSeconds: round2(PS), ratioVsParallelWaiting: Number((L / PS).toFixed(3)),
+    parallelWaitingBaselineSeconds: round2(PS),
+    ratioVsParallelWaiting: Number((L / PS).toFixed(3)),
     parallelWaitingBaselineCommandSeconds: commandsOf(ps),
-    rtoSeconds: median(l.map((r) => r.rtoSeconds)), podsReadySeconds: m(l.map((r) => r.podsReadySeconds)), overheadSeconds: round2(overhead),
+    rtoSeconds: median(l.map((r) => r.rtoSeconds)),
+    podsReadySeconds: m(l.map((r) => r.podsReadySeconds)),
+    overheadSeconds: round2(overhead),
     /** The fence's wait, after its last patch, until the source's Pods stopped serving: the source's controllers' time. */
     sourceStopWaitSeconds: m(l.map(stopWait)),
     /** The overhead without that wait: Lifeboat's own requests, activities and workflow tasks. */
@@ -339,56 +496,130 @@ try {
     notWaitingSeconds: m(l.map((r) => r.rtoSeconds - r.steps.available!)),
     stepSeconds: Object.fromEntries(stepNames.map((n) => [n, m(l.map((r) => r.steps[n]!))])),
     betweenStepsSeconds: m(l.map((r) => r.betweenStepsSeconds)),
-    activities: activityTable, serverSide, temporal,
-    parallelBaselinePodsReadySeconds: m(p.map((r) => r.podsReadySeconds)), parallelBaselineCommandSeconds: commandsOf(p),
-    baselinePodsReadySeconds: m(h.map((r) => r.podsReadySeconds)), baselineCommandSeconds: commandsOf(h),
-    target, met: { ratioVsParallel: L / P <= target.ratio, ratioVsParallelWaiting: L / PS <= target.ratio, ratio: L / H <= target.ratio, overhead: overhead <= target.overheadSeconds },
+    activities: activityTable,
+    serverSide,
+    temporal,
+    parallelBaselinePodsReadySeconds: m(p.map((r) => r.podsReadySeconds)),
+    parallelBaselineCommandSeconds: commandsOf(p),
+    baselinePodsReadySeconds: m(h.map((r) => r.podsReadySeconds)),
+    baselineCommandSeconds: commandsOf(h),
+    target,
+    met: {
+      ratioVsParallel: L / P <= target.ratio,
+      ratioVsParallelWaiting: L / PS <= target.ratio,
+      ratio: L / H <= target.ratio,
+      overhead: overhead <= target.overheadSeconds,
+    },
     runs: l.map((x, i) => ({
-      lifeboatSeconds: round2(x.seconds), rtoSeconds: x.rtoSeconds, podsReadySeconds: round2(x.podsReadySeconds), overheadSeconds: round2(x.overheadSeconds),
+      lifeboatSeconds: round2(x.seconds),
+      rtoSeconds: x.rtoSeconds,
+      podsReadySeconds: round2(x.podsReadySeconds),
+      overheadSeconds: round2(x.overheadSeconds),
       steps: Object.fromEntries(Object.entries(x.steps).map(([n, s]) => [n, round2(s)])),
-      parallelBaselineSeconds: round2(p[i]!.seconds), parallelBaselinePodsReadySeconds: round2(p[i]!.podsReadySeconds),
+      parallelBaselineSeconds: round2(p[i]!.seconds),
+      parallelBaselinePodsReadySeconds: round2(p[i]!.podsReadySeconds),
       parallelBaselineCommands: Object.fromEntries(Object.entries(p[i]!.commands).map(([n, s]) => [n, round2(s)])),
-      baselineSeconds: round2(h[i]!.seconds), baselinePodsReadySeconds: round2(h[i]!.podsReadySeconds),
+      baselineSeconds: round2(h[i]!.seconds),
+      baselinePodsReadySeconds: round2(h[i]!.podsReadySeconds),
       baselineCommands: Object.fromEntries(Object.entries(h[i]!.commands).map(([n, s]) => [n, round2(s)])),
     })),
-    lifeboatRuns: l.map((x) => round2(x.seconds)), parallelBaselineRuns: p.map((x) => round2(x.seconds)),
-    parallelWaitingBaselineRuns: ps.map((x) => round2(x.seconds)), baselineRuns: h.map((x) => round2(x.seconds)),
+    lifeboatRuns: l.map((x) => round2(x.seconds)),
+    parallelBaselineRuns: p.map((x) => round2(x.seconds)),
+    parallelWaitingBaselineRuns: ps.map((x) => round2(x.seconds)),
+    baselineRuns: h.map((x) => round2(x.seconds)),
   };
-  const row = (label: string, value: number, runs: number[]) => `${label.padEnd(60)} ${value.toFixed(2).padStart(8)}   ${runs.map((x) => x.toFixed(2)).join(' ')}\n`;
+  const row = (label: string, value: number, runs: number[]) =>
+    `${label.padEnd(60)} ${value.toFixed(2).padStart(8)}   ${runs.map((x) => x.toFixed(2)).join(' ')}\n`;
   const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
   let out = `${deploymentCount} Deployments, ${bench.pods} Pods, primary → standby, ${repeats} runs each, Node.js ${process.version}; orders ${orders.join(', ')}\n`;
   out += `L/P = ${result.ratioVsParallel} (Lifeboat against kubectl in parallel chunks; target <= ${target.ratio}: ${verdict(result.met.ratioVsParallel)})\n`;
   out += `L/S = ${result.ratioVsParallelWaiting} (against kubectl in parallel chunks that also waits for the source's Pods to go, as Lifeboat's fence does: ${verdict(result.met.ratioVsParallelWaiting)})\n`;
   out += `L/H = ${result.ratio} (against straight-line kubectl: ${verdict(result.met.ratio)}); overhead ${result.overheadSeconds} s (target <= ${target.overheadSeconds} s: ${verdict(result.met.overhead)})\n`;
   out += `${'figure'.padEnd(60)} ${'median s'.padStart(8)}   runs\n`;
-  out += row('L  Lifeboat failover workflow (start to result)', result.lifeboatSeconds, l.map((x) => x.seconds));
-  out += row('   RTO (request to verified, from its report)', result.rtoSeconds, l.map((x) => x.rtoSeconds));
-  out += row('   Pods Ready (bring-up start to all Available, report)', result.podsReadySeconds, l.map((x) => x.podsReadySeconds));
-  out += row('   orchestration overhead (RTO - Pods Ready)', result.overheadSeconds, l.map((x) => x.overheadSeconds));
-  out += row('     of which the source\'s Pods stopping (fence, after its last patch)', result.sourceStopWaitSeconds, l.map(stopWait));
-  out += row('     Lifeboat\'s own (overhead - the source stopping)', result.ownOverheadSeconds, l.map((x) => x.overheadSeconds - stopWait(x)));
-  out += row('   not waiting for Pods (RTO - available step)', result.notWaitingSeconds, l.map((x) => x.rtoSeconds - x.steps.available!));
-  for (const n of stepNames) out += row(`     step ${n}`, result.stepSeconds[n]!, l.map((x) => x.steps[n]!));
-  out += row('     between steps (workflow tasks)', result.betweenStepsSeconds, l.map((x) => x.betweenStepsSeconds));
+  out += row(
+    'L  Lifeboat failover workflow (start to result)',
+    result.lifeboatSeconds,
+    l.map((x) => x.seconds),
+  );
+  out += row(
+    '   RTO (request to verified, from its report)',
+    result.rtoSeconds,
+    l.map((x) => x.rtoSeconds),
+  );
+  out += row(
+    '   Pods Ready (bring-up start to all Available, report)',
+    result.podsReadySeconds,
+    l.map((x) => x.podsReadySeconds),
+  );
+  out += row(
+    '   orchestration overhead (RTO - Pods Ready)',
+    result.overheadSeconds,
+    l.map((x) => x.overheadSeconds),
+  );
+  out += row("     of which the source's Pods stopping (fence, after its last patch)", result.sourceStopWaitSeconds, l.map(stopWait));
+  out += row(
+    "     Lifeboat's own (overhead - the source stopping)",
+    result.ownOverheadSeconds,
+    l.map((x) => x.overheadSeconds - stopWait(x)),
+  );
+  out += row(
+    '   not waiting for Pods (RTO - available step)',
+    result.notWaitingSeconds,
+    l.map((x) => x.rtoSeconds - x.steps.available!),
+  );
+  for (const n of stepNames)
+    out += row(
+      `     step ${n}`,
+      result.stepSeconds[n]!,
+      l.map((x) => x.steps[n]!),
+    );
+  out += row(
+    '     between steps (workflow tasks)',
+    result.betweenStepsSeconds,
+    l.map((x) => x.betweenStepsSeconds),
+  );
   for (const [label, runs, total, ready] of [
     ['P  kubectl, chunks within its burst run at once', p, result.parallelBaselineSeconds, result.parallelBaselinePodsReadySeconds],
-    ['S  P, waiting for the source\'s Pods to go before the scale-up', ps, result.parallelWaitingBaselineSeconds, m(ps.map((r) => r.podsReadySeconds))],
+    [
+      "S  P, waiting for the source's Pods to go before the scale-up",
+      ps,
+      result.parallelWaitingBaselineSeconds,
+      m(ps.map((r) => r.podsReadySeconds)),
+    ],
     ['H  kubectl, straight-line (get, scale, scale, wait, patch)', h, result.baselineSeconds, result.baselinePodsReadySeconds],
   ] as const) {
-    out += row(label, total, runs.map((x) => x.seconds));
-    out += row('   Pods Ready (first scale-up to wait returning)', ready, runs.map((x) => x.podsReadySeconds));
-    for (const n of Object.keys(runs[0]!.commands)) out += row(`     kubectl ${n}`, median(runs.map((x) => x.commands[n]!)), runs.map((x) => x.commands[n]!));
+    out += row(
+      label,
+      total,
+      runs.map((x) => x.seconds),
+    );
+    out += row(
+      '   Pods Ready (first scale-up to wait returning)',
+      ready,
+      runs.map((x) => x.podsReadySeconds),
+    );
+    for (const n of Object.keys(runs[0]!.commands))
+      out += row(
+        `     kubectl ${n}`,
+        median(runs.map((x) => x.commands[n]!)),
+        runs.map((x) => x.commands[n]!),
+      );
   }
-  out += '\nWhere L\'s time goes, per activity (medians; ms; wire = the activity\'s own Kubernetes requests, to the cluster it changes;'
-    + ' busy = time with a request in flight; req = created to body read; wait conn = created to headers sent; server = sent to response headers)\n';
+  out +=
+    "\nWhere L's time goes, per activity (medians; ms; wire = the activity's own Kubernetes requests, to the cluster it changes;" +
+    ' busy = time with a request in flight; req = created to body read; wait conn = created to headers sent; server = sent to response headers)\n';
   out += `${'activity'.padEnd(26)} ${'sched→start'.padStart(11)} ${'start→close'.padStart(11)} ${'reqs'.padStart(5)} ${'GET'.padStart(4)} ${'PATCH'.padStart(5)} ${'conns'.padStart(5)} ${'proto'.padStart(10)} ${'max∥'.padStart(5)} ${'mean∥'.padStart(6)} ${'busy'.padStart(7)} ${'req'.padStart(6)} ${'wait conn'.padStart(9)} ${'server'.padStart(7)} ${'connect'.padStart(7)}\n`;
   for (const a of activityTable) {
-    const proto = Object.entries(a.protocols).map(([k, v]) => `${k}×${v}`).join(',') || '-';
+    const proto =
+      Object.entries(a.protocols)
+        .map(([k, v]) => `${k}×${v}`)
+        .join(',') || '-';
     out += `${a.activity.padEnd(26)} ${a.scheduleToStartMs.toFixed(1).padStart(11)} ${a.startToCloseMs.toFixed(1).padStart(11)} ${String(a.requests).padStart(5)} ${String(a.get).padStart(4)} ${String(a.patch).padStart(5)} ${String(a.connections).padStart(5)} ${proto.padStart(10)} ${String(a.maxInFlight).padStart(5)} ${String(a.meanInFlight).padStart(6)} ${String(a.busyMs).padStart(7)} ${String(a.requestMs).padStart(6)} ${String(a.waitForConnectionMs).padStart(9)} ${String(a.serverMs).padStart(7)} ${String(a.connectMs).padStart(7)}\n`;
   }
-  out += `Temporal: ${temporal.activities} activities, schedule-to-start ${temporal.scheduleToStartMsTotal} ms in all; ${temporal.workflowTasks} workflow tasks, `
-    + `schedule-to-start ${temporal.workflowTaskScheduleToStartMsTotal} ms and start-to-complete ${temporal.workflowTaskStartToCompleteMsTotal} ms in all\n`
-    + `  workflow tasks (after → sched→start / start→complete ms): ${temporal.workflowTaskEach.map((t) => `${t.after} ${t.scheduleToStartMs}/${t.startToCompleteMs}`).join('; ')}\n`;
+  out +=
+    `Temporal: ${temporal.activities} activities, schedule-to-start ${temporal.scheduleToStartMsTotal} ms in all; ${temporal.workflowTasks} workflow tasks, ` +
+    `schedule-to-start ${temporal.workflowTaskScheduleToStartMsTotal} ms and start-to-complete ${temporal.workflowTaskStartToCompleteMsTotal} ms in all\n` +
+    `  workflow tasks (after → sched→start / start→complete ms): ${temporal.workflowTaskEach.map((t) => `${t.after} ${t.scheduleToStartMs}/${t.startToCompleteMs}`).join('; ')}\n`;
   for (const s of sites) {
     const v = serverSide[s]!;
     out += `API server ${s}, server side during L (medians per run): Deployment GET ${v.get!.count} × ${v.get!.meanMs} ms, PATCH ${v.patch!.count} × ${v.patch!.meanMs} ms, LIST ${v.list!.count} × ${v.list!.meanMs} ms\n`;

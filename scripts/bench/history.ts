@@ -23,7 +23,11 @@ export interface ActivityTiming {
   result?: unknown;
 }
 
-export interface WorkflowTaskTiming { scheduledMs: number; startedMs: number; completedMs: number }
+export interface WorkflowTaskTiming {
+  scheduledMs: number;
+  startedMs: number;
+  completedMs: number;
+}
 
 export interface HistoryTimings {
   startedMs: number;
@@ -50,19 +54,36 @@ export async function historyTimings(handle: WorkflowHandle): Promise<HistoryTim
     const at = msOf(e.eventTime);
     const id = num(e.eventId);
     if (e.workflowExecutionStartedEventAttributes) startedMs = at;
-    if (e.workflowExecutionCompletedEventAttributes || e.workflowExecutionFailedEventAttributes || e.workflowExecutionTerminatedEventAttributes
-      || e.workflowExecutionCanceledEventAttributes || e.workflowExecutionTimedOutEventAttributes) closedMs = at;
+    if (
+      e.workflowExecutionCompletedEventAttributes ||
+      e.workflowExecutionFailedEventAttributes ||
+      e.workflowExecutionTerminatedEventAttributes ||
+      e.workflowExecutionCanceledEventAttributes ||
+      e.workflowExecutionTimedOutEventAttributes
+    )
+      closedMs = at;
     if (e.workflowTaskScheduledEventAttributes) tasks.set(id, { scheduledMs: at });
     const wtStarted = e.workflowTaskStartedEventAttributes;
     if (wtStarted) tasks.get(num(wtStarted.scheduledEventId))!.startedMs = at;
     const wtDone = e.workflowTaskCompletedEventAttributes;
     if (wtDone) tasks.get(num(wtDone.scheduledEventId))!.completedMs = at;
     const scheduled = e.activityTaskScheduledEventAttributes;
-    if (scheduled) activities.set(id, { name: scheduled.activityType?.name ?? '?', attempt: 1, scheduledMs: at, startedMs: 0, closedMs: 0, status: 'open' });
+    if (scheduled)
+      activities.set(id, {
+        name: scheduled.activityType?.name ?? '?',
+        attempt: 1,
+        scheduledMs: at,
+        startedMs: 0,
+        closedMs: 0,
+        status: 'open',
+      });
     const started = e.activityTaskStartedEventAttributes;
     if (started) {
       const a = activities.get(num(started.scheduledEventId));
-      if (a) { a.startedMs = at; a.attempt = started.attempt ?? 1; }
+      if (a) {
+        a.startedMs = at;
+        a.attempt = started.attempt ?? 1;
+      }
     }
     const c = e.activityTaskCompletedEventAttributes;
     if (c) close(c.scheduledEventId, at, 'completed', c.result?.payloads?.[0]);
@@ -71,7 +92,9 @@ export async function historyTimings(handle: WorkflowHandle): Promise<HistoryTim
     if (e.activityTaskCanceledEventAttributes) close(e.activityTaskCanceledEventAttributes.scheduledEventId, at, 'cancelled');
   }
   return {
-    startedMs, closedMs, activities: [...activities.values()],
+    startedMs,
+    closedMs,
+    activities: [...activities.values()],
     workflowTasks: [...tasks.values()].filter((t): t is WorkflowTaskTiming => t.completedMs !== undefined && t.startedMs !== undefined),
   };
 }

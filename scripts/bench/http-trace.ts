@@ -34,8 +34,17 @@ export interface TracedConnection {
   error?: string;
 }
 
-interface UndiciRequest { origin?: unknown; method?: string; path?: string }
-interface ConnectParams { protocol?: string; hostname?: string; host?: string; port?: string | number }
+interface UndiciRequest {
+  origin?: unknown;
+  method?: string;
+  path?: string;
+}
+interface ConnectParams {
+  protocol?: string;
+  hostname?: string;
+  host?: string;
+  port?: string | number;
+}
 const originOf = (p: ConnectParams) => `${p.protocol ?? ''}//${p.hostname ?? p.host ?? ''}${p.port ? `:${String(p.port)}` : ''}`;
 
 export interface HttpTrace {
@@ -51,49 +60,96 @@ export function traceHttp(): HttpTrace {
   const byRequest = new WeakMap<object, TracedRequest>();
   const connecting: TracedConnection[] = [];
   const handlers: [string, (message: unknown) => void][] = [
-    ['undici:request:create', (m) => {
-      const { request } = m as { request: UndiciRequest };
-      const r: TracedRequest = { origin: String(request.origin), method: request.method ?? '?', path: request.path ?? '', createdMs: nowMs() };
-      byRequest.set(request, r);
-      requests.push(r);
-    }],
-    ['undici:client:sendHeaders', (m) => { const r = byRequest.get((m as { request: object }).request); if (r) r.sentMs = nowMs(); }],
-    ['undici:request:headers', (m) => {
-      const { request, response } = m as { request: object; response: { statusCode: number } };
-      const r = byRequest.get(request);
-      if (r) { r.headersMs = nowMs(); r.status = response.statusCode; }
-    }],
-    ['undici:request:trailers', (m) => { const r = byRequest.get((m as { request: object }).request); if (r) r.endMs = nowMs(); }],
-    ['undici:request:error', (m) => {
-      const { request, error } = m as { request: object; error: Error };
-      const r = byRequest.get(request);
-      if (r) { r.endMs = nowMs(); r.error = error.message; }
-    }],
-    ['undici:client:beforeConnect', (m) => {
-      const c: TracedConnection = { origin: originOf((m as { connectParams: ConnectParams }).connectParams), beforeMs: nowMs() };
-      connecting.push(c);
-      connections.push(c);
-    }],
-    ['undici:client:connected', (m) => {
-      const { connectParams, socket } = m as { connectParams: ConnectParams; socket: TLSSocket };
-      const origin = originOf(connectParams);
-      const c = connecting.find((x) => x.origin === origin);
-      if (!c) return;
-      connecting.splice(connecting.indexOf(c), 1);
-      c.connectedMs = nowMs();
-      c.protocol = socket.alpnProtocol ?? false;
-    }],
-    ['undici:client:connectError', (m) => {
-      const { connectParams, error } = m as { connectParams: ConnectParams; error: Error };
-      const c = connecting.find((x) => x.origin === originOf(connectParams));
-      if (!c) return;
-      connecting.splice(connecting.indexOf(c), 1);
-      c.connectedMs = nowMs();
-      c.error = error.message;
-    }],
+    [
+      'undici:request:create',
+      (m) => {
+        const { request } = m as { request: UndiciRequest };
+        const r: TracedRequest = {
+          origin: String(request.origin),
+          method: request.method ?? '?',
+          path: request.path ?? '',
+          createdMs: nowMs(),
+        };
+        byRequest.set(request, r);
+        requests.push(r);
+      },
+    ],
+    [
+      'undici:client:sendHeaders',
+      (m) => {
+        const r = byRequest.get((m as { request: object }).request);
+        if (r) r.sentMs = nowMs();
+      },
+    ],
+    [
+      'undici:request:headers',
+      (m) => {
+        const { request, response } = m as { request: object; response: { statusCode: number } };
+        const r = byRequest.get(request);
+        if (r) {
+          r.headersMs = nowMs();
+          r.status = response.statusCode;
+        }
+      },
+    ],
+    [
+      'undici:request:trailers',
+      (m) => {
+        const r = byRequest.get((m as { request: object }).request);
+        if (r) r.endMs = nowMs();
+      },
+    ],
+    [
+      'undici:request:error',
+      (m) => {
+        const { request, error } = m as { request: object; error: Error };
+        const r = byRequest.get(request);
+        if (r) {
+          r.endMs = nowMs();
+          r.error = error.message;
+        }
+      },
+    ],
+    [
+      'undici:client:beforeConnect',
+      (m) => {
+        const c: TracedConnection = { origin: originOf((m as { connectParams: ConnectParams }).connectParams), beforeMs: nowMs() };
+        connecting.push(c);
+        connections.push(c);
+      },
+    ],
+    [
+      'undici:client:connected',
+      (m) => {
+        const { connectParams, socket } = m as { connectParams: ConnectParams; socket: TLSSocket };
+        const origin = originOf(connectParams);
+        const c = connecting.find((x) => x.origin === origin);
+        if (!c) return;
+        connecting.splice(connecting.indexOf(c), 1);
+        c.connectedMs = nowMs();
+        c.protocol = socket.alpnProtocol ?? false;
+      },
+    ],
+    [
+      'undici:client:connectError',
+      (m) => {
+        const { connectParams, error } = m as { connectParams: ConnectParams; error: Error };
+        const c = connecting.find((x) => x.origin === originOf(connectParams));
+        if (!c) return;
+        connecting.splice(connecting.indexOf(c), 1);
+        c.connectedMs = nowMs();
+        c.error = error.message;
+      },
+    ],
   ];
   for (const [name, handler] of handlers) subscribe(name, handler);
-  return { requests, connections, stop: () => { for (const [name, handler] of handlers) unsubscribe(name, handler); } };
+  return {
+    requests,
+    connections,
+    stop: () => {
+      for (const [name, handler] of handlers) unsubscribe(name, handler);
+    },
+  };
 }
 
 export interface WindowStats {
@@ -128,8 +184,20 @@ export function windowStats(trace: HttpTrace, fromMs: number, toMs: number, orig
   const protocols: Record<string, number> = {};
   for (const c of conns) protocols[String(c.protocol ?? 'none')] = (protocols[String(c.protocol ?? 'none')] ?? 0) + 1;
   // Sweep over starts and ends for the peak, and integrate for the mean.
-  const edges = reqs.flatMap((r) => [[r.createdMs, 1], [r.endMs ?? toMs, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let inFlight = 0; let maxInFlight = 0; let area = 0; let busy = 0; let last = fromMs;
+  const edges = reqs
+    .flatMap(
+      (r) =>
+        [
+          [r.createdMs, 1],
+          [r.endMs ?? toMs, -1],
+        ] as const,
+    )
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let area = 0;
+  let busy = 0;
+  let last = fromMs;
   for (const [t, d] of edges) {
     area += inFlight * (Math.min(t, toMs) - last);
     if (inFlight > 0) busy += Math.min(t, toMs) - last;
@@ -139,7 +207,11 @@ export function windowStats(trace: HttpTrace, fromMs: number, toMs: number, orig
   }
   const ms = (xs: number[]) => (xs.length ? Number(median(xs).toFixed(1)) : 0);
   return {
-    requests: reqs.length, byMethod, connections: conns.length, protocols, maxInFlight,
+    requests: reqs.length,
+    byMethod,
+    connections: conns.length,
+    protocols,
+    maxInFlight,
     meanInFlight: Number((area / Math.max(1, toMs - fromMs)).toFixed(2)),
     requestMs: ms(reqs.filter((r) => r.endMs).map((r) => r.endMs! - r.createdMs)),
     waitForConnectionMs: ms(reqs.filter((r) => r.sentMs).map((r) => r.sentMs! - r.createdMs)),

@@ -53,7 +53,9 @@ type ClientKind = 'per-request' | 'lifeboat' | 'pool-h1';
 
 /** A KubeConfig whose requests all go through `dispatcher`. */
 class FixedDispatcherKubeConfig extends KubeConfig {
-  constructor(private readonly dispatcher: Agent) { super(); }
+  constructor(private readonly dispatcher: Agent) {
+    super();
+  }
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     await super.applySecurityAuthentication(context);
     context.setDispatcher(this.dispatcher);
@@ -76,7 +78,12 @@ function kubeConfigFor(kind: ClientKind, site: Site): KubeConfig {
   const [c, u] = [plain.getCurrentCluster()!, plain.getCurrentUser()!];
   const pool = new Agent({
     allowH2: false,
-    connect: { ca: bufferFromFileOrString(c.caFile, c.caData) ?? undefined, cert: bufferFromFileOrString(u.certFile, u.certData) ?? undefined, key: bufferFromFileOrString(u.keyFile, u.keyData) ?? undefined, keepAlive: true },
+    connect: {
+      ca: bufferFromFileOrString(c.caFile, c.caData) ?? undefined,
+      cert: bufferFromFileOrString(u.certFile, u.certData) ?? undefined,
+      key: bufferFromFileOrString(u.keyFile, u.keyData) ?? undefined,
+      keepAlive: true,
+    },
   });
   h1Pools.push(pool);
   const kc = new FixedDispatcherKubeConfig(pool);
@@ -91,7 +98,11 @@ const originOf = (site: Site) => new URL(bench.kube[site].getCurrentCluster()!.s
 function openSockets(): number {
   let n = 0;
   for (const fd of readdirSync('/proc/self/fd')) {
-    try { if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) n++; } catch { /* closed meanwhile */ }
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) n++;
+    } catch {
+      /* closed meanwhile */
+    }
   }
   return n;
 }
@@ -100,7 +111,12 @@ function openSockets(): number {
 // 1. Round trips
 
 interface RoundTrips {
-  client: string; verb: string; medianMs: number; p90Ms: number; connectionsPerRequest: number; protocols: Record<string, number>;
+  client: string;
+  verb: string;
+  medianMs: number;
+  p90Ms: number;
+  connectionsPerRequest: number;
+  protocols: Record<string, number>;
   /** Sockets this process held open right after the requests, over those before: connections left idle behind. */
   socketsLeftOpen: number;
 }
@@ -115,13 +131,19 @@ async function roundTripsOf(kind: ClientKind | 'kubectl', verb: 'GET' | 'PATCH',
     const t = performance.now();
     if (!api) {
       const kubeconfig = clusterPaths('primary').kubeconfig('admin');
-      await execa(bin.kubectl, verb === 'GET'
-        ? ['--kubeconfig', kubeconfig, 'get', 'deployment', 'svc-0', '-n', namespace, '-o', 'name']
-        : ['--kubeconfig', kubeconfig, 'annotate', '--overwrite', 'deployment', 'svc-0', '-n', namespace, `bench.lifeboat.io/touch=${i}`]);
+      await execa(
+        bin.kubectl,
+        verb === 'GET'
+          ? ['--kubeconfig', kubeconfig, 'get', 'deployment', 'svc-0', '-n', namespace, '-o', 'name']
+          : ['--kubeconfig', kubeconfig, 'annotate', '--overwrite', 'deployment', 'svc-0', '-n', namespace, `bench.lifeboat.io/touch=${i}`],
+      );
     } else if (verb === 'GET') {
       await api.readNamespacedDeployment({ namespace, name: 'svc-0' });
     } else {
-      await api.patchNamespacedDeployment({ namespace, name: 'svc-0', body: { metadata: { annotations: { 'bench.lifeboat.io/touch': String(i) } } } }, mergePatch);
+      await api.patchNamespacedDeployment(
+        { namespace, name: 'svc-0', body: { metadata: { annotations: { 'bench.lifeboat.io/touch': String(i) } } } },
+        mergePatch,
+      );
     }
     times.push(performance.now() - t);
   }
@@ -130,15 +152,25 @@ async function roundTripsOf(kind: ClientKind | 'kubectl', verb: 'GET' | 'PATCH',
   // Let idle connections time out before the next client is measured.
   await sleep(5000);
   return {
-    client: kind, verb, medianMs: ms1(median(times)), p90Ms: ms1(percentile(times, 0.9)), connectionsPerRequest: Number((w.connections / n).toFixed(2)),
-    protocols: w.protocols, socketsLeftOpen,
+    client: kind,
+    verb,
+    medianMs: ms1(median(times)),
+    p90Ms: ms1(percentile(times, 0.9)),
+    connectionsPerRequest: Number((w.connections / n).toFixed(2)),
+    protocols: w.protocols,
+    socketsLeftOpen,
   };
 }
 
 // ---------------------------------------------------------------------------------------------------
 // 2. Fence and bring-up strategies
 
-interface Strategy { name: string; client: ClientKind; read: 'get-each' | 'list-once'; limit: number }
+interface Strategy {
+  name: string;
+  client: ClientKind;
+  read: 'get-each' | 'list-once';
+  limit: number;
+}
 const strategies: Strategy[] = [
   { name: 'today: GET+PATCH each, 10 at once, connection per request', client: 'per-request', read: 'get-each', limit: 10 },
   { name: 'GET+PATCH each, 10 at once, one pool', client: 'lifeboat', read: 'get-each', limit: 10 },
@@ -150,9 +182,11 @@ const strategies: Strategy[] = [
 
 async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
 }
 
 const httpCode = (err: unknown) => (err as { code?: unknown }).code;
@@ -161,16 +195,33 @@ const httpCode = (err: unknown) => (err as { code?: unknown }).code;
  * Changes every Deployment on `site` as the activity does: replicas and annotations in one merge patch,
  * conditional on the resourceVersion read (a conflict re-reads that one Deployment and tries again).
  */
-async function changeAll(s: Strategy, site: Site, body: (d: V1Deployment, replicas: number) => { annotations: Record<string, string | null>; replicas: number }): Promise<{ conflicts: number }> {
+async function changeAll(
+  s: Strategy,
+  site: Site,
+  body: (d: V1Deployment, replicas: number) => { annotations: Record<string, string | null>; replicas: number },
+): Promise<{ conflicts: number }> {
   const api = appsFor(s.client, site);
-  const listed = s.read === 'list-once' ? new Map((await api.listNamespacedDeployment({ namespace })).items.map((d) => [d.metadata!.name!, d])) : undefined;
+  const listed =
+    s.read === 'list-once'
+      ? new Map((await api.listNamespacedDeployment({ namespace })).items.map((d) => [d.metadata!.name!, d]))
+      : undefined;
   let conflicts = 0;
   await eachLimited(deployments, s.limit, async ({ name, replicas }) => {
-    let d = listed?.get(name) ?? await api.readNamespacedDeployment({ namespace, name });
+    let d = listed?.get(name) ?? (await api.readNamespacedDeployment({ namespace, name }));
     for (;;) {
       const b = body(d, replicas);
       try {
-        await api.patchNamespacedDeployment({ namespace, name, body: { metadata: { resourceVersion: d.metadata!.resourceVersion, annotations: b.annotations }, spec: { replicas: b.replicas } } }, mergePatch);
+        await api.patchNamespacedDeployment(
+          {
+            namespace,
+            name,
+            body: {
+              metadata: { resourceVersion: d.metadata!.resourceVersion, annotations: b.annotations },
+              spec: { replicas: b.replicas },
+            },
+          },
+          mergePatch,
+        );
         return;
       } catch (err) {
         if (httpCode(err) !== 409) throw err;
@@ -184,13 +235,20 @@ async function changeAll(s: Strategy, site: Site, body: (d: V1Deployment, replic
 
 const fenceBody = (d: V1Deployment) => ({
   replicas: 0,
-  annotations: { 'lifeboat.io/fenced-by': owner, 'lifeboat.io/fenced-replicas': String(d.spec?.replicas ?? 1), 'lifeboat.io/fenced-at': new Date().toISOString() },
+  annotations: {
+    'lifeboat.io/fenced-by': owner,
+    'lifeboat.io/fenced-replicas': String(d.spec?.replicas ?? 1),
+    'lifeboat.io/fenced-at': new Date().toISOString(),
+  },
 });
 const bringUpBody = (d: V1Deployment, replicas: number) => ({
   replicas,
   annotations: {
-    'lifeboat.io/activated-by': owner, 'lifeboat.io/pre-activation-replicas': String(d.spec?.replicas ?? 0),
-    'lifeboat.io/fenced-by': null, 'lifeboat.io/fenced-replicas': null, 'lifeboat.io/fenced-at': null,
+    'lifeboat.io/activated-by': owner,
+    'lifeboat.io/pre-activation-replicas': String(d.spec?.replicas ?? 0),
+    'lifeboat.io/fenced-by': null,
+    'lifeboat.io/fenced-replicas': null,
+    'lifeboat.io/fenced-at': null,
   },
 });
 
@@ -207,9 +265,14 @@ async function until(done: () => Promise<boolean>): Promise<number> {
 
 /** No Deployment with a ready replica and no Ready, not terminating Pod in the namespace on primary: what fencing now checks. */
 async function sourceStopped(): Promise<boolean> {
-  const [ds, pods] = await Promise.all([bench.appsApi('primary').listNamespacedDeployment({ namespace }), bench.coreApi('primary').listNamespacedPod({ namespace })]);
-  return ds.items.every((d) => (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && (d.status?.readyReplicas ?? 0) === 0)
-    && !pods.items.some((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  const [ds, pods] = await Promise.all([
+    bench.appsApi('primary').listNamespacedDeployment({ namespace }),
+    bench.coreApi('primary').listNamespacedPod({ namespace }),
+  ]);
+  return (
+    ds.items.every((d) => (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && (d.status?.readyReplicas ?? 0) === 0) &&
+    !pods.items.some((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+  );
 }
 async function targetAvailable(): Promise<boolean> {
   const ds = await bench.appsApi('standby').listNamespacedDeployment({ namespace });
@@ -256,14 +319,29 @@ async function strategyRun(s: Strategy, trace: HttpTrace): Promise<StrategyRun> 
   const availableSeconds = await until(targetAvailable);
   const standbyLimiter1 = await limiter('standby');
   const after = await Promise.all([readHistograms('primary', histograms), readHistograms('standby', histograms)]);
-  const patchMs = (i: number) => served(before[i]!, after[i]!, histogram, { resource: 'deployments', verb: 'PATCH', scope: 'resource', subresource: '' }).meanMs;
+  const patchMs = (i: number) =>
+    served(before[i]!, after[i]!, histogram, { resource: 'deployments', verb: 'PATCH', scope: 'resource', subresource: '' }).meanMs;
   return {
-    controllerManager: { stopping: limiterWait(primaryLimiter0, primaryLimiter1), bringingUp: limiterWait(standbyLimiter0, standbyLimiter1) },
-    fenceSeconds: (f1 - f0) / 1000, stoppedSeconds, bringUpSeconds: (b1 - b0) / 1000, availableSeconds, conflicts: fence.conflicts + up.conflicts,
-    fenceWire: windowStats(trace, f0, f1, originOf('primary')), bringUpWire: windowStats(trace, b0, b1, originOf('standby')),
+    controllerManager: {
+      stopping: limiterWait(primaryLimiter0, primaryLimiter1),
+      bringingUp: limiterWait(standbyLimiter0, standbyLimiter1),
+    },
+    fenceSeconds: (f1 - f0) / 1000,
+    stoppedSeconds,
+    bringUpSeconds: (b1 - b0) / 1000,
+    availableSeconds,
+    conflicts: fence.conflicts + up.conflicts,
+    fenceWire: windowStats(trace, f0, f1, originOf('primary')),
+    bringUpWire: windowStats(trace, b0, b1, originOf('standby')),
     serverPatchMs: { primary: patchMs(0), standby: patchMs(1) },
-    etcd: { primary: servedBy(before[0], after[0], etcdHistogram, { type: 'deployments.apps' }, 'operation'), standby: servedBy(before[1], after[1], etcdHistogram, { type: 'deployments.apps' }, 'operation') },
-    flowControlWait: { primary: servedBy(before[0], after[0], flowControlWait, {}, 'priority_level'), standby: servedBy(before[1], after[1], flowControlWait, {}, 'priority_level') },
+    etcd: {
+      primary: servedBy(before[0], after[0], etcdHistogram, { type: 'deployments.apps' }, 'operation'),
+      standby: servedBy(before[1], after[1], etcdHistogram, { type: 'deployments.apps' }, 'operation'),
+    },
+    flowControlWait: {
+      primary: servedBy(before[0], after[0], flowControlWait, {}, 'priority_level'),
+      standby: servedBy(before[1], after[1], flowControlWait, {}, 'priority_level'),
+    },
   };
 }
 
@@ -284,9 +362,15 @@ try {
   const trips: RoundTrips[] = [];
   for (const verb of ['GET', 'PATCH'] as const) {
     for (const kind of ['per-request', 'lifeboat', 'pool-h1', 'kubectl'] as const) {
-      const t = await withRetries(`${kind} ${verb}`, () => Promise.resolve(), () => roundTripsOf(kind, verb, trace));
+      const t = await withRetries(
+        `${kind} ${verb}`,
+        () => Promise.resolve(),
+        () => roundTripsOf(kind, verb, trace),
+      );
       trips.push(t);
-      say(`round trips ${kind} ${verb}: median ${t.medianMs} ms, p90 ${t.p90Ms} ms, ${t.connectionsPerRequest} connections per request, ${t.socketsLeftOpen} sockets left open`);
+      say(
+        `round trips ${kind} ${verb}: median ${t.medianMs} ms, p90 ${t.p90Ms} ms, ${t.connectionsPerRequest} connections per request, ${t.socketsLeftOpen} sockets left open`,
+      );
     }
   }
 
@@ -294,10 +378,16 @@ try {
   for (let i = 0; i < repeats; i++) {
     for (let j = 0; j < strategies.length; j++) {
       const s = strategies[(i + j) % strategies.length]!;
-      const r = await withRetries(s.name, () => bench.reset(), () => strategyRun(s, trace));
+      const r = await withRetries(
+        s.name,
+        () => bench.reset(),
+        () => strategyRun(s, trace),
+      );
       runs.get(s.name)!.push(r);
-      say(`run ${i + 1}/${repeats} ${s.name}: fence ${r.fenceSeconds.toFixed(2)} s (${r.fenceWire.requests} requests, ${r.fenceWire.connections} connections), stopped +${r.stoppedSeconds.toFixed(2)} s, `
-        + `bring-up ${r.bringUpSeconds.toFixed(2)} s, Available +${r.availableSeconds.toFixed(2)} s, server PATCH ${r.serverPatchMs.primary}/${r.serverPatchMs.standby} ms`);
+      say(
+        `run ${i + 1}/${repeats} ${s.name}: fence ${r.fenceSeconds.toFixed(2)} s (${r.fenceWire.requests} requests, ${r.fenceWire.connections} connections), stopped +${r.stoppedSeconds.toFixed(2)} s, ` +
+          `bring-up ${r.bringUpSeconds.toFixed(2)} s, Available +${r.availableSeconds.toFixed(2)} s, server PATCH ${r.serverPatchMs.primary}/${r.serverPatchMs.standby} ms`,
+      );
     }
   }
   const m = (xs: number[]) => Number(median(xs).toFixed(2));
@@ -306,49 +396,107 @@ try {
     const wire = (f: (r: StrategyRun) => WindowStats, g: (w: WindowStats) => number) => m(rs.map((r) => g(f(r))));
     return {
       strategy: s.name,
-      fenceSeconds: m(rs.map((r) => r.fenceSeconds)), stoppedSeconds: m(rs.map((r) => r.stoppedSeconds)),
-      bringUpSeconds: m(rs.map((r) => r.bringUpSeconds)), availableSeconds: m(rs.map((r) => r.availableSeconds)),
+      fenceSeconds: m(rs.map((r) => r.fenceSeconds)),
+      stoppedSeconds: m(rs.map((r) => r.stoppedSeconds)),
+      bringUpSeconds: m(rs.map((r) => r.bringUpSeconds)),
+      availableSeconds: m(rs.map((r) => r.availableSeconds)),
       fenceAndBringUpSeconds: m(rs.map((r) => r.fenceSeconds + r.bringUpSeconds)),
-      fenceRequests: wire((r) => r.fenceWire, (w) => w.requests), fenceConnections: wire((r) => r.fenceWire, (w) => w.connections),
-      bringUpRequests: wire((r) => r.bringUpWire, (w) => w.requests), bringUpConnections: wire((r) => r.bringUpWire, (w) => w.connections),
-      maxInFlight: wire((r) => r.fenceWire, (w) => w.maxInFlight), meanInFlight: wire((r) => r.fenceWire, (w) => w.meanInFlight),
-      fenceRequestMs: wire((r) => r.fenceWire, (w) => w.requestMs), bringUpRequestMs: wire((r) => r.bringUpWire, (w) => w.requestMs),
-      waitForConnectionMs: wire((r) => r.bringUpWire, (w) => w.waitForConnectionMs), serverAndNetworkMs: wire((r) => r.bringUpWire, (w) => w.serverMs),
+      fenceRequests: wire(
+        (r) => r.fenceWire,
+        (w) => w.requests,
+      ),
+      fenceConnections: wire(
+        (r) => r.fenceWire,
+        (w) => w.connections,
+      ),
+      bringUpRequests: wire(
+        (r) => r.bringUpWire,
+        (w) => w.requests,
+      ),
+      bringUpConnections: wire(
+        (r) => r.bringUpWire,
+        (w) => w.connections,
+      ),
+      maxInFlight: wire(
+        (r) => r.fenceWire,
+        (w) => w.maxInFlight,
+      ),
+      meanInFlight: wire(
+        (r) => r.fenceWire,
+        (w) => w.meanInFlight,
+      ),
+      fenceRequestMs: wire(
+        (r) => r.fenceWire,
+        (w) => w.requestMs,
+      ),
+      bringUpRequestMs: wire(
+        (r) => r.bringUpWire,
+        (w) => w.requestMs,
+      ),
+      waitForConnectionMs: wire(
+        (r) => r.bringUpWire,
+        (w) => w.waitForConnectionMs,
+      ),
+      serverAndNetworkMs: wire(
+        (r) => r.bringUpWire,
+        (w) => w.serverMs,
+      ),
       serverPatchMs: { primary: m(rs.map((r) => r.serverPatchMs.primary)), standby: m(rs.map((r) => r.serverPatchMs.standby)) },
       conflicts: rs.reduce((n, r) => n + r.conflicts, 0),
-      etcd: rs.at(-1)!.etcd, flowControlWait: rs.at(-1)!.flowControlWait,
+      etcd: rs.at(-1)!.etcd,
+      flowControlWait: rs.at(-1)!.flowControlWait,
       controllerManager: {
-        stopping: { requests: m(rs.map((r) => r.controllerManager.stopping.requests)), waitedSeconds: m(rs.map((r) => r.controllerManager.stopping.waitedSeconds)) },
-        bringingUp: { requests: m(rs.map((r) => r.controllerManager.bringingUp.requests)), waitedSeconds: m(rs.map((r) => r.controllerManager.bringingUp.waitedSeconds)) },
+        stopping: {
+          requests: m(rs.map((r) => r.controllerManager.stopping.requests)),
+          waitedSeconds: m(rs.map((r) => r.controllerManager.stopping.waitedSeconds)),
+        },
+        bringingUp: {
+          requests: m(rs.map((r) => r.controllerManager.bringingUp.requests)),
+          waitedSeconds: m(rs.map((r) => r.controllerManager.bringingUp.waitedSeconds)),
+        },
       },
-      runs: rs.map((r) => ({ fence: Number(r.fenceSeconds.toFixed(2)), stopped: Number(r.stoppedSeconds.toFixed(2)), bringUp: Number(r.bringUpSeconds.toFixed(2)), available: Number(r.availableSeconds.toFixed(2)) })),
+      runs: rs.map((r) => ({
+        fence: Number(r.fenceSeconds.toFixed(2)),
+        stopped: Number(r.stoppedSeconds.toFixed(2)),
+        bringUp: Number(r.bringUpSeconds.toFixed(2)),
+        available: Number(r.availableSeconds.toFixed(2)),
+      })),
     };
   });
 
   let out = `Node.js ${process.version}; ${deploymentCount} Deployments (${bench.pods} Pods); ${repeats} runs per strategy, rotating order\n`;
   out += `\nRound trips to primary's API server, one after the other (ms)\n${'client'.padEnd(14)} ${'verb'.padEnd(6)} ${'median'.padStart(7)} ${'p90'.padStart(7)} ${'conns/req'.padStart(9)} ${'left open'.padStart(9)}  protocols\n`;
-  for (const t of trips) out += `${t.client.padEnd(14)} ${t.verb.padEnd(6)} ${String(t.medianMs).padStart(7)} ${String(t.p90Ms).padStart(7)} ${String(t.connectionsPerRequest).padStart(9)} ${String(t.socketsLeftOpen).padStart(9)}  ${JSON.stringify(t.protocols)}\n`;
+  for (const t of trips)
+    out += `${t.client.padEnd(14)} ${t.verb.padEnd(6)} ${String(t.medianMs).padStart(7)} ${String(t.p90Ms).padStart(7)} ${String(t.connectionsPerRequest).padStart(9)} ${String(t.socketsLeftOpen).padStart(9)}  ${JSON.stringify(t.protocols)}\n`;
   out += `\nFence (primary) and bring-up (standby) of ${deploymentCount} Deployments, medians (s; ms where named)\n`;
   out += `${'strategy'.padEnd(58)} ${'fence'.padStart(6)} ${'+stopped'.padStart(8)} ${'bring-up'.padStart(8)} ${'+Avail.'.padStart(8)} ${'reqs'.padStart(5)} ${'conns'.padStart(5)} ${'max∥'.padStart(5)} ${'mean∥'.padStart(6)} ${'req ms'.padStart(7)} ${'srv PATCH ms'.padStart(12)}\n`;
   for (const r of table) {
-    out += `${r.strategy.padEnd(58)} ${r.fenceSeconds.toFixed(2).padStart(6)} ${r.stoppedSeconds.toFixed(2).padStart(8)} ${r.bringUpSeconds.toFixed(2).padStart(8)} ${r.availableSeconds.toFixed(2).padStart(8)} `
-      + `${String(r.fenceRequests + r.bringUpRequests).padStart(5)} ${String(r.fenceConnections + r.bringUpConnections).padStart(5)} ${String(r.maxInFlight).padStart(5)} ${String(r.meanInFlight).padStart(6)} `
-      + `${String(r.bringUpRequestMs).padStart(7)} ${`${r.serverPatchMs.primary}/${r.serverPatchMs.standby}`.padStart(12)}\n`;
+    out +=
+      `${r.strategy.padEnd(58)} ${r.fenceSeconds.toFixed(2).padStart(6)} ${r.stoppedSeconds.toFixed(2).padStart(8)} ${r.bringUpSeconds.toFixed(2).padStart(8)} ${r.availableSeconds.toFixed(2).padStart(8)} ` +
+      `${String(r.fenceRequests + r.bringUpRequests).padStart(5)} ${String(r.fenceConnections + r.bringUpConnections).padStart(5)} ${String(r.maxInFlight).padStart(5)} ${String(r.meanInFlight).padStart(6)} ` +
+      `${String(r.bringUpRequestMs).padStart(7)} ${`${r.serverPatchMs.primary}/${r.serverPatchMs.standby}`.padStart(12)}\n`;
   }
-  out += '\nThe API servers\' etcd calls for Deployments (last run of each strategy; count × mean ms) and flow-control queueing:\n';
+  out += "\nThe API servers' etcd calls for Deployments (last run of each strategy; count × mean ms) and flow-control queueing:\n";
   for (const r of table) {
-    const fmt = (x: Record<string, { count: number; meanMs: number }>) => Object.entries(x).map(([k, v]) => `${k} ${v.count}×${v.meanMs}`).join(', ') || 'none';
+    const fmt = (x: Record<string, { count: number; meanMs: number }>) =>
+      Object.entries(x)
+        .map(([k, v]) => `${k} ${v.count}×${v.meanMs}`)
+        .join(', ') || 'none';
     out += `${r.strategy.padEnd(58)} primary: ${fmt(r.etcd.primary)}; standby: ${fmt(r.etcd.standby)}; queueing: ${fmt(r.flowControlWait.primary)} / ${fmt(r.flowControlWait.standby)}; conflicts ${r.conflicts}\n`;
   }
-  out += '\nThe kube-controller-manager while the source\'s Pods stopped and the target\'s came up (medians): its requests, and their summed wait for its client-side rate limiter\n';
+  out +=
+    "\nThe kube-controller-manager while the source's Pods stopped and the target's came up (medians): its requests, and their summed wait for its client-side rate limiter\n";
   for (const r of table) {
     const c = r.controllerManager;
     const rate = (n: number, secs: number) => (n / Math.max(secs, 0.01)).toFixed(1);
-    out += `${r.strategy.padEnd(58)} stopping: ${c.stopping.requests} requests in ${r.stoppedSeconds} s (${rate(c.stopping.requests, r.stoppedSeconds)}/s), ${c.stopping.waitedSeconds} s waited in all; `
-      + `coming up: ${c.bringingUp.requests} in ${r.availableSeconds} s (${rate(c.bringingUp.requests, r.availableSeconds)}/s), ${c.bringingUp.waitedSeconds} s waited\n`;
+    out +=
+      `${r.strategy.padEnd(58)} stopping: ${c.stopping.requests} requests in ${r.stoppedSeconds} s (${rate(c.stopping.requests, r.stoppedSeconds)}/s), ${c.stopping.waitedSeconds} s waited in all; ` +
+      `coming up: ${c.bringingUp.requests} in ${r.availableSeconds} s (${rate(c.bringingUp.requests, r.availableSeconds)}/s), ${c.bringingUp.waitedSeconds} s waited\n`;
   }
   process.stdout.write(out);
-  process.stdout.write(`${JSON.stringify({ node: process.version, deployments: deploymentCount, repeats, roundTrips: trips, strategies: table })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ node: process.version, deployments: deploymentCount, repeats, roundTrips: trips, strategies: table })}\n`,
+  );
 } finally {
   trace.stop();
   process.removeListener('SIGINT', onSignal);

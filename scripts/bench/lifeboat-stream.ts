@@ -13,12 +13,19 @@ const s3 = createS3Client(config);
 // imports take about 0.35 s), and report the resident memory at this point to tell them apart.
 const rssBeforeMB = process.memoryUsage.rss() / 1024 / 1024;
 const startedAt = performance.now();
-const result = await withEtcdClient(clusterByName(config, clusterName!), (etcd) => streamSnapshotToStore({
-  etcd, s3, bucket: config.objectStore.bucket, objectKey: key!, key: keys.lookup(keys.currentKeyId)!, keyId: keys.currentKeyId,
-  // For tuning experiments only; the benchmark measures the defaults the activity uses.
-  partSize: process.env.BENCH_PART_MIB ? Number(process.env.BENCH_PART_MIB) * 1024 * 1024 : undefined,
-  queueSize: process.env.BENCH_QUEUE ? Number(process.env.BENCH_QUEUE) : undefined,
-}));
+const result = await withEtcdClient(clusterByName(config, clusterName!), (etcd) =>
+  streamSnapshotToStore({
+    etcd,
+    s3,
+    bucket: config.objectStore.bucket,
+    objectKey: key!,
+    key: keys.lookup(keys.currentKeyId)!,
+    keyId: keys.currentKeyId,
+    // For tuning experiments only; the benchmark measures the defaults the activity uses.
+    partSize: process.env.BENCH_PART_MIB ? Number(process.env.BENCH_PART_MIB) * 1024 * 1024 : undefined,
+    queueSize: process.env.BENCH_QUEUE ? Number(process.env.BENCH_QUEUE) : undefined,
+  }),
+);
 const pipelineSeconds = (performance.now() - startedAt) / 1000;
 s3.destroy();
 process.stdout.write(`${JSON.stringify({ ...result, pipelineSeconds, rssBeforeMB })}\n`);

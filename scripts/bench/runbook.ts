@@ -54,7 +54,14 @@ steps:
 ${checks.map((c, i) => `  - id: check-${i + 1}\n    action: httpCheck\n    with: { url: "${c.url}" }\n`).join('')}`;
 const parsed = parseRunbook('bench-three-checks.yaml', text, { blocks: runbookBlocks });
 if (!parsed.ok) throw new Error(formatProblems(parsed.problems).join('\n'));
-const input: RunbookInput = { document: parsed.document, contentHash: 'bench', source: 'bench', parameters: {}, startedBy: 'bench', approverGroups: {} };
+const input: RunbookInput = {
+  document: parsed.document,
+  contentHash: 'bench',
+  source: 'bench',
+  parameters: {},
+  startedBy: 'bench',
+  approverGroups: {},
+};
 
 // The worker's state changes at INFO would drown the figures.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -67,14 +74,23 @@ const { code } = await bundleWorkflowCode({
 });
 const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config));
 const worker = await Worker.create({
-  connection: nativeConnection, namespace: config.temporal.namespace, taskQueue, workflowBundle: { code }, activities: createHttpCheckActivities(),
+  connection: nativeConnection,
+  namespace: config.temporal.namespace,
+  taskQueue,
+  workflowBundle: { code },
+  activities: createHttpCheckActivities(),
 });
 const connection = await Connection.connect(temporalConnectionOptions(config));
 const client = new Client({ connection, namespace: config.temporal.namespace });
 
 type Variant = 'interpreter' | 'baseline';
 /** `taskMs`: the run's workflow tasks, started → completed: the workflow code's own time (the interpreter's work), less noisy than wall time. */
-interface Run { variant: Variant; wallMs: number; activityMs: number[]; taskMs: number }
+interface Run {
+  variant: Variant;
+  wallMs: number;
+  activityMs: number[];
+  taskMs: number;
+}
 
 async function once(variant: Variant, n: number): Promise<Run> {
   const workflowId = `bench-runbook/${variant}/${n}-${randomUUID().slice(0, 8)}`;
@@ -108,7 +124,9 @@ await worker.runUntil(async () => {
     for (const variant of ['interpreter', 'baseline'] as const) {
       const r = await once(variant, i);
       measured.push(r);
-      console.log(`run ${String(i + 1).padStart(2)} ${variant.padEnd(11)} ${r.wallMs.toFixed(1).padStart(7)} ms wall; workflow tasks ${r.taskMs.toFixed(1)} ms; activities ${r.activityMs.map((x) => x.toFixed(1)).join(', ')} ms`);
+      console.log(
+        `run ${String(i + 1).padStart(2)} ${variant.padEnd(11)} ${r.wallMs.toFixed(1).padStart(7)} ms wall; workflow tasks ${r.taskMs.toFixed(1)} ms; activities ${r.activityMs.map((x) => x.toFixed(1)).join(', ')} ms`,
+      );
     }
   }
 });
@@ -124,7 +142,21 @@ const figures = {
   warmup,
   steps,
   wallMs: { interpreter: stats(interpreter.map((r) => r.wallMs)), baseline: stats(baseline.map((r) => r.wallMs)) },
-  overheadMsPerStep: { ...stats(overheads), ofMedians: round1((percentile(interpreter.map((r) => r.wallMs), 0.5) - percentile(baseline.map((r) => r.wallMs), 0.5)) / steps), target: target.overheadMsPerStep },
+  overheadMsPerStep: {
+    ...stats(overheads),
+    ofMedians: round1(
+      (percentile(
+        interpreter.map((r) => r.wallMs),
+        0.5,
+      ) -
+        percentile(
+          baseline.map((r) => r.wallMs),
+          0.5,
+        )) /
+        steps,
+    ),
+    target: target.overheadMsPerStep,
+  },
   workflowTaskMsPerRun: { interpreter: stats(interpreter.map((r) => r.taskMs)), baseline: stats(baseline.map((r) => r.taskMs)) },
   workflowTaskOverheadMsPerStep: stats(interpreter.map((r, i) => (r.taskMs - baseline[i]!.taskMs) / steps)),
   activityMs: {
@@ -136,11 +168,19 @@ const figures = {
 };
 const verdict = (ok: boolean) => (ok ? 'meets target' : 'MISSES target');
 console.log('');
-console.log(`wall time per run        interpreter p50 ${figures.wallMs.interpreter.p50} ms, p99 ${figures.wallMs.interpreter.p99} ms; baseline p50 ${figures.wallMs.baseline.p50} ms, p99 ${figures.wallMs.baseline.p99} ms`);
-console.log(`interpreter overhead     per step p50 ${figures.overheadMsPerStep.p50} ms, p99 ${figures.overheadMsPerStep.p99} ms of the pairs; ${figures.overheadMsPerStep.ofMedians} ms of the medians   (target ≤ ${target.overheadMsPerStep} ms: ${verdict(figures.overheadMsPerStep.p50 <= target.overheadMsPerStep)})`);
-console.log(`workflow task time        per run interpreter p50 ${figures.workflowTaskMsPerRun.interpreter.p50} ms, baseline p50 ${figures.workflowTaskMsPerRun.baseline.p50} ms; per step overhead p50 ${figures.workflowTaskOverheadMsPerStep.p50} ms, p99 ${figures.workflowTaskOverheadMsPerStep.p99} ms`);
+console.log(
+  `wall time per run        interpreter p50 ${figures.wallMs.interpreter.p50} ms, p99 ${figures.wallMs.interpreter.p99} ms; baseline p50 ${figures.wallMs.baseline.p50} ms, p99 ${figures.wallMs.baseline.p99} ms`,
+);
+console.log(
+  `interpreter overhead     per step p50 ${figures.overheadMsPerStep.p50} ms, p99 ${figures.overheadMsPerStep.p99} ms of the pairs; ${figures.overheadMsPerStep.ofMedians} ms of the medians   (target ≤ ${target.overheadMsPerStep} ms: ${verdict(figures.overheadMsPerStep.p50 <= target.overheadMsPerStep)})`,
+);
+console.log(
+  `workflow task time        per run interpreter p50 ${figures.workflowTaskMsPerRun.interpreter.p50} ms, baseline p50 ${figures.workflowTaskMsPerRun.baseline.p50} ms; per step overhead p50 ${figures.workflowTaskOverheadMsPerStep.p50} ms, p99 ${figures.workflowTaskOverheadMsPerStep.p99} ms`,
+);
 for (const variant of ['interpreter', 'baseline'] as const) {
   const a = figures.activityMs[variant];
-  console.log(`activity latency ${variant.padEnd(11)} scheduled→completed p50 ${a.p50} ms, p99 ${a.p99} ms   (target p50 ≤ ${target.activityP50Ms} ms, anchor ${target.anchorMsPerActivity} ms: ${verdict(a.p50 <= target.activityP50Ms)})`);
+  console.log(
+    `activity latency ${variant.padEnd(11)} scheduled→completed p50 ${a.p50} ms, p99 ${a.p99} ms   (target p50 ≤ ${target.activityP50Ms} ms, anchor ${target.anchorMsPerActivity} ms: ${verdict(a.p50 <= target.activityP50Ms)})`,
+  );
 }
 console.log(JSON.stringify(figures));

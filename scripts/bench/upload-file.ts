@@ -11,8 +11,10 @@ const s3 = createS3Client(config);
 // Timed in the process, after start-up and imports, as variant L is.
 const startedAt = performance.now();
 await new Upload({
-  client: s3, params: { Bucket: config.objectStore.bucket, Key: key!, Body: createReadStream(file!) },
-  partSize: streamDefaults.partSize, queueSize: streamDefaults.queueSize,
+  client: s3,
+  params: { Bucket: config.objectStore.bucket, Key: key!, Body: createReadStream(file!) },
+  partSize: streamDefaults.partSize,
+  queueSize: streamDefaults.queueSize,
 }).done();
 const seconds = (performance.now() - startedAt) / 1000;
 s3.destroy();

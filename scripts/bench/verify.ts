@@ -47,15 +47,55 @@ async function byHand(objectKey: string): Promise<number> {
     const db = join(dir, 'snapshot.db');
     const got = await s3.send(new GetObjectCommand({ Bucket: config.objectStore.bucket, Key: objectKey }));
     await pipeline(got.Body as Readable, createWriteStream(enc));
-    await pipeline(createReadStream(enc), createDecryptStream({ lookupKey: keyRing.lookup, configuredKeyIds: keyRing.ids }), createWriteStream(db));
+    await pipeline(
+      createReadStream(enc),
+      createDecryptStream({ lookupKey: keyRing.lookup, configuredKeyIds: keyRing.ids }),
+      createWriteStream(db),
+    );
     rmSync(enc);
     const [clientPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const clientUrl = `http://127.0.0.1:${clientPort}`;
     const peerUrl = `http://127.0.0.1:${peerPort}`;
-    await execa(bin.etcdutl, ['snapshot', 'restore', db, '--data-dir', join(dir, 'data'), '--name', 'h', '--initial-cluster', `h=${peerUrl}`, '--initial-advertise-peer-urls', peerUrl]);
+    await execa(bin.etcdutl, [
+      'snapshot',
+      'restore',
+      db,
+      '--data-dir',
+      join(dir, 'data'),
+      '--name',
+      'h',
+      '--initial-cluster',
+      `h=${peerUrl}`,
+      '--initial-advertise-peer-urls',
+      peerUrl,
+    ]);
     rmSync(db);
-    procs.push(execa(bin.etcd, ['--name', 'h', '--data-dir', join(dir, 'data'), '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl,
-      '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `h=${peerUrl}`, '--log-level', 'warn', '--quota-backend-bytes', String(8 * 1024 ** 3)], { reject: false }));
+    procs.push(
+      execa(
+        bin.etcd,
+        [
+          '--name',
+          'h',
+          '--data-dir',
+          join(dir, 'data'),
+          '--listen-client-urls',
+          clientUrl,
+          '--advertise-client-urls',
+          clientUrl,
+          '--listen-peer-urls',
+          peerUrl,
+          '--initial-advertise-peer-urls',
+          peerUrl,
+          '--initial-cluster',
+          `h=${peerUrl}`,
+          '--log-level',
+          'warn',
+          '--quota-backend-bytes',
+          String(8 * 1024 ** 3),
+        ],
+        { reject: false },
+      ),
+    );
     while ((await execa(bin.etcdctl, ['--endpoints', clientUrl, 'endpoint', 'health'], { reject: false })).exitCode !== 0) await sleep(250);
     const token = randomBytes(24).toString('hex');
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -63,12 +103,45 @@ async function byHand(objectKey: string): Promise<number> {
     writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
     writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const rv = cluster.restoreVerification;
-    procs.push(execa(bin.kubeApiserver, ['--etcd-servers', clientUrl, '--bind-address', '127.0.0.1', '--secure-port', String(apiPort), '--advertise-address', '127.0.0.1',
-      '--cert-dir', join(dir, 'certs'), '--token-auth-file', join(dir, 'tokens.csv'), '--authorization-mode', 'RBAC',
-      '--service-account-issuer', 'https://bench.invalid', '--service-account-key-file', join(dir, 'sa.pub'), '--service-account-signing-key-file', join(dir, 'sa.key'),
-      '--service-cluster-ip-range', rv.serviceClusterIPRange, '--endpoint-reconciler-type', 'none', '--watch-cache=false', '--profiling=false',
-      ...(rv.encryptionConfigFile ? ['--encryption-provider-config', rv.encryptionConfigFile] : [])], { reject: false }));
-    const kubectl = (args: string[]) => execa(bin.kubectl, ['--server', `https://127.0.0.1:${apiPort}`, '--token', token, '--insecure-skip-tls-verify', ...args], { reject: false });
+    procs.push(
+      execa(
+        bin.kubeApiserver,
+        [
+          '--etcd-servers',
+          clientUrl,
+          '--bind-address',
+          '127.0.0.1',
+          '--secure-port',
+          String(apiPort),
+          '--advertise-address',
+          '127.0.0.1',
+          '--cert-dir',
+          join(dir, 'certs'),
+          '--token-auth-file',
+          join(dir, 'tokens.csv'),
+          '--authorization-mode',
+          'RBAC',
+          '--service-account-issuer',
+          'https://bench.invalid',
+          '--service-account-key-file',
+          join(dir, 'sa.pub'),
+          '--service-account-signing-key-file',
+          join(dir, 'sa.key'),
+          '--service-cluster-ip-range',
+          rv.serviceClusterIPRange,
+          '--endpoint-reconciler-type',
+          'none',
+          '--watch-cache=false',
+          '--profiling=false',
+          ...(rv.encryptionConfigFile ? ['--encryption-provider-config', rv.encryptionConfigFile] : []),
+        ],
+        { reject: false },
+      ),
+    );
+    const kubectl = (args: string[]) =>
+      execa(bin.kubectl, ['--server', `https://127.0.0.1:${apiPort}`, '--token', token, '--insecure-skip-tls-verify', ...args], {
+        reject: false,
+      });
     while ((await kubectl(['get', '--raw', '/readyz'])).exitCode !== 0) await sleep(250);
     for (const resource of ['namespaces', 'secrets', 'configmaps', 'deployments', 'serviceaccounts']) {
       const listed = await kubectl(['get', resource, '-A', '--no-headers']);
@@ -87,8 +160,13 @@ async function byHand(objectKey: string): Promise<number> {
 }
 
 async function deleteSnapshot(snapshotId: string): Promise<void> {
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: config.objectStore.bucket, Prefix: `${snapshotPrefix('primary')}${snapshotId}/` }));
-  if (listed.Contents?.length) await s3.send(new DeleteObjectsCommand({ Bucket: config.objectStore.bucket, Delete: { Objects: listed.Contents.map((o) => ({ Key: o.Key! })) } }));
+  const listed = await s3.send(
+    new ListObjectsV2Command({ Bucket: config.objectStore.bucket, Prefix: `${snapshotPrefix('primary')}${snapshotId}/` }),
+  );
+  if (listed.Contents?.length)
+    await s3.send(
+      new DeleteObjectsCommand({ Bucket: config.objectStore.bucket, Delete: { Objects: listed.Contents.map((o) => ({ Key: o.Key! })) } }),
+    );
 }
 
 const worker = await createWorker(config, pino({ level: 'warn' }));
@@ -99,32 +177,53 @@ let snapshotId: string | undefined;
 try {
   say(`filling etcd of primary to ${sizeMiB} MiB of scratch data`);
   await clearEtcdScratch(cluster);
-  await fillEtcd(cluster, sizeMiB, (done) => { if (done % 256 === 0) say(`  ${done} MiB`); });
+  await fillEtcd(cluster, sizeMiB, (done) => {
+    if (done % 256 === 0) say(`  ${done} MiB`);
+  });
   const { manifest } = await client.workflow.execute<typeof etcdSnapshot>('etcdSnapshot', {
-    taskQueue: config.temporal.taskQueue, workflowId: `etcd-snapshot/primary/bench-verify-${Date.now()}`, args: [{ cluster: 'primary', skipRetention: true }],
+    taskQueue: config.temporal.taskQueue,
+    workflowId: `etcd-snapshot/primary/bench-verify-${Date.now()}`,
+    args: [{ cluster: 'primary', skipRetention: true }],
   });
   snapshotId = manifest.snapshotId;
   say(`snapshot ${snapshotId}: ${(manifest.object.plaintextBytes / 1024 / 1024).toFixed(0)} MiB`);
-  const l: number[] = []; const h: number[] = []; const rto: number[] = [];
+  const l: number[] = [];
+  const h: number[] = [];
+  const rto: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const t0 = performance.now();
     const r = await client.workflow.execute<typeof restoreVerification>('restoreVerification', {
-      taskQueue: config.temporal.taskQueue, workflowId: `verify-etcd/primary/bench-${Date.now()}`, args: [{ kind: 'etcd', cluster: 'primary', snapshotId }],
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `verify-etcd/primary/bench-${Date.now()}`,
+      args: [{ kind: 'etcd', cluster: 'primary', snapshotId }],
     });
     l.push((performance.now() - t0) / 1000);
     rto.push(r.rtoSeconds);
     h.push(await byHand(manifest.object.objectKey));
-    say(`  run ${i + 1}/${repeats}: Lifeboat ${l.at(-1)!.toFixed(2)} s (RTO ${r.rtoSeconds} s, ${r.checks.length} checks ${r.passed ? 'passed' : 'FAILED'})  by hand ${h.at(-1)!.toFixed(2)} s`);
+    say(
+      `  run ${i + 1}/${repeats}: Lifeboat ${l.at(-1)!.toFixed(2)} s (RTO ${r.rtoSeconds} s, ${r.checks.length} checks ${r.passed ? 'passed' : 'FAILED'})  by hand ${h.at(-1)!.toFixed(2)} s`,
+    );
   }
-  const L = median(l); const H = median(h);
+  const L = median(l);
+  const H = median(h);
   const result = {
-    sizeMiB, snapshotMiB: Number((manifest.object.plaintextBytes / 1024 / 1024).toFixed(1)), repeats,
-    lifeboatSeconds: Number(L.toFixed(2)), baselineSeconds: Number(H.toFixed(2)), ratio: Number((L / H).toFixed(3)), lifeboatRtoSeconds: median(rto),
-    lifeboatRuns: l.map((x) => Number(x.toFixed(2))), baselineRuns: h.map((x) => Number(x.toFixed(2))),
+    sizeMiB,
+    snapshotMiB: Number((manifest.object.plaintextBytes / 1024 / 1024).toFixed(1)),
+    repeats,
+    lifeboatSeconds: Number(L.toFixed(2)),
+    baselineSeconds: Number(H.toFixed(2)),
+    ratio: Number((L / H).toFixed(3)),
+    lifeboatRtoSeconds: median(rto),
+    lifeboatRuns: l.map((x) => Number(x.toFixed(2))),
+    baselineRuns: h.map((x) => Number(x.toFixed(2))),
   };
   process.stdout.write(`variant                                              median s   runs\n`);
-  process.stdout.write(`L  Lifeboat restoreVerification (workflow, all checks) ${String(result.lifeboatSeconds).padStart(8)}   ${result.lifeboatRuns.join(' ')}\n`);
-  process.stdout.write(`H  by hand (download, decrypt, restore, etcd, apiserver, kubectl) ${String(result.baselineSeconds).padStart(8)}   ${result.baselineRuns.join(' ')}\n`);
+  process.stdout.write(
+    `L  Lifeboat restoreVerification (workflow, all checks) ${String(result.lifeboatSeconds).padStart(8)}   ${result.lifeboatRuns.join(' ')}\n`,
+  );
+  process.stdout.write(
+    `H  by hand (download, decrypt, restore, etcd, apiserver, kubectl) ${String(result.baselineSeconds).padStart(8)}   ${result.baselineRuns.join(' ')}\n`,
+  );
   process.stdout.write(`L/H = ${result.ratio} (target <= 1.2)\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {

@@ -30,7 +30,11 @@ describe('lifeboat CLI bad input', () => {
   ])('%j names the argument and the configured names, exits 2 and starts nothing', async (args, message) => {
     const taskQueue = `test-cli-${randomUUID()}`;
     const result = await lifeboat(args, { LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue });
-    expect({ exitCode: result.exitCode, stderr: result.stderr, stdout: result.stdout }).toEqual({ exitCode: 2, stderr: `lifeboat: ${message}`, stdout: '' });
+    expect({ exitCode: result.exitCode, stderr: result.stderr, stdout: result.stdout }).toEqual({
+      exitCode: 2,
+      stderr: `lifeboat: ${message}`,
+      stdout: '',
+    });
     expect(await startedOn(taskQueue)).toBe(0);
   });
 
@@ -46,14 +50,18 @@ describe('lifeboat CLI bad input', () => {
   it('a malformed config file stops the worker before it starts, naming file and key', async () => {
     const result = await lifeboat(['worker'], { LIFEBOAT_CONFIG: '/nonexistent/lifeboat.yaml' });
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toBe('lifeboat worker: invalid Lifeboat configuration:\n  - /nonexistent/lifeboat.yaml: configuration file not found (named by LIFEBOAT_CONFIG)');
+    expect(result.stderr).toBe(
+      'lifeboat worker: invalid Lifeboat configuration:\n  - /nonexistent/lifeboat.yaml: configuration file not found (named by LIFEBOAT_CONFIG)',
+    );
   });
 
   it('no worker polling: the CLI says so instead of waiting forever', async () => {
     const taskQueue = `test-cli-${randomUUID()}`;
     const result = await lifeboat(['cluster', 'health'], { LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toBe(`lifeboat: no worker is polling task queue '${taskQueue}' at 127.0.0.1:7233; start one with \`lifeboat worker\` (or \`lifeboat lab up --with-worker\`)`);
+    expect(result.stderr).toBe(
+      `lifeboat: no worker is polling task queue '${taskQueue}' at 127.0.0.1:7233; start one with \`lifeboat worker\` (or \`lifeboat lab up --with-worker\`)`,
+    );
     expect(await startedOn(taskQueue)).toBe(0);
   });
 });

@@ -27,8 +27,17 @@ beforeAll(async () => {
   const raw = parse(readFileSync(labConfigFile, 'utf8')) as { apps: object[] };
   for (const a of [app, aborted]) {
     raw.apps.push({
-      name: a.name, cluster: 'primary', namespaces: [a.namespace], verify: { cluster: 'standby' },
-      failover: { standby: 'standby', mode: 'warm-standby', traffic: a.config.failover!.traffic, approvalTimeout: '10m', availableTimeout: '2m' },
+      name: a.name,
+      cluster: 'primary',
+      namespaces: [a.namespace],
+      verify: { cluster: 'standby' },
+      failover: {
+        standby: 'standby',
+        mode: 'warm-standby',
+        traffic: a.config.failover!.traffic,
+        approvalTimeout: '10m',
+        availableTimeout: '2m',
+      },
     });
   }
   writeFileSync(configFile, stringify(raw));
@@ -41,12 +50,14 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const status = async (a: TestApp) => JSON.parse((await lifeboat(['failover', 'status', '--app', a.name, '--json'], env)).stdout) as FailoverReport;
+const status = async (a: TestApp) =>
+  JSON.parse((await lifeboat(['failover', 'status', '--app', a.name, '--json'], env)).stdout) as FailoverReport;
 const statusText = async (a: TestApp) => (await lifeboat(['failover', 'status', '--app', a.name], env)).stdout.split('\n');
 /** Polls `failover status --json` until `done` says so (or a minute passes); the last report seen. */
 async function statusWhen(a: TestApp, done: (r: FailoverReport) => boolean): Promise<FailoverReport> {
   let r = await status(a);
-  for (const deadline = Date.now() + 60_000; !done(r) && Date.now() < deadline; r = await status(a)) await new Promise((res) => setTimeout(res, 200));
+  for (const deadline = Date.now() + 60_000; !done(r) && Date.now() < deadline; r = await status(a))
+    await new Promise((res) => setTimeout(res, 200));
   return r;
 }
 /** The cells of a table row (columns are two or more spaces apart). */
@@ -67,40 +78,78 @@ describe('lifeboat failover', () => {
 
     const report = await statusWhen(app, (r) => r.status === 'awaiting-approval');
     expect(report.status).toBe('awaiting-approval');
-    expect(report.plan.map((p) => `${p.step}@${p.cluster}`)).toEqual(['fence@primary', 'fence@primary', 'bring-up@standby', 'bring-up@standby', 'available@standby', 'traffic@standby', 'verify@standby']);
+    expect(report.plan.map((p) => `${p.step}@${p.cluster}`)).toEqual([
+      'fence@primary',
+      'fence@primary',
+      'bring-up@standby',
+      'bring-up@standby',
+      'available@standby',
+      'traffic@standby',
+      'verify@standby',
+    ]);
 
     const second = await lifeboat(['failover', 'start', '--app', app.name, '--reason', 'again'], env);
     expect(second.exitCode).toBe(1);
     const { startTime } = await lastRun(app);
-    expect(second.stderr).toBe(`lifeboat: refused: failover failover/${app.name} of app '${app.name}' is already running (run ${runId}, started ${startTime.toISOString()}); see \`lifeboat failover status --app ${app.name}\``);
+    expect(second.stderr).toBe(
+      `lifeboat: refused: failover failover/${app.name} of app '${app.name}' is already running (run ${runId}, started ${startTime.toISOString()}); see \`lifeboat failover status --app ${app.name}\``,
+    );
 
     const text = await statusText(app);
-    expect(text[0]).toMatch(new RegExp(`^failover/${app.name} \\(run ${runId}\\) running since ${escape(startTime.toISOString())} \\(\\d+ (s|min)\\): AWAITING-APPROVAL$`));
+    expect(text[0]).toMatch(
+      new RegExp(
+        `^failover/${app.name} \\(run ${runId}\\) running since ${escape(startTime.toISOString())} \\(\\d+ (s|min)\\): AWAITING-APPROVAL$`,
+      ),
+    );
     expect(text.slice(1, 5)).toEqual([
       `Preflight and plan are as of the run's start. What is true now: \`lifeboat failover plan --app ${app.name}\``,
       '',
       `failover of ${app.name} from primary to standby: AWAITING-APPROVAL`,
       'reason: primary region outage',
     ]);
-    expect(text[5]).toBe(`preflight at start (${report.steps[0]!.finishedAt}): standby: ${report.preflight!.to.detail}; primary: ${report.preflight!.from.detail}; capacity: ${report.preflight!.capacity.detail}`);
+    expect(text[5]).toBe(
+      `preflight at start (${report.steps[0]!.finishedAt}): standby: ${report.preflight!.to.detail}; primary: ${report.preflight!.from.detail}; capacity: ${report.preflight!.capacity.detail}`,
+    );
     const plan = text.slice(text.indexOf('plan:') + 2, text.indexOf('plan:') + 4).map(cells);
-    expect(plan).toEqual(['svc-0', 'svc-1'].map((d) => ['fence', 'primary', `scale Deployment ${app.namespace}/${d} to 0 (annotated lifeboat.io/fenced-by, replicas recorded)`]));
+    expect(plan).toEqual(
+      ['svc-0', 'svc-1'].map((d) => [
+        'fence',
+        'primary',
+        `scale Deployment ${app.namespace}/${d} to 0 (annotated lifeboat.io/fenced-by, replicas recorded)`,
+      ]),
+    );
 
     const approved = await lifeboat(['failover', 'approve', '--app', app.name, '--approver', 'carol'], env);
-    expect({ code: approved.exitCode, out: approved.stdout, err: approved.stderr }).toEqual({ code: 0, out: `approved failover/${app.name} as carol`, err: '' });
-    const done = await w.client.workflow.getHandle(workflowId, runId).result() as FailoverReport;
+    expect({ code: approved.exitCode, out: approved.stdout, err: approved.stderr }).toEqual({
+      code: 0,
+      out: `approved failover/${app.name} as carol`,
+      err: '',
+    });
+    const done = (await w.client.workflow.getHandle(workflowId, runId).result()) as FailoverReport;
     expect(done.status).toBe('completed');
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
 
     // Finished: shown as the record it is, with when it ended.
     const record = await statusText(app);
     expect(record[0]).toMatch(finishedLine(workflowId, runId, (await lastRun(app)).closeTime!, 'COMPLETED'));
-    expect(record.slice(1, 5)).toEqual([recordNote(app), '', `failover of ${app.name} from primary to standby: COMPLETED`, 'reason: primary region outage; approved by carol']);
-    expect(record[5]).toBe(`preflight at start (${done.steps[0]!.finishedAt}): standby: ${done.preflight!.to.detail}; primary: ${done.preflight!.from.detail}; capacity: ${done.preflight!.capacity.detail}`);
+    expect(record.slice(1, 5)).toEqual([
+      recordNote(app),
+      '',
+      `failover of ${app.name} from primary to standby: COMPLETED`,
+      'reason: primary region outage; approved by carol',
+    ]);
+    expect(record[5]).toBe(
+      `preflight at start (${done.steps[0]!.finishedAt}): standby: ${done.preflight!.to.detail}; primary: ${done.preflight!.from.detail}; capacity: ${done.preflight!.capacity.detail}`,
+    );
     const table = record.findIndex((l) => /^STEP +STATE +TOOK +DETAIL$/.test(l));
-    expect(record.slice(table + 1, table + 1 + done.steps.length).map((l) => cells(l).slice(0, 2))).toEqual(done.steps.map((s) => [s.name, 'done']));
+    expect(record.slice(table + 1, table + 1 + done.steps.length).map((l) => cells(l).slice(0, 2))).toEqual(
+      done.steps.map((s) => [s.name, 'done']),
+    );
 
-    const back = await lifeboat(['failback', '--app', app.name, '--reason', 'primary back', '--auto-approve', '--approver', 'carol', '--wait', '--json'], env);
+    const back = await lifeboat(
+      ['failback', '--app', app.name, '--reason', 'primary back', '--auto-approve', '--approver', 'carol', '--wait', '--json'],
+      env,
+    );
     expect(back.exitCode).toBe(0);
     const r = JSON.parse(back.stdout) as FailoverReport;
     expect(r).toMatchObject({ kind: 'failback', from: 'standby', to: 'primary', status: 'completed' });
@@ -119,14 +168,21 @@ describe('lifeboat failover', () => {
     const out = plan.stdout.split('\n');
     expect(out[0]).toBe(`failover of ${app.name} from primary to standby: PLANNED`);
     const planned = out.slice(out.indexOf('plan:') + 2);
-    const rows = planned.slice(0, planned.indexOf('')).map(cells).filter((c) => c[0] === 'bring-up');
-    expect(rows).toEqual(['svc-0', 'svc-1'].map((d) => ['bring-up', 'standby', `scale Deployment ${app.namespace}/${d} to 2 (from primary's spec.replicas)`]));
+    const rows = planned
+      .slice(0, planned.indexOf(''))
+      .map(cells)
+      .filter((c) => c[0] === 'bring-up');
+    expect(rows).toEqual(
+      ['svc-0', 'svc-1'].map((d) => ['bring-up', 'standby', `scale Deployment ${app.namespace}/${d} to 2 (from primary's spec.replicas)`]),
+    );
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
   }, 120_000);
 
   it('abort of a run waiting for approval (by the OS user): it ends aborted, and status says so, who and when; nothing changed', async () => {
     const me = userInfo().username;
-    const started = JSON.parse((await lifeboat(['failover', 'start', '--app', aborted.name, '--reason', 'drill', '--json'], env)).stdout) as { runId: string };
+    const started = JSON.parse(
+      (await lifeboat(['failover', 'start', '--app', aborted.name, '--reason', 'drill', '--json'], env)).stdout,
+    ) as { runId: string };
     expect((await statusWhen(aborted, (r) => r.status === 'awaiting-approval')).status).toBe('awaiting-approval');
 
     const abort = await lifeboat(['failover', 'abort', '--app', aborted.name], env);
@@ -134,19 +190,32 @@ describe('lifeboat failover', () => {
     expect(r.status).toBe('aborted');
     expect(r.abort).toEqual({ by: me, at: r.abort!.at });
     expect(abort.exitCode).toBe(0);
-    expect(abort.stdout.split('\n').slice(0, 3)).toEqual([`failover of ${aborted.name} from primary to standby: ABORTED`, 'reason: drill', `aborted by ${me} at ${r.abort!.at}`]);
+    expect(abort.stdout.split('\n').slice(0, 3)).toEqual([
+      `failover of ${aborted.name} from primary to standby: ABORTED`,
+      'reason: drill',
+      `aborted by ${me} at ${r.abort!.at}`,
+    ]);
     expect(r.steps.map((s) => [s.name, s.state, s.detail])).toEqual([
-      ['preflight', 'done', r.steps[0]!.detail], ['plan', 'done', '7 changes'], ['approval', 'failed', `interrupted: aborted by ${me}`],
+      ['preflight', 'done', r.steps[0]!.detail],
+      ['plan', 'done', '7 changes'],
+      ['approval', 'failed', `interrupted: aborted by ${me}`],
       ...['fence', 'bring-up', 'available', 'traffic', 'verify', 'report'].map((n) => [n, 'skipped', `aborted by ${me}`]),
     ]);
 
     const record = await statusText(aborted);
     expect(record[0]).toMatch(finishedLine(`failover/${aborted.name}`, started.runId, (await lastRun(aborted)).closeTime!, 'ABORTED'));
-    expect(record.slice(1, 6)).toEqual([recordNote(aborted), '', `failover of ${aborted.name} from primary to standby: ABORTED`, 'reason: drill', `aborted by ${me} at ${r.abort!.at}`]);
+    expect(record.slice(1, 6)).toEqual([
+      recordNote(aborted),
+      '',
+      `failover of ${aborted.name} from primary to standby: ABORTED`,
+      'reason: drill',
+      `aborted by ${me} at ${r.abort!.at}`,
+    ]);
 
     const again = await lifeboat(['failover', 'abort', '--app', aborted.name], env);
     expect({ code: again.exitCode, err: again.stderr }).toEqual({
-      code: 1, err: `lifeboat: no failover of app '${aborted.name}' is running (the last one, run ${started.runId}, is FAILED); see \`lifeboat failover status --app ${aborted.name}\``,
+      code: 1,
+      err: `lifeboat: no failover of app '${aborted.name}' is running (the last one, run ${started.runId}, is FAILED); see \`lifeboat failover status --app ${aborted.name}\``,
     });
     expect(await aborted.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect(await aborted.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
@@ -157,10 +226,16 @@ describe('lifeboat failover', () => {
     expect((await statusWhen(aborted, (r) => r.status === 'awaiting-approval')).status).toBe('awaiting-approval');
     const handle = w.client.workflow.getHandle(`failover/${aborted.name}`);
     await handle.cancel();
-    const err: unknown = await handle.result().then(() => undefined, (e: unknown) => e);
+    const err: unknown = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const cause = (err as WorkflowFailedError).cause as { type?: string; message: string; details?: unknown[] };
-    expect({ type: cause.type, message: cause.message }).toEqual({ type: 'FailoverAborted', message: `failover of ${aborted.name} from primary to standby aborted by unknown; nothing had been changed` });
+    expect({ type: cause.type, message: cause.message }).toEqual({
+      type: 'FailoverAborted',
+      message: `failover of ${aborted.name} from primary to standby aborted by unknown; nothing had been changed`,
+    });
     const r = cause.details![0] as FailoverReport;
     expect({ status: r.status, by: r.abort!.by }).toEqual({ status: 'aborted', by: 'unknown' });
     expect((await status(aborted)).abort).toEqual(r.abort);
@@ -169,31 +244,61 @@ describe('lifeboat failover', () => {
   it('abort after fencing (by --by, with --reason) rolls back through the saga and says aborted and rolled back', async () => {
     // The standby's Pods can never be scheduled: the run waits in `available`, fenced and scaled up.
     const standby = aborted.kube.standby.makeApiClient(AppsV1Api);
-    await Promise.all(aborted.deployments.map((name) => standby.patchNamespacedDeployment({
-      namespace: aborted.namespace, name, body: { spec: { template: { spec: { nodeSelector: { type: 'kwok', 'lifeboat.io/test': 'no-such-node' } } } } },
-    }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))));
-    const started = await lifeboat(['failover', 'start', '--app', aborted.name, '--reason', 'drill', '--auto-approve', '--approver', 'carol', '--json'], env);
+    await Promise.all(
+      aborted.deployments.map((name) =>
+        standby.patchNamespacedDeployment(
+          {
+            namespace: aborted.namespace,
+            name,
+            body: { spec: { template: { spec: { nodeSelector: { type: 'kwok', 'lifeboat.io/test': 'no-such-node' } } } } },
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
+      ),
+    );
+    const started = await lifeboat(
+      ['failover', 'start', '--app', aborted.name, '--reason', 'drill', '--auto-approve', '--approver', 'carol', '--json'],
+      env,
+    );
     const { runId } = JSON.parse(started.stdout) as { runId: string };
     const waiting = await statusWhen(aborted, (r) => r.steps.find((s) => s.name === 'available')?.state === 'running');
     expect(waiting.steps.find((s) => s.name === 'available')!.state).toBe('running');
     expect(await aborted.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
 
-    const abort = await lifeboat(['failover', 'abort', '--app', aborted.name, '--by', 'dave', '--reason', 'standby Pods do not schedule'], env);
+    const abort = await lifeboat(
+      ['failover', 'abort', '--app', aborted.name, '--by', 'dave', '--reason', 'standby Pods do not schedule'],
+      env,
+    );
     expect(abort.exitCode).toBe(0);
     const r = await status(aborted);
     expect({ status: r.status, abort: r.abort, rolledBack: r.rolledBack, failure: r.failure }).toEqual({
-      status: 'aborted', abort: { by: 'dave', reason: 'standby Pods do not schedule', at: r.abort!.at },
-      rolledBack: [`scaled 2 Deployments on 'standby' back down`, `unfenced 2 Deployments on 'primary'`], failure: undefined,
+      status: 'aborted',
+      abort: { by: 'dave', reason: 'standby Pods do not schedule', at: r.abort!.at },
+      rolledBack: [`scaled 2 Deployments on 'standby' back down`, `unfenced 2 Deployments on 'primary'`],
+      failure: undefined,
     });
     expect(r.steps.map((s) => [s.name, s.state])).toEqual([
-      ['preflight', 'done'], ['plan', 'done'], ['approval', 'done'], ['fence', 'done'], ['bring-up', 'done'], ['available', 'failed'],
-      ['traffic', 'skipped'], ['verify', 'skipped'], ['report', 'skipped'],
+      ['preflight', 'done'],
+      ['plan', 'done'],
+      ['approval', 'done'],
+      ['fence', 'done'],
+      ['bring-up', 'done'],
+      ['available', 'failed'],
+      ['traffic', 'skipped'],
+      ['verify', 'skipped'],
+      ['report', 'skipped'],
     ]);
     expect(r.steps.find((s) => s.name === 'available')!.detail).toBe('interrupted: aborted by dave (standby Pods do not schedule)');
     const out = abort.stdout.split('\n');
-    expect(out.slice(0, 3)).toEqual([`failover of ${aborted.name} from primary to standby: ABORTED`, 'reason: drill; auto-approved by carol', `aborted by dave at ${r.abort!.at}: standby Pods do not schedule`]);
+    expect(out.slice(0, 3)).toEqual([
+      `failover of ${aborted.name} from primary to standby: ABORTED`,
+      'reason: drill; auto-approved by carol',
+      `aborted by dave at ${r.abort!.at}: standby Pods do not schedule`,
+    ]);
     expect(out).toContain(`rolled back: scaled 2 Deployments on 'standby' back down; unfenced 2 Deployments on 'primary'`);
-    expect((await statusText(aborted))[0]).toMatch(finishedLine(`failover/${aborted.name}`, runId, (await lastRun(aborted)).closeTime!, 'ABORTED'));
+    expect((await statusText(aborted))[0]).toMatch(
+      finishedLine(`failover/${aborted.name}`, runId, (await lastRun(aborted)).closeTime!, 'ABORTED'),
+    );
     await fetchHistory(w.client, `failover/${aborted.name}`, 'failover-aborted');
 
     expect(await aborted.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
@@ -205,8 +310,14 @@ describe('lifeboat failover', () => {
   it.each([
     [['failover', 'start', '--app', 'nope', '--reason', 'x'], /unknown app 'nope'; configured apps: shop/],
     [['failover', 'start', '--app', 'shop', '--reason', 'x', '--to', 'primary'], /--from and --to are both 'primary'/],
-    [['failover', 'start', '--app', 'shop', '--reason', 'x', '--to', 'mars'], /^lifeboat: --to: unknown cluster 'mars'; configured clusters: primary, standby/m],
-    [['failover', 'start', '--app', 'shop', '--reason', 'x', '--from', 'venus', '--to', 'standby'], /^lifeboat: --from: unknown cluster 'venus'; configured clusters: primary, standby/m],
+    [
+      ['failover', 'start', '--app', 'shop', '--reason', 'x', '--to', 'mars'],
+      /^lifeboat: --to: unknown cluster 'mars'; configured clusters: primary, standby/m,
+    ],
+    [
+      ['failover', 'start', '--app', 'shop', '--reason', 'x', '--from', 'venus', '--to', 'standby'],
+      /^lifeboat: --from: unknown cluster 'venus'; configured clusters: primary, standby/m,
+    ],
     [['failover', 'start', '--app', 'shop'], /required option '--reason <text>' not specified/],
     [['failover', 'start', '--app', 'shop', '--reason', 'x', '--auto-approve'], /--auto-approve needs --approver NAME/],
     [['failback', '--app', 'shop', '--reason', 'x', '--force'], /--force goes with --auto-approve/],

@@ -33,10 +33,19 @@ function shownSeconds(text: string): number {
 
 describe('lifeboat gameday', () => {
   it('run --wait --json prints passed, the local report and each result; report and list find it again', async () => {
-    const result = await lifeboat(['gameday', 'run', '--cluster', 'standby', '--app', '', '--fresh', '--wait', '--json', '--dir', dir], env);
+    const result = await lifeboat(
+      ['gameday', 'run', '--cluster', 'standby', '--app', '', '--fresh', '--wait', '--json', '--dir', dir],
+      env,
+    );
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
-    const out = JSON.parse(result.stdout) as { passed: boolean; id: string; reportHtml: string; temporalUi: string; results: GameDayEntry[] };
+    const out = JSON.parse(result.stdout) as {
+      passed: boolean;
+      id: string;
+      reportHtml: string;
+      temporalUi: string;
+      results: GameDayEntry[];
+    };
     expect(out.passed).toBe(true);
     expect(out.results.map((r) => [r.name, r.passed])).toEqual([['etcd/standby', true]]);
     expect(out.reportHtml).toBe(join(dir, out.id, 'report.html'));
@@ -61,13 +70,26 @@ describe('lifeboat gameday', () => {
     const verifier = await startTestWorker((c) => withTestClusters(c, [cluster], 'standby'));
     try {
       const taskQueue = { LIFEBOAT_TEMPORAL_TASK_QUEUE: verifier.config.temporal.taskQueue };
-      const backup = await lifeboat(['backup', 'etcd', '--cluster', cluster, '--wait', '--json', '--skip-retention'], { ...clusterEnv, ...taskQueue });
+      const backup = await lifeboat(['backup', 'etcd', '--cluster', cluster, '--wait', '--json', '--skip-retention'], {
+        ...clusterEnv,
+        ...taskQueue,
+      });
       expect(backup.exitCode).toBe(0);
       const { manifest } = JSON.parse(backup.stdout) as { manifest: SnapshotManifest };
       const result = await lifeboat(['verify', 'etcd', '--cluster', cluster, '--wait'], { ...clusterEnv, ...taskQueue });
       const age = (Date.now() - Date.parse(manifest.startedAt)) / 1000;
       expect(result.exitCode).toBe(0);
-      expect(result.stdout.match(/^\S+(?= )/gm)!.slice(1, 10)).toEqual(['select', 'fetch', 'restore-db', 'start-etcd', 'check-inventory', 'start-apiserver', 'check-objects', 'teardown', 'record']);
+      expect(result.stdout.match(/^\S+(?= )/gm)!.slice(1, 10)).toEqual([
+        'select',
+        'fetch',
+        'restore-db',
+        'start-etcd',
+        'check-inventory',
+        'start-apiserver',
+        'check-objects',
+        'teardown',
+        'record',
+      ]);
       expect(result.stdout).toMatch(/^check-inventory +done /m);
       expect(result.stdout).toMatch(/^inventory +pass /m);
       expect(result.stdout).toContain(`\netcd backup ${manifest.snapshotId} of ${cluster} restored to scratch: VERIFIED\n`);

@@ -125,7 +125,9 @@ beforeAll(async () => {
   env = { LIFEBOAT_CONFIG: configFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue };
 }, 60_000);
 afterAll(async () => {
-  for await (const run of w.client.workflow.list({ query: `TaskQueue = '${w.config.temporal.taskQueue}' AND ExecutionStatus = 'Running'` })) {
+  for await (const run of w.client.workflow.list({
+    query: `TaskQueue = '${w.config.temporal.taskQueue}' AND ExecutionStatus = 'Running'`,
+  })) {
     await w.client.workflow.getHandle(run.workflowId, run.runId).terminate('test cleanup');
   }
   await w?.stop();
@@ -137,7 +139,8 @@ const status = async (id: string) => json<RunbookReport>((await lifeboat(['runbo
 /** Polls `runbook status --json` until `done` says so (or a minute passes); the last report seen. */
 async function statusWhen(id: string, done: (r: RunbookReport) => boolean): Promise<RunbookReport> {
   let r = await status(id);
-  for (const deadline = Date.now() + 60_000; !done(r) && Date.now() < deadline; r = await status(id)) await new Promise((res) => setTimeout(res, 250));
+  for (const deadline = Date.now() + 60_000; !done(r) && Date.now() < deadline; r = await status(id))
+    await new Promise((res) => setTimeout(res, 250));
   return r;
 }
 const stepStates = (r: RunbookReport) => r.steps.map((s) => [s.path, s.kind, s.block ?? '', s.state]);
@@ -147,7 +150,8 @@ describe('lifeboat runbook validate', () => {
   it('a valid document exits 0 with its name and hash', async () => {
     const result = await lifeboat(['runbook', 'validate', file('health.yaml'), file('gated.yaml')], env);
     expect({ exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr }).toEqual({
-      exitCode: 0, stderr: '',
+      exitCode: 0,
+      stderr: '',
       stdout: `${file('health.yaml')}: ok (runbook lab-health, sha256 ${sha256(file('health.yaml')).slice(0, 12)})\n${file('gated.yaml')}: ok (runbook gated, sha256 ${sha256(file('gated.yaml')).slice(0, 12)})`,
     });
   });
@@ -155,13 +159,37 @@ describe('lifeboat runbook validate', () => {
   it('bad documents exit 2 naming every problem as file:line:col: path: message (syntax, unknown block, unknown cluster, unknown approver group)', async () => {
     const result = await lifeboat(['runbook', 'validate', file('health.yaml'), ...Object.keys(badDocuments).map(bad)], env);
     expect({ exitCode: result.exitCode, stdout: result.stdout.split('\n'), stderr: result.stderr }).toEqual({
-      exitCode: 2, stderr: '',
-      stdout: [`${file('health.yaml')}: ok (runbook lab-health, sha256 ${sha256(file('health.yaml')).slice(0, 12)})`, badLines.syntax, badLines.block, badLines.clusterDefault, badLines.clusterLiteral, badLines.group],
+      exitCode: 2,
+      stderr: '',
+      stdout: [
+        `${file('health.yaml')}: ok (runbook lab-health, sha256 ${sha256(file('health.yaml')).slice(0, 12)})`,
+        badLines.syntax,
+        badLines.block,
+        badLines.clusterDefault,
+        badLines.clusterLiteral,
+        badLines.group,
+      ],
     });
     const asJson = await lifeboat(['runbook', 'validate', bad('unknown-group.yaml'), '--json'], env);
     expect({ exitCode: asJson.exitCode, report: json<unknown>(asJson.stdout) }).toEqual({
       exitCode: 2,
-      report: { files: [{ file: bad('unknown-group.yaml'), valid: false, problems: [{ file: bad('unknown-group.yaml'), line: 8, col: 19, path: 'steps[0].approval.approvers[0]', message: 'unknown approver group "oncall"; configured groups: sre' }] }] },
+      report: {
+        files: [
+          {
+            file: bad('unknown-group.yaml'),
+            valid: false,
+            problems: [
+              {
+                file: bad('unknown-group.yaml'),
+                line: 8,
+                col: 19,
+                path: 'steps[0].approval.approvers[0]',
+                message: 'unknown approver group "oncall"; configured groups: sre',
+              },
+            ],
+          },
+        ],
+      },
     });
   });
 
@@ -181,13 +209,39 @@ describe('lifeboat runbook validate', () => {
     ]);
     expect(attempts.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr.split('\n') }))).toEqual([
       { exitCode: 2, stdout: '', stderr: [`lifeboat: invalid runbook ${bad('unknown-group.yaml')}; nothing was started:`, badLines.group] },
-      { exitCode: 2, stdout: '', stderr: [`lifeboat: invalid runbook ${bad('unknown-cluster.yaml')}; nothing was started:`, badLines.clusterDefault, badLines.clusterLiteral] },
+      {
+        exitCode: 2,
+        stdout: '',
+        stderr: [
+          `lifeboat: invalid runbook ${bad('unknown-cluster.yaml')}; nothing was started:`,
+          badLines.clusterDefault,
+          badLines.clusterLiteral,
+        ],
+      },
       { exitCode: 2, stdout: '', stderr: [`lifeboat: invalid runbook ${bad('syntax.yaml')}; nothing was started:`, badLines.syntax] },
       { exitCode: 2, stdout: '', stderr: ["lifeboat: --param cluster: unknown cluster 'nowhere'; configured clusters: primary, standby"] },
-      { exitCode: 2, stdout: '', stderr: [`lifeboat: runbook lab-health (${file('health.yaml')}): bad parameters; nothing was started:`, '  - unknown parameter "clustr"'] },
-      { exitCode: 2, stdout: '', stderr: [`lifeboat: runbook gated (${file('gated.yaml')}): bad parameters; nothing was started:`, '  - parameter "cluster" is required'] },
+      {
+        exitCode: 2,
+        stdout: '',
+        stderr: [
+          `lifeboat: runbook lab-health (${file('health.yaml')}): bad parameters; nothing was started:`,
+          '  - unknown parameter "clustr"',
+        ],
+      },
+      {
+        exitCode: 2,
+        stdout: '',
+        stderr: [
+          `lifeboat: runbook gated (${file('gated.yaml')}): bad parameters; nothing was started:`,
+          '  - parameter "cluster" is required',
+        ],
+      },
       { exitCode: 2, stdout: '', stderr: ["lifeboat: --param 'cluster': expected NAME=VALUE"] },
-      { exitCode: 2, stdout: '', stderr: [`lifeboat: unknown runbook 'no-such-runbook'; runbooks in ${runbooksDir}: failing-probe, gated, lab-health, scale-plan`] },
+      {
+        exitCode: 2,
+        stdout: '',
+        stderr: [`lifeboat: unknown runbook 'no-such-runbook'; runbooks in ${runbooksDir}: failing-probe, gated, lab-health, scale-plan`],
+      },
     ]);
     // Visibility is eventually consistent: once a marker run started after the attempts is listed, the
     // listing has caught up with them, and the marker is all there is.
@@ -212,7 +266,8 @@ describe('the runbooks: configuration', () => {
     const dba = lines.findIndex((l) => l.includes('dba: []'));
     const result = await lifeboat(['runbook', 'list'], { ...env, LIFEBOAT_CONFIG: broken });
     expect({ exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr.split('\n') }).toEqual({
-      exitCode: 2, stdout: '',
+      exitCode: 2,
+      stdout: '',
       stderr: [
         'lifeboat: invalid Lifeboat configuration:',
         `  - ${broken}:${dba + 1}:${lines[dba]!.indexOf('[]') + 1}: runbooks.approverGroups.dba: at least one person`,
@@ -223,7 +278,8 @@ describe('the runbooks: configuration', () => {
     const text = readFileSync(broken, 'utf8').split('\n');
     const line = text.findIndex((l) => l.includes('dir: missing'));
     expect({ exitCode: missing.exitCode, stdout: missing.stdout, stderr: missing.stderr }).toEqual({
-      exitCode: 2, stdout: '',
+      exitCode: 2,
+      stdout: '',
       stderr: `lifeboat: invalid Lifeboat configuration:\n  - ${broken}:${line + 1}:${text[line]!.indexOf('missing') + 1}: runbooks.dir: '${join(dir, 'missing')}': no such directory; expected the folder of runbook documents`,
     });
   });
@@ -233,12 +289,37 @@ describe('lifeboat runbook list', () => {
   it('lists the documents of runbooks/ next to the configuration, with name, description, owner, schedule and file', async () => {
     const result = await lifeboat(['runbook', 'list', '--json'], env);
     expect({ exitCode: result.exitCode, stderr: result.stderr, listed: json<unknown>(result.stdout) }).toEqual({
-      exitCode: 0, stderr: '',
+      exitCode: 0,
+      stderr: '',
       listed: {
         runbooks: [
-          { name: 'gated', description: 'Approve, then check', owner: null, schedule: null, file: file('gated.yaml'), valid: true, problems: 0 },
-          { name: 'lab-health', description: 'Check a lab cluster', owner: 'team-sre', schedule: '0 4 * * *', file: file('health.yaml'), valid: true, problems: 0 },
-          { name: 'failing-probe', description: null, owner: 'team-web', schedule: null, file: file('probe.yaml'), valid: true, problems: 0 },
+          {
+            name: 'gated',
+            description: 'Approve, then check',
+            owner: null,
+            schedule: null,
+            file: file('gated.yaml'),
+            valid: true,
+            problems: 0,
+          },
+          {
+            name: 'lab-health',
+            description: 'Check a lab cluster',
+            owner: 'team-sre',
+            schedule: '0 4 * * *',
+            file: file('health.yaml'),
+            valid: true,
+            problems: 0,
+          },
+          {
+            name: 'failing-probe',
+            description: null,
+            owner: 'team-web',
+            schedule: null,
+            file: file('probe.yaml'),
+            valid: true,
+            problems: 0,
+          },
           { name: 'scale-plan', description: null, owner: null, schedule: null, file: file('scale-plan.yaml'), valid: true, problems: 0 },
         ],
       },
@@ -260,11 +341,29 @@ describe('lifeboat runbook plan | run | status | approve | abort', () => {
     const result = await lifeboat(['runbook', 'plan', 'scale-plan', '--param', 'replicas=3', '--by', 'tester', '--json'], env);
     expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: '' });
     const report = json<RunbookReport>(result.stdout);
-    expect({ ...report, startedAt: typeof report.startedAt, finishedAt: typeof report.finishedAt, steps: report.steps.map((s) => ({ path: s.path, block: s.block, state: s.state, plan: s.plan })) }).toEqual({
-      runbook: 'scale-plan', contentHash: sha256(file('scale-plan.yaml')), source: file('scale-plan.yaml'), mode: 'plan', status: 'planned',
-      startedBy: 'tester', startedAt: 'string', finishedAt: 'string', parameters: { replicas: 3 }, approvals: [],
+    expect({
+      ...report,
+      startedAt: typeof report.startedAt,
+      finishedAt: typeof report.finishedAt,
+      steps: report.steps.map((s) => ({ path: s.path, block: s.block, state: s.state, plan: s.plan })),
+    }).toEqual({
+      runbook: 'scale-plan',
+      contentHash: sha256(file('scale-plan.yaml')),
+      source: file('scale-plan.yaml'),
+      mode: 'plan',
+      status: 'planned',
+      startedBy: 'tester',
+      startedAt: 'string',
+      finishedAt: 'string',
+      parameters: { replicas: 3 },
+      approvals: [],
       steps: [
-        { path: 'scale', block: 'scaleDeployment', state: 'planned', plan: { cluster: 'primary', namespace: 'lifeboat-test-absent', name: 'web', replicas: 3 } },
+        {
+          path: 'scale',
+          block: 'scaleDeployment',
+          state: 'planned',
+          plan: { cluster: 'primary', namespace: 'lifeboat-test-absent', name: 'web', replicas: 3 },
+        },
         { path: 'more', block: 'scaleDeployment', state: 'skipped', plan: undefined },
       ],
     });
@@ -274,12 +373,28 @@ describe('lifeboat runbook plan | run | status | approve | abort', () => {
     const result = await lifeboat(['runbook', 'run', 'lab-health', '--by', 'tester', '--wait', '--json'], env);
     expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: '' });
     const report = json<RunbookReport>(result.stdout);
-    expect({ runbook: report.runbook, contentHash: report.contentHash, source: report.source, mode: report.mode, status: report.status, startedBy: report.startedBy, parameters: report.parameters, steps: stepStates(report) }).toEqual({
-      runbook: 'lab-health', contentHash: sha256(file('health.yaml')), source: file('health.yaml'), mode: 'run', status: 'succeeded', startedBy: 'tester', parameters: { cluster: 'primary' },
+    expect({
+      runbook: report.runbook,
+      contentHash: report.contentHash,
+      source: report.source,
+      mode: report.mode,
+      status: report.status,
+      startedBy: report.startedBy,
+      parameters: report.parameters,
+      steps: stepStates(report),
+    }).toEqual({
+      runbook: 'lab-health',
+      contentHash: sha256(file('health.yaml')),
+      source: file('health.yaml'),
+      mode: 'run',
+      status: 'succeeded',
+      startedBy: 'tester',
+      parameters: { cluster: 'primary' },
       steps: [['health', 'run', 'clusterHealth', 'succeeded']],
     });
     const runs: string[] = [];
-    for await (const run of w.client.workflow.list({ query: `TaskQueue = '${w.config.temporal.taskQueue}' AND WorkflowType = 'runbook'` })) if (runIdPattern('lab-health').test(run.workflowId)) runs.push(run.workflowId);
+    for await (const run of w.client.workflow.list({ query: `TaskQueue = '${w.config.temporal.taskQueue}' AND WorkflowType = 'runbook'` }))
+      if (runIdPattern('lab-health').test(run.workflowId)) runs.push(run.workflowId);
     expect(runs).toHaveLength(1);
     expect(report.steps[0]!.childWorkflowId).toBe(`${runs[0]}/health`);
   });
@@ -287,32 +402,72 @@ describe('lifeboat runbook plan | run | status | approve | abort', () => {
   it('a run whose step fails exits 1 with the report, naming the failed step', async () => {
     const result = await lifeboat(['runbook', 'run', 'failing-probe', '--by', 'tester', '--wait', '--json'], env);
     const report = json<RunbookReport>(result.stdout);
-    expect({ exitCode: result.exitCode, status: report.status, steps: stepStates(report) }).toEqual({ exitCode: 1, status: 'failed', steps: [['probe', 'action', 'httpCheck', 'failed']] });
+    expect({ exitCode: result.exitCode, status: report.status, steps: stepStates(report) }).toEqual({
+      exitCode: 1,
+      status: 'failed',
+      steps: [['probe', 'action', 'httpCheck', 'failed']],
+    });
   });
 
   it('run without --wait prints the run; it waits for approval; a non-approver is refused (exit 1); an approver approves; status shows the record', async () => {
     const started = await lifeboat(['runbook', 'run', 'gated', '--param', 'cluster=primary', '--by', 'tester', '--json'], env);
     expect(started.exitCode).toBe(0);
-    const { workflowId, runId, runbook, contentHash } = json<{ workflowId: string; runId: string; runbook: string; contentHash: string }>(started.stdout);
-    expect({ id: runIdPattern('gated').test(workflowId), runId: typeof runId, runbook, contentHash }).toEqual({ id: true, runId: 'string', runbook: 'gated', contentHash: sha256(file('gated.yaml')) });
+    const { workflowId, runId, runbook, contentHash } = json<{ workflowId: string; runId: string; runbook: string; contentHash: string }>(
+      started.stdout,
+    );
+    expect({ id: runIdPattern('gated').test(workflowId), runId: typeof runId, runbook, contentHash }).toEqual({
+      id: true,
+      runId: 'string',
+      runbook: 'gated',
+      contentHash: sha256(file('gated.yaml')),
+    });
 
     const waiting = await statusWhen(workflowId, (r) => r.status === 'waiting-approval');
-    expect({ status: waiting.status, steps: stepStates(waiting) }).toEqual({ status: 'waiting-approval', steps: [['approve', 'approval', '', 'waiting'], ['health', 'run', 'clusterHealth', 'pending']] });
+    expect({ status: waiting.status, steps: stepStates(waiting) }).toEqual({
+      status: 'waiting-approval',
+      steps: [
+        ['approve', 'approval', '', 'waiting'],
+        ['health', 'run', 'clusterHealth', 'pending'],
+      ],
+    });
 
     const refused = await lifeboat(['runbook', 'approve', workflowId, '--approver', 'mallory'], env);
-    expect({ exitCode: refused.exitCode, stdout: refused.stdout, stderr: refused.stderr })
-      .toEqual({ exitCode: 1, stdout: '', stderr: "lifeboat: approval refused: 'mallory' may not approve step approve; approvers: alice, bob" });
+    expect({ exitCode: refused.exitCode, stdout: refused.stdout, stderr: refused.stderr }).toEqual({
+      exitCode: 1,
+      stdout: '',
+      stderr: "lifeboat: approval refused: 'mallory' may not approve step approve; approvers: alice, bob",
+    });
 
     const approved = await lifeboat(['runbook', 'approve', workflowId, '--approver', 'alice', '--comment', 'go'], env);
-    expect({ exitCode: approved.exitCode, stdout: approved.stdout, stderr: approved.stderr }).toEqual({ exitCode: 0, stdout: `approved approve of ${workflowId} as alice`, stderr: '' });
+    expect({ exitCode: approved.exitCode, stdout: approved.stdout, stderr: approved.stderr }).toEqual({
+      exitCode: 0,
+      stdout: `approved approve of ${workflowId} as alice`,
+      stderr: '',
+    });
 
     const done = await statusWhen(workflowId, (r) => r.status === 'succeeded');
-    expect({ status: done.status, startedBy: done.startedBy, approvals: done.approvals.map((a) => [a.step, a.approver, a.comment]), steps: stepStates(done) }).toEqual({
-      status: 'succeeded', startedBy: 'tester', approvals: [['approve', 'alice', 'go']], steps: [['approve', 'approval', '', 'succeeded'], ['health', 'run', 'clusterHealth', 'succeeded']],
+    expect({
+      status: done.status,
+      startedBy: done.startedBy,
+      approvals: done.approvals.map((a) => [a.step, a.approver, a.comment]),
+      steps: stepStates(done),
+    }).toEqual({
+      status: 'succeeded',
+      startedBy: 'tester',
+      approvals: [['approve', 'alice', 'go']],
+      steps: [
+        ['approve', 'approval', '', 'succeeded'],
+        ['health', 'run', 'clusterHealth', 'succeeded'],
+      ],
     });
     const text = (await lifeboat(['runbook', 'status', workflowId], env)).stdout.split('\n');
-    expect(text[0]).toMatch(new RegExp(`^${workflowId.replace(/[/.]/g, '\\$&')} \\(run ${runId}\\) finished \\S+ \\(\\d+ (s|min) ago\\): COMPLETED$`));
-    expect(text.slice(1, 3)).toEqual(['runbook gated: SUCCEEDED', `document ${file('gated.yaml')} (sha256 ${contentHash.slice(0, 12)}); started by tester at ${done.startedAt}, finished ${done.finishedAt}`]);
+    expect(text[0]).toMatch(
+      new RegExp(`^${workflowId.replace(/[/.]/g, '\\$&')} \\(run ${runId}\\) finished \\S+ \\(\\d+ (s|min) ago\\): COMPLETED$`),
+    );
+    expect(text.slice(1, 3)).toEqual([
+      'runbook gated: SUCCEEDED',
+      `document ${file('gated.yaml')} (sha256 ${contentHash.slice(0, 12)}); started by tester at ${done.startedAt}, finished ${done.finishedAt}`,
+    ]);
   });
 
   it('abort of a run waiting for approval ends it aborted, recording who and why; status shows the same record', async () => {
@@ -322,18 +477,30 @@ describe('lifeboat runbook plan | run | status | approve | abort', () => {
     const aborted = await lifeboat(['runbook', 'abort', workflowId, '--by', 'carol', '--reason', 'not today', '--json'], env);
     expect({ exitCode: aborted.exitCode, stderr: aborted.stderr }).toEqual({ exitCode: 0, stderr: '' });
     const report = json<RunbookReport>(aborted.stdout);
-    expect({ status: report.status, abort: { ...report.abort, at: typeof report.abort?.at }, approvals: report.approvals }).toEqual({ status: 'aborted', abort: { by: 'carol', reason: 'not today', at: 'string' }, approvals: [] });
+    expect({ status: report.status, abort: { ...report.abort, at: typeof report.abort?.at }, approvals: report.approvals }).toEqual({
+      status: 'aborted',
+      abort: { by: 'carol', reason: 'not today', at: 'string' },
+      approvals: [],
+    });
     expect(await status(workflowId)).toEqual(report);
     // The aborted run failed (as RunbookAborted, carrying its report): nothing more to abort or approve.
     const notRunning = `lifeboat: ${workflowId} is not running (run ${runId} is FAILED); see \`lifeboat runbook status ${workflowId}\``;
-    const again = await Promise.all([lifeboat(['runbook', 'abort', workflowId, '--by', 'carol'], env), lifeboat(['runbook', 'approve', workflowId, '--approver', 'alice'], env)]);
-    expect(again.map((r) => ({ exitCode: r.exitCode, stderr: r.stderr }))).toEqual([{ exitCode: 1, stderr: notRunning }, { exitCode: 1, stderr: notRunning }]);
+    const again = await Promise.all([
+      lifeboat(['runbook', 'abort', workflowId, '--by', 'carol'], env),
+      lifeboat(['runbook', 'approve', workflowId, '--approver', 'alice'], env),
+    ]);
+    expect(again.map((r) => ({ exitCode: r.exitCode, stderr: r.stderr }))).toEqual([
+      { exitCode: 1, stderr: notRunning },
+      { exitCode: 1, stderr: notRunning },
+    ]);
   });
 
   it('status of an unknown run exits 1 naming it', async () => {
     const result = await lifeboat(['runbook', 'status', 'runbook/none/20260101T000000Z-000000'], env);
     expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({
-      exitCode: 1, stderr: "lifeboat: no runbook run 'runbook/none/20260101T000000Z-000000'; `lifeboat runbook run NAME` prints the ID of the run it starts",
+      exitCode: 1,
+      stderr:
+        "lifeboat: no runbook run 'runbook/none/20260101T000000Z-000000'; `lifeboat runbook run NAME` prints the ID of the run it starts",
     });
   });
 });
@@ -371,7 +538,14 @@ steps:
   const expectedInput = (): RunbookInput => {
     const parsed = parseRunbook(nightly, readFileSync(nightly, 'utf8'), { blocks: runbookBlocks, approverGroups });
     if (!parsed.ok) throw new Error(`test document is invalid: ${JSON.stringify(parsed.problems)}`);
-    return { document: parsed.document, contentHash: sha256(nightly), source: nightly, parameters: { cluster: 'standby' }, startedBy: 'schedule runbook/nightly-health', approverGroups };
+    return {
+      document: parsed.document,
+      contentHash: sha256(nightly),
+      source: nightly,
+      parameters: { cluster: 'standby' },
+      startedBy: 'schedule runbook/nightly-health',
+      approverGroups,
+    };
   };
 
   beforeAll(async () => {
@@ -383,22 +557,40 @@ steps:
     client = new Client({ connection: await connection, namespace });
   });
   afterAll(async () => {
-    for await (const s of client.schedule.list()) await client.schedule.getHandle(s.scheduleId).delete().catch((err: unknown) => { if (!(err instanceof ScheduleNotFoundError)) throw err; });
-    for await (const run of client.workflow.list({ query: `ExecutionStatus = 'Running'` })) await client.workflow.getHandle(run.workflowId, run.runId).terminate('test cleanup');
+    for await (const s of client.schedule.list())
+      await client.schedule
+        .getHandle(s.scheduleId)
+        .delete()
+        .catch((err: unknown) => {
+          if (!(err instanceof ScheduleNotFoundError)) throw err;
+        });
+    for await (const run of client.workflow.list({ query: `ExecutionStatus = 'Running'` }))
+      await client.workflow.getHandle(run.workflowId, run.runId).terminate('test cleanup');
     await (await connection).operatorService.deleteNamespace({ namespace });
     await (await connection).close();
   });
 
   it('creates runbook/<name> beside the configured schedules, updates it in place, refuses a bad document changing nothing, and deletes it with its document', async () => {
-    expect(await apply()).toEqual({ created: ['gameday', 'etcd-snapshot/primary', 'etcd-snapshot/standby', 'runbook/nightly-health'], updated: [], deleted: [] });
+    expect(await apply()).toEqual({
+      created: ['gameday', 'etcd-snapshot/primary', 'etcd-snapshot/standby', 'runbook/nightly-health'],
+      updated: [],
+      deleted: [],
+    });
     const handle = client.schedule.getHandle('runbook/nightly-health');
     const d = await handle.describe();
     const { type, workflowType, workflowId, args, memo } = d.action;
     expect({ type, workflowType, taskQueue: d.action.taskQueue, workflowId, args, memo }).toEqual({
-      type: 'startWorkflow', workflowType: 'runbook', taskQueue, workflowId: 'runbook/nightly-health', args: [expectedInput()],
+      type: 'startWorkflow',
+      workflowType: 'runbook',
+      taskQueue,
+      workflowId: 'runbook/nightly-health',
+      args: [expectedInput()],
       memo: { cron: '0 4 * * *', source: nightly, contentHash: sha256(nightly) },
     });
-    expect({ policies: d.policies, memo: d.memo }).toEqual({ policies: { overlap: ScheduleOverlapPolicy.BUFFER_ONE, catchupWindow: 6 * 3_600_000, pauseOnFailure: false }, memo: { managedBy: 'lifeboat schedule apply' } });
+    expect({ policies: d.policies, memo: d.memo }).toEqual({
+      policies: { overlap: ScheduleOverlapPolicy.BUFFER_ONE, catchupWindow: 6 * 3_600_000, pauseOnFailure: false },
+      memo: { managedBy: 'lifeboat schedule apply' },
+    });
     expect(d.info.nextActionTimes.map((t) => [t.getUTCHours(), t.getUTCMinutes()])).toEqual(d.info.nextActionTimes.map(() => [4, 0]));
 
     // A scheduled run is the interpreter on the schedule's task queue (nobody polls it here).
@@ -411,31 +603,59 @@ steps:
     const action = actions[0]!.action;
     if (!('workflow' in action)) throw new Error('the schedule started no workflow');
     const run = await client.workflow.getHandle(action.workflow.workflowId).describe();
-    expect({ type: run.type, taskQueue: run.taskQueue, id: run.workflowId.startsWith('runbook/nightly-health-') }).toEqual({ type: 'runbook', taskQueue, id: true });
+    expect({ type: run.type, taskQueue: run.taskQueue, id: run.workflowId.startsWith('runbook/nightly-health-') }).toEqual({
+      type: 'runbook',
+      taskQueue,
+      id: true,
+    });
     await client.workflow.getHandle(run.workflowId).terminate('test cleanup');
 
     const listed = await lifeboat(['schedule', 'list', '--json'], schedEnv);
-    expect(json<{ schedules: { id: string; cron: string }[] }>(listed.stdout).schedules.map((s) => [s.id, s.cron]).filter(([id]) => id === 'runbook/nightly-health'))
-      .toEqual([['runbook/nightly-health', '0 4 * * *']]);
+    expect(
+      json<{ schedules: { id: string; cron: string }[] }>(listed.stdout)
+        .schedules.map((s) => [s.id, s.cron])
+        .filter(([id]) => id === 'runbook/nightly-health'),
+    ).toEqual([['runbook/nightly-health', '0 4 * * *']]);
 
     writeFileSync(nightly, nightlyText('30 5 * * *'));
-    expect(await apply()).toEqual({ created: [], updated: ['gameday', 'etcd-snapshot/primary', 'etcd-snapshot/standby', 'runbook/nightly-health'], deleted: [] });
+    expect(await apply()).toEqual({
+      created: [],
+      updated: ['gameday', 'etcd-snapshot/primary', 'etcd-snapshot/standby', 'runbook/nightly-health'],
+      deleted: [],
+    });
     const updated = await handle.describe();
-    expect({ createdAt: updated.info.createdAt, memo: updated.action.memo, args: updated.action.args, recent: updated.info.recentActions.length })
-      .toEqual({ createdAt: d.info.createdAt, memo: { cron: '30 5 * * *', source: nightly, contentHash: sha256(nightly) }, args: [expectedInput()], recent: 1 });
+    expect({
+      createdAt: updated.info.createdAt,
+      memo: updated.action.memo,
+      args: updated.action.args,
+      recent: updated.info.recentActions.length,
+    }).toEqual({
+      createdAt: d.info.createdAt,
+      memo: { cron: '30 5 * * *', source: nightly, contentHash: sha256(nightly) },
+      args: [expectedInput()],
+      recent: 1,
+    });
 
     const broken = join(scheduledDir, 'broken.yaml');
     writeFileSync(broken, badDocuments['unknown-group.yaml']!);
     const refused = await lifeboat(['schedule', 'apply'], schedEnv);
     expect({ exitCode: refused.exitCode, stdout: refused.stdout, stderr: refused.stderr.split('\n') }).toEqual({
-      exitCode: 2, stdout: '',
-      stderr: [`lifeboat: invalid runbook ${broken}; no schedule was changed:`, `${broken}:8:19: steps[0].approval.approvers[0]: unknown approver group "oncall"; configured groups: sre`],
+      exitCode: 2,
+      stdout: '',
+      stderr: [
+        `lifeboat: invalid runbook ${broken}; no schedule was changed:`,
+        `${broken}:8:19: steps[0].approval.approvers[0]: unknown approver group "oncall"; configured groups: sre`,
+      ],
     });
     expect((await handle.describe()).action.memo).toEqual({ cron: '30 5 * * *', source: nightly, contentHash: sha256(nightly) });
 
     rmSync(broken);
     rmSync(nightly);
-    expect(await apply()).toEqual({ created: [], updated: ['gameday', 'etcd-snapshot/primary', 'etcd-snapshot/standby'], deleted: ['runbook/nightly-health'] });
+    expect(await apply()).toEqual({
+      created: [],
+      updated: ['gameday', 'etcd-snapshot/primary', 'etcd-snapshot/standby'],
+      deleted: ['runbook/nightly-health'],
+    });
     await expect(handle.describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
   });
 });

@@ -9,7 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { snapshotManifestKey, type SnapshotManifest } from '../../model/snapshot-layout.js';
 import { createClients } from '../../worker/clients.js';
 import { labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
-import { deleteSnapshotsOf, snapshotKeysOf, testClusterName, withTestClusters, writeConfigWithTestCluster } from '../helpers/test-cluster.js';
+import {
+  deleteSnapshotsOf,
+  snapshotKeysOf,
+  testClusterName,
+  withTestClusters,
+  writeConfigWithTestCluster,
+} from '../helpers/test-cluster.js';
 
 const clients = createClients(labConfig());
 const bucket = 'lifeboat';
@@ -34,7 +40,11 @@ afterAll(async () => {
 });
 
 const listSnapshots = async (cluster: string) =>
-  JSON.parse((await lifeboat(['snapshots', 'list', '--cluster', cluster, '--json'], env)).stdout) as { cluster: string; complete: boolean; snapshots: SnapshotManifest[] };
+  JSON.parse((await lifeboat(['snapshots', 'list', '--cluster', cluster, '--json'], env)).stdout) as {
+    cluster: string;
+    complete: boolean;
+    snapshots: SnapshotManifest[];
+  };
 const backup = async (cluster: string) => {
   const result = await lifeboat(['backup', 'etcd', '--cluster', cluster, '--wait', '--json', '--skip-retention'], env);
   expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: '' });
@@ -45,10 +55,19 @@ describe('lifeboat backup etcd / snapshots', () => {
   it('backup etcd --wait --json prints the manifest and steps; snapshots list shows it', async () => {
     const out = await backup(listed);
     expect(out.workflowId).toMatch(new RegExp(`^etcd-snapshot/${listed}/`));
-    expect(out.steps.map((s) => `${s.name}:${s.state}`)).toEqual(['preflight:done', 'stream:done', 'inventory:done', 'verify-upload:done', 'manifest:done', 'retention:skipped']);
+    expect(out.steps.map((s) => `${s.name}:${s.state}`)).toEqual([
+      'preflight:done',
+      'stream:done',
+      'inventory:done',
+      'verify-upload:done',
+      'manifest:done',
+      'retention:skipped',
+    ]);
     expect(await listSnapshots(listed)).toEqual({ cluster: listed, complete: true, snapshots: [out.manifest] });
     const table = await lifeboat(['snapshots', 'list', '--cluster', listed], env);
-    expect(table.stdout).toMatch(new RegExp(`^${out.manifest.snapshotId}\\s+\\d+m\\s+[\\d.]+ MiB\\s+${out.manifest.etcd.revisionAtStart}\\s+uploaded\\s+lab-1$`, 'm'));
+    expect(table.stdout).toMatch(
+      new RegExp(`^${out.manifest.snapshotId}\\s+\\d+m\\s+[\\d.]+ MiB\\s+${out.manifest.etcd.revisionAtStart}\\s+uploaded\\s+lab-1$`, 'm'),
+    );
     expect(table.stdout.trim().split('\n')).toHaveLength(2);
   }, 180_000);
 
@@ -67,23 +86,47 @@ describe('lifeboat backup etcd / snapshots', () => {
         { id: ids[1], reasons: ['last 3'] },
         { id: ids[2], reasons: ['last 3'] },
       ],
-      delete: [{ id: ids[3], reason: 'not selected by policy' }, { id: ids[4], reason: 'not selected by policy' }],
+      delete: [
+        { id: ids[3], reason: 'not selected by policy' },
+        { id: ids[4], reason: 'not selected by policy' },
+      ],
     };
     const dry = await lifeboat(['snapshots', 'prune', '--cluster', pruned, '--dry-run', '--json'], env);
     expect(dry.exitCode).toBe(0);
-    expect(JSON.parse(dry.stdout)).toEqual({ workflowId: expect.stringMatching(new RegExp(`^etcd-snapshot-prune/${pruned}/`)), plan, dryRun: true, deletedObjects: [], abortedUploads: [] });
+    expect(JSON.parse(dry.stdout)).toEqual({
+      workflowId: expect.stringMatching(new RegExp(`^etcd-snapshot-prune/${pruned}/`)),
+      plan,
+      dryRun: true,
+      deletedObjects: [],
+      abortedUploads: [],
+    });
     expect(await snapshotKeysOf(clients.s3, bucket, pruned)).toEqual(keysBefore);
     const human = await lifeboat(['snapshots', 'prune', '--cluster', pruned, '--dry-run'], env);
-    expect(human.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s{2,}/))).toEqual([
-      [ids[0], 'keep', 'last 3, newest uploaded (no verified snapshot)'], [ids[1], 'keep', 'last 3'], [ids[2], 'keep', 'last 3'],
-      [ids[3], 'would delete', 'not selected by policy'], [ids[4], 'would delete', 'not selected by policy'],
+    expect(
+      human.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.split(/\s{2,}/)),
+    ).toEqual([
+      [ids[0], 'keep', 'last 3, newest uploaded (no verified snapshot)'],
+      [ids[1], 'keep', 'last 3'],
+      [ids[2], 'keep', 'last 3'],
+      [ids[3], 'would delete', 'not selected by policy'],
+      [ids[4], 'would delete', 'not selected by policy'],
     ]);
 
     const real = await lifeboat(['snapshots', 'prune', '--cluster', pruned, '--json'], env);
     expect(real.exitCode).toBe(0);
     // Manifest first, then the object: a half-done delete leaves an invisible object, never a dangling manifest.
     const gone = [taken[1]!, taken[0]!].flatMap((m) => [snapshotManifestKey(pruned, m.snapshotId), m.object.objectKey]);
-    expect(JSON.parse(real.stdout)).toEqual({ workflowId: expect.stringMatching(new RegExp(`^etcd-snapshot-prune/${pruned}/`)), plan, dryRun: false, deletedObjects: gone, abortedUploads: [] });
+    expect(JSON.parse(real.stdout)).toEqual({
+      workflowId: expect.stringMatching(new RegExp(`^etcd-snapshot-prune/${pruned}/`)),
+      plan,
+      dryRun: false,
+      deletedObjects: gone,
+      abortedUploads: [],
+    });
     expect(await snapshotKeysOf(clients.s3, bucket, pruned)).toEqual(keysBefore.filter((k) => !gone.includes(k)));
     expect((await listSnapshots(pruned)).snapshots.map((m) => m.snapshotId)).toEqual(ids.slice(0, 3));
   }, 300_000);

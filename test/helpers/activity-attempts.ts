@@ -10,10 +10,17 @@ type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
  */
 export function activityAttempts(history: History): [string, number][] {
   const events = history.events ?? [];
-  const typeOf = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes)
-    .map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!]));
-  return events.filter((e) => e.activityTaskStartedEventAttributes)
-    .map((e) => [typeOf.get(String(e.activityTaskStartedEventAttributes!.scheduledEventId)) ?? '?', e.activityTaskStartedEventAttributes!.attempt ?? 0]);
+  const typeOf = new Map(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!]),
+  );
+  return events
+    .filter((e) => e.activityTaskStartedEventAttributes)
+    .map((e) => [
+      typeOf.get(String(e.activityTaskStartedEventAttributes!.scheduledEventId)) ?? '?',
+      e.activityTaskStartedEventAttributes!.attempt ?? 0,
+    ]);
 }
 
 /** The activities that needed more than one attempt, with the attempt that finished each. */

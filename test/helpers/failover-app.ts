@@ -17,13 +17,25 @@ export interface TestApp {
   addTo(config: LifeboatConfig): LifeboatConfig;
   replicas(cluster: 'primary' | 'standby'): Promise<Record<string, number>>;
   deployment(cluster: 'primary' | 'standby', name: string): ReturnType<AppsV1Api['readNamespacedDeployment']>;
-  dnsEndpoint(): Promise<{ metadata: { generation?: number; annotations?: Record<string, string> }; spec: { endpoints: { targets: string[] }[] } }>;
+  dnsEndpoint(): Promise<{
+    metadata: { generation?: number; annotations?: Record<string, string> };
+    spec: { endpoints: { targets: string[] }[] };
+  }>;
   remove(): Promise<void>;
 }
 
 export const targets = { primary: ['192.0.2.77'], standby: ['198.51.100.77'] };
 
-export async function createTestApp(config: LifeboatConfig, options: { deployments?: number; replicas?: number; traffic?: TrafficConfig; mode?: 'warm-standby' | 'restore'; availableTimeout?: number } = {}): Promise<TestApp> {
+export async function createTestApp(
+  config: LifeboatConfig,
+  options: {
+    deployments?: number;
+    replicas?: number;
+    traffic?: TrafficConfig;
+    mode?: 'warm-standby' | 'restore';
+    availableTimeout?: number;
+  } = {},
+): Promise<TestApp> {
   const namespace = `fo-${randomBytes(4).toString('hex')}`;
   const count = options.deployments ?? 2;
   const replicas = options.replicas ?? 2;
@@ -42,36 +54,88 @@ export async function createTestApp(config: LifeboatConfig, options: { deploymen
     }
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
     const apps = kc.makeApiClient(AppsV1Api);
-    await Promise.all(deployments.map((name) => apps.createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, replicas, cluster) })));
+    await Promise.all(
+      deployments.map((name) => apps.createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, replicas, cluster) })),
+    );
   }
   const dnsNamespace = mode === 'restore' ? `${namespace}-dns` : namespace;
   const traffic: TrafficConfig = options.traffic ?? {
-    provider: 'externalDNS', cluster: 'standby', namespace: dnsNamespace, name: namespace, dnsName: `${namespace}.lab.example`, recordType: 'A', recordTTL: 30, targets,
+    provider: 'externalDNS',
+    cluster: 'standby',
+    namespace: dnsNamespace,
+    name: namespace,
+    dnsName: `${namespace}.lab.example`,
+    recordType: 'A',
+    recordTTL: 30,
+    targets,
   };
   if (traffic.provider === 'externalDNS') {
     await kube.standby.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: 'externaldns.k8s.io', version: 'v1alpha1', namespace: dnsNamespace, plural: 'dnsendpoints',
-      body: { apiVersion: 'externaldns.k8s.io/v1alpha1', kind: 'DNSEndpoint', metadata: { name: namespace }, spec: { endpoints: [{ dnsName: traffic.dnsName, recordType: 'A', recordTTL: 30, targets: targets.primary }] } },
+      group: 'externaldns.k8s.io',
+      version: 'v1alpha1',
+      namespace: dnsNamespace,
+      plural: 'dnsendpoints',
+      body: {
+        apiVersion: 'externaldns.k8s.io/v1alpha1',
+        kind: 'DNSEndpoint',
+        metadata: { name: namespace },
+        spec: { endpoints: [{ dnsName: traffic.dnsName, recordType: 'A', recordTTL: 30, targets: targets.primary }] },
+      },
     });
   }
   const app: AppConfig = {
-    name: namespace, cluster: 'primary', namespaces: [namespace], backup: { ttl: '720h' },
-    verify: { cluster: 'standby', checks: [], availableTimeout: 120 }, objectives: { rto: 600, rpo: 86400 },
-    failover: { standby: 'standby', mode, traffic, approvalTimeout: 600, availableTimeout: options.availableTimeout ?? 120, returnWatch: 86400 },
+    name: namespace,
+    cluster: 'primary',
+    namespaces: [namespace],
+    backup: { ttl: '720h' },
+    verify: { cluster: 'standby', checks: [], availableTimeout: 120 },
+    objectives: { rto: 600, rpo: 86400 },
+    failover: {
+      standby: 'standby',
+      mode,
+      traffic,
+      approvalTimeout: 600,
+      availableTimeout: options.availableTimeout ?? 120,
+      returnWatch: 86400,
+    },
   };
   const readReplicas = async (cluster: 'primary' | 'standby') => {
     const list = await kube[cluster].makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace });
     return Object.fromEntries(list.items.map((d) => [d.metadata!.name!, d.spec!.replicas!]));
   };
   return {
-    name: namespace, namespace, deployments, config: app, kube,
+    name: namespace,
+    namespace,
+    deployments,
+    config: app,
+    kube,
     addTo: (c) => ({ ...c, apps: [...c.apps, app] }),
     replicas: readReplicas,
     deployment: (cluster, name) => kube[cluster].makeApiClient(AppsV1Api).readNamespacedDeployment({ name, namespace }),
-    dnsEndpoint: async () => await kube.standby.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'externaldns.k8s.io', version: 'v1alpha1', namespace: dnsNamespace, plural: 'dnsendpoints', name: namespace }) as never,
+    dnsEndpoint: async () =>
+      (await kube.standby
+        .makeApiClient(CustomObjectsApi)
+        .getNamespacedCustomObject({
+          group: 'externaldns.k8s.io',
+          version: 'v1alpha1',
+          namespace: dnsNamespace,
+          plural: 'dnsendpoints',
+          name: namespace,
+        })) as never,
     async remove() {
-      const gone = [['primary', namespace], ['standby', namespace], ['standby', dnsNamespace]] as const;
-      await Promise.all(gone.map(([c, name]) => kube[c].makeApiClient(CoreV1Api).deleteNamespace({ name }).catch(() => undefined)));
+      const gone = [
+        ['primary', namespace],
+        ['standby', namespace],
+        ['standby', dnsNamespace],
+      ] as const;
+      await Promise.all(
+        gone.map(([c, name]) =>
+          kube[c]
+            .makeApiClient(CoreV1Api)
+            .deleteNamespace({ name })
+            .catch(() => undefined),
+        ),
+      );
     },
   };
 }

@@ -13,20 +13,28 @@ export async function watchFor<T>(kubeConfig: KubeConfig, path: string, matches:
   let settled = false;
   let resolveMatch!: (obj: T) => void;
   let rejectMatch!: (err: Error) => void;
-  const match = new Promise<T>((resolve, reject) => { resolveMatch = resolve; rejectMatch = reject; });
+  const match = new Promise<T>((resolve, reject) => {
+    resolveMatch = resolve;
+    rejectMatch = reject;
+  });
   // Handled by whoever awaits it; never an unhandled rejection when nobody does.
   match.catch(() => undefined);
   const ref: { controller?: AbortController } = {};
-  ref.controller = await new Watch(kubeConfig).watch(path, {}, (_phase, obj: T) => {
-    if (settled || !matches(obj)) return;
-    settled = true;
-    resolveMatch(obj);
-    ref.controller?.abort();
-  }, (err: unknown) => {
-    if (settled) return;
-    settled = true;
-    rejectMatch(err instanceof Error ? err : new Error(`watch of ${path} ended before a match`));
-  });
+  ref.controller = await new Watch(kubeConfig).watch(
+    path,
+    {},
+    (_phase, obj: T) => {
+      if (settled || !matches(obj)) return;
+      settled = true;
+      resolveMatch(obj);
+      ref.controller?.abort();
+    },
+    (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      rejectMatch(err instanceof Error ? err : new Error(`watch of ${path} ended before a match`));
+    },
+  );
   if (settled) ref.controller.abort();
   return { match };
 }

@@ -18,7 +18,10 @@ export function labConfig(overrides: Partial<LifeboatConfig['temporal']> = {}): 
 }
 
 /** Runs the `lifeboat` CLI as a person would, against the lab; never throws on a non-zero exit. */
-export function lifeboat(args: string[], env: Record<string, string> = {}): Promise<Result<{ reject: false; env: Record<string, string>; timeout: number }>> {
+export function lifeboat(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Result<{ reject: false; env: Record<string, string>; timeout: number }>> {
   return execa(process.execPath, [cliPath, ...args], { reject: false, env: { LIFEBOAT_CONFIG: labConfigFile, ...env }, timeout: 180_000 });
 }
 
@@ -38,7 +41,10 @@ export async function startTestWorker(adjust: (config: LifeboatConfig) => Lifebo
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection, namespace: config.temporal.namespace });
   return {
-    config, client, handle, running,
+    config,
+    client,
+    handle,
+    running,
     async stop() {
       handle.worker.shutdown();
       await running;

@@ -10,16 +10,31 @@ import type { SourceData } from '@smithy/types';
 import { objectStore } from '../../lab/topology.js';
 import type { LifeboatConfig } from '../../worker/config.js';
 
-const bytes = (data: SourceData): string | Uint8Array => (typeof data === 'string' ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data));
+const bytes = (data: SourceData): string | Uint8Array =>
+  typeof data === 'string'
+    ? data
+    : ArrayBuffer.isView(data)
+      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : new Uint8Array(data);
 
 /** node:crypto's sha256 and HMAC-sha256 in the shape the SigV4 signer takes. */
 class NodeSha256 {
   private hash: Hash | Hmac;
-  constructor(private readonly secret?: SourceData) { this.hash = this.fresh(); }
-  private fresh() { return this.secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(this.secret)); }
-  update(data: SourceData) { this.hash.update(bytes(data)); }
-  digest() { return Promise.resolve(new Uint8Array(this.hash.digest())); }
-  reset() { this.hash = this.fresh(); }
+  constructor(private readonly secret?: SourceData) {
+    this.hash = this.fresh();
+  }
+  private fresh() {
+    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(this.secret));
+  }
+  update(data: SourceData) {
+    this.hash.update(bytes(data));
+  }
+  digest() {
+    return Promise.resolve(new Uint8Array(this.hash.digest()));
+  }
+  reset() {
+    this.hash = this.fresh();
+  }
 }
 
 /**
@@ -36,19 +51,33 @@ export async function s3ClientDenyingDelete(config: LifeboatConfig, keys: string
       { Effect: 'Deny', Action: ['s3:DeleteObject'], Resource: keys.map((k) => `arn:aws:s3:::${bucket}/${k}`) },
     ],
   };
-  const body = new URLSearchParams({ Action: 'AssumeRole', Version: '2011-06-15', DurationSeconds: '900', Policy: JSON.stringify(policy) }).toString();
+  const body = new URLSearchParams({
+    Action: 'AssumeRole',
+    Version: '2011-06-15',
+    DurationSeconds: '900',
+    Policy: JSON.stringify(policy),
+  }).toString();
   const signer = new SignatureV4({
-    service: 'sts', region, sha256: NodeSha256,
+    service: 'sts',
+    region,
+    sha256: NodeSha256,
     credentials: { accessKeyId: objectStore.accessKeyId, secretAccessKey: objectStore.secretAccessKey },
   });
   const signed = await signer.sign({
-    method: 'POST', protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path: '/', query: {},
-    headers: { host: url.host, 'content-type': 'application/x-www-form-urlencoded' }, body,
+    method: 'POST',
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: '/',
+    query: {},
+    headers: { host: url.host, 'content-type': 'application/x-www-form-urlencoded' },
+    body,
   });
   const response = await fetch(new URL('/', url), { method: 'POST', headers: signed.headers, body });
   const xml = await response.text();
   const field = (name: string) => new RegExp(`<${name}>([^<]+)</${name}>`).exec(xml)?.[1];
   const [accessKeyId, secretAccessKey, sessionToken] = [field('AccessKeyId'), field('SecretAccessKey'), field('SessionToken')];
-  if (!response.ok || !accessKeyId || !secretAccessKey || !sessionToken) throw new Error(`MinIO STS AssumeRole: HTTP ${response.status}: ${xml}`);
+  if (!response.ok || !accessKeyId || !secretAccessKey || !sessionToken)
+    throw new Error(`MinIO STS AssumeRole: HTTP ${response.status}: ${xml}`);
   return new S3Client({ endpoint, region, forcePathStyle, maxAttempts: 1, credentials: { accessKeyId, secretAccessKey, sessionToken } });
 }

@@ -26,7 +26,8 @@ export function withTestCluster(config: LifeboatConfig, name: string, of: string
   const base = config.clusters.find((c) => c.name === of);
   if (!base) throw new Error(`the lab has no cluster '${of}'`);
   const cluster: ClusterConfig = {
-    ...base, name,
+    ...base,
+    name,
     etcdSnapshots: { ...base.etcdSnapshots, schedule: undefined, retention: options.retention ?? base.etcdSnapshots.retention },
     restoreVerification: { ...base.restoreVerification, objectives: options.objectives ?? base.restoreVerification.objectives },
   };
@@ -68,7 +69,10 @@ export async function snapshotKeysOf(s3: S3Client, bucket: string, cluster: stri
 export async function deleteSnapshotsOf(s3: S3Client, bucket: string, cluster: string): Promise<void> {
   const keys = await snapshotKeysOf(s3, bucket, cluster);
   for (let i = 0; i < keys.length; i += 1000) {
-    const out = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })) } }));
-    if (out.Errors?.length) throw new Error(`cleaning up ${snapshotPrefix(cluster)}: ${out.Errors.map((e) => `${e.Key}: ${e.Code}`).join(', ')}`);
+    const out = await s3.send(
+      new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })) } }),
+    );
+    if (out.Errors?.length)
+      throw new Error(`cleaning up ${snapshotPrefix(cluster)}: ${out.Errors.map((e) => `${e.Key}: ${e.Code}`).join(', ')}`);
   }
 }

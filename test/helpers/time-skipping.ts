@@ -14,7 +14,9 @@ import { workflowSource } from '../../worker/worker.js';
 /** Starts the time-skipping test server from the lab's tool cache. */
 export async function createTimeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
   if (!existsSync(bin.temporalTestServer)) {
-    throw new Error(`no time-skipping test server at ${bin.temporalTestServer}: run \`bash lab/install-tools.sh temporal_test_server\` (or \`lifeboat lab up\`)`);
+    throw new Error(
+      `no time-skipping test server at ${bin.temporalTestServer}: run \`bash lab/install-tools.sh temporal_test_server\` (or \`lifeboat lab up\`)`,
+    );
   }
   // The stubs fail on purpose, attempt after attempt: the SDK's warnings about that would bury the test output.
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -34,16 +36,31 @@ type Stub = (input: any) => Promise<unknown>;
 /** Wraps stubbed activities so that each call is recorded, in order, before the stub runs. */
 export function recorded<T extends Record<string, Stub>>(stubs: T): { activities: T; calls: StubCall[] } {
   const calls: StubCall[] = [];
-  const activities = Object.fromEntries(Object.entries(stubs).map(([activity, stub]) => [activity, (input: Record<string, unknown>) => {
-    calls.push({ activity, attempt: Context.current().info.attempt, input });
-    return stub(input);
-  }])) as unknown as T;
+  const activities = Object.fromEntries(
+    Object.entries(stubs).map(([activity, stub]) => [
+      activity,
+      (input: Record<string, unknown>) => {
+        calls.push({ activity, attempt: Context.current().info.attempt, input });
+        return stub(input);
+      },
+    ]),
+  ) as unknown as T;
   return { activities, calls };
 }
 
 /** Runs `body` while a worker on a task queue of its own serves the real workflows with `activities`. */
-export async function withStubbedWorker<R>(env: TestWorkflowEnvironment, activities: Record<string, Stub>, body: (taskQueue: string) => Promise<R>): Promise<R> {
+export async function withStubbedWorker<R>(
+  env: TestWorkflowEnvironment,
+  activities: Record<string, Stub>,
+  body: (taskQueue: string) => Promise<R>,
+): Promise<R> {
   const taskQueue = `test-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, ...workflowSource(), activities });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    ...workflowSource(),
+    activities,
+  });
   return worker.runUntil(body(taskQueue));
 }

@@ -9,10 +9,17 @@ import { runningPid } from '../../lab/processes.js';
 import { bin, labClusters } from '../../lab/topology.js';
 import { lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
 
-interface StatusJson { components: { name: string; healthy: boolean; address: string; detail: string }[] }
+interface StatusJson {
+  components: { name: string; healthy: boolean; address: string; detail: string }[];
+}
 
-const expectedComponents = ['temporal', 'minio', ...labClusters.flatMap((c) =>
-  ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].map((k) => `${k}/${c.name}`))];
+const expectedComponents = [
+  'temporal',
+  'minio',
+  ...labClusters.flatMap((c) =>
+    ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].map((k) => `${k}/${c.name}`),
+  ),
+];
 
 // Other suites disturb the lab on purpose (MinIO stopped, workers killed); start from a healthy one.
 beforeAll(() => labUp().then(() => undefined), 300_000);
@@ -26,15 +33,31 @@ describe('lab status and env', () => {
     const worker = (await runningPid('worker')) ? ['worker'] : [];
     expect(status.components.map((c) => c.name).sort()).toEqual([...expectedComponents, ...worker].sort());
     for (const c of status.components) {
-      expect(c).toMatchObject({ name: c.name, healthy: true, address: expect.stringMatching(/127\.0\.0\.1:\d+/), detail: expect.any(String) });
+      expect(c).toMatchObject({
+        name: c.name,
+        healthy: true,
+        address: expect.stringMatching(/127\.0\.0\.1:\d+/),
+        detail: expect.any(String),
+      });
     }
   });
 
   it('lab env names the variables the worker and tests read, and their files exist', async () => {
     const result = await lifeboat(['lab', 'env', '--json']);
     const env = JSON.parse(result.stdout) as Record<string, string>;
-    expect(env).toMatchObject({ LIFEBOAT_TEMPORAL_ADDRESS: '127.0.0.1:7233', LIFEBOAT_S3_ENDPOINT: 'http://127.0.0.1:9000', LIFEBOAT_S3_BUCKET: 'lifeboat', LIFEBOAT_CLUSTERS: 'primary,standby' });
-    for (const key of ['LIFEBOAT_CONFIG', 'LIFEBOAT_CLUSTER_PRIMARY_KUBECONFIG', 'LIFEBOAT_CLUSTER_STANDBY_ETCD_CA_FILE', 'LIFEBOAT_CLUSTER_PRIMARY_ETCD_CERT_FILE', 'LIFEBOAT_ETCDCTL']) {
+    expect(env).toMatchObject({
+      LIFEBOAT_TEMPORAL_ADDRESS: '127.0.0.1:7233',
+      LIFEBOAT_S3_ENDPOINT: 'http://127.0.0.1:9000',
+      LIFEBOAT_S3_BUCKET: 'lifeboat',
+      LIFEBOAT_CLUSTERS: 'primary,standby',
+    });
+    for (const key of [
+      'LIFEBOAT_CONFIG',
+      'LIFEBOAT_CLUSTER_PRIMARY_KUBECONFIG',
+      'LIFEBOAT_CLUSTER_STANDBY_ETCD_CA_FILE',
+      'LIFEBOAT_CLUSTER_PRIMARY_ETCD_CERT_FILE',
+      'LIFEBOAT_ETCDCTL',
+    ]) {
       expect(existsSync(env[key]!)).toBe(true);
     }
     const shell = await lifeboat(['lab', 'env']);
@@ -47,9 +70,28 @@ describe('lab status and env', () => {
     const raw: Record<string, string> = {};
     for (const cluster of ['primary', 'standby']) {
       const up = cluster.toUpperCase();
-      await execa(bin.kubectl, ['--kubeconfig', env[`LIFEBOAT_CLUSTER_${up}_KUBECONFIG`]!, 'create', 'secret', 'generic', name, '--from-literal=password=hunter2']);
-      const { stdout } = await execa(bin.etcdctl, [`--endpoints=${env[`LIFEBOAT_CLUSTER_${up}_ETCD_ENDPOINTS`]}`, `--cacert=${env[`LIFEBOAT_CLUSTER_${up}_ETCD_CA_FILE`]}`,
-        `--cert=${env[`LIFEBOAT_CLUSTER_${up}_ETCD_CERT_FILE`]}`, `--key=${env[`LIFEBOAT_CLUSTER_${up}_ETCD_KEY_FILE`]}`, 'get', `/registry/secrets/default/${name}`, '--print-value-only'], { encoding: 'latin1' });
+      await execa(bin.kubectl, [
+        '--kubeconfig',
+        env[`LIFEBOAT_CLUSTER_${up}_KUBECONFIG`]!,
+        'create',
+        'secret',
+        'generic',
+        name,
+        '--from-literal=password=hunter2',
+      ]);
+      const { stdout } = await execa(
+        bin.etcdctl,
+        [
+          `--endpoints=${env[`LIFEBOAT_CLUSTER_${up}_ETCD_ENDPOINTS`]}`,
+          `--cacert=${env[`LIFEBOAT_CLUSTER_${up}_ETCD_CA_FILE`]}`,
+          `--cert=${env[`LIFEBOAT_CLUSTER_${up}_ETCD_CERT_FILE`]}`,
+          `--key=${env[`LIFEBOAT_CLUSTER_${up}_ETCD_KEY_FILE`]}`,
+          'get',
+          `/registry/secrets/default/${name}`,
+          '--print-value-only',
+        ],
+        { encoding: 'latin1' },
+      );
       raw[cluster] = stdout;
       await execa(bin.kubectl, ['--kubeconfig', env[`LIFEBOAT_CLUSTER_${up}_KUBECONFIG`]!, 'delete', 'secret', name]);
     }
@@ -62,15 +104,33 @@ describe('lab status and env', () => {
     // The client trusts the server (the lab CA), so what fails is the server refusing it: without the
     // CA the client would fail first, distrusting the server, and prove nothing about etcd.
     const env = JSON.parse((await lifeboat(['lab', 'env', '--json'])).stdout) as Record<string, string>;
-    const result = await execa(bin.etcdctl, [`--endpoints=${env.LIFEBOAT_CLUSTER_PRIMARY_ETCD_ENDPOINTS}`, `--cacert=${env.LIFEBOAT_CLUSTER_PRIMARY_ETCD_CA_FILE}`,
-      '--command-timeout=3s', '--dial-timeout=2s', 'endpoint', 'health'], { reject: false });
+    const result = await execa(
+      bin.etcdctl,
+      [
+        `--endpoints=${env.LIFEBOAT_CLUSTER_PRIMARY_ETCD_ENDPOINTS}`,
+        `--cacert=${env.LIFEBOAT_CLUSTER_PRIMARY_ETCD_CA_FILE}`,
+        '--command-timeout=3s',
+        '--dial-timeout=2s',
+        'endpoint',
+        'health',
+      ],
+      { reject: false },
+    );
     expect(result.exitCode).toBe(1);
-    expect(result.stderr.trim().split('\n').slice(-2)).toEqual([`${env.LIFEBOAT_CLUSTER_PRIMARY_ETCD_ENDPOINTS} is unhealthy: failed to commit proposal: context deadline exceeded`, 'Error: unhealthy cluster']);
+    expect(result.stderr.trim().split('\n').slice(-2)).toEqual([
+      `${env.LIFEBOAT_CLUSTER_PRIMARY_ETCD_ENDPOINTS} is unhealthy: failed to commit proposal: context deadline exceeded`,
+      'Error: unhealthy cluster',
+    ]);
     // Which refusal etcdctl logs races in TLS 1.3 (the server's alert, or a broken pipe when the client
     // writes first); a client that only reads gets the server's alert every time.
     const url = new URL(env.LIFEBOAT_CLUSTER_PRIMARY_ETCD_ENDPOINTS!.split(',')[0]!);
     const refusal = await new Promise<NodeJS.ErrnoException>((resolve, reject) => {
-      const socket = connect({ host: url.hostname, port: Number(url.port), ca: readFileSync(env.LIFEBOAT_CLUSTER_PRIMARY_ETCD_CA_FILE!), ALPNProtocols: ['h2'] });
+      const socket = connect({
+        host: url.hostname,
+        port: Number(url.port),
+        ca: readFileSync(env.LIFEBOAT_CLUSTER_PRIMARY_ETCD_CA_FILE!),
+        ALPNProtocols: ['h2'],
+      });
       socket.once('error', resolve);
       socket.once('close', () => reject(new Error('etcd closed the connection without a TLS alert')));
     });
@@ -97,7 +157,10 @@ describe('with the primary kube-apiserver killed', () => {
     expect(result.exitCode).toBe(1);
     const { components } = JSON.parse(result.stdout) as StatusJson;
     expect(components.find((c) => c.name === 'kube-apiserver/primary')).toEqual({
-      name: 'kube-apiserver/primary', healthy: false, address: 'https://127.0.0.1:16443', detail: 'not running: connection refused',
+      name: 'kube-apiserver/primary',
+      healthy: false,
+      address: 'https://127.0.0.1:16443',
+      detail: 'not running: connection refused',
     });
     for (const name of ['temporal', 'minio', 'etcd/primary', 'kube-apiserver/standby', 'etcd/standby', 'velero/standby']) {
       expect(components.find((c) => c.name === name)?.healthy).toBe(true);
@@ -109,12 +172,21 @@ describe('with the primary kube-apiserver killed', () => {
     const result = await lifeboat(['cluster', 'health', '--json'], { LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue });
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(1);
-    const report = JSON.parse(result.stdout) as { healthy: boolean; components: { component: string; healthy: boolean; address: string; detail: string }[] };
+    const report = JSON.parse(result.stdout) as {
+      healthy: boolean;
+      components: { component: string; healthy: boolean; address: string; detail: string }[];
+    };
     expect(report.healthy).toBe(false);
     const byName = Object.fromEntries(report.components.map((c) => [c.component, c]));
-    expect(byName['nodes/primary']).toEqual({ component: 'nodes/primary', healthy: false, address: 'https://127.0.0.1:16443', detail: 'kube-apiserver: connection refused' });
+    expect(byName['nodes/primary']).toEqual({
+      component: 'nodes/primary',
+      healthy: false,
+      address: 'https://127.0.0.1:16443',
+      detail: 'kube-apiserver: connection refused',
+    });
     expect(byName['velero/primary']).toMatchObject({ healthy: false, detail: 'kube-apiserver: connection refused' });
-    for (const name of ['etcd/primary', 'nodes/standby', 'etcd/standby', 'velero/standby', 'object-store']) expect(byName[name]!.healthy).toBe(true);
+    for (const name of ['etcd/primary', 'nodes/standby', 'etcd/standby', 'velero/standby', 'object-store'])
+      expect(byName[name]!.healthy).toBe(true);
 
     const table = await lifeboat(['cluster', 'health'], { LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue });
     expect(table.stdout).toMatch(/^nodes\/primary\s+NO\s+https:\/\/127\.0\.0\.1:16443\s+kube-apiserver: connection refused$/m);

@@ -4,8 +4,17 @@ import { formatAge, formatDuration, formatStepTime, secondsBetween } from '../..
 
 describe('durations', () => {
   it.each([
-    [0.85, '850 ms'], [4.2, '4.2 s'], [42, '42 s'], [185, '3 min 05 s'], [600, '10 min'], [3720, '1 h 02 min'],
-    [21600, '6 h'], [86400, '1 d'], [273600, '3 d 04 h'], [-42, '-42 s'], [Number.NaN, 'unknown'],
+    [0.85, '850 ms'],
+    [4.2, '4.2 s'],
+    [42, '42 s'],
+    [185, '3 min 05 s'],
+    [600, '10 min'],
+    [3720, '1 h 02 min'],
+    [21600, '6 h'],
+    [86400, '1 d'],
+    [273600, '3 d 04 h'],
+    [-42, '-42 s'],
+    [Number.NaN, 'unknown'],
   ])('formatDuration(%p) is %p', (seconds, text) => {
     expect(formatDuration(seconds)).toBe(text);
   });
@@ -21,6 +30,11 @@ describe('durations', () => {
   });
 
   it('shows an age coarsely', () => {
-    expect([formatAge(42_000), formatAge(12 * 60_000), formatAge(5 * 3_600_000), formatAge(3 * 86_400_000)]).toEqual(['42 s', '12 min', '5 h', '3 d']);
+    expect([formatAge(42_000), formatAge(12 * 60_000), formatAge(5 * 3_600_000), formatAge(3 * 86_400_000)]).toEqual([
+      '42 s',
+      '12 min',
+      '5 h',
+      '3 d',
+    ]);
   });
 });

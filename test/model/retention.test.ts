@@ -2,8 +2,13 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
-  planRetention, validateRetentionPolicy,
-  type ListingResult, type RetentionPlan, type RetentionPolicy, type SnapshotRecord, type SnapshotStatus,
+  planRetention,
+  validateRetentionPolicy,
+  type ListingResult,
+  type RetentionPlan,
+  type RetentionPolicy,
+  type SnapshotRecord,
+  type SnapshotStatus,
 } from '../../model/retention.js';
 import { retentionDeleteFailure } from '../../activities/etcd/snapshot.js';
 
@@ -70,7 +75,11 @@ describe('planRetention examples', () => {
   });
 
   it('deletes every snapshot when all failed: none is a good backup', () => {
-    const plan = planRetention(complete(dailySnapshots('2026-11-19', '2026-11-21', 'failed')), { keepLast: 5, daily: 5, weekly: 5, monthly: 5 }, now);
+    const plan = planRetention(
+      complete(dailySnapshots('2026-11-19', '2026-11-21', 'failed')),
+      { keepLast: 5, daily: 5, weekly: 5, monthly: 5 },
+      now,
+    );
     expect(plan.keep).toEqual([]);
     expect(plan.delete.map((d) => d.reason)).toEqual(['failed verification', 'failed verification', 'failed verification']);
   });
@@ -123,7 +132,10 @@ describe('planRetention examples', () => {
     ];
     const plan = planRetention(complete(snapshots), none, now);
     expect(plan.keep).toEqual([{ id: 'v2', reasons: ['newest verified'] }]);
-    expect(plan.delete).toEqual([{ id: 'u', reason: 'not selected by policy' }, { id: 'v1', reason: 'not selected by policy' }]);
+    expect(plan.delete).toEqual([
+      { id: 'u', reason: 'not selected by policy' },
+      { id: 'v1', reason: 'not selected by policy' },
+    ]);
   });
 
   it('breaks startedAt ties by id descending, whatever the listing order', () => {
@@ -158,13 +170,19 @@ describe('planRetention examples', () => {
 
   it('names the ISO week of a late-December day after the year it belongs to', () => {
     const snapshots: SnapshotRecord[] = [{ id: 'x', startedAt: '2024-12-30T08:00:00Z', status: 'verified' }];
-    expect(planRetention(complete(snapshots), { ...none, weekly: 1 }, now).keep[0]!.reasons).toEqual(['weekly 2025-W01', 'newest verified']);
+    expect(planRetention(complete(snapshots), { ...none, weekly: 1 }, now).keep[0]!.reasons).toEqual([
+      'weekly 2025-W01',
+      'newest verified',
+    ]);
   });
 
   it('puts a snapshot in its UTC day and month, whatever offset startedAt was written with', () => {
     const snapshots: SnapshotRecord[] = [{ id: 'x', startedAt: '2026-11-01T01:00:00+02:00', status: 'verified' }];
-    expect(planRetention(complete(snapshots), { ...none, daily: 1, monthly: 1 }, now).keep[0]!.reasons)
-      .toEqual(['daily 2026-10-31', 'monthly 2026-10', 'newest verified']);
+    expect(planRetention(complete(snapshots), { ...none, daily: 1, monthly: 1 }, now).keep[0]!.reasons).toEqual([
+      'daily 2026-10-31',
+      'monthly 2026-10',
+      'newest verified',
+    ]);
   });
 
   it('returns an empty plan for an empty listing', () => {
@@ -172,10 +190,31 @@ describe('planRetention examples', () => {
   });
 
   it.each([
-    ['a startedAt without a zone', [{ id: 'x', startedAt: '2026-11-21T02:00:00', status: 'verified' }], none, /^snapshot x: startedAt "2026-11-21T02:00:00" is not an ISO-8601 date-time with a zone$/],
+    [
+      'a startedAt without a zone',
+      [{ id: 'x', startedAt: '2026-11-21T02:00:00', status: 'verified' }],
+      none,
+      /^snapshot x: startedAt "2026-11-21T02:00:00" is not an ISO-8601 date-time with a zone$/,
+    ],
     ['an unparseable startedAt', [{ id: 'x', startedAt: 'yesterday', status: 'verified' }], none, /^snapshot x: startedAt "yesterday"/],
-    ['a duplicate id', [{ id: 'x', startedAt: '2026-11-21T02:00:00Z', status: 'verified' }, { id: 'x', startedAt: '2026-11-20T02:00:00Z', status: 'failed' }], none, /^duplicate snapshot id x/],
-    ['an invalid policy', [{ id: 'x', startedAt: '2026-11-21T02:00:00Z', status: 'uploaded' }, { id: 'y', startedAt: '2026-11-20T02:00:00Z', status: 'uploaded' }], { ...none, keepLast: -1 }, /^invalid policy: keepLast must be a non-negative integer/],
+    [
+      'a duplicate id',
+      [
+        { id: 'x', startedAt: '2026-11-21T02:00:00Z', status: 'verified' },
+        { id: 'x', startedAt: '2026-11-20T02:00:00Z', status: 'failed' },
+      ],
+      none,
+      /^duplicate snapshot id x/,
+    ],
+    [
+      'an invalid policy',
+      [
+        { id: 'x', startedAt: '2026-11-21T02:00:00Z', status: 'uploaded' },
+        { id: 'y', startedAt: '2026-11-20T02:00:00Z', status: 'uploaded' },
+      ],
+      { ...none, keepLast: -1 },
+      /^invalid policy: keepLast must be a non-negative integer/,
+    ],
   ] as [string, SnapshotRecord[], RetentionPolicy, RegExp][])('refuses %s: deletes nothing', (_, snapshots, policy, refusal) => {
     const plan = planRetention(complete(snapshots), policy, now);
     expect(plan.refused).toMatch(refusal);
@@ -206,7 +245,9 @@ describe('validateRetentionPolicy', () => {
   });
 
   it('rejects a count that is not a number at all (config parsed without a schema)', () => {
-    expect(validateRetentionPolicy({ ...none, daily: '7' as unknown as number })).toEqual(['daily must be a non-negative integer (0 disables the rule), got 7']);
+    expect(validateRetentionPolicy({ ...none, daily: '7' as unknown as number })).toEqual([
+      'daily must be a non-negative integer (0 disables the rule), got 7',
+    ]);
   });
 
   it.each([0, -3, 2.5])('rejects maxAgeDays %p', (maxAgeDays) => {
@@ -262,10 +303,12 @@ function oraclePlan(snapshots: SnapshotRecord[], policy: RetentionPolicy, now: D
   for (const s of [...snapshots].sort((a, b) => (isNewer(a, b) ? -1 : 1))) {
     const reasons = reasonsFor(s);
     if (reasons.length > 0) plan.keep.push({ id: s.id, reasons });
-    else plan.delete.push({
-      id: s.id,
-      reason: s.status === 'failed' ? 'failed verification' : tooOld(s) ? `older than ${policy.maxAgeDays} days` : 'not selected by policy',
-    });
+    else
+      plan.delete.push({
+        id: s.id,
+        reason:
+          s.status === 'failed' ? 'failed verification' : tooOld(s) ? `older than ${policy.maxAgeDays} days` : 'not selected by policy',
+      });
   }
   return plan;
 }
@@ -276,17 +319,26 @@ const statuses: SnapshotStatus[] = ['uploaded', 'verified', 'failed'];
 /** A listing's snapshots: 0..60, spread over 3 days to 2 years (dense sets contest days, sparse ones months),
  * half of them on a 6-hour grid so some share an instant; per listing a subset of statuses, so "no verified"
  * and "all failed" happen. */
-const snapshotsArb = fc.record({
-  allowed: fc.subarray(statuses, { minLength: 1 }),
-  spanDays: fc.constantFrom(3, 60, 730),
-  raw: fc.uniqueArray(
-    fc.record({ id: fc.stringMatching(/^[a-z0-9]{1,4}$/), at: fc.integer({ min: 0, max: 730 * dayMs }), onGrid: fc.boolean(), pick: fc.nat() }),
-    { maxLength: 60, size: 'max', selector: (s) => s.id },
-  ),
-}).map(({ allowed, spanDays, raw }) => raw.map(({ id, at, onGrid, pick }): SnapshotRecord => {
-  const offset = onGrid ? Math.floor((at * spanDays * 4) / (730 * dayMs)) * (dayMs / 4) : Math.floor((at * spanDays) / 730);
-  return { id, startedAt: new Date(start + offset).toISOString(), status: allowed[pick % allowed.length]! };
-}));
+const snapshotsArb = fc
+  .record({
+    allowed: fc.subarray(statuses, { minLength: 1 }),
+    spanDays: fc.constantFrom(3, 60, 730),
+    raw: fc.uniqueArray(
+      fc.record({
+        id: fc.stringMatching(/^[a-z0-9]{1,4}$/),
+        at: fc.integer({ min: 0, max: 730 * dayMs }),
+        onGrid: fc.boolean(),
+        pick: fc.nat(),
+      }),
+      { maxLength: 60, size: 'max', selector: (s) => s.id },
+    ),
+  })
+  .map(({ allowed, spanDays, raw }) =>
+    raw.map(({ id, at, onGrid, pick }): SnapshotRecord => {
+      const offset = onGrid ? Math.floor((at * spanDays * 4) / (730 * dayMs)) * (dayMs / 4) : Math.floor((at * spanDays) / 730);
+      return { id, startedAt: new Date(start + offset).toISOString(), status: allowed[pick % allowed.length]! };
+    }),
+  );
 const count = fc.integer({ min: 0, max: 10 });
 const policyArb: fc.Arbitrary<RetentionPolicy> = fc.record(
   { keepLast: count, daily: count, weekly: count, monthly: count, maxAgeDays: fc.integer({ min: 1, max: 400 }) },
@@ -297,71 +349,98 @@ const nowArb = fc.integer({ min: -30 * dayMs, max: 790 * dayMs }).map((offset) =
 /** Snapshots, policy and now; with maxAgeDays, now is half the time exactly maxAgeDays after one snapshot. */
 const scenarioArb = fc.tuple(snapshotsArb, policyArb).chain(([snapshots, policy]) => {
   const { maxAgeDays } = policy;
-  const now = snapshots.length === 0 || maxAgeDays === undefined ? nowArb : fc.oneof(
-    nowArb, fc.constantFrom(...snapshots).map((s) => new Date(Date.parse(s.startedAt) + maxAgeDays * dayMs)),
-  );
+  const now =
+    snapshots.length === 0 || maxAgeDays === undefined
+      ? nowArb
+      : fc.oneof(
+          nowArb,
+          fc.constantFrom(...snapshots).map((s) => new Date(Date.parse(s.startedAt) + maxAgeDays * dayMs)),
+        );
   return fc.tuple(fc.constant(snapshots), fc.constant(policy), now);
 });
 const runs = { numRuns: 500 };
 
 describe('planRetention properties', () => {
   it('matches the oracle exactly: same kept and deleted ids, same reasons, same order', () => {
-    fc.assert(fc.property(scenarioArb, ([snapshots, policy, now]) => {
-      expect(planRetention(complete(snapshots), policy, now)).toEqual(oraclePlan(snapshots, policy, now));
-    }), runs);
+    fc.assert(
+      fc.property(scenarioArb, ([snapshots, policy, now]) => {
+        expect(planRetention(complete(snapshots), policy, now)).toEqual(oraclePlan(snapshots, policy, now));
+      }),
+      runs,
+    );
   });
 
   it('accounts for every snapshot exactly once, newest first in both lists', () => {
-    fc.assert(fc.property(scenarioArb, ([snapshots, policy, now]) => {
-      const plan = planRetention(complete(snapshots), policy, now);
-      const planned = [...plan.keep.map((k) => k.id), ...plan.delete.map((d) => d.id)];
-      expect([...planned].sort()).toEqual(snapshots.map((s) => s.id).sort());
-      const timeOf = new Map(snapshots.map((s) => [s.id, Date.parse(s.startedAt)]));
-      for (const ids of [keptIds(plan), plan.delete.map((d) => d.id)]) {
-        ids.slice(1).forEach((id, i) => expect(timeOf.get(ids[i]!)!).toBeGreaterThanOrEqual(timeOf.get(id)!));
-      }
-      expect(plan.refused).toBeUndefined();
-    }), runs);
+    fc.assert(
+      fc.property(scenarioArb, ([snapshots, policy, now]) => {
+        const plan = planRetention(complete(snapshots), policy, now);
+        const planned = [...plan.keep.map((k) => k.id), ...plan.delete.map((d) => d.id)];
+        expect([...planned].sort()).toEqual(snapshots.map((s) => s.id).sort());
+        const timeOf = new Map(snapshots.map((s) => [s.id, Date.parse(s.startedAt)]));
+        for (const ids of [keptIds(plan), plan.delete.map((d) => d.id)]) {
+          ids.slice(1).forEach((id, i) => expect(timeOf.get(ids[i]!)!).toBeGreaterThanOrEqual(timeOf.get(id)!));
+        }
+        expect(plan.refused).toBeUndefined();
+      }),
+      runs,
+    );
   });
 
   it('always keeps the newest verified snapshot, else the newest uploaded one', () => {
-    fc.assert(fc.property(scenarioArb, ([snapshots, policy, now]) => {
-      const plan = planRetention(complete(snapshots), policy, now);
-      const newest = (status: SnapshotStatus) => snapshots.filter((s) => s.status === status)
-        .reduce<SnapshotRecord | undefined>((best, s) => (!best || s.startedAt > best.startedAt || (s.startedAt === best.startedAt && s.id > best.id) ? s : best), undefined);
-      const lastGood = newest('verified') ?? newest('uploaded');
-      if (lastGood) expect(keptIds(plan)).toContain(lastGood.id);
-      else expect(plan.keep).toEqual([]);
-    }), runs);
+    fc.assert(
+      fc.property(scenarioArb, ([snapshots, policy, now]) => {
+        const plan = planRetention(complete(snapshots), policy, now);
+        const newest = (status: SnapshotStatus) =>
+          snapshots
+            .filter((s) => s.status === status)
+            .reduce<SnapshotRecord | undefined>(
+              (best, s) => (!best || s.startedAt > best.startedAt || (s.startedAt === best.startedAt && s.id > best.id) ? s : best),
+              undefined,
+            );
+        const lastGood = newest('verified') ?? newest('uploaded');
+        if (lastGood) expect(keptIds(plan)).toContain(lastGood.id);
+        else expect(plan.keep).toEqual([]);
+      }),
+      runs,
+    );
   });
 
   it('keeps at most keepLast + daily + weekly + monthly + 1, never a failed snapshot, and every kept one has a reason', () => {
-    fc.assert(fc.property(scenarioArb, ([snapshots, policy, now]) => {
-      const plan = planRetention(complete(snapshots), policy, now);
-      expect(plan.keep.length).toBeLessThanOrEqual(policy.keepLast + policy.daily + policy.weekly + policy.monthly + 1);
-      const failed = new Set(snapshots.filter((s) => s.status === 'failed').map((s) => s.id));
-      expect(keptIds(plan).filter((id) => failed.has(id))).toEqual([]);
-      expect(plan.delete.filter((d) => failed.has(d.id)).every((d) => d.reason === 'failed verification')).toBe(true);
-      expect(plan.keep.every((k) => k.reasons.length > 0)).toBe(true);
-    }), runs);
+    fc.assert(
+      fc.property(scenarioArb, ([snapshots, policy, now]) => {
+        const plan = planRetention(complete(snapshots), policy, now);
+        expect(plan.keep.length).toBeLessThanOrEqual(policy.keepLast + policy.daily + policy.weekly + policy.monthly + 1);
+        const failed = new Set(snapshots.filter((s) => s.status === 'failed').map((s) => s.id));
+        expect(keptIds(plan).filter((id) => failed.has(id))).toEqual([]);
+        expect(plan.delete.filter((d) => failed.has(d.id)).every((d) => d.reason === 'failed verification')).toBe(true);
+        expect(plan.keep.every((k) => k.reasons.length > 0)).toBe(true);
+      }),
+      runs,
+    );
   });
 
   it('deletes nothing from an incomplete listing', () => {
-    fc.assert(fc.property(snapshotsArb, policyArb, nowArb, fc.string(), (snapshots, policy, now, problem) => {
-      const plan = planRetention({ snapshots, complete: false, problem }, policy, now);
-      expect(plan.delete).toEqual([]);
-      expect(keptIds(plan).sort()).toEqual(snapshots.map((s) => s.id).sort());
-      expect(plan.refused).toBe(`listing incomplete: ${problem}`);
-    }), runs);
+    fc.assert(
+      fc.property(snapshotsArb, policyArb, nowArb, fc.string(), (snapshots, policy, now, problem) => {
+        const plan = planRetention({ snapshots, complete: false, problem }, policy, now);
+        expect(plan.delete).toEqual([]);
+        expect(keptIds(plan).sort()).toEqual(snapshots.map((s) => s.id).sort());
+        expect(plan.refused).toBe(`listing incomplete: ${problem}`);
+      }),
+      runs,
+    );
   });
 
   it('gives the same plan for the listing in any order', () => {
-    const shuffled = snapshotsArb.chain((snapshots) => fc.tuple(
-      fc.constant(snapshots), fc.shuffledSubarray(snapshots, { minLength: snapshots.length, maxLength: snapshots.length }),
-    ));
-    fc.assert(fc.property(shuffled, policyArb, nowArb, ([snapshots, reordered], policy, now) => {
-      expect(planRetention(complete(reordered), policy, now)).toEqual(planRetention(complete(snapshots), policy, now));
-    }), runs);
+    const shuffled = snapshotsArb.chain((snapshots) =>
+      fc.tuple(fc.constant(snapshots), fc.shuffledSubarray(snapshots, { minLength: snapshots.length, maxLength: snapshots.length })),
+    );
+    fc.assert(
+      fc.property(shuffled, policyArb, nowArb, ([snapshots, reordered], policy, now) => {
+        expect(planRetention(complete(reordered), policy, now)).toEqual(planRetention(complete(snapshots), policy, now));
+      }),
+      runs,
+    );
   });
 });
 
@@ -371,15 +450,25 @@ describe('retentionDeleteFailure', () => {
 
   it('is retryable only when every refusal is the store being busy, and carries what was deleted', () => {
     const busy = retentionDeleteFailure('c', result, [refusal('etcd/c/b/manifest.json', 'SlowDown'), refusal('etcd/c/x', 'InternalError')]);
-    expect({ type: busy.type, nonRetryable: busy.nonRetryable, details: busy.details }).toEqual({ type: 'RetentionDeleteFailed', nonRetryable: false, details: [result] });
-    expect(busy.message).toBe("retention of cluster 'c' deleted 1 of 3 objects; the store refused 2: etcd/c/b/manifest.json: SlowDown (SlowDown message); etcd/c/x: InternalError (InternalError message)");
-    const denied = retentionDeleteFailure('c', result, [refusal('etcd/c/b/manifest.json', 'SlowDown'), refusal('etcd/c/x', 'AccessDenied')]);
+    expect({ type: busy.type, nonRetryable: busy.nonRetryable, details: busy.details }).toEqual({
+      type: 'RetentionDeleteFailed',
+      nonRetryable: false,
+      details: [result],
+    });
+    expect(busy.message).toBe(
+      "retention of cluster 'c' deleted 1 of 3 objects; the store refused 2: etcd/c/b/manifest.json: SlowDown (SlowDown message); etcd/c/x: InternalError (InternalError message)",
+    );
+    const denied = retentionDeleteFailure('c', result, [
+      refusal('etcd/c/b/manifest.json', 'SlowDown'),
+      refusal('etcd/c/x', 'AccessDenied'),
+    ]);
     expect({ type: denied.type, nonRetryable: denied.nonRetryable }).toEqual({ type: 'RetentionDeleteFailed', nonRetryable: true });
   });
 
   it('names the first five refusals and counts the rest', () => {
     const failed = Array.from({ length: 7 }, (_, i) => ({ key: `k${i}`, code: 'AccessDenied', message: '' }));
-    expect(retentionDeleteFailure('c', { ...result, deletedObjects: [] }, failed).message)
-      .toBe("retention of cluster 'c' deleted 0 of 7 objects; the store refused 7: k0: AccessDenied; k1: AccessDenied; k2: AccessDenied; k3: AccessDenied; k4: AccessDenied; and 2 more");
+    expect(retentionDeleteFailure('c', { ...result, deletedObjects: [] }, failed).message).toBe(
+      "retention of cluster 'c' deleted 0 of 7 objects; the store refused 7: k0: AccessDenied; k1: AccessDenied; k2: AccessDenied; k3: AccessDenied; k4: AccessDenied; and 2 more",
+    );
   });
 });

@@ -15,7 +15,8 @@ import type { GameDayReport } from '../../model/verification.js';
 
 const at = (clock: string) => `2026-11-21T${clock}Z`;
 const step = (name: string, state: Step['state'], startedAt?: string, finishedAt?: string, detail?: string): Step => ({
-  name, state,
+  name,
+  state,
   ...(startedAt === undefined ? {} : { startedAt: at(startedAt) }),
   ...(finishedAt === undefined ? {} : { finishedAt: at(finishedAt) }),
   ...(detail === undefined ? {} : { detail }),
@@ -150,8 +151,13 @@ const report: GameDayReport = {
 /** Step names as the timeline must list them: per entry, the backup's steps, then the verification's. */
 const expectedRows = report.entries.flatMap((e) => [...(e.backup?.steps ?? []), ...(e.verification?.steps ?? [])]);
 
-const unescapeHtml = (text: string) => text
-  .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+const unescapeHtml = (text: string) =>
+  text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
 
 describe('renderGameDayReport text', () => {
   const { json, markdown, html } = renderGameDayReport(report);
@@ -169,9 +175,15 @@ describe('renderGameDayReport text', () => {
     expect(markdown.startsWith('# Game day 2026-11-21T09-00-00Z: FAILED\n')).toBe(true);
     expect(markdown).toContain('1 of 3 entries passed.');
     expect(markdown).toContain('| Entry | Kind | Backup id | Passed | RTO vs objective | RPO vs objective | Size / items |\n| --- |');
-    expect(markdown).toContain('\n| etcd/primary | etcd | snap-01a7c3 | ✅ yes | 1 min 50 s of 10 min: ✅ met | 46 s of 1 h: ✅ met | 12.3 MiB, 48,213 items |\n');
-    expect(markdown).toContain('\n| etcd/secondary | etcd | snap-00f9e2 | ❌ no | 5 min 40 s of 5 min: ❌ missed | 30 min 30 s of 1 h: ✅ met | 8.7 MiB, 31,877 items |\n');
-    expect(markdown).toContain('\n| velero/shop | velero | shop-20261121-0900 | ❌ no | not measured: ❌ missed | not measured: ❌ missed | — |\n');
+    expect(markdown).toContain(
+      '\n| etcd/primary | etcd | snap-01a7c3 | ✅ yes | 1 min 50 s of 10 min: ✅ met | 46 s of 1 h: ✅ met | 12.3 MiB, 48,213 items |\n',
+    );
+    expect(markdown).toContain(
+      '\n| etcd/secondary | etcd | snap-00f9e2 | ❌ no | 5 min 40 s of 5 min: ❌ missed | 30 min 30 s of 1 h: ✅ met | 8.7 MiB, 31,877 items |\n',
+    );
+    expect(markdown).toContain(
+      '\n| velero/shop | velero | shop-20261121-0900 | ❌ no | not measured: ❌ missed | not measured: ❌ missed | — |\n',
+    );
   });
 
   it('renders each entry with its checks, timed steps and failure, hostile text escaped or fenced', () => {
@@ -180,7 +192,9 @@ describe('renderGameDayReport text', () => {
     expect(markdown).toContain(`\nError:\n\n\`\`\`text\n${shopError}\n\`\`\`\n`);
     expect(markdown).toContain('\n| inventory | ❌ failed | 31,874 of 31,877 keys; missing \\<img src=x onerror=alert(1)\\> |\n');
     expect(markdown).toContain('\n| backup | stream snapshot | done | 09:00:04Z | 37 s | 12.3 MiB at revision 48213 |\n');
-    expect(markdown).toContain('\n| verification | compare inventory | failed | 09:01:40Z | 4 min 30 s | inventory mismatch: \\<script\\>alert("x")\\</script\\> \\& 2 more |\n');
+    expect(markdown).toContain(
+      '\n| verification | compare inventory | failed | 09:01:40Z | 4 min 30 s | inventory mismatch: \\<script\\>alert("x")\\</script\\> \\& 2 more |\n',
+    );
     expect(markdown).toContain('\n| verification | check hashes | skipped | unknown | no timestamps | an earlier step failed |\n');
     expect(markdown).toContain('\n| backup | record backup | pending | unknown | no timestamps |  |\n');
     // Outside fenced blocks, no tag from the data survives unescaped.
@@ -207,21 +221,40 @@ describe('renderGameDayReport edge cases', () => {
       startedAt: 'not a time',
       passed: false,
       entries: [
-        { name: 'velero/empty', kind: 'velero', error: 'child workflow could not start: <already started>', passed: false, rtoMet: false, rpoMet: false },
         {
-          name: 'etcd/running', kind: 'etcd', passed: false, rtoMet: false, rpoMet: false,
-          backup: { workflowId: 'etcd-snapshot/x', passed: false, detail: 'cancelled', steps: [
-            step('preflight', 'done', '09:00:00', '09:00:02'),
-            step('stream snapshot', 'running', '09:00:02'),
-            { name: 'record inventory', state: 'done', startedAt: 'yesterday', finishedAt: at('09:05:00') },
-          ] },
+          name: 'velero/empty',
+          kind: 'velero',
+          error: 'child workflow could not start: <already started>',
+          passed: false,
+          rtoMet: false,
+          rpoMet: false,
+        },
+        {
+          name: 'etcd/running',
+          kind: 'etcd',
+          passed: false,
+          rtoMet: false,
+          rpoMet: false,
+          backup: {
+            workflowId: 'etcd-snapshot/x',
+            passed: false,
+            detail: 'cancelled',
+            steps: [
+              step('preflight', 'done', '09:00:00', '09:00:02'),
+              step('stream snapshot', 'running', '09:00:02'),
+              { name: 'record inventory', state: 'done', startedAt: 'yesterday', finishedAt: at('09:05:00') },
+            ],
+          },
         },
       ],
     };
     const { markdown, html } = renderGameDayReport(odd);
     expect(html).toContain('>no steps recorded: child workflow could not start: &lt;already started&gt;</text>');
-    expect([...html.matchAll(/<(rect|path) class="step-(bar|marker)" data-state="(\w+)"/g)].map((m) => `${m[2]}:${m[3]}`))
-      .toEqual(['bar:done', 'marker:running', 'marker:done']);
+    expect([...html.matchAll(/<(rect|path) class="step-(bar|marker)" data-state="(\w+)"/g)].map((m) => `${m[2]}:${m[3]}`)).toEqual([
+      'bar:done',
+      'marker:running',
+      'marker:done',
+    ]);
     expect(html).toContain('>running · no finish time</text>');
     expect(html).toContain('>✓ done · no start time</text>');
     expect(markdown).toContain('\n| backup | stream snapshot | running | 09:00:02Z | no finish time |  |\n');
@@ -240,7 +273,12 @@ describe('renderGameDayReport edge cases', () => {
 const chromiumPath = '/usr/bin/chromium';
 const viewportWidth = 1280;
 
-interface Box { x: number; y: number; width: number; height: number }
+interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
 interface Probe {
   svg: Box;
   labels: { text: string; width: number }[];
@@ -261,12 +299,21 @@ document.documentElement.dataset.probe = JSON.stringify({
 });
 </script>`;
 
-interface Png { width: number; height: number; channels: number; pixels: Buffer }
+interface Png {
+  width: number;
+  height: number;
+  channels: number;
+  pixels: Buffer;
+}
 
 /** Decodes an 8-bit, non-interlaced RGB or RGBA PNG: IHDR, the concatenated IDAT inflated, each row unfiltered. */
 function decodePng(file: Buffer): Png {
   expect(file.subarray(0, 8)).toEqual(Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]));
-  let width = 0, height = 0, bitDepth = 0, colourType = 0, interlace = 0;
+  let width = 0,
+    height = 0,
+    bitDepth = 0,
+    colourType = 0,
+    interlace = 0;
   const idat: Buffer[] = [];
   for (let offset = 8; offset < file.length;) {
     const length = file.readUInt32BE(offset);
@@ -295,17 +342,26 @@ function decodePng(file: Buffer): Png {
       const upLeft = row > 0 && i >= channels ? pixels.readUInt8((row - 1) * stride + i - channels) : 0;
       let predictor: number;
       switch (filter) {
-        case 0: predictor = 0; break;
-        case 1: predictor = left; break;
-        case 2: predictor = up; break;
-        case 3: predictor = Math.floor((left + up) / 2); break;
+        case 0:
+          predictor = 0;
+          break;
+        case 1:
+          predictor = left;
+          break;
+        case 2:
+          predictor = up;
+          break;
+        case 3:
+          predictor = Math.floor((left + up) / 2);
+          break;
         case 4: {
           const p = left + up - upLeft;
           const [pa, pb, pc] = [Math.abs(p - left), Math.abs(p - up), Math.abs(p - upLeft)];
           predictor = pa <= pb && pa <= pc ? left : pb <= pc ? up : upLeft;
           break;
         }
-        default: throw new Error(`row ${row}: unknown PNG filter ${filter}`);
+        default:
+          throw new Error(`row ${row}: unknown PNG filter ${filter}`);
       }
       pixels.writeUInt8((value + predictor) & 0xff, row * stride + i);
     }
@@ -313,7 +369,8 @@ function decodePng(file: Buffer): Png {
   return { width, height, channels, pixels };
 }
 
-const hexColour = (hex: string): [number, number, number] => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
+const hexColour = (hex: string): [number, number, number] =>
+  [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
 const stateHex = { done: '#2da44e', failed: '#cf222e', skipped: '#8c959f', pending: '#d0d7de' };
 
 function pixelAt(png: Png, x: number, y: number): [number, number, number] {
@@ -339,10 +396,19 @@ describe('renderGameDayReport HTML in headless Chromium', () => {
   let pageUrl: string;
 
   const chromium = async (args: string[]): Promise<string> => {
-    const { stdout } = await execa(chromiumPath, [
-      '--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--force-device-scale-factor=1',
-      `--user-data-dir=${join(dir, 'profile')}`, ...args,
-    ], { timeout: 60_000 });
+    const { stdout } = await execa(
+      chromiumPath,
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--hide-scrollbars',
+        '--force-device-scale-factor=1',
+        `--user-data-dir=${join(dir, 'profile')}`,
+        ...args,
+      ],
+      { timeout: 60_000 },
+    );
     return stdout;
   };
 
@@ -366,9 +432,12 @@ describe('renderGameDayReport HTML in headless Chromium', () => {
     expect(labels).toHaveLength(16);
     expect(labels).toEqual(expectedRows.map((s) => s.name));
     const rowStates = [...dom.matchAll(/<g class="step-row" data-phase="(\w+)" data-state="(\w+)">/g)].map((m) => `${m[1]}:${m[2]}`);
-    expect(rowStates).toEqual(report.entries.flatMap((e) => [
-      ...(e.backup?.steps ?? []).map((s) => `backup:${s.state}`), ...(e.verification?.steps ?? []).map((s) => `verification:${s.state}`),
-    ]));
+    expect(rowStates).toEqual(
+      report.entries.flatMap((e) => [
+        ...(e.backup?.steps ?? []).map((s) => `backup:${s.state}`),
+        ...(e.verification?.steps ?? []).map((s) => `verification:${s.state}`),
+      ]),
+    );
     expect(dom.match(/<rect class="step-bar"/g)).toHaveLength(14);
     expect(dom.match(/<path class="step-marker"/g)).toHaveLength(2);
     expect(dom.match(/<title>[^<]*<\/title><\/(rect|path)>/g)).toHaveLength(16);
@@ -394,8 +463,9 @@ describe('renderGameDayReport HTML in headless Chromium', () => {
 
     expect(probe.labels.map((l) => l.text)).toEqual(expectedRows.map((s) => s.name));
     for (const label of probe.labels) expect(label.width).toBeGreaterThan(4 * label.text.length);
-    expect(probe.marks.map((m) => `${m.name}:${m.kind}:${m.state}`)).toEqual(expectedRows.map((s) =>
-      `${s.name}:${s.startedAt && s.finishedAt ? 'bar' : 'marker'}:${s.state}`));
+    expect(probe.marks.map((m) => `${m.name}:${m.kind}:${m.state}`)).toEqual(
+      expectedRows.map((s) => `${s.name}:${s.startedAt && s.finishedAt ? 'bar' : 'marker'}:${s.state}`),
+    );
     for (const mark of probe.marks) {
       expect(mark.x).toBeGreaterThanOrEqual(probe.svg.x);
       expect(mark.x + mark.width).toBeLessThanOrEqual(probe.svg.x + probe.svg.width);
@@ -416,7 +486,8 @@ describe('renderGameDayReport HTML in headless Chromium', () => {
     const colourOf = (m: Probe['marks'][number]) => hexColour(stateHex[m.state as keyof typeof stateHex]);
     const centre = (m: Box) => pixelAt(png, m.x + m.width / 2, m.y + m.height / 2);
     expect(probe.marks.filter((m) => !near(centre(m), colourOf(m))).map((m) => `${m.name} ${m.state}: ${centre(m).join(',')}`)).toEqual([]);
-    const barArea = (state: string) => probe.marks.filter((m) => m.kind === 'bar' && m.state === state).reduce((sum, m) => sum + m.width * m.height, 0);
+    const barArea = (state: string) =>
+      probe.marks.filter((m) => m.kind === 'bar' && m.state === state).reduce((sum, m) => sum + m.width * m.height, 0);
     expect(countColour(png, probe.svg, stateHex.done)).toBeGreaterThan(0.8 * barArea('done'));
     expect(countColour(png, probe.svg, stateHex.failed)).toBeGreaterThan(0.8 * barArea('failed'));
   });

@@ -30,7 +30,14 @@ function inputFor(name: string, given: Record<string, ParameterValue>): RunbookI
   if (!parsed.ok) throw new Error(`${name}: ${JSON.stringify(parsed.problems)}`);
   const params = resolveParameters(parsed.document.parameters, given);
   if (!params.ok) throw new Error(`${name}: ${params.problems.join('; ')}`);
-  return { document: parsed.document, contentHash: contentHash(text), source: `runbooks/${name}.yaml`, parameters: params.values, startedBy: 'shipped.test', approverGroups };
+  return {
+    document: parsed.document,
+    contentHash: contentHash(text),
+    source: `runbooks/${name}.yaml`,
+    parameters: params.values,
+    startedBy: 'shipped.test',
+    approverGroups,
+  };
 }
 
 const [home, away] = [testClusterName('rb-home'), testClusterName('rb-away')];
@@ -41,7 +48,9 @@ const s3 = createS3Client(labConfig());
 
 beforeAll(async () => {
   [app, gameDayApp] = await Promise.all([createTestApp(labConfig()), createTestApp(labConfig())]);
-  w = await startTestWorker((c) => gameDayApp.addTo(app.addTo(withTestClusters(withTestClusters(c, [home], 'primary'), [away], 'standby'))));
+  w = await startTestWorker((c) =>
+    gameDayApp.addTo(app.addTo(withTestClusters(withTestClusters(c, [home], 'primary'), [away], 'standby'))),
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -53,8 +62,10 @@ afterAll(async () => {
 
 function start(input: RunbookInput): Promise<WorkflowHandle<typeof runbook>> {
   return w.client.workflow.start<typeof runbook>('runbook', {
-    taskQueue: w.config.temporal.taskQueue, workflowId: runbookWorkflowId(input.document.metadata.name, new Date(), randomBytes(3).toString('hex')),
-    args: [input], workflowExecutionTimeout: '20 minutes',
+    taskQueue: w.config.temporal.taskQueue,
+    workflowId: runbookWorkflowId(input.document.metadata.name, new Date(), randomBytes(3).toString('hex')),
+    args: [input],
+    workflowExecutionTimeout: '20 minutes',
   });
 }
 
@@ -65,9 +76,16 @@ describe('shipped runbooks on the lab', () => {
     const handle = await start(inputFor('cluster-health', { cluster: 'primary', other: 'standby' }));
     const report = await handle.result();
     const direct = await w.client.workflow.execute<(i: { clusters: string[] }) => Promise<ClusterHealthReport>>('clusterHealth', {
-      taskQueue: w.config.temporal.taskQueue, workflowId: `cluster-health/test-${randomBytes(3).toString('hex')}`, args: [{ clusters: ['primary', 'standby'] }],
+      taskQueue: w.config.temporal.taskQueue,
+      workflowId: `cluster-health/test-${randomBytes(3).toString('hex')}`,
+      args: [{ clusters: ['primary', 'standby'] }],
     });
-    expect(report).toMatchObject({ runbook: 'cluster-health', status: 'succeeded', startedBy: 'shipped.test', parameters: { cluster: 'primary', other: 'standby' } });
+    expect(report).toMatchObject({
+      runbook: 'cluster-health',
+      status: 'succeeded',
+      startedBy: 'shipped.test',
+      parameters: { cluster: 'primary', other: 'standby' },
+    });
     expect(states(report)).toEqual({ health: 'succeeded' });
     expect(report.steps[0]!.childWorkflowId).toBe(`${handle.workflowId}/health`);
     expect(report.steps[0]!.outputs).toEqual({ healthy: direct.healthy });
@@ -99,15 +117,16 @@ describe('shipped runbooks on the lab', () => {
     const before = await waiting();
     expect(states(before)).toEqual({ health: 'succeeded', approve: 'waiting', failover: 'pending', serving: 'pending' });
     expect(before.steps[1]!.detail).toBe(`Fail ${app.name} over from primary to standby (shipped runbook test)?`);
-    await expect(handle.executeUpdate(runbookApproveUpdate, { args: [{ approver: 'mallory' }] }))
-      .rejects.toMatchObject({ cause: { message: "'mallory' may not approve step approve; approvers: alice, bob" } });
+    await expect(handle.executeUpdate(runbookApproveUpdate, { args: [{ approver: 'mallory' }] })).rejects.toMatchObject({
+      cause: { message: "'mallory' may not approve step approve; approvers: alice, bob" },
+    });
     await handle.executeUpdate(runbookApproveUpdate, { args: [{ approver: 'alice', comment: 'go' }] });
     const report = await handle.result();
     expect(report.status).toBe('succeeded');
     expect(states(report)).toEqual({ health: 'succeeded', approve: 'succeeded', failover: 'succeeded', serving: 'skipped' });
     expect(report.approvals).toEqual([{ step: 'approve', approver: 'alice', comment: 'go', at: expect.any(String) }]);
     expect(report.steps[2]!.childWorkflowId).toBe(`failover/${app.name}`);
-    const failover = await w.client.workflow.getHandle(`failover/${app.name}`).result() as FailoverReport;
+    const failover = (await w.client.workflow.getHandle(`failover/${app.name}`).result()) as FailoverReport;
     expect(failover).toMatchObject({ status: 'completed', approval: { approver: 'alice' } });
     expect(report.steps[2]!.outputs).toEqual({ rtoSeconds: failover.rtoSeconds });
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
@@ -121,9 +140,16 @@ describe('shipped runbooks on the lab', () => {
     const report = await handle.result();
     expect(report.status).toBe('succeeded');
     expect(states(report)).toEqual({
-      backups: 'succeeded', 'backups.etcd-home': 'succeeded', 'backups.etcd-standby': 'succeeded', 'backups.velero-app': 'succeeded',
-      verify: 'succeeded', 'verify.restore-home': 'succeeded', 'verify.restore-standby': 'succeeded', 'verify.restore-app': 'succeeded',
-      failover: 'succeeded', failback: 'succeeded',
+      backups: 'succeeded',
+      'backups.etcd-home': 'succeeded',
+      'backups.etcd-standby': 'succeeded',
+      'backups.velero-app': 'succeeded',
+      verify: 'succeeded',
+      'verify.restore-home': 'succeeded',
+      'verify.restore-standby': 'succeeded',
+      'verify.restore-app': 'succeeded',
+      failover: 'succeeded',
+      failback: 'succeeded',
     });
     expect(report.steps.find((s) => s.path === 'failover')!.childWorkflowId).toBe(`failover/${gameDayApp.name}`);
     expect(await gameDayApp.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });

@@ -18,7 +18,9 @@ const cluster = () => ({ ...clusterByName(loadConfig({ file: labConfigFile, env:
 /** Counts the connections undici opens while `work` runs. */
 async function connectionsDuring(work: () => Promise<unknown>): Promise<number> {
   let opened = 0;
-  const onConnected = () => { opened++; };
+  const onConnected = () => {
+    opened++;
+  };
   subscribe('undici:client:connected', onConnected);
   try {
     await work();
@@ -39,12 +41,30 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'lifeboat-clients-test-'));
   kubeconfig = join(dir, 'kubeconfig');
   useIdentity('admin');
-  writeFileSync(kubeconfig, [
-    'apiVersion: v1', 'kind: Config', 'current-context: primary',
-    'clusters:', `- name: primary`, '  cluster:', `    server: https://127.0.0.1:${primary.apiserverPort}`, `    certificate-authority: ${join(pki, 'ca.crt')}`,
-    'users:', '- name: rotating', '  user:', `    client-certificate: ${join(dir, 'client.crt')}`, `    client-key: ${join(dir, 'client.key')}`,
-    'contexts:', '- name: primary', '  context:', '    cluster: primary', '    user: rotating', '',
-  ].join('\n'));
+  writeFileSync(
+    kubeconfig,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'current-context: primary',
+      'clusters:',
+      `- name: primary`,
+      '  cluster:',
+      `    server: https://127.0.0.1:${primary.apiserverPort}`,
+      `    certificate-authority: ${join(pki, 'ca.crt')}`,
+      'users:',
+      '- name: rotating',
+      '  user:',
+      `    client-certificate: ${join(dir, 'client.crt')}`,
+      `    client-key: ${join(dir, 'client.key')}`,
+      'contexts:',
+      '- name: primary',
+      '  context:',
+      '    cluster: primary',
+      '    user: rotating',
+      '',
+    ].join('\n'),
+  );
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -56,7 +76,9 @@ describe('loadKubeConfig', () => {
     let listed = 0;
     const opened = await connectionsDuring(async () => {
       for (let i = 0; i < 5; i++) listed += (await core.listNamespace()).items.length > 0 ? 1 : 0;
-      const lists = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? core.listNamespace() : apps.listNamespacedDeployment({ namespace: 'kube-system' }))));
+      const lists = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? core.listNamespace() : apps.listNamespacedDeployment({ namespace: 'kube-system' }))),
+      );
       listed += lists.length;
     });
     expect(listed).toBe(25);
@@ -72,7 +94,11 @@ describe('loadKubeConfig', () => {
     // kube-scheduler's identity may not read Secrets: the API server must see the new certificate.
     useIdentity('kube-scheduler');
     let refused: unknown;
-    const asScheduler = await connectionsDuring(() => core.listNamespacedSecret({ namespace: 'kube-system' }).catch((err: unknown) => { refused = err; }));
+    const asScheduler = await connectionsDuring(() =>
+      core.listNamespacedSecret({ namespace: 'kube-system' }).catch((err: unknown) => {
+        refused = err;
+      }),
+    );
     expect(asScheduler).toBe(1);
     expect((refused as { code?: number }).code).toBe(403);
   });

@@ -46,7 +46,8 @@ encryption:
   currentKeyId: k1
   keys: [{ id: k1, file: ${f('k1.key')} }]
 `;
-const cronExpected = "expected five fields (minute hour day-of-month month day-of-week, in UTC) like '0 */6 * * *', or one of @hourly, @daily, @weekly, @monthly, @yearly";
+const cronExpected =
+  "expected five fields (minute hour day-of-month month day-of-week, in UTC) like '0 */6 * * *', or one of @hourly, @daily, @weekly, @monthly, @yearly";
 
 function problemsOf(fn: () => unknown): string[] {
   try {
@@ -73,16 +74,30 @@ describe('loadConfig', () => {
     expect(config.temporal).toEqual({ address: 'temporal.example:7233', namespace: 'default', taskQueue: 'lifeboat' });
     expect(config.objectStore).toEqual({ endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', bucket: 'backups', forcePathStyle: true });
     expect(config.clusters[0]!.velero).toEqual({ namespace: 'velero', storageLocation: 'default', restoreFrom: {}, timeout: 1800 });
-    expect(config.clusters[0]!.restoreVerification).toEqual({ serviceClusterIPRange: '10.96.0.0/12', objects: [{ resource: 'namespaces', name: 'kube-system' }], objectives: { rto: 1800, rpo: 86400 } });
-    expect(config.clusters[0]!.etcdSnapshots).toEqual({ retention: { keepLast: 3, daily: 7, weekly: 4, monthly: 6 }, incompleteUploadMaxAgeHours: 24 });
+    expect(config.clusters[0]!.restoreVerification).toEqual({
+      serviceClusterIPRange: '10.96.0.0/12',
+      objects: [{ resource: 'namespaces', name: 'kube-system' }],
+      objectives: { rto: 1800, rpo: 86400 },
+    });
+    expect(config.clusters[0]!.etcdSnapshots).toEqual({
+      retention: { keepLast: 3, daily: 7, weekly: 4, monthly: 6 },
+      incompleteUploadMaxAgeHours: 24,
+    });
     expect(config.apps).toEqual([]);
     expect(config.gameDay).toEqual({ freshBackups: false, failover: false });
-    expect(config.tools).toEqual({ etcdctl: 'etcdctl', etcdutl: 'etcdutl', velero: 'velero', etcd: 'etcd', kubeApiserver: 'kube-apiserver' });
+    expect(config.tools).toEqual({
+      etcdctl: 'etcdctl',
+      etcdutl: 'etcdutl',
+      velero: 'velero',
+      etcd: 'etcd',
+      kubeApiserver: 'kube-apiserver',
+    });
     expect(config.metrics).toEqual({ port: 9464 });
   });
 
   it('lets environment variables override the file and define clusters', () => {
-    for (const name of ['standby.kubeconfig', 'ca', 'crt', 'key']) writeFileSync(f(name), name.endsWith('kubeconfig') ? kubeconfig(['admin@standby'], 'admin@standby') : 'PEM\n');
+    for (const name of ['standby.kubeconfig', 'ca', 'crt', 'key'])
+      writeFileSync(f(name), name.endsWith('kubeconfig') ? kubeconfig(['admin@standby'], 'admin@standby') : 'PEM\n');
     const config = loadConfig({
       file: writeConfig('env.yaml', valid),
       env: {
@@ -105,22 +120,30 @@ describe('loadConfig', () => {
   });
 
   it('names the file when it is missing', () => {
-    expect(problemsOf(() => loadConfig({ env: { LIFEBOAT_CONFIG: join(dir, 'absent.yaml') } })))
-      .toEqual([`${join(dir, 'absent.yaml')}: configuration file not found (named by LIFEBOAT_CONFIG)`]);
+    expect(problemsOf(() => loadConfig({ env: { LIFEBOAT_CONFIG: join(dir, 'absent.yaml') } }))).toEqual([
+      `${join(dir, 'absent.yaml')}: configuration file not found (named by LIFEBOAT_CONFIG)`,
+    ]);
   });
 
   it('reports a YAML syntax error with its line', () => {
     const file = writeConfig('syntax.yaml', 'temporal:\n  address: [unclosed\nclusters: []\n');
-    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([`${file}:3:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ] at line 3, column 1:`]);
+    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([
+      `${file}:3:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ] at line 3, column 1:`,
+    ]);
   });
 
   it('names file, line, key path and expectation for a wrong value', () => {
     const file = writeConfig('wrong.yaml', valid.replace('endpoints: [https://10.0.0.1:2379]', 'endpoints: https://10.0.0.1:2379'));
-    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([`${file}:11:18: clusters[0].etcd.endpoints: Invalid input: expected array, received string`]);
+    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([
+      `${file}:11:18: clusters[0].etcd.endpoints: Invalid input: expected array, received string`,
+    ]);
   });
 
   it('reports a missing key at its parent, and every problem at once', () => {
-    const file = writeConfig('missing.yaml', valid.replace(`    kubeconfig: ${f('primary.kubeconfig')}\n`, '').replace('  bucket: backups\n', ''));
+    const file = writeConfig(
+      'missing.yaml',
+      valid.replace(`    kubeconfig: ${f('primary.kubeconfig')}\n`, '').replace('  bucket: backups\n', ''),
+    );
     expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([
       `${file}:4:3: objectStore.bucket: Invalid input: expected string, received undefined`,
       `${file}:7:5: clusters[0].kubeconfig: Invalid input: expected string, received undefined`,
@@ -128,7 +151,10 @@ describe('loadConfig', () => {
   });
 
   it('reports an unknown key at its own line, with the keys that are allowed there', () => {
-    const file = writeConfig('typo.yaml', valid.replace('  forcePathStyle: true', '  forcePathstyle: true').replace('      keyFile:', '      keyfile: x\n      keyFile:'));
+    const file = writeConfig(
+      'typo.yaml',
+      valid.replace('  forcePathStyle: true', '  forcePathstyle: true').replace('      keyFile:', '      keyfile: x\n      keyFile:'),
+    );
     expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([
       `${file}:6:3: objectStore.forcePathstyle: unknown key; expected one of endpoint, region, bucket, forcePathStyle, credentialsFile`,
       `${file}:14:7: clusters[0].etcd.keyfile: unknown key; expected one of endpoints, caFile, certFile, keyFile`,
@@ -136,7 +162,14 @@ describe('loadConfig', () => {
   });
 
   it('names the environment variable when the bad value came from one', () => {
-    expect(problemsOf(() => loadConfig({ file: writeConfig('env-bad.yaml', valid), env: { LIFEBOAT_S3_FORCE_PATH_STYLE: 'yes', LIFEBOAT_TEMPORAL_ADDRESS: 'no-port' } }))).toEqual([
+    expect(
+      problemsOf(() =>
+        loadConfig({
+          file: writeConfig('env-bad.yaml', valid),
+          env: { LIFEBOAT_S3_FORCE_PATH_STYLE: 'yes', LIFEBOAT_TEMPORAL_ADDRESS: 'no-port' },
+        }),
+      ),
+    ).toEqual([
       'environment variable LIFEBOAT_TEMPORAL_ADDRESS: temporal.address: host:port',
       'environment variable LIFEBOAT_S3_FORCE_PATH_STYLE: objectStore.forcePathStyle: Invalid input: expected boolean, received string',
     ]);
@@ -146,7 +179,9 @@ describe('loadConfig', () => {
     const dupFile = writeConfig('dup.yaml', valid + valid.slice(valid.indexOf('  - name: primary')));
     expect(problemsOf(() => loadConfig({ file: dupFile, env: {} }))).toEqual([`${dupFile}:8:3: clusters: cluster names must be unique`]);
     const badFile = writeConfig('badname.yaml', valid.replace('name: primary', 'name: Primary_1'));
-    expect(problemsOf(() => loadConfig({ file: badFile, env: {} }))).toEqual([`${badFile}:8:11: clusters[0].name: a DNS label: lower-case letters, digits and dashes`]);
+    expect(problemsOf(() => loadConfig({ file: badFile, env: {} }))).toEqual([
+      `${badFile}:8:11: clusters[0].name: a DNS label: lower-case letters, digits and dashes`,
+    ]);
   });
 
   it('with no file and no variables, says where configuration comes from', () => {
@@ -160,7 +195,10 @@ describe('loadConfig', () => {
 describe('cron expressions are checked at load, as Temporal reads them', () => {
   it('accepts five fields, names and the nicknames Temporal knows', () => {
     for (const cron of ['0 */6 * * *', '5/15 1-5/2 * jan,jul mon-fri', '0 0 29 2 *', '@daily']) {
-      expect(loadConfig({ file: writeConfig('cron-ok.yaml', withSchedule(cron)), env: {} }).clusters[0]!.etcdSnapshots.schedule).toEqual({ cron, catchupWindow: '1h' });
+      expect(loadConfig({ file: writeConfig('cron-ok.yaml', withSchedule(cron)), env: {} }).clusters[0]!.etcdSnapshots.schedule).toEqual({
+        cron,
+        catchupWindow: '1h',
+      });
     }
   });
 
@@ -174,17 +212,23 @@ describe('cron expressions are checked at load, as Temporal reads them', () => {
     ['@DAILY', "'@DAILY' is not one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly"],
   ])('%s: file, line, field and what was expected', (cron, reason) => {
     const file = writeConfig('cron-bad.yaml', withSchedule(cron));
-    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([`${file}:16:25: clusters[0].etcdSnapshots.schedule.cron: '${cron}': ${reason}; ${cronExpected}`]);
+    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([
+      `${file}:16:25: clusters[0].etcdSnapshots.schedule.cron: '${cron}': ${reason}; ${cronExpected}`,
+    ]);
   });
 
   it("the game day's schedule too", () => {
     const file = writeConfig('gameday-cron.yaml', `${valid}gameDay:\n  clusters: []\n  schedule:\n    cron: "0 9 1 1,4,7,10 * *"\n`);
-    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([`${file}:18:11: gameDay.schedule.cron: '0 9 1 1,4,7,10 * *': has 6 fields, not 5; ${cronExpected}`]);
+    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([
+      `${file}:18:11: gameDay.schedule.cron: '0 9 1 1,4,7,10 * *': has 6 fields, not 5; ${cronExpected}`,
+    ]);
   });
 
   it('a scheduled snapshot needs the encryption keys it is sealed with', () => {
     const file = writeConfig('no-keys.yaml', withSchedule('0 */6 * * *').replace(/^encryption:[^]*$/m, ''));
-    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([`${file}:16:17: clusters[0].etcdSnapshots.schedule: snapshots are encrypted and the configuration has no encryption block; expected encryption.currentKeyId and encryption.keys`]);
+    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([
+      `${file}:16:17: clusters[0].etcdSnapshots.schedule: snapshots are encrypted and the configuration has no encryption block; expected encryption.currentKeyId and encryption.keys`,
+    ]);
   });
 });
 
@@ -202,22 +246,38 @@ describe('files the configuration names are checked at load', () => {
     ]);
   });
 
-  it("the encryption configuration a scratch API server is given", () => {
-    const file = writeConfig('encryption-config.yaml', `${valid}    restoreVerification:\n      encryptionConfigFile: ${f('absent-encryption.yaml')}\n`);
-    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([`${file}:16:29: clusters[0].restoreVerification.encryptionConfigFile: '${f('absent-encryption.yaml')}': no such file; expected a readable file`]);
+  it('the encryption configuration a scratch API server is given', () => {
+    const file = writeConfig(
+      'encryption-config.yaml',
+      `${valid}    restoreVerification:\n      encryptionConfigFile: ${f('absent-encryption.yaml')}\n`,
+    );
+    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([
+      `${file}:16:29: clusters[0].restoreVerification.encryptionConfigFile: '${f('absent-encryption.yaml')}': no such file; expected a readable file`,
+    ]);
   });
 
   it('the kubeconfig must hold the context named, or have a current one', () => {
     const named = writeConfig('context.yaml', valid.replace('    etcd:\n', '    context: admin@elsewhere\n    etcd:\n'));
-    expect(problemsOf(() => loadConfig({ file: named, env: {} }))).toEqual([`${named}:10:14: clusters[0].context: no context 'admin@elsewhere' in '${f('primary.kubeconfig')}'; expected one of admin@primary`]);
+    expect(problemsOf(() => loadConfig({ file: named, env: {} }))).toEqual([
+      `${named}:10:14: clusters[0].context: no context 'admin@elsewhere' in '${f('primary.kubeconfig')}'; expected one of admin@primary`,
+    ]);
     writeFileSync(f('no-current.kubeconfig'), kubeconfig(['a', 'b']));
     const current = writeConfig('no-current.yaml', valid.replace(f('primary.kubeconfig'), f('no-current.kubeconfig')));
-    expect(problemsOf(() => loadConfig({ file: current, env: {} }))).toEqual([`${current}:9:17: clusters[0].kubeconfig: '${f('no-current.kubeconfig')}' has no current-context; expected clusters[].context set to one of a, b`]);
+    expect(problemsOf(() => loadConfig({ file: current, env: {} }))).toEqual([
+      `${current}:9:17: clusters[0].kubeconfig: '${f('no-current.kubeconfig')}' has no current-context; expected clusters[].context set to one of a, b`,
+    ]);
   });
 
   it('names the variable when the file came from one', () => {
-    const problems = problemsOf(() => loadConfig({ file: writeConfig('env-file.yaml', valid), env: { LIFEBOAT_CLUSTERS: 'primary', LIFEBOAT_CLUSTER_PRIMARY_ETCD_KEY_FILE: f('gone.key') } }));
-    expect(problems).toEqual([`environment variable LIFEBOAT_CLUSTER_PRIMARY_ETCD_KEY_FILE: clusters[0].etcd.keyFile: '${f('gone.key')}': no such file; expected a readable file`]);
+    const problems = problemsOf(() =>
+      loadConfig({
+        file: writeConfig('env-file.yaml', valid),
+        env: { LIFEBOAT_CLUSTERS: 'primary', LIFEBOAT_CLUSTER_PRIMARY_ETCD_KEY_FILE: f('gone.key') },
+      }),
+    );
+    expect(problems).toEqual([
+      `environment variable LIFEBOAT_CLUSTER_PRIMARY_ETCD_KEY_FILE: clusters[0].etcd.keyFile: '${f('gone.key')}': no such file; expected a readable file`,
+    ]);
   });
 });
 
@@ -227,12 +287,18 @@ describe('names given on the command line', () => {
   it('an unknown cluster names the argument and the configured clusters, and is not a configuration error', () => {
     const err = errorOf(() => clusterByName(config, 'nope'));
     expect(err).not.toBeInstanceOf(ConfigError);
-    expect({ name: err.name, message: err.message }).toEqual({ name: 'UnknownNameError', message: "--cluster: unknown cluster 'nope'; configured clusters: primary" });
+    expect({ name: err.name, message: err.message }).toEqual({
+      name: 'UnknownNameError',
+      message: "--cluster: unknown cluster 'nope'; configured clusters: primary",
+    });
     expect(errorOf(() => clusterByName(config, 'nope', '--to')).message).toBe("--to: unknown cluster 'nope'; configured clusters: primary");
   });
 
   it('an unknown app too, even when none is configured', () => {
     const err = errorOf(() => appByName(config, 'nope'));
-    expect({ name: err.name, message: err.message }).toEqual({ name: 'UnknownNameError', message: "--app: unknown app 'nope'; configured apps: none" });
+    expect({ name: err.name, message: err.message }).toEqual({
+      name: 'UnknownNameError',
+      message: "--app: unknown app 'nope'; configured apps: none",
+    });
   });
 });

@@ -29,18 +29,25 @@ describe('temporalConnectionOptions', () => {
   });
 
   it('Temporal Cloud: an API key from the environment turns TLS on', () => {
-    expect(load('temporal: { address: ns.acct.tmprl.cloud:7233, namespace: ns.acct }', { LIFEBOAT_TEMPORAL_API_KEY: 'secret-key' }))
-      .toEqual({ address: 'ns.acct.tmprl.cloud:7233', apiKey: 'secret-key', tls: true });
+    expect(
+      load('temporal: { address: ns.acct.tmprl.cloud:7233, namespace: ns.acct }', { LIFEBOAT_TEMPORAL_API_KEY: 'secret-key' }),
+    ).toEqual({ address: 'ns.acct.tmprl.cloud:7233', apiKey: 'secret-key', tls: true });
   });
 
   it('mTLS to a self-hosted cluster reads the certificate files', () => {
-    for (const [name, text] of [['ca.pem', 'CA'], ['client.pem', 'CRT'], ['client.key', 'KEY']] as const) writeFileSync(join(dir, name), text);
+    for (const [name, text] of [
+      ['ca.pem', 'CA'],
+      ['client.pem', 'CRT'],
+      ['client.key', 'KEY'],
+    ] as const)
+      writeFileSync(join(dir, name), text);
     const options = load(`temporal:
   address: temporal.internal:7233
   tls: { serverName: temporal.internal, serverRootCaFile: ${join(dir, 'ca.pem')}, clientCertFile: ${join(dir, 'client.pem')}, clientKeyFile: ${join(dir, 'client.key')} }`);
     expect(options.address).toBe('temporal.internal:7233');
     expect(options.tls).toEqual({
-      serverNameOverride: 'temporal.internal', serverRootCACertificate: Buffer.from('CA'),
+      serverNameOverride: 'temporal.internal',
+      serverRootCACertificate: Buffer.from('CA'),
       clientCertPair: { crt: Buffer.from('CRT'), key: Buffer.from('KEY') },
     });
   });

@@ -9,7 +9,8 @@ describe('lifeboat worker process', () => {
   it('logs JSON, serves metrics, and exits 0 on SIGTERM', async () => {
     const worker = execa(process.execPath, [cliPath, 'worker'], {
       env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: `test-shutdown-${Date.now()}`, LIFEBOAT_METRICS_PORT: '19464' },
-      reject: false, lines: true,
+      reject: false,
+      lines: true,
     });
     const lines: Record<string, unknown>[] = [];
     await new Promise<void>((resolve, reject) => {
@@ -17,7 +18,10 @@ describe('lifeboat worker process', () => {
       worker.stdout.on('data', (chunk: Buffer) => {
         for (const line of chunk.toString().split('\n').filter(Boolean)) {
           lines.push(JSON.parse(line) as Record<string, unknown>);
-          if (lines.some((l) => l.msg === 'worker polling') && lines.some((l) => l.msg === 'metrics listening')) { clearTimeout(timer); resolve(); }
+          if (lines.some((l) => l.msg === 'worker polling') && lines.some((l) => l.msg === 'metrics listening')) {
+            clearTimeout(timer);
+            resolve();
+          }
         }
       });
     });

@@ -10,17 +10,29 @@ import type { EtcdHealth } from '../../model/health.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
 
 let w: TestWorker;
-beforeAll(async () => { w = await startTestWorker(); });
-afterAll(async () => { await w?.stop(); });
+beforeAll(async () => {
+  w = await startTestWorker();
+});
+afterAll(async () => {
+  await w?.stop();
+});
 
 describe('clusterHealth workflow', () => {
   it('reports every component of both clusters healthy, with etcd member status', async () => {
     const workflowId = `cluster-health/test/${Date.now()}`;
     const report = await w.client.workflow.execute<typeof clusterHealth>('clusterHealth', {
-      taskQueue: w.config.temporal.taskQueue, workflowId, args: [{ clusters: ['primary', 'standby'] }],
+      taskQueue: w.config.temporal.taskQueue,
+      workflowId,
+      args: [{ clusters: ['primary', 'standby'] }],
     });
     expect(report.components.map((c) => c.component).sort()).toEqual([
-      'etcd/primary', 'etcd/standby', 'nodes/primary', 'nodes/standby', 'object-store', 'velero/primary', 'velero/standby',
+      'etcd/primary',
+      'etcd/standby',
+      'nodes/primary',
+      'nodes/standby',
+      'object-store',
+      'velero/primary',
+      'velero/standby',
     ]);
     expect(report.components.filter((c) => !c.healthy)).toEqual([]);
     expect(report.healthy).toBe(true);
@@ -32,7 +44,9 @@ describe('clusterHealth workflow', () => {
     expect(etcd.members[0]).toMatchObject({ version: '3.5.21', isLeader: true, endpoint: 'https://127.0.0.1:22379' });
     expect(etcd.members[0]!.revision).toBeGreaterThan(1);
     expect(etcd.members[0]!.memberId).toMatch(/^\d{10,}$/);
-    expect(report.components.find((c) => c.component === 'velero/primary')!.detail).toMatch(/^BackupStorageLocation Available, validated \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(report.components.find((c) => c.component === 'velero/primary')!.detail).toMatch(
+      /^BackupStorageLocation Available, validated \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+    );
 
     if (process.env.LIFEBOAT_RECORD_HISTORIES === '1') {
       const history = await w.client.workflow.getHandle(workflowId).fetchHistory();
@@ -42,10 +56,15 @@ describe('clusterHealth workflow', () => {
 
   it('fails fast, without retrying, for a cluster the worker does not know', async () => {
     const run = w.client.workflow.execute('clusterHealth', {
-      taskQueue: w.config.temporal.taskQueue, workflowId: `cluster-health/test-unknown/${Date.now()}`, args: [{ clusters: ['nowhere'] }],
+      taskQueue: w.config.temporal.taskQueue,
+      workflowId: `cluster-health/test-unknown/${Date.now()}`,
+      args: [{ clusters: ['nowhere'] }],
       workflowExecutionTimeout: '1 minute',
     });
-    const err = await run.then(() => undefined, (e: unknown) => e);
+    const err = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const cause = (err as WorkflowFailedError).cause as { cause?: { type?: string; message?: string } };
     expect(cause.cause?.type).toBe('UnknownCluster');

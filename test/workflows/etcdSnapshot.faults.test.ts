@@ -73,17 +73,34 @@ async function incompleteUploads(handle: WorkflowHandle): Promise<number> {
 }
 
 const decryptsToManifest = async (manifest: Awaited<ReturnType<typeof etcdSnapshot>>['manifest']) =>
-  (await fetchSnapshot({ s3: clients.s3, bucket, manifest, keyRing, destination: new Writable({ write(_c, _e, done) { done(); } }) })).plaintextSha256;
+  (
+    await fetchSnapshot({
+      s3: clients.s3,
+      bucket,
+      manifest,
+      keyRing,
+      destination: new Writable({
+        write(_c, _e, done) {
+          done();
+        },
+      }),
+    })
+  ).plaintextSha256;
 
 describe('etcdSnapshot under faults', () => {
   it('kill -9 of the worker mid-upload: a restarted worker completes it, one manifest, no incomplete uploads', async () => {
     const taskQueue = `test-kill-${randomUUID()}`;
-    const startWorker = (): ResultPromise => execa(process.execPath, [cliPath, 'worker'], {
-      env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0' }, reject: false,
-    });
+    const startWorker = (): ResultPromise =>
+      execa(process.execPath, [cliPath, 'worker'], {
+        env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0' },
+        reject: false,
+      });
     let worker = startWorker();
     const handle = await client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
-      taskQueue, workflowId: `etcd-snapshot/standby/test-kill-${Date.now()}`, args: [{ cluster: 'standby', skipRetention: true }], workflowExecutionTimeout: '10 minutes',
+      taskQueue,
+      workflowId: `etcd-snapshot/standby/test-kill-${Date.now()}`,
+      args: [{ cluster: 'standby', skipRetention: true }],
+      workflowExecutionTimeout: '10 minutes',
     });
     const bytesAtKill = await untilStreaming(handle);
     worker.kill('SIGKILL');
@@ -114,7 +131,10 @@ describe('etcdSnapshot under faults', () => {
     const minio = labComponents.find((c) => c.name === 'minio')!;
     try {
       const handle = await w.client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
-        taskQueue: w.config.temporal.taskQueue, workflowId: `etcd-snapshot/standby/test-minio-${Date.now()}`, args: [{ cluster: 'standby', skipRetention: true }], workflowExecutionTimeout: '10 minutes',
+        taskQueue: w.config.temporal.taskQueue,
+        workflowId: `etcd-snapshot/standby/test-minio-${Date.now()}`,
+        args: [{ cluster: 'standby', skipRetention: true }],
+        workflowExecutionTimeout: '10 minutes',
       });
       await untilStreaming(handle);
       expect(await stopDaemon('minio')).toBe(true);

@@ -21,7 +21,13 @@ import { EnvelopeError } from '../../activities/object-store/envelope.js';
 import { createEtcdSnapshotActivities, type RetentionResult } from '../../activities/etcd/snapshot.js';
 import { activityDeps } from '../../activities/deps.js';
 import { ManifestCollisionError, readManifest, writeManifest } from '../../activities/object-store/manifests.js';
-import { snapshotManifestKey, snapshotObjectKey, snapshotPrefix, type Inventory, type SnapshotManifest } from '../../model/snapshot-layout.js';
+import {
+  snapshotManifestKey,
+  snapshotObjectKey,
+  snapshotPrefix,
+  type Inventory,
+  type SnapshotManifest,
+} from '../../model/snapshot-layout.js';
 import { withEtcdClient } from '../../activities/etcd/client.js';
 import { createClients, type LifeboatClients } from '../../worker/clients.js';
 import { loadKeyRing, type KeyRing } from '../../worker/keys.js';
@@ -35,10 +41,17 @@ const clients = createClients(config);
 const keyRing = loadKeyRing(config.encryption!);
 const bucket = config.objectStore.bucket;
 const scratch = mkdtempSync(join(tmpdir(), 'lifeboat-snapshot-test-'));
-const discard = () => new Writable({ write(_chunk, _enc, done) { done(); } });
+const discard = () =>
+  new Writable({
+    write(_chunk, _enc, done) {
+      done();
+    },
+  });
 
 let w: TestWorker;
-beforeAll(async () => { w = await startTestWorker(); });
+beforeAll(async () => {
+  w = await startTestWorker();
+});
 afterAll(async () => {
   await w?.stop();
   clients.s3.destroy();
@@ -47,12 +60,17 @@ afterAll(async () => {
 
 const snapshot = (cluster: string, extra: Partial<Parameters<typeof etcdSnapshot>[0]> = {}, worker = w) =>
   worker.client.workflow.execute<typeof etcdSnapshot>('etcdSnapshot', {
-    taskQueue: worker.config.temporal.taskQueue, workflowId: `etcd-snapshot/${cluster}/test-${Date.now()}-${randomBytes(3).toString('hex')}`,
-    args: [{ cluster, skipRetention: true, ...extra }], workflowExecutionTimeout: '5 minutes',
+    taskQueue: worker.config.temporal.taskQueue,
+    workflowId: `etcd-snapshot/${cluster}/test-${Date.now()}-${randomBytes(3).toString('hex')}`,
+    args: [{ cluster, skipRetention: true, ...extra }],
+    workflowExecutionTimeout: '5 minutes',
   });
 
 const failureOf = async (run: Promise<unknown>) => {
-  const err = await run.then(() => undefined, (e: unknown) => e);
+  const err = await run.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(WorkflowFailedError);
   let cause: unknown = (err as WorkflowFailedError).cause;
   while ((cause as { cause?: unknown }).cause) cause = (cause as { cause?: unknown }).cause;
@@ -66,30 +84,53 @@ describe('etcdSnapshot round trip', () => {
 
   beforeAll(async () => {
     const core = clients.clusters.get('primary')!.kubeConfig.makeApiClient(CoreV1Api);
-    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'snapshot-marker' }, data: { marker } } })
-      .catch(() => core.replaceNamespacedConfigMap({ name: 'snapshot-marker', namespace: 'default', body: { metadata: { name: 'snapshot-marker' }, data: { marker } } }));
+    await core
+      .createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'snapshot-marker' }, data: { marker } } })
+      .catch(() =>
+        core.replaceNamespacedConfigMap({
+          name: 'snapshot-marker',
+          namespace: 'default',
+          body: { metadata: { name: 'snapshot-marker' }, data: { marker } },
+        }),
+      );
     const result = await snapshot('primary');
     manifest = result.manifest;
     workflowId = manifest.workflowId;
   });
 
   it('writes a manifest that describes the stored object', async () => {
-    expect(manifest).toMatchObject({ kind: 'lifeboat.etcd-snapshot', cluster: 'primary', status: 'uploaded', encryption: { keyId: 'lab-1', algorithm: 'AES-256-GCM-STREAM' } });
+    expect(manifest).toMatchObject({
+      kind: 'lifeboat.etcd-snapshot',
+      cluster: 'primary',
+      status: 'uploaded',
+      encryption: { keyId: 'lab-1', algorithm: 'AES-256-GCM-STREAM' },
+    });
     expect(manifest.object.etcdTrailerVerified).toBe(true);
     expect(manifest.etcd.version).toBe('3.5.21');
     expect(await readManifest(clients.s3, bucket, 'primary', manifest.snapshotId)).toEqual(manifest);
     // The inventory counts exactly what etcd itself holds at the revision it names, the test's marker among it.
     const primary = config.clusters.find((c) => c.name === 'primary')!;
     const counted = await withEtcdClient(primary, async (etcd) => {
-      const count = async (key: string, rangeEnd?: string) => Number((await etcd.kv.range({
-        key: Buffer.from(key), ...(rangeEnd ? { range_end: Buffer.from(rangeEnd) } : {}), revision: manifest.inventory.revision, count_only: true,
-      })).count);
+      const count = async (key: string, rangeEnd?: string) =>
+        Number(
+          (
+            await etcd.kv.range({
+              key: Buffer.from(key),
+              ...(rangeEnd ? { range_end: Buffer.from(rangeEnd) } : {}),
+              revision: manifest.inventory.revision,
+              count_only: true,
+            })
+          ).count,
+        );
       return {
-        configmaps: await count('/registry/configmaps/', '/registry/configmaps0'), namespaces: await count('/registry/namespaces/', '/registry/namespaces0'),
+        configmaps: await count('/registry/configmaps/', '/registry/configmaps0'),
+        namespaces: await count('/registry/namespaces/', '/registry/namespaces0'),
         marker: await count('/registry/configmaps/default/snapshot-marker'),
       };
     });
-    expect({ configmaps: manifest.inventory.prefixes.configmaps, namespaces: manifest.inventory.prefixes.namespaces, marker: 1 }).toEqual(counted);
+    expect({ configmaps: manifest.inventory.prefixes.configmaps, namespaces: manifest.inventory.prefixes.namespaces, marker: 1 }).toEqual(
+      counted,
+    );
     expect(manifest.inventory.prefixes.minions).toBe(3);
   });
 
@@ -129,8 +170,17 @@ describe('etcdSnapshot round trip', () => {
     bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
     const key = `test/flipped-${Date.now()}.lbenc`;
     await clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
-    const run = fetchSnapshot({ s3: clients.s3, bucket, manifest: { ...manifest, object: { ...manifest.object, objectKey: key } }, keyRing, destination: discard() });
-    const err = await run.then(() => undefined, (e: unknown) => e);
+    const run = fetchSnapshot({
+      s3: clients.s3,
+      bucket,
+      manifest: { ...manifest, object: { ...manifest.object, objectKey: key } },
+      keyRing,
+      destination: discard(),
+    });
+    const err = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(EnvelopeError);
     expect((err as EnvelopeError).reason).toBe('authentication-failed');
     // In chunk 0 a wrong key and modified data look alike, and the message says both; later chunks say which.
@@ -140,10 +190,16 @@ describe('etcdSnapshot round trip', () => {
 
   it('refuses the wrong key, and an unknown key id, saying so', async () => {
     const wrong: KeyRing = { currentKeyId: 'lab-1', ids: ['lab-1'], lookup: (id) => (id === 'lab-1' ? randomBytes(32) : undefined) };
-    const err = await fetchSnapshot({ s3: clients.s3, bucket, manifest, keyRing: wrong, destination: discard() }).then(() => undefined, (e: unknown) => e);
+    const err = await fetchSnapshot({ s3: clients.s3, bucket, manifest, keyRing: wrong, destination: discard() }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as EnvelopeError).reason).toBe('authentication-failed');
     const other: KeyRing = { currentKeyId: 'k9', ids: ['k9'], lookup: () => undefined };
-    const unknown = await fetchSnapshot({ s3: clients.s3, bucket, manifest, keyRing: other, destination: discard() }).then(() => undefined, (e: unknown) => e);
+    const unknown = await fetchSnapshot({ s3: clients.s3, bucket, manifest, keyRing: other, destination: discard() }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((unknown as EnvelopeError).reason).toBe('unknown-key');
     expect((unknown as Error).message).toContain('"lab-1", which is not configured (configured: k9)');
   });
@@ -158,7 +214,10 @@ describe('etcdSnapshot round trip', () => {
       const both = loadKeyRing(encryption);
       expect((await fetchSnapshot({ s3: clients.s3, bucket, manifest: fresh, keyRing: both, destination: discard() })).keyId).toBe('k2');
       expect((await fetchSnapshot({ s3: clients.s3, bucket, manifest, keyRing: both, destination: discard() })).keyId).toBe('lab-1');
-      const oldOnly = await fetchSnapshot({ s3: clients.s3, bucket, manifest: fresh, keyRing, destination: discard() }).then(() => undefined, (e: unknown) => e);
+      const oldOnly = await fetchSnapshot({ s3: clients.s3, bucket, manifest: fresh, keyRing, destination: discard() }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect((oldOnly as EnvelopeError).reason).toBe('unknown-key');
     } finally {
       await rotated.stop();
@@ -171,22 +230,32 @@ describe('etcdSnapshot round trip', () => {
     expect(a.manifest.snapshotId).not.toBe(b.manifest.snapshotId);
     for (const m of [a.manifest, b.manifest]) {
       expect(await readManifest(clients.s3, bucket, 'standby', m.snapshotId)).toEqual(m);
-      expect((await fetchSnapshot({ s3: clients.s3, bucket, manifest: m, keyRing, destination: discard() })).plaintextSha256).toBe(m.object.plaintextSha256);
+      expect((await fetchSnapshot({ s3: clients.s3, bucket, manifest: m, keyRing, destination: discard() })).plaintextSha256).toBe(
+        m.object.plaintextSha256,
+      );
     }
   });
 
   it("a manifest never replaces another run's, but the same run may write it again", async () => {
     await writeManifest(clients.s3, bucket, manifest);
     const other = { ...manifest, runId: 'another-run', workflowId: 'etcd-snapshot/primary/other' };
-    const err = await writeManifest(clients.s3, bucket, other).then(() => undefined, (e: unknown) => e);
+    const err = await writeManifest(clients.s3, bucket, other).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ManifestCollisionError);
-    expect((err as Error).message).toMatch(new RegExp(`already belongs to run ${manifest.workflowId}/${manifest.runId}; refusing to replace it`));
+    expect((err as Error).message).toMatch(
+      new RegExp(`already belongs to run ${manifest.workflowId}/${manifest.runId}; refusing to replace it`),
+    );
     expect(await readManifest(clients.s3, bucket, 'primary', manifest.snapshotId)).toEqual(manifest);
   });
 
   it('refuses a manifest whose sha256 does not match what is stored', async () => {
     const forged = { ...manifest, object: { ...manifest.object, plaintextSha256: createHash('sha256').update('x').digest('hex') } };
-    const err = await fetchSnapshot({ s3: clients.s3, bucket, manifest: forged, keyRing, destination: discard() }).then(() => undefined, (e: unknown) => e);
+    const err = await fetchSnapshot({ s3: clients.s3, bucket, manifest: forged, keyRing, destination: discard() }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(SnapshotIntegrityError);
     expect((err as Error).message).toMatch(/^decrypted snapshot has sha256 [0-9a-f]{64} \(\d+ bytes\), the manifest says /);
   });
@@ -199,7 +268,10 @@ describe('etcdSnapshot bad input and classified failures', () => {
   });
 
   it('an unreachable etcd stops at preflight, naming the address', async () => {
-    const broken = await startTestWorker((c) => ({ ...c, clusters: c.clusters.map((cl) => (cl.name === 'standby' ? { ...cl, etcd: { ...cl.etcd, endpoints: ['https://127.0.0.1:1'] } } : cl)) }));
+    const broken = await startTestWorker((c) => ({
+      ...c,
+      clusters: c.clusters.map((cl) => (cl.name === 'standby' ? { ...cl, etcd: { ...cl.etcd, endpoints: ['https://127.0.0.1:1'] } } : cl)),
+    }));
     try {
       const cause = await failureOf(snapshot('standby', {}, broken));
       expect(cause.type).toBe('PreflightFailed');
@@ -211,15 +283,28 @@ describe('etcdSnapshot bad input and classified failures', () => {
 
   it("bad certificates (the other cluster's CA) are a non-retryable TLS error", async () => {
     const primary = config.clusters.find((c) => c.name === 'primary')!;
-    const acts = createEtcdSnapshotActivities(activityDeps(createClients({
-      ...config, clusters: config.clusters.map((c) => (c.name === 'standby' ? { ...c, etcd: { ...c.etcd, caFile: primary.etcd.caFile } } : c)),
-    }), keyRing));
+    const acts = createEtcdSnapshotActivities(
+      activityDeps(
+        createClients({
+          ...config,
+          clusters: config.clusters.map((c) => (c.name === 'standby' ? { ...c, etcd: { ...c.etcd, caFile: primary.etcd.caFile } } : c)),
+        }),
+        keyRing,
+      ),
+    );
     const env = new MockActivityEnvironment({ attempt: 1 });
-    const err = await env.run(() => acts.streamEtcdSnapshot({ cluster: 'standby', snapshotId: `tls-test-${Date.now()}` })).then(() => undefined, (e: unknown) => e);
+    const err = await env
+      .run(() => acts.streamEtcdSnapshot({ cluster: 'standby', snapshotId: `tls-test-${Date.now()}` }))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toMatchObject({ type: 'EtcdTlsError', nonRetryable: true });
     const endpoint = config.clusters.find((c) => c.name === 'standby')!.etcd.endpoints[0]!;
-    expect((err as Error).message).toBe(`TLS to etcd of cluster 'standby' at ${endpoint} failed: TLS: tls: failed to verify certificate: x509: certificate signed by unknown authority `
-      + `(Failed to get the status of endpoint ${endpoint} (context deadline exceeded))`);
+    expect((err as Error).message).toBe(
+      `TLS to etcd of cluster 'standby' at ${endpoint} failed: TLS: tls: failed to verify certificate: x509: certificate signed by unknown authority ` +
+        `(Failed to get the status of endpoint ${endpoint} (context deadline exceeded))`,
+    );
   });
 
   it('the inventory falls back to the current revision when the snapshot revision was compacted', async () => {
@@ -237,7 +322,6 @@ describe('etcdSnapshot bad input and classified failures', () => {
     expect(inventory.revision).toBeGreaterThan(old);
     expect(inventory.prefixes.minions).toBe(3);
   });
-
 });
 
 describe('etcd retention, on clusters of its own', () => {
@@ -245,7 +329,9 @@ describe('etcd retention, on clusters of its own', () => {
   // retention (with `now` a day ahead) lists, deletes and aborts only under etcd/<its cluster>/, what
   // that test made. keepLast 1 and nothing else: of two snapshots, the older goes.
   const retention = { keepLast: 1, daily: 0, weekly: 0, monthly: 0 };
-  const [sweep, refusedOrphan, refusedManifest, unreachable] = ['ret-sweep', 'ret-orphan', 'ret-manifest', 'ret-unreachable'].map(testClusterName) as [string, string, string, string];
+  const [sweep, refusedOrphan, refusedManifest, unreachable] = ['ret-sweep', 'ret-orphan', 'ret-manifest', 'ret-unreachable'].map(
+    testClusterName,
+  ) as [string, string, string, string];
   const testClusters = [sweep, refusedOrphan, refusedManifest, unreachable];
   let rw: TestWorker;
   let rclients: LifeboatClients;
@@ -271,14 +357,21 @@ describe('etcd retention, on clusters of its own', () => {
   // A day and more later, past the 24 h threshold for unreferenced objects.
   const aDayLater = () => new Date(Date.now() + 25 * 3_600_000).toISOString();
   const applyRetention = (c: LifeboatClients, cluster: string): Promise<RetentionResult> =>
-    new MockActivityEnvironment().run(() => createEtcdSnapshotActivities(activityDeps(c, keyRing)).applyEtcdRetention({ cluster, dryRun: false, now: aDayLater() }));
+    new MockActivityEnvironment().run(() =>
+      createEtcdSnapshotActivities(activityDeps(c, keyRing)).applyEtcdRetention({ cluster, dryRun: false, now: aDayLater() }),
+    );
 
   it('deletes the snapshot the policy drops (manifest and object) and an object no manifest names, keeps the newest, and reports exactly that', async () => {
     const { older, newer, stale } = await olderNewerAndStale(sweep, [7]);
     const result: RetentionResult = await applyRetention(rclients, sweep);
     expect(result).toEqual({
-      plan: { keep: [{ id: newer.snapshotId, reasons: ['last 1', 'newest uploaded (no verified snapshot)'] }], delete: [{ id: older.snapshotId, reason: 'not selected by policy' }] },
-      dryRun: false, deletedObjects: [snapshotManifestKey(sweep, older.snapshotId), older.object.objectKey, ...stale], abortedUploads: [],
+      plan: {
+        keep: [{ id: newer.snapshotId, reasons: ['last 1', 'newest uploaded (no verified snapshot)'] }],
+        delete: [{ id: older.snapshotId, reason: 'not selected by policy' }],
+      },
+      dryRun: false,
+      deletedObjects: [snapshotManifestKey(sweep, older.snapshotId), older.object.objectKey, ...stale],
+      abortedUploads: [],
     });
     expect(await snapshotKeysOf(clients.s3, bucket, sweep)).toEqual(keysOf(newer).sort());
   }, 180_000);
@@ -287,7 +380,10 @@ describe('etcd retention, on clusters of its own', () => {
   async function retentionRefusing(cluster: string, denied: string[]): Promise<ApplicationFailure> {
     const denying = await s3ClientDenyingDelete(config, denied);
     try {
-      const err = await applyRetention({ ...rclients, s3: denying }, cluster).then((result) => result, (e: unknown) => e);
+      const err = await applyRetention({ ...rclients, s3: denying }, cluster).then(
+        (result) => result,
+        (e: unknown) => e,
+      );
       // Matched by name and type, not instanceof (which breaks across module copies under Jest).
       expect(err).toMatchObject({ name: 'ApplicationFailure', type: 'RetentionDeleteFailed', nonRetryable: true });
       return err as ApplicationFailure;
@@ -297,37 +393,74 @@ describe('etcd retention, on clusters of its own', () => {
   }
 
   it('a store that refuses to delete an object no manifest names: the rest goes, the report names only what went, and retention fails as RetentionDeleteFailed', async () => {
-    const { older, newer, stale: [deletable, refusedKey] } = await olderNewerAndStale(refusedOrphan, [7, 8]);
+    const {
+      older,
+      newer,
+      stale: [deletable, refusedKey],
+    } = await olderNewerAndStale(refusedOrphan, [7, 8]);
     const failure = await retentionRefusing(refusedOrphan, [refusedKey!]);
-    expect(failure.message).toBe(`retention of cluster '${refusedOrphan}' deleted 3 of 4 objects; the store refused 1: ${refusedKey}: AccessDenied (Access Denied.)`);
-    expect(failure.details).toEqual([{
-      plan: { keep: [{ id: newer.snapshotId, reasons: ['last 1', 'newest uploaded (no verified snapshot)'] }], delete: [{ id: older.snapshotId, reason: 'not selected by policy' }] },
-      dryRun: false, deletedObjects: [snapshotManifestKey(refusedOrphan, older.snapshotId), older.object.objectKey, deletable], abortedUploads: [],
-    }]);
+    expect(failure.message).toBe(
+      `retention of cluster '${refusedOrphan}' deleted 3 of 4 objects; the store refused 1: ${refusedKey}: AccessDenied (Access Denied.)`,
+    );
+    expect(failure.details).toEqual([
+      {
+        plan: {
+          keep: [{ id: newer.snapshotId, reasons: ['last 1', 'newest uploaded (no verified snapshot)'] }],
+          delete: [{ id: older.snapshotId, reason: 'not selected by policy' }],
+        },
+        dryRun: false,
+        deletedObjects: [snapshotManifestKey(refusedOrphan, older.snapshotId), older.object.objectKey, deletable],
+        abortedUploads: [],
+      },
+    ]);
     expect(await snapshotKeysOf(clients.s3, bucket, refusedOrphan)).toEqual([...keysOf(newer), refusedKey!].sort());
   }, 180_000);
 
   it("a store that refuses to delete a dropped snapshot's manifest: its object stays too, the rest goes, and retention fails as RetentionDeleteFailed", async () => {
-    const { older, newer, stale: [deletable] } = await olderNewerAndStale(refusedManifest, [7]);
+    const {
+      older,
+      newer,
+      stale: [deletable],
+    } = await olderNewerAndStale(refusedManifest, [7]);
     const manifestKey = snapshotManifestKey(refusedManifest, older.snapshotId);
     const failure = await retentionRefusing(refusedManifest, [manifestKey]);
     // The object is not even asked for: a snapshot never loses its object while its manifest shows it.
-    expect(failure.message).toBe(`retention of cluster '${refusedManifest}' deleted 1 of 2 objects; the store refused 1: ${manifestKey}: AccessDenied (Access Denied.)`);
-    expect(failure.details).toEqual([{
-      plan: { keep: [{ id: newer.snapshotId, reasons: ['last 1', 'newest uploaded (no verified snapshot)'] }], delete: [{ id: older.snapshotId, reason: 'not selected by policy' }] },
-      dryRun: false, deletedObjects: [deletable], abortedUploads: [],
-    }]);
+    expect(failure.message).toBe(
+      `retention of cluster '${refusedManifest}' deleted 1 of 2 objects; the store refused 1: ${manifestKey}: AccessDenied (Access Denied.)`,
+    );
+    expect(failure.details).toEqual([
+      {
+        plan: {
+          keep: [{ id: newer.snapshotId, reasons: ['last 1', 'newest uploaded (no verified snapshot)'] }],
+          delete: [{ id: older.snapshotId, reason: 'not selected by policy' }],
+        },
+        dryRun: false,
+        deletedObjects: [deletable],
+        abortedUploads: [],
+      },
+    ]);
     expect(await snapshotKeysOf(clients.s3, bucket, refusedManifest)).toEqual([...keysOf(older), ...keysOf(newer)].sort());
   }, 180_000);
 
   it('does nothing when the listing fails', async () => {
     const Key = `${snapshotPrefix(unreachable)}20200101T000000Z-000000000000/snapshot.a1.db.lbenc`;
     await clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: 'an object retention never saw' }));
-    const s3 = new S3Client({ endpoint: 'http://127.0.0.1:1', region: 'minio', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    const s3 = new S3Client({
+      endpoint: 'http://127.0.0.1:1',
+      region: 'minio',
+      forcePathStyle: true,
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    });
     try {
       const result: RetentionResult = await applyRetention({ ...rclients, s3 }, unreachable);
       expect(result.plan.refused).toMatch(new RegExp(`^listing incomplete: listing s3://lifeboat/etcd/${unreachable}/ failed: `));
-      expect(result).toEqual({ plan: { keep: [], delete: [], refused: result.plan.refused }, dryRun: false, deletedObjects: [], abortedUploads: [] });
+      expect(result).toEqual({
+        plan: { keep: [], delete: [], refused: result.plan.refused },
+        dryRun: false,
+        deletedObjects: [],
+        abortedUploads: [],
+      });
       expect(await snapshotKeysOf(clients.s3, bucket, unreachable)).toEqual([Key]);
     } finally {
       s3.destroy();

@@ -33,12 +33,17 @@ let connection: Connection;
 let client: Client;
 
 /** The webhook of the traffic kill: records each POST; `onFirst` runs at the first, which then gets no answer. */
-const webhook: { server?: Server; url: string; posts: { to: string; key: string | undefined }[]; onFirst?: () => void } = { url: '', posts: [] };
+const webhook: { server?: Server; url: string; posts: { to: string; key: string | undefined }[]; onFirst?: () => void } = {
+  url: '',
+  posts: [],
+};
 
 beforeAll(async () => {
   webhook.server = createServer((req, res) => {
     let body = '';
-    req.on('data', (c: Buffer) => { body += c.toString(); });
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
     req.on('end', () => {
       webhook.posts.push({ to: (JSON.parse(body) as { to: string }).to, key: req.headers['idempotency-key'] as string | undefined });
       if (webhook.posts.length === 1 && webhook.onFirst) {
@@ -60,9 +65,15 @@ beforeAll(async () => {
     apps.set(key, app);
     const t = app.config.failover!.traffic;
     raw.apps.push({
-      name: app.name, cluster: 'primary', namespaces: [app.namespace], verify: { cluster: 'standby' },
+      name: app.name,
+      cluster: 'primary',
+      namespaces: [app.namespace],
+      verify: { cluster: 'standby' },
       failover: {
-        standby: 'standby', mode: options.mode ?? 'warm-standby', approvalTimeout: '10m', availableTimeout: '2m',
+        standby: 'standby',
+        mode: options.mode ?? 'warm-standby',
+        approvalTimeout: '10m',
+        availableTimeout: '2m',
         traffic: t.provider === 'webhook' ? { provider: 'webhook', url: t.url, timeout: `${t.timeout}s`, attempts: t.attempts } : t,
       },
     });
@@ -84,57 +95,70 @@ afterAll(async () => {
 });
 
 /** A worker process of the lab's CLI on the test's own task queue. */
-const startWorker = (taskQueue: string): ResultPromise => execa(process.execPath, [cliPath, 'worker'], {
-  env: { LIFEBOAT_CONFIG: configFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0' }, reject: false,
-});
+const startWorker = (taskQueue: string): ResultPromise =>
+  execa(process.execPath, [cliPath, 'worker'], {
+    env: { LIFEBOAT_CONFIG: configFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0' },
+    reject: false,
+  });
 
-const startFailover = (app: TestApp, taskQueue: string, reason: string) => client.workflow.start<typeof failover>('failover', {
-  taskQueue, workflowId: `failover/${app.name}`, args: [{ app: app.name, from: 'primary', to: 'standby', reason, autoApprove: { approver: 'jest' } }],
-});
+const startFailover = (app: TestApp, taskQueue: string, reason: string) =>
+  client.workflow.start<typeof failover>('failover', {
+    taskQueue,
+    workflowId: `failover/${app.name}`,
+    args: [{ app: app.name, from: 'primary', to: 'standby', reason, autoApprove: { approver: 'jest' } }],
+  });
 
 /** Lifeboat's annotations on a Deployment (the failover-replicas of a warm standby's copy left out). */
-const lifeboatAnnotations = (d: V1Deployment) => Object.fromEntries(Object.entries(d.metadata?.annotations ?? {})
-  .filter(([k]) => k.startsWith('lifeboat.io/') && k !== 'lifeboat.io/failover-replicas'));
-const deploymentsOf = (app: TestApp, cluster: 'primary' | 'standby') => Promise.all(app.deployments.map((name) => app.deployment(cluster, name)));
+const lifeboatAnnotations = (d: V1Deployment) =>
+  Object.fromEntries(
+    Object.entries(d.metadata?.annotations ?? {}).filter(([k]) => k.startsWith('lifeboat.io/') && k !== 'lifeboat.io/failover-replicas'),
+  );
+const deploymentsOf = (app: TestApp, cluster: 'primary' | 'standby') =>
+  Promise.all(app.deployments.map((name) => app.deployment(cluster, name)));
 const byName = <T>(ds: V1Deployment[], value: (d: V1Deployment) => T) => Object.fromEntries(ds.map((d) => [d.metadata!.name!, value(d)]));
 const each = <T>(app: TestApp, value: T) => Object.fromEntries(app.deployments.map((n) => [n, value]));
 
 describe('failover under faults', () => {
-  it.each(boundaries)('kill -9 of the worker once %s is done: completes exactly once, no side effect repeated', async (boundary) => {
-    const app = apps.get(boundary)!;
-    const taskQueue = `test-failover-kill-${randomUUID()}`;
-    let worker = startWorker(taskQueue);
-    try {
-      const handle = await startFailover(app, taskQueue, `kill after ${boundary}`);
-      for (;;) {
-        const steps = await handle.query<Step[]>('progress').catch(() => [] as Step[]);
-        if (steps.find((s) => s.name === boundary)?.state === 'done') break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      worker.kill('SIGKILL');
-      await worker;
-      worker = startWorker(taskQueue);
-      const r = await handle.result();
-      expect(r.status).toBe('completed');
+  it.each(boundaries)(
+    'kill -9 of the worker once %s is done: completes exactly once, no side effect repeated',
+    async (boundary) => {
+      const app = apps.get(boundary)!;
+      const taskQueue = `test-failover-kill-${randomUUID()}`;
+      let worker = startWorker(taskQueue);
+      try {
+        const handle = await startFailover(app, taskQueue, `kill after ${boundary}`);
+        for (;;) {
+          const steps = await handle.query<Step[]>('progress').catch(() => [] as Step[]);
+          if (steps.find((s) => s.name === boundary)?.state === 'done') break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        worker.kill('SIGKILL');
+        await worker;
+        worker = startWorker(taskQueue);
+        const r = await handle.result();
+        expect(r.status).toBe('completed');
 
-      const history = await handle.fetchHistory();
-      const events = history.events ?? [];
-      expect(events.filter((e) => e.workflowExecutionCompletedEventAttributes)).toHaveLength(1);
-      const scheduled = (type: string) => events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type).length;
-      expect([scheduled('fenceWorkloads'), scheduled('activateWorkloads'), scheduled('switchTraffic')]).toEqual([1, 1, 1]);
-      // Each object was patched exactly once (generation 1 at creation; a Deployment's moves with its spec and its annotations).
-      expect((await app.deployment('primary', 'svc-0')).metadata!.generation).toBe(2);
-      expect((await app.deployment('standby', 'svc-0')).metadata!.generation).toBe(2);
-      const record = await app.dnsEndpoint();
-      expect(record.metadata.generation).toBe(2);
-      expect(record.spec.endpoints[0]!.targets).toEqual(targets.standby);
-      expect(await app.replicas('standby')).toEqual({ 'svc-0': 2 });
-      expect(await app.replicas('primary')).toEqual({ 'svc-0': 0 });
-    } finally {
-      worker.kill('SIGTERM');
-      await worker;
-    }
-  }, 180_000);
+        const history = await handle.fetchHistory();
+        const events = history.events ?? [];
+        expect(events.filter((e) => e.workflowExecutionCompletedEventAttributes)).toHaveLength(1);
+        const scheduled = (type: string) =>
+          events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type).length;
+        expect([scheduled('fenceWorkloads'), scheduled('activateWorkloads'), scheduled('switchTraffic')]).toEqual([1, 1, 1]);
+        // Each object was patched exactly once (generation 1 at creation; a Deployment's moves with its spec and its annotations).
+        expect((await app.deployment('primary', 'svc-0')).metadata!.generation).toBe(2);
+        expect((await app.deployment('standby', 'svc-0')).metadata!.generation).toBe(2);
+        const record = await app.dnsEndpoint();
+        expect(record.metadata.generation).toBe(2);
+        expect(record.spec.endpoints[0]!.targets).toEqual(targets.standby);
+        expect(await app.replicas('standby')).toEqual({ 'svc-0': 2 });
+        expect(await app.replicas('primary')).toEqual({ 'svc-0': 0 });
+      } finally {
+        worker.kill('SIGTERM');
+        await worker;
+      }
+    },
+    180_000,
+  );
 });
 
 describe('failover with the worker killed inside a destructive activity', () => {
@@ -143,7 +167,11 @@ describe('failover with the worker killed inside a destructive activity', () => 
    * run starts) fires for the run; starts a new worker and returns the finished run, what the trigger
    * saw, and each activity's attempts.
    */
-  async function killedOnce<T>(app: TestApp, what: string, arm: (kill: () => void) => Promise<(handle: WorkflowHandle<typeof failover>) => Promise<T>>) {
+  async function killedOnce<T>(
+    app: TestApp,
+    what: string,
+    arm: (kill: () => void) => Promise<(handle: WorkflowHandle<typeof failover>) => Promise<T>>,
+  ) {
     const taskQueue = `test-failover-kill-${randomUUID()}`;
     let worker = startWorker(taskQueue);
     try {
@@ -158,7 +186,9 @@ describe('failover with the worker killed inside a destructive activity', () => 
       const history = await handle.fetchHistory();
       const attempts = activityAttempts(history);
       const events = history.events ?? [];
-      process.stderr.write(`[kill inside ${what}] run took ${(Date.now() - started) / 1000} s; steps ${report.steps.map((s) => `${s.name} ${s.startedAt && s.finishedAt ? (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000 : '-'} s`).join(', ')}\n`);
+      process.stderr.write(
+        `[kill inside ${what}] run took ${(Date.now() - started) / 1000} s; steps ${report.steps.map((s) => `${s.name} ${s.startedAt && s.finishedAt ? (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000 : '-'} s`).join(', ')}\n`,
+      );
       return { report, seen, attempts, completions: events.filter((e) => e.workflowExecutionCompletedEventAttributes).length };
     } finally {
       worker.kill('SIGTERM');
@@ -168,14 +198,25 @@ describe('failover with the worker killed inside a destructive activity', () => 
 
   const owner = (r: FailoverReport) => `${r.workflowId}@${r.runId}`;
   /** A warm-standby failover's activities in order, each with the attempt that finished it: 1 but where `retried` says. */
-  const warmStandbyActivities = (retried: Record<string, number>) => ['preflightFailover', 'fenceWorkloads', 'activateWorkloads', 'waitWorkloadsAvailable', 'switchTraffic', 'waitWorkloadsAvailable', 'trafficStatus']
-    .map((type) => [type, retried[type] ?? 1]);
+  const warmStandbyActivities = (retried: Record<string, number>) =>
+    [
+      'preflightFailover',
+      'fenceWorkloads',
+      'activateWorkloads',
+      'waitWorkloadsAvailable',
+      'switchTraffic',
+      'waitWorkloadsAvailable',
+      'trafficStatus',
+    ].map((type) => [type, retried[type] ?? 1]);
 
   it('mid-fence, once the first of 30 Deployments is scaled to 0: the retry fences the rest, none twice', async () => {
     const app = apps.get('inside fence')!;
     const { report, seen, attempts, completions } = await killedOnce(app, 'fence', async () => {
-      const { match } = await watchFor<V1Deployment>(app.kube.primary, `/apis/apps/v1/namespaces/${app.namespace}/deployments`,
-        (d) => d.metadata?.annotations?.['lifeboat.io/fenced-by'] !== undefined);
+      const { match } = await watchFor<V1Deployment>(
+        app.kube.primary,
+        `/apis/apps/v1/namespaces/${app.namespace}/deployments`,
+        (d) => d.metadata?.annotations?.['lifeboat.io/fenced-by'] !== undefined,
+      );
       return () => match;
     });
     expect(report.status).toBe('completed');
@@ -188,7 +229,11 @@ describe('failover with the worker killed inside a destructive activity', () => 
     const fence = report.steps.find((s) => s.name === 'fence')!;
     for (const d of primary) {
       const a = lifeboatAnnotations(d);
-      expect(a).toEqual({ 'lifeboat.io/fenced-by': owner(report), 'lifeboat.io/fenced-replicas': '1', 'lifeboat.io/fenced-at': a['lifeboat.io/fenced-at'] });
+      expect(a).toEqual({
+        'lifeboat.io/fenced-by': owner(report),
+        'lifeboat.io/fenced-replicas': '1',
+        'lifeboat.io/fenced-at': a['lifeboat.io/fenced-at'],
+      });
       expect(Date.parse(a['lifeboat.io/fenced-at']!)).toBeGreaterThanOrEqual(Date.parse(fence.startedAt!));
       expect(Date.parse(a['lifeboat.io/fenced-at']!)).toBeLessThanOrEqual(Date.parse(fence.finishedAt!));
     }
@@ -202,8 +247,11 @@ describe('failover with the worker killed inside a destructive activity', () => 
   it('mid-bring-up, once the first of 30 Deployments is scaled up on the standby: the retry scales up the rest, none twice', async () => {
     const app = apps.get('inside bring-up')!;
     const { report, seen, attempts, completions } = await killedOnce(app, 'bring-up', async () => {
-      const { match } = await watchFor<V1Deployment>(app.kube.standby, `/apis/apps/v1/namespaces/${app.namespace}/deployments`,
-        (d) => d.metadata?.annotations?.['lifeboat.io/activated-by'] !== undefined);
+      const { match } = await watchFor<V1Deployment>(
+        app.kube.standby,
+        `/apis/apps/v1/namespaces/${app.namespace}/deployments`,
+        (d) => d.metadata?.annotations?.['lifeboat.io/activated-by'] !== undefined,
+      );
       return () => match;
     });
     expect(report.status).toBe('completed');
@@ -212,7 +260,9 @@ describe('failover with the worker killed inside a destructive activity', () => 
     const standby = await deploymentsOf(app, 'standby');
     expect(byName(standby, (d) => d.metadata!.generation)).toEqual(each(app, 2));
     expect(byName(standby, (d) => d.spec!.replicas)).toEqual(each(app, 1));
-    expect(byName(standby, lifeboatAnnotations)).toEqual(each(app, { 'lifeboat.io/activated-by': owner(report), 'lifeboat.io/pre-activation-replicas': '0' }));
+    expect(byName(standby, lifeboatAnnotations)).toEqual(
+      each(app, { 'lifeboat.io/activated-by': owner(report), 'lifeboat.io/pre-activation-replicas': '0' }),
+    );
     expect(seen.metadata!.annotations!['lifeboat.io/activated-by']).toBe(owner(report));
     expect(byName(await deploymentsOf(app, 'primary'), (d) => d.metadata!.generation)).toEqual(each(app, 2));
     expect((await app.dnsEndpoint()).metadata.generation).toBe(2);
@@ -236,7 +286,10 @@ describe('failover with the worker killed inside a destructive activity', () => 
     expect(attempts).toEqual(warmStandbyActivities({ switchTraffic: 2 }));
     // The decision reached the load balancer twice, under one key: an idempotent receiver switches once.
     const key = `${report.workflowId}/${report.runId}/standby`;
-    expect(webhook.posts).toEqual([{ to: 'standby', key }, { to: 'standby', key }]);
+    expect(webhook.posts).toEqual([
+      { to: 'standby', key },
+      { to: 'standby', key },
+    ]);
     expect(byName(await deploymentsOf(app, 'primary'), (d) => d.metadata!.generation)).toEqual(each(app, 2));
     expect(byName(await deploymentsOf(app, 'standby'), (d) => d.metadata!.generation)).toEqual(each(app, 2));
   }, 300_000);
@@ -246,13 +299,24 @@ describe('failover with the worker killed inside a destructive activity', () => 
     // Enough objects that Velero takes a while restoring them.
     const core = app.kube.primary.makeApiClient(CoreV1Api);
     for (let i = 0; i < 100; i += 10) {
-      await Promise.all(Array.from({ length: 10 }, (_, j) => core.createNamespacedConfigMap({ namespace: app.namespace, body: { metadata: { name: `data-${i + j}` }, data: { n: String(i + j) } } })));
+      await Promise.all(
+        Array.from({ length: 10 }, (_, j) =>
+          core.createNamespacedConfigMap({
+            namespace: app.namespace,
+            body: { metadata: { name: `data-${i + j}` }, data: { n: String(i + j) } },
+          }),
+        ),
+      );
     }
     const taskQueue = `test-failover-backup-${randomUUID()}`;
     const backupWorker = startWorker(taskQueue);
     let backup;
     try {
-      backup = await client.workflow.execute<typeof veleroBackup>('veleroBackup', { taskQueue, workflowId: `velero-backup/${app.name}/kill`, args: [{ app: app.name }] });
+      backup = await client.workflow.execute<typeof veleroBackup>('veleroBackup', {
+        taskQueue,
+        workflowId: `velero-backup/${app.name}/kill`,
+        args: [{ app: app.name }],
+      });
     } finally {
       backupWorker.kill('SIGTERM');
       await backupWorker;
@@ -261,37 +325,64 @@ describe('failover with the worker killed inside a destructive activity', () => 
     const standbyVelero = app.kube.standby.makeApiClient(CustomObjectsApi);
     const velero = { group: 'velero.io', version: 'v1', namespace: 'velero' } as const;
     for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
-      if (await standbyVelero.getNamespacedCustomObject({ ...velero, plural: 'backups', name: backup.name }).then(() => true, () => false)) break;
+      if (
+        await standbyVelero.getNamespacedCustomObject({ ...velero, plural: 'backups', name: backup.name }).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       await new Promise((r) => setTimeout(r, 1_000));
     }
 
     type Restore = { metadata: { name: string }; spec: { backupName: string; includedNamespaces?: string[] }; status?: { phase?: string } };
     // Killed once Lifeboat waits for the Restore and Velero is at work on it (or has finished: then the test fails, saying so).
-    const { report, seen, attempts, completions } = await killedOnce(app, 'restore', () => Promise.resolve(async (handle) => {
-      await activityRunning(handle, 'waitForVeleroRestore');
-      const restore = await firstWatched<Restore>(app.kube.standby, '/apis/velero.io/v1/namespaces/velero/restores',
-        (x) => x.spec.backupName === backup.name && ![undefined, '', 'New'].includes(x.status?.phase));
-      return restore.status!.phase;
-    }));
+    const { report, seen, attempts, completions } = await killedOnce(app, 'restore', () =>
+      Promise.resolve(async (handle) => {
+        await activityRunning(handle, 'waitForVeleroRestore');
+        const restore = await firstWatched<Restore>(
+          app.kube.standby,
+          '/apis/velero.io/v1/namespaces/velero/restores',
+          (x) => x.spec.backupName === backup.name && ![undefined, '', 'New'].includes(x.status?.phase),
+        );
+        return restore.status!.phase;
+      }),
+    );
     expect(report.status).toBe('completed');
     expect(completions).toBe(1);
     expect(seen).toBe('InProgress');
     expect(attempts).toEqual([
-      ['preflightFailover', 1], ['findVeleroBackup', 1], ['fenceWorkloads', 1], ['createVeleroRestore', 1], ['waitForVeleroRestore', 2],
-      ['activateWorkloads', 1], ['waitWorkloadsAvailable', 1], ['switchTraffic', 1], ['waitWorkloadsAvailable', 1], ['trafficStatus', 1],
+      ['preflightFailover', 1],
+      ['findVeleroBackup', 1],
+      ['fenceWorkloads', 1],
+      ['createVeleroRestore', 1],
+      ['waitForVeleroRestore', 2],
+      ['activateWorkloads', 1],
+      ['waitWorkloadsAvailable', 1],
+      ['switchTraffic', 1],
+      ['waitWorkloadsAvailable', 1],
+      ['trafficStatus', 1],
     ]);
-    const restores = await standbyVelero.listNamespacedCustomObject({ ...velero, plural: 'restores' }) as { items: Restore[] };
-    expect(restores.items.filter((x) => x.spec.includedNamespaces?.includes(app.namespace)).map((x) => [x.metadata.name, x.spec.backupName, x.status?.phase]))
-      .toEqual([[runRestoreNameFor(report.workflowId, report.runId), backup.name, 'Completed']]);
+    const restores = (await standbyVelero.listNamespacedCustomObject({ ...velero, plural: 'restores' })) as { items: Restore[] };
+    expect(
+      restores.items
+        .filter((x) => x.spec.includedNamespaces?.includes(app.namespace))
+        .map((x) => [x.metadata.name, x.spec.backupName, x.status?.phase]),
+    ).toEqual([[runRestoreNameFor(report.workflowId, report.runId), backup.name, 'Completed']]);
     // Created once by the restore (generation 1), then one activation patch (a Deployment's generation
     // moves with its spec and its annotations): the restore had already brought the replicas.
     const standby = await deploymentsOf(app, 'standby');
     expect(byName(standby, (d) => d.metadata!.generation)).toEqual(each(app, 2));
     expect(byName(standby, (d) => d.spec!.replicas)).toEqual(each(app, 1));
-    expect(byName(standby, lifeboatAnnotations)).toEqual(each(app, { 'lifeboat.io/activated-by': owner(report), 'lifeboat.io/pre-activation-replicas': '1' }));
+    expect(byName(standby, lifeboatAnnotations)).toEqual(
+      each(app, { 'lifeboat.io/activated-by': owner(report), 'lifeboat.io/pre-activation-replicas': '1' }),
+    );
     expect(byName(await deploymentsOf(app, 'primary'), (d) => d.metadata!.generation)).toEqual(each(app, 2));
-    expect((await app.kube.standby.makeApiClient(CoreV1Api).listNamespacedConfigMap({ namespace: app.namespace })).items
-      .filter((c) => c.metadata!.name!.startsWith('data-'))).toHaveLength(100);
+    expect(
+      (await app.kube.standby.makeApiClient(CoreV1Api).listNamespacedConfigMap({ namespace: app.namespace })).items.filter((c) =>
+        c.metadata!.name!.startsWith('data-'),
+      ),
+    ).toHaveLength(100);
     expect((await app.dnsEndpoint()).metadata.generation).toBe(2);
   }, 420_000);
 });

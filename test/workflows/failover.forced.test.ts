@@ -41,17 +41,22 @@ let client: Client;
 let worker: ResultPromise | undefined;
 let apiserver: DaemonSpec;
 let apiserverUrl: string;
-const startWorker = (): ResultPromise => execa(process.execPath, [cliPath, 'worker'], {
-  env: { LIFEBOAT_CONFIG: configFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0' }, reject: false,
-});
+const startWorker = (): ResultPromise =>
+  execa(process.execPath, [cliPath, 'worker'], {
+    env: { LIFEBOAT_CONFIG: configFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0' },
+    reject: false,
+  });
 const env = { LIFEBOAT_CONFIG: configFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue };
 
-const freePort = () => new Promise<number>((resolve, reject) => {
-  const srv = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-    const { port } = srv.address() as { port: number };
-    srv.close(() => resolve(port));
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const srv = createServer()
+      .once('error', reject)
+      .listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as { port: number };
+        srv.close(() => resolve(port));
+      });
   });
-});
 
 /** Starts the test's own API server of the primary (again) and waits until it is ready. */
 async function startPrimaryApiserver(): Promise<void> {
@@ -82,10 +87,23 @@ beforeAll(async () => {
   for (const c of kubeconfig.clusters) c.cluster.server = apiserverUrl;
   writeFileSync(kubeconfigFile, stringify(kubeconfig), { mode: 0o600 });
   primary.kubeconfig = kubeconfigFile;
-  for (const [app, returnWatch] of [[watched, '10m'], [limited, '10s']] as const) {
+  for (const [app, returnWatch] of [
+    [watched, '10m'],
+    [limited, '10s'],
+  ] as const) {
     raw.apps.push({
-      name: app.name, cluster: 'primary', namespaces: [app.namespace], verify: { cluster: 'standby' },
-      failover: { standby: 'standby', mode: 'warm-standby', traffic: app.config.failover!.traffic, approvalTimeout: '10m', availableTimeout: '2m', returnWatch },
+      name: app.name,
+      cluster: 'primary',
+      namespaces: [app.namespace],
+      verify: { cluster: 'standby' },
+      failover: {
+        standby: 'standby',
+        mode: 'warm-standby',
+        traffic: app.config.failover!.traffic,
+        approvalTimeout: '10m',
+        availableTimeout: '2m',
+        returnWatch,
+      },
     });
   }
   writeFileSync(configFile, stringify(raw));
@@ -105,7 +123,8 @@ afterAll(async () => {
 /** Polls the run's report until `done` says so (or two minutes pass), and returns the last one seen. */
 async function reportWhen(handle: WorkflowHandle, done: (r: FailoverReport) => boolean): Promise<FailoverReport> {
   let r = await handle.query(reportQuery);
-  for (const deadline = Date.now() + 120_000; !done(r) && Date.now() < deadline; r = await handle.query(reportQuery)) await new Promise((res) => setTimeout(res, 200));
+  for (const deadline = Date.now() + 120_000; !done(r) && Date.now() < deadline; r = await handle.query(reportQuery))
+    await new Promise((res) => setTimeout(res, 200));
   return r;
 }
 
@@ -122,22 +141,44 @@ const lines = (out: string) => out.split('\n');
 
 describe('forced failover with the primary down', () => {
   it('watches the unfenced primary after the switch (in status, across a worker kill) and fences it when its API answers; a short limit ends saying both sites may serve; failback copes with the never-fenced primary', async () => {
-    const fenceCommand = (app: TestApp) => `kubectl --kubeconfig ${kubeconfigFile} --namespace ${app.namespace} scale deployment ${app.deployments.join(' ')} --replicas=0`;
+    const fenceCommand = (app: TestApp) =>
+      `kubectl --kubeconfig ${kubeconfigFile} --namespace ${app.namespace} scale deployment ${app.deployments.join(' ')} --replicas=0`;
     expect(await stopDaemon(apiserver.name)).toBe(true);
-    const start = (app: TestApp) => client.workflow.start<typeof failover>('failover', {
-      taskQueue, workflowId: `failover/${app.name}`, args: [{ app: app.name, from: 'primary', to: 'standby', reason: 'primary region down', autoApprove: { approver: 'jest', force: true } }],
-    });
+    const start = (app: TestApp) =>
+      client.workflow.start<typeof failover>('failover', {
+        taskQueue,
+        workflowId: `failover/${app.name}`,
+        args: [
+          { app: app.name, from: 'primary', to: 'standby', reason: 'primary region down', autoApprove: { approver: 'jest', force: true } },
+        ],
+      });
     const [long, short] = await Promise.all([start(watched), start(limited)]);
 
     // Switched, and watching: the report says so, and so does `failover status`.
     const switched = await reportWhen(long, (r) => r.sourceWatch !== undefined || endedStatuses.includes(r.status));
     expect(switched.status).toBe('watching-source');
     expect(switched.steps.map((s) => [s.name, s.state])).toEqual([
-      ['preflight', 'done'], ['plan', 'done'], ['approval', 'done'], ['fence', 'skipped'], ['bring-up', 'done'], ['available', 'done'],
-      ['traffic', 'done'], ['verify', 'done'], ['report', 'done'], ['watch', 'running'],
+      ['preflight', 'done'],
+      ['plan', 'done'],
+      ['approval', 'done'],
+      ['fence', 'skipped'],
+      ['bring-up', 'done'],
+      ['available', 'done'],
+      ['traffic', 'done'],
+      ['verify', 'done'],
+      ['report', 'done'],
+      ['watch', 'running'],
     ]);
     const sw = switched.sourceWatch!;
-    expect(sw).toEqual({ cluster: 'primary', state: 'watching', since: sw.since, until: new Date(Date.parse(sw.since) + 600_000).toISOString(), limitSeconds: 600, workloads: 2, fenceCommand: fenceCommand(watched) });
+    expect(sw).toEqual({
+      cluster: 'primary',
+      state: 'watching',
+      since: sw.since,
+      until: new Date(Date.parse(sw.since) + 600_000).toISOString(),
+      limitSeconds: 600,
+      workloads: 2,
+      fenceCommand: fenceCommand(watched),
+    });
     expect(await watched.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect((await watched.dnsEndpoint()).spec.endpoints[0]!.targets).toEqual(targets.standby);
 
@@ -145,7 +186,11 @@ describe('forced failover with the primary down', () => {
     expect(running.exitCode).toBe(0);
     const { startTime } = await long.describe();
     const shown = lines(running.stdout);
-    expect(shown[0]).toMatch(new RegExp(`^failover/${watched.name} \\(run ${long.firstExecutionRunId}\\) running since ${startTime.toISOString().replaceAll('.', '\\.')} \\(\\d+ (s|min)\\): WATCHING-SOURCE$`));
+    expect(shown[0]).toMatch(
+      new RegExp(
+        `^failover/${watched.name} \\(run ${long.firstExecutionRunId}\\) running since ${startTime.toISOString().replaceAll('.', '\\.')} \\(\\d+ (s|min)\\): WATCHING-SOURCE$`,
+      ),
+    );
     expect(shown.slice(1, 6)).toEqual([
       `Preflight and plan are as of the run's start. What is true now: \`lifeboat failover plan --app ${watched.name}\` and the source watch below`,
       '',
@@ -153,12 +198,15 @@ describe('forced failover with the primary down', () => {
       'reason: primary region down; auto-approved by jest (force)',
       `preflight at start (${switched.steps[0]!.finishedAt}): standby: ${switched.preflight!.to.detail}; primary: UNREACHABLE (${switched.preflight!.from.detail}); capacity: ${switched.preflight!.capacity.detail}`,
     ]);
-    expect(shown).toContain(`source watch: 'primary' was unreachable and is NOT fenced; watching its API since ${sw.since}, until ${sw.until} (limit 10 min), to fence its 2 Deployments as soon as it answers`);
+    expect(shown).toContain(
+      `source watch: 'primary' was unreachable and is NOT fenced; watching its API since ${sw.since}, until ${sw.until} (limit 10 min), to fence its 2 Deployments as soon as it answers`,
+    );
     expect(shown).toContain(`  should it serve before then, fence it by hand: ${fenceCommand(watched)}`);
 
     // kill -9 of the worker mid-watch: the next attempt resumes from the last heartbeat, counting on.
     let beat = await pendingWatch(long);
-    for (const deadline = Date.now() + 60_000; (beat?.checks ?? 0) < 2 && Date.now() < deadline; beat = await pendingWatch(long)) await new Promise((r) => setTimeout(r, 200));
+    for (const deadline = Date.now() + 60_000; (beat?.checks ?? 0) < 2 && Date.now() < deadline; beat = await pendingWatch(long))
+      await new Promise((r) => setTimeout(r, 200));
     worker!.kill('SIGKILL');
     await worker;
     const before = (await pendingWatch(long))!;
@@ -166,7 +214,12 @@ describe('forced failover with the primary down', () => {
     expect(before.checks).toBeGreaterThanOrEqual(2);
     worker = startWorker();
     let resumed = await pendingWatch(long);
-    for (const deadline = Date.now() + 90_000; !(resumed && resumed.attempt >= 2 && resumed.checks !== before.checks) && Date.now() < deadline; resumed = await pendingWatch(long)) await new Promise((r) => setTimeout(r, 100));
+    for (
+      const deadline = Date.now() + 90_000;
+      !(resumed && resumed.attempt >= 2 && resumed.checks !== before.checks) && Date.now() < deadline;
+      resumed = await pendingWatch(long)
+    )
+      await new Promise((r) => setTimeout(r, 100));
     expect(resumed!.attempt).toBe(2);
     // A fresh start would count from 1.
     expect(resumed!.checks).toBeGreaterThan(before.checks!);
@@ -178,8 +231,18 @@ describe('forced failover with the primary down', () => {
     const unfenced = cause.details![0] as FailoverReport;
     expect(unfenced.status).toBe('source-unfenced');
     const limit = unfenced.sourceWatch!;
-    expect(limit).toMatchObject({ cluster: 'primary', state: 'limit-passed', limitSeconds: 10, workloads: 1, fenceCommand: fenceCommand(limited) });
-    expect(limit.detail).toMatch(new RegExp(`^its API did not answer within 10 s \\(\\d+ checks since ${limit.since.replaceAll('.', '\\.')}; last: cluster 'primary' API: connection refused\\)$`));
+    expect(limit).toMatchObject({
+      cluster: 'primary',
+      state: 'limit-passed',
+      limitSeconds: 10,
+      workloads: 1,
+      fenceCommand: fenceCommand(limited),
+    });
+    expect(limit.detail).toMatch(
+      new RegExp(
+        `^its API did not answer within 10 s \\(\\d+ checks since ${limit.since.replaceAll('.', '\\.')}; last: cluster 'primary' API: connection refused\\)$`,
+      ),
+    );
     expect({ type: cause.type, message: cause.message }).toEqual({
       type: 'SourceNotFenced',
       message: `failover of ${limited.name} switched to standby, but 'primary' was never fenced: ${limit.detail}. Both sites may serve. Fence it as soon as its API answers: ${fenceCommand(limited)}`,
@@ -190,29 +253,52 @@ describe('forced failover with the primary down', () => {
     const record = await lifeboat(['failover', 'status', '--app', limited.name], env);
     const { closeTime } = await short.describe();
     const recorded = lines(record.stdout);
-    expect(recorded[0]).toMatch(new RegExp(`^failover/${limited.name} \\(run ${short.firstExecutionRunId}\\) finished ${closeTime!.toISOString().replaceAll('.', '\\.')} \\(\\d+ (s|min) ago\\): SOURCE-UNFENCED$`));
+    expect(recorded[0]).toMatch(
+      new RegExp(
+        `^failover/${limited.name} \\(run ${short.firstExecutionRunId}\\) finished ${closeTime!.toISOString().replaceAll('.', '\\.')} \\(\\d+ (s|min) ago\\): SOURCE-UNFENCED$`,
+      ),
+    );
     expect(recorded[1]).toBe(`This is the run's record. What is true now: \`lifeboat failover plan --app ${limited.name}\``);
     expect(recorded).toContain(`DANGER: 'primary' was never fenced: ${limit.detail}. Both sites may serve`);
     expect(recorded).toContain(`  fence it as soon as its API answers: ${fenceCommand(limited)}`);
     const done = await long.result();
     expect(done.status).toBe('completed');
-    expect(done.sourceWatch).toEqual({ ...sw, state: 'fenced', answeredAt: done.sourceWatch!.answeredAt, fencedAt: done.sourceWatch!.fencedAt });
-    expect(done.steps.find((s) => s.name === 'watch')).toMatchObject({ state: 'done', detail: `'primary' answered at ${done.sourceWatch!.answeredAt}; its 2 Deployments fenced by this run, no Pod serving` });
+    expect(done.sourceWatch).toEqual({
+      ...sw,
+      state: 'fenced',
+      answeredAt: done.sourceWatch!.answeredAt,
+      fencedAt: done.sourceWatch!.fencedAt,
+    });
+    expect(done.steps.find((s) => s.name === 'watch')).toMatchObject({
+      state: 'done',
+      detail: `'primary' answered at ${done.sourceWatch!.answeredAt}; its 2 Deployments fenced by this run, no Pod serving`,
+    });
     expect(await watched.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
     expect((await watched.deployment('primary', 'svc-0')).metadata!.annotations).toMatchObject({
-      'lifeboat.io/fenced-by': runOwner(`failover/${watched.name}`, long.firstExecutionRunId), 'lifeboat.io/fenced-replicas': '2',
+      'lifeboat.io/fenced-by': runOwner(`failover/${watched.name}`, long.firstExecutionRunId),
+      'lifeboat.io/fenced-replicas': '2',
     });
     const finished = lines((await lifeboat(['failover', 'status', '--app', watched.name], env)).stdout);
-    expect(finished[0]).toMatch(new RegExp(`^failover/${watched.name} \\(run ${long.firstExecutionRunId}\\) finished \\S+ \\(\\d+ (s|min) ago\\): COMPLETED$`));
-    expect(finished).toContain(`source watch: 'primary' answered at ${done.sourceWatch!.answeredAt}; its 2 Deployments were fenced by this run (no Pod serving at ${done.sourceWatch!.fencedAt})`);
+    expect(finished[0]).toMatch(
+      new RegExp(`^failover/${watched.name} \\(run ${long.firstExecutionRunId}\\) finished \\S+ \\(\\d+ (s|min) ago\\): COMPLETED$`),
+    );
+    expect(finished).toContain(
+      `source watch: 'primary' answered at ${done.sourceWatch!.answeredAt}; its 2 Deployments were fenced by this run (no Pod serving at ${done.sourceWatch!.fencedAt})`,
+    );
     await fetchHistory(client, long.workflowId, 'failover-forced');
 
     // The other app's primary came back unfenced and serves beside the standby; failback takes it home.
-    const back = await (await client.workflow.start<typeof failback>('failback', {
-      taskQueue, workflowId: `failover/${limited.name}`, args: [{ app: limited.name, from: 'standby', to: 'primary', reason: 'primary back', autoApprove: { approver: 'jest' } }],
-    })).result();
+    const back = await (
+      await client.workflow.start<typeof failback>('failback', {
+        taskQueue,
+        workflowId: `failover/${limited.name}`,
+        args: [{ app: limited.name, from: 'standby', to: 'primary', reason: 'primary back', autoApprove: { approver: 'jest' } }],
+      })
+    ).result();
     expect(back.status).toBe('completed');
-    expect(back.preflight!.warnings).toEqual([`${limited.namespace}/svc-0 already serves on 'primary' (2 ready, never fenced): both sites may be serving now`]);
+    expect(back.preflight!.warnings).toEqual([
+      `${limited.namespace}/svc-0 already serves on 'primary' (2 ready, never fenced): both sites may be serving now`,
+    ]);
     expect(await limited.replicas('primary')).toEqual({ 'svc-0': 2 });
     expect(await limited.replicas('standby')).toEqual({ 'svc-0': 0 });
     expect((await limited.dnsEndpoint()).spec.endpoints[0]!.targets).toEqual(targets.primary);

@@ -41,24 +41,50 @@ async function worker(adjust: (c: LifeboatConfig) => LifeboatConfig): Promise<Te
   return w;
 }
 
-const input = (app: TestApp, extra: Partial<FailoverInput> = {}): FailoverInput => ({ app: app.name, from: 'primary', to: 'standby', reason: 'test', autoApprove: { approver: 'jest' }, ...extra });
+const input = (app: TestApp, extra: Partial<FailoverInput> = {}): FailoverInput => ({
+  app: app.name,
+  from: 'primary',
+  to: 'standby',
+  reason: 'test',
+  autoApprove: { approver: 'jest' },
+  ...extra,
+});
 const run = (w: TestWorker, kind: 'failover' | 'failback', i: FailoverInput) =>
-  w.client.workflow.start<typeof failover | typeof failback>(kind, { taskQueue: w.config.temporal.taskQueue, workflowId: `failover/${i.app}`, args: [i] });
-const failureOf = async (w: TestWorker, kind: 'failover' | 'failback', i: FailoverInput) => (await run(w, kind, i)).result().then(() => undefined, (e: unknown) => e);
+  w.client.workflow.start<typeof failover | typeof failback>(kind, {
+    taskQueue: w.config.temporal.taskQueue,
+    workflowId: `failover/${i.app}`,
+    args: [i],
+  });
+const failureOf = async (w: TestWorker, kind: 'failover' | 'failback', i: FailoverInput) =>
+  (await run(w, kind, i)).result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 const reportOf = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail))!;
 const dnsTargets = async (app: TestApp) => (await app.dnsEndpoint()).spec.endpoints[0]!.targets;
-const fencedBy = async (app: TestApp, cluster: 'primary' | 'standby') => (await app.deployment(cluster, 'svc-0')).metadata!.annotations?.['lifeboat.io/fenced-by'];
+const fencedBy = async (app: TestApp, cluster: 'primary' | 'standby') =>
+  (await app.deployment(cluster, 'svc-0')).metadata!.annotations?.['lifeboat.io/fenced-by'];
 
-interface VeleroObject { metadata: { name: string }; spec: { backupName?: string; storageLocation?: string }; status?: { phase?: string; failureReason?: string; validationErrors?: string[] } }
+interface VeleroObject {
+  metadata: { name: string };
+  spec: { backupName?: string; storageLocation?: string };
+  status?: { phase?: string; failureReason?: string; validationErrors?: string[] };
+}
 const veleroList = async (kc: KubeConfig, plural: 'backups' | 'restores') =>
-  ((await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural })) as { items: VeleroObject[] }).items;
+  (
+    (await kc
+      .makeApiClient(CustomObjectsApi)
+      .listNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural })) as { items: VeleroObject[] }
+  ).items;
 
 describe('failover outcomes on the lab', () => {
   it('the load balancer acknowledges the switch but still serves the primary: TrafficNotSwitched, rolled back', async () => {
     const posts: string[] = [];
     const server: Server = createServer((req, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => { body += c.toString(); });
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
       req.on('end', () => {
         res.setHeader('content-type', 'application/json');
         if (req.method === 'POST') posts.push((JSON.parse(body) as { to: string }).to);
@@ -68,14 +94,23 @@ describe('failover outcomes on the lab', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     try {
-      const app = await createTestApp(labConfig(), { traffic: { provider: 'webhook', url: `${base}/switch`, statusUrl: `${base}/status`, timeout: 5, attempts: 3 } });
+      const app = await createTestApp(labConfig(), {
+        traffic: { provider: 'webhook', url: `${base}/switch`, statusUrl: `${base}/status`, timeout: 5, attempts: 3 },
+      });
       apps.push(app);
       const w = await worker((c) => app.addTo(c));
       const err = await failureOf(w, 'failover', input(app));
       const report = reportOf(err);
       const failure = `traffic record points at 'primary', not 'standby': GET ${base}/status says 'primary'`;
-      const rolledBack = ["traffic switched back to 'primary'", "scaled 2 Deployments on 'standby' back down", "unfenced 2 Deployments on 'primary'"];
-      expect(rootFailure(err)).toEqual({ type: 'FailoverFailed', message: `failover of ${app.name} from primary to standby failed: ${failure}; rolled back: ${rolledBack.join('; ')}` });
+      const rolledBack = [
+        "traffic switched back to 'primary'",
+        "scaled 2 Deployments on 'standby' back down",
+        "unfenced 2 Deployments on 'primary'",
+      ];
+      expect(rootFailure(err)).toEqual({
+        type: 'FailoverFailed',
+        message: `failover of ${app.name} from primary to standby failed: ${failure}; rolled back: ${rolledBack.join('; ')}`,
+      });
       expect(report.status).toBe('rolled-back');
       expect(report.failure).toBe(failure);
       expect(report.rolledBack).toEqual(rolledBack);
@@ -105,13 +140,25 @@ describe('failover outcomes on the lab', () => {
       return {
         ...withApp,
         apps: withApp.apps.map((a) => (a.name === app.name ? { ...a, failover: { ...a.failover!, mode: 'restore' as const } } : a)),
-        clusters: withApp.clusters.map((cl) => (cl.name === 'standby' ? { ...cl, velero: { ...cl.velero, storageLocation: missingLocation } } : cl)),
+        clusters: withApp.clusters.map((cl) =>
+          cl.name === 'standby' ? { ...cl, velero: { ...cl.velero, storageLocation: missingLocation } } : cl,
+        ),
       };
     });
     const err = await failureOf(w, 'failback', input(app, { from: 'standby', to: 'primary', reason: 'primary repaired' }));
     const backups = (await veleroList(app.kube.standby, 'backups')).filter((b) => b.spec.storageLocation === missingLocation);
     for (const b of backups) {
-      cleanups.push(() => app.kube.standby.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'backups', name: b.metadata.name }));
+      cleanups.push(() =>
+        app.kube.standby
+          .makeApiClient(CustomObjectsApi)
+          .deleteNamespacedCustomObject({
+            group: 'velero.io',
+            version: 'v1',
+            namespace: 'velero',
+            plural: 'backups',
+            name: b.metadata.name,
+          }),
+      );
     }
     expect(backups.map((b) => b.status?.phase)).toEqual(['FailedValidation']);
     expect(backups[0]!.status!.validationErrors).toEqual([
@@ -120,7 +167,10 @@ describe('failover outcomes on the lab', () => {
     const name = backups[0]!.metadata.name;
     const failure = `Velero backup ${name} of 'standby' ended FailedValidation`;
     const rolledBack = ["unfenced 2 Deployments on 'standby'"];
-    expect(rootFailure(err)).toEqual({ type: 'FailoverFailed', message: `failback of ${app.name} from standby to primary failed: ${failure}; rolled back: ${rolledBack.join('; ')}` });
+    expect(rootFailure(err)).toEqual({
+      type: 'FailoverFailed',
+      message: `failback of ${app.name} from standby to primary failed: ${failure}; rolled back: ${rolledBack.join('; ')}`,
+    });
     const report = reportOf(err);
     expect(report.status).toBe('rolled-back');
     expect(report.failure).toBe(failure);
@@ -138,17 +188,34 @@ describe('failover outcomes on the lab', () => {
     apps.push(app);
     const w = await worker((c) => app.addTo(c));
     const backup = await w.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
-      taskQueue: w.config.temporal.taskQueue, workflowId: `velero-backup/${app.name}/test`, args: [{ app: app.name }],
+      taskQueue: w.config.temporal.taskQueue,
+      workflowId: `velero-backup/${app.name}/test`,
+      args: [{ app: app.name }],
     });
     expect(backup.phase).toBe('Completed');
     // Velero deletes what is left of it (its metadata in the store, its Backup on both clusters) afterwards.
-    cleanups.push(() => app.kube.primary.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'deletebackuprequests',
-      body: { apiVersion: 'velero.io/v1', kind: 'DeleteBackupRequest', metadata: { name: `${backup.name}-delete` }, spec: { backupName: backup.name } },
-    }));
+    cleanups.push(() =>
+      app.kube.primary.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+        group: 'velero.io',
+        version: 'v1',
+        namespace: 'velero',
+        plural: 'deletebackuprequests',
+        body: {
+          apiVersion: 'velero.io/v1',
+          kind: 'DeleteBackupRequest',
+          metadata: { name: `${backup.name}-delete` },
+          spec: { backupName: backup.name },
+        },
+      }),
+    );
     const standbyVelero = app.kube.standby.makeApiClient(CustomObjectsApi);
     for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
-      const synced = await standbyVelero.getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'backups', name: backup.name }).then(() => true, () => false);
+      const synced = await standbyVelero
+        .getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'backups', name: backup.name })
+        .then(
+          () => true,
+          () => false,
+        );
       if (synced) break;
       await new Promise((r) => setTimeout(r, 1_000));
     }
@@ -166,11 +233,18 @@ describe('failover outcomes on the lab', () => {
     const restore = restores[0]!;
     // Velero's words, through the AWS plugin; only the store's request and host IDs vary.
     const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    expect(restore.status!.failureReason).toMatch(new RegExp(`^error downloading backup: error copying Backup to temp file: rpc error: code = Unknown desc = error getting object ${escaped}: `
-      + 'operation error S3: GetObject, https response error StatusCode: 404, RequestID: [0-9A-F]+, HostID: [0-9a-f]+, NoSuchKey: The specified key does not exist\\.$'));
+    expect(restore.status!.failureReason).toMatch(
+      new RegExp(
+        `^error downloading backup: error copying Backup to temp file: rpc error: code = Unknown desc = error getting object ${escaped}: ` +
+          'operation error S3: GetObject, https response error StatusCode: 404, RequestID: [0-9A-F]+, HostID: [0-9a-f]+, NoSuchKey: The specified key does not exist\\.$',
+      ),
+    );
     const failure = `Velero restore ${restore.metadata.name} ended Failed: ${restore.status!.failureReason}`;
     const rolledBack = ["unfenced 2 Deployments on 'primary'"];
-    expect(rootFailure(err)).toEqual({ type: 'FailoverFailed', message: `failover of ${app.name} from primary to standby failed: ${failure}; rolled back: ${rolledBack.join('; ')}` });
+    expect(rootFailure(err)).toEqual({
+      type: 'FailoverFailed',
+      message: `failover of ${app.name} from primary to standby failed: ${failure}; rolled back: ${rolledBack.join('; ')}`,
+    });
     const report = reportOf(err);
     expect(report.status).toBe('rolled-back');
     expect(report.backup?.name).toBe(backup.name);

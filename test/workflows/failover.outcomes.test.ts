@@ -25,27 +25,52 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const workloads = [{ namespace: 'shop', name: 'cart' }, { namespace: 'shop', name: 'frontend' }];
+const workloads = [
+  { namespace: 'shop', name: 'cart' },
+  { namespace: 'shop', name: 'frontend' },
+];
 
 /** What preflight finds for a healthy warm-standby app `shop`, configured with `approvalTimeout: 10m`. */
 const preflight = (): FailoverPreflight => ({
   app: 'shop',
   from: { cluster: 'primary', reachable: true, healthy: true, detail: '3/3 Nodes Ready and schedulable' },
   to: { cluster: 'standby', reachable: true, healthy: true, detail: '3/3 Nodes Ready and schedulable' },
-  mode: 'warm-standby', namespaces: ['shop'],
-  workloads: workloads.map((w) => ({ ...w, replicas: 2, replicasFrom: "primary's spec.replicas", cpuMilli: 100, memoryBytes: 64 * 1024 ** 2 })),
-  capacity: { neededCpuMilli: 400, neededMemoryBytes: 256 * 1024 ** 2, freeCpuMilli: 12_000, freeMemoryBytes: 48 * 1024 ** 3, ok: true, detail: 'needs 400m CPU and 0.25 GiB; standby has 12000m and 48.00 GiB free' },
-  blockers: [], warnings: [],
+  mode: 'warm-standby',
+  namespaces: ['shop'],
+  workloads: workloads.map((w) => ({
+    ...w,
+    replicas: 2,
+    replicasFrom: "primary's spec.replicas",
+    cpuMilli: 100,
+    memoryBytes: 64 * 1024 ** 2,
+  })),
+  capacity: {
+    neededCpuMilli: 400,
+    neededMemoryBytes: 256 * 1024 ** 2,
+    freeCpuMilli: 12_000,
+    freeMemoryBytes: 48 * 1024 ** 3,
+    ok: true,
+    detail: 'needs 400m CPU and 0.25 GiB; standby has 12000m and 48.00 GiB free',
+  },
+  blockers: [],
+  warnings: [],
   objectives: { rtoSeconds: 600, rpoSeconds: 86_400 },
-  traffic: { provider: 'externalDNS', description: "DNSEndpoint lifeboat-traffic/shop on 'standby': shop.lab.example A → 198.51.100.10", attempts: 5, timeoutSeconds: 20 },
-  approvalTimeoutSeconds: 600, availableTimeoutSeconds: 120,
+  traffic: {
+    provider: 'externalDNS',
+    description: "DNSEndpoint lifeboat-traffic/shop on 'standby': shop.lab.example A → 198.51.100.10",
+    attempts: 5,
+    timeoutSeconds: 20,
+  },
+  approvalTimeoutSeconds: 600,
+  availableTimeoutSeconds: 120,
   velero: { namespace: 'velero', timeoutSeconds: 300 },
 });
 
 /** Every activity failover calls, each answering as a healthy lab would; a test overrides the ones that fail. */
 const healthy = () => ({
   preflightFailover: () => Promise.resolve(preflight()),
-  fenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ fenced: ws.map((w) => ({ ...w, previousReplicas: 2 })) }),
+  fenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) =>
+    Promise.resolve({ fenced: ws.map((w) => ({ ...w, previousReplicas: 2 })) }),
   unfenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ unfenced: ws }),
   activateWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ activated: ws }),
   deactivateWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ deactivated: ws }),
@@ -58,10 +83,11 @@ const healthy = () => ({
 const input: FailoverInput = { app: 'shop', from: 'primary', to: 'standby', reason: 'outcome test' };
 
 /** Each call as `activity cluster #attempt` (or `from→to` for those that take both): what was asked of which site, in order. */
-const trace = (calls: StubCall[]) => calls.map((c) => {
-  const { cluster, from, to } = c.input as { cluster?: string; from?: string; to?: string };
-  return `${c.activity} ${cluster ?? `${from}→${to}`} #${c.attempt}`;
-});
+const trace = (calls: StubCall[]) =>
+  calls.map((c) => {
+    const { cluster, from, to } = c.input as { cluster?: string; from?: string; to?: string };
+    return `${c.activity} ${cluster ?? `${from}→${to}`} #${c.attempt}`;
+  });
 
 const reportOf = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail))!;
 
@@ -69,8 +95,15 @@ describe('failover outcomes (time-skipping test server, stubbed activities)', ()
   it('no approval within the configured 10 minutes: ApprovalTimedOut after a 600 s timer, nothing changed', async () => {
     const { activities, calls } = recorded(healthy());
     const { err, history } = await withStubbedWorker(env, activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start<typeof failover>('failover', { taskQueue, workflowId: 'failover/shop', args: [input] });
-      const failed = await handle.result().then(() => undefined, (e: unknown) => e);
+      const handle = await env.client.workflow.start<typeof failover>('failover', {
+        taskQueue,
+        workflowId: 'failover/shop',
+        args: [input],
+      });
+      const failed = await handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       return { err: failed, history: await handle.fetchHistory() };
     });
     expect(rootFailure(err)).toEqual({ type: 'ApprovalTimedOut', message: 'no approval within 600 s; nothing was changed' });
@@ -83,7 +116,9 @@ describe('failover outcomes (time-skipping test server, stubbed activities)', ()
     expect(trace(calls)).toEqual(['preflightFailover primary→standby #1']);
     // The wait was the configured one, a single 600 s timer that fired.
     const events = history.events ?? [];
-    expect(events.filter((e) => e.timerStartedEventAttributes).map((e) => Number(e.timerStartedEventAttributes!.startToFireTimeout!.seconds))).toEqual([600]);
+    expect(
+      events.filter((e) => e.timerStartedEventAttributes).map((e) => Number(e.timerStartedEventAttributes!.startToFireTimeout!.seconds)),
+    ).toEqual([600]);
     expect(events.filter((e) => e.timerFiredEventAttributes)).toHaveLength(1);
   });
 
@@ -93,22 +128,33 @@ describe('failover outcomes (time-skipping test server, stubbed activities)', ()
     const { activities, calls } = recorded({
       ...healthy(),
       // The switch is refused outright; the rollback's switch back succeeds.
-      switchTraffic: (i: SwitchTrafficInput) => (i.to === 'standby'
-        ? Promise.reject(ApplicationFailure.nonRetryable(refused, 'TrafficSwitchRejected'))
-        : Promise.resolve({ changed: true, activeCluster: i.to, detail: `record points at '${i.to}'` })),
+      switchTraffic: (i: SwitchTrafficInput) =>
+        i.to === 'standby'
+          ? Promise.reject(ApplicationFailure.nonRetryable(refused, 'TrafficSwitchRejected'))
+          : Promise.resolve({ changed: true, activeCluster: i.to, detail: `record points at '${i.to}'` }),
       // The standby's API goes away before its scale-up can be undone, and stays away.
       deactivateWorkloads: () => Promise.reject(new Error(unreachable)),
     });
     const err = await withStubbedWorker(env, activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start<typeof failover>('failover', { taskQueue, workflowId: 'failover/shop', args: [{ ...input, autoApprove: { approver: 'jest' } }] });
-      return handle.result().then(() => undefined, (e: unknown) => e);
+      const handle = await env.client.workflow.start<typeof failover>('failover', {
+        taskQueue,
+        workflowId: 'failover/shop',
+        args: [{ ...input, autoApprove: { approver: 'jest' } }],
+      });
+      return handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     });
     const rolledBack = [
       "traffic switched back to 'primary'",
       `FAILED to undo (scaled 2 Deployments on 'standby' back down): ${unreachable}`,
       "unfenced 2 Deployments on 'primary'",
     ];
-    expect(rootFailure(err)).toEqual({ type: 'FailoverFailed', message: `failover of shop from primary to standby failed: ${refused}; rolled back: ${rolledBack.join('; ')}` });
+    expect(rootFailure(err)).toEqual({
+      type: 'FailoverFailed',
+      message: `failover of shop from primary to standby failed: ${refused}; rolled back: ${rolledBack.join('; ')}`,
+    });
     const report = reportOf(err);
     expect(report.status).toBe('failed');
     expect(report.failure).toBe(refused);

@@ -32,9 +32,20 @@ async function setup(options: Parameters<typeof createTestApp>[1] = {}): Promise
   return { app, w };
 }
 
-const input = (app: TestApp, extra: Partial<FailoverInput> = {}): FailoverInput => ({ app: app.name, from: 'primary', to: 'standby', reason: 'test', autoApprove: { approver: 'jest' }, ...extra });
+const input = (app: TestApp, extra: Partial<FailoverInput> = {}): FailoverInput => ({
+  app: app.name,
+  from: 'primary',
+  to: 'standby',
+  reason: 'test',
+  autoApprove: { approver: 'jest' },
+  ...extra,
+});
 const run = (w: TestWorker, kind: 'failover' | 'failback', i: FailoverInput) =>
-  w.client.workflow.start<typeof failover | typeof failback>(kind, { taskQueue: w.config.temporal.taskQueue, workflowId: `failover/${i.app}`, args: [i] });
+  w.client.workflow.start<typeof failover | typeof failback>(kind, {
+    taskQueue: w.config.temporal.taskQueue,
+    workflowId: `failover/${i.app}`,
+    args: [i],
+  });
 const reportOf = (err: unknown) => ((err as WorkflowFailedError).cause as { details?: unknown[] }).details![0] as FailoverReport;
 const dnsTargets = async (app: TestApp) => (await app.dnsEndpoint()).spec.endpoints[0]!.targets;
 /** Seconds from `from` to `to`, to a tenth: how the report counts RTO and a failover's backup age. */
@@ -43,12 +54,18 @@ const stepOf = (r: FailoverReport, name: string) => r.steps.find((s) => s.name =
 /** Who a run's fence and activation annotations name. */
 const owner = (r: FailoverReport) => `${r.workflowId}@${r.runId}`;
 /** Lifeboat's annotations on a Deployment, but a warm standby copy's failover-replicas. */
-const lifeboatAnnotations = (d: V1Deployment) => Object.fromEntries(Object.entries(d.metadata?.annotations ?? {})
-  .filter(([k]) => k.startsWith('lifeboat.io/') && k !== 'lifeboat.io/failover-replicas'));
+const lifeboatAnnotations = (d: V1Deployment) =>
+  Object.fromEntries(
+    Object.entries(d.metadata?.annotations ?? {}).filter(([k]) => k.startsWith('lifeboat.io/') && k !== 'lifeboat.io/failover-replicas'),
+  );
 /** The fence annotations `r` leaves, its fenced-at within its fence step. */
 function expectFencedBy(d: V1Deployment, r: FailoverReport, replicas: string): void {
   const a = lifeboatAnnotations(d);
-  expect(a).toEqual({ 'lifeboat.io/fenced-by': owner(r), 'lifeboat.io/fenced-replicas': replicas, 'lifeboat.io/fenced-at': a['lifeboat.io/fenced-at'] });
+  expect(a).toEqual({
+    'lifeboat.io/fenced-by': owner(r),
+    'lifeboat.io/fenced-replicas': replicas,
+    'lifeboat.io/fenced-at': a['lifeboat.io/fenced-at'],
+  });
   const at = Date.parse(a['lifeboat.io/fenced-at']!);
   expect([at >= Date.parse(stepOf(r, 'fence').startedAt!), at <= Date.parse(stepOf(r, 'fence').finishedAt!)]).toEqual([true, true]);
 }
@@ -61,7 +78,9 @@ describe('failover (warm standby)', () => {
     const r = await handle.result();
     expect(r.status).toBe('completed');
     await fetchHistory(w.client, handle.workflowId, 'failover');
-    expect(r.steps.map((s) => [s.name, s.state])).toEqual(['preflight', 'plan', 'approval', 'fence', 'bring-up', 'available', 'traffic', 'verify', 'report'].map((n) => [n, 'done']));
+    expect(r.steps.map((s) => [s.name, s.state])).toEqual(
+      ['preflight', 'plan', 'approval', 'fence', 'bring-up', 'available', 'traffic', 'verify', 'report'].map((n) => [n, 'done']),
+    );
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     for (const name of app.deployments) {
@@ -84,7 +103,10 @@ describe('failover (warm standby)', () => {
     expect(await dnsTargets(app)).toEqual(targets.primary);
     // The primary carries no fencing left over, only the failback's activation; the standby is fenced by the failback.
     for (const name of app.deployments) {
-      expect(lifeboatAnnotations(await app.deployment('primary', name))).toEqual({ 'lifeboat.io/activated-by': owner(back), 'lifeboat.io/pre-activation-replicas': '0' });
+      expect(lifeboatAnnotations(await app.deployment('primary', name))).toEqual({
+        'lifeboat.io/activated-by': owner(back),
+        'lifeboat.io/pre-activation-replicas': '0',
+      });
       expectFencedBy(await app.deployment('standby', name), back, '2');
     }
   }, 240_000);
@@ -99,39 +121,70 @@ describe('failover (warm standby)', () => {
     const leftoverAt = '2026-01-01T00:00:00.000Z';
     const primaryApps = app.kube.primary.makeApiClient(AppsV1Api);
     for (const [name, by] of Object.entries(leftovers)) {
-      await primaryApps.patchNamespacedDeployment({
-        namespace: app.namespace, name,
-        body: { metadata: { annotations: { 'lifeboat.io/fenced-by': by, 'lifeboat.io/fenced-replicas': '2', 'lifeboat.io/fenced-at': leftoverAt } }, spec: { replicas: 2 } },
-      }, mergePatch);
+      await primaryApps.patchNamespacedDeployment(
+        {
+          namespace: app.namespace,
+          name,
+          body: {
+            metadata: {
+              annotations: { 'lifeboat.io/fenced-by': by, 'lifeboat.io/fenced-replicas': '2', 'lifeboat.io/fenced-at': leftoverAt },
+            },
+            spec: { replicas: 2 },
+          },
+        },
+        mergePatch,
+      );
     }
-    await app.kube.standby.makeApiClient(AppsV1Api).patchNamespacedDeployment({
-      namespace: app.namespace, name: 'svc-1', body: { metadata: { annotations: { 'lifeboat.io/activated-by': leftoverRun, 'lifeboat.io/pre-activation-replicas': '0' } } },
-    }, mergePatch);
+    await app.kube.standby.makeApiClient(AppsV1Api).patchNamespacedDeployment(
+      {
+        namespace: app.namespace,
+        name: 'svc-1',
+        body: { metadata: { annotations: { 'lifeboat.io/activated-by': leftoverRun, 'lifeboat.io/pre-activation-replicas': '0' } } },
+      },
+      mergePatch,
+    );
     // The source serves: both Deployments have all their replicas ready under the leftover marks.
     for (const name of app.deployments) {
-      await firstWatched<V1Deployment>(app.kube.primary, `/apis/apps/v1/namespaces/${app.namespace}/deployments?fieldSelector=metadata.name%3D${name}`,
-        (d) => (d.status?.observedGeneration ?? 0) >= d.metadata!.generation! && d.status?.readyReplicas === 2);
+      await firstWatched<V1Deployment>(
+        app.kube.primary,
+        `/apis/apps/v1/namespaces/${app.namespace}/deployments?fieldSelector=metadata.name%3D${name}`,
+        (d) => (d.status?.observedGeneration ?? 0) >= d.metadata!.generation! && d.status?.readyReplicas === 2,
+      );
     }
 
     // The moment the first standby Deployment is scaled up: what the primary runs then.
-    const standbyUp = await watchFor<V1Deployment>(app.kube.standby, `/apis/apps/v1/namespaces/${app.namespace}/deployments`, (d) => (d.spec?.replicas ?? 0) > 0);
-    const primaryAtBringUp = standbyUp.match
-      .then(async () => {
-        const [deployments, pods] = await Promise.all([
-          primaryApps.listNamespacedDeployment({ namespace: app.namespace }), app.kube.primary.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: app.namespace }),
-        ]);
-        return {
-          deployments: Object.fromEntries(deployments.items.map((d) => [d.metadata!.name!, { replicas: d.spec!.replicas, ready: d.status?.readyReplicas ?? 0 }])),
-          servingPods: pods.items.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((p) => p.metadata!.name),
-        };
-      });
+    const standbyUp = await watchFor<V1Deployment>(
+      app.kube.standby,
+      `/apis/apps/v1/namespaces/${app.namespace}/deployments`,
+      (d) => (d.spec?.replicas ?? 0) > 0,
+    );
+    const primaryAtBringUp = standbyUp.match.then(async () => {
+      const [deployments, pods] = await Promise.all([
+        primaryApps.listNamespacedDeployment({ namespace: app.namespace }),
+        app.kube.primary.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: app.namespace }),
+      ]);
+      return {
+        deployments: Object.fromEntries(
+          deployments.items.map((d) => [d.metadata!.name!, { replicas: d.spec!.replicas, ready: d.status?.readyReplicas ?? 0 }]),
+        ),
+        servingPods: pods.items
+          .filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+          .map((p) => p.metadata!.name),
+      };
+    });
     const r = await (await run(w, 'failover', input(app))).result();
     expect(r.status).toBe('completed');
-    expect(await primaryAtBringUp).toEqual({ deployments: { 'svc-0': { replicas: 0, ready: 0 }, 'svc-1': { replicas: 0, ready: 0 } }, servingPods: [] });
+    expect(await primaryAtBringUp).toEqual({
+      deployments: { 'svc-0': { replicas: 0, ready: 0 }, 'svc-1': { replicas: 0, ready: 0 } },
+      servingPods: [],
+    });
     // Fenced anew by this run, recording the replicas the source ran; activated by this run.
     for (const name of app.deployments) {
       expectFencedBy(await app.deployment('primary', name), r, '2');
-      expect(lifeboatAnnotations(await app.deployment('standby', name))).toEqual({ 'lifeboat.io/activated-by': owner(r), 'lifeboat.io/pre-activation-replicas': '0' });
+      expect(lifeboatAnnotations(await app.deployment('standby', name))).toEqual({
+        'lifeboat.io/activated-by': owner(r),
+        'lifeboat.io/pre-activation-replicas': '0',
+      });
     }
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect(await dnsTargets(app)).toEqual(targets.standby);
@@ -143,18 +196,34 @@ describe('failover (warm standby)', () => {
     // Picked by svc-0's selector, but not by its ReplicaSet's (no pod-template-hash): scaling to zero leaves it Ready.
     await core.createNamespacedPod({
       namespace: app.namespace,
-      body: { metadata: { name: 'svc-0-by-hand', labels: { app: 'svc-0' } }, spec: { nodeSelector: { type: 'kwok' }, containers: [{ name: 'svc-0', image: 'registry.example/svc-0:1' }] } },
+      body: {
+        metadata: { name: 'svc-0-by-hand', labels: { app: 'svc-0' } },
+        spec: { nodeSelector: { type: 'kwok' }, containers: [{ name: 'svc-0', image: 'registry.example/svc-0:1' }] },
+      },
     });
-    await firstWatched<{ status?: { conditions?: { type: string; status: string }[] } }>(app.kube.primary, `/api/v1/namespaces/${app.namespace}/pods?fieldSelector=metadata.name%3Dsvc-0-by-hand`,
-      (p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true);
+    await firstWatched<{ status?: { conditions?: { type: string; status: string }[] } }>(
+      app.kube.primary,
+      `/api/v1/namespaces/${app.namespace}/pods?fieldSelector=metadata.name%3Dsvc-0-by-hand`,
+      (p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
+    );
     const err = await (await run(w, 'failover', input(app))).result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const r = reportOf(err);
     expect(r.status).toBe('rolled-back');
-    expect(r.failure).toBe(`fenced, but the app still serves on 'primary' when the fence's time ran out: 1/2 still serving: ${app.namespace}/svc-0 1 ready`);
+    expect(r.failure).toBe(
+      `fenced, but the app still serves on 'primary' when the fence's time ran out: 1/2 still serving: ${app.namespace}/svc-0 1 ready`,
+    );
     expect(r.rolledBack).toEqual(["unfenced 2 Deployments on 'primary'"]);
     expect(r.steps.map((s) => [s.name, s.state])).toEqual([
-      ['preflight', 'done'], ['plan', 'done'], ['approval', 'done'], ['fence', 'failed'], ['bring-up', 'skipped'], ['available', 'skipped'], ['traffic', 'skipped'], ['verify', 'skipped'], ['report', 'skipped'],
+      ['preflight', 'done'],
+      ['plan', 'done'],
+      ['approval', 'done'],
+      ['fence', 'failed'],
+      ['bring-up', 'skipped'],
+      ['available', 'skipped'],
+      ['traffic', 'skipped'],
+      ['verify', 'skipped'],
+      ['report', 'skipped'],
     ]);
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     for (const name of app.deployments) {
@@ -183,7 +252,9 @@ describe('failover (warm standby)', () => {
     const second = await run(w, 'failover', input(app)).catch((e: unknown) => e);
     expect(second).toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
 
-    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: ' ' }] })).rejects.toMatchObject({ cause: { message: "approve needs the approver's name" } });
+    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: ' ' }] })).rejects.toMatchObject({
+      cause: { message: "approve needs the approver's name" },
+    });
     const approval = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'alice', comment: 'go' }] });
     expect(approval).toEqual({ approver: 'alice', comment: 'go', force: false, auto: false, at: approval.at });
     expect(Number.isNaN(Date.parse(approval.at))).toBe(false);
@@ -208,10 +279,20 @@ describe('failover (warm standby)', () => {
 
   it('dryRun plans and changes nothing', async () => {
     const { app, w } = await setup();
-    const r = await w.client.workflow.execute<typeof failover>('failover', { taskQueue: w.config.temporal.taskQueue, workflowId: `failover-plan/${app.name}`, args: [input(app, { dryRun: true })] });
+    const r = await w.client.workflow.execute<typeof failover>('failover', {
+      taskQueue: w.config.temporal.taskQueue,
+      workflowId: `failover-plan/${app.name}`,
+      args: [input(app, { dryRun: true })],
+    });
     expect(r.status).toBe('planned');
     expect(r.plan.map((p) => [p.step, p.cluster])).toEqual([
-      ['fence', 'primary'], ['fence', 'primary'], ['bring-up', 'standby'], ['bring-up', 'standby'], ['available', 'standby'], ['traffic', 'standby'], ['verify', 'standby'],
+      ['fence', 'primary'],
+      ['fence', 'primary'],
+      ['bring-up', 'standby'],
+      ['bring-up', 'standby'],
+      ['available', 'standby'],
+      ['traffic', 'standby'],
+      ['verify', 'standby'],
     ]);
     expect(r.steps.filter((s) => s.state !== 'skipped').map((s) => s.name)).toEqual(['preflight', 'plan']);
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
@@ -221,7 +302,10 @@ describe('failover (warm standby)', () => {
     const { app, w } = await setup();
     const core = app.kube.standby.makeApiClient(CoreV1Api);
     const nodes = (await core.listNode()).items.map((n) => n.metadata!.name!);
-    const cordon = (unschedulable: boolean) => Promise.all(nodes.map((name) => core.patchNode({ name, body: [{ op: 'replace', path: '/spec/unschedulable', value: unschedulable }] })));
+    const cordon = (unschedulable: boolean) =>
+      Promise.all(
+        nodes.map((name) => core.patchNode({ name, body: [{ op: 'replace', path: '/spec/unschedulable', value: unschedulable }] })),
+      );
     await cordon(true);
     try {
       const err = await (await run(w, 'failover', input(app))).result().catch((e: unknown) => e);
@@ -229,7 +313,9 @@ describe('failover (warm standby)', () => {
       const r = reportOf(err);
       expect(r.status).toBe('failed');
       // 2 Deployments of 2 replicas, each asking 10m CPU and 16Mi.
-      expect(r.failure).toBe(`preflight: target cluster 'standby' is unhealthy: 0/${nodes.length} Nodes Ready and schedulable; target 'standby' lacks capacity: needs 40m CPU and 0.06 GiB; standby has 0m and 0.00 GiB free`);
+      expect(r.failure).toBe(
+        `preflight: target cluster 'standby' is unhealthy: 0/${nodes.length} Nodes Ready and schedulable; target 'standby' lacks capacity: needs 40m CPU and 0.06 GiB; standby has 0m and 0.00 GiB free`,
+      );
       expect(r.steps.find((s) => s.name === 'fence')!.state).toBe('skipped');
     } finally {
       await cordon(false);
@@ -243,7 +329,9 @@ describe('failover (warm standby)', () => {
     const decisions: { to: string; key: string | undefined }[] = [];
     const server: Server = createServer((req: IncomingMessage, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => { body += c.toString(); });
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
       req.on('end', () => {
         const d = JSON.parse(body) as { to: string };
         decisions.push({ to: d.to, key: req.headers['idempotency-key'] as string | undefined });
@@ -266,7 +354,10 @@ describe('failover (warm standby)', () => {
       ]);
       // Three attempts at the switch, with one idempotency key, then the switch back.
       expect(decisions.map((d) => d.to)).toEqual(['standby', 'standby', 'standby', 'primary']);
-      expect(decisions.map((d) => d.key)).toEqual([...Array<string>(3).fill(`${r.workflowId}/${r.runId}/standby`), `${r.workflowId}/${r.runId}/primary`]);
+      expect(decisions.map((d) => d.key)).toEqual([
+        ...Array<string>(3).fill(`${r.workflowId}/${r.runId}/standby`),
+        `${r.workflowId}/${r.runId}/primary`,
+      ]);
       expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
       expect(await app.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
       for (const name of app.deployments) {
@@ -285,23 +376,28 @@ describe('failover (restore mode)', () => {
     const velero = { group: 'velero.io', version: 'v1', namespace: 'velero' } as const;
     type VeleroObject = {
       metadata: { name: string; creationTimestamp: string; annotations?: Record<string, string> };
-      spec: { backupName?: string; includedNamespaces?: string[] }; status?: { phase?: string; startTimestamp?: string };
+      spec: { backupName?: string; includedNamespaces?: string[] };
+      status?: { phase?: string; startTimestamp?: string };
     };
     const veleroApi = (c: 'primary' | 'standby') => app.kube[c].makeApiClient(CustomObjectsApi);
     const core = (c: 'primary' | 'standby') => app.kube[c].makeApiClient(CoreV1Api);
     // The app's state: one ConfigMap, written where the app serves.
     const write = async (c: 'primary' | 'standby', value: string) => {
       const body = { metadata: { name: 'orders' }, data: { last: value } };
-      await core(c).replaceNamespacedConfigMap({ namespace: app.namespace, name: 'orders', body }).catch((err: unknown) => {
-        if ((err as { code?: number }).code !== 404) throw err;
-        return core(c).createNamespacedConfigMap({ namespace: app.namespace, body });
-      });
+      await core(c)
+        .replaceNamespacedConfigMap({ namespace: app.namespace, name: 'orders', body })
+        .catch((err: unknown) => {
+          if ((err as { code?: number }).code !== 404) throw err;
+          return core(c).createNamespacedConfigMap({ namespace: app.namespace, body });
+        });
     };
-    const state = async (c: 'primary' | 'standby') => (await core(c).readNamespacedConfigMap({ namespace: app.namespace, name: 'orders' })).data;
-    const restoresOf = async (c: 'primary' | 'standby') => ((await veleroApi(c).listNamespacedCustomObject({ ...velero, plural: 'restores' })) as { items: VeleroObject[] }).items
-      .filter((x) => x.spec.includedNamespaces?.includes(app.namespace))
-      .sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp))
-      .map((x) => ({ name: x.metadata.name, backupName: x.spec.backupName, phase: x.status?.phase }));
+    const state = async (c: 'primary' | 'standby') =>
+      (await core(c).readNamespacedConfigMap({ namespace: app.namespace, name: 'orders' })).data;
+    const restoresOf = async (c: 'primary' | 'standby') =>
+      ((await veleroApi(c).listNamespacedCustomObject({ ...velero, plural: 'restores' })) as { items: VeleroObject[] }).items
+        .filter((x) => x.spec.includedNamespaces?.includes(app.namespace))
+        .sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp))
+        .map((x) => ({ name: x.metadata.name, backupName: x.spec.backupName, phase: x.status?.phase }));
 
     const seen: unknown[] = [];
     const expected: unknown[] = [];
@@ -310,11 +406,21 @@ describe('failover (restore mode)', () => {
       await write('primary', `primary-${cycle}`);
       // The backup a restore-mode failover restores: taken on primary, seen by standby through its location for primary.
       const backup = await w.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
-        taskQueue: w.config.temporal.taskQueue, workflowId: `velero-backup/${app.name}/${cycle}`, args: [{ app: app.name }],
+        taskQueue: w.config.temporal.taskQueue,
+        workflowId: `velero-backup/${app.name}/${cycle}`,
+        args: [{ app: app.name }],
       });
       expect(backup.phase).toBe('Completed');
       for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
-        if (await veleroApi('standby').getNamespacedCustomObject({ ...velero, plural: 'backups', name: backup.name }).then(() => true, () => false)) break;
+        if (
+          await veleroApi('standby')
+            .getNamespacedCustomObject({ ...velero, plural: 'backups', name: backup.name })
+            .then(
+              () => true,
+              () => false,
+            )
+        )
+          break;
         await new Promise((r) => setTimeout(r, 1_000));
       }
 
@@ -322,27 +428,51 @@ describe('failover (restore mode)', () => {
       runs.push(over);
       seen.push({ kind: over.kind, status: over.status, state: await state('standby'), backup: over.backup, rpoSeconds: over.rpoSeconds });
       const age = tenths(backup.startTimestamp!, over.requestedAt);
-      expected.push({ kind: 'failover', status: 'completed', state: { last: `primary-${cycle}` }, backup: { name: backup.name, startedAt: backup.startTimestamp, ageSeconds: age }, rpoSeconds: age });
+      expected.push({
+        kind: 'failover',
+        status: 'completed',
+        state: { last: `primary-${cycle}` },
+        backup: { name: backup.name, startedAt: backup.startTimestamp, ageSeconds: age },
+        rpoSeconds: age,
+      });
 
       await write('standby', `standby-${cycle}`);
       const back = await (await run(w, 'failback', input(app, { from: 'standby', to: 'primary', reason: 'primary repaired' }))).result();
       runs.push(back);
       // The failback's backup: taken on standby by this run's own child, after this run fenced the standby.
-      const taken = (await veleroApi('standby').getNamespacedCustomObject({ ...velero, plural: 'backups', name: back.backup!.name })) as VeleroObject;
-      seen.push({ kind: back.kind, status: back.status, state: await state('primary'), backup: back.backup, backupBy: taken.metadata.annotations?.['lifeboat.io/workflow-id'], rpoSeconds: back.rpoSeconds });
+      const taken = (await veleroApi('standby').getNamespacedCustomObject({
+        ...velero,
+        plural: 'backups',
+        name: back.backup!.name,
+      })) as VeleroObject;
+      seen.push({
+        kind: back.kind,
+        status: back.status,
+        state: await state('primary'),
+        backup: back.backup,
+        backupBy: taken.metadata.annotations?.['lifeboat.io/workflow-id'],
+        rpoSeconds: back.rpoSeconds,
+      });
       const child = failbackBackupWorkflowIdFor(back.workflowId, back.runId);
       // Its age when the failback was asked for, to Velero's second.
       const backAge = veleroAgeSeconds(taken.status!.startTimestamp!, back.requestedAt);
       expected.push({
-        kind: 'failback', status: 'completed', state: { last: `standby-${cycle}` },
-        backup: { name: backupNameFor(child), startedAt: taken.status!.startTimestamp, ageSeconds: backAge }, backupBy: child, rpoSeconds: backAge,
+        kind: 'failback',
+        status: 'completed',
+        state: { last: `standby-${cycle}` },
+        backup: { name: backupNameFor(child), startedAt: taken.status!.startTimestamp, ageSeconds: backAge },
+        backupBy: child,
+        rpoSeconds: backAge,
       });
     }
     expect(seen).toEqual(expected);
     // A failback's own backup starts after it fenced the standby: nothing written there is lost.
     expect(runs.filter((r) => r.kind === 'failback').map((r) => r.rpoSeconds)).toEqual([0, 0]);
     // Each run restored with a Restore of its own, named from the run: the failovers' on standby, the failbacks' on primary.
-    const restoresBy = (kind: FailoverReport['kind']) => runs.filter((r) => r.kind === kind).map((r) => ({ name: runRestoreNameFor(r.workflowId, r.runId), backupName: r.backup!.name, phase: 'Completed' }));
+    const restoresBy = (kind: FailoverReport['kind']) =>
+      runs
+        .filter((r) => r.kind === kind)
+        .map((r) => ({ name: runRestoreNameFor(r.workflowId, r.runId), backupName: r.backup!.name, phase: 'Completed' }));
     expect(await restoresOf('standby')).toEqual(restoresBy('failover'));
     expect(await restoresOf('primary')).toEqual(restoresBy('failback'));
     expect(new Set(runs.map((r) => r.backup!.name)).size).toBe(4);
@@ -378,19 +508,30 @@ describe('failover when the primary is down (the disaster)', () => {
     handle = await run(w, 'failover', input(app, { autoApprove: undefined }));
     while ((await handle.query(reportQuery)).status !== 'awaiting-approval') await new Promise((r) => setTimeout(r, 100));
     const plan = await handle.query(reportQuery);
-    expect(plan.plan[0]).toEqual({ step: 'fence', cluster: 'primary', change: `cannot fence: the API of 'primary' is unreachable (${plan.preflight!.from.detail}); proceeds only with a forced approval` });
-    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob' }] })).rejects.toMatchObject({ cause: { message: "'primary' is unreachable and cannot be fenced: approve with force to proceed anyway" } });
+    expect(plan.plan[0]).toEqual({
+      step: 'fence',
+      cluster: 'primary',
+      change: `cannot fence: the API of 'primary' is unreachable (${plan.preflight!.from.detail}); proceeds only with a forced approval`,
+    });
+    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob' }] })).rejects.toMatchObject({
+      cause: { message: "'primary' is unreachable and cannot be fenced: approve with force to proceed anyway" },
+    });
     await handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob', force: true }] });
     // Switched: the run then watches the unfenced primary until its API answers (failover.forced.test.ts).
     let r = await handle.query(reportQuery);
-    while (r.status !== 'watching-source' && r.status !== 'completed') r = await new Promise((res) => setTimeout(res, 100)).then(() => handle!.query(reportQuery));
+    while (r.status !== 'watching-source' && r.status !== 'completed')
+      r = await new Promise((res) => setTimeout(res, 100)).then(() => handle!.query(reportQuery));
     expect(r.status).toBe('watching-source');
-    expect(r.steps.find((s) => s.name === 'fence')).toEqual({ name: 'fence', state: 'skipped', detail: "'primary' unreachable; proceeding on the forced approval of bob" });
+    expect(r.steps.find((s) => s.name === 'fence')).toEqual({
+      name: 'fence',
+      state: 'skipped',
+      detail: "'primary' unreachable; proceeding on the forced approval of bob",
+    });
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect(await dnsTargets(app)).toEqual(targets.standby);
     // The primary back: the watch fences it and the run completes.
     await labUp();
-    expect((await handle.result() as FailoverReport).sourceWatch!.state).toBe('fenced');
+    expect(((await handle.result()) as FailoverReport).sourceWatch!.state).toBe('fenced');
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
   }, 300_000);
 });

@@ -28,20 +28,29 @@ afterAll(async () => {
   rmSync(reportDir, { recursive: true, force: true });
 });
 
-const run = (input: Parameters<typeof gameDay>[0], tag: string) => w.client.workflow.execute<typeof gameDay>('gameDay', {
-  taskQueue: w.config.temporal.taskQueue, workflowId: `gameday/test-${tag}-${Date.now()}`, args: [input],
-});
+const run = (input: Parameters<typeof gameDay>[0], tag: string) =>
+  w.client.workflow.execute<typeof gameDay>('gameDay', {
+    taskQueue: w.config.temporal.taskQueue,
+    workflowId: `gameday/test-${tag}-${Date.now()}`,
+    args: [input],
+  });
 
 describe('gameDay', () => {
-  it('proves both clusters\' etcd snapshots, the shop app\'s Velero backup (fresh backups) and its failover and failback, and stores the report', async () => {
+  it("proves both clusters' etcd snapshots, the shop app's Velero backup (fresh backups) and its failover and failback, and stores the report", async () => {
     const { report, stored } = await run({ freshBackups: true }, 'all');
     expect(report.entries.map((e) => [e.name, e.passed, e.error])).toEqual([
-      ['etcd/primary', true, undefined], ['etcd/standby', true, undefined], ['velero/shop', true, undefined], ['failover/shop', true, undefined],
+      ['etcd/primary', true, undefined],
+      ['etcd/standby', true, undefined],
+      ['velero/shop', true, undefined],
+      ['failover/shop', true, undefined],
     ]);
     expect(report.passed).toBe(true);
     // The lab's shop fails over and back, auto-approved: both runs complete, RTO within its objective.
     const fo = report.entries.find((e) => e.kind === 'failover')!.verification!;
-    expect(fo.checks.map((c) => [c.name, c.passed])).toEqual([['failover', true], ['failback', true]]);
+    expect(fo.checks.map((c) => [c.name, c.passed])).toEqual([
+      ['failover', true],
+      ['failback', true],
+    ]);
     expect(fo.steps.map((s) => s.name)).toContain('failover traffic');
     expect(fo.steps.map((s) => s.name)).toContain('failback traffic');
     for (const e of report.entries.filter((x) => x.kind !== 'failover')) {
@@ -67,7 +76,10 @@ describe('gameDay', () => {
     const files = { json: 'report.json', markdown: 'report.md', html: 'report.html' } as const;
     for (const form of ['json', 'markdown', 'html'] as const) {
       const got = await clients.s3.send(new GetObjectCommand({ Bucket: stored.bucket, Key: stored.keys[form] }));
-      expect({ form, bytes: Buffer.from(await got.Body!.transformToByteArray()).equals(readFileSync(join(stored.localDir, files[form]))) }).toEqual({ form, bytes: true });
+      expect({
+        form,
+        bytes: Buffer.from(await got.Body!.transformToByteArray()).equals(readFileSync(join(stored.localDir, files[form]))),
+      }).toEqual({ form, bytes: true });
     }
     const html = readFileSync(join(stored.localDir, 'report.html'), 'utf8');
     for (const e of report.entries) expect(html).toContain(e.name);
@@ -84,14 +96,20 @@ describe('gameDay', () => {
     // A cluster of the test's own (the standby's etcd, RPO objective 1 s): its newest snapshot is the
     // one taken here, 2 s before the game day starts.
     const cluster = testClusterName('gameday-rpo');
-    const strict = await startTestWorker((c) => withTestClusters({ ...c, gameDay: { ...c.gameDay, reportDir } }, [cluster], 'standby', { objectives: { rto: 600, rpo: 1 } }));
+    const strict = await startTestWorker((c) =>
+      withTestClusters({ ...c, gameDay: { ...c.gameDay, reportDir } }, [cluster], 'standby', { objectives: { rto: 600, rpo: 1 } }),
+    );
     try {
       const { manifest } = await strict.client.workflow.execute<typeof etcdSnapshot>('etcdSnapshot', {
-        taskQueue: strict.config.temporal.taskQueue, workflowId: `etcd-snapshot/${cluster}/test-gameday-${Date.now()}`, args: [{ cluster, skipRetention: true }],
+        taskQueue: strict.config.temporal.taskQueue,
+        workflowId: `etcd-snapshot/${cluster}/test-gameday-${Date.now()}`,
+        args: [{ cluster, skipRetention: true }],
       });
       await new Promise((r) => setTimeout(r, 2_000));
       const { report } = await strict.client.workflow.execute<typeof gameDay>('gameDay', {
-        taskQueue: strict.config.temporal.taskQueue, workflowId: `gameday/test-rpo-${Date.now()}`, args: [{ clusters: [cluster], apps: [], freshBackups: false }],
+        taskQueue: strict.config.temporal.taskQueue,
+        workflowId: `gameday/test-rpo-${Date.now()}`,
+        args: [{ clusters: [cluster], apps: [], freshBackups: false }],
       });
       expect(report.passed).toBe(false);
       expect(report.entries).toHaveLength(1);
@@ -99,7 +117,11 @@ describe('gameDay', () => {
       expect(entry).toMatchObject({ name: `etcd/${cluster}`, passed: false, rtoMet: true, rpoMet: false });
       expect(entry!.backup).toBeUndefined();
       const v = entry!.verification!;
-      expect({ passed: v.passed, backup: v.backup.id, objectives: v.objectives }).toEqual({ passed: true, backup: manifest.snapshotId, objectives: { rtoSeconds: 600, rpoSeconds: 1 } });
+      expect({ passed: v.passed, backup: v.backup.id, objectives: v.objectives }).toEqual({
+        passed: true,
+        backup: manifest.snapshotId,
+        objectives: { rtoSeconds: 600, rpoSeconds: 1 },
+      });
       // RPO: the snapshot's age when the verification started, at least the 2 s waited.
       expect(v.rpoSeconds).toBe(Math.round((Date.parse(v.startedAt) - Date.parse(manifest.startedAt)) / 100) / 10);
       expect(v.rpoSeconds).toBeGreaterThanOrEqual(2);
@@ -110,7 +132,12 @@ describe('gameDay', () => {
   }, 300_000);
 
   it('an unknown app is refused before anything runs', async () => {
-    const err = await run({ apps: ['nope'] }, 'unknown').catch((e: unknown) => e) as { cause?: { cause?: { type?: string; message?: string } } };
-    expect(err.cause?.cause).toMatchObject({ type: 'UnknownGameDayTarget', message: expect.stringContaining("app 'nope' (configured: shop)") });
+    const err = (await run({ apps: ['nope'] }, 'unknown').catch((e: unknown) => e)) as {
+      cause?: { cause?: { type?: string; message?: string } };
+    };
+    expect(err.cause?.cause).toMatchObject({
+      type: 'UnknownGameDayTarget',
+      message: expect.stringContaining("app 'nope' (configured: shop)"),
+    });
   }, 60_000);
 });

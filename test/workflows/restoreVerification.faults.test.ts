@@ -29,33 +29,52 @@ afterAll(async () => {
 });
 
 /** Pids of processes whose command line names the scratch directory, with their program. */
-const scratchProcesses = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((pid) => {
-  try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.some((a) => a.includes(scratchDir)) ? [{ pid: Number(pid), program: argv[0]!.split('/').pop()! }] : [];
-  } catch {
-    return [];
-  }
-});
+const scratchProcesses = () =>
+  readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .flatMap((pid) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return argv.some((a) => a.includes(scratchDir)) ? [{ pid: Number(pid), program: argv[0]!.split('/').pop()! }] : [];
+      } catch {
+        return [];
+      }
+    });
 
 describe('restoreVerification under faults', () => {
   it('kill -9 of the worker mid-verification: a restarted worker completes it and nothing is left behind', async () => {
     const taskQueue = `test-verify-kill-${randomUUID()}`;
-    const startWorker = (): ResultPromise => execa(process.execPath, [cliPath, 'worker'], {
-      env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0', LIFEBOAT_SCRATCH_DIR: scratchDir }, reject: false,
-    });
+    const startWorker = (): ResultPromise =>
+      execa(process.execPath, [cliPath, 'worker'], {
+        env: {
+          LIFEBOAT_CONFIG: labConfigFile,
+          LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue,
+          LIFEBOAT_METRICS_PORT: '0',
+          LIFEBOAT_SCRATCH_DIR: scratchDir,
+        },
+        reject: false,
+      });
     let worker = startWorker();
     try {
       const { manifest } = await client.workflow.execute<typeof etcdSnapshot>('etcdSnapshot', {
-        taskQueue, workflowId: `etcd-snapshot/primary/test-verify-kill-${Date.now()}`, args: [{ cluster: 'primary', skipRetention: true }],
+        taskQueue,
+        workflowId: `etcd-snapshot/primary/test-verify-kill-${Date.now()}`,
+        args: [{ cluster: 'primary', skipRetention: true }],
       });
       const handle = await client.workflow.start<typeof restoreVerification>('restoreVerification', {
-        taskQueue, workflowId: `verify-etcd/primary/test-kill-${Date.now()}`, args: [{ kind: 'etcd', cluster: 'primary', snapshotId: manifest.snapshotId }], workflowExecutionTimeout: '10 minutes',
+        taskQueue,
+        workflowId: `verify-etcd/primary/test-kill-${Date.now()}`,
+        args: [{ kind: 'etcd', cluster: 'primary', snapshotId: manifest.snapshotId }],
+        workflowExecutionTimeout: '10 minutes',
       });
       // Kill the worker as soon as its scratch kube-apiserver is started: the scratch etcd runs, and
       // the checks and the teardown are still a second or more away.
       let orphans: { pid: number; program: string }[] = [];
-      for (const deadline = Date.now() + 60_000; Date.now() < deadline && !orphans.some((p) => p.program === 'kube-apiserver'); await new Promise((r) => setTimeout(r, 10))) {
+      for (
+        const deadline = Date.now() + 60_000;
+        Date.now() < deadline && !orphans.some((p) => p.program === 'kube-apiserver');
+        await new Promise((r) => setTimeout(r, 10))
+      ) {
         orphans = scratchProcesses();
       }
       worker.kill('SIGKILL');

@@ -28,7 +28,9 @@ const corruptCluster = testClusterName('verify-corrupt');
 let w: TestWorker;
 let clients: ReturnType<typeof createClients>;
 beforeAll(async () => {
-  w = await startTestWorker((c) => withTestClusters({ ...c, verification: { ...c.verification, scratchDir } }, [newestCluster, corruptCluster], 'standby'));
+  w = await startTestWorker((c) =>
+    withTestClusters({ ...c, verification: { ...c.verification, scratchDir } }, [newestCluster, corruptCluster], 'standby'),
+  );
   clients = createClients(w.config);
 });
 afterAll(async () => {
@@ -42,7 +44,9 @@ const bucket = () => w.config.objectStore.bucket;
 
 async function snapshot(cluster: string) {
   const handle = await w.client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
-    taskQueue: w.config.temporal.taskQueue, workflowId: `etcd-snapshot/${cluster}/test-verify-${Date.now()}-${randomBytes(3).toString('hex')}`, args: [{ cluster, skipRetention: true }],
+    taskQueue: w.config.temporal.taskQueue,
+    workflowId: `etcd-snapshot/${cluster}/test-verify-${Date.now()}-${randomBytes(3).toString('hex')}`,
+    args: [{ cluster, skipRetention: true }],
   });
   return (await handle.result()).manifest;
 }
@@ -56,18 +60,28 @@ const expectObjectivesMeasured = (r: VerificationResult, snapshotStartedAt: stri
   expect(r.rtoSeconds).toBe(seconds(r.startedAt, end));
 };
 
-function verify(input: EtcdVerificationInput, workflowId = `verify-etcd/${input.cluster}/test-${Date.now()}-${randomBytes(3).toString('hex')}`) {
-  return w.client.workflow.execute<typeof restoreVerification>('restoreVerification', { taskQueue: w.config.temporal.taskQueue, workflowId, args: [input] });
+function verify(
+  input: EtcdVerificationInput,
+  workflowId = `verify-etcd/${input.cluster}/test-${Date.now()}-${randomBytes(3).toString('hex')}`,
+) {
+  return w.client.workflow.execute<typeof restoreVerification>('restoreVerification', {
+    taskQueue: w.config.temporal.taskQueue,
+    workflowId,
+    args: [input],
+  });
 }
 
 /** Processes whose command line names the test's scratch directory (a leftover scratch etcd or apiserver). */
-const scratchProcesses = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((pid) => {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(scratchDir);
-  } catch {
-    return false;
-  }
-});
+const scratchProcesses = () =>
+  readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(scratchDir);
+      } catch {
+        return false;
+      }
+    });
 
 const expectNothingLeft = () => {
   expect(readdirSync(scratchDir)).toEqual([]);
@@ -87,34 +101,58 @@ describe('restoreVerification (etcd)', () => {
         namespace: ns,
         body: {
           metadata: { name: 'api' },
-          spec: { replicas: 3, selector: { matchLabels: { app: 'api' } }, template: { metadata: { labels: { app: 'api' } }, spec: { containers: [{ name: 'api', image: 'registry.example/api:1' }] } } },
+          spec: {
+            replicas: 3,
+            selector: { matchLabels: { app: 'api' } },
+            template: { metadata: { labels: { app: 'api' } }, spec: { containers: [{ name: 'api', image: 'registry.example/api:1' }] } },
+          },
         },
       });
       const manifest = await snapshot('primary');
       const workflowId = `verify-etcd/primary/test-known-${Date.now()}`;
-      const r = await verify({
-        kind: 'etcd', cluster: 'primary', snapshotId: manifest.snapshotId,
-        objects: [{ resource: 'namespaces', name: ns }, { resource: 'deployments', namespace: ns, name: 'api' }, { resource: 'secrets', namespace: ns, name: 'db-credentials' }],
-      }, workflowId);
+      const r = await verify(
+        {
+          kind: 'etcd',
+          cluster: 'primary',
+          snapshotId: manifest.snapshotId,
+          objects: [
+            { resource: 'namespaces', name: ns },
+            { resource: 'deployments', namespace: ns, name: 'api' },
+            { resource: 'secrets', namespace: ns, name: 'db-credentials' },
+          ],
+        },
+        workflowId,
+      );
       expect(r.passed).toBe(true);
       expect(r.backup.id).toBe(manifest.snapshotId);
       const check = (name: string) => r.checks.find((c) => c.name === name)!;
       expect(check(`namespaces/${ns}`).passed).toBe(true);
-      expect(check(`deployments/${ns}/api`)).toEqual({ name: `deployments/${ns}/api`, passed: true, detail: expect.stringMatching(/^found at resourceVersion \d+, 3 replicas$/) });
+      expect(check(`deployments/${ns}/api`)).toEqual({
+        name: `deployments/${ns}/api`,
+        passed: true,
+        detail: expect.stringMatching(/^found at resourceVersion \d+, 3 replicas$/),
+      });
       // The Secret is encrypted at rest in the primary's etcd: reading it back proves the scratch API
       // server got the EncryptionConfiguration, and the hash proves the data.
       expect(check(`secrets/${ns}/db-credentials`)).toEqual({
-        name: `secrets/${ns}/db-credentials`, passed: true,
+        name: `secrets/${ns}/db-credentials`,
+        passed: true,
         detail: `data sha256 ${dataHash({ data: { token } }).slice(0, 12)} equals the source's at resourceVersion ${secret.metadata!.resourceVersion}`,
       });
       const prefixes = Object.keys(manifest.inventory.prefixes).length;
       expect(check('inventory')).toEqual({
-        name: 'inventory', passed: true,
-        detail: expect.stringMatching(new RegExp(`^${manifest.inventory.totalKeys} keys in ${prefixes} resource prefixes at revision \\d+, as the manifest says$`)),
+        name: 'inventory',
+        passed: true,
+        detail: expect.stringMatching(
+          new RegExp(`^${manifest.inventory.totalKeys} keys in ${prefixes} resource prefixes at revision \\d+, as the manifest says$`),
+        ),
       });
       expect(check('count secrets').passed).toBe(true);
       expect(r.steps.map((s) => [s.name, s.state])).toEqual(
-        ['select', 'fetch', 'restore-db', 'start-etcd', 'check-inventory', 'start-apiserver', 'check-objects', 'teardown', 'record'].map((n) => [n, 'done']));
+        ['select', 'fetch', 'restore-db', 'start-etcd', 'check-inventory', 'start-apiserver', 'check-objects', 'teardown', 'record'].map(
+          (n) => [n, 'done'],
+        ),
+      );
       expectObjectivesMeasured(r, manifest.startedAt);
       const stored = await readManifest(clients.s3, bucket(), 'primary', manifest.snapshotId);
       expect(stored.status).toBe('verified');
@@ -143,10 +181,19 @@ describe('restoreVerification (etcd)', () => {
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const r = failedVerification(err) as VerificationResult;
     expect(r.passed).toBe(false);
-    expect(r.failureReason).toMatch(new RegExp(`^snapshot ${manifest.snapshotId} is corrupt: authentication failed on chunk \\d+ .*the data was modified`));
+    expect(r.failureReason).toMatch(
+      new RegExp(`^snapshot ${manifest.snapshotId} is corrupt: authentication failed on chunk \\d+ .*the data was modified`),
+    );
     expect(r.steps.map((s) => [s.name, s.state])).toEqual([
-      ['select', 'done'], ['fetch', 'failed'], ['restore-db', 'skipped'], ['start-etcd', 'skipped'], ['check-inventory', 'skipped'],
-      ['start-apiserver', 'skipped'], ['check-objects', 'skipped'], ['teardown', 'done'], ['record', 'done'],
+      ['select', 'done'],
+      ['fetch', 'failed'],
+      ['restore-db', 'skipped'],
+      ['start-etcd', 'skipped'],
+      ['check-inventory', 'skipped'],
+      ['start-apiserver', 'skipped'],
+      ['check-objects', 'skipped'],
+      ['teardown', 'done'],
+      ['record', 'done'],
     ]);
     expectObjectivesMeasured(r, manifest.startedAt);
     const after = await readManifest(clients.s3, bucket(), corruptCluster, manifest.snapshotId);
@@ -157,7 +204,11 @@ describe('restoreVerification (etcd)', () => {
 
   it('an object the snapshot does not hold fails its check by name (on the newest snapshot, when none is named)', async () => {
     const manifest = await snapshot(newestCluster);
-    const err = await verify({ kind: 'etcd', cluster: newestCluster, objects: [{ resource: 'secrets', namespace: 'default', name: 'never-created' }] }).catch((e: unknown) => e);
+    const err = await verify({
+      kind: 'etcd',
+      cluster: newestCluster,
+      objects: [{ resource: 'secrets', namespace: 'default', name: 'never-created' }],
+    }).catch((e: unknown) => e);
     const r = failedVerification(err) as VerificationResult;
     expect(r.backup.id).toBe(manifest.snapshotId);
     expect(r.failureReason).toBe('check secrets/default/never-created failed: not found in the restored cluster');
@@ -166,7 +217,9 @@ describe('restoreVerification (etcd)', () => {
   }, 240_000);
 
   it('an unknown snapshot id is a SnapshotNotFound failure, and nothing is started', async () => {
-    const err = await verify({ kind: 'etcd', cluster: 'standby', snapshotId: '20200101T000000Z-000000000000' }).catch((e: unknown) => e) as WorkflowFailedError;
+    const err = (await verify({ kind: 'etcd', cluster: 'standby', snapshotId: '20200101T000000Z-000000000000' }).catch(
+      (e: unknown) => e,
+    )) as WorkflowFailedError;
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err.cause?.cause as { type?: string }).type).toBe('SnapshotNotFound');
     expect(existsSync(scratchDir)).toBe(true);

@@ -29,19 +29,26 @@ beforeAll(async () => {
   kube = loadKubeConfig(config.clusters.find((c) => c.name === 'primary')!);
   await kube.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
   const apps = kube.makeApiClient(AppsV1Api);
-  await Promise.all(['first', 'second'].map((name) => apps.createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, 2, 'primary') })));
+  await Promise.all(
+    ['first', 'second'].map((name) => apps.createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, 2, 'primary') })),
+  );
   connection = await Connection.connect({ address: config.temporal.address });
   client = new Client({ connection, namespace: config.temporal.namespace });
 }, 60_000);
 afterAll(async () => {
   await connection?.close();
-  await kube?.makeApiClient(CoreV1Api).deleteNamespace({ name: namespace }).catch(() => undefined);
+  await kube
+    ?.makeApiClient(CoreV1Api)
+    .deleteNamespace({ name: namespace })
+    .catch(() => undefined);
 });
 
 /** A worker process of the lab's CLI on the test's own task queue. */
-const startWorker = (taskQueue: string): ResultPromise => execa(process.execPath, [cliPath, 'worker'], {
-  env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0' }, reject: false,
-});
+const startWorker = (taskQueue: string): ResultPromise =>
+  execa(process.execPath, [cliPath, 'worker'], {
+    env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0' },
+    reject: false,
+  });
 
 const text = `apiVersion: lifeboat.io/v1
 kind: Runbook
@@ -64,15 +71,29 @@ steps:
 type Events = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>;
 const count = (events: Events, has: (e: Events[number]) => unknown) => events.filter(has).length;
 const completedActivities = (events: Events) => {
-  const types = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!]));
-  return events.filter((e) => e.activityTaskCompletedEventAttributes).map((e) => types.get(String(e.activityTaskCompletedEventAttributes!.scheduledEventId))!).sort();
+  const types = new Map(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!]),
+  );
+  return events
+    .filter((e) => e.activityTaskCompletedEventAttributes)
+    .map((e) => types.get(String(e.activityTaskCompletedEventAttributes!.scheduledEventId))!)
+    .sort();
 };
 
 describe('runbook interpreter under faults', () => {
   it('kill -9 of the worker while the child runs and while the approval waits: completes once, each change once, one child run', async () => {
     const parsed = parseRunbook('kill-test.yaml', text, { blocks: runbookBlocks });
     if (!parsed.ok) throw new Error(formatProblems(parsed.problems).join('\n'));
-    const input: RunbookInput = { document: parsed.document, contentHash: 'kill-test', source: 'kill-test.yaml', parameters: {}, startedBy: 'jest', approverGroups: {} };
+    const input: RunbookInput = {
+      document: parsed.document,
+      contentHash: 'kill-test',
+      source: 'kill-test.yaml',
+      parameters: {},
+      startedBy: 'jest',
+      approverGroups: {},
+    };
     const taskQueue = `test-runbook-kill-${randomUUID()}`;
     const workflowId = `runbook/kill-test/${randomUUID().slice(0, 8)}`;
     let worker = startWorker(taskQueue);
@@ -94,7 +115,8 @@ describe('runbook interpreter under faults', () => {
           killedInside = pending.map((a) => a.activityType!.name!);
           break;
         }
-        if (status && status.name !== 'RUNNING') throw new Error(`the child ended (${status.name}) before the worker could be killed inside it`);
+        if (status && status.name !== 'RUNNING')
+          throw new Error(`the child ended (${status.name}) before the worker could be killed inside it`);
         await new Promise((r) => setTimeout(r, 10));
       }
       process.stderr.write(`[runbook kill] worker killed inside the child's ${killedInside.join(', ')}\n`);
@@ -111,7 +133,12 @@ describe('runbook interpreter under faults', () => {
       const report = await handle.result();
 
       expect(report.status).toBe('succeeded');
-      expect(report.steps.map((s) => `${s.path} ${s.state}`)).toEqual(['scale-first succeeded', 'health succeeded', 'approve succeeded', 'scale-second succeeded']);
+      expect(report.steps.map((s) => `${s.path} ${s.state}`)).toEqual([
+        'scale-first succeeded',
+        'health succeeded',
+        'approve succeeded',
+        'scale-second succeeded',
+      ]);
       expect(report.approvals.map((a) => a.approver)).toEqual(['alice']);
       const events = (await handle.fetchHistory()).events ?? [];
       expect(count(events, (e) => e.workflowExecutionCompletedEventAttributes)).toBe(1);
@@ -123,13 +150,21 @@ describe('runbook interpreter under faults', () => {
       expect(completedActivities(childEvents)).toEqual(['checkEtcd', 'checkNodes', 'checkObjectStore', 'checkVeleroLocation']);
       // The checks the killed worker had running were retried once on the new one; the others ran once.
       const checks = ['checkEtcd', 'checkNodes', 'checkObjectStore', 'checkVeleroLocation'];
-      expect(Object.fromEntries(activityAttempts({ events: childEvents }).sort())).toEqual(Object.fromEntries(checks.map((c) => [c, killedInside.includes(c) ? 2 : 1])));
+      expect(Object.fromEntries(activityAttempts({ events: childEvents }).sort())).toEqual(
+        Object.fromEntries(checks.map((c) => [c, killedInside.includes(c) ? 2 : 1])),
+      );
       // The parent's own activities each ran once: neither kill landed inside one.
-      expect(activityAttempts({ events })).toEqual([['scaleDeployment', 1], ['scaleDeployment', 1]]);
+      expect(activityAttempts({ events })).toEqual([
+        ['scaleDeployment', 1],
+        ['scaleDeployment', 1],
+      ]);
       // Created at generation 1; one scale each.
       const apps = kube.makeApiClient(AppsV1Api);
       const deployments = await Promise.all(['first', 'second'].map((name) => apps.readNamespacedDeployment({ namespace, name })));
-      expect(deployments.map((d) => [d.metadata!.name, d.metadata!.generation, d.spec!.replicas])).toEqual([['first', 2, 0], ['second', 2, 0]]);
+      expect(deployments.map((d) => [d.metadata!.name, d.metadata!.generation, d.spec!.replicas])).toEqual([
+        ['first', 2, 0],
+        ['second', 2, 0],
+      ]);
     } finally {
       worker.kill('SIGTERM');
       await worker;

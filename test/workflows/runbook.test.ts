@@ -16,7 +16,15 @@ import { bin } from '../../lab/topology.js';
 import { carriedDetails, rootFailure } from '../../model/failure-chain.js';
 import { formatProblems, parseRunbook } from '../../model/runbook/parse.js';
 import { runbookBlocks } from '../../model/runbook/registry.js';
-import type { ParameterValue, RunbookAbort, RunbookAbortRequest, RunbookApproval, RunbookApproveRequest, RunbookInput, RunbookReport } from '../../model/runbook/run.js';
+import type {
+  ParameterValue,
+  RunbookAbort,
+  RunbookAbortRequest,
+  RunbookApproval,
+  RunbookApproveRequest,
+  RunbookInput,
+  RunbookReport,
+} from '../../model/runbook/run.js';
 import type { runbook } from '../../workflows/runbook.js';
 import { fetchHistory } from '../helpers/histories.js';
 import { createTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
@@ -35,7 +43,9 @@ afterAll(async () => {
  */
 async function onOwnServer<T>(body: () => Promise<T>): Promise<T> {
   const shared = env;
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: bin.temporalTestServer } } });
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: bin.temporalTestServer } },
+  });
   try {
     return await body();
   } finally {
@@ -55,19 +65,33 @@ function documentOf(name: string, body: string) {
 }
 
 const inputOf = (name: string, body: string, parameters: Record<string, ParameterValue> = {}, plan = false): RunbookInput => ({
-  document: documentOf(name, body), contentHash: 'c0ffee', source: `runbooks/${name}.yaml`, parameters, startedBy: 'jest', approverGroups, ...(plan ? { plan } : {}),
+  document: documentOf(name, body),
+  contentHash: 'c0ffee',
+  source: `runbooks/${name}.yaml`,
+  parameters,
+  startedBy: 'jest',
+  approverGroups,
+  ...(plan ? { plan } : {}),
 });
 
 type Outcome = { report: RunbookReport; err: undefined } | { report: RunbookReport; err: unknown };
 
 /** Starts the run on the stub worker's queue, lets `during` act on it, and returns how it ended with its history. */
-async function runOf(taskQueue: string, input: RunbookInput, during: (handle: WorkflowHandle<typeof runbook>) => Promise<void> = () => Promise.resolve(), record?: string) {
+async function runOf(
+  taskQueue: string,
+  input: RunbookInput,
+  during: (handle: WorkflowHandle<typeof runbook>) => Promise<void> = () => Promise.resolve(),
+  record?: string,
+) {
   const workflowId = `runbook/${input.document.metadata.name}/${randomUUID().slice(0, 8)}`;
   const handle = await env.client.workflow.start<typeof runbook>('runbook', { taskQueue, workflowId, args: [input] });
   await during(handle);
   const outcome: Outcome = await handle.result().then(
     (report) => ({ report, err: undefined }),
-    (err: unknown) => ({ report: carriedDetails<RunbookReport>(err, ({ detail }) => typeof detail === 'object' && detail !== null && 'steps' in detail)!, err }),
+    (err: unknown) => ({
+      report: carriedDetails<RunbookReport>(err, ({ detail }) => typeof detail === 'object' && detail !== null && 'steps' in detail)!,
+      err,
+    }),
   );
   const history = await handle.fetchHistory();
   await fetchHistory(env.client, workflowId, record);
@@ -78,11 +102,12 @@ async function runOf(taskQueue: string, input: RunbookInput, during: (handle: Wo
 const stepsOf = (report: RunbookReport) => report.steps.map((s) => `${s.path} ${s.state}${s.detail === undefined ? '' : `: ${s.detail}`}`);
 
 /** Each stub call as `activity target #attempt`, in the order the worker ran them. */
-const trace = (calls: StubCall[]) => calls.map((c) => {
-  const i = (c.input ?? {}) as { name?: string; replicas?: number; node?: string; url?: string; cluster?: string };
-  const target = i.name !== undefined ? `${i.name}→${i.replicas}` : i.node ?? i.url ?? i.cluster ?? 'store';
-  return `${c.activity} ${target} #${c.attempt}`;
-});
+const trace = (calls: StubCall[]) =>
+  calls.map((c) => {
+    const i = (c.input ?? {}) as { name?: string; replicas?: number; node?: string; url?: string; cluster?: string };
+    const target = i.name !== undefined ? `${i.name}→${i.replicas}` : (i.node ?? i.url ?? i.cluster ?? 'store');
+    return `${c.activity} ${target} #${c.attempt}`;
+  });
 
 const until = async (handle: WorkflowHandle, done: (r: RunbookReport) => boolean): Promise<RunbookReport> => {
   for (;;) {
@@ -91,8 +116,13 @@ const until = async (handle: WorkflowHandle, done: (r: RunbookReport) => boolean
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 };
-const approve = (handle: WorkflowHandle, request: RunbookApproveRequest) => handle.executeUpdate<RunbookApproval, [RunbookApproveRequest]>('approve', { args: [request] });
-const refusal = (p: Promise<unknown>) => p.then(() => 'accepted', (e: unknown) => rootFailure(e));
+const approve = (handle: WorkflowHandle, request: RunbookApproveRequest) =>
+  handle.executeUpdate<RunbookApproval, [RunbookApproveRequest]>('approve', { args: [request] });
+const refusal = (p: Promise<unknown>) =>
+  p.then(
+    () => 'accepted',
+    (e: unknown) => rootFailure(e),
+  );
 
 /** What a clusterHealth check reports of a reachable component. */
 const component = (name: string) => ({ component: name, healthy: true, address: `https://${name}.lab`, detail: 'reachable' });
@@ -102,7 +132,8 @@ const healthy = () => ({
   checkEtcd: ({ cluster }: { cluster: string }) => Promise.resolve({ ...component(`etcd/${cluster}`), members: [] }),
   checkVeleroLocation: ({ cluster }: { cluster: string }) => Promise.resolve(component(`velero/${cluster}`)),
   checkObjectStore: () => Promise.resolve(component('object-store')),
-  scaleDeployment: (i: { namespace: string; name: string; replicas: number }) => Promise.resolve({ deployment: `${i.namespace}/${i.name}`, replicas: i.replicas, changed: true }),
+  scaleDeployment: (i: { namespace: string; name: string; replicas: number }) =>
+    Promise.resolve({ deployment: `${i.namespace}/${i.name}`, replicas: i.replicas, changed: true }),
   cordonNode: (i: { node: string }) => Promise.resolve({ node: i.node, changed: true }),
   uncordonNode: (i: { node: string }) => Promise.resolve({ node: i.node, changed: true }),
   httpCheck: (i: { url: string }) => Promise.resolve({ url: i.url, status: 200, milliseconds: 3 }),
@@ -114,8 +145,14 @@ const scale = (name: string, replicas: number | string, indent = 4) =>
   `action: scaleDeployment\n${' '.repeat(indent)}with: { cluster: primary, namespace: shop, name: ${name}, replicas: ${replicas} }`;
 /** The workflow history's cancellation requests of activities, by activity type. */
 const cancelRequested = (events: Awaited<ReturnType<typeof runOf>>['events']) => {
-  const scheduled = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name]));
-  return events.filter((e) => e.activityTaskCancelRequestedEventAttributes).map((e) => scheduled.get(String(e.activityTaskCancelRequestedEventAttributes!.scheduledEventId)));
+  const scheduled = new Map(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name]),
+  );
+  return events
+    .filter((e) => e.activityTaskCancelRequestedEventAttributes)
+    .map((e) => scheduled.get(String(e.activityTaskCancelRequestedEventAttributes!.scheduledEventId)));
 };
 
 const whenDocument = `parameters:
@@ -143,18 +180,31 @@ describe('runbook interpreter (time-skipping test server, stubbed activities)', 
   it('when: true and false over parameters and earlier outputs; a run: child with its own activities', async () => {
     const { activities, calls } = recorded(healthy());
     const { report, err, workflowId } = await withStubbedWorker(env, activities, (taskQueue) =>
-      runOf(taskQueue, inputOf('when-live', whenDocument, { replicas: 3, mode: 'live' }), undefined, 'runbook-plain'));
+      runOf(taskQueue, inputOf('when-live', whenDocument, { replicas: 3, mode: 'live' }), undefined, 'runbook-plain'),
+    );
     expect(err).toBeUndefined();
     expect(report.status).toBe('succeeded');
-    expect(stepsOf(report)).toEqual(['health succeeded', 'scale succeeded', "drill-only skipped: when: params.mode == 'drill' is false", 'check succeeded']);
-    expect(report.steps.map((s) => [s.path, s.outputs])).toEqual([['health', { healthy: true }], ['scale', { changed: true }], ['drill-only', undefined], ['check', undefined]]);
+    expect(stepsOf(report)).toEqual([
+      'health succeeded',
+      'scale succeeded',
+      "drill-only skipped: when: params.mode == 'drill' is false",
+      'check succeeded',
+    ]);
+    expect(report.steps.map((s) => [s.path, s.outputs])).toEqual([
+      ['health', { healthy: true }],
+      ['scale', { changed: true }],
+      ['drill-only', undefined],
+      ['check', undefined],
+    ]);
     expect(report.steps[0]!.childWorkflowId).toBe(`${workflowId}/health`);
     // The child's four checks run at once (in any order), then the steps in document order.
     expect(trace(calls.slice(0, 4)).sort()).toEqual(healthChecks);
     expect(trace(calls.slice(4))).toEqual(['scaleDeployment web→3 #1', 'httpCheck http://shop.lab.example/healthz #1']);
 
     const drill = recorded(healthy());
-    const second = await withStubbedWorker(env, drill.activities, (taskQueue) => runOf(taskQueue, inputOf('when-drill', whenDocument, { replicas: 2, mode: 'drill' })));
+    const second = await withStubbedWorker(env, drill.activities, (taskQueue) =>
+      runOf(taskQueue, inputOf('when-drill', whenDocument, { replicas: 2, mode: 'drill' })),
+    );
     expect(second.err).toBeUndefined();
     expect(second.report.status).toBe('succeeded');
     expect(stepsOf(second.report)).toEqual([
@@ -185,17 +235,28 @@ steps:
     const { activities, calls } = recorded(healthy());
     const refused: unknown[] = [];
     let waitingCalls: string[] = [];
-    const { report, err, events } = await withStubbedWorker(env, activities, (taskQueue) => runOf(taskQueue, inputOf('approval', approvalDocument, { replicas: 3 }), async (handle) => {
-      const waiting = await until(handle, (r) => r.status === 'waiting-approval');
-      expect(stepsOf(waiting)).toEqual(['scale-down succeeded', 'approve waiting: scale shop/web back up to 3 (started by jest)?', 'scale-up pending']);
-      refused.push(await refusal(approve(handle, { approver: 'mallory' })));
-      const first = await approve(handle, { approver: 'alice', comment: 'looks right' });
-      expect(first).toEqual({ step: 'approve', approver: 'alice', comment: 'looks right', at: first.at });
-      refused.push(await refusal(approve(handle, { approver: 'alice' })));
-      refused.push(await refusal(approve(handle, { approver: 'bob', step: 'scale-up' })));
-      waitingCalls = trace(calls);
-      await approve(handle, { approver: 'bob' });
-    }, 'runbook-approval'));
+    const { report, err, events } = await withStubbedWorker(env, activities, (taskQueue) =>
+      runOf(
+        taskQueue,
+        inputOf('approval', approvalDocument, { replicas: 3 }),
+        async (handle) => {
+          const waiting = await until(handle, (r) => r.status === 'waiting-approval');
+          expect(stepsOf(waiting)).toEqual([
+            'scale-down succeeded',
+            'approve waiting: scale shop/web back up to 3 (started by jest)?',
+            'scale-up pending',
+          ]);
+          refused.push(await refusal(approve(handle, { approver: 'mallory' })));
+          const first = await approve(handle, { approver: 'alice', comment: 'looks right' });
+          expect(first).toEqual({ step: 'approve', approver: 'alice', comment: 'looks right', at: first.at });
+          refused.push(await refusal(approve(handle, { approver: 'alice' })));
+          refused.push(await refusal(approve(handle, { approver: 'bob', step: 'scale-up' })));
+          waitingCalls = trace(calls);
+          await approve(handle, { approver: 'bob' });
+        },
+        'runbook-approval',
+      ),
+    );
     expect(refused).toEqual([
       { type: 'Error', message: "'mallory' may not approve step approve; approvers: alice, bob, carol" },
       { type: 'Error', message: "'alice' has already approved step approve" },
@@ -205,8 +266,15 @@ steps:
     expect(waitingCalls).toEqual(['scaleDeployment web→0 #1']);
     expect(err).toBeUndefined();
     expect(report.status).toBe('succeeded');
-    expect(stepsOf(report)).toEqual(['scale-down succeeded', 'approve succeeded: scale shop/web back up to 3 (started by jest)?', 'scale-up succeeded']);
-    expect(report.approvals.map((a) => [a.step, a.approver, a.comment])).toEqual([['approve', 'alice', 'looks right'], ['approve', 'bob', undefined]]);
+    expect(stepsOf(report)).toEqual([
+      'scale-down succeeded',
+      'approve succeeded: scale shop/web back up to 3 (started by jest)?',
+      'scale-up succeeded',
+    ]);
+    expect(report.approvals.map((a) => [a.step, a.approver, a.comment])).toEqual([
+      ['approve', 'alice', 'looks right'],
+      ['approve', 'bob', undefined],
+    ]);
     expect(trace(calls)).toEqual(['scaleDeployment web→0 #1', 'scaleDeployment web→3 #1']);
     // Refused updates leave no trace in the history: only the two accepted ones are there.
     expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(2);
@@ -214,15 +282,22 @@ steps:
 
   it('approval nobody gives within 10 minutes: a 600 s timer fires, the step fails as timed out, nothing after it runs', async () => {
     const { activities, calls } = recorded(healthy());
-    const { report, err, events } = await withStubbedWorker(env, activities, (taskQueue) => runOf(taskQueue, inputOf('approval-timeout', approvalDocument, { replicas: 3 })));
+    const { report, err, events } = await withStubbedWorker(env, activities, (taskQueue) =>
+      runOf(taskQueue, inputOf('approval-timeout', approvalDocument, { replicas: 3 })),
+    );
     const timedOut = 'no approval of step approve within 10m (0 of 2)';
-    expect(rootFailure(err)).toEqual({ type: 'RunbookApprovalTimedOut', message: `runbook approval-timeout: step approve failed: ${timedOut}` });
+    expect(rootFailure(err)).toEqual({
+      type: 'RunbookApprovalTimedOut',
+      message: `runbook approval-timeout: step approve failed: ${timedOut}`,
+    });
     expect(report.status).toBe('failed');
     expect(report.failure).toBe(`step approve failed: ${timedOut}`);
     expect(stepsOf(report)).toEqual(['scale-down succeeded', `approve failed: ${timedOut}`, 'scale-up skipped: an earlier step failed']);
     expect(report.approvals).toEqual([]);
     expect(trace(calls)).toEqual(['scaleDeployment web→0 #1']);
-    expect(events.filter((e) => e.timerStartedEventAttributes).map((e) => Number(e.timerStartedEventAttributes!.startToFireTimeout!.seconds))).toEqual([600]);
+    expect(
+      events.filter((e) => e.timerStartedEventAttributes).map((e) => Number(e.timerStartedEventAttributes!.startToFireTimeout!.seconds)),
+    ).toEqual([600]);
     expect(events.filter((e) => e.timerFiredEventAttributes)).toHaveLength(1);
   });
 
@@ -246,41 +321,63 @@ steps:
         ${scale('three', 2, 8)}
 `;
   const forbidden = 'deployments.apps "three" is forbidden: User "lifeboat" cannot patch resource "deployments"';
-  const failThree = (i: { namespace: string; name: string; replicas: number }) => (i.name === 'three'
-    ? Promise.reject(new Error(forbidden))
-    : healthy().scaleDeployment(i));
+  const failThree = (i: { namespace: string; name: string; replicas: number }) =>
+    i.name === 'three' ? Promise.reject(new Error(forbidden)) : healthy().scaleDeployment(i);
 
   it('compensation: the third step fails, the undos of the second and then the first run, newest first', async () => {
     const { activities, calls } = recorded({ ...healthy(), scaleDeployment: failThree });
-    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) => runOf(taskQueue, inputOf('saga', sagaDocument), undefined, 'runbook-compensated'));
-    expect(rootFailure(err)).toEqual({ type: 'RunbookStepFailed', message: `runbook saga: step three failed: ${forbidden}; compensated 2 steps` });
+    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) =>
+      runOf(taskQueue, inputOf('saga', sagaDocument), undefined, 'runbook-compensated'),
+    );
+    expect(rootFailure(err)).toEqual({
+      type: 'RunbookStepFailed',
+      message: `runbook saga: step three failed: ${forbidden}; compensated 2 steps`,
+    });
     expect(report.status).toBe('compensated');
     expect(stepsOf(report)).toEqual([
-      'one succeeded', 'two succeeded', `three failed: ${forbidden}`,
-      'two/compensate.undo-two compensated', 'one/compensate.undo-one compensated',
+      'one succeeded',
+      'two succeeded',
+      `three failed: ${forbidden}`,
+      'two/compensate.undo-two compensated',
+      'one/compensate.undo-one compensated',
     ]);
     // retry: none is one attempt; the failed step's own undo does not run (it did nothing).
-    expect(trace(calls)).toEqual(['scaleDeployment one→0 #1', 'scaleDeployment two→0 #1', 'scaleDeployment three→0 #1', 'scaleDeployment two→2 #1', 'scaleDeployment one→2 #1']);
+    expect(trace(calls)).toEqual([
+      'scaleDeployment one→0 #1',
+      'scaleDeployment two→0 #1',
+      'scaleDeployment three→0 #1',
+      'scaleDeployment two→2 #1',
+      'scaleDeployment one→2 #1',
+    ]);
   });
 
   it('compensation that itself fails through its retries: reported FAILED to undo, the older undo still runs, status failed', async () => {
     const unreachable = 'connect ECONNREFUSED 127.0.0.1:26443';
     const { activities, calls } = recorded({
       ...healthy(),
-      scaleDeployment: (i: { namespace: string; name: string; replicas: number }) => (i.name === 'two' && i.replicas === 2 ? Promise.reject(new Error(unreachable)) : failThree(i)),
+      scaleDeployment: (i: { namespace: string; name: string; replicas: number }) =>
+        i.name === 'two' && i.replicas === 2 ? Promise.reject(new Error(unreachable)) : failThree(i),
     });
-    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) => runOf(taskQueue, inputOf('saga-undo-fails', sagaDocument)));
+    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) =>
+      runOf(taskQueue, inputOf('saga-undo-fails', sagaDocument)),
+    );
     expect(rootFailure(err)).toEqual({
-      type: 'RunbookStepFailed', message: `runbook saga-undo-fails: step three failed: ${forbidden}; FAILED to undo: two/compensate.undo-two: ${unreachable}`,
+      type: 'RunbookStepFailed',
+      message: `runbook saga-undo-fails: step three failed: ${forbidden}; FAILED to undo: two/compensate.undo-two: ${unreachable}`,
     });
     expect(report.status).toBe('failed');
     expect(stepsOf(report)).toEqual([
-      'one succeeded', 'two succeeded', `three failed: ${forbidden}`,
-      `two/compensate.undo-two failed: ${unreachable}`, 'one/compensate.undo-one compensated',
+      'one succeeded',
+      'two succeeded',
+      `three failed: ${forbidden}`,
+      `two/compensate.undo-two failed: ${unreachable}`,
+      'one/compensate.undo-one compensated',
     ]);
     // The undo gets scaleDeployment's default profile (standard: 5 attempts), then the saga goes on.
     expect(trace(calls)).toEqual([
-      'scaleDeployment one→0 #1', 'scaleDeployment two→0 #1', 'scaleDeployment three→0 #1',
+      'scaleDeployment one→0 #1',
+      'scaleDeployment two→0 #1',
+      'scaleDeployment three→0 #1',
       ...[1, 2, 3, 4, 5].map((n) => `scaleDeployment two→2 #${n}`),
       'scaleDeployment one→2 #1',
     ]);
@@ -311,7 +408,8 @@ steps:
         inFlight += 1;
         most = Math.max(most, inFlight);
         try {
-          while (i.node !== 'n5' && inFlight < 2 && calls.filter((c) => c.activity === 'cordonNode').length < 5) await new Promise((r) => setTimeout(r, 10));
+          while (i.node !== 'n5' && inFlight < 2 && calls.filter((c) => c.activity === 'cordonNode').length < 5)
+            await new Promise((r) => setTimeout(r, 10));
           await new Promise((r) => setTimeout(r, 50));
           return { node: i.node, changed: true };
         } finally {
@@ -327,14 +425,22 @@ steps:
     expect([...cordons].sort()).toEqual(['n1', 'n2', 'n3', 'n4', 'n5'].map((n) => `cordonNode ${n} #1`));
     expect(cordons.slice(0, 2).sort()).toEqual(['cordonNode n1 #1', 'cordonNode n2 #1']);
     expect(trace(calls).at(-1)).toBe('httpCheck http://shop.lab.example/healthz #1');
-    expect([...stepsOf(report)].sort()).toEqual(['after succeeded', 'drain succeeded', ...[0, 1, 2, 3, 4].map((i) => `drain[${i}].cordon succeeded`)]);
+    expect([...stepsOf(report)].sort()).toEqual([
+      'after succeeded',
+      'drain succeeded',
+      ...[0, 1, 2, 3, 4].map((i) => `drain[${i}].cordon succeeded`),
+    ]);
   });
 
   it('forEach: a failing item cancels its sibling in flight and starts no more', async () => {
     let release!: () => void;
-    const released = new Promise<void>((r) => { release = r; });
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
     let n1Started!: () => void;
-    const n1Running = new Promise<void>((r) => { n1Started = r; });
+    const n1Running = new Promise<void>((r) => {
+      n1Started = r;
+    });
     const { activities, calls } = recorded({
       ...healthy(),
       cordonNode: async (i: { node: string }) => {
@@ -347,18 +453,25 @@ steps:
         throw ApplicationFailure.nonRetryable(`Node ${i.node} not found on 'primary'`, 'WorkloadMissing');
       },
     });
-    const { report, err, events } = await onOwnServer(() => withStubbedWorker(env, activities, async (taskQueue) => {
-      try {
-        return await runOf(taskQueue, inputOf('foreach-cancel', forEachDocument));
-      } finally {
-        release();
-      }
-    }));
-    expect(rootFailure(err)).toEqual({ type: 'RunbookStepFailed', message: "runbook foreach-cancel: step drain[1].cordon failed: Node n2 not found on 'primary'" });
+    const { report, err, events } = await onOwnServer(() =>
+      withStubbedWorker(env, activities, async (taskQueue) => {
+        try {
+          return await runOf(taskQueue, inputOf('foreach-cancel', forEachDocument));
+        } finally {
+          release();
+        }
+      }),
+    );
+    expect(rootFailure(err)).toEqual({
+      type: 'RunbookStepFailed',
+      message: "runbook foreach-cancel: step drain[1].cordon failed: Node n2 not found on 'primary'",
+    });
     expect(report.status).toBe('failed');
     expect(stepsOf(report)).toEqual([
-      'drain failed: drain[1].cordon failed', 'after skipped: an earlier step failed',
-      'drain[0].cordon failed: cancelled', "drain[1].cordon failed: Node n2 not found on 'primary'",
+      'drain failed: drain[1].cordon failed',
+      'after skipped: an earlier step failed',
+      'drain[0].cordon failed: cancelled',
+      "drain[1].cordon failed: Node n2 not found on 'primary'",
     ]);
     // Both items were started at once (in either order); n3 to n5 never were.
     expect(trace(calls).sort()).toEqual(['cordonNode n1 #1', 'cordonNode n2 #1']);
@@ -367,9 +480,13 @@ steps:
 
   it('parallel: a failed branch cancels the other', async () => {
     let release!: () => void;
-    const released = new Promise<void>((r) => { release = r; });
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
     let slowStarted!: () => void;
-    const slowRunning = new Promise<void>((r) => { slowStarted = r; });
+    const slowRunning = new Promise<void>((r) => {
+      slowStarted = r;
+    });
     const { activities, calls } = recorded({
       ...healthy(),
       httpCheck: async (i: { url: string }) => {
@@ -379,7 +496,7 @@ steps:
       },
       cordonNode: async () => {
         await slowRunning;
-        throw ApplicationFailure.nonRetryable("nodes \"n9\" is forbidden", 'KubernetesForbidden');
+        throw ApplicationFailure.nonRetryable('nodes "n9" is forbidden', 'KubernetesForbidden');
       },
     });
     const document = `steps:
@@ -394,15 +511,25 @@ steps:
   - id: after
     ${scale('web', 1)}
 `;
-    const { report, err, events } = await onOwnServer(() => withStubbedWorker(env, activities, async (taskQueue) => {
-      try {
-        return await runOf(taskQueue, inputOf('parallel', document));
-      } finally {
-        release();
-      }
-    }));
-    expect(rootFailure(err)).toEqual({ type: 'RunbookStepFailed', message: 'runbook parallel: step both.cordon failed: nodes "n9" is forbidden' });
-    expect(stepsOf(report)).toEqual(['both failed: both.cordon failed', 'both.probe failed: cancelled', 'both.cordon failed: nodes "n9" is forbidden', 'after skipped: an earlier step failed']);
+    const { report, err, events } = await onOwnServer(() =>
+      withStubbedWorker(env, activities, async (taskQueue) => {
+        try {
+          return await runOf(taskQueue, inputOf('parallel', document));
+        } finally {
+          release();
+        }
+      }),
+    );
+    expect(rootFailure(err)).toEqual({
+      type: 'RunbookStepFailed',
+      message: 'runbook parallel: step both.cordon failed: nodes "n9" is forbidden',
+    });
+    expect(stepsOf(report)).toEqual([
+      'both failed: both.cordon failed',
+      'both.probe failed: cancelled',
+      'both.cordon failed: nodes "n9" is forbidden',
+      'after skipped: an earlier step failed',
+    ]);
     expect(trace(calls).sort()).toEqual(['cordonNode n9 #1', 'httpCheck http://shop.lab.example/slow #1']);
     expect(cancelRequested(events)).toEqual(['httpCheck']);
   });
@@ -424,12 +551,24 @@ steps:
   - id: after
     ${scale('web', 1)}
 `;
-    const { report, err, events } = await withStubbedWorker(env, activities, (taskQueue) => runOf(taskQueue, inputOf('parallel-timeout', document)));
-    expect(events.filter((e) => e.timerStartedEventAttributes).map((e) => Number(e.timerStartedEventAttributes!.startToFireTimeout!.seconds)).sort()).toEqual([300, 3600]);
+    const { report, err, events } = await withStubbedWorker(env, activities, (taskQueue) =>
+      runOf(taskQueue, inputOf('parallel-timeout', document)),
+    );
+    expect(
+      events
+        .filter((e) => e.timerStartedEventAttributes)
+        .map((e) => Number(e.timerStartedEventAttributes!.startToFireTimeout!.seconds))
+        .sort(),
+    ).toEqual([300, 3600]);
     expect(events.filter((e) => e.timerFiredEventAttributes)).toHaveLength(1);
     expect(err === undefined ? 'no failure' : rootFailure(err)).toBe('no failure');
     expect(report.status).toBe('succeeded');
-    expect(report.steps.map((s) => [s.path, s.state])).toEqual([['both', 'failed'], ['both.approve', 'failed'], ['both.cordon', 'succeeded'], ['after', 'succeeded']]);
+    expect(report.steps.map((s) => [s.path, s.state])).toEqual([
+      ['both', 'failed'],
+      ['both.approve', 'failed'],
+      ['both.cordon', 'succeeded'],
+      ['after', 'succeeded'],
+    ]);
     expect(report.steps[1]!.detail).toBe('cancelled');
     expect(report.steps[0]!.detail).toBe('step both did not finish within 5m');
     expect(trace(calls)).toEqual(['cordonNode n9 #1', 'scaleDeployment web→1 #1']);
@@ -453,17 +592,26 @@ steps:
     ${scale('web', 1)}
 `;
     const { report, err } = await withStubbedWorker(env, activities, (taskQueue) => runOf(taskQueue, inputOf('foreach-timeout', document)));
-    expect(rootFailure(err)).toEqual({ type: 'RunbookStepFailed', message: 'runbook foreach-timeout: step each failed: step each did not finish within 10m' });
+    expect(rootFailure(err)).toEqual({
+      type: 'RunbookStepFailed',
+      message: 'runbook foreach-timeout: step each failed: step each did not finish within 10m',
+    });
     expect(report.steps[0]!.detail).toBe('step each did not finish within 10m');
     expect(report.status).toBe('failed');
-    expect(report.steps.map((s) => [s.path, s.state])).toEqual([['each', 'failed'], ['after', 'skipped'], ['each[0].cordon', 'succeeded'], ['each[0].approve', 'failed']]);
+    expect(report.steps.map((s) => [s.path, s.state])).toEqual([
+      ['each', 'failed'],
+      ['after', 'skipped'],
+      ['each[0].cordon', 'succeeded'],
+      ['each[0].approve', 'failed'],
+    ]);
     expect(trace(calls)).toEqual(['cordonNode n1 #1']);
   });
 
   it('retry profiles (quick: 3 attempts, none: 1) and onFailure: continue, read by a later when', async () => {
     const { activities, calls } = recorded({
       ...healthy(),
-      httpCheck: (i: { url: string }) => Promise.reject(ApplicationFailure.retryable(`GET ${i.url} answered 503, expected 200: upstream down`, 'HttpCheckFailed')),
+      httpCheck: (i: { url: string }) =>
+        Promise.reject(ApplicationFailure.retryable(`GET ${i.url} answered 503, expected 200: upstream down`, 'HttpCheckFailed')),
     });
     const document = `steps:
   - id: probe-quick
@@ -489,7 +637,9 @@ steps:
       'remedy succeeded',
     ]);
     expect(trace(calls)).toEqual([
-      'httpCheck http://shop.lab.example/quick #1', 'httpCheck http://shop.lab.example/quick #2', 'httpCheck http://shop.lab.example/quick #3',
+      'httpCheck http://shop.lab.example/quick #1',
+      'httpCheck http://shop.lab.example/quick #2',
+      'httpCheck http://shop.lab.example/quick #3',
       'httpCheck http://shop.lab.example/once #1',
       'scaleDeployment web→4 #1',
     ]);
@@ -510,15 +660,22 @@ steps:
     with: { cluster: primary, node: n1 }
 `;
     let aborted: RunbookAbort | undefined;
-    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) => runOf(taskQueue, inputOf('abort', document), async (handle) => {
-      await until(handle, (r) => r.status === 'waiting-approval');
-      aborted = await handle.executeUpdate<RunbookAbort, [RunbookAbortRequest]>('abort', { args: [{ by: 'dave', reason: 'wrong app' }] });
-    }));
+    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) =>
+      runOf(taskQueue, inputOf('abort', document), async (handle) => {
+        await until(handle, (r) => r.status === 'waiting-approval');
+        aborted = await handle.executeUpdate<RunbookAbort, [RunbookAbortRequest]>('abort', { args: [{ by: 'dave', reason: 'wrong app' }] });
+      }),
+    );
     expect(aborted).toEqual({ by: 'dave', reason: 'wrong app', at: aborted!.at });
     expect(rootFailure(err)).toEqual({ type: 'RunbookAborted', message: 'runbook abort: aborted by dave: wrong app; compensated 1 step' });
     expect(report.status).toBe('aborted');
     expect(report.abort).toEqual(aborted);
-    expect(stepsOf(report)).toEqual(['scale-down succeeded', 'approve failed: aborted by dave', 'cordon skipped: the run was aborted', 'scale-down/compensate.scale-back compensated']);
+    expect(stepsOf(report)).toEqual([
+      'scale-down succeeded',
+      'approve failed: aborted by dave',
+      'cordon skipped: the run was aborted',
+      'scale-down/compensate.scale-back compensated',
+    ]);
     expect(trace(calls)).toEqual(['scaleDeployment web→0 #1', 'scaleDeployment web→3 #1']);
   });
 
@@ -547,13 +704,16 @@ steps:
     action: cordonNode
     with: { cluster: primary, node: "\${{ params.node }}" }
 `;
-    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) => runOf(taskQueue, inputOf('plan', document, { replicas: 3, node: 'n1' }, true)));
+    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) =>
+      runOf(taskQueue, inputOf('plan', document, { replicas: 3, node: 'n1' }, true)),
+    );
     expect(err).toBeUndefined();
     expect(report.mode).toBe('plan');
     expect(report.status).toBe('planned');
     expect(stepsOf(report)).toEqual(['health succeeded', 'check succeeded', 'scale planned', 'approve planned', 'cordon planned']);
     expect(report.steps.map((s) => [s.path, s.plan])).toEqual([
-      ['health', undefined], ['check', undefined],
+      ['health', undefined],
+      ['check', undefined],
       ['scale', { cluster: 'primary', namespace: 'shop', name: 'web', replicas: 3 }],
       ['approve', { approvers: ['alice'], count: 1, timeout: '10m' }],
       ['cordon', { cluster: 'primary', node: 'n1' }],

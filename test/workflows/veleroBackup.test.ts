@@ -24,7 +24,9 @@ const primary = clients.clusters.get('primary')!.kubeConfig;
 const bucket = config.objectStore.bucket;
 
 let w: TestWorker;
-beforeAll(async () => { w = await startTestWorker(); });
+beforeAll(async () => {
+  w = await startTestWorker();
+});
 afterAll(async () => {
   await w?.stop();
   clients.s3.destroy();
@@ -33,11 +35,17 @@ afterAll(async () => {
 const newWorkflowId = (subject: string) => `velero-backup/${subject}/test-${Date.now()}-${randomBytes(3).toString('hex')}`;
 const backup = (input: Parameters<typeof veleroBackup>[0], workflowId = newWorkflowId(input.app ?? input.cluster ?? 'none')) =>
   w.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
-    taskQueue: w.config.temporal.taskQueue, workflowId, args: [input], workflowExecutionTimeout: '5 minutes',
+    taskQueue: w.config.temporal.taskQueue,
+    workflowId,
+    args: [input],
+    workflowExecutionTimeout: '5 minutes',
   });
 
 const failureOf = async (run: Promise<unknown>) => {
-  const err = await run.then(() => undefined, (e: unknown) => e);
+  const err = await run.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(WorkflowFailedError);
   let cause: unknown = (err as WorkflowFailedError).cause;
   while ((cause as { cause?: unknown }).cause) cause = (cause as { cause?: unknown }).cause;
@@ -46,8 +54,12 @@ const failureOf = async (run: Promise<unknown>) => {
 
 /** Backups on the primary that name `workflowId` as their owner. */
 async function backupsOwnedBy(workflowId: string): Promise<string[]> {
-  const list = (await veleroApi(primary).listNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'backups' })) as
-    { items: { metadata: { name: string; annotations?: Record<string, string> } }[] };
+  const list = (await veleroApi(primary).listNamespacedCustomObject({
+    group: 'velero.io',
+    version: 'v1',
+    namespace: 'velero',
+    plural: 'backups',
+  })) as { items: { metadata: { name: string; annotations?: Record<string, string> } }[] };
   return list.items.filter((b) => b.metadata.annotations?.[workflowIdAnnotation] === workflowId).map((b) => b.metadata.name);
 }
 
@@ -64,18 +76,37 @@ describe('veleroBackup of the shop app', () => {
   });
 
   it('Completes, named after the workflow ID, with every item backed up', async () => {
-    expect(result).toMatchObject({ name: backupNameFor(workflowId), cluster: 'primary', veleroNamespace: 'velero', storageLocation: 'default', phase: 'Completed', errors: 0, created: true });
+    expect(result).toMatchObject({
+      name: backupNameFor(workflowId),
+      cluster: 'primary',
+      veleroNamespace: 'velero',
+      storageLocation: 'default',
+      phase: 'Completed',
+      errors: 0,
+      created: true,
+    });
     expect(result.name.length).toBeLessThanOrEqual(maxVeleroNameLength);
     expect(result.name).toMatch(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/);
     expect(result.itemsBackedUp).toBe(result.totalItems);
     // No warnings, so nothing to report.
-    expect({ warnings: result.warnings, steps: result.steps.map((s) => [s.name, s.state]) })
-      .toEqual({ warnings: 0, steps: [['resolve', 'done'], ['create', 'done'], ['wait', 'done'], ['report', 'skipped']] });
+    expect({ warnings: result.warnings, steps: result.steps.map((s) => [s.name, s.state]) }).toEqual({
+      warnings: 0,
+      steps: [
+        ['resolve', 'done'],
+        ['create', 'done'],
+        ['wait', 'done'],
+        ['report', 'skipped'],
+      ],
+    });
     // The shop's declared objects, as the API serves them now: each is in the backup's item count.
     const core = primary.makeApiClient(CoreV1Api);
     const apps = primary.makeApiClient(AppsV1Api);
-    const declared = (await apps.listNamespacedDeployment({ namespace: 'shop' })).items.length + (await core.listNamespacedService({ namespace: 'shop' })).items.length
-      + (await core.listNamespacedConfigMap({ namespace: 'shop' })).items.length + (await core.listNamespacedSecret({ namespace: 'shop' })).items.length + 1;
+    const declared =
+      (await apps.listNamespacedDeployment({ namespace: 'shop' })).items.length +
+      (await core.listNamespacedService({ namespace: 'shop' })).items.length +
+      (await core.listNamespacedConfigMap({ namespace: 'shop' })).items.length +
+      (await core.listNamespacedSecret({ namespace: 'shop' })).items.length +
+      1;
     expect(declared).toBe(3 + 3 + 2 + 1 + 1);
     expect(result.itemsBackedUp).toBeGreaterThan(declared);
   });
@@ -85,14 +116,20 @@ describe('veleroBackup of the shop app', () => {
     const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
     const files = (listed.Contents ?? []).map((o) => o.Key!.slice(prefix.length)).sort();
     expect(files).toEqual(veleroBackupFiles(result.name));
-    const resources = JSON.parse((await readVeleroFile(clients.s3, bucket, backupFileKey('velero/primary', result.name, '-resource-list.json.gz')))!) as Record<string, string[]>;
+    const resources = JSON.parse(
+      (await readVeleroFile(clients.s3, bucket, backupFileKey('velero/primary', result.name, '-resource-list.json.gz')))!,
+    ) as Record<string, string[]>;
     expect(Object.values(resources).flat().length).toBe(result.itemsBackedUp);
     expect(resources['apps/v1/Deployment']?.sort()).toEqual(['shop/cart', 'shop/catalog', 'shop/frontend']);
     expect(resources['v1/ConfigMap']?.sort()).toEqual(['shop/kube-root-ca.crt', 'shop/shop-config']);
     expect(resources['v1/Secret']).toEqual(['shop/shop-payment']);
     expect(resources['v1/Namespace']).toEqual(['shop']);
     // Nothing outside the app's namespace.
-    expect(Object.values(resources).flat().filter((i) => i.includes('/') && !i.startsWith('shop/'))).toEqual([]);
+    expect(
+      Object.values(resources)
+        .flat()
+        .filter((i) => i.includes('/') && !i.startsWith('shop/')),
+    ).toEqual([]);
   });
 
   it('a re-run under the same workflow ID finds its Backup and creates no second one', async () => {
@@ -109,33 +146,53 @@ describe('createVeleroBackup is idempotent', () => {
   it('a retried attempt returns the Backup it created; a different run is refused that name', async () => {
     const workflowId = newWorkflowId('primary');
     const name = backupNameFor(workflowId);
-    const env = (id: string, attempt: number) => new MockActivityEnvironment({ attempt, workflowExecution: { workflowId: id, runId: 'r1' } });
-    const first: { name: string; uid: string; created: boolean } = await env(workflowId, 1).run(() => acts.createVeleroBackup({ cluster: 'primary', veleroNamespace: 'velero', name, spec }));
-    const second = await env(workflowId, 2).run(() => acts.createVeleroBackup({ cluster: 'primary', veleroNamespace: 'velero', name, spec }));
+    const env = (id: string, attempt: number) =>
+      new MockActivityEnvironment({ attempt, workflowExecution: { workflowId: id, runId: 'r1' } });
+    const first: { name: string; uid: string; created: boolean } = await env(workflowId, 1).run(() =>
+      acts.createVeleroBackup({ cluster: 'primary', veleroNamespace: 'velero', name, spec }),
+    );
+    const second = await env(workflowId, 2).run(() =>
+      acts.createVeleroBackup({ cluster: 'primary', veleroNamespace: 'velero', name, spec }),
+    );
     expect(first).toMatchObject({ name, created: true });
     expect(second).toEqual({ ...first, created: false });
     expect(await backupsOwnedBy(workflowId)).toEqual([name]);
 
-    const err = await env('someone-else', 1).run(() => acts.createVeleroBackup({ cluster: 'primary', veleroNamespace: 'velero', name, spec })).then(() => undefined, (e: unknown) => e);
+    const err = await env('someone-else', 1)
+      .run(() => acts.createVeleroBackup({ cluster: 'primary', veleroNamespace: 'velero', name, spec }))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toMatchObject({ type: 'VeleroNameTaken', nonRetryable: true });
-    expect((err as Error).message).toBe(`Backup velero/${name} on cluster 'primary' already exists and belongs to workflow ${workflowId}; refusing to use it`);
+    expect((err as Error).message).toBe(
+      `Backup velero/${name} on cluster 'primary' already exists and belongs to workflow ${workflowId}; refusing to use it`,
+    );
   });
 });
 
 describe('veleroBackup bad input', () => {
-  it('an unknown app, and a cluster that is not the app\'s, fail without retrying', async () => {
-    expect(await failureOf(backup({ app: 'nowhere' }))).toMatchObject({ type: 'UnknownApp', message: "unknown app 'nowhere'; this worker knows shop" });
-    expect(await failureOf(backup({ app: 'shop', cluster: 'standby' }))).toMatchObject({ type: 'InvalidVeleroBackupInput', message: "app 'shop' runs on cluster 'primary', not 'standby'" });
+  it("an unknown app, and a cluster that is not the app's, fail without retrying", async () => {
+    expect(await failureOf(backup({ app: 'nowhere' }))).toMatchObject({
+      type: 'UnknownApp',
+      message: "unknown app 'nowhere'; this worker knows shop",
+    });
+    expect(await failureOf(backup({ app: 'shop', cluster: 'standby' }))).toMatchObject({
+      type: 'InvalidVeleroBackupInput',
+      message: "app 'shop' runs on cluster 'primary', not 'standby'",
+    });
   });
 });
 
 describe('veleroBackup that Velero refuses', () => {
-  it('a storage location that does not exist: FailedValidation, with Velero\'s validation errors in the output', async () => {
+  it("a storage location that does not exist: FailedValidation, with Velero's validation errors in the output", async () => {
     const result = await backup({ cluster: 'primary', includeNamespaces: ['shop'], storageLocation: 'nowhere', timeoutSeconds: 60 });
     expect(result).toMatchObject({ phase: 'FailedValidation', storageLocation: 'nowhere', itemsBackedUp: 0 });
     expect(result.steps.find((s) => s.name === 'report')!.state).toBe('done');
-    expect(result.problems!.validationErrors).toEqual(['an existing backup storage location was not specified at backup creation time and the default nowhere was not found. '
-      + 'Please address this issue (see `velero backup-location -h` for options) and create a new backup. Error: BackupStorageLocation.velero.io "nowhere" not found']);
+    expect(result.problems!.validationErrors).toEqual([
+      'an existing backup storage location was not specified at backup creation time and the default nowhere was not found. ' +
+        'Please address this issue (see `velero backup-location -h` for options) and create a new backup. Error: BackupStorageLocation.velero.io "nowhere" not found',
+    ]);
     expect(result.problems!.unreadable).toEqual(["BackupStorageLocation velero/nowhere on cluster 'primary' does not exist"]);
   });
 });
@@ -155,14 +212,24 @@ describe('veleroBackup with the Velero server stopped', () => {
     const waited = (Date.now() - t0) / 1000;
     const name = backupNameFor(workflowId);
     expect(cause.type).toBe('VeleroBackupTimedOut');
-    expect(cause.message).toBe(`Backup velero/${name} on cluster 'primary' was still New: no Velero server has picked it up after 12 s; the Velero server in namespace 'velero' of cluster 'primary' may not be running`);
+    expect(cause.message).toBe(
+      `Backup velero/${name} on cluster 'primary' was still New: no Velero server has picked it up after 12 s; the Velero server in namespace 'velero' of cluster 'primary' may not be running`,
+    );
     expect(waited).toBeGreaterThanOrEqual(12);
     expect(waited).toBeLessThan(60);
     // The Backup is there, unprocessed; one attempt of the wait (non-retryable).
-    const left = (await veleroApi(primary).getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'backups', name })) as { status?: { phase?: string } };
+    const left = (await veleroApi(primary).getNamespacedCustomObject({
+      group: 'velero.io',
+      version: 'v1',
+      namespace: 'velero',
+      plural: 'backups',
+      name,
+    })) as { status?: { phase?: string } };
     expect(left.status?.phase).toBeUndefined();
     const history = await w.client.workflow.getHandle(workflowId).fetchHistory();
-    expect((history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt)).toEqual([1, 1, 1]);
+    expect(
+      (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt),
+    ).toEqual([1, 1, 1]);
   }, 120_000);
 });
 
@@ -174,7 +241,10 @@ describe('lifeboat backup velero', () => {
       [['--app', 'shop', '--ttl', '3days'], /--ttl: expected a Go duration like 720h or 1h30m, got '3days'/],
       [['--app', 'shop', '--timeout', '10'], /--timeout: expected a duration like 90s, 10m or 2h, got '10'/],
       [['--app', 'shop', '--selector', 'app'], /--selector: expected label pairs like app=shop,tier=web, got 'app'/],
-      [['--cluster', 'primary', '--include-namespaces', 'shop,Bad_NS'], /--include-namespaces: expected a comma-separated list of namespace names, got 'Bad_NS'/],
+      [
+        ['--cluster', 'primary', '--include-namespaces', 'shop,Bad_NS'],
+        /--include-namespaces: expected a comma-separated list of namespace names, got 'Bad_NS'/,
+      ],
       [['--app', 'nowhere'], /unknown app 'nowhere'; configured apps: shop/],
       [['--cluster', 'nowhere'], /unknown cluster 'nowhere'; configured clusters: primary, standby/],
     ];
@@ -186,7 +256,10 @@ describe('lifeboat backup velero', () => {
   }, 240_000);
 
   it('--wait --json backs up the app and prints the result', async () => {
-    const run = await lifeboat(['backup', 'velero', '--app', 'shop', '--ttl', '1h', '--include-resources', 'deployments,configmaps', '--wait', '--json'], { LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue });
+    const run = await lifeboat(
+      ['backup', 'velero', '--app', 'shop', '--ttl', '1h', '--include-resources', 'deployments,configmaps', '--wait', '--json'],
+      { LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue },
+    );
     expect(run.exitCode).toBe(0);
     const out = JSON.parse(run.stdout) as { workflowId: string; name: string; phase: string; itemsBackedUp: number };
     expect(out.workflowId).toMatch(/^velero-backup\/shop\//);

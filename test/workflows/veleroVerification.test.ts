@@ -30,7 +30,10 @@ const stamp = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 /** The test's own app: one ConfigMap in a namespace of its own on the primary, verified on the standby. */
 const cmNamespace = `vv-cm-${stamp}`;
 const cmApp: AppConfig = {
-  name: 'cmcheck', cluster: 'primary', namespaces: [cmNamespace], backup: { ttl: '1h' },
+  name: 'cmcheck',
+  cluster: 'primary',
+  namespaces: [cmNamespace],
+  backup: { ttl: '1h' },
   verify: { cluster: 'standby', checks: [{ kind: 'configMapHash', namespace: cmNamespace, name: 'settings' }], availableTimeout: 60 },
   objectives: { rto: 600, rpo: 3600 },
 };
@@ -45,18 +48,26 @@ afterAll(async () => {
   clients.s3.destroy();
 });
 
-const takeBackup = (app: string) => w.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
-  taskQueue: w.config.temporal.taskQueue, workflowId: `velero-backup/${app}/test-${stamp}-${randomBytes(3).toString('hex')}`, args: [{ app, ttl: '2h' }], workflowExecutionTimeout: '5 minutes',
-});
+const takeBackup = (app: string) =>
+  w.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
+    taskQueue: w.config.temporal.taskQueue,
+    workflowId: `velero-backup/${app}/test-${stamp}-${randomBytes(3).toString('hex')}`,
+    args: [{ app, ttl: '2h' }],
+    workflowExecutionTimeout: '5 minutes',
+  });
 const verificationId = (app: string) => `restore-verification/velero/${app}/test-${Date.now()}-${randomBytes(3).toString('hex')}`;
 
 /** Scratch namespaces of this verification run still on the standby (other suites' runs may have their own). */
 async function scratchLeft(workflowId: string): Promise<string[]> {
   return (await standbyCore.listNamespace({ labelSelector: scratchLabel })).items
-    .filter((n) => n.metadata?.annotations?.[workflowIdAnnotation] === workflowId).map((n) => n.metadata!.name!);
+    .filter((n) => n.metadata?.annotations?.[workflowIdAnnotation] === workflowId)
+    .map((n) => n.metadata!.name!);
 }
 async function namespaceGone(name: string): Promise<boolean> {
-  return standbyCore.readNamespace({ name }).then(() => false, (err: { code?: number }) => err.code === 404);
+  return standbyCore.readNamespace({ name }).then(
+    () => false,
+    (err: { code?: number }) => err.code === 404,
+  );
 }
 
 describe('veleroRestoreVerification of the shop app', () => {
@@ -70,34 +81,58 @@ describe('veleroRestoreVerification of the shop app', () => {
     workflowId = verificationId('shop');
     const t0 = Date.now();
     result = await w.client.workflow.execute<typeof veleroRestoreVerification>('veleroRestoreVerification', {
-      taskQueue: w.config.temporal.taskQueue, workflowId, args: [{ app: 'shop' }], workflowExecutionTimeout: '10 minutes',
+      taskQueue: w.config.temporal.taskQueue,
+      workflowId,
+      args: [{ app: 'shop' }],
+      workflowExecutionTimeout: '10 minutes',
     });
     took = (Date.now() - t0) / 1000;
-    process.stderr.write(`[figures] veleroRestoreVerification of shop: ${took.toFixed(1)} s, rto ${result.rtoSeconds.toFixed(1)} s, rpo ${result.rpoSeconds.toFixed(1)} s, steps ${result.steps.map((s) => `${s.name} ${((Date.parse(s.finishedAt ?? '') - Date.parse(s.startedAt ?? '')) / 1000).toFixed(1)}s`).join(', ')}\n`);
+    process.stderr.write(
+      `[figures] veleroRestoreVerification of shop: ${took.toFixed(1)} s, rto ${result.rtoSeconds.toFixed(1)} s, rpo ${result.rpoSeconds.toFixed(1)} s, steps ${result.steps.map((s) => `${s.name} ${((Date.parse(s.finishedAt ?? '') - Date.parse(s.startedAt ?? '')) / 1000).toFixed(1)}s`).join(', ')}\n`,
+    );
   }, 600_000);
 
   it('passes every check on the newest backup, restored into a scratch namespace on the standby', () => {
-    expect(result).toMatchObject({ kind: 'velero', subject: 'shop', sourceCluster: 'primary', restoredTo: 'standby', passed: true, workflowId });
+    expect(result).toMatchObject({
+      kind: 'velero',
+      subject: 'shop',
+      sourceCluster: 'primary',
+      restoredTo: 'standby',
+      passed: true,
+      workflowId,
+    });
     expect(result.failureReason).toBeUndefined();
     expect(result.backup.id).toBe(backupName);
     expect(result.backup.location).toBe(`s3://lifeboat/velero/primary/backups/${backupName}/`);
     expect(result.backup.sizeBytes).toBeGreaterThan(1000);
     expect(result.backup.items).toBeGreaterThan(20);
     const byName = Object.fromEntries(result.checks.map((c) => [c.name, c]));
-    expect(Object.keys(byName).sort()).toEqual([
-      'available:' + `${scratchNamespaceFor(workflowId, 'shop')}/cart`, `available:${scratchNamespaceFor(workflowId, 'shop')}/catalog`, `available:${scratchNamespaceFor(workflowId, 'shop')}/frontend`,
-      'configMapHash:shop/shop-config', 'readyReplicas:shop/frontend', 'restore-phase', 'restored-objects',
-    ].sort());
+    expect(Object.keys(byName).sort()).toEqual(
+      [
+        'available:' + `${scratchNamespaceFor(workflowId, 'shop')}/cart`,
+        `available:${scratchNamespaceFor(workflowId, 'shop')}/catalog`,
+        `available:${scratchNamespaceFor(workflowId, 'shop')}/frontend`,
+        'configMapHash:shop/shop-config',
+        'readyReplicas:shop/frontend',
+        'restore-phase',
+        'restored-objects',
+      ].sort(),
+    );
     expect(result.checks.every((c) => c.passed)).toBe(true);
     expect(byName['restore-phase']!.detail).toMatch(new RegExp(`^Restore ${restoreNameFor(workflowId)} Completed: `));
-    expect(byName['restored-objects']!.detail).toMatch(/^all \d+ objects of the backup's resource list exist \(not expected: .*v1\/Pod.*apps\/v1\/ReplicaSet/);
+    expect(byName['restored-objects']!.detail).toMatch(
+      /^all \d+ objects of the backup's resource list exist \(not expected: .*v1\/Pod.*apps\/v1\/ReplicaSet/,
+    );
     expect(byName['readyReplicas:shop/frontend']!.detail).toMatch(/^2 ready replicas in lb-verify-shop-.*, at least the 2 required$/);
     expect(byName['configMapHash:shop/shop-config']!.detail).toMatch(/equals the source's$/);
   });
 
   it('records every step with timestamps, and RTO, RPO and the objectives', () => {
     expect(result.steps.map((s) => [s.name, s.state])).toEqual(
-      ['plan', 'find-backup', 'sync', 'backup-files', 'scratch', 'restore', 'restored-objects', 'available', 'app-checks', 'cleanup'].map((n) => [n, 'done']));
+      ['plan', 'find-backup', 'sync', 'backup-files', 'scratch', 'restore', 'restored-objects', 'available', 'app-checks', 'cleanup'].map(
+        (n) => [n, 'done'],
+      ),
+    );
     for (const s of result.steps) expect(Date.parse(s.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(s.startedAt!));
     expect(result.rtoSeconds).toBeGreaterThan(0);
     expect(result.rtoSeconds).toBeLessThanOrEqual((Date.parse(result.finishedAt) - Date.parse(result.startedAt)) / 1000);
@@ -110,10 +145,20 @@ describe('veleroRestoreVerification of the shop app', () => {
   it('restored the declared objects, not Pods or ReplicaSets, and deleted the scratch namespace', async () => {
     expect(await namespaceGone(scratchNamespaceFor(workflowId, 'shop'))).toBe(true);
     expect(await scratchLeft(workflowId)).toEqual([]);
-    const restore = (await veleroApi(standby).getNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'restores', name: restoreNameFor(workflowId) })) as
-      { spec: { excludedResources: string[]; namespaceMapping: Record<string, string> } };
+    const restore = (await veleroApi(standby).getNamespacedCustomObject({
+      group: 'velero.io',
+      version: 'v1',
+      namespace: 'velero',
+      plural: 'restores',
+      name: restoreNameFor(workflowId),
+    })) as { spec: { excludedResources: string[]; namespaceMapping: Record<string, string> } };
     // Lifeboat's exclusions first; Velero appends the kinds it never restores.
-    expect(restore.spec.excludedResources.slice(0, 4)).toEqual(['pods', 'replicasets.apps', 'endpoints', 'endpointslices.discovery.k8s.io']);
+    expect(restore.spec.excludedResources.slice(0, 4)).toEqual([
+      'pods',
+      'replicasets.apps',
+      'endpoints',
+      'endpointslices.discovery.k8s.io',
+    ]);
     expect(restore.spec.namespaceMapping).toEqual({ shop: scratchNamespaceFor(workflowId, 'shop') });
     expect(scratchNamespaceFor(workflowId, 'shop').length).toBeLessThanOrEqual(63);
   });
@@ -122,20 +167,39 @@ describe('veleroRestoreVerification of the shop app', () => {
 describe('veleroRestoreVerification with a failing check', () => {
   it('a source ConfigMap changed after the backup fails configMapHash precisely, and the scratch namespace is still deleted', async () => {
     await primaryCore.createNamespace({ body: { metadata: { name: cmNamespace } } });
-    await primaryCore.createNamespacedConfigMap({ namespace: cmNamespace, body: { metadata: { name: 'settings' }, data: { mode: 'before' } } });
+    await primaryCore.createNamespacedConfigMap({
+      namespace: cmNamespace,
+      body: { metadata: { name: 'settings' }, data: { mode: 'before' } },
+    });
     const taken = await takeBackup('cmcheck');
     expect(taken.phase).toBe('Completed');
-    await primaryCore.replaceNamespacedConfigMap({ name: 'settings', namespace: cmNamespace, body: { metadata: { name: 'settings' }, data: { mode: 'after' } } });
+    await primaryCore.replaceNamespacedConfigMap({
+      name: 'settings',
+      namespace: cmNamespace,
+      body: { metadata: { name: 'settings' }, data: { mode: 'after' } },
+    });
 
     const workflowId = verificationId('cmcheck');
-    const err = await w.client.workflow.execute<typeof veleroRestoreVerification>('veleroRestoreVerification', {
-      taskQueue: w.config.temporal.taskQueue, workflowId, args: [{ app: 'cmcheck', backupName: taken.name }], workflowExecutionTimeout: '10 minutes',
-    }).then(() => undefined, (e: unknown) => e);
+    const err = await w.client.workflow
+      .execute<typeof veleroRestoreVerification>('veleroRestoreVerification', {
+        taskQueue: w.config.temporal.taskQueue,
+        workflowId,
+        args: [{ app: 'cmcheck', backupName: taken.name }],
+        workflowExecutionTimeout: '10 minutes',
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
     expect(cause.type).toBe(failureTypes.VerificationFailed);
     const scratch = scratchNamespaceFor(workflowId, cmNamespace);
-    expect(cause.message).toMatch(new RegExp(`^configMapHash:${cmNamespace}/settings: restored ConfigMap ${scratch}/settings has data sha256 [0-9a-f]{16}…, the source ${cmNamespace}/settings on 'primary' has [0-9a-f]{16}… \\(changed since the backup\\?\\)$`));
+    expect(cause.message).toMatch(
+      new RegExp(
+        `^configMapHash:${cmNamespace}/settings: restored ConfigMap ${scratch}/settings has data sha256 [0-9a-f]{16}…, the source ${cmNamespace}/settings on 'primary' has [0-9a-f]{16}… \\(changed since the backup\\?\\)$`,
+      ),
+    );
     const result = cause.details![0] as VerificationResult;
     expect(result).toMatchObject({ passed: false, failureReason: cause.message, subject: 'cmcheck', backup: { id: taken.name } });
     expect(result.checks.filter((c) => !c.passed).map((c) => c.name)).toEqual([`configMapHash:${cmNamespace}/settings`]);
@@ -153,7 +217,9 @@ describe('veleroRestoreVerification under faults', () => {
     connection = await Connection.connect({ address: config.temporal.address });
     client = new Client({ connection, namespace: config.temporal.namespace });
   });
-  afterAll(async () => { await connection?.close(); });
+  afterAll(async () => {
+    await connection?.close();
+  });
 
   /** Resolves with the activity that was running (started on a worker) once the restore has begun: the scratch namespace exists then. */
   async function untilRestoring(handle: WorkflowHandle): Promise<string> {
@@ -170,15 +236,20 @@ describe('veleroRestoreVerification under faults', () => {
 
   it('kill -9 of the worker mid-verification: a restarted worker completes it and no scratch namespace is left', async () => {
     const taskQueue = `test-kill-${randomUUID()}`;
-    const startWorker = (): ResultPromise => execa(process.execPath, [cliPath, 'worker'], {
-      env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0' }, reject: false,
-    });
+    const startWorker = (): ResultPromise =>
+      execa(process.execPath, [cliPath, 'worker'], {
+        env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0' },
+        reject: false,
+      });
     let worker = startWorker();
     // The backup this test verifies is its own, named: not whichever another test left newest.
     const backupName = (await takeBackup('shop')).name;
     const workflowId = verificationId('shop');
     const handle = await client.workflow.start<typeof veleroRestoreVerification>('veleroRestoreVerification', {
-      taskQueue, workflowId, args: [{ app: 'shop', backupName }], workflowExecutionTimeout: '10 minutes',
+      taskQueue,
+      workflowId,
+      args: [{ app: 'shop', backupName }],
+      workflowExecutionTimeout: '10 minutes',
     });
     const killedIn = await untilRestoring(handle);
     worker.kill('SIGKILL');
@@ -189,21 +260,42 @@ describe('veleroRestoreVerification under faults', () => {
     worker = startWorker();
     try {
       const result = await handle.result();
-      process.stderr.write(`[figures] killed in activity ${killedIn}; verification completed after restart, rto ${result.rtoSeconds.toFixed(1)} s\n`);
+      process.stderr.write(
+        `[figures] killed in activity ${killedIn}; verification completed after restart, rto ${result.rtoSeconds.toFixed(1)} s\n`,
+      );
       expect(result.passed).toBe(true);
       expect(result.backup.id).toBe(backupName);
       const scratch = scratchNamespaceFor(workflowId, 'shop');
-      expect(result.checks.map((c) => [c.name, c.passed]).sort()).toEqual([
-        `available:${scratch}/cart`, `available:${scratch}/catalog`, `available:${scratch}/frontend`,
-        'configMapHash:shop/shop-config', 'readyReplicas:shop/frontend', 'restore-phase', 'restored-objects',
-      ].sort().map((name) => [name, true]));
+      expect(result.checks.map((c) => [c.name, c.passed]).sort()).toEqual(
+        [
+          `available:${scratch}/cart`,
+          `available:${scratch}/catalog`,
+          `available:${scratch}/frontend`,
+          'configMapHash:shop/shop-config',
+          'readyReplicas:shop/frontend',
+          'restore-phase',
+          'restored-objects',
+        ]
+          .sort()
+          .map((name) => [name, true]),
+      );
       expect(result.steps.map((s) => [s.name, s.state])).toEqual(
-        ['plan', 'find-backup', 'sync', 'backup-files', 'scratch', 'restore', 'restored-objects', 'available', 'app-checks', 'cleanup'].map((n) => [n, 'done']));
+        ['plan', 'find-backup', 'sync', 'backup-files', 'scratch', 'restore', 'restored-objects', 'available', 'app-checks', 'cleanup'].map(
+          (n) => [n, 'done'],
+        ),
+      );
       // The killed activity ran exactly once more (its second attempt completed); every other activity once.
       expect(retriedActivities(await handle.fetchHistory())).toEqual([[killedIn, 2]]);
       // One Restore, the run's own.
-      const restores = (await veleroApi(standby).listNamespacedCustomObject({ group: 'velero.io', version: 'v1', namespace: 'velero', plural: 'restores' })) as { items: { metadata: { name: string; annotations?: Record<string, string> } }[] };
-      expect(restores.items.filter((r) => r.metadata.annotations?.[workflowIdAnnotation] === workflowId).map((r) => r.metadata.name)).toEqual([restoreNameFor(workflowId)]);
+      const restores = (await veleroApi(standby).listNamespacedCustomObject({
+        group: 'velero.io',
+        version: 'v1',
+        namespace: 'velero',
+        plural: 'restores',
+      })) as { items: { metadata: { name: string; annotations?: Record<string, string> } }[] };
+      expect(
+        restores.items.filter((r) => r.metadata.annotations?.[workflowIdAnnotation] === workflowId).map((r) => r.metadata.name),
+      ).toEqual([restoreNameFor(workflowId)]);
       expect(await namespaceGone(scratchNamespaceFor(workflowId, 'shop'))).toBe(true);
       expect(await scratchLeft(workflowId)).toEqual([]);
     } finally {

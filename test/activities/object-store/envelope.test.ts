@@ -37,7 +37,7 @@ function* splitSizes(seed: number, max: number): Generator<number> {
 
 function split(data: Buffer, sizes: Iterator<number>): Buffer[] {
   const pieces: Buffer[] = [];
-  for (let offset = 0; offset < data.length; ) {
+  for (let offset = 0; offset < data.length;) {
     const n = sizes.next().value as number;
     pieces.push(data.subarray(offset, offset + n));
     offset += n;
@@ -114,7 +114,12 @@ describe('round trip', () => {
 
   it('writes much larger than a chunk, mixed with tiny ones', async () => {
     const plaintext = randomBytes(40 * chunkSize + 7);
-    const pieces = [plaintext.subarray(0, 3), plaintext.subarray(3, 20 * chunkSize + 5), plaintext.subarray(20 * chunkSize + 5, 20 * chunkSize + 6), plaintext.subarray(20 * chunkSize + 6)];
+    const pieces = [
+      plaintext.subarray(0, 3),
+      plaintext.subarray(3, 20 * chunkSize + 5),
+      plaintext.subarray(20 * chunkSize + 5, 20 * chunkSize + 6),
+      plaintext.subarray(20 * chunkSize + 6),
+    ];
     const ciphertext = await encrypt(plaintext, {}, pieces);
     expect(ciphertext.length).toBe(encryptedSize(plaintext.length, 'k1', chunkSize));
     expect(await decrypt(ciphertext, lookupKey, [ciphertext.subarray(0, 5), ciphertext.subarray(5)])).toEqual(plaintext);
@@ -122,12 +127,17 @@ describe('round trip', () => {
 
   it('any size and any write boundaries (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 2 ** 30 }), async (size, chunk, seed) => {
-        const plaintext = randomBytes(size);
-        const ciphertext = await encrypt(plaintext, { chunkSize: chunk }, split(plaintext, splitSizes(seed, 2 * chunk + 3)));
-        expect(ciphertext.length).toBe(encryptedSize(size, 'k1', chunk));
-        expect(await decrypt(ciphertext, lookupKey, split(ciphertext, splitSizes(seed + 1, 2 * chunk + 40)))).toEqual(plaintext);
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 2000 }),
+        fc.integer({ min: 1, max: 300 }),
+        fc.integer({ min: 1, max: 2 ** 30 }),
+        async (size, chunk, seed) => {
+          const plaintext = randomBytes(size);
+          const ciphertext = await encrypt(plaintext, { chunkSize: chunk }, split(plaintext, splitSizes(seed, 2 * chunk + 3)));
+          expect(ciphertext.length).toBe(encryptedSize(size, 'k1', chunk));
+          expect(await decrypt(ciphertext, lookupKey, split(ciphertext, splitSizes(seed + 1, 2 * chunk + 40)))).toEqual(plaintext);
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -248,9 +258,12 @@ describe('tampering', () => {
       ['chunk size, out of range', (c) => flip(c, 10, 0x01), 'bad-header', /chunk size 16778240 is not from 1 to 16777216/],
       ['chunk size, larger', (c) => flip(c, 11, 0x01), 'authentication-failed', /chunk 0 .*or cut short/],
       ['chunk size, in range', (c) => flip(c, 13, 0x01), 'authentication-failed', /chunk 0/],
-      ...[14, 15, 16, 17, 18, 19, 20].map(
-        (at): [string, (c: Buffer) => Buffer, EnvelopeErrorReason, RegExp] => [`nonce prefix byte ${at - 14}`, (c) => flip(c, at), 'authentication-failed', /chunk 0/],
-      ),
+      ...[14, 15, 16, 17, 18, 19, 20].map((at): [string, (c: Buffer) => Buffer, EnvelopeErrorReason, RegExp] => [
+        `nonce prefix byte ${at - 14}`,
+        (c) => flip(c, at),
+        'authentication-failed',
+        /chunk 0/,
+      ]),
     ];
     for (const [field, change, reason, message] of cases) {
       it(`${field}: ${reason}`, async () => {
@@ -312,7 +325,11 @@ describe('truncation and trailing data', () => {
     await expectFailure(Buffer.alloc(0), 'truncated', 'snapshot is empty');
     await expectFailure(ciphertext.subarray(0, 5), 'truncated', 'inside the header');
     await expectFailure(ciphertext.subarray(0, headerLength - 1), 'truncated', 'inside the header');
-    await expectFailure(ciphertext.subarray(0, headerLength + record + 15), 'truncated', 'stream ended 15 bytes into chunk 1, before its 16-byte tag');
+    await expectFailure(
+      ciphertext.subarray(0, headerLength + record + 15),
+      'truncated',
+      'stream ended 15 bytes into chunk 1, before its 16-byte tag',
+    );
     // A short final chunk has no length field: cut short, it looks modified.
     await expectFailure(ciphertext.subarray(0, ciphertext.length - 1), 'authentication-failed', 'chunk 3 ');
   });
@@ -340,14 +357,23 @@ describe('keys', () => {
     const ciphertext = await encrypt(randomBytes(5000));
     const err = await decryptFailure(ciphertext, (id) => (id === 'k1' ? k2 : undefined));
     expect(err.reason).toBe('authentication-failed');
-    expect(err.message).toMatch(/^authentication failed on chunk 0 \(bytes 21 to 1061\): wrong key for key id "k1", or the data was modified$/);
+    expect(err.message).toMatch(
+      /^authentication failed on chunk 0 \(bytes 21 to 1061\): wrong key for key id "k1", or the data was modified$/,
+    );
   });
 
   it('an unknown key id fails and names the configured ids', async () => {
     const ciphertext = await encrypt(randomBytes(10), { key: randomBytes(32), keyId: 'k0' });
-    await expectFailure(ciphertext, 'unknown-key', /^snapshot was encrypted with key id "k0", which is not configured \(configured: k1, k2\)$/);
+    await expectFailure(
+      ciphertext,
+      'unknown-key',
+      /^snapshot was encrypted with key id "k0", which is not configured \(configured: k1, k2\)$/,
+    );
     const bare = createDecryptStream({ lookupKey });
-    await expect(run([ciphertext], bare)).rejects.toMatchObject({ reason: 'unknown-key', message: 'snapshot was encrypted with key id "k0", which is not configured' });
+    await expect(run([ciphertext], bare)).rejects.toMatchObject({
+      reason: 'unknown-key',
+      message: 'snapshot was encrypted with key id "k0", which is not configured',
+    });
   });
 
   it('rotation: data under k1 and under k2 both decrypt with a lookup that knows both', async () => {
@@ -370,13 +396,19 @@ describe('keys', () => {
   });
 
   it('createEncryptStream validates the key, key id and chunk size', () => {
-    expect(() => createEncryptStream({ key: randomBytes(16), keyId: 'k1' })).toThrow('encryption key for key id "k1" is 16 bytes; AES-256 needs 32');
+    expect(() => createEncryptStream({ key: randomBytes(16), keyId: 'k1' })).toThrow(
+      'encryption key for key id "k1" is 16 bytes; AES-256 needs 32',
+    );
     for (const keyId of ['', 'a/b', 'ключ', 'x'.repeat(65)]) {
-      expect(() => createEncryptStream({ key: k1, keyId })).toThrow(`key id ${JSON.stringify(keyId)} is not valid: use 1 to 64 characters of A-Z a-z 0-9 . _ -`);
+      expect(() => createEncryptStream({ key: k1, keyId })).toThrow(
+        `key id ${JSON.stringify(keyId)} is not valid: use 1 to 64 characters of A-Z a-z 0-9 . _ -`,
+      );
     }
     expect(() => createEncryptStream({ key: k1, keyId: 'prod-2024.01_a'.padEnd(64, 'x') })).not.toThrow();
     for (const size of [0, 1.5, 16 * 1024 * 1024 + 1]) {
-      expect(() => createEncryptStream({ key: k1, keyId: 'k1', chunkSize: size })).toThrow(`chunk size must be an integer from 1 to 16777216 bytes, got ${size}`);
+      expect(() => createEncryptStream({ key: k1, keyId: 'k1', chunkSize: size })).toThrow(
+        `chunk size must be an integer from 1 to 16777216 bytes, got ${size}`,
+      );
     }
     expect(() => encryptedSize(-1, 'k1')).toThrow('non-negative integer');
     expect(() => encryptedSize(10, 'a b')).toThrow('key id "a b" is not valid');
@@ -410,7 +442,9 @@ describe('keys', () => {
         } catch (err) {
           message = (err as Error).message;
         }
-        expect(message).toBe(`/etc/lifeboat/keys/k1: expected a 32-byte AES-256 key as base64 (44 characters) or hex (64 characters); ${detail}`);
+        expect(message).toBe(
+          `/etc/lifeboat/keys/k1: expected a 32-byte AES-256 key as base64 (44 characters) or hex (64 characters); ${detail}`,
+        );
         if (material.trim()) expect(message).not.toContain(material);
       }
     });

@@ -10,8 +10,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import {
-  createTrafficSwitchActivities, dnsEndpointFor, pointDnsEndpoint, readDnsEndpoint, trafficAnnotations,
-  type DnsEndpoint, type DnsEndpointLocation, type ExternalDnsTraffic, type SwitchTrafficInput, type WebhookTraffic,
+  createTrafficSwitchActivities,
+  dnsEndpointFor,
+  pointDnsEndpoint,
+  readDnsEndpoint,
+  trafficAnnotations,
+  type DnsEndpoint,
+  type DnsEndpointLocation,
+  type ExternalDnsTraffic,
+  type SwitchTrafficInput,
+  type WebhookTraffic,
 } from '../../../activities/traffic/switch.js';
 import { clusterPaths } from '../../../lab/topology.js';
 import { createClients, loadKubeConfig, type LifeboatClients } from '../../../worker/clients.js';
@@ -21,7 +29,10 @@ import { activityDeps } from '../../../activities/deps.js';
 
 const config = labConfig();
 const labShop = config.apps.find((a) => a.name === 'shop')!;
-const traffic: ExternalDnsTraffic = { ...(labShop.failover!.traffic as ExternalDnsTraffic), name: `shop-traffic-test-${randomBytes(3).toString('hex')}` };
+const traffic: ExternalDnsTraffic = {
+  ...(labShop.failover!.traffic as ExternalDnsTraffic),
+  name: `shop-traffic-test-${randomBytes(3).toString('hex')}`,
+};
 const shop: AppConfig = { ...labShop, failover: { ...labShop.failover!, traffic } };
 const clients: LifeboatClients = { ...createClients(config), config: { ...config, apps: [shop] } };
 const standby = clients.clusters.get(traffic.cluster)!;
@@ -34,12 +45,28 @@ const ref = { group: 'externaldns.k8s.io', version: 'v1alpha1', plural: 'dnsendp
 
 const inActivity = <T>(fn: () => Promise<T>): Promise<T> => new MockActivityEnvironment().run(fn);
 const tag = () => randomBytes(4).toString('hex');
-const switchInput = (from: string, to: string, key = `failover/shop/test-${tag()}/traffic`): SwitchTrafficInput =>
-  ({ app: 'shop', from, to, reason: `test: ${from} → ${to}`, idempotencyKey: key, workflowId: key.replace(/\/traffic$/, '') });
+const switchInput = (from: string, to: string, key = `failover/shop/test-${tag()}/traffic`): SwitchTrafficInput => ({
+  app: 'shop',
+  from,
+  to,
+  reason: `test: ${from} → ${to}`,
+  idempotencyKey: key,
+  workflowId: key.replace(/\/traffic$/, ''),
+});
 
-interface Failure { type?: string; nonRetryable?: boolean; message: string; nextRetryDelay?: unknown }
+interface Failure {
+  type?: string;
+  nonRetryable?: boolean;
+  message: string;
+  nextRetryDelay?: unknown;
+}
 const failureOf = (run: Promise<unknown>): Promise<Failure> =>
-  run.then((value) => { throw new Error(`expected a failure, got ${JSON.stringify(value)}`); }, (err: unknown) => err as Failure);
+  run.then(
+    (value) => {
+      throw new Error(`expected a failure, got ${JSON.stringify(value)}`);
+    },
+    (err: unknown) => err as Failure,
+  );
 
 /** Clients whose configuration has the shop app with other failover settings (or others apps). */
 const withApps = (apps: AppConfig[]): LifeboatClients => ({ ...clients, config: { ...config, apps } satisfies LifeboatConfig });
@@ -54,7 +81,9 @@ async function editAsSomeoneElse(change: (obj: DnsEndpoint) => void): Promise<Dn
 const record = (obj: DnsEndpoint | undefined) => obj?.spec?.endpoints?.[0];
 
 afterAll(async () => {
-  await api.deleteNamespacedCustomObject(ref).catch((err: { code?: number }) => { if (err.code !== 404) throw err; });
+  await api.deleteNamespacedCustomObject(ref).catch((err: { code?: number }) => {
+    if (err.code !== 404) throw err;
+  });
   clients.s3.destroy();
 });
 
@@ -94,15 +123,22 @@ describe('ExternalDNS DNSEndpoint', () => {
     const back = await inActivity(() => acts.switchTraffic(switchInput('standby', 'primary')));
     expect(back).toMatchObject({ changed: true, activeCluster: 'primary' });
     expect(record(await readDnsEndpoint(at))?.targets).toEqual(['192.0.2.10']);
-    expect(await inActivity(() => acts.trafficStatus({ app: 'shop' }))).toMatchObject({ activeCluster: 'primary', targets: ['192.0.2.10'] });
+    expect(await inActivity(() => acts.trafficStatus({ app: 'shop' }))).toMatchObject({
+      activeCluster: 'primary',
+      targets: ['192.0.2.10'],
+    });
   });
 
   it('does not overwrite a record whose spec someone else changed between the read and the write', async () => {
     const seen = (await readDnsEndpoint(at))!;
-    const theirs = await editAsSomeoneElse((obj) => { obj.spec!.endpoints![0]!.targets = ['203.0.113.7']; });
+    const theirs = await editAsSomeoneElse((obj) => {
+      obj.spec!.endpoints![0]!.targets = ['203.0.113.7'];
+    });
     expect(theirs.metadata.resourceVersion).not.toBe(seen.metadata.resourceVersion);
 
-    const err = await failureOf(inActivity(() => pointDnsEndpoint(at, seen, 'standby', { [trafficAnnotations.switchedBy]: `test-${tag()}` })));
+    const err = await failureOf(
+      inActivity(() => pointDnsEndpoint(at, seen, 'standby', { [trafficAnnotations.switchedBy]: `test-${tag()}` })),
+    );
     expect(err).toMatchObject({ type: 'TrafficRecordConflict', nonRetryable: true });
     expect(err.message).toContain('changed by someone else');
     expect(err.message).toContain('203.0.113.7 (no configured cluster)');
@@ -121,7 +157,9 @@ describe('ExternalDNS DNSEndpoint', () => {
   it("keeps someone else's metadata-only change: the lost conditional write starts again from the new version", async () => {
     const seen = (await readDnsEndpoint(at))!;
     const label = `test-${tag()}`;
-    await editAsSomeoneElse((obj) => { obj.metadata.labels = { ...(obj.metadata.labels as Record<string, string> | undefined), 'lifeboat.io/test': label }; });
+    await editAsSomeoneElse((obj) => {
+      obj.metadata.labels = { ...(obj.metadata.labels as Record<string, string> | undefined), 'lifeboat.io/test': label };
+    });
 
     const result = await inActivity(() => pointDnsEndpoint(at, seen, 'standby', { [trafficAnnotations.activeCluster]: 'standby' }));
     expect(result).toMatchObject({ changed: true, activeCluster: 'standby' });
@@ -147,10 +185,14 @@ describe('ExternalDNS DNSEndpoint', () => {
     const other: ExternalDnsTraffic = { ...traffic, name: `shop-test-${tag()}` };
     const acts2 = trafficActivities(withApps([shopWithTraffic(other)]));
     expect(await inActivity(() => acts2.trafficStatus({ app: 'shop' }))).toEqual({
-      provider: 'externalDNS', detail: `DNSEndpoint ${other.namespace}/${other.name} on cluster 'standby' does not exist`,
+      provider: 'externalDNS',
+      detail: `DNSEndpoint ${other.namespace}/${other.name} on cluster 'standby' does not exist`,
     });
     try {
-      expect(await inActivity(() => acts2.switchTraffic(switchInput('primary', 'standby')))).toMatchObject({ changed: true, activeCluster: 'standby' });
+      expect(await inActivity(() => acts2.switchTraffic(switchInput('primary', 'standby')))).toMatchObject({
+        changed: true,
+        activeCluster: 'standby',
+      });
       expect(await inActivity(() => acts2.trafficStatus({ app: 'shop' }))).toMatchObject({ activeCluster: 'standby' });
     } finally {
       await api.deleteNamespacedCustomObject({ ...ref, name: other.name });
@@ -160,10 +202,15 @@ describe('ExternalDNS DNSEndpoint', () => {
 
 describe('input and permission errors', () => {
   it('fails without retries on an unknown app, an app without failover, an unknown cluster, a cluster without targets', async () => {
-    expect(await failureOf(inActivity(() => acts.switchTraffic({ ...switchInput('primary', 'standby'), app: 'nope' }))))
-      .toMatchObject({ type: 'UnknownApp', nonRetryable: true });
+    expect(await failureOf(inActivity(() => acts.switchTraffic({ ...switchInput('primary', 'standby'), app: 'nope' })))).toMatchObject({
+      type: 'UnknownApp',
+      nonRetryable: true,
+    });
     const plain = trafficActivities(withApps([{ ...shop, failover: undefined }]));
-    expect(await failureOf(inActivity(() => plain.trafficStatus({ app: 'shop' })))).toMatchObject({ type: 'AppHasNoFailover', nonRetryable: true });
+    expect(await failureOf(inActivity(() => plain.trafficStatus({ app: 'shop' })))).toMatchObject({
+      type: 'AppHasNoFailover',
+      nonRetryable: true,
+    });
     const unknown = await failureOf(inActivity(() => acts.switchTraffic(switchInput('primary', 'elsewhere'))));
     expect(unknown).toMatchObject({ type: 'UnknownCluster', nonRetryable: true });
     expect(unknown.message).toContain("unknown target cluster 'elsewhere'");
@@ -183,17 +230,27 @@ describe('input and permission errors', () => {
     expect(err.message).toContain('HTTP 403');
     // The record is untouched: same version, same targets.
     const after = (await readDnsEndpoint(at))!;
-    expect({ resourceVersion: after.metadata.resourceVersion, endpoints: after.spec?.endpoints }).toEqual({ resourceVersion: before.metadata.resourceVersion, endpoints: before.spec?.endpoints });
+    expect({ resourceVersion: after.metadata.resourceVersion, endpoints: after.spec?.endpoints }).toEqual({
+      resourceVersion: before.metadata.resourceVersion,
+      endpoints: before.spec?.endpoints,
+    });
   });
 });
 
 describe('webhook', () => {
-  interface Received { method: string; url: string; headers: IncomingHttpHeaders; body: string }
+  interface Received {
+    method: string;
+    url: string;
+    headers: IncomingHttpHeaders;
+    body: string;
+  }
   const received: Received[] = [];
   let answer: (req: Received, res: ServerResponse) => void;
   const server = createServer((req, res) => {
     let body = '';
-    req.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+    req.on('data', (chunk: Buffer) => {
+      body += chunk.toString();
+    });
     req.on('end', () => {
       const r = { method: req.method!, url: req.url!, headers: req.headers, body };
       received.push(r);
@@ -219,7 +276,9 @@ describe('webhook', () => {
     server.close();
     await once(server, 'close');
   });
-  beforeEach(() => { received.length = 0; });
+  beforeEach(() => {
+    received.length = 0;
+  });
 
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -238,7 +297,14 @@ describe('webhook', () => {
     expect(post!.headers['idempotency-key']).toBe(input.idempotencyKey);
     expect(post!.headers.authorization).toBe(`Bearer ${token}`);
     expect(post!.headers['content-type']).toBe('application/json');
-    expect(JSON.parse(post!.body)).toEqual({ app: 'shop', from: 'primary', to: 'standby', reason: input.reason, workflowId: input.workflowId, idempotencyKey: input.idempotencyKey });
+    expect(JSON.parse(post!.body)).toEqual({
+      app: 'shop',
+      from: 'primary',
+      to: 'standby',
+      reason: input.reason,
+      workflowId: input.workflowId,
+      idempotencyKey: input.idempotencyKey,
+    });
 
     answer = (_req, res) => json(res, 200, { changed: false });
     expect(await inActivity(() => webhookActs.switchTraffic(input))).toMatchObject({ changed: false, activeCluster: 'standby' });
@@ -253,8 +319,11 @@ describe('webhook', () => {
     expect(received).toHaveLength(1);
 
     answer = (_req, res) => json(res, 503, {}, { 'retry-after': '7' });
-    expect(await failureOf(inActivity(() => webhookActs.switchTraffic(switchInput('primary', 'standby')))))
-      .toMatchObject({ type: 'TrafficWebhookUnavailable', nonRetryable: false, nextRetryDelay: '7s' });
+    expect(await failureOf(inActivity(() => webhookActs.switchTraffic(switchInput('primary', 'standby'))))).toMatchObject({
+      type: 'TrafficWebhookUnavailable',
+      nonRetryable: false,
+      nextRetryDelay: '7s',
+    });
   });
 
   it('a 400 is TrafficSwitchRejected, not retried; the token never appears in the message', async () => {
@@ -293,14 +362,19 @@ describe('webhook', () => {
 
   it('a token variable missing from the environment fails without a request', async () => {
     const noToken = trafficActivities(withApps([shopWithTraffic({ ...hook, tokenEnv: 'LIFEBOAT_TEST_TRAFFIC_TOKEN_UNSET' })]));
-    expect(await failureOf(inActivity(() => noToken.switchTraffic(switchInput('primary', 'standby')))))
-      .toMatchObject({ type: 'TrafficWebhookTokenMissing', nonRetryable: true });
+    expect(await failureOf(inActivity(() => noToken.switchTraffic(switchInput('primary', 'standby'))))).toMatchObject({
+      type: 'TrafficWebhookTokenMissing',
+      nonRetryable: true,
+    });
     expect(received).toHaveLength(0);
   });
 
   it('reads the active cluster from statusUrl, with the token; without statusUrl it cannot tell', async () => {
     answer = (_req, res) => json(res, 200, { cluster: 'standby' });
-    expect(await inActivity(() => webhookActs.trafficStatus({ app: 'shop' }))).toMatchObject({ provider: 'webhook', activeCluster: 'standby' });
+    expect(await inActivity(() => webhookActs.trafficStatus({ app: 'shop' }))).toMatchObject({
+      provider: 'webhook',
+      activeCluster: 'standby',
+    });
     expect(received).toMatchObject([{ method: 'GET', url: '/status', headers: { authorization: `Bearer ${token}` } }]);
 
     answer = (_req, res) => json(res, 200, { cluster: 'mars' });
@@ -309,6 +383,9 @@ describe('webhook', () => {
     expect(unknown.detail).toContain("names cluster 'mars'");
 
     const blind = trafficActivities(withApps([shopWithTraffic({ ...hook, statusUrl: undefined })]));
-    expect(await inActivity(() => blind.trafficStatus({ app: 'shop' }))).toEqual({ provider: 'webhook', detail: 'webhook without statusUrl' });
+    expect(await inActivity(() => blind.trafficStatus({ app: 'shop' }))).toEqual({
+      provider: 'webhook',
+      detail: 'webhook without statusUrl',
+    });
   });
 });

@@ -30,7 +30,9 @@ describe('compileExpression', () => {
       { root: 'params', fields: ['apps'] },
       { root: 'item', fields: [] },
     ]);
-    expect(compiled('cel.bind(n, steps.health.result.nodes, n * 2)').references).toEqual([{ root: 'steps', fields: ['health', 'result', 'nodes'] }]);
+    expect(compiled('cel.bind(n, steps.health.result.nodes, n * 2)').references).toEqual([
+      { root: 'steps', fields: ['health', 'result', 'nodes'] },
+    ]);
   });
 
   it('stops a reference at a computed index', () => {
@@ -73,12 +75,9 @@ describe('templates and interpolate', () => {
     const whole = parseTemplate('${{ params.replicas }}');
     expect(whole.ok && whole.template.kind).toBe('whole');
     const text = parseTemplate('scale ${{ item }} to ${{ params.replicas }}');
-    expect(text.ok && text.template.kind === 'text' && text.template.parts.map((part) => (typeof part === 'string' ? part : part.text))).toEqual([
-      'scale ',
-      'item',
-      ' to ',
-      'params.replicas',
-    ]);
+    expect(
+      text.ok && text.template.kind === 'text' && text.template.parts.map((part) => (typeof part === 'string' ? part : part.text)),
+    ).toEqual(['scale ', 'item', ' to ', 'params.replicas']);
   });
 
   it('reports a template that does not compile or is not closed', () => {

@@ -9,8 +9,13 @@ describe('runbooks/runbook.schema.json', () => {
   it('is what the zod schema generates (regenerate: npx tsc -p tsconfig.json && node dist/scripts/runbook-schema.js)', () => {
     const committed = readFileSync(committedPath, 'utf8');
     if (committed !== runbookJsonSchema()) {
-      throw new Error(`${runbookJsonSchemaPath} is out of date with model/runbook/schema.ts; regenerate it: npx tsc -p tsconfig.json && node dist/scripts/runbook-schema.js`);
+      throw new Error(
+        `${runbookJsonSchemaPath} is out of date with model/runbook/schema.ts; regenerate it: npx tsc -p tsconfig.json && node dist/scripts/runbook-schema.js`,
+      );
     }
-    expect(JSON.parse(committed)).toMatchObject({ $schema: 'http://json-schema.org/draft-07/schema#', required: ['apiVersion', 'kind', 'metadata', 'steps'] });
+    expect(JSON.parse(committed)).toMatchObject({
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      required: ['apiVersion', 'kind', 'metadata', 'steps'],
+    });
   });
 });

@@ -14,11 +14,34 @@ const issues = (block: string, input: unknown) => {
 describe('runbookBlocks', () => {
   it('names exactly the blocks of the catalogue, with their kind, description, read-only flag and default retry', () => {
     const fromCatalog = Object.entries(blockCatalog as Record<string, CatalogBlock>).map(([name, b]) => ({
-      name, kind: b.kind, description: b.description, readOnly: b.readOnly ?? false, defaultRetry: b.kind === 'activity' ? b.defaultRetry : undefined,
+      name,
+      kind: b.kind,
+      description: b.description,
+      readOnly: b.readOnly ?? false,
+      defaultRetry: b.kind === 'activity' ? b.defaultRetry : undefined,
     }));
-    const registered = [...runbookBlocks.values()].map((b) => ({ name: b.name, kind: b.kind, description: b.description, readOnly: b.readOnly, defaultRetry: b.defaultRetry }));
+    const registered = [...runbookBlocks.values()].map((b) => ({
+      name: b.name,
+      kind: b.kind,
+      description: b.description,
+      readOnly: b.readOnly,
+      defaultRetry: b.defaultRetry,
+    }));
     expect(registered).toEqual(fromCatalog);
-    expect([...runbookBlocks.keys()]).toEqual(['clusterHealth', 'etcdSnapshot', 'veleroBackup', 'restoreVerification', 'failover', 'failback', 'gameDay', 'scaleDeployment', 'cordonNode', 'uncordonNode', 'waitForCondition', 'httpCheck']);
+    expect([...runbookBlocks.keys()]).toEqual([
+      'clusterHealth',
+      'etcdSnapshot',
+      'veleroBackup',
+      'restoreVerification',
+      'failover',
+      'failback',
+      'gameDay',
+      'scaleDeployment',
+      'cordonNode',
+      'uncordonNode',
+      'waitForCondition',
+      'httpCheck',
+    ]);
   });
 
   it('takes the input each workflow and activity takes, with the defaults written once', () => {
@@ -26,7 +49,14 @@ describe('runbookBlocks', () => {
       issues('clusterHealth', { clusters: ['primary', 'standby'] }),
       issues('etcdSnapshot', { cluster: 'primary', skipRetention: true }),
       issues('veleroBackup', { app: 'shop', ttl: '24h30m', labelSelector: { tier: 'web' }, timeoutSeconds: 600 }),
-      issues('restoreVerification', { kind: 'etcd', cluster: 'primary', objects: [{ resource: 'secrets', namespace: 'shop', name: 'db' }, { resource: 'namespaces', name: 'shop' }] }),
+      issues('restoreVerification', {
+        kind: 'etcd',
+        cluster: 'primary',
+        objects: [
+          { resource: 'secrets', namespace: 'shop', name: 'db' },
+          { resource: 'namespaces', name: 'shop' },
+        ],
+      }),
       issues('restoreVerification', { kind: 'velero', app: 'shop', backupName: 'b-1' }),
       issues('failover', { app: 'shop', from: 'primary', to: 'standby', reason: 'drill', autoApprove: { approver: 'alice' } }),
       issues('failback', { app: 'shop', from: 'standby', to: 'primary', reason: 'home' }),
@@ -40,7 +70,16 @@ describe('runbookBlocks', () => {
       { data: { clusters: ['primary', 'standby'] } },
       { data: { cluster: 'primary', skipRetention: true } },
       { data: { app: 'shop', ttl: '24h30m', labelSelector: { tier: 'web' }, timeoutSeconds: 600 } },
-      { data: { kind: 'etcd', cluster: 'primary', objects: [{ resource: 'secrets', namespace: 'shop', name: 'db' }, { resource: 'namespaces', name: 'shop' }] } },
+      {
+        data: {
+          kind: 'etcd',
+          cluster: 'primary',
+          objects: [
+            { resource: 'secrets', namespace: 'shop', name: 'db' },
+            { resource: 'namespaces', name: 'shop' },
+          ],
+        },
+      },
       { data: { kind: 'velero', app: 'shop', backupName: 'b-1' } },
       { data: { app: 'shop', from: 'primary', to: 'standby', reason: 'drill', autoApprove: { approver: 'alice' } } },
       { data: { app: 'shop', from: 'standby', to: 'primary', reason: 'home' } },
@@ -68,7 +107,12 @@ describe('runbookBlocks', () => {
       issues('httpCheck', { url: 'ftp://shop.example/' }),
     ]).toEqual([
       { issues: [['clusters', 'expected at least one cluster']] },
-      { issues: [['clusters', 'missing required key (expected array)'], ['', 'Unrecognized key: "cluster"']] },
+      {
+        issues: [
+          ['clusters', 'missing required key (expected array)'],
+          ['', 'Unrecognized key: "cluster"'],
+        ],
+      },
       { issues: [['', 'expected cluster or app (or both)']] },
       { issues: [['ttl', 'expected a Go duration like 720h or 24h30m']] },
       { issues: [['objects.0', 'namespace is required for namespaced resources and absent for namespaces']] },

@@ -31,9 +31,24 @@ function historyOfOneTask(input: CelInSandboxInput, result: unknown) {
           workflowId: 'cel-in-sandbox',
         },
       },
-      { eventId: '2', eventTime: at, eventType: 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED', workflowTaskScheduledEventAttributes: { taskQueue, startToCloseTimeout: '10s', attempt: 1 } },
-      { eventId: '3', eventTime: at, eventType: 'EVENT_TYPE_WORKFLOW_TASK_STARTED', workflowTaskStartedEventAttributes: { scheduledEventId: '2', requestId: 'r' } },
-      { eventId: '4', eventTime: at, eventType: 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED', workflowTaskCompletedEventAttributes: { scheduledEventId: '2', startedEventId: '3' } },
+      {
+        eventId: '2',
+        eventTime: at,
+        eventType: 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED',
+        workflowTaskScheduledEventAttributes: { taskQueue, startToCloseTimeout: '10s', attempt: 1 },
+      },
+      {
+        eventId: '3',
+        eventTime: at,
+        eventType: 'EVENT_TYPE_WORKFLOW_TASK_STARTED',
+        workflowTaskStartedEventAttributes: { scheduledEventId: '2', requestId: 'r' },
+      },
+      {
+        eventId: '4',
+        eventTime: at,
+        eventType: 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED',
+        workflowTaskCompletedEventAttributes: { scheduledEventId: '2', startedEventId: '3' },
+      },
       {
         eventId: '5',
         eventTime: at,
@@ -56,7 +71,11 @@ describe('CEL in the workflow sandbox', () => {
       expected: { condition: true, template: { replicas: 6, message: 'scale web' } },
     };
     const replay = (run: CelInSandboxInput) =>
-      Worker.runReplayHistory({ workflowBundle: { code }, replayName: 'cel-in-sandbox' }, historyOfOneTask(run, run.expected), 'cel-in-sandbox');
+      Worker.runReplayHistory(
+        { workflowBundle: { code }, replayName: 'cel-in-sandbox' },
+        historyOfOneTask(run, run.expected),
+        'cel-in-sandbox',
+      );
     await expect(replay(input)).resolves.toBeUndefined();
     // The replay really runs the code: a different answer fails it.
     await expect(replay({ ...input, expected: { condition: false, template: {} } })).rejects.toThrow('the sandbox computed something else');

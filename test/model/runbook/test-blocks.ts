@@ -3,7 +3,13 @@ import { z } from 'zod';
 import { defineBlocks } from '../../../model/runbook/blocks.js';
 
 export const testBlocks = defineBlocks([
-  { name: 'clusterHealth', kind: 'workflow', description: 'Checks a cluster.', input: z.strictObject({ cluster: z.string() }), readOnly: true },
+  {
+    name: 'clusterHealth',
+    kind: 'workflow',
+    description: 'Checks a cluster.',
+    input: z.strictObject({ cluster: z.string() }),
+    readOnly: true,
+  },
   {
     name: 'etcdSnapshot',
     kind: 'workflow',
@@ -17,8 +23,18 @@ export const testBlocks = defineBlocks([
     input: z.strictObject({ cluster: z.string(), namespace: z.string(), name: z.string(), replicas: z.int().min(0) }),
     defaultRetry: 'quick',
   },
-  { name: 'cordonNode', kind: 'activity', description: 'Cordons a Node.', input: z.strictObject({ cluster: z.string(), node: z.string() }) },
-  { name: 'uncordonNode', kind: 'activity', description: 'Uncordons a Node.', input: z.strictObject({ cluster: z.string(), node: z.string() }) },
+  {
+    name: 'cordonNode',
+    kind: 'activity',
+    description: 'Cordons a Node.',
+    input: z.strictObject({ cluster: z.string(), node: z.string() }),
+  },
+  {
+    name: 'uncordonNode',
+    kind: 'activity',
+    description: 'Uncordons a Node.',
+    input: z.strictObject({ cluster: z.string(), node: z.string() }),
+  },
   {
     name: 'notify',
     kind: 'activity',
