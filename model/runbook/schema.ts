@@ -12,11 +12,9 @@ const dnsLabel = z
   .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: 'expected a DNS label: lowercase letters, digits and "-", at most 63' });
 
 /** Step ids are also CEL names: `steps.scale_down` reads with a dot, `steps["scale-down"]` with an index. */
-const stepId = z
-  .string()
-  .regex(/^[a-z][a-z0-9_-]{0,62}$/, {
-    error: 'expected a step id: a lowercase letter, then lowercase letters, digits, "-" or "_", at most 63',
-  });
+const stepId = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, {
+  error: 'expected a step id: a lowercase letter, then lowercase letters, digits, "-" or "_", at most 63',
+});
 
 /** Names used inside CEL (`params.<name>`, `outputs`, a forEach variable) must be CEL identifiers. */
 const celName = z

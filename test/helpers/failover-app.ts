@@ -113,15 +113,13 @@ export async function createTestApp(
     replicas: readReplicas,
     deployment: (cluster, name) => kube[cluster].makeApiClient(AppsV1Api).readNamespacedDeployment({ name, namespace }),
     dnsEndpoint: async () =>
-      (await kube.standby
-        .makeApiClient(CustomObjectsApi)
-        .getNamespacedCustomObject({
-          group: 'externaldns.k8s.io',
-          version: 'v1alpha1',
-          namespace: dnsNamespace,
-          plural: 'dnsendpoints',
-          name: namespace,
-        })) as never,
+      (await kube.standby.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+        group: 'externaldns.k8s.io',
+        version: 'v1alpha1',
+        namespace: dnsNamespace,
+        plural: 'dnsendpoints',
+        name: namespace,
+      })) as never,
     async remove() {
       const gone = [
         ['primary', namespace],

@@ -149,15 +149,13 @@ describe('failover outcomes on the lab', () => {
     const backups = (await veleroList(app.kube.standby, 'backups')).filter((b) => b.spec.storageLocation === missingLocation);
     for (const b of backups) {
       cleanups.push(() =>
-        app.kube.standby
-          .makeApiClient(CustomObjectsApi)
-          .deleteNamespacedCustomObject({
-            group: 'velero.io',
-            version: 'v1',
-            namespace: 'velero',
-            plural: 'backups',
-            name: b.metadata.name,
-          }),
+        app.kube.standby.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({
+          group: 'velero.io',
+          version: 'v1',
+          namespace: 'velero',
+          plural: 'backups',
+          name: b.metadata.name,
+        }),
       );
     }
     expect(backups.map((b) => b.status?.phase)).toEqual(['FailedValidation']);
