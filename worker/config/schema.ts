@@ -1,0 +1,564 @@
+// The configuration's schema: one zod schema, defaults written once, the types the code reads.
+import { Cron } from 'croner';
+import { z } from 'zod';
+
+const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS label: lower-case letters, digits and dashes');
+const file = z.string().min(1, 'a file path');
+
+const count = (fallback: number) => z.number().int().min(0).default(fallback);
+
+const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+/** Seconds in a duration like 90s, 15m, 4h or 30d (already checked against /^\d+[smhd]$/). */
+export const durationSeconds = (v: string) => Number(v.slice(0, -1)) * durationUnits[v.slice(-1)]!;
+/** A duration like 90s, 15m, 4h or 30d, read as seconds. */
+const duration = z
+  .string()
+  .regex(/^\d+[smhd]$/, 'a duration like 90s, 15m, 4h or 30d')
+  .transform(durationSeconds);
+
+const cronNicknames = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
+const cronFields = ['minute', 'hour', 'day-of-month', 'month', 'day-of-week'];
+const cronNames: Record<number, string[]> = {
+  3: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
+  4: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
+};
+
+/**
+ * Why Temporal would refuse `expression`, or run it otherwise than it reads, or never run it; undefined
+ * when it is fine. Temporal's cron: five fields (a sixth and seventh, year and seconds, are not taken
+ * here), each `*`, a value, `a-b`, `a/n`, `*\/n`, `a-b/n` or a list of those; day-of-month AND
+ * day-of-week must both match; days of week 0-7 (0 and 7 are Sunday); lower-case nicknames. croner,
+ * in 5-part mode with day-of-month AND day-of-week, reads the same; what croner knows beyond that
+ * (`L`, `W`, `#`, `?`, upper-case nicknames) Temporal refuses or ignores, so it is refused first.
+ */
+export function cronProblem(expression: string): string | undefined {
+  const text = expression.trim();
+  if (text.startsWith('@')) {
+    if (!cronNicknames.includes(text)) return `'${text}' is not one of ${cronNicknames.join(', ')}`;
+  } else {
+    const fields = text.split(/\s+/);
+    if (fields.length !== 5) return `has ${fields.length} field${fields.length === 1 ? '' : 's'}, not 5`;
+    for (const [i, field] of fields.entries()) {
+      const names = cronNames[i] ?? [];
+      const bad = field.match(/[^0-9*,/-]+/g)?.find((token) => !names.includes(token.toLowerCase()));
+      if (bad !== undefined)
+        return `${cronFields[i]} '${field}': '${bad}' is not a number${names.length ? ` or a name (${names[0]}-${names.at(-1)})` : ''}`;
+    }
+  }
+  let cron: Cron;
+  try {
+    cron = new Cron(text, { mode: '5-part', domAndDow: true, sloppyRanges: true, timezone: 'UTC' });
+  } catch (err) {
+    const message = (err as Error).message.replace(/^CronPattern: /, '');
+    return `${message[0]!.toLowerCase()}${message.slice(1).replace(/\.$/, '')}`;
+  }
+  return cron.nextRun() ? undefined : 'never fires: no date matches every field';
+}
+
+/** A cron expression as Temporal Schedules read it, in UTC. */
+const cronExpression = z.string().superRefine((value, ctx) => {
+  const problem = cronProblem(value);
+  if (problem) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `'${value}': ${problem}; expected five fields (minute hour day-of-month month day-of-week, in UTC) like '0 */6 * * *', or one of @hourly, @daily, @weekly, @monthly, @yearly`,
+    });
+  }
+});
+
+/** Recovery objectives a game day measures against: RTO (start to verified) and RPO (age of the backup used). */
+export const objectivesSchema = z
+  .object({
+    /** Recovery time objective. Default: 30m. */
+    rto: duration.default(1800),
+    /** Recovery point objective. Default: 24h. */
+    rpo: duration.default(86400),
+  })
+  .strict();
+
+/** An object restore verification must find. Secrets and ConfigMaps are also compared by data hash. */
+export const objectRefSchema = z
+  .object({
+    resource: z.enum(['namespaces', 'deployments', 'secrets', 'configmaps', 'services', 'serviceaccounts']),
+    /** Absent for namespaces. */
+    namespace: name.optional(),
+    name: z.string().min(1),
+  })
+  .strict()
+  .refine(
+    (o) => (o.resource === 'namespaces') === (o.namespace === undefined),
+    'namespace is required for namespaced resources and absent for namespaces',
+  );
+
+export const retentionSchema = z
+  .object({
+    /** Keep the newest N snapshots. Default: 3. */
+    keepLast: count(3),
+    /** Keep the newest snapshot of each of the last N days that have one. Default: 7. */
+    daily: count(7),
+    /** ... of each of the last N ISO weeks. Default: 4. */
+    weekly: count(4),
+    /** ... of each of the last N months. Default: 6. */
+    monthly: count(6),
+    /** Delete snapshots older than this many days, whatever the counts say. Default: none. */
+    maxAgeDays: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+const etcdSnapshotsSchema = z
+  .object({
+    /** A Temporal Schedule for this cluster's snapshots; absent: on demand only. */
+    schedule: z
+      .object({
+        /**
+         * Cron expression in UTC, as Temporal reads it: five fields (minute hour day-of-month month
+         * day-of-week; names like jan or mon; a day matches when day-of-month AND day-of-week do), e.g.
+         * "0 *\/6 * * *", or @hourly, @daily, @weekly, @monthly, @yearly.
+         */
+        cron: cronExpression,
+        /** Runs missed while Temporal was unavailable are caught up within this window. Default: 1h. */
+        catchupWindow: z
+          .string()
+          .regex(/^\d+[smhd]$/, 'a duration like 30m or 1h')
+          .default('1h'),
+      })
+      .strict()
+      .optional(),
+    retention: retentionSchema.prefault({}),
+    /** Incomplete multipart uploads under this cluster's prefix older than this are aborted. Default: 24. */
+    incompleteUploadMaxAgeHours: z.number().positive().default(24),
+  })
+  .strict();
+
+export const clusterSchema = z
+  .object({
+    /** The name runbooks and the CLI use for this cluster. */
+    name,
+    /** Path of a kubeconfig for this cluster. */
+    kubeconfig: file,
+    /** Context in that kubeconfig. Default: its current-context. */
+    context: z.string().optional(),
+    etcd: z
+      .object({
+        /** etcd client URLs (https). */
+        endpoints: z.array(z.url({ protocol: /^https?$/ })).min(1),
+        caFile: file,
+        certFile: file,
+        keyFile: file,
+      })
+      .strict(),
+    velero: z
+      .object({
+        /** Namespace Velero runs in. Default: velero. */
+        namespace: z.string().default('velero'),
+        /** BackupStorageLocation to use. Default: default. */
+        storageLocation: z.string().default('default'),
+        /**
+         * BackupStorageLocations on this cluster (ReadOnly) that hold other clusters' backups, by source
+         * cluster name: what lets a backup of `primary` be restored here. Default: none.
+         */
+        restoreFrom: z.record(name, z.string().min(1)).default({}),
+        /** How long a Backup or Restore may take before the runbook fails it. Default: 30m. */
+        timeout: duration.default(1800),
+      })
+      .strict()
+      .prefault({}),
+    etcdSnapshots: etcdSnapshotsSchema.prefault({}),
+    restoreVerification: z
+      .object({
+        /**
+         * The EncryptionConfiguration this cluster's kube-apiserver uses, given to the scratch API server so
+         * that Secrets encrypted at rest read back. Absent: the cluster stores Secrets in clear.
+         */
+        encryptionConfigFile: file.optional(),
+        /** The cluster's Service IP range, given to the scratch API server. Default: 10.96.0.0/12 (kubeadm's). */
+        serviceClusterIPRange: z
+          .string()
+          .regex(/^[0-9a-f.:]+\/\d+$/, 'a CIDR like 10.96.0.0/12')
+          .default('10.96.0.0/12'),
+        /** Objects a restored snapshot must hold. Default: the kube-system namespace. */
+        objects: z.array(objectRefSchema).default([{ resource: 'namespaces', name: 'kube-system' }]),
+        objectives: objectivesSchema.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+/** A check run against an app restored into a scratch namespace, beyond its Deployments becoming Available. */
+export const appCheckSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('readyReplicas'),
+      /** Namespace in the source cluster (mapped to the scratch one). */
+      namespace: name,
+      deployment: name,
+      /** Default: the Deployment's spec.replicas. */
+      min: z.number().int().min(0).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('configMapHash'),
+      namespace: name,
+      name,
+    })
+    .strict(),
+]);
+
+/** How traffic reaches an app: where a failover points it. */
+export const trafficSchema = z.discriminatedUnion('provider', [
+  z
+    .object({
+      /** An ExternalDNS DNSEndpoint (externaldns.k8s.io/v1alpha1) that ExternalDNS publishes. */
+      provider: z.literal('externalDNS'),
+      /** Cluster holding the DNSEndpoint: one that outlives either site (a management cluster). */
+      cluster: name,
+      namespace: name,
+      name,
+      /** The record's name, e.g. shop.example.com. */
+      dnsName: z.string().regex(/^[a-z0-9*]([a-z0-9.-]*[a-z0-9])?$/, 'a DNS name'),
+      /** Default: A. */
+      recordType: z.enum(['A', 'AAAA', 'CNAME']).default('A'),
+      /** Default: 60. */
+      recordTTL: z.number().int().positive().default(60),
+      /** The record's targets when each cluster serves, by cluster name. */
+      targets: z.record(name, z.array(z.string().min(1)).min(1)),
+    })
+    .strict(),
+  z
+    .object({
+      /** A generic webhook: POST of the decision (JSON) with an Idempotency-Key header, retried. */
+      provider: z.literal('webhook'),
+      url: z.url({ protocol: /^https?$/ }),
+      /** Environment variable holding a bearer token for the webhook; never in this file. */
+      tokenEnv: z
+        .string()
+        .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name')
+        .optional(),
+      /** Where GET returns {"cluster": "<name>"}: what verification reads. Absent: the POST's acknowledgement is trusted. */
+      statusUrl: z.url({ protocol: /^https?$/ }).optional(),
+      /** Per request. Default: 10s. */
+      timeout: duration.default(10),
+      /** Attempts before the switch counts as failed. Default: 5. */
+      attempts: z.number().int().min(1).max(20).default(5),
+    })
+    .strict(),
+]);
+
+/** How an app fails over from its cluster to a standby and back. */
+export const failoverSchema = z
+  .object({
+    /** The cluster that takes over. */
+    standby: name,
+    /**
+     * warm-standby: the app's manifests are already on the standby at zero replicas and are scaled up;
+     * restore: the newest Velero backup of the app's namespaces is restored into the standby.
+     */
+    mode: z.enum(['warm-standby', 'restore']),
+    /** The Deployments that matter. Default: every Deployment in the app's namespaces. */
+    workloads: z.array(z.object({ namespace: name, name }).strict()).optional(),
+    traffic: trafficSchema,
+    /** How long a failover waits for its approval. Default: 30m. */
+    approvalTimeout: duration.default(1800),
+    /** How long the app may take to become Available on the target. Default: 10m. */
+    availableTimeout: duration.default(600),
+    /**
+     * After a forced failover (the source's API unreachable, so never fenced): how long the run keeps
+     * watching the source, to fence it as soon as its API answers. Default: 24h.
+     */
+    returnWatch: duration.default(86400),
+  })
+  .strict();
+
+/** An application: what a Velero backup of it holds and how a restore of it is proven. */
+export const appSchema = z
+  .object({
+    name,
+    /** Cluster the app runs on (the source of its backups). */
+    cluster: name,
+    namespaces: z.array(name).min(1),
+    backup: z
+      .object({
+        includeResources: z.array(z.string().min(1)).optional(),
+        excludeResources: z.array(z.string().min(1)).optional(),
+        /** Only objects with these labels. */
+        labelSelector: z.record(z.string(), z.string()).optional(),
+        /** How long Velero keeps the backup. Default: 720h. */
+        ttl: z
+          .string()
+          .regex(/^\d+h(\d+m)?(\d+s)?$/, 'a Go duration in hours, like 720h')
+          .default('720h'),
+      })
+      .strict()
+      .prefault({}),
+    verify: z
+      .object({
+        /** Cluster a test restore goes into (never the source). */
+        cluster: name,
+        checks: z.array(appCheckSchema).default([]),
+        /** How long the restored Deployments may take to become Available. Default: 5m. */
+        availableTimeout: duration.default(300),
+      })
+      .strict(),
+    objectives: objectivesSchema.prefault({}),
+    /** Absent: the app cannot be failed over. */
+    failover: failoverSchema.optional(),
+  })
+  .strict();
+
+const keyId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a key id of letters, digits, dot, dash or underscore');
+
+/** Snapshot encryption keys. Each key's material (32 bytes, base64 or hex) is read from a file or an environment variable, never written in the configuration itself. */
+export const encryptionSchema = z
+  .object({
+    /** Id of the key new snapshots are encrypted with; older ids stay configured to read old snapshots. */
+    currentKeyId: keyId,
+    keys: z
+      .array(
+        z
+          .object({
+            id: keyId,
+            /** File holding the key. */
+            file: file.optional(),
+            /** Environment variable holding the key. */
+            env: z
+              .string()
+              .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name')
+              .optional(),
+          })
+          .strict()
+          .refine((k) => (k.file === undefined) !== (k.env === undefined), 'exactly one of file or env'),
+      )
+      .min(1),
+  })
+  .strict()
+  .refine((e) => e.keys.some((k) => k.id === e.currentKeyId), {
+    message: 'currentKeyId must be one of the configured keys',
+    path: ['currentKeyId'],
+  })
+  .refine((e) => new Set(e.keys.map((k) => k.id)).size === e.keys.length, { message: 'key ids must be unique', path: ['keys'] });
+
+export const configSchema = z
+  .object({
+    temporal: z
+      .object({
+        /** host:port of the Temporal frontend. Default: 127.0.0.1:7233. */
+        address: z
+          .string()
+          .regex(/^[^:\s]+:\d+$/, 'host:port')
+          .default('127.0.0.1:7233'),
+        /** Default: default. */
+        namespace: z.string().min(1).default('default'),
+        /** The Temporal Web UI's URL, for links the CLI prints. Default: none. */
+        ui: z.url({ protocol: /^https?$/ }).optional(),
+        /** Task queue the worker polls and the CLI starts runbooks on. Default: lifeboat. */
+        taskQueue: z.string().min(1).default('lifeboat'),
+        /** Temporal Cloud API key. Prefer LIFEBOAT_TEMPORAL_API_KEY to keep it out of files. */
+        apiKey: z.string().min(1).optional(),
+        /** mTLS to a self-hosted cluster or Temporal Cloud. Absent: plain TLS when apiKey is set, else no TLS. */
+        tls: z
+          .object({
+            serverName: z.string().optional(),
+            serverRootCaFile: file.optional(),
+            clientCertFile: file.optional(),
+            clientKeyFile: file.optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    objectStore: z
+      .object({
+        /** S3 endpoint URL; absent for AWS S3 itself. */
+        endpoint: z.url({ protocol: /^https?$/ }).optional(),
+        /** Default: us-east-1. */
+        region: z.string().min(1).default('us-east-1'),
+        bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+        /** Path-style addressing, which MinIO needs. Default: false. */
+        forcePathStyle: z.boolean().default(false),
+        /** An AWS shared-credentials file; absent: the SDK's default chain (environment, profile, instance role). */
+        credentialsFile: file.optional(),
+      })
+      .strict(),
+    /** Required by runbooks that store snapshots; a worker without it refuses those runbooks. */
+    encryption: encryptionSchema.optional(),
+    clusters: z
+      .array(clusterSchema)
+      .min(1, 'at least one cluster')
+      .refine((cs) => new Set(cs.map((c) => c.name)).size === cs.length, 'cluster names must be unique'),
+    apps: z
+      .array(appSchema)
+      .default([])
+      .refine((as) => new Set(as.map((a) => a.name)).size === as.length, 'app names must be unique'),
+    /** The quarterly game day: which clusters and apps it proves, and how. */
+    gameDay: z
+      .object({
+        /** A Temporal Schedule for game days; absent: on demand only. */
+        schedule: z
+          .object({
+            /** Cron expression in UTC, read as etcdSnapshots.schedule.cron is. */
+            cron: cronExpression,
+            catchupWindow: z
+              .string()
+              .regex(/^\d+[smhd]$/, 'a duration like 30m or 1h')
+              .default('1d'),
+          })
+          .strict()
+          .optional(),
+        /** Clusters whose etcd snapshots are verified. Default: all. */
+        clusters: z.array(name).optional(),
+        /** Apps whose Velero backups are verified. Default: all. */
+        apps: z.array(name).optional(),
+        /** Take a new backup of each first (true), or prove the newest existing one (false; its age is the RPO). Default: false. */
+        freshBackups: z.boolean().default(false),
+        /** Also fail each app that has a failover configuration over to its standby and back, auto-approved. Default: false. */
+        failover: z.boolean().default(false),
+        /** Where reports are written on the worker and saved by the CLI. Default: ~/.local/state/lifeboat/gamedays. */
+        reportDir: file.optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Restore verification's scratch processes and files. */
+    verification: z
+      .object({
+        /** Where restored data lives while it is checked (0700, removed in every outcome). Default: the system temp directory. */
+        scratchDir: file.optional(),
+        /** How long the scratch etcd and kube-apiserver may take to serve. Default: 2m. */
+        startTimeout: duration.default(120),
+      })
+      .strict()
+      .prefault({}),
+    tools: z
+      .object({
+        /** Default: etcdctl on PATH. */
+        etcdctl: z.string().default('etcdctl'),
+        /** Default: etcdutl on PATH. */
+        etcdutl: z.string().default('etcdutl'),
+        /** Default: velero on PATH. */
+        velero: z.string().default('velero'),
+        /** The etcd server, for scratch restores. Default: etcd on PATH. */
+        etcd: z.string().default('etcd'),
+        /** The kube-apiserver, for scratch restores; use the version the cluster runs. Default: kube-apiserver on PATH. */
+        kubeApiserver: z.string().default('kube-apiserver'),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({
+        /** Port of the worker's Prometheus endpoint on 127.0.0.1; 0 turns it off. Default: 9464. */
+        port: z.number().int().min(0).max(65535).default(9464),
+      })
+      .strict()
+      .prefault({}),
+    /** Runbook documents (`lifeboat runbook`, `schedule apply`) and who may approve their approval steps. */
+    runbooks: z
+      .object({
+        /**
+         * Folder of runbook documents (`*.yaml`); a relative path is read from the configuration file's
+         * folder (from the working directory when LIFEBOAT_RUNBOOKS_DIR names it), and the loaded
+         * configuration holds it absolute. A folder named here must exist. Default: `runbooks/` next to
+         * the configuration file (in the working directory without one); none there means no documents.
+         */
+        dir: file.optional(),
+        /** Groups an approval step names as `group:<name>`, each a list of people by name. Default: none. */
+        approverGroups: z.record(name, z.array(z.string().min(1, 'a name')).min(1, 'at least one person')).default({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const clusters = new Set(c.clusters.map((x) => x.name));
+    const apps = new Set(c.apps.map((a) => a.name));
+    const known = (value: string, set: Set<string>, path: (string | number)[], what: string) => {
+      if (!set.has(value))
+        ctx.addIssue({ code: 'custom', path, message: `unknown ${what} '${value}'; configured: ${[...set].join(', ') || 'none'}` });
+    };
+    c.apps.forEach((a, i) => {
+      known(a.cluster, clusters, ['apps', i, 'cluster'], 'cluster');
+      known(a.verify.cluster, clusters, ['apps', i, 'verify', 'cluster'], 'cluster');
+      if (a.verify.cluster === a.cluster)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['apps', i, 'verify', 'cluster'],
+          message: "a test restore must go to another cluster than the app's own",
+        });
+      if (a.failover) {
+        const f = a.failover;
+        known(f.standby, clusters, ['apps', i, 'failover', 'standby'], 'cluster');
+        if (f.standby === a.cluster)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['apps', i, 'failover', 'standby'],
+            message: "the standby must be another cluster than the app's own",
+          });
+        if (f.traffic.provider === 'externalDNS') {
+          known(f.traffic.cluster, clusters, ['apps', i, 'failover', 'traffic', 'cluster'], 'cluster');
+          for (const site of [a.cluster, f.standby]) {
+            if (!f.traffic.targets[site])
+              ctx.addIssue({
+                code: 'custom',
+                path: ['apps', i, 'failover', 'traffic', 'targets'],
+                message: `needs the targets for cluster '${site}'`,
+              });
+          }
+        }
+        f.workloads?.forEach((wl, j) => {
+          if (!a.namespaces.includes(wl.namespace))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['apps', i, 'failover', 'workloads', j, 'namespace'],
+              message: `not one of the app's namespaces (${a.namespaces.join(', ')})`,
+            });
+        });
+      }
+      a.verify.checks.forEach((check, j) => {
+        if (!a.namespaces.includes(check.namespace))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['apps', i, 'verify', 'checks', j, 'namespace'],
+            message: `not one of the app's namespaces (${a.namespaces.join(', ')})`,
+          });
+      });
+    });
+    c.clusters.forEach((cl, i) =>
+      Object.keys(cl.velero.restoreFrom).forEach((source) =>
+        known(source, clusters, ['clusters', i, 'velero', 'restoreFrom', source], 'cluster'),
+      ),
+    );
+    c.gameDay.clusters?.forEach((n, i) => known(n, clusters, ['gameDay', 'clusters', i], 'cluster'));
+    c.gameDay.apps?.forEach((n, i) => known(n, apps, ['gameDay', 'apps', i], 'app'));
+    if (!c.encryption) {
+      // What runs by itself must be able to run: a scheduled snapshot is encrypted, a game day decrypts.
+      const noKeys = 'and the configuration has no encryption block; expected encryption.currentKeyId and encryption.keys';
+      c.clusters.forEach((cl, i) => {
+        if (cl.etcdSnapshots.schedule)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['clusters', i, 'etcdSnapshots', 'schedule'],
+            message: `snapshots are encrypted ${noKeys}`,
+          });
+      });
+      const verified = c.gameDay.clusters ?? c.clusters.map((x) => x.name);
+      if (c.gameDay.schedule && verified.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['gameDay', 'schedule'],
+          message: `a game day decrypts the etcd snapshots of ${verified.join(', ')} to restore them ${noKeys}`,
+        });
+      }
+    }
+  });
+
+export type LifeboatConfig = z.infer<typeof configSchema>;
+export type AppConfig = z.infer<typeof appSchema>;
+export type AppCheck = z.infer<typeof appCheckSchema>;
+export type TrafficConfig = z.infer<typeof trafficSchema>;
+export type FailoverConfig = z.infer<typeof failoverSchema>;
+export type ObjectRef = z.infer<typeof objectRefSchema>;
+export type Objectives = z.infer<typeof objectivesSchema>;
+export type ClusterConfig = z.infer<typeof clusterSchema>;
+export type EncryptionConfig = z.infer<typeof encryptionSchema>;
+export type RetentionConfig = z.infer<typeof retentionSchema>;
