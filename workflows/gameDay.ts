@@ -12,6 +12,7 @@ import { Steps } from './steps.js';
 import { type GameDayEntry, type GameDayReport, type VerificationResult } from '../model/verification.js';
 import { failureTypes } from '../model/failures.js';
 import { failoverWorkflowId } from '../model/workflow-ids.js';
+import { failoverEntry, judged, type FailoverPhase } from '../model/gameday.js';
 
 export type GameDayInput = GameDayPlanInput;
 
@@ -36,12 +37,6 @@ export const gameDaySteps = ['plan', 'prove', 'report'] as const;
 /** The VerificationResult a failed verification carries, if it ran far enough to have one. */
 const verificationOf = (err: unknown) => carriedDetails<VerificationResult>(err, ({ type }) => type === failureTypes.VerificationFailed);
 const rootCause = describeRootFailure;
-
-function judged(entry: GameDayEntry, v: VerificationResult): GameDayEntry {
-  const rtoMet = v.rtoSeconds <= v.objectives.rtoSeconds;
-  const rpoMet = v.rpoSeconds <= v.objectives.rpoSeconds;
-  return { ...entry, verification: v, rtoMet, rpoMet, passed: v.passed && rtoMet && rpoMet };
-}
 
 /** Runs every verification of the plan as child workflows, in parallel, and reports. */
 export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> {
@@ -121,13 +116,12 @@ export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> 
 
   /** Fails the app over to its standby and back, auto-approved: RTO measured against its objective. */
   async function proveFailover(app: NonNullable<GameDayPlan['failovers']>[number]): Promise<GameDayEntry> {
-    const entry: GameDayEntry = { name: failoverWorkflowId(app.name), kind: 'failover', passed: false, rtoMet: false, rpoMet: false };
     const reason = `game day ${gameDayIdFor(base)}`;
     const autoApprove = { approver: `gameday ${gameDayIdFor(base)}` };
     // The app's own failover lock: a game day never moves an app someone is moving by hand.
     const workflowId = failoverWorkflowId(app.name);
     const reportOf = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail));
-    const phases: { name: string; report?: FailoverReport; error?: string }[] = [];
+    const phases: FailoverPhase[] = [];
     for (const [kind, from, to] of [
       ['failover', app.from, app.to],
       ['failback', app.to, app.from],
@@ -144,38 +138,7 @@ export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> 
         break;
       }
     }
-    const over = phases[0]!.report;
-    const passed = phases.length === 2 && phases.every((p) => !p.error);
-    const steps = phases.flatMap((p) => (p.report?.steps ?? []).map((s) => ({ ...s, name: `${p.name} ${s.name}` })));
-    const objectives = over?.preflight?.objectives ?? { rtoSeconds: 0, rpoSeconds: 0 };
-    const v: VerificationResult = {
-      kind: 'failover',
-      subject: app.name,
-      sourceCluster: app.from,
-      restoredTo: app.to,
-      backup: {
-        id: over?.backup?.name ?? 'live state (warm standby)',
-        createdAt: over?.backup?.startedAt ?? over?.requestedAt ?? startedAt,
-        location: over?.preflight?.traffic.description ?? '',
-      },
-      passed,
-      failureReason: phases.find((p) => p.error)?.error,
-      checks: phases.map((p) => ({
-        name: p.name,
-        passed: !p.error,
-        detail: p.error ?? `${p.report!.status}: RTO ${p.report!.rtoSeconds} s, Pods Ready ${p.report!.podsReadySeconds} s after scale-up`,
-      })),
-      steps,
-      rtoSeconds: over?.rtoSeconds ?? 0,
-      rpoSeconds: over?.rpoSeconds ?? 0,
-      objectives,
-      workflowId,
-      runId: over?.runId ?? '',
-      startedAt: over?.requestedAt ?? startedAt,
-      finishedAt: new Date().toISOString(),
-    };
-    if (!over) return { ...entry, error: phases[0]!.error };
-    return judged(entry, v);
+    return failoverEntry(app, phases, startedAt, new Date().toISOString());
   }
 
   const plan = await steps.run(

@@ -121,6 +121,14 @@ export const blockCatalog = {
     nonRetryable: [...kubernetesNonRetryable, failureTypes.ConditionNotMet],
     readOnly: true,
   },
+  gameDayReport: {
+    kind: 'activity',
+    activity: 'gameDayReport',
+    description: "Judge a game day's verifications and failovers against their objectives and store its report (JSON, Markdown, HTML)",
+    startToCloseTimeout: '2 minutes',
+    defaultRetry: 'standard',
+    nonRetryable: [failureTypes.InvalidRunbookInput],
+  },
   httpCheck: {
     kind: 'activity',
     activity: 'httpCheck',

@@ -111,6 +111,15 @@ const inputs: Record<BlockName, z.ZodType> = {
     status: z.enum(['True', 'False', 'Unknown']).default('True'),
     timeoutSeconds: seconds.optional().describe('Default: 300'),
   }) satisfies z.ZodType<WaitForConditionInput>,
+  gameDayReport: z.strictObject({
+    verifications: z
+      .array(z.looseObject({ kind: z.enum(['etcd', 'velero']), subject: text('what was restored') }))
+      .describe('restoreVerification results'),
+    failovers: z
+      .array(z.strictObject({ name: app, from: cluster, to: cluster, failover: z.looseObject({}), failback: z.looseObject({}) }))
+      .default([])
+      .describe("Each app's failover and failback results"),
+  }) satisfies z.ZodType<unknown>,
   httpCheck: z.strictObject({
     url: z.url({ protocol: /^https?$/, error: 'expected an http or https URL' }),
     expectStatus: z.int().min(100).max(599).default(200),

@@ -1,6 +1,8 @@
 // Integration (the whole lab; a worker of its own, test clusters and a test app): every shipped runbook
 // in runbooks/ runs through the interpreter and ends as its hand-written counterpart does.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DeleteObjectsCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +13,9 @@ import { runbookBlocks } from '../../model/runbook/registry.js';
 import { runbookWorkflowId, type ParameterValue, type RunbookInput, type RunbookReport } from '../../model/runbook/run.js';
 import { resolveParameters } from '../../model/runbook/validate.js';
 import { readManifest } from '../../activities/object-store/manifests.js';
+import { localReportDir } from '../../activities/object-store/gameday-reports.js';
+import { gameDayIdFor, gameDayReportKeys } from '../../model/gameday-layout.js';
+import type { GameDayReport } from '../../model/verification.js';
 import { createS3Client } from '../../worker/s3.js';
 import { runbookApproveUpdate, runbookReportQuery, type runbook } from '../../workflows/runbook.js';
 import type { ClusterHealthReport } from '../../workflows/clusterHealth.js';
@@ -150,7 +155,24 @@ describe('shipped runbooks on the lab', () => {
       'verify.restore-app': 'succeeded',
       failover: 'succeeded',
       failback: 'succeeded',
+      report: 'succeeded',
     });
+    // The report judges what the steps returned as the gameDay workflow does, and is stored where its reports go.
+    const id = gameDayIdFor(handle.workflowId);
+    expect(report.steps.find((s) => s.path === 'report')!.outputs).toEqual({ passed: true, id });
+    const stored = JSON.parse(
+      await (await s3.send(new GetObjectCommand({ Bucket: 'lifeboat', Key: gameDayReportKeys(id).json }))).Body!.transformToString(),
+    ) as GameDayReport;
+    expect(stored.entries.map((e) => [e.name, e.passed, e.rtoMet, e.rpoMet])).toEqual([
+      ['etcd/primary', true, true, true],
+      ['etcd/standby', true, true, true],
+      [`velero/${gameDayApp.name}`, true, true, true],
+      [`failover/${gameDayApp.name}`, true, true, true],
+    ]);
+    await s3.send(
+      new DeleteObjectsCommand({ Bucket: 'lifeboat', Delete: { Objects: Object.values(gameDayReportKeys(id)).map((Key) => ({ Key })) } }),
+    );
+    rmSync(join(localReportDir(w.config.gameDay), id), { recursive: true, force: true });
     expect(report.steps.find((s) => s.path === 'failover')!.childWorkflowId).toBe(`failover/${gameDayApp.name}`);
     expect(await gameDayApp.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect(await gameDayApp.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
