@@ -40,6 +40,7 @@ describe('runbookBlocks', () => {
       'cordonNode',
       'uncordonNode',
       'waitForCondition',
+      'gameDayReport',
       'httpCheck',
     ]);
   });
@@ -66,6 +67,7 @@ describe('runbookBlocks', () => {
       issues('uncordonNode', { cluster: 'primary', node: 'n1' }),
       issues('waitForCondition', { cluster: 'primary', apiVersion: 'v1', kind: 'Node', name: 'n1', condition: 'Ready' }),
       issues('httpCheck', { url: 'https://shop.example/healthz' }),
+      issues('gameDayReport', { verifications: [{ kind: 'etcd', subject: 'primary', passed: true }] }),
     ]).toEqual([
       { data: { clusters: ['primary', 'standby'] } },
       { data: { cluster: 'primary', skipRetention: true } },
@@ -89,6 +91,7 @@ describe('runbookBlocks', () => {
       { data: { cluster: 'primary', node: 'n1' } },
       { data: { cluster: 'primary', apiVersion: 'v1', kind: 'Node', name: 'n1', condition: 'Ready', status: 'True' } },
       { data: { url: 'https://shop.example/healthz', expectStatus: 200, timeoutSeconds: 10 } },
+      { data: { verifications: [{ kind: 'etcd', subject: 'primary', passed: true }], failovers: [] } },
     ]);
   });
 
