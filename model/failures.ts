@@ -99,6 +99,8 @@ export const failureTypes = {
   InvalidRunbookInput: 'InvalidRunbookInput',
   /** A `waitForCondition` whose condition did not reach the wanted status in time. */
   ConditionNotMet: 'ConditionNotMet',
+  /** A notification's webhook refused the message (a 4xx other than 408 and 429). */
+  NotificationRejected: 'NotificationRejected',
   /** An `httpCheck` that got another status or body than expected. */
   HttpCheckFailed: 'HttpCheckFailed',
   /** A runbook step failed (its root cause is in the message; the report is in the details). */

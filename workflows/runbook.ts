@@ -23,6 +23,7 @@ import {
 } from '@temporalio/workflow';
 import type { KubernetesActions } from '../activities/kubernetes/actions.js';
 import type { HttpCheckActivities } from '../activities/traffic/http-check.js';
+import type { NotifyActivities } from '../activities/traffic/notify.js';
 import { catalogBlock, type ActivityBlock, type CatalogBlock } from '../model/runbook/catalog.js';
 import { compileExpression, evaluate, interpolate, type CompiledExpression } from '../model/runbook/cel.js';
 import { parseDuration } from '../model/runbook/duration.js';
@@ -259,7 +260,7 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
       retry: retryPolicyFor(profile, block.nonRetryable),
       ...(block.heartbeatTimeout ? { heartbeatTimeout: block.heartbeatTimeout } : {}),
     };
-    const activities = proxyActivities<KubernetesActions & HttpCheckActivities>(options) as unknown as Record<
+    const activities = proxyActivities<KubernetesActions & HttpCheckActivities & NotifyActivities>(options) as unknown as Record<
       string,
       (arg: Record<string, unknown>) => Promise<unknown>
     >;

@@ -129,6 +129,14 @@ export const blockCatalog = {
     defaultRetry: 'standard',
     nonRetryable: [failureTypes.InvalidRunbookInput],
   },
+  notify: {
+    kind: 'activity',
+    activity: 'notify',
+    description: "POST a message to an incoming webhook (Slack-compatible) whose URL is in the worker's environment",
+    startToCloseTimeout: '1 minute',
+    defaultRetry: 'standard',
+    nonRetryable: [failureTypes.InvalidRunbookInput, failureTypes.NotificationRejected],
+  },
   httpCheck: {
     kind: 'activity',
     activity: 'httpCheck',

@@ -12,6 +12,7 @@ import type { GameDayInput } from '../../workflows/gameDay.js';
 import type { ObjectRef } from '../../worker/config.js';
 import type { NodeInput, ScaleDeploymentInput, WaitForConditionInput } from '../../activities/kubernetes/actions.js';
 import type { HttpCheckInput } from '../../activities/traffic/http-check.js';
+import type { NotifyInput } from '../../activities/traffic/notify.js';
 import { defineBlocks, type BlockRegistry, type BuildingBlock } from './blocks.js';
 import { blockCatalog, type BlockName } from './catalog.js';
 
@@ -120,6 +121,13 @@ const inputs: Record<BlockName, z.ZodType> = {
       .default([])
       .describe("Each app's failover and failback results"),
   }) satisfies z.ZodType<unknown>,
+  notify: z.strictObject({
+    webhookEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'expected the name of an environment variable, e.g. LIFEBOAT_SLACK_WEBHOOK' }),
+    text: text('the message'),
+    timeoutSeconds: seconds.optional().describe('Default: 10'),
+  }) satisfies z.ZodType<NotifyInput>,
   httpCheck: z.strictObject({
     url: z.url({ protocol: /^https?$/, error: 'expected an http or https URL' }),
     expectStatus: z.int().min(100).max(599).default(200),

@@ -41,6 +41,7 @@ describe('runbookBlocks', () => {
       'uncordonNode',
       'waitForCondition',
       'gameDayReport',
+      'notify',
       'httpCheck',
     ]);
   });
