@@ -4,6 +4,7 @@ import { derivedResourceNames, restoreNameFor, scratchNamespaceFor } from '../mo
 import { Steps } from './steps.js';
 import { type VerificationCheck, type VerificationResult } from '../model/verification.js';
 import { failureTypes } from '../model/failures.js';
+import { secondsBetween } from '../model/durations.js';
 import { rootFailure } from '../model/failure-chain.js';
 
 export interface VeleroRestoreVerificationInput {
@@ -61,7 +62,6 @@ export const veleroVerificationSteps = [
 ] as const;
 
 const deadlineIn = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
-const secondsSince = (iso: string) => Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
 
 /**
  * Restores a Velero backup of an app into scratch namespaces on its verify cluster and proves it: the
@@ -227,7 +227,7 @@ export async function veleroRestoreVerification(input: VeleroRestoreVerification
     stepFailure = `step ${failed?.name ?? 'unknown'} failed: ${cause.message}`;
     steps.skipPending('an earlier step failed', ['cleanup']);
   } finally {
-    result.rtoSeconds = secondsSince(startedAt);
+    result.rtoSeconds = secondsBetween(startedAt, new Date().toISOString());
     // Scratch namespaces go in every outcome, also when the run is cancelled.
     await CancellationScope.nonCancellable(() =>
       steps.run(
