@@ -31,6 +31,9 @@ describe('replay of committed histories', () => {
         'runbook-plain.json',
         'runbook-approval.json',
         'runbook-compensated.json',
+        'failback.json',
+        'pruneEtcdSnapshots.json',
+        'veleroRestoreVerification.json',
       ]),
     );
     const registered = Object.keys(await import('../workflows/index.js'));
