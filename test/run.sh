@@ -12,10 +12,19 @@ npx --no-install eslint .
 npx --no-install prettier --check . >/dev/null || { echo "[test] code not formatted: run npm run format" >&2; exit 1; }
 echo "[test] starting or reusing the lab"
 node bin/lifeboat.js lab up
-# Suites that stop or kill the lab's shared processes (an API server, MinIO) run alone, one after the
-# other; every other suite works in namespaces, clusters and task queues of its own, so they run in
-# parallel first. A warm run of the whole suite stays under 30 minutes this way.
-disruptive='dist/test/lab/lab\.test\.js|dist/test/workflows/etcdSnapshot\.faults\.test\.js|dist/test/workflows/failover\.forced\.test\.js'
+# Suites that stop or kill a process of the lab's own (an API server, MinIO) say so with a
+# `// lab: disruptive` line and run alone, one after the other; every other suite works in namespaces,
+# clusters, task queues and processes of its own, so they run in parallel first. A suite that stops a
+# lab process by name (stopDaemon('minio')) without saying so is refused here, before anything runs.
+# A warm run of the whole suite stays under 30 minutes this way.
+suites=$(find test -name '*.test.ts' | sort)
+marked=$(grep -l '^// lab: disruptive' $suites || true)
+unmarked=$(grep -lE "(stopDaemon|runningPid)\('" $suites | grep -vxF "${marked:-none}" || true)
+if [ -n "$unmarked" ]; then
+  echo "[test] these suites stop or look up lab processes by name but have no '// lab: disruptive' line, so they would run beside others: $unmarked" >&2
+  exit 1
+fi
+disruptive=$(printf '%s\n' $marked | sed -e 's#^test/#dist/test/#' -e 's#\.ts$#.js#' -e 's#\.#\\.#g' | paste -sd '|')
 parallel=$(mktemp); serial=$(mktemp)
 set +e
 node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$parallel" --passWithNoTests --maxWorkers="${LIFEBOAT_TEST_WORKERS:-3}" --testPathIgnorePatterns="$disruptive" "$@"

@@ -1,5 +1,6 @@
 // Integration (the whole lab): status, env, encryption at rest, and what people see when a component
 // is down. Ends with the lab restored.
+// lab: disruptive (stops the primary kube-apiserver): runs alone, after the other suites (test/run.sh).
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';

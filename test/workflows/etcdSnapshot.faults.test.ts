@@ -1,6 +1,7 @@
 // Fault tests (lab: Temporal, standby etcd, MinIO; a worker process of its own): kill -9 of the worker
 // mid-upload, and MinIO gone for 30 s mid-run. The standby etcd is filled with scratch data first, so
 // the upload lasts long enough to be interrupted; the data is removed afterwards.
+// lab: disruptive (stops MinIO for 30 s): runs alone, after the other suites (test/run.sh).
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';

@@ -8,7 +8,8 @@
 // the disaster. The primary's API is down, so the run cannot fence it and goes ahead on a forced
 // approval; after the switch it watches the primary and fences it when its API answers. A second app
 // with a short watch limit ends saying both sites may serve, and its failback copes with the primary
-// that was never fenced.
+// that was never fenced. A third app asks a person: the run refuses to go ahead without force, shows
+// a plan that says the primary cannot be fenced, and takes only a forced approval.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -20,7 +21,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { execa, type ResultPromise } from 'execa';
 import { parse, stringify } from 'yaml';
 import type { failback, failover, FailoverReport } from '../../workflows/failover.js';
-import { endedStatuses, reportQuery } from '../../workflows/failover.js';
+import { approveUpdate, endedStatuses, reportQuery } from '../../workflows/failover.js';
 import { runOwner } from '../../activities/kubernetes/workloads.js';
 import { labConfigFile } from '../../lab/topology.js';
 import { labComponents } from '../../lab/components.js';
@@ -36,6 +37,7 @@ const kubeconfigFile = join(dir, 'primary.kubeconfig');
 const taskQueue = `test-failover-forced-${randomUUID()}`;
 let watched: TestApp;
 let limited: TestApp;
+let asked: TestApp;
 let connection: Connection;
 let client: Client;
 let worker: ResultPromise | undefined;
@@ -73,6 +75,7 @@ async function startPrimaryApiserver(): Promise<void> {
 beforeAll(async () => {
   watched = await createTestApp(labConfig(), { deployments: 2, replicas: 2 });
   limited = await createTestApp(labConfig(), { deployments: 1, replicas: 2 });
+  asked = await createTestApp(labConfig(), { deployments: 2, replicas: 2 });
   // The lab's API server of the primary, on a port of the test's own.
   const lab = labComponents.find((c) => c.name === 'kube-apiserver/primary')!.daemon;
   const port = await freePort();
@@ -90,6 +93,7 @@ beforeAll(async () => {
   for (const [app, returnWatch] of [
     [watched, '10m'],
     [limited, '10s'],
+    [asked, '10m'],
   ] as const) {
     raw.apps.push({
       name: app.name,
@@ -116,7 +120,7 @@ afterAll(async () => {
   await worker;
   if (apiserver) await stopDaemon(apiserver.name);
   await connection?.close();
-  await Promise.all([watched, limited].map((a) => a?.remove()));
+  await Promise.all([watched, limited, asked].map((a) => a?.remove()));
   rmSync(dir, { recursive: true, force: true });
 }, 180_000);
 
@@ -303,4 +307,48 @@ describe('forced failover with the primary down', () => {
     expect(await limited.replicas('standby')).toEqual({ 'svc-0': 0 });
     expect((await limited.dnsEndpoint()).spec.endpoints[0]!.targets).toEqual(targets.primary);
   }, 420_000);
+});
+
+describe('failover with the primary down, approved by a person', () => {
+  it('refuses to proceed without force, and with a forced approval fails over without fencing, then fences the primary when it is back', async () => {
+    await stopDaemon(apiserver.name);
+    const start = (autoApprove?: { approver: string }) =>
+      client.workflow.start<typeof failover>('failover', {
+        taskQueue,
+        workflowId: `failover/${asked.name}`,
+        args: [{ app: asked.name, from: 'primary', to: 'standby', reason: 'primary region down', autoApprove }],
+      });
+    const unforced = await (await start({ approver: 'jest' })).result().catch((e: unknown) => e);
+    expect(unforced).toBeInstanceOf(WorkflowFailedError);
+    const cause = (unforced as WorkflowFailedError).cause as { type?: string; details?: unknown[] };
+    expect(cause.type).toBe('ForceRequired');
+    expect((cause.details![0] as FailoverReport).status).toBe('failed');
+
+    const handle = await start();
+    const plan = await reportWhen(handle, (r) => r.status === 'awaiting-approval' || endedStatuses.includes(r.status));
+    expect(plan.status).toBe('awaiting-approval');
+    expect(plan.plan[0]).toEqual({
+      step: 'fence',
+      cluster: 'primary',
+      change: `cannot fence: the API of 'primary' is unreachable (${plan.preflight!.from.detail}); proceeds only with a forced approval`,
+    });
+    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob' }] })).rejects.toMatchObject({
+      cause: { message: "'primary' is unreachable and cannot be fenced: approve with force to proceed anyway" },
+    });
+    await handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob', force: true }] });
+    // Switched: the run then watches the unfenced primary until its API answers.
+    const switched = await reportWhen(handle, (r) => r.status === 'watching-source' || endedStatuses.includes(r.status));
+    expect(switched.status).toBe('watching-source');
+    expect(switched.steps.find((s) => s.name === 'fence')).toEqual({
+      name: 'fence',
+      state: 'skipped',
+      detail: "'primary' unreachable; proceeding on the forced approval of bob",
+    });
+    expect(await asked.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
+    expect((await asked.dnsEndpoint()).spec.endpoints[0]!.targets).toEqual(targets.standby);
+    // The primary back: the watch fences it and the run completes.
+    await startPrimaryApiserver();
+    expect((await handle.result()).sourceWatch!.state).toBe('fenced');
+    expect(await asked.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
+  }, 300_000);
 });

@@ -1,5 +1,7 @@
-// gameDay (lab: everything: Temporal, MinIO, both clusters with Velero, the shop app; the worker runs
-// scratch etcd and kube-apiserver processes): a whole game day, and one whose objective is missed.
+// gameDay (lab: everything: Temporal, MinIO, both clusters with Velero; the worker runs scratch etcd
+// and kube-apiserver processes): a whole game day, and one whose objective is missed. The app the game
+// day backs up, verifies and fails over and back is the test's own: suites running beside this one
+// back up and verify the lab's shop, which a game day must not fence under them.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,19 +13,23 @@ import type { gameDay } from '../../workflows/gameDay.js';
 import { gameDayReportKeys } from '../../model/gameday-layout.js';
 import { scratchNamespaceFor } from '../../model/velero-layout.js';
 import { createClients } from '../../worker/clients.js';
+import { createTestApp, targets, type TestApp } from '../helpers/failover-app.js';
 import { fetchHistory } from '../helpers/histories.js';
-import { startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { deleteSnapshotsOf, testClusterName, withTestClusters } from '../helpers/test-cluster.js';
 
 const reportDir = mkdtempSync(join(tmpdir(), 'lifeboat-gameday-test-'));
 let w: TestWorker;
+let app: TestApp;
 let clients: ReturnType<typeof createClients>;
 beforeAll(async () => {
-  w = await startTestWorker((c) => ({ ...c, gameDay: { ...c.gameDay, reportDir } }));
+  app = await createTestApp(labConfig());
+  w = await startTestWorker((c) => app.addTo({ ...c, gameDay: { ...c.gameDay, reportDir } }));
   clients = createClients(w.config);
 });
 afterAll(async () => {
   await w?.stop();
+  await app?.remove();
   clients?.s3.destroy();
   rmSync(reportDir, { recursive: true, force: true });
 });
@@ -36,16 +42,20 @@ const run = (input: Parameters<typeof gameDay>[0], tag: string) =>
   });
 
 describe('gameDay', () => {
-  it("proves both clusters' etcd snapshots, the shop app's Velero backup (fresh backups) and its failover and failback, and stores the report", async () => {
-    const { report, stored } = await run({ freshBackups: true }, 'all');
-    expect(report.entries.map((e) => [e.name, e.passed, e.error])).toEqual([
+  it("proves both clusters' etcd snapshots, an app's Velero backup (fresh backups) and its failover and failback, and stores the report", async () => {
+    const { report, stored } = await run({ freshBackups: true, apps: [app.name] }, 'all');
+    expect(report.entries.map((e) => [e.name, e.passed, e.error ?? e.verification?.failureReason])).toEqual([
       ['etcd/primary', true, undefined],
       ['etcd/standby', true, undefined],
-      ['velero/shop', true, undefined],
-      ['failover/shop', true, undefined],
+      [`velero/${app.name}`, true, undefined],
+      [`failover/${app.name}`, true, undefined],
     ]);
     expect(report.passed).toBe(true);
-    // The lab's shop fails over and back, auto-approved: both runs complete, RTO within its objective.
+    // The app fails over and back, auto-approved: both runs complete, RTO within its objective, and it
+    // ends where it started.
+    expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
+    expect(await app.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
+    expect((await app.dnsEndpoint()).spec.endpoints[0]!.targets).toEqual(targets.primary);
     const fo = report.entries.find((e) => e.kind === 'failover')!.verification!;
     expect(fo.checks.map((c) => [c.name, c.passed])).toEqual([
       ['failover', true],
@@ -65,8 +75,8 @@ describe('gameDay', () => {
     expect(velero.checks.filter((c) => !c.passed)).toEqual([]);
     expect(velero.restoredTo).toBe('standby');
     // The Velero verification's scratch namespace is gone.
-    const scratch = scratchNamespaceFor(velero.workflowId, 'shop');
-    expect(velero.workflowId).toBe(`${report.workflowId}/verify-velero/shop`);
+    const scratch = scratchNamespaceFor(velero.workflowId, app.namespace);
+    expect(velero.workflowId).toBe(`${report.workflowId}/verify-velero/${app.name}`);
     const standbyNamespaces = await clients.clusters.get('standby')!.kubeConfig.makeApiClient(CoreV1Api).listNamespace();
     expect(standbyNamespaces.items.map((n) => n.metadata!.name)).not.toContain(scratch);
 
@@ -137,7 +147,7 @@ describe('gameDay', () => {
     };
     expect(err.cause?.cause).toMatchObject({
       type: 'UnknownGameDayTarget',
-      message: expect.stringContaining("app 'nope' (configured: shop)"),
+      message: expect.stringContaining(`app 'nope' (configured: shop, ${app.name})`),
     });
   }, 60_000);
 });

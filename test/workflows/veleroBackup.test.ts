@@ -1,6 +1,6 @@
 // Integration (lab: Temporal, primary kube-apiserver, Velero server velero/primary with the AWS plugin,
-// MinIO): the veleroBackup runbook end to end, its idempotent create, a stopped Velero server, and the
-// `backup velero` command.
+// MinIO): the veleroBackup runbook end to end, its idempotent create, a Backup no Velero server picks
+// up, and the `backup velero` command.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -12,8 +12,6 @@ import { createVeleroBackupActivities, readVeleroFile } from '../../activities/v
 import { activityDeps } from '../../activities/deps.js';
 import { backupFileKey, backupNameFor, maxVeleroNameLength, workflowIdAnnotation } from '../../model/velero-layout.js';
 import { veleroApi } from '../../activities/velero/backup.js';
-import { labUp } from '../../lab/lab.js';
-import { runningPid, stopDaemon } from '../../lab/processes.js';
 import { createClients } from '../../worker/clients.js';
 import { labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { veleroBackupFiles } from '../helpers/velero-files.js';
@@ -197,23 +195,39 @@ describe('veleroBackup that Velero refuses', () => {
   });
 });
 
-describe('veleroBackup with the Velero server stopped', () => {
+describe('veleroBackup with no Velero server at work', () => {
+  // The cluster's configured Velero namespace is one no Velero server watches (the lab's serves only
+  // `velero`): from Lifeboat's side exactly a stopped Velero server, without stopping the one every
+  // other suite running beside this one uses.
+  const veleroNamespace = `velero-absent-${randomBytes(3).toString('hex')}`;
+  let absent: TestWorker;
+  beforeAll(async () => {
+    await primary.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: veleroNamespace } } });
+    absent = await startTestWorker((c) => ({
+      ...c,
+      clusters: c.clusters.map((cl) => (cl.name === 'primary' ? { ...cl, velero: { ...cl.velero, namespace: veleroNamespace } } : cl)),
+    }));
+  });
   afterAll(async () => {
-    // Back to a healthy lab: Velero restarted and its storage location Available again.
-    await labUp();
-  }, 300_000);
+    await absent?.stop();
+    await primary.makeApiClient(CoreV1Api).deleteNamespace({ name: veleroNamespace });
+  });
 
   it('waits, then fails after the timeout, saying the Backup was never picked up and Velero may not be running', async () => {
-    expect(await stopDaemon('velero/primary')).toBe(true);
-    expect(await runningPid('velero/primary')).toBeUndefined();
     const workflowId = newWorkflowId('primary');
     const t0 = Date.now();
-    const cause = await failureOf(backup({ cluster: 'primary', includeNamespaces: ['shop'], timeoutSeconds: 12 }, workflowId));
+    const cause = await failureOf(
+      absent.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
+        taskQueue: absent.config.temporal.taskQueue,
+        workflowId,
+        args: [{ cluster: 'primary', includeNamespaces: ['shop'], timeoutSeconds: 12 }],
+      }),
+    );
     const waited = (Date.now() - t0) / 1000;
     const name = backupNameFor(workflowId);
     expect(cause.type).toBe('VeleroBackupTimedOut');
     expect(cause.message).toBe(
-      `Backup velero/${name} on cluster 'primary' was still New: no Velero server has picked it up after 12 s; the Velero server in namespace 'velero' of cluster 'primary' may not be running`,
+      `Backup ${veleroNamespace}/${name} on cluster 'primary' was still New: no Velero server has picked it up after 12 s; the Velero server in namespace '${veleroNamespace}' of cluster 'primary' may not be running`,
     );
     expect(waited).toBeGreaterThanOrEqual(12);
     expect(waited).toBeLessThan(60);
@@ -221,12 +235,12 @@ describe('veleroBackup with the Velero server stopped', () => {
     const left = (await veleroApi(primary).getNamespacedCustomObject({
       group: 'velero.io',
       version: 'v1',
-      namespace: 'velero',
+      namespace: veleroNamespace,
       plural: 'backups',
       name,
     })) as { status?: { phase?: string } };
     expect(left.status?.phase).toBeUndefined();
-    const history = await w.client.workflow.getHandle(workflowId).fetchHistory();
+    const history = await absent.client.workflow.getHandle(workflowId).fetchHistory();
     expect(
       (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt),
     ).toEqual([1, 1, 1]);
