@@ -60,10 +60,28 @@ export interface DeploymentChange {
 export const maxWriteRounds = 5;
 
 /**
- * Reads a workload's Deployment, asks `decide` what to change (undefined: nothing), and makes the change
- * in one merge patch conditional on the resourceVersion read: an edit made since is never overwritten.
- * A conflict (the controllers write status all the time) reads again and decides again from what is
- * true then. Returns whether it patched.
+ * The workloads' Deployments as they are now, by `namespace/name`: one LIST per namespace, where a GET
+ * each would cost a round trip per Deployment. A workload missing here is left to
+ * {@link changeDeployment}'s own read, which names it.
+ */
+export async function listDeployments(api: AppsV1Api, cluster: string, workloads: Workload[]): Promise<Map<string, V1Deployment>> {
+  const namespaces = [...new Set(workloads.map((w) => w.namespace))];
+  const lists = await Promise.all(
+    namespaces.map((namespace) =>
+      api.listNamespacedDeployment({ namespace }).catch((err: unknown) => {
+        throw kubernetesError(err, `listing Deployments in ${namespace} on '${cluster}'`);
+      }),
+    ),
+  );
+  return new Map(lists.flatMap((l) => l.items).map((d) => [`${d.metadata!.namespace}/${d.metadata!.name}`, d]));
+}
+
+/**
+ * Asks `decide` what to change in a workload's Deployment (undefined: nothing) and makes the change in
+ * one merge patch conditional on the resourceVersion it decided from: an edit made since is never
+ * overwritten. It decides from `listed` (what {@link listDeployments} read) when given, else from a
+ * read of its own. A conflict (the controllers write status all the time) reads again and decides
+ * again from what is true then. Returns whether it patched.
  */
 export async function changeDeployment(
   api: AppsV1Api,
@@ -71,9 +89,10 @@ export async function changeDeployment(
   w: Workload,
   doing: string,
   decide: (d: V1Deployment) => DeploymentChange | undefined,
+  listed?: V1Deployment,
 ): Promise<boolean> {
   for (let round = 1; ; round++) {
-    const read = await readDeployment(api, cluster, w);
+    const read = round === 1 && listed ? listed : await readDeployment(api, cluster, w);
     const change = decide(read);
     if (!change) return false;
     try {
@@ -96,6 +115,26 @@ export async function changeDeployment(
       });
     }
   }
+}
+
+/**
+ * Changes every workload's Deployment with {@link changeDeployment}, deciding from one LIST per
+ * namespace, at most {@link concurrentChanges} patches in flight; `changed` runs after each, with
+ * whether it patched.
+ */
+export async function changeDeployments<W extends Workload>(
+  api: AppsV1Api,
+  cluster: string,
+  workloads: W[],
+  doing: string,
+  decide: (w: W, d: V1Deployment) => DeploymentChange | undefined,
+  changed: (w: W, patched: boolean) => void,
+): Promise<void> {
+  const listed = await listDeployments(api, cluster, workloads);
+  await eachLimited(workloads, concurrentChanges, async (w) => {
+    const patched = await changeDeployment(api, cluster, w, doing, (d) => decide(w, d), listed.get(`${w.namespace}/${w.name}`));
+    changed(w, patched);
+  });
 }
 
 /** Deployments changed at once: a few requests in flight, not hundreds against one API server. */

@@ -9,10 +9,8 @@ import type { AppConfig, FailoverConfig } from '../../worker/config.js';
 import { clusterClients } from './cluster.js';
 import { kubernetesError } from './api.js';
 import {
-  changeDeployment,
-  concurrentChanges,
+  changeDeployments,
   cpuMilli,
-  eachLimited,
   isDeploymentAvailable,
   isServing,
   memoryBytes,
@@ -372,32 +370,38 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
       const owner = runOwner(workflowId, runId);
       const started = Date.now();
       const fenced: (Workload & { previousReplicas: number })[] = [];
-      await eachLimited(workloads, concurrentChanges, async (w) => {
-        let previousReplicas = 0;
-        const patched = await changeDeployment(api, cluster, w, 'fencing', (d) => {
+      const previous = new Map<Workload, number>();
+      await changeDeployments(
+        api,
+        cluster,
+        workloads,
+        'fencing',
+        (w, d) => {
           const a = d.metadata?.annotations ?? {};
           const live = d.spec?.replicas ?? 1;
           if (a[annotations.fencedBy] === owner && live === 0) {
-            previousReplicas = Number(a[annotations.fencedReplicas]);
+            previous.set(w, Number(a[annotations.fencedReplicas]));
             return undefined;
           }
           const recorded = Number(a[annotations.fencedReplicas]);
-          previousReplicas = live > 0 || !Number.isInteger(recorded) ? live : recorded;
+          previous.set(w, live > 0 || !Number.isInteger(recorded) ? live : recorded);
           // A fenced Deployment carries only its fence: an activation an earlier run left is over.
           return {
             replicas: 0,
             annotations: {
               [annotations.fencedBy]: owner,
-              [annotations.fencedReplicas]: String(previousReplicas),
+              [annotations.fencedReplicas]: String(previous.get(w)),
               [annotations.fencedAt]: new Date().toISOString(),
               [annotations.activatedBy]: null,
               [annotations.preActivationReplicas]: null,
             },
           };
-        });
-        fenced.push({ ...w, previousReplicas });
-        if (patched) ctx.heartbeat({ fenced: fenced.length });
-      });
+        },
+        (w, patched) => {
+          fenced.push({ ...w, previousReplicas: previous.get(w) ?? 0 });
+          if (patched) ctx.heartbeat({ fenced: fenced.length });
+        },
+      );
       await waitStopped(cluster, workloads, new Date(deadline ?? started + defaultFenceWaitMs));
       return { fenced };
     },
@@ -412,17 +416,23 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
       const api = apps(cluster);
       const owner = runOwner(workflowId, runId);
       const unfenced: Workload[] = [];
-      await eachLimited(workloads, concurrentChanges, async (w) => {
-        const patched = await changeDeployment(api, cluster, w, 'unfencing', (d) => {
+      await changeDeployments(
+        api,
+        cluster,
+        workloads,
+        'unfencing',
+        (_w, d) => {
           const a = d.metadata?.annotations ?? {};
           if (a[annotations.fencedBy] !== owner) return undefined;
           return {
             replicas: Number(a[annotations.fencedReplicas]),
             annotations: { [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null },
           };
-        });
-        if (patched) unfenced.push(w);
-      });
+        },
+        (w, patched) => {
+          if (patched) unfenced.push(w);
+        },
+      );
       return { unfenced };
     },
 
@@ -441,8 +451,12 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
       const api = apps(cluster);
       const owner = runOwner(workflowId, runId);
       const activated: Workload[] = [];
-      await eachLimited(workloads, concurrentChanges, async (w) => {
-        const patched = await changeDeployment(api, cluster, w, 'scaling up', (d) => {
+      await changeDeployments(
+        api,
+        cluster,
+        workloads,
+        'scaling up',
+        (w, d) => {
           const a = d.metadata?.annotations ?? {};
           const ours = a[annotations.activatedBy] === owner;
           if (ours && d.spec?.replicas === w.replicas) return undefined;
@@ -456,10 +470,12 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
               [annotations.fencedAt]: null,
             },
           };
-        });
-        activated.push({ namespace: w.namespace, name: w.name });
-        if (patched) Context.current().heartbeat({ activated: activated.length });
-      });
+        },
+        (w, patched) => {
+          activated.push({ namespace: w.namespace, name: w.name });
+          if (patched) Context.current().heartbeat({ activated: activated.length });
+        },
+      );
       return { activated };
     },
 
@@ -473,17 +489,23 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
       const api = apps(cluster);
       const owner = runOwner(workflowId, runId);
       const deactivated: Workload[] = [];
-      await eachLimited(workloads, concurrentChanges, async (w) => {
-        const patched = await changeDeployment(api, cluster, w, 'scaling down', (d) => {
+      await changeDeployments(
+        api,
+        cluster,
+        workloads,
+        'scaling down',
+        (_w, d) => {
           const a = d.metadata?.annotations ?? {};
           if (a[annotations.activatedBy] !== owner) return undefined;
           return {
             replicas: Number(a[annotations.preActivationReplicas] ?? 0),
             annotations: { [annotations.activatedBy]: null, [annotations.preActivationReplicas]: null },
           };
-        });
-        if (patched) deactivated.push(w);
-      });
+        },
+        (w, patched) => {
+          if (patched) deactivated.push(w);
+        },
+      );
       return { deactivated };
     },
 
