@@ -37,6 +37,7 @@ import {
 import { failureTypes } from '../../model/failures.js';
 import { apiMessageOf, httpStatusOf } from '../kubernetes/api.js';
 import { dataHash } from '../kubernetes/objects.js';
+import { etcdutlRestoreArgs, scratchApiserverArgs, scratchEtcdArgs } from './command-lines.js';
 
 export interface EtcdVerificationPlan {
   cluster: string;
@@ -330,26 +331,15 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
         const clientUrl = `http://127.0.0.1:${clientPort}`;
         const peerUrl = `http://127.0.0.1:${peerPort}`;
         const dataDir = join(dir, 'etcd-data');
+        const scratchEtcd = { name: 'scratch', dataDir, clientUrl, peerUrl };
         await log.run(
           'restore-db',
           async () => {
-            const r = await execa(
-              tools.etcdutl,
-              [
-                'snapshot',
-                'restore',
-                dbFile,
-                '--data-dir',
-                dataDir,
-                '--name',
-                'scratch',
-                '--initial-cluster',
-                `scratch=${peerUrl}`,
-                '--initial-advertise-peer-urls',
-                peerUrl,
-              ],
-              { reject: false, all: true, cancelSignal: ctx.cancellationSignal },
-            );
+            const r = await execa(tools.etcdutl, etcdutlRestoreArgs(dbFile, scratchEtcd), {
+              reject: false,
+              all: true,
+              cancelSignal: ctx.cancellationSignal,
+            });
             if ((r as { code?: string }).code === 'ENOENT')
               throw ApplicationFailure.nonRetryable(
                 `etcdutl not found at '${tools.etcdutl}' (tools.etcdutl)`,
@@ -388,31 +378,7 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
           await log.run(
             'start-etcd',
             async () => {
-              const proc = await start(
-                'etcd',
-                tools.etcd,
-                [
-                  '--name',
-                  'scratch',
-                  '--data-dir',
-                  dataDir,
-                  '--listen-client-urls',
-                  clientUrl,
-                  '--advertise-client-urls',
-                  clientUrl,
-                  '--listen-peer-urls',
-                  peerUrl,
-                  '--initial-advertise-peer-urls',
-                  peerUrl,
-                  '--initial-cluster',
-                  `scratch=${peerUrl}`,
-                  '--log-level',
-                  'warn',
-                  '--quota-backend-bytes',
-                  String(8 * 1024 ** 3),
-                ],
-                'tools.etcd',
-              );
+              const proc = await start('etcd', tools.etcd, scratchEtcdArgs(scratchEtcd), 'tools.etcd');
               await waitServing(
                 proc,
                 startTimeoutMs,
@@ -461,38 +427,17 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
             const proc = await start(
               'kube-apiserver',
               tools.kubeApiserver,
-              [
-                '--etcd-servers',
-                clientUrl,
-                '--bind-address',
-                '127.0.0.1',
-                '--secure-port',
-                String(apiPort),
-                '--advertise-address',
-                '127.0.0.1',
-                '--cert-dir',
+              scratchApiserverArgs({
+                etcdUrl: clientUrl,
+                port: apiPort,
                 certDir,
-                '--token-auth-file',
-                join(dir, 'tokens.csv'),
-                '--authorization-mode',
-                'RBAC',
-                '--service-account-issuer',
-                'https://lifeboat-scratch.invalid',
-                '--service-account-key-file',
-                join(dir, 'sa.pub'),
-                '--service-account-signing-key-file',
-                join(dir, 'sa.key'),
-                '--service-cluster-ip-range',
-                rv.serviceClusterIPRange,
-                // A scratch server answers a handful of reads: no watch cache to fill from a large store first.
-                '--endpoint-reconciler-type',
-                'none',
-                '--watch-cache=false',
-                '--profiling=false',
-                '--v',
-                '0',
-                ...(rv.encryptionConfigFile ? ['--encryption-provider-config', rv.encryptionConfigFile] : []),
-              ],
+                tokenFile: join(dir, 'tokens.csv'),
+                serviceAccountPublicKeyFile: join(dir, 'sa.pub'),
+                serviceAccountSigningKeyFile: join(dir, 'sa.key'),
+                issuer: 'https://lifeboat-scratch.invalid',
+                serviceClusterIPRange: rv.serviceClusterIPRange,
+                encryptionConfigFile: rv.encryptionConfigFile,
+              }),
               'tools.kubeApiserver',
             );
             await waitServing(

@@ -26,6 +26,7 @@ import { temporalConnectionOptions } from '../../worker/temporal.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { restoreVerification } from '../../workflows/restoreVerification.js';
 import { snapshotPrefix } from '../../model/snapshot-layout.js';
+import { etcdutlRestoreArgs, scratchApiserverArgs, scratchEtcdArgs } from '../../activities/scratch/command-lines.js';
 
 const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 1024);
 const repeats = Number(process.env.BENCH_REPEATS ?? 3);
@@ -56,46 +57,10 @@ async function byHand(objectKey: string): Promise<number> {
     const [clientPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const clientUrl = `http://127.0.0.1:${clientPort}`;
     const peerUrl = `http://127.0.0.1:${peerPort}`;
-    await execa(bin.etcdutl, [
-      'snapshot',
-      'restore',
-      db,
-      '--data-dir',
-      join(dir, 'data'),
-      '--name',
-      'h',
-      '--initial-cluster',
-      `h=${peerUrl}`,
-      '--initial-advertise-peer-urls',
-      peerUrl,
-    ]);
+    const member = { name: 'h', dataDir: join(dir, 'data'), clientUrl, peerUrl };
+    await execa(bin.etcdutl, etcdutlRestoreArgs(db, member));
     rmSync(db);
-    procs.push(
-      execa(
-        bin.etcd,
-        [
-          '--name',
-          'h',
-          '--data-dir',
-          join(dir, 'data'),
-          '--listen-client-urls',
-          clientUrl,
-          '--advertise-client-urls',
-          clientUrl,
-          '--listen-peer-urls',
-          peerUrl,
-          '--initial-advertise-peer-urls',
-          peerUrl,
-          '--initial-cluster',
-          `h=${peerUrl}`,
-          '--log-level',
-          'warn',
-          '--quota-backend-bytes',
-          String(8 * 1024 ** 3),
-        ],
-        { reject: false },
-      ),
-    );
+    procs.push(execa(bin.etcd, scratchEtcdArgs(member), { reject: false }));
     while ((await execa(bin.etcdctl, ['--endpoints', clientUrl, 'endpoint', 'health'], { reject: false })).exitCode !== 0) await sleep(250);
     const token = randomBytes(24).toString('hex');
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -106,35 +71,17 @@ async function byHand(objectKey: string): Promise<number> {
     procs.push(
       execa(
         bin.kubeApiserver,
-        [
-          '--etcd-servers',
-          clientUrl,
-          '--bind-address',
-          '127.0.0.1',
-          '--secure-port',
-          String(apiPort),
-          '--advertise-address',
-          '127.0.0.1',
-          '--cert-dir',
-          join(dir, 'certs'),
-          '--token-auth-file',
-          join(dir, 'tokens.csv'),
-          '--authorization-mode',
-          'RBAC',
-          '--service-account-issuer',
-          'https://bench.invalid',
-          '--service-account-key-file',
-          join(dir, 'sa.pub'),
-          '--service-account-signing-key-file',
-          join(dir, 'sa.key'),
-          '--service-cluster-ip-range',
-          rv.serviceClusterIPRange,
-          '--endpoint-reconciler-type',
-          'none',
-          '--watch-cache=false',
-          '--profiling=false',
-          ...(rv.encryptionConfigFile ? ['--encryption-provider-config', rv.encryptionConfigFile] : []),
-        ],
+        scratchApiserverArgs({
+          etcdUrl: clientUrl,
+          port: apiPort,
+          certDir: join(dir, 'certs'),
+          tokenFile: join(dir, 'tokens.csv'),
+          serviceAccountPublicKeyFile: join(dir, 'sa.pub'),
+          serviceAccountSigningKeyFile: join(dir, 'sa.key'),
+          issuer: 'https://bench.invalid',
+          serviceClusterIPRange: rv.serviceClusterIPRange,
+          encryptionConfigFile: rv.encryptionConfigFile,
+        }),
         { reject: false },
       ),
     );
