@@ -137,8 +137,13 @@ export async function changeDeployments<W extends Workload>(
   });
 }
 
-/** Deployments changed at once: a few requests in flight, not hundreds against one API server. */
-export const concurrentChanges = 10;
+/**
+ * Deployments changed at once. The patches share the cluster's one HTTP/2 connection; 50 in flight
+ * stay well under kube-apiserver's default limit of 200 mutating requests in flight, leaving room for
+ * its controllers and other clients. `bench:kube-api` measured a 50-Deployment fence at 0.25 s all at
+ * once against 0.72 s ten at a time, a bring-up at 0.38 s against 1.43 s (LIST then PATCH each).
+ */
+export const concurrentChanges = 50;
 
 /** Runs `work` on every item, at most `limit` at a time. */
 export async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

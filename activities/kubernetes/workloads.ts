@@ -230,19 +230,23 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
       if (!source.reachable)
         warnings.push(`source cluster '${from}' is unreachable (${source.detail}): it cannot be fenced; the approval must say force`);
 
-      const sourceDeployments = source.reachable
-        ? await workloadsOf(app, from).catch((err: unknown) => {
-            warnings.push(`source workloads unreadable: ${(err as Error).message}`);
-            return [];
-          })
-        : [];
-      const targetDeployments = target.reachable
-        ? await workloadsOf(app, to).catch((err: unknown) => {
-            if (f.mode === 'warm-standby')
-              blockers.push(`warm standby workloads unreadable on '${to}': ${kubernetesError(err, 'reading them').message}`);
-            return [];
-          })
-        : [];
+      // The reads that follow are independent: made at once, the preflight costs one round trip, not three.
+      const [sourceDeployments, targetDeployments, targetFree] = await Promise.all([
+        source.reachable
+          ? workloadsOf(app, from).catch((err: unknown) => {
+              warnings.push(`source workloads unreadable: ${(err as Error).message}`);
+              return [];
+            })
+          : [],
+        target.reachable
+          ? workloadsOf(app, to).catch((err: unknown) => {
+              if (f.mode === 'warm-standby')
+                blockers.push(`warm standby workloads unreadable on '${to}': ${kubernetesError(err, 'reading them').message}`);
+              return [];
+            })
+          : [],
+        target.reachable ? freeCapacity(target.kubeConfig) : undefined,
+      ]);
       const key = (d: V1Deployment) => `${d.metadata!.namespace}/${d.metadata!.name}`;
       const names = [...new Set([...sourceDeployments, ...targetDeployments].map(key))].sort();
       const workloads: WorkloadPlan[] = names.map((k) => {
@@ -292,8 +296,8 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
         ok: false,
         detail: 'not measured: target unreachable',
       };
-      if (target.reachable) {
-        const free = await freeCapacity(target.kubeConfig);
+      if (targetFree) {
+        const free = targetFree;
         // What the target already runs of this app (a warm standby's Pods, if any) is already counted as used.
         const running = targetDeployments.reduce(
           (acc, d) => {

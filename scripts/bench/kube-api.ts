@@ -9,8 +9,8 @@
 //    - kubectl (a process per request), for reference.
 // 2. Fence and bring-up of a 50-Deployment warm standby, the bodies Lifeboat sends (replicas and
 //    annotations, conditional on the resourceVersion read), by strategy: GET then PATCH per Deployment
-//    (today) or one LIST then a PATCH each; 10 in flight (today) or all at once; each request on its own
-//    connection (today) or one pool. Each strategy's fence is followed by the wait until the source's
+//    or one LIST then a PATCH each; 10 in flight or all at once (up to concurrentChanges, 50: what the
+//    activities do now, with one LIST and one pool); each request on its own connection or one pool. Each strategy's fence is followed by the wait until the source's
 //    Pods stop serving (what fencing now checks), its bring-up by the wait until all are Available
 //    (the Pods Ready time, for scale). The strategies run in a rotating order; the app is put back to
 //    its starting state before each. The API server's own histograms give the server's time per PATCH.
@@ -24,6 +24,7 @@ import { execa } from 'execa';
 // undici is @kubernetes/client-node's own HTTP client; imported here only for the HTTP/1.1-only pool.
 import { Agent } from 'undici';
 import { bin, clusterPaths, labConfigFile } from '../../lab/topology.js';
+import { concurrentChanges } from '../../activities/kubernetes/deployments.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import { clusterByName, loadConfig } from '../../worker/config.js';
 import { readControllerManagerLimiter, readHistograms, served, servedBy, type HistogramTotals } from './apiserver-metrics.js';
@@ -172,11 +173,11 @@ interface Strategy {
   limit: number;
 }
 const strategies: Strategy[] = [
-  { name: 'today: GET+PATCH each, 10 at once, connection per request', client: 'per-request', read: 'get-each', limit: 10 },
+  { name: 'first: GET+PATCH each, 10 at once, connection per request', client: 'per-request', read: 'get-each', limit: 10 },
   { name: 'GET+PATCH each, 10 at once, one pool', client: 'lifeboat', read: 'get-each', limit: 10 },
   { name: 'GET+PATCH each, all at once, one pool', client: 'lifeboat', read: 'get-each', limit: deploymentCount },
   { name: 'LIST, PATCH each, 10 at once, one pool', client: 'lifeboat', read: 'list-once', limit: 10 },
-  { name: 'LIST, PATCH each, all at once, one pool', client: 'lifeboat', read: 'list-once', limit: deploymentCount },
+  { name: `Lifeboat: LIST, PATCH each, ${concurrentChanges} at once, one pool`, client: 'lifeboat', read: 'list-once', limit: concurrentChanges },
   { name: 'LIST, PATCH each, all at once, connection per request', client: 'per-request', read: 'list-once', limit: deploymentCount },
 ];
 
