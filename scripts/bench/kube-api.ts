@@ -177,7 +177,12 @@ const strategies: Strategy[] = [
   { name: 'GET+PATCH each, 10 at once, one pool', client: 'lifeboat', read: 'get-each', limit: 10 },
   { name: 'GET+PATCH each, all at once, one pool', client: 'lifeboat', read: 'get-each', limit: deploymentCount },
   { name: 'LIST, PATCH each, 10 at once, one pool', client: 'lifeboat', read: 'list-once', limit: 10 },
-  { name: `Lifeboat: LIST, PATCH each, ${concurrentChanges} at once, one pool`, client: 'lifeboat', read: 'list-once', limit: concurrentChanges },
+  {
+    name: `Lifeboat: LIST, PATCH each, ${concurrentChanges} at once, one pool`,
+    client: 'lifeboat',
+    read: 'list-once',
+    limit: concurrentChanges,
+  },
   { name: 'LIST, PATCH each, all at once, connection per request', client: 'per-request', read: 'list-once', limit: deploymentCount },
 ];
 
