@@ -15,13 +15,14 @@ node bin/lifeboat.js lab up
 # Suites that stop or kill a process of the lab's own (an API server, MinIO) say so with a
 # `// lab: disruptive` line and run alone, one after the other; every other suite works in namespaces,
 # clusters, task queues and processes of its own, so they run in parallel first. A suite that stops a
-# lab process by name (stopDaemon('minio')) without saying so is refused here, before anything runs.
+# lab process by name (stopDaemon('minio')) or cordons Nodes without saying so is refused here,
+# before anything runs.
 # A warm run of the whole suite stays under 30 minutes this way.
 suites=$(find test -name '*.test.ts' | sort)
 marked=$(grep -l '^// lab: disruptive' $suites || true)
-unmarked=$(grep -lE "(stopDaemon|runningPid)\('" $suites | grep -vxF "${marked:-none}" || true)
+unmarked=$(grep -lE "(stopDaemon|runningPid)\('|/spec/unschedulable" $suites | grep -vxF "${marked:-none}" || true)
 if [ -n "$unmarked" ]; then
-  echo "[test] these suites stop or look up lab processes by name but have no '// lab: disruptive' line, so they would run beside others: $unmarked" >&2
+  echo "[test] these suites stop lab processes by name or cordon Nodes but have no '// lab: disruptive' line, so they would run beside others: $unmarked" >&2
   exit 1
 fi
 disruptive=$(printf '%s\n' $marked | sed -e 's#^test/#dist/test/#' -e 's#\.ts$#.js#' -e 's#\.#\\.#g' | paste -sd '|')

@@ -296,33 +296,6 @@ describe('failover (warm standby)', () => {
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
   }, 120_000);
 
-  it('the standby unhealthy at preflight (every Node cordoned): stops before touching the primary', async () => {
-    const { app, w } = await setup();
-    const core = app.kube.standby.makeApiClient(CoreV1Api);
-    const nodes = (await core.listNode()).items.map((n) => n.metadata!.name!);
-    const cordon = (unschedulable: boolean) =>
-      Promise.all(
-        nodes.map((name) => core.patchNode({ name, body: [{ op: 'replace', path: '/spec/unschedulable', value: unschedulable }] })),
-      );
-    await cordon(true);
-    try {
-      const err = await (await run(w, 'failover', input(app))).result().catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(WorkflowFailedError);
-      const r = reportOf(err);
-      expect(r.status).toBe('failed');
-      // 2 Deployments of 2 replicas, each asking 10m CPU and 16Mi.
-      expect(r.failure).toBe(
-        `preflight: target cluster 'standby' is unhealthy: 0/${nodes.length} Nodes Ready and schedulable; target 'standby' lacks capacity: needs 40m CPU and 0.06 GiB; standby has 0m and 0.00 GiB free`,
-      );
-      expect(r.steps.find((s) => s.name === 'fence')!.state).toBe('skipped');
-    } finally {
-      await cordon(false);
-    }
-    expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
-    expect(lifeboatAnnotations(await app.deployment('primary', 'svc-0'))).toEqual({});
-    expect(await dnsTargets(app)).toEqual(targets.primary);
-  }, 120_000);
-
   it('a traffic webhook answering 500 beyond its retries after fencing: rolled back, primary unfenced, traffic restored', async () => {
     const decisions: { to: string; key: string | undefined }[] = [];
     const server: Server = createServer((req: IncomingMessage, res) => {
