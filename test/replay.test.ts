@@ -23,6 +23,7 @@ describe('replay of committed histories', () => {
         'clusterHealth.json',
         'etcdSnapshot.json',
         'failover.json',
+        'failover-before-hand-over.json',
         'gameDay-before-failover.json',
         'gameDay.json',
         'restoreVerification-etcd.json',

@@ -1,8 +1,10 @@
 // Failover and failback: move an app from one cluster to the other so that two sites never serve at
-// once. Preflight, a plan, an approval, fencing of the source, the app up on the target, traffic
-// switched, verified, reported; a failure after fencing compensates in reverse (a saga), unless the
-// source was unreachable to begin with.
+// once. Preflight, a plan, an approval, fencing of the source, the app up on the target (a warm
+// standby's Deployments each as soon as its copy on the source has stopped serving, while the fence of
+// the others goes on), traffic switched, verified, reported; a failure after fencing compensates in
+// reverse (a saga), unless the source was unreachable to begin with.
 import {
+  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -137,7 +139,11 @@ export interface FailoverReport {
   rtoSeconds?: number;
   /** restore mode: age of the backup restored. warm-standby: 0 (state is live). */
   rpoSeconds?: number;
-  /** Time the target spent getting Pods Ready: from every scale-up accepted to all Available. */
+  /**
+   * Time the target spent getting Pods Ready: from every scale-up accepted to all Available; in a
+   * warm-standby hand-over, where Deployments are scaled up one by one as the source stops them, from
+   * the first scale-up accepted.
+   */
   podsReadySeconds?: number;
   rolledBack: string[];
   failure?: string;
@@ -194,11 +200,61 @@ const change = proxyActivities<FailoverActivities & VeleroVerificationActivities
   },
 });
 
+// Fence and scale-up as runs since 'failover-cancel-waits' make them: a cancelled one (an abort, or the
+// other half of a hand-over failing beside it) is waited for until it has stopped, so the compensations
+// that undo it never patch the same Deployments at the same time.
+const handing = proxyActivities<FailoverActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '10 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '15 seconds',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: [failureTypes.KubernetesForbidden, failureTypes.WorkloadMissing, failureTypes.UnknownCluster],
+  },
+});
+
+/**
+ * Runs `a` and `b` at once and returns both results. When one fails, the other is cancelled (and
+ * `stopped` told which, with the failure that stopped it), and the first failure is thrown once both
+ * have ended; a cancellation from outside cancels both.
+ */
+async function bothOrNeither<A, B>(
+  a: () => Promise<A>,
+  b: () => Promise<B>,
+  stopped: (which: 0 | 1, by: unknown) => void,
+): Promise<[A, B]> {
+  const scope = new CancellationScope();
+  let first: unknown;
+  const cancelOnFailure = <T>(p: Promise<T>) =>
+    p.catch((err: unknown) => {
+      if (first === undefined && !isCancellation(err)) {
+        first = err;
+        scope.cancel();
+      }
+      throw err;
+    });
+  const [ra, rb] = await Promise.allSettled([cancelOnFailure(scope.run(a)), cancelOnFailure(scope.run(b))]);
+  if (ra.status === 'fulfilled' && rb.status === 'fulfilled') return [ra.value, rb.value];
+  if (first === undefined) throw ra.status === 'rejected' ? ra.reason : (rb as PromiseRejectedResult).reason;
+  [ra, rb].forEach((r, i) => {
+    if (r.status === 'rejected' && isCancellation(r.reason)) stopped(i as 0 | 1, first);
+  });
+  throw first;
+}
+
 const rootCause = (err: unknown) => rootFailure(err).message;
 
 const w = (x: Workload) => `${x.namespace}/${x.name}`;
 
-function planOf(kind: FailoverReport['kind'], input: FailoverInput, p: FailoverPreflight, backupName?: string): PlannedChange[] {
+function planOf(
+  kind: FailoverReport['kind'],
+  input: FailoverInput,
+  p: FailoverPreflight,
+  backupName: string | undefined,
+  handOver: boolean,
+): PlannedChange[] {
   const plan: PlannedChange[] = [];
   if (p.from.reachable) {
     for (const x of p.workloads)
@@ -222,7 +278,11 @@ function planOf(kind: FailoverReport['kind'], input: FailoverInput, p: FailoverP
     });
   }
   for (const x of p.workloads)
-    plan.push({ step: 'bring-up', cluster: input.to, change: `scale Deployment ${w(x)} to ${x.replicas} (from ${x.replicasFrom})` });
+    plan.push({
+      step: 'bring-up',
+      cluster: input.to,
+      change: `scale Deployment ${w(x)} to ${x.replicas} (from ${x.replicasFrom})${handOver ? `, as soon as it serves no more on '${input.from}'` : ''}`,
+    });
   plan.push({
     step: 'available',
     cluster: input.to,
@@ -366,9 +426,13 @@ async function switchSitesSteps(
         `the newest backup ${found.name} is ${age} s old: the RPO objective of ${preflight.objectives.rpoSeconds} s will be missed`,
       );
   }
+  // A warm standby takes over Deployment by Deployment: each is scaled up on the target as soon as
+  // its copy on the source, fenced by this run, serves no more, while the others are still stopping. Runs
+  // from before fenced everything first; they replay so.
+  const handOver = preflight.from.reachable && preflight.mode === 'warm-standby' && patched('failover-pipelined-hand-over');
   report.plan = await steps.run(
     'plan',
-    () => Promise.resolve(planOf(kind, input, preflight, backup?.name)),
+    () => Promise.resolve(planOf(kind, input, preflight, backup?.name, handOver)),
     (p) => `${p.length} changes`,
   );
   if (preflight.blockers.length) {
@@ -437,94 +501,140 @@ async function switchSitesSteps(
   // workflow ID; runs from before keep their names, so their histories replay.
   const runScoped = patched('failover-run-scoped');
   const thisRun = { workflowId: info.workflowId, runId: runScoped ? info.runId : undefined };
+  // When the target's own time starts: every scale-up accepted (or, handing over, the first).
+  let scaledUp = report.requestedAt;
+  // A fence or scale-up that an abort cancels has stopped before its undo starts (else the two would
+  // patch the same Deployments at once); runs from before did not wait, and replay so.
+  const changing = handOver || patched('failover-cancel-waits') ? handing : change;
   try {
-    if (preflight.from.reachable) {
-      const unfence = {
+    if (handOver && runScoped) {
+      compensations.push({
         what: `unfenced ${workloads.length} Deployments on '${input.from}'`,
         run: () => change.unfenceWorkloads({ cluster: input.from, workloads, ...thisRun }),
-      };
-      // Pushed before fencing: a fence that failed part-way has still scaled some Deployments down.
-      if (runScoped) compensations.push(unfence);
-      // Fixed here, so an attempt retried after a worker crash still ends on time.
+      });
+      // Pushed before either starts, and undone target first: the source serves again only once the target has stopped.
+      compensations.push({
+        what: `scaled ${workloads.length} Deployments on '${input.to}' back down`,
+        run: () => change.deactivateWorkloads({ cluster: input.to, workloads, ...thisRun }),
+      });
       const stoppedBy = new Date(Date.now() + preflight.availableTimeoutSeconds * 1000).toISOString();
-      await steps.run(
-        'fence',
-        () => change.fenceWorkloads({ cluster: input.from, workloads, ...thisRun, deadline: stoppedBy }),
-        (r) => `${r.fenced.length} Deployments on '${input.from}' scaled to 0, no Pod serving`,
+      const [, up] = await bothOrNeither(
+        () =>
+          steps.run(
+            'fence',
+            () => handing.fenceWorkloads({ cluster: input.from, workloads, ...thisRun, deadline: stoppedBy }),
+            (r) => `${r.fenced.length} Deployments on '${input.from}' scaled to 0, no Pod serving`,
+          ),
+        () =>
+          steps.run(
+            'bring-up',
+            () =>
+              handing.activateAsSourceStops({
+                cluster: input.to,
+                source: input.from,
+                workloads: preflight.workloads.map((x) => ({ namespace: x.namespace, name: x.name, replicas: x.replicas })),
+                ...thisRun,
+                // Later than the fence's: while the fence runs, only its failure ends the bring-up.
+                deadline: new Date(Date.parse(stoppedBy) + 30_000).toISOString(),
+              }),
+            (r) =>
+              `${r.activated.length} Deployments on '${input.to}' scaled up, each once its copy on '${input.from}' had stopped serving`,
+          ),
+        (which, by) => {
+          const step = steps.all.find((s) => s.name === (which === 0 ? 'fence' : 'bring-up'))!;
+          step.detail = `stopped: the ${which === 0 ? 'bring-up' : 'fence'} failed (${rootCause(by)})`;
+        },
       );
-      if (!runScoped) compensations.push(unfence);
+      scaledUp = up.firstActivatedAt;
     } else {
-      steps.skip('fence', `'${input.from}' unreachable; proceeding on the forced approval of ${report.approval!.approver}`);
-    }
+      if (preflight.from.reachable) {
+        const unfence = {
+          what: `unfenced ${workloads.length} Deployments on '${input.from}'`,
+          run: () => change.unfenceWorkloads({ cluster: input.from, workloads, ...thisRun }),
+        };
+        // Pushed before fencing: a fence that failed part-way has still scaled some Deployments down.
+        if (runScoped) compensations.push(unfence);
+        // Fixed here, so an attempt retried after a worker crash still ends on time.
+        const stoppedBy = new Date(Date.now() + preflight.availableTimeoutSeconds * 1000).toISOString();
+        await steps.run(
+          'fence',
+          () => changing.fenceWorkloads({ cluster: input.from, workloads, ...thisRun, deadline: stoppedBy }),
+          (r) => `${r.fenced.length} Deployments on '${input.from}' scaled to 0, no Pod serving`,
+        );
+        if (!runScoped) compensations.push(unfence);
+      } else {
+        steps.skip('fence', `'${input.from}' unreachable; proceeding on the forced approval of ${report.approval!.approver}`);
+      }
 
-    await steps.run(
-      'bring-up',
-      async () => {
-        if (preflight.mode === 'restore') {
-          let backupName = backup?.name;
-          if (kind === 'failback') {
-            // Carry the state home: a fresh backup of the app where it ran, restored over the fenced originals.
-            const childId = runScoped ? failbackBackupWorkflowIdFor(info.workflowId, info.runId) : `${info.workflowId}/velero-backup`;
-            const taken = await executeChild<typeof veleroBackup>('veleroBackup', {
-              workflowId: childId,
-              args: [{ cluster: input.from, includeNamespaces: preflight.namespaces }],
-            });
-            if (taken.phase !== 'Completed')
-              throw ApplicationFailure.nonRetryable(
-                `Velero backup ${taken.name} of '${input.from}' ended ${taken.phase}`,
-                failureTypes.FailbackBackupFailed,
-              );
-            backupName = taken.name;
-            const startedAt = taken.startTimestamp ?? report.requestedAt;
-            report.backup = { name: taken.name, startedAt, ageSeconds: runScoped ? veleroAgeSeconds(startedAt, report.requestedAt) : 0 };
-            await change.waitForVeleroBackupSync({
+      await steps.run(
+        'bring-up',
+        async () => {
+          if (preflight.mode === 'restore') {
+            let backupName = backup?.name;
+            if (kind === 'failback') {
+              // Carry the state home: a fresh backup of the app where it ran, restored over the fenced originals.
+              const childId = runScoped ? failbackBackupWorkflowIdFor(info.workflowId, info.runId) : `${info.workflowId}/velero-backup`;
+              const taken = await executeChild<typeof veleroBackup>('veleroBackup', {
+                workflowId: childId,
+                args: [{ cluster: input.from, includeNamespaces: preflight.namespaces }],
+              });
+              if (taken.phase !== 'Completed')
+                throw ApplicationFailure.nonRetryable(
+                  `Velero backup ${taken.name} of '${input.from}' ended ${taken.phase}`,
+                  failureTypes.FailbackBackupFailed,
+                );
+              backupName = taken.name;
+              const startedAt = taken.startTimestamp ?? report.requestedAt;
+              report.backup = { name: taken.name, startedAt, ageSeconds: runScoped ? veleroAgeSeconds(startedAt, report.requestedAt) : 0 };
+              await change.waitForVeleroBackupSync({
+                cluster: input.to,
+                veleroNamespace: velero.namespace,
+                name: taken.name,
+                location: velero.sourceLocation!,
+                deadline: new Date(Date.now() + 300_000).toISOString(),
+              });
+            }
+            const restoreName = runScoped ? runRestoreNameFor(info.workflowId, info.runId) : restoreNameFor(info.workflowId);
+            await change.createVeleroRestore({
               cluster: input.to,
               veleroNamespace: velero.namespace,
-              name: taken.name,
-              location: velero.sourceLocation!,
-              deadline: new Date(Date.now() + 300_000).toISOString(),
+              name: restoreName,
+              backupName: backupName!,
+              namespaceMapping: {},
+              includedNamespaces: preflight.namespaces,
+              excludedResources: derivedResourceNames,
+              // What an earlier failover left on the target is older than the backup: overwrite it.
+              existingResourcePolicy: kind === 'failback' || runScoped ? 'update' : undefined,
             });
+            const restored = await change.waitForVeleroRestore({
+              cluster: input.to,
+              veleroNamespace: velero.namespace,
+              name: restoreName,
+              deadline: new Date(Date.now() + velero.timeoutSeconds * 1000).toISOString(),
+              timeoutSeconds: velero.timeoutSeconds,
+            });
+            if (restored.phase !== 'Completed')
+              throw ApplicationFailure.nonRetryable(
+                `Velero restore ${restoreName} ended ${restored.phase}: ${restored.problems?.failureReason ?? restored.problems?.errors[0] ?? ''}`,
+                failureTypes.RestoreFailed,
+              );
           }
-          const restoreName = runScoped ? runRestoreNameFor(info.workflowId, info.runId) : restoreNameFor(info.workflowId);
-          await change.createVeleroRestore({
-            cluster: input.to,
-            veleroNamespace: velero.namespace,
-            name: restoreName,
-            backupName: backupName!,
-            namespaceMapping: {},
-            includedNamespaces: preflight.namespaces,
-            excludedResources: derivedResourceNames,
-            // What an earlier failover left on the target is older than the backup: overwrite it.
-            existingResourcePolicy: kind === 'failback' || runScoped ? 'update' : undefined,
+          compensations.push({
+            what: `scaled ${workloads.length} Deployments on '${input.to}' back down`,
+            run: () => change.deactivateWorkloads({ cluster: input.to, workloads, ...thisRun }),
           });
-          const restored = await change.waitForVeleroRestore({
+          return changing.activateWorkloads({
             cluster: input.to,
-            veleroNamespace: velero.namespace,
-            name: restoreName,
-            deadline: new Date(Date.now() + velero.timeoutSeconds * 1000).toISOString(),
-            timeoutSeconds: velero.timeoutSeconds,
+            workloads: preflight.workloads.map((x) => ({ namespace: x.namespace, name: x.name, replicas: x.replicas })),
+            ...thisRun,
           });
-          if (restored.phase !== 'Completed')
-            throw ApplicationFailure.nonRetryable(
-              `Velero restore ${restoreName} ended ${restored.phase}: ${restored.problems?.failureReason ?? restored.problems?.errors[0] ?? ''}`,
-              failureTypes.RestoreFailed,
-            );
-        }
-        compensations.push({
-          what: `scaled ${workloads.length} Deployments on '${input.to}' back down`,
-          run: () => change.deactivateWorkloads({ cluster: input.to, workloads, ...thisRun }),
-        });
-        return change.activateWorkloads({
-          cluster: input.to,
-          workloads: preflight.workloads.map((x) => ({ namespace: x.namespace, name: x.name, replicas: x.replicas })),
-          ...thisRun,
-        });
-      },
-      (r) => `${r.activated.length} Deployments on '${input.to}' scaled up`,
-    );
+        },
+        (r) => `${r.activated.length} Deployments on '${input.to}' scaled up`,
+      );
 
-    // The clusters' own time starts once every scale-up has been accepted.
-    const scaledUp = new Date().toISOString();
+      scaledUp = new Date().toISOString();
+    }
+
     const available = await steps.run(
       'available',
       () =>

@@ -198,3 +198,23 @@ export function selects(selector: V1LabelSelector | undefined, labels: Record<st
 /** A Pod that takes traffic: Ready and not terminating (Services route only to these). */
 export const isServing = (p: V1Pod) =>
   !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+/**
+ * Why a Deployment may still serve, or undefined once it cannot: it has observed its latest spec (so
+ * its controller has scaled its ReplicaSets to it), and no Pod its selector picks (of `pods`, its
+ * namespace's) is left that is not terminating: none Ready, none still starting that could become
+ * Ready. Judged from the Pods themselves, as they are now; the Deployment's own readyReplicas, which
+ * its controller updates some time later, is not waited for.
+ */
+export function stillServing(d: V1Deployment, pods: V1Pod[]): string | undefined {
+  const namespace = d.metadata?.namespace;
+  const live = pods.filter(
+    (p) => p.metadata?.namespace === namespace && !p.metadata?.deletionTimestamp && selects(d.spec?.selector, p.metadata?.labels),
+  );
+  const ready = live.filter(isServing).length;
+  const observed = (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
+  if (observed && !live.length) return undefined;
+  const pending = live.length - ready;
+  const what = ready ? `${ready} ready${pending ? `, ${pending} starting` : ''}` : live.length ? `${pending} starting` : '0 ready';
+  return `${what}${observed ? '' : ' (scale-down not yet observed)'}`;
+}

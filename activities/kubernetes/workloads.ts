@@ -3,7 +3,7 @@
 // recorded in annotations named after the workflow, so a retry finds its own earlier work and a
 // compensation undoes exactly what its run did.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import type { ActivityDeps } from '../deps.js';
 import type { AppConfig, FailoverConfig } from '../../worker/config.js';
 import { clusterClients } from './cluster.js';
@@ -12,10 +12,10 @@ import {
   changeDeployments,
   cpuMilli,
   isDeploymentAvailable,
-  isServing,
   memoryBytes,
   podRequests,
-  selects,
+  stillServing,
+  type DeploymentChange,
   type Workload,
 } from './deployments.js';
 import { failureTypes } from '../../model/failures.js';
@@ -94,6 +94,29 @@ export interface FailoverPreflight {
 
 /** How long a fence waits for the source's Pods to stop serving when the caller fixes no deadline. */
 const defaultFenceWaitMs = 120_000;
+/** How often the waits poll a cluster: every poll is one LIST of Deployments (and of Pods) per namespace. */
+const pollMs = 250;
+
+/**
+ * The change that activates a Deployment for run `owner` at `replicas`, or undefined when it already
+ * is: this run's own annotation on it AND the replicas wanted now. It records the replicas it had (for
+ * deactivation) and clears a fence a previous switch left there.
+ */
+function activation(owner: string, replicas: number, d: V1Deployment): DeploymentChange | undefined {
+  const a = d.metadata?.annotations ?? {};
+  const ours = a[annotations.activatedBy] === owner;
+  if (ours && d.spec?.replicas === replicas) return undefined;
+  return {
+    replicas,
+    annotations: {
+      [annotations.activatedBy]: owner,
+      [annotations.preActivationReplicas]: ours ? a[annotations.preActivationReplicas] : String(d.spec?.replicas ?? 0),
+      [annotations.fencedBy]: null,
+      [annotations.fencedReplicas]: null,
+      [annotations.fencedAt]: null,
+    },
+  };
+}
 
 export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | 'apps'>) {
   const appConfig = (name: string) => failoverAppOf(deps.apps, name);
@@ -154,36 +177,32 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
     return { cpu, mem };
   }
 
-  /**
-   * Waits, heartbeating, until no workload on `cluster` serves: each Deployment has observed its
-   * latest spec and reports no ready replica, and no Pod its selector picks is Ready and not
-   * terminating. One list of Deployments and one of Pods per namespace and poll.
-   */
-  async function waitStopped(cluster: string, workloads: Workload[], deadline: Date): Promise<void> {
+  /** The workloads' Deployments and the Pods in their namespaces on `cluster`, now: one LIST of each per namespace. */
+  async function readServing(cluster: string, workloads: Workload[]): Promise<{ byKey: Map<string, V1Deployment>; pods: V1Pod[] }> {
     const api = apps(cluster);
     const core = clusterClients(deps, cluster).kubeConfig.makeApiClient(CoreV1Api);
-    const ctx = Context.current();
     const namespaces = [...new Set(workloads.map((w) => w.namespace))];
+    const [deployments, pods] = await Promise.all([
+      Promise.all(namespaces.map((namespace) => api.listNamespacedDeployment({ namespace }))).then((ls) => ls.flatMap((l) => l.items)),
+      Promise.all(namespaces.map((namespace) => core.listNamespacedPod({ namespace }))).then((ls) => ls.flatMap((l) => l.items)),
+    ]);
+    return { byKey: new Map(deployments.map((d) => [`${d.metadata!.namespace}/${d.metadata!.name}`, d])), pods };
+  }
+
+  /**
+   * Waits, heartbeating, until no workload on `cluster` serves (see {@link stillServing}). One list of
+   * Deployments and one of Pods per namespace and poll.
+   */
+  async function waitStopped(cluster: string, workloads: Workload[], deadline: Date): Promise<void> {
+    const ctx = Context.current();
     let last = '';
     for (;;) {
       try {
-        const [deployments, pods] = await Promise.all([
-          Promise.all(namespaces.map((namespace) => api.listNamespacedDeployment({ namespace }))).then((ls) => ls.flatMap((l) => l.items)),
-          Promise.all(namespaces.map((namespace) => core.listNamespacedPod({ namespace }))).then((ls) => ls.flatMap((l) => l.items)),
-        ]);
-        const byKey = new Map(deployments.map((d) => [`${d.metadata!.namespace}/${d.metadata!.name}`, d]));
+        const { byKey, pods } = await readServing(cluster, workloads);
         const still = workloads.flatMap((w) => {
           const d = byKey.get(`${w.namespace}/${w.name}`);
-          if (!d) return [];
-          const ready = pods.filter(
-            (p) => p.metadata?.namespace === w.namespace && isServing(p) && selects(d.spec?.selector, p.metadata?.labels),
-          ).length;
-          const observed = (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
-          return observed && (d.status?.readyReplicas ?? 0) === 0 && ready === 0
-            ? []
-            : [
-                `${w.namespace}/${w.name} ${Math.max(ready, d.status?.readyReplicas ?? 0)} ready${observed ? '' : ' (scale-down not yet observed)'}`,
-              ];
+          const serving = d && stillServing(d, pods);
+          return serving ? [`${w.namespace}/${w.name} ${serving}`] : [];
         });
         if (!still.length) return;
         last = `${still.length}/${workloads.length} still serving: ${still.slice(0, 5).join(', ')}`;
@@ -200,7 +219,7 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
           failureTypes.SourceStillServing,
         );
       }
-      await ctx.sleep(250);
+      await ctx.sleep(pollMs);
     }
   }
 
@@ -296,8 +315,8 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
         ok: false,
         detail: 'not measured: target unreachable',
       };
-      if (targetFree) {
-        const free = targetFree;
+      const free = targetFree;
+      if (free) {
         // What the target already runs of this app (a warm standby's Pods, if any) is already counted as used.
         const running = targetDeployments.reduce(
           (acc, d) => {
@@ -460,27 +479,92 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
         cluster,
         workloads,
         'scaling up',
-        (w, d) => {
-          const a = d.metadata?.annotations ?? {};
-          const ours = a[annotations.activatedBy] === owner;
-          if (ours && d.spec?.replicas === w.replicas) return undefined;
-          return {
-            replicas: w.replicas,
-            annotations: {
-              [annotations.activatedBy]: owner,
-              [annotations.preActivationReplicas]: ours ? a[annotations.preActivationReplicas] : String(d.spec?.replicas ?? 0),
-              [annotations.fencedBy]: null,
-              [annotations.fencedReplicas]: null,
-              [annotations.fencedAt]: null,
-            },
-          };
-        },
+        (w, d) => activation(owner, w.replicas, d),
         (w, patched) => {
           activated.push({ namespace: w.namespace, name: w.name });
           if (patched) Context.current().heartbeat({ activated: activated.length });
         },
       );
       return { activated };
+    },
+
+    /**
+     * The bring-up of a warm-standby hand-over, while the fence (running beside it) is still under way:
+     * scales each workload up on `cluster` as soon as its Deployment on `source` is fenced by this run
+     * (this run's annotation, zero replicas) and no longer serves ({@link stillServing}), the others
+     * still stopping. So the source's controllers stop the app while the target's start it, and no
+     * Deployment serves on both sites at once. Changes each Deployment as {@link activateWorkloads}
+     * does (the same trust rule, idempotent); polls the source every {@link pollMs}, heartbeating, until
+     * `deadline`, then fails as SourceStillServing naming what still serves.
+     */
+    async activateAsSourceStops({
+      cluster,
+      source,
+      workloads,
+      workflowId,
+      runId,
+      deadline,
+    }: { cluster: string; source: string; workloads: (Workload & { replicas: number })[]; deadline: string } & RunRef): Promise<{
+      activated: Workload[];
+      firstActivatedAt: string;
+    }> {
+      const api = apps(cluster);
+      const ctx = Context.current();
+      const owner = runOwner(workflowId, runId);
+      const activated: Workload[] = [];
+      // A retried attempt keeps the first attempt's time of its first scale-up.
+      let firstActivatedAt = (ctx.info.heartbeatDetails as { firstActivatedAt?: string } | undefined)?.firstActivatedAt;
+      let waiting = workloads;
+      let last = '';
+      for (;;) {
+        try {
+          const { byKey, pods } = await readServing(source, waiting);
+          const why = new Map<(typeof waiting)[number], string>();
+          for (const w of waiting) {
+            const d = byKey.get(`${w.namespace}/${w.name}`);
+            const a = d?.metadata?.annotations ?? {};
+            const state = !d
+              ? 'missing on the source'
+              : a[annotations.fencedBy] !== owner || d.spec?.replicas !== 0
+                ? 'not yet fenced by this run'
+                : stillServing(d, pods);
+            if (state) why.set(w, state);
+          }
+          const stopped = waiting.filter((w) => !why.has(w));
+          if (stopped.length) {
+            await changeDeployments(
+              api,
+              cluster,
+              stopped,
+              'scaling up',
+              (w, d) => activation(owner, w.replicas, d),
+              (w) => {
+                activated.push({ namespace: w.namespace, name: w.name });
+                firstActivatedAt ??= new Date().toISOString();
+              },
+            );
+            waiting = waiting.filter((w) => why.has(w));
+          }
+          if (!waiting.length) return { activated, firstActivatedAt: firstActivatedAt! };
+          last = `${waiting.length}/${workloads.length} waiting for '${source}': ${waiting
+            .slice(0, 5)
+            .map((w) => `${w.namespace}/${w.name} ${why.get(w)}`)
+            .join(', ')}`;
+          ctx.heartbeat({ activated: activated.length, waiting: waiting.length, firstActivatedAt });
+        } catch (err) {
+          const e = kubernetesError(err, `handing over to '${cluster}' from '${source}'`);
+          if (e instanceof ApplicationFailure) throw e;
+          last = e.message;
+          ctx.heartbeat({ problem: last, firstActivatedAt });
+        }
+        if (Date.now() >= Date.parse(deadline)) {
+          throw ApplicationFailure.nonRetryable(
+            `${activated.length}/${workloads.length} Deployments scaled up on '${cluster}'; the rest still serve on '${source}' when the hand-over's time ran out: ${last}`,
+            failureTypes.SourceStillServing,
+          );
+        }
+        await ctx.sleep(pollMs);
+      }
     },
 
     /** Undoes this run's activation: the target back to the replicas it had (a warm standby: zero). */
@@ -567,7 +651,7 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
         if (Date.now() >= Date.parse(deadline)) {
           throw ApplicationFailure.nonRetryable(`app not Available on '${cluster}' by ${deadline}: ${last}`, failureTypes.AppNotAvailable);
         }
-        await ctx.sleep(250);
+        await ctx.sleep(pollMs);
       }
     },
   };

@@ -50,6 +50,15 @@ export interface ResolvedVeleroBackup {
   timeoutSeconds: number;
 }
 
+/** A wait for a Velero Backup or Restore to finish: where, which, and until when (fixed by the workflow, so a retried attempt keeps it). */
+export interface VeleroWaitInput {
+  cluster: string;
+  veleroNamespace: string;
+  name: string;
+  deadline: string;
+  timeoutSeconds: number;
+}
+
 interface VeleroObject {
   metadata?: { name?: string; uid?: string; annotations?: Record<string, string>; creationTimestamp?: string };
   spec?: Record<string, unknown> & {
@@ -318,19 +327,7 @@ export const createVeleroBackupActivities = (deps: Pick<ActivityDeps, 'clusters'
    * retried attempt keeps it) it fails, saying the phase it was in: a Backup Velero never picked up
    * stays `New`, which means no Velero server is watching.
    */
-  async waitForVeleroBackup({
-    cluster,
-    veleroNamespace,
-    name,
-    deadline,
-    timeoutSeconds,
-  }: {
-    cluster: string;
-    veleroNamespace: string;
-    name: string;
-    deadline: string;
-    timeoutSeconds: number;
-  }): Promise<VeleroBackupStatus> {
+  async waitForVeleroBackup({ cluster, veleroNamespace, name, deadline, timeoutSeconds }: VeleroWaitInput): Promise<VeleroBackupStatus> {
     const { kubeConfig } = clusterClients(deps, cluster);
     let last: VeleroBackupStatus = { name, phase: 'New', itemsBackedUp: 0, totalItems: 0, warnings: 0, errors: 0 };
     let apiProblem: string | undefined;

@@ -18,6 +18,7 @@ import {
   resultLines,
   storageLocationOf,
   veleroApi,
+  type VeleroWaitInput,
 } from './backup.js';
 import {
   backupFileKey,
@@ -296,19 +297,14 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
     },
 
     /** Waits, heartbeating, until Velero finishes the Restore; reads Velero's reasons when it did not complete cleanly. */
-    async waitForVeleroRestore({
-      cluster,
-      veleroNamespace,
-      name,
-      deadline,
-      timeoutSeconds,
-    }: {
-      cluster: string;
-      veleroNamespace: string;
-      name: string;
-      deadline: string;
-      timeoutSeconds: number;
-    }): Promise<{ phase: string; itemsRestored: number; totalItems: number; warnings: number; errors: number; problems?: VeleroProblems }> {
+    async waitForVeleroRestore({ cluster, veleroNamespace, name, deadline, timeoutSeconds }: VeleroWaitInput): Promise<{
+      phase: string;
+      itemsRestored: number;
+      totalItems: number;
+      warnings: number;
+      errors: number;
+      problems?: VeleroProblems;
+    }> {
       const kubeConfig = kubeOf(cluster);
       let phase = 'New';
       const restore = await pollWithHeartbeat(new Date(deadline), 1_000, async () => {

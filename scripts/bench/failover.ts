@@ -2,10 +2,12 @@
 // its standby. Lifeboat's `failover` workflow (L, auto-approved, in-process worker on its own task queue)
 // against a kubectl script doing the same steps (read the replicas, scale to zero on primary, scale up on
 // standby, wait until every replica is available, patch the DNSEndpoint): with its commands split within
-// kubectl's client-side rate limit and run at once (P, the clusters' own pace: the headline baseline),
-// P again but waiting, after the scale-down, until the source's Pods are gone (S: what Lifeboat's fence
-// now makes sure of before the standby comes up), and straight-line (H, the baseline the first issue
-// named). They alternate in a rotating order (printed); before every run the app is put back to its
+// kubectl's client-side rate limit and run at once (P, the clusters' own pace: the headline baseline,
+// though it lets both sites serve at once for as long as the primary takes to stop); the same chunks,
+// each handed over on its own: scaled down, its Pods gone, scaled up, Available (Q: Lifeboat's
+// warm-standby hand-over by hand, the same guarantee that no Deployment serves on both sites); P
+// waiting, after the whole scale-down, until the source's Pods are gone (S); and straight-line (H, the
+// baseline the first issue named). They alternate in a rotating order (printed); before every run the app is put back to its
 // starting state through the API, so each run starts the same. The worker gets one unmeasured dry run
 // first, as a long-running worker is warm.
 //
@@ -212,6 +214,24 @@ const namesPerCommand = { scale: 5, wait: 3 } as const;
 const inChunks = (names: string[], size: number) =>
   Array.from({ length: Math.ceil(names.length / size) }, (_, i) => names.slice(i * size, (i + 1) * size));
 
+/** The script's first command: the primary's Deployments and their replicas, grouped by replica count. */
+async function replicaGroups(): Promise<[number, string[]][]> {
+  const listed = await kubectl('primary', [
+    'get',
+    'deployments',
+    '-n',
+    namespace,
+    '-o',
+    'jsonpath={range .items[*]}{.metadata.name}={.spec.replicas}{"\\n"}{end}',
+  ]);
+  const byReplicas = new Map<number, string[]>();
+  for (const line of listed.stdout.split('\n').filter(Boolean)) {
+    const [name, replicas] = line.split('=') as [string, string];
+    byReplicas.set(Number(replicas), [...(byReplicas.get(Number(replicas)) ?? []), name]);
+  }
+  return [...byReplicas];
+}
+
 /**
  * What an SRE would script without Lifeboat: read the replicas on primary, scale it to zero, scale the
  * standby up to them, wait, patch the record. straight: one command per step (per replica count), one
@@ -224,7 +244,8 @@ const inChunks = (names: string[], size: number) =>
  * Pods) implies every replica updated and ready and the Available condition: what Lifeboat's
  * waitWorkloadsAvailable waits for.
  */
-async function baselineRun(mode: 'straight' | 'parallel', waitSourceStopped = false): Promise<BaselineRun> {
+async function baselineRun(mode: 'straight' | 'parallel' | 'pipelined', waitSourceStopped = false): Promise<BaselineRun> {
+  if (mode === 'pipelined') return pipelinedRun();
   const commands: Record<string, number> = {};
   const step = async (name: string, site: Site, argsList: string[][]) => {
     const t = performance.now();
@@ -235,21 +256,8 @@ async function baselineRun(mode: 'straight' | 'parallel', waitSourceStopped = fa
   const split = (names: string[], kind: keyof typeof namesPerCommand) =>
     mode === 'parallel' ? inChunks(names, namesPerCommand[kind]) : [names];
   const t0 = performance.now();
-  const listed = await kubectl('primary', [
-    'get',
-    'deployments',
-    '-n',
-    namespace,
-    '-o',
-    'jsonpath={range .items[*]}{.metadata.name}={.spec.replicas}{"\\n"}{end}',
-  ]);
+  const groups = await replicaGroups();
   commands['get replicas'] = since(t0);
-  const byReplicas = new Map<number, string[]>();
-  for (const line of listed.stdout.split('\n').filter(Boolean)) {
-    const [name, replicas] = line.split('=') as [string, string];
-    byReplicas.set(Number(replicas), [...(byReplicas.get(Number(replicas)) ?? []), name]);
-  }
-  const groups = [...byReplicas];
   await step(
     'scale down',
     'primary',
@@ -305,6 +313,78 @@ async function baselineRun(mode: 'straight' | 'parallel', waitSourceStopped = fa
   return { seconds: since(t0), podsReadySeconds, commands };
 }
 
+/**
+ * The hand-over Lifeboat makes, as a skilled SRE would script it with kubectl: the Deployments in
+ * chunks within kubectl's burst, every chunk at once, each chunk on its own: scale it to zero on primary,
+ * wait until its Pods are gone there, scale it up on standby, wait until it is Available; then patch the
+ * record. Each chunk comes up on the standby as soon as its own copy has stopped, as in Lifeboat's
+ * warm-standby hand-over, so no Deployment serves on both sites at once.
+ */
+async function pipelinedRun(): Promise<BaselineRun> {
+  const commands: Record<string, number> = {};
+  const t0 = performance.now();
+  const groups = await replicaGroups();
+  commands['get replicas'] = since(t0);
+  const chunks = groups.flatMap(([replicas, names]) => inChunks(names, namesPerCommand.scale).map((chunk) => ({ replicas, chunk })));
+  const handOver = performance.now();
+  let firstUp: number | undefined;
+  await Promise.all(
+    chunks.map(async ({ replicas, chunk }) => {
+      await kubectl('primary', ['scale', 'deployment', ...chunk, '--replicas=0', '-n', namespace]);
+      // Its Pods may all be gone before the wait starts: kubectl then finds nothing to wait for.
+      const gone = await execa(
+        bin.kubectl,
+        [
+          '--kubeconfig',
+          clusterPaths('primary').kubeconfig('admin'),
+          'wait',
+          'pod',
+          '-l',
+          `app in (${chunk.join(',')})`,
+          '--for=delete',
+          '-n',
+          namespace,
+          `--timeout=${availableTimeoutSeconds}s`,
+        ],
+        { reject: false },
+      );
+      if (gone.exitCode !== 0 && !/no matching resources found/.test(gone.stderr))
+        throw new Error(`kubectl wait --for=delete: ${gone.stderr}`);
+      firstUp ??= performance.now();
+      await kubectl('standby', ['scale', 'deployment', ...chunk, `--replicas=${replicas}`, '-n', namespace]);
+      await Promise.all(
+        inChunks(chunk, namesPerCommand.wait).map((names) =>
+          kubectl('standby', [
+            'wait',
+            'deployment',
+            ...names,
+            `--for=jsonpath={.status.availableReplicas}=${replicas}`,
+            '-n',
+            namespace,
+            `--timeout=${availableTimeoutSeconds}s`,
+          ]),
+        ),
+      );
+    }),
+  );
+  commands['hand-over'] = since(handOver);
+  const podsReadySeconds = since(firstUp!);
+  const t = performance.now();
+  await kubectl('standby', [
+    'patch',
+    'dnsendpoint',
+    namespace,
+    '-n',
+    namespace,
+    '--type',
+    'merge',
+    '-p',
+    JSON.stringify({ spec: { endpoints: [record('standby')] } }),
+  ]);
+  commands['patch record'] = since(t);
+  return { seconds: since(t0), podsReadySeconds, commands };
+}
+
 // ---------------------------------------------------------------------------------------------------
 
 const worker = await createWorker(config, pino({ level: 'warn' }));
@@ -326,8 +406,8 @@ const onSignal = (signal: NodeJS.Signals) => {
 process.once('SIGINT', onSignal);
 process.once('SIGTERM', onSignal);
 
-type Variant = 'L' | 'P' | 'S' | 'H';
-const variants: readonly Variant[] = ['L', 'P', 'S', 'H'];
+type Variant = 'L' | 'P' | 'Q' | 'S' | 'H';
+const variants: readonly Variant[] = ['L', 'P', 'Q', 'S', 'H'];
 /** Run `rep`'s order: the variants rotated by one each run, so each runs first, in the middle and last equally often. */
 const orderOf = (rep: number): Variant[] => variants.map((_, i) => variants[(i + rep) % variants.length]!);
 
@@ -355,6 +435,7 @@ try {
   const l: LifeboatRun[] = [];
   const h: BaselineRun[] = [];
   const p: BaselineRun[] = [];
+  const q: BaselineRun[] = [];
   const ps: BaselineRun[] = [];
   const orders: string[] = [];
   for (let i = 0; i < repeats; i++) {
@@ -382,6 +463,14 @@ try {
             () => checked('baseline', () => baselineRun('straight')),
           ),
         );
+      else if (variant === 'Q')
+        q.push(
+          await withRetries(
+            'pipelined baseline',
+            () => bench.reset(),
+            () => checked('pipelined baseline', () => baselineRun('pipelined')),
+          ),
+        );
       else if (variant === 'P')
         p.push(
           await withRetries(
@@ -403,9 +492,10 @@ try {
     const y = h.at(-1)!;
     const z = p.at(-1)!;
     const zs = ps.at(-1)!;
+    const zq = q.at(-1)!;
     say(
       `run ${i + 1}/${repeats}, order ${order.join(' ')}: Lifeboat ${x.seconds.toFixed(2)} s (RTO ${x.rtoSeconds} s, Pods Ready ${x.podsReadySeconds.toFixed(2)} s, overhead ${x.overheadSeconds.toFixed(2)} s)` +
-        `  parallel kubectl ${z.seconds.toFixed(2)} s (Pods Ready ${z.podsReadySeconds.toFixed(2)} s)  parallel kubectl waiting for the source ${zs.seconds.toFixed(2)} s  straight kubectl ${y.seconds.toFixed(2)} s (Pods Ready ${y.podsReadySeconds.toFixed(2)} s)`,
+        `  parallel kubectl ${z.seconds.toFixed(2)} s (Pods Ready ${z.podsReadySeconds.toFixed(2)} s)  pipelined kubectl ${zq.seconds.toFixed(2)} s  parallel kubectl waiting for the source ${zs.seconds.toFixed(2)} s  straight kubectl ${y.seconds.toFixed(2)} s (Pods Ready ${y.podsReadySeconds.toFixed(2)} s)`,
     );
   }
   const stepNames = Object.keys(l[0]!.steps);
@@ -414,6 +504,7 @@ try {
   const H = median(h.map((r) => r.seconds));
   const P = median(p.map((r) => r.seconds));
   const PS = median(ps.map((r) => r.seconds));
+  const Q = median(q.map((r) => r.seconds));
   const overhead = median(l.map((r) => r.overheadSeconds));
   const stopWait = (r: LifeboatRun) => (r.activities.find((a) => a.name === 'fenceWorkloads')?.afterLastPatchMs ?? 0) / 1000;
   const commandsOf = (runs: BaselineRun[]) =>
@@ -484,6 +575,10 @@ try {
     /** P that also waits, after scaling the source down, until its Pods are gone, as Lifeboat's fence makes sure they no longer serve. */
     parallelWaitingBaselineSeconds: round2(PS),
     ratioVsParallelWaiting: Number((L / PS).toFixed(3)),
+    /** Q: kubectl in chunks, each chunk handed over on its own (scaled down, its Pods gone, scaled up, Available): Lifeboat's hand-over by hand. */
+    pipelinedBaselineSeconds: round2(Q),
+    ratioVsPipelined: Number((L / Q).toFixed(3)),
+    pipelinedBaselineCommandSeconds: commandsOf(q),
     parallelWaitingBaselineCommandSeconds: commandsOf(ps),
     rtoSeconds: median(l.map((r) => r.rtoSeconds)),
     podsReadySeconds: m(l.map((r) => r.podsReadySeconds)),
@@ -507,6 +602,7 @@ try {
     met: {
       ratioVsParallel: L / P <= target.ratio,
       ratioVsParallelWaiting: L / PS <= target.ratio,
+      ratioVsPipelined: L / Q <= target.ratio,
       ratio: L / H <= target.ratio,
       overhead: overhead <= target.overheadSeconds,
     },
@@ -526,6 +622,7 @@ try {
     lifeboatRuns: l.map((x) => round2(x.seconds)),
     parallelBaselineRuns: p.map((x) => round2(x.seconds)),
     parallelWaitingBaselineRuns: ps.map((x) => round2(x.seconds)),
+    pipelinedBaselineRuns: q.map((x) => round2(x.seconds)),
     baselineRuns: h.map((x) => round2(x.seconds)),
   };
   const row = (label: string, value: number, runs: number[]) =>
@@ -533,6 +630,7 @@ try {
   const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
   let out = `${deploymentCount} Deployments, ${bench.pods} Pods, primary → standby, ${repeats} runs each, Node.js ${process.version}; orders ${orders.join(', ')}\n`;
   out += `L/P = ${result.ratioVsParallel} (Lifeboat against kubectl in parallel chunks; target <= ${target.ratio}: ${verdict(result.met.ratioVsParallel)})\n`;
+  out += `L/Q = ${result.ratioVsPipelined} (against kubectl handing over chunk by chunk, each up on the standby once its Pods are gone from the primary: the same guarantee as Lifeboat's: ${verdict(result.met.ratioVsPipelined)})\n`;
   out += `L/S = ${result.ratioVsParallelWaiting} (against kubectl in parallel chunks that also waits for the source's Pods to go, as Lifeboat's fence does: ${verdict(result.met.ratioVsParallelWaiting)})\n`;
   out += `L/H = ${result.ratio} (against straight-line kubectl: ${verdict(result.met.ratio)}); overhead ${result.overheadSeconds} s (target <= ${target.overheadSeconds} s: ${verdict(result.met.overhead)})\n`;
   out += `${'figure'.padEnd(60)} ${'median s'.padStart(8)}   runs\n`;
@@ -580,6 +678,12 @@ try {
   );
   for (const [label, runs, total, ready] of [
     ['P  kubectl, chunks within its burst run at once', p, result.parallelBaselineSeconds, result.parallelBaselinePodsReadySeconds],
+    [
+      'Q  kubectl chunks at once, each: down, Pods gone, up, Available',
+      q,
+      result.pipelinedBaselineSeconds,
+      m(q.map((r) => r.podsReadySeconds)),
+    ],
     [
       "S  P, waiting for the source's Pods to go before the scale-up",
       ps,

@@ -15,12 +15,13 @@ export function activityAttempts(history: History): [string, number][] {
       .filter((e) => e.activityTaskScheduledEventAttributes)
       .map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!]),
   );
+  // Started events come in the order the activities ended; activities that ran at once (a hand-over's
+  // fence and bring-up) are put back in the order they were scheduled.
   return events
     .filter((e) => e.activityTaskStartedEventAttributes)
-    .map((e) => [
-      typeOf.get(String(e.activityTaskStartedEventAttributes!.scheduledEventId)) ?? '?',
-      e.activityTaskStartedEventAttributes!.attempt ?? 0,
-    ]);
+    .map((e) => e.activityTaskStartedEventAttributes!)
+    .sort((a, b) => Number(a.scheduledEventId) - Number(b.scheduledEventId))
+    .map((a) => [typeOf.get(String(a.scheduledEventId)) ?? '?', a.attempt ?? 0]);
 }
 
 /** The activities that needed more than one attempt, with the attempt that finished each. */

@@ -143,7 +143,7 @@ describe('failover under faults', () => {
         expect(events.filter((e) => e.workflowExecutionCompletedEventAttributes)).toHaveLength(1);
         const scheduled = (type: string) =>
           events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type).length;
-        expect([scheduled('fenceWorkloads'), scheduled('activateWorkloads'), scheduled('switchTraffic')]).toEqual([1, 1, 1]);
+        expect([scheduled('fenceWorkloads'), scheduled('activateAsSourceStops'), scheduled('switchTraffic')]).toEqual([1, 1, 1]);
         // Each object was patched exactly once (generation 1 at creation; a Deployment's moves with its spec and its annotations).
         expect((await app.deployment('primary', 'svc-0')).metadata!.generation).toBe(2);
         expect((await app.deployment('standby', 'svc-0')).metadata!.generation).toBe(2);
@@ -197,19 +197,22 @@ describe('failover with the worker killed inside a destructive activity', () => 
   }
 
   const owner = (r: FailoverReport) => `${r.workflowId}@${r.runId}`;
-  /** A warm-standby failover's activities in order, each with the attempt that finished it: 1 but where `retried` says. */
+  /**
+   * A warm-standby failover's activities in the order they were scheduled (fence and bring-up at once,
+   * in that order), each with the attempt that finished it: 1 but where `retried` says.
+   */
   const warmStandbyActivities = (retried: Record<string, number>) =>
     [
       'preflightFailover',
       'fenceWorkloads',
-      'activateWorkloads',
+      'activateAsSourceStops',
       'waitWorkloadsAvailable',
       'switchTraffic',
       'waitWorkloadsAvailable',
       'trafficStatus',
     ].map((type) => [type, retried[type] ?? 1]);
 
-  it('mid-fence, once the first of 30 Deployments is scaled to 0: the retry fences the rest, none twice', async () => {
+  it('mid-fence, once the first of 30 Deployments is scaled to 0: the retries fence the rest and scale them up, none twice', async () => {
     const app = apps.get('inside fence')!;
     const { report, seen, attempts, completions } = await killedOnce(app, 'fence', async () => {
       const { match } = await watchFor<V1Deployment>(
@@ -221,8 +224,9 @@ describe('failover with the worker killed inside a destructive activity', () => 
     });
     expect(report.status).toBe('completed');
     expect(completions).toBe(1);
-    // The fence was interrupted and retried once; nothing else ran twice.
-    expect(attempts).toEqual(warmStandbyActivities({ fenceWorkloads: 2 }));
+    // The fence was interrupted and retried once, and so was the bring-up beside it (it cannot end before
+    // every Deployment has stopped on the primary); nothing else ran twice.
+    expect(attempts).toEqual(warmStandbyActivities({ fenceWorkloads: 2, activateAsSourceStops: 2 }));
     const primary = await deploymentsOf(app, 'primary');
     expect(byName(primary, (d) => d.metadata!.generation)).toEqual(each(app, 2));
     expect(byName(primary, (d) => d.spec!.replicas)).toEqual(each(app, 0));
@@ -244,7 +248,7 @@ describe('failover with the worker killed inside a destructive activity', () => 
     expect(await app.replicas('standby')).toEqual(each(app, 1));
   }, 300_000);
 
-  it('mid-bring-up, once the first of 30 Deployments is scaled up on the standby: the retry scales up the rest, none twice', async () => {
+  it('mid-bring-up, once the first of 30 Deployments is scaled up on the standby: the retries scale up and fence the rest, none twice', async () => {
     const app = apps.get('inside bring-up')!;
     const { report, seen, attempts, completions } = await killedOnce(app, 'bring-up', async () => {
       const { match } = await watchFor<V1Deployment>(
@@ -256,7 +260,9 @@ describe('failover with the worker killed inside a destructive activity', () => 
     });
     expect(report.status).toBe('completed');
     expect(completions).toBe(1);
-    expect(attempts).toEqual(warmStandbyActivities({ activateWorkloads: 2 }));
+    // The first scale-up comes as soon as the first Deployment has stopped on the primary, the fence
+    // ends when the last has: both were under way at the kill.
+    expect(attempts).toEqual(warmStandbyActivities({ fenceWorkloads: 2, activateAsSourceStops: 2 }));
     const standby = await deploymentsOf(app, 'standby');
     expect(byName(standby, (d) => d.metadata!.generation)).toEqual(each(app, 2));
     expect(byName(standby, (d) => d.spec!.replicas)).toEqual(each(app, 1));

@@ -5,10 +5,12 @@
 // - A compensation that itself fails: a standby whose API stays unreachable through every retry of the
 //   undo (minutes of back-off, skipped here); the rest of the saga still runs and the report says which
 //   undo failed.
+// - A warm-standby hand-over whose fence or bring-up fails while the other half runs beside it: the
+//   other is cancelled and waited for, and only then does the undo start, target first.
 // Outcomes the lab can produce for real (a traffic switch that did not take, a failback whose backup
 // fails, a restore that fails) are tested against it in failover.outcomes.lab.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FailoverPreflight } from '../../activities/kubernetes/workloads.js';
 import type { Workload } from '../../activities/kubernetes/deployments.js';
@@ -73,6 +75,8 @@ const healthy = () => ({
     Promise.resolve({ fenced: ws.map((w) => ({ ...w, previousReplicas: 2 })) }),
   unfenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ unfenced: ws }),
   activateWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ activated: ws }),
+  activateAsSourceStops: ({ workloads: ws }: { workloads: Workload[] }) =>
+    Promise.resolve({ activated: ws, firstActivatedAt: new Date().toISOString() }),
   deactivateWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ deactivated: ws }),
   waitWorkloadsAvailable: ({ workloads: ws, since }: { workloads: Workload[]; since: string }) =>
     Promise.resolve({ availableAt: since, secondsSinceStart: 1, workloads: ws.map((w) => ({ ...w, readyReplicas: 2 })) }),
@@ -82,12 +86,20 @@ const healthy = () => ({
 
 const input: FailoverInput = { app: 'shop', from: 'primary', to: 'standby', reason: 'outcome test' };
 
-/** Each call as `activity cluster #attempt` (or `from→to` for those that take both): what was asked of which site, in order. */
-const trace = (calls: StubCall[]) =>
-  calls.map((c) => {
+/**
+ * Each call as `activity cluster #attempt` (or `from→to` for those that take both): what was asked of
+ * which site, in order; a warm-standby hand-over's fence and bring-up start at once, in either order,
+ * so they are listed fence first.
+ */
+const trace = (calls: StubCall[]) => {
+  const t = calls.map((c) => {
     const { cluster, from, to } = c.input as { cluster?: string; from?: string; to?: string };
     return `${c.activity} ${cluster ?? `${from}→${to}`} #${c.attempt}`;
   });
+  const i = t.findIndex((x) => x.startsWith('activateAsSourceStops '));
+  if (i > 0 && t[i + 1]?.startsWith('fenceWorkloads ')) [t[i], t[i + 1]] = [t[i + 1]!, t[i]!];
+  return t;
+};
 
 const reportOf = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail))!;
 
@@ -163,7 +175,7 @@ describe('failover outcomes (time-skipping test server, stubbed activities)', ()
     expect(trace(calls)).toEqual([
       'preflightFailover primary→standby #1',
       'fenceWorkloads primary #1',
-      'activateWorkloads standby #1',
+      'activateAsSourceStops standby #1',
       'waitWorkloadsAvailable standby #1',
       'switchTraffic primary→standby #1',
       'switchTraffic standby→primary #1',
@@ -172,4 +184,70 @@ describe('failover outcomes (time-skipping test server, stubbed activities)', ()
     ]);
     expect(calls.filter((c) => c.activity === 'unfenceWorkloads').map((c) => c.input.workloads)).toEqual([workloads]);
   });
+
+  it.each([
+    ['fence', 'fenceWorkloads', 'activateAsSourceStops', 'SourceStillServing', "fenced, but the app still serves on 'primary'"],
+    ['bring-up', 'activateAsSourceStops', 'fenceWorkloads', 'WorkloadMissing', "Deployment shop/cart not found on 'standby'"],
+  ] as const)(
+    'a hand-over whose %s fails: the other half is cancelled and has stopped before the undo starts; the standby is scaled down before the primary is unfenced',
+    async (failedStep, failing, other, type, message) => {
+      // What happened, in order: when the half still running noticed its cancellation and when it had
+      // stopped (it finishes the patch it has in flight first), and each undo.
+      const log: string[] = [];
+      const stopping = async () => {
+        const ctx = Context.current();
+        for (;;) {
+          ctx.heartbeat();
+          try {
+            await ctx.sleep(50);
+          } catch (err) {
+            log.push(`${other} cancelled`);
+            await new Promise((r) => setTimeout(r, 500));
+            log.push(`${other} stopped`);
+            throw err;
+          }
+        }
+      };
+      const { activities } = recorded({
+        ...healthy(),
+        [failing]: async () => {
+          await new Promise((r) => setTimeout(r, 200));
+          throw ApplicationFailure.nonRetryable(message, type);
+        },
+        [other]: stopping,
+        deactivateWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => {
+          log.push('deactivateWorkloads');
+          return Promise.resolve({ deactivated: ws });
+        },
+        unfenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => {
+          log.push('unfenceWorkloads');
+          return Promise.resolve({ unfenced: ws });
+        },
+      });
+      const err = await withStubbedWorker(env, activities, async (taskQueue) => {
+        const handle = await env.client.workflow.start<typeof failover>('failover', {
+          taskQueue,
+          workflowId: 'failover/shop',
+          args: [{ ...input, autoApprove: { approver: 'jest' } }],
+        });
+        return handle.result().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      });
+      expect(rootFailure(err)).toEqual({
+        type: 'FailoverFailed',
+        message: `failover of shop from primary to standby failed: ${message}; rolled back: scaled 2 Deployments on 'standby' back down; unfenced 2 Deployments on 'primary'`,
+      });
+      expect(log).toEqual([`${other} cancelled`, `${other} stopped`, 'deactivateWorkloads', 'unfenceWorkloads']);
+      const report = reportOf(err);
+      expect(report.status).toBe('rolled-back');
+      const stopped = `stopped: the ${failedStep} failed (${message})`;
+      expect(report.steps.filter((x) => ['fence', 'bring-up'].includes(x.name)).map((x) => [x.name, x.state, x.detail])).toEqual([
+        ['fence', 'failed', failedStep === 'fence' ? message : stopped],
+        ['bring-up', 'failed', failedStep === 'bring-up' ? message : stopped],
+      ]);
+    },
+    60_000,
+  );
 });

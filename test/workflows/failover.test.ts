@@ -109,7 +109,7 @@ describe('failover (warm standby)', () => {
     }
   }, 240_000);
 
-  it('a leftover fence of other runs on a source scaled up by hand is not trusted: the source is fenced (0 replicas, none ready) before the standby comes up', async () => {
+  it('a leftover fence of other runs on a source scaled up by hand is not trusted: each Deployment is fenced on the source (0 replicas, none ready) before its standby copy comes up', async () => {
     const { app, w } = await setup();
     // What failed compensations leave: fence marks of earlier runs (one from before run-scoped ownership,
     // named by the bare workflow ID; one of another run), and a standby activation mark; then the
@@ -150,32 +150,34 @@ describe('failover (warm standby)', () => {
       );
     }
 
-    // The moment the first standby Deployment is scaled up: what the primary runs then.
-    const standbyUp = await watchFor<V1Deployment>(
-      app.kube.standby,
-      `/apis/apps/v1/namespaces/${app.namespace}/deployments`,
-      (d) => (d.spec?.replicas ?? 0) > 0,
+    // The moment each standby Deployment is scaled up: what its copy on the primary runs then.
+    const core = app.kube.primary.makeApiClient(CoreV1Api);
+    const primaryAtBringUp = Promise.all(
+      app.deployments.map(async (name) => {
+        const up = await watchFor<V1Deployment>(
+          app.kube.standby,
+          `/apis/apps/v1/namespaces/${app.namespace}/deployments?fieldSelector=metadata.name%3D${name}`,
+          (d) => (d.spec?.replicas ?? 0) > 0,
+        );
+        return up.match.then(async () => {
+          const [d, pods] = await Promise.all([
+            primaryApps.readNamespacedDeployment({ namespace: app.namespace, name }),
+            core.listNamespacedPod({ namespace: app.namespace, labelSelector: `app=${name}` }),
+          ]);
+          return {
+            name,
+            replicas: d.spec!.replicas,
+            ready: d.status?.readyReplicas ?? 0,
+            servingPods: pods.items
+              .filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+              .map((p) => p.metadata!.name),
+          };
+        });
+      }),
     );
-    const primaryAtBringUp = standbyUp.match.then(async () => {
-      const [deployments, pods] = await Promise.all([
-        primaryApps.listNamespacedDeployment({ namespace: app.namespace }),
-        app.kube.primary.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: app.namespace }),
-      ]);
-      return {
-        deployments: Object.fromEntries(
-          deployments.items.map((d) => [d.metadata!.name!, { replicas: d.spec!.replicas, ready: d.status?.readyReplicas ?? 0 }]),
-        ),
-        servingPods: pods.items
-          .filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-          .map((p) => p.metadata!.name),
-      };
-    });
     const r = await (await run(w, 'failover', input(app))).result();
     expect(r.status).toBe('completed');
-    expect(await primaryAtBringUp).toEqual({
-      deployments: { 'svc-0': { replicas: 0, ready: 0 }, 'svc-1': { replicas: 0, ready: 0 } },
-      servingPods: [],
-    });
+    expect(await primaryAtBringUp).toEqual(app.deployments.map((name) => ({ name, replicas: 0, ready: 0, servingPods: [] })));
     // Fenced anew by this run, recording the replicas the source ran; activated by this run.
     for (const name of app.deployments) {
       expectFencedBy(await app.deployment('primary', name), r, '2');
@@ -188,7 +190,7 @@ describe('failover (warm standby)', () => {
     expect(await dnsTargets(app)).toEqual(targets.standby);
   }, 240_000);
 
-  it('a source Pod still serving after the scale-down (one no ReplicaSet owns): the fence waits until its time runs out, then rolls back; the standby never comes up', async () => {
+  it('a source Pod still serving after the scale-down (one no ReplicaSet owns): the other Deployment is handed over, this one never comes up on the standby; when the fence runs out of time, all is rolled back', async () => {
     const { app, w } = await setup({ availableTimeout: 15 });
     const core = app.kube.primary.makeApiClient(CoreV1Api);
     // Picked by svc-0's selector, but not by its ReplicaSet's (no pod-template-hash): scaling to zero leaves it Ready.
@@ -204,31 +206,43 @@ describe('failover (warm standby)', () => {
       `/api/v1/namespaces/${app.namespace}/pods?fieldSelector=metadata.name%3Dsvc-0-by-hand`,
       (p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
     );
+    // svc-1, whose source stops, comes up on the standby while svc-0 still serves on the primary.
+    const svc1Up = await watchFor<V1Deployment>(
+      app.kube.standby,
+      `/apis/apps/v1/namespaces/${app.namespace}/deployments?fieldSelector=metadata.name%3Dsvc-1`,
+      (d) => (d.status?.readyReplicas ?? 0) === 2,
+    );
+    const primaryWhenSvc1Up = svc1Up.match.then(() => app.deployment('primary', 'svc-0').then((d) => d.spec!.replicas));
     const err = await (await run(w, 'failover', input(app))).result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const r = reportOf(err);
     expect(r.status).toBe('rolled-back');
-    expect(r.failure).toBe(
-      `fenced, but the app still serves on 'primary' when the fence's time ran out: 1/2 still serving: ${app.namespace}/svc-0 1 ready`,
-    );
-    expect(r.rolledBack).toEqual(["unfenced 2 Deployments on 'primary'"]);
+    const failure = `fenced, but the app still serves on 'primary' when the fence's time ran out: 1/2 still serving: ${app.namespace}/svc-0 1 ready`;
+    expect(r.failure).toBe(failure);
+    // The standby scaled back down before the primary was unfenced.
+    expect(r.rolledBack).toEqual(["scaled 2 Deployments on 'standby' back down", "unfenced 2 Deployments on 'primary'"]);
     expect(r.steps.map((s) => [s.name, s.state])).toEqual([
       ['preflight', 'done'],
       ['plan', 'done'],
       ['approval', 'done'],
       ['fence', 'failed'],
-      ['bring-up', 'skipped'],
+      ['bring-up', 'failed'],
       ['available', 'skipped'],
       ['traffic', 'skipped'],
       ['verify', 'skipped'],
       ['report', 'skipped'],
     ]);
+    expect(stepOf(r, 'bring-up').detail).toBe(`stopped: the fence failed (${failure})`);
+    expect(await primaryWhenSvc1Up).toBe(0);
+    // svc-0 was never changed on the standby (generation 1: as created); svc-1 was scaled up once and down once.
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
-    for (const name of app.deployments) {
-      expect(lifeboatAnnotations(await app.deployment('primary', name))).toEqual({});
-      const standby = await app.deployment('standby', name);
-      expect([standby.spec!.replicas, standby.metadata!.generation]).toEqual([0, 1]);
-    }
+    expect(await app.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
+    const standby = await Promise.all(app.deployments.map((name) => app.deployment('standby', name)));
+    expect(standby.map((d) => [d.metadata!.name, d.metadata!.generation, lifeboatAnnotations(d)])).toEqual([
+      ['svc-0', 1, {}],
+      ['svc-1', 3, {}],
+    ]);
+    for (const name of app.deployments) expect(lifeboatAnnotations(await app.deployment('primary', name))).toEqual({});
     expect(await dnsTargets(app)).toEqual(targets.primary);
     expect((await app.dnsEndpoint()).metadata.generation).toBe(1);
   }, 240_000);
