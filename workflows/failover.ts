@@ -226,18 +226,19 @@ async function bothOrNeither<A, B>(
   stopped: (which: 0 | 1, by: unknown) => void,
 ): Promise<[A, B]> {
   const scope = new CancellationScope();
-  let first: unknown;
+  // What rejects here is an Error: an activity's failure or a cancellation.
+  let first: Error | undefined;
   const cancelOnFailure = <T>(p: Promise<T>) =>
     p.catch((err: unknown) => {
       if (first === undefined && !isCancellation(err)) {
-        first = err;
+        first = err as Error;
         scope.cancel();
       }
       throw err;
     });
   const [ra, rb] = await Promise.allSettled([cancelOnFailure(scope.run(a)), cancelOnFailure(scope.run(b))]);
   if (ra.status === 'fulfilled' && rb.status === 'fulfilled') return [ra.value, rb.value];
-  if (first === undefined) throw ra.status === 'rejected' ? ra.reason : (rb as PromiseRejectedResult).reason;
+  if (first === undefined) throw (ra.status === 'rejected' ? ra.reason : (rb as PromiseRejectedResult).reason) as Error;
   [ra, rb].forEach((r, i) => {
     if (r.status === 'rejected' && isCancellation(r.reason)) stopped(i as 0 | 1, first);
   });
