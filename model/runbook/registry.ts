@@ -21,6 +21,26 @@ const cluster = text('a configured cluster name').describe('A cluster, by its co
 const app = text('a configured app name').describe('An app, by its configured name');
 const names = (what: string) => z.array(text(what));
 const seconds = z.int().min(1, { error: 'expected a whole number of seconds, at least 1' });
+const timestamp = z.iso.datetime({ error: 'expected an ISO 8601 time, e.g. 2026-12-01T09:00:00.000Z' });
+const secondsSpent = z.number().min(0, { error: 'expected seconds, 0 or more' });
+/** What a game day report reads of a restoreVerification step's result (the rest is kept as it is). */
+const verificationResult = z.looseObject({
+  kind: z.enum(['etcd', 'velero']),
+  subject: text('what was restored'),
+  passed: z.boolean({ error: 'expected whether the restore passed, true or false' }),
+  rtoSeconds: secondsSpent,
+  rpoSeconds: secondsSpent,
+  objectives: z.looseObject({ rtoSeconds: secondsSpent, rpoSeconds: secondsSpent }),
+  startedAt: timestamp,
+});
+/** What a game day report reads of a failover or failback step's result (its report; the rest is kept as it is). */
+const failoverResult = z.looseObject({
+  kind: z.enum(['failover', 'failback']),
+  status: text("the run's status, e.g. completed"),
+  requestedAt: timestamp,
+  steps: z.array(z.looseObject({ name: text('a step name'), state: text('a step state') })),
+  rtoSeconds: secondsSpent.optional(),
+});
 
 /** An object restore verification must find (clusters[].restoreVerification.objects reads the same). */
 const objectRef = z
@@ -113,14 +133,12 @@ const inputs: Record<BlockName, z.ZodType> = {
     timeoutSeconds: seconds.optional().describe('Default: 300'),
   }) satisfies z.ZodType<WaitForConditionInput>,
   gameDayReport: z.strictObject({
-    verifications: z
-      .array(z.looseObject({ kind: z.enum(['etcd', 'velero']), subject: text('what was restored') }))
-      .describe('restoreVerification results'),
+    verifications: z.array(verificationResult).describe('restoreVerification results'),
     failovers: z
-      .array(z.strictObject({ name: app, from: cluster, to: cluster, failover: z.looseObject({}), failback: z.looseObject({}) }))
+      .array(z.strictObject({ name: app, from: cluster, to: cluster, failover: failoverResult, failback: failoverResult }))
       .default([])
       .describe("Each app's failover and failback results"),
-  }) satisfies z.ZodType<unknown>,
+  }),
   notify: z.strictObject({
     webhookEnv: z
       .string()

@@ -98,6 +98,8 @@ interface LifeboatRun {
   overheadSeconds: number;
   /** Each step's duration in the report, by name. */
   steps: Record<string, number>;
+  /** From the fence's start: the first, the middle and the last scale-up PATCH sent to the standby (the hand-over's pace). */
+  scaleUps: { first: number; median: number; last: number };
   /** Request to the first step, plus any time between steps (workflow tasks). */
   betweenStepsSeconds: number;
   activities: ActivityRecord[];
@@ -167,6 +169,14 @@ async function lifeboatRun(client: Client): Promise<LifeboatRun> {
     podsReadySeconds: report.podsReadySeconds,
     overheadSeconds: report.rtoSeconds - report.podsReadySeconds,
     steps: Object.fromEntries(report.steps.map((s) => [s.name, stepSeconds(s)])),
+    scaleUps: (() => {
+      const fence = history.activities.find((a) => a.name === 'fenceWorkloads')!.startedMs;
+      const ups = trace.requests
+        .filter((r) => r.method === 'PATCH' && r.origin === origins.standby && r.path.includes('/deployments/'))
+        .map((r) => (r.createdMs - fence) / 1000)
+        .sort((a, b) => a - b);
+      return { first: ups[0] ?? 0, median: median(ups), last: ups.at(-1) ?? 0 };
+    })(),
     betweenStepsSeconds: between,
     activities: history.activities.map((a) => ({
       name: a.name,
@@ -407,7 +417,8 @@ process.once('SIGINT', onSignal);
 process.once('SIGTERM', onSignal);
 
 type Variant = 'L' | 'P' | 'Q' | 'S' | 'H';
-const variants: readonly Variant[] = ['L', 'P', 'Q', 'S', 'H'];
+/** BENCH_VARIANTS (e.g. `LQ`) runs only those, for looking into one; the figures need all five. */
+const variants = (process.env.BENCH_VARIANTS ?? 'LPQSH').split('') as Variant[];
 /** Run `rep`'s order: the variants rotated by one each run, so each runs first, in the middle and last equally often. */
 const orderOf = (rep: number): Variant[] => variants.map((_, i) => variants[(i + rep) % variants.length]!);
 
@@ -488,248 +499,261 @@ try {
           ),
         );
     }
-    const x = l.at(-1)!;
-    const y = h.at(-1)!;
-    const z = p.at(-1)!;
-    const zs = ps.at(-1)!;
-    const zq = q.at(-1)!;
-    say(
-      `run ${i + 1}/${repeats}, order ${order.join(' ')}: Lifeboat ${x.seconds.toFixed(2)} s (RTO ${x.rtoSeconds} s, Pods Ready ${x.podsReadySeconds.toFixed(2)} s, overhead ${x.overheadSeconds.toFixed(2)} s)` +
-        `  parallel kubectl ${z.seconds.toFixed(2)} s (Pods Ready ${z.podsReadySeconds.toFixed(2)} s)  pipelined kubectl ${zq.seconds.toFixed(2)} s  parallel kubectl waiting for the source ${zs.seconds.toFixed(2)} s  straight kubectl ${y.seconds.toFixed(2)} s (Pods Ready ${y.podsReadySeconds.toFixed(2)} s)`,
-    );
-  }
-  const stepNames = Object.keys(l[0]!.steps);
-  const m = (xs: number[]) => round2(median(xs));
-  const L = median(l.map((r) => r.seconds));
-  const H = median(h.map((r) => r.seconds));
-  const P = median(p.map((r) => r.seconds));
-  const PS = median(ps.map((r) => r.seconds));
-  const Q = median(q.map((r) => r.seconds));
-  const overhead = median(l.map((r) => r.overheadSeconds));
-  const stopWait = (r: LifeboatRun) => (r.activities.find((a) => a.name === 'fenceWorkloads')?.afterLastPatchMs ?? 0) / 1000;
-  const commandsOf = (runs: BaselineRun[]) =>
-    Object.fromEntries(Object.keys(runs[0]!.commands).map((n) => [n, m(runs.map((r) => r.commands[n]!))]));
-
-  // Per activity, medians over the runs (activities matched by name and order).
-  const keys = activityKeys(l[0]!);
-  const byKey = (run: LifeboatRun, key: string) => run.activities[activityKeys(run).indexOf(key)];
-  const activityTable = keys.map((key) => {
-    const rows = l.map((run) => byKey(run, key)).filter((a): a is ActivityRecord => a !== undefined);
-    const w = (f: (s: WindowStats) => number) => Number(median(rows.map((a) => f(a.wire))).toFixed(1));
-    return {
-      activity: key,
-      site: activitySite[key.split('#')[0]!] ?? 'both',
-      scheduleToStartMs: Number(median(rows.map((a) => a.scheduleToStartMs)).toFixed(1)),
-      startToCloseMs: Number(median(rows.map((a) => a.startToCloseMs)).toFixed(1)),
-      requests: w((s) => s.requests),
-      get: w((s) => s.byMethod.GET ?? 0),
-      patch: w((s) => s.byMethod.PATCH ?? 0),
-      connections: w((s) => s.connections),
-      protocols: rows[0]!.wire.protocols,
-      maxInFlight: w((s) => s.maxInFlight),
-      meanInFlight: w((s) => s.meanInFlight),
-      busyMs: w((s) => s.busyMs),
-      requestMs: w((s) => s.requestMs),
-      waitForConnectionMs: w((s) => s.waitForConnectionMs),
-      serverMs: w((s) => s.serverMs),
-      connectMs: w((s) => s.connectMs),
+    const last = (label: string, runs: BaselineRun[]) => {
+      const r = runs.at(-1);
+      return r ? `  ${label} ${r.seconds.toFixed(2)} s (Pods Ready ${r.podsReadySeconds.toFixed(2)} s)` : '';
     };
-  });
-  const serverSide = Object.fromEntries(
-    sites.map((s) => [
-      s,
-      Object.fromEntries(
-        (['get', 'patch', 'list'] as const).map((v) => [
-          v,
-          {
-            count: median(l.map((r) => r.server[s][v].count)),
-            meanMs: m(l.map((r) => r.server[s][v].meanMs)),
-          },
-        ]),
-      ),
-    ]),
-  );
-  const temporal = {
-    activities: l[0]!.activities.length,
-    scheduleToStartMsTotal: m(l.map((r) => r.activities.reduce((s, a) => s + a.scheduleToStartMs, 0))),
-    workflowTasks: l[0]!.workflowTasks.count,
-    workflowTaskScheduleToStartMsTotal: m(l.map((r) => r.workflowTasks.scheduleToStartMs)),
-    workflowTaskStartToCompleteMsTotal: m(l.map((r) => r.workflowTasks.startToCompleteMs)),
-    workflowTaskEach: l[0]!.workflowTasks.each.map((t, i) => ({
-      after: t.after,
-      scheduleToStartMs: Number(median(l.map((r) => r.workflowTasks.each[i]?.scheduleToStartMs ?? 0)).toFixed(1)),
-      startToCompleteMs: Number(median(l.map((r) => r.workflowTasks.each[i]?.startToCompleteMs ?? 0)).toFixed(1)),
-    })),
-  };
-  const result = {
-    node: process.version,
-    deployments: deploymentCount,
-    pods: bench.pods,
-    repeats,
-    orders,
-    lifeboatSeconds: round2(L),
-    parallelBaselineSeconds: round2(P),
-    ratioVsParallel: Number((L / P).toFixed(3)),
-    baselineSeconds: round2(H),
-    ratio: Number((L / H).toFixed(3)),
-    /** P that also waits, after scaling the source down, until its Pods are gone, as Lifeboat's fence makes sure they no longer serve. */
-    parallelWaitingBaselineSeconds: round2(PS),
-    ratioVsParallelWaiting: Number((L / PS).toFixed(3)),
-    /** Q: kubectl in chunks, each chunk handed over on its own (scaled down, its Pods gone, scaled up, Available): Lifeboat's hand-over by hand. */
-    pipelinedBaselineSeconds: round2(Q),
-    ratioVsPipelined: Number((L / Q).toFixed(3)),
-    pipelinedBaselineCommandSeconds: commandsOf(q),
-    parallelWaitingBaselineCommandSeconds: commandsOf(ps),
-    rtoSeconds: median(l.map((r) => r.rtoSeconds)),
-    podsReadySeconds: m(l.map((r) => r.podsReadySeconds)),
-    overheadSeconds: round2(overhead),
-    /** The fence's wait, after its last patch, until the source's Pods stopped serving: the source's controllers' time. */
-    sourceStopWaitSeconds: m(l.map(stopWait)),
-    /** The overhead without that wait: Lifeboat's own requests, activities and workflow tasks. */
-    ownOverheadSeconds: m(l.map((r) => r.overheadSeconds - stopWait(r))),
-    /** RTO minus the available step alone: everything Lifeboat did besides waiting for Pods (its bring-up patches included). */
-    notWaitingSeconds: m(l.map((r) => r.rtoSeconds - r.steps.available!)),
-    stepSeconds: Object.fromEntries(stepNames.map((n) => [n, m(l.map((r) => r.steps[n]!))])),
-    betweenStepsSeconds: m(l.map((r) => r.betweenStepsSeconds)),
-    activities: activityTable,
-    serverSide,
-    temporal,
-    parallelBaselinePodsReadySeconds: m(p.map((r) => r.podsReadySeconds)),
-    parallelBaselineCommandSeconds: commandsOf(p),
-    baselinePodsReadySeconds: m(h.map((r) => r.podsReadySeconds)),
-    baselineCommandSeconds: commandsOf(h),
-    target,
-    met: {
-      ratioVsParallel: L / P <= target.ratio,
-      ratioVsParallelWaiting: L / PS <= target.ratio,
-      ratioVsPipelined: L / Q <= target.ratio,
-      ratio: L / H <= target.ratio,
-      overhead: overhead <= target.overheadSeconds,
-    },
-    runs: l.map((x, i) => ({
-      lifeboatSeconds: round2(x.seconds),
-      rtoSeconds: x.rtoSeconds,
-      podsReadySeconds: round2(x.podsReadySeconds),
-      overheadSeconds: round2(x.overheadSeconds),
-      steps: Object.fromEntries(Object.entries(x.steps).map(([n, s]) => [n, round2(s)])),
-      parallelBaselineSeconds: round2(p[i]!.seconds),
-      parallelBaselinePodsReadySeconds: round2(p[i]!.podsReadySeconds),
-      parallelBaselineCommands: Object.fromEntries(Object.entries(p[i]!.commands).map(([n, s]) => [n, round2(s)])),
-      baselineSeconds: round2(h[i]!.seconds),
-      baselinePodsReadySeconds: round2(h[i]!.podsReadySeconds),
-      baselineCommands: Object.fromEntries(Object.entries(h[i]!.commands).map(([n, s]) => [n, round2(s)])),
-    })),
-    lifeboatRuns: l.map((x) => round2(x.seconds)),
-    parallelBaselineRuns: p.map((x) => round2(x.seconds)),
-    parallelWaitingBaselineRuns: ps.map((x) => round2(x.seconds)),
-    pipelinedBaselineRuns: q.map((x) => round2(x.seconds)),
-    baselineRuns: h.map((x) => round2(x.seconds)),
-  };
-  const row = (label: string, value: number, runs: number[]) =>
-    `${label.padEnd(60)} ${value.toFixed(2).padStart(8)}   ${runs.map((x) => x.toFixed(2)).join(' ')}\n`;
-  const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
-  let out = `${deploymentCount} Deployments, ${bench.pods} Pods, primary → standby, ${repeats} runs each, Node.js ${process.version}; orders ${orders.join(', ')}\n`;
-  out += `L/P = ${result.ratioVsParallel} (Lifeboat against kubectl in parallel chunks; target <= ${target.ratio}: ${verdict(result.met.ratioVsParallel)})\n`;
-  out += `L/Q = ${result.ratioVsPipelined} (against kubectl handing over chunk by chunk, each up on the standby once its Pods are gone from the primary: the same guarantee as Lifeboat's: ${verdict(result.met.ratioVsPipelined)})\n`;
-  out += `L/S = ${result.ratioVsParallelWaiting} (against kubectl in parallel chunks that also waits for the source's Pods to go, as Lifeboat's fence does: ${verdict(result.met.ratioVsParallelWaiting)})\n`;
-  out += `L/H = ${result.ratio} (against straight-line kubectl: ${verdict(result.met.ratio)}); overhead ${result.overheadSeconds} s (target <= ${target.overheadSeconds} s: ${verdict(result.met.overhead)})\n`;
-  out += `${'figure'.padEnd(60)} ${'median s'.padStart(8)}   runs\n`;
-  out += row(
-    'L  Lifeboat failover workflow (start to result)',
-    result.lifeboatSeconds,
-    l.map((x) => x.seconds),
-  );
-  out += row(
-    '   RTO (request to verified, from its report)',
-    result.rtoSeconds,
-    l.map((x) => x.rtoSeconds),
-  );
-  out += row(
-    '   Pods Ready (bring-up start to all Available, report)',
-    result.podsReadySeconds,
-    l.map((x) => x.podsReadySeconds),
-  );
-  out += row(
-    '   orchestration overhead (RTO - Pods Ready)',
-    result.overheadSeconds,
-    l.map((x) => x.overheadSeconds),
-  );
-  out += row("     of which the source's Pods stopping (fence, after its last patch)", result.sourceStopWaitSeconds, l.map(stopWait));
-  out += row(
-    "     Lifeboat's own (overhead - the source stopping)",
-    result.ownOverheadSeconds,
-    l.map((x) => x.overheadSeconds - stopWait(x)),
-  );
-  out += row(
-    '   not waiting for Pods (RTO - available step)',
-    result.notWaitingSeconds,
-    l.map((x) => x.rtoSeconds - x.steps.available!),
-  );
-  for (const n of stepNames)
-    out += row(
-      `     step ${n}`,
-      result.stepSeconds[n]!,
-      l.map((x) => x.steps[n]!),
+    const x = l.at(-1);
+    say(
+      `run ${i + 1}/${repeats}, order ${order.join(' ')}:` +
+        (x
+          ? ` Lifeboat ${x.seconds.toFixed(2)} s (RTO ${x.rtoSeconds} s, Pods Ready ${x.podsReadySeconds.toFixed(2)} s, overhead ${x.overheadSeconds.toFixed(2)} s;` +
+            ` scale-ups sent ${x.scaleUps.first.toFixed(2)}/${x.scaleUps.median.toFixed(2)}/${x.scaleUps.last.toFixed(2)} s after the fence began)`
+          : '') +
+        last('parallel kubectl', p) +
+        last('pipelined kubectl', q) +
+        last('parallel kubectl waiting for the source', ps) +
+        last('straight kubectl', h),
     );
-  out += row(
-    '     between steps (workflow tasks)',
-    result.betweenStepsSeconds,
-    l.map((x) => x.betweenStepsSeconds),
-  );
-  for (const [label, runs, total, ready] of [
-    ['P  kubectl, chunks within its burst run at once', p, result.parallelBaselineSeconds, result.parallelBaselinePodsReadySeconds],
-    [
-      'Q  kubectl chunks at once, each: down, Pods gone, up, Available',
-      q,
-      result.pipelinedBaselineSeconds,
-      m(q.map((r) => r.podsReadySeconds)),
-    ],
-    [
-      "S  P, waiting for the source's Pods to go before the scale-up",
-      ps,
-      result.parallelWaitingBaselineSeconds,
-      m(ps.map((r) => r.podsReadySeconds)),
-    ],
-    ['H  kubectl, straight-line (get, scale, scale, wait, patch)', h, result.baselineSeconds, result.baselinePodsReadySeconds],
-  ] as const) {
+  }
+  if (variants.length < 5) say(`BENCH_VARIANTS=${variants.join('')}: no figures without all five variants`);
+  else summarize();
+
+  /** The table and the JSON line: medians and ratios over the runs of all five variants. */
+  function summarize(): void {
+    const stepNames = Object.keys(l[0]!.steps);
+    const m = (xs: number[]) => round2(median(xs));
+    const L = median(l.map((r) => r.seconds));
+    const H = median(h.map((r) => r.seconds));
+    const P = median(p.map((r) => r.seconds));
+    const PS = median(ps.map((r) => r.seconds));
+    const Q = median(q.map((r) => r.seconds));
+    const overhead = median(l.map((r) => r.overheadSeconds));
+    const stopWait = (r: LifeboatRun) => (r.activities.find((a) => a.name === 'fenceWorkloads')?.afterLastPatchMs ?? 0) / 1000;
+    const commandsOf = (runs: BaselineRun[]) =>
+      Object.fromEntries(Object.keys(runs[0]!.commands).map((n) => [n, m(runs.map((r) => r.commands[n]!))]));
+
+    // Per activity, medians over the runs (activities matched by name and order).
+    const keys = activityKeys(l[0]!);
+    const byKey = (run: LifeboatRun, key: string) => run.activities[activityKeys(run).indexOf(key)];
+    const activityTable = keys.map((key) => {
+      const rows = l.map((run) => byKey(run, key)).filter((a): a is ActivityRecord => a !== undefined);
+      const w = (f: (s: WindowStats) => number) => Number(median(rows.map((a) => f(a.wire))).toFixed(1));
+      return {
+        activity: key,
+        site: activitySite[key.split('#')[0]!] ?? 'both',
+        scheduleToStartMs: Number(median(rows.map((a) => a.scheduleToStartMs)).toFixed(1)),
+        startToCloseMs: Number(median(rows.map((a) => a.startToCloseMs)).toFixed(1)),
+        requests: w((s) => s.requests),
+        get: w((s) => s.byMethod.GET ?? 0),
+        patch: w((s) => s.byMethod.PATCH ?? 0),
+        connections: w((s) => s.connections),
+        protocols: rows[0]!.wire.protocols,
+        maxInFlight: w((s) => s.maxInFlight),
+        meanInFlight: w((s) => s.meanInFlight),
+        busyMs: w((s) => s.busyMs),
+        requestMs: w((s) => s.requestMs),
+        waitForConnectionMs: w((s) => s.waitForConnectionMs),
+        serverMs: w((s) => s.serverMs),
+        connectMs: w((s) => s.connectMs),
+      };
+    });
+    const serverSide = Object.fromEntries(
+      sites.map((s) => [
+        s,
+        Object.fromEntries(
+          (['get', 'patch', 'list'] as const).map((v) => [
+            v,
+            {
+              count: median(l.map((r) => r.server[s][v].count)),
+              meanMs: m(l.map((r) => r.server[s][v].meanMs)),
+            },
+          ]),
+        ),
+      ]),
+    );
+    const temporal = {
+      activities: l[0]!.activities.length,
+      scheduleToStartMsTotal: m(l.map((r) => r.activities.reduce((s, a) => s + a.scheduleToStartMs, 0))),
+      workflowTasks: l[0]!.workflowTasks.count,
+      workflowTaskScheduleToStartMsTotal: m(l.map((r) => r.workflowTasks.scheduleToStartMs)),
+      workflowTaskStartToCompleteMsTotal: m(l.map((r) => r.workflowTasks.startToCompleteMs)),
+      workflowTaskEach: l[0]!.workflowTasks.each.map((t, i) => ({
+        after: t.after,
+        scheduleToStartMs: Number(median(l.map((r) => r.workflowTasks.each[i]?.scheduleToStartMs ?? 0)).toFixed(1)),
+        startToCompleteMs: Number(median(l.map((r) => r.workflowTasks.each[i]?.startToCompleteMs ?? 0)).toFixed(1)),
+      })),
+    };
+    const result = {
+      node: process.version,
+      deployments: deploymentCount,
+      pods: bench.pods,
+      repeats,
+      orders,
+      lifeboatSeconds: round2(L),
+      parallelBaselineSeconds: round2(P),
+      ratioVsParallel: Number((L / P).toFixed(3)),
+      baselineSeconds: round2(H),
+      ratio: Number((L / H).toFixed(3)),
+      /** P that also waits, after scaling the source down, until its Pods are gone, as Lifeboat's fence makes sure they no longer serve. */
+      parallelWaitingBaselineSeconds: round2(PS),
+      ratioVsParallelWaiting: Number((L / PS).toFixed(3)),
+      /** Q: kubectl in chunks, each chunk handed over on its own (scaled down, its Pods gone, scaled up, Available): Lifeboat's hand-over by hand. */
+      pipelinedBaselineSeconds: round2(Q),
+      ratioVsPipelined: Number((L / Q).toFixed(3)),
+      pipelinedBaselineCommandSeconds: commandsOf(q),
+      parallelWaitingBaselineCommandSeconds: commandsOf(ps),
+      rtoSeconds: median(l.map((r) => r.rtoSeconds)),
+      podsReadySeconds: m(l.map((r) => r.podsReadySeconds)),
+      overheadSeconds: round2(overhead),
+      /** The fence's wait, after its last patch, until the source's Pods stopped serving: the source's controllers' time. */
+      sourceStopWaitSeconds: m(l.map(stopWait)),
+      /** The overhead without that wait: Lifeboat's own requests, activities and workflow tasks. */
+      ownOverheadSeconds: m(l.map((r) => r.overheadSeconds - stopWait(r))),
+      /** RTO minus the available step alone: everything Lifeboat did besides waiting for Pods (its bring-up patches included). */
+      notWaitingSeconds: m(l.map((r) => r.rtoSeconds - r.steps.available!)),
+      stepSeconds: Object.fromEntries(stepNames.map((n) => [n, m(l.map((r) => r.steps[n]!))])),
+      betweenStepsSeconds: m(l.map((r) => r.betweenStepsSeconds)),
+      activities: activityTable,
+      serverSide,
+      temporal,
+      parallelBaselinePodsReadySeconds: m(p.map((r) => r.podsReadySeconds)),
+      parallelBaselineCommandSeconds: commandsOf(p),
+      baselinePodsReadySeconds: m(h.map((r) => r.podsReadySeconds)),
+      baselineCommandSeconds: commandsOf(h),
+      target,
+      met: {
+        ratioVsParallel: L / P <= target.ratio,
+        ratioVsParallelWaiting: L / PS <= target.ratio,
+        ratioVsPipelined: L / Q <= target.ratio,
+        ratio: L / H <= target.ratio,
+        overhead: overhead <= target.overheadSeconds,
+      },
+      runs: l.map((x, i) => ({
+        lifeboatSeconds: round2(x.seconds),
+        rtoSeconds: x.rtoSeconds,
+        podsReadySeconds: round2(x.podsReadySeconds),
+        overheadSeconds: round2(x.overheadSeconds),
+        steps: Object.fromEntries(Object.entries(x.steps).map(([n, s]) => [n, round2(s)])),
+        parallelBaselineSeconds: round2(p[i]!.seconds),
+        parallelBaselinePodsReadySeconds: round2(p[i]!.podsReadySeconds),
+        parallelBaselineCommands: Object.fromEntries(Object.entries(p[i]!.commands).map(([n, s]) => [n, round2(s)])),
+        baselineSeconds: round2(h[i]!.seconds),
+        baselinePodsReadySeconds: round2(h[i]!.podsReadySeconds),
+        baselineCommands: Object.fromEntries(Object.entries(h[i]!.commands).map(([n, s]) => [n, round2(s)])),
+      })),
+      lifeboatRuns: l.map((x) => round2(x.seconds)),
+      parallelBaselineRuns: p.map((x) => round2(x.seconds)),
+      parallelWaitingBaselineRuns: ps.map((x) => round2(x.seconds)),
+      pipelinedBaselineRuns: q.map((x) => round2(x.seconds)),
+      baselineRuns: h.map((x) => round2(x.seconds)),
+    };
+    const row = (label: string, value: number, runs: number[]) =>
+      `${label.padEnd(60)} ${value.toFixed(2).padStart(8)}   ${runs.map((x) => x.toFixed(2)).join(' ')}\n`;
+    const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
+    let out = `${deploymentCount} Deployments, ${bench.pods} Pods, primary → standby, ${repeats} runs each, Node.js ${process.version}; orders ${orders.join(', ')}\n`;
+    out += `L/P = ${result.ratioVsParallel} (Lifeboat against kubectl in parallel chunks; target <= ${target.ratio}: ${verdict(result.met.ratioVsParallel)})\n`;
+    out += `L/Q = ${result.ratioVsPipelined} (against kubectl handing over chunk by chunk, each up on the standby once its Pods are gone from the primary: the same guarantee as Lifeboat's: ${verdict(result.met.ratioVsPipelined)})\n`;
+    out += `L/S = ${result.ratioVsParallelWaiting} (against kubectl in parallel chunks that also waits for the source's Pods to go, as Lifeboat's fence does: ${verdict(result.met.ratioVsParallelWaiting)})\n`;
+    out += `L/H = ${result.ratio} (against straight-line kubectl: ${verdict(result.met.ratio)}); overhead ${result.overheadSeconds} s (target <= ${target.overheadSeconds} s: ${verdict(result.met.overhead)})\n`;
+    out += `${'figure'.padEnd(60)} ${'median s'.padStart(8)}   runs\n`;
     out += row(
-      label,
-      total,
-      runs.map((x) => x.seconds),
+      'L  Lifeboat failover workflow (start to result)',
+      result.lifeboatSeconds,
+      l.map((x) => x.seconds),
     );
     out += row(
-      '   Pods Ready (first scale-up to wait returning)',
-      ready,
-      runs.map((x) => x.podsReadySeconds),
+      '   RTO (request to verified, from its report)',
+      result.rtoSeconds,
+      l.map((x) => x.rtoSeconds),
     );
-    for (const n of Object.keys(runs[0]!.commands))
+    out += row(
+      '   Pods Ready (bring-up start to all Available, report)',
+      result.podsReadySeconds,
+      l.map((x) => x.podsReadySeconds),
+    );
+    out += row(
+      '   orchestration overhead (RTO - Pods Ready)',
+      result.overheadSeconds,
+      l.map((x) => x.overheadSeconds),
+    );
+    out += row("     of which the source's Pods stopping (fence, after its last patch)", result.sourceStopWaitSeconds, l.map(stopWait));
+    out += row(
+      "     Lifeboat's own (overhead - the source stopping)",
+      result.ownOverheadSeconds,
+      l.map((x) => x.overheadSeconds - stopWait(x)),
+    );
+    out += row(
+      '   not waiting for Pods (RTO - available step)',
+      result.notWaitingSeconds,
+      l.map((x) => x.rtoSeconds - x.steps.available!),
+    );
+    for (const n of stepNames)
       out += row(
-        `     kubectl ${n}`,
-        median(runs.map((x) => x.commands[n]!)),
-        runs.map((x) => x.commands[n]!),
+        `     step ${n}`,
+        result.stepSeconds[n]!,
+        l.map((x) => x.steps[n]!),
       );
+    out += row(
+      '     between steps (workflow tasks)',
+      result.betweenStepsSeconds,
+      l.map((x) => x.betweenStepsSeconds),
+    );
+    for (const [label, runs, total, ready] of [
+      ['P  kubectl, chunks within its burst run at once', p, result.parallelBaselineSeconds, result.parallelBaselinePodsReadySeconds],
+      [
+        'Q  kubectl chunks at once, each: down, Pods gone, up, Available',
+        q,
+        result.pipelinedBaselineSeconds,
+        m(q.map((r) => r.podsReadySeconds)),
+      ],
+      [
+        "S  P, waiting for the source's Pods to go before the scale-up",
+        ps,
+        result.parallelWaitingBaselineSeconds,
+        m(ps.map((r) => r.podsReadySeconds)),
+      ],
+      ['H  kubectl, straight-line (get, scale, scale, wait, patch)', h, result.baselineSeconds, result.baselinePodsReadySeconds],
+    ] as const) {
+      out += row(
+        label,
+        total,
+        runs.map((x) => x.seconds),
+      );
+      out += row(
+        '   Pods Ready (first scale-up to wait returning)',
+        ready,
+        runs.map((x) => x.podsReadySeconds),
+      );
+      for (const n of Object.keys(runs[0]!.commands))
+        out += row(
+          `     kubectl ${n}`,
+          median(runs.map((x) => x.commands[n]!)),
+          runs.map((x) => x.commands[n]!),
+        );
+    }
+    out +=
+      "\nWhere L's time goes, per activity (medians; ms; wire = the activity's own Kubernetes requests, to the cluster it changes;" +
+      ' busy = time with a request in flight; req = created to body read; wait conn = created to headers sent; server = sent to response headers)\n';
+    out += `${'activity'.padEnd(26)} ${'sched→start'.padStart(11)} ${'start→close'.padStart(11)} ${'reqs'.padStart(5)} ${'GET'.padStart(4)} ${'PATCH'.padStart(5)} ${'conns'.padStart(5)} ${'proto'.padStart(10)} ${'max∥'.padStart(5)} ${'mean∥'.padStart(6)} ${'busy'.padStart(7)} ${'req'.padStart(6)} ${'wait conn'.padStart(9)} ${'server'.padStart(7)} ${'connect'.padStart(7)}\n`;
+    for (const a of activityTable) {
+      const proto =
+        Object.entries(a.protocols)
+          .map(([k, v]) => `${k}×${v}`)
+          .join(',') || '-';
+      out += `${a.activity.padEnd(26)} ${a.scheduleToStartMs.toFixed(1).padStart(11)} ${a.startToCloseMs.toFixed(1).padStart(11)} ${String(a.requests).padStart(5)} ${String(a.get).padStart(4)} ${String(a.patch).padStart(5)} ${String(a.connections).padStart(5)} ${proto.padStart(10)} ${String(a.maxInFlight).padStart(5)} ${String(a.meanInFlight).padStart(6)} ${String(a.busyMs).padStart(7)} ${String(a.requestMs).padStart(6)} ${String(a.waitForConnectionMs).padStart(9)} ${String(a.serverMs).padStart(7)} ${String(a.connectMs).padStart(7)}\n`;
+    }
+    out +=
+      `Temporal: ${temporal.activities} activities, schedule-to-start ${temporal.scheduleToStartMsTotal} ms in all; ${temporal.workflowTasks} workflow tasks, ` +
+      `schedule-to-start ${temporal.workflowTaskScheduleToStartMsTotal} ms and start-to-complete ${temporal.workflowTaskStartToCompleteMsTotal} ms in all\n` +
+      `  workflow tasks (after → sched→start / start→complete ms): ${temporal.workflowTaskEach.map((t) => `${t.after} ${t.scheduleToStartMs}/${t.startToCompleteMs}`).join('; ')}\n`;
+    for (const s of sites) {
+      const v = serverSide[s]!;
+      out += `API server ${s}, server side during L (medians per run): Deployment GET ${v.get!.count} × ${v.get!.meanMs} ms, PATCH ${v.patch!.count} × ${v.patch!.meanMs} ms, LIST ${v.list!.count} × ${v.list!.meanMs} ms\n`;
+    }
+    process.stdout.write(out);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
   }
-  out +=
-    "\nWhere L's time goes, per activity (medians; ms; wire = the activity's own Kubernetes requests, to the cluster it changes;" +
-    ' busy = time with a request in flight; req = created to body read; wait conn = created to headers sent; server = sent to response headers)\n';
-  out += `${'activity'.padEnd(26)} ${'sched→start'.padStart(11)} ${'start→close'.padStart(11)} ${'reqs'.padStart(5)} ${'GET'.padStart(4)} ${'PATCH'.padStart(5)} ${'conns'.padStart(5)} ${'proto'.padStart(10)} ${'max∥'.padStart(5)} ${'mean∥'.padStart(6)} ${'busy'.padStart(7)} ${'req'.padStart(6)} ${'wait conn'.padStart(9)} ${'server'.padStart(7)} ${'connect'.padStart(7)}\n`;
-  for (const a of activityTable) {
-    const proto =
-      Object.entries(a.protocols)
-        .map(([k, v]) => `${k}×${v}`)
-        .join(',') || '-';
-    out += `${a.activity.padEnd(26)} ${a.scheduleToStartMs.toFixed(1).padStart(11)} ${a.startToCloseMs.toFixed(1).padStart(11)} ${String(a.requests).padStart(5)} ${String(a.get).padStart(4)} ${String(a.patch).padStart(5)} ${String(a.connections).padStart(5)} ${proto.padStart(10)} ${String(a.maxInFlight).padStart(5)} ${String(a.meanInFlight).padStart(6)} ${String(a.busyMs).padStart(7)} ${String(a.requestMs).padStart(6)} ${String(a.waitForConnectionMs).padStart(9)} ${String(a.serverMs).padStart(7)} ${String(a.connectMs).padStart(7)}\n`;
-  }
-  out +=
-    `Temporal: ${temporal.activities} activities, schedule-to-start ${temporal.scheduleToStartMsTotal} ms in all; ${temporal.workflowTasks} workflow tasks, ` +
-    `schedule-to-start ${temporal.workflowTaskScheduleToStartMsTotal} ms and start-to-complete ${temporal.workflowTaskStartToCompleteMsTotal} ms in all\n` +
-    `  workflow tasks (after → sched→start / start→complete ms): ${temporal.workflowTaskEach.map((t) => `${t.after} ${t.scheduleToStartMs}/${t.startToCompleteMs}`).join('; ')}\n`;
-  for (const s of sites) {
-    const v = serverSide[s]!;
-    out += `API server ${s}, server side during L (medians per run): Deployment GET ${v.get!.count} × ${v.get!.meanMs} ms, PATCH ${v.patch!.count} × ${v.patch!.meanMs} ms, LIST ${v.list!.count} × ${v.list!.meanMs} ms\n`;
-  }
-  process.stdout.write(out);
-  process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
   process.removeListener('SIGINT', onSignal);
   process.removeListener('SIGTERM', onSignal);

@@ -10,11 +10,10 @@ const count = (fallback: number) => z.number().int().min(0).default(fallback);
 const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 /** Seconds in a duration like 90s, 15m, 4h or 30d (already checked against /^\d+[smhd]$/). */
 export const durationSeconds = (v: string) => Number(v.slice(0, -1)) * durationUnits[v.slice(-1)]!;
+/** A duration like 90s, 15m, 4h or 30d, as written (a Temporal Schedule's catch-up window takes it so). */
+const durationText = z.string().regex(/^\d+[smhd]$/, 'a duration like 90s, 15m, 4h or 30d');
 /** A duration like 90s, 15m, 4h or 30d, read as seconds. */
-const duration = z
-  .string()
-  .regex(/^\d+[smhd]$/, 'a duration like 90s, 15m, 4h or 30d')
-  .transform(durationSeconds);
+const duration = durationText.transform(durationSeconds);
 
 const cronNicknames = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
 const cronFields = ['minute', 'hour', 'day-of-month', 'month', 'day-of-week'];
@@ -105,25 +104,25 @@ export const retentionSchema = z
   })
   .strict();
 
+/** A Temporal Schedule of a runbook (etcd snapshots, game days): when, and how far back missed runs are caught up. */
+const scheduleSchema = (catchupDefault: string) =>
+  z
+    .object({
+      /**
+       * Cron expression in UTC, as Temporal reads it: five fields (minute hour day-of-month month
+       * day-of-week; names like jan or mon; a day matches when day-of-month AND day-of-week do), e.g.
+       * "0 *\/6 * * *", or @hourly, @daily, @weekly, @monthly, @yearly.
+       */
+      cron: cronExpression,
+      /** Runs missed while Temporal was unavailable are caught up within this window. */
+      catchupWindow: durationText.default(catchupDefault),
+    })
+    .strict();
+
 const etcdSnapshotsSchema = z
   .object({
-    /** A Temporal Schedule for this cluster's snapshots; absent: on demand only. */
-    schedule: z
-      .object({
-        /**
-         * Cron expression in UTC, as Temporal reads it: five fields (minute hour day-of-month month
-         * day-of-week; names like jan or mon; a day matches when day-of-month AND day-of-week do), e.g.
-         * "0 *\/6 * * *", or @hourly, @daily, @weekly, @monthly, @yearly.
-         */
-        cron: cronExpression,
-        /** Runs missed while Temporal was unavailable are caught up within this window. Default: 1h. */
-        catchupWindow: z
-          .string()
-          .regex(/^\d+[smhd]$/, 'a duration like 30m or 1h')
-          .default('1h'),
-      })
-      .strict()
-      .optional(),
+    /** A Temporal Schedule for this cluster's snapshots (catch-up window by default 1h); absent: on demand only. */
+    schedule: scheduleSchema('1h').optional(),
     retention: retentionSchema.prefault({}),
     /** Incomplete multipart uploads under this cluster's prefix older than this are aborted. Default: 24. */
     incompleteUploadMaxAgeHours: z.number().positive().default(24),
@@ -395,18 +394,8 @@ export const configSchema = z
     /** The quarterly game day: which clusters and apps it proves, and how. */
     gameDay: z
       .object({
-        /** A Temporal Schedule for game days; absent: on demand only. */
-        schedule: z
-          .object({
-            /** Cron expression in UTC, read as etcdSnapshots.schedule.cron is. */
-            cron: cronExpression,
-            catchupWindow: z
-              .string()
-              .regex(/^\d+[smhd]$/, 'a duration like 30m or 1h')
-              .default('1d'),
-          })
-          .strict()
-          .optional(),
+        /** A Temporal Schedule for game days (catch-up window by default 1d); absent: on demand only. */
+        schedule: scheduleSchema('1d').optional(),
         /** Clusters whose etcd snapshots are verified. Default: all. */
         clusters: z.array(name).optional(),
         /** Apps whose Velero backups are verified. Default: all. */

@@ -11,6 +11,17 @@ const issues = (block: string, input: unknown) => {
   return result.success ? { data: result.data } : { issues: result.error.issues.map((i) => [i.path.join('.'), i.message]) };
 };
 
+/** What a restoreVerification step's result carries that a game day report reads. */
+const verification = {
+  kind: 'etcd',
+  subject: 'primary',
+  passed: true,
+  rtoSeconds: 42.5,
+  rpoSeconds: 310,
+  objectives: { rtoSeconds: 1800, rpoSeconds: 86_400 },
+  startedAt: '2026-12-01T09:00:00.000Z',
+};
+
 describe('runbookBlocks', () => {
   it('names exactly the blocks of the catalogue, with their kind, description, read-only flag and default retry', () => {
     const fromCatalog = Object.entries(blockCatalog as Record<string, CatalogBlock>).map(([name, b]) => ({
@@ -68,7 +79,7 @@ describe('runbookBlocks', () => {
       issues('uncordonNode', { cluster: 'primary', node: 'n1' }),
       issues('waitForCondition', { cluster: 'primary', apiVersion: 'v1', kind: 'Node', name: 'n1', condition: 'Ready' }),
       issues('httpCheck', { url: 'https://shop.example/healthz' }),
-      issues('gameDayReport', { verifications: [{ kind: 'etcd', subject: 'primary', passed: true }] }),
+      issues('gameDayReport', { verifications: [verification] }),
     ]).toEqual([
       { data: { clusters: ['primary', 'standby'] } },
       { data: { cluster: 'primary', skipRetention: true } },
@@ -92,7 +103,7 @@ describe('runbookBlocks', () => {
       { data: { cluster: 'primary', node: 'n1' } },
       { data: { cluster: 'primary', apiVersion: 'v1', kind: 'Node', name: 'n1', condition: 'Ready', status: 'True' } },
       { data: { url: 'https://shop.example/healthz', expectStatus: 200, timeoutSeconds: 10 } },
-      { data: { verifications: [{ kind: 'etcd', subject: 'primary', passed: true }], failovers: [] } },
+      { data: { verifications: [verification], failovers: [] } },
     ]);
   });
 
@@ -109,6 +120,12 @@ describe('runbookBlocks', () => {
       issues('scaleDeployment', { cluster: 'primary', namespace: 'shop', name: 'web', replicas: -1 }),
       issues('waitForCondition', { cluster: 'primary', apiVersion: 'v1', kind: 'Node', name: 'n1', condition: 'Ready', status: 'true' }),
       issues('httpCheck', { url: 'ftp://shop.example/' }),
+      // What a report reads of each result must be there: a reference to the wrong step's result is caught.
+      issues('gameDayReport', { verifications: [{ kind: 'etcd', subject: 'primary', passed: true }] }),
+      issues('gameDayReport', {
+        verifications: [],
+        failovers: [{ name: 'shop', from: 'primary', to: 'standby', failover: verification, failback: { kind: 'failback' } }],
+      }),
     ]).toEqual([
       { issues: [['clusters', 'expected at least one cluster']] },
       {
@@ -125,6 +142,25 @@ describe('runbookBlocks', () => {
       { issues: [['replicas', 'expected a whole number of replicas, 0 or more']] },
       { issues: [['status', 'Invalid option: expected one of "True"|"False"|"Unknown"']] },
       { issues: [['url', 'expected an http or https URL']] },
+      {
+        issues: [
+          ['verifications.0.rtoSeconds', 'missing required key (expected number)'],
+          ['verifications.0.rpoSeconds', 'missing required key (expected number)'],
+          ['verifications.0.objectives', 'missing required key (expected object)'],
+          ['verifications.0.startedAt', 'expected an ISO 8601 time, e.g. 2026-12-01T09:00:00.000Z'],
+        ],
+      },
+      {
+        issues: [
+          ['failovers.0.failover.kind', 'Invalid option: expected one of "failover"|"failback"'],
+          ['failovers.0.failover.status', 'missing required key (expected string)'],
+          ['failovers.0.failover.requestedAt', 'expected an ISO 8601 time, e.g. 2026-12-01T09:00:00.000Z'],
+          ['failovers.0.failover.steps', 'missing required key (expected array)'],
+          ['failovers.0.failback.status', 'missing required key (expected string)'],
+          ['failovers.0.failback.requestedAt', 'expected an ISO 8601 time, e.g. 2026-12-01T09:00:00.000Z'],
+          ['failovers.0.failback.steps', 'missing required key (expected array)'],
+        ],
+      },
     ]);
   });
 
