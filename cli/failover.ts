@@ -95,7 +95,7 @@ export function formatSourceWatch(w: SourceWatch): string[] {
 
 export function formatReport(r: FailoverReport): string {
   const lines = [
-    `${r.kind} of ${r.app} from ${r.from} to ${r.to}: ${r.status.toUpperCase()}${r.failure ? `: ${r.failure}` : ''}`,
+    `${r.kind} of ${r.app} from ${r.from} to ${r.to}: ${r.status.toUpperCase()}${r.failure ? `: ${r.failureType ? `[${r.failureType}] ` : ''}${r.failure}` : ''}`,
     `reason: ${r.reason}${r.approval ? `; ${r.approval.auto ? 'auto-approved' : 'approved'} by ${r.approval.approver}${r.approval.force ? ' (force)' : ''}` : ''}`,
   ];
   if (r.abort) lines.push(`aborted by ${r.abort.by} at ${r.abort.at}${r.abort.reason ? `: ${r.abort.reason}` : ''}`);

@@ -147,6 +147,12 @@ export interface FailoverReport {
   podsReadySeconds?: number;
   rolledBack: string[];
   failure?: string;
+  /**
+   * The failure's type from the one registry (model/failures.ts): what went wrong, to match on. The run
+   * itself fails as FailoverFailed (or PreflightFailed, ApprovalTimedOut, ForceRequired); this is the
+   * step's own cause, e.g. SourceStillServing, TrafficSwitchRejected, RestoreFailed.
+   */
+  failureType?: string;
   abort?: Abort;
   sourceWatch?: SourceWatch;
   workflowId: string;
@@ -439,6 +445,7 @@ async function switchSitesSteps(
   if (preflight.blockers.length) {
     report.status = 'failed';
     report.failure = `preflight: ${preflight.blockers.join('; ')}`;
+    report.failureType = failureTypes.PreflightFailed;
     steps.skipPending('preflight blocked the run');
     throw ApplicationFailure.nonRetryable(
       `${kind} of ${input.app} from ${input.from} to ${input.to} stopped at preflight, nothing was changed: ${preflight.blockers.join('; ')}`,
@@ -463,6 +470,7 @@ async function switchSitesSteps(
         if (!preflight.from.reachable && !input.autoApprove.force) {
           report.status = 'failed';
           report.failure = `'${input.from}' is unreachable and cannot be fenced; auto-approval did not say force`;
+          report.failureType = failureTypes.ForceRequired;
           throw ApplicationFailure.nonRetryable(
             `'${input.from}' is unreachable and cannot be fenced; auto-approval did not say force`,
             failureTypes.ForceRequired,
@@ -484,6 +492,7 @@ async function switchSitesSteps(
       if (!approved) {
         report.status = 'failed';
         report.failure = `no approval within ${preflight.approvalTimeoutSeconds} s`;
+        report.failureType = failureTypes.ApprovalTimedOut;
         throw ApplicationFailure.nonRetryable(
           `no approval within ${preflight.approvalTimeoutSeconds} s; nothing was changed`,
           failureTypes.ApprovalTimedOut,
@@ -710,7 +719,12 @@ async function switchSitesSteps(
   } catch (err) {
     // An abort is no failure: switchSites reports who aborted.
     const aborting = isCancellation(err);
-    if (!aborting) report.failure = rootCause(err);
+    if (!aborting) {
+      const root = rootFailure(err);
+      report.failure = root.message;
+      // A type of the registry only: an error that outlasted its retries has its JavaScript name, not one.
+      if ((Object.values(failureTypes) as string[]).includes(root.type ?? '')) report.failureType = root.type;
+    }
     report.status = aborting ? 'aborted' : compensations.length ? 'rolled-back' : 'failed';
     // Compensate in reverse, even when the run itself is being cancelled.
     await CancellationScope.nonCancellable(async () => {
@@ -755,6 +769,7 @@ async function switchSitesSteps(
     );
     if (watch.state !== 'fenced') {
       report.status = 'source-unfenced';
+      report.failureType = failureTypes.SourceNotFenced;
       throw ApplicationFailure.nonRetryable(
         `${kind} of ${input.app} switched to ${input.to}, but '${input.from}' was never fenced: ${watch.detail}. Both sites may serve. ` +
           `Fence it as soon as its API answers: ${watch.fenceCommand}`,

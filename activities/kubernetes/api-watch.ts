@@ -6,6 +6,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppsV1Api } from '@kubernetes/client-node';
 import type { ActivityDeps } from '../deps.js';
 import { clusterClients } from './cluster.js';
+import { failoverAppOf } from '../configuration.js';
 import { kubernetesError } from './api.js';
 import type { Workload } from './deployments.js';
 import { withDeadline } from '../network-errors.js';
@@ -54,9 +55,7 @@ export function createFailoverWatchActivities(deps: Pick<ActivityDeps, 'clusters
       cluster: string;
       workloads: Workload[];
     }): Promise<{ limitSeconds: number; fenceCommand: string }> {
-      const config = deps.apps.find((a) => a.name === app)?.failover;
-      if (!config)
-        throw ApplicationFailure.nonRetryable(`app '${app}' has no failover configuration on this worker`, failureTypes.AppHasNoFailover);
+      const config = failoverAppOf(deps.apps, app).failover;
       const c = clusterClients(deps, cluster).config;
       const namespaces = [...new Set(workloads.map((w) => w.namespace))];
       const fenceCommand = namespaces

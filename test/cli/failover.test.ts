@@ -173,7 +173,11 @@ describe('lifeboat failover', () => {
       .map(cells)
       .filter((c) => c[0] === 'bring-up');
     expect(rows).toEqual(
-      ['svc-0', 'svc-1'].map((d) => ['bring-up', 'standby', `scale Deployment ${app.namespace}/${d} to 2 (from primary's spec.replicas)`]),
+      ['svc-0', 'svc-1'].map((d) => [
+        'bring-up',
+        'standby',
+        `scale Deployment ${app.namespace}/${d} to 2 (from primary's spec.replicas), as soon as it serves no more on 'primary'`,
+      ]),
     );
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
   }, 120_000);

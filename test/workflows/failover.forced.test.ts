@@ -43,12 +43,11 @@ let client: Client;
 let worker: ResultPromise | undefined;
 let apiserver: DaemonSpec;
 let apiserverUrl: string;
+// The primary is the test's own API server, also when the shell has the lab's environment
+// (`eval "$(lifeboat lab env)"`), whose cluster variables would otherwise overlay the file.
+const env = { LIFEBOAT_CONFIG: configFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_CLUSTER_PRIMARY_KUBECONFIG: kubeconfigFile };
 const startWorker = (): ResultPromise =>
-  execa(process.execPath, [cliPath, 'worker'], {
-    env: { LIFEBOAT_CONFIG: configFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_METRICS_PORT: '0' },
-    reject: false,
-  });
-const env = { LIFEBOAT_CONFIG: configFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue };
+  execa(process.execPath, [cliPath, 'worker'], { env: { ...env, LIFEBOAT_METRICS_PORT: '0' }, reject: false });
 
 const freePort = () =>
   new Promise<number>((resolve, reject) => {

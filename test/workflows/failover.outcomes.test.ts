@@ -122,6 +122,7 @@ describe('failover outcomes (time-skipping test server, stubbed activities)', ()
     const report = reportOf(err);
     expect(report.status).toBe('failed');
     expect(report.failure).toBe('no approval within 600 s');
+    expect(report.failureType).toBe('ApprovalTimedOut');
     expect(report.approval).toBeUndefined();
     expect(report.rolledBack).toEqual([]);
     // Only preflight ran: no fence, no scale-up, no traffic switch.
@@ -170,6 +171,7 @@ describe('failover outcomes (time-skipping test server, stubbed activities)', ()
     const report = reportOf(err);
     expect(report.status).toBe('failed');
     expect(report.failure).toBe(refused);
+    expect(report.failureType).toBe('TrafficSwitchRejected');
     expect(report.rolledBack).toEqual(rolledBack);
     // The undo was retried to its limit (the change activities' 20 attempts), then the saga went on.
     expect(trace(calls)).toEqual([
@@ -242,6 +244,7 @@ describe('failover outcomes (time-skipping test server, stubbed activities)', ()
       expect(log).toEqual([`${other} cancelled`, `${other} stopped`, 'deactivateWorkloads', 'unfenceWorkloads']);
       const report = reportOf(err);
       expect(report.status).toBe('rolled-back');
+      expect([report.failure, report.failureType]).toEqual([message, type]);
       const stopped = `stopped: the ${failedStep} failed (${message})`;
       expect(report.steps.filter((x) => ['fence', 'bring-up'].includes(x.name)).map((x) => [x.name, x.state, x.detail])).toEqual([
         ['fence', 'failed', failedStep === 'fence' ? message : stopped],

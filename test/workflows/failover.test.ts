@@ -219,6 +219,7 @@ describe('failover (warm standby)', () => {
     expect(r.status).toBe('rolled-back');
     const failure = `fenced, but the app still serves on 'primary' when the fence's time ran out: 1/2 still serving: ${app.namespace}/svc-0 1 ready`;
     expect(r.failure).toBe(failure);
+    expect(r.failureType).toBe('SourceStillServing');
     // The standby scaled back down before the primary was unfenced.
     expect(r.rolledBack).toEqual(["scaled 2 Deployments on 'standby' back down", "unfenced 2 Deployments on 'primary'"]);
     expect(r.steps.map((s) => [s.name, s.state])).toEqual([
