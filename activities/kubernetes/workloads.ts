@@ -97,6 +97,15 @@ const defaultFenceWaitMs = 120_000;
 /** How often the waits poll a cluster: every poll is one LIST of Deployments (and of Pods) per namespace. */
 const pollMs = 250;
 
+/** Activates each workload on `cluster` for run `owner` ({@link activation}); `changed` after each, with whether it patched. */
+const activateEach = (
+  api: AppsV1Api,
+  cluster: string,
+  owner: string,
+  workloads: (Workload & { replicas: number })[],
+  changed: (w: Workload & { replicas: number }, patched: boolean) => void,
+) => changeDeployments(api, cluster, workloads, 'scaling up', (w, d) => activation(owner, w.replicas, d), changed);
+
 /**
  * The change that activates a Deployment for run `owner` at `replicas`, or undefined when it already
  * is: this run's own annotation on it AND the replicas wanted now. It records the replicas it had (for
@@ -474,17 +483,10 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
       const api = apps(cluster);
       const owner = runOwner(workflowId, runId);
       const activated: Workload[] = [];
-      await changeDeployments(
-        api,
-        cluster,
-        workloads,
-        'scaling up',
-        (w, d) => activation(owner, w.replicas, d),
-        (w, patched) => {
-          activated.push({ namespace: w.namespace, name: w.name });
-          if (patched) Context.current().heartbeat({ activated: activated.length });
-        },
-      );
+      await activateEach(api, cluster, owner, workloads, (w, patched) => {
+        activated.push({ namespace: w.namespace, name: w.name });
+        if (patched) Context.current().heartbeat({ activated: activated.length });
+      });
       return { activated };
     },
 
@@ -532,17 +534,10 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
           }
           const stopped = waiting.filter((w) => !why.has(w));
           if (stopped.length) {
-            await changeDeployments(
-              api,
-              cluster,
-              stopped,
-              'scaling up',
-              (w, d) => activation(owner, w.replicas, d),
-              (w) => {
-                activated.push({ namespace: w.namespace, name: w.name });
-                firstActivatedAt ??= new Date().toISOString();
-              },
-            );
+            await activateEach(api, cluster, owner, stopped, (w) => {
+              activated.push({ namespace: w.namespace, name: w.name });
+              firstActivatedAt ??= new Date().toISOString();
+            });
             waiting = waiting.filter((w) => why.has(w));
           }
           if (!waiting.length) return { activated, firstActivatedAt: firstActivatedAt! };

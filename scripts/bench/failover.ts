@@ -224,6 +224,19 @@ const namesPerCommand = { scale: 5, wait: 3 } as const;
 const inChunks = (names: string[], size: number) =>
   Array.from({ length: Math.ceil(names.length / size) }, (_, i) => names.slice(i * size, (i + 1) * size));
 
+/** The script's last command: the DNSEndpoint's record to the standby. */
+const switchRecord = [
+  'patch',
+  'dnsendpoint',
+  namespace,
+  '-n',
+  namespace,
+  '--type',
+  'merge',
+  '-p',
+  JSON.stringify({ spec: { endpoints: [record('standby')] } }),
+];
+
 /** The script's first command: the primary's Deployments and their replicas, grouped by replica count. */
 async function replicaGroups(): Promise<[number, string[]][]> {
   const listed = await kubectl('primary', [
@@ -307,19 +320,7 @@ async function baselineRun(mode: 'straight' | 'parallel' | 'pipelined', waitSour
     ),
   );
   const podsReadySeconds = since(up);
-  await step('patch record', 'standby', [
-    [
-      'patch',
-      'dnsendpoint',
-      namespace,
-      '-n',
-      namespace,
-      '--type',
-      'merge',
-      '-p',
-      JSON.stringify({ spec: { endpoints: [record('standby')] } }),
-    ],
-  ]);
+  await step('patch record', 'standby', [switchRecord]);
   return { seconds: since(t0), podsReadySeconds, commands };
 }
 
@@ -380,17 +381,7 @@ async function pipelinedRun(): Promise<BaselineRun> {
   commands['hand-over'] = since(handOver);
   const podsReadySeconds = since(firstUp!);
   const t = performance.now();
-  await kubectl('standby', [
-    'patch',
-    'dnsendpoint',
-    namespace,
-    '-n',
-    namespace,
-    '--type',
-    'merge',
-    '-p',
-    JSON.stringify({ spec: { endpoints: [record('standby')] } }),
-  ]);
+  await kubectl('standby', switchRecord);
   commands['patch record'] = since(t);
   return { seconds: since(t0), podsReadySeconds, commands };
 }

@@ -2,10 +2,11 @@
 // standby copy (zero replicas) on standby, a DNSEndpoint pointing at primary, and the configuration
 // entry that names them. Tests never move the lab's own shop app.
 import { randomBytes } from 'node:crypto';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import type { AppConfig, LifeboatConfig, TrafficConfig } from '../../worker/config.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import { warmStandbyDeployment } from '../../lab/warm-standby.js';
+import type { FailoverReport } from '../../workflows/failover.js';
 
 export interface TestApp {
   name: string;
@@ -23,6 +24,15 @@ export interface TestApp {
   }>;
   remove(): Promise<void>;
 }
+
+/** Who a run's fence and activation annotations name: its workflow ID and run ID. */
+export const owner = (r: FailoverReport) => `${r.workflowId}@${r.runId}`;
+
+/** Lifeboat's annotations on a Deployment, but a warm standby copy's failover-replicas (the app's, not a run's). */
+export const lifeboatAnnotations = (d: V1Deployment) =>
+  Object.fromEntries(
+    Object.entries(d.metadata?.annotations ?? {}).filter(([k]) => k.startsWith('lifeboat.io/') && k !== 'lifeboat.io/failover-replicas'),
+  );
 
 export const targets = { primary: ['192.0.2.77'], standby: ['198.51.100.77'] };
 

@@ -19,7 +19,7 @@ import type { Step } from '../../model/steps.js';
 import { runRestoreNameFor } from '../../model/velero-layout.js';
 import { labConfigFile } from '../../lab/topology.js';
 import { cliPath, labConfig } from '../helpers/lab.js';
-import { createTestApp, targets, type TestApp } from '../helpers/failover-app.js';
+import { createTestApp, lifeboatAnnotations, owner, targets, type TestApp } from '../helpers/failover-app.js';
 import { activityRunning, firstWatched, watchFor } from '../helpers/kube-watch.js';
 import { activityAttempts } from '../helpers/activity-attempts.js';
 
@@ -108,11 +108,6 @@ const startFailover = (app: TestApp, taskQueue: string, reason: string) =>
     args: [{ app: app.name, from: 'primary', to: 'standby', reason, autoApprove: { approver: 'jest' } }],
   });
 
-/** Lifeboat's annotations on a Deployment (the failover-replicas of a warm standby's copy left out). */
-const lifeboatAnnotations = (d: V1Deployment) =>
-  Object.fromEntries(
-    Object.entries(d.metadata?.annotations ?? {}).filter(([k]) => k.startsWith('lifeboat.io/') && k !== 'lifeboat.io/failover-replicas'),
-  );
 const deploymentsOf = (app: TestApp, cluster: 'primary' | 'standby') =>
   Promise.all(app.deployments.map((name) => app.deployment(cluster, name)));
 const byName = <T>(ds: V1Deployment[], value: (d: V1Deployment) => T) => Object.fromEntries(ds.map((d) => [d.metadata!.name!, value(d)]));
@@ -196,7 +191,6 @@ describe('failover with the worker killed inside a destructive activity', () => 
     }
   }
 
-  const owner = (r: FailoverReport) => `${r.workflowId}@${r.runId}`;
   /**
    * A warm-standby failover's activities in the order they were scheduled (fence and bring-up at once,
    * in that order), each with the attempt that finished it: 1 but where `retried` says.

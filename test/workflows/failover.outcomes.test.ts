@@ -101,6 +101,20 @@ const trace = (calls: StubCall[]) => {
   return t;
 };
 
+/** Runs an auto-approved failover of shop with `activities` and returns how it failed (undefined if it did not). */
+const failedAutoApproved = (activities: Parameters<typeof withStubbedWorker>[1]) =>
+  withStubbedWorker(env, activities, async (taskQueue) => {
+    const handle = await env.client.workflow.start<typeof failover>('failover', {
+      taskQueue,
+      workflowId: 'failover/shop',
+      args: [{ ...input, autoApprove: { approver: 'jest' } }],
+    });
+    return handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  });
+
 const reportOf = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail))!;
 
 describe('failover outcomes (time-skipping test server, stubbed activities)', () => {
@@ -148,17 +162,7 @@ describe('failover outcomes (time-skipping test server, stubbed activities)', ()
       // The standby's API goes away before its scale-up can be undone, and stays away.
       deactivateWorkloads: () => Promise.reject(new Error(unreachable)),
     });
-    const err = await withStubbedWorker(env, activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start<typeof failover>('failover', {
-        taskQueue,
-        workflowId: 'failover/shop',
-        args: [{ ...input, autoApprove: { approver: 'jest' } }],
-      });
-      return handle.result().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    });
+    const err = await failedAutoApproved(activities);
     const rolledBack = [
       "traffic switched back to 'primary'",
       `FAILED to undo (scaled 2 Deployments on 'standby' back down): ${unreachable}`,
@@ -226,17 +230,7 @@ describe('failover outcomes (time-skipping test server, stubbed activities)', ()
           return Promise.resolve({ unfenced: ws });
         },
       });
-      const err = await withStubbedWorker(env, activities, async (taskQueue) => {
-        const handle = await env.client.workflow.start<typeof failover>('failover', {
-          taskQueue,
-          workflowId: 'failover/shop',
-          args: [{ ...input, autoApprove: { approver: 'jest' } }],
-        });
-        return handle.result().then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-      });
+      const err = await failedAutoApproved(activities);
       expect(rootFailure(err)).toEqual({
         type: 'FailoverFailed',
         message: `failover of shop from primary to standby failed: ${message}; rolled back: scaled 2 Deployments on 'standby' back down; unfenced 2 Deployments on 'primary'`,

@@ -10,7 +10,7 @@ import { approveUpdate, reportQuery } from '../../workflows/failover.js';
 import { backupNameFor, failbackBackupWorkflowIdFor, runRestoreNameFor, veleroAgeSeconds } from '../../model/velero-layout.js';
 import { firstWatched, watchFor } from '../helpers/kube-watch.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
-import { createTestApp, targets, type TestApp } from '../helpers/failover-app.js';
+import { createTestApp, lifeboatAnnotations, owner, targets, type TestApp } from '../helpers/failover-app.js';
 import { fetchHistory } from '../helpers/histories.js';
 
 const apps: TestApp[] = [];
@@ -49,13 +49,6 @@ const dnsTargets = async (app: TestApp) => (await app.dnsEndpoint()).spec.endpoi
 /** Seconds from `from` to `to`, to a tenth: how the report counts RTO and a failover's backup age. */
 const tenths = (from: string, to: string) => Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10;
 const stepOf = (r: FailoverReport, name: string) => r.steps.find((s) => s.name === name)!;
-/** Who a run's fence and activation annotations name. */
-const owner = (r: FailoverReport) => `${r.workflowId}@${r.runId}`;
-/** Lifeboat's annotations on a Deployment, but a warm standby copy's failover-replicas. */
-const lifeboatAnnotations = (d: V1Deployment) =>
-  Object.fromEntries(
-    Object.entries(d.metadata?.annotations ?? {}).filter(([k]) => k.startsWith('lifeboat.io/') && k !== 'lifeboat.io/failover-replicas'),
-  );
 /** The fence annotations `r` leaves, its fenced-at within its fence step. */
 function expectFencedBy(d: V1Deployment, r: FailoverReport, replicas: string): void {
   const a = lifeboatAnnotations(d);
