@@ -102,7 +102,7 @@ describe('failover (warm standby)', () => {
     }
   }, 240_000);
 
-  it('a leftover fence of other runs on a source scaled up by hand is not trusted: each Deployment is fenced on the source (0 replicas, none ready) before its standby copy comes up', async () => {
+  it('a leftover fence of other runs on a source scaled up by hand is not trusted: each Deployment is fenced on the source (0 replicas, observed, no live Pod) before its standby copy comes up', async () => {
     const { app, w } = await setup();
     // What failed compensations leave: fence marks of earlier runs (one from before run-scoped ownership,
     // named by the bare workflow ID; one of another run), and a standby activation mark; then the
@@ -157,20 +157,20 @@ describe('failover (warm standby)', () => {
             primaryApps.readNamespacedDeployment({ namespace: app.namespace, name }),
             core.listNamespacedPod({ namespace: app.namespace, labelSelector: `app=${name}` }),
           ]);
+          // Judged from the Pods, as the fence judges: the Deployment's own readyReplicas is updated by
+          // its controller some time later, so it may still count Pods that are already terminating.
           return {
             name,
             replicas: d.spec!.replicas,
-            ready: d.status?.readyReplicas ?? 0,
-            servingPods: pods.items
-              .filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-              .map((p) => p.metadata!.name),
+            observed: (d.status?.observedGeneration ?? 0) >= d.metadata!.generation!,
+            livePods: pods.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata!.name),
           };
         });
       }),
     );
     const r = await (await run(w, 'failover', input(app))).result();
     expect(r.status).toBe('completed');
-    expect(await primaryAtBringUp).toEqual(app.deployments.map((name) => ({ name, replicas: 0, ready: 0, servingPods: [] })));
+    expect(await primaryAtBringUp).toEqual(app.deployments.map((name) => ({ name, replicas: 0, observed: true, livePods: [] })));
     // Fenced anew by this run, recording the replicas the source ran; activated by this run.
     for (const name of app.deployments) {
       expectFencedBy(await app.deployment('primary', name), r, '2');
