@@ -5,6 +5,7 @@
 // reverse (a saga), unless the source was unreachable to begin with.
 import {
   ActivityCancellationType,
+  type ActivityOptions,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -190,7 +191,7 @@ const read = proxyActivities<FailoverActivities & VeleroVerificationActivities &
 // Changes to the clusters: retried until the API answers (a flaky API never loses the step), each
 // attempt idempotent through its annotations.
 // They heartbeat per object and per poll: 10 s of silence means the worker is gone.
-const change = proxyActivities<FailoverActivities & VeleroVerificationActivities>({
+const changeOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '10 seconds',
   retry: {
@@ -204,21 +205,15 @@ const change = proxyActivities<FailoverActivities & VeleroVerificationActivities
       failureTypes.VeleroNameTaken,
     ],
   },
-});
+} satisfies ActivityOptions;
+const change = proxyActivities<FailoverActivities & VeleroVerificationActivities>(changeOptions);
 
 // Fence and scale-up as runs since 'failover-cancel-waits' make them: a cancelled one (an abort, or the
 // other half of a hand-over failing beside it) is waited for until it has stopped, so the compensations
 // that undo it never patch the same Deployments at the same time.
 const handing = proxyActivities<FailoverActivities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '10 seconds',
+  ...changeOptions,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: {
-    initialInterval: '1 second',
-    maximumInterval: '15 seconds',
-    maximumAttempts: 20,
-    nonRetryableErrorTypes: [failureTypes.KubernetesForbidden, failureTypes.WorkloadMissing, failureTypes.UnknownCluster],
-  },
 });
 
 /**
@@ -516,17 +511,19 @@ async function switchSitesSteps(
   // A fence or scale-up that an abort cancels has stopped before its undo starts (else the two would
   // patch the same Deployments at once); runs from before did not wait, and replay so.
   const changing = handOver || patched('failover-cancel-waits') ? handing : change;
+  // The two undos of a switch: the source's fence, the target's scale-up.
+  const unfence = {
+    what: `unfenced ${workloads.length} Deployments on '${input.from}'`,
+    run: () => change.unfenceWorkloads({ cluster: input.from, workloads, ...thisRun }),
+  };
+  const deactivate = {
+    what: `scaled ${workloads.length} Deployments on '${input.to}' back down`,
+    run: () => change.deactivateWorkloads({ cluster: input.to, workloads, ...thisRun }),
+  };
   try {
     if (handOver && runScoped) {
-      compensations.push({
-        what: `unfenced ${workloads.length} Deployments on '${input.from}'`,
-        run: () => change.unfenceWorkloads({ cluster: input.from, workloads, ...thisRun }),
-      });
       // Pushed before either starts, and undone target first: the source serves again only once the target has stopped.
-      compensations.push({
-        what: `scaled ${workloads.length} Deployments on '${input.to}' back down`,
-        run: () => change.deactivateWorkloads({ cluster: input.to, workloads, ...thisRun }),
-      });
+      compensations.push(unfence, deactivate);
       const stoppedBy = new Date(Date.now() + preflight.availableTimeoutSeconds * 1000).toISOString();
       const [, up] = await bothOrNeither(
         () =>
@@ -558,10 +555,6 @@ async function switchSitesSteps(
       scaledUp = up.firstActivatedAt;
     } else {
       if (preflight.from.reachable) {
-        const unfence = {
-          what: `unfenced ${workloads.length} Deployments on '${input.from}'`,
-          run: () => change.unfenceWorkloads({ cluster: input.from, workloads, ...thisRun }),
-        };
         // Pushed before fencing: a fence that failed part-way has still scaled some Deployments down.
         if (runScoped) compensations.push(unfence);
         // Fixed here, so an attempt retried after a worker crash still ends on time.
@@ -629,10 +622,7 @@ async function switchSitesSteps(
                 failureTypes.RestoreFailed,
               );
           }
-          compensations.push({
-            what: `scaled ${workloads.length} Deployments on '${input.to}' back down`,
-            run: () => change.deactivateWorkloads({ cluster: input.to, workloads, ...thisRun }),
-          });
+          compensations.push(deactivate);
           return changing.activateWorkloads({
             cluster: input.to,
             workloads: preflight.workloads.map((x) => ({ namespace: x.namespace, name: x.name, replicas: x.replicas })),
