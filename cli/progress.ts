@@ -33,7 +33,7 @@ async function describeRun(
   handle: WorkflowHandle,
   client: WorkflowClient,
   depth: number,
-): Promise<{ line: string; beat?: Record<string, number | string> }> {
+): Promise<{ line: string; beat?: Record<string, number | string>; steps: Step[] }> {
   const seen = await observe(handle);
   const steps = await handle.query<Step[]>('progress');
   const running = steps.find((s) => s.state === 'running');
@@ -56,7 +56,17 @@ async function describeRun(
       line += ` › ${shown.map((c) => `${c.id.split('/').slice(-2).join('/')}: ${c.line}`).join(', ')}${seen.children.length > maxChildrenShown ? ` (+${seen.children.length - maxChildrenShown})` : ''}`;
     }
   }
-  return { line, beat };
+  return { line, beat, steps };
+}
+
+/**
+ * Off a terminal: the steps a run has reached since the last poll, in order, so a step that began and
+ * ended between two polls (a plan's preflight takes a fraction of a second) still has its line.
+ */
+function reachedSince(steps: Step[], printed: Set<string>, running?: string): string[] {
+  const reached = steps.filter((s) => (s.state === 'done' || s.state === 'failed' || s.state === 'running') && !printed.has(s.name));
+  for (const s of reached) printed.add(s.name);
+  return reached.filter((s) => s.name !== running).map((s) => s.name);
 }
 
 export async function followProgress(handle: WorkflowHandle, until: Promise<unknown>): Promise<void> {
@@ -68,6 +78,7 @@ export async function followProgress(handle: WorkflowHandle, until: Promise<unkn
     })
     .catch(() => undefined);
   let lastLine = '';
+  const printed = new Set<string>();
   while (!done) {
     try {
       const seen = await observe(handle);
@@ -78,7 +89,9 @@ export async function followProgress(handle: WorkflowHandle, until: Promise<unkn
         await Promise.race([until.catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
         continue;
       }
-      const { line: described, beat } = await describeRun(handle, handle.client, 0);
+      const { line: described, beat, steps } = await describeRun(handle, handle.client, 0);
+      const running = steps.find((s) => s.state === 'running')?.name;
+      if (!tty) for (const name of reachedSince(steps, printed, running)) process.stderr.write(`${name}\n`);
       let line = described;
       // An activity that runs several steps itself names the one it is in.
       if (typeof beat?.step === 'string' && !line.endsWith(beat.step)) line += ` › ${beat.step}`;
@@ -99,4 +112,15 @@ export async function followProgress(handle: WorkflowHandle, until: Promise<unkn
     await Promise.race([until.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
   }
   if (tty) process.stderr.write('\r\x1b[2K');
+  else {
+    // The steps it went through after the last poll, so the record off a terminal is whole.
+    // Bounded: a query of a closed run needs a worker to replay it, and the result is already in.
+    let timer: NodeJS.Timeout | undefined;
+    const steps = await Promise.race([
+      handle.query<Step[]>('progress').catch(() => [] as Step[]),
+      new Promise<Step[]>((r) => (timer = setTimeout(() => r([]), 3_000))),
+    ]);
+    clearTimeout(timer);
+    for (const name of reachedSince(steps, printed)) process.stderr.write(`${name}\n`);
+  }
 }
