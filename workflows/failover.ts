@@ -263,7 +263,7 @@ function planOf(
       plan.push({
         step: 'fence',
         cluster: input.from,
-        change: `scale Deployment ${w(x)} to 0 (annotated ${'lifeboat.io/fenced-by'}, replicas recorded)`,
+        change: `scale Deployment ${w(x)} to 0 (labelled lifeboat.io/fenced-by with this run, replicas recorded)`,
       });
   } else {
     plan.push({

@@ -50,10 +50,11 @@ export function readDeployment(api: AppsV1Api, cluster: string, w: Workload): Pr
   });
 }
 
-/** A change of a Deployment's replicas and annotations (null removes one). */
+/** A change of a Deployment's replicas, labels and annotations (null removes one). */
 export interface DeploymentChange {
   replicas: number;
-  annotations: Record<string, string | null | undefined>;
+  labels?: Record<string, string | null>;
+  annotations?: Record<string, string | null>;
 }
 
 /** Conditional patches that lose to another write (a controller's status update, mostly) start again from a fresh read; this many times. */
@@ -101,7 +102,7 @@ export async function changeDeployment(
           namespace: w.namespace,
           name: w.name,
           body: {
-            metadata: { resourceVersion: read.metadata!.resourceVersion, annotations: change.annotations },
+            metadata: { resourceVersion: read.metadata!.resourceVersion, labels: change.labels, annotations: change.annotations },
             spec: { replicas: change.replicas },
           },
         },

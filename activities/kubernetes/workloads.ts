@@ -1,6 +1,6 @@
-// Activities of failover and failback: preflight of both sites, fencing (scale to zero, annotated with
+// Activities of failover and failback: preflight of both sites, fencing (scale to zero, labelled with
 // what to restore), bringing the app up on the target, waiting for it to be Available. Every change is
-// recorded in annotations named after the workflow, so a retry finds its own earlier work and a
+// marked with the run that made it (./marks.ts), so a retry finds its own earlier work and a
 // compensation undoes exactly what its run did.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
@@ -20,34 +20,12 @@ import {
 } from './deployments.js';
 import { failureTypes } from '../../model/failures.js';
 import { failoverAppOf } from '../configuration.js';
+import { mark, markKeys, markOn, markedBy, unmark, type RunRef } from './marks.js';
 
-/** Annotations Lifeboat sets on the Deployments it scales. */
-export const annotations = {
-  /** The run that scaled this Deployment to zero (fenced it): its {@link runOwner}. */
-  fencedBy: 'lifeboat.io/fenced-by',
-  /** Its replicas before: what unfencing, or a later bring-up, restores. */
-  fencedReplicas: 'lifeboat.io/fenced-replicas',
-  fencedAt: 'lifeboat.io/fenced-at',
-  /** The run that scaled this Deployment up on the target (its {@link runOwner}), and the replicas it had before. */
-  activatedBy: 'lifeboat.io/activated-by',
-  preActivationReplicas: 'lifeboat.io/pre-activation-replicas',
-  /** On a warm standby's Deployment: the replicas it runs with when it takes over. */
-  failoverReplicas: 'lifeboat.io/failover-replicas',
-} as const;
+export { runOwner, type RunRef } from './marks.js';
 
-/**
- * Who owns a fence or an activation: the workflow ID (the app's lock, the same for every run) and the
- * run ID, so only this run's own earlier attempts count as its work and a leftover of another run never
- * does. Without a run ID (runs started before run-scoped ownership) it is the workflow ID alone.
- */
-export const runOwner = (workflowId: string, runId?: string): string => (runId ? `${workflowId}@${runId}` : workflowId);
-
-/** Which run's work the fencing and activation activities do. */
-export interface RunRef {
-  workflowId: string;
-  /** Absent only in runs from before run-scoped ownership. */
-  runId?: string;
-}
+/** On a warm standby's Deployment, set by its owner: the replicas it runs with when it takes over. */
+export const failoverReplicasAnnotation = 'lifeboat.io/failover-replicas';
 
 export interface WorkloadPlan extends Workload {
   /** Replicas the app runs with on the target after the switch. */
@@ -97,34 +75,25 @@ const defaultFenceWaitMs = 120_000;
 /** How often the waits poll a cluster: every poll is one LIST of Deployments (and of Pods) per namespace. */
 const pollMs = 250;
 
-/** Activates each workload on `cluster` for run `owner` ({@link activation}); `changed` after each, with whether it patched. */
+/** Activates each workload on `cluster` for `run` ({@link activation}); `changed` after each, with whether it patched. */
 const activateEach = (
   api: AppsV1Api,
   cluster: string,
-  owner: string,
+  run: RunRef,
   workloads: (Workload & { replicas: number })[],
   changed: (w: Workload & { replicas: number }, patched: boolean) => void,
-) => changeDeployments(api, cluster, workloads, 'scaling up', (w, d) => activation(owner, w.replicas, d), changed);
+) => changeDeployments(api, cluster, workloads, 'scaling up', (w, d) => activation(run, w.replicas, d), changed);
 
 /**
- * The change that activates a Deployment for run `owner` at `replicas`, or undefined when it already
- * is: this run's own annotation on it AND the replicas wanted now. It records the replicas it had (for
+ * The change that activates a Deployment for `run` at `replicas`, or undefined when it already is:
+ * this run's own mark on it AND the replicas wanted now. It records the replicas it had (for
  * deactivation) and clears a fence a previous switch left there.
  */
-function activation(owner: string, replicas: number, d: V1Deployment): DeploymentChange | undefined {
-  const a = d.metadata?.annotations ?? {};
-  const ours = a[annotations.activatedBy] === owner;
+function activation(run: RunRef, replicas: number, d: V1Deployment): DeploymentChange | undefined {
+  const ours = markedBy(d, 'activated', run);
   if (ours && d.spec?.replicas === replicas) return undefined;
-  return {
-    replicas,
-    annotations: {
-      [annotations.activatedBy]: owner,
-      [annotations.preActivationReplicas]: ours ? a[annotations.preActivationReplicas] : String(d.spec?.replicas ?? 0),
-      [annotations.fencedBy]: null,
-      [annotations.fencedReplicas]: null,
-      [annotations.fencedAt]: null,
-    },
-  };
+  const before = ours ? (markOn(d, 'activated')?.replicas ?? 0) : (d.spec?.replicas ?? 0);
+  return { replicas, ...mark('activated', run, before) };
 }
 
 export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | 'apps'>) {
@@ -283,20 +252,19 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
         const tgt = targetDeployments.find((d) => key(d) === k);
         const template = tgt ?? src!;
         const requests = podRequests(template);
-        const annotated = (d: V1Deployment | undefined, a: string) =>
-          d?.metadata?.annotations?.[a] !== undefined ? Number(d.metadata.annotations[a]) : undefined;
+        const failoverReplicas = tgt?.metadata?.annotations?.[failoverReplicasAnnotation];
         // The live count on the source wins (a source at zero, fenced, does not count; one scaled up
         // despite a leftover fence does); a fenced source (failback) remembers its count; a warm
         // standby's annotation says what it runs with when the source is gone.
         const candidates: [number | undefined, string][] = [
           [src?.spec?.replicas, `${from}'s spec.replicas`],
-          [annotated(tgt, annotations.fencedReplicas), `${to}'s ${annotations.fencedReplicas}`],
-          [annotated(tgt, annotations.failoverReplicas), `${to}'s ${annotations.failoverReplicas}`],
-          [annotated(src, annotations.fencedReplicas), `${from}'s ${annotations.fencedReplicas}`],
+          [markOn(tgt, 'fenced')?.replicas, `${to}'s ${markKeys.fenced.replicas}`],
+          [failoverReplicas !== undefined ? Number(failoverReplicas) : undefined, `${to}'s ${failoverReplicasAnnotation}`],
+          [markOn(src, 'fenced')?.replicas, `${from}'s ${markKeys.fenced.replicas}`],
         ];
         const chosen = candidates.find(([n]) => n !== undefined && n > 0);
         if (!chosen)
-          warnings.push(`${k}: no replica count known (source unreachable and no ${annotations.failoverReplicas} annotation); using 1`);
+          warnings.push(`${k}: no replica count known (source unreachable and no ${failoverReplicasAnnotation} annotation); using 1`);
         if (f.mode === 'warm-standby' && !tgt && target.reachable) blockers.push(`${k} is not on the warm standby '${to}'`);
         return {
           namespace,
@@ -380,10 +348,10 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
     },
 
     /**
-     * Fences the source: scales each workload to zero, recording its replicas in annotations owned by
-     * this run, then waits (heartbeating, until `deadline`) until none of them has a Pod that serves.
+     * Fences the source: scales each workload to zero, recording its replicas in this run's mark, then
+     * waits (heartbeating, until `deadline`) until none of them has a Pod that serves.
      * Trusts only what is true now: a Deployment counts as already fenced only when this run's own
-     * annotation is on it AND it is at zero replicas; anything else (a leftover of another run, a
+     * mark is on it AND it is at zero replicas; anything else (a leftover of another run, a
      * manual scale-up since) is fenced anew, recording the replicas it runs now (or, already at zero,
      * the count a leftover fence recorded). A retry after a worker crash finds its own work and patches
      * nothing twice.
@@ -399,7 +367,7 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
     }> {
       const api = apps(cluster);
       const ctx = Context.current();
-      const owner = runOwner(workflowId, runId);
+      const run = { workflowId, runId };
       const started = Date.now();
       const fenced: (Workload & { previousReplicas: number })[] = [];
       const previous = new Map<Workload, number>();
@@ -409,25 +377,15 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
         workloads,
         'fencing',
         (w, d) => {
-          const a = d.metadata?.annotations ?? {};
           const live = d.spec?.replicas ?? 1;
-          if (a[annotations.fencedBy] === owner && live === 0) {
-            previous.set(w, Number(a[annotations.fencedReplicas]));
+          const recorded = markOn(d, 'fenced')?.replicas;
+          if (markedBy(d, 'fenced', run) && live === 0) {
+            previous.set(w, recorded ?? 0);
             return undefined;
           }
-          const recorded = Number(a[annotations.fencedReplicas]);
-          previous.set(w, live > 0 || !Number.isInteger(recorded) ? live : recorded);
+          previous.set(w, live > 0 || recorded === undefined ? live : recorded);
           // A fenced Deployment carries only its fence: an activation an earlier run left is over.
-          return {
-            replicas: 0,
-            annotations: {
-              [annotations.fencedBy]: owner,
-              [annotations.fencedReplicas]: String(previous.get(w)),
-              [annotations.fencedAt]: new Date().toISOString(),
-              [annotations.activatedBy]: null,
-              [annotations.preActivationReplicas]: null,
-            },
-          };
+          return { replicas: 0, ...mark('fenced', run, previous.get(w)!) };
         },
         (w, patched) => {
           fenced.push({ ...w, previousReplicas: previous.get(w) ?? 0 });
@@ -438,7 +396,7 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
       return { fenced };
     },
 
-    /** Undoes this run's fencing: the recorded replicas back, the annotations gone. Idempotent. */
+    /** Undoes this run's fencing: the recorded replicas back, the marks gone. Idempotent. */
     async unfenceWorkloads({
       cluster,
       workloads,
@@ -446,21 +404,14 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
       runId,
     }: { cluster: string; workloads: Workload[] } & RunRef): Promise<{ unfenced: Workload[] }> {
       const api = apps(cluster);
-      const owner = runOwner(workflowId, runId);
+      const run = { workflowId, runId };
       const unfenced: Workload[] = [];
       await changeDeployments(
         api,
         cluster,
         workloads,
         'unfencing',
-        (_w, d) => {
-          const a = d.metadata?.annotations ?? {};
-          if (a[annotations.fencedBy] !== owner) return undefined;
-          return {
-            replicas: Number(a[annotations.fencedReplicas]),
-            annotations: { [annotations.fencedBy]: null, [annotations.fencedReplicas]: null, [annotations.fencedAt]: null },
-          };
-        },
+        (_w, d) => (markedBy(d, 'fenced', run) ? { replicas: markOn(d, 'fenced')?.replicas ?? 0, ...unmark() } : undefined),
         (w, patched) => {
           if (patched) unfenced.push(w);
         },
@@ -469,9 +420,9 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
     },
 
     /**
-     * Scales the app up on the target and clears fencing annotations a previous switch left there,
-     * recording the replicas it had so a compensation can put them back. The same trust rule as
-     * fencing: a Deployment counts as done only when this run's own annotation is on it AND it runs the
+     * Scales the app up on the target and clears fence marks a previous switch left there, recording
+     * the replicas it had so a compensation can put them back. The same trust rule as
+     * fencing: a Deployment counts as done only when this run's own mark is on it AND it runs the
      * replicas wanted now; a leftover of another run is activated anew. Idempotent.
      */
     async activateWorkloads({
@@ -481,9 +432,8 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
       runId,
     }: { cluster: string; workloads: (Workload & { replicas: number })[] } & RunRef): Promise<{ activated: Workload[] }> {
       const api = apps(cluster);
-      const owner = runOwner(workflowId, runId);
       const activated: Workload[] = [];
-      await activateEach(api, cluster, owner, workloads, (w, patched) => {
+      await activateEach(api, cluster, { workflowId, runId }, workloads, (w, patched) => {
         activated.push({ namespace: w.namespace, name: w.name });
         if (patched) Context.current().heartbeat({ activated: activated.length });
       });
@@ -493,7 +443,7 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
     /**
      * The bring-up of a warm-standby hand-over, while the fence (running beside it) is still under way:
      * scales each workload up on `cluster` as soon as its Deployment on `source` is fenced by this run
-     * (this run's annotation, zero replicas) and no longer serves ({@link stillServing}), the others
+     * (this run's mark, zero replicas) and no longer serves ({@link stillServing}), the others
      * still stopping. So the source's controllers stop the app while the target's start it, and no
      * Deployment serves on both sites at once. Changes each Deployment as {@link activateWorkloads}
      * does (the same trust rule, idempotent); polls the source every {@link pollMs}, heartbeating, until
@@ -512,7 +462,7 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
     }> {
       const api = apps(cluster);
       const ctx = Context.current();
-      const owner = runOwner(workflowId, runId);
+      const run = { workflowId, runId };
       const activated: Workload[] = [];
       // A retried attempt keeps the first attempt's time of its first scale-up.
       let firstActivatedAt = (ctx.info.heartbeatDetails as { firstActivatedAt?: string } | undefined)?.firstActivatedAt;
@@ -524,17 +474,16 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
           const why = new Map<(typeof waiting)[number], string>();
           for (const w of waiting) {
             const d = byKey.get(`${w.namespace}/${w.name}`);
-            const a = d?.metadata?.annotations ?? {};
             const state = !d
               ? 'missing on the source'
-              : a[annotations.fencedBy] !== owner || d.spec?.replicas !== 0
+              : !markedBy(d, 'fenced', run) || d.spec?.replicas !== 0
                 ? 'not yet fenced by this run'
                 : stillServing(d, pods);
             if (state) why.set(w, state);
           }
           const stopped = waiting.filter((w) => !why.has(w));
           if (stopped.length) {
-            await activateEach(api, cluster, owner, stopped, (w) => {
+            await activateEach(api, cluster, run, stopped, (w) => {
               activated.push({ namespace: w.namespace, name: w.name });
               firstActivatedAt ??= new Date().toISOString();
             });
@@ -570,21 +519,14 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
       runId,
     }: { cluster: string; workloads: Workload[] } & RunRef): Promise<{ deactivated: Workload[] }> {
       const api = apps(cluster);
-      const owner = runOwner(workflowId, runId);
+      const run = { workflowId, runId };
       const deactivated: Workload[] = [];
       await changeDeployments(
         api,
         cluster,
         workloads,
         'scaling down',
-        (_w, d) => {
-          const a = d.metadata?.annotations ?? {};
-          if (a[annotations.activatedBy] !== owner) return undefined;
-          return {
-            replicas: Number(a[annotations.preActivationReplicas] ?? 0),
-            annotations: { [annotations.activatedBy]: null, [annotations.preActivationReplicas]: null },
-          };
-        },
+        (_w, d) => (markedBy(d, 'activated', run) ? { replicas: markOn(d, 'activated')?.replicas ?? 0, ...unmark() } : undefined),
         (w, patched) => {
           if (patched) deactivated.push(w);
         },

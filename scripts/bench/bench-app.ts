@@ -14,6 +14,8 @@ import {
   type V1Deployment,
 } from '@kubernetes/client-node';
 import { warmStandbyDeployment } from '../../lab/warm-standby.js';
+import { unmark } from '../../activities/kubernetes/marks.js';
+import { trafficAnnotations } from '../../activities/traffic/switch.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import { clusterByName, type LifeboatConfig } from '../../worker/config.js';
 
@@ -34,19 +36,8 @@ export function allReplicasAvailable(d: V1Deployment): boolean {
   );
 }
 
-/** Annotations a failover leaves on Deployments (fencing on the source, activation on the target) and on the DNSEndpoint. */
-const failoverAnnotations = [
-  'lifeboat.io/fenced-by',
-  'lifeboat.io/fenced-replicas',
-  'lifeboat.io/fenced-at',
-  'lifeboat.io/activated-by',
-  'lifeboat.io/pre-activation-replicas',
-  'lifeboat.io/active-cluster',
-  'lifeboat.io/switched-by',
-  'lifeboat.io/switch-reason',
-  'lifeboat.io/workflow-id',
-];
-const clearedAnnotations = Object.fromEntries(failoverAnnotations.map((a) => [a, null]));
+/** The annotations a traffic switch leaves on the DNSEndpoint, removed. */
+const clearedSwitch = Object.fromEntries(Object.values(trafficAnnotations).map((a) => [a, null]));
 
 export interface BenchAppOptions {
   /** Prefix of the namespace's name (a random suffix follows). */
@@ -126,7 +117,7 @@ export function benchApp(config: LifeboatConfig, options: BenchAppOptions) {
       );
     },
 
-    /** Back to the starting state: primary at its replicas and Available, standby at zero with no Pods left, the record on primary, no failover annotations. */
+    /** Back to the starting state: primary at its replicas and Available, standby at zero with no Pods left, the record on primary, no failover marks. */
     async reset(): Promise<void> {
       await Promise.all(
         sites.flatMap((site) =>
@@ -135,7 +126,7 @@ export function benchApp(config: LifeboatConfig, options: BenchAppOptions) {
               {
                 namespace,
                 name,
-                body: { metadata: { annotations: clearedAnnotations }, spec: { replicas: site === 'primary' ? replicas : 0 } },
+                body: { metadata: unmark(), spec: { replicas: site === 'primary' ? replicas : 0 } },
               },
               mergePatch,
             ),
@@ -145,7 +136,7 @@ export function benchApp(config: LifeboatConfig, options: BenchAppOptions) {
       await kube.standby.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(
         {
           ...dnsEndpointApi,
-          body: { metadata: { annotations: clearedAnnotations }, spec: { endpoints: [record('primary')] } },
+          body: { metadata: { annotations: clearedSwitch }, spec: { endpoints: [record('primary')] } },
         },
         mergePatch,
       );

@@ -46,6 +46,7 @@ import { createWorker } from '../../worker/worker.js';
 import type { SnapshotUpload } from '../../model/snapshot-layout.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import { historyTimings, median as medianOf } from './history.js';
+import { envCount, envCounts } from './env.js';
 
 const base = loadConfig({ file: labConfigFile, env: {} });
 const bucket = `lifeboat-bench-${randomBytes(4).toString('hex')}`;
@@ -56,8 +57,8 @@ const config = {
   metrics: { port: 0 },
 };
 const cluster = clusterByName(config, process.env.BENCH_CLUSTER ?? 'primary');
-const sizes = (process.env.BENCH_SIZES_MIB ?? '256,1024').split(',').map(Number);
-const repeats = Number(process.env.BENCH_REPEATS ?? 4);
+const sizes = envCounts('BENCH_SIZES_MIB', [256, 1024]);
+const repeats = envCount('BENCH_REPEATS', 4);
 const scratch = mkdtempSync(join(tmpdir(), 'lifeboat-bench-'));
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const env = { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_S3_BUCKET: bucket };

@@ -34,9 +34,13 @@ import { readHistograms, served } from './apiserver-metrics.js';
 import { benchApp, say, sites, withRetries, type Site } from './bench-app.js';
 import { historyTimings, median, type HistoryTimings } from './history.js';
 import { traceHttp, windowStats, type WindowStats } from './http-trace.js';
+import { envCount, envLetters } from './env.js';
 
-const deploymentCount = Number(process.env.BENCH_DEPLOYMENTS ?? 50);
-const repeats = Number(process.env.BENCH_REPEATS ?? 3);
+const deploymentCount = envCount('BENCH_DEPLOYMENTS', 50);
+const repeats = envCount('BENCH_REPEATS', 3);
+type Variant = 'L' | 'P' | 'Q' | 'S' | 'H';
+/** BENCH_VARIANTS (e.g. `LQ`) runs only those, for looking into one; the figures need all five. */
+const variants = envLetters<Variant>('BENCH_VARIANTS', ['L', 'P', 'Q', 'S', 'H']);
 /** How long the app may take to become Available (both variants) or to settle after a reset. */
 const availableTimeoutSeconds = 300;
 const target = { ratio: 1.2, overheadSeconds: 1 } as const;
@@ -407,9 +411,6 @@ const onSignal = (signal: NodeJS.Signals) => {
 process.once('SIGINT', onSignal);
 process.once('SIGTERM', onSignal);
 
-type Variant = 'L' | 'P' | 'Q' | 'S' | 'H';
-/** BENCH_VARIANTS (e.g. `LQ`) runs only those, for looking into one; the figures need all five. */
-const variants = (process.env.BENCH_VARIANTS ?? 'LPQSH').split('') as Variant[];
 /** Run `rep`'s order: the variants rotated by one each run, so each runs first, in the middle and last equally often. */
 const orderOf = (rep: number): Variant[] => variants.map((_, i) => variants[(i + rep) % variants.length]!);
 

@@ -8,7 +8,7 @@
 //    - one shared pool restricted to HTTP/1.1 (which HTTP/2 buys nothing over when requests are few),
 //    - kubectl (a process per request), for reference.
 // 2. Fence and bring-up of a 50-Deployment warm standby, the bodies Lifeboat sends (replicas and
-//    annotations, conditional on the resourceVersion read), by strategy: GET then PATCH per Deployment
+//    the run's mark labels, conditional on the resourceVersion read), by strategy: GET then PATCH per Deployment
 //    or one LIST then a PATCH each; 10 in flight or all at once (up to concurrentChanges, 50: what the
 //    activities do now, with one LIST and one pool); each request on its own connection or one pool. Each strategy's fence is followed by the wait until the source's
 //    Pods stop serving (what fencing now checks), its bring-up by the wait until all are Available
@@ -25,21 +25,24 @@ import { execa } from 'execa';
 import { Agent } from 'undici';
 import { bin, clusterPaths, labConfigFile } from '../../lab/topology.js';
 import { concurrentChanges } from '../../activities/kubernetes/deployments.js';
+import { mark, type MarkPatch } from '../../activities/kubernetes/marks.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import { clusterByName, loadConfig } from '../../worker/config.js';
 import { readControllerManagerLimiter, readHistograms, served, servedBy, type HistogramTotals } from './apiserver-metrics.js';
 import { allReplicasAvailable, benchApp, mergePatch, say, withRetries, type Site } from './bench-app.js';
 import { median } from './history.js';
 import { nowMs, traceHttp, windowStats, type HttpTrace, type WindowStats } from './http-trace.js';
+import { envCount } from './env.js';
 
-const deploymentCount = Number(process.env.BENCH_DEPLOYMENTS ?? 50);
-const repeats = Number(process.env.BENCH_REPEATS ?? 3);
-const roundTrips = Number(process.env.BENCH_ROUND_TRIPS ?? 30);
+const deploymentCount = envCount('BENCH_DEPLOYMENTS', 50);
+const repeats = envCount('BENCH_REPEATS', 3);
+const roundTrips = envCount('BENCH_ROUND_TRIPS', 30);
 const availableTimeoutSeconds = 300;
 const config = loadConfig({ file: labConfigFile, env: {} });
 const bench = benchApp(config, { prefix: 'bench-kapi', deploymentCount, availableTimeoutSeconds });
 const { namespace, deployments } = bench;
-const owner = 'bench-kube-api@run';
+/** The run the bench's marks name (as a failover's run ID would). */
+const run = { workflowId: 'bench-kube-api', runId: '00000000-0000-4000-8000-00000000beef' };
 const histogram = 'apiserver_request_duration_seconds';
 const etcdHistogram = 'etcd_request_duration_seconds';
 const flowControlWait = 'apiserver_flowcontrol_request_wait_duration_seconds';
@@ -198,13 +201,13 @@ async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Prom
 const httpCode = (err: unknown) => (err as { code?: unknown }).code;
 
 /**
- * Changes every Deployment on `site` as the activity does: replicas and annotations in one merge patch,
+ * Changes every Deployment on `site` as the activity does: replicas and marks in one merge patch,
  * conditional on the resourceVersion read (a conflict re-reads that one Deployment and tries again).
  */
 async function changeAll(
   s: Strategy,
   site: Site,
-  body: (d: V1Deployment, replicas: number) => { annotations: Record<string, string | null>; replicas: number },
+  body: (d: V1Deployment, replicas: number) => MarkPatch & { replicas: number },
 ): Promise<{ conflicts: number }> {
   const api = appsFor(s.client, site);
   const listed =
@@ -222,7 +225,7 @@ async function changeAll(
             namespace,
             name,
             body: {
-              metadata: { resourceVersion: d.metadata!.resourceVersion, annotations: b.annotations },
+              metadata: { resourceVersion: d.metadata!.resourceVersion, labels: b.labels, annotations: b.annotations },
               spec: { replicas: b.replicas },
             },
           },
@@ -239,24 +242,8 @@ async function changeAll(
   return { conflicts };
 }
 
-const fenceBody = (d: V1Deployment) => ({
-  replicas: 0,
-  annotations: {
-    'lifeboat.io/fenced-by': owner,
-    'lifeboat.io/fenced-replicas': String(d.spec?.replicas ?? 1),
-    'lifeboat.io/fenced-at': new Date().toISOString(),
-  },
-});
-const bringUpBody = (d: V1Deployment, replicas: number) => ({
-  replicas,
-  annotations: {
-    'lifeboat.io/activated-by': owner,
-    'lifeboat.io/pre-activation-replicas': String(d.spec?.replicas ?? 0),
-    'lifeboat.io/fenced-by': null,
-    'lifeboat.io/fenced-replicas': null,
-    'lifeboat.io/fenced-at': null,
-  },
-});
+const fenceBody = (d: V1Deployment) => ({ replicas: 0, ...mark('fenced', run, d.spec?.replicas ?? 1) });
+const bringUpBody = (d: V1Deployment, replicas: number) => ({ replicas, ...mark('activated', run, d.spec?.replicas ?? 0) });
 
 /** Polls every 250 ms (as the activities do) until `done`; the seconds it took. */
 async function until(done: () => Promise<boolean>): Promise<number> {

@@ -27,9 +27,10 @@ import type { runbook } from '../../workflows/runbook.js';
 import { say } from './bench-app.js';
 import { historyTimings } from './history.js';
 import type { runbookBaseline } from './runbook-baseline.js';
+import { envCount } from './env.js';
 
-const runs = Number(process.env.BENCH_RUNS ?? 30);
-const warmup = Number(process.env.BENCH_WARMUP ?? 3);
+const runs = envCount('BENCH_RUNS', 30);
+const warmup = envCount('BENCH_WARMUP', 3, 0);
 const steps = 3;
 const target = { overheadMsPerStep: 10, activityP50Ms: 30, anchorMsPerActivity: '50-60' } as const;
 

@@ -27,9 +27,10 @@ import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { restoreVerification } from '../../workflows/restoreVerification.js';
 import { snapshotPrefix } from '../../model/snapshot-layout.js';
 import { etcdutlRestoreArgs, scratchApiserverArgs, scratchEtcdArgs } from '../../activities/scratch/command-lines.js';
+import { envCount } from './env.js';
 
-const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 1024);
-const repeats = Number(process.env.BENCH_REPEATS ?? 3);
+const sizeMiB = envCount('BENCH_SIZE_MIB', 1024);
+const repeats = envCount('BENCH_REPEATS', 3);
 const base = loadConfig({ file: labConfigFile, env: {} });
 const config = { ...base, temporal: { ...base.temporal, taskQueue: `bench-verify-${randomUUID()}` }, metrics: { port: 0 } };
 const cluster = clusterByName(config, 'primary');

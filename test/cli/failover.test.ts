@@ -11,7 +11,7 @@ import { parse, stringify } from 'yaml';
 import type { FailoverReport } from '../../workflows/failover.js';
 import { labConfigFile } from '../../lab/topology.js';
 import { labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
-import { createTestApp, targets, type TestApp } from '../helpers/failover-app.js';
+import { createTestApp, lifeboatMarks, targets, type TestApp } from '../helpers/failover-app.js';
 import { fetchHistory } from '../helpers/histories.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-failover-cli-'));
@@ -115,7 +115,7 @@ describe('lifeboat failover', () => {
       ['svc-0', 'svc-1'].map((d) => [
         'fence',
         'primary',
-        `scale Deployment ${app.namespace}/${d} to 0 (annotated lifeboat.io/fenced-by, replicas recorded)`,
+        `scale Deployment ${app.namespace}/${d} to 0 (labelled lifeboat.io/fenced-by with this run, replicas recorded)`,
       ]),
     );
 
@@ -307,7 +307,7 @@ describe('lifeboat failover', () => {
 
     expect(await aborted.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect(await aborted.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
-    expect((await aborted.deployment('primary', 'svc-0')).metadata!.annotations?.['lifeboat.io/fenced-by']).toBeUndefined();
+    expect(lifeboatMarks(await aborted.deployment('primary', 'svc-0'))).toEqual({});
     expect((await aborted.dnsEndpoint()).spec.endpoints[0]!.targets).toEqual(targets.primary);
   }, 180_000);
 

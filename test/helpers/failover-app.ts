@@ -25,14 +25,22 @@ export interface TestApp {
   remove(): Promise<void>;
 }
 
-/** Who a run's fence and activation annotations name: its workflow ID and run ID. */
-export const owner = (r: FailoverReport) => `${r.workflowId}@${r.runId}`;
+/** Who a run's fence and activation labels name: its run ID. */
+export const owner = (r: FailoverReport) => r.runId;
 
-/** Lifeboat's annotations on a Deployment, but a warm standby copy's failover-replicas (the app's, not a run's). */
-export const lifeboatAnnotations = (d: V1Deployment) =>
-  Object.fromEntries(
-    Object.entries(d.metadata?.annotations ?? {}).filter(([k]) => k.startsWith('lifeboat.io/') && k !== 'lifeboat.io/failover-replicas'),
-  );
+const lifeboatKeys = (m: Record<string, string> | undefined) =>
+  Object.entries(m ?? {}).filter(([k]) => k.startsWith('lifeboat.io/') && k !== 'lifeboat.io/failover-replicas');
+
+/**
+ * Lifeboat's marks on a Deployment: its `lifeboat.io/` labels, and any `lifeboat.io/` annotation as
+ * `annotation <key>` (runs from before marks were labels), but a warm standby copy's
+ * failover-replicas annotation (the app's, not a run's).
+ */
+export const lifeboatMarks = (d: V1Deployment): Record<string, string> =>
+  Object.fromEntries([
+    ...lifeboatKeys(d.metadata?.labels),
+    ...lifeboatKeys(d.metadata?.annotations).map(([k, v]): [string, string] => [`annotation ${k}`, v]),
+  ]);
 
 export const targets = { primary: ['192.0.2.77'], standby: ['198.51.100.77'] };
 

@@ -7,7 +7,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { failover, FailoverReport } from '../../workflows/failover.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
-import { createTestApp, targets, type TestApp } from '../helpers/failover-app.js';
+import { createTestApp, lifeboatMarks, targets, type TestApp } from '../helpers/failover-app.js';
 
 let app: TestApp;
 let w: TestWorker;
@@ -49,8 +49,7 @@ describe('failover with the standby unhealthy', () => {
       await cordon(false);
     }
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
-    const annotations = (await app.deployment('primary', 'svc-0')).metadata!.annotations ?? {};
-    expect(Object.keys(annotations).filter((k) => k.startsWith('lifeboat.io/') && k !== 'lifeboat.io/failover-replicas')).toEqual([]);
+    expect(lifeboatMarks(await app.deployment('primary', 'svc-0'))).toEqual({});
     expect((await app.dnsEndpoint()).spec.endpoints[0]!.targets).toEqual(targets.primary);
   }, 120_000);
 });

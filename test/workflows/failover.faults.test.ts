@@ -19,7 +19,8 @@ import type { Step } from '../../model/steps.js';
 import { runRestoreNameFor } from '../../model/velero-layout.js';
 import { labConfigFile } from '../../lab/topology.js';
 import { cliPath, labConfig } from '../helpers/lab.js';
-import { createTestApp, lifeboatAnnotations, owner, targets, type TestApp } from '../helpers/failover-app.js';
+import { createTestApp, lifeboatMarks, owner, targets, type TestApp } from '../helpers/failover-app.js';
+import { parseLabelTime } from '../../activities/kubernetes/marks.js';
 import { activityRunning, firstWatched, watchFor } from '../helpers/kube-watch.js';
 import { activityAttempts } from '../helpers/activity-attempts.js';
 
@@ -212,7 +213,7 @@ describe('failover with the worker killed inside a destructive activity', () => 
       const { match } = await watchFor<V1Deployment>(
         app.kube.primary,
         `/apis/apps/v1/namespaces/${app.namespace}/deployments`,
-        (d) => d.metadata?.annotations?.['lifeboat.io/fenced-by'] !== undefined,
+        (d) => d.metadata?.labels?.['lifeboat.io/fenced-by'] !== undefined,
       );
       return () => match;
     });
@@ -226,17 +227,17 @@ describe('failover with the worker killed inside a destructive activity', () => 
     expect(byName(primary, (d) => d.spec!.replicas)).toEqual(each(app, 0));
     const fence = report.steps.find((s) => s.name === 'fence')!;
     for (const d of primary) {
-      const a = lifeboatAnnotations(d);
+      const a = lifeboatMarks(d);
       expect(a).toEqual({
         'lifeboat.io/fenced-by': owner(report),
         'lifeboat.io/fenced-replicas': '1',
         'lifeboat.io/fenced-at': a['lifeboat.io/fenced-at'],
       });
-      expect(Date.parse(a['lifeboat.io/fenced-at']!)).toBeGreaterThanOrEqual(Date.parse(fence.startedAt!));
-      expect(Date.parse(a['lifeboat.io/fenced-at']!)).toBeLessThanOrEqual(Date.parse(fence.finishedAt!));
+      expect(parseLabelTime(a['lifeboat.io/fenced-at']!)).toBeGreaterThanOrEqual(Date.parse(fence.startedAt!));
+      expect(parseLabelTime(a['lifeboat.io/fenced-at']!)).toBeLessThanOrEqual(Date.parse(fence.finishedAt!));
     }
     // The Deployment fenced before the kill was not fenced again: its mark is the one seen then.
-    expect(lifeboatAnnotations(primary.find((d) => d.metadata!.name === seen.metadata!.name)!)).toEqual(lifeboatAnnotations(seen));
+    expect(lifeboatMarks(primary.find((d) => d.metadata!.name === seen.metadata!.name)!)).toEqual(lifeboatMarks(seen));
     expect(byName(await deploymentsOf(app, 'standby'), (d) => d.metadata!.generation)).toEqual(each(app, 2));
     expect((await app.dnsEndpoint()).metadata.generation).toBe(2);
     expect(await app.replicas('standby')).toEqual(each(app, 1));
@@ -248,7 +249,7 @@ describe('failover with the worker killed inside a destructive activity', () => 
       const { match } = await watchFor<V1Deployment>(
         app.kube.standby,
         `/apis/apps/v1/namespaces/${app.namespace}/deployments`,
-        (d) => d.metadata?.annotations?.['lifeboat.io/activated-by'] !== undefined,
+        (d) => d.metadata?.labels?.['lifeboat.io/activated-by'] !== undefined,
       );
       return () => match;
     });
@@ -260,10 +261,10 @@ describe('failover with the worker killed inside a destructive activity', () => 
     const standby = await deploymentsOf(app, 'standby');
     expect(byName(standby, (d) => d.metadata!.generation)).toEqual(each(app, 2));
     expect(byName(standby, (d) => d.spec!.replicas)).toEqual(each(app, 1));
-    expect(byName(standby, lifeboatAnnotations)).toEqual(
+    expect(byName(standby, lifeboatMarks)).toEqual(
       each(app, { 'lifeboat.io/activated-by': owner(report), 'lifeboat.io/pre-activation-replicas': '0' }),
     );
-    expect(seen.metadata!.annotations!['lifeboat.io/activated-by']).toBe(owner(report));
+    expect(seen.metadata!.labels!['lifeboat.io/activated-by']).toBe(owner(report));
     expect(byName(await deploymentsOf(app, 'primary'), (d) => d.metadata!.generation)).toEqual(each(app, 2));
     expect((await app.dnsEndpoint()).metadata.generation).toBe(2);
   }, 300_000);
@@ -369,12 +370,12 @@ describe('failover with the worker killed inside a destructive activity', () => 
         .filter((x) => x.spec.includedNamespaces?.includes(app.namespace))
         .map((x) => [x.metadata.name, x.spec.backupName, x.status?.phase]),
     ).toEqual([[runRestoreNameFor(report.workflowId, report.runId), backup.name, 'Completed']]);
-    // Created once by the restore (generation 1), then one activation patch (a Deployment's generation
-    // moves with its spec and its annotations): the restore had already brought the replicas.
+    // Created once by the restore (generation 1) with the replicas it runs; the activation only labelled
+    // them (a Deployment's generation moves with its spec and its annotations, not its labels).
     const standby = await deploymentsOf(app, 'standby');
-    expect(byName(standby, (d) => d.metadata!.generation)).toEqual(each(app, 2));
+    expect(byName(standby, (d) => d.metadata!.generation)).toEqual(each(app, 1));
     expect(byName(standby, (d) => d.spec!.replicas)).toEqual(each(app, 1));
-    expect(byName(standby, lifeboatAnnotations)).toEqual(
+    expect(byName(standby, lifeboatMarks)).toEqual(
       each(app, { 'lifeboat.io/activated-by': owner(report), 'lifeboat.io/pre-activation-replicas': '1' }),
     );
     expect(byName(await deploymentsOf(app, 'primary'), (d) => d.metadata!.generation)).toEqual(each(app, 2));

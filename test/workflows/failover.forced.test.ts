@@ -22,13 +22,12 @@ import { execa, type ResultPromise } from 'execa';
 import { parse, stringify } from 'yaml';
 import type { failback, failover, FailoverReport } from '../../workflows/failover.js';
 import { approveUpdate, endedStatuses, reportQuery } from '../../workflows/failover.js';
-import { runOwner } from '../../activities/kubernetes/workloads.js';
 import { labConfigFile } from '../../lab/topology.js';
 import { labComponents } from '../../lab/components.js';
 import { startDaemon, stopDaemon, type DaemonSpec } from '../../lab/processes.js';
 import { httpProbe } from '../../lab/probes.js';
 import { cliPath, labConfig, lifeboat } from '../helpers/lab.js';
-import { createTestApp, targets, type TestApp } from '../helpers/failover-app.js';
+import { createTestApp, lifeboatMarks, targets, type TestApp } from '../helpers/failover-app.js';
 import { fetchHistory } from '../helpers/histories.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-failover-forced-'));
@@ -277,8 +276,8 @@ describe('forced failover with the primary down', () => {
       detail: `'primary' answered at ${done.sourceWatch!.answeredAt}; its 2 Deployments fenced by this run, no Pod serving`,
     });
     expect(await watched.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
-    expect((await watched.deployment('primary', 'svc-0')).metadata!.annotations).toMatchObject({
-      'lifeboat.io/fenced-by': runOwner(`failover/${watched.name}`, long.firstExecutionRunId),
+    expect(lifeboatMarks(await watched.deployment('primary', 'svc-0'))).toMatchObject({
+      'lifeboat.io/fenced-by': long.firstExecutionRunId,
       'lifeboat.io/fenced-replicas': '2',
     });
     const finished = lines((await lifeboat(['failover', 'status', '--app', watched.name], env)).stdout);

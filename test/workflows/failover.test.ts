@@ -10,8 +10,9 @@ import { approveUpdate, reportQuery } from '../../workflows/failover.js';
 import { backupNameFor, failbackBackupWorkflowIdFor, runRestoreNameFor, veleroAgeSeconds } from '../../model/velero-layout.js';
 import { firstWatched, watchFor } from '../helpers/kube-watch.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
-import { createTestApp, lifeboatAnnotations, owner, targets, type TestApp } from '../helpers/failover-app.js';
+import { createTestApp, lifeboatMarks, owner, targets, type TestApp } from '../helpers/failover-app.js';
 import { fetchHistory } from '../helpers/histories.js';
+import { parseLabelTime } from '../../activities/kubernetes/marks.js';
 
 const apps: TestApp[] = [];
 const workers: TestWorker[] = [];
@@ -49,15 +50,15 @@ const dnsTargets = async (app: TestApp) => (await app.dnsEndpoint()).spec.endpoi
 /** Seconds from `from` to `to`, to a tenth: how the report counts RTO and a failover's backup age. */
 const tenths = (from: string, to: string) => Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10;
 const stepOf = (r: FailoverReport, name: string) => r.steps.find((s) => s.name === name)!;
-/** The fence annotations `r` leaves, its fenced-at within its fence step. */
+/** The fence labels `r` leaves (and no other mark), its fenced-at within its fence step. */
 function expectFencedBy(d: V1Deployment, r: FailoverReport, replicas: string): void {
-  const a = lifeboatAnnotations(d);
+  const a = lifeboatMarks(d);
   expect(a).toEqual({
     'lifeboat.io/fenced-by': owner(r),
     'lifeboat.io/fenced-replicas': replicas,
     'lifeboat.io/fenced-at': a['lifeboat.io/fenced-at'],
   });
-  const at = Date.parse(a['lifeboat.io/fenced-at']!);
+  const at = parseLabelTime(a['lifeboat.io/fenced-at']!);
   expect([at >= Date.parse(stepOf(r, 'fence').startedAt!), at <= Date.parse(stepOf(r, 'fence').finishedAt!)]).toEqual([true, true]);
 }
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -80,7 +81,7 @@ describe('failover (warm standby)', () => {
       expect(fenced.status!.readyReplicas).toBeUndefined();
       const standby = await app.deployment('standby', name);
       expect(standby.status!.readyReplicas).toBe(2);
-      expect(lifeboatAnnotations(standby)).toEqual({ 'lifeboat.io/activated-by': owner(r), 'lifeboat.io/pre-activation-replicas': '0' });
+      expect(lifeboatMarks(standby)).toEqual({ 'lifeboat.io/activated-by': owner(r), 'lifeboat.io/pre-activation-replicas': '0' });
     }
     expect(await dnsTargets(app)).toEqual(targets.standby);
     expect(r.rtoSeconds).toBe(tenths(r.requestedAt, stepOf(r, 'verify').finishedAt!));
@@ -94,7 +95,7 @@ describe('failover (warm standby)', () => {
     expect(await dnsTargets(app)).toEqual(targets.primary);
     // The primary carries no fencing left over, only the failback's activation; the standby is fenced by the failback.
     for (const name of app.deployments) {
-      expect(lifeboatAnnotations(await app.deployment('primary', name))).toEqual({
+      expect(lifeboatMarks(await app.deployment('primary', name))).toEqual({
         'lifeboat.io/activated-by': owner(back),
         'lifeboat.io/pre-activation-replicas': '0',
       });
@@ -104,25 +105,22 @@ describe('failover (warm standby)', () => {
 
   it('a leftover fence of other runs on a source scaled up by hand is not trusted: each Deployment is fenced on the source (0 replicas, observed, no live Pod) before its standby copy comes up', async () => {
     const { app, w } = await setup();
-    // What failed compensations leave: fence marks of earlier runs (one from before run-scoped ownership,
-    // named by the bare workflow ID; one of another run), and a standby activation mark; then the
-    // source scaled back up by hand, so it serves.
-    const leftoverRun = `failover/${app.name}@00000000-0000-4000-8000-000000000000`;
-    const leftovers = { 'svc-0': `failover/${app.name}`, 'svc-1': leftoverRun };
-    const leftoverAt = '2026-01-01T00:00:00.000Z';
+    // What failed compensations leave: fence marks of earlier runs (an annotation from before marks
+    // were labels and before run-scoped ownership, naming the bare workflow ID; a label of another
+    // run), and a standby activation label of another run; then the source scaled back up by hand, so
+    // it serves.
+    const leftoverRun = '00000000-0000-4000-8000-000000000000';
+    const fence = { 'lifeboat.io/fenced-replicas': '2' };
+    const leftovers = {
+      'svc-0': {
+        annotations: { ...fence, 'lifeboat.io/fenced-by': `failover/${app.name}`, 'lifeboat.io/fenced-at': '2026-01-01T00:00:00.000Z' },
+      },
+      'svc-1': { labels: { ...fence, 'lifeboat.io/fenced-by': leftoverRun, 'lifeboat.io/fenced-at': '20260101T000000.000Z' } },
+    };
     const primaryApps = app.kube.primary.makeApiClient(AppsV1Api);
-    for (const [name, by] of Object.entries(leftovers)) {
+    for (const [name, metadata] of Object.entries(leftovers)) {
       await primaryApps.patchNamespacedDeployment(
-        {
-          namespace: app.namespace,
-          name,
-          body: {
-            metadata: {
-              annotations: { 'lifeboat.io/fenced-by': by, 'lifeboat.io/fenced-replicas': '2', 'lifeboat.io/fenced-at': leftoverAt },
-            },
-            spec: { replicas: 2 },
-          },
-        },
+        { namespace: app.namespace, name, body: { metadata, spec: { replicas: 2 } } },
         mergePatch,
       );
     }
@@ -130,7 +128,7 @@ describe('failover (warm standby)', () => {
       {
         namespace: app.namespace,
         name: 'svc-1',
-        body: { metadata: { annotations: { 'lifeboat.io/activated-by': leftoverRun, 'lifeboat.io/pre-activation-replicas': '0' } } },
+        body: { metadata: { labels: { 'lifeboat.io/activated-by': leftoverRun, 'lifeboat.io/pre-activation-replicas': '0' } } },
       },
       mergePatch,
     );
@@ -171,10 +169,10 @@ describe('failover (warm standby)', () => {
     const r = await (await run(w, 'failover', input(app))).result();
     expect(r.status).toBe('completed');
     expect(await primaryAtBringUp).toEqual(app.deployments.map((name) => ({ name, replicas: 0, observed: true, livePods: [] })));
-    // Fenced anew by this run, recording the replicas the source ran; activated by this run.
+    // Fenced anew by this run, recording the replicas the source ran, the legacy annotations gone; activated by this run.
     for (const name of app.deployments) {
       expectFencedBy(await app.deployment('primary', name), r, '2');
-      expect(lifeboatAnnotations(await app.deployment('standby', name))).toEqual({
+      expect(lifeboatMarks(await app.deployment('standby', name))).toEqual({
         'lifeboat.io/activated-by': owner(r),
         'lifeboat.io/pre-activation-replicas': '0',
       });
@@ -232,11 +230,11 @@ describe('failover (warm standby)', () => {
     expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
     const standby = await Promise.all(app.deployments.map((name) => app.deployment('standby', name)));
-    expect(standby.map((d) => [d.metadata!.name, d.metadata!.generation, lifeboatAnnotations(d)])).toEqual([
+    expect(standby.map((d) => [d.metadata!.name, d.metadata!.generation, lifeboatMarks(d)])).toEqual([
       ['svc-0', 1, {}],
       ['svc-1', 3, {}],
     ]);
-    for (const name of app.deployments) expect(lifeboatAnnotations(await app.deployment('primary', name))).toEqual({});
+    for (const name of app.deployments) expect(lifeboatMarks(await app.deployment('primary', name))).toEqual({});
     expect(await dnsTargets(app)).toEqual(targets.primary);
     expect((await app.dnsEndpoint()).metadata.generation).toBe(1);
   }, 240_000);
@@ -340,8 +338,8 @@ describe('failover (warm standby)', () => {
       expect(await app.replicas('primary')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
       expect(await app.replicas('standby')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
       for (const name of app.deployments) {
-        expect(lifeboatAnnotations(await app.deployment('primary', name))).toEqual({});
-        expect(lifeboatAnnotations(await app.deployment('standby', name))).toEqual({});
+        expect(lifeboatMarks(await app.deployment('primary', name))).toEqual({});
+        expect(lifeboatMarks(await app.deployment('standby', name))).toEqual({});
       }
     } finally {
       server.close();
