@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { etcdSnapshot } from '../workflows/etcdSnapshot.js';
 import type { veleroBackup, VeleroBackupInput } from '../workflows/veleroBackup.js';
-import { appByName, clusterByName, durationSeconds, loadConfig } from '../worker/config.js';
+import { appByName, clusterByName, loadConfig } from '../worker/config.js';
+import { parseSecondsDuration, secondsDurationExpectation } from '../model/durations.js';
 import { CliError, printJson, table } from './output.js';
 import { runRunbook } from './runbook.js';
 import { describeRootFailure } from '../model/failure-chain.js';
@@ -92,8 +93,9 @@ export function veleroBackupInput(opts: VeleroBackupOptions): VeleroBackupInput 
     input.storageLocation = opts.storageLocation;
   }
   if (opts.timeout !== undefined) {
-    if (!/^[1-9]\d*[smhd]$/.test(opts.timeout)) throw badInput('--timeout', 'a duration like 90s, 10m or 2h', opts.timeout);
-    input.timeoutSeconds = durationSeconds(opts.timeout);
+    const seconds = parseSecondsDuration(opts.timeout);
+    if (seconds === undefined) throw badInput('--timeout', secondsDurationExpectation, opts.timeout);
+    input.timeoutSeconds = seconds;
   }
   return input;
 }

@@ -8,7 +8,7 @@ import {
   type ScheduleOptions,
 } from '@temporalio/client';
 import { loadConfig, type LifeboatConfig } from '../worker/config.js';
-import { parseDuration } from '../model/runbook/duration.js';
+import { parseDuration } from '../model/durations.js';
 import type { overlapPolicies } from '../model/runbook/schema.js';
 import { connectClient } from './temporal.js';
 import { CliError, printJson, table } from './output.js';

@@ -1,5 +1,32 @@
-// Time spans as Lifeboat counts and shows them: one definition for workflows (RTO, RPO, step times),
-// activities, the CLI and the reports.
+// Time spans as Lifeboat reads, counts and shows them: one definition for workflows (RTO, RPO, step
+// times), activities, the configuration, runbook documents, the CLI and the reports.
+
+/**
+ * A duration as people write one, in the configuration, a runbook document or on the command line: a
+ * whole number more than zero and one unit, as in Argo or Kubernetes manifests (`250ms`, `90s`, `15m`,
+ * `4h`, `30d`). One unit only, so a value reads the same in the YAML, in Temporal's UI and in a progress
+ * report; never zero, which Temporal reads as "no timeout at all".
+ */
+export const durationPattern = /^([1-9][0-9]*)(ms|s|m|h|d)$/;
+/** The same in whole seconds (no `ms`): what the configuration and the CLI take, since they count seconds. */
+export const secondsDurationPattern = /^([1-9][0-9]*)(s|m|h|d)$/;
+
+/** What a duration must look like, for error messages. */
+export const durationExpectation = 'a duration such as 90s, 15m, 4h or 30d';
+export const secondsDurationExpectation = 'a duration in whole seconds or more, such as 90s, 15m, 4h or 30d';
+
+const unitMilliseconds = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Milliseconds of a duration text ({@link durationPattern}), or `undefined` when it is not one. */
+export function parseDuration(text: string): number | undefined {
+  const match = durationPattern.exec(text);
+  if (!match) return undefined;
+  return Number(match[1]) * unitMilliseconds[match[2] as keyof typeof unitMilliseconds];
+}
+
+/** Seconds of a duration text in whole seconds ({@link secondsDurationPattern}), or `undefined` when it is not one. */
+export const parseSecondsDuration = (text: string): number | undefined =>
+  secondsDurationPattern.test(text) ? parseDuration(text)! / 1000 : undefined;
 
 /** Seconds from `from` to `to` (ISO timestamps), to a tenth, never negative. */
 export function secondsBetween(from: string, to: string): number {

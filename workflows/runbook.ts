@@ -26,7 +26,7 @@ import type { HttpCheckActivities } from '../activities/traffic/http-check.js';
 import type { NotifyActivities } from '../activities/traffic/notify.js';
 import { catalogBlock, type ActivityBlock, type CatalogBlock } from '../model/runbook/catalog.js';
 import { compileExpression, evaluate, interpolate, type CompiledExpression } from '../model/runbook/cel.js';
-import { parseDuration } from '../model/runbook/duration.js';
+import { parseDuration } from '../model/durations.js';
 import { defaultRetryProfile, isRetryProfileName, retryPolicyFor } from '../model/runbook/retry-profiles.js';
 import type {
   RunbookAbort,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationExpectation, durationPattern } from './duration.js';
+import { durationExpectation, durationPattern } from '../durations.js';
 
 /**
  * The runbook document language. This zod schema is the one source: the parser validates with it,

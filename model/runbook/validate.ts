@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { BlockRegistry } from './blocks.js';
 import { compileExpression, parseTemplate, templateExpressions, type CompiledExpression, type Reference } from './cel.js';
-import { durationExpectation, durationPattern } from './duration.js';
+import { durationExpectation, durationPattern } from '../durations.js';
 import { isRetryProfileName, retryProfileNames } from './retry-profiles.js';
 import type { Parameter, RunbookDocument, Step } from './schema.js';
 

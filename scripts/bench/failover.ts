@@ -19,7 +19,8 @@
 // request histograms (read before and after each Lifeboat run) give the server-side time of its GETs
 // and PATCHes of Deployments.
 //
-// BENCH_REPEATS (default 3), BENCH_DEPLOYMENTS (default 50). Prints a table, then one JSON line.
+// BENCH_REPEATS (default 3), BENCH_DEPLOYMENTS (default 50), BENCH_VARIANTS (default LPQSH; a subset
+// such as `LQ` for looking into one, which prints no figures). Prints a table, then one JSON line.
 // Figures, not assertions: machines are shared and noisy.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';

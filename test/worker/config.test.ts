@@ -139,6 +139,16 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it.each(['0s', '250ms', '1h30m', '90'])("a duration is a whole number above zero and one unit: '%s' is refused at its line", (text) => {
+    const file = writeConfig(
+      `duration-${text}.yaml`,
+      withSchedule('@daily').replace('schedule: { cron: "@daily" }', `schedule: { cron: "@daily", catchupWindow: "${text}" }`),
+    );
+    expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([
+      `${file}:16:50: clusters[0].etcdSnapshots.schedule.catchupWindow: a duration in whole seconds or more, such as 90s, 15m, 4h or 30d`,
+    ]);
+  });
+
   it('reports a missing key at its parent, and every problem at once', () => {
     const file = writeConfig(
       'missing.yaml',

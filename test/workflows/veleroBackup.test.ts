@@ -253,7 +253,10 @@ describe('lifeboat backup velero', () => {
       [['--cluster', 'primary', '--app', 'shop'], /--cluster or --app: expected exactly one of them, got both/],
       [[], /--cluster or --app: expected exactly one of them, got neither/],
       [['--app', 'shop', '--ttl', '3days'], /--ttl: expected a Go duration like 720h or 1h30m, got '3days'/],
-      [['--app', 'shop', '--timeout', '10'], /--timeout: expected a duration like 90s, 10m or 2h, got '10'/],
+      [
+        ['--app', 'shop', '--timeout', '10'],
+        /--timeout: expected a duration in whole seconds or more, such as 90s, 15m, 4h or 30d, got '10'/,
+      ],
       [['--app', 'shop', '--selector', 'app'], /--selector: expected label pairs like app=shop,tier=web, got 'app'/],
       [
         ['--cluster', 'primary', '--include-namespaces', 'shop,Bad_NS'],

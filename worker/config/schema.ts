@@ -1,19 +1,17 @@
 // The configuration's schema: one zod schema, defaults written once, the types the code reads.
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { parseSecondsDuration, secondsDurationExpectation, secondsDurationPattern } from '../../model/durations.js';
 
 const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS label: lower-case letters, digits and dashes');
 const file = z.string().min(1, 'a file path');
 
 const count = (fallback: number) => z.number().int().min(0).default(fallback);
 
-const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-/** Seconds in a duration like 90s, 15m, 4h or 30d (already checked against /^\d+[smhd]$/). */
-export const durationSeconds = (v: string) => Number(v.slice(0, -1)) * durationUnits[v.slice(-1)]!;
-/** A duration like 90s, 15m, 4h or 30d, as written (a Temporal Schedule's catch-up window takes it so). */
-const durationText = z.string().regex(/^\d+[smhd]$/, 'a duration like 90s, 15m, 4h or 30d');
+/** A duration like 90s, 15m, 4h or 30d ({@link secondsDurationPattern}), as written (a Temporal Schedule's catch-up window takes it so). */
+const durationText = z.string().regex(secondsDurationPattern, secondsDurationExpectation);
 /** A duration like 90s, 15m, 4h or 30d, read as seconds. */
-const duration = durationText.transform(durationSeconds);
+const duration = durationText.transform((v) => parseSecondsDuration(v)!);
 
 const cronNicknames = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
 const cronFields = ['minute', 'hour', 'day-of-month', 'month', 'day-of-week'];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
 import { defineBlocks, DuplicateBlockError } from '../../../model/runbook/blocks.js';
-import { parseDuration } from '../../../model/runbook/duration.js';
+import { parseDuration } from '../../../model/durations.js';
 import type { RunbookDocument } from '../../../model/runbook/schema.js';
 import { resolveParameters } from '../../../model/runbook/validate.js';
 
