@@ -94,6 +94,31 @@ export const failureTypes = {
   /** A forced failover's source was never fenced: both sites may serve. */
   SourceNotFenced: 'SourceNotFenced',
 
+  // Nodes (node failure and replacement)
+  /** No Node of that name in the cluster. */
+  NodeNotFound: 'NodeNotFound',
+  /** A control-plane Node: replaced by the etcd member replacement runbook, never by a drain. */
+  ControlPlaneNode: 'ControlPlaneNode',
+  /** Evictions a PodDisruptionBudget still refused when the drain's deadline passed (details: the DrainResult). */
+  DrainBlocked: 'DrainBlocked',
+  /** A Pod that was on the Node has no Running, Ready successor elsewhere, or its workload is not Available, in time. */
+  PodsNotRescheduled: 'PodsNotRescheduled',
+  /** A VolumeAttachment still names the Node after the out-of-service taint's time. */
+  VolumesStillAttached: 'VolumesStillAttached',
+  /** The node provider could not confirm the Node is off: its volumes are not released. */
+  NodeNotFenced: 'NodeNotFenced',
+  /** The replacement Node did not register and go Ready within nodeStartupTimeout. */
+  NodeNotReady: 'NodeNotReady',
+  /** The node provider refused the request (a 4xx other than 408 and 429, or a redirect). */
+  NodeProviderRejected: 'NodeProviderRejected',
+  /** Retryable: the node provider answered 5xx, 408 or 429, or did not answer. */
+  NodeProviderUnavailable: 'NodeProviderUnavailable',
+  /** `tokenEnv` names a variable the worker's environment lacks. */
+  NodeProviderTokenMissing: 'NodeProviderTokenMissing',
+  /** The node replacement run failed (its root cause in the message; the report in the details). */
+  NodeReplacementFailed: 'NodeReplacementFailed',
+  NodeReplacementAborted: 'NodeReplacementAborted',
+
   // Runbooks
   /** A runbook step's input that the block cannot take (found at run time, after `${{ }}` was evaluated). */
   InvalidRunbookInput: 'InvalidRunbookInput',
