@@ -60,7 +60,14 @@ export interface NodePreflight {
   controlPlane: boolean;
   pods: DrainPod[];
   budgets: BudgetState[];
-  capacity: { neededCpuMilli: number; neededMemoryBytes: number; freeCpuMilli: number; freeMemoryBytes: number; ok: boolean; detail: string };
+  capacity: {
+    neededCpuMilli: number;
+    neededMemoryBytes: number;
+    freeCpuMilli: number;
+    freeMemoryBytes: number;
+    ok: boolean;
+    detail: string;
+  };
   /** The cluster's Nodes now: how many, how many Ready, how many cordoned or not Ready (in remediation or about to be). */
   nodes: { total: number; ready: number; cordonedOrUnhealthy: number };
   pool: NodePool;

@@ -53,6 +53,26 @@ const objectRef = z
     error: 'namespace is required for namespaced resources and absent for namespaces',
   }) satisfies z.ZodType<ObjectRef>;
 
+const node = text('a Node name').describe('A Node, by name');
+const allowEmptyDir = z.boolean().optional().describe('Evict Pods with emptyDir volumes (their data is lost). Default: false');
+/** Names a run's objects: the workflow ID and run ID (`${{ run.id }}`, `${{ run.runId }}`). */
+const thisRun = { workflowId: text('the workflow ID, ${{ run.id }}'), runId: text('the run ID, ${{ run.runId }}') };
+const podRef = z.looseObject({ namespace: text('a namespace'), name: text('a Pod name'), uid: text("the Pod's UID") });
+/** A Pod of a node preflight's plan (its `pods`), as verifyPodsMoved reads it. */
+const drainPod = z.looseObject({
+  namespace: text('a namespace'),
+  name: text('a Pod name'),
+  uid: text("the Pod's UID"),
+  action: z.enum(['evict', 'skip', 'blocked']),
+  workload: z
+    .strictObject({ kind: z.enum(['Deployment', 'StatefulSet']), namespace: text('a namespace'), name: text('a name') })
+    .optional(),
+});
+const nodePool = z.strictObject({
+  labels: z.record(z.string(), z.string()),
+  taints: z.array(z.strictObject({ key: text('a taint key'), value: z.string().optional(), effect: text('a taint effect') })),
+});
+
 const failoverInput = z.strictObject({
   app,
   from: cluster.describe('The cluster the app moves from'),
@@ -121,6 +141,27 @@ const inputs: Record<BlockName, z.ZodType> = {
     replicas: z.int().min(0, { error: 'expected a whole number of replicas, 0 or more' }),
   }) satisfies z.ZodType<ScaleDeploymentInput>,
   cordonNode: z.strictObject({ cluster, node: text('a Node name') }) satisfies z.ZodType<NodeInput>,
+  preflightNode: z.strictObject({ cluster, node, allowEmptyDir }),
+  drainNode: z.strictObject({
+    cluster,
+    node,
+    allowEmptyDir,
+    concurrency: z.int().min(1).max(50).optional().describe('Evictions in flight at once. Default: 10'),
+    timeoutSeconds: seconds.describe('How long to wait for disruption budgets before returning what they still block'),
+  }),
+  deletePods: z.strictObject({ cluster, pods: z.array(podRef) }),
+  fenceNode: z.strictObject({ cluster, node, ...thisRun }),
+  taintOutOfService: z.strictObject({ cluster, node }),
+  removeOutOfServiceTaint: z.strictObject({ cluster, node }),
+  waitVolumesDetached: z.strictObject({ cluster, node, timeoutSeconds: seconds }),
+  deleteNode: z.strictObject({
+    cluster,
+    node,
+    uid: text("the Node's UID").optional().describe('Delete only this Node, not a new one of the same name'),
+  }),
+  provisionNode: z.strictObject({ cluster, replacing: node, pool: nodePool, ...thisRun }),
+  waitNodeReady: z.strictObject({ cluster, node, timeoutSeconds: seconds }),
+  verifyPodsMoved: z.strictObject({ cluster, node, pods: z.array(drainPod), timeoutSeconds: seconds }),
   uncordonNode: z.strictObject({ cluster, node: text('a Node name') }) satisfies z.ZodType<NodeInput>,
   waitForCondition: z.strictObject({
     cluster,
