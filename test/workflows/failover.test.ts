@@ -79,7 +79,9 @@ describe('failover (warm standby)', () => {
       const fenced = await app.deployment('primary', name);
       expectFencedBy(fenced, r, '2');
       // Judged from the Pods, as the fence judges: the Deployment's readyReplicas is its controller's later word.
-      const pods = await app.kube.primary.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: app.namespace, labelSelector: `app=${name}` });
+      const pods = await app.kube.primary
+        .makeApiClient(CoreV1Api)
+        .listNamespacedPod({ namespace: app.namespace, labelSelector: `app=${name}` });
       expect(pods.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata!.name)).toEqual([]);
       const standby = await app.deployment('standby', name);
       expect(standby.status!.readyReplicas).toBe(2);
