@@ -4,6 +4,10 @@
 // (`lifeboat runbook approve node-replacement/<cluster>/<node>`).
 import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { CoreV1Api, type V1Node } from '@kubernetes/client-node';
+import { httpStatusOf } from '../activities/kubernetes/api.js';
+import { describeNetworkError } from '../activities/network-errors.js';
+import { loadKubeConfig } from '../worker/clients.js';
 import { formatDuration, secondsBetween } from '../model/durations.js';
 import type { NodePreflight } from '../model/node-replacement.js';
 import type { RunbookReport } from '../model/runbook/run.js';
@@ -58,6 +62,32 @@ function parametersOf(config: LifeboatConfig, opts: NodeOptions, reasonRequired:
     params.drainTimeoutSeconds = seconds;
   }
   return params;
+}
+
+/** Labels that make a Node a control-plane Node (kubeadm's, and the older one). */
+const controlPlaneLabels = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'];
+
+/**
+ * The Node must exist and not be a control-plane Node before anything starts (bad input, exit 2): read
+ * with the configuration's kubeconfig for the cluster, as the worker reads it. The run's preflight checks
+ * again; this only keeps a typo from starting a run.
+ */
+async function checkNode(config: LifeboatConfig, cluster: string, node: string): Promise<void> {
+  const api = loadKubeConfig(clusterByName(config, cluster, '--cluster')).makeApiClient(CoreV1Api);
+  let found: V1Node;
+  try {
+    found = await api.readNode({ name: node });
+  } catch (err) {
+    if (httpStatusOf(err) !== 404) throw new CliError(`cluster '${cluster}': reading Node ${node}: ${describeNetworkError(err)}`);
+    const names = (await api.listNode()).items.map((n) => n.metadata!.name!).sort();
+    throw new CliError(`--node '${node}': no such Node on '${cluster}'; its Nodes: ${names.join(', ') || 'none'}`, exitCodes.badInput);
+  }
+  const role = controlPlaneLabels.find((l) => found.metadata?.labels?.[l] !== undefined);
+  if (role)
+    throw new CliError(
+      `--node '${node}' is a control-plane Node of '${cluster}' (${role}): Lifeboat never drains one; replace its etcd member instead`,
+      exitCodes.badInput,
+    );
 }
 
 /** The preflight a run recorded (its `plan` output), if it got that far. */
@@ -164,6 +194,7 @@ export function registerNodeCommands(program: Command): void {
     .action(async (opts: NodeOptions) => {
       const config = loadConfig();
       const params = parametersOf(config, opts, false);
+      await checkNode(config, opts.cluster, opts.node);
       const loaded = findRunbook(config, 'node-replacement');
       const input = runbookInput(config, loaded, runParameters(config, loaded, params), osUser(), true);
       const workflowId = `${nodeWorkflowId('node-replacement', opts.cluster, opts.node)}/plan-${Date.now()}`;
@@ -195,7 +226,9 @@ export function registerNodeCommands(program: Command): void {
     .option('--json', 'print the report (or the started run) as JSON')
     .action(async (opts: NodeOptions) => {
       const config = loadConfig();
-      await start(config, 'node-replacement', opts, parametersOf(config, opts, true));
+      const params = parametersOf(config, opts, true);
+      await checkNode(config, opts.cluster, opts.node);
+      await start(config, 'node-replacement', opts, params);
     });
 
   target(node.command('drain'))
@@ -208,6 +241,7 @@ export function registerNodeCommands(program: Command): void {
     .action(async (opts: NodeOptions) => {
       const config = loadConfig();
       const { cluster, node: name, reason, allowEmptyDir, drainTimeoutSeconds } = parametersOf(config, opts, false);
+      await checkNode(config, opts.cluster, opts.node);
       await start(config, 'node-drain', opts, {
         cluster,
         node: name,
