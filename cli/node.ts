@@ -80,7 +80,8 @@ async function checkNode(config: LifeboatConfig, cluster: string, node: string):
   } catch (err) {
     if (httpStatusOf(err) !== 404) throw new CliError(`cluster '${cluster}': reading Node ${node}: ${describeNetworkError(err)}`);
     const names = (await api.listNode()).items.map((n) => n.metadata!.name!).sort();
-    throw new CliError(`--node '${node}': no such Node on '${cluster}'; its Nodes: ${names.join(', ') || 'none'}`, exitCodes.badInput);
+    const shown = names.length > 10 ? `${names.slice(0, 10).join(', ')} (+${names.length - 10} more)` : names.join(', ') || 'none';
+    throw new CliError(`--node '${node}': no such Node on '${cluster}'; its Nodes: ${shown}`, exitCodes.badInput);
   }
   const role = controlPlaneLabels.find((l) => found.metadata?.labels?.[l] !== undefined);
   if (role)
