@@ -464,7 +464,7 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
           evicted: evicted.length,
           remaining: todo.size + leaving.size,
           blocked: [...blocked.values()].map((b) => ({ pod: podKey(b), pdb: b.pdb, since: b.since })),
-          evictedPods: evicted,
+          evictedPods: [...evicted],
         });
 
       /** Which evicted Pods are gone, which listed ones vanished, and what the budgets holding Pods back allow now. */
