@@ -72,6 +72,17 @@ const isNodeReady = (n: V1Node) => n.status?.conditions?.some((c) => c.type === 
 const podsOnNode = (core: CoreV1Api, node: string) => core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
 const sameTaint = (a: { key: string; effect: string }, b: { key: string; effect: string }) => a.key === b.key && a.effect === b.effect;
 
+/** A deadline input as milliseconds; an input that is no ISO time is refused, never read as "no deadline". */
+function deadlineMsOf(deadline: string): number {
+  const ms = Date.parse(deadline);
+  if (Number.isNaN(ms))
+    throw ApplicationFailure.nonRetryable(
+      `deadline must be an ISO time, got ${JSON.stringify(deadline)}`,
+      failureTypes.InvalidRunbookInput,
+    );
+  return ms;
+}
+
 /** What a Pod's containers request (the scheduler's sum; init containers run before, not beside them). */
 function requestsOf(p: V1Pod): { cpu: number; mem: number } {
   return (p.spec?.containers ?? []).reduce(
@@ -363,11 +374,16 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
       deadline,
     }: DrainNodeInput): Promise<DrainResult> {
       const ctx = Context.current();
+      const deadlineMs = deadlineMsOf(deadline);
+      if (!Number.isInteger(concurrency) || concurrency < 1)
+        throw ApplicationFailure.nonRetryable(
+          `concurrency must be a whole number ≥ 1, got ${JSON.stringify(concurrency)}`,
+          failureTypes.InvalidRunbookInput,
+        );
       const config = kube(cluster);
       const core = config.makeApiClient(CoreV1Api);
       const policy = config.makeApiClient(PolicyV1Api);
       refuseControlPlane(cluster, await readNode(core, cluster, node, 'draining'));
-      const deadlineMs = Date.parse(deadline);
       const { pods, raw } = await planPods(cluster, node, allowEmptyDir);
 
       // An earlier attempt's progress: what it evicted and since when budgets held which Pods.
@@ -600,6 +616,7 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
       deadline,
     }: NodeRef & { deadline: string }): Promise<{ detached: string[]; seconds: number }> {
       const ctx = Context.current();
+      const deadlineMs = deadlineMsOf(deadline);
       const storage = kube(cluster).makeApiClient(StorageV1Api);
       const started = Date.now();
       const seen = new Set<string>();
@@ -614,7 +631,7 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
         for (const a of attached) seen.add(a);
         if (!attached.length) return { detached: [...seen].sort(), seconds: Math.round((Date.now() - started) / 100) / 10 };
         ctx.heartbeat({ step: 'volumes', attached });
-        if (Date.now() >= Date.parse(deadline))
+        if (Date.now() >= deadlineMs)
           throw ApplicationFailure.nonRetryable(
             `${attached.length} VolumeAttachments still name Node ${node} on '${cluster}' at ${deadline}: ${attached.join(', ')}`,
             failureTypes.VolumesStillAttached,
@@ -649,6 +666,7 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
       deadline,
     }: NodeRef & { pods: DrainPod[]; deadline: string }): Promise<{ workloads: AffectedWorkload[]; outOfServiceTaintedNodes: string[] }> {
       const ctx = Context.current();
+      const deadlineMs = deadlineMsOf(deadline);
       const config = kube(cluster);
       const core = config.makeApiClient(CoreV1Api);
       const apps = config.makeApiClient(AppsV1Api);
@@ -728,7 +746,7 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
           missing = [e.message];
           ctx.heartbeat({ step: 'verify', problem: e.message });
         }
-        if (Date.now() >= Date.parse(deadline))
+        if (Date.now() >= deadlineMs)
           throw ApplicationFailure.nonRetryable(
             `the Pods of Node ${node} on '${cluster}' did not all come back elsewhere by ${deadline}: ${missing.join('; ')}`,
             failureTypes.PodsNotRescheduled,

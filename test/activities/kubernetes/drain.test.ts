@@ -312,6 +312,18 @@ describe('preflightNode', () => {
 });
 
 describe('drainNode', () => {
+  it('refuses a deadline that is no time and a concurrency below one, before reading anything', async () => {
+    const node = `drain-test-${run}-absent`;
+    const late = await failureOf(inActivity(() => acts.drainNode({ cluster, node, deadline: 'in 5 minutes' })));
+    expect([late.type, late.nonRetryable, late.message]).toEqual([
+      'InvalidRunbookInput',
+      true,
+      'deadline must be an ISO time, got "in 5 minutes"',
+    ]);
+    const none = await failureOf(inActivity(() => acts.drainNode({ cluster, node, concurrency: 0, deadline: inFuture(5_000) })));
+    expect([none.type, none.message]).toEqual(['InvalidRunbookInput', 'concurrency must be a whole number ≥ 1, got 0']);
+  });
+
   it('evicts every Pod of Deployments guarded by maxUnavailable-1 budgets, never breaking them, and leaves the DaemonSet Pod', async () => {
     const pool = `drain-${tag()}`;
     const [from, to] = [await makeNode(pool), await makeNode(pool, { unschedulable: true })];
