@@ -5,7 +5,7 @@
 // them afterwards. kwok never attaches volumes: the VolumeAttachments the volume wait sees are made by
 // the test.
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Info } from '@temporalio/activity';
 import {
@@ -108,7 +108,21 @@ async function makeNode(
         },
       },
       spec: { unschedulable: options.unschedulable ?? false, taints: [testTaint, ...(options.taints ?? [])] },
-      status: { allocatable: capacity, capacity },
+      // Ready from its first moment: a health check of the cluster running beside this suite never sees a Node of its own not Ready.
+      status: {
+        allocatable: capacity,
+        capacity,
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'KubeletReady',
+            message: 'created Ready by the drain test; kwok keeps it so',
+            lastHeartbeatTime: new Date(),
+            lastTransitionTime: new Date(),
+          },
+        ],
+      },
     },
   });
   return until(`Node ${name} Ready`, async () => {
@@ -183,11 +197,13 @@ const deploymentsAvailable = (namespace: string) =>
 
 const setTaints = async (name: string, taints: (typeof testTaint)[]) => core.patchNode({ name, body: { spec: { taints } } }, mergePatch);
 
-afterAll(async () => {
+// After each test, not all: its Nodes (one tainted out-of-service, one labelled control-plane) are
+// seen by every suite that lists the cluster's Nodes, for as short a time as can be.
+afterEach(async () => {
   await Promise.allSettled([
-    ...madeNamespaces.map((name) => core.deleteNamespace({ name })),
-    ...madeNodes.map((name) => core.deleteNode({ name })),
-    ...madeAttachments.map((name) => storage.deleteVolumeAttachment({ name })),
+    ...madeNamespaces.splice(0).map((name) => core.deleteNamespace({ name })),
+    ...madeNodes.splice(0).map((name) => core.deleteNode({ name })),
+    ...madeAttachments.splice(0).map((name) => storage.deleteVolumeAttachment({ name })),
   ]);
 });
 
