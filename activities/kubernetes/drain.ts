@@ -332,6 +332,10 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
             `PodDisruptionBudget ${podKey(b)} allows no disruption now (${b.currentHealthy} healthy, ${b.desiredHealthy} desired): it holds back ${blocked.join(', ')}`,
           );
       }
+      for (const p of moving.filter((x) => x.pdbs.length > 1))
+        warnings.push(
+          `Pod ${podKey(p)} is covered by ${p.pdbs.length} PodDisruptionBudgets (${p.pdbs.join(', ')}): the Eviction API refuses such a Pod, so only an approved deletion moves it`,
+        );
       if (target.spec?.unschedulable) warnings.push(`Node ${node} is already cordoned`);
 
       return {
@@ -364,6 +368,8 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
      * disruption, remembering since when and by which budget the Pod is held. Pods already terminating
      * or gone are never evicted again, so a retried attempt evicts nothing twice. At `deadline` it
      * returns what is still refused in `blocked` (and what still terminates) instead of failing.
+     * It drains the Pods listed when it starts: the Node is cordoned first, so only DaemonSet Pods
+     * (never evicted) arrive meanwhile.
      * Heartbeats `{ step: 'drain', evicted, remaining, blocked: [{ pod, pdb, since }] }` every poll.
      */
     async drainNode({
@@ -454,7 +460,7 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
           } else {
             const e = kubernetesError(err, `evicting Pod ${podKey(p)} on '${cluster}'`);
             if (e instanceof ApplicationFailure) throw e;
-            lastError.set(p.uid, e.message);
+            lastError.set(p.uid, `${e.message}: ${apiMessageOf(err)}`);
             notBefore.set(p.uid, Date.now() + retryAfterErrorMs);
           }
         }

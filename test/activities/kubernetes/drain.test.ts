@@ -214,6 +214,21 @@ describe('preflightNode', () => {
     const namespace = await makeNamespace();
     await makeDeployment(namespace, 'web', 2, pool);
     await makeBudget(namespace, 'web', 'web', 0);
+    // A StatefulSet Pod two budgets cover: the Eviction API refuses to evict such a Pod at all.
+    await apps.createNamespacedStatefulSet({
+      namespace,
+      body: {
+        metadata: { name: 'pair' },
+        spec: {
+          replicas: 1,
+          serviceName: 'pair',
+          selector: { matchLabels: { app: 'pair' } },
+          template: { metadata: { labels: { app: 'pair' } }, spec: podSpec(pool) },
+        },
+      },
+    });
+    await makeBudget(namespace, 'pair-1', 'pair', 1);
+    await makeBudget(namespace, 'pair-2', 'pair', 1);
     await apps.createNamespacedDaemonSet({
       namespace,
       body: {
@@ -231,8 +246,8 @@ describe('preflightNode', () => {
       });
     await bare('lonely');
     await bare('scratch', { volumes: [{ name: 'tmp', emptyDir: {} }] });
-    const pods = await readyPods(namespace, 5);
-    await budgetsSettled(namespace, { web: 2 });
+    const pods = await readyPods(namespace, 6);
+    await budgetsSettled(namespace, { web: 2, 'pair-1': 1, 'pair-2': 1 });
 
     const plan = await inActivity(() => acts.preflightNode({ cluster, node: node.metadata!.name! }));
     const web = pods.filter((p) => p.metadata!.labels!.app === 'web');
@@ -243,6 +258,13 @@ describe('preflightNode', () => {
       [
         { ...pod(agent), owner: `DaemonSet/agent`, action: 'skip', why: 'daemonset', pdbs: [] },
         { ...pod(pods.find((p) => p.metadata!.name === 'lonely')!), action: 'blocked', why: 'unmanaged', pdbs: [] },
+        {
+          ...pod(pods.find((p) => p.metadata!.name === 'pair-0')!),
+          owner: 'StatefulSet/pair',
+          workload: { kind: 'StatefulSet', namespace, name: 'pair' },
+          action: 'evict',
+          pdbs: [`${namespace}/pair-1`, `${namespace}/pair-2`],
+        },
         { ...pod(pods.find((p) => p.metadata!.name === 'scratch')!), action: 'blocked', why: 'emptydir', pdbs: [] },
         ...web.map((p) => ({
           ...pod(p),
@@ -254,12 +276,14 @@ describe('preflightNode', () => {
       ].sort(byKey),
     );
     expect(plan.budgets).toEqual([
+      { namespace, name: 'pair-1', disruptionsAllowed: 1, currentHealthy: 1, desiredHealthy: 0, expectedPods: 1 },
+      { namespace, name: 'pair-2', disruptionsAllowed: 1, currentHealthy: 1, desiredHealthy: 0, expectedPods: 1 },
       { namespace, name: 'web', disruptionsAllowed: 0, currentHealthy: 2, desiredHealthy: 2, expectedPods: 2 },
     ]);
     expect(plan.controlPlane).toBe(false);
     expect(plan.ready).toBe(true);
     expect(plan.unschedulable).toBe(false);
-    expect([plan.capacity.neededCpuMilli, plan.capacity.neededMemoryBytes, plan.capacity.ok]).toEqual([200, 128 * 1024 ** 2, true]);
+    expect([plan.capacity.neededCpuMilli, plan.capacity.neededMemoryBytes, plan.capacity.ok]).toEqual([300, 192 * 1024 ** 2, true]);
     expect(plan.pool).toEqual({
       // The beta labels are the API server's, from the kubernetes.io ones.
       labels: {
@@ -276,7 +300,8 @@ describe('preflightNode', () => {
       `Pod ${namespace}/scratch has an emptyDir volume whose data an eviction loses; allow emptyDir to evict it`,
     ]);
     const budgetWarning = `PodDisruptionBudget ${namespace}/web allows no disruption now (2 healthy, 2 desired): it holds back ${web.map((p) => key(refOf(p))).join(', ')}`;
-    expect(plan.warnings).toEqual([budgetWarning]);
+    const pairWarning = `Pod ${namespace}/pair-0 is covered by 2 PodDisruptionBudgets (${namespace}/pair-1, ${namespace}/pair-2): the Eviction API refuses such a Pod, so only an approved deletion moves it`;
+    expect(plan.warnings).toEqual([budgetWarning, pairWarning]);
     const all = (await core.listNode()).items;
     expect(plan.nodes).toEqual({
       total: all.length,
@@ -289,7 +314,7 @@ describe('preflightNode', () => {
     const allowed = await inActivity(() => acts.preflightNode({ cluster, node: node.metadata!.name!, allowEmptyDir: true }));
     expect(allowed.pods.find((p) => p.name === 'scratch')).toMatchObject({ action: 'blocked', why: 'unmanaged' });
     expect(allowed.unschedulable).toBe(true);
-    expect(allowed.warnings).toEqual([budgetWarning, `Node ${node.metadata!.name!} is already cordoned`]);
+    expect(allowed.warnings).toEqual([budgetWarning, pairWarning, `Node ${node.metadata!.name!} is already cordoned`]);
   }, 120_000);
 
   it('refuses a Node that needs more room than the other Nodes have, a control-plane Node, and an unknown Node', async () => {
