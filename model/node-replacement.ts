@@ -79,11 +79,14 @@ export interface NodePreflight {
 /** How a drain ended: every evictable Pod gone, or the deadline passed with some still refused. */
 export interface DrainResult {
   evicted: PodRef[];
-  skipped: PodRef[];
+  /** Pods the drain left alone, each with why (a DaemonSet's, a mirror, finished; emptyDir or unmanaged ones it may not evict). */
+  skipped: (PodRef & { why: DrainSkipReason })[];
   /** Empty when the drain completed. */
   blocked: BlockedPod[];
   /** Each budget's longest wait, seconds: what the report shows as PDB waits. */
   budgetWaits: { pdb: string; seconds: number }[];
+  /** Evicted, but still in the API at the deadline (a kubelet that does not answer: the out-of-service taint releases them). Empty when the drain completed. */
+  terminating: PodRef[];
 }
 
 /** Labels of a Node that name it, not its pool: a replacement gets its own. */
