@@ -55,6 +55,8 @@ export interface NodePool {
 export interface NodePreflight {
   cluster: string;
   node: string;
+  /** The Node's UID: what deleting it is conditional on, so a new Node of the same name is never deleted. */
+  uid: string;
   ready: boolean;
   unschedulable: boolean;
   controlPlane: boolean;

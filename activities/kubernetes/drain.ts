@@ -16,6 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import type { ActivityDeps } from '../deps.js';
 import { failureTypes } from '../../model/failures.js';
+import { deadlineMsOf, type DeadlineInput } from '../deadline.js';
 import {
   outOfServiceTaint,
   poolOf,
@@ -35,13 +36,14 @@ export interface PreflightNodeInput {
   node: string;
   /** Whether Pods with an emptyDir volume may be evicted (their emptyDir data is lost). Default: false. */
   allowEmptyDir?: boolean;
+  /** Fail as PreflightFailed (carrying the preflight) when something blocks, as a runbook's preflight step does. Default: false. */
+  failOnBlockers?: boolean;
 }
 
-export interface DrainNodeInput extends PreflightNodeInput {
+/** Past its deadline (DeadlineInput), the drain returns what a budget still refuses instead of waiting. */
+export interface DrainNodeInput extends PreflightNodeInput, DeadlineInput {
   /** Evictions in flight at once. Default: {@link defaultDrainConcurrency}. */
   concurrency?: number;
-  /** ISO time: past it, the drain returns what a budget still refuses instead of waiting. */
-  deadline: string;
 }
 
 export interface NodeRef {
@@ -71,17 +73,6 @@ const refOf = (p: PodRef): PodRef => ({ namespace: p.namespace, name: p.name, ui
 const isNodeReady = (n: V1Node) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 const podsOnNode = (core: CoreV1Api, node: string) => core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
 const sameTaint = (a: { key: string; effect: string }, b: { key: string; effect: string }) => a.key === b.key && a.effect === b.effect;
-
-/** A deadline input as milliseconds; an input that is no ISO time is refused, never read as "no deadline". */
-function deadlineMsOf(deadline: string): number {
-  const ms = Date.parse(deadline);
-  if (Number.isNaN(ms))
-    throw ApplicationFailure.nonRetryable(
-      `deadline must be an ISO time, got ${JSON.stringify(deadline)}`,
-      failureTypes.InvalidRunbookInput,
-    );
-  return ms;
-}
 
 /** What a Pod's containers request (the scheduler's sum; init containers run before, not beside them). */
 function requestsOf(p: V1Pod): { cpu: number; mem: number } {
@@ -262,7 +253,7 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
      * what stops the run (a control-plane Node, no room, Pods the drain may not evict) and what slows
      * it (a budget allowing no disruption now, a Node already cordoned). NodeNotFound when absent.
      */
-    async preflightNode({ cluster, node, allowEmptyDir = false }: PreflightNodeInput): Promise<NodePreflight> {
+    async preflightNode({ cluster, node, allowEmptyDir = false, failOnBlockers = false }: PreflightNodeInput): Promise<NodePreflight> {
       const core = kube(cluster).makeApiClient(CoreV1Api);
       const [target, nodes, running, plan] = await Promise.all([
         readNode(core, cluster, node, 'reading'),
@@ -338,9 +329,10 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
         );
       if (target.spec?.unschedulable) warnings.push(`Node ${node} is already cordoned`);
 
-      return {
+      const preflight: NodePreflight = {
         cluster,
         node,
+        uid: target.metadata!.uid!,
         ready: isNodeReady(target),
         unschedulable: target.spec?.unschedulable ?? false,
         controlPlane,
@@ -359,6 +351,13 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
         blockers,
         warnings,
       };
+      if (failOnBlockers && blockers.length)
+        throw ApplicationFailure.nonRetryable(
+          `Node ${node} on '${cluster}': nothing was changed: ${blockers.join('; ')}`,
+          failureTypes.PreflightFailed,
+          preflight,
+        );
+      return preflight;
     },
 
     /**
@@ -377,10 +376,10 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
       node,
       allowEmptyDir = false,
       concurrency = defaultDrainConcurrency,
-      deadline,
+      ...until
     }: DrainNodeInput): Promise<DrainResult> {
       const ctx = Context.current();
-      const deadlineMs = deadlineMsOf(deadline);
+      const deadlineMs = deadlineMsOf(until);
       if (!Number.isInteger(concurrency) || concurrency < 1)
         throw ApplicationFailure.nonRetryable(
           `concurrency must be a whole number ≥ 1, got ${JSON.stringify(concurrency)}`,
@@ -616,13 +615,9 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
     removeOutOfServiceTaint: (input: NodeRef) => setOutOfService(input, false),
 
     /** Waits, heartbeating, until no VolumeAttachment names the Node; VolumesStillAttached at `deadline`, naming them. */
-    async waitVolumesDetached({
-      cluster,
-      node,
-      deadline,
-    }: NodeRef & { deadline: string }): Promise<{ detached: string[]; seconds: number }> {
+    async waitVolumesDetached({ cluster, node, ...until }: NodeRef & DeadlineInput): Promise<{ detached: string[]; seconds: number }> {
       const ctx = Context.current();
-      const deadlineMs = deadlineMsOf(deadline);
+      const deadlineMs = deadlineMsOf(until);
       const storage = kube(cluster).makeApiClient(StorageV1Api);
       const started = Date.now();
       const seen = new Set<string>();
@@ -639,7 +634,7 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
         ctx.heartbeat({ step: 'volumes', attached });
         if (Date.now() >= deadlineMs)
           throw ApplicationFailure.nonRetryable(
-            `${attached.length} VolumeAttachments still name Node ${node} on '${cluster}' at ${deadline}: ${attached.join(', ')}`,
+            `${attached.length} VolumeAttachments still name Node ${node} on '${cluster}' at ${new Date(deadlineMs).toISOString()}: ${attached.join(', ')}`,
             failureTypes.VolumesStillAttached,
           );
         await ctx.sleep(pollMs);
@@ -669,10 +664,10 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
       cluster,
       node,
       pods,
-      deadline,
-    }: NodeRef & { pods: DrainPod[]; deadline: string }): Promise<{ workloads: AffectedWorkload[]; outOfServiceTaintedNodes: string[] }> {
+      ...until
+    }: NodeRef & { pods: DrainPod[] } & DeadlineInput): Promise<{ workloads: AffectedWorkload[]; outOfServiceTaintedNodes: string[] }> {
       const ctx = Context.current();
-      const deadlineMs = deadlineMsOf(deadline);
+      const deadlineMs = deadlineMsOf(until);
       const config = kube(cluster);
       const core = config.makeApiClient(CoreV1Api);
       const apps = config.makeApiClient(AppsV1Api);
@@ -754,7 +749,7 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
         }
         if (Date.now() >= deadlineMs)
           throw ApplicationFailure.nonRetryable(
-            `the Pods of Node ${node} on '${cluster}' did not all come back elsewhere by ${deadline}: ${missing.join('; ')}`,
+            `the Pods of Node ${node} on '${cluster}' did not all come back elsewhere by ${new Date(deadlineMs).toISOString()}: ${missing.join('; ')}`,
             failureTypes.PodsNotRescheduled,
           );
         await ctx.sleep(pollMs);

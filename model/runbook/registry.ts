@@ -12,6 +12,8 @@ import type { GameDayInput } from '../../workflows/gameDay.js';
 import type { ObjectRef } from '../../worker/config.js';
 import type { NodeInput, ScaleDeploymentInput, WaitForConditionInput } from '../../activities/kubernetes/actions.js';
 import type { HttpCheckInput } from '../../activities/traffic/http-check.js';
+import type { DrainNodeInput, NodeRef, PreflightNodeInput } from '../../activities/kubernetes/drain.js';
+import type { DeadlineInput } from '../../activities/deadline.js';
 import type { NotifyInput } from '../../activities/traffic/notify.js';
 import { defineBlocks, type BlockRegistry, type BuildingBlock } from './blocks.js';
 import { blockCatalog, type BlockName } from './catalog.js';
@@ -141,19 +143,24 @@ const inputs: Record<BlockName, z.ZodType> = {
     replicas: z.int().min(0, { error: 'expected a whole number of replicas, 0 or more' }),
   }) satisfies z.ZodType<ScaleDeploymentInput>,
   cordonNode: z.strictObject({ cluster, node: text('a Node name') }) satisfies z.ZodType<NodeInput>,
-  preflightNode: z.strictObject({ cluster, node, allowEmptyDir }),
+  preflightNode: z.strictObject({
+    cluster,
+    node,
+    allowEmptyDir,
+    failOnBlockers: z.boolean().optional().describe('Fail as PreflightFailed when something blocks. Default: false'),
+  }) satisfies z.ZodType<PreflightNodeInput>,
   drainNode: z.strictObject({
     cluster,
     node,
     allowEmptyDir,
     concurrency: z.int().min(1).max(50).optional().describe('Evictions in flight at once. Default: 10'),
     timeoutSeconds: seconds.describe('How long to wait for disruption budgets before returning what they still block'),
-  }),
+  }) satisfies z.ZodType<DrainNodeInput>,
   deletePods: z.strictObject({ cluster, pods: z.array(podRef) }),
   fenceNode: z.strictObject({ cluster, node, ...thisRun }),
-  taintOutOfService: z.strictObject({ cluster, node }),
-  removeOutOfServiceTaint: z.strictObject({ cluster, node }),
-  waitVolumesDetached: z.strictObject({ cluster, node, timeoutSeconds: seconds }),
+  taintOutOfService: z.strictObject({ cluster, node }) satisfies z.ZodType<NodeRef>,
+  removeOutOfServiceTaint: z.strictObject({ cluster, node }) satisfies z.ZodType<NodeRef>,
+  waitVolumesDetached: z.strictObject({ cluster, node, timeoutSeconds: seconds }) satisfies z.ZodType<NodeRef & DeadlineInput>,
   deleteNode: z.strictObject({
     cluster,
     node,

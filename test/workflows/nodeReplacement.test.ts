@@ -64,7 +64,7 @@ const pod = (name: string, action: DrainPod['action'] = 'evict'): DrainPod => ({
   cpuMilli: 10,
   memoryBytes: 16 * 1024 ** 2,
 });
-const plan = (over: Partial<NodePreflight> = {}): NodePreflight & { uid: string } => ({
+const plan = (over: Partial<NodePreflight> = {}): NodePreflight => ({
   cluster: 'primary',
   node: 'primary-node-2',
   uid: 'node-uid-2',
@@ -98,6 +98,7 @@ const blocked: BlockedPod = {
 const drained = (over: Partial<DrainResult> = {}): DrainResult => ({
   evicted: [pod('web-a'), pod('web-b')].map(({ namespace, name, uid }) => ({ namespace, name, uid })),
   skipped: [],
+  terminating: [],
   blocked: [],
   budgetWaits: [],
   ...over,
