@@ -174,7 +174,9 @@ export const nodeHealthSchema = z
     /** How long a replacement Node may take to register and go Ready. Default: 10m. */
     nodeStartupTimeout: duration.default(600),
     /** At most this many Nodes (a count, or a share like "40%", rounded down) in remediation at once. Default: 1. */
-    maxUnhealthy: z.union([z.number().int().min(0), percentText]).default(1),
+    maxUnhealthy: z
+      .union([z.number().int().min(0), percentText], { error: 'a count of Nodes (0 or more) or a percentage from 0% to 100%, like "40%"' })
+      .default(1),
     /** More than this share of the cluster's (or a zone's) Nodes unhealthy at once: a partition, nothing is started. Default: 55%. */
     stormThreshold: percentText.default('55%'),
     /** Start no remediation on this cluster. Default: false. */
