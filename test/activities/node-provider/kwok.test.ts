@@ -160,6 +160,8 @@ describe('kwok node provider', () => {
       fenced: true,
       how: `kwok: already off: kwok does not manage Node ${node} on cluster 'primary' (no ${kwokManagedAnnotation.key}=${kwokManagedAnnotation.value})`,
     });
+    // Gone at once: a not-Ready Node makes the cluster's health check (other suites) say unhealthy.
+    await core.deleteNode({ name: node });
   });
 
   it('killNode makes a Node look like a dead kubelet; reviveNode brings it back Ready', async () => {
