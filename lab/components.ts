@@ -15,7 +15,7 @@ import {
 } from './topology.js';
 import type { DaemonSpec } from './processes.js';
 import { httpProbe, type ProbeResult } from './probes.js';
-import { kwokManagedAnnotation } from '../activities/node-provider/kwok.js';
+import { kwokNodeSelector } from '../activities/node-provider/kwok.js';
 
 export interface LabComponent {
   name: string;
@@ -237,8 +237,9 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
       args: [
         '--kubeconfig',
         p.kubeconfig('kwok'),
-        // Only Nodes with kwok's annotation: taking it away from one is how a kubelet dies in the lab.
-        `--manage-nodes-with-annotation-selector=${kwokManagedAnnotation.key}=${kwokManagedAnnotation.value}`,
+        // Every Node but those labelled lifeboat.io/lab-kubelet=stopped: setting the label is how a
+        // kubelet dies in the lab (lab/nodes.ts), and the API server's watch tells kwok at once.
+        `--manage-nodes-with-label-selector=${kwokNodeSelector}`,
         '--server-address',
         `${host}:${c.kwokPort}`,
         '--node-lease-duration-seconds',

@@ -306,7 +306,7 @@ export function labConfig(): object {
           retention: { keepLast: 3, daily: 7, weekly: 4, monthly: 6, maxAgeDays: 400 },
           incompleteUploadMaxAgeHours: 24,
         },
-        // A replacement is a new kwok Node; fencing takes kwok's annotation away (activities/node-provider/kwok.ts).
+        // A replacement is a new kwok Node; fencing labels the Node so kwok stops simulating its kubelet (activities/node-provider/kwok.ts).
         nodeProvider: { kind: 'kwok' },
       };
     }),

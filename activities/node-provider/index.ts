@@ -15,7 +15,7 @@ import { webhookProvider } from './webhook.js';
 import { provisionLabels, type NodeProvider, type NodeResources } from './provider.js';
 
 export { provisionLabels, type NodeProvider, type NodeResources } from './provider.js';
-export { kwokManagedAnnotation, kwokNodeCapacity, replacementNodeName } from './kwok.js';
+export { kubeletStoppedLabel, kwokManagedAnnotation, kwokNodeCapacity, replacementNodeName } from './kwok.js';
 
 export interface FenceNodeInput {
   cluster: string;

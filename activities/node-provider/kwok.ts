@@ -1,7 +1,10 @@
-// The lab's node provider: kwok simulates the kubelet of every Node carrying kwok's annotation (the lab
-// runs kwok with --manage-nodes-with-annotation-selector). Powering off is taking that annotation away:
-// kwok stops renewing the Node's Lease and status, as a dead kubelet does, and no longer runs its Pods.
-// Provisioning creates a Node object with the annotation, which kwok then brings Ready.
+// The lab's node provider. kwok simulates the kubelet of each Node its label selector matches (the
+// lab's kwok: every Node without `lifeboat.io/lab-kubelet=stopped`). Powering off is setting that
+// label: the API server's watch then tells kwok the Node is gone from its selection, so kwok drops its
+// pending status updates, releases its Lease and stops running its Pods, exactly what a dead kubelet
+// leaves behind. (An annotation would not do: kwok filters annotations itself and ignores an update
+// that stops matching, and a Lease taken from kwok stops its renewals but not its status heartbeats.)
+// Provisioning creates a Node object, which kwok brings Ready.
 import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/activity';
 import { failureTypes } from '../../model/failures.js';
@@ -9,11 +12,33 @@ import { httpStatusOf, kubernetesError } from '../kubernetes/api.js';
 import { mergePatch } from '../kubernetes/deployments.js';
 import { provisionLabels, type NodeProvider, type NodeResources, type ProvisionRequest } from './provider.js';
 
-/** The annotation kwok selects the Nodes it manages by (lab/components.ts passes it to kwok). */
+/** kwok's own annotation for the Nodes it simulates (as kwokctl makes them). */
 export const kwokManagedAnnotation = { key: 'kwok.x-k8s.io/node', value: 'fake' } as const;
+
+/** The label that stops kwok simulating a Node's kubelet (lab/components.ts selects Nodes without it). */
+export const kubeletStoppedLabel = { key: 'lifeboat.io/lab-kubelet', value: 'stopped' } as const;
+
+/** kwok's --manage-nodes-with-label-selector: every Node whose kubelet is not stopped. */
+export const kwokNodeSelector = `${kubeletStoppedLabel.key} notin (${kubeletStoppedLabel.value})`;
 
 /** What a kwok Node reports when the caller knows no better (the lab's Nodes have the same). */
 export const kwokNodeCapacity: Readonly<Record<string, string>> = { cpu: '32', memory: '128Gi', pods: '400' };
+
+const isStopped = (node: V1Node | undefined) => node?.metadata?.labels?.[kubeletStoppedLabel.key] === kubeletStoppedLabel.value;
+
+/** Sets (stop) or removes (start) the label that stops kwok simulating the Node's kubelet. */
+export async function setKubeletStopped(kubeConfig: KubeConfig, node: string, stopped: boolean): Promise<V1Node> {
+  try {
+    return await kubeConfig
+      .makeApiClient(CoreV1Api)
+      .patchNode(
+        { name: node, body: { metadata: { labels: { [kubeletStoppedLabel.key]: stopped ? kubeletStoppedLabel.value : null } } } },
+        mergePatch,
+      );
+  } catch (err) {
+    throw kubernetesError(err, `${stopped ? 'stopping' : 'starting'} the kubelet of Node ${node}`, { notFound: failureTypes.NodeNotFound });
+  }
+}
 
 /** Node names are DNS labels here: kubernetes.io/hostname carries the name, and a label value is at most 63 characters. */
 const maxNodeName = 63;
@@ -68,29 +93,17 @@ export function kwokProvider(cluster: string, kubeConfig: KubeConfig): NodeProvi
 
   return {
     async powerOff({ node }) {
-      const before = await readNode(node);
-      if (!before) return { off: true, how: `kwok: ${where(node)} does not exist; nothing runs it` };
-      if (before.metadata?.annotations?.[kwokManagedAnnotation.key] !== kwokManagedAnnotation.value)
-        return {
-          off: true,
-          how: `kwok: already off: kwok does not manage ${where(node)} (no ${kwokManagedAnnotation.key}=${kwokManagedAnnotation.value})`,
-        };
-      try {
-        await api.patchNode({ name: node, body: { metadata: { annotations: { [kwokManagedAnnotation.key]: null } } } }, mergePatch);
-      } catch (err) {
-        if (httpStatusOf(err) !== 404) throw kubernetesError(err, `powering off ${where(node)}`);
-      }
-      const after = await readNode(node);
-      const off = after?.metadata?.annotations?.[kwokManagedAnnotation.key] !== kwokManagedAnnotation.value;
-      return off
+      const found = await readNode(node);
+      if (!found) return { off: true, how: `kwok: ${where(node)} does not exist; nothing runs it` };
+      if (isStopped(found))
+        return { off: true, how: `kwok: already off: ${where(node)} is labelled ${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}` };
+      const after = await setKubeletStopped(kubeConfig, node, true);
+      return isStopped(after)
         ? {
-            off,
-            how: `kwok: powered off: ${kwokManagedAnnotation.key} removed from ${where(node)}, kwok no longer renews its Lease or runs its Pods`,
+            off: true,
+            how: `kwok: powered off: ${where(node)} labelled ${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}; kwok no longer renews its Lease, updates it or runs its Pods`,
           }
-        : {
-            off,
-            how: `kwok: ${where(node)} still carries ${kwokManagedAnnotation.key}=${kwokManagedAnnotation.value} after it was removed`,
-          };
+        : { off: false, how: `kwok: ${where(node)} did not keep the label ${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}` };
     },
 
     async provision({ replacing, pool, runId, resources }) {
