@@ -4,6 +4,7 @@ import type { KeyRing } from '../worker/keys.js';
 import { activityDeps } from './deps.js';
 import { createEtcdActivities } from './etcd/index.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
+import { createNodeProviderActivities } from './node-provider/index.js';
 import { createObjectStoreActivities } from './object-store/index.js';
 import { createScratchActivities } from './scratch/index.js';
 import { createTrafficActivities } from './traffic/index.js';
@@ -18,6 +19,7 @@ export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | un
     ...createObjectStoreActivities(deps),
     ...createScratchActivities(deps),
     ...createTrafficActivities(deps),
+    ...createNodeProviderActivities(deps),
   };
 };
 

@@ -15,6 +15,7 @@ import {
 } from './topology.js';
 import type { DaemonSpec } from './processes.js';
 import { httpProbe, type ProbeResult } from './probes.js';
+import { kwokNodeSelector } from '../activities/node-provider/kwok.js';
 
 export interface LabComponent {
   name: string;
@@ -189,6 +190,10 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
         p.caCert,
         '--use-service-account-credentials',
         '--leader-elect=false',
+        // A Node whose kubelet stopped (lab/nodes.ts killNode) is marked Ready=Unknown and tainted
+        // unreachable 20 s after its last Lease renewal, not 50 s: kwok renews every 10 s.
+        '--node-monitor-grace-period',
+        '20s',
         '--profiling=false',
         '--v',
         '0',
@@ -232,7 +237,9 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
       args: [
         '--kubeconfig',
         p.kubeconfig('kwok'),
-        '--manage-all-nodes=true',
+        // Every Node but those labelled lifeboat.io/lab-kubelet=stopped: setting the label is how a
+        // kubelet dies in the lab (lab/nodes.ts), and the API server's watch tells kwok at once.
+        `--manage-nodes-with-label-selector=${kwokNodeSelector}`,
         '--server-address',
         `${host}:${c.kwokPort}`,
         '--node-lease-duration-seconds',

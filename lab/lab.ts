@@ -33,6 +33,7 @@ import {
 import { workerComponent } from './worker-component.js';
 import { ensureTrafficRecords, installDnsEndpointCrd } from './externaldns.js';
 import { peerLocation, shopApp, shopManifests, shopTraffic } from './shop.js';
+import { kwokManagedAnnotation, kwokNodeCapacity } from '../activities/node-provider/kwok.js';
 
 const peerClusters = (c: LabClusterSpec) => labClusters.filter((x) => x.name !== c.name);
 
@@ -119,14 +120,17 @@ const apply = (cluster: string, manifests: object[]) =>
     manifests.map((m) => stringify(m)).join('---\n'),
   );
 
+const kwokNodeNames = (c: LabClusterSpec) => Array.from({ length: c.nodeCount }, (_, i) => `${c.name}-node-${i}`);
+
+/** The lab's Nodes: kwok's, with room for the drain benchmark's 300 Pods on one Node. */
 function kwokNodes(c: LabClusterSpec): object[] {
-  const capacity = { cpu: '32', memory: '128Gi', pods: '110' };
+  const capacity = kwokNodeCapacity;
   return Array.from({ length: c.nodeCount }, (_, i) => ({
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
       name: `${c.name}-node-${i}`,
-      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      annotations: { [kwokManagedAnnotation.key]: kwokManagedAnnotation.value, 'node.alpha.kubernetes.io/ttl': '0' },
       labels: {
         type: 'kwok',
         'kubernetes.io/os': 'linux',
@@ -178,6 +182,21 @@ const veleroDeploymentStandIn = {
 /** Objects every lab cluster needs before its controllers start: kwok Nodes, Velero's CRDs, namespace and storage location, ExternalDNS's DNSEndpoint CRD. */
 async function bootstrapCluster(c: LabClusterSpec): Promise<void> {
   await apply(c.name, kwokNodes(c));
+  // A Node's status is taken on create only: Nodes of an older lab get today's capacity this way.
+  await kubectl(
+    c.name,
+    ['apply', '--server-side', '--force-conflicts', '--field-manager', 'lifeboat-lab', '--subresource', 'status', '-f', '-'],
+    kwokNodeNames(c)
+      .map((name) =>
+        stringify({
+          apiVersion: 'v1',
+          kind: 'Node',
+          metadata: { name },
+          status: { capacity: kwokNodeCapacity, allocatable: kwokNodeCapacity },
+        }),
+      )
+      .join('---\n'),
+  );
   const { stdout: crds } = await execa(bin.velero, ['install', '--crds-only', '--dry-run', '-o', 'yaml']);
   await kubectl(c.name, ['apply', '--server-side', '--force-conflicts', '--field-manager', 'lifeboat-lab', '-f', '-'], crds);
   await kubectl(c.name, [
@@ -287,6 +306,8 @@ export function labConfig(): object {
           retention: { keepLast: 3, daily: 7, weekly: 4, monthly: 6, maxAgeDays: 400 },
           incompleteUploadMaxAgeHours: 24,
         },
+        // A replacement is a new kwok Node; fencing labels the Node so kwok stops simulating its kubelet (activities/node-provider/kwok.ts).
+        nodeProvider: { kind: 'kwok' },
       };
     }),
     encryption: { currentKeyId: labKeyId, keys: [{ id: labKeyId, file: labKeyFile }] },

@@ -115,6 +115,8 @@ export const failureTypes = {
   NodeProviderUnavailable: 'NodeProviderUnavailable',
   /** `tokenEnv` names a variable the worker's environment lacks. */
   NodeProviderTokenMissing: 'NodeProviderTokenMissing',
+  /** The cluster has no `nodeProvider` in the configuration: its Nodes can be drained, not fenced or replaced. */
+  NodeProviderNotConfigured: 'NodeProviderNotConfigured',
   /** The node replacement run failed (its root cause in the message; the report in the details). */
   NodeReplacementFailed: 'NodeReplacementFailed',
   NodeReplacementAborted: 'NodeReplacementAborted',

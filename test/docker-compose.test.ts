@@ -201,6 +201,20 @@ describe('docker-compose.yml', () => {
       expect(config.clusters.map((c) => [c.name, c.restoreVerification.encryptionConfigFile])).toEqual([
         ['primary', join(example.dir, 'primary-encryption-config.yaml')],
       ]);
+      // Node replacement: a webhook provider whose token comes from the worker's environment, and the health watch's defaults.
+      expect(config.clusters.map((c) => [c.name, c.nodeProvider, c.nodeHealth])).toEqual([
+        [
+          'primary',
+          {
+            kind: 'webhook',
+            url: 'https://provisioning.example/lifeboat',
+            tokenEnv: 'LIFEBOAT_NODE_PROVIDER_TOKEN',
+            timeout: 120,
+            pollInterval: 10,
+          },
+          { unhealthyAfter: 300, nodeStartupTimeout: 600, maxUnhealthy: 1, stormThreshold: '55%', pause: false },
+        ],
+      ]);
       // What `schedule apply` makes of it: a snapshot every 6 hours and the quarterly game day.
       expect(desiredSchedules(config).map((s) => [s.scheduleId, s.spec.cronExpressions, s.action.workflowType])).toEqual([
         ['gameday', ['0 9 1 1,4,7,10 *'], 'gameDay'],

@@ -8,12 +8,12 @@
 // `traffic.timeout`. Every failure retrying cannot fix is an ApplicationFailure.nonRetryable with a
 // type from `trafficFailureTypes`; the webhook's transient failures are retryable ApplicationFailures
 // with the types in `retryableTrafficFailureTypes`, so a workflow can report what the last attempt met.
-import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { ActivityDeps } from '../deps.js';
 import type { AppConfig, TrafficConfig } from '../../worker/config.js';
 import { clusterClients } from '../kubernetes/cluster.js';
-import { describeNetworkError } from '../network-errors.js';
+import { callWebhook, parseJson, safeUrl } from '../webhooks.js';
 import { failureTypes } from '../../model/failures.js';
 import { httpStatusOf, kubernetesError } from '../kubernetes/api.js';
 import { failoverAppOf } from '../configuration.js';
@@ -83,8 +83,6 @@ const dnsEndpointApi = { group: 'externaldns.k8s.io', version: 'v1alpha1', plura
 const maxWriteRounds = 5;
 /** Annotation values stay readable; the reason is cut beyond this. */
 const maxReasonLength = 1024;
-/** How much of a webhook's answer goes into a message. */
-const maxAnswerLength = 300;
 
 const sameTargets = (a: readonly string[] | undefined, b: readonly string[]) =>
   a !== undefined && a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
@@ -257,12 +255,6 @@ export async function pointDnsEndpoint(
 // ---------------------------------------------------------------------------------------------------
 // Webhook
 
-/** The URL without credentials or query, for messages. */
-const safeUrl = (url: string) => {
-  const u = new URL(url);
-  return `${u.origin}${u.pathname}`;
-};
-
 function bearerToken(traffic: WebhookTraffic): string | undefined {
   if (!traffic.tokenEnv) return undefined;
   const token = process.env[traffic.tokenEnv];
@@ -274,69 +266,24 @@ function bearerToken(traffic: WebhookTraffic): string | undefined {
   return token;
 }
 
-/** Seconds of a Retry-After header (delta-seconds form), capped at 5 minutes. */
-const retryAfterSeconds = (header: string | null) =>
-  header && /^\d+$/.test(header.trim()) ? Math.min(Number(header.trim()), 300) : undefined;
-
-/**
- * One request to the webhook within `traffic.timeout`, cancelled with the activity. A 2xx answer is
- * returned with its body; anything else is thrown, classified (see the module comment). The token is
- * never part of a message: answers quoted in messages have it replaced.
- */
-async function callWebhook(
+/** One request to the traffic webhook within `traffic.timeout`, cancelled with the activity; see `callWebhook`. */
+function callTrafficWebhook(
   traffic: WebhookTraffic,
   url: string,
   init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string },
   rejectedType: string,
 ): Promise<{ status: number; text: string }> {
   const token = bearerToken(traffic);
-  const what = `${init.method} ${safeUrl(url)}`;
-  const redact = (text: string) => (token ? text.replaceAll(token, '[token]') : text).slice(0, maxAnswerLength);
-  const cancellation = Context.current().cancellationSignal;
-  let status: number;
-  let text: string;
-  let retryAfter: string | null;
-  try {
-    const response = await fetch(url, {
-      method: init.method,
-      headers: { accept: 'application/json', ...init.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      ...(init.body === undefined ? {} : { body: init.body }),
-      // A redirected POST may become a GET elsewhere: the configured URL must be the final one.
-      redirect: 'manual',
-      signal: AbortSignal.any([AbortSignal.timeout(traffic.timeout * 1000), cancellation]),
-    });
-    status = response.status;
-    retryAfter = response.headers.get('retry-after');
-    text = await response.text();
-  } catch (err) {
-    if (cancellation.aborted)
-      throw cancellation.reason instanceof CancelledFailure ? cancellation.reason : new CancelledFailure(`${what}: cancelled`);
-    if ((err as Error).name === 'TimeoutError') {
-      throw ApplicationFailure.retryable(`${what}: no answer within ${traffic.timeout} s`, failureTypes.TrafficWebhookTimeout);
-    }
-    throw ApplicationFailure.retryable(`${what}: ${describeNetworkError(err)}`, failureTypes.TrafficWebhookUnreachable);
-  }
-  if (status >= 200 && status < 300) return { status, text };
-  const answer = `${what} answered ${status}${text.trim() ? `: ${redact(text.trim())}` : ''}`;
-  if (status >= 500 || status === 408 || status === 429) {
-    const delay = retryAfterSeconds(retryAfter);
-    throw ApplicationFailure.create({
-      message: answer,
-      type: failureTypes.TrafficWebhookUnavailable,
-      nonRetryable: false,
-      ...(delay === undefined ? {} : { nextRetryDelay: `${delay}s` }),
-    });
-  }
-  const hint = status >= 300 && status < 400 ? ' (redirects are not followed: configure the final URL)' : '';
-  throw ApplicationFailure.nonRetryable(`${answer}${hint}`, rejectedType);
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  return callWebhook(
+    url,
+    { ...init, timeout: traffic.timeout, ...(token ? { token } : {}) },
+    {
+      unavailable: failureTypes.TrafficWebhookUnavailable,
+      timeout: failureTypes.TrafficWebhookTimeout,
+      unreachable: failureTypes.TrafficWebhookUnreachable,
+      rejected: rejectedType,
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -366,7 +313,7 @@ export const createTrafficSwitchActivities = (deps: Pick<ActivityDeps, 'clusters
         };
       }
       if (!traffic.statusUrl) return { provider: traffic.provider, detail: 'webhook without statusUrl' };
-      const { text } = await callWebhook(traffic, traffic.statusUrl, { method: 'GET' }, failureTypes.TrafficStatusRejected);
+      const { text } = await callTrafficWebhook(traffic, traffic.statusUrl, { method: 'GET' }, failureTypes.TrafficStatusRejected);
       const cluster = (parseJson(text) as { cluster?: unknown } | undefined)?.cluster;
       const where = `GET ${safeUrl(traffic.statusUrl)}`;
       if (typeof cluster !== 'string') return { provider: traffic.provider, detail: `${where} answered without a "cluster" string` };
@@ -399,7 +346,7 @@ export const createTrafficSwitchActivities = (deps: Pick<ActivityDeps, 'clusters
         });
       }
       const { app, from, to, reason, workflowId, idempotencyKey } = input;
-      const { status, text } = await callWebhook(
+      const { status, text } = await callTrafficWebhook(
         traffic,
         traffic.url,
         {

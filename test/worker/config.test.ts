@@ -95,6 +95,63 @@ describe('loadConfig', () => {
     expect(config.metrics).toEqual({ port: 9464 });
   });
 
+  it('a cluster without nodeProvider cannot replace Nodes; its nodeHealth has the documented defaults', () => {
+    const [cluster] = loadConfig({ file: writeConfig('node-defaults.yaml', valid), env: {} }).clusters;
+    expect(cluster!.nodeProvider).toBeUndefined();
+    expect(cluster!.nodeHealth).toEqual({
+      unhealthyAfter: 300,
+      nodeStartupTimeout: 600,
+      maxUnhealthy: 1,
+      stormThreshold: '55%',
+      pause: false,
+    });
+  });
+
+  it('reads a kwok and a webhook node provider, and nodeHealth with a share of the Nodes', () => {
+    const kwok = loadConfig({ file: writeConfig('node-kwok.yaml', `${valid}    nodeProvider: { kind: kwok }\n`), env: {} });
+    expect(kwok.clusters[0]!.nodeProvider).toEqual({ kind: 'kwok' });
+    const webhook = loadConfig({
+      file: writeConfig(
+        'node-webhook.yaml',
+        `${valid}    nodeProvider: { kind: webhook, url: "https://nodes.example/api", tokenEnv: NODES_TOKEN }
+    nodeHealth: { unhealthyAfter: 2m, maxUnhealthy: "40%", stormThreshold: "60%", pause: true }
+`,
+      ),
+      env: {},
+    });
+    expect(webhook.clusters[0]!.nodeProvider).toEqual({
+      kind: 'webhook',
+      url: 'https://nodes.example/api',
+      tokenEnv: 'NODES_TOKEN',
+      timeout: 30,
+      pollInterval: 5,
+    });
+    expect(webhook.clusters[0]!.nodeHealth).toEqual({
+      unhealthyAfter: 120,
+      nodeStartupTimeout: 600,
+      maxUnhealthy: '40%',
+      stormThreshold: '60%',
+      pause: true,
+    });
+  });
+
+  it('a node provider of an unknown kind, a webhook URL that is not one, a share above 100% and a zero duration are refused at their lines', () => {
+    const badKind = writeConfig('node-bad-kind.yaml', `${valid}    nodeProvider:\n      kind: metal3\n`);
+    expect(problemsOf(() => loadConfig({ file: badKind, env: {} }))).toEqual([
+      `${badKind}:16:13: clusters[0].nodeProvider.kind: expected kind 'kwok' or 'webhook'`,
+    ]);
+    const badUrl = writeConfig(
+      'node-bad-url.yaml',
+      `${valid}    nodeProvider:\n      kind: webhook\n      url: provisioning.example/lifeboat\n      tokenEnv: NODES_TOKEN\n`,
+    );
+    expect(problemsOf(() => loadConfig({ file: badUrl, env: {} }))).toEqual([`${badUrl}:17:12: clusters[0].nodeProvider.url: Invalid URL`]);
+    const badShare = writeConfig('node-bad-share.yaml', `${valid}    nodeHealth: { maxUnhealthy: "120%", unhealthyAfter: 0s }\n`);
+    expect(problemsOf(() => loadConfig({ file: badShare, env: {} }))).toEqual([
+      `${badShare}:15:57: clusters[0].nodeHealth.unhealthyAfter: a duration in whole seconds or more, such as 90s, 15m, 4h or 30d`,
+      `${badShare}:15:33: clusters[0].nodeHealth.maxUnhealthy: a count of Nodes (0 or more) or a percentage from 0% to 100%, like "40%"`,
+    ]);
+  });
+
   it('lets environment variables override the file and define clusters', () => {
     for (const name of ['standby.kubeconfig', 'ca', 'crt', 'key'])
       writeFileSync(f(name), name.endsWith('kubeconfig') ? kubeconfig(['admin@standby'], 'admin@standby') : 'PEM\n');

@@ -127,6 +127,63 @@ const etcdSnapshotsSchema = z
   })
   .strict();
 
+/** A share of a cluster's Nodes, `"0%"` to `"100%"`. */
+const percentText = z
+  .string()
+  .regex(/^(100|[1-9]?[0-9])%$/, 'a percentage from 0% to 100%, like "40%"')
+  .transform((v) => v as `${number}%`);
+
+/**
+ * How a cluster's Nodes are powered off (fenced) and replaced. Absent: node replacement is not
+ * possible on this cluster; its activities fail naming `clusters[].nodeProvider`.
+ */
+export const nodeProviderSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z
+      .object({
+        /** kwok's simulated Nodes (the lab): fencing makes kwok stop managing the Node, a replacement is a new Node object kwok manages. */
+        kind: z.literal('kwok'),
+      })
+      .strict(),
+    z
+      .object({
+        /**
+         * The team's provisioning system: POST of `{ action, cluster, ..., idempotencyKey }` (JSON) with
+         * an Idempotency-Key header and a bearer token; GET `<url>/nodes/<node>` tells whether a Node is off.
+         */
+        kind: z.literal('webhook'),
+        url: z.url({ protocol: /^https?$/ }),
+        /** Environment variable holding the bearer token; never in this file. */
+        tokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'),
+        /** Per request, and how long a power-off may take to be confirmed. Default: 30s. */
+        timeout: duration.default(30),
+        /** Between the GETs that wait for a power-off to be confirmed. Default: 5s. */
+        pollInterval: duration.default(5),
+      })
+      .strict(),
+  ],
+  { error: (issue) => (issue.code === 'invalid_union' ? "expected kind 'kwok' or 'webhook'" : undefined) },
+);
+
+/** What the node health watch may do on a cluster (MachineHealthCheck's and NodeHealthCheck's settings). */
+export const nodeHealthSchema = z
+  .object({
+    /** A Node whose Ready is False or Unknown (or whose Lease is stale) this long is remediated. Default: 5m. */
+    unhealthyAfter: duration.default(300),
+    /** How long a replacement Node may take to register and go Ready. Default: 10m. */
+    nodeStartupTimeout: duration.default(600),
+    /** At most this many Nodes (a count, or a share like "40%", rounded down) in remediation at once. Default: 1. */
+    maxUnhealthy: z
+      .union([z.number().int().min(0), percentText], { error: 'a count of Nodes (0 or more) or a percentage from 0% to 100%, like "40%"' })
+      .default(1),
+    /** More than this share of the cluster's (or a zone's) Nodes unhealthy at once: a partition, nothing is started. Default: 55%. */
+    stormThreshold: percentText.default('55%'),
+    /** Start no remediation on this cluster. Default: false. */
+    pause: z.boolean().default(false),
+  })
+  .strict();
+
 export const clusterSchema = z
   .object({
     /** The name runbooks and the CLI use for this cluster. */
@@ -179,6 +236,9 @@ export const clusterSchema = z
       })
       .strict()
       .prefault({}),
+    /** How Nodes are fenced and replaced. Absent: node replacement is not possible on this cluster. */
+    nodeProvider: nodeProviderSchema.optional(),
+    nodeHealth: nodeHealthSchema.prefault({}),
   })
   .strict();
 
@@ -547,5 +607,7 @@ export type FailoverConfig = z.infer<typeof failoverSchema>;
 export type ObjectRef = z.infer<typeof objectRefSchema>;
 export type Objectives = z.infer<typeof objectivesSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
+export type NodeProviderConfig = z.infer<typeof nodeProviderSchema>;
+export type NodeHealthConfig = z.infer<typeof nodeHealthSchema>;
 export type EncryptionConfig = z.infer<typeof encryptionSchema>;
 export type RetentionConfig = z.infer<typeof retentionSchema>;

@@ -1,0 +1,135 @@
+// The lab's node provider. kwok simulates the kubelet of each Node its label selector matches (the
+// lab's kwok: every Node without `lifeboat.io/lab-kubelet=stopped`). Powering off is setting that
+// label: the API server's watch then tells kwok the Node is gone from its selection, so kwok drops its
+// pending status updates, releases its Lease and stops running its Pods, exactly what a dead kubelet
+// leaves behind. (An annotation would not do: kwok filters annotations itself and ignores an update
+// that stops matching, and a Lease taken from kwok stops its renewals but not its status heartbeats.)
+// Provisioning creates a Node object, which kwok brings Ready.
+import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/activity';
+import { failureTypes } from '../../model/failures.js';
+import { httpStatusOf, kubernetesError } from '../kubernetes/api.js';
+import { mergePatch } from '../kubernetes/deployments.js';
+import { provisionLabels, type NodeProvider, type NodeResources, type ProvisionRequest } from './provider.js';
+
+/** kwok's own annotation for the Nodes it simulates (as kwokctl makes them). */
+export const kwokManagedAnnotation = { key: 'kwok.x-k8s.io/node', value: 'fake' } as const;
+
+/** The label that stops kwok simulating a Node's kubelet (lab/components.ts selects Nodes without it). */
+export const kubeletStoppedLabel = { key: 'lifeboat.io/lab-kubelet', value: 'stopped' } as const;
+
+/** kwok's --manage-nodes-with-label-selector: every Node whose kubelet is not stopped. */
+export const kwokNodeSelector = `${kubeletStoppedLabel.key} notin (${kubeletStoppedLabel.value})`;
+
+/** What a kwok Node reports when the caller knows no better (the lab's Nodes have the same). */
+export const kwokNodeCapacity: Readonly<Record<string, string>> = { cpu: '32', memory: '128Gi', pods: '400' };
+
+const isStopped = (node: V1Node | undefined) => node?.metadata?.labels?.[kubeletStoppedLabel.key] === kubeletStoppedLabel.value;
+
+/** Sets (stop) or removes (start) the label that stops kwok simulating the Node's kubelet. */
+export async function setKubeletStopped(kubeConfig: KubeConfig, node: string, stopped: boolean): Promise<V1Node> {
+  try {
+    return await kubeConfig
+      .makeApiClient(CoreV1Api)
+      .patchNode(
+        { name: node, body: { metadata: { labels: { [kubeletStoppedLabel.key]: stopped ? kubeletStoppedLabel.value : null } } } },
+        mergePatch,
+      );
+  } catch (err) {
+    throw kubernetesError(err, `${stopped ? 'stopping' : 'starting'} the kubelet of Node ${node}`, { notFound: failureTypes.NodeNotFound });
+  }
+}
+
+/** Node names are DNS labels here: kubernetes.io/hostname carries the name, and a label value is at most 63 characters. */
+const maxNodeName = 63;
+
+/**
+ * The replacement's name: the old Node's without a trailing `-<digits>`, then `-r` and the first 8
+ * characters of the run ID (`primary-node-2` → `primary-node-r1a2b3c4d`). The same run always gets the
+ * same name; another run another.
+ */
+export function replacementNodeName(replacing: string, runId: string): string {
+  const suffix = `-r${runId
+    .replace(/[^a-z0-9]/gi, '')
+    .slice(0, 8)
+    .toLowerCase()}`;
+  const base = replacing
+    .replace(/-\d+$/, '')
+    .slice(0, maxNodeName - suffix.length)
+    .replace(/[^a-z0-9]+$/, '');
+  return `${base}${suffix}`;
+}
+
+export const isReady = (node: V1Node | undefined) =>
+  node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+/** A kwok Node object for the pool: kwok's annotation, the pool's labels and taints, its own hostname. */
+export function kwokNode(name: string, pool: ProvisionRequest['pool'], resources: NodeResources): V1Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      annotations: { [kwokManagedAnnotation.key]: kwokManagedAnnotation.value, 'node.alpha.kubernetes.io/ttl': '0' },
+      labels: { ...pool.labels, 'kubernetes.io/hostname': name },
+    },
+    spec: pool.taints.length ? { taints: pool.taints.map((t) => ({ ...t })) } : {},
+    // A Node's status is taken on create (kubelets register this way): kwok keeps the resources.
+    status: { capacity: { ...resources.capacity }, allocatable: { ...resources.allocatable }, phase: 'Running' },
+  };
+}
+
+export function kwokProvider(cluster: string, kubeConfig: KubeConfig): NodeProvider {
+  const api = kubeConfig.makeApiClient(CoreV1Api);
+  const where = (node: string) => `Node ${node} on cluster '${cluster}'`;
+  const readNode = async (name: string): Promise<V1Node | undefined> => {
+    try {
+      return await api.readNode({ name });
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return undefined;
+      throw kubernetesError(err, `reading ${where(name)}`);
+    }
+  };
+
+  return {
+    async powerOff({ node }) {
+      const found = await readNode(node);
+      if (!found) return { off: true, how: `kwok: ${where(node)} does not exist; nothing runs it` };
+      if (isStopped(found))
+        return { off: true, how: `kwok: already off: ${where(node)} is labelled ${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}` };
+      const after = await setKubeletStopped(kubeConfig, node, true);
+      return isStopped(after)
+        ? {
+            off: true,
+            how: `kwok: powered off: ${where(node)} labelled ${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}; kwok no longer renews its Lease, updates it or runs its Pods`,
+          }
+        : { off: false, how: `kwok: ${where(node)} did not keep the label ${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}` };
+    },
+
+    async provision({ replacing, pool, runId, resources }) {
+      const name = replacementNodeName(replacing, runId);
+      const own = (found: V1Node) => {
+        const by = found.metadata?.labels?.[provisionLabels.provisionedBy];
+        if (by === runId) return { node: name, created: false };
+        throw ApplicationFailure.nonRetryable(
+          `kwok: ${where(name)} exists but was not provisioned by run ${runId} (${provisionLabels.provisionedBy}=${by ?? 'absent'}); not taking it`,
+          failureTypes.NodeProviderRejected,
+        );
+      };
+      const existing = await readNode(name);
+      if (existing) return own(existing);
+      const old = resources ? undefined : await readNode(replacing);
+      const capacity = resources?.capacity ?? old?.status?.capacity ?? kwokNodeCapacity;
+      const allocatable = resources?.allocatable ?? old?.status?.allocatable ?? capacity;
+      try {
+        await api.createNode({ body: kwokNode(name, pool, { capacity, allocatable }) });
+        return { node: name, created: true };
+      } catch (err) {
+        // An attempt that created it but did not hear the answer.
+        const raced = httpStatusOf(err) === 409 ? await readNode(name) : undefined;
+        if (raced) return own(raced);
+        throw kubernetesError(err, `creating ${where(name)}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// One request to a team's webhook (a traffic switch, a node provider), the same way everywhere: within
+// a timeout, cancelled with the activity, redirects not followed, the bearer token never in a message,
+// and the answer classified: 2xx returned; 5xx, 408, 429 and no answer retryable (a Retry-After
+// honoured); any other status non-retryable.
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { describeNetworkError } from './network-errors.js';
+
+/** How much of a webhook's answer goes into a message. */
+const maxAnswerLength = 300;
+
+/** The URL without credentials or query, for messages. */
+export const safeUrl = (url: string) => {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+};
+
+/** Seconds of a Retry-After header (delta-seconds form), capped at 5 minutes. */
+const retryAfterSeconds = (header: string | null) =>
+  header && /^\d+$/.test(header.trim()) ? Math.min(Number(header.trim()), 300) : undefined;
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The failure types a caller's webhook errors get. */
+export interface WebhookFailureTypes {
+  /** Retryable: 5xx, 408 or 429. */
+  unavailable: string;
+  /** Retryable: no answer within the timeout. */
+  timeout: string;
+  /** Retryable: no connection (refused, reset, unknown host). */
+  unreachable: string;
+  /** Non-retryable: any other status but 2xx. */
+  rejected: string;
+}
+
+export interface WebhookRequest {
+  method: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  /** Seconds the request may take. */
+  timeout: number;
+  /** Sent as `Authorization: Bearer <token>`; replaced by `[token]` in any answer quoted. */
+  token?: string;
+}
+
+/** One request; a 2xx answer is returned with its body, anything else is thrown, classified by `types`. */
+export async function callWebhook(
+  url: string,
+  request: WebhookRequest,
+  types: WebhookFailureTypes,
+): Promise<{ status: number; text: string }> {
+  const { token } = request;
+  const what = `${request.method} ${safeUrl(url)}`;
+  const redact = (text: string) => (token ? text.replaceAll(token, '[token]') : text).slice(0, maxAnswerLength);
+  const cancellation = Context.current().cancellationSignal;
+  let status: number;
+  let text: string;
+  let retryAfter: string | null;
+  try {
+    const response = await fetch(url, {
+      method: request.method,
+      headers: { accept: 'application/json', ...request.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      ...(request.body === undefined ? {} : { body: request.body }),
+      // A redirected POST may become a GET elsewhere: the configured URL must be the final one.
+      redirect: 'manual',
+      signal: AbortSignal.any([AbortSignal.timeout(request.timeout * 1000), cancellation]),
+    });
+    status = response.status;
+    retryAfter = response.headers.get('retry-after');
+    text = await response.text();
+  } catch (err) {
+    if (cancellation.aborted)
+      throw cancellation.reason instanceof CancelledFailure ? cancellation.reason : new CancelledFailure(`${what}: cancelled`);
+    if ((err as Error).name === 'TimeoutError') {
+      throw ApplicationFailure.retryable(`${what}: no answer within ${request.timeout} s`, types.timeout);
+    }
+    throw ApplicationFailure.retryable(`${what}: ${describeNetworkError(err)}`, types.unreachable);
+  }
+  if (status >= 200 && status < 300) return { status, text };
+  const answer = `${what} answered ${status}${text.trim() ? `: ${redact(text.trim())}` : ''}`;
+  if (status >= 500 || status === 408 || status === 429) {
+    const delay = retryAfterSeconds(retryAfter);
+    throw ApplicationFailure.create({
+      message: answer,
+      type: types.unavailable,
+      nonRetryable: false,
+      ...(delay === undefined ? {} : { nextRetryDelay: `${delay}s` }),
+    });
+  }
+  const hint = status >= 300 && status < 400 ? ' (redirects are not followed: configure the final URL)' : '';
+  throw ApplicationFailure.nonRetryable(`${answer}${hint}`, types.rejected);
+}
