@@ -2,6 +2,7 @@
 // released, provisioning its replacement in the same pool, and waiting for that Node to go Ready. The
 // provider is the cluster's `nodeProvider` configuration; without one, fencing and provisioning fail
 // naming the missing key.
+import { deadlineMsOf, type DeadlineInput } from '../deadline.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import { CoreV1Api, type V1Node } from '@kubernetes/client-node';
 import type { ActivityDeps } from '../deps.js';
@@ -36,11 +37,10 @@ export interface ProvisionNodeInput {
   resources?: NodeResources;
 }
 
-export interface WaitNodeReadyInput {
+/** Past its deadline (an ISO time, or timeoutSeconds from the first schedule: nodeStartupTimeout), the Node counts as not Ready. */
+export interface WaitNodeReadyInput extends DeadlineInput {
   cluster: string;
   node: string;
-  /** ISO time after which the Node counts as not Ready: fixed by the workflow (now + nodeStartupTimeout), so a retried attempt keeps it. */
-  deadline: string;
 }
 
 /** How often waitNodeReady reads the Node. */
@@ -98,9 +98,10 @@ export const createNodeProviderActivities = (deps: Pick<ActivityDeps, 'clusters'
     },
 
     /** Waits, heartbeating, until the Node exists and is Ready; NodeNotReady at the deadline, saying what it last saw. */
-    async waitNodeReady({ cluster, node, deadline }: WaitNodeReadyInput): Promise<{ readyAt: string }> {
+    async waitNodeReady({ cluster, node, ...until }: WaitNodeReadyInput): Promise<{ readyAt: string }> {
       const api = clusterClients(deps, cluster).kubeConfig.makeApiClient(CoreV1Api);
       let seen = 'not registered';
+      const deadline = new Date(deadlineMsOf(until)).toISOString();
       const readyAt = await pollWithHeartbeat(new Date(deadline), readyPollMs, async () => {
         let found: V1Node | undefined;
         try {

@@ -14,6 +14,7 @@ import type { NodeInput, ScaleDeploymentInput, WaitForConditionInput } from '../
 import type { HttpCheckInput } from '../../activities/traffic/http-check.js';
 import type { DrainNodeInput, NodeRef, PreflightNodeInput } from '../../activities/kubernetes/drain.js';
 import type { DeadlineInput } from '../../activities/deadline.js';
+import type { FenceNodeInput, ProvisionNodeInput, WaitNodeReadyInput } from '../../activities/node-provider/index.js';
 import type { NotifyInput } from '../../activities/traffic/notify.js';
 import { defineBlocks, type BlockRegistry, type BuildingBlock } from './blocks.js';
 import { blockCatalog, type BlockName } from './catalog.js';
@@ -157,7 +158,7 @@ const inputs: Record<BlockName, z.ZodType> = {
     timeoutSeconds: seconds.describe('How long to wait for disruption budgets before returning what they still block'),
   }) satisfies z.ZodType<DrainNodeInput>,
   deletePods: z.strictObject({ cluster, pods: z.array(podRef) }),
-  fenceNode: z.strictObject({ cluster, node, ...thisRun }),
+  fenceNode: z.strictObject({ cluster, node, ...thisRun }) satisfies z.ZodType<FenceNodeInput>,
   taintOutOfService: z.strictObject({ cluster, node }) satisfies z.ZodType<NodeRef>,
   removeOutOfServiceTaint: z.strictObject({ cluster, node }) satisfies z.ZodType<NodeRef>,
   waitVolumesDetached: z.strictObject({ cluster, node, timeoutSeconds: seconds }) satisfies z.ZodType<NodeRef & DeadlineInput>,
@@ -166,8 +167,8 @@ const inputs: Record<BlockName, z.ZodType> = {
     node,
     uid: text("the Node's UID").optional().describe('Delete only this Node, not a new one of the same name'),
   }),
-  provisionNode: z.strictObject({ cluster, replacing: node, pool: nodePool, ...thisRun }),
-  waitNodeReady: z.strictObject({ cluster, node, timeoutSeconds: seconds }),
+  provisionNode: z.strictObject({ cluster, replacing: node, pool: nodePool, ...thisRun }) satisfies z.ZodType<ProvisionNodeInput>,
+  waitNodeReady: z.strictObject({ cluster, node, timeoutSeconds: seconds }) satisfies z.ZodType<WaitNodeReadyInput>,
   verifyPodsMoved: z.strictObject({ cluster, node, pods: z.array(drainPod), timeoutSeconds: seconds }),
   uncordonNode: z.strictObject({ cluster, node: text('a Node name') }) satisfies z.ZodType<NodeInput>,
   waitForCondition: z.strictObject({
