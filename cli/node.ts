@@ -3,7 +3,9 @@
 // a Node is never handled twice at once. Approvals, status and abort are the runbook commands'
 // (`lifeboat runbook approve node-replacement/<cluster>/<node>`).
 import type { Command } from 'commander';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { ScheduleNotFoundError, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { NodeHealthWatchResult } from '../workflows/nodeHealthWatch.js';
+import { nodeHealthScheduleId } from './schedule.js';
 import { CoreV1Api, type V1Node } from '@kubernetes/client-node';
 import { httpStatusOf } from '../activities/kubernetes/api.js';
 import { describeNetworkError } from '../activities/network-errors.js';
@@ -182,6 +184,53 @@ async function start(
   }
 }
 
+/** One cluster's watch, as `node watch status` shows it. */
+interface WatchStatus {
+  cluster: string;
+  schedule: string;
+  state: 'not applied' | 'paused' | 'active';
+  lastRunAt?: string;
+  last?: NodeHealthWatchResult;
+  lastStatus?: string;
+}
+
+async function watchStatus(client: Client, cluster: string): Promise<WatchStatus> {
+  const schedule = nodeHealthScheduleId(cluster);
+  const d = await client.schedule
+    .getHandle(schedule)
+    .describe()
+    .catch((err: unknown) => {
+      if (err instanceof ScheduleNotFoundError) return undefined;
+      throw err;
+    });
+  if (!d) return { cluster, schedule, state: 'not applied' };
+  const state = d.state.paused ? 'paused' : 'active';
+  const last = d.info.recentActions.at(-1);
+  if (!last || !('workflow' in last.action)) return { cluster, schedule, state };
+  const handle = client.workflow.getHandle(last.action.workflow.workflowId, last.action.workflow.firstExecutionRunId);
+  const status = (await handle.describe()).status.name;
+  const result = status === 'COMPLETED' ? ((await handle.result()) as NodeHealthWatchResult) : undefined;
+  return { cluster, schedule, state, lastRunAt: last.takenAt.toISOString(), lastStatus: status, ...(result ? { last: result } : {}) };
+}
+
+export function formatWatchStatus(rows: WatchStatus[]): string {
+  const lines: string[] = [];
+  for (const r of rows) {
+    lines.push(`${r.cluster}: ${r.schedule} ${r.state}${r.lastRunAt ? `, last looked at ${r.lastRunAt} (${r.lastStatus})` : ''}`);
+    if (!r.last) continue;
+    if (r.last.stopped) lines.push(`  ${r.last.stopped}`);
+    if (!r.last.unhealthy.length) lines.push('  every Node healthy');
+    for (const u of r.last.unhealthy) {
+      const started = r.last.started.find((id) => id.endsWith(`/${u.node}`));
+      const held = r.last.held.find((h) => h.node === u.node);
+      lines.push(
+        `  ${u.node}: unhealthy since ${u.since} (${u.why}): ${started ? `replacement started, ${started}` : `held: ${held?.why ?? '?'}`}`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 export function registerNodeCommands(program: Command): void {
   const node = program.command('node').description('replace or drain a Node: plan, approval, cordon, drain or fence, replace, proof');
   const target = (c: Command) =>
@@ -230,6 +279,32 @@ export function registerNodeCommands(program: Command): void {
       const params = parametersOf(config, opts, true);
       await checkNode(config, opts.cluster, opts.node);
       await start(config, 'node-replacement', opts, params);
+    });
+
+  node
+    .command('watch')
+    .description('the node health watch (clusters[].nodeHealth.watch, `lifeboat schedule apply`)')
+    .command('status')
+    .description(
+      "each watched cluster's schedule and what its last look found: unhealthy Nodes, replacements started, what is held and why",
+    )
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const config = loadConfig();
+      const watched = config.clusters.filter((c) => c.nodeHealth.watch).map((c) => c.name);
+      if (!watched.length)
+        throw new CliError(
+          'no cluster is watched: set clusters[].nodeHealth.watch: true, then `lifeboat schedule apply`',
+          exitCodes.badInput,
+        );
+      const client = await connectClient(config);
+      try {
+        const rows = await Promise.all(watched.map((c) => watchStatus(client, c)));
+        if (opts.json) printJson({ clusters: rows });
+        else process.stdout.write(formatWatchStatus(rows));
+      } finally {
+        await client.connection.close();
+      }
     });
 
   target(node.command('drain'))

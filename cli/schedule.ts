@@ -11,7 +11,7 @@ import { loadConfig, type LifeboatConfig } from '../worker/config.js';
 import { parseDuration } from '../model/durations.js';
 import type { overlapPolicies } from '../model/runbook/schema.js';
 import { connectClient } from './temporal.js';
-import { CliError, printJson, table } from './output.js';
+import { CliError, exitCodes, printJson, table } from './output.js';
 import { loadAllRunbooks, runbookInput, runParameters, type LoadedRunbook } from './runbook-documents.js';
 
 const managedBy = 'lifeboat schedule apply';
@@ -57,6 +57,68 @@ export function runbookSchedules(config: LifeboatConfig, runbooks: readonly Load
         memo: { managedBy },
       },
     ];
+  });
+}
+
+/** A cluster's node health watch: `node-health/<cluster>`; its runs are `node-health/<cluster>-<time>`. */
+export const nodeHealthScheduleId = (cluster: string) => `node-health/${cluster}`;
+
+/**
+ * The node health watch of every cluster whose `nodeHealth.watch` is on: every `watchEvery`, the
+ * nodeHealthWatch workflow with the cluster's rules and the node-replacement runbook it starts, as
+ * validated now (editing the document takes effect at the next apply, as for any scheduled runbook).
+ */
+export function nodeHealthSchedules(config: LifeboatConfig, runbooks: readonly LoadedRunbook[]): ScheduleOptions[] {
+  const watched = config.clusters.filter((c) => c.nodeHealth.watch);
+  if (!watched.length) return [];
+  const loaded = runbooks.find((r) => r.document.metadata.name === 'node-replacement');
+  if (!loaded)
+    throw new CliError(
+      `clusters[${config.clusters.indexOf(watched[0]!)}].nodeHealth.watch needs the node-replacement runbook in ${config.runbooks.dir ?? 'runbooks'}; ${noScheduleChanged}`,
+      exitCodes.badInput,
+    );
+  return watched.map((c) => {
+    const h = c.nodeHealth;
+    const id = nodeHealthScheduleId(c.name);
+    // The parameters each start sets (node, mode, reason, approver) are placeholders here.
+    const replacement = runbookInput(
+      config,
+      loaded,
+      runParameters(config, loaded, { cluster: c.name, node: 'placeholder', reason: 'placeholder' }),
+      `schedule ${id}`,
+    );
+    const every = `every ${h.watchEvery}s`;
+    return {
+      scheduleId: id,
+      spec: { intervals: [{ every: h.watchEvery * 1000 }] },
+      action: {
+        type: 'startWorkflow' as const,
+        workflowType: 'nodeHealthWatch',
+        taskQueue: config.temporal.taskQueue,
+        workflowId: id,
+        args: [
+          {
+            cluster: c.name,
+            policy: {
+              unhealthyAfterSeconds: h.unhealthyAfter,
+              maxUnhealthy: h.maxUnhealthy,
+              stormThreshold: h.stormThreshold,
+              pause: h.pause,
+              ...(h.selector ? { selector: h.selector } : {}),
+            },
+            replacement: {
+              ...replacement,
+              parameters: { ...replacement.parameters, drainTimeoutSeconds: 600, nodeStartupTimeoutSeconds: h.nodeStartupTimeout },
+            },
+            ...(h.notifyWebhookEnv ? { notifyWebhookEnv: h.notifyWebhookEnv } : {}),
+          },
+        ],
+        memo: { cron: every, source: loaded.file, contentHash: loaded.contentHash },
+      },
+      // A watch still looking when the next is due is not doubled up; a missed tick is not worth catching up.
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: h.watchEvery * 1000 },
+      memo: { managedBy },
+    };
   });
 }
 
@@ -125,11 +187,13 @@ async function managedScheduleIds(client: Client): Promise<string[]> {
 
 /** The configuration field a schedule comes from. */
 const scheduleField = (config: LifeboatConfig, id: string, runbooks: readonly LoadedRunbook[]) =>
-  id === gameDayScheduleId
-    ? 'gameDay.schedule'
-    : id.startsWith(runbookScheduleId(''))
-      ? `${runbooks.find((r) => runbookScheduleId(r.document.metadata.name) === id)?.file ?? 'runbook'}: schedule`
-      : `clusters[${config.clusters.findIndex((c) => `${scheduleIdPrefix}${c.name}` === id)}].etcdSnapshots.schedule`;
+  id.startsWith(nodeHealthScheduleId(''))
+    ? `clusters[${config.clusters.findIndex((c) => nodeHealthScheduleId(c.name) === id)}].nodeHealth`
+    : id === gameDayScheduleId
+      ? 'gameDay.schedule'
+      : id.startsWith(runbookScheduleId(''))
+        ? `${runbooks.find((r) => runbookScheduleId(r.document.metadata.name) === id)?.file ?? 'runbook'}: schedule`
+        : `clusters[${config.clusters.findIndex((c) => `${scheduleIdPrefix}${c.name}` === id)}].etcdSnapshots.schedule`;
 
 export interface ApplyResult {
   created: string[];
@@ -151,7 +215,7 @@ export async function applySchedules(
   runbooks: readonly LoadedRunbook[] = loadAllRunbooks(config, noScheduleChanged),
 ): Promise<ApplyResult> {
   const result: ApplyResult = { created: [], updated: [], deleted: [] };
-  const desired = [...desiredSchedules(config), ...runbookSchedules(config, runbooks)];
+  const desired = [...desiredSchedules(config), ...runbookSchedules(config, runbooks), ...nodeHealthSchedules(config, runbooks)];
   const existing = await Promise.all(
     desired.map((options) =>
       client.schedule

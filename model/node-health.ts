@@ -15,6 +15,8 @@ export interface ObservedNode {
   readySince?: string;
   /** When the kubelet last renewed its Lease (ISO); undefined when it has none. */
   leaseRenewedAt?: string;
+  /** How long a renewal holds (the Lease's leaseDurationSeconds; the kubelet's default is 40). */
+  leaseDurationSeconds?: number;
   controlPlane: boolean;
 }
 
@@ -25,6 +27,8 @@ export interface NodeHealthPolicy {
   /** More than this share of the cluster's (or a zone's) Nodes not Ready at once is a storm. */
   stormThreshold: `${number}%`;
   pause: boolean;
+  /** The label selector of the Nodes watched (all when absent): observeNodes lists only these. */
+  selector?: string;
 }
 
 export interface UnhealthyNode {
@@ -49,14 +53,16 @@ const zoneLabel = 'topology.kubernetes.io/zone';
 const percent = (share: `${number}%`) => Number(share.slice(0, -1));
 
 /** How long `n` has been unhealthy at `now`, and why, or undefined while it is healthy. */
-function unhealthySince(n: ObservedNode, now: number, unhealthyAfterMs: number): { since: number; why: string } | undefined {
+function unhealthySince(n: ObservedNode, now: number): { since: number; why: string } | undefined {
   if (n.ready !== 'True') {
     const since = n.readySince ? Date.parse(n.readySince) : 0;
     return { since, why: `Ready is ${n.ready ?? 'not reported'}` };
   }
-  // Ready still says True, but the kubelet stopped renewing its Lease: it is gone and the lifecycle controller has not noticed yet.
-  if (n.leaseRenewedAt !== undefined && now - Date.parse(n.leaseRenewedAt) > unhealthyAfterMs) {
-    return { since: Date.parse(n.leaseRenewedAt), why: `its Lease was last renewed at ${n.leaseRenewedAt}` };
+  // Ready still says True, but the kubelet's Lease has expired: it is gone, and the lifecycle controller has not said so yet.
+  if (n.leaseRenewedAt !== undefined) {
+    const expired = Date.parse(n.leaseRenewedAt) + (n.leaseDurationSeconds ?? 40) * 1000;
+    if (now > expired)
+      return { since: expired, why: `its Lease expired at ${new Date(expired).toISOString()} (last renewed ${n.leaseRenewedAt})` };
   }
   return undefined;
 }
@@ -73,7 +79,7 @@ export function judgeNodeHealth(
 ): NodeHealthVerdict {
   const t = now.getTime();
   const after = policy.unhealthyAfterSeconds * 1000;
-  const looks = nodes.map((n) => ({ n, bad: unhealthySince(n, t, after) }));
+  const looks = nodes.map((n) => ({ n, bad: unhealthySince(n, t) }));
   const unhealthy: UnhealthyNode[] = looks
     .filter(({ bad }) => bad !== undefined && t - bad.since >= after)
     .map(({ n, bad }) => ({ node: n.name, since: new Date(bad!.since).toISOString(), why: bad!.why }))

@@ -51,7 +51,10 @@ export const nodeReplacementWorkflowId = (cluster: string, node: string) => `nod
 
 export async function nodeHealthWatch(input: NodeHealthWatchInput): Promise<NodeHealthWatchResult> {
   const checkedAt = new Date();
-  const observed = await nodes.observeNodes({ cluster: input.cluster });
+  const observed = await nodes.observeNodes({
+    cluster: input.cluster,
+    ...(input.policy.selector ? { selector: input.policy.selector } : {}),
+  });
   // A replacement cordons its Node first: an unhealthy, cordoned Node is one in remediation (or one a
   // person took out of service), and counts against maxUnhealthy.
   const verdict = judgeNodeHealth(observed.nodes, input.policy, checkedAt, observed.cordoned);

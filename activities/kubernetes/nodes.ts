@@ -30,17 +30,23 @@ export const createNodeHealthActivities = (deps: Pick<ActivityDeps, 'clusters'>)
   },
 
   /**
-   * Every Node of `cluster` with its Ready condition and its kubelet's Lease renewal (kube-node-lease),
+   * Every Node of `cluster` (those `selector` selects, when given) with its Ready condition and its kubelet's Lease renewal (kube-node-lease),
    * and which are cordoned: what the node health watch judges. Two LISTs.
    */
-  async observeNodes({ cluster }: { cluster: string }): Promise<{ nodes: ObservedNode[]; cordoned: string[] }> {
+  async observeNodes({
+    cluster,
+    selector,
+  }: {
+    cluster: string;
+    selector?: string;
+  }): Promise<{ nodes: ObservedNode[]; cordoned: string[] }> {
     const { kubeConfig } = clusterClients(deps, cluster);
     try {
       const [nodes, leases] = await Promise.all([
-        kubeConfig.makeApiClient(CoreV1Api).listNode(),
+        kubeConfig.makeApiClient(CoreV1Api).listNode(selector ? { labelSelector: selector } : {}),
         kubeConfig.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: 'kube-node-lease' }),
       ]);
-      const renewed = new Map(leases.items.map((l) => [l.metadata!.name!, asTime(l.spec?.renewTime)]));
+      const leaseOf = new Map(leases.items.map((l) => [l.metadata!.name!, l.spec]));
       return {
         nodes: nodes.items.map((n) => {
           const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
@@ -50,7 +56,8 @@ export const createNodeHealthActivities = (deps: Pick<ActivityDeps, 'clusters'>)
             labels,
             ready: ready?.status as ObservedNode['ready'],
             readySince: asTime(ready?.lastTransitionTime),
-            leaseRenewedAt: renewed.get(n.metadata!.name!),
+            leaseRenewedAt: asTime(leaseOf.get(n.metadata!.name!)?.renewTime),
+            leaseDurationSeconds: leaseOf.get(n.metadata!.name!)?.leaseDurationSeconds,
             controlPlane: controlPlaneLabels.some((l) => labels[l] !== undefined),
           };
         }),

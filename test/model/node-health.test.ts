@@ -31,10 +31,14 @@ describe('judgeNodeHealth', () => {
     });
   });
 
-  it('a Lease not renewed for unhealthyAfter counts while Ready still says True', () => {
-    const nodes = [...healthyCluster(5), node('stale', { leaseRenewedAt: ago(400) })];
+  it('an expired Lease counts while Ready still says True, from its expiry; one within its duration does not', () => {
+    const nodes = [
+      ...healthyCluster(5),
+      node('stale', { leaseRenewedAt: ago(400), leaseDurationSeconds: 40 }),
+      node('late', { leaseRenewedAt: ago(35) }),
+    ];
     expect(judgeNodeHealth(nodes, policy, now, []).unhealthy).toEqual([
-      { node: 'stale', since: ago(400), why: `its Lease was last renewed at ${ago(400)}` },
+      { node: 'stale', since: ago(360), why: `its Lease expired at ${ago(360)} (last renewed ${ago(400)})` },
     ]);
   });
 

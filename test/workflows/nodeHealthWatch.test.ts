@@ -4,16 +4,13 @@
 // test/model/node-health.test.ts; here: a dead Node gets a replacement run under its lock, in mode
 // failed, approved by the watch; a second watch while that run goes starts nothing twice; a storm
 // starts nothing and is notified.
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ObservedNode } from '../../model/node-health.js';
-import { parseRunbook } from '../../model/runbook/parse.js';
-import { runbookBlocks } from '../../model/runbook/registry.js';
-import type { RunbookInput, RunbookReport } from '../../model/runbook/run.js';
-import { resolveParameters } from '../../model/runbook/validate.js';
+import type { RunbookReport } from '../../model/runbook/run.js';
+import { findRunbookIn } from '../helpers/runbooks.js';
 import type { nodeHealthWatch, NodeHealthWatchInput, NodeHealthWatchResult } from '../../workflows/nodeHealthWatch.js';
 import { createTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
 
@@ -25,22 +22,15 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const file = fileURLToPath(new URL('../../../runbooks/node-replacement.yaml', import.meta.url));
-function replacement(): RunbookInput {
-  const parsed = parseRunbook(file, readFileSync(file, 'utf8'), { blocks: runbookBlocks, approverGroups: { sre: ['bob'] } });
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-  // As `schedule apply` resolves it: every parameter but the ones each start sets.
-  const params = resolveParameters(parsed.document.parameters, { cluster: 'primary', node: 'placeholder', reason: 'placeholder' });
-  if (!params.ok) throw new Error(params.problems.join('; '));
-  return {
-    document: parsed.document,
-    contentHash: 'c0ffee',
-    source: 'runbooks/node-replacement.yaml',
-    parameters: params.values,
-    startedBy: 'schedule',
-    approverGroups: { sre: ['bob'] },
-  };
-}
+const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
+/** As `schedule apply` resolves it: every parameter but the ones each start sets. */
+const replacement = () =>
+  findRunbookIn(
+    runbooksDir,
+    'node-replacement',
+    { cluster: 'primary', node: 'placeholder', reason: 'placeholder' },
+    { startedBy: 'schedule', approverGroups: { sre: ['bob'] } },
+  );
 
 const now = Date.now();
 const ago = (s: number) => new Date(now - s * 1000).toISOString();

@@ -8,7 +8,6 @@
 // approval (30 minutes, skipped) the Node is uncordoned and nothing is deleted; a failed fence stops the
 // run before the Node is tainted or deleted (a dead Node is not uncordoned); a preflight that found
 // blockers stops the run before anything changes.
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -18,10 +17,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { carriedDetails } from '../../model/failure-chain.js';
 import { failureTypes } from '../../model/failures.js';
 import type { BlockedPod, DrainPod, DrainResult, NodePreflight } from '../../model/node-replacement.js';
-import { parseRunbook } from '../../model/runbook/parse.js';
-import { runbookBlocks } from '../../model/runbook/registry.js';
 import type { ParameterValue, RunbookApproval, RunbookApproveRequest, RunbookInput, RunbookReport } from '../../model/runbook/run.js';
-import { resolveParameters } from '../../model/runbook/validate.js';
+import { findRunbookIn } from '../helpers/runbooks.js';
 import type { runbook } from '../../workflows/runbook.js';
 import { createTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
 
@@ -35,23 +32,9 @@ afterAll(async () => {
 
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 const approverGroups = { sre: ['bob', 'carol'] };
-
-/** A shipped document as `lifeboat node replace` starts it: validated, its parameters resolved. */
-function inputFor(name: 'node-replacement' | 'node-drain', given: Record<string, ParameterValue>): RunbookInput {
-  const file = `${runbooksDir}${name}.yaml`;
-  const parsed = parseRunbook(file, readFileSync(file, 'utf8'), { blocks: runbookBlocks, approverGroups });
-  if (!parsed.ok) throw new Error(`${name}: ${JSON.stringify(parsed.problems)}`);
-  const params = resolveParameters(parsed.document.parameters, given);
-  if (!params.ok) throw new Error(`${name}: ${params.problems.join('; ')}`);
-  return {
-    document: parsed.document,
-    contentHash: 'c0ffee',
-    source: `runbooks/${name}.yaml`,
-    parameters: params.values,
-    startedBy: 'jest',
-    approverGroups,
-  };
-}
+/** A shipped document as `lifeboat node replace` starts it. */
+const inputFor = (name: 'node-replacement' | 'node-drain', given: Record<string, ParameterValue>): RunbookInput =>
+  findRunbookIn(runbooksDir, name, given, { approverGroups });
 
 const pod = (name: string, action: DrainPod['action'] = 'evict'): DrainPod => ({
   namespace: 'shop',

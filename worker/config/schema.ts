@@ -181,6 +181,23 @@ export const nodeHealthSchema = z
     stormThreshold: percentText.default('55%'),
     /** Start no remediation on this cluster. Default: false. */
     pause: z.boolean().default(false),
+    /**
+     * Watch this cluster's Nodes on a Temporal Schedule (`lifeboat schedule apply` makes `node-health/<cluster>`)
+     * and replace the unhealthy ones, within the rules above. Default: false: remediation is opt-in.
+     */
+    watch: z.boolean().default(false),
+    /** How often the watch looks. Default: 1m. */
+    watchEvery: duration.default(60),
+    /**
+     * A label selector (`pool=workers`, `tier in (a,b)`) of the Nodes the watch judges and may replace, as
+     * MachineHealthCheck's selector; the storm and maxUnhealthy rules count these Nodes only. Default: every Node.
+     */
+    selector: z.string().min(1, 'a label selector, e.g. pool=workers').optional(),
+    /** An environment variable of the worker holding a Slack-compatible webhook URL: told of storms and of each replacement started. */
+    notifyWebhookEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'the name of an environment variable, e.g. LIFEBOAT_SLACK_WEBHOOK')
+      .optional(),
   })
   .strict();
 
