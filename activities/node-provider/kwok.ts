@@ -8,7 +8,7 @@
 import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Lease, type V1Node } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/activity';
 import { failureTypes } from '../../model/failures.js';
-import { httpStatusOf, kubernetesError } from '../kubernetes/api.js';
+import { apiMessageOf, httpStatusOf, kubernetesError } from '../kubernetes/api.js';
 import { mergePatch } from '../kubernetes/deployments.js';
 import { pollWithHeartbeat } from '../velero/backup.js';
 import { provisionLabels, type NodeProvider, type NodeResources, type ProvisionRequest } from './provider.js';
@@ -160,6 +160,8 @@ export function kwokProvider(cluster: string, kubeConfig: KubeConfig): NodeProvi
         await api.createNode({ body: kwokNode(name, pool, { capacity, allocatable }) });
         return { node: name, created: true };
       } catch (err) {
+        if (httpStatusOf(err) === 422)
+          throw ApplicationFailure.nonRetryable(`kwok: creating ${where(name)}: ${apiMessageOf(err)}`, failureTypes.NodeProviderRejected);
         // An attempt that created it but did not hear the answer.
         const raced = httpStatusOf(err) === 409 ? await readNode(name) : undefined;
         if (raced) return own(raced);
