@@ -10,6 +10,7 @@ import { registerVerifyCommands } from './verify.js';
 import { registerGameDayCommands } from './gameday.js';
 import { registerFailoverCommands } from './failover.js';
 import { registerRunbookCommands } from './runbook-commands.js';
+import { registerNodeCommands } from './node.js';
 import { CliError, exitCodes } from './output.js';
 
 const program = new Command('lifeboat')
@@ -33,6 +34,7 @@ registerVerifyCommands(program);
 registerGameDayCommands(program);
 registerFailoverCommands(program);
 registerRunbookCommands(program);
+registerNodeCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -70,7 +70,7 @@ export function formatRunbookReport(r: RunbookReport): string {
 }
 
 /** The run's final report: its result, or the report its failure carries. */
-async function finalReport(workflowId: string, result: Promise<unknown>): Promise<RunbookReport> {
+export async function finalReport(workflowId: string, result: Promise<unknown>): Promise<RunbookReport> {
   try {
     return (await result) as RunbookReport;
   } catch (err) {
@@ -85,7 +85,7 @@ const printReport = (report: RunbookReport, json?: boolean) =>
   json ? printJson(report) : process.stdout.write(formatRunbookReport(report));
 
 /** Prints the final report; exit 1 when the run failed, compensated or was aborted. */
-async function finish(workflowId: string, result: Promise<unknown>, json?: boolean): Promise<void> {
+export async function finish(workflowId: string, result: Promise<unknown>, json?: boolean): Promise<void> {
   const report = await finalReport(workflowId, result);
   printReport(report, json);
   if (unsuccessful.includes(report.status)) process.exitCode = exitCodes.failed;

@@ -55,12 +55,21 @@ export interface NodePool {
 export interface NodePreflight {
   cluster: string;
   node: string;
+  /** The Node's UID: what deleting it is conditional on, so a new Node of the same name is never deleted. */
+  uid: string;
   ready: boolean;
   unschedulable: boolean;
   controlPlane: boolean;
   pods: DrainPod[];
   budgets: BudgetState[];
-  capacity: { neededCpuMilli: number; neededMemoryBytes: number; freeCpuMilli: number; freeMemoryBytes: number; ok: boolean; detail: string };
+  capacity: {
+    neededCpuMilli: number;
+    neededMemoryBytes: number;
+    freeCpuMilli: number;
+    freeMemoryBytes: number;
+    ok: boolean;
+    detail: string;
+  };
   /** The cluster's Nodes now: how many, how many Ready, how many cordoned or not Ready (in remediation or about to be). */
   nodes: { total: number; ready: number; cordonedOrUnhealthy: number };
   pool: NodePool;
@@ -72,11 +81,14 @@ export interface NodePreflight {
 /** How a drain ended: every evictable Pod gone, or the deadline passed with some still refused. */
 export interface DrainResult {
   evicted: PodRef[];
-  skipped: PodRef[];
+  /** Pods the drain left alone, each with why (a DaemonSet's, a mirror, finished; emptyDir or unmanaged ones it may not evict). */
+  skipped: (PodRef & { why: DrainSkipReason })[];
   /** Empty when the drain completed. */
   blocked: BlockedPod[];
   /** Each budget's longest wait, seconds: what the report shows as PDB waits. */
   budgetWaits: { pdb: string; seconds: number }[];
+  /** Evicted, but still in the API at the deadline (a kubelet that does not answer: the out-of-service taint releases them). Empty when the drain completed. */
+  terminating: PodRef[];
 }
 
 /** Labels of a Node that name it, not its pool: a replacement gets its own. */

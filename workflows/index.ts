@@ -7,3 +7,4 @@ export { restoreVerification } from './restoreVerification.js';
 export { gameDay } from './gameDay.js';
 export { failover, failback } from './failover.js';
 export { runbook } from './runbook.js';
+export { nodeHealthWatch } from './nodeHealthWatch.js';

@@ -211,7 +211,7 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
   const context = (scope: Scope) => ({
     params: input.parameters,
     steps: scope.steps,
-    run: { id: info.workflowId, startedBy: input.startedBy },
+    run: { id: info.workflowId, runId: info.runId, startedBy: input.startedBy },
     ...scope.vars,
   });
 

@@ -18,18 +18,37 @@ export interface Workload {
   name: string;
 }
 
-/** `250m` → 250, `2` → 2000; `512Mi` → bytes. */
-export function cpuMilli(q: string | undefined): number {
-  if (!q) return 0;
-  return q.endsWith('m') ? Number(q.slice(0, -1)) : Math.round(Number(q) * 1000);
-}
-const memoryUnits: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
-export function memoryBytes(q: string | undefined): number {
-  if (!q) return 0;
-  const m = /^([\d.]+)([A-Za-z]*)$/.exec(q);
+const quantityUnits: Record<string, number> = {
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  Ti: 1024 ** 4,
+  Pi: 1024 ** 5,
+  Ei: 1024 ** 6,
+};
+/**
+ * A Kubernetes quantity in base units: `250m` → 0.25, `50k` → 50000, `512Mi`, `1e3`; 0 when absent or
+ * unreadable. The API server writes quantities in canonical form, so a Node's 100000 CPUs read back
+ * as `100k`.
+ */
+function quantity(q: string | undefined): number {
+  const m = q ? /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]))?$/.exec(q) : null;
   if (!m) return 0;
-  return Math.round(Number(m[1]) * (m[2] ? (memoryUnits[m[2]] ?? 1) : 1));
+  return Number(m[1]! + (m[2] ?? '')) * (m[3] ? quantityUnits[m[3]]! : 1);
 }
+/** `250m` → 250, `2` → 2000, `50k` → 50000000. */
+export const cpuMilli = (q: string | undefined): number => Math.round(quantity(q) * 1000);
+/** `512Mi`, `1G`, `1e9` → bytes. */
+export const memoryBytes = (q: string | undefined): number => Math.round(quantity(q));
 
 /** What one Pod of the Deployment requests: CPU in millicores, memory in bytes. */
 export const podRequests = (d: V1Deployment) =>

@@ -1,8 +1,10 @@
 // Activities that touch a cluster's Kubernetes API: Nodes, Deployments and Pods, the source-API watch
-// of a forced failover, and the actions runbook documents name.
+// of a forced failover, the actions runbook documents name, and the drain and Node changes of node
+// replacement.
 import type { ActivityDeps } from '../deps.js';
 import { createKubernetesActions } from './actions.js';
 import { createFailoverWatchActivities } from './api-watch.js';
+import { createDrainActivities } from './drain.js';
 import { createNodeHealthActivities } from './nodes.js';
 import { createFailoverActivities } from './workloads.js';
 
@@ -11,4 +13,5 @@ export const createKubernetesActivities = (deps: Pick<ActivityDeps, 'clusters' |
   ...createFailoverActivities(deps),
   ...createFailoverWatchActivities(deps),
   ...createKubernetesActions(deps),
+  ...createDrainActivities(deps),
 });

@@ -1,9 +1,14 @@
-// Whether a cluster's API answers and its Nodes are Ready.
-import { CoreV1Api } from '@kubernetes/client-node';
+// Whether a cluster's API answers and its Nodes are Ready; the Nodes as the node health watch sees them.
+import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { ComponentHealth } from '../../model/health.js';
+import type { ObservedNode } from '../../model/node-health.js';
 import type { ActivityDeps } from '../deps.js';
 import { clusterClients } from './cluster.js';
+import { kubernetesError } from './api.js';
 import { describeNetworkError, healthCheckDeadlineMs, withDeadline } from '../network-errors.js';
+
+const controlPlaneLabels = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'];
+const asTime = (t: Date | string | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
 
 export const createNodeHealthActivities = (deps: Pick<ActivityDeps, 'clusters'>) => ({
   async checkNodes({ cluster }: { cluster: string }): Promise<ComponentHealth> {
@@ -23,4 +28,38 @@ export const createNodeHealthActivities = (deps: Pick<ActivityDeps, 'clusters'>)
       return { component, address: server, healthy: false, detail: `kube-apiserver: ${describeNetworkError(err)}` };
     }
   },
+
+  /**
+   * Every Node of `cluster` with its Ready condition and its kubelet's Lease renewal (kube-node-lease),
+   * and which are cordoned: what the node health watch judges. Two LISTs.
+   */
+  async observeNodes({ cluster }: { cluster: string }): Promise<{ nodes: ObservedNode[]; cordoned: string[] }> {
+    const { kubeConfig } = clusterClients(deps, cluster);
+    try {
+      const [nodes, leases] = await Promise.all([
+        kubeConfig.makeApiClient(CoreV1Api).listNode(),
+        kubeConfig.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: 'kube-node-lease' }),
+      ]);
+      const renewed = new Map(leases.items.map((l) => [l.metadata!.name!, asTime(l.spec?.renewTime)]));
+      return {
+        nodes: nodes.items.map((n) => {
+          const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
+          const labels = n.metadata?.labels ?? {};
+          return {
+            name: n.metadata!.name!,
+            labels,
+            ready: ready?.status as ObservedNode['ready'],
+            readySince: asTime(ready?.lastTransitionTime),
+            leaseRenewedAt: renewed.get(n.metadata!.name!),
+            controlPlane: controlPlaneLabels.some((l) => labels[l] !== undefined),
+          };
+        }),
+        cordoned: nodes.items.filter((n) => n.spec?.unschedulable).map((n) => n.metadata!.name!),
+      };
+    } catch (err) {
+      throw kubernetesError(err, `listing the Nodes and their Leases on '${cluster}'`);
+    }
+  },
 });
+
+export type NodeHealthActivities = ReturnType<typeof createNodeHealthActivities>;

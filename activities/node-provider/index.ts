@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { CoreV1Api, type V1Node } from '@kubernetes/client-node';
 import type { ActivityDeps } from '../deps.js';
+import { deadlineMsOf, type DeadlineInput } from '../deadline.js';
 import type { NodePool } from '../../model/node-replacement.js';
 import { failureTypes } from '../../model/failures.js';
 import { clusterClients } from '../kubernetes/cluster.js';
@@ -37,11 +38,10 @@ export interface ProvisionNodeInput {
   resources?: NodeResources;
 }
 
-export interface WaitNodeReadyInput {
+/** Past its deadline (an ISO time, or timeoutSeconds from the first schedule: nodeStartupTimeout), the Node counts as not Ready. */
+export interface WaitNodeReadyInput extends DeadlineInput {
   cluster: string;
   node: string;
-  /** ISO time after which the Node counts as not Ready: fixed by the workflow (now + nodeStartupTimeout), so a retried attempt keeps it. */
-  deadline: string;
 }
 
 /** A Node name (up to 253 characters) as a label value (up to 63): itself when it fits, else cut, with a hash of the whole. */
@@ -106,9 +106,10 @@ export const createNodeProviderActivities = (deps: Pick<ActivityDeps, 'clusters'
     },
 
     /** Waits, heartbeating, until the Node exists and is Ready; NodeNotReady at the deadline, saying what it last saw. */
-    async waitNodeReady({ cluster, node, deadline }: WaitNodeReadyInput): Promise<{ readyAt: string }> {
+    async waitNodeReady({ cluster, node, ...until }: WaitNodeReadyInput): Promise<{ readyAt: string }> {
       const api = clusterClients(deps, cluster).kubeConfig.makeApiClient(CoreV1Api);
       let seen = 'not registered';
+      const deadline = new Date(deadlineMsOf(until)).toISOString();
       const readyAt = await pollWithHeartbeat(new Date(deadline), readyPollMs, async () => {
         let found: V1Node | undefined;
         try {

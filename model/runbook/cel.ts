@@ -4,7 +4,7 @@ import { Environment, type ASTNode } from '@marcbachmann/cel-js';
  * CEL for runbook documents: `when`, `outputs`, `forEach.items`, and `${{ <CEL> }}` inside `with`
  * and `approval.show`. Pure (no I/O, no eval), so the interpreter runs it in the workflow sandbox.
  *
- * Context at run time: `params.<name>`, `steps.<id>.{status,outputs,result}`, `run.{id,startedBy}`
+ * Context at run time: `params.<name>`, `steps.<id>.{status,outputs,result}`, `run.{id,runId,startedBy}`
  * and, inside a forEach, its variable (`item` unless `as:` names another). Names are resolved
  * dynamically here; validate.ts checks each reference against the document.
  */

@@ -12,6 +12,9 @@ import type { GameDayInput } from '../../workflows/gameDay.js';
 import type { ObjectRef } from '../../worker/config.js';
 import type { NodeInput, ScaleDeploymentInput, WaitForConditionInput } from '../../activities/kubernetes/actions.js';
 import type { HttpCheckInput } from '../../activities/traffic/http-check.js';
+import type { DrainNodeInput, NodeRef, PreflightNodeInput } from '../../activities/kubernetes/drain.js';
+import type { DeadlineInput } from '../../activities/deadline.js';
+import type { FenceNodeInput, ProvisionNodeInput, WaitNodeReadyInput } from '../../activities/node-provider/index.js';
 import type { NotifyInput } from '../../activities/traffic/notify.js';
 import { defineBlocks, type BlockRegistry, type BuildingBlock } from './blocks.js';
 import { blockCatalog, type BlockName } from './catalog.js';
@@ -52,6 +55,26 @@ const objectRef = z
   .refine((o) => (o.resource === 'namespaces') === (o.namespace === undefined), {
     error: 'namespace is required for namespaced resources and absent for namespaces',
   }) satisfies z.ZodType<ObjectRef>;
+
+const node = text('a Node name').describe('A Node, by name');
+const allowEmptyDir = z.boolean().optional().describe('Evict Pods with emptyDir volumes (their data is lost). Default: false');
+/** Names a run's objects: the workflow ID and run ID (`${{ run.id }}`, `${{ run.runId }}`). */
+const thisRun = { workflowId: text('the workflow ID, ${{ run.id }}'), runId: text('the run ID, ${{ run.runId }}') };
+const podRef = z.looseObject({ namespace: text('a namespace'), name: text('a Pod name'), uid: text("the Pod's UID") });
+/** A Pod of a node preflight's plan (its `pods`), as verifyPodsMoved reads it. */
+const drainPod = z.looseObject({
+  namespace: text('a namespace'),
+  name: text('a Pod name'),
+  uid: text("the Pod's UID"),
+  action: z.enum(['evict', 'skip', 'blocked']),
+  workload: z
+    .strictObject({ kind: z.enum(['Deployment', 'StatefulSet']), namespace: text('a namespace'), name: text('a name') })
+    .optional(),
+});
+const nodePool = z.strictObject({
+  labels: z.record(z.string(), z.string()),
+  taints: z.array(z.strictObject({ key: text('a taint key'), value: z.string().optional(), effect: text('a taint effect') })),
+});
 
 const failoverInput = z.strictObject({
   app,
@@ -121,6 +144,32 @@ const inputs: Record<BlockName, z.ZodType> = {
     replicas: z.int().min(0, { error: 'expected a whole number of replicas, 0 or more' }),
   }) satisfies z.ZodType<ScaleDeploymentInput>,
   cordonNode: z.strictObject({ cluster, node: text('a Node name') }) satisfies z.ZodType<NodeInput>,
+  preflightNode: z.strictObject({
+    cluster,
+    node,
+    allowEmptyDir,
+    failOnBlockers: z.boolean().optional().describe('Fail as PreflightFailed when something blocks. Default: false'),
+  }) satisfies z.ZodType<PreflightNodeInput>,
+  drainNode: z.strictObject({
+    cluster,
+    node,
+    allowEmptyDir,
+    concurrency: z.int().min(1).max(50).optional().describe('Evictions in flight at once. Default: 10'),
+    timeoutSeconds: seconds.describe('How long to wait for disruption budgets before returning what they still block'),
+  }) satisfies z.ZodType<DrainNodeInput>,
+  deletePods: z.strictObject({ cluster, pods: z.array(podRef) }),
+  fenceNode: z.strictObject({ cluster, node, ...thisRun }) satisfies z.ZodType<FenceNodeInput>,
+  taintOutOfService: z.strictObject({ cluster, node }) satisfies z.ZodType<NodeRef>,
+  removeOutOfServiceTaint: z.strictObject({ cluster, node }) satisfies z.ZodType<NodeRef>,
+  waitVolumesDetached: z.strictObject({ cluster, node, timeoutSeconds: seconds }) satisfies z.ZodType<NodeRef & DeadlineInput>,
+  deleteNode: z.strictObject({
+    cluster,
+    node,
+    uid: text("the Node's UID").optional().describe('Delete only this Node, not a new one of the same name'),
+  }),
+  provisionNode: z.strictObject({ cluster, replacing: node, pool: nodePool, ...thisRun }) satisfies z.ZodType<ProvisionNodeInput>,
+  waitNodeReady: z.strictObject({ cluster, node, timeoutSeconds: seconds }) satisfies z.ZodType<WaitNodeReadyInput>,
+  verifyPodsMoved: z.strictObject({ cluster, node, pods: z.array(drainPod), timeoutSeconds: seconds }),
   uncordonNode: z.strictObject({ cluster, node: text('a Node name') }) satisfies z.ZodType<NodeInput>,
   waitForCondition: z.strictObject({
     cluster,

@@ -41,7 +41,8 @@ export function findingsFromZod(error: z.ZodError, base: DocumentPath = []): Fin
 
 const stepKinds = ['run', 'action', 'approval', 'parallel', 'forEach'] as const;
 const stepFields = ['outputs', 'status', 'result'];
-const runFields = ['id', 'startedBy'];
+/** `run.id` is the workflow ID (a lock, for runs started under one), `run.runId` this run's own: what activities name their objects after. */
+const runFields = ['id', 'runId', 'startedBy'];
 const reservedNames = new Set(['params', 'steps', 'run']);
 
 interface Scope {
@@ -82,7 +83,7 @@ export function validateRunbook(document: RunbookDocument, options: ValidationOp
     if (reference.root === 'params') {
       if (first !== undefined && !declared.includes(first)) report(path, unknownParameter(first));
     } else if (reference.root === 'run') {
-      if (first !== undefined && !runFields.includes(first)) report(path, `unknown field in ${name}; run has ${runFields.join(' and ')}`);
+      if (first !== undefined && !runFields.includes(first)) report(path, `unknown field in ${name}; run has ${runFields.join(', ')}`);
     } else if (reference.root === 'steps') {
       if (first === undefined) return;
       const target = allSteps.get(first);

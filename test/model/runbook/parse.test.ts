@@ -175,7 +175,7 @@ const malformed: Expected[] = [
     'unknown-retry-profile',
     [15, 12, 'steps[0].retry', 'unknown retry profile "aggressive"; expected one of none, quick, standard, patient'],
   ],
-  ['unknown-run-field-reference', [19, 16, 'steps[1].with.message', 'unknown field in run.user; run has id and startedBy']],
+  ['unknown-run-field-reference', [19, 16, 'steps[1].with.message', 'unknown field in run.user; run has id, runId, startedBy']],
   [
     'unknown-step-field-reference',
     [
