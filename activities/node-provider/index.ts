@@ -2,10 +2,11 @@
 // released, provisioning its replacement in the same pool, and waiting for that Node to go Ready. The
 // provider is the cluster's `nodeProvider` configuration; without one, fencing and provisioning fail
 // naming the missing key.
-import { deadlineMsOf, type DeadlineInput } from '../deadline.js';
+import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { CoreV1Api, type V1Node } from '@kubernetes/client-node';
 import type { ActivityDeps } from '../deps.js';
+import { deadlineMsOf, type DeadlineInput } from '../deadline.js';
 import type { NodePool } from '../../model/node-replacement.js';
 import { failureTypes } from '../../model/failures.js';
 import { clusterClients } from '../kubernetes/cluster.js';
@@ -41,6 +42,13 @@ export interface ProvisionNodeInput {
 export interface WaitNodeReadyInput extends DeadlineInput {
   cluster: string;
   node: string;
+}
+
+/** A Node name (up to 253 characters) as a label value (up to 63): itself when it fits, else cut, with a hash of the whole. */
+export function labelValue(text: string): string {
+  if (/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(text)) return text;
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 8);
+  return `${text.slice(0, 54).replace(/[^A-Za-z0-9]+$/, '')}-${hash}`;
 }
 
 /** How often waitNodeReady reads the Node. */
@@ -84,7 +92,7 @@ export const createNodeProviderActivities = (deps: Pick<ActivityDeps, 'clusters'
       resources,
     }: ProvisionNodeInput): Promise<{ node: string; created: boolean }> {
       const labelled: NodePool = {
-        labels: { ...pool.labels, [provisionLabels.provisionedBy]: runId, [provisionLabels.replaces]: replacing },
+        labels: { ...pool.labels, [provisionLabels.provisionedBy]: labelValue(runId), [provisionLabels.replaces]: labelValue(replacing) },
         taints: pool.taints,
       };
       return providerOf(cluster).provision({

@@ -5,11 +5,12 @@
 // leaves behind. (An annotation would not do: kwok filters annotations itself and ignores an update
 // that stops matching, and a Lease taken from kwok stops its renewals but not its status heartbeats.)
 // Provisioning creates a Node object, which kwok brings Ready.
-import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Lease, type V1Node } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/activity';
 import { failureTypes } from '../../model/failures.js';
-import { httpStatusOf, kubernetesError } from '../kubernetes/api.js';
+import { apiMessageOf, httpStatusOf, kubernetesError } from '../kubernetes/api.js';
 import { mergePatch } from '../kubernetes/deployments.js';
+import { pollWithHeartbeat } from '../velero/backup.js';
 import { provisionLabels, type NodeProvider, type NodeResources, type ProvisionRequest } from './provider.js';
 
 /** kwok's own annotation for the Nodes it simulates (as kwokctl makes them). */
@@ -91,19 +92,53 @@ export function kwokProvider(cluster: string, kubeConfig: KubeConfig): NodeProvi
     }
   };
 
+  /**
+   * Waits, heartbeating, until the Node's Lease has gone unrenewed for longer than kwok's renew
+   * interval (a quarter of the lease's duration, plus jitter), or the lease's duration has passed
+   * since the label was set with renewals still coming.
+   */
+  const leaseSilent = async (node: string): Promise<{ ok: true; detail: string } | { ok: false; renewTime: string }> => {
+    const leases = kubeConfig.makeApiClient(CoordinationV1Api);
+    const startedAt = Date.now();
+    let lastRenewal = '';
+    const verdict = await pollWithHeartbeat(new Date(startedAt + 60_000), 1_000, async () => {
+      let lease: V1Lease | undefined;
+      try {
+        lease = await leases.readNamespacedLease({ namespace: 'kube-node-lease', name: node });
+      } catch (err) {
+        if (httpStatusOf(err) !== 404) throw kubernetesError(err, `reading the Lease of ${where(node)}`);
+      }
+      if (!lease?.spec?.renewTime) return { done: 'no Lease: nothing renews it', beat: { node, lease: 'none' } };
+      const renewed = new Date(lease.spec.renewTime).getTime();
+      lastRenewal = new Date(renewed).toISOString();
+      const silentFor = Date.now() - renewed;
+      const quiet = ((lease.spec.leaseDurationSeconds ?? 40) * 1000) / 4 + 5_000;
+      return {
+        done: silentFor > quiet ? `its Lease has not been renewed since ${lastRenewal}: kwok no longer simulates its kubelet` : undefined,
+        beat: { node, lastRenewal },
+      };
+    });
+    return verdict === undefined ? { ok: false, renewTime: lastRenewal } : { ok: true, detail: verdict };
+  };
+
   return {
     async powerOff({ node }) {
       const found = await readNode(node);
       if (!found) return { off: true, how: `kwok: ${where(node)} does not exist; nothing runs it` };
-      if (isStopped(found))
-        return { off: true, how: `kwok: already off: ${where(node)} is labelled ${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}` };
-      const after = await setKubeletStopped(kubeConfig, node, true);
-      return isStopped(after)
-        ? {
-            off: true,
-            how: `kwok: powered off: ${where(node)} labelled ${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}; kwok no longer renews its Lease, updates it or runs its Pods`,
-          }
-        : { off: false, how: `kwok: ${where(node)} did not keep the label ${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}` };
+      const already = isStopped(found);
+      if (!already && !isStopped(await setKubeletStopped(kubeConfig, node, true)))
+        return { off: false, how: `kwok: ${where(node)} did not keep the label ${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}` };
+      // Off only once nothing renews its Lease: a kwok that selects otherwise would go on simulating it.
+      const silent = await leaseSilent(node);
+      if (!silent.ok)
+        return {
+          off: false,
+          how: `kwok: ${where(node)} is labelled ${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}, but its Lease was still renewed at ${silent.renewTime} (does kwok run with --manage-nodes-with-label-selector=${kwokNodeSelector}?)`,
+        };
+      const label = `${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}`;
+      return already
+        ? { off: true, how: `kwok: already off: ${where(node)} is labelled ${label}; ${silent.detail}` }
+        : { off: true, how: `kwok: powered off: ${where(node)} labelled ${label}; ${silent.detail}` };
     },
 
     async provision({ replacing, pool, runId, resources }) {
@@ -125,6 +160,8 @@ export function kwokProvider(cluster: string, kubeConfig: KubeConfig): NodeProvi
         await api.createNode({ body: kwokNode(name, pool, { capacity, allocatable }) });
         return { node: name, created: true };
       } catch (err) {
+        if (httpStatusOf(err) === 422)
+          throw ApplicationFailure.nonRetryable(`kwok: creating ${where(name)}: ${apiMessageOf(err)}`, failureTypes.NodeProviderRejected);
         // An attempt that created it but did not hear the answer.
         const raced = httpStatusOf(err) === 409 ? await readNode(name) : undefined;
         if (raced) return own(raced);

@@ -152,13 +152,16 @@ describe('kwok node provider', () => {
     const node = await readyNode();
     const fence = { cluster: 'primary', node, workflowId: `node-replacement/primary/${node}`, runId: randomUUID() };
     const renewedBefore = (await leaseOf(node)).renewTime;
-    expect(await inActivity(() => acts.fenceNode(fence))).toEqual({
+    const fenced = await inActivity(() => acts.fenceNode(fence));
+    // Confirmed off once the Lease went unrenewed past kwok's renew interval (10 s, and 5 s to spare).
+    const fencedLease = await leaseOf(node);
+    const silentSince = new Date(fencedLease.renewTime!).toISOString();
+    const label = `${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}`;
+    expect(fenced).toEqual({
       fenced: true,
-      how: `kwok: powered off: Node ${node} on cluster 'primary' labelled ${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}; kwok no longer renews its Lease, updates it or runs its Pods`,
+      how: `kwok: powered off: Node ${node} on cluster 'primary' labelled ${label}; its Lease has not been renewed since ${silentSince}: kwok no longer simulates its kubelet`,
     });
     // kwok may have been renewing it as the label came: the last renewal is within its 10 s interval.
-    await sleep(2_000);
-    const fencedLease = await leaseOf(node);
     expect(new Date(fencedLease.renewTime!).getTime() - new Date(renewedBefore!).getTime()).toBeLessThan(12_000);
     await becomesUnknown(node);
     // The NoSchedule taint comes with Unknown; the NoExecute one with the controller's next tainting pass.
@@ -174,7 +177,7 @@ describe('kwok node provider', () => {
     // Fencing again (a retry) confirms it is off without changing anything.
     expect(await inActivity(() => acts.fenceNode(fence))).toEqual({
       fenced: true,
-      how: `kwok: already off: Node ${node} on cluster 'primary' is labelled ${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}`,
+      how: `kwok: already off: Node ${node} on cluster 'primary' is labelled ${label}; its Lease has not been renewed since ${silentSince}: kwok no longer simulates its kubelet`,
     });
     // Gone at once: a not-Ready Node makes the cluster's health check (other suites) say unhealthy.
     await core.deleteNode({ name: node });

@@ -120,6 +120,18 @@ describe('webhook node provider', () => {
     expect(seen.map((s) => s.headers['idempotency-key'])).toEqual(['node-replacement/primary/node-3/run-1/provision']);
   });
 
+  it('a Node name too long for a label value is cut, with a hash of the whole, in lifeboat.io/replaces', async () => {
+    answers = [{ status: 201, body: { node: 'general-8' } }];
+    const replacing = 'ip-10-0-12-34.eu-west-1.compute.internal.example-corp-production-cluster';
+    await inActivity(() => webhook().provisionNode({ ...provisionInput, replacing }));
+    expect(
+      seen.map((r) => [
+        (r.body as { replacing: string }).replacing,
+        (r.body as { pool: { labels: Record<string, string> } }).pool.labels['lifeboat.io/replaces'],
+      ]),
+    ).toEqual([[replacing, 'ip-10-0-12-34.eu-west-1.compute.internal.example-corp-61569f73']]);
+  });
+
   it('an answer without a Node name is a rejection', async () => {
     answers = [{ status: 200, body: { accepted: true } }];
     const failure = await failureOf(inActivity(() => webhook().provisionNode(provisionInput)));
