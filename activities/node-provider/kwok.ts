@@ -66,13 +66,15 @@ export const isReady = (node: V1Node | undefined) =>
 
 /** A kwok Node object for the pool: kwok's annotation, the pool's labels and taints, its own hostname. */
 export function kwokNode(name: string, pool: ProvisionRequest['pool'], resources: NodeResources): V1Node {
+  // A new Node's kubelet runs: the old one's "stopped" mark (a dead Node being replaced carries it) is not the pool's.
+  const labels = Object.fromEntries(Object.entries(pool.labels).filter(([k]) => k !== kubeletStoppedLabel.key));
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
       name,
       annotations: { [kwokManagedAnnotation.key]: kwokManagedAnnotation.value, 'node.alpha.kubernetes.io/ttl': '0' },
-      labels: { ...pool.labels, 'kubernetes.io/hostname': name },
+      labels: { ...labels, 'kubernetes.io/hostname': name },
     },
     spec: pool.taints.length ? { taints: pool.taints.map((t) => ({ ...t })) } : {},
     // A Node's status is taken on create (kubelets register this way): kwok keeps the resources.
