@@ -139,7 +139,10 @@ export function replacementLine(r: RunbookReport): string | undefined {
   const node = r.steps.find((s) => s.id === 'provision')?.outputs?.node;
   if (!ready?.finishedAt || typeof node !== 'string') return undefined;
   const drain = r.steps.find((s) => s.id === 'drain' && s.state === 'succeeded');
-  const moved = drain?.outputs ? `; ${String(drain.outputs.evicted)} Pods evicted` : '';
+  const waits = (drain?.outputs?.budgetWaits ?? []) as { pdb: string; seconds: number }[];
+  const moved = drain?.outputs
+    ? `; ${String(drain.outputs.evicted)} Pods evicted${waits.length ? `, waiting on ${waits.map((x) => `${x.pdb} ${formatDuration(x.seconds)}`).join(', ')}` : ''}`
+    : '';
   return `replacement ${node} Ready ${formatDuration(secondsBetween(r.startedAt, ready.finishedAt))} after the request${moved}`;
 }
 

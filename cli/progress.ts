@@ -102,6 +102,15 @@ export async function followProgress(handle: WorkflowHandle, until: Promise<unkn
         line += ` [${bar}] ${pct}% read ${mib(beat.bytesRead)} of ${mib(total)}, uploaded ${mib(Number(beat.bytesUploaded ?? 0))}`;
       } else if (typeof beat?.bytes === 'number') {
         line += ` ${mib(beat.bytes)}`;
+      } else if (typeof beat?.evicted === 'number' && typeof beat.remaining === 'number') {
+        // A drain: how far, and which budget holds which Pod back since when.
+        const blocked = (Array.isArray(beat.blocked) ? beat.blocked : []) as unknown as { pod: string; pdb: string; since: string }[];
+        line += ` ${beat.evicted} evicted, ${beat.remaining} left`;
+        if (blocked.length)
+          line += `; ${blocked
+            .slice(0, 3)
+            .map((b) => `${b.pod} held by ${b.pdb} since ${b.since}`)
+            .join(', ')}${blocked.length > 3 ? ` (+${blocked.length - 3})` : ''}`;
       }
       if (tty) process.stderr.write(`\r\x1b[2K${line}`);
       else if (line.split(' [')[0] !== lastLine.split(' [')[0]) process.stderr.write(`${line}\n`);
