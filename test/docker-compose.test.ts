@@ -212,7 +212,15 @@ describe('docker-compose.yml', () => {
             timeout: 120,
             pollInterval: 10,
           },
-          { unhealthyAfter: 300, nodeStartupTimeout: 600, maxUnhealthy: 1, stormThreshold: '55%', pause: false },
+          {
+            unhealthyAfter: 300,
+            nodeStartupTimeout: 600,
+            maxUnhealthy: 1,
+            stormThreshold: '55%',
+            pause: false,
+            watch: false,
+            watchEvery: 60,
+          },
         ],
       ]);
       // What `schedule apply` makes of it: a snapshot every 6 hours and the quarterly game day.

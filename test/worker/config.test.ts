@@ -104,6 +104,8 @@ describe('loadConfig', () => {
       maxUnhealthy: 1,
       stormThreshold: '55%',
       pause: false,
+      watch: false,
+      watchEvery: 60,
     });
   });
 
@@ -132,6 +134,8 @@ describe('loadConfig', () => {
       maxUnhealthy: '40%',
       stormThreshold: '60%',
       pause: true,
+      watch: false,
+      watchEvery: 60,
     });
   });
 

@@ -97,8 +97,9 @@ describe('fence and activation marks', () => {
       ['svc-0', 2],
       ['svc-1', 2],
     ]);
-    // svc-0 was this run's already: not patched again. svc-1 carries labels only.
-    expect((await read('svc-0')).metadata!.resourceVersion).toBe(before.metadata!.resourceVersion);
+    // svc-0 was this run's already: not fenced again (a new fence would have replaced its annotations by labels). svc-1 carries labels only.
+    expect(lifeboatMarks(await read('svc-0'))).toEqual(lifeboatMarks(before));
+    expect((await read('svc-0')).metadata!.generation).toBe(before.metadata!.generation);
     const svc1 = await read('svc-1');
     expect(lifeboatMarks(svc1)).toEqual({
       'lifeboat.io/fenced-by': run.runId,
@@ -136,7 +137,9 @@ describe('fence and activation marks', () => {
     await inActivity(() =>
       acts.activateWorkloads({ cluster: 'primary', workloads: workloads.map((w) => ({ ...w, replicas: 2 })), ...run }),
     );
-    expect((await read('svc-1')).metadata!.resourceVersion).toBe(before.metadata!.resourceVersion);
+    // Not activated again: its legacy marks as they were (a new activation would have written labels), its spec untouched.
+    expect(lifeboatMarks(await read('svc-1'))).toEqual(lifeboatMarks(before));
+    expect((await read('svc-1')).metadata!.generation).toBe(before.metadata!.generation);
     const svc0 = await read('svc-0');
     expect(lifeboatMarks(svc0)).toEqual({ 'lifeboat.io/activated-by': run.runId, 'lifeboat.io/pre-activation-replicas': '2' });
 
