@@ -12,8 +12,9 @@
 // its one disruption before the clock starts. Afterwards the namespace and Nodes are deleted, so every
 // run starts the same. The variants alternate in a rotating order. Per run: wall time; for L the peak
 // RSS of this process (the worker's) sampled every 100 ms during the drain; for K kubectl's own peak
-// (VmHWM); the Eviction requests the API server answered during the run, by code
-// (apiserver_request_total, cluster-wide: nothing else should be draining meanwhile).
+// (VmHWM); the Eviction requests each sent, by the code of the answer (Lifeboat's seen on undici's
+// diagnostics channels in this process, kubectl's in its -v=6 log), and beside them what the API server
+// answered meanwhile (apiserver_request_total: cluster-wide, so other lab users' evictions count too).
 //
 // Then BENCH_KILLS times (default 1): a pool of three Nodes whose first carries a StatefulSet Pod and a
 // Deployment with a budget; its kubelet is killed (lab/nodes.ts killNode) and the nodeHealthWatch
@@ -51,6 +52,7 @@ import type { runbook } from '../../workflows/runbook.js';
 import { grewBy, readCounters } from './apiserver-metrics.js';
 import { allReplicasAvailable, mergePatch, say } from './bench-app.js';
 import { median } from './history.js';
+import { traceHttp } from './http-trace.js';
 import { envCount } from './env.js';
 
 const repeats = envCount('BENCH_REPEATS', 3);
@@ -186,11 +188,20 @@ interface DrainRun {
   seconds: number;
   /** Peak RSS during the drain: this process's (the worker's) for L, kubectl's own for K. */
   peakRssMiB: number;
-  /** Eviction requests the API server answered during the run, by HTTP code. */
+  /** L: this process's RSS when the drain started (the worker at rest), for what the drain added. */
+  startRssMiB?: number;
+  /** Eviction requests the variant itself sent, by the HTTP code of their answer (L: seen on undici's channels; K: kubectl -v=6's log). */
   evictions: Record<string, number>;
+  /** Eviction requests the API server answered during the run, by code: cluster-wide, a check on the count above. */
+  apiserverEvictions: Record<string, number>;
 }
 
 const evictionCounter = 'apiserver_request_total';
+const byCode = (codes: number[]) => {
+  const out: Record<string, number> = {};
+  for (const c of codes) out[c] = (out[c] ?? 0) + 1;
+  return out;
+};
 const evictionsOf = (before: Map<string, number>, after: Map<string, number>) =>
   grewBy(before, after, evictionCounter, { resource: 'pods', subresource: 'eviction' }, 'code');
 
@@ -204,10 +215,12 @@ async function lifeboatDrain(client: Client, node: string, warmUp = false): Prom
     { startedBy: 'bench:drain' },
   );
   const before = await readCounters(cluster, [evictionCounter]);
-  let peak = process.memoryUsage().rss;
+  const start = process.memoryUsage().rss;
+  let peak = start;
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss);
   }, 100);
+  const trace = traceHttp();
   const t0 = performance.now();
   let report: RunbookReport;
   try {
@@ -219,12 +232,19 @@ async function lifeboatDrain(client: Client, node: string, warmUp = false): Prom
     report = (await running.result()) as RunbookReport;
   } finally {
     clearInterval(sampler);
+    trace.stop();
   }
   const seconds = since(t0);
   running = undefined;
   if (report.status !== 'succeeded') throw new Error(`node-drain of ${node} ended ${report.status}: ${report.failure ?? ''}`);
   const after = await readCounters(cluster, [evictionCounter]);
-  return { seconds, peakRssMiB: mib(Math.max(peak, process.memoryUsage().rss)), evictions: evictionsOf(before, after) };
+  return {
+    seconds,
+    peakRssMiB: mib(Math.max(peak, process.memoryUsage().rss)),
+    startRssMiB: mib(start),
+    evictions: byCode(trace.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/eviction')).map((r) => r.status ?? 0)),
+    apiserverEvictions: evictionsOf(before, after),
+  };
 }
 
 /** A process's peak resident set so far (VmHWM), in bytes; 0 once it is gone. */
@@ -240,19 +260,22 @@ function highWaterMark(pid: number): number {
 async function kubectlDrain(node: string): Promise<DrainRun> {
   const before = await readCounters(cluster, [evictionCounter]);
   const t0 = performance.now();
-  const child = execa(bin.kubectl, ['--kubeconfig', kubeconfig, 'drain', node, '--ignore-daemonsets', '--delete-emptydir-data']);
+  // -v=6 logs each request and its answer (to stderr), which is how its evictions are counted; it changes nothing it sends.
+  const child = execa(bin.kubectl, ['--kubeconfig', kubeconfig, 'drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '-v=6']);
   let peak = 0;
   const sampler = setInterval(() => {
     if (child.pid) peak = Math.max(peak, highWaterMark(child.pid));
   }, 100);
+  let stderr: string;
   try {
-    await child;
+    stderr = (await child).stderr;
   } finally {
     clearInterval(sampler);
   }
   const seconds = since(t0);
   const after = await readCounters(cluster, [evictionCounter]);
-  return { seconds, peakRssMiB: mib(peak), evictions: evictionsOf(before, after) };
+  const answered = [...stderr.matchAll(/verb="POST" url="[^"]*\/eviction[^"]*" status="(\d{3})/g)].map((m) => Number(m[1]));
+  return { seconds, peakRssMiB: mib(peak), evictions: byCode(answered), apiserverEvictions: evictionsOf(before, after) };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -463,9 +486,12 @@ try {
     target,
     met: { ratio: L / K <= target.ratio },
     lifeboatPeakRssMiB: Math.max(...l.map((r) => r.peakRssMiB)),
+    lifeboatStartRssMiB: m(l.map((r) => r.startRssMiB ?? 0)),
     kubectlPeakRssMiB: Math.max(...k.map((r) => r.peakRssMiB)),
     lifeboatEvictions: evictionsMedian(l),
     kubectlEvictions: evictionsMedian(k),
+    apiserverEvictionsDuringLifeboat: evictionsMedian(l.map((r) => ({ ...r, evictions: r.apiserverEvictions }))),
+    apiserverEvictionsDuringKubectl: evictionsMedian(k.map((r) => ({ ...r, evictions: r.apiserverEvictions }))),
     lifeboatRuns: l.map((r) => round2(r.seconds)),
     kubectlRuns: k.map((r) => round2(r.seconds)),
     runs: l.map((r, i) => ({ lifeboat: r, kubectl: k[i] })),
@@ -484,9 +510,14 @@ try {
     l.map((r) => String(r.peakRssMiB)),
   );
   out += row(
-    '   Eviction requests (all codes)',
+    '   Eviction requests it sent (all codes; by code)',
     String(median(l.map(evictionsTotal))),
     l.map((r) => JSON.stringify(r.evictions)),
+  );
+  out += row(
+    '   the API server answered meanwhile (cluster-wide)',
+    '',
+    l.map((r) => JSON.stringify(r.apiserverEvictions)),
   );
   out += row('K  kubectl drain --ignore-daemonsets --delete-emptydir-data, s', K.toFixed(2), s2(k.map((r) => r.seconds)));
   out += row(
@@ -495,9 +526,14 @@ try {
     k.map((r) => String(r.peakRssMiB)),
   );
   out += row(
-    '   Eviction requests (all codes)',
+    '   Eviction requests it sent (all codes; by code)',
     String(median(k.map(evictionsTotal))),
     k.map((r) => JSON.stringify(r.evictions)),
+  );
+  out += row(
+    '   the API server answered meanwhile (cluster-wide)',
+    '',
+    k.map((r) => JSON.stringify(r.apiserverEvictions)),
   );
   if (killSummary) {
     out += `\nkubelet killed → replacement Ready (unhealthyAfter ${unhealthyAfterSeconds} s; the watch looks every second), ${killRuns.length} runs\n`;
