@@ -130,3 +130,39 @@ export function servedBy(
   }
   return out;
 }
+
+/** Every series of the kube-apiserver's counters `names`, by name and labels as printed, read through kubectl. */
+export async function readCounters(site: string, names: readonly string[]): Promise<Map<string, number>> {
+  const text = await retried(
+    async () =>
+      (
+        await execa(bin.kubectl, ['--kubeconfig', clusterPaths(site).kubeconfig('admin'), 'get', '--raw', '/metrics'], {
+          maxBuffer: 256 * 1024 * 1024,
+        })
+      ).stdout,
+  );
+  const counters = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_:]+)(\{[^}]*\})? ([\d.eE+-]+)$/.exec(line);
+    if (m && names.includes(m[1]!)) counters.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
+  }
+  return counters;
+}
+
+/** How much the series of counter `name` whose labels include every `want` pair grew between two readings, split by `label`'s value. */
+export function grewBy(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  name: string,
+  want: Record<string, string>,
+  label: string,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of after) {
+    if (!key.startsWith(`${name}{`) || !Object.entries(want).every(([k, v]) => key.includes(`${k}="${v}"`))) continue;
+    const grew = value - (before.get(key) ?? 0);
+    const v = new RegExp(`[{,]${label}="([^"]*)"`).exec(key)?.[1] ?? '';
+    if (grew > 0) out[v] = (out[v] ?? 0) + grew;
+  }
+  return out;
+}
