@@ -53,3 +53,61 @@ export async function activityRunning(handle: WorkflowHandle, type: string): Pro
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** A watch that hands over every event until stopped (see {@link watchEvents}). */
+export interface EventWatch {
+  /** Stops the watch; rejects when it had failed before (events may have gone unseen). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a watch of `path` with `query` (a labelSelector, say) and resolves once the API has accepted
+ * it; `onEvent` gets every event (the current objects first, as ADDED) until {@link EventWatch.stop},
+ * however long that is: the client ends a watch that has been quiet for 30 s, and the API server ends
+ * any after a while, so an ended watch is started again from the last resourceVersion it saw
+ * (bookmarks keep that fresh). A resourceVersion too old to go on from fails the watch.
+ */
+export async function watchEvents<T extends { metadata?: { resourceVersion?: string } }>(
+  kubeConfig: KubeConfig,
+  path: string,
+  query: Record<string, string>,
+  onEvent: (phase: string, obj: T) => void,
+): Promise<EventWatch> {
+  let stopped = false;
+  let failure: Error | undefined;
+  let resourceVersion: string | undefined;
+  let controller: AbortController | undefined;
+  const start = async (): Promise<void> => {
+    const started = await new Watch(kubeConfig).watch(
+      path,
+      { ...query, allowWatchBookmarks: 'true', ...(resourceVersion ? { resourceVersion } : {}) },
+      (phase: string, obj: T) => {
+        if (phase === 'ERROR') {
+          failure ??= new Error(`watch of ${path} failed: ${JSON.stringify(obj)}`);
+          return;
+        }
+        resourceVersion = obj.metadata?.resourceVersion ?? resourceVersion;
+        if (phase !== 'BOOKMARK') onEvent(phase, obj);
+      },
+      () => {
+        if (stopped || failure) return;
+        setTimeout(() => {
+          if (!stopped)
+            start().catch((err: unknown) => {
+              failure ??= err instanceof Error ? err : new Error(String(err));
+            });
+        }, 200);
+      },
+    );
+    if (stopped) started.abort();
+    controller = started;
+  };
+  await start();
+  return {
+    stop() {
+      stopped = true;
+      controller?.abort();
+      return failure ? Promise.reject(failure) : Promise.resolve();
+    },
+  };
+}
