@@ -216,10 +216,12 @@ describe('node replacement with the worker killed -9', () => {
           }
         }),
       );
-      // Killed right at the boundary: the steps up to it done, none after; the dead worker had at most the next step's activity in hand.
+      // Killed right at the boundary: the steps up to it done, none after, and the next step's activity
+      // already taken by the dead worker (its activity poller has it within milliseconds of its being
+      // scheduled), so that one ran twice and every other once.
       expect(doneAtKill).toEqual(steps.slice(0, steps.indexOf(boundary) + 1));
-      expect(r.inHand.filter((a) => a !== nextActivity)).toEqual([]);
-      expect(r.attempts).toEqual(expectedAttempts(r.inHand));
+      expect(r.inHand).toEqual([nextActivity]);
+      expect(r.attempts).toEqual(expectedAttempts([nextActivity]));
       await expectReplacedOnce(r);
     },
     240_000,
