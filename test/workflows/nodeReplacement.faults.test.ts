@@ -227,6 +227,10 @@ describe('node replacement with the worker killed -9', () => {
     240_000,
   );
 
+  // The run takes about 40 s, or 2 minutes more when the kill cut short an eviction that the Eviction
+  // API had counted against the budget but not carried out: the budget then holds that Pod in
+  // status.disruptedPods, allowing no disruption, until the disruption controller gives up on it 2
+  // minutes later; the retry then evicts it, once.
   it('in the middle of the drain, once the first Pod is evicted: the retry evicts the rest, none twice', async () => {
     const r = await replaceKilled('nrk-mid-drain', async (pool) => {
       const { match } = await watchFor<V1Pod>(kc, `/api/v1/namespaces/${pool.namespace}/pods`, (x) => !!x.metadata?.deletionTimestamp);
