@@ -17,22 +17,37 @@ node bin/lifeboat.js lab up
 # clusters, task queues and processes of its own, so they run in parallel first. A suite that stops a
 # lab process by name (stopDaemon('minio')) or cordons Nodes without saying so is refused here,
 # before anything runs.
+# Suites that add Nodes to a lab cluster (and kill some of them), each in a pool of its own, say so
+# with `// lab: nodes` and run together after the others: every other suite may count the clusters'
+# Nodes and their health. A suite that creates Nodes without saying so is refused too.
 # A warm run of the whole suite stays under 30 minutes this way.
 suites=$(find test -name '*.test.ts' | sort)
 marked=$(grep -l '^// lab: disruptive' $suites || true)
+noding=$(grep -l '^// lab: nodes' $suites || true)
 unmarked=$(grep -lE "(stopDaemon|runningPid)\('|/spec/unschedulable" $suites | grep -vxF "${marked:-none}" || true)
 if [ -n "$unmarked" ]; then
   echo "[test] these suites stop lab processes by name or cordon Nodes but have no '// lab: disruptive' line, so they would run beside others: $unmarked" >&2
   exit 1
 fi
-disruptive=$(printf '%s\n' $marked | sed -e 's#^test/#dist/test/#' -e 's#\.ts$#.js#' -e 's#\.#\\.#g' | paste -sd '|')
-parallel=$(mktemp); serial=$(mktemp)
+unmarked=$(grep -lE "createNode\(|createTestPool\(" $suites | grep -vxF -e "${noding:-none}" -e "${marked:-none}" || true)
+if [ -n "$unmarked" ]; then
+  echo "[test] these suites add Nodes but have no '// lab: nodes' line, so they would run beside suites that count them: $unmarked" >&2
+  exit 1
+fi
+pattern() { printf '%s\n' "$@" | sed -e 's#^test/#dist/test/#' -e 's#\.ts$#.js#' -e 's#\.#\\.#g' | paste -sd '|'; }
+# An empty pattern would match every suite: a group with no suites gets one that matches none.
+disruptive=$(pattern $marked); disruptive=${disruptive:-^$}
+nodes=$(pattern $noding); nodes=${nodes:-^$}
+apart=$(pattern $marked $noding); apart=${apart:-^$}
+parallel=$(mktemp); together=$(mktemp); serial=$(mktemp)
 set +e
-node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$parallel" --passWithNoTests --maxWorkers="${LIFEBOAT_TEST_WORKERS:-3}" --testPathIgnorePatterns="$disruptive" "$@"
+node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$parallel" --passWithNoTests --maxWorkers="${LIFEBOAT_TEST_WORKERS:-3}" --testPathIgnorePatterns="$apart" "$@"
 rc_parallel=$?
+node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$together" --passWithNoTests --maxWorkers="${LIFEBOAT_TEST_WORKERS:-3}" --testPathPatterns="$nodes" "$@"
+rc_together=$?
 node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$serial" --passWithNoTests --runInBand --testPathPatterns="$disruptive" "$@"
 rc_serial=$?
 set -e
-node -e 'const fs=require("fs"); const rs=process.argv.slice(1).filter((f)=>fs.statSync(f).size).map((f)=>JSON.parse(fs.readFileSync(f,"utf8"))); const n=(k)=>rs.reduce((a,r)=>a+r[k],0); console.log(`tests: ${n("numPassedTests")} passed, ${n("numFailedTests")} failed` + (n("numPendingTests") ? `, ${n("numPendingTests")} skipped` : ""))' "$parallel" "$serial" || true
-rm -f "$parallel" "$serial"
-[ "$rc_parallel" -eq 0 ] && [ "$rc_serial" -eq 0 ]
+node -e 'const fs=require("fs"); const rs=process.argv.slice(1).filter((f)=>fs.statSync(f).size).map((f)=>JSON.parse(fs.readFileSync(f,"utf8"))); const n=(k)=>rs.reduce((a,r)=>a+r[k],0); console.log(`tests: ${n("numPassedTests")} passed, ${n("numFailedTests")} failed` + (n("numPendingTests") ? `, ${n("numPendingTests")} skipped` : ""))' "$parallel" "$together" "$serial" || true
+rm -f "$parallel" "$together" "$serial"
+[ "$rc_parallel" -eq 0 ] && [ "$rc_together" -eq 0 ] && [ "$rc_serial" -eq 0 ]

@@ -5,7 +5,7 @@
 //   starts the node-replacement runbook in mode failed; the run fences it, taints it out of service,
 //   deletes it and replaces it; the StatefulSet's Pod comes back on another Node as a new Pod.
 // - A storm (2 of 3 Nodes dead at once): nothing is started, and the watch says why.
-// lab: disruptive (adds Nodes to the primary cluster, and kills some: other suites count the cluster's Nodes and their health): runs alone, after the other suites (test/run.sh).
+// lab: nodes (adds Nodes to the primary cluster, and kills some, in a pool of its own: other suites count the cluster's Nodes and their health): runs after them, beside the other Node suites (test/run.sh).
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';

@@ -5,6 +5,7 @@
 // is evicted. A new worker finishes every run: one replacement Node, the old Node deleted once, each
 // Pod that was on it evicted once and no other Pod evicted, and no activity run again but the one the
 // dead worker had in hand (the Temporal history's attempts tell).
+// lab: nodes (adds Nodes to the primary cluster, and kills some, in a pool of its own: other suites count the cluster's Nodes and their health): runs after them, beside the other Node suites (test/run.sh).
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';

@@ -8,7 +8,7 @@
 //   the budget and the Pod; a second replacement of the same Node is refused naming the run; an abort
 //   then uncordons the Node and deletes nothing.
 // - Bad input: a control-plane Node is refused before anything starts.
-// lab: disruptive (adds Nodes to the primary cluster, and kills some: other suites count the cluster's Nodes and their health): runs alone, after the other suites (test/run.sh).
+// lab: nodes (adds Nodes to the primary cluster, and kills some, in a pool of its own: other suites count the cluster's Nodes and their health): runs after them, beside the other Node suites (test/run.sh).
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowNotFoundError } from '@temporalio/client';

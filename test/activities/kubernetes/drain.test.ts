@@ -4,7 +4,7 @@
 // the test's Pods tolerate it and select the test's pool label) and its own namespace, and deletes
 // them afterwards. kwok never attaches volumes: the VolumeAttachments the volume wait sees are made by
 // the test.
-// lab: disruptive (adds Nodes to the primary cluster, and kills some: other suites count the cluster's Nodes and their health): runs alone, after the other suites (test/run.sh).
+// lab: nodes (adds Nodes to the primary cluster, and kills some, in a pool of its own: other suites count the cluster's Nodes and their health): runs after them, beside the other Node suites (test/run.sh).
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { MockActivityEnvironment } from '@temporalio/testing';

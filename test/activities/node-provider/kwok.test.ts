@@ -3,7 +3,7 @@
 // Temporal server: the activities run in MockActivityEnvironment. Other suites schedule Pods on the lab's
 // Nodes at the same time: every Node this test makes carries a taint of its own, nothing is scheduled
 // there, and it is deleted afterwards. The lab's own Nodes are never touched.
-// lab: disruptive (adds Nodes to the primary cluster, and kills some: other suites count the cluster's Nodes and their health): runs alone, after the other suites (test/run.sh).
+// lab: nodes (adds Nodes to the primary cluster, and kills some, in a pool of its own: other suites count the cluster's Nodes and their health): runs after them, beside the other Node suites (test/run.sh).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from '@jest/globals';
