@@ -217,12 +217,13 @@ describe('node replacement with the worker killed -9', () => {
           }
         }),
       );
-      // Killed right at the boundary: the steps up to it done, none after, and the next step's activity
-      // already taken by the dead worker (its activity poller has it within milliseconds of its being
-      // scheduled), so that one ran twice and every other once.
+      // Killed right at the boundary: the steps up to it done, none after. The dead worker mostly had the
+      // next step's activity in hand already (its poller takes it within milliseconds of its being
+      // scheduled): then that one ran twice and every other once. When the kill came first (seen once in
+      // a whole run), nothing was in hand and every activity ran once.
       expect(doneAtKill).toEqual(steps.slice(0, steps.indexOf(boundary) + 1));
-      expect(r.inHand).toEqual([nextActivity]);
-      expect(r.attempts).toEqual(expectedAttempts([nextActivity]));
+      expect([[], [nextActivity]]).toContainEqual(r.inHand);
+      expect(r.attempts).toEqual(expectedAttempts(r.inHand));
       await expectReplacedOnce(r);
     },
     240_000,
