@@ -13,6 +13,7 @@ import type { RunbookReport } from '../../model/runbook/run.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 import type { nodeHealthWatch, NodeHealthWatchInput, NodeHealthWatchResult } from '../../workflows/nodeHealthWatch.js';
 import { createTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
+import { fetchHistory } from '../helpers/histories.js';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -49,12 +50,13 @@ const input = (over: Partial<NodeHealthWatchInput> = {}): NodeHealthWatchInput =
   notifyWebhookEnv: 'LIFEBOAT_TEST_WEBHOOK',
   ...over,
 });
-const watch = (taskQueue: string, i: NodeHealthWatchInput) =>
-  env.client.workflow.execute<typeof nodeHealthWatch>('nodeHealthWatch', {
-    taskQueue,
-    workflowId: `node-health/primary/${randomUUID()}`,
-    args: [i],
-  });
+/** Runs one watch to its result; with `record`, its history is kept for the replay test (LIFEBOAT_RECORD_HISTORIES=1). */
+async function watch(taskQueue: string, i: NodeHealthWatchInput, record?: string): Promise<NodeHealthWatchResult> {
+  const workflowId = `node-health/primary/${randomUUID()}`;
+  const result = await env.client.workflow.execute<typeof nodeHealthWatch>('nodeHealthWatch', { taskQueue, workflowId, args: [i] });
+  await fetchHistory(env.client, workflowId, record);
+  return result;
+}
 
 /** The replacement's own activities: it holds at its cordon until `release` resolves, so a second watch finds it running. */
 function replacementStubs(release: Promise<void>) {
@@ -95,7 +97,7 @@ describe('nodeHealthWatch (time-skipping test server, stubbed activities)', () =
       notify: () => Promise.resolve({ to: 'hooks.example', status: 200 }),
     });
     const [first, second, report] = await withStubbedWorker(env, activities, async (taskQueue) => {
-      const a = await watch(taskQueue, input());
+      const a = await watch(taskQueue, input(), 'nodeHealthWatch');
       const b = await watch(taskQueue, input());
       release();
       const r = (await env.client.workflow.getHandle(a.started[0]!).result()) as RunbookReport;
