@@ -11,7 +11,7 @@ import { httpStatusOf } from '../activities/kubernetes/api.js';
 import { describeNetworkError } from '../activities/network-errors.js';
 import { loadKubeConfig } from '../worker/clients.js';
 import { formatDuration, secondsBetween } from '../model/durations.js';
-import type { NodePreflight } from '../model/node-replacement.js';
+import { controlPlaneLabelOf, type NodePreflight } from '../model/node-replacement.js';
 import type { RunbookReport } from '../model/runbook/run.js';
 import type { runbook } from '../workflows/runbook.js';
 import { clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';
@@ -66,9 +66,6 @@ function parametersOf(config: LifeboatConfig, opts: NodeOptions, reasonRequired:
   return params;
 }
 
-/** Labels that make a Node a control-plane Node (kubeadm's, and the older one). */
-const controlPlaneLabels = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'];
-
 /**
  * The Node must exist and not be a control-plane Node before anything starts (bad input, exit 2): read
  * with the configuration's kubeconfig for the cluster, as the worker reads it. The run's preflight checks
@@ -85,7 +82,7 @@ async function checkNode(config: LifeboatConfig, cluster: string, node: string):
     const shown = names.length > 10 ? `${names.slice(0, 10).join(', ')} (+${names.length - 10} more)` : names.join(', ') || 'none';
     throw new CliError(`--node '${node}': no such Node on '${cluster}'; its Nodes: ${shown}`, exitCodes.badInput);
   }
-  const role = controlPlaneLabels.find((l) => found.metadata?.labels?.[l] !== undefined);
+  const role = controlPlaneLabelOf(found.metadata?.labels);
   if (role)
     throw new CliError(
       `--node '${node}' is a control-plane Node of '${cluster}' (${role}): Lifeboat never drains one; replace its etcd member instead`,
@@ -93,9 +90,12 @@ async function checkNode(config: LifeboatConfig, cluster: string, node: string):
     );
 }
 
-/** The preflight a run recorded (its `plan` output), if it got that far. */
-export const preflightOf = (r: RunbookReport): NodePreflight | undefined =>
-  r.steps.find((s) => s.id === 'preflight')?.outputs?.plan as NodePreflight | undefined;
+/** The preflight a run recorded (its `plan` output, or the plan a blocked preflight failed with), if it got that far. */
+export const preflightOf = (r: RunbookReport): NodePreflight | undefined => {
+  const step = r.steps.find((s) => s.id === 'preflight');
+  // A blocked preflight fails carrying its plan: the Pods and budgets are what explain the blockers.
+  return (step?.outputs?.plan ?? step?.failureDetails) as NodePreflight | undefined;
+};
 
 /** A Node's preflight for a person: the Node, every Pod and what happens to it, the budgets, what blocks. */
 export function formatNodePlan(p: NodePreflight): string {

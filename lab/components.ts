@@ -4,6 +4,7 @@ import {
   bin,
   clusterPaths,
   host,
+  kwokConfigFile,
   labClusters,
   type LabClusterSpec,
   minioData,
@@ -244,6 +245,9 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
         `${host}:${c.kwokPort}`,
         '--node-lease-duration-seconds',
         '40',
+        // The CSI attach of the lab's static volumes (lab/volumes.ts).
+        '--config',
+        kwokConfigFile,
       ],
     },
     probe: () => httpProbe(`http://${host}:${c.kwokPort}/healthz`),

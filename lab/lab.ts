@@ -18,6 +18,8 @@ import {
   clusterPaths,
   host,
   labClusters,
+  kwokConfig,
+  kwokConfigFile,
   labConfigFile,
   labDir,
   labKeyFile,
@@ -33,7 +35,9 @@ import {
 import { workerComponent } from './worker-component.js';
 import { ensureTrafficRecords, installDnsEndpointCrd } from './externaldns.js';
 import { peerLocation, shopApp, shopManifests, shopTraffic } from './shop.js';
-import { kwokManagedAnnotation, kwokNodeCapacity } from '../activities/node-provider/kwok.js';
+import { kwokNodeAnnotations, kwokNodeCapacity } from '../activities/node-provider/kwok.js';
+import { ledgerApp, ledgerManifests } from './ledger.js';
+import { labStorageClass } from './volumes.js';
 
 const peerClusters = (c: LabClusterSpec) => labClusters.filter((x) => x.name !== c.name);
 
@@ -130,7 +134,7 @@ function kwokNodes(c: LabClusterSpec): object[] {
     kind: 'Node',
     metadata: {
       name: `${c.name}-node-${i}`,
-      annotations: { [kwokManagedAnnotation.key]: kwokManagedAnnotation.value, 'node.alpha.kubernetes.io/ttl': '0' },
+      annotations: { ...kwokNodeAnnotations },
       labels: {
         type: 'kwok',
         'kubernetes.io/os': 'linux',
@@ -212,6 +216,7 @@ async function bootstrapCluster(c: LabClusterSpec): Promise<void> {
   await installDnsEndpointCrd(kubectl, c.name);
   await apply(c.name, [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'velero' } },
+    labStorageClass,
     backupStorageLocation(c),
     ...peerClusters(c).map((peer) => peerLocation(c, peer, backupStorageLocation)),
     veleroDeploymentStandIn,
@@ -416,6 +421,8 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
     await writeFile(labKeyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
   }
   await writeFile(labConfigFile, `# Written by \`lifeboat lab up\`: the lab's Lifeboat configuration.\n${stringify(labConfig())}`);
+  await mkdir(dirname(kwokConfigFile), { recursive: true });
+  await writeFile(kwokConfigFile, kwokConfig);
 
   const clusterNames = labClusters.map((c) => c.name);
   await startAll(['temporal', 'minio', ...clusterNames.map((n) => `etcd/${n}`)].map(byName));
@@ -438,6 +445,9 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
       if (!exists.trim()) await apply(cluster, shopManifests(cluster !== shopApp.cluster));
     }),
   );
+  // The node-failure example app, also created once: a replacement drill may have moved its Pods.
+  const ledger = await kubectl(ledgerApp.cluster, ['get', 'namespace', ledgerApp.namespace, '--ignore-not-found', '-o', 'name']);
+  if (!ledger.trim()) await apply(ledgerApp.cluster, ledgerManifests());
   for (const line of await ensureTrafficRecords(kubectl, labConfig())) say(line);
   if (options.withWorker) await startAll([workerComponent]);
   say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)}s; state in ${labDir}`);

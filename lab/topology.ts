@@ -1,6 +1,9 @@
 // The lab's fixed layout: every address and path it uses, in one place.
 import { homedir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { kwokVolumeAttachStage } from './volumes.js';
 
 /** Where built tools are cached (shared with lab/install-tools.sh). */
 export const cacheDir = process.env.LIFEBOAT_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lifeboat');
@@ -131,6 +134,10 @@ export const runDir = join(labDir, 'run');
 export const logDir = join(labDir, 'logs');
 export const temporalDb = join(labDir, 'temporal', 'temporal.db');
 export const minioData = join(labDir, 'minio', 'data');
+/** kwok's configuration: the lab's extra Stages (lab/volumes.ts), beside kwok's default Node and Pod ones. */
+export const kwokConfig = stringify(kwokVolumeAttachStage);
+/** Named after its content: kwok's command line changes with it, so `lab up` restarts kwok when it does. */
+export const kwokConfigFile = join(labDir, 'kwok', `stages-${createHash('sha256').update(kwokConfig).digest('hex').slice(0, 12)}.yaml`);
 /** The worker/CLI config the lab writes for itself. */
 export const labConfigFile = join(labDir, 'lifeboat.yaml');
 export const awsCredentialsFile = join(labDir, 'minio', 'credentials');

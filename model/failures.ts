@@ -103,6 +103,8 @@ export const failureTypes = {
   DrainBlocked: 'DrainBlocked',
   /** A Pod that was on the Node has no Running, Ready successor elsewhere, or its workload is not Available, in time. */
   PodsNotRescheduled: 'PodsNotRescheduled',
+  /** A Pod of a fenced, out-of-service Node was still in the API after the release's time (a finalizer holds it). */
+  PodsNotReleased: 'PodsNotReleased',
   /** A VolumeAttachment still names the Node after the out-of-service taint's time. */
   VolumesStillAttached: 'VolumesStillAttached',
   /** The node provider could not confirm the Node is off: its volumes are not released. */

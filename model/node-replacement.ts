@@ -105,6 +105,13 @@ export function poolOf(labels: Record<string, string>, taints: NodePool['taints'
   };
 }
 
+/** Labels that make a Node a control-plane Node (kubeadm's, and the older one): never drained or replaced by Lifeboat's node runbooks. */
+export const controlPlaneLabels = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'] as const;
+
+/** The control-plane label a Node carries, if any. */
+export const controlPlaneLabelOf = (labels: Record<string, string> | undefined): string | undefined =>
+  controlPlaneLabels.find((l) => labels !== undefined && Object.hasOwn(labels, l));
+
 /** The label that keeps a Node out of automatic remediation (Medik8s' exclusion label, by Lifeboat's name). */
 export const excludeFromRemediationLabel = 'lifeboat.io/exclude-from-remediation';
 

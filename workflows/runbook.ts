@@ -39,7 +39,7 @@ import type {
   RunbookStepState,
 } from '../model/runbook/run.js';
 import type { Step as RunbookStep } from '../model/runbook/schema.js';
-import { rootFailure } from '../model/failure-chain.js';
+import { carriedDetails, rootFailure } from '../model/failure-chain.js';
 import { failureTypes } from '../model/failures.js';
 import type { Step } from '../model/steps.js';
 import { progressQuery } from './steps.js';
@@ -416,6 +416,8 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
         finish(r, 'failed', `${err.path} failed`);
         throw err;
       }
+      const carried = carriedDetails<unknown>(err, ({ detail }) => typeof detail === 'object' && detail !== null);
+      if (carried !== undefined) r.failureDetails = carried;
       finish(r, 'failed', rootFailure(err).message);
       if (step.onFailure === 'continue') return;
       throw new StepFailed(path, err, step.onFailure === 'compensate');

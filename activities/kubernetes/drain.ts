@@ -18,6 +18,7 @@ import type { ActivityDeps } from '../deps.js';
 import { failureTypes } from '../../model/failures.js';
 import { deadlineMsOf, type DeadlineInput } from '../deadline.js';
 import {
+  controlPlaneLabelOf,
   outOfServiceTaint,
   poolOf,
   type BlockedPod,
@@ -65,7 +66,6 @@ export const defaultDrainConcurrency = 10;
 const pollMs = 250;
 /** How long an eviction that failed otherwise than by a budget waits before it is tried again. */
 const retryAfterErrorMs = 1_000;
-const controlPlaneLabels = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'];
 const mirrorAnnotation = 'kubernetes.io/config.mirror';
 
 const podKey = (p: { namespace: string; name: string }) => `${p.namespace}/${p.name}`;
@@ -106,7 +106,7 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
   }
 
   function refuseControlPlane(cluster: string, n: V1Node): void {
-    const label = controlPlaneLabels.find((l) => Object.hasOwn(n.metadata?.labels ?? {}, l));
+    const label = controlPlaneLabelOf(n.metadata?.labels);
     if (label)
       throw ApplicationFailure.nonRetryable(
         `Node ${n.metadata!.name} on '${cluster}' is a control-plane Node (${label}): replace it with the etcd member replacement runbook (etcdMemberReplace), not a drain`,
@@ -266,7 +266,7 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
         planPods(cluster, node, allowEmptyDir),
       ]);
       const labels = target.metadata?.labels ?? {};
-      const controlPlane = controlPlaneLabels.some((l) => Object.hasOwn(labels, l));
+      const controlPlane = controlPlaneLabelOf(labels) !== undefined;
       const blockers: string[] = [];
       const warnings: string[] = [];
       if (controlPlane)
@@ -613,6 +613,64 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
     taintOutOfService: (input: NodeRef) => setOutOfService(input, true),
     /** Removes the out-of-service taint; a Node without it, or gone, is left as it is. */
     removeOutOfServiceTaint: (input: NodeRef) => setOutOfService(input, false),
+
+    /**
+     * Force-deletes (grace period 0, each conditional on its UID) every Pod still bound to a Node that
+     * is fenced and tainted out of service, then waits, heartbeating, until none is left. The taint
+     * makes Kubernetes do the same, but only on its own clocks: the taint manager marks the Pods
+     * terminating, the Pod garbage collector force-deletes them on its 20 s sweep, and a Pod whose Node
+     * object is deleted first waits out the collector's 40 s quarantine. A StatefulSet makes a Pod's
+     * successor only once the old one is gone, so this is the step between "fenced" and "back".
+     * Refuses (NodeNotFenced) a Node without the out-of-service taint: that taint is only ever set once
+     * the provider confirmed the Node off, and it is the one thing that makes this deletion safe.
+     * PodsNotReleased at the deadline, naming what remains (a finalizer nobody removes).
+     */
+    async releaseFencedNodePods({ cluster, node, ...until }: NodeRef & DeadlineInput): Promise<{ deleted: PodRef[]; seconds: number }> {
+      const ctx = Context.current();
+      const deadlineMs = deadlineMsOf(until);
+      const core = kube(cluster).makeApiClient(CoreV1Api);
+      const n = await readNode(core, cluster, node, 'releasing the Pods of');
+      if (!n.spec?.taints?.some((t) => sameTaint(t, outOfServiceTaint)))
+        throw ApplicationFailure.nonRetryable(
+          `Node ${node} on '${cluster}' is not tainted ${outOfServiceTaint.key}: its Pods are force-deleted only once it is fenced and tainted out of service`,
+          failureTypes.NodeNotFenced,
+        );
+      const started = Date.now();
+      const deleted = new Map<string, PodRef>();
+      for (;;) {
+        const listed = await podsOnNode(core, node).catch((err: unknown) => {
+          throw kubernetesError(err, `listing the Pods of Node ${node} on '${cluster}'`);
+        });
+        const left = listed.items.map((p) => ({ namespace: p.metadata!.namespace!, name: p.metadata!.name!, uid: p.metadata!.uid! }));
+        if (!left.length) return { deleted: [...deleted.values()], seconds: Math.round((Date.now() - started) / 100) / 10 };
+        await Promise.all(
+          left.map((p) =>
+            core
+              .deleteNamespacedPod({
+                namespace: p.namespace,
+                name: p.name,
+                gracePeriodSeconds: 0,
+                body: { gracePeriodSeconds: 0, preconditions: { uid: p.uid } },
+              })
+              .then(
+                () => void deleted.set(p.uid, p),
+                (err: unknown) => {
+                  const code = httpStatusOf(err);
+                  if (code === 404 || code === 409) return;
+                  throw kubernetesError(err, `force-deleting Pod ${podKey(p)} of fenced Node ${node} on '${cluster}'`);
+                },
+              ),
+          ),
+        );
+        ctx.heartbeat({ step: 'release', left: left.map(podKey) });
+        if (Date.now() >= deadlineMs)
+          throw ApplicationFailure.nonRetryable(
+            `${left.length} Pods of fenced Node ${node} on '${cluster}' were still in the API at ${new Date(deadlineMs).toISOString()} (held by finalizers?): ${left.map(podKey).join(', ')}`,
+            failureTypes.PodsNotReleased,
+          );
+        await ctx.sleep(pollMs);
+      }
+    },
 
     /** Waits, heartbeating, until no VolumeAttachment names the Node; VolumesStillAttached at `deadline`, naming them. */
     async waitVolumesDetached({ cluster, node, ...until }: NodeRef & DeadlineInput): Promise<{ detached: string[]; seconds: number }> {

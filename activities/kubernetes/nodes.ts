@@ -2,12 +2,12 @@
 import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { ComponentHealth } from '../../model/health.js';
 import type { ObservedNode } from '../../model/node-health.js';
+import { controlPlaneLabelOf } from '../../model/node-replacement.js';
 import type { ActivityDeps } from '../deps.js';
 import { clusterClients } from './cluster.js';
 import { kubernetesError } from './api.js';
 import { describeNetworkError, healthCheckDeadlineMs, withDeadline } from '../network-errors.js';
 
-const controlPlaneLabels = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'];
 const asTime = (t: Date | string | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
 
 export const createNodeHealthActivities = (deps: Pick<ActivityDeps, 'clusters'>) => ({
@@ -58,7 +58,7 @@ export const createNodeHealthActivities = (deps: Pick<ActivityDeps, 'clusters'>)
             readySince: asTime(ready?.lastTransitionTime),
             leaseRenewedAt: asTime(leaseOf.get(n.metadata!.name!)?.renewTime),
             leaseDurationSeconds: leaseOf.get(n.metadata!.name!)?.leaseDurationSeconds,
-            controlPlane: controlPlaneLabels.some((l) => labels[l] !== undefined),
+            controlPlane: controlPlaneLabelOf(labels) !== undefined,
           };
         }),
         cordoned: nodes.items.filter((n) => n.spec?.unschedulable).map((n) => n.metadata!.name!),

@@ -16,6 +16,20 @@ import { provisionLabels, type NodeProvider, type NodeResources, type ProvisionR
 /** kwok's own annotation for the Nodes it simulates (as kwokctl makes them). */
 export const kwokManagedAnnotation = { key: 'kwok.x-k8s.io/node', value: 'fake' } as const;
 
+/**
+ * The annotation a kubelet sets on its Node at registration (kubelet's default
+ * `--enable-controller-attach-detach`): the attach/detach controller attaches volumes only to Nodes
+ * that carry it. kwok does not set it, so whatever registers a kwok Node (the lab, this provider) does.
+ */
+export const controllerManagedAttachAnnotation = { key: 'volumes.kubernetes.io/controller-managed-attach-detach', value: 'true' } as const;
+
+/** The annotations a kwok Node registers with: kwok's own, no Node TTL cache, controller-managed volume attachment. */
+export const kwokNodeAnnotations: Readonly<Record<string, string>> = {
+  [kwokManagedAnnotation.key]: kwokManagedAnnotation.value,
+  'node.alpha.kubernetes.io/ttl': '0',
+  [controllerManagedAttachAnnotation.key]: controllerManagedAttachAnnotation.value,
+};
+
 /** The label that stops kwok simulating a Node's kubelet (lab/components.ts selects Nodes without it). */
 export const kubeletStoppedLabel = { key: 'lifeboat.io/lab-kubelet', value: 'stopped' } as const;
 
@@ -73,7 +87,7 @@ export function kwokNode(name: string, pool: ProvisionRequest['pool'], resources
     kind: 'Node',
     metadata: {
       name,
-      annotations: { [kwokManagedAnnotation.key]: kwokManagedAnnotation.value, 'node.alpha.kubernetes.io/ttl': '0' },
+      annotations: { ...kwokNodeAnnotations },
       labels: { ...labels, 'kubernetes.io/hostname': name },
     },
     spec: pool.taints.length ? { taints: pool.taints.map((t) => ({ ...t })) } : {},

@@ -170,6 +170,16 @@ export const blockCatalog = {
     defaultRetry: 'standard',
     nonRetryable: kubernetesNonRetryable,
   },
+  releaseFencedNodePods: {
+    kind: 'activity',
+    activity: 'releaseFencedNodePods',
+    description:
+      'Force-delete the Pods still bound to a fenced, out-of-service Node now, as the Pod garbage collector would on its own clock, so StatefulSets recreate them elsewhere; refuses a Node without the taint',
+    startToCloseTimeout: '15 minutes',
+    heartbeatTimeout: '30 seconds',
+    defaultRetry: 'standard',
+    nonRetryable: [...kubernetesNonRetryable, failureTypes.NodeNotFound, failureTypes.NodeNotFenced, failureTypes.PodsNotReleased],
+  },
   waitVolumesDetached: {
     kind: 'activity',
     activity: 'waitVolumesDetached',

@@ -161,6 +161,7 @@ const inputs: Record<BlockName, z.ZodType> = {
   fenceNode: z.strictObject({ cluster, node, ...thisRun }) satisfies z.ZodType<FenceNodeInput>,
   taintOutOfService: z.strictObject({ cluster, node }) satisfies z.ZodType<NodeRef>,
   removeOutOfServiceTaint: z.strictObject({ cluster, node }) satisfies z.ZodType<NodeRef>,
+  releaseFencedNodePods: z.strictObject({ cluster, node, timeoutSeconds: seconds }) satisfies z.ZodType<NodeRef & DeadlineInput>,
   waitVolumesDetached: z.strictObject({ cluster, node, timeoutSeconds: seconds }) satisfies z.ZodType<NodeRef & DeadlineInput>,
   deleteNode: z.strictObject({
     cluster,

@@ -38,6 +38,8 @@ export interface RunbookStepRecord {
   /** The child run of a `run` step. */
   childWorkflowId?: string;
   outputs?: Record<string, unknown>;
+  /** What a failed block carried with its failure, when it carried something (a blocked preflight's plan): what a person reads next to why. */
+  failureDetails?: unknown;
   /** In a plan: what the step would do (its input as evaluated, or the block's own plan). */
   plan?: unknown;
 }

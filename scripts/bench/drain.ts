@@ -35,6 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { AppsV1Api, CoreV1Api, PolicyV1Api, type V1Node } from '@kubernetes/client-node';
+import { labVolumeOfLabel } from '../../lab/volumes.js';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { kwokNodeCapacity } from '../../activities/node-provider/kwok.js';
@@ -42,7 +43,15 @@ import { killNode } from '../../lab/nodes.js';
 import { bin, clusterPaths, labConfigFile } from '../../lab/topology.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import { findRunbookIn } from '../../test/helpers/runbooks.js';
-import { createGuardedDeployment, nodesReady, poolLabel, poolTaint, testNode, type TestPool } from '../../test/helpers/test-nodes.js';
+import {
+  createGuardedDeployment,
+  createStatefulSetWithVolumes,
+  nodesReady,
+  poolLabel,
+  poolTaint,
+  testNode,
+  type TestPool,
+} from '../../test/helpers/test-nodes.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import { clusterByName, loadConfig } from '../../worker/config.js';
 import { createWorker } from '../../worker/worker.js';
@@ -135,6 +144,8 @@ async function removePool(id: string): Promise<void> {
   }
   const nodes = await core.listNode({ labelSelector: `${poolLabel}=${id}` });
   await Promise.all(nodes.items.map((n) => core.deleteNode({ name: n.metadata!.name! }).catch(() => undefined)));
+  const volumes = await core.listPersistentVolume({ labelSelector: `${labVolumeOfLabel}=${id}` });
+  await Promise.all(volumes.items.map((v) => core.deletePersistentVolume({ name: v.metadata!.name! }).catch(() => undefined)));
   pools.delete(id);
 }
 
@@ -301,24 +312,8 @@ interface KillRun {
 async function killRun(client: Client): Promise<KillRun> {
   const pool = await createPool('bench-kill', ['0'], ['1', '2']);
   const [victim, ...others] = pool.nodes as [string, string, string];
-  await apps.createNamespacedStatefulSet({
-    namespace: pool.namespace,
-    body: {
-      metadata: { name: 'db' },
-      spec: {
-        replicas: 1,
-        serviceName: 'db',
-        selector: { matchLabels: { app: 'db' } },
-        template: {
-          metadata: { labels: { app: 'db' } },
-          spec: {
-            ...pool.placement,
-            containers: [{ name: 'db', image: 'registry.example/db:1', resources: { requests: { cpu: '10m', memory: '16Mi' } } }],
-          },
-        },
-      },
-    },
-  });
+  // db-0 owns a claim on a static volume: the attach/detach controller attaches it to the victim, and detaches it once released.
+  await createStatefulSetWithVolumes(kc, pool, 'db', 1);
   const web = { name: 'web', replicas: Math.min(replicasEach, podCount) };
   await createGuardedDeployment(kc, pool, web.name, web.replicas, 1);
   for (const deadline = Date.now() + settleTimeoutMs; ; await sleep(500)) {

@@ -3,6 +3,8 @@
 // that carries its annotation, so a Node created here goes Ready within a second or two.
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, PolicyV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { kwokNodeAnnotations } from '../../activities/node-provider/kwok.js';
+import { labStorageClass, labVolumeOfLabel, staticVolume, statefulSetClaims } from '../../lab/volumes.js';
 
 export interface TestPool {
   /** The pool's label value (`lifeboat.io/test-pool=<id>`) and taint value. */
@@ -26,7 +28,7 @@ export function testNode(name: string, id: string, extraLabels: Record<string, s
   return {
     metadata: {
       name,
-      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      annotations: { ...kwokNodeAnnotations },
       labels: { type: 'kwok', 'kubernetes.io/os': 'linux', 'kubernetes.io/hostname': name, [poolLabel]: id, ...extraLabels },
     },
     spec: { taints: [{ key: poolTaint, value: id, effect: 'NoSchedule' }] },
@@ -69,6 +71,9 @@ export async function createTestPool(kc: KubeConfig, prefix: string, count: numb
       const all = (await core.listNode({ labelSelector: `${poolLabel}=${id}` })).items.map((n) => n.metadata!.name!);
       await Promise.all(all.map((name) => core.deleteNode({ name }).catch(() => undefined)));
       await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+      // Static volumes are retained when their claims go (lab/volumes.ts): the pool's go with it.
+      const volumes = (await core.listPersistentVolume({ labelSelector: `${labVolumeOfLabel}=${namespace}` })).items;
+      await Promise.all(volumes.map((v) => core.deletePersistentVolume({ name: v.metadata!.name! }).catch(() => undefined)));
     },
   };
 }
@@ -97,4 +102,52 @@ export async function createGuardedDeployment(kc: KubeConfig, pool: TestPool, na
     namespace: pool.namespace,
     body: { metadata: { name }, spec: { maxUnavailable, selector: { matchLabels: labels } } },
   });
+}
+
+/**
+ * A StatefulSet of `replicas` in the pool whose Pods each own a PersistentVolumeClaim, bound to a
+ * static lab volume made for it (lab/volumes.ts), so the attach/detach controller attaches it to the
+ * Pod's Node. Returns the volumes' names, by ordinal.
+ */
+export async function createStatefulSetWithVolumes(kc: KubeConfig, pool: TestPool, name: string, replicas: number): Promise<string[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const volumes = statefulSetClaims('data', name, replicas).map((claim) => staticVolume(pool.namespace, claim));
+  await Promise.all(volumes.map((body) => core.createPersistentVolume({ body })));
+  const labels = { app: name };
+  await kc.makeApiClient(AppsV1Api).createNamespacedStatefulSet({
+    namespace: pool.namespace,
+    body: {
+      metadata: { name },
+      spec: {
+        replicas,
+        serviceName: name,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            ...pool.placement,
+            containers: [
+              {
+                name,
+                image: `registry.example/${name}:1`,
+                resources: { requests: { cpu: '10m', memory: '16Mi' } },
+                volumeMounts: [{ name: 'data', mountPath: '/data' }],
+              },
+            ],
+          },
+        },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data' },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              storageClassName: labStorageClass.metadata.name,
+              resources: { requests: { storage: '1Gi' } },
+            },
+          },
+        ],
+      },
+    },
+  });
+  return volumes.map((v) => v.metadata!.name!);
 }

@@ -8,19 +8,19 @@
 // lab: nodes (adds Nodes to the primary cluster, and kills some, in a pool of its own: other suites count the cluster's Nodes and their health): runs after them, beside the other Node suites (test/run.sh).
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, StorageV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { killNode } from '../../lab/nodes.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import type { nodeHealthWatch, NodeHealthWatchInput, NodeHealthWatchResult } from '../../workflows/nodeHealthWatch.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
-import { createTestPool, poolLabel, type TestPool } from '../helpers/test-nodes.js';
+import { createStatefulSetWithVolumes, createTestPool, poolLabel, type TestPool } from '../helpers/test-nodes.js';
 
 const config = labConfig();
 const kc: KubeConfig = loadKubeConfig(config.clusters.find((c) => c.name === 'primary')!);
 const core = kc.makeApiClient(CoreV1Api);
-const apps = kc.makeApiClient(AppsV1Api);
+const storage = kc.makeApiClient(StorageV1Api);
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 let w: TestWorker;
 const pools: TestPool[] = [];
@@ -67,37 +67,25 @@ async function watchUntil(
     if (Date.now() > deadline) throw new Error(`the watch did not get there within 120 s: ${JSON.stringify(r)}`);
   }
 }
-async function statefulPod(p: TestPool): Promise<V1Pod> {
-  await apps.createNamespacedStatefulSet({
-    namespace: p.namespace,
-    body: {
-      metadata: { name: 'db' },
-      spec: {
-        replicas: 1,
-        serviceName: 'db',
-        selector: { matchLabels: { app: 'db' } },
-        template: {
-          metadata: { labels: { app: 'db' } },
-          spec: {
-            ...p.placement,
-            containers: [{ name: 'db', image: 'registry.example/db:1', resources: { requests: { cpu: '10m', memory: '16Mi' } } }],
-          },
-        },
-      },
-    },
-  });
+/** db-0 of a StatefulSet whose Pod owns a claim on a static volume, once it runs and the attach/detach controller attached the volume to its Node. */
+async function statefulPod(p: TestPool): Promise<{ pod: V1Pod; volume: string }> {
+  const [volume] = (await createStatefulSetWithVolumes(kc, p, 'db', 1)) as [string];
   for (const deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 250))) {
     const pod = await core.readNamespacedPod({ namespace: p.namespace, name: 'db-0' }).catch(() => undefined);
-    if (pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return pod;
-    if (Date.now() > deadline) throw new Error('db-0 not Ready within 60 s');
+    const ready = pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    if (pod && ready && (await attachedTo(volume)).includes(pod.spec!.nodeName!)) return { pod, volume };
+    if (Date.now() > deadline) throw new Error(`db-0 not Ready with ${volume} attached to its Node within 60 s`);
   }
 }
+/** The Nodes each VolumeAttachment of the volume names (the attach/detach controller's). */
+const attachedTo = async (volume: string) =>
+  (await storage.listVolumeAttachment()).items.filter((a) => a.spec.source.persistentVolumeName === volume).map((a) => a.spec.nodeName);
 
 describe('node health watch (lab)', () => {
   it('a dead Node is noticed after unhealthyAfter, fenced, tainted, replaced; its StatefulSet Pod comes back elsewhere', async () => {
     const p = await createTestPool(kc, 'nhw-dead', 3);
     pools.push(p);
-    const before = await statefulPod(p);
+    const { pod: before, volume } = await statefulPod(p);
     const dead = before.spec!.nodeName!;
     await killNode(kc, dead);
     const looks = await watchUntil(p, 5, (r) => r.started.length > 0);
@@ -115,6 +103,7 @@ describe('node health watch (lab)', () => {
       'cordon',
       'fence',
       'taint',
+      'release',
       'volumes',
       'delete-node',
       'provision',
@@ -129,6 +118,16 @@ describe('node health watch (lab)', () => {
     ).toBe('gone');
     const after = await core.readNamespacedPod({ namespace: p.namespace, name: 'db-0' });
     expect([after.metadata!.uid === before.metadata!.uid, after.spec!.nodeName === dead]).toEqual([false, false]);
+    // The volume, attached to the dead Node before the kill, was detached from it before the Node was
+    // deleted (by the time of the volumes step, when the attach/detach controller is quick: the
+    // out-of-service taint lets it detach as soon as the Pod is released), and follows db-0.
+    const volumes = report.steps.find((s) => s.id === 'volumes')!;
+    expect((volumes.outputs!.detached as string[]).filter((a) => !a.includes(`(${volume}, `))).toEqual([]);
+    for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 250))) {
+      const nodes = await attachedTo(volume);
+      if (nodes.length === 1 && nodes[0] === after.spec!.nodeName) break;
+      if (Date.now() > deadline) expect(nodes).toEqual([after.spec!.nodeName]);
+    }
     expect(after.status!.conditions!.find((c) => c.type === 'Ready')!.status).toBe('True');
     const replacement = report.steps.find((s) => s.id === 'provision')!.outputs!.node as string;
     expect((await core.readNode({ name: replacement })).metadata!.labels![poolLabel]).toBe(p.id);

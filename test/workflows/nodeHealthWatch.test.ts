@@ -78,6 +78,7 @@ function replacementStubs(release: Promise<void>) {
     uncordonNode: (i: { node: string }) => Promise.resolve({ node: i.node, changed: true }),
     fenceNode: () => Promise.resolve({ fenced: true, how: 'stub' }),
     taintOutOfService: (i: { node: string }) => Promise.resolve({ node: i.node, changed: true }),
+    releaseFencedNodePods: () => Promise.resolve({ deleted: [], seconds: 0 }),
     waitVolumesDetached: () => Promise.resolve({ detached: [], seconds: 0 }),
     deleteNode: (i: { node: string }) => Promise.resolve({ node: i.node, deleted: true }),
     provisionNode: () => Promise.resolve({ node: 'n-new', created: true }),

@@ -195,6 +195,39 @@ describe('lifeboat node replace (lab)', () => {
     expect((await core.listNode({ labelSelector: `lifeboat.io/replaces=${victim}` })).items).toEqual([]);
   }, 300_000);
 
+  it('node plan of a Node that blocks shows every Pod and what happens to it beside the blocker, and changes nothing', async () => {
+    const p = await pool('nr-blocked', 1);
+    const [node] = p.nodes as [string];
+    await createGuardedDeployment(kc, p, 'web', 2, 1);
+    await core.createNamespacedPod({
+      namespace: p.namespace,
+      body: {
+        metadata: { name: 'bare', labels: { app: 'bare' } },
+        spec: { ...p.placement, containers: [{ name: 'bare', image: 'registry.example/bare:1' }] },
+      },
+    });
+    const web = await readyPods(p, 'web', 2);
+    await readyPods(p, 'bare', 1);
+    const result = await lifeboat(['node', 'plan', '--cluster', 'primary', '--node', node], env);
+    expect(result.exitCode).toBe(1);
+    const podTable = result.stdout.split('\n\n').find((block) => block.startsWith('POD'))!;
+    const rows = podTable.split('\n').slice(1).filter(Boolean);
+    expect(rows.map((l) => l.split(/\s{2,}/))).toEqual(
+      [
+        [`${p.namespace}/bare`, '(none)', '-', 'blocked (unmanaged)'],
+        ...web.map((x) => [
+          `${p.namespace}/${x.metadata!.name!}`,
+          `ReplicaSet/${x.metadata!.ownerReferences![0]!.name}`,
+          `${p.namespace}/web`,
+          'evict',
+        ]),
+      ].sort((a, b) => a[0]!.localeCompare(b[0]!)),
+    );
+    expect(result.stdout).toMatch(new RegExp(`^BLOCKED: .*${p.namespace}/bare`, 'm'));
+    expect((await core.readNode({ name: node })).spec?.unschedulable).toBeFalsy();
+    expect((await podsOf(p, 'web')).map((x) => x.metadata!.uid).sort()).toEqual(web.map((x) => x.metadata!.uid).sort());
+  }, 120_000);
+
   it('a control-plane Node is refused before anything starts, exit 2', async () => {
     const p = await pool('nr-cp', 0);
     const name = `${p.id}-cp`;

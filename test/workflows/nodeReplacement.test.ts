@@ -96,7 +96,8 @@ const healthy = () => ({
   deletePods: (i: { pods: unknown[] }) => Promise.resolve({ deleted: i.pods }),
   fenceNode: () => Promise.resolve({ fenced: true, how: 'kwok: no longer managed' }),
   taintOutOfService: (i: { node: string }) => Promise.resolve({ node: i.node, changed: true }),
-  waitVolumesDetached: () => Promise.resolve({ seconds: 0 }),
+  releaseFencedNodePods: () => Promise.resolve({ deleted: [], seconds: 0 }),
+  waitVolumesDetached: () => Promise.resolve({ detached: [], seconds: 0 }),
   deleteNode: (i: { node: string }) => Promise.resolve({ node: i.node, deleted: true }),
   provisionNode: (i: { runId: string }) => Promise.resolve({ node: `primary-node-r${i.runId.slice(0, 8)}`, created: true }),
   waitNodeReady: () => Promise.resolve({ readyAt: '2026-12-02T10:05:00.000Z' }),
@@ -167,6 +168,7 @@ describe('node-replacement runbook (time-skipping test server, stubbed activitie
       'cordon succeeded',
       'fence skipped',
       'taint skipped',
+      'release skipped',
       'volumes skipped',
       'drain succeeded',
       'approve-delete skipped',
@@ -228,7 +230,7 @@ describe('node-replacement runbook (time-skipping test server, stubbed activitie
     expect(report.failure).toBe('step approve-delete failed: no approval of step approve-delete within 30m (0 of 1)');
   }, 60_000);
 
-  it('failed: fence, taint out of service, volumes detached, then replaced; nothing is drained', async () => {
+  it('failed: fence, taint out of service, its Pods released, volumes detached, then replaced; nothing is drained', async () => {
     const { activities, calls } = recorded(healthy());
     const { report } = await withStubbedWorker(env, activities, (tq) =>
       runOf(tq, inputFor('node-replacement', { ...params, mode: 'failed', approver: 'health-watch' })),
@@ -239,6 +241,7 @@ describe('node-replacement runbook (time-skipping test server, stubbed activitie
       'cordonNode',
       'fenceNode',
       'taintOutOfService',
+      'releaseFencedNodePods',
       'waitVolumesDetached',
       'deleteNode',
       'provisionNode',

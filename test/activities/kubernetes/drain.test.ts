@@ -27,6 +27,8 @@ import { mergePatch } from '../../../activities/kubernetes/deployments.js';
 import { activityDeps } from '../../../activities/deps.js';
 import { outOfServiceTaint, type DrainPod, type PodRef } from '../../../model/node-replacement.js';
 import { createClients, type LifeboatClients } from '../../../worker/clients.js';
+import { killNode } from '../../../lab/nodes.js';
+import { kwokNodeAnnotations } from '../../../activities/node-provider/kwok.js';
 import { labConfig } from '../../helpers/lab.js';
 
 const cluster = 'primary';
@@ -99,7 +101,7 @@ async function makeNode(
     body: {
       metadata: {
         name,
-        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        annotations: { ...kwokNodeAnnotations },
         labels: {
           'kubernetes.io/os': 'linux',
           'kubernetes.io/arch': 'amd64',
@@ -605,6 +607,63 @@ describe('Node changes', () => {
     const done = await waiting.result;
     expect(done.detached).toEqual([described]);
   });
+
+  it('releaseFencedNodePods refuses a Node not out of service; on a dead, tainted Node it force-deletes every Pod now, and a finalizer it cannot pass fails naming the Pod', async () => {
+    const pool = `release-${tag()}`;
+    const from = (await makeNode(pool)).metadata!.name!;
+    const namespace = await makeNamespace();
+    // A long grace period: only a force-delete removes these Pods of a dead Node before the Pod garbage collector does.
+    const slow = { terminationGracePeriodSeconds: 300 };
+    await makeDeployment(namespace, 'web', 1, pool, slow);
+    await apps.createNamespacedStatefulSet({
+      namespace,
+      body: {
+        metadata: { name: 'db' },
+        spec: {
+          replicas: 1,
+          serviceName: 'db',
+          selector: { matchLabels: { app: 'db' } },
+          template: { metadata: { labels: { app: 'db' } }, spec: podSpec(pool, slow) },
+        },
+      },
+    });
+    const held = `held-${tag()}`;
+    await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name: held, finalizers: ['lifeboat.io/test-hold'] }, spec: podSpec(pool, slow) },
+    });
+    const before = await readyPods(namespace, 3);
+    // The kubelet dies (kwok stops simulating the Node): what is on it stays until someone deletes it.
+    await killNode(kubeConfig, from);
+
+    const unfenced = await failureOf(inActivity(() => acts.releaseFencedNodePods({ cluster, node: from, deadline: inFuture(5_000) })));
+    expect([unfenced.type, unfenced.nonRetryable]).toEqual(['NodeNotFenced', true]);
+    expect((await podsOn(from, namespace)).map((p) => p.metadata!.uid).sort()).toEqual(before.map((p) => p.metadata!.uid).sort());
+
+    await inActivity(() => acts.taintOutOfService({ cluster, node: from }));
+    const releasing = activity(() => acts.releaseFencedNodePods({ cluster, node: from, deadline: inFuture(3_000) }));
+    const late = await failureOf(releasing.result);
+    expect([late.type, late.nonRetryable]).toEqual(['PodsNotReleased', true]);
+    expect(late.message).toMatch(
+      new RegExp(`^1 Pods of fenced Node ${from} on 'primary' were still in the API at .+: ${namespace}/${held}$`),
+    );
+    expect(releasing.heartbeats.at(-1)).toEqual({ step: 'release', left: [`${namespace}/${held}`] });
+    // Only the held Pod is left on the Node; the others were deleted without waiting for a kubelet.
+    expect((await podsOn(from, namespace)).map((p) => p.metadata!.name)).toEqual([held]);
+
+    // Released, the finalizer lets the held Pod go: a retry finishes, naming only what it deleted itself.
+    await core.patchNamespacedPod({ namespace, name: held, body: { metadata: { finalizers: null } } }, mergePatch);
+    const done = await inActivity(() => acts.releaseFencedNodePods({ cluster, node: from, deadline: inFuture(30_000) }));
+    expect(await podsOn(from, namespace)).toEqual([]);
+    expect(done.deleted.every((p) => before.some((b) => b.metadata!.uid === p.uid))).toBe(true);
+
+    // The StatefulSet makes db-0 again at once (another UID); with no Node for it in the pool it waits, unscheduled.
+    const db0 = await until('db-0 recreated', async () => {
+      const p = (await podsOf(namespace)).find((x) => x.metadata!.name === 'db-0');
+      return p && p.metadata!.uid !== before.find((b) => b.metadata!.name === 'db-0')!.metadata!.uid ? p : undefined;
+    });
+    expect(db0.spec?.nodeName).toBeUndefined();
+  }, 120_000);
 
   it('verifyPodsMoved waits until each workload is Available elsewhere and each StatefulSet Pod is back, Ready, on another Node', async () => {
     const pool = `verify-${tag()}`;

@@ -56,6 +56,7 @@ describe('runbookBlocks', () => {
       'fenceNode',
       'taintOutOfService',
       'removeOutOfServiceTaint',
+      'releaseFencedNodePods',
       'waitVolumesDetached',
       'deleteNode',
       'provisionNode',
