@@ -1,7 +1,7 @@
 // One request to a team's webhook (a traffic switch, a node provider), the same way everywhere: within
 // a timeout, cancelled with the activity, redirects not followed, the bearer token never in a message,
 // and the answer classified: 2xx returned; 5xx, 408, 429 and no answer retryable (a Retry-After
-// honoured); any other status non-retryable.
+// honoured); any other status non-retryable. While it waits for the answer, the activity heartbeats.
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { describeNetworkError } from './network-errors.js';
 
@@ -14,9 +14,26 @@ export const safeUrl = (url: string) => {
   return `${u.origin}${u.pathname}`;
 };
 
-/** Seconds of a Retry-After header (delta-seconds form), capped at 5 minutes. */
-const retryAfterSeconds = (header: string | null) =>
-  header && /^\d+$/.test(header.trim()) ? Math.min(Number(header.trim()), 300) : undefined;
+/** The longest wait a Retry-After may ask for: a server that says a day (86400) does not park the run for a day. */
+const maxRetryAfterSeconds = 300;
+
+/**
+ * Seconds a Retry-After header asks to wait, capped at 5 minutes: delta-seconds, or an HTTP-date (RFC
+ * 9110 10.2.3; IMF-fixdate or the obsolete RFC 850 and asctime forms) counted from the answer's Date
+ * header, so that the two clocks need not agree. Undefined for anything else, or a date already past.
+ */
+function retryAfterSeconds(header: string | null, date: string | null): number | undefined {
+  const value = header?.trim() ?? '';
+  if (/^\d+$/.test(value)) return Math.min(Number(value), maxRetryAfterSeconds);
+  // Date.parse reads almost anything ('-5' is May 2001): only what starts like an HTTP-date is one.
+  if (!/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /.test(value)) return undefined;
+  // asctime has no zone; every HTTP-date is GMT, whatever the worker's time zone.
+  const gmt = (text: string) => Date.parse(/ GMT$/.test(text) ? text : `${text} GMT`);
+  const at = gmt(value);
+  const sent = date ? gmt(date.trim()) : NaN;
+  const seconds = Math.ceil((at - (Number.isNaN(sent) ? Date.now() : sent)) / 1000);
+  return seconds > 0 ? Math.min(seconds, maxRetryAfterSeconds) : undefined;
+}
 
 export function parseJson(text: string): unknown {
   try {
@@ -48,7 +65,12 @@ export interface WebhookRequest {
   token?: string;
 }
 
-/** One request; a 2xx answer is returned with its body, anything else is thrown, classified by `types`. */
+/**
+ * One request; a 2xx answer is returned with its body, anything else is thrown, classified by `types`.
+ * When the activity has a heartbeat timeout, it heartbeats `{ waitingFor: '<method> <url>' }` until
+ * the answer is read (the request may take longer than that timeout): a caller that resumes from its
+ * heartbeat details must heartbeat its own again after the request.
+ */
 export async function callWebhook(
   url: string,
   request: WebhookRequest,
@@ -57,10 +79,17 @@ export async function callWebhook(
   const { token } = request;
   const what = `${request.method} ${safeUrl(url)}`;
   const redact = (text: string) => (token ? text.replaceAll(token, '[token]') : text).slice(0, maxAnswerLength);
-  const cancellation = Context.current().cancellationSignal;
+  const ctx = Context.current();
+  const cancellation = ctx.cancellationSignal;
+  const { heartbeatTimeoutMs } = ctx.info;
+  // A slow answer must not look like a dead worker: without beats, Temporal would time the attempt out and retry it.
+  const heartbeats = heartbeatTimeoutMs
+    ? setInterval(() => ctx.heartbeat({ waitingFor: what }), Math.min(heartbeatTimeoutMs / 3, 10_000))
+    : undefined;
   let status: number;
   let text: string;
   let retryAfter: string | null;
+  let date: string | null;
   try {
     const response = await fetch(url, {
       method: request.method,
@@ -72,6 +101,7 @@ export async function callWebhook(
     });
     status = response.status;
     retryAfter = response.headers.get('retry-after');
+    date = response.headers.get('date');
     text = await response.text();
   } catch (err) {
     if (cancellation.aborted)
@@ -80,11 +110,13 @@ export async function callWebhook(
       throw ApplicationFailure.retryable(`${what}: no answer within ${request.timeout} s`, types.timeout);
     }
     throw ApplicationFailure.retryable(`${what}: ${describeNetworkError(err)}`, types.unreachable);
+  } finally {
+    clearInterval(heartbeats);
   }
   if (status >= 200 && status < 300) return { status, text };
   const answer = `${what} answered ${status}${text.trim() ? `: ${redact(text.trim())}` : ''}`;
   if (status >= 500 || status === 408 || status === 429) {
-    const delay = retryAfterSeconds(retryAfter);
+    const delay = retryAfterSeconds(retryAfter, date);
     throw ApplicationFailure.create({
       message: answer,
       type: types.unavailable,

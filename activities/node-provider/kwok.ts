@@ -96,6 +96,13 @@ export function kwokNode(name: string, pool: ProvisionRequest['pool'], resources
   };
 }
 
+/**
+ * How long powering off waits for the Node's Lease to go silent: kwok renews every quarter of the
+ * Lease's duration (the lab's: 10 s of 40 s), so a minute is several renewals missed, with time for
+ * kwok to hear of the label.
+ */
+const leaseSilenceWaitMs = 60_000;
+
 export function kwokProvider(cluster: string, kubeConfig: KubeConfig): NodeProvider {
   const api = kubeConfig.makeApiClient(CoreV1Api);
   const where = (node: string) => `Node ${node} on cluster '${cluster}'`;
@@ -110,14 +117,14 @@ export function kwokProvider(cluster: string, kubeConfig: KubeConfig): NodeProvi
 
   /**
    * Waits, heartbeating, until the Node's Lease has gone unrenewed for longer than kwok's renew
-   * interval (a quarter of the lease's duration, plus jitter), or the lease's duration has passed
+   * interval (a quarter of the lease's duration, plus jitter), or `leaseSilenceWaitMs` has passed
    * since the label was set with renewals still coming.
    */
   const leaseSilent = async (node: string): Promise<{ ok: true; detail: string } | { ok: false; renewTime: string }> => {
     const leases = kubeConfig.makeApiClient(CoordinationV1Api);
     const startedAt = Date.now();
     let lastRenewal = '';
-    const verdict = await pollWithHeartbeat(new Date(startedAt + 60_000), 1_000, async () => {
+    const verdict = await pollWithHeartbeat(new Date(startedAt + leaseSilenceWaitMs), 1_000, async () => {
       let lease: V1Lease | undefined;
       try {
         lease = await leases.readNamespacedLease({ namespace: 'kube-node-lease', name: node });

@@ -17,6 +17,8 @@ import {
   replacementNodeName,
   type ProvisionNodeInput,
 } from '../../../activities/node-provider/index.js';
+import { kwokNodeSelector } from '../../../activities/node-provider/kwok.js';
+import { mergePatch } from '../../../activities/kubernetes/deployments.js';
 import { createClients } from '../../../worker/clients.js';
 import { killNode, reviveNode } from '../../../lab/nodes.js';
 import { labConfig } from '../../helpers/lab.js';
@@ -183,6 +185,46 @@ describe('kwok node provider', () => {
     // Gone at once: a not-Ready Node makes the cluster's health check (other suites) say unhealthy.
     await core.deleteNode({ name: node });
   }, 180_000);
+
+  it('a Node whose Lease is still renewed after the label is NodeNotFenced, not retryable, saying when it was renewed', async () => {
+    const node = await readyNode(randomUUID(), `nptest-${tag}-renewed-1`);
+    // What a kwok that does not select by the label would do (it renews every 10 s); every 2 s here.
+    const renewals: string[] = [];
+    let renewing = true;
+    let renewFailure: unknown;
+    const renewer = (async () => {
+      while (renewing) {
+        const at = new Date();
+        // renewTime is a MicroTime: six fractional digits.
+        const body = { spec: { renewTime: at.toISOString().replace(/Z$/, '000Z') } };
+        await leases.patchNamespacedLease({ namespace: 'kube-node-lease', name: node, body }, mergePatch);
+        renewals.push(at.toISOString());
+        await sleep(2_000);
+      }
+    })().catch((err: unknown) => (renewFailure = err));
+    try {
+      const fence = { cluster: 'primary', node, workflowId: `node-replacement/primary/${node}`, runId: randomUUID() };
+      const failure = await failureOf(inActivity(() => acts.fenceNode(fence)));
+      const renewedAt = /its Lease was still renewed at (\S+) /.exec(failure.message)?.[1];
+      const label = `${kubeletStoppedLabel.key}=${kubeletStoppedLabel.value}`;
+      expect({ type: failure.type, nonRetryable: failure.nonRetryable, message: failure.message }).toEqual({
+        type: 'NodeNotFenced',
+        nonRetryable: true,
+        message:
+          `Node ${node} on cluster 'primary' is not confirmed off; its volumes stay attached: kwok: Node ${node} on cluster 'primary' ` +
+          `is labelled ${label}, but its Lease was still renewed at ${renewedAt} (does kwok run with --manage-nodes-with-label-selector=${kwokNodeSelector}?)`,
+      });
+      // The renewal it names is one of this test's last, from the end of the wait.
+      expect(renewals.slice(-3)).toContain(renewedAt);
+      expect((await core.readNode({ name: node })).metadata!.labels![kubeletStoppedLabel.key]).toBe(kubeletStoppedLabel.value);
+    } finally {
+      renewing = false;
+      await renewer;
+      // Gone at once: once its Lease goes silent it turns Unknown, and other suites count unhealthy Nodes.
+      await core.deleteNode({ name: node });
+    }
+    expect(renewFailure).toBeUndefined();
+  }, 150_000);
 
   it('killNode makes a Node look like a dead kubelet; reviveNode brings it back Ready', async () => {
     const node = await readyNode(randomUUID(), `nptest-${tag}-kill-1`);

@@ -3,9 +3,12 @@
 // supplies the cluster the activities look up. Activities run in MockActivityEnvironment.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Duration } from '@temporalio/common';
+import { msToNumber } from '@temporalio/common/lib/time.js';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createNodeProviderActivities } from '../../../activities/node-provider/index.js';
 import type { ClusterClients } from '../../../worker/clients.js';
@@ -23,9 +26,9 @@ interface Seen {
   headers: IncomingHttpHeaders;
   body: unknown;
 }
-/** Each request the server got, and the answers it gives next, in order (the last one repeats). */
+/** Each request the server got, and the answers it gives next, in order (the last one repeats), each after its delay. */
 let seen: Seen[] = [];
-let answers: { status: number; body?: unknown; headers?: Record<string, string> }[] = [];
+let answers: { status: number; body?: unknown; headers?: Record<string, string>; delayMs?: number }[] = [];
 let server: Server;
 let url: string;
 
@@ -36,8 +39,10 @@ beforeAll(async () => {
     req.on('end', () => {
       seen.push({ method: req.method!, path: req.url!, headers: req.headers, body: text ? JSON.parse(text) : undefined });
       const answer = answers.length > 1 ? answers.shift()! : answers[0]!;
-      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-      res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
+      setTimeout(() => {
+        res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+        res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
+      }, answer.delayMs ?? 0);
     });
   });
   server.listen(0, '127.0.0.1');
@@ -69,12 +74,18 @@ const webhook = (overrides: Partial<Extract<NodeProviderConfig, { kind: 'webhook
   activities({ kind: 'webhook', url, tokenEnv, timeout: 2, pollInterval: 1, ...overrides });
 
 const inActivity = <T>(fn: () => Promise<T>): Promise<T> => new MockActivityEnvironment().run(fn);
-const failureOf = (run: Promise<unknown>): Promise<{ type?: string; nonRetryable?: boolean; message: string }> =>
+interface Failure {
+  type?: string;
+  nonRetryable?: boolean;
+  message: string;
+  nextRetryDelay?: Duration;
+}
+const failureOf = (run: Promise<unknown>): Promise<Failure> =>
   run.then(
     (value) => {
       throw new Error(`expected a failure, got ${JSON.stringify(value)}`);
     },
-    (err: unknown) => err as { type?: string; nonRetryable?: boolean; message: string },
+    (err: unknown) => err as Failure,
   );
 
 const pool = {
@@ -178,6 +189,66 @@ describe('webhook node provider', () => {
       nonRetryable: false,
       message: `POST http://127.0.0.1:${port}/hooks: connection refused`,
     });
+  });
+
+  /** The delay a retryable answer asks of the retry policy, in ms; undefined: the policy's own. */
+  const retryDelayAfter = async (status: number, headers: Record<string, string>) => {
+    answers = [{ status, headers }];
+    const failure = await failureOf(inActivity(() => webhook().provisionNode(provisionInput)));
+    expect({ type: failure.type, nonRetryable: failure.nonRetryable }).toEqual({ type: 'NodeProviderUnavailable', nonRetryable: false });
+    return failure.nextRetryDelay == null ? undefined : msToNumber(failure.nextRetryDelay);
+  };
+
+  it('Retry-After in seconds on a 429 or a 503 sets the next retry, at most 5 minutes away', async () => {
+    expect(await retryDelayAfter(429, { 'retry-after': '7' })).toBe(7_000);
+    expect(await retryDelayAfter(503, { 'retry-after': '7' })).toBe(7_000);
+    expect(await retryDelayAfter(503, { 'retry-after': '300' })).toBe(300_000);
+    expect(await retryDelayAfter(429, { 'retry-after': '301' })).toBe(300_000);
+    expect(await retryDelayAfter(503, { 'retry-after': '86400' })).toBe(300_000);
+  });
+
+  it("Retry-After as an HTTP-date, in any of its three forms, counts from the answer's Date header", async () => {
+    const date = 'Sun, 06 Nov 1994 08:49:37 GMT';
+    expect(await retryDelayAfter(503, { date, 'retry-after': 'Sun, 06 Nov 1994 08:49:44 GMT' })).toBe(7_000);
+    expect(await retryDelayAfter(503, { date, 'retry-after': 'Sunday, 06-Nov-94 08:49:44 GMT' })).toBe(7_000);
+    expect(await retryDelayAfter(429, { date, 'retry-after': 'Sun Nov  6 08:49:44 1994' })).toBe(7_000);
+    expect(await retryDelayAfter(503, { date, 'retry-after': 'Sun, 06 Nov 1994 09:49:37 GMT' })).toBe(300_000);
+    // Without a Date header it can read, from the worker's clock.
+    const inAMinute = new Date(Date.now() + 60_000).toUTCString();
+    const fromNow = await retryDelayAfter(503, { date: 'not a date', 'retry-after': inAMinute });
+    expect(fromNow).toBeGreaterThanOrEqual(58_000);
+    expect(fromNow).toBeLessThanOrEqual(60_000);
+  });
+
+  it('a Retry-After that is neither, or a date already past, leaves the delay to the retry policy', async () => {
+    for (const retryAfter of ['soon', '-5', '1.5', '7 seconds', 'Wed, 99 Foo 2015 07:28:00 GMT', 'Sun, 06 Nov 1994 08:49:30 GMT'])
+      expect(await retryDelayAfter(503, { date: 'Sun, 06 Nov 1994 08:49:37 GMT', 'retry-after': retryAfter })).toBeUndefined();
+    expect(await retryDelayAfter(503, {})).toBeUndefined();
+  });
+
+  it('heartbeats while it waits for a slow answer, naming the request, and stops once the answer came', async () => {
+    answers = [{ status: 200, body: { off: true }, delayMs: 1_500 }];
+    // Beats every 200 ms: a third of the heartbeat timeout.
+    const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 600 });
+    const beats: unknown[] = [];
+    env.on('heartbeat', (details: unknown) => beats.push(details));
+    expect(await env.run(() => webhook({ timeout: 5 }).fenceNode(fenceInput))).toEqual({
+      fenced: true,
+      how: `webhook: POST ${url} answered 200, off`,
+    });
+    expect(beats.length).toBeGreaterThanOrEqual(2);
+    expect(beats).toEqual(beats.map(() => ({ waitingFor: `POST ${url}` })));
+    const done = beats.length;
+    await sleep(500);
+    expect(beats.length).toBe(done);
+
+    // An activity without a heartbeat timeout does not beat.
+    answers = [{ status: 200, body: { off: true }, delayMs: 500 }];
+    const quiet = new MockActivityEnvironment();
+    let quietBeats = 0;
+    quiet.on('heartbeat', () => quietBeats++);
+    await quiet.run(() => webhook().fenceNode(fenceInput));
+    expect(quietBeats).toBe(0);
   });
 
   it('a missing token variable is NodeProviderTokenMissing, and nothing is sent', async () => {
