@@ -94,6 +94,30 @@ export const failureTypes = {
   /** A forced failover's source was never fenced: both sites may serve. */
   SourceNotFenced: 'SourceNotFenced',
 
+  // etcd recovery (member replacement and restore; the rules are in model/etcd-recovery.ts)
+  /** A restore or replacement request the rules cannot act on (both a snapshot and a time, a time without a zone, a bad run ID). */
+  InvalidEtcdRecoveryRequest: 'InvalidEtcdRecoveryRequest',
+  /** Retryable: the snapshot listing missed manifests, so "the newest" could be the wrong one. */
+  SnapshotListingIncomplete: 'SnapshotListingIncomplete',
+  /** A snapshot whose manifest names another cluster: never restored, not even with force. */
+  SnapshotOfAnotherCluster: 'SnapshotOfAnotherCluster',
+  /** An `uploaded` snapshot nobody has proved restorable, asked for without force. */
+  SnapshotNotVerified: 'SnapshotNotVerified',
+  /** A snapshot whose restore verification failed: never restored, not even with force. */
+  SnapshotFailedVerification: 'SnapshotFailedVerification',
+  /** No snapshot fits the request: none verified (before the given time), and force not given or nothing to force. */
+  NoRestorableSnapshot: 'NoRestorableSnapshot',
+  /** A member name (or id) the cluster's member list does not have. */
+  UnknownEtcdMember: 'UnknownEtcdMember',
+  /** The member list cannot be planned against: two members share a name, or another member was added and never started. */
+  EtcdMembershipUnclear: 'EtcdMembershipUnclear',
+  /** Fewer healthy voting members than quorum: members can no longer be removed or added, only the cluster restored. */
+  EtcdQuorumLost: 'EtcdQuorumLost',
+  /** Removing the member would leave fewer healthy members than the smaller cluster's quorum. */
+  EtcdReplacementWouldLoseQuorum: 'EtcdReplacementWouldLoseQuorum',
+  /** A member's data dir Lifeboat will not move aside (relative, `/`, a system dir, `..`, holding another member's). */
+  UnsafeEtcdDataDir: 'UnsafeEtcdDataDir',
+
   // Nodes (node failure and replacement)
   /** No Node of that name in the cluster. */
   NodeNotFound: 'NodeNotFound',

@@ -99,12 +99,16 @@ interface TimedSnapshot extends SnapshotRecord {
 // A zone designator is required: Date.parse reads a date-time without one as local time.
 const isoDateTimeWithZone = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
 
-function parseStartedAt(startedAt: string): number {
-  return isoDateTimeWithZone.test(startedAt) ? Date.parse(startedAt) : NaN;
+/**
+ * Epoch ms of an ISO-8601 date-time with a zone designator, NaN for anything else: a time without a
+ * zone would mean another instant on a worker in another time zone.
+ */
+export function parseZonedDateTime(text: string): number {
+  return isoDateTimeWithZone.test(text) ? Date.parse(text) : NaN;
 }
 
 function newestFirst(snapshots: SnapshotRecord[]): TimedSnapshot[] {
-  const timed = snapshots.map((s) => ({ ...s, time: parseStartedAt(s.startedAt) }));
+  const timed = snapshots.map((s) => ({ ...s, time: parseZonedDateTime(s.startedAt) }));
   const sortKey = (s: TimedSnapshot) => (Number.isNaN(s.time) ? -Infinity : s.time);
   return timed.sort((a, b) => sortKey(b) - sortKey(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 }

@@ -25,8 +25,14 @@ const compactTime = (t: Date) =>
  * started in the same second.
  */
 export function snapshotIdFor(startTime: Date, runId: string): string {
-  return `${compactTime(startTime)}-${runId.replace(/-/g, '').slice(-12)}`;
+  return `${compactTime(startTime)}-${runIdTail(runId)}`;
 }
+
+/**
+ * The last 12 hex digits of a run ID: what names a run's own things (snapshots, moved-aside etcd data
+ * dirs). The leading digits of a UUIDv7 are its timestamp, so they would not tell two close runs apart.
+ */
+export const runIdTail = (runId: string) => runId.replace(/-/g, '').slice(-12);
 
 /** The first form, from the run ID's leading (time) digits: kept for runs that began before the fix. */
 export function legacySnapshotIdFor(startTime: Date, runId: string): string {
