@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   bin,
   clusterPaths,
+  etcdMembersOf,
   host,
   kwokConfigFile,
   labClusters,
@@ -73,33 +74,50 @@ const minio: LabComponent = {
 
 function clusterComponents(c: LabClusterSpec): LabComponent[] {
   const p = clusterPaths(c.name);
-  const etcdUrl = `https://${host}:${c.etcdClientPort}`;
   const apiserverUrl = `https://${host}:${c.apiserverPort}`;
   const adminTls = { caFile: p.caCert, certFile: join(p.pki, 'user-admin.crt'), keyFile: join(p.pki, 'user-admin.key') };
-  const etcd: LabComponent = {
-    name: `etcd/${c.name}`,
-    address: etcdUrl,
+  const members = etcdMembersOf(c);
+  const etcdTls = { caFile: p.caCert, certFile: p.lifeboatEtcdClientCert, keyFile: p.lifeboatEtcdClientKey };
+  const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+  const etcds: LabComponent[] = members.map((m) => ({
+    name: m.daemon,
+    address: m.clientUrl,
     after: [],
     daemon: {
-      name: `etcd/${c.name}`,
+      name: m.daemon,
       command: bin.etcd,
       args: [
         '--name',
-        c.name,
+        m.name,
         '--data-dir',
-        p.etcdData,
+        m.dataDir,
         '--listen-client-urls',
-        etcdUrl,
+        m.clientUrl,
         '--advertise-client-urls',
-        etcdUrl,
+        m.clientUrl,
         '--listen-peer-urls',
-        `http://${host}:${c.etcdPeerPort}`,
+        m.peerUrl,
         '--initial-advertise-peer-urls',
-        `http://${host}:${c.etcdPeerPort}`,
+        m.peerUrl,
         '--initial-cluster',
-        `${c.name}=http://${host}:${c.etcdPeerPort}`,
+        initialCluster,
         '--initial-cluster-state',
         'new',
+        // Several members talk to each other over mutual TLS, with the serving certificate (it is for
+        // client and server use, on loopback); a single member keeps its plain-HTTP peer port.
+        ...(members.length > 1
+          ? [
+              '--initial-cluster-token',
+              `lab-${c.name}`,
+              '--peer-client-cert-auth',
+              '--peer-trusted-ca-file',
+              p.caCert,
+              '--peer-cert-file',
+              p.etcdServerCert,
+              '--peer-key-file',
+              p.etcdServerKey,
+            ]
+          : []),
         '--client-cert-auth',
         '--trusted-ca-file',
         p.caCert,
@@ -118,11 +136,11 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
         'warn',
       ],
     },
-    probe: () => httpProbe(`${etcdUrl}/health`, { caFile: p.caCert, certFile: p.lifeboatEtcdClientCert, keyFile: p.lifeboatEtcdClientKey }),
-  };
+    probe: () => httpProbe(`${m.clientUrl}/health`, etcdTls),
+  }));
   const apiserverArgs = [
     '--etcd-servers',
-    etcdUrl,
+    members.map((m) => m.clientUrl).join(','),
     '--etcd-cafile',
     p.caCert,
     '--etcd-certfile',
@@ -163,7 +181,8 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
   const apiserver: LabComponent = {
     name: `kube-apiserver/${c.name}`,
     address: apiserverUrl,
-    after: [`etcd/${c.name}`],
+    // A quorum is enough to serve; `lab up` starts every member before the API server anyway.
+    after: members.map((m) => m.daemon),
     daemon: { name: `kube-apiserver/${c.name}`, command: bin.kubeApiserver, args: apiserverArgs },
     probe: () => httpProbe(`${apiserverUrl}/readyz`, adminTls),
   };
@@ -290,7 +309,7 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
       return { ok: phase === 'Available', detail: `serving; BackupStorageLocation ${phase}` };
     },
   };
-  return [etcd, apiserver, controllerManager, scheduler, kwok, velero];
+  return [...etcds, apiserver, controllerManager, scheduler, kwok, velero];
 }
 
 export const labComponents: LabComponent[] = [temporal, minio, ...labClusters.flatMap(clusterComponents)];

@@ -11,7 +11,7 @@ const valueBytes = 1024 * 1024;
 
 /** Adds scratch values until the scratch prefix holds `mib` MiB. */
 export async function fillEtcd(cluster: ClusterConfig, mib: number, onProgress?: (doneMiB: number) => void): Promise<void> {
-  await withEtcdClient(cluster, async (etcd) => {
+  await withEtcdClient(cluster, undefined, async (etcd) => {
     const existing = Number(await etcd.getAll().prefix(scratchPrefix).count());
     const value = randomBytes(valueBytes);
     for (let i = existing; i < mib; i += 8) {
@@ -33,7 +33,7 @@ export async function fillEtcd(cluster: ClusterConfig, mib: number, onProgress?:
  * the last 5000 entries, which enough small writes push past a raft snapshot.
  */
 export async function clearEtcdScratch(cluster: ClusterConfig): Promise<void> {
-  await withEtcdClient(cluster, async (etcd) => {
+  await withEtcdClient(cluster, undefined, async (etcd) => {
     for (let i = 0; i < 7_000; i += 100) {
       await Promise.all(Array.from({ length: 100 }, (_, j) => etcd.put(`${scratchPrefix}churn/${i + j}`).value('x')));
     }

@@ -1,7 +1,7 @@
 // `lifeboat lab up | status | env | down`: the local lab of real components.
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import {
   awsCredentialsFile,
   bin,
   clusterPaths,
+  etcdMembersOf,
   host,
   labClusters,
   kwokConfig,
@@ -283,7 +284,7 @@ export function labConfig(): object {
         name: c.name,
         kubeconfig: p.kubeconfig('admin'),
         etcd: {
-          endpoints: [`https://${host}:${c.etcdClientPort}`],
+          endpoints: etcdMembersOf(c).map((m) => m.clientUrl),
           caFile: p.caCert,
           certFile: p.lifeboatEtcdClientCert,
           keyFile: p.lifeboatEtcdClientKey,
@@ -379,7 +380,12 @@ export function labEnv(): [string, string][] {
     const prefix = `LIFEBOAT_CLUSTER_${c.name.toUpperCase()}`;
     env.push(
       [`${prefix}_KUBECONFIG`, p.kubeconfig('admin')],
-      [`${prefix}_ETCD_ENDPOINTS`, `https://${host}:${c.etcdClientPort}`],
+      [
+        `${prefix}_ETCD_ENDPOINTS`,
+        etcdMembersOf(c)
+          .map((m) => m.clientUrl)
+          .join(','),
+      ],
       [`${prefix}_ETCD_CA_FILE`, p.caCert],
       [`${prefix}_ETCD_CERT_FILE`, p.lifeboatEtcdClientCert],
       [`${prefix}_ETCD_KEY_FILE`, p.lifeboatEtcdClientKey],
@@ -405,6 +411,26 @@ export interface UpOptions {
   withWorker?: boolean;
 }
 
+/**
+ * A cluster that now has several etcd members, on a lab that ran it with one: the single member is
+ * stopped and its data dir moved aside (kept, never deleted), and the members start a new, empty
+ * cluster that `lab up` fills again (Nodes, CRDs, the example apps). Its earlier snapshots stay in
+ * the bucket.
+ */
+async function retireSingleEtcdMember(c: LabClusterSpec): Promise<void> {
+  if (c.etcdMembers === 1) return;
+  const { etcdData } = clusterPaths(c.name);
+  if (!existsSync(etcdData)) return;
+  // Everything that watched the old cluster goes too: informers that saw its resourceVersions would
+  // not trust a new cluster's lower ones (the very thing an etcd restore must bump revisions for).
+  const single = `etcd/${c.name}`;
+  for (const name of [...labComponents.filter((x) => x.name.endsWith(`/${c.name}`)).map((x) => x.daemon.name), single].reverse())
+    if (await stopDaemon(name)) say(`${name}: stopped; ${c.name}'s etcd is now ${c.etcdMembers} members`);
+  const aside = `${etcdData}.single-member-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await rename(etcdData, aside);
+  say(`${c.name}: the single etcd member's data moved aside to ${aside}; the ${c.etcdMembers} members start a new cluster`);
+}
+
 export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]> {
   const t0 = Date.now();
   await execa('bash', [installScript], { stdout: 'inherit', stderr: 'inherit' });
@@ -425,7 +451,8 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   await writeFile(kwokConfigFile, kwokConfig);
 
   const clusterNames = labClusters.map((c) => c.name);
-  await startAll(['temporal', 'minio', ...clusterNames.map((n) => `etcd/${n}`)].map(byName));
+  for (const c of labClusters) await retireSingleEtcdMember(c);
+  await startAll(['temporal', 'minio', ...labClusters.flatMap((c) => etcdMembersOf(c).map((m) => m.daemon))].map(byName));
   await ensureBucket();
   await startAll(clusterNames.map((n) => byName(`kube-apiserver/${n}`)));
   await Promise.all(labClusters.map(bootstrapCluster));

@@ -26,6 +26,12 @@ export interface LabClusterSpec {
   /** Encrypt Secrets at rest with aescbc, as a production cluster should. */
   encryptSecrets: boolean;
   nodeCount: number;
+  /**
+   * etcd members. One: a member named after the cluster (`etcd/<cluster>`, plain-HTTP peer port).
+   * More: `etcd/<cluster>-<i>`, each with its own data dir and ports (client and peer port + 2i), peers
+   * over mutual TLS, so leader loss, member loss and quorum loss are real.
+   */
+  etcdMembers: number;
 }
 
 export const labClusters: readonly LabClusterSpec[] = [
@@ -41,6 +47,7 @@ export const labClusters: readonly LabClusterSpec[] = [
     veleroProfilerPort: 16060,
     encryptSecrets: true,
     nodeCount: 3,
+    etcdMembers: 3,
   },
   {
     name: 'standby',
@@ -54,6 +61,7 @@ export const labClusters: readonly LabClusterSpec[] = [
     veleroProfilerPort: 26060,
     encryptSecrets: false,
     nodeCount: 3,
+    etcdMembers: 1,
   },
 ];
 
@@ -111,7 +119,10 @@ export const clusterPaths = (cluster: string) => {
   return {
     dir,
     pki,
+    /** A single member's data dir. */
     etcdData: join(dir, 'etcd-data'),
+    /** Each member's data dir, when there are several: `<this>/<member name>`. */
+    etcdMembersDir: join(dir, 'etcd-members'),
     caCert: join(pki, 'ca.crt'),
     caKey: join(pki, 'ca.key'),
     etcdServerCert: join(pki, 'etcd-server.crt'),
@@ -129,6 +140,38 @@ export const clusterPaths = (cluster: string) => {
     veleroCredentials: join(dir, 'velero-credentials'),
   };
 };
+
+/** One etcd member of a lab cluster: its name (etcd's `--name`), lab process, ports and data dir. */
+export interface LabEtcdMember {
+  name: string;
+  /** The lab's process name: `etcd/<cluster>` for a single member, `etcd/<cluster>-<i>` for one of several. */
+  daemon: string;
+  clientUrl: string;
+  peerUrl: string;
+  dataDir: string;
+}
+
+/** The cluster's etcd members, in order (see LabClusterSpec.etcdMembers). */
+export function etcdMembersOf(c: LabClusterSpec): LabEtcdMember[] {
+  const p = clusterPaths(c.name);
+  if (c.etcdMembers === 1)
+    return [
+      {
+        name: c.name,
+        daemon: `etcd/${c.name}`,
+        clientUrl: `https://${host}:${c.etcdClientPort}`,
+        peerUrl: `http://${host}:${c.etcdPeerPort}`,
+        dataDir: p.etcdData,
+      },
+    ];
+  return Array.from({ length: c.etcdMembers }, (_, i) => ({
+    name: `${c.name}-${i}`,
+    daemon: `etcd/${c.name}-${i}`,
+    clientUrl: `https://${host}:${c.etcdClientPort + 2 * i}`,
+    peerUrl: `https://${host}:${c.etcdPeerPort + 2 * i}`,
+    dataDir: join(p.etcdMembersDir, `${c.name}-${i}`),
+  }));
+}
 
 export const runDir = join(labDir, 'run');
 export const logDir = join(labDir, 'logs');

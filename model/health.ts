@@ -21,4 +21,10 @@ export interface EtcdMemberStatus {
 
 export interface EtcdHealth extends ComponentHealth {
   members: EtcdMemberStatus[];
+  /**
+   * More than half of the configured endpoints answered, each following a leader: the cluster serves
+   * writes even when `healthy` is false because a member is down. Absent in results from before members
+   * were judged one by one (read as false).
+   */
+  quorum?: boolean;
 }

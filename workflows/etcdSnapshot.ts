@@ -76,7 +76,8 @@ export async function etcdSnapshot(input: EtcdSnapshotInput): Promise<EtcdSnapsh
     'preflight',
     async () => {
       const etcd = await preflight.checkEtcd({ cluster: input.cluster });
-      if (!etcd.healthy)
+      // A member down with the quorum intact is when a backup matters most: take it from one that answers.
+      if (!etcd.healthy && !etcd.quorum)
         throw ApplicationFailure.nonRetryable(
           `preflight: etcd of cluster '${input.cluster}' at ${etcd.address} is unhealthy: ${etcd.detail}`,
           failureTypes.PreflightFailed,

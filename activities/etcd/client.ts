@@ -25,10 +25,11 @@ export async function withEtcdEndpoints<T>(
   }
 }
 
-export function withEtcdClient<T>(cluster: ClusterConfig, use: (client: Etcd3) => Promise<T>): Promise<T> {
+/** A client of the cluster's etcd: any of its endpoints, or only those given (one member, to read that member's data). */
+export function withEtcdClient<T>(cluster: ClusterConfig, endpoints: string[] | undefined, use: (client: Etcd3) => Promise<T>): Promise<T> {
   const { etcd } = cluster;
   return withEtcdEndpoints(
-    etcd.endpoints,
+    endpoints ?? etcd.endpoints,
     { rootCertificate: readFileSync(etcd.caFile), certChain: readFileSync(etcd.certFile), privateKey: readFileSync(etcd.keyFile) },
     use,
   );

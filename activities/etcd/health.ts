@@ -13,18 +13,19 @@ interface EtcdctlEndpointStatus {
 /** etcd's ids are uint64: quote every long integer before JSON.parse so none loses precision. */
 const parseEtcdJson = (text: string): unknown => JSON.parse(text.replace(/([:[,]\s*)(\d{16,})/g, '$1"$2"'));
 
-/** Runs etcdctl against a cluster's etcd with its client certificates. */
+/** Runs etcdctl against a cluster's etcd (every endpoint, or the `endpoints` given) with its client certificates. */
 export async function etcdctl(
   deps: Pick<ActivityDeps, 'clusters' | 'tools'>,
   cluster: string,
   args: string[],
   timeoutMs = healthCheckDeadlineMs,
+  endpoints?: string[],
 ) {
   const { etcd } = clusterClients(deps, cluster).config;
   return execa(
     deps.tools.etcdctl,
     [
-      `--endpoints=${etcd.endpoints.join(',')}`,
+      `--endpoints=${(endpoints ?? etcd.endpoints).join(',')}`,
       `--cacert=${etcd.caFile}`,
       `--cert=${etcd.certFile}`,
       `--key=${etcd.keyFile}`,
@@ -36,17 +37,57 @@ export async function etcdctl(
   ); // etcdctl's own deadline ends it first, and says why; the margin covers a loaded host
 }
 
+/** One configured endpoint's answer: its member's status, or why it gave none. */
+export type EtcdEndpointAnswer = { endpoint: string; status: EtcdMemberStatus } | { endpoint: string; error: string };
+
+/**
+ * Each configured endpoint asked on its own, all at once: one member down must not hide the others'
+ * status (etcdctl fails the whole command when any endpoint of a list does not answer).
+ */
+export async function etcdEndpointAnswers(deps: Pick<ActivityDeps, 'clusters' | 'tools'>, cluster: string): Promise<EtcdEndpointAnswer[]> {
+  const { etcd } = clusterClients(deps, cluster).config;
+  return Promise.all(
+    etcd.endpoints.map(async (endpoint): Promise<EtcdEndpointAnswer> => {
+      try {
+        const { stdout } = await etcdctl(deps, cluster, ['endpoint', 'status', '-w', 'json'], healthCheckDeadlineMs, [endpoint]);
+        const [s] = parseEtcdJson(stdout) as EtcdctlEndpointStatus[];
+        if (!s) return { endpoint, error: 'no status in the answer' };
+        return {
+          endpoint,
+          status: {
+            endpoint: s.Endpoint,
+            version: s.Status.version,
+            revision: Number(s.Status.header.revision),
+            dbSizeBytes: Number(s.Status.dbSize),
+            memberId: String(s.Status.header.member_id),
+            leaderId: String(s.Status.leader),
+            isLeader: String(s.Status.leader) === String(s.Status.header.member_id),
+          },
+        };
+      } catch (err) {
+        return { endpoint, error: etcdctlError(err) };
+      }
+    }),
+  );
+}
+
+/** The statuses of the members that answered. */
 export async function etcdMemberStatus(deps: Pick<ActivityDeps, 'clusters' | 'tools'>, cluster: string): Promise<EtcdMemberStatus[]> {
-  const { stdout } = await etcdctl(deps, cluster, ['endpoint', 'status', '-w', 'json']);
-  return (parseEtcdJson(stdout) as EtcdctlEndpointStatus[]).map((s) => ({
-    endpoint: s.Endpoint,
-    version: s.Status.version,
-    revision: Number(s.Status.header.revision),
-    dbSizeBytes: Number(s.Status.dbSize),
-    memberId: String(s.Status.header.member_id),
-    leaderId: String(s.Status.leader),
-    isLeader: String(s.Status.leader) === String(s.Status.header.member_id),
-  }));
+  return (await etcdEndpointAnswers(deps, cluster)).flatMap((a) => ('status' in a ? [a.status] : []));
+}
+
+/**
+ * The member a snapshot is streamed from: one that answered and follows a leader, a follower before
+ * the leader (a snapshot is a long read that would otherwise compete with the leader's raft work);
+ * the first such in configuration order, so the choice is stable. Throws, naming each endpoint's
+ * answer, when no member qualifies.
+ */
+export function snapshotSourceMember(answers: EtcdEndpointAnswer[], cluster: string): EtcdMemberStatus {
+  const healthy = answers.flatMap((a) => ('status' in a && a.status.leaderId !== '0' ? [a.status] : []));
+  const chosen = healthy.find((m) => !m.isLeader) ?? healthy[0];
+  if (chosen) return chosen;
+  const said = answers.map((a) => `${a.endpoint}: ${'error' in a ? a.error : 'no leader'}`).join('; ');
+  throw new Error(`no member of cluster '${cluster}' etcd answers with a leader (${said})`);
 }
 
 /** What etcdctl said went wrong, without its retry chatter: the TLS reason when there is one. */
@@ -72,22 +113,28 @@ export const createEtcdHealthActivities = (deps: Pick<ActivityDeps, 'clusters' |
     const { etcd } = clusterClients(deps, cluster).config;
     const address = etcd.endpoints.join(',');
     const component = `etcd/${cluster}`;
-    try {
-      const members = await etcdMemberStatus(deps, cluster);
-      const leader = members.find((m) => m.isLeader) ?? members.find((m) => m.leaderId !== '0');
-      const healthy = members.length === etcd.endpoints.length && members.every((m) => m.leaderId !== '0');
-      const first = members[0];
+    const answers = await etcdEndpointAnswers(deps, cluster);
+    const members = answers.flatMap((a) => ('status' in a ? [a.status] : []));
+    const silent = answers.flatMap((a) => ('error' in a ? [`${a.endpoint}: ${a.error}`] : []));
+    if (!members.length)
       return {
         component,
         address,
-        healthy,
+        healthy: false,
+        quorum: false,
         members,
-        detail: first
-          ? `v${first.version}, revision ${first.revision}, db ${(first.dbSizeBytes / 1024 / 1024).toFixed(1)} MiB, leader ${leader ? leader.leaderId : 'none'}`
-          : 'no member answered',
+        detail: silent.length === 1 ? silent[0]!.replace(/^[^ ]+: /, '') : silent.join('; '),
       };
-    } catch (err) {
-      return { component, address, healthy: false, members: [], detail: etcdctlError(err) };
-    }
+    const leader = members.find((m) => m.isLeader) ?? members.find((m) => m.leaderId !== '0');
+    const healthy = !silent.length && members.every((m) => m.leaderId !== '0');
+    const first = members[0]!;
+    const size = `v${first.version}, revision ${first.revision}, db ${(first.dbSizeBytes / 1024 / 1024).toFixed(1)} MiB, leader ${leader ? leader.leaderId : 'none'}`;
+    // Several members: how many answered, and whether those that did still make a quorum.
+    const quorum = members.filter((m) => m.leaderId !== '0').length >= Math.floor(answers.length / 2) + 1;
+    const count =
+      answers.length > 1
+        ? `${members.length}/${answers.length} members answered${silent.length ? ` (${quorum ? 'quorum holds' : 'QUORUM LOST'}; ${silent.join('; ')})` : ''}, `
+        : '';
+    return { component, address, healthy, quorum, members, detail: `${count}${size}` };
   },
 });

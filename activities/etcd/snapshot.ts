@@ -7,7 +7,7 @@ import type { KeyRing } from '../../worker/keys.js';
 import { clusterClients } from '../kubernetes/cluster.js';
 import { withEtcdClient } from './client.js';
 import { countRegistry } from './inventory.js';
-import { etcdMemberStatus, etcdctlError } from './health.js';
+import { etcdEndpointAnswers, snapshotSourceMember } from './health.js';
 import { planRetention, type RetentionPlan, type SnapshotRecord } from '../../model/retention.js';
 import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
 import {
@@ -146,13 +146,11 @@ export const createEtcdSnapshotActivities = (deps: Pick<ActivityDeps, 'clusters'
       try {
         const leftovers = await abortIncompleteUploads(deps.s3, bucket, { keys: attemptKeys });
         if (leftovers.length) ctx.log.info('aborted uploads left by an earlier attempt', { uploads: leftovers });
-        const [member] = await etcdMemberStatus(deps, cluster).catch((err: unknown) => {
-          throw new Error(etcdctlError(err));
-        });
-        if (!member) throw new Error(`etcd of cluster '${cluster}' reported no member status`);
+        // One member, named in the manifest: the one whose snapshot this is.
+        const member = snapshotSourceMember(await etcdEndpointAnswers(deps, cluster), cluster);
         const streamStartedAt = new Date().toISOString();
         // The SDK throttles what reaches the server (the worker's maxHeartbeatThrottleInterval).
-        const result = await withEtcdClient(config, (etcd) =>
+        const result = await withEtcdClient(config, [member.endpoint], (etcd) =>
           streamSnapshotToStore({
             etcd,
             s3: deps.s3,
@@ -193,7 +191,7 @@ export const createEtcdSnapshotActivities = (deps: Pick<ActivityDeps, 'clusters'
       const { config } = clusterClients(deps, cluster);
       // kube-apiserver compacts old revisions every few minutes; after a long upload the snapshot's may
       // be gone. Count at the current one instead; the inventory records which revision was counted.
-      return withEtcdClient(config, (etcd) =>
+      return withEtcdClient(config, undefined, (etcd) =>
         countRegistry(etcd, revision, {
           onPage: (totalKeys) => Context.current().heartbeat({ totalKeys }),
           onCompacted: (from, end) => etcd.kv.range({ key: from, range_end: end, keys_only: true, limit: 5_000 }),

@@ -13,7 +13,7 @@ const s3 = createS3Client(config);
 // imports take about 0.35 s), and report the resident memory at this point to tell them apart.
 const rssBeforeMB = process.memoryUsage.rss() / 1024 / 1024;
 const startedAt = performance.now();
-const result = await withEtcdClient(clusterByName(config, clusterName!), (etcd) =>
+const result = await withEtcdClient(clusterByName(config, clusterName!), undefined, (etcd) =>
   streamSnapshotToStore({
     etcd,
     s3,

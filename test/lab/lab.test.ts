@@ -17,9 +17,10 @@ interface StatusJson {
 const expectedComponents = [
   'temporal',
   'minio',
-  ...labClusters.flatMap((c) =>
-    ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].map((k) => `${k}/${c.name}`),
-  ),
+  ...labClusters.flatMap((c) => [
+    ...(c.etcdMembers === 1 ? [`etcd/${c.name}`] : Array.from({ length: c.etcdMembers }, (_, i) => `etcd/${c.name}-${i}`)),
+    ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].map((k) => `${k}/${c.name}`),
+  ]),
 ];
 
 // Other suites disturb the lab on purpose (MinIO stopped, workers killed); start from a healthy one.
@@ -118,10 +119,17 @@ describe('lab status and env', () => {
       { reject: false },
     );
     expect(result.exitCode).toBe(1);
-    expect(result.stderr.trim().split('\n').slice(-2)).toEqual([
-      `${env.LIFEBOAT_CLUSTER_PRIMARY_ETCD_ENDPOINTS} is unhealthy: failed to commit proposal: context deadline exceeded`,
-      'Error: unhealthy cluster',
-    ]);
+    // Every member refuses it: each endpoint is reported unhealthy.
+    const endpoints = env.LIFEBOAT_CLUSTER_PRIMARY_ETCD_ENDPOINTS!.split(',');
+    expect(endpoints).toHaveLength(3);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines.at(-1)).toBe('Error: unhealthy cluster');
+    expect(
+      lines
+        .filter((l) => / is unhealthy: failed to commit proposal: context deadline exceeded$/.test(l))
+        .map((l) => l.split(' ')[0])
+        .sort(),
+    ).toEqual([...endpoints].sort());
     // Which refusal etcdctl logs races in TLS 1.3 (the server's alert, or a broken pipe when the client
     // writes first); a client that only reads gets the server's alert every time.
     const url = new URL(env.LIFEBOAT_CLUSTER_PRIMARY_ETCD_ENDPOINTS!.split(',')[0]!);
@@ -163,7 +171,16 @@ describe('with the primary kube-apiserver killed', () => {
       address: 'https://127.0.0.1:16443',
       detail: 'not running: connection refused',
     });
-    for (const name of ['temporal', 'minio', 'etcd/primary', 'kube-apiserver/standby', 'etcd/standby', 'velero/standby']) {
+    for (const name of [
+      'temporal',
+      'minio',
+      'etcd/primary-0',
+      'etcd/primary-1',
+      'etcd/primary-2',
+      'kube-apiserver/standby',
+      'etcd/standby',
+      'velero/standby',
+    ]) {
       expect(components.find((c) => c.name === name)?.healthy).toBe(true);
     }
     expect(result.stderr).not.toMatch(/\n\s+at /);

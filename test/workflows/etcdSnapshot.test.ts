@@ -110,7 +110,7 @@ describe('etcdSnapshot round trip', () => {
     expect(await readManifest(clients.s3, bucket, 'primary', manifest.snapshotId)).toEqual(manifest);
     // The inventory counts exactly what etcd itself holds at the revision it names, the test's marker among it.
     const primary = config.clusters.find((c) => c.name === 'primary')!;
-    const counted = await withEtcdClient(primary, async (etcd) => {
+    const counted = await withEtcdClient(primary, undefined, async (etcd) => {
       const count = async (key: string, rangeEnd?: string) =>
         Number(
           (
@@ -309,7 +309,7 @@ describe('etcdSnapshot bad input and classified failures', () => {
 
   it('the inventory falls back to the current revision when the snapshot revision was compacted', async () => {
     const primary = config.clusters.find((c) => c.name === 'primary')!;
-    const old = await withEtcdClient(primary, async (etcd) => {
+    const old = await withEtcdClient(primary, undefined, async (etcd) => {
       const before = Number((await etcd.kv.range({ key: Buffer.from('/'), limit: 1 })).header.revision);
       await etcd.put('/lifeboat-scratch/compaction-probe').value(String(Date.now()));
       const now = Number((await etcd.kv.range({ key: Buffer.from('/'), limit: 1 })).header.revision);
