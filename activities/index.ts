@@ -2,6 +2,7 @@
 import type { LifeboatClients } from '../worker/clients.js';
 import type { KeyRing } from '../worker/keys.js';
 import { activityDeps } from './deps.js';
+import { createControlPlaneActivities } from './control-plane/index.js';
 import { createEtcdActivities } from './etcd/index.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
 import { createNodeProviderActivities } from './node-provider/index.js';
@@ -20,6 +21,7 @@ export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | un
     ...createScratchActivities(deps),
     ...createTrafficActivities(deps),
     ...createNodeProviderActivities(deps),
+    ...createControlPlaneActivities(deps),
   };
 };
 

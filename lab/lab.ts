@@ -314,6 +314,10 @@ export function labConfig(): object {
         },
         // A replacement is a new kwok Node; fencing labels the Node so kwok stops simulating its kubelet (activities/node-provider/kwok.ts).
         nodeProvider: { kind: 'kwok' },
+        controlPlane: {
+          driver: 'lab',
+          etcdMembers: etcdMembersOf(c).map((m) => ({ name: m.name, dataDir: m.dataDir, peerUrl: m.peerUrl, clientUrl: m.clientUrl })),
+        },
       };
     }),
     encryption: { currentKeyId: labKeyId, keys: [{ id: labKeyId, file: labKeyFile }] },

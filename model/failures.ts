@@ -117,6 +117,14 @@ export const failureTypes = {
   EtcdReplacementWouldLoseQuorum: 'EtcdReplacementWouldLoseQuorum',
   /** A member's data dir Lifeboat will not move aside (relative, `/`, a system dir, `..`, holding another member's). */
   UnsafeEtcdDataDir: 'UnsafeEtcdDataDir',
+  /** The cluster has no `controlPlane` in the configuration: its etcd members cannot be stopped, started or replaced. */
+  ControlPlaneNotConfigured: 'ControlPlaneNotConfigured',
+  /** The control-plane driver could not stop or start a member (the process did not come up, the command failed). */
+  ControlPlaneActionFailed: 'ControlPlaneActionFailed',
+  /** A learner did not catch up with the leader (etcd would not promote it) in time. */
+  EtcdLearnerNotCaughtUp: 'EtcdLearnerNotCaughtUp',
+  /** etcd refused a membership change (member add or remove) for a reason retrying cannot change. */
+  EtcdMembershipChangeRefused: 'EtcdMembershipChangeRefused',
 
   // Nodes (node failure and replacement)
   /** No Node of that name in the cluster. */

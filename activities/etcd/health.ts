@@ -11,7 +11,7 @@ interface EtcdctlEndpointStatus {
 }
 
 /** etcd's ids are uint64: quote every long integer before JSON.parse so none loses precision. */
-const parseEtcdJson = (text: string): unknown => JSON.parse(text.replace(/([:[,]\s*)(\d{16,})/g, '$1"$2"'));
+export const parseEtcdJson = (text: string): unknown => JSON.parse(text.replace(/([:[,]\s*)(\d{16,})/g, '$1"$2"'));
 
 /** Runs etcdctl against a cluster's etcd (every endpoint, or the `endpoints` given) with its client certificates. */
 export async function etcdctl(
@@ -86,6 +86,9 @@ export function snapshotSourceMember(answers: EtcdEndpointAnswer[], cluster: str
   const healthy = answers.flatMap((a) => ('status' in a && a.status.leaderId !== '0' ? [a.status] : []));
   const chosen = healthy.find((m) => !m.isLeader) ?? healthy[0];
   if (chosen) return chosen;
+  // One endpoint: its own words are the message (what classifySnapshotError reads, e.g. a TLS refusal).
+  const [only] = answers;
+  if (answers.length === 1 && only && 'error' in only) throw new Error(only.error);
   const said = answers.map((a) => `${a.endpoint}: ${'error' in a ? a.error : 'no leader'}`).join('; ');
   throw new Error(`no member of cluster '${cluster}' etcd answers with a leader (${said})`);
 }

@@ -46,6 +46,24 @@ const kubernetesNonRetryable: FailureType[] = [
   failureTypes.InvalidRunbookInput,
 ];
 
+const etcdMembershipNonRetryable: FailureType[] = [
+  failureTypes.UnknownCluster,
+  failureTypes.InvalidRunbookInput,
+  failureTypes.UnknownEtcdMember,
+  failureTypes.EtcdMembershipUnclear,
+  failureTypes.EtcdQuorumLost,
+  failureTypes.EtcdReplacementWouldLoseQuorum,
+  failureTypes.EtcdMembershipChangeRefused,
+];
+const controlPlaneNonRetryable: FailureType[] = [
+  failureTypes.UnknownCluster,
+  failureTypes.InvalidRunbookInput,
+  failureTypes.UnknownEtcdMember,
+  failureTypes.ControlPlaneNotConfigured,
+  failureTypes.ControlPlaneActionFailed,
+  failureTypes.UnsafeEtcdDataDir,
+];
+
 export const blockCatalog = {
   clusterHealth: {
     kind: 'workflow',
@@ -228,6 +246,65 @@ export const blockCatalog = {
     defaultRetry: 'patient',
     nonRetryable: [...kubernetesNonRetryable, failureTypes.PodsNotRescheduled],
     readOnly: true,
+  },
+  planEtcdMemberReplacement: {
+    kind: 'activity',
+    activity: 'planEtcdMemberReplacement',
+    description:
+      "The plan of replacing one etcd member: the member list with each member's health, the quorum now and after the removal; refuses (nothing changed) when the quorum is lost or would be",
+    startToCloseTimeout: '1 minute',
+    defaultRetry: 'standard',
+    nonRetryable: etcdMembershipNonRetryable,
+    readOnly: true,
+  },
+  stopEtcdMember: {
+    kind: 'activity',
+    activity: 'stopEtcdMember',
+    description: "Stop one etcd member through the cluster's control-plane driver (a dead member is already stopped)",
+    startToCloseTimeout: '2 minutes',
+    defaultRetry: 'standard',
+    nonRetryable: controlPlaneNonRetryable,
+  },
+  removeEtcdMember: {
+    kind: 'activity',
+    activity: 'removeEtcdMember',
+    description: "Remove a member from the etcd cluster's membership, by its id (no-op when it is gone)",
+    startToCloseTimeout: '1 minute',
+    defaultRetry: 'standard',
+    nonRetryable: etcdMembershipNonRetryable,
+  },
+  moveEtcdDataAside: {
+    kind: 'activity',
+    activity: 'moveEtcdDataAside',
+    description: "Move an etcd member's data dir aside, to a name derived from the run: renamed, never deleted",
+    startToCloseTimeout: '2 minutes',
+    defaultRetry: 'standard',
+    nonRetryable: controlPlaneNonRetryable,
+  },
+  addEtcdLearner: {
+    kind: 'activity',
+    activity: 'addEtcdLearner',
+    description: 'Add a member to the etcd cluster as a learner (non-voting until promoted), or find the one an earlier attempt added',
+    startToCloseTimeout: '1 minute',
+    defaultRetry: 'standard',
+    nonRetryable: etcdMembershipNonRetryable,
+  },
+  startEtcdMember: {
+    kind: 'activity',
+    activity: 'startEtcdMember',
+    description: "Start one etcd member to join the existing cluster, through the cluster's control-plane driver",
+    startToCloseTimeout: '3 minutes',
+    defaultRetry: 'standard',
+    nonRetryable: controlPlaneNonRetryable,
+  },
+  promoteEtcdLearner: {
+    kind: 'activity',
+    activity: 'promoteEtcdLearner',
+    description: 'Promote a learner to a voting member as soon as it has caught up with the leader, then wait until every member answers',
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '30 seconds',
+    defaultRetry: 'patient',
+    nonRetryable: [...etcdMembershipNonRetryable, failureTypes.EtcdLearnerNotCaughtUp],
   },
   waitForCondition: {
     kind: 'activity',

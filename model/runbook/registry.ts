@@ -16,6 +16,7 @@ import type { DrainNodeInput, NodeRef, PreflightNodeInput } from '../../activiti
 import type { DeadlineInput } from '../../activities/deadline.js';
 import type { FenceNodeInput, ProvisionNodeInput, WaitNodeReadyInput } from '../../activities/node-provider/index.js';
 import type { NotifyInput } from '../../activities/traffic/notify.js';
+import type { EtcdMemberRef, MoveEtcdDataAsideInput, StartEtcdMemberInput } from '../../activities/control-plane/index.js';
 import { defineBlocks, type BlockRegistry, type BuildingBlock } from './blocks.js';
 import { blockCatalog, type BlockName } from './catalog.js';
 
@@ -57,6 +58,7 @@ const objectRef = z
   }) satisfies z.ZodType<ObjectRef>;
 
 const node = text('a Node name').describe('A Node, by name');
+const etcdMember = text('an etcd member name').describe('An etcd member, by its etcd name (clusters[].controlPlane.etcdMembers[].name)');
 const allowEmptyDir = z.boolean().optional().describe('Evict Pods with emptyDir volumes (their data is lost). Default: false');
 /** Names a run's objects: the workflow ID and run ID (`${{ run.id }}`, `${{ run.runId }}`). */
 const thisRun = { workflowId: text('the workflow ID, ${{ run.id }}'), runId: text('the run ID, ${{ run.runId }}') };
@@ -172,6 +174,17 @@ const inputs: Record<BlockName, z.ZodType> = {
   waitNodeReady: z.strictObject({ cluster, node, timeoutSeconds: seconds }) satisfies z.ZodType<WaitNodeReadyInput>,
   verifyPodsMoved: z.strictObject({ cluster, node, pods: z.array(drainPod), timeoutSeconds: seconds }),
   uncordonNode: z.strictObject({ cluster, node: text('a Node name') }) satisfies z.ZodType<NodeInput>,
+  planEtcdMemberReplacement: z.strictObject({ cluster, member: etcdMember }),
+  stopEtcdMember: z.strictObject({ cluster, member: etcdMember }) satisfies z.ZodType<EtcdMemberRef>,
+  removeEtcdMember: z.strictObject({ cluster, memberId: text('an etcd member id (hex, as etcdctl prints it)') }),
+  moveEtcdDataAside: z.strictObject({ cluster, member: etcdMember, runId: thisRun.runId }) satisfies z.ZodType<MoveEtcdDataAsideInput>,
+  addEtcdLearner: z.strictObject({ cluster, name: etcdMember, peerUrl: z.url({ error: "expected the member's peer URL" }) }),
+  startEtcdMember: z.strictObject({
+    cluster,
+    member: etcdMember,
+    initialCluster: text('--initial-cluster, name=peerURL,...'),
+  }) satisfies z.ZodType<StartEtcdMemberInput>,
+  promoteEtcdLearner: z.strictObject({ cluster, memberId: text('an etcd member id (hex, as etcdctl prints it)'), timeoutSeconds: seconds }),
   waitForCondition: z.strictObject({
     cluster,
     apiVersion: text('an apiVersion, e.g. apps/v1'),

@@ -156,6 +156,29 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads a lab control plane; a relative member data dir and an unknown driver are refused at their lines', () => {
+    const member = '{ name: m0, dataDir: /var/lib/etcd, peerUrl: "https://10.0.0.1:2380", clientUrl: "https://10.0.0.1:2379" }';
+    const lab = loadConfig({
+      file: writeConfig('cp-lab.yaml', `${valid}    controlPlane: { driver: lab, etcdMembers: [${member}] }\n`),
+      env: {},
+    });
+    expect(lab.clusters[0]!.controlPlane).toEqual({
+      driver: 'lab',
+      etcdMembers: [{ name: 'm0', dataDir: '/var/lib/etcd', peerUrl: 'https://10.0.0.1:2380', clientUrl: 'https://10.0.0.1:2379' }],
+    });
+    const relative = writeConfig(
+      'cp-relative.yaml',
+      `${valid}    controlPlane: { driver: lab, etcdMembers: [${member.replace('/var/lib/etcd', 'var/lib/etcd')}] }\n`,
+    );
+    expect(problemsOf(() => loadConfig({ file: relative, env: {} }))).toEqual([
+      `${relative}:15:69: clusters[0].controlPlane.etcdMembers[0].dataDir: an absolute path`,
+    ]);
+    const driver = writeConfig('cp-driver.yaml', `${valid}    controlPlane:\n      driver: ssh\n      etcdMembers: []\n`);
+    expect(problemsOf(() => loadConfig({ file: driver, env: {} }))).toEqual([
+      `${driver}:16:15: clusters[0].controlPlane.driver: expected driver 'lab'`,
+    ]);
+  });
+
   it('lets environment variables override the file and define clusters', () => {
     for (const name of ['standby.kubeconfig', 'ca', 'crt', 'key'])
       writeFileSync(f(name), name.endsWith('kubeconfig') ? kubeconfig(['admin@standby'], 'admin@standby') : 'PEM\n');

@@ -166,6 +166,34 @@ export const nodeProviderSchema = z.discriminatedUnion(
   { error: (issue) => (issue.code === 'invalid_union' ? "expected kind 'kwok' or 'webhook'" : undefined) },
 );
 
+/** One etcd member as the control-plane driver knows it: its etcd name, where its data lives, its URLs. */
+export const controlPlaneEtcdMemberSchema = z
+  .object({
+    /** etcd's `--name` of the member. */
+    name: z.string().min(1),
+    /** Its data dir on its host (absolute): moved aside, never deleted, when the member is replaced. */
+    dataDir: z.string().regex(/^\//, 'an absolute path'),
+    /** Its peer URL, as the others reach it: what a replacement is added with. */
+    peerUrl: z.url({ protocol: /^https?$/ }),
+    /** Its client URL (one of `etcd.endpoints`). */
+    clientUrl: z.url({ protocol: /^https?$/ }),
+  })
+  .strict();
+
+export const controlPlaneSchema = z.discriminatedUnion(
+  'driver',
+  [
+    z
+      .object({
+        /** The lab's own process manager (`lifeboat lab`): members are the lab's `etcd/<name>` processes on this machine. */
+        driver: z.literal('lab'),
+        etcdMembers: z.array(controlPlaneEtcdMemberSchema).min(1),
+      })
+      .strict(),
+  ],
+  { error: (issue) => (issue.code === 'invalid_union' ? "expected driver 'lab'" : undefined) },
+);
+
 /** What the node health watch may do on a cluster (MachineHealthCheck's and NodeHealthCheck's settings). */
 export const nodeHealthSchema = z
   .object({
@@ -256,6 +284,8 @@ export const clusterSchema = z
     /** How Nodes are fenced and replaced. Absent: node replacement is not possible on this cluster. */
     nodeProvider: nodeProviderSchema.optional(),
     nodeHealth: nodeHealthSchema.prefault({}),
+    /** How Lifeboat stops and starts this cluster's control plane (etcd recovery). Absent: its etcd members cannot be replaced or restored. */
+    controlPlane: controlPlaneSchema.optional(),
   })
   .strict();
 
@@ -626,5 +656,6 @@ export type Objectives = z.infer<typeof objectivesSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type NodeProviderConfig = z.infer<typeof nodeProviderSchema>;
 export type NodeHealthConfig = z.infer<typeof nodeHealthSchema>;
+export type ControlPlaneConfig = z.infer<typeof controlPlaneSchema>;
 export type EncryptionConfig = z.infer<typeof encryptionSchema>;
 export type RetentionConfig = z.infer<typeof retentionSchema>;
