@@ -15,7 +15,7 @@ node bin/lifeboat.js lab up
 # Suites that stop or kill a process of the lab's own (an API server, MinIO) say so with a
 # `// lab: disruptive` line and run alone, one after the other; every other suite works in namespaces,
 # clusters, task queues and processes of its own, so they run in parallel first. A suite that stops a
-# lab process by name (stopDaemon('minio')) or cordons Nodes without saying so is refused here,
+# lab process by name (stopDaemon('minio'), killLabProcess(...)) or cordons Nodes without saying so is refused here,
 # before anything runs.
 # Suites that add Nodes to a lab cluster (and kill some of them), each in a pool of its own, say so
 # with `// lab: nodes` and run together after the others: every other suite may count the clusters'
@@ -24,7 +24,7 @@ node bin/lifeboat.js lab up
 suites=$(find test -name '*.test.ts' | sort)
 marked=$(grep -l '^// lab: disruptive' $suites || true)
 noding=$(grep -l '^// lab: nodes' $suites || true)
-unmarked=$(grep -lE "(stopDaemon|runningPid)\('|/spec/unschedulable" $suites | grep -vxF "${marked:-none}" || true)
+unmarked=$(grep -lE "(stopDaemon|runningPid)\('|killLabProcess\(|/spec/unschedulable" $suites | grep -vxF "${marked:-none}" || true)
 if [ -n "$unmarked" ]; then
   echo "[test] these suites stop lab processes by name or cordon Nodes but have no '// lab: disruptive' line, so they would run beside others: $unmarked" >&2
   exit 1

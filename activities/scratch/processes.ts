@@ -1,7 +1,7 @@
 // Scratch processes for restore verification: a restored etcd and a kube-apiserver on free loopback
 // ports, each with a pid file in its scratch directory, so that a later attempt (after the worker
 // was killed) finds and stops what an earlier one left, and so that teardown happens in every outcome.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -18,12 +18,53 @@ export class ScratchToolError extends Error {
   override readonly name = 'ScratchToolError';
 }
 
-/** A port the kernel just handed out on 127.0.0.1 (free now; the process binds it right after). */
+/**
+ * A scratch process lost its port to another socket between Lifeboat choosing it and the process
+ * binding it: nothing to do with the snapshot, so not a verification failure. Retryable.
+ */
+export class ScratchPortTakenError extends Error {
+  override readonly name = 'ScratchPortTakenError';
+}
+
+/** The kernel's range for outgoing connections' local ports (Linux), if it can be read. */
+function ephemeralRange(): [number, number] | undefined {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return low && high ? [low, high] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Scratch ports come from just below the kernel's outgoing range, so no outgoing connection takes one after it is chosen. */
+const scratchPortSpan = 2_000;
+
+const tryListen = (port: number) =>
+  new Promise<number | undefined>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
+      const { port: bound } = server.address() as { port: number };
+      server.close(() => resolve(bound));
+    });
+  });
+
+/**
+ * A port free on 127.0.0.1 now, for a scratch process that binds it right after. Chosen at random
+ * below the kernel's outgoing-connection range when that range is known: a port the kernel hands out
+ * with listen(0) comes from that range, and an outgoing connection (an etcd client's, the worker's)
+ * can take it in the moment before the process binds it.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const range = ephemeralRange();
+  if (range && range[0] - scratchPortSpan > 1024) {
+    for (let tries = 0; tries < 50; tries++) {
+      const port = await tryListen(range[0] - 1 - Math.floor(Math.random() * scratchPortSpan));
+      if (port) return port;
+    }
+  }
+  const port = await tryListen(0);
+  if (!port) throw new Error('no free port on 127.0.0.1');
   return port;
 }
 
@@ -117,7 +158,14 @@ export async function waitServing(proc: ScratchProcess, timeoutMs: number, ready
   });
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (exit) throw new ScratchStartError(`scratch ${proc.name} ${exit} before serving; last lines of its log:\n${await proc.logTail()}`);
+    if (exit) {
+      const tail = await proc.logTail();
+      if (/address already in use/.test(tail))
+        throw new ScratchPortTakenError(
+          `scratch ${proc.name} ${exit} before serving: its port was taken meanwhile; last lines of its log:\n${tail}`,
+        );
+      throw new ScratchStartError(`scratch ${proc.name} ${exit} before serving; last lines of its log:\n${tail}`);
+    }
     if (await ready().catch(() => false)) return;
     beat();
     await sleep(250);

@@ -1,4 +1,6 @@
-// Process checks for tests that look for what a scratch restore or a killed worker left running.
+// Process checks for tests that look for what a scratch restore or a killed worker left running, and
+// the crash of a lab process.
+import { runningPid } from '../../lab/processes.js';
 
 /** Whether a process with this pid exists (signal 0 checks without sending anything). */
 export const alive = (pid: number): boolean => {
@@ -9,3 +11,11 @@ export const alive = (pid: number): boolean => {
     return false;
   }
 };
+
+/** SIGKILLs a lab process (an etcd member, an API server) and waits until the lab no longer sees it run: a crash, not a shutdown. */
+export async function killLabProcess(name: string): Promise<void> {
+  const pid = await runningPid(name);
+  if (!pid) throw new Error(`lab process ${name} is not running`);
+  process.kill(pid, 'SIGKILL');
+  while (await runningPid(name)) await new Promise((r) => setTimeout(r, 100));
+}

@@ -24,6 +24,7 @@ import type { RunbookReport } from '../../model/runbook/run.js';
 import type { runbook } from '../../workflows/runbook.js';
 import { createClients, loadKubeConfig } from '../../worker/clients.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { killLabProcess } from '../helpers/processes.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 
 const config = labConfig();
@@ -44,13 +45,6 @@ afterAll(async () => {
   clients.s3.destroy();
   await labUp();
 }, 300_000);
-
-async function kill(daemon: string): Promise<void> {
-  const pid = await runningPid(daemon);
-  expect(pid).toBeDefined();
-  process.kill(pid!, 'SIGKILL');
-  while (await runningPid(daemon)) await new Promise((r) => setTimeout(r, 100));
-}
 
 /** Until every member answers with a leader (after `lab up` or a replacement). */
 async function allHealthy(): Promise<Awaited<ReturnType<typeof listEtcdMembers>>> {
@@ -101,7 +95,7 @@ describe('etcd-member-replace runbook (lab, 3-member primary)', () => {
     const victim = members[2]!;
     const before = await allHealthy();
     const oldId = before.find((m) => m.name === victim.name)!.id;
-    await kill(victim.daemon);
+    await killLabProcess(victim.daemon);
     await rm(victim.dataDir, { recursive: true, force: true });
 
     const report = await replace(victim.name);
@@ -134,7 +128,7 @@ describe('etcd-member-replace runbook (lab, 3-member primary)', () => {
   it('a member killed with its data left: the data dir is moved aside, kept, and the member rejoins from its peers', async () => {
     const victim = members[1]!;
     await allHealthy();
-    await kill(victim.daemon);
+    await killLabProcess(victim.daemon);
     const report = await replace(victim.name);
     expect(report.status).toBe('succeeded');
     const aside = report.steps.find((s) => s.id === 'aside')!.outputs!.movedTo as string;
@@ -147,7 +141,7 @@ describe('etcd-member-replace runbook (lab, 3-member primary)', () => {
 
   it('two members dead: refused in preflight, pointing to etcd-recovery; nothing changed', async () => {
     const before = await allHealthy();
-    for (const m of members.slice(1)) await kill(m.daemon);
+    for (const m of members.slice(1)) await killLabProcess(m.daemon);
     const report = await replace(members[2]!.name);
     expect(report.status).toBe('failed');
     expect(report.steps.find((s) => s.id === 'preflight')!.state).toBe('failed');

@@ -17,6 +17,7 @@ import { rootFailure } from '../../model/failure-chain.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import { createClients } from '../../worker/clients.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { killLabProcess } from '../helpers/processes.js';
 
 const config = labConfig();
 const clients = createClients(config);
@@ -43,13 +44,6 @@ const snapshot = () =>
     args: [{ cluster: 'primary', skipRetention: true }],
     workflowExecutionTimeout: '5 minutes',
   });
-
-async function kill(daemon: string): Promise<void> {
-  const pid = await runningPid(daemon);
-  expect(pid).toBeDefined();
-  process.kill(pid!, 'SIGKILL');
-  while (await runningPid(daemon)) await new Promise((r) => setTimeout(r, 100));
-}
 
 /** Until the members that answer agree on a leader again (after a kill that may have taken the leader). */
 async function leaderAgreed(): Promise<void> {
@@ -79,7 +73,7 @@ describe("a 3-member etcd (the lab's primary)", () => {
 
   it('one member killed: unhealthy with the quorum holding, naming it; a snapshot is still taken from a member that answers', async () => {
     const victim = members[0]!;
-    await kill(victim.daemon);
+    await killLabProcess(victim.daemon);
     await leaderAgreed();
     const checked = await health.checkEtcd({ cluster: 'primary' });
     expect([checked.healthy, checked.quorum, checked.members.length]).toEqual([false, true, 2]);
@@ -93,7 +87,7 @@ describe("a 3-member etcd (the lab's primary)", () => {
   }, 120_000);
 
   it('two members killed: the quorum is lost, said so, and the snapshot is refused in preflight', async () => {
-    for (const m of members.slice(0, 2)) if (await runningPid(m.daemon)) await kill(m.daemon);
+    for (const m of members.slice(0, 2)) if (await runningPid(m.daemon)) await killLabProcess(m.daemon);
     const checked = await health.checkEtcd({ cluster: 'primary' });
     expect([checked.healthy, checked.quorum]).toEqual([false, false]);
     // The member left alone has no leader to follow: it may answer (without one) or time out.

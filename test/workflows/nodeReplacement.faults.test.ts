@@ -217,12 +217,16 @@ describe('node replacement with the worker killed -9', () => {
           }
         }),
       );
-      // Killed right at the boundary: the steps up to it done, none after. The dead worker mostly had the
-      // next step's activity in hand already (its poller takes it within milliseconds of its being
-      // scheduled): then that one ran twice and every other once. When the kill came first (seen once in
-      // a whole run), nothing was in hand and every activity ran once.
+      // Killed right at the boundary: the steps up to it done, none after, when the test looked. The dead
+      // worker mostly had the next step's activity in hand already (its poller takes it within
+      // milliseconds of its being scheduled): then that one ran twice and every other once. When the kill
+      // came first (seen once in a whole run), nothing was in hand and every activity ran once. A next
+      // step of a few milliseconds (deleteNode) can also finish between the look and the kill on a loaded
+      // host (seen once): then the one after it was in hand. Never more than one activity runs twice.
       expect(doneAtKill).toEqual(steps.slice(0, steps.indexOf(boundary) + 1));
-      expect([[], [nextActivity]]).toContainEqual(r.inHand);
+      const later = stepActivities.slice(steps.indexOf(boundary) + 1).map(([, activity]) => activity);
+      expect(r.inHand.length <= 1 && r.inHand.every((a) => (later as readonly string[]).includes(a))).toBe(true);
+      if (r.inHand.length && r.inHand[0] !== nextActivity) expect(later.slice(0, 2)).toEqual([nextActivity, r.inHand[0]]);
       expect(r.attempts).toEqual(expectedAttempts(r.inHand));
       await expectReplacedOnce(r);
     },
