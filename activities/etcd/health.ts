@@ -1,6 +1,7 @@
 // etcd's health through etcdctl (the members' status, leader, revision, size), as its operators read it.
 import { execa } from 'execa';
 import type { EtcdHealth, EtcdMemberStatus } from '../../model/health.js';
+import { quorum as quorumOf } from '../../model/etcd-recovery.js';
 import type { ActivityDeps } from '../deps.js';
 import { clusterClients } from '../kubernetes/cluster.js';
 import { describeNetworkError, healthCheckDeadlineMs } from '../network-errors.js';
@@ -71,10 +72,12 @@ export async function etcdEndpointAnswers(deps: Pick<ActivityDeps, 'clusters' | 
   );
 }
 
-/** The statuses of the members that answered. */
-export async function etcdMemberStatus(deps: Pick<ActivityDeps, 'clusters' | 'tools'>, cluster: string): Promise<EtcdMemberStatus[]> {
-  return (await etcdEndpointAnswers(deps, cluster)).flatMap((a) => ('status' in a ? [a.status] : []));
-}
+/** A member that answered and follows a leader: one that takes part in the quorum now. */
+export const followsLeader = (s: EtcdMemberStatus | undefined): s is EtcdMemberStatus => s !== undefined && s.leaderId !== '0';
+
+/** The statuses of the endpoints that answered. */
+export const answeredStatuses = (answers: EtcdEndpointAnswer[]): EtcdMemberStatus[] =>
+  answers.flatMap((a) => ('status' in a ? [a.status] : []));
 
 /**
  * The member a snapshot is streamed from: one that answered and follows a leader, a follower before
@@ -83,7 +86,7 @@ export async function etcdMemberStatus(deps: Pick<ActivityDeps, 'clusters' | 'to
  * answer, when no member qualifies.
  */
 export function snapshotSourceMember(answers: EtcdEndpointAnswer[], cluster: string): EtcdMemberStatus {
-  const healthy = answers.flatMap((a) => ('status' in a && a.status.leaderId !== '0' ? [a.status] : []));
+  const healthy = answeredStatuses(answers).filter(followsLeader);
   const chosen = healthy.find((m) => !m.isLeader) ?? healthy[0];
   if (chosen) return chosen;
   // One endpoint: its own words are the message (what classifySnapshotError reads, e.g. a TLS refusal).
@@ -117,7 +120,7 @@ export const createEtcdHealthActivities = (deps: Pick<ActivityDeps, 'clusters' |
     const address = etcd.endpoints.join(',');
     const component = `etcd/${cluster}`;
     const answers = await etcdEndpointAnswers(deps, cluster);
-    const members = answers.flatMap((a) => ('status' in a ? [a.status] : []));
+    const members = answeredStatuses(answers);
     const silent = answers.flatMap((a) => ('error' in a ? [`${a.endpoint}: ${a.error}`] : []));
     if (!members.length)
       return {
@@ -128,12 +131,12 @@ export const createEtcdHealthActivities = (deps: Pick<ActivityDeps, 'clusters' |
         members,
         detail: silent.length === 1 ? silent[0]!.replace(/^[^ ]+: /, '') : silent.join('; '),
       };
-    const leader = members.find((m) => m.isLeader) ?? members.find((m) => m.leaderId !== '0');
-    const healthy = !silent.length && members.every((m) => m.leaderId !== '0');
+    const leader = members.find((m) => m.isLeader) ?? members.find(followsLeader);
+    const healthy = !silent.length && members.every(followsLeader);
     const first = members[0]!;
     const size = `v${first.version}, revision ${first.revision}, db ${(first.dbSizeBytes / 1024 / 1024).toFixed(1)} MiB, leader ${leader ? leader.leaderId : 'none'}`;
     // Several members: how many answered, and whether those that did still make a quorum.
-    const quorum = members.filter((m) => m.leaderId !== '0').length >= Math.floor(answers.length / 2) + 1;
+    const quorum = members.filter(followsLeader).length >= quorumOf(answers.length);
     const count =
       answers.length > 1
         ? `${members.length}/${answers.length} members answered${silent.length ? ` (${quorum ? 'quorum holds' : 'QUORUM LOST'}; ${silent.join('; ')})` : ''}, `

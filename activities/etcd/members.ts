@@ -14,7 +14,7 @@ import {
   type MemberReplacementPlan,
 } from '../../model/etcd-recovery.js';
 import { deadlineMsOf, type DeadlineInput } from '../deadline.js';
-import { etcdEndpointAnswers, etcdctl, etcdctlError, parseEtcdJson } from './health.js';
+import { answeredStatuses, etcdEndpointAnswers, etcdctl, etcdctlError, followsLeader, parseEtcdJson } from './health.js';
 
 interface EtcdctlMember {
   ID: string | number;
@@ -50,10 +50,10 @@ export async function listEtcdMembers(deps: Pick<ActivityDeps, 'clusters' | 'too
     clientURLs: m.clientURLs ?? [],
     isLearner: m.isLearner === true,
   }));
-  const statusById = new Map(answers.flatMap((a) => ('status' in a ? [[hexId(a.status.memberId), a.status] as const] : [])));
+  const statusById = new Map(answeredStatuses(answers).map((s) => [hexId(s.memberId), s] as const));
   return members.map((m) => {
     const s = statusById.get(m.id);
-    return { ...m, healthy: s !== undefined && s.leaderId !== '0', isLeader: s?.isLeader === true };
+    return { ...m, healthy: followsLeader(s), isLeader: s?.isLeader === true };
   });
 }
 
@@ -70,12 +70,12 @@ export const createEtcdMemberActivities = (deps: Pick<ActivityDeps, 'clusters' |
     } catch (err) {
       // etcd 3.5 answers the member list only with a quorum: when it cannot, the endpoints say whether that is why.
       const answers = await etcdEndpointAnswers(deps, cluster);
-      const led = answers.filter((a) => 'status' in a && a.status.leaderId !== '0').length;
+      const led = answeredStatuses(answers).filter(followsLeader).length;
       const needed = quorum(answers.length);
       if (led < needed)
         throw ApplicationFailure.nonRetryable(
           `etcd of '${cluster}' has lost its quorum: ${led} of ${answers.length} configured members answer with a leader, ${needed} are needed (${answers
-            .map((a) => `${a.endpoint}: ${'error' in a ? a.error : a.status.leaderId === '0' ? 'no leader' : 'ok'}`)
+            .map((a) => `${a.endpoint}: ${'error' in a ? a.error : followsLeader(a.status) ? 'ok' : 'no leader'}`)
             .join(
               '; ',
             )}). No member can be removed or added now; restore the cluster from a snapshot: \`lifeboat etcd restore --cluster ${cluster} --reason TEXT\``,

@@ -163,6 +163,22 @@ async function makeDeployment(namespace: string, name: string, replicas: number,
   });
 }
 
+/** A StatefulSet of one replica in the pool, its Pods labelled app=<name>. */
+async function makeStatefulSet(namespace: string, name: string, pool: string, extra: Partial<V1PodSpec> = {}) {
+  await apps.createNamespacedStatefulSet({
+    namespace,
+    body: {
+      metadata: { name },
+      spec: {
+        replicas: 1,
+        serviceName: name,
+        selector: { matchLabels: { app: name } },
+        template: { metadata: { labels: { app: name } }, spec: podSpec(pool, extra) },
+      },
+    },
+  });
+}
+
 async function makeBudget(namespace: string, name: string, app: string, maxUnavailable: number) {
   await policy.createNamespacedPodDisruptionBudget({
     namespace,
@@ -218,18 +234,7 @@ describe('preflightNode', () => {
     await makeDeployment(namespace, 'web', 2, pool);
     await makeBudget(namespace, 'web', 'web', 0);
     // A StatefulSet Pod two budgets cover: the Eviction API refuses to evict such a Pod at all.
-    await apps.createNamespacedStatefulSet({
-      namespace,
-      body: {
-        metadata: { name: 'pair' },
-        spec: {
-          replicas: 1,
-          serviceName: 'pair',
-          selector: { matchLabels: { app: 'pair' } },
-          template: { metadata: { labels: { app: 'pair' } }, spec: podSpec(pool) },
-        },
-      },
-    });
+    await makeStatefulSet(namespace, 'pair', pool);
     await makeBudget(namespace, 'pair-1', 'pair', 1);
     await makeBudget(namespace, 'pair-2', 'pair', 1);
     await apps.createNamespacedDaemonSet({
@@ -615,18 +620,7 @@ describe('Node changes', () => {
     // A long grace period: only a force-delete removes these Pods of a dead Node before the Pod garbage collector does.
     const slow = { terminationGracePeriodSeconds: 300 };
     await makeDeployment(namespace, 'web', 1, pool, slow);
-    await apps.createNamespacedStatefulSet({
-      namespace,
-      body: {
-        metadata: { name: 'db' },
-        spec: {
-          replicas: 1,
-          serviceName: 'db',
-          selector: { matchLabels: { app: 'db' } },
-          template: { metadata: { labels: { app: 'db' } }, spec: podSpec(pool, slow) },
-        },
-      },
-    });
+    await makeStatefulSet(namespace, 'db', pool, slow);
     const held = `held-${tag()}`;
     await core.createNamespacedPod({
       namespace,
@@ -671,18 +665,7 @@ describe('Node changes', () => {
     const to = (await makeNode(pool, { taints: [holdTaint] })).metadata!.name!;
     const namespace = await makeNamespace();
     await makeDeployment(namespace, 'web', 2, pool);
-    await apps.createNamespacedStatefulSet({
-      namespace,
-      body: {
-        metadata: { name: 'db' },
-        spec: {
-          replicas: 1,
-          serviceName: 'db',
-          selector: { matchLabels: { app: 'db' } },
-          template: { metadata: { labels: { app: 'db' } }, spec: podSpec(pool) },
-        },
-      },
-    });
+    await makeStatefulSet(namespace, 'db', pool);
     await readyPods(namespace, 3);
     await inActivity(() => actions.cordonNode({ cluster, node: from }));
     const plan = await inActivity(() => acts.preflightNode({ cluster, node: from }));
