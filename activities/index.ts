@@ -3,6 +3,7 @@ import type { LifeboatClients } from '../worker/clients.js';
 import type { KeyRing } from '../worker/keys.js';
 import { activityDeps } from './deps.js';
 import { createControlPlaneActivities } from './control-plane/index.js';
+import { createEtcdRestoreRunbookActivities } from './control-plane/restore.js';
 import { createEtcdActivities } from './etcd/index.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
 import { createNodeProviderActivities } from './node-provider/index.js';
@@ -22,6 +23,7 @@ export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | un
     ...createTrafficActivities(deps),
     ...createNodeProviderActivities(deps),
     ...createControlPlaneActivities(deps),
+    ...createEtcdRestoreRunbookActivities(deps),
   };
 };
 

@@ -125,6 +125,18 @@ export const failureTypes = {
   EtcdLearnerNotCaughtUp: 'EtcdLearnerNotCaughtUp',
   /** etcd refused a membership change (member add or remove) for a reason retrying cannot change. */
   EtcdMembershipChangeRefused: 'EtcdMembershipChangeRefused',
+  /** A snapshot that does not download, decrypt or hash to what its manifest says, or that etcdutl cannot read: refused in preflight, nothing stopped. */
+  SnapshotCorrupt: 'SnapshotCorrupt',
+  /** A member's host has less free space than its restore needs (the snapshot copy and the restored data dir). */
+  InsufficientDisk: 'InsufficientDisk',
+  /** The etcdutl on a member's host is older than 3.5.10: it cannot bump the revision, so watches would see revisions go backwards. */
+  EtcdutlTooOld: 'EtcdutlTooOld',
+  /** An etcd member runs where a stopped one is needed (its data dir would be moved or restored over): nothing was touched. */
+  EtcdMemberRunning: 'EtcdMemberRunning',
+  /** The restored members did not form a cluster with a leader at the bumped revision holding the snapshot's inventory: rolled back. */
+  EtcdRestoreNotHealthy: 'EtcdRestoreNotHealthy',
+  /** After the restore the API did not serve, a named object was missing, a Deployment did not go Available, or a resourceVersion was not bumped. */
+  EtcdRestoreVerificationFailed: 'EtcdRestoreVerificationFailed',
 
   // Nodes (node failure and replacement)
   /** No Node of that name in the cluster. */

@@ -1,5 +1,6 @@
 // What restore verifications and game days return: plain, versionable data (no secrets, no bytes).
 import type { Step } from './steps.js';
+import type { Inventory } from './snapshot-layout.js';
 
 /** One check of a restored backup: an object found, a hash compared, a Deployment Available. */
 export interface VerificationCheck {
@@ -70,4 +71,21 @@ export interface GameDayReport {
   /** Every entry passed and met its objectives. */
   passed: boolean;
   entries: GameDayEntry[];
+}
+
+/** The restored etcd's inventory against the manifest's: every resource prefix's count, and the total. */
+export function compareInventory(expected: Inventory, restored: Inventory): VerificationCheck {
+  const names = [...new Set([...Object.keys(expected.prefixes), ...Object.keys(restored.prefixes)])].sort();
+  const differing = names.filter((n) => (expected.prefixes[n] ?? 0) !== (restored.prefixes[n] ?? 0));
+  return {
+    name: 'inventory',
+    passed: differing.length === 0 && expected.totalKeys === restored.totalKeys,
+    detail:
+      differing.length === 0 && expected.totalKeys === restored.totalKeys
+        ? `${restored.totalKeys} keys in ${names.length} resource prefixes at revision ${restored.revision}, as the manifest says`
+        : `at revision ${restored.revision}: ${restored.totalKeys} keys, manifest ${expected.totalKeys}; differing: ${differing
+            .slice(0, 8)
+            .map((n) => `${n} ${restored.prefixes[n] ?? 0} (manifest ${expected.prefixes[n] ?? 0})`)
+            .join(', ')}`,
+  };
 }

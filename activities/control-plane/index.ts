@@ -10,6 +10,9 @@ import { failureTypes } from '../../model/failures.js';
 import { dataDirMoveRefusal, movedAsideDataDir } from '../../model/etcd-recovery.js';
 import type { ControlPlaneConfig } from '../../worker/config.js';
 import { clusterClients } from '../kubernetes/cluster.js';
+import type { ControlPlaneDriver, EtcdMemberConfig } from './driver.js';
+
+export type { ControlPlaneDriver, EtcdMemberConfig } from './driver.js';
 
 export interface EtcdMemberRef {
   cluster: string;
@@ -27,59 +30,62 @@ export interface MoveEtcdDataAsideInput extends EtcdMemberRef {
   runId: string;
 }
 
-/** What a driver does on a member's host: its process, and its data dir. */
-export interface ControlPlaneDriver {
-  /** Whether each path exists on the member's host. */
-  pathsExist(member: EtcdMemberConfig, paths: string[]): Promise<boolean[]>;
-  /** Renames `from` to `to` on the member's host (same directory, so one atomic rename). */
-  rename(member: EtcdMemberConfig, from: string, to: string): Promise<void>;
-  /** Stops the member's etcd; `wasRunning: false` when it was not running. */
-  stopEtcdMember(member: EtcdMemberConfig): Promise<{ wasRunning: boolean }>;
-  /** Starts the member's etcd to join the existing cluster; `alreadyRunning` when it ran with that command line. */
-  startEtcdMemberJoining(member: EtcdMemberConfig, initialCluster: string): Promise<{ alreadyRunning: boolean; pid: number }>;
+/** The cluster's `controlPlane` configuration, or ControlPlaneNotConfigured naming the missing key. */
+export function controlPlaneOf(deps: Pick<ActivityDeps, 'clusters'>, cluster: string): ControlPlaneConfig {
+  const cp = clusterClients(deps, cluster).config.controlPlane;
+  if (!cp)
+    throw ApplicationFailure.nonRetryable(
+      `cluster '${cluster}' has no clusters[].controlPlane in the configuration: its etcd members and control-plane components cannot be stopped, started, replaced or restored`,
+      failureTypes.ControlPlaneNotConfigured,
+    );
+  return cp;
 }
 
-export type EtcdMemberConfig = ControlPlaneConfig['etcdMembers'][number];
+/** One configured member, or UnknownEtcdMember naming the configured ones. */
+export function memberOf(
+  deps: Pick<ActivityDeps, 'clusters'>,
+  { cluster, member }: EtcdMemberRef,
+): { cp: ControlPlaneConfig; m: EtcdMemberConfig } {
+  const cp = controlPlaneOf(deps, cluster);
+  const m = cp.etcdMembers.find((x) => x.name === member);
+  if (!m)
+    throw ApplicationFailure.nonRetryable(
+      `cluster '${cluster}' has no etcd member '${member}' in clusters[].controlPlane.etcdMembers (it has: ${cp.etcdMembers.map((x) => x.name).join(', ')})`,
+      failureTypes.UnknownEtcdMember,
+    );
+  return { cp, m };
+}
+
+/**
+ * The cluster's driver, used and closed. The lab's driver is loaded only where the configuration names
+ * it: a production worker never loads the lab.
+ */
+export async function withDriver<T>(cluster: string, cp: ControlPlaneConfig, use: (driver: ControlPlaneDriver) => Promise<T>): Promise<T> {
+  let driver: ControlPlaneDriver;
+  switch (cp.driver) {
+    case 'lab':
+      driver = (await import('./lab.js')).labControlPlane(cluster);
+      break;
+  }
+  try {
+    return await use(driver);
+  } finally {
+    await driver.close?.();
+  }
+}
 
 export const createControlPlaneActivities = (deps: Pick<ActivityDeps, 'clusters'>) => {
-  const controlPlaneOf = (cluster: string): ControlPlaneConfig => {
-    const cp = clusterClients(deps, cluster).config.controlPlane;
-    if (!cp)
-      throw ApplicationFailure.nonRetryable(
-        `cluster '${cluster}' has no clusters[].controlPlane in the configuration: its etcd members cannot be stopped, started or replaced`,
-        failureTypes.ControlPlaneNotConfigured,
-      );
-    return cp;
-  };
-  const memberOf = ({ cluster, member }: EtcdMemberRef): { cp: ControlPlaneConfig; m: EtcdMemberConfig } => {
-    const cp = controlPlaneOf(cluster);
-    const m = cp.etcdMembers.find((x) => x.name === member);
-    if (!m)
-      throw ApplicationFailure.nonRetryable(
-        `cluster '${cluster}' has no etcd member '${member}' in clusters[].controlPlane.etcdMembers (it has: ${cp.etcdMembers.map((x) => x.name).join(', ')})`,
-        failureTypes.UnknownEtcdMember,
-      );
-    return { cp, m };
-  };
-  // The lab's driver is loaded only where the configuration names it: a production worker never loads the lab.
-  const driverOf = async (cluster: string, cp: ControlPlaneConfig): Promise<ControlPlaneDriver> => {
-    switch (cp.driver) {
-      case 'lab':
-        return (await import('./lab.js')).labControlPlane(cluster);
-    }
-  };
-
   return {
     /** Stops one etcd member through the cluster's driver (a dead member is already stopped). */
     async stopEtcdMember(ref: EtcdMemberRef): Promise<{ member: string; wasRunning: boolean }> {
-      const { cp, m } = memberOf(ref);
-      return { member: m.name, ...(await (await driverOf(ref.cluster, cp)).stopEtcdMember(m)) };
+      const { cp, m } = memberOf(deps, ref);
+      return { member: m.name, ...(await withDriver(ref.cluster, cp, (d) => d.stopEtcdMember(m))) };
     },
 
     /** Starts one etcd member with `--initial-cluster-state existing`: a replacement joining the cluster it was added to. */
-    async startEtcdMember(input: StartEtcdMemberInput): Promise<{ member: string; alreadyRunning: boolean; pid: number }> {
-      const { cp, m } = memberOf(input);
-      return { member: m.name, ...(await (await driverOf(input.cluster, cp)).startEtcdMemberJoining(m, input.initialCluster)) };
+    async startEtcdMember(input: StartEtcdMemberInput): Promise<{ member: string; alreadyRunning: boolean }> {
+      const { cp, m } = memberOf(deps, input);
+      return { member: m.name, ...(await withDriver(input.cluster, cp, (d) => d.startEtcdMemberJoining(m, input.initialCluster))) };
     },
 
     /**
@@ -91,22 +97,23 @@ export const createControlPlaneActivities = (deps: Pick<ActivityDeps, 'clusters'
     async moveEtcdDataAside(
       input: MoveEtcdDataAsideInput,
     ): Promise<{ member: string; dataDir: string; movedTo: string; moved: boolean; existed: boolean }> {
-      const { cp, m } = memberOf(input);
+      const { cp, m } = memberOf(deps, input);
       const others = cp.etcdMembers.filter((x) => x.name !== m.name).map((x) => x.dataDir);
       const unsafe = dataDirMoveRefusal(m.dataDir, others);
       if (unsafe)
         throw ApplicationFailure.nonRetryable(`etcd member ${m.name} of '${input.cluster}': ${unsafe}`, failureTypes.UnsafeEtcdDataDir);
       const movedTo = movedAsideDataDir(m.dataDir, input.runId);
-      const driver = await driverOf(input.cluster, cp);
-      const [present = false, alreadyMoved = false] = await driver.pathsExist(m, [m.dataDir, movedTo]);
-      if (present && alreadyMoved)
-        throw ApplicationFailure.nonRetryable(
-          `etcd member ${m.name} of '${input.cluster}': both ${m.dataDir} and this run's ${movedTo} exist; a member wrote to the data dir after it was moved aside. Nothing was touched`,
-          failureTypes.UnsafeEtcdDataDir,
-        );
-      if (!present) return { member: m.name, dataDir: m.dataDir, movedTo, moved: false, existed: alreadyMoved };
-      await driver.rename(m, m.dataDir, movedTo);
-      return { member: m.name, dataDir: m.dataDir, movedTo, moved: true, existed: true };
+      return withDriver(input.cluster, cp, async (driver) => {
+        const [present = false, alreadyMoved = false] = await driver.pathsExist(m, [m.dataDir, movedTo]);
+        if (present && alreadyMoved)
+          throw ApplicationFailure.nonRetryable(
+            `etcd member ${m.name} of '${input.cluster}': both ${m.dataDir} and this run's ${movedTo} exist; a member wrote to the data dir after it was moved aside. Nothing was touched`,
+            failureTypes.UnsafeEtcdDataDir,
+          );
+        if (!present) return { member: m.name, dataDir: m.dataDir, movedTo, moved: false, existed: alreadyMoved };
+        await driver.rename(m, m.dataDir, movedTo);
+        return { member: m.name, dataDir: m.dataDir, movedTo, moved: true, existed: true };
+      });
     },
   };
 };

@@ -1,16 +1,20 @@
-// The `lab` control-plane driver: the lab's etcd members are processes of the lab's own process
-// manager on this machine (lab/processes.ts), named `etcd/<member>`. Starting a member to join an
-// existing cluster is its lab command line with `--initial-cluster-state existing` and the
+// The `lab` control-plane driver: the lab's etcd members and Kubernetes components are processes of the
+// lab's own process manager on this machine (lab/processes.ts), named `etcd/<member>`,
+// `kube-apiserver/<cluster>`, ...; kwok plays every kubelet (`kwok/<cluster>`). Starting a member to
+// join an existing cluster is its lab command line with `--initial-cluster-state existing` and the
 // `--initial-cluster` the member add answered; once its data dir holds data, etcd ignores both, so a
 // later `lab up` that starts it with the lab's own flags changes nothing.
 import { existsSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
+import { rename, rm, statfs, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
+import { execa } from 'execa';
 import { labComponents } from '../../lab/components.js';
+import { bin } from '../../lab/topology.js';
 import { logTail, runningPid, startDaemon, stopDaemon } from '../../lab/processes.js';
 import type { DaemonSpec } from '../../lab/processes.js';
 import { failureTypes } from '../../model/failures.js';
-import type { ControlPlaneDriver, EtcdMemberConfig } from './index.js';
+import type { ControlPlaneComponent, ControlPlaneDriver, EtcdMemberConfig } from './driver.js';
 
 /** `--flag value` replaced (or appended) in an argument list. */
 function withFlag(args: string[], flag: string, value: string): string[] {
@@ -18,16 +22,43 @@ function withFlag(args: string[], flag: string, value: string): string[] {
   return i === -1 ? [...args, flag, value] : [...args.slice(0, i + 1), value, ...args.slice(i + 2)];
 }
 
+/** The lab process that plays each component on a cluster: kwok is every kubelet. */
+const processOf = (component: ControlPlaneComponent, cluster: string) =>
+  component === 'kubelet' ? `kwok/${cluster}` : `${component}/${cluster}`;
+
+/** The nearest existing ancestor of a path (a data dir moved aside has none of its own). */
+function existingAncestor(path: string): string {
+  let p = path;
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  return p;
+}
+
 export function labControlPlane(cluster: string): ControlPlaneDriver {
-  const specOf = (member: EtcdMemberConfig): DaemonSpec => {
-    const c = labComponents.find((x) => x.daemon.name === `etcd/${member.name}`);
+  const specNamed = (name: string): DaemonSpec => {
+    const c = labComponents.find((x) => x.daemon.name === name);
     if (!c)
       throw ApplicationFailure.nonRetryable(
-        `the lab has no process etcd/${member.name} (cluster '${cluster}'): is this the lab's configuration?`,
+        `the lab has no process ${name} (cluster '${cluster}'): is this the lab's configuration?`,
         failureTypes.ControlPlaneActionFailed,
       );
     return c.daemon;
   };
+  const specOf = (member: EtcdMemberConfig) => specNamed(`etcd/${member.name}`);
+
+  /** Starts a lab process and checks that it is still there 2 s later, so one that exits at once fails here, saying why. */
+  async function start(spec: DaemonSpec, what: string): Promise<{ alreadyRunning: boolean }> {
+    const before = await runningPid(spec.name);
+    const pid = await startDaemon(spec);
+    if (before === pid) return { alreadyRunning: true };
+    await new Promise((r) => setTimeout(r, 2_000));
+    if (!(await runningPid(spec.name)))
+      throw ApplicationFailure.nonRetryable(
+        `${what} of '${cluster}' exited right after it was started: ${(await logTail(spec.name, 5)).replaceAll('\n', ' | ')}`,
+        failureTypes.ControlPlaneActionFailed,
+      );
+    return { alreadyRunning: false };
+  }
+
   return {
     pathsExist(_member, paths) {
       return Promise.resolve(paths.map((p) => existsSync(p)));
@@ -35,25 +66,66 @@ export function labControlPlane(cluster: string): ControlPlaneDriver {
     async rename(_member, from, to) {
       await rename(from, to);
     },
+    async removeUnfinishedRestore(_member, path) {
+      await rm(path, { recursive: true, force: true });
+    },
+    async writeMark(_member, path, text) {
+      await writeFile(path, text, { mode: 0o600 });
+    },
+    async freeBytes(_member, path) {
+      const s = await statfs(existingAncestor(path));
+      return s.bavail * s.bsize;
+    },
+    async etcdMemberRunning(member) {
+      return (await runningPid(specOf(member).name)) !== undefined;
+    },
     async stopEtcdMember(member) {
       return { wasRunning: await stopDaemon(specOf(member).name) };
     },
-    async startEtcdMemberJoining(member, initialCluster) {
+    startEtcdMember(member) {
+      return start(specOf(member), `etcd member ${member.name}`);
+    },
+    startEtcdMemberJoining(member, initialCluster) {
       const base = specOf(member);
-      const spec: DaemonSpec = {
-        ...base,
-        args: withFlag(withFlag(base.args, '--initial-cluster', initialCluster), '--initial-cluster-state', 'existing'),
-      };
-      const before = await runningPid(spec.name);
-      const pid = await startDaemon(spec);
-      // A member that exits at once (a flag it refuses, a data dir it cannot use) fails here, saying why, not at the promote's deadline.
-      await new Promise((r) => setTimeout(r, 2_000));
-      if (!(await runningPid(spec.name)))
-        throw ApplicationFailure.nonRetryable(
-          `etcd member ${member.name} of '${cluster}' exited right after it was started: ${(await logTail(spec.name, 5)).replaceAll('\n', ' | ')}`,
-          failureTypes.ControlPlaneActionFailed,
-        );
-      return { alreadyRunning: before === pid, pid };
+      return start(
+        { ...base, args: withFlag(withFlag(base.args, '--initial-cluster', initialCluster), '--initial-cluster-state', 'existing') },
+        `etcd member ${member.name}`,
+      );
+    },
+    async etcdutlVersion() {
+      const { stdout } = await execa(bin.etcdutl, ['version']);
+      return /etcdutl version:\s*(\S+)/.exec(stdout)?.[1] ?? stdout.trim();
+    },
+    async restoreEtcdMember(_member, snapshot, etcdutlArgs, beat) {
+      // The worker is the member's host: etcdutl reads the staged file where it is.
+      const beating = setInterval(() => beat('etcdutl snapshot restore'), 5_000);
+      try {
+        const r = await execa(bin.etcdutl, etcdutlArgs(snapshot.localPath), { reject: false, all: true });
+        if (r.exitCode !== 0)
+          throw ApplicationFailure.nonRetryable(
+            `etcdutl snapshot restore failed (exit ${r.exitCode}): ${(r.all ?? '').trim().split('\n').slice(-3).join(' | ')}`,
+            failureTypes.ControlPlaneActionFailed,
+          );
+      } finally {
+        clearInterval(beating);
+      }
+    },
+    async stopComponent(component) {
+      const name = processOf(component, cluster);
+      specNamed(name);
+      await stopDaemon(name);
+      return [name];
+    },
+    async startComponent(component) {
+      const spec = specNamed(processOf(component, cluster));
+      await start(spec, spec.name);
+      return [spec.name];
+    },
+    async restartComponent(component) {
+      const spec = specNamed(processOf(component, cluster));
+      await stopDaemon(spec.name);
+      await start(spec, spec.name);
+      return [spec.name];
     },
   };
 }

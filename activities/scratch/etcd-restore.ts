@@ -36,7 +36,8 @@ import {
 } from './processes.js';
 import { failureTypes } from '../../model/failures.js';
 import { apiMessageOf, httpStatusOf } from '../kubernetes/api.js';
-import { dataHash } from '../kubernetes/objects.js';
+import { dataHash, readObject, type KubeObject } from '../kubernetes/objects.js';
+import { compareInventory } from '../../model/verification.js';
 import { etcdutlRestoreArgs, scratchApiserverArgs, scratchEtcdArgs } from './command-lines.js';
 
 export interface EtcdVerificationPlan {
@@ -100,32 +101,6 @@ class StepLog {
 /** Resources whose object count the scratch API server must report as the manifest's inventory did. */
 const countedResources = ['namespaces', 'secrets', 'configmaps', 'deployments', 'serviceaccounts'] as const;
 
-interface KubeObject {
-  metadata?: { resourceVersion?: string };
-  data?: Record<string, string>;
-  binaryData?: Record<string, string>;
-  spec?: object;
-}
-
-function readObject(kc: KubeConfig, ref: ObjectRef): Promise<KubeObject> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const ns = ref.namespace ?? '';
-  switch (ref.resource) {
-    case 'namespaces':
-      return core.readNamespace({ name: ref.name });
-    case 'secrets':
-      return core.readNamespacedSecret({ name: ref.name, namespace: ns });
-    case 'configmaps':
-      return core.readNamespacedConfigMap({ name: ref.name, namespace: ns });
-    case 'services':
-      return core.readNamespacedService({ name: ref.name, namespace: ns });
-    case 'serviceaccounts':
-      return core.readNamespacedServiceAccount({ name: ref.name, namespace: ns });
-    case 'deployments':
-      return kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: ref.name, namespace: ns });
-  }
-}
-
 async function countThroughApi(kc: KubeConfig, resource: (typeof countedResources)[number]): Promise<number> {
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
@@ -149,22 +124,6 @@ async function countThroughApi(kc: KubeConfig, resource: (typeof countedResource
 
 const refText = (ref: ObjectRef) => `${ref.resource}/${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
 const apiError = (err: unknown) => ({ code: httpStatusOf(err), message: apiMessageOf(err) });
-
-function compareInventory(expected: Inventory, restored: Inventory): VerificationCheck {
-  const names = [...new Set([...Object.keys(expected.prefixes), ...Object.keys(restored.prefixes)])].sort();
-  const differing = names.filter((n) => (expected.prefixes[n] ?? 0) !== (restored.prefixes[n] ?? 0));
-  return {
-    name: 'inventory',
-    passed: differing.length === 0 && expected.totalKeys === restored.totalKeys,
-    detail:
-      differing.length === 0 && expected.totalKeys === restored.totalKeys
-        ? `${restored.totalKeys} keys in ${names.length} resource prefixes at revision ${restored.revision}, as the manifest says`
-        : `at revision ${restored.revision}: ${restored.totalKeys} keys, manifest ${expected.totalKeys}; differing: ${differing
-            .slice(0, 8)
-            .map((n) => `${n} ${restored.prefixes[n] ?? 0} (manifest ${expected.prefixes[n] ?? 0})`)
-            .join(', ')}`,
-  };
-}
 
 /** Where restore verification keeps scratch restores: verification.scratchDir, else the system temp directory. */
 export const scratchRootOf = (verification: LifeboatConfig['verification']) =>

@@ -17,6 +17,12 @@ import type { DeadlineInput } from '../../activities/deadline.js';
 import type { FenceNodeInput, ProvisionNodeInput, WaitNodeReadyInput } from '../../activities/node-provider/index.js';
 import type { NotifyInput } from '../../activities/traffic/notify.js';
 import type { EtcdMemberRef, MoveEtcdDataAsideInput, StartEtcdMemberInput } from '../../activities/control-plane/index.js';
+import type {
+  ControlPlaneComponentInput,
+  EtcdRestorePreflight,
+  PreflightEtcdRestoreInput,
+} from '../../activities/control-plane/restore.js';
+import { controlPlaneComponents } from '../../activities/control-plane/driver.js';
 import { defineBlocks, type BlockRegistry, type BuildingBlock } from './blocks.js';
 import { blockCatalog, type BlockName } from './catalog.js';
 
@@ -61,6 +67,15 @@ const node = text('a Node name').describe('A Node, by name');
 const etcdMember = text('an etcd member name').describe('An etcd member, by its etcd name (clusters[].controlPlane.etcdMembers[].name)');
 const allowEmptyDir = z.boolean().optional().describe('Evict Pods with emptyDir volumes (their data is lost). Default: false');
 /** Names a run's objects: the workflow ID and run ID (`${{ run.id }}`, `${{ run.runId }}`). */
+/** The preflightEtcdRestore's answer, as later restore steps take it (checked loosely: the activity wrote it). */
+const restorePlan = z
+  .looseObject({
+    ok: z.literal(true),
+    cluster,
+    runId: text('the run ID'),
+    members: z.array(z.looseObject({ name: text('a member name') })),
+  })
+  .transform((p) => p as unknown as EtcdRestorePreflight);
 const thisRun = { workflowId: text('the workflow ID, ${{ run.id }}'), runId: text('the run ID, ${{ run.runId }}') };
 const podRef = z.looseObject({ namespace: text('a namespace'), name: text('a Pod name'), uid: text("the Pod's UID") });
 /** A Pod of a node preflight's plan (its `pods`), as verifyPodsMoved reads it. */
@@ -185,6 +200,36 @@ const inputs: Record<BlockName, z.ZodType> = {
     initialCluster: text('--initial-cluster, name=peerURL,...'),
   }) satisfies z.ZodType<StartEtcdMemberInput>,
   promoteEtcdLearner: z.strictObject({ cluster, memberId: text('an etcd member id (hex, as etcdctl prints it)'), timeoutSeconds: seconds }),
+  preflightEtcdRestore: z.strictObject({
+    cluster,
+    runId: thisRun.runId,
+    snapshotId: z.string().optional().describe('Restore exactly this snapshot. Empty or absent: the newest verified one'),
+    before: z
+      .string()
+      .optional()
+      .describe('The newest verified snapshot taken before this ISO-8601 time (with a zone). Empty or absent: no limit'),
+    force: z.boolean().optional().describe('Allow a snapshot that was never verified. Default: false'),
+  }) satisfies z.ZodType<PreflightEtcdRestoreInput>,
+  stopControlPlaneComponent: z.strictObject({
+    cluster,
+    component: z.enum(controlPlaneComponents),
+  }) satisfies z.ZodType<ControlPlaneComponentInput>,
+  startControlPlaneComponent: z.strictObject({
+    cluster,
+    component: z.enum(controlPlaneComponents),
+  }) satisfies z.ZodType<ControlPlaneComponentInput>,
+  restartControlPlaneComponent: z.strictObject({
+    cluster,
+    component: z.enum(controlPlaneComponents),
+  }) satisfies z.ZodType<ControlPlaneComponentInput>,
+  stopEtcdMembers: z.strictObject({ cluster }),
+  startEtcdMembers: z.strictObject({ cluster }),
+  moveEtcdDataDirsAside: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan }),
+  restoreEtcdMembers: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan }),
+  rollBackEtcdDataDirs: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan }),
+  waitEtcdRestored: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan, timeoutSeconds: seconds }),
+  verifyEtcdRestore: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan, timeoutSeconds: seconds }),
+  removeStagedSnapshot: z.strictObject({ runId: thisRun.runId }),
   waitForCondition: z.strictObject({
     cluster,
     apiVersion: text('an apiVersion, e.g. apps/v1'),
