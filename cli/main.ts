@@ -11,6 +11,7 @@ import { registerGameDayCommands } from './gameday.js';
 import { registerFailoverCommands } from './failover.js';
 import { registerRunbookCommands } from './runbook-commands.js';
 import { registerNodeCommands } from './node.js';
+import { registerEtcdCommands } from './etcd.js';
 import { CliError, exitCodes } from './output.js';
 
 const program = new Command('lifeboat')
@@ -35,6 +36,7 @@ registerGameDayCommands(program);
 registerFailoverCommands(program);
 registerRunbookCommands(program);
 registerNodeCommands(program);
+registerEtcdCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,3 +3,6 @@
 
 /** The failover lock of an app: one failover or failback of it at a time. */
 export const failoverWorkflowId = (app: string) => `failover/${app}`;
+
+/** The etcd lock of a cluster: one etcd recovery (a restore, or a member replacement) of it at a time. */
+export const etcdRecoveryWorkflowId = (cluster: string) => `etcd-restore/${cluster}`;

@@ -579,15 +579,23 @@ export function createEtcdRestoreRunbookActivities(deps: Deps) {
     },
 
     /**
-     * Proof the restored control plane serves: /readyz, every named object
-     * (clusters[].restoreVerification.objects) there, every Deployment Available, and the API's
-     * resourceVersion above every one from before the restore (a watch from then is told to re-list).
+     * Proof the restored API serves, right after the kube-apiservers start and before any controller
+     * does: /readyz, every named object (clusters[].restoreVerification.objects), the API's
+     * resourceVersion above every one from before the restore, and a watch from then refused as too old
+     * (informers re-list). Returns the Deployments the snapshot holds as Available: what
+     * verifyEtcdRestoreWorkloads waits for once the controllers and kubelets run on the restored data.
      */
-    async verifyEtcdRestore({
+    async checkRestoredApi({
       cluster,
       plan,
       timeoutSeconds,
-    }: RestoreMembersInput & DeadlineInput): Promise<{ checks: VerificationCheck[]; resourceVersion: number; apiReadyAt: string }> {
+    }: RestoreMembersInput & DeadlineInput): Promise<{
+      checks: VerificationCheck[];
+      resourceVersion: number;
+      apiReadyAt: string;
+      availableDeployments: string[];
+      unavailableDeployments: string[];
+    }> {
       const ctx = Context.current();
       const deadline = deadlineMsOf({ timeoutSeconds });
       const { kubeConfig: kc, config } = clusterClients(deps, cluster);
@@ -596,20 +604,14 @@ export function createEtcdRestoreRunbookActivities(deps: Deps) {
       for (;;) {
         const r = await apiGet(kc, '/readyz').catch((err: Error) => ({ status: 0, body: err.message }));
         if (r.status === 200) break;
-        ready = `${r.status || 'no answer'}: ${
-          r.body
-            .trim()
-            .split('\n')
-            .filter((l) => l.includes('[-]'))
-            .join(' ') || r.body.trim().slice(0, 200)
-        }`;
+        ready = `${r.status || 'no answer'}: ${r.body.trim().split('\n').filter((l) => l.includes('[-]')).join(' ') || r.body.trim().slice(0, 200)}`;
         ctx.heartbeat({ readyz: ready });
         if (Date.now() > deadline)
           throw nonRetryable(
             `the API of '${cluster}' is not ready ${timeoutSeconds} s after the restore: /readyz ${ready}`,
             failureTypes.EtcdRestoreVerificationFailed,
           );
-        await sleep(1_000);
+        await sleep(500);
       }
       const apiReadyAt = new Date().toISOString();
       checks.push({ name: 'readyz', passed: true, detail: 'the API answers /readyz with ok' });
@@ -628,61 +630,94 @@ export function createEtcdRestoreRunbookActivities(deps: Deps) {
         }
       }
 
-      const core = kc.makeApiClient(CoreV1Api);
-      const list = await core.listNamespace({ limit: 1 });
+      const list = await kc.makeApiClient(CoreV1Api).listNamespace({ limit: 1 });
       const resourceVersion = Number(list.metadata?.resourceVersion);
       const bumped = resourceVersion >= plan.revisionAfterRestoreAtLeast;
       checks.push({
         name: 'resourceVersion',
         passed: bumped,
         detail: bumped
-          ? `${resourceVersion}, above every one before the restore (at most ${plan.dataLoss.revisionBeforeRestore ?? 'unknown'}): watches from then must re-list`
+          ? `${resourceVersion}, above every one before the restore (at most ${plan.dataLoss.revisionBeforeRestore ?? 'unknown'})`
           : `${resourceVersion}: below the ${plan.revisionAfterRestoreAtLeast} the bumped restore must serve; watchers could miss changes`,
       });
-      if (plan.dataLoss.revisionBeforeRestore !== undefined) {
-        // A watch from the newest revision seen before the restore must be told it is too old, not replayed.
-        const w = await apiGet(kc, `/api/v1/namespaces?watch=1&resourceVersion=${plan.dataLoss.revisionBeforeRestore}&timeoutSeconds=1`);
-        const expired = w.status === 410 || /"code":\s*410|too old resource version|Expired/i.test(w.body);
-        checks.push({
-          name: 'watch from before the restore',
-          passed: expired,
-          detail: expired
-            ? `a watch from resourceVersion ${plan.dataLoss.revisionBeforeRestore} is answered 410 Gone (too old): informers re-list`
-            : `a watch from resourceVersion ${plan.dataLoss.revisionBeforeRestore} was not refused (HTTP ${w.status}): ${w.body.slice(0, 200)}`,
-        });
-      }
+      const from = plan.dataLoss.revisionBeforeRestore ?? plan.snapshot.fileRevision;
+      // A watch from the newest revision seen before the restore must be told it is too old, not replayed.
+      const w = await apiGet(kc, `/api/v1/namespaces?watch=1&resourceVersion=${from}&timeoutSeconds=1`);
+      const expired = w.status === 410 || /"code":\s*410|too old resource version|Expired/i.test(w.body);
+      checks.push({
+        name: 'watch from before the restore',
+        passed: expired,
+        detail: expired
+          ? `a watch from resourceVersion ${from} is answered 410 Gone (too old): informers re-list`
+          : `a watch from resourceVersion ${from} was not refused (HTTP ${w.status}): ${w.body.slice(0, 200)}`,
+      });
 
-      const apps = kc.makeApiClient(AppsV1Api);
-      let waiting: string[] = [];
-      for (;;) {
-        const deployments = (await apps.listDeploymentForAllNamespaces()).items;
-        waiting = deployments
-          .filter((d) => (d.spec?.replicas ?? 1) > 0 && !isDeploymentAvailable(d))
-          .map((d) => `${d.metadata!.namespace}/${d.metadata!.name}`);
-        ctx.heartbeat({ deploymentsNotAvailable: waiting.length });
-        if (!waiting.length) {
-          checks.push({ name: 'Deployments Available', passed: true, detail: `all ${deployments.length} Deployments Available` });
-          break;
-        }
-        if (Date.now() > deadline) {
-          checks.push({
-            name: 'Deployments Available',
-            passed: false,
-            detail: `${waiting.length} not Available after ${timeoutSeconds} s: ${waiting.slice(0, 10).join(', ')}`,
-          });
-          break;
-        }
-        await sleep(2_000);
-      }
+      // The snapshot's own view of each Deployment (no controller has run on the restored data yet).
+      const deployments = (await kc.makeApiClient(AppsV1Api).listDeploymentForAllNamespaces()).items;
+      const key = (d: (typeof deployments)[number]) => `${d.metadata!.namespace}/${d.metadata!.name}`;
+      const wanted = deployments.filter((d) => (d.spec?.replicas ?? 1) > 0);
+      const availableDeployments = wanted.filter(isDeploymentAvailable).map(key).sort();
+      const unavailableDeployments = wanted.filter((d) => !isDeploymentAvailable(d)).map(key).sort();
+
       const failed = checks.filter((c) => !c.passed);
       if (failed.length)
         throw ApplicationFailure.create({
-          message: `the restored control plane of '${cluster}' failed ${failed.length} check(s): ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')}`,
+          message: `the restored API of '${cluster}' failed ${failed.length} check(s): ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')}`,
           type: failureTypes.EtcdRestoreVerificationFailed,
           nonRetryable: true,
           details: [{ checks }],
         });
-      return { checks, resourceVersion, apiReadyAt };
+      return { checks, resourceVersion, apiReadyAt, availableDeployments, unavailableDeployments };
+    },
+
+    /**
+     * Once the kubelets, controller-managers and schedulers run on the restored data: every Deployment
+     * the snapshot held as Available is Available again, observed by the restarted controllers
+     * (observedGeneration current, every replica ready).
+     */
+    async verifyEtcdRestoreWorkloads({
+      cluster,
+      deployments,
+      timeoutSeconds,
+    }: { cluster: string; deployments: string[] } & DeadlineInput): Promise<{ checks: VerificationCheck[] }> {
+      const ctx = Context.current();
+      const deadline = deadlineMsOf({ timeoutSeconds });
+      const apps = clusterClients(deps, cluster).kubeConfig.makeApiClient(AppsV1Api);
+      for (;;) {
+        const listed = new Map(
+          (await apps.listDeploymentForAllNamespaces()).items.map((d) => [`${d.metadata!.namespace}/${d.metadata!.name}` as string, d] as const),
+        );
+        const waiting = deployments.filter((name) => {
+          const d = listed.get(name);
+          return (
+            !d ||
+            !isDeploymentAvailable(d) ||
+            (d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 0) ||
+            (d.status?.readyReplicas ?? 0) < (d.spec?.replicas ?? 1)
+          );
+        });
+        ctx.heartbeat({ deploymentsNotAvailable: waiting.length });
+        if (!waiting.length)
+          return {
+            checks: [{ name: 'Deployments Available', passed: true, detail: `all ${deployments.length} Deployments the snapshot held as Available are Available, every replica ready` }],
+          };
+        if (Date.now() > deadline) {
+          const checks = [
+            {
+              name: 'Deployments Available',
+              passed: false,
+              detail: `${waiting.length} of ${deployments.length} not Available after ${timeoutSeconds} s: ${waiting.slice(0, 10).join(', ')}`,
+            },
+          ];
+          throw ApplicationFailure.create({
+            message: `the restored control plane of '${cluster}': ${checks[0]!.detail}`,
+            type: failureTypes.EtcdRestoreVerificationFailed,
+            nonRetryable: true,
+            details: [{ checks }],
+          });
+        }
+        await sleep(1_000);
+      }
     },
 
     /** Removes the staged plaintext snapshot of this run from the worker (the restore is done with it). */

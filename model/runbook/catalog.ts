@@ -409,15 +409,25 @@ export const blockCatalog = {
     nonRetryable: [...controlPlaneNonRetryable, failureTypes.EtcdRestoreNotHealthy],
     readOnly: true,
   },
-  verifyEtcdRestore: {
+  checkRestoredApi: {
     kind: 'activity',
-    activity: 'verifyEtcdRestore',
+    activity: 'checkRestoredApi',
     description:
-      'Prove the restored control plane serves: /readyz, the named objects, every Deployment Available, resourceVersions above every one from before (old watches re-list)',
+      'Prove the restored API serves before any controller runs: /readyz, the named objects, resourceVersions above every one from before (old watches re-list); lists the Deployments the snapshot holds as Available',
     startToCloseTimeout: '1 hour',
     heartbeatTimeout: '1 minute',
     defaultRetry: 'standard',
     nonRetryable: [...controlPlaneNonRetryable, failureTypes.EtcdRestoreVerificationFailed],
+    readOnly: true,
+  },
+  verifyEtcdRestoreWorkloads: {
+    kind: 'activity',
+    activity: 'verifyEtcdRestoreWorkloads',
+    description: 'Wait until every Deployment the snapshot held as Available is Available again, observed by the restarted controllers',
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '1 minute',
+    defaultRetry: 'standard',
+    nonRetryable: [...kubernetesNonRetryable, failureTypes.EtcdRestoreVerificationFailed],
     readOnly: true,
   },
   removeStagedSnapshot: {

@@ -228,7 +228,8 @@ const inputs: Record<BlockName, z.ZodType> = {
   restoreEtcdMembers: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan }),
   rollBackEtcdDataDirs: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan }),
   waitEtcdRestored: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan, timeoutSeconds: seconds }),
-  verifyEtcdRestore: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan, timeoutSeconds: seconds }),
+  checkRestoredApi: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan, timeoutSeconds: seconds }),
+  verifyEtcdRestoreWorkloads: z.strictObject({ cluster, deployments: z.array(text('a Deployment as namespace/name')), timeoutSeconds: seconds }),
   removeStagedSnapshot: z.strictObject({ runId: thisRun.runId }),
   waitForCondition: z.strictObject({
     cluster,
