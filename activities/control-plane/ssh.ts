@@ -17,8 +17,8 @@ type SshConfig = CommandsControlPlaneConfig['ssh'];
 /** The OpenSSH client. */
 export const sshClient = '/usr/bin/ssh';
 
-/** Characters a POSIX shell reads literally outside quotes: such a word is passed as it is. */
-const plainWord = /^[A-Za-z0-9_@%+=:,./-]+$/;
+/** Characters a POSIX shell reads literally outside quotes: such a word is passed as it is (not one starting with `=`, which zsh expands). */
+const plainWord = /^[A-Za-z0-9_@%+:,./-][A-Za-z0-9_@%+=:,./-]*$/;
 
 /**
  * `arg` as one word for a POSIX shell: as it is when every character is literal, else in single quotes,
