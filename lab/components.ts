@@ -14,10 +14,12 @@ import {
   temporalDb,
   temporalPorts,
   awsCredentialsFile,
+  labSsh,
 } from './topology.js';
 import type { DaemonSpec } from './processes.js';
 import { httpProbe, type ProbeResult } from './probes.js';
 import { kwokNodeSelector } from '../activities/node-provider/kwok.js';
+import { sshBannerProbe, sshdDaemon } from './sshd.js';
 
 export interface LabComponent {
   name: string;
@@ -70,6 +72,16 @@ const minio: LabComponent = {
     env: { MINIO_ROOT_USER: objectStore.accessKeyId, MINIO_ROOT_PASSWORD: objectStore.secretAccessKey, MINIO_BROWSER: 'on' },
   },
   probe: () => httpProbe(`http://${host}:${minioPorts.api}/minio/health/ready`),
+};
+
+// A real OpenSSH server for the `commands` control-plane driver (lab/sshd.ts): it logs in as this user
+// with the lab's client key only; `lab up` writes its keys and known_hosts first (prepareSshd).
+const sshd: LabComponent = {
+  name: 'sshd',
+  address: `${host}:${labSsh.port}`,
+  after: [],
+  daemon: sshdDaemon('sshd', { stateDir: labSsh.dir, pidFile: labSsh.pidFile, port: labSsh.port }),
+  probe: () => sshBannerProbe(labSsh.port),
 };
 
 function clusterComponents(c: LabClusterSpec): LabComponent[] {
@@ -312,4 +324,4 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
   return [...etcds, apiserver, controllerManager, scheduler, kwok, velero];
 }
 
-export const labComponents: LabComponent[] = [temporal, minio, ...labClusters.flatMap(clusterComponents)];
+export const labComponents: LabComponent[] = [temporal, minio, sshd, ...labClusters.flatMap(clusterComponents)];

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the lab's real components from the registries this machine reaches (PyPI, the Go module
-# proxy), builds each once and caches it outside the work tree. Idempotent: a component whose
+# proxy, Debian's archive through apt), builds or extracts each once and caches it outside the work tree. Idempotent: a component whose
 # cache directory holds a `.complete` marker is skipped. Usage: install-tools.sh [component...]
 set -euo pipefail
 
@@ -18,6 +18,9 @@ KWOK_VERSION=0.7.0
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # archived repository's final commit
 VELERO_VERSION=1.18.0                # 1.18.1+ need k8s.io/cli-runtime patch releases this mirror does not serve
 VELERO_AWS_PLUGIN_VERSION=1.14.3    # the plugin's compatibility table pairs 1.14.x with Velero 1.18.x; 1.13.x is not served here
+OPENSSH_SERVER_VERSION=1:9.2p1-2+deb12u10   # Debian bookworm's; extracted with dpkg -x, never installed
+LIBWRAP_VERSION=7.6.q-32            # libwrap.so.0, which sshd links and this machine lacks
+NSS_WRAPPER_VERSION=1.1.12-1        # the privilege-separation user sshd without touching /etc/passwd
 EXTERNAL_DNS_VERSION=0.23.0         # the only version the reachable proxy lists; its DNSEndpoint CRD is externaldns.k8s.io/v1alpha1
 
 export GOFLAGS="-mod=mod -buildvcs=false"
@@ -196,7 +199,23 @@ PY
   touch "$dir/.complete"
 }
 
-ALL=(temporal temporal_test_server etcd kwok minio velero kubernetes externaldns)
+install_openssh_server() {
+  local dir; if dir=$(component openssh-server "${OPENSSH_SERVER_VERSION#*:}"); then say "openssh-server $OPENSSH_SERVER_VERSION: cached"; return; fi
+  say "openssh-server $OPENSSH_SERVER_VERSION: apt-get download with libwrap0 $LIBWRAP_VERSION and libnss-wrapper $NSS_WRAPPER_VERSION, extracted with dpkg -x (not installed)"
+  local b="$BUILD/openssh-server-${OPENSSH_SERVER_VERSION#*:}"; rm -rf "$b" "$dir"; mkdir -p "$b" "$dir/root"
+  # apt-get download fails when the archive no longer has a pinned version (a security update replaced
+  # it): pin what `apt-cache policy openssh-server` offers then, and record it in lab/README.md.
+  (cd "$b" && apt-get download -q "openssh-server=$OPENSSH_SERVER_VERSION" "libwrap0=$LIBWRAP_VERSION" "libnss-wrapper=$NSS_WRAPPER_VERSION" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  local deb; for deb in "$b"/*.deb; do say "  extracting ${deb##*/}"; dpkg -x "$deb" "$dir/root"; done
+  # One directory with the libraries sshd needs beside the system's (and nss_wrapper), whatever the multiarch triplet.
+  ln -s "$(dirname "$(find "$dir/root" -name libwrap.so.0 | head -1)")" "$dir/libs"
+  test -f "$dir/libs/libnss_wrapper.so"
+  if LD_LIBRARY_PATH="$dir/libs" ldd "$dir/root/usr/sbin/sshd" | grep 'not found' >&2; then say "openssh-server: sshd lacks the libraries above"; return 1; fi
+  LD_LIBRARY_PATH="$dir/libs" "$dir/root/usr/sbin/sshd" -V 2>&1 | head -1
+  touch "$dir/.complete"
+}
+
+ALL=(temporal temporal_test_server etcd kwok minio velero kubernetes externaldns openssh_server)
 want=("$@"); [ ${#want[@]} -gt 0 ] || want=("${ALL[@]}")
 start=$(date +%s)
 for c in "${want[@]}"; do

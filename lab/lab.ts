@@ -25,6 +25,7 @@ import {
   labDir,
   labKeyFile,
   labKeyId,
+  labSsh,
   minioData,
   minioPorts,
   objectStore,
@@ -39,6 +40,7 @@ import { peerLocation, shopApp, shopManifests, shopTraffic } from './shop.js';
 import { kwokNodeAnnotations, kwokNodeCapacity } from '../activities/node-provider/kwok.js';
 import { ledgerApp, ledgerManifests } from './ledger.js';
 import { labStorageClass } from './volumes.js';
+import { prepareSshd } from './sshd.js';
 
 const peerClusters = (c: LabClusterSpec) => labClusters.filter((x) => x.name !== c.name);
 
@@ -453,10 +455,11 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   await writeFile(labConfigFile, `# Written by \`lifeboat lab up\`: the lab's Lifeboat configuration.\n${stringify(labConfig())}`);
   await mkdir(dirname(kwokConfigFile), { recursive: true });
   await writeFile(kwokConfigFile, kwokConfig);
+  await prepareSshd({ stateDir: labSsh.dir, pidFile: labSsh.pidFile, port: labSsh.port });
 
   const clusterNames = labClusters.map((c) => c.name);
   for (const c of labClusters) await retireSingleEtcdMember(c);
-  await startAll(['temporal', 'minio', ...labClusters.flatMap((c) => etcdMembersOf(c).map((m) => m.daemon))].map(byName));
+  await startAll(['temporal', 'minio', 'sshd', ...labClusters.flatMap((c) => etcdMembersOf(c).map((m) => m.daemon))].map(byName));
   await ensureBucket();
   await startAll(clusterNames.map((n) => byName(`kube-apiserver/${n}`)));
   await Promise.all(labClusters.map(bootstrapCluster));

@@ -46,7 +46,10 @@ async function runningRecord(name: string): Promise<PidRecord | undefined> {
   if (!existsSync(pidFile(name))) return undefined;
   const record = JSON.parse(await readFile(pidFile(name), 'utf8')) as PidRecord;
   const argv = commandLineOf(record.pid);
-  return argv?.some((arg) => arg === record.command) ? record : undefined;
+  // A daemon that rewrites its process title (sshd: `sshd: /path/to/sshd -D ... [listener]`, one string)
+  // keeps the executable's path as a word of it.
+  const named = argv?.some((arg) => arg === record.command || arg.split(' ').includes(record.command));
+  return named ? record : undefined;
 }
 
 /** The PID of a running daemon the lab started, or undefined. */

@@ -86,6 +86,8 @@ export const versions = {
   velero: '1.18.0',
   veleroAwsPlugin: '1.14.3',
   externalDns: '0.23.0',
+  /** Debian bookworm's openssh-server package (epoch `1:` left out), with libwrap0 and libnss-wrapper beside it. */
+  opensshServer: '9.2p1-2+deb12u10',
 } as const;
 
 const tool = (name: string, version: string) => join(cacheDir, 'tools', `${name}-${version}`);
@@ -105,6 +107,10 @@ export const bin = {
   minio: join(tool('minio', versions.minio), 'bin', 'minio'),
   velero: join(tool('velero', `${versions.velero}-aws-${versions.veleroAwsPlugin}-lb1`), 'bin', 'velero'),
   veleroPluginDir: join(tool('velero', `${versions.velero}-aws-${versions.veleroAwsPlugin}-lb1`), 'plugins'),
+  /** Debian's sshd, extracted (not installed) by lab/install-tools.sh; it runs with `sshdLibDir` on its library path. */
+  sshd: join(tool('openssh-server', versions.opensshServer), 'root', 'usr', 'sbin', 'sshd'),
+  /** libwrap.so.0 (which this machine lacks) and libnss_wrapper.so, for the lab's sshd. */
+  sshdLibDir: join(tool('openssh-server', versions.opensshServer), 'libs'),
 } as const;
 
 /** CustomResourceDefinitions the lab applies to every cluster, taken from their projects' modules. */
@@ -187,3 +193,22 @@ export const awsCredentialsFile = join(labDir, 'minio', 'credentials');
 /** The lab's snapshot encryption key (generated once; a real deployment brings its own). */
 export const labKeyId = 'lab-1';
 export const labKeyFile = join(labDir, 'keys', `${labKeyId}.key`);
+
+/** The lab's sshd port on 127.0.0.1: the `commands` control-plane driver's SSH tests and examples log in here. */
+export const sshdPort = 12222;
+/** The files of an sshd run by lab/sshd.ts, in its state directory: the lab's own (sshdDir) or a test's. */
+export const sshdFiles = (dir: string) => ({
+  dir,
+  config: join(dir, 'sshd_config'),
+  hostKey: join(dir, 'ssh_host_ed25519_key'),
+  /** The client key the sshd accepts (AuthorizedKeysFile is its .pub): `ssh.identityFile`. */
+  identityFile: join(dir, 'client_ed25519'),
+  /** `[127.0.0.1]:<port> <host key>`: `ssh.knownHostsFile`. */
+  knownHostsFile: join(dir, 'known_hosts'),
+  /** passwd and group files for nss_wrapper: the privilege-separation user `sshd` without touching /etc/passwd. */
+  passwd: join(dir, 'passwd'),
+  group: join(dir, 'group'),
+});
+export const sshdDir = join(labDir, 'sshd');
+/** The lab sshd's files: the identity and known_hosts a `commands` driver configuration names. */
+export const labSsh = { ...sshdFiles(sshdDir), port: sshdPort, pidFile: join(runDir, 'sshd.sshd-pid') };

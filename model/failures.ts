@@ -121,6 +121,8 @@ export const failureTypes = {
   ControlPlaneNotConfigured: 'ControlPlaneNotConfigured',
   /** The control-plane driver could not stop or start a member (the process did not come up, the command failed). */
   ControlPlaneActionFailed: 'ControlPlaneActionFailed',
+  /** Retryable: a control-plane host did not answer over SSH (refused, timed out, unresolved, connection dropped). */
+  ControlPlaneHostUnreachable: 'ControlPlaneHostUnreachable',
   /** A learner did not catch up with the leader (etcd would not promote it) in time. */
   EtcdLearnerNotCaughtUp: 'EtcdLearnerNotCaughtUp',
   /** etcd refused a membership change (member add or remove) for a reason retrying cannot change. */

@@ -1,9 +1,10 @@
 // The control-plane driver: how Lifeboat stops and starts a cluster's etcd members and moves a
 // member's data dir aside, for etcd recovery. The cluster's `controlPlane` configuration names the
 // driver; without one, these activities fail naming the missing key. Drivers: `lab` (the lab's own
-// process manager, on this machine). Every action is idempotent: a member already stopped stays
-// stopped, one already running with the asked command line is left running, a data dir already moved
-// by this run is found where this run put it.
+// process manager, on this machine) and `commands` (configured commands on each host, over SSH).
+// Every action is idempotent: a member already stopped stays stopped, one already running with the
+// asked command line is left running, a data dir already moved by this run is found where this run
+// put it.
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ActivityDeps } from '../deps.js';
 import { failureTypes } from '../../model/failures.js';
@@ -57,14 +58,17 @@ export function memberOf(
 }
 
 /**
- * The cluster's driver, used and closed. The lab's driver is loaded only where the configuration names
- * it: a production worker never loads the lab.
+ * The cluster's driver, used and closed. Each driver is loaded only where the configuration names it:
+ * a production worker never loads the lab.
  */
 export async function withDriver<T>(cluster: string, cp: ControlPlaneConfig, use: (driver: ControlPlaneDriver) => Promise<T>): Promise<T> {
   let driver: ControlPlaneDriver;
   switch (cp.driver) {
     case 'lab':
       driver = (await import('./lab.js')).labControlPlane(cluster);
+      break;
+    case 'commands':
+      driver = (await import('./commands.js')).commandsControlPlane(cluster, cp);
       break;
   }
   try {

@@ -17,6 +17,7 @@ interface StatusJson {
 const expectedComponents = [
   'temporal',
   'minio',
+  'sshd',
   ...labClusters.flatMap((c) => [
     ...(c.etcdMembers === 1 ? [`etcd/${c.name}`] : Array.from({ length: c.etcdMembers }, (_, i) => `etcd/${c.name}-${i}`)),
     ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].map((k) => `${k}/${c.name}`),

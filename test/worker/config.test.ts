@@ -1,10 +1,11 @@
 // Unit: configuration parsing and the errors bad input gets: each names the file and line (or the
 // variable), the field and what was expected. No lab needed: the files a configuration names are made here.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { appByName, ConfigError, clusterByName, loadConfig } from '../../worker/config.js';
+import { parse as parseYaml } from 'yaml';
+import { appByName, ConfigError, clusterByName, controlPlaneSchema, loadConfig } from '../../worker/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-config-'));
 const writeConfig = (name: string, text: string) => {
@@ -175,8 +176,78 @@ describe('loadConfig', () => {
     ]);
     const driver = writeConfig('cp-driver.yaml', `${valid}    controlPlane:\n      driver: ssh\n      etcdMembers: []\n`);
     expect(problemsOf(() => loadConfig({ file: driver, env: {} }))).toEqual([
-      `${driver}:16:15: clusters[0].controlPlane.driver: expected driver 'lab'`,
+      `${driver}:16:15: clusters[0].controlPlane.driver: expected driver 'lab' or 'commands'`,
     ]);
+  });
+
+  it('reads a commands control plane with its defaults; a member on an unknown host, a placeholder without a value and an unreadable key file are refused, each at its field', () => {
+    for (const name of ['id_ed25519', 'known_hosts']) writeFileSync(f(name), 'x\n');
+    const argv = (name: string) => `[systemctl, ${name.startsWith('stop') ? 'stop' : 'start'}, x]`;
+    const required = [
+      'stopEtcd',
+      'startEtcd',
+      'startEtcdJoining',
+      'etcdRunning',
+      ...['KubeApiserver', 'KubeControllerManager', 'KubeScheduler', 'Kubelet'].flatMap((c) => [`stop${c}`, `start${c}`]),
+    ];
+    const commandsCp = (
+      memberHost: string,
+      joining = '[etcd-join, "{initialCluster}"]',
+      identityFile = f('id_ed25519'),
+    ) => `${valid}    controlPlane:
+      driver: commands
+      ssh: { identityFile: ${identityFile}, knownHostsFile: ${f('known_hosts')} }
+      hosts: [{ name: cp-1, address: 10.0.0.11 }, { name: cp-2, address: 10.0.0.12, port: 2222 }]
+      etcdMembers:
+        - { name: m0, host: ${memberHost}, dataDir: /var/lib/etcd, peerUrl: "https://10.0.0.11:2380", clientUrl: "https://10.0.0.11:2379" }
+      commands:
+${required.map((k) => `        ${k}: ${k === 'startEtcdJoining' ? joining : argv(k)}`).join('\n')}
+        restartKubelet: [systemctl, restart, kubelet, "{host}"]
+`;
+    const cp = loadConfig({ file: writeConfig('cp-commands.yaml', commandsCp('cp-1')), env: {} }).clusters[0]!.controlPlane;
+    expect(cp).toMatchObject({
+      driver: 'commands',
+      ssh: { user: 'root', port: 22, connectTimeout: 10, identityFile: f('id_ed25519'), knownHostsFile: f('known_hosts') },
+      hosts: [
+        { name: 'cp-1', address: '10.0.0.11' },
+        { name: 'cp-2', address: '10.0.0.12', port: 2222 },
+      ],
+      etcdMembers: [{ name: 'm0', host: 'cp-1', dataDir: '/var/lib/etcd' }],
+      etcdutl: 'etcdutl',
+      commands: { startEtcdJoining: ['etcd-join', '{initialCluster}'], restartKubelet: ['systemctl', 'restart', 'kubelet', '{host}'] },
+    });
+
+    const unknownHost = writeConfig('cp-unknown-host.yaml', commandsCp('cp-9'));
+    expect(problemsOf(() => loadConfig({ file: unknownHost, env: {} }))).toEqual([
+      `${unknownHost}:20:29: clusters[0].controlPlane.etcdMembers[0].host: unknown host 'cp-9'; configured: cp-1, cp-2`,
+    ]);
+    const placeholder = writeConfig(
+      'cp-placeholder.yaml',
+      commandsCp('cp-1', '[etcd-join, "{initialCluster}"]').replace(
+        'stopKubelet: [systemctl, stop, x]',
+        'stopKubelet: [systemctl, stop, "kubelet-{member}"]',
+      ),
+    );
+    expect(problemsOf(() => loadConfig({ file: placeholder, env: {} }))).toEqual([
+      `${placeholder}:32:40: clusters[0].controlPlane.commands.stopKubelet[2]: {member} has no value in stopKubelet; it may use {host}`,
+    ]);
+    const noKey = writeConfig('cp-no-key.yaml', commandsCp('cp-1', undefined, f('no-such-key')));
+    expect(problemsOf(() => loadConfig({ file: noKey, env: {} }))).toEqual([
+      `${noKey}:17:28: clusters[0].controlPlane.ssh.identityFile: '${f('no-such-key')}': no such file; expected a readable file`,
+    ]);
+  });
+
+  it('the shipped control-plane examples (deploy/control-plane) are valid commands configurations', () => {
+    const examples = new URL('../../../deploy/control-plane/', import.meta.url);
+    const files = readdirSync(examples).filter((n) => n.endsWith('.yaml'));
+    expect(files.sort()).toEqual(['kubeadm.yaml', 'systemd.yaml']);
+    for (const name of files) {
+      const parsed = controlPlaneSchema.safeParse(parseYaml(readFileSync(new URL(name, examples), 'utf8')));
+      expect([name, parsed.success ? 'valid' : parsed.error.message]).toEqual([name, 'valid']);
+      const cp = parsed.data;
+      if (cp?.driver !== 'commands') throw new Error(`${name}: expected driver commands`);
+      expect(cp.etcdMembers.every((m) => cp.hosts.some((h) => h.name === m.host))).toBe(true);
+    }
   });
 
   it('lets environment variables override the file and define clusters', () => {

@@ -118,6 +118,13 @@ export function unusableFiles(config: LifeboatConfig): { path: Path; message: st
       [['clusters', i, 'restoreVerification', 'encryptionConfigFile'], c.restoreVerification.encryptionConfigFile],
     ),
   );
+  config.clusters.forEach((c, i) => {
+    if (c.controlPlane?.driver === 'commands')
+      named.push(
+        [['clusters', i, 'controlPlane', 'ssh', 'identityFile'], c.controlPlane.ssh.identityFile],
+        [['clusters', i, 'controlPlane', 'ssh', 'knownHostsFile'], c.controlPlane.ssh.knownHostsFile],
+      );
+  });
   config.encryption?.keys.forEach((k, i) => named.push([['encryption', 'keys', i, 'file'], k.file]));
   const problems: { path: Path; message: string }[] = [];
   for (const [path, file] of named) {

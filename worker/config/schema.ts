@@ -180,6 +180,65 @@ export const controlPlaneEtcdMemberSchema = z
   })
   .strict();
 
+/** A command run on a control-plane host over SSH: an argv list, never a shell string; each argument is quoted for the host's shell. */
+const remoteArgv = z.array(z.string().regex(/^[^\0]*$/, 'no NUL byte')).min(1, 'an argv list: the program, then its arguments');
+
+/**
+ * The placeholders each configured command may use, replaced in every argument: `{host}` (the host's
+ * name), `{member}` and `{dataDir}` (the etcd member's name and data dir), `{initialCluster}` (the
+ * `--initial-cluster` a joining member starts with).
+ */
+export const commandPlaceholders = {
+  etcd: ['{host}', '{member}', '{dataDir}'],
+  etcdJoining: ['{host}', '{member}', '{dataDir}', '{initialCluster}'],
+  component: ['{host}'],
+} as const;
+const allPlaceholders = commandPlaceholders.etcdJoining;
+
+export const controlPlaneCommandsSchema = z
+  .object({
+    /** Stops the member's etcd (`{member}`, `{dataDir}`, `{host}`); stopping a stopped one must succeed. */
+    stopEtcd: remoteArgv,
+    /** Starts the member's etcd on whatever its data dir holds. */
+    startEtcd: remoteArgv,
+    /** Starts the member's etcd to join the existing cluster: `--initial-cluster-state existing --initial-cluster {initialCluster}`. */
+    startEtcdJoining: remoteArgv,
+    /** Exit 0: the member's etcd runs; exit 1: it does not; anything else is an error. */
+    etcdRunning: remoteArgv,
+    // The Kubernetes components, each run on every host. A restart defaults to the stop command, then the start command.
+    stopKubeApiserver: remoteArgv,
+    startKubeApiserver: remoteArgv,
+    restartKubeApiserver: remoteArgv.optional(),
+    stopKubeControllerManager: remoteArgv,
+    startKubeControllerManager: remoteArgv,
+    restartKubeControllerManager: remoteArgv.optional(),
+    stopKubeScheduler: remoteArgv,
+    startKubeScheduler: remoteArgv,
+    restartKubeScheduler: remoteArgv.optional(),
+    stopKubelet: remoteArgv,
+    startKubelet: remoteArgv,
+    restartKubelet: remoteArgv.optional(),
+  })
+  .strict()
+  .superRefine((commands, ctx) => {
+    for (const [key, argv] of Object.entries(commands)) {
+      const allowed: readonly string[] = key.endsWith('EtcdJoining')
+        ? commandPlaceholders.etcdJoining
+        : key.endsWith('Etcd') || key === 'etcdRunning'
+          ? commandPlaceholders.etcd
+          : commandPlaceholders.component;
+      (argv as string[] | undefined)?.forEach((arg, i) => {
+        const wrong = allPlaceholders.filter((p) => arg.includes(p) && !allowed.includes(p));
+        if (wrong.length)
+          ctx.addIssue({
+            code: 'custom',
+            path: [key, i],
+            message: `${wrong.join(', ')} has no value in ${key}; it may use ${allowed.join(', ')}`,
+          });
+      });
+    }
+  });
+
 export const controlPlaneSchema = z.discriminatedUnion(
   'driver',
   [
@@ -190,8 +249,71 @@ export const controlPlaneSchema = z.discriminatedUnion(
         etcdMembers: z.array(controlPlaneEtcdMemberSchema).min(1),
       })
       .strict(),
+    z
+      .object({
+        /**
+         * Configured commands run on each control-plane host with OpenSSH's `ssh` (activities/control-plane/commands.ts).
+         * The hosts' login shell must be a POSIX shell: arguments are single-quoted for it.
+         */
+        driver: z.literal('commands'),
+        ssh: z
+          .object({
+            /** The user the commands run as (they stop etcd and move its data dir). Default: root. */
+            user: z.string().min(1).default('root'),
+            /** Default: 22. */
+            port: z.number().int().min(1).max(65535).default(22),
+            /** The private key (`ssh -i`, `IdentitiesOnly=yes`); no agent, no password. */
+            identityFile: file,
+            /** The hosts' keys (`UserKnownHostsFile`, `StrictHostKeyChecking=yes`): a host not in it, or with another key, is refused. */
+            knownHostsFile: file,
+            /** `ConnectTimeout`. Default: 10s. */
+            connectTimeout: duration.default(10),
+          })
+          .strict(),
+        /** The control-plane hosts: component commands run on each; each etcd member names its own. */
+        hosts: z
+          .array(
+            z
+              .object({
+                /** Named in etcdMembers[].host and in what the activities report. */
+                name: z.string().min(1),
+                /** Host name or IP address that ssh connects to. */
+                address: z.string().min(1),
+                /** Default: ssh.port. */
+                port: z.number().int().min(1).max(65535).optional(),
+              })
+              .strict(),
+          )
+          .min(1)
+          .refine((hs) => new Set(hs.map((h) => h.name)).size === hs.length, 'host names must be unique'),
+        etcdMembers: z
+          .array(
+            controlPlaneEtcdMemberSchema
+              .extend({
+                /** The name of the host (in hosts) where this member runs. */
+                host: z.string().min(1),
+              })
+              .strict(),
+          )
+          .min(1),
+        /** etcdutl on the hosts (a restore runs it there). Default: etcdutl on the login PATH. */
+        etcdutl: z.string().min(1).default('etcdutl'),
+        commands: controlPlaneCommandsSchema,
+      })
+      .strict()
+      .superRefine((cp, ctx) => {
+        const hosts = cp.hosts.map((h) => h.name);
+        cp.etcdMembers.forEach((m, i) => {
+          if (!hosts.includes(m.host))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['etcdMembers', i, 'host'],
+              message: `unknown host '${m.host}'; configured: ${hosts.join(', ')}`,
+            });
+        });
+      }),
   ],
-  { error: (issue) => (issue.code === 'invalid_union' ? "expected driver 'lab'" : undefined) },
+  { error: (issue) => (issue.code === 'invalid_union' ? "expected driver 'lab' or 'commands'" : undefined) },
 );
 
 /** What the node health watch may do on a cluster (MachineHealthCheck's and NodeHealthCheck's settings). */
@@ -657,5 +779,7 @@ export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type NodeProviderConfig = z.infer<typeof nodeProviderSchema>;
 export type NodeHealthConfig = z.infer<typeof nodeHealthSchema>;
 export type ControlPlaneConfig = z.infer<typeof controlPlaneSchema>;
+export type CommandsControlPlaneConfig = Extract<ControlPlaneConfig, { driver: 'commands' }>;
+export type ControlPlaneCommands = CommandsControlPlaneConfig['commands'];
 export type EncryptionConfig = z.infer<typeof encryptionSchema>;
 export type RetentionConfig = z.infer<typeof retentionSchema>;
