@@ -325,3 +325,18 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
 }
 
 export const labComponents: LabComponent[] = [temporal, minio, sshd, ...labClusters.flatMap(clusterComponents)];
+
+/** `--flag value` replaced (or appended) in an argument list. */
+function withFlag(args: string[], flag: string, value: string): string[] {
+  const i = args.indexOf(flag);
+  return i === -1 ? [...args, flag, value] : [...args.slice(0, i + 1), value, ...args.slice(i + 2)];
+}
+
+/**
+ * A lab etcd member's process started to join an existing cluster: its lab command line with
+ * `--initial-cluster-state existing` and the `--initial-cluster` a member add answered. Once its data dir
+ * holds data etcd ignores both, so a later `lab up` with the lab's own flags changes nothing.
+ */
+export function joiningEtcdSpec(base: DaemonSpec, initialCluster: string): DaemonSpec {
+  return { ...base, args: withFlag(withFlag(base.args, '--initial-cluster', initialCluster), '--initial-cluster-state', 'existing') };
+}

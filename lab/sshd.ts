@@ -17,7 +17,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { DaemonSpec } from './processes.js';
 import type { ProbeResult } from './probes.js';
-import { bin, host, sshdFiles } from './topology.js';
+import { fileURLToPath } from 'node:url';
+import { bin, etcdMembersOf, host, labClusters, sshdFiles } from './topology.js';
 
 export interface SshdSetup {
   /** Host key, client key, known_hosts, sshd_config, passwd: created once, kept. */
@@ -146,4 +147,47 @@ export async function startSshd(setup: SshdSetup): Promise<RunningSshd> {
     await sleep(100);
   }
   return { files: sshdFiles(setup.stateDir), port: setup.port, stop };
+}
+
+/**
+ * The `commands` control-plane driver's configuration for a lab cluster, over the lab's sshd: every
+ * command is `node dist/lab/proc.js ...` on the lab's processes, as a kubeadm or systemd host's commands
+ * would be `mv` of a manifest or `systemctl` (deploy/control-plane). kwok plays every kubelet. What the
+ * etcd-recovery test runs a whole restore through, instead of the `lab` driver.
+ */
+export function labCommandsControlPlane(cluster: string, ssh: { identityFile: string; knownHostsFile: string; port: number }) {
+  const proc = (...args: string[]) => [process.execPath, fileURLToPath(new URL('./proc.js', import.meta.url)), ...args];
+  const spec = labClusters.find((c) => c.name === cluster);
+  if (!spec) throw new Error(`the lab has no cluster ${cluster}`);
+  const component = (name: string) => ({ stop: proc('stop', `${name}/${cluster}`), start: proc('start', `${name}/${cluster}`) });
+  const [apiserver, controllerManager, scheduler, kubelet] = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'].map(
+    component,
+  ) as [ReturnType<typeof component>, ReturnType<typeof component>, ReturnType<typeof component>, ReturnType<typeof component>];
+  return {
+    driver: 'commands' as const,
+    ssh: { user: userInfo().username, port: ssh.port, identityFile: ssh.identityFile, knownHostsFile: ssh.knownHostsFile, connectTimeout: 10 },
+    hosts: [{ name: 'lab', address: host }],
+    etcdMembers: etcdMembersOf(spec).map((m) => ({
+      name: m.name,
+      host: 'lab',
+      dataDir: m.dataDir,
+      peerUrl: m.peerUrl,
+      clientUrl: m.clientUrl,
+    })),
+    etcdutl: bin.etcdutl,
+    commands: {
+      stopEtcd: proc('stop', 'etcd/{member}'),
+      startEtcd: proc('start', 'etcd/{member}'),
+      startEtcdJoining: proc('start-joining', 'etcd/{member}', '{initialCluster}'),
+      etcdRunning: proc('running', 'etcd/{member}'),
+      stopKubeApiserver: apiserver.stop,
+      startKubeApiserver: apiserver.start,
+      stopKubeControllerManager: controllerManager.stop,
+      startKubeControllerManager: controllerManager.start,
+      stopKubeScheduler: scheduler.stop,
+      startKubeScheduler: scheduler.start,
+      stopKubelet: kubelet.stop,
+      startKubelet: kubelet.start,
+    },
+  };
 }

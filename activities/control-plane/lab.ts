@@ -9,18 +9,12 @@ import { rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { execa } from 'execa';
-import { labComponents } from '../../lab/components.js';
+import { joiningEtcdSpec, labComponents } from '../../lab/components.js';
 import { bin } from '../../lab/topology.js';
 import { logTail, runningPid, startDaemon, stopDaemon } from '../../lab/processes.js';
 import type { DaemonSpec } from '../../lab/processes.js';
 import { failureTypes } from '../../model/failures.js';
 import type { ControlPlaneComponent, ControlPlaneDriver, EtcdMemberConfig } from './driver.js';
-
-/** `--flag value` replaced (or appended) in an argument list. */
-function withFlag(args: string[], flag: string, value: string): string[] {
-  const i = args.indexOf(flag);
-  return i === -1 ? [...args, flag, value] : [...args.slice(0, i + 1), value, ...args.slice(i + 2)];
-}
 
 /** The lab process that plays each component on a cluster: kwok is every kubelet. */
 const processOf = (component: ControlPlaneComponent, cluster: string) =>
@@ -86,11 +80,7 @@ export function labControlPlane(cluster: string): ControlPlaneDriver {
       return start(specOf(member), `etcd member ${member.name}`);
     },
     startEtcdMemberJoining(member, initialCluster) {
-      const base = specOf(member);
-      return start(
-        { ...base, args: withFlag(withFlag(base.args, '--initial-cluster', initialCluster), '--initial-cluster-state', 'existing') },
-        `etcd member ${member.name}`,
-      );
+      return start(joiningEtcdSpec(specOf(member), initialCluster), `etcd member ${member.name}`);
     },
     async etcdutlVersion() {
       const { stdout } = await execa(bin.etcdutl, ['version']);

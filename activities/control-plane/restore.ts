@@ -162,7 +162,29 @@ function apiGet(kc: KubeConfig, path: string, timeoutMs = 10_000): Promise<{ sta
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Runs an activity heartbeating every 3 s: a worker that dies while it holds a restore step is noticed
+ * within the block's heartbeat timeout (15 s), not its start-to-close timeout, and the step retried
+ * on another worker at once. Every step is idempotent (module comment), so the retry finds its work.
+ */
+function beating<A extends unknown[], R>(work: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    const ctx = Context.current();
+    const timer = setInterval(() => ctx.heartbeat(), 3_000);
+    try {
+      return await work(...args);
+    } finally {
+      clearInterval(timer);
+    }
+  };
+}
+
 export function createEtcdRestoreRunbookActivities(deps: Deps) {
+  const activities = etcdRestoreRunbookActivities(deps);
+  return Object.fromEntries(Object.entries(activities).map(([name, work]) => [name, beating(work as (...args: unknown[]) => Promise<unknown>)])) as typeof activities;
+}
+
+function etcdRestoreRunbookActivities(deps: Deps) {
   const { s3, bucket, keyRing } = deps;
   const membersOf = (cp: ControlPlaneConfig, plan: EtcdRestorePreflight) =>
     plan.members.map((p) => {
@@ -434,14 +456,14 @@ export function createEtcdRestoreRunbookActivities(deps: Deps) {
       const restored: string[] = [];
       const alreadyRestored: string[] = [];
       await withDriver(cluster, cp, async (driver) => {
-        let file: StagedSnapshot | undefined;
+        // First every member's state, refusing before any restore starts; then the restores, at once
+        // (each on its own host, as a person restoring by hand runs them in a terminal each).
+        const todo: { planned: PlannedMemberRestore; m: EtcdMemberConfig; unfinished: boolean }[] = [];
         for (const { planned, m } of membersOf(cp, plan)) {
-          ctx.heartbeat({ member: m.name });
-          const target = restoringDir(planned.dataDir, runId);
           const [present = false, marked = false, unfinished = false] = await driver.pathsExist(m, [
             planned.dataDir,
             restoreMark(planned.dataDir),
-            target,
+            restoringDir(planned.dataDir, runId),
           ]);
           if (present && marked) {
             alreadyRestored.push(m.name);
@@ -453,19 +475,26 @@ export function createEtcdRestoreRunbookActivities(deps: Deps) {
               failureTypes.UnsafeEtcdDataDir,
             );
           await requireStopped(cluster, (x) => driver.etcdMemberRunning(x), m);
-          if (unfinished) await driver.removeUnfinishedRestore(m, target);
-          file ??= await staged(await manifestOf(plan), runId);
-          const restoreInto = { ...planned, dataDir: target };
-          await driver.restoreEtcdMember(
-            m,
-            file,
-            (path) => etcdutlRestoreArgs(plan, restoreInto, path),
-            (what) => ctx.heartbeat({ member: m.name, what }),
-          );
-          await driver.writeMark(m, restoreMark(target), `${runId}\n`);
-          await driver.rename(m, target, planned.dataDir);
-          restored.push(m.name);
+          todo.push({ planned, m, unfinished });
         }
+        if (!todo.length) return;
+        const file = await staged(await manifestOf(plan), runId);
+        await Promise.all(
+          todo.map(async ({ planned, m, unfinished }) => {
+            const target = restoringDir(planned.dataDir, runId);
+            if (unfinished) await driver.removeUnfinishedRestore(m, target);
+            const restoreInto = { ...planned, dataDir: target };
+            await driver.restoreEtcdMember(
+              m,
+              file,
+              (path) => etcdutlRestoreArgs(plan, restoreInto, path),
+              (what) => ctx.heartbeat({ member: m.name, what }),
+            );
+            await driver.writeMark(m, restoreMark(target), `${runId}\n`);
+            await driver.rename(m, target, planned.dataDir);
+            restored.push(m.name);
+          }),
+        );
       });
       return { restored, alreadyRestored };
     },
@@ -743,4 +772,4 @@ function requireComponent(component: string): asserts component is ControlPlaneC
     );
 }
 
-export type EtcdRestoreRunbookActivities = ReturnType<typeof createEtcdRestoreRunbookActivities>;
+export type EtcdRestoreRunbookActivities = ReturnType<typeof etcdRestoreRunbookActivities>;

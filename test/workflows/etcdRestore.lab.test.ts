@@ -6,17 +6,25 @@
 //   ones back), the API serving, the Deployment Available, an informer that watched through the restore
 //   re-listed (it sees the deleted object back), every member's old data dir kept where the plan said.
 // - A corrupted snapshot and another cluster's snapshot are refused in preflight: nothing stopped.
+// - The `commands` driver over the lab's sshd (every command `node dist/lab/proc.js ...` on the lab's
+//   processes, as `systemctl` would be on a real host) performs a whole restore; a known_hosts with
+//   another key for the host is refused in preflight, nothing stopped.
 // lab: disruptive (stops the primary's kube-apiserver and etcd members): runs alone, after the other suites (test/run.sh).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppsV1Api, CoreV1Api, makeInformer, type V1ConfigMap } from '@kubernetes/client-node';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { labUp } from '../../lab/lab.js';
 import { runningPid } from '../../lab/processes.js';
-import { etcdMembersOf, labClusters } from '../../lab/topology.js';
+import { etcdMembersOf, labClusters, labSsh } from '../../lab/topology.js';
+import { labCommandsControlPlane } from '../../lab/sshd.js';
+import { controlPlaneSchema, type LifeboatConfig } from '../../worker/config.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import { snapshotManifestKey, type SnapshotManifest } from '../../model/snapshot-layout.js';
 import type { EtcdRestorePreflight } from '../../activities/control-plane/restore.js';
@@ -61,10 +69,10 @@ const snapshot = async () =>
     })
   ).manifest;
 
-const restore = (params: Record<string, string | number | boolean>) =>
-  w.client.workflow
+const restore = (params: Record<string, string | number | boolean>, worker: TestWorker = w) =>
+  worker.client.workflow
     .execute<typeof runbook>('runbook', {
-      taskQueue: w.config.temporal.taskQueue,
+      taskQueue: worker.config.temporal.taskQueue,
       workflowId: `etcd-restore/primary/test-${Date.now()}-${randomBytes(3).toString('hex')}`,
       args: [findRunbookIn(runbooksDir, 'etcd-recovery', { cluster: 'primary', reason: 'jest', approver: 'jest', ...params })],
       workflowExecutionTimeout: '15 minutes',
@@ -138,7 +146,7 @@ describe('etcd-recovery on the primary (3 members)', () => {
     const report = await restore({ snapshotId: taken.snapshotId });
     const plan = report.steps.find((s) => s.id === 'preflight')?.outputs?.plan as EtcdRestorePreflight | undefined;
     movedAside.push(...(plan?.members.map((m) => m.movedAsideTo) ?? []));
-    expect({ status: report.status, failure: report.failure }).toEqual({ status: 'completed', failure: undefined });
+    expect({ status: report.status, failure: report.failure }).toEqual({ status: 'succeeded', failure: undefined });
     expect(plan!.snapshot.snapshotId).toBe(taken.snapshotId);
 
     // Exactly the snapshot's objects: the later one gone, the deleted one back.
@@ -205,4 +213,60 @@ describe('etcd-recovery on the primary (3 members)', () => {
 
     expect(await controlPlanePids()).toEqual(before);
   }, 600_000);
+
+  /** A worker whose primary is driven by the `commands` driver over the lab's sshd, with these SSH files. */
+  const commandsWorker = (ssh: { identityFile: string; knownHostsFile: string }) =>
+    startTestWorker(
+      (c): LifeboatConfig => ({
+        ...c,
+        clusters: c.clusters.map((cl) =>
+          cl.name === 'primary' ? { ...cl, controlPlane: controlPlaneSchema.parse(labCommandsControlPlane('primary', { ...ssh, port: labSsh.port })) } : cl,
+        ),
+      }),
+    );
+
+  it('restores through the commands driver over the lab’s sshd; a wrong host key is refused before anything stops', async () => {
+    const ns = `restore-ssh-${Date.now()}`;
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await configMap(ns, 'kept', 'before');
+    const taken = await snapshot();
+    await configMap(ns, 'created-later', 'after');
+
+    // Another key for the host: the host key check refuses it, and nothing is stopped.
+    const dir = await mkdtemp(join(tmpdir(), 'lifeboat-known-hosts-'));
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'other')]);
+    const otherKey = (await execa('cat', [join(dir, 'other.pub')])).stdout.split(' ').slice(0, 2).join(' ');
+    await writeFile(join(dir, 'known_hosts'), `[127.0.0.1]:${labSsh.port} ${otherKey}\n`);
+    const before = await controlPlanePids();
+    const impostor = await commandsWorker({ identityFile: labSsh.identityFile, knownHostsFile: join(dir, 'known_hosts') });
+    try {
+      const refused = await restore({ snapshotId: taken.snapshotId, force: true }, impostor);
+      expect(refused.steps.find((s) => s.id === 'preflight')).toMatchObject({
+        state: 'failed',
+        detail: expect.stringMatching(/host key/i),
+      });
+      expect(await controlPlanePids()).toEqual(before);
+    } finally {
+      await impostor.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+
+    const overSsh = await commandsWorker(labSsh);
+    try {
+      const report = await restore({ snapshotId: taken.snapshotId, force: true }, overSsh);
+      const plan = report.steps.find((s) => s.id === 'preflight')?.outputs?.plan as EtcdRestorePreflight | undefined;
+      movedAside.push(...(plan?.members.map((m) => m.movedAsideTo) ?? []));
+      expect({ status: report.status, failure: report.failure }).toEqual({ status: 'succeeded', failure: undefined });
+      expect(plan!.unverified).toBe(true);
+      expect(await configMapNames(ns)).toEqual(['kept']);
+      // Every process the driver stopped runs again, each under a new pid.
+      const after = await controlPlanePids();
+      expect(after.every(([, pid]) => pid !== undefined)).toBe(true);
+      expect(after.filter(([name, pid]) => before.find(([n]) => n === name)![1] === pid)).toEqual([]);
+      for (const m of plan!.members) expect(existsSync(`${m.movedAsideTo}/member`)).toBe(true);
+    } finally {
+      await overSsh.stop();
+    }
+    await core.deleteNamespace({ name: ns });
+  }, 900_000);
 });
