@@ -57,9 +57,15 @@ export function restoreParameters(config: LifeboatConfig, opts: EtcdOptions): Pa
   if (opts.snapshot !== undefined && opts.before !== undefined)
     throw new CliError('--snapshot and --before exclude each other: name a snapshot, or a time to restore from before', exitCodes.badInput);
   if (opts.snapshot !== undefined && !/^[A-Za-z0-9._-]+$/.test(opts.snapshot))
-    throw new CliError(`--snapshot '${opts.snapshot}': expected a snapshot id, as \`lifeboat snapshots list\` prints it`, exitCodes.badInput);
+    throw new CliError(
+      `--snapshot '${opts.snapshot}': expected a snapshot id, as \`lifeboat snapshots list\` prints it`,
+      exitCodes.badInput,
+    );
   if (opts.before !== undefined && Number.isNaN(parseZonedDateTime(opts.before)))
-    throw new CliError(`--before '${opts.before}': expected an ISO-8601 date-time with a zone, such as 2026-12-01T09:00:00Z`, exitCodes.badInput);
+    throw new CliError(
+      `--before '${opts.before}': expected an ISO-8601 date-time with a zone, such as 2026-12-01T09:00:00Z`,
+      exitCodes.badInput,
+    );
   return {
     ...params,
     ...(opts.snapshot ? { snapshotId: opts.snapshot } : {}),
@@ -74,7 +80,10 @@ export function replaceMemberParameters(config: LifeboatConfig, opts: EtcdOption
   const cluster = clusterByName(config, opts.cluster, '--cluster');
   const names = cluster.controlPlane!.etcdMembers.map((m) => m.name);
   if (!opts.member || !names.includes(opts.member))
-    throw new CliError(`--member '${opts.member ?? ''}': expected one of the etcd members of '${opts.cluster}': ${names.join(', ')}`, exitCodes.badInput);
+    throw new CliError(
+      `--member '${opts.member ?? ''}': expected one of the etcd members of '${opts.cluster}': ${names.join(', ')}`,
+      exitCodes.badInput,
+    );
   const out: Params = { ...params, member: opts.member };
   if (opts.catchUpTimeout !== undefined) {
     const seconds = Number(opts.catchUpTimeout);
@@ -94,7 +103,7 @@ export interface EtcdRestoreSummary {
   restoredRevision?: number;
   /** The API's resourceVersion when the restore was verified. */
   resourceVersion?: number;
-  /** From the kube-apiservers stopping to the restore proved (API ready, Deployments Available). */
+  /** From the first component stopped (the controllers) to the restore proved (API ready, Deployments Available). */
   rtoSeconds?: number;
   /** The snapshot's age when the kube-apiservers stopped: the writes after it are lost. */
   rpoSeconds?: number;
@@ -112,7 +121,8 @@ export function etcdRestoreSummary(r: RunbookReport): EtcdRestoreSummary | undef
   const plan = step('preflight')?.outputs?.plan as EtcdRestorePreflight | undefined;
   if (!plan) return undefined;
   const stoppedAt = step('stop-apiservers')?.startedAt;
-  // RTO from the API's last moment to the workloads proved back; the controllers stopped a moment before.
+  // The outage starts with the first thing stopped (the controllers, a moment before the API servers).
+  const disruptedAt = step('stop-controllers')?.startedAt ?? stoppedAt;
   const verify = step('verify');
   const verified = verify?.state === 'succeeded' ? verify.finishedAt : undefined;
   const api = step('api');
@@ -125,7 +135,7 @@ export function etcdRestoreSummary(r: RunbookReport): EtcdRestoreSummary | undef
     snapshotRevision: plan.snapshot.fileRevision,
     ...(typeof revision === 'number' ? { restoredRevision: revision } : {}),
     ...(typeof resourceVersion === 'number' ? { resourceVersion } : {}),
-    ...(stoppedAt && verified ? { rtoSeconds: secondsBetween(stoppedAt, verified) } : {}),
+    ...(disruptedAt && verified ? { rtoSeconds: secondsBetween(disruptedAt, verified) } : {}),
     ...(stoppedAt ? { rpoSeconds: secondsBetween(plan.snapshot.startedAt, stoppedAt) } : {}),
     ...(stoppedAt && apiReadyAt ? { apiUnavailableSeconds: secondsBetween(stoppedAt, apiReadyAt) } : {}),
     steps: r.steps
@@ -139,7 +149,8 @@ export function formatEtcdRestoreSummary(s: EtcdRestoreSummary): string {
   const lines = [
     `snapshot ${s.snapshotId} (taken ${s.snapshotTakenAt}, revision ${s.snapshotRevision})${s.restoredRevision ? ` restored at revision ${s.restoredRevision}` : ''}`,
   ];
-  if (s.rtoSeconds !== undefined) lines.push(`RTO ${formatDuration(s.rtoSeconds)} (API unavailable ${formatDuration(s.apiUnavailableSeconds ?? 0)})`);
+  if (s.rtoSeconds !== undefined)
+    lines.push(`RTO ${formatDuration(s.rtoSeconds)} (API unavailable ${formatDuration(s.apiUnavailableSeconds ?? 0)})`);
   if (s.rpoSeconds !== undefined) lines.push(`RPO ${formatDuration(s.rpoSeconds)}: writes after ${s.snapshotTakenAt} are lost`);
   lines.push('old data dirs, kept (remove by hand once no longer needed):', ...s.movedAside.map((m) => `  ${m.member}: ${m.to}`));
   return `${lines.join('\n')}\n`;
@@ -199,7 +210,9 @@ export function registerEtcdCommands(program: Command): void {
     });
 
   approval(etcd.command('replace-member'))
-    .description('replace one lost or corrupt etcd member while the quorum holds: remove it, move its data dir aside (kept), add it back, promote it')
+    .description(
+      'replace one lost or corrupt etcd member while the quorum holds: remove it, move its data dir aside (kept), add it back, promote it',
+    )
     .requiredOption('--member <name>', 'the member, by its etcd name (clusters[].controlPlane.etcdMembers[].name)')
     .option('--catch-up-timeout <seconds>', 'how long the new member may take to catch up (default 600)')
     .action(async (opts: EtcdOptions) => {

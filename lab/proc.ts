@@ -5,7 +5,8 @@
 import { joiningEtcdSpec, labComponents } from './components.js';
 import { runningPid, startDaemon, stopDaemon } from './processes.js';
 
-const usage = 'usage: proc.js stop|start|running <lab process, e.g. etcd/primary-0> | start-joining <etcd member process> <initial cluster>';
+const usage =
+  'usage: proc.js stop|start|running <lab process, e.g. etcd/primary-0> | start-joining <etcd member process> <initial cluster>';
 
 async function main(action: string | undefined, name: string | undefined, initialCluster: string | undefined): Promise<number> {
   const spec = labComponents.find((c) => c.daemon.name === name)?.daemon;
@@ -34,4 +35,6 @@ function fail(message: string): number {
   return 2;
 }
 
-process.exitCode = await main(process.argv[2], process.argv[3], process.argv[4]).catch((err: unknown) => fail(`proc.js: ${(err as Error).message}`));
+process.exitCode = await main(process.argv[2], process.argv[3], process.argv[4]).catch((err: unknown) =>
+  fail(`proc.js: ${(err as Error).message}`),
+);

@@ -165,7 +165,13 @@ export function labCommandsControlPlane(cluster: string, ssh: { identityFile: st
   ) as [ReturnType<typeof component>, ReturnType<typeof component>, ReturnType<typeof component>, ReturnType<typeof component>];
   return {
     driver: 'commands' as const,
-    ssh: { user: userInfo().username, port: ssh.port, identityFile: ssh.identityFile, knownHostsFile: ssh.knownHostsFile, connectTimeout: '10s' },
+    ssh: {
+      user: userInfo().username,
+      port: ssh.port,
+      identityFile: ssh.identityFile,
+      knownHostsFile: ssh.knownHostsFile,
+      connectTimeout: '10s',
+    },
     hosts: [{ name: 'lab', address: host }],
     etcdMembers: etcdMembersOf(spec).map((m) => ({
       name: m.name,

@@ -87,10 +87,14 @@ export function labControlPlane(cluster: string): ControlPlaneDriver {
       return /etcdutl version:\s*(\S+)/.exec(stdout)?.[1] ?? stdout.trim();
     },
     async restoreEtcdMember(_member, snapshot, etcdutlArgs, beat) {
-      // The worker is the member's host: etcdutl reads the staged file where it is.
+      // The worker is the member's host: etcdutl reads the staged file where it is. setpriv's
+      // parent-death signal ends etcdutl with the worker, so a retry never races a dead worker's restore.
       const beating = setInterval(() => beat('etcdutl snapshot restore'), 5_000);
       try {
-        const r = await execa(bin.etcdutl, etcdutlArgs(snapshot.localPath), { reject: false, all: true });
+        const r = await execa('setpriv', ['--pdeathsig', 'KILL', bin.etcdutl, ...etcdutlArgs(snapshot.localPath)], {
+          reject: false,
+          all: true,
+        });
         if (r.exitCode !== 0)
           throw ApplicationFailure.nonRetryable(
             `etcdutl snapshot restore failed (exit ${r.exitCode}): ${(r.all ?? '').trim().split('\n').slice(-3).join(' | ')}`,

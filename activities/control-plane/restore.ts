@@ -8,7 +8,10 @@
 // - a data dir is only ever renamed: aside to `<dataDir>.lifeboat-<tail>` (the rollback and the
 //   evidence), and a restore is written to `<dataDir>.lifeboat-<tail>-restoring`, marked with the run,
 //   then renamed into place. A data dir is this run's restore if and only if it carries the run's mark;
-//   the one thing ever removed is an unfinished `-restoring` dir of this run (etcdutl's own output).
+//   the one thing ever removed is an unfinished `-restoring-<attempt>` dir of this run (etcdutl's own
+//   output). Each attempt writes its own: an etcdutl an earlier attempt's dead worker left running
+//   (over SSH it may outlive the connection) never writes where the retry does; the cleanup step
+//   removes those leftovers at the end, long after any of them finished.
 // - nothing is moved or restored while the member runs (the driver's view *and* its client URL).
 // - rollback (rollBackEtcdDataDirs) renames this run's restore aside to `<dataDir>.lifeboat-<tail>-restored`
 //   and the old data dir back; the old members then start on their own data.
@@ -23,7 +26,7 @@ import { join } from 'node:path';
 import { request } from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import type { ActivityDeps } from '../deps.js';
 import { failureTypes } from '../../model/failures.js';
@@ -124,7 +127,10 @@ const restoreMarginBytes = 256 * mib;
 /** The mark a restored data dir carries: it says which run restored it (inside `member/`, where etcd does not look). */
 const restoreMark = (dataDir: string) => join(dataDir, 'member', 'lifeboat-restore');
 /** Where a member's restore is written before it is renamed into place. */
-export const restoringDir = (dataDir: string, runId: string) => `${dataDir}.lifeboat-${runIdTail(runId)}-restoring`;
+export const restoringDir = (dataDir: string, runId: string, attempt: number) =>
+  `${dataDir}.lifeboat-${runIdTail(runId)}-restoring-${attempt}`;
+/** At most this many attempts of the restore step (its retry profile's maximum, with room to spare): the leftovers the cleanup looks for. */
+const maxRestoreAttempts = 10;
 /** Where a rollback puts this run's restore: kept, as every data dir is. */
 export const rolledBackRestoreDir = (dataDir: string, runId: string) => `${dataDir}.lifeboat-${runIdTail(runId)}-restored`;
 
@@ -163,14 +169,14 @@ function apiGet(kc: KubeConfig, path: string, timeoutMs = 10_000): Promise<{ sta
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Runs an activity heartbeating every 3 s: a worker that dies while it holds a restore step is noticed
- * within the block's heartbeat timeout (15 s), not its start-to-close timeout, and the step retried
+ * Runs an activity heartbeating every 2 s: a worker that dies while it holds a restore step is noticed
+ * within the block's heartbeat timeout (10 s), not its start-to-close timeout, and the step retried
  * on another worker at once. Every step is idempotent (module comment), so the retry finds its work.
  */
 function beating<A extends unknown[], R>(work: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   return async (...args) => {
     const ctx = Context.current();
-    const timer = setInterval(() => ctx.heartbeat(), 3_000);
+    const timer = setInterval(() => ctx.heartbeat(), 2_000);
     try {
       return await work(...args);
     } finally {
@@ -181,7 +187,9 @@ function beating<A extends unknown[], R>(work: (...args: A) => Promise<R>): (...
 
 export function createEtcdRestoreRunbookActivities(deps: Deps) {
   const activities = etcdRestoreRunbookActivities(deps);
-  return Object.fromEntries(Object.entries(activities).map(([name, work]) => [name, beating(work as (...args: unknown[]) => Promise<unknown>)])) as typeof activities;
+  return Object.fromEntries(
+    Object.entries(activities).map(([name, work]) => [name, beating(work as (...args: unknown[]) => Promise<unknown>)]),
+  ) as typeof activities;
 }
 
 function etcdRestoreRunbookActivities(deps: Deps) {
@@ -458,13 +466,10 @@ function etcdRestoreRunbookActivities(deps: Deps) {
       await withDriver(cluster, cp, async (driver) => {
         // First every member's state, refusing before any restore starts; then the restores, at once
         // (each on its own host, as a person restoring by hand runs them in a terminal each).
-        const todo: { planned: PlannedMemberRestore; m: EtcdMemberConfig; unfinished: boolean }[] = [];
+        const attempt = Context.current().info.attempt;
+        const todo: { planned: PlannedMemberRestore; m: EtcdMemberConfig }[] = [];
         for (const { planned, m } of membersOf(cp, plan)) {
-          const [present = false, marked = false, unfinished = false] = await driver.pathsExist(m, [
-            planned.dataDir,
-            restoreMark(planned.dataDir),
-            restoringDir(planned.dataDir, runId),
-          ]);
+          const [present = false, marked = false] = await driver.pathsExist(m, [planned.dataDir, restoreMark(planned.dataDir)]);
           if (present && marked) {
             alreadyRestored.push(m.name);
             continue;
@@ -475,14 +480,15 @@ function etcdRestoreRunbookActivities(deps: Deps) {
               failureTypes.UnsafeEtcdDataDir,
             );
           await requireStopped(cluster, (x) => driver.etcdMemberRunning(x), m);
-          todo.push({ planned, m, unfinished });
+          todo.push({ planned, m });
         }
         if (!todo.length) return;
         const file = await staged(await manifestOf(plan), runId);
         await Promise.all(
-          todo.map(async ({ planned, m, unfinished }) => {
-            const target = restoringDir(planned.dataDir, runId);
-            if (unfinished) await driver.removeUnfinishedRestore(m, target);
+          todo.map(async ({ planned, m }) => {
+            const target = restoringDir(planned.dataDir, runId, attempt);
+            // This attempt's own dir: only a worker that died inside this very attempt number could have left it.
+            if ((await driver.pathsExist(m, [target]))[0]) await driver.removeUnfinishedRestore(m, target);
             const restoreInto = { ...planned, dataDir: target };
             await driver.restoreEtcdMember(
               m,
@@ -614,11 +620,7 @@ function etcdRestoreRunbookActivities(deps: Deps) {
      * (informers re-list). Returns the Deployments the snapshot holds as Available: what
      * verifyEtcdRestoreWorkloads waits for once the controllers and kubelets run on the restored data.
      */
-    async checkRestoredApi({
-      cluster,
-      plan,
-      timeoutSeconds,
-    }: RestoreMembersInput & DeadlineInput): Promise<{
+    async checkRestoredApi({ cluster, plan, timeoutSeconds }: RestoreMembersInput & DeadlineInput): Promise<{
       checks: VerificationCheck[];
       resourceVersion: number;
       apiReadyAt: string;
@@ -633,7 +635,13 @@ function etcdRestoreRunbookActivities(deps: Deps) {
       for (;;) {
         const r = await apiGet(kc, '/readyz').catch((err: Error) => ({ status: 0, body: err.message }));
         if (r.status === 200) break;
-        ready = `${r.status || 'no answer'}: ${r.body.trim().split('\n').filter((l) => l.includes('[-]')).join(' ') || r.body.trim().slice(0, 200)}`;
+        ready = `${r.status || 'no answer'}: ${
+          r.body
+            .trim()
+            .split('\n')
+            .filter((l) => l.includes('[-]'))
+            .join(' ') || r.body.trim().slice(0, 200)
+        }`;
         ctx.heartbeat({ readyz: ready });
         if (Date.now() > deadline)
           throw nonRetryable(
@@ -686,7 +694,10 @@ function etcdRestoreRunbookActivities(deps: Deps) {
       const key = (d: (typeof deployments)[number]) => `${d.metadata!.namespace}/${d.metadata!.name}`;
       const wanted = deployments.filter((d) => (d.spec?.replicas ?? 1) > 0);
       const availableDeployments = wanted.filter(isDeploymentAvailable).map(key).sort();
-      const unavailableDeployments = wanted.filter((d) => !isDeploymentAvailable(d)).map(key).sort();
+      const unavailableDeployments = wanted
+        .filter((d) => !isDeploymentAvailable(d))
+        .map(key)
+        .sort();
 
       const failed = checks.filter((c) => !c.passed);
       if (failed.length)
@@ -713,8 +724,8 @@ function etcdRestoreRunbookActivities(deps: Deps) {
       const deadline = deadlineMsOf({ timeoutSeconds });
       const apps = clusterClients(deps, cluster).kubeConfig.makeApiClient(AppsV1Api);
       for (;;) {
-        const listed = new Map(
-          (await apps.listDeploymentForAllNamespaces()).items.map((d) => [`${d.metadata!.namespace}/${d.metadata!.name}` as string, d] as const),
+        const listed = new Map<string, V1Deployment>(
+          (await apps.listDeploymentForAllNamespaces()).items.map((d) => [`${d.metadata!.namespace}/${d.metadata!.name}`, d]),
         );
         const waiting = deployments.filter((name) => {
           const d = listed.get(name);
@@ -728,7 +739,13 @@ function etcdRestoreRunbookActivities(deps: Deps) {
         ctx.heartbeat({ deploymentsNotAvailable: waiting.length });
         if (!waiting.length)
           return {
-            checks: [{ name: 'Deployments Available', passed: true, detail: `all ${deployments.length} Deployments the snapshot held as Available are Available, every replica ready` }],
+            checks: [
+              {
+                name: 'Deployments Available',
+                passed: true,
+                detail: `all ${deployments.length} Deployments the snapshot held as Available are Available, every replica ready`,
+              },
+            ],
           };
         if (Date.now() > deadline) {
           const checks = [
@@ -747,6 +764,35 @@ function etcdRestoreRunbookActivities(deps: Deps) {
         }
         await sleep(1_000);
       }
+    },
+
+    /**
+     * Removes what earlier attempts of this run's restore step left unfinished on the members' hosts
+     * (`-restoring-<attempt>` dirs: etcdutl's partial output, never a data dir), and this run's staged
+     * snapshot from the worker. Run at the end, long after any etcdutl a dead worker left running.
+     */
+    async removeRestoreLeftovers({
+      cluster,
+      runId,
+      plan,
+    }: RestoreMembersInput): Promise<{ removed: string[]; stagedSnapshotRemoved: boolean }> {
+      const cp = controlPlaneOf(deps, cluster);
+      const removed: string[] = [];
+      await withDriver(cluster, cp, async (driver) => {
+        for (const { planned, m } of membersOf(cp, plan)) {
+          const candidates = Array.from({ length: maxRestoreAttempts }, (_, i) => restoringDir(planned.dataDir, runId, i + 1));
+          const present = await driver.pathsExist(m, candidates);
+          for (const [i, path] of candidates.entries()) {
+            if (!present[i]) continue;
+            await driver.removeUnfinishedRestore(m, path);
+            removed.push(path);
+          }
+        }
+      });
+      const dir = stagingDir(deps, runId);
+      const stagedSnapshotRemoved = existsSync(dir);
+      await rm(dir, { recursive: true, force: true });
+      return { removed, stagedSnapshotRemoved };
     },
 
     /** Removes the staged plaintext snapshot of this run from the worker (the restore is done with it). */

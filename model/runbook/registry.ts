@@ -229,8 +229,13 @@ const inputs: Record<BlockName, z.ZodType> = {
   rollBackEtcdDataDirs: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan }),
   waitEtcdRestored: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan, timeoutSeconds: seconds }),
   checkRestoredApi: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan, timeoutSeconds: seconds }),
-  verifyEtcdRestoreWorkloads: z.strictObject({ cluster, deployments: z.array(text('a Deployment as namespace/name')), timeoutSeconds: seconds }),
+  verifyEtcdRestoreWorkloads: z.strictObject({
+    cluster,
+    deployments: z.array(text('a Deployment as namespace/name')),
+    timeoutSeconds: seconds,
+  }),
   removeStagedSnapshot: z.strictObject({ runId: thisRun.runId }),
+  removeRestoreLeftovers: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan }),
   waitForCondition: z.strictObject({
     cluster,
     apiVersion: text('an apiVersion, e.g. apps/v1'),

@@ -90,7 +90,10 @@ const configMap = (namespace: string, name: string, value: string) =>
   core.createNamespacedConfigMap({ namespace, body: { metadata: { name, namespace }, data: { value } } });
 
 const configMapNames = async (namespace: string) =>
-  (await core.listNamespacedConfigMap({ namespace })).items.map((c) => c.metadata!.name!).filter((n) => n !== 'kube-root-ca.crt').sort();
+  (await core.listNamespacedConfigMap({ namespace })).items
+    .map((c) => c.metadata!.name!)
+    .filter((n) => n !== 'kube-root-ca.crt')
+    .sort();
 
 /** The pids of the primary's control plane: a refused restore must leave every one running. */
 const controlPlanePids = async () =>
@@ -156,12 +159,14 @@ describe('etcd-recovery on the primary (3 members)', () => {
     // resourceVersions bumped above everything seen before: the informer re-listed and sees the restored set.
     const list = await core.listNamespacedConfigMap({ namespace: ns });
     expect(Number(list.metadata!.resourceVersion)).toBeGreaterThanOrEqual(plan!.revisionAfterRestoreAtLeast);
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline && seen().join() !== 'deleted-later,kept'; )
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline && seen().join() !== 'deleted-later,kept';)
       await new Promise((r) => setTimeout(r, 500));
     expect(seen()).toEqual(['deleted-later', 'kept']);
     await informer.stop();
 
-    const checks = ['api', 'verify'].flatMap((id) => report.steps.find((s) => s.id === id)!.outputs!.checks as { name: string; passed: boolean }[]);
+    const checks = ['api', 'verify'].flatMap(
+      (id) => report.steps.find((s) => s.id === id)!.outputs!.checks as { name: string; passed: boolean }[],
+    );
     expect(checks.filter((c) => !c.passed)).toEqual([]);
     expect(checks.map((c) => c.name)).toEqual(
       expect.arrayContaining(['readyz', 'resourceVersion', 'watch from before the restore', 'Deployments Available']),
@@ -216,14 +221,14 @@ describe('etcd-recovery on the primary (3 members)', () => {
 
   /** A worker whose primary is driven by the `commands` driver over the lab's sshd, with these SSH files. */
   const commandsWorker = (ssh: { identityFile: string; knownHostsFile: string }) =>
-    startTestWorker(
-      (c): LifeboatConfig => ({
-        ...c,
-        clusters: c.clusters.map((cl) =>
-          cl.name === 'primary' ? { ...cl, controlPlane: controlPlaneSchema.parse(labCommandsControlPlane('primary', { ...ssh, port: labSsh.port })) } : cl,
-        ),
-      }),
-    );
+    startTestWorker((c): LifeboatConfig => ({
+      ...c,
+      clusters: c.clusters.map((cl) =>
+        cl.name === 'primary'
+          ? { ...cl, controlPlane: controlPlaneSchema.parse(labCommandsControlPlane('primary', { ...ssh, port: labSsh.port })) }
+          : cl,
+      ),
+    }));
 
   it('restores through the commands driver over the lab’s sshd; a wrong host key is refused before anything stops', async () => {
     const ns = `restore-ssh-${Date.now()}`;
