@@ -14,16 +14,15 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, Connection } from '@temporalio/client';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { execa, type ResultPromise } from 'execa';
 import type { EtcdRestorePreflight } from '../../activities/control-plane/restore.js';
 import { labUp } from '../../lab/lab.js';
-import { labConfigFile } from '../../lab/topology.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import { runIdTail } from '../../model/snapshot-layout.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import { activityAttempts } from '../helpers/activity-attempts.js';
-import { cliPath, labConfig, lifeboat } from '../helpers/lab.js';
+import { labConfig, lifeboat } from '../helpers/lab.js';
+import { polled as pollWorker, startWorkerProcess } from '../helpers/worker-process.js';
 
 const config = labConfig();
 const core = loadKubeConfig(config.clusters.find((c) => c.name === 'primary')!).makeApiClient(CoreV1Api);
@@ -61,28 +60,8 @@ afterAll(async () => {
   await labUp();
 }, 300_000);
 
-const startWorker = (taskQueue: string): ResultPromise =>
-  execa(process.execPath, [cliPath, 'worker'], {
-    env: {
-      LIFEBOAT_CONFIG: labConfigFile,
-      LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue,
-      LIFEBOAT_METRICS_PORT: '0',
-      LIFEBOAT_RUNBOOKS_DIR: runbooksDir,
-    },
-    reject: false,
-  });
-
-async function polled(taskQueue: string): Promise<void> {
-  for (const deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 200))) {
-    const { pollers } = await client.workflowService.describeTaskQueue({
-      namespace: config.temporal.namespace,
-      taskQueue: { name: taskQueue },
-      taskQueueType: 1,
-    });
-    if (pollers?.length) return;
-    if (Date.now() > deadline) throw new Error(`no worker polls ${taskQueue} within 60 s`);
-  }
-}
+const startWorker = (taskQueue: string) => startWorkerProcess(taskQueue, runbooksDir);
+const polled = (taskQueue: string) => pollWorker(client, config.temporal.namespace, taskQueue);
 
 describe('etcd-recovery with the worker killed -9 at every step boundary', () => {
   it('completes once: every step once, at most the step in hand retried, no member restored twice, no data dir deleted', async () => {

@@ -11,13 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
-import { execa, type ResultPromise } from 'execa';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import { labelValue } from '../../activities/node-provider/index.js';
 import { provisionLabels } from '../../activities/node-provider/provider.js';
-import { labConfigFile } from '../../lab/topology.js';
 import { loadKubeConfig } from '../../worker/clients.js';
-import { cliPath, labConfig, lifeboat } from '../helpers/lab.js';
+import { labConfig, lifeboat } from '../helpers/lab.js';
+import { polled as pollWorker, startWorkerProcess } from '../helpers/worker-process.js';
 import { createGuardedDeployment, createTestPool, poolLabel, type TestPool } from '../helpers/test-nodes.js';
 import { watchEvents, watchFor } from '../helpers/kube-watch.js';
 import { activityAttempts } from '../helpers/activity-attempts.js';
@@ -54,29 +53,8 @@ afterAll(async () => {
 });
 
 /** A worker process of the lab's CLI on the case's own task queue, reading this checkout's runbooks. */
-const startWorker = (taskQueue: string): ResultPromise =>
-  execa(process.execPath, [cliPath, 'worker'], {
-    env: {
-      LIFEBOAT_CONFIG: labConfigFile,
-      LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue,
-      LIFEBOAT_METRICS_PORT: '0',
-      LIFEBOAT_RUNBOOKS_DIR: runbooksDir,
-    },
-    reject: false,
-  });
-
-/** Until a worker polls `taskQueue` for workflow tasks (`lifeboat node replace` refuses to start a run otherwise); 60 s at most. */
-async function polled(taskQueue: string): Promise<void> {
-  for (const deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 200))) {
-    const { pollers } = await client.workflowService.describeTaskQueue({
-      namespace: config.temporal.namespace,
-      taskQueue: { name: taskQueue },
-      taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
-    });
-    if (pollers?.length) return;
-    if (Date.now() > deadline) throw new Error(`no worker polls ${taskQueue} within 60 s`);
-  }
-}
+const startWorker = (taskQueue: string) => startWorkerProcess(taskQueue, runbooksDir);
+const polled = (taskQueue: string) => pollWorker(client, config.temporal.namespace, taskQueue);
 
 const isReady = (x: { status?: { conditions?: { type: string; status: string }[] } }) =>
   x.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
