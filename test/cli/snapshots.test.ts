@@ -1,11 +1,16 @@
 // Integration (lab: Temporal, standby etcd, MinIO): `lifeboat backup etcd`, `snapshots list`,
-// `snapshots prune [--dry-run]` as an SRE runs them. Each test runs on a cluster of its own (the
+// `snapshots prune [--dry-run]` and `snapshots fetch` as an SRE runs them. Each test runs on a cluster of its own (the
 // standby's etcd under a name no other test uses, added to a copy of the lab's configuration), so what
 // it lists and prunes is exactly the snapshots it took: no other test's, none the lab's schedule took.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { execa } from 'execa';
+import { parse, stringify } from 'yaml';
+import { bin } from '../../lab/topology.js';
 import { snapshotManifestKey, type SnapshotManifest } from '../../model/snapshot-layout.js';
 import { createClients } from '../../worker/clients.js';
 import { labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
@@ -24,17 +29,20 @@ const dir = mkdtempSync(join(tmpdir(), 'lifeboat-snapshots-cli-'));
 const retention = { keepLast: 3, daily: 0, weekly: 0, monthly: 0 };
 const listed = testClusterName('cli-list');
 const pruned = testClusterName('cli-prune');
+const fetched = testClusterName('cli-fetch');
+const testClusters = [listed, pruned, fetched];
 let w: TestWorker;
 /** The CLI's environment: the configuration with the test clusters, and the test worker's task queue. */
 let env: Record<string, string>;
+let configFile: string;
 beforeAll(async () => {
-  w = await startTestWorker((c) => withTestClusters(c, [listed, pruned], 'standby', { retention }));
-  const configFile = writeConfigWithTestCluster(dir, [listed, pruned], 'standby', retention);
+  w = await startTestWorker((c) => withTestClusters(c, testClusters, 'standby', { retention }));
+  configFile = writeConfigWithTestCluster(dir, testClusters, 'standby', retention);
   env = { LIFEBOAT_CONFIG: configFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue };
 });
 afterAll(async () => {
   await w?.stop();
-  for (const cluster of [listed, pruned]) await deleteSnapshotsOf(clients.s3, bucket, cluster);
+  for (const cluster of testClusters) await deleteSnapshotsOf(clients.s3, bucket, cluster);
   clients.s3.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -130,6 +138,108 @@ describe('lifeboat backup etcd / snapshots', () => {
     expect(await snapshotKeysOf(clients.s3, bucket, pruned)).toEqual(keysBefore.filter((k) => !gone.includes(k)));
     expect((await listSnapshots(pruned)).snapshots.map((m) => m.snapshotId)).toEqual(ids.slice(0, 3));
   }, 300_000);
+
+  it('snapshots fetch writes the plaintext snapshot etcdutl reads, its sha256 the manifest’s; an existing --out is refused and left unchanged', async () => {
+    const { manifest } = await backup(fetched);
+    const out = join(dir, 'fetched.db');
+    const result = await lifeboat(
+      ['snapshots', 'fetch', '--cluster', fetched, '--snapshot', manifest.snapshotId, '--out', out, '--json'],
+      env,
+    );
+    expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: '' });
+    expect(JSON.parse(result.stdout)).toEqual({
+      cluster: fetched,
+      snapshotId: manifest.snapshotId,
+      status: 'uploaded',
+      startedAt: manifest.startedAt,
+      file: out,
+      bytes: manifest.object.plaintextBytes,
+      sha256: manifest.object.plaintextSha256,
+      storedSha256: manifest.object.storedSha256,
+      keyId: 'lab-1',
+      revision: manifest.etcd.revisionAtStart,
+    });
+    const bytes = readFileSync(out);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(manifest.object.plaintextSha256);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(existsSync(`${out}.partial`)).toBe(false);
+    const status = await execa(bin.etcdutl, ['snapshot', 'status', out, '-w', 'json']);
+    expect((JSON.parse(status.stdout) as { revision: number }).revision).toBeGreaterThanOrEqual(manifest.etcd.revisionAtStart);
+
+    // An existing --out: refused before anything is downloaded, the file untouched.
+    const again = await lifeboat(['snapshots', 'fetch', '--cluster', fetched, '--snapshot', manifest.snapshotId, '--out', out], env);
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toMatch(/--out .*fetched\.db: exists; refusing to replace it/);
+    expect(readFileSync(out).equals(bytes)).toBe(true);
+
+    // Without --json: bytes, sha256, key id and revision for a person.
+    const human = await lifeboat(
+      ['snapshots', 'fetch', '--cluster', fetched, '--snapshot', manifest.snapshotId, '--out', join(dir, 'human.db')],
+      env,
+    );
+    expect(human.exitCode).toBe(0);
+    expect(human.stdout).toContain(`${manifest.object.plaintextBytes} bytes`);
+    expect(human.stdout).toContain(`sha256 ${manifest.object.plaintextSha256}`);
+    expect(human.stdout).toContain(`revision ${manifest.etcd.revisionAtStart}`);
+    expect(human.stdout).toContain('key lab-1');
+  }, 180_000);
+
+  it('snapshots fetch refuses an unknown cluster or snapshot, a bad flag, a configuration without keys and a corrupt object, and leaves no file', async () => {
+    const { manifest } = await backup(fetched);
+    const fetchTo = (args: string[], name: string, e = env) =>
+      lifeboat(['snapshots', 'fetch', ...args, '--out', join(dir, name)], e).then((r) => ({
+        exitCode: r.exitCode,
+        stderr: r.stderr,
+        left: readdirSync(dir).filter((f) => f.startsWith(name)),
+      }));
+    const id = manifest.snapshotId;
+
+    expect(await fetchTo(['--cluster', 'nowhere', '--snapshot', id], 'a.db')).toEqual({
+      exitCode: 2,
+      stderr: expect.stringMatching(/--cluster: unknown cluster 'nowhere'; configured clusters: primary, standby/),
+      left: [],
+    });
+    expect(await fetchTo(['--cluster', fetched, '--snapshot', '20261121T093000Z-000000000000'], 'b.db')).toEqual({
+      exitCode: 1,
+      stderr: expect.stringMatching(new RegExp(`cluster '${fetched}' has no snapshot 20261121T093000Z-000000000000`)),
+      left: [],
+    });
+    expect(await fetchTo(['--cluster', fetched, '--snapshot', '../x'], 'c.db')).toEqual({
+      exitCode: 2,
+      stderr: expect.stringMatching(/--snapshot '\.\.\/x': expected a snapshot id/),
+      left: [],
+    });
+    const missing = await lifeboat(['snapshots', 'fetch', '--cluster', fetched, '--snapshot', id], env);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toMatch(/required option '--out <file>' not specified/);
+
+    // A configuration without keys (and so without what needs them: schedules, game days).
+    const document = parse(readFileSync(configFile, 'utf8')) as { clusters: { etcdSnapshots?: { schedule?: unknown } }[] } & Record<
+      string,
+      unknown
+    >;
+    delete document.encryption;
+    delete document.gameDay;
+    for (const c of document.clusters) delete c.etcdSnapshots?.schedule;
+    const keyless = join(dir, 'keyless.yaml');
+    writeFileSync(keyless, stringify(document));
+    expect(await fetchTo(['--cluster', fetched, '--snapshot', id], 'd.db', { ...env, LIFEBOAT_CONFIG: keyless })).toEqual({
+      exitCode: 2,
+      stderr: expect.stringMatching(/the configuration has no encryption keys/),
+      left: [],
+    });
+
+    // One byte of the stored (encrypted) object flipped: refused, the partial file removed.
+    const got = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifest.object.objectKey }));
+    const stored = Buffer.from(await got.Body!.transformToByteArray());
+    stored[Math.floor(stored.length / 2)]! ^= 0xff;
+    await clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifest.object.objectKey, Body: stored }));
+    expect(await fetchTo(['--cluster', fetched, '--snapshot', id], 'e.db')).toEqual({
+      exitCode: 1,
+      stderr: expect.stringMatching(new RegExp(`snapshot ${id} of '${fetched}' is corrupt: .*Nothing written to`)),
+      left: [],
+    });
+  }, 180_000);
 
   it('bad input: an unknown cluster is refused, nothing started', async () => {
     const lab = { LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue };
