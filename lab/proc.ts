@@ -3,7 +3,7 @@
 // control-plane driver runs over SSH on the lab's sshd. `start` starts the process as `lab up` does,
 // `stop` stops it, `running` exits 0 when it runs and 1 when it does not. Any other problem exits 2.
 import { joiningEtcdSpec, labComponents } from './components.js';
-import { runningPid, startDaemon, stopDaemon } from './processes.js';
+import { runningPid, startDaemon, stopDaemon, unrecordedPids } from './processes.js';
 
 const usage =
   'usage: proc.js stop|start|running <lab process, e.g. etcd/primary-0> | start-joining <etcd member process> <initial cluster>';
@@ -14,7 +14,7 @@ async function main(action: string | undefined, name: string | undefined, initia
   if (!spec) return fail(`no lab process ${name}; the lab has: ${labComponents.map((c) => c.daemon.name).join(', ')}`);
   switch (action) {
     case 'running':
-      return (await runningPid(spec.name)) ? 0 : 1;
+      return (await runningPid(spec.name)) || unrecordedPids(spec).length ? 0 : 1;
     case 'start':
       process.stdout.write(`${spec.name}: pid ${await startDaemon(spec)}\n`);
       return 0;
@@ -23,7 +23,7 @@ async function main(action: string | undefined, name: string | undefined, initia
       process.stdout.write(`${spec.name}: pid ${await startDaemon(joiningEtcdSpec(spec, initialCluster))}\n`);
       return 0;
     case 'stop':
-      process.stdout.write(`${spec.name}: ${(await stopDaemon(spec.name)) ? 'stopped' : 'was not running'}\n`);
+      process.stdout.write(`${spec.name}: ${(await stopDaemon(spec.name, undefined, spec)) ? 'stopped' : 'was not running'}\n`);
       return 0;
     default:
       return fail(usage);

@@ -62,11 +62,37 @@ export async function runningSpec(name: string): Promise<string | undefined> {
   return (await runningRecord(name))?.spec;
 }
 
-/** Starts the daemon unless it already runs as specified; one running with another spec is restarted. */
+/**
+ * Processes running exactly this spec's command line that no PID file records: what a start left that
+ * died (a worker killed -9) between spawning the daemon and recording it.
+ */
+export function unrecordedPids(spec: DaemonSpec, recorded?: number): number[] {
+  const want = [spec.command, ...spec.args];
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === recorded) continue;
+    const argv = commandLineOf(Number(entry));
+    if (argv && argv.length === want.length && argv.every((a, i) => a === want[i])) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/**
+ * Starts the daemon unless it already runs as specified; one running with another spec is restarted.
+ * One running as specified without a PID file (its start died before recording it) is adopted, never
+ * started twice.
+ */
 export async function startDaemon(spec: DaemonSpec): Promise<number> {
   const existing = await runningRecord(spec.name);
   if (existing?.spec === specDigest(spec)) return existing.pid;
-  if (existing) await stopDaemon(spec.name);
+  if (existing) await stopDaemon(spec.name, undefined, spec);
+  const [adopt] = unrecordedPids(spec);
+  if (adopt !== undefined) {
+    await mkdir(runDir, { recursive: true });
+    const record: PidRecord = { pid: adopt, command: spec.command, spec: specDigest(spec), startedAt: new Date().toISOString() };
+    await writeFile(pidFile(spec.name), JSON.stringify(record));
+    return adopt;
+  }
   await mkdir(runDir, { recursive: true });
   await mkdir(logDir, { recursive: true });
   const log = openSync(logFile(spec.name), 'a');
@@ -103,19 +129,19 @@ export function treeRssBytes(pid: number): number {
   return total;
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`. Returns whether a process was stopped. */
-export async function stopDaemon(name: string, graceMs = 15_000): Promise<boolean> {
-  const pid = await runningPid(name);
+/**
+ * SIGTERM, then SIGKILL after `graceMs`; the PID file goes once the process is gone. With `spec`, also
+ * any process running exactly its command line that no PID file records (unrecordedPids). Returns
+ * whether a process was stopped.
+ */
+export async function stopDaemon(name: string, graceMs = 15_000, spec?: DaemonSpec): Promise<boolean> {
+  const recorded = await runningPid(name);
+  const pids = [...(recorded ? [recorded] : []), ...(spec ? unrecordedPids(spec, recorded) : [])];
+  for (const pid of pids) process.kill(pid, 'SIGTERM');
+  for (const deadline = Date.now() + graceMs; Date.now() < deadline && pids.some((pid) => commandLineOf(pid));) await sleep(100);
+  for (const pid of pids.filter((p) => commandLineOf(p))) process.kill(pid, 'SIGKILL');
   await rm(pidFile(name), { force: true });
-  if (!pid) return false;
-  process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!commandLineOf(pid)) return true;
-    await sleep(100);
-  }
-  process.kill(pid, 'SIGKILL');
-  return true;
+  return pids.length > 0;
 }
 
 /** The last lines of a daemon's log, to explain a failed start. */

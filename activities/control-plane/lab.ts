@@ -11,7 +11,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { execa } from 'execa';
 import { joiningEtcdSpec, labComponents } from '../../lab/components.js';
 import { bin } from '../../lab/topology.js';
-import { logTail, runningPid, startDaemon, stopDaemon } from '../../lab/processes.js';
+import { logTail, runningPid, startDaemon, stopDaemon, unrecordedPids } from '../../lab/processes.js';
 import type { DaemonSpec } from '../../lab/processes.js';
 import { failureTypes } from '../../model/failures.js';
 import type { ControlPlaneComponent, ControlPlaneDriver, EtcdMemberConfig } from './driver.js';
@@ -39,12 +39,12 @@ export function labControlPlane(cluster: string): ControlPlaneDriver {
   };
   const specOf = (member: EtcdMemberConfig) => specNamed(`etcd/${member.name}`);
 
-  /** Starts a lab process and checks that it is still there 2 s later, so one that exits at once fails here, saying why. */
+  /** Starts a lab process and checks that it is still there 1 s later, so one that exits at once fails here, saying why. */
   async function start(spec: DaemonSpec, what: string): Promise<{ alreadyRunning: boolean }> {
     const before = await runningPid(spec.name);
     const pid = await startDaemon(spec);
     if (before === pid) return { alreadyRunning: true };
-    await new Promise((r) => setTimeout(r, 2_000));
+    await new Promise((r) => setTimeout(r, 1_000));
     if (!(await runningPid(spec.name)))
       throw ApplicationFailure.nonRetryable(
         `${what} of '${cluster}' exited right after it was started: ${(await logTail(spec.name, 5)).replaceAll('\n', ' | ')}`,
@@ -71,10 +71,10 @@ export function labControlPlane(cluster: string): ControlPlaneDriver {
       return s.bavail * s.bsize;
     },
     async etcdMemberRunning(member) {
-      return (await runningPid(specOf(member).name)) !== undefined;
+      return (await runningPid(specOf(member).name)) !== undefined || unrecordedPids(specOf(member)).length > 0;
     },
     async stopEtcdMember(member) {
-      return { wasRunning: await stopDaemon(specOf(member).name) };
+      return { wasRunning: await stopDaemon(specOf(member).name, undefined, specOf(member)) };
     },
     startEtcdMember(member) {
       return start(specOf(member), `etcd member ${member.name}`);
@@ -105,10 +105,9 @@ export function labControlPlane(cluster: string): ControlPlaneDriver {
       }
     },
     async stopComponent(component) {
-      const name = processOf(component, cluster);
-      specNamed(name);
-      await stopDaemon(name);
-      return [name];
+      const spec = specNamed(processOf(component, cluster));
+      await stopDaemon(spec.name, undefined, spec);
+      return [spec.name];
     },
     async startComponent(component) {
       const spec = specNamed(processOf(component, cluster));
@@ -117,7 +116,7 @@ export function labControlPlane(cluster: string): ControlPlaneDriver {
     },
     async restartComponent(component) {
       const spec = specNamed(processOf(component, cluster));
-      await stopDaemon(spec.name);
+      await stopDaemon(spec.name, undefined, spec);
       await start(spec, spec.name);
       return [spec.name];
     },

@@ -145,6 +145,40 @@ export const createEtcdMemberActivities = (deps: Pick<ActivityDeps, 'clusters' |
   },
 
   /**
+   * Moves the leadership off `memberId` before it is stopped, to the healthy voting member with the
+   * highest revision (etcdctl move-leader, sent to the leader itself): stopping a running leader costs
+   * the cluster an election (seconds with no writes); a planned hand-over costs one heartbeat. Done when
+   * the member does not lead (a dead member never does), or no other member can take over (stopping it
+   * then forces the election anyway).
+   */
+  async moveEtcdLeaderOff({
+    cluster,
+    memberId,
+  }: {
+    cluster: string;
+    memberId: string;
+  }): Promise<{ moved: boolean; leader?: string; detail: string }> {
+    const members = await listEtcdMembers(deps, cluster);
+    const me = members.find((m) => m.id === memberId);
+    if (!me?.isLeader) return { moved: false, detail: `member ${memberId} does not lead; nothing to move` };
+    const answers = answeredStatuses(await etcdEndpointAnswers(deps, cluster));
+    const revisionOf = (m: EtcdMemberListed) => answers.find((a) => hexId(a.memberId) === m.id)?.revision ?? 0;
+    const to = members.filter((m) => m.id !== memberId && m.healthy && !m.isLearner).sort((a, b) => revisionOf(b) - revisionOf(a))[0];
+    if (!to) return { moved: false, detail: `member ${memberId} leads and no other healthy voting member can take over` };
+    try {
+      await etcdctl(deps, cluster, ['move-leader', to.id], undefined, me.clientURLs);
+    } catch (err) {
+      const said = etcdctlError(err);
+      // Another election moved it meanwhile: what was asked holds.
+      const now = (await listEtcdMembers(deps, cluster)).find((m) => m.isLeader);
+      if (now && now.id !== memberId)
+        return { moved: false, leader: now.name || now.id, detail: `leadership already moved to ${now.name || now.id}` };
+      throw new Error(`moving the etcd leadership of '${cluster}' from ${me.name || memberId} to ${to.name || to.id}: ${said}`);
+    }
+    return { moved: true, leader: to.name || to.id, detail: `leadership moved from ${me.name || memberId} to ${to.name || to.id}` };
+  },
+
+  /**
    * Promotes the learner to a voting member as soon as etcd allows it (etcd refuses until the learner
    * is in sync with the leader), trying every second and heartbeating; done when it already votes.
    * EtcdLearnerNotCaughtUp at the deadline. Then waits until every member answers with a leader.

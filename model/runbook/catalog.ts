@@ -271,6 +271,15 @@ export const blockCatalog = {
     nonRetryable: etcdMembershipNonRetryable,
     readOnly: true,
   },
+  moveEtcdLeaderOff: {
+    kind: 'activity',
+    activity: 'moveEtcdLeaderOff',
+    description:
+      'Hand the etcd leadership from a member about to be stopped to the most up-to-date healthy voting member (no-op when it does not lead)',
+    startToCloseTimeout: '1 minute',
+    defaultRetry: 'standard',
+    nonRetryable: etcdMembershipNonRetryable,
+  },
   stopEtcdMember: {
     kind: 'activity',
     activity: 'stopEtcdMember',

@@ -190,6 +190,7 @@ const inputs: Record<BlockName, z.ZodType> = {
   verifyPodsMoved: z.strictObject({ cluster, node, pods: z.array(drainPod), timeoutSeconds: seconds }),
   uncordonNode: z.strictObject({ cluster, node: text('a Node name') }) satisfies z.ZodType<NodeInput>,
   planEtcdMemberReplacement: z.strictObject({ cluster, member: etcdMember }),
+  moveEtcdLeaderOff: z.strictObject({ cluster, memberId: text('an etcd member id (hex, as etcdctl prints it)') }),
   stopEtcdMember: z.strictObject({ cluster, member: etcdMember }) satisfies z.ZodType<EtcdMemberRef>,
   removeEtcdMember: z.strictObject({ cluster, memberId: text('an etcd member id (hex, as etcdctl prints it)') }),
   moveEtcdDataAside: z.strictObject({ cluster, member: etcdMember, runId: thisRun.runId }) satisfies z.ZodType<MoveEtcdDataAsideInput>,

@@ -5,6 +5,7 @@
 //   member under a new id, holding data written after it came back.
 // - A member killed with its data left (suspect data): the data dir is moved aside (kept) under a name
 //   derived from the run, and the member comes back from its peers.
+// - The running leader replaced: the leadership is handed over first (move-leader), then it is replaced.
 // - Two members dead: the quorum is lost; the runbook refuses in preflight, naming etcd-recovery, and
 //   nothing is changed (same member ids, no member started).
 // lab: disruptive (kills members of the primary's etcd): runs alone, after the other suites (test/run.sh).
@@ -102,6 +103,7 @@ describe('etcd-member-replace runbook (lab, 3-member primary)', () => {
     expect(report.status).toBe('succeeded');
     expect(report.steps.filter((s) => s.state === 'succeeded').map((s) => s.id)).toEqual([
       'preflight',
+      'leader',
       'stop',
       'remove',
       'aside',
@@ -139,8 +141,22 @@ describe('etcd-member-replace runbook (lab, 3-member primary)', () => {
     await rm(aside, { recursive: true, force: true });
   }, 240_000);
 
+  it('the running leader replaced: the leadership is handed to a follower before it stops, and it rejoins as a voter', async () => {
+    const before = await allHealthy();
+    const leader = before.find((m) => m.isLeader)!;
+    const report = await replace(leader.name);
+    expect(report.status).toBe('succeeded');
+    expect(report.steps.find((s) => s.id === 'leader')!.outputs).toMatchObject({ moved: true });
+    const after = await allHealthy();
+    expect(after.find((m) => m.isLeader)!.name).not.toBe(leader.name);
+    expect(after.map((m) => m.name).sort()).toEqual(members.map((m) => m.name).sort());
+    const aside = report.steps.find((s) => s.id === 'aside')!.outputs!.movedTo as string;
+    await rm(aside, { recursive: true, force: true });
+  }, 240_000);
+
   it('two members dead: refused in preflight, pointing to etcd-recovery; nothing changed', async () => {
     const before = await allHealthy();
+    const asideBefore = members.map((m) => readdirSync(dirname(m.dataDir)).filter((f) => f.startsWith(`${basename(m.dataDir)}.lifeboat-`)));
     for (const m of members.slice(1)) await killLabProcess(m.daemon);
     const report = await replace(members[2]!.name);
     expect(report.status).toBe('failed');
@@ -150,8 +166,9 @@ describe('etcd-member-replace runbook (lab, 3-member primary)', () => {
     expect(report.failure).toMatch(/lifeboat etcd restore --cluster primary/);
     for (const m of members.slice(1)) expect(await runningPid(m.daemon)).toBeFalsy();
     // Nothing was moved aside, and once the dead members run again the cluster has the same three members.
-    for (const m of members)
-      expect(readdirSync(dirname(m.dataDir)).filter((f) => f.startsWith(`${basename(m.dataDir)}.lifeboat-`))).toEqual([]);
+    expect(members.map((m) => readdirSync(dirname(m.dataDir)).filter((f) => f.startsWith(`${basename(m.dataDir)}.lifeboat-`)))).toEqual(
+      asideBefore,
+    );
     await labUp();
     expect((await allHealthy()).map((m) => m.id).sort()).toEqual(before.map((m) => m.id).sort());
   }, 240_000);

@@ -127,7 +127,7 @@ describe('etcd-recovery with the worker killed -9 at every step boundary', () =>
       const { runId } = await handle.describe();
       process.stderr.write(`[etcd kill] ${JSON.stringify(kills)}\n`);
       const plan = report.steps.find((s) => s.id === 'preflight')!.outputs!.plan as EtcdRestorePreflight;
-      movedAside.push(...plan.members.map((m) => m.movedAsideTo));
+      movedAside.push(...plan.members.flatMap((m) => [m.movedAsideTo, `${m.movedAsideTo}-restored`]));
 
       expect(report.status).toBe('succeeded');
       expect(report.steps.filter((s) => s.state !== 'succeeded').map((s) => [s.id, s.state])).toEqual([['approve', 'skipped']]);

@@ -5,6 +5,9 @@
 //   the restore leaves the cluster with exactly the snapshot's objects (the later ones gone, the deleted
 //   ones back), the API serving, the Deployment Available, an informer that watched through the restore
 //   re-listed (it sees the deleted object back), every member's old data dir kept where the plan said.
+// - A restore whose members do not hold the manifest's inventory (the manifest edited to promise 1000
+//   more ConfigMaps) is rolled back before the API servers start: each restore renamed aside and kept,
+//   the old data dirs back, the old cluster serving with the objects written after the snapshot.
 // - A corrupted snapshot and another cluster's snapshot are refused in preflight: nothing stopped.
 // - The `commands` driver over the lab's sshd (every command `node dist/lab/proc.js ...` on the lab's
 //   processes, as `systemctl` would be on a real host) performs a whole restore; a known_hosts with
@@ -179,6 +182,63 @@ describe('etcd-recovery on the primary (3 members)', () => {
     }
     await core.deleteNamespace({ name: ns });
   }, 900_000);
+
+  it('rolls back when the restored etcd does not hold the manifest’s inventory: old data dirs back, the old cluster serving', async () => {
+    const ns = `restore-rollback-${Date.now()}`;
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await configMap(ns, 'kept', 'before');
+    const taken = await snapshot();
+    await configMap(ns, 'created-later', 'after');
+    // The manifest promises 1000 ConfigMaps more than the snapshot holds.
+    const promised = {
+      ...taken,
+      inventory: {
+        ...taken.inventory,
+        totalKeys: taken.inventory.totalKeys + 1000,
+        prefixes: { ...taken.inventory.prefixes, configmaps: (taken.inventory.prefixes.configmaps ?? 0) + 1000 },
+      },
+    };
+    await clients.s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: snapshotManifestKey('primary', taken.snapshotId),
+        Body: JSON.stringify(promised),
+        ContentType: 'application/json',
+      }),
+    );
+
+    const report = await restore({ snapshotId: taken.snapshotId, force: true });
+    const plan = report.steps.find((s) => s.id === 'preflight')?.outputs?.plan as EtcdRestorePreflight;
+    const run = report.steps.find((s) => s.id === 'quorum');
+    expect(report.status).toBe('compensated');
+    expect(run).toMatchObject({ state: 'failed', detail: expect.stringMatching(/does not hold the snapshot's inventory/) });
+    // Undone newest first: the restored members stopped, the data dirs put back, the old members, API servers and controllers started.
+    const undone = report.steps.filter((s) => s.state === 'compensated').map((s) => s.id);
+    expect(undone.slice(0, 5)).toEqual([
+      'stop-restored-apiservers',
+      'stop-restored-etcd',
+      'put-old-data-back',
+      'start-old-etcd',
+      'start-apiservers-again',
+    ]);
+    expect(undone.slice(5, 7).sort()).toEqual(['start-controller-managers-again', 'start-schedulers-again']);
+    expect(undone.slice(7)).toEqual(['remove-staged-snapshot']);
+    for (const m of plan.members) {
+      // The old data is back in place (no restore mark), the restore kept beside it, nothing else moved.
+      expect(existsSync(`${m.dataDir}/member/lifeboat-restore`)).toBe(false);
+      expect(existsSync(`${m.movedAsideTo}-restored/member/lifeboat-restore`)).toBe(true);
+      expect(existsSync(m.movedAsideTo)).toBe(false);
+      movedAside.push(`${m.movedAsideTo}-restored`);
+    }
+    // The old cluster serves, with what was written after the snapshot.
+    for (const deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 500))) {
+      const names = await configMapNames(ns).catch(() => []);
+      if (names.join() === 'created-later,kept') break;
+      if (Date.now() > deadline) throw new Error(`the old cluster does not serve ${ns}'s ConfigMaps within 60 s: ${names.join()}`);
+    }
+    expect((await controlPlanePids()).every(([, pid]) => pid !== undefined)).toBe(true);
+    await core.deleteNamespace({ name: ns });
+  }, 600_000);
 
   it('refuses a corrupted snapshot and another cluster’s in preflight: nothing stopped', async () => {
     const taken: SnapshotManifest = await snapshot();
