@@ -124,8 +124,11 @@ const mib = 1024 * 1024;
 /** etcd's own files beside the db (WAL, snap) and what the filesystem needs to stay usable. */
 const restoreMarginBytes = 256 * mib;
 
-/** The mark a restored data dir carries: it says which run restored it (inside `member/`, where etcd does not look). */
-const restoreMark = (dataDir: string) => join(dataDir, 'member', 'lifeboat-restore');
+/**
+ * The mark a data dir restored by this run carries (inside `member/`, where etcd does not look), named
+ * from the run: a data dir an earlier restore marked is never taken for this run's.
+ */
+export const restoreMark = (dataDir: string, runId: string) => join(dataDir, 'member', `lifeboat-restore-${runIdTail(runId)}`);
 /** Where a member's restore is written before it is renamed into place. */
 export const restoringDir = (dataDir: string, runId: string, attempt: number) =>
   `${dataDir}.lifeboat-${runIdTail(runId)}-restoring-${attempt}`;
@@ -423,6 +426,7 @@ function etcdRestoreRunbookActivities(deps: Deps) {
      */
     async moveEtcdDataDirsAside({
       cluster,
+      runId,
       plan,
     }: RestoreMembersInput): Promise<{ moved: { member: string; from: string; to: string; existed: boolean }[] }> {
       const cp = controlPlaneOf(deps, cluster);
@@ -432,7 +436,7 @@ function etcdRestoreRunbookActivities(deps: Deps) {
           const [present = false, already = false] = await driver.pathsExist(m, [planned.dataDir, planned.movedAsideTo]);
           if (present && already) {
             // This run's restore already in place (the step ran again after the next one did part of its work).
-            const [marked = false] = await driver.pathsExist(m, [restoreMark(planned.dataDir)]);
+            const [marked = false] = await driver.pathsExist(m, [restoreMark(planned.dataDir, runId)]);
             if (marked) {
               moved.push({ member: m.name, from: planned.dataDir, to: planned.movedAsideTo, existed: true });
               continue;
@@ -469,7 +473,7 @@ function etcdRestoreRunbookActivities(deps: Deps) {
         const attempt = Context.current().info.attempt;
         const todo: { planned: PlannedMemberRestore; m: EtcdMemberConfig }[] = [];
         for (const { planned, m } of membersOf(cp, plan)) {
-          const [present = false, marked = false] = await driver.pathsExist(m, [planned.dataDir, restoreMark(planned.dataDir)]);
+          const [present = false, marked = false] = await driver.pathsExist(m, [planned.dataDir, restoreMark(planned.dataDir, runId)]);
           if (present && marked) {
             alreadyRestored.push(m.name);
             continue;
@@ -496,7 +500,7 @@ function etcdRestoreRunbookActivities(deps: Deps) {
               (path) => etcdutlRestoreArgs(plan, restoreInto, path),
               (what) => ctx.heartbeat({ member: m.name, what }),
             );
-            await driver.writeMark(m, restoreMark(target), `${runId}\n`);
+            await driver.writeMark(m, restoreMark(target, runId), `${runId}\n`);
             await driver.rename(m, target, planned.dataDir);
             restored.push(m.name);
           }),
@@ -520,7 +524,7 @@ function etcdRestoreRunbookActivities(deps: Deps) {
           const keep = rolledBackRestoreDir(planned.dataDir, runId);
           const [present = false, marked = false, aside = false, kept = false] = await driver.pathsExist(m, [
             planned.dataDir,
-            restoreMark(planned.dataDir),
+            restoreMark(planned.dataDir, runId),
             planned.movedAsideTo,
             keep,
           ]);

@@ -142,7 +142,7 @@ describe('etcd-recovery with the worker killed -9 at every step boundary', () =>
       // Each member: its data dir is this run's restore, its old data where the plan moved it, and
       // nothing else of this run beside them (no unfinished restore, no restore rolled aside).
       for (const m of plan.members) {
-        expect(readFileSync(`${m.dataDir}/member/lifeboat-restore`, 'utf8').trim()).toBe(runId);
+        expect(readFileSync(`${m.dataDir}/member/lifeboat-restore-${runIdTail(runId)}`, 'utf8').trim()).toBe(runId);
         expect(existsSync(`${m.movedAsideTo}/member`)).toBe(true);
         const ours = readdirSync(dirname(m.dataDir)).filter((f) => f.startsWith(`${basename(m.dataDir)}.lifeboat-${runIdTail(runId)}`));
         expect(ours).toEqual([basename(m.movedAsideTo)]);

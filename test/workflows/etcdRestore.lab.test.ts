@@ -29,7 +29,7 @@ import { etcdMembersOf, labClusters, labSsh } from '../../lab/topology.js';
 import { labCommandsControlPlane } from '../../lab/sshd.js';
 import { controlPlaneSchema, type LifeboatConfig } from '../../worker/config.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
-import { snapshotManifestKey, type SnapshotManifest } from '../../model/snapshot-layout.js';
+import { runIdTail, snapshotManifestKey, type SnapshotManifest } from '../../model/snapshot-layout.js';
 import type { EtcdRestorePreflight } from '../../activities/control-plane/restore.js';
 import type { runbook } from '../../workflows/runbook.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
@@ -178,7 +178,7 @@ describe('etcd-recovery on the primary (3 members)', () => {
     // Every member's old data dir kept, moved aside under the run's name; the staged snapshot gone.
     for (const m of plan!.members) {
       expect(existsSync(`${m.movedAsideTo}/member`)).toBe(true);
-      expect(existsSync(`${m.dataDir}/member/lifeboat-restore`)).toBe(true);
+      expect(existsSync(`${m.dataDir}/member/lifeboat-restore-${runIdTail(plan!.runId)}`)).toBe(true);
     }
     await core.deleteNamespace({ name: ns });
   }, 900_000);
@@ -225,8 +225,8 @@ describe('etcd-recovery on the primary (3 members)', () => {
     expect(undone.slice(7)).toEqual(['remove-staged-snapshot']);
     for (const m of plan.members) {
       // The old data is back in place (no restore mark), the restore kept beside it, nothing else moved.
-      expect(existsSync(`${m.dataDir}/member/lifeboat-restore`)).toBe(false);
-      expect(existsSync(`${m.movedAsideTo}-restored/member/lifeboat-restore`)).toBe(true);
+      expect(existsSync(`${m.dataDir}/member/lifeboat-restore-${runIdTail(plan.runId)}`)).toBe(false);
+      expect(existsSync(`${m.movedAsideTo}-restored/member/lifeboat-restore-${runIdTail(plan.runId)}`)).toBe(true);
       expect(existsSync(m.movedAsideTo)).toBe(false);
       movedAside.push(`${m.movedAsideTo}-restored`);
     }
