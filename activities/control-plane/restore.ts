@@ -24,6 +24,7 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:https';
+import { connect } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
@@ -172,6 +173,24 @@ function apiGet(kc: KubeConfig, path: string, timeoutMs = 10_000): Promise<{ sta
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Whether anything accepts TCP connections at a URL's host and port (within 2 s): a stopped member's
+ * client port refuses at once, where etcdctl would retry its dial until its timeout.
+ */
+function portAccepts(url: string): Promise<boolean> {
+  const { hostname, port, protocol } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port || (protocol === 'https:' ? 443 : 80)) });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(2_000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
  * Runs an activity heartbeating every 2 s: a worker that dies while it holds a restore step is noticed
  * within the block's heartbeat timeout (10 s), not its start-to-close timeout, and the step retried
  * on another worker at once. Every step is idempotent (module comment), so the retry finds its work.
@@ -210,11 +229,10 @@ function etcdRestoreRunbookActivities(deps: Deps) {
 
   /** The member must not run: neither as its driver knows it, nor answering at its client URL. */
   async function requireStopped(cluster: string, running: (m: EtcdMemberConfig) => Promise<boolean>, m: EtcdMemberConfig) {
-    const answers = await etcdEndpointAnswers(deps, cluster);
-    const answer = answers.find((a) => a.endpoint === m.clientUrl);
-    if ((await running(m)) || (answer && 'status' in answer))
+    const [runs, listening] = await Promise.all([running(m), portAccepts(m.clientUrl)]);
+    if (runs || listening)
       throw nonRetryable(
-        `etcd member ${m.name} of '${cluster}' is running${answer && 'status' in answer ? ` (it answers at ${m.clientUrl})` : ''}: its data dir is neither moved nor restored while it runs. Nothing was touched; stop it (or whatever restarts it) and retry the restore`,
+        `etcd member ${m.name} of '${cluster}' is running${listening ? ` (something accepts connections at ${m.clientUrl})` : ''}: its data dir is neither moved nor restored while it runs. Nothing was touched; stop it (or whatever restarts it) and retry the restore`,
         failureTypes.EtcdMemberRunning,
       );
   }
