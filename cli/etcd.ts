@@ -111,7 +111,7 @@ export interface EtcdRestoreSummary {
   apiUnavailableSeconds?: number;
   /** Seconds per step, from its start to its end. */
   steps: { id: string; seconds: number }[];
-  /** Where each member's old data dir is (kept until removed by hand). */
+  /** Where each member's old data dir is (kept for controlPlane.keepOldDataDirsFor). */
   movedAside: { member: string; to: string }[];
 }
 
@@ -152,7 +152,10 @@ export function formatEtcdRestoreSummary(s: EtcdRestoreSummary): string {
   if (s.rtoSeconds !== undefined)
     lines.push(`RTO ${formatDuration(s.rtoSeconds)} (API unavailable ${formatDuration(s.apiUnavailableSeconds ?? 0)})`);
   if (s.rpoSeconds !== undefined) lines.push(`RPO ${formatDuration(s.rpoSeconds)}: writes after ${s.snapshotTakenAt} are lost`);
-  lines.push('old data dirs, kept (remove by hand once no longer needed):', ...s.movedAside.map((m) => `  ${m.member}: ${m.to}`));
+  lines.push(
+    'old data dirs, kept (a later restore removes them after clusters[].controlPlane.keepOldDataDirsFor):',
+    ...s.movedAside.map((m) => `  ${m.member}: ${m.to}`),
+  );
   return `${lines.join('\n')}\n`;
 }
 

@@ -39,6 +39,9 @@ const scripts = {
   // mv -n never replaces: a target already there is a failure the check reports, not data lost.
   rename: 'mv -T -n -- "$1" "$2" && test ! -e "$1" && test -e "$2" || { echo "after mv: $1 still there or $2 missing" >&2; exit 3; }',
   remove: 'rm -rf -- "$1"',
+  // Each entry beside the data dir named <base>.lifeboat-*: its change time (seconds since the epoch), the time now, its path.
+  asideEntries:
+    'd=$(dirname -- "$1"); b=$(basename -- "$1"); now=$(date +%s); for p in "$d/$b".lifeboat-*; do test -e "$p" && printf "%s %s %s\\n" "$(stat -c %Z -- "$p")" "$now" "$p"; done; true',
   writeMark: 'umask 077 && cat > "$1"',
   freeBytes: 'p=$1; while test ! -e "$p" && test "$p" != /; do p=$(dirname -- "$p"); done; df -PB1 -- "$p"',
   receive: 'umask 077 && cat > "$1" && sha256sum -- "$1"',
@@ -121,6 +124,16 @@ export function commandsControlPlane(cluster: string, cp: CommandsControlPlaneCo
           failureTypes.UnsafeEtcdDataDir,
         );
       await ssh.check(hostOf(member), sh(scripts.remove, path));
+    },
+    async asideEntries(member, dataDir) {
+      const { stdout } = await ssh.check(hostOf(member), sh(scripts.asideEntries, dataDir));
+      return stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [changed, now, ...path] = line.split(' ');
+          return { path: path.join(' '), ageSeconds: Number(now) - Number(changed) };
+        });
     },
     async writeMark(member, path, text) {
       await ssh.check(hostOf(member), sh(scripts.writeMark, path), { input: text });

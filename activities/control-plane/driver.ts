@@ -33,6 +33,12 @@ export interface ControlPlaneDriver {
    * a driver never removes anything else.
    */
   removeUnfinishedRestore(member: EtcdMemberConfig, path: string): Promise<void>;
+  /**
+   * The entries beside `dataDir` whose names start with `<basename of dataDir>.lifeboat-` (data dirs
+   * moved aside, restores rolled aside, unfinished restores), each with the seconds since it was last
+   * renamed or changed (its inode's change time: a rename sets it).
+   */
+  asideEntries(member: EtcdMemberConfig, dataDir: string): Promise<{ path: string; ageSeconds: number }[]>;
   /** Writes `text` to a small file at `path` on the member's host (the mark of a finished restore). */
   writeMark(member: EtcdMemberConfig, path: string, text: string): Promise<void>;
   /** Free bytes on the filesystem that holds `path` (or its nearest existing ancestor) on the member's host. */

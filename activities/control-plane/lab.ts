@@ -5,8 +5,8 @@
 // `--initial-cluster` the member add answered; once its data dir holds data, etcd ignores both, so a
 // later `lab up` that starts it with the lab's own flags changes nothing.
 import { existsSync } from 'node:fs';
-import { rename, rm, statfs, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { execa } from 'execa';
 import { joiningEtcdSpec, labComponents } from '../../lab/components.js';
@@ -62,6 +62,16 @@ export function labControlPlane(cluster: string): ControlPlaneDriver {
     },
     async removeUnfinishedRestore(_member, path) {
       await rm(path, { recursive: true, force: true });
+    },
+    async asideEntries(_member, dataDir) {
+      const prefix = `${basename(dataDir)}.lifeboat-`;
+      const names = (await readdir(dirname(dataDir))).filter((n) => n.startsWith(prefix));
+      return Promise.all(
+        names.map(async (n) => {
+          const path = join(dirname(dataDir), n);
+          return { path, ageSeconds: (Date.now() - (await stat(path)).ctimeMs) / 1000 };
+        }),
+      );
     },
     async writeMark(_member, path, text) {
       await writeFile(path, text, { mode: 0o600 });

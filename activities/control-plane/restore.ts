@@ -790,14 +790,15 @@ function etcdRestoreRunbookActivities(deps: Deps) {
 
     /**
      * Removes what earlier attempts of this run's restore step left unfinished on the members' hosts
-     * (`-restoring-<attempt>` dirs: etcdutl's partial output, never a data dir), and this run's staged
-     * snapshot from the worker. Run at the end, long after any etcdutl a dead worker left running.
+     * (`-restoring-<attempt>` dirs: etcdutl's partial output, never a data dir), the old data dirs of
+     * earlier runs kept longer than `controlPlane.keepOldDataDirsFor` (never this run's), and this run's
+     * staged snapshot from the worker. Run at the end, long after any etcdutl a dead worker left running.
      */
     async removeRestoreLeftovers({
       cluster,
       runId,
       plan,
-    }: RestoreMembersInput): Promise<{ removed: string[]; stagedSnapshotRemoved: boolean }> {
+    }: RestoreMembersInput): Promise<{ removed: string[]; expired: string[]; stagedSnapshotRemoved: boolean }> {
       const cp = controlPlaneOf(deps, cluster);
       const removed: string[] = [];
       await withDriver(cluster, cp, async (driver) => {
@@ -811,10 +812,23 @@ function etcdRestoreRunbookActivities(deps: Deps) {
           }
         }
       });
+      // Old data dirs (moved aside, or restores rolled aside) of other runs, older than the configured
+      // age: this run's are kept whatever their age (a name with this run's tail).
+      const expired: string[] = [];
+      await withDriver(cluster, cp, async (driver) => {
+        for (const { planned, m } of membersOf(cp, plan)) {
+          for (const e of await driver.asideEntries(m, planned.dataDir)) {
+            if (e.path.includes(`.lifeboat-${runIdTail(runId)}`) || e.ageSeconds < cp.keepOldDataDirsFor) continue;
+            if (!/\.lifeboat-[0-9a-f]{12}(-restored|-restoring-\d+)?$/.test(e.path)) continue;
+            await driver.removeUnfinishedRestore(m, e.path);
+            expired.push(e.path);
+          }
+        }
+      });
       const dir = stagingDir(deps, runId);
       const stagedSnapshotRemoved = existsSync(dir);
       await rm(dir, { recursive: true, force: true });
-      return { removed, stagedSnapshotRemoved };
+      return { removed, expired, stagedSnapshotRemoved };
     },
 
     /** Removes the staged plaintext snapshot of this run from the worker (the restore is done with it). */

@@ -166,6 +166,7 @@ describe('loadConfig', () => {
     expect(lab.clusters[0]!.controlPlane).toEqual({
       driver: 'lab',
       etcdMembers: [{ name: 'm0', dataDir: '/var/lib/etcd', peerUrl: 'https://10.0.0.1:2380', clientUrl: 'https://10.0.0.1:2379' }],
+      keepOldDataDirsFor: 7 * 24 * 3600,
     });
     const relative = writeConfig(
       'cp-relative.yaml',
@@ -208,6 +209,7 @@ ${required.map((k) => `        ${k}: ${k === 'startEtcdJoining' ? joining : argv
     expect(cp).toMatchObject({
       driver: 'commands',
       ssh: { user: 'root', port: 22, connectTimeout: 10, identityFile: f('id_ed25519'), knownHostsFile: f('known_hosts') },
+      keepOldDataDirsFor: 7 * 24 * 3600,
       hosts: [
         { name: 'cp-1', address: '10.0.0.11' },
         { name: 'cp-2', address: '10.0.0.12', port: 2222 },

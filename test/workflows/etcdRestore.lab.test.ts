@@ -10,12 +10,13 @@
 //   the old data dirs back, the old cluster serving with the objects written after the snapshot.
 // - A corrupted snapshot and another cluster's snapshot are refused in preflight: nothing stopped.
 // - The `commands` driver over the lab's sshd (every command `node dist/lab/proc.js ...` on the lab's
-//   processes, as `systemctl` would be on a real host) performs a whole restore; a known_hosts with
+//   processes, as `systemctl` would be on a real host) performs a whole restore, and its cleanup removes
+//   an earlier run's old data dir kept longer than keepOldDataDirsFor; a known_hosts with
 //   another key for the host is refused in preflight, nothing stopped.
 // lab: disruptive (stops the primary's kube-apiserver and etcd members): runs alone, after the other suites (test/run.sh).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -280,12 +281,18 @@ describe('etcd-recovery on the primary (3 members)', () => {
   }, 600_000);
 
   /** A worker whose primary is driven by the `commands` driver over the lab's sshd, with these SSH files. */
-  const commandsWorker = (ssh: { identityFile: string; knownHostsFile: string }) =>
+  const commandsWorker = (ssh: { identityFile: string; knownHostsFile: string }, keepOldDataDirsFor = '7d') =>
     startTestWorker((c): LifeboatConfig => ({
       ...c,
       clusters: c.clusters.map((cl) =>
         cl.name === 'primary'
-          ? { ...cl, controlPlane: controlPlaneSchema.parse(labCommandsControlPlane('primary', { ...ssh, port: labSsh.port })) }
+          ? {
+              ...cl,
+              controlPlane: controlPlaneSchema.parse({
+                ...labCommandsControlPlane('primary', { ...ssh, port: labSsh.port }),
+                keepOldDataDirsFor,
+              }),
+            }
           : cl,
       ),
     }));
@@ -316,7 +323,11 @@ describe('etcd-recovery on the primary (3 members)', () => {
       await rm(dir, { recursive: true, force: true });
     }
 
-    const overSsh = await commandsWorker(labSsh);
+    // An old data dir of an earlier run, kept longer than keepOldDataDirsFor (1 s here): the cleanup removes it.
+    const expired = `${members[0]!.dataDir}.lifeboat-0123456789ab`;
+    await mkdir(`${expired}/member`, { recursive: true });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const overSsh = await commandsWorker(labSsh, '1s');
     try {
       const report = await restore({ snapshotId: taken.snapshotId, force: true }, overSsh);
       const plan = report.steps.find((s) => s.id === 'preflight')?.outputs?.plan as EtcdRestorePreflight | undefined;
@@ -328,7 +339,10 @@ describe('etcd-recovery on the primary (3 members)', () => {
       const after = await controlPlanePids();
       expect(after.every(([, pid]) => pid !== undefined)).toBe(true);
       expect(after.filter(([name, pid]) => before.find(([n]) => n === name)![1] === pid)).toEqual([]);
+      // This run's old data dirs kept whatever their age; the earlier run's expired one removed.
       for (const m of plan!.members) expect(existsSync(`${m.movedAsideTo}/member`)).toBe(true);
+      expect(report.steps.find((s) => s.id === 'cleanup')?.state).toBe('succeeded');
+      expect(existsSync(expired)).toBe(false);
     } finally {
       await overSsh.stop();
     }

@@ -239,6 +239,12 @@ export const controlPlaneCommandsSchema = z
     }
   });
 
+/**
+ * How long an etcd member's old data dir, moved aside by a restore or a replacement, is kept before a
+ * later restore's cleanup removes it (its rollback, and the evidence, until then). Default: 7d.
+ */
+const keepOldDataDirsFor = () => duration.default(7 * 24 * 3600);
+
 export const controlPlaneSchema = z.discriminatedUnion(
   'driver',
   [
@@ -247,6 +253,7 @@ export const controlPlaneSchema = z.discriminatedUnion(
         /** The lab's own process manager (`lifeboat lab`): members are the lab's `etcd/<name>` processes on this machine. */
         driver: z.literal('lab'),
         etcdMembers: z.array(controlPlaneEtcdMemberSchema).min(1),
+        keepOldDataDirsFor: keepOldDataDirsFor(),
       })
       .strict(),
     z
@@ -286,6 +293,7 @@ export const controlPlaneSchema = z.discriminatedUnion(
           )
           .min(1)
           .refine((hs) => new Set(hs.map((h) => h.name)).size === hs.length, 'host names must be unique'),
+        keepOldDataDirsFor: keepOldDataDirsFor(),
         etcdMembers: z
           .array(
             controlPlaneEtcdMemberSchema
