@@ -138,6 +138,8 @@ export async function restoreByHand(o: ByHandOptions): Promise<ByHandResult> {
   let apiServing = false;
   try {
     // 3. Controllers, then the API server (the outage starts), then every etcd member.
+    // The outage starts with the first component stopped, as Lifeboat's RTO counts it.
+    const outageStarted = performance.now();
     await Promise.all([proc('stop', component('kube-controller-manager')), proc('stop', component('kube-scheduler'))]);
     const apiStopped = performance.now();
     await proc('stop', component('kube-apiserver'));
@@ -210,7 +212,7 @@ export async function restoreByHand(o: ByHandOptions): Promise<ByHandResult> {
     phase('cleanup');
     return {
       wallSeconds: (performance.now() - t0) / 1000,
-      rtoSeconds: (workloadsBack - apiStopped) / 1000,
+      rtoSeconds: (workloadsBack - outageStarted) / 1000,
       apiUnavailableSeconds: (apiReady - apiStopped) / 1000,
       phases,
       revisionBeforeRestore,

@@ -6,7 +6,7 @@
 //   (cli/etcd.ts etcdRestoreSummary) the RTO, the API's unavailability and each step's seconds.
 // - H: the same restore by hand (scripts/bench/etcd-restore-by-hand.ts: `lifeboat snapshots fetch`,
 //   etcdutl, etcdctl, kubectl and the lab's `proc.js stop|start`, the runbook's steps without its
-//   safety left out); wall time, each phase, the RTO (API server stopped → Deployments Available) and
+//   safety left out); wall time, each phase, the RTO (first component stopped → Deployments Available) and
 //   the API's unavailability (API server stopped → /readyz 200).
 // Setup: the primary's etcd filled with scratch data (lab/etcd-fill.ts) to BENCH_SIZE_MIB, ONE snapshot
 // taken by the etcdSnapshot workflow into a bucket of the bench's own (removed at the end, so the lab's
@@ -307,7 +307,7 @@ try {
     l.map((r) => r.wallSeconds),
   );
   out += row(
-    '   RTO (API server stopped → Deployments Available)',
+    '   RTO (first component stopped → Deployments Available)',
     lifeboat.rtoSeconds,
     l.map((r) => r.summary.rtoSeconds!),
   );
@@ -328,7 +328,7 @@ try {
     h.map((r) => r.wallSeconds),
   );
   out += row(
-    '   RTO (API server stopped → Deployments Available)',
+    '   RTO (first component stopped → Deployments Available)',
     byHand.rtoSeconds,
     h.map((r) => r.rtoSeconds),
   );
