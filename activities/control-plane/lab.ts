@@ -27,6 +27,18 @@ function existingAncestor(path: string): string {
   return p;
 }
 
+/** Until the lab component's own probe (the API server's /readyz) passes; ControlPlaneActionFailed after 2 minutes. */
+async function untilReady(name: string): Promise<void> {
+  const c = labComponents.find((x) => x.daemon.name === name)!;
+  let last = '';
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+    const r = await c.probe().catch((err: Error) => ({ ok: false, detail: err.message }));
+    if (r.ok) return;
+    last = r.detail;
+  }
+  throw ApplicationFailure.nonRetryable(`${name} did not become ready within 2 minutes: ${last}`, failureTypes.ControlPlaneActionFailed);
+}
+
 export function labControlPlane(cluster: string): ControlPlaneDriver {
   const specNamed = (name: string): DaemonSpec => {
     const c = labComponents.find((x) => x.daemon.name === name);
@@ -122,6 +134,10 @@ export function labControlPlane(cluster: string): ControlPlaneDriver {
     async startComponent(component) {
       const spec = specNamed(processOf(component, cluster));
       await start(spec, spec.name);
+      // As `systemctl start` of a notify unit: the API server counts as started once it is ready. The
+      // lab has no supervisor to restart a controller-manager started (by a rollback) before the API
+      // answers, and kube-controller-manager exits when it cannot read its configuration from the API.
+      if (component === 'kube-apiserver') await untilReady(spec.name);
       return [spec.name];
     },
     async restartComponent(component) {

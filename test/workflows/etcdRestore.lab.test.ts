@@ -123,6 +123,12 @@ describe('etcd-recovery on the primary (3 members)', () => {
         },
       },
     });
+    // Available before the snapshot: the restore must bring it back Available.
+    for (const deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 250))) {
+      const d = await apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
+      if (d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') && d.status.readyReplicas === 2) break;
+      if (Date.now() > deadline) throw new Error(`${ns}/web not Available within 60 s`);
+    }
     const taken = await snapshot();
     // Proved restorable in scratch, as a real restore's snapshot is: the runbook takes a verified one only.
     await w.client.workflow.execute<typeof restoreVerification>('restoreVerification', {
