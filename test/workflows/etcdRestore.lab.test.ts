@@ -49,6 +49,7 @@ const members = etcdMembersOf(labClusters.find((c) => c.name === 'primary')!);
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 const bucket = config.objectStore.bucket;
 const movedAside: string[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 let w: TestWorker;
 
 beforeAll(async () => {
@@ -56,6 +57,7 @@ beforeAll(async () => {
   w = await startTestWorker();
 }, 300_000);
 afterAll(async () => {
+  for (const c of cleanups) await c().catch(() => undefined);
   await w?.stop();
   // The old data dirs this suite's restores kept: the restore never deletes them; the test does.
   await Promise.all(movedAside.map((d) => rm(d, { recursive: true, force: true })));
@@ -146,8 +148,16 @@ describe('etcd-recovery on the primary (3 members)', () => {
     const informer = makeInformer<V1ConfigMap>(kc, `/api/v1/namespaces/${ns}/configmaps`, () =>
       core.listNamespacedConfigMap({ namespace: ns }),
     );
-    informer.on('error', () => setTimeout(() => void informer.start().catch(() => undefined), 1_000));
+    // A watch cut by the restore ends in an error; the informer starts again (and re-lists) until the test stops it.
+    let informing = true;
+    informer.on('error', () => setTimeout(() => void (informing ? informer.start().catch(() => undefined) : undefined), 1_000));
     await informer.start();
+    const stopInforming = async () => {
+      informing = false;
+      await informer.stop();
+    };
+    // Stopped by afterAll too, should the test fail before: an informer left running keeps Jest from exiting.
+    cleanups.push(stopInforming);
     const seen = () =>
       informer
         .list(ns)
@@ -172,7 +182,7 @@ describe('etcd-recovery on the primary (3 members)', () => {
     for (const deadline = Date.now() + 60_000; Date.now() < deadline && seen().join() !== 'deleted-later,kept';)
       await new Promise((r) => setTimeout(r, 500));
     expect(seen()).toEqual(['deleted-later', 'kept']);
-    await informer.stop();
+    await stopInforming();
 
     const checks = ['api', 'verify'].flatMap(
       (id) => report.steps.find((s) => s.id === id)!.outputs!.checks as { name: string; passed: boolean }[],
