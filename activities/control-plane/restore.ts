@@ -55,7 +55,13 @@ import { fetchSnapshot, SnapshotIntegrityError } from '../object-store/snapshot-
 import { listManifests, readManifest } from '../object-store/manifests.js';
 import { scratchRootOf } from '../scratch/etcd-restore.js';
 import { controlPlaneOf, withDriver } from './index.js';
-import { controlPlaneComponents, type ControlPlaneComponent, type EtcdMemberConfig, type StagedSnapshot } from './driver.js';
+import {
+  controlPlaneComponents,
+  type ControlPlaneComponent,
+  type ControlPlaneDriver,
+  type EtcdMemberConfig,
+  type StagedSnapshot,
+} from './driver.js';
 import type { ControlPlaneConfig } from '../../worker/config.js';
 
 type Deps = Pick<ActivityDeps, 'clusters' | 'tools' | 'verification' | 's3' | 'bucket' | 'keyRing'>;
@@ -228,13 +234,21 @@ function etcdRestoreRunbookActivities(deps: Deps) {
     });
 
   /** The member must not run: neither as its driver knows it, nor answering at its client URL. */
-  async function requireStopped(cluster: string, running: (m: EtcdMemberConfig) => Promise<boolean>, m: EtcdMemberConfig) {
-    const [runs, listening] = await Promise.all([running(m), portAccepts(m.clientUrl)]);
+  async function requireStopped(cluster: string, driver: ControlPlaneDriver, m: EtcdMemberConfig) {
+    const [runs, listening] = await Promise.all([driver.etcdMemberRunning(m), portAccepts(m.clientUrl)]);
     if (runs || listening)
       throw nonRetryable(
         `etcd member ${m.name} of '${cluster}' is running${listening ? ` (something accepts connections at ${m.clientUrl})` : ''}: its data dir is neither moved nor restored while it runs. Nothing was touched; stop it (or whatever restarts it) and retry the restore`,
         failureTypes.EtcdMemberRunning,
       );
+  }
+
+  /** Removes this run's staged snapshot from the worker; whether there was one. */
+  async function removeStaged(runId: string): Promise<boolean> {
+    const dir = stagingDir(deps, runId);
+    const had = existsSync(dir) && (await readdir(dir)).length > 0;
+    await rm(dir, { recursive: true, force: true });
+    return had;
   }
 
   /**
@@ -465,7 +479,7 @@ function etcdRestoreRunbookActivities(deps: Deps) {
             );
           }
           if (present) {
-            await requireStopped(cluster, (x) => driver.etcdMemberRunning(x), m);
+            await requireStopped(cluster, driver, m);
             await driver.rename(m, planned.dataDir, planned.movedAsideTo);
           }
           moved.push({ member: m.name, from: planned.dataDir, to: planned.movedAsideTo, existed: present || already });
@@ -501,7 +515,7 @@ function etcdRestoreRunbookActivities(deps: Deps) {
               `etcd member ${m.name} of '${cluster}': ${planned.dataDir} exists and is not this run's restore (was it moved aside? did a member start on an empty data dir?). Nothing was restored over it`,
               failureTypes.UnsafeEtcdDataDir,
             );
-          await requireStopped(cluster, (x) => driver.etcdMemberRunning(x), m);
+          await requireStopped(cluster, driver, m);
           todo.push({ planned, m });
         }
         if (!todo.length) return;
@@ -538,7 +552,7 @@ function etcdRestoreRunbookActivities(deps: Deps) {
       await withDriver(cluster, cp, async (driver) => {
         for (const { planned, m } of membersOf(cp, plan)) {
           await driver.stopEtcdMember(m);
-          await requireStopped(cluster, (x) => driver.etcdMemberRunning(x), m);
+          await requireStopped(cluster, driver, m);
           const keep = rolledBackRestoreDir(planned.dataDir, runId);
           const [present = false, marked = false, aside = false, kept = false] = await driver.pathsExist(m, [
             planned.dataDir,
@@ -801,6 +815,7 @@ function etcdRestoreRunbookActivities(deps: Deps) {
     }: RestoreMembersInput): Promise<{ removed: string[]; expired: string[]; stagedSnapshotRemoved: boolean }> {
       const cp = controlPlaneOf(deps, cluster);
       const removed: string[] = [];
+      const expired: string[] = [];
       await withDriver(cluster, cp, async (driver) => {
         for (const { planned, m } of membersOf(cp, plan)) {
           const candidates = Array.from({ length: maxRestoreAttempts }, (_, i) => restoringDir(planned.dataDir, runId, i + 1));
@@ -810,13 +825,8 @@ function etcdRestoreRunbookActivities(deps: Deps) {
             await driver.removeUnfinishedRestore(m, path);
             removed.push(path);
           }
-        }
-      });
-      // Old data dirs (moved aside, or restores rolled aside) of other runs, older than the configured
-      // age: this run's are kept whatever their age (a name with this run's tail).
-      const expired: string[] = [];
-      await withDriver(cluster, cp, async (driver) => {
-        for (const { planned, m } of membersOf(cp, plan)) {
+          // Old data dirs (moved aside, or restores rolled aside) of other runs, older than the configured
+          // age: this run's are kept whatever their age (a name with this run's tail).
           for (const e of await driver.asideEntries(m, planned.dataDir)) {
             if (e.path.includes(`.lifeboat-${runIdTail(runId)}`) || e.ageSeconds < cp.keepOldDataDirsFor) continue;
             if (!/\.lifeboat-[0-9a-f]{12}(-restored|-restoring-\d+)?$/.test(e.path)) continue;
@@ -825,18 +835,13 @@ function etcdRestoreRunbookActivities(deps: Deps) {
           }
         }
       });
-      const dir = stagingDir(deps, runId);
-      const stagedSnapshotRemoved = existsSync(dir);
-      await rm(dir, { recursive: true, force: true });
+      const stagedSnapshotRemoved = await removeStaged(runId);
       return { removed, expired, stagedSnapshotRemoved };
     },
 
     /** Removes the staged plaintext snapshot of this run from the worker (the restore is done with it). */
     async removeStagedSnapshot({ runId }: { runId: string }): Promise<{ removed: boolean }> {
-      const dir = stagingDir(deps, runId);
-      const had = existsSync(dir) && (await readdir(dir)).length > 0;
-      await rm(dir, { recursive: true, force: true });
-      return { removed: had };
+      return { removed: await removeStaged(runId) };
     },
   };
 
