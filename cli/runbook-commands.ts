@@ -299,6 +299,12 @@ export function registerRunbookCommands(program: Command): void {
       if (!opts.approver.trim()) throw new CliError('--approver: expected a name', exitCodes.badInput);
       await withClient(config, async (client) => {
         const handle = await runningRun(client, workflowId);
+        // The report first: the query makes a worker that has just restarted replay the run to where it waits,
+        // so the update's validator sees the approval step waiting (an update delivered together with the
+        // event that reaches the approval is validated before the workflow code has advanced to it).
+        const report = await handle.query(runbookReportQuery);
+        if (report.status !== 'waiting-approval')
+          throw new CliError(`approval refused: ${workflowId} is not waiting for an approval (it is ${report.status})`);
         try {
           const approval = await handle.executeUpdate(runbookApproveUpdate, {
             args: [{ approver: opts.approver, step: opts.step, comment: opts.comment }],

@@ -82,6 +82,14 @@ const completedActivities = (events: Events) => {
     .sort();
 };
 
+const waitForApprovalStep = async (handle: WorkflowHandle) => {
+  for (;;) {
+    const r = await handle.query<RunbookReport>('report').catch(() => undefined);
+    if (r?.status === 'waiting-approval') return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+
 describe('runbook interpreter under faults', () => {
   it('kill -9 of the worker while the child runs and while the approval waits: completes once, each change once, one child run', async () => {
     const parsed = parseRunbook('kill-test.yaml', text, { blocks: runbookBlocks });
@@ -122,12 +130,11 @@ describe('runbook interpreter under faults', () => {
       process.stderr.write(`[runbook kill] worker killed inside the child's ${killedInside.join(', ')}\n`);
       await restart();
 
-      for (;;) {
-        const r = await handle.query<RunbookReport>('report').catch(() => undefined);
-        if (r?.status === 'waiting-approval') break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await waitForApprovalStep(handle);
       await restart();
+      // As \`lifeboat runbook approve\` does: the report first, which the new worker answers once it has replayed
+      // the run to its approval step; only then the update, so its validator sees the step waiting.
+      await waitForApprovalStep(handle);
       const approval = await handle.executeUpdate<RunbookApproval, [RunbookApproveRequest]>('approve', { args: [{ approver: 'alice' }] });
       expect([approval.step, approval.approver]).toEqual(['approve', 'alice']);
       const report = await handle.result();
