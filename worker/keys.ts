@@ -1,5 +1,6 @@
 // Snapshot encryption keys, read once at worker start from files or environment variables. Only key
 // ids ever leave the worker process (into manifests and workflow history); key material never does.
+import { hkdfSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseKey } from '../activities/object-store/envelope.js';
 import { ConfigError, type EncryptionConfig } from './config.js';
@@ -26,4 +27,21 @@ export function loadKeyRing(encryption: EncryptionConfig, env: NodeJS.ProcessEnv
   }
   if (problems.length) throw new ConfigError(problems);
   return { currentKeyId: encryption.currentKeyId, lookup: (id) => keys.get(id), ids: [...keys.keys()] };
+}
+
+/**
+ * What a key derived from the keyring is for. Each purpose gets its own key (HKDF-SHA256 over the keyring
+ * key, the purpose as `info`), so a key used to MAC manifests never encrypts history, and a leak of one
+ * derived key says nothing of the others or of the snapshot key.
+ */
+export type KeyPurpose = 'history-payloads' | 'manifest-mac' | 'secret-compare';
+
+/**
+ * The 32-byte key for `purpose` derived from keyring key `keyId` (default: the current one), or
+ * `undefined` when that id is not configured.
+ */
+export function deriveKey(keyRing: KeyRing, purpose: KeyPurpose, keyId = keyRing.currentKeyId): Buffer | undefined {
+  const material = keyRing.lookup(keyId);
+  if (!material) return undefined;
+  return Buffer.from(hkdfSync('sha256', material, Buffer.from(`lifeboat/${keyId}`), Buffer.from(`lifeboat ${purpose} v1`), 32));
 }
