@@ -2,7 +2,7 @@
 // system's factory takes a `Pick` of this, only what it uses, never the whole configuration.
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ClusterClients, LifeboatClients } from '../worker/clients.js';
-import type { AppConfig, LifeboatConfig } from '../worker/config.js';
+import type { AppConfig, LifeboatConfig, ObjectLockConfig } from '../worker/config.js';
 import type { KeyRing } from '../worker/keys.js';
 
 export interface ActivityDeps {
@@ -14,6 +14,8 @@ export interface ActivityDeps {
   bucket: string;
   /** The object store's endpoint, for messages. */
   objectStoreEndpoint: string | undefined;
+  /** S3 Object Lock retention for snapshots and manifests; undefined: written unlocked. */
+  objectLock: ObjectLockConfig | undefined;
   apps: readonly AppConfig[];
   /** Paths of etcdctl, etcdutl, etcd, kube-apiserver. */
   tools: LifeboatConfig['tools'];
@@ -30,6 +32,7 @@ export function activityDeps(clients: LifeboatClients, keyRing: KeyRing | undefi
     s3: clients.s3,
     bucket: config.objectStore.bucket,
     objectStoreEndpoint: config.objectStore.endpoint,
+    objectLock: config.objectStore.objectLock,
     apps: config.apps,
     tools: config.tools,
     verification: config.verification,

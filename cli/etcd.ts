@@ -24,6 +24,7 @@ interface EtcdOptions {
   snapshot?: string;
   before?: string;
   force?: boolean;
+  allowUnsigned?: boolean;
   reason?: string;
   autoApprove?: boolean;
   approver?: string;
@@ -71,6 +72,7 @@ export function restoreParameters(config: LifeboatConfig, opts: EtcdOptions): Pa
     ...(opts.snapshot ? { snapshotId: opts.snapshot } : {}),
     ...(opts.before ? { before: opts.before } : {}),
     force: opts.force ?? false,
+    allowUnsigned: opts.allowUnsigned ?? false,
   };
 }
 
@@ -207,6 +209,7 @@ export function registerEtcdCommands(program: Command): void {
     .option('--snapshot <id>', 'restore exactly this snapshot (default: the newest verified one)')
     .option('--before <time>', 'the newest verified snapshot taken before this ISO-8601 time')
     .option('--force', 'allow a snapshot that was uploaded but never verified')
+    .option('--allow-unsigned', 'allow a snapshot whose manifest is unsigned (written before Lifeboat signed manifests)')
     .action(async (opts: EtcdOptions) => {
       const config = loadConfig();
       await start(config, 'etcd-recovery', opts, restoreParameters(config, opts));

@@ -7,6 +7,7 @@ import type { pruneEtcdSnapshots } from '../workflows/etcdSnapshot.js';
 import { EnvelopeError } from '../activities/object-store/envelope.js';
 import { listManifests, readManifest } from '../activities/object-store/manifests.js';
 import { fetchSnapshot, SnapshotIntegrityError } from '../activities/object-store/snapshot-fetch.js';
+import { ManifestTamperedError } from '../activities/object-store/manifest-mac.js';
 import type { SnapshotManifest } from '../model/snapshot-layout.js';
 import { clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';
 import { loadKeyRing } from '../worker/keys.js';
@@ -35,6 +36,8 @@ export interface FetchedSnapshotFile {
   keyId: string;
   /** The etcd revision the snapshot's stream started at (the manifest's etcd.revisionAtStart). */
   revision: number;
+  /** The manifest's signature was checked (false: an unsigned manifest, fetched because of allowUnsigned). */
+  signed: boolean;
 }
 
 const isErrno = (err: unknown, code: string) => (err as NodeJS.ErrnoException).code === code;
@@ -63,7 +66,7 @@ async function renameNoReplace(from: string, to: string): Promise<void> {
  */
 export async function fetchSnapshotToFile(
   config: LifeboatConfig,
-  opts: { cluster: string; snapshot: string; out: string },
+  opts: { cluster: string; snapshot: string; out: string; allowUnsigned?: boolean },
 ): Promise<FetchedSnapshotFile> {
   const cluster = clusterByName(config, opts.cluster).name;
   if (!/^[A-Za-z0-9._-]+$/.test(opts.snapshot))
@@ -94,13 +97,19 @@ export async function fetchSnapshotToFile(
   const s3 = createS3Client(config);
   const bucket = config.objectStore.bucket;
   try {
-    const manifest = await readManifest(s3, bucket, cluster, opts.snapshot).catch((err: Error) => {
+    const manifest = await readManifest(s3, bucket, cluster, opts.snapshot, keyRing).catch((err: Error) => {
       if (err.name === 'NoSuchKey')
         throw new CliError(
           `cluster '${cluster}' has no snapshot ${opts.snapshot} in s3://${bucket} (see \`lifeboat snapshots list --cluster ${cluster}\`)`,
         );
+      if (err instanceof ManifestTamperedError) throw new CliError(`${err.message}. Nothing written to ${out}`);
       throw err;
     });
+    if (!manifest.mac && !opts.allowUnsigned)
+      throw new CliError(
+        `snapshot ${opts.snapshot} of '${cluster}' has an unsigned manifest (written before Lifeboat signed manifests): nothing proves it was not swapped or edited in the bucket. Fetch it anyway with --allow-unsigned`,
+        exitCodes.badInput,
+      );
     if (manifest.cluster !== cluster)
       throw new CliError(
         `snapshot ${opts.snapshot} is listed for cluster '${cluster}' but its manifest names cluster '${manifest.cluster}': it is not a snapshot of '${cluster}'`,
@@ -141,12 +150,14 @@ export async function fetchSnapshotToFile(
         storedSha256: manifest.object.storedSha256,
         keyId: fetched.keyId,
         revision: manifest.etcd.revisionAtStart,
+        signed: manifest.mac !== undefined,
       };
     } catch (err) {
       destination.destroy();
       await file.close().catch(() => undefined);
       await rm(partial, { force: true });
       if (interrupted.signal.aborted) throw new CliError(`interrupted: nothing written to ${out}`);
+      if (err instanceof ManifestTamperedError) throw new CliError(`${err.message}. Nothing written to ${out}`);
       if (err instanceof SnapshotIntegrityError || err instanceof EnvelopeError)
         throw new CliError(`snapshot ${opts.snapshot} of '${cluster}' is corrupt: ${err.message}. Nothing written to ${out}`);
       if ((err as Error).name === 'NoSuchKey')
@@ -174,7 +185,7 @@ export function formatFetchedSnapshot(f: FetchedSnapshotFile): string {
       `snapshot ${f.snapshotId} of ${f.cluster}, taken ${f.startedAt}, status ${f.status}${unverified}`,
       `wrote ${f.file} (mode 0600): ${f.bytes} bytes (${(f.bytes / 1024 / 1024).toFixed(1)} MiB), revision ${f.revision}`,
       `sha256 ${f.sha256} (plaintext, matches the manifest; stored object ${f.storedSha256} matches too)`,
-      `decrypted with key ${f.keyId}`,
+      `decrypted with key ${f.keyId}; ${f.signed ? 'manifest signature checked' : 'MANIFEST UNSIGNED (written before signing): nothing proves it is this snapshot'}`,
       `check it with \`etcdutl snapshot status ${f.file}\`; it holds the cluster's Secrets: remove it once restored`,
     ].join('\n') + '\n'
   );
@@ -190,16 +201,28 @@ export function registerSnapshotCommands(program: Command): void {
     .action(async (opts: { cluster: string; json?: boolean }) => {
       const config = loadConfig();
       const cluster = clusterByName(config, opts.cluster).name;
+      // Without keys the signatures cannot be checked: the listing says so.
+      const keyRing = config.encryption ? loadKeyRing(config.encryption) : undefined;
       const s3 = createS3Client(config);
-      const listing = await listManifests(s3, config.objectStore.bucket, cluster);
+      const listing = await listManifests(s3, config.objectStore.bucket, cluster, keyRing);
       s3.destroy();
-      if (!listing.complete && !listing.manifests.length) throw new CliError(listing.problem ?? 'listing failed');
+      if (!listing.complete && !listing.manifests.length && !listing.tampered.length)
+        throw new CliError(listing.problem ?? 'listing failed');
       const now = Date.now();
-      if (opts.json) printJson({ cluster, complete: listing.complete, problem: listing.problem, snapshots: listing.manifests });
+      const signature = (m: SnapshotManifest) => (!m.mac ? 'unsigned' : listing.macsChecked ? 'signed' : 'not checked');
+      if (opts.json)
+        printJson({
+          cluster,
+          complete: listing.complete,
+          problem: listing.problem,
+          macsChecked: listing.macsChecked,
+          snapshots: listing.manifests,
+          tampered: listing.tampered,
+        });
       else {
         process.stdout.write(
           table(
-            ['snapshot', 'age', 'size', 'revision', 'status', 'key'],
+            ['snapshot', 'age', 'size', 'revision', 'status', 'key', 'manifest'],
             listing.manifests.map((m) => [
               m.snapshotId,
               age(m.startedAt, now),
@@ -207,12 +230,15 @@ export function registerSnapshotCommands(program: Command): void {
               String(m.etcd.revisionAtStart),
               m.status,
               m.encryption.keyId,
+              signature(m),
             ]),
           ),
         );
+        for (const t of listing.tampered) process.stdout.write(`REFUSED: ${t.reason}\n`);
+        if (!listing.macsChecked) process.stdout.write('warning: no encryption keys configured: manifest signatures were not checked\n');
         if (!listing.complete) process.stdout.write(`warning: listing incomplete: ${listing.problem}\n`);
       }
-      if (!listing.complete) process.exitCode = exitCodes.failed;
+      if (!listing.complete || listing.tampered.length) process.exitCode = exitCodes.failed;
     });
 
   snapshots
@@ -242,6 +268,11 @@ export function registerSnapshotCommands(program: Command): void {
       const rows = [
         ...plan.keep.map((k) => [k.id, 'keep', k.reasons.join(', ')]),
         ...plan.delete.map((d) => [d.id, opts.dryRun ? 'would delete' : 'deleted', d.reason]),
+        ...(plan.locked ?? []).map((l) => [
+          l.id,
+          `locked until ${l.until}`,
+          `${l.reason}; the object lock (${l.mode ?? 'unknown mode'}) forbids deleting it yet`,
+        ]),
       ].sort((a, b) => b[0]!.localeCompare(a[0]!));
       process.stdout.write(table(['snapshot', 'action', 'why'], rows));
       if (result.abortedUploads.length) process.stdout.write(`aborted ${result.abortedUploads.length} incomplete upload(s)\n`);
@@ -255,8 +286,9 @@ export function registerSnapshotCommands(program: Command): void {
     .requiredOption('--cluster <name>', 'cluster')
     .requiredOption('--snapshot <id>', 'snapshot id, as `lifeboat snapshots list` prints it')
     .requiredOption('--out <file>', 'where to write it (mode 0600); must not exist')
+    .option('--allow-unsigned', 'fetch a snapshot whose manifest is unsigned (written before Lifeboat signed manifests)')
     .option('--json', 'print what was written as one JSON object')
-    .action(async (opts: { cluster: string; snapshot: string; out: string; json?: boolean }) => {
+    .action(async (opts: { cluster: string; snapshot: string; out: string; allowUnsigned?: boolean; json?: boolean }) => {
       const fetched = await fetchSnapshotToFile(loadConfig(), opts);
       if (opts.json) printJson(fetched);
       else process.stdout.write(formatFetchedSnapshot(fetched));

@@ -12,6 +12,11 @@
 //    startedAt then id descending, whatever the listing's order. With `force` and no verified one: the
 //    newest `uploaded` one, flagged unverified. An incomplete listing is refused: the newest snapshot
 //    could be the one it missed, and an older one loses more data.
+// 4. Signed manifests (activities/object-store/manifest-mac.ts): a listing that refused any manifest as
+//    tampered (edited, swapped, rolled back) refuses the automatic choice (the newest may be the one
+//    tampered with), and a named snapshot whose manifest was refused is refused (ManifestTampered). An
+//    unsigned manifest (written before signing) is taken only with `allowUnsigned`: named, it is refused
+//    without it (ManifestUnsigned); otherwise the choice passes it over, and says so when nothing else fits.
 // "Taken at" is the manifest's startedAt: the snapshot's data point is a few seconds after it (the
 // stream starts after the run's first step), so it bounds the lost writes from below, never misses one.
 //
@@ -55,6 +60,8 @@ export interface SnapshotListing {
   complete: boolean;
   /** Why the listing is incomplete. Default: none given. */
   problem?: string;
+  /** Manifests the listing refused as tampered, each with its key and why. Default: none. */
+  tampered?: { key: string; reason: string }[];
 }
 
 /** What the person asked to restore from; the CLI's `--snapshot`, `--before` and `--force`. */
@@ -66,6 +73,8 @@ export interface RestoreSnapshotRequest {
   before?: string;
   /** Allow a snapshot that was uploaded but never verified. Default: false. */
   force?: boolean;
+  /** Allow a snapshot whose manifest is unsigned (written before manifests were signed). Default: false. */
+  allowUnsigned?: boolean;
 }
 
 /** The snapshot a restore will use, and why that one: the plan shows `why` to the approver. */
@@ -92,7 +101,7 @@ const described = (m: SnapshotManifest) => `${m.snapshotId} (taken ${m.startedAt
  * one mistake a restore cannot take back. Rules in the module comment.
  */
 export function chooseRestoreSnapshot(listing: SnapshotListing, request: RestoreSnapshotRequest): SnapshotChoice {
-  const { cluster, snapshotId, before, force = false } = request;
+  const { cluster, snapshotId, before, force = false, allowUnsigned = false } = request;
   if (snapshotId !== undefined && before !== undefined)
     return refuse(
       failureTypes.InvalidEtcdRecoveryRequest,
@@ -105,11 +114,21 @@ export function chooseRestoreSnapshot(listing: SnapshotListing, request: Restore
       `before ${JSON.stringify(before)}: expected an ISO-8601 date-time with a zone, such as 2026-11-21T10:00:00Z`,
     );
   const incomplete = `the listing of the snapshots of cluster '${cluster}' is incomplete (${listing.problem ?? 'no problem given'})`;
-  const ours = newestFirst(listing.manifests.filter((m) => m.cluster === cluster));
+  const tampered = listing.tampered ?? [];
+  const unsignedRefusal = (m: SnapshotManifest) =>
+    refuse(
+      failureTypes.ManifestUnsigned,
+      `snapshot ${m.snapshotId} of cluster '${cluster}' has an unsigned manifest (written before Lifeboat signed manifests): nothing proves it was not swapped or edited in the bucket. Restore it only if you trust the bucket, with --allow-unsigned`,
+    );
+  const usable = (m: SnapshotManifest) => allowUnsigned || m.mac !== undefined;
+  const ours = newestFirst(listing.manifests.filter((m) => m.cluster === cluster && usable(m)));
+  const unsignedOfOurs = listing.manifests.filter((m) => m.cluster === cluster && !usable(m)).length;
   const newestVerified = ours.find((m) => m.status === 'verified');
   const otherwise = newestVerified ? `the newest verified one is ${described(newestVerified)}` : 'none is verified';
 
   if (snapshotId !== undefined) {
+    const refused = tampered.find((t) => t.key.split('/').at(-2) === snapshotId);
+    if (refused) return refuse(failureTypes.ManifestTampered, refused.reason);
     const m = listing.manifests.find((s) => s.snapshotId === snapshotId);
     if (!m && !listing.complete)
       return refuse(failureTypes.SnapshotListingIncomplete, `snapshot ${snapshotId} is not in the listing, but ${incomplete}: try again`);
@@ -123,6 +142,7 @@ export function chooseRestoreSnapshot(listing: SnapshotListing, request: Restore
         failureTypes.SnapshotOfAnotherCluster,
         `snapshot ${snapshotId} is listed for cluster '${cluster}' but its manifest names cluster '${m.cluster}': restoring it would replace the data of '${cluster}' with another cluster's, so it is refused even with force; find out how the manifest got there`,
       );
+    if (!usable(m)) return unsignedRefusal(m);
     if (m.status === 'verified') return { ok: true, snapshot: m, unverified: false, why: `snapshot ${described(m)}, as asked` };
     if (m.status === 'uploaded' && force)
       return {
@@ -148,6 +168,13 @@ export function chooseRestoreSnapshot(listing: SnapshotListing, request: Restore
       failureTypes.SnapshotListingIncomplete,
       `${incomplete}: the newest verified snapshot may be the one it missed; try again, or name a snapshot`,
     );
+  if (tampered.length)
+    return refuse(
+      failureTypes.ManifestTampered,
+      `${tampered.length} manifest(s) of cluster '${cluster}' were tampered with, so the newest snapshot cannot be trusted to be the newest: ${tampered
+        .map((t) => t.reason)
+        .join('; ')}. Find out who wrote the bucket, or name a snapshot with --snapshot`,
+    );
   const limit = before === undefined ? '' : ` taken before ${before}`;
   // NaN < before is false: a snapshot whose time is unreadable is never taken for one before a time.
   const eligible = before === undefined ? ours : ours.filter((m) => parseZonedDateTime(m.startedAt) < beforeMs);
@@ -163,11 +190,15 @@ export function chooseRestoreSnapshot(listing: SnapshotListing, request: Restore
       why: `the newest uploaded snapshot${limit}: ${described(uploaded)}; no verified one${limit}, restored unverified because of force`,
     };
 
+  const unsignedHint = unsignedOfOurs
+    ? `; ${unsignedOfOurs} snapshot(s) with unsigned manifests (written before signing) were passed over: --allow-unsigned takes them`
+    : '';
   if (ours.length === 0) {
-    const foreign = listing.manifests.length > 0 ? ` (${listing.manifests.length} manifests under its prefix name other clusters)` : '';
+    const others = listing.manifests.filter((m) => m.cluster !== cluster).length;
+    const foreign = others > 0 ? ` (${others} manifests under its prefix name other clusters)` : '';
     return refuse(
       failureTypes.NoRestorableSnapshot,
-      `cluster '${cluster}' has no snapshot in the object store${foreign}: nothing to restore from`,
+      `cluster '${cluster}' has no ${unsignedOfOurs ? 'signed ' : ''}snapshot in the object store${foreign}${unsignedHint}: nothing to restore from`,
     );
   }
   const allVerified = ours.filter((m) => m.status === 'verified');
@@ -181,7 +212,7 @@ export function chooseRestoreSnapshot(listing: SnapshotListing, request: Restore
     : force
       ? `, and none uploaded${limit} to force`
       : '';
-  return refuse(failureTypes.NoRestorableSnapshot, `${why}${unverifiedHint}`);
+  return refuse(failureTypes.NoRestorableSnapshot, `${why}${unverifiedHint}${unsignedHint}`);
 }
 
 const count = (manifests: SnapshotManifest[], status: SnapshotManifest['status']) => manifests.filter((m) => m.status === status).length;

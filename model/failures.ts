@@ -41,6 +41,17 @@ export const failureTypes = {
    */
   RetentionDeleteFailed: 'RetentionDeleteFailed',
 
+  /**
+   * A manifest that is not what Lifeboat wrote: its signature does not match its content (edited), it
+   * is another snapshot's (swapped), an older one written over a newer id (rolled back), or a signed
+   * manifest whose signature was removed. Never used, never deleted by retention until a person looks.
+   */
+  ManifestTampered: 'ManifestTampered',
+  /** A manifest signed with a keyring key id this worker does not have: its signature cannot be checked. */
+  ManifestKeyUnknown: 'ManifestKeyUnknown',
+  /** A manifest written before manifests were signed, asked to be restored without allowUnsigned. */
+  ManifestUnsigned: 'ManifestUnsigned',
+
   // Restore verification
   NoSnapshotToVerify: 'NoSnapshotToVerify',
   SnapshotNotFound: 'SnapshotNotFound',

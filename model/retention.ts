@@ -27,6 +27,11 @@
 // 7. Everything else is deleted with exactly one reason, the first that applies of `failed verification`,
 //    `older than <maxAgeDays> days` and `not selected by policy`.
 // Keep reasons are listed in rule order: last, daily, weekly, monthly, then protection.
+// 8. A snapshot rule 7 deletes but whose objects are under an S3 Object Lock until after `now`
+//    (`lockedUntil`) goes to `locked` instead, with its reason and the date: the store would refuse the
+//    delete. A later run deletes it once the date has passed.
+// 9. A listing with tampered manifests (edited, swapped, rolled back: activities/object-store/manifest-mac.ts)
+//    is refused like an incomplete one: someone has written the bucket, and the plan could be theirs.
 
 export type SnapshotStatus = 'uploaded' | 'verified' | 'failed';
 
@@ -42,6 +47,10 @@ export interface SnapshotRecord {
   status: SnapshotStatus;
   /** Size of the stored object in bytes, for reports; retention ignores it. Default: unknown. */
   sizeBytes?: number;
+  /** ISO-8601: an S3 Object Lock keeps the snapshot's objects until then (rule 8). Default: not locked. */
+  lockedUntil?: string;
+  /** The lock's mode (GOVERNANCE, COMPLIANCE, legal hold), for the report. Default: none given. */
+  lockMode?: string;
 }
 
 export interface RetentionPolicy {
@@ -62,6 +71,8 @@ export interface RetentionPlan {
   keep: { id: string; reasons: string[] }[];
   /** Snapshots to delete, newest first, each with the one reason it goes. */
   delete: { id: string; reason: string }[];
+  /** Snapshots that would be deleted but are locked until `until` (rule 8), newest first. Default: none. */
+  locked?: { id: string; reason: string; until: string; mode?: string }[];
   /** Set when nothing may be deleted, e.g. the listing was incomplete; then delete is empty. */
   refused?: string;
 }
@@ -73,6 +84,8 @@ export interface ListingResult {
   complete: boolean;
   /** Why the listing is incomplete, for the refusal message. Default: none given. */
   problem?: string;
+  /** Why each tampered manifest was refused (rule 9). Default: none. */
+  tampered?: string[];
 }
 
 const dayMs = 86_400_000;
@@ -115,6 +128,8 @@ function newestFirst(snapshots: SnapshotRecord[]): TimedSnapshot[] {
 
 function refusalOf(listing: ListingResult, policy: RetentionPolicy, now: Date, snapshots: TimedSnapshot[]): string | undefined {
   if (!listing.complete) return `listing incomplete: ${listing.problem ?? 'no problem given'}`;
+  if (listing.tampered?.length)
+    return `${listing.tampered.length} tampered manifest(s), nothing is deleted until someone has looked at the bucket: ${listing.tampered.join('; ')}`;
   const policyProblems = validateRetentionPolicy(policy);
   if (policyProblems.length > 0) return `invalid policy: ${policyProblems.join('; ')}`;
   if (Number.isNaN(now.getTime())) return 'invalid now: not a date';
@@ -170,13 +185,20 @@ export function planRetention(listing: ListingResult, policy: RetentionPolicy, n
   const isExpired = (s: TimedSnapshot) => policy.maxAgeDays !== undefined && now.getTime() - s.time > policy.maxAgeDays * dayMs;
 
   const plan: RetentionPlan = { keep: [], delete: [] };
+  const locked: NonNullable<RetentionPlan['locked']> = [];
   for (const s of snapshots) {
     const reasons = isExpired(s) ? [] : [...(selectedFor.get(s) ?? [])];
     if (s === protectedSnapshot) reasons.push(protectionReason);
-    if (reasons.length > 0) plan.keep.push({ id: s.id, reasons });
-    else if (s.status === 'failed') plan.delete.push({ id: s.id, reason: 'failed verification' });
-    else if (isExpired(s)) plan.delete.push({ id: s.id, reason: `older than ${policy.maxAgeDays} days` });
-    else plan.delete.push({ id: s.id, reason: 'not selected by policy' });
+    if (reasons.length > 0) {
+      plan.keep.push({ id: s.id, reasons });
+      continue;
+    }
+    const reason =
+      s.status === 'failed' ? 'failed verification' : isExpired(s) ? `older than ${policy.maxAgeDays} days` : 'not selected by policy';
+    const lockedUntil = s.lockedUntil === undefined ? NaN : parseZonedDateTime(s.lockedUntil);
+    if (lockedUntil > now.getTime()) locked.push({ id: s.id, reason, until: s.lockedUntil!, ...(s.lockMode ? { mode: s.lockMode } : {}) });
+    else plan.delete.push({ id: s.id, reason });
   }
+  if (locked.length) plan.locked = locked;
   return plan;
 }

@@ -64,6 +64,14 @@ export interface SnapshotUpload {
   streamFinishedAt: string;
 }
 
+/** A manifest's signature. The key is derived from keyring key `keyId`; no key material here. */
+export interface ManifestMac {
+  algorithm: 'HMAC-SHA256';
+  keyId: string;
+  /** base64 of the 32-byte MAC. */
+  value: string;
+}
+
 export interface SnapshotManifest {
   kind: 'lifeboat.etcd-snapshot';
   formatVersion: 1;
@@ -78,6 +86,13 @@ export interface SnapshotManifest {
   finishedAt: string;
   workflowId: string;
   runId: string;
+  /**
+   * HMAC-SHA256 over the manifest's canonical form (RFC 8785) with this field's `value` left out, keyed
+   * with the keyring's `manifest-mac` key of `keyId` (activities/object-store/manifest-mac.ts). Absent on
+   * manifests written before manifests were signed: those are "unsigned", listed, never restored
+   * automatically.
+   */
+  mac?: ManifestMac;
   /** Set by restore verification: the latest one's outcome. */
   verification?: {
     at: string;

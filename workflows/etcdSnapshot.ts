@@ -121,9 +121,10 @@ export async function etcdSnapshot(input: EtcdSnapshotInput): Promise<EtcdSnapsh
     workflowId: info.workflowId,
     runId: info.runId,
   };
-  await steps.run('manifest', () => store.writeSnapshotManifest(manifest));
+  // The manifest as stored, with its signature (histories from before signing returned nothing).
+  const stored: SnapshotManifest | undefined = await steps.run('manifest', () => store.writeSnapshotManifest(manifest));
 
-  const result: EtcdSnapshotResult = { manifest, steps: steps.all };
+  const result: EtcdSnapshotResult = { manifest: stored ?? manifest, steps: steps.all };
   if (input.skipRetention) {
     steps.skip('retention', 'skipRetention requested');
     return result;

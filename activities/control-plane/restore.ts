@@ -53,6 +53,7 @@ import { countRegistry } from '../etcd/inventory.js';
 import { EnvelopeError } from '../object-store/envelope.js';
 import { fetchSnapshot, SnapshotIntegrityError } from '../object-store/snapshot-fetch.js';
 import { listManifests, readManifest } from '../object-store/manifests.js';
+import { ManifestTamperedError, tamperedType } from '../object-store/manifest-mac.js';
 import { scratchRootOf } from '../scratch/etcd-restore.js';
 import { controlPlaneOf, withDriver } from './index.js';
 import {
@@ -76,6 +77,8 @@ export interface PreflightEtcdRestoreInput {
   before?: string;
   /** Allow an `uploaded`, never verified snapshot. Default: false. */
   force?: boolean;
+  /** Allow a snapshot whose manifest is unsigned (written before manifests were signed). Default: false. */
+  allowUnsigned?: boolean;
 }
 
 /** One member as the preflight found it: running or not, and whether its host has room for the restore. */
@@ -274,6 +277,7 @@ function etcdRestoreRunbookActivities(deps: Deps) {
       await fetchSnapshot({ s3, bucket, manifest, keyRing, destination, signal: ctx.cancellationSignal });
     } catch (err) {
       await rm(localPath, { force: true });
+      if (err instanceof ManifestTamperedError) throw nonRetryable(`${err.message}. Nothing was stopped`, tamperedType(err));
       if (err instanceof SnapshotIntegrityError || err instanceof EnvelopeError)
         throw nonRetryable(`snapshot ${manifest.snapshotId} is corrupt: ${err.message}. Nothing was stopped`, failureTypes.SnapshotCorrupt);
       if ((err as Error).name === 'NoSuchKey')
@@ -296,12 +300,18 @@ function etcdRestoreRunbookActivities(deps: Deps) {
     async preflightEtcdRestore(input: PreflightEtcdRestoreInput): Promise<EtcdRestorePreflight> {
       const { cluster, runId } = input;
       const cp = controlPlaneOf(deps, cluster);
-      const listing = await listManifests(s3, bucket, cluster);
+      if (!keyRing)
+        throw nonRetryable(
+          'this worker has no encryption keys configured (encryption in its config); it cannot check manifests or decrypt snapshots',
+          failureTypes.EncryptionNotConfigured,
+        );
+      const listing = await listManifests(s3, bucket, cluster, keyRing);
       const choice = chooseRestoreSnapshot(listing, {
         cluster,
         ...(input.snapshotId ? { snapshotId: input.snapshotId } : {}),
         ...(input.before ? { before: input.before } : {}),
         force: input.force ?? false,
+        allowUnsigned: input.allowUnsigned ?? false,
       });
       if (!choice.ok) {
         if (choice.type === failureTypes.SnapshotListingIncomplete) throw ApplicationFailure.retryable(choice.reason, choice.type);
@@ -384,6 +394,7 @@ function etcdRestoreRunbookActivities(deps: Deps) {
       const notes = [
         `Restores snapshot ${manifest.snapshotId}: ${choice.why}.`,
         choice.unverified ? 'THE SNAPSHOT WAS NEVER VERIFIED: nobody has proved it restores.' : '',
+        manifest.mac ? '' : 'ITS MANIFEST IS UNSIGNED (written before manifests were signed; taken because of allowUnsigned).',
         `Writes after ${decision.dataLoss.from} are lost (${Math.round(decision.dataLoss.seconds)} s so far${lost === undefined ? '' : `, at most ${lost} revisions`}).`,
         withLeader >= need
           ? `The quorum HOLDS now (${withLeader}/${cp.etcdMembers.length} members answer with a leader): this rolls a working cluster back.`
@@ -847,7 +858,10 @@ function etcdRestoreRunbookActivities(deps: Deps) {
 
   /** The manifest of the plan's snapshot (re-read: the plan does not carry it whole). */
   function manifestOf(plan: EtcdRestorePreflight): Promise<SnapshotManifest> {
-    return readManifest(s3, bucket, plan.cluster, plan.snapshot.snapshotId);
+    return readManifest(s3, bucket, plan.cluster, plan.snapshot.snapshotId, keyRing).catch((err: unknown) => {
+      // Changed since the preflight read it: whatever it now says is not what was approved.
+      throw err instanceof ManifestTamperedError ? nonRetryable(err.message, tamperedType(err)) : err;
+    });
   }
 }
 

@@ -4,7 +4,7 @@ import { createEtcdHealthActivities } from './health.js';
 import { createEtcdMemberActivities } from './members.js';
 import { createEtcdSnapshotActivities } from './snapshot.js';
 
-export const createEtcdActivities = (deps: Pick<ActivityDeps, 'clusters' | 'tools' | 's3' | 'bucket' | 'keyRing'>) => ({
+export const createEtcdActivities = (deps: Pick<ActivityDeps, 'clusters' | 'tools' | 's3' | 'bucket' | 'keyRing' | 'objectLock'>) => ({
   ...createEtcdHealthActivities(deps),
   ...createEtcdMemberActivities(deps),
   ...createEtcdSnapshotActivities(deps),

@@ -8,7 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Etcd3 } from 'etcd3';
-import { createEncryptStream } from '../object-store/envelope.js';
+import { createEncryptStream, type SnapshotBinding } from '../object-store/envelope.js';
+import type { ObjectLockParams } from '../object-store/object-lock.js';
 
 /** Bytes in etcd's sha256 trailer. */
 const trailerBytes = 32;
@@ -108,6 +109,10 @@ export interface StreamSnapshotOptions {
   objectKey: string;
   key: Buffer;
   keyId: string;
+  /** The cluster and snapshot id the envelope binds (its version 2 header). Required. */
+  binding: SnapshotBinding;
+  /** S3 Object Lock retention for the object (see objectLockParams). Default: none. */
+  objectLock?: ObjectLockParams;
   /** Multipart part size. Default: 8 MiB. Memory in flight is about partSize x (queueSize + 1). */
   partSize?: number;
   /** Parts uploaded concurrently. Default: 3. */
@@ -135,12 +140,23 @@ export async function streamSnapshotToStore(options: StreamSnapshotOptions): Pro
   // database). Every way out but success cancels it.
   const snapshot = (await options.etcd.maintenance.snapshot()) as unknown as Readable & { cancel(): void };
   const verifier = new EtcdSnapshotVerifier();
-  const encrypt = createEncryptStream({ key: options.key, keyId: options.keyId, chunkSize: options.chunkSize ?? streamDefaults.chunkSize });
+  const encrypt = createEncryptStream({
+    key: options.key,
+    keyId: options.keyId,
+    binding: options.binding,
+    chunkSize: options.chunkSize ?? streamDefaults.chunkSize,
+  });
   const stored = new Sha256Tap();
   const body = new PassThrough();
   const upload = new Upload({
     client: options.s3,
-    params: { Bucket: options.bucket, Key: options.objectKey, Body: body, ContentType: 'application/vnd.lifeboat.snapshot' },
+    params: {
+      Bucket: options.bucket,
+      Key: options.objectKey,
+      Body: body,
+      ContentType: 'application/vnd.lifeboat.snapshot',
+      ...options.objectLock,
+    },
     partSize,
     queueSize: options.queueSize ?? streamDefaults.queueSize,
     leavePartsOnError: false,

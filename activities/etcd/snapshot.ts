@@ -20,6 +20,7 @@ import {
   type SnapshotUpload,
 } from '../../model/snapshot-layout.js';
 import { deleteObjects, listManifests, ManifestCollisionError, writeManifest, type DeleteOutcome } from '../object-store/manifests.js';
+import { deleteAllVersions, objectLockHolds, objectLockParams, type ObjectLockHold } from '../object-store/object-lock.js';
 import { failureTypes } from '../../model/failures.js';
 
 const nonRetryableS3 = new Map<string, string>([
@@ -92,6 +93,11 @@ export interface RetentionResult {
   /** Keys the store reports deleted, in the order they were deleted. */
   deletedObjects: string[];
   abortedUploads: string[];
+  /**
+   * Objects retention would delete but an S3 Object Lock still holds (the plan's `locked` snapshots'
+   * objects, and locked objects without a manifest): left for a later run. Default: none.
+   */
+  lockedObjects?: ObjectLockHold[];
 }
 
 /** Per-object delete errors that a later attempt may not meet: the store was busy or timed out. */
@@ -117,7 +123,9 @@ export function retentionDeleteFailure(cluster: string, result: RetentionResult,
   });
 }
 
-export const createEtcdSnapshotActivities = (deps: Pick<ActivityDeps, 'clusters' | 'tools' | 's3' | 'bucket' | 'keyRing'>) => {
+export const createEtcdSnapshotActivities = (
+  deps: Pick<ActivityDeps, 'clusters' | 'tools' | 's3' | 'bucket' | 'keyRing' | 'objectLock'>,
+) => {
   const { bucket, keyRing } = deps;
   const etcdWhere = (cluster: string, endpoints: string[]) => ({ cluster, endpoints: endpoints.join(','), bucket });
   const requireKeys = (): KeyRing => {
@@ -158,6 +166,8 @@ export const createEtcdSnapshotActivities = (deps: Pick<ActivityDeps, 'clusters'
             objectKey,
             key: keys.lookup(keys.currentKeyId)!,
             keyId: keys.currentKeyId,
+            binding: { cluster, snapshotId },
+            objectLock: objectLockParams(deps.objectLock),
             signal: ctx.cancellationSignal,
             onProgress: (p: StreamProgress) => ctx.heartbeat(p),
           }),
@@ -213,9 +223,12 @@ export const createEtcdSnapshotActivities = (deps: Pick<ActivityDeps, 'clusters'
       return { storedBytes: head.ContentLength };
     },
 
-    /** Writes the manifest, the last step: only now does the snapshot become visible. */
-    async writeSnapshotManifest(manifest: SnapshotManifest): Promise<void> {
-      await writeManifest(deps.s3, bucket, manifest).catch((err: unknown) => {
+    /**
+     * Signs and writes the manifest (locked, with objectLock configured), the last step: only now does the
+     * snapshot become visible. Returns it as stored.
+     */
+    async writeSnapshotManifest(manifest: SnapshotManifest): Promise<SnapshotManifest> {
+      return writeManifest(deps.s3, bucket, manifest, { keyRing: requireKeys(), objectLock: deps.objectLock }).catch((err: unknown) => {
         throw err instanceof ManifestCollisionError ? ApplicationFailure.nonRetryable(err.message, failureTypes.SnapshotIdCollision) : err;
       });
     },
@@ -231,31 +244,65 @@ export const createEtcdSnapshotActivities = (deps: Pick<ActivityDeps, 'clusters'
     async applyEtcdRetention({ cluster, dryRun, now }: { cluster: string; dryRun: boolean; now: string }): Promise<RetentionResult> {
       const { config } = clusterClients(deps, cluster);
       const policy = config.etcdSnapshots.retention;
-      const listing = await listManifests(deps.s3, bucket, cluster);
+      const at = new Date(now);
+      // An object-lock bucket is versioned: its objects are deleted (and their locks read) version by version.
+      const versioned = deps.objectLock !== undefined;
+      const listing = await listManifests(deps.s3, bucket, cluster, requireKeys());
+      const keysOfSnapshot = (id: string) => listing.keys.map((k) => k.key).filter((k) => k.startsWith(`${snapshotPrefix(cluster)}${id}/`));
       const records: SnapshotRecord[] = listing.manifests.map((m) => ({
         id: m.snapshotId,
         startedAt: m.startedAt,
         status: m.status,
         sizeBytes: m.object.storedBytes,
       }));
-      const plan = planRetention({ snapshots: records, complete: listing.complete, problem: listing.problem }, policy, new Date(now));
-      const result: RetentionResult = { plan, dryRun, deletedObjects: [], abortedUploads: [] };
+      const listed = {
+        snapshots: records,
+        complete: listing.complete,
+        problem: listing.problem,
+        tampered: listing.tampered.map((t) => t.reason),
+      };
+      let plan = planRetention(listed, policy, at);
+      // What the plan would delete and a lock still holds is left for a later run, and the plan says so.
+      const lockedObjects: ObjectLockHold[] = [];
+      if (!plan.refused && plan.delete.length) {
+        for (const { id } of plan.delete) {
+          const holds = await objectLockHolds(deps.s3, bucket, keysOfSnapshot(id), at, versioned);
+          if (!holds.length) continue;
+          lockedObjects.push(...holds);
+          const latest = holds.reduce((a, b) => ((a.retainUntil ?? '9999') >= (b.retainUntil ?? '9999') ? a : b));
+          const record = records.find((r) => r.id === id)!;
+          record.lockedUntil = latest.retainUntil ?? '9999-12-31T23:59:59Z';
+          record.lockMode = latest.mode;
+        }
+        if (lockedObjects.length) plan = planRetention(listed, policy, at);
+      }
+      const result: RetentionResult = {
+        plan,
+        dryRun,
+        deletedObjects: [],
+        abortedUploads: [],
+        ...(lockedObjects.length ? { lockedObjects } : {}),
+      };
       if (plan.refused || dryRun) return result;
       const threshold = new Date(Date.parse(now) - config.etcdSnapshots.incompleteUploadMaxAgeHours * 3_600_000);
       // Objects no manifest names: snapshots that never completed, and earlier attempts' objects.
       const referenced = new Map(listing.manifests.map((m) => [m.snapshotId, m.object.objectKey]));
-      const orphans = listing.keys
+      const orphanCandidates = listing.keys
         .filter((k) => {
           const id = k.key.slice(snapshotPrefix(cluster).length).split('/')[0]!;
           const named = k.key.endsWith('/manifest.json') || referenced.get(id) === k.key;
           return !named && k.lastModified !== undefined && k.lastModified < threshold;
         })
         .map((k) => k.key);
+      const orphanHolds = await objectLockHolds(deps.s3, bucket, orphanCandidates, at, versioned);
+      const heldOrphans = new Set(orphanHolds.map((h) => h.key));
+      if (orphanHolds.length) result.lockedObjects = [...(result.lockedObjects ?? []), ...orphanHolds];
+      const orphans = orphanCandidates.filter((k) => !heldOrphans.has(k));
       const failed: DeleteOutcome['failed'] = [];
       /** Deletes `keys`, recording what went and what the store refused; true when all went. */
       const remove = async (keys: string[]): Promise<boolean> => {
         if (!keys.length) return true;
-        const outcome = await deleteObjects(deps.s3, bucket, keys);
+        const outcome = versioned ? await deleteAllVersions(deps.s3, bucket, keys) : await deleteObjects(deps.s3, bucket, keys);
         result.deletedObjects.push(...outcome.deleted);
         failed.push(...outcome.failed);
         return outcome.failed.length === 0;

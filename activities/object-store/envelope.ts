@@ -2,15 +2,20 @@
 // multi-GiB snapshot never sits in memory. The format is the STREAM construction (Hoang, Reyhanitabar,
 // Rogaway, Vizár), as age and Tink's streaming AEAD use it, over AES-256-GCM:
 //
-//   header = "LBSNAP" | version (1 byte, = 1) | key-id length (1 byte) | key id (1..64 bytes of
+//   header = "LBSNAP" | version (1 byte) | key-id length (1 byte) | key id (1..64 bytes of
 //            [A-Za-z0-9._-]) | chunk size (uint32 BE) | nonce prefix (7 random bytes)
+//            and, in version 2 only: | cluster length (1 byte) | cluster | snapshot-id length (1 byte) |
+//            snapshot id (each 1..255 bytes of [A-Za-z0-9._-])
 //   body   = one record per chunk of `chunk size` plaintext bytes (the last may be shorter, and is empty
 //            only when the whole input is): ciphertext || 16-byte GCM tag
 //   nonce  = nonce prefix | chunk index (uint32 BE) | 0x01 on the final chunk, else 0x00
 //   AAD    = the whole header, for every chunk
 //
 // The index in the nonce catches reordered or dropped chunks, the final flag catches truncation at a chunk
-// boundary, and the header as AAD catches edits to the key id or chunk size.
+// boundary, and the header as AAD catches edits to the key id or chunk size. Version 2 (what is written)
+// also binds the snapshot to its cluster and snapshot id: a snapshot copied under another id or cluster is
+// refused before any byte is decrypted (the header names what it is), and editing those header fields to
+// match fails authentication. Version 1 (written before) stays readable; it binds neither.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
@@ -34,7 +39,9 @@ export type EnvelopeErrorReason =
   /** The stream ended before the final chunk. */
   | 'truncated'
   /** Data follows the final chunk. */
-  | 'trailing-data';
+  | 'trailing-data'
+  /** A version 2 snapshot written for another cluster or snapshot id than the one being read: copied or swapped. */
+  | 'wrong-snapshot';
 
 /** A snapshot that cannot be decrypted; `reason` says why, the message says where. */
 export class EnvelopeError extends Error {
@@ -48,6 +55,16 @@ export class EnvelopeError extends Error {
   }
 }
 
+/**
+ * Which snapshot an envelope belongs to: written into a version 2 header and authenticated with every
+ * chunk. Each is 1 to 255 characters of `A-Z a-z 0-9 . _ -` (cluster names are DNS labels; snapshot ids
+ * are `<time>-<run id tail>`).
+ */
+export interface SnapshotBinding {
+  cluster: string;
+  snapshotId: string;
+}
+
 /** Options for {@link createEncryptStream}. */
 export interface EncryptStreamOptions {
   /** The 32-byte AES-256 key. Required. */
@@ -57,6 +74,8 @@ export interface EncryptStreamOptions {
    * of `A-Z a-z 0-9 . _ -`. Required.
    */
   keyId: string;
+  /** The cluster and snapshot id the output is for; decryption refuses it under any other. Required. */
+  binding: SnapshotBinding;
   /**
    * Plaintext bytes per authenticated chunk, 1 to 16 MiB. Memory use is about two chunks.
    * @default envelopeDefaults.chunkSize (65536)
@@ -69,6 +88,12 @@ export interface DecryptStreamOptions {
   /** Finds the key for the key id in the snapshot's header. Required. */
   lookupKey: KeyLookup;
   /**
+   * The cluster and snapshot id the caller reads this snapshot as (where it was found, not what the
+   * snapshot says). A version 2 snapshot bound to anything else fails with reason `wrong-snapshot`; a
+   * version 1 snapshot binds nothing, so `formatVersion` tells the caller it could not be checked. Required.
+   */
+  expected: SnapshotBinding;
+  /**
    * The key ids the lookup knows, only to name them when a snapshot's key id is not among them.
    * @default undefined (the message then names only the snapshot's key id)
    */
@@ -76,7 +101,10 @@ export interface DecryptStreamOptions {
 }
 
 const magic = Buffer.from('LBSNAP', 'latin1');
-const formatVersion = 1;
+/** What is written. */
+const formatVersion = 2;
+/** What is read. */
+const readableVersions = [1, 2];
 const keyLength = 32;
 const tagLength = 16;
 const noncePrefixLength = 7;
@@ -84,10 +112,13 @@ const nonceLength = noncePrefixLength + 4 + 1;
 const maxKeyIdLength = 64;
 const keyIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
 const keyIdRule = '1 to 64 characters of A-Z a-z 0-9 . _ -';
-/** magic + version + key-id length: enough to know the header's full length. */
+/** magic + version + key-id length: enough to know the version 1 header's full length. */
 const headerPrefixLength = magic.length + 2;
-/** The header without its key id. */
+/** The version 1 header without its key id; in version 2, where the binding starts (after the key id). */
 const fixedHeaderLength = headerPrefixLength + 4 + noncePrefixLength;
+const bindingPattern = /^[A-Za-z0-9._-]{1,255}$/;
+const bindingRule = '1 to 255 characters of A-Z a-z 0-9 . _ -';
+const maxHeaderLength = fixedHeaderLength + maxKeyIdLength + 2 * (1 + 255);
 // The header is authenticated only by the first chunk, which the decryptor reads using the header's chunk
 // size; capping it stops a corrupt header from making the decryptor buffer gigabytes before it finds out.
 const maxChunkSize = 16 * 1024 * 1024;
@@ -109,9 +140,11 @@ export function createEncryptStream(options: EncryptStreamOptions): Transform {
  * plaintext only once that chunk has authenticated. Fails with an {@link EnvelopeError} on any tampering,
  * truncation, reordering, trailing data or wrong key; because earlier chunks are already released by
  * then, only a stream that finishes without error is the whole snapshot (write to a temporary file and
- * rename it on success). `keyId` is set once the header has been read.
+ * rename it on success). `keyId` and `formatVersion` are set once the header has been read.
  */
-export function createDecryptStream(options: DecryptStreamOptions): Transform & { readonly keyId?: string } {
+export function createDecryptStream(
+  options: DecryptStreamOptions,
+): Transform & { readonly keyId?: string; readonly formatVersion?: number } {
   return new SnapshotDecryptStream(options);
 }
 
@@ -120,15 +153,21 @@ export function createDecryptStream(options: DecryptStreamOptions): Transform & 
  * an object's size before downloading it).
  * @param chunkSize default {@link envelopeDefaults}.chunkSize (65536)
  */
-export function encryptedSize(plaintextBytes: number, keyId: string, chunkSize: number = envelopeDefaults.chunkSize): number {
+export function encryptedSize(
+  plaintextBytes: number,
+  keyId: string,
+  binding: SnapshotBinding,
+  chunkSize: number = envelopeDefaults.chunkSize,
+): number {
   if (!Number.isSafeInteger(plaintextBytes) || plaintextBytes < 0) {
     throw new Error(`plaintext size must be a non-negative integer number of bytes, got ${plaintextBytes}`);
   }
   assertKeyId(keyId);
+  assertBinding(binding);
   assertChunkSize(chunkSize);
   const chunks = Math.max(1, Math.ceil(plaintextBytes / chunkSize));
   if (chunks > maxChunks) throw tooManyChunksError(chunkSize);
-  return fixedHeaderLength + Buffer.byteLength(keyId) + plaintextBytes + chunks * tagLength;
+  return encodeHeader(keyId, chunkSize, Buffer.alloc(noncePrefixLength), binding).length + plaintextBytes + chunks * tagLength;
 }
 
 /**
@@ -155,6 +194,43 @@ export function parseKey(material: string, source: string): Buffer {
 
 function assertKeyId(keyId: string): void {
   if (!keyIdPattern.test(keyId)) throw new Error(`key id ${JSON.stringify(keyId)} is not valid: use ${keyIdRule}`);
+}
+
+function assertBinding(binding: SnapshotBinding): void {
+  for (const field of ['cluster', 'snapshotId'] as const) {
+    if (!bindingPattern.test(binding[field] ?? ''))
+      throw new Error(`${field} ${JSON.stringify(binding[field])} cannot be bound to a snapshot: use ${bindingRule}`);
+  }
+}
+
+/** The version 2 header (the module comment's layout). */
+function encodeHeader(keyId: string, chunkSize: number, noncePrefix: Buffer, binding: SnapshotBinding): Buffer {
+  const keyIdBytes = Buffer.from(keyId, 'utf8');
+  const size = Buffer.alloc(4);
+  size.writeUInt32BE(chunkSize);
+  const field = (text: string) => Buffer.concat([Buffer.of(Buffer.byteLength(text)), Buffer.from(text, 'utf8')]);
+  return Buffer.concat([
+    magic,
+    Buffer.of(formatVersion, keyIdBytes.length),
+    keyIdBytes,
+    size,
+    noncePrefix,
+    field(binding.cluster),
+    field(binding.snapshotId),
+  ]);
+}
+
+/**
+ * How many bytes the header has in all, as far as its first `have` bytes tell: each length field read
+ * makes the answer grow, until it equals `have` (the header is complete). Needs `have` >= the prefix.
+ */
+function headerLengthSoFar(header: Buffer, have: number): number {
+  const v1Length = fixedHeaderLength + header[headerPrefixLength - 1]!;
+  if (header[magic.length] === 1) return v1Length;
+  if (have < v1Length + 1) return v1Length + 1;
+  const snapshotIdLengthAt = v1Length + 1 + header[v1Length]!;
+  if (have < snapshotIdLengthAt + 1) return snapshotIdLengthAt + 1;
+  return snapshotIdLengthAt + 1 + header[snapshotIdLengthAt]!;
 }
 
 function assertChunkSize(chunkSize: number): void {
@@ -231,24 +307,18 @@ class SnapshotEncryptStream extends Transform {
   readonly #chunks: HoldBackChunker;
   #chunkIndex = 0;
 
-  constructor({ key, keyId, chunkSize = envelopeDefaults.chunkSize }: EncryptStreamOptions) {
+  constructor({ key, keyId, binding, chunkSize = envelopeDefaults.chunkSize }: EncryptStreamOptions) {
     super();
     if (key.length !== keyLength) {
       throw new Error(`encryption key for key id ${JSON.stringify(keyId)} is ${key.length} bytes; AES-256 needs ${keyLength}`);
     }
     assertKeyId(keyId);
+    assertBinding(binding);
     assertChunkSize(chunkSize);
     this.#key = Buffer.from(key);
     this.#chunkSize = chunkSize;
     this.#noncePrefix = randomBytes(noncePrefixLength);
-    const keyIdBytes = Buffer.from(keyId, 'utf8');
-    this.#header = Buffer.alloc(fixedHeaderLength + keyIdBytes.length);
-    let at = magic.copy(this.#header, 0);
-    at = this.#header.writeUInt8(formatVersion, at);
-    at = this.#header.writeUInt8(keyIdBytes.length, at);
-    at += keyIdBytes.copy(this.#header, at);
-    at = this.#header.writeUInt32BE(chunkSize, at);
-    this.#noncePrefix.copy(this.#header, at);
+    this.#header = encodeHeader(keyId, chunkSize, this.#noncePrefix, binding);
     this.#chunks = new HoldBackChunker(chunkSize);
     this.push(this.#header);
   }
@@ -287,6 +357,7 @@ class SnapshotEncryptStream extends Transform {
 
 interface ParsedHeader {
   bytes: Buffer;
+  version: number;
   keyId: string;
   key: Buffer;
   chunkSize: number;
@@ -296,21 +367,29 @@ interface ParsedHeader {
 class SnapshotDecryptStream extends Transform {
   readonly #lookupKey: KeyLookup;
   readonly #configuredKeyIds: string[] | undefined;
-  readonly #headerBuffer = Buffer.alloc(fixedHeaderLength + maxKeyIdLength);
+  readonly #expected: SnapshotBinding;
+  readonly #headerBuffer = Buffer.alloc(maxHeaderLength);
   #headerBytes = 0;
   /** Set once the header, and so the chunk size, is known. */
   #body: { header: ParsedHeader; records: HoldBackChunker } | undefined;
   #chunkIndex = 0;
 
-  constructor({ lookupKey, configuredKeyIds }: DecryptStreamOptions) {
+  constructor({ lookupKey, expected, configuredKeyIds }: DecryptStreamOptions) {
     super();
+    assertBinding(expected);
     this.#lookupKey = lookupKey;
+    this.#expected = expected;
     this.#configuredKeyIds = configuredKeyIds;
   }
 
   /** The key id from the snapshot's header, once the header has been read. */
   get keyId(): string | undefined {
     return this.#body?.header.keyId;
+  }
+
+  /** The snapshot's format version, once the header has been read: 1 binds no cluster or snapshot id. */
+  get formatVersion(): number | undefined {
+    return this.#body?.header.version;
   }
 
   override _transform(data: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -349,7 +428,7 @@ class SnapshotDecryptStream extends Transform {
   }
 
   #headerLength(): number {
-    return fixedHeaderLength + this.#headerBuffer[headerPrefixLength - 1]!;
+    return headerLengthSoFar(this.#headerBuffer, this.#headerBytes);
   }
 
   /** Fails as soon as the bytes so far cannot start a snapshot, rather than at the end of the header. */
@@ -364,12 +443,25 @@ class SnapshotDecryptStream extends Transform {
     }
     if (this.#headerBytes < headerPrefixLength) return;
     const version = this.#headerBuffer[magic.length]!;
-    if (version !== formatVersion) {
-      throw new EnvelopeError('bad-header', `snapshot has format version ${version}; this Lifeboat reads only version ${formatVersion}`);
+    if (!readableVersions.includes(version)) {
+      throw new EnvelopeError(
+        'bad-header',
+        `snapshot has format version ${version}; this Lifeboat reads versions ${readableVersions.join(' and ')}`,
+      );
     }
     const keyIdLength = this.#headerBuffer[headerPrefixLength - 1]!;
     if (keyIdLength < 1 || keyIdLength > maxKeyIdLength) {
       throw new EnvelopeError('bad-header', `snapshot header is corrupt: key id length is ${keyIdLength}, must be 1 to ${maxKeyIdLength}`);
+    }
+    // Version 2's binding lengths, each as soon as it has arrived.
+    const clusterLengthAt = fixedHeaderLength + keyIdLength;
+    const snapshotIdLengthAt = clusterLengthAt + 1 + (this.#headerBuffer[clusterLengthAt] ?? 0);
+    for (const [at, field] of [
+      [clusterLengthAt, 'cluster'],
+      [snapshotIdLengthAt, 'snapshot id'],
+    ] as const) {
+      if (version === 2 && this.#headerBytes > at && this.#headerBuffer[at] === 0)
+        throw new EnvelopeError('bad-header', `snapshot header is corrupt: its ${field} is empty`);
     }
   }
 
@@ -384,6 +476,7 @@ class SnapshotDecryptStream extends Transform {
     if (chunkSize < 1 || chunkSize > maxChunkSize) {
       throw new EnvelopeError('bad-header', `snapshot header is corrupt: chunk size ${chunkSize} is not from 1 to ${maxChunkSize} bytes`);
     }
+    if (bytes[magic.length] === 2) this.#checkBinding(bytes, keyIdEnd + 4 + noncePrefixLength);
     const key = this.#lookupKey(keyId);
     if (!key) {
       const configured = this.#configuredKeyIds ? ` (configured: ${this.#configuredKeyIds.join(', ') || 'none'})` : '';
@@ -395,8 +488,35 @@ class SnapshotDecryptStream extends Transform {
     if (key.length !== keyLength) {
       throw new Error(`key configured for key id ${JSON.stringify(keyId)} is ${key.length} bytes; AES-256 needs ${keyLength}`);
     }
-    const noncePrefix = bytes.subarray(keyIdEnd + 4);
-    this.#body = { header: { bytes, keyId, key, chunkSize, noncePrefix }, records: new HoldBackChunker(chunkSize + tagLength) };
+    const version = bytes[magic.length]!;
+    const noncePrefix = bytes.subarray(keyIdEnd + 4, keyIdEnd + 4 + noncePrefixLength);
+    this.#body = {
+      header: { bytes, version, keyId, key, chunkSize, noncePrefix },
+      records: new HoldBackChunker(chunkSize + tagLength),
+    };
+  }
+
+  /**
+   * Refuses a version 2 snapshot bound to another cluster or snapshot id than expected, before its key is
+   * looked up. The header is not yet authenticated here; a header edited to match fails on chunk 0.
+   */
+  #checkBinding(bytes: Buffer, bindingAt: number): void {
+    const clusterEnd = bindingAt + 1 + bytes[bindingAt]!;
+    const bound = {
+      cluster: bytes.toString('utf8', bindingAt + 1, clusterEnd),
+      snapshotId: bytes.toString('utf8', clusterEnd + 1),
+    };
+    for (const field of ['cluster', 'snapshotId'] as const) {
+      if (!bindingPattern.test(bound[field]))
+        throw new EnvelopeError('bad-header', `snapshot header is corrupt: ${field} ${JSON.stringify(bound[field])} is not ${bindingRule}`);
+    }
+    if (bound.cluster !== this.#expected.cluster || bound.snapshotId !== this.#expected.snapshotId) {
+      throw new EnvelopeError(
+        'wrong-snapshot',
+        `this object is snapshot ${bound.snapshotId} of cluster '${bound.cluster}', but it was read as snapshot ${this.#expected.snapshotId} of cluster '${this.#expected.cluster}': ` +
+          'it was copied or moved under another name, and is refused',
+      );
+    }
   }
 
   /** A full record with more data after it: it must be a non-final chunk. */

@@ -1,42 +1,66 @@
 // Reading and writing snapshot manifests in the object store. A snapshot is visible only through its
-// manifest: an object without one is an incomplete snapshot and is never listed or restored.
+// manifest: an object without one is an incomplete snapshot and is never listed or restored. Manifests
+// are signed when written and checked when read (manifest-mac.ts); with objectLock configured they are
+// written locked, as the snapshots are.
 import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { snapshotManifestKey, snapshotPrefix, type SnapshotManifest } from '../../model/snapshot-layout.js';
+import type { KeyRing } from '../../worker/keys.js';
+import type { ObjectLockConfig } from '../../worker/config.js';
+import { checkManifest, isSigned, manifestLocationOf, ManifestTamperedError, signManifest } from './manifest-mac.js';
+import { objectLockParams } from './object-lock.js';
+
+/** What writing a manifest needs: the keys to sign it, and the lock to write it with (none by default). */
+export interface ManifestSigning {
+  keyRing: KeyRing;
+  objectLock?: ObjectLockConfig;
+}
 
 export class ManifestCollisionError extends Error {
   override readonly name = 'ManifestCollisionError';
 }
 
 /**
- * Writes a manifest only where none exists (If-None-Match), so one run can never replace another's.
- * The same run writing again (a retried activity whose first reply was lost) is accepted.
+ * Signs a manifest and writes it only where none exists (If-None-Match), so one run can never replace
+ * another's. The same run writing again (a retried activity whose first reply was lost) is accepted.
+ * Returns the manifest as stored (with its MAC).
  */
-export async function writeManifest(s3: S3Client, bucket: string, manifest: SnapshotManifest): Promise<void> {
+export async function writeManifest(
+  s3: S3Client,
+  bucket: string,
+  manifest: SnapshotManifest,
+  signing: ManifestSigning,
+): Promise<SnapshotManifest> {
   const Key = snapshotManifestKey(manifest.cluster, manifest.snapshotId);
+  const signed = signManifest(manifest, signing.keyRing);
   try {
     await s3.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key,
-        Body: `${JSON.stringify(manifest, null, 2)}\n`,
+        Body: `${JSON.stringify(signed, null, 2)}\n`,
         ContentType: 'application/json',
         IfNoneMatch: '*',
+        ...objectLockParams(signing.objectLock),
       }),
     );
+    return signed;
   } catch (err) {
     if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 412) throw err;
-    const existing = await readManifest(s3, bucket, manifest.cluster, manifest.snapshotId);
+    const existing = await readManifest(s3, bucket, manifest.cluster, manifest.snapshotId, signing.keyRing);
     if (existing.runId !== manifest.runId) {
       throw new ManifestCollisionError(
         `s3://${bucket}/${Key} already belongs to run ${existing.workflowId}/${existing.runId}; refusing to replace it with ${manifest.workflowId}/${manifest.runId}`,
       );
     }
+    return existing;
   }
 }
 
 /**
  * Rewrites a manifest's status and verification record, conditional on the version read (If-Match):
- * a concurrent writer makes the write fail and it is retried from a fresh read, never lost.
+ * a concurrent writer makes the write fail and it is retried from a fresh read, never lost. The manifest
+ * read is checked first (a tampered one throws ManifestTamperedError and is left as it is); a signed one
+ * is signed again, an unsigned one stays unsigned (see manifest-mac.ts: nothing signs it after the fact).
  */
 export async function updateManifestVerification(
   s3: S3Client,
@@ -45,12 +69,15 @@ export async function updateManifestVerification(
   snapshotId: string,
   status: SnapshotManifest['status'],
   verification: NonNullable<SnapshotManifest['verification']>,
+  signing: ManifestSigning,
 ): Promise<SnapshotManifest> {
   const Key = snapshotManifestKey(cluster, snapshotId);
   for (let attempt = 1; ; attempt++) {
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key }));
-    const manifest = JSON.parse(await got.Body!.transformToString()) as SnapshotManifest;
-    const updated: SnapshotManifest = { ...manifest, status, verification };
+    const manifest = parseManifest(await got.Body!.transformToString(), Key);
+    checkManifest(manifest, { cluster, snapshotId, key: Key }, signing.keyRing);
+    const fields: SnapshotManifest = { ...manifest, status, verification };
+    const updated = isSigned(manifest) ? signManifest(fields, signing.keyRing) : fields;
     try {
       await s3.send(
         new PutObjectCommand({
@@ -59,6 +86,7 @@ export async function updateManifestVerification(
           Body: `${JSON.stringify(updated, null, 2)}\n`,
           ContentType: 'application/json',
           IfMatch: got.ETag,
+          ...objectLockParams(signing.objectLock),
         }),
       );
       return updated;
@@ -68,13 +96,56 @@ export async function updateManifestVerification(
   }
 }
 
-export async function readManifest(s3: S3Client, bucket: string, cluster: string, snapshotId: string): Promise<SnapshotManifest> {
-  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: snapshotManifestKey(cluster, snapshotId) }));
-  return JSON.parse(await got.Body!.transformToString()) as SnapshotManifest;
+/** A manifest's JSON; text that is not a JSON object is an edited manifest. */
+function parseManifest(text: string, key: string): SnapshotManifest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ManifestTamperedError(
+      'edited',
+      key,
+      `manifest ${key} is not JSON (${(err as Error).message}): it was edited or damaged. It is refused`,
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new ManifestTamperedError('edited', key, `manifest ${key} is not a JSON object: it was edited or damaged. It is refused`);
+  return parsed as SnapshotManifest;
+}
+
+/**
+ * Reads snapshot `snapshotId`'s manifest of `cluster` and checks it (manifest-mac.ts checkManifest):
+ * throws ManifestTamperedError for an edited, swapped or rolled-back one. Without `keyRing` (a reader
+ * with no keys configured) only the location is checked; whatever acts on a snapshot passes its keys.
+ */
+export async function readManifest(
+  s3: S3Client,
+  bucket: string,
+  cluster: string,
+  snapshotId: string,
+  keyRing: KeyRing | undefined,
+): Promise<SnapshotManifest> {
+  const key = snapshotManifestKey(cluster, snapshotId);
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const manifest = parseManifest(await got.Body!.transformToString(), key);
+  checkManifest(manifest, { cluster, snapshotId, key }, keyRing);
+  return manifest;
+}
+
+/** A manifest the listing refused (manifest-mac.ts): never used, never deleted by retention. */
+export interface TamperedManifest {
+  key: string;
+  kind: ManifestTamperedError['kind'];
+  reason: string;
 }
 
 export interface ManifestListing {
+  /** The manifests that passed their checks, signed or unsigned (no `mac`), newest first. */
   manifests: SnapshotManifest[];
+  /** Manifests refused as edited, swapped or rolled back (or signed with an unknown key), with why. */
+  tampered: TamperedManifest[];
+  /** False when no keys were given: signatures were not checked (locations were). */
+  macsChecked: boolean;
   /** Every key under the prefix, manifests or not (for sweeping objects without a manifest). */
   keys: { key: string; size: number; lastModified?: Date }[];
   /** False when any page or manifest could not be read: nothing may be deleted on such a listing. */
@@ -82,8 +153,11 @@ export interface ManifestListing {
   problem?: string;
 }
 
-/** Every manifest of a cluster, newest first. Never throws: a failure is reported as an incomplete listing. */
-export async function listManifests(s3: S3Client, bucket: string, cluster: string): Promise<ManifestListing> {
+/**
+ * Every manifest of a cluster, newest first, each checked as readManifest does; refused ones are in
+ * `tampered`. Never throws: a failure to read is reported as an incomplete listing.
+ */
+export async function listManifests(s3: S3Client, bucket: string, cluster: string, keyRing: KeyRing | undefined): Promise<ManifestListing> {
   const keys: ManifestListing['keys'] = [];
   try {
     for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: snapshotPrefix(cluster) })) {
@@ -92,6 +166,8 @@ export async function listManifests(s3: S3Client, bucket: string, cluster: strin
   } catch (err) {
     return {
       manifests: [],
+      tampered: [],
+      macsChecked: keyRing !== undefined,
       keys,
       complete: false,
       problem: `listing s3://${bucket}/${snapshotPrefix(cluster)} failed: ${(err as Error).name}: ${(err as Error).message}`,
@@ -99,6 +175,7 @@ export async function listManifests(s3: S3Client, bucket: string, cluster: strin
   }
   const manifestKeys = keys.filter((k) => k.key.endsWith('/manifest.json'));
   const manifests: SnapshotManifest[] = [];
+  const tampered: TamperedManifest[] = [];
   const failures: string[] = [];
   // A few at a time: a listing of hundreds of snapshots should not open hundreds of connections.
   for (let i = 0; i < manifestKeys.length; i += 8) {
@@ -106,18 +183,32 @@ export async function listManifests(s3: S3Client, bucket: string, cluster: strin
       manifestKeys.slice(i, i + 8).map(async ({ key }) => {
         try {
           const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-          manifests.push(JSON.parse(await got.Body!.transformToString()) as SnapshotManifest);
+          const manifest = parseManifest(await got.Body!.transformToString(), key);
+          // A key that is not <prefix><id>/manifest.json (one folder deeper) is checked as the id it sits under.
+          const at = manifestLocationOf(key) ?? { cluster, snapshotId: key.slice(snapshotPrefix(cluster).length).split('/')[0]!, key };
+          checkManifest(manifest, at, keyRing);
+          manifests.push(manifest);
         } catch (err) {
-          failures.push(`${key}: ${(err as Error).message}`);
+          if (err instanceof ManifestTamperedError) tampered.push({ key, kind: err.kind, reason: err.message });
+          else failures.push(`${key}: ${(err as Error).message}`);
         }
       }),
     );
   }
   // Newest first by start time, ties by id: the order the retention planner uses.
   manifests.sort((a, b) => (a.startedAt === b.startedAt ? (a.snapshotId < b.snapshotId ? 1 : -1) : a.startedAt < b.startedAt ? 1 : -1));
+  tampered.sort((a, b) => (a.key < b.key ? 1 : -1));
+  const macsChecked = keyRing !== undefined;
   return failures.length
-    ? { manifests, keys, complete: false, problem: `could not read ${failures.length} manifest(s): ${failures.slice(0, 3).join('; ')}` }
-    : { manifests, keys, complete: true };
+    ? {
+        manifests,
+        tampered,
+        macsChecked,
+        keys,
+        complete: false,
+        problem: `could not read ${failures.length} manifest(s): ${failures.slice(0, 3).join('; ')}`,
+      }
+    : { manifests, tampered, macsChecked, keys, complete: true };
 }
 
 /** What a delete of many keys did, key by key, as the store answered. */

@@ -25,6 +25,7 @@ import { countRegistry } from '../etcd/inventory.js';
 import { EnvelopeError } from '../object-store/envelope.js';
 import { fetchSnapshot, SnapshotIntegrityError } from '../object-store/snapshot-fetch.js';
 import { listManifests, readManifest, updateManifestVerification } from '../object-store/manifests.js';
+import { ManifestTamperedError, manifestFailure } from '../object-store/manifest-mac.js';
 import {
   freePort,
   removeScratch,
@@ -132,7 +133,9 @@ export const scratchRootOf = (verification: LifeboatConfig['verification']) =>
 /** No scratch restore lives longer than its activity's start-to-close timeout (2 h in the workflow). */
 export const staleScratchAgeMs = 3 * 60 * 60 * 1000;
 
-export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' | 'tools' | 'verification' | 's3' | 'bucket' | 'keyRing'>) {
+export function createEtcdRestoreActivities(
+  deps: Pick<ActivityDeps, 'clusters' | 'tools' | 'verification' | 's3' | 'bucket' | 'keyRing' | 'objectLock'>,
+) {
   const { s3, bucket, keyRing, tools, verification } = deps;
   const scratchRoot = scratchRootOf(verification);
   const scratchDir = (scratchId: string) => join(scratchRoot, scratchId.replace(/[^A-Za-z0-9._-]/g, '_'));
@@ -200,8 +203,9 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
       let manifest: SnapshotManifest;
       if (snapshotId) {
         try {
-          manifest = await readManifest(s3, bucket, cluster, snapshotId);
+          manifest = await readManifest(s3, bucket, cluster, snapshotId, keyRing);
         } catch (err) {
+          if (err instanceof ManifestTamperedError) throw manifestFailure(err);
           if ((err as Error).name === 'NoSuchKey')
             throw ApplicationFailure.nonRetryable(
               `no snapshot ${snapshotId} of cluster '${cluster}' (no manifest in s3://${bucket})`,
@@ -210,7 +214,8 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
           throw err;
         }
       } else {
-        const listing = await listManifests(s3, bucket, cluster);
+        // Tampered manifests are not in `manifests`: the newest of the others is verified.
+        const listing = await listManifests(s3, bucket, cluster, keyRing);
         if (!listing.complete) throw new Error(listing.problem);
         const newest = listing.manifests.find((m) => m.status !== 'failed'); // newest first
         if (!newest)
@@ -266,7 +271,9 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
       await removeScratch(dir);
       await mkdir(dir, { recursive: true, mode: 0o700 });
       try {
-        const manifest = await readManifest(s3, bucket, input.cluster, input.snapshotId);
+        const manifest = await readManifest(s3, bucket, input.cluster, input.snapshotId, keyRing).catch((err: unknown) => {
+          throw manifestFailure(err);
+        });
         const dbFile = join(dir, 'snapshot.db');
         await log.run(
           'fetch',
@@ -276,7 +283,7 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
             try {
               return await fetchSnapshot({ s3, bucket, manifest, keyRing, destination, signal: ctx.cancellationSignal });
             } catch (err) {
-              if (err instanceof SnapshotIntegrityError || err instanceof EnvelopeError)
+              if (err instanceof SnapshotIntegrityError || err instanceof EnvelopeError || err instanceof ManifestTamperedError)
                 throw new NotRestorable(`snapshot ${input.snapshotId} is corrupt: ${err.message}`);
               if ((err as Error).name === 'NoSuchKey')
                 throw new NotRestorable(`snapshot object s3://${bucket}/${manifest.object.objectKey} is missing`);
@@ -481,6 +488,11 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
       passed: boolean;
       verification: NonNullable<SnapshotManifest['verification']>;
     }): Promise<void> {
+      if (!keyRing)
+        throw ApplicationFailure.nonRetryable(
+          'this worker has no encryption keys configured (encryption in its config); it cannot sign manifests',
+          failureTypes.EncryptionNotConfigured,
+        );
       await updateManifestVerification(
         s3,
         bucket,
@@ -488,7 +500,13 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
         input.snapshotId,
         input.passed ? 'verified' : 'failed',
         input.verification,
-      );
+        {
+          keyRing,
+          objectLock: deps.objectLock,
+        },
+      ).catch((err: unknown) => {
+        throw manifestFailure(err);
+      });
     },
   };
 }

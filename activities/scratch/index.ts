@@ -3,6 +3,8 @@
 import type { ActivityDeps } from '../deps.js';
 import { createEtcdRestoreActivities } from './etcd-restore.js';
 
-export const createScratchActivities = (deps: Pick<ActivityDeps, 'clusters' | 'tools' | 'verification' | 's3' | 'bucket' | 'keyRing'>) => ({
+export const createScratchActivities = (
+  deps: Pick<ActivityDeps, 'clusters' | 'tools' | 'verification' | 's3' | 'bucket' | 'keyRing' | 'objectLock'>,
+) => ({
   ...createEtcdRestoreActivities(deps),
 });

@@ -210,6 +210,10 @@ const inputs: Record<BlockName, z.ZodType> = {
       .optional()
       .describe('The newest verified snapshot taken before this ISO-8601 time (with a zone). Empty or absent: no limit'),
     force: z.boolean().optional().describe('Allow a snapshot that was never verified. Default: false'),
+    allowUnsigned: z
+      .boolean()
+      .optional()
+      .describe('Allow a snapshot whose manifest is unsigned (written before manifests were signed). Default: false'),
   }) satisfies z.ZodType<PreflightEtcdRestoreInput>,
   stopControlPlaneComponent: z.strictObject({
     cluster,

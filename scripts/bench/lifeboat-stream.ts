@@ -21,6 +21,8 @@ const result = await withEtcdClient(clusterByName(config, clusterName!), undefin
     objectKey: key!,
     key: keys.lookup(keys.currentKeyId)!,
     keyId: keys.currentKeyId,
+    // A benchmark object, not a snapshot anything restores: bound to its own key's name.
+    binding: { cluster: clusterName!, snapshotId: key!.replace(/\.lbenc$/, '') },
     // For tuning experiments only; the benchmark measures the defaults the activity uses.
     partSize: process.env.BENCH_PART_MIB ? Number(process.env.BENCH_PART_MIB) * 1024 * 1024 : undefined,
     queueSize: process.env.BENCH_QUEUE ? Number(process.env.BENCH_QUEUE) : undefined,

@@ -40,7 +40,7 @@ const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** The same verification by hand: what an SRE would script without Lifeboat. */
-async function byHand(objectKey: string): Promise<number> {
+async function byHand(clusterName: string, snapshotId: string, objectKey: string): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-hand-'));
   const procs: ResultPromise[] = [];
   const t0 = performance.now();
@@ -51,7 +51,7 @@ async function byHand(objectKey: string): Promise<number> {
     await pipeline(got.Body as Readable, createWriteStream(enc));
     await pipeline(
       createReadStream(enc),
-      createDecryptStream({ lookupKey: keyRing.lookup, configuredKeyIds: keyRing.ids }),
+      createDecryptStream({ lookupKey: keyRing.lookup, expected: { cluster: clusterName, snapshotId }, configuredKeyIds: keyRing.ids }),
       createWriteStream(db),
     );
     rmSync(enc);
@@ -147,7 +147,7 @@ try {
     });
     l.push((performance.now() - t0) / 1000);
     rto.push(r.rtoSeconds);
-    h.push(await byHand(manifest.object.objectKey));
+    h.push(await byHand(manifest.cluster, manifest.snapshotId, manifest.object.objectKey));
     say(
       `  run ${i + 1}/${repeats}: Lifeboat ${l.at(-1)!.toFixed(2)} s (RTO ${r.rtoSeconds} s, ${r.checks.length} checks ${r.passed ? 'passed' : 'FAILED'})  by hand ${h.at(-1)!.toFixed(2)} s`,
     );

@@ -17,6 +17,7 @@ import { localReportDir } from '../../activities/object-store/gameday-reports.js
 import { gameDayIdFor, gameDayReportKeys } from '../../model/gameday-layout.js';
 import type { GameDayReport } from '../../model/verification.js';
 import { createS3Client } from '../../worker/s3.js';
+import { loadKeyRing } from '../../worker/keys.js';
 import { runbookApproveUpdate, runbookReportQuery, type runbook } from '../../workflows/runbook.js';
 import type { ClusterHealthReport } from '../../workflows/clusterHealth.js';
 import type { FailoverReport } from '../../workflows/failover.js';
@@ -104,7 +105,7 @@ describe('shipped runbooks on the lab', () => {
     expect(states(report)).toEqual({ snapshot: 'succeeded', verify: 'succeeded' });
     const snapshotId = report.steps[0]!.outputs!.snapshotId as string;
     expect(snapshotId).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{12}$/);
-    const manifest = await readManifest(s3, 'lifeboat', home, snapshotId);
+    const manifest = await readManifest(s3, 'lifeboat', home, snapshotId, loadKeyRing(labConfig().encryption!));
     expect(manifest.workflowId).toBe(`${handle.workflowId}/snapshot`);
     expect(manifest.status).toBe('verified');
     expect(report.steps[1]!.outputs!.rtoSeconds).toBeGreaterThan(0);

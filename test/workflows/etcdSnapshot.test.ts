@@ -107,7 +107,7 @@ describe('etcdSnapshot round trip', () => {
     });
     expect(manifest.object.etcdTrailerVerified).toBe(true);
     expect(manifest.etcd.version).toBe('3.5.21');
-    expect(await readManifest(clients.s3, bucket, 'primary', manifest.snapshotId)).toEqual(manifest);
+    expect(await readManifest(clients.s3, bucket, 'primary', manifest.snapshotId, keyRing)).toEqual(manifest);
     // The inventory counts exactly what etcd itself holds at the revision it names, the test's marker among it.
     const primary = config.clusters.find((c) => c.name === 'primary')!;
     const counted = await withEtcdClient(primary, undefined, async (etcd) => {
@@ -229,7 +229,7 @@ describe('etcdSnapshot round trip', () => {
     const [a, b] = await Promise.all([snapshot('standby'), snapshot('standby')]);
     expect(a.manifest.snapshotId).not.toBe(b.manifest.snapshotId);
     for (const m of [a.manifest, b.manifest]) {
-      expect(await readManifest(clients.s3, bucket, 'standby', m.snapshotId)).toEqual(m);
+      expect(await readManifest(clients.s3, bucket, 'standby', m.snapshotId, keyRing)).toEqual(m);
       expect((await fetchSnapshot({ s3: clients.s3, bucket, manifest: m, keyRing, destination: discard() })).plaintextSha256).toBe(
         m.object.plaintextSha256,
       );
@@ -237,9 +237,9 @@ describe('etcdSnapshot round trip', () => {
   });
 
   it("a manifest never replaces another run's, but the same run may write it again", async () => {
-    await writeManifest(clients.s3, bucket, manifest);
+    await writeManifest(clients.s3, bucket, manifest, { keyRing });
     const other = { ...manifest, runId: 'another-run', workflowId: 'etcd-snapshot/primary/other' };
-    const err = await writeManifest(clients.s3, bucket, other).then(
+    const err = await writeManifest(clients.s3, bucket, other, { keyRing }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -247,7 +247,7 @@ describe('etcdSnapshot round trip', () => {
     expect((err as Error).message).toMatch(
       new RegExp(`already belongs to run ${manifest.workflowId}/${manifest.runId}; refusing to replace it`),
     );
-    expect(await readManifest(clients.s3, bucket, 'primary', manifest.snapshotId)).toEqual(manifest);
+    expect(await readManifest(clients.s3, bucket, 'primary', manifest.snapshotId, keyRing)).toEqual(manifest);
   });
 
   it('refuses a manifest whose sha256 does not match what is stored', async () => {

@@ -154,7 +154,7 @@ describe('restoreVerification (etcd)', () => {
         ),
       );
       expectObjectivesMeasured(r, manifest.startedAt);
-      const stored = await readManifest(clients.s3, bucket(), 'primary', manifest.snapshotId);
+      const stored = await readManifest(clients.s3, bucket(), 'primary', manifest.snapshotId, loadKeyRing(w.config.encryption!));
       expect(stored.status).toBe('verified');
       expect(stored.verification).toMatchObject({ result: 'verified', checks: { passed: r.checks.length, total: r.checks.length } });
       expectNothingLeft();
@@ -196,7 +196,7 @@ describe('restoreVerification (etcd)', () => {
       ['record', 'done'],
     ]);
     expectObjectivesMeasured(r, manifest.startedAt);
-    const after = await readManifest(clients.s3, bucket(), corruptCluster, manifest.snapshotId);
+    const after = await readManifest(clients.s3, bucket(), corruptCluster, manifest.snapshotId, loadKeyRing(w.config.encryption!));
     expect(after.status).toBe('failed');
     expect(after.verification!.result).toBe(`failed: ${r.failureReason}`);
     expectNothingLeft();

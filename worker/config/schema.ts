@@ -614,6 +614,20 @@ export const configSchema = z
         forcePathStyle: z.boolean().default(false),
         /** An AWS shared-credentials file; absent: the SDK's default chain (environment, profile, instance role). */
         credentialsFile: file.optional(),
+        /**
+         * S3 Object Lock: every snapshot and manifest is written with this retention, so nobody (in
+         * COMPLIANCE mode, not even the bucket's owner) can delete or overwrite it before `days` pass.
+         * The bucket must have been created with object lock enabled. Absent: objects are written unlocked.
+         */
+        objectLock: z
+          .object({
+            /** GOVERNANCE: a user with s3:BypassGovernanceRetention may still delete; COMPLIANCE: nobody may. */
+            mode: z.enum(['GOVERNANCE', 'COMPLIANCE']),
+            /** Days each object is locked from when it is written: 1 to 36500. */
+            days: z.number().int().min(1).max(36_500),
+          })
+          .strict()
+          .optional(),
       })
       .strict(),
     /** Required by runbooks that store snapshots; a worker without it refuses those runbooks. */
@@ -791,3 +805,4 @@ export type CommandsControlPlaneConfig = Extract<ControlPlaneConfig, { driver: '
 export type ControlPlaneCommands = CommandsControlPlaneConfig['commands'];
 export type EncryptionConfig = z.infer<typeof encryptionSchema>;
 export type RetentionConfig = z.infer<typeof retentionSchema>;
+export type ObjectLockConfig = NonNullable<LifeboatConfig['objectStore']['objectLock']>;

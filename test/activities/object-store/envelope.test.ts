@@ -1,6 +1,8 @@
 // Streaming snapshot encryption: pure node:crypto, needs no lab component.
 import { describe, expect, it } from '@jest/globals';
 import { createDecipheriv, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import fc from 'fast-check';
@@ -23,8 +25,9 @@ const keys = new Map([
 const lookupKey = (id: string) => keys.get(id);
 const chunkSize = 1024;
 const record = chunkSize + 16;
-/** "LBSNAP" + version + key-id length + "k1" + chunk size + nonce prefix */
-const headerLength = 6 + 1 + 1 + 2 + 4 + 7;
+const binding = { cluster: 'primary', snapshotId: '20261207T041000Z-0123456789ab' };
+/** "LBSNAP" + version + key-id length + "k1" + chunk size + nonce prefix + cluster and snapshot id, each with its length */
+const headerLength = 6 + 1 + 1 + 2 + 4 + 7 + 1 + binding.cluster.length + 1 + binding.snapshotId.length;
 
 /** Deterministic write sizes, so a failure reproduces. */
 function* splitSizes(seed: number, max: number): Generator<number> {
@@ -54,10 +57,13 @@ async function run(pieces: Buffer[], transform: Transform): Promise<Buffer> {
 }
 
 const encrypt = (plaintext: Buffer, options: { key?: Buffer; keyId?: string; chunkSize?: number } = {}, pieces = [plaintext]) =>
-  run(pieces, createEncryptStream({ key: options.key ?? k1, keyId: options.keyId ?? 'k1', chunkSize: options.chunkSize ?? chunkSize }));
+  run(
+    pieces,
+    createEncryptStream({ key: options.key ?? k1, keyId: options.keyId ?? 'k1', binding, chunkSize: options.chunkSize ?? chunkSize }),
+  );
 
 const decrypt = (ciphertext: Buffer, lookup = lookupKey, pieces = [ciphertext]) =>
-  run(pieces, createDecryptStream({ lookupKey: lookup, configuredKeyIds: [...keys.keys()] }));
+  run(pieces, createDecryptStream({ lookupKey: lookup, expected: binding, configuredKeyIds: [...keys.keys()] }));
 
 async function decryptFailure(ciphertext: Buffer, lookup = lookupKey): Promise<EnvelopeError> {
   try {
@@ -93,7 +99,7 @@ describe('round trip', () => {
     it(`${size} bytes, written whole and byte by byte`, async () => {
       const plaintext = randomBytes(size);
       const ciphertext = await encrypt(plaintext);
-      expect(ciphertext.length).toBe(encryptedSize(size, 'k1', chunkSize));
+      expect(ciphertext.length).toBe(encryptedSize(size, 'k1', binding, chunkSize));
       expect(ciphertext.length).toBe(headerLength + size + 16 * Math.max(1, Math.ceil(size / chunkSize)));
       expect(await decrypt(ciphertext)).toEqual(plaintext);
 
@@ -106,7 +112,7 @@ describe('round trip', () => {
   it('~5 MiB in random-sized writes, encrypted and decrypted', async () => {
     const plaintext = randomBytes(5 * 1024 * 1024 + 333);
     const ciphertext = await encrypt(plaintext, {}, split(plaintext, splitSizes(1, 5 * chunkSize)));
-    expect(ciphertext.length).toBe(encryptedSize(plaintext.length, 'k1', chunkSize));
+    expect(ciphertext.length).toBe(encryptedSize(plaintext.length, 'k1', binding, chunkSize));
     expect(ciphertext.includes(plaintext.subarray(0, 64))).toBe(false);
     const decrypted = await decrypt(ciphertext, lookupKey, split(ciphertext, splitSizes(2, 3 * record)));
     expect(decrypted.equals(plaintext)).toBe(true);
@@ -121,7 +127,7 @@ describe('round trip', () => {
       plaintext.subarray(20 * chunkSize + 6),
     ];
     const ciphertext = await encrypt(plaintext, {}, pieces);
-    expect(ciphertext.length).toBe(encryptedSize(plaintext.length, 'k1', chunkSize));
+    expect(ciphertext.length).toBe(encryptedSize(plaintext.length, 'k1', binding, chunkSize));
     expect(await decrypt(ciphertext, lookupKey, [ciphertext.subarray(0, 5), ciphertext.subarray(5)])).toEqual(plaintext);
   });
 
@@ -134,7 +140,7 @@ describe('round trip', () => {
         async (size, chunk, seed) => {
           const plaintext = randomBytes(size);
           const ciphertext = await encrypt(plaintext, { chunkSize: chunk }, split(plaintext, splitSizes(seed, 2 * chunk + 3)));
-          expect(ciphertext.length).toBe(encryptedSize(size, 'k1', chunk));
+          expect(ciphertext.length).toBe(encryptedSize(size, 'k1', binding, chunk));
           expect(await decrypt(ciphertext, lookupKey, split(ciphertext, splitSizes(seed + 1, 2 * chunk + 40)))).toEqual(plaintext);
         },
       ),
@@ -145,9 +151,9 @@ describe('round trip', () => {
   it('uses 64 KiB chunks by default', async () => {
     expect(envelopeDefaults.chunkSize).toBe(65536);
     const plaintext = randomBytes(200_000);
-    const ciphertext = await run([plaintext], createEncryptStream({ key: k1, keyId: 'k1' }));
+    const ciphertext = await run([plaintext], createEncryptStream({ key: k1, keyId: 'k1', binding }));
     expect(ciphertext.readUInt32BE(10)).toBe(65536);
-    expect(ciphertext.length).toBe(encryptedSize(200_000, 'k1'));
+    expect(ciphertext.length).toBe(encryptedSize(200_000, 'k1', binding));
     expect(ciphertext.length).toBe(headerLength + 200_000 + 4 * 16);
     expect(await decrypt(ciphertext)).toEqual(plaintext);
   });
@@ -159,9 +165,13 @@ describe('format', () => {
     const ciphertext = await encrypt(plaintext);
     const header = ciphertext.subarray(0, headerLength);
     expect(header.subarray(0, 6).toString('latin1')).toBe('LBSNAP');
-    expect([header[6], header[7]]).toEqual([1, 2]);
+    expect([header[6], header[7]]).toEqual([2, 2]);
     expect(header.subarray(8, 10).toString('utf8')).toBe('k1');
     expect(header.readUInt32BE(10)).toBe(chunkSize);
+    expect(header[21]).toBe(binding.cluster.length);
+    expect(header.subarray(22, 22 + binding.cluster.length).toString('utf8')).toBe('primary');
+    expect(header[29]).toBe(binding.snapshotId.length);
+    expect(header.subarray(30).toString('utf8')).toBe(binding.snapshotId);
     const noncePrefix = header.subarray(14, 21);
 
     const open = (index: number, flag: number, sealed: Buffer) => {
@@ -200,7 +210,7 @@ describe('streaming with bounded memory', () => {
     new Promise<void>((resolve, reject) => stream.write(data, (err) => (err ? reject(err) : resolve())));
 
   it('the encryptor emits every chunk but the last before the input ends', async () => {
-    const encryptor = createEncryptStream({ key: k1, keyId: 'k1', chunkSize });
+    const encryptor = createEncryptStream({ key: k1, keyId: 'k1', binding, chunkSize });
     const output = produced(encryptor);
     await written(encryptor, randomBytes(10 * chunkSize));
     expect(output()).toBe(headerLength + 9 * record);
@@ -215,7 +225,7 @@ describe('streaming with bounded memory', () => {
   it('the decryptor releases each chunk once it authenticates, and knows the key id after the header', async () => {
     const plaintext = randomBytes(5 * chunkSize);
     const ciphertext = await encrypt(plaintext);
-    const decryptor = createDecryptStream({ lookupKey });
+    const decryptor = createDecryptStream({ lookupKey, expected: binding });
     const output = produced(decryptor);
     await written(decryptor, ciphertext.subarray(0, headerLength - 1));
     expect(decryptor.keyId).toBeUndefined();
@@ -250,7 +260,15 @@ describe('tampering', () => {
     let ciphertext: Buffer;
     const cases: [string, (c: Buffer) => Buffer, EnvelopeErrorReason, RegExp][] = [
       ['magic', (c) => flip(c, 2), 'bad-header', /not a Lifeboat encrypted snapshot/],
-      ['format version', (c) => flip(c, 6, 0x03), 'bad-header', /format version 2; this Lifeboat reads only version 1/],
+      ['format version', (c) => flip(c, 6, 0x04), 'bad-header', /format version 6; this Lifeboat reads versions 1 and 2/],
+      ['format version, down to 1 (no binding)', (c) => flip(c, 6, 0x03), 'authentication-failed', /chunk 0/],
+      ['cluster length, to 0', (c) => flip(c, 21, 0x07), 'bad-header', /its cluster is empty/],
+      [
+        'cluster, to another valid name',
+        (c) => flip(c, 22, 0x02),
+        'wrong-snapshot',
+        /snapshot 20261207T041000Z-0123456789ab of cluster 'rrimary'/,
+      ],
       ['key id length', (c) => flip(c, 7, 0xff), 'bad-header', /key id length is 253/],
       ['key id, to a configured one', (c) => flip(c, 9, 0x03), 'authentication-failed', /chunk 0 .*wrong key for key id "k2"/],
       ['key id, to an unknown one', (c) => flip(c, 9, 0x01), 'unknown-key', /"k0"/],
@@ -295,6 +313,89 @@ describe('tampering', () => {
     const [a0, , a2] = records(a);
     const [, b1] = records(b);
     await expectFailure(Buffer.concat([a.subarray(0, headerLength), a0!, b1!, a2!]), 'authentication-failed', /chunk 1 /);
+  });
+});
+
+describe('binding to a cluster and snapshot id (version 2)', () => {
+  const decryptAs = (ciphertext: Buffer, expected: { cluster: string; snapshotId: string }) =>
+    run([ciphertext], createDecryptStream({ lookupKey, expected }));
+
+  it('a snapshot read under another snapshot id is refused before anything is decrypted', async () => {
+    const ciphertext = await encrypt(randomBytes(3000));
+    const err = await decryptAs(ciphertext, { ...binding, snapshotId: '20261208T000000Z-ffffffffffff' }).then(
+      () => undefined,
+      (e: unknown) => e as EnvelopeError,
+    );
+    expect(err).toBeInstanceOf(EnvelopeError);
+    expect(err!.reason).toBe('wrong-snapshot');
+    expect(err!.message).toBe(
+      `this object is snapshot ${binding.snapshotId} of cluster 'primary', but it was read as snapshot 20261208T000000Z-ffffffffffff of cluster 'primary': it was copied or moved under another name, and is refused`,
+    );
+  });
+
+  it('a snapshot read under another cluster is refused', async () => {
+    const ciphertext = await encrypt(randomBytes(3000));
+    await expect(decryptAs(ciphertext, { ...binding, cluster: 'standby' })).rejects.toMatchObject({
+      reason: 'wrong-snapshot',
+      message: expect.stringContaining("read as snapshot 20261207T041000Z-0123456789ab of cluster 'standby'"),
+    });
+  });
+
+  it('a header rewritten to the expected id fails authentication: the binding is in the AAD', async () => {
+    const other = { ...binding, snapshotId: '20261207T041000Z-0123456789ac' };
+    const ciphertext = await encrypt(randomBytes(3000));
+    // The last character of the id, the only difference, is the header's last byte.
+    const rewritten = flip(ciphertext, headerLength - 1, 'b'.charCodeAt(0) ^ 'c'.charCodeAt(0));
+    const err = await decryptAs(rewritten, other).then(
+      () => undefined,
+      (e: unknown) => e as EnvelopeError,
+    );
+    expect(err!.reason).toBe('authentication-failed');
+    expect(err!.message).toMatch(/chunk 0 .*wrong key for key id "k1", or the data was modified/);
+  });
+
+  it('the decryptor reports the format version once the header is read', async () => {
+    const decryptor = createDecryptStream({ lookupKey, expected: binding });
+    expect(await run([await encrypt(randomBytes(10))], decryptor)).toHaveLength(10);
+    expect(decryptor.formatVersion).toBe(2);
+  });
+
+  it('createEncryptStream and createDecryptStream refuse a binding that cannot be written', () => {
+    for (const bad of [
+      { cluster: '', snapshotId: 'x' },
+      { cluster: 'a/b', snapshotId: 'x' },
+      { cluster: 'a', snapshotId: 'x'.repeat(256) },
+    ]) {
+      expect(() => createEncryptStream({ key: k1, keyId: 'k1', binding: bad })).toThrow('cannot be bound to a snapshot');
+      expect(() => createDecryptStream({ lookupKey, expected: bad })).toThrow('cannot be bound to a snapshot');
+    }
+  });
+});
+
+describe('version 1 (written before snapshots were bound)', () => {
+  // Written by the version 1 encryptor (commit 22c1688): key 00..1f, key id legacy-1, 64-byte chunks,
+  // plaintext bytes i % 251 for i in 0..199.
+  const v1 = readFileSync(fileURLToPath(new URL('../../../../test/fixtures/envelope/v1-200-bytes.lbenc', import.meta.url)));
+  const legacyKey = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
+  const plaintext = Buffer.from(Array.from({ length: 200 }, (_, i) => i % 251));
+  const lookup = (id: string) => (id === 'legacy-1' ? legacyKey : undefined);
+
+  it('still decrypts, under any expected binding, and says it is version 1', async () => {
+    expect(v1[6]).toBe(1);
+    for (const expected of [binding, { cluster: 'standby', snapshotId: 'anything' }]) {
+      const decryptor = createDecryptStream({ lookupKey: lookup, expected });
+      expect(await run([v1], decryptor)).toEqual(plaintext);
+      expect(decryptor.formatVersion).toBe(1);
+      expect(decryptor.keyId).toBe('legacy-1');
+    }
+  });
+
+  it('still authenticates: a flipped byte fails', async () => {
+    const err = await run([flip(v1, v1.length - 3)], createDecryptStream({ lookupKey: lookup, expected: binding })).then(
+      () => undefined,
+      (e: unknown) => e as EnvelopeError,
+    );
+    expect(err!.reason).toBe('authentication-failed');
   });
 });
 
@@ -358,7 +459,9 @@ describe('keys', () => {
     const err = await decryptFailure(ciphertext, (id) => (id === 'k1' ? k2 : undefined));
     expect(err.reason).toBe('authentication-failed');
     expect(err.message).toMatch(
-      /^authentication failed on chunk 0 \(bytes 21 to 1061\): wrong key for key id "k1", or the data was modified$/,
+      new RegExp(
+        `^authentication failed on chunk 0 \\(bytes ${headerLength} to ${headerLength + record}\\): wrong key for key id "k1", or the data was modified$`,
+      ),
     );
   });
 
@@ -369,7 +472,7 @@ describe('keys', () => {
       'unknown-key',
       /^snapshot was encrypted with key id "k0", which is not configured \(configured: k1, k2\)$/,
     );
-    const bare = createDecryptStream({ lookupKey });
+    const bare = createDecryptStream({ lookupKey, expected: binding });
     await expect(run([ciphertext], bare)).rejects.toMatchObject({
       reason: 'unknown-key',
       message: 'snapshot was encrypted with key id "k0", which is not configured',
@@ -380,7 +483,7 @@ describe('keys', () => {
     const plaintext = randomBytes(2500);
     for (const [keyId, key] of keys) {
       const ciphertext = await encrypt(plaintext, { key, keyId });
-      const decryptor = createDecryptStream({ lookupKey });
+      const decryptor = createDecryptStream({ lookupKey, expected: binding });
       expect(await run([ciphertext], decryptor)).toEqual(plaintext);
       expect(decryptor.keyId).toBe(keyId);
     }
@@ -390,28 +493,28 @@ describe('keys', () => {
 
   it('a lookup that returns a key of the wrong length is a configuration error', async () => {
     const ciphertext = await encrypt(randomBytes(10));
-    await expect(run([ciphertext], createDecryptStream({ lookupKey: () => randomBytes(16) }))).rejects.toThrow(
+    await expect(run([ciphertext], createDecryptStream({ lookupKey: () => randomBytes(16), expected: binding }))).rejects.toThrow(
       'key configured for key id "k1" is 16 bytes; AES-256 needs 32',
     );
   });
 
   it('createEncryptStream validates the key, key id and chunk size', () => {
-    expect(() => createEncryptStream({ key: randomBytes(16), keyId: 'k1' })).toThrow(
+    expect(() => createEncryptStream({ key: randomBytes(16), keyId: 'k1', binding })).toThrow(
       'encryption key for key id "k1" is 16 bytes; AES-256 needs 32',
     );
     for (const keyId of ['', 'a/b', 'ключ', 'x'.repeat(65)]) {
-      expect(() => createEncryptStream({ key: k1, keyId })).toThrow(
+      expect(() => createEncryptStream({ key: k1, keyId, binding })).toThrow(
         `key id ${JSON.stringify(keyId)} is not valid: use 1 to 64 characters of A-Z a-z 0-9 . _ -`,
       );
     }
-    expect(() => createEncryptStream({ key: k1, keyId: 'prod-2024.01_a'.padEnd(64, 'x') })).not.toThrow();
+    expect(() => createEncryptStream({ key: k1, keyId: 'prod-2024.01_a'.padEnd(64, 'x'), binding })).not.toThrow();
     for (const size of [0, 1.5, 16 * 1024 * 1024 + 1]) {
-      expect(() => createEncryptStream({ key: k1, keyId: 'k1', chunkSize: size })).toThrow(
+      expect(() => createEncryptStream({ key: k1, keyId: 'k1', binding, chunkSize: size })).toThrow(
         `chunk size must be an integer from 1 to 16777216 bytes, got ${size}`,
       );
     }
-    expect(() => encryptedSize(-1, 'k1')).toThrow('non-negative integer');
-    expect(() => encryptedSize(10, 'a b')).toThrow('key id "a b" is not valid');
+    expect(() => encryptedSize(-1, 'k1', binding)).toThrow('non-negative integer');
+    expect(() => encryptedSize(10, 'a b', binding)).toThrow('key id "a b" is not valid');
   });
 
   describe('parseKey', () => {
