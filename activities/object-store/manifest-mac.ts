@@ -62,7 +62,8 @@ const algorithm = 'HMAC-SHA256';
 
 /** The bytes the MAC covers: the manifest without the MAC value, with the algorithm and key id, canonical. */
 function signedBytes(manifest: SnapshotManifest, keyId: string): Buffer {
-  const { mac: _mac, ...content } = manifest;
+  const content: Partial<SnapshotManifest> = { ...manifest };
+  delete content.mac;
   return Buffer.from(`lifeboat.etcd-snapshot manifest\n${canonicalize({ ...content, mac: { algorithm, keyId } })!}`, 'utf8');
 }
 
@@ -91,11 +92,13 @@ export const isSigned = (manifest: SnapshotManifest): boolean => manifest.mac !=
 export function checkManifest(manifest: SnapshotManifest, at: ManifestLocation, keyRing: KeyRing | undefined): void {
   const { mac } = manifest;
   if (mac && keyRing) {
-    if (mac.algorithm !== algorithm)
+    // Read from the bucket: the type says HMAC-SHA256, the bytes may say anything.
+    const named: unknown = mac.algorithm;
+    if (named !== algorithm)
       throw new ManifestTamperedError(
         'edited',
         at.key,
-        `manifest ${at.key} names MAC algorithm '${mac.algorithm}'; Lifeboat writes only ${algorithm}: it was edited`,
+        `manifest ${at.key} names MAC algorithm ${JSON.stringify(named)}; Lifeboat writes only ${algorithm}: it was edited`,
       );
     const want = macOf(manifest, keyRing, mac.keyId);
     if (!want)
@@ -124,11 +127,13 @@ export function checkManifest(manifest: SnapshotManifest, at: ManifestLocation, 
     );
   }
   const ownPrefix = `${snapshotPrefix(at.cluster)}${at.snapshotId}/`;
-  if (!manifest.object?.objectKey?.startsWith(ownPrefix))
+  // Read from the bucket: typed as a manifest, but only this check makes `object.objectKey` so.
+  const objectKey: unknown = (manifest as { object?: { objectKey?: unknown } }).object?.objectKey;
+  if (typeof objectKey !== 'string' || !objectKey.startsWith(ownPrefix))
     throw new ManifestTamperedError(
       'swapped',
       at.key,
-      `manifest ${at.key} names object ${manifest.object?.objectKey}, outside its own snapshot's ${ownPrefix}: it points at another snapshot's data. It is refused`,
+      `manifest ${at.key} names object ${String(objectKey)}, outside its own snapshot's ${ownPrefix}: it points at another snapshot's data. It is refused`,
     );
 }
 

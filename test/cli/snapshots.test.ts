@@ -71,10 +71,19 @@ describe('lifeboat backup etcd / snapshots', () => {
       'manifest:done',
       'retention:skipped',
     ]);
-    expect(await listSnapshots(listed)).toEqual({ cluster: listed, complete: true, snapshots: [out.manifest] });
+    expect(await listSnapshots(listed)).toEqual({
+      cluster: listed,
+      complete: true,
+      macsChecked: true,
+      snapshots: [out.manifest],
+      tampered: [],
+    });
     const table = await lifeboat(['snapshots', 'list', '--cluster', listed], env);
     expect(table.stdout).toMatch(
-      new RegExp(`^${out.manifest.snapshotId}\\s+\\d+m\\s+[\\d.]+ MiB\\s+${out.manifest.etcd.revisionAtStart}\\s+uploaded\\s+lab-1$`, 'm'),
+      new RegExp(
+        `^${out.manifest.snapshotId}\\s+\\d+m\\s+[\\d.]+ MiB\\s+${out.manifest.etcd.revisionAtStart}\\s+uploaded\\s+lab-1\\s+signed$`,
+        'm',
+      ),
     );
     expect(table.stdout.trim().split('\n')).toHaveLength(2);
   }, 180_000);
@@ -158,6 +167,7 @@ describe('lifeboat backup etcd / snapshots', () => {
       storedSha256: manifest.object.storedSha256,
       keyId: 'lab-1',
       revision: manifest.etcd.revisionAtStart,
+      signed: true,
     });
     const bytes = readFileSync(out);
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(manifest.object.plaintextSha256);

@@ -690,3 +690,51 @@ describe('dataDirMoveRefusal', () => {
     expect(dataDirMoveRefusal(dataDir, others)).toBe(reason);
   });
 });
+
+describe('chooseRestoreSnapshot and signed manifests', () => {
+  // Written before manifests were signed: no `mac`.
+  const day4Unsigned = manifest('20261123T020000Z-000000000005', '2026-11-23T02:00:00.000Z', 'verified');
+  delete day4Unsigned.mac;
+
+  it('passes over an unsigned manifest, however new, and takes it only with allowUnsigned', () => {
+    const listing = listed(day1Verified, day2Verified, day4Unsigned);
+    expect(chooseRestoreSnapshot(listing, { cluster: 'primary' })).toMatchObject({ ok: true, snapshot: day2Verified });
+    expect(chooseRestoreSnapshot(listing, { cluster: 'primary', allowUnsigned: true })).toMatchObject({ ok: true, snapshot: day4Unsigned });
+  });
+
+  it('refuses a named unsigned snapshot without allowUnsigned, saying why', () => {
+    const r = refusalOf(chooseRestoreSnapshot(listed(day4Unsigned), { cluster: 'primary', snapshotId: day4Unsigned.snapshotId }));
+    expect(r.type).toBe(failureTypes.ManifestUnsigned);
+    expect(r.reason).toBe(
+      "snapshot 20261123T020000Z-000000000005 of cluster 'primary' has an unsigned manifest (written before Lifeboat signed manifests): nothing proves it was not swapped or edited in the bucket. Restore it only if you trust the bucket, with --allow-unsigned",
+    );
+    const allowed = chooseRestoreSnapshot(listed(day4Unsigned), {
+      cluster: 'primary',
+      snapshotId: day4Unsigned.snapshotId,
+      allowUnsigned: true,
+    });
+    expect(allowed).toMatchObject({ ok: true, snapshot: day4Unsigned, unverified: false });
+  });
+
+  it('with only unsigned snapshots, says they were passed over and how to take them', () => {
+    const r = refusalOf(chooseRestoreSnapshot(listed(day4Unsigned), { cluster: 'primary' }));
+    expect(r.type).toBe(failureTypes.NoRestorableSnapshot);
+    expect(r.reason).toBe(
+      "cluster 'primary' has no signed snapshot in the object store; 1 snapshot(s) with unsigned manifests (written before signing) were passed over: --allow-unsigned takes them: nothing to restore from",
+    );
+  });
+
+  it('refuses the automatic choice when any manifest was refused as tampered, and a named tampered one', () => {
+    const reason = 'manifest etcd/primary/20261124T020000Z-000000000006/manifest.json is rolled back: ...';
+    const listing = { ...history, tampered: [{ key: 'etcd/primary/20261124T020000Z-000000000006/manifest.json', reason }] };
+    const auto = refusalOf(chooseRestoreSnapshot(listing, { cluster: 'primary' }));
+    expect(auto.type).toBe(failureTypes.ManifestTampered);
+    expect(auto.reason).toBe(
+      `1 manifest(s) of cluster 'primary' were tampered with, so the newest snapshot cannot be trusted to be the newest: ${reason}. Find out who wrote the bucket, or name a snapshot with --snapshot`,
+    );
+    const named = refusalOf(chooseRestoreSnapshot(listing, { cluster: 'primary', snapshotId: '20261124T020000Z-000000000006' }));
+    expect(named).toMatchObject({ type: failureTypes.ManifestTampered, reason });
+    // Another snapshot, named, is still restorable: the person has looked and chosen it.
+    expect(chooseRestoreSnapshot(listing, { cluster: 'primary', snapshotId: day1Verified.snapshotId })).toMatchObject({ ok: true });
+  });
+});

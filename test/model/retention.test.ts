@@ -472,3 +472,35 @@ describe('retentionDeleteFailure', () => {
     );
   });
 });
+
+describe('planRetention and object lock, tampered manifests', () => {
+  const now = new Date('2026-11-21T12:00:00Z');
+  const snapshots = dailySnapshots('2026-11-17', '2026-11-21');
+
+  it('a snapshot it would delete whose objects are locked until after now is reported locked, not deleted', () => {
+    const locked = snapshots.map((s) =>
+      s.id === 'snap-2026-11-17' ? { ...s, lockedUntil: '2026-11-24T02:00:00.000Z', lockMode: 'COMPLIANCE' } : s,
+    );
+    const plan = planRetention(complete(locked), { ...none, keepLast: 2 }, now);
+    expect(keptIds(plan)).toEqual(['snap-2026-11-21', 'snap-2026-11-20']);
+    expect(plan.delete.map((d) => d.id)).toEqual(['snap-2026-11-19', 'snap-2026-11-18']);
+    expect(plan.locked).toEqual([
+      { id: 'snap-2026-11-17', reason: 'not selected by policy', until: '2026-11-24T02:00:00.000Z', mode: 'COMPLIANCE' },
+    ]);
+  });
+
+  it('a lock whose date has passed no longer holds: the snapshot is deleted', () => {
+    const expired = snapshots.map((s) => ({ ...s, lockedUntil: '2026-11-21T11:59:59.000Z', lockMode: 'GOVERNANCE' }));
+    const plan = planRetention(complete(expired), { ...none, keepLast: 2 }, now);
+    expect(plan.delete).toHaveLength(3);
+    expect(plan.locked).toBeUndefined();
+  });
+
+  it('a listing with tampered manifests is refused: nothing deleted', () => {
+    const plan = planRetention({ ...complete(snapshots), tampered: ['manifest etcd/c/x/manifest.json was edited ...'] }, none, now);
+    expect(plan.delete).toEqual([]);
+    expect(plan.refused).toBe(
+      '1 tampered manifest(s), nothing is deleted until someone has looked at the bucket: manifest etcd/c/x/manifest.json was edited ...',
+    );
+  });
+});
