@@ -323,7 +323,7 @@ ${required.map((k) => `        ${k}: ${k === 'startEtcdJoining' ? joining : argv
       valid.replace('  forcePathStyle: true', '  forcePathstyle: true').replace('      keyFile:', '      keyfile: x\n      keyFile:'),
     );
     expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([
-      `${file}:6:3: objectStore.forcePathstyle: unknown key; expected one of endpoint, region, bucket, forcePathStyle, credentialsFile`,
+      `${file}:6:3: objectStore.forcePathstyle: unknown key; expected one of endpoint, region, bucket, forcePathStyle, credentialsFile, objectLock`,
       `${file}:14:7: clusters[0].etcd.keyfile: unknown key; expected one of endpoints, caFile, certFile, keyFile`,
     ]);
   });

@@ -622,9 +622,13 @@ export const configSchema = z
         objectLock: z
           .object({
             /** GOVERNANCE: a user with s3:BypassGovernanceRetention may still delete; COMPLIANCE: nobody may. */
-            mode: z.enum(['GOVERNANCE', 'COMPLIANCE']),
+            mode: z.enum(['GOVERNANCE', 'COMPLIANCE'], { error: 'expected GOVERNANCE or COMPLIANCE' }),
             /** Days each object is locked from when it is written: 1 to 36500. */
-            days: z.number().int().min(1).max(36_500),
+            days: z
+              .number({ error: 'a whole number of days from 1 to 36500' })
+              .int()
+              .min(1)
+              .max(36_500, 'a whole number of days from 1 to 36500'),
           })
           .strict()
           .optional(),
