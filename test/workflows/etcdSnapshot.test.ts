@@ -168,7 +168,8 @@ describe('etcdSnapshot round trip', () => {
     const got = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifest.object.objectKey }));
     const bytes = Buffer.from(await got.Body!.transformToByteArray());
     bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
-    const key = `test/flipped-${Date.now()}.lbenc`;
+    // Under the snapshot's own prefix: a manifest naming an object elsewhere is refused before any byte is read.
+    const key = `${snapshotPrefix('primary')}${manifest.snapshotId}/flipped-${Date.now()}.lbenc`;
     await clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
     const run = fetchSnapshot({
       s3: clients.s3,
