@@ -20,7 +20,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { etcdSnapshot } from '../../../workflows/etcdSnapshot.js';
 import { activityDeps } from '../../../activities/deps.js';
 import { createEtcdSnapshotActivities, type RetentionResult } from '../../../activities/etcd/snapshot.js';
-import { readManifest } from '../../../activities/object-store/manifests.js';
+import { readManifest, updateManifestVerification } from '../../../activities/object-store/manifests.js';
 import { snapshotManifestKey, type SnapshotManifest } from '../../../model/snapshot-layout.js';
 import { createClients } from '../../../worker/clients.js';
 import type { LifeboatConfig } from '../../../worker/config.js';
@@ -99,6 +99,23 @@ describe('objectLock', () => {
     }
   });
 
+  it("a verification's rewrite of a manifest is a new version, signed and locked in turn; the first version stays", async () => {
+    const key = snapshotManifestKey(cluster, newer.snapshotId);
+    const verification = { at: new Date().toISOString(), result: 'verified', workflowId: 'verify-etcd/test' };
+    const updated = await updateManifestVerification(s3, lockBucket, cluster, newer.snapshotId, 'verified', verification, {
+      keyRing,
+      objectLock: config.objectStore.objectLock,
+    });
+    expect(await readManifest(s3, lockBucket, cluster, newer.snapshotId, keyRing)).toEqual(updated);
+    expect(updated.mac!.value).not.toBe(newer.mac!.value);
+    const versions = await versionsOf(key);
+    expect(versions).toHaveLength(2);
+    for (const { VersionId } of versions) {
+      expect((await s3.send(new HeadObjectCommand({ Bucket: lockBucket, Key: key, VersionId }))).ObjectLockMode).toBe('GOVERNANCE');
+    }
+    newer = updated;
+  });
+
   it('a delete before the date is refused by the store itself', async () => {
     for (const Key of keysOf(older)) {
       const [version] = await versionsOf(Key);
@@ -124,7 +141,7 @@ describe('objectLock', () => {
     }));
     expect(first).toEqual({
       plan: {
-        keep: [{ id: newer.snapshotId, reasons: ['last 1', 'newest uploaded (no verified snapshot)'] }],
+        keep: [{ id: newer.snapshotId, reasons: ['last 1', 'newest verified'] }],
         delete: [],
         locked: [{ id: older.snapshotId, reason: 'not selected by policy', until: expect.any(String) as unknown, mode: 'GOVERNANCE' }],
       },
@@ -154,12 +171,13 @@ describe('objectLock', () => {
     await new Promise((resolve) => setTimeout(resolve, soon.getTime() - Date.now() + 1_500));
     const later = await applyRetention();
     expect(later.plan).toEqual({
-      keep: [{ id: newer.snapshotId, reasons: ['last 1', 'newest uploaded (no verified snapshot)'] }],
+      keep: [{ id: newer.snapshotId, reasons: ['last 1', 'newest verified'] }],
       delete: [{ id: older.snapshotId, reason: 'not selected by policy' }],
     });
     expect(later.deletedObjects).toEqual(keysOf(older));
     // Every version went: no data left behind a delete marker.
     for (const key of keysOf(older)) expect(await versionsOf(key)).toEqual([]);
-    for (const key of keysOf(newer)) expect(await versionsOf(key)).toHaveLength(1);
+    expect((await versionsOf(newer.object.objectKey)).length).toBe(1);
+    expect((await versionsOf(snapshotManifestKey(cluster, newer.snapshotId))).length).toBe(2);
   }, 60_000);
 });
