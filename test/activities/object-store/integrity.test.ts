@@ -4,7 +4,7 @@
 // copied under another id) and every reader refuses it: listing, readManifest, fetch, retention,
 // restore verification, the restore's snapshot choice and the CLI. A snapshot written before signing
 // (envelope version 1, unsigned manifest) is listed, counted by retention, never chosen automatically.
-import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import type { etcdSnapshot } from '../../../workflows/etcdSnapshot.js';
 import type { restoreVerification } from '../../../workflows/restoreVerification.js';
 import { activityDeps } from '../../../activities/deps.js';
 import { createEtcdSnapshotActivities, type RetentionResult } from '../../../activities/etcd/snapshot.js';
+import { createEtcdRestoreRunbookActivities, type EtcdRestorePreflight } from '../../../activities/control-plane/restore.js';
 import { EnvelopeError } from '../../../activities/object-store/envelope.js';
 import { ManifestTamperedError } from '../../../activities/object-store/manifest-mac.js';
 import { listManifests, readManifest } from '../../../activities/object-store/manifests.js';
@@ -94,6 +95,25 @@ const retentionNow = (): Promise<RetentionResult> =>
       dryRun: true,
       now: new Date().toISOString(),
     }),
+  );
+
+/**
+ * The etcd restore's preflight on the test cluster (the standby's members, through the lab driver): it
+ * reads and stages the snapshot and asks each member's host, and stops nothing. The staged file is removed.
+ */
+async function restorePreflight(input: { allowUnsigned?: boolean; force?: boolean }): Promise<EtcdRestorePreflight> {
+  const activities = createEtcdRestoreRunbookActivities(activityDeps(clients, keyRing));
+  const runId = randomUUID();
+  try {
+    return await new MockActivityEnvironment().run(() => activities.preflightEtcdRestore({ cluster, runId, ...input }));
+  } finally {
+    await new MockActivityEnvironment().run(() => activities.removeStagedSnapshot({ runId }));
+  }
+}
+const failureOf = (run: Promise<unknown>) =>
+  run.then(
+    () => undefined,
+    (e: unknown) => e as { type?: string; nonRetryable?: boolean; message: string },
   );
 
 beforeAll(async () => {
@@ -204,6 +224,14 @@ describe('a tampered manifest is refused by every reader', () => {
           ok: false,
           type: failureTypes.ManifestTampered,
           reason: expect.stringContaining(err.message),
+        });
+        // The restore's preflight refuses it before anything is stopped.
+        expect(await failureOf(restorePreflight({ force: true }))).toMatchObject({
+          type: failureTypes.ManifestTampered,
+          nonRetryable: true,
+          message: expect.stringMatching(
+            new RegExp(`^1 manifest\\(s\\) of cluster '${cluster}' were tampered with, .*Nothing was stopped$`),
+          ),
         });
       },
     );
@@ -368,6 +396,11 @@ describe('a snapshot from before signing (envelope version 1, unsigned manifest)
         ok: true,
         snapshot: { snapshotId: legacyId },
       });
+      // The restore's preflight, as `lifeboat etcd restore` runs it: refused, then taken with allowUnsigned, and said so.
+      expect(await failureOf(restorePreflight({}))).toMatchObject({ type: failureTypes.NoRestorableSnapshot, nonRetryable: true });
+      const plan = await restorePreflight({ allowUnsigned: true });
+      expect(plan.snapshot).toMatchObject({ snapshotId: legacyId, plaintextSha256: older.object.plaintextSha256 });
+      expect(plan.notes).toContain('ITS MANIFEST IS UNSIGNED (written before manifests were signed; taken because of allowUnsigned).');
       expect((await retentionNow()).plan.keep.map((k) => k.id)).toEqual([newer.snapshotId, older.snapshotId, legacyId]);
 
       const list = await lifeboat(['snapshots', 'list', '--cluster', cluster], env);
