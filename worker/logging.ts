@@ -86,8 +86,21 @@ const redactObject = (o: Record<string, unknown>) => redactSecrets(o) as Record<
 
 /** The worker's logger; `destination` (default stdout) is where tests capture its lines. */
 export function createLogger(level = process.env.LIFEBOAT_LOG_LEVEL ?? 'info', destination?: DestinationStream): PinoLogger {
-  const options = { level, base: { service: 'lifeboat-worker' }, formatters: { log: redactObject, bindings: redactObject } };
-  return destination ? pino(options, destination) : pino(options);
+  const options = {
+    level,
+    base: { service: 'lifeboat-worker' },
+    formatters: { log: redactObject, bindings: redactObject },
+    // redactSecrets has already serialized every Error (pino's err serializer would re-serialize the copy as an "Object").
+    serializers: { err: (err: unknown) => err },
+  };
+  const logger = destination ? pino(options, destination) : pino(options);
+  // pino applies `formatters.bindings` to the root's bindings only; children inherit this `child`, so
+  // every descendant's bindings are redacted too.
+  const child = Object.getPrototypeOf(logger).child as PinoLogger['child'];
+  logger.child = function (this: PinoLogger, bindings, childOptions) {
+    return child.call(this, redactObject(bindings), childOptions);
+  } as PinoLogger['child'];
+  return logger;
 }
 
 const pinoLevel = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;

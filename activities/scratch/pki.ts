@@ -53,7 +53,7 @@ const backdateMs = 5 * 60 * 1000;
 const loopbackNames = () => new SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }]);
 
 async function newKeys(): Promise<webcrypto.CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(ecdsa, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  return webcrypto.subtle.generateKey(ecdsa, true, ['sign', 'verify']);
 }
 
 async function privatePem(key: webcrypto.CryptoKey): Promise<string> {

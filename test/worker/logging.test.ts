@@ -90,7 +90,10 @@ describe('worker logging', () => {
     const { logger, lines, text } = captured();
     const err = Object.assign(new Error('request failed'), { response: { headers: { 'set-cookie': secret }, body: { token: secret } } });
     logger.error({ err }, 'failed');
-    logger.child({ auth: { bearerToken: secret } }).warn({ step: 'fetch' }, 'from a child');
+    logger
+      .child({ auth: { bearerToken: secret } })
+      .child({ nested: { password: secret } })
+      .warn({ step: 'fetch' }, 'from a child');
     temporalLogSink(logger)({
       level: 'WARN',
       message: 'activity failed',
@@ -111,7 +114,12 @@ describe('worker logging', () => {
       },
     });
     expect(lines[0]!.err).toHaveProperty('stack');
-    expect(lines[1]).toMatchObject({ msg: 'from a child', auth: { bearerToken: '[redacted]' }, step: 'fetch' });
+    expect(lines[1]).toMatchObject({
+      msg: 'from a child',
+      auth: { bearerToken: '[redacted]' },
+      nested: { password: '[redacted]' },
+      step: 'fetch',
+    });
     expect(lines[2]).toMatchObject({
       msg: 'activity failed',
       sdk: true,
