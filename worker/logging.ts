@@ -96,7 +96,7 @@ export function createLogger(level = process.env.LIFEBOAT_LOG_LEVEL ?? 'info', d
   const logger = destination ? pino(options, destination) : pino(options);
   // pino applies `formatters.bindings` to the root's bindings only; children inherit this `child`, so
   // every descendant's bindings are redacted too.
-  const child = Object.getPrototypeOf(logger).child as PinoLogger['child'];
+  const child = (Object.getPrototypeOf(logger) as PinoLogger).child;
   logger.child = function (this: PinoLogger, bindings, childOptions) {
     return child.call(this, redactObject(bindings), childOptions);
   } as PinoLogger['child'];
