@@ -96,9 +96,9 @@ export function createLogger(level = process.env.LIFEBOAT_LOG_LEVEL ?? 'info', d
   const logger = destination ? pino(options, destination) : pino(options);
   // pino applies `formatters.bindings` to the root's bindings only; children inherit this `child`, so
   // every descendant's bindings are redacted too.
-  const child = (Object.getPrototypeOf(logger) as PinoLogger).child;
+  const proto = Object.getPrototypeOf(logger) as PinoLogger;
   logger.child = function (this: PinoLogger, bindings, childOptions) {
-    return child.call(this, redactObject(bindings), childOptions);
+    return proto.child.call(this, redactObject(bindings), childOptions);
   } as PinoLogger['child'];
   return logger;
 }
