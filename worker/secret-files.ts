@@ -2,7 +2,8 @@
 // a private key ("UNPROTECTED PRIVATE KEY FILE"). The rule is ssh's: a file owned by this user must
 // have no group or other permission bits. A file owned by someone else (root's Kubernetes Secret volume
 // read by a non-root worker through its group, say) is that owner's to protect, as ssh decides too.
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmod, writeFile } from 'node:fs/promises';
 
 /** A secret file others may read or write; the message names the file and its mode. */
 export class SecretFileError extends Error {
@@ -33,4 +34,16 @@ export function readSecretFile(path: string, what: string): string {
   const problem = secretFileProblem(path);
   if (problem) throw new SecretFileError(`${what} '${path}': ${problem}; it must be accessible by its owner only (chmod 600 '${path}')`);
   return readFileSync(path, 'utf8');
+}
+
+/** Writes a secret file (a key, a token, a kubeconfig with credentials) readable by its owner only, also over an existing, more open one. */
+export async function writeSecretFile(path: string, text: string): Promise<void> {
+  await writeFile(path, text, { mode: 0o600 });
+  // `mode` applies only when the file is created.
+  await chmod(path, 0o600);
+}
+
+/** Closes an existing secret file to its owner (chmod 600): one made by an older version, or by a tool with another umask. */
+export async function protectSecretFile(path: string): Promise<void> {
+  if (existsSync(path)) await chmod(path, 0o600);
 }
