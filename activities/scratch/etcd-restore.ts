@@ -161,7 +161,7 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
     return out;
   }
 
-  /** Reads the source's copy of an object to compare data hashes; undefined if it cannot be read. */
+  /** Reads the source's copy of an object to compare its data with; why not, when it cannot be read. */
   async function sourceObject(cluster: string, ref: ObjectRef): Promise<KubeObject | string> {
     try {
       return await readObject(clusterClients(deps, cluster).kubeConfig, ref);
@@ -192,7 +192,8 @@ export function createEtcdRestoreActivities(deps: Pick<ActivityDeps, 'clusters' 
         detail: `found at resourceVersion ${restored.metadata?.resourceVersion}${replicas === undefined ? '' : `, ${replicas} replicas`}`,
       };
     }
-    const keys = `${dataKeyCount(restored)} data keys`;
+    const count = dataKeyCount(restored);
+    const keys = `${count} data ${count === 1 ? 'key' : 'keys'}`;
     const source = await sourceObject(cluster, ref);
     if (typeof source === 'string') return { name, passed: true, detail: `found, ${keys}; ${source}, so not compared` };
     if (source.metadata?.resourceVersion !== restored.metadata?.resourceVersion) {

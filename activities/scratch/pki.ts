@@ -65,7 +65,8 @@ export async function makeScratchPki(label: string): Promise<ScratchPki> {
   const notBefore = new Date(Date.now() - backdateMs);
   const notAfter = new Date(Date.now() + validityMs);
   const caKeys = await newKeys();
-  const caName = `CN=lifeboat scratch CA ${label}`;
+  // A common name is at most 64 characters (RFC 5280 ub-common-name).
+  const caName = `CN=lifeboat scratch CA ${label.slice(-40)}`;
   const ca = await X509CertificateGenerator.createSelfSigned({
     name: caName,
     keys: caKeys,

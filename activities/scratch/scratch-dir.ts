@@ -43,11 +43,13 @@ export async function ensureScratchBase(root: string): Promise<void> {
   if (!st.isDirectory()) throw new ScratchDirUnsafeError(root, 'is not a directory');
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) throw new ScratchDirUnsafeError(root, `is owned by uid ${st.uid}, not this user (uid ${uid})`);
-  if (st.mode & 0o022)
+  if (st.mode & 0o022) {
+    const who = [st.mode & 0o020 ? 'its group' : '', st.mode & 0o002 ? 'others' : ''].filter(Boolean).join(' and ');
     throw new ScratchDirUnsafeError(
       root,
-      `is writable by ${st.mode & 0o020 ? 'its group' : ''}${(st.mode & 0o022) === 0o022 ? ' and ' : ''}${st.mode & 0o002 ? 'others' : ''} (mode ${octal(st.mode)}); remove it or check its contents and chmod 700 it`,
+      `is writable by ${who} (mode ${octal(st.mode)}); remove it or check its contents and chmod 700 it (a mount point such as an emptyDir is 0777: use a directory below it)`,
     );
+  }
   if (st.mode & 0o077) await chmod(root, 0o700);
 }
 

@@ -33,7 +33,7 @@ describe('scratch base', () => {
     await expect(ensureScratchBase(writable)).rejects.toThrow(
       new ScratchDirUnsafeError(
         writable,
-        'is writable by its group and others (mode 0777); remove it or check its contents and chmod 700 it',
+        'is writable by its group and others (mode 0777); remove it or check its contents and chmod 700 it (a mount point such as an emptyDir is 0777: use a directory below it)',
       ),
     );
     const link = join(root, 'link');
