@@ -41,6 +41,7 @@ import { kwokNodeAnnotations, kwokNodeCapacity } from '../activities/node-provid
 import { ledgerApp, ledgerManifests } from './ledger.js';
 import { labStorageClass } from './volumes.js';
 import { prepareSshd } from './sshd.js';
+import { protectSecretFile, writeSecretFile } from '../worker/secret-files.js';
 
 const peerClusters = (c: LabClusterSpec) => labClusters.filter((x) => x.name !== c.name);
 
@@ -442,16 +443,15 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   await execa('bash', [installScript], { stdout: 'inherit', stderr: 'inherit' });
   await mkdir(labDir, { recursive: true });
   for (const dir of [dirname(temporalDb), minioData]) await mkdir(dir, { recursive: true });
-  await writeFile(
+  await writeSecretFile(
     awsCredentialsFile,
     `[default]\naws_access_key_id = ${objectStore.accessKeyId}\naws_secret_access_key = ${objectStore.secretAccessKey}\n`,
-    { mode: 0o600 },
   );
   for (const c of labClusters) await ensureClusterPki(c.name, c.apiserverPort, c.encryptSecrets);
   if (!existsSync(labKeyFile)) {
     await mkdir(dirname(labKeyFile), { recursive: true, mode: 0o700 });
-    await writeFile(labKeyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-  }
+    await writeSecretFile(labKeyFile, `${randomBytes(32).toString('base64')}\n`);
+  } else await protectSecretFile(labKeyFile);
   await writeFile(labConfigFile, `# Written by \`lifeboat lab up\`: the lab's Lifeboat configuration.\n${stringify(labConfig())}`);
   await mkdir(dirname(kwokConfigFile), { recursive: true });
   await writeFile(kwokConfigFile, kwokConfig);

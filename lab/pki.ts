@@ -2,12 +2,13 @@
 // the API server's serving certificate, client certificates for each control-plane user, and the
 // service-account signing key. Existing files are kept, so a restarted lab keeps its identity.
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { clusterPaths, host } from './topology.js';
+import { protectSecretFile, writeSecretFile } from '../worker/secret-files.js';
 
 const days = '3650';
 const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
@@ -22,8 +23,9 @@ interface LeafSpec {
 async function issue(cluster: string, spec: LeafSpec): Promise<void> {
   const p = clusterPaths(cluster);
   const cert = join(p.pki, `${spec.file}.crt`);
-  if (existsSync(cert)) return;
   const key = join(p.pki, `${spec.file}.key`);
+  // Private keys are 0600 however openssl's umask left them, also the ones an earlier lab made.
+  if (existsSync(cert)) return protectSecretFile(key);
   const csr = join(p.pki, `${spec.file}.csr`);
   const ext = ['-addext', `extendedKeyUsage=${spec.usage}`, '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment'];
   if (spec.altNames) ext.push('-addext', `subjectAltName=${spec.altNames.join(',')}`);
@@ -46,6 +48,7 @@ async function issue(cluster: string, spec: LeafSpec): Promise<void> {
     cert,
   ]);
   await rm(csr);
+  await protectSecretFile(key);
 }
 
 /** The control-plane users that get a client certificate and a kubeconfig. */
@@ -81,6 +84,7 @@ export async function ensureClusterPki(cluster: string, apiserverPort: number, e
       'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
     ]);
   }
+  await protectSecretFile(p.caKey);
   const loopback = [`IP:${host}`, 'DNS:localhost'];
   await issue(cluster, { file: 'etcd-server', subject: `/CN=etcd-${cluster}`, usage: 'serverAuth,clientAuth', altNames: loopback });
   await issue(cluster, { file: 'apiserver-etcd-client', subject: '/CN=kube-apiserver-etcd-client', usage: 'clientAuth' });
@@ -106,6 +110,7 @@ export async function ensureClusterPki(cluster: string, apiserverPort: number, e
     await execa('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', p.serviceAccountKey]);
     await execa('openssl', ['ec', '-in', p.serviceAccountKey, '-pubout', '-out', p.serviceAccountPub]);
   }
+  await protectSecretFile(p.serviceAccountKey);
   if (encryptSecrets && !existsSync(p.encryptionConfig)) {
     const config = {
       apiVersion: 'apiserver.config.k8s.io/v1',
@@ -117,14 +122,15 @@ export async function ensureClusterPki(cluster: string, apiserverPort: number, e
         },
       ],
     };
-    await writeFile(p.encryptionConfig, stringify(config), { mode: 0o600 });
+    await writeSecretFile(p.encryptionConfig, stringify(config));
   }
+  await protectSecretFile(p.encryptionConfig);
 }
 
 async function writeKubeconfig(cluster: string, user: KubeUser, apiserverPort: number): Promise<void> {
   const p = clusterPaths(cluster);
   const file = p.kubeconfig(user);
-  if (existsSync(file)) return;
+  if (existsSync(file)) return protectSecretFile(file);
   const kubeconfig = {
     apiVersion: 'v1',
     kind: 'Config',
@@ -133,5 +139,5 @@ async function writeKubeconfig(cluster: string, user: KubeUser, apiserverPort: n
     contexts: [{ name: cluster, context: { cluster, user } }],
     'current-context': cluster,
   };
-  await writeFile(file, stringify(kubeconfig), { mode: 0o600 });
+  await writeSecretFile(file, stringify(kubeconfig));
 }

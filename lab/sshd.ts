@@ -19,6 +19,7 @@ import type { DaemonSpec } from './processes.js';
 import type { ProbeResult } from './probes.js';
 import { fileURLToPath } from 'node:url';
 import { bin, etcdMembersOf, host, labClusters, sshdFiles } from './topology.js';
+import { protectSecretFile } from '../worker/secret-files.js';
 
 export interface SshdSetup {
   /** Host key, client key, known_hosts, sshd_config, passwd: created once, kept. */
@@ -86,6 +87,7 @@ export async function prepareSshd(setup: SshdSetup): Promise<void> {
     [files.identityFile, 'lifeboat lab client'],
   ] as const)
     if (!existsSync(key)) await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', key]);
+    else await protectSecretFile(key);
   const [type, key] = (await readFile(`${files.hostKey}.pub`, 'utf8')).trim().split(/\s+/);
   await writeFile(files.knownHostsFile, `[${host}]:${setup.port} ${type} ${key}\n`);
   await writeFile(files.config, sshdConfig(setup), { mode: 0o600 });

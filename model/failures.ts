@@ -56,6 +56,8 @@ export const failureTypes = {
   NoSnapshotToVerify: 'NoSnapshotToVerify',
   SnapshotNotFound: 'SnapshotNotFound',
   ScratchToolMissing: 'ScratchToolMissing',
+  /** The scratch base directory is not this user's private directory (a link, another owner, writable by others). */
+  ScratchDirUnsafe: 'ScratchDirUnsafe',
   NoVeleroBackup: 'NoVeleroBackup',
   VeleroBackupNotUsable: 'VeleroBackupNotUsable',
   VeleroBackupNotSynced: 'VeleroBackupNotSynced',

@@ -120,7 +120,9 @@ describe('docker-compose.yml', () => {
 
   it('wires the worker to Temporal and MinIO through the configuration its loader reads', () => {
     const example = mountedExample((name, file) =>
-      writeFileSync(file, name.endsWith('.kubeconfig') ? kubeconfigText : name.startsWith('snapshot-key') ? keyText() : 'PEM\n'),
+      writeFileSync(file, name.endsWith('.kubeconfig') ? kubeconfigText : name.startsWith('snapshot-key') ? keyText() : 'PEM\n', {
+        mode: 0o600,
+      }),
     );
     try {
       const config = loadConfig({ env: example.env() });
@@ -176,7 +178,9 @@ describe('docker-compose.yml', () => {
 
   it('the example has what each runbook it configures needs: snapshot keys, the tools the image installs, schedules of registered runbooks', () => {
     const example = mountedExample((name, file) =>
-      writeFileSync(file, name.endsWith('.kubeconfig') ? kubeconfigText : name.startsWith('snapshot-key') ? keyText() : 'PEM\n'),
+      writeFileSync(file, name.endsWith('.kubeconfig') ? kubeconfigText : name.startsWith('snapshot-key') ? keyText() : 'PEM\n', {
+        mode: 0o600,
+      }),
     );
     try {
       const config = loadConfig({ env: example.env() });
@@ -260,7 +264,7 @@ describe('the example configuration, run', () => {
       'primary-encryption-config.yaml': lab.encryptionConfig,
     };
     const example = mountedExample((name, file) =>
-      name === 'snapshot-key-1' ? writeFileSync(file, keyText()) : copyFileSync(sources[name]!, file),
+      name === 'snapshot-key-1' ? writeFileSync(file, keyText(), { mode: 0o600 }) : copyFileSync(sources[name]!, file),
     );
     cleanups.push(() => rmSync(example.dir, { recursive: true, force: true }));
     // What compose's network and the image provide, the lab provides: its Temporal, its MinIO (a bucket

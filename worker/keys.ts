@@ -1,9 +1,9 @@
 // Snapshot encryption keys, read once at worker start from files or environment variables. Only key
 // ids ever leave the worker process (into manifests and workflow history); key material never does.
 import { hkdfSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { parseKey } from '../activities/object-store/envelope.js';
 import { ConfigError, type EncryptionConfig } from './config.js';
+import { readSecretFile } from './secret-files.js';
 
 export interface KeyRing {
   currentKeyId: string;
@@ -18,7 +18,8 @@ export function loadKeyRing(encryption: EncryptionConfig, env: NodeJS.ProcessEnv
   for (const k of encryption.keys) {
     const source = k.file ? `key '${k.id}' file ${k.file}` : `key '${k.id}' environment variable ${k.env}`;
     try {
-      const material = k.file ? readFileSync(k.file, 'utf8') : env[k.env!];
+      // A key file others may read is refused, as ssh refuses such a private key.
+      const material = k.file ? readSecretFile(k.file, `key '${k.id}' file`) : env[k.env!];
       if (material === undefined || material.trim() === '') throw new Error(`${source}: not set`);
       keys.set(k.id, parseKey(material.trim(), source));
     } catch (err) {

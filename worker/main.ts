@@ -4,6 +4,7 @@ import { createLogger, installTemporalLogger } from './logging.js';
 import { createWorker } from './worker.js';
 import { scratchRootOf, staleScratchAgeMs } from '../activities/scratch/etcd-restore.js';
 import { sweepStaleScratch } from '../activities/scratch/processes.js';
+import { ensureScratchBase, ScratchDirUnsafeError } from '../activities/scratch/scratch-dir.js';
 
 export async function runWorkerProcess(): Promise<number> {
   const logger = createLogger();
@@ -18,8 +19,17 @@ export async function runWorkerProcess(): Promise<number> {
     throw err;
   }
   installTemporalLogger(logger);
-  const swept = await sweepStaleScratch(scratchRootOf(config.verification), staleScratchAgeMs);
-  if (swept.length) logger.warn({ swept }, 'removed stale restore-verification scratch directories and stopped their processes');
+  // The scratch base is made private (or found unsafe) before anything in it is trusted: an unsafe one
+  // is not swept, and each restore verification refuses it with the same message.
+  const scratchRoot = scratchRootOf(config.verification);
+  try {
+    await ensureScratchBase(scratchRoot);
+    const swept = await sweepStaleScratch(scratchRoot, staleScratchAgeMs);
+    if (swept.length) logger.warn({ swept }, 'removed stale restore-verification scratch directories and stopped their processes');
+  } catch (err) {
+    if (!(err instanceof ScratchDirUnsafeError)) throw err;
+    logger.error({ scratchDir: err.path }, err.message);
+  }
   // The SDK shuts the worker down gracefully on SIGTERM/SIGINT (shutdownSignals default): in-flight
   // activities get their grace period, then run() resolves.
   const handle = await createWorker(config, logger);

@@ -55,6 +55,7 @@ import { fetchSnapshot, SnapshotIntegrityError } from '../object-store/snapshot-
 import { listManifests, readManifest } from '../object-store/manifests.js';
 import { ManifestTamperedError, tamperedType } from '../object-store/manifest-mac.js';
 import { scratchRootOf } from '../scratch/etcd-restore.js';
+import { ensureScratchBaseForActivity } from '../scratch/scratch-dir.js';
 import { controlPlaneOf, withDriver } from './index.js';
 import {
   controlPlaneComponents,
@@ -264,6 +265,8 @@ function etcdRestoreRunbookActivities(deps: Deps) {
         'this worker has no encryption keys configured (encryption in its config); it cannot decrypt snapshots',
         failureTypes.EncryptionNotConfigured,
       );
+    // The plaintext snapshot holds every Secret: only under a base no one else can enter.
+    await ensureScratchBaseForActivity(scratchRootOf(deps.verification));
     const dir = stagingDir(deps, runId);
     const localPath = join(dir, 'snapshot.db');
     const want = { sha256: manifest.object.plaintextSha256, bytes: manifest.object.plaintextBytes };

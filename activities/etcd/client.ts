@@ -1,5 +1,6 @@
-// A short-lived etcd client, over mutual TLS to a cluster's etcd or plain HTTP to a scratch one on
-// loopback. Retries belong to Temporal, so the client's own retry and circuit-breaker policies are off.
+// A short-lived etcd client, over mutual TLS to a cluster's etcd or to a scratch one (with the scratch
+// restore's own certificates). Retries belong to Temporal, so the client's own retry and circuit-breaker
+// policies are off.
 import { readFileSync } from 'node:fs';
 import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';

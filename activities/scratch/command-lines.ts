@@ -1,12 +1,25 @@
 // The command lines of a scratch restore (etcdutl, etcd, kube-apiserver): one definition, for the
 // restore verification activity and for the by-hand baseline `bench:verify` times it against.
+//
+// The scratch etcd holds a whole cluster's keyspace, Secrets included, so it never serves plain HTTP:
+// its client and peer URLs are https on 127.0.0.1 with certificates made for the attempt
+// (activities/scratch/pki.ts), and it accepts only clients whose certificate that attempt's CA signed.
+// The scratch kube-apiserver likewise accepts only a client certificate from that CA.
 
-/** A single-member scratch etcd: its member name, data directory and loopback URLs. */
+/** Certificate files a TLS party reads: its trust anchor, its certificate and its key. */
+export interface TlsFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** A single-member scratch etcd: its member name, data directory, https loopback URLs and certificates. */
 export interface ScratchEtcd {
   name: string;
   dataDir: string;
   clientUrl: string;
   peerUrl: string;
+  tls: TlsFiles;
 }
 
 /** `etcdutl snapshot restore` of `dbFile` into the scratch member's data directory. */
@@ -24,7 +37,7 @@ export const etcdutlRestoreArgs = (dbFile: string, e: ScratchEtcd): string[] => 
   e.peerUrl,
 ];
 
-/** The scratch etcd itself: quiet, and a quota no restored store outgrows. */
+/** The scratch etcd itself: TLS with client certificates on both ports, quiet, and a quota no restored store outgrows. */
 export const scratchEtcdArgs = (e: ScratchEtcd): string[] => [
   '--name',
   e.name,
@@ -40,18 +53,37 @@ export const scratchEtcdArgs = (e: ScratchEtcd): string[] => [
   e.peerUrl,
   '--initial-cluster',
   `${e.name}=${e.peerUrl}`,
+  '--cert-file',
+  e.tls.certFile,
+  '--key-file',
+  e.tls.keyFile,
+  '--trusted-ca-file',
+  e.tls.caFile,
+  '--client-cert-auth',
+  '--peer-cert-file',
+  e.tls.certFile,
+  '--peer-key-file',
+  e.tls.keyFile,
+  '--peer-trusted-ca-file',
+  e.tls.caFile,
+  '--peer-client-cert-auth',
   '--log-level',
   'warn',
   '--quota-backend-bytes',
   String(8 * 1024 ** 3),
 ];
 
-/** A scratch kube-apiserver over the scratch etcd, on loopback, answering one token. */
+/** A scratch kube-apiserver over the scratch etcd, on loopback, answering only client certificates of the attempt's CA. */
 export interface ScratchApiserver {
   etcdUrl: string;
+  /** What the kube-apiserver presents to the scratch etcd, and the CA it trusts etcd by. */
+  etcdTls: TlsFiles;
   port: number;
-  certDir: string;
-  tokenFile: string;
+  /** Its serving certificate and key. */
+  servingCertFile: string;
+  servingKeyFile: string;
+  /** The CA whose client certificates it accepts (the certificate's O is the group: `system:masters`). */
+  clientCaFile: string;
   serviceAccountPublicKeyFile: string;
   serviceAccountSigningKeyFile: string;
   issuer: string;
@@ -62,16 +94,25 @@ export interface ScratchApiserver {
 export const scratchApiserverArgs = (a: ScratchApiserver): string[] => [
   '--etcd-servers',
   a.etcdUrl,
+  '--etcd-cafile',
+  a.etcdTls.caFile,
+  '--etcd-certfile',
+  a.etcdTls.certFile,
+  '--etcd-keyfile',
+  a.etcdTls.keyFile,
   '--bind-address',
   '127.0.0.1',
   '--secure-port',
   String(a.port),
   '--advertise-address',
   '127.0.0.1',
-  '--cert-dir',
-  a.certDir,
-  '--token-auth-file',
-  a.tokenFile,
+  '--tls-cert-file',
+  a.servingCertFile,
+  '--tls-private-key-file',
+  a.servingKeyFile,
+  '--client-ca-file',
+  a.clientCaFile,
+  '--anonymous-auth=false',
   '--authorization-mode',
   'RBAC',
   '--service-account-issuer',

@@ -4,10 +4,16 @@
 //
 // The scratch processes live on the worker that started them, so the restore and its checks are one
 // activity: a retry (say, after the worker was killed) starts over on whichever worker takes it, and
-// first stops whatever an earlier attempt left in the same scratch directory.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+// first stops whatever an earlier attempt of the same run left (scratch-dir.ts: how it finds it).
+//
+// The scratch etcd serves the whole restored keyspace, Secrets included: it listens only with TLS on
+// 127.0.0.1 and accepts only client certificates from a CA made for the attempt (pki.ts); the scratch
+// kube-apiserver likewise. Keys are files 0600 in the attempt's 0700 directory (the processes read
+// them) or in memory only (Lifeboat's own client certificate; the CA's key); none enters a result,
+// a heartbeat or workflow history.
+import { generateKeyPairSync } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
@@ -37,9 +43,11 @@ import {
 } from './processes.js';
 import { failureTypes } from '../../model/failures.js';
 import { apiMessageOf, httpStatusOf } from '../kubernetes/api.js';
-import { dataHash, readObject, type KubeObject } from '../kubernetes/objects.js';
+import { compareData, dataCompareKey, dataKeyCount, keysText, readObject, type KubeObject } from '../kubernetes/objects.js';
 import { compareInventory } from '../../model/verification.js';
 import { etcdutlRestoreArgs, scratchApiserverArgs, scratchEtcdArgs } from './command-lines.js';
+import { makeScratchPki, writeScratchPki } from './pki.js';
+import { createScratchDir, ensureScratchBaseForActivity, isPrivateScratchBase, scratchDirsOf } from './scratch-dir.js';
 
 export interface EtcdVerificationPlan {
   cluster: string;
@@ -61,7 +69,10 @@ export interface EtcdVerificationPlan {
 export interface ScratchRestoreInput {
   cluster: string;
   snapshotId: string;
-  /** Names the scratch directory; derived from the workflow ID, so a retry finds its predecessor's. */
+  /**
+   * Names the scratch directories of this run's attempts (`<scratchId>-<random>`); derived from the
+   * workflow and run IDs, so a retry finds its predecessors' (scratch-dir.ts).
+   */
   scratchId: string;
   objects: ObjectRef[];
 }
@@ -137,10 +148,23 @@ export function createEtcdRestoreActivities(
   deps: Pick<ActivityDeps, 'clusters' | 'tools' | 'verification' | 's3' | 'bucket' | 'keyRing' | 'objectLock'>,
 ) {
   const { s3, bucket, keyRing, tools, verification } = deps;
+  const compareKey = dataCompareKey(keyRing);
   const scratchRoot = scratchRootOf(verification);
-  const scratchDir = (scratchId: string) => join(scratchRoot, scratchId.replace(/[^A-Za-z0-9._-]/g, '_'));
 
-  /** Reads the source's copy of an object to compare data hashes; undefined if it cannot be read. */
+  /** Stops and removes what earlier attempts of run `scratchId` left on this worker. */
+  async function removeRunScratch(scratchId: string): Promise<{ stoppedPids: number[]; removed: boolean }> {
+    const out = { stoppedPids: [] as number[], removed: false };
+    // In a base others may write, an entry with this run's name is not necessarily this run's.
+    if (!(await isPrivateScratchBase(scratchRoot))) return out;
+    for (const dir of await scratchDirsOf(scratchRoot, scratchId)) {
+      const r = await removeScratch(dir);
+      out.stoppedPids.push(...r.stoppedPids);
+      out.removed ||= r.removed;
+    }
+    return out;
+  }
+
+  /** Reads the source's copy of an object to compare its data with; why not, when it cannot be read. */
   async function sourceObject(cluster: string, ref: ObjectRef): Promise<KubeObject | string> {
     try {
       return await readObject(clusterClients(deps, cluster).kubeConfig, ref);
@@ -171,28 +195,25 @@ export function createEtcdRestoreActivities(
         detail: `found at resourceVersion ${restored.metadata?.resourceVersion}${replicas === undefined ? '' : `, ${replicas} replicas`}`,
       };
     }
-    const hash = dataHash(restored);
+    const count = dataKeyCount(restored);
+    const keys = `${count} data ${count === 1 ? 'key' : 'keys'}`;
     const source = await sourceObject(cluster, ref);
-    if (typeof source === 'string')
-      return { name, passed: true, detail: `found, data sha256 ${hash.slice(0, 12)}; ${source}, so not compared` };
+    if (typeof source === 'string') return { name, passed: true, detail: `found, ${keys}; ${source}, so not compared` };
     if (source.metadata?.resourceVersion !== restored.metadata?.resourceVersion) {
       return {
         name,
         passed: true,
-        detail: `found, data sha256 ${hash.slice(0, 12)}; changed in the source since the snapshot (resourceVersion ${restored.metadata?.resourceVersion} → ${source.metadata?.resourceVersion}), so not compared`,
+        detail: `found, ${keys}; changed in the source since the snapshot (resourceVersion ${restored.metadata?.resourceVersion} → ${source.metadata?.resourceVersion}), so not compared`,
       };
     }
-    const expected = dataHash(source);
-    return expected === hash
-      ? {
-          name,
-          passed: true,
-          detail: `data sha256 ${hash.slice(0, 12)} equals the source's at resourceVersion ${restored.metadata?.resourceVersion}`,
-        }
+    // By keyed MAC, and only matched or not: a digest of a weak secret in a result lets its readers confirm guesses.
+    const { same, differingKeys } = compareData(source, restored, compareKey);
+    return same
+      ? { name, passed: true, detail: `data matches the source's at resourceVersion ${restored.metadata?.resourceVersion}` }
       : {
           name,
           passed: false,
-          detail: `data sha256 ${hash.slice(0, 12)} differs from the source's ${expected.slice(0, 12)} at the same resourceVersion ${restored.metadata?.resourceVersion}`,
+          detail: `data differs from the source's in ${keysText(differingKeys)} at the same resourceVersion ${restored.metadata?.resourceVersion}`,
         };
   }
 
@@ -257,7 +278,6 @@ export function createEtcdRestoreActivities(
         );
       const ctx = Context.current();
       const { config: clusterConfig } = clusterClients(deps, input.cluster);
-      const dir = scratchDir(input.scratchId);
       const log = new StepLog();
       const checks: VerificationCheck[] = [];
       const processes: ScratchProcess[] = [];
@@ -267,9 +287,10 @@ export function createEtcdRestoreActivities(
       let restoredLatest: Inventory | undefined;
       let failureReason: string | undefined;
 
+      await ensureScratchBaseForActivity(scratchRoot);
       // An earlier attempt of this verification may have left processes and files behind.
-      await removeScratch(dir);
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await removeRunScratch(input.scratchId);
+      const dir = await createScratchDir(scratchRoot, input.scratchId);
       try {
         const manifest = await readManifest(s3, bucket, input.cluster, input.snapshotId, keyRing).catch((err: unknown) => {
           throw manifestFailure(err);
@@ -294,10 +315,23 @@ export function createEtcdRestoreActivities(
         );
 
         const [clientPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-        const clientUrl = `http://127.0.0.1:${clientPort}`;
-        const peerUrl = `http://127.0.0.1:${peerPort}`;
+        const clientUrl = `https://127.0.0.1:${clientPort}`;
+        const peerUrl = `https://127.0.0.1:${peerPort}`;
         const dataDir = join(dir, 'etcd-data');
-        const scratchEtcd = { name: 'scratch', dataDir, clientUrl, peerUrl };
+        const pki = await makeScratchPki(input.scratchId);
+        const pkiFiles = await writeScratchPki(dir, pki);
+        const scratchEtcd = {
+          name: 'scratch',
+          dataDir,
+          clientUrl,
+          peerUrl,
+          tls: { caFile: pkiFiles.caCert, certFile: pkiFiles.etcdCert, keyFile: pkiFiles.etcdKey },
+        };
+        const verifierCredentials = {
+          rootCertificate: Buffer.from(pki.caCert),
+          certChain: Buffer.from(pki.verifier.cert),
+          privateKey: Buffer.from(pki.verifier.key),
+        };
         await log.run(
           'restore-db',
           async () => {
@@ -340,7 +374,7 @@ export function createEtcdRestoreActivities(
           ctx.heartbeat({ step });
         };
 
-        await withEtcdEndpoints([clientUrl], undefined, async (etcd) => {
+        await withEtcdEndpoints([clientUrl], verifierCredentials, async (etcd) => {
           await log.run(
             'start-etcd',
             async () => {
@@ -379,14 +413,18 @@ export function createEtcdRestoreActivities(
           );
         });
 
-        const certDir = join(dir, 'certs');
-        const token = randomBytes(24).toString('hex');
-        const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-        await writeFile(join(dir, 'tokens.csv'), `${token},lifeboat-verifier,lifeboat-verifier,"system:masters"\n`, { mode: 0o600 });
-        await writeFile(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o600 });
-        await writeFile(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+        const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        await writeFile(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+        await writeFile(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+        const b64 = (pem: string) => Buffer.from(pem).toString('base64');
+        const kc = new KubeConfig();
+        kc.loadFromOptions({
+          clusters: [{ name: 'scratch', server: `https://127.0.0.1:${apiPort}`, caData: b64(pki.caCert), skipTLSVerify: false }],
+          users: [{ name: 'lifeboat-verifier', certData: b64(pki.verifier.cert), keyData: b64(pki.verifier.key) }],
+          contexts: [{ name: 'scratch', cluster: 'scratch', user: 'lifeboat-verifier' }],
+          currentContext: 'scratch',
+        });
         const rv = clusterConfig.restoreVerification;
-        let scratchKube: KubeConfig | undefined;
         await log.run(
           'start-apiserver',
           async () => {
@@ -395,9 +433,11 @@ export function createEtcdRestoreActivities(
               tools.kubeApiserver,
               scratchApiserverArgs({
                 etcdUrl: clientUrl,
+                etcdTls: { caFile: pkiFiles.caCert, certFile: pkiFiles.apiserverEtcdClientCert, keyFile: pkiFiles.apiserverEtcdClientKey },
                 port: apiPort,
-                certDir,
-                tokenFile: join(dir, 'tokens.csv'),
+                servingCertFile: pkiFiles.apiserverCert,
+                servingKeyFile: pkiFiles.apiserverKey,
+                clientCaFile: pkiFiles.caCert,
                 serviceAccountPublicKeyFile: join(dir, 'sa.pub'),
                 serviceAccountSigningKeyFile: join(dir, 'sa.key'),
                 issuer: 'https://lifeboat-scratch.invalid',
@@ -410,19 +450,7 @@ export function createEtcdRestoreActivities(
               proc,
               startTimeoutMs,
               async () => {
-                const ca = await readFile(join(certDir, 'apiserver.crt')).catch(() => undefined);
-                if (!ca) return false;
-                const kc = new KubeConfig();
-                kc.loadFromOptions({
-                  clusters: [
-                    { name: 'scratch', server: `https://127.0.0.1:${apiPort}`, caData: ca.toString('base64'), skipTLSVerify: false },
-                  ],
-                  users: [{ name: 'lifeboat-verifier', token }],
-                  contexts: [{ name: 'scratch', cluster: 'scratch', user: 'lifeboat-verifier' }],
-                  currentContext: 'scratch',
-                });
                 await kc.makeApiClient(CoreV1Api).listNamespace({ limit: 1 });
-                scratchKube = kc;
                 return true;
               },
               beat('start-apiserver'),
@@ -438,7 +466,7 @@ export function createEtcdRestoreActivities(
           async () => {
             for (const resource of countedResources) {
               const expected = restoredLatest!.prefixes[resource] ?? 0;
-              const seen = await countThroughApi(scratchKube!, resource);
+              const seen = await countThroughApi(kc, resource);
               checks.push({
                 name: `count ${resource}`,
                 passed: seen === expected,
@@ -447,7 +475,7 @@ export function createEtcdRestoreActivities(
             }
             for (const ref of input.objects) {
               ctx.heartbeat({ step: 'check-objects', object: refText(ref) });
-              checks.push(await checkObject(scratchKube!, input.cluster, ref));
+              checks.push(await checkObject(kc, input.cluster, ref));
             }
             const failed = checks.filter((c) => !c.passed);
             return `${checks.length - failed.length}/${checks.length} checks passed`;
@@ -478,7 +506,7 @@ export function createEtcdRestoreActivities(
 
     /** Final cleanup of a verification's scratch directory and processes on this worker: idempotent. */
     async removeVerificationScratch({ scratchId }: { scratchId: string }): Promise<{ stoppedPids: number[]; removed: boolean }> {
-      return removeScratch(scratchDir(scratchId));
+      return removeRunScratch(scratchId);
     },
 
     /** Records the outcome in the snapshot's manifest: `verified` only on success, `failed` otherwise. */

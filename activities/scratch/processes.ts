@@ -135,6 +135,8 @@ export interface ScratchProcess {
 /** Starts `command` with its output in `<dir>/<name>.log` and its pid in `<dir>/<name>.pid`. */
 export async function startScratchProcess(dir: string, name: string, command: string, args: string[]): Promise<ScratchProcess> {
   const log = { file: scratchLog(dir, name), append: true } as const;
+  // Created 0600 before the process opens it: a log may quote what the process read.
+  await writeFile(log.file, '', { mode: 0o600, flag: 'a' });
   const child = execa(command, args, { stdin: 'ignore', stdout: log, stderr: log, reject: false, cleanup: true });
   const pid = child.pid;
   if (pid === undefined) {

@@ -5,7 +5,7 @@ import { createVeleroBackupActivities } from './backup.js';
 import { createVeleroLocationActivities } from './location.js';
 import { createVeleroVerificationActivities } from './restore-verification.js';
 
-export const createVeleroActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps' | 's3'>) => ({
+export const createVeleroActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps' | 's3' | 'keyRing'>) => ({
   ...createVeleroLocationActivities(deps),
   ...createVeleroBackupActivities(deps),
   ...createVeleroVerificationActivities(deps),

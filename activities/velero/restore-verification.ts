@@ -36,7 +36,7 @@ import { isNotFound, kubernetesError } from '../kubernetes/api.js';
 import { isDeploymentAvailable } from '../kubernetes/deployments.js';
 import { appOf } from '../configuration.js';
 import { secondsBetween } from '../../model/durations.js';
-import { dataHash } from '../kubernetes/objects.js';
+import { compareData, dataCompareKey, keysText, type ObjectData } from '../kubernetes/objects.js';
 
 /** Everything a verification run needs from the worker's configuration (no secrets). */
 export interface VeleroVerificationPlan {
@@ -69,7 +69,8 @@ async function ownNamespace(core: CoreV1Api, name: string, workflowId: string): 
   }
 }
 
-export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps' | 's3'>) => {
+export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps' | 's3' | 'keyRing'>) => {
+  const compareKey = dataCompareKey(deps.keyRing);
   const kubeOf = (cluster: string): KubeConfig => clusterClients(deps, cluster).kubeConfig;
 
   return {
@@ -513,11 +514,11 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
           }
         } else {
           const name = `configMapHash:${check.namespace}/${check.name}`;
-          const read = (kc: KubeConfig, namespace: string) =>
+          const read = (kc: KubeConfig, namespace: string): Promise<ObjectData | undefined> =>
             kc
               .makeApiClient(CoreV1Api)
               .readNamespacedConfigMap({ name: check.name, namespace })
-              .then(dataHash, (err: unknown) => {
+              .catch((err: unknown) => {
                 if (isNotFound(err)) return undefined;
                 throw kubernetesError(err, `reading ConfigMap ${namespace}/${check.name}`);
               });
@@ -529,14 +530,19 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
               passed: false,
               detail: `source ConfigMap ${check.namespace}/${check.name} on '${sourceCluster}' no longer exists to compare with`,
             });
-          else if (source === restored)
-            out.push({ name, passed: true, detail: `restored data sha256 ${restored.slice(0, 16)}… equals the source's` });
-          else
-            out.push({
-              name,
-              passed: false,
-              detail: `restored ConfigMap ${ns}/${check.name} has data sha256 ${restored.slice(0, 16)}…, the source ${check.namespace}/${check.name} on '${sourceCluster}' has ${source.slice(0, 16)}… (changed since the backup?)`,
-            });
+          else {
+            // Compared by keyed MAC, as Secrets are: a ConfigMap may hold what should have been a Secret.
+            const { same, differingKeys } = compareData(source, restored, compareKey);
+            out.push(
+              same
+                ? { name, passed: true, detail: "restored data matches the source's" }
+                : {
+                    name,
+                    passed: false,
+                    detail: `restored ConfigMap ${ns}/${check.name} differs from the source ${check.namespace}/${check.name} on '${sourceCluster}' in ${keysText(differingKeys)} (changed since the backup?)`,
+                  },
+            );
+          }
         }
       }
       return out;

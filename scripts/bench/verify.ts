@@ -2,7 +2,7 @@
 // workflow (L) against the same steps done by hand (H: download, decrypt, `etcdutl snapshot restore`,
 // start etcd and kube-apiserver, list objects with kubectl, tear down), alternated in one run on the
 // lab's primary. Prints a table, then one JSON line. Figures, not assertions: machines are shared and noisy.
-import { randomBytes, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,7 @@ import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { restoreVerification } from '../../workflows/restoreVerification.js';
 import { snapshotPrefix } from '../../model/snapshot-layout.js';
 import { etcdutlRestoreArgs, scratchApiserverArgs, scratchEtcdArgs } from '../../activities/scratch/command-lines.js';
+import { makeScratchPki, writeScratchPki } from '../../activities/scratch/pki.js';
 import { envCount } from './env.js';
 
 const sizeMiB = envCount('BENCH_SIZE_MIB', 1024);
@@ -56,16 +57,29 @@ async function byHand(clusterName: string, snapshotId: string, objectKey: string
     );
     rmSync(enc);
     const [clientPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-    const clientUrl = `http://127.0.0.1:${clientPort}`;
-    const peerUrl = `http://127.0.0.1:${peerPort}`;
-    const member = { name: 'h', dataDir: join(dir, 'data'), clientUrl, peerUrl };
+    const clientUrl = `https://127.0.0.1:${clientPort}`;
+    const peerUrl = `https://127.0.0.1:${peerPort}`;
+    // TLS as Lifeboat's scratch restore has it, so the two do the same work.
+    const pki = await makeScratchPki('bench');
+    const files = await writeScratchPki(dir, pki);
+    const verifierCert = join(dir, 'verifier.crt');
+    const verifierKey = join(dir, 'verifier.key');
+    writeFileSync(verifierCert, pki.verifier.cert);
+    writeFileSync(verifierKey, pki.verifier.key, { mode: 0o600 });
+    const member = {
+      name: 'h',
+      dataDir: join(dir, 'data'),
+      clientUrl,
+      peerUrl,
+      tls: { caFile: files.caCert, certFile: files.etcdCert, keyFile: files.etcdKey },
+    };
     await execa(bin.etcdutl, etcdutlRestoreArgs(db, member));
     rmSync(db);
     procs.push(execa(bin.etcd, scratchEtcdArgs(member), { reject: false }));
-    while ((await execa(bin.etcdctl, ['--endpoints', clientUrl, 'endpoint', 'health'], { reject: false })).exitCode !== 0) await sleep(250);
-    const token = randomBytes(24).toString('hex');
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin,"system:masters"\n`);
+    const etcdctlTls = ['--cacert', files.caCert, '--cert', verifierCert, '--key', verifierKey];
+    while ((await execa(bin.etcdctl, ['--endpoints', clientUrl, ...etcdctlTls, 'endpoint', 'health'], { reject: false })).exitCode !== 0)
+      await sleep(250);
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
     writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const rv = cluster.restoreVerification;
@@ -74,9 +88,11 @@ async function byHand(clusterName: string, snapshotId: string, objectKey: string
         bin.kubeApiserver,
         scratchApiserverArgs({
           etcdUrl: clientUrl,
+          etcdTls: { caFile: files.caCert, certFile: files.apiserverEtcdClientCert, keyFile: files.apiserverEtcdClientKey },
           port: apiPort,
-          certDir: join(dir, 'certs'),
-          tokenFile: join(dir, 'tokens.csv'),
+          servingCertFile: files.apiserverCert,
+          servingKeyFile: files.apiserverKey,
+          clientCaFile: files.caCert,
           serviceAccountPublicKeyFile: join(dir, 'sa.pub'),
           serviceAccountSigningKeyFile: join(dir, 'sa.key'),
           issuer: 'https://bench.invalid',
@@ -87,9 +103,23 @@ async function byHand(clusterName: string, snapshotId: string, objectKey: string
       ),
     );
     const kubectl = (args: string[]) =>
-      execa(bin.kubectl, ['--server', `https://127.0.0.1:${apiPort}`, '--token', token, '--insecure-skip-tls-verify', ...args], {
-        reject: false,
-      });
+      execa(
+        bin.kubectl,
+        [
+          '--server',
+          `https://127.0.0.1:${apiPort}`,
+          '--certificate-authority',
+          files.caCert,
+          '--client-certificate',
+          verifierCert,
+          '--client-key',
+          verifierKey,
+          ...args,
+        ],
+        {
+          reject: false,
+        },
+      );
     while ((await kubectl(['get', '--raw', '/readyz'])).exitCode !== 0) await sleep(250);
     for (const resource of ['namespaces', 'secrets', 'configmaps', 'deployments', 'serviceaccounts']) {
       const listed = await kubectl(['get', resource, '-A', '--no-headers']);

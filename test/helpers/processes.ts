@@ -1,5 +1,6 @@
 // Process checks for tests that look for what a scratch restore or a killed worker left running, and
 // the crash of a lab process.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { runningPid } from '../../lab/processes.js';
 
 /** Whether a process with this pid exists (signal 0 checks without sending anything). */
@@ -18,4 +19,46 @@ export async function killLabProcess(name: string): Promise<void> {
   if (!pid) throw new Error(`lab process ${name} is not running`);
   process.kill(pid, 'SIGKILL');
   while (await runningPid(name)) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** A socket a process listens on: a TCP address and port, or a unix socket's path. */
+export type ListeningSocket = { tcp: string; port: number } | { unix: string };
+
+const hexAddress = (hex: string): string =>
+  hex.length === 8
+    ? Buffer.from(hex, 'hex').reverse().join('.')
+    : (hex.match(/.{8}/g) ?? [])
+        .map((w) =>
+          Buffer.from(w, 'hex')
+            .reverse()
+            .toString('hex')
+            .replace(/(.{4})/g, '$1:'),
+        )
+        .join('')
+        .slice(0, -1);
+
+/** The sockets process `pid` listens on, read from /proc (its open socket inodes, matched in the kernel's tables). */
+export function listeningSockets(pid: number): ListeningSocket[] {
+  const inodes = new Set(
+    readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+      try {
+        return [/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]].filter((x): x is string => !!x);
+      } catch {
+        return [];
+      }
+    }),
+  );
+  const out: ListeningSocket[] = [];
+  for (const table of ['tcp', 'tcp6'])
+    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').trim().split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      const [addr, port] = f[1]!.split(':');
+      if (f[3] === '0A' && inodes.has(f[9]!)) out.push({ tcp: hexAddress(addr!), port: parseInt(port!, 16) });
+    }
+  for (const line of readFileSync(`/proc/${pid}/net/unix`, 'utf8').trim().split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // Flags 00010000: __SO_ACCEPTCON, a listening socket.
+    if (f[3] === '00010000' && inodes.has(f[6]!)) out.push({ unix: f[7] ?? '(unnamed)' });
+  }
+  return out;
 }

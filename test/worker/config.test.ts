@@ -22,7 +22,7 @@ ${current ? `current-context: ${current}\n` : ''}`;
 const f = (name: string) => join(dir, name);
 writeFileSync(f('primary.kubeconfig'), kubeconfig(['admin@primary'], 'admin@primary'));
 for (const name of ['etcd-ca.crt', 'etcd.crt', 'etcd.key', 'encryption-config.yaml']) writeFileSync(f(name), 'PEM\n');
-writeFileSync(f('k1.key'), `${Buffer.alloc(32, 7).toString('base64')}\n`);
+writeFileSync(f('k1.key'), `${Buffer.alloc(32, 7).toString('base64')}\n`, { mode: 0o600 });
 mkdirSync(f('a-directory'));
 
 // Line numbers below are this text's: the first line is `temporal:`.

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { ClusterConfig, LifeboatConfig } from './schema.js';
 import type { Path, Raw } from './source.js';
+import { secretFileProblem } from '../secret-files.js';
 
 export const isDirectory = (path: string) => {
   try {
@@ -131,6 +132,12 @@ export function unusableFiles(config: LifeboatConfig): { path: Path; message: st
     const why = file === undefined ? undefined : unreadable(file);
     if (why) problems.push({ path, message: `'${file}': ${why}; expected a readable file` });
   }
+  // Secret files others may read are refused, as ssh refuses such a private key (worker/secret-files.ts).
+  config.encryption?.keys.forEach((k, i) => {
+    const path = ['encryption', 'keys', i, 'file'];
+    const open = k.file === undefined || problems.some((p) => p.path.join('.') === path.join('.')) ? undefined : secretFileProblem(k.file);
+    if (open) problems.push({ path, message: `'${k.file}': ${open}; expected a file only its owner can access (chmod 600 it)` });
+  });
   config.clusters.forEach((c, i) => {
     if (problems.some((p) => p.path.join('.') === `clusters.${i}.kubeconfig`)) return;
     const problem = kubeconfigProblem(c, i);
