@@ -30,6 +30,8 @@ export interface WorkerHandle {
 
 /** How long /readyz waits for Temporal's health check before it answers 503. */
 const readyCheckTimeoutMs = 2_000;
+/** grpc.health.v1.HealthCheckResponse.ServingStatus SERVING. */
+const healthServing = 1;
 
 /**
  * Why the worker is not ready, or undefined when it is: it polls (state RUNNING) and Temporal's
@@ -46,8 +48,7 @@ async function notReady(worker: Worker, connection: NativeConnection): Promise<s
         timer = setTimeout(() => reject(new Error(`no answer in ${readyCheckTimeoutMs} ms`)), readyCheckTimeoutMs);
       }),
     ]);
-    // grpc.health.v1: 1 is SERVING.
-    return answer.status === 1 ? undefined : `Temporal health check: status ${answer.status}`;
+    return Number(answer.status) === healthServing ? undefined : `Temporal health check: status ${answer.status}`;
   } catch (err) {
     return `Temporal health check: ${(err as Error).message}`;
   } finally {

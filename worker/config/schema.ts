@@ -770,7 +770,8 @@ export const configSchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['clusters', i, 'context'],
-          message: 'a context without a kubeconfig: the in-cluster ServiceAccount has no contexts; expected kubeconfig as well, or no context',
+          message:
+            'a context without a kubeconfig: the in-cluster ServiceAccount has no contexts; expected kubeconfig as well, or no context',
         });
     });
     c.gameDay.clusters?.forEach((n, i) => known(n, clusters, ['gameDay', 'clusters', i], 'cluster'));
