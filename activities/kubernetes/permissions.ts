@@ -248,7 +248,7 @@ function advice(refusal: Refusal): string {
 export function describeRefusal(message: string): string {
   const r = parseRefusal(message);
   if (r.policy) return `${describeUser(r.user)} may not do this${r.name ? ` to ${r.name}` : ''}: ${advice(r)}`;
-  if (!r.verb) return `the API refused Lifeboat's credentials: ${message}`;
+  if (!r.verb) return `the API refused it: ${message}`;
   const object = `${r.group ? `${r.resource}.${r.group}` : r.resource}${r.name ? `/${r.name}` : ''}`;
   return `${describeUser(r.user)} may not ${r.verb} ${object}${r.namespace ? ` in namespace ${r.namespace}` : ''}: ${advice(r)}`;
 }
