@@ -46,7 +46,7 @@ let manifests: Manifest[];
 const byKind = (kind: string) => manifests.filter((m) => m.kind === kind);
 
 beforeAll(async () => {
-  manifests = (await renderDeployManifests()) as Manifest[];
+  manifests = await renderDeployManifests();
   // lifeboat-system must exist for a dry-run of what goes in it: the lab makes it as `lab up` does.
   await applyLabRbac(labConfig());
 });
