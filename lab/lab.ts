@@ -42,6 +42,8 @@ import { ledgerApp, ledgerManifests } from './ledger.js';
 import { labStorageClass } from './volumes.js';
 import { prepareSshd } from './sshd.js';
 import { protectSecretFile, writeSecretFile } from '../worker/secret-files.js';
+import { applyLabRbac, labWorkerKubeconfig } from './rbac.js';
+import { configSchema } from '../worker/config/schema.js';
 
 const peerClusters = (c: LabClusterSpec) => labClusters.filter((x) => x.name !== c.name);
 
@@ -285,7 +287,7 @@ export function labConfig(): object {
       const p = clusterPaths(c.name);
       return {
         name: c.name,
-        kubeconfig: p.kubeconfig('admin'),
+        kubeconfig: labWorkerKubeconfig(c.name),
         etcd: {
           endpoints: etcdMembersOf(c).map((m) => m.clientUrl),
           caFile: p.caCert,
@@ -386,7 +388,7 @@ export function labEnv(): [string, string][] {
     const p = clusterPaths(c.name);
     const prefix = `LIFEBOAT_CLUSTER_${c.name.toUpperCase()}`;
     env.push(
-      [`${prefix}_KUBECONFIG`, p.kubeconfig('admin')],
+      [`${prefix}_KUBECONFIG`, labWorkerKubeconfig(c.name)],
       [
         `${prefix}_ETCD_ENDPOINTS`,
         etcdMembersOf(c)
@@ -483,6 +485,9 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   const ledger = await kubectl(ledgerApp.cluster, ['get', 'namespace', ledgerApp.namespace, '--ignore-not-found', '-o', 'name']);
   if (!ledger.trim()) await apply(ledgerApp.cluster, ledgerManifests());
   for (const line of await ensureTrafficRecords(kubectl, labConfig())) say(line);
+  // Lifeboat's ServiceAccount, its roles for what the configuration names, fresh token kubeconfigs.
+  for (const r of await applyLabRbac(configSchema.parse(labConfig())))
+    say(`${r.cluster}: Lifeboat's ServiceAccount bound (${r.bindings} bindings), token kubeconfig ${r.kubeconfig}`);
   if (options.withWorker) await startAll([workerComponent]);
   say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)}s; state in ${labDir}`);
   return labStatus();

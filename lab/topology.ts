@@ -188,7 +188,8 @@ export const kwokConfig = stringify(kwokVolumeAttachStage);
 /** Named after its content: kwok's command line changes with it, so `lab up` restarts kwok when it does. */
 export const kwokConfigFile = join(labDir, 'kwok', `stages-${createHash('sha256').update(kwokConfig).digest('hex').slice(0, 12)}.yaml`);
 /** The worker/CLI config the lab writes for itself. */
-export const labConfigFile = join(labDir, 'lifeboat.yaml');
+/** The lab's Lifeboat configuration; LIFEBOAT_LAB_CONFIG names another (a copy with other credentials, say) for the tests and the CLI. */
+export const labConfigFile = process.env.LIFEBOAT_LAB_CONFIG ?? join(labDir, 'lifeboat.yaml');
 export const awsCredentialsFile = join(labDir, 'minio', 'credentials');
 /** The lab's snapshot encryption key (generated once; a real deployment brings its own). */
 export const labKeyId = 'lab-1';

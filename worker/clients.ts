@@ -1,6 +1,7 @@
 // The clients activities use, built once per worker: one KubeConfig per cluster (never a shared one
 // with switched contexts), each with one HTTP connection pool, and one S3 client.
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { bufferFromFileOrString, KubeConfig, type RequestContext } from '@kubernetes/client-node';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from './s3.js';
@@ -65,8 +66,36 @@ export interface LifeboatClients {
   config: LifeboatConfig;
 }
 
-export function loadKubeConfig(cluster: ClusterConfig): KubeConfig {
+/** How {@link loadKubeConfig} finds the ServiceAccount of an in-cluster cluster. */
+export interface InClusterOptions {
+  /**
+   * Prefix of the ServiceAccount's files (`<prefix>/var/run/secrets/kubernetes.io/serviceaccount/token`,
+   * `ca.crt`), as client-node's `loadFromCluster` takes it. Default: '' (where the kubelet mounts them).
+   */
+  serviceAccountRoot?: string;
+}
+
+/**
+ * The cluster's KubeConfig: its kubeconfig file (and context), or, without one, the ServiceAccount of
+ * the Pod the worker runs in: the API server from KUBERNETES_SERVICE_HOST/PORT, the CA and the token
+ * the kubelet mounts (the token file is read again as the kubelet rotates it).
+ */
+export function loadKubeConfig(cluster: ClusterConfig, options: InClusterOptions = {}): KubeConfig {
   const kc = new PooledKubeConfig();
+  if (cluster.kubeconfig === undefined) {
+    if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT)
+      throw new Error(
+        `cluster '${cluster.name}' has no kubeconfig, so Lifeboat reaches it as the ServiceAccount of its Pod, but KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set: this is not a Pod; give clusters[].kubeconfig for '${cluster.name}'`,
+      );
+    const root = options.serviceAccountRoot ?? '';
+    kc.loadFromCluster(root);
+    const token = `${root}/var/run/secrets/kubernetes.io/serviceaccount/token`;
+    if (!existsSync(token))
+      throw new Error(
+        `cluster '${cluster.name}' has no kubeconfig, so Lifeboat reaches it as the ServiceAccount of its Pod, but ${token} does not exist (automountServiceAccountToken: false?)`,
+      );
+    return kc;
+  }
   kc.loadFromFile(cluster.kubeconfig);
   if (cluster.context) kc.setCurrentContext(cluster.context);
   if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${cluster.kubeconfig} has no cluster for context '${kc.getCurrentContext()}'`);

@@ -28,10 +28,58 @@ export interface WorkerHandle {
   run(): Promise<void>;
 }
 
-function serveMetrics(port: number, registry: Registry, logger: Logger): Server | undefined {
+/** How long /readyz waits for Temporal's health check before it answers 503. */
+const readyCheckTimeoutMs = 2_000;
+/** grpc.health.v1.HealthCheckResponse.ServingStatus SERVING. */
+const healthServing = 1;
+
+/**
+ * Why the worker is not ready, or undefined when it is: it polls (state RUNNING) and Temporal's
+ * frontend answers its health check (SERVING) within {@link readyCheckTimeoutMs}.
+ */
+async function notReady(worker: Worker, connection: NativeConnection): Promise<string | undefined> {
+  const state = worker.getState();
+  if (state !== 'RUNNING') return `worker ${state}`;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const answer = await Promise.race([
+      connection.healthService.check({}),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${readyCheckTimeoutMs} ms`)), readyCheckTimeoutMs);
+      }),
+    ]);
+    return Number(answer.status) === healthServing ? undefined : `Temporal health check: status ${answer.status}`;
+  } catch (err) {
+    return `Temporal health check: ${(err as Error).message}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The worker's HTTP endpoint: /metrics (Prometheus), /healthz (the process answers: liveness) and
+ * /readyz (polling, Temporal reachable: readiness), on `host:port`.
+ */
+function serveMetrics(
+  { port, host }: LifeboatConfig['metrics'],
+  registry: Registry,
+  ready: () => Promise<string | undefined>,
+  logger: Logger,
+): Server | undefined {
   if (port === 0) return undefined;
   const server = createServer((req, res) => {
-    if (req.url !== '/metrics') {
+    const path = req.url?.split('?')[0];
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (path === '/readyz') {
+      void ready().then((problem) =>
+        res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' }).end(problem ? `not ready: ${problem}\n` : 'ok\n'),
+      );
+      return;
+    }
+    if (path !== '/metrics') {
       res.writeHead(404).end();
       return;
     }
@@ -40,7 +88,7 @@ function serveMetrics(port: number, registry: Registry, logger: Logger): Server 
       () => res.writeHead(500).end(),
     );
   });
-  server.listen(port, '127.0.0.1', () => logger.info({ port }, 'metrics listening'));
+  server.listen(port, host ?? '127.0.0.1', () => logger.info({ port, host }, 'metrics listening'));
   return server;
 }
 
@@ -69,7 +117,7 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
     worker,
     connection,
     async run() {
-      const metrics = serveMetrics(config.metrics.port, registry, logger);
+      const metrics = serveMetrics(config.metrics, registry, () => notReady(worker, connection), logger);
       try {
         logger.info(
           { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, clusters: config.clusters.map((c) => c.name) },

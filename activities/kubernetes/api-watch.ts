@@ -62,8 +62,8 @@ export function createFailoverWatchActivities(deps: Pick<ActivityDeps, 'clusters
         .map((ns) =>
           [
             'kubectl',
-            '--kubeconfig',
-            c.kubeconfig,
+            // Without one, the worker's own ServiceAccount: kubectl in its Pod finds it as the worker does.
+            ...(c.kubeconfig ? ['--kubeconfig', c.kubeconfig] : []),
             ...(c.context ? ['--context', c.context] : []),
             '--namespace',
             ns,

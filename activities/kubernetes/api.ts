@@ -3,6 +3,7 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { failureTypes, type FailureType } from '../../model/failures.js';
 import { describeNetworkError } from '../network-errors.js';
+import { describeRefusal } from './permissions.js';
 
 /** The HTTP status of a failed API call (client-node's ApiException `code`, or a response's status), if it got one. */
 export function httpStatusOf(err: unknown): number | undefined {
@@ -32,11 +33,13 @@ export function apiMessageOf(err: unknown): string {
 export function kubernetesError(err: unknown, what: string, options: { notFound?: FailureType } = {}): Error {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   const code = httpStatusOf(err);
-  if (code === 401 || code === 403)
+  if (code === 401)
     return ApplicationFailure.nonRetryable(
-      `${what}: the Kubernetes API refused Lifeboat's credentials (HTTP ${code})`,
+      `${what}: the Kubernetes API does not accept Lifeboat's credentials (HTTP 401: an expired or revoked token, a wrong certificate)`,
       failureTypes.KubernetesForbidden,
     );
+  if (code === 403)
+    return ApplicationFailure.nonRetryable(`${what}: ${describeRefusal(apiMessageOf(err))} (HTTP 403)`, failureTypes.KubernetesForbidden);
   if (code === 404 && options.notFound) return ApplicationFailure.nonRetryable(`${what}: not found`, options.notFound);
   return new Error(`${what}: ${typeof code === 'number' ? `HTTP ${code}` : describeNetworkError(err)}`);
 }

@@ -1,7 +1,15 @@
 // Activities of Velero restore verification: find the backup, wait for the target cluster to see it,
 // restore it into scratch namespaces there, check what came back, and delete the scratch namespaces.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { AppsV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  AuthenticationV1Api,
+  CoreV1Api,
+  KubernetesObjectApi,
+  RbacAuthorizationV1Api,
+  type KubeConfig,
+  type RbacV1Subject,
+} from '@kubernetes/client-node';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { ActivityDeps } from '../deps.js';
 import type { AppCheck } from '../../worker/config.js';
@@ -32,7 +40,7 @@ import {
   type VeleroProblems,
 } from '../../model/velero-layout.js';
 import { failureTypes } from '../../model/failures.js';
-import { isNotFound, kubernetesError } from '../kubernetes/api.js';
+import { httpStatusOf, isNotFound, kubernetesError } from '../kubernetes/api.js';
 import { isDeploymentAvailable } from '../kubernetes/deployments.js';
 import { appOf } from '../configuration.js';
 import { secondsBetween } from '../../model/durations.js';
@@ -67,6 +75,42 @@ async function ownNamespace(core: CoreV1Api, name: string, workflowId: string): 
     if (isNotFound(err)) return 'absent';
     throw err;
   }
+}
+
+/** The ClusterRole that lets Lifeboat read a restored app (deploy/kubernetes/roles/velero-verification.yaml). */
+export const scratchReaderRole = 'lifeboat-velero-scratch-reader';
+
+/** Who Lifeboat is in the cluster (SelfSubjectReview), as a RoleBinding's subject. */
+async function ownSubject(kc: KubeConfig): Promise<RbacV1Subject> {
+  const review = await kc
+    .makeApiClient(AuthenticationV1Api)
+    .createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+  const user = review.status?.userInfo?.username ?? '';
+  const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(user);
+  return sa
+    ? { kind: 'ServiceAccount', namespace: sa[1], name: sa[2]! }
+    : { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: user };
+}
+
+/**
+ * Binds {@link scratchReaderRole} to Lifeboat in a scratch namespace it made: what it reads of the
+ * restored app is granted there only, and goes with the namespace. Nothing when the binding exists.
+ */
+async function bindScratchReader(kc: KubeConfig, namespace: string): Promise<void> {
+  const subject = await ownSubject(kc);
+  await kc
+    .makeApiClient(RbacAuthorizationV1Api)
+    .createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: scratchReaderRole, namespace, labels: { ...managedByLabel } },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: scratchReaderRole },
+        subjects: [subject],
+      },
+    })
+    .catch((err: unknown) => {
+      if (httpStatusOf(err) !== 409) throw err;
+    });
 }
 
 export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps' | 's3' | 'keyRing'>) => {
@@ -234,7 +278,10 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
       return { url: `s3://${bucket}/${dir}`, sizeBytes, files, podVolumeBackups };
     },
 
-    /** Creates the scratch namespaces, marked as this run's; one that exists and is not this run's is never used. */
+    /**
+     * Creates the scratch namespaces, marked as this run's, and binds Lifeboat's scratch reader in each;
+     * one that exists and is not this run's is never used.
+     */
     async createScratchNamespaces({ cluster, namespaces }: { cluster: string; namespaces: string[] }): Promise<void> {
       const core = kubeOf(cluster).makeApiClient(CoreV1Api);
       const workflowId = ownerWorkflowId();
@@ -247,20 +294,23 @@ export const createVeleroVerificationActivities = (deps: Pick<ActivityDeps, 'clu
             `namespace ${name} on cluster '${cluster}' exists and is not this run's scratch namespace`,
             failureTypes.ScratchNamespaceTaken,
           );
-        if (state === 'ours') continue;
-        await core
-          .createNamespace({
-            body: {
-              metadata: {
-                name,
-                labels: { ...managedByLabel, [scratchLabel]: 'scratch' },
-                annotations: { [workflowIdAnnotation]: workflowId },
+        if (state === 'absent')
+          await core
+            .createNamespace({
+              body: {
+                metadata: {
+                  name,
+                  labels: { ...managedByLabel, [scratchLabel]: 'scratch' },
+                  annotations: { [workflowIdAnnotation]: workflowId },
+                },
               },
-            },
-          })
-          .catch((err: unknown) => {
-            throw kubernetesError(err, `creating namespace ${name} on cluster '${cluster}'`);
-          });
+            })
+            .catch((err: unknown) => {
+              throw kubernetesError(err, `creating namespace ${name} on cluster '${cluster}'`);
+            });
+        await bindScratchReader(kubeOf(cluster), name).catch((err: unknown) => {
+          throw kubernetesError(err, `granting Lifeboat ${scratchReaderRole} in namespace ${name} on cluster '${cluster}'`);
+        });
       }
     },
 

@@ -72,12 +72,12 @@ function kubeConfigFor(kind: ClientKind, site: Site): KubeConfig {
   if (kind === 'lifeboat') return loadKubeConfig(cluster);
   if (kind === 'per-request') {
     const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfig);
+    kc.loadFromFile(cluster.kubeconfig!);
     if (cluster.context) kc.setCurrentContext(cluster.context);
     return kc;
   }
   const plain = new KubeConfig();
-  plain.loadFromFile(cluster.kubeconfig);
+  plain.loadFromFile(cluster.kubeconfig!);
   if (cluster.context) plain.setCurrentContext(cluster.context);
   const [c, u] = [plain.getCurrentCluster()!, plain.getCurrentUser()!];
   const pool = new Agent({
@@ -91,7 +91,7 @@ function kubeConfigFor(kind: ClientKind, site: Site): KubeConfig {
   });
   h1Pools.push(pool);
   const kc = new FixedDispatcherKubeConfig(pool);
-  kc.loadFromFile(cluster.kubeconfig);
+  kc.loadFromFile(cluster.kubeconfig!);
   if (cluster.context) kc.setCurrentContext(cluster.context);
   return kc;
 }

@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import type { AppConfig, LifeboatConfig, TrafficConfig } from '../../worker/config.js';
-import { loadKubeConfig } from '../../worker/clients.js';
+import { grantInNamespaces } from '../../lab/rbac.js';
+import { adminKubeConfig } from './lab.js';
 import { warmStandbyDeployment } from '../../lab/warm-standby.js';
 import type { FailoverReport } from '../../workflows/failover.js';
 
@@ -57,10 +58,7 @@ export async function createTestApp(
   const namespace = `fo-${randomBytes(4).toString('hex')}`;
   const count = options.deployments ?? 2;
   const replicas = options.replicas ?? 2;
-  const kube = {
-    primary: loadKubeConfig(config.clusters.find((c) => c.name === 'primary')!),
-    standby: loadKubeConfig(config.clusters.find((c) => c.name === 'standby')!),
-  };
+  const kube = { primary: adminKubeConfig('primary'), standby: adminKubeConfig('standby') };
   const deployments = Array.from({ length: count }, (_, i) => `svc-${i}`);
   const mode = options.mode ?? 'warm-standby';
   // A restore-mode app exists only on primary; the standby holds just the traffic record's namespace.
@@ -77,6 +75,10 @@ export async function createTestApp(
     );
   }
   const dnsNamespace = mode === 'restore' ? `${namespace}-dns` : namespace;
+  // What an operator binds for an app: the failover role in its namespaces, the traffic role where its record is.
+  await grantInNamespaces('primary', [namespace], ['lifeboat-failover-workloads', 'lifeboat-velero-verification-source']);
+  if (mode === 'warm-standby') await grantInNamespaces('standby', [namespace], ['lifeboat-failover-workloads']);
+  await grantInNamespaces('standby', [dnsNamespace], ['lifeboat-failover-traffic']);
   const traffic: TrafficConfig = options.traffic ?? {
     provider: 'externalDNS',
     cluster: 'standby',

@@ -10,15 +10,14 @@ import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes
 import type { RunbookReport } from '../../model/runbook/run.js';
 import { labelValue } from '../../activities/node-provider/index.js';
 import { provisionLabels } from '../../activities/node-provider/provider.js';
-import { loadKubeConfig } from '../../worker/clients.js';
-import { labConfig, lifeboat } from './lab.js';
+import { adminKubeConfig, labConfig, lifeboat } from './lab.js';
 import { polled as pollWorker, startWorkerProcess } from './worker-process.js';
 import { createGuardedDeployment, createTestPool, poolLabel, type TestPool } from './test-nodes.js';
 import { watchEvents } from './kube-watch.js';
 import { activityAttempts } from './activity-attempts.js';
 
 const config = labConfig();
-export const kc: KubeConfig = loadKubeConfig(config.clusters.find((c) => c.name === 'primary')!);
+export const kc: KubeConfig = adminKubeConfig('primary');
 const core = kc.makeApiClient(CoreV1Api);
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 /** The steps a planned replacement runs (its approval is given by --auto-approve), and the activity of each. */

@@ -1,12 +1,14 @@
 // Integration (lab: the primary's kube-apiserver): a cluster's Kubernetes clients share one connection
-// pool, and a rotated client certificate is presented from the next request on.
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// pool, a rotated client certificate is presented from the next request on, and a cluster without a
+// kubeconfig is reached as the Pod's ServiceAccount (a real token the lab's API server minted).
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { clusterPaths, labClusters, labConfigFile } from '../../lab/topology.js';
+import { AppsV1Api, AuthenticationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { execa } from 'execa';
+import { bin, clusterPaths, labClusters, labConfigFile } from '../../lab/topology.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import { clusterByName, loadConfig } from '../../worker/config.js';
 
@@ -101,5 +103,71 @@ describe('loadKubeConfig', () => {
     );
     expect(asScheduler).toBe(1);
     expect((refused as { code?: number }).code).toBe(403);
+  });
+});
+
+describe('loadKubeConfig of a cluster without a kubeconfig', () => {
+  const inCluster = () => ({ ...cluster(), kubeconfig: undefined, context: undefined });
+  const serviceAccountDir = (root: string) => join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
+  const env = {
+    KUBERNETES_SERVICE_HOST: process.env.KUBERNETES_SERVICE_HOST,
+    KUBERNETES_SERVICE_PORT: process.env.KUBERNETES_SERVICE_PORT,
+  };
+  afterAll(() => {
+    for (const [k, v] of Object.entries(env))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+  });
+
+  it("reaches the API server as the Pod's ServiceAccount: its address from the environment, the token and CA the kubelet mounts", async () => {
+    const root = join(dir, 'pod');
+    mkdirSync(serviceAccountDir(root), { recursive: true });
+    // A real token of the default ServiceAccount of namespace default, minted by the lab's API server (TokenRequest).
+    const { stdout: token } = await execa(bin.kubectl, [
+      ...[
+        '--kubeconfig',
+        clusterPaths('primary').kubeconfig('admin'),
+        'create',
+        'token',
+        'default',
+        '--namespace',
+        'default',
+        '--duration',
+        '10m',
+      ],
+    ]);
+    writeFileSync(join(serviceAccountDir(root), 'token'), token.trim());
+    copyFileSync(join(pki, 'ca.crt'), join(serviceAccountDir(root), 'ca.crt'));
+    writeFileSync(join(serviceAccountDir(root), 'namespace'), 'default');
+    process.env.KUBERNETES_SERVICE_HOST = '127.0.0.1';
+    process.env.KUBERNETES_SERVICE_PORT = String(primary.apiserverPort);
+    const kc = loadKubeConfig(inCluster(), { serviceAccountRoot: root });
+    expect(kc.getCurrentCluster()!.server).toBe(`https://127.0.0.1:${primary.apiserverPort}`);
+    const review = await kc
+      .makeApiClient(AuthenticationV1Api)
+      .createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+    expect(review.status?.userInfo?.username).toBe('system:serviceaccount:default:default');
+    // It holds no rights: the API server judged the request as that ServiceAccount.
+    const refused = await kc
+      .makeApiClient(CoreV1Api)
+      .listNamespacedSecret({ namespace: 'kube-system' })
+      .then(
+        () => undefined,
+        (err: unknown) => err as { code?: number },
+      );
+    expect(refused?.code).toBe(403);
+  });
+
+  it('says why when the worker is not in a Pod, or its Pod has no token', () => {
+    delete process.env.KUBERNETES_SERVICE_HOST;
+    expect(() => loadKubeConfig(inCluster())).toThrow(
+      "cluster 'primary' has no kubeconfig, so Lifeboat reaches it as the ServiceAccount of its Pod, but KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set: this is not a Pod; give clusters[].kubeconfig for 'primary'",
+    );
+    process.env.KUBERNETES_SERVICE_HOST = '127.0.0.1';
+    process.env.KUBERNETES_SERVICE_PORT = String(primary.apiserverPort);
+    const empty = join(dir, 'no-token');
+    expect(() => loadKubeConfig(inCluster(), { serviceAccountRoot: empty })).toThrow(
+      `cluster 'primary' has no kubeconfig, so Lifeboat reaches it as the ServiceAccount of its Pod, but ${empty}/var/run/secrets/kubernetes.io/serviceaccount/token does not exist (automountServiceAccountToken: false?)`,
+    );
   });
 });

@@ -307,13 +307,30 @@ ${required.map((k) => `        ${k}: ${k === 'startEtcdJoining' ? joining : argv
   });
 
   it('reports a missing key at its parent, and every problem at once', () => {
-    const file = writeConfig(
-      'missing.yaml',
-      valid.replace(`    kubeconfig: ${f('primary.kubeconfig')}\n`, '').replace('  bucket: backups\n', ''),
-    );
+    const file = writeConfig('missing.yaml', valid.replace('  bucket: backups\n', '').replace(`      caFile: ${f('etcd-ca.crt')}\n`, ''));
     expect(problemsOf(() => loadConfig({ file, env: {} }))).toEqual([
       `${file}:4:3: objectStore.bucket: Invalid input: expected string, received undefined`,
-      `${file}:7:5: clusters[0].kubeconfig: Invalid input: expected string, received undefined`,
+      `${file}:10:7: clusters[0].etcd.caFile: Invalid input: expected string, received undefined`,
+    ]);
+  });
+
+  it('takes a cluster without a kubeconfig as the one the worker runs in, and refuses a second', () => {
+    const inCluster = (name: string) => `  - name: ${name}
+    etcd:
+      endpoints: [https://10.0.0.2:2379]
+      caFile: ${f('etcd-ca.crt')}
+      certFile: ${f('etcd.crt')}
+      keyFile: ${f('etcd.key')}
+`;
+    const one = writeConfig('in-cluster.yaml', `${valid}${inCluster('here')}`);
+    expect(clusterByName(loadConfig({ file: one, env: {} }), 'here').kubeconfig).toBeUndefined();
+    const two = writeConfig('two-in-cluster.yaml', `${valid}${inCluster('here')}${inCluster('there')}`);
+    expect(problemsOf(() => loadConfig({ file: two, env: {} }))).toEqual([
+      `${two}:21:5: clusters[2]: no kubeconfig, but clusters[1] ('here') already has none: only the cluster the worker runs in is reached through its ServiceAccount; expected kubeconfig (a token kubeconfig for a remote cluster)`,
+    ]);
+    const context = writeConfig('context-in-cluster.yaml', `${valid}${inCluster('here')}    context: admin@here\n`);
+    expect(problemsOf(() => loadConfig({ file: context, env: {} }))).toEqual([
+      `${context}:21:14: clusters[1].context: a context without a kubeconfig: the in-cluster ServiceAccount has no contexts; expected kubeconfig as well, or no context`,
     ]);
   });
 

@@ -6,7 +6,7 @@ import { labConfigFile } from '../../lab/topology.js';
 import { cliPath } from '../helpers/lab.js';
 
 describe('lifeboat worker process', () => {
-  it('logs JSON, serves metrics, and exits 0 on SIGTERM', async () => {
+  it('logs JSON, serves metrics and health checks, and exits 0 on SIGTERM', async () => {
     const worker = execa(process.execPath, [cliPath, 'worker'], {
       env: { LIFEBOAT_CONFIG: labConfigFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: `test-shutdown-${Date.now()}`, LIFEBOAT_METRICS_PORT: '19464' },
       reject: false,
@@ -27,6 +27,15 @@ describe('lifeboat worker process', () => {
     });
     const metrics = await fetch('http://127.0.0.1:19464/metrics').then((r) => r.text());
     expect(metrics).toMatch(/^lifeboat_worker_clusters 2$/m);
+    const healthz = await fetch('http://127.0.0.1:19464/healthz');
+    expect([healthz.status, await healthz.text()]).toEqual([200, 'ok\n']);
+    // Ready once the worker runs (it logs 'worker polling' just before) and Temporal answers.
+    let readyz = await fetch('http://127.0.0.1:19464/readyz');
+    for (let i = 0; i < 50 && readyz.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      readyz = await fetch('http://127.0.0.1:19464/readyz');
+    }
+    expect([readyz.status, await readyz.text()]).toEqual([200, 'ok\n']);
     worker.kill('SIGTERM');
     const result = await worker;
     expect(result.exitCode).toBe(0);

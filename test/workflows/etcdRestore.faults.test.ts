@@ -19,13 +19,12 @@ import { labUp } from '../../lab/lab.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import { runIdTail } from '../../model/snapshot-layout.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
-import { loadKubeConfig } from '../../worker/clients.js';
 import { activityAttempts } from '../helpers/activity-attempts.js';
-import { labConfig, lifeboat } from '../helpers/lab.js';
+import { adminKubeConfig, labConfig, lifeboat } from '../helpers/lab.js';
 import { polled as pollWorker, startWorkerProcess } from '../helpers/worker-process.js';
 
 const config = labConfig();
-const core = loadKubeConfig(config.clusters.find((c) => c.name === 'primary')!).makeApiClient(CoreV1Api);
+const core = adminKubeConfig('primary').makeApiClient(CoreV1Api);
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 /** Every step of a restore given --auto-approve, in order: each is a boundary the worker dies at. */
 const steps = [

@@ -35,14 +35,13 @@ import type { EtcdRestorePreflight } from '../../activities/control-plane/restor
 import type { runbook } from '../../workflows/runbook.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { restoreVerification } from '../../workflows/restoreVerification.js';
-import { createClients, loadKubeConfig } from '../../worker/clients.js';
-import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { createClients } from '../../worker/clients.js';
+import { adminKubeConfig, labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 
 const config = labConfig();
-const primary = config.clusters.find((c) => c.name === 'primary')!;
 const clients = createClients(config);
-const kc = loadKubeConfig(primary);
+const kc = adminKubeConfig('primary');
 const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
 const members = etcdMembersOf(labClusters.find((c) => c.name === 'primary')!);

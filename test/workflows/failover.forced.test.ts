@@ -62,7 +62,7 @@ const freePort = () =>
 async function startPrimaryApiserver(): Promise<void> {
   await startDaemon(apiserver);
   const primary = labConfig().clusters.find((c) => c.name === 'primary')!;
-  const pki = join(primary.kubeconfig, '..', 'pki');
+  const pki = join(primary.kubeconfig!, '..', 'pki');
   const tls = { caFile: join(pki, 'ca.crt'), certFile: join(pki, 'user-admin.crt'), keyFile: join(pki, 'user-admin.key') };
   for (const deadline = Date.now() + 120_000; !(await httpProbe(`${apiserverUrl}/readyz`, tls)).ok;) {
     if (Date.now() > deadline) throw new Error(`the test's primary kube-apiserver did not become ready at ${apiserverUrl}`);

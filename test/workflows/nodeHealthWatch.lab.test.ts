@@ -13,12 +13,10 @@ import { killNode } from '../../lab/nodes.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import type { nodeHealthWatch, NodeHealthWatchInput, NodeHealthWatchResult } from '../../workflows/nodeHealthWatch.js';
-import { loadKubeConfig } from '../../worker/clients.js';
-import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { adminKubeConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { createStatefulSetWithVolumes, createTestPool, poolLabel, type TestPool } from '../helpers/test-nodes.js';
 
-const config = labConfig();
-const kc: KubeConfig = loadKubeConfig(config.clusters.find((c) => c.name === 'primary')!);
+const kc: KubeConfig = adminKubeConfig('primary');
 const core = kc.makeApiClient(CoreV1Api);
 const storage = kc.makeApiClient(StorageV1Api);
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));

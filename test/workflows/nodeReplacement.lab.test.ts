@@ -14,12 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { AppsV1Api, CoreV1Api, PolicyV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { RunbookReport } from '../../model/runbook/run.js';
-import { loadKubeConfig } from '../../worker/clients.js';
-import { labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { adminKubeConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { createGuardedDeployment, createTestPool, poolLabel, poolTaint, testNode, type TestPool } from '../helpers/test-nodes.js';
 
-const config = labConfig();
-const kc: KubeConfig = loadKubeConfig(config.clusters.find((c) => c.name === 'primary')!);
+const kc: KubeConfig = adminKubeConfig('primary');
 const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
 const policy = kc.makeApiClient(PolicyV1Api);

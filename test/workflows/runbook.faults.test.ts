@@ -14,10 +14,9 @@ import { warmStandbyDeployment } from '../../lab/warm-standby.js';
 import { formatProblems, parseRunbook } from '../../model/runbook/parse.js';
 import { runbookBlocks } from '../../model/runbook/registry.js';
 import type { RunbookApproval, RunbookApproveRequest, RunbookInput, RunbookReport } from '../../model/runbook/run.js';
-import { loadKubeConfig } from '../../worker/clients.js';
 import type { runbook } from '../../workflows/runbook.js';
 import { activityAttempts } from '../helpers/activity-attempts.js';
-import { cliPath, labConfig } from '../helpers/lab.js';
+import { adminKubeConfig, cliPath, labConfig } from '../helpers/lab.js';
 
 const namespace = `rb-${randomBytes(4).toString('hex')}`;
 let kube: KubeConfig;
@@ -26,7 +25,7 @@ let client: Client;
 
 beforeAll(async () => {
   const config = labConfig();
-  kube = loadKubeConfig(config.clusters.find((c) => c.name === 'primary')!);
+  kube = adminKubeConfig('primary');
   await kube.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
   const apps = kube.makeApiClient(AppsV1Api);
   await Promise.all(

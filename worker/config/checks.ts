@@ -59,6 +59,7 @@ export function unreadable(file: string): string | undefined {
 
 /** Why a cluster's kubeconfig cannot give the context it is used through, or undefined. */
 export function kubeconfigProblem(cluster: ClusterConfig, i: number): { path: Path; message: string } | undefined {
+  if (cluster.kubeconfig === undefined) return undefined;
   let kc: { contexts?: { name?: unknown }[]; 'current-context'?: unknown } | undefined;
   try {
     kc = parseYaml(readFileSync(cluster.kubeconfig, 'utf8')) as typeof kc;

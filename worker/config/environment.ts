@@ -17,6 +17,7 @@ export const scalarEnv: [string, string[], (v: string) => unknown][] = [
   ['LIFEBOAT_KUBE_APISERVER', ['tools', 'kubeApiserver'], String],
   ['LIFEBOAT_SCRATCH_DIR', ['verification', 'scratchDir'], String],
   ['LIFEBOAT_RUNBOOKS_DIR', ['runbooks', 'dir'], String],
+  ['LIFEBOAT_METRICS_HOST', ['metrics', 'host'], String],
   ['LIFEBOAT_METRICS_PORT', ['metrics', 'port'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
 ];
 

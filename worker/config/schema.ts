@@ -363,8 +363,12 @@ export const clusterSchema = z
   .object({
     /** The name runbooks and the CLI use for this cluster. */
     name,
-    /** Path of a kubeconfig for this cluster. */
-    kubeconfig: file,
+    /**
+     * Path of a kubeconfig for this cluster (for a remote cluster, a token kubeconfig of a ServiceAccount
+     * bound to Lifeboat's roles: deploy/kubernetes). Absent: the cluster the worker runs in, reached as
+     * the ServiceAccount of its Pod; at most one cluster may go without.
+     */
+    kubeconfig: file.optional(),
     /** Context in that kubeconfig. Default: its current-context. */
     context: z.string().optional(),
     etcd: z
@@ -689,8 +693,10 @@ export const configSchema = z
       .prefault({}),
     metrics: z
       .object({
-        /** Port of the worker's Prometheus endpoint on 127.0.0.1; 0 turns it off. Default: 9464. */
+        /** Port of the worker's Prometheus endpoint (/metrics) and health checks (/healthz, /readyz); 0 turns it off. Default: 9464. */
         port: z.number().int().min(0).max(65535).default(9464),
+        /** Address it listens on: 0.0.0.0 in a Pod, where the kubelet probes the Pod's address. Default: 127.0.0.1. */
+        host: z.string().min(1).optional(),
       })
       .strict()
       .prefault({}),
@@ -770,6 +776,22 @@ export const configSchema = z
         known(source, clusters, ['clusters', i, 'velero', 'restoreFrom', source], 'cluster'),
       ),
     );
+    const inCluster = c.clusters.flatMap((cl, i) => (cl.kubeconfig === undefined ? [i] : []));
+    for (const i of inCluster.slice(1))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clusters', i],
+        message: `no kubeconfig, but clusters[${inCluster[0]}] ('${c.clusters[inCluster[0]!]!.name}') already has none: only the cluster the worker runs in is reached through its ServiceAccount; expected kubeconfig (a token kubeconfig for a remote cluster)`,
+      });
+    c.clusters.forEach((cl, i) => {
+      if (cl.kubeconfig === undefined && cl.context !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clusters', i, 'context'],
+          message:
+            'a context without a kubeconfig: the in-cluster ServiceAccount has no contexts; expected kubeconfig as well, or no context',
+        });
+    });
     c.gameDay.clusters?.forEach((n, i) => known(n, clusters, ['gameDay', 'clusters', i], 'cluster'));
     c.gameDay.apps?.forEach((n, i) => known(n, apps, ['gameDay', 'apps', i], 'app'));
     if (!c.encryption) {
