@@ -21,6 +21,7 @@ import {
 } from '../../model/snapshot-layout.js';
 import { deleteObjects, listManifests, ManifestCollisionError, writeManifest, type DeleteOutcome } from '../object-store/manifests.js';
 import { deleteAllVersions, objectLockHolds, objectLockParams, type ObjectLockHold } from '../object-store/object-lock.js';
+import { manifestFailure } from '../object-store/manifest-mac.js';
 import { failureTypes } from '../../model/failures.js';
 
 const nonRetryableS3 = new Map<string, string>([
@@ -229,7 +230,10 @@ export const createEtcdSnapshotActivities = (
      */
     async writeSnapshotManifest(manifest: SnapshotManifest): Promise<SnapshotManifest> {
       return writeManifest(deps.s3, bucket, manifest, { keyRing: requireKeys(), objectLock: deps.objectLock }).catch((err: unknown) => {
-        throw err instanceof ManifestCollisionError ? ApplicationFailure.nonRetryable(err.message, failureTypes.SnapshotIdCollision) : err;
+        // A manifest already there that fails its check is not this run's to replace, nor to trust.
+        throw err instanceof ManifestCollisionError
+          ? ApplicationFailure.nonRetryable(err.message, failureTypes.SnapshotIdCollision)
+          : manifestFailure(err);
       });
     },
 
