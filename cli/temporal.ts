@@ -1,13 +1,12 @@
 // The CLI's Temporal client, with errors that say what was tried.
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { LifeboatConfig } from '../worker/config.js';
-import { temporalConnectionOptions } from '../worker/temporal.js';
+import { temporalClient } from '../worker/temporal.js';
 import { CliError } from './output.js';
 
 export async function connectClient(config: LifeboatConfig): Promise<Client> {
   try {
-    const connection = await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: '5s' });
-    return new Client({ connection, namespace: config.temporal.namespace });
+    return await temporalClient(config, { connectTimeout: '5s' });
   } catch (err) {
     throw new CliError(`cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message.split('\n')[0]}`);
   }
