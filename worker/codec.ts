@@ -6,7 +6,7 @@
 // `encryption.currentKeyId` leaves old histories readable while the old key stays configured.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { deriveKey, type KeyRing } from './keys.js';
 
 /** The encoding Temporal's samples and tools use for encrypted payloads. */
@@ -58,7 +58,7 @@ export class HistoryCodec implements PayloadCodec {
         const iv = randomBytes(IV_BYTES);
         const cipher = createCipheriv('aes-256-gcm', key, iv);
         cipher.setAAD(associatedData(keyId));
-        const sealed = Buffer.concat([cipher.update(temporal.api.common.v1.Payload.encode(payload).finish()), cipher.final()]);
+        const sealed = Buffer.concat([cipher.update(proto.temporal.api.common.v1.Payload.encode(payload).finish()), cipher.final()]);
         return {
           metadata: { [METADATA_ENCODING_KEY]: utf8(ENCRYPTED_ENCODING), [METADATA_KEY_ID]: utf8(keyId) },
           data: Buffer.concat([iv, sealed, cipher.getAuthTag()]),
@@ -101,8 +101,11 @@ export class HistoryCodec implements PayloadCodec {
     try {
       plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
     } catch {
-      throw new PayloadDecryptionError(keyId, `encrypted payload (key '${keyId}') failed authentication: it was altered or sealed with another key`);
+      throw new PayloadDecryptionError(
+        keyId,
+        `encrypted payload (key '${keyId}') failed authentication: it was altered or sealed with another key`,
+      );
     }
-    return temporal.api.common.v1.Payload.decode(plain);
+    return proto.temporal.api.common.v1.Payload.decode(plain);
   }
 }

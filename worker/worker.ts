@@ -48,9 +48,7 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
   const clients = createClients(config);
   const keyRing = config.encryption ? loadKeyRing(config.encryption) : undefined;
   if (!keyRing)
-    logger.warn(
-      'no encryption block in the configuration: workflow inputs, results and failures are written to Temporal history in clear',
-    );
+    logger.warn('no encryption block in the configuration: workflow inputs, results and failures are written to Temporal history in clear');
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const worker = await Worker.create({
     connection,
