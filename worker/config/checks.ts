@@ -56,6 +56,17 @@ export function unreadable(file: string): string | undefined {
   }
 }
 
+/**
+ * Why a file holding a secret is not private to its owner (as ssh refuses such a key), or undefined:
+ * any permission for group or others means someone else on the host may read or replace it.
+ */
+export function looseSecretFile(file: string): string | undefined {
+  const mode = statSync(file).mode & 0o777;
+  return mode & 0o077
+    ? `mode ${mode.toString(8).padStart(4, '0')} gives group or others access; expected 0600 or stricter (chmod 600 '${file}')`
+    : undefined;
+}
+
 /** Why a cluster's kubeconfig cannot give the context it is used through, or undefined. */
 export function kubeconfigProblem(cluster: ClusterConfig, i: number): { path: Path; message: string } | undefined {
   let kc: { contexts?: { name?: unknown }[]; 'current-context'?: unknown } | undefined;
@@ -126,11 +137,15 @@ export function unusableFiles(config: LifeboatConfig): { path: Path; message: st
       );
   });
   config.encryption?.keys.forEach((k, i) => named.push([['encryption', 'keys', i, 'file'], k.file]));
+  named.push([['codecServer', 'tokenFile'], config.codecServer?.tokenFile]);
   const problems: { path: Path; message: string }[] = [];
   for (const [path, file] of named) {
     const why = file === undefined ? undefined : unreadable(file);
     if (why) problems.push({ path, message: `'${file}': ${why}; expected a readable file` });
   }
+  const tokenFile = config.codecServer?.tokenFile;
+  const loose = tokenFile && !problems.some((p) => p.path[0] === 'codecServer') ? looseSecretFile(tokenFile) : undefined;
+  if (loose) problems.push({ path: ['codecServer', 'tokenFile'], message: `'${tokenFile}': ${loose}` });
   config.clusters.forEach((c, i) => {
     if (problems.some((p) => p.path.join('.') === `clusters.${i}.kubeconfig`)) return;
     const problem = kubeconfigProblem(c, i);
