@@ -54,7 +54,11 @@ describe('lab status and env', () => {
     expect(settings.Codec.Endpoint).toBe(endpoint);
     const preflight = await fetch(`${endpoint}/decode`, {
       method: 'OPTIONS',
-      headers: { origin: labUiOrigin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-namespace' },
+      headers: {
+        origin: labUiOrigin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,x-namespace',
+      },
     });
     expect([preflight.status, preflight.headers.get('access-control-allow-origin')]).toEqual([204, labUiOrigin]);
     const decoded = await fetch(`${endpoint}/decode`, {
