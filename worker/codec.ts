@@ -72,11 +72,7 @@ export class HistoryCodec implements PayloadCodec {
    * a client without it) passes through as it is.
    */
   decode(payloads: Payload[]): Promise<Payload[]> {
-    try {
-      return Promise.resolve(payloads.map((payload) => this.open(payload)));
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
+    return Promise.resolve().then(() => payloads.map((payload) => this.open(payload)));
   }
 
   private open(payload: Payload): Payload {

@@ -33,7 +33,6 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { Client } from '@temporalio/client';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { clearEtcdScratch, fillEtcd } from '../../lab/etcd-fill.js';

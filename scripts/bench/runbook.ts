@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createHttpCheckActivities, type HttpCheckInput } from '../../activities/traffic/http-check.js';
 import { labConfigFile } from '../../lab/topology.js';

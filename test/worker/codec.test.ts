@@ -17,7 +17,7 @@ const ring = (currentKeyId: string, keys: Record<string, Buffer>): KeyRing => ({
 
 const marker = `marker-${randomBytes(6).toString('hex')}`;
 const value = { reason: `drill ${marker}`, replicas: 3, nested: { host: 'db.internal' } };
-const plain = () => defaultPayloadConverter.toPayload(value)!;
+const plain = () => defaultPayloadConverter.toPayload(value);
 const text = (p: Payload) =>
   Buffer.concat([...Object.values(p.metadata ?? {}), p.data ?? new Uint8Array()].map((b) => Buffer.from(b))).toString('latin1');
 const meta = (p: Payload, key: string) => Buffer.from(p.metadata![key]!).toString();

@@ -69,7 +69,7 @@ beforeAll(async () => {
   for (const deadline = Date.now() + 30_000; ;) {
     const up = await fetch(`${codecUrl}/decode`, { method: 'OPTIONS', headers: { origin: uiOrigin } }).catch(() => undefined);
     if (up?.status === 204) break;
-    if (Date.now() > deadline || serverExited) throw new Error(`codec server did not start: ${(await server).stderr}`);
+    if (Date.now() > deadline || serverExited) throw new Error(`codec server did not start: ${String((await server).stderr)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }, 120_000);
