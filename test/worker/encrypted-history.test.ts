@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { execa, type ResultPromise } from 'execa';
+import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { labConfigFile } from '../../lab/topology.js';
 import type { VerificationResult } from '../../model/verification.js';
@@ -20,6 +21,7 @@ import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { FailoverReport, failover } from '../../workflows/failover.js';
 import type { restoreVerification } from '../../workflows/restoreVerification.js';
 import { createClients } from '../../worker/clients.js';
+import { createWorker } from '../../worker/worker.js';
 import { createTestApp, type TestApp } from '../helpers/failover-app.js';
 import { cliPath, labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { deleteSnapshotsOf, withTestCluster } from '../helpers/test-cluster.js';
@@ -207,6 +209,24 @@ describe('encrypted history', () => {
       );
     expect(failed).toContain(`no snapshot missing-${marker} of cluster 'standby'`);
     await expectDecodedByServer(await expectSealed(workflowId));
+  });
+});
+
+describe('a worker without an encryption block', () => {
+  it('says at start that history is written in clear', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    const config = { ...labConfig({ taskQueue: `test-plain-${suffix()}` }), encryption: undefined };
+    const handle = await createWorker(config, logger);
+    const running = handle.run();
+    handle.worker.shutdown();
+    await running;
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 40,
+        msg: 'no encryption block in the configuration: workflow inputs, results and failures are written to Temporal history in clear',
+      }),
+    ]);
   });
 });
 
