@@ -1,6 +1,6 @@
 // The CLI's Temporal client, with errors that say what was tried.
 import type { Client } from '@temporalio/client';
-import type { LifeboatConfig } from '../worker/config.js';
+import { ConfigError, type LifeboatConfig } from '../worker/config.js';
 import { temporalClient } from '../worker/temporal.js';
 import { CliError } from './output.js';
 
@@ -8,6 +8,8 @@ export async function connectClient(config: LifeboatConfig): Promise<Client> {
   try {
     return await temporalClient(config, { connectTimeout: '5s' });
   } catch (err) {
+    // A history key that cannot be read is the configuration's problem, not the connection's.
+    if (err instanceof ConfigError) throw err;
     throw new CliError(`cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message.split('\n')[0]}`);
   }
 }

@@ -24,9 +24,9 @@ const utf8 = (s: string) => Buffer.from(s, 'utf8');
  */
 const associatedData = (keyId: string) => utf8(`lifeboat history-payload v1\0${keyId}`);
 
-/** A payload the codec cannot open; the message says which and why, never what is inside. */
-export class PayloadDecryptionError extends Error {
-  override readonly name = 'PayloadDecryptionError';
+/** A payload the codec cannot seal or open; the message says which key and why, never what is inside. */
+export class HistoryPayloadError extends Error {
+  override readonly name = 'HistoryPayloadError';
   constructor(
     readonly keyId: string | undefined,
     message: string,
@@ -52,7 +52,7 @@ export class HistoryCodec implements PayloadCodec {
   encode(payloads: Payload[]): Promise<Payload[]> {
     const keyId = this.keyRing.currentKeyId;
     const key = this.key(keyId);
-    if (!key) return Promise.reject(new PayloadDecryptionError(keyId, `history encryption key '${keyId}' is not configured`));
+    if (!key) return Promise.reject(new HistoryPayloadError(keyId, `history encryption key '${keyId}' is not configured`));
     return Promise.resolve(
       payloads.map((payload) => {
         const iv = randomBytes(IV_BYTES);
@@ -79,17 +79,17 @@ export class HistoryCodec implements PayloadCodec {
     const encoding = payload.metadata?.[METADATA_ENCODING_KEY];
     if (!encoding || Buffer.from(encoding).toString('utf8') !== ENCRYPTED_ENCODING) return payload;
     const idBytes = payload.metadata?.[METADATA_KEY_ID];
-    if (!idBytes) throw new PayloadDecryptionError(undefined, `encrypted payload without '${METADATA_KEY_ID}' metadata`);
+    if (!idBytes) throw new HistoryPayloadError(undefined, `encrypted payload without '${METADATA_KEY_ID}' metadata`);
     const keyId = Buffer.from(idBytes).toString('utf8');
     const key = this.key(keyId);
     if (!key) {
-      throw new PayloadDecryptionError(
+      throw new HistoryPayloadError(
         keyId,
         `payload encrypted with key '${keyId}', which is not configured (configured: ${this.keyRing.ids.join(', ')}); add it to encryption.keys to read this history`,
       );
     }
     const data = Buffer.from(payload.data ?? []);
-    if (data.length < IV_BYTES + TAG_BYTES) throw new PayloadDecryptionError(keyId, `encrypted payload too short (${data.length} bytes)`);
+    if (data.length < IV_BYTES + TAG_BYTES) throw new HistoryPayloadError(keyId, `encrypted payload too short (${data.length} bytes)`);
     const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
     decipher.setAAD(associatedData(keyId));
     decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
@@ -97,7 +97,7 @@ export class HistoryCodec implements PayloadCodec {
     try {
       plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
     } catch {
-      throw new PayloadDecryptionError(
+      throw new HistoryPayloadError(
         keyId,
         `encrypted payload (key '${keyId}') failed authentication: it was altered or sealed with another key`,
       );
