@@ -1,13 +1,14 @@
 // Unit: the codecServer block of the configuration: defaults, and errors that name the file, the line,
 // the field and what was expected. No lab needed: the files it names are made here.
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../worker/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-codec-config-'));
 const f = (name: string) => join(dir, name);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(f('k'), 'contexts: [{ name: c, context: {} }]\ncurrent-context: c\n');
 for (const name of ['ca', 'crt', 'key']) writeFileSync(f(name), 'PEM\n');
 writeFileSync(f('k1.key'), `${Buffer.alloc(32, 7).toString('base64')}\n`, { mode: 0o600 });
