@@ -12,6 +12,7 @@ import { registerFailoverCommands } from './failover.js';
 import { registerRunbookCommands } from './runbook-commands.js';
 import { registerNodeCommands } from './node.js';
 import { registerEtcdCommands } from './etcd.js';
+import { registerCodecServerCommand } from './codec-server.js';
 import { CliError, exitCodes } from './output.js';
 
 const program = new Command('lifeboat')
@@ -37,6 +38,7 @@ registerFailoverCommands(program);
 registerRunbookCommands(program);
 registerNodeCommands(program);
 registerEtcdCommands(program);
+registerCodecServerCommand(program);
 
 try {
   await program.parseAsync(process.argv);

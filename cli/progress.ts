@@ -1,8 +1,8 @@
 // Live progress of a running workflow: its `progress` query (steps) and the heartbeat details of its
 // pending activities (bytes), redrawn on a terminal and printed as step changes elsewhere.
 import type { WorkflowClient, WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import type { Step } from '../model/steps.js';
+import { decodePayload } from '../worker/temporal.js';
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
@@ -19,7 +19,7 @@ async function observe(handle: WorkflowHandle): Promise<Observed> {
   const { raw } = await handle.describe();
   const payload = raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
   return {
-    heartbeat: payload ? defaultPayloadConverter.fromPayload<Record<string, number | string>>(payload) : undefined,
+    heartbeat: payload ? await decodePayload<Record<string, number | string>>(handle.client, payload) : undefined,
     workflowTaskAttempt: raw.pendingWorkflowTask?.attempt ?? 0,
     children: (raw.pendingChildren ?? []).map((c) => c.workflowId).filter((id): id is string => typeof id === 'string'),
   };

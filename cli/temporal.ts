@@ -1,14 +1,15 @@
 // The CLI's Temporal client, with errors that say what was tried.
-import { Client, Connection } from '@temporalio/client';
-import type { LifeboatConfig } from '../worker/config.js';
-import { temporalConnectionOptions } from '../worker/temporal.js';
+import type { Client } from '@temporalio/client';
+import { ConfigError, type LifeboatConfig } from '../worker/config.js';
+import { temporalClient } from '../worker/temporal.js';
 import { CliError } from './output.js';
 
 export async function connectClient(config: LifeboatConfig): Promise<Client> {
   try {
-    const connection = await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: '5s' });
-    return new Client({ connection, namespace: config.temporal.namespace });
+    return await temporalClient(config, { connectTimeout: '5s' });
   } catch (err) {
+    // A history key that cannot be read is the configuration's problem, not the connection's.
+    if (err instanceof ConfigError) throw err;
     throw new CliError(`cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message.split('\n')[0]}`);
   }
 }

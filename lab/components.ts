@@ -20,6 +20,7 @@ import type { DaemonSpec } from './processes.js';
 import { httpProbe, type ProbeResult } from './probes.js';
 import { kwokNodeSelector } from '../activities/node-provider/kwok.js';
 import { sshBannerProbe, sshdDaemon } from './sshd.js';
+import { codecServerComponent, uiCodecEndpointArgs } from './codec-server-component.js';
 
 export interface LabComponent {
   name: string;
@@ -37,22 +38,26 @@ const temporal: LabComponent = {
   daemon: {
     name: 'temporal',
     command: bin.temporal,
-    args: [
-      'server',
-      'start-dev',
-      '--ip',
-      host,
-      '--port',
-      String(temporalPorts.frontend),
-      '--ui-port',
-      String(temporalPorts.ui),
-      '--metrics-port',
-      String(temporalPorts.metrics),
-      '--db-filename',
-      temporalDb,
-      '--log-level',
-      'warn',
-    ],
+    // A getter: the UI's codec endpoint carries the token `lab up` makes before starting Temporal.
+    get args() {
+      return [
+        'server',
+        'start-dev',
+        '--ip',
+        host,
+        '--port',
+        String(temporalPorts.frontend),
+        '--ui-port',
+        String(temporalPorts.ui),
+        '--metrics-port',
+        String(temporalPorts.metrics),
+        '--db-filename',
+        temporalDb,
+        '--log-level',
+        'warn',
+        ...uiCodecEndpointArgs(),
+      ];
+    },
   },
   // The UI answers only once the frontend it proxies is serving; the CLI's own health check is the gRPC one.
   probe: async () => {
@@ -324,7 +329,7 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
   return [...etcds, apiserver, controllerManager, scheduler, kwok, velero];
 }
 
-export const labComponents: LabComponent[] = [temporal, minio, sshd, ...labClusters.flatMap(clusterComponents)];
+export const labComponents: LabComponent[] = [temporal, codecServerComponent, minio, sshd, ...labClusters.flatMap(clusterComponents)];
 
 /** `--flag value` replaced (or appended) in an argument list. */
 function withFlag(args: string[], flag: string, value: string): string[] {

@@ -35,6 +35,7 @@ import {
   type LabClusterSpec,
 } from './topology.js';
 import { workerComponent } from './worker-component.js';
+import { labCodecServerConfig, labCodecTokenFile } from './codec-server-component.js';
 import { ensureTrafficRecords, installDnsEndpointCrd } from './externaldns.js';
 import { peerLocation, shopApp, shopManifests, shopTraffic } from './shop.js';
 import { kwokNodeAnnotations, kwokNodeCapacity } from '../activities/node-provider/kwok.js';
@@ -326,6 +327,7 @@ export function labConfig(): object {
       };
     }),
     encryption: { currentKeyId: labKeyId, keys: [{ id: labKeyId, file: labKeyFile }] },
+    codecServer: labCodecServerConfig,
     apps: [
       {
         name: shopApp.name,
@@ -454,6 +456,8 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
     await mkdir(dirname(labKeyFile), { recursive: true, mode: 0o700 });
     await writeSecretFile(labKeyFile, `${randomBytes(32).toString('base64')}\n`);
   } else await protectSecretFile(labKeyFile);
+  if (!existsSync(labCodecTokenFile)) await writeSecretFile(labCodecTokenFile, `${randomBytes(32).toString('hex')}\n`);
+  else await protectSecretFile(labCodecTokenFile);
   await writeFile(labConfigFile, `# Written by \`lifeboat lab up\`: the lab's Lifeboat configuration.\n${stringify(labConfig())}`);
   await mkdir(dirname(kwokConfigFile), { recursive: true });
   await writeFile(kwokConfigFile, kwokConfig);
@@ -461,7 +465,9 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
 
   const clusterNames = labClusters.map((c) => c.name);
   for (const c of labClusters) await retireSingleEtcdMember(c);
-  await startAll(['temporal', 'minio', 'sshd', ...labClusters.flatMap((c) => etcdMembersOf(c).map((m) => m.daemon))].map(byName));
+  await startAll(
+    ['temporal', 'codec-server', 'minio', 'sshd', ...labClusters.flatMap((c) => etcdMembersOf(c).map((m) => m.daemon))].map(byName),
+  );
   await ensureBucket();
   await startAll(clusterNames.map((n) => byName(`kube-apiserver/${n}`)));
   await Promise.all(labClusters.map(bootstrapCluster));

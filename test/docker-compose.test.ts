@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import { parse } from 'yaml';
 import { desiredSchedules } from '../cli/schedule.js';
@@ -19,6 +18,7 @@ import { bin, clusterPaths, host, labClusters, minioPorts, objectStore, temporal
 import { ConfigError, loadConfig, type LifeboatConfig } from '../worker/config.js';
 import { loadKeyRing } from '../worker/keys.js';
 import { createS3Client } from '../worker/s3.js';
+import { temporalClient } from '../worker/temporal.js';
 import { createWorker } from '../worker/worker.js';
 import type { EtcdSnapshotResult } from '../workflows/etcdSnapshot.js';
 import type { GameDayResult } from '../workflows/gameDay.js';
@@ -316,9 +316,8 @@ describe('the example configuration, run', () => {
       handle.worker.shutdown();
       await running;
     });
-    const connection = await Connection.connect({ address: config.temporal.address });
-    cleanups.push(() => connection.close());
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = await temporalClient(config);
+    cleanups.push(() => client.connection.close());
 
     // Each scheduled action as its schedule would start it: the snapshot first, then the game day.
     const actions = Object.fromEntries(desiredSchedules(config).map((s) => [s.scheduleId, s.action]));

@@ -1,10 +1,12 @@
 // `npm run build` step: bundles the workflows once, so production workers load code, not source.
 import { writeFile } from 'node:fs/promises';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { failureConverterPath } from './temporal.js';
 import { workflowBundlePath, workflowsPath } from './worker.js';
 
 const { code } = await bundleWorkflowCode({
   workflowsPath,
+  failureConverterPath,
   logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
 });
 await writeFile(workflowBundlePath, code);

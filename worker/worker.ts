@@ -9,7 +9,7 @@ import { createActivities } from '../activities/index.js';
 import { createClients } from './clients.js';
 import { loadKeyRing } from './keys.js';
 import type { LifeboatConfig } from './config.js';
-import { temporalConnectionOptions } from './temporal.js';
+import { dataConverterFor, temporalConnectionOptions } from './temporal.js';
 
 /** The prebuilt workflow bundle (`npm run build` writes it); without it the worker bundles at start. */
 export const workflowBundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
@@ -94,12 +94,16 @@ function serveMetrics(
 
 export async function createWorker(config: LifeboatConfig, logger: Logger, overrides: Partial<WorkerOptions> = {}): Promise<WorkerHandle> {
   const clients = createClients(config);
+  const keyRing = config.encryption ? loadKeyRing(config.encryption) : undefined;
+  if (!keyRing)
+    logger.warn('no encryption block in the configuration: workflow inputs, results and failures are written to Temporal history in clear');
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    activities: createActivities(clients, config.encryption ? loadKeyRing(config.encryption) : undefined),
+    dataConverter: dataConverterFor(config, keyRing),
+    activities: createActivities(clients, keyRing),
     // On SIGTERM, running activities get this long to finish before they are cancelled.
     shutdownGraceTime: '30 seconds',
     // Heartbeats reach the server at least every 2 s (the SDK's default is 0.8 x heartbeatTimeout),

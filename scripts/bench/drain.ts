@@ -33,7 +33,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { AppsV1Api, CoreV1Api, PolicyV1Api, type V1Node } from '@kubernetes/client-node';
 import { labVolumeOfLabel } from '../../lab/volumes.js';
 import { execa } from 'execa';
@@ -55,7 +55,7 @@ import {
 import { loadKubeConfig } from '../../worker/clients.js';
 import { clusterByName, loadConfig } from '../../worker/config.js';
 import { createWorker } from '../../worker/worker.js';
-import { temporalConnectionOptions } from '../../worker/temporal.js';
+import { temporalClient } from '../../worker/temporal.js';
 import type { nodeHealthWatch, NodeHealthWatchInput, NodeHealthWatchResult } from '../../workflows/nodeHealthWatch.js';
 import type { runbook } from '../../workflows/runbook.js';
 import { grewBy, readCounters } from './apiserver-metrics.js';
@@ -391,15 +391,14 @@ const orderOf = (rep: number): Variant[] => variants.map((_, i) => variants[(i +
 
 const worker = await createWorker(config, pino({ level: 'warn' }));
 const workerRunning = worker.run();
-const connection = await Connection.connect(temporalConnectionOptions(config));
-const client = new Client({ connection, namespace: config.temporal.namespace });
+const client = await temporalClient(config);
 
 async function tearDown(): Promise<void> {
   if (running) await running.terminate('bench:drain stopped').catch(() => undefined);
   await Promise.all([...pools].map(removePool));
   worker.worker.shutdown();
   await workerRunning;
-  await connection.close();
+  await client.connection.close();
 }
 const onSignal = (signal: NodeJS.Signals) => {
   say(`${signal}: removing the bench's Nodes and namespaces`);

@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { pino } from 'pino';
 import { etcdRestoreSummary, type EtcdRestoreSummary } from '../../cli/etcd.js';
 import { clearEtcdScratch, fillEtcd } from '../../lab/etcd-fill.js';
@@ -38,7 +38,7 @@ import { etcdRecoveryWorkflowId } from '../../model/workflow-ids.js';
 import { findRunbookIn } from '../../test/helpers/runbooks.js';
 import { clusterByName, loadConfig } from '../../worker/config.js';
 import { createS3Client } from '../../worker/s3.js';
-import { temporalConnectionOptions } from '../../worker/temporal.js';
+import { temporalClient } from '../../worker/temporal.js';
 import { createWorker } from '../../worker/worker.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { runbook } from '../../workflows/runbook.js';
@@ -158,8 +158,7 @@ async function byHandRestore(manifest: SnapshotManifest, round: number): Promise
 
 const worker = await createWorker(config, pino({ level: 'warn' }));
 const workerRunning = worker.run();
-const connection = await Connection.connect(temporalConnectionOptions(config));
-const client = new Client({ connection, namespace: config.temporal.namespace });
+const client = await temporalClient(config);
 const s3 = createS3Client(config);
 
 async function removeBucket(): Promise<void> {
@@ -185,7 +184,7 @@ async function tearDown(): Promise<void> {
   rmSync(scratch, { recursive: true, force: true });
   worker.worker.shutdown();
   await workerRunning;
-  await connection.close();
+  await client.connection.close();
 }
 const onSignal = (signal: NodeJS.Signals) => {
   say(`${signal}: stopping after the current step (a restore under way rolls back or compensates), then cleaning up`);

@@ -33,7 +33,6 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { clearEtcdScratch, fillEtcd } from '../../lab/etcd-fill.js';
@@ -41,7 +40,7 @@ import { runningPid } from '../../lab/processes.js';
 import { bin, labConfigFile } from '../../lab/topology.js';
 import { clusterByName, loadConfig } from '../../worker/config.js';
 import { createS3Client } from '../../worker/s3.js';
-import { temporalConnectionOptions } from '../../worker/temporal.js';
+import { temporalClient } from '../../worker/temporal.js';
 import { createWorker } from '../../worker/worker.js';
 import type { SnapshotUpload } from '../../model/snapshot-layout.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
@@ -199,8 +198,7 @@ const etcdctlSave = (file: string) =>
 
 const worker = await createWorker(config, pino({ level: 'warn' }));
 const workerRunning = worker.run();
-const connection = await Connection.connect(temporalConnectionOptions(config));
-const client = new Client({ connection, namespace: config.temporal.namespace });
+const client = await temporalClient(config);
 
 interface Sample {
   at: number;
@@ -475,7 +473,7 @@ try {
   rmSync(scratch, { recursive: true, force: true });
   worker.worker.shutdown();
   await workerRunning;
-  await connection.close();
+  await client.connection.close();
 }
 const out = (line: string) => process.stdout.write(`${line}\n`);
 out(

@@ -23,13 +23,13 @@
 // such as `LQ` for looking into one, which prints no figures). Prints a table, then one JSON line.
 // Figures, not assertions: machines are shared and noisy.
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { bin, clusterPaths, labConfigFile } from '../../lab/topology.js';
 import { appSchema, loadConfig, type AppConfig } from '../../worker/config.js';
 import { createWorker } from '../../worker/worker.js';
-import { temporalConnectionOptions } from '../../worker/temporal.js';
+import { temporalClient } from '../../worker/temporal.js';
 import type { failover, FailoverReport } from '../../workflows/failover.js';
 import { readHistograms, served } from './apiserver-metrics.js';
 import { benchApp, say, sites, withRetries, type Site } from './bench-app.js';
@@ -395,15 +395,14 @@ async function pipelinedRun(): Promise<BaselineRun> {
 
 const worker = await createWorker(config, pino({ level: 'warn' }));
 const workerRunning = worker.run();
-const connection = await Connection.connect(temporalConnectionOptions(config));
-const client = new Client({ connection, namespace: config.temporal.namespace });
+const client = await temporalClient(config);
 
 async function tearDown(): Promise<void> {
   if (running) await running.terminate('bench:failover stopped').catch(() => undefined);
   await bench.remove();
   worker.worker.shutdown();
   await workerRunning;
-  await connection.close();
+  await client.connection.close();
 }
 const onSignal = (signal: NodeJS.Signals) => {
   say(`${signal}: removing the bench app`);

@@ -1,7 +1,8 @@
 // What a workflow's history says about where its time went: each activity's scheduled, started and
 // closed times (server clock), and each workflow task's. Shared by the benchmarks that run a real worker.
 import type { WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { Payload } from '@temporalio/common';
+import { decodePayload } from '../../worker/temporal.js';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 type HistoryEvent = NonNullable<History['events']>[number];
@@ -19,7 +20,7 @@ export interface ActivityTiming {
   startedMs: number;
   closedMs: number;
   status: 'completed' | 'failed' | 'timed-out' | 'cancelled' | 'open';
-  /** The completed activity's result, decoded from its payload (plain JSON: the lab has no codec). */
+  /** The completed activity's result, decoded from its payload with the client's codec. */
   result?: unknown;
 }
 
@@ -43,12 +44,13 @@ export async function historyTimings(handle: WorkflowHandle): Promise<HistoryTim
   const tasks = new Map<number, Partial<WorkflowTaskTiming>>();
   let startedMs = 0;
   let closedMs = 0;
+  const results: [ActivityTiming, Payload][] = [];
   const close = (scheduledEventId: unknown, at: number, status: ActivityTiming['status'], result?: Payload | null) => {
     const a = activities.get(num(scheduledEventId as number));
     if (!a) return;
     a.closedMs = at;
     a.status = status;
-    if (result) a.result = defaultPayloadConverter.fromPayload(result);
+    if (result) results.push([a, result]);
   };
   for (const e of events) {
     const at = msOf(e.eventTime);
@@ -91,6 +93,7 @@ export async function historyTimings(handle: WorkflowHandle): Promise<HistoryTim
     if (e.activityTaskTimedOutEventAttributes) close(e.activityTaskTimedOutEventAttributes.scheduledEventId, at, 'timed-out');
     if (e.activityTaskCanceledEventAttributes) close(e.activityTaskCanceledEventAttributes.scheduledEventId, at, 'cancelled');
   }
+  for (const [a, result] of results) a.result = await decodePayload(handle.client, result);
   return {
     startedMs,
     closedMs,

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createHttpCheckActivities, type HttpCheckInput } from '../../activities/traffic/http-check.js';
 import { labConfigFile } from '../../lab/topology.js';
@@ -22,7 +22,7 @@ import { formatProblems, parseRunbook } from '../../model/runbook/parse.js';
 import { runbookBlocks } from '../../model/runbook/registry.js';
 import type { RunbookInput } from '../../model/runbook/run.js';
 import { loadConfig } from '../../worker/config.js';
-import { temporalConnectionOptions } from '../../worker/temporal.js';
+import { dataConverterFor, failureConverterPath, temporalClient, temporalConnectionOptions } from '../../worker/temporal.js';
 import type { runbook } from '../../workflows/runbook.js';
 import { say } from './bench-app.js';
 import { historyTimings } from './history.js';
@@ -71,6 +71,7 @@ const taskQueue = `bench-runbook-${randomUUID()}`;
 say(`bundling the workflows with the baseline; Temporal at ${config.temporal.address}, task queue ${taskQueue}`);
 const { code } = await bundleWorkflowCode({
   workflowsPath: fileURLToPath(new URL('./runbook-workflows.js', import.meta.url)),
+  failureConverterPath,
   logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
 });
 const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config));
@@ -79,10 +80,10 @@ const worker = await Worker.create({
   namespace: config.temporal.namespace,
   taskQueue,
   workflowBundle: { code },
+  dataConverter: dataConverterFor(config),
   activities: createHttpCheckActivities(),
 });
-const connection = await Connection.connect(temporalConnectionOptions(config));
-const client = new Client({ connection, namespace: config.temporal.namespace });
+const client = await temporalClient(config);
 
 type Variant = 'interpreter' | 'baseline';
 /** `taskMs`: the run's workflow tasks, started → completed: the workflow code's own time (the interpreter's work), less noisy than wall time. */
@@ -131,7 +132,7 @@ await worker.runUntil(async () => {
     }
   }
 });
-await connection.close();
+await client.connection.close();
 server.close();
 
 const of = (variant: Variant) => measured.filter((r) => r.variant === variant);

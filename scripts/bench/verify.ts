@@ -10,7 +10,6 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection } from '@temporalio/client';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { execa, type ResultPromise } from 'execa';
 import { pino } from 'pino';
@@ -22,7 +21,7 @@ import { clusterByName, loadConfig } from '../../worker/config.js';
 import { createS3Client } from '../../worker/s3.js';
 import { loadKeyRing } from '../../worker/keys.js';
 import { createWorker } from '../../worker/worker.js';
-import { temporalConnectionOptions } from '../../worker/temporal.js';
+import { temporalClient } from '../../worker/temporal.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { restoreVerification } from '../../workflows/restoreVerification.js';
 import { snapshotPrefix } from '../../model/snapshot-layout.js';
@@ -149,8 +148,7 @@ async function deleteSnapshot(snapshotId: string): Promise<void> {
 
 const worker = await createWorker(config, pino({ level: 'warn' }));
 const running = worker.run();
-const connection = await Connection.connect(temporalConnectionOptions(config));
-const client = new Client({ connection, namespace: config.temporal.namespace });
+const client = await temporalClient(config);
 let snapshotId: string | undefined;
 try {
   say(`filling etcd of primary to ${sizeMiB} MiB of scratch data`);
@@ -209,6 +207,6 @@ try {
   await clearEtcdScratch(cluster);
   worker.worker.shutdown();
   await running;
-  await connection.close();
+  await client.connection.close();
   s3.destroy();
 }

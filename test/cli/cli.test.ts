@@ -1,12 +1,11 @@
 // Integration (lab: Temporal): bad CLI input gets a clear error and starts nothing.
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { Client, Connection } from '@temporalio/client';
-import { lifeboat } from '../helpers/lab.js';
+import { labConfig, lifeboat } from '../helpers/lab.js';
+import { temporalClient } from '../../worker/temporal.js';
 
-const connection = await Connection.connect({ address: '127.0.0.1:7233' });
-const client = new Client({ connection });
-afterAll(() => connection.close());
+const client = await temporalClient(labConfig());
+afterAll(() => client.connection.close());
 
 /** Workflows ever started on `taskQueue`: one of the test's own, so only what the command started counts. */
 const startedOn = async (taskQueue: string) => (await client.workflow.count(`TaskQueue = '${taskQueue}'`)).count;

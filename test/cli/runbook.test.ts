@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { parse, stringify } from 'yaml';
 import { labConfigFile } from '../../lab/topology.js';
@@ -16,6 +16,8 @@ import { parseRunbook } from '../../model/runbook/parse.js';
 import { runbookBlocks } from '../../model/runbook/registry.js';
 import type { RunbookInput, RunbookReport } from '../../model/runbook/run.js';
 import { lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { loadConfig } from '../../worker/config.js';
+import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-runbook-cli-'));
 const configFile = join(dir, 'lifeboat.yaml');
@@ -506,7 +508,6 @@ describe('lifeboat runbook plan | run | status | approve | abort', () => {
 });
 
 describe('schedule apply with runbook documents', () => {
-  const connection = Connection.connect({ address: '127.0.0.1:7233' });
   const namespace = `lifeboat-test-runbook-${randomUUID().slice(0, 8)}`;
   const taskQueue = `test-runbook-schedule-${randomUUID()}`;
   const scheduledDir = join(dir, 'scheduled');
@@ -528,7 +529,7 @@ steps:
     with:
       clusters: ["\${{ params.cluster }}"]
 `;
-  let client: Client;
+  let client: LifeboatClient;
   const schedEnv = { LIFEBOAT_CONFIG: scheduledConfig, LIFEBOAT_TEMPORAL_NAMESPACE: namespace, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue };
   const apply = async () => {
     const result = await lifeboat(['schedule', 'apply', '--json'], schedEnv);
@@ -553,8 +554,8 @@ steps:
     // runbooks.dir named by the configuration, relative to the configuration file's folder.
     writeConfig(scheduledConfig, { dir: 'scheduled', approverGroups });
     writeFileSync(nightly, nightlyText('0 4 * * *'));
-    await (await connection).workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
-    client = new Client({ connection: await connection, namespace });
+    client = await temporalClient(loadConfig({ file: labConfigFile, env: {} }), { namespace });
+    await client.connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
   });
   afterAll(async () => {
     for await (const s of client.schedule.list())
@@ -566,8 +567,8 @@ steps:
         });
     for await (const run of client.workflow.list({ query: `ExecutionStatus = 'Running'` }))
       await client.workflow.getHandle(run.workflowId, run.runId).terminate('test cleanup');
-    await (await connection).operatorService.deleteNamespace({ namespace });
-    await (await connection).close();
+    await client.connection.operatorService.deleteNamespace({ namespace });
+    await client.connection.close();
   });
 
   it('creates runbook/<name> beside the configured schedules, updates it in place, refuses a bad document changing nothing, and deletes it with its document', async () => {

@@ -7,37 +7,39 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { Cron } from 'croner';
 import { parse, stringify } from 'yaml';
 import { labConfigFile } from '../../lab/topology.js';
 import { ConfigError, loadConfig } from '../../worker/config.js';
+import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { applySchedules } from '../../cli/schedule.js';
 import { CliError } from '../../cli/output.js';
 import { lifeboat } from '../helpers/lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-schedule-'));
-const connection = await Connection.connect({ address: '127.0.0.1:7233' });
+// The lab's namespace, for registering and deleting the sandboxes' own.
+const admin = await temporalClient(loadConfig({ file: labConfigFile, env: {} }));
 
 interface Sandbox {
   namespace: string;
   taskQueue: string;
   env: Record<string, string>;
-  client: Client;
+  client: LifeboatClient;
 }
 const sandboxes: Sandbox[] = [];
 
 /** A namespace and task queue of the test's own; the CLI reaches them through the variables in `env`. */
 async function sandbox(): Promise<Sandbox> {
   const namespace = `lifeboat-test-schedule-${randomUUID().slice(0, 8)}`;
-  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+  await admin.connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
   const taskQueue = `test-schedule-${randomUUID()}`;
   const s = {
     namespace,
     taskQueue,
     env: { LIFEBOAT_TEMPORAL_NAMESPACE: namespace, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue },
-    client: new Client({ connection, namespace }),
+    client: await temporalClient(loadConfig({ file: labConfigFile, env: {} }), { namespace }),
   };
   sandboxes.push(s);
   return s;
@@ -54,9 +56,10 @@ afterAll(async () => {
         });
     for await (const w of client.workflow.list({ query: `ExecutionStatus = 'Running'` }))
       await client.workflow.getHandle(w.workflowId, w.runId).terminate('test cleanup');
-    await connection.operatorService.deleteNamespace({ namespace });
+    await admin.connection.operatorService.deleteNamespace({ namespace });
+    await client.connection.close();
   }
-  await connection.close();
+  await admin.connection.close();
 });
 
 interface LabYaml {

@@ -2,7 +2,7 @@
 // task queue of the test's own, so tests never race the lab's worker for tasks.
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { execa, type Result } from 'execa';
 import { pino } from 'pino';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -10,7 +10,7 @@ import { clusterPaths, labConfigFile } from '../../lab/topology.js';
 import { loadKubeConfig } from '../../worker/clients.js';
 import { loadConfig, type LifeboatConfig } from '../../worker/config.js';
 import { createWorker, type WorkerHandle } from '../../worker/worker.js';
-import { temporalConnectionOptions } from '../../worker/temporal.js';
+import { temporalClient } from '../../worker/temporal.js';
 
 export const cliPath = fileURLToPath(new URL('../../../bin/lifeboat.js', import.meta.url));
 
@@ -50,8 +50,7 @@ export async function startTestWorker(adjust: (config: LifeboatConfig) => Lifebo
   const config = adjust(labConfig({ taskQueue: `test-${randomUUID()}` }));
   const handle = await createWorker(config, pino({ level: 'warn' }));
   const running = handle.run();
-  const connection = await Connection.connect(temporalConnectionOptions(config));
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = await temporalClient(config);
   return {
     config,
     client,
@@ -60,7 +59,7 @@ export async function startTestWorker(adjust: (config: LifeboatConfig) => Lifebo
     async stop() {
       handle.worker.shutdown();
       await running;
-      await connection.close();
+      await client.connection.close();
     },
   };
 }

@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from '@jest/globals';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import { labelValue } from '../../activities/node-provider/index.js';
@@ -35,17 +36,15 @@ export const boundaries = steps.slice(0, -1);
 /** Enough Pods that the drain, one eviction at a time under the budget, is under way for a few seconds. */
 export const replicas = 6;
 const pools: TestPool[] = [];
-let connection: Connection;
-let client: Client;
+let client: LifeboatClient;
 
 /** Registers the suite's connection to Temporal and the removal of its pools. */
 export function useKillHarness(): void {
   beforeAll(async () => {
-    connection = await Connection.connect({ address: config.temporal.address });
-    client = new Client({ connection, namespace: config.temporal.namespace });
+    client = await temporalClient(config);
   });
   afterAll(async () => {
-    await connection?.close();
+    await client?.connection.close();
     await Promise.all(pools.map((p) => p.remove()));
   });
 }

@@ -9,6 +9,7 @@ import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { bin } from '../../lab/topology.js';
+import { failureConverterPath } from '../../worker/temporal.js';
 import { workflowSource } from '../../worker/worker.js';
 
 /** Starts the time-skipping test server from the lab's tool cache. */
@@ -60,6 +61,8 @@ export async function withStubbedWorker<R>(
     namespace: env.namespace ?? 'default',
     taskQueue,
     ...workflowSource(),
+    // As the bundle and the real worker: failure messages in encoded attributes (no codec: the test server's history stays readable).
+    dataConverter: { failureConverterPath },
     activities,
   });
   return worker.runUntil(body(taskQueue));

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execa } from 'execa';
+import { codecServerPort, labCodecTokenFile, labUiOrigin } from '../../lab/codec-server-component.js';
 import { labUp } from '../../lab/lab.js';
 import { runningPid } from '../../lab/processes.js';
 import { bin, labClusters } from '../../lab/topology.js';
@@ -16,6 +17,7 @@ interface StatusJson {
 
 const expectedComponents = [
   'temporal',
+  'codec-server',
   'minio',
   'sshd',
   ...labClusters.flatMap((c) => [
@@ -43,6 +45,28 @@ describe('lab status and env', () => {
         detail: expect.any(String),
       });
     }
+  });
+
+  it("the Temporal UI's codec endpoint is the lab's codec server, which answers the UI's preflight and its token in the path", async () => {
+    const token = readFileSync(labCodecTokenFile, 'utf8').trim();
+    const endpoint = `http://127.0.0.1:${codecServerPort}/${token}`;
+    const settings = (await (await fetch(`${labUiOrigin}/api/v1/settings`)).json()) as { Codec: { Endpoint: string } };
+    expect(settings.Codec.Endpoint).toBe(endpoint);
+    const preflight = await fetch(`${endpoint}/decode`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: labUiOrigin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,x-namespace',
+      },
+    });
+    expect([preflight.status, preflight.headers.get('access-control-allow-origin')]).toEqual([204, labUiOrigin]);
+    const decoded = await fetch(`${endpoint}/decode`, {
+      method: 'POST',
+      headers: { origin: labUiOrigin, 'content-type': 'application/json', 'x-namespace': 'default' },
+      body: '{"payloads":[]}',
+    });
+    expect([decoded.status, await decoded.json()]).toEqual([200, { payloads: [] }]);
   });
 
   it('lab env names the variables the worker and tests read, and their files exist', async () => {

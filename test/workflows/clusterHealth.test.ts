@@ -8,6 +8,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { clusterHealth } from '../../workflows/clusterHealth.js';
 import type { EtcdHealth } from '../../model/health.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { decodeHistoryJSON } from '../../worker/temporal.js';
 
 let w: TestWorker;
 beforeAll(async () => {
@@ -50,7 +51,10 @@ describe('clusterHealth workflow', () => {
 
     if (process.env.LIFEBOAT_RECORD_HISTORIES === '1') {
       const history = await w.client.workflow.getHandle(workflowId).fetchHistory();
-      await writeFile(fileURLToPath(new URL('../../../test/histories/clusterHealth.json', import.meta.url)), historyToJSON(history));
+      await writeFile(
+        fileURLToPath(new URL('../../../test/histories/clusterHealth.json', import.meta.url)),
+        await decodeHistoryJSON(w.client, historyToJSON(history)),
+      );
     }
   });
 

@@ -12,7 +12,7 @@ import { rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, Connection } from '@temporalio/client';
+import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { EtcdRestorePreflight } from '../../activities/control-plane/restore.js';
 import { labUp } from '../../lab/lab.js';
@@ -45,16 +45,14 @@ const steps = [
   'cleanup',
 ];
 const movedAside: string[] = [];
-let connection: Connection;
-let client: Client;
+let client: LifeboatClient;
 
 beforeAll(async () => {
   await labUp();
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  client = await temporalClient(config);
 }, 300_000);
 afterAll(async () => {
-  await connection?.close();
+  await client?.connection.close();
   await Promise.all(movedAside.map((d) => rm(d, { recursive: true, force: true })));
   await labUp();
 }, 300_000);

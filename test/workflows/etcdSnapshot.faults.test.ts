@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
+import { decodePayload, temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { execa, type ResultPromise } from 'execa';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
@@ -30,15 +30,13 @@ const bucket = config.objectStore.bucket;
 const standby = config.clusters.find((c) => c.name === 'standby')!;
 const scratchMiB = 384;
 
-let connection: Connection;
-let client: Client;
+let client: LifeboatClient;
 beforeAll(async () => {
   await fillEtcd(standby, scratchMiB);
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  client = await temporalClient(config);
 }, 300_000);
 afterAll(async () => {
-  await connection?.close();
+  await client?.connection.close();
   clients.s3.destroy();
   await clearEtcdScratch(standby);
 }, 300_000);
@@ -50,7 +48,7 @@ async function untilStreaming(handle: WorkflowHandle): Promise<number> {
     if (steps.find((s) => s.name === 'stream')?.state === 'running') {
       const { raw } = await handle.describe();
       const payload = raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
-      const beat = payload ? defaultPayloadConverter.fromPayload<{ bytesRead: number; bytesUploaded: number }>(payload) : undefined;
+      const beat = payload ? await decodePayload<{ bytesRead: number; bytesUploaded: number }>(client, payload) : undefined;
       if (beat && beat.bytesUploaded > 0) return beat.bytesRead;
     }
     await new Promise((r) => setTimeout(r, 50));

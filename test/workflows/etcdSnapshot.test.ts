@@ -35,6 +35,7 @@ import { bin } from '../../lab/topology.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { s3ClientDenyingDelete } from '../helpers/minio.js';
 import { deleteSnapshotsOf, snapshotKeysOf, testClusterName, withTestClusters } from '../helpers/test-cluster.js';
+import { decodeHistoryJSON } from '../../worker/temporal.js';
 
 const config = labConfig();
 const clients = createClients(config);
@@ -147,8 +148,8 @@ describe('etcdSnapshot round trip', () => {
   });
 
   it('keeps key material and snapshot bytes out of the workflow history', async () => {
-    const json = historyToJSON(await w.client.workflow.getHandle(workflowId).fetchHistory());
-    // Payloads are base64 in the history: search them decoded, too.
+    // Opened with the codec (what Lifeboat writes, not what the encryption hides); payloads are base64 in the history: search them decoded, too.
+    const json = await decodeHistoryJSON(w.client, historyToJSON(await w.client.workflow.getHandle(workflowId).fetchHistory()));
     const decoded = [...json.matchAll(/"data": "([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'));
     const history = [json, ...decoded].join('\n');
     const key = keyRing.lookup('lab-1')!;

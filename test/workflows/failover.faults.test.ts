@@ -9,7 +9,8 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { CoreV1Api, CustomObjectsApi, type V1Deployment } from '@kubernetes/client-node';
 import { execa, type ResultPromise } from 'execa';
 import { parse, stringify } from 'yaml';
@@ -30,8 +31,7 @@ const manyDeployments = 30;
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-failover-kill-'));
 const configFile = join(dir, 'lifeboat.yaml');
 const apps = new Map<string, TestApp>();
-let connection: Connection;
-let client: Client;
+let client: LifeboatClient;
 
 /** The webhook of the traffic kill: records each POST; `onFirst` runs at the first, which then gets no answer. */
 const webhook: { server?: Server; url: string; posts: { to: string; key: string | undefined }[]; onFirst?: () => void } = {
@@ -85,11 +85,10 @@ beforeAll(async () => {
   await add('inside traffic', { deployments: 2, replicas: 1, traffic: { provider: 'webhook', url: webhook.url, timeout: 5, attempts: 3 } });
   await add('inside restore', { deployments: 2, replicas: 1, mode: 'restore' });
   writeFileSync(configFile, stringify(raw));
-  connection = await Connection.connect({ address: labConfig().temporal.address });
-  client = new Client({ connection });
+  client = await temporalClient(labConfig());
 }, 180_000);
 afterAll(async () => {
-  await connection?.close();
+  await client?.connection.close();
   webhook.server?.close();
   await Promise.all([...apps.values()].map((a) => a.remove()));
   rmSync(dir, { recursive: true, force: true });

@@ -16,8 +16,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { decodePayload, temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { execa, type ResultPromise } from 'execa';
 import { parse, stringify } from 'yaml';
 import type { failback, failover, FailoverReport } from '../../workflows/failover.js';
@@ -37,8 +37,7 @@ const taskQueue = `test-failover-forced-${randomUUID()}`;
 let watched: TestApp;
 let limited: TestApp;
 let asked: TestApp;
-let connection: Connection;
-let client: Client;
+let client: LifeboatClient;
 let worker: ResultPromise | undefined;
 let apiserver: DaemonSpec;
 let apiserverUrl: string;
@@ -109,15 +108,14 @@ beforeAll(async () => {
     });
   }
   writeFileSync(configFile, stringify(raw));
-  connection = await Connection.connect({ address: labConfig().temporal.address });
-  client = new Client({ connection });
+  client = await temporalClient(labConfig());
   worker = startWorker();
 }, 180_000);
 afterAll(async () => {
   worker?.kill('SIGTERM');
   await worker;
   if (apiserver) await stopDaemon(apiserver.name);
-  await connection?.close();
+  await client?.connection.close();
   await Promise.all([watched, limited, asked].map((a) => a?.remove()));
   rmSync(dir, { recursive: true, force: true });
 }, 180_000);
@@ -136,7 +134,7 @@ async function pendingWatch(handle: WorkflowHandle): Promise<{ attempt: number; 
   const a = raw.pendingActivities?.find((p) => p.activityType?.name === 'watchForSourceApi');
   if (!a) return undefined;
   const payload = a.heartbeatDetails?.payloads?.[0];
-  return { attempt: a.attempt ?? 0, ...(payload ? defaultPayloadConverter.fromPayload<{ checks: number }>(payload) : {}) };
+  return { attempt: a.attempt ?? 0, ...(payload ? await decodePayload<{ checks: number }>(client, payload) : {}) };
 }
 
 const lines = (out: string) => out.split('\n');

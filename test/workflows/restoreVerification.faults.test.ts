@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, Connection } from '@temporalio/client';
+import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { execa, type ResultPromise } from 'execa';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { restoreVerification } from '../../workflows/restoreVerification.js';
@@ -17,14 +17,12 @@ import { alive } from '../helpers/processes.js';
 
 const config = labConfig();
 const scratchDir = mkdtempSync(join(tmpdir(), 'lifeboat-verify-fault-'));
-let connection: Connection;
-let client: Client;
+let client: LifeboatClient;
 beforeAll(async () => {
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  client = await temporalClient(config);
 });
 afterAll(async () => {
-  await connection?.close();
+  await client?.connection.close();
   rmSync(scratchDir, { recursive: true, force: true });
 });
 

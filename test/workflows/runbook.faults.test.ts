@@ -7,7 +7,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { execa, type ResultPromise } from 'execa';
 import { labConfigFile } from '../../lab/topology.js';
 import { warmStandbyDeployment } from '../../lab/warm-standby.js';
@@ -20,8 +21,7 @@ import { adminKubeConfig, cliPath, labConfig } from '../helpers/lab.js';
 
 const namespace = `rb-${randomBytes(4).toString('hex')}`;
 let kube: KubeConfig;
-let connection: Connection;
-let client: Client;
+let client: LifeboatClient;
 
 beforeAll(async () => {
   const config = labConfig();
@@ -31,11 +31,10 @@ beforeAll(async () => {
   await Promise.all(
     ['first', 'second'].map((name) => apps.createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, 2, 'primary') })),
   );
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  client = await temporalClient(config);
 }, 60_000);
 afterAll(async () => {
-  await connection?.close();
+  await client?.connection.close();
   await kube
     ?.makeApiClient(CoreV1Api)
     .deleteNamespace({ name: namespace })

@@ -4,7 +4,8 @@
 // nothing behind; kill -9 of the worker mid-verification, restarted, completes it.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import type { ApplicationFailure } from '@temporalio/common';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { execa, type ResultPromise } from 'execa';
@@ -211,14 +212,12 @@ describe('veleroRestoreVerification with a failing check', () => {
 });
 
 describe('veleroRestoreVerification under faults', () => {
-  let connection: Connection;
-  let client: Client;
+  let client: LifeboatClient;
   beforeAll(async () => {
-    connection = await Connection.connect({ address: config.temporal.address });
-    client = new Client({ connection, namespace: config.temporal.namespace });
+    client = await temporalClient(config);
   });
   afterAll(async () => {
-    await connection?.close();
+    await client?.connection.close();
   });
 
   /** Resolves with the activity that was running (started on a worker) once the restore has begun: the scratch namespace exists then. */

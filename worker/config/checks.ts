@@ -128,6 +128,7 @@ export function unusableFiles(config: LifeboatConfig): { path: Path; message: st
       );
   });
   config.encryption?.keys.forEach((k, i) => named.push([['encryption', 'keys', i, 'file'], k.file]));
+  named.push([['codecServer', 'tokenFile'], config.codecServer?.tokenFile]);
   const problems: { path: Path; message: string }[] = [];
   for (const [path, file] of named) {
     const why = file === undefined ? undefined : unreadable(file);
@@ -139,6 +140,9 @@ export function unusableFiles(config: LifeboatConfig): { path: Path; message: st
     const open = k.file === undefined || problems.some((p) => p.path.join('.') === path.join('.')) ? undefined : secretFileProblem(k.file);
     if (open) problems.push({ path, message: `'${k.file}': ${open}; expected a file only its owner can access (chmod 600 it)` });
   });
+  const tokenFile = config.codecServer?.tokenFile;
+  const open = tokenFile && !problems.some((p) => p.path[0] === 'codecServer') ? secretFileProblem(tokenFile) : undefined;
+  if (open) problems.push({ path: ['codecServer', 'tokenFile'], message: `'${tokenFile}': ${open}; expected a file only its owner can access (chmod 600 it)` });
   config.clusters.forEach((c, i) => {
     if (problems.some((p) => p.path.join('.') === `clusters.${i}.kubeconfig`)) return;
     const problem = kubeconfigProblem(c, i);

@@ -577,6 +577,40 @@ export const encryptionSchema = z
   })
   .refine((e) => new Set(e.keys.map((k) => k.id)).size === e.keys.length, { message: 'key ids must be unique', path: ['keys'] });
 
+/**
+ * `lifeboat codec-server`: the HTTP codec server (Temporal's remote codec protocol, POST `/encode` and
+ * `/decode`) that lets the Temporal UI and CLI show the encrypted history decoded. Needs `encryption`.
+ */
+export const codecServerSchema = z
+  .object({
+    /** host:port it listens on. Default: 127.0.0.1:8888 (loopback; put TLS in front of it anywhere else). */
+    listen: z
+      .string()
+      .regex(/^[^:\s]+:\d+$/, 'host:port')
+      .default('127.0.0.1:8888'),
+    /** The Temporal UI's origin (scheme://host[:port]), the only one browsers may call from (CORS). Default: none (no browser). */
+    uiOrigin: z
+      .url({ protocol: /^https?$/ })
+      .refine((u) => new URL(u).origin === u.replace(/\/$/, ''), 'an origin: scheme://host[:port], no path')
+      .transform((u) => new URL(u).origin)
+      .optional(),
+    /** File holding the bearer token every request must carry (at least 32 characters; mode 0600 or stricter). */
+    tokenFile: file.optional(),
+    /** Environment variable holding the bearer token. */
+    tokenEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name')
+      .optional(),
+    /**
+     * Also accept the token as the first path segment (`/<token>/decode`), for a Temporal UI that cannot
+     * send an Authorization header (one without login, like the dev server's): the token is then as secret
+     * as the UI's settings. Default: false.
+     */
+    tokenInPath: z.boolean().default(false),
+  })
+  .strict()
+  .refine((c) => (c.tokenFile === undefined) !== (c.tokenEnv === undefined), 'exactly one of tokenFile or tokenEnv');
+
 export const configSchema = z
   .object({
     temporal: z
@@ -640,6 +674,8 @@ export const configSchema = z
       .strict(),
     /** Required by runbooks that store snapshots; a worker without it refuses those runbooks. */
     encryption: encryptionSchema.optional(),
+    /** `lifeboat codec-server`; absent: that command refuses to start. */
+    codecServer: codecServerSchema.optional(),
     clusters: z
       .array(clusterSchema)
       .min(1, 'at least one cluster')
@@ -794,6 +830,13 @@ export const configSchema = z
     });
     c.gameDay.clusters?.forEach((n, i) => known(n, clusters, ['gameDay', 'clusters', i], 'cluster'));
     c.gameDay.apps?.forEach((n, i) => known(n, apps, ['gameDay', 'apps', i], 'app'));
+    if (c.codecServer && !c.encryption)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['codecServer'],
+        message:
+          'the codec server decodes with the history keys, and the configuration has no encryption block; expected encryption.currentKeyId and encryption.keys',
+      });
     if (!c.encryption) {
       // What runs by itself must be able to run: a scheduled snapshot is encrypted, a game day decrypts.
       const noKeys = 'and the configuration has no encryption block; expected encryption.currentKeyId and encryption.keys';
@@ -830,5 +873,6 @@ export type ControlPlaneConfig = z.infer<typeof controlPlaneSchema>;
 export type CommandsControlPlaneConfig = Extract<ControlPlaneConfig, { driver: 'commands' }>;
 export type ControlPlaneCommands = CommandsControlPlaneConfig['commands'];
 export type EncryptionConfig = z.infer<typeof encryptionSchema>;
+export type CodecServerConfig = z.infer<typeof codecServerSchema>;
 export type RetentionConfig = z.infer<typeof retentionSchema>;
 export type ObjectLockConfig = NonNullable<LifeboatConfig['objectStore']['objectLock']>;
