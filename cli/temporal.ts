@@ -3,11 +3,14 @@ import { Client, Connection } from '@temporalio/client';
 import type { LifeboatConfig } from '../worker/config.js';
 import { temporalConnectionOptions } from '../worker/temporal.js';
 import { CliError } from './output.js';
+import { cliIdentity } from './identity.js';
 
+/** A client that identifies as who runs the CLI ({@link cliIdentity}): the server records that name in history. */
 export async function connectClient(config: LifeboatConfig): Promise<Client> {
+  const identity = cliIdentity(config);
   try {
     const connection = await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: '5s' });
-    return new Client({ connection, namespace: config.temporal.namespace });
+    return new Client({ connection, namespace: config.temporal.namespace, identity });
   } catch (err) {
     throw new CliError(`cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -20,6 +20,7 @@ import type { DaemonSpec } from './processes.js';
 import { httpProbe, type ProbeResult } from './probes.js';
 import { kwokNodeSelector } from '../activities/node-provider/kwok.js';
 import { sshBannerProbe, sshdDaemon } from './sshd.js';
+import { lifeboatSearchAttributes } from '../model/approvals.js';
 
 export interface LabComponent {
   name: string;
@@ -52,6 +53,8 @@ const temporal: LabComponent = {
       temporalDb,
       '--log-level',
       'warn',
+      // Who started, approved and aborted a run, searchable (model/approvals.ts).
+      ...lifeboatSearchAttributes.flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]),
     ],
   },
   // The UI answers only once the frontend it proxies is serving; the CLI's own health check is the gRPC one.
