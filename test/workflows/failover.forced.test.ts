@@ -27,7 +27,7 @@ import { labComponents } from '../../lab/components.js';
 import { startDaemon, stopDaemon, type DaemonSpec } from '../../lab/processes.js';
 import { httpProbe } from '../../lab/probes.js';
 import { cliPath, labConfig, lifeboat } from '../helpers/lab.js';
-import { createTestApp, lifeboatMarks, targets, type TestApp } from '../helpers/failover-app.js';
+import { createTestApp, lifeboatMarks, targets, testRequester, type TestApp } from '../helpers/failover-app.js';
 import { fetchHistory } from '../helpers/histories.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-failover-forced-'));
@@ -151,7 +151,7 @@ describe('forced failover with the primary down', () => {
         taskQueue,
         workflowId: `failover/${app.name}`,
         args: [
-          { app: app.name, from: 'primary', to: 'standby', reason: 'primary region down', autoApprove: { approver: 'jest', force: true } },
+          { app: app.name, from: 'primary', to: 'standby', reason: 'primary region down', autoApprove: { approver: 'jest', force: true }, requestedBy: testRequester },
         ],
       });
     const [long, short] = await Promise.all([start(watched), start(limited)]);
@@ -294,7 +294,7 @@ describe('forced failover with the primary down', () => {
       await client.workflow.start<typeof failback>('failback', {
         taskQueue,
         workflowId: `failover/${limited.name}`,
-        args: [{ app: limited.name, from: 'standby', to: 'primary', reason: 'primary back', autoApprove: { approver: 'jest' } }],
+        args: [{ app: limited.name, from: 'standby', to: 'primary', reason: 'primary back', autoApprove: { approver: 'jest' }, requestedBy: testRequester }],
       })
     ).result();
     expect(back.status).toBe('completed');
@@ -314,7 +314,7 @@ describe('failover with the primary down, approved by a person', () => {
       client.workflow.start<typeof failover>('failover', {
         taskQueue,
         workflowId: `failover/${asked.name}`,
-        args: [{ app: asked.name, from: 'primary', to: 'standby', reason: 'primary region down', autoApprove }],
+        args: [{ app: asked.name, from: 'primary', to: 'standby', reason: 'primary region down', autoApprove, requestedBy: testRequester }],
       });
     const unforced = await (await start({ approver: 'jest' })).result().catch((e: unknown) => e);
     expect(unforced).toBeInstanceOf(WorkflowFailedError);

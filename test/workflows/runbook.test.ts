@@ -27,7 +27,7 @@ import type {
 } from '../../model/runbook/run.js';
 import type { runbook } from '../../workflows/runbook.js';
 import { fetchHistory } from '../helpers/histories.js';
-import { createTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
+import { createTimeSkippingEnvironment, recorded, registerSearchAttributes, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -46,6 +46,7 @@ async function onOwnServer<T>(body: () => Promise<T>): Promise<T> {
   env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: bin.temporalTestServer } },
   });
+  await registerSearchAttributes(env);
   try {
     return await body();
   } finally {
