@@ -262,8 +262,11 @@ function switchCommand(cmd: Command, kind: Kind): Command {
     .option('--to <cluster>', `cluster it moves to (default: ${kind === 'failover' ? 'its standby' : "the app's cluster"})`)
     .requiredOption('--reason <text>', 'why: recorded in the plan, the traffic decision and the report')
     .option('--auto-approve', 'approve at once (game days, tests); needs --approver')
-    .option('--approver <name>', 'who approved, with --auto-approve: one of the app\'s approvers, not you')
-    .option('--force', 'with --auto-approve: proceed even if the source cannot be fenced (its API is unreachable); the approver must be a force approver')
+    .option('--approver <name>', "who approved, with --auto-approve: one of the app's approvers, not you")
+    .option(
+      '--force',
+      'with --auto-approve: proceed even if the source cannot be fenced (its API is unreachable); the approver must be a force approver',
+    )
     .option('--wait', 'follow it to the end, showing progress')
     .option('--json', 'print the report (or the started workflow) as JSON')
     .action(async (opts: SwitchOptions) => {

@@ -19,7 +19,10 @@ const program = new Command('lifeboat')
   .description('Disaster-recovery runbooks for Kubernetes, on Temporal')
   .showHelpAfterError()
   .exitOverride()
-  .option('--as <name>', 'act as NAME instead of the OS user, where the configuration allows it (cli.allowIdentityOverride); also LIFEBOAT_AS')
+  .option(
+    '--as <name>',
+    'act as NAME instead of the OS user, where the configuration allows it (cli.allowIdentityOverride); also LIFEBOAT_AS',
+  )
   .hook('preAction', () => setIdentityOverride(program.opts<{ as?: string }>().as));
 
 program

@@ -520,8 +520,7 @@ async function switchSitesSteps(
           at: new Date().toISOString(),
           auto: true,
         };
-        if (patched('failover-search-attributes'))
-          upsertSearchAttributes([{ key: approversAttribute, value: [report.approval.approver] }]);
+        if (patched('failover-search-attributes')) upsertSearchAttributes([{ key: approversAttribute, value: [report.approval.approver] }]);
         return;
       }
       report.status = 'awaiting-approval';

@@ -300,7 +300,10 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
       // Approved when the run started: by the same rules as `runbook approve`, or not at all.
       const refused = refusal(step, upFront);
       if (refused)
-        throw ApplicationFailure.nonRetryable(`approval of step ${r.path} by '${upFront}' refused: ${refused}`, failureTypes.ApprovalRefused);
+        throw ApplicationFailure.nonRetryable(
+          `approval of step ${r.path} by '${upFront}' refused: ${refused}`,
+          failureTypes.ApprovalRefused,
+        );
       recordApproval({ step: r.path, approver: upFront, at: new Date().toISOString(), auto: true });
       if (approval.count <= 1) return { approvers: [upFront] };
     }

@@ -80,7 +80,10 @@ const lastRun = (a: TestApp) => w.client.workflow.getHandle(`failover/${a.name}`
 
 describe('lifeboat failover', () => {
   it('start waits for approve; a second start is refused naming the running one; status shows the run, then its record; failback brings it home', async () => {
-    const started = await lifeboat(['--as', 'alice', 'failover', 'start', '--app', app.name, '--reason', 'primary region outage', '--json'], env);
+    const started = await lifeboat(
+      ['--as', 'alice', 'failover', 'start', '--app', app.name, '--reason', 'primary region outage', '--json'],
+      env,
+    );
     expect(started.exitCode).toBe(0);
     const { workflowId, runId } = JSON.parse(started.stdout) as { workflowId: string; runId: string };
     expect(workflowId).toBe(`failover/${app.name}`);
@@ -335,9 +338,9 @@ describe('lifeboat failover', () => {
       ['report', 'skipped'],
     ]);
     expect(r.steps.find((s) => s.name === 'available')!.detail).toBe('interrupted: aborted by dave (standby Pods do not schedule)');
-    expect((await w.client.workflow.getHandle(`failover/${aborted.name}`, runId).describe()).typedSearchAttributes.get(abortedByAttribute)).toBe(
-      'dave',
-    );
+    expect(
+      (await w.client.workflow.getHandle(`failover/${aborted.name}`, runId).describe()).typedSearchAttributes.get(abortedByAttribute),
+    ).toBe('dave');
     const out = abort.stdout.split('\n');
     expect(out.slice(0, 3)).toEqual([
       `failover of ${aborted.name} from primary to standby: ABORTED`,

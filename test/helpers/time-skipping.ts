@@ -24,7 +24,9 @@ export async function createTimeSkippingEnvironment(): Promise<TestWorkflowEnvir
   }
   // The stubs fail on purpose, attempt after attempt: the SDK's warnings about that would bury the test output.
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: bin.temporalTestServer } } });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: bin.temporalTestServer } },
+  });
   await registerSearchAttributes(env);
   return env;
 }
@@ -33,9 +35,7 @@ export async function createTimeSkippingEnvironment(): Promise<TestWorkflowEnvir
 export async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(
-      lifeboatSearchAttributes.map((a) => [a.name, indexedValueType[a.type]]),
-    ),
+    searchAttributes: Object.fromEntries(lifeboatSearchAttributes.map((a) => [a.name, indexedValueType[a.type]])),
   });
 }
 

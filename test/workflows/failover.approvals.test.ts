@@ -51,7 +51,8 @@ const preflight = (reachable = true): FailoverPreflight => ({
 
 const stubs = (reachable = true) => ({
   preflightFailover: () => Promise.resolve(preflight(reachable)),
-  fenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ fenced: ws.map((w) => ({ ...w, previousReplicas: 1 })) }),
+  fenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) =>
+    Promise.resolve({ fenced: ws.map((w) => ({ ...w, previousReplicas: 1 })) }),
   unfenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ unfenced: ws }),
   activateWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ activated: ws }),
   activateAsSourceStops: ({ workloads: ws }: { workloads: Workload[] }) =>
@@ -94,7 +95,8 @@ describe('failover approvals (time-skipping test server, stubbed activities)', (
         args: [input],
       });
       await awaitingApproval(handle);
-      const approve = (approver: string, force?: boolean) => refusalOf(handle.executeUpdate(approveUpdate, { args: [{ approver, force }] }));
+      const approve = (approver: string, force?: boolean) =>
+        refusalOf(handle.executeUpdate(approveUpdate, { args: [{ approver, force }] }));
       const refusals = [await approve('mallory'), await approve('alice'), await approve('alice', true)];
       // Nothing was changed while it waited, refused or not.
       expect(calls.map((c) => c.activity)).toEqual(['preflightFailover']);
@@ -125,7 +127,8 @@ describe('failover approvals (time-skipping test server, stubbed activities)', (
         args: [{ ...input, requestedBy: 'carol' }],
       });
       await awaitingApproval(handle);
-      const approve = (approver: string, force?: boolean) => refusalOf(handle.executeUpdate(approveUpdate, { args: [{ approver, force }] }));
+      const approve = (approver: string, force?: boolean) =>
+        refusalOf(handle.executeUpdate(approveUpdate, { args: [{ approver, force }] }));
       const refusals = [await approve('alice'), await approve('alice', true)];
       await handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob', force: true }] });
       return { refusals, report: await handle.result() };
@@ -139,9 +142,19 @@ describe('failover approvals (time-skipping test server, stubbed activities)', (
   });
 
   it.each([
-    ['the requester', 'alice', { approver: 'alice' }, "'alice' started this run and may not approve it too (four eyes: another approver must)"],
+    [
+      'the requester',
+      'alice',
+      { approver: 'alice' },
+      "'alice' started this run and may not approve it too (four eyes: another approver must)",
+    ],
     ['someone not listed', 'carol', { approver: 'mallory' }, "'mallory' is not an approver (approvers: alice, bob)"],
-    ['an approver who may not force, with force', 'carol', { approver: 'alice', force: true }, "'alice' may not force (force approvers: bob)"],
+    [
+      'an approver who may not force, with force',
+      'carol',
+      { approver: 'alice', force: true },
+      "'alice' may not force (force approvers: bob)",
+    ],
     ["the game day's approver outside a game day", 'carol', { approver: 'gameday' }, "'gameday' may approve only a game day's own runs"],
   ])('auto-approval naming %s: ApprovalRefused, nothing changed', async (_, requestedBy, autoApprove, why) => {
     const { activities, calls } = recorded(stubs());

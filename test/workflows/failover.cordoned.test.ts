@@ -34,7 +34,16 @@ describe('failover with the standby unhealthy', () => {
         .execute<typeof failover>('failover', {
           taskQueue: w.config.temporal.taskQueue,
           workflowId: `failover/${app.name}`,
-          args: [{ app: app.name, from: 'primary', to: 'standby', reason: 'test', autoApprove: { approver: 'jest' }, requestedBy: testRequester }],
+          args: [
+            {
+              app: app.name,
+              from: 'primary',
+              to: 'standby',
+              reason: 'test',
+              autoApprove: { approver: 'jest' },
+              requestedBy: testRequester,
+            },
+          ],
         })
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);

@@ -151,7 +151,14 @@ describe('forced failover with the primary down', () => {
         taskQueue,
         workflowId: `failover/${app.name}`,
         args: [
-          { app: app.name, from: 'primary', to: 'standby', reason: 'primary region down', autoApprove: { approver: 'jest', force: true }, requestedBy: testRequester },
+          {
+            app: app.name,
+            from: 'primary',
+            to: 'standby',
+            reason: 'primary region down',
+            autoApprove: { approver: 'jest', force: true },
+            requestedBy: testRequester,
+          },
         ],
       });
     const [long, short] = await Promise.all([start(watched), start(limited)]);
@@ -294,7 +301,16 @@ describe('forced failover with the primary down', () => {
       await client.workflow.start<typeof failback>('failback', {
         taskQueue,
         workflowId: `failover/${limited.name}`,
-        args: [{ app: limited.name, from: 'standby', to: 'primary', reason: 'primary back', autoApprove: { approver: 'jest' }, requestedBy: testRequester }],
+        args: [
+          {
+            app: limited.name,
+            from: 'standby',
+            to: 'primary',
+            reason: 'primary back',
+            autoApprove: { approver: 'jest' },
+            requestedBy: testRequester,
+          },
+        ],
       })
     ).result();
     expect(back.status).toBe('completed');

@@ -28,7 +28,13 @@ import type {
 import type { runbook } from '../../workflows/runbook.js';
 import { fetchHistory } from '../helpers/histories.js';
 import { approversAttribute, requesterAttribute } from '../../model/approvals.js';
-import { createTimeSkippingEnvironment, recorded, registerSearchAttributes, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
+import {
+  createTimeSkippingEnvironment,
+  recorded,
+  registerSearchAttributes,
+  withStubbedWorker,
+  type StubCall,
+} from '../helpers/time-skipping.js';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -328,7 +334,10 @@ steps:
       runOf(taskQueue, { ...inputOf('four-eyes', fourEyesDocument, { approver }), startedBy: 'bob' }),
     );
     expect(rootFailure(err)).toMatchObject({ type: 'RunbookStepFailed' });
-    expect(stepsOf(report)).toEqual([`approve failed: approval of step approve by '${approver}' refused: ${why}`, 'scale-up skipped: an earlier step failed']);
+    expect(stepsOf(report)).toEqual([
+      `approve failed: approval of step approve by '${approver}' refused: ${why}`,
+      'scale-up skipped: an earlier step failed',
+    ]);
     expect(report.approvals).toEqual([]);
     expect(calls).toEqual([]);
   });
