@@ -77,6 +77,7 @@ beforeAll(async () => {
         availableTimeout: '2m',
         traffic: t.provider === 'webhook' ? { provider: 'webhook', url: t.url, timeout: `${t.timeout}s`, attempts: t.attempts } : t,
       },
+      approvers: app.config.approvers,
     });
   };
   for (const b of boundaries) await add(b, { deployments: 1, replicas: 2 });

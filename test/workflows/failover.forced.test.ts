@@ -106,6 +106,8 @@ beforeAll(async () => {
         availableTimeout: '2m',
         returnWatch,
       },
+      approvers: app.config.approvers,
+      forceApprovers: app.config.forceApprovers,
     });
   }
   writeFileSync(configFile, stringify(raw));
@@ -204,7 +206,7 @@ describe('forced failover with the primary down', () => {
       `Preflight and plan are as of the run's start. What is true now: \`lifeboat failover plan --app ${watched.name}\` and the source watch below`,
       '',
       `failover of ${watched.name} from primary to standby: WATCHING-SOURCE`,
-      'reason: primary region down; auto-approved by jest (force)',
+      'reason: primary region down; requested by requester; auto-approved by jest (force)',
       `preflight at start (${switched.steps[0]!.finishedAt}): standby: ${switched.preflight!.to.detail}; primary: UNREACHABLE (${switched.preflight!.from.detail}); capacity: ${switched.preflight!.capacity.detail}`,
     ]);
     expect(shown).toContain(
