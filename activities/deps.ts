@@ -21,6 +21,8 @@ export interface ActivityDeps {
   tools: LifeboatConfig['tools'];
   verification: LifeboatConfig['verification'];
   gameDay: LifeboatConfig['gameDay'];
+  /** Who each `group:<name>` of an approver list stands for (`runbooks.approverGroups`). */
+  approverGroups: LifeboatConfig['runbooks']['approverGroups'];
   /** The encryption keys; undefined when `encryption:` is not configured. */
   keyRing: KeyRing | undefined;
 }
@@ -37,6 +39,7 @@ export function activityDeps(clients: LifeboatClients, keyRing: KeyRing | undefi
     tools: config.tools,
     verification: config.verification,
     gameDay: config.gameDay,
+    approverGroups: config.runbooks.approverGroups,
     keyRing,
   };
 }

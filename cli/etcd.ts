@@ -12,7 +12,9 @@ import type { RunbookReport } from '../model/runbook/run.js';
 import { etcdRecoveryWorkflowId } from '../model/workflow-ids.js';
 import type { runbook } from '../workflows/runbook.js';
 import { clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';
-import { osUser } from './failover.js';
+import { cliIdentity } from './identity.js';
+import { approvalRefusal, resolveApprovers } from '../model/approvals.js';
+import type { RunbookDocument } from '../model/runbook/schema.js';
 import { CliError, exitCodes, printJson } from './output.js';
 import { runRunbook } from './runbook.js';
 import { finalReport, formatRunbookReport } from './runbook-commands.js';
@@ -163,10 +165,32 @@ export function formatEtcdRestoreSummary(s: EtcdRestoreSummary): string {
 
 const unsuccessful: ReadonlyArray<RunbookReport['status']> = ['failed', 'compensated', 'aborted'];
 
+/**
+ * Refuses (exit 2, nothing started) an `--auto-approve --approver` the run would refuse: the approval
+ * step that takes it (`approvedBy`) names who may approve and whether the requester may not.
+ */
+function refuseUpFrontApproval(config: LifeboatConfig, document: RunbookDocument, approver: unknown, requester: string): void {
+  if (typeof approver !== 'string') return;
+  for (const step of document.steps) {
+    if (step.approval?.approvedBy === undefined) continue;
+    const refused = approvalRefusal(
+      {
+        approvers: resolveApprovers(step.approval.approvers, config.runbooks.approverGroups),
+        forceApprovers: [],
+        fourEyes: step.approval.fourEyes,
+      },
+      { approver, requester },
+    );
+    if (refused) throw new CliError(`--approver '${approver}' refused: ${refused}`, exitCodes.badInput);
+  }
+}
+
 /** Starts `document` under the cluster's etcd lock; a second start while one runs is refused naming it. */
 async function start(config: LifeboatConfig, kind: 'etcd-recovery' | 'etcd-member-replace', opts: EtcdOptions, params: Params) {
   const loaded = findRunbook(config, kind);
-  const input = runbookInput(config, loaded, runParameters(config, loaded, params), osUser());
+  const requester = cliIdentity(config);
+  refuseUpFrontApproval(config, loaded.document, params.approver, requester);
+  const input = runbookInput(config, loaded, runParameters(config, loaded, params), requester);
   const workflowId = etcdRecoveryWorkflowId(opts.cluster);
   try {
     await runRunbook<typeof runbook>(

@@ -9,7 +9,6 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { carriedDetails, describeRootFailure, rootFailure } from '../model/failure-chain.js';
-import { userInfo } from 'node:os';
 import {
   abortUpdate,
   approveUpdate,
@@ -22,7 +21,9 @@ import {
   type FailoverReport,
   type SourceWatch,
 } from '../workflows/failover.js';
-import { appByName, clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';
+import { appByName, clusterByName, defaultAppApprovers, loadConfig, type LifeboatConfig } from '../worker/config.js';
+import { approvalRefusal, resolveApprovers } from '../model/approvals.js';
+import { cliIdentity } from './identity.js';
 import { connectClient, requireWorker } from './temporal.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
 import { followProgress } from './progress.js';
@@ -96,7 +97,7 @@ export function formatSourceWatch(w: SourceWatch): string[] {
 export function formatReport(r: FailoverReport): string {
   const lines = [
     `${r.kind} of ${r.app} from ${r.from} to ${r.to}: ${r.status.toUpperCase()}${r.failure ? `: ${r.failureType ? `[${r.failureType}] ` : ''}${r.failure}` : ''}`,
-    `reason: ${r.reason}${r.approval ? `; ${r.approval.auto ? 'auto-approved' : 'approved'} by ${r.approval.approver}${r.approval.force ? ' (force)' : ''}` : ''}`,
+    `reason: ${r.reason}${r.requestedBy ? `; requested by ${r.requestedBy}` : ''}${r.approval ? `; ${r.approval.auto ? 'auto-approved' : 'approved'} by ${r.approval.approver}${r.approval.force ? ' (force)' : ''}` : ''}`,
   ];
   if (r.abort) lines.push(`aborted by ${r.abort.by} at ${r.abort.at}${r.abort.reason ? `: ${r.abort.reason}` : ''}`);
   if (r.preflight) {
@@ -138,13 +139,20 @@ export function formatReport(r: FailoverReport): string {
 /** The report a failed run carries in its failure's details. */
 const failedReport = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail));
 
-/** Who runs the CLI, for `abort --by`; "unknown" where the OS has no name for the user. */
-export function osUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? 'unknown';
-  }
+/**
+ * Refuses (exit 2, nothing started) what the run would refuse of an approval given up front: an
+ * approver the app's configuration does not name, the requester, a force by someone not allowed to.
+ * The run checks again against the worker's configuration.
+ */
+function refuseAutoApproval(config: LifeboatConfig, app: string, approver: string, requester: string, force?: boolean): void {
+  const a = appByName(config, app);
+  const policy = {
+    approvers: resolveApprovers(a.approvers ?? defaultAppApprovers, config.runbooks.approverGroups),
+    forceApprovers: resolveApprovers(a.forceApprovers ?? [], config.runbooks.approverGroups),
+    fourEyes: true,
+  };
+  const refused = approvalRefusal(policy, { approver, requester, force });
+  if (refused) throw new CliError(`--approver '${approver}' refused: ${refused}`, exitCodes.badInput);
 }
 
 /** The app's last run, running or not, with its report. */
@@ -254,8 +262,11 @@ function switchCommand(cmd: Command, kind: Kind): Command {
     .option('--to <cluster>', `cluster it moves to (default: ${kind === 'failover' ? 'its standby' : "the app's cluster"})`)
     .requiredOption('--reason <text>', 'why: recorded in the plan, the traffic decision and the report')
     .option('--auto-approve', 'approve at once (game days, tests); needs --approver')
-    .option('--approver <name>', 'who approves, with --auto-approve')
-    .option('--force', 'with --auto-approve: proceed even if the source cannot be fenced (its API is unreachable)')
+    .option('--approver <name>', "who approved, with --auto-approve: one of the app's approvers, not you")
+    .option(
+      '--force',
+      'with --auto-approve: proceed even if the source cannot be fenced (its API is unreachable); the approver must be a force approver',
+    )
     .option('--wait', 'follow it to the end, showing progress')
     .option('--json', 'print the report (or the started workflow) as JSON')
     .action(async (opts: SwitchOptions) => {
@@ -269,16 +280,19 @@ function switchCommand(cmd: Command, kind: Kind): Command {
           '--force goes with --auto-approve; otherwise approve with `lifeboat failover approve --force`',
           exitCodes.badInput,
         );
+      const requestedBy = cliIdentity(config);
+      if (opts.autoApprove) refuseAutoApproval(config, sites.app, opts.approver!.trim(), requestedBy, opts.force);
       await withClient(async (client) => {
         const input: FailoverInput = {
           ...sites,
           reason: opts.reason!,
-          autoApprove: opts.autoApprove ? { approver: opts.approver!, force: opts.force } : undefined,
+          requestedBy,
+          autoApprove: opts.autoApprove ? { approver: opts.approver!.trim(), force: opts.force } : undefined,
         };
         const handle = await start(client, config, kind, input, failoverWorkflowId(sites.app));
         if (!opts.json) {
           process.stderr.write(
-            `started ${kind} ${handle.workflowId}${opts.autoApprove ? '' : `\nit waits for approval: lifeboat failover approve --app ${sites.app} --approver NAME`}\n`,
+            `started ${kind} ${handle.workflowId} as ${requestedBy}${opts.autoApprove ? '' : `\nit waits for approval by another approver: lifeboat failover approve --app ${sites.app}`}\n`,
           );
         }
         if (!opts.wait) {
@@ -310,31 +324,37 @@ export function registerFailoverCommands(program: Command): void {
         const handle = await client.workflow.start<typeof failover>(kind, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `failover-plan/${sites.app}/${new Date().toISOString()}`,
-          args: [{ ...sites, reason: opts.reason ?? 'plan', dryRun: true }],
+          args: [{ ...sites, reason: opts.reason ?? 'plan', dryRun: true, requestedBy: cliIdentity(config) }],
         });
         await finish(handle, { json: opts.json });
       });
     });
   switchCommand(fo.command('start').description('start a failover; it waits for `failover approve` unless --auto-approve'), 'failover');
   fo.command('approve')
-    .description('approve the failover (or failback) of an app that is waiting for it')
+    .description('approve the failover (or failback) of an app that is waiting for it, as who runs the CLI (its Temporal client identity)')
     .requiredOption('--app <name>', 'app')
-    .requiredOption('--approver <name>', 'who approves')
-    .option('--force', 'proceed although the source cannot be fenced (its API is unreachable)')
+    .option('--force', 'proceed although the source cannot be fenced (its API is unreachable); for force approvers only')
     .option('--comment <text>', 'recorded with the approval')
     .option('--json', 'print the approval as JSON')
-    .action(async (opts: { app: string; approver: string; force?: boolean; comment?: string; json?: boolean }) => {
-      const app = appByName(loadConfig(), opts.app).name;
-      if (!opts.approver.trim()) throw new CliError('--approver: expected a name', exitCodes.badInput);
+    .action(async (opts: { app: string; force?: boolean; comment?: string; json?: boolean }) => {
+      const config = loadConfig();
+      const app = appByName(config, opts.app).name;
+      const approver = cliIdentity(config);
       await withClient(async (client) => {
         const handle = client.workflow.getHandle(failoverWorkflowId(app));
         try {
+          // The report first: the query makes a worker that has just restarted replay the run to where it
+          // waits, so the update's validator sees it waiting (as `runbook approve` does).
+          const report = await handle.query(reportQuery);
+          if (report.status !== 'awaiting-approval')
+            throw new CliError(`approval refused: ${failoverWorkflowId(app)} is not waiting for an approval (it is ${report.status})`);
           const approval = await handle.executeUpdate(approveUpdate, {
-            args: [{ approver: opts.approver, force: opts.force, comment: opts.comment }],
+            args: [{ approver, force: opts.force, comment: opts.comment }],
           });
           if (opts.json) printJson(approval);
           else process.stdout.write(`approved ${failoverWorkflowId(app)} as ${approval.approver}${approval.force ? ' (force)' : ''}\n`);
         } catch (err) {
+          if (err instanceof CliError) throw err;
           if (err instanceof WorkflowNotFoundError) throw new CliError(`no failover of app '${app}' is running`);
           throw new CliError(`approval refused: ${rootFailure(err).message}`);
         }
@@ -357,13 +377,13 @@ export function registerFailoverCommands(program: Command): void {
       'abort the running failover or failback: before fencing nothing changes; after, it rolls back; while it watches an unfenced source, the watch stops',
     )
     .requiredOption('--app <name>', 'app')
-    .option('--by <name>', 'who aborts (default: the OS user)')
     .option('--reason <text>', 'why: recorded with the abort')
     .option('--json', 'print the final report as JSON')
-    .action(async (opts: { app: string; by?: string; reason?: string; json?: boolean }) => {
-      const app = appByName(loadConfig(), opts.app).name;
-      const by = opts.by ?? osUser();
-      if (!by.trim()) throw new CliError('--by: expected a name', exitCodes.badInput);
+    .action(async (opts: { app: string; reason?: string; json?: boolean }) => {
+      const config = loadConfig();
+      const app = appByName(config, opts.app).name;
+      // Who aborts is who runs the CLI (its Temporal client identity), recorded in the report.
+      const by = cliIdentity(config);
       await withClient(async (client) => {
         const { runId, status } = await client.workflow
           .getHandle(failoverWorkflowId(app))

@@ -6,6 +6,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
 import type { gameDay, GameDayInput } from '../workflows/gameDay.js';
+import { cliIdentity } from './identity.js';
 import type { GameDayReport } from '../model/verification.js';
 import { gameDayReportKeys, gameDayReportPrefix } from '../model/gameday-layout.js';
 import { localReportDir } from '../activities/object-store/gameday-reports.js';
@@ -87,7 +88,7 @@ export function registerGameDayCommands(program: Command): void {
       const config = loadConfig();
       opts.cluster?.forEach((c) => clusterByName(config, c));
       opts.app?.forEach((a) => appByName(config, a));
-      const input: GameDayInput = { clusters: opts.cluster, apps: opts.app, freshBackups: opts.fresh };
+      const input: GameDayInput = { clusters: opts.cluster, apps: opts.app, freshBackups: opts.fresh, requestedBy: cliIdentity(config) };
       const workflowId = `gameday/${new Date().toISOString()}`;
       const ui = temporalUiLink(config, workflowId);
       await runRunbook<typeof gameDay>(

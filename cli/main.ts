@@ -14,11 +14,17 @@ import { registerNodeCommands } from './node.js';
 import { registerEtcdCommands } from './etcd.js';
 import { registerCodecServerCommand } from './codec-server.js';
 import { CliError, exitCodes } from './output.js';
+import { setIdentityOverride } from './identity.js';
 
 const program = new Command('lifeboat')
   .description('Disaster-recovery runbooks for Kubernetes, on Temporal')
   .showHelpAfterError()
-  .exitOverride();
+  .exitOverride()
+  .option(
+    '--as <name>',
+    'act as NAME instead of the OS user, where the configuration allows it (cli.allowIdentityOverride); also LIFEBOAT_AS',
+  )
+  .hook('preAction', () => setIdentityOverride(program.opts<{ as?: string }>().as));
 
 program
   .command('worker')

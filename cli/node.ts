@@ -15,7 +15,7 @@ import { controlPlaneLabelOf, type NodePreflight } from '../model/node-replaceme
 import type { RunbookReport } from '../model/runbook/run.js';
 import type { runbook } from '../workflows/runbook.js';
 import { clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';
-import { osUser } from './failover.js';
+import { cliIdentity } from './identity.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
 import { runRunbook } from './runbook.js';
 import { finalReport, formatRunbookReport } from './runbook-commands.js';
@@ -164,7 +164,7 @@ async function start(
   params: Record<string, string | number | boolean>,
 ) {
   const loaded = findRunbook(config, kind);
-  const input = runbookInput(config, loaded, runParameters(config, loaded, params), osUser());
+  const input = runbookInput(config, loaded, runParameters(config, loaded, params), cliIdentity(config));
   const workflowId = nodeWorkflowId(kind, opts.cluster, opts.node);
   try {
     await runRunbook<typeof runbook>(
@@ -249,7 +249,7 @@ export function registerNodeCommands(program: Command): void {
       const params = parametersOf(config, opts, false);
       await checkNode(config, opts.cluster, opts.node);
       const loaded = findRunbook(config, 'node-replacement');
-      const input = runbookInput(config, loaded, runParameters(config, loaded, params), osUser(), true);
+      const input = runbookInput(config, loaded, runParameters(config, loaded, params), cliIdentity(config), true);
       const workflowId = `${nodeWorkflowId('node-replacement', opts.cluster, opts.node)}/plan-${Date.now()}`;
       const client = await connectClient(config);
       try {

@@ -9,7 +9,7 @@ import { formatProblems } from '../model/runbook/parse.js';
 import { runbookWorkflowId, type RunbookReport } from '../model/runbook/run.js';
 import { runbookAbortUpdate, runbookApproveUpdate, runbookReportQuery, type runbook } from '../workflows/runbook.js';
 import { loadConfig, type LifeboatConfig } from '../worker/config.js';
-import { osUser } from './failover.js';
+import { cliIdentity } from './identity.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
 import { followProgress } from './progress.js';
 import { runRunbook } from './runbook.js';
@@ -153,7 +153,6 @@ export function formatRunStatus(run: RunRecord, now: Date): string {
 
 interface StartOptions {
   param: Record<string, string>;
-  by?: string;
   wait?: boolean;
   json?: boolean;
 }
@@ -232,12 +231,11 @@ export function registerRunbookCommands(program: Command): void {
     .description("a dry run: parameters resolved, conditions evaluated where they can be, each block's read-only plan; changes nothing")
     .argument('<name>', 'runbook name (or a document path)')
     .option('--param <name=value>', 'a parameter value (repeatable)', collectParam, {})
-    .option('--by <name>', 'who asks (default: the OS user)')
     .option('--json', 'print the report as JSON')
     .action(async (name: string, opts: StartOptions) => {
       const config = loadConfig();
       const loaded = findRunbook(config, name);
-      const input = runbookInput(config, loaded, runParameters(config, loaded, opts.param), opts.by ?? osUser(), true);
+      const input = runbookInput(config, loaded, runParameters(config, loaded, opts.param), cliIdentity(config), true);
       const workflowId = runbookWorkflowId(loaded.document.metadata.name, new Date(), `plan-${randomBytes(3).toString('hex')}`);
       await withClient(config, async (client) => {
         await requireWorker(client, config);
@@ -253,15 +251,13 @@ export function registerRunbookCommands(program: Command): void {
     .description('start a runbook; with --wait follow it to the end (exit 1 when it failed, compensated or was aborted)')
     .argument('<name>', 'runbook name (or a document path)')
     .option('--param <name=value>', 'a parameter value (repeatable)', collectParam, {})
-    .option('--by <name>', 'who starts it, recorded in the report (default: the OS user)')
     .option('--wait', 'follow it to the end, showing progress')
     .option('--json', 'print the report (or the started run) as JSON')
     .action(async (name: string, opts: StartOptions) => {
       const config = loadConfig();
       const loaded = findRunbook(config, name);
-      const by = opts.by ?? osUser();
-      if (!by.trim()) throw new CliError('--by: expected a name', exitCodes.badInput);
-      const input = runbookInput(config, loaded, runParameters(config, loaded, opts.param), by);
+      // Who starts it is who runs the CLI (its Temporal client identity), recorded in the report.
+      const input = runbookInput(config, loaded, runParameters(config, loaded, opts.param), cliIdentity(config));
       const workflowId = runbookWorkflowId(loaded.document.metadata.name, new Date(), randomBytes(3).toString('hex'));
       await runRunbook<typeof runbook>(
         config,
@@ -288,15 +284,14 @@ export function registerRunbookCommands(program: Command): void {
       });
     });
   rb.command('approve')
-    .description('approve the approval step a run waits on')
+    .description('approve the approval step a run waits on, as who runs the CLI (its Temporal client identity)')
     .argument('<id>', 'workflow ID of the run')
-    .requiredOption('--approver <name>', 'who approves')
     .option('--step <id>', 'the approval step (default: the one waiting)')
     .option('--comment <text>', 'recorded with the approval')
     .option('--json', 'print the approval as JSON')
-    .action(async (workflowId: string, opts: { approver: string; step?: string; comment?: string; json?: boolean }) => {
+    .action(async (workflowId: string, opts: { step?: string; comment?: string; json?: boolean }) => {
       const config = loadConfig();
-      if (!opts.approver.trim()) throw new CliError('--approver: expected a name', exitCodes.badInput);
+      const approver = cliIdentity(config);
       await withClient(config, async (client) => {
         const handle = await runningRun(client, workflowId);
         // The report first: the query makes a worker that has just restarted replay the run to where it waits,
@@ -307,7 +302,7 @@ export function registerRunbookCommands(program: Command): void {
           throw new CliError(`approval refused: ${workflowId} is not waiting for an approval (it is ${report.status})`);
         try {
           const approval = await handle.executeUpdate(runbookApproveUpdate, {
-            args: [{ approver: opts.approver, step: opts.step, comment: opts.comment }],
+            args: [{ approver, step: opts.step, comment: opts.comment }],
           });
           if (opts.json) printJson(approval);
           else process.stdout.write(`approved ${approval.step} of ${workflowId} as ${approval.approver}\n`);
@@ -319,13 +314,11 @@ export function registerRunbookCommands(program: Command): void {
   rb.command('abort')
     .description('abort a running runbook: what it did is compensated as its steps say; prints the final report')
     .argument('<id>', 'workflow ID of the run')
-    .option('--by <name>', 'who aborts (default: the OS user)')
     .option('--reason <text>', 'why: recorded with the abort')
     .option('--json', 'print the final report as JSON')
-    .action(async (workflowId: string, opts: { by?: string; reason?: string; json?: boolean }) => {
+    .action(async (workflowId: string, opts: { reason?: string; json?: boolean }) => {
       const config = loadConfig();
-      const by = opts.by ?? osUser();
-      if (!by.trim()) throw new CliError('--by: expected a name', exitCodes.badInput);
+      const by = cliIdentity(config);
       await withClient(config, async (client) => {
         const handle = await runningRun(client, workflowId);
         try {

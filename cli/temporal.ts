@@ -3,10 +3,13 @@ import type { Client } from '@temporalio/client';
 import { ConfigError, type LifeboatConfig } from '../worker/config.js';
 import { temporalClient } from '../worker/temporal.js';
 import { CliError } from './output.js';
+import { cliIdentity } from './identity.js';
 
+/** A client that identifies as who runs the CLI ({@link cliIdentity}): the server records that name in history. */
 export async function connectClient(config: LifeboatConfig): Promise<Client> {
+  const identity = cliIdentity(config);
   try {
-    return await temporalClient(config, { connectTimeout: '5s' });
+    return await temporalClient(config, { connectTimeout: '5s', identity });
   } catch (err) {
     // A history key that cannot be read is the configuration's problem, not the connection's.
     if (err instanceof ConfigError) throw err;

@@ -21,6 +21,7 @@ import { httpProbe, type ProbeResult } from './probes.js';
 import { kwokNodeSelector } from '../activities/node-provider/kwok.js';
 import { sshBannerProbe, sshdDaemon } from './sshd.js';
 import { codecServerComponent, uiCodecEndpointArgs } from './codec-server-component.js';
+import { lifeboatSearchAttributes } from '../model/approvals.js';
 
 export interface LabComponent {
   name: string;
@@ -56,6 +57,8 @@ const temporal: LabComponent = {
         '--log-level',
         'warn',
         ...uiCodecEndpointArgs(),
+        // Who started, approved and aborted a run, searchable (model/approvals.ts).
+        ...lifeboatSearchAttributes.flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]),
       ];
     },
   },

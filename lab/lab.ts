@@ -367,6 +367,8 @@ export function labConfig(): object {
       dir: fileURLToPath(new URL('../../runbooks/', import.meta.url)),
       approverGroups: { sre: [...new Set([userInfo().username, 'alice'])] },
     },
+    // `--as` lets one person play requester and approver in the lab (four eyes); never in production.
+    cli: { allowIdentityOverride: true },
     tools: { etcdctl: bin.etcdctl, etcdutl: bin.etcdutl, velero: bin.velero, etcd: bin.etcd, kubeApiserver: bin.kubeApiserver },
     metrics: { port: 9464 },
   };

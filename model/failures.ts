@@ -97,6 +97,8 @@ export const failureTypes = {
   // Runbook outcomes (raised by workflows)
   PreflightFailed: 'PreflightFailed',
   ApprovalTimedOut: 'ApprovalTimedOut',
+  /** An approval given up front (`--auto-approve --approver`) that the approval rules refuse: not an approver, the requester, not allowed to force. */
+  ApprovalRefused: 'ApprovalRefused',
   /** The source is unreachable and cannot be fenced, and the approval did not say `force`. */
   ForceRequired: 'ForceRequired',
   FailbackBackupFailed: 'FailbackBackupFailed',

@@ -59,12 +59,12 @@ export type LifeboatClient = Client & { readonly connection: Connection };
  */
 export async function temporalClient(
   config: LifeboatConfig,
-  options: Pick<ConnectionOptions, 'connectTimeout'> & { namespace?: string } = {},
+  options: Pick<ConnectionOptions, 'connectTimeout'> & { namespace?: string; identity?: string } = {},
 ): Promise<LifeboatClient> {
-  const { namespace = config.temporal.namespace, ...connectionOptions } = options;
+  const { namespace = config.temporal.namespace, identity, ...connectionOptions } = options;
   const dataConverter = dataConverterFor(config);
   const connection = await Connection.connect({ ...temporalConnectionOptions(config), ...connectionOptions });
-  return new Client({ connection, namespace, dataConverter }) as LifeboatClient;
+  return new Client({ connection, namespace, dataConverter, ...(identity ? { identity } : {}) }) as LifeboatClient;
 }
 
 /** What decodes payloads: a Client, a WorkflowClient or a handle's `client`. */

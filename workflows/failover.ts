@@ -16,8 +16,10 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { abortedByAttribute, approvalRefusal, approversAttribute, requesterAttribute } from '../model/approvals.js';
 import type { FailoverActivities, FailoverPreflight } from '../activities/kubernetes/workloads.js';
 import type { Workload } from '../activities/kubernetes/deployments.js';
 import type { FailoverWatchActivities } from '../activities/kubernetes/api-watch.js';
@@ -47,11 +49,17 @@ export interface FailoverInput {
   reason: string;
   /** Preflight and plan only; nothing is changed. */
   dryRun?: boolean;
-  /** Approve at once (game days, tests). */
+  /** Approve at once (game days, tests): the approver named must be allowed, and not the requester. */
   autoApprove?: { approver: string; force?: boolean };
+  /**
+   * Who started the run: the CLI's Temporal client identity (a runbook's `run.startedBy`, a game
+   * day's requester). No one may approve a run that does not say (four eyes).
+   */
+  requestedBy?: string;
 }
 
 export interface ApproveRequest {
+  /** Who approves: the CLI's Temporal client identity. */
   approver: string;
   /** Proceed although the source cannot be fenced (its API is unreachable). */
   force?: boolean;
@@ -70,7 +78,7 @@ export interface PlannedChange {
 }
 
 export interface AbortRequest {
-  /** Who aborts (the CLI's `--by`, by default the OS user). */
+  /** Who aborts: the CLI's Temporal client identity. */
   by: string;
   reason?: string;
 }
@@ -130,6 +138,8 @@ export interface FailoverReport {
     | 'aborted'
     | 'failed';
   requestedAt: string;
+  /** Who started it (the input's `requestedBy`). */
+  requestedBy?: string;
   preflight?: FailoverPreflight;
   plan: PlannedChange[];
   approval?: Approval;
@@ -295,6 +305,22 @@ function planOf(
   return plan;
 }
 
+/**
+ * Why `approver` may not approve this run, under the policy the worker's configuration gave its
+ * preflight; undefined when they may (and for runs from before approvals were authorised, whose
+ * preflight carried no policy).
+ */
+function refusal(input: FailoverInput, report: FailoverReport, approver: string, force: boolean | undefined): string | undefined {
+  const policy = report.preflight?.approval;
+  if (!policy) return undefined;
+  return approvalRefusal(policy, {
+    approver,
+    requester: input.requestedBy,
+    force,
+    parentWorkflowId: workflowInfo().parent?.workflowId,
+  });
+}
+
 /** Statuses of a run that has ended (or is rolling back): nothing is left to approve or abort. */
 export const endedStatuses: readonly FailoverReport['status'][] = [
   'planned',
@@ -321,6 +347,7 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     reason: input.reason,
     status: 'in-progress',
     requestedAt: new Date().toISOString(),
+    ...(input.requestedBy ? { requestedBy: input.requestedBy } : {}),
     plan: [],
     steps: steps.all,
     rolledBack: [],
@@ -328,11 +355,16 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     runId: info.runId,
   };
   setHandler(reportQuery, () => report);
+  // Who started it and who approves or aborts, searchable in the Temporal UI and `temporal workflow list`;
+  // runs from before recorded none, and replay so.
+  const searchable = patched('failover-search-attributes');
+  if (searchable && input.requestedBy) upsertSearchAttributes([{ key: requesterAttribute, value: input.requestedBy }]);
   const waiting = { approval: false };
   setHandler(
     approveUpdate,
     (request) => {
       report.approval = { ...request, force: request.force ?? false, at: new Date().toISOString(), auto: false };
+      if (searchable) upsertSearchAttributes([{ key: approversAttribute, value: [report.approval.approver] }]);
       return report.approval;
     },
     {
@@ -346,6 +378,8 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
         if (report.preflight && !report.preflight.from.reachable && !request.force) {
           throw new Error(`'${input.from}' is unreachable and cannot be fenced: approve with force to proceed anyway`);
         }
+        const refused = refusal(input, report, request.approver, request.force);
+        if (refused) throw new Error(`refused: ${refused}`);
       },
     },
   );
@@ -356,6 +390,7 @@ async function switchSites(kind: FailoverReport['kind'], input: FailoverInput): 
     (request) => {
       const reason = request.reason?.trim();
       report.abort = { by: request.by.trim(), at: new Date().toISOString(), ...(reason ? { reason } : {}) };
+      if (searchable) upsertSearchAttributes([{ key: abortedByAttribute, value: report.abort.by }]);
       work.cancel();
       return report.abort;
     },
@@ -472,12 +507,20 @@ async function switchSitesSteps(
             report,
           );
         }
+        const refused = refusal(input, report, input.autoApprove.approver, input.autoApprove.force);
+        if (refused) {
+          report.status = 'failed';
+          report.failure = `auto-approval refused, nothing was changed: ${refused}`;
+          report.failureType = failureTypes.ApprovalRefused;
+          throw ApplicationFailure.nonRetryable(report.failure, failureTypes.ApprovalRefused, report);
+        }
         report.approval = {
           approver: input.autoApprove.approver,
           force: input.autoApprove.force ?? false,
           at: new Date().toISOString(),
           auto: true,
         };
+        if (patched('failover-search-attributes')) upsertSearchAttributes([{ key: approversAttribute, value: [report.approval.approver] }]);
         return;
       }
       report.status = 'awaiting-approval';

@@ -8,13 +8,17 @@ import type { restoreVerification, RestoreVerificationInput } from './restoreVer
 import { isFailoverReport, type failback, type failover, type FailoverReport } from './failover.js';
 import { carriedDetails, describeRootFailure } from '../model/failure-chain.js';
 import { gameDayIdFor } from '../model/gameday-layout.js';
+import { gameDayApprover } from '../model/approvals.js';
 import { Steps } from './steps.js';
 import { type GameDayEntry, type GameDayReport, type VerificationResult } from '../model/verification.js';
 import { failureTypes } from '../model/failures.js';
 import { failoverWorkflowId } from '../model/workflow-ids.js';
 import { failoverEntry, judged, type FailoverPhase } from '../model/gameday.js';
 
-export type GameDayInput = GameDayPlanInput;
+export interface GameDayInput extends GameDayPlanInput {
+  /** Who started the game day (the CLI's Temporal client identity); its failovers name them as their requester. */
+  requestedBy?: string;
+}
 
 export interface GameDayResult {
   report: GameDayReport;
@@ -117,7 +121,10 @@ export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> 
   /** Fails the app over to its standby and back, auto-approved: RTO measured against its objective. */
   async function proveFailover(app: NonNullable<GameDayPlan['failovers']>[number]): Promise<GameDayEntry> {
     const reason = `game day ${gameDayIdFor(base)}`;
-    const autoApprove = { approver: `gameday ${gameDayIdFor(base)}` };
+    // Approved by the configuration (gameDay.failover), under the game day's own approver name, which a
+    // failover takes only from a child of a game-day run: see model/approvals.ts.
+    const autoApprove = { approver: gameDayApprover };
+    const requestedBy = input.requestedBy ?? `gameday ${gameDayIdFor(base)}`;
     // The app's own failover lock: a game day never moves an app someone is moving by hand.
     const workflowId = failoverWorkflowId(app.name);
     const reportOf = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail));
@@ -130,7 +137,7 @@ export async function gameDay(input: GameDayInput = {}): Promise<GameDayResult> 
         const r = await executeChild<typeof failover | typeof failback>(kind, {
           ...child,
           workflowId,
-          args: [{ app: app.name, from, to, reason, autoApprove }],
+          args: [{ app: app.name, from, to, reason, autoApprove, requestedBy }],
         });
         phases.push({ name: kind, report: r });
       } catch (err) {

@@ -16,11 +16,14 @@ import {
   isCancellation,
   ParentClosePolicy,
   proxyActivities,
+  patched,
   setHandler,
   sleep,
+  upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import { abortedByAttribute, approvalRefusal, approversAttribute, requesterAttribute } from '../model/approvals.js';
 import type { KubernetesActions } from '../activities/kubernetes/actions.js';
 import type { HttpCheckActivities } from '../activities/traffic/http-check.js';
 import type { NotifyActivities } from '../activities/traffic/notify.js';
@@ -146,6 +149,23 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
   declare(doc.steps, '');
 
   setHandler(runbookReportQuery, () => report);
+  // Who started it and who approved or aborted, searchable; runs from before recorded none, and replay so.
+  const searchable = patched('runbook-search-attributes');
+  if (searchable) upsertSearchAttributes([{ key: requesterAttribute, value: input.startedBy }]);
+  const recordApproval = (approval: RunbookApproval) => {
+    report.approvals.push(approval);
+    if (searchable) upsertSearchAttributes([{ key: approversAttribute, value: [...new Set(report.approvals.map((a) => a.approver))] }]);
+  };
+  /** Why `approver` may not approve `step`: not one of its approvers, or (four eyes) who started the run. */
+  const refusal = (step: RunbookStep, approver: string) =>
+    approvalRefusal(
+      {
+        approvers: step.approval!.approvers.flatMap((a) => (a.startsWith('group:') ? (input.approverGroups[a.slice(6)] ?? []) : [a])),
+        forceApprovers: [],
+        fourEyes: step.approval!.fourEyes ?? false,
+      },
+      { approver, requester: input.startedBy },
+    );
   setHandler(progressQuery, () =>
     report.steps.map((r) => ({
       name: r.path,
@@ -163,11 +183,8 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
     if (candidates.length > 1)
       throw new Error(`several steps wait for an approval (${candidates.map((c) => c.path).join(', ')}): name one with --step`);
     const target = candidates[0]!;
-    const allowed = target.step.approval!.approvers.flatMap((a) =>
-      a.startsWith('group:') ? (input.approverGroups[a.slice(6)] ?? []) : [a],
-    );
-    if (!allowed.includes(request.approver))
-      throw new Error(`'${request.approver}' may not approve step ${target.path}; approvers: ${allowed.join(', ') || 'nobody'}`);
+    const refused = refusal(target.step, request.approver);
+    if (refused) throw new Error(`'${request.approver}' may not approve step ${target.path}: ${refused}`);
     if (report.approvals.some((a) => a.step === target.path && a.approver === request.approver))
       throw new Error(`'${request.approver}' has already approved step ${target.path}`);
     return target;
@@ -182,7 +199,7 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
         at: new Date().toISOString(),
         ...(request.comment ? { comment: request.comment } : {}),
       };
-      report.approvals.push(approval);
+      recordApproval(approval);
       return approval;
     },
     {
@@ -196,6 +213,7 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
     (request) => {
       abort = { by: request.by, at: new Date().toISOString(), ...(request.reason ? { reason: request.reason } : {}) };
       report.abort = abort;
+      if (searchable) upsertSearchAttributes([{ key: abortedByAttribute, value: abort.by }]);
       main.cancel();
       return abort;
     },
@@ -223,6 +241,8 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
 
   async function runBlock(step: RunbookStep, r: RunbookStepRecord, block: CatalogBlock, scope: Scope): Promise<unknown> {
     const with_ = interpolate(step.with ?? {}, context(scope)) as Record<string, unknown>;
+    // Who asks for a failover a runbook starts is who started the runbook, whatever the document says.
+    if (block.kind === 'workflow' && block.takesRequester) with_.requestedBy = input.startedBy;
     if (planning && !block.readOnly) {
       if (block.kind === 'workflow' && block.planInput) {
         r.plan = await executeChild(block.workflowType, {
@@ -275,6 +295,18 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
       return undefined;
     }
     if (show) r.detail = show;
+    const upFront = approval.approvedBy === undefined ? '' : String(interpolate(approval.approvedBy, context(scope))).trim();
+    if (upFront) {
+      // Approved when the run started: by the same rules as `runbook approve`, or not at all.
+      const refused = refusal(step, upFront);
+      if (refused)
+        throw ApplicationFailure.nonRetryable(
+          `approval of step ${r.path} by '${upFront}' refused: ${refused}`,
+          failureTypes.ApprovalRefused,
+        );
+      recordApproval({ step: r.path, approver: upFront, at: new Date().toISOString(), auto: true });
+      if (approval.count <= 1) return { approvers: [upFront] };
+    }
     r.state = 'waiting';
     const entry = { path: r.path, step };
     waiting.push(entry);

@@ -8,7 +8,7 @@ import { createDrainActivities } from './drain.js';
 import { createNodeHealthActivities } from './nodes.js';
 import { createFailoverActivities } from './workloads.js';
 
-export const createKubernetesActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps'>) => ({
+export const createKubernetesActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps' | 'approverGroups' | 'gameDay'>) => ({
   ...createNodeHealthActivities(deps),
   ...createFailoverActivities(deps),
   ...createFailoverWatchActivities(deps),

@@ -5,7 +5,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import type { ActivityDeps } from '../deps.js';
-import type { AppConfig, FailoverConfig } from '../../worker/config.js';
+import { defaultAppApprovers, type AppConfig, type FailoverConfig } from '../../worker/config.js';
 import { clusterClients } from './cluster.js';
 import { kubernetesError } from './api.js';
 import {
@@ -20,6 +20,7 @@ import {
 } from './deployments.js';
 import { failureTypes } from '../../model/failures.js';
 import { failoverAppOf } from '../configuration.js';
+import { resolveApprovers, type ApprovalPolicy } from '../../model/approvals.js';
 import { mark, markKeys, markOn, markedBy, unmark, type RunRef } from './marks.js';
 
 export { runOwner, type RunRef } from './marks.js';
@@ -66,6 +67,11 @@ export interface FailoverPreflight {
   traffic: { provider: string; description: string; attempts: number; timeoutSeconds: number };
   approvalTimeoutSeconds: number;
   availableTimeoutSeconds: number;
+  /**
+   * Who may approve, from the worker's configuration (apps[].approvers, forceApprovers, groups resolved):
+   * the workflow checks every approval against it. Absent in runs from before approvals were authorised.
+   */
+  approval?: ApprovalPolicy;
   /** The target's Velero: its namespace, and its (ReadOnly) location holding the source's backups. */
   velero: { namespace: string; sourceLocation?: string; timeoutSeconds: number };
 }
@@ -96,7 +102,7 @@ function activation(run: RunRef, replicas: number, d: V1Deployment): DeploymentC
   return { replicas, ...mark('activated', run, before) };
 }
 
-export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | 'apps'>) {
+export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | 'apps' | 'approverGroups' | 'gameDay'>) {
   const appConfig = (name: string) => failoverAppOf(deps.apps, name);
   const apps = (cluster: string) => clusterClients(deps, cluster).kubeConfig.makeApiClient(AppsV1Api);
 
@@ -344,6 +350,12 @@ export function createFailoverActivities(deps: Pick<ActivityDeps, 'clusters' | '
         },
         approvalTimeoutSeconds: f.approvalTimeout,
         availableTimeoutSeconds: f.availableTimeout,
+        approval: {
+          approvers: resolveApprovers(app.approvers ?? defaultAppApprovers, deps.approverGroups),
+          forceApprovers: resolveApprovers(app.forceApprovers ?? [], deps.approverGroups),
+          fourEyes: true,
+          gameDays: deps.gameDay.failover,
+        },
       };
     },
 

@@ -21,6 +21,11 @@ export interface WorkflowBlock {
   readOnly?: boolean;
   /** How a plan asks the block for its own read-only plan (failover has one), if it can. */
   planInput?: (input: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * The child takes `requestedBy`, and the interpreter sets it to who started the runbook (never the
+   * document): the approval rules of a failover hold for one a runbook starts.
+   */
+  takesRequester?: true;
 }
 
 export interface ActivityBlock {
@@ -103,6 +108,7 @@ export const blockCatalog = {
   failover: {
     kind: 'workflow',
     workflowType: 'failover',
+    takesRequester: true,
     description: 'Move an app to its standby: preflight, plan, approval, fence, bring up, switch traffic, verify',
     workflowId: (input) => failoverWorkflowId(String(input.app)),
     planInput: (input) => ({ ...input, dryRun: true }),
@@ -110,6 +116,7 @@ export const blockCatalog = {
   failback: {
     kind: 'workflow',
     workflowType: 'failback',
+    takesRequester: true,
     description: 'Move an app back home, in restore mode with a fresh backup of where it ran',
     workflowId: (input) => failoverWorkflowId(String(input.app)),
     planInput: (input) => ({ ...input, dryRun: true }),
@@ -117,6 +124,7 @@ export const blockCatalog = {
   gameDay: {
     kind: 'workflow',
     workflowType: 'gameDay',
+    takesRequester: true,
     description: 'Every verification (and failovers) of a game day, with RTO and RPO against objectives and a report',
   },
   scaleDeployment: {

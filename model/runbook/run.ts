@@ -13,7 +13,7 @@ export interface RunbookInput {
   source: string;
   /** Every declared parameter, resolved (defaults applied, types checked) at the edge. */
   parameters: Record<string, ParameterValue>;
-  /** Who started the run: a person (`--by`, default the OS user) or `schedule <id>`. */
+  /** Who started the run: a person (the CLI's Temporal client identity) or `schedule <id>`. */
   startedBy: string;
   /** Approver groups from the configuration (`runbooks.approverGroups`), resolved when the run starts. */
   approverGroups: Record<string, string[]>;
@@ -49,6 +49,8 @@ export interface RunbookApproval {
   approver: string;
   comment?: string;
   at: string;
+  /** Given when the run started (the step's `approvedBy`), not by `runbook approve`. */
+  auto?: boolean;
 }
 
 export interface RunbookAbort {
@@ -78,6 +80,7 @@ export interface RunbookReport {
 
 /** Requests a person sends a running runbook (Temporal updates, with validators). */
 export interface RunbookApproveRequest {
+  /** Who approves: the CLI's Temporal client identity. */
   approver: string;
   /** The approval step; default the one waiting (refused when several are). */
   step?: string;

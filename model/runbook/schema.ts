@@ -67,6 +67,14 @@ export const approvalSchema = z.strictObject({
   timeout: duration,
   /** What the approver sees; may interpolate `${{ }}`. */
   show: z.string().optional(),
+  /** Who started the run may not approve it (four eyes). Default: false. */
+  fourEyes: z.boolean().default(false),
+  /**
+   * An approval given when the run started (a game day's, `--auto-approve --approver`), e.g.
+   * `${{ params.approver }}`; empty waits for the approvers as usual. The name given obeys the same
+   * rules: one of the approvers and, with `fourEyes`, not who started the run.
+   */
+  approvedBy: z.string().optional(),
 });
 
 export type Step = {

@@ -186,6 +186,7 @@ export function validateRunbook(document: RunbookDocument, options: ValidationOp
         `${approval.count} approvals are required but only ${people.size} distinct approver${people.size === 1 ? ' is' : 's are'} named`,
       );
     if (approval.show !== undefined) checkTemplates(approval.show, [...path, 'approval', 'show'], scope);
+    if (approval.approvedBy !== undefined) checkTemplates(approval.approvedBy, [...path, 'approval', 'approvedBy'], scope);
   };
 
   const checkStep = (step: Step, path: DocumentPath, scope: Scope) => {

@@ -1,10 +1,12 @@
 // Integration (the lab's configuration; no worker, nothing started): `lifeboat etcd restore |
 // replace-member` refuse bad arguments with a message naming the argument and what it expects, exit 2,
 // before anything starts; and the restore report's summary (RTO, RPO, API unavailability) from a report.
+import { userInfo } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { etcdRestoreSummary } from '../../cli/etcd.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
-import { lifeboat } from '../helpers/lab.js';
+import { labConfig, lifeboat } from '../helpers/lab.js';
 
 const restore = ['etcd', 'restore', '--cluster', 'primary', '--reason', 'r'];
 
@@ -37,6 +39,22 @@ describe('lifeboat etcd: bad input', () => {
   ])('%j exits 2: %s', async (args, message: string) => {
     const result = await lifeboat(args);
     expect([result.exitCode, result.stdout, result.stderr]).toEqual([2, '', message]);
+  });
+
+  it('an approver named up front (--auto-approve --approver) must be of group:sre and not who starts the restore: exit 2, nothing started', async () => {
+    const env = { LIFEBOAT_RUNBOOKS_DIR: fileURLToPath(new URL('../../../runbooks/', import.meta.url)) };
+    const me = userInfo().username;
+    const sre = labConfig().runbooks.approverGroups.sre!;
+    const own = await lifeboat([...restore, '--auto-approve', '--approver', me], env);
+    const stranger = await lifeboat([...restore, '--auto-approve', '--approver', 'mallory'], env);
+    expect([own, stranger].map((r) => [r.exitCode, r.stdout, r.stderr])).toEqual([
+      [
+        2,
+        '',
+        `lifeboat: --approver '${me}' refused: '${me}' started this run and may not approve it too (four eyes: another approver must)`,
+      ],
+      [2, '', `lifeboat: --approver 'mallory' refused: 'mallory' is not an approver (approvers: ${sre.join(', ')})`],
+    ]);
   });
 
   it('restore without --reason: commander names the option', async () => {

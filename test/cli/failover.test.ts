@@ -13,9 +13,12 @@ import { labConfigFile } from '../../lab/topology.js';
 import { labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { createTestApp, lifeboatMarks, targets, type TestApp } from '../helpers/failover-app.js';
 import { fetchHistory } from '../helpers/histories.js';
+import { abortedByAttribute, approversAttribute, requesterAttribute } from '../../model/approvals.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-failover-cli-'));
 const configFile = join(dir, 'lifeboat.yaml');
+const strictConfigFile = join(dir, 'strict.yaml');
+const me = userInfo().username;
 let app: TestApp;
 /** Aborted in every way; never moved for good. */
 let aborted: TestApp;
@@ -24,7 +27,7 @@ let env: Record<string, string>;
 beforeAll(async () => {
   app = await createTestApp(labConfig());
   aborted = await createTestApp(labConfig());
-  const raw = parse(readFileSync(labConfigFile, 'utf8')) as { apps: object[] };
+  const raw = parse(readFileSync(labConfigFile, 'utf8')) as { apps: object[]; cli?: object };
   for (const a of [app, aborted]) {
     raw.apps.push({
       name: a.name,
@@ -38,8 +41,14 @@ beforeAll(async () => {
         approvalTimeout: '10m',
         availableTimeout: '2m',
       },
+      // As the test worker's configuration has them (createTestApp).
+      approvers: a.config.approvers,
+      forceApprovers: a.config.forceApprovers,
     });
   }
+  // Without `--as`, one person could not play requester and approver (four eyes); strictConfigFile does not allow it.
+  writeFileSync(strictConfigFile, stringify(raw));
+  raw.cli = { allowIdentityOverride: true };
   writeFileSync(configFile, stringify(raw));
   w = await startTestWorker((c) => aborted.addTo(app.addTo(c)));
   env = { LIFEBOAT_CONFIG: configFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: w.config.temporal.taskQueue };
@@ -71,7 +80,10 @@ const lastRun = (a: TestApp) => w.client.workflow.getHandle(`failover/${a.name}`
 
 describe('lifeboat failover', () => {
   it('start waits for approve; a second start is refused naming the running one; status shows the run, then its record; failback brings it home', async () => {
-    const started = await lifeboat(['failover', 'start', '--app', app.name, '--reason', 'primary region outage', '--json'], env);
+    const started = await lifeboat(
+      ['--as', 'alice', 'failover', 'start', '--app', app.name, '--reason', 'primary region outage', '--json'],
+      env,
+    );
     expect(started.exitCode).toBe(0);
     const { workflowId, runId } = JSON.parse(started.stdout) as { workflowId: string; runId: string };
     expect(workflowId).toBe(`failover/${app.name}`);
@@ -105,7 +117,7 @@ describe('lifeboat failover', () => {
       `Preflight and plan are as of the run's start. What is true now: \`lifeboat failover plan --app ${app.name}\``,
       '',
       `failover of ${app.name} from primary to standby: AWAITING-APPROVAL`,
-      'reason: primary region outage',
+      'reason: primary region outage; requested by alice',
     ]);
     expect(text[5]).toBe(
       `preflight at start (${report.steps[0]!.finishedAt}): standby: ${report.preflight!.to.detail}; primary: ${report.preflight!.from.detail}; capacity: ${report.preflight!.capacity.detail}`,
@@ -119,7 +131,30 @@ describe('lifeboat failover', () => {
       ]),
     );
 
-    const approved = await lifeboat(['failover', 'approve', '--app', app.name, '--approver', 'carol'], env);
+    // Refused, each saying why: not an approver; the requester (four eyes); force by someone not in the
+    // force list; a name other than the OS user where the configuration does not allow `--as`.
+    const refusals = [
+      await lifeboat(['--as', 'mallory', 'failover', 'approve', '--app', app.name], env),
+      await lifeboat(['--as', 'alice', 'failover', 'approve', '--app', app.name], env),
+      await lifeboat(['--as', 'carol', 'failover', 'approve', '--app', app.name, '--force'], env),
+      await lifeboat(['--as', 'carol', 'failover', 'approve', '--app', app.name], { ...env, LIFEBOAT_CONFIG: strictConfigFile }),
+      await lifeboat(['failover', 'approve', '--app', app.name], { ...env, LIFEBOAT_AS: 'carol', LIFEBOAT_CONFIG: strictConfigFile }),
+    ];
+    expect(refusals.map((x) => [x.exitCode, x.stderr])).toEqual([
+      [1, "lifeboat: approval refused: refused: 'mallory' is not an approver (approvers: jest, alice, bob, carol)"],
+      [1, "lifeboat: approval refused: refused: 'alice' started this run and may not approve it too (four eyes: another approver must)"],
+      [1, "lifeboat: approval refused: refused: 'carol' may not force (force approvers: jest, bob)"],
+      [
+        2,
+        `lifeboat: --as 'carol' refused: you are '${me}', and the configuration does not let anyone act under another name (cli.allowIdentityOverride is false)`,
+      ],
+      [
+        2,
+        `lifeboat: LIFEBOAT_AS 'carol' refused: you are '${me}', and the configuration does not let anyone act under another name (cli.allowIdentityOverride is false)`,
+      ],
+    ]);
+    expect((await status(app)).status).toBe('awaiting-approval');
+    const approved = await lifeboat(['--as', 'carol', 'failover', 'approve', '--app', app.name], env);
     expect({ code: approved.exitCode, out: approved.stdout, err: approved.stderr }).toEqual({
       code: 0,
       out: `approved failover/${app.name} as carol`,
@@ -127,6 +162,17 @@ describe('lifeboat failover', () => {
     });
     const done = (await w.client.workflow.getHandle(workflowId, runId).result()) as FailoverReport;
     expect(done.status).toBe('completed');
+    expect(done.requestedBy).toBe('alice');
+    // Who started and who approved, as search attributes: on the run, and in a visibility query.
+    const attributes = (await w.client.workflow.getHandle(workflowId, runId).describe()).typedSearchAttributes;
+    expect([attributes.get(requesterAttribute), attributes.get(approversAttribute)]).toEqual(['alice', ['carol']]);
+    const listed: string[] = [];
+    for (let deadline = Date.now() + 30_000; !listed.length && Date.now() < deadline; await new Promise((r) => setTimeout(r, 500)))
+      for await (const x of w.client.workflow.list({
+        query: `WorkflowId = '${workflowId}' AND LifeboatRequester = 'alice' AND LifeboatApprovers = 'carol'`,
+      }))
+        listed.push(x.runId);
+    expect(listed).toEqual([runId]);
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
 
     // Finished: shown as the record it is, with when it ended.
@@ -136,7 +182,7 @@ describe('lifeboat failover', () => {
       recordNote(app),
       '',
       `failover of ${app.name} from primary to standby: COMPLETED`,
-      'reason: primary region outage; approved by carol',
+      'reason: primary region outage; requested by alice; approved by carol',
     ]);
     expect(record[5]).toBe(
       `preflight at start (${done.steps[0]!.finishedAt}): standby: ${done.preflight!.to.detail}; primary: ${done.preflight!.from.detail}; capacity: ${done.preflight!.capacity.detail}`,
@@ -183,7 +229,6 @@ describe('lifeboat failover', () => {
   }, 120_000);
 
   it('abort of a run waiting for approval (by the OS user): it ends aborted, and status says so, who and when; nothing changed', async () => {
-    const me = userInfo().username;
     const started = JSON.parse(
       (await lifeboat(['failover', 'start', '--app', aborted.name, '--reason', 'drill', '--json'], env)).stdout,
     ) as { runId: string };
@@ -196,7 +241,7 @@ describe('lifeboat failover', () => {
     expect(abort.exitCode).toBe(0);
     expect(abort.stdout.split('\n').slice(0, 3)).toEqual([
       `failover of ${aborted.name} from primary to standby: ABORTED`,
-      'reason: drill',
+      `reason: drill; requested by ${me}`,
       `aborted by ${me} at ${r.abort!.at}`,
     ]);
     expect(r.steps.map((s) => [s.name, s.state, s.detail])).toEqual([
@@ -212,7 +257,7 @@ describe('lifeboat failover', () => {
       recordNote(aborted),
       '',
       `failover of ${aborted.name} from primary to standby: ABORTED`,
-      'reason: drill',
+      `reason: drill; requested by ${me}`,
       `aborted by ${me} at ${r.abort!.at}`,
     ]);
 
@@ -245,7 +290,7 @@ describe('lifeboat failover', () => {
     expect((await status(aborted)).abort).toEqual(r.abort);
   }, 120_000);
 
-  it('abort after fencing (by --by, with --reason) rolls back through the saga and says aborted and rolled back', async () => {
+  it('abort after fencing (by --as, with --reason) rolls back through the saga and says aborted and rolled back', async () => {
     // The standby's Pods can never be scheduled: the run waits in `available`, fenced and scaled up.
     const standby = aborted.kube.standby.makeApiClient(AppsV1Api);
     await Promise.all(
@@ -270,7 +315,7 @@ describe('lifeboat failover', () => {
     expect(await aborted.replicas('primary')).toEqual({ 'svc-0': 0, 'svc-1': 0 });
 
     const abort = await lifeboat(
-      ['failover', 'abort', '--app', aborted.name, '--by', 'dave', '--reason', 'standby Pods do not schedule'],
+      ['--as', 'dave', 'failover', 'abort', '--app', aborted.name, '--reason', 'standby Pods do not schedule'],
       env,
     );
     expect(abort.exitCode).toBe(0);
@@ -293,10 +338,13 @@ describe('lifeboat failover', () => {
       ['report', 'skipped'],
     ]);
     expect(r.steps.find((s) => s.name === 'available')!.detail).toBe('interrupted: aborted by dave (standby Pods do not schedule)');
+    expect(
+      (await w.client.workflow.getHandle(`failover/${aborted.name}`, runId).describe()).typedSearchAttributes.get(abortedByAttribute),
+    ).toBe('dave');
     const out = abort.stdout.split('\n');
     expect(out.slice(0, 3)).toEqual([
       `failover of ${aborted.name} from primary to standby: ABORTED`,
-      'reason: drill; auto-approved by carol',
+      `reason: drill; requested by ${me}; auto-approved by carol`,
       `aborted by dave at ${r.abort!.at}: standby Pods do not schedule`,
     ]);
     expect(out).toContain(`rolled back: scaled 2 Deployments on 'standby' back down; unfenced 2 Deployments on 'primary'`);
@@ -325,7 +373,8 @@ describe('lifeboat failover', () => {
     [['failover', 'start', '--app', 'shop'], /required option '--reason <text>' not specified/],
     [['failover', 'start', '--app', 'shop', '--reason', 'x', '--auto-approve'], /--auto-approve needs --approver NAME/],
     [['failback', '--app', 'shop', '--reason', 'x', '--force'], /--force goes with --auto-approve/],
-    [['failover', 'abort', '--app', 'shop', '--by', ' '], /--by: expected a name/],
+    [['failover', 'start', '--app', 'shop', '--reason', 'x', '--auto-approve', '--approver', userInfo().username], /four eyes/],
+    [['failover', 'start', '--app', 'shop', '--reason', 'x', '--auto-approve', '--approver', 'mallory'], /'mallory' is not an approver/],
   ])('bad input %j exits 2 and starts nothing', async (args, message) => {
     const result = await lifeboat(args, { LIFEBOAT_TEMPORAL_TASK_QUEUE: 'nobody-polls-this' });
     expect(result.exitCode).toBe(2);

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { parse, stringify } from 'yaml';
+import { abortedByAttribute, approversAttribute, requesterAttribute } from '../../model/approvals.js';
 import { labConfigFile } from '../../lab/topology.js';
 import { parseRunbook } from '../../model/runbook/parse.js';
 import { runbookBlocks } from '../../model/runbook/registry.js';
@@ -50,6 +51,7 @@ steps:
   - id: approve
     approval:
       approvers: [group:sre]
+      fourEyes: true
       timeout: 10m
       show: Check \${{ params.cluster }}?
   - id: health
@@ -112,7 +114,8 @@ const badLines = {
 /** A copy of the lab's configuration with `runbooks:` set, written to `path`. */
 function writeConfig(path: string, runbooks: Record<string, unknown>) {
   const raw = parse(readFileSync(labConfigFile, 'utf8')) as Record<string, unknown>;
-  writeFileSync(path, stringify({ ...raw, runbooks }));
+  // `--as`: the tests play requester and approvers (four eyes).
+  writeFileSync(path, stringify({ ...raw, runbooks, cli: { allowIdentityOverride: true } }));
 }
 
 let w: TestWorker;
@@ -340,7 +343,7 @@ describe('lifeboat runbook list', () => {
 // These run the interpreter (workflows/runbook.ts): they pass once it does.
 describe('lifeboat runbook plan | run | status | approve | abort', () => {
   it('plan evaluates each step and changes nothing: the action shows its evaluated input, a false `when` is skipped', async () => {
-    const result = await lifeboat(['runbook', 'plan', 'scale-plan', '--param', 'replicas=3', '--by', 'tester', '--json'], env);
+    const result = await lifeboat(['--as', 'tester', 'runbook', 'plan', 'scale-plan', '--param', 'replicas=3', '--json'], env);
     expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: '' });
     const report = json<RunbookReport>(result.stdout);
     expect({
@@ -372,7 +375,7 @@ describe('lifeboat runbook plan | run | status | approve | abort', () => {
   });
 
   it('run --wait follows a run to its report: a read-only block as a child workflow, the parameter default applied', async () => {
-    const result = await lifeboat(['runbook', 'run', 'lab-health', '--by', 'tester', '--wait', '--json'], env);
+    const result = await lifeboat(['--as', 'tester', 'runbook', 'run', 'lab-health', '--wait', '--json'], env);
     expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: '' });
     const report = json<RunbookReport>(result.stdout);
     expect({
@@ -402,7 +405,7 @@ describe('lifeboat runbook plan | run | status | approve | abort', () => {
   });
 
   it('a run whose step fails exits 1 with the report, naming the failed step', async () => {
-    const result = await lifeboat(['runbook', 'run', 'failing-probe', '--by', 'tester', '--wait', '--json'], env);
+    const result = await lifeboat(['--as', 'tester', 'runbook', 'run', 'failing-probe', '--wait', '--json'], env);
     const report = json<RunbookReport>(result.stdout);
     expect({ exitCode: result.exitCode, status: report.status, steps: stepStates(report) }).toEqual({
       exitCode: 1,
@@ -411,8 +414,8 @@ describe('lifeboat runbook plan | run | status | approve | abort', () => {
     });
   });
 
-  it('run without --wait prints the run; it waits for approval; a non-approver is refused (exit 1); an approver approves; status shows the record', async () => {
-    const started = await lifeboat(['runbook', 'run', 'gated', '--param', 'cluster=primary', '--by', 'tester', '--json'], env);
+  it('run without --wait prints the run; it waits for approval; a non-approver and the requester (four eyes) are refused (exit 1); another approver approves; status shows the record', async () => {
+    const started = await lifeboat(['--as', 'bob', 'runbook', 'run', 'gated', '--param', 'cluster=primary', '--json'], env);
     expect(started.exitCode).toBe(0);
     const { workflowId, runId, runbook, contentHash } = json<{ workflowId: string; runId: string; runbook: string; contentHash: string }>(
       started.stdout,
@@ -433,14 +436,20 @@ describe('lifeboat runbook plan | run | status | approve | abort', () => {
       ],
     });
 
-    const refused = await lifeboat(['runbook', 'approve', workflowId, '--approver', 'mallory'], env);
+    const refused = await lifeboat(['--as', 'mallory', 'runbook', 'approve', workflowId], env);
     expect({ exitCode: refused.exitCode, stdout: refused.stdout, stderr: refused.stderr }).toEqual({
       exitCode: 1,
       stdout: '',
-      stderr: "lifeboat: approval refused: 'mallory' may not approve step approve; approvers: alice, bob",
+      stderr: "lifeboat: approval refused: 'mallory' may not approve step approve: 'mallory' is not an approver (approvers: alice, bob)",
+    });
+    const own = await lifeboat(['--as', 'bob', 'runbook', 'approve', workflowId], env);
+    expect({ exitCode: own.exitCode, stderr: own.stderr }).toEqual({
+      exitCode: 1,
+      stderr:
+        "lifeboat: approval refused: 'bob' may not approve step approve: 'bob' started this run and may not approve it too (four eyes: another approver must)",
     });
 
-    const approved = await lifeboat(['runbook', 'approve', workflowId, '--approver', 'alice', '--comment', 'go'], env);
+    const approved = await lifeboat(['--as', 'alice', 'runbook', 'approve', workflowId, '--comment', 'go'], env);
     expect({ exitCode: approved.exitCode, stdout: approved.stdout, stderr: approved.stderr }).toEqual({
       exitCode: 0,
       stdout: `approved approve of ${workflowId} as alice`,
@@ -455,7 +464,7 @@ describe('lifeboat runbook plan | run | status | approve | abort', () => {
       steps: stepStates(done),
     }).toEqual({
       status: 'succeeded',
-      startedBy: 'tester',
+      startedBy: 'bob',
       approvals: [['approve', 'alice', 'go']],
       steps: [
         ['approve', 'approval', '', 'succeeded'],
@@ -468,15 +477,18 @@ describe('lifeboat runbook plan | run | status | approve | abort', () => {
     );
     expect(text.slice(1, 3)).toEqual([
       'runbook gated: SUCCEEDED',
-      `document ${file('gated.yaml')} (sha256 ${contentHash.slice(0, 12)}); started by tester at ${done.startedAt}, finished ${done.finishedAt}`,
+      `document ${file('gated.yaml')} (sha256 ${contentHash.slice(0, 12)}); started by bob at ${done.startedAt}, finished ${done.finishedAt}`,
     ]);
+    // Who started and who approved, as search attributes.
+    const attributes = (await w.client.workflow.getHandle(workflowId, runId).describe()).typedSearchAttributes;
+    expect([attributes.get(requesterAttribute), attributes.get(approversAttribute)]).toEqual(['bob', ['alice']]);
   });
 
   it('abort of a run waiting for approval ends it aborted, recording who and why; status shows the same record', async () => {
-    const started = await lifeboat(['runbook', 'run', 'gated', '--param', 'cluster=standby', '--by', 'tester', '--json'], env);
+    const started = await lifeboat(['--as', 'tester', 'runbook', 'run', 'gated', '--param', 'cluster=standby', '--json'], env);
     const { workflowId, runId } = json<{ workflowId: string; runId: string }>(started.stdout);
     expect((await statusWhen(workflowId, (r) => r.status === 'waiting-approval')).status).toBe('waiting-approval');
-    const aborted = await lifeboat(['runbook', 'abort', workflowId, '--by', 'carol', '--reason', 'not today', '--json'], env);
+    const aborted = await lifeboat(['--as', 'carol', 'runbook', 'abort', workflowId, '--reason', 'not today', '--json'], env);
     expect({ exitCode: aborted.exitCode, stderr: aborted.stderr }).toEqual({ exitCode: 0, stderr: '' });
     const report = json<RunbookReport>(aborted.stdout);
     expect({ status: report.status, abort: { ...report.abort, at: typeof report.abort?.at }, approvals: report.approvals }).toEqual({
@@ -485,11 +497,12 @@ describe('lifeboat runbook plan | run | status | approve | abort', () => {
       approvals: [],
     });
     expect(await status(workflowId)).toEqual(report);
+    expect((await w.client.workflow.getHandle(workflowId, runId).describe()).typedSearchAttributes.get(abortedByAttribute)).toBe('carol');
     // The aborted run failed (as RunbookAborted, carrying its report): nothing more to abort or approve.
     const notRunning = `lifeboat: ${workflowId} is not running (run ${runId} is FAILED); see \`lifeboat runbook status ${workflowId}\``;
     const again = await Promise.all([
-      lifeboat(['runbook', 'abort', workflowId, '--by', 'carol'], env),
-      lifeboat(['runbook', 'approve', workflowId, '--approver', 'alice'], env),
+      lifeboat(['--as', 'carol', 'runbook', 'abort', workflowId], env),
+      lifeboat(['--as', 'alice', 'runbook', 'approve', workflowId], env),
     ]);
     expect(again.map((r) => ({ exitCode: r.exitCode, stderr: r.stderr }))).toEqual([
       { exitCode: 1, stderr: notRunning },

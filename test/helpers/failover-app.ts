@@ -43,6 +43,10 @@ export const lifeboatMarks = (d: V1Deployment): Record<string, string> =>
     ...lifeboatKeys(d.metadata?.annotations).map(([k, v]): [string, string] => [`annotation ${k}`, v]),
   ]);
 
+/** Who may approve a test app's failover; runs are requested by {@link testRequester}. */
+export const testApprovers = ['jest', 'alice', 'bob', 'carol'];
+export const testRequester = 'requester';
+
 export const targets = { primary: ['192.0.2.77'], standby: ['198.51.100.77'] };
 
 export async function createTestApp(
@@ -118,6 +122,9 @@ export async function createTestApp(
       availableTimeout: options.availableTimeout ?? 120,
       returnWatch: 86400,
     },
+    // Tests start runs as `requester` (four eyes: never an approver of its own run).
+    approvers: testApprovers,
+    forceApprovers: ['jest', 'bob'],
   };
   const readReplicas = async (cluster: 'primary' | 'standby') => {
     const list = await kube[cluster].makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace });

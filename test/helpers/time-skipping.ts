@@ -11,6 +11,10 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { bin } from '../../lab/topology.js';
 import { failureConverterPath } from '../../worker/temporal.js';
 import { workflowSource } from '../../worker/worker.js';
+import { lifeboatSearchAttributes } from '../../model/approvals.js';
+
+/** temporal.api.enums.v1.IndexedValueType: KEYWORD and KEYWORD_LIST. */
+const indexedValueType = { Keyword: 2, KeywordList: 7 } as const;
 
 /** Starts the time-skipping test server from the lab's tool cache. */
 export async function createTimeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
@@ -21,7 +25,19 @@ export async function createTimeSkippingEnvironment(): Promise<TestWorkflowEnvir
   }
   // The stubs fail on purpose, attempt after attempt: the SDK's warnings about that would bury the test output.
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: bin.temporalTestServer } } });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: bin.temporalTestServer } },
+  });
+  await registerSearchAttributes(env);
+  return env;
+}
+
+/** Registers Lifeboat's search attributes on a test server, as the lab registers them on its dev server. */
+export async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(lifeboatSearchAttributes.map((a) => [a.name, indexedValueType[a.type]])),
+  });
 }
 
 /** One call of a stubbed activity: its name, its attempt (1 for the first) and its argument. */

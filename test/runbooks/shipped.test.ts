@@ -124,7 +124,7 @@ describe('shipped runbooks on the lab', () => {
     expect(states(before)).toEqual({ health: 'succeeded', approve: 'waiting', failover: 'pending', serving: 'pending' });
     expect(before.steps[1]!.detail).toBe(`Fail ${app.name} over from primary to standby (shipped runbook test)?`);
     await expect(handle.executeUpdate(runbookApproveUpdate, { args: [{ approver: 'mallory' }] })).rejects.toMatchObject({
-      cause: { message: "'mallory' may not approve step approve; approvers: alice, bob" },
+      cause: { message: "'mallory' may not approve step approve: 'mallory' is not an approver (approvers: alice, bob)" },
     });
     await handle.executeUpdate(runbookApproveUpdate, { args: [{ approver: 'alice', comment: 'go' }] });
     const report = await handle.result();
@@ -140,12 +140,17 @@ describe('shipped runbooks on the lab', () => {
     expect((await app.dnsEndpoint()).spec.endpoints[0]!.targets).toEqual(targets.standby);
   }, 600_000);
 
-  it('quarterly-gameday backs up and verifies both clusters and the app, fails it over and back', async () => {
+  it('quarterly-gameday, once an approver other than who started it approves, backs up and verifies both clusters and the app, fails it over and back', async () => {
     // The etcd snapshots go to the lab's own clusters here, as a real game day's do (retention keeps the newest).
     const handle = await start(inputFor('quarterly-gameday', { app: gameDayApp.name, home: 'primary', standby: 'standby' }));
+    for (let r = await handle.query(runbookReportQuery); r.status !== 'waiting-approval'; r = await handle.query(runbookReportQuery))
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    await handle.executeUpdate(runbookApproveUpdate, { args: [{ approver: 'alice' }] });
     const report = await handle.result();
     expect(report.status).toBe('succeeded');
+    expect(report.approvals.map((a) => [a.step, a.approver])).toEqual([['approve', 'alice']]);
     expect(states(report)).toEqual({
+      approve: 'succeeded',
       backups: 'succeeded',
       'backups.etcd-home': 'succeeded',
       'backups.etcd-standby': 'succeeded',

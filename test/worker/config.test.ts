@@ -368,6 +368,35 @@ ${required.map((k) => `        ${k}: ${k === 'startEtcdJoining' ? joining : argv
     ]);
   });
 
+  it('approvers of an app: names and known groups are read; an unknown group, an empty list and a wrong type are refused at their lines', () => {
+    const twoClusters = valid + valid.slice(valid.indexOf('  - name: primary')).replace('name: primary', 'name: standby');
+    const withApps = (approvers: string, forceApprovers: string) => `${twoClusters}apps:
+  - name: shop
+    cluster: primary
+    namespaces: [shop]
+    verify: { cluster: standby }
+    approvers: ${approvers}
+    forceApprovers: ${forceApprovers}
+runbooks:
+  approverGroups: { sre: [alice, bob] }
+`;
+    const good = loadConfig({ file: writeConfig('approvers.yaml', withApps('[group:sre, carol]', '[bob]')), env: {} });
+    expect([good.apps[0]!.approvers, good.apps[0]!.forceApprovers, good.cli.allowIdentityOverride]).toEqual([
+      ['group:sre', 'carol'],
+      ['bob'],
+      false,
+    ]);
+    const bad = writeConfig('bad-approvers.yaml', withApps('[group:oncall, carol]', '[]'));
+    expect(problemsOf(() => loadConfig({ file: bad, env: {} }))).toEqual([
+      `${bad}:28:21: apps[0].forceApprovers: at least one approver (a name or group:<name>); leave the key out for the default`,
+      `${bad}:27:17: apps[0].approvers[0]: unknown approver group (runbooks.approverGroups) 'oncall'; configured: sre`,
+    ]);
+    const wrongType = writeConfig('approvers-type.yaml', withApps('carol', '[bob]'));
+    expect(problemsOf(() => loadConfig({ file: wrongType, env: {} }))).toEqual([
+      `${wrongType}:27:16: apps[0].approvers: a list of names and group:<name>`,
+    ]);
+  });
+
   it('with no file and no variables, says where configuration comes from', () => {
     expect(problemsOf(() => loadConfig({ env: {}, cwd: dir }))).toEqual([
       'configuration (no file; set LIFEBOAT_CONFIG or the LIFEBOAT_* variables): objectStore: Invalid input: expected object, received undefined',

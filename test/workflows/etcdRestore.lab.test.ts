@@ -79,7 +79,7 @@ const restore = (params: Record<string, string | number | boolean>, worker: Test
     .execute<typeof runbook>('runbook', {
       taskQueue: worker.config.temporal.taskQueue,
       workflowId: `etcd-restore/primary/test-${Date.now()}-${randomBytes(3).toString('hex')}`,
-      args: [findRunbookIn(runbooksDir, 'etcd-recovery', { cluster: 'primary', reason: 'jest', approver: 'jest', ...params })],
+      args: [findRunbookIn(runbooksDir, 'etcd-recovery', { cluster: 'primary', reason: 'jest', approver: 'alice', ...params })],
       workflowExecutionTimeout: '15 minutes',
     })
     .then(

@@ -7,7 +7,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { failover, FailoverReport } from '../../workflows/failover.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
-import { createTestApp, lifeboatMarks, targets, type TestApp } from '../helpers/failover-app.js';
+import { createTestApp, lifeboatMarks, targets, testRequester, type TestApp } from '../helpers/failover-app.js';
 
 let app: TestApp;
 let w: TestWorker;
@@ -34,7 +34,16 @@ describe('failover with the standby unhealthy', () => {
         .execute<typeof failover>('failover', {
           taskQueue: w.config.temporal.taskQueue,
           workflowId: `failover/${app.name}`,
-          args: [{ app: app.name, from: 'primary', to: 'standby', reason: 'test', autoApprove: { approver: 'jest' } }],
+          args: [
+            {
+              app: app.name,
+              from: 'primary',
+              to: 'standby',
+              reason: 'test',
+              autoApprove: { approver: 'jest' },
+              requestedBy: testRequester,
+            },
+          ],
         })
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);

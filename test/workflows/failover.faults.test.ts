@@ -20,7 +20,7 @@ import type { Step } from '../../model/steps.js';
 import { runRestoreNameFor } from '../../model/velero-layout.js';
 import { labConfigFile } from '../../lab/topology.js';
 import { cliPath, labConfig } from '../helpers/lab.js';
-import { createTestApp, lifeboatMarks, owner, targets, type TestApp } from '../helpers/failover-app.js';
+import { createTestApp, lifeboatMarks, owner, targets, testRequester, type TestApp } from '../helpers/failover-app.js';
 import { parseLabelTime } from '../../activities/kubernetes/marks.js';
 import { activityRunning, firstWatched, watchFor } from '../helpers/kube-watch.js';
 import { activityAttempts } from '../helpers/activity-attempts.js';
@@ -77,6 +77,7 @@ beforeAll(async () => {
         availableTimeout: '2m',
         traffic: t.provider === 'webhook' ? { provider: 'webhook', url: t.url, timeout: `${t.timeout}s`, attempts: t.attempts } : t,
       },
+      approvers: app.config.approvers,
     });
   };
   for (const b of boundaries) await add(b, { deployments: 1, replicas: 2 });
@@ -105,7 +106,7 @@ const startFailover = (app: TestApp, taskQueue: string, reason: string) =>
   client.workflow.start<typeof failover>('failover', {
     taskQueue,
     workflowId: `failover/${app.name}`,
-    args: [{ app: app.name, from: 'primary', to: 'standby', reason, autoApprove: { approver: 'jest' } }],
+    args: [{ app: app.name, from: 'primary', to: 'standby', reason, autoApprove: { approver: 'jest' }, requestedBy: testRequester }],
   });
 
 const deploymentsOf = (app: TestApp, cluster: 'primary' | 'standby') =>

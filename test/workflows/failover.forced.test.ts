@@ -27,7 +27,7 @@ import { labComponents } from '../../lab/components.js';
 import { startDaemon, stopDaemon, type DaemonSpec } from '../../lab/processes.js';
 import { httpProbe } from '../../lab/probes.js';
 import { cliPath, labConfig, lifeboat } from '../helpers/lab.js';
-import { createTestApp, lifeboatMarks, targets, type TestApp } from '../helpers/failover-app.js';
+import { createTestApp, lifeboatMarks, targets, testRequester, type TestApp } from '../helpers/failover-app.js';
 import { fetchHistory } from '../helpers/histories.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-failover-forced-'));
@@ -105,6 +105,8 @@ beforeAll(async () => {
         availableTimeout: '2m',
         returnWatch,
       },
+      approvers: app.config.approvers,
+      forceApprovers: app.config.forceApprovers,
     });
   }
   writeFileSync(configFile, stringify(raw));
@@ -149,7 +151,14 @@ describe('forced failover with the primary down', () => {
         taskQueue,
         workflowId: `failover/${app.name}`,
         args: [
-          { app: app.name, from: 'primary', to: 'standby', reason: 'primary region down', autoApprove: { approver: 'jest', force: true } },
+          {
+            app: app.name,
+            from: 'primary',
+            to: 'standby',
+            reason: 'primary region down',
+            autoApprove: { approver: 'jest', force: true },
+            requestedBy: testRequester,
+          },
         ],
       });
     const [long, short] = await Promise.all([start(watched), start(limited)]);
@@ -195,7 +204,7 @@ describe('forced failover with the primary down', () => {
       `Preflight and plan are as of the run's start. What is true now: \`lifeboat failover plan --app ${watched.name}\` and the source watch below`,
       '',
       `failover of ${watched.name} from primary to standby: WATCHING-SOURCE`,
-      'reason: primary region down; auto-approved by jest (force)',
+      'reason: primary region down; requested by requester; auto-approved by jest (force)',
       `preflight at start (${switched.steps[0]!.finishedAt}): standby: ${switched.preflight!.to.detail}; primary: UNREACHABLE (${switched.preflight!.from.detail}); capacity: ${switched.preflight!.capacity.detail}`,
     ]);
     expect(shown).toContain(
@@ -292,7 +301,16 @@ describe('forced failover with the primary down', () => {
       await client.workflow.start<typeof failback>('failback', {
         taskQueue,
         workflowId: `failover/${limited.name}`,
-        args: [{ app: limited.name, from: 'standby', to: 'primary', reason: 'primary back', autoApprove: { approver: 'jest' } }],
+        args: [
+          {
+            app: limited.name,
+            from: 'standby',
+            to: 'primary',
+            reason: 'primary back',
+            autoApprove: { approver: 'jest' },
+            requestedBy: testRequester,
+          },
+        ],
       })
     ).result();
     expect(back.status).toBe('completed');
@@ -312,7 +330,7 @@ describe('failover with the primary down, approved by a person', () => {
       client.workflow.start<typeof failover>('failover', {
         taskQueue,
         workflowId: `failover/${asked.name}`,
-        args: [{ app: asked.name, from: 'primary', to: 'standby', reason: 'primary region down', autoApprove }],
+        args: [{ app: asked.name, from: 'primary', to: 'standby', reason: 'primary region down', autoApprove, requestedBy: testRequester }],
       });
     const unforced = await (await start({ approver: 'jest' })).result().catch((e: unknown) => e);
     expect(unforced).toBeInstanceOf(WorkflowFailedError);

@@ -22,7 +22,7 @@ import { storageLocationOf } from '../../activities/velero/backup.js';
 import { createS3Client } from '../../worker/s3.js';
 import type { LifeboatConfig } from '../../worker/config.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
-import { createTestApp, lifeboatMarks, targets, type TestApp } from '../helpers/failover-app.js';
+import { createTestApp, lifeboatMarks, targets, testRequester, type TestApp } from '../helpers/failover-app.js';
 
 const apps: TestApp[] = [];
 const workers: TestWorker[] = [];
@@ -47,6 +47,7 @@ const input = (app: TestApp, extra: Partial<FailoverInput> = {}): FailoverInput 
   to: 'standby',
   reason: 'test',
   autoApprove: { approver: 'jest' },
+  requestedBy: testRequester,
   ...extra,
 });
 const run = (w: TestWorker, kind: 'failover' | 'failback', i: FailoverInput) =>

@@ -10,7 +10,7 @@ import { approveUpdate, reportQuery } from '../../workflows/failover.js';
 import { backupNameFor, failbackBackupWorkflowIdFor, runRestoreNameFor, veleroAgeSeconds } from '../../model/velero-layout.js';
 import { firstWatched, watchFor } from '../helpers/kube-watch.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
-import { createTestApp, lifeboatMarks, owner, targets, type TestApp } from '../helpers/failover-app.js';
+import { createTestApp, lifeboatMarks, owner, targets, testRequester, type TestApp } from '../helpers/failover-app.js';
 import { fetchHistory } from '../helpers/histories.js';
 import { parseLabelTime } from '../../activities/kubernetes/marks.js';
 
@@ -37,6 +37,7 @@ const input = (app: TestApp, extra: Partial<FailoverInput> = {}): FailoverInput 
   to: 'standby',
   reason: 'test',
   autoApprove: { approver: 'jest' },
+  requestedBy: testRequester,
   ...extra,
 });
 const run = (w: TestWorker, kind: 'failover' | 'failback', i: FailoverInput) =>

@@ -185,7 +185,7 @@ describe('lifeboat node replace (lab)', () => {
       `lifeboat: Node ${victim} on primary is already being handled by ${workflowId}: \`lifeboat runbook status ${workflowId}\``,
     ]);
 
-    const abort = await lifeboat(['runbook', 'abort', workflowId, '--by', 'jest', '--json'], env);
+    const abort = await lifeboat(['runbook', 'abort', workflowId, '--json'], env);
     expect(abort.exitCode).toBe(0);
     expect((JSON.parse(abort.stdout) as RunbookReport).status).toBe('aborted');
     expect((await core.readNode({ name: victim })).spec!.unschedulable ?? false).toBe(false);

@@ -27,7 +27,14 @@ import type {
 } from '../../model/runbook/run.js';
 import type { runbook } from '../../workflows/runbook.js';
 import { fetchHistory } from '../helpers/histories.js';
-import { createTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
+import { approversAttribute, requesterAttribute } from '../../model/approvals.js';
+import {
+  createTimeSkippingEnvironment,
+  recorded,
+  registerSearchAttributes,
+  withStubbedWorker,
+  type StubCall,
+} from '../helpers/time-skipping.js';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -46,6 +53,7 @@ async function onOwnServer<T>(body: () => Promise<T>): Promise<T> {
   env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: bin.temporalTestServer } },
   });
+  await registerSearchAttributes(env);
   try {
     return await body();
   } finally {
@@ -258,7 +266,7 @@ steps:
       ),
     );
     expect(refused).toEqual([
-      { type: 'Error', message: "'mallory' may not approve step approve; approvers: alice, bob, carol" },
+      { type: 'Error', message: "'mallory' may not approve step approve: 'mallory' is not an approver (approvers: alice, bob, carol)" },
       { type: 'Error', message: "'alice' has already approved step approve" },
       { type: 'Error', message: "step 'scale-up' is not waiting for an approval" },
     ]);
@@ -278,6 +286,72 @@ steps:
     expect(trace(calls)).toEqual(['scaleDeployment web→0 #1', 'scaleDeployment web→3 #1']);
     // Refused updates leave no trace in the history: only the two accepted ones are there.
     expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(2);
+  });
+
+  const fourEyesDocument = `parameters:
+  approver: { type: string, default: "" }
+steps:
+  - id: approve
+    approval:
+      approvers: ["group:sre"]
+      fourEyes: true
+      approvedBy: \${{ params.approver }}
+      timeout: 10m
+  - id: scale-up
+    ${scale('web', 3)}
+`;
+
+  it('approval with fourEyes: who started the run (bob, an approver) is refused, another approver proceeds; the approvers are searchable', async () => {
+    const { activities, calls } = recorded(healthy());
+    let refused: unknown;
+    let attributes: unknown[] = [];
+    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) =>
+      runOf(taskQueue, { ...inputOf('four-eyes', fourEyesDocument, { approver: '' }), startedBy: 'bob' }, async (handle) => {
+        await until(handle, (r) => r.status === 'waiting-approval');
+        refused = await refusal(approve(handle, { approver: 'bob' }));
+        await approve(handle, { approver: 'carol' });
+        await handle.result().catch(() => undefined);
+        const typed = (await handle.describe()).typedSearchAttributes;
+        attributes = [typed.get(requesterAttribute), typed.get(approversAttribute)];
+      }),
+    );
+    expect(refused).toEqual({
+      type: 'Error',
+      message: "'bob' may not approve step approve: 'bob' started this run and may not approve it too (four eyes: another approver must)",
+    });
+    expect(err).toBeUndefined();
+    expect(report.approvals.map((a) => [a.step, a.approver])).toEqual([['approve', 'carol']]);
+    expect(attributes).toEqual(['bob', ['carol']]);
+    expect(trace(calls)).toEqual(['scaleDeployment web→3 #1']);
+  });
+
+  it.each([
+    ['the requester', 'bob', "'bob' started this run and may not approve it too (four eyes: another approver must)"],
+    ['someone not an approver', 'mallory', "'mallory' is not an approver (approvers: bob, carol)"],
+  ])('an approval given up front (approvedBy) by %s fails the step as ApprovalRefused; nothing after it runs', async (_, approver, why) => {
+    const { activities, calls } = recorded(healthy());
+    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) =>
+      runOf(taskQueue, { ...inputOf('four-eyes', fourEyesDocument, { approver }), startedBy: 'bob' }),
+    );
+    expect(rootFailure(err)).toMatchObject({ type: 'RunbookStepFailed' });
+    expect(stepsOf(report)).toEqual([
+      `approve failed: approval of step approve by '${approver}' refused: ${why}`,
+      'scale-up skipped: an earlier step failed',
+    ]);
+    expect(report.approvals).toEqual([]);
+    expect(calls).toEqual([]);
+  });
+
+  it('an approval given up front by another approver is recorded as such and the run goes on without waiting', async () => {
+    const { activities, calls } = recorded(healthy());
+    const { report, err, events } = await withStubbedWorker(env, activities, (taskQueue) =>
+      runOf(taskQueue, { ...inputOf('four-eyes', fourEyesDocument, { approver: 'carol' }), startedBy: 'bob' }),
+    );
+    expect(err).toBeUndefined();
+    expect(report.approvals.map((a) => [a.step, a.approver, a.auto])).toEqual([['approve', 'carol', true]]);
+    expect(trace(calls)).toEqual(['scaleDeployment web→3 #1']);
+    // No timer: nobody was waited for.
+    expect(events.filter((e) => e.timerStartedEventAttributes)).toHaveLength(0);
   });
 
   it('approval nobody gives within 10 minutes: a 600 s timer fires, the step fails as timed out, nothing after it runs', async () => {

@@ -509,6 +509,11 @@ export const failoverSchema = z
   })
   .strict();
 
+/** People by name, or `group:<name>` for a group of runbooks.approverGroups. */
+const approverList = z
+  .array(z.string().regex(/^(group:)?\S+$/, 'a name, or group:<name>'), { error: 'a list of names and group:<name>' })
+  .min(1, 'at least one approver (a name or group:<name>); leave the key out for the default');
+
 /** An application: what a Velero backup of it holds and how a restore of it is proven. */
 export const appSchema = z
   .object({
@@ -542,8 +547,18 @@ export const appSchema = z
     objectives: objectivesSchema.prefault({}),
     /** Absent: the app cannot be failed over. */
     failover: failoverSchema.optional(),
+    /**
+     * Who may approve its failover and failback: names and `group:<name>` (runbooks.approverGroups),
+     * never who started the run (four eyes). Default: {@link defaultAppApprovers}.
+     */
+    approvers: approverList.optional(),
+    /** Who may approve with `force` (the source cannot be fenced): names and groups as above. Default: nobody. */
+    forceApprovers: approverList.optional(),
   })
   .strict();
+
+/** Who approves an app's failover when its configuration names nobody: whoever runbook approval steps name most. */
+export const defaultAppApprovers = ['group:sre'];
 
 const keyId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a key id of letters, digits, dot, dash or underscore');
 
@@ -736,6 +751,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The `lifeboat` command. */
+    cli: z
+      .object({
+        /**
+         * Whether `--as NAME` (or LIFEBOAT_AS) may name someone other than the OS user as who runs the
+         * CLI (the Temporal client identity, the requester and approver of runs). Default: false.
+         */
+        allowIdentityOverride: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     /** Runbook documents (`lifeboat runbook`, `schedule apply`) and who may approve their approval steps. */
     runbooks: z
       .object({
@@ -837,6 +863,14 @@ export const configSchema = z
         message:
           'the codec server decodes with the history keys, and the configuration has no encryption block; expected encryption.currentKeyId and encryption.keys',
       });
+    const groups = new Set(Object.keys(c.runbooks.approverGroups));
+    c.apps.forEach((a, i) => {
+      for (const key of ['approvers', 'forceApprovers'] as const)
+        a[key]?.forEach((approver, j) => {
+          if (approver.startsWith('group:'))
+            known(approver.slice('group:'.length), groups, ['apps', i, key, j], 'approver group (runbooks.approverGroups)');
+        });
+    });
     if (!c.encryption) {
       // What runs by itself must be able to run: a scheduled snapshot is encrypted, a game day decrypts.
       const noKeys = 'and the configuration has no encryption block; expected encryption.currentKeyId and encryption.keys';

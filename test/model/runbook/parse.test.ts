@@ -36,6 +36,7 @@ describe('good runbooks', () => {
       approvers: ['group:sre', 'carol'],
       count: 2,
       timeout: '4h',
+      fourEyes: false,
       show: 'Move workloads off ${{ params.node }} in ${{ params.cluster }} (cordoned ${{ steps.cordon.outputs.cordoned }})?',
     });
     expect(scale?.forEach?.as).toBe('app');

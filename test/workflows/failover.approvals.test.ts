@@ -1,0 +1,192 @@
+// Authorised approvals of a failover, on Temporal's time-skipping test server (no lab component: the
+// real workflow from the built bundle, stubbed activities; test/helpers/time-skipping.ts). The policy
+// is what the worker's preflight resolves from its configuration: approvers alice and bob, bob alone
+// may force. Refused: an approver not listed, the requester approving their own run (four eyes), a
+// force by someone not in the force list, an auto-approval naming the requester or the game day's
+// approver outside a game day. Nothing is changed by a refused run.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { FailoverPreflight } from '../../activities/kubernetes/workloads.js';
+import type { Workload } from '../../activities/kubernetes/deployments.js';
+import {
+  approveUpdate,
+  isFailoverReport,
+  reportQuery,
+  type failover,
+  type FailoverInput,
+  type FailoverReport,
+} from '../../workflows/failover.js';
+import { carriedDetails, rootFailure } from '../../model/failure-chain.js';
+import { approversAttribute, requesterAttribute } from '../../model/approvals.js';
+import { createTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await createTimeSkippingEnvironment();
+}, 60_000);
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const workloads = [{ namespace: 'shop', name: 'cart' }];
+
+const preflight = (reachable = true): FailoverPreflight => ({
+  app: 'shop',
+  from: { cluster: 'primary', reachable, healthy: reachable, detail: reachable ? '3/3 Nodes Ready' : 'connect ECONNREFUSED' },
+  to: { cluster: 'standby', reachable: true, healthy: true, detail: '3/3 Nodes Ready' },
+  mode: 'warm-standby',
+  namespaces: ['shop'],
+  workloads: workloads.map((w) => ({ ...w, replicas: 1, replicasFrom: "primary's spec.replicas", cpuMilli: 10, memoryBytes: 1024 })),
+  capacity: { neededCpuMilli: 10, neededMemoryBytes: 1024, freeCpuMilli: 1000, freeMemoryBytes: 1024 ** 3, ok: true, detail: 'enough' },
+  blockers: [],
+  warnings: [],
+  objectives: { rtoSeconds: 600, rpoSeconds: 86_400 },
+  traffic: { provider: 'externalDNS', description: 'DNSEndpoint', attempts: 5, timeoutSeconds: 20 },
+  approvalTimeoutSeconds: 600,
+  availableTimeoutSeconds: 120,
+  velero: { namespace: 'velero', timeoutSeconds: 300 },
+  approval: { approvers: ['alice', 'bob'], forceApprovers: ['bob'], fourEyes: true, gameDays: true },
+});
+
+const stubs = (reachable = true) => ({
+  preflightFailover: () => Promise.resolve(preflight(reachable)),
+  fenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) =>
+    Promise.resolve({ fenced: ws.map((w) => ({ ...w, previousReplicas: 1 })) }),
+  unfenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ unfenced: ws }),
+  activateWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ activated: ws }),
+  activateAsSourceStops: ({ workloads: ws }: { workloads: Workload[] }) =>
+    Promise.resolve({ activated: ws, firstActivatedAt: new Date().toISOString() }),
+  deactivateWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ deactivated: ws }),
+  waitWorkloadsAvailable: ({ workloads: ws, since }: { workloads: Workload[]; since: string }) =>
+    Promise.resolve({ availableAt: since, secondsSinceStart: 1, workloads: ws.map((w) => ({ ...w, readyReplicas: 1 })) }),
+  switchTraffic: (i: { to: string }) => Promise.resolve({ changed: true, activeCluster: i.to, detail: 'switched' }),
+  trafficStatus: () => Promise.resolve({ provider: 'externalDNS', activeCluster: 'standby', detail: 'switched' }),
+  sourceWatchPlan: () => Promise.resolve({ limitSeconds: 60, fenceCommand: 'kubectl scale' }),
+  watchForSourceApi: () => Promise.resolve({ answered: true, at: new Date().toISOString(), checks: 1 }),
+});
+
+const input: FailoverInput = { app: 'shop', from: 'primary', to: 'standby', reason: 'approvals test', requestedBy: 'alice' };
+
+const reportOf = (err: unknown) => carriedDetails<FailoverReport>(err, ({ detail }) => isFailoverReport(detail))!;
+
+/** Until the run waits for its approval. */
+async function awaitingApproval(handle: WorkflowHandle): Promise<void> {
+  for (;;) {
+    const r = await handle.query(reportQuery).catch(() => undefined);
+    if (r?.status === 'awaiting-approval') return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+const refusalOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'accepted',
+    (e: unknown) => rootFailure(e).message,
+  );
+
+describe('failover approvals (time-skipping test server, stubbed activities)', () => {
+  it('an approver not listed, the requester (four eyes) and a force by a non-force approver are refused, each saying why; another approver proceeds', async () => {
+    const { activities, calls } = recorded(stubs());
+    const { refusals, report } = await withStubbedWorker(env, activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof failover>('failover', {
+        taskQueue,
+        workflowId: 'failover/shop-approvals',
+        args: [input],
+      });
+      await awaitingApproval(handle);
+      const approve = (approver: string, force?: boolean) =>
+        refusalOf(handle.executeUpdate(approveUpdate, { args: [{ approver, force }] }));
+      const refusals = [await approve('mallory'), await approve('alice'), await approve('alice', true)];
+      // Nothing was changed while it waited, refused or not.
+      expect(calls.map((c) => c.activity)).toEqual(['preflightFailover']);
+      const accepted = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob', comment: 'go' }] });
+      expect(accepted).toMatchObject({ approver: 'bob', force: false, auto: false, comment: 'go' });
+      const report = await handle.result();
+      const attributes = (await handle.describe()).typedSearchAttributes;
+      // Who started it and who approved it, searchable.
+      expect([attributes.get(requesterAttribute), attributes.get(approversAttribute)]).toEqual(['alice', ['bob']]);
+      return { refusals, report };
+    });
+    expect(refusals).toEqual([
+      "refused: 'mallory' is not an approver (approvers: alice, bob)",
+      "refused: 'alice' started this run and may not approve it too (four eyes: another approver must)",
+      "refused: 'alice' started this run and may not approve it too (four eyes: another approver must)",
+    ]);
+    expect(report.status).toBe('completed');
+    expect(report.requestedBy).toBe('alice');
+    expect(report.approval).toMatchObject({ approver: 'bob', auto: false });
+  });
+
+  it('force needs a force approver: alice (an approver) is refused the force, bob (a force approver) proceeds', async () => {
+    const { activities } = recorded(stubs(false));
+    const { refusals, report } = await withStubbedWorker(env, activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof failover>('failover', {
+        taskQueue,
+        workflowId: 'failover/shop-force',
+        args: [{ ...input, requestedBy: 'carol' }],
+      });
+      await awaitingApproval(handle);
+      const approve = (approver: string, force?: boolean) =>
+        refusalOf(handle.executeUpdate(approveUpdate, { args: [{ approver, force }] }));
+      const refusals = [await approve('alice'), await approve('alice', true)];
+      await handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob', force: true }] });
+      return { refusals, report: await handle.result() };
+    });
+    expect(refusals).toEqual([
+      "'primary' is unreachable and cannot be fenced: approve with force to proceed anyway",
+      "refused: 'alice' may not force (force approvers: bob)",
+    ]);
+    expect(report.status).toBe('completed');
+    expect(report.approval).toMatchObject({ approver: 'bob', force: true });
+  });
+
+  it.each([
+    [
+      'the requester',
+      'alice',
+      { approver: 'alice' },
+      "'alice' started this run and may not approve it too (four eyes: another approver must)",
+    ],
+    ['someone not listed', 'carol', { approver: 'mallory' }, "'mallory' is not an approver (approvers: alice, bob)"],
+    [
+      'an approver who may not force, with force',
+      'carol',
+      { approver: 'alice', force: true },
+      "'alice' may not force (force approvers: bob)",
+    ],
+    ["the game day's approver outside a game day", 'carol', { approver: 'gameday' }, "'gameday' may approve only a game day's own runs"],
+  ])('auto-approval naming %s: ApprovalRefused, nothing changed', async (_, requestedBy, autoApprove, why) => {
+    const { activities, calls } = recorded(stubs());
+    const err = await withStubbedWorker(env, activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof failover>('failover', {
+        taskQueue,
+        workflowId: `failover/shop-auto-${autoApprove.approver}-${requestedBy}`,
+        args: [{ ...input, requestedBy, autoApprove }],
+      });
+      return handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    });
+    expect(rootFailure(err)).toEqual({ type: 'ApprovalRefused', message: `auto-approval refused, nothing was changed: ${why}` });
+    expect(reportOf(err)).toMatchObject({ status: 'failed', failureType: 'ApprovalRefused' });
+    expect(calls.map((c) => c.activity)).toEqual(['preflightFailover']);
+  });
+
+  it('a run that does not name its requester cannot be approved (four eyes cannot be checked)', async () => {
+    const { activities } = recorded(stubs());
+    const refused = await withStubbedWorker(env, activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof failover>('failover', {
+        taskQueue,
+        workflowId: 'failover/shop-anonymous',
+        args: [{ ...input, requestedBy: undefined }],
+      });
+      await awaitingApproval(handle);
+      const refused = await refusalOf(handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob' }] }));
+      await handle.terminate('test done');
+      return refused;
+    });
+    expect(refused).toBe('refused: the run does not name who started it, so four eyes cannot be checked; start it with lifeboat');
+  });
+});
