@@ -15,7 +15,7 @@ import { bin, clusterPaths } from './topology.js';
  * kubeconfig, or the ServiceAccount's token kubeconfig (what a production install runs with). The one
  * switch: lab/lab.ts's labConfig and labEnv read it through {@link labWorkerKubeconfig}.
  */
-export const labWorkerCredentials = 'admin' as 'admin' | 'serviceaccount';
+export const labWorkerCredentials = 'serviceaccount' as 'admin' | 'serviceaccount';
 
 export const lifeboatServiceAccount = { namespace: 'lifeboat-system', name: 'lifeboat' } as const;
 
