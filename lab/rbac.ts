@@ -137,6 +137,16 @@ export async function grantObjectReads(cluster: string, objects: readonly Object
   await applyManifests(clusterPaths(cluster).kubeconfig('admin'), objectReadGrants(objects, name));
 }
 
+/** Removes what {@link grantObjectReads} made cluster-wide under `name` (its Roles go with their namespaces). */
+export async function revokeObjectReads(cluster: string, name: string): Promise<void> {
+  await kubectl(clusterPaths(cluster).kubeconfig('admin'), [
+    'delete',
+    '--ignore-not-found',
+    `clusterrolebinding/${name}`,
+    `clusterrole/${name}`,
+  ]);
+}
+
 const dedupe = (objects: object[]) => {
   const key = (o: object) => {
     const m = o as Manifest;

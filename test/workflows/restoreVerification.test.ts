@@ -19,7 +19,7 @@ import type { ObjectRef } from '../../worker/config.js';
 import { loadKeyRing } from '../../worker/keys.js';
 import { fetchHistory } from '../helpers/histories.js';
 import { adminKubeConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
-import { grantObjectReads } from '../../lab/rbac.js';
+import { grantObjectReads, revokeObjectReads } from '../../lab/rbac.js';
 import { deleteSnapshotsOf, testClusterName, withTestClusters } from '../helpers/test-cluster.js';
 
 const scratchDir = mkdtempSync(join(tmpdir(), 'lifeboat-verify-test-'));
@@ -172,6 +172,7 @@ describe('restoreVerification (etcd)', () => {
       expect(history.searchable).toContain(dataHash({ data: { token } }).slice(0, 12));
     } finally {
       await core.deleteNamespace({ name: ns });
+      await revokeObjectReads('primary', 'lifeboat-test-restore-objects');
     }
   }, 240_000);
 
