@@ -7,7 +7,7 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import type { LifeboatConfig } from '../worker/config.js';
+import type { LifeboatConfig, ObjectRef } from '../worker/config.js';
 import { bin, clusterPaths } from './topology.js';
 
 /**
@@ -15,7 +15,7 @@ import { bin, clusterPaths } from './topology.js';
  * kubeconfig, or the ServiceAccount's token kubeconfig (what a production install runs with). The one
  * switch: lab/lab.ts's labConfig and labEnv read it through {@link labWorkerKubeconfig}.
  */
-export const labWorkerCredentials = 'admin' as 'admin' | 'serviceaccount';
+export const labWorkerCredentials = 'serviceaccount' as 'admin' | 'serviceaccount';
 
 export const lifeboatServiceAccount = { namespace: 'lifeboat-system', name: 'lifeboat' } as const;
 
@@ -89,19 +89,28 @@ export function labBindings(config: LifeboatConfig, cluster: string): object[] {
     const t = app.failover?.traffic;
     if (t?.provider === 'externalDNS' && t.cluster === cluster) out.push(namespaceBinding('lifeboat-failover-traffic', t.namespace));
   }
-  // The restore's and the verification's named objects: gets by name, nothing more.
-  const objects = c.restoreVerification.objects;
+  out.push(...objectReadGrants(c.restoreVerification.objects, 'lifeboat-lab-restore-objects'));
+  return dedupe(out);
+}
+
+/**
+ * Gets by name of `objects` (clusters[].restoreVerification.objects, or a verification's own list),
+ * nothing more: a ClusterRole `<name>` for Namespaces, a Role `<name>` in each namespace for the rest,
+ * each bound to the ServiceAccount.
+ */
+export function objectReadGrants(objects: readonly ObjectRef[], name: string): object[] {
+  const out: object[] = [];
   const namespaces = objects.filter((o) => o.resource === 'namespaces').map((o) => o.name);
   out.push(
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
-      metadata: { name: 'lifeboat-lab-restore-objects', labels: labLabels },
+      metadata: { name, labels: labLabels },
       rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get'], resourceNames: [...new Set(['kube-system', ...namespaces])] }],
     },
-    clusterBinding('lifeboat-lab-restore-objects'),
+    clusterBinding(name),
   );
-  const byNamespace = new Map<string, typeof objects>();
+  const byNamespace = new Map<string, ObjectRef[]>();
   for (const o of objects) if (o.namespace) byNamespace.set(o.namespace, [...(byNamespace.get(o.namespace) ?? []), o]);
   for (const [namespace, refs] of byNamespace) {
     const resources = [...new Set(refs.map((r) => r.resource))];
@@ -109,7 +118,7 @@ export function labBindings(config: LifeboatConfig, cluster: string): object[] {
       {
         apiVersion: 'rbac.authorization.k8s.io/v1',
         kind: 'Role',
-        metadata: { name: 'lifeboat-restore-objects', namespace, labels: labLabels },
+        metadata: { name, namespace, labels: labLabels },
         rules: resources.map((resource) => ({
           apiGroups: [resource === 'deployments' ? 'apps' : ''],
           resources: [resource],
@@ -117,10 +126,25 @@ export function labBindings(config: LifeboatConfig, cluster: string): object[] {
           resourceNames: refs.filter((r) => r.resource === resource).map((r) => r.name),
         })),
       },
-      namespaceBinding('lifeboat-restore-objects', namespace, 'Role'),
+      namespaceBinding(name, namespace, 'Role'),
     );
   }
-  return dedupe(out);
+  return out;
+}
+
+/** Grants the ServiceAccount gets of `objects` by name on `cluster` (what a test verifying objects of its own needs). */
+export async function grantObjectReads(cluster: string, objects: readonly ObjectRef[], name: string): Promise<void> {
+  await applyManifests(clusterPaths(cluster).kubeconfig('admin'), objectReadGrants(objects, name));
+}
+
+/** Removes what {@link grantObjectReads} made cluster-wide under `name` (its Roles go with their namespaces). */
+export async function revokeObjectReads(cluster: string, name: string): Promise<void> {
+  await kubectl(clusterPaths(cluster).kubeconfig('admin'), [
+    'delete',
+    '--ignore-not-found',
+    `clusterrolebinding/${name}`,
+    `clusterrole/${name}`,
+  ]);
 }
 
 const dedupe = (objects: object[]) => {

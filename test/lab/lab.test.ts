@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { codecServerPort, labCodecTokenFile, labUiOrigin } from '../../lab/codec-server-component.js';
 import { labUp } from '../../lab/lab.js';
 import { runningPid } from '../../lab/processes.js';
-import { bin, labClusters } from '../../lab/topology.js';
+import { bin, clusterPaths, labClusters } from '../../lab/topology.js';
 import { lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
 
 interface StatusJson {
@@ -97,15 +97,9 @@ describe('lab status and env', () => {
     const raw: Record<string, string> = {};
     for (const cluster of ['primary', 'standby']) {
       const up = cluster.toUpperCase();
-      await execa(bin.kubectl, [
-        '--kubeconfig',
-        env[`LIFEBOAT_CLUSTER_${up}_KUBECONFIG`]!,
-        'create',
-        'secret',
-        'generic',
-        name,
-        '--from-literal=password=hunter2',
-      ]);
+      // The admin kubeconfig: the configuration's may be Lifeboat's ServiceAccount, which may not write Secrets.
+      const admin = clusterPaths(cluster).kubeconfig('admin');
+      await execa(bin.kubectl, ['--kubeconfig', admin, 'create', 'secret', 'generic', name, '--from-literal=password=hunter2']);
       const { stdout } = await execa(
         bin.etcdctl,
         [
@@ -120,7 +114,7 @@ describe('lab status and env', () => {
         { encoding: 'latin1' },
       );
       raw[cluster] = stdout;
-      await execa(bin.kubectl, ['--kubeconfig', env[`LIFEBOAT_CLUSTER_${up}_KUBECONFIG`]!, 'delete', 'secret', name]);
+      await execa(bin.kubectl, ['--kubeconfig', admin, 'delete', 'secret', name]);
     }
     expect(raw.primary).toMatch(/^k8s:enc:aescbc:v1:key1:/);
     expect(raw.primary).not.toContain('hunter2');

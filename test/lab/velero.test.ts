@@ -7,10 +7,10 @@ import { readVeleroFile } from '../../activities/velero/backup.js';
 import { backupFileKey } from '../../model/velero-layout.js';
 import { veleroBackupFiles } from '../helpers/velero-files.js';
 import { createClients } from '../../worker/clients.js';
-import { labConfig } from '../helpers/lab.js';
+import { adminKubeConfig, labConfig } from '../helpers/lab.js';
 
 const clients = createClients(labConfig());
-const primary = clients.clusters.get('primary')!.kubeConfig;
+const primary = adminKubeConfig('primary');
 const core = primary.makeApiClient(CoreV1Api);
 const custom = primary.makeApiClient(CustomObjectsApi);
 const stamp = Date.now();

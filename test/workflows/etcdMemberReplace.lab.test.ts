@@ -23,8 +23,8 @@ import { runningPid } from '../../lab/processes.js';
 import { bin, etcdMembersOf, labClusters } from '../../lab/topology.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import type { runbook } from '../../workflows/runbook.js';
-import { createClients, loadKubeConfig } from '../../worker/clients.js';
-import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { createClients } from '../../worker/clients.js';
+import { adminKubeConfig, labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { killLabProcess } from '../helpers/processes.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 
@@ -33,7 +33,7 @@ const primary = config.clusters.find((c) => c.name === 'primary')!;
 const clients = createClients(config);
 const deps = activityDeps(clients, undefined);
 const members = etcdMembersOf(labClusters.find((c) => c.name === 'primary')!);
-const core = loadKubeConfig(primary).makeApiClient(CoreV1Api);
+const core = adminKubeConfig('primary').makeApiClient(CoreV1Api);
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 let w: TestWorker;
 

@@ -32,7 +32,7 @@ import { withEtcdClient } from '../../activities/etcd/client.js';
 import { createClients, type LifeboatClients } from '../../worker/clients.js';
 import { loadKeyRing, type KeyRing } from '../../worker/keys.js';
 import { bin } from '../../lab/topology.js';
-import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { adminKubeConfig, labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { s3ClientDenyingDelete } from '../helpers/minio.js';
 import { deleteSnapshotsOf, snapshotKeysOf, testClusterName, withTestClusters } from '../helpers/test-cluster.js';
 import { decodeHistoryJSON } from '../../worker/temporal.js';
@@ -84,7 +84,7 @@ describe('etcdSnapshot round trip', () => {
   let workflowId: string;
 
   beforeAll(async () => {
-    const core = clients.clusters.get('primary')!.kubeConfig.makeApiClient(CoreV1Api);
+    const core = adminKubeConfig('primary').makeApiClient(CoreV1Api);
     await core
       .createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'snapshot-marker' }, data: { marker } } })
       .catch(() =>

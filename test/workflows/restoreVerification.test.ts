@@ -16,10 +16,12 @@ import type { VerificationResult } from '../../model/verification.js';
 import { readManifest } from '../../activities/object-store/manifests.js';
 import { failedVerification } from '../../cli/verification-output.js';
 import { createClients } from '../../worker/clients.js';
+import type { ObjectRef } from '../../worker/config.js';
 import { loadKeyRing } from '../../worker/keys.js';
 import { fetchHistory } from '../helpers/histories.js';
-import { startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { adminKubeConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { alive, listeningSockets } from '../helpers/processes.js';
+import { grantObjectReads, revokeObjectReads } from '../../lab/rbac.js';
 import { deleteSnapshotsOf, testClusterName, withTestClusters } from '../helpers/test-cluster.js';
 
 const scratchDir = mkdtempSync(join(tmpdir(), 'lifeboat-verify-test-'));
@@ -93,7 +95,7 @@ const expectNothingLeft = () => {
 
 describe('restoreVerification (etcd)', () => {
   it('restores a snapshot in which the test created known objects, and finds them', async () => {
-    const kc = clients.clusters.get('primary')!.kubeConfig;
+    const kc = adminKubeConfig('primary');
     const core = kc.makeApiClient(CoreV1Api);
     const ns = `verify-${randomBytes(4).toString('hex')}`;
     const token = randomBytes(16).toString('base64');
@@ -111,6 +113,13 @@ describe('restoreVerification (etcd)', () => {
           },
         },
       });
+      const objects: ObjectRef[] = [
+        { resource: 'namespaces', name: ns },
+        { resource: 'deployments', namespace: ns, name: 'api' },
+        { resource: 'secrets', namespace: ns, name: 'db-credentials' },
+      ];
+      // Lifeboat reads the live copies by name, as an operator grants clusters[].restoreVerification.objects.
+      await grantObjectReads('primary', objects, 'lifeboat-test-restore-objects');
       const manifest = await snapshot('primary');
       const workflowId = `verify-etcd/primary/test-known-${Date.now()}`;
       const r = await verify(
@@ -118,11 +127,7 @@ describe('restoreVerification (etcd)', () => {
           kind: 'etcd',
           cluster: 'primary',
           snapshotId: manifest.snapshotId,
-          objects: [
-            { resource: 'namespaces', name: ns },
-            { resource: 'deployments', namespace: ns, name: 'api' },
-            { resource: 'secrets', namespace: ns, name: 'db-credentials' },
-          ],
+          objects,
         },
         workflowId,
       );
@@ -184,6 +189,7 @@ describe('restoreVerification (etcd)', () => {
         expect(c.detail).not.toMatch(/sha256|\b(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b/);
     } finally {
       await core.deleteNamespace({ name: ns });
+      await revokeObjectReads('primary', 'lifeboat-test-restore-objects');
     }
   }, 240_000);
 

@@ -13,12 +13,13 @@ import { activityDeps } from '../../activities/deps.js';
 import { backupFileKey, backupNameFor, maxVeleroNameLength, workflowIdAnnotation } from '../../model/velero-layout.js';
 import { veleroApi } from '../../activities/velero/backup.js';
 import { createClients } from '../../worker/clients.js';
-import { labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { grantInNamespaces } from '../../lab/rbac.js';
+import { adminKubeConfig, labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { veleroBackupFiles } from '../helpers/velero-files.js';
 
 const config = labConfig();
 const clients = createClients(config);
-const primary = clients.clusters.get('primary')!.kubeConfig;
+const primary = adminKubeConfig('primary');
 const bucket = config.objectStore.bucket;
 
 let w: TestWorker;
@@ -203,6 +204,8 @@ describe('veleroBackup with no Velero server at work', () => {
   let absent: TestWorker;
   beforeAll(async () => {
     await primary.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: veleroNamespace } } });
+    // Lifeboat's Velero backup role in this Velero namespace too, as an operator binds it in theirs.
+    await grantInNamespaces('primary', [veleroNamespace], ['lifeboat-velero-backup']);
     absent = await startTestWorker((c) => ({
       ...c,
       clusters: c.clusters.map((cl) => (cl.name === 'primary' ? { ...cl, velero: { ...cl.velero, namespace: veleroNamespace } } : cl)),

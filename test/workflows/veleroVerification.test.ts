@@ -17,14 +17,15 @@ import { veleroApi } from '../../activities/velero/backup.js';
 import type { AppConfig } from '../../worker/config.js';
 import { labConfigFile } from '../../lab/topology.js';
 import { createClients } from '../../worker/clients.js';
+import { grantInNamespaces } from '../../lab/rbac.js';
 import { retriedActivities } from '../helpers/activity-attempts.js';
-import { cliPath, labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { adminKubeConfig, cliPath, labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { failureTypes } from '../../model/failures.js';
 
 const config = labConfig();
 const clients = createClients(config);
-const primaryCore = clients.clusters.get('primary')!.kubeConfig.makeApiClient(CoreV1Api);
-const standby = clients.clusters.get('standby')!.kubeConfig;
+const primaryCore = adminKubeConfig('primary').makeApiClient(CoreV1Api);
+const standby = adminKubeConfig('standby');
 const standbyCore = standby.makeApiClient(CoreV1Api);
 const stamp = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 
@@ -168,6 +169,8 @@ describe('veleroRestoreVerification of the shop app', () => {
 describe('veleroRestoreVerification with a failing check', () => {
   it('a source ConfigMap changed after the backup fails configMapHash precisely, and the scratch namespace is still deleted', async () => {
     await primaryCore.createNamespace({ body: { metadata: { name: cmNamespace } } });
+    // The app's live ConfigMaps, which the check compares, are Lifeboat's to read as in any app namespace.
+    await grantInNamespaces('primary', [cmNamespace], ['lifeboat-velero-verification-source']);
     await primaryCore.createNamespacedConfigMap({
       namespace: cmNamespace,
       body: { metadata: { name: 'settings' }, data: { mode: 'before' } },

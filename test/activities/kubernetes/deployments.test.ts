@@ -13,10 +13,9 @@ import {
   type Workload,
 } from '../../../activities/kubernetes/deployments.js';
 import { warmStandbyDeployment } from '../../../lab/warm-standby.js';
-import { loadKubeConfig } from '../../../worker/clients.js';
-import { labConfig } from '../../helpers/lab.js';
+import { adminKubeConfig } from '../../helpers/lab.js';
 
-const kubeConfig = loadKubeConfig(labConfig().clusters.find((c) => c.name === 'primary')!);
+const kubeConfig = adminKubeConfig('primary');
 const apps = kubeConfig.makeApiClient(AppsV1Api);
 const core = kubeConfig.makeApiClient(CoreV1Api);
 const namespace = `deploy-test-${randomBytes(4).toString('hex')}`;

@@ -29,11 +29,11 @@ import { outOfServiceTaint, type DrainPod, type PodRef } from '../../../model/no
 import { createClients, type LifeboatClients } from '../../../worker/clients.js';
 import { killNode } from '../../../lab/nodes.js';
 import { kwokNodeAnnotations } from '../../../activities/node-provider/kwok.js';
-import { labConfig } from '../../helpers/lab.js';
+import { adminKubeConfig, labConfig } from '../../helpers/lab.js';
 
 const cluster = 'primary';
 const clients: LifeboatClients = createClients(labConfig());
-const kubeConfig = clients.clusters.get(cluster)!.kubeConfig;
+const kubeConfig = adminKubeConfig(cluster);
 const core = kubeConfig.makeApiClient(CoreV1Api);
 const apps = kubeConfig.makeApiClient(AppsV1Api);
 const policy = kubeConfig.makeApiClient(PolicyV1Api);

@@ -14,12 +14,13 @@ import { createFailoverActivities } from '../../../activities/kubernetes/workloa
 import { mergePatch, type Workload } from '../../../activities/kubernetes/deployments.js';
 import { activityDeps } from '../../../activities/deps.js';
 import { warmStandbyDeployment } from '../../../lab/warm-standby.js';
+import { grantInNamespaces } from '../../../lab/rbac.js';
 import { createClients, type LifeboatClients } from '../../../worker/clients.js';
-import { labConfig } from '../../helpers/lab.js';
+import { adminKubeConfig, labConfig } from '../../helpers/lab.js';
 import { lifeboatMarks } from '../../helpers/failover-app.js';
 
 const clients: LifeboatClients = createClients(labConfig());
-const kubeConfig = clients.clusters.get('primary')!.kubeConfig;
+const kubeConfig = adminKubeConfig('primary');
 const apps = kubeConfig.makeApiClient(AppsV1Api);
 const core = kubeConfig.makeApiClient(CoreV1Api);
 const acts = createFailoverActivities(activityDeps(clients, undefined));
@@ -54,6 +55,7 @@ async function freshApp() {
     }
   }
   await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await grantInNamespaces('primary', [namespace], ['lifeboat-failover-workloads']);
   await Promise.all(names.map((name) => apps.createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, 2, 'primary') })));
   await settled('Available', available);
   return { namespace, workloads, read, settled };

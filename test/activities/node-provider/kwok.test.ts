@@ -21,7 +21,7 @@ import { kwokNodeSelector } from '../../../activities/node-provider/kwok.js';
 import { mergePatch } from '../../../activities/kubernetes/deployments.js';
 import { createClients } from '../../../worker/clients.js';
 import { killNode, reviveNode } from '../../../lab/nodes.js';
-import { labConfig } from '../../helpers/lab.js';
+import { adminKubeConfig, labConfig } from '../../helpers/lab.js';
 
 const tag = randomBytes(3).toString('hex');
 const config = labConfig();
@@ -31,8 +31,9 @@ const primary = clients.clusters.get('primary')!;
 const acts = createNodeProviderActivities({
   clusters: new Map([['primary', { ...primary, config: { ...primary.config, nodeProvider: { kind: 'kwok' } } }]]),
 });
-const core = primary.kubeConfig.makeApiClient(CoreV1Api);
-const leases = primary.kubeConfig.makeApiClient(CoordinationV1Api);
+const admin = adminKubeConfig('primary');
+const core = admin.makeApiClient(CoreV1Api);
+const leases = admin.makeApiClient(CoordinationV1Api);
 
 const inActivity = <T>(fn: () => Promise<T>): Promise<T> => new MockActivityEnvironment().run(fn);
 const failureOf = (run: Promise<unknown>): Promise<{ type?: string; nonRetryable?: boolean; message: string }> =>
@@ -228,13 +229,13 @@ describe('kwok node provider', () => {
 
   it('killNode makes a Node look like a dead kubelet; reviveNode brings it back Ready', async () => {
     const node = await readyNode(randomUUID(), `nptest-${tag}-kill-1`);
-    await killNode(primary.kubeConfig, node);
+    await killNode(admin, node);
     await sleep(2_000);
     const killedLease = await leaseOf(node);
     await becomesUnknown(node);
     expect((await leaseOf(node)).renewTime).toEqual(killedLease.renewTime);
 
-    await reviveNode(primary.kubeConfig, node);
+    await reviveNode(admin, node);
     await inActivity(() => acts.waitNodeReady({ cluster: 'primary', node, deadline: inSeconds(60) }));
     expect(readyOf(await core.readNode({ name: node }))).toBe('True');
     expect(new Date((await leaseOf(node)).renewTime!).getTime()).toBeGreaterThan(new Date(killedLease.renewTime!).getTime());

@@ -24,7 +24,7 @@ import {
 import { clusterPaths } from '../../../lab/topology.js';
 import { createClients, loadKubeConfig, type LifeboatClients } from '../../../worker/clients.js';
 import type { AppConfig, LifeboatConfig } from '../../../worker/config.js';
-import { labConfig } from '../../helpers/lab.js';
+import { adminKubeConfig, labConfig } from '../../helpers/lab.js';
 import { activityDeps } from '../../../activities/deps.js';
 
 const config = labConfig();
@@ -40,7 +40,8 @@ const at: DnsEndpointLocation = { kubeConfig: standby.kubeConfig, cluster: traff
 /** The traffic activities as the worker builds them, from these clients and their configuration. */
 const trafficActivities = (c: LifeboatClients) => createTrafficSwitchActivities(activityDeps(c, undefined));
 const acts = trafficActivities(clients);
-const api = standby.kubeConfig.makeApiClient(CustomObjectsApi);
+// The test's own reads and writes of the record: the admin's (Lifeboat's role may not delete it).
+const api = adminKubeConfig('standby').makeApiClient(CustomObjectsApi);
 const ref = { group: 'externaldns.k8s.io', version: 'v1alpha1', plural: 'dnsendpoints', namespace: traffic.namespace, name: traffic.name };
 
 const inActivity = <T>(fn: () => Promise<T>): Promise<T> => new MockActivityEnvironment().run(fn);
