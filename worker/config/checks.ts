@@ -142,7 +142,11 @@ export function unusableFiles(config: LifeboatConfig): { path: Path; message: st
   });
   const tokenFile = config.codecServer?.tokenFile;
   const open = tokenFile && !problems.some((p) => p.path[0] === 'codecServer') ? secretFileProblem(tokenFile) : undefined;
-  if (open) problems.push({ path: ['codecServer', 'tokenFile'], message: `'${tokenFile}': ${open}; expected a file only its owner can access (chmod 600 it)` });
+  if (open)
+    problems.push({
+      path: ['codecServer', 'tokenFile'],
+      message: `'${tokenFile}': ${open}; expected a file only its owner can access (chmod 600 it)`,
+    });
   config.clusters.forEach((c, i) => {
     if (problems.some((p) => p.path.join('.') === `clusters.${i}.kubeconfig`)) return;
     const problem = kubeconfigProblem(c, i);
