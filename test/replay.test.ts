@@ -2,7 +2,13 @@
 // command sequence that is not behind patched() fails here, not in production. No lab needed.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
+
+// Nondeterminism is deterministic: a history that does not replay fails every time, so one retry
+// cannot hide it. It rides out the SDK's native runtime failing to start a replay worker now and then
+// in a Jest process that ran other suites before ("replay_worker_new.args[0]: failed to downcast ...
+// Runtime"), which is no finding about the histories.
+jest.retryTimes(1, { logErrorsBeforeRetry: true });
 import { Worker } from '@temporalio/worker';
 import { workflowSource } from '../worker/worker.js';
 

@@ -47,7 +47,7 @@ beforeAll(async () => {
     });
   }
   // Without `--as`, one person could not play requester and approver (four eyes); strictConfigFile does not allow it.
-  writeFileSync(strictConfigFile, stringify(raw));
+  writeFileSync(strictConfigFile, stringify({ ...raw, cli: { ...raw.cli, allowIdentityOverride: false } }));
   raw.cli = { allowIdentityOverride: true };
   writeFileSync(configFile, stringify(raw));
   w = await startTestWorker((c) => aborted.addTo(app.addTo(c)));

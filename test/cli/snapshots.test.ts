@@ -223,13 +223,14 @@ describe('lifeboat backup etcd / snapshots', () => {
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toMatch(/required option '--out <file>' not specified/);
 
-    // A configuration without keys (and so without what needs them: schedules, game days).
+    // A configuration without keys (and so without what needs them: schedules, game days, the codec server).
     const document = parse(readFileSync(configFile, 'utf8')) as { clusters: { etcdSnapshots?: { schedule?: unknown } }[] } & Record<
       string,
       unknown
     >;
     delete document.encryption;
     delete document.gameDay;
+    delete document.codecServer;
     for (const c of document.clusters) delete c.etcdSnapshots?.schedule;
     const keyless = join(dir, 'keyless.yaml');
     writeFileSync(keyless, stringify(document));

@@ -66,7 +66,7 @@ const replace = (member: string) =>
           cluster: 'primary',
           member,
           reason: 'jest',
-          approver: 'jest',
+          approver: 'alice',
           catchUpTimeoutSeconds: 120,
         }),
       ],

@@ -29,6 +29,8 @@ const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url)
 /** Every step of a restore given --auto-approve, in order: each is a boundary the worker dies at. */
 const steps = [
   'preflight',
+  // Approved up front (approvedBy: alice): a step that records the approval, no activity.
+  'approve',
   'stop-controllers',
   'stop-apiservers',
   'stop-etcd',

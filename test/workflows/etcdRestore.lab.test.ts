@@ -23,7 +23,7 @@ import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppsV1Api, CoreV1Api, makeInformer, type V1ConfigMap } from '@kubernetes/client-node';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { labUp } from '../../lab/lab.js';
 import { runningPid } from '../../lab/processes.js';
 import { etcdMembersOf, labClusters, labSsh } from '../../lab/topology.js';
@@ -36,6 +36,8 @@ import type { runbook } from '../../workflows/runbook.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { restoreVerification } from '../../workflows/restoreVerification.js';
 import { createClients } from '../../worker/clients.js';
+import { loadKeyRing } from '../../worker/keys.js';
+import { signManifest } from '../../activities/object-store/manifest-mac.js';
 import { adminKubeConfig, labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 
@@ -205,15 +207,19 @@ describe('etcd-recovery on the primary (3 members)', () => {
     await configMap(ns, 'kept', 'before');
     const taken = await snapshot();
     await configMap(ns, 'created-later', 'after');
-    // The manifest promises 1000 ConfigMaps more than the snapshot holds.
-    const promised = {
+    // The manifest promises 1000 ConfigMaps more than the snapshot holds, signed as Lifeboat signs (an
+    // inventory that is wrong, not a manifest someone else edited: that one the preflight refuses).
+    const promised = signManifest(
+      {
       ...taken,
       inventory: {
         ...taken.inventory,
         totalKeys: taken.inventory.totalKeys + 1000,
         prefixes: { ...taken.inventory.prefixes, configmaps: (taken.inventory.prefixes.configmaps ?? 0) + 1000 },
       },
-    };
+      },
+      loadKeyRing(config.encryption!),
+    );
     await clients.s3.send(
       new PutObjectCommand({
         Bucket: bucket,
@@ -270,27 +276,27 @@ describe('etcd-recovery on the primary (3 members)', () => {
     expect(corrupt.steps.find((s) => s.id === 'preflight')).toMatchObject({ state: 'failed', detail: expect.stringMatching(/is corrupt/) });
     expect(corrupt.steps.find((s) => s.id === 'stop-apiservers')?.state ?? 'not started').not.toBe('succeeded');
 
-    // The standby's newest snapshot, its manifest and object copied under the primary's prefix as a new id.
+    // The standby's newest snapshot's manifest, signed and unchanged, copied under the primary's prefix.
     const standby = await w.client.workflow.execute<typeof etcdSnapshot>('etcdSnapshot', {
       taskQueue: w.config.temporal.taskQueue,
       workflowId: `etcd-snapshot/standby/test-restore-${Date.now()}`,
       args: [{ cluster: 'standby', skipRetention: true }],
       workflowExecutionTimeout: '5 minutes',
     });
-    const foreign = { ...standby.manifest, snapshotId: `${standby.manifest.snapshotId}-copied` };
+    const foreignKey = snapshotManifestKey('primary', standby.manifest.snapshotId);
     await clients.s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: snapshotManifestKey('primary', foreign.snapshotId),
-        Body: JSON.stringify(foreign),
-        ContentType: 'application/json',
-      }),
+      new PutObjectCommand({ Bucket: bucket, Key: foreignKey, Body: JSON.stringify(standby.manifest), ContentType: 'application/json' }),
     );
-    const wrong = await restore({ snapshotId: foreign.snapshotId, force: true });
-    expect(wrong.steps.find((s) => s.id === 'preflight')).toMatchObject({
-      state: 'failed',
-      detail: expect.stringMatching(/its manifest names cluster 'standby'/),
-    });
+    try {
+      const wrong = await restore({ snapshotId: standby.manifest.snapshotId, force: true });
+      expect(wrong.steps.find((s) => s.id === 'preflight')).toMatchObject({
+        state: 'failed',
+        detail: expect.stringMatching(/is swapped: it is the manifest of snapshot \S+ of cluster 'standby', stored as snapshot \S+ of cluster 'primary'/),
+      });
+    } finally {
+      // A swapped manifest in the primary's listing stops retention and the automatic choice of later runs.
+      await clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: foreignKey }));
+    }
 
     expect(await controlPlanePids()).toEqual(before);
   }, 600_000);

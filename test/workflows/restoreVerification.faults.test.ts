@@ -1,7 +1,7 @@
 // restoreVerification under a fault (lab: Temporal, MinIO, primary etcd and kube-apiserver; a worker
 // process of its own): kill -9 of the worker while its scratch etcd runs. The restarted worker's retry
 // stops what the killed attempt left, verifies, and leaves no process or directory behind.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,19 @@ const scratchProcesses = () =>
         return [];
       }
     });
+
+/** The last lines of the scratch etcd's and kube-apiserver's logs whose process is not among `running`. */
+const scratchLogTails = (running: { program: string }[]): Record<string, string> =>
+  Object.fromEntries(
+    readdirSync(scratchDir).flatMap((attempt) =>
+      ['etcd', 'kube-apiserver']
+        .filter((program) => !running.some((p) => p.program === program))
+        .flatMap((program) => {
+          const log = join(scratchDir, attempt, `${program}.log`);
+          return existsSync(log) ? [[program, readFileSync(log, 'utf8').trim().split('\n').slice(-5).join('\n')]] : [];
+        }),
+    ),
+  );
 
 describe('restoreVerification under faults', () => {
   it('kill -9 of the worker mid-verification: a restarted worker completes it and nothing is left behind', async () => {
@@ -79,7 +92,11 @@ describe('restoreVerification under faults', () => {
       await worker;
       orphans = scratchProcesses();
       // The scenario under test: the killed worker left a scratch etcd running and its directory in place.
-      expect(orphans.map((p) => p.program).sort()).toEqual(['etcd', 'kube-apiserver']);
+      // (When one is missing, the end of its log says why.)
+      expect({ programs: orphans.map((p) => p.program).sort(), logs: scratchLogTails(orphans) }).toEqual({
+        programs: ['etcd', 'kube-apiserver'],
+        logs: {},
+      });
       expect(readdirSync(scratchDir)).toHaveLength(1);
 
       worker = startWorker();

@@ -11,6 +11,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { execa, type ResultPromise } from 'execa';
 import { labConfigFile } from '../../lab/topology.js';
+import { grantInNamespaces } from '../../lab/rbac.js';
 import { warmStandbyDeployment } from '../../lab/warm-standby.js';
 import { formatProblems, parseRunbook } from '../../model/runbook/parse.js';
 import { runbookBlocks } from '../../model/runbook/registry.js';
@@ -31,6 +32,8 @@ beforeAll(async () => {
   await Promise.all(
     ['first', 'second'].map((name) => apps.createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, 2, 'primary') })),
   );
+  // The worker scales them as Lifeboat's ServiceAccount: the failover role, bound in this namespace only.
+  await grantInNamespaces('primary', [namespace], ['lifeboat-failover-workloads']);
   client = await temporalClient(config);
 }, 60_000);
 afterAll(async () => {
@@ -84,6 +87,7 @@ const waitForApprovalStep = async (handle: WorkflowHandle) => {
   for (;;) {
     const r = await handle.query<RunbookReport>('report').catch(() => undefined);
     if (r?.status === 'waiting-approval') return;
+    if (r && r.status !== 'running') throw new Error(`the run ended (${r.status}) before its approval step`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 };
@@ -123,6 +127,15 @@ describe('runbook interpreter under faults', () => {
         }
         if (status && status.name !== 'RUNNING')
           throw new Error(`the child ended (${status.name}) before the worker could be killed inside it`);
+        // A run that failed before it started the child (a refused scale, say) would leave this loop waiting forever.
+        const parent = await handle.describe();
+        if (parent.status.name !== 'RUNNING')
+          throw new Error(
+            `the run ended (${parent.status.name}) before its child started: ${await handle.result().then(
+              () => 'completed',
+              (e: Error) => (e.cause as Error | undefined)?.message ?? e.message,
+            )}`,
+          );
         await new Promise((r) => setTimeout(r, 10));
       }
       process.stderr.write(`[runbook kill] worker killed inside the child's ${killedInside.join(', ')}\n`);

@@ -268,7 +268,7 @@ describe('commands driver over a real sshd', () => {
     const unknown = await run('running', 'etcd/nope');
     expect([unknown.exitCode, unknown.stderr]).toEqual([
       2,
-      expect.stringContaining('no lab process etcd/nope; the lab has: temporal, minio, sshd'),
+      expect.stringContaining('no lab process etcd/nope; the lab has: temporal, codec-server, minio, sshd'),
     ]);
   });
 
