@@ -8,6 +8,7 @@ import { get } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
+import { adminKubeconfigFile } from '../../lab/admin-credentials.js';
 import { bin, clusterPaths, host, labClusters } from '../../lab/topology.js';
 
 /** Sum and count of every histogram series, by its name and labels as printed. */
@@ -45,7 +46,7 @@ export async function readHistograms(site: string, names: readonly string[]): Pr
   const text = await retried(
     async () =>
       (
-        await execa(bin.kubectl, ['--kubeconfig', clusterPaths(site).kubeconfig('admin'), 'get', '--raw', '/metrics'], {
+        await execa(bin.kubectl, ['--kubeconfig', adminKubeconfigFile(site), 'get', '--raw', '/metrics'], {
           maxBuffer: 256 * 1024 * 1024,
         })
       ).stdout,
@@ -136,7 +137,7 @@ export async function readCounters(site: string, names: readonly string[]): Prom
   const text = await retried(
     async () =>
       (
-        await execa(bin.kubectl, ['--kubeconfig', clusterPaths(site).kubeconfig('admin'), 'get', '--raw', '/metrics'], {
+        await execa(bin.kubectl, ['--kubeconfig', adminKubeconfigFile(site), 'get', '--raw', '/metrics'], {
           maxBuffer: 256 * 1024 * 1024,
         })
       ).stdout,

@@ -1,7 +1,9 @@
 // The throwaway warm-standby app the failover benchmarks fail over: a namespace of its own with N
 // Deployments running on primary, the same Deployments at zero on standby, and a DNSEndpoint on
 // standby pointing at primary; put back into that state through the API before every run, so each
-// run starts the same.
+// run starts the same. The bench makes, resets and checks it with the lab's admin credentials, and
+// binds Lifeboat's ServiceAccount what an operator would for such an app (lab/rbac.ts): the bench's
+// Lifeboat runs as configured, least privilege.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -13,11 +15,11 @@ import {
   type KubeConfig,
   type V1Deployment,
 } from '@kubernetes/client-node';
+import { adminKubeConfig } from '../../lab/admin-credentials.js';
+import { grantInNamespaces } from '../../lab/rbac.js';
 import { warmStandbyDeployment } from '../../lab/warm-standby.js';
 import { unmark } from '../../activities/kubernetes/marks.js';
 import { trafficAnnotations } from '../../activities/traffic/switch.js';
-import { loadKubeConfig } from '../../worker/clients.js';
-import { clusterByName, type LifeboatConfig } from '../../worker/config.js';
 
 export type Site = 'primary' | 'standby';
 export const sites: readonly Site[] = ['primary', 'standby'];
@@ -47,7 +49,7 @@ export interface BenchAppOptions {
   availableTimeoutSeconds: number;
 }
 
-export function benchApp(config: LifeboatConfig, options: BenchAppOptions) {
+export function benchApp(options: BenchAppOptions) {
   const namespace = `${options.prefix}-${randomBytes(4).toString('hex')}`;
   /** 1 or 2 replicas each, alternating: 50 Deployments run 75 Pods. */
   const deployments = Array.from({ length: options.deploymentCount }, (_, i) => ({ name: `svc-${i}`, replicas: i % 2 === 0 ? 2 : 1 }));
@@ -55,10 +57,8 @@ export function benchApp(config: LifeboatConfig, options: BenchAppOptions) {
   const targets: Record<Site, string[]> = { primary: ['192.0.2.80'], standby: ['198.51.100.80'] };
   const dnsName = `${namespace}.lab.example`;
   const record = (site: Site) => ({ dnsName, recordType: 'A', recordTTL: 30, targets: targets[site] });
-  const kube: Record<Site, KubeConfig> = {
-    primary: loadKubeConfig(clusterByName(config, 'primary')),
-    standby: loadKubeConfig(clusterByName(config, 'standby')),
-  };
+  /** The lab's admin credentials: for preparing, resetting and checking the app, never for what Lifeboat does. */
+  const kube: Record<Site, KubeConfig> = { primary: adminKubeConfig('primary'), standby: adminKubeConfig('standby') };
   const appsApi = (site: Site) => kube[site].makeApiClient(AppsV1Api);
   const coreApi = (site: Site) => kube[site].makeApiClient(CoreV1Api);
   const dnsEndpointApi = { group: 'externaldns.k8s.io', version: 'v1alpha1', plural: 'dnsendpoints', namespace, name: namespace } as const;
@@ -75,10 +75,19 @@ export function benchApp(config: LifeboatConfig, options: BenchAppOptions) {
     coreApi,
     dnsEndpointApi,
 
-    /** Namespace with the Deployments running on primary, the warm standby copy at zero on standby, the DNSEndpoint on standby pointing at primary. */
+    /**
+     * Namespace with the Deployments running on primary, the warm standby copy at zero on standby, the
+     * DNSEndpoint on standby pointing at primary; the ServiceAccount bound the failover role in the
+     * namespace on both sites and the traffic role where the record is (gone with the namespace).
+     */
     async create(): Promise<void> {
       for (const site of sites) {
         await coreApi(site).createNamespace({ body: { metadata: { name: namespace } } });
+        await grantInNamespaces(
+          site,
+          [namespace],
+          ['lifeboat-failover-workloads', ...(site === 'standby' ? ['lifeboat-failover-traffic'] : [])],
+        );
         await Promise.all(
           deployments.map(({ name, replicas }) =>
             appsApi(site).createNamespacedDeployment({ namespace, body: warmStandbyDeployment(name, replicas, site) }),

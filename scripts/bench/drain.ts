@@ -26,6 +26,10 @@
 // taint, volumes detached), provision (Node deleted, replacement created) and Ready; then the
 // workloads back (verify), outside the kill → Ready total.
 //
+// Lifeboat's runbooks and watch run as the lab's configuration has it (the ServiceAccount and its
+// node-replacement roles); the pools, workloads, checks, the kubelet kill and `kubectl drain` use the
+// lab's admin kubeconfig, as its set-up and a skilled SRE with admin rights would.
+//
 // BENCH_REPEATS (default 3), BENCH_PODS (default 300), BENCH_REPLICAS (default 10), BENCH_KILLS (default
 // 1; 0 skips), BENCH_UNHEALTHY_AFTER (default 5). Prints a table, then one JSON line. Figures, not
 // assertions: the lab is shared and noisy.
@@ -40,7 +44,8 @@ import { execa } from 'execa';
 import { pino } from 'pino';
 import { kwokNodeCapacity } from '../../activities/node-provider/kwok.js';
 import { killNode } from '../../lab/nodes.js';
-import { bin, clusterPaths, labConfigFile } from '../../lab/topology.js';
+import { adminKubeConfig, adminKubeconfigFile } from '../../lab/admin-credentials.js';
+import { bin, labConfigFile } from '../../lab/topology.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import { findRunbookIn } from '../../test/helpers/runbooks.js';
 import {
@@ -52,8 +57,7 @@ import {
   testNode,
   type TestPool,
 } from '../../test/helpers/test-nodes.js';
-import { loadKubeConfig } from '../../worker/clients.js';
-import { clusterByName, loadConfig } from '../../worker/config.js';
+import { loadConfig } from '../../worker/config.js';
 import { createWorker } from '../../worker/worker.js';
 import { temporalClient } from '../../worker/temporal.js';
 import type { nodeHealthWatch, NodeHealthWatchInput, NodeHealthWatchResult } from '../../workflows/nodeHealthWatch.js';
@@ -82,13 +86,14 @@ const deployments = Array.from({ length: Math.ceil(podCount / replicasEach) }, (
 
 const base = loadConfig({ file: labConfigFile, env: {} });
 const config = { ...base, temporal: { ...base.temporal, taskQueue: `bench-drain-${randomUUID()}` }, metrics: { port: 0 } };
-const kc = loadKubeConfig(clusterByName(config, cluster));
+/** The lab's admin credentials: the bench's own Nodes, workloads and checks; Lifeboat's worker has the configuration's. */
+const kc = adminKubeConfig(cluster);
 const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
 const policy = kc.makeApiClient(PolicyV1Api);
 /** This checkout's runbooks, not the lab configuration's directory (another checkout's). */
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
-const kubeconfig = clusterPaths(cluster).kubeconfig('admin');
+const kubeconfig = adminKubeconfigFile(cluster);
 
 const round2 = (x: number) => Number(x.toFixed(2));
 const since = (t0: number) => (performance.now() - t0) / 1000;

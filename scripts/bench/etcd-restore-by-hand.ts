@@ -1,12 +1,13 @@
 // The baseline of bench:etcd-restore: restoring a 3-member etcd from a Lifeboat snapshot by hand, as a
-// skilled SRE scripts it with the tools on the host and nothing of Lifeboat's but `lifeboat snapshots
-// fetch` (the way out when Lifeboat's runbook cannot run). The same steps as the etcd-recovery runbook,
-// none of its safety left out: the snapshot's sha256s checked (fetch) and read by etcdutl; the current
-// revision read first, so --bump-revision passes every revision the cluster has served; controllers
-// stopped before the API server, the API server before etcd; old data dirs moved aside, never deleted;
-// a new cluster token; a leader at the bumped revision before the API server starts; kubelets restarted
-// before the controllers; done when every Deployment that was Available is Available again. `proc.js
-// stop|start NAME` is this lab's `systemctl stop|start`. It polls as often as the runbook does (etcd and
+// skilled SRE with admin rights scripts it with the tools on the host (kubectl with the lab's admin
+// kubeconfig) and nothing of Lifeboat's but `lifeboat snapshots fetch` (the way out when Lifeboat's
+// runbook cannot run). The same steps as the etcd-recovery runbook, none of its safety left out: the
+// snapshot's sha256s checked (fetch) and read by etcdutl; the current revision read first, so
+// --bump-revision passes every revision the cluster has served; controllers stopped before the API
+// server, the API server before etcd; old data dirs moved aside, never deleted; a new cluster token; a
+// leader at the bumped revision before the API server starts; kubelets restarted before the
+// controllers; done when every Deployment that was Available is Available again. `proc.js stop|start
+// NAME` is this lab's `systemctl stop|start`. It polls as often as the runbook does (etcd and
 // Deployments every second, /readyz every half second), so neither side wins by polling harder.
 //
 // A failure before the API server serves the restore puts the old data dirs back (the restore's are
@@ -21,7 +22,8 @@ import { execa } from 'execa';
 import { isDeploymentAvailable } from '../../activities/kubernetes/deployments.js';
 import { etcdutlRestoreArgs, planEtcdRestore, type EtcdRestorePlan } from '../../model/etcd-recovery.js';
 import { runIdTail, type SnapshotManifest } from '../../model/snapshot-layout.js';
-import { bin, clusterPaths, etcdMembersOf, labClusters, type LabEtcdMember } from '../../lab/topology.js';
+import { adminKubeconfigFile } from '../../lab/admin-credentials.js';
+import { bin, etcdMembersOf, labClusters, type LabEtcdMember } from '../../lab/topology.js';
 import type { ClusterConfig } from '../../worker/config.js';
 
 const cliPath = fileURLToPath(new URL('../../../bin/lifeboat.js', import.meta.url));
@@ -80,7 +82,7 @@ export async function restoreByHand(o: ByHandOptions): Promise<ByHandResult> {
   const spec = labClusters.find((c) => c.name === cluster.name);
   if (!spec) throw new Error(`cluster '${cluster.name}' is not one of the lab's`);
   const members = etcdMembersOf(spec);
-  const kubeconfig = clusterPaths(cluster.name).kubeconfig('admin');
+  const kubeconfig = adminKubeconfigFile(cluster.name);
   const component = (c: string) => `${c}/${cluster.name}`;
   const etcdctl = (endpoint: string, args: string[]) =>
     execa(bin.etcdctl, [

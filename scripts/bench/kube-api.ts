@@ -15,6 +15,11 @@
 //    (the Pods Ready time, for scale). The strategies run in a rotating order; the app is put back to
 //    its starting state before each. The API server's own histograms give the server's time per PATCH.
 //
+// The clients and strategies send as Lifeboat does, with the lab configuration's kubeconfigs (the
+// ServiceAccount's token, bound in the app's namespace as an operator would bind it; its requests go
+// through API Priority and Fairness like any workload's, where system:masters is exempt); kubectl, the
+// bench app's set-up and the waits use the lab's admin kubeconfig.
+//
 // BENCH_REPEATS (default 3), BENCH_DEPLOYMENTS (default 50), BENCH_ROUND_TRIPS (default 30). Prints
 // tables, then one JSON line. Figures, not assertions: machines are shared and noisy.
 import { readdirSync, readlinkSync } from 'node:fs';
@@ -23,7 +28,8 @@ import { AppsV1Api, bufferFromFileOrString, KubeConfig, type RequestContext, typ
 import { execa } from 'execa';
 // undici is @kubernetes/client-node's own HTTP client; imported here only for the HTTP/1.1-only pool.
 import { Agent } from 'undici';
-import { bin, clusterPaths, labConfigFile } from '../../lab/topology.js';
+import { adminKubeconfigFile } from '../../lab/admin-credentials.js';
+import { bin, labConfigFile } from '../../lab/topology.js';
 import { concurrentChanges } from '../../activities/kubernetes/deployments.js';
 import { mark, type MarkPatch } from '../../activities/kubernetes/marks.js';
 import { loadKubeConfig } from '../../worker/clients.js';
@@ -39,7 +45,7 @@ const repeats = envCount('BENCH_REPEATS', 3);
 const roundTrips = envCount('BENCH_ROUND_TRIPS', 30);
 const availableTimeoutSeconds = 300;
 const config = loadConfig({ file: labConfigFile, env: {} });
-const bench = benchApp(config, { prefix: 'bench-kapi', deploymentCount, availableTimeoutSeconds });
+const bench = benchApp({ prefix: 'bench-kapi', deploymentCount, availableTimeoutSeconds });
 const { namespace, deployments } = bench;
 /** The run the bench's marks name (as a failover's run ID would). */
 const run = { workflowId: 'bench-kube-api', runId: '00000000-0000-4000-8000-00000000beef' };
@@ -134,7 +140,7 @@ async function roundTripsOf(kind: ClientKind | 'kubectl', verb: 'GET' | 'PATCH',
   for (let i = 0; i < n; i++) {
     const t = performance.now();
     if (!api) {
-      const kubeconfig = clusterPaths('primary').kubeconfig('admin');
+      const kubeconfig = adminKubeconfigFile('primary');
       await execa(
         bin.kubectl,
         verb === 'GET'

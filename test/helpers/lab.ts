@@ -5,24 +5,15 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { execa, type Result } from 'execa';
 import { pino } from 'pino';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { clusterPaths, labConfigFile } from '../../lab/topology.js';
-import { loadKubeConfig } from '../../worker/clients.js';
+import { labConfigFile } from '../../lab/topology.js';
 import { loadConfig, type LifeboatConfig } from '../../worker/config.js';
 import { createWorker, type WorkerHandle } from '../../worker/worker.js';
 import { temporalClient } from '../../worker/temporal.js';
 
 export const cliPath = fileURLToPath(new URL('../../../bin/lifeboat.js', import.meta.url));
 
-/**
- * The lab's admin (cluster-admin) KubeConfig of `cluster`: what tests prepare and check the world with.
- * The configuration's own kubeconfig is the worker's, which may be the least-privileged ServiceAccount's
- * (lab/rbac.ts labWorkerCredentials).
- */
-export function adminKubeConfig(cluster: string): KubeConfig {
-  const c = labConfig().clusters.find((x) => x.name === cluster)!;
-  return loadKubeConfig({ ...c, kubeconfig: clusterPaths(cluster).kubeconfig('admin'), context: undefined });
-}
+// What tests prepare and check the world with; the configuration's kubeconfigs are the worker's (the ServiceAccount's).
+export { adminKubeConfig } from '../../lab/admin-credentials.js';
 
 export function labConfig(overrides: Partial<LifeboatConfig['temporal']> = {}): LifeboatConfig {
   const config = loadConfig({ file: labConfigFile, env: {} });

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { AppsV1Api, AuthenticationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, AuthenticationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { activityDeps } from '../../activities/deps.js';
 import { createKubernetesActivities } from '../../activities/kubernetes/index.js';
 import { kubernetesError } from '../../activities/kubernetes/api.js';
@@ -17,9 +17,9 @@ import { createVeleroVerificationActivities } from '../../activities/velero/rest
 import { applyLabRbac, grantInNamespaces, lifeboatUser, tokenKubeconfigOf, type LabRbacResult } from '../../lab/rbac.js';
 import { clusterPaths } from '../../lab/topology.js';
 import { scratchLabel, workflowIdAnnotation } from '../../model/velero-layout.js';
-import { createClients, loadKubeConfig, type LifeboatClients } from '../../worker/clients.js';
+import { createClients, type LifeboatClients } from '../../worker/clients.js';
 import type { LifeboatConfig } from '../../worker/config.js';
-import { labConfig } from '../helpers/lab.js';
+import { adminKubeConfig, labConfig } from '../helpers/lab.js';
 
 const admin = labConfig();
 /** The lab's configuration with the ServiceAccount's token kubeconfigs: what the worker would run with. */
@@ -27,8 +27,6 @@ const asServiceAccount: LifeboatConfig = {
   ...admin,
   clusters: admin.clusters.map((c) => ({ ...c, kubeconfig: tokenKubeconfigOf(c.name) })),
 };
-const adminKube = (cluster: string): KubeConfig =>
-  loadKubeConfig({ ...admin.clusters.find((c) => c.name === cluster)!, kubeconfig: clusterPaths(cluster).kubeconfig('admin') });
 
 const tag = randomBytes(3).toString('hex');
 const ownNamespace = `rbac-${tag}`;
@@ -39,7 +37,7 @@ const scratch = `lb-verify-rbac-${tag}`;
 
 let applied: LabRbacResult[];
 let clients: LifeboatClients;
-const core = () => adminKube('primary').makeApiClient(CoreV1Api);
+const core = () => adminKubeConfig('primary').makeApiClient(CoreV1Api);
 
 interface Failure {
   type?: string;
@@ -78,7 +76,7 @@ beforeAll(async () => {
     body: [{ op: 'add', path: '/metadata/annotations', value: { [workflowIdAnnotation]: workflowId } }],
   });
   for (const ns of [ownNamespace, ungranted])
-    await adminKube('primary')
+    await adminKubeConfig('primary')
       .makeApiClient(AppsV1Api)
       .createNamespacedDeployment({ namespace: ns, body: deployment(ns) });
   // What a test that makes an app of its own grants: the failover role in its namespace.
@@ -121,7 +119,9 @@ describe('what the roles grant works through the activities', () => {
     const acts = createKubernetesActivities(activityDeps(clients, undefined));
     const scaled = await inActivity(() => acts.scaleDeployment({ cluster: 'primary', namespace: ownNamespace, name: 'web', replicas: 0 }));
     expect(scaled).toEqual({ deployment: `${ownNamespace}/web`, replicas: 0, changed: true });
-    const seen = await adminKube('primary').makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ownNamespace, name: 'web' });
+    const seen = await adminKubeConfig('primary')
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ namespace: ownNamespace, name: 'web' });
     expect(seen.spec?.replicas).toBe(0);
   });
 
