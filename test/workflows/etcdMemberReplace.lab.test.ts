@@ -103,6 +103,7 @@ describe('etcd-member-replace runbook (lab, 3-member primary)', () => {
     expect(report.status).toBe('succeeded');
     expect(report.steps.filter((s) => s.state === 'succeeded').map((s) => s.id)).toEqual([
       'preflight',
+      'approve',
       'leader',
       'stop',
       'remove',
@@ -111,6 +112,8 @@ describe('etcd-member-replace runbook (lab, 3-member primary)', () => {
       'start',
       'promote',
     ]);
+    // Approved up front by alice, one of group:sre, and recorded as such.
+    expect(report.approvals.map((a) => [a.step, a.approver, a.auto])).toEqual([['approve', 'alice', true]]);
     const after = await allHealthy();
     const replaced = after.find((m) => m.name === victim.name)!;
     expect(replaced.id).not.toBe(oldId);
