@@ -211,12 +211,12 @@ describe('etcd-recovery on the primary (3 members)', () => {
     // inventory that is wrong, not a manifest someone else edited: that one the preflight refuses).
     const promised = signManifest(
       {
-      ...taken,
-      inventory: {
-        ...taken.inventory,
-        totalKeys: taken.inventory.totalKeys + 1000,
-        prefixes: { ...taken.inventory.prefixes, configmaps: (taken.inventory.prefixes.configmaps ?? 0) + 1000 },
-      },
+        ...taken,
+        inventory: {
+          ...taken.inventory,
+          totalKeys: taken.inventory.totalKeys + 1000,
+          prefixes: { ...taken.inventory.prefixes, configmaps: (taken.inventory.prefixes.configmaps ?? 0) + 1000 },
+        },
       },
       loadKeyRing(config.encryption!),
     );
@@ -291,7 +291,9 @@ describe('etcd-recovery on the primary (3 members)', () => {
       const wrong = await restore({ snapshotId: standby.manifest.snapshotId, force: true });
       expect(wrong.steps.find((s) => s.id === 'preflight')).toMatchObject({
         state: 'failed',
-        detail: expect.stringMatching(/is swapped: it is the manifest of snapshot \S+ of cluster 'standby', stored as snapshot \S+ of cluster 'primary'/),
+        detail: expect.stringMatching(
+          /is swapped: it is the manifest of snapshot \S+ of cluster 'standby', stored as snapshot \S+ of cluster 'primary'/,
+        ),
       });
     } finally {
       // A swapped manifest in the primary's listing stops retention and the automatic choice of later runs.
