@@ -13,12 +13,10 @@ import { etcdRecoveryWorkflowId } from '../model/workflow-ids.js';
 import type { runbook } from '../workflows/runbook.js';
 import { clusterByName, loadConfig, type LifeboatConfig } from '../worker/config.js';
 import { cliIdentity } from './identity.js';
-import { approvalRefusal, resolveApprovers } from '../model/approvals.js';
-import type { RunbookDocument } from '../model/runbook/schema.js';
 import { CliError, exitCodes, printJson } from './output.js';
 import { runRunbook } from './runbook.js';
 import { finalReport, formatRunbookReport } from './runbook-commands.js';
-import { findRunbook, runbookInput, runParameters } from './runbook-documents.js';
+import { findRunbook, refuseUpFrontApproval, runbookInput, runParameters } from './runbook-documents.js';
 
 interface EtcdOptions {
   cluster: string;
@@ -164,26 +162,6 @@ export function formatEtcdRestoreSummary(s: EtcdRestoreSummary): string {
 }
 
 const unsuccessful: ReadonlyArray<RunbookReport['status']> = ['failed', 'compensated', 'aborted'];
-
-/**
- * Refuses (exit 2, nothing started) an `--auto-approve --approver` the run would refuse: the approval
- * step that takes it (`approvedBy`) names who may approve and whether the requester may not.
- */
-function refuseUpFrontApproval(config: LifeboatConfig, document: RunbookDocument, approver: unknown, requester: string): void {
-  if (typeof approver !== 'string') return;
-  for (const step of document.steps) {
-    if (step.approval?.approvedBy === undefined) continue;
-    const refused = approvalRefusal(
-      {
-        approvers: resolveApprovers(step.approval.approvers, config.runbooks.approverGroups),
-        forceApprovers: [],
-        fourEyes: step.approval.fourEyes,
-      },
-      { approver, requester },
-    );
-    if (refused) throw new CliError(`--approver '${approver}' refused: ${refused}`, exitCodes.badInput);
-  }
-}
 
 /** Starts `document` under the cluster's etcd lock; a second start while one runs is refused naming it. */
 async function start(config: LifeboatConfig, kind: 'etcd-recovery' | 'etcd-member-replace', opts: EtcdOptions, params: Params) {

@@ -19,7 +19,7 @@ import { cliIdentity } from './identity.js';
 import { CliError, exitCodes, printJson, table } from './output.js';
 import { runRunbook } from './runbook.js';
 import { finalReport, formatRunbookReport } from './runbook-commands.js';
-import { findRunbook, runbookInput, runParameters } from './runbook-documents.js';
+import { findRunbook, refuseUpFrontApproval, runbookInput, runParameters } from './runbook-documents.js';
 import { connectClient, requireWorker } from './temporal.js';
 
 /** The lock: one replacement (or drain) of a Node at a time. */
@@ -164,6 +164,7 @@ async function start(
   params: Record<string, string | number | boolean>,
 ) {
   const loaded = findRunbook(config, kind);
+  refuseUpFrontApproval(config, loaded.document, params.approver, cliIdentity(config));
   const input = runbookInput(config, loaded, runParameters(config, loaded, params), cliIdentity(config));
   const workflowId = nodeWorkflowId(kind, opts.cluster, opts.node);
   try {

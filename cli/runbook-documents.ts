@@ -13,6 +13,7 @@ import { resolveParameters } from '../model/runbook/validate.js';
 import type { ParameterValue, RunbookInput } from '../model/runbook/run.js';
 import { appByName, clusterByName, cronProblem, UnknownNameError, type LifeboatConfig } from '../worker/config.js';
 import { CliError, exitCodes } from './output.js';
+import { approvalRefusal, resolveApprovers } from '../model/approvals.js';
 
 /** A document as read and validated: what a run records and a schedule carries. */
 export interface LoadedRunbook {
@@ -257,4 +258,26 @@ export function runbookInput(
     approverGroups: config.runbooks.approverGroups,
     ...(plan ? { plan: true } : {}),
   };
+}
+
+/**
+ * Refuses (exit 2, nothing started) an `--auto-approve --approver` the run would refuse: the approval
+ * step that takes it names who may approve and whether the requester may not.
+ */
+export function refuseUpFrontApproval(config: LifeboatConfig, document: RunbookDocument, approver: unknown, requester: string): void {
+  if (typeof approver !== 'string') return;
+  for (const step of document.steps) {
+    // The steps an approver named up front stands in for: `approvedBy`, or skipped by a `when` on it
+    // (node-replacement's, which the node health watch also uses within its budget).
+    if (!step.approval || (step.approval.approvedBy === undefined && !/\bparams\.approver\b/.test(step.when ?? ''))) continue;
+    const refused = approvalRefusal(
+      {
+        approvers: resolveApprovers(step.approval.approvers, config.runbooks.approverGroups),
+        forceApprovers: [],
+        fourEyes: step.approval.fourEyes,
+      },
+      { approver, requester },
+    );
+    if (refused) throw new CliError(`--approver '${approver}' refused: ${refused}`, exitCodes.badInput);
+  }
 }

@@ -26,6 +26,11 @@ describe('lifeboat node: bad input', () => {
       'lifeboat: --auto-approve needs --approver NAME: who approves, recorded in the report',
     ],
     [
+      // An approver named up front must be one the approval step lists (group:sre), or nothing starts.
+      ['node', 'replace', '--cluster', 'primary', '--node', 'primary-node-0', '--reason', 'r', '--auto-approve', '--approver', 'mallory'],
+      /^lifeboat: --approver 'mallory' refused: .*'mallory' is not an approver \(approvers: [^)]*alice[^)]*\)$/,
+    ],
+    [
       ['node', 'replace', '--cluster', 'primary', '--node', 'primary-node-0', '--reason', 'r', '--approver', 'x'],
       'lifeboat: --approver goes with --auto-approve',
     ],

@@ -118,7 +118,7 @@ export async function replaceKilled(prefix: string, killWhen: (pool: TestPool) =
         `kill -9 (${prefix})`,
         '--auto-approve',
         '--approver',
-        'jest',
+        'alice',
         '--json',
       ],
       env,
