@@ -21,7 +21,7 @@ import { httpProbe, type ProbeResult } from './probes.js';
 import { kwokNodeSelector } from '../activities/node-provider/kwok.js';
 import { sshBannerProbe, sshdDaemon } from './sshd.js';
 import { codecServerComponent, uiCodecEndpointArgs } from './codec-server-component.js';
-import { lifeboatSearchAttributes } from '../model/approvals.js';
+import { lifeboatSearchAttributes } from '../model/search-attributes.js';
 
 export interface LabComponent {
   name: string;

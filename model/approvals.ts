@@ -11,13 +11,6 @@ export const approversAttribute = defineSearchAttributeKey('LifeboatApprovers', 
 /** Who aborted it (Keyword). */
 export const abortedByAttribute = defineSearchAttributeKey('LifeboatAbortedBy', SearchAttributeType.KEYWORD);
 
-/** The search attributes a Temporal namespace must have registered, with their types as `temporal` names them. */
-export const lifeboatSearchAttributes = [
-  { name: requesterAttribute.name, type: 'Keyword' },
-  { name: approversAttribute.name, type: 'KeywordList' },
-  { name: abortedByAttribute.name, type: 'Keyword' },
-] as const;
-
 /**
  * The approver a game day's own failovers name. The workflow takes it only from a child of a game-day
  * run (`gameday/...`, the parent recorded by the Temporal server, not by a client) and only where the

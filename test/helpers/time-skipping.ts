@@ -11,10 +11,10 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { bin } from '../../lab/topology.js';
 import { failureConverterPath } from '../../worker/temporal.js';
 import { workflowSource } from '../../worker/worker.js';
-import { lifeboatSearchAttributes } from '../../model/approvals.js';
+import { lifeboatSearchAttributes } from '../../model/search-attributes.js';
 
-/** temporal.api.enums.v1.IndexedValueType: KEYWORD and KEYWORD_LIST. */
-const indexedValueType = { Keyword: 2, KeywordList: 7 } as const;
+/** temporal.api.enums.v1.IndexedValueType of each type Lifeboat registers. */
+const indexedValueType = { Keyword: 2, Double: 4, Datetime: 6, KeywordList: 7 } as const;
 
 /** Starts the time-skipping test server from the lab's tool cache. */
 export async function createTimeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
