@@ -21,6 +21,7 @@ VELERO_AWS_PLUGIN_VERSION=1.14.3    # the plugin's compatibility table pairs 1.1
 OPENSSH_SERVER_VERSION=1:9.2p1-2+deb12u10   # Debian bookworm's; extracted with dpkg -x, never installed
 LIBWRAP_VERSION=7.6.q-32            # libwrap.so.0, which sshd links and this machine lacks
 NSS_WRAPPER_VERSION=1.1.12-1        # the privilege-separation user sshd without touching /etc/passwd
+PROMETHEUS_VERSION=2.42.0+ds-5+deb12u1   # Debian bookworm's prometheus (with promtool); extracted with dpkg -x, never installed
 EXTERNAL_DNS_VERSION=0.23.0         # the only version the reachable proxy lists; its DNSEndpoint CRD is externaldns.k8s.io/v1alpha1
 
 export GOFLAGS="-mod=mod -buildvcs=false"
@@ -215,7 +216,21 @@ install_openssh_server() {
   touch "$dir/.complete"
 }
 
-ALL=(temporal temporal_test_server etcd kwok minio velero kubernetes externaldns openssh_server)
+install_prometheus() {
+  local dir; if dir=$(component prometheus "${PROMETHEUS_VERSION%%+*}"); then say "prometheus $PROMETHEUS_VERSION: cached"; return; fi
+  say "prometheus $PROMETHEUS_VERSION: apt-get download, extracted with dpkg -x (not installed: no unit, no prometheus user)"
+  local b="$BUILD/prometheus-${PROMETHEUS_VERSION%%+*}"; rm -rf "$b" "$dir"; mkdir -p "$b" "$dir/root"
+  # A security update removes the pinned version from the archive: pin what `apt-cache policy prometheus` offers then.
+  (cd "$b" && apt-get download -q "prometheus=$PROMETHEUS_VERSION" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  dpkg -x "$b"/prometheus_*.deb "$dir/root"
+  # Go binaries, statically linked: the tests run them from here (the web console files are not needed).
+  ln -s root/usr/bin "$dir/bin"
+  "$dir/bin/prometheus" --version 2>&1 | head -1
+  "$dir/bin/promtool" --version 2>&1 | head -1
+  touch "$dir/.complete"
+}
+
+ALL=(temporal temporal_test_server etcd kwok minio velero kubernetes externaldns openssh_server prometheus)
 want=("$@"); [ ${#want[@]} -gt 0 ] || want=("${ALL[@]}")
 start=$(date +%s)
 for c in "${want[@]}"; do
