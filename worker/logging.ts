@@ -110,7 +110,14 @@ export const temporalLogSink = (logger: PinoLogger) => (entry: LogEntry) => {
   logger[pinoLevel[entry.level]]({ ...entry.meta, sdk: true }, entry.message);
 };
 
-/** Routes the Temporal SDK's and workflows' logs into pino. Call once per process, before creating a Worker. */
-export function installTemporalLogger(logger: PinoLogger): void {
-  Runtime.install({ logger: new DefaultLogger('INFO', temporalLogSink(logger)) });
+/**
+ * Routes the Temporal SDK's and workflows' logs into pino and, given `metricsBindAddress` (host:port),
+ * serves the SDK's own runtime metrics there (its Prometheus exporter). Call once per process, before any
+ * connection to Temporal is made.
+ */
+export function installTemporalLogger(logger: PinoLogger, metricsBindAddress?: string): void {
+  Runtime.install({
+    logger: new DefaultLogger('INFO', temporalLogSink(logger)),
+    ...(metricsBindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsBindAddress } } } } : {}),
+  });
 }

@@ -1,7 +1,7 @@
 // `lifeboat worker`: load config (or refuse to start), then poll until SIGTERM.
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger, installTemporalLogger } from './logging.js';
-import { createWorker } from './worker.js';
+import { createWorker, runtimeMetricsAddress } from './worker.js';
 import { scratchRootOf, staleScratchAgeMs } from '../activities/scratch/etcd-restore.js';
 import { sweepStaleScratch } from '../activities/scratch/processes.js';
 import { ensureScratchBase, ScratchDirUnsafeError } from '../activities/scratch/scratch-dir.js';
@@ -18,7 +18,7 @@ export async function runWorkerProcess(): Promise<number> {
     }
     throw err;
   }
-  installTemporalLogger(logger);
+  installTemporalLogger(logger, runtimeMetricsAddress(config.metrics));
   // The scratch base is made private (or found unsafe) before anything in it is trusted: an unsafe one
   // is not swept, and each restore verification refuses it with the same message.
   const scratchRoot = scratchRootOf(config.verification);

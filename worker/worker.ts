@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -9,6 +10,7 @@ import { createActivities } from '../activities/index.js';
 import { createClients } from './clients.js';
 import { loadKeyRing } from './keys.js';
 import type { LifeboatConfig } from './config.js';
+import { createLifeboatMetrics } from './metrics.js';
 import { dataConverterFor, temporalConnectionOptions } from './temporal.js';
 
 /** The prebuilt workflow bundle (`npm run build` writes it); without it the worker bundles at start. */
@@ -92,17 +94,29 @@ function serveMetrics(
   return server;
 }
 
+/** The SDK's runtime metrics listen on this port when `metrics.runtimePort` is not set and `metrics.port` is not 0. */
+export const defaultRuntimeMetricsPort = 9465;
+
+/** host:port of the Temporal SDK's runtime metrics, or undefined when they are off (metrics.runtimePort). */
+export function runtimeMetricsAddress({ host, port, runtimePort }: LifeboatConfig['metrics']): string | undefined {
+  const p = runtimePort ?? (port === 0 ? 0 : defaultRuntimeMetricsPort);
+  if (p === 0) return undefined;
+  const h = host ?? '127.0.0.1';
+  return `${h.includes(':') ? `[${h}]` : h}:${p}`;
+}
+
 export async function createWorker(config: LifeboatConfig, logger: Logger, overrides: Partial<WorkerOptions> = {}): Promise<WorkerHandle> {
   const clients = createClients(config);
   const keyRing = config.encryption ? loadKeyRing(config.encryption) : undefined;
   if (!keyRing)
     logger.warn('no encryption block in the configuration: workflow inputs, results and failures are written to Temporal history in clear');
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  const dataConverter = dataConverterFor(config, keyRing);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    dataConverter: dataConverterFor(config, keyRing),
+    dataConverter,
     activities: createActivities(clients, keyRing),
     // On SIGTERM, running activities get this long to finish before they are cancelled.
     shutdownGraceTime: '30 seconds',
@@ -117,11 +131,23 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
   new Gauge({ name: 'lifeboat_worker_clusters', help: 'Clusters this worker is configured for', registers: [registry] }).set(
     config.clusters.length,
   );
+  const lifeboatMetrics =
+    config.metrics.port === 0
+      ? undefined
+      : createLifeboatMetrics({
+          config,
+          registry,
+          logger,
+          client: new Client({ connection, namespace: config.temporal.namespace, dataConverter }),
+          s3: clients.s3,
+          keyRing,
+        });
   return {
     worker,
     connection,
     async run() {
       const metrics = serveMetrics(config.metrics, registry, () => notReady(worker, connection), logger);
+      lifeboatMetrics?.start();
       try {
         logger.info(
           { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, clusters: config.clusters.map((c) => c.name) },
@@ -130,6 +156,7 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
         await worker.run();
       } finally {
         metrics?.close();
+        await lifeboatMetrics?.stop();
         await connection.close();
         clients.s3.destroy();
         logger.info('worker stopped');

@@ -19,6 +19,7 @@ export const scalarEnv: [string, string[], (v: string) => unknown][] = [
   ['LIFEBOAT_RUNBOOKS_DIR', ['runbooks', 'dir'], String],
   ['LIFEBOAT_METRICS_HOST', ['metrics', 'host'], String],
   ['LIFEBOAT_METRICS_PORT', ['metrics', 'port'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
+  ['LIFEBOAT_METRICS_RUNTIME_PORT', ['metrics', 'runtimePort'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
 ];
 
 export const clusterEnv: [string, string[], (v: string) => unknown][] = [

@@ -748,6 +748,16 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(9464),
         /** Address it listens on: 0.0.0.0 in a Pod, where the kubelet probes the Pod's address. Default: 127.0.0.1. */
         host: z.string().min(1).optional(),
+        /**
+         * Port of the Temporal SDK's own runtime metrics (its Prometheus exporter: pollers, task latencies,
+         * slots), on `host`; 0 turns it off. Default: 9465, or off when `port` is 0.
+         */
+        runtimePort: z.number().int().min(0).max(65535).optional(),
+        /**
+         * How often the values read from Temporal visibility and the object store are refreshed; a scrape
+         * never queries them. Default: 30s (worker/metrics.ts defaultRefreshIntervalSeconds).
+         */
+        refreshInterval: duration.optional(),
       })
       .strict()
       .prefault({}),
