@@ -75,15 +75,19 @@ export function createLifeboatMetrics(deps: LifeboatMetricsDeps): LifeboatMetric
     "The longest gap between two runs of the cluster's configured etcd snapshot schedule (clusters[].etcdSnapshots.schedule)",
     ['cluster'],
   );
+  // Gauges of things that may not exist carry a label naming it: a gauge without labels always reports a value, 0 when unset.
   const gameDayInterval = gauge(
     'lifeboat_gameday_schedule_interval_seconds',
     'The longest gap between two runs of the configured game day schedule (gameDay.schedule)',
+    ['cron'],
   );
-  const appRpoObjective = gauge('lifeboat_app_rpo_objective_seconds', "The app's recovery point objective (apps[].objectives.rpo)", ['app']);
+  const appRpoObjective = gauge('lifeboat_app_rpo_objective_seconds', "The app's recovery point objective (apps[].objectives.rpo)", [
+    'app',
+  ]);
   const appRtoObjective = gauge('lifeboat_app_rto_objective_seconds', "The app's recovery time objective (apps[].objectives.rto)", ['app']);
   for (const c of config.clusters)
     if (c.etcdSnapshots.schedule) snapshotInterval.labels(c.name).set(cronIntervalSeconds(c.etcdSnapshots.schedule.cron));
-  if (config.gameDay.schedule) gameDayInterval.set(cronIntervalSeconds(config.gameDay.schedule.cron));
+  if (config.gameDay.schedule) gameDayInterval.labels(config.gameDay.schedule.cron).set(cronIntervalSeconds(config.gameDay.schedule.cron));
   for (const a of config.apps) {
     appRpoObjective.labels(a.name).set(a.objectives.rpo);
     appRtoObjective.labels(a.name).set(a.objectives.rto);
@@ -115,9 +119,11 @@ export function createLifeboatMetrics(deps: LifeboatMetricsDeps): LifeboatMetric
     'Since when each open run waits for approval (LifeboatAwaitingApprovalSince)',
     ['runbook', 'workflow_id', 'cluster', 'app'],
   );
-  const failoverInProgress = gauge('lifeboat_failover_in_progress', "Open failover or failback runs of the app (1 while the app's traffic is being moved)", [
-    'app',
-  ]);
+  const failoverInProgress = gauge(
+    'lifeboat_failover_in_progress',
+    "Open failover or failback runs of the app (1 while the app's traffic is being moved)",
+    ['app'],
+  );
   const veleroBackupLast = gauge(
     'lifeboat_velero_backup_last_success_timestamp_seconds',
     "Close time of the app's newest successful veleroBackup run",
@@ -133,16 +139,25 @@ export function createLifeboatMetrics(deps: LifeboatMetricsDeps): LifeboatMetric
     "Whether the app's newest Velero restore verification verified (1) or not (0)",
     ['app'],
   );
-  const gameDayRunRto = gauge('lifeboat_gameday_last_run_rto_seconds', 'The worst RTO the newest closed game day run measured (LifeboatRtoSeconds)');
+  const gameDayRunRto = gauge(
+    'lifeboat_gameday_last_run_rto_seconds',
+    'The worst RTO the newest closed game day run measured (LifeboatRtoSeconds)',
+    ['workflow_id', 'outcome'],
+  );
 
   // From the object store.
-  const snapshots = gauge('lifeboat_etcd_snapshots', "The cluster's snapshots in the object store, by manifest status", ['cluster', 'status']);
+  const snapshots = gauge('lifeboat_etcd_snapshots', "The cluster's snapshots in the object store, by manifest status", [
+    'cluster',
+    'status',
+  ]);
   const snapshotLast = gauge(
     'lifeboat_etcd_snapshot_last_success_timestamp_seconds',
     "When the cluster's newest snapshot in the object store finished (0: it has none)",
     ['cluster'],
   );
-  const snapshotBytes = gauge('lifeboat_etcd_snapshot_bytes', "Size in the object store of the cluster's newest snapshot (encrypted)", ['cluster']);
+  const snapshotBytes = gauge('lifeboat_etcd_snapshot_bytes', "Size in the object store of the cluster's newest snapshot (encrypted)", [
+    'cluster',
+  ]);
   const verifiedLast = gauge(
     'lifeboat_etcd_snapshot_last_verification_timestamp_seconds',
     "When a restore verification last verified one of the cluster's snapshots (0: never)",
@@ -170,14 +185,28 @@ export function createLifeboatMetrics(deps: LifeboatMetricsDeps): LifeboatMetric
       for (const [cluster, at] of newestVerifiedAt) this.labels(cluster).set(Date.now() / 1000 - at);
     },
   });
-  const gameDayFinished = gauge('lifeboat_gameday_last_finished_timestamp_seconds', 'When the newest game day report was written');
-  const gameDayPassed = gauge('lifeboat_gameday_last_passed', 'Whether the newest game day passed: every entry verified and met its RTO and RPO (1) or not (0)');
+  const gameDayFinished = gauge('lifeboat_gameday_last_finished_timestamp_seconds', 'When the newest game day report was written', [
+    'gameday',
+  ]);
+  const gameDayPassed = gauge(
+    'lifeboat_gameday_last_passed',
+    'Whether the newest game day passed: every entry verified and met its RTO and RPO (1) or not (0)',
+    ['gameday'],
+  );
   const entryLabels = ['entry', 'kind', 'subject'] as const;
   const entryPassed = gauge('lifeboat_gameday_entry_passed', "Whether the newest game day's entry passed (1) or not (0)", entryLabels);
   const entryRto = gauge('lifeboat_gameday_rto_seconds', "The RTO the newest game day's entry measured", entryLabels);
-  const entryRtoObjective = gauge('lifeboat_gameday_rto_objective_seconds', "The RTO objective of the newest game day's entry", entryLabels);
+  const entryRtoObjective = gauge(
+    'lifeboat_gameday_rto_objective_seconds',
+    "The RTO objective of the newest game day's entry",
+    entryLabels,
+  );
   const entryRpo = gauge('lifeboat_gameday_rpo_seconds', "The RPO (the backup's age) the newest game day's entry measured", entryLabels);
-  const entryRpoObjective = gauge('lifeboat_gameday_rpo_objective_seconds', "The RPO objective of the newest game day's entry", entryLabels);
+  const entryRpoObjective = gauge(
+    'lifeboat_gameday_rpo_objective_seconds',
+    "The RPO objective of the newest game day's entry",
+    entryLabels,
+  );
 
   const visibility = new VisibilityReader(deps.client, config.temporal.taskQueue);
   const store = new StoreReader(deps.s3, config.objectStore.bucket, deps.keyRing);
@@ -209,7 +238,8 @@ export function createLifeboatMetrics(deps: LifeboatMetricsDeps): LifeboatMetric
       if (verification) veleroVerificationOk.labels(app).set(verification.outcome === 'succeeded' ? 1 : 0);
     }
     const gameDay = newestOf(gameDayRunbook, '');
-    if (gameDay?.rtoSeconds !== undefined) gameDayRunRto.set(gameDay.rtoSeconds);
+    gameDayRunRto.reset();
+    if (gameDay?.rtoSeconds !== undefined) gameDayRunRto.labels(gameDay.workflowId, gameDay.outcome).set(gameDay.rtoSeconds);
 
     const running = await visibility.running();
     inProgress.reset();
@@ -248,10 +278,10 @@ export function createLifeboatMetrics(deps: LifeboatMetricsDeps): LifeboatMetric
     const clusters = await Promise.all(config.clusters.map(async (c) => [c.name, await store.clusterSnapshots(c.name)] as const));
     for (const [cluster, s] of clusters) setCluster(cluster, s);
     const report = await store.newestGameDayReport();
-    for (const g of [entryPassed, entryRto, entryRtoObjective, entryRpo, entryRpoObjective]) g.reset();
+    for (const g of [gameDayFinished, gameDayPassed, entryPassed, entryRto, entryRtoObjective, entryRpo, entryRpoObjective]) g.reset();
     if (!report) return;
-    gameDayFinished.set(seconds(report.finishedAt));
-    gameDayPassed.set(report.passed ? 1 : 0);
+    gameDayFinished.labels(report.id).set(seconds(report.finishedAt));
+    gameDayPassed.labels(report.id).set(report.passed ? 1 : 0);
     for (const e of report.entries) {
       const labels = { entry: e.name, kind: e.kind, subject: e.verification?.subject ?? e.name.split('/').slice(1).join('/') };
       entryPassed.labels(labels).set(e.passed ? 1 : 0);

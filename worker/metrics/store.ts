@@ -97,7 +97,10 @@ export class StoreReader {
   /** The game day report written last, if any. */
   async newestGameDayReport(): Promise<GameDayReport | undefined> {
     const reports = (await this.list(gameDayReportPrefix)).filter((o) => o.key.endsWith('/report.json'));
-    const newest = reports.reduce<(typeof reports)[number] | undefined>((a, b) => (!a || b.lastModified > a.lastModified ? b : a), undefined);
+    const newest = reports.reduce<(typeof reports)[number] | undefined>(
+      (a, b) => (!a || b.lastModified > a.lastModified ? b : a),
+      undefined,
+    );
     if (!newest) return undefined;
     if (this.report?.key !== newest.key || this.report.etag !== newest.etag)
       this.report = { key: newest.key, etag: newest.etag, value: JSON.parse(await this.text(newest.key)) as GameDayReport };
