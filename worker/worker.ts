@@ -16,11 +16,13 @@ import { dataConverterFor, temporalConnectionOptions } from './temporal.js';
 /** The prebuilt workflow bundle (`npm run build` writes it); without it the worker bundles at start. */
 export const workflowBundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+/** Workflow interceptor modules: in the bundle, or loaded with the workflows when there is none. */
+export const workflowInterceptorModules = [fileURLToPath(new URL('../workflows/run-lifecycle.js', import.meta.url))];
 
-export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors'> {
   return existsSync(workflowBundlePath) && process.env.LIFEBOAT_DEV_WORKFLOWS !== '1'
     ? { workflowBundle: { codePath: workflowBundlePath } }
-    : { workflowsPath };
+    : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules } };
 }
 
 export interface WorkerHandle {
