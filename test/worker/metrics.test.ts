@@ -52,11 +52,12 @@ async function metric(name: string, labels: Record<string, string>, accept: (v: 
 }
 
 const id = (kind: string) => `${kind}/metrics-test-${stamp}-${randomBytes(2).toString('hex')}`;
-const run = <T>(workflowType: string, workflowId: string, input: unknown) =>
-  w.client.workflow.execute<(input: never) => Promise<T>>(workflowType, {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const run = <W extends (input: any) => Promise<unknown>>(workflowType: string, workflowId: string, input: Parameters<W>[0]) =>
+  w.client.workflow.execute<W>(workflowType, {
     taskQueue: w.config.temporal.taskQueue,
     workflowId,
-    args: [input as never],
+    args: [input] as Parameters<W>,
     workflowExecutionTimeout: '10 minutes',
   });
 
@@ -102,7 +103,7 @@ describe('worker metrics after each runbook kind', () => {
   let snapshotStarted: number;
   it('an etcd snapshot: its time, its size, the run counted and timed', async () => {
     snapshotStarted = Date.now() / 1000;
-    const { manifest } = await run<Awaited<ReturnType<typeof etcdSnapshot>>>('etcdSnapshot', id('etcd-snapshot/primary'), {
+    const { manifest } = await run<typeof etcdSnapshot>('etcdSnapshot', id('etcd-snapshot/primary'), {
       cluster: 'primary',
       skipRetention: true,
     });
@@ -131,14 +132,10 @@ describe('worker metrics after each runbook kind', () => {
 
   it("an etcd restore verification: the cluster's last verification, its success, the verified snapshot's age", async () => {
     const started = Date.now() / 1000;
-    const result = await run<Awaited<ReturnType<typeof restoreVerification>>>(
-      'restoreVerification',
-      id('restore-verification/etcd/primary'),
-      {
-        kind: 'etcd',
-        cluster: 'primary',
-      },
-    );
+    const result = await run<typeof restoreVerification>('restoreVerification', id('restore-verification/etcd/primary'), {
+      kind: 'etcd',
+      cluster: 'primary',
+    });
     expect(result.passed).toBe(true);
     expect(
       await metric('lifeboat_etcd_snapshot_last_verification_timestamp_seconds', { cluster: 'primary' }, (v) => v > 0),
@@ -155,7 +152,7 @@ describe('worker metrics after each runbook kind', () => {
   let backupName: string;
   it("a Velero backup of the shop app: the app's last backup, from the run's search attributes", async () => {
     const started = Date.now() / 1000;
-    const backup = await run<Awaited<ReturnType<typeof veleroBackup>>>('veleroBackup', id('velero-backup/shop'), {
+    const backup = await run<typeof veleroBackup>('veleroBackup', id('velero-backup/shop'), {
       app: 'shop',
       ttl: '2h',
     });
@@ -176,14 +173,10 @@ describe('worker metrics after each runbook kind', () => {
 
   it("a Velero restore verification of that backup: the app's last verification and its success", async () => {
     const started = Date.now() / 1000;
-    const result = await run<Awaited<ReturnType<typeof veleroRestoreVerification>>>(
-      'veleroRestoreVerification',
-      id('restore-verification/velero/shop'),
-      {
-        app: 'shop',
-        backupName,
-      },
-    );
+    const result = await run<typeof veleroRestoreVerification>('veleroRestoreVerification', id('restore-verification/velero/shop'), {
+      app: 'shop',
+      backupName,
+    });
     expect(result.passed).toBe(true);
     expect(
       await metric('lifeboat_velero_verification_last_success_timestamp_seconds', { app: 'shop' }, (v) => v > started),
@@ -194,7 +187,7 @@ describe('worker metrics after each runbook kind', () => {
   it("a game day of the primary's etcd: the report's outcome, RTO and RPO against objectives, the run's RTO", async () => {
     const started = Date.now() / 1000;
     const workflowId = id('gameday');
-    const { report } = await run<Awaited<ReturnType<typeof gameDay>>>('gameDay', workflowId, { clusters: ['primary'], apps: [] });
+    const { report } = await run<typeof gameDay>('gameDay', workflowId, { clusters: ['primary'], apps: [] });
     const entry = report.entries.find((e) => e.name === 'etcd/primary')!;
     const labels = { gameday: report.id };
     expect(await metric('lifeboat_gameday_last_finished_timestamp_seconds', labels, (v) => v > started)).toBe(
