@@ -132,7 +132,7 @@ describe('a real Prometheus with the shipped rules, scraping a Lifeboat worker',
   it('LifeboatEtcdSnapshotMissing stays quiet while the schedule runs, goes pending then firing once it stops', async () => {
     const startedAt = Date.now() / 1000;
     // The empty bucket: no snapshot of the primary at all, which the alert reports at once.
-    expect((await until('the alert on an empty bucket', 60_000, primaryAlert))!.state).toMatch(/pending|firing/);
+    expect((await until('the alert on an empty bucket', 60_000, primaryAlert)).state).toMatch(/pending|firing/);
 
     const schedule = await client.schedule.create({
       scheduleId,
