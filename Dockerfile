@@ -24,6 +24,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 USER node
-EXPOSE 9464
+# /metrics, /healthz, /readyz (9464) and the Temporal SDK's runtime metrics (9465), on every interface of the container.
+ENV LIFEBOAT_METRICS_HOST=0.0.0.0
+EXPOSE 9464 9465
 ENTRYPOINT ["node", "bin/lifeboat.js"]
 CMD ["worker"]

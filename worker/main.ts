@@ -1,7 +1,8 @@
 // `lifeboat worker`: load config (or refuse to start), then poll until SIGTERM.
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger, installTemporalLogger } from './logging.js';
-import { createWorker, runtimeMetricsAddress } from './worker.js';
+import { createWorker } from './worker.js';
+import { runtimeMetricsAddress } from './metrics/runtime-address.js';
 import { scratchRootOf, staleScratchAgeMs } from '../activities/scratch/etcd-restore.js';
 import { sweepStaleScratch } from '../activities/scratch/processes.js';
 import { ensureScratchBase, ScratchDirUnsafeError } from '../activities/scratch/scratch-dir.js';

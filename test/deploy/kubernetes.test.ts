@@ -131,7 +131,7 @@ describe('deploy/kubernetes', () => {
     const parsed = configSchema.safeParse(parse(readFileSync(join(deployDir, 'lifeboat.yaml'), 'utf8')));
     expect(parsed.error).toBeUndefined();
     expect(parsed.data!.clusters.map((c) => c.kubeconfig)).toEqual([undefined, '/etc/lifeboat/credentials/standby.kubeconfig']);
-    expect(parsed.data!.metrics).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(parsed.data!.metrics).toEqual({ host: '0.0.0.0', port: 9464, runtimePort: 9465 });
   });
 
   it('denies all traffic by default and lets the worker out only to DNS, the API server, etcd, Temporal and the object store', () => {

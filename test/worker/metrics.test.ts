@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { etcdSnapshot, gameDay, restoreVerification, veleroBackup, veleroRestoreVerification } from '../../workflows/index.js';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { createS3Client } from '../../worker/s3.js';
+import { loadKeyRing } from '../../worker/keys.js';
+import { createLifeboatMetrics } from '../../worker/metrics.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { freePort } from '../helpers/prometheus.js';
 
@@ -27,16 +31,17 @@ interface Sample {
   value: number;
 }
 
-/** The worker's /metrics, parsed (Prometheus text format: `name{a="b",...} value`). */
-async function scrape(): Promise<Sample[]> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return text.split('\n').flatMap((line) => {
+/** Prometheus text format (`name{a="b",...} value`), parsed. */
+const samples = (text: string): Sample[] =>
+  text.split('\n').flatMap((line) => {
     const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m) return [];
     const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1]!, l[2]!]));
     return [{ name: m[1]!, labels, value: Number(m[3]) }];
   });
-}
+
+/** The worker's /metrics, parsed. */
+const scrape = async (): Promise<Sample[]> => samples(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
 
 const matches = (s: Sample, name: string, labels: Record<string, string>) =>
   s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v);
@@ -209,4 +214,40 @@ describe('worker metrics after each runbook kind', () => {
       entry.verification!.rtoSeconds,
     );
   }, 600_000);
+
+  it('a restarted worker: the same counts and values at its first refresh, and no run timed twice', async () => {
+    const running = await scrape();
+    const registry = new Registry();
+    const restarted = createLifeboatMetrics({
+      config: w.config,
+      registry,
+      logger: pino({ level: 'warn' }),
+      client: w.client,
+      s3,
+      keyRing: loadKeyRing(w.config.encryption!),
+    });
+    await restarted.refresh();
+    const fresh = samples(await registry.metrics());
+    const pick = (from: Sample[], name: string) =>
+      from
+        .filter((x) => x.name === name)
+        .map((x) => [JSON.stringify(x.labels), x.value])
+        .sort();
+    for (const name of [
+      'lifeboat_runbook_runs_total',
+      'lifeboat_runbook_last_run_timestamp_seconds',
+      'lifeboat_etcd_snapshot_last_success_timestamp_seconds',
+      'lifeboat_etcd_snapshot_last_verification_timestamp_seconds',
+      'lifeboat_etcd_snapshot_bytes',
+      'lifeboat_velero_backup_last_success_timestamp_seconds',
+      'lifeboat_gameday_rto_seconds',
+    ])
+      expect([name, pick(fresh, name)]).toEqual([name, pick(running, name)]);
+    expect(pick(fresh, 'lifeboat_runbook_runs_total').map(([, v]) => v)).not.toContain(0);
+    expect(pick(running, 'lifeboat_runbook_runs_total').length).toBeGreaterThanOrEqual(5);
+    // Every run closed before the restart: counted, but not observed again in the duration histogram.
+    expect(fresh.filter((x) => x.name === 'lifeboat_runbook_duration_seconds_count')).toEqual([]);
+    expect(running.filter((x) => x.name === 'lifeboat_runbook_duration_seconds_count').length).toBeGreaterThanOrEqual(5);
+    await restarted.stop();
+  }, 60_000);
 });
