@@ -19,7 +19,15 @@ export async function runWorkerProcess(): Promise<number> {
     }
     throw err;
   }
-  installTemporalLogger(logger, runtimeMetricsAddress(config.metrics));
+  const runtimeMetrics = runtimeMetricsAddress(config.metrics);
+  try {
+    installTemporalLogger(logger, runtimeMetrics);
+  } catch (err) {
+    process.stderr.write(
+      `lifeboat worker: metrics.runtimePort: cannot serve the Temporal SDK's metrics on ${runtimeMetrics}: ${(err as Error).message}; expected a free port (0 turns them off)\n`,
+    );
+    return 2;
+  }
   // The scratch base is made private (or found unsafe) before anything in it is trusted: an unsafe one
   // is not swept, and each restore verification refuses it with the same message.
   const scratchRoot = scratchRootOf(config.verification);

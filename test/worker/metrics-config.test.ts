@@ -17,10 +17,11 @@ describe('snapshot schedule interval', () => {
 });
 
 describe('Temporal SDK runtime metrics address', () => {
-  it('defaults to port 9465 beside the worker metrics, on the same host, and is off when metrics are', () => {
+  it('defaults to the port after the worker metrics, on the same host, and is off when metrics are', () => {
     expect(runtimeMetricsAddress({ port: 9464 })).toBe('127.0.0.1:9465');
     expect(runtimeMetricsAddress({ port: 9464, host: '0.0.0.0' })).toBe('0.0.0.0:9465');
     expect(runtimeMetricsAddress({ port: 9464, host: '::', runtimePort: 9500 })).toBe('[::]:9500');
+    expect(runtimeMetricsAddress({ port: 19464 })).toBe('127.0.0.1:19465');
     expect(runtimeMetricsAddress({ port: 0 })).toBeUndefined();
     expect(runtimeMetricsAddress({ port: 0, runtimePort: 9465 })).toBe('127.0.0.1:9465');
     expect(runtimeMetricsAddress({ port: 9464, runtimePort: 0 })).toBeUndefined();

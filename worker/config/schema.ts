@@ -750,7 +750,7 @@ export const configSchema = z
         host: z.string().min(1).optional(),
         /**
          * Port of the Temporal SDK's own runtime metrics (its Prometheus exporter: pollers, task latencies,
-         * slots), on `host`; 0 turns it off. Default: 9465, or off when `port` is 0.
+         * slots), on `host`; 0 turns it off. Default: `port` + 1 (9465), or off when `port` is 0.
          */
         runtimePort: z.number().int().min(0).max(65535).optional(),
         /**
