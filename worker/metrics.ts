@@ -20,6 +20,8 @@ export type MetricsSource = (typeof metricsSources)[number];
 
 /** metrics.refreshInterval's default. */
 export const defaultRefreshIntervalSeconds = 30;
+/** How long one source's refresh may take before it is reported down. */
+const refreshTimeoutMs = 60_000;
 
 /** Runbooks whose runs are an app's failover. */
 const failoverRunbooks = ['failover', 'failback'];
@@ -295,20 +297,35 @@ export function createLifeboatMetrics(deps: LifeboatMetricsDeps): LifeboatMetric
   }
 
   const sources: Record<MetricsSource, () => Promise<void>> = { temporal: refreshTemporal, 'object-store': refreshObjectStore };
-  async function refresh() {
-    await Promise.all(
-      metricsSources.map(async (source) => {
-        try {
-          await sources[source]();
-          sourceUp.labels(source).set(1);
-          sourceLastSuccess.labels(source).set(Date.now() / 1000);
-        } catch (err) {
-          sourceUp.labels(source).set(0);
-          logger.warn({ err, source }, 'metrics: refresh failed; the last values are kept');
-        }
-      }),
-    );
+  // A source that does not answer is reported down after refreshTimeoutMs and is not asked again
+  // until its earlier refresh ends: a hung store never piles up requests.
+  const inFlight = new Map<MetricsSource, Promise<void>>();
+  async function refreshSource(source: MetricsSource) {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      let pending = inFlight.get(source);
+      if (!pending) {
+        pending = sources[source]().finally(() => inFlight.delete(source));
+        inFlight.set(source, pending);
+      }
+      await Promise.race([
+        pending,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${refreshTimeoutMs / 1000} s`)), refreshTimeoutMs);
+        }),
+      ]);
+      sourceUp.labels(source).set(1);
+      sourceLastSuccess.labels(source).set(Date.now() / 1000);
+    } catch (err) {
+      sourceUp.labels(source).set(0);
+      logger.warn({ err, source }, 'metrics: refresh failed; the last values are kept');
+    } finally {
+      clearTimeout(timer);
+    }
   }
+  const refresh = async () => {
+    await Promise.all(metricsSources.map(refreshSource));
+  };
 
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> | undefined;

@@ -3,6 +3,8 @@
 // loopback, scraping a `lifeboat worker` process it runs (its own task queue, its own bucket, so nobody
 // else's snapshots move the values): a Temporal Schedule of etcd snapshots of the primary keeps
 // LifeboatEtcdSnapshotMissing quiet; once the test deletes the schedule the alert goes pending, then fires.
+// A restore verification that cannot pass (it requires an object the cluster does not have) fires
+// LifeboatEtcdVerificationFailed; a good one resolves it.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -172,4 +174,36 @@ describe('a real Prometheus with the shipped rules, scraping a Lifeboat worker',
     expect(firing.annotations.summary).toBe('No successful etcd snapshot of primary within twice its schedule');
     expect(firing.annotations.runbook).toContain('etcd-snapshot/primary');
   }, 600_000);
+
+  it('LifeboatEtcdVerificationFailed fires when a verification fails, and resolves when the next one verifies', async () => {
+    const verificationAlert = async () =>
+      (await prometheus.alerts()).find((a) => a.labels.alertname === 'LifeboatEtcdVerificationFailed' && a.labels.cluster === 'primary');
+    const verify = (tag: string, objects: { resource: 'namespaces'; name: string }[]) =>
+      client.workflow.execute('restoreVerification', {
+        taskQueue,
+        workflowId: `restore-verification/etcd/primary/prometheus-test-${stamp}-${tag}`,
+        args: [{ kind: 'etcd', cluster: 'primary', objects }],
+        workflowExecutionTimeout: '5 minutes',
+      });
+    const missing = `lifeboat-no-such-namespace-${stamp}`;
+    await expect(verify('broken', [{ resource: 'namespaces', name: missing }])).rejects.toThrow();
+    const fired = await until('the verification alert', 60_000, async () => {
+      const alert = await verificationAlert();
+      return alert?.state === 'firing' ? alert : undefined;
+    });
+    expect(fired.labels.severity).toBe('critical');
+    expect(fired.annotations.summary).toBe("The latest restore verification of primary's etcd snapshot failed");
+    expect(await one('lifeboat_etcd_snapshots{cluster="primary",status="failed"}')).toBeGreaterThan(0);
+
+    // The failed snapshot is never verified again: a fresh one is.
+    await client.workflow.execute('etcdSnapshot', {
+      taskQueue,
+      workflowId: `etcd-snapshot/primary/prometheus-test-${stamp}-fresh`,
+      args: [{ cluster: 'primary', skipRetention: true }],
+      workflowExecutionTimeout: '5 minutes',
+    });
+    await verify('good', []);
+    await until('the verification alert resolved', 60_000, async () => ((await verificationAlert()) ? undefined : true));
+    expect(await one('lifeboat_etcd_snapshot_last_verification_success{cluster="primary"}')).toBe(1);
+  }, 300_000);
 });
