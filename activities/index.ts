@@ -1,5 +1,6 @@
 // Every activity, by the system it touches, registered by the worker with the clients it built once.
 import type { LifeboatClients } from '../worker/clients.js';
+import type { Registry } from 'prom-client';
 import type { KeyRing } from '../worker/keys.js';
 import { activityDeps } from './deps.js';
 import { createControlPlaneActivities } from './control-plane/index.js';
@@ -7,12 +8,14 @@ import { createEtcdRestoreRunbookActivities } from './control-plane/restore.js';
 import { createEtcdActivities } from './etcd/index.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
 import { createNodeProviderActivities } from './node-provider/index.js';
+import { createNotificationActivities } from './notifications/index.js';
 import { createObjectStoreActivities } from './object-store/index.js';
 import { createScratchActivities } from './scratch/index.js';
 import { createTrafficActivities } from './traffic/index.js';
 import { createVeleroActivities } from './velero/index.js';
 
-export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined) => {
+/** `registry`: where activities register their metrics (the worker's /metrics); undefined: not counted. */
+export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined, registry?: Registry) => {
   const deps = activityDeps(clients, keyRing);
   return {
     ...createKubernetesActivities(deps),
@@ -24,6 +27,7 @@ export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | un
     ...createNodeProviderActivities(deps),
     ...createControlPlaneActivities(deps),
     ...createEtcdRestoreRunbookActivities(deps),
+    ...createNotificationActivities({ ...deps, ...(registry ? { registry } : {}) }),
   };
 };
 
