@@ -127,7 +127,9 @@ async function sendTo(
       const alerts = alertsFor(n, { resolveAfter: receiver.resolveAfter, ui: options.temporalUi });
       if (!alerts.length) return 'skipped';
       const token = receiver.bearerTokenFile ? readSecret(receiver.bearerTokenFile, `receiver '${name}' bearerTokenFile`) : undefined;
-      const password = receiver.basicAuth ? readSecret(receiver.basicAuth.passwordFile, `receiver '${name}' basicAuth.passwordFile`) : undefined;
+      const password = receiver.basicAuth
+        ? readSecret(receiver.basicAuth.passwordFile, `receiver '${name}' basicAuth.passwordFile`)
+        : undefined;
       options.secrets.push(...[token, password].filter((s): s is string => !!s));
       const basic: Record<string, string> =
         receiver.basicAuth && password !== undefined
@@ -212,7 +214,8 @@ export function createNotificationActivities(deps: NotificationDeps) {
             );
             if (retryable) {
               const delay = (err as ApplicationFailure).nextRetryDelay;
-              const seconds = typeof delay === 'number' ? delay / 1000 : typeof delay === 'string' ? parseSecondsDuration(delay) : undefined;
+              const seconds =
+                typeof delay === 'number' ? delay / 1000 : typeof delay === 'string' ? parseSecondsDuration(delay) : undefined;
               unavailable.push({ receiver, error, ...(seconds === undefined ? {} : { retryAfterSeconds: seconds }) });
             } else {
               done.undelivered.push({ receiver, error });
@@ -235,7 +238,9 @@ export function createNotificationActivities(deps: NotificationDeps) {
             .map((u) => `'${u.receiver}' (${u.error})`)
             .join(', ')}${delivery.delivered.length ? `; delivered to ${delivery.delivered.join(', ')}` : ''}`,
           nonRetryable: false,
-          details: [{ ...delivery, undelivered: [...delivery.undelivered, ...unavailable.map(({ receiver, error }) => ({ receiver, error }))] }],
+          details: [
+            { ...delivery, undelivered: [...delivery.undelivered, ...unavailable.map(({ receiver, error }) => ({ receiver, error }))] },
+          ],
           ...(retryAfter ? { nextRetryDelay: `${retryAfter}s` } : {}),
         });
       }

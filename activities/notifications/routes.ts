@@ -4,7 +4,12 @@ import type { NotificationRouteConfig } from '../../worker/config.js';
 
 /** A runbook pattern as a regular expression: `*` matches any characters, `/` included; nothing else is special. */
 const patternRegExp = (pattern: string) =>
-  new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&')).join('.*')}$`);
+  new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 
 /** Whether `route` takes `notification`: its runbook, its event and (where the route names some) its outcome. */
 export function routeMatches(route: NotificationRouteConfig, notification: RunNotification): boolean {

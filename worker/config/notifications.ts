@@ -9,9 +9,7 @@ import { secretFileProblem } from '../secret-files.js';
 import { unreadable } from './checks.js';
 import type { Path } from './source.js';
 
-const receiverName = z
-  .string()
-  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a receiver name: lower-case letters, digits and dashes');
+const receiverName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a receiver name: lower-case letters, digits and dashes');
 /** A file holding a secret: readable, and private to its owner (worker/secret-files.ts). */
 const secretFile = z.string().min(1, 'a file path');
 const httpUrl = z.url({ protocol: /^https?$/ });
@@ -59,7 +57,10 @@ export const notificationReceiverSchema = z.discriminatedUnion(
         /** File holding a bearer token for Alertmanager (or the proxy in front of it). */
         bearerTokenFile: secretFile.optional(),
         /** Basic auth for Alertmanager's web config (or a proxy): the username, and a file holding the password. */
-        basicAuth: z.object({ username: z.string().min(1), passwordFile: secretFile }).strict().optional(),
+        basicAuth: z
+          .object({ username: z.string().min(1), passwordFile: secretFile })
+          .strict()
+          .optional(),
         /**
          * A failed run's alert (and an objectives-missed one) ends this long after it fired: Alertmanager
          * hears nothing more of that run. An approval alert ends when the run goes on (or at its approval
@@ -89,9 +90,15 @@ export const notificationRouteSchema = z
       .min(1)
       .optional(),
     /** Default: every event (started, approval-needed, failed, completed). */
-    events: z.array(z.enum(notificationEvents, { error: `expected one of ${notificationEvents.join(', ')}` })).min(1).optional(),
+    events: z
+      .array(z.enum(notificationEvents, { error: `expected one of ${notificationEvents.join(', ')}` }))
+      .min(1)
+      .optional(),
     /** Only runs that ended so (completed and failed events). Default: any outcome, and events without one. */
-    outcomes: z.array(z.enum(runOutcomes, { error: `expected one of ${runOutcomes.join(', ')}` })).min(1).optional(),
+    outcomes: z
+      .array(z.enum(runOutcomes, { error: `expected one of ${runOutcomes.join(', ')}` }))
+      .min(1)
+      .optional(),
     /** Receivers (by name) that get what this route matches. */
     receivers: z.array(receiverName).min(1, 'at least one receiver'),
   })
