@@ -223,7 +223,17 @@ install_alertmanager() {
   local b="$BUILD/alertmanager-$ALERTMANAGER_VERSION"; rm -rf "$b" "$dir"; mkdir -p "$b" "$dir/root" "$dir/bin"
   (cd "$b" && apt-get download -q "prometheus-alertmanager=$ALERTMANAGER_VERSION" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
   dpkg -x "$b"/prometheus-alertmanager_*.deb "$dir/root"
-  ln -sf "$dir/root/usr/bin/prometheus-alertmanager" "$dir/bin/alertmanager"
+  # Debian's build reads its default template from /usr/share/prometheus/alertmanager, a path compiled
+  # in that an extracted package lacks: bin/alertmanager runs it in a user and mount namespace of its own
+  # where the package's usr/share lies over the system's (an overlay nobody else sees; nothing installed).
+  cat >"$dir/bin/alertmanager" <<'SH'
+#!/bin/sh
+root="$(cd "$(dirname "$0")/../root" && pwd)"
+exec unshare --user --map-root-user --mount --propagation private \
+  sh -c 'mount -t overlay overlay -o "lowerdir=$1/usr/share:/usr/share" /usr/share && shift && exec "$@"' \
+  sh "$root" "$root/usr/bin/prometheus-alertmanager" "$@"
+SH
+  chmod +x "$dir/bin/alertmanager"
   "$dir/bin/alertmanager" --version 2>&1 | head -1
   touch "$dir/.complete"
 }
