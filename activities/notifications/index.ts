@@ -152,23 +152,20 @@ async function sendTo(
  * its last failure in the workflow: its details hold the NotificationDelivery of what was reached.
  */
 export function createNotificationActivities(deps: NotificationDeps) {
-  const labelNames = ['receiver', 'event', 'result'] as const;
-  const total = deps.registry
-    ? new Counter({
-        name: 'lifeboat_notifications_total',
-        help: 'Notifications per receiver, event and result: delivered, skipped (nothing for this event), failed (retried), rejected (not retried)',
-        labelNames,
-        registers: [deps.registry],
-      })
-    : undefined;
-  const failed = deps.registry
-    ? new Counter({
-        name: 'lifeboat_notifications_failed_total',
-        help: 'Attempts to notify a receiver that failed, retryable or not',
-        labelNames: ['receiver'] as const,
-        registers: [deps.registry],
-      })
-    : undefined;
+  // A second factory on the same registry (a test's second worker) counts into the same metrics.
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    deps.registry
+      ? ((deps.registry.getSingleMetric(name) as Counter<L> | undefined) ??
+        new Counter({ name, help, labelNames, registers: [deps.registry] }))
+      : undefined;
+  const total = counter(
+    'lifeboat_notifications_total',
+    'Notifications per receiver, event and result: delivered, skipped (nothing for this event), failed (retried), rejected (not retried)',
+    ['receiver', 'event', 'result'],
+  );
+  const failed = counter('lifeboat_notifications_failed_total', 'Attempts to notify a receiver that failed, retryable or not', [
+    'receiver',
+  ]);
   const warn = (fields: Record<string, unknown>, message: string) =>
     deps.logger ? deps.logger.warn(fields, message) : log.warn(message, fields);
 
