@@ -166,8 +166,10 @@ export function createNotificationActivities(deps: NotificationDeps) {
   const failed = counter('lifeboat_notifications_failed_total', 'Attempts to notify a receiver that failed, retryable or not', [
     'receiver',
   ]);
-  const warn = (fields: Record<string, unknown>, message: string) =>
-    deps.logger ? deps.logger.warn(fields, message) : log.warn(message, fields);
+  const warn = (fields: Record<string, unknown>, message: string) => {
+    if (deps.logger) deps.logger.warn(fields, message);
+    else log.warn(message, fields);
+  };
 
   return {
     /**
@@ -202,7 +204,8 @@ export function createNotificationActivities(deps: NotificationDeps) {
           } catch (err) {
             if (err instanceof CancelledFailure) return;
             const error = secrets.filter((s) => s.length > 1).reduce((text, s) => text.replaceAll(s, '[redacted]'), (err as Error).message);
-            const retryable = err instanceof ApplicationFailure && err.type === failureTypes.NotificationReceiverUnavailable;
+            const failure = err instanceof ApplicationFailure ? err : undefined;
+            const retryable = failure?.type === failureTypes.NotificationReceiverUnavailable;
             failed?.inc({ receiver });
             total?.inc({ receiver, event: notification.event, result: retryable ? 'failed' : 'rejected' });
             warn(
@@ -210,7 +213,7 @@ export function createNotificationActivities(deps: NotificationDeps) {
               `notification not delivered to receiver '${receiver}': ${error}`,
             );
             if (retryable) {
-              const delay = (err as ApplicationFailure).nextRetryDelay;
+              const delay: unknown = failure?.nextRetryDelay;
               const seconds =
                 typeof delay === 'number' ? delay / 1000 : typeof delay === 'string' ? parseSecondsDuration(delay) : undefined;
               unavailable.push({ receiver, error, ...(seconds === undefined ? {} : { retryAfterSeconds: seconds }) });

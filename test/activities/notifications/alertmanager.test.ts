@@ -125,8 +125,8 @@ const deliver = (notification: RunNotification) => {
     receivers: { am: { kind: 'alertmanager', url: alertmanagerUrl, resolveAfter: 3600, timeout: 5 } },
     routes: [{ receivers: ['am'] }],
   };
-  const { deliverNotification } = createNotificationActivities({ notifications, temporalUi: 'http://127.0.0.1:8233' });
-  return new MockActivityEnvironment().run(deliverNotification, notification);
+  const activities = createNotificationActivities({ notifications, temporalUi: 'http://127.0.0.1:8233' });
+  return new MockActivityEnvironment().run(() => activities.deliverNotification(notification));
 };
 
 describe('Alertmanager receiver (real Alertmanager 0.25)', () => {
@@ -168,8 +168,8 @@ describe('Alertmanager receiver (real Alertmanager 0.25)', () => {
     expect(alert!.annotations.description).toContain('Step approve waits for approval: lifeboat failover approve shop');
     expect(Date.parse(alert!.endsAt) - Date.parse(at)).toBe(1800 * 1000);
     expect(alert!.generatorURL).toBe(`http://127.0.0.1:8233/namespaces/default/workflows/${encodeURIComponent(workflowId)}/run-${suffix}`);
-    await until('Alertmanager sends the firing alert on', async () =>
-      forwarded.some((a) => a.status === 'firing' && a.labels.workflow_id === workflowId) ? true : undefined,
+    await until('Alertmanager sends the firing alert on', () =>
+      Promise.resolve(forwarded.some((a) => a.status === 'firing' && a.labels.workflow_id === workflowId) ? true : undefined),
     );
 
     expect(
@@ -182,12 +182,14 @@ describe('Alertmanager receiver (real Alertmanager 0.25)', () => {
       }),
     ).toEqual({ delivered: ['am'], undelivered: [] });
     expect(await alertsOf(workflowId)).toEqual([]);
-    await until('Alertmanager sends the resolution on', async () =>
-      forwarded.some(
-        (a) => a.status === 'resolved' && a.labels.workflow_id === workflowId && a.labels.alertname === 'LifeboatApprovalNeeded',
-      )
-        ? true
-        : undefined,
+    await until('Alertmanager sends the resolution on', () =>
+      Promise.resolve(
+        forwarded.some(
+          (a) => a.status === 'resolved' && a.labels.workflow_id === workflowId && a.labels.alertname === 'LifeboatApprovalNeeded',
+        )
+          ? true
+          : undefined,
+      ),
     );
   });
 

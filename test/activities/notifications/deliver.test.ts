@@ -113,13 +113,13 @@ function run(
   const heartbeats: unknown[] = [];
   const env = new MockActivityEnvironment({ attempt: options.attempt ?? 1, heartbeatDetails: options.heartbeatDetails });
   env.on('heartbeat', (d: unknown) => heartbeats.push(d));
-  const { deliverNotification } = createNotificationActivities({
+  const activities = createNotificationActivities({
     notifications,
     temporalUi: 'http://127.0.0.1:8233',
     ...(options.registry ? { registry: options.registry } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
-  return { result: env.run(deliverNotification, notification), heartbeats };
+  return { result: env.run(() => activities.deliverNotification(notification)), heartbeats };
 }
 
 interface Failure {
