@@ -49,7 +49,11 @@ function previousProgress(details: unknown): DeliveryProgress {
   const d = details as Partial<DeliveryProgress> | undefined;
   return {
     delivered: Array.isArray(d?.delivered) ? d.delivered.filter((r): r is string => typeof r === 'string') : [],
-    undelivered: Array.isArray(d?.undelivered) ? d.undelivered : [],
+    undelivered: Array.isArray(d?.undelivered)
+      ? d.undelivered.filter(
+          (u): u is { receiver: string; error: string } => typeof u?.receiver === 'string' && typeof u.error === 'string',
+        )
+      : [],
   };
 }
 

@@ -219,5 +219,14 @@ describe('Alertmanager receiver (real Alertmanager 0.25)', () => {
       description: `Root cause: [ObjectStoreAccessDenied] PutObject: Access Denied\nWorkflow ${workflowId}, run run-${suffix}, namespace default`,
     });
     expect(Date.parse(alerts[0]!.endsAt) - Date.parse(at)).toBe(3600 * 1000);
+    // The approval alert it resolves never fired for this run: Alertmanager sends nothing of it.
+    await until('Alertmanager sends the failure on', () =>
+      Promise.resolve(forwarded.some((a) => a.status === 'firing' && a.labels.workflow_id === workflowId) ? true : undefined),
+    );
+    // Two more group intervals: what Alertmanager would send of the resolved approval alert, it would have sent by then.
+    await sleep(2500);
+    expect(forwarded.filter((a) => a.labels.workflow_id === workflowId).map((a) => [a.status, a.labels.alertname])).toEqual([
+      ['firing', 'LifeboatRunbookFailed'],
+    ]);
   });
 });
