@@ -25,7 +25,7 @@ interface Seen {
 }
 /** Requests by path, and the answer each path gives (200 when none is set). */
 let seen: Seen[] = [];
-let answers: Record<string, { status: number; headers?: Record<string, string>; body?: string }> = {};
+let answers: Record<string, { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }> = {};
 let server: Server;
 let base: string;
 
@@ -45,7 +45,10 @@ beforeAll(async () => {
     req.on('end', () => {
       seen.push({ path: req.url!, headers: req.headers, text });
       const answer = answers[req.url!] ?? { status: 200 };
-      res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers }).end(answer.body ?? 'ok');
+      setTimeout(
+        () => res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers }).end(answer.body ?? 'ok'),
+        answer.delayMs ?? 0,
+      );
     });
   });
   server.listen(0, '127.0.0.1');
@@ -108,10 +111,14 @@ const approvalRun: RunNotification = {
 function run(
   notifications: NotificationsConfig,
   notification: RunNotification,
-  options: { heartbeatDetails?: unknown; attempt?: number; registry?: Registry; logger?: Logger } = {},
+  options: { heartbeatDetails?: unknown; attempt?: number; heartbeatTimeoutMs?: number; registry?: Registry; logger?: Logger } = {},
 ) {
   const heartbeats: unknown[] = [];
-  const env = new MockActivityEnvironment({ attempt: options.attempt ?? 1, heartbeatDetails: options.heartbeatDetails });
+  const env = new MockActivityEnvironment({
+    attempt: options.attempt ?? 1,
+    heartbeatDetails: options.heartbeatDetails,
+    ...(options.heartbeatTimeoutMs ? { heartbeatTimeoutMs: options.heartbeatTimeoutMs } : {}),
+  });
   env.on('heartbeat', (d: unknown) => heartbeats.push(d));
   const activities = createNotificationActivities({
     notifications,
@@ -303,6 +310,15 @@ describe('deliverNotification', () => {
       undelivered: [{ receiver: 'audit', error: `POST ${base}/hooks/audit answered 400: bad signature` }],
     });
     expect(seen.map((s) => s.path)).toEqual([secretPath]);
+  });
+
+  it('while a slow receiver answers, the heartbeats keep the receivers already reached', async () => {
+    answers['/hooks/ledger'] = { status: 200, delayMs: 1500 };
+    const notifications: NotificationsConfig = { receivers: receivers(), routes: [{ receivers: ['audit', 'ledger'] }] };
+    const { result, heartbeats } = run(notifications, failedRun, { heartbeatTimeoutMs: 900 });
+    expect(await result).toEqual({ delivered: ['audit', 'ledger'], undelivered: [] });
+    expect(heartbeats).toContainEqual({ delivered: ['audit'], undelivered: [], waitingFor: `POST ${base}/hooks/ledger` });
+    expect(heartbeats.at(-1)).toEqual({ delivered: ['audit', 'ledger'], undelivered: [] });
   });
 
   it('only refusals: the delivery returns them, it does not throw', async () => {
