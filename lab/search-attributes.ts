@@ -2,17 +2,18 @@
 // (--search-attribute), but one already running from before an attribute was added is given the missing
 // ones here, so a warm lab never needs a restart (and never loses its history) to catch up.
 import { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { lifeboatSearchAttributes } from '../model/search-attributes.js';
 
 /** gRPC status code UNIMPLEMENTED. */
 const grpcUnimplemented = 12;
 
+const { IndexedValueType } = proto.temporal.api.enums.v1;
 const indexedValueType = {
-  Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  KeywordList: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-  Datetime: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-  Double: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+  Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  KeywordList: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+  Datetime: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+  Double: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
 } as const;
 
 /** Registers whichever of Lifeboat's search attributes `namespace` lacks; returns their names. */
