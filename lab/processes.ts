@@ -15,6 +15,11 @@ export interface DaemonSpec {
   args: string[];
   env?: Record<string, string>;
   cwd?: string;
+  /**
+   * The command line the process has once running, when `command` is a wrapper that execs it
+   * (`unshare ... postgres ...`): what the PID file's check and adoption look for. Default: command and args.
+   */
+  runsAs?: string[];
 }
 
 interface PidRecord {
@@ -67,7 +72,7 @@ export async function runningSpec(name: string): Promise<string | undefined> {
  * died (a worker killed -9) between spawning the daemon and recording it.
  */
 export function unrecordedPids(spec: DaemonSpec, recorded?: number): number[] {
-  const want = [spec.command, ...spec.args];
+  const want = spec.runsAs ?? [spec.command, ...spec.args];
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === recorded) continue;
@@ -76,6 +81,8 @@ export function unrecordedPids(spec: DaemonSpec, recorded?: number): number[] {
   }
   return pids;
 }
+
+const runningCommand = (spec: DaemonSpec) => spec.runsAs?.[0] ?? spec.command;
 
 /**
  * Starts the daemon unless it already runs as specified; one running with another spec is restarted.
@@ -89,7 +96,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<number> {
   const [adopt] = unrecordedPids(spec);
   if (adopt !== undefined) {
     await mkdir(runDir, { recursive: true });
-    const record: PidRecord = { pid: adopt, command: spec.command, spec: specDigest(spec), startedAt: new Date().toISOString() };
+    const record: PidRecord = { pid: adopt, command: runningCommand(spec), spec: specDigest(spec), startedAt: new Date().toISOString() };
     await writeFile(pidFile(spec.name), JSON.stringify(record));
     return adopt;
   }
@@ -108,7 +115,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<number> {
     child.once('spawn', () => resolve(child.pid!));
   });
   child.unref();
-  const record: PidRecord = { pid, command: spec.command, spec: specDigest(spec), startedAt: new Date().toISOString() };
+  const record: PidRecord = { pid, command: runningCommand(spec), spec: specDigest(spec), startedAt: new Date().toISOString() };
   await writeFile(pidFile(spec.name), JSON.stringify(record));
   return pid;
 }

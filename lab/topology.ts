@@ -88,6 +88,9 @@ export const versions = {
   externalDns: '0.23.0',
   /** Debian bookworm's openssh-server package (epoch `1:` left out), with libwrap0 and libnss-wrapper beside it. */
   opensshServer: '9.2p1-2+deb12u10',
+  /** `lab up --profile cluster`: the Temporal server built from go.temporal.io/server, on Debian's PostgreSQL. */
+  temporalServer: '1.32.1',
+  postgresql: '15.20-0+deb12u1',
 } as const;
 
 const tool = (name: string, version: string) => join(cacheDir, 'tools', `${name}-${version}`);
@@ -111,6 +114,11 @@ export const bin = {
   sshd: join(tool('openssh-server', versions.opensshServer), 'root', 'usr', 'sbin', 'sshd'),
   /** libwrap.so.0 (which this machine lacks) and libnss_wrapper.so, for the lab's sshd. */
   sshdLibDir: join(tool('openssh-server', versions.opensshServer), 'libs'),
+  temporalServer: join(tool('temporal-server', versions.temporalServer), 'bin', 'temporal-server'),
+  temporalSqlTool: join(tool('temporal-server', versions.temporalServer), 'bin', 'temporal-sql-tool'),
+  /** Debian's PostgreSQL binaries (postgres, initdb, psql), extracted; they run with `postgresqlLibDir` on their library path. */
+  postgresqlBinDir: join(tool('postgresql', versions.postgresql), 'bin'),
+  postgresqlLibDir: join(tool('postgresql', versions.postgresql), 'libs'),
 } as const;
 
 /** CustomResourceDefinitions the lab applies to every cluster, taken from their projects' modules. */
