@@ -228,7 +228,19 @@ async function initDatabaseCluster(password: string): Promise<void> {
 const sqlTool = (password: string, database: string, args: string[]) =>
   execa(
     bin.temporalSqlTool,
-    ['--plugin', 'postgres12', '--endpoint', host, '--port', String(clusterPorts.postgresql), '--user', dbUser, '--database', database, ...args],
+    [
+      '--plugin',
+      'postgres12',
+      '--endpoint',
+      host,
+      '--port',
+      String(clusterPorts.postgresql),
+      '--user',
+      dbUser,
+      '--database',
+      database,
+      ...args,
+    ],
     { env: { SQL_PASSWORD: password }, reject: false },
   );
 
@@ -308,7 +320,10 @@ export async function ensureTemporalCluster(installScript: string): Promise<stri
   await initDatabaseCluster(password);
   await startComponent(postgresqlComponent);
   await ensureSchemas(password);
-  await writeSecretFile(clusterPaths.serverConfig, `# Written by \`lifeboat lab up --profile cluster\`.\n${stringify(serverConfig(password))}`);
+  await writeSecretFile(
+    clusterPaths.serverConfig,
+    `# Written by \`lifeboat lab up --profile cluster\`.\n${stringify(serverConfig(password))}`,
+  );
   await startComponent(temporalServerComponent);
   await ensureNamespace();
   return clusterAddress;

@@ -147,7 +147,8 @@ export function unusableFiles(config: LifeboatConfig): { path: Path; message: st
     [['temporal', 'tls', 'clientKeyFile'], tls?.clientKeyFile],
   ] as const) {
     const problem = secret && !problems.some((p) => p.path.join('.') === path.join('.')) ? secretFileProblem(secret) : undefined;
-    if (problem) problems.push({ path: [...path], message: `'${secret}': ${problem}; expected a file only its owner can access (chmod 600 it)` });
+    if (problem)
+      problems.push({ path: [...path], message: `'${secret}': ${problem}; expected a file only its owner can access (chmod 600 it)` });
   }
   const tokenFile = config.codecServer?.tokenFile;
   const open = tokenFile && !problems.some((p) => p.path[0] === 'codecServer') ? secretFileProblem(tokenFile) : undefined;
