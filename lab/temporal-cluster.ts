@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
-import { temporal as proto } from '@temporalio/proto';
+import protos from '@temporalio/proto';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { lifeboatSearchAttributes } from '../model/search-attributes.js';
@@ -261,14 +261,14 @@ async function ensureSchemas(password: string): Promise<void> {
   }
 }
 
-const indexedValueType: Record<string, proto.api.enums.v1.IndexedValueType> = {
-  Keyword: proto.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  KeywordList: proto.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-  Datetime: proto.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-  Double: proto.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
-  Text: proto.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
-  Int: proto.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
-  Bool: proto.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+const indexedValueType: Record<string, protos.temporal.api.enums.v1.IndexedValueType> = {
+  Keyword: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  KeywordList: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+  Datetime: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+  Double: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+  Text: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+  Int: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
+  Bool: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
 };
 
 /** The namespace (3 days' retention) and Lifeboat's search attributes on it; what exists is left. */
