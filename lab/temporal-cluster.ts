@@ -340,10 +340,13 @@ async function startComponent(c: LabComponent): Promise<void> {
 
 /**
  * Stops the Temporal server (SIGTERM, its graceful shutdown) and starts it again on the same database,
- * as an upgrade or a crashed pod does. For the tests; returns once the frontend serves again.
+ * as an upgrade or a crashed pod does. For the tests; returns the PIDs before and after, once the
+ * frontend serves again.
  */
-export async function restartTemporalServer(): Promise<void> {
+export async function restartTemporalServer(): Promise<{ before?: number; after: number }> {
+  const before = await runningPid(temporalServerComponent.daemon.name);
   await stopDaemon(temporalServerComponent.daemon.name, 30_000);
-  await startDaemon(temporalServerComponent.daemon);
+  const after = await startDaemon(temporalServerComponent.daemon);
   await waitHealthy(temporalServerComponent, 120_000);
+  return { before, after };
 }
