@@ -25,12 +25,12 @@ import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { bundleBuildId } from '../../worker/versioning.js';
 import { workflowBundlePath } from '../../worker/worker.js';
 import type { GameDayResult } from '../../workflows/gameDay.js';
-import { activityAttempts, retriedActivities } from '../helpers/activity-attempts.js';
+import { retriedActivities } from '../helpers/activity-attempts.js';
 import { cliPath } from '../helpers/lab.js';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
+const cleanups: (() => unknown)[] = [];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 }, 120_000);
@@ -96,11 +96,10 @@ describe('two workers on a Temporal cluster (PostgreSQL)', () => {
     });
 
     const workers = new Map<string, ResultPromise>();
-    const startWorker = () => {
+    const startWorker = (): void => {
       const w = execa(process.execPath, [cliPath, 'worker'], { env, reject: false });
       // The SDK's default worker identity.
       workers.set(`${w.pid}@${hostname()}`, w);
-      return w;
     };
     cleanups.push(async () => {
       for (const w of workers.values()) w.kill('SIGTERM');
@@ -203,7 +202,6 @@ describe('two workers on a Temporal cluster (PostgreSQL)', () => {
       retried.push(...retriedActivities(history));
     }
     expect(retried).toEqual([[victim.activity, 2]]);
-    expect(activityAttempts(histories.snapshot!).length).toBeGreaterThan(0);
     // One snapshot in the bucket: the one the game day's verification restored.
     const snapshots = new Set(
       ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'etcd/primary/' }))).Contents ?? []).map(
