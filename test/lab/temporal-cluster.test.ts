@@ -143,13 +143,16 @@ describe('two workers on a Temporal cluster (PostgreSQL)', () => {
       return pending ? { identity: pending.lastWorkerIdentity!, activity: pending.activityType!.name! } : undefined;
     };
 
-    // kill -9 of whichever worker runs the snapshot's activity (or, if that was too quick to catch, the verification's); a replacement starts, as a Deployment's would.
-    const victim = await until('an activity running on one of the workers', 300_000, async () => {
-      for (const id of [children.snapshot, children.verify]) {
-        const running = await activityRunning(id).catch(() => undefined);
-        if (running) return { ...running, childId: id };
-      }
-      return undefined;
+    // kill -9 of the worker streaming the snapshot to the object store (or, if the stream was too quick
+    // to catch, of the one running the verification); a replacement starts, as a Deployment's would.
+    const victim = await until('an upload or a verification running on one of the workers', 300_000, async () => {
+      const streaming = await activityRunning(children.snapshot).catch(() => undefined);
+      if (streaming?.activity === 'streamEtcdSnapshot') return streaming;
+      const snapshot = await client.workflow
+        .getHandle(children.snapshot)
+        .describe()
+        .catch(() => undefined);
+      return snapshot?.status.name === 'COMPLETED' ? activityRunning(children.verify).catch(() => undefined) : undefined;
     });
     workers.get(victim.identity)!.kill('SIGKILL');
     await workers.get(victim.identity);
