@@ -20,6 +20,8 @@ export interface DaemonSpec {
    * (`unshare ... postgres ...`): what the PID file's check and adoption look for. Default: command and args.
    */
   runsAs?: string[];
+  /** The signal that stops it cleanly (PostgreSQL's fast shutdown is SIGINT). Default: SIGTERM. */
+  stopSignal?: NodeJS.Signals;
 }
 
 interface PidRecord {
@@ -28,6 +30,8 @@ interface PidRecord {
   /** Digest of command, arguments and environment: a changed spec means a restart. */
   spec: string;
   startedAt: string;
+  /** DaemonSpec.stopSignal, kept for `lab down`, which stops by name. */
+  stopSignal?: NodeJS.Signals;
 }
 
 export const specDigest = (spec: DaemonSpec) =>
@@ -96,7 +100,13 @@ export async function startDaemon(spec: DaemonSpec): Promise<number> {
   const [adopt] = unrecordedPids(spec);
   if (adopt !== undefined) {
     await mkdir(runDir, { recursive: true });
-    const record: PidRecord = { pid: adopt, command: runningCommand(spec), spec: specDigest(spec), startedAt: new Date().toISOString() };
+    const record: PidRecord = {
+      pid: adopt,
+      command: runningCommand(spec),
+      spec: specDigest(spec),
+      startedAt: new Date().toISOString(),
+      stopSignal: spec.stopSignal,
+    };
     await writeFile(pidFile(spec.name), JSON.stringify(record));
     return adopt;
   }
@@ -115,7 +125,13 @@ export async function startDaemon(spec: DaemonSpec): Promise<number> {
     child.once('spawn', () => resolve(child.pid!));
   });
   child.unref();
-  const record: PidRecord = { pid, command: runningCommand(spec), spec: specDigest(spec), startedAt: new Date().toISOString() };
+  const record: PidRecord = {
+    pid,
+    command: runningCommand(spec),
+    spec: specDigest(spec),
+    startedAt: new Date().toISOString(),
+    stopSignal: spec.stopSignal,
+  };
   await writeFile(pidFile(spec.name), JSON.stringify(record));
   return pid;
 }
@@ -137,14 +153,15 @@ export function treeRssBytes(pid: number): number {
 }
 
 /**
- * SIGTERM, then SIGKILL after `graceMs`; the PID file goes once the process is gone. With `spec`, also
+ * SIGTERM (or the daemon's stopSignal), then SIGKILL after `graceMs`; the PID file goes once the process is gone. With `spec`, also
  * any process running exactly its command line that no PID file records (unrecordedPids). Returns
  * whether a process was stopped.
  */
 export async function stopDaemon(name: string, graceMs = 15_000, spec?: DaemonSpec): Promise<boolean> {
-  const recorded = await runningPid(name);
+  const record = await runningRecord(name);
+  const recorded = record?.pid;
   const pids = [...(recorded ? [recorded] : []), ...(spec ? unrecordedPids(spec, recorded) : [])];
-  for (const pid of pids) process.kill(pid, 'SIGTERM');
+  for (const pid of pids) process.kill(pid, spec?.stopSignal ?? record?.stopSignal ?? 'SIGTERM');
   for (const deadline = Date.now() + graceMs; Date.now() < deadline && pids.some((pid) => commandLineOf(pid));) await sleep(100);
   for (const pid of pids.filter((p) => commandLineOf(p))) process.kill(pid, 'SIGKILL');
   await rm(pidFile(name), { force: true });

@@ -54,7 +54,7 @@ const pg = (name: string) => join(bin.postgresqlBinDir, name);
  * home. `unshare --user` maps this user to `nobody` in a user namespace of its own: PostgreSQL runs with
  * no capabilities as a non-root user, and the lab's files (root's outside) are its own inside, so
  * neither /etc/passwd nor the home directory's permissions change. unshare execs postgres (no fork), so
- * the recorded PID is the postmaster's; SIGTERM from `lab down` is its smart shutdown.
+ * the recorded PID is the postmaster's, which `lab down` stops with SIGINT (fast shutdown).
  */
 const asNobody = ['--user', '--map-user=65534', '--map-group=65534'];
 const postgresArgs = [
@@ -70,6 +70,9 @@ const postgresArgs = [
   // The LLVM JIT module is not extracted (lab/install-tools.sh).
   '-c',
   'jit=off',
+  // A lab's share of memory (the default is 128MB).
+  '-c',
+  'shared_buffers=32MB',
 ];
 
 export const postgresqlComponent: LabComponent = {
@@ -82,6 +85,8 @@ export const postgresqlComponent: LabComponent = {
     args: [...asNobody, pg('postgres'), ...postgresArgs],
     runsAs: [pg('postgres'), ...postgresArgs],
     env: pgEnv,
+    // Fast shutdown: clients (the Temporal server) are disconnected, not waited for.
+    stopSignal: 'SIGINT',
   },
   probe: () => pgReady(),
 };
@@ -244,12 +249,33 @@ const sqlTool = (password: string, database: string, args: string[]) =>
     { env: { SQL_PASSWORD: password }, reject: false },
   );
 
+const databaseExists = async (password: string, database: string) =>
+  (
+    await execa(
+      pg('psql'),
+      [
+        '-h',
+        host,
+        '-p',
+        String(clusterPorts.postgresql),
+        '-U',
+        dbUser,
+        '-d',
+        'postgres',
+        '-tAc',
+        `SELECT 1 FROM pg_database WHERE datname = '${database}'`,
+      ],
+      { env: { ...pgEnv, PGPASSWORD: password } },
+    )
+  ).stdout.trim() === '1';
+
 /** Creates both databases when missing and brings each schema to the version this server ships (as Temporal's admin-tools image does). */
 async function ensureSchemas(password: string): Promise<void> {
   for (const [kind, database] of Object.entries(databases)) {
-    const created = await sqlTool(password, database, ['create-database']);
-    if (created.exitCode !== 0 && !/already exists/.test(created.stderr + created.stdout))
-      throw new Error(`temporal-sql-tool create-database ${database}: ${created.stderr || created.stdout}`);
+    if (!(await databaseExists(password, database))) {
+      const created = await sqlTool(password, database, ['create-database']);
+      if (created.exitCode !== 0) throw new Error(`temporal-sql-tool create-database ${database}: ${created.stderr || created.stdout}`);
+    }
     // Version 0.0 makes the schema_version table on a new database and is a no-op on one that has it.
     for (const args of [
       ['setup-schema', '-v', '0.0'],
