@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { WorkflowHandle } from '@temporalio/client';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { execa, type ResultPromise } from 'execa';
@@ -55,10 +55,11 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
 const workerIdentities = (history: History) =>
   (history.events ?? []).flatMap((e) => [e.workflowTaskStartedEventAttributes?.identity, e.activityTaskStartedEventAttributes?.identity]);
 
+// On a machine that has not built the Temporal server yet, this builds it first (about 12 min on 2 cores).
+beforeAll(() => ensureTemporalCluster(installScript), 45 * 60_000);
+
 describe('two workers on a Temporal cluster (PostgreSQL)', () => {
   it('share a game day; a kill -9 of one and a restart of the server lose nothing and repeat nothing', async () => {
-    await ensureTemporalCluster(installScript);
-
     // The lab's configuration, pointed at the cluster, a task queue, a deployment and a bucket of the test's own.
     const suffix = randomUUID().slice(0, 8);
     const taskQueue = `test-cluster-${suffix}`;
