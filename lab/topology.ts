@@ -90,6 +90,9 @@ export const versions = {
   opensshServer: '9.2p1-2+deb12u10',
   /** Debian bookworm's prometheus-alertmanager (0.25.0-1+b4), for the notification tests only: not a lab process. */
   alertmanager: '0.25.0',
+  /** `lab up --profile cluster`: the Temporal server built from go.temporal.io/server, on Debian's PostgreSQL. */
+  temporalServer: '1.32.1',
+  postgresql: '15.20-0+deb12u1',
 } as const;
 
 const tool = (name: string, version: string) => join(cacheDir, 'tools', `${name}-${version}`);
@@ -115,6 +118,11 @@ export const bin = {
   sshdLibDir: join(tool('openssh-server', versions.opensshServer), 'libs'),
   /** Debian's Alertmanager, extracted by `install-tools.sh alertmanager`; the wrapper gives it the package's templates. */
   alertmanager: join(tool('alertmanager', versions.alertmanager), 'bin', 'alertmanager'),
+  temporalServer: join(tool('temporal-server', versions.temporalServer), 'bin', 'temporal-server'),
+  temporalSqlTool: join(tool('temporal-server', versions.temporalServer), 'bin', 'temporal-sql-tool'),
+  /** Debian's PostgreSQL binaries (postgres, initdb, psql), extracted; they run with `postgresqlLibDir` on their library path. */
+  postgresqlBinDir: join(tool('postgresql', versions.postgresql), 'bin'),
+  postgresqlLibDir: join(tool('postgresql', versions.postgresql), 'libs'),
 } as const;
 
 /** CustomResourceDefinitions the lab applies to every cluster, taken from their projects' modules. */

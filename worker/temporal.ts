@@ -10,6 +10,7 @@ import { decode, decodeFromPayloadsAtIndex, type TLSConfig } from '@temporalio/c
 import { HistoryCodec } from './codec.js';
 import type { LifeboatConfig } from './config.js';
 import { loadKeyRing, type KeyRing } from './keys.js';
+import { readSecretFile } from './secret-files.js';
 
 /** Options both Connection (client) and NativeConnection (worker) accept. */
 export interface TemporalConnectionOptions {
@@ -18,8 +19,15 @@ export interface TemporalConnectionOptions {
   tls?: TLSConfig | boolean;
 }
 
+/**
+ * The connection the configuration describes: the API key inline, from LIFEBOAT_TEMPORAL_API_KEY or from
+ * `apiKeyFile` (a mounted Secret), mTLS from certificate and key files; the secret files are refused when
+ * others may read them (worker/secret-files.ts). Read at every connect, so a rotated Secret takes effect
+ * on the next start.
+ */
 export function temporalConnectionOptions(config: LifeboatConfig): TemporalConnectionOptions {
-  const { address, apiKey, tls } = config.temporal;
+  const { address, tls, apiKeyFile } = config.temporal;
+  const apiKey = config.temporal.apiKey ?? (apiKeyFile ? readSecretFile(apiKeyFile, 'Temporal API key file').trim() : undefined);
   const options: TemporalConnectionOptions = { address };
   if (apiKey) options.apiKey = apiKey;
   if (tls) {
@@ -28,7 +36,7 @@ export function temporalConnectionOptions(config: LifeboatConfig): TemporalConne
       serverRootCACertificate: tls.serverRootCaFile ? readFileSync(tls.serverRootCaFile) : undefined,
       clientCertPair:
         tls.clientCertFile && tls.clientKeyFile
-          ? { crt: readFileSync(tls.clientCertFile), key: readFileSync(tls.clientKeyFile) }
+          ? { crt: readFileSync(tls.clientCertFile), key: Buffer.from(readSecretFile(tls.clientKeyFile, 'Temporal client key file')) }
           : undefined,
     };
   } else if (apiKey) {

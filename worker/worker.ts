@@ -10,6 +10,7 @@ import { createClients } from './clients.js';
 import { loadKeyRing } from './keys.js';
 import type { LifeboatConfig } from './config.js';
 import { dataConverterFor, temporalConnectionOptions } from './temporal.js';
+import { workerDeploymentOptions } from './versioning.js';
 
 /** The prebuilt workflow bundle (`npm run build` writes it); without it the worker bundles at start. */
 export const workflowBundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
@@ -22,6 +23,10 @@ export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workfl
     ? { workflowBundle: { codePath: workflowBundlePath } }
     : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules } };
 }
+
+/** The workflow source an override names, if any (a test's workflowsPath, say): the build id is derived from what runs. */
+const pickWorkflowSource = ({ workflowBundle, workflowsPath }: Partial<WorkerOptions>) =>
+  workflowBundle || workflowsPath ? { workflowBundle, workflowsPath } : {};
 
 export interface WorkerHandle {
   worker: Worker;
@@ -101,6 +106,9 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
     logger.warn('no encryption block in the configuration: workflow inputs, results and failures are written to Temporal history in clear');
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const registry = new Registry();
+  const source = { ...workflowSource(), ...pickWorkflowSource(overrides) };
+  const versioning = workerDeploymentOptions(config, source);
+  if (versioning) logger.info({ version: versioning.version, behavior: versioning.defaultVersioningBehavior }, 'worker versioning');
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -112,7 +120,8 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
     // Heartbeats reach the server at least every 2 s (the SDK's default is 0.8 x heartbeatTimeout),
     // so `--wait` shows live bytes, at one server write per 2 s per long-running activity.
     maxHeartbeatThrottleInterval: '2 seconds',
-    ...workflowSource(),
+    ...source,
+    ...(versioning ? { workerDeploymentOptions: versioning } : {}),
     ...overrides,
   });
   collectDefaultMetrics({ register: registry, prefix: 'lifeboat_worker_' });

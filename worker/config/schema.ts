@@ -642,8 +642,30 @@ export const configSchema = z
         ui: z.url({ protocol: /^https?$/ }).optional(),
         /** Task queue the worker polls and the CLI starts runbooks on. Default: lifeboat. */
         taskQueue: z.string().min(1).default('lifeboat'),
-        /** Temporal Cloud API key. Prefer LIFEBOAT_TEMPORAL_API_KEY to keep it out of files. */
+        /** Temporal Cloud API key. Prefer LIFEBOAT_TEMPORAL_API_KEY or apiKeyFile to keep it out of this file. */
         apiKey: z.string().min(1).optional(),
+        /** File holding the API key (a mounted Secret; mode 0600 or stricter when this user owns it). Exclusive with apiKey. */
+        apiKeyFile: file.optional(),
+        /**
+         * Worker versioning (Temporal worker deployments): this worker polls as version `name.buildId`, and
+         * a run stays on the version it started on (PINNED) or moves to the current one (AUTO_UPGRADE).
+         * New versions take no runs until an operator makes them current or ramping (deploy/kubernetes/README.md).
+         * Absent: unversioned, every worker takes every task.
+         */
+        deployment: z
+          .object({
+            /** The worker deployment's name, the same for every version of it: `lifeboat`, say. */
+            name: z.string().regex(/^[^.\s]+$/, 'a name without dots or spaces'),
+            /** This version's build id. Default: derived from the workflow bundle, so it changes exactly when workflow code does. */
+            buildId: z
+              .string()
+              .regex(/^[^\s]{1,255}$/, 'a build id without spaces, at most 255 characters')
+              .optional(),
+            /** What runs started on this version do when a newer one becomes current. Default: PINNED (never replayed on other code). */
+            defaultVersioningBehavior: z.enum(['PINNED', 'AUTO_UPGRADE'], { error: 'expected PINNED or AUTO_UPGRADE' }).default('PINNED'),
+          })
+          .strict()
+          .optional(),
         /** mTLS to a self-hosted cluster or Temporal Cloud. Absent: plain TLS when apiKey is set, else no TLS. */
         tls: z
           .object({
@@ -653,9 +675,17 @@ export const configSchema = z
             clientKeyFile: file.optional(),
           })
           .strict()
+          .refine((t) => (t.clientCertFile === undefined) === (t.clientKeyFile === undefined), {
+            message: 'clientCertFile and clientKeyFile go together (mTLS needs both)',
+            path: ['clientKeyFile'],
+          })
           .optional(),
       })
       .strict()
+      .refine((t) => t.apiKey === undefined || t.apiKeyFile === undefined, {
+        message: 'apiKey and apiKeyFile are exclusive (LIFEBOAT_TEMPORAL_API_KEY sets apiKey)',
+        path: ['apiKeyFile'],
+      })
       .prefault({}),
     objectStore: z
       .object({
