@@ -2,10 +2,11 @@
 import { writeFile } from 'node:fs/promises';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { failureConverterPath } from './temporal.js';
-import { workflowBundlePath, workflowsPath } from './worker.js';
+import { workflowBundlePath, workflowInterceptorModules, workflowsPath } from './worker.js';
 
 const { code } = await bundleWorkflowCode({
   workflowsPath,
+  workflowInterceptorModules,
   failureConverterPath,
   logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
 });

@@ -10,15 +10,24 @@ import { createClients } from './clients.js';
 import { loadKeyRing } from './keys.js';
 import type { LifeboatConfig } from './config.js';
 import { dataConverterFor, temporalConnectionOptions } from './temporal.js';
+import { activityTracingInterceptors, startTracing, tracingWorkflowInterceptorsPath, workflowSpanSinks } from './tracing.js';
 
 /** The prebuilt workflow bundle (`npm run build` writes it); without it the worker bundles at start. */
 export const workflowBundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
 
-export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+/** Workflow interceptor modules, in the prebuilt bundle (worker/bundle.ts) and in workflows bundled at start. */
+export const workflowInterceptorModules = [tracingWorkflowInterceptorsPath];
+
+/**
+ * The workflows, their interceptors, and the sink of their spans (discarding them: createWorker sends them
+ * on when tracing is on), for every worker, replayer and test worker alike.
+ */
+export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors' | 'sinks'> {
+  const sinks = workflowSpanSinks();
   return existsSync(workflowBundlePath) && process.env.LIFEBOAT_DEV_WORKFLOWS !== '1'
-    ? { workflowBundle: { codePath: workflowBundlePath } }
-    : { workflowsPath };
+    ? { workflowBundle: { codePath: workflowBundlePath }, sinks }
+    : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules }, sinks };
 }
 
 export interface WorkerHandle {
@@ -98,6 +107,8 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
   if (!keyRing)
     logger.warn('no encryption block in the configuration: workflow inputs, results and failures are written to Temporal history in clear');
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  const tracing = startTracing(config, 'lifeboat-worker');
+  const source = workflowSource();
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -109,7 +120,9 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
     // Heartbeats reach the server at least every 2 s (the SDK's default is 0.8 x heartbeatTimeout),
     // so `--wait` shows live bytes, at one server write per 2 s per long-running activity.
     maxHeartbeatThrottleInterval: '2 seconds',
-    ...workflowSource(),
+    ...source,
+    interceptors: { ...source.interceptors, activity: activityTracingInterceptors(tracing) },
+    sinks: workflowSpanSinks(tracing),
     ...overrides,
   });
   const registry = new Registry();
@@ -130,6 +143,7 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
         await worker.run();
       } finally {
         metrics?.close();
+        await tracing?.shutdown();
         await connection.close();
         clients.s3.destroy();
         logger.info('worker stopped');

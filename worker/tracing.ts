@@ -1,0 +1,78 @@
+// Tracing with OpenTelemetry through Temporal's interceptors (@temporalio/interceptors-opentelemetry):
+// the CLI's client starts a trace, the workflow's spans (made in the sandbox, exported through the SDK's
+// sinks) and each activity's span join it, and all of it goes to an OTLP/HTTP collector when one is
+// configured (`tracing.otlpEndpoint`, or the standard OTEL_EXPORTER_OTLP_ENDPOINT); otherwise nothing is
+// made or sent.
+import { createRequire } from 'node:module';
+import type { ContextManager } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { Resource } from '@opentelemetry/resources';
+import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor } from '@temporalio/interceptors-opentelemetry';
+import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
+import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
+import type { LifeboatConfig } from './config.js';
+
+/** The workflow interceptors that trace each run; bundled with the workflows (worker/bundle.ts, workflowSource()). */
+export const tracingWorkflowInterceptorsPath = createRequire(import.meta.url).resolve(
+  '@temporalio/interceptors-opentelemetry/lib/workflow-interceptors',
+);
+
+export type TracingService = 'lifeboat-worker' | 'lifeboat-cli';
+
+/**
+ * Where spans go: the configuration's `tracing.otlpEndpoint` (a collector's OTLP/HTTP base address, to
+ * which `/v1/traces` is appended, as to OTEL_EXPORTER_OTLP_ENDPOINT), else the exporter's standard
+ * variables (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT); undefined: tracing is off.
+ * OTEL_SDK_DISABLED=true turns it off whatever is configured.
+ */
+export function tracesDestination(
+  tracing: LifeboatConfig['tracing'] | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): { url?: string } | undefined {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
+  if (tracing?.otlpEndpoint) return { url: `${tracing.otlpEndpoint.replace(/\/+$/, '')}/v1/traces` };
+  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()) return {};
+  return undefined;
+}
+
+/** A process's tracing: registered as OpenTelemetry's global provider, so Temporal's interceptors use it. */
+export interface Tracing {
+  /** What exports spans; the workflow span sink hands the sandbox's spans to it too. */
+  processor: SpanProcessor;
+  resource: Resource;
+  /** Sends what is left and stops. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts tracing for this process as `service` when a destination is configured ({@link tracesDestination}),
+ * and registers it globally (the W3C trace-context propagator and an AsyncLocalStorage context, which
+ * Temporal's interceptors read); undefined when tracing is off.
+ */
+export function startTracing(
+  config: Partial<Pick<LifeboatConfig, 'tracing'>>,
+  service: TracingService,
+  options: { env?: NodeJS.ProcessEnv; contextManager?: ContextManager } = {},
+): Tracing | undefined {
+  const { env = process.env, contextManager } = options;
+  const destination = tracesDestination(config.tracing, env);
+  if (!destination) return undefined;
+  const resource = new Resource({ 'service.name': service });
+  const processor = new BatchSpanProcessor(new OTLPTraceExporter(destination), { scheduledDelayMillis: 1_000 });
+  const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
+  provider.register(contextManager ? { contextManager } : {});
+  return { processor, resource, shutdown: () => provider.shutdown() };
+}
+
+/** The sink through which the sandbox's workflow spans leave it: to `tracing`, or discarded when tracing is off. */
+export function workflowSpanSinks(tracing?: Tracing): InjectedSinks<{ exporter: OpenTelemetryWorkflowExporter }> {
+  return {
+    exporter: makeWorkflowExporter(tracing?.processor ?? new NoopSpanProcessor(), tracing?.resource ?? Resource.empty()),
+  };
+}
+
+/** A span around each activity attempt, joined to the trace of the workflow that scheduled it; none when tracing is off. */
+export const activityTracingInterceptors = (tracing?: Tracing): ActivityInterceptorsFactory[] =>
+  tracing ? [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx) })] : [];
