@@ -11,6 +11,7 @@ import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@open
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
+import type { WorkflowInfo } from '@temporalio/workflow';
 import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
 import type { LifeboatConfig } from './config.js';
 
@@ -66,11 +67,18 @@ export function startTracing(
   return { processor, resource, shutdown: () => provider.shutdown() };
 }
 
-/** The sink through which the sandbox's workflow spans leave it: to `tracing`, or discarded when tracing is off. */
+/** What of a run's WorkflowInfo its spans carry: where and what it is, never its data. */
+const tracedInfo = ['namespace', 'taskQueue', 'workflowType', 'workflowId', 'runId', 'attempt', 'historyLength'] as const;
+
+/**
+ * The sink through which the sandbox's workflow spans leave it: to `tracing`, or discarded when tracing is
+ * off. The SDK's exporter copies the whole WorkflowInfo onto each span; it holds the decoded memo, search
+ * attributes, last result and last failure, which Temporal keeps encrypted, so only {@link tracedInfo} goes.
+ */
 export function workflowSpanSinks(tracing?: Tracing): InjectedSinks<{ exporter: OpenTelemetryWorkflowExporter }> {
-  return {
-    exporter: makeWorkflowExporter(tracing?.processor ?? new NoopSpanProcessor(), tracing?.resource ?? Resource.empty()),
-  };
+  const sink = makeWorkflowExporter(tracing?.processor ?? new NoopSpanProcessor(), tracing?.resource ?? Resource.empty());
+  const identify = (info: WorkflowInfo) => Object.fromEntries(tracedInfo.map((key) => [key, info[key]])) as unknown as WorkflowInfo;
+  return { exporter: { export: { ...sink.export, fn: (info, spans) => sink.export.fn(identify(info), spans) } } };
 }
 
 /** A span around each activity attempt, joined to the trace of the workflow that scheduled it; none when tracing is off. */
