@@ -7,6 +7,7 @@ import { createEtcdRestoreRunbookActivities } from './control-plane/restore.js';
 import { createEtcdActivities } from './etcd/index.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
 import { createNodeProviderActivities } from './node-provider/index.js';
+import { createNotificationActivities } from './notifications/index.js';
 import { createObjectStoreActivities } from './object-store/index.js';
 import { createScratchActivities } from './scratch/index.js';
 import { createTrafficActivities } from './traffic/index.js';
@@ -24,6 +25,7 @@ export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | un
     ...createNodeProviderActivities(deps),
     ...createControlPlaneActivities(deps),
     ...createEtcdRestoreRunbookActivities(deps),
+    ...createNotificationActivities(),
   };
 };
 

@@ -36,3 +36,8 @@ export interface NotificationDelivery {
   delivered: string[];
   undelivered: { receiver: string; error: string }[];
 }
+
+/** The notifications activity as workflows call it (activities/notifications/ implements it). */
+export interface NotificationActivities {
+  deliverNotification(notification: RunNotification): Promise<NotificationDelivery>;
+}

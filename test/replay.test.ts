@@ -41,6 +41,9 @@ describe('replay of committed histories', () => {
         'failback.json',
         'pruneEtcdSnapshots.json',
         'veleroRestoreVerification.json',
+        'failover-approval-lifecycle.json',
+        'pruneEtcdSnapshots-lifecycle-ok.json',
+        'pruneEtcdSnapshots-lifecycle-fails.json',
       ]),
     );
     const registered = Object.keys(await import('../workflows/index.js'));

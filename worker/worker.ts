@@ -15,9 +15,11 @@ import { activityTracingInterceptors, startTracing, tracingWorkflowInterceptorsP
 /** The prebuilt workflow bundle (`npm run build` writes it); without it the worker bundles at start. */
 export const workflowBundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
-
-/** Workflow interceptor modules, in the prebuilt bundle (worker/bundle.ts) and in workflows bundled at start. */
-export const workflowInterceptorModules = [tracingWorkflowInterceptorsPath];
+/** Workflow interceptor modules: in the bundle, or loaded with the workflows when there is none. Tracing first: its span holds the rest. */
+export const workflowInterceptorModules = [
+  tracingWorkflowInterceptorsPath,
+  fileURLToPath(new URL('../workflows/run-lifecycle.js', import.meta.url)),
+];
 
 /**
  * The workflows, their interceptors, and the sink of their spans (discarding them: createWorker sends them

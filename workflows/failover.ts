@@ -35,6 +35,7 @@ import {
 } from '../model/velero-layout.js';
 import type { Step } from '../model/steps.js';
 import { Steps } from './steps.js';
+import { awaitApproval } from './run-lifecycle.js';
 import { rootFailure } from '../model/failure-chain.js';
 import { failureTypes } from '../model/failures.js';
 import { secondsBetween } from '../model/durations.js';
@@ -525,8 +526,15 @@ async function switchSitesSteps(
       }
       report.status = 'awaiting-approval';
       waiting.approval = true;
+      const endWait = awaitApproval({
+        step: 'approval',
+        command: `lifeboat failover approve --app ${input.app}`,
+        approvers: preflight.approval?.approvers ?? [],
+        timeoutSeconds: preflight.approvalTimeoutSeconds,
+      });
       const approved = await condition(() => report.approval !== undefined, preflight.approvalTimeoutSeconds * 1000);
       waiting.approval = false;
+      endWait();
       if (!approved) {
         report.status = 'failed';
         report.failure = `no approval within ${preflight.approvalTimeoutSeconds} s`;

@@ -23,7 +23,7 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import { abortedByAttribute, approvalRefusal, approversAttribute, requesterAttribute } from '../model/approvals.js';
+import { abortedByAttribute, approvalRefusal, approversAttribute, requesterAttribute, resolveApprovers } from '../model/approvals.js';
 import type { KubernetesActions } from '../activities/kubernetes/actions.js';
 import type { HttpCheckActivities } from '../activities/traffic/http-check.js';
 import type { NotifyActivities } from '../activities/traffic/notify.js';
@@ -46,6 +46,7 @@ import { carriedDetails, rootFailure } from '../model/failure-chain.js';
 import { failureTypes } from '../model/failures.js';
 import type { Step } from '../model/steps.js';
 import { progressQuery } from './steps.js';
+import { awaitApproval } from './run-lifecycle.js';
 
 export const runbookReportQuery = defineQuery<RunbookReport>('report');
 export const runbookApproveUpdate = defineUpdate<RunbookApproval, [RunbookApproveRequest]>('approve');
@@ -312,6 +313,12 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
     waiting.push(entry);
     report.status = 'waiting-approval';
     const given = () => report.approvals.filter((a) => a.step === r.path);
+    const endWait = awaitApproval({
+      step: r.path,
+      command: `lifeboat runbook approve ${info.workflowId} --step ${r.path}`,
+      approvers: resolveApprovers(approval.approvers, input.approverGroups),
+      timeoutSeconds: parseDuration(approval.timeout)! / 1000,
+    });
     try {
       const approved = await condition(() => given().length >= approval.count, parseDuration(approval.timeout)!);
       if (!approved) {
@@ -322,6 +329,7 @@ export async function runbook(input: RunbookInput): Promise<RunbookReport> {
       }
       return { approvers: given().map((a) => a.approver) };
     } finally {
+      endWait();
       waiting = waiting.filter((w) => w !== entry);
       if (!waiting.length && report.status === 'waiting-approval') report.status = 'running';
     }

@@ -79,7 +79,8 @@ export async function withStubbedWorker<R>(
     ...workflowSource(),
     // As the bundle and the real worker: failure messages in encoded attributes (no codec: the test server's history stays readable).
     dataConverter: { failureConverterPath },
-    activities,
+    // Every run notifies (workflows/run-lifecycle.ts): nobody to tell unless a test stubs it itself.
+    activities: { deliverNotification: () => Promise.resolve({ delivered: [], undelivered: [] }), ...activities },
   });
   return worker.runUntil(body(taskQueue));
 }

@@ -19,6 +19,15 @@ import {
 } from '../../workflows/failover.js';
 import { carriedDetails, rootFailure } from '../../model/failure-chain.js';
 import { approversAttribute, requesterAttribute } from '../../model/approvals.js';
+import {
+  appAttribute,
+  awaitingApprovalSinceAttribute,
+  clusterAttribute,
+  outcomeAttribute,
+  runbookAttribute,
+} from '../../model/search-attributes.js';
+import type { RunNotification } from '../../model/notifications.js';
+import { fetchHistory } from '../helpers/histories.js';
 import { createTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
 
 let env: TestWorkflowEnvironment;
@@ -116,6 +125,44 @@ describe('failover approvals (time-skipping test server, stubbed activities)', (
     expect(report.status).toBe('completed');
     expect(report.requestedBy).toBe('alice');
     expect(report.approval).toMatchObject({ approver: 'bob', auto: false });
+  });
+
+  it('while it waits, the run says since when (LifeboatAwaitingApprovalSince) and asks its approvers, with the command that approves it', async () => {
+    const notified: RunNotification[] = [];
+    const { activities } = recorded({
+      ...stubs(),
+      deliverNotification: (n: RunNotification) => {
+        notified.push(n);
+        return Promise.resolve({ delivered: ['sre'], undelivered: [] });
+      },
+    });
+    const { waitingSince, after } = await withStubbedWorker(env, activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof failover>('failover', {
+        taskQueue,
+        workflowId: 'failover/shop-approval-wait',
+        args: [input],
+      });
+      await awaitingApproval(handle);
+      const waitingSince = (await handle.describe()).typedSearchAttributes.get(awaitingApprovalSinceAttribute);
+      await handle.executeUpdate(approveUpdate, { args: [{ approver: 'bob' }] });
+      await handle.result();
+      await fetchHistory(env.client, handle.workflowId, 'failover-approval-lifecycle');
+      return { waitingSince, after: (await handle.describe()).typedSearchAttributes };
+    });
+    expect(waitingSince).toBeInstanceOf(Date);
+    expect(after.get(awaitingApprovalSinceAttribute)).toBeUndefined();
+    expect([after.get(runbookAttribute), after.get(clusterAttribute), after.get(appAttribute), after.get(outcomeAttribute)]).toEqual([
+      'failover',
+      'primary',
+      'shop',
+      'succeeded',
+    ]);
+    expect(notified.map((n) => n.event)).toEqual(['started', 'approval-needed', 'completed']);
+    expect(notified[1]).toMatchObject({
+      app: 'shop',
+      startedBy: 'alice',
+      approval: { step: 'approval', command: 'lifeboat failover approve --app shop', approvers: ['alice', 'bob'], timeoutSeconds: 600 },
+    });
   });
 
   it('force needs a force approver: alice (an approver) is refused the force, bob (a force approver) proceeds', async () => {
