@@ -89,6 +89,8 @@ export interface HistoryRun {
   approvers: string[];
   awaitingApprovalSince?: string;
   taskQueue: string;
+  /** The run that started this one as its child (a runbook's step, a game day's verification). */
+  parentWorkflowId?: string;
 }
 
 export function historyRun(info: WorkflowExecutionInfo, now = new Date()): HistoryRun {
@@ -113,6 +115,7 @@ export function historyRun(info: WorkflowExecutionInfo, now = new Date()): Histo
     rtoSeconds: attrs.get(rtoSecondsAttribute),
     requester: attrs.get(requesterAttribute),
     awaitingApprovalSince: attrs.get(awaitingApprovalSinceAttribute)?.toISOString(),
+    parentWorkflowId: info.parentExecution?.workflowId,
   };
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) Object.assign(run, { [key]: value });
   return run;
