@@ -27,10 +27,10 @@ const program = new Command('lifeboat')
     'act as NAME instead of the OS user, where the configuration allows it (cli.allowIdentityOverride); also LIFEBOAT_AS',
   )
   .option('--verbose', "also print this command's trace id on stderr (tracing: tracing.otlpEndpoint or OTEL_EXPORTER_OTLP_ENDPOINT)")
-  .hook('preAction', (_, actionCommand) => {
+  .hook('preAction', async (_, actionCommand) => {
     const { as, verbose } = program.opts<{ as?: string; verbose?: boolean }>();
     setIdentityOverride(as);
-    const traceId = startCommandTrace(actionCommand);
+    const traceId = await startCommandTrace(actionCommand);
     if (verbose)
       process.stderr.write(
         traceId

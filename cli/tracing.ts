@@ -1,30 +1,18 @@
 // Each `lifeboat` command is one trace (service lifeboat-cli) when tracing is configured: a span for the
 // command, under it the client's calls (start, update, query...), and under those the workflow's and the
 // activities' spans the worker sends. `--verbose` prints its trace id, to find it in the tracing backend.
+// OpenTelemetry is loaded only when tracing is on, so other commands start as fast as before.
 import { ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { ClientInterceptors } from '@temporalio/client';
-import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { Command } from 'commander';
 import { loadConfig } from '../worker/config.js';
-import { startTracing, type Tracing } from '../worker/tracing.js';
-
-/**
- * The command's span is active wherever nothing else is: the command starts in a commander hook, outside
- * any `context.with` that could hold it, and every client call of the command belongs under it.
- */
-class CommandContextManager extends AsyncLocalStorageContextManager {
-  command: Context = ROOT_CONTEXT;
-  override active(): Context {
-    const active = super.active();
-    return active === ROOT_CONTEXT ? this.command : active;
-  }
-}
+import { tracesDestination } from '../worker/tracing-destination.js';
+import type { Tracing } from '../worker/tracing.js';
 
 /** Commands that serve until stopped: the worker traces as lifeboat-worker, and neither is one command's trace. */
 const servingCommands = new Set(['worker', 'codec-server']);
 
-let current: { tracing: Tracing; span: Span } | undefined;
+let current: { tracing: Tracing; span: Span; interceptors: ClientInterceptors } | undefined;
 
 /** `lab up`, `runbook run`: the command as typed, without options. */
 const commandPath = (command: Command): string => {
@@ -38,7 +26,7 @@ const commandPath = (command: Command): string => {
  * if it loads, else the OTEL_EXPORTER_OTLP_* variables; a configuration that does not load is the
  * command's to report) and returns its trace id; undefined when tracing is off.
  */
-export function startCommandTrace(command: Command): string | undefined {
+export async function startCommandTrace(command: Command): Promise<string | undefined> {
   if (current || servingCommands.has(command.name())) return current?.span.spanContext().traceId;
   let tracingConfig;
   try {
@@ -46,13 +34,30 @@ export function startCommandTrace(command: Command): string | undefined {
   } catch {
     tracingConfig = undefined;
   }
+  if (!tracesDestination(tracingConfig)) return undefined;
+  const [{ startTracing }, { AsyncLocalStorageContextManager }, { OpenTelemetryWorkflowClientInterceptor }] = await Promise.all([
+    import('../worker/tracing.js'),
+    import('@opentelemetry/context-async-hooks'),
+    import('@temporalio/interceptors-opentelemetry'),
+  ]);
+  /**
+   * The command's span is active wherever nothing else is: the command starts in a commander hook, outside
+   * any `context.with` that could hold it, and every client call of the command belongs under it.
+   */
+  class CommandContextManager extends AsyncLocalStorageContextManager {
+    command: Context = ROOT_CONTEXT;
+    override active(): Context {
+      const active = super.active();
+      return active === ROOT_CONTEXT ? this.command : active;
+    }
+  }
   const contextManager = new CommandContextManager();
   const tracing = startTracing({ tracing: tracingConfig }, 'lifeboat-cli', { contextManager });
   if (!tracing) return undefined;
   const path = commandPath(command);
   const span = trace.getTracer('lifeboat-cli').startSpan(`lifeboat ${path}`, { attributes: { 'lifeboat.command': path } });
   contextManager.command = trace.setSpan(ROOT_CONTEXT, span);
-  current = { tracing, span };
+  current = { tracing, span, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } };
   return span.spanContext().traceId;
 }
 
@@ -68,5 +73,4 @@ export async function endCommandTrace(exitCode: number): Promise<void> {
 }
 
 /** The client interceptor that starts each call's span and carries the trace to the workflow; none when tracing is off. */
-export const tracingClientInterceptors = (): ClientInterceptors | undefined =>
-  current ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined;
+export const tracingClientInterceptors = (): ClientInterceptors | undefined => current?.interceptors;

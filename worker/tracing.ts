@@ -14,6 +14,7 @@ import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/wor
 import type { WorkflowInfo } from '@temporalio/workflow';
 import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
 import type { LifeboatConfig } from './config.js';
+import { tracesDestination } from './tracing-destination.js';
 
 /** The workflow interceptors that trace each run; bundled with the workflows (worker/bundle.ts, workflowSource()). */
 export const tracingWorkflowInterceptorsPath = createRequire(import.meta.url).resolve(
@@ -21,22 +22,6 @@ export const tracingWorkflowInterceptorsPath = createRequire(import.meta.url).re
 );
 
 export type TracingService = 'lifeboat-worker' | 'lifeboat-cli';
-
-/**
- * Where spans go: the configuration's `tracing.otlpEndpoint` (a collector's OTLP/HTTP base address, to
- * which `/v1/traces` is appended, as to OTEL_EXPORTER_OTLP_ENDPOINT), else the exporter's standard
- * variables (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT); undefined: tracing is off.
- * OTEL_SDK_DISABLED=true turns it off whatever is configured.
- */
-export function tracesDestination(
-  tracing: LifeboatConfig['tracing'] | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): { url?: string } | undefined {
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
-  if (tracing?.otlpEndpoint) return { url: `${tracing.otlpEndpoint.replace(/\/+$/, '')}/v1/traces` };
-  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()) return {};
-  return undefined;
-}
 
 /** A process's tracing: registered as OpenTelemetry's global provider, so Temporal's interceptors use it. */
 export interface Tracing {

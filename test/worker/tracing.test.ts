@@ -9,7 +9,7 @@ import { labConfig, lifeboat } from '../helpers/lab.js';
 import { polled, startWorkerProcess } from '../helpers/worker-process.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
-import { tracesDestination } from '../../worker/tracing.js';
+import { tracesDestination } from '../../worker/tracing-destination.js';
 
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 
