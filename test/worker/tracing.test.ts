@@ -2,6 +2,9 @@
 // one CLI command is one trace, from the CLI's span through the client's start to the workflow's and the
 // activities' spans in a worker process, all exported over OTLP/HTTP to a receiver on loopback.
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ResultPromise } from 'execa';
@@ -10,8 +13,21 @@ import { polled, startWorkerProcess } from '../helpers/worker-process.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { tracesDestination } from '../../worker/tracing-destination.js';
+import { ConfigError, loadConfig } from '../../worker/config.js';
+import { labConfigFile } from '../../lab/topology.js';
 
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'lifeboat-tracing-'));
+// The lab's configuration with a tracing block added at its end.
+const load = (endpoint: string) => {
+  const file = join(dir, 'lifeboat.yaml');
+  const lab = readFileSync(labConfigFile, 'utf8').replace(/\n*$/, '\n');
+  writeFileSync(file, `${lab}tracing:\n  otlpEndpoint: ${endpoint}\n`);
+  const line = lab.split('\n').length + 1;
+  return { file, line, load: () => loadConfig({ file, env: {} }) };
+};
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('where spans go', () => {
   it('the configuration first, then the standard variables, else nowhere; OTEL_SDK_DISABLED turns it off', () => {
@@ -21,6 +37,18 @@ describe('where spans go', () => {
     expect(tracesDestination({}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://env:4318/v1/traces' })).toEqual({});
     expect(tracesDestination({}, {})).toBeUndefined();
     expect(tracesDestination({ otlpEndpoint: 'http://collector:4318' }, { OTEL_SDK_DISABLED: 'true' })).toBeUndefined();
+  });
+});
+
+describe('tracing.otlpEndpoint', () => {
+  it('an http(s) URL', () => {
+    expect(load('https://collector.example:4318').load().tracing).toEqual({ otlpEndpoint: 'https://collector.example:4318' });
+  });
+
+  it('anything else is refused at its line, saying what is expected', () => {
+    const { file, line, load: bad } = load('collector:4318');
+    expect(bad).toThrow(ConfigError);
+    expect(() => bad()).toThrow(`${file}:${line}:17: tracing.otlpEndpoint: expected an http(s) URL such as http://collector:4318`);
   });
 });
 
@@ -102,6 +130,20 @@ describe('tracing a command through the worker', () => {
       });
     }
     expect(receiver.refused).toEqual([]);
+  });
+
+  it('tracing.otlpEndpoint in the configuration is enough for the CLI', async () => {
+    const { file } = load(receiver.url);
+    const result = await lifeboat(['--verbose', 'history', '--limit', '1'], { LIFEBOAT_CONFIG: file });
+    expect(result.exitCode).toBe(0);
+    const traceId = /^lifeboat: trace id ([0-9a-f]{32})$/m.exec(result.stderr)?.[1];
+    expect(await trace(traceId!, (s) => s.length > 0)).toEqual([
+      expect.objectContaining({
+        service: 'lifeboat-cli',
+        name: 'lifeboat history',
+        attributes: { 'lifeboat.command': 'history', 'process.exit.code': 0 },
+      }),
+    ]);
   });
 
   it('without an endpoint the CLI makes no trace and sends nothing, and `--verbose` says tracing is off', async () => {
