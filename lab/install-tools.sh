@@ -22,6 +22,7 @@ OPENSSH_SERVER_VERSION=1:9.2p1-2+deb12u10   # Debian bookworm's; extracted with 
 LIBWRAP_VERSION=7.6.q-32            # libwrap.so.0, which sshd links and this machine lacks
 NSS_WRAPPER_VERSION=1.1.12-1        # the privilege-separation user sshd without touching /etc/passwd
 EXTERNAL_DNS_VERSION=0.23.0         # the only version the reachable proxy lists; its DNSEndpoint CRD is externaldns.k8s.io/v1alpha1
+ALERTMANAGER_VERSION=0.25.0-1+b4    # Debian bookworm's prometheus-alertmanager; extracted with dpkg -x, never installed
 
 export GOFLAGS="-mod=mod -buildvcs=false"
 export CGO_ENABLED=0
@@ -212,6 +213,28 @@ install_openssh_server() {
   test -f "$dir/libs/libnss_wrapper.so"
   if LD_LIBRARY_PATH="$dir/libs" ldd "$dir/root/usr/sbin/sshd" | grep 'not found' >&2; then say "openssh-server: sshd lacks the libraries above"; return 1; fi
   LD_LIBRARY_PATH="$dir/libs" "$dir/root/usr/sbin/sshd" -V 2>&1 | head -1
+  touch "$dir/.complete"
+}
+
+# Not in ALL: only the notification tests need it, and they ask for it (test/activities/notifications/).
+install_alertmanager() {
+  local dir; if dir=$(component alertmanager "${ALERTMANAGER_VERSION%%-*}"); then say "alertmanager $ALERTMANAGER_VERSION: cached"; return; fi
+  say "alertmanager $ALERTMANAGER_VERSION: apt-get download prometheus-alertmanager, extracted with dpkg -x (not installed)"
+  local b="$BUILD/alertmanager-$ALERTMANAGER_VERSION"; rm -rf "$b" "$dir"; mkdir -p "$b" "$dir/root" "$dir/bin"
+  (cd "$b" && apt-get download -q "prometheus-alertmanager=$ALERTMANAGER_VERSION" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  dpkg -x "$b"/prometheus-alertmanager_*.deb "$dir/root"
+  # Debian's build reads its default template from /usr/share/prometheus/alertmanager, a path compiled
+  # in that an extracted package lacks: bin/alertmanager runs it in a user and mount namespace of its own
+  # where the package's usr/share lies over the system's (an overlay nobody else sees; nothing installed).
+  cat >"$dir/bin/alertmanager" <<'SH'
+#!/bin/sh
+root="$(cd "$(dirname "$0")/../root" && pwd)"
+exec unshare --user --map-root-user --mount --propagation private \
+  sh -c 'mount -t overlay overlay -o "lowerdir=$1/usr/share:/usr/share" /usr/share && shift && exec "$@"' \
+  sh "$root" "$root/usr/bin/prometheus-alertmanager" "$@"
+SH
+  chmod +x "$dir/bin/alertmanager"
+  "$dir/bin/alertmanager" --version 2>&1 | head -1
   touch "$dir/.complete"
 }
 

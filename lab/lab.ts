@@ -44,6 +44,7 @@ import { labStorageClass } from './volumes.js';
 import { prepareSshd } from './sshd.js';
 import { protectSecretFile, writeSecretFile } from '../worker/secret-files.js';
 import { applyLabRbac, labWorkerKubeconfig } from './rbac.js';
+import { ensureSearchAttributes } from './search-attributes.js';
 import { configSchema } from '../worker/config/schema.js';
 
 const peerClusters = (c: LabClusterSpec) => labClusters.filter((x) => x.name !== c.name);
@@ -471,6 +472,8 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
     ['temporal', 'codec-server', 'minio', 'sshd', ...labClusters.flatMap((c) => etcdMembersOf(c).map((m) => m.daemon))].map(byName),
   );
   await ensureBucket();
+  const added = await ensureSearchAttributes(`${host}:${temporalPorts.frontend}`, 'default');
+  if (added.length) say(`temporal: search attributes ${added.join(', ')} registered`);
   await startAll(clusterNames.map((n) => byName(`kube-apiserver/${n}`)));
   await Promise.all(labClusters.map(bootstrapCluster));
   await startAll(

@@ -88,6 +88,8 @@ export const versions = {
   externalDns: '0.23.0',
   /** Debian bookworm's openssh-server package (epoch `1:` left out), with libwrap0 and libnss-wrapper beside it. */
   opensshServer: '9.2p1-2+deb12u10',
+  /** Debian bookworm's prometheus-alertmanager (0.25.0-1+b4), for the notification tests only: not a lab process. */
+  alertmanager: '0.25.0',
 } as const;
 
 const tool = (name: string, version: string) => join(cacheDir, 'tools', `${name}-${version}`);
@@ -111,6 +113,8 @@ export const bin = {
   sshd: join(tool('openssh-server', versions.opensshServer), 'root', 'usr', 'sbin', 'sshd'),
   /** libwrap.so.0 (which this machine lacks) and libnss_wrapper.so, for the lab's sshd. */
   sshdLibDir: join(tool('openssh-server', versions.opensshServer), 'libs'),
+  /** Debian's Alertmanager, extracted by `install-tools.sh alertmanager`; the wrapper gives it the package's templates. */
+  alertmanager: join(tool('alertmanager', versions.alertmanager), 'bin', 'alertmanager'),
 } as const;
 
 /** CustomResourceDefinitions the lab applies to every cluster, taken from their projects' modules. */

@@ -109,6 +109,7 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
   if (!keyRing)
     logger.warn('no encryption block in the configuration: workflow inputs, results and failures are written to Temporal history in clear');
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  const registry = new Registry();
   const tracing = startTracing(config, 'lifeboat-worker');
   const source = workflowSource();
   const worker = await Worker.create({
@@ -116,7 +117,7 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     dataConverter: dataConverterFor(config, keyRing),
-    activities: createActivities(clients, keyRing),
+    activities: createActivities(clients, keyRing, registry),
     // On SIGTERM, running activities get this long to finish before they are cancelled.
     shutdownGraceTime: '30 seconds',
     // Heartbeats reach the server at least every 2 s (the SDK's default is 0.8 x heartbeatTimeout),
@@ -127,7 +128,6 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
     sinks: workflowSpanSinks(tracing),
     ...overrides,
   });
-  const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'lifeboat_worker_' });
   new Gauge({ name: 'lifeboat_worker_clusters', help: 'Clusters this worker is configured for', registers: [registry] }).set(
     config.clusters.length,

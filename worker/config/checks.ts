@@ -21,7 +21,7 @@ export function allowedKeys(schema: z.ZodType, path: Path, raw: unknown): string
   let value = raw;
   for (let i = 0; node; i++) {
     for (;;) {
-      if (node instanceof z.ZodDefault || node instanceof z.ZodOptional) node = node.unwrap() as z.ZodType;
+      if (node instanceof z.ZodDefault || node instanceof z.ZodPrefault || node instanceof z.ZodOptional) node = node.unwrap() as z.ZodType;
       else if (node instanceof z.ZodPipe) node = node.in as z.ZodType;
       else if (node instanceof z.ZodDiscriminatedUnion) {
         const discriminator: string = (node.def as { discriminator: string }).discriminator;

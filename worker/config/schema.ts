@@ -2,6 +2,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { parseSecondsDuration, secondsDurationExpectation, secondsDurationPattern } from '../../model/durations.js';
+import { notificationsSchema } from './notifications.js';
 
 const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS label: lower-case letters, digits and dashes');
 const file = z.string().min(1, 'a file path');
@@ -788,6 +789,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Who hears of runs (started, approval needed, failed, completed): receivers by name, and routes. Default: none. */
+    notifications: notificationsSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {
