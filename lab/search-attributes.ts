@@ -2,11 +2,14 @@
 // (--search-attribute), but one already running from before an attribute was added is given the missing
 // ones here, so a warm lab never needs a restart (and never loses its history) to catch up.
 import { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+// CommonJS: Node's ESM loader cannot see its named exports (as worker/codec.ts imports it).
+import proto from '@temporalio/proto';
 import { lifeboatSearchAttributes } from '../model/search-attributes.js';
 
 /** gRPC status code UNIMPLEMENTED. */
 const grpcUnimplemented = 12;
+
+const { temporal } = proto;
 
 const indexedValueType = {
   Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
