@@ -174,7 +174,9 @@ export function searchAttributeRegistration(namespace: string, missing: readonly
 export function registerHistoryCommand(program: Command): void {
   program
     .command('history')
-    .description('past and running runs, newest first: outcome, duration, RTO, who started and approved them (Temporal visibility)')
+    .description(
+      'past and running runs (running first, then the most recently closed): outcome, duration, RTO, who started and approved them',
+    )
     .option('--runbook <name>', 'only this runbook: a workflow type (etcdSnapshot) or a runbook document (etcd-backup)')
     .option('--cluster <name>', 'only runs about this cluster')
     .option('--app <name>', 'only runs about this app')
