@@ -4,7 +4,7 @@
 // history.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { Client, Connection, type ClientOptions, type ConnectionOptions } from '@temporalio/client';
 import type { DataConverter, LoadedDataConverter, Payload } from '@temporalio/common';
 import { decode, decodeFromPayloadsAtIndex, type TLSConfig } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import { HistoryCodec } from './codec.js';
@@ -67,12 +67,12 @@ export type LifeboatClient = Client & { readonly connection: Connection };
  */
 export async function temporalClient(
   config: LifeboatConfig,
-  options: Pick<ConnectionOptions, 'connectTimeout'> & { namespace?: string; identity?: string } = {},
+  options: Pick<ConnectionOptions, 'connectTimeout'> & Pick<ClientOptions, 'interceptors'> & { namespace?: string; identity?: string } = {},
 ): Promise<LifeboatClient> {
-  const { namespace = config.temporal.namespace, identity, ...connectionOptions } = options;
+  const { namespace = config.temporal.namespace, identity, interceptors, ...connectionOptions } = options;
   const dataConverter = dataConverterFor(config);
   const connection = await Connection.connect({ ...temporalConnectionOptions(config), ...connectionOptions });
-  return new Client({ connection, namespace, dataConverter, ...(identity ? { identity } : {}) }) as LifeboatClient;
+  return new Client({ connection, namespace, dataConverter, interceptors, ...(identity ? { identity } : {}) }) as LifeboatClient;
 }
 
 /** What decodes payloads: a Client, a WorkflowClient or a handle's `client`. */

@@ -11,17 +11,26 @@ import { loadKeyRing } from './keys.js';
 import type { LifeboatConfig } from './config.js';
 import { dataConverterFor, temporalConnectionOptions } from './temporal.js';
 import { workerDeploymentOptions } from './versioning.js';
+import { activityTracingInterceptors, startTracing, tracingWorkflowInterceptorsPath, workflowSpanSinks } from './tracing.js';
 
 /** The prebuilt workflow bundle (`npm run build` writes it); without it the worker bundles at start. */
 export const workflowBundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
-/** Workflow interceptor modules: in the bundle, or loaded with the workflows when there is none. */
-export const workflowInterceptorModules = [fileURLToPath(new URL('../workflows/run-lifecycle.js', import.meta.url))];
+/** Workflow interceptor modules: in the bundle, or loaded with the workflows when there is none. Tracing first: its span holds the rest. */
+export const workflowInterceptorModules = [
+  tracingWorkflowInterceptorsPath,
+  fileURLToPath(new URL('../workflows/run-lifecycle.js', import.meta.url)),
+];
 
-export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors'> {
+/**
+ * The workflows, their interceptors, and the sink of their spans (discarding them: createWorker sends them
+ * on when tracing is on), for every worker, replayer and test worker alike.
+ */
+export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors' | 'sinks'> {
+  const sinks = workflowSpanSinks();
   return existsSync(workflowBundlePath) && process.env.LIFEBOAT_DEV_WORKFLOWS !== '1'
-    ? { workflowBundle: { codePath: workflowBundlePath } }
-    : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules } };
+    ? { workflowBundle: { codePath: workflowBundlePath }, sinks }
+    : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules }, sinks };
 }
 
 /** The workflow source an override names, if any (a test's workflowsPath, say): the build id is derived from what runs. */
@@ -106,6 +115,7 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
     logger.warn('no encryption block in the configuration: workflow inputs, results and failures are written to Temporal history in clear');
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const registry = new Registry();
+  const tracing = startTracing(config, 'lifeboat-worker');
   const source = { ...workflowSource(), ...pickWorkflowSource(overrides) };
   const versioning = workerDeploymentOptions(config, source);
   if (versioning) logger.info({ version: versioning.version, behavior: versioning.defaultVersioningBehavior }, 'worker versioning');
@@ -122,6 +132,8 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
     maxHeartbeatThrottleInterval: '2 seconds',
     ...source,
     ...(versioning ? { workerDeploymentOptions: versioning } : {}),
+    interceptors: { ...source.interceptors, activity: activityTracingInterceptors(tracing) },
+    sinks: workflowSpanSinks(tracing),
     ...overrides,
   });
   collectDefaultMetrics({ register: registry, prefix: 'lifeboat_worker_' });
@@ -141,6 +153,7 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
         await worker.run();
       } finally {
         metrics?.close();
+        await tracing?.shutdown();
         await connection.close();
         clients.s3.destroy();
         logger.info('worker stopped');

@@ -5,14 +5,15 @@ import { execa, type ResultPromise } from 'execa';
 import { labConfigFile } from '../../lab/topology.js';
 import { cliPath } from './lab.js';
 
-/** `lifeboat worker` on `taskQueue`, reading the runbooks in `runbooksDir` (this checkout's). */
-export const startWorkerProcess = (taskQueue: string, runbooksDir: string): ResultPromise =>
+/** `lifeboat worker` on `taskQueue`, reading the runbooks in `runbooksDir` (this checkout's); `env` adds variables. */
+export const startWorkerProcess = (taskQueue: string, runbooksDir: string, env: Record<string, string> = {}): ResultPromise =>
   execa(process.execPath, [cliPath, 'worker'], {
     env: {
       LIFEBOAT_CONFIG: labConfigFile,
       LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue,
       LIFEBOAT_METRICS_PORT: '0',
       LIFEBOAT_RUNBOOKS_DIR: runbooksDir,
+      ...env,
     },
     reject: false,
   });

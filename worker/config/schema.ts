@@ -782,6 +782,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Traces of the CLI's commands, the workflows and the activities (service names lifeboat-cli, lifeboat-worker). */
+    tracing: z
+      .object({
+        /**
+         * A collector's OTLP/HTTP base address (`http://collector:4318`; `/v1/traces` is appended). Default:
+         * the standard OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT); with neither, nothing is traced.
+         */
+        otlpEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://collector:4318' }).optional(),
+      })
+      .strict()
+      .prefault({}),
     /** The `lifeboat` command. */
     cli: z
       .object({
