@@ -25,6 +25,10 @@ export interface ActivityDeps {
   approverGroups: LifeboatConfig['runbooks']['approverGroups'];
   /** The encryption keys; undefined when `encryption:` is not configured. */
   keyRing: KeyRing | undefined;
+  /** Receivers and routes of run notifications. */
+  notifications: LifeboatConfig['notifications'];
+  /** The Temporal UI's URL, for links to runs in messages. */
+  temporalUi: string | undefined;
 }
 
 export function activityDeps(clients: LifeboatClients, keyRing: KeyRing | undefined): ActivityDeps {
@@ -41,5 +45,7 @@ export function activityDeps(clients: LifeboatClients, keyRing: KeyRing | undefi
     gameDay: config.gameDay,
     approverGroups: config.runbooks.approverGroups,
     keyRing,
+    notifications: config.notifications,
+    temporalUi: config.temporal.ui,
   };
 }

@@ -1,5 +1,6 @@
 // Every activity, by the system it touches, registered by the worker with the clients it built once.
 import type { LifeboatClients } from '../worker/clients.js';
+import type { Registry } from 'prom-client';
 import type { KeyRing } from '../worker/keys.js';
 import { activityDeps } from './deps.js';
 import { createControlPlaneActivities } from './control-plane/index.js';
@@ -13,7 +14,8 @@ import { createScratchActivities } from './scratch/index.js';
 import { createTrafficActivities } from './traffic/index.js';
 import { createVeleroActivities } from './velero/index.js';
 
-export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined) => {
+/** `registry`: where activities register their metrics (the worker's /metrics); undefined: not counted. */
+export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | undefined, registry?: Registry) => {
   const deps = activityDeps(clients, keyRing);
   return {
     ...createKubernetesActivities(deps),
@@ -25,7 +27,7 @@ export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | un
     ...createNodeProviderActivities(deps),
     ...createControlPlaneActivities(deps),
     ...createEtcdRestoreRunbookActivities(deps),
-    ...createNotificationActivities(),
+    ...createNotificationActivities({ ...deps, ...(registry ? { registry } : {}) }),
   };
 };
 

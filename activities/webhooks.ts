@@ -63,6 +63,10 @@ export interface WebhookRequest {
   timeout: number;
   /** Sent as `Authorization: Bearer <token>`; replaced by `[token]` in any answer quoted. */
   token?: string;
+  /** How messages name the endpoint, for a URL whose path is itself a secret (a Slack webhook's). Default: `<method> <origin><path>`. */
+  target?: string;
+  /** What the activity heartbeats besides `waitingFor`: a caller's progress, so a beat during the request does not drop it. */
+  heartbeatDetails?: () => Record<string, unknown>;
 }
 
 /**
@@ -77,14 +81,14 @@ export async function callWebhook(
   types: WebhookFailureTypes,
 ): Promise<{ status: number; text: string }> {
   const { token } = request;
-  const what = `${request.method} ${safeUrl(url)}`;
+  const what = request.target ?? `${request.method} ${safeUrl(url)}`;
   const redact = (text: string) => (token ? text.replaceAll(token, '[token]') : text).slice(0, maxAnswerLength);
   const ctx = Context.current();
   const cancellation = ctx.cancellationSignal;
   const { heartbeatTimeoutMs } = ctx.info;
   // A slow answer must not look like a dead worker: without beats, Temporal would time the attempt out and retry it.
   const heartbeats = heartbeatTimeoutMs
-    ? setInterval(() => ctx.heartbeat({ waitingFor: what }), Math.min(heartbeatTimeoutMs / 3, 10_000))
+    ? setInterval(() => ctx.heartbeat({ ...request.heartbeatDetails?.(), waitingFor: what }), Math.min(heartbeatTimeoutMs / 3, 10_000))
     : undefined;
   let status: number;
   let text: string;

@@ -1,5 +1,5 @@
 // `lifeboat lab up | status | env | down`
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { labDown, labEnv, labStatus, labUp, type ComponentStatus } from '../lab/lab.js';
 import { exitCodes, printJson, table } from './output.js';
 
@@ -23,8 +23,15 @@ export function registerLabCommands(program: Command): void {
     .command('up')
     .description('install (cached) and start every lab component; does nothing on a running lab')
     .option('--with-worker', 'also run a Lifeboat worker as a lab process')
+    .addOption(
+      new Option('--profile <profile>', 'cluster: also PostgreSQL and the Temporal server built from source (frontend 127.0.0.1:7243)')
+        .choices(['default', 'cluster'])
+        .default('default'),
+    )
     .option('--json', 'print the resulting status as JSON')
-    .action(async (opts: { withWorker?: boolean; json?: boolean }) => printStatus(await labUp({ withWorker: opts.withWorker }), opts.json));
+    .action(async (opts: { withWorker?: boolean; profile: 'default' | 'cluster'; json?: boolean }) =>
+      printStatus(await labUp({ withWorker: opts.withWorker, profile: opts.profile }), opts.json),
+    );
   lab
     .command('status')
     .description('each component, its address and health; exit 1 if any is unhealthy')

@@ -13,8 +13,10 @@ import { registerRunbookCommands } from './runbook-commands.js';
 import { registerNodeCommands } from './node.js';
 import { registerEtcdCommands } from './etcd.js';
 import { registerCodecServerCommand } from './codec-server.js';
+import { registerHistoryCommand } from './history.js';
 import { CliError, exitCodes } from './output.js';
 import { setIdentityOverride } from './identity.js';
+import { endCommandTrace, startCommandTrace } from './tracing.js';
 
 const program = new Command('lifeboat')
   .description('Disaster-recovery runbooks for Kubernetes, on Temporal')
@@ -24,7 +26,18 @@ const program = new Command('lifeboat')
     '--as <name>',
     'act as NAME instead of the OS user, where the configuration allows it (cli.allowIdentityOverride); also LIFEBOAT_AS',
   )
-  .hook('preAction', () => setIdentityOverride(program.opts<{ as?: string }>().as));
+  .option('--verbose', "also print this command's trace id on stderr (tracing: tracing.otlpEndpoint or OTEL_EXPORTER_OTLP_ENDPOINT)")
+  .hook('preAction', async (_, actionCommand) => {
+    const { as, verbose } = program.opts<{ as?: string; verbose?: boolean }>();
+    setIdentityOverride(as);
+    const traceId = await startCommandTrace(actionCommand);
+    if (verbose)
+      process.stderr.write(
+        traceId
+          ? `lifeboat: trace id ${traceId}\n`
+          : 'lifeboat: no trace (tracing is off: set tracing.otlpEndpoint or OTEL_EXPORTER_OTLP_ENDPOINT)\n',
+      );
+  });
 
 program
   .command('worker')
@@ -45,6 +58,7 @@ registerRunbookCommands(program);
 registerNodeCommands(program);
 registerEtcdCommands(program);
 registerCodecServerCommand(program);
+registerHistoryCommand(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -65,3 +79,4 @@ try {
     process.exitCode = exitCodes.failed;
   }
 }
+await endCommandTrace(Number(process.exitCode ?? 0));

@@ -1,15 +1,16 @@
 // The CLI's Temporal client, with errors that say what was tried.
 import type { Client } from '@temporalio/client';
 import { ConfigError, type LifeboatConfig } from '../worker/config.js';
-import { temporalClient } from '../worker/temporal.js';
+import { temporalClient, type LifeboatClient } from '../worker/temporal.js';
 import { CliError } from './output.js';
 import { cliIdentity } from './identity.js';
+import { tracingClientInterceptors } from './tracing.js';
 
 /** A client that identifies as who runs the CLI ({@link cliIdentity}): the server records that name in history. */
-export async function connectClient(config: LifeboatConfig): Promise<Client> {
+export async function connectClient(config: LifeboatConfig): Promise<LifeboatClient> {
   const identity = cliIdentity(config);
   try {
-    return await temporalClient(config, { connectTimeout: '5s', identity });
+    return await temporalClient(config, { connectTimeout: '5s', identity, interceptors: tracingClientInterceptors() });
   } catch (err) {
     // A history key that cannot be read is the configuration's problem, not the connection's.
     if (err instanceof ConfigError) throw err;

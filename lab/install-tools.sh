@@ -21,8 +21,13 @@ VELERO_AWS_PLUGIN_VERSION=1.14.3    # the plugin's compatibility table pairs 1.1
 OPENSSH_SERVER_VERSION=1:9.2p1-2+deb12u10   # Debian bookworm's; extracted with dpkg -x, never installed
 LIBWRAP_VERSION=7.6.q-32            # libwrap.so.0, which sshd links and this machine lacks
 NSS_WRAPPER_VERSION=1.1.12-1        # the privilege-separation user sshd without touching /etc/passwd
+TEMPORAL_SERVER_VERSION=1.32.1     # go.temporal.io/server: 1.32.2 and 1.31.5 ask for Go 1.26.10, newer than this machine's 1.26.8
+POSTGRESQL_VERSION=15.20-0+deb12u1   # Debian bookworm's postgresql-15; extracted with dpkg -x, never installed
+# Libraries postgres, initdb and psql link that debian:bookworm-slim lacks (the archive's current versions).
+POSTGRESQL_LIBS=(libicu72 libxml2 libssl3 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libkeyutils1 libldap-2.5-0 libsasl2-2 libsasl2-modules-db libreadline8)
 PROMETHEUS_VERSION=2.42.0+ds-5+deb12u1   # Debian bookworm's prometheus (with promtool); extracted with dpkg -x, never installed
 EXTERNAL_DNS_VERSION=0.23.0         # the only version the reachable proxy lists; its DNSEndpoint CRD is externaldns.k8s.io/v1alpha1
+ALERTMANAGER_VERSION=0.25.0-1+b4    # Debian bookworm's prometheus-alertmanager; extracted with dpkg -x, never installed
 
 export GOFLAGS="-mod=mod -buildvcs=false"
 export CGO_ENABLED=0
@@ -175,6 +180,39 @@ install_velero() {
   touch "$dir/.complete"
 }
 
+install_temporal_server() {
+  local dir; if dir=$(component temporal-server "$TEMPORAL_SERVER_VERSION"); then say "temporal-server $TEMPORAL_SERVER_VERSION: cached"; return; fi
+  say "temporal-server $TEMPORAL_SERVER_VERSION: building temporal-server and temporal-sql-tool from a wrapper module (10-30 min on 2 cores)"
+  local b="$BUILD/temporal-server-$TEMPORAL_SERVER_VERSION"; rm -rf "$b"; mkdir -p "$b" "$dir/bin"
+  # go.temporal.io/server has no replace directives; the wrapper gives both main packages one module graph
+  # and one go.sum, and keeps `go build` from wanting a newer toolchain than the module's own go line.
+  local upstream; upstream=$(go mod download -json "go.temporal.io/server@v$TEMPORAL_SERVER_VERSION" | python3 -c 'import json,sys;print(json.load(sys.stdin)["GoMod"])')
+  { echo "module lifeboat.local/build/temporal-server"; grep -E '^go ' "$upstream"; echo "require go.temporal.io/server v$TEMPORAL_SERVER_VERSION"; } >"$b/go.mod"
+  (cd "$b" && go_get "go.temporal.io/server@v$TEMPORAL_SERVER_VERSION" \
+    && go_build temporal-server -trimpath -ldflags "-s -w" -o "$dir/bin/" go.temporal.io/server/cmd/server go.temporal.io/server/cmd/tools/sql)
+  mv "$dir/bin/server" "$dir/bin/temporal-server"; mv "$dir/bin/sql" "$dir/bin/temporal-sql-tool"
+  "$dir/bin/temporal-server" --version
+  touch "$dir/.complete"
+}
+
+install_postgresql() {
+  local dir; if dir=$(component postgresql "$POSTGRESQL_VERSION"); then say "postgresql $POSTGRESQL_VERSION: cached"; return; fi
+  say "postgresql $POSTGRESQL_VERSION: apt-get download postgresql-15 and its libraries, extracted with dpkg -x (not installed)"
+  local b="$BUILD/postgresql-$POSTGRESQL_VERSION"; rm -rf "$b" "$dir"; mkdir -p "$b" "$dir/root"
+  # The server and client binaries plus the shared libraries they link that a minimal Debian lacks
+  # (libpq5 and postgresql-client-15 at the same version). libllvm14 is left out: only the JIT module links it,
+  # and the lab runs with jit=off.
+  (cd "$b" && apt-get download -q "postgresql-15=$POSTGRESQL_VERSION" "postgresql-client-15=$POSTGRESQL_VERSION" "libpq5=$POSTGRESQL_VERSION" \
+    $(printf '%s ' "${POSTGRESQL_LIBS[@]}") 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  local deb; for deb in "$b"/*.deb; do say "  extracting ${deb##*/}"; dpkg -x "$deb" "$dir/root"; done
+  ln -s "root/usr/lib/postgresql/15/bin" "$dir/bin"
+  ln -s "$(dirname "$(find "$dir/root" -name 'libpq.so.5' | head -1)")" "$dir/libs"
+  local missing; missing=$(LD_LIBRARY_PATH="$dir/libs" ldd "$dir/bin/postgres" "$dir/bin/initdb" "$dir/bin/psql" | grep 'not found' | sort -u || true)
+  if [ -n "$missing" ]; then printf '%s\n' "$missing" >&2; say "postgresql: the binaries lack the libraries above"; return 1; fi
+  LD_LIBRARY_PATH="$dir/libs" "$dir/bin/postgres" --version
+  touch "$dir/.complete"
+}
+
 install_externaldns() {
   local dir; if dir=$(component external-dns "$EXTERNAL_DNS_VERSION"); then say "external-dns $EXTERNAL_DNS_VERSION: cached"; return; fi
   say "external-dns $EXTERNAL_DNS_VERSION: DNSEndpoint CRD from the module (ExternalDNS itself is not built)"
@@ -230,7 +268,32 @@ install_prometheus() {
   touch "$dir/.complete"
 }
 
+# Not in ALL: only the notification tests need it, and they ask for it (test/activities/notifications/).
+install_alertmanager() {
+  local dir; if dir=$(component alertmanager "${ALERTMANAGER_VERSION%%-*}"); then say "alertmanager $ALERTMANAGER_VERSION: cached"; return; fi
+  say "alertmanager $ALERTMANAGER_VERSION: apt-get download prometheus-alertmanager, extracted with dpkg -x (not installed)"
+  local b="$BUILD/alertmanager-$ALERTMANAGER_VERSION"; rm -rf "$b" "$dir"; mkdir -p "$b" "$dir/root" "$dir/bin"
+  (cd "$b" && apt-get download -q "prometheus-alertmanager=$ALERTMANAGER_VERSION" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  dpkg -x "$b"/prometheus-alertmanager_*.deb "$dir/root"
+  # Debian's build reads its default template from /usr/share/prometheus/alertmanager, a path compiled
+  # in that an extracted package lacks: bin/alertmanager runs it in a user and mount namespace of its own
+  # where the package's usr/share lies over the system's (an overlay nobody else sees; nothing installed).
+  cat >"$dir/bin/alertmanager" <<'SH'
+#!/bin/sh
+root="$(cd "$(dirname "$0")/../root" && pwd)"
+exec unshare --user --map-root-user --mount --propagation private \
+  sh -c 'mount -t overlay overlay -o "lowerdir=$1/usr/share:/usr/share" /usr/share && shift && exec "$@"' \
+  sh "$root" "$root/usr/bin/prometheus-alertmanager" "$@"
+SH
+  chmod +x "$dir/bin/alertmanager"
+  "$dir/bin/alertmanager" --version 2>&1 | head -1
+  touch "$dir/.complete"
+}
+
+
+# The default lab's components; `lab up --profile cluster` asks for temporal_server and postgresql too.
 ALL=(temporal temporal_test_server etcd kwok minio velero kubernetes externaldns openssh_server prometheus)
+
 want=("$@"); [ ${#want[@]} -gt 0 ] || want=("${ALL[@]}")
 start=$(date +%s)
 for c in "${want[@]}"; do

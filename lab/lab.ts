@@ -44,7 +44,9 @@ import { labStorageClass } from './volumes.js';
 import { prepareSshd } from './sshd.js';
 import { protectSecretFile, writeSecretFile } from '../worker/secret-files.js';
 import { applyLabRbac, labWorkerKubeconfig } from './rbac.js';
+import { ensureSearchAttributes } from './search-attributes.js';
 import { configSchema } from '../worker/config/schema.js';
+import { clusterComponents, ensureTemporalCluster } from './temporal-cluster.js';
 
 const peerClusters = (c: LabClusterSpec) => labClusters.filter((x) => x.name !== c.name);
 
@@ -77,7 +79,8 @@ async function componentStatus(c: LabComponent): Promise<ComponentStatus> {
 /** Every lab component with its health; never throws for an unhealthy one. */
 export async function labStatus(): Promise<ComponentStatus[]> {
   const components = [...labComponents];
-  if (await runningPid(workerComponent.daemon.name)) components.push(workerComponent);
+  // The worker and the cluster profile's processes only when they run (`--with-worker`, `--profile cluster`).
+  for (const c of [workerComponent, ...clusterComponents]) if (await runningPid(c.daemon.name)) components.push(c);
   return Promise.all(components.map(componentStatus));
 }
 
@@ -422,6 +425,11 @@ export const installScript = fileURLToPath(new URL('../../lab/install-tools.sh',
 export interface UpOptions {
   /** Also start a Lifeboat worker as a lab process. Default: false. */
   withWorker?: boolean;
+  /**
+   * `cluster`: also PostgreSQL and the Temporal server built from source on it (lab/temporal-cluster.ts),
+   * beside the dev server. Default: `default` (the dev server only).
+   */
+  profile?: 'default' | 'cluster';
 }
 
 /**
@@ -471,6 +479,8 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
     ['temporal', 'codec-server', 'minio', 'sshd', ...labClusters.flatMap((c) => etcdMembersOf(c).map((m) => m.daemon))].map(byName),
   );
   await ensureBucket();
+  const added = await ensureSearchAttributes(`${host}:${temporalPorts.frontend}`, 'default');
+  if (added.length) say(`temporal: search attributes ${added.join(', ')} registered`);
   await startAll(clusterNames.map((n) => byName(`kube-apiserver/${n}`)));
   await Promise.all(labClusters.map(bootstrapCluster));
   await startAll(
@@ -496,6 +506,7 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   // Lifeboat's ServiceAccount, its roles for what the configuration names, fresh token kubeconfigs.
   for (const r of await applyLabRbac(configSchema.parse(labConfig())))
     say(`${r.cluster}: Lifeboat's ServiceAccount bound (${r.bindings} bindings), token kubeconfig ${r.kubeconfig}`);
+  if (options.profile === 'cluster') await ensureTemporalCluster(installScript);
   if (options.withWorker) await startAll([workerComponent]);
   say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)}s; state in ${labDir}`);
   return labStatus();
@@ -509,7 +520,7 @@ export interface DownOptions {
 export async function labDown(options: DownOptions = {}): Promise<string[]> {
   // Reverse start order: clients of a server stop before it.
   const stopped: string[] = [];
-  for (const c of [workerComponent, ...labComponents].reverse()) {
+  for (const c of [workerComponent, ...labComponents, ...clusterComponents].reverse()) {
     if (await stopDaemon(c.daemon.name)) stopped.push(c.name);
   }
   if (options.wipe && existsSync(labDir)) await rm(labDir, { recursive: true, force: true });

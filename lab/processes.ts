@@ -15,6 +15,13 @@ export interface DaemonSpec {
   args: string[];
   env?: Record<string, string>;
   cwd?: string;
+  /**
+   * The command line the process has once running, when `command` is a wrapper that execs it
+   * (`unshare ... postgres ...`): what the PID file's check and adoption look for. Default: command and args.
+   */
+  runsAs?: string[];
+  /** The signal that stops it cleanly (PostgreSQL's fast shutdown is SIGINT). Default: SIGTERM. */
+  stopSignal?: NodeJS.Signals;
 }
 
 interface PidRecord {
@@ -23,6 +30,8 @@ interface PidRecord {
   /** Digest of command, arguments and environment: a changed spec means a restart. */
   spec: string;
   startedAt: string;
+  /** DaemonSpec.stopSignal, kept for `lab down`, which stops by name. */
+  stopSignal?: NodeJS.Signals;
 }
 
 export const specDigest = (spec: DaemonSpec) =>
@@ -67,7 +76,7 @@ export async function runningSpec(name: string): Promise<string | undefined> {
  * died (a worker killed -9) between spawning the daemon and recording it.
  */
 export function unrecordedPids(spec: DaemonSpec, recorded?: number): number[] {
-  const want = [spec.command, ...spec.args];
+  const want = spec.runsAs ?? [spec.command, ...spec.args];
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === recorded) continue;
@@ -76,6 +85,8 @@ export function unrecordedPids(spec: DaemonSpec, recorded?: number): number[] {
   }
   return pids;
 }
+
+const runningCommand = (spec: DaemonSpec) => spec.runsAs?.[0] ?? spec.command;
 
 /**
  * Starts the daemon unless it already runs as specified; one running with another spec is restarted.
@@ -89,7 +100,13 @@ export async function startDaemon(spec: DaemonSpec): Promise<number> {
   const [adopt] = unrecordedPids(spec);
   if (adopt !== undefined) {
     await mkdir(runDir, { recursive: true });
-    const record: PidRecord = { pid: adopt, command: spec.command, spec: specDigest(spec), startedAt: new Date().toISOString() };
+    const record: PidRecord = {
+      pid: adopt,
+      command: runningCommand(spec),
+      spec: specDigest(spec),
+      startedAt: new Date().toISOString(),
+      stopSignal: spec.stopSignal,
+    };
     await writeFile(pidFile(spec.name), JSON.stringify(record));
     return adopt;
   }
@@ -108,7 +125,13 @@ export async function startDaemon(spec: DaemonSpec): Promise<number> {
     child.once('spawn', () => resolve(child.pid!));
   });
   child.unref();
-  const record: PidRecord = { pid, command: spec.command, spec: specDigest(spec), startedAt: new Date().toISOString() };
+  const record: PidRecord = {
+    pid,
+    command: runningCommand(spec),
+    spec: specDigest(spec),
+    startedAt: new Date().toISOString(),
+    stopSignal: spec.stopSignal,
+  };
   await writeFile(pidFile(spec.name), JSON.stringify(record));
   return pid;
 }
@@ -130,14 +153,15 @@ export function treeRssBytes(pid: number): number {
 }
 
 /**
- * SIGTERM, then SIGKILL after `graceMs`; the PID file goes once the process is gone. With `spec`, also
+ * SIGTERM (or the daemon's stopSignal), then SIGKILL after `graceMs`; the PID file goes once the process is gone. With `spec`, also
  * any process running exactly its command line that no PID file records (unrecordedPids). Returns
  * whether a process was stopped.
  */
 export async function stopDaemon(name: string, graceMs = 15_000, spec?: DaemonSpec): Promise<boolean> {
-  const recorded = await runningPid(name);
+  const record = await runningRecord(name);
+  const recorded = record?.pid;
   const pids = [...(recorded ? [recorded] : []), ...(spec ? unrecordedPids(spec, recorded) : [])];
-  for (const pid of pids) process.kill(pid, 'SIGTERM');
+  for (const pid of pids) process.kill(pid, spec?.stopSignal ?? record?.stopSignal ?? 'SIGTERM');
   for (const deadline = Date.now() + graceMs; Date.now() < deadline && pids.some((pid) => commandLineOf(pid));) await sleep(100);
   for (const pid of pids.filter((p) => commandLineOf(p))) process.kill(pid, 'SIGKILL');
   await rm(pidFile(name), { force: true });

@@ -88,6 +88,11 @@ export const versions = {
   externalDns: '0.23.0',
   /** Debian bookworm's openssh-server package (epoch `1:` left out), with libwrap0 and libnss-wrapper beside it. */
   opensshServer: '9.2p1-2+deb12u10',
+  /** Debian bookworm's prometheus-alertmanager (0.25.0-1+b4), for the notification tests only: not a lab process. */
+  alertmanager: '0.25.0',
+  /** `lab up --profile cluster`: the Temporal server built from go.temporal.io/server, on Debian's PostgreSQL. */
+  temporalServer: '1.32.1',
+  postgresql: '15.20-0+deb12u1',
   /** Debian bookworm's prometheus package (`+ds-5+deb12u1` left out): the alert tests' Prometheus and promtool. */
   prometheus: '2.42.0',
 } as const;
@@ -113,6 +118,13 @@ export const bin = {
   sshd: join(tool('openssh-server', versions.opensshServer), 'root', 'usr', 'sbin', 'sshd'),
   /** libwrap.so.0 (which this machine lacks) and libnss_wrapper.so, for the lab's sshd. */
   sshdLibDir: join(tool('openssh-server', versions.opensshServer), 'libs'),
+  /** Debian's Alertmanager, extracted by `install-tools.sh alertmanager`; the wrapper gives it the package's templates. */
+  alertmanager: join(tool('alertmanager', versions.alertmanager), 'bin', 'alertmanager'),
+  temporalServer: join(tool('temporal-server', versions.temporalServer), 'bin', 'temporal-server'),
+  temporalSqlTool: join(tool('temporal-server', versions.temporalServer), 'bin', 'temporal-sql-tool'),
+  /** Debian's PostgreSQL binaries (postgres, initdb, psql), extracted; they run with `postgresqlLibDir` on their library path. */
+  postgresqlBinDir: join(tool('postgresql', versions.postgresql), 'bin'),
+  postgresqlLibDir: join(tool('postgresql', versions.postgresql), 'libs'),
   /** Debian's Prometheus and promtool, extracted (not installed) by lab/install-tools.sh. */
   prometheus: join(tool('prometheus', versions.prometheus), 'bin', 'prometheus'),
   promtool: join(tool('prometheus', versions.prometheus), 'bin', 'promtool'),

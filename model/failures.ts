@@ -191,6 +191,10 @@ export const failureTypes = {
   ConditionNotMet: 'ConditionNotMet',
   /** A notification's webhook refused the message (a 4xx other than 408 and 429). */
   NotificationRejected: 'NotificationRejected',
+  /** Retryable: a notification receiver answered 5xx, 408 or 429, did not answer in time, or could not be reached. */
+  NotificationReceiverUnavailable: 'NotificationReceiverUnavailable',
+  /** Retryable: a run's notification reached some receivers, not all (details: the NotificationDelivery so far); a retry sends to the others only. */
+  NotificationUndelivered: 'NotificationUndelivered',
   /** An `httpCheck` that got another status or body than expected. */
   HttpCheckFailed: 'HttpCheckFailed',
   /** A runbook step failed (its root cause is in the message; the report is in the details). */

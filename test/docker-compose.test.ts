@@ -13,6 +13,7 @@ import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObj
 import { pino } from 'pino';
 import { parse } from 'yaml';
 import { desiredSchedules } from '../cli/schedule.js';
+import { lifeboatSearchAttributes } from '../model/search-attributes.js';
 import { localReportDir } from '../activities/object-store/gameday-reports.js';
 import { bin, clusterPaths, host, labClusters, minioPorts, objectStore, temporalPorts } from '../lab/topology.js';
 import { ConfigError, loadConfig, type LifeboatConfig } from '../worker/config.js';
@@ -34,7 +35,8 @@ interface Service {
   entrypoint?: string[];
 }
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
-const compose = parse(readFileSync(root('docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };
+// Compose resolves YAML merge keys (`<<: *worker`); so does this parse.
+const compose = parse(readFileSync(root('docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
 const { services } = compose;
 const dependsOn = (s: Service) => (Array.isArray(s.depends_on) ? s.depends_on : Object.keys(s.depends_on ?? {}));
 
@@ -54,7 +56,7 @@ const environmentOf = (service: string, env: Record<string, string>) =>
 
 /** The worker's mount of the example's directory: host directory and where the worker sees it. */
 const mount = (() => {
-  const volume = services.worker!.volumes!.find((v) => v.endsWith(':ro'))!;
+  const volume = services['worker-1']!.volumes!.find((v) => v.endsWith(':ro'))!;
   const [hostDir, target] = volume.split(':');
   return { hostDir: root(hostDir!), target: target! };
 })();
@@ -73,7 +75,7 @@ function mountedExample(provide: (path: string, file: string) => void): {
   for (const [, name] of text.matchAll(new RegExp(`${mount.target}/([\\w.-]+)`, 'g'))) {
     if (name !== 'lifeboat.yaml') provide(name!, join(dir, name!));
   }
-  const workerEnv = environmentOf('worker', { MINIO_ROOT_PASSWORD: randomUUID() });
+  const workerEnv = environmentOf('worker-1', { MINIO_ROOT_PASSWORD: randomUUID() });
   return {
     dir,
     env: (overrides = {}) => ({ ...workerEnv, LIFEBOAT_CONFIG: workerEnv.LIFEBOAT_CONFIG!.replace(mount.target, dir), ...overrides }),
@@ -84,26 +86,106 @@ const kubeconfigText =
 const keyText = () => `${randomBytes(32).toString('base64')}\n`;
 
 describe('docker-compose.yml', () => {
-  it('has Temporal on PostgreSQL, its UI, MinIO and the worker', () => {
-    expect(Object.keys(services).sort()).toEqual(['minio', 'minio-init', 'postgresql', 'temporal', 'temporal-ui', 'worker']);
+  it("has Temporal's own server image on PostgreSQL with a schema job, its UI with the codec server, MinIO and two workers", () => {
+    expect(Object.keys(services).sort()).toEqual([
+      'codec-server',
+      'minio',
+      'minio-init',
+      'postgresql',
+      'temporal',
+      'temporal-namespace',
+      'temporal-schema',
+      'temporal-ui',
+      'worker-1',
+      'worker-2',
+    ]);
+    // The server image, not auto-setup: the schema is the one-shot job's, run before the server starts.
+    expect(services.temporal!.image).toMatch(/^temporalio\/server:\d+\.\d+\.\d+$/);
     expect(services.temporal!.environment!.DB).toBe('postgres12');
     expect(services.temporal!.environment!.POSTGRES_SEEDS).toBe('postgresql');
-    expect(dependsOn(services.temporal!)).toEqual(['postgresql']);
+    expect(services.temporal!.depends_on).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+    const schema = services['temporal-schema']!;
+    expect(schema.image).toBe(services.temporal!.image!.replace('/server:', '/admin-tools:'));
+    expect(dependsOn(schema)).toEqual(['postgresql']);
+    expect(schema.environment!.SQL_HOST).toBe('postgresql');
+    expect(schema.environment!.SQL_PLUGIN).toBe(services.temporal!.environment!.DB);
+    const script = schema.entrypoint!.at(-1)!;
+    expect(script).toMatch(/for pair in temporal:temporal temporal_visibility:visibility; do/);
+    for (const step of [
+      'create-database',
+      'setup-schema -v 0.0',
+      'update-schema -d "/etc/temporal/schema/postgresql/v12/$$schema/versioned"',
+    ])
+      expect([step, script.includes(`temporal-sql-tool --db "$$db" ${step}`)]).toEqual([step, true]);
+    // The namespace job registers exactly Lifeboat's search attributes, with their types.
+    const namespace = services['temporal-namespace']!.entrypoint!.at(-1)!;
+    expect(namespace.match(/for sa in ([^;]*);/)![1]!.split(' ')).toEqual(lifeboatSearchAttributes.map((a) => `${a.name}=${a.type}`));
     expect(services['temporal-ui']!.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
-    expect(dependsOn(services.worker!).sort()).toEqual(['minio-init', 'temporal']);
-    expect(services.worker!.build).toBe('.');
+    // Two identical workers on one task queue, started once the namespace and the bucket exist.
+    const { 'worker-1': one, 'worker-2': two } = services;
+    expect(two).toEqual(one);
+    expect(one!.depends_on).toEqual({
+      'temporal-namespace': { condition: 'service_completed_successfully' },
+      'minio-init': { condition: 'service_completed_successfully' },
+    });
+    expect(one!.build).toBe('.');
+    expect(services['codec-server']!.build).toBe('.');
+    expect(services['codec-server']!.command).toEqual(['codec-server']);
+  });
+
+  it('has no default password: each secret is a required variable', () => {
+    const secret = /PASSWORD|PWD|TOKEN|SECRET/;
+    const secrets = Object.entries(services).flatMap(([name, s]) =>
+      Object.entries(s.environment ?? {})
+        .filter(([k]) => secret.test(k))
+        .map(([k, v]) => [name, k, v] as const),
+    );
+    expect(secrets.length).toBeGreaterThanOrEqual(8);
+    for (const [name, key, value] of secrets) expect([name, key, value]).toEqual([name, key, expect.stringMatching(/\$\{\w+:\?[^}]+\}/)]);
+    for (const name of ['postgresql', 'temporal', 'temporal-schema', 'codec-server', 'temporal-ui', 'worker-1'])
+      expect(() => environmentOf(name, {})).toThrow(/^required variable \w+ is missing a value: set \w+$/);
+    const env = { TEMPORAL_DB_PASSWORD: randomUUID(), MINIO_ROOT_PASSWORD: randomUUID(), LIFEBOAT_CODEC_SERVER_TOKEN: randomUUID() };
+    // The database password Postgres starts with is the one the schema job and the server use.
+    expect(environmentOf('postgresql', env).POSTGRES_PASSWORD).toBe(env.TEMPORAL_DB_PASSWORD);
+    expect(environmentOf('temporal-schema', env).SQL_PASSWORD).toBe(env.TEMPORAL_DB_PASSWORD);
+    expect(environmentOf('temporal', env).POSTGRES_PWD).toBe(env.TEMPORAL_DB_PASSWORD);
+  });
+
+  it('the UI decodes history through the codec server the example configures, with the token the codec server takes', () => {
+    const example = mountedExample((name, file) =>
+      writeFileSync(file, name.endsWith('.kubeconfig') ? kubeconfigText : name.startsWith('snapshot-key') ? keyText() : 'PEM\n', {
+        mode: 0o600,
+      }),
+    );
+    try {
+      const token = randomBytes(32).toString('hex');
+      const codec = environmentOf('codec-server', { LIFEBOAT_CODEC_SERVER_TOKEN: token });
+      const config = loadConfig({ env: example.env({ LIFEBOAT_CONFIG: codec.LIFEBOAT_CONFIG!.replace(mount.target, example.dir) }) });
+      const server = config.codecServer!;
+      expect(codec[server.tokenEnv!]).toBe(token);
+      expect(server.tokenInPath).toBe(true);
+      const port = server.listen.split(':')[1];
+      expect(services['codec-server']!.ports).toEqual([`${port}:${port}`]);
+      const ui = environmentOf('temporal-ui', { LIFEBOAT_CODEC_SERVER_TOKEN: token });
+      expect(ui.TEMPORAL_CODEC_ENDPOINT).toBe(`http://localhost:${port}/${token}`);
+      // The browser's origin is the UI's published port: the only origin the codec server answers (CORS).
+      expect(server.uiOrigin).toBe(`http://localhost:${services['temporal-ui']!.ports![0]!.split(':')[0]}`);
+      expect(services['codec-server']!.volumes).toEqual(services['worker-1']!.volumes);
+    } finally {
+      rmSync(example.dir, { recursive: true, force: true });
+    }
   });
 
   it('will not start without the MinIO password, and gives the worker the credentials MinIO starts with', () => {
     expect(() => environmentOf('minio', {})).toThrow(
       new Error('required variable MINIO_ROOT_PASSWORD is missing a value: set MINIO_ROOT_PASSWORD'),
     );
-    expect(() => environmentOf('worker', {})).toThrow(
+    expect(() => environmentOf('worker-1', {})).toThrow(
       new Error('required variable MINIO_ROOT_PASSWORD is missing a value: set MINIO_ROOT_PASSWORD'),
     );
     const user = { MINIO_ROOT_USER: `u-${randomUUID()}`, MINIO_ROOT_PASSWORD: randomUUID() };
     const minio = environmentOf('minio', user);
-    const worker = environmentOf('worker', user);
+    const worker = environmentOf('worker-1', user);
     expect(environmentOf('minio-init', user)).toEqual({
       MINIO_ROOT_USER: user.MINIO_ROOT_USER,
       MINIO_ROOT_PASSWORD: user.MINIO_ROOT_PASSWORD,
@@ -241,7 +323,7 @@ describe('docker-compose.yml', () => {
     const dockerfile = readFileSync(root('Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "bin\/lifeboat.js"\]$/m);
     expect(dockerfile).toMatch(/^CMD \["worker"\]$/m);
-    expect(services.worker!.command).toEqual(['worker']);
+    expect(services['worker-1']!.command).toEqual(['worker']);
     expect(dockerfile).toMatch(/bash \/src\/lab\/install-tools\.sh etcd velero kubernetes/);
   });
 });

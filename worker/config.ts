@@ -9,8 +9,10 @@ import { configSchema, type LifeboatConfig } from './config/schema.js';
 import { ConfigError, pathText, readYaml, setIn, type Raw, type Source, type YamlFile } from './config/source.js';
 import { clusterEnv, scalarEnv } from './config/environment.js';
 import { allowedKeys, isDirectory, unusableFiles } from './config/checks.js';
+import { notificationFileProblems } from './config/notifications.js';
 
 export * from './config/schema.js';
+export type { NotificationsConfig, NotificationReceiverConfig, NotificationRouteConfig } from './config/notifications.js';
 export { ConfigError } from './config/source.js';
 export * from './config/lookups.js';
 
@@ -87,7 +89,7 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; file?: string; cw
       }),
     );
   }
-  const unusable = unusableFiles(parsed.data);
+  const unusable = [...unusableFiles(parsed.data), ...notificationFileProblems(parsed.data.notifications)];
   // runbooks.dir, read from the configuration file's folder (from the working directory when a variable names it), becomes absolute.
   const cwd = options.cwd ?? process.cwd();
   const runbooksBase = filePath && !fromEnv.has('runbooks.dir') ? dirname(filePath) : cwd;

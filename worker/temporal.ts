@@ -4,12 +4,13 @@
 // history.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { Client, Connection, type ClientOptions, type ConnectionOptions } from '@temporalio/client';
 import type { DataConverter, LoadedDataConverter, Payload } from '@temporalio/common';
 import { decode, decodeFromPayloadsAtIndex, type TLSConfig } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import { HistoryCodec } from './codec.js';
 import type { LifeboatConfig } from './config.js';
 import { loadKeyRing, type KeyRing } from './keys.js';
+import { readSecretFile } from './secret-files.js';
 
 /** Options both Connection (client) and NativeConnection (worker) accept. */
 export interface TemporalConnectionOptions {
@@ -18,8 +19,15 @@ export interface TemporalConnectionOptions {
   tls?: TLSConfig | boolean;
 }
 
+/**
+ * The connection the configuration describes: the API key inline, from LIFEBOAT_TEMPORAL_API_KEY or from
+ * `apiKeyFile` (a mounted Secret), mTLS from certificate and key files; the secret files are refused when
+ * others may read them (worker/secret-files.ts). Read at every connect, so a rotated Secret takes effect
+ * on the next start.
+ */
 export function temporalConnectionOptions(config: LifeboatConfig): TemporalConnectionOptions {
-  const { address, apiKey, tls } = config.temporal;
+  const { address, tls, apiKeyFile } = config.temporal;
+  const apiKey = config.temporal.apiKey ?? (apiKeyFile ? readSecretFile(apiKeyFile, 'Temporal API key file').trim() : undefined);
   const options: TemporalConnectionOptions = { address };
   if (apiKey) options.apiKey = apiKey;
   if (tls) {
@@ -28,7 +36,7 @@ export function temporalConnectionOptions(config: LifeboatConfig): TemporalConne
       serverRootCACertificate: tls.serverRootCaFile ? readFileSync(tls.serverRootCaFile) : undefined,
       clientCertPair:
         tls.clientCertFile && tls.clientKeyFile
-          ? { crt: readFileSync(tls.clientCertFile), key: readFileSync(tls.clientKeyFile) }
+          ? { crt: readFileSync(tls.clientCertFile), key: Buffer.from(readSecretFile(tls.clientKeyFile, 'Temporal client key file')) }
           : undefined,
     };
   } else if (apiKey) {
@@ -59,12 +67,12 @@ export type LifeboatClient = Client & { readonly connection: Connection };
  */
 export async function temporalClient(
   config: LifeboatConfig,
-  options: Pick<ConnectionOptions, 'connectTimeout'> & { namespace?: string; identity?: string } = {},
+  options: Pick<ConnectionOptions, 'connectTimeout'> & Pick<ClientOptions, 'interceptors'> & { namespace?: string; identity?: string } = {},
 ): Promise<LifeboatClient> {
-  const { namespace = config.temporal.namespace, identity, ...connectionOptions } = options;
+  const { namespace = config.temporal.namespace, identity, interceptors, ...connectionOptions } = options;
   const dataConverter = dataConverterFor(config);
   const connection = await Connection.connect({ ...temporalConnectionOptions(config), ...connectionOptions });
-  return new Client({ connection, namespace, dataConverter, ...(identity ? { identity } : {}) }) as LifeboatClient;
+  return new Client({ connection, namespace, dataConverter, interceptors, ...(identity ? { identity } : {}) }) as LifeboatClient;
 }
 
 /** What decodes payloads: a Client, a WorkflowClient or a handle's `client`. */

@@ -12,18 +12,32 @@ import { loadKeyRing } from './keys.js';
 import type { LifeboatConfig } from './config.js';
 import { createLifeboatMetrics } from './metrics.js';
 import { dataConverterFor, temporalConnectionOptions } from './temporal.js';
+import { workerDeploymentOptions } from './versioning.js';
+import { activityTracingInterceptors, startTracing, tracingWorkflowInterceptorsPath, workflowSpanSinks } from './tracing.js';
 
 /** The prebuilt workflow bundle (`npm run build` writes it); without it the worker bundles at start. */
 export const workflowBundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
-/** Workflow interceptor modules: in the bundle, or loaded with the workflows when there is none. */
-export const workflowInterceptorModules = [fileURLToPath(new URL('../workflows/run-lifecycle.js', import.meta.url))];
+/** Workflow interceptor modules: in the bundle, or loaded with the workflows when there is none. Tracing first: its span holds the rest. */
+export const workflowInterceptorModules = [
+  tracingWorkflowInterceptorsPath,
+  fileURLToPath(new URL('../workflows/run-lifecycle.js', import.meta.url)),
+];
 
-export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors'> {
+/**
+ * The workflows, their interceptors, and the sink of their spans (discarding them: createWorker sends them
+ * on when tracing is on), for every worker, replayer and test worker alike.
+ */
+export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors' | 'sinks'> {
+  const sinks = workflowSpanSinks();
   return existsSync(workflowBundlePath) && process.env.LIFEBOAT_DEV_WORKFLOWS !== '1'
-    ? { workflowBundle: { codePath: workflowBundlePath } }
-    : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules } };
+    ? { workflowBundle: { codePath: workflowBundlePath }, sinks }
+    : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules }, sinks };
 }
+
+/** The workflow source an override names, if any (a test's workflowsPath, say): the build id is derived from what runs. */
+const pickWorkflowSource = ({ workflowBundle, workflowsPath }: Partial<WorkerOptions>) =>
+  workflowBundle || workflowsPath ? { workflowBundle, workflowsPath } : {};
 
 export interface WorkerHandle {
   worker: Worker;
@@ -102,22 +116,29 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
   if (!keyRing)
     logger.warn('no encryption block in the configuration: workflow inputs, results and failures are written to Temporal history in clear');
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  const registry = new Registry();
   const dataConverter = dataConverterFor(config, keyRing);
+  const tracing = startTracing(config, 'lifeboat-worker');
+  const source = { ...workflowSource(), ...pickWorkflowSource(overrides) };
+  const versioning = workerDeploymentOptions(config, source);
+  if (versioning) logger.info({ version: versioning.version, behavior: versioning.defaultVersioningBehavior }, 'worker versioning');
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     dataConverter,
-    activities: createActivities(clients, keyRing),
+    activities: createActivities(clients, keyRing, registry),
     // On SIGTERM, running activities get this long to finish before they are cancelled.
     shutdownGraceTime: '30 seconds',
     // Heartbeats reach the server at least every 2 s (the SDK's default is 0.8 x heartbeatTimeout),
     // so `--wait` shows live bytes, at one server write per 2 s per long-running activity.
     maxHeartbeatThrottleInterval: '2 seconds',
-    ...workflowSource(),
+    ...source,
+    ...(versioning ? { workerDeploymentOptions: versioning } : {}),
+    interceptors: { ...source.interceptors, activity: activityTracingInterceptors(tracing) },
+    sinks: workflowSpanSinks(tracing),
     ...overrides,
   });
-  const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'lifeboat_worker_' });
   new Gauge({ name: 'lifeboat_worker_clusters', help: 'Clusters this worker is configured for', registers: [registry] }).set(
     config.clusters.length,
@@ -148,6 +169,7 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
       } finally {
         metrics?.close();
         await lifeboatMetrics?.stop();
+        await tracing?.shutdown();
         await connection.close();
         clients.s3.destroy();
         logger.info('worker stopped');

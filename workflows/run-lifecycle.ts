@@ -19,6 +19,7 @@ import {
   type WorkflowInterceptorsFactory,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import { requesterAttribute } from '../model/approvals.js';
 import { describeRootFailure } from '../model/failure-chain.js';
 import type { NotificationActivities, RunNotification } from '../model/notifications.js';
 import { completedRun, describeRun, runIdentity, type RunIdentity } from '../model/run-identity.js';
@@ -81,6 +82,7 @@ class RunLifecycle implements WorkflowInboundCallsInterceptor {
       { key: runbookAttribute, value: identity.runbook },
       ...(identity.cluster ? [{ key: clusterAttribute, value: identity.cluster }] : []),
       ...(identity.app ? [{ key: appAttribute, value: identity.app }] : []),
+      ...(identity.startedBy ? [{ key: requesterAttribute, value: identity.startedBy }] : []),
     ]);
     const run: CurrentRun = {
       identity,

@@ -315,6 +315,9 @@ export const createVeleroBackupActivities = (deps: Pick<ActivityDeps, 'clusters'
     spec: VeleroBackupSpec;
   }): Promise<{ name: string; uid: string; created: boolean }> {
     const { kubeConfig } = clusterClients(deps, cluster);
+    // Velero 1.18 takes a Backup of a missing location off its queue only to fail it (FailedValidation),
+    // and Backups queued behind it can stay Queued: refuse it here, naming the location, before Velero sees it.
+    if (spec.storageLocation) await storageLocationOf(kubeConfig, cluster, veleroNamespace, spec.storageLocation);
     const { labelSelector, ...rest } = spec;
     return createOwnVeleroObject(kubeConfig, cluster, veleroNamespace, 'backups', 'Backup', name, {
       ...rest,

@@ -4,10 +4,11 @@
 // as it says: Pod Security `restricted`, a locked-down worker, default-deny networking, roles without
 // wildcards that equal what Lifeboat's refusals name (activities/kubernetes/permissions.ts).
 import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { execa } from 'execa';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { lifeboatRoles } from '../../activities/kubernetes/permissions.js';
 import { applyLabRbac, deployDir, renderDeployManifests } from '../../lab/rbac.js';
 import { bin, clusterPaths } from '../../lab/topology.js';
@@ -178,5 +179,76 @@ describe('deploy/kubernetes', () => {
     }
     // The scratch reader is never bound by the manifests: Lifeboat binds it in each scratch namespace it makes.
     expect(bindings.map((b) => b.roleRef.name)).not.toContain('lifeboat-velero-scratch-reader');
+  });
+});
+
+// The scale-out overlays (deploy/overlays): N versioned workers against Temporal Cloud (API key) or a
+// self-hosted cluster (mTLS), their credentials from the Secret lifeboat-temporal.
+describe('deploy/overlays: scale-out', () => {
+  const overlaysDir = fileURLToPath(new URL('../../../deploy/overlays/', import.meta.url));
+  const render = async (overlay: string) =>
+    parseAllDocuments((await execa(bin.kubectl, ['kustomize', join(overlaysDir, overlay)])).stdout).map((d) => d.toJS() as Manifest);
+  type WorkerDeployment = Manifest & {
+    spec: {
+      replicas: number;
+      selector: { matchLabels: Record<string, string> };
+      template: {
+        metadata: { labels: Record<string, string> };
+        spec: Omit<PodSpec, 'volumes'> & { volumes: { name: string; secret?: { secretName: string; defaultMode: number } }[] };
+      };
+    };
+  };
+
+  it.each(['scale-out', 'scale-out-mtls'])(
+    '%s is accepted by the API server, server-side dry-run with strict field validation',
+    async (overlay) => {
+      const rendered = await render(overlay);
+      const all = await execa(bin.kubectl, [
+        ...['--kubeconfig', standbyAdmin, 'apply', '--dry-run=server', '--validate=strict'],
+        ...['--server-side', '--force-conflicts', '--field-manager', 'lifeboat-deploy-test', '-k', join(overlaysDir, overlay)],
+      ]);
+      expect(all.stdout.split('\n').filter((l) => l.endsWith('(server dry run)'))).toHaveLength(rendered.length);
+      // No Pod Security warning for the replicas' Pods either.
+      expect(all.stderr).toBe('');
+    },
+  );
+
+  it.each([
+    ['scale-out', { apiKeyFile: '/etc/lifeboat/temporal/api-key' }],
+    [
+      'scale-out-mtls',
+      {
+        tls: {
+          serverName: 'temporal-frontend.temporal.svc',
+          serverRootCaFile: '/etc/lifeboat/temporal/ca.crt',
+          clientCertFile: '/etc/lifeboat/temporal/tls.crt',
+          clientKeyFile: '/etc/lifeboat/temporal/tls.key',
+        },
+      },
+    ],
+  ])('%s runs several versioned workers of one release, with Temporal credentials from a Secret', async (overlay, credentials) => {
+    const rendered = await render(overlay);
+    const [deployment] = rendered.filter((m) => m.kind === 'Deployment') as WorkerDeployment[];
+    expect(deployment!.spec.replicas).toBeGreaterThanOrEqual(2);
+    // Its own name and selector per release, so the next release's Deployment runs beside it while pinned runs drain.
+    expect(deployment!.metadata.name).toBe('lifeboat-worker-r1');
+    expect(deployment!.spec.selector.matchLabels).toMatchObject({ 'lifeboat.io/release': 'r1' });
+    expect(deployment!.spec.template.metadata.labels).toMatchObject(deployment!.spec.selector.matchLabels);
+    const pod = deployment!.spec.template.spec;
+    const temporal = pod.volumes.find((v) => v.secret?.secretName === 'lifeboat-temporal')!;
+    expect(temporal.secret).toEqual({ secretName: 'lifeboat-temporal', defaultMode: 0o400 });
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({ name: temporal.name, mountPath: '/etc/lifeboat/temporal', readOnly: true });
+    // The configuration the ConfigMap carries: the worker's schema accepts it; versioning on, PINNED.
+    const [configMap] = rendered.filter((m) => m.kind === 'ConfigMap') as (Manifest & { data: Record<string, string> })[];
+    const parsed = configSchema.safeParse(parse(configMap!.data['lifeboat.yaml']!));
+    expect(parsed.error).toBeUndefined();
+    expect(parsed.data!.temporal).toMatchObject({ ...credentials, deployment: { name: 'lifeboat', defaultVersioningBehavior: 'PINNED' } });
+    expect(parsed.data!.temporal.deployment!.buildId).toBeUndefined();
+    // A drain takes one worker at a time.
+    const [pdb] = rendered.filter((m) => m.kind === 'PodDisruptionBudget') as (Manifest & {
+      spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } };
+    })[];
+    expect(pdb!.spec.maxUnavailable).toBe(1);
+    expect(deployment!.spec.template.metadata.labels).toMatchObject(pdb!.spec.selector.matchLabels);
   });
 });

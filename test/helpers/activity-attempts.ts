@@ -10,18 +10,40 @@ type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
  */
 export function activityAttempts(history: History): [string, number][] {
   const events = history.events ?? [];
-  const typeOf = new Map(
-    events
-      .filter((e) => e.activityTaskScheduledEventAttributes)
-      .map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!]),
-  );
+  const typeOf = activityTypes(history);
   // Started events come in the order the activities ended; activities that ran at once (a hand-over's
   // fence and bring-up) are put back in the order they were scheduled.
   return events
     .filter((e) => e.activityTaskStartedEventAttributes)
     .map((e) => e.activityTaskStartedEventAttributes!)
     .sort((a, b) => Number(a.scheduledEventId) - Number(b.scheduledEventId))
-    .map((a) => [typeOf.get(String(a.scheduledEventId)) ?? '?', a.attempt ?? 0]);
+    .map((a): [string, number] => [typeOf.get(String(a.scheduledEventId)) ?? '?', a.attempt ?? 0])
+    .filter(([type]) => !lifecycleActivities.has(type));
+}
+
+/**
+ * Activities every run has (workflows/run-lifecycle.ts: its notifications), left out of what a test
+ * says of its runbook's own steps; their tests are test/workflows/run-lifecycle.test.ts.
+ */
+export const lifecycleActivities: ReadonlySet<string> = new Set(['deliverNotification']);
+
+/** Each activity's type, by the id of the event that scheduled it. */
+function activityTypes(history: History): Map<string, string> {
+  return new Map(
+    (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!]),
+  );
+}
+
+/** The runbook's own activities that completed, by type, sorted. */
+export function completedActivities(history: History): string[] {
+  const typeOf = activityTypes(history);
+  return (history.events ?? [])
+    .filter((e) => e.activityTaskCompletedEventAttributes)
+    .map((e) => typeOf.get(String(e.activityTaskCompletedEventAttributes!.scheduledEventId))!)
+    .filter((type) => !lifecycleActivities.has(type))
+    .sort();
 }
 
 /** The activities that needed more than one attempt, with the attempt that finished each. */

@@ -11,10 +11,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { bin } from '../../lab/topology.js';
 import { failureConverterPath } from '../../worker/temporal.js';
 import { workflowSource } from '../../worker/worker.js';
-import { lifeboatSearchAttributes } from '../../model/search-attributes.js';
-
-/** temporal.api.enums.v1.IndexedValueType of each type Lifeboat registers. */
-const indexedValueType = { Keyword: 2, Double: 4, Datetime: 6, KeywordList: 7 } as const;
+import { registerSearchAttributes } from '../../lab/search-attributes.js';
 
 /** Starts the time-skipping test server from the lab's tool cache. */
 export async function createTimeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
@@ -28,16 +25,9 @@ export async function createTimeSkippingEnvironment(): Promise<TestWorkflowEnvir
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: bin.temporalTestServer } },
   });
-  await registerSearchAttributes(env);
+  // As the lab registers them on its dev server.
+  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   return env;
-}
-
-/** Registers Lifeboat's search attributes on a test server, as the lab registers them on its dev server. */
-export async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(lifeboatSearchAttributes.map((a) => [a.name, indexedValueType[a.type]])),
-  });
 }
 
 /** One call of a stubbed activity: its name, its attempt (1 for the first) and its argument. */

@@ -34,9 +34,10 @@ describe('lab status and env', () => {
     const result = await lifeboat(['lab', 'status', '--json']);
     expect(result.exitCode).toBe(0);
     const status = JSON.parse(result.stdout) as StatusJson;
-    // The lab's worker is listed when one runs (`lab up --with-worker`).
-    const worker = (await runningPid('worker')) ? ['worker'] : [];
-    expect(status.components.map((c) => c.name).sort()).toEqual([...expectedComponents, ...worker].sort());
+    // The lab's worker is listed when one runs (`lab up --with-worker`), the cluster profile's processes when they run (`--profile cluster`).
+    const running = [];
+    for (const name of ['worker', 'postgresql', 'temporal-server']) if (await runningPid(name)) running.push(name);
+    expect(status.components.map((c) => c.name).sort()).toEqual([...expectedComponents, ...running].sort());
     for (const c of status.components) {
       expect(c).toMatchObject({
         name: c.name,

@@ -17,7 +17,7 @@ import { formatProblems, parseRunbook } from '../../model/runbook/parse.js';
 import { runbookBlocks } from '../../model/runbook/registry.js';
 import type { RunbookApproval, RunbookApproveRequest, RunbookInput, RunbookReport } from '../../model/runbook/run.js';
 import type { runbook } from '../../workflows/runbook.js';
-import { activityAttempts } from '../helpers/activity-attempts.js';
+import { activityAttempts, completedActivities } from '../helpers/activity-attempts.js';
 import { adminKubeConfig, cliPath, labConfig } from '../helpers/lab.js';
 
 const namespace = `rb-${randomBytes(4).toString('hex')}`;
@@ -71,17 +71,6 @@ steps:
 
 type Events = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>;
 const count = (events: Events, has: (e: Events[number]) => unknown) => events.filter(has).length;
-const completedActivities = (events: Events) => {
-  const types = new Map(
-    events
-      .filter((e) => e.activityTaskScheduledEventAttributes)
-      .map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!]),
-  );
-  return events
-    .filter((e) => e.activityTaskCompletedEventAttributes)
-    .map((e) => types.get(String(e.activityTaskCompletedEventAttributes!.scheduledEventId))!)
-    .sort();
-};
 
 const waitForApprovalStep = async (handle: WorkflowHandle) => {
   for (;;) {
@@ -161,11 +150,11 @@ describe('runbook interpreter under faults', () => {
       const events = (await handle.fetchHistory()).events ?? [];
       expect(count(events, (e) => e.workflowExecutionCompletedEventAttributes)).toBe(1);
       expect(count(events, (e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toBe(1);
-      expect(completedActivities(events)).toEqual(['scaleDeployment', 'scaleDeployment']);
+      expect(completedActivities({ events })).toEqual(['scaleDeployment', 'scaleDeployment']);
       const childEvents = (await child.fetchHistory()).events ?? [];
       expect(count(childEvents, (e) => e.workflowExecutionStartedEventAttributes)).toBe(1);
       expect(count(childEvents, (e) => e.workflowExecutionCompletedEventAttributes)).toBe(1);
-      expect(completedActivities(childEvents)).toEqual(['checkEtcd', 'checkNodes', 'checkObjectStore', 'checkVeleroLocation']);
+      expect(completedActivities({ events: childEvents })).toEqual(['checkEtcd', 'checkNodes', 'checkObjectStore', 'checkVeleroLocation']);
       // The checks the killed worker had running were retried once on the new one; the others ran once.
       const checks = ['checkEtcd', 'checkNodes', 'checkObjectStore', 'checkVeleroLocation'];
       expect(Object.fromEntries(activityAttempts({ events: childEvents }).sort())).toEqual(

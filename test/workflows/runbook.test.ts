@@ -27,14 +27,9 @@ import type {
 } from '../../model/runbook/run.js';
 import type { runbook } from '../../workflows/runbook.js';
 import { fetchHistory } from '../helpers/histories.js';
+import { registerSearchAttributes } from '../../lab/search-attributes.js';
 import { approversAttribute, requesterAttribute } from '../../model/approvals.js';
-import {
-  createTimeSkippingEnvironment,
-  recorded,
-  registerSearchAttributes,
-  withStubbedWorker,
-  type StubCall,
-} from '../helpers/time-skipping.js';
+import { createTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -53,7 +48,7 @@ async function onOwnServer<T>(body: () => Promise<T>): Promise<T> {
   env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: bin.temporalTestServer } },
   });
-  await registerSearchAttributes(env);
+  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   try {
     return await body();
   } finally {

@@ -1,6 +1,7 @@
 // Integration (lab: Temporal, primary kube-apiserver, Velero server velero/primary with the AWS plugin,
 // MinIO): the veleroBackup runbook end to end, its idempotent create, a Backup no Velero server picks
 // up, and the `backup velero` command.
+import { activityAttempts } from '../helpers/activity-attempts.js';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -184,15 +185,15 @@ describe('veleroBackup bad input', () => {
 });
 
 describe('veleroBackup that Velero refuses', () => {
-  it("a storage location that does not exist: FailedValidation, with Velero's validation errors in the output", async () => {
-    const result = await backup({ cluster: 'primary', includeNamespaces: ['shop'], storageLocation: 'nowhere', timeoutSeconds: 60 });
-    expect(result).toMatchObject({ phase: 'FailedValidation', storageLocation: 'nowhere', itemsBackedUp: 0 });
-    expect(result.steps.find((s) => s.name === 'report')!.state).toBe('done');
-    expect(result.problems!.validationErrors).toEqual([
-      'an existing backup storage location was not specified at backup creation time and the default nowhere was not found. ' +
-        'Please address this issue (see `velero backup-location -h` for options) and create a new backup. Error: BackupStorageLocation.velero.io "nowhere" not found',
-    ]);
-    expect(result.problems!.unreadable).toEqual(["BackupStorageLocation velero/nowhere on cluster 'primary' does not exist"]);
+  it('a storage location that does not exist: refused before Velero sees a Backup, naming the location (no Backup is created)', async () => {
+    const id = newWorkflowId('nowhere');
+    expect(
+      await failureOf(backup({ cluster: 'primary', includeNamespaces: ['shop'], storageLocation: 'nowhere', timeoutSeconds: 60 }, id)),
+    ).toMatchObject({
+      type: 'VeleroLocationNotFound',
+      message: "BackupStorageLocation velero/nowhere on cluster 'primary' does not exist",
+    });
+    expect(await backupsOwnedBy(id)).toEqual([]);
   });
 });
 
@@ -206,6 +207,21 @@ describe('veleroBackup with no Velero server at work', () => {
     await primary.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: veleroNamespace } } });
     // Lifeboat's Velero backup role in this Velero namespace too, as an operator binds it in theirs.
     await grantInNamespaces('primary', [veleroNamespace], ['lifeboat-velero-backup']);
+    // Its BackupStorageLocation, as a stopped server's namespace still has.
+    const bsl = (await veleroApi(primary).getNamespacedCustomObject({
+      group: 'velero.io',
+      version: 'v1',
+      namespace: 'velero',
+      plural: 'backupstoragelocations',
+      name: 'default',
+    })) as { spec: unknown };
+    await veleroApi(primary).createNamespacedCustomObject({
+      group: 'velero.io',
+      version: 'v1',
+      namespace: veleroNamespace,
+      plural: 'backupstoragelocations',
+      body: { apiVersion: 'velero.io/v1', kind: 'BackupStorageLocation', metadata: { name: 'default' }, spec: bsl.spec },
+    });
     absent = await startTestWorker((c) => ({
       ...c,
       clusters: c.clusters.map((cl) => (cl.name === 'primary' ? { ...cl, velero: { ...cl.velero, namespace: veleroNamespace } } : cl)),
@@ -244,9 +260,7 @@ describe('veleroBackup with no Velero server at work', () => {
     })) as { status?: { phase?: string } };
     expect(left.status?.phase).toBeUndefined();
     const history = await absent.client.workflow.getHandle(workflowId).fetchHistory();
-    expect(
-      (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt),
-    ).toEqual([1, 1, 1]);
+    expect(activityAttempts(history).map(([, attempt]) => attempt)).toEqual([1, 1, 1]);
   }, 120_000);
 });
 

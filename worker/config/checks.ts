@@ -21,7 +21,7 @@ export function allowedKeys(schema: z.ZodType, path: Path, raw: unknown): string
   let value = raw;
   for (let i = 0; node; i++) {
     for (;;) {
-      if (node instanceof z.ZodDefault || node instanceof z.ZodOptional) node = node.unwrap() as z.ZodType;
+      if (node instanceof z.ZodDefault || node instanceof z.ZodPrefault || node instanceof z.ZodOptional) node = node.unwrap() as z.ZodType;
       else if (node instanceof z.ZodPipe) node = node.in as z.ZodType;
       else if (node instanceof z.ZodDiscriminatedUnion) {
         const discriminator: string = (node.def as { discriminator: string }).discriminator;
@@ -109,6 +109,7 @@ export function unusableFiles(config: LifeboatConfig): { path: Path; message: st
     [['temporal', 'tls', 'serverRootCaFile'], tls?.serverRootCaFile],
     [['temporal', 'tls', 'clientCertFile'], tls?.clientCertFile],
     [['temporal', 'tls', 'clientKeyFile'], tls?.clientKeyFile],
+    [['temporal', 'apiKeyFile'], config.temporal.apiKeyFile],
   );
   named.push([['objectStore', 'credentialsFile'], config.objectStore.credentialsFile]);
   config.clusters.forEach((c, i) =>
@@ -140,6 +141,15 @@ export function unusableFiles(config: LifeboatConfig): { path: Path; message: st
     const open = k.file === undefined || problems.some((p) => p.path.join('.') === path.join('.')) ? undefined : secretFileProblem(k.file);
     if (open) problems.push({ path, message: `'${k.file}': ${open}; expected a file only its owner can access (chmod 600 it)` });
   });
+  // Temporal's credentials: the API key and the mTLS private key.
+  for (const [path, secret] of [
+    [['temporal', 'apiKeyFile'], config.temporal.apiKeyFile],
+    [['temporal', 'tls', 'clientKeyFile'], tls?.clientKeyFile],
+  ] as const) {
+    const problem = secret && !problems.some((p) => p.path.join('.') === path.join('.')) ? secretFileProblem(secret) : undefined;
+    if (problem)
+      problems.push({ path: [...path], message: `'${secret}': ${problem}; expected a file only its owner can access (chmod 600 it)` });
+  }
   const tokenFile = config.codecServer?.tokenFile;
   const open = tokenFile && !problems.some((p) => p.path[0] === 'codecServer') ? secretFileProblem(tokenFile) : undefined;
   if (open)

@@ -2,6 +2,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { parseSecondsDuration, secondsDurationExpectation, secondsDurationPattern } from '../../model/durations.js';
+import { notificationsSchema } from './notifications.js';
 
 const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS label: lower-case letters, digits and dashes');
 const file = z.string().min(1, 'a file path');
@@ -641,8 +642,30 @@ export const configSchema = z
         ui: z.url({ protocol: /^https?$/ }).optional(),
         /** Task queue the worker polls and the CLI starts runbooks on. Default: lifeboat. */
         taskQueue: z.string().min(1).default('lifeboat'),
-        /** Temporal Cloud API key. Prefer LIFEBOAT_TEMPORAL_API_KEY to keep it out of files. */
+        /** Temporal Cloud API key. Prefer LIFEBOAT_TEMPORAL_API_KEY or apiKeyFile to keep it out of this file. */
         apiKey: z.string().min(1).optional(),
+        /** File holding the API key (a mounted Secret; mode 0600 or stricter when this user owns it). Exclusive with apiKey. */
+        apiKeyFile: file.optional(),
+        /**
+         * Worker versioning (Temporal worker deployments): this worker polls as version `name.buildId`, and
+         * a run stays on the version it started on (PINNED) or moves to the current one (AUTO_UPGRADE).
+         * New versions take no runs until an operator makes them current or ramping (deploy/kubernetes/README.md).
+         * Absent: unversioned, every worker takes every task.
+         */
+        deployment: z
+          .object({
+            /** The worker deployment's name, the same for every version of it: `lifeboat`, say. */
+            name: z.string().regex(/^[^.\s]+$/, 'a name without dots or spaces'),
+            /** This version's build id. Default: derived from the workflow bundle, so it changes exactly when workflow code does. */
+            buildId: z
+              .string()
+              .regex(/^[^\s]{1,255}$/, 'a build id without spaces, at most 255 characters')
+              .optional(),
+            /** What runs started on this version do when a newer one becomes current. Default: PINNED (never replayed on other code). */
+            defaultVersioningBehavior: z.enum(['PINNED', 'AUTO_UPGRADE'], { error: 'expected PINNED or AUTO_UPGRADE' }).default('PINNED'),
+          })
+          .strict()
+          .optional(),
         /** mTLS to a self-hosted cluster or Temporal Cloud. Absent: plain TLS when apiKey is set, else no TLS. */
         tls: z
           .object({
@@ -652,9 +675,17 @@ export const configSchema = z
             clientKeyFile: file.optional(),
           })
           .strict()
+          .refine((t) => (t.clientCertFile === undefined) === (t.clientKeyFile === undefined), {
+            message: 'clientCertFile and clientKeyFile go together (mTLS needs both)',
+            path: ['clientKeyFile'],
+          })
           .optional(),
       })
       .strict()
+      .refine((t) => t.apiKey === undefined || t.apiKeyFile === undefined, {
+        message: 'apiKey and apiKeyFile are exclusive (LIFEBOAT_TEMPORAL_API_KEY sets apiKey)',
+        path: ['apiKeyFile'],
+      })
       .prefault({}),
     objectStore: z
       .object({
@@ -761,6 +792,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Traces of the CLI's commands, the workflows and the activities (service names lifeboat-cli, lifeboat-worker). */
+    tracing: z
+      .object({
+        /**
+         * A collector's OTLP/HTTP base address (`http://collector:4318`; `/v1/traces` is appended). Default:
+         * the standard OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT); with neither, nothing is traced.
+         */
+        otlpEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://collector:4318' }).optional(),
+      })
+      .strict()
+      .prefault({}),
     /** The `lifeboat` command. */
     cli: z
       .object({
@@ -787,6 +829,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Who hears of runs (started, approval needed, failed, completed): receivers by name, and routes. Default: none. */
+    notifications: notificationsSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {
