@@ -10,6 +10,10 @@ bash lab/install-chromium.sh   # the game day report test renders pages in headl
 echo "[test] linting"
 npx --no-install eslint .
 npx --no-install prettier --check . >/dev/null || { echo "[test] code not formatted: run npm run format" >&2; exit 1; }
+echo "[test] tools only some suites use (cached after the first run)"
+# The cluster profile's Temporal server and PostgreSQL (test/lab/temporal-cluster.test.ts), Alertmanager
+# (notifications) and Prometheus (alert rules): built here, before the suites, not inside one of them.
+bash lab/install-tools.sh temporal_server postgresql alertmanager prometheus
 echo "[test] starting or reusing the lab"
 node bin/lifeboat.js lab up
 # Suites that stop or kill a process of the lab's own (an API server, MinIO) say so with a
