@@ -93,6 +93,8 @@ export const versions = {
   /** `lab up --profile cluster`: the Temporal server built from go.temporal.io/server, on Debian's PostgreSQL. */
   temporalServer: '1.32.1',
   postgresql: '15.20-0+deb12u1',
+  /** The fault proxy every path of `lifeboat-faults.yaml` goes through (lab/faults.ts). */
+  toxiproxy: '2.5.0',
 } as const;
 
 const tool = (name: string, version: string) => join(cacheDir, 'tools', `${name}-${version}`);
@@ -123,6 +125,8 @@ export const bin = {
   /** Debian's PostgreSQL binaries (postgres, initdb, psql), extracted; they run with `postgresqlLibDir` on their library path. */
   postgresqlBinDir: join(tool('postgresql', versions.postgresql), 'bin'),
   postgresqlLibDir: join(tool('postgresql', versions.postgresql), 'libs'),
+  toxiproxyServer: join(tool('toxiproxy', versions.toxiproxy), 'bin', 'toxiproxy-server'),
+  toxiproxyCli: join(tool('toxiproxy', versions.toxiproxy), 'bin', 'toxiproxy-cli'),
 } as const;
 
 /** CustomResourceDefinitions the lab applies to every cluster, taken from their projects' modules. */
@@ -202,6 +206,10 @@ export const kwokConfigFile = join(labDir, 'kwok', `stages-${createHash('sha256'
 /** The worker/CLI config the lab writes for itself. */
 /** The lab's Lifeboat configuration; LIFEBOAT_LAB_CONFIG names another (a copy with other credentials, say) for the tests and the CLI. */
 export const labConfigFile = process.env.LIFEBOAT_LAB_CONFIG ?? join(labDir, 'lifeboat.yaml');
+/** The same configuration with every path Lifeboat uses going through the lab's fault proxy (lab/faults.ts). */
+export const labFaultsConfigFile = join(labDir, 'lifeboat-faults.yaml');
+/** Toxiproxy's HTTP API on 127.0.0.1; each proxied path listens on a port of its own (faultPaths in lab/faults.ts). */
+export const toxiproxyPort = 30474;
 export const awsCredentialsFile = join(labDir, 'minio', 'credentials');
 /** The lab's snapshot encryption key (generated once; a real deployment brings its own). */
 export const labKeyId = 'lab-1';
