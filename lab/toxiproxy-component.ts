@@ -10,7 +10,13 @@ export const toxiproxyComponent: LabComponent = {
   name: 'toxiproxy',
   address: labToxiproxyUrl,
   after: [],
-  daemon: { name: 'toxiproxy', command: bin.toxiproxyServer, args: ['-host', host, '-port', String(toxiproxyPort)] },
+  // Its default level logs every API call and toxic update at debug; info keeps proxy starts and connections.
+  daemon: {
+    name: 'toxiproxy',
+    command: bin.toxiproxyServer,
+    args: ['-host', host, '-port', String(toxiproxyPort)],
+    env: { LOG_LEVEL: 'info' },
+  },
   probe: async () => {
     const res = await httpProbe(`${labToxiproxyUrl}/proxies`);
     if (!res.ok) return res;
