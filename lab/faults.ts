@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { writeSecretFile } from '../worker/secret-files.js';
+import { describeNetworkError } from '../activities/network-errors.js';
 import { etcdMembersOf, host, labClusters, minioPorts, temporalPorts, toxiproxyPort } from './topology.js';
 
 /** The lab's Toxiproxy API (`lab up` starts it: the `toxiproxy` component). */
@@ -218,8 +219,9 @@ async function call<T>(api: string, method: string, path: string, body?: unknown
       signal: AbortSignal.timeout(10_000),
     });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-    throw new ToxiproxyError(`the fault proxy's API at ${api} does not answer (${cause}): \`lifeboat lab up\` starts it`);
+    throw new ToxiproxyError(
+      `the fault proxy's API at ${api} does not answer (${describeNetworkError(err)}): \`lifeboat lab up\` starts it`,
+    );
   }
   const text = await res.text();
   if (!res.ok) {
@@ -236,17 +238,23 @@ async function call<T>(api: string, method: string, path: string, body?: unknown
 
 /**
  * Creates the proxies that are missing, replaces those whose listen or upstream address changed, and
- * leaves the rest (with their faults) as they are: Toxiproxy's `/populate`. Returns the proxies as they
- * listen (a `listen` of port 0 gets a free port).
+ * leaves the rest (with their faults, `down` too) as they are: Toxiproxy's `/populate`. Returns each
+ * proxy as it listens (a `listen` with port 0 gets a free port); read back, since `/populate` answers
+ * with the requested address for a proxy it left alone.
  */
 export async function ensureProxies(paths: readonly Pick<FaultPath, 'name' | 'listen' | 'upstream'>[], api = labToxiproxyUrl) {
-  const { proxies } = await call<{ proxies: ProxyJson[] }>(
+  await call(
     api,
     'POST',
     '/populate',
-    paths.map((p) => ({ name: p.name, listen: p.listen, upstream: p.upstream, enabled: true })),
+    paths.map((p) => ({ name: p.name, listen: p.listen, upstream: p.upstream })),
   );
-  return proxies.map((p) => ({ name: p.name, listen: p.listen, upstream: p.upstream }));
+  const proxies = await call<Record<string, ProxyJson>>(api, 'GET', '/proxies');
+  return paths.map(({ name }) => {
+    const p = proxies[name];
+    if (!p) throw new ToxiproxyError(`toxiproxy: proxy ${name} missing right after /populate created it`);
+    return { name, listen: p.listen, upstream: p.upstream };
+  });
 }
 
 /** Deletes a proxy (a test's own); a missing one is fine. */

@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -228,6 +229,21 @@ describe('fault kinds, as a real client sees them', () => {
 });
 
 describe("the lab's fault paths and lifeboat-faults.yaml", () => {
+  it('a fault proxy that does not answer is named, with what starts it', async () => {
+    const port = await closedPort();
+    await expect(listFaults(`http://127.0.0.1:${port}`)).rejects.toThrow(
+      `the fault proxy's API at http://127.0.0.1:${port} does not answer (connection refused): \`lifeboat lab up\` starts it`,
+    );
+  });
+
+  it('ensureProxies is idempotent: a second call keeps the proxy, its port and its faults', async () => {
+    await addFault(names.api, fault('latency', { ms: '50' }));
+    const [again] = await ensureProxies([{ name: names.api, listen: listen.api, upstream: `127.0.0.1:${primary.apiserverPort}` }]);
+    expect(again!.listen).toBe(listen.api);
+    expect((await listFaults()).find((p) => p.name === names.api)!.faults).toEqual(['latency downstream 50 ms']);
+    await clearFaults(names.api);
+  });
+
   it("lab fault list shows every path Lifeboat uses, on the lab's proxy, with its listen and upstream address", async () => {
     const result = await lifeboat(['lab', 'fault', 'list', '--json']);
     expect(result.exitCode).toBe(0);
@@ -307,6 +323,15 @@ describe('lab fault: argument errors exit 2 and name the argument', () => {
     expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 2, stderr: expect.stringMatching(message) });
   });
 });
+
+/** A loopback port nothing listens on (one the kernel just handed out and took back). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 function kubeConfigOf(file: string): KubeConfig {
   const kc = new KubeConfig();
