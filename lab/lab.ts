@@ -516,6 +516,7 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
     labFaultsConfigFile,
     `# Written by \`lifeboat lab up\`: lifeboat.yaml with every path through the fault proxy (lab/faults.ts).\n${stringify(await faultsConfig(labConfig()))}`,
   );
+  say(`toxiproxy: ${faultPaths.length} fault paths (lifeboat lab fault list); ${labFaultsConfigFile} goes through them`);
   if (options.profile === 'cluster') await ensureTemporalCluster(installScript);
   if (options.withWorker) await startAll([workerComponent]);
   say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)}s; state in ${labDir}`);
