@@ -20,14 +20,23 @@ import {
   listFaults,
   type Fault,
 } from '../../lab/faults.js';
-import { clusterPaths, labFaultsConfigFile, labClusters, minioPorts, objectStore, temporalPorts } from '../../lab/topology.js';
+import {
+  clusterPaths,
+  etcdMembersOf,
+  labFaultsConfigFile,
+  labClusters,
+  minioPorts,
+  objectStore,
+  temporalPorts,
+} from '../../lab/topology.js';
 import { adminKubeConfig, lifeboat } from '../helpers/lab.js';
 import { labFaultsConfig, startFaultsTestWorker } from '../helpers/faults.js';
 import { withDeadline } from '../../activities/network-errors.js';
+import { withEtcdEndpoints } from '../../activities/etcd/client.js';
 import type { clusterHealth } from '../../workflows/clusterHealth.js';
 
 const id = randomUUID().slice(0, 8);
-const names = { api: `test-${id}-apiserver`, s3: `test-${id}-s3` };
+const names = { api: `test-${id}-apiserver`, s3: `test-${id}-s3`, etcd: `test-${id}-etcd` };
 const primary = labClusters.find((c) => c.name === 'primary')!;
 let listen: Record<keyof typeof names, string>;
 const bigKey = `test-faults/${id}/4MiB`;
@@ -96,9 +105,10 @@ beforeAll(async () => {
   const proxies = await ensureProxies([
     { name: names.api, listen: '127.0.0.1:0', upstream: `127.0.0.1:${primary.apiserverPort}` },
     { name: names.s3, listen: '127.0.0.1:0', upstream: `127.0.0.1:${minioPorts.api}` },
+    { name: names.etcd, listen: '127.0.0.1:0', upstream: new URL(etcdMembersOf(primary)[0]!.clientUrl).host },
   ]);
   const at = (name: string) => proxies.find((p) => p.name === name)!.listen;
-  listen = { api: at(names.api), s3: at(names.s3) };
+  listen = { api: at(names.api), s3: at(names.s3), etcd: at(names.etcd) };
   const direct = s3At(`127.0.0.1:${minioPorts.api}`);
   await direct.send(new PutObjectCommand({ Bucket: objectStore.bucket, Key: bigKey, Body: big }));
   await direct.send(new PutObjectCommand({ Bucket: objectStore.bucket, Key: smallKey, Body: small }));
@@ -108,6 +118,7 @@ beforeAll(async () => {
 afterEach(async () => {
   await clearFaults(names.api);
   await clearFaults(names.s3);
+  await clearFaults(names.etcd);
 });
 
 afterAll(async () => {
@@ -209,6 +220,28 @@ describe('fault kinds, as a real client sees them', () => {
     expect(res.ms).toBeLessThan(1_000);
     await clearFaults(names.api);
     expect((await rawVersion(listen.api)).status).toBe(200);
+  });
+
+  it("etcd: Lifeboat's own etcd client (gRPC over mutual TLS) is slowed by latency and left waiting by a blackhole", async () => {
+    const p = clusterPaths('primary');
+    const credentials = {
+      rootCertificate: readFileSync(p.caCert),
+      certChain: readFileSync(p.lifeboatEtcdClientCert),
+      privateKey: readFileSync(p.lifeboatEtcdClientKey),
+    };
+    const hosts = [`https://${listen.etcd}`];
+    await withEtcdEndpoints(hosts, credentials, async (etcd) => {
+      expect((await etcd.maintenance.status()).version).toBe('3.5.21');
+      await addFault(names.etcd, fault('latency', { ms: '300' }));
+      const t0 = Date.now();
+      await etcd.maintenance.status();
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    });
+    await clearFaults(names.etcd);
+    await addFault(names.etcd, fault('blackhole'));
+    await expect(withEtcdEndpoints(hosts, credentials, (etcd) => withDeadline(2_000, etcd.maintenance.status()))).rejects.toThrow(
+      'no answer within 2 s',
+    );
   });
 
   it('list shows each fault in words; the same kind again replaces its settings', async () => {
