@@ -1,7 +1,8 @@
-// `lifeboat lab up | status | env | down`
+// `lifeboat lab up | status | env | down | fault`
 import { Option, type Command } from 'commander';
 import { labDown, labEnv, labStatus, labUp, type ComponentStatus } from '../lab/lab.js';
 import { exitCodes, printJson, table } from './output.js';
+import { registerLabFaultCommands } from './lab-fault.js';
 
 function printStatus(components: ComponentStatus[], json: boolean | undefined): void {
   if (json) printJson({ components });
@@ -56,4 +57,5 @@ export function registerLabCommands(program: Command): void {
         `[lab] stopped ${stopped.length ? stopped.join(', ') : 'nothing (no lab process was running)'}${opts.wipe ? '; data wiped' : ''}\n`,
       );
     });
+  registerLabFaultCommands(lab);
 }

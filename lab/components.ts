@@ -22,6 +22,7 @@ import { kwokNodeSelector } from '../activities/node-provider/kwok.js';
 import { sshBannerProbe, sshdDaemon } from './sshd.js';
 import { codecServerComponent, uiCodecEndpointArgs } from './codec-server-component.js';
 import { lifeboatSearchAttributes } from '../model/search-attributes.js';
+import { toxiproxyComponent } from './toxiproxy-component.js';
 
 export interface LabComponent {
   name: string;
@@ -332,7 +333,14 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
   return [...etcds, apiserver, controllerManager, scheduler, kwok, velero];
 }
 
-export const labComponents: LabComponent[] = [temporal, codecServerComponent, minio, sshd, ...labClusters.flatMap(clusterComponents)];
+export const labComponents: LabComponent[] = [
+  temporal,
+  codecServerComponent,
+  minio,
+  sshd,
+  toxiproxyComponent,
+  ...labClusters.flatMap(clusterComponents),
+];
 
 /** `--flag value` replaced (or appended) in an argument list. */
 function withFlag(args: string[], flag: string, value: string): string[] {

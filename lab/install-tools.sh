@@ -28,6 +28,7 @@ POSTGRESQL_LIBS=(libicu72 libxml2 libssl3 libgssapi-krb5-2 libkrb5-3 libk5crypto
 PROMETHEUS_VERSION=2.42.0+ds-5+deb12u1   # Debian bookworm's prometheus (with promtool); extracted with dpkg -x, never installed
 EXTERNAL_DNS_VERSION=0.23.0         # the only version the reachable proxy lists; its DNSEndpoint CRD is externaldns.k8s.io/v1alpha1
 ALERTMANAGER_VERSION=0.25.0-1+b4    # Debian bookworm's prometheus-alertmanager; extracted with dpkg -x, never installed
+TOXIPROXY_VERSION=2.5.0             # github.com/Shopify/toxiproxy/v2: the newest the reachable proxy lists; no replace directives, so `go install`
 
 export GOFLAGS="-mod=mod -buildvcs=false"
 export CGO_ENABLED=0
@@ -290,10 +291,21 @@ SH
   touch "$dir/.complete"
 }
 
+# The lab's fault proxy (lab/faults.ts): every path Lifeboat uses goes through it in lifeboat-faults.yaml.
+install_toxiproxy() {
+  local dir; if dir=$(component toxiproxy "$TOXIPROXY_VERSION"); then say "toxiproxy $TOXIPROXY_VERSION: cached"; return; fi
+  say "toxiproxy $TOXIPROXY_VERSION: go install (server and CLI)"
+  rm -rf "$dir"; mkdir -p "$dir/bin"
+  local m=github.com/Shopify/toxiproxy/v2
+  GOBIN="$dir/bin" go install -v -trimpath -ldflags "-s -w -X $m.Version=$TOXIPROXY_VERSION" "$m/cmd/server@v$TOXIPROXY_VERSION" "$m/cmd/cli@v$TOXIPROXY_VERSION" 2>&1 | progress toxiproxy
+  # The packages' directories are named server and cli; upstream's release names them so.
+  mv "$dir/bin/server" "$dir/bin/toxiproxy-server"; mv "$dir/bin/cli" "$dir/bin/toxiproxy-cli"
+  "$dir/bin/toxiproxy-server" -version
+  touch "$dir/.complete"
+}
 
 # The default lab's components; `lab up --profile cluster` asks for temporal_server and postgresql too.
-ALL=(temporal temporal_test_server etcd kwok minio velero kubernetes externaldns openssh_server prometheus)
-
+ALL=(temporal temporal_test_server etcd kwok minio velero kubernetes externaldns openssh_server prometheus toxiproxy)
 want=("$@"); [ ${#want[@]} -gt 0 ] || want=("${ALL[@]}")
 start=$(date +%s)
 for c in "${want[@]}"; do

@@ -23,6 +23,7 @@ import {
   kwokConfigFile,
   labConfigFile,
   labDir,
+  labFaultsConfigFile,
   labKeyFile,
   labKeyId,
   labSsh,
@@ -47,6 +48,7 @@ import { applyLabRbac, labWorkerKubeconfig } from './rbac.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { configSchema } from '../worker/config/schema.js';
 import { clusterComponents, ensureTemporalCluster } from './temporal-cluster.js';
+import { ensureProxies, faultPaths, faultsConfig } from './faults.js';
 
 const peerClusters = (c: LabClusterSpec) => labClusters.filter((x) => x.name !== c.name);
 
@@ -476,9 +478,12 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   const clusterNames = labClusters.map((c) => c.name);
   for (const c of labClusters) await retireSingleEtcdMember(c);
   await startAll(
-    ['temporal', 'codec-server', 'minio', 'sshd', ...labClusters.flatMap((c) => etcdMembersOf(c).map((m) => m.daemon))].map(byName),
+    ['temporal', 'codec-server', 'minio', 'sshd', 'toxiproxy', ...labClusters.flatMap((c) => etcdMembersOf(c).map((m) => m.daemon))].map(
+      byName,
+    ),
   );
   await ensureBucket();
+  await ensureProxies(faultPaths);
   const added = await ensureSearchAttributes(`${host}:${temporalPorts.frontend}`, 'default');
   if (added.length) say(`temporal: search attributes ${added.join(', ')} registered`);
   await startAll(clusterNames.map((n) => byName(`kube-apiserver/${n}`)));
@@ -506,6 +511,12 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   // Lifeboat's ServiceAccount, its roles for what the configuration names, fresh token kubeconfigs.
   for (const r of await applyLabRbac(configSchema.parse(labConfig())))
     say(`${r.cluster}: Lifeboat's ServiceAccount bound (${r.bindings} bindings), token kubeconfig ${r.kubeconfig}`);
+  // The same configuration through the fault proxy (lab/faults.ts), after the token kubeconfigs it copies.
+  await writeFile(
+    labFaultsConfigFile,
+    `# Written by \`lifeboat lab up\`: lifeboat.yaml with every path through the fault proxy (lab/faults.ts).\n${stringify(await faultsConfig(labConfig()))}`,
+  );
+  say(`toxiproxy: ${faultPaths.length} fault paths (lifeboat lab fault list); ${labFaultsConfigFile} goes through them`);
   if (options.profile === 'cluster') await ensureTemporalCluster(installScript);
   if (options.withWorker) await startAll([workerComponent]);
   say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)}s; state in ${labDir}`);

@@ -95,6 +95,8 @@ export const versions = {
   postgresql: '15.20-0+deb12u1',
   /** Debian bookworm's prometheus package (`+ds-5+deb12u1` left out): the alert tests' Prometheus and promtool. */
   prometheus: '2.42.0',
+  /** The fault proxy every path of `lifeboat-faults.yaml` goes through (lab/faults.ts). */
+  toxiproxy: '2.5.0',
 } as const;
 
 const tool = (name: string, version: string) => join(cacheDir, 'tools', `${name}-${version}`);
@@ -128,6 +130,8 @@ export const bin = {
   /** Debian's Prometheus and promtool, extracted (not installed) by lab/install-tools.sh. */
   prometheus: join(tool('prometheus', versions.prometheus), 'bin', 'prometheus'),
   promtool: join(tool('prometheus', versions.prometheus), 'bin', 'promtool'),
+  toxiproxyServer: join(tool('toxiproxy', versions.toxiproxy), 'bin', 'toxiproxy-server'),
+  toxiproxyCli: join(tool('toxiproxy', versions.toxiproxy), 'bin', 'toxiproxy-cli'),
 } as const;
 
 /** CustomResourceDefinitions the lab applies to every cluster, taken from their projects' modules. */
@@ -207,6 +211,10 @@ export const kwokConfigFile = join(labDir, 'kwok', `stages-${createHash('sha256'
 /** The worker/CLI config the lab writes for itself. */
 /** The lab's Lifeboat configuration; LIFEBOAT_LAB_CONFIG names another (a copy with other credentials, say) for the tests and the CLI. */
 export const labConfigFile = process.env.LIFEBOAT_LAB_CONFIG ?? join(labDir, 'lifeboat.yaml');
+/** The same configuration with every path Lifeboat uses going through the lab's fault proxy (lab/faults.ts). */
+export const labFaultsConfigFile = join(labDir, 'lifeboat-faults.yaml');
+/** Toxiproxy's HTTP API on 127.0.0.1; each proxied path listens on a port of its own (faultPaths in lab/faults.ts). */
+export const toxiproxyPort = 30474;
 export const awsCredentialsFile = join(labDir, 'minio', 'credentials');
 /** The lab's snapshot encryption key (generated once; a real deployment brings its own). */
 export const labKeyId = 'lab-1';

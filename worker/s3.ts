@@ -12,9 +12,12 @@ export function createS3Client(config: LifeboatConfig): S3Client {
     region: store.region,
     forcePathStyle: store.forcePathStyle,
     maxAttempts: 3,
-    // A store that accepts connections but stops answering fails the request (and the activity
-    // attempt, which Temporal retries) instead of hanging until the heartbeat timeout.
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
+    // A store that accepts connections but stops answering (a black hole, a hung server) fails the
+    // request after 60 s without a byte either way, mid-body too (and the activity attempt, which
+    // Temporal retries) instead of hanging until the heartbeat timeout; a slow link that still moves
+    // bytes is not cut. (`requestTimeout` bounds a whole request, a large part on a slow link included,
+    // and without `throwOnRequestTimeout` only logs.)
+    requestHandler: { connectionTimeout: 5_000, socketTimeout: 60_000 },
     // Every upload carries a CRC32 (node:zlib's, native) that the store checks before it accepts the
     // bytes, so a part damaged on the way is refused at upload time, not found at restore time.
     requestChecksumCalculation: 'WHEN_SUPPORTED',

@@ -20,6 +20,7 @@ const expectedComponents = [
   'codec-server',
   'minio',
   'sshd',
+  'toxiproxy',
   ...labClusters.flatMap((c) => [
     ...(c.etcdMembers === 1 ? [`etcd/${c.name}`] : Array.from({ length: c.etcdMembers }, (_, i) => `etcd/${c.name}-${i}`)),
     ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].map((k) => `${k}/${c.name}`),
