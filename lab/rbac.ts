@@ -72,11 +72,11 @@ export function labBindings(config: LifeboatConfig, cluster: string): object[] {
   const c = config.clusters.find((x) => x.name === cluster)!;
   const velero = c.velero.namespace;
   const out: object[] = [
-    ...['lifeboat-health', 'lifeboat-velero-scratch', 'lifeboat-failover', 'lifeboat-node-replacement', 'lifeboat-etcd-recovery'].map(
+    ...['lifeboat-health', 'lifeboat-velero-scratch', 'lifeboat-failover', 'lifeboat-node-replacement', 'lifeboat-etcd-recovery', 'lifeboat-storage-recovery'].map(
       clusterBinding,
     ),
     ...(c.nodeProvider?.kind === 'kwok' ? [clusterBinding('lifeboat-node-provider-kwok')] : []),
-    ...['lifeboat-health-velero', 'lifeboat-velero-backup', 'lifeboat-velero-verification'].map((r) => namespaceBinding(r, velero)),
+    ...['lifeboat-health-velero', 'lifeboat-velero-backup', 'lifeboat-velero-verification', 'lifeboat-storage-recovery-velero'].map((r) => namespaceBinding(r, velero)),
     namespaceBinding('lifeboat-node-leases', 'kube-node-lease'),
   ];
   for (const app of config.apps) {
