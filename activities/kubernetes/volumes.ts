@@ -9,6 +9,7 @@ import { failureTypes } from '../../model/failures.js';
 import { managedByLabel, workflowIdAnnotation } from '../../model/velero-layout.js';
 import { clusterClients } from './cluster.js';
 import { httpStatusOf, isNotFound, kubernetesError } from './api.js';
+import { mergePatch } from './deployments.js';
 
 /** Marks on the kept volume and its new claim: which claim it held and which run kept it. */
 export const lostClaimAnnotation = 'lifeboat.io/lost-claim';
@@ -235,20 +236,23 @@ export function createVolumeActivities(deps: { clusters: ReadonlyMap<string, Clu
         : undefined;
       if (pv) {
         await api
-          .patchPersistentVolume({
-            name: input.volume,
-            body: {
-              metadata: {
-                labels: { [lostVolumeLabel]: 'true' },
-                annotations: {
-                  [lostClaimAnnotation]: `${namespace}/${claim}`,
-                  [lostClaimUidAnnotation]: input.claimUid,
-                  [workflowIdAnnotation]: workflowId,
+          .patchPersistentVolume(
+            {
+              name: input.volume,
+              body: {
+                metadata: {
+                  labels: { [lostVolumeLabel]: 'true' },
+                  annotations: {
+                    [lostClaimAnnotation]: `${namespace}/${claim}`,
+                    [lostClaimUidAnnotation]: input.claimUid,
+                    [workflowIdAnnotation]: workflowId,
+                  },
                 },
+                spec: { persistentVolumeReclaimPolicy: 'Retain' },
               },
-              spec: { persistentVolumeReclaimPolicy: 'Retain' },
             },
-          })
+            mergePatch,
+          )
           .catch((err: unknown) => {
             throw kubernetesError(err, `retaining PersistentVolume ${input.volume} on '${cluster}'`);
           });

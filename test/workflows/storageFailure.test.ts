@@ -163,7 +163,7 @@ describe('storage-failure runbook (time-skipping)', () => {
     expect(report.status).toBe('compensated');
     expect(activitiesOf(calls)).toEqual(['claimOwner', 'findClaimBackup', 'scaleWorkload(0)', 'keepLostClaim', 'scaleWorkload(3)']);
     expect(calls[4]!.input).toMatchObject({ kind: 'StatefulSet', name: 'db', replicas: 3 });
-    expect(stepsOf(report)).toContain('scale-down/compensate.scale-back compensated');
+    expect(stepsOf(report)).toContain('scale_down/compensate.scale_back compensated');
     expect(report.failure).toContain('is not this run');
   }, 60_000);
 
@@ -176,7 +176,7 @@ describe('storage-failure runbook (time-skipping)', () => {
     const report = await withStubbedWorker(env, activities, (tq) => runOf(tq, inputFor({ ...params, approver: 'carol' })));
     expect(report.status).toBe('failed');
     expect(activitiesOf(calls)).toEqual(['claimOwner', 'findClaimBackup', 'scaleWorkload(0)', 'keepLostClaim', 'restoreClaim']);
-    expect(stepsOf(report).slice(-4)).toEqual(['restore failed', 'bind skipped', 'scale-up skipped', 'data-check skipped']);
+    expect(stepsOf(report).slice(-4)).toEqual(['restore failed', 'bind skipped', 'scale_up skipped', 'data_check skipped']);
   }, 60_000);
 });
 
