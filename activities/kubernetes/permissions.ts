@@ -180,6 +180,7 @@ export const lifeboatRoles: readonly LifeboatRole[] = [
       { group: 'apps', resources: ['statefulsets'], verbs: ['get', 'list', 'patch'] },
       { group: 'apps', resources: ['deployments'], verbs: ['get', 'patch'] },
       { group: 'apps', resources: ['replicasets'], verbs: ['get'] },
+      { group: 'storage.k8s.io', resources: ['storageclasses'], verbs: ['get'] },
     ],
   },
   {

@@ -3,7 +3,7 @@
 // under a name from the run: never deleted), and waiting for the restored claim to bind. Each is
 // idempotent: a retry, or a re-run under the same workflow ID, finds its own earlier work.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { AppsV1Api, CoreV1Api, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, StorageV1Api, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
 import type { ClusterClients } from '../../worker/clients.js';
 import { failureTypes } from '../../model/failures.js';
 import { managedByLabel, workflowIdAnnotation } from '../../model/velero-layout.js';
@@ -342,12 +342,29 @@ export function createVolumeActivities(deps: { clusters: ReadonlyMap<string, Clu
       return { volumeKept: true, volume: input.volume, lostClaim, lostClaimPhase: bound.done ?? bound.seen, oldClaim };
     },
 
-    /** Waits until the claim is Bound; ClaimNotBound, saying the phase and volume it reached, after the timeout. */
+    /**
+     * Waits until the claim is Bound; ClaimNotBound, saying the phase and volume it reached, after the
+     * timeout. A claim of a WaitForFirstConsumer class binds only once a Pod using it is scheduled: it is
+     * answered at once as Pending, and the owner's Ready replicas prove the binding later.
+     */
     async waitClaimBound(
       input: ClaimRef & { timeoutSeconds: number },
-    ): Promise<{ claim: string; phase: string; volume: string; seconds: number }> {
+    ): Promise<{ claim: string; phase: string; volume: string; seconds: number; waitsForFirstConsumer: boolean }> {
       const started = Date.now();
       let volume = '';
+      const current = await readClaim(input.cluster, input.namespace, input.claim);
+      const className = current?.spec?.storageClassName;
+      if (className && current?.status?.phase !== 'Bound') {
+        const sc = await clusterClients(deps, input.cluster)
+          .kubeConfig.makeApiClient(StorageV1Api)
+          .readStorageClass({ name: className })
+          .catch((err: unknown) => {
+            if (isNotFound(err)) return undefined;
+            throw kubernetesError(err, `reading StorageClass ${className} on '${input.cluster}'`);
+          });
+        if (sc?.volumeBindingMode === 'WaitForFirstConsumer')
+          return { claim: `${input.namespace}/${input.claim}`, phase: 'Pending', volume: '', seconds: 0, waitsForFirstConsumer: true };
+      }
       const r = await poll(input.timeoutSeconds, async () => {
         const c = await readClaim(input.cluster, input.namespace, input.claim);
         volume = c?.spec?.volumeName ?? '';
@@ -359,7 +376,13 @@ export function createVolumeActivities(deps: { clusters: ReadonlyMap<string, Clu
           `claim ${input.namespace}/${input.claim} on '${input.cluster}' is ${r.seen} after ${input.timeoutSeconds} s: no volume matched it (no provisioner, or no Available volume of its class and size)`,
           failureTypes.ClaimNotBound,
         );
-      return { claim: `${input.namespace}/${input.claim}`, phase: r.done, volume, seconds: Math.round((Date.now() - started) / 1000) };
+      return {
+        claim: `${input.namespace}/${input.claim}`,
+        phase: r.done,
+        volume,
+        seconds: Math.round((Date.now() - started) / 1000),
+        waitsForFirstConsumer: false,
+      };
     },
   };
 }

@@ -155,7 +155,7 @@ export const createClaimRestoreActivities = (deps: Pick<ActivityDeps, 'clusters'
           dataFrom: csiSnapshot
             ? `the CSI VolumeSnapshot in backup ${c.status.name} (${snapshots.join(', ')}): the claim is provisioned from it`
             : podVolumeBackups
-              ? `the pod volume backups of ${c.status.name}: Velero's node agent writes the data into the new volume`
+              ? `nothing this runbook restores: backup ${c.status.name} has ${podVolumeBackups} pod volume backups, which Velero writes back only through the Pods it restores (this restore brings the claim alone), so the claim comes back on a new, empty volume`
               : `nothing: backup ${c.status.name} holds the claim object only (no volume snapshot, no pod volume backup), so the claim comes back on a new, empty volume`,
           backupsSearched: searched,
           restoreName: claimRestoreNameFor(workflowId),

@@ -199,7 +199,7 @@ describe('storage-failure runbook on the lab', () => {
     });
     expect(restored.spec?.volumeName).toBe(replacement);
     expect(restored.status?.phase).toBe('Bound');
-    expect(step(report, 'bind').outputs).toEqual({ volume: replacement });
+    expect(step(report, 'bind').outputs).toEqual({ phase: 'Bound', volume: replacement });
     const restore = (await custom.getNamespacedCustomObject({ ...velero('restores'), name: claimRestoreNameFor(workflowId) })) as {
       spec: { backupName: string; includedResources: string[] };
       status: { phase: string };

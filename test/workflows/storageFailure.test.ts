@@ -81,7 +81,13 @@ const healthy = () => ({
       restoredFromSnapshot: false,
     }),
   waitClaimBound: () =>
-    Promise.resolve({ claim: 'ledger/data-db-0', phase: 'Bound', volume: 'lab-ledger-data-db-0-replacement', seconds: 1 }),
+    Promise.resolve({
+      claim: 'ledger/data-db-0',
+      phase: 'Bound',
+      volume: 'lab-ledger-data-db-0-replacement',
+      seconds: 1,
+      waitsForFirstConsumer: false,
+    }),
   httpCheck: (i: { url: string }) => Promise.resolve({ url: i.url, status: 200, milliseconds: 3 }),
 });
 
