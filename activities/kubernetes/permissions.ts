@@ -175,12 +175,19 @@ export const lifeboatRoles: readonly LifeboatRole[] = [
     bound: 'cluster',
     rules: [
       { group: core, resources: ['persistentvolumes'], verbs: ['get', 'patch'] },
+      { group: 'storage.k8s.io', resources: ['storageclasses'], verbs: ['get'] },
+    ],
+  },
+  {
+    name: 'lifeboat-storage-recovery-workloads',
+    family: 'storage-recovery',
+    bound: 'namespace',
+    rules: [
       { group: core, resources: ['persistentvolumeclaims'], verbs: ['get', 'create', 'delete'] },
       { group: core, resources: ['pods'], verbs: ['list'] },
       { group: 'apps', resources: ['statefulsets'], verbs: ['get', 'list', 'patch'] },
       { group: 'apps', resources: ['deployments'], verbs: ['get', 'patch'] },
       { group: 'apps', resources: ['replicasets'], verbs: ['get'] },
-      { group: 'storage.k8s.io', resources: ['storageclasses'], verbs: ['get'] },
     ],
   },
   {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { WorkflowHandle } from '@temporalio/client';
-import { applyLabRbac } from '../../lab/rbac.js';
+import { applyLabRbac, grantInNamespaces } from '../../lab/rbac.js';
 import { labStorageClass, labVolumeOfLabel, staticVolume, staticVolumeName } from '../../lab/volumes.js';
 import { claimRestoreNameFor, lostClaimNameFor } from '../../activities/velero/claim-restore.js';
 import { lostClaimAnnotation } from '../../activities/kubernetes/volumes.js';
@@ -56,6 +56,8 @@ beforeAll(async () => {
   await applyLabRbac(labConfig());
   w = await startTestWorker();
   await core.createNamespace({ body: { metadata: { name: namespace, labels: { 'lifeboat.io/test': suffix } } } });
+  // As an operator binds it in each app namespace (deploy/kubernetes/components/storage-recovery).
+  await grantInNamespaces('primary', [namespace], ['lifeboat-storage-recovery-workloads']);
   await core.createPersistentVolume({ body: staticVolume(namespace, claim) });
   await apps.createNamespacedStatefulSet({
     namespace,
