@@ -7,6 +7,7 @@ import { AppsV1Api, CoreV1Api, StorageV1Api, type V1PersistentVolumeClaim, type 
 import type { ClusterClients } from '../../worker/clients.js';
 import { failureTypes } from '../../model/failures.js';
 import { managedByLabel, workflowIdAnnotation } from '../../model/velero-layout.js';
+import { claimRestoreNameFor, veleroRestoreNameLabel } from '../../model/storage-recovery.js';
 import { clusterClients } from './cluster.js';
 import { httpStatusOf, isNotFound, kubernetesError } from './api.js';
 import { mergePatch } from './deployments.js';
@@ -220,6 +221,20 @@ export function createVolumeActivities(deps: { clusters: ReadonlyMap<string, Clu
       const api = core(cluster);
       const timeout = input.timeoutSeconds ?? 120;
       const old = await readClaim(cluster, namespace, claim);
+      // A re-run under the same workflow ID may have read the claim this run restored: never delete that one.
+      const restoredByThisRun = old?.metadata?.labels?.[veleroRestoreNameLabel] === claimRestoreNameFor(workflowId);
+      if (restoredByThisRun) {
+        const kept = await readClaim(cluster, namespace, lostClaim);
+        return {
+          volumeKept: kept !== undefined,
+          volume: kept?.spec?.volumeName ?? '',
+          ...(kept ? { lostClaim, lostClaimPhase: kept.status?.phase ?? 'Pending' } : {}),
+          oldClaim: {
+            uid: kept?.metadata?.annotations?.[lostClaimUidAnnotation] ?? '',
+            accessModes: kept?.spec?.accessModes ?? [],
+          },
+        };
+      }
       const oldIsOurs = old?.metadata?.uid === input.claimUid;
       const source = oldIsOurs ? old : await readClaim(cluster, namespace, lostClaim);
       const oldClaim = {

@@ -10,13 +10,12 @@ import {
   backupFileKey,
   managedByLabel,
   restoreFileKey,
-  runScopedName,
-  nameHash,
   terminalPhases,
   veleroAgeSeconds,
   workflowIdAnnotation,
 } from '../../model/velero-layout.js';
 import { failureTypes } from '../../model/failures.js';
+import { claimRestoreNameFor, lostClaimNameFor, veleroRestoreNameLabel } from '../../model/storage-recovery.js';
 import {
   backupStatusOf,
   createOwnVeleroObject,
@@ -27,11 +26,6 @@ import {
   storageLocationOf,
   veleroApi,
 } from './backup.js';
-
-/** The Restore (and its resource modifier ConfigMap) a storage failure run creates. */
-export const claimRestoreNameFor = (workflowId: string) => runScopedName('lb-claim', workflowId);
-/** Where the old claim's volume is re-claimed: `<claim>-lost-<8 hex digits from the workflow ID>`. */
-export const lostClaimNameFor = (claim: string, workflowId: string) => `${claim}-lost-${nameHash(workflowId).slice(0, 8)}`;
 
 /** How many Completed backups, newest first, are searched for the claim before giving up. */
 const backupsSearched = 20;
@@ -259,7 +253,7 @@ export const createClaimRestoreActivities = (deps: Pick<ActivityDeps, 'clusters'
         if (isNotFound(err)) return undefined;
         throw kubernetesError(err, `reading claim ${namespace}/${claim} on '${cluster}'`);
       });
-      if (!restored || restored.metadata?.labels?.['velero.io/restore-name'] !== name)
+      if (!restored || restored.metadata?.labels?.[veleroRestoreNameLabel] !== name)
         throw ApplicationFailure.nonRetryable(
           `Restore ${name} (${phase}) from backup ${input.backup} did not bring claim ${namespace}/${claim} back${restored ? ' (a claim of that name exists that it did not make)' : ''}${lines.errors.length || lines.warnings.length ? `: ${[...lines.errors, ...lines.warnings].join('; ')}` : ''}`,
           failureTypes.ClaimNotRestored,

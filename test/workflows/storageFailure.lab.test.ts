@@ -7,7 +7,8 @@
 // nothing; the run scales the StatefulSet to zero and back, keeps the old PV (Retain, Bound to
 // <claim>-lost-<hash>), restores the claim from the right Backup through a Restore named after the run,
 // binds it to the replacement volume, runs the data check and reports the RPO; nothing is left over
-// (the Restore's resource modifier ConfigMap is gone).
+// (the Restore's resource modifier ConfigMap is gone); a re-run under the same workflow ID finds its own
+// work and neither deletes the restored claim nor re-claims its volume.
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -15,7 +16,7 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubern
 import type { WorkflowHandle } from '@temporalio/client';
 import { applyLabRbac, grantInNamespaces } from '../../lab/rbac.js';
 import { labStorageClass, labVolumeOfLabel, staticVolume, staticVolumeName } from '../../lab/volumes.js';
-import { claimRestoreNameFor, lostClaimNameFor } from '../../activities/velero/claim-restore.js';
+import { claimRestoreNameFor, lostClaimNameFor } from '../../model/storage-recovery.js';
 import { lostClaimAnnotation } from '../../activities/kubernetes/volumes.js';
 import { workflowIdAnnotation } from '../../model/velero-layout.js';
 import type { RunbookApproval, RunbookApproveRequest, RunbookInput, RunbookReport } from '../../model/runbook/run.js';
@@ -39,6 +40,7 @@ const velero = (plural: string) => ({ group: 'velero.io', version: 'v1', namespa
 const dataCheckUrl = `${labConfig().objectStore.endpoint}/minio/health/live`;
 let w: TestWorker;
 let backupName = '';
+let workflowId = '';
 const restores: string[] = [];
 
 async function until<T>(what: string, seconds: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -116,11 +118,20 @@ afterAll(async () => {
       .catch(() => undefined);
 }, 120_000);
 
-const input = (plan: boolean): RunbookInput => ({
+const input = (plan: boolean, extra: Record<string, string> = {}): RunbookInput => ({
   ...findRunbookIn(
     runbooksDir,
     'storage-failure',
-    { cluster: 'primary', namespace, claim, reason: 'volume lost', dataCheckUrl, bindTimeoutSeconds: 120, readyTimeoutSeconds: 120 },
+    {
+      cluster: 'primary',
+      namespace,
+      claim,
+      reason: 'volume lost',
+      dataCheckUrl,
+      bindTimeoutSeconds: 120,
+      readyTimeoutSeconds: 120,
+      ...extra,
+    },
     { approverGroups: { sre: ['alice', 'bob'] } },
   ),
   ...(plan ? { plan: true } : {}),
@@ -164,7 +175,7 @@ describe('storage-failure runbook on the lab', () => {
       },
     });
 
-    const workflowId = `storage-failure/primary/${namespace}/${claim}/${suffix}`;
+    workflowId = `storage-failure/primary/${namespace}/${claim}/${suffix}`;
     restores.push(claimRestoreNameFor(workflowId));
     const handle = await start(input(false), workflowId);
     const waiting = await until('the approval', 60, async () => {
@@ -220,4 +231,17 @@ describe('storage-failure runbook on the lab', () => {
     const claims = (await core.listNamespacedPersistentVolumeClaim({ namespace })).items.map((c) => c.metadata!.name).sort();
     expect(claims).toEqual([claim, lost].sort());
   }, 600_000);
+
+  it('a re-run under the same workflow ID finds its own work: the restored claim and its volume are left as they are', async () => {
+    expect(workflowId).not.toBe('');
+    const before = await claimOf(claim);
+    const report = await (await start(input(false, { approver: 'bob' }), workflowId)).result();
+    expect(report.status).toBe('succeeded');
+    const after = await claimOf(claim);
+    expect(after.metadata?.uid).toBe(before.metadata?.uid);
+    expect(after.spec?.volumeName).toBe(replacement);
+    expect((await core.readPersistentVolume({ name: replacement })).spec?.claimRef?.name).toBe(claim);
+    expect((await core.readPersistentVolume({ name: oldVolume })).spec?.claimRef?.name).toBe(lostClaimNameFor(claim, workflowId));
+    expect(await readyReplicas()).toBe(1);
+  }, 300_000);
 });
