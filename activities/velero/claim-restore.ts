@@ -125,10 +125,18 @@ export const createClaimRestoreActivities = (deps: Pick<ActivityDeps, 'clusters'
         if (!text) continue;
         const items = JSON.parse(text) as Record<string, string[]>;
         if (!(items['v1/PersistentVolumeClaim'] ?? []).includes(`${namespace}/${claim}`)) continue;
-        const snapshots = Object.entries(items)
+        // Velero 1.14+ keeps the CSI VolumeSnapshots it took in `<backup>-csi-volumesnapshots.json.gz`
+        // (each names its claim); older ones list them among the backup's resources.
+        type Snapshot = { metadata?: { namespace?: string; name?: string }; spec?: { source?: { persistentVolumeClaimName?: string } } };
+        const csiFile = await readVeleroFile(deps.s3, bucket, backupFileKey(prefix, c.status.name, '-csi-volumesnapshots.json.gz'));
+        const ofClaim = ((csiFile ? (JSON.parse(csiFile) as Snapshot[] | null) : null) ?? [])
+          .filter((s) => s.metadata?.namespace === namespace && s.spec?.source?.persistentVolumeClaimName === claim)
+          .map((s) => `${namespace}/${s.metadata?.name}`);
+        const listed = Object.entries(items)
           .filter(([kind]) => kind.startsWith('snapshot.storage.k8s.io/') && kind.endsWith('/VolumeSnapshot'))
           .flatMap(([, names]) => names)
           .filter((n) => n.startsWith(`${namespace}/`));
+        const snapshots = ofClaim.length ? ofClaim : listed;
         const csiSnapshot = c.csi > 0 && snapshots.length > 0;
         const pvbs = await readVeleroFile(deps.s3, bucket, backupFileKey(prefix, c.status.name, '-podvolumebackups.json.gz'));
         const podVolumeBackups = pvbs ? ((JSON.parse(pvbs) as unknown[] | null) ?? []).length : 0;
