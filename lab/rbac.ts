@@ -72,11 +72,18 @@ export function labBindings(config: LifeboatConfig, cluster: string): object[] {
   const c = config.clusters.find((x) => x.name === cluster)!;
   const velero = c.velero.namespace;
   const out: object[] = [
-    ...['lifeboat-health', 'lifeboat-velero-scratch', 'lifeboat-failover', 'lifeboat-node-replacement', 'lifeboat-etcd-recovery'].map(
-      clusterBinding,
-    ),
+    ...[
+      'lifeboat-health',
+      'lifeboat-velero-scratch',
+      'lifeboat-failover',
+      'lifeboat-node-replacement',
+      'lifeboat-etcd-recovery',
+      'lifeboat-storage-recovery',
+    ].map(clusterBinding),
     ...(c.nodeProvider?.kind === 'kwok' ? [clusterBinding('lifeboat-node-provider-kwok')] : []),
-    ...['lifeboat-health-velero', 'lifeboat-velero-backup', 'lifeboat-velero-verification'].map((r) => namespaceBinding(r, velero)),
+    ...['lifeboat-health-velero', 'lifeboat-velero-backup', 'lifeboat-velero-verification', 'lifeboat-storage-recovery-velero'].map((r) =>
+      namespaceBinding(r, velero),
+    ),
     namespaceBinding('lifeboat-node-leases', 'kube-node-lease'),
   ];
   for (const app of config.apps) {
@@ -85,6 +92,7 @@ export function labBindings(config: LifeboatConfig, cluster: string): object[] {
       if (app.failover && (app.cluster === cluster || app.failover.standby === cluster))
         out.push(namespaceBinding('lifeboat-failover-workloads', ns));
       if (app.cluster === cluster) out.push(namespaceBinding('lifeboat-velero-verification-source', ns));
+      if (app.cluster === cluster) out.push(namespaceBinding('lifeboat-storage-recovery-workloads', ns));
     }
     const t = app.failover?.traffic;
     if (t?.provider === 'externalDNS' && t.cluster === cluster) out.push(namespaceBinding('lifeboat-failover-traffic', t.namespace));

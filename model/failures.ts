@@ -75,6 +75,22 @@ export const failureTypes = {
   VeleroBackupGone: 'VeleroBackupGone',
   VeleroLocationNotFound: 'VeleroLocationNotFound',
 
+  // Storage failure (a PersistentVolumeClaim whose volume is lost)
+  /** The claim to recover does not exist (and is not this run's). */
+  ClaimNotFound: 'ClaimNotFound',
+  /** No StatefulSet or Deployment uses the claim, or Pods of something else do: nothing to scale down safely. */
+  ClaimOwnerUnknown: 'ClaimOwnerUnknown',
+  /** Pods still used the claim after its owner was scaled to zero. */
+  ClaimInUse: 'ClaimInUse',
+  /** A claim of the name the run would create exists and is not this run's. */
+  ClaimNameTaken: 'ClaimNameTaken',
+  /** Velero finished the Restore without bringing the claim back (its warnings say why). */
+  ClaimNotRestored: 'ClaimNotRestored',
+  /** The restored claim did not bind within its time; the details say the phase it reached. */
+  ClaimNotBound: 'ClaimNotBound',
+  /** A scaled workload did not reach its replicas in time. */
+  WorkloadNotScaled: 'WorkloadNotScaled',
+
   // Traffic
   NoTrafficTargets: 'NoTrafficTargets',
   /** The DNSEndpoint's namespace or ExternalDNS's CRD is missing in the configured cluster. */

@@ -6,6 +6,7 @@ import { createKubernetesActions } from './actions.js';
 import { createFailoverWatchActivities } from './api-watch.js';
 import { createDrainActivities } from './drain.js';
 import { createNodeHealthActivities } from './nodes.js';
+import { createVolumeActivities } from './volumes.js';
 import { createFailoverActivities } from './workloads.js';
 
 export const createKubernetesActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps' | 'approverGroups' | 'gameDay'>) => ({
@@ -14,4 +15,5 @@ export const createKubernetesActivities = (deps: Pick<ActivityDeps, 'clusters' |
   ...createFailoverWatchActivities(deps),
   ...createKubernetesActions(deps),
   ...createDrainActivities(deps),
+  ...createVolumeActivities(deps),
 });

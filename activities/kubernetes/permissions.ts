@@ -14,7 +14,15 @@ export interface LifeboatRole {
   /** The ClusterRole's name. */
   name: string;
   /** The runbook family, and the component under deploy/kubernetes/components that binds it. */
-  family: 'health' | 'velero-backup' | 'velero-verification' | 'failover' | 'node-replacement' | 'node-provider-kwok' | 'etcd-recovery';
+  family:
+    | 'health'
+    | 'velero-backup'
+    | 'velero-verification'
+    | 'failover'
+    | 'node-replacement'
+    | 'node-provider-kwok'
+    | 'etcd-recovery'
+    | 'storage-recovery';
   /**
    * Where it is bound: cluster-wide (a ClusterRoleBinding), in named namespaces (a RoleBinding in each,
    * e.g. each app namespace), or by Lifeboat itself (in each scratch namespace it creates).
@@ -159,6 +167,38 @@ export const lifeboatRoles: readonly LifeboatRole[] = [
     rules: [
       { group: core, resources: ['namespaces'], verbs: ['list', 'watch'] },
       { group: 'apps', resources: ['deployments'], verbs: ['list'] },
+    ],
+  },
+  {
+    name: 'lifeboat-storage-recovery',
+    family: 'storage-recovery',
+    bound: 'cluster',
+    rules: [
+      { group: core, resources: ['persistentvolumes'], verbs: ['get', 'patch'] },
+      { group: 'storage.k8s.io', resources: ['storageclasses'], verbs: ['get'] },
+    ],
+  },
+  {
+    name: 'lifeboat-storage-recovery-workloads',
+    family: 'storage-recovery',
+    bound: 'namespace',
+    rules: [
+      { group: core, resources: ['persistentvolumeclaims'], verbs: ['get', 'create', 'delete'] },
+      { group: core, resources: ['pods'], verbs: ['list'] },
+      { group: 'apps', resources: ['statefulsets'], verbs: ['get', 'list', 'patch'] },
+      { group: 'apps', resources: ['deployments'], verbs: ['get', 'patch'] },
+      { group: 'apps', resources: ['replicasets'], verbs: ['get'] },
+    ],
+  },
+  {
+    name: 'lifeboat-storage-recovery-velero',
+    family: 'storage-recovery',
+    bound: 'namespace',
+    rules: [
+      { group: 'velero.io', resources: ['backups'], verbs: ['get', 'list'] },
+      { group: 'velero.io', resources: ['restores'], verbs: ['create', 'get'] },
+      { group: 'velero.io', resources: ['backupstoragelocations'], verbs: ['get'] },
+      { group: core, resources: ['configmaps'], verbs: ['create', 'delete'] },
     ],
   },
   {

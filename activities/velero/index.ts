@@ -2,6 +2,7 @@
 // and failover's restore mode call the same ones).
 import type { ActivityDeps } from '../deps.js';
 import { createVeleroBackupActivities } from './backup.js';
+import { createClaimRestoreActivities } from './claim-restore.js';
 import { createVeleroLocationActivities } from './location.js';
 import { createVeleroVerificationActivities } from './restore-verification.js';
 
@@ -9,4 +10,5 @@ export const createVeleroActivities = (deps: Pick<ActivityDeps, 'clusters' | 'ap
   ...createVeleroLocationActivities(deps),
   ...createVeleroBackupActivities(deps),
   ...createVeleroVerificationActivities(deps),
+  ...createClaimRestoreActivities(deps),
 });

@@ -472,6 +472,73 @@ export const blockCatalog = {
     defaultRetry: 'standard',
     nonRetryable: [failureTypes.InvalidRunbookInput],
   },
+  claimOwner: {
+    kind: 'activity',
+    activity: 'claimOwner',
+    description:
+      'The StatefulSet or Deployment whose Pods use a PersistentVolumeClaim (or whose claim template names it), with its replicas; ClaimOwnerUnknown when anything else uses it',
+    startToCloseTimeout: '1 minute',
+    defaultRetry: 'standard',
+    nonRetryable: [...kubernetesNonRetryable, failureTypes.ClaimOwnerUnknown],
+    readOnly: true,
+  },
+  findClaimBackup: {
+    kind: 'activity',
+    activity: 'findClaimBackup',
+    description:
+      'A claim now (UID, volume and its phase) and the newest Completed Velero backup whose resource list holds it: its age (RPO), whether it has a CSI VolumeSnapshot or pod volume backups of the data',
+    startToCloseTimeout: '2 minutes',
+    defaultRetry: 'standard',
+    nonRetryable: [...kubernetesNonRetryable, failureTypes.ClaimNotFound, failureTypes.NoVeleroBackup, failureTypes.VeleroLocationNotFound],
+    readOnly: true,
+  },
+  scaleWorkload: {
+    kind: 'activity',
+    activity: 'scaleWorkload',
+    description:
+      'Set the replicas of a StatefulSet or Deployment (no-op when it has them); scaling down, wait until no Pod uses a claim; scaling up, optionally until the replicas are Ready',
+    startToCloseTimeout: '15 minutes',
+    heartbeatTimeout: '30 seconds',
+    defaultRetry: 'standard',
+    nonRetryable: [...kubernetesNonRetryable, failureTypes.ClaimInUse, failureTypes.WorkloadNotScaled],
+  },
+  keepLostClaim: {
+    kind: 'activity',
+    activity: 'keepLostClaim',
+    description:
+      "Keep a lost claim's volume, never deleting it: its PV set to Retain and marked with the run, the old claim deleted by its UID, the PV re-claimed by a claim named <claim>-lost-<run hash>",
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: '30 seconds',
+    defaultRetry: 'standard',
+    nonRetryable: [...kubernetesNonRetryable, failureTypes.ClaimInUse, failureTypes.ClaimNameTaken],
+  },
+  restoreClaim: {
+    kind: 'activity',
+    activity: 'restoreClaim',
+    description:
+      "Restore a PersistentVolumeClaim in place from a Velero backup, as a Restore named after the run (from the backup's CSI VolumeSnapshot when it has one), and wait for it",
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout: '30 seconds',
+    defaultRetry: 'standard',
+    nonRetryable: [
+      ...kubernetesNonRetryable,
+      failureTypes.VeleroNotInstalled,
+      failureTypes.VeleroNameTaken,
+      failureTypes.VeleroRestoreTimedOut,
+      failureTypes.VeleroLocationNotFound,
+      failureTypes.ClaimNotRestored,
+    ],
+  },
+  waitClaimBound: {
+    kind: 'activity',
+    activity: 'waitClaimBound',
+    description: 'Wait until a PersistentVolumeClaim is Bound; ClaimNotBound, with the phase it reached, after the timeout',
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout: '30 seconds',
+    defaultRetry: 'standard',
+    nonRetryable: [...kubernetesNonRetryable, failureTypes.ClaimNotBound],
+    readOnly: true,
+  },
   waitForCondition: {
     kind: 'activity',
     activity: 'waitForCondition',

@@ -23,6 +23,8 @@ import type {
   PreflightEtcdRestoreInput,
 } from '../../activities/control-plane/restore.js';
 import { controlPlaneComponents } from '../../activities/control-plane/driver.js';
+import type { ClaimRef, KeepLostClaimInput, ScaleWorkloadInput } from '../../activities/kubernetes/volumes.js';
+import type { RestoreClaimInput } from '../../activities/velero/claim-restore.js';
 import { defineBlocks, type BlockRegistry, type BuildingBlock } from './blocks.js';
 import { blockCatalog, type BlockName } from './catalog.js';
 
@@ -105,6 +107,13 @@ const failoverInput = z.strictObject({
    */
   autoApprove: z.strictObject({ approver: text('who approved'), force: z.boolean().optional() }).optional(),
 }) satisfies z.ZodType<FailoverInput>;
+
+const claimRef = {
+  cluster,
+  namespace: text('a namespace'),
+  claim: text('a PersistentVolumeClaim name').describe('A PersistentVolumeClaim, by name'),
+};
+const workloadKind = z.enum(['StatefulSet', 'Deployment'], { error: 'expected StatefulSet or Deployment' });
 
 const inputs: Record<BlockName, z.ZodType> = {
   clusterHealth: z.strictObject({
@@ -241,6 +250,35 @@ const inputs: Record<BlockName, z.ZodType> = {
   }),
   removeStagedSnapshot: z.strictObject({ runId: thisRun.runId }),
   removeRestoreLeftovers: z.strictObject({ cluster, runId: thisRun.runId, plan: restorePlan }),
+  claimOwner: z.strictObject(claimRef) satisfies z.ZodType<ClaimRef>,
+  findClaimBackup: z.strictObject({ ...claimRef, workflowId: thisRun.workflowId }),
+  scaleWorkload: z.strictObject({
+    cluster,
+    namespace: text('a namespace'),
+    kind: workloadKind,
+    name: text('a StatefulSet or Deployment name'),
+    replicas: z.int().min(0, { error: 'expected a whole number of replicas, 0 or more' }),
+    releasesClaim: text('a PersistentVolumeClaim name').optional().describe('Scaling down: wait until no Pod uses this claim'),
+    waitReady: z.boolean().optional().describe('Scaling up: wait until the replicas are Ready. Default: false'),
+    timeoutSeconds: seconds.optional().describe('Default: 300'),
+  }) satisfies z.ZodType<ScaleWorkloadInput>,
+  keepLostClaim: z.strictObject({
+    ...claimRef,
+    claimUid: text("the claim's UID, as the plan read it"),
+    volume: z.string().describe("The claim's PersistentVolume, as the plan read it; empty when it had none"),
+    lostClaim: text('the name of the claim that keeps the old volume'),
+    workflowId: thisRun.workflowId,
+    timeoutSeconds: seconds.optional().describe('Default: 120'),
+  }) satisfies z.ZodType<KeepLostClaimInput>,
+  restoreClaim: z.strictObject({
+    ...claimRef,
+    backup: text('a Velero Backup name'),
+    labels: z.record(z.string(), z.string()).describe("The claim's labels: the restore selects by them"),
+    csiSnapshot: z.boolean().describe('The backup holds a CSI VolumeSnapshot of the claim'),
+    workflowId: thisRun.workflowId,
+    timeoutSeconds: seconds.optional().describe('Default: 600'),
+  }) satisfies z.ZodType<RestoreClaimInput>,
+  waitClaimBound: z.strictObject({ ...claimRef, timeoutSeconds: seconds }),
   waitForCondition: z.strictObject({
     cluster,
     apiVersion: text('an apiVersion, e.g. apps/v1'),

@@ -200,7 +200,8 @@ describe('what the roles do not grant is refused with 403 and reported clearly',
     // Its read is allowed (the node replacement role reads Deployments cluster-wide), its patch is not.
     expect(err.message).toBe(
       `scaling Deployment ${ungranted}/web on 'primary': Lifeboat's ServiceAccount lifeboat-system/lifeboat may not patch deployments.apps/web in namespace ${ungranted}: ` +
-        `bind the ClusterRole lifeboat-failover-workloads in namespace ${ungranted} (the failover runbooks: deploy/kubernetes/components/failover) (HTTP 403)`,
+        `bind the ClusterRole lifeboat-failover-workloads in namespace ${ungranted} (the failover runbooks: deploy/kubernetes/components/failover), ` +
+        `or bind the ClusterRole lifeboat-storage-recovery-workloads in namespace ${ungranted} (the storage-recovery runbooks: deploy/kubernetes/components/storage-recovery) (HTTP 403)`,
     );
   });
 });

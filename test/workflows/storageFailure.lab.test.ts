@@ -1,0 +1,247 @@
+// Integration (lab: Temporal, kube-apiserver/primary with its controllers (the PV controller binds for
+// real), kwok, the Velero server velero/primary with MinIO; a worker of its own): the storage-failure
+// runbook on a StatefulSet's claim in a namespace of the test's own. The claim's static volume is backed
+// up by the real Velero, then "lost" (its PV marked Failed, as a CSI driver's health monitor or an
+// operator marks it: kwok has no kubelet and no data to corrupt); an administrator's replacement volume
+// is pre-made, as the lab's volumes all are (lab/volumes.ts). Asserted: the plan (dry run) changes
+// nothing; the run scales the StatefulSet to zero and back, keeps the old PV (Retain, Bound to
+// <claim>-lost-<hash>), restores the claim from the right Backup through a Restore named after the run,
+// binds it to the replacement volume, runs the data check and reports the RPO; nothing is left over
+// (the Restore's resource modifier ConfigMap is gone); a re-run under the same workflow ID finds its own
+// work and neither deletes the restored claim nor re-claims its volume.
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { WorkflowHandle } from '@temporalio/client';
+import { applyLabRbac, grantInNamespaces } from '../../lab/rbac.js';
+import { labStorageClass, labVolumeOfLabel, staticVolume, staticVolumeName } from '../../lab/volumes.js';
+import { claimRestoreNameFor, lostClaimNameFor } from '../../model/storage-recovery.js';
+import { lostClaimAnnotation } from '../../activities/kubernetes/volumes.js';
+import { workflowIdAnnotation } from '../../model/velero-layout.js';
+import type { RunbookApproval, RunbookApproveRequest, RunbookInput, RunbookReport } from '../../model/runbook/run.js';
+import type { runbook } from '../../workflows/runbook.js';
+import type { veleroBackup } from '../../workflows/veleroBackup.js';
+import { adminKubeConfig, labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { findRunbookIn } from '../helpers/runbooks.js';
+
+const kc: KubeConfig = adminKubeConfig('primary');
+const core = kc.makeApiClient(CoreV1Api);
+const apps = kc.makeApiClient(AppsV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
+const suffix = randomBytes(3).toString('hex');
+const namespace = `lb-storage-${suffix}`;
+const claim = 'data-db-0';
+const oldVolume = staticVolumeName(namespace, claim);
+const replacement = `${oldVolume}-replacement`;
+const labels = { 'app.kubernetes.io/name': 'db', 'lifeboat.io/test': suffix };
+const velero = (plural: string) => ({ group: 'velero.io', version: 'v1', namespace: 'velero', plural });
+const dataCheckUrl = `${labConfig().objectStore.endpoint}/minio/health/live`;
+let w: TestWorker;
+let backupName = '';
+let workflowId = '';
+const restores: string[] = [];
+
+async function until<T>(what: string, seconds: number, probe: () => Promise<T | undefined>): Promise<T> {
+  for (const deadline = Date.now() + seconds * 1000; ; await new Promise((r) => setTimeout(r, 500))) {
+    const got = await probe().catch(() => undefined);
+    if (got !== undefined) return got;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${seconds} s`);
+  }
+}
+const readyReplicas = async () => (await apps.readNamespacedStatefulSet({ name: 'db', namespace })).status?.readyReplicas ?? 0;
+const claimOf = (name: string) => core.readNamespacedPersistentVolumeClaim({ name, namespace });
+
+beforeAll(async () => {
+  // The storage-recovery roles, as `lab up` binds them now (the running lab may predate them).
+  await applyLabRbac(labConfig());
+  w = await startTestWorker();
+  await core.createNamespace({ body: { metadata: { name: namespace, labels: { 'lifeboat.io/test': suffix } } } });
+  // As an operator binds it in each app namespace (deploy/kubernetes/components/storage-recovery).
+  await grantInNamespaces('primary', [namespace], ['lifeboat-storage-recovery-workloads']);
+  await core.createPersistentVolume({ body: staticVolume(namespace, claim) });
+  await apps.createNamespacedStatefulSet({
+    namespace,
+    body: {
+      metadata: { name: 'db', namespace, labels },
+      spec: {
+        replicas: 1,
+        serviceName: 'db',
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            nodeSelector: { type: 'kwok' },
+            tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
+            containers: [{ name: 'db', image: 'registry.example/db:1', volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
+          },
+        },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data' },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              storageClassName: labStorageClass.metadata.name,
+              resources: { requests: { storage: '1Gi' } },
+            },
+          },
+        ],
+      },
+    },
+  });
+  await until('the StatefulSet Ready on its bound claim', 90, async () =>
+    (await readyReplicas()) === 1 && (await claimOf(claim)).status?.phase === 'Bound' ? true : undefined,
+  );
+  // The backup the runbook must find: the real Velero, through the veleroBackup workflow.
+  const status = await w.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
+    taskQueue: w.config.temporal.taskQueue,
+    workflowId: `velero-backup/${namespace}/test-${suffix}`,
+    args: [{ cluster: 'primary', includeNamespaces: [namespace] }],
+    workflowExecutionTimeout: '5 minutes',
+  });
+  backupName = status.name;
+  expect(status.phase).toBe('Completed');
+}, 240_000);
+
+afterAll(async () => {
+  await w?.stop();
+  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  for (const name of [oldVolume, replacement]) await core.deletePersistentVolume({ name }).catch(() => undefined);
+  for (const name of restores) await custom.deleteNamespacedCustomObject({ ...velero('restores'), name }).catch(() => undefined);
+  if (backupName)
+    await custom
+      .createNamespacedCustomObject({
+        ...velero('deletebackuprequests'),
+        body: { apiVersion: 'velero.io/v1', kind: 'DeleteBackupRequest', metadata: { name: `${backupName}-delete` }, spec: { backupName } },
+      })
+      .catch(() => undefined);
+}, 120_000);
+
+const input = (plan: boolean, extra: Record<string, string> = {}): RunbookInput => ({
+  ...findRunbookIn(
+    runbooksDir,
+    'storage-failure',
+    {
+      cluster: 'primary',
+      namespace,
+      claim,
+      reason: 'volume lost',
+      dataCheckUrl,
+      bindTimeoutSeconds: 120,
+      readyTimeoutSeconds: 120,
+      ...extra,
+    },
+    { approverGroups: { sre: ['alice', 'bob'] } },
+  ),
+  ...(plan ? { plan: true } : {}),
+});
+const start = (i: RunbookInput, workflowId: string): Promise<WorkflowHandle<typeof runbook>> =>
+  w.client.workflow.start<typeof runbook>('runbook', {
+    taskQueue: w.config.temporal.taskQueue,
+    workflowId,
+    args: [i],
+    workflowExecutionTimeout: '15 minutes',
+  });
+const step = (r: RunbookReport, id: string) => r.steps.find((s) => s.id === id)!;
+
+describe('storage-failure runbook on the lab', () => {
+  it('plans without changing anything: the owner, the newest backup holding the claim, its RPO', async () => {
+    const report = await (await start(input(true), `storage-failure/plan/${namespace}`)).result();
+    expect(report.status).toBe('planned');
+    expect(step(report, 'owner').outputs).toEqual({ workload: 'StatefulSet/db', replicas: 1 });
+    expect(step(report, 'backup').outputs).toMatchObject({ backup: backupName, csiSnapshot: false });
+    expect(step(report, 'backup').outputs!.rpoSeconds).toBeGreaterThanOrEqual(0);
+    expect(step(report, 'scale_down').state).toBe('planned');
+    expect(step(report, 'restore').state).toBe('planned');
+    expect(await readyReplicas()).toBe(1);
+    expect((await claimOf(claim)).spec?.volumeName).toBe(oldVolume);
+  }, 120_000);
+
+  it('keeps the lost volume, restores the claim from the backup, binds it, scales back and checks the data', async () => {
+    const oldUid = (await claimOf(claim)).metadata!.uid!;
+    // The volume is lost: its PV marked Failed (the PV controller may set it back; the runbook reads what it finds).
+    await core.patchPersistentVolumeStatus({
+      name: oldVolume,
+      body: [{ op: 'replace', path: '/status', value: { phase: 'Failed', message: 'volume lost (test)' } }],
+    });
+    // The administrator's replacement volume, pre-bound to the claim's name as the lab's static volumes are.
+    const spare = staticVolume(namespace, claim);
+    await core.createPersistentVolume({
+      body: {
+        ...spare,
+        metadata: { name: replacement, labels: { [labVolumeOfLabel]: namespace } },
+        spec: { ...spare.spec, csi: { ...spare.spec!.csi!, volumeHandle: replacement } },
+      },
+    });
+
+    workflowId = `storage-failure/primary/${namespace}/${claim}/${suffix}`;
+    restores.push(claimRestoreNameFor(workflowId));
+    const handle = await start(input(false), workflowId);
+    const waiting = await until('the approval', 60, async () => {
+      const r = await handle.query<RunbookReport>('report');
+      return r.status === 'waiting-approval' ? r : undefined;
+    });
+    expect(step(waiting, 'approve').detail).toContain(`from backup ${backupName}`);
+    // Nothing changed before the approval.
+    expect(await readyReplicas()).toBe(1);
+    await handle.executeUpdate<RunbookApproval, [RunbookApproveRequest]>('approve', { args: [{ approver: 'alice' }] });
+    const report = await handle.result();
+
+    expect(report.status).toBe('succeeded');
+    // Scaled to zero (from 1), then back to 1, Ready.
+    expect(step(report, 'scale_down').outputs).toEqual({ from: 1, to: 0 });
+    expect(step(report, 'scale_up').outputs).toEqual({ replicas: 1 });
+    expect(await readyReplicas()).toBe(1);
+    // The old volume: never deleted, Retain, marked, Bound to the claim that keeps it.
+    const lost = lostClaimNameFor(claim, workflowId);
+    const old = await core.readPersistentVolume({ name: oldVolume });
+    expect(old.spec?.persistentVolumeReclaimPolicy).toBe('Retain');
+    expect(old.spec?.claimRef).toMatchObject({ namespace, name: lost });
+    expect(old.metadata?.annotations).toMatchObject({ [lostClaimAnnotation]: `${namespace}/${claim}`, [workflowIdAnnotation]: workflowId });
+    const kept = await claimOf(lost);
+    expect(kept.spec?.volumeName).toBe(oldVolume);
+    expect(kept.status?.phase).toBe('Bound');
+    expect(step(report, 'keep').outputs).toEqual({ volumeKept: true, lostClaim: lost });
+    // The claim: restored by this run's Restore from the backup, a new object, Bound to the replacement.
+    const restored = await claimOf(claim);
+    expect(restored.metadata?.uid).not.toBe(oldUid);
+    expect(restored.metadata?.labels).toMatchObject({
+      'velero.io/restore-name': claimRestoreNameFor(workflowId),
+      'velero.io/backup-name': backupName,
+    });
+    expect(restored.spec?.volumeName).toBe(replacement);
+    expect(restored.status?.phase).toBe('Bound');
+    expect(step(report, 'bind').outputs).toEqual({ phase: 'Bound', volume: replacement });
+    const restore = (await custom.getNamespacedCustomObject({ ...velero('restores'), name: claimRestoreNameFor(workflowId) })) as {
+      spec: { backupName: string; includedResources: string[] };
+      status: { phase: string };
+    };
+    expect(restore.spec.backupName).toBe(backupName);
+    expect(restore.spec.includedResources).toEqual(['persistentvolumeclaims']);
+    expect(restore.status.phase).toBe('Completed');
+    // The data check ran; the RPO is reported.
+    expect(step(report, 'data_check').state).toBe('succeeded');
+    expect(step(report, 'restore').outputs).toMatchObject({ backup: backupName, restore: claimRestoreNameFor(workflowId) });
+    expect(step(report, 'restore').outputs!.rpoSeconds).toBeGreaterThanOrEqual(0);
+    // Nothing left over: the resource modifier went with the restore; only the expected claims exist.
+    await expect(core.readNamespacedConfigMap({ name: claimRestoreNameFor(workflowId), namespace: 'velero' })).rejects.toMatchObject({
+      code: 404,
+    });
+    const claims = (await core.listNamespacedPersistentVolumeClaim({ namespace })).items.map((c) => c.metadata!.name).sort();
+    expect(claims).toEqual([claim, lost].sort());
+  }, 600_000);
+
+  it('a re-run under the same workflow ID finds its own work: the restored claim and its volume are left as they are', async () => {
+    expect(workflowId).not.toBe('');
+    const before = await claimOf(claim);
+    const report = await (await start(input(false, { approver: 'bob' }), workflowId)).result();
+    expect(report.status).toBe('succeeded');
+    const after = await claimOf(claim);
+    expect(after.metadata?.uid).toBe(before.metadata?.uid);
+    expect(after.spec?.volumeName).toBe(replacement);
+    expect((await core.readPersistentVolume({ name: replacement })).spec?.claimRef?.name).toBe(claim);
+    expect((await core.readPersistentVolume({ name: oldVolume })).spec?.claimRef?.name).toBe(lostClaimNameFor(claim, workflowId));
+    expect(await readyReplicas()).toBe(1);
+  }, 300_000);
+});
