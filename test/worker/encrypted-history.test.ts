@@ -4,6 +4,7 @@
 // serves it, holds none of it, a client without the codec cannot read their results, and
 // `lifeboat codec-server` (started here on a free port) decodes the history back, for its bearer token
 // only, answering CORS preflights for the configured UI origin only.
+import { clusterAttribute } from '../../model/search-attributes.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -108,6 +109,21 @@ async function rawHistory(workflowId: string): Promise<string> {
   return historyToJSON({ events } as Parameters<typeof historyToJSON>[0]);
 }
 
+/** A history's JSON without its search attributes (the server's index). */
+function withoutSearchAttributes(json: string): string {
+  const strip = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(strip)
+      : typeof v === 'object' && v !== null
+        ? Object.fromEntries(
+            Object.entries(v)
+              .filter(([k]) => k !== 'searchAttributes')
+              .map(([k, x]) => [k, strip(x)]),
+          )
+        : v;
+  return JSON.stringify(strip(JSON.parse(json)));
+}
+
 /** Every payload in a history's JSON, with where it is. */
 function payloadsOf(json: string): (JsonPayload & { at: string })[] {
   const found: (JsonPayload & { at: string })[] = [];
@@ -135,14 +151,17 @@ const codec = (op: 'encode' | 'decode', payloads: JsonPayload[], headers: Record
 
 /** What the raw history shows: the marker nowhere (not even inside base64), payloads sealed with the lab key. */
 async function expectSealed(workflowId: string): Promise<JsonPayload[]> {
-  const json = await rawHistory(workflowId);
+  // Search attributes are the server's index, in clear by design: names only (runbook, cluster, app,
+  // people, outcome; workflows/run-lifecycle.ts), never data. Everything else holds none of the marker.
+  const json = withoutSearchAttributes(await rawHistory(workflowId));
   const payloads = payloadsOf(json);
   expect(json).not.toContain(marker);
   expect(payloadText(payloads)).not.toContain(marker);
-  // Not the codec's: search attributes (the server's index) and the SDK's patch markers (a patch's id).
-  // Every other payload is sealed with the lab key.
+  // Not the codec's: the SDK's patch markers (a patch's id) and the trace context an activity's header
+  // carries (trace and span ids, @temporalio/interceptors-opentelemetry). Every other payload is sealed
+  // with the lab key.
   const sealed = payloads.filter(
-    (p) => !p.at.includes('.searchAttributes.') && !p.at.includes('.markerRecordedEventAttributes.details.patch-data.'),
+    (p) => !p.at.includes('.markerRecordedEventAttributes.details.patch-data.') && !p.at.includes('.header.fields._tracer-data'),
   );
   expect(sealed.length).toBeGreaterThan(3);
   expect(new Set(sealed.map((p) => `${fromBase64(p.metadata.encoding)} ${fromBase64(p.metadata['encryption-key-id'])}`))).toEqual(
@@ -190,6 +209,8 @@ describe('encrypted history', () => {
     });
     expect([result.subject, result.passed, result.failureReason]).toEqual([markedCluster, true, undefined]);
     await expectDecodedByServer(await expectSealed(workflowId));
+    // The cluster's name is in the index, in clear, so that `lifeboat history --cluster` finds the run.
+    expect((await w.client.workflow.getHandle(workflowId).describe()).typedSearchAttributes.get(clusterAttribute)).toBe(markedCluster);
   }, 300_000);
 
   it("a failed run: the failure's message holds the marker for a client with the codec, and is sealed in history", async () => {
