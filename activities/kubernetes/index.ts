@@ -7,6 +7,7 @@ import { createFailoverWatchActivities } from './api-watch.js';
 import { createDrainActivities } from './drain.js';
 import { createNodeHealthActivities } from './nodes.js';
 import { createFailoverActivities } from './workloads.js';
+import { createSiteWitnessActivities } from './site-witness.js';
 
 export const createKubernetesActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps' | 'approverGroups' | 'gameDay'>) => ({
   ...createNodeHealthActivities(deps),
@@ -14,4 +15,5 @@ export const createKubernetesActivities = (deps: Pick<ActivityDeps, 'clusters' |
   ...createFailoverWatchActivities(deps),
   ...createKubernetesActions(deps),
   ...createDrainActivities(deps),
+  ...createSiteWitnessActivities(deps),
 });

@@ -2,12 +2,34 @@
 import { Context } from '@temporalio/activity';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { ComponentHealth } from '../../model/health.js';
+import type { ReachabilityWitness } from '../../model/partition.js';
 import type { ActivityDeps } from '../deps.js';
 import { describeNetworkError, healthCheckDeadlineMs, withDeadline } from '../network-errors.js';
 
 export const createObjectStoreHealthActivities = (deps: Pick<ActivityDeps, 's3' | 'bucket' | 'objectStoreEndpoint'>) => ({
   /** Writes, reads back and deletes an object named after this activity's workflow run. */
-  async checkObjectStore(): Promise<ComponentHealth> {
+  checkObjectStore: () => checkObjectStore(deps),
+
+  /**
+   * Whether the object store answers the worker (a witness of the networkPartition runbook): the health
+   * check's write, read and delete; reachable when the store answered at all (a refusal is an answer).
+   */
+  async probeObjectStore(): Promise<ReachabilityWitness> {
+    const started = Date.now();
+    const h = await checkObjectStore(deps);
+    const silent = /timed out|no answer within|connection refused|connection reset|host unreachable|host not found|TimeoutError|ECONN|socket hang up/i;
+    return {
+      component: 'object-store',
+      address: h.address,
+      state: h.healthy || !silent.test(h.detail) ? 'reachable' : 'unreachable',
+      healthy: h.healthy,
+      detail: h.detail,
+      tookMs: Date.now() - started,
+    };
+  },
+});
+
+async function checkObjectStore(deps: Pick<ActivityDeps, 's3' | 'bucket' | 'objectStoreEndpoint'>): Promise<ComponentHealth> {
     const { bucket, objectStoreEndpoint: endpoint } = deps;
     const run = Context.current().info.workflowExecution;
     const runId = run?.runId ?? Context.current().info.activityId;
@@ -31,5 +53,4 @@ export const createObjectStoreHealthActivities = (deps: Pick<ActivityDeps, 's3' 
         detail: name && name !== 'Error' && name !== 'TypeError' ? `${name}: ${(err as Error).message}` : describeNetworkError(err),
       };
     }
-  },
-});
+}

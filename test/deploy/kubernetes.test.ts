@@ -173,8 +173,10 @@ describe('deploy/kubernetes', () => {
       roleRef: { name: string };
       subjects: object[];
     })[];
+    // Each binds the ServiceAccount its role names: the worker's, or the site witness's (its Lease only).
     for (const b of bindings) {
-      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'lifeboat', namespace: 'lifeboat-system' }]);
+      const account = lifeboatRoles.find((r) => r.name === b.roleRef.name)?.serviceAccount ?? 'lifeboat';
+      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: account, namespace: 'lifeboat-system' }]);
       expect(roles.map((r) => r.metadata.name)).toContain(b.roleRef.name);
     }
     // The scratch reader is never bound by the manifests: Lifeboat binds it in each scratch namespace it makes.
