@@ -26,7 +26,8 @@ interface WitnessOptions {
 
 const wholeSeconds = (flag: string, value: string, min: number): number => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} '${value}': expected a whole number of seconds, at least ${min}`, exitCodes.badInput);
+  if (!Number.isInteger(n) || n < min)
+    throw new CliError(`${flag} '${value}': expected a whole number of seconds, at least ${min}`, exitCodes.badInput);
   return n;
 };
 
@@ -41,7 +42,10 @@ export function registerWitnessCommand(program: Command): void {
     .option('--kubeconfig <file>', "this cluster's kubeconfig (default: the Pod's ServiceAccount)")
     .option('--interval <seconds>', 'how often it asks', '5')
     .option('--timeout <seconds>', 'how long one question may take; less than --interval', '3')
-    .option('--stale-after <seconds>', 'after how long without renewal the record counts as stale (the Lease duration; default 3 x --interval)')
+    .option(
+      '--stale-after <seconds>',
+      'after how long without renewal the record counts as stale (the Lease duration; default 3 x --interval)',
+    )
     .option('--holder <name>', "who holds the Lease (default: this host's name, the Pod's)")
     .action(async (opts: WitnessOptions) => {
       const interval = wholeSeconds('--interval', opts.interval, 1);

@@ -24,7 +24,7 @@ export const witnessDeadlineMs = 5_000;
 /** Why a request got no answer, through undici's wrapping (`Error occurred in health request` → cause → cause). */
 function rootNetworkCause(err: unknown): unknown {
   let e = err as { cause?: unknown } | undefined;
-  for (let i = 0; i < 4 && e?.cause; i++) e = e.cause as { cause?: unknown };
+  for (let i = 0; i < 4 && e?.cause; i++) e = e.cause;
   return e;
 }
 
@@ -162,4 +162,3 @@ export function createSiteWitnessActivities(deps: Pick<ActivityDeps, 'clusters'>
 }
 
 export type SiteWitnessActivities = ReturnType<typeof createSiteWitnessActivities>;
-

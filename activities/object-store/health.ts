@@ -17,7 +17,8 @@ export const createObjectStoreHealthActivities = (deps: Pick<ActivityDeps, 's3' 
   async probeObjectStore(): Promise<ReachabilityWitness> {
     const started = Date.now();
     const h = await checkObjectStore(deps);
-    const silent = /timed out|no answer within|connection refused|connection reset|host unreachable|host not found|TimeoutError|ECONN|socket hang up/i;
+    const silent =
+      /timed out|no answer within|connection refused|connection reset|host unreachable|host not found|TimeoutError|ECONN|socket hang up/i;
     return {
       component: 'object-store',
       address: h.address,
@@ -30,27 +31,27 @@ export const createObjectStoreHealthActivities = (deps: Pick<ActivityDeps, 's3' 
 });
 
 async function checkObjectStore(deps: Pick<ActivityDeps, 's3' | 'bucket' | 'objectStoreEndpoint'>): Promise<ComponentHealth> {
-    const { bucket, objectStoreEndpoint: endpoint } = deps;
-    const run = Context.current().info.workflowExecution;
-    const runId = run?.runId ?? Context.current().info.activityId;
-    const key = `health/${run?.workflowId ?? 'standalone'}/${runId}`;
-    const address = `${endpoint ?? 's3'}/${bucket}`;
-    const body = `lifeboat health check ${runId}`;
-    try {
-      await withDeadline(healthCheckDeadlineMs, deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })));
-      const got = await withDeadline(healthCheckDeadlineMs, deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
-      const read = await got.Body?.transformToString();
-      await withDeadline(healthCheckDeadlineMs, deps.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
-      return read === body
-        ? { component: 'object-store', address, healthy: true, detail: 'write, read and delete succeeded' }
-        : { component: 'object-store', address, healthy: false, detail: 'object read back differs from what was written' };
-    } catch (err) {
-      const name = (err as Error).name;
-      return {
-        component: 'object-store',
-        address,
-        healthy: false,
-        detail: name && name !== 'Error' && name !== 'TypeError' ? `${name}: ${(err as Error).message}` : describeNetworkError(err),
-      };
-    }
+  const { bucket, objectStoreEndpoint: endpoint } = deps;
+  const run = Context.current().info.workflowExecution;
+  const runId = run?.runId ?? Context.current().info.activityId;
+  const key = `health/${run?.workflowId ?? 'standalone'}/${runId}`;
+  const address = `${endpoint ?? 's3'}/${bucket}`;
+  const body = `lifeboat health check ${runId}`;
+  try {
+    await withDeadline(healthCheckDeadlineMs, deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })));
+    const got = await withDeadline(healthCheckDeadlineMs, deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+    const read = await got.Body?.transformToString();
+    await withDeadline(healthCheckDeadlineMs, deps.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+    return read === body
+      ? { component: 'object-store', address, healthy: true, detail: 'write, read and delete succeeded' }
+      : { component: 'object-store', address, healthy: false, detail: 'object read back differs from what was written' };
+  } catch (err) {
+    const name = (err as Error).name;
+    return {
+      component: 'object-store',
+      address,
+      healthy: false,
+      detail: name && name !== 'Error' && name !== 'TypeError' ? `${name}: ${(err as Error).message}` : describeNetworkError(err),
+    };
+  }
 }

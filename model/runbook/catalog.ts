@@ -519,7 +519,7 @@ export const blockCatalog = {
   probeObjectStore: {
     kind: 'activity',
     activity: 'probeObjectStore',
-    description: "Whether the object store answers the worker (a write, read and delete within 10 s each): reachable or unreachable",
+    description: 'Whether the object store answers the worker (a write, read and delete within 10 s each): reachable or unreachable',
     startToCloseTimeout: '1 minute',
     defaultRetry: 'none',
     nonRetryable: [failureTypes.InvalidRunbookInput],

@@ -10,7 +10,14 @@ import {
   type SiteWitnessView,
 } from '../../model/partition.js';
 
-const up = (component: string): ReachabilityWitness => ({ component, address: 'x', state: 'reachable', healthy: true, detail: 'ok', tookMs: 3 });
+const up = (component: string): ReachabilityWitness => ({
+  component,
+  address: 'x',
+  state: 'reachable',
+  healthy: true,
+  detail: 'ok',
+  tookMs: 3,
+});
 const down = (component: string): ReachabilityWitness => ({
   component,
   address: 'x',
