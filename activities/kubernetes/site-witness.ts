@@ -48,10 +48,10 @@ export async function askApiReady(
       ? { state: 'reachable', healthy: true, detail: '/readyz ok', tookMs: took() }
       : { state: 'reachable', healthy: false, detail: '/readyz answered, not ready', tookMs: took() };
   } catch (err) {
-    const name = (err as Error).name;
-    if (name === 'AbortError' || name === 'TimeoutError')
-      return { state: 'unreachable', healthy: false, detail: `no answer within ${timeoutMs / 1000} s`, tookMs: took() };
     const cause = rootNetworkCause(err);
+    // The deadline's abort, thrown as it is or wrapped by the health check.
+    if ([err, cause].some((e) => ['AbortError', 'TimeoutError'].includes((e as Error | undefined)?.name ?? '')))
+      return { state: 'unreachable', healthy: false, detail: `no answer within ${timeoutMs / 1000} s`, tookMs: took() };
     const detail = describeNetworkError(cause);
     return { state: askingProblem(detail) ? 'error' : 'unreachable', healthy: false, detail, tookMs: took() };
   }

@@ -148,7 +148,16 @@ beforeAll(async () => {
       ...config,
       apps: [
         ...config.apps,
-        { ...app.config, cluster: srcC, failover: { ...f, standby: dst, traffic: { ...f.traffic, cluster: dst } as typeof f.traffic } },
+        {
+          ...app.config,
+          cluster: srcC,
+          // The same record and addresses, keyed by the names this worker gives the two sites.
+          failover: {
+            ...f,
+            standby: dst,
+            traffic: { ...f.traffic, cluster: dst, targets: { [srcC]: targets.primary, [dst]: targets.standby } } as typeof f.traffic,
+          },
+        },
       ],
     };
     return config;
@@ -159,6 +168,12 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const p of witnesses) p.kill('SIGTERM');
   await Promise.all(witnesses);
+  // A run a failed assertion left behind (a failover watching its source) ends with the test.
+  if (w && app)
+    await w.client.workflow
+      .getHandle(`failover/${app.name}`)
+      .terminate('test cleanup')
+      .catch(() => undefined);
   await w?.stop();
   await app?.remove();
   await Promise.all(
@@ -226,6 +241,8 @@ describe('network-partition on the lab, row by row', () => {
     for (;;) {
       const r = await failover.query(reportQuery).catch(() => undefined);
       if (r?.status === 'watching-source') break;
+      const run = await handle.query<RunbookReport>('report');
+      if (run.status !== 'running' && run.status !== 'waiting-approval') throw new Error(`the run ended: ${run.failure}`);
       if (Date.now() > until) throw new Error(`the failover never watched the source: ${JSON.stringify(await handle.query('report'))}`);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
