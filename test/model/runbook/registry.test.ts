@@ -87,6 +87,11 @@ describe('runbookBlocks', () => {
       'waitForCondition',
       'gameDayReport',
       'notify',
+      'probeClusterApi',
+      'probeClusterEtcd',
+      'probeObjectStore',
+      'readSiteWitness',
+      'decidePartition',
       'httpCheck',
     ]);
   });
