@@ -10,6 +10,7 @@ import { createPartitionActivities } from '../../activities/partition.js';
 import { carriedDetails, rootFailure } from '../../model/failure-chain.js';
 import type { ReachabilityWitness, SiteWitnessView } from '../../model/partition.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
+import type { FailoverPreflight } from '../../activities/kubernetes/workloads.js';
 import { runbookApproveUpdate, runbookReportQuery, type runbook } from '../../workflows/runbook.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 import { createTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
@@ -41,23 +42,44 @@ function world() {
     probeObjectStore: () => Promise.resolve(answer('object-store', true)),
     readSiteWitness: ({ cluster, peer }: { cluster: string; peer: string }): Promise<SiteWitnessView> =>
       Promise.resolve({ cluster, peer, state: cluster === 'standby' ? view.standby : 'unreadable', detail: 'stub' }),
+    // The failover's dry run (a plan): the source unreachable, nothing to move.
+    preflightFailover: ({ app, from, to }: { app: string; from: string; to: string }): Promise<FailoverPreflight> =>
+      Promise.resolve({
+        app,
+        from: { cluster: from, reachable: false, healthy: false, detail: 'no answer within 5 s' },
+        to: { cluster: to, reachable: true, healthy: true, detail: '3/3 Nodes Ready' },
+        mode: 'warm-standby',
+        namespaces: ['shop'],
+        workloads: [],
+        capacity: { neededCpuMilli: 0, neededMemoryBytes: 0, freeCpuMilli: 1000, freeMemoryBytes: 1e9, ok: true, detail: 'ok' },
+        blockers: [],
+        warnings: [],
+        objectives: { rtoSeconds: 600, rpoSeconds: 3600 },
+        traffic: { provider: 'externalDNS', description: 'DNSEndpoint', attempts: 3, timeoutSeconds: 10 },
+        approvalTimeoutSeconds: 600,
+        availableTimeoutSeconds: 120,
+        velero: { namespace: 'velero', timeoutSeconds: 600 },
+      }),
     decidePartition: (input: Parameters<ReturnType<typeof createPartitionActivities>['decidePartition']>[0]) =>
       createPartitionActivities().decidePartition(input),
   });
   return { view, ...stubs };
 }
 
-const start = (taskQueue: string, approver = '') =>
+const start = (taskQueue: string, approver = '', plan = false) =>
   env.client.workflow.start<typeof runbook>('runbook', {
     taskQueue,
     workflowId: `runbook/network-partition/${randomUUID()}`,
     args: [
-      findRunbookIn(
-        runbooksDir,
-        'network-partition',
-        { app: 'shop', from: 'primary', to: 'standby', approver },
-        { startedBy: 'requester', approverGroups: { sre: ['alice', 'bob'] } },
-      ),
+      {
+        ...findRunbookIn(
+          runbooksDir,
+          'network-partition',
+          { app: 'shop', from: 'primary', to: 'standby', approver },
+          { startedBy: 'requester', approverGroups: { sre: ['alice', 'bob'] } },
+        ),
+        ...(plan ? { plan } : {}),
+      },
     ],
   });
 
@@ -110,5 +132,34 @@ describe('network-partition control flow', () => {
       expect(report.steps.find((s) => s.path === 'decide')!.outputs).toMatchObject({ row: 'partition-between-sites', failover: false });
       expect(states(report)).toMatchObject({ approve: 'skipped', again: 'skipped', confirm: 'skipped', failover: 'skipped' });
     });
+  });
+
+  it('plan: the witnesses and the decision run (read-only), the approval and the failover are shown, not made', async () => {
+    const w = world();
+    await withStubbedWorker(env, w.activities, async (taskQueue) => {
+      const report = await (await start(taskQueue, '', true)).result();
+      expect(report).toMatchObject({ mode: 'plan', status: 'planned' });
+      expect(states(report)).toMatchObject({
+        'witnesses.sourceapi': 'succeeded',
+        'witnesses.standbyview': 'succeeded',
+        decide: 'succeeded',
+        approve: 'planned',
+        again: 'succeeded',
+        confirm: 'succeeded',
+        failover: 'planned',
+      });
+      const decision = report.steps.find((s) => s.path === 'decide')!.outputs!;
+      expect(decision).toMatchObject({ row: 'source-dead', failover: true });
+      expect(decision.witnesses).toContain('api/primary from the worker: unreachable (no answer within 5 s)');
+      expect(report.steps.find((s) => s.path === 'approve')!.plan).toMatchObject({ show: expect.stringMatching(/^primary looks DEAD: /) });
+      // The failover's own dry run: its plan says the source cannot be fenced and the run needs force.
+      expect(report.steps.find((s) => s.path === 'failover')!.plan).toMatchObject({
+        status: 'planned',
+        plan: expect.arrayContaining([
+          expect.objectContaining({ step: 'fence', change: expect.stringMatching(/^cannot fence: the API of 'primary' is unreachable/) }),
+        ]),
+      });
+    });
+    expect(w.calls.map((c) => c.activity)).toContain('preflightFailover');
   });
 });
