@@ -20,7 +20,7 @@ import { bin, clusterPaths } from '../../lab/topology.js';
 import type { runbook } from '../../workflows/runbook.js';
 import { reportQuery, type FailoverReport } from '../../workflows/failover.js';
 import { createTestApp, targets, type TestApp } from '../helpers/failover-app.js';
-import { adminKubeConfig, cliPath, labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { adminKubeConfig, cliPath, labConfig, lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 import { testClusterName, withTestCluster } from '../helpers/test-cluster.js';
 import { startTcpFault, type TcpFault } from '../helpers/tcp-fault.js';
@@ -262,6 +262,27 @@ describe('network-partition on the lab, row by row', () => {
     expect(await app.replicas('standby')).toEqual({ 'svc-0': 2, 'svc-1': 2 });
     expect((await app.dnsEndpoint()).spec.endpoints[0]!.targets).toEqual(targets.standby);
   }, 420_000);
+
+  it("the standby's witness stopped: its record goes stale, and the run says the witness itself is down", async () => {
+    // A's witness is the first started: stop it, and wait past its Lease duration (3 intervals of 2 s).
+    const a = witnesses[0]!;
+    a.kill('SIGTERM');
+    expect((await a).exitCode).toBe(0);
+    await new Promise((r) => setTimeout(r, 7_000));
+    const report = await (await start(w, srcA, dst)).result();
+    const decision = step(report, 'decide').outputs!;
+    expect(decision).toMatchObject({ row: 'standby-view-unknown', failover: false });
+    expect(decision.detail).toMatch(/the witness itself is down/);
+    expect(states(report)).toMatchObject(unchanged);
+  }, 120_000);
+
+  it('lifeboat witness refuses a timeout not shorter than its interval, and an address that is not https (exit 2)', async () => {
+    const common = ['witness', '--cluster', dst, '--peer', srcA, '--kubeconfig', join(dir, 'witness.kubeconfig')];
+    const slow = await lifeboat([...common, '--peer-url', primaryServer, '--interval', '2', '--timeout', '2']);
+    expect([slow.exitCode, slow.stderr]).toEqual([2, 'lifeboat: --timeout 2 must be less than --interval 2']);
+    const plain = await lifeboat([...common, '--peer-url', 'http://127.0.0.1:1']);
+    expect([plain.exitCode, plain.stderr]).toEqual([2, "lifeboat: --peer-url 'http://127.0.0.1:1': expected https"]);
+  });
 
   it('the worker reaching nothing (neither API nor etcd nor the object store): it is the one isolated; nothing done', async () => {
     const isolated = await startTestWorker((c) => {
