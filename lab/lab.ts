@@ -35,6 +35,7 @@ import {
   type LabClusterSpec,
 } from './topology.js';
 import { workerComponent } from './worker-component.js';
+import { ensureWitnessCredentials, witnessComponents } from './witness-component.js';
 import { labCodecServerConfig, labCodecTokenFile } from './codec-server-component.js';
 import { ensureTrafficRecords, installDnsEndpointCrd } from './externaldns.js';
 import { peerLocation, shopApp, shopManifests, shopTraffic } from './shop.js';
@@ -80,7 +81,8 @@ async function componentStatus(c: LabComponent): Promise<ComponentStatus> {
 export async function labStatus(): Promise<ComponentStatus[]> {
   const components = [...labComponents];
   // The worker and the cluster profile's processes only when they run (`--with-worker`, `--profile cluster`).
-  for (const c of [workerComponent, ...clusterComponents]) if (await runningPid(c.daemon.name)) components.push(c);
+  // The site witnesses too, when they run (a lab brought up before they existed has none).
+  for (const c of [workerComponent, ...witnessComponents, ...clusterComponents]) if (await runningPid(c.daemon.name)) components.push(c);
   return Promise.all(components.map(componentStatus));
 }
 
@@ -506,6 +508,9 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   // Lifeboat's ServiceAccount, its roles for what the configuration names, fresh token kubeconfigs.
   for (const r of await applyLabRbac(configSchema.parse(labConfig())))
     say(`${r.cluster}: Lifeboat's ServiceAccount bound (${r.bindings} bindings), token kubeconfig ${r.kubeconfig}`);
+  // The site witnesses of the networkPartition runbook: each cluster's view of the other, in a Lease.
+  await ensureWitnessCredentials();
+  await startAll(witnessComponents);
   if (options.profile === 'cluster') await ensureTemporalCluster(installScript);
   if (options.withWorker) await startAll([workerComponent]);
   say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)}s; state in ${labDir}`);
@@ -520,7 +525,7 @@ export interface DownOptions {
 export async function labDown(options: DownOptions = {}): Promise<string[]> {
   // Reverse start order: clients of a server stop before it.
   const stopped: string[] = [];
-  for (const c of [workerComponent, ...labComponents, ...clusterComponents].reverse()) {
+  for (const c of [workerComponent, ...labComponents, ...witnessComponents, ...clusterComponents].reverse()) {
     if (await stopDaemon(c.daemon.name)) stopped.push(c.name);
   }
   if (options.wipe && existsSync(labDir)) await rm(labDir, { recursive: true, force: true });
