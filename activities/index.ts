@@ -10,6 +10,7 @@ import { createKubernetesActivities } from './kubernetes/index.js';
 import { createNodeProviderActivities } from './node-provider/index.js';
 import { createNotificationActivities } from './notifications/index.js';
 import { createObjectStoreActivities } from './object-store/index.js';
+import { createPartitionActivities } from './partition.js';
 import { createScratchActivities } from './scratch/index.js';
 import { createTrafficActivities } from './traffic/index.js';
 import { createVeleroActivities } from './velero/index.js';
@@ -27,6 +28,7 @@ export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | un
     ...createNodeProviderActivities(deps),
     ...createControlPlaneActivities(deps),
     ...createEtcdRestoreRunbookActivities(deps),
+    ...createPartitionActivities(),
     ...createNotificationActivities({ ...deps, ...(registry ? { registry } : {}) }),
   };
 };

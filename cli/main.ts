@@ -14,6 +14,7 @@ import { registerNodeCommands } from './node.js';
 import { registerEtcdCommands } from './etcd.js';
 import { registerCodecServerCommand } from './codec-server.js';
 import { registerHistoryCommand } from './history.js';
+import { registerWitnessCommand } from './witness.js';
 import { CliError, exitCodes } from './output.js';
 import { setIdentityOverride } from './identity.js';
 import { endCommandTrace, startCommandTrace } from './tracing.js';
@@ -59,6 +60,7 @@ registerNodeCommands(program);
 registerEtcdCommands(program);
 registerCodecServerCommand(program);
 registerHistoryCommand(program);
+registerWitnessCommand(program);
 
 try {
   await program.parseAsync(process.argv);

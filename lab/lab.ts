@@ -36,6 +36,7 @@ import {
   type LabClusterSpec,
 } from './topology.js';
 import { workerComponent } from './worker-component.js';
+import { ensureWitnessCredentials, witnessComponents } from './witness-component.js';
 import { labCodecServerConfig, labCodecTokenFile } from './codec-server-component.js';
 import { ensureTrafficRecords, installDnsEndpointCrd } from './externaldns.js';
 import { peerLocation, shopApp, shopManifests, shopTraffic } from './shop.js';
@@ -82,7 +83,8 @@ async function componentStatus(c: LabComponent): Promise<ComponentStatus> {
 export async function labStatus(): Promise<ComponentStatus[]> {
   const components = [...labComponents];
   // The worker and the cluster profile's processes only when they run (`--with-worker`, `--profile cluster`).
-  for (const c of [workerComponent, ...clusterComponents]) if (await runningPid(c.daemon.name)) components.push(c);
+  // The site witnesses too, when they run (a lab brought up before they existed has none).
+  for (const c of [workerComponent, ...witnessComponents, ...clusterComponents]) if (await runningPid(c.daemon.name)) components.push(c);
   return Promise.all(components.map(componentStatus));
 }
 
@@ -517,6 +519,9 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
     `# Written by \`lifeboat lab up\`: lifeboat.yaml with every path through the fault proxy (lab/faults.ts).\n${stringify(await faultsConfig(labConfig()))}`,
   );
   say(`toxiproxy: ${faultPaths.length} fault paths (lifeboat lab fault list); ${labFaultsConfigFile} goes through them`);
+  // The site witnesses of the networkPartition runbook: each cluster's view of the other, in a Lease.
+  await ensureWitnessCredentials();
+  await startAll(witnessComponents);
   if (options.profile === 'cluster') await ensureTemporalCluster(installScript);
   if (options.withWorker) await startAll([workerComponent]);
   say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)}s; state in ${labDir}`);
@@ -531,7 +536,7 @@ export interface DownOptions {
 export async function labDown(options: DownOptions = {}): Promise<string[]> {
   // Reverse start order: clients of a server stop before it.
   const stopped: string[] = [];
-  for (const c of [workerComponent, ...labComponents, ...clusterComponents].reverse()) {
+  for (const c of [workerComponent, ...labComponents, ...witnessComponents, ...clusterComponents].reverse()) {
     if (await stopDaemon(c.daemon.name)) stopped.push(c.name);
   }
   if (options.wipe && existsSync(labDir)) await rm(labDir, { recursive: true, force: true });

@@ -85,6 +85,8 @@ export function labBindings(config: LifeboatConfig, cluster: string): object[] {
       namespaceBinding(r, velero),
     ),
     namespaceBinding('lifeboat-node-leases', 'kube-node-lease'),
+    // The site witnesses' Leases (the networkPartition runbook).
+    namespaceBinding('lifeboat-network-partition', lifeboatServiceAccount.namespace),
   ];
   for (const app of config.apps) {
     if (app.cluster !== cluster && app.failover?.standby !== cluster && app.verify.cluster !== cluster) continue;

@@ -221,6 +221,10 @@ export const failureTypes = {
   RunbookApprovalTimedOut: 'RunbookApprovalTimedOut',
   /** Someone aborted the runbook. */
   RunbookAborted: 'RunbookAborted',
+
+  // Network partition
+  /** The networkPartition runbook's witnesses say otherwise after the approval than before it: nothing is done on a stale decision. */
+  PartitionDecisionChanged: 'PartitionDecisionChanged',
 } as const;
 
 export type FailureType = (typeof failureTypes)[keyof typeof failureTypes];

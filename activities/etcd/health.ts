@@ -1,6 +1,7 @@
 // etcd's health through etcdctl (the members' status, leader, revision, size), as its operators read it.
 import { execa } from 'execa';
 import type { EtcdHealth, EtcdMemberStatus } from '../../model/health.js';
+import type { ReachabilityWitness } from '../../model/partition.js';
 import { quorum as quorumOf } from '../../model/etcd-recovery.js';
 import type { ActivityDeps } from '../deps.js';
 import { clusterClients } from '../kubernetes/cluster.js';
@@ -142,5 +143,27 @@ export const createEtcdHealthActivities = (deps: Pick<ActivityDeps, 'clusters' |
         ? `${members.length}/${answers.length} members answered${silent.length ? ` (${quorum ? 'quorum holds' : 'QUORUM LOST'}; ${silent.join('; ')})` : ''}, `
         : '';
     return { component, address, healthy, quorum, members, detail: `${count}${size}` };
+  },
+
+  /**
+   * Whether any member of `cluster`'s etcd answers the worker (a witness of the networkPartition
+   * runbook): reachable when one does (healthy when one follows a leader), error when TLS refused the
+   * question (the worker's certificates, not the network), unreachable otherwise.
+   */
+  async probeClusterEtcd({ cluster }: { cluster: string }): Promise<ReachabilityWitness> {
+    const { etcd } = clusterClients(deps, cluster).config;
+    const started = Date.now();
+    const answers = await etcdEndpointAnswers(deps, cluster);
+    const members = answeredStatuses(answers);
+    const silent = answers.flatMap((a) => ('error' in a ? [`${a.endpoint}: ${a.error}`] : []));
+    const base = { component: `etcd/${cluster}`, address: etcd.endpoints.join(','), tookMs: Date.now() - started };
+    if (members.length)
+      return {
+        ...base,
+        state: 'reachable',
+        healthy: members.some(followsLeader),
+        detail: `${members.length}/${answers.length} members answered${silent.length ? ` (${silent.join('; ')})` : ''}`,
+      };
+    return { ...base, state: silent.every((s) => /TLS: /.test(s)) ? 'error' : 'unreachable', healthy: false, detail: silent.join('; ') };
   },
 });

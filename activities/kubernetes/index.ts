@@ -8,6 +8,7 @@ import { createDrainActivities } from './drain.js';
 import { createNodeHealthActivities } from './nodes.js';
 import { createVolumeActivities } from './volumes.js';
 import { createFailoverActivities } from './workloads.js';
+import { createSiteWitnessActivities } from './site-witness.js';
 
 export const createKubernetesActivities = (deps: Pick<ActivityDeps, 'clusters' | 'apps' | 'approverGroups' | 'gameDay'>) => ({
   ...createNodeHealthActivities(deps),
@@ -16,4 +17,5 @@ export const createKubernetesActivities = (deps: Pick<ActivityDeps, 'clusters' |
   ...createKubernetesActions(deps),
   ...createDrainActivities(deps),
   ...createVolumeActivities(deps),
+  ...createSiteWitnessActivities(deps),
 });

@@ -22,12 +22,15 @@ export interface LifeboatRole {
     | 'node-replacement'
     | 'node-provider-kwok'
     | 'etcd-recovery'
-    | 'storage-recovery';
+    | 'storage-recovery'
+    | 'network-partition';
   /**
    * Where it is bound: cluster-wide (a ClusterRoleBinding), in named namespaces (a RoleBinding in each,
    * e.g. each app namespace), or by Lifeboat itself (in each scratch namespace it creates).
    */
   bound: 'cluster' | 'namespace' | 'lifeboat';
+  /** The ServiceAccount in lifeboat-system it is bound to. Default: lifeboat (the worker). */
+  serviceAccount?: 'lifeboat-witness';
   rules: PermissionRule[];
 }
 
@@ -207,6 +210,19 @@ export const lifeboatRoles: readonly LifeboatRole[] = [
     bound: 'cluster',
     rules: [{ group: core, resources: ['namespaces'], verbs: ['get'], resourceNames: ['kube-system'] }],
   },
+  {
+    name: 'lifeboat-network-partition',
+    family: 'network-partition',
+    bound: 'namespace',
+    rules: [{ group: 'coordination.k8s.io', resources: ['leases'], verbs: ['get'] }],
+  },
+  {
+    name: 'lifeboat-site-witness',
+    family: 'network-partition',
+    bound: 'namespace',
+    serviceAccount: 'lifeboat-witness',
+    rules: [{ group: 'coordination.k8s.io', resources: ['leases'], verbs: ['get', 'create', 'update'] }],
+  },
 ];
 
 /** A refusal as the API server words it (RBAC's or an admission policy's). */
@@ -266,7 +282,9 @@ function describeUser(user: string | undefined): string {
 function advice(refusal: Refusal): string {
   if (refusal.policy) return `the ValidatingAdmissionPolicy ${refusal.policy.name} refused it: ${refusal.policy.message}`;
   if (!refusal.verb || !refusal.resource) return 'the API refused it';
-  const granting = rolesGranting(refusal.verb, refusal.group ?? '', refusal.resource, refusal.name).filter((r) => r.bound !== 'lifeboat');
+  const granting = rolesGranting(refusal.verb, refusal.group ?? '', refusal.resource, refusal.name).filter(
+    (r) => r.bound !== 'lifeboat' && (r.serviceAccount === undefined) === !refusal.user?.endsWith(':lifeboat-witness'),
+  );
   const where = refusal.namespace ? ` in namespace ${refusal.namespace}` : '';
   if (!granting.length)
     return refusal.verb === 'get'

@@ -25,6 +25,8 @@ import type {
 import { controlPlaneComponents } from '../../activities/control-plane/driver.js';
 import type { ClaimRef, KeepLostClaimInput, ScaleWorkloadInput } from '../../activities/kubernetes/volumes.js';
 import type { RestoreClaimInput } from '../../activities/velero/claim-restore.js';
+import type { DecidePartitionInput } from '../../activities/partition.js';
+import { partitionRows, type ReachabilityWitness, type SiteWitnessView } from '../partition.js';
 import { defineBlocks, type BlockRegistry, type BuildingBlock } from './blocks.js';
 import { blockCatalog, type BlockName } from './catalog.js';
 
@@ -114,6 +116,23 @@ const claimRef = {
   claim: text('a PersistentVolumeClaim name').describe('A PersistentVolumeClaim, by name'),
 };
 const workloadKind = z.enum(['StatefulSet', 'Deployment'], { error: 'expected StatefulSet or Deployment' });
+/** A witness step's result, as the decide step reads it (checked loosely: the activity wrote it). */
+const reachability = z
+  .looseObject({
+    component: text('what was asked'),
+    state: z.enum(['reachable', 'unreachable', 'error']),
+    healthy: z.boolean(),
+    detail: z.string(),
+  })
+  .transform((w) => w as unknown as ReachabilityWitness);
+const siteView = z
+  .looseObject({
+    cluster,
+    peer: cluster,
+    state: z.enum(['reachable', 'unreachable', 'error', 'stale', 'missing', 'unreadable']),
+    detail: z.string(),
+  })
+  .transform((w) => w as unknown as SiteWitnessView);
 
 const inputs: Record<BlockName, z.ZodType> = {
   clusterHealth: z.strictObject({
@@ -303,6 +322,25 @@ const inputs: Record<BlockName, z.ZodType> = {
     text: text('the message'),
     timeoutSeconds: seconds.optional().describe('Default: 10'),
   }) satisfies z.ZodType<NotifyInput>,
+  probeClusterApi: z.strictObject({ cluster }),
+  probeClusterEtcd: z.strictObject({ cluster }),
+  probeObjectStore: z.strictObject({}),
+  readSiteWitness: z.strictObject({
+    cluster: cluster.describe('The cluster whose witness is read'),
+    peer: cluster.describe('The cluster it watches'),
+  }),
+  decidePartition: z.strictObject({
+    from: cluster.describe('The cluster the app runs on now'),
+    to: cluster.describe('Its standby'),
+    sourceApi: reachability,
+    sourceEtcd: reachability,
+    targetApi: reachability,
+    targetEtcd: reachability,
+    objectStore: reachability,
+    standbyView: siteView.describe("The standby's witness of the source"),
+    sourceView: siteView.optional().describe("The source's witness of the standby (shown only)"),
+    expectRow: z.enum(partitionRows).optional().describe('Fail unless the decision is this row (a re-check before acting)'),
+  }) satisfies z.ZodType<DecidePartitionInput>,
   httpCheck: z.strictObject({
     url: z.url({ protocol: /^https?$/, error: 'expected an http or https URL' }),
     expectStatus: z.int().min(100).max(599).default(200),

@@ -173,12 +173,53 @@ describe('deploy/kubernetes', () => {
       roleRef: { name: string };
       subjects: object[];
     })[];
+    // Each binds the ServiceAccount its role names: the worker's, or the site witness's (its Lease only).
     for (const b of bindings) {
-      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'lifeboat', namespace: 'lifeboat-system' }]);
+      const account = lifeboatRoles.find((r) => r.name === b.roleRef.name)?.serviceAccount ?? 'lifeboat';
+      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: account, namespace: 'lifeboat-system' }]);
       expect(roles.map((r) => r.metadata.name)).toContain(b.roleRef.name);
     }
     // The scratch reader is never bound by the manifests: Lifeboat binds it in each scratch namespace it makes.
     expect(bindings.map((b) => b.roleRef.name)).not.toContain('lifeboat-velero-scratch-reader');
+  });
+});
+
+// The site witness (deploy/kubernetes/witness), applied in each cluster beside deploy/kubernetes.
+describe('deploy/kubernetes/witness', () => {
+  const witnessDir = join(deployDir, 'witness');
+  let witness: Manifest[];
+  beforeAll(async () => {
+    witness = parseAllDocuments((await execa(bin.kubectl, ['kustomize', witnessDir])).stdout).map((d) => d.toJS() as Manifest);
+  });
+
+  it('is accepted by the API server, and Pod Security restricted admits its Pod', async () => {
+    const applied = await execa(bin.kubectl, [
+      ...['--kubeconfig', standbyAdmin, 'apply', '--dry-run=server', '--validate=strict'],
+      ...['--server-side', '--force-conflicts', '--field-manager', 'lifeboat-deploy-test', '-k', witnessDir],
+    ]);
+    expect(applied.stdout.split('\n').filter((l) => l.endsWith('(server dry run)'))).toHaveLength(witness.length);
+    expect(applied.stderr).toBe('');
+    const [deployment] = witness.filter((m) => m.kind === 'Deployment') as (Manifest & {
+      spec: { template: { metadata: object; spec: PodSpec & { containers: (Container & { args: string[] })[] } } };
+    })[];
+    const pod = deployment!.spec.template.spec;
+    const created = await execa(bin.kubectl, ['--kubeconfig', standbyAdmin, 'create', '--dry-run=server', '--validate=strict', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { ...deployment!.spec.template.metadata, name: 'lifeboat-witness-dry-run', namespace: 'lifeboat-system' },
+        spec: pod,
+      }),
+    });
+    expect(created.stdout).toBe('pod/lifeboat-witness-dry-run created (server dry run)');
+    // It runs `lifeboat witness` as its own ServiceAccount: the one the site witness role is bound to, nothing else.
+    expect(pod.containers[0]!.args[0]).toBe('witness');
+    const account = lifeboatRoles.find((r) => r.name === 'lifeboat-site-witness')!.serviceAccount;
+    expect(pod.serviceAccountName).toBe(account);
+    expect(witness.filter((m) => m.kind === 'ServiceAccount').map((m) => m.metadata.name)).toEqual([account]);
+    expect(lifeboatRoles.filter((r) => r.serviceAccount === account).map((r) => r.rules)).toEqual([
+      [{ group: 'coordination.k8s.io', resources: ['leases'], verbs: ['get', 'create', 'update'] }],
+    ]);
   });
 });
 

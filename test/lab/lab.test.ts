@@ -23,7 +23,7 @@ const expectedComponents = [
   'toxiproxy',
   ...labClusters.flatMap((c) => [
     ...(c.etcdMembers === 1 ? [`etcd/${c.name}`] : Array.from({ length: c.etcdMembers }, (_, i) => `etcd/${c.name}-${i}`)),
-    ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].map((k) => `${k}/${c.name}`),
+    ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'velero', 'witness'].map((k) => `${k}/${c.name}`),
   ]),
 ];
 

@@ -93,6 +93,11 @@ describe('runbookBlocks', () => {
       'waitForCondition',
       'gameDayReport',
       'notify',
+      'probeClusterApi',
+      'probeClusterEtcd',
+      'probeObjectStore',
+      'readSiteWitness',
+      'decidePartition',
       'httpCheck',
     ]);
   });
