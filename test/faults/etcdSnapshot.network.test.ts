@@ -1,0 +1,107 @@
+// Network fault tests (lab: toxiproxy, Temporal, standby etcd, MinIO): an etcd snapshot run by a worker
+// whose object-store path goes through a Toxiproxy proxy of this suite's own (lab/faults.ts, port 0), so
+// the faults touch no shared lab path and the suite runs beside the others. The standby's snapshot is
+// about 12 MB: two multipart parts of 8 MiB.
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import type { WorkflowHandle } from '@temporalio/client';
+import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
+import { addFault, clearFaults, deleteProxy, ensureProxies } from '../../lab/faults.js';
+import { maxStreamAttempts, snapshotIdFor, snapshotObjectKey } from '../../model/snapshot-layout.js';
+import { createClients } from '../../worker/clients.js';
+import { retriedActivities } from '../helpers/activity-attempts.js';
+import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+
+const id = randomUUID().slice(0, 8);
+const proxyName = `test-${id}-snapshot-s3`;
+const direct = labConfig();
+const clients = createClients(direct);
+const bucket = direct.objectStore.bucket;
+let proxied: string;
+let worker: TestWorker;
+
+beforeAll(async () => {
+  const upstream = new URL(direct.objectStore.endpoint!).host;
+  proxied = (await ensureProxies([{ name: proxyName, listen: '127.0.0.1:0', upstream }]))[0]!.listen;
+  // The worker's S3 client goes through the proxy; etcd, Kubernetes and Temporal stay direct.
+  worker = await startTestWorker((config) => ({ ...config, objectStore: { ...config.objectStore, endpoint: `http://${proxied}` } }));
+}, 60_000);
+afterEach(async () => {
+  await clearFaults(proxyName);
+});
+afterAll(async () => {
+  await worker?.stop();
+  await deleteProxy(proxyName);
+  clients.s3.destroy();
+});
+
+const startSnapshot = (name: string) =>
+  worker.client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
+    taskQueue: worker.config.temporal.taskQueue,
+    workflowId: `etcd-snapshot/standby/test-${name}-${id}`,
+    args: [{ cluster: 'standby', skipRetention: true }],
+    workflowExecutionTimeout: '10 minutes',
+  });
+
+/** Waits (at most `ms`) until the stream activity has failed an attempt; returns that failure's message. */
+async function untilStreamFailed(handle: WorkflowHandle, ms: number): Promise<string> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const { raw } = await handle.describe();
+    const stream = raw.pendingActivities?.find((a) => a.activityType?.name === 'streamEtcdSnapshot');
+    if (stream?.lastFailure) return stream.lastFailure.message ?? '';
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the stream did not fail within ${ms / 1000} s of the fault`);
+}
+
+/** The objects under the run's snapshot prefix (the object and its manifest, by name). */
+async function snapshotObjects(snapshotId: string): Promise<string[]> {
+  const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `etcd/standby/${snapshotId}/` }));
+  return (listed.Contents ?? []).map((o) => o.Key!.split('/').pop()!).sort();
+}
+
+/** Incomplete multipart uploads of every attempt's object key (MinIO lists them by exact key only). */
+async function incompleteUploads(handle: WorkflowHandle): Promise<number> {
+  const { startTime, runId } = await handle.describe();
+  let count = 0;
+  for (let attempt = 1; attempt <= maxStreamAttempts; attempt++) {
+    const Prefix = snapshotObjectKey('standby', snapshotIdFor(startTime, runId), attempt);
+    count += (await clients.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix }))).Uploads?.length ?? 0;
+  }
+  return count;
+}
+
+describe('etcdSnapshot with faults on the path to the object store', () => {
+  it('the connection cut after 2 MiB of an upload: the stream fails, is retried once the cut is gone, and completes; one manifest, no upload left', async () => {
+    await addFault(proxyName, { kind: 'cut', afterBytes: 2 * 1024 * 1024, directions: ['upstream'] });
+    const handle = await startSnapshot('cut');
+    const failure = await untilStreamFailed(handle, 60_000);
+    expect(failure).not.toBe('');
+    await clearFaults(proxyName);
+
+    const { manifest } = await handle.result();
+    const retried = retriedActivities(await handle.fetchHistory());
+    expect(retried.map(([type]) => type)).toEqual(['streamEtcdSnapshot']);
+    // The object the manifest names is the attempt that completed; the cut attempts left no object.
+    expect(manifest.object.objectKey).toBe(snapshotObjectKey('standby', manifest.snapshotId, retried[0]![1]));
+    expect(await snapshotObjects(manifest.snapshotId)).toEqual(['manifest.json', manifest.object.objectKey.split('/').pop()]);
+    expect(await incompleteUploads(handle)).toBe(0);
+    expect(manifest.object.plaintextBytes).toBeGreaterThan(8 * 1024 * 1024);
+  }, 240_000);
+
+  it('a slow store (100 ms latency, 160 KB/s per connection): an 8 MiB part takes ~50 s, longer than the 30 s heartbeat timeout, and the run completes on its first attempt', async () => {
+    await addFault(proxyName, { kind: 'latency', ms: 100, jitterMs: 0, directions: ['upstream', 'downstream'] });
+    await addFault(proxyName, { kind: 'bandwidth', kbps: 160, directions: ['upstream'] });
+    const t0 = Date.now();
+    const handle = await startSnapshot('slow');
+    const { manifest } = await handle.result();
+    expect(Date.now() - t0).toBeGreaterThan(45_000);
+    // No heartbeat timeout, no retry of anything.
+    expect(retriedActivities(await handle.fetchHistory())).toEqual([]);
+    expect(manifest.object.objectKey).toBe(snapshotObjectKey('standby', manifest.snapshotId, 1));
+    expect(await snapshotObjects(manifest.snapshotId)).toEqual(['manifest.json', manifest.object.objectKey.split('/').pop()]);
+    expect(await incompleteUploads(handle)).toBe(0);
+  }, 240_000);
+});
