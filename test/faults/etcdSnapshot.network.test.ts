@@ -1,7 +1,7 @@
 // Network fault tests (lab: toxiproxy, Temporal, standby etcd, MinIO): an etcd snapshot run by a worker
 // whose object-store path goes through a Toxiproxy proxy of this suite's own (lab/faults.ts, port 0), so
 // the faults touch no shared lab path and the suite runs beside the others. The standby's snapshot is
-// about 12 MB: two multipart parts of 8 MiB.
+// about 12 MB: two multipart parts (8 MiB and the rest), uploaded at once.
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -91,13 +91,24 @@ describe('etcdSnapshot with faults on the path to the object store', () => {
     expect(manifest.object.plaintextBytes).toBeGreaterThan(8 * 1024 * 1024);
   }, 240_000);
 
-  it('a slow store (100 ms latency, 160 KB/s per connection): an 8 MiB part takes ~50 s, longer than the 30 s heartbeat timeout, and the run completes on its first attempt', async () => {
+  it('a slow store (100 ms latency, 100 KB/s per connection): each part takes longer than the 30 s heartbeat timeout; the stream heartbeats throughout and completes on its first attempt', async () => {
     await addFault(proxyName, { kind: 'latency', ms: 100, jitterMs: 0, directions: ['upstream', 'downstream'] });
-    await addFault(proxyName, { kind: 'bandwidth', kbps: 160, directions: ['upstream'] });
+    await addFault(proxyName, { kind: 'bandwidth', kbps: 100, directions: ['upstream'] });
     const t0 = Date.now();
     const handle = await startSnapshot('slow');
-    const { manifest } = await handle.result();
-    expect(Date.now() - t0).toBeGreaterThan(45_000);
+    // The server's record of the stream's heartbeats while it runs (the worker sends them at most every
+    // 24 s: 0.8 of the heartbeat timeout), sampled every 2 s until the run ends.
+    let settled = false;
+    const result = handle.result().finally(() => (settled = true));
+    const beats = new Set<string>();
+    for (const deadline = Date.now() + 180_000; !settled && Date.now() < deadline; await new Promise((r) => setTimeout(r, 2_000))) {
+      const { raw } = await handle.describe();
+      const at = raw.pendingActivities?.find((a) => a.activityType?.name === 'streamEtcdSnapshot')?.lastHeartbeatTime?.seconds;
+      if (at) beats.add(String(at));
+    }
+    const { manifest } = await result;
+    expect(Date.now() - t0).toBeGreaterThan(80_000);
+    expect(beats.size).toBeGreaterThanOrEqual(3);
     // No heartbeat timeout, no retry of anything.
     expect(retriedActivities(await handle.fetchHistory())).toEqual([]);
     expect(manifest.object.objectKey).toBe(snapshotObjectKey('standby', manifest.snapshotId, 1));
