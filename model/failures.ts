@@ -58,6 +58,8 @@ export const failureTypes = {
   ScratchToolMissing: 'ScratchToolMissing',
   /** The scratch base directory is not this user's private directory (a link, another owner, writable by others). */
   ScratchDirUnsafe: 'ScratchDirUnsafe',
+  /** The scratch directory's filesystem has too little free space for the restore (a retry finds it the same). */
+  ScratchDiskFull: 'ScratchDiskFull',
   NoVeleroBackup: 'NoVeleroBackup',
   VeleroBackupNotUsable: 'VeleroBackupNotUsable',
   VeleroBackupNotSynced: 'VeleroBackupNotSynced',

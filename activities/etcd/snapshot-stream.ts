@@ -131,6 +131,9 @@ export interface StreamSnapshotResult {
   storedSha256: string;
 }
 
+/** How often progress is reported while parts are in flight, besides at each part's completion. */
+const progressIntervalMs = 5_000;
+
 export const streamDefaults = { partSize: 8 * 1024 * 1024, queueSize: 3, chunkSize: 1024 * 1024 } as const;
 
 export async function streamSnapshotToStore(options: StreamSnapshotOptions): Promise<StreamSnapshotResult> {
@@ -167,6 +170,10 @@ export async function streamSnapshotToStore(options: StreamSnapshotOptions): Pro
     bytesUploaded = p.loaded ?? bytesUploaded;
     report();
   });
+  // Parts report progress only when they complete: a part on a slow link can take longer than the
+  // heartbeat timeout. Report on a timer too; a link that stalls is still caught by the S3 client's
+  // 60 s socket timeout (worker/s3.ts), not by the heartbeat.
+  const ticker = setInterval(report, progressIntervalMs);
   const abort = () => {
     void upload.abort();
     snapshot.cancel();
@@ -189,6 +196,7 @@ export async function streamSnapshotToStore(options: StreamSnapshotOptions): Pro
     snapshot.cancel();
     throw err;
   } finally {
+    clearInterval(ticker);
     options.signal?.removeEventListener('abort', abort);
   }
   report();

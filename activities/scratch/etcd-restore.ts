@@ -13,7 +13,7 @@
 // a heartbeat or workflow history.
 import { generateKeyPairSync } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
@@ -296,6 +296,11 @@ export function createEtcdRestoreActivities(
           throw manifestFailure(err);
         });
         const dbFile = join(dir, 'snapshot.db');
+        // The decrypted snapshot and etcd's data directory restored from it (the same size again, plus a
+        // 64 MiB WAL segment etcd preallocates) are on disk together until restore-db removes the first.
+        const needed = 2 * manifest.object.plaintextBytes + walSegmentBytes;
+        const fs = await statfs(dir);
+        if (fs.bavail * fs.bsize < needed) throw scratchDiskFull(scratchRoot, needed, fs.bavail * fs.bsize, input.snapshotId);
         await log.run(
           'fetch',
           async () => {
@@ -306,6 +311,8 @@ export function createEtcdRestoreActivities(
             } catch (err) {
               if (err instanceof SnapshotIntegrityError || err instanceof EnvelopeError || err instanceof ManifestTamperedError)
                 throw new NotRestorable(`snapshot ${input.snapshotId} is corrupt: ${err.message}`);
+              if ((err as NodeJS.ErrnoException).code === 'ENOSPC')
+                throw scratchDiskFull(scratchRoot, needed, (await statfs(dir)).bavail * fs.bsize, input.snapshotId);
               if ((err as Error).name === 'NoSuchKey')
                 throw new NotRestorable(`snapshot object s3://${bucket}/${manifest.object.objectKey} is missing`);
               throw err;
@@ -540,3 +547,15 @@ export function createEtcdRestoreActivities(
 }
 
 export type EtcdRestoreActivities = ReturnType<typeof createEtcdRestoreActivities>;
+
+/** etcd's WAL segment size: each segment file is preallocated at this size. */
+const walSegmentBytes = 64 * 1024 * 1024;
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** Too little space under the scratch directory: a retry would find the same, so non-retryable. */
+const scratchDiskFull = (root: string, needed: number, free: number, snapshotId: string) =>
+  ApplicationFailure.nonRetryable(
+    `scratch directory ${root} has ${mib(free)} free; restoring snapshot ${snapshotId} needs about ${mib(needed)} (verification.scratchDir: point it at a larger filesystem)`,
+    failureTypes.ScratchDiskFull,
+  );
