@@ -155,11 +155,13 @@ describe('runbook interpreter under faults', () => {
       expect(count(childEvents, (e) => e.workflowExecutionStartedEventAttributes)).toBe(1);
       expect(count(childEvents, (e) => e.workflowExecutionCompletedEventAttributes)).toBe(1);
       expect(completedActivities({ events: childEvents })).toEqual(['checkEtcd', 'checkNodes', 'checkObjectStore', 'checkVeleroLocation']);
-      // The checks the killed worker had running were retried once on the new one; the others ran once.
+      // The checks the killed worker had running were retried once on the new one (one it finished in the
+      // milliseconds between the describe and the kill ran once); the others ran once; the kill landed inside one.
       const checks = ['checkEtcd', 'checkNodes', 'checkObjectStore', 'checkVeleroLocation'];
-      expect(Object.fromEntries(activityAttempts({ events: childEvents }).sort())).toEqual(
-        Object.fromEntries(checks.map((c) => [c, killedInside.includes(c) ? 2 : 1])),
-      );
+      const attempts = Object.fromEntries(activityAttempts({ events: childEvents }).sort());
+      expect(Object.keys(attempts)).toEqual(checks);
+      for (const c of checks) expect([c, killedInside.includes(c) ? [1, 2] : [1]]).toEqual([c, expect.arrayContaining([attempts[c]])]);
+      expect(checks.filter((c) => attempts[c] === 2).length).toBeGreaterThan(0);
       // The parent's own activities each ran once: neither kill landed inside one.
       expect(activityAttempts({ events })).toEqual([
         ['scaleDeployment', 1],
