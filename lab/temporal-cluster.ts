@@ -9,12 +9,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
-import protos from '@temporalio/proto';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
-import { lifeboatSearchAttributes } from '../model/search-attributes.js';
 import { writeSecretFile } from '../worker/secret-files.js';
 import type { LabComponent } from './components.js';
+import { registerSearchAttributes } from './search-attributes.js';
 import { httpProbe, type ProbeResult } from './probes.js';
 import { logFile, logTail, runningPid, startDaemon, stopDaemon } from './processes.js';
 import { bin, host, labDir } from './topology.js';
@@ -287,16 +286,6 @@ async function ensureSchemas(password: string): Promise<void> {
   }
 }
 
-const indexedValueType: Record<string, protos.temporal.api.enums.v1.IndexedValueType> = {
-  Keyword: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  KeywordList: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-  Datetime: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-  Double: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
-  Text: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
-  Int: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
-  Bool: protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
-};
-
 /** The namespace (3 days' retention) and Lifeboat's search attributes on it; what exists is left. */
 async function ensureNamespace(): Promise<void> {
   const connection = await Connection.connect({ address: clusterAddress });
@@ -312,14 +301,9 @@ async function ensureNamespace(): Promise<void> {
     let last = '';
     for (const deadline = Date.now() + 60_000; ; await sleep(500)) {
       try {
-        const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: clusterNamespace });
-        const missing = lifeboatSearchAttributes.filter((a) => !(a.name in (customAttributes ?? {})));
-        if (!missing.length) return;
-        await connection.operatorService.addSearchAttributes({
-          namespace: clusterNamespace,
-          searchAttributes: Object.fromEntries(missing.map((a) => [a.name, indexedValueType[a.type]!])),
-        });
-        say(`temporal-server: search attributes ${missing.map((a) => a.name).join(', ')} added to ${clusterNamespace}`);
+        const added = await registerSearchAttributes(connection, clusterNamespace);
+        if (!added.length) return;
+        say(`temporal-server: search attributes ${added.join(', ')} added to ${clusterNamespace}`);
       } catch (err) {
         last = (err as Error).message;
       }

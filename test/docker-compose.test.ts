@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { parse } from 'yaml';
 import { desiredSchedules } from '../cli/schedule.js';
@@ -23,6 +23,7 @@ import { temporalClient } from '../worker/temporal.js';
 import { createWorker } from '../worker/worker.js';
 import type { EtcdSnapshotResult } from '../workflows/etcdSnapshot.js';
 import type { GameDayResult } from '../workflows/gameDay.js';
+import { deleteBucket } from './helpers/minio.js';
 
 interface Service {
   image?: string;
@@ -384,12 +385,7 @@ describe('the example configuration, run', () => {
     const s3 = createS3Client(config);
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     cleanups.push(async () => {
-      for (;;) {
-        const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
-        if (!listed.Contents?.length) break;
-        await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: listed.Contents.map((o) => ({ Key: o.Key! })) } }));
-      }
-      await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+      await deleteBucket(s3, bucket);
       s3.destroy();
     });
     const handle = await createWorker(config, pino({ level: 'warn' }));

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import type { ResultPromise } from 'execa';
 import { parse, stringify } from 'yaml';
@@ -22,6 +22,7 @@ import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { rulesFilePath, type RuleGroups } from '../../model/prometheus-rules.js';
 import { polled, startWorkerProcess } from '../helpers/worker-process.js';
 import { freePort, startPrometheus, type PrometheusAlert, type TestPrometheus } from '../helpers/prometheus.js';
+import { deleteBucket } from '../helpers/minio.js';
 
 const repo = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
 const stamp = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
@@ -101,12 +102,7 @@ afterAll(async () => {
   worker?.kill('SIGTERM');
   await worker;
   if (s3) {
-    for (;;) {
-      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
-      if (!listed.Contents?.length) break;
-      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: listed.Contents.map((o) => ({ Key: o.Key! })) } }));
-    }
-    await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
+    await deleteBucket(s3, bucket).catch(() => undefined);
     s3.destroy();
   }
   await client?.connection.close();

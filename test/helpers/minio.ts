@@ -4,7 +4,14 @@
 // the response's Errors, while the other keys are deleted (cmd/bucket-handlers.go,
 // DeleteMultipleObjectsHandler). No mock: the store itself refuses.
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SourceData } from '@smithy/types';
 import { objectStore } from '../../lab/topology.js';
@@ -80,4 +87,26 @@ export async function s3ClientDenyingDelete(config: LifeboatConfig, keys: string
   if (!response.ok || !accessKeyId || !secretAccessKey || !sessionToken)
     throw new Error(`MinIO STS AssumeRole: HTTP ${response.status}: ${xml}`);
   return new S3Client({ endpoint, region, forcePathStyle, maxAttempts: 1, credentials: { accessKeyId, secretAccessKey, sessionToken } });
+}
+
+/**
+ * Empties `bucket` (every object version and delete marker, and any incomplete multipart upload) and
+ * deletes it. `bypassGovernance` removes versions under GOVERNANCE retention, as a test's own locks are.
+ */
+export async function deleteBucket(s3: S3Client, bucket: string, { bypassGovernance = false } = {}): Promise<void> {
+  // Each round removes what the first page lists, so the next round starts from the beginning again.
+  for (let round = 0; ; round++) {
+    if (round === 1000) throw new Error(`emptying ${bucket}: still not empty after 1000 rounds`);
+    const uploads = (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [];
+    for (const u of uploads) await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
+    const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+    const objects = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].map((v) => ({ Key: v.Key!, VersionId: v.VersionId }));
+    if (!objects.length && !uploads.length) break;
+    if (!objects.length) continue;
+    const out = await s3.send(
+      new DeleteObjectsCommand({ Bucket: bucket, BypassGovernanceRetention: bypassGovernance || undefined, Delete: { Objects: objects } }),
+    );
+    if (out.Errors?.length) throw new Error(`emptying ${bucket}: ${out.Errors.map((e) => `${e.Key}: ${e.Code}`).join(', ')}`);
+  }
+  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
 }

@@ -5,6 +5,7 @@
 // installed by lab/install-tools.sh (@temporalio/testing would download it, which fails here).
 import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll } from '@jest/globals';
 import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
@@ -28,6 +29,27 @@ export async function createTimeSkippingEnvironment(): Promise<TestWorkflowEnvir
   // As the lab registers them on its dev server.
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   return env;
+}
+
+/**
+ * The suite's time-skipping environment: started before its tests and torn down after them. The value
+ * returned stands for the environment once `beforeAll` has run (reading it before throws).
+ */
+export function useTimeSkippingEnvironment(): TestWorkflowEnvironment {
+  let env: TestWorkflowEnvironment | undefined;
+  beforeAll(async () => {
+    env = await createTimeSkippingEnvironment();
+  }, 60_000);
+  afterAll(async () => {
+    await env?.teardown();
+  });
+  return new Proxy({} as TestWorkflowEnvironment, {
+    get(_, property) {
+      if (!env) throw new Error('the time-skipping environment is used before beforeAll started it');
+      const value: unknown = Reflect.get(env, property, env);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(env) : value;
+    },
+  });
 }
 
 /** One call of a stubbed activity: its name, its attempt (1 for the first) and its argument. */

@@ -12,7 +12,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { WorkflowHandle } from '@temporalio/client';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { execa, type ResultPromise } from 'execa';
 import { parse, stringify } from 'yaml';
 import { localReportDir } from '../../activities/object-store/gameday-reports.js';
@@ -27,6 +27,7 @@ import { workflowBundlePath } from '../../worker/worker.js';
 import type { GameDayResult } from '../../workflows/gameDay.js';
 import { retriedActivities } from '../helpers/activity-attempts.js';
 import { cliPath } from '../helpers/lab.js';
+import { deleteBucket } from '../helpers/minio.js';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 
@@ -87,12 +88,7 @@ describe('two workers on a Temporal cluster (PostgreSQL)', () => {
     const s3 = createS3Client(config);
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     cleanups.push(async () => {
-      for (let i = 0; i < 20; i++) {
-        const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
-        if (!listed.Contents?.length) break;
-        await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: listed.Contents.map((o) => ({ Key: o.Key! })) } }));
-      }
-      await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+      await deleteBucket(s3, bucket);
       s3.destroy();
     });
 

@@ -4,7 +4,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { ConfigError, loadConfig } from '../../worker/config.js';
+import { loadConfig } from '../../worker/config.js';
+import { problemsOf } from '../helpers/config-problems.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-codec-config-'));
 const f = (name: string) => join(dir, name);
@@ -31,16 +32,6 @@ ${codecServer}`,
   );
   return file;
 };
-
-function problemsOf(file: string): string[] {
-  try {
-    loadConfig({ file, env: {} });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('codecServer configuration', () => {
   it('defaults: loopback on 8888, no token in the path; the UI origin as an origin', () => {

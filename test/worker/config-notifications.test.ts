@@ -4,7 +4,8 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, loadConfig } from '../../worker/config.js';
+import { loadConfig } from '../../worker/config.js';
+import { problemsOf } from '../helpers/config-problems.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-config-notifications-'));
 const f = (name: string) => join(dir, name);
@@ -48,16 +49,6 @@ ${notifications}`,
   );
   return file;
 };
-
-function problemsOf(file: string): string[] {
-  try {
-    loadConfig({ file, env: {} });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 const receivers = `notifications:
   receivers:

@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, loadConfig } from '../../worker/config.js';
+import { loadConfig } from '../../worker/config.js';
+import { problemsOf } from '../helpers/config-problems.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-config-lock-'));
 const f = (name: string) => join(dir, name);
@@ -42,16 +43,6 @@ clusters:
   );
   return file;
 };
-
-function problemsOf(file: string): string[] {
-  try {
-    loadConfig({ file, env: {} });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('objectStore.objectLock', () => {
   it('is read as written', () => {

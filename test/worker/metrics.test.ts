@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { etcdSnapshot, gameDay, restoreVerification, veleroBackup, veleroRestoreVerification } from '../../workflows/index.js';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -17,6 +17,7 @@ import { loadKeyRing } from '../../worker/keys.js';
 import { createLifeboatMetrics } from '../../worker/metrics.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { freePort } from '../helpers/prometheus.js';
+import { deleteBucket } from '../helpers/minio.js';
 
 const stamp = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 const bucket = `lb-metrics-${stamp}`;
@@ -81,12 +82,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await w?.stop();
   if (s3) {
-    for (;;) {
-      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
-      if (!listed.Contents?.length) break;
-      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: listed.Contents.map((o) => ({ Key: o.Key! })) } }));
-    }
-    await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
+    await deleteBucket(s3, bucket).catch(() => undefined);
     s3.destroy();
   }
   rmSync(reportDir, { recursive: true, force: true });

@@ -4,8 +4,7 @@
 // may force. Refused: an approver not listed, the requester approving their own run (four eyes), a
 // force by someone not in the force list, an auto-approval naming the requester or the game day's
 // approver outside a game day. Nothing is changed by a refused run.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from '@jest/globals';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { FailoverPreflight } from '../../activities/kubernetes/workloads.js';
 import type { Workload } from '../../activities/kubernetes/deployments.js';
@@ -28,15 +27,9 @@ import {
 } from '../../model/search-attributes.js';
 import type { RunNotification } from '../../model/notifications.js';
 import { fetchHistory } from '../helpers/histories.js';
-import { createTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
+import { useTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnvironment();
-}, 60_000);
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnvironment();
 
 const workloads = [{ namespace: 'shop', name: 'cart' }];
 

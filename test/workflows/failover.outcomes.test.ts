@@ -9,23 +9,16 @@
 //   other is cancelled and waited for, and only then does the undo start, target first.
 // Outcomes the lab can produce for real (a traffic switch that did not take, a failback whose backup
 // fails, a restore that fails) are tested against it in failover.outcomes.lab.test.ts.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FailoverPreflight } from '../../activities/kubernetes/workloads.js';
 import type { Workload } from '../../activities/kubernetes/deployments.js';
 import type { SwitchTrafficInput } from '../../activities/traffic/switch.js';
 import { isFailoverReport, type failover, type FailoverInput, type FailoverReport } from '../../workflows/failover.js';
 import { carriedDetails, rootFailure } from '../../model/failure-chain.js';
-import { createTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
+import { useTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnvironment();
-}, 60_000);
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnvironment();
 
 const workloads = [
   { namespace: 'shop', name: 'cart' },

@@ -4,8 +4,7 @@
 // changing between the approval and the failover, and an approval nobody gives within 30 minutes.
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from '@jest/globals';
 import { createPartitionActivities } from '../../activities/partition.js';
 import { carriedDetails, rootFailure } from '../../model/failure-chain.js';
 import type { ReachabilityWitness, SiteWitnessView } from '../../model/partition.js';
@@ -13,16 +12,10 @@ import type { RunbookReport } from '../../model/runbook/run.js';
 import type { FailoverPreflight } from '../../activities/kubernetes/workloads.js';
 import { runbookApproveUpdate, runbookReportQuery, type runbook } from '../../workflows/runbook.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
-import { createTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
+import { useTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
 
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnvironment();
-}, 60_000);
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnvironment();
 
 const answer = (component: string, up: boolean): ReachabilityWitness => ({
   component,

@@ -6,22 +6,15 @@
 // starts nothing and is notified.
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from '@jest/globals';
 import type { ObservedNode } from '../../model/node-health.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 import type { nodeHealthWatch, NodeHealthWatchInput, NodeHealthWatchResult } from '../../workflows/nodeHealthWatch.js';
-import { createTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
+import { useTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
 import { fetchHistory } from '../helpers/histories.js';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnvironment();
-}, 60_000);
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnvironment();
 
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 /** As `schedule apply` resolves it: every parameter but the ones each start sets. */

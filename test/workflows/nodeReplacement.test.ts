@@ -10,25 +10,18 @@
 // blockers stops the run before anything changes.
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { carriedDetails } from '../../model/failure-chain.js';
 import { failureTypes } from '../../model/failures.js';
 import type { BlockedPod, DrainPod, DrainResult, NodePreflight } from '../../model/node-replacement.js';
 import type { ParameterValue, RunbookApproval, RunbookApproveRequest, RunbookInput, RunbookReport } from '../../model/runbook/run.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 import type { runbook } from '../../workflows/runbook.js';
-import { createTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
+import { useTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnvironment();
-}, 60_000);
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnvironment();
 
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 const approverGroups = { sre: ['bob', 'carol'] };

@@ -2,23 +2,16 @@
 // component: the real workflows from the built bundle, stubbed activities): the search attributes that
 // make a run findable (runbook, cluster, outcome), the notifications it sends when it starts, fails or
 // completes, and that a notification that cannot be delivered never fails the run.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { pruneEtcdSnapshots } from '../../workflows/etcdSnapshot.js';
 import { clusterAttribute, outcomeAttribute, runbookAttribute, awaitingApprovalSinceAttribute } from '../../model/search-attributes.js';
 import type { RunNotification } from '../../model/notifications.js';
 import { failureTypes } from '../../model/failures.js';
 import { fetchHistory } from '../helpers/histories.js';
-import { createTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
+import { useTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnvironment();
-}, 60_000);
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnvironment();
 
 const retention = { cluster: 'primary', kept: [], deleted: [], dryRun: false };
 

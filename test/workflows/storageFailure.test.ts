@@ -8,10 +8,9 @@
 // named by file, line and field.
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { carriedDetails } from '../../model/failure-chain.js';
 import { failureTypes } from '../../model/failures.js';
 import { parseRunbook } from '../../model/runbook/parse.js';
@@ -21,16 +20,10 @@ import type { ParameterValue, RunbookApproval, RunbookApproveRequest, RunbookInp
 import type { ClaimBackup } from '../../activities/velero/claim-restore.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 import type { runbook } from '../../workflows/runbook.js';
-import { createTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
+import { useTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
 import { readFileSync } from 'node:fs';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnvironment();
-}, 60_000);
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnvironment();
 
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 const approverGroups = { sre: ['bob', 'carol'] };

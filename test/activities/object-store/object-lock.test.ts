@@ -9,9 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   CreateBucketCommand,
-  DeleteBucketCommand,
   DeleteObjectCommand,
-  DeleteObjectsCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
   PutObjectRetentionCommand,
@@ -26,6 +24,7 @@ import { createClients } from '../../../worker/clients.js';
 import type { LifeboatConfig } from '../../../worker/config.js';
 import { loadKeyRing } from '../../../worker/keys.js';
 import { labConfig, startTestWorker, type TestWorker } from '../../helpers/lab.js';
+import { deleteBucket } from '../../helpers/minio.js';
 import { testClusterName, withTestClusters } from '../../helpers/test-cluster.js';
 
 const lockBucket = `lifeboat-lock-${randomBytes(4).toString('hex')}`;
@@ -77,10 +76,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await w?.stop();
   // GOVERNANCE lets the test remove what it locked; COMPLIANCE would not, which is its point.
-  const versions = await versionsOf('');
-  if (versions.length)
-    await s3.send(new DeleteObjectsCommand({ Bucket: lockBucket, BypassGovernanceRetention: true, Delete: { Objects: versions } }));
-  await s3.send(new DeleteBucketCommand({ Bucket: lockBucket }));
+  await deleteBucket(s3, lockBucket, { bypassGovernance: true });
   s3.destroy();
 });
 
