@@ -7,7 +7,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { FailoverPreflight } from '../../activities/kubernetes/workloads.js';
-import type { Workload } from '../../activities/kubernetes/deployments.js';
 import {
   approveUpdate,
   isFailoverReport,
@@ -26,44 +25,17 @@ import {
   runbookAttribute,
 } from '../../model/search-attributes.js';
 import type { RunNotification } from '../../model/notifications.js';
+import { shopFailoverStubs, shopPreflight } from '../helpers/failover-stubs.js';
 import { fetchHistory } from '../helpers/histories.js';
 import { useTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
 
 const env = useTimeSkippingEnvironment();
 
-const workloads = [{ namespace: 'shop', name: 'cart' }];
-
-const preflight = (reachable = true): FailoverPreflight => ({
-  app: 'shop',
-  from: { cluster: 'primary', reachable, healthy: reachable, detail: reachable ? '3/3 Nodes Ready' : 'connect ECONNREFUSED' },
-  to: { cluster: 'standby', reachable: true, healthy: true, detail: '3/3 Nodes Ready' },
-  mode: 'warm-standby',
-  namespaces: ['shop'],
-  workloads: workloads.map((w) => ({ ...w, replicas: 1, replicasFrom: "primary's spec.replicas", cpuMilli: 10, memoryBytes: 1024 })),
-  capacity: { neededCpuMilli: 10, neededMemoryBytes: 1024, freeCpuMilli: 1000, freeMemoryBytes: 1024 ** 3, ok: true, detail: 'enough' },
-  blockers: [],
-  warnings: [],
-  objectives: { rtoSeconds: 600, rpoSeconds: 86_400 },
-  traffic: { provider: 'externalDNS', description: 'DNSEndpoint', attempts: 5, timeoutSeconds: 20 },
-  approvalTimeoutSeconds: 600,
-  availableTimeoutSeconds: 120,
-  velero: { namespace: 'velero', timeoutSeconds: 300 },
-  approval: { approvers: ['alice', 'bob'], forceApprovers: ['bob'], fourEyes: true, gameDays: true },
-});
+const preflight = (reachable = true): FailoverPreflight =>
+  shopPreflight({ reachable }, { approval: { approvers: ['alice', 'bob'], forceApprovers: ['bob'], fourEyes: true, gameDays: true } });
 
 const stubs = (reachable = true) => ({
-  preflightFailover: () => Promise.resolve(preflight(reachable)),
-  fenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) =>
-    Promise.resolve({ fenced: ws.map((w) => ({ ...w, previousReplicas: 1 })) }),
-  unfenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ unfenced: ws }),
-  activateWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ activated: ws }),
-  activateAsSourceStops: ({ workloads: ws }: { workloads: Workload[] }) =>
-    Promise.resolve({ activated: ws, firstActivatedAt: new Date().toISOString() }),
-  deactivateWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ deactivated: ws }),
-  waitWorkloadsAvailable: ({ workloads: ws, since }: { workloads: Workload[]; since: string }) =>
-    Promise.resolve({ availableAt: since, secondsSinceStart: 1, workloads: ws.map((w) => ({ ...w, readyReplicas: 1 })) }),
-  switchTraffic: (i: { to: string }) => Promise.resolve({ changed: true, activeCluster: i.to, detail: 'switched' }),
-  trafficStatus: () => Promise.resolve({ provider: 'externalDNS', activeCluster: 'standby', detail: 'switched' }),
+  ...shopFailoverStubs(preflight(reachable)),
   sourceWatchPlan: () => Promise.resolve({ limitSeconds: 60, fenceCommand: 'kubectl scale' }),
   watchForSourceApi: () => Promise.resolve({ answered: true, at: new Date().toISOString(), checks: 1 }),
 });

@@ -11,11 +11,11 @@
 // fails, a restore that fails) are tested against it in failover.outcomes.lab.test.ts.
 import { describe, expect, it } from '@jest/globals';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { FailoverPreflight } from '../../activities/kubernetes/workloads.js';
 import type { Workload } from '../../activities/kubernetes/deployments.js';
 import type { SwitchTrafficInput } from '../../activities/traffic/switch.js';
 import { isFailoverReport, type failover, type FailoverInput, type FailoverReport } from '../../workflows/failover.js';
 import { carriedDetails, rootFailure } from '../../model/failure-chain.js';
+import { shopFailoverStubs, shopPreflight } from '../helpers/failover-stubs.js';
 import { useTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
 
 const env = useTimeSkippingEnvironment();
@@ -25,57 +25,8 @@ const workloads = [
   { namespace: 'shop', name: 'frontend' },
 ];
 
-/** What preflight finds for a healthy warm-standby app `shop`, configured with `approvalTimeout: 10m`. */
-const preflight = (): FailoverPreflight => ({
-  app: 'shop',
-  from: { cluster: 'primary', reachable: true, healthy: true, detail: '3/3 Nodes Ready and schedulable' },
-  to: { cluster: 'standby', reachable: true, healthy: true, detail: '3/3 Nodes Ready and schedulable' },
-  mode: 'warm-standby',
-  namespaces: ['shop'],
-  workloads: workloads.map((w) => ({
-    ...w,
-    replicas: 2,
-    replicasFrom: "primary's spec.replicas",
-    cpuMilli: 100,
-    memoryBytes: 64 * 1024 ** 2,
-  })),
-  capacity: {
-    neededCpuMilli: 400,
-    neededMemoryBytes: 256 * 1024 ** 2,
-    freeCpuMilli: 12_000,
-    freeMemoryBytes: 48 * 1024 ** 3,
-    ok: true,
-    detail: 'needs 400m CPU and 0.25 GiB; standby has 12000m and 48.00 GiB free',
-  },
-  blockers: [],
-  warnings: [],
-  objectives: { rtoSeconds: 600, rpoSeconds: 86_400 },
-  traffic: {
-    provider: 'externalDNS',
-    description: "DNSEndpoint lifeboat-traffic/shop on 'standby': shop.lab.example A → 198.51.100.10",
-    attempts: 5,
-    timeoutSeconds: 20,
-  },
-  approvalTimeoutSeconds: 600,
-  availableTimeoutSeconds: 120,
-  velero: { namespace: 'velero', timeoutSeconds: 300 },
-});
-
 /** Every activity failover calls, each answering as a healthy lab would; a test overrides the ones that fail. */
-const healthy = () => ({
-  preflightFailover: () => Promise.resolve(preflight()),
-  fenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) =>
-    Promise.resolve({ fenced: ws.map((w) => ({ ...w, previousReplicas: 2 })) }),
-  unfenceWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ unfenced: ws }),
-  activateWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ activated: ws }),
-  activateAsSourceStops: ({ workloads: ws }: { workloads: Workload[] }) =>
-    Promise.resolve({ activated: ws, firstActivatedAt: new Date().toISOString() }),
-  deactivateWorkloads: ({ workloads: ws }: { workloads: Workload[] }) => Promise.resolve({ deactivated: ws }),
-  waitWorkloadsAvailable: ({ workloads: ws, since }: { workloads: Workload[]; since: string }) =>
-    Promise.resolve({ availableAt: since, secondsSinceStart: 1, workloads: ws.map((w) => ({ ...w, readyReplicas: 2 })) }),
-  switchTraffic: (i: SwitchTrafficInput) => Promise.resolve({ changed: true, activeCluster: i.to, detail: `record points at '${i.to}'` }),
-  trafficStatus: () => Promise.resolve({ provider: 'externalDNS', activeCluster: 'standby', detail: "record points at 'standby'" }),
-});
+const healthy = () => shopFailoverStubs(shopPreflight({ workloads, replicas: 2 }));
 
 const input: FailoverInput = { app: 'shop', from: 'primary', to: 'standby', reason: 'outcome test' };
 

@@ -11,6 +11,7 @@ import type { ReachabilityWitness, SiteWitnessView } from '../../model/partition
 import type { RunbookReport } from '../../model/runbook/run.js';
 import type { FailoverPreflight } from '../../activities/kubernetes/workloads.js';
 import { runbookApproveUpdate, runbookReportQuery, type runbook } from '../../workflows/runbook.js';
+import { shopPreflight } from '../helpers/failover-stubs.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 import { useTimeSkippingEnvironment, recorded, withStubbedWorker } from '../helpers/time-skipping.js';
 
@@ -36,23 +37,8 @@ function world() {
     readSiteWitness: ({ cluster, peer }: { cluster: string; peer: string }): Promise<SiteWitnessView> =>
       Promise.resolve({ cluster, peer, state: cluster === 'standby' ? view.standby : 'unreadable', detail: 'stub' }),
     // The failover's dry run (a plan): the source unreachable, nothing to move.
-    preflightFailover: ({ app, from, to }: { app: string; from: string; to: string }): Promise<FailoverPreflight> =>
-      Promise.resolve({
-        app,
-        from: { cluster: from, reachable: false, healthy: false, detail: 'no answer within 5 s' },
-        to: { cluster: to, reachable: true, healthy: true, detail: '3/3 Nodes Ready' },
-        mode: 'warm-standby',
-        namespaces: ['shop'],
-        workloads: [],
-        capacity: { neededCpuMilli: 0, neededMemoryBytes: 0, freeCpuMilli: 1000, freeMemoryBytes: 1e9, ok: true, detail: 'ok' },
-        blockers: [],
-        warnings: [],
-        objectives: { rtoSeconds: 600, rpoSeconds: 3600 },
-        traffic: { provider: 'externalDNS', description: 'DNSEndpoint', attempts: 3, timeoutSeconds: 10 },
-        approvalTimeoutSeconds: 600,
-        availableTimeoutSeconds: 120,
-        velero: { namespace: 'velero', timeoutSeconds: 600 },
-      }),
+    preflightFailover: (): Promise<FailoverPreflight> =>
+      Promise.resolve(shopPreflight({ workloads: [], reachable: false }, { objectives: { rtoSeconds: 600, rpoSeconds: 3600 } })),
     decidePartition: (input: Parameters<ReturnType<typeof createPartitionActivities>['decidePartition']>[0]) =>
       createPartitionActivities().decidePartition(input),
   });
