@@ -35,9 +35,16 @@ export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workfl
     : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules }, sinks };
 }
 
-/** The workflow source an override names, if any (a test's workflowsPath, say): the build id is derived from what runs. */
-const pickWorkflowSource = ({ workflowBundle, workflowsPath }: Partial<WorkerOptions>) =>
-  workflowBundle || workflowsPath ? { workflowBundle, workflowsPath } : {};
+/**
+ * The workflow source an override names, if any (a test's workflowsPath, say): the build id is derived
+ * from what runs. Workflows from source get the workflow interceptors a bundle has built in.
+ */
+const pickWorkflowSource = ({ workflowBundle, workflowsPath }: Partial<WorkerOptions>): Partial<WorkerOptions> =>
+  workflowBundle
+    ? { workflowBundle, workflowsPath: undefined, interceptors: {} }
+    : workflowsPath
+      ? { workflowBundle: undefined, workflowsPath, interceptors: { workflowModules: workflowInterceptorModules } }
+      : {};
 
 export interface WorkerHandle {
   worker: Worker;
