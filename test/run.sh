@@ -45,13 +45,26 @@ nodes=$(pattern $noding); nodes=${nodes:-^$}
 apart=$(pattern $marked $noding); apart=${apart:-^$}
 parallel=$(mktemp); together=$(mktemp); serial=$(mktemp)
 set +e
-node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$parallel" --passWithNoTests --maxWorkers="${LIFEBOAT_TEST_WORKERS:-3}" --testPathIgnorePatterns="$apart" "$@"
+node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$parallel" --passWithNoTests --maxWorkers="${LIFEBOAT_TEST_WORKERS:-4}" --testPathIgnorePatterns="$apart" "$@"
 rc_parallel=$?
-node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$together" --passWithNoTests --maxWorkers="${LIFEBOAT_TEST_WORKERS:-3}" --testPathPatterns="$nodes" "$@"
+node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$together" --passWithNoTests --maxWorkers="${LIFEBOAT_TEST_WORKERS:-4}" --testPathPatterns="$nodes" "$@"
 rc_together=$?
 node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$serial" --passWithNoTests --runInBand --testPathPatterns="$disruptive" "$@"
 rc_serial=$?
 set -e
-node -e 'const fs=require("fs"); const rs=process.argv.slice(1).filter((f)=>fs.statSync(f).size).map((f)=>JSON.parse(fs.readFileSync(f,"utf8"))); const n=(k)=>rs.reduce((a,r)=>a+r[k],0); console.log(`tests: ${n("numPassedTests")} passed, ${n("numFailedTests")} failed` + (n("numPendingTests") ? `, ${n("numPendingTests")} skipped` : ""))' "$parallel" "$together" "$serial" || true
+node -e '
+const fs = require("fs");
+const phases = ["parallel", "nodes", "disruptive"];
+const rs = process.argv.slice(1).map((f, i) => [phases[i], fs.statSync(f).size ? JSON.parse(fs.readFileSync(f, "utf8")) : undefined]).filter(([, r]) => r);
+// Where the time went: each phase wall clock and its slowest suites, to keep a warm run under 30 minutes.
+for (const [phase, r] of rs) {
+  const suites = r.testResults.map((t) => ({ name: t.name.replace(/.*\/dist\//, ""), s: (t.endTime - t.startTime) / 1000 }));
+  const wall = suites.length ? (Math.max(...r.testResults.map((t) => t.endTime)) - r.startTime) / 1000 : 0;
+  const slowest = suites.sort((a, b) => b.s - a.s).slice(0, 5).map((t) => `${t.name} ${t.s.toFixed(0)}s`).join(", ");
+  console.log(`[test] ${phase}: ${suites.length} suites in ${(wall / 60).toFixed(1)} min; slowest: ${slowest || "none"}`);
+}
+const n = (k) => rs.reduce((a, [, r]) => a + r[k], 0);
+console.log(`tests: ${n("numPassedTests")} passed, ${n("numFailedTests")} failed` + (n("numPendingTests") ? `, ${n("numPendingTests")} skipped` : ""))
+' "$parallel" "$together" "$serial" || true
 rm -f "$parallel" "$together" "$serial"
 [ "$rc_parallel" -eq 0 ] && [ "$rc_together" -eq 0 ] && [ "$rc_serial" -eq 0 ]
