@@ -2,7 +2,7 @@
 // ports, each with a pid file in its scratch directory, so that a later attempt (after the worker
 // was killed) finds and stops what an earlier one left, and so that teardown happens in every outcome.
 import { existsSync, readFileSync } from 'node:fs';
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -104,16 +104,26 @@ async function stopPid(pid: number, graceMs: number): Promise<void> {
   }
 }
 
+/** Processes whose command line names `dir`: every scratch process has its files there. */
+async function processesNaming(dir: string): Promise<number[]> {
+  const pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p)).map(Number);
+  const named = await Promise.all(pids.map(async (pid) => ((await ownedBy(pid, dir)) ? [pid] : [])));
+  return named.flat();
+}
+
 /**
- * Stops every process a pid file in `dir` names (if it is still ours) and removes the directory.
- * Idempotent: the start of every attempt and the runbook's final cleanup both call it.
+ * Stops every process of `dir` and removes the directory: those its pid files name (if still ours) and
+ * any other whose command line names it (a worker killed between starting a process and writing its
+ * pid file). Idempotent: the start of every attempt and the runbook's final cleanup both call it.
  */
 export async function removeScratch(dir: string): Promise<{ stoppedPids: number[]; removed: boolean }> {
   const stoppedPids: number[] = [];
   if (!existsSync(dir)) return { stoppedPids, removed: false };
-  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.pid'))) {
-    const pid = Number((await readFile(join(dir, file), 'utf8')).trim());
-    if (pid > 0 && alive(pid) && (await ownedBy(pid, dir))) {
+  const fromFiles = await Promise.all(
+    (await readdir(dir)).filter((f) => f.endsWith('.pid')).map(async (f) => Number((await readFile(join(dir, f), 'utf8')).trim())),
+  );
+  for (const pid of new Set([...fromFiles, ...(await processesNaming(dir))])) {
+    if (pid > 0 && pid !== process.pid && alive(pid) && (await ownedBy(pid, dir))) {
       await stopPid(pid, 5_000);
       stoppedPids.push(pid);
     }
@@ -132,12 +142,20 @@ export interface ScratchProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `command` with its output in `<dir>/<name>.log` and its pid in `<dir>/<name>.pid`. */
+/**
+ * Starts `command` with its output in `<dir>/<name>.log` and its pid in `<dir>/<name>.pid`. The log is
+ * the process's own stdout and stderr (an open file it inherits), not a pipe through the worker: a
+ * worker that dies must not take the process with it (a Go program dies of SIGPIPE at its first write
+ * to a broken pipe, before a retry could find and stop it) nor lose its last lines.
+ */
 export async function startScratchProcess(dir: string, name: string, command: string, args: string[]): Promise<ScratchProcess> {
-  const log = { file: scratchLog(dir, name), append: true } as const;
-  // Created 0600 before the process opens it: a log may quote what the process read.
-  await writeFile(log.file, '', { mode: 0o600, flag: 'a' });
-  const child = execa(command, args, { stdin: 'ignore', stdout: log, stderr: log, reject: false, cleanup: true });
+  // Created 0600 before the process writes to it: a log may quote what the process read.
+  const log = await open(scratchLog(dir, name), 'a', 0o600);
+  // execa spawns at once (a spawn error is in the promise); the child has its own copy of the descriptor.
+  // (execa's types take a descriptor only as a number literal, hence the cast.)
+  const fd = log.fd as 3;
+  const child = execa(command, args, { stdin: 'ignore', stdout: fd, stderr: fd, reject: false, cleanup: true });
+  await log.close();
   const pid = child.pid;
   if (pid === undefined) {
     const result = await child;
