@@ -125,18 +125,42 @@ export const createClaimRestoreActivities = (deps: Pick<ActivityDeps, 'clusters'
         if (!text) continue;
         const items = JSON.parse(text) as Record<string, string[]>;
         if (!(items['v1/PersistentVolumeClaim'] ?? []).includes(`${namespace}/${claim}`)) continue;
-        // Velero 1.14+ keeps the CSI VolumeSnapshots it took in `<backup>-csi-volumesnapshots.json.gz`
-        // (each names its claim); older ones list them among the backup's resources.
+        // How Velero backed up each claim's volume: `<backup>-volumeinfo.json.gz` (Velero 1.13+, what 1.18
+        // writes; no `-csi-volumesnapshots.json.gz` beside it), one entry per claim, `CSISnapshot` with the
+        // snapshot's handle when it took a CSI snapshot that stayed in the cluster (not moved by the data
+        // mover, which this claim-only restore does not drive). Older backups have only the snapshots file.
+        type VolumeInfo = {
+          pvcName?: string;
+          pvcNamespace?: string;
+          backupMethod?: string;
+          snapshotDataMoved?: boolean;
+          result?: string;
+          csiSnapshotInfo?: { snapshotHandle?: string; driver?: string; operationID?: string };
+        };
+        const volumeInfo = await readVeleroFile(deps.s3, bucket, backupFileKey(prefix, c.status.name, '-volumeinfo.json.gz'));
+        const ofClaim = ((volumeInfo ? (JSON.parse(volumeInfo) as VolumeInfo[] | null) : null) ?? [])
+          .filter(
+            (v) =>
+              v.pvcNamespace === namespace &&
+              v.pvcName === claim &&
+              v.backupMethod === 'CSISnapshot' &&
+              !v.snapshotDataMoved &&
+              v.result !== 'failed' &&
+              v.csiSnapshotInfo?.snapshotHandle,
+          )
+          // The operation ID is `<namespace>/<VolumeSnapshot>/<time>`.
+          .map(
+            (v) =>
+              `${v.csiSnapshotInfo!.operationID?.split('/').slice(0, 2).join('/') || namespace}, ${v.csiSnapshotInfo!.driver} snapshot ${v.csiSnapshotInfo!.snapshotHandle}`,
+          );
         type Snapshot = { metadata?: { namespace?: string; name?: string }; spec?: { source?: { persistentVolumeClaimName?: string } } };
-        const csiFile = await readVeleroFile(deps.s3, bucket, backupFileKey(prefix, c.status.name, '-csi-volumesnapshots.json.gz'));
-        const ofClaim = ((csiFile ? (JSON.parse(csiFile) as Snapshot[] | null) : null) ?? [])
+        const csiFile = volumeInfo
+          ? undefined
+          : await readVeleroFile(deps.s3, bucket, backupFileKey(prefix, c.status.name, '-csi-volumesnapshots.json.gz'));
+        const listed = ((csiFile ? (JSON.parse(csiFile) as Snapshot[] | null) : null) ?? [])
           .filter((s) => s.metadata?.namespace === namespace && s.spec?.source?.persistentVolumeClaimName === claim)
           .map((s) => `${namespace}/${s.metadata?.name}`);
-        const listed = Object.entries(items)
-          .filter(([kind]) => kind.startsWith('snapshot.storage.k8s.io/') && kind.endsWith('/VolumeSnapshot'))
-          .flatMap(([, names]) => names)
-          .filter((n) => n.startsWith(`${namespace}/`));
-        const snapshots = ofClaim.length ? ofClaim : listed;
+        const snapshots = volumeInfo ? ofClaim : listed;
         const csiSnapshot = c.csi > 0 && snapshots.length > 0;
         const pvbs = await readVeleroFile(deps.s3, bucket, backupFileKey(prefix, c.status.name, '-podvolumebackups.json.gz'));
         const podVolumeBackups = pvbs ? ((JSON.parse(pvbs) as unknown[] | null) ?? []).length : 0;
