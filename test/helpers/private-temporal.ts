@@ -31,7 +31,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts a private dev server with Lifeboat's search attributes; `startTimeoutMs` bounds each start. */
 export async function startPrivateTemporal({ startTimeoutMs = 60_000 } = {}): Promise<PrivateTemporal> {
-  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-temporal-'));
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-private-temporal-'));
   const dbFile = join(dir, 'temporal.db');
   const logFile = join(dir, 'temporal.log');
   const [frontend, http, metrics] = [await freePort(), await freePort(), await freePort()];
