@@ -124,6 +124,12 @@ export function retentionDeleteFailure(cluster: string, result: RetentionResult,
   });
 }
 
+/** What the stream's heartbeats carry: its progress, and the member it streams from (a pending activity shows which). */
+export interface StreamHeartbeat extends StreamProgress {
+  endpoint: string;
+  memberId: string;
+}
+
 export const createEtcdSnapshotActivities = (
   deps: Pick<ActivityDeps, 'clusters' | 'tools' | 's3' | 'bucket' | 'keyRing' | 'objectLock'>,
 ) => {
@@ -170,7 +176,8 @@ export const createEtcdSnapshotActivities = (
             binding: { cluster, snapshotId },
             objectLock: objectLockParams(deps.objectLock),
             signal: ctx.cancellationSignal,
-            onProgress: (p: StreamProgress) => ctx.heartbeat(p),
+            onProgress: (p: StreamProgress) =>
+              ctx.heartbeat({ ...p, endpoint: member.endpoint, memberId: member.memberId } satisfies StreamHeartbeat),
           }),
         );
         return {
