@@ -19,7 +19,7 @@ import { createEtcdHealthActivities, etcdctl, etcdEndpointAnswers } from '../../
 import type { StreamHeartbeat } from '../../activities/etcd/snapshot.js';
 import { fetchSnapshot } from '../../activities/object-store/snapshot-fetch.js';
 import { labComponents } from '../../lab/components.js';
-import { addFault, deleteProxy, ensureProxies } from '../../lab/faults.js';
+import { addFault, clearFaults, deleteProxy, ensureProxies } from '../../lab/faults.js';
 import { startDaemon } from '../../lab/processes.js';
 import { etcdMembersOf, labClusters, type LabEtcdMember } from '../../lab/topology.js';
 import { maxStreamAttempts, snapshotIdFor, snapshotObjectKey } from '../../model/snapshot-layout.js';
@@ -44,6 +44,8 @@ const proxyNames = members.map((m) => `test-${id}-etcd-${m.name}`);
 /** The worker's endpoint of each member (its proxy), in the members' order. */
 let proxied: string[] = [];
 let worker: TestWorker;
+/** The proxies' bandwidth limit, KB/s. */
+let kbps = 0;
 /** The members this suite killed and has not restarted yet: afterAll restarts them whatever happened. */
 const down = new Set<LabEtcdMember>();
 
@@ -102,7 +104,7 @@ beforeAll(async () => {
   proxied = listening.map((p) => `https://${p.listen}`);
   // About 30 s for the whole snapshot (its size is the database's); TLS still verifies (IP SAN 127.0.0.1).
   const dbSize = Math.max(...(await statuses()).map((s) => s.dbSizeBytes));
-  const kbps = Math.max(64, Math.ceil(dbSize / 1024 / 30));
+  kbps = Math.max(64, Math.ceil(dbSize / 1024 / 30));
   for (const name of proxyNames) await addFault(name, { kind: 'bandwidth', kbps, directions: ['downstream'] });
   // Only the worker's etcd path goes through the proxies; Kubernetes, MinIO and Temporal stay direct.
   worker = await startTestWorker((config) => ({
@@ -159,21 +161,30 @@ async function incompleteUploads(handle: WorkflowHandle): Promise<number> {
 
 /**
  * Until the stream of `attempt` is in flight: a heartbeat of it names the member and shows etcd's bytes
- * coming with more to come, and the object store holds the attempt's multipart upload (its first 8 MiB
- * part is on the way). Returns the member it streams from.
+ * coming with more to come, and (the first attempt) the object store holds the attempt's multipart
+ * upload, its first 8 MiB part on the way. A retry's first heartbeat names another member than
+ * `notFrom` (heartbeat details outlive a failed attempt). Returns the member it streams from.
  */
 async function untilStreaming(handle: WorkflowHandle, attempt: number, notFrom?: LabEtcdMember): Promise<LabEtcdMember> {
   const beat = await until(`attempt ${attempt} of the stream heartbeating`, 90_000, async () => {
-    const s = await streamState(handle);
-    const b = s.beat;
-    // Heartbeat details outlive a failed attempt: a new attempt's first names another member.
+    const { attempt: now, beat: b } = await streamState(handle);
     const fresh = b && (!notFrom || memberAt(b.endpoint) !== notFrom);
-    return s.attempt === attempt && fresh && b.bytesRead > 0 && b.bytesRemaining > 0 ? b : undefined;
+    return now === attempt && fresh && b.bytesRead > 0 && b.bytesRemaining > 0 ? b : undefined;
   });
-  await until(`attempt ${attempt}'s multipart upload`, 60_000, async () => ((await uploadsOf(handle, attempt)) > 0 ? true : undefined));
   const from = memberAt(beat.endpoint);
   expect(beat.memberId).toBe((await statuses()).find((s) => s.member === from)?.memberId);
+  if (attempt === 1)
+    await until(`attempt ${attempt}'s multipart upload`, 60_000, async () => ((await uploadsOf(handle, attempt)) > 0 ? true : undefined));
   return from;
+}
+
+/** Hands the leadership to `m` (etcdctl move-leader, sent to the leader) and waits until all agree; returns its member id. */
+async function makeLeader(m: LabEtcdMember): Promise<string> {
+  const leader = (await agreedLeader())!;
+  const memberId = (await statuses()).find((s) => s.member === m)!.memberId;
+  if (leader !== m) await etcdctl(deps, 'primary', ['move-leader', BigInt(memberId).toString(16)], undefined, [leader.clientUrl]);
+  await until(`${m.name} leading`, 15_000, async () => ((await agreedLeader()) === m ? true : undefined));
+  return memberId;
 }
 
 /** The objects under the run's snapshot prefix, by name. */
@@ -239,23 +250,44 @@ describe("etcd leader loss during a snapshot of the primary's 3-member etcd", ()
     await untilHealthy();
     const handle = await startSnapshot('streamed');
     const source = await untilStreaming(handle, 1);
-    const leader = (await agreedLeader())!;
-    const sourceId = (await statuses()).find((s) => s.member === source)!.memberId;
-    // Leadership handed to the member that streams (etcdctl move-leader, sent to the leader).
-    await etcdctl(deps, 'primary', ['move-leader', BigInt(sourceId).toString(16)], undefined, [leader.clientUrl]);
-    await until('the streamed member leading', 15_000, async () => ((await agreedLeader()) === source ? true : undefined));
+    const sourceId = await makeLeader(source);
 
     const killedAt = await kill(source);
     const failure = await until('the first attempt failed', 60_000, async () => (await streamState(handle)).lastFailure ?? undefined);
+    expect(Date.now() - killedAt).toBeLessThan(15_000);
     expect(failure.applicationFailureInfo?.nonRetryable ?? false).toBe(false);
     expect(failure.message).not.toBe('');
     // The retry streams from a member that answers; the killed one stays down until then.
     const retriedFrom = await untilStreaming(handle, 2, source);
-    expect(retriedFrom).not.toBe(source);
     await restart(source);
 
     const { manifest } = await handle.result();
-    expect(Date.now() - killedAt).toBeLessThan(120_000);
+    expect(retriedActivities(await handle.fetchHistory())).toEqual([['streamEtcdSnapshot', 2]]);
+    expect(memberAt(manifest.etcd.endpoint)).toBe(retriedFrom);
+    expect(manifest.etcd.memberId).not.toBe(sourceId);
+    await expectCleanSnapshot(handle, manifest, 2);
+  }, 300_000);
+
+  it('the streamed member, made leader, lost as a crashed host is (its path black-holed, then killed): the silent stream is given up within seconds, and the retry streams from another member', async () => {
+    await untilHealthy();
+    const handle = await startSnapshot('silent');
+    const source = await untilStreaming(handle, 1);
+    const sourceId = await makeLeader(source);
+    const proxy = proxyNames[members.indexOf(source)]!;
+
+    // No FIN, no RST: the worker's connection stays open and nothing more arrives on it.
+    await addFault(proxy, { kind: 'blackhole', directions: ['upstream', 'downstream'] });
+    const killedAt = await kill(source);
+    const failure = await until('the first attempt failed', 90_000, async () => (await streamState(handle)).lastFailure ?? undefined);
+    expect(Date.now() - killedAt).toBeLessThan(45_000);
+    expect(failure.applicationFailureInfo?.nonRetryable ?? false).toBe(false);
+    const retriedFrom = await untilStreaming(handle, 2, source);
+    // The host comes back: its path heals (as slow as the others), its etcd starts again.
+    await clearFaults(proxy);
+    await addFault(proxy, { kind: 'bandwidth', kbps, directions: ['downstream'] });
+    await restart(source);
+
+    const { manifest } = await handle.result();
     expect(retriedActivities(await handle.fetchHistory())).toEqual([['streamEtcdSnapshot', 2]]);
     expect(memberAt(manifest.etcd.endpoint)).toBe(retriedFrom);
     expect(manifest.etcd.memberId).not.toBe(sourceId);
