@@ -8,6 +8,7 @@ import { clusterClients } from '../kubernetes/cluster.js';
 import { withEtcdClient } from './client.js';
 import { countRegistry } from './inventory.js';
 import { etcdEndpointAnswers, snapshotSourceMember } from './health.js';
+import type { EtcdMemberStatus } from '../../model/health.js';
 import { planRetention, type RetentionPlan, type SnapshotRecord } from '../../model/retention.js';
 import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
 import {
@@ -124,6 +125,12 @@ export function retentionDeleteFailure(cluster: string, result: RetentionResult,
   });
 }
 
+/** An error of an etcd call (a gRPC status: the member died, hung past its keepalive, or refused), not of the object store. */
+const isGrpcStatusError = (err: unknown): err is Error & { code: number; details: string } => {
+  const e = err as { code?: unknown; details?: unknown; $metadata?: unknown };
+  return err instanceof Error && typeof e.code === 'number' && typeof e.details === 'string' && e.$metadata === undefined;
+};
+
 /** What the stream's heartbeats carry: its progress, and the member it streams from (a pending activity shows which). */
 export interface StreamHeartbeat extends StreamProgress {
   endpoint: string;
@@ -158,11 +165,14 @@ export const createEtcdSnapshotActivities = (
       // This attempt's key and every earlier attempt's: their uploads are stale now.
       const attemptKeys = Array.from({ length: attempt }, (_, i) => snapshotObjectKey(cluster, snapshotId, i + 1));
       const where = etcdWhere(cluster, config.etcd.endpoints);
+      let member: EtcdMemberStatus | undefined;
+      let progress: StreamProgress | undefined;
       try {
         const leftovers = await abortIncompleteUploads(deps.s3, bucket, { keys: attemptKeys });
         if (leftovers.length) ctx.log.info('aborted uploads left by an earlier attempt', { uploads: leftovers });
         // One member, named in the manifest: the one whose snapshot this is.
-        const member = snapshotSourceMember(await etcdEndpointAnswers(deps, cluster), cluster);
+        member = snapshotSourceMember(await etcdEndpointAnswers(deps, cluster), cluster);
+        const source = member;
         const streamStartedAt = new Date().toISOString();
         // The SDK throttles what reaches the server (the worker's maxHeartbeatThrottleInterval).
         const result = await withEtcdClient(config, [member.endpoint], (etcd) =>
@@ -176,8 +186,10 @@ export const createEtcdSnapshotActivities = (
             binding: { cluster, snapshotId },
             objectLock: objectLockParams(deps.objectLock),
             signal: ctx.cancellationSignal,
-            onProgress: (p: StreamProgress) =>
-              ctx.heartbeat({ ...p, endpoint: member.endpoint, memberId: member.memberId } satisfies StreamHeartbeat),
+            onProgress: (p: StreamProgress) => {
+              progress = p;
+              ctx.heartbeat({ ...p, endpoint: source.endpoint, memberId: source.memberId } satisfies StreamHeartbeat);
+            },
           }),
         );
         return {
@@ -200,7 +212,17 @@ export const createEtcdSnapshotActivities = (
         // Whatever happened, no parts of this attempt stay behind.
         await abortIncompleteUploads(deps.s3, bucket, { keys: [objectKey] }).catch(() => undefined);
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('snapshot upload cancelled; multipart upload aborted');
-        throw classifySnapshotError(err, where);
+        const classified = classifySnapshotError(err, where);
+        if (classified === err && member && isGrpcStatusError(err))
+          throw ApplicationFailure.retryable(
+            `the snapshot stream from etcd member ${BigInt(member.memberId).toString(16)} at ${member.endpoint} of cluster '${cluster}' broke${
+              progress
+                ? ` after ${progress.bytesRead} of ${progress.bytesRead + progress.bytesRemaining} bytes (its last progress report)`
+                : ''
+            }: ${err.message}; a retry streams from a member that answers`,
+            failureTypes.EtcdStreamInterrupted,
+          );
+        throw classified;
       }
     },
 

@@ -13,14 +13,15 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { activityDeps } from '../../activities/deps.js';
 import { createEtcdHealthActivities, etcdctl, etcdEndpointAnswers } from '../../activities/etcd/health.js';
 import type { StreamHeartbeat } from '../../activities/etcd/snapshot.js';
 import { fetchSnapshot } from '../../activities/object-store/snapshot-fetch.js';
 import { labComponents } from '../../lab/components.js';
-import { addFault, clearFaults, deleteProxy, ensureProxies } from '../../lab/faults.js';
-import { startDaemon } from '../../lab/processes.js';
+import { addFault, deleteProxy, ensureProxies } from '../../lab/faults.js';
+import { runningPid, startDaemon } from '../../lab/processes.js';
 import { etcdMembersOf, labClusters, type LabEtcdMember } from '../../lab/topology.js';
 import { maxStreamAttempts, snapshotIdFor, snapshotObjectKey } from '../../model/snapshot-layout.js';
 import type { Step } from '../../model/steps.js';
@@ -44,8 +45,6 @@ const proxyNames = members.map((m) => `test-${id}-etcd-${m.name}`);
 /** The worker's endpoint of each member (its proxy), in the members' order. */
 let proxied: string[] = [];
 let worker: TestWorker;
-/** The proxies' bandwidth limit, KB/s. */
-let kbps = 0;
 /** The members this suite killed and has not restarted yet: afterAll restarts them whatever happened. */
 const down = new Set<LabEtcdMember>();
 
@@ -91,6 +90,15 @@ async function restart(m: LabEtcdMember): Promise<void> {
   await untilHealthy();
 }
 
+/** SIGSTOPs a member: it holds its sockets open and answers nothing. afterAll kills and restarts it if a test did not. */
+async function freeze(m: LabEtcdMember): Promise<number> {
+  const pid = await runningPid(m.daemon);
+  if (!pid) throw new Error(`lab process ${m.daemon} is not running`);
+  down.add(m);
+  process.kill(pid, 'SIGSTOP');
+  return Date.now();
+}
+
 async function kill(m: LabEtcdMember): Promise<number> {
   down.add(m);
   await killLabProcess(m.daemon);
@@ -104,7 +112,7 @@ beforeAll(async () => {
   proxied = listening.map((p) => `https://${p.listen}`);
   // About 30 s for the whole snapshot (its size is the database's); TLS still verifies (IP SAN 127.0.0.1).
   const dbSize = Math.max(...(await statuses()).map((s) => s.dbSizeBytes));
-  kbps = Math.max(64, Math.ceil(dbSize / 1024 / 30));
+  const kbps = Math.max(64, Math.ceil(dbSize / 1024 / 30));
   for (const name of proxyNames) await addFault(name, { kind: 'bandwidth', kbps, directions: ['downstream'] });
   // Only the worker's etcd path goes through the proxies; Kubernetes, MinIO and Temporal stay direct.
   worker = await startTestWorker((config) => ({
@@ -114,7 +122,11 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   try {
-    for (const m of [...down]) await restart(m);
+    for (const m of [...down]) {
+      // A frozen member is killed first (SIGKILL ends a stopped process too).
+      if (await runningPid(m.daemon)) await killLabProcess(m.daemon);
+      await restart(m);
+    }
     await untilHealthy();
   } finally {
     await worker?.stop();
@@ -187,6 +199,18 @@ async function makeLeader(m: LabEtcdMember): Promise<string> {
   return memberId;
 }
 
+/** The failed attempt's failure: retryable, typed, naming the member and how far the stream got. */
+function expectInterrupted(failure: temporal.api.failure.v1.IFailure, source: LabEtcdMember, sourceId: string): void {
+  expect(failure.applicationFailureInfo?.type).toBe('EtcdStreamInterrupted');
+  expect(failure.applicationFailureInfo?.nonRetryable ?? false).toBe(false);
+  const endpoint = proxied[members.indexOf(source)]!;
+  expect(failure.message).toMatch(
+    new RegExp(
+      `^the snapshot stream from etcd member ${BigInt(sourceId).toString(16)} at ${endpoint.replace(/[.]/g, '\\.')} of cluster 'primary' broke after \\d+ of \\d+ bytes \\(its last progress report\\): 14 UNAVAILABLE: .+; a retry streams from a member that answers$`,
+    ),
+  );
+}
+
 /** The objects under the run's snapshot prefix, by name. */
 async function snapshotObjects(snapshotId: string): Promise<string[]> {
   const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `etcd/primary/${snapshotId}/` }));
@@ -255,8 +279,7 @@ describe("etcd leader loss during a snapshot of the primary's 3-member etcd", ()
     const killedAt = await kill(source);
     const failure = await until('the first attempt failed', 60_000, async () => (await streamState(handle)).lastFailure ?? undefined);
     expect(Date.now() - killedAt).toBeLessThan(15_000);
-    expect(failure.applicationFailureInfo?.nonRetryable ?? false).toBe(false);
-    expect(failure.message).not.toBe('');
+    expectInterrupted(failure, source, sourceId);
     // The retry streams from a member that answers; the killed one stays down until then.
     const retriedFrom = await untilStreaming(handle, 2, source);
     await restart(source);
@@ -268,23 +291,20 @@ describe("etcd leader loss during a snapshot of the primary's 3-member etcd", ()
     await expectCleanSnapshot(handle, manifest, 2);
   }, 300_000);
 
-  it('the streamed member, made leader, lost as a crashed host is (its path black-holed, then killed): the silent stream is given up within seconds, and the retry streams from another member', async () => {
+  it('the streamed member, made leader, hangs (SIGSTOP: a frozen host, its connections open and silent): the stream is given up within seconds, and the retry streams from another member', async () => {
     await untilHealthy();
-    const handle = await startSnapshot('silent');
+    const handle = await startSnapshot('hung');
     const source = await untilStreaming(handle, 1);
     const sourceId = await makeLeader(source);
-    const proxy = proxyNames[members.indexOf(source)]!;
 
-    // No FIN, no RST: the worker's connection stays open and nothing more arrives on it.
-    await addFault(proxy, { kind: 'blackhole', directions: ['upstream', 'downstream'] });
-    const killedAt = await kill(source);
+    // Nothing closes the worker's connection: the process neither answers nor dies. The others elect a leader.
+    const frozenAt = await freeze(source);
     const failure = await until('the first attempt failed', 90_000, async () => (await streamState(handle)).lastFailure ?? undefined);
-    expect(Date.now() - killedAt).toBeLessThan(45_000);
-    expect(failure.applicationFailureInfo?.nonRetryable ?? false).toBe(false);
+    expect(Date.now() - frozenAt).toBeLessThan(45_000);
+    expectInterrupted(failure, source, sourceId);
     const retriedFrom = await untilStreaming(handle, 2, source);
-    // The host comes back: its path heals (as slow as the others), its etcd starts again.
-    await clearFaults(proxy);
-    await addFault(proxy, { kind: 'bandwidth', kbps, directions: ['downstream'] });
+    // The frozen host is power-cycled.
+    await kill(source);
     await restart(source);
 
     const { manifest } = await handle.result();
