@@ -11,9 +11,9 @@
 // lab: disruptive (kills one member of the primary's etcd for a few seconds): runs alone, after the other suites (test/run.sh).
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { temporal } from '@temporalio/proto';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { activityDeps } from '../../activities/deps.js';
 import { createEtcdHealthActivities, etcdctl, etcdEndpointAnswers } from '../../activities/etcd/health.js';
@@ -45,7 +45,7 @@ const proxyNames = members.map((m) => `test-${id}-etcd-${m.name}`);
 /** The worker's endpoint of each member (its proxy), in the members' order. */
 let proxied: string[] = [];
 let worker: TestWorker;
-/** The members this suite killed and has not restarted yet: afterAll restarts them whatever happened. */
+/** The members this suite killed or froze and has not restarted yet: afterEach restarts them whatever happened. */
 const down = new Set<LabEtcdMember>();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -90,7 +90,7 @@ async function restart(m: LabEtcdMember): Promise<void> {
   await untilHealthy();
 }
 
-/** SIGSTOPs a member: it holds its sockets open and answers nothing. afterAll kills and restarts it if a test did not. */
+/** SIGSTOPs a member: it holds its sockets open and answers nothing. afterEach kills and restarts it if a test did not. */
 async function freeze(m: LabEtcdMember): Promise<number> {
   const pid = await runningPid(m.daemon);
   if (!pid) throw new Error(`lab process ${m.daemon} is not running`);
@@ -120,13 +120,17 @@ beforeAll(async () => {
     clusters: config.clusters.map((c) => (c.name === 'primary' ? { ...c, etcd: { ...c.etcd, endpoints: proxied } } : c)),
   }));
 }, 120_000);
+// Whatever a test left, the member it killed or froze runs again before the next test starts.
+afterEach(async () => {
+  for (const m of [...down]) {
+    // A frozen member is killed first (SIGKILL ends a stopped process too).
+    if (await runningPid(m.daemon)) await killLabProcess(m.daemon);
+    await restart(m);
+  }
+  await untilHealthy();
+}, 180_000);
 afterAll(async () => {
   try {
-    for (const m of [...down]) {
-      // A frozen member is killed first (SIGKILL ends a stopped process too).
-      if (await runningPid(m.daemon)) await killLabProcess(m.daemon);
-      await restart(m);
-    }
     await untilHealthy();
   } finally {
     await worker?.stop();
@@ -148,10 +152,12 @@ async function streamState(handle: WorkflowHandle) {
   const { raw } = await handle.describe();
   const pending = raw.pendingActivities?.find((a) => a.activityType?.name === 'streamEtcdSnapshot');
   const payload = pending?.heartbeatDetails?.payloads?.[0];
+  // Failure messages are encrypted like payloads (worker/failure-converter.ts): decoded with the client's converter.
+  const failure = await decodeOptionalFailureToOptionalError(worker.client.options.loadedDataConverter, pending?.lastFailure);
   return {
     attempt: pending?.attempt ?? 0,
     beat: payload ? await decodePayload<StreamHeartbeat>(worker.client, payload) : undefined,
-    lastFailure: pending?.lastFailure,
+    lastFailure: failure,
   };
 }
 
@@ -200,9 +206,8 @@ async function makeLeader(m: LabEtcdMember): Promise<string> {
 }
 
 /** The failed attempt's failure: retryable, typed, naming the member and how far the stream got. */
-function expectInterrupted(failure: temporal.api.failure.v1.IFailure, source: LabEtcdMember, sourceId: string): void {
-  expect(failure.applicationFailureInfo?.type).toBe('EtcdStreamInterrupted');
-  expect(failure.applicationFailureInfo?.nonRetryable ?? false).toBe(false);
+function expectInterrupted(failure: Error & { type?: string; nonRetryable?: boolean }, source: LabEtcdMember, sourceId: string): void {
+  expect([failure.type, failure.nonRetryable]).toEqual(['EtcdStreamInterrupted', false]);
   const endpoint = proxied[members.indexOf(source)]!;
   expect(failure.message).toMatch(
     new RegExp(
@@ -277,7 +282,7 @@ describe("etcd leader loss during a snapshot of the primary's 3-member etcd", ()
     const sourceId = await makeLeader(source);
 
     const killedAt = await kill(source);
-    const failure = await until('the first attempt failed', 60_000, async () => (await streamState(handle)).lastFailure ?? undefined);
+    const failure = await until('the first attempt failed', 60_000, async () => (await streamState(handle)).lastFailure);
     expect(Date.now() - killedAt).toBeLessThan(15_000);
     expectInterrupted(failure, source, sourceId);
     // The retry streams from a member that answers; the killed one stays down until then.
@@ -299,7 +304,7 @@ describe("etcd leader loss during a snapshot of the primary's 3-member etcd", ()
 
     // Nothing closes the worker's connection: the process neither answers nor dies. The others elect a leader.
     const frozenAt = await freeze(source);
-    const failure = await until('the first attempt failed', 90_000, async () => (await streamState(handle)).lastFailure ?? undefined);
+    const failure = await until('the first attempt failed', 90_000, async () => (await streamState(handle)).lastFailure);
     expect(Date.now() - frozenAt).toBeLessThan(45_000);
     expectInterrupted(failure, source, sourceId);
     const retriedFrom = await untilStreaming(handle, 2, source);
