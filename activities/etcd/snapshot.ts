@@ -7,7 +7,7 @@ import type { KeyRing } from '../../worker/keys.js';
 import { clusterClients } from '../kubernetes/cluster.js';
 import { withEtcdClient } from './client.js';
 import { countRegistry } from './inventory.js';
-import { etcdEndpointAnswers, snapshotSourceMember } from './health.js';
+import { etcdEndpointAnswers, followsLeader, snapshotSourceMember } from './health.js';
 import type { EtcdMemberStatus } from '../../model/health.js';
 import { planRetention, type RetentionPlan, type SnapshotRecord } from '../../model/retention.js';
 import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
@@ -45,7 +45,10 @@ export function classifySnapshotError(err: unknown, where: { cluster: string; en
       failureTypes.EtcdTlsError,
     );
   }
-  if (/certificate|handshake|tls|ssl|x509|self.signed|PEM|key values mismatch/i.test(text) && !e.$metadata) {
+  // A connection lost during the handshake (a member that died or is starting, a proxy in front of one)
+  // is the network, which a retry may find healed; a refused certificate is not.
+  const lostConnection = /socket disconnected before secure TLS connection|ECONNRESET|ECONNREFUSED|socket hang up/i.test(text);
+  if (!lostConnection && /certificate|handshake|tls|ssl|x509|self.signed|PEM|key values mismatch/i.test(text) && !e.$metadata) {
     return ApplicationFailure.nonRetryable(
       `TLS to etcd of cluster '${where.cluster}' at ${where.endpoints} failed: ${text.trim()}`,
       failureTypes.EtcdTlsError,
@@ -229,9 +232,14 @@ export const createEtcdSnapshotActivities = (
     /** Object count per resource prefix at `revision`, read keys-only in pages. */
     async etcdInventory({ cluster, revision }: { cluster: string; revision: number }): Promise<Inventory> {
       const { config } = clusterClients(deps, cluster);
+      // Only members that answer with a leader: a client given a dead or starting member among the
+      // endpoints sends some calls to it. None answering: every endpoint, and its error says why.
+      const answering = (await etcdEndpointAnswers(deps, cluster)).flatMap((a) =>
+        'status' in a && followsLeader(a.status) ? [a.endpoint] : [],
+      );
       // kube-apiserver compacts old revisions every few minutes; after a long upload the snapshot's may
       // be gone. Count at the current one instead; the inventory records which revision was counted.
-      return withEtcdClient(config, undefined, (etcd) =>
+      return withEtcdClient(config, answering.length ? answering : undefined, (etcd) =>
         countRegistry(etcd, revision, {
           onPage: (totalKeys) => Context.current().heartbeat({ totalKeys }),
           onCompacted: (from, end) => etcd.kv.range({ key: from, range_end: end, keys_only: true, limit: 5_000 }),
