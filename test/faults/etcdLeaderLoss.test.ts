@@ -2,13 +2,20 @@
 // leader loss during a snapshot of the primary. The worker reaches each etcd member through a proxy of
 // this suite's own, limited so etcd's snapshot stream lasts about 30 s whatever the database's size
 // (a slow object store would not do: the upload buffers three 8 MiB parts, more than the primary's
-// whole snapshot, so etcd's side would be over in a second). While a member streams, the suite kills
-// -9 (a) the leader while a follower is streamed: the stream goes on and the run completes on its
-// first attempt; (b) the streamed member itself, made leader first (leader loss and stream loss at
-// once): the attempt fails, its multipart upload is aborted, and the retry streams from another
-// member. The killed member is restarted as soon as the run has moved on, and each test ends with the
-// three members healthy and agreeing on a leader.
-// lab: disruptive (kills one member of the primary's etcd for a few seconds): runs alone, after the other suites (test/run.sh).
+// whole snapshot, so etcd's side would be over in a second). While a member streams (a heartbeat names
+// it and shows bytes to come, and the first part's multipart upload exists):
+// (a) the leader is killed -9 while a follower streams: the stream goes on and the run completes on its
+//     first attempt, nothing retried;
+// (b) the streamed member, made leader first (etcdctl move-leader), is killed -9: leader loss and stream
+//     loss at once; the attempt fails as EtcdStreamInterrupted naming the member, its multipart upload is
+//     aborted, and the retry streams from another member;
+// (c) as (b), but the member is frozen (SIGSTOP: a hung host, its connections open and silent): gRPC
+//     keepalive gives the stream up within seconds (it used to wait forever, heartbeating), then as (b).
+// Each ends with one manifest naming the attempt's object, no other object and no incomplete upload
+// under the run's snapshot, the stored bytes decrypting to the manifest's sha256. The member is started
+// again as soon as the run has moved past it (afterEach too, whatever happened), and each test ends with
+// the three members healthy and agreeing on a leader.
+// lab: disruptive (kills or freezes one member of the primary's etcd, up to ~30 s at a time): runs alone, after the other suites (test/run.sh).
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
@@ -24,7 +31,6 @@ import { addFault, deleteProxy, ensureProxies } from '../../lab/faults.js';
 import { runningPid, startDaemon } from '../../lab/processes.js';
 import { etcdMembersOf, labClusters, type LabEtcdMember } from '../../lab/topology.js';
 import { maxStreamAttempts, snapshotIdFor, snapshotObjectKey } from '../../model/snapshot-layout.js';
-import type { Step } from '../../model/steps.js';
 import { createClients } from '../../worker/clients.js';
 import { loadKeyRing } from '../../worker/keys.js';
 import { decodePayload } from '../../worker/temporal.js';
@@ -268,7 +274,7 @@ describe("etcd leader loss during a snapshot of the primary's 3-member etcd", ()
 
     const { manifest, steps } = await handle.result();
     // etcd's side was still streaming when the leader died: the stream step ended well after.
-    const stream = steps.find((s: Step) => s.name === 'stream')!;
+    const stream = steps.find((s) => s.name === 'stream')!;
     expect(Date.parse(stream.finishedAt!) - killedAt).toBeGreaterThan(3_000);
     expect(retriedActivities(await handle.fetchHistory())).toEqual([]);
     expect(memberAt(manifest.etcd.endpoint)).toBe(source);
