@@ -33,6 +33,8 @@ export const failureTypes = {
   ObjectStoreMisconfigured: 'ObjectStoreMisconfigured',
   /** Retryable: a fresh stream may well be intact. */
   SnapshotChecksumMismatch: 'SnapshotChecksumMismatch',
+  /** Retryable: the member a snapshot streamed from died, hung or was cut off mid-stream; a retry picks a member that answers. */
+  EtcdStreamInterrupted: 'EtcdStreamInterrupted',
   StoredObjectMismatch: 'StoredObjectMismatch',
   SnapshotIdCollision: 'SnapshotIdCollision',
   /**

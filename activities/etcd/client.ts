@@ -15,8 +15,16 @@ export async function withEtcdEndpoints<T>(
     hosts,
     credentials,
     dialTimeout: 5_000,
-    // A 16 MiB HTTP/2 window: snapshot streaming runs ~1.5x faster than with the 64 KiB default.
-    grpcOptions: { 'grpc-node.flow_control_window': 16 * 1024 * 1024 },
+    grpcOptions: {
+      // A 16 MiB HTTP/2 window: snapshot streaming runs ~1.5x faster than with the 64 KiB default.
+      'grpc-node.flow_control_window': 16 * 1024 * 1024,
+      // A member that hangs (a frozen host, a partition) closes nothing: without pings a snapshot stream
+      // from it waits forever while its heartbeats go on. A ping unanswered for 10 s ends the call
+      // (UNAVAILABLE); etcd allows a ping every 5 s (--grpc-keepalive-min-time) and answers them even
+      // while a slow object store holds the stream back.
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+    },
     faultHandling: { host: () => noop, global: noop },
   });
   try {

@@ -7,7 +7,8 @@ import type { KeyRing } from '../../worker/keys.js';
 import { clusterClients } from '../kubernetes/cluster.js';
 import { withEtcdClient } from './client.js';
 import { countRegistry } from './inventory.js';
-import { etcdEndpointAnswers, snapshotSourceMember } from './health.js';
+import { etcdEndpointAnswers, followsLeader, snapshotSourceMember } from './health.js';
+import type { EtcdMemberStatus } from '../../model/health.js';
 import { planRetention, type RetentionPlan, type SnapshotRecord } from '../../model/retention.js';
 import { SnapshotChecksumError, streamDefaults, streamSnapshotToStore, type StreamProgress } from './snapshot-stream.js';
 import {
@@ -44,7 +45,10 @@ export function classifySnapshotError(err: unknown, where: { cluster: string; en
       failureTypes.EtcdTlsError,
     );
   }
-  if (/certificate|handshake|tls|ssl|x509|self.signed|PEM|key values mismatch/i.test(text) && !e.$metadata) {
+  // A connection lost during the handshake (a member that died or is starting, a proxy in front of one)
+  // is the network, which a retry may find healed; a refused certificate is not.
+  const lostConnection = /socket disconnected before secure TLS connection|ECONNRESET|ECONNREFUSED|socket hang up/i.test(text);
+  if (!lostConnection && /certificate|handshake|tls|ssl|x509|self.signed|PEM|key values mismatch/i.test(text) && !e.$metadata) {
     return ApplicationFailure.nonRetryable(
       `TLS to etcd of cluster '${where.cluster}' at ${where.endpoints} failed: ${text.trim()}`,
       failureTypes.EtcdTlsError,
@@ -124,6 +128,18 @@ export function retentionDeleteFailure(cluster: string, result: RetentionResult,
   });
 }
 
+/** An error of an etcd call (a gRPC status: the member died, hung past its keepalive, or refused), not of the object store. */
+const isGrpcStatusError = (err: unknown): err is Error & { code: number; details: string } => {
+  const e = err as { code?: unknown; details?: unknown; $metadata?: unknown };
+  return err instanceof Error && typeof e.code === 'number' && typeof e.details === 'string' && e.$metadata === undefined;
+};
+
+/** What the stream's heartbeats carry: its progress, and the member it streams from (a pending activity shows which). */
+export interface StreamHeartbeat extends StreamProgress {
+  endpoint: string;
+  memberId: string;
+}
+
 export const createEtcdSnapshotActivities = (
   deps: Pick<ActivityDeps, 'clusters' | 'tools' | 's3' | 'bucket' | 'keyRing' | 'objectLock'>,
 ) => {
@@ -152,11 +168,14 @@ export const createEtcdSnapshotActivities = (
       // This attempt's key and every earlier attempt's: their uploads are stale now.
       const attemptKeys = Array.from({ length: attempt }, (_, i) => snapshotObjectKey(cluster, snapshotId, i + 1));
       const where = etcdWhere(cluster, config.etcd.endpoints);
+      let member: EtcdMemberStatus | undefined;
+      let progress: StreamProgress | undefined;
       try {
         const leftovers = await abortIncompleteUploads(deps.s3, bucket, { keys: attemptKeys });
         if (leftovers.length) ctx.log.info('aborted uploads left by an earlier attempt', { uploads: leftovers });
         // One member, named in the manifest: the one whose snapshot this is.
-        const member = snapshotSourceMember(await etcdEndpointAnswers(deps, cluster), cluster);
+        member = snapshotSourceMember(await etcdEndpointAnswers(deps, cluster), cluster);
+        const source = member;
         const streamStartedAt = new Date().toISOString();
         // The SDK throttles what reaches the server (the worker's maxHeartbeatThrottleInterval).
         const result = await withEtcdClient(config, [member.endpoint], (etcd) =>
@@ -170,7 +189,10 @@ export const createEtcdSnapshotActivities = (
             binding: { cluster, snapshotId },
             objectLock: objectLockParams(deps.objectLock),
             signal: ctx.cancellationSignal,
-            onProgress: (p: StreamProgress) => ctx.heartbeat(p),
+            onProgress: (p: StreamProgress) => {
+              progress = p;
+              ctx.heartbeat({ ...p, endpoint: source.endpoint, memberId: source.memberId } satisfies StreamHeartbeat);
+            },
           }),
         );
         return {
@@ -193,16 +215,31 @@ export const createEtcdSnapshotActivities = (
         // Whatever happened, no parts of this attempt stay behind.
         await abortIncompleteUploads(deps.s3, bucket, { keys: [objectKey] }).catch(() => undefined);
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('snapshot upload cancelled; multipart upload aborted');
-        throw classifySnapshotError(err, where);
+        const classified = classifySnapshotError(err, where);
+        if (classified === err && member && isGrpcStatusError(err))
+          throw ApplicationFailure.retryable(
+            `the snapshot stream from etcd member ${BigInt(member.memberId).toString(16)} at ${member.endpoint} of cluster '${cluster}' broke${
+              progress
+                ? ` after ${progress.bytesRead} of ${progress.bytesRead + progress.bytesRemaining} bytes (its last progress report)`
+                : ''
+            }: ${err.message}; a retry streams from a member that answers`,
+            failureTypes.EtcdStreamInterrupted,
+          );
+        throw classified;
       }
     },
 
     /** Object count per resource prefix at `revision`, read keys-only in pages. */
     async etcdInventory({ cluster, revision }: { cluster: string; revision: number }): Promise<Inventory> {
       const { config } = clusterClients(deps, cluster);
+      // Only members that answer with a leader: a client given a dead or starting member among the
+      // endpoints sends some calls to it. None answering: every endpoint, and its error says why.
+      const answering = (await etcdEndpointAnswers(deps, cluster)).flatMap((a) =>
+        'status' in a && followsLeader(a.status) ? [a.endpoint] : [],
+      );
       // kube-apiserver compacts old revisions every few minutes; after a long upload the snapshot's may
       // be gone. Count at the current one instead; the inventory records which revision was counted.
-      return withEtcdClient(config, undefined, (etcd) =>
+      return withEtcdClient(config, answering.length ? answering : undefined, (etcd) =>
         countRegistry(etcd, revision, {
           onPage: (totalKeys) => Context.current().heartbeat({ totalKeys }),
           onCompacted: (from, end) => etcd.kv.range({ key: from, range_end: end, keys_only: true, limit: 5_000 }),
