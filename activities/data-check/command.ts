@@ -1,6 +1,7 @@
 // A data check's command: run without a shell in a process group of its own, so that at its timeout
 // (or a cancellation) the whole group is killed, grandchildren too, and nothing it started outlives it;
 // its output is kept bounded (the tail) for the report.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 
 /** How much of a command's output (stdout and stderr, interleaved) a report keeps: the last 4 KiB. */
@@ -70,7 +71,7 @@ export const startErrors: Record<string, string> = {
 /**
  * Runs `argv` (no shell) as the leader of a new process group (and session) and waits for it. At the
  * timeout or an abort the group gets SIGTERM, then SIGKILL after the grace; when the leader exits, what
- * it left running in its group is killed too. A process that moved itself to another session escapes
+ * it left running in its group is killed too, and this returns once the group is gone. A process that moved itself to another session escapes
  * this, as it escapes a terminal's hangup.
  */
 export async function runInProcessGroup(argv: readonly string[], options: CommandOptions): Promise<CommandOutcome> {
@@ -144,5 +145,21 @@ export async function runInProcessGroup(argv: readonly string[], options: Comman
     clearInterval(progress);
     options.signal?.removeEventListener('abort', onAbort);
     killGroup('SIGKILL');
+    await groupGone(group);
+  }
+}
+
+/** How long a SIGKILLed group is waited for: the kernel ends its processes in moments, but not at once. */
+const groupGoneWaitMs = 2000;
+
+/** Waits until no process of the group exists (bounded): the check is over only when its processes are. */
+async function groupGone(group: number | undefined): Promise<void> {
+  if (group === undefined) return;
+  for (const until = Date.now() + groupGoneWaitMs; Date.now() < until; await sleep(20)) {
+    try {
+      process.kill(-group, 0);
+    } catch {
+      return;
+    }
   }
 }

@@ -17,7 +17,7 @@ export interface HttpDataCheckOutcome {
 }
 
 async function boundedBody(response: Response): Promise<string> {
-  const reader = response.body?.getReader();
+  const reader = (response.body as ReadableStream<Uint8Array> | null)?.getReader();
   if (!reader) return '';
   const chunks: Uint8Array[] = [];
   let size = 0;

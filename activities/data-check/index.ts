@@ -158,8 +158,9 @@ export function createDataCheckActivities(deps: Pick<ActivityDeps, 'apps' | 'clu
 
   return {
     /** Which data check a run takes (read-only: the plan and the approval show it), or `none` and why; refuses what cannot be told. */
-    async resolveDataCheck(request: DataCheckRequest): Promise<DataCheckPlan> {
-      return planOf(resolve(request));
+    resolveDataCheck(request: DataCheckRequest): Promise<DataCheckPlan> {
+      // A refusal rejects the promise, as it would from an async function.
+      return Promise.resolve().then(() => planOf(resolve(request)));
     },
 
     /** Runs the resolved data check; a check that says no fails non-retryably, one that cannot be reached yet retryably. */
