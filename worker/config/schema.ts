@@ -559,12 +559,7 @@ export const dataCheckSchema = z.discriminatedUnion(
          */
         env: z
           .record(
-            z
-              .string()
-              .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
-              .refine((n) => !(dataCheckReservedEnv as readonly string[]).includes(n), {
-                message: `set by Lifeboat (${dataCheckReservedEnv.join(', ')})`,
-              }),
+            z.string(),
             z.union(
               [
                 z.string(),
@@ -573,6 +568,17 @@ export const dataCheckSchema = z.discriminatedUnion(
               { error: 'a value, or { fromEnv: NAME }' },
             ),
           )
+          // Names are checked here, not by the record's key schema, so that each problem is told at its key.
+          .superRefine((env, ctx) => {
+            for (const key of Object.keys(env)) {
+              const problem = !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)
+                ? 'expected an environment variable name (letters, digits and _, not starting with a digit)'
+                : (dataCheckReservedEnv as readonly string[]).includes(key)
+                  ? `set by Lifeboat (${dataCheckReservedEnv.join(', ')}); expected another name`
+                  : undefined;
+              if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+            }
+          })
           .default({}),
       })
       .strict(),
