@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { KeyRing } from '../worker/keys.js';
 import { activityDeps } from './deps.js';
 import { createControlPlaneActivities } from './control-plane/index.js';
+import { createDataCheckActivities } from './data-check/index.js';
 import { createEtcdRestoreRunbookActivities } from './control-plane/restore.js';
 import { createEtcdActivities } from './etcd/index.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
@@ -29,6 +30,7 @@ export const createActivities = (clients: LifeboatClients, keyRing: KeyRing | un
     ...createControlPlaneActivities(deps),
     ...createEtcdRestoreRunbookActivities(deps),
     ...createPartitionActivities(),
+    ...createDataCheckActivities(deps),
     ...createNotificationActivities({ ...deps, ...(registry ? { registry } : {}) }),
   };
 };

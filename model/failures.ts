@@ -95,6 +95,18 @@ export const failureTypes = {
   /** A scaled workload did not reach its replicas in time. */
   WorkloadNotScaled: 'WorkloadNotScaled',
 
+  // An app's data check (apps[].dataCheck, or a runbook's explicit dataCheckUrl)
+  /** Which data check to run cannot be told: the named app has none, is not the claim's, or several apps own the namespace. */
+  DataCheckUnresolved: 'DataCheckUnresolved',
+  /** The data check ran and said no: the command exited non-zero, or the HTTP answer was not the expected one. */
+  DataCheckFailed: 'DataCheckFailed',
+  /** The data check's command did not finish within its timeout; its process group was killed. */
+  DataCheckTimedOut: 'DataCheckTimedOut',
+  /** The data check's command could not be started (no such program, not executable, a worker variable it names unset). */
+  DataCheckNotRunnable: 'DataCheckNotRunnable',
+  /** Retryable: the HTTP data check got no answer, or a 502, 503 or 504 (the app may still be starting). */
+  DataCheckUnavailable: 'DataCheckUnavailable',
+
   // Traffic
   NoTrafficTargets: 'NoTrafficTargets',
   /** The DNSEndpoint's namespace or ExternalDNS's CRD is missing in the configured cluster. */

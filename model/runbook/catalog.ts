@@ -612,6 +612,41 @@ export const blockCatalog = {
     nonRetryable: [failureTypes.InvalidRunbookInput, failureTypes.PartitionDecisionChanged],
     readOnly: true,
   },
+  resolveDataCheck: {
+    kind: 'activity',
+    activity: 'resolveDataCheck',
+    description:
+      "Which data check a run takes: the run's explicit URL, else the named app's dataCheck, else that of the one configured app running in the namespace on the cluster (none when no app or no check); DataCheckUnresolved when it cannot be told",
+    startToCloseTimeout: '30 seconds',
+    defaultRetry: 'quick',
+    nonRetryable: [
+      failureTypes.UnknownCluster,
+      failureTypes.UnknownApp,
+      failureTypes.DataCheckUnresolved,
+      failureTypes.InvalidRunbookInput,
+    ],
+    readOnly: true,
+  },
+  runDataCheck: {
+    kind: 'activity',
+    activity: 'runDataCheck',
+    description:
+      "Run an app's data check (resolved as resolveDataCheck does): an HTTP GET, or its command in a process group of its own with KUBECONFIG for the cluster, killed at its timeout; reports which check ran and its bounded output",
+    // Past the longest configurable check (30m, worker/config dataCheckMaxTimeoutSeconds) and its kill grace.
+    startToCloseTimeout: '32 minutes',
+    heartbeatTimeout: '30 seconds',
+    defaultRetry: 'standard',
+    nonRetryable: [
+      failureTypes.UnknownCluster,
+      failureTypes.UnknownApp,
+      failureTypes.DataCheckUnresolved,
+      failureTypes.DataCheckFailed,
+      failureTypes.DataCheckTimedOut,
+      failureTypes.DataCheckNotRunnable,
+      failureTypes.InvalidRunbookInput,
+    ],
+    readOnly: true,
+  },
   httpCheck: {
     kind: 'activity',
     activity: 'httpCheck',

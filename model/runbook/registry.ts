@@ -26,6 +26,7 @@ import { controlPlaneComponents } from '../../activities/control-plane/driver.js
 import type { ClaimRef, KeepLostClaimInput, ScaleWorkloadInput } from '../../activities/kubernetes/volumes.js';
 import type { RestoreClaimInput } from '../../activities/velero/claim-restore.js';
 import type { DecidePartitionInput } from '../../activities/partition.js';
+import type { DataCheckRequest } from '../../activities/data-check/index.js';
 import { partitionRows, type ReachabilityWitness, type SiteWitnessView } from '../partition.js';
 import { defineBlocks, type BlockRegistry, type BuildingBlock } from './blocks.js';
 import { blockCatalog, type BlockName } from './catalog.js';
@@ -133,6 +134,21 @@ const siteView = z
     detail: z.string(),
   })
   .transform((w) => w as unknown as SiteWitnessView);
+
+/** Which data check: the run's URL, a named app's, or the one app's running in the namespace (activities/data-check). */
+const dataCheckRequest = z.strictObject({
+  cluster: cluster.describe('The cluster the run is on: a command check gets its KUBECONFIG'),
+  namespace: text('a namespace').describe('Where what was restored lives: the app is found by it when none is named'),
+  app: z
+    .string()
+    .optional()
+    .describe('The app whose dataCheck runs. Empty: the one configured app running in the namespace on the cluster'),
+  url: z
+    .union([z.literal(''), z.url({ protocol: /^https?$/, error: 'expected an http or https URL, or empty' })])
+    .optional()
+    .describe("An HTTP GET expecting 200 given with the run: it wins over the app's configured check. Empty: none"),
+  bodyContains: z.string().optional().describe('With url: a text the body must contain. Empty: none'),
+}) satisfies z.ZodType<DataCheckRequest>;
 
 const inputs: Record<BlockName, z.ZodType> = {
   clusterHealth: z.strictObject({
@@ -341,6 +357,8 @@ const inputs: Record<BlockName, z.ZodType> = {
     sourceView: siteView.optional().describe("The source's witness of the standby (shown only)"),
     expectRow: z.enum(partitionRows).optional().describe('Fail unless the decision is this row (a re-check before acting)'),
   }) satisfies z.ZodType<DecidePartitionInput>,
+  resolveDataCheck: dataCheckRequest,
+  runDataCheck: dataCheckRequest,
   httpCheck: z.strictObject({
     url: z.url({ protocol: /^https?$/, error: 'expected an http or https URL' }),
     expectStatus: z.int().min(100).max(599).default(200),

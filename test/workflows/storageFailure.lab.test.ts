@@ -6,9 +6,12 @@
 // is pre-made, as the lab's volumes all are (lab/volumes.ts). Asserted: the plan (dry run) changes
 // nothing; the run scales the StatefulSet to zero and back, keeps the old PV (Retain, Bound to
 // <claim>-lost-<hash>), restores the claim from the right Backup through a Restore named after the run,
-// binds it to the replacement volume, runs the data check and reports the RPO; nothing is left over
+// binds it to the replacement volume, runs the app's data check and reports the RPO; nothing is left over
 // (the Restore's resource modifier ConfigMap is gone); a re-run under the same workflow ID finds its own
-// work and neither deletes the restored claim nor re-claims its volume.
+// work and neither deletes the restored claim nor re-claims its volume. The data check is the app's
+// configured command (apps[].dataCheck): a real process the worker runs, asking the primary's API
+// through the KUBECONFIG Lifeboat gives it whether the restored claim is Bound; the plan finds the app by
+// the claim's namespace, the run names it (`app`), and the re-run's explicit dataCheckUrl wins over it.
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -16,6 +19,8 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubern
 import type { WorkflowHandle } from '@temporalio/client';
 import { applyLabRbac, grantInNamespaces } from '../../lab/rbac.js';
 import { labStorageClass, labVolumeOfLabel, staticVolume, staticVolumeName } from '../../lab/volumes.js';
+import { bin } from '../../lab/topology.js';
+import { appSchema } from '../../worker/config.js';
 import { claimRestoreNameFor, lostClaimNameFor } from '../../model/storage-recovery.js';
 import { lostClaimAnnotation } from '../../activities/kubernetes/volumes.js';
 import { workflowIdAnnotation } from '../../model/velero-layout.js';
@@ -38,6 +43,18 @@ const replacement = `${oldVolume}-replacement`;
 const labels = { 'app.kubernetes.io/name': 'db', 'lifeboat.io/test': suffix };
 const velero = (plural: string) => ({ group: 'velero.io', version: 'v1', namespace: 'velero', plural });
 const dataCheckUrl = `${labConfig().objectStore.endpoint}/minio/health/live`;
+/** The app that owns the namespace, with its data check: the claim is Bound (as far as the lab's volumes go, its data). */
+const appName = `db-${suffix}`;
+const dataCheck = {
+  kind: 'command',
+  command: [
+    'sh',
+    '-c',
+    `phase=$("$KUBECTL" -n "$LIFEBOAT_NAMESPACE" get pvc ${claim} -o jsonpath='{.status.phase} {.spec.volumeName}'); echo "claim ${claim} of $LIFEBOAT_APP on $LIFEBOAT_CLUSTER: $phase"; case "$phase" in Bound*) exit 0;; *) exit 1;; esac`,
+  ],
+  timeout: '1m',
+  env: { KUBECTL: bin.kubectl },
+};
 let w: TestWorker;
 let backupName = '';
 let workflowId = '';
@@ -56,7 +73,13 @@ const claimOf = (name: string) => core.readNamespacedPersistentVolumeClaim({ nam
 beforeAll(async () => {
   // The storage-recovery roles, as `lab up` binds them now (the running lab may predate them).
   await applyLabRbac(labConfig());
-  w = await startTestWorker();
+  w = await startTestWorker((c) => ({
+    ...c,
+    apps: [
+      ...c.apps,
+      appSchema.parse({ name: appName, cluster: 'primary', namespaces: [namespace], verify: { cluster: 'standby' }, dataCheck }),
+    ],
+  }));
   await core.createNamespace({ body: { metadata: { name: namespace, labels: { 'lifeboat.io/test': suffix } } } });
   // As an operator binds it in each app namespace (deploy/kubernetes/components/storage-recovery).
   await grantInNamespaces('primary', [namespace], ['lifeboat-storage-recovery-workloads']);
@@ -127,7 +150,6 @@ const input = (plan: boolean, extra: Record<string, string> = {}): RunbookInput 
       namespace,
       claim,
       reason: 'volume lost',
-      dataCheckUrl,
       bindTimeoutSeconds: 120,
       readyTimeoutSeconds: 120,
       ...extra,
@@ -152,6 +174,11 @@ describe('storage-failure runbook on the lab', () => {
     expect(step(report, 'owner').outputs).toEqual({ workload: 'StatefulSet/db', replicas: 1 });
     expect(step(report, 'backup').outputs).toMatchObject({ backup: backupName, csiSnapshot: false });
     expect(step(report, 'backup').outputs!.rpoSeconds).toBeGreaterThanOrEqual(0);
+    // The app is found by the claim's namespace; its command check is what will run.
+    expect(step(report, 'data_check_plan').outputs).toEqual({
+      app: appName,
+      check: `app ${appName}'s dataCheck: command ${JSON.stringify(dataCheck.command)} with KUBECTL set (timeout 60 s)`,
+    });
     expect(step(report, 'scale_down').state).toBe('planned');
     expect(step(report, 'restore').state).toBe('planned');
     expect(await readyReplicas()).toBe(1);
@@ -177,12 +204,13 @@ describe('storage-failure runbook on the lab', () => {
 
     workflowId = `storage-failure/primary/${namespace}/${claim}/${suffix}`;
     restores.push(claimRestoreNameFor(workflowId));
-    const handle = await start(input(false), workflowId);
+    const handle = await start(input(false, { app: appName }), workflowId);
     const waiting = await until('the approval', 60, async () => {
       const r = await handle.query<RunbookReport>('report');
       return r.status === 'waiting-approval' ? r : undefined;
     });
     expect(step(waiting, 'approve').detail).toContain(`from backup ${backupName}`);
+    expect(step(waiting, 'approve').detail).toContain(`Data check: app ${appName}'s dataCheck: command`);
     // Nothing changed before the approval.
     expect(await readyReplicas()).toBe(1);
     await handle.executeUpdate<RunbookApproval, [RunbookApproveRequest]>('approve', { args: [{ approver: 'alice' }] });
@@ -220,8 +248,18 @@ describe('storage-failure runbook on the lab', () => {
     expect(restore.spec.backupName).toBe(backupName);
     expect(restore.spec.includedResources).toEqual(['persistentvolumeclaims']);
     expect(restore.status.phase).toBe('Completed');
-    // The data check ran; the RPO is reported.
+    // The app's data check ran (a real process, through the primary's API): which one, and what it said; the RPO is reported.
     expect(step(report, 'data_check').state).toBe('succeeded');
+    expect(step(report, 'data_check').outputs).toMatchObject({
+      passed: true,
+      source: 'app',
+      app: appName,
+      check: `app ${appName}'s dataCheck: command ${JSON.stringify(dataCheck.command)} with KUBECTL set (timeout 60 s)`,
+      output: `claim ${claim} of ${appName} on primary: Bound ${replacement}\n`,
+    });
+    expect(step(report, 'data_check').detail).toMatch(
+      new RegExp(`^detail: passed: app ${appName}'s dataCheck: command .*, exit 0 in \\d+\\.\\d s$`),
+    );
     expect(step(report, 'restore').outputs).toMatchObject({ backup: backupName, restore: claimRestoreNameFor(workflowId) });
     expect(step(report, 'restore').outputs!.rpoSeconds).toBeGreaterThanOrEqual(0);
     // Nothing left over: the resource modifier went with the restore; only the expected claims exist.
@@ -235,8 +273,10 @@ describe('storage-failure runbook on the lab', () => {
   it('a re-run under the same workflow ID finds its own work: the restored claim and its volume are left as they are', async () => {
     expect(workflowId).not.toBe('');
     const before = await claimOf(claim);
-    const report = await (await start(input(false, { approver: 'bob' }), workflowId)).result();
+    const report = await (await start(input(false, { approver: 'bob', app: appName, dataCheckUrl }), workflowId)).result();
     expect(report.status).toBe('succeeded');
+    // The run's explicit URL wins over the app's configured check.
+    expect(step(report, 'data_check').outputs).toMatchObject({ passed: true, source: 'parameter', app: appName });
     const after = await claimOf(claim);
     expect(after.metadata?.uid).toBe(before.metadata?.uid);
     expect(after.spec?.volumeName).toBe(replacement);

@@ -81,7 +81,31 @@ const healthy = () => ({
       seconds: 1,
       waitsForFirstConsumer: false,
     }),
-  httpCheck: (i: { url: string }) => Promise.resolve({ url: i.url, status: 200, milliseconds: 3 }),
+  resolveDataCheck: (i: { app?: string; url?: string }) =>
+    Promise.resolve(
+      i.url
+        ? { kind: 'http', source: 'parameter', app: i.app ?? '', check: `the run's dataCheckUrl: GET ${i.url} (timeout 10 s)`, detail: '' }
+        : {
+            kind: 'none',
+            source: 'none',
+            app: '',
+            check: 'none (no configured app runs in namespace ledger on cluster primary)',
+            detail: '',
+          },
+    ),
+  runDataCheck: (i: { url: string }) =>
+    Promise.resolve({
+      kind: 'http',
+      source: 'parameter',
+      app: '',
+      check: `the run's dataCheckUrl: GET ${i.url} (timeout 10 s)`,
+      detail: 'passed',
+      passed: true,
+      output: 'ok',
+      outputBytes: 2,
+      milliseconds: 3,
+      status: 200,
+    }),
 });
 
 const activitiesOf = (calls: StubCall[]) =>
@@ -122,7 +146,7 @@ describe('storage-failure runbook (time-skipping)', () => {
       runOf(tq, inputFor({ ...params, dataCheckUrl: 'http://ledger.example/check' }), async (h) => {
         const waiting = await until(h, (r) => r.status === 'waiting-approval');
         expect(waiting.steps.find((s) => s.id === 'approve')!.detail).toBe(
-          'Restore claim ledger/data-db-0 on primary (volume lost) from backup lb-nightly, 3600 s old: what was written since is lost. StatefulSet db goes from 3 replicas to 0 and back; the old volume lab-ledger-data-db-0 (Failed) is kept as claim data-db-0-lost-0123abcd. Data from nothing.',
+          "Restore claim ledger/data-db-0 on primary (volume lost) from backup lb-nightly, 3600 s old: what was written since is lost. StatefulSet db goes from 3 replicas to 0 and back; the old volume lab-ledger-data-db-0 (Failed) is kept as claim data-db-0-lost-0123abcd. Data from nothing. Data check: the run's dataCheckUrl: GET http://ledger.example/check (timeout 10 s).",
         );
         await approve(h, { approver: 'bob' });
       }),
@@ -131,23 +155,62 @@ describe('storage-failure runbook (time-skipping)', () => {
     expect(activitiesOf(calls)).toEqual([
       'claimOwner',
       'findClaimBackup',
+      'resolveDataCheck',
       'scaleWorkload(0)',
       'keepLostClaim',
       'restoreClaim',
       'waitClaimBound',
       'scaleWorkload(3)',
-      'httpCheck',
+      'runDataCheck',
     ]);
     const input = (a: string) => calls.find((c) => c.activity === a)!.input;
-    expect(calls[2]!.input).toMatchObject({ kind: 'StatefulSet', name: 'db', replicas: 0, releasesClaim: 'data-db-0' });
+    expect(input('resolveDataCheck')).toEqual({
+      cluster: 'primary',
+      namespace: 'ledger',
+      app: '',
+      url: 'http://ledger.example/check',
+      bodyContains: '',
+    });
+    expect(input('runDataCheck')).toEqual(input('resolveDataCheck'));
+    expect(report.steps.find((s) => s.id === 'data_check')!.outputs).toMatchObject({ passed: true, source: 'parameter', output: 'ok' });
+    expect(calls[3]!.input).toMatchObject({ kind: 'StatefulSet', name: 'db', replicas: 0, releasesClaim: 'data-db-0' });
     expect(input('keepLostClaim')).toMatchObject({ claimUid: 'uid-old', volume: found.volume, lostClaim: found.lostClaim });
     expect(input('restoreClaim')).toMatchObject({ backup: 'lb-nightly', labels: { app: 'db' }, csiSnapshot: false });
-    expect(calls[6]!.input).toMatchObject({ replicas: 3, waitReady: true });
+    expect(calls[7]!.input).toMatchObject({ replicas: 3, waitReady: true });
     expect(report.steps.find((s) => s.id === 'restore')!.outputs).toEqual({
       restore: 'lb-claim-x',
       backup: 'lb-nightly',
       rpoSeconds: 3600,
     });
+  }, 60_000);
+
+  it('with no data check for the claim (none configured, no URL) the check step is skipped, and the plan step says why', async () => {
+    const { activities, calls } = recorded(healthy());
+    const report = await withStubbedWorker(env, activities, (tq) => runOf(tq, inputFor({ ...params, approver: 'carol' })));
+    expect(report.status).toBe('succeeded');
+    expect(activitiesOf(calls)).not.toContain('runDataCheck');
+    expect(report.steps.find((s) => s.id === 'data_check')).toMatchObject({ state: 'skipped' });
+    expect(report.steps.find((s) => s.id === 'data_check_plan')!.outputs).toEqual({
+      check: 'none (no configured app runs in namespace ledger on cluster primary)',
+      app: '',
+    });
+  }, 60_000);
+
+  it('a check that cannot be resolved (two apps in the namespace) stops the run before anything changes', async () => {
+    const { activities, calls } = recorded({
+      ...healthy(),
+      resolveDataCheck: () =>
+        Promise.reject(
+          ApplicationFailure.nonRetryable(
+            "apps 'ledger', 'audit' all run in namespace ledger on cluster primary; name the one whose data check runs (app parameter)",
+            failureTypes.DataCheckUnresolved,
+          ),
+        ),
+    });
+    const report = await withStubbedWorker(env, activities, (tq) => runOf(tq, inputFor({ ...params, approver: 'carol' })));
+    expect(report.status).toBe('failed');
+    expect(activitiesOf(calls)).toEqual(['claimOwner', 'findClaimBackup', 'resolveDataCheck']);
+    expect(report.failure).toContain('name the one whose data check runs');
   }, 60_000);
 
   it('a failure before the old claim is deleted scales the owner back to the replicas it had, after the failed step', async () => {
@@ -160,8 +223,15 @@ describe('storage-failure runbook (time-skipping)', () => {
     });
     const report = await withStubbedWorker(env, activities, (tq) => runOf(tq, inputFor({ ...params, approver: 'carol' })));
     expect(report.status).toBe('compensated');
-    expect(activitiesOf(calls)).toEqual(['claimOwner', 'findClaimBackup', 'scaleWorkload(0)', 'keepLostClaim', 'scaleWorkload(3)']);
-    expect(calls[4]!.input).toMatchObject({ kind: 'StatefulSet', name: 'db', replicas: 3 });
+    expect(activitiesOf(calls)).toEqual([
+      'claimOwner',
+      'findClaimBackup',
+      'resolveDataCheck',
+      'scaleWorkload(0)',
+      'keepLostClaim',
+      'scaleWorkload(3)',
+    ]);
+    expect(calls[5]!.input).toMatchObject({ kind: 'StatefulSet', name: 'db', replicas: 3 });
     expect(stepsOf(report)).toContain('scale_down/compensate.scale_back compensated');
     expect(report.failure).toContain('is not this run');
   }, 60_000);
@@ -174,7 +244,14 @@ describe('storage-failure runbook (time-skipping)', () => {
     });
     const report = await withStubbedWorker(env, activities, (tq) => runOf(tq, inputFor({ ...params, approver: 'carol' })));
     expect(report.status).toBe('failed');
-    expect(activitiesOf(calls)).toEqual(['claimOwner', 'findClaimBackup', 'scaleWorkload(0)', 'keepLostClaim', 'restoreClaim']);
+    expect(activitiesOf(calls)).toEqual([
+      'claimOwner',
+      'findClaimBackup',
+      'resolveDataCheck',
+      'scaleWorkload(0)',
+      'keepLostClaim',
+      'restoreClaim',
+    ]);
     expect(stepsOf(report).slice(-4)).toEqual(['restore failed', 'bind skipped', 'scale_up skipped', 'data_check skipped']);
   }, 60_000);
 });

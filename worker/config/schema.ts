@@ -510,6 +510,82 @@ export const failoverSchema = z
   })
   .strict();
 
+/** Environment variables Lifeboat sets for a data check's command itself: a check's `env` may not name them. */
+export const dataCheckReservedEnv = ['KUBECONFIG', 'LIFEBOAT_APP', 'LIFEBOAT_CLUSTER', 'LIFEBOAT_NAMESPACE'] as const;
+
+/** The longest a data check may run: its activity's start-to-close timeout (model/runbook/catalog.ts) leaves room beyond it. */
+export const dataCheckMaxTimeoutSeconds = 1800;
+
+const dataCheckTimeout = (fallback: number) => duration.refine((s) => s <= dataCheckMaxTimeoutSeconds, 'at most 30m').default(fallback);
+
+/**
+ * How the app's data is proven once its workload is back (storage-failure runbook, activities/data-check):
+ * an HTTP GET, or a command the worker runs. What runs and its output go into the run's report; `env`
+ * values never do.
+ */
+export const dataCheckSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z
+      .object({
+        /** A GET expecting 200 (a redirect is an answer, not followed). */
+        kind: z.literal('http'),
+        url: z.url({ protocol: /^https?$/, error: 'expected an http or https URL' }),
+        /** A text the answer's body must contain. */
+        bodyContains: z.string().min(1, 'a text; leave the key out for none').optional(),
+        /** For the answer. Default: 10s. */
+        timeout: dataCheckTimeout(10),
+      })
+      .strict(),
+    z
+      .object({
+        /**
+         * An argv list the worker runs without a shell (write `[sh, -c, "..."]` for one), in a process group
+         * of its own: exit 0 passes. It gets PATH, HOME, LANG, LC_ALL, TZ and TMPDIR from the worker, KUBECONFIG
+         * for the cluster the run is on (unset on the cluster the worker runs in: kubectl then uses the
+         * worker's ServiceAccount), LIFEBOAT_APP, LIFEBOAT_CLUSTER, LIFEBOAT_NAMESPACE, and `env`; nothing
+         * else of the worker's environment. Its output (the last 4 KiB) goes into the report.
+         */
+        kind: z.literal('command'),
+        command: z
+          .array(z.string().regex(/^[^\0]*$/, 'no NUL byte'), { error: 'an argv list: the program, then its arguments' })
+          .min(1, 'an argv list: the program, then its arguments')
+          .refine((argv) => argv[0] !== '', { message: 'the program (the first item) is empty', path: [0] }),
+        /** At this, its process group gets SIGTERM, and SIGKILL 5 s later. At most 30m. Default: 2m. */
+        timeout: dataCheckTimeout(120),
+        /**
+         * More environment variables: a value, or `{ fromEnv: NAME }` for one of the worker's own (keep
+         * secrets out of this file). Values are masked in the output the report keeps. Default: none.
+         */
+        env: z
+          .record(
+            z.string(),
+            z.union(
+              [
+                z.string(),
+                z.object({ fromEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the name of an environment variable of the worker') }).strict(),
+              ],
+              { error: 'a value, or { fromEnv: NAME }' },
+            ),
+          )
+          // Names are checked here, not by the record's key schema, so that each problem is told at its key.
+          .superRefine((env, ctx) => {
+            for (const key of Object.keys(env)) {
+              const problem = !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)
+                ? 'expected an environment variable name (letters, digits and _, not starting with a digit)'
+                : (dataCheckReservedEnv as readonly string[]).includes(key)
+                  ? `set by Lifeboat (${dataCheckReservedEnv.join(', ')}); expected another name`
+                  : undefined;
+              if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+            }
+          })
+          .default({}),
+      })
+      .strict(),
+  ],
+  { error: (issue) => (issue.code === 'invalid_union' ? "expected kind 'http' or 'command'" : undefined) },
+);
+
 /** People by name, or `group:<name>` for a group of runbooks.approverGroups. */
 const approverList = z
   .array(z.string().regex(/^(group:)?\S+$/, 'a name, or group:<name>'), { error: 'a list of names and group:<name>' })
@@ -555,6 +631,8 @@ export const appSchema = z
     approvers: approverList.optional(),
     /** Who may approve with `force` (the source cannot be fenced): names and groups as above. Default: nobody. */
     forceApprovers: approverList.optional(),
+    /** How its data is proven after a restore (the storage-failure runbook). Absent: no check of its own. */
+    dataCheck: dataCheckSchema.optional(),
   })
   .strict();
 
@@ -950,6 +1028,7 @@ export const configSchema = z
 export type LifeboatConfig = z.infer<typeof configSchema>;
 export type AppConfig = z.infer<typeof appSchema>;
 export type AppCheck = z.infer<typeof appCheckSchema>;
+export type DataCheckConfig = z.infer<typeof dataCheckSchema>;
 export type TrafficConfig = z.infer<typeof trafficSchema>;
 export type FailoverConfig = z.infer<typeof failoverSchema>;
 export type ObjectRef = z.infer<typeof objectRefSchema>;

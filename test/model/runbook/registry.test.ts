@@ -98,6 +98,8 @@ describe('runbookBlocks', () => {
       'probeObjectStore',
       'readSiteWitness',
       'decidePartition',
+      'resolveDataCheck',
+      'runDataCheck',
       'httpCheck',
     ]);
   });
@@ -125,6 +127,8 @@ describe('runbookBlocks', () => {
       issues('waitForCondition', { cluster: 'primary', apiVersion: 'v1', kind: 'Node', name: 'n1', condition: 'Ready' }),
       issues('httpCheck', { url: 'https://shop.example/healthz' }),
       issues('gameDayReport', { verifications: [verification] }),
+      issues('runDataCheck', { cluster: 'primary', namespace: 'ledger', app: '', url: '', bodyContains: '' }),
+      issues('resolveDataCheck', { cluster: 'primary', namespace: 'ledger', url: 'https://ledger.example/check' }),
     ]).toEqual([
       { data: { clusters: ['primary', 'standby'] } },
       { data: { cluster: 'primary', skipRetention: true } },
@@ -149,6 +153,8 @@ describe('runbookBlocks', () => {
       { data: { cluster: 'primary', apiVersion: 'v1', kind: 'Node', name: 'n1', condition: 'Ready', status: 'True' } },
       { data: { url: 'https://shop.example/healthz', expectStatus: 200, timeoutSeconds: 10 } },
       { data: { verifications: [verification], failovers: [] } },
+      { data: { cluster: 'primary', namespace: 'ledger', app: '', url: '', bodyContains: '' } },
+      { data: { cluster: 'primary', namespace: 'ledger', url: 'https://ledger.example/check' } },
     ]);
   });
 
@@ -165,6 +171,8 @@ describe('runbookBlocks', () => {
       issues('scaleDeployment', { cluster: 'primary', namespace: 'shop', name: 'web', replicas: -1 }),
       issues('waitForCondition', { cluster: 'primary', apiVersion: 'v1', kind: 'Node', name: 'n1', condition: 'Ready', status: 'true' }),
       issues('httpCheck', { url: 'ftp://shop.example/' }),
+      issues('runDataCheck', { cluster: 'primary', namespace: 'ledger', url: 'ftp://ledger.example/' }),
+      issues('resolveDataCheck', { cluster: 'primary', app: 'ledger' }),
       // What a report reads of each result must be there: a reference to the wrong step's result is caught.
       issues('gameDayReport', { verifications: [{ kind: 'etcd', subject: 'primary', passed: true }] }),
       issues('gameDayReport', {
@@ -187,6 +195,8 @@ describe('runbookBlocks', () => {
       { issues: [['replicas', 'expected a whole number of replicas, 0 or more']] },
       { issues: [['status', 'Invalid option: expected one of "True"|"False"|"Unknown"']] },
       { issues: [['url', 'expected an http or https URL']] },
+      { issues: [['url', 'expected an http or https URL, or empty']] },
+      { issues: [['namespace', 'missing required key (expected string)']] },
       {
         issues: [
           ['verifications.0.rtoSeconds', 'missing required key (expected number)'],
