@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, loadConfig } from '../../worker/config.js';
+import { loadConfig } from '../../worker/config.js';
+import { problemsOf } from '../helpers/config-problems.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-config-data-check-'));
 const f = (name: string) => join(dir, name);
@@ -46,16 +47,6 @@ ${dataCheck === undefined ? '' : `    dataCheck:\n${dataCheck}`}`,
   );
   return file;
 };
-
-function problemsOf(file: string): string[] {
-  try {
-    loadConfig({ file, env: {} });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('apps[].dataCheck', () => {
   it('is optional', () => {
