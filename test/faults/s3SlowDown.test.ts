@@ -44,6 +44,9 @@ beforeAll(async () => {
   minio = await startPrivateMinio({
     MINIO_API_REQUESTS_MAX: '1',
     MINIO_API_REQUESTS_DEADLINE: '100ms',
+    // MinIO applies its idle timeout (default 30 s) to each write on a connection: a held GET would let
+    // go after 30 s. Longer than the longest test here.
+    MINIO_IDLE_TIMEOUT: '30m',
     MINIO_PROMETHEUS_AUTH_TYPE: 'public',
   });
   s3 = minio.client();
