@@ -27,8 +27,8 @@ export function isStoreThrottling(err: unknown): boolean {
 
 /**
  * An activity's error as it should leave the activity: a throttling answer from the object store as a
- * retryable ObjectStoreThrottled that says which store, what it answered and how often it was tried;
- * anything else unchanged.
+ * retryable ObjectStoreThrottled that says which store, what it answered and how often it was tried
+ * (the root of the failure chain, so that is what a person is shown); anything else unchanged.
  */
 export function objectStoreThrottledFailure(err: unknown, store: { endpoint?: string; bucket: string }): unknown {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure || !isStoreThrottling(err)) return err;
@@ -42,6 +42,5 @@ export function objectStoreThrottledFailure(err: unknown, store: { endpoint?: st
     message: `object store ${store.endpoint ?? 'S3'} (bucket '${store.bucket}') is throttling requests: it answered ${code}(HTTP ${httpStatusCode})${e.message && e.message !== 'UnknownError' ? `: ${e.message}` : ''}${tries}`,
     type: failureTypes.ObjectStoreThrottled,
     nonRetryable: false,
-    cause: e,
   });
 }
