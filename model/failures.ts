@@ -42,6 +42,11 @@ export const failureTypes = {
    * when every refusal says the store was busy; its details carry the RetentionResult of what was done.
    */
   RetentionDeleteFailed: 'RetentionDeleteFailed',
+  /**
+   * Retryable: the object store asked Lifeboat to slow down (S3's 503 SlowDown, MinIO's 429
+   * TooManyRequests) on every attempt the S3 client made with backoff; the activity's retries wait longer.
+   */
+  ObjectStoreThrottled: 'ObjectStoreThrottled',
 
   /**
    * A manifest that is not what Lifeboat wrote: its signature does not match its content (edited), it

@@ -14,6 +14,7 @@ import { createLifeboatMetrics } from './metrics.js';
 import { dataConverterFor, temporalConnectionOptions } from './temporal.js';
 import { workerDeploymentOptions } from './versioning.js';
 import { activityTracingInterceptors, startTracing, tracingWorkflowInterceptorsPath, workflowSpanSinks } from './tracing.js';
+import { objectStoreFailureInterceptors } from './activity-failures.js';
 
 /** The prebuilt workflow bundle (`npm run build` writes it); without it the worker bundles at start. */
 export const workflowBundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
@@ -142,7 +143,10 @@ export async function createWorker(config: LifeboatConfig, logger: Logger, overr
     maxHeartbeatThrottleInterval: '2 seconds',
     ...source,
     ...(versioning ? { workerDeploymentOptions: versioning } : {}),
-    interceptors: { ...source.interceptors, activity: activityTracingInterceptors(tracing) },
+    interceptors: {
+      ...source.interceptors,
+      activity: [...activityTracingInterceptors(tracing), ...objectStoreFailureInterceptors(config)],
+    },
     sinks: workflowSpanSinks(tracing),
     ...overrides,
   });
