@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { labelValue } from '../../activities/node-provider/index.js';
 import { provisionLabels } from '../../activities/node-provider/provider.js';
 import { activityAttempts } from '../helpers/activity-attempts.js';
-import { proxyApiServer, startProxiedWorker, type ProxiedApiServer } from '../helpers/apiserver-proxy.js';
+import { proxyApiServer, readDirect, startProxiedWorker, type ProxiedApiServer } from '../helpers/apiserver-proxy.js';
 import type { TestWorker } from '../helpers/lab.js';
 import { core, startNodeReplacement, type NodeReplacementUnderFault } from '../helpers/node-replacement-faults.js';
 import { poolLabel } from '../helpers/test-nodes.js';
@@ -61,12 +61,13 @@ describe('node replacement with the primary API black-holed mid-drain', () => {
 
     const { victim, victimUid, pool } = run;
     // One replacement, of this run, Ready; the old Node deleted once.
-    const replacements = (await core.listNode({ labelSelector: `${provisionLabels.replaces}=${labelValue(victim)}` })).items;
+    const replacements = (await readDirect(() => core.listNode({ labelSelector: `${provisionLabels.replaces}=${labelValue(victim)}` })))
+      .items;
     expect(replacements.map((n) => n.metadata!.name)).toEqual([report.steps.find((s) => s.id === 'provision')!.outputs!.node]);
     const other = pool.nodes.find((n) => n !== victim)!;
-    expect((await core.listNode({ labelSelector: `${poolLabel}=${pool.id}` })).items.map((n) => n.metadata!.name).sort()).toEqual(
-      [other, replacements[0]!.metadata!.name!].sort(),
-    );
+    expect(
+      (await readDirect(() => core.listNode({ labelSelector: `${poolLabel}=${pool.id}` }))).items.map((n) => n.metadata!.name).sort(),
+    ).toEqual([other, replacements[0]!.metadata!.name!].sort());
     expect(run.nodesDeleted).toEqual([[victim, victimUid]]);
     // Every Pod that was on the Node evicted once; no other Pod (a successor) evicted.
     expect([...run.evicted].sort()).toEqual([...run.onVictim].sort());

@@ -12,7 +12,7 @@ import { labelValue } from '../../activities/node-provider/index.js';
 import { provisionLabels } from '../../activities/node-provider/provider.js';
 import { failureTypes } from '../../model/failures.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
-import { proxyApiServer, startProxiedWorker, type ProxiedApiServer } from '../helpers/apiserver-proxy.js';
+import { proxyApiServer, readDirect, startProxiedWorker, type ProxiedApiServer } from '../helpers/apiserver-proxy.js';
 import type { TestWorker } from '../helpers/lab.js';
 import { core, startNodeReplacement, type NodeReplacementUnderFault } from '../helpers/node-replacement-faults.js';
 
@@ -67,11 +67,13 @@ describe('node replacement with the primary API black-holed mid-drain for good',
 
     // Nothing deleted or replaced; the Node is cordoned, as the report says (read direct).
     const { victim } = run;
-    const node = await core.readNode({ name: victim });
+    const node = await readDirect(() => core.readNode({ name: victim }));
     expect(node.metadata?.uid).toBe(run.victimUid);
     expect(node.spec?.unschedulable).toBe(true);
     expect(run.nodesDeleted).toEqual([]);
-    expect((await core.listNode({ labelSelector: `${provisionLabels.replaces}=${labelValue(victim)}` })).items).toEqual([]);
+    expect((await readDirect(() => core.listNode({ labelSelector: `${provisionLabels.replaces}=${labelValue(victim)}` }))).items).toEqual(
+      [],
+    );
     // What was evicted before the fault was the victim's, each once.
     expect(run.evicted.length).toBeGreaterThanOrEqual(1);
     expect(run.evicted.every((uid) => run!.onVictim.includes(uid))).toBe(true);

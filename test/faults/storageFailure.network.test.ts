@@ -3,8 +3,9 @@
 // MinIO): a worker of the test's own reaches the primary's API only through a Toxiproxy proxy of this
 // suite's own, black-holed once the owner is at zero and the run waits for the restored claim to bind,
 // for longer than an attempt of that wait may go without a heartbeat (30 s), and cleared well before the
-// step's deadline. The run completes: the claim restored once (one Velero Restore for the run), the
-// owner back at its replica, the old volume kept, nothing left over. The shared lab paths are untouched,
+// step's deadline. The wait rides the outage out in its first attempt, and the run completes: the claim
+// restored once (one Velero Restore for the run), the owner back at its replica, the old volume kept,
+// nothing left over. The shared lab paths are untouched,
 // so the suite runs beside the others.
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -14,7 +15,7 @@ import type { RunbookReport } from '../../model/runbook/run.js';
 import type { runbook } from '../../workflows/runbook.js';
 import type { veleroBackup } from '../../workflows/veleroBackup.js';
 import { activityAttempts } from '../helpers/activity-attempts.js';
-import { proxyApiServer, startProxiedWorker, until, type ProxiedApiServer } from '../helpers/apiserver-proxy.js';
+import { proxyApiServer, readDirect, startProxiedWorker, until, type ProxiedApiServer } from '../helpers/apiserver-proxy.js';
 import type { TestWorker } from '../helpers/lab.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 import { core, createClaimApp, type ClaimApp } from '../helpers/storage-app.js';
@@ -86,7 +87,7 @@ describe('storage-failure with the primary API black-holed', () => {
       return step(r, 'bind').state === 'running' ? 'bind' : undefined;
     });
     expect(reached).toBe('bind');
-    expect(await app.replicas()).toBe(0);
+    expect(await readDirect(() => app.replicas())).toBe(0);
     await api.blackhole();
     const holed = Date.now();
     // The volume arrives while the worker cannot see it: the PV controller binds the claim meanwhile.
@@ -102,17 +103,19 @@ describe('storage-failure with the primary API black-holed', () => {
     expect(Date.now() - holed).toBeLessThan(bindTimeoutSeconds * 1000);
     process.stderr.write(`[storage-failure blackhole] run took ${(Date.now() - t0) / 1000} s\n`);
 
-    // The fault outlasted an attempt of the bind wait; every step before it ran once.
+    // The bind wait was inside the fault from its start to its end, longer than its heartbeat timeout,
+    // and rode it out in its first attempt (each read bounded, the heartbeat going on); every step ran once.
+    const bindStep = step(report, 'bind');
+    expect(Date.parse(bindStep.startedAt!)).toBeLessThan(holed);
+    expect(Date.parse(bindStep.finishedAt!)).toBeGreaterThan(cleared);
     const attempts = activityAttempts(await handle.fetchHistory());
-    const bind = attempts.filter(([type]) => type === 'waitClaimBound');
-    expect(bind).toHaveLength(1);
-    expect(bind[0]![1]).toBeGreaterThan(1);
+    for (const type of ['scaleWorkload', 'keepLostClaim', 'restoreClaim', 'waitClaimBound'])
+      expect(attempts.filter(([t]) => t === type).every(([, attempt]) => attempt === 1)).toBe(true);
     expect(attempts.filter(([type]) => type === 'restoreClaim')).toEqual([['restoreClaim', 1]]);
-    expect(attempts.filter(([type]) => type === 'keepLostClaim')).toEqual([['keepLostClaim', 1]]);
 
     // Restored exactly once: one Restore for the run, completed, and the claim is its work.
-    expect(await app.restoresOf(workflowId)).toEqual([{ name: claimRestoreNameFor(workflowId), phase: 'Completed' }]);
-    const restored = await core.readNamespacedPersistentVolumeClaim({ name: app.claim, namespace: app.namespace });
+    expect(await readDirect(() => app.restoresOf(workflowId))).toEqual([{ name: claimRestoreNameFor(workflowId), phase: 'Completed' }]);
+    const restored = await readDirect(() => core.readNamespacedPersistentVolumeClaim({ name: app.claim, namespace: app.namespace }));
     expect(restored.metadata?.uid).not.toBe(oldUid);
     expect(restored.metadata?.labels).toMatchObject({
       'velero.io/restore-name': claimRestoreNameFor(workflowId),
@@ -122,11 +125,11 @@ describe('storage-failure with the primary API black-holed', () => {
     expect(step(report, 'bind').outputs).toEqual({ phase: 'Bound', volume: app.replacement });
     // The owner is back at its replica, Ready.
     expect(step(report, 'scale_up').outputs).toEqual({ replicas: 1 });
-    expect(await app.replicas()).toBe(1);
-    expect(await app.readyReplicas()).toBe(1);
+    expect(await readDirect(() => app.replicas())).toBe(1);
+    expect(await readDirect(() => app.readyReplicas())).toBe(1);
     // The old volume is kept: Retain, bound to the claim that keeps it.
     const lost = lostClaimNameFor(app.claim, workflowId);
-    const old = await core.readPersistentVolume({ name: app.oldVolume });
+    const old = await readDirect(() => core.readPersistentVolume({ name: app.oldVolume }));
     expect(old.spec?.persistentVolumeReclaimPolicy).toBe('Retain');
     expect(old.spec?.claimRef).toMatchObject({ namespace: app.namespace, name: lost });
     expect(old.metadata?.annotations).toMatchObject({ [lostClaimAnnotation]: `${app.namespace}/${app.claim}` });
@@ -134,7 +137,9 @@ describe('storage-failure with the primary API black-holed', () => {
     await expect(core.readNamespacedConfigMap({ name: claimRestoreNameFor(workflowId), namespace: 'velero' })).rejects.toMatchObject({
       code: 404,
     });
-    const claims = (await core.listNamespacedPersistentVolumeClaim({ namespace: app.namespace })).items.map((c) => c.metadata!.name).sort();
+    const claims = (await readDirect(() => core.listNamespacedPersistentVolumeClaim({ namespace: app.namespace }))).items
+      .map((c) => c.metadata!.name)
+      .sort();
     expect(claims).toEqual([app.claim, lost].sort());
   }, 420_000);
 });

@@ -12,7 +12,7 @@ import { failureTypes } from '../../model/failures.js';
 import { lostClaimNameFor } from '../../model/storage-recovery.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import type { runbook } from '../../workflows/runbook.js';
-import { proxyApiServer, startProxiedWorker, type ProxiedApiServer } from '../helpers/apiserver-proxy.js';
+import { proxyApiServer, readDirect, startProxiedWorker, type ProxiedApiServer } from '../helpers/apiserver-proxy.js';
 import type { TestWorker } from '../helpers/lab.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 import { core, createClaimApp, type ClaimApp } from '../helpers/storage-app.js';
@@ -38,7 +38,7 @@ afterAll(async () => {
 describe('storage-failure with the primary API black-holed throughout', () => {
   it('fails at its first step as RunbookStepFailed naming the step and the unanswered API, within bounded time; nothing changed', async () => {
     const workflowId = `storage-failure/primary/${app.namespace}/${app.claim}/unreachable`;
-    const before = { uid: await app.claimUid(), replicas: await app.replicas() };
+    const before = { uid: await app.claimUid(), replicas: await readDirect(() => app.replicas()) };
     await api.blackhole();
     const t0 = Date.now();
     const handle = await w.client.workflow.start<typeof runbook>('runbook', {
@@ -73,14 +73,16 @@ describe('storage-failure with the primary API black-holed throughout', () => {
     expect(report.steps.find((s) => s.id === 'owner')!.detail).toMatch(/on 'primary'/);
 
     // Nothing changed (read directly, not through the black hole).
-    expect(await app.replicas()).toBe(before.replicas);
-    expect(await app.readyReplicas()).toBe(1);
-    const claim = await core.readNamespacedPersistentVolumeClaim({ name: app.claim, namespace: app.namespace });
+    expect(await readDirect(() => app.replicas())).toBe(before.replicas);
+    expect(await readDirect(() => app.readyReplicas())).toBe(1);
+    const claim = await readDirect(() => core.readNamespacedPersistentVolumeClaim({ name: app.claim, namespace: app.namespace }));
     expect(claim.metadata?.uid).toBe(before.uid);
     expect(claim.spec?.volumeName).toBe(app.oldVolume);
-    expect((await core.readPersistentVolume({ name: app.oldVolume })).spec?.claimRef?.name).toBe(app.claim);
-    expect(await app.restoresOf(workflowId)).toEqual([]);
-    const claims = (await core.listNamespacedPersistentVolumeClaim({ namespace: app.namespace })).items.map((c) => c.metadata!.name);
+    expect((await readDirect(() => core.readPersistentVolume({ name: app.oldVolume }))).spec?.claimRef?.name).toBe(app.claim);
+    expect(await readDirect(() => app.restoresOf(workflowId))).toEqual([]);
+    const claims = (await readDirect(() => core.listNamespacedPersistentVolumeClaim({ namespace: app.namespace }))).items.map(
+      (c) => c.metadata!.name,
+    );
     expect(claims).not.toContain(lostClaimNameFor(app.claim, workflowId));
   }, 420_000);
 });

@@ -72,3 +72,18 @@ export async function until<T>(what: string, seconds: number, probe: () => Promi
     if (Date.now() > deadline) throw new Error(`${what}: not within ${seconds} s`);
   }
 }
+
+/**
+ * A direct read of the lab's API, read again when the lab's etcd answers with a transient 500 ("leader
+ * changed", when another suite moves the primary's etcd leader): at most 5 times, 2 s apart.
+ */
+export async function readDirect<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (attempt === 5 || (err as { code?: number }).code !== 500) throw err;
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+  }
+}
