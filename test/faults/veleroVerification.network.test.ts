@@ -34,6 +34,7 @@ const blackholeMs = 40_000;
 let api: ProxiedApiServer;
 let w: TestWorker;
 let backupName = '';
+const backups: string[] = [];
 let restoreName = '';
 
 beforeAll(async () => {
@@ -52,6 +53,7 @@ beforeAll(async () => {
       workflowExecutionTimeout: '3 minutes',
     });
     backupName = taken.name;
+    backups.push(taken.name);
     if (taken.phase === 'Completed' || attempt === 2) {
       expect(taken.phase).toBe('Completed');
       break;
@@ -65,11 +67,11 @@ afterAll(async () => {
   await api?.remove();
   await primaryCore.deleteNamespace({ name: namespace }).catch(() => undefined);
   if (restoreName) await standbyCustom.deleteNamespacedCustomObject({ ...velero('restores'), name: restoreName }).catch(() => undefined);
-  if (backupName)
+  for (const name of backups)
     await primaryCustom
       .createNamespacedCustomObject({
         ...velero('deletebackuprequests'),
-        body: { apiVersion: 'velero.io/v1', kind: 'DeleteBackupRequest', metadata: { name: `${backupName}-delete` }, spec: { backupName } },
+        body: { apiVersion: 'velero.io/v1', kind: 'DeleteBackupRequest', metadata: { name: `${name}-delete` }, spec: { backupName: name } },
       })
       .catch(() => undefined);
 }, 60_000);
