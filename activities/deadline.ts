@@ -49,3 +49,22 @@ export function pastDeadlineFailure(err: unknown, deadlineMs: number, what: stri
     failureTypes.ClusterUnreachable,
   );
 }
+
+/**
+ * A wait activity whose input bounds it (DeadlineInput) that fails for good past that deadline
+ * (pastDeadlineFailure) instead of being retried for as long as the API stays away: the waits' retry
+ * policy (`patient`) has no attempt limit, their deadline is what bounds them.
+ */
+export function failingAtDeadline<I extends DeadlineInput & { cluster: string; node: string }, R>(
+  doing: string,
+  wait: (input: I) => Promise<R>,
+): (input: I) => Promise<R> {
+  return async (input) => {
+    const deadlineMs = deadlineMsOf(input);
+    try {
+      return await wait(input);
+    } catch (err) {
+      throw pastDeadlineFailure(err, deadlineMs, `${doing} Node ${input.node} on '${input.cluster}'`);
+    }
+  };
+}

@@ -16,7 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import type { ActivityDeps } from '../deps.js';
 import { failureTypes } from '../../model/failures.js';
-import { deadlineMsOf, pastDeadlineFailure, type DeadlineInput } from '../deadline.js';
+import { deadlineMsOf, failingAtDeadline, pastDeadlineFailure, type DeadlineInput } from '../deadline.js';
 import { withDeadline } from '../network-errors.js';
 import {
   controlPlaneLabelOf,
@@ -248,7 +248,7 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
     }
   }
 
-  return {
+  const activities = {
     /**
      * The plan of a Node's drain, touching nothing: every Pod on it with what the drain does with it
      * (and why not), its workload and budgets; the budgets' state; whether the other Ready,
@@ -839,6 +839,18 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
         await ctx.sleep(pollMs);
       }
     },
+  };
+  return {
+    ...activities,
+    releaseFencedNodePods: failingAtDeadline('releasing the Pods of', (input: Parameters<typeof activities.releaseFencedNodePods>[0]) =>
+      activities.releaseFencedNodePods(input),
+    ),
+    waitVolumesDetached: failingAtDeadline('waiting for the volumes of', (input: Parameters<typeof activities.waitVolumesDetached>[0]) =>
+      activities.waitVolumesDetached(input),
+    ),
+    verifyPodsMoved: failingAtDeadline('verifying the Pods moved off', (input: Parameters<typeof activities.verifyPodsMoved>[0]) =>
+      activities.verifyPodsMoved(input),
+    ),
   };
 }
 
