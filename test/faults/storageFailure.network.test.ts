@@ -13,9 +13,15 @@ import { lostClaimAnnotation } from '../../activities/kubernetes/volumes.js';
 import { claimRestoreNameFor, lostClaimNameFor } from '../../model/storage-recovery.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import type { runbook } from '../../workflows/runbook.js';
-import type { veleroBackup } from '../../workflows/veleroBackup.js';
 import { activityAttempts } from '../helpers/activity-attempts.js';
-import { proxyApiServer, readDirect, startProxiedWorker, until, type ProxiedApiServer } from '../helpers/apiserver-proxy.js';
+import {
+  proxyApiServer,
+  readDirect,
+  startProxiedWorker,
+  takeCompletedBackup,
+  until,
+  type ProxiedApiServer,
+} from '../helpers/apiserver-proxy.js';
 import type { TestWorker } from '../helpers/lab.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 import { core, createClaimApp, type ClaimApp } from '../helpers/storage-app.js';
@@ -28,6 +34,7 @@ let api: ProxiedApiServer;
 let w: TestWorker;
 let app: ClaimApp;
 let backupName = '';
+const backups: string[] = [];
 const restores: string[] = [];
 
 beforeAll(async () => {
@@ -35,21 +42,19 @@ beforeAll(async () => {
   w = await startProxiedWorker('primary', api);
   app = await createClaimApp('lb-sf-fault');
   // The backup the runbook finds: the real Velero, through the veleroBackup workflow (no fault yet).
-  const status = await w.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
-    taskQueue: w.config.temporal.taskQueue,
-    workflowId: `velero-backup/${app.namespace}/test`,
-    args: [{ cluster: 'primary', includeNamespaces: [app.namespace] }],
-    workflowExecutionTimeout: '3 minutes',
+  const backup = await takeCompletedBackup(w, `velero-backup/${app.namespace}/test`, {
+    cluster: 'primary',
+    includeNamespaces: [app.namespace],
   });
-  expect(status.phase).toBe('Completed');
-  backupName = status.name;
+  backups.push(...backup.taken);
+  backupName = backup.name;
 }, 180_000);
 
 afterAll(async () => {
   await api?.clear().catch(() => undefined);
   await w?.stop();
   await api?.remove();
-  await app?.remove(restores, backupName ? [backupName] : []);
+  await app?.remove(restores, backups);
 }, 60_000);
 
 const step = (r: RunbookReport, id: string) => r.steps.find((s) => s.id === id)!;

@@ -9,10 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { grantInNamespaces } from '../../lab/rbac.js';
 import { restoreNameFor, scratchLabel, scratchNamespaceFor, workflowIdAnnotation } from '../../model/velero-layout.js';
-import type { veleroBackup } from '../../workflows/veleroBackup.js';
 import type { veleroRestoreVerification } from '../../workflows/velero-verification.js';
 import type { AppConfig } from '../../worker/config.js';
-import { proxyApiServer, readDirect, startProxiedWorker, until, type ProxiedApiServer } from '../helpers/apiserver-proxy.js';
+import {
+  proxyApiServer,
+  readDirect,
+  startProxiedWorker,
+  takeCompletedBackup,
+  until,
+  type ProxiedApiServer,
+} from '../helpers/apiserver-proxy.js';
 import { adminKubeConfig, type TestWorker } from '../helpers/lab.js';
 
 const primaryCore = adminKubeConfig('primary').makeApiClient(CoreV1Api);
@@ -43,23 +49,9 @@ beforeAll(async () => {
   await primaryCore.createNamespace({ body: { metadata: { name: namespace } } });
   await grantInNamespaces('primary', [namespace], ['lifeboat-velero-verification-source']);
   await primaryCore.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'settings' }, data: { mode: 'fault' } } });
-  // A Backup Velero finished as PartiallyFailed (the lab's etcd changing leader under another suite's
-  // fault makes a read of Velero's fail) is taken again, once.
-  for (let attempt = 1; ; attempt++) {
-    const taken = await w.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
-      taskQueue: w.config.temporal.taskQueue,
-      workflowId: `velero-backup/${app.name}/test-${attempt}`,
-      args: [{ app: app.name }],
-      workflowExecutionTimeout: '3 minutes',
-    });
-    backupName = taken.name;
-    backups.push(taken.name);
-    if (taken.phase === 'Completed' || attempt === 2) {
-      expect(taken.phase).toBe('Completed');
-      break;
-    }
-    process.stderr.write(`[veleroVerification] backup ${taken.name} ${taken.phase}: ${JSON.stringify(taken.problems)}; taking another\n`);
-  }
+  const backup = await takeCompletedBackup(w, `velero-backup/${app.name}/test`, { app: app.name });
+  backups.push(...backup.taken);
+  backupName = backup.name;
 }, 240_000);
 afterAll(async () => {
   await api?.clear().catch(() => undefined);

@@ -10,6 +10,7 @@ import { addFault, clearFaults, deleteProxy, ensureProxies } from '../../lab/fau
 import { labClusters } from '../../lab/topology.js';
 import type { LifeboatConfig } from '../../worker/config.js';
 import { writeSecretFile } from '../../worker/secret-files.js';
+import type { veleroBackup } from '../../workflows/veleroBackup.js';
 import { labConfig, startTestWorker, type TestWorker } from './lab.js';
 
 export interface ProxiedApiServer {
@@ -85,5 +86,33 @@ export async function readDirect<T>(read: () => Promise<T>): Promise<T> {
       if (attempt === 5 || (err as { code?: number }).code !== 500) throw err;
       await new Promise((r) => setTimeout(r, 2_000));
     }
+  }
+}
+
+/**
+ * A Completed Velero backup for a test's setup, through the veleroBackup workflow on `w`. One Velero
+ * finished as PartiallyFailed (its discovery failing while another suite adds or removes a CRD, or the
+ * lab's etcd changing leader) is taken again, at most 3 times in all. Returns every Backup taken, the
+ * Completed one last, so the test deletes them all.
+ */
+export async function takeCompletedBackup(
+  w: TestWorker,
+  workflowIdPrefix: string,
+  input: Parameters<typeof veleroBackup>[0],
+): Promise<{ name: string; taken: string[] }> {
+  const taken: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const status = await w.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
+      taskQueue: w.config.temporal.taskQueue,
+      workflowId: `${workflowIdPrefix}-${attempt}`,
+      args: [input],
+      workflowExecutionTimeout: '3 minutes',
+    });
+    taken.push(status.name);
+    if (status.phase === 'Completed') return { name: status.name, taken };
+    const why = `backup ${status.name} ${status.phase}: ${JSON.stringify(status.problems)}`;
+    if (attempt === 3) throw new Error(why);
+    process.stderr.write(`[setup] ${why}; taking another\n`);
+    await new Promise((r) => setTimeout(r, 5_000));
   }
 }
