@@ -26,12 +26,13 @@ beforeAll(async () => {
   w = await startProxiedWorker('primary', api);
 }, 60_000);
 afterAll(async () => {
+  // The pool first, direct: it must go whatever else fails.
+  await run?.stopWatching();
+  await run?.pool.remove();
   await api?.clear().catch(() => undefined);
   await w?.stop();
   await api?.remove();
-  await run?.stopWatching();
-  await run?.pool.remove();
-}, 60_000);
+}, 90_000);
 
 describe('node replacement with the primary API black-holed mid-drain for good', () => {
   it('fails after the drain deadline as RunbookStepFailed naming the drain and the API; nothing deleted, the report says the Node stays cordoned', async () => {
