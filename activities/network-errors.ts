@@ -13,6 +13,14 @@ export function describeNetworkError(err: unknown): string {
       return 'host not found';
     case 'EHOSTUNREACH':
       return 'host unreachable';
+    // undici's (fetch, the Kubernetes client): what a black-holed path looks like.
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'no answer: the connection was not set up in time (UND_ERR_CONNECT_TIMEOUT)';
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return `no answer: timed out waiting for the response (${code})`;
+    case 'UND_ERR_SOCKET':
+      return 'the connection was closed before the answer (UND_ERR_SOCKET)';
     default:
       return code ? `${code}: ${e.message}` : (e.message ?? String(err)).split('\n')[0]!;
   }

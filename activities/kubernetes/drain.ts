@@ -16,7 +16,8 @@ import {
 } from '@kubernetes/client-node';
 import type { ActivityDeps } from '../deps.js';
 import { failureTypes } from '../../model/failures.js';
-import { deadlineMsOf, type DeadlineInput } from '../deadline.js';
+import { deadlineMsOf, failingAtDeadline, pastDeadlineFailure, type DeadlineInput } from '../deadline.js';
+import { withDeadline } from '../network-errors.js';
 import {
   controlPlaneLabelOf,
   outOfServiceTaint,
@@ -66,6 +67,8 @@ export const defaultDrainConcurrency = 10;
 const pollMs = 250;
 /** How long an eviction that failed otherwise than by a budget waits before it is tried again. */
 const retryAfterErrorMs = 1_000;
+/** How long one request of the drain (a read of the Pods and budgets, an eviction) may take: a silent API must not stop its heartbeat. */
+const requestTimeoutMs = 10_000;
 const mirrorAnnotation = 'kubernetes.io/config.mirror';
 
 const podKey = (p: { namespace: string; name: string }) => `${p.namespace}/${p.name}`;
@@ -245,7 +248,7 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
     }
   }
 
-  return {
+  const activities = {
     /**
      * The plan of a Node's drain, touching nothing: every Pod on it with what the drain does with it
      * (and why not), its workload and budgets; the budgets' state; whether the other Ready,
@@ -388,8 +391,14 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
       const config = kube(cluster);
       const core = config.makeApiClient(CoreV1Api);
       const policy = config.makeApiClient(PolicyV1Api);
-      refuseControlPlane(cluster, await readNode(core, cluster, node, 'draining'));
-      const { pods, raw } = await planPods(cluster, node, allowEmptyDir);
+      const what = `draining Node ${node} on '${cluster}'`;
+      const planned = await (async () => {
+        refuseControlPlane(cluster, await readNode(core, cluster, node, 'draining'));
+        return planPods(cluster, node, allowEmptyDir);
+      })().catch((err: unknown) => {
+        throw pastDeadlineFailure(err, deadlineMs, what);
+      });
+      const { pods, raw } = planned;
 
       // An earlier attempt's progress: what it evicted and since when budgets held which Pods.
       const earlier = ctx.info.heartbeatDetails as
@@ -420,16 +429,19 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
 
       async function evict(p: DrainPod): Promise<void> {
         try {
-          await core.createNamespacedPodEviction({
-            name: p.name,
-            namespace: p.namespace,
-            body: {
-              apiVersion: 'policy/v1',
-              kind: 'Eviction',
-              metadata: { name: p.name, namespace: p.namespace },
-              deleteOptions: { preconditions: { uid: p.uid } },
-            },
-          });
+          await withDeadline(
+            requestTimeoutMs,
+            core.createNamespacedPodEviction({
+              name: p.name,
+              namespace: p.namespace,
+              body: {
+                apiVersion: 'policy/v1',
+                kind: 'Eviction',
+                metadata: { name: p.name, namespace: p.namespace },
+                deleteOptions: { preconditions: { uid: p.uid } },
+              },
+            }),
+          );
           todo.delete(p.uid);
           evicted.push(refOf(p));
           leaving.set(p.uid, refOf(p));
@@ -519,6 +531,8 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
       }
 
       let lastPoll = Date.now();
+      /** Why the last read of the Node's Pods and budgets got no answer; undefined once one answers. */
+      let silent: unknown;
       for (;;) {
         if (failure) throw failure;
         const pastDeadline = Date.now() >= deadlineMs;
@@ -542,13 +556,25 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
         if (Date.now() - lastPoll < pollMs) continue;
         lastPoll = Date.now();
         try {
-          await poll();
+          await withDeadline(requestTimeoutMs, poll());
+          silent = undefined;
         } catch (err) {
           const e = kubernetesError(err, `reading Node ${node}'s Pods and budgets on '${cluster}'`);
           if (e instanceof ApplicationFailure) throw e;
+          silent = err;
         }
       }
       heartbeat();
+      // Pods not evicted because the API did not answer are not Pods a budget refuses: an approval to
+      // delete them past their budgets would be asked for the wrong reason, and could not be carried out.
+      if (todo.size && silent !== undefined) {
+        const failure = pastDeadlineFailure(silent, deadlineMs, what);
+        if (failure instanceof ApplicationFailure)
+          throw ApplicationFailure.nonRetryable(
+            `${failure.message}; ${todo.size} Pods not evicted: ${[...todo.values()].map(podKey).join(', ')}`,
+            failure.type,
+          );
+      }
 
       const stillTodo = [...todo.values()];
       const refused = stillTodo.map(
@@ -813,6 +839,18 @@ export function createDrainActivities(deps: Pick<ActivityDeps, 'clusters'>) {
         await ctx.sleep(pollMs);
       }
     },
+  };
+  return {
+    ...activities,
+    releaseFencedNodePods: failingAtDeadline('releasing the Pods of', (input: Parameters<typeof activities.releaseFencedNodePods>[0]) =>
+      activities.releaseFencedNodePods(input),
+    ),
+    waitVolumesDetached: failingAtDeadline('waiting for the volumes of', (input: Parameters<typeof activities.waitVolumesDetached>[0]) =>
+      activities.waitVolumesDetached(input),
+    ),
+    verifyPodsMoved: failingAtDeadline('verifying the Pods moved off', (input: Parameters<typeof activities.verifyPodsMoved>[0]) =>
+      activities.verifyPodsMoved(input),
+    ),
   };
 }
 

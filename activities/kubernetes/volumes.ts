@@ -2,7 +2,7 @@
 // who owns the claim, scaling that owner down and back, keeping the old claim's volume (Retain, re-claimed
 // under a name from the run: never deleted), and waiting for the restored claim to bind. Each is
 // idempotent: a retry, or a re-run under the same workflow ID, finds its own earlier work.
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { AppsV1Api, CoreV1Api, StorageV1Api, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
 import type { ClusterClients } from '../../worker/clients.js';
 import { failureTypes } from '../../model/failures.js';
@@ -11,6 +11,8 @@ import { claimRestoreNameFor, veleroRestoreNameLabel } from '../../model/storage
 import { clusterClients } from './cluster.js';
 import { httpStatusOf, isNotFound, kubernetesError } from './api.js';
 import { mergePatch } from './deployments.js';
+import { deadlineMsOf, pastDeadlineFailure } from '../deadline.js';
+import { describeNetworkError, withDeadline } from '../network-errors.js';
 
 /** Marks on the kept volume and its new claim: which claim it held and which run kept it. */
 export const lostClaimAnnotation = 'lifeboat.io/lost-claim';
@@ -67,15 +69,33 @@ export interface KeptClaim {
 }
 
 const pollMs = 1_000;
+/** How long one read of a wait may take: a silent API must not stop the heartbeat. */
+const readTimeoutMs = 10_000;
 const usesClaim = (pod: V1Pod, claim: string) => (pod.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === claim);
 
-async function poll<T>(timeoutSeconds: number, step: () => Promise<{ done?: T; seen: string }>): Promise<{ done?: T; seen: string }> {
+/**
+ * Calls `step` every second until it is done or `deadlineMs` passes, heartbeating what it saw. A read
+ * the API does not answer (silence, a reset connection) is waited out like a phase not reached yet, so
+ * an outage shorter than the wait costs no attempt; one that outlasts it fails as ClusterUnreachable,
+ * naming the deadline (pastDeadlineFailure). Typed failures end the wait at once.
+ */
+async function poll<T>(
+  deadlineMs: number,
+  what: string,
+  step: () => Promise<{ done?: T; seen: string }>,
+): Promise<{ done?: T; seen: string }> {
   const ctx = Context.current();
-  const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {
-    const r = await step();
+    let r: { done?: T; seen: string };
+    try {
+      r = await withDeadline(readTimeoutMs, step());
+    } catch (err) {
+      if (err instanceof ApplicationFailure || err instanceof CancelledFailure) throw err;
+      if (Date.now() >= deadlineMs) throw pastDeadlineFailure(err, deadlineMs, what);
+      r = { seen: `no answer from the API (${describeNetworkError(err)})` };
+    }
     ctx.heartbeat({ seen: r.seen });
-    if (r.done !== undefined || Date.now() >= deadline) return r;
+    if (r.done !== undefined || Date.now() >= deadlineMs) return r;
     await ctx.sleep(pollMs);
   }
 }
@@ -179,9 +199,11 @@ export function createVolumeActivities(deps: { clusters: ReadonlyMap<string, Clu
         });
       }
       const timeout = input.timeoutSeconds ?? 300;
+      // Counted from the first attempt: a retry does not start the wait again.
+      const deadlineMs = deadlineMsOf({ timeoutSeconds: timeout });
       if (input.releasesClaim) {
         const claim = input.releasesClaim;
-        const r = await poll(timeout, async () => {
+        const r = await poll(deadlineMs, `waiting until no Pod uses ${input.namespace}/${claim} on '${input.cluster}'`, async () => {
           const using = await podsUsing(input.cluster, input.namespace, claim);
           return {
             done: using.length ? undefined : true,
@@ -195,7 +217,7 @@ export function createVolumeActivities(deps: { clusters: ReadonlyMap<string, Clu
           );
       }
       if (input.waitReady && input.replicas > 0) {
-        const r = await poll(timeout, async () => {
+        const r = await poll(deadlineMs, `waiting for ${workload} to be Ready`, async () => {
           const { ready } = await readReplicas(input);
           return { done: ready >= input.replicas ? true : undefined, seen: `${ready} of ${input.replicas} Ready` };
         });
@@ -292,7 +314,7 @@ export function createVolumeActivities(deps: { clusters: ReadonlyMap<string, Clu
             if (!isNotFound(err) && httpStatusOf(err) !== 409)
               throw kubernetesError(err, `deleting claim ${namespace}/${claim} on '${cluster}'`);
           });
-        const gone = await poll(timeout, async () => {
+        const gone = await poll(Date.now() + timeout * 1000, `waiting for claim ${namespace}/${claim} on '${cluster}' to go`, async () => {
           const c = await readClaim(cluster, namespace, claim);
           return { done: c?.metadata?.uid === input.claimUid ? undefined : true, seen: c ? `still there (${c.status?.phase})` : 'gone' };
         });
@@ -349,11 +371,15 @@ export function createVolumeActivities(deps: { clusters: ReadonlyMap<string, Clu
             throw kubernetesError(err, `re-claiming PersistentVolume ${input.volume} for ${namespace}/${lostClaim} on '${cluster}'`);
           });
       }
-      const bound = await poll(timeout, async () => {
-        const c = await readClaim(cluster, namespace, lostClaim);
-        const phase = c?.status?.phase ?? 'absent';
-        return { done: phase === 'Bound' ? phase : undefined, seen: phase };
-      });
+      const bound = await poll(
+        Date.now() + timeout * 1000,
+        `waiting for claim ${namespace}/${lostClaim} on '${cluster}' to bind`,
+        async () => {
+          const c = await readClaim(cluster, namespace, lostClaim);
+          const phase = c?.status?.phase ?? 'absent';
+          return { done: phase === 'Bound' ? phase : undefined, seen: phase };
+        },
+      );
       return { volumeKept: true, volume: input.volume, lostClaim, lostClaimPhase: bound.done ?? bound.seen, oldClaim };
     },
 
@@ -380,7 +406,9 @@ export function createVolumeActivities(deps: { clusters: ReadonlyMap<string, Clu
         if (sc?.volumeBindingMode === 'WaitForFirstConsumer')
           return { claim: `${input.namespace}/${input.claim}`, phase: 'Pending', volume: '', seconds: 0, waitsForFirstConsumer: true };
       }
-      const r = await poll(input.timeoutSeconds, async () => {
+      // Counted from the first attempt: a retry does not start the wait again.
+      const deadlineMs = deadlineMsOf({ timeoutSeconds: input.timeoutSeconds });
+      const r = await poll(deadlineMs, `waiting for claim ${input.namespace}/${input.claim} on '${input.cluster}' to bind`, async () => {
         const c = await readClaim(input.cluster, input.namespace, input.claim);
         volume = c?.spec?.volumeName ?? '';
         const phase = c ? (c.status?.phase ?? 'Pending') : 'absent';

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { CoreV1Api, type V1Node } from '@kubernetes/client-node';
 import type { ActivityDeps } from '../deps.js';
-import { deadlineMsOf, type DeadlineInput } from '../deadline.js';
+import { deadlineMsOf, failingAtDeadline, type DeadlineInput } from '../deadline.js';
 import type { NodePool } from '../../model/node-replacement.js';
 import { failureTypes } from '../../model/failures.js';
 import { clusterClients } from '../kubernetes/cluster.js';
@@ -66,7 +66,7 @@ export const createNodeProviderActivities = (deps: Pick<ActivityDeps, 'clusters'
     return provider.kind === 'kwok' ? kwokProvider(cluster, kubeConfig) : webhookProvider(provider);
   };
 
-  return {
+  const activities = {
     /** Powers the Node off through the cluster's node provider, or confirms it is off; NodeNotFenced when the provider cannot confirm. */
     async fenceNode({ cluster, node, workflowId, runId }: FenceNodeInput): Promise<{ fenced: boolean; how: string }> {
       const { off, how } = await providerOf(cluster).powerOff({ cluster, node, idempotencyKey: `${workflowId}/${runId}/power-off` });
@@ -134,6 +134,12 @@ export const createNodeProviderActivities = (deps: Pick<ActivityDeps, 'clusters'
         );
       return { readyAt };
     },
+  };
+  return {
+    ...activities,
+    waitNodeReady: failingAtDeadline('waiting for', (input: Parameters<typeof activities.waitNodeReady>[0]) =>
+      activities.waitNodeReady(input),
+    ),
   };
 };
 

@@ -181,8 +181,9 @@ export async function storageLocationOf(
   namespace: string,
   location: string,
 ): Promise<{ bucket: string; prefix: string }> {
-  const bsl = (await getVeleroObject(kubeConfig, namespace, 'backupstoragelocations', location)) as
-    { spec?: { objectStorage?: { bucket?: string; prefix?: string } } } | undefined;
+  const bsl = (await getVeleroObject(kubeConfig, namespace, 'backupstoragelocations', location).catch((err: unknown) => {
+    throw kubernetesError(err, `reading BackupStorageLocation ${namespace}/${location} on cluster '${cluster}'`);
+  })) as { spec?: { objectStorage?: { bucket?: string; prefix?: string } } } | undefined;
   const bucket = bsl?.spec?.objectStorage?.bucket;
   if (!bucket)
     throw ApplicationFailure.nonRetryable(
