@@ -3,7 +3,7 @@
 // (the shared lab paths are untouched, so the suite runs beside the others), with a scratch directory
 // of its own. A full scratch disk: a second worker whose scratch directory is a 16 MiB tmpfs the suite
 // mounts (and unmounts) for itself: the primary's snapshot needs more than that.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { failureTypes } from '../../model/failures.js';
 import { addFault, clearFaults, deleteProxy, ensureProxies } from '../../lab/faults.js';
 import { retriedActivities } from '../helpers/activity-attempts.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { processesNaming } from '../helpers/processes.js';
 
 const id = randomUUID().slice(0, 8);
 const proxyName = `test-${id}-verify-s3`;
@@ -50,17 +51,7 @@ afterAll(async () => {
 });
 
 /** Pids and programs of processes whose command line names `dir` (the scratch directory by default). */
-const scratchProcesses = (dir = scratchDir) =>
-  readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .flatMap((pid) => {
-      try {
-        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        return argv.some((a) => a.includes(dir)) ? [{ pid: Number(pid), program: argv[0]!.split('/').pop()! }] : [];
-      } catch {
-        return [];
-      }
-    });
+const scratchProcesses = (dir = scratchDir) => processesNaming(dir);
 
 /** Waits (at most `ms`) until `activity` has failed an attempt; returns that failure's message. */
 async function untilFailed(handle: WorkflowHandle, activity: string, ms: number): Promise<string> {

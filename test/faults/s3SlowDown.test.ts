@@ -9,7 +9,7 @@
 // Load comes from Lifeboat itself (the upload's parallel parts) and from a busy neighbour: the suite's
 // own client holding the request slot with a GET of a 64 MiB object whose body it does not read, so
 // MinIO's handler blocks on the full socket until the neighbour lets go.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import { failureTypes } from '../../model/failures.js';
 import { maxStreamAttempts, snapshotIdFor, snapshotObjectKey, type SnapshotManifest } from '../../model/snapshot-layout.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { startPrivateMinio, type PrivateMinio } from '../helpers/private-minio.js';
+import { processesNaming } from '../helpers/processes.js';
 
 const id = randomUUID().slice(0, 8);
 const bucket = `slowdown-${id}`;
@@ -151,17 +152,7 @@ async function incompleteUploads(handle: WorkflowHandle): Promise<number> {
 }
 
 /** Pids and programs of processes whose command line names the scratch directory. */
-const scratchProcesses = () =>
-  readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .flatMap((pid) => {
-      try {
-        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        return argv.some((a) => a.includes(scratchDir)) ? [{ pid: Number(pid), program: argv[0]!.split('/').pop()! }] : [];
-      } catch {
-        return [];
-      }
-    });
+const scratchProcesses = () => processesNaming(scratchDir);
 
 /** The innermost cause of a failed run: the activity's own failure. */
 function rootFailure(err: unknown): { type?: string; message: string } | undefined {

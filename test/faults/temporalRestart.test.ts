@@ -57,6 +57,7 @@ import { startPrivateTemporal, type PrivateTemporal } from '../helpers/private-t
 import { freePort } from '../helpers/prometheus.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 import { startWorkerProcess, polled } from '../helpers/worker-process.js';
+import { processesNaming } from '../helpers/processes.js';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 
@@ -113,17 +114,7 @@ const appEntry = ({ verify, objectives, failover: f, ...rest }: AppConfig) => ({
 });
 
 /** Pids and programs of processes whose command line names the scratch directory. */
-const scratchProcesses = () =>
-  readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .flatMap((pid) => {
-      try {
-        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        return argv.some((a) => a.includes(scratchDir)) ? [{ pid: Number(pid), program: argv[0]!.split('/').pop()! }] : [];
-      } catch {
-        return [];
-      }
-    });
+const scratchProcesses = () => processesNaming(scratchDir);
 
 /** The worker's /readyz: its status and body, or undefined when it does not answer. */
 const readyz = () =>

@@ -13,6 +13,19 @@ export const alive = (pid: number): boolean => {
   }
 };
 
+/** Pids and programs of the processes whose command line names `dir` (a scratch directory, say). */
+export const processesNaming = (dir: string): { pid: number; program: string }[] =>
+  readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .flatMap((pid) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return argv.some((a) => a.includes(dir)) ? [{ pid: Number(pid), program: argv[0]!.split('/').pop()! }] : [];
+      } catch {
+        return [];
+      }
+    });
+
 /** SIGKILLs a lab process (an etcd member, an API server) and waits until the lab no longer sees it run: a crash, not a shutdown. */
 export async function killLabProcess(name: string): Promise<void> {
   const pid = await runningPid(name);

@@ -32,8 +32,8 @@ export interface ClaimApp {
   remove(restores: string[], backups: string[]): Promise<void>;
 }
 
-export async function createClaimApp(prefix: string): Promise<ClaimApp> {
-  const suffix = randomBytes(3).toString('hex');
+/** The app in namespace `<prefix>-<suffix>`, Ready on its bound claim; `suffix` labels what the test made. */
+export async function createClaimApp(prefix: string, suffix = randomBytes(3).toString('hex')): Promise<ClaimApp> {
   const namespace = `${prefix}-${suffix}`;
   const claim = 'data-db-0';
   const oldVolume = staticVolumeName(namespace, claim);

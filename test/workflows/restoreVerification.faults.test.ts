@@ -13,7 +13,7 @@ import type { restoreVerification } from '../../workflows/restoreVerification.js
 import { labConfigFile } from '../../lab/topology.js';
 import { retriedActivities } from '../helpers/activity-attempts.js';
 import { cliPath, labConfig } from '../helpers/lab.js';
-import { alive } from '../helpers/processes.js';
+import { alive, processesNaming } from '../helpers/processes.js';
 
 const config = labConfig();
 const scratchDir = mkdtempSync(join(tmpdir(), 'lifeboat-verify-fault-'));
@@ -27,17 +27,7 @@ afterAll(async () => {
 });
 
 /** Pids of processes whose command line names the scratch directory, with their program. */
-const scratchProcesses = () =>
-  readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .flatMap((pid) => {
-      try {
-        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        return argv.some((a) => a.includes(scratchDir)) ? [{ pid: Number(pid), program: argv[0]!.split('/').pop()! }] : [];
-      } catch {
-        return [];
-      }
-    });
+const scratchProcesses = () => processesNaming(scratchDir);
 
 /** The last lines of the scratch etcd's and kube-apiserver's logs whose process is not among `running`. */
 const scratchLogTails = (running: { program: string }[]): Record<string, string> =>

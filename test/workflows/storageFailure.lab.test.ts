@@ -15,10 +15,9 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { WorkflowHandle } from '@temporalio/client';
-import { applyLabRbac, grantInNamespaces } from '../../lab/rbac.js';
-import { labStorageClass, labVolumeOfLabel, staticVolume, staticVolumeName } from '../../lab/volumes.js';
+import { staticVolumeName } from '../../lab/volumes.js';
 import { bin } from '../../lab/topology.js';
 import { appSchema } from '../../worker/config.js';
 import { claimRestoreNameFor, lostClaimNameFor } from '../../model/storage-recovery.js';
@@ -29,10 +28,11 @@ import type { runbook } from '../../workflows/runbook.js';
 import type { veleroBackup } from '../../workflows/veleroBackup.js';
 import { adminKubeConfig, labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
+import { until } from '../helpers/apiserver-proxy.js';
+import { createClaimApp, type ClaimApp } from '../helpers/storage-app.js';
 
 const kc: KubeConfig = adminKubeConfig('primary');
 const core = kc.makeApiClient(CoreV1Api);
-const apps = kc.makeApiClient(AppsV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 const suffix = randomBytes(3).toString('hex');
@@ -40,7 +40,6 @@ const namespace = `lb-storage-${suffix}`;
 const claim = 'data-db-0';
 const oldVolume = staticVolumeName(namespace, claim);
 const replacement = `${oldVolume}-replacement`;
-const labels = { 'app.kubernetes.io/name': 'db', 'lifeboat.io/test': suffix };
 const velero = (plural: string) => ({ group: 'velero.io', version: 'v1', namespace: 'velero', plural });
 const dataCheckUrl = `${labConfig().objectStore.endpoint}/minio/health/live`;
 /** The app that owns the namespace, with its data check: the claim is Bound (as far as the lab's volumes go, its data). */
@@ -56,23 +55,15 @@ const dataCheck = {
   env: { KUBECTL: bin.kubectl },
 };
 let w: TestWorker;
+let app: ClaimApp;
 let backupName = '';
 let workflowId = '';
 const restores: string[] = [];
 
-async function until<T>(what: string, seconds: number, probe: () => Promise<T | undefined>): Promise<T> {
-  for (const deadline = Date.now() + seconds * 1000; ; await new Promise((r) => setTimeout(r, 500))) {
-    const got = await probe().catch(() => undefined);
-    if (got !== undefined) return got;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${seconds} s`);
-  }
-}
-const readyReplicas = async () => (await apps.readNamespacedStatefulSet({ name: 'db', namespace })).status?.readyReplicas ?? 0;
+const readyReplicas = () => app.readyReplicas();
 const claimOf = (name: string) => core.readNamespacedPersistentVolumeClaim({ name, namespace });
 
 beforeAll(async () => {
-  // The storage-recovery roles, as `lab up` binds them now (the running lab may predate them).
-  await applyLabRbac(labConfig());
   w = await startTestWorker((c) => ({
     ...c,
     apps: [
@@ -80,42 +71,8 @@ beforeAll(async () => {
       appSchema.parse({ name: appName, cluster: 'primary', namespaces: [namespace], verify: { cluster: 'standby' }, dataCheck }),
     ],
   }));
-  await core.createNamespace({ body: { metadata: { name: namespace, labels: { 'lifeboat.io/test': suffix } } } });
-  // As an operator binds it in each app namespace (deploy/kubernetes/components/storage-recovery).
-  await grantInNamespaces('primary', [namespace], ['lifeboat-storage-recovery-workloads']);
-  await core.createPersistentVolume({ body: staticVolume(namespace, claim) });
-  await apps.createNamespacedStatefulSet({
-    namespace,
-    body: {
-      metadata: { name: 'db', namespace, labels },
-      spec: {
-        replicas: 1,
-        serviceName: 'db',
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            nodeSelector: { type: 'kwok' },
-            tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
-            containers: [{ name: 'db', image: 'registry.example/db:1', volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
-          },
-        },
-        volumeClaimTemplates: [
-          {
-            metadata: { name: 'data' },
-            spec: {
-              accessModes: ['ReadWriteOnce'],
-              storageClassName: labStorageClass.metadata.name,
-              resources: { requests: { storage: '1Gi' } },
-            },
-          },
-        ],
-      },
-    },
-  });
-  await until('the StatefulSet Ready on its bound claim', 90, async () =>
-    (await readyReplicas()) === 1 && (await claimOf(claim)).status?.phase === 'Bound' ? true : undefined,
-  );
+  // The StatefulSet on its claim, as an operator runs one (test/helpers/storage-app.ts).
+  app = await createClaimApp('lb-storage', suffix);
   // The backup the runbook must find: the real Velero, through the veleroBackup workflow.
   const status = await w.client.workflow.execute<typeof veleroBackup>('veleroBackup', {
     taskQueue: w.config.temporal.taskQueue,
@@ -129,16 +86,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await w?.stop();
-  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
-  for (const name of [oldVolume, replacement]) await core.deletePersistentVolume({ name }).catch(() => undefined);
-  for (const name of restores) await custom.deleteNamespacedCustomObject({ ...velero('restores'), name }).catch(() => undefined);
-  if (backupName)
-    await custom
-      .createNamespacedCustomObject({
-        ...velero('deletebackuprequests'),
-        body: { apiVersion: 'velero.io/v1', kind: 'DeleteBackupRequest', metadata: { name: `${backupName}-delete` }, spec: { backupName } },
-      })
-      .catch(() => undefined);
+  await app?.remove(restores, backupName ? [backupName] : []);
 }, 120_000);
 
 const input = (plan: boolean, extra: Record<string, string> = {}): RunbookInput => ({
@@ -193,14 +141,7 @@ describe('storage-failure runbook on the lab', () => {
       body: [{ op: 'replace', path: '/status', value: { phase: 'Failed', message: 'volume lost (test)' } }],
     });
     // The administrator's replacement volume, pre-bound to the claim's name as the lab's static volumes are.
-    const spare = staticVolume(namespace, claim);
-    await core.createPersistentVolume({
-      body: {
-        ...spare,
-        metadata: { name: replacement, labels: { [labVolumeOfLabel]: namespace } },
-        spec: { ...spare.spec, csi: { ...spare.spec!.csi!, volumeHandle: replacement } },
-      },
-    });
+    await app.createReplacement();
 
     workflowId = `storage-failure/primary/${namespace}/${claim}/${suffix}`;
     restores.push(claimRestoreNameFor(workflowId));
