@@ -1,25 +1,11 @@
 // Unit: an app's `dataCheck` (apps[].dataCheck): an HTTP or a command check, read with its defaults, and
 // refused at its line (file, field, what was expected) when it is not one. No lab needed.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../worker/config.js';
-import { problemsOf } from '../helpers/config-problems.js';
+import { configFilesDir, problemsOf } from '../helpers/config-problems.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'lifeboat-config-data-check-'));
-const f = (name: string) => join(dir, name);
-for (const name of ['etcd-ca.crt', 'etcd.crt', 'etcd.key']) writeFileSync(f(name), 'PEM\n');
-writeFileSync(
-  f('kubeconfig'),
-  `apiVersion: v1
-kind: Config
-clusters: [{ name: c, cluster: { server: 'https://127.0.0.1:6443' } }]
-users: [{ name: u, user: { token: t } }]
-contexts: [{ name: x, context: { cluster: c, user: u } }]
-current-context: x
-`,
-);
+const f = configFilesDir('lifeboat-config-data-check-');
 const cluster = (name: string) => `  - name: ${name}
     kubeconfig: ${f('kubeconfig')}
     etcd:

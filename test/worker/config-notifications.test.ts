@@ -1,25 +1,11 @@
 // Unit: the `notifications:` block (receivers and routes): read with its defaults, and refused at its
 // line, naming what was expected, when a receiver, a route or a secret file is wrong. No lab needed.
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../worker/config.js';
-import { problemsOf } from '../helpers/config-problems.js';
+import { configFilesDir, problemsOf } from '../helpers/config-problems.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'lifeboat-config-notifications-'));
-const f = (name: string) => join(dir, name);
-for (const name of ['etcd-ca.crt', 'etcd.crt', 'etcd.key']) writeFileSync(f(name), 'PEM\n');
-writeFileSync(
-  f('kubeconfig'),
-  `apiVersion: v1
-kind: Config
-clusters: [{ name: c, cluster: { server: 'https://127.0.0.1:6443' } }]
-users: [{ name: u, user: { token: t } }]
-contexts: [{ name: x, context: { cluster: c, user: u } }]
-current-context: x
-`,
-);
+const f = configFilesDir('lifeboat-config-notifications-');
 writeFileSync(f('slack-url'), 'https://hooks.slack.example/services/T0/B0/secret\n', { mode: 0o600 });
 writeFileSync(f('hmac-key'), `${'k'.repeat(40)}\n`, { mode: 0o600 });
 writeFileSync(f('short-key'), 'short\n', { mode: 0o600 });

@@ -1,25 +1,11 @@
 // Unit: the object store's `objectLock` block (immutable backups): read as written, and refused at its
 // line when the mode or the days are not what S3 Object Lock takes. No lab needed.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../worker/config.js';
-import { problemsOf } from '../helpers/config-problems.js';
+import { configFilesDir, problemsOf } from '../helpers/config-problems.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'lifeboat-config-lock-'));
-const f = (name: string) => join(dir, name);
-for (const name of ['etcd-ca.crt', 'etcd.crt', 'etcd.key']) writeFileSync(f(name), 'PEM\n');
-writeFileSync(
-  f('kubeconfig'),
-  `apiVersion: v1
-kind: Config
-clusters: [{ name: c, cluster: { server: 'https://127.0.0.1:6443' } }]
-users: [{ name: u, user: { token: t } }]
-contexts: [{ name: x, context: { cluster: c, user: u } }]
-current-context: x
-`,
-);
+const f = configFilesDir('lifeboat-config-lock-');
 /** A valid configuration whose object store has `objectLock` as given (line 6). */
 const withLock = (name: string, objectLock: string) => {
   const file = f(name);
