@@ -5,37 +5,22 @@
 // run completes: one replacement Node, the old Node
 // deleted once, each Pod that was on it evicted once and no other Pod evicted.
 // lab: nodes (adds Nodes to the primary cluster in a pool of its own: other suites count the cluster's Nodes and their health): runs after them, beside the other Node suites (test/run.sh).
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { labelValue } from '../../activities/node-provider/index.js';
 import { provisionLabels } from '../../activities/node-provider/provider.js';
 import { activityAttempts } from '../helpers/activity-attempts.js';
-import { proxyApiServer, readDirect, startProxiedWorker, type ProxiedApiServer } from '../helpers/apiserver-proxy.js';
-import type { TestWorker } from '../helpers/lab.js';
-import { core, startNodeReplacement, type NodeReplacementUnderFault } from '../helpers/node-replacement-faults.js';
+import { readDirect } from '../helpers/apiserver-proxy.js';
+import { core, startNodeReplacement, useProxiedNodeReplacement } from '../helpers/node-replacement-faults.js';
 import { poolLabel } from '../helpers/test-nodes.js';
 
 const blackholeMs = 40_000;
-let api: ProxiedApiServer;
-let w: TestWorker;
-let run: NodeReplacementUnderFault | undefined;
-
-beforeAll(async () => {
-  api = await proxyApiServer('primary');
-  w = await startProxiedWorker('primary', api);
-}, 60_000);
-afterAll(async () => {
-  // The pool first, direct: it must go whatever else fails.
-  await run?.stopWatching();
-  await run?.pool.remove();
-  await api?.clear().catch(() => undefined);
-  await w?.stop();
-  await api?.remove();
-}, 90_000);
+const suite = useProxiedNodeReplacement();
 
 describe('node replacement with the primary API black-holed mid-drain', () => {
   it('cleared after 40 s: completes, one replacement, the old Node deleted once, no Pod evicted twice', async () => {
+    const { api, w } = suite;
     const t0 = Date.now();
-    run = await startNodeReplacement(w, 'nrf-drain', {});
+    const run = (suite.run = await startNodeReplacement(w, 'nrf-drain', {}));
     await run.firstEviction;
     await api.blackhole();
     const holed = Date.now();

@@ -6,38 +6,23 @@
 // neither deleted nor replaced, and the report says the uncordon could not be done: the Node stays
 // cordoned, and where the run stopped is on record.
 // lab: nodes (adds Nodes to the primary cluster in a pool of its own: other suites count the cluster's Nodes and their health): runs after them, beside the other Node suites (test/run.sh).
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { WorkflowFailedError } from '@temporalio/client';
 import { labelValue } from '../../activities/node-provider/index.js';
 import { provisionLabels } from '../../activities/node-provider/provider.js';
 import { failureTypes } from '../../model/failures.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
-import { proxyApiServer, readDirect, startProxiedWorker, type ProxiedApiServer } from '../helpers/apiserver-proxy.js';
-import type { TestWorker } from '../helpers/lab.js';
-import { core, startNodeReplacement, type NodeReplacementUnderFault } from '../helpers/node-replacement-faults.js';
+import { readDirect } from '../helpers/apiserver-proxy.js';
+import { core, startNodeReplacement, useProxiedNodeReplacement } from '../helpers/node-replacement-faults.js';
 
 const drainTimeoutSeconds = 20;
-let api: ProxiedApiServer;
-let w: TestWorker;
-let run: NodeReplacementUnderFault | undefined;
-
-beforeAll(async () => {
-  api = await proxyApiServer('primary');
-  w = await startProxiedWorker('primary', api);
-}, 60_000);
-afterAll(async () => {
-  // The pool first, direct: it must go whatever else fails.
-  await run?.stopWatching();
-  await run?.pool.remove();
-  await api?.clear().catch(() => undefined);
-  await w?.stop();
-  await api?.remove();
-}, 90_000);
+const suite = useProxiedNodeReplacement();
 
 describe('node replacement with the primary API black-holed mid-drain for good', () => {
   it('fails after the drain deadline as RunbookStepFailed naming the drain and the API; nothing deleted, the report says the Node stays cordoned', async () => {
+    const { api, w } = suite;
     const t0 = Date.now();
-    run = await startNodeReplacement(w, 'nrf-gone', { drainTimeoutSeconds });
+    const run = (suite.run = await startNodeReplacement(w, 'nrf-gone', { drainTimeoutSeconds }));
     await run.firstEviction;
     await api.blackhole();
     const holed = Date.now();
@@ -77,6 +62,6 @@ describe('node replacement with the primary API black-holed mid-drain for good',
     );
     // What was evicted before the fault was the victim's, each once.
     expect(run.evicted.length).toBeGreaterThanOrEqual(1);
-    expect(run.evicted.every((uid) => run!.onVictim.includes(uid))).toBe(true);
+    expect(run.evicted.every((uid) => run.onVictim.includes(uid))).toBe(true);
   }, 300_000);
 });

@@ -11,7 +11,8 @@ import { watchEvents, type EventWatch } from './kube-watch.js';
 import { adminKubeConfig, type TestWorker } from './lab.js';
 import { findRunbookIn } from './runbooks.js';
 import { createGuardedDeployment, createTestPool, poolLabel, type TestPool } from './test-nodes.js';
-import { until } from './apiserver-proxy.js';
+import { afterAll, beforeAll } from '@jest/globals';
+import { proxyApiServer, startProxiedWorker, until, type ProxiedApiServer } from './apiserver-proxy.js';
 
 export const kc = adminKubeConfig('primary');
 export const core = kc.makeApiClient(CoreV1Api);
@@ -103,4 +104,31 @@ export async function startNodeReplacement(
       await Promise.allSettled(watches.map((x) => x.stop()));
     },
   };
+}
+
+/** What a suite of node replacement under a fault works with: its proxy to the primary's API, its worker, and its run. */
+export interface ProxiedNodeReplacementSuite {
+  api: ProxiedApiServer;
+  w: TestWorker;
+  run?: NodeReplacementUnderFault;
+}
+
+/**
+ * Sets up the suite's proxy to the primary's API and a worker through it before the tests; after them,
+ * removes the run's pool first (direct: it must go whatever else fails), then the worker and the proxy.
+ */
+export function useProxiedNodeReplacement(): ProxiedNodeReplacementSuite {
+  const suite = {} as ProxiedNodeReplacementSuite;
+  beforeAll(async () => {
+    suite.api = await proxyApiServer('primary');
+    suite.w = await startProxiedWorker('primary', suite.api);
+  }, 60_000);
+  afterAll(async () => {
+    await suite.run?.stopWatching();
+    await suite.run?.pool.remove();
+    await suite.api?.clear().catch(() => undefined);
+    await suite.w?.stop();
+    await suite.api?.remove();
+  }, 90_000);
+  return suite;
 }
