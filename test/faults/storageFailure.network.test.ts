@@ -7,12 +7,10 @@
 // restored once (one Velero Restore for the run), the owner back at its replica, the old volume kept,
 // nothing left over. The shared lab paths are untouched,
 // so the suite runs beside the others.
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { lostClaimAnnotation } from '../../activities/kubernetes/volumes.js';
 import { claimRestoreNameFor, lostClaimNameFor } from '../../model/storage-recovery.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
-import type { runbook } from '../../workflows/runbook.js';
 import { activityAttempts } from '../helpers/activity-attempts.js';
 import {
   proxyApiServer,
@@ -23,10 +21,8 @@ import {
   type ProxiedApiServer,
 } from '../helpers/apiserver-proxy.js';
 import type { TestWorker } from '../helpers/lab.js';
-import { findRunbookIn } from '../helpers/runbooks.js';
-import { core, createClaimApp, type ClaimApp } from '../helpers/storage-app.js';
+import { core, createClaimApp, startStorageFailure, type ClaimApp } from '../helpers/storage-app.js';
 
-const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 /** How long the API stays black-holed: more than the bind wait's heartbeat timeout (30 s). */
 const blackholeMs = 40_000;
 const bindTimeoutSeconds = 150;
@@ -69,22 +65,7 @@ describe('storage-failure with the primary API black-holed', () => {
       body: [{ op: 'replace', path: '/status', value: { phase: 'Failed', message: 'volume lost (test)' } }],
     });
     const t0 = Date.now();
-    const handle = await w.client.workflow.start<typeof runbook>('runbook', {
-      taskQueue: w.config.temporal.taskQueue,
-      workflowId,
-      args: [
-        findRunbookIn(runbooksDir, 'storage-failure', {
-          cluster: 'primary',
-          namespace: app.namespace,
-          claim: app.claim,
-          reason: 'volume lost',
-          approver: 'alice',
-          bindTimeoutSeconds,
-          readyTimeoutSeconds: 120,
-        }),
-      ],
-      workflowExecutionTimeout: '6 minutes',
-    });
+    const handle = await startStorageFailure(w, app, workflowId, { bindTimeoutSeconds, readyTimeoutSeconds: 120 });
     // No volume for the restored claim yet: it stays Pending, and the bind wait polls the API.
     const reached = await until('the bind wait', 120, async () => {
       const r = await handle.query<RunbookReport>('report');

@@ -5,19 +5,15 @@
 // the unanswered API, within a bounded time; nothing was changed (the owner at its replica, the claim
 // and its volume as they were, no Restore). The shared lab paths are untouched, so the suite runs beside
 // the others.
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowFailedError } from '@temporalio/client';
 import { failureTypes } from '../../model/failures.js';
 import { lostClaimNameFor } from '../../model/storage-recovery.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
-import type { runbook } from '../../workflows/runbook.js';
 import { proxyApiServer, readDirect, startProxiedWorker, type ProxiedApiServer } from '../helpers/apiserver-proxy.js';
 import type { TestWorker } from '../helpers/lab.js';
-import { findRunbookIn } from '../helpers/runbooks.js';
-import { core, createClaimApp, type ClaimApp } from '../helpers/storage-app.js';
+import { core, createClaimApp, startStorageFailure, type ClaimApp } from '../helpers/storage-app.js';
 
-const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 let api: ProxiedApiServer;
 let w: TestWorker;
 let app: ClaimApp;
@@ -41,22 +37,7 @@ describe('storage-failure with the primary API black-holed throughout', () => {
     const before = { uid: await app.claimUid(), replicas: await readDirect(() => app.replicas()) };
     await api.blackhole();
     const t0 = Date.now();
-    const handle = await w.client.workflow.start<typeof runbook>('runbook', {
-      taskQueue: w.config.temporal.taskQueue,
-      workflowId,
-      args: [
-        findRunbookIn(runbooksDir, 'storage-failure', {
-          cluster: 'primary',
-          namespace: app.namespace,
-          claim: app.claim,
-          reason: 'volume lost',
-          approver: 'alice',
-          bindTimeoutSeconds: 30,
-          readyTimeoutSeconds: 30,
-        }),
-      ],
-      workflowExecutionTimeout: '6 minutes',
-    });
+    const handle = await startStorageFailure(w, app, workflowId, { bindTimeoutSeconds: 30, readyTimeoutSeconds: 30 });
     const err = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
     const took = Date.now() - t0;
     process.stderr.write(`[storage-failure unreachable] failed after ${took / 1000} s\n`);

@@ -6,10 +6,15 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
 import { applyLabRbac, grantInNamespaces } from '../../lab/rbac.js';
 import { labStorageClass, labVolumeOfLabel, staticVolume, staticVolumeName } from '../../lab/volumes.js';
 import { workflowIdAnnotation } from '../../model/velero-layout.js';
-import { adminKubeConfig, labConfig } from './lab.js';
+import { fileURLToPath } from 'node:url';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { runbook } from '../../workflows/runbook.js';
+import { adminKubeConfig, labConfig, type TestWorker } from './lab.js';
+import { findRunbookIn } from './runbooks.js';
 import { until } from './apiserver-proxy.js';
 
 const kc = adminKubeConfig('primary');
+const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 export const core = kc.makeApiClient(CoreV1Api);
 export const apps = kc.makeApiClient(AppsV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
@@ -125,4 +130,28 @@ export async function createClaimApp(prefix: string, suffix = randomBytes(3).toS
       : undefined,
   );
   return app;
+}
+
+/** Starts the shipped storage-failure runbook on `app`'s claim, approved by alice, with `timeouts` (seconds). */
+export function startStorageFailure(
+  w: TestWorker,
+  app: ClaimApp,
+  workflowId: string,
+  timeouts: { bindTimeoutSeconds: number; readyTimeoutSeconds: number },
+): Promise<WorkflowHandle<typeof runbook>> {
+  return w.client.workflow.start<typeof runbook>('runbook', {
+    taskQueue: w.config.temporal.taskQueue,
+    workflowId,
+    args: [
+      findRunbookIn(runbooksDir, 'storage-failure', {
+        cluster: 'primary',
+        namespace: app.namespace,
+        claim: app.claim,
+        reason: 'volume lost',
+        approver: 'alice',
+        ...timeouts,
+      }),
+    ],
+    workflowExecutionTimeout: '6 minutes',
+  });
 }
