@@ -5,13 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { WorkflowHandle } from '@temporalio/client';
-import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import { addFault, clearFaults, deleteProxy, ensureProxies } from '../../lab/faults.js';
-import { maxStreamAttempts, snapshotIdFor, snapshotObjectKey } from '../../model/snapshot-layout.js';
+import { snapshotObjectKey } from '../../model/snapshot-layout.js';
 import { createClients } from '../../worker/clients.js';
 import { retriedActivities } from '../helpers/activity-attempts.js';
 import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { incompleteUploads as uploadsLeft, snapshotIdOf, snapshotObjects as objectsOfSnapshot } from '../helpers/snapshot-store.js';
 
 const id = randomUUID().slice(0, 8);
 const proxyName = `test-${id}-snapshot-s3`;
@@ -56,22 +56,8 @@ async function untilStreamFailed(handle: WorkflowHandle, ms: number): Promise<st
   throw new Error(`the stream did not fail within ${ms / 1000} s of the fault`);
 }
 
-/** The objects under the run's snapshot prefix (the object and its manifest, by name). */
-async function snapshotObjects(snapshotId: string): Promise<string[]> {
-  const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `etcd/primary/${snapshotId}/` }));
-  return (listed.Contents ?? []).map((o) => o.Key!.split('/').pop()!).sort();
-}
-
-/** Incomplete multipart uploads of every attempt's object key (MinIO lists them by exact key only). */
-async function incompleteUploads(handle: WorkflowHandle): Promise<number> {
-  const { startTime, runId } = await handle.describe();
-  let count = 0;
-  for (let attempt = 1; attempt <= maxStreamAttempts; attempt++) {
-    const Prefix = snapshotObjectKey('primary', snapshotIdFor(startTime, runId), attempt);
-    count += (await clients.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix }))).Uploads?.length ?? 0;
-  }
-  return count;
-}
+const snapshotObjects = (snapshotId: string) => objectsOfSnapshot(clients.s3, bucket, 'primary', snapshotId);
+const incompleteUploads = async (handle: WorkflowHandle) => uploadsLeft(clients.s3, bucket, 'primary', await snapshotIdOf(handle));
 
 describe('etcdSnapshot with faults on the path to the object store', () => {
   it('the connection cut after 2 MiB of an upload: the stream fails, is retried once the cut is gone, and completes; one manifest, no upload left', async () => {

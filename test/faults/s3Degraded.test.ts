@@ -11,27 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { restoreVerification } from '../../workflows/restoreVerification.js';
 import { failureTypes } from '../../model/failures.js';
-import {
-  maxStreamAttempts,
-  snapshotIdFor,
-  snapshotManifestKey,
-  snapshotObjectKey,
-  type SnapshotManifest,
-} from '../../model/snapshot-layout.js';
+import { snapshotIdFor, snapshotManifestKey, snapshotObjectKey, type SnapshotManifest } from '../../model/snapshot-layout.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { startPrivateMinio, type PrivateMinio } from '../helpers/private-minio.js';
 import { processesNaming } from '../helpers/processes.js';
+import { incompleteUploads as uploadsLeft, snapshotObjects as objectsOfSnapshot } from '../helpers/snapshot-store.js';
 
 const id = randomUUID().slice(0, 8);
 const bucket = `degraded-${id}`;
@@ -116,21 +104,8 @@ const startVerification = (name: string, snapshotId: string) =>
     workflowExecutionTimeout: '15 minutes',
   });
 
-/** The objects under a snapshot's prefix, by name. */
-async function snapshotObjects(snapshotId: string): Promise<string[]> {
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `etcd/primary/${snapshotId}/` }));
-  return (listed.Contents ?? []).map((o) => o.Key!.split('/').pop()!).sort();
-}
-
-/** Incomplete multipart uploads of a snapshot's attempt keys (MinIO lists them by exact key only). */
-async function incompleteUploads(snapshotId: string, attempts = maxStreamAttempts): Promise<number> {
-  let count = 0;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    const Prefix = snapshotObjectKey('primary', snapshotId, attempt);
-    count += (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix }))).Uploads?.length ?? 0;
-  }
-  return count;
-}
+const snapshotObjects = (snapshotId: string) => objectsOfSnapshot(s3, bucket, 'primary', snapshotId);
+const incompleteUploads = (snapshotId: string) => uploadsLeft(s3, bucket, 'primary', snapshotId);
 
 /** The innermost cause of a failed run: the activity's own failure. */
 function rootFailure(err: unknown): { type?: string; message: string } | undefined {

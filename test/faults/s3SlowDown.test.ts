@@ -16,21 +16,14 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { restoreVerification } from '../../workflows/restoreVerification.js';
 import { failureTypes } from '../../model/failures.js';
-import { maxStreamAttempts, snapshotIdFor, snapshotObjectKey, type SnapshotManifest } from '../../model/snapshot-layout.js';
+import { snapshotIdFor, type SnapshotManifest } from '../../model/snapshot-layout.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { startPrivateMinio, type PrivateMinio } from '../helpers/private-minio.js';
+import { incompleteUploads as uploadsLeft, snapshotIdOf, snapshotObjects as objectsOfSnapshot } from '../helpers/snapshot-store.js';
 import { processesNaming } from '../helpers/processes.js';
 
 const id = randomUUID().slice(0, 8);
@@ -134,22 +127,8 @@ const startVerification = (name: string, snapshotId: string) =>
     workflowExecutionTimeout: '15 minutes',
   });
 
-/** The objects under a snapshot's prefix, by name. */
-async function snapshotObjects(snapshotId: string): Promise<string[]> {
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `etcd/primary/${snapshotId}/` }));
-  return (listed.Contents ?? []).map((o) => o.Key!.split('/').pop()!).sort();
-}
-
-/** Incomplete multipart uploads of every attempt key of a run's snapshot (MinIO lists them by exact key only). */
-async function incompleteUploads(handle: WorkflowHandle): Promise<number> {
-  const { startTime, runId } = await handle.describe();
-  let count = 0;
-  for (let attempt = 1; attempt <= maxStreamAttempts; attempt++) {
-    const Prefix = snapshotObjectKey('primary', snapshotIdFor(startTime, runId), attempt);
-    count += (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix }))).Uploads?.length ?? 0;
-  }
-  return count;
-}
+const snapshotObjects = (snapshotId: string) => objectsOfSnapshot(s3, bucket, 'primary', snapshotId);
+const incompleteUploads = async (handle: WorkflowHandle) => uploadsLeft(s3, bucket, 'primary', await snapshotIdOf(handle));
 
 /** Pids and programs of processes whose command line names the scratch directory. */
 const scratchProcesses = () => processesNaming(scratchDir);
