@@ -672,7 +672,14 @@ describe('Node changes', () => {
     const moving: DrainPod[] = plan.pods;
     expect(moving.map((p) => p.workload?.name).sort()).toEqual(['db', 'web', 'web']);
     const drained = await inActivity(() => acts.drainNode({ cluster, node: from, deadline: inFuture(30_000) }));
-    expect(drained.evicted.length).toBe(3);
+    // Whole, so that a Pod not evicted shows why (skipped, refused, or still terminating).
+    expect({ ...drained, evicted: drained.evicted.map((p) => p.uid).sort(), budgetWaits: [] }).toEqual({
+      evicted: moving.map((p) => p.uid).sort(),
+      skipped: [],
+      blocked: [],
+      budgetWaits: [],
+      terminating: [],
+    });
     await inActivity(() => acts.taintOutOfService({ cluster, node: from }));
 
     const verifying = activity(() => acts.verifyPodsMoved({ cluster, node: from, pods: moving, deadline: inFuture(60_000) }));
