@@ -52,7 +52,8 @@ import { answeredStatuses, etcdEndpointAnswers, followsLeader } from '../etcd/he
 import { countRegistry } from '../etcd/inventory.js';
 import { EnvelopeError } from '../object-store/envelope.js';
 import { fetchSnapshot, SnapshotIntegrityError } from '../object-store/snapshot-fetch.js';
-import { listManifests, readManifest } from '../object-store/manifests.js';
+import { listingFailure, listManifests, readManifest } from '../object-store/manifests.js';
+import { isStoreThrottling } from '../object-store/throttling.js';
 import { ManifestTamperedError, tamperedType } from '../object-store/manifest-mac.js';
 import { scratchRootOf } from '../scratch/etcd-restore.js';
 import { ensureScratchBaseForActivity } from '../scratch/scratch-dir.js';
@@ -317,7 +318,11 @@ function etcdRestoreRunbookActivities(deps: Deps) {
         allowUnsigned: input.allowUnsigned ?? false,
       });
       if (!choice.ok) {
-        if (choice.type === failureTypes.SnapshotListingIncomplete) throw ApplicationFailure.retryable(choice.reason, choice.type);
+        if (choice.type === failureTypes.SnapshotListingIncomplete) {
+          // A store asking to slow down is said as such (ObjectStoreThrottled), not as a listing gap.
+          if (isStoreThrottling(listing.failure)) throw listingFailure(listing);
+          throw ApplicationFailure.retryable(choice.reason, choice.type);
+        }
         throw nonRetryable(`${choice.reason}. Nothing was stopped`, choice.type);
       }
       const manifest = choice.snapshot;

@@ -140,6 +140,9 @@ export interface StreamHeartbeat extends StreamProgress {
   memberId: string;
 }
 
+/** Listings in a row that must show no earlier attempt's upload before a retried stream returns. */
+const cleanSweepsAfterRetry = 8;
+
 export const createEtcdSnapshotActivities = (
   deps: Pick<ActivityDeps, 'clusters' | 'tools' | 's3' | 'bucket' | 'keyRing' | 'objectLock'>,
 ) => {
@@ -195,6 +198,30 @@ export const createEtcdSnapshotActivities = (
             },
           }),
         );
+        // Once more now the store took a whole upload. A store that lost drives can answer an abort 200
+        // without having applied it everywhere (MinIO does, when it lacks write quorum); once its drives
+        // are back, its listings show such an upload to some requests and not others, and an abort then
+        // removes it for good. So the earlier attempts' keys are listed until enough listings in a row
+        // show nothing. No later run names this snapshot's attempt keys (retention sweeps only
+        // unfinished snapshots). Runs that were never retried skip this.
+        const earlierKeys = attemptKeys.filter((k) => k !== objectKey);
+        const late: string[] = [];
+        for (let clean = 0, round = 0; earlierKeys.length && clean < cleanSweepsAfterRetry && round < 4 * cleanSweepsAfterRetry; round++) {
+          const aborted = await abortIncompleteUploads(deps.s3, bucket, { keys: earlierKeys }).catch((err: unknown) => {
+            ctx.log.warn(
+              "could not sweep earlier attempts' uploads after the upload; the store's own expiry of stale uploads removes them",
+              {
+                keys: earlierKeys,
+                error: String(err),
+              },
+            );
+            return undefined;
+          });
+          if (!aborted) break;
+          late.push(...aborted);
+          clean = aborted.length ? 0 : clean + 1;
+        }
+        if (late.length) ctx.log.info('aborted uploads left by an earlier attempt, missed by the first sweep', { uploads: late });
         return {
           objectKey,
           keyId: keys.currentKeyId,

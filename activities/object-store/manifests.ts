@@ -8,6 +8,7 @@ import type { KeyRing } from '../../worker/keys.js';
 import type { ObjectLockConfig } from '../../worker/config.js';
 import { checkManifest, isSigned, manifestLocationOf, ManifestTamperedError, signManifest } from './manifest-mac.js';
 import { objectLockParams } from './object-lock.js';
+import { isStoreThrottling } from './throttling.js';
 
 /** What writing a manifest needs: the keys to sign it, and the lock to write it with (none by default). */
 export interface ManifestSigning {
@@ -151,6 +152,16 @@ export interface ManifestListing {
   /** False when any page or manifest could not be read: nothing may be deleted on such a listing. */
   complete: boolean;
   problem?: string;
+  /** The store's own error for a read that failed (a throttling one if any), when the listing is incomplete. */
+  failure?: unknown;
+}
+
+/**
+ * Why an incomplete listing is incomplete, as an error to throw: the store's own error when it asked
+ * its client to slow down (the worker's interceptor makes that ObjectStoreThrottled), else `problem`.
+ */
+export function listingFailure(listing: ManifestListing): Error {
+  return isStoreThrottling(listing.failure) ? (listing.failure as Error) : new Error(listing.problem);
 }
 
 /**
@@ -171,26 +182,46 @@ export async function listManifests(s3: S3Client, bucket: string, cluster: strin
       keys,
       complete: false,
       problem: `listing s3://${bucket}/${snapshotPrefix(cluster)} failed: ${(err as Error).name}: ${(err as Error).message}`,
+      failure: err,
     };
   }
-  const manifestKeys = keys.filter((k) => k.key.endsWith('/manifest.json'));
+  // A store losing drives can leave keys out of a listing it answers 200 (MinIO does, for a few seconds
+  // after drives go: test/faults/s3Degraded.test.ts). A snapshot folder listed without its manifest
+  // has it read by name too: a manifest the listing left out is still found, and an object it names is
+  // never taken for an orphan. Such folders are few (failed or interrupted snapshots), so this is cheap.
+  const listedManifests = new Set(keys.filter((k) => k.key.endsWith('/manifest.json')).map((k) => k.key));
+  const unlisted = new Set(
+    keys
+      .map((k) => k.key.slice(snapshotPrefix(cluster).length).split('/')[0]!)
+      .map((id) => snapshotManifestKey(cluster, id))
+      .filter((k) => !listedManifests.has(k)),
+  );
+  const manifestKeys = [...listedManifests, ...unlisted];
   const manifests: SnapshotManifest[] = [];
   const tampered: TamperedManifest[] = [];
   const failures: string[] = [];
+  let failure: unknown;
   // A few at a time: a listing of hundreds of snapshots should not open hundreds of connections.
   for (let i = 0; i < manifestKeys.length; i += 8) {
     await Promise.all(
-      manifestKeys.slice(i, i + 8).map(async ({ key }) => {
+      manifestKeys.slice(i, i + 8).map(async (key) => {
         try {
           const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
           const manifest = parseManifest(await got.Body!.transformToString(), key);
+          if (unlisted.has(key)) keys.push({ key, size: got.ContentLength ?? 0, lastModified: got.LastModified });
           // A key that is not <prefix><id>/manifest.json (one folder deeper) is checked as the id it sits under.
           const at = manifestLocationOf(key) ?? { cluster, snapshotId: key.slice(snapshotPrefix(cluster).length).split('/')[0]!, key };
           checkManifest(manifest, at, keyRing);
           manifests.push(manifest);
         } catch (err) {
           if (err instanceof ManifestTamperedError) tampered.push({ key, kind: err.kind, reason: err.message });
-          else failures.push(`${key}: ${(err as Error).message}`);
+          else if (unlisted.has(key) && (err as Error).name === 'NoSuchKey')
+            return; // a folder without a manifest, as listed
+          else {
+            failures.push(`${key}: ${(err as Error).message}`);
+            // A throttling answer is the one kept: it says why the others failed too, and it is retryable.
+            if (failure === undefined || (!isStoreThrottling(failure) && isStoreThrottling(err))) failure = err;
+          }
         }
       }),
     );
@@ -207,6 +238,7 @@ export async function listManifests(s3: S3Client, bucket: string, cluster: strin
         keys,
         complete: false,
         problem: `could not read ${failures.length} manifest(s): ${failures.slice(0, 3).join('; ')}`,
+        failure,
       }
     : { manifests, tampered, macsChecked, keys, complete: true };
 }

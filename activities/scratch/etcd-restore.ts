@@ -30,7 +30,7 @@ import { withEtcdEndpoints } from '../etcd/client.js';
 import { countRegistry } from '../etcd/inventory.js';
 import { EnvelopeError } from '../object-store/envelope.js';
 import { fetchSnapshot, SnapshotIntegrityError } from '../object-store/snapshot-fetch.js';
-import { listManifests, readManifest, updateManifestVerification } from '../object-store/manifests.js';
+import { listingFailure, listManifests, readManifest, updateManifestVerification } from '../object-store/manifests.js';
 import { ManifestTamperedError, manifestFailure } from '../object-store/manifest-mac.js';
 import {
   freePort,
@@ -237,7 +237,7 @@ export function createEtcdRestoreActivities(
       } else {
         // Tampered manifests are not in `manifests`: the newest of the others is verified.
         const listing = await listManifests(s3, bucket, cluster, keyRing);
-        if (!listing.complete) throw new Error(listing.problem);
+        if (!listing.complete) throw listingFailure(listing);
         const newest = listing.manifests.find((m) => m.status !== 'failed'); // newest first
         if (!newest)
           throw ApplicationFailure.nonRetryable(

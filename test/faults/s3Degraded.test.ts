@@ -15,6 +15,7 @@ import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, Put
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import type { restoreVerification } from '../../workflows/restoreVerification.js';
 import { failureTypes } from '../../model/failures.js';
+import { rootFailure } from '../../model/failure-chain.js';
 import { snapshotIdFor, snapshotManifestKey, snapshotObjectKey, type SnapshotManifest } from '../../model/snapshot-layout.js';
 import { startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { startPrivateMinio, type PrivateMinio } from '../helpers/private-minio.js';
@@ -96,24 +97,17 @@ const startSnapshot = (name: string) =>
     args: [{ cluster: 'primary', skipRetention: true }],
     workflowExecutionTimeout: '15 minutes',
   });
-const startVerification = (name: string, snapshotId: string) =>
+/** Verifies `snapshotId`, or without one the newest snapshot, as scheduled verification does (it lists the manifests). */
+const startVerification = (name: string, snapshotId?: string) =>
   worker.client.workflow.start<typeof restoreVerification>('restoreVerification', {
     taskQueue: worker.config.temporal.taskQueue,
     workflowId: `verify-etcd/primary/test-degraded-${name}-${id}`,
-    args: [{ kind: 'etcd', cluster: 'primary', snapshotId }],
+    args: [{ kind: 'etcd', cluster: 'primary', ...(snapshotId ? { snapshotId } : {}) }],
     workflowExecutionTimeout: '15 minutes',
   });
 
 const snapshotObjects = (snapshotId: string) => objectsOfSnapshot(s3, bucket, 'primary', snapshotId);
 const incompleteUploads = (snapshotId: string) => uploadsLeft(s3, bucket, 'primary', snapshotId);
-
-/** The innermost cause of a failed run: the activity's own failure. */
-function rootFailure(err: unknown): { type?: string; message: string } | undefined {
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  let root = (err as WorkflowFailedError).cause as { type?: string; message: string; cause?: unknown } | undefined;
-  for (let depth = 0; depth < 5 && root?.cause; depth++) root = root.cause as typeof root;
-  return root;
-}
 
 let manifest: SnapshotManifest;
 
@@ -155,24 +149,29 @@ describe('an object store that loses write quorum mid-upload, then gets its driv
 });
 
 describe('an object store that has lost read quorum for longer than the runbook waits', () => {
-  it('restoreVerification ends in ObjectStoreThrottled (503 SlowDownRead) once its retries are spent, with nothing left behind; the store serves again once its drives are back', async () => {
+  it('restoreVerification, of a named snapshot (reads its manifest) and of the newest (lists them), ends in ObjectStoreThrottled (503 SlowDownRead) once its retries are spent, with nothing left behind; the store serves again once its drives are back', async () => {
     const manifestKey = snapshotManifestKey('primary', manifest.snapshotId);
     minio.takeDrivesAway(3);
-    let failure: unknown;
+    let failures: unknown[];
     let seconds: number;
     let after: { status: number; code: string };
     try {
       // MinIO marks a drive offline when it next uses it; a read in that moment (under a second) answers 404
-      // NoSuchKey for an object that exists. The run starts once the store answers as a degraded one does.
+      // NoSuchKey for an object that exists. The runs start once the store answers as a degraded one does.
       const first = await until('a 503 from the store without read quorum', 10_000, 200, async () => {
         const answer = await probeRead(manifestKey);
         return answer.status === 404 ? undefined : answer;
       });
       expect(first).toEqual({ status: 503, code: 'SlowDownRead' });
       const t0 = Date.now();
-      failure = await (await startVerification('unreadable', manifest.snapshotId)).result().then(
-        () => undefined,
-        (e: unknown) => e,
+      const runs = await Promise.all([startVerification('named', manifest.snapshotId), startVerification('newest')]);
+      failures = await Promise.all(
+        runs.map((r) =>
+          r.result().then(
+            () => undefined,
+            (e: unknown) => e,
+          ),
+        ),
       );
       seconds = (Date.now() - t0) / 1000;
       // Degraded throughout: it still refuses.
@@ -183,13 +182,14 @@ describe('an object store that has lost read quorum for longer than the runbook 
     expect(after).toEqual({ status: 503, code: 'SlowDownRead' });
     // Bounded by the plan's retry policy (5 attempts from 2 s, doubling), each attempt a few seconds of the S3 client's retries.
     expect(seconds).toBeLessThan(150);
-    const root = rootFailure(failure);
-    expect(root?.type).toBe(failureTypes.ObjectStoreThrottled);
-    expect(root?.message).toMatch(
-      new RegExp(
-        `^object store ${minio.endpoint} \\(bucket '${bucket}'\\) is throttling requests: it answered SlowDownRead \\(HTTP 503\\): Resource requested is unreadable, please reduce your request rate`,
-      ),
-    );
+    for (const failure of failures) expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(failures.map((f) => rootFailure(f).type)).toEqual([failureTypes.ObjectStoreThrottled, failureTypes.ObjectStoreThrottled]);
+    for (const failure of failures)
+      expect(rootFailure(failure).message).toMatch(
+        new RegExp(
+          `^object store ${minio.endpoint} \\(bucket '${bucket}'\\) is throttling requests: it answered SlowDownRead \\(HTTP 503\\): Resource requested is unreadable, please reduce your request rate`,
+        ),
+      );
     expect(processesNaming(scratchDir)).toEqual([]);
     expect(readdirSync(scratchDir)).toEqual([]);
     // Drives back: MinIO brings them online within seconds and the snapshot reads again.
