@@ -6,7 +6,8 @@ import {
   etcdMembersOf,
   host,
   kwokConfigFile,
-  labClusters,
+  allLabClusters,
+  isSite,
   type LabClusterSpec,
   minioData,
   minioPorts,
@@ -330,7 +331,8 @@ function clusterComponents(c: LabClusterSpec): LabComponent[] {
       return { ok: phase === 'Available', detail: `serving; BackupStorageLocation ${phase}` };
     },
   };
-  return [...etcds, apiserver, controllerManager, scheduler, kwok, velero];
+  // The drill cluster is no site: nothing is backed up from it with Velero.
+  return [...etcds, apiserver, controllerManager, scheduler, kwok, ...(isSite(c) ? [velero] : [])];
 }
 
 export const labComponents: LabComponent[] = [
@@ -339,7 +341,7 @@ export const labComponents: LabComponent[] = [
   minio,
   sshd,
   toxiproxyComponent,
-  ...labClusters.flatMap(clusterComponents),
+  ...allLabClusters.flatMap(clusterComponents),
 ];
 
 /** `--flag value` replaced (or appended) in an argument list. */

@@ -19,10 +19,14 @@ import {
   etcdMembersOf,
   host,
   labClusters,
+  allLabClusters,
+  drillCluster,
+  isSite,
   kwokConfig,
   kwokConfigFile,
   labConfigFile,
   labDir,
+  labDrillConfigFile,
   labFaultsConfigFile,
   labKeyFile,
   labKeyId,
@@ -51,7 +55,8 @@ import { configSchema } from '../worker/config/schema.js';
 import { clusterComponents, ensureTemporalCluster } from './temporal-cluster.js';
 import { ensureProxies, faultPaths, faultsConfig } from './faults.js';
 
-const peerClusters = (c: LabClusterSpec) => labClusters.filter((x) => x.name !== c.name);
+/** The other site (the drill cluster has none: it shares no backups). */
+const peerClusters = (c: LabClusterSpec) => (isSite(c) ? labClusters.filter((x) => x.name !== c.name) : []);
 
 const say = (msg: string) => process.stderr.write(`[lab] ${msg}\n`);
 
@@ -276,6 +281,56 @@ async function nodesReady(c: LabClusterSpec): Promise<string | undefined> {
   return ready >= c.nodeCount ? undefined : `${ready}/${c.nodeCount} Nodes Ready`;
 }
 
+/** One cluster's entry in the lab's configuration. */
+function clusterConfig(c: LabClusterSpec) {
+  const p = clusterPaths(c.name);
+  return {
+    name: c.name,
+    kubeconfig: labWorkerKubeconfig(c.name),
+    etcd: {
+      endpoints: etcdMembersOf(c).map((m) => m.clientUrl),
+      caFile: p.caCert,
+      certFile: p.lifeboatEtcdClientCert,
+      keyFile: p.lifeboatEtcdClientKey,
+    },
+    velero: {
+      namespace: 'velero',
+      storageLocation: 'default',
+      restoreFrom: Object.fromEntries(peerClusters(c).map((peer) => [peer.name, peer.name])),
+      timeout: '30m',
+    },
+    restoreVerification: {
+      ...(c.encryptSecrets ? { encryptionConfigFile: p.encryptionConfig } : {}),
+      serviceClusterIPRange: '10.96.0.0/16',
+      objects: [
+        { resource: 'namespaces', name: 'kube-system' },
+        { resource: 'namespaces', name: shopApp.namespace },
+        { resource: 'deployments', namespace: shopApp.namespace, name: 'frontend' },
+        { resource: 'secrets', namespace: shopApp.namespace, name: 'shop-payment' },
+        { resource: 'configmaps', namespace: shopApp.namespace, name: 'shop-config' },
+      ].filter((o) => c.name === shopApp.cluster || (o.resource === 'namespaces' && o.name === 'kube-system')),
+      objectives: { rto: '10m', rpo: '6h' },
+    },
+    etcdSnapshots: {
+      schedule: { cron: c.name === 'primary' ? '0 */6 * * *' : '30 */12 * * *', catchupWindow: '1h' },
+      retention: { keepLast: 3, daily: 7, weekly: 4, monthly: 6, maxAgeDays: 400 },
+      incompleteUploadMaxAgeHours: 24,
+    },
+    // A replacement is a new kwok Node; fencing labels the Node so kwok stops simulating its kubelet (activities/node-provider/kwok.ts).
+    nodeProvider: { kind: 'kwok' },
+    controlPlane: {
+      driver: 'lab',
+      etcdMembers: etcdMembersOf(c).map((m) => ({ name: m.name, dataDir: m.dataDir, peerUrl: m.peerUrl, clientUrl: m.clientUrl })),
+    },
+  };
+}
+
+/** The lab's configuration with the drill cluster too (lifeboat-drill.yaml): for the suites of the drill lane. */
+export function labDrillConfig(): object {
+  const config = labConfig() as { clusters: object[] };
+  return { ...config, clusters: [...config.clusters, clusterConfig(drillCluster)] };
+}
+
 export function labConfig(): object {
   return {
     temporal: {
@@ -291,48 +346,7 @@ export function labConfig(): object {
       forcePathStyle: true,
       credentialsFile: awsCredentialsFile,
     },
-    clusters: labClusters.map((c) => {
-      const p = clusterPaths(c.name);
-      return {
-        name: c.name,
-        kubeconfig: labWorkerKubeconfig(c.name),
-        etcd: {
-          endpoints: etcdMembersOf(c).map((m) => m.clientUrl),
-          caFile: p.caCert,
-          certFile: p.lifeboatEtcdClientCert,
-          keyFile: p.lifeboatEtcdClientKey,
-        },
-        velero: {
-          namespace: 'velero',
-          storageLocation: 'default',
-          restoreFrom: Object.fromEntries(peerClusters(c).map((peer) => [peer.name, peer.name])),
-          timeout: '30m',
-        },
-        restoreVerification: {
-          ...(c.encryptSecrets ? { encryptionConfigFile: p.encryptionConfig } : {}),
-          serviceClusterIPRange: '10.96.0.0/16',
-          objects: [
-            { resource: 'namespaces', name: 'kube-system' },
-            { resource: 'namespaces', name: shopApp.namespace },
-            { resource: 'deployments', namespace: shopApp.namespace, name: 'frontend' },
-            { resource: 'secrets', namespace: shopApp.namespace, name: 'shop-payment' },
-            { resource: 'configmaps', namespace: shopApp.namespace, name: 'shop-config' },
-          ].filter((o) => c.name === shopApp.cluster || (o.resource === 'namespaces' && o.name === 'kube-system')),
-          objectives: { rto: '10m', rpo: '6h' },
-        },
-        etcdSnapshots: {
-          schedule: { cron: c.name === 'primary' ? '0 */6 * * *' : '30 */12 * * *', catchupWindow: '1h' },
-          retention: { keepLast: 3, daily: 7, weekly: 4, monthly: 6, maxAgeDays: 400 },
-          incompleteUploadMaxAgeHours: 24,
-        },
-        // A replacement is a new kwok Node; fencing labels the Node so kwok stops simulating its kubelet (activities/node-provider/kwok.ts).
-        nodeProvider: { kind: 'kwok' },
-        controlPlane: {
-          driver: 'lab',
-          etcdMembers: etcdMembersOf(c).map((m) => ({ name: m.name, dataDir: m.dataDir, peerUrl: m.peerUrl, clientUrl: m.clientUrl })),
-        },
-      };
-    }),
+    clusters: labClusters.map(clusterConfig),
     encryption: { currentKeyId: labKeyId, keys: [{ id: labKeyId, file: labKeyFile }] },
     codecServer: labCodecServerConfig,
     apps: [
@@ -465,7 +479,7 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
     awsCredentialsFile,
     `[default]\naws_access_key_id = ${objectStore.accessKeyId}\naws_secret_access_key = ${objectStore.secretAccessKey}\n`,
   );
-  for (const c of labClusters) await ensureClusterPki(c.name, c.apiserverPort, c.encryptSecrets);
+  for (const c of allLabClusters) await ensureClusterPki(c.name, c.apiserverPort, c.encryptSecrets);
   if (!existsSync(labKeyFile)) {
     await mkdir(dirname(labKeyFile), { recursive: true, mode: 0o700 });
     await writeSecretFile(labKeyFile, `${randomBytes(32).toString('base64')}\n`);
@@ -473,14 +487,18 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   if (!existsSync(labCodecTokenFile)) await writeSecretFile(labCodecTokenFile, `${randomBytes(32).toString('hex')}\n`);
   else await protectSecretFile(labCodecTokenFile);
   await writeFile(labConfigFile, `# Written by \`lifeboat lab up\`: the lab's Lifeboat configuration.\n${stringify(labConfig())}`);
+  await writeFile(
+    labDrillConfigFile,
+    `# Written by \`lifeboat lab up\`: lifeboat.yaml and the drill cluster, for the suites that break its etcd.\n${stringify(labDrillConfig())}`,
+  );
   await mkdir(dirname(kwokConfigFile), { recursive: true });
   await writeFile(kwokConfigFile, kwokConfig);
   await prepareSshd({ stateDir: labSsh.dir, pidFile: labSsh.pidFile, port: labSsh.port });
 
-  const clusterNames = labClusters.map((c) => c.name);
-  for (const c of labClusters) await retireSingleEtcdMember(c);
+  const clusterNames = allLabClusters.map((c) => c.name);
+  for (const c of allLabClusters) await retireSingleEtcdMember(c);
   await startAll(
-    ['temporal', 'codec-server', 'minio', 'sshd', 'toxiproxy', ...labClusters.flatMap((c) => etcdMembersOf(c).map((m) => m.daemon))].map(
+    ['temporal', 'codec-server', 'minio', 'sshd', 'toxiproxy', ...allLabClusters.flatMap((c) => etcdMembersOf(c).map((m) => m.daemon))].map(
       byName,
     ),
   );
@@ -489,14 +507,18 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   const added = await ensureSearchAttributes(`${host}:${temporalPorts.frontend}`, 'default');
   if (added.length) say(`temporal: search attributes ${added.join(', ')} registered`);
   await startAll(clusterNames.map((n) => byName(`kube-apiserver/${n}`)));
-  await Promise.all(labClusters.map(bootstrapCluster));
+  await Promise.all(allLabClusters.map(bootstrapCluster));
   await startAll(
-    clusterNames.flatMap((n) => ['kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].map((k) => byName(`${k}/${n}`))),
+    clusterNames.flatMap((n) =>
+      ['kube-controller-manager', 'kube-scheduler', 'kwok', 'velero'].flatMap((k) => labComponents.filter((x) => x.name === `${k}/${n}`)),
+    ),
   );
   await Promise.all(
-    labClusters.map(async (c) => {
+    allLabClusters.map(async (c) => {
       await waitFor(`${c.name} Nodes`, 60_000, () => nodesReady(c));
-      say(`${c.name}: ${c.nodeCount} Nodes Ready, Velero BackupStorageLocation Available`);
+      say(
+        `${c.name}: ${c.nodeCount} Nodes Ready${isSite(c) ? ', Velero BackupStorageLocation Available' : ' (the drill cluster: no Velero)'}`,
+      );
     }),
   );
   // Created once: later `lab up`s leave the app where a failover moved it.
@@ -511,7 +533,7 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   if (!ledger.trim()) await apply(ledgerApp.cluster, ledgerManifests());
   for (const line of await ensureTrafficRecords(kubectl, labConfig())) say(line);
   // Lifeboat's ServiceAccount, its roles for what the configuration names, fresh token kubeconfigs.
-  for (const r of await applyLabRbac(configSchema.parse(labConfig())))
+  for (const r of await applyLabRbac(configSchema.parse(labDrillConfig())))
     say(`${r.cluster}: Lifeboat's ServiceAccount bound (${r.bindings} bindings), token kubeconfig ${r.kubeconfig}`);
   // The same configuration through the fault proxy (lab/faults.ts), after the token kubeconfigs it copies.
   await writeFile(
@@ -526,6 +548,20 @@ export async function labUp(options: UpOptions = {}): Promise<ComponentStatus[]>
   if (options.withWorker) await startAll([workerComponent]);
   say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)}s; state in ${labDir}`);
   return labStatus();
+}
+
+/**
+ * The drill cluster's processes running and its Nodes Ready, as `lab up` leaves them, touching nothing
+ * else: no configuration or kubeconfig rewritten, no other cluster's process started. For the suites of
+ * the drill lane, which run beside the others (a whole `lab up` would rewrite files they read).
+ */
+export async function drillUp(): Promise<void> {
+  const c = drillCluster;
+  await startAll(etcdMembersOf(c).map((m) => byName(m.daemon)));
+  await startAll([byName(`kube-apiserver/${c.name}`)]);
+  await bootstrapCluster(c);
+  await startAll(['kube-controller-manager', 'kube-scheduler', 'kwok'].map((k) => byName(`${k}/${c.name}`)));
+  await waitFor(`${c.name} Nodes`, 60_000, () => nodesReady(c));
 }
 
 export interface DownOptions {

@@ -18,7 +18,7 @@ import { execa } from 'execa';
 import type { DaemonSpec } from './processes.js';
 import type { ProbeResult } from './probes.js';
 import { fileURLToPath } from 'node:url';
-import { bin, etcdMembersOf, host, labClusters, sshdFiles } from './topology.js';
+import { allLabClusters, bin, etcdMembersOf, host, sshdFiles } from './topology.js';
 import { protectSecretFile } from '../worker/secret-files.js';
 
 export interface SshdSetup {
@@ -159,7 +159,7 @@ export async function startSshd(setup: SshdSetup): Promise<RunningSshd> {
  */
 export function labCommandsControlPlane(cluster: string, ssh: { identityFile: string; knownHostsFile: string; port: number }) {
   const proc = (...args: string[]) => [process.execPath, fileURLToPath(new URL('./proc.js', import.meta.url)), ...args];
-  const spec = labClusters.find((c) => c.name === cluster);
+  const spec = allLabClusters.find((c) => c.name === cluster);
   if (!spec) throw new Error(`the lab has no cluster ${cluster}`);
   const component = (name: string) => ({ stop: proc('stop', `${name}/${cluster}`), start: proc('start', `${name}/${cluster}`) });
   const [apiserver, controllerManager, scheduler, kubelet] = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'].map(

@@ -14,7 +14,7 @@ export const labDir =
 export const host = '127.0.0.1';
 
 export interface LabClusterSpec {
-  name: 'primary' | 'standby';
+  name: 'primary' | 'standby' | 'drill';
   etcdClientPort: number;
   etcdPeerPort: number;
   apiserverPort: number;
@@ -64,6 +64,29 @@ export const labClusters: readonly LabClusterSpec[] = [
     etcdMembers: 1,
   },
 ];
+
+/**
+ * A third control plane the suites that break etcd on purpose (test/run.sh's drill lane) use instead of
+ * the primary, so they run beside the suites that need a healthy one. Not a site: no Velero, no witness,
+ * no fault paths, not in lifeboat.yaml (tests read lifeboat-drill.yaml: lifeboat.yaml and this cluster).
+ */
+export const drillCluster: LabClusterSpec = {
+  name: 'drill',
+  etcdClientPort: 14379,
+  etcdPeerPort: 14380,
+  apiserverPort: 14443,
+  controllerManagerPort: 14257,
+  schedulerPort: 14259,
+  kwokPort: 14247,
+  veleroMetricsPort: 0,
+  veleroProfilerPort: 0,
+  encryptSecrets: true,
+  nodeCount: 3,
+  etcdMembers: 3,
+};
+/** Every control plane the lab runs: the two sites, then the drill cluster. */
+export const allLabClusters: readonly LabClusterSpec[] = [...labClusters, drillCluster];
+export const isSite = (c: LabClusterSpec) => c !== drillCluster;
 
 export const temporalPorts = { frontend: 7233, ui: 8233, metrics: 7235 } as const;
 export const minioPorts = { api: 9000, console: 9001 } as const;
@@ -212,6 +235,8 @@ export const kwokConfigFile = join(labDir, 'kwok', `stages-${createHash('sha256'
 /** The lab's Lifeboat configuration; LIFEBOAT_LAB_CONFIG names another (a copy with other credentials, say) for the tests and the CLI. */
 export const labConfigFile = process.env.LIFEBOAT_LAB_CONFIG ?? join(labDir, 'lifeboat.yaml');
 /** The same configuration with every path Lifeboat uses going through the lab's fault proxy (lab/faults.ts). */
+/** lifeboat.yaml with the drill cluster too (see drillCluster), for the suites of the drill lane. */
+export const labDrillConfigFile = join(labDir, 'lifeboat-drill.yaml');
 export const labFaultsConfigFile = join(labDir, 'lifeboat-faults.yaml');
 /** Toxiproxy's HTTP API on 127.0.0.1; each proxied path listens on a port of its own (faultPaths in lab/faults.ts). */
 export const toxiproxyPort = 30474;

@@ -24,13 +24,23 @@ node bin/lifeboat.js lab up
 # Suites that add Nodes to a lab cluster (and kill some of them), each in a pool of its own, say so
 # with `// lab: nodes` and run together after the others: every other suite may count the clusters'
 # Nodes and their health. A suite that creates Nodes without saying so is refused too.
+# Suites that break etcd on purpose (kill, freeze or replace members, restore it) do it to the lab's drill
+# cluster, a control plane no other suite uses (lab/topology.ts drillCluster), and say so with
+# `// lab: drill`: they run one at a time in a lane of their own, beside the others from the start.
 # A warm run of the whole suite stays under 30 minutes this way.
 suites=$(find test -name '*.test.ts' | sort)
 marked=$(grep -l '^// lab: disruptive' $suites || true)
 noding=$(grep -l '^// lab: nodes' $suites || true)
-unmarked=$(grep -lE "(stopDaemon|runningPid)\('|killLabProcess\(|/spec/unschedulable" $suites | grep -vxF "${marked:-none}" || true)
+drilling=$(grep -l '^// lab: drill' $suites || true)
+unmarked=$(grep -lE "(stopDaemon|runningPid)\('|killLabProcess\(|/spec/unschedulable" $suites | grep -vxF -e "${marked:-none}" -e "${drilling:-none}" || true)
 if [ -n "$unmarked" ]; then
-  echo "[test] these suites stop lab processes by name or cordon Nodes but have no '// lab: disruptive' line, so they would run beside others: $unmarked" >&2
+  echo "[test] these suites stop lab processes by name or cordon Nodes but have no '// lab: disruptive' (or '// lab: drill') line, so they would run beside others: $unmarked" >&2
+  exit 1
+fi
+# A drill suite works on the drill cluster only: naming a site's etcd or API server process is refused.
+astray=$(grep -lE "(etcd|kube-apiserver)/(primary|standby)" ${drilling:-/dev/null} || true)
+if [ -n "$astray" ]; then
+  echo "[test] these '// lab: drill' suites name a process of primary or standby, which the suites beside them use: $astray" >&2
   exit 1
 fi
 unmarked=$(grep -lE "createNode\(|createTestPool\(" $suites | grep -vxF -e "${noding:-none}" -e "${marked:-none}" || true)
@@ -42,19 +52,27 @@ pattern() { printf '%s\n' "$@" | sed -e 's#^test/#dist/test/#' -e 's#\.ts$#.js#'
 # An empty pattern would match every suite: a group with no suites gets one that matches none.
 disruptive=$(pattern $marked); disruptive=${disruptive:-^$}
 nodes=$(pattern $noding); nodes=${nodes:-^$}
-apart=$(pattern $marked $noding); apart=${apart:-^$}
-parallel=$(mktemp); together=$(mktemp); serial=$(mktemp)
+drill=$(pattern $drilling); drill=${drill:-^$}
+apart=$(pattern $marked $noding $drilling); apart=${apart:-^$}
+parallel=$(mktemp); together=$(mktemp); serial=$(mktemp); drilled=$(mktemp); drill_log=$(mktemp)
 set +e
+echo "[test] the drill lane runs beside the others; its output follows theirs"
+node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$drilled" --passWithNoTests --runInBand --testPathPatterns="$drill" "$@" >"$drill_log" 2>&1 &
+drill_pid=$!
 node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$parallel" --passWithNoTests --maxWorkers="${LIFEBOAT_TEST_WORKERS:-4}" --testPathIgnorePatterns="$apart" "$@"
 rc_parallel=$?
 node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$together" --passWithNoTests --maxWorkers="${LIFEBOAT_TEST_WORKERS:-4}" --testPathPatterns="$nodes" "$@"
 rc_together=$?
+wait "$drill_pid"
+rc_drill=$?
+echo "[test] the drill lane's output:"
+cat "$drill_log"
 node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$serial" --passWithNoTests --runInBand --testPathPatterns="$disruptive" "$@"
 rc_serial=$?
 set -e
 node -e '
 const fs = require("fs");
-const phases = ["parallel", "nodes", "disruptive"];
+const phases = ["parallel", "nodes", "drill (beside parallel and nodes)", "disruptive"];
 const rs = process.argv.slice(1).map((f, i) => [phases[i], fs.statSync(f).size ? JSON.parse(fs.readFileSync(f, "utf8")) : undefined]).filter(([, r]) => r);
 // Where the time went: each phase wall clock and its slowest suites, to keep a warm run under 30 minutes.
 for (const [phase, r] of rs) {
@@ -65,6 +83,6 @@ for (const [phase, r] of rs) {
 }
 const n = (k) => rs.reduce((a, [, r]) => a + r[k], 0);
 console.log(`tests: ${n("numPassedTests")} passed, ${n("numFailedTests")} failed` + (n("numPendingTests") ? `, ${n("numPendingTests")} skipped` : ""))
-' "$parallel" "$together" "$serial" || true
-rm -f "$parallel" "$together" "$serial"
-[ "$rc_parallel" -eq 0 ] && [ "$rc_together" -eq 0 ] && [ "$rc_serial" -eq 0 ]
+' "$parallel" "$together" "$drilled" "$serial" || true
+rm -f "$parallel" "$together" "$drilled" "$drill_log" "$serial"
+[ "$rc_parallel" -eq 0 ] && [ "$rc_together" -eq 0 ] && [ "$rc_drill" -eq 0 ] && [ "$rc_serial" -eq 0 ]

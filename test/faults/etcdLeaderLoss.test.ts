@@ -1,7 +1,7 @@
-// Fault suite (lab: Temporal, the primary's 3-member etcd, MinIO, Toxiproxy; a worker of its own): etcd
-// leader loss during a snapshot of the primary. The worker reaches each etcd member through a proxy of
+// Fault suite (lab: Temporal, the drill cluster's 3-member etcd, MinIO, Toxiproxy; a worker of its own): etcd
+// leader loss during a snapshot of the drill cluster. The worker reaches each etcd member through a proxy of
 // this suite's own, limited so etcd's snapshot stream lasts about 30 s whatever the database's size
-// (a slow object store would not do: the upload buffers three 8 MiB parts, more than the primary's
+// (a slow object store would not do: the upload buffers three 8 MiB parts, more than the drill cluster's
 // whole snapshot, so etcd's side would be over in a second). While a member streams (a heartbeat names
 // it and shows bytes to come, and the first part's multipart upload exists):
 // (a) the leader is killed -9 while a follower streams: the stream goes on and the run completes on its
@@ -15,7 +15,7 @@
 // under the run's snapshot, the stored bytes decrypting to the manifest's sha256. The member is started
 // again as soon as the run has moved past it (afterEach too, whatever happened), and each test ends with
 // the three members healthy and agreeing on a leader.
-// lab: disruptive (kills or freezes one member of the primary's etcd, up to ~30 s at a time): runs alone, after the other suites (test/run.sh).
+// lab: drill (kills or freezes one member of the drill cluster's etcd, up to ~30 s at a time): runs in the drill lane, one suite at a time, beside the other suites (test/run.sh).
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
@@ -29,24 +29,24 @@ import { fetchSnapshot } from '../../activities/object-store/snapshot-fetch.js';
 import { labComponents } from '../../lab/components.js';
 import { addFault, deleteProxy, ensureProxies } from '../../lab/faults.js';
 import { runningPid, startDaemon } from '../../lab/processes.js';
-import { etcdMembersOf, labClusters, type LabEtcdMember } from '../../lab/topology.js';
+import { etcdMembersOf, drillCluster, type LabEtcdMember } from '../../lab/topology.js';
 import { maxStreamAttempts, snapshotIdFor, snapshotObjectKey } from '../../model/snapshot-layout.js';
 import { createClients } from '../../worker/clients.js';
 import { loadKeyRing } from '../../worker/keys.js';
 import { decodePayload } from '../../worker/temporal.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import { retriedActivities } from '../helpers/activity-attempts.js';
-import { labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { drillConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { killLabProcess } from '../helpers/processes.js';
 
 const id = randomUUID().slice(0, 8);
-const direct = labConfig();
+const direct = drillConfig();
 const clients = createClients(direct);
 const deps = activityDeps(clients, undefined);
 const health = createEtcdHealthActivities(deps);
 const keyRing = loadKeyRing(direct.encryption!);
 const bucket = direct.objectStore.bucket;
-const members = etcdMembersOf(labClusters.find((c) => c.name === 'primary')!);
+const members = etcdMembersOf(drillCluster);
 const proxyNames = members.map((m) => `test-${id}-etcd-${m.name}`);
 /** The worker's endpoint of each member (its proxy), in the members' order. */
 let proxied: string[] = [];
@@ -67,7 +67,7 @@ async function until<T>(what: string, ms: number, check: () => Promise<T | undef
 
 /** Each member's status as the lab's direct endpoints answer it (a dead member is left out). */
 async function statuses() {
-  const answers = await etcdEndpointAnswers(deps, 'primary');
+  const answers = await etcdEndpointAnswers(deps, 'drill');
   return answers.flatMap((a) => ('status' in a ? [{ member: members.find((m) => m.clientUrl === a.endpoint)!, ...a.status }] : []));
 }
 
@@ -82,8 +82,8 @@ async function agreedLeader(): Promise<LabEtcdMember | undefined> {
 
 /** Until all three members run, answer and follow one leader (the health check says healthy). */
 const untilHealthy = () =>
-  until('the primary etcd healthy with 3 members', 90_000, async () => {
-    const checked = await health.checkEtcd({ cluster: 'primary' });
+  until("the drill cluster's etcd healthy with 3 members", 90_000, async () => {
+    const checked = await health.checkEtcd({ cluster: 'drill' });
     return checked.healthy && checked.members.length === 3 && (await agreedLeader()) ? checked : undefined;
   });
 
@@ -121,10 +121,13 @@ beforeAll(async () => {
   const kbps = Math.max(64, Math.ceil(dbSize / 1024 / 30));
   for (const name of proxyNames) await addFault(name, { kind: 'bandwidth', kbps, directions: ['downstream'] });
   // Only the worker's etcd path goes through the proxies; Kubernetes, MinIO and Temporal stay direct.
-  worker = await startTestWorker((config) => ({
-    ...config,
-    clusters: config.clusters.map((c) => (c.name === 'primary' ? { ...c, etcd: { ...c.etcd, endpoints: proxied } } : c)),
-  }));
+  worker = await startTestWorker(
+    (config) => ({
+      ...config,
+      clusters: config.clusters.map((c) => (c.name === 'drill' ? { ...c, etcd: { ...c.etcd, endpoints: proxied } } : c)),
+    }),
+    drillConfig,
+  );
 }, 120_000);
 // Whatever a test left, the member it killed or froze runs again before the next test starts.
 afterEach(async () => {
@@ -148,8 +151,8 @@ afterAll(async () => {
 const startSnapshot = (name: string) =>
   worker.client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
     taskQueue: worker.config.temporal.taskQueue,
-    workflowId: `etcd-snapshot/primary/test-leader-${name}-${id}`,
-    args: [{ cluster: 'primary', skipRetention: true }],
+    workflowId: `etcd-snapshot/drill/test-leader-${name}-${id}`,
+    args: [{ cluster: 'drill', skipRetention: true }],
     workflowExecutionTimeout: '10 minutes',
   });
 
@@ -173,7 +176,7 @@ const memberAt = (endpoint: string) => members[proxied.indexOf(endpoint)]!;
 /** Incomplete multipart uploads of one attempt's object key (MinIO lists them by exact key only). */
 async function uploadsOf(handle: WorkflowHandle, attempt: number): Promise<number> {
   const { startTime, runId } = await handle.describe();
-  const Prefix = snapshotObjectKey('primary', snapshotIdFor(startTime, runId), attempt);
+  const Prefix = snapshotObjectKey('drill', snapshotIdFor(startTime, runId), attempt);
   return (await clients.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix }))).Uploads?.length ?? 0;
 }
 
@@ -206,7 +209,7 @@ async function untilStreaming(handle: WorkflowHandle, attempt: number, notFrom?:
 async function makeLeader(m: LabEtcdMember): Promise<string> {
   const leader = (await agreedLeader())!;
   const memberId = (await statuses()).find((s) => s.member === m)!.memberId;
-  if (leader !== m) await etcdctl(deps, 'primary', ['move-leader', BigInt(memberId).toString(16)], undefined, [leader.clientUrl]);
+  if (leader !== m) await etcdctl(deps, 'drill', ['move-leader', BigInt(memberId).toString(16)], undefined, [leader.clientUrl]);
   await until(`${m.name} leading`, 15_000, async () => ((await agreedLeader()) === m ? true : undefined));
   return memberId;
 }
@@ -217,14 +220,14 @@ function expectInterrupted(failure: Error & { type?: string; nonRetryable?: bool
   const endpoint = proxied[members.indexOf(source)]!;
   expect(failure.message).toMatch(
     new RegExp(
-      `^the snapshot stream from etcd member ${BigInt(sourceId).toString(16)} at ${endpoint.replace(/[.]/g, '\\.')} of cluster 'primary' broke after \\d+ of \\d+ bytes \\(its last progress report\\): 14 UNAVAILABLE: .+; a retry streams from a member that answers$`,
+      `^the snapshot stream from etcd member ${BigInt(sourceId).toString(16)} at ${endpoint.replace(/[.]/g, '\\.')} of cluster 'drill' broke after \\d+ of \\d+ bytes \\(its last progress report\\): 14 UNAVAILABLE: .+; a retry streams from a member that answers$`,
     ),
   );
 }
 
 /** The objects under the run's snapshot prefix, by name. */
 async function snapshotObjects(snapshotId: string): Promise<string[]> {
-  const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `etcd/primary/${snapshotId}/` }));
+  const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `etcd/drill/${snapshotId}/` }));
   return (listed.Contents ?? []).map((o) => o.Key!.split('/').pop()!).sort();
 }
 
@@ -250,7 +253,7 @@ async function expectCleanSnapshot(
   attempt: number,
 ) {
   expect(manifest.status).toBe('uploaded');
-  expect(manifest.object.objectKey).toBe(snapshotObjectKey('primary', manifest.snapshotId, attempt));
+  expect(manifest.object.objectKey).toBe(snapshotObjectKey('drill', manifest.snapshotId, attempt));
   expect(await snapshotObjects(manifest.snapshotId)).toEqual(['manifest.json', `snapshot.a${attempt}.db.lbenc`]);
   expect(await incompleteUploads(handle)).toBe(0);
   expect(manifest.etcd.revisionAtStart).toBeGreaterThan(0);
@@ -258,7 +261,7 @@ async function expectCleanSnapshot(
   expect(await decryptedSha256(manifest)).toBe(manifest.object.plaintextSha256);
 }
 
-describe("etcd leader loss during a snapshot of the primary's 3-member etcd", () => {
+describe("etcd leader loss during a snapshot of the drill cluster's 3-member etcd", () => {
   it('the leader killed while a follower streams: the stream goes on, the run completes on its first attempt from that follower', async () => {
     await untilHealthy();
     const handle = await startSnapshot('follower');

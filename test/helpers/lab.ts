@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { execa, type Result } from 'execa';
 import { pino } from 'pino';
-import { labConfigFile } from '../../lab/topology.js';
+import { labConfigFile, labDrillConfigFile } from '../../lab/topology.js';
 import { loadConfig, type LifeboatConfig } from '../../worker/config.js';
 import { createWorker, type WorkerHandle } from '../../worker/worker.js';
 import { temporalClient } from '../../worker/temporal.js';
@@ -15,10 +15,17 @@ export const cliPath = fileURLToPath(new URL('../../../bin/lifeboat.js', import.
 // What tests prepare and check the world with; the configuration's kubeconfigs are the worker's (the ServiceAccount's).
 export { adminKubeConfig } from '../../lab/admin-credentials.js';
 
-export function labConfig(overrides: Partial<LifeboatConfig['temporal']> = {}): LifeboatConfig {
-  const config = loadConfig({ file: labConfigFile, env: {} });
+export function labConfig(overrides: Partial<LifeboatConfig['temporal']> = {}, file = labConfigFile): LifeboatConfig {
+  const config = loadConfig({ file, env: {} });
   return { ...config, temporal: { ...config.temporal, ...overrides }, metrics: { port: 0 } };
 }
+
+/**
+ * The lab's configuration with its drill cluster too (lab/topology.ts drillCluster): for the suites
+ * that break etcd on purpose (`// lab: drill`), which test/run.sh runs beside the others.
+ */
+export const drillConfig = (overrides: Partial<LifeboatConfig['temporal']> = {}): LifeboatConfig =>
+  labConfig(overrides, labDrillConfigFile);
 
 /** Runs the `lifeboat` CLI as a person would, against the lab; never throws on a non-zero exit. */
 export function lifeboat(
@@ -36,9 +43,15 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
-/** A worker on a fresh task queue, with a client for the same namespace; `adjust` edits its configuration (a broken cluster, say). */
-export async function startTestWorker(adjust: (config: LifeboatConfig) => LifeboatConfig = (c) => c): Promise<TestWorker> {
-  const config = adjust(labConfig({ taskQueue: `test-${randomUUID()}` }));
+/**
+ * A worker on a fresh task queue, with a client for the same namespace; `adjust` edits its configuration
+ * (a broken cluster, say); `base` is the configuration it starts from (drillConfig for the drill lane).
+ */
+export async function startTestWorker(
+  adjust: (config: LifeboatConfig) => LifeboatConfig = (c) => c,
+  base: typeof labConfig = labConfig,
+): Promise<TestWorker> {
+  const config = adjust(base({ taskQueue: `test-${randomUUID()}` }));
   const handle = await createWorker(config, pino({ level: 'warn' }));
   const running = handle.run();
   const client = await temporalClient(config);

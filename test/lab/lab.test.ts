@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { codecServerPort, labCodecTokenFile, labUiOrigin } from '../../lab/codec-server-component.js';
 import { labUp } from '../../lab/lab.js';
 import { runningPid } from '../../lab/processes.js';
-import { bin, clusterPaths, labClusters } from '../../lab/topology.js';
+import { bin, clusterPaths, drillCluster, etcdMembersOf, labClusters } from '../../lab/topology.js';
 import { lifeboat, startTestWorker, type TestWorker } from '../helpers/lab.js';
 
 interface StatusJson {
@@ -25,6 +25,9 @@ const expectedComponents = [
     ...(c.etcdMembers === 1 ? [`etcd/${c.name}`] : Array.from({ length: c.etcdMembers }, (_, i) => `etcd/${c.name}-${i}`)),
     ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'velero', 'witness'].map((k) => `${k}/${c.name}`),
   ]),
+  // The drill cluster (the drill lane's): a control plane, no Velero, no witness.
+  ...etcdMembersOf(drillCluster).map((m) => m.daemon),
+  ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'].map((k) => `${k}/${drillCluster.name}`),
 ];
 
 // Other suites disturb the lab on purpose (MinIO stopped, workers killed); start from a healthy one.

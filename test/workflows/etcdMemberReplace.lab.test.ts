@@ -1,4 +1,4 @@
-// Integration (lab: Temporal, the primary's 3-member etcd and its kube-apiserver; a worker of its own):
+// Integration (lab: Temporal, the drill cluster's 3-member etcd and its kube-apiserver; a worker of its own):
 // the etcd-member-replace runbook through the `lab` control-plane driver.
 // - A member killed with SIGKILL and its data wiped (a lost disk): the runbook removes it, adds it back
 //   as a learner, starts it to join, promotes it; the cluster ends with 3 healthy voting members, the
@@ -8,7 +8,7 @@
 // - The running leader replaced: the leadership is handed over first (move-leader), then it is replaced.
 // - Two members dead: the quorum is lost; the runbook refuses in preflight, naming etcd-recovery, and
 //   nothing is changed (same member ids, no member started).
-// lab: disruptive (kills members of the primary's etcd): runs alone, after the other suites (test/run.sh).
+// lab: drill (kills members of the drill cluster's etcd): runs in the drill lane, one suite at a time, beside the other suites (test/run.sh).
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { rm } from 'node:fs/promises';
@@ -18,41 +18,41 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { activityDeps } from '../../activities/deps.js';
 import { listEtcdMembers } from '../../activities/etcd/members.js';
-import { labUp } from '../../lab/lab.js';
+import { drillUp } from '../../lab/lab.js';
 import { runningPid } from '../../lab/processes.js';
-import { bin, etcdMembersOf, labClusters } from '../../lab/topology.js';
+import { bin, etcdMembersOf, drillCluster } from '../../lab/topology.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import type { runbook } from '../../workflows/runbook.js';
 import { createClients } from '../../worker/clients.js';
-import { adminKubeConfig, labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { adminKubeConfig, drillConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { killLabProcess } from '../helpers/processes.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 
-const config = labConfig();
-const primary = config.clusters.find((c) => c.name === 'primary')!;
+const config = drillConfig();
+const drill = config.clusters.find((c) => c.name === 'drill')!;
 const clients = createClients(config);
 const deps = activityDeps(clients, undefined);
-const members = etcdMembersOf(labClusters.find((c) => c.name === 'primary')!);
-const core = adminKubeConfig('primary').makeApiClient(CoreV1Api);
+const members = etcdMembersOf(drillCluster);
+const core = adminKubeConfig('drill').makeApiClient(CoreV1Api);
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 let w: TestWorker;
 
 beforeAll(async () => {
-  await labUp();
-  w = await startTestWorker();
+  await drillUp();
+  w = await startTestWorker(undefined, drillConfig);
 }, 300_000);
 afterAll(async () => {
   await w?.stop();
   clients.s3.destroy();
-  await labUp();
+  await drillUp();
 }, 300_000);
 
 /** Until every member answers with a leader (after `lab up` or a replacement). */
 async function allHealthy(): Promise<Awaited<ReturnType<typeof listEtcdMembers>>> {
   for (const deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 500))) {
-    const listed = await listEtcdMembers(deps, 'primary').catch(() => []);
+    const listed = await listEtcdMembers(deps, 'drill').catch(() => []);
     if (listed.length === 3 && listed.every((m) => m.healthy && !m.isLearner)) return listed;
-    if (Date.now() > deadline) throw new Error(`etcd of primary not 3 healthy voters within 60 s: ${JSON.stringify(listed)}`);
+    if (Date.now() > deadline) throw new Error(`etcd of drill not 3 healthy voters within 60 s: ${JSON.stringify(listed)}`);
   }
 }
 
@@ -60,10 +60,10 @@ const replace = (member: string) =>
   w.client.workflow
     .execute<typeof runbook>('runbook', {
       taskQueue: w.config.temporal.taskQueue,
-      workflowId: `etcd-member-replace/primary/${member}-${Date.now()}`,
+      workflowId: `etcd-member-replace/drill/${member}-${Date.now()}`,
       args: [
         findRunbookIn(runbooksDir, 'etcd-member-replace', {
-          cluster: 'primary',
+          cluster: 'drill',
           member,
           reason: 'jest',
           approver: 'alice',
@@ -81,9 +81,9 @@ const localRead = async (clientUrl: string, key: string) =>
   (
     await execa(bin.etcdctl, [
       `--endpoints=${clientUrl}`,
-      `--cacert=${primary.etcd.caFile}`,
-      `--cert=${primary.etcd.certFile}`,
-      `--key=${primary.etcd.keyFile}`,
+      `--cacert=${drill.etcd.caFile}`,
+      `--cert=${drill.etcd.certFile}`,
+      `--key=${drill.etcd.keyFile}`,
       'get',
       key,
       '--consistency=s',
@@ -91,7 +91,7 @@ const localRead = async (clientUrl: string, key: string) =>
     ])
   ).stdout.trim();
 
-describe('etcd-member-replace runbook (lab, 3-member primary)', () => {
+describe('etcd-member-replace runbook (lab, 3-member drill cluster)', () => {
   it('a member killed and its data wiped comes back under a new id, a voter holding what is written after', async () => {
     const victim = members[2]!;
     const before = await allHealthy();
@@ -166,13 +166,13 @@ describe('etcd-member-replace runbook (lab, 3-member primary)', () => {
     expect(report.steps.find((s) => s.id === 'preflight')!.state).toBe('failed');
     expect(report.steps.filter((s) => s.state === 'succeeded' || s.state === 'running')).toEqual([]);
     expect(report.failure).toMatch(/quorum/i);
-    expect(report.failure).toMatch(/lifeboat etcd restore --cluster primary/);
+    expect(report.failure).toMatch(/lifeboat etcd restore --cluster drill/);
     for (const m of members.slice(1)) expect(await runningPid(m.daemon)).toBeFalsy();
     // Nothing was moved aside, and once the dead members run again the cluster has the same three members.
     expect(members.map((m) => readdirSync(dirname(m.dataDir)).filter((f) => f.startsWith(`${basename(m.dataDir)}.lifeboat-`)))).toEqual(
       asideBefore,
     );
-    await labUp();
+    await drillUp();
     expect((await allHealthy()).map((m) => m.id).sort()).toEqual(before.map((m) => m.id).sort());
   }, 240_000);
 });

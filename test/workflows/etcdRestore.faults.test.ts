@@ -1,11 +1,11 @@
-// etcd-recovery under faults (lab: Temporal, MinIO, the primary's 3-member etcd and control plane; a
-// worker process of its own, on a task queue of its own): `lifeboat etcd restore` of the primary with
+// etcd-recovery under faults (lab: Temporal, MinIO, the drill cluster's 3-member etcd and control plane; a
+// worker process of its own, on a task queue of its own): `lifeboat etcd restore` of the drill cluster with
 // the worker killed -9 at every step boundary in turn, in one run: once each step is done, the worker
 // dies and a new one takes over. The run completes once; no activity runs more than twice (the one the
 // dead worker had in hand is retried once); the restore never ran over a running member (each member's
 // restore finished once, under this run's mark) and no data dir was deleted (each member's old data is
 // where the plan moved it, and nothing else of this run is left beside it).
-// lab: disruptive (stops the primary's kube-apiserver and etcd members): runs alone, after the other suites (test/run.sh).
+// lab: drill (stops the drill cluster's kube-apiserver and etcd members): runs in the drill lane, one suite at a time, beside the other suites (test/run.sh).
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -15,16 +15,17 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { EtcdRestorePreflight } from '../../activities/control-plane/restore.js';
-import { labUp } from '../../lab/lab.js';
+import { drillUp } from '../../lab/lab.js';
+import { labDrillConfigFile } from '../../lab/topology.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
 import { runIdTail } from '../../model/snapshot-layout.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import { activityAttempts } from '../helpers/activity-attempts.js';
-import { adminKubeConfig, labConfig, lifeboat } from '../helpers/lab.js';
+import { adminKubeConfig, drillConfig, lifeboat } from '../helpers/lab.js';
 import { polled as pollWorker, startWorkerProcess } from '../helpers/worker-process.js';
 
-const config = labConfig();
-const core = adminKubeConfig('primary').makeApiClient(CoreV1Api);
+const config = drillConfig();
+const core = adminKubeConfig('drill').makeApiClient(CoreV1Api);
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 /** Every step of a restore given --auto-approve, in order: each is a boundary the worker dies at. */
 const steps = [
@@ -50,22 +51,22 @@ const movedAside: string[] = [];
 let client: LifeboatClient;
 
 beforeAll(async () => {
-  await labUp();
+  await drillUp();
   client = await temporalClient(config);
 }, 300_000);
 afterAll(async () => {
   await client?.connection.close();
   await Promise.all(movedAside.map((d) => rm(d, { recursive: true, force: true })));
-  await labUp();
+  await drillUp();
 }, 300_000);
 
-const startWorker = (taskQueue: string) => startWorkerProcess(taskQueue, runbooksDir);
+const startWorker = (taskQueue: string) => startWorkerProcess(taskQueue, runbooksDir, { LIFEBOAT_CONFIG: labDrillConfigFile });
 const polled = (taskQueue: string) => pollWorker(client, config.temporal.namespace, taskQueue);
 
 describe('etcd-recovery with the worker killed -9 at every step boundary', () => {
   it('completes once: every step once, at most the step in hand retried, no member restored twice, no data dir deleted', async () => {
     const taskQueue = `test-etcd-kill-${randomUUID()}`;
-    const env = { LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_RUNBOOKS_DIR: runbooksDir };
+    const env = { LIFEBOAT_CONFIG: labDrillConfigFile, LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue, LIFEBOAT_RUNBOOKS_DIR: runbooksDir };
     let worker = startWorker(taskQueue);
     const kills: { after: string; inHand: string[] }[] = [];
     try {
@@ -74,8 +75,8 @@ describe('etcd-recovery with the worker killed -9 at every step boundary', () =>
       await core.createNamespace({ body: { metadata: { name: ns } } });
       const { manifest } = await client.workflow.execute<typeof etcdSnapshot>('etcdSnapshot', {
         taskQueue,
-        workflowId: `etcd-snapshot/primary/test-kill-${Date.now()}`,
-        args: [{ cluster: 'primary', skipRetention: true }],
+        workflowId: `etcd-snapshot/drill/test-kill-${Date.now()}`,
+        args: [{ cluster: 'drill', skipRetention: true }],
         workflowExecutionTimeout: '5 minutes',
       });
       await core.deleteNamespace({ name: ns });
@@ -85,7 +86,7 @@ describe('etcd-recovery with the worker killed -9 at every step boundary', () =>
           'etcd',
           'restore',
           '--cluster',
-          'primary',
+          'drill',
           '--snapshot',
           manifest.snapshotId,
           '--force',
@@ -101,7 +102,7 @@ describe('etcd-recovery with the worker killed -9 at every step boundary', () =>
       );
       expect([started.exitCode, started.stderr]).toEqual([0, '']);
       const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
-      expect(workflowId).toBe('etcd-restore/primary');
+      expect(workflowId).toBe('etcd-restore/drill');
       const handle = client.workflow.getHandle(workflowId);
 
       for (const boundary of steps.slice(0, -1)) {

@@ -1,4 +1,4 @@
-// Integration (lab: Temporal, MinIO, the primary's 3-member etcd, kube-apiserver, controller-manager,
+// Integration (lab: Temporal, MinIO, the drill cluster's 3-member etcd, kube-apiserver, controller-manager,
 // scheduler and kwok; a worker of its own): the etcd-recovery runbook through the `lab` control-plane
 // driver.
 // - Objects created, a snapshot taken (and verified in scratch), more objects created, some deleted:
@@ -13,7 +13,7 @@
 //   processes, as `systemctl` would be on a real host) performs a whole restore, and its cleanup removes
 //   an earlier run's old data dir kept longer than keepOldDataDirsFor; a known_hosts with
 //   another key for the host is refused in preflight, nothing stopped.
-// lab: disruptive (stops the primary's kube-apiserver and etcd members): runs alone, after the other suites (test/run.sh).
+// lab: drill (stops the drill cluster's kube-apiserver and etcd members): runs in the drill lane, one suite at a time, beside the other suites (test/run.sh).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -24,9 +24,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppsV1Api, CoreV1Api, makeInformer, type V1ConfigMap } from '@kubernetes/client-node';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { labUp } from '../../lab/lab.js';
+import { drillUp } from '../../lab/lab.js';
 import { runningPid } from '../../lab/processes.js';
-import { etcdMembersOf, labClusters, labSsh } from '../../lab/topology.js';
+import { etcdMembersOf, drillCluster, labSsh } from '../../lab/topology.js';
 import { labCommandsControlPlane } from '../../lab/sshd.js';
 import { controlPlaneSchema, type LifeboatConfig } from '../../worker/config.js';
 import type { RunbookReport } from '../../model/runbook/run.js';
@@ -38,15 +38,15 @@ import type { restoreVerification } from '../../workflows/restoreVerification.js
 import { createClients } from '../../worker/clients.js';
 import { loadKeyRing } from '../../worker/keys.js';
 import { signManifest } from '../../activities/object-store/manifest-mac.js';
-import { adminKubeConfig, labConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
+import { adminKubeConfig, drillConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
 
-const config = labConfig();
+const config = drillConfig();
 const clients = createClients(config);
-const kc = adminKubeConfig('primary');
+const kc = adminKubeConfig('drill');
 const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
-const members = etcdMembersOf(labClusters.find((c) => c.name === 'primary')!);
+const members = etcdMembersOf(drillCluster);
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 const bucket = config.objectStore.bucket;
 const movedAside: string[] = [];
@@ -54,8 +54,8 @@ const cleanups: (() => Promise<void>)[] = [];
 let w: TestWorker;
 
 beforeAll(async () => {
-  await labUp();
-  w = await startTestWorker();
+  await drillUp();
+  w = await startTestWorker(undefined, drillConfig);
 }, 300_000);
 afterAll(async () => {
   for (const c of cleanups) await c().catch(() => undefined);
@@ -63,15 +63,15 @@ afterAll(async () => {
   // The old data dirs this suite's restores kept: the restore never deletes them; the test does.
   await Promise.all(movedAside.map((d) => rm(d, { recursive: true, force: true })));
   clients.s3.destroy();
-  await labUp();
+  await drillUp();
 }, 300_000);
 
 const snapshot = async () =>
   (
     await w.client.workflow.execute<typeof etcdSnapshot>('etcdSnapshot', {
       taskQueue: w.config.temporal.taskQueue,
-      workflowId: `etcd-snapshot/primary/test-restore-${Date.now()}-${randomBytes(3).toString('hex')}`,
-      args: [{ cluster: 'primary', skipRetention: true }],
+      workflowId: `etcd-snapshot/drill/test-restore-${Date.now()}-${randomBytes(3).toString('hex')}`,
+      args: [{ cluster: 'drill', skipRetention: true }],
       workflowExecutionTimeout: '5 minutes',
     })
   ).manifest;
@@ -80,8 +80,8 @@ const restore = (params: Record<string, string | number | boolean>, worker: Test
   worker.client.workflow
     .execute<typeof runbook>('runbook', {
       taskQueue: worker.config.temporal.taskQueue,
-      workflowId: `etcd-restore/primary/test-${Date.now()}-${randomBytes(3).toString('hex')}`,
-      args: [findRunbookIn(runbooksDir, 'etcd-recovery', { cluster: 'primary', reason: 'jest', approver: 'alice', ...params })],
+      workflowId: `etcd-restore/drill/test-${Date.now()}-${randomBytes(3).toString('hex')}`,
+      args: [findRunbookIn(runbooksDir, 'etcd-recovery', { cluster: 'drill', reason: 'jest', approver: 'alice', ...params })],
       workflowExecutionTimeout: '15 minutes',
     })
     .then(
@@ -102,11 +102,11 @@ const configMapNames = async (namespace: string) =>
     .filter((n) => n !== 'kube-root-ca.crt')
     .sort();
 
-/** The pids of the primary's control plane: a refused restore must leave every one running. */
+/** The pids of the drill cluster's control plane: a refused restore must leave every one running. */
 const controlPlanePids = async () =>
-  Promise.all(['kube-apiserver/primary', ...members.map((m) => m.daemon)].map(async (n) => [n, await runningPid(n)] as const));
+  Promise.all(['kube-apiserver/drill', ...members.map((m) => m.daemon)].map(async (n) => [n, await runningPid(n)] as const));
 
-describe('etcd-recovery on the primary (3 members)', () => {
+describe('etcd-recovery on the drill cluster (3 members)', () => {
   it('restores exactly the snapshot: later objects gone, deleted ones back, the API serving, an informer re-listed, old data dirs kept', async () => {
     const ns = `restore-${Date.now()}`;
     await core.createNamespace({ body: { metadata: { name: ns } } });
@@ -136,8 +136,8 @@ describe('etcd-recovery on the primary (3 members)', () => {
     // Proved restorable in scratch, as a real restore's snapshot is: the runbook takes a verified one only.
     await w.client.workflow.execute<typeof restoreVerification>('restoreVerification', {
       taskQueue: w.config.temporal.taskQueue,
-      workflowId: `verify-etcd/primary/test-restore-${Date.now()}`,
-      args: [{ kind: 'etcd', cluster: 'primary', snapshotId: taken.snapshotId }],
+      workflowId: `verify-etcd/drill/test-restore-${Date.now()}`,
+      args: [{ kind: 'etcd', cluster: 'drill', snapshotId: taken.snapshotId }],
       workflowExecutionTimeout: '10 minutes',
     });
 
@@ -223,7 +223,7 @@ describe('etcd-recovery on the primary (3 members)', () => {
     await clients.s3.send(
       new PutObjectCommand({
         Bucket: bucket,
-        Key: snapshotManifestKey('primary', taken.snapshotId),
+        Key: snapshotManifestKey('drill', taken.snapshotId),
         Body: JSON.stringify(promised),
         ContentType: 'application/json',
       }),
@@ -276,14 +276,14 @@ describe('etcd-recovery on the primary (3 members)', () => {
     expect(corrupt.steps.find((s) => s.id === 'preflight')).toMatchObject({ state: 'failed', detail: expect.stringMatching(/is corrupt/) });
     expect(corrupt.steps.find((s) => s.id === 'stop-apiservers')?.state ?? 'not started').not.toBe('succeeded');
 
-    // The standby's newest snapshot's manifest, signed and unchanged, copied under the primary's prefix.
+    // The standby's newest snapshot's manifest, signed and unchanged, copied under the drill cluster's prefix.
     const standby = await w.client.workflow.execute<typeof etcdSnapshot>('etcdSnapshot', {
       taskQueue: w.config.temporal.taskQueue,
       workflowId: `etcd-snapshot/standby/test-restore-${Date.now()}`,
       args: [{ cluster: 'standby', skipRetention: true }],
       workflowExecutionTimeout: '5 minutes',
     });
-    const foreignKey = snapshotManifestKey('primary', standby.manifest.snapshotId);
+    const foreignKey = snapshotManifestKey('drill', standby.manifest.snapshotId);
     await clients.s3.send(
       new PutObjectCommand({ Bucket: bucket, Key: foreignKey, Body: JSON.stringify(standby.manifest), ContentType: 'application/json' }),
     );
@@ -292,33 +292,36 @@ describe('etcd-recovery on the primary (3 members)', () => {
       expect(wrong.steps.find((s) => s.id === 'preflight')).toMatchObject({
         state: 'failed',
         detail: expect.stringMatching(
-          /is swapped: it is the manifest of snapshot \S+ of cluster 'standby', stored as snapshot \S+ of cluster 'primary'/,
+          /is swapped: it is the manifest of snapshot \S+ of cluster 'standby', stored as snapshot \S+ of cluster 'drill'/,
         ),
       });
     } finally {
-      // A swapped manifest in the primary's listing stops retention and the automatic choice of later runs.
+      // A swapped manifest in the drill cluster's listing stops retention and the automatic choice of later runs.
       await clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: foreignKey }));
     }
 
     expect(await controlPlanePids()).toEqual(before);
   }, 600_000);
 
-  /** A worker whose primary is driven by the `commands` driver over the lab's sshd, with these SSH files. */
+  /** A worker whose drill cluster is driven by the `commands` driver over the lab's sshd, with these SSH files. */
   const commandsWorker = (ssh: { identityFile: string; knownHostsFile: string }, keepOldDataDirsFor = '7d') =>
-    startTestWorker((c): LifeboatConfig => ({
-      ...c,
-      clusters: c.clusters.map((cl) =>
-        cl.name === 'primary'
-          ? {
-              ...cl,
-              controlPlane: controlPlaneSchema.parse({
-                ...labCommandsControlPlane('primary', { ...ssh, port: labSsh.port }),
-                keepOldDataDirsFor,
-              }),
-            }
-          : cl,
-      ),
-    }));
+    startTestWorker(
+      (c): LifeboatConfig => ({
+        ...c,
+        clusters: c.clusters.map((cl) =>
+          cl.name === 'drill'
+            ? {
+                ...cl,
+                controlPlane: controlPlaneSchema.parse({
+                  ...labCommandsControlPlane('drill', { ...ssh, port: labSsh.port }),
+                  keepOldDataDirsFor,
+                }),
+              }
+            : cl,
+        ),
+      }),
+      drillConfig,
+    );
 
   it('restores through the commands driver over the lab’s sshd; a wrong host key is refused before anything stops', async () => {
     const ns = `restore-ssh-${Date.now()}`;
