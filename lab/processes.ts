@@ -2,9 +2,9 @@
 // a PID is trusted only while /proc/PID/cmdline still names the executable recorded for it.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { logDir, runDir } from './topology.js';
 
@@ -53,7 +53,15 @@ function commandLineOf(pid: number): string[] | undefined {
 
 async function runningRecord(name: string): Promise<PidRecord | undefined> {
   if (!existsSync(pidFile(name))) return undefined;
-  const record = JSON.parse(await readFile(pidFile(name), 'utf8')) as PidRecord;
+  let record: PidRecord;
+  try {
+    record = JSON.parse(await readFile(pidFile(name), 'utf8')) as PidRecord;
+  } catch (err) {
+    // Written whole or not at all (writeRecord), but a lab before that left empty files when a worker
+    // was killed mid-write: no record, and a start adopts the process by its command line.
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
   const argv = commandLineOf(record.pid);
   // A daemon that rewrites its process title (sshd: `sshd: /path/to/sshd -D ... [listener]`, one string)
   // keeps the executable's path as a word of it.
@@ -89,6 +97,17 @@ export function unrecordedPids(spec: DaemonSpec, recorded?: number): number[] {
 const runningCommand = (spec: DaemonSpec) => spec.runsAs?.[0] ?? spec.command;
 
 /**
+ * Records a daemon's PID file whole or not at all (a temporary file renamed over it): a process killed
+ * mid-write (a worker killed -9 while its activity restarts a member) never leaves a truncated record,
+ * and a reader never sees one half-written.
+ */
+async function writeRecord(name: string, record: PidRecord): Promise<void> {
+  const temporary = `${pidFile(name)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temporary, JSON.stringify(record));
+  await rename(temporary, pidFile(name));
+}
+
+/**
  * Starts the daemon unless it already runs as specified; one running with another spec is restarted.
  * One running as specified without a PID file (its start died before recording it) is adopted, never
  * started twice.
@@ -107,7 +126,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<number> {
       startedAt: new Date().toISOString(),
       stopSignal: spec.stopSignal,
     };
-    await writeFile(pidFile(spec.name), JSON.stringify(record));
+    await writeRecord(spec.name, record);
     return adopt;
   }
   await mkdir(runDir, { recursive: true });
@@ -132,7 +151,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<number> {
     startedAt: new Date().toISOString(),
     stopSignal: spec.stopSignal,
   };
-  await writeFile(pidFile(spec.name), JSON.stringify(record));
+  await writeRecord(spec.name, record);
   return pid;
 }
 

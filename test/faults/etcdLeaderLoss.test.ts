@@ -1,9 +1,10 @@
 // Fault suite (lab: Temporal, the drill cluster's 3-member etcd, MinIO, Toxiproxy; a worker of its own): etcd
 // leader loss during a snapshot of the drill cluster. The worker reaches each etcd member through a proxy of
 // this suite's own, limited so etcd's snapshot stream lasts about 30 s whatever the database's size
-// (a slow object store would not do: the upload buffers three 8 MiB parts, more than the drill cluster's
-// whole snapshot, so etcd's side would be over in a second). While a member streams (a heartbeat names
-// it and shows bytes to come, and the first part's multipart upload exists):
+// (a slow object store would not do: the upload buffers three 8 MiB parts, so etcd's side would be over
+// in a second). The drill cluster's etcd is filled with 32 MiB of scratch data first (removed after), so
+// the upload is a multipart one with parts to come. While a member streams (a heartbeat names it and
+// shows bytes to come, and the first part's multipart upload exists):
 // (a) the leader is killed -9 while a follower streams: the stream goes on and the run completes on its
 //     first attempt, nothing retried;
 // (b) the streamed member, made leader first (etcdctl move-leader), is killed -9: leader loss and stream
@@ -27,6 +28,7 @@ import { createEtcdHealthActivities, etcdctl, etcdEndpointAnswers } from '../../
 import type { StreamHeartbeat } from '../../activities/etcd/snapshot.js';
 import { fetchSnapshot } from '../../activities/object-store/snapshot-fetch.js';
 import { labComponents } from '../../lab/components.js';
+import { clearEtcdScratch, fillEtcd } from '../../lab/etcd-fill.js';
 import { addFault, deleteProxy, ensureProxies } from '../../lab/faults.js';
 import { runningPid, startDaemon } from '../../lab/processes.js';
 import { etcdMembersOf, drillCluster, type LabEtcdMember } from '../../lab/topology.js';
@@ -47,6 +49,9 @@ const health = createEtcdHealthActivities(deps);
 const keyRing = loadKeyRing(direct.encryption!);
 const bucket = direct.objectStore.bucket;
 const members = etcdMembersOf(drillCluster);
+const drill = direct.clusters.find((c) => c.name === drillCluster.name)!;
+/** Scratch data in the drill cluster's etcd: its snapshot is then several 8 MiB parts. */
+const scratchMiB = 32;
 const proxyNames = members.map((m) => `test-${id}-etcd-${m.name}`);
 /** The worker's endpoint of each member (its proxy), in the members' order. */
 let proxied: string[] = [];
@@ -116,6 +121,7 @@ beforeAll(async () => {
     members.map((m, i) => ({ name: proxyNames[i]!, listen: '127.0.0.1:0', upstream: new URL(m.clientUrl).host })),
   );
   proxied = listening.map((p) => `https://${p.listen}`);
+  await fillEtcd(drill, scratchMiB);
   // About 30 s for the whole snapshot (its size is the database's); TLS still verifies (IP SAN 127.0.0.1).
   const dbSize = Math.max(...(await statuses()).map((s) => s.dbSizeBytes));
   const kbps = Math.max(64, Math.ceil(dbSize / 1024 / 30));
@@ -145,8 +151,9 @@ afterAll(async () => {
     await worker?.stop();
     for (const name of proxyNames) await deleteProxy(name);
     clients.s3.destroy();
+    await clearEtcdScratch(drill);
   }
-}, 180_000);
+}, 300_000);
 
 const startSnapshot = (name: string) =>
   worker.client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
