@@ -14,15 +14,21 @@ import { failureConverterPath } from '../../worker/temporal.js';
 import { workflowSource } from '../../worker/worker.js';
 import { registerSearchAttributes } from '../../lab/search-attributes.js';
 
-/** Starts the time-skipping test server from the lab's tool cache. */
+let runtimeInstalled = false;
+
+/** Starts the time-skipping test server from the lab's tool cache (a suite may start more than one). */
 export async function createTimeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
   if (!existsSync(bin.temporalTestServer)) {
     throw new Error(
       `no time-skipping test server at ${bin.temporalTestServer}: run \`bash lab/install-tools.sh temporal_test_server\` (or \`lifeboat lab up\`)`,
     );
   }
-  // The stubs fail on purpose, attempt after attempt: the SDK's warnings about that would bury the test output.
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  // The stubs fail on purpose, attempt after attempt: the SDK's warnings about that would bury the test
+  // output. Installed once: a second install throws.
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    runtimeInstalled = true;
+  }
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: bin.temporalTestServer } },
   });

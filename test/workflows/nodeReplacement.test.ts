@@ -8,26 +8,29 @@
 // approval (30 minutes, skipped) the Node is uncordoned and nothing is deleted; a failed fence stops the
 // run before the Node is tainted or deleted (a dead Node is not uncordoned); a preflight that found
 // blockers stops the run before anything changes.
-import { fileURLToPath } from 'node:url';
-import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { WorkflowHandle } from '@temporalio/client';
-import { carriedDetails } from '../../model/failure-chain.js';
 import { failureTypes } from '../../model/failures.js';
 import type { BlockedPod, DrainPod, DrainResult, NodePreflight } from '../../model/node-replacement.js';
-import type { ParameterValue, RunbookApproval, RunbookApproveRequest, RunbookInput, RunbookReport } from '../../model/runbook/run.js';
-import { findRunbookIn } from '../helpers/runbooks.js';
-import type { runbook } from '../../workflows/runbook.js';
-import { useTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
+import type { ParameterValue, RunbookInput } from '../../model/runbook/run.js';
+import {
+  activitiesOf,
+  approveStep,
+  findRunbookIn,
+  runWithStubs,
+  shippedRunbooksDir,
+  stepsOf,
+  untilReport,
+  type RunbookRunOptions,
+} from '../helpers/runbooks.js';
+import { useTimeSkippingEnvironment } from '../helpers/time-skipping.js';
 
 const env = useTimeSkippingEnvironment();
 
-const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 const approverGroups = { sre: ['bob', 'carol'] };
 /** A shipped document as `lifeboat node replace` starts it. */
 const inputFor = (name: 'node-replacement' | 'node-drain', given: Record<string, ParameterValue>): RunbookInput =>
-  findRunbookIn(runbooksDir, name, given, { approverGroups });
+  findRunbookIn(shippedRunbooksDir, name, given, { approverGroups });
 
 const pod = (name: string, action: DrainPod['action'] = 'evict'): DrainPod => ({
   namespace: 'shop',
@@ -101,49 +104,25 @@ const healthy = () => ({
     }),
 });
 
-const activitiesOf = (calls: StubCall[]) => calls.map((c) => c.activity);
-const stepsOf = (r: RunbookReport) => r.steps.map((s) => `${s.path} ${s.state}`);
-
-async function runOf(
-  taskQueue: string,
-  input: RunbookInput,
-  during: (h: WorkflowHandle<typeof runbook>) => Promise<void> = () => Promise.resolve(),
-) {
-  const handle = await env.client.workflow.start<typeof runbook>('runbook', {
-    taskQueue,
-    workflowId: `node-replacement/primary/primary-node-2/${randomUUID().slice(0, 8)}`,
-    args: [input],
-  });
-  await during(handle);
-  const report = await handle.result().then(
-    (r) => r,
-    (err: unknown) =>
-      carriedDetails<RunbookReport>(err, ({ detail }) => typeof detail === 'object' && detail !== null && 'steps' in detail)!,
-  );
-  return { report, runId: handle.firstExecutionRunId, workflowId: handle.workflowId };
-}
-const until = async (handle: WorkflowHandle, done: (r: RunbookReport) => boolean): Promise<RunbookReport> => {
-  for (;;) {
-    const r = await handle.query<RunbookReport>('report').catch(() => undefined);
-    if (r && done(r)) return r;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-};
-const approve = (handle: WorkflowHandle, request: RunbookApproveRequest) =>
-  handle.executeUpdate<RunbookApproval, [RunbookApproveRequest]>('approve', { args: [request] });
+/** A run of a node runbook on a stub worker (healthy() but for `overrides`), its workflow ID naming the Node. */
+const runNodeRunbook = (input: RunbookInput, overrides: Parameters<typeof runWithStubs>[1] = {}, options: RunbookRunOptions = {}) =>
+  runWithStubs(env, { ...healthy(), ...overrides }, input, { idPrefix: 'node-replacement/primary/primary-node-2', ...options });
 const params = { cluster: 'primary', node: 'primary-node-2', reason: 'disk failing' };
 
 describe('node-replacement runbook (time-skipping test server, stubbed activities)', () => {
   it('planned, approved by a person: cordon, drain, delete, provision in the pool, Ready, proof; the new Node is named from the run', async () => {
-    const { activities, calls } = recorded(healthy());
-    const { report, runId, workflowId } = await withStubbedWorker(env, activities, (tq) =>
-      runOf(tq, inputFor('node-replacement', params), async (h) => {
-        const waiting = await until(h, (r) => r.status === 'waiting-approval');
-        expect(waiting.steps.find((s) => s.id === 'approve')!.detail).toBe(
-          'Replace Node primary-node-2 of primary (planned: disk failing)? 2 Pods move; 0 warnings: ',
-        );
-        await approve(h, { approver: 'bob' });
-      }),
+    const { report, runId, workflowId, calls } = await runNodeRunbook(
+      inputFor('node-replacement', params),
+      {},
+      {
+        during: async (h) => {
+          const waiting = await untilReport(h, (r) => r.status === 'waiting-approval');
+          expect(waiting.steps.find((s) => s.id === 'approve')!.detail).toBe(
+            'Replace Node primary-node-2 of primary (planned: disk failing)? 2 Pods move; 0 warnings: ',
+          );
+          await approveStep(h, { approver: 'bob' });
+        },
+      },
     );
     expect(report.status).toBe('succeeded');
     expect(activitiesOf(calls)).toEqual([
@@ -182,18 +161,18 @@ describe('node-replacement runbook (time-skipping test server, stubbed activitie
   }, 60_000);
 
   it('a drain that ran out of time asks before deleting what the budgets protect; approved, only those Pods are deleted', async () => {
-    const { activities, calls } = recorded({
-      ...healthy(),
-      drainNode: () => Promise.resolve(drained({ evicted: [], blocked: [blocked] })),
-    });
-    const { report } = await withStubbedWorker(env, activities, (tq) =>
-      runOf(tq, inputFor('node-replacement', { ...params, approver: 'health-watch' }), async (h) => {
-        const waiting = await until(h, (r) => r.status === 'waiting-approval');
-        expect(waiting.steps.find((s) => s.id === 'approve-delete')!.detail).toBe(
-          'The drain of primary-node-2 ran out of time: disruption budgets still refuse shop/web-b (shop/web since 2026-12-02T10:00:00.000Z). Delete these Pods past their budgets? Not approving uncordons the Node and ends the run.',
-        );
-        await approve(h, { approver: 'carol' });
-      }),
+    const { report, calls } = await runNodeRunbook(
+      inputFor('node-replacement', { ...params, approver: 'health-watch' }),
+      { drainNode: () => Promise.resolve(drained({ evicted: [], blocked: [blocked] })) },
+      {
+        during: async (h) => {
+          const waiting = await untilReport(h, (r) => r.status === 'waiting-approval');
+          expect(waiting.steps.find((s) => s.id === 'approve-delete')!.detail).toBe(
+            'The drain of primary-node-2 ran out of time: disruption budgets still refuse shop/web-b (shop/web since 2026-12-02T10:00:00.000Z). Delete these Pods past their budgets? Not approving uncordons the Node and ends the run.',
+          );
+          await approveStep(h, { approver: 'carol' });
+        },
+      },
     );
     expect(report.status).toBe('succeeded');
     expect(activitiesOf(calls)).toEqual([
@@ -211,23 +190,16 @@ describe('node-replacement runbook (time-skipping test server, stubbed activitie
   }, 60_000);
 
   it('nobody approves the deletion within 30 minutes: the Node is uncordoned, nothing deleted, the run compensated', async () => {
-    const { activities, calls } = recorded({
-      ...healthy(),
+    const { report, calls } = await runNodeRunbook(inputFor('node-replacement', { ...params, approver: 'health-watch' }), {
       drainNode: () => Promise.resolve(drained({ evicted: [], blocked: [blocked] })),
     });
-    const { report } = await withStubbedWorker(env, activities, (tq) =>
-      runOf(tq, inputFor('node-replacement', { ...params, approver: 'health-watch' })),
-    );
     expect(report.status).toBe('compensated');
     expect(activitiesOf(calls)).toEqual(['preflightNode', 'cordonNode', 'drainNode', 'uncordonNode']);
     expect(report.failure).toBe('step approve-delete failed: no approval of step approve-delete within 30m (0 of 1)');
   }, 60_000);
 
   it('failed: fence, taint out of service, its Pods released, volumes detached, then replaced; nothing is drained', async () => {
-    const { activities, calls } = recorded(healthy());
-    const { report } = await withStubbedWorker(env, activities, (tq) =>
-      runOf(tq, inputFor('node-replacement', { ...params, mode: 'failed', approver: 'health-watch' })),
-    );
+    const { report, calls } = await runNodeRunbook(inputFor('node-replacement', { ...params, mode: 'failed', approver: 'health-watch' }));
     expect(report.status).toBe('succeeded');
     expect(activitiesOf(calls)).toEqual([
       'preflightNode',
@@ -244,22 +216,17 @@ describe('node-replacement runbook (time-skipping test server, stubbed activitie
   }, 60_000);
 
   it('failed, and the provider cannot confirm the Node is off: no taint, no delete, and a dead Node is not uncordoned', async () => {
-    const { activities, calls } = recorded({
-      ...healthy(),
+    const { report, calls } = await runNodeRunbook(inputFor('node-replacement', { ...params, mode: 'failed', approver: 'health-watch' }), {
       fenceNode: () =>
         Promise.reject(ApplicationFailure.nonRetryable('the provider could not confirm primary-node-2 is off', failureTypes.NodeNotFenced)),
     });
-    const { report } = await withStubbedWorker(env, activities, (tq) =>
-      runOf(tq, inputFor('node-replacement', { ...params, mode: 'failed', approver: 'health-watch' })),
-    );
     expect(report.status).toBe('compensated');
     expect(activitiesOf(calls)).toEqual(['preflightNode', 'cordonNode', 'fenceNode']);
     expect(report.failure).toBe('step fence failed: the provider could not confirm primary-node-2 is off');
   }, 60_000);
 
   it('a preflight that found blockers stops the run before anything changes', async () => {
-    const { activities, calls } = recorded({
-      ...healthy(),
+    const { report, calls } = await runNodeRunbook(inputFor('node-replacement', { ...params, node: 'primary-node-0' }), {
       preflightNode: () =>
         Promise.reject(
           ApplicationFailure.nonRetryable(
@@ -268,9 +235,6 @@ describe('node-replacement runbook (time-skipping test server, stubbed activitie
           ),
         ),
     });
-    const { report } = await withStubbedWorker(env, activities, (tq) =>
-      runOf(tq, inputFor('node-replacement', { ...params, node: 'primary-node-0' })),
-    );
     expect(report.status).toBe('failed');
     expect(activitiesOf(calls)).toEqual(['preflightNode']);
     expect(report.failure).toBe(
@@ -281,21 +245,14 @@ describe('node-replacement runbook (time-skipping test server, stubbed activitie
 
 describe('node-drain runbook (time-skipping test server, stubbed activities)', () => {
   it('cordons and drains; the Node stays; a drain that fails uncordons it', async () => {
-    const ok = recorded(healthy());
-    const done = await withStubbedWorker(env, ok.activities, (tq) =>
-      runOf(tq, inputFor('node-drain', { cluster: 'primary', node: 'primary-node-2' })),
-    );
+    const done = await runNodeRunbook(inputFor('node-drain', { cluster: 'primary', node: 'primary-node-2' }));
     expect(done.report.status).toBe('succeeded');
-    expect(activitiesOf(ok.calls)).toEqual(['preflightNode', 'cordonNode', 'drainNode']);
+    expect(activitiesOf(done.calls)).toEqual(['preflightNode', 'cordonNode', 'drainNode']);
 
-    const failing = recorded({
-      ...healthy(),
+    const failed = await runNodeRunbook(inputFor('node-drain', { cluster: 'primary', node: 'primary-node-2' }), {
       drainNode: () => Promise.reject(ApplicationFailure.nonRetryable('Node primary-node-2 is gone', failureTypes.NodeNotFound)),
     });
-    const failed = await withStubbedWorker(env, failing.activities, (tq) =>
-      runOf(tq, inputFor('node-drain', { cluster: 'primary', node: 'primary-node-2' })),
-    );
     expect(failed.report.status).toBe('compensated');
-    expect(activitiesOf(failing.calls)).toEqual(['preflightNode', 'cordonNode', 'drainNode', 'uncordonNode']);
+    expect(activitiesOf(failed.calls)).toEqual(['preflightNode', 'cordonNode', 'drainNode', 'uncordonNode']);
   }, 60_000);
 });

@@ -7,54 +7,62 @@
 // limit and a failing item that cancels its siblings, parallel likewise, named retry profiles,
 // `onFailure: continue`, an abort while an approval waits, and plan mode (only read-only blocks run).
 // With LIFEBOAT_RECORD_HISTORIES=1 three runs are recorded into test/histories/ for the replay test.
-import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { WorkflowHandle } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bin } from '../../lab/topology.js';
-import { carriedDetails, rootFailure } from '../../model/failure-chain.js';
+import { rootFailure } from '../../model/failure-chain.js';
 import { formatProblems, parseRunbook } from '../../model/runbook/parse.js';
 import { runbookBlocks } from '../../model/runbook/registry.js';
-import type {
-  ParameterValue,
-  RunbookAbort,
-  RunbookAbortRequest,
-  RunbookApproval,
-  RunbookApproveRequest,
-  RunbookInput,
-  RunbookReport,
-} from '../../model/runbook/run.js';
-import type { runbook } from '../../workflows/runbook.js';
-import { fetchHistory } from '../helpers/histories.js';
-import { registerSearchAttributes } from '../../lab/search-attributes.js';
+import type { ParameterValue, RunbookAbort, RunbookAbortRequest, RunbookInput } from '../../model/runbook/run.js';
 import { approversAttribute, requesterAttribute } from '../../model/approvals.js';
-import { createTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
+import {
+  approveStep,
+  runRunbook,
+  runWithStubs,
+  stepsOf,
+  untilReport,
+  type RunbookOutcome,
+  type RunbookRunOptions,
+} from '../helpers/runbooks.js';
+import {
+  createTimeSkippingEnvironment,
+  recorded,
+  useTimeSkippingEnvironment,
+  withStubbedWorker,
+  type StubCall,
+} from '../helpers/time-skipping.js';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnvironment();
-}, 60_000);
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = useTimeSkippingEnvironment();
 
 /**
- * Runs `body` with `env` on a test server of its own. A run that ends while an activity it cancelled is
- * still running on the worker leaves the server's time locked: later runs on it no longer skip time.
+ * Runs `input` with `stubs` on a test server of its own, and calls `release` (which lets a stub that
+ * waits on it return) once the run ended, before the worker stops. A run that ends while an activity it
+ * cancelled is still running on the worker leaves the server's time locked: later runs on it no longer
+ * skip time.
  */
-async function onOwnServer<T>(body: () => Promise<T>): Promise<T> {
-  const shared = env;
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: bin.temporalTestServer } },
-  });
-  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
+async function runOnOwnServer(stubs: Parameters<typeof recorded>[0], input: RunbookInput, release: () => void) {
+  const { activities, calls } = recorded(stubs);
+  const own = await createTimeSkippingEnvironment();
   try {
-    return await body();
+    const outcome = await withStubbedWorker(own, activities, async (taskQueue) => {
+      try {
+        return await runRunbook(own, taskQueue, input);
+      } finally {
+        release();
+      }
+    });
+    return { ...outcome, calls };
   } finally {
-    await env.teardown();
-    env = shared;
+    await own.teardown();
   }
+}
+
+/** A promise a stub waits on and the function that settles it. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
 }
 
 const approverGroups = { sre: ['bob', 'carol'] };
@@ -77,33 +85,6 @@ const inputOf = (name: string, body: string, parameters: Record<string, Paramete
   ...(plan ? { plan } : {}),
 });
 
-type Outcome = { report: RunbookReport; err: undefined } | { report: RunbookReport; err: unknown };
-
-/** Starts the run on the stub worker's queue, lets `during` act on it, and returns how it ended with its history. */
-async function runOf(
-  taskQueue: string,
-  input: RunbookInput,
-  during: (handle: WorkflowHandle<typeof runbook>) => Promise<void> = () => Promise.resolve(),
-  record?: string,
-) {
-  const workflowId = `runbook/${input.document.metadata.name}/${randomUUID().slice(0, 8)}`;
-  const handle = await env.client.workflow.start<typeof runbook>('runbook', { taskQueue, workflowId, args: [input] });
-  await during(handle);
-  const outcome: Outcome = await handle.result().then(
-    (report) => ({ report, err: undefined }),
-    (err: unknown) => ({
-      report: carriedDetails<RunbookReport>(err, ({ detail }) => typeof detail === 'object' && detail !== null && 'steps' in detail)!,
-      err,
-    }),
-  );
-  const history = await handle.fetchHistory();
-  await fetchHistory(env.client, workflowId, record);
-  return { ...outcome, workflowId, events: history.events ?? [] };
-}
-
-/** Each step as `path state: detail`. */
-const stepsOf = (report: RunbookReport) => report.steps.map((s) => `${s.path} ${s.state}${s.detail === undefined ? '' : `: ${s.detail}`}`);
-
 /** Each stub call as `activity target #attempt`, in the order the worker ran them. */
 const trace = (calls: StubCall[]) =>
   calls.map((c) => {
@@ -112,15 +93,6 @@ const trace = (calls: StubCall[]) =>
     return `${c.activity} ${target} #${c.attempt}`;
   });
 
-const until = async (handle: WorkflowHandle, done: (r: RunbookReport) => boolean): Promise<RunbookReport> => {
-  for (;;) {
-    const r = await handle.query<RunbookReport>('report').catch(() => undefined);
-    if (r && done(r)) return r;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-};
-const approve = (handle: WorkflowHandle, request: RunbookApproveRequest) =>
-  handle.executeUpdate<RunbookApproval, [RunbookApproveRequest]>('approve', { args: [request] });
 const refusal = (p: Promise<unknown>) =>
   p.then(
     () => 'accepted',
@@ -141,13 +113,16 @@ const healthy = () => ({
   uncordonNode: (i: { node: string }) => Promise.resolve({ node: i.node, changed: true }),
   httpCheck: (i: { url: string }) => Promise.resolve({ url: i.url, status: 200, milliseconds: 3 }),
 });
+/** A run on a stub worker with healthy() but for `overrides`. */
+const runStubbed = (input: RunbookInput, overrides: Parameters<typeof runWithStubs>[1] = {}, options: RunbookRunOptions = {}) =>
+  runWithStubs(env, { ...healthy(), ...overrides }, input, options);
 const healthChecks = ['checkEtcd primary #1', 'checkNodes primary #1', 'checkObjectStore store #1', 'checkVeleroLocation primary #1'];
 
 /** A scaleDeployment step's lines after its id, indented as a step of a top-level list (4) or of a nested one (8). */
 const scale = (name: string, replicas: number | string, indent = 4) =>
   `action: scaleDeployment\n${' '.repeat(indent)}with: { cluster: primary, namespace: shop, name: ${name}, replicas: ${replicas} }`;
 /** The workflow history's cancellation requests of activities, by activity type. */
-const cancelRequested = (events: Awaited<ReturnType<typeof runOf>>['events']) => {
+const cancelRequested = (events: RunbookOutcome['events']) => {
   const scheduled = new Map(
     events
       .filter((e) => e.activityTaskScheduledEventAttributes)
@@ -181,13 +156,14 @@ steps:
 
 describe('runbook interpreter (time-skipping test server, stubbed activities)', () => {
   it('when: true and false over parameters and earlier outputs; a run: child with its own activities', async () => {
-    const { activities, calls } = recorded(healthy());
-    const { report, err, workflowId } = await withStubbedWorker(env, activities, (taskQueue) =>
-      runOf(taskQueue, inputOf('when-live', whenDocument, { replicas: 3, mode: 'live' }), undefined, 'runbook-plain'),
+    const { report, err, workflowId, calls } = await runStubbed(
+      inputOf('when-live', whenDocument, { replicas: 3, mode: 'live' }),
+      {},
+      { record: 'runbook-plain' },
     );
     expect(err).toBeUndefined();
     expect(report.status).toBe('succeeded');
-    expect(stepsOf(report)).toEqual([
+    expect(stepsOf(report, 'detail')).toEqual([
       'health succeeded',
       'scale succeeded',
       "drill-only skipped: when: params.mode == 'drill' is false",
@@ -204,19 +180,16 @@ describe('runbook interpreter (time-skipping test server, stubbed activities)', 
     expect(trace(calls.slice(0, 4)).sort()).toEqual(healthChecks);
     expect(trace(calls.slice(4))).toEqual(['scaleDeployment web→3 #1', 'httpCheck http://shop.lab.example/healthz #1']);
 
-    const drill = recorded(healthy());
-    const second = await withStubbedWorker(env, drill.activities, (taskQueue) =>
-      runOf(taskQueue, inputOf('when-drill', whenDocument, { replicas: 2, mode: 'drill' })),
-    );
+    const second = await runStubbed(inputOf('when-drill', whenDocument, { replicas: 2, mode: 'drill' }));
     expect(second.err).toBeUndefined();
     expect(second.report.status).toBe('succeeded');
-    expect(stepsOf(second.report)).toEqual([
+    expect(stepsOf(second.report, 'detail')).toEqual([
       'health succeeded',
       'scale skipped: when: steps.health.outputs.healthy && params.replicas > 2 is false',
       'drill-only succeeded',
       "check skipped: when: steps.scale.status == 'succeeded' && steps.scale.outputs.changed is false",
     ]);
-    expect(trace(drill.calls.slice(4))).toEqual(['scaleDeployment web→0 #1']);
+    expect(trace(second.calls.slice(4))).toEqual(['scaleDeployment web→0 #1']);
   });
 
   const approvalDocument = `parameters:
@@ -239,26 +212,24 @@ steps:
     const refused: unknown[] = [];
     let waitingCalls: string[] = [];
     const { report, err, events } = await withStubbedWorker(env, activities, (taskQueue) =>
-      runOf(
-        taskQueue,
-        inputOf('approval', approvalDocument, { replicas: 3 }),
-        async (handle) => {
-          const waiting = await until(handle, (r) => r.status === 'waiting-approval');
-          expect(stepsOf(waiting)).toEqual([
+      runRunbook(env, taskQueue, inputOf('approval', approvalDocument, { replicas: 3 }), {
+        during: async (handle) => {
+          const waiting = await untilReport(handle, (r) => r.status === 'waiting-approval');
+          expect(stepsOf(waiting, 'detail')).toEqual([
             'scale-down succeeded',
             'approve waiting: scale shop/web back up to 3 (started by jest)?',
             'scale-up pending',
           ]);
-          refused.push(await refusal(approve(handle, { approver: 'mallory' })));
-          const first = await approve(handle, { approver: 'alice', comment: 'looks right' });
+          refused.push(await refusal(approveStep(handle, { approver: 'mallory' })));
+          const first = await approveStep(handle, { approver: 'alice', comment: 'looks right' });
           expect(first).toEqual({ step: 'approve', approver: 'alice', comment: 'looks right', at: first.at });
-          refused.push(await refusal(approve(handle, { approver: 'alice' })));
-          refused.push(await refusal(approve(handle, { approver: 'bob', step: 'scale-up' })));
+          refused.push(await refusal(approveStep(handle, { approver: 'alice' })));
+          refused.push(await refusal(approveStep(handle, { approver: 'bob', step: 'scale-up' })));
           waitingCalls = trace(calls);
-          await approve(handle, { approver: 'bob' });
+          await approveStep(handle, { approver: 'bob' });
         },
-        'runbook-approval',
-      ),
+        record: 'runbook-approval',
+      }),
     );
     expect(refused).toEqual([
       { type: 'Error', message: "'mallory' may not approve step approve: 'mallory' is not an approver (approvers: alice, bob, carol)" },
@@ -269,7 +240,7 @@ steps:
     expect(waitingCalls).toEqual(['scaleDeployment web→0 #1']);
     expect(err).toBeUndefined();
     expect(report.status).toBe('succeeded');
-    expect(stepsOf(report)).toEqual([
+    expect(stepsOf(report, 'detail')).toEqual([
       'scale-down succeeded',
       'approve succeeded: scale shop/web back up to 3 (started by jest)?',
       'scale-up succeeded',
@@ -297,18 +268,21 @@ steps:
 `;
 
   it('approval with fourEyes: who started the run (bob, an approver) is refused, another approver proceeds; the approvers are searchable', async () => {
-    const { activities, calls } = recorded(healthy());
     let refused: unknown;
     let attributes: unknown[] = [];
-    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) =>
-      runOf(taskQueue, { ...inputOf('four-eyes', fourEyesDocument, { approver: '' }), startedBy: 'bob' }, async (handle) => {
-        await until(handle, (r) => r.status === 'waiting-approval');
-        refused = await refusal(approve(handle, { approver: 'bob' }));
-        await approve(handle, { approver: 'carol' });
-        await handle.result().catch(() => undefined);
-        const typed = (await handle.describe()).typedSearchAttributes;
-        attributes = [typed.get(requesterAttribute), typed.get(approversAttribute)];
-      }),
+    const { report, err, calls } = await runStubbed(
+      { ...inputOf('four-eyes', fourEyesDocument, { approver: '' }), startedBy: 'bob' },
+      {},
+      {
+        during: async (handle) => {
+          await untilReport(handle, (r) => r.status === 'waiting-approval');
+          refused = await refusal(approveStep(handle, { approver: 'bob' }));
+          await approveStep(handle, { approver: 'carol' });
+          await handle.result().catch(() => undefined);
+          const typed = (await handle.describe()).typedSearchAttributes;
+          attributes = [typed.get(requesterAttribute), typed.get(approversAttribute)];
+        },
+      },
     );
     expect(refused).toEqual({
       type: 'Error',
@@ -324,12 +298,9 @@ steps:
     ['the requester', 'bob', "'bob' started this run and may not approve it too (four eyes: another approver must)"],
     ['someone not an approver', 'mallory', "'mallory' is not an approver (approvers: bob, carol)"],
   ])('an approval given up front (approvedBy) by %s fails the step as ApprovalRefused; nothing after it runs', async (_, approver, why) => {
-    const { activities, calls } = recorded(healthy());
-    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) =>
-      runOf(taskQueue, { ...inputOf('four-eyes', fourEyesDocument, { approver }), startedBy: 'bob' }),
-    );
+    const { report, err, calls } = await runStubbed({ ...inputOf('four-eyes', fourEyesDocument, { approver }), startedBy: 'bob' });
     expect(rootFailure(err)).toMatchObject({ type: 'RunbookStepFailed' });
-    expect(stepsOf(report)).toEqual([
+    expect(stepsOf(report, 'detail')).toEqual([
       `approve failed: approval of step approve by '${approver}' refused: ${why}`,
       'scale-up skipped: an earlier step failed',
     ]);
@@ -338,10 +309,10 @@ steps:
   });
 
   it('an approval given up front by another approver is recorded as such and the run goes on without waiting', async () => {
-    const { activities, calls } = recorded(healthy());
-    const { report, err, events } = await withStubbedWorker(env, activities, (taskQueue) =>
-      runOf(taskQueue, { ...inputOf('four-eyes', fourEyesDocument, { approver: 'carol' }), startedBy: 'bob' }),
-    );
+    const { report, err, events, calls } = await runStubbed({
+      ...inputOf('four-eyes', fourEyesDocument, { approver: 'carol' }),
+      startedBy: 'bob',
+    });
     expect(err).toBeUndefined();
     expect(report.approvals.map((a) => [a.step, a.approver, a.auto])).toEqual([['approve', 'carol', true]]);
     expect(trace(calls)).toEqual(['scaleDeployment web→3 #1']);
@@ -350,10 +321,7 @@ steps:
   });
 
   it('approval nobody gives within 10 minutes: a 600 s timer fires, the step fails as timed out, nothing after it runs', async () => {
-    const { activities, calls } = recorded(healthy());
-    const { report, err, events } = await withStubbedWorker(env, activities, (taskQueue) =>
-      runOf(taskQueue, inputOf('approval-timeout', approvalDocument, { replicas: 3 })),
-    );
+    const { report, err, events, calls } = await runStubbed(inputOf('approval-timeout', approvalDocument, { replicas: 3 }));
     const timedOut = 'no approval of step approve within 10m (0 of 2)';
     expect(rootFailure(err)).toEqual({
       type: 'RunbookApprovalTimedOut',
@@ -361,7 +329,11 @@ steps:
     });
     expect(report.status).toBe('failed');
     expect(report.failure).toBe(`step approve failed: ${timedOut}`);
-    expect(stepsOf(report)).toEqual(['scale-down succeeded', `approve failed: ${timedOut}`, 'scale-up skipped: an earlier step failed']);
+    expect(stepsOf(report, 'detail')).toEqual([
+      'scale-down succeeded',
+      `approve failed: ${timedOut}`,
+      'scale-up skipped: an earlier step failed',
+    ]);
     expect(report.approvals).toEqual([]);
     expect(trace(calls)).toEqual(['scaleDeployment web→0 #1']);
     expect(
@@ -394,16 +366,17 @@ steps:
     i.name === 'three' ? Promise.reject(new Error(forbidden)) : healthy().scaleDeployment(i);
 
   it('compensation: the third step fails, the undos of the second and then the first run, newest first', async () => {
-    const { activities, calls } = recorded({ ...healthy(), scaleDeployment: failThree });
-    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) =>
-      runOf(taskQueue, inputOf('saga', sagaDocument), undefined, 'runbook-compensated'),
+    const { report, err, calls } = await runStubbed(
+      inputOf('saga', sagaDocument),
+      { scaleDeployment: failThree },
+      { record: 'runbook-compensated' },
     );
     expect(rootFailure(err)).toEqual({
       type: 'RunbookStepFailed',
       message: `runbook saga: step three failed: ${forbidden}; compensated 2 steps`,
     });
     expect(report.status).toBe('compensated');
-    expect(stepsOf(report)).toEqual([
+    expect(stepsOf(report, 'detail')).toEqual([
       'one succeeded',
       'two succeeded',
       `three failed: ${forbidden}`,
@@ -422,20 +395,16 @@ steps:
 
   it('compensation that itself fails through its retries: reported FAILED to undo, the older undo still runs, status failed', async () => {
     const unreachable = 'connect ECONNREFUSED 127.0.0.1:26443';
-    const { activities, calls } = recorded({
-      ...healthy(),
+    const { report, err, calls } = await runStubbed(inputOf('saga-undo-fails', sagaDocument), {
       scaleDeployment: (i: { namespace: string; name: string; replicas: number }) =>
         i.name === 'two' && i.replicas === 2 ? Promise.reject(new Error(unreachable)) : failThree(i),
     });
-    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) =>
-      runOf(taskQueue, inputOf('saga-undo-fails', sagaDocument)),
-    );
     expect(rootFailure(err)).toEqual({
       type: 'RunbookStepFailed',
       message: `runbook saga-undo-fails: step three failed: ${forbidden}; FAILED to undo: two/compensate.undo-two: ${unreachable}`,
     });
     expect(report.status).toBe('failed');
-    expect(stepsOf(report)).toEqual([
+    expect(stepsOf(report, 'detail')).toEqual([
       'one succeeded',
       'two succeeded',
       `three failed: ${forbidden}`,
@@ -486,7 +455,9 @@ steps:
         }
       },
     });
-    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) => runOf(taskQueue, inputOf('foreach', forEachDocument)));
+    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) =>
+      runRunbook(env, taskQueue, inputOf('foreach', forEachDocument)),
+    );
     expect(err).toBeUndefined();
     expect(report.status).toBe('succeeded');
     expect(most).toBe(2);
@@ -494,7 +465,7 @@ steps:
     expect([...cordons].sort()).toEqual(['n1', 'n2', 'n3', 'n4', 'n5'].map((n) => `cordonNode ${n} #1`));
     expect(cordons.slice(0, 2).sort()).toEqual(['cordonNode n1 #1', 'cordonNode n2 #1']);
     expect(trace(calls).at(-1)).toBe('httpCheck http://shop.lab.example/healthz #1');
-    expect([...stepsOf(report)].sort()).toEqual([
+    expect([...stepsOf(report, 'detail')].sort()).toEqual([
       'after succeeded',
       'drain succeeded',
       ...[0, 1, 2, 3, 4].map((i) => `drain[${i}].cordon succeeded`),
@@ -502,15 +473,9 @@ steps:
   });
 
   it('forEach: a failing item cancels its sibling in flight and starts no more', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    let n1Started!: () => void;
-    const n1Running = new Promise<void>((r) => {
-      n1Started = r;
-    });
-    const { activities, calls } = recorded({
+    const { opened: released, open: release } = gate();
+    const { opened: n1Running, open: n1Started } = gate();
+    const stubs = {
       ...healthy(),
       cordonNode: async (i: { node: string }) => {
         if (i.node === 'n1') {
@@ -521,22 +486,14 @@ steps:
         await n1Running;
         throw ApplicationFailure.nonRetryable(`Node ${i.node} not found on 'primary'`, 'WorkloadMissing');
       },
-    });
-    const { report, err, events } = await onOwnServer(() =>
-      withStubbedWorker(env, activities, async (taskQueue) => {
-        try {
-          return await runOf(taskQueue, inputOf('foreach-cancel', forEachDocument));
-        } finally {
-          release();
-        }
-      }),
-    );
+    };
+    const { report, err, events, calls } = await runOnOwnServer(stubs, inputOf('foreach-cancel', forEachDocument), release);
     expect(rootFailure(err)).toEqual({
       type: 'RunbookStepFailed',
       message: "runbook foreach-cancel: step drain[1].cordon failed: Node n2 not found on 'primary'",
     });
     expect(report.status).toBe('failed');
-    expect(stepsOf(report)).toEqual([
+    expect(stepsOf(report, 'detail')).toEqual([
       'drain failed: drain[1].cordon failed',
       'after skipped: an earlier step failed',
       'drain[0].cordon failed: cancelled',
@@ -548,15 +505,9 @@ steps:
   });
 
   it('parallel: a failed branch cancels the other', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    let slowStarted!: () => void;
-    const slowRunning = new Promise<void>((r) => {
-      slowStarted = r;
-    });
-    const { activities, calls } = recorded({
+    const { opened: released, open: release } = gate();
+    const { opened: slowRunning, open: slowStarted } = gate();
+    const stubs = {
       ...healthy(),
       httpCheck: async (i: { url: string }) => {
         slowStarted();
@@ -567,7 +518,7 @@ steps:
         await slowRunning;
         throw ApplicationFailure.nonRetryable('nodes "n9" is forbidden', 'KubernetesForbidden');
       },
-    });
+    };
     const document = `steps:
   - id: both
     parallel:
@@ -580,20 +531,12 @@ steps:
   - id: after
     ${scale('web', 1)}
 `;
-    const { report, err, events } = await onOwnServer(() =>
-      withStubbedWorker(env, activities, async (taskQueue) => {
-        try {
-          return await runOf(taskQueue, inputOf('parallel', document));
-        } finally {
-          release();
-        }
-      }),
-    );
+    const { report, err, events, calls } = await runOnOwnServer(stubs, inputOf('parallel', document), release);
     expect(rootFailure(err)).toEqual({
       type: 'RunbookStepFailed',
       message: 'runbook parallel: step both.cordon failed: nodes "n9" is forbidden',
     });
-    expect(stepsOf(report)).toEqual([
+    expect(stepsOf(report, 'detail')).toEqual([
       'both failed: both.cordon failed',
       'both.probe failed: cancelled',
       'both.cordon failed: nodes "n9" is forbidden',
@@ -604,7 +547,6 @@ steps:
   });
 
   it('parallel with a timeout that runs out and onFailure: continue: the branch still waiting is cancelled, the step fails, the run goes on', async () => {
-    const { activities, calls } = recorded(healthy());
     // The branch that outlasts the step's 5 minutes is an approval nobody gives (its own timeout is 1 h):
     // a timer, so the test server skips the time (it does not while an activity runs).
     const document = `steps:
@@ -620,9 +562,7 @@ steps:
   - id: after
     ${scale('web', 1)}
 `;
-    const { report, err, events } = await withStubbedWorker(env, activities, (taskQueue) =>
-      runOf(taskQueue, inputOf('parallel-timeout', document)),
-    );
+    const { report, err, events, calls } = await runStubbed(inputOf('parallel-timeout', document));
     expect(
       events
         .filter((e) => e.timerStartedEventAttributes)
@@ -644,7 +584,6 @@ steps:
   });
 
   it('forEach with a timeout that runs out fails the step (RunbookStepTimedOut), cancelling the item still waiting, and the run fails (onFailure: fail)', async () => {
-    const { activities, calls } = recorded(healthy());
     const document = `steps:
   - id: each
     timeout: 10m
@@ -660,7 +599,7 @@ steps:
   - id: after
     ${scale('web', 1)}
 `;
-    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) => runOf(taskQueue, inputOf('foreach-timeout', document)));
+    const { report, err, calls } = await runStubbed(inputOf('foreach-timeout', document));
     expect(rootFailure(err)).toEqual({
       type: 'RunbookStepFailed',
       message: 'runbook foreach-timeout: step each failed: step each did not finish within 10m',
@@ -677,11 +616,6 @@ steps:
   });
 
   it('retry profiles (quick: 3 attempts, none: 1) and onFailure: continue, read by a later when', async () => {
-    const { activities, calls } = recorded({
-      ...healthy(),
-      httpCheck: (i: { url: string }) =>
-        Promise.reject(ApplicationFailure.retryable(`GET ${i.url} answered 503, expected 200: upstream down`, 'HttpCheckFailed')),
-    });
     const document = `steps:
   - id: probe-quick
     action: httpCheck
@@ -697,10 +631,13 @@ steps:
     when: steps["probe-quick"].status == 'failed' && steps["probe-once"].status == 'failed'
     ${scale('web', 4)}
 `;
-    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) => runOf(taskQueue, inputOf('retries', document)));
+    const { report, err, calls } = await runStubbed(inputOf('retries', document), {
+      httpCheck: (i: { url: string }) =>
+        Promise.reject(ApplicationFailure.retryable(`GET ${i.url} answered 503, expected 200: upstream down`, 'HttpCheckFailed')),
+    });
     expect(err).toBeUndefined();
     expect(report.status).toBe('succeeded');
-    expect(stepsOf(report)).toEqual([
+    expect(stepsOf(report, 'detail')).toEqual([
       'probe-quick failed: GET http://shop.lab.example/quick answered 503, expected 200: upstream down',
       'probe-once failed: GET http://shop.lab.example/once answered 503, expected 200: upstream down',
       'remedy succeeded',
@@ -715,7 +652,6 @@ steps:
   });
 
   it('abort while an approval waits: the steps done are compensated, nothing after runs', async () => {
-    const { activities, calls } = recorded(healthy());
     const document = `steps:
   - id: scale-down
     ${scale('web', 0)}
@@ -729,17 +665,23 @@ steps:
     with: { cluster: primary, node: n1 }
 `;
     let aborted: RunbookAbort | undefined;
-    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) =>
-      runOf(taskQueue, inputOf('abort', document), async (handle) => {
-        await until(handle, (r) => r.status === 'waiting-approval');
-        aborted = await handle.executeUpdate<RunbookAbort, [RunbookAbortRequest]>('abort', { args: [{ by: 'dave', reason: 'wrong app' }] });
-      }),
+    const { report, err, calls } = await runStubbed(
+      inputOf('abort', document),
+      {},
+      {
+        during: async (handle) => {
+          await untilReport(handle, (r) => r.status === 'waiting-approval');
+          aborted = await handle.executeUpdate<RunbookAbort, [RunbookAbortRequest]>('abort', {
+            args: [{ by: 'dave', reason: 'wrong app' }],
+          });
+        },
+      },
     );
     expect(aborted).toEqual({ by: 'dave', reason: 'wrong app', at: aborted!.at });
     expect(rootFailure(err)).toEqual({ type: 'RunbookAborted', message: 'runbook abort: aborted by dave: wrong app; compensated 1 step' });
     expect(report.status).toBe('aborted');
     expect(report.abort).toEqual(aborted);
-    expect(stepsOf(report)).toEqual([
+    expect(stepsOf(report, 'detail')).toEqual([
       'scale-down succeeded',
       'approve failed: aborted by dave',
       'cordon skipped: the run was aborted',
@@ -749,7 +691,6 @@ steps:
   });
 
   it('plan: only read-only blocks run; changes and approvals are shown, not made', async () => {
-    const { activities, calls } = recorded(healthy());
     const document = `parameters:
   replicas: { type: number, default: 3 }
   node: { type: node, default: n1 }
@@ -773,13 +714,17 @@ steps:
     action: cordonNode
     with: { cluster: primary, node: "\${{ params.node }}" }
 `;
-    const { report, err } = await withStubbedWorker(env, activities, (taskQueue) =>
-      runOf(taskQueue, inputOf('plan', document, { replicas: 3, node: 'n1' }, true)),
-    );
+    const { report, err, calls } = await runStubbed(inputOf('plan', document, { replicas: 3, node: 'n1' }, true));
     expect(err).toBeUndefined();
     expect(report.mode).toBe('plan');
     expect(report.status).toBe('planned');
-    expect(stepsOf(report)).toEqual(['health succeeded', 'check succeeded', 'scale planned', 'approve planned', 'cordon planned']);
+    expect(stepsOf(report, 'detail')).toEqual([
+      'health succeeded',
+      'check succeeded',
+      'scale planned',
+      'approve planned',
+      'cordon planned',
+    ]);
     expect(report.steps.map((s) => [s.path, s.plan])).toEqual([
       ['health', undefined],
       ['check', undefined],

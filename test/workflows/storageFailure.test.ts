@@ -6,30 +6,33 @@
 // when a step before the old claim is deleted fails (the saga, newest first); a failure after it leaves
 // the owner at zero (it would come back on an empty volume); the document's and parameters' problems
 // named by file, line and field.
-import { fileURLToPath } from 'node:url';
-import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { WorkflowHandle } from '@temporalio/client';
-import { carriedDetails } from '../../model/failure-chain.js';
 import { failureTypes } from '../../model/failures.js';
 import { parseRunbook } from '../../model/runbook/parse.js';
 import { runbookBlocks } from '../../model/runbook/registry.js';
 import { resolveParameters } from '../../model/runbook/validate.js';
-import type { ParameterValue, RunbookApproval, RunbookApproveRequest, RunbookInput, RunbookReport } from '../../model/runbook/run.js';
+import type { ParameterValue, RunbookInput } from '../../model/runbook/run.js';
 import type { ClaimBackup } from '../../activities/velero/claim-restore.js';
-import { findRunbookIn } from '../helpers/runbooks.js';
-import type { runbook } from '../../workflows/runbook.js';
-import { useTimeSkippingEnvironment, recorded, withStubbedWorker, type StubCall } from '../helpers/time-skipping.js';
+import {
+  activitiesOf,
+  approveStep,
+  findRunbookIn,
+  runWithStubs,
+  shippedRunbooksDir,
+  stepsOf,
+  untilReport,
+  type RunbookRunOptions,
+} from '../helpers/runbooks.js';
+import { useTimeSkippingEnvironment } from '../helpers/time-skipping.js';
 import { readFileSync } from 'node:fs';
 
 const env = useTimeSkippingEnvironment();
 
-const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
 const approverGroups = { sre: ['bob', 'carol'] };
 const params = { cluster: 'primary', namespace: 'ledger', claim: 'data-db-0', reason: 'volume lost' };
 const inputFor = (given: Record<string, ParameterValue>): RunbookInput =>
-  findRunbookIn(runbooksDir, 'storage-failure', given, { approverGroups });
+  findRunbookIn(shippedRunbooksDir, 'storage-failure', given, { approverGroups });
 
 const found: ClaimBackup = {
   cluster: 'primary',
@@ -108,51 +111,29 @@ const healthy = () => ({
     }),
 });
 
-const activitiesOf = (calls: StubCall[]) =>
-  calls.map((c) => (c.activity === 'scaleWorkload' ? `scaleWorkload(${String(c.input.replicas)})` : c.activity));
-const stepsOf = (r: RunbookReport) => r.steps.map((s) => `${s.path} ${s.state}`);
-
-async function runOf(
-  taskQueue: string,
-  input: RunbookInput,
-  during: (h: WorkflowHandle<typeof runbook>) => Promise<void> = () => Promise.resolve(),
-) {
-  const handle = await env.client.workflow.start<typeof runbook>('runbook', {
-    taskQueue,
-    workflowId: `storage-failure/primary/ledger/data-db-0/${randomUUID().slice(0, 8)}`,
-    args: [input],
-  });
-  await during(handle);
-  return handle.result().then(
-    (r) => r,
-    (err: unknown) =>
-      carriedDetails<RunbookReport>(err, ({ detail }) => typeof detail === 'object' && detail !== null && 'steps' in detail)!,
-  );
-}
-const until = async (handle: WorkflowHandle, done: (r: RunbookReport) => boolean): Promise<RunbookReport> => {
-  for (;;) {
-    const r = await handle.query<RunbookReport>('report').catch(() => undefined);
-    if (r && done(r)) return r;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-};
-const approve = (handle: WorkflowHandle, request: RunbookApproveRequest) =>
-  handle.executeUpdate<RunbookApproval, [RunbookApproveRequest]>('approve', { args: [request] });
+/** The steps' activities, each scaleWorkload with the replicas it set. */
+const scaledTo = { scaleWorkload: 'replicas' };
+/** A run of the storage-failure runbook on a stub worker (healthy() but for `overrides`), its workflow ID naming the claim. */
+const runStorageFailure = (input: RunbookInput, overrides: Parameters<typeof runWithStubs>[1] = {}, options: RunbookRunOptions = {}) =>
+  runWithStubs(env, { ...healthy(), ...overrides }, input, { idPrefix: 'storage-failure/primary/ledger/data-db-0', ...options });
 
 describe('storage-failure runbook (time-skipping)', () => {
   it('plans, asks, scales to zero, keeps the old volume, restores, binds, scales back, checks the data', async () => {
-    const { activities, calls } = recorded(healthy());
-    const report = await withStubbedWorker(env, activities, (tq) =>
-      runOf(tq, inputFor({ ...params, dataCheckUrl: 'http://ledger.example/check' }), async (h) => {
-        const waiting = await until(h, (r) => r.status === 'waiting-approval');
-        expect(waiting.steps.find((s) => s.id === 'approve')!.detail).toBe(
-          "Restore claim ledger/data-db-0 on primary (volume lost) from backup lb-nightly, 3600 s old: what was written since is lost. StatefulSet db goes from 3 replicas to 0 and back; the old volume lab-ledger-data-db-0 (Failed) is kept as claim data-db-0-lost-0123abcd. Data from nothing. Data check: the run's dataCheckUrl: GET http://ledger.example/check (timeout 10 s).",
-        );
-        await approve(h, { approver: 'bob' });
-      }),
+    const { report, calls } = await runStorageFailure(
+      inputFor({ ...params, dataCheckUrl: 'http://ledger.example/check' }),
+      {},
+      {
+        during: async (h) => {
+          const waiting = await untilReport(h, (r) => r.status === 'waiting-approval');
+          expect(waiting.steps.find((s) => s.id === 'approve')!.detail).toBe(
+            "Restore claim ledger/data-db-0 on primary (volume lost) from backup lb-nightly, 3600 s old: what was written since is lost. StatefulSet db goes from 3 replicas to 0 and back; the old volume lab-ledger-data-db-0 (Failed) is kept as claim data-db-0-lost-0123abcd. Data from nothing. Data check: the run's dataCheckUrl: GET http://ledger.example/check (timeout 10 s).",
+          );
+          await approveStep(h, { approver: 'bob' });
+        },
+      },
     );
     expect(report.status).toBe('succeeded');
-    expect(activitiesOf(calls)).toEqual([
+    expect(activitiesOf(calls, scaledTo)).toEqual([
       'claimOwner',
       'findClaimBackup',
       'resolveDataCheck',
@@ -185,10 +166,9 @@ describe('storage-failure runbook (time-skipping)', () => {
   }, 60_000);
 
   it('with no data check for the claim (none configured, no URL) the check step is skipped, and the plan step says why', async () => {
-    const { activities, calls } = recorded(healthy());
-    const report = await withStubbedWorker(env, activities, (tq) => runOf(tq, inputFor({ ...params, approver: 'carol' })));
+    const { report, calls } = await runStorageFailure(inputFor({ ...params, approver: 'carol' }));
     expect(report.status).toBe('succeeded');
-    expect(activitiesOf(calls)).not.toContain('runDataCheck');
+    expect(activitiesOf(calls, scaledTo)).not.toContain('runDataCheck');
     expect(report.steps.find((s) => s.id === 'data_check')).toMatchObject({ state: 'skipped' });
     expect(report.steps.find((s) => s.id === 'data_check_plan')!.outputs).toEqual({
       check: 'none (no configured app runs in namespace ledger on cluster primary)',
@@ -197,8 +177,7 @@ describe('storage-failure runbook (time-skipping)', () => {
   }, 60_000);
 
   it('a check that cannot be resolved (two apps in the namespace) stops the run before anything changes', async () => {
-    const { activities, calls } = recorded({
-      ...healthy(),
+    const { report, calls } = await runStorageFailure(inputFor({ ...params, approver: 'carol' }), {
       resolveDataCheck: () =>
         Promise.reject(
           ApplicationFailure.nonRetryable(
@@ -207,23 +186,20 @@ describe('storage-failure runbook (time-skipping)', () => {
           ),
         ),
     });
-    const report = await withStubbedWorker(env, activities, (tq) => runOf(tq, inputFor({ ...params, approver: 'carol' })));
     expect(report.status).toBe('failed');
-    expect(activitiesOf(calls)).toEqual(['claimOwner', 'findClaimBackup', 'resolveDataCheck']);
+    expect(activitiesOf(calls, scaledTo)).toEqual(['claimOwner', 'findClaimBackup', 'resolveDataCheck']);
     expect(report.failure).toContain('name the one whose data check runs');
   }, 60_000);
 
   it('a failure before the old claim is deleted scales the owner back to the replicas it had, after the failed step', async () => {
-    const { activities, calls } = recorded({
-      ...healthy(),
+    const { report, calls } = await runStorageFailure(inputFor({ ...params, approver: 'carol' }), {
       keepLostClaim: () =>
         Promise.reject(
           ApplicationFailure.nonRetryable("claim ledger/data-db-0-lost-0123abcd exists and is not this run's", failureTypes.ClaimNameTaken),
         ),
     });
-    const report = await withStubbedWorker(env, activities, (tq) => runOf(tq, inputFor({ ...params, approver: 'carol' })));
     expect(report.status).toBe('compensated');
-    expect(activitiesOf(calls)).toEqual([
+    expect(activitiesOf(calls, scaledTo)).toEqual([
       'claimOwner',
       'findClaimBackup',
       'resolveDataCheck',
@@ -237,14 +213,12 @@ describe('storage-failure runbook (time-skipping)', () => {
   }, 60_000);
 
   it('a restore that fails leaves the owner at zero: it would come back on an empty volume', async () => {
-    const { activities, calls } = recorded({
-      ...healthy(),
+    const { report, calls } = await runStorageFailure(inputFor({ ...params, approver: 'carol' }), {
       restoreClaim: () =>
         Promise.reject(ApplicationFailure.nonRetryable('Restore lb-claim-x did not bring the claim back', failureTypes.ClaimNotRestored)),
     });
-    const report = await withStubbedWorker(env, activities, (tq) => runOf(tq, inputFor({ ...params, approver: 'carol' })));
     expect(report.status).toBe('failed');
-    expect(activitiesOf(calls)).toEqual([
+    expect(activitiesOf(calls, scaledTo)).toEqual([
       'claimOwner',
       'findClaimBackup',
       'resolveDataCheck',
@@ -257,7 +231,7 @@ describe('storage-failure runbook (time-skipping)', () => {
 });
 
 describe('storage-failure document and parameters', () => {
-  const file = `${runbooksDir}storage-failure.yaml`;
+  const file = `${shippedRunbooksDir}storage-failure.yaml`;
   const text = readFileSync(file, 'utf8');
 
   it('a bad block input is named by file, line and field', () => {
