@@ -19,7 +19,7 @@
 // idempotent, so such a rerun changes nothing twice, but it is a second attempt, which this test says
 // a short outage never causes.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,14 +35,12 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { ResultPromise } from 'execa';
-import { parse, stringify } from 'yaml';
 import { addFault, deleteProxy, ensureProxies } from '../../lab/faults.js';
 import { ensureSearchAttributes } from '../../lab/search-attributes.js';
-import { labConfigFile } from '../../lab/topology.js';
 import { readManifest } from '../../activities/object-store/manifests.js';
 import { maxStreamAttempts, snapshotManifestKey, snapshotObjectKey } from '../../model/snapshot-layout.js';
 import { runbookWorkflowId, type RunbookReport } from '../../model/runbook/run.js';
-import { loadConfig, type AppConfig, type LifeboatConfig } from '../../worker/config.js';
+import type { AppConfig, LifeboatConfig } from '../../worker/config.js';
 import { loadKeyRing } from '../../worker/keys.js';
 import { createS3Client } from '../../worker/s3.js';
 import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
@@ -50,16 +48,15 @@ import type { etcdSnapshot, EtcdSnapshotResult } from '../../workflows/etcdSnaps
 import { approveUpdate, reportQuery, type failover, type FailoverReport } from '../../workflows/failover.js';
 import type { restoreVerification } from '../../workflows/restoreVerification.js';
 import { runbookApproveUpdate, runbookReportQuery, type runbook } from '../../workflows/runbook.js';
-import { completedActivities, lifecycleActivities, retriedActivities } from '../helpers/activity-attempts.js';
+import { completedActivities, lifecycleActivities, retriedActivities, taskIdentities, type History } from '../helpers/activity-attempts.js';
 import { createTestApp, targets, testRequester, type TestApp } from '../helpers/failover-app.js';
 import { labConfig } from '../helpers/lab.js';
 import { startPrivateTemporal, type PrivateTemporal } from '../helpers/private-temporal.js';
 import { freePort } from '../helpers/prometheus.js';
 import { findRunbookIn } from '../helpers/runbooks.js';
-import { startWorkerProcess, polled } from '../helpers/worker-process.js';
+import { startWorkerProcessOn, polled, writeWorkerConfig } from '../helpers/worker-process.js';
 import { processesNaming } from '../helpers/processes.js';
-
-type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+import { until, within } from '../helpers/waits.js';
 
 const id = randomUUID().slice(0, 8);
 const runbooksDir = fileURLToPath(new URL('../../../runbooks/', import.meta.url));
@@ -85,20 +82,6 @@ let runbookApp: TestApp;
 let failoverApp: TestApp;
 /** The snapshot taken before, which the verification restores. */
 let verifiedSnapshot: EtcdSnapshotResult;
-
-/** Polls `check` every `everyMs` until it returns a value, at most `timeoutMs`; the error names `what`. */
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
-  let last = '';
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(everyMs)) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last error: ${last})` : ''}`);
-}
 
 /** An app's entry as a configuration file spells it: the durations the schema parsed to seconds, as text again. */
 const appEntry = ({ verify, objectives, failover: f, ...rest }: AppConfig) => ({
@@ -153,21 +136,15 @@ beforeAll(async () => {
   // The lab's configuration, pointed at the private server, with this suite's task queue, bucket,
   // scratch directory and apps; a metrics port of its own for /readyz.
   workerMetrics = `127.0.0.1:${await freePort()}`;
-  const raw = parse(readFileSync(labConfigFile, 'utf8')) as Record<string, unknown> & {
-    temporal: object;
-    objectStore: object;
-    apps: unknown[];
-    verification?: object;
-  };
-  raw.temporal = { ...raw.temporal, address: temporal.address, namespace: 'default', taskQueue };
-  raw.objectStore = { ...raw.objectStore, endpoint: `http://${proxied}`, bucket };
-  raw.verification = { ...raw.verification, scratchDir };
-  raw.metrics = { port: Number(workerMetrics.split(':')[1]), runtimePort: 0 };
-  raw.apps = [...raw.apps, appEntry(runbookApp.config), appEntry(failoverApp.config)];
-  raw.runbooks = { ...(raw.runbooks as object), dir: runbooksDir };
-  const configFile = join(temporal.dir, 'lifeboat.yaml');
-  writeFileSync(configFile, stringify(raw), { mode: 0o600 });
-  config = loadConfig({ file: configFile, env: {} });
+  let configFile: string;
+  ({ file: configFile, config } = writeWorkerConfig(temporal.dir, (doc) => {
+    doc.temporal = { ...doc.temporal, address: temporal.address, namespace: 'default', taskQueue };
+    doc.objectStore = { ...doc.objectStore, endpoint: `http://${proxied}`, bucket };
+    doc.verification = { ...doc.verification, scratchDir };
+    doc.metrics = { port: Number(workerMetrics.split(':')[1]), runtimePort: 0 };
+    doc.apps = [...doc.apps, appEntry(runbookApp.config), appEntry(failoverApp.config)];
+    doc.runbooks = { ...doc.runbooks, dir: runbooksDir };
+  }));
 
   // The suite reads the bucket directly (not through the proxy).
   s3 = createS3Client({ ...config, objectStore: { ...config.objectStore, endpoint: direct.objectStore.endpoint } });
@@ -184,17 +161,7 @@ beforeAll(async () => {
     s3.destroy();
   });
 
-  // What the lab's environment may carry would otherwise override the file.
-  worker = startWorkerProcess(taskQueue, runbooksDir, {
-    LIFEBOAT_CONFIG: configFile,
-    LIFEBOAT_TEMPORAL_ADDRESS: temporal.address,
-    LIFEBOAT_TEMPORAL_NAMESPACE: 'default',
-    LIFEBOAT_S3_ENDPOINT: `http://${proxied}`,
-    LIFEBOAT_S3_BUCKET: bucket,
-    LIFEBOAT_SCRATCH_DIR: scratchDir,
-    LIFEBOAT_METRICS_PORT: workerMetrics.split(':')[1]!,
-    LIFEBOAT_METRICS_RUNTIME_PORT: '0',
-  });
+  worker = startWorkerProcessOn(configFile);
   void worker.then((r) => (workerExited = r.signal ?? `exit code ${r.exitCode}: ${String(r.stderr).slice(-2000)}`));
   cleanups.push(async () => {
     worker.kill('SIGTERM');
@@ -321,13 +288,11 @@ describe('the Temporal server killed -9 and restarted on the same database mid-r
     );
     await failoverRun.executeUpdate(approveUpdate, { args: [{ approver: 'alice', comment: 'after the restart' }] });
 
-    let timer: NodeJS.Timeout | undefined;
-    const [snapshot, verified, runbookReport, failoverReport] = await Promise.race([
+    const [snapshot, verified, runbookReport, failoverReport] = await within(
+      'the runs finished after the restart',
+      600_000,
       Promise.all([snapshotRun.result(), verifyRun.result(), runbookRun.result(), failoverRun.result()]),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('the runs did not finish within 10 min of the restart')), 600_000);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    );
     const runbookFailoverReport = (await runbookFailover.result()) as FailoverReport;
 
     // Results as promised.
@@ -386,14 +351,7 @@ describe('the Temporal server killed -9 and restarted on the same database mid-r
     expect(each(expected, (h) => (h.events ?? []).filter((e) => e.workflowExecutionCompletedEventAttributes).length)).toEqual(
       each(expected, () => 1),
     );
-    const identities = (h: History) => [
-      ...new Set(
-        (h.events ?? [])
-          .flatMap((e) => [e.workflowTaskStartedEventAttributes?.identity, e.activityTaskStartedEventAttributes?.identity])
-          .filter(Boolean),
-      ),
-    ];
-    expect(each(expected, identities)).toEqual(each(expected, () => [identity]));
+    expect(each(expected, taskIdentities)).toEqual(each(expected, () => [identity]));
     // The failovers' changes, once each: fence, bring-up, traffic.
     const warmStandby = [
       'activateAsSourceStops',

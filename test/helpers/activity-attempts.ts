@@ -1,7 +1,8 @@
-// What a run's history says about retries: each activity it ran, with the attempt that finished it.
+// What a run's history says about retries (each activity it ran, with the attempt that finished it) and
+// about the workers that ran it.
 import type { WorkflowHandle } from '@temporalio/client';
 
-type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+export type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 
 /**
  * `[activity type, attempt]` for each activity of the run, in the order they were scheduled. The
@@ -48,3 +49,12 @@ export function completedActivities(history: History): string[] {
 
 /** The activities that needed more than one attempt, with the attempt that finished each. */
 export const retriedActivities = (history: History) => activityAttempts(history).filter(([, attempt]) => attempt !== 1);
+
+/** The identities of the workers that took the run's workflow or activity tasks, each once. */
+export const taskIdentities = (history: History): string[] => [
+  ...new Set(
+    (history.events ?? [])
+      .flatMap((e) => [e.workflowTaskStartedEventAttributes?.identity, e.activityTaskStartedEventAttributes?.identity])
+      .filter((identity): identity is string => !!identity),
+  ),
+];

@@ -7,54 +7,29 @@
 // server is restarted on the same database while the restore verification runs. The run completes once,
 // with every child and activity once, and work was done by more than one worker.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { WorkflowHandle } from '@temporalio/client';
 import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { execa, type ResultPromise } from 'execa';
-import { parse, stringify } from 'yaml';
+import type { ResultPromise } from 'execa';
 import { localReportDir } from '../../activities/object-store/gameday-reports.js';
 import { installScript } from '../../lab/lab.js';
 import { clusterAddress, clusterNamespace, ensureTemporalCluster, restartTemporalServer } from '../../lab/temporal-cluster.js';
-import { labConfigFile } from '../../lab/topology.js';
-import { loadConfig } from '../../worker/config.js';
 import { createS3Client } from '../../worker/s3.js';
 import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { bundleBuildId } from '../../worker/versioning.js';
 import { workflowBundlePath } from '../../worker/worker.js';
 import type { GameDayResult } from '../../workflows/gameDay.js';
-import { retriedActivities } from '../helpers/activity-attempts.js';
-import { cliPath } from '../helpers/lab.js';
+import { retriedActivities, taskIdentities } from '../helpers/activity-attempts.js';
 import { deleteBucket } from '../helpers/minio.js';
-
-type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+import { until, within } from '../helpers/waits.js';
+import { startWorkerProcessOn, writeWorkerConfig } from '../helpers/worker-process.js';
 
 const cleanups: (() => unknown)[] = [];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 }, 120_000);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` every `everyMs` until it returns a value, at most `timeoutMs`; the error names `what`. */
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, everyMs = 200): Promise<T> {
-  let last = '';
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(everyMs)) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last error: ${last})` : ''}`);
-}
-
-/** The identities that took workflow or activity tasks in a history. */
-const workerIdentities = (history: History) =>
-  (history.events ?? []).flatMap((e) => [e.workflowTaskStartedEventAttributes?.identity, e.activityTaskStartedEventAttributes?.identity]);
 
 // On a machine that has not built the Temporal server yet, this builds it first (about 12 min on 2 cores).
 beforeAll(() => ensureTemporalCluster(installScript), 45 * 60_000);
@@ -68,22 +43,11 @@ describe('two workers on a Temporal cluster (PostgreSQL)', () => {
     const bucket = `lifeboat-cluster-${suffix}`;
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-cluster-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const raw = parse(readFileSync(labConfigFile, 'utf8')) as Record<string, Record<string, unknown>>;
-    raw.temporal = { address: clusterAddress, namespace: clusterNamespace, taskQueue, deployment: { name: deploymentName } };
-    raw.objectStore = { ...raw.objectStore, bucket };
-    raw.metrics = { port: 0 };
-    const configFile = join(dir, 'lifeboat.yaml');
-    writeFileSync(configFile, stringify(raw));
-    const config = loadConfig({ file: configFile, env: {} });
-    // What the variables the lab's environment may carry would otherwise override.
-    const env = {
-      LIFEBOAT_CONFIG: configFile,
-      LIFEBOAT_TEMPORAL_ADDRESS: clusterAddress,
-      LIFEBOAT_TEMPORAL_NAMESPACE: clusterNamespace,
-      LIFEBOAT_TEMPORAL_TASK_QUEUE: taskQueue,
-      LIFEBOAT_S3_BUCKET: bucket,
-      LIFEBOAT_METRICS_PORT: '0',
-    };
+    const { file: configFile, config } = writeWorkerConfig(dir, (doc) => {
+      doc.temporal = { address: clusterAddress, namespace: clusterNamespace, taskQueue, deployment: { name: deploymentName } };
+      doc.objectStore = { ...doc.objectStore, bucket };
+      doc.metrics = { port: 0 };
+    });
 
     const s3 = createS3Client(config);
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -94,7 +58,7 @@ describe('two workers on a Temporal cluster (PostgreSQL)', () => {
 
     const workers = new Map<string, ResultPromise>();
     const startWorker = (): void => {
-      const w = execa(process.execPath, [cliPath, 'worker'], { env, reject: false });
+      const w = startWorkerProcessOn(configFile);
       // The SDK's default worker identity.
       workers.set(`${w.pid}@${hostname()}`, w);
     };
@@ -161,13 +125,7 @@ describe('two workers on a Temporal cluster (PostgreSQL)', () => {
     const { before, after } = await restartTemporalServer();
     expect(after).not.toBe(before);
 
-    let timer: NodeJS.Timeout | undefined;
-    const result = await Promise.race([
-      handle.result() as Promise<GameDayResult>,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('game day not finished within 15 min')), 900_000);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const result = await within('the game day finished', 900_000, handle.result() as Promise<GameDayResult>);
     cleanups.push(() => rmSync(join(localReportDir(config.gameDay), result.report.id), { recursive: true, force: true }));
     const entries = result.report.entries.map((e) => ({ name: e.name, passed: e.passed, error: e.error }));
     expect(entries).toEqual([{ name: 'etcd/primary', passed: true, error: undefined }]);
@@ -213,8 +171,8 @@ describe('two workers on a Temporal cluster (PostgreSQL)', () => {
     // More than one worker did the work: the killed one (or its replacement) and the one that stayed.
     const did = new Set(
       Object.values(histories)
-        .flatMap(workerIdentities)
-        .filter((id) => id && workers.has(id)),
+        .flatMap(taskIdentities)
+        .filter((id) => workers.has(id)),
     );
     expect(did.size).toBeGreaterThanOrEqual(2);
     const survivor = [...workers.keys()].find((id, i) => i < 2 && id !== victim.identity)!;
