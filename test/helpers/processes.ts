@@ -26,12 +26,31 @@ export const processesNaming = (dir: string): { pid: number; program: string }[]
       }
     });
 
-/** SIGKILLs a lab process (an etcd member, an API server) and waits until the lab no longer sees it run: a crash, not a shutdown. */
+/**
+ * Whether a process has exited: gone, or a zombie (its sockets and files are closed by then). Its command
+ * line is no sign: the kernel frees a dying process's memory, and with it what /proc shows as its command
+ * line, before it closes its files, so a port can still be held by a process whose command line is empty.
+ */
+export const exited = (pid: number): boolean => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return true;
+  }
+};
+
+/**
+ * SIGKILLs a lab process (an etcd member, an API server) and waits until it has exited, its ports free
+ * again: a crash, not a shutdown (a SIGSTOPped process dies of it too).
+ */
 export async function killLabProcess(name: string): Promise<void> {
   const pid = await runningPid(name);
   if (!pid) throw new Error(`lab process ${name} is not running`);
   process.kill(pid, 'SIGKILL');
-  while (await runningPid(name)) await new Promise((r) => setTimeout(r, 100));
+  for (const deadline = Date.now() + 30_000; !exited(pid); await new Promise((r) => setTimeout(r, 100)))
+    if (Date.now() > deadline) throw new Error(`lab process ${name} (pid ${pid}) has not exited 30 s after SIGKILL`);
 }
 
 /** A socket a process listens on: a TCP address and port, or a unix socket's path. */
