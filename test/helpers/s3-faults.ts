@@ -24,8 +24,8 @@ export async function answerTo(send: () => Promise<unknown>): Promise<{ status: 
 }
 
 /**
- * MinIO's count of its `statusClass` answers, by S3 API (MinIO's names: putobjectpart, getobject, ...). 4xx
- * answers from the node's metrics, 5xx from the cluster's (the node's do not count them).
+ * MinIO's count of its `statusClass` answers, by S3 API (MinIO's names: putobjectpart, getobject, ...):
+ * 4xx from the node's metrics, 5xx from the cluster's (PrivateMinio.metrics says which counts what).
  */
 export async function errorsByApi(minio: PrivateMinio, statusClass: '4xx' | '5xx'): Promise<Map<string, number>> {
   const byApi = new Map<string, number>();
