@@ -13,13 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
-import type { restoreVerification } from '../../workflows/restoreVerification.js';
 import { failureTypes } from '../../model/failures.js';
 import { rootFailure } from '../../model/failure-chain.js';
 import { snapshotIdFor, snapshotManifestKey, snapshotObjectKey, type SnapshotManifest } from '../../model/snapshot-layout.js';
-import { startTestWorker, type TestWorker } from '../helpers/lab.js';
+import type { TestWorker } from '../helpers/lab.js';
 import { startPrivateMinio, type PrivateMinio } from '../helpers/private-minio.js';
 import { processesNaming } from '../helpers/processes.js';
+import { answerTo, countsSince, errorsByApi, startWorkerOnStore, storeRuns } from '../helpers/s3-faults.js';
 import { incompleteUploads as uploadsLeft, snapshotObjects as objectsOfSnapshot } from '../helpers/snapshot-store.js';
 
 const id = randomUUID().slice(0, 8);
@@ -36,12 +36,7 @@ beforeAll(async () => {
   s3 = minio.client();
   probe = minio.client(1);
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  // The lab's configuration, with this store and bucket (no object lock: the lab's has none) and a scratch dir of its own.
-  worker = await startTestWorker((config) => ({
-    ...config,
-    objectStore: { ...config.objectStore, endpoint: minio.endpoint, bucket },
-    verification: { ...config.verification, scratchDir },
-  }));
+  worker = await startWorkerOnStore(minio, bucket, scratchDir);
 }, 60_000);
 afterAll(async () => {
   await worker?.stop();
@@ -64,47 +59,11 @@ async function until<T>(what: string, withinMs: number, everyMs: number, check: 
   }
 }
 
-/** The store's answer to one request of the test's own: HTTP status and S3 error code (`OK` when it succeeded). */
-async function answerTo(send: () => Promise<unknown>): Promise<{ status: number; code: string }> {
-  return send().then(
-    () => ({ status: 200, code: 'OK' }),
-    (e: Error & { $metadata?: { httpStatusCode?: number } }) => ({ status: e.$metadata?.httpStatusCode ?? 0, code: e.name }),
-  );
-}
 const probeWrite = () => answerTo(() => probe.send(new PutObjectCommand({ Bucket: bucket, Key: `probe/${randomUUID()}`, Body: 'probe' })));
 const probeRead = (key: string) =>
   answerTo(async () => (await probe.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
 
-/** MinIO's count of 5xx answers, by S3 API (MinIO's names: putobjectpart, getobject, ...). */
-async function serverErrorsByApi(): Promise<Map<string, number>> {
-  const byApi = new Map<string, number>();
-  for (const [series, value] of await minio.metrics('cluster')) {
-    const m = /^minio_s3_requests_5xx_errors_total\{api="(\w+)"/.exec(series);
-    if (m) byApi.set(m[1]!, (byApi.get(m[1]!) ?? 0) + value);
-  }
-  return byApi;
-}
-const countsSince = (before: Map<string, number>, after: Map<string, number>) =>
-  Object.fromEntries([...after].map(([api, n]) => [api, n - (before.get(api) ?? 0)]).filter(([, n]) => (n as number) > 0)) as Record<
-    string,
-    number
-  >;
-
-const startSnapshot = (name: string) =>
-  worker.client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
-    taskQueue: worker.config.temporal.taskQueue,
-    workflowId: `etcd-snapshot/primary/test-degraded-${name}-${id}`,
-    args: [{ cluster: 'primary', skipRetention: true }],
-    workflowExecutionTimeout: '15 minutes',
-  });
-/** Verifies `snapshotId`, or without one the newest snapshot, as scheduled verification does (it lists the manifests). */
-const startVerification = (name: string, snapshotId?: string) =>
-  worker.client.workflow.start<typeof restoreVerification>('restoreVerification', {
-    taskQueue: worker.config.temporal.taskQueue,
-    workflowId: `verify-etcd/primary/test-degraded-${name}-${id}`,
-    args: [{ kind: 'etcd', cluster: 'primary', ...(snapshotId ? { snapshotId } : {}) }],
-    workflowExecutionTimeout: '15 minutes',
-  });
+const { startSnapshot, startVerification } = storeRuns(() => worker, 'test-degraded', id);
 
 const snapshotObjects = (snapshotId: string) => objectsOfSnapshot(s3, bucket, 'primary', snapshotId);
 const incompleteUploads = (snapshotId: string) => uploadsLeft(s3, bucket, 'primary', snapshotId);
@@ -113,7 +72,7 @@ let manifest: SnapshotManifest;
 
 describe('an object store that loses write quorum mid-upload, then gets its drives back', () => {
   it('etcdSnapshot: the upload meets 503 SlowDownWrite for 30 s and the run completes after; one manifest, one object, no upload left', async () => {
-    const before = await serverErrorsByApi();
+    const before = await errorsByApi(minio, '5xx');
     const handle: WorkflowHandle<typeof etcdSnapshot> = await startSnapshot('upload');
     const { startTime, runId } = await handle.describe();
     const snapshotId = snapshotIdFor(startTime, runId);
@@ -136,7 +95,7 @@ describe('an object store that loses write quorum mid-upload, then gets its driv
 
     ({ manifest } = await handle.result());
     // MinIO refused Lifeboat's multipart requests with 5xx (the test's probe is a plain putobject).
-    const refused = countsSince(before, await serverErrorsByApi());
+    const refused = countsSince(before, await errorsByApi(minio, '5xx'));
     const multipart = ['newmultipartupload', 'putobjectpart', 'completemultipartupload'];
     expect(multipart.reduce((n, api) => n + (refused[api] ?? 0), 0)).toBeGreaterThan(0);
     // The interrupted first attempt's object is not the snapshot's: a later attempt uploaded it whole.

@@ -18,13 +18,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
-import type { restoreVerification } from '../../workflows/restoreVerification.js';
 import { failureTypes } from '../../model/failures.js';
+import { rootFailure } from '../../model/failure-chain.js';
 import { snapshotIdFor, type SnapshotManifest } from '../../model/snapshot-layout.js';
-import { startTestWorker, type TestWorker } from '../helpers/lab.js';
+import type { TestWorker } from '../helpers/lab.js';
 import { startPrivateMinio, type PrivateMinio } from '../helpers/private-minio.js';
 import { incompleteUploads as uploadsLeft, snapshotIdOf, snapshotObjects as objectsOfSnapshot } from '../helpers/snapshot-store.js';
 import { processesNaming } from '../helpers/processes.js';
+import { answerTo, countsSince, errorsByApi, startWorkerOnStore, storeRuns } from '../helpers/s3-faults.js';
 
 const id = randomUUID().slice(0, 8);
 const bucket = `slowdown-${id}`;
@@ -46,12 +47,7 @@ beforeAll(async () => {
   s3 = minio.client();
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: neighbourKey, Body: Buffer.alloc(64 * 1024 * 1024, 1) }));
-  // The lab's configuration, with this store and bucket (no object lock: the lab's has none) and a scratch dir of its own.
-  worker = await startTestWorker((config) => ({
-    ...config,
-    objectStore: { ...config.objectStore, endpoint: minio.endpoint, bucket },
-    verification: { ...config.verification, scratchDir },
-  }));
+  worker = await startWorkerOnStore(minio, bucket, scratchDir);
 }, 60_000);
 afterAll(async () => {
   await worker?.stop();
@@ -97,35 +93,7 @@ async function busyNeighbour(firstMs: number, holdMs: number, gapMs: number) {
   };
 }
 
-/** MinIO's count of 4xx answers, by S3 API (MinIO's names: putobjectpart, getobject, ...). */
-async function refusalsByApi(): Promise<Map<string, number>> {
-  const byApi = new Map<string, number>();
-  for (const [series, value] of await minio.metrics()) {
-    const m = /^minio_s3_requests_4xx_errors_total\{api="(\w+)"/.exec(series);
-    if (m) byApi.set(m[1]!, (byApi.get(m[1]!) ?? 0) + value);
-  }
-  return byApi;
-}
-const refusalsSince = (before: Map<string, number>, after: Map<string, number>) =>
-  Object.fromEntries([...after].map(([api, n]) => [api, n - (before.get(api) ?? 0)]).filter(([, n]) => (n as number) > 0)) as Record<
-    string,
-    number
-  >;
-
-const startSnapshot = (name: string) =>
-  worker.client.workflow.start<typeof etcdSnapshot>('etcdSnapshot', {
-    taskQueue: worker.config.temporal.taskQueue,
-    workflowId: `etcd-snapshot/primary/test-slowdown-${name}-${id}`,
-    args: [{ cluster: 'primary', skipRetention: true }],
-    workflowExecutionTimeout: '15 minutes',
-  });
-const startVerification = (name: string, snapshotId: string) =>
-  worker.client.workflow.start<typeof restoreVerification>('restoreVerification', {
-    taskQueue: worker.config.temporal.taskQueue,
-    workflowId: `verify-etcd/primary/test-slowdown-${name}-${id}`,
-    args: [{ kind: 'etcd', cluster: 'primary', snapshotId }],
-    workflowExecutionTimeout: '15 minutes',
-  });
+const { startSnapshot, startVerification } = storeRuns(() => worker, 'test-slowdown', id);
 
 const snapshotObjects = (snapshotId: string) => objectsOfSnapshot(s3, bucket, 'primary', snapshotId);
 const incompleteUploads = async (handle: WorkflowHandle) => uploadsLeft(s3, bucket, 'primary', await snapshotIdOf(handle));
@@ -133,19 +101,11 @@ const incompleteUploads = async (handle: WorkflowHandle) => uploadsLeft(s3, buck
 /** Pids and programs of processes whose command line names the scratch directory. */
 const scratchProcesses = () => processesNaming(scratchDir);
 
-/** The innermost cause of a failed run: the activity's own failure. */
-function rootFailure(err: unknown): { type?: string; message: string } | undefined {
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  let root = (err as WorkflowFailedError).cause as { type?: string; message: string; cause?: unknown } | undefined;
-  for (let depth = 0; depth < 5 && root?.cause; depth++) root = root.cause as typeof root;
-  return root;
-}
-
 let manifest: SnapshotManifest;
 
 describe('an object store that throttles, then lets requests through', () => {
   it('etcdSnapshot: the multipart upload meets TooManyRequests and completes; one manifest, one object, no upload left', async () => {
-    const before = await refusalsByApi();
+    const before = await errorsByApi(minio, '4xx');
     const neighbour = await busyNeighbour(3_000, 200, 400);
     let handle: WorkflowHandle<typeof etcdSnapshot>;
     try {
@@ -154,7 +114,7 @@ describe('an object store that throttles, then lets requests through', () => {
     } finally {
       await neighbour.stop();
     }
-    const refused = refusalsSince(before, await refusalsByApi());
+    const refused = countsSince(before, await errorsByApi(minio, '4xx'));
     // MinIO refused Lifeboat's multipart requests (the neighbour only GETs).
     const multipart = ['listmultipartuploads', 'newmultipartupload', 'putobjectpart', 'completemultipartupload'];
     expect(multipart.reduce((n, api) => n + (refused[api] ?? 0), 0)).toBeGreaterThan(0);
@@ -165,7 +125,7 @@ describe('an object store that throttles, then lets requests through', () => {
   }, 600_000);
 
   it('restoreVerification: the download meets TooManyRequests and the snapshot verifies; no scratch process or directory left', async () => {
-    const before = await refusalsByApi();
+    const before = await errorsByApi(minio, '4xx');
     const neighbour = await busyNeighbour(3_000, 200, 400);
     let passed: boolean;
     let neighbourRefused: number;
@@ -177,7 +137,7 @@ describe('an object store that throttles, then lets requests through', () => {
     }
     expect(passed).toBe(true);
     // Refusals of Lifeboat's GETs: all of them, less those of the neighbour's own GETs.
-    const refused = refusalsSince(before, await refusalsByApi());
+    const refused = countsSince(before, await errorsByApi(minio, '4xx'));
     expect((refused.getobject ?? 0) - neighbourRefused).toBeGreaterThan(0);
     expect(scratchProcesses()).toEqual([]);
     expect(readdirSync(scratchDir)).toEqual([]);
@@ -206,12 +166,9 @@ describe('an object store that throttles everything', () => {
       const snapshotSeconds = (Date.now() - t0) / 1000;
       // The slot was held throughout: MinIO still refuses.
       const once = minio.client(1);
-      const still = await once.send(new HeadBucketCommand({ Bucket: bucket })).then(
-        () => 200,
-        (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode,
-      );
+      const still = await answerTo(() => once.send(new HeadBucketCommand({ Bucket: bucket })));
       once.destroy();
-      expect(still).toBe(429);
+      expect(still.status).toBe(429);
       // Bounded by the retry policies: the verification's plan (5 attempts from 2 s, doubling), the
       // snapshot's stream (8 attempts from 5 s, doubling to 1 min), each attempt ~10-25 s of the S3
       // client's own retries (MinIO's Retry-After adds up to 5 s to each).
@@ -221,9 +178,10 @@ describe('an object store that throttles everything', () => {
       hold.release();
     }
     for (const failure of [verifyFailure, snapshotFailure]) {
+      expect(failure).toBeInstanceOf(WorkflowFailedError);
       const root = rootFailure(failure);
-      expect(root?.type).toBe(failureTypes.ObjectStoreThrottled);
-      expect(root?.message).toMatch(
+      expect(root.type).toBe(failureTypes.ObjectStoreThrottled);
+      expect(root.message).toMatch(
         new RegExp(
           `^object store ${minio.endpoint} \\(bucket '${bucket}'\\) is throttling requests: it answered (TooManyRequests )?\\(HTTP 429\\)`,
         ),
