@@ -5,8 +5,8 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type { StreamHeartbeat } from '../../activities/etcd/snapshot.js';
 import { decodePayload } from '../../worker/temporal.js';
-import { until } from './apiserver-proxy.js';
 import { attemptUploads, snapshotIdOf } from './snapshot-store.js';
+import { until } from './waits.js';
 
 /** The stream's latest heartbeat as the server holds it, with the attempt it belongs to and the last failure. */
 export async function streamState(handle: WorkflowHandle) {
@@ -51,13 +51,13 @@ export async function untilStreaming(
   store: SnapshotStore,
   { attempt = 1, accept = () => true }: StreamingWait = {},
 ): Promise<StreamHeartbeat> {
-  const beat = await until(`attempt ${attempt} of the stream heartbeating`, 90, async () => {
+  const beat = await until(`attempt ${attempt} of the stream heartbeating`, 90_000, async () => {
     const { attempt: now, beat: b } = await streamState(handle);
     return now === attempt && b && b.bytesRead > 0 && b.bytesRemaining > 0 && accept(b) ? b : undefined;
   });
   if (attempt === 1) {
     const snapshotId = await snapshotIdOf(handle);
-    await until(`attempt ${attempt}'s multipart upload`, 60, async () =>
+    await until(`attempt ${attempt}'s multipart upload`, 60_000, async () =>
       (await attemptUploads(store.s3, store.bucket, store.cluster, snapshotId, attempt)) > 0 ? true : undefined,
     );
   }
