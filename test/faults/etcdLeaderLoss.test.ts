@@ -21,11 +21,9 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { WorkflowHandle } from '@temporalio/client';
-import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { activityDeps } from '../../activities/deps.js';
 import { createEtcdHealthActivities, etcdctl, etcdEndpointAnswers } from '../../activities/etcd/health.js';
-import type { StreamHeartbeat } from '../../activities/etcd/snapshot.js';
 import { fetchSnapshot } from '../../activities/object-store/snapshot-fetch.js';
 import { labComponents } from '../../lab/components.js';
 import { clearEtcdScratch, fillEtcd } from '../../lab/etcd-fill.js';
@@ -35,11 +33,11 @@ import { etcdMembersOf, drillCluster, type LabEtcdMember } from '../../lab/topol
 import { maxStreamAttempts, snapshotIdFor, snapshotObjectKey } from '../../model/snapshot-layout.js';
 import { createClients } from '../../worker/clients.js';
 import { loadKeyRing } from '../../worker/keys.js';
-import { decodePayload } from '../../worker/temporal.js';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
 import { retriedActivities } from '../helpers/activity-attempts.js';
 import { drillConfig, startTestWorker, type TestWorker } from '../helpers/lab.js';
 import { killLabProcess } from '../helpers/processes.js';
+import { streamState, untilStreaming } from '../helpers/snapshot-stream.js';
 
 const id = randomUUID().slice(0, 8);
 const direct = drillConfig();
@@ -48,6 +46,7 @@ const deps = activityDeps(clients, undefined);
 const health = createEtcdHealthActivities(deps);
 const keyRing = loadKeyRing(direct.encryption!);
 const bucket = direct.objectStore.bucket;
+const snapshotStore = { s3: clients.s3, bucket, cluster: 'drill' };
 const members = etcdMembersOf(drillCluster);
 const drill = direct.clusters.find((c) => c.name === drillCluster.name)!;
 /** Scratch data in the drill cluster's etcd: its snapshot is then several 8 MiB parts. */
@@ -163,20 +162,6 @@ const startSnapshot = (name: string) =>
     workflowExecutionTimeout: '10 minutes',
   });
 
-/** The stream's latest heartbeat as the server holds it, with the attempt it belongs to and the last failure. */
-async function streamState(handle: WorkflowHandle) {
-  const { raw } = await handle.describe();
-  const pending = raw.pendingActivities?.find((a) => a.activityType?.name === 'streamEtcdSnapshot');
-  const payload = pending?.heartbeatDetails?.payloads?.[0];
-  // Failure messages are encrypted like payloads (worker/failure-converter.ts): decoded with the client's converter.
-  const failure = await decodeOptionalFailureToOptionalError(worker.client.options.loadedDataConverter, pending?.lastFailure);
-  return {
-    attempt: pending?.attempt ?? 0,
-    beat: payload ? await decodePayload<StreamHeartbeat>(worker.client, payload) : undefined,
-    lastFailure: failure,
-  };
-}
-
 /** The lab member an endpoint of the worker's (a proxy) leads to. */
 const memberAt = (endpoint: string) => members[proxied.indexOf(endpoint)]!;
 
@@ -194,21 +179,14 @@ async function incompleteUploads(handle: WorkflowHandle): Promise<number> {
 }
 
 /**
- * Until the stream of `attempt` is in flight: a heartbeat of it names the member and shows etcd's bytes
- * coming with more to come, and (the first attempt) the object store holds the attempt's multipart
- * upload, its first 8 MiB part on the way. A retry's first heartbeat names another member than
- * `notFrom` (heartbeat details outlive a failed attempt). Returns the member it streams from.
+ * Until the stream of `attempt` is in flight (untilStreaming), for a retry from another member than
+ * `notFrom` (heartbeat details outlive a failed attempt); its heartbeat names the member by its id too.
+ * Returns the member it streams from.
  */
-async function untilStreaming(handle: WorkflowHandle, attempt: number, notFrom?: LabEtcdMember): Promise<LabEtcdMember> {
-  const beat = await until(`attempt ${attempt} of the stream heartbeating`, 90_000, async () => {
-    const { attempt: now, beat: b } = await streamState(handle);
-    const fresh = b && (!notFrom || memberAt(b.endpoint) !== notFrom);
-    return now === attempt && fresh && b.bytesRead > 0 && b.bytesRemaining > 0 ? b : undefined;
-  });
+async function streamingMember(handle: WorkflowHandle, attempt: number, notFrom?: LabEtcdMember): Promise<LabEtcdMember> {
+  const beat = await untilStreaming(handle, snapshotStore, { attempt, accept: (b) => !notFrom || memberAt(b.endpoint) !== notFrom });
   const from = memberAt(beat.endpoint);
   expect(beat.memberId).toBe((await statuses()).find((s) => s.member === from)?.memberId);
-  if (attempt === 1)
-    await until(`attempt ${attempt}'s multipart upload`, 60_000, async () => ((await uploadsOf(handle, attempt)) > 0 ? true : undefined));
   return from;
 }
 
@@ -268,11 +246,49 @@ async function expectCleanSnapshot(
   expect(await decryptedSha256(manifest)).toBe(manifest.object.plaintextSha256);
 }
 
+/** How cases (b) and (c) take the streamed member down and bring it back. */
+interface StreamedMemberFault {
+  /** The case's word in the workflow ID. */
+  name: string;
+  /** Takes the member down; returns when. */
+  takeDown: (m: LabEtcdMember) => Promise<number>;
+  /** How long to wait for the first attempt's failure, and how soon after the fault it must have come (ms). */
+  failWaitMs: number;
+  failsWithinMs: number;
+  /** Brings the member back once the retry streams from another. */
+  bringBack: (m: LabEtcdMember) => Promise<void>;
+}
+
+/**
+ * Cases (b) and (c): the streamed member, made leader, is taken down mid-stream; the attempt fails as
+ * EtcdStreamInterrupted naming it, the retry streams from another member, and the run completes clean.
+ */
+async function expectStreamedLeaderLost(fault: StreamedMemberFault): Promise<void> {
+  await untilHealthy();
+  const handle = await startSnapshot(fault.name);
+  const source = await streamingMember(handle, 1);
+  const sourceId = await makeLeader(source);
+
+  const downAt = await fault.takeDown(source);
+  const failure = await until('the first attempt failed', fault.failWaitMs, async () => (await streamState(handle)).lastFailure);
+  expect(Date.now() - downAt).toBeLessThan(fault.failsWithinMs);
+  expectInterrupted(failure, source, sourceId);
+  // The retry streams from a member that answers; the member taken down stays down until then.
+  const retriedFrom = await streamingMember(handle, 2, source);
+  await fault.bringBack(source);
+
+  const { manifest } = await handle.result();
+  expect(retriedActivities(await handle.fetchHistory())).toEqual([['streamEtcdSnapshot', 2]]);
+  expect(memberAt(manifest.etcd.endpoint)).toBe(retriedFrom);
+  expect(manifest.etcd.memberId).not.toBe(sourceId);
+  await expectCleanSnapshot(handle, manifest, 2);
+}
+
 describe("etcd leader loss during a snapshot of the drill cluster's 3-member etcd", () => {
   it('the leader killed while a follower streams: the stream goes on, the run completes on its first attempt from that follower', async () => {
     await untilHealthy();
     const handle = await startSnapshot('follower');
-    const source = await untilStreaming(handle, 1);
+    const source = await streamingMember(handle, 1);
     const leader = (await agreedLeader())!;
     // The design: a follower before the leader.
     expect(source).not.toBe(leader);
@@ -291,47 +307,27 @@ describe("etcd leader loss during a snapshot of the drill cluster's 3-member etc
     await expectCleanSnapshot(handle, manifest, 1);
   }, 300_000);
 
-  it('the streamed member, made leader, killed mid-stream: the attempt fails retryably, its upload is aborted, and the retry streams from another member', async () => {
-    await untilHealthy();
-    const handle = await startSnapshot('streamed');
-    const source = await untilStreaming(handle, 1);
-    const sourceId = await makeLeader(source);
+  it(
+    'the streamed member, made leader, killed mid-stream: the attempt fails retryably, its upload is aborted, and the retry streams from another member',
+    () => expectStreamedLeaderLost({ name: 'streamed', takeDown: kill, failWaitMs: 60_000, failsWithinMs: 15_000, bringBack: restart }),
+    300_000,
+  );
 
-    const killedAt = await kill(source);
-    const failure = await until('the first attempt failed', 60_000, async () => (await streamState(handle)).lastFailure);
-    expect(Date.now() - killedAt).toBeLessThan(15_000);
-    expectInterrupted(failure, source, sourceId);
-    // The retry streams from a member that answers; the killed one stays down until then.
-    const retriedFrom = await untilStreaming(handle, 2, source);
-    await restart(source);
-
-    const { manifest } = await handle.result();
-    expect(retriedActivities(await handle.fetchHistory())).toEqual([['streamEtcdSnapshot', 2]]);
-    expect(memberAt(manifest.etcd.endpoint)).toBe(retriedFrom);
-    expect(manifest.etcd.memberId).not.toBe(sourceId);
-    await expectCleanSnapshot(handle, manifest, 2);
-  }, 300_000);
-
-  it('the streamed member, made leader, hangs (SIGSTOP: a frozen host, its connections open and silent): the stream is given up within seconds, and the retry streams from another member', async () => {
-    await untilHealthy();
-    const handle = await startSnapshot('hung');
-    const source = await untilStreaming(handle, 1);
-    const sourceId = await makeLeader(source);
-
-    // Nothing closes the worker's connection: the process neither answers nor dies. The others elect a leader.
-    const frozenAt = await freeze(source);
-    const failure = await until('the first attempt failed', 90_000, async () => (await streamState(handle)).lastFailure);
-    expect(Date.now() - frozenAt).toBeLessThan(45_000);
-    expectInterrupted(failure, source, sourceId);
-    const retriedFrom = await untilStreaming(handle, 2, source);
-    // The frozen host is power-cycled.
-    await kill(source);
-    await restart(source);
-
-    const { manifest } = await handle.result();
-    expect(retriedActivities(await handle.fetchHistory())).toEqual([['streamEtcdSnapshot', 2]]);
-    expect(memberAt(manifest.etcd.endpoint)).toBe(retriedFrom);
-    expect(manifest.etcd.memberId).not.toBe(sourceId);
-    await expectCleanSnapshot(handle, manifest, 2);
-  }, 300_000);
+  it(
+    'the streamed member, made leader, hangs (SIGSTOP: a frozen host, its connections open and silent): the stream is given up within seconds, and the retry streams from another member',
+    () =>
+      expectStreamedLeaderLost({
+        name: 'hung',
+        // Nothing closes the worker's connection: the process neither answers nor dies. The others elect a leader.
+        takeDown: freeze,
+        failWaitMs: 90_000,
+        failsWithinMs: 45_000,
+        // The frozen host is power-cycled.
+        bringBack: async (m) => {
+          await kill(m);
+          await restart(m);
+        },
+      }),
+    300_000,
+  );
 });

@@ -15,12 +15,15 @@ export async function snapshotObjects(s3: S3Client, bucket: string, cluster: str
   return (listed.Contents ?? []).map((o) => o.Key!.split('/').pop()!).sort();
 }
 
-/** Incomplete multipart uploads of every attempt's object key of a snapshot (MinIO lists them by exact key only). */
+/** Incomplete multipart uploads of one attempt's object key of a snapshot (MinIO lists them by exact key only). */
+export async function attemptUploads(s3: S3Client, bucket: string, cluster: string, snapshotId: string, attempt: number): Promise<number> {
+  const Prefix = snapshotObjectKey(cluster, snapshotId, attempt);
+  return (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix }))).Uploads?.length ?? 0;
+}
+
+/** Incomplete multipart uploads of every attempt's object key of a snapshot. */
 export async function incompleteUploads(s3: S3Client, bucket: string, cluster: string, snapshotId: string): Promise<number> {
   let count = 0;
-  for (let attempt = 1; attempt <= maxStreamAttempts; attempt++) {
-    const Prefix = snapshotObjectKey(cluster, snapshotId, attempt);
-    count += (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix }))).Uploads?.length ?? 0;
-  }
+  for (let attempt = 1; attempt <= maxStreamAttempts; attempt++) count += await attemptUploads(s3, bucket, cluster, snapshotId, attempt);
   return count;
 }

@@ -6,11 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { WorkflowHandle } from '@temporalio/client';
-import { decodePayload, temporalClient, type LifeboatClient } from '../../worker/temporal.js';
+import { temporalClient, type LifeboatClient } from '../../worker/temporal.js';
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { execa, type ResultPromise } from 'execa';
 import type { etcdSnapshot } from '../../workflows/etcdSnapshot.js';
-import type { Step } from '../../model/steps.js';
 import { fetchSnapshot } from '../../activities/object-store/snapshot-fetch.js';
 import { maxStreamAttempts, snapshotIdFor, snapshotObjectKey } from '../../model/snapshot-layout.js';
 import { clearEtcdScratch, fillEtcd } from '../../lab/etcd-fill.js';
@@ -22,6 +21,7 @@ import { createClients } from '../../worker/clients.js';
 import { loadKeyRing } from '../../worker/keys.js';
 import { retriedActivities } from '../helpers/activity-attempts.js';
 import { cliPath, labConfig, startTestWorker } from '../helpers/lab.js';
+import { untilStreaming } from '../helpers/snapshot-stream.js';
 
 const config = labConfig();
 const clients = createClients(config);
@@ -41,19 +41,9 @@ afterAll(async () => {
   await clearEtcdScratch(standby);
 }, 300_000);
 
-/** Resolves once the stream step is running and the object store has acknowledged a part. */
-async function untilStreaming(handle: WorkflowHandle): Promise<number> {
-  for (;;) {
-    const steps = await handle.query<Step[]>('progress').catch(() => [] as Step[]);
-    if (steps.find((s) => s.name === 'stream')?.state === 'running') {
-      const { raw } = await handle.describe();
-      const payload = raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
-      const beat = payload ? await decodePayload<{ bytesRead: number; bytesUploaded: number }>(client, payload) : undefined;
-      if (beat && beat.bytesUploaded > 0) return beat.bytesRead;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Resolves once the stream is in flight and the object store has acknowledged a part; returns the bytes read by then. */
+const untilPartUploaded = async (handle: WorkflowHandle): Promise<number> =>
+  (await untilStreaming(handle, { s3: clients.s3, bucket, cluster: 'standby' }, { accept: (beat) => beat.bytesUploaded > 0 })).bytesRead;
 
 async function snapshotObjects(snapshotId: string): Promise<string[]> {
   const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `etcd/standby/${snapshotId}/` }));
@@ -101,7 +91,7 @@ describe('etcdSnapshot under faults', () => {
       args: [{ cluster: 'standby', skipRetention: true }],
       workflowExecutionTimeout: '10 minutes',
     });
-    const bytesAtKill = await untilStreaming(handle);
+    const bytesAtKill = await untilPartUploaded(handle);
     worker.kill('SIGKILL');
     await worker;
     // Killed mid-upload: parts are there, the object is not.
@@ -135,7 +125,7 @@ describe('etcdSnapshot under faults', () => {
         args: [{ cluster: 'standby', skipRetention: true }],
         workflowExecutionTimeout: '10 minutes',
       });
-      await untilStreaming(handle);
+      await untilPartUploaded(handle);
       expect(await stopDaemon('minio')).toBe(true);
       await new Promise((r) => setTimeout(r, 30_000));
       await startDaemon(minio.daemon);
